@@ -1,0 +1,8 @@
+/** Unit tests run in-process; integration tests spawn real fcpd/sshd processes. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  testTimeout: 60000,
+};

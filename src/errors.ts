@@ -1,0 +1,106 @@
+/**
+ * The one error type fcp raises. Every failure a user can see is an FcpError with a stable
+ * FCP_ERR_* code (for scripts and for the ERROR frame on the wire), a message that says what
+ * failed and where, an optional hint that says what to do, and the underlying `cause`.
+ */
+
+/** Exit codes of fcp and fcpd, one per failure category (documented in README and --help). */
+export const ExitCode = {
+  OK: 0,
+  USAGE: 2,
+  PROTOCOL: 3,
+  FILE_IO: 4,
+  AUTH: 5,
+  CONNECTION: 6,
+  TIMEOUT: 7,
+  PARTIAL: 8,
+  INTERNAL: 9,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+type Category = keyof typeof ExitCode;
+
+/**
+ * Every error code: its number on the wire (ERROR and FILE_ERROR frames carry it as u16) and
+ * its exit-code category. Wire numbers are stable forever: never renumber, only append.
+ */
+export const ERROR_CODES = {
+  FCP_ERR_USAGE: { wire: 1, category: 'USAGE' },
+  FCP_ERR_PROTOCOL: { wire: 2, category: 'PROTOCOL' },
+  FCP_ERR_BAD_CHECKSUM: { wire: 3, category: 'PROTOCOL' },
+  FCP_ERR_UNKNOWN_TYPE: { wire: 4, category: 'PROTOCOL' },
+  FCP_ERR_BAD_LENGTH: { wire: 5, category: 'PROTOCOL' },
+  FCP_ERR_TRAILING_BYTES: { wire: 6, category: 'PROTOCOL' },
+  FCP_ERR_TRUNCATED: { wire: 7, category: 'PROTOCOL' },
+  FCP_ERR_UNEXPECTED_MESSAGE: { wire: 8, category: 'PROTOCOL' },
+  FCP_ERR_BAD_FIELD: { wire: 9, category: 'PROTOCOL' },
+  FCP_ERR_BAD_PATH: { wire: 10, category: 'PROTOCOL' },
+  FCP_ERR_VERSION: { wire: 11, category: 'PROTOCOL' },
+  FCP_ERR_PARAMS: { wire: 12, category: 'PROTOCOL' },
+  FCP_ERR_DECRYPT: { wire: 13, category: 'PROTOCOL' },
+  FCP_ERR_AUTH: { wire: 20, category: 'AUTH' },
+  FCP_ERR_UNKNOWN_SESSION: { wire: 21, category: 'AUTH' },
+  FCP_ERR_NOT_FOUND: { wire: 30, category: 'FILE_IO' },
+  FCP_ERR_PERMISSION: { wire: 31, category: 'FILE_IO' },
+  FCP_ERR_NO_SPACE: { wire: 32, category: 'FILE_IO' },
+  FCP_ERR_IS_DIRECTORY: { wire: 33, category: 'FILE_IO' },
+  FCP_ERR_NOT_DIRECTORY: { wire: 34, category: 'FILE_IO' },
+  FCP_ERR_IO: { wire: 35, category: 'FILE_IO' },
+  FCP_ERR_VERIFY: { wire: 36, category: 'FILE_IO' },
+  FCP_ERR_CONNECT: { wire: 40, category: 'CONNECTION' },
+  FCP_ERR_CONNECTION_LOST: { wire: 41, category: 'CONNECTION' },
+  FCP_ERR_TIMEOUT: { wire: 50, category: 'TIMEOUT' },
+  FCP_ERR_PARTIAL: { wire: 60, category: 'PARTIAL' },
+  FCP_ERR_CANCELLED: { wire: 61, category: 'PARTIAL' },
+  FCP_ERR_INTERNAL: { wire: 99, category: 'INTERNAL' },
+} as const satisfies Record<string, { wire: number; category: Category }>;
+
+export type FcpErrorCode = keyof typeof ERROR_CODES;
+
+const codeByWire = new Map<number, FcpErrorCode>(
+  (Object.keys(ERROR_CODES) as FcpErrorCode[]).map((code) => [ERROR_CODES[code].wire, code]),
+);
+
+/** The code a peer's ERROR frame names; an unknown number maps to FCP_ERR_PROTOCOL. */
+export function codeFromWire(wire: number): FcpErrorCode {
+  return codeByWire.get(wire) ?? 'FCP_ERR_PROTOCOL';
+}
+
+export function wireFromCode(code: FcpErrorCode): number {
+  return ERROR_CODES[code].wire;
+}
+
+export function exitCodeFor(code: FcpErrorCode): ExitCodeValue {
+  return ExitCode[ERROR_CODES[code].category];
+}
+
+export interface FcpErrorOptions {
+  /** What to do about it, shown to the user after the message. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class FcpError extends Error {
+  override readonly name = 'FcpError';
+  readonly code: FcpErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: FcpErrorCode, message: string, options: FcpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  get exitCode(): ExitCodeValue {
+    return exitCodeFor(this.code);
+  }
+
+  /** The line shown to a user: message, then what to do. */
+  describe(): string {
+    return this.hint ? `${this.message} (${this.code})\n  ${this.hint}` : `${this.message} (${this.code})`;
+  }
+}
+
+export function isFcpError(err: unknown): err is FcpError {
+  return err instanceof FcpError;
+}

@@ -1,0 +1,108 @@
+/** Packet types, sizes and limits of the fcp wire protocol: docs/PROTOCOL.md is the spec. */
+
+export const PacketType = {
+  PUSH: 0x01,
+  PULL: 0x02,
+  SESSION: 0x03,
+  ATTACH: 0x04,
+  MODE: 0x05,
+  DIR_INFO: 0x06,
+  FILE_INFO: 0x07,
+  FILE_COUNT: 0x08,
+  FILE_READY: 0x09,
+  DATA: 0x0a,
+  DONE: 0x0b,
+  ERROR: 0x0c,
+  HELLO: 0x0d,
+  AUTH: 0x0e,
+  AUTH_OK: 0x0f,
+  PARAMS: 0x10,
+  SYMLINK: 0x11,
+  CHUNK_SUM: 0x12,
+  RESEND: 0x13,
+  FILE_DONE: 0x14,
+  FILE_OK: 0x15,
+  FILE_ERROR: 0x16,
+  KEEPALIVE: 0x17,
+} as const;
+export type PacketTypeName = keyof typeof PacketType;
+export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
+
+/** 0x18..0x1f are reserved for resume and sync; a version-1 decoder rejects them as unknown. */
+export const RESERVED_TYPES = { first: 0x18, last: 0x1f } as const;
+
+export const packetTypeName: Readonly<Record<number, PacketTypeName>> = Object.fromEntries(
+  (Object.keys(PacketType) as PacketTypeName[]).map((name) => [PacketType[name], name]),
+);
+
+/** Frame header: flag u8 | chksum u32 | length u16. */
+export const HEADER_SIZE = 7;
+export const CHKSUM_OFFSET = 1;
+export const LENGTH_OFFSET = 5;
+export const MAX_PAYLOAD = 0xffff;
+export const MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD;
+/** xxh32 seed of the frame checksum. */
+export const CHKSUM_SEED = 0;
+
+/** What the frame checksum covers; HEADER only on connections whose payloads GCM authenticates. */
+export const ChksumCoverage = { FULL: 0, HEADER: 1 } as const;
+export type ChksumCoverageValue = (typeof ChksumCoverage)[keyof typeof ChksumCoverage];
+
+export const PROTOCOL_VERSION = 1;
+/** Versions this build speaks. */
+export const VERSION_RANGE = { min: 1, max: 1 } as const;
+/** HELLO starts with these 4 bytes so a non-fcp peer is named as such. */
+export const HELLO_MAGIC = Buffer.from('FCP\0', 'latin1');
+
+export const NONCE_SIZE = 32;
+export const SESSION_ID_SIZE = 16;
+export const KEY_ID_SIZE = 16;
+export const MAC_SIZE = 32;
+export const DIGEST_SIZE = 16;
+export const GCM_TAG_SIZE = 16;
+
+/** A DATA frame's seq is its offset in DATA_UNIT units: max file size 2^32 * 8 KiB = 32 TiB. */
+export const DATA_UNIT = 8192;
+export const DATA_HEADER_SIZE = 8;
+/** Data bytes in a full DATA frame: the most whole units that fit with an encryption tag. */
+export const DATA_FRAME_BYTES = Math.floor((MAX_PAYLOAD - DATA_HEADER_SIZE - GCM_TAG_SIZE) / DATA_UNIT) * DATA_UNIT;
+export const MAX_FILE_SIZE = 2 ** 32 * DATA_UNIT;
+
+/** Chunk: the unit of scheduling and of the per-chunk hash, a power of two. */
+export const MIN_CHUNK_SIZE = 64 * 1024;
+export const MAX_CHUNK_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+export const MIN_CONNECTIONS = 1;
+export const MAX_CONNECTIONS = 64;
+export const DEFAULT_CONNECTIONS = 4;
+
+/** POSIX PATH_MAX: longer paths from a peer are refused before any file system call. */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_ERROR_MESSAGE_BYTES = 4096;
+
+/** Chunk hash algorithms, as bits of PARAMS.hash_algs. */
+export const HashAlg = { XXH64: 0x1 } as const;
+export const SUPPORTED_HASH_ALGS = HashAlg.XXH64;
+export const HASH_SIZE = 8;
+
+export const Cipher = { NONE: 0, AES_256_GCM: 1 } as const;
+export type CipherValue = (typeof Cipher)[keyof typeof Cipher];
+
+/** PARAMS.features bits. */
+export const Feature = {
+  /** On encrypted connections the frame checksum covers the header only (GCM covers the payload). */
+  HEADER_CHKSUM: 0x1,
+} as const;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM;
+
+/** MODE.flags bits. */
+export const ModeFlag = {
+  RECURSIVE: 0x1,
+  FOLLOW_SYMLINKS: 0x2,
+  /** Several sources: the destination must be an existing directory. */
+  DEST_IS_DIR: 0x4,
+} as const;
+export const KNOWN_MODE_FLAGS = ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR;
+
+/** FILE_INFO/DIR_INFO perm: permission bits with setuid/setgid/sticky (mode & 0o7777), as rsync -p keeps. */
+export const PERM_MASK = 0o7777;

@@ -1,0 +1,229 @@
+/**
+ * Reading and writing one field of a payload layout. Both directions apply the same checks
+ * (checkValue), so an encoder never emits what the decoder would refuse.
+ */
+import { FcpError } from '../errors';
+import { HELLO_MAGIC, MAX_PATH_BYTES } from './constants';
+import { Field, fixedWidth, variableBounds } from './layouts';
+import { checkEntryPath, checkUserPath } from './paths';
+
+const NUL = 0x00;
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+export type FieldValue = number | bigint | Buffer | Buffer[] | string | undefined;
+
+function badField(typeName: string, field: Field, detail: string): FcpError {
+  return new FcpError('FCP_ERR_BAD_FIELD', `${typeName}.${field.name} ${detail}`);
+}
+
+function checkByteLength(typeName: string, field: Field, length: number): void {
+  const bounds = variableBounds(field);
+  if (length < bounds.min || length > bounds.max) {
+    throw new FcpError(
+      'FCP_ERR_BAD_LENGTH',
+      `${typeName}.${field.name} is ${length} bytes; allowed ${bounds.min}..${bounds.max}`,
+    );
+  }
+}
+
+/** Range and shape checks shared by reading and writing. */
+function checkValue(typeName: string, field: Field, value: FieldValue): void {
+  switch (field.kind) {
+    case 'u8':
+    case 'u16':
+    case 'u32':
+    case 'u64num': {
+      const limit = { u8: 0xff, u16: 0xffff, u32: 0xffffffff, u64num: Number.MAX_SAFE_INTEGER }[field.kind];
+      const max = Math.min(field.max ?? limit, limit);
+      const min = field.min ?? 0;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw badField(typeName, field, `is ${String(value)}; allowed ${min}..${max}`);
+      }
+      return;
+    }
+    case 'u64':
+    case 'i64': {
+      const [min, max] = field.kind === 'u64' ? [0n, U64_MAX] : [I64_MIN, I64_MAX];
+      if (typeof value !== 'bigint' || value < min || value > max) {
+        throw badField(typeName, field, `is ${String(value)}; allowed ${min}..${max}`);
+      }
+      return;
+    }
+    case 'fixed':
+      if (!Buffer.isBuffer(value) || value.length !== field.size) {
+        throw badField(typeName, field, `must be ${field.size} bytes`);
+      }
+      return;
+    case 'entryPath':
+    case 'entryPathPrefixed':
+      checkByteLength(typeName, { ...field, kind: 'entryPath' }, (value as Buffer).length);
+      checkEntryPath(value as Buffer);
+      return;
+    case 'userPath':
+    case 'linkTarget':
+      checkByteLength(typeName, field, (value as Buffer).length);
+      checkUserPath(value as Buffer, `${typeName}.${field.name}`);
+      return;
+    case 'userPathList': {
+      const paths = value as Buffer[];
+      if (paths.length === 0) throw new FcpError('FCP_ERR_BAD_PATH', `${typeName} names no path`);
+      for (const path of paths) {
+        if (path.length > MAX_PATH_BYTES) throw badField(typeName, field, `has a path over ${MAX_PATH_BYTES} bytes`);
+        checkUserPath(path, `${typeName} path`);
+      }
+      return;
+    }
+    case 'text':
+      checkByteLength(typeName, field, Buffer.byteLength(value as string, 'utf8'));
+      return;
+    case 'data':
+      checkByteLength(typeName, field, (value as Buffer).length);
+      return;
+    case 'magic':
+    case 'extension':
+      return;
+  }
+}
+
+/** Bytes the field takes in a payload, for a value that passed checkValue. */
+export function fieldLength(field: Field, value: FieldValue): number {
+  const width = fixedWidth(field);
+  if (width !== undefined) return width;
+  switch (field.kind) {
+    case 'entryPathPrefixed':
+      return 2 + (value as Buffer).length;
+    case 'userPathList':
+      return (value as Buffer[]).reduce((sum, path) => sum + path.length + 1, -1);
+    case 'text':
+      return Buffer.byteLength(value as string, 'utf8');
+    case 'extension':
+      return 0;
+    default:
+      return (value as Buffer).length;
+  }
+}
+
+/** Writes a checked field at pos; returns the position after it. */
+export function writeField(typeName: string, field: Field, value: FieldValue, buf: Buffer, pos: number): number {
+  checkValue(typeName, field, value);
+  switch (field.kind) {
+    case 'u8':
+      return buf.writeUInt8(value as number, pos);
+    case 'u16':
+      return buf.writeUInt16BE(value as number, pos);
+    case 'u32':
+      return buf.writeUInt32BE(value as number, pos);
+    case 'u64num':
+      return buf.writeBigUInt64BE(BigInt(value as number), pos);
+    case 'u64':
+      return buf.writeBigUInt64BE(value as bigint, pos);
+    case 'i64':
+      return buf.writeBigInt64BE(value as bigint, pos);
+    case 'magic':
+      return pos + HELLO_MAGIC.copy(buf, pos);
+    case 'extension':
+      return pos;
+    case 'text':
+      return pos + buf.write(value as string, pos, 'utf8');
+    case 'entryPathPrefixed': {
+      const path = value as Buffer;
+      pos = buf.writeUInt16BE(path.length, pos);
+      return pos + path.copy(buf, pos);
+    }
+    case 'userPathList': {
+      const paths = value as Buffer[];
+      paths.forEach((path, i) => {
+        if (i > 0) buf[pos++] = NUL;
+        pos += path.copy(buf, pos);
+      });
+      return pos;
+    }
+    default:
+      return pos + (value as Buffer).copy(buf, pos);
+  }
+}
+
+/**
+ * Reads the field at pos from payload[0..end); returns the value and the position after it.
+ * Buffers returned are views into payload, not copies.
+ */
+export function readField(typeName: string, field: Field, payload: Buffer, pos: number): [FieldValue, number] {
+  const width = fixedWidth(field);
+  if (width !== undefined && pos + width > payload.length) {
+    throw new FcpError(
+      'FCP_ERR_BAD_LENGTH',
+      `${typeName} payload is too short (${payload.length} bytes): ${field.name} needs ${width} bytes at offset ${pos}`,
+    );
+  }
+  let value: FieldValue;
+  let next = payload.length;
+  switch (field.kind) {
+    case 'u8':
+      [value, next] = [payload.readUInt8(pos), pos + 1];
+      break;
+    case 'u16':
+      [value, next] = [payload.readUInt16BE(pos), pos + 2];
+      break;
+    case 'u32':
+      [value, next] = [payload.readUInt32BE(pos), pos + 4];
+      break;
+    case 'u64num': {
+      const big = payload.readBigUInt64BE(pos);
+      if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw badField(typeName, field, `is ${big}; too large`);
+      [value, next] = [Number(big), pos + 8];
+      break;
+    }
+    case 'u64':
+      [value, next] = [payload.readBigUInt64BE(pos), pos + 8];
+      break;
+    case 'i64':
+      [value, next] = [payload.readBigInt64BE(pos), pos + 8];
+      break;
+    case 'fixed':
+      [value, next] = [payload.subarray(pos, pos + width!), pos + width!];
+      break;
+    case 'magic':
+      if (!payload.subarray(pos, pos + 4).equals(HELLO_MAGIC)) {
+        throw new FcpError('FCP_ERR_PROTOCOL', 'peer is not an fcp endpoint (HELLO magic missing)');
+      }
+      return [undefined, pos + 4];
+    case 'extension':
+      return [undefined, payload.length];
+    case 'entryPathPrefixed': {
+      if (pos + 2 > payload.length) {
+        throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName} payload is too short for ${field.name}'s length`);
+      }
+      const length = payload.readUInt16BE(pos);
+      if (pos + 2 + length > payload.length) {
+        throw new FcpError(
+          'FCP_ERR_BAD_LENGTH',
+          `${typeName}.${field.name} says ${length} bytes but the payload has ${payload.length - pos - 2} left`,
+        );
+      }
+      [value, next] = [payload.subarray(pos + 2, pos + 2 + length), pos + 2 + length];
+      break;
+    }
+    case 'userPathList': {
+      const paths: Buffer[] = [];
+      let start = pos;
+      for (let i = pos; i <= payload.length; i++) {
+        if (i === payload.length || payload[i] === NUL) {
+          paths.push(payload.subarray(start, i));
+          start = i + 1;
+        }
+      }
+      value = paths;
+      break;
+    }
+    case 'text':
+      value = payload.toString('utf8', pos);
+      checkByteLength(typeName, field, payload.length - pos);
+      return [value, payload.length];
+    default:
+      value = payload.subarray(pos);
+  }
+  checkValue(typeName, field, value);
+  return [value, next];
+}

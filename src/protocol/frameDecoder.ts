@@ -1,0 +1,151 @@
+/**
+ * Incremental frame decoder over a byte stream. Feed it slices of any size with push(); pull
+ * whole frames with next(). It refuses a frame as soon as its header shows an unknown type or a
+ * length its type cannot have, so it never buffers or allocates more than one frame's declared
+ * length; a frame that lies inside one pushed slice is returned as a view, without a copy.
+ * After the first error every call throws that error again: a stream is not resynchronised.
+ */
+import { FcpError } from '../errors';
+import {
+  CHKSUM_OFFSET,
+  ChksumCoverage,
+  ChksumCoverageValue,
+  HEADER_SIZE,
+  LENGTH_OFFSET,
+  packetTypeName,
+} from './constants';
+import { checksumOfParts } from './chksum';
+import { payloadBounds, PayloadBounds } from './layouts';
+import { unknownType } from './parser';
+import type { XXHashAPI } from './xxhash';
+
+export interface RawFrame {
+  type: number;
+  /** A view into pushed input (or a copy when the frame spanned slices): valid until the caller drops it. */
+  payload: Buffer;
+}
+
+const boundsByType: (PayloadBounds | undefined)[] = Array.from({ length: 256 }, (_, type) => payloadBounds(type));
+
+export class FrameDecoder {
+  /** What the checksum covers; switch it between frames, when the connection's sealing changes. */
+  coverage: ChksumCoverageValue = ChksumCoverage.FULL;
+
+  private readonly slices: Buffer[] = [];
+  /** Read position in slices[0]. */
+  private offset = 0;
+  private buffered = 0;
+  private readonly header = Buffer.alloc(HEADER_SIZE);
+  private failure: FcpError | undefined;
+
+  constructor(private readonly xxh: XXHashAPI) {}
+
+  /** Bytes received and not yet returned as frames. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  push(slice: Buffer): void {
+    if (this.failure) throw this.failure;
+    if (slice.length === 0) return;
+    this.slices.push(slice);
+    this.buffered += slice.length;
+  }
+
+  /** The next whole frame, or undefined until more bytes arrive. Throws FcpError on a bad frame. */
+  next(): RawFrame | undefined {
+    if (this.failure) throw this.failure;
+    if (this.buffered < HEADER_SIZE) return undefined;
+    try {
+      return this.take();
+    } catch (err) {
+      this.failure = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', 'frame decoder failed', { cause: err });
+      throw this.failure;
+    }
+  }
+
+  /** The stream ended: a partial frame left over is an error. */
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (this.buffered > 0) {
+      this.failure = new FcpError(
+        'FCP_ERR_TRUNCATED',
+        `stream ended inside a frame (${this.buffered} bytes of an incomplete frame)`,
+      );
+      throw this.failure;
+    }
+  }
+
+  private take(): RawFrame | undefined {
+    const header = this.header;
+    this.copyOut(header, HEADER_SIZE);
+    const type = header[0]!;
+    const length = header.readUInt16BE(LENGTH_OFFSET);
+    const bounds = boundsByType[type];
+    if (!bounds) throw unknownType(type);
+    if (length < bounds.min || length > bounds.max) {
+      throw new FcpError(
+        'FCP_ERR_BAD_LENGTH',
+        `${packetTypeName[type]} frame declares a ${length}-byte payload; its type allows ${bounds.min}..${bounds.max}`,
+      );
+    }
+    const expected = header.readUInt32BE(CHKSUM_OFFSET);
+    header.writeUInt32BE(0, CHKSUM_OFFSET);
+    if (this.coverage === ChksumCoverage.HEADER) this.verify(type, expected, header, header);
+    if (this.buffered < HEADER_SIZE + length) return undefined;
+
+    this.consume(HEADER_SIZE);
+    const payload = this.readPayload(length);
+    if (this.coverage === ChksumCoverage.FULL) this.verify(type, expected, header, payload);
+    return { type, payload };
+  }
+
+  private verify(type: number, expected: number, header: Buffer, payload: Buffer): void {
+    const actual = checksumOfParts(this.xxh, header, payload, this.coverage);
+    if (actual !== expected) {
+      throw new FcpError(
+        'FCP_ERR_BAD_CHECKSUM',
+        `${packetTypeName[type]} frame failed its checksum (got 0x${actual.toString(16)}, frame says 0x${expected.toString(16)})`,
+        { hint: 'the data was corrupted on the way; retry, and check the network path if it repeats' },
+      );
+    }
+  }
+
+  /** The next `length` bytes as a view of slices[0] when they lie in it, else as one new Buffer. */
+  private readPayload(length: number): Buffer {
+    const first = this.slices[0];
+    if (first && first.length - this.offset >= length) {
+      const view = first.subarray(this.offset, this.offset + length);
+      this.consume(length);
+      return view;
+    }
+    const copy = Buffer.allocUnsafe(length);
+    this.copyOut(copy, length);
+    this.consume(length);
+    return copy;
+  }
+
+  /** Copies the next `length` buffered bytes into target without consuming them. */
+  private copyOut(target: Buffer, length: number): void {
+    let offset = this.offset;
+    for (let i = 0, copied = 0; copied < length; i++, offset = 0) {
+      const slice = this.slices[i]!;
+      copied += slice.copy(target, copied, offset, Math.min(slice.length, offset + length - copied));
+    }
+  }
+
+  private consume(length: number): void {
+    this.buffered -= length;
+    while (length > 0) {
+      const first = this.slices[0]!;
+      const left = first.length - this.offset;
+      if (length < left) {
+        this.offset += length;
+        return;
+      }
+      length -= left;
+      this.slices.shift();
+      this.offset = 0;
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Payload layout of every message type, as a list of fields in wire order. The parser and the
+ * serializer both walk these lists, so a layout is written once; docs/PROTOCOL.md describes them.
+ */
+import {
+  DATA_FRAME_BYTES,
+  DIGEST_SIZE,
+  KEY_ID_SIZE,
+  MAC_SIZE,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_FILE_SIZE,
+  MAX_CHUNK_SIZE,
+  MAX_PATH_BYTES,
+  MAX_PAYLOAD,
+  NONCE_SIZE,
+  PacketType,
+  SESSION_ID_SIZE,
+} from './constants';
+
+export type FieldKind =
+  /** unsigned big-endian integers */
+  | 'u8'
+  | 'u16'
+  | 'u32'
+  /** u64 read as a JS number; `max` bounds it (file sizes, byte totals) */
+  | 'u64num'
+  /** u64 kept as bigint (hashes) */
+  | 'u64'
+  /** i64 kept as bigint (mtimes in nanoseconds) */
+  | 'i64'
+  /** exactly `size` bytes */
+  | 'fixed'
+  /** HELLO's 4-byte magic, checked and not stored */
+  | 'magic'
+  /** rest of the payload: a relative entry path (checked by validateEntryPath) */
+  | 'entryPath'
+  /** u16 length, then a relative entry path (bounds include the u16) */
+  | 'entryPathPrefixed'
+  /** rest of the payload: a path as the user typed it (non-empty, no NUL) */
+  | 'userPath'
+  /** rest of the payload: NUL-separated user paths */
+  | 'userPathList'
+  /** rest of the payload: a symlink target (non-empty, no NUL) */
+  | 'linkTarget'
+  /** rest of the payload: UTF-8 text, at most MAX_ERROR_MESSAGE_BYTES */
+  | 'text'
+  /** rest of the payload: file data */
+  | 'data'
+  /** rest of the payload: extension bytes a later version may add; ignored */
+  | 'extension';
+
+export interface Field {
+  name: string;
+  kind: FieldKind;
+  size?: number;
+  /** inclusive bounds for integers, and for the byte length of rest-of-payload fields */
+  min?: number;
+  max?: number;
+}
+
+const f = (name: string, kind: FieldKind, extra: Omit<Field, 'name' | 'kind'> = {}): Field => ({ name, kind, ...extra });
+
+export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
+  [PacketType.PUSH]: [f('path', 'userPath')],
+  [PacketType.PULL]: [f('paths', 'userPathList')],
+  [PacketType.SESSION]: [f('sessionId', 'fixed', { size: SESSION_ID_SIZE })],
+  [PacketType.ATTACH]: [f('sessionId', 'fixed', { size: SESSION_ID_SIZE }), f('connIndex', 'u16', { min: 1 })],
+  [PacketType.MODE]: [f('flags', 'u32')],
+  [PacketType.DIR_INFO]: [f('perm', 'u16', { max: 0o7777 }), f('mtimeNs', 'i64'), f('path', 'entryPath')],
+  [PacketType.FILE_INFO]: [
+    f('fileId', 'u32'),
+    f('perm', 'u16', { max: 0o7777 }),
+    f('size', 'u64num', { max: MAX_FILE_SIZE }),
+    f('mtimeNs', 'i64'),
+    f('digest', 'fixed', { size: DIGEST_SIZE }),
+    f('path', 'entryPath'),
+  ],
+  [PacketType.FILE_COUNT]: [f('count', 'u32'), f('totalBytes', 'u64num', { max: Number.MAX_SAFE_INTEGER })],
+  [PacketType.FILE_READY]: [f('fileId', 'u32')],
+  [PacketType.DATA]: [f('fileId', 'u32'), f('seq', 'u32'), f('data', 'data', { min: 1, max: DATA_FRAME_BYTES })],
+  [PacketType.DONE]: [],
+  [PacketType.ERROR]: [f('code', 'u16'), f('message', 'text')],
+  [PacketType.HELLO]: [
+    f('magic', 'magic'),
+    f('minVersion', 'u16', { min: 1 }),
+    f('maxVersion', 'u16', { min: 1 }),
+    f('nonce', 'fixed', { size: NONCE_SIZE }),
+    f('extension', 'extension'),
+  ],
+  [PacketType.AUTH]: [f('keyId', 'fixed', { size: KEY_ID_SIZE }), f('mac', 'fixed', { size: MAC_SIZE })],
+  [PacketType.AUTH_OK]: [f('mac', 'fixed', { size: MAC_SIZE })],
+  [PacketType.PARAMS]: [
+    f('chunkSize', 'u32'),
+    f('connections', 'u16'),
+    f('hashAlgs', 'u16'),
+    f('cipher', 'u8'),
+    f('features', 'u32'),
+  ],
+  [PacketType.SYMLINK]: [f('mtimeNs', 'i64'), f('path', 'entryPathPrefixed'), f('target', 'linkTarget')],
+  [PacketType.CHUNK_SUM]: [
+    f('fileId', 'u32'),
+    f('seq', 'u32'),
+    f('length', 'u32', { min: 1, max: MAX_CHUNK_SIZE }),
+    f('hash', 'u64'),
+  ],
+  [PacketType.RESEND]: [f('fileId', 'u32'), f('seq', 'u32'), f('length', 'u32', { min: 1, max: MAX_CHUNK_SIZE })],
+  [PacketType.FILE_DONE]: [f('fileId', 'u32'), f('digest', 'fixed', { size: DIGEST_SIZE })],
+  [PacketType.FILE_OK]: [f('fileId', 'u32')],
+  [PacketType.FILE_ERROR]: [f('fileId', 'u32'), f('code', 'u16'), f('message', 'text')],
+  [PacketType.KEEPALIVE]: [],
+};
+
+const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {
+  u8: 1,
+  u16: 2,
+  u32: 4,
+  u64num: 8,
+  u64: 8,
+  i64: 8,
+  magic: 4,
+};
+
+/** Bytes a field takes when its width does not depend on the value; undefined for variable fields. */
+export function fixedWidth(field: Field): number | undefined {
+  return field.kind === 'fixed' ? field.size : FIXED_WIDTH[field.kind];
+}
+
+/** Smallest and largest payload a type may have, known from its header alone (frames are refused early). */
+export interface PayloadBounds { min: number; max: number }
+
+/** Byte-length bounds of the rest-of-payload and length-prefixed kinds. */
+export const VARIABLE_BOUNDS: Partial<Record<FieldKind, PayloadBounds>> = {
+  entryPath: { min: 1, max: MAX_PATH_BYTES },
+  entryPathPrefixed: { min: 2 + 1, max: 2 + MAX_PATH_BYTES },
+  userPath: { min: 1, max: MAX_PATH_BYTES },
+  userPathList: { min: 1, max: MAX_PAYLOAD },
+  linkTarget: { min: 1, max: MAX_PATH_BYTES },
+  text: { min: 0, max: MAX_ERROR_MESSAGE_BYTES },
+  extension: { min: 0, max: MAX_PAYLOAD },
+};
+
+export function variableBounds(field: Field): PayloadBounds {
+  return field.kind === 'data' ? { min: field.min ?? 0, max: field.max ?? MAX_PAYLOAD } : VARIABLE_BOUNDS[field.kind]!;
+}
+
+export function payloadBounds(type: number): PayloadBounds | undefined {
+  const layout = LAYOUTS[type];
+  if (!layout) return undefined;
+  let min = 0;
+  let max = 0;
+  for (const field of layout) {
+    const width = fixedWidth(field);
+    if (width !== undefined) {
+      min += width;
+      max += width;
+    } else {
+      const rest = variableBounds(field);
+      min += rest.min;
+      max += rest.max;
+    }
+  }
+  return { min, max: Math.min(max, MAX_PAYLOAD) };
+}

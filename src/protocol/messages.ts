@@ -1,0 +1,80 @@
+/**
+ * Typed messages of the fcp protocol, one per packet type. Paths are raw bytes (Buffer): POSIX
+ * names need not be UTF-8 and must survive the trip unchanged. Byte layouts: docs/PROTOCOL.md.
+ */
+import { PacketType } from './constants';
+
+type P = typeof PacketType;
+
+/** C→S: start a push; path is the destination on the server. */
+export interface PushMessage { type: P['PUSH']; path: Buffer }
+/** C→S: start a pull; one or more source paths on the server (NUL-separated on the wire). */
+export interface PullMessage { type: P['PULL']; paths: Buffer[] }
+/** S→C: the session is created. */
+export interface SessionMessage { type: P['SESSION']; sessionId: Buffer }
+/** C→S, first frame of a data connection after HELLO: which session and which connection index. */
+export interface AttachMessage { type: P['ATTACH']; sessionId: Buffer; connIndex: number }
+/** C→S: transfer options (ModeFlag bits). */
+export interface ModeMessage { type: P['MODE']; flags: number }
+export interface DirInfoMessage { type: P['DIR_INFO']; perm: number; mtimeNs: bigint; path: Buffer }
+export interface FileInfoMessage {
+  type: P['FILE_INFO'];
+  fileId: number;
+  perm: number;
+  size: number;
+  mtimeNs: bigint;
+  /** Whole-file digest, or 16 zero bytes when it follows in FILE_DONE. */
+  digest: Buffer;
+  path: Buffer;
+}
+export interface FileCountMessage { type: P['FILE_COUNT']; count: number; totalBytes: number }
+export interface FileReadyMessage { type: P['FILE_READY']; fileId: number }
+/** data is a view into the decoder's input: copy it before the next call to the decoder. */
+export interface DataMessage { type: P['DATA']; fileId: number; seq: number; data: Buffer }
+export interface DoneMessage { type: P['DONE'] }
+export interface ErrorMessage { type: P['ERROR']; code: number; message: string }
+export interface HelloMessage { type: P['HELLO']; minVersion: number; maxVersion: number; nonce: Buffer }
+export interface AuthMessage { type: P['AUTH']; keyId: Buffer; mac: Buffer }
+export interface AuthOkMessage { type: P['AUTH_OK']; mac: Buffer }
+export interface ParamsMessage {
+  type: P['PARAMS'];
+  chunkSize: number;
+  connections: number;
+  hashAlgs: number;
+  cipher: number;
+  features: number;
+}
+export interface SymlinkMessage { type: P['SYMLINK']; mtimeNs: bigint; path: Buffer; target: Buffer }
+export interface ChunkSumMessage { type: P['CHUNK_SUM']; fileId: number; seq: number; length: number; hash: bigint }
+export interface ResendMessage { type: P['RESEND']; fileId: number; seq: number; length: number }
+export interface FileDoneMessage { type: P['FILE_DONE']; fileId: number; digest: Buffer }
+export interface FileOkMessage { type: P['FILE_OK']; fileId: number }
+export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code: number; message: string }
+export interface KeepaliveMessage { type: P['KEEPALIVE'] }
+
+export type Message =
+  | PushMessage
+  | PullMessage
+  | SessionMessage
+  | AttachMessage
+  | ModeMessage
+  | DirInfoMessage
+  | FileInfoMessage
+  | FileCountMessage
+  | FileReadyMessage
+  | DataMessage
+  | DoneMessage
+  | ErrorMessage
+  | HelloMessage
+  | AuthMessage
+  | AuthOkMessage
+  | ParamsMessage
+  | SymlinkMessage
+  | ChunkSumMessage
+  | ResendMessage
+  | FileDoneMessage
+  | FileOkMessage
+  | FileErrorMessage
+  | KeepaliveMessage;
+
+export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;
