@@ -10,26 +10,32 @@ import {
   CHKSUM_OFFSET,
   ChksumCoverage,
   ChksumCoverageValue,
+  GCM_TAG_SIZE,
   HEADER_SIZE,
   LENGTH_OFFSET,
   packetTypeName,
 } from './constants';
 import { checksumOfParts } from './chksum';
+import { FrameOpener } from './frameCipher';
 import { payloadBounds, PayloadBounds } from './layouts';
 import { unknownType } from './parser';
 import type { XXHashAPI } from './xxhash';
 
 export interface RawFrame {
   type: number;
-  /** A view into pushed input (or a copy when the frame spanned slices): valid until the caller drops it. */
+  /**
+   * The plaintext payload: a view into pushed input when the frame lay inside one slice and was
+   * not sealed, else a Buffer of its own.
+   */
   payload: Buffer;
 }
 
 const boundsByType: (PayloadBounds | undefined)[] = Array.from({ length: 256 }, (_, type) => payloadBounds(type));
 
 export class FrameDecoder {
-  /** What the checksum covers; switch it between frames, when the connection's sealing changes. */
-  coverage: ChksumCoverageValue = ChksumCoverage.FULL;
+  private coverage: ChksumCoverageValue = ChksumCoverage.FULL;
+  private opener: FrameOpener | undefined;
+  private tagSize = 0;
 
   private readonly slices: Buffer[] = [];
   /** Read position in slices[0]. */
@@ -39,6 +45,13 @@ export class FrameDecoder {
   private failure: FcpError | undefined;
 
   constructor(private readonly xxh: XXHashAPI) {}
+
+  /** From the next frame on, open sealed payloads with key (none: plain frames) and check the given coverage. */
+  setSealing(key: Buffer | undefined, coverage: ChksumCoverageValue): void {
+    this.opener = key && new FrameOpener(key);
+    this.tagSize = key ? GCM_TAG_SIZE : 0;
+    this.coverage = coverage;
+  }
 
   /** Bytes received and not yet returned as frames. */
   get pending(): number {
@@ -83,10 +96,12 @@ export class FrameDecoder {
     const length = header.readUInt16BE(LENGTH_OFFSET);
     const bounds = boundsByType[type];
     if (!bounds) throw unknownType(type);
-    if (length < bounds.min || length > bounds.max) {
+    const plainLength = length - this.tagSize;
+    if (plainLength < bounds.min || plainLength > bounds.max) {
+      const sealed = this.tagSize ? ` plus a ${this.tagSize}-byte tag` : '';
       throw new FcpError(
         'FCP_ERR_BAD_LENGTH',
-        `${packetTypeName[type]} frame declares a ${length}-byte payload; its type allows ${bounds.min}..${bounds.max}`,
+        `${packetTypeName[type]} frame declares a ${length}-byte payload; its type allows ${bounds.min}..${bounds.max}${sealed}`,
       );
     }
     const expected = header.readUInt32BE(CHKSUM_OFFSET);
@@ -97,7 +112,7 @@ export class FrameDecoder {
     this.consume(HEADER_SIZE);
     const payload = this.readPayload(length);
     if (this.coverage === ChksumCoverage.FULL) this.verify(type, expected, header, payload);
-    return { type, payload };
+    return { type, payload: this.opener ? this.opener.open(header, payload) : payload };
   }
 
   private verify(type: number, expected: number, header: Buffer, payload: Buffer): void {

@@ -10,25 +10,41 @@ import {
   DATA_FRAME_BYTES,
   DATA_HEADER_SIZE,
   DATA_UNIT,
+  GCM_TAG_SIZE,
   HEADER_SIZE,
   LENGTH_OFFSET,
+  MAX_PAYLOAD,
   PacketType,
+  packetTypeName,
 } from './constants';
 import { checksumOfFrame } from './chksum';
+import { FrameSealer } from './frameCipher';
 import type { Message } from './messages';
 import { payloadLength, writePayload } from './serializer';
 import type { XXHashAPI } from './xxhash';
 
 const UNITS_PER_DATA_FRAME = DATA_FRAME_BYTES / DATA_UNIT;
+const isU32 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 
 export class FrameEncoder {
-  /** What the checksum covers; switched to HEADER when a connection's payloads become GCM-sealed. */
-  coverage: ChksumCoverageValue = ChksumCoverage.FULL;
+  private coverage: ChksumCoverageValue = ChksumCoverage.FULL;
+  private sealer: FrameSealer | undefined;
+  private tagSize = 0;
 
   constructor(private readonly xxh: XXHashAPI) {}
 
+  /**
+   * From the next frame on, seal payloads with AES-256-GCM under key (none: plain frames) and
+   * checksum with the given coverage.
+   */
+  setSealing(key: Buffer | undefined, coverage: ChksumCoverageValue): void {
+    this.sealer = key && new FrameSealer(key);
+    this.tagSize = key ? GCM_TAG_SIZE : 0;
+    this.coverage = coverage;
+  }
+
   frameLength(message: Message): number {
-    return HEADER_SIZE + payloadLength(message);
+    return HEADER_SIZE + payloadLength(message) + this.tagSize;
   }
 
   /** One frame in a Buffer of exactly its size. */
@@ -41,46 +57,77 @@ export class FrameEncoder {
   /** Writes one frame at pos (room for frameLength(message) bytes); returns the end position. */
   encodeInto(message: Message, buf: Buffer, pos: number): number {
     const end = writePayload(message, buf, pos + HEADER_SIZE);
-    this.seal(buf, pos, message.type, end - pos - HEADER_SIZE);
-    return end;
+    return this.finish(buf, pos, message.type, end - pos - HEADER_SIZE);
   }
 
   /** Bytes encodeData needs for byteCount bytes of file data. */
-  static dataLength(byteCount: number): number {
-    return Math.ceil(byteCount / DATA_FRAME_BYTES) * (HEADER_SIZE + DATA_HEADER_SIZE) + byteCount;
+  dataLength(byteCount: number): number {
+    return Math.ceil(byteCount / DATA_FRAME_BYTES) * (HEADER_SIZE + DATA_HEADER_SIZE + this.tagSize) + byteCount;
   }
 
   /**
-   * Encodes `bytes`, the file data starting at unit `seq`, as back-to-back full DATA frames (the
-   * last may be short) into `out` when it is large enough, else into a new Buffer. Returns the
-   * encoded bytes as a view of that Buffer.
+   * Where the data of `byteCount` bytes goes inside `buf` when laid out as DATA frames: one view
+   * per frame. A sender reads file data straight into these views (one readv), then calls
+   * sealData, so file bytes are never copied on their way to the socket.
    */
-  encodeData(fileId: number, seq: number, bytes: Buffer, out?: Buffer): Buffer {
-    const total = FrameEncoder.dataLength(bytes.length);
-    const frames = Math.ceil(bytes.length / DATA_FRAME_BYTES);
-    if (bytes.length === 0 || seq + (frames - 1) * UNITS_PER_DATA_FRAME > 0xffffffff) {
-      throw new FcpError('FCP_ERR_BAD_FIELD', `DATA for file ${fileId} at seq ${seq}: ${bytes.length} bytes do not fit`);
+  dataSlots(buf: Buffer, byteCount: number): Buffer[] {
+    const slots: Buffer[] = [];
+    const frame = HEADER_SIZE + DATA_HEADER_SIZE + DATA_FRAME_BYTES + this.tagSize;
+    for (let offset = 0, pos = HEADER_SIZE + DATA_HEADER_SIZE; offset < byteCount; offset += DATA_FRAME_BYTES, pos += frame) {
+      slots.push(buf.subarray(pos, pos + Math.min(DATA_FRAME_BYTES, byteCount - offset)));
     }
-    const buf = out && out.length >= total ? out : Buffer.allocUnsafe(total);
-    let pos = 0;
-    for (let offset = 0; offset < bytes.length; offset += DATA_FRAME_BYTES, seq += UNITS_PER_DATA_FRAME) {
-      const length = Math.min(DATA_FRAME_BYTES, bytes.length - offset);
-      const payload = pos + HEADER_SIZE;
-      buf.writeUInt32BE(fileId, payload);
-      buf.writeUInt32BE(seq, payload + 4);
-      bytes.copy(buf, payload + DATA_HEADER_SIZE, offset, offset + length);
-      this.seal(buf, pos, PacketType.DATA, DATA_HEADER_SIZE + length);
-      pos = payload + DATA_HEADER_SIZE + length;
-    }
-    return buf.subarray(0, total);
+    return slots;
   }
 
-  /** Writes flag and length, then the checksum over the frame with a zero chksum field. */
-  private seal(buf: Buffer, pos: number, type: number, length: number): void {
+  /**
+   * Completes the DATA frames whose data sits in dataSlots(buf, byteCount): file_id, seq (from
+   * `seq`, advancing 7 units a frame), header, sealing and checksum. Returns the encoded bytes.
+   */
+  sealData(fileId: number, seq: number, buf: Buffer, byteCount: number): Buffer {
+    const frames = Math.ceil(byteCount / DATA_FRAME_BYTES);
+    if (!isU32(fileId) || !isU32(seq) || byteCount === 0 || !isU32(seq + (frames - 1) * UNITS_PER_DATA_FRAME)) {
+      throw new FcpError('FCP_ERR_BAD_FIELD', `DATA for file ${fileId} at seq ${seq}: ${byteCount} bytes do not fit`);
+    }
+    let pos = 0;
+    for (let offset = 0; offset < byteCount; offset += DATA_FRAME_BYTES, seq += UNITS_PER_DATA_FRAME) {
+      buf.writeUInt32BE(fileId, pos + HEADER_SIZE);
+      buf.writeUInt32BE(seq, pos + HEADER_SIZE + 4);
+      pos = this.finish(buf, pos, PacketType.DATA, DATA_HEADER_SIZE + Math.min(DATA_FRAME_BYTES, byteCount - offset));
+    }
+    return buf.subarray(0, pos);
+  }
+
+  /**
+   * Encodes `bytes`, the file data starting at unit `seq`, as back-to-back DATA frames (all full
+   * but the last) into `out` when it is large enough, else into a new Buffer.
+   */
+  encodeData(fileId: number, seq: number, bytes: Buffer, out?: Buffer): Buffer {
+    const buf = out && out.length >= this.dataLength(bytes.length) ? out : Buffer.allocUnsafe(this.dataLength(bytes.length));
+    let offset = 0;
+    for (const slot of this.dataSlots(buf, bytes.length)) offset += bytes.copy(slot, 0, offset, offset + slot.length);
+    return this.sealData(fileId, seq, buf, bytes.length);
+  }
+
+  /**
+   * Completes the frame at pos whose plaintext payload is written: header, sealing when on, then
+   * the checksum over the frame with a zero chksum field. Returns the end of the frame.
+   */
+  private finish(buf: Buffer, pos: number, type: number, plainLength: number): number {
+    const length = plainLength + this.tagSize;
+    // A payload that fits the plain limit may leave no room for the tag (PULL, HELLO): refuse it
+    // here, before writeUInt16BE throws a RangeError and before the GCM counter advances.
+    if (length > MAX_PAYLOAD) {
+      throw new FcpError(
+        'FCP_ERR_BAD_LENGTH',
+        `${packetTypeName[type]} payload of ${plainLength} bytes plus its ${this.tagSize}-byte tag exceeds ${MAX_PAYLOAD} bytes`,
+      );
+    }
     buf[pos] = type;
     buf.writeUInt32BE(0, pos + CHKSUM_OFFSET);
     buf.writeUInt16BE(length, pos + LENGTH_OFFSET);
-    const chksum = checksumOfFrame(this.xxh, buf.subarray(pos, pos + HEADER_SIZE + length), this.coverage);
-    buf.writeUInt32BE(chksum, pos + CHKSUM_OFFSET);
+    this.sealer?.seal(buf, pos, plainLength);
+    const end = pos + HEADER_SIZE + length;
+    buf.writeUInt32BE(checksumOfFrame(this.xxh, buf.subarray(pos, end), this.coverage), pos + CHKSUM_OFFSET);
+    return end;
   }
 }

@@ -4,5 +4,7 @@ export * from './messages';
 export { FrameDecoder, RawFrame } from './frameDecoder';
 export { FrameEncoder } from './frameEncoder';
 export { parsePayload } from './parser';
-export { payloadLength, writePayload } from './serializer';
+export { encodePayload, payloadLength, writePayload } from './serializer';
 export { loadXxhash, XXHashAPI } from './xxhash';
+export { FrameOpener, FrameSealer } from './frameCipher';
+export * from './keys';

@@ -34,3 +34,10 @@ export function writePayload(message: Message, buf: Buffer, pos: number): number
   for (const field of layoutOf(message)) pos = writeField(typeName, field, valueOf(message, field.name), buf, pos);
   return pos;
 }
+
+/** The payload alone, in a Buffer of its own (the handshake MACs cover PARAMS payloads). */
+export function encodePayload(message: Message): Buffer {
+  const payload = Buffer.allocUnsafe(payloadLength(message));
+  writePayload(message, payload, 0);
+  return payload;
+}

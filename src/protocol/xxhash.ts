@@ -1,7 +1,11 @@
 /** xxhash-wasm compiles a WebAssembly module once per process; every codec shares that instance. */
-import xxhash, { XXHashAPI } from 'xxhash-wasm';
+import type { XXHashAPI } from 'xxhash-wasm' with { 'resolution-mode': 'import' };
 
 export type { XXHashAPI };
+
+// xxhash-wasm ships its types as ESM only; its CommonJS build is what this CommonJS package loads.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const xxhash = require('xxhash-wasm') as () => Promise<XXHashAPI>;
 
 let instance: Promise<XXHashAPI> | undefined;
 

@@ -1,0 +1,109 @@
+/** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { copy } from '../client/copy';
+import { ExitCode, FcpError } from '../errors';
+import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
+import { isChunkSize } from '../session/params';
+import { parseSize } from './format';
+import { Reporter } from './reporter';
+import { version } from './version';
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  2  usage: bad arguments or options
+  3  protocol: the peers disagreed (versions, parameters, corrupted frames)
+  4  file I/O: a source, destination or disk problem
+  5  authentication failed
+  6  connection: could not connect, or a connection was lost
+  7  timeout: a peer stopped answering
+  8  partial transfer: some files were not copied (each is reported)
+  9  internal error (a bug: please report it)`;
+
+function connectionCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < MIN_CONNECTIONS || n > MAX_CONNECTIONS) {
+    throw new InvalidArgumentError(`must be a whole number from ${MIN_CONNECTIONS} to ${MAX_CONNECTIONS}`);
+  }
+  return n;
+}
+
+function chunkSize(value: string): number {
+  const bytes = parseSize(value);
+  if (bytes === undefined || !isChunkSize(bytes)) throw new InvalidArgumentError('must be a power of two from 64K to 64M');
+  return bytes;
+}
+
+interface FcpOptions {
+  recursive?: boolean;
+  connections?: number;
+  chunkSize?: number;
+  encrypt?: boolean;
+  dereference?: boolean;
+  preserve?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+function program(): Command {
+  return new Command('fcp')
+    .usage('[options] SOURCE... DEST')
+    .description(
+      'Copy files and trees over N parallel, authenticated and encrypted connections.\n' +
+        'Mode, mtime and symlinks are preserved; files appear under their final names only once verified.',
+    )
+    .argument('<paths...>', 'sources, then the destination: local paths or [user@]host:path')
+    .option('-r, --recursive', 'copy directories and their contents')
+    .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4)`, connectionCount)
+    .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M)', chunkSize)
+    .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
+    .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
+    .option('-L, --dereference', 'copy what symlinks point to instead of the links')
+    .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
+    .option('-q, --quiet', 'no progress line and no per-file errors (the exit code still tells)')
+    .option('-v, --verbose', 'log the handshake, the parameters and each file')
+    .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
+    .version(version(), '-V, --version')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError('(fcp --help shows the options)');
+}
+
+/** Runs fcp with argv (node, script, args...); resolves with the exit code. */
+export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const command = program()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  try {
+    command.parse(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    throw err;
+  }
+  const paths = command.args;
+  const options = command.opts<FcpOptions>();
+  const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
+  if (paths.length < 2) {
+    reporter.error(new FcpError('FCP_ERR_USAGE', 'give at least one source and a destination', { hint: 'usage: fcp [options] SOURCE... DEST' }));
+    return ExitCode.USAGE;
+  }
+  try {
+    const summary = await copy({
+      sources: paths.slice(0, -1),
+      destination: paths[paths.length - 1]!,
+      recursive: options.recursive,
+      followSymlinks: options.dereference,
+      connections: options.connections,
+      chunkSize: options.chunkSize,
+      encrypt: options.encrypt,
+      log: (line) => reporter.log(line),
+      onEvent: (event) => reporter.event(event),
+    });
+    reporter.summary(summary);
+    return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+  } catch (err) {
+    const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err });
+    reporter.error(error);
+    return error.exitCode;
+  }
+}

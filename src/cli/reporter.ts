@@ -1,0 +1,94 @@
+/**
+ * What fcp shows while it copies: a progress line on a TTY's stderr (redrawn a few times a
+ * second, cleared at the end), JSON lines on stdout with --json, per-file lines with -v.
+ */
+import type { CopyEvent, CopySummary } from '../client/copy';
+import { FcpError } from '../errors';
+import { formatBytes, formatDuration } from './format';
+
+export interface ReporterOptions {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+export class Reporter {
+  private lineShown = false;
+
+  constructor(private readonly options: ReporterOptions) {}
+
+  private get showProgressLine(): boolean {
+    return !this.options.quiet && !this.options.json && this.options.stderr.isTTY === true;
+  }
+
+  private json(record: object): void {
+    this.options.stdout.write(`${JSON.stringify(record)}\n`);
+  }
+
+  log(line: string): void {
+    if (!this.options.verbose) return;
+    this.clearLine();
+    this.options.stderr.write(`fcp: ${line}\n`);
+  }
+
+  event(event: CopyEvent): void {
+    if (this.options.json) {
+      const { type, ...fields } = event;
+      return this.json({ event: type, ...fields });
+    }
+    if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
+    if (event.type === 'file' && event.error && !this.options.quiet) {
+      this.clearLine();
+      this.options.stderr.write(`fcp: ${event.path}: ${event.error.message} (${event.error.code})\n`);
+    } else if (event.type === 'file') {
+      this.log(`${event.path}: ${formatBytes(event.size)} ok${event.digest ? `, digest ${event.digest}` : ''}`);
+    }
+  }
+
+  summary(summary: CopySummary): void {
+    this.clearLine();
+    if (this.options.json) {
+      return this.json({
+        event: 'summary',
+        bytes: summary.bytes,
+        files: summary.files,
+        filesFailed: summary.filesFailed,
+        seconds: summary.seconds,
+        rate: summary.rate,
+        connections: summary.connections,
+        encrypted: summary.encrypted,
+        errors: summary.errors.map((e) => ({ code: e.code, message: e.message })),
+      });
+    }
+    for (const error of summary.errors) this.error(error);
+    this.log(
+      `${summary.files} files, ${formatBytes(summary.bytes)} in ${summary.seconds.toFixed(2)} s ` +
+        `(${formatBytes(summary.rate)}/s, ${summary.connections} connections${summary.encrypted ? ', encrypted' : ''})`,
+    );
+  }
+
+  error(error: FcpError): void {
+    this.clearLine();
+    if (this.options.json) return this.json({ event: 'error', code: error.code, message: error.message, hint: error.hint });
+    this.options.stderr.write(`fcp: ${error.describe()}\n`);
+  }
+
+  private drawLine(p: Extract<CopyEvent, { type: 'progress' }>): void {
+    const percent = p.bytesTotal > 0 ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 100;
+    const eta = p.etaSeconds === undefined ? '--:--' : formatDuration(p.etaSeconds);
+    const line =
+      `${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  ${percent}%  ` +
+      `${formatBytes(p.rate)}/s  ETA ${eta}  files ${p.filesDone}/${p.filesTotal}`;
+    const width = this.options.stderr.columns ?? 80;
+    this.options.stderr.write(`\r${line.slice(0, width - 1)}\x1b[K`);
+    this.lineShown = true;
+  }
+
+  private clearLine(): void {
+    if (!this.lineShown) return;
+    this.options.stderr.write('\r\x1b[K');
+    this.lineShown = false;
+  }
+}

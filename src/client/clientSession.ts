@@ -1,0 +1,101 @@
+/**
+ * The client's session: control connection (handshake, MODE, PUSH or PULL, SESSION), then the
+ * N data connections in parallel, then the transfer engine for our role: sender for a push,
+ * receiver for a pull.
+ */
+import { randomBytes } from 'node:crypto';
+import { FcpError } from '../errors';
+import { PacketType } from '../protocol/constants';
+import type { Message, ParamsMessage } from '../protocol/messages';
+import { loadXxhash } from '../protocol/xxhash';
+import { ClientConnection } from '../session/connection';
+import type { LaunchedServer } from '../launch/launcher';
+import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
+import type { Destination } from '../transfer/destination';
+import type { LinkedConnection, TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
+import { ReceiveEngine } from '../transfer/receiver';
+import { SendEngine } from '../transfer/sender';
+import type { WalkResult } from '../transfer/walk';
+import { FramedConnection } from '../wire/framedConnection';
+import { runHandshake } from '../wire/handshake';
+
+export type ClientWork =
+  | { kind: 'push'; destination: Buffer; walk: WalkResult }
+  | { kind: 'pull'; sources: Buffer[]; destination: Destination };
+
+export interface ClientSessionOptions {
+  server: LaunchedServer;
+  secret: Buffer;
+  offer: ParamsMessage;
+  /** MODE flags. */
+  flags: number;
+  work: ClientWork;
+  events?: TransferEvents;
+  log(line: string): void;
+  idleMs?: number;
+}
+
+export interface ClientSessionResult {
+  summary: TransferSummary;
+  params: ParamsMessage;
+}
+
+export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
+  const xxh = await loadXxhash();
+  const { server, secret, work } = options;
+  const idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+  const opened: FramedConnection[] = [];
+  const open = async (name: string): Promise<FramedConnection> => {
+    const conn = new FramedConnection(await server.connect(), xxh, name, idleMs);
+    opened.push(conn);
+    return conn;
+  };
+
+  try {
+    const request: Message =
+      work.kind === 'push' ? { type: PacketType.PUSH, path: work.destination } : { type: PacketType.PULL, paths: work.sources };
+    const controlConn = await open(`control connection to ${server.name}`);
+    const control = await runHandshake(
+      controlConn,
+      new ClientConnection({
+        role: 'control',
+        secret,
+        nonce: randomBytes(32),
+        peerName: server.name,
+        offer: options.offer,
+        mode: { type: PacketType.MODE, flags: options.flags },
+        request,
+      }),
+      { timeoutMs: HANDSHAKE_TIMEOUT_MS, log: options.log },
+    );
+    const params = control.params;
+    options.log(
+      `session ${control.sessionId.toString('hex')}: ${params.connections} connections, chunk ${params.chunkSize} bytes, ` +
+        `${params.cipher ? 'AES-256-GCM' : 'no encryption'}`,
+    );
+
+    const data: LinkedConnection[] = await Promise.all(
+      Array.from({ length: params.connections }, async (_, i) => {
+        const conn = await open(`data connection ${i + 1} to ${server.name}`);
+        const machine = new ClientConnection({
+          role: 'data',
+          secret,
+          nonce: randomBytes(32),
+          peerName: server.name,
+          sessionId: control.sessionId,
+          connIndex: i + 1,
+          params,
+        });
+        return { conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) };
+      }),
+    );
+
+    const link: TransferLink = { control: { conn: controlConn, established: control }, data, params, xxh, peerName: server.name, log: options.log };
+    const engine = work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, options.events);
+    return { summary: await engine.run(), params };
+  } catch (err) {
+    const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err });
+    for (const conn of opened) conn.close(error);
+    throw error;
+  }
+}

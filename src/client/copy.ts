@@ -1,0 +1,169 @@
+/**
+ * `copy()`, the Node API of fcp and what the fcp command runs: decides the direction from the
+ * locations, walks or resolves the local side, starts fcpd through a launcher, runs the session
+ * and reports progress events.
+ */
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { FcpError } from '../errors';
+import { ModeFlag } from '../protocol/constants';
+import { SECRET_SIZE } from '../protocol/keys';
+import { localLauncher } from '../launch/localLauncher';
+import type { Launcher } from '../launch/launcher';
+import { makeOffer } from '../session/params';
+import { resolveDestination } from '../transfer/destination';
+import type { FileEvent } from '../transfer/link';
+import { walkSources } from '../transfer/walk';
+import { ClientWork, runClientSession } from './clientSession';
+import { Location, parseLocation, showLocation } from './location';
+import { Progress, ProgressSnapshot } from './progress';
+
+export interface CopyOptions {
+  /** scp-style locations: local paths, or [user@]host:path. */
+  sources: string[];
+  destination: string;
+  recursive?: boolean;
+  /** -L: copy what symlinks point to. */
+  followSymlinks?: boolean;
+  /** Data connections, 1..64 (default 4). */
+  connections?: number;
+  /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
+  chunkSize?: number;
+  /** AES-256-GCM on every connection; default on when a network is crossed, off for local copies. */
+  encrypt?: boolean;
+  /** How fcpd is started; the default starts a local fcpd for local copies. */
+  launcher?: Launcher;
+  /** How often progress events come, in ms (default 250). */
+  progressIntervalMs?: number;
+  /** Diagnostic lines (handshake, parameters, fcpd's messages): fcp -v. */
+  log?: (line: string) => void;
+  onEvent?: (event: CopyEvent) => void;
+}
+
+export type CopyEvent =
+  | { type: 'start'; files: number; bytes: number; connections: number; encrypted: boolean }
+  | ({ type: 'progress' } & ProgressSnapshot)
+  | { type: 'file'; path: string; size: number; digest?: string; error?: { code: string; message: string } };
+
+export interface CopySummary {
+  bytes: number;
+  files: number;
+  filesFailed: number;
+  seconds: number;
+  /** Average bytes per second. */
+  rate: number;
+  connections: number;
+  encrypted: boolean;
+  /** Files that failed or were skipped: the copy is partial when this is not empty. */
+  errors: FcpError[];
+}
+
+interface Plan {
+  work: ClientWork;
+  flags: number;
+  remote: Extract<Location, { kind: 'remote' }> | undefined;
+}
+
+function plan(options: CopyOptions): Plan {
+  if (options.sources.length === 0) throw new FcpError('FCP_ERR_USAGE', 'no source given', { hint: 'usage: fcp [options] SOURCE... DEST' });
+  const sources = options.sources.map(parseLocation);
+  const dest = parseLocation(options.destination);
+  const flags =
+    (options.recursive ? ModeFlag.RECURSIVE : 0) |
+    (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
+    (sources.length > 1 ? ModeFlag.DEST_IS_DIR : 0);
+  const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
+  if (remoteSources.length > 0 && dest.kind === 'remote') {
+    throw new FcpError('FCP_ERR_USAGE', `copying from ${showLocation(remoteSources[0]!)} to ${showLocation(dest)}: fcp does not copy between two remote hosts`, {
+      hint: 'copy to this machine first, or run fcp on one of the two hosts',
+    });
+  }
+  if (remoteSources.length > 0) {
+    if (remoteSources.length !== sources.length) {
+      throw new FcpError('FCP_ERR_USAGE', 'sources mix local and remote paths', { hint: 'copy local and remote sources in separate runs' });
+    }
+    const first = remoteSources[0]!;
+    if (remoteSources.some((s) => s.host !== first.host || s.user !== first.user)) {
+      throw new FcpError('FCP_ERR_USAGE', 'remote sources must all be on one host');
+    }
+    const destination = resolveDestination(Buffer.from(dest.path), flags);
+    return { work: { kind: 'pull', sources: remoteSources.map((s) => Buffer.from(s.path || '.')), destination }, flags, remote: first };
+  }
+  const walk = walkSources(sources.map((s) => Buffer.from(s.path)), {
+    recursive: options.recursive ?? false,
+    followSymlinks: options.followSymlinks ?? false,
+  });
+  if (dest.kind === 'remote') return { work: { kind: 'push', destination: Buffer.from(dest.path || '.'), walk }, flags, remote: dest };
+  // A local copy: the local fcpd resolves the destination the same way a remote one would.
+  return { work: { kind: 'push', destination: Buffer.from(path.resolve(dest.path)), walk }, flags, remote: undefined };
+}
+
+function launcherFor(remote: Plan['remote'], options: CopyOptions): Launcher {
+  if (options.launcher) return options.launcher;
+  if (!remote) return localLauncher();
+  throw new FcpError('FCP_ERR_USAGE', `${showLocation(remote)}: copying to or from a remote host needs the SSH launcher`, {
+    hint: 'this build of fcp copies between local paths only',
+  });
+}
+
+function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
+  const base = { type: 'file' as const, path: event.path.toString('utf8'), size: event.size };
+  if (event.error) return { ...base, error: { code: event.error.code, message: event.error.message } };
+  return event.digest ? { ...base, digest: event.digest } : base;
+}
+
+export async function copy(options: CopyOptions): Promise<CopySummary> {
+  const log = options.log ?? (() => undefined);
+  const emit = options.onEvent ?? (() => undefined);
+  const { work, flags, remote } = plan(options);
+  const encrypt = options.encrypt ?? remote !== undefined;
+  const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt });
+  const secret = randomBytes(SECRET_SIZE);
+  const progress = new Progress();
+  const started = Date.now();
+
+  const server = await launcherFor(remote, options).launch(secret, log);
+  log(`launched ${server.name}`);
+  const ticker = setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250);
+  ticker.unref();
+  try {
+    const { summary, params } = await runClientSession({
+      server,
+      secret,
+      offer,
+      flags,
+      work,
+      log,
+      events: {
+        start(files, bytes) {
+          progress.filesTotal = files;
+          progress.bytesTotal = bytes;
+          emit({ type: 'start', files, bytes, connections: offer.connections, encrypted: encrypt });
+        },
+        bytes(count) {
+          progress.bytesDone += count;
+        },
+        file(event) {
+          progress.filesDone++;
+          progress.currentFile = event.path.toString('utf8');
+          emit(toFileEvent(event));
+        },
+      },
+    });
+    emit({ type: 'progress', ...progress.snapshot() });
+    const seconds = (Date.now() - started) / 1000;
+    return {
+      bytes: summary.bytes,
+      files: summary.filesOk,
+      filesFailed: summary.filesFailed,
+      seconds,
+      rate: seconds > 0 ? summary.bytes / seconds : 0,
+      connections: params.connections,
+      encrypted: params.cipher !== 0,
+      errors: summary.errors,
+    };
+  } finally {
+    clearInterval(ticker);
+    await server.close();
+  }
+}

@@ -1,0 +1,7 @@
+/** fastcopy's Node API: `copy()` runs the same engine as the fcp command. */
+export { copy } from './client/copy';
+export type { CopyEvent, CopyOptions, CopySummary } from './client/copy';
+export { ExitCode, FcpError, isFcpError } from './errors';
+export type { FcpErrorCode } from './errors';
+export { localLauncher } from './launch/localLauncher';
+export type { Launcher, LaunchedServer } from './launch/launcher';

@@ -1,0 +1,20 @@
+/**
+ * A launcher starts fcpd for one session and gives back a way to open connections to it. The
+ * engine does not know how fcpd was started: this file has the local one (a child process); the
+ * SSH launchers live beside it.
+ */
+import type { Duplex } from 'node:stream';
+
+export interface LaunchedServer {
+  /** "fcpd on 127.0.0.1:41234": how errors name the server. */
+  readonly name: string;
+  /** Opens one new connection to fcpd (control or data). */
+  connect(): Promise<Duplex>;
+  /** Lets go of fcpd once the session is over; resolves with fcpd's failure, if it reported one. */
+  close(): Promise<void>;
+}
+
+export interface Launcher {
+  /** Starts fcpd, hands it the secret, and resolves once fcpd listens. */
+  launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
+}

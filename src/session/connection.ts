@@ -1,0 +1,367 @@
+/**
+ * Per-connection handshake machines (PROTOCOL.md §5, §11.1, §11.2): HELLO both ways, PARAMS or
+ * ATTACH, AUTH/AUTH_OK, then on the control connection MODE and PUSH/PULL answered by SESSION.
+ * Nonces and the secret come in through the options, so the machines stay pure and replayable.
+ */
+import { FcpError, wireFromCode } from '../errors';
+import { Cipher, KNOWN_MODE_FLAGS, PacketType, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
+import type {
+  AttachMessage,
+  AuthMessage,
+  HelloMessage,
+  Message,
+  ModeMessage,
+  ParamsMessage,
+} from '../protocol/messages';
+import { encodePayload } from '../protocol/serializer';
+import { AuthenticatedAction, FailAction, SealAction, send, SendAction } from './actions';
+import { ConnectionMachine } from './machine';
+import { answerOffer, checkAnswer, sealedCoverage, ServerPolicy } from './params';
+import { commonVersion, VersionRange, versionMismatch } from './version';
+
+const P = PacketType;
+const CONTROL_SESSION_ID = Buffer.alloc(SESSION_ID_SIZE);
+const EMPTY = Buffer.alloc(0);
+
+export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
+/** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number }
+
+export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
+
+function hello(versions: VersionRange, nonce: Buffer): HelloMessage {
+  return { type: P.HELLO, minVersion: versions.min, maxVersion: versions.max, nonce };
+}
+
+function range(message: HelloMessage): VersionRange {
+  return { min: message.minVersion, max: message.maxVersion };
+}
+
+/** The two seal actions of a connection once both sides hold the secret: ours out, theirs in. */
+function sealing(params: ParamsMessage, direction: 'in' | 'out', key: Buffer): SealAction[] {
+  if (params.cipher === Cipher.NONE) return [];
+  return [{ type: 'seal', direction, cipher: params.cipher as SealAction['cipher'], key, coverage: sealedCoverage(params) }];
+}
+
+/** An authentication refusal: the peer learns only that it failed; the log gets why. */
+function authFailure(peerName: string, why: string): FcpError {
+  return new FcpError('FCP_ERR_AUTH', `authentication of ${peerName} failed: ${why}`, {
+    hint: 'the connection did not come from the fcp that launched this session; it was closed',
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+interface ClientCommon {
+  secret: Buffer;
+  /** 32 random bytes from a cryptographic generator, fresh for this connection. */
+  nonce: Buffer;
+  versions?: VersionRange;
+  peerName: string;
+}
+export type ClientConnectionOptions = ClientCommon &
+  (
+    | { role: 'control'; offer: ParamsMessage; mode: ModeMessage; request: Message }
+    | { role: 'data'; sessionId: Buffer; connIndex: number; params: ParamsMessage }
+  );
+
+type ClientState = 'AWAIT_HELLO' | 'AWAIT_PARAMS' | 'AWAIT_AUTH_OK' | 'AWAIT_SESSION' | 'ESTABLISHED';
+
+const CLIENT_ALLOWED: Record<ClientState, readonly Message['type'][]> = {
+  AWAIT_HELLO: [P.HELLO],
+  AWAIT_PARAMS: [P.PARAMS],
+  AWAIT_AUTH_OK: [P.AUTH_OK],
+  AWAIT_SESSION: [P.SESSION],
+  ESTABLISHED: [],
+};
+
+export class ClientConnection extends ConnectionMachine<ClientState, ConnectionAction> {
+  private readonly versions: VersionRange;
+  private transcript: AuthTranscript | undefined;
+  private accepted: ParamsMessage | undefined;
+
+  constructor(private readonly options: ClientConnectionOptions) {
+    super('AWAIT_HELLO', CLIENT_ALLOWED, ['AWAIT_SESSION', 'ESTABLISHED'], options.peerName);
+    this.versions = options.versions ?? VERSION_RANGE;
+  }
+
+  /** The accepted session parameters, once the server has answered. */
+  get params(): ParamsMessage | undefined {
+    return this.accepted;
+  }
+
+  protected handle(message: Message): ConnectionAction[] {
+    switch (message.type) {
+      case P.HELLO:
+        return this.onHello(message);
+      case P.PARAMS:
+        return this.onParams(message);
+      case P.AUTH_OK:
+        return this.onAuthOk(message.mac);
+      case P.SESSION:
+        this.state = 'ESTABLISHED';
+        return [{ type: 'sessionCreated', sessionId: message.sessionId }];
+      default:
+        return [];
+    }
+  }
+
+  private onHello(message: HelloMessage): ConnectionAction[] {
+    const o = this.options;
+    const ourHello = send(hello(this.versions, o.nonce));
+    if (commonVersion(this.versions, range(message)) === undefined) {
+      const error = versionMismatch(this.versions, range(message));
+      return [ourHello, send({ type: P.ERROR, code: wireFromCode(error.code), message: error.message }), ...this.fail(error, false)];
+    }
+    const control = o.role === 'control';
+    this.transcript = {
+      serverNonce: message.nonce,
+      clientNonce: o.nonce,
+      sessionId: control ? CONTROL_SESSION_ID : o.sessionId,
+      connIndex: control ? 0 : o.connIndex,
+      offer: control ? encodePayload(o.offer) : EMPTY,
+      accepted: EMPTY,
+    };
+    const opening: Message = control ? o.offer : { type: P.ATTACH, sessionId: o.sessionId, connIndex: o.connIndex };
+    const auth: AuthMessage = { type: P.AUTH, keyId: keyIdOf(o.secret), mac: clientMac(o.secret, this.transcript) };
+    const actions: ConnectionAction[] = [ourHello, send(opening), send(auth)];
+    // The client seals what follows AUTH with the cipher it offered: the server accepts it as
+    // offered or refuses the session, so nothing is lost by not waiting for the answer.
+    const params = control ? o.offer : o.params;
+    actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
+    if (control) {
+      actions.push(send(o.mode), send(o.request));
+      this.state = 'AWAIT_PARAMS';
+    } else {
+      this.accepted = o.params;
+      this.state = 'AWAIT_AUTH_OK';
+    }
+    return actions;
+  }
+
+  private onParams(answer: ParamsMessage): ConnectionAction[] {
+    const o = this.options as Extract<ClientConnectionOptions, { role: 'control' }>;
+    const problem = checkAnswer(o.offer, answer);
+    if (problem) return this.fail(problem);
+    this.accepted = answer;
+    this.transcript!.accepted = encodePayload(answer);
+    this.state = 'AWAIT_AUTH_OK';
+    return [];
+  }
+
+  private onAuthOk(mac: Buffer): ConnectionAction[] {
+    const o = this.options;
+    const transcript = this.transcript!;
+    if (!sameMac(mac, serverMac(o.secret, transcript))) {
+      return this.fail(authFailure(this.peerName, 'the server does not know the session secret'));
+    }
+    const params = this.accepted!;
+    const control = o.role === 'control';
+    this.state = control ? 'AWAIT_SESSION' : 'ESTABLISHED';
+    return [
+      ...sealing(params, 'in', frameKeys(o.secret, transcript).serverToClient),
+      { type: 'authenticated', role: o.role, params, sessionId: transcript.sessionId, connIndex: transcript.connIndex },
+    ];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+/** What the server knows of a live session, for ATTACH. */
+export interface SessionEntry {
+  secret: Buffer;
+  params: ParamsMessage;
+  /** Connection indexes already in the pool. */
+  attached: ReadonlySet<number>;
+}
+
+export interface ServerConnectionOptions {
+  nonce: Buffer;
+  versions?: VersionRange;
+  peerName: string;
+  /** The secret of a launch by its key id (control connections). */
+  secretFor(keyId: Buffer): Buffer | undefined;
+  /** A live session by id (data connections). */
+  sessionFor(sessionId: Buffer): SessionEntry | undefined;
+  policy?: ServerPolicy;
+}
+
+type ServerState =
+  | 'AWAIT_HELLO'
+  | 'AWAIT_OPEN'
+  | 'AWAIT_AUTH'
+  | 'AWAIT_MODE'
+  | 'AWAIT_REQUEST'
+  | 'AWAIT_ACCEPT'
+  | 'ESTABLISHED';
+
+const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
+  AWAIT_HELLO: [P.HELLO],
+  AWAIT_OPEN: [P.PARAMS, P.ATTACH],
+  AWAIT_AUTH: [P.AUTH],
+  AWAIT_MODE: [P.MODE],
+  AWAIT_REQUEST: [P.PUSH, P.PULL],
+  AWAIT_ACCEPT: [],
+  ESTABLISHED: [],
+};
+
+export class ServerConnection extends ConnectionMachine<ServerState, ConnectionAction> {
+  private readonly versions: VersionRange;
+  private clientHello: HelloMessage | undefined;
+  private offer: ParamsMessage | undefined;
+  private attach: AttachMessage | undefined;
+  private flags = 0;
+  /** Set once the client proved it knows the secret. */
+  authenticatedRole: 'control' | 'data' | undefined;
+
+  constructor(private readonly options: ServerConnectionOptions) {
+    super(
+      'AWAIT_HELLO',
+      SERVER_ALLOWED,
+      ['AWAIT_MODE', 'AWAIT_REQUEST', 'AWAIT_ACCEPT', 'ESTABLISHED'],
+      options.peerName,
+    );
+    this.versions = options.versions ?? VERSION_RANGE;
+  }
+
+  /** The connection is open: the server speaks first. */
+  start(): ConnectionAction[] {
+    return [send(hello(this.versions, this.options.nonce))];
+  }
+
+  /** The request passed the owner's checks: the session exists under this id. */
+  accept(sessionId: Buffer): ConnectionAction[] {
+    if (this.state !== 'AWAIT_ACCEPT') return [];
+    this.state = 'ESTABLISHED';
+    return [send({ type: P.SESSION, sessionId })];
+  }
+
+  /** The request cannot be served (missing source, unwritable destination, policy). */
+  refuse(error: FcpError): ConnectionAction[] {
+    return this.state === 'FAILED' ? [] : this.fail(error);
+  }
+
+  protected handle(message: Message): ConnectionAction[] {
+    switch (message.type) {
+      case P.HELLO:
+        return this.onHello(message);
+      case P.PARAMS:
+        this.offer = message;
+        this.state = 'AWAIT_AUTH';
+        return [];
+      case P.ATTACH:
+        return this.onAttach(message);
+      case P.AUTH:
+        return this.offer ? this.authControl(message) : this.authData(message);
+      case P.MODE:
+        return this.onMode(message);
+      case P.PUSH:
+        this.state = 'AWAIT_ACCEPT';
+        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags }];
+      case P.PULL:
+        this.state = 'AWAIT_ACCEPT';
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags }];
+      default:
+        return [];
+    }
+  }
+
+  private onHello(message: HelloMessage): ConnectionAction[] {
+    if (commonVersion(range(message), this.versions) === undefined) {
+      return this.fail(versionMismatch(range(message), this.versions));
+    }
+    this.clientHello = message;
+    this.state = 'AWAIT_OPEN';
+    return [];
+  }
+
+  private onAttach(message: AttachMessage): ConnectionAction[] {
+    const session = this.options.sessionFor(message.sessionId);
+    if (!session) {
+      return this.fail(
+        new FcpError('FCP_ERR_UNKNOWN_SESSION', `${this.peerName} tried to attach to an unknown session ${message.sessionId.toString('hex')}`),
+      );
+    }
+    if (message.connIndex < 1 || message.connIndex > session.params.connections || session.attached.has(message.connIndex)) {
+      return this.fail(
+        new FcpError(
+          'FCP_ERR_PROTOCOL',
+          `${this.peerName} attached as connection ${message.connIndex}, which is taken or outside 1..${session.params.connections}`,
+        ),
+      );
+    }
+    this.attach = message;
+    this.state = 'AWAIT_AUTH';
+    return [];
+  }
+
+  private transcript(sessionId: Buffer, connIndex: number, offer: Buffer): AuthTranscript {
+    return { serverNonce: this.options.nonce, clientNonce: this.clientHello!.nonce, sessionId, connIndex, offer, accepted: EMPTY };
+  }
+
+  /** Checks key id and MAC; returns the failure, or undefined when the client knows the secret. */
+  private verify(auth: AuthMessage, secret: Buffer | undefined, transcript: AuthTranscript): FailAction[] | undefined {
+    if (!secret || !sameMac(auth.keyId, keyIdOf(secret))) {
+      return this.fail(authFailure(this.peerName, 'it named no session secret this server holds'));
+    }
+    if (!sameMac(auth.mac, clientMac(secret, transcript))) {
+      return this.fail(authFailure(this.peerName, 'its MAC does not match the session secret'));
+    }
+    return undefined;
+  }
+
+  private authControl(auth: AuthMessage): ConnectionAction[] {
+    const offer = this.offer!;
+    const secret = this.options.secretFor(auth.keyId);
+    const transcript = this.transcript(CONTROL_SESSION_ID, 0, encodePayload(offer));
+    const refused = this.verify(auth, secret, transcript);
+    if (refused) return refused;
+    const answer = answerOffer(offer, this.options.policy);
+    if (answer instanceof FcpError) return this.fail(answer);
+    transcript.accepted = encodePayload(answer);
+    this.state = 'AWAIT_MODE';
+    return this.authenticated(secret!, answer, transcript, [send(answer)]);
+  }
+
+  private authData(auth: AuthMessage): ConnectionAction[] {
+    const attach = this.attach!;
+    // The session may have ended between ATTACH and AUTH.
+    const session = this.options.sessionFor(attach.sessionId);
+    const transcript = this.transcript(attach.sessionId, attach.connIndex, EMPTY);
+    const refused = this.verify(auth, session?.secret, transcript);
+    if (refused) return refused;
+    this.state = 'ESTABLISHED';
+    return this.authenticated(session!.secret, session!.params, transcript, []);
+  }
+
+  /** Opens incoming sealing, sends what precedes AUTH_OK, AUTH_OK itself, then seals outgoing. */
+  private authenticated(secret: Buffer, params: ParamsMessage, transcript: AuthTranscript, before: SendAction[]): ConnectionAction[] {
+    const keys = frameKeys(secret, transcript);
+    this.authenticatedRole = this.offer ? 'control' : 'data';
+    return [
+      ...sealing(params, 'in', keys.clientToServer),
+      ...before,
+      send({ type: P.AUTH_OK, mac: serverMac(secret, transcript) }),
+      ...sealing(params, 'out', keys.serverToClient),
+      {
+        type: 'authenticated',
+        role: this.offer ? 'control' : 'data',
+        params,
+        sessionId: transcript.sessionId,
+        connIndex: transcript.connIndex,
+      },
+    ];
+  }
+
+  private onMode(message: ModeMessage): ConnectionAction[] {
+    if ((message.flags & ~KNOWN_MODE_FLAGS) !== 0) {
+      return this.fail(new FcpError('FCP_ERR_PARAMS', `MODE has unknown flag bits 0x${message.flags.toString(16)}`));
+    }
+    this.flags = message.flags;
+    this.state = 'AWAIT_REQUEST';
+    return [];
+  }
+}

@@ -1,0 +1,103 @@
+/** Session parameter negotiation (PROTOCOL.md §5.2): the server's answer and the client's check of it. */
+import { FcpError } from '../errors';
+import {
+  ChksumCoverage,
+  ChksumCoverageValue,
+  Cipher,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_CONNECTIONS,
+  Feature,
+  MAX_CHUNK_SIZE,
+  MAX_CONNECTIONS,
+  MIN_CHUNK_SIZE,
+  MIN_CONNECTIONS,
+  PacketType,
+  SUPPORTED_FEATURES,
+  SUPPORTED_HASH_ALGS,
+} from '../protocol/constants';
+import type { ParamsMessage } from '../protocol/messages';
+
+/** What a server allows; the defaults take any valid offer. */
+export interface ServerPolicy {
+  maxChunkSize?: number;
+  maxConnections?: number;
+  requireEncryption?: boolean;
+}
+
+export function isChunkSize(value: number): boolean {
+  return value >= MIN_CHUNK_SIZE && value <= MAX_CHUNK_SIZE && (value & (value - 1)) === 0;
+}
+
+export function makeOffer(options: { chunkSize?: number; connections?: number; encrypt: boolean }): ParamsMessage {
+  return {
+    type: PacketType.PARAMS,
+    chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    connections: options.connections ?? DEFAULT_CONNECTIONS,
+    hashAlgs: SUPPORTED_HASH_ALGS,
+    cipher: options.encrypt ? Cipher.AES_256_GCM : Cipher.NONE,
+    features: options.encrypt ? Feature.HEADER_CHKSUM : 0,
+  };
+}
+
+function refuse(reason: string): FcpError {
+  return new FcpError('FCP_ERR_PARAMS', `session parameters refused: ${reason}`);
+}
+
+/** Why an offer is malformed, or undefined when it is well formed. */
+function offerProblem(offer: ParamsMessage): string | undefined {
+  if (!isChunkSize(offer.chunkSize)) {
+    return `chunk size ${offer.chunkSize} is not a power of two in ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`;
+  }
+  if (offer.connections < MIN_CONNECTIONS || offer.connections > MAX_CONNECTIONS) {
+    return `${offer.connections} connections is outside ${MIN_CONNECTIONS}..${MAX_CONNECTIONS}`;
+  }
+  if ((offer.hashAlgs & SUPPORTED_HASH_ALGS) === 0) return `no chunk hash in common (offered 0x${offer.hashAlgs.toString(16)})`;
+  if (offer.cipher !== Cipher.NONE && offer.cipher !== Cipher.AES_256_GCM) return `unknown cipher ${offer.cipher}`;
+  if ((offer.features & ~SUPPORTED_FEATURES) !== 0) return `unknown feature bits 0x${offer.features.toString(16)}`;
+  return undefined;
+}
+
+/** The largest chunk size the protocol allows that is at most limit (the minimum when limit is below it). */
+function chunkSizeAtMost(limit: number): number {
+  let size = MAX_CHUNK_SIZE;
+  while (size > MIN_CHUNK_SIZE && size > limit) size /= 2;
+  return size;
+}
+
+/** The server's answer to an offer under its policy, or the FCP_ERR_PARAMS error refusing it. */
+export function answerOffer(offer: ParamsMessage, policy: ServerPolicy = {}): ParamsMessage | FcpError {
+  const problem = offerProblem(offer);
+  if (problem) return refuse(problem);
+  if (policy.requireEncryption && offer.cipher === Cipher.NONE) {
+    return refuse('this server requires encryption; leave out --no-encrypt');
+  }
+  const lowestBit = offer.hashAlgs & SUPPORTED_HASH_ALGS & -(offer.hashAlgs & SUPPORTED_HASH_ALGS);
+  return {
+    ...offer,
+    // Policy limits are rounded into what §5.2 allows, so the client never refuses the answer.
+    chunkSize: Math.min(offer.chunkSize, chunkSizeAtMost(policy.maxChunkSize ?? MAX_CHUNK_SIZE)),
+    connections: Math.min(offer.connections, Math.max(MIN_CONNECTIONS, policy.maxConnections ?? MAX_CONNECTIONS)),
+    hashAlgs: lowestBit,
+  };
+}
+
+const isSingleBit = (value: number): boolean => value !== 0 && (value & (value - 1)) === 0;
+
+/** The client's check of the server's answer: undefined when it keeps the rules, else the error. */
+export function checkAnswer(offer: ParamsMessage, answer: ParamsMessage): FcpError | undefined {
+  const hex = (value: number): string => `0x${value.toString(16)}`;
+  const rules: [broken: boolean, what: string][] = [
+    [!isChunkSize(answer.chunkSize) || answer.chunkSize > offer.chunkSize, `chunk size ${answer.chunkSize} for an offer of ${offer.chunkSize}`],
+    [answer.connections < MIN_CONNECTIONS || answer.connections > offer.connections, `${answer.connections} connections for an offer of ${offer.connections}`],
+    [!isSingleBit(answer.hashAlgs) || (answer.hashAlgs & offer.hashAlgs) === 0, `hash choice ${hex(answer.hashAlgs)} for an offer of ${hex(offer.hashAlgs)}`],
+    [answer.cipher !== offer.cipher, `cipher ${answer.cipher} for an offer of ${offer.cipher}`],
+    [answer.features !== offer.features, `features ${hex(answer.features)} for an offer of ${hex(offer.features)}`],
+  ];
+  const broken = rules.find(([isBroken]) => isBroken);
+  return broken && new FcpError('FCP_ERR_PARAMS', `server answered with invalid parameters: ${broken[1]}`);
+}
+
+/** Checksum coverage of sealed frames under these parameters. */
+export function sealedCoverage(params: ParamsMessage): ChksumCoverageValue {
+  return params.features & Feature.HEADER_CHKSUM ? ChksumCoverage.HEADER : ChksumCoverage.FULL;
+}

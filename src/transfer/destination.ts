@@ -1,0 +1,80 @@
+/**
+ * Where the receiver puts each entry (PROTOCOL.md §7.2): under the destination when it is an
+ * existing directory, else the one source becomes the destination. Entry paths were checked at
+ * parse time (relative, no '..'); here a file may only go into the destination root or into a
+ * directory this session announced, so no entry is ever written through a symlink.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { FcpError } from '../errors';
+import { ModeFlag } from '../protocol/constants';
+import { fsError, showPath } from './fsError';
+
+const SLASH = 0x2f;
+
+export interface Destination {
+  /** The local path of an entry; throws FCP_ERR_BAD_PATH when its parent is not a known directory. */
+  localPath(entryPath: Buffer): Buffer;
+  /** Records a directory entry as created by this session. */
+  addDirectory(entryPath: Buffer): void;
+}
+
+function parentOf(entryPath: Buffer): Buffer | undefined {
+  const slash = entryPath.lastIndexOf(SLASH);
+  return slash < 0 ? undefined : entryPath.subarray(0, slash);
+}
+
+/**
+ * Resolves the destination of a transfer before any entry arrives. `flags` are MODE flags;
+ * DEST_IS_DIR (several sources) requires an existing directory.
+ */
+export function resolveDestination(dest: Buffer, flags: number): Destination {
+  let isDir = false;
+  try {
+    isDir = fs.statSync(dest).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, 'access destination', dest);
+  }
+  if (!isDir) {
+    if (flags & ModeFlag.DEST_IS_DIR) {
+      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showPath(dest)} is not a directory`, {
+        hint: 'with several sources the destination must be an existing directory',
+      });
+    }
+    const parent = Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
+    let parentIsDir = false;
+    try {
+      parentIsDir = fs.statSync(parent).isDirectory();
+    } catch (err) {
+      throw fsError(err, 'access the directory of destination', parent);
+    }
+    if (!parentIsDir) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showPath(parent)} is not a directory`);
+  }
+  // Keys are latin1 strings: a lossless spelling of arbitrary bytes.
+  const directories = new Set<string>();
+  let topName: Buffer | undefined;
+  return {
+    localPath(entryPath: Buffer): Buffer {
+      const parent = parentOf(entryPath);
+      if (parent && !directories.has(parent.toString('latin1'))) {
+        throw new FcpError(
+          'FCP_ERR_BAD_PATH',
+          `peer sent ${showPath(entryPath)} before its directory ${showPath(parent)}`,
+          { hint: 'entries must follow the DIR_INFO of their directory' },
+        );
+      }
+      if (isDir) return Buffer.concat([dest, Buffer.from('/'), entryPath]);
+      // The one source becomes dest: replace the entry's first component with dest.
+      const firstSlash = entryPath.indexOf(SLASH);
+      const name = firstSlash < 0 ? entryPath : entryPath.subarray(0, firstSlash);
+      topName ??= Buffer.from(name);
+      if (!name.equals(topName)) {
+        throw new FcpError('FCP_ERR_BAD_PATH', `peer sent a second source ${showPath(name)} for the single destination ${showPath(dest)}`);
+      }
+      return firstSlash < 0 ? dest : Buffer.concat([dest, entryPath.subarray(firstSlash)]);
+    },
+    addDirectory(entryPath: Buffer): void {
+      directories.add(entryPath.toString('latin1'));
+    },
+  };
+}

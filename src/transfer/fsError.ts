@@ -1,0 +1,29 @@
+/** File system failures as FcpErrors that name the operation, the path and what to do. */
+import { FcpError, FcpErrorCode } from '../errors';
+
+const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
+  ENOENT: ['FCP_ERR_NOT_FOUND', 'check the path'],
+  EACCES: ['FCP_ERR_PERMISSION', 'check the permissions of the file and the directories above it'],
+  EPERM: ['FCP_ERR_PERMISSION', 'check the permissions of the file and the directories above it'],
+  EROFS: ['FCP_ERR_PERMISSION', 'the file system is mounted read-only'],
+  ENOSPC: ['FCP_ERR_NO_SPACE', 'free some space on the destination, then copy again'],
+  EDQUOT: ['FCP_ERR_NO_SPACE', 'the disk quota is exhausted; free some space, then copy again'],
+  EISDIR: ['FCP_ERR_IS_DIRECTORY', undefined],
+  ENOTDIR: ['FCP_ERR_NOT_DIRECTORY', undefined],
+  EEXIST: ['FCP_ERR_IO', 'remove what is in the way, then copy again'],
+  ELOOP: ['FCP_ERR_BAD_PATH', 'too many levels of symbolic links'],
+  ENAMETOOLONG: ['FCP_ERR_BAD_PATH', undefined],
+};
+
+/** Shows a Buffer path as text (names need not be UTF-8; invalid bytes show as U+FFFD). */
+export function showPath(path: Buffer | string): string {
+  return typeof path === 'string' ? path : path.toString('utf8');
+}
+
+export function fsError(err: unknown, operation: string, path: Buffer | string): FcpError {
+  if (err instanceof FcpError) return err;
+  const errno = (err as NodeJS.ErrnoException)?.code ?? '';
+  const [code, hint] = BY_ERRNO[errno] ?? ['FCP_ERR_IO', undefined];
+  const reason = (err as Error)?.message?.split(',')[0] ?? String(err);
+  return new FcpError(code, `cannot ${operation} ${showPath(path)}: ${reason}`, { cause: err, hint });
+}

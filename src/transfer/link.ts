@@ -1,0 +1,128 @@
+/**
+ * What a transfer runs over once the handshake is done, and the part the sending and the
+ * receiving engine share: taking over every connection, routing their messages, and ending the
+ * session once, either completed or failed (every connection closed, the peer told why).
+ */
+import { FcpError } from '../errors';
+import { PacketType } from '../protocol/constants';
+import type { Message, ParamsMessage } from '../protocol/messages';
+import type { XXHashAPI } from '../protocol/xxhash';
+import type { FailAction } from '../session/actions';
+import type { FramedConnection } from '../wire/framedConnection';
+import { Established, takeOver } from '../wire/handshake';
+
+export interface LinkedConnection {
+  conn: FramedConnection;
+  established: Established;
+}
+
+export interface TransferLink {
+  control: LinkedConnection;
+  /** Data connections in connection-index order (index 1 first). */
+  data: LinkedConnection[];
+  params: ParamsMessage;
+  xxh: XXHashAPI;
+  /** "server 10.0.0.2:7523", "client 10.0.0.1:51234". */
+  peerName: string;
+  log(line: string): void;
+}
+
+export interface FileEvent {
+  path: Buffer;
+  size: number;
+  /** Whole-file digest (hex), when the file ended OK. */
+  digest?: string;
+  error?: FcpError;
+}
+
+export interface TransferEvents {
+  start?(files: number, bytes: number): void;
+  /** Bytes moved since the last call (sent by a sender, written by a receiver). */
+  bytes?(count: number): void;
+  file?(event: FileEvent): void;
+}
+
+export interface TransferSummary {
+  filesOk: number;
+  filesFailed: number;
+  bytes: number;
+  /** Why files failed or were skipped; the transfer is partial when this is not empty. */
+  errors: FcpError[];
+}
+
+export abstract class TransferRun {
+  readonly done: Promise<TransferSummary>;
+  protected over = false;
+  /** Set once this side has sent its DONE: from then on a peer closing data connections is normal. */
+  protected doneSent = false;
+  private settle!: { resolve: (summary: TransferSummary) => void; reject: (error: FcpError) => void };
+
+  protected constructor(protected readonly link: TransferLink) {
+    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+  }
+
+  /** Hands every connection to this run. Call once the run can take messages. */
+  protected attach(): void {
+    const { control, data } = this.link;
+    takeOver(control.conn, control.established, {
+      message: (message) => this.guard(() => this.onControl(message)),
+      closed: (error) => this.onClosed(control.conn, error),
+    });
+    data.forEach(({ conn, established }, i) =>
+      takeOver(conn, established, {
+        message: (message) => this.guard(() => this.onDataMessage(i + 1, message)),
+        closed: (error) => this.onClosed(conn, error),
+      }),
+    );
+  }
+
+  protected abstract onControl(message: Message): void;
+  /** A message other than ERROR or KEEPALIVE on data connection `connIndex`. */
+  protected abstract onData(connIndex: number, message: Message): void;
+  /** Last chance to clean up (temporary files, open descriptors) when the session fails. */
+  protected abstract cleanUp(): Promise<void>;
+
+  private onDataMessage(connIndex: number, message: Message): void {
+    if (message.type === PacketType.KEEPALIVE) return;
+    if (message.type === PacketType.ERROR) return this.onControl(message);
+    this.onData(connIndex, message);
+  }
+
+  /** A machine's fail action ends the session. */
+  protected failed(action: FailAction): void {
+    this.fail(action.error, action.notifyPeer);
+  }
+
+  protected fail(error: FcpError, notifyPeer = true): void {
+    if (this.over) return;
+    this.over = true;
+    this.link.log(`transfer failed: ${error.message}`);
+    this.link.control.conn.fail(error, notifyPeer);
+    for (const { conn } of this.link.data) conn.close(error);
+    void this.cleanUp().finally(() => this.settle.reject(error));
+  }
+
+  protected complete(summary: TransferSummary): void {
+    if (this.over) return;
+    this.over = true;
+    for (const { conn } of [this.link.control, ...this.link.data]) conn.close();
+    this.settle.resolve(summary);
+  }
+
+  private onClosed(conn: FramedConnection, error: FcpError | undefined): void {
+    if (this.over) return;
+    // After our DONE the peer may close data connections before its DONE reaches us on control.
+    if (this.doneSent && conn !== this.link.control.conn) return;
+    this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `${conn.name} closed before the transfer ended`), false);
+  }
+
+  /** Runs a step; an exception from it (a bug or an unexpected fs error) fails the session. */
+  protected guard(step: () => void): void {
+    if (this.over) return;
+    try {
+      step();
+    } catch (err) {
+      this.fail(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The receiving engine: performs what the TransferReceiver machine asks (create directories,
+ * symlinks and temporary files, verify and write chunks, commit verified files) and reports each
+ * outcome back to it. Files in one directory are created concurrently, each after its directory.
+ * Flow control: a data connection that has too many chunk writes waiting is paused, so memory
+ * stays bounded whatever the file sizes; TCP then slows the sender down.
+ */
+import { FcpError } from '../errors';
+import { DATA_UNIT, PacketType } from '../protocol/constants';
+import type { Message } from '../protocol/messages';
+import { ReceiverAction, TransferReceiver } from '../session/transfer';
+import type { Destination } from './destination';
+import { FileWriter } from './fileWriter';
+import { fsError } from './fsError';
+import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+
+/** Chunk writes one data connection may have waiting before it is paused, and resumed at. */
+const PAUSE_AT = 4;
+const RESUME_AT = 2;
+
+interface IncomingFile {
+  path: Buffer;
+  perm: number;
+  size: number;
+  mtimeNs: bigint;
+  digest?: string;
+}
+
+const SLASH = 0x2f;
+
+export class ReceiveEngine extends TransferRun {
+  private readonly machine: TransferReceiver;
+  private readonly writer: FileWriter;
+  private readonly files = new Map<number, IncomingFile>();
+  /** Creation of each directory this session announced, by entry path (latin1). */
+  private readonly directoryReady = new Map<string, Promise<void>>();
+  /** Directory and symlink creations, awaited before directory metadata is applied. */
+  private readonly entryWork: Promise<unknown>[] = [];
+  private readonly waitingWrites: number[];
+  private readonly errors: FcpError[] = [];
+
+  constructor(
+    link: TransferLink,
+    private readonly destination: Destination,
+    private readonly events: TransferEvents = {},
+  ) {
+    super(link);
+    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName });
+    this.writer = new FileWriter(link.xxh);
+    this.waitingWrites = new Array<number>(link.data.length + 1).fill(0);
+  }
+
+  run(): Promise<TransferSummary> {
+    this.attach();
+    return this.done;
+  }
+
+  protected onControl(message: Message): void {
+    if (message.type === PacketType.FILE_COUNT) this.events.start?.(message.count, message.totalBytes);
+    const actions = this.machine.receive(0, message);
+    // The sender's digest, for reporting: the machine has checked it against ours by commit time.
+    if (message.type === PacketType.FILE_DONE) {
+      const file = this.files.get(message.fileId);
+      if (file) file.digest = message.digest.toString('hex');
+    }
+    this.apply(actions, 0);
+  }
+
+  protected onData(connIndex: number, message: Message): void {
+    this.apply(this.machine.receive(connIndex, message), connIndex);
+  }
+
+  protected async cleanUp(): Promise<void> {
+    await this.writer.discardAll();
+  }
+
+  private apply(actions: readonly ReceiverAction[], connIndex: number): void {
+    for (const action of actions) {
+      if (this.over) return;
+      switch (action.type) {
+        case 'send':
+          this.link.control.conn.send(action.message);
+          break;
+        case 'fail':
+          return this.failed(action);
+        case 'createDir':
+          this.createDirectory(action.path, action.perm, action.mtimeNs);
+          break;
+        case 'createSymlink': {
+          const local = this.destination.localPath(action.path);
+          const work = this.afterParent(action.path)
+            .then(() => this.writer.createSymlink(local, action.target, action.mtimeNs))
+            .catch((err: unknown) => this.errors.push(fsError(err, 'create symlink', local)));
+          this.entryWork.push(work);
+          break;
+        }
+        case 'createFile':
+          this.createFile(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
+          break;
+        case 'writeChunk':
+          this.writeChunk(connIndex, action.fileId, action.seq, action.data, action.hash);
+          break;
+        case 'commitFile':
+          this.commitFile(action.fileId);
+          break;
+        case 'discardFile':
+          void this.writer.discardFile(action.fileId);
+          break;
+        case 'finish':
+          void this.finish();
+          break;
+        case 'fileOk':
+        case 'fileFailed':
+          this.report(action.fileId, action.type === 'fileFailed' ? action.error : undefined);
+          break;
+        case 'complete':
+          this.doneSent = true;
+          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, bytes: action.bytes, errors: this.errors });
+      }
+    }
+  }
+
+  /** Resolves once the entry's directory exists (at once for the destination root). */
+  private afterParent(entryPath: Buffer): Promise<void> {
+    const slash = entryPath.lastIndexOf(SLASH);
+    return slash < 0 ? Promise.resolve() : (this.directoryReady.get(entryPath.subarray(0, slash).toString('latin1')) ?? Promise.resolve());
+  }
+
+  private createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
+    const local = this.destination.localPath(path);
+    this.destination.addDirectory(path);
+    const ready = this.afterParent(path).then(() => this.writer.createDirectory(local, perm, mtimeNs));
+    // Files inside a directory that could not be created fail with its error; the session goes on.
+    this.directoryReady.set(path.toString('latin1'), ready);
+    this.entryWork.push(ready.catch((err: unknown) => this.errors.push(fsError(err, 'create directory', local))));
+  }
+
+  private createFile(fileId: number, file: IncomingFile): void {
+    this.files.set(fileId, file);
+    const local = this.destination.localPath(file.path);
+    this.afterParent(file.path)
+      .then(() => this.writer.createFile(fileId, local, file.size, file.size > this.link.params.chunkSize))
+      .then(
+        () => this.guard(() => this.apply(this.machine.fileCreated(fileId), 0)),
+        (err: unknown) => this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0)),
+      );
+  }
+
+  private writeChunk(connIndex: number, fileId: number, seq: number, data: Buffer[], hash: bigint): void {
+    const conn = this.link.data[connIndex - 1]!.conn;
+    if (++this.waitingWrites[connIndex]! === PAUSE_AT) conn.pause();
+    const length = data.reduce((sum, part) => sum + part.length, 0);
+    const settled = (): void => {
+      if (--this.waitingWrites[connIndex]! === RESUME_AT) conn.resume();
+    };
+    this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash).then(
+      (result) => {
+        settled();
+        if (result.ok) this.events.bytes?.(length);
+        this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
+      },
+      (err: unknown) => {
+        settled();
+        this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', this.files.get(fileId)?.path ?? `file ${fileId}`)), 0));
+      },
+    );
+  }
+
+  private commitFile(fileId: number): void {
+    const file = this.files.get(fileId)!;
+    this.writer.commitFile(fileId, file.perm, file.mtimeNs).then(
+      () => this.guard(() => this.apply(this.machine.fileCommitted(fileId), 0)),
+      (err: unknown) => this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'finish', file.path)), 0)),
+    );
+  }
+
+  private async finish(): Promise<void> {
+    await Promise.all(this.entryWork);
+    try {
+      await this.writer.finishDirectories();
+    } catch (err) {
+      this.errors.push(fsError(err, 'finish directories under', this.link.peerName));
+    }
+    this.guard(() => this.apply(this.machine.finished(), 0));
+  }
+
+  private report(fileId: number, error: FcpError | undefined): void {
+    const file = this.files.get(fileId);
+    this.files.delete(fileId);
+    if (!file) return;
+    if (error) this.errors.push(error);
+    this.events.file?.({ path: file.path, size: file.size, digest: error ? undefined : file.digest, error });
+  }
+}

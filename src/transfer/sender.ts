@@ -1,0 +1,295 @@
+/**
+ * The sending engine: announces the walked entries on the control connection (a window of files
+ * ahead, no round trip per file), and streams each ready file's chunks over the data
+ * connections. Each data connection runs one pump: read a chunk with one positional readv
+ * straight into the payload slots of its DATA frames, hash it while it is in memory, seal the
+ * frames around it, add CHUNK_SUM, write it all as one Buffer. A large file's chunks spread
+ * over every connection; small files stream back to back.
+ */
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { FcpError } from '../errors';
+import { DATA_UNIT, PacketType } from '../protocol/constants';
+import type { Message } from '../protocol/messages';
+import { chunkCount, FileDigest } from '../session/digest';
+import { SenderAction, TransferSender } from '../session/transfer';
+import type { FramedConnection } from '../wire/framedConnection';
+import { fsError, showPath } from './fsError';
+import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import type { Entry, WalkResult } from './walk';
+
+const open = promisify(fs.open);
+const close = promisify(fs.close);
+const readv = promisify(fs.readv);
+
+/** Encoded chunks one pump may have handed to its socket but not yet flushed. */
+const BUFFERS_PER_PUMP = 2;
+/** CHUNK_SUM frame: header, 20-byte payload, room for a GCM tag. */
+const CHUNK_SUM_ROOM = 7 + 20 + 16;
+
+type FileEntry = Extract<Entry, { kind: 'file' }>;
+
+interface SendingFile {
+  fileId: number;
+  entry: FileEntry;
+  fd: number;
+  chunkCount: number;
+  /** Chunks handed to a pump, in order. */
+  nextChunk: number;
+  chunksSent: number;
+  digest: FileDigest;
+  failed: boolean;
+}
+
+interface ChunkJob {
+  file: SendingFile;
+  index: number;
+  /** A resend carries no new hash for the digest. */
+  resend: boolean;
+}
+
+export class SendEngine extends TransferRun {
+  private readonly machine: TransferSender;
+  private readonly chunkSize: number;
+  private readonly files = new Map<number, SendingFile>();
+  /** Entries (by file_id) announced and not yet over. */
+  private readonly announced = new Map<number, FileEntry>();
+  private nextEntry = 0;
+  private filesAnnounced = 0;
+  /** Files whose chunks are being handed out, oldest first; resends go ahead of them. */
+  private readonly sendQueue: SendingFile[] = [];
+  private readonly resendQueue: ChunkJob[] = [];
+  private readonly idlePumps: (() => void)[] = [];
+  private readonly errors: FcpError[];
+
+  constructor(
+    link: TransferLink,
+    private readonly walk: WalkResult,
+    private readonly events: TransferEvents = {},
+  ) {
+    super(link);
+    this.chunkSize = link.params.chunkSize;
+    this.machine = new TransferSender({ chunkSize: this.chunkSize, peerName: link.peerName });
+    this.errors = [...walk.skipped];
+  }
+
+  /** Starts sending; `done` settles with the summary or the error that ended the session. */
+  run(): Promise<TransferSummary> {
+    this.attach();
+    this.guard(() => {
+      this.events.start?.(this.walk.fileCount, this.walk.totalBytes);
+      this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
+      this.announce();
+    });
+    for (const { conn } of this.link.data) void this.pump(conn);
+    return this.done;
+  }
+
+  protected onControl(message: Message): void {
+    this.apply(this.machine.receive(message));
+  }
+
+  protected onData(connIndex: number, message: Message): void {
+    this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `receiver sent ${message.type} on data connection ${connIndex}`));
+  }
+
+  protected async cleanUp(): Promise<void> {
+    this.wakePumps();
+    await Promise.all([...this.files.values()].map((file) => close(file.fd).catch(() => undefined)));
+    this.files.clear();
+  }
+
+  /** Announces entries while the window has room; DONE once all are announced. */
+  private announce(): void {
+    const entries = this.walk.entries;
+    while (this.nextEntry < entries.length && !this.over) {
+      const entry = entries[this.nextEntry]!;
+      if (entry.kind === 'file' && !this.machine.canAnnounce) return;
+      this.nextEntry++;
+      if (entry.kind === 'dir') this.apply(this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs));
+      else if (entry.kind === 'symlink') this.apply(this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs));
+      else {
+        // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
+        this.announced.set(this.filesAnnounced++, entry);
+        this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
+      }
+    }
+    if (this.nextEntry === entries.length && !this.doneSent && !this.over) {
+      this.doneSent = true;
+      this.apply(this.machine.finish());
+    }
+  }
+
+  private apply(actions: readonly SenderAction[]): void {
+    for (const action of actions) {
+      if (this.over) return;
+      switch (action.type) {
+        case 'send':
+          this.link.control.conn.send(action.message);
+          break;
+        case 'fail':
+          return this.failed(action);
+        case 'sendFile':
+          void this.openFile(action.fileId);
+          break;
+        case 'resendChunk':
+          this.queueResend(action.fileId, action.seq);
+          break;
+        case 'fileOk':
+          this.fileOver(action.fileId, undefined);
+          break;
+        case 'fileFailed':
+          this.fileOver(action.fileId, action.error);
+          break;
+        case 'complete':
+          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, bytes: action.bytes, errors: this.errors });
+      }
+    }
+  }
+
+  private async openFile(fileId: number): Promise<void> {
+    const entry = this.announced.get(fileId)!;
+    let fd: number;
+    try {
+      fd = await open(entry.source, fs.constants.O_RDONLY);
+    } catch (err) {
+      return this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source))));
+    }
+    if (this.over) return void close(fd).catch(() => undefined);
+    const file: SendingFile = {
+      fileId,
+      entry,
+      fd,
+      chunkCount: chunkCount(entry.size, this.chunkSize),
+      nextChunk: 0,
+      chunksSent: 0,
+      digest: new FileDigest(entry.size, this.chunkSize),
+      failed: false,
+    };
+    this.files.set(fileId, file);
+    if (file.chunkCount === 0) return this.guard(() => this.apply(this.machine.fileSent(fileId, file.digest.digest())));
+    this.sendQueue.push(file);
+    this.wakePumps();
+  }
+
+  private queueResend(fileId: number, seq: number): void {
+    const file = this.files.get(fileId);
+    if (!file) return;
+    this.resendQueue.push({ file, index: (seq * DATA_UNIT) / this.chunkSize, resend: true });
+    this.wakePumps();
+  }
+
+  private fileOver(fileId: number, error: FcpError | undefined): void {
+    const entry = this.announced.get(fileId);
+    this.announced.delete(fileId);
+    const file = this.files.get(fileId);
+    if (file) {
+      file.failed = true;
+      this.files.delete(fileId);
+      void close(file.fd).catch(() => undefined);
+    }
+    if (entry) {
+      if (error) this.errors.push(error);
+      this.events.file?.({
+        path: entry.path,
+        size: entry.size,
+        digest: error ? undefined : file?.digest.digest().toString('hex'),
+        error,
+      });
+    }
+    this.announce();
+  }
+
+  /** The next chunk to send, waiting while there is none; undefined when the session is over. */
+  private async nextJob(): Promise<ChunkJob | undefined> {
+    for (;;) {
+      if (this.over) return undefined;
+      const resend = this.resendQueue.shift();
+      if (resend) {
+        if (resend.file.failed) continue;
+        return resend;
+      }
+      const file = this.sendQueue[0];
+      if (file) {
+        const job = { file, index: file.nextChunk++, resend: false };
+        if (file.nextChunk === file.chunkCount || file.failed) this.sendQueue.shift();
+        if (!file.failed) return job;
+        continue;
+      }
+      await new Promise<void>((resolve) => this.idlePumps.push(resolve));
+    }
+  }
+
+  private wakePumps(): void {
+    for (const wake of this.idlePumps.splice(0)) wake();
+  }
+
+  private async pump(conn: FramedConnection): Promise<void> {
+    const room = conn.encoder.dataLength(this.chunkSize) + CHUNK_SUM_ROOM;
+    const buffers = Array.from({ length: BUFFERS_PER_PUMP }, () => Buffer.allocUnsafe(room));
+    // A buffer is reused only once the socket has flushed the previous write from it.
+    const flushed: Promise<unknown>[] = buffers.map(() => Promise.resolve());
+    for (let turn = 0; ; turn = (turn + 1) % BUFFERS_PER_PUMP) {
+      const job = await this.nextJob();
+      if (!job) return;
+      await flushed[turn];
+      try {
+        const bytes = await this.encodeChunk(conn, job, buffers[turn]!);
+        if (this.over || job.file.failed) continue;
+        flushed[turn] = new Promise((resolve) => conn.write(bytes.frames, resolve));
+        await conn.drain();
+        this.guard(() => this.chunkSent(job, bytes.hash, bytes.length));
+      } catch (err) {
+        this.guard(() => this.readFailed(job.file, err));
+      }
+    }
+  }
+
+  /** Reads, hashes and frames one chunk (DATA frames, then CHUNK_SUM) inside buf. */
+  private async encodeChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer): Promise<{ frames: Buffer; hash: bigint; length: number }> {
+    const { file, index } = job;
+    const offset = index * this.chunkSize;
+    const length = Math.min(this.chunkSize, file.entry.size - offset);
+    const slots = conn.encoder.dataSlots(buf, length);
+    await readFully(file, slots, offset);
+    const hasher = this.link.xxh.create64(0n);
+    for (const slot of slots) hasher.update(slot);
+    const hash = hasher.digest();
+    const seq = offset / DATA_UNIT;
+    const data = conn.encoder.sealData(file.fileId, seq, buf, length);
+    const end = conn.encoder.encodeInto({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, data.length);
+    return { frames: buf.subarray(0, end), hash, length };
+  }
+
+  private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
+    this.events.bytes?.(length);
+    if (job.resend) return;
+    const file = job.file;
+    file.digest.add(job.index, hash);
+    if (++file.chunksSent === file.chunkCount) this.apply(this.machine.fileSent(file.fileId, file.digest.digest()));
+  }
+
+  private readFailed(file: SendingFile, err: unknown): void {
+    if (file.failed) return;
+    file.failed = true;
+    this.apply(this.machine.fileFailed(file.fileId, fsError(err, 'read', file.entry.source)));
+  }
+}
+
+/** Fills the slots from the file at offset; a file that got shorter since the walk is an error. */
+async function readFully(file: SendingFile, slots: Buffer[], offset: number): Promise<void> {
+  let pending = slots.slice();
+  let position = offset;
+  while (pending.length > 0) {
+    const { bytesRead } = await readv(file.fd, pending, position);
+    if (bytesRead === 0) {
+      throw new FcpError('FCP_ERR_IO', `${showPath(file.entry.source)} shrank while it was being sent`, {
+        hint: 'copy it again once nothing writes to it',
+      });
+    }
+    position += bytesRead;
+    let skip = bytesRead;
+    while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
+    if (skip > 0) pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
+  }
+}

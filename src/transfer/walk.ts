@@ -1,0 +1,133 @@
+/**
+ * The sender's view of its sources: a pre-order list of entries (a directory before what it
+ * holds), each with the entry path the receiver will see and the local path to read. Uses the
+ * synchronous fs calls: the walk runs before the transfer starts, and lstatSync is several
+ * times faster than its promise form for trees of 100,000 files.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { FcpError } from '../errors';
+import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
+import { fsError, showPath } from './fsError';
+
+export type Entry =
+  | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint }
+  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint }
+  | { kind: 'symlink'; path: Buffer; target: Buffer; mtimeNs: bigint };
+
+export interface WalkOptions {
+  recursive: boolean;
+  /** -L: send what symlinks point to instead of the links. */
+  followSymlinks: boolean;
+}
+
+export interface WalkResult {
+  entries: Entry[];
+  fileCount: number;
+  totalBytes: number;
+  /** Entries that could not be read or cannot be sent; the transfer goes on without them. */
+  skipped: FcpError[];
+}
+
+const SLASH = Buffer.from('/');
+
+function join(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, SLASH, name]);
+}
+
+/** The name a source is sent under: its last component, as scp names it. */
+export function sourceName(source: Buffer): Buffer {
+  let end = source.length;
+  while (end > 1 && source[end - 1] === 0x2f) end--;
+  const trimmed = source.subarray(0, end);
+  const name = trimmed.subarray(trimmed.lastIndexOf(0x2f) + 1);
+  if (name.length === 0 || name.equals(Buffer.from('.')) || name.equals(Buffer.from('..'))) {
+    return Buffer.from(nodePath.basename(fs.realpathSync(trimmed.length ? trimmed : SLASH)));
+  }
+  return Buffer.from(name);
+}
+
+export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
+  const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
+  for (const source of sources) {
+    const stat = statOf(source, options.followSymlinks, 'read');
+    if (stat.isDirectory() && !options.recursive) {
+      throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showPath(source)} is a directory`, {
+        hint: 'use -r to copy directories',
+      });
+    }
+    const name = sourceName(source);
+    visit(result, source, name, stat, options, new Set());
+  }
+  return result;
+}
+
+function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStats {
+  try {
+    return follow ? fs.statSync(path, { bigint: true }) : fs.lstatSync(path, { bigint: true });
+  } catch (err) {
+    throw fsError(err, operation, path);
+  }
+}
+
+function visit(
+  result: WalkResult,
+  source: Buffer,
+  path: Buffer,
+  stat: fs.BigIntStats,
+  options: WalkOptions,
+  /** dev:ino of the directories above, to stop -L from looping through a symlink cycle. */
+  ancestors: Set<string>,
+): void {
+  if (path.length > MAX_PATH_BYTES) {
+    result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: path longer than ${MAX_PATH_BYTES} bytes`));
+    return;
+  }
+  const perm = Number(stat.mode) & PERM_MASK;
+  const mtimeNs = stat.mtimeNs;
+  if (stat.isSymbolicLink()) {
+    try {
+      result.entries.push({ kind: 'symlink', path, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs });
+    } catch (err) {
+      result.skipped.push(fsError(err, 'read symlink', source));
+    }
+  } else if (stat.isFile()) {
+    const size = Number(stat.size);
+    if (size > MAX_FILE_SIZE) {
+      result.skipped.push(new FcpError('FCP_ERR_IO', `${showPath(source)} is larger than fcp's 32 TiB limit`));
+      return;
+    }
+    result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs });
+    result.fileCount++;
+    result.totalBytes += size;
+  } else if (stat.isDirectory()) {
+    const id = `${stat.dev}:${stat.ino}`;
+    if (ancestors.has(id)) {
+      result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: symlink loop, skipped`));
+      return;
+    }
+    result.entries.push({ kind: 'dir', path, perm, mtimeNs });
+    let names: Buffer[];
+    try {
+      names = fs.readdirSync(source, { encoding: 'buffer' }).sort(Buffer.compare);
+    } catch (err) {
+      result.skipped.push(fsError(err, 'read directory', source));
+      return;
+    }
+    ancestors.add(id);
+    for (const name of names) {
+      const child = join(source, name);
+      let childStat: fs.BigIntStats;
+      try {
+        childStat = statOf(child, options.followSymlinks, 'read');
+      } catch (err) {
+        result.skipped.push(err as FcpError);
+        continue;
+      }
+      visit(result, child, join(path, name), childStat, options, ancestors);
+    }
+    ancestors.delete(id);
+  } else {
+    result.skipped.push(new FcpError('FCP_ERR_IO', `${showPath(source)} is not a regular file, directory or symlink; skipped`));
+  }
+}

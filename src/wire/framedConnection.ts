@@ -1,0 +1,196 @@
+/**
+ * One connection's frames over any byte stream: encodes messages into single writes, decodes
+ * incoming bytes into messages, applies seal actions at the exact frame where they take effect,
+ * and turns stream trouble (close mid-frame, socket errors, silence) into FcpErrors. The stream
+ * is injected (a TCP socket, an SSH channel, an in-memory pair in tests).
+ */
+import type { Duplex } from 'node:stream';
+import { FcpError, wireFromCode } from '../errors';
+import { FrameDecoder } from '../protocol/frameDecoder';
+import { FrameEncoder } from '../protocol/frameEncoder';
+import type { Message } from '../protocol/messages';
+import { parsePayload } from '../protocol/parser';
+import { PacketType } from '../protocol/constants';
+import type { XXHashAPI } from '../protocol/xxhash';
+import type { SealAction } from '../session/actions';
+
+export interface FramedConnectionEvents {
+  /** A whole message arrived; seal actions applied inside this call affect the next frame. */
+  message(message: Message): void;
+  /** The connection is over: error is undefined after a clean end that the owner asked for. */
+  closed(error: FcpError | undefined): void;
+}
+
+export class FramedConnection {
+  readonly encoder: FrameEncoder;
+  private readonly decoder: FrameDecoder;
+  private ended = false;
+  /** One interval does both idle detection and keepalives; the hot path only stores timestamps. */
+  private ticker: NodeJS.Timeout | undefined;
+  private lastReceived = Date.now();
+  private wroteSinceTick = false;
+  private keepalive = false;
+  private paused = false;
+  private started = false;
+  private handlers: FramedConnectionEvents | undefined;
+
+  constructor(
+    private readonly stream: Duplex,
+    xxh: XXHashAPI,
+    /** How this connection is named in errors: "connection 3 to 10.0.0.2:7523". */
+    readonly name: string,
+    /** Silence (no byte received) longer than this fails the connection with FCP_ERR_TIMEOUT. */
+    private readonly idleMs: number,
+  ) {
+    this.encoder = new FrameEncoder(xxh);
+    this.decoder = new FrameDecoder(xxh);
+  }
+
+  /**
+   * Starts delivering events to handlers; later calls hand the connection to new handlers (the
+   * transfer engine takes it over from the handshake).
+   */
+  start(handlers: FramedConnectionEvents): void {
+    this.handlers = handlers;
+    if (this.started) return;
+    this.started = true;
+    this.stream.on('data', (slice: Buffer) => this.onData(slice));
+    this.stream.on('end', () => this.onEnd());
+    this.stream.on('error', (err: Error) => this.finish(this.lost(err)));
+    this.stream.on('close', () => this.finish(this.ended ? undefined : this.lost()));
+    this.ticker = setInterval(() => this.tick(), Math.max(10, this.idleMs / 4));
+    this.ticker.unref();
+  }
+
+  /** Encodes and writes one message; false when the stream wants the writer to wait for drain(). */
+  send(message: Message): boolean {
+    return this.write(this.encoder.encode(message));
+  }
+
+  /** Writes bytes already encoded with this connection's encoder (batches of DATA frames). */
+  write(bytes: Buffer, onFlushed?: (err?: Error | null) => void): boolean {
+    if (this.ended) {
+      onFlushed?.();
+      return false;
+    }
+    this.wroteSinceTick = true;
+    return this.stream.write(bytes, onFlushed);
+  }
+
+  /**
+   * Once authenticated (KEEPALIVE is refused before), send KEEPALIVE whenever nothing else was
+   * written for a quarter of the idle time, so a quiet but healthy connection never times out.
+   */
+  startKeepalive(): void {
+    this.keepalive = true;
+  }
+
+  /** Resolves when the stream can take more, or when the connection ends. */
+  drain(): Promise<void> {
+    if (this.ended || !this.stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('close', done);
+    });
+  }
+
+  seal(action: SealAction): void {
+    (action.direction === 'in' ? this.decoder : this.encoder).setSealing(action.key, action.coverage);
+  }
+
+  /** Stop reading (receiver flow control) or read on. */
+  pause(): void {
+    this.paused = true;
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.lastReceived = Date.now();
+    this.stream.resume();
+  }
+
+  /** Tells the peer why, when it can still read it, then closes. */
+  fail(error: FcpError, notifyPeer: boolean): void {
+    if (this.ended) return;
+    if (notifyPeer) {
+      this.send({ type: PacketType.ERROR, code: wireFromCode(error.code), message: error.message.slice(0, 1024) });
+    }
+    this.close(error);
+  }
+
+  /** Ends the connection after pending writes; the closed event reports `error`. */
+  close(error?: FcpError): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.ticker);
+    this.stream.end();
+    // A peer that never reads would hold the socket open: destroy after a grace period.
+    setTimeout(() => this.stream.destroy(), 5000).unref();
+    this.notifyClosed(error);
+  }
+
+  private onData(slice: Buffer): void {
+    this.lastReceived = Date.now();
+    try {
+      this.decoder.push(slice);
+      for (let raw = this.decoder.next(); raw && !this.ended; raw = this.decoder.next()) {
+        this.handlers!.message(parsePayload(raw.type, raw.payload));
+      }
+    } catch (err) {
+      const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', `${this.name}: ${String(err)}`, { cause: err });
+      this.fail(new FcpError(error.code, `${this.name}: ${error.message}`, { cause: error, hint: error.hint }), true);
+    }
+  }
+
+  private onEnd(): void {
+    if (this.ended) return;
+    try {
+      this.decoder.end();
+      this.finish(this.lost());
+    } catch (err) {
+      this.finish(err as FcpError);
+    }
+  }
+
+  private lost(cause?: Error): FcpError {
+    return new FcpError('FCP_ERR_CONNECTION_LOST', `${this.name} closed unexpectedly${cause ? `: ${cause.message}` : ''}`, {
+      cause,
+      hint: 'the peer process ended or the network dropped the connection; run again with -v for details',
+    });
+  }
+
+  private finish(error: FcpError | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.ticker);
+    this.stream.destroy();
+    this.notifyClosed(error);
+  }
+
+  private notifyClosed(error: FcpError | undefined): void {
+    const handlers = this.handlers;
+    this.handlers = undefined;
+    handlers?.closed(error);
+  }
+
+  private tick(): void {
+    if (this.keepalive && !this.wroteSinceTick && !this.stream.writableNeedDrain) this.send({ type: PacketType.KEEPALIVE });
+    this.wroteSinceTick = false;
+    // A paused connection is quiet because we stopped reading it, not because the peer went away.
+    if (!this.paused && Date.now() - this.lastReceived > this.idleMs) {
+      const seconds = Math.round(this.idleMs / 1000);
+      this.fail(
+        new FcpError('FCP_ERR_TIMEOUT', `${this.name}: nothing received for ${seconds} s`, {
+          hint: 'the peer stopped answering; check the network and the remote host',
+        }),
+        true,
+      );
+    }
+  }
+}

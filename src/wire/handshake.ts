@@ -1,0 +1,126 @@
+/**
+ * Drives a connection machine's handshake over a FramedConnection: applies its actions, asks the
+ * owner to decide a server-side request, and settles when the machine is ESTABLISHED or FAILED.
+ * Once established the connection is paused and anything already received is kept in `early`,
+ * so the transfer engine that takes the connection over loses nothing and nothing piles up.
+ */
+import { FcpError } from '../errors';
+import type { Message, ParamsMessage } from '../protocol/messages';
+import type { ClientConnection, ConnectionAction, RequestAction, ServerConnection } from '../session/connection';
+import type { FramedConnection, FramedConnectionEvents } from './framedConnection';
+
+export interface Established {
+  role: 'control' | 'data';
+  params: ParamsMessage;
+  /** The session's id (on a control connection: as SESSION carried it). */
+  sessionId: Buffer;
+  connIndex: number;
+  /** Server control connections: what the client asked for. */
+  request?: RequestAction;
+  /** Messages received after the handshake, before the transfer engine took the connection over. */
+  early: Message[];
+  /** Set when the connection closed in that interval (null: closed cleanly). */
+  closedEarly?: FcpError | null;
+}
+
+export interface HandshakeOptions {
+  timeoutMs: number;
+  /** Server control connections: check the request; resolve with the new session's id or throw FcpError. */
+  decide?: (request: RequestAction, params: ParamsMessage) => Promise<Buffer>;
+  /** Every authenticated connection (for logging). */
+  log?: (line: string) => void;
+}
+
+export function runHandshake(
+  conn: FramedConnection,
+  machine: ClientConnection | ServerConnection,
+  options: HandshakeOptions,
+): Promise<Established> {
+  return new Promise((resolve, reject) => {
+    const result: Partial<Established> & { early: Message[] } = { early: [] };
+    let settled = false;
+    const timer = setTimeout(() => {
+      conn.fail(
+        new FcpError('FCP_ERR_TIMEOUT', `${conn.name}: handshake not finished within ${options.timeoutMs / 1000} s`, {
+          hint: 'the peer is not answering as fcp does; check that the port belongs to fcpd',
+        }),
+        true,
+      );
+    }, options.timeoutMs);
+    timer.unref();
+
+    const settle = (error?: FcpError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) return reject(error);
+      conn.pause();
+      resolve(result as Established);
+    };
+
+    const apply = (actions: ConnectionAction[]): void => {
+      for (const action of actions) {
+        switch (action.type) {
+          case 'send':
+            conn.send(action.message);
+            break;
+          case 'seal':
+            conn.seal(action);
+            break;
+          case 'fail':
+            conn.fail(action.error, action.notifyPeer);
+            return settle(action.error);
+          case 'authenticated':
+            Object.assign(result, { role: action.role, params: action.params, sessionId: action.sessionId, connIndex: action.connIndex });
+            options.log?.(`${conn.name}: authenticated (${action.role})`);
+            conn.startKeepalive();
+            break;
+          case 'sessionCreated':
+            result.sessionId = action.sessionId;
+            break;
+          case 'request':
+            result.request = action;
+            decide(action);
+            break;
+        }
+      }
+      if (machine.state === 'ESTABLISHED') settle();
+    };
+
+    const decide = (request: RequestAction): void => {
+      const decision = options.decide?.(request, result.params!) ?? Promise.reject(new FcpError('FCP_ERR_INTERNAL', 'no request handler'));
+      decision.then(
+        (sessionId) => {
+          result.sessionId = sessionId;
+          apply((machine as ServerConnection).accept(sessionId));
+        },
+        (err: unknown) => {
+          const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err });
+          apply((machine as ServerConnection).refuse(error));
+        },
+      );
+    };
+
+    const handlers: FramedConnectionEvents = {
+      message: (message) => (settled ? result.early.push(message) : apply(machine.receive(message))),
+      closed: (error) => {
+        if (settled) result.closedEarly = error ?? null;
+        else settle(error ?? machine.failure ?? new FcpError('FCP_ERR_CONNECTION_LOST', `${conn.name} closed during the handshake`));
+      },
+    };
+    conn.start(handlers);
+    if ('start' in machine) apply(machine.start());
+  });
+}
+
+/** Hands an established connection to new handlers: replays what arrived early, then reads on. */
+export function takeOver(
+  conn: FramedConnection,
+  established: Pick<Established, 'early' | 'closedEarly'>,
+  handlers: FramedConnectionEvents,
+): void {
+  conn.start(handlers);
+  for (const message of established.early.splice(0)) handlers.message(message);
+  if (established.closedEarly !== undefined) handlers.closed(established.closedEarly ?? undefined);
+  else conn.resume();
+}
