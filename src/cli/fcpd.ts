@@ -1,8 +1,11 @@
 /** The fcpd command: serve one session for the fcp that started it. */
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import * as path from 'node:path';
 import { ExitCode, FcpError } from '../errors';
 import { awaitLine } from '../launch/lines';
-import { listenLine, parseSecretLine } from '../launch/handoff';
+import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
+import { packageRoot } from '../launch/packageRoot';
+import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
 import { serveSession } from '../server/serveSession';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { EXIT_CODES_HELP } from './fcp';
@@ -16,8 +19,12 @@ function port(value: string): number {
 
 interface FcpdOptions {
   serve?: boolean;
-  bind: string;
-  port: number;
+  daemon?: boolean;
+  daemonRun?: boolean;
+  status?: boolean;
+  stop?: boolean;
+  bind?: string;
+  port?: number;
   verbose?: boolean;
 }
 
@@ -25,11 +32,16 @@ function program(): Command {
   return new Command('fcpd')
     .description(
       'The fcp server. fcp starts it (locally, or on the remote host) as `fcpd --serve`,\n' +
-        'gives it the session secret on standard input and reads its port from standard output.',
+        'gives it the session secret on standard input and reads its port from standard output.\n' +
+        'When this user runs a standing daemon (fcpd -d), --serve hands the session to it.',
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr>"')
-    .option('--bind <address>', 'address to listen on', '0.0.0.0')
-    .option('--port <port>', 'port to listen on (0: any free port)', port, 0)
+    .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
+    .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
+    .option('--stop', 'stop the daemon')
+    .addOption(new Option('--daemon-run').hideHelp())
+    .option('--bind <address>', 'address to listen on (default: every address, IPv6 and IPv4)')
+    .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
     .option('-v, --verbose', 'log connections and the session on stderr')
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);
@@ -50,6 +62,30 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     io.stderr.write(`fcpd: ${error.describe()}\n`);
     return error.exitCode;
   };
+  const print = (line: string): number => {
+    io.stdout.write(`${line}\n`);
+    return ExitCode.OK;
+  };
+  try {
+    if (options.daemon) {
+      return print(await startDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, program: path.join(packageRoot(), 'bin', 'fcpd') }));
+    }
+    if (options.daemonRun) {
+      await runDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind });
+      return ExitCode.OK;
+    }
+    if (options.stop) return print(await stopDaemon());
+    if (options.status) {
+      const status = await askDaemon({ op: 'status' });
+      if (!status?.ok) {
+        io.stdout.write('fcpd daemon is not running\n');
+        return ExitCode.CONNECTION;
+      }
+      return print(`fcpd daemon running: pid ${status.pid}, port ${status.port}, ${status.sessions} active sessions, since ${status.since}`);
+    }
+  } catch (err) {
+    return report(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));
+  }
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
   }
@@ -64,12 +100,19 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       ended: () => new FcpError('FCP_ERR_USAGE', 'standard input ended before the session secret', { hint: 'fcpd --serve is started by fcp' }),
     });
     io.stdin.destroy();
+    const daemon = await handToDaemon(secret);
+    if (daemon) {
+      io.stdout.write(listenLine({ ...daemon, reached: sshServerAddress() }));
+      return ExitCode.OK;
+    }
     const summary = await serveSession({
       secret,
       bind: options.bind,
-      port: options.port,
+      port: options.port ?? 0,
       log: options.verbose ? log : () => undefined,
-      listening: (listenPort, address) => io.stdout.write(listenLine(listenPort, address)),
+      // Under sshd, also say which of our addresses the client's SSH connection reached: the
+      // client's first choice for direct data connections when fcpd listens on every address.
+      listening: (listenPort, address) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress() })),
     });
     if (options.verbose) log(`session done: ${summary.filesOk} files, ${summary.bytes} bytes, ${summary.filesFailed} failed`);
     return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;

@@ -6,7 +6,14 @@ import { FcpError } from '../errors';
 import { SECRET_SIZE } from '../protocol/keys';
 
 const SECRET_LINE = /^FCP-SECRET ([0-9a-f]{64})$/;
-const LISTEN_LINE = /^FCPD-LISTEN (\d{1,5}) (\S+)$/;
+const LISTEN_LINE = /^FCPD-LISTEN (\d{1,5}) (\S+)(?: (\S+))?$/;
+
+/** Where fcpd listens: its bound address, and the address the SSH connection reached when known. */
+export interface Listen {
+  port: number;
+  address: string;
+  reached?: string;
+}
 
 export function secretLine(secret: Buffer): string {
   return `FCP-SECRET ${secret.toString('hex')}\n`;
@@ -24,13 +31,19 @@ export function parseSecretLine(line: string): Buffer {
   return secret;
 }
 
-export function listenLine(port: number, address: string): string {
-  return `FCPD-LISTEN ${port} ${address}\n`;
+export function listenLine(listen: Listen): string {
+  return `FCPD-LISTEN ${listen.port} ${listen.address}${listen.reached ? ` ${listen.reached}` : ''}\n`;
 }
 
-export function parseListenLine(line: string): { port: number; address: string } | undefined {
+export function parseListenLine(line: string): Listen | undefined {
   const match = LISTEN_LINE.exec(line.trim());
   if (!match) return undefined;
   const port = Number(match[1]);
-  return port > 0 && port < 65536 ? { port, address: match[2]! } : undefined;
+  if (port <= 0 || port >= 65536) return undefined;
+  return match[3] ? { port, address: match[2]!, reached: match[3] } : { port, address: match[2]! };
+}
+
+/** The server address of an SSH login (SSH_CONNECTION = "client port server port"), if fcpd runs under sshd. */
+export function sshServerAddress(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.SSH_CONNECTION?.trim().split(/\s+/)[2];
 }

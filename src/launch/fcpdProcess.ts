@@ -1,0 +1,71 @@
+/**
+ * The launch hand-off over a started fcpd's standard streams, whatever started it (a local
+ * child, an SSH exec channel, an external ssh): give the secret, read the listen line, relay
+ * fcpd's stderr to the log, and turn an early exit into an error that says why.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { FcpError } from '../errors';
+import { LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { Listen, parseListenLine, secretLine } from './handoff';
+import { awaitLine } from './lines';
+
+export interface FcpdStreams {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves with fcpd's exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+const STDERR_TAIL = 10;
+/** Shells say 127 when the command is not found. */
+const NOT_FOUND = 127;
+
+/** Relays stderr lines to log and keeps the last few for error messages. */
+function followStderr(stderr: Readable, log: (line: string) => void): string[] {
+  const tail: string[] = [];
+  let pending = '';
+  stderr.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      log(`fcpd: ${line}`);
+      tail.push(line);
+      if (tail.length > STDERR_TAIL) tail.shift();
+    }
+  });
+  return tail;
+}
+
+/**
+ * Hands fcpd the secret and waits for it to listen. `where` names it in errors ("on host x");
+ * `command` is what was run, for the not-found message.
+ */
+export async function startFcpd(streams: FcpdStreams, secret: Buffer, log: (line: string) => void, where: string, command: string): Promise<Listen> {
+  const tail = followStderr(streams.stderr, log);
+  streams.stdin.on('error', () => undefined);
+  streams.stdin.end(secretLine(secret));
+  const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before it listened`);
+  try {
+    return await awaitLine(streams.stdout, parseListenLine, {
+      timeoutMs: LAUNCH_TIMEOUT_MS,
+      what: `listen line from fcpd ${where}`,
+      other: (line) => log(`fcpd: ${line}`),
+      ended: () => endedEarly,
+    });
+  } catch (err) {
+    if (err !== endedEarly) throw err;
+    // stdout ended first: the exit code (and stderr, which may still be arriving) say why.
+    const code = await Promise.race([streams.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000))]);
+    const said = tail.length ? `: ${tail.join(' | ')}` : '';
+    if (code === NOT_FOUND) {
+      throw new FcpError('FCP_ERR_CONNECT', `fcpd was not found ${where} (ran: ${command})${said}`, {
+        hint: 'install fcp there (npm install -g fastcopy, which provides fcpd) or give its path with --fcpd-path',
+      });
+    }
+    throw new FcpError('FCP_ERR_CONNECT', `fcpd ${where} exited${code === undefined ? '' : ` with code ${code}`} before it listened${said}`, {
+      hint: 'run with -v to see all of fcpd\'s messages',
+    });
+  }
+}

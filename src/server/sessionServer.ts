@@ -1,0 +1,234 @@
+/**
+ * fcpd's TCP side: listens, authenticates every connection against the launches registered with
+ * it (each a secret handed over by an `fcpd --serve`), takes each control connection's request
+ * (checked before SESSION is answered), gathers the data connections, and runs each session's
+ * transfer as receiver (PUSH) or sender (PULL). Serves one session (fcpd --serve) or many at once
+ * (the daemon). Connections that fail to authenticate are refused and logged, nothing more.
+ */
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import { parse as parseUuid, v4 as uuidv4 } from 'uuid';
+import { FcpError } from '../errors';
+import { ModeFlag } from '../protocol/constants';
+import { keyIdOf } from '../protocol/keys';
+import type { ParamsMessage } from '../protocol/messages';
+import type { XXHashAPI } from '../protocol/xxhash';
+import type { RequestAction, SessionEntry } from '../session/connection';
+import { ServerConnection } from '../session/connection';
+import type { ServerPolicy } from '../session/params';
+import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { Destination, resolveDestination } from '../transfer/destination';
+import type { LinkedConnection, TransferSummary } from '../transfer/link';
+import { ReceiveEngine } from '../transfer/receiver';
+import { SendEngine } from '../transfer/sender';
+import { walkSources, WalkResult } from '../transfer/walk';
+import { FramedConnection } from '../wire/framedConnection';
+import { runHandshake } from '../wire/handshake';
+
+export interface SessionServerOptions {
+  xxh: XXHashAPI;
+  /** Default: every address ('::', or '0.0.0.0' where IPv6 is off). */
+  bind?: string;
+  /** 0: an ephemeral port. */
+  port: number;
+  policy?: ServerPolicy;
+  idleMs?: number;
+  log(line: string): void;
+}
+
+/** How one session ended. */
+export type SessionOutcome = { ok: true; summary: TransferSummary } | { ok: false; error: FcpError };
+
+interface Launch {
+  secret: Buffer;
+  /** A launch whose client never came is forgotten after this. */
+  expiry: NodeJS.Timeout;
+  /** Settles when the session started with this launch ends. */
+  ended: (outcome: SessionOutcome) => void;
+}
+
+interface Session {
+  id: Buffer;
+  entry: SessionEntry;
+  launch: Launch;
+  control?: LinkedConnection;
+  data: LinkedConnection[];
+  work: { kind: 'push'; destination: Destination } | { kind: 'pull'; walk: WalkResult };
+  /** Fails the session if its data connections do not all arrive in time. */
+  gatherTimer: NodeJS.Timeout;
+}
+
+function peerOf(socket: net.Socket): string {
+  const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
+  return `client ${host}:${socket.remotePort}`;
+}
+
+/** Checks a request and prepares its work, so that a bad path is refused before SESSION. */
+function prepare(request: RequestAction): Session['work'] {
+  if (request.kind === 'push') return { kind: 'push', destination: resolveDestination(request.paths[0]!, request.flags) };
+  const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
+  const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
+  return { kind: 'pull', walk: walkSources(request.paths, { recursive, followSymlinks }) };
+}
+
+export class SessionServer {
+  private readonly server = net.createServer();
+  /** Registered launches by key id (hex). */
+  private readonly launches = new Map<string, Launch>();
+  /** Live sessions by id (hex). */
+  private readonly sessions = new Map<string, Session>();
+  private readonly idleMs: number;
+
+  constructor(private readonly options: SessionServerOptions) {
+    this.idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+    this.server.on('connection', (socket) => this.accept(socket));
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Listens; resolves with the bound port and address. */
+  listen(): Promise<net.AddressInfo> {
+    const { bind, port } = this.options;
+    return new Promise((resolve, reject) => {
+      const attempt = (address: string): void => {
+        const onError = (err: NodeJS.ErrnoException): void => {
+          if (bind === undefined && address === '::' && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) return attempt('0.0.0.0');
+          reject(
+            new FcpError('FCP_ERR_CONNECT', `fcpd cannot listen on ${address}:${port}: ${err.message}`, {
+              cause: err,
+              hint: err.code === 'EADDRINUSE' ? `port ${port} is taken (another fcpd, perhaps another user's, or another program); choose another with --port` : undefined,
+            }),
+          );
+        };
+        this.server.once('error', onError);
+        this.server.listen(port, address, () => {
+          this.server.off('error', onError);
+          this.server.on('error', (err) => this.options.log(`listener error: ${err.message}`));
+          resolve(this.server.address() as net.AddressInfo);
+        });
+      };
+      attempt(bind ?? '::');
+    });
+  }
+
+  /**
+   * Registers a launch's secret; resolves when the session it starts ends, or fails when no
+   * client used it within `timeoutMs`.
+   */
+  register(secret: Buffer, timeoutMs = LAUNCH_TIMEOUT_MS): Promise<SessionOutcome> {
+    const key = keyIdOf(secret).toString('hex');
+    return new Promise((resolve) => {
+      const expiry = setTimeout(() => {
+        this.launches.delete(key);
+        resolve({
+          ok: false,
+          error: new FcpError('FCP_ERR_TIMEOUT', `no client started a session within ${timeoutMs / 1000} s`, {
+            hint: 'fcpd --serve is started by fcp and waits for it; check that the client can reach this port',
+          }),
+        });
+      }, timeoutMs);
+      expiry.unref();
+      this.launches.set(key, { secret, expiry, ended: resolve });
+    });
+  }
+
+  close(): void {
+    this.server.close();
+    for (const launch of this.launches.values()) clearTimeout(launch.expiry);
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const peerName = peerOf(socket);
+    const { xxh, log, policy } = this.options;
+    const conn = new FramedConnection(socket, xxh, peerName, this.idleMs);
+    let launch: Launch | undefined;
+    const machine = new ServerConnection({
+      nonce: randomBytes(32),
+      peerName,
+      secretFor: (keyId) => {
+        launch = this.launches.get(keyId.toString('hex'));
+        return launch?.secret;
+      },
+      sessionFor: (id) => this.sessions.get(id.toString('hex'))?.entry,
+      policy,
+    });
+    const decide = async (request: RequestAction, params: ParamsMessage): Promise<Buffer> => {
+      const owner = launch!;
+      // A launch starts one session: its key is spent once a control connection authenticated.
+      this.launches.delete(keyIdOf(owner.secret).toString('hex'));
+      clearTimeout(owner.expiry);
+      try {
+        return this.createSession(owner, prepare(request), params).id;
+      } catch (err) {
+        owner.ended({ ok: false, error: err as FcpError });
+        throw err;
+      }
+    };
+    runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS, decide, log }).then(
+      (established) => {
+        const session = this.sessions.get(established.sessionId.toString('hex'));
+        if (!session) return conn.close();
+        if (established.role === 'control') session.control = { conn, established };
+        else {
+          (session.entry.attached as Set<number>).add(established.connIndex);
+          session.data[established.connIndex - 1] = { conn, established };
+        }
+        if (session.control && session.entry.attached.size === session.entry.params.connections) this.startTransfer(session);
+      },
+      (error: FcpError) => log(`refused ${peerName}: ${error.message}`),
+    );
+  }
+
+  private createSession(launch: Launch, work: Session['work'], params: ParamsMessage): Session {
+    const id = Buffer.from(parseUuid(uuidv4()));
+    const session: Session = {
+      id,
+      entry: { secret: launch.secret, params, attached: new Set() },
+      launch,
+      data: [],
+      work,
+      gatherTimer: setTimeout(
+        () =>
+          this.endSession(session, {
+            ok: false,
+            error: new FcpError('FCP_ERR_TIMEOUT', `session ${id.toString('hex')}: not all ${params.connections} data connections arrived within ${HANDSHAKE_TIMEOUT_MS / 1000} s`),
+          }),
+        HANDSHAKE_TIMEOUT_MS,
+      ),
+    };
+    session.gatherTimer.unref();
+    this.sessions.set(id.toString('hex'), session);
+    return session;
+  }
+
+  private startTransfer(session: Session): void {
+    clearTimeout(session.gatherTimer);
+    const link = {
+      control: session.control!,
+      data: session.data,
+      params: session.entry.params,
+      xxh: this.options.xxh,
+      peerName: session.control!.conn.name,
+      log: this.options.log,
+    };
+    this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${session.data.length} data connections`);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination) : new SendEngine(link, session.work.walk);
+    engine.run().then(
+      (summary) => this.endSession(session, { ok: true, summary }),
+      (error: FcpError) => this.endSession(session, { ok: false, error }),
+    );
+  }
+
+  private endSession(session: Session, outcome: SessionOutcome): void {
+    if (!this.sessions.delete(session.id.toString('hex'))) return;
+    clearTimeout(session.gatherTimer);
+    if (!outcome.ok) {
+      for (const linked of [session.control, ...session.data]) linked?.conn.close(outcome.error);
+    }
+    this.options.log(`session ${session.id.toString('hex')}: ${outcome.ok ? 'done' : `failed: ${outcome.error.message}`}`);
+    session.launch.ended(outcome);
+  }
+}
