@@ -34,7 +34,23 @@ function chunkSize(value: string): number {
   return bytes;
 }
 
+function sshPort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number, 1-65535');
+  return n;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
 interface FcpOptions {
+  port?: number;
+  identity?: string[];
+  config?: string;
+  jump?: string;
+  option?: string[];
+  ssh?: string;
+  fcpdPath?: string;
+  tunnel?: boolean;
   recursive?: boolean;
   connections?: number;
   chunkSize?: number;
@@ -50,7 +66,7 @@ function program(): Command {
   return new Command('fcp')
     .usage('[options] SOURCE... DEST')
     .description(
-      'Copy files and trees over N parallel, authenticated and encrypted connections.\n' +
+      'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified.',
     )
     .argument('<paths...>', 'sources, then the destination: local paths or [user@]host:path')
@@ -64,6 +80,14 @@ function program(): Command {
     .option('-q, --quiet', 'no progress line and no per-file errors (the exit code still tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
+    .option('-P, --port <port>', 'SSH port of the remote host', sshPort)
+    .option('-i, --identity <file>', 'SSH identity (private key) file; repeatable', collect)
+    .option('-F, --config <file>', 'ssh_config file to use instead of ~/.ssh/config')
+    .option('-J, --jump <hosts>', 'connect through jump hosts: [user@]host[:port][,...]')
+    .option('-o, --option <Key=Value>', 'ssh_config option, as ssh -o; repeatable', collect)
+    .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
+    .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
+    .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
@@ -96,7 +120,18 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.encrypt,
+      ssh: {
+        configFile: options.config,
+        port: options.port,
+        identityFiles: options.identity,
+        jump: options.jump,
+        options: options.option,
+        program: options.ssh,
+        fcpdPath: options.fcpdPath,
+        tunnel: options.tunnel,
+      },
       log: (line) => reporter.log(line),
+      notice: (line) => reporter.notice(line),
       onEvent: (event) => reporter.event(event),
     });
     reporter.summary(summary);

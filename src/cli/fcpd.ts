@@ -31,8 +31,8 @@ interface FcpdOptions {
 function program(): Command {
   return new Command('fcpd')
     .description(
-      'The fcp server. fcp starts it (locally, or on the remote host) as `fcpd --serve`,\n' +
-        'gives it the session secret on standard input and reads its port from standard output.\n' +
+      'The fcp server. fcp starts it (locally, or on the remote host) as `fcpd --serve`, ' +
+        'gives it the session secret on standard input and reads its port from standard output. ' +
         'When this user runs a standing daemon (fcpd -d), --serve hands the session to it.',
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr>"')

@@ -33,6 +33,13 @@ export class Reporter {
     this.options.stderr.write(`fcp: ${line}\n`);
   }
 
+  /** A line the user sees without -v (not with -q or --json). */
+  notice(line: string): void {
+    if (this.options.quiet || this.options.json) return this.log(line);
+    this.clearLine();
+    this.options.stderr.write(`fcp: ${line}\n`);
+  }
+
   event(event: CopyEvent): void {
     if (this.options.json) {
       const { type, ...fields } = event;

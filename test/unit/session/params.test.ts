@@ -1,0 +1,154 @@
+/** Session parameter negotiation (PROTOCOL.md §5.2): the server's answer and the client's check of it. */
+import fc from 'fast-check';
+import { FcpError } from '../../../src/errors';
+import {
+  ChksumCoverage,
+  Cipher,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_CONNECTIONS,
+  Feature,
+  MAX_CHUNK_SIZE,
+  MAX_CONNECTIONS,
+  MIN_CHUNK_SIZE,
+  PacketType,
+  ParamsMessage,
+  SUPPORTED_HASH_ALGS,
+} from '../../../src/protocol';
+import { answerOffer, checkAnswer, makeOffer, sealedCoverage, ServerPolicy } from '../../../src/session/params';
+import { u16 } from '../protocol/arbitraries';
+import { numRuns } from '../protocol/fuzzRuns';
+
+const chunkSize = fc.integer({ min: 16, max: 26 }).map((e) => 2 ** e);
+
+const validOffer: fc.Arbitrary<ParamsMessage> = fc.record({
+  type: fc.constant(PacketType.PARAMS),
+  chunkSize,
+  connections: fc.integer({ min: 1, max: MAX_CONNECTIONS }),
+  // Bits this build does not know are fine as long as one it knows is there.
+  hashAlgs: u16.map((h) => h | SUPPORTED_HASH_ALGS),
+  cipher: fc.constantFrom(Cipher.NONE, Cipher.AES_256_GCM),
+  features: fc.constantFrom(0, Feature.HEADER_CHKSUM),
+});
+
+/** What an operator may configure: any limits, powers of two or not, in range or not. */
+const policy: fc.Arbitrary<ServerPolicy> = fc.record(
+  {
+    maxChunkSize: fc.oneof(chunkSize, fc.integer({ min: 1, max: 2 * MAX_CHUNK_SIZE })),
+    maxConnections: fc.integer({ min: 0, max: 2 * MAX_CONNECTIONS }),
+    requireEncryption: fc.boolean(),
+  },
+  { requiredKeys: [] },
+);
+
+const isParamsError = (result: unknown): boolean => result instanceof FcpError && result.code === 'FCP_ERR_PARAMS';
+
+describe('answerOffer', () => {
+  it('answers every valid offer with parameters the client accepts, unless policy forbids cipher none', () => {
+    fc.assert(
+      fc.property(validOffer, policy, (offer, policy) => {
+        const answer = answerOffer(offer, policy);
+        if (policy.requireEncryption && offer.cipher === Cipher.NONE) {
+          expect(isParamsError(answer)).toBe(true);
+          return;
+        }
+        if (answer instanceof FcpError) throw answer;
+        expect(checkAnswer(offer, answer)).toBeUndefined();
+      }),
+      { numRuns: numRuns(1000) },
+    );
+  });
+
+  it('lowers chunk size and connections to the policy, and no further than it must', () => {
+    fc.assert(
+      fc.property(validOffer.map((o) => ({ ...o, cipher: Cipher.AES_256_GCM })), policy, (offer, policy) => {
+        const answer = answerOffer(offer, policy) as ParamsMessage;
+        const chunkLimit = Math.max(MIN_CHUNK_SIZE, Math.min(offer.chunkSize, policy.maxChunkSize ?? Infinity));
+        // A power of two: the largest at most the limit.
+        expect(answer.chunkSize).toBeLessThanOrEqual(chunkLimit);
+        expect(answer.chunkSize * 2).toBeGreaterThan(chunkLimit);
+        expect(answer.connections).toBe(Math.min(offer.connections, Math.max(1, policy.maxConnections ?? Infinity)));
+        expect(answer.hashAlgs).toBe(SUPPORTED_HASH_ALGS);
+      }),
+      { numRuns: numRuns(500) },
+    );
+  });
+
+  /** A valid offer changed by `change`, labelled with why it is wrong for readable counterexamples. */
+  const broken = <T>(why: string, extra: fc.Arbitrary<T>, change: (offer: ParamsMessage, extra: T) => Partial<ParamsMessage>) =>
+    fc.tuple(validOffer, extra).map(([o, x]): [string, ParamsMessage] => [why, { ...o, ...change(o, x) }]);
+
+  /** A valid offer with exactly one thing wrong with it. */
+  const invalidOffer = fc.oneof(
+    broken('chunk size not a power of two', fc.nat(), (o, n) => ({ chunkSize: o.chunkSize + 1 + (n % (o.chunkSize - 1)) })),
+    broken('chunk size out of range', fc.constantFrom(0, MIN_CHUNK_SIZE / 2, MAX_CHUNK_SIZE * 2, 2 ** 31), (_o, c) => ({ chunkSize: c })),
+    broken('connections out of range', fc.constantFrom(0, MAX_CONNECTIONS + 1, 0xffff), (_o, c) => ({ connections: c })),
+    broken('unknown cipher', fc.integer({ min: 2, max: 0xff }), (_o, c) => ({ cipher: c })),
+    broken('unknown feature', fc.integer({ min: 1, max: 31 }), (o, bit) => ({ features: (o.features | 2 ** bit) >>> 0 })),
+    broken('no common hash', fc.constant(0), (o) => ({ hashAlgs: o.hashAlgs & ~SUPPORTED_HASH_ALGS })),
+  );
+
+  it('refuses every invalid offer with FCP_ERR_PARAMS', () => {
+    fc.assert(
+      fc.property(invalidOffer, policy, ([_why, offer], policy) => {
+        const answer = answerOffer(offer, policy);
+        expect(isParamsError(answer)).toBe(true);
+      }),
+      { numRuns: numRuns(1000) },
+    );
+  });
+
+  it('says why a server requiring encryption refuses', () => {
+    const answer = answerOffer(makeOffer({ encrypt: false }), { requireEncryption: true });
+    expect(answer).toBeInstanceOf(FcpError);
+    expect((answer as FcpError).message).toMatch(/requires encryption/);
+  });
+});
+
+describe('checkAnswer', () => {
+  /** Each rule of the right-hand column of §5.2, broken on its own. */
+  const breakers: [string, (offer: ParamsMessage, answer: ParamsMessage) => Partial<ParamsMessage>][] = [
+    ['chunk size above the offer', (o) => ({ chunkSize: o.chunkSize * 2 })],
+    ['chunk size not a power of two', (_o, a) => ({ chunkSize: a.chunkSize + 1 })],
+    ['chunk size below the minimum', () => ({ chunkSize: MIN_CHUNK_SIZE / 2 })],
+    ['more connections than offered', (o) => ({ connections: o.connections + 1 })],
+    ['no connection', () => ({ connections: 0 })],
+    ['no hash', () => ({ hashAlgs: 0 })],
+    ['two hashes', (o) => ({ hashAlgs: o.hashAlgs | 0x8000 | SUPPORTED_HASH_ALGS })],
+    ['another cipher', (o) => ({ cipher: o.cipher ^ 1 })],
+    ['other features', (o) => ({ features: o.features ^ Feature.HEADER_CHKSUM })],
+  ];
+
+  it.each(breakers)('refuses an answer with %s (FCP_ERR_PARAMS)', (_why, breaker) => {
+    fc.assert(
+      fc.property(validOffer, policy, (offer, policy) => {
+        const answer = answerOffer({ ...offer, cipher: Cipher.AES_256_GCM }, policy) as ParamsMessage;
+        const offered = { ...offer, cipher: Cipher.AES_256_GCM };
+        expect(isParamsError(checkAnswer(offered, { ...answer, ...breaker(offered, answer) }))).toBe(true);
+      }),
+      { numRuns: numRuns(100) },
+    );
+  });
+
+  it('refuses a hash the client did not offer', () => {
+    const offer = makeOffer({ encrypt: true });
+    expect(checkAnswer(offer, { ...offer, hashAlgs: 0x2 })?.code).toBe('FCP_ERR_PARAMS');
+  });
+});
+
+describe('makeOffer and sealedCoverage', () => {
+  it.each([
+    [true, Cipher.AES_256_GCM, Feature.HEADER_CHKSUM, ChksumCoverage.HEADER],
+    [false, Cipher.NONE, 0, ChksumCoverage.FULL],
+  ])('encrypt=%s offers cipher %i, features %i, sealed coverage %i', (encrypt, cipher, features, coverage) => {
+    const offer = makeOffer({ encrypt });
+    expect(offer).toEqual({
+      type: PacketType.PARAMS,
+      chunkSize: DEFAULT_CHUNK_SIZE,
+      connections: DEFAULT_CONNECTIONS,
+      hashAlgs: SUPPORTED_HASH_ALGS,
+      cipher,
+      features,
+    });
+    expect(sealedCoverage(offer)).toBe(coverage);
+  });
+});
