@@ -17,6 +17,7 @@ import { walkSources } from '../transfer/walk';
 import { ClientWork, runClientSession } from './clientSession';
 import { Location, parseLocation, showLocation } from './location';
 import { Progress, ProgressSnapshot } from './progress';
+import { remoteLauncher, SshOptions } from './remoteLauncher';
 
 export interface CopyOptions {
   /** scp-style locations: local paths, or [user@]host:path. */
@@ -31,12 +32,19 @@ export interface CopyOptions {
   chunkSize?: number;
   /** AES-256-GCM on every connection; default on when a network is crossed, off for local copies. */
   encrypt?: boolean;
-  /** How fcpd is started; the default starts a local fcpd for local copies. */
+  /** How to reach a remote host (scp's -P, -i, -F, -J, -o; -e; --fcpd-path; --tunnel). */
+  ssh?: SshOptions;
+  /**
+   * How fcpd is started, replacing the default: a local fcpd for local copies, SSH for a
+   * remote host. Tests pass localLauncher() to run a "remote" side on this machine.
+   */
   launcher?: Launcher;
   /** How often progress events come, in ms (default 250). */
   progressIntervalMs?: number;
   /** Diagnostic lines (handshake, parameters, fcpd's messages): fcp -v. */
   log?: (line: string) => void;
+  /** Lines the user should see even without -v (e.g. falling back to an SSH tunnel). */
+  notice?: (line: string) => void;
   onEvent?: (event: CopyEvent) => void;
 }
 
@@ -98,12 +106,10 @@ function plan(options: CopyOptions): Plan {
   return { work: { kind: 'push', destination: Buffer.from(path.resolve(dest.path)), walk }, flags, remote: undefined };
 }
 
-function launcherFor(remote: Plan['remote'], options: CopyOptions): Launcher {
+function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void): Launcher {
   if (options.launcher) return options.launcher;
   if (!remote) return localLauncher();
-  throw new FcpError('FCP_ERR_USAGE', `${showLocation(remote)}: copying to or from a remote host needs the SSH launcher`, {
-    hint: 'this build of fcp copies between local paths only',
-  });
+  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log);
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
@@ -122,7 +128,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const progress = new Progress();
   const started = Date.now();
 
-  const server = await launcherFor(remote, options).launch(secret, log);
+  const server = await launcherFor(remote, options, log).launch(secret, log);
   log(`launched ${server.name}`);
   const ticker = setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250);
   ticker.unref();

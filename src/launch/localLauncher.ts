@@ -10,12 +10,20 @@ import { startFcpd } from './fcpdProcess';
 import type { Launcher, LaunchedServer } from './launcher';
 import { packageRoot } from './packageRoot';
 
-export function localLauncher(options: { fcpdPath?: string; bind?: string } = {}): Launcher {
+export interface LocalLauncherOptions {
+  /** fcpd's script (default: this package's bin/fcpd). */
+  fcpdPath?: string;
+  bind?: string;
+  /** Extra node options for fcpd, e.g. ['--cpu-prof'] when profiling. */
+  nodeArgs?: string[];
+}
+
+export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   const bind = options.bind ?? '127.0.0.1';
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const program = options.fcpdPath ?? path.join(packageRoot(), 'bin', 'fcpd');
-      const child = spawn(process.execPath, [program, '--serve', '--bind', bind], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, '--serve', '--bind', bind], { stdio: ['pipe', 'pipe', 'pipe'] });
       const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       child.once('error', (err) => log(`fcpd: could not start ${program}: ${err.message}`));
       const listen = await startFcpd({ ...child, exited }, secret, log, 'on this machine', program).catch((err) => {

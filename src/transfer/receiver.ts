@@ -1,7 +1,7 @@
 /**
  * The receiving engine: performs what the TransferReceiver machine asks (create directories,
  * symlinks and temporary files, verify and write chunks, commit verified files) and reports each
- * outcome back to it. Files in one directory are created concurrently, each after its directory.
+ * outcome back to it. Entries arrive in pre-order, so a directory exists before anything in it.
  * Flow control: a data connection that has too many chunk writes waiting is paused, so memory
  * stays bounded whatever the file sizes; TCP then slows the sender down.
  */
@@ -32,10 +32,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly machine: TransferReceiver;
   private readonly writer: FileWriter;
   private readonly files = new Map<number, IncomingFile>();
-  /** Creation of each directory this session announced, by entry path (latin1). */
-  private readonly directoryReady = new Map<string, Promise<void>>();
-  /** Directory and symlink creations, awaited before directory metadata is applied. */
-  private readonly entryWork: Promise<unknown>[] = [];
+  /** Directories that could not be created, by entry path (latin1): what is inside them fails. */
+  private readonly failedDirectories = new Map<string, FcpError>();
   private readonly waitingWrites: number[];
   private readonly errors: FcpError[] = [];
 
@@ -71,7 +69,7 @@ export class ReceiveEngine extends TransferRun {
   }
 
   protected async cleanUp(): Promise<void> {
-    await this.writer.discardAll();
+    this.writer.discardAll();
   }
 
   private apply(actions: readonly ReceiverAction[], connIndex: number): void {
@@ -88,10 +86,12 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'createSymlink': {
           const local = this.destination.localPath(action.path);
-          const work = this.afterParent(action.path)
-            .then(() => this.writer.createSymlink(local, action.target, action.mtimeNs))
-            .catch((err: unknown) => this.errors.push(fsError(err, 'create symlink', local)));
-          this.entryWork.push(work);
+          try {
+            this.checkParent(action.path);
+            this.writer.createSymlink(local, action.target, action.mtimeNs);
+          } catch (err) {
+            this.errors.push(fsError(err, 'create symlink', local));
+          }
           break;
         }
         case 'createFile':
@@ -104,10 +104,10 @@ export class ReceiveEngine extends TransferRun {
           this.commitFile(action.fileId);
           break;
         case 'discardFile':
-          void this.writer.discardFile(action.fileId);
+          this.writer.discardFile(action.fileId);
           break;
         case 'finish':
-          void this.finish();
+          this.finish();
           break;
         case 'fileOk':
         case 'fileFailed':
@@ -120,30 +120,37 @@ export class ReceiveEngine extends TransferRun {
     }
   }
 
-  /** Resolves once the entry's directory exists (at once for the destination root). */
-  private afterParent(entryPath: Buffer): Promise<void> {
+  /** Throws the error of the entry's directory when that directory could not be created. */
+  private checkParent(entryPath: Buffer): void {
     const slash = entryPath.lastIndexOf(SLASH);
-    return slash < 0 ? Promise.resolve() : (this.directoryReady.get(entryPath.subarray(0, slash).toString('latin1')) ?? Promise.resolve());
+    const failure = slash < 0 ? undefined : this.failedDirectories.get(entryPath.subarray(0, slash).toString('latin1'));
+    if (failure) throw failure;
   }
 
   private createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
     const local = this.destination.localPath(path);
     this.destination.addDirectory(path);
-    const ready = this.afterParent(path).then(() => this.writer.createDirectory(local, perm, mtimeNs));
-    // Files inside a directory that could not be created fail with its error; the session goes on.
-    this.directoryReady.set(path.toString('latin1'), ready);
-    this.entryWork.push(ready.catch((err: unknown) => this.errors.push(fsError(err, 'create directory', local))));
+    try {
+      this.checkParent(path);
+      this.writer.createDirectory(local, perm, mtimeNs);
+    } catch (err) {
+      // Entries inside a directory that could not be created fail with its error; the session goes on.
+      const error = fsError(err, 'create directory', local);
+      this.failedDirectories.set(path.toString('latin1'), error);
+      this.errors.push(error);
+    }
   }
 
   private createFile(fileId: number, file: IncomingFile): void {
     this.files.set(fileId, file);
     const local = this.destination.localPath(file.path);
-    this.afterParent(file.path)
-      .then(() => this.writer.createFile(fileId, local, file.size, file.size > this.link.params.chunkSize))
-      .then(
-        () => this.guard(() => this.apply(this.machine.fileCreated(fileId), 0)),
-        (err: unknown) => this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0)),
-      );
+    try {
+      this.checkParent(file.path);
+      this.writer.createFile(fileId, local, file.size, file.size > this.link.params.chunkSize);
+    } catch (err) {
+      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0);
+    }
+    this.apply(this.machine.fileCreated(fileId), 0);
   }
 
   private writeChunk(connIndex: number, fileId: number, seq: number, data: Buffer[], hash: bigint): void {
@@ -168,20 +175,21 @@ export class ReceiveEngine extends TransferRun {
 
   private commitFile(fileId: number): void {
     const file = this.files.get(fileId)!;
-    this.writer.commitFile(fileId, file.perm, file.mtimeNs).then(
-      () => this.guard(() => this.apply(this.machine.fileCommitted(fileId), 0)),
-      (err: unknown) => this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'finish', file.path)), 0)),
-    );
+    try {
+      this.writer.commitFile(fileId, file.perm, file.mtimeNs);
+    } catch (err) {
+      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'finish', file.path)), 0);
+    }
+    this.apply(this.machine.fileCommitted(fileId), 0);
   }
 
-  private async finish(): Promise<void> {
-    await Promise.all(this.entryWork);
+  private finish(): void {
     try {
-      await this.writer.finishDirectories();
+      this.writer.finishDirectories();
     } catch (err) {
       this.errors.push(fsError(err, 'finish directories under', this.link.peerName));
     }
-    this.guard(() => this.apply(this.machine.finished(), 0));
+    this.apply(this.machine.finished(), 0);
   }
 
   private report(fileId: number, error: FcpError | undefined): void {

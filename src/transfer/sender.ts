@@ -18,9 +18,14 @@ import { fsError, showPath } from './fsError';
 import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
-const open = promisify(fs.open);
-const close = promisify(fs.close);
 const readv = promisify(fs.readv);
+
+/**
+ * Chunk reads up to this size are done at once on the main thread: for small files a trip
+ * through libuv's thread pool costs more than the read. Opening and closing are always
+ * synchronous for the same reason; larger reads go to the pool and overlap with sending.
+ */
+const SYNC_READ_MAX = 64 * 1024;
 
 /** Encoded chunks one pump may have handed to its socket but not yet flushed. */
 const BUFFERS_PER_PUMP = 2;
@@ -95,7 +100,7 @@ export class SendEngine extends TransferRun {
 
   protected async cleanUp(): Promise<void> {
     this.wakePumps();
-    await Promise.all([...this.files.values()].map((file) => close(file.fd).catch(() => undefined)));
+    for (const file of this.files.values()) closeQuietly(file.fd);
     this.files.clear();
   }
 
@@ -130,7 +135,7 @@ export class SendEngine extends TransferRun {
         case 'fail':
           return this.failed(action);
         case 'sendFile':
-          void this.openFile(action.fileId);
+          this.openFile(action.fileId);
           break;
         case 'resendChunk':
           this.queueResend(action.fileId, action.seq);
@@ -147,15 +152,14 @@ export class SendEngine extends TransferRun {
     }
   }
 
-  private async openFile(fileId: number): Promise<void> {
+  private openFile(fileId: number): void {
     const entry = this.announced.get(fileId)!;
     let fd: number;
     try {
-      fd = await open(entry.source, fs.constants.O_RDONLY);
+      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
     } catch (err) {
-      return this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source))));
+      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source)));
     }
-    if (this.over) return void close(fd).catch(() => undefined);
     const file: SendingFile = {
       fileId,
       entry,
@@ -167,7 +171,7 @@ export class SendEngine extends TransferRun {
       failed: false,
     };
     this.files.set(fileId, file);
-    if (file.chunkCount === 0) return this.guard(() => this.apply(this.machine.fileSent(fileId, file.digest.digest())));
+    if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
     this.sendQueue.push(file);
     this.wakePumps();
   }
@@ -186,7 +190,7 @@ export class SendEngine extends TransferRun {
     if (file) {
       file.failed = true;
       this.files.delete(fileId);
-      void close(file.fd).catch(() => undefined);
+      closeQuietly(file.fd);
     }
     if (entry) {
       if (error) this.errors.push(error);
@@ -280,8 +284,10 @@ export class SendEngine extends TransferRun {
 async function readFully(file: SendingFile, slots: Buffer[], offset: number): Promise<void> {
   let pending = slots.slice();
   let position = offset;
+  let left = slots.reduce((sum, slot) => sum + slot.length, 0);
   while (pending.length > 0) {
-    const { bytesRead } = await readv(file.fd, pending, position);
+    const bytesRead = left <= SYNC_READ_MAX ? fs.readvSync(file.fd, pending, position) : (await readv(file.fd, pending, position)).bytesRead;
+    left -= bytesRead;
     if (bytesRead === 0) {
       throw new FcpError('FCP_ERR_IO', `${showPath(file.entry.source)} shrank while it was being sent`, {
         hint: 'copy it again once nothing writes to it',
@@ -291,5 +297,13 @@ async function readFully(file: SendingFile, slots: Buffer[], offset: number): Pr
     let skip = bytesRead;
     while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
     if (skip > 0) pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Already closed; nothing was being written through it.
   }
 }

@@ -32,6 +32,8 @@ export class FramedConnection {
   private keepalive = false;
   private paused = false;
   private started = false;
+  /** Writes within one tick are corked into one syscall (many small control frames). */
+  private corked = false;
   private handlers: FramedConnectionEvents | undefined;
 
   constructor(
@@ -74,6 +76,14 @@ export class FramedConnection {
       return false;
     }
     this.wroteSinceTick = true;
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
     return this.stream.write(bytes, onFlushed);
   }
 

@@ -1,0 +1,88 @@
+/**
+ * The launcher for a remote location: ssh2 with the user's ssh_config (default), or an external
+ * ssh program (-e). Options are scp's: -P port, -i identity, -F config, -J jumps, -o Key=Value.
+ */
+import { FcpError } from '../errors';
+import { externalSshLauncher } from '../launch/externalSshLauncher';
+import type { Launcher } from '../launch/launcher';
+import { sshLauncher } from '../launch/sshLauncher';
+import { ttyPrompter } from '../ssh/prompt';
+import { loadSshConfig, resolveHost } from '../ssh/sshConfig';
+import type { Location } from './location';
+
+export interface SshOptions {
+  /** -F: ssh_config to read instead of ~/.ssh/config. */
+  configFile?: string;
+  /** -P */
+  port?: number;
+  /** -i, repeatable. */
+  identityFiles?: string[];
+  /** -J [user@]host[:port][,...] */
+  jump?: string;
+  /** -o Key=Value, repeatable; the first value of a key wins, as in ssh. */
+  options?: string[];
+  /** -e: an external ssh program (with arguments) instead of ssh2. */
+  program?: string;
+  /** --fcpd-path: the command that starts fcpd on the remote host (default: fcpd on its PATH). */
+  fcpdPath?: string;
+  /** --tunnel: carry the data connections through SSH instead of direct TCP. */
+  tunnel?: boolean;
+}
+
+/** -o values as a map; "Key=Value" and "Key Value" are both ssh's syntax. */
+export function parseSshOptions(options: string[] = []): Record<string, string> {
+  const parsed: Record<string, string> = {};
+  for (const option of options) {
+    const match = /^\s*([A-Za-z][A-Za-z0-9]*)\s*(?:=|\s)\s*(.*?)\s*$/.exec(option);
+    if (!match || match[2] === '') {
+      throw new FcpError('FCP_ERR_USAGE', `-o ${option}: expected Key=Value`, { hint: 'for example -o StrictHostKeyChecking=accept-new' });
+    }
+    const key = Object.keys(parsed).find((k) => k.toLowerCase() === match[1]!.toLowerCase()) ?? match[1]!;
+    parsed[key] ??= match[2]!;
+  }
+  return parsed;
+}
+
+export function remoteLauncher(
+  remote: Extract<Location, { kind: 'remote' }>,
+  ssh: SshOptions,
+  log: (line: string) => void,
+  notice: (line: string) => void,
+): Launcher {
+  const fcpdPath = ssh.fcpdPath ?? 'fcpd';
+  const forceTunnel = ssh.tunnel ?? false;
+  const options = parseSshOptions(ssh.options);
+  if (ssh.jump) options.ProxyJump ??= ssh.jump;
+  if (ssh.program) {
+    const args = [
+      ...(ssh.configFile ? ['-F', ssh.configFile] : []),
+      ...(ssh.port ? ['-p', String(ssh.port)] : []),
+      ...(ssh.identityFiles ?? []).flatMap((file) => ['-i', file]),
+      ...(ssh.jump ? ['-J', ssh.jump] : []),
+      ...(ssh.options ?? []).flatMap((option) => ['-o', option]),
+    ];
+    return externalSshLauncher({
+      program: ssh.program.trim().split(/\s+/),
+      args,
+      destination: `${remote.user ? `${remote.user}@` : ''}${remote.host}`,
+      hostName: remote.host,
+      fcpdPath,
+      forceTunnel,
+      notice,
+    });
+  }
+  const config = loadSshConfig({ file: ssh.configFile });
+  const host = resolveHost(config, { host: remote.host, user: remote.user, port: ssh.port, identityFiles: ssh.identityFiles, options });
+  return sshLauncher({
+    host,
+    ssh: {
+      // Jump hosts are resolved with the same config, but not with this host's -o/-i/-P.
+      resolveHop: (hop) => resolveHost(config, { host: hop.host, user: hop.user, port: hop.port }),
+      prompter: ttyPrompter(),
+      log,
+    },
+    fcpdPath,
+    forceTunnel,
+    notice,
+  });
+}

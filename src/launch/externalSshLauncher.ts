@@ -1,0 +1,74 @@
+/**
+ * -e/--ssh PROGRAM: start fcpd through an external OpenSSH client, for what ssh2 lacks
+ * (certificates, GSSAPI, ControlMaster). The same hand-off over the child's stdio; data
+ * connections go straight to the address fcpd reports, or through `PROGRAM -W host:port`.
+ */
+import { spawn } from 'node:child_process';
+import { Duplex } from 'node:stream';
+import { FcpError } from '../errors';
+import { dialTcp } from './dial';
+import { startFcpd } from './fcpdProcess';
+import type { Launcher, LaunchedServer } from './launcher';
+import { addressOnServer, directAddress } from './sshLauncher';
+import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
+
+export interface ExternalSshOptions {
+  /** The ssh program and its leading arguments, e.g. ['ssh'] or ['ssh', '-o', 'ControlPath=...']. */
+  program: string[];
+  /** Options for it (-p, -i, -F, -J, -o ...), then the destination [user@]host. */
+  args: string[];
+  destination: string;
+  /** The host name, for a direct connection when fcpd does not report its address. */
+  hostName: string;
+  fcpdPath: string;
+  forceTunnel: boolean;
+  notice(line: string): void;
+}
+
+function runSsh(options: ExternalSshOptions, extra: string[], command?: string) {
+  const [program, ...leading] = options.program;
+  const args = [...leading, ...options.args, ...extra, '--', options.destination, ...(command ? [command] : [])];
+  const child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('close', (code) => resolve(code));
+    child.once('error', () => resolve(127));
+  });
+  return { child, exited };
+}
+
+export function externalSshLauncher(options: ExternalSshOptions): Launcher {
+  return {
+    async launch(secret, log): Promise<LaunchedServer> {
+      const command = `${options.fcpdPath} --serve`;
+      log(`ssh: ${options.program.join(' ')} ${options.destination} ${command}`);
+      const { child, exited } = runSsh(options, [], command);
+      child.once('error', (err) => log(`ssh: cannot run ${options.program[0]}: ${err.message}`));
+      const listen = await startFcpd({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited }, secret, log, `on ${options.destination}`, command).catch(
+        (err: FcpError) => {
+          child.kill();
+          throw err;
+        },
+      );
+      const direct = directAddress(listen, undefined, options.hostName);
+      return {
+        name: `fcpd on ${options.destination}`,
+        connect: tunnelFallback({
+          direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
+          tunnel: async () => {
+            const hop = runSsh(options, ['-W', `${addressOnServer(listen)}:${listen.port}`]);
+            hop.child.stderr.on('data', (chunk: Buffer) => log(`ssh -W: ${chunk.toString('utf8').trimEnd()}`));
+            return Duplex.from({ readable: hop.child.stdout, writable: hop.child.stdin });
+          },
+          forceTunnel: options.forceTunnel,
+          directTarget: `${direct}:${listen.port}`,
+          notice: options.notice,
+        }),
+        async close(): Promise<void> {
+          const timer = setTimeout(() => child.kill(), 10_000);
+          await exited;
+          clearTimeout(timer);
+        },
+      };
+    },
+  };
+}

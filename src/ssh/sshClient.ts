@@ -1,0 +1,294 @@
+/**
+ * An SSH connection with ssh2 that behaves like OpenSSH's: through ProxyJump hosts (each hop's
+ * host key checked), host keys checked against known_hosts, authentication in OpenSSH's order
+ * (agent, identity files, keyboard-interactive, password), prompts only on a TTY and never in
+ * BatchMode, and errors that say which host and what to do.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Duplex } from 'node:stream';
+import { Client, ClientChannel, utils } from 'ssh2';
+import type { AuthenticationType } from 'ssh2';
+import { FcpError } from '../errors';
+import { keyTypeOfBlob, loadKnownHosts, orderHostKeyAlgorithms, verifyHostKey } from './knownHosts';
+import type { Prompter } from './prompt';
+import type { JumpHop, ResolvedHost } from './sshConfig';
+
+const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+/** ssh2's default host key algorithms, in its order; reordered per host below. */
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+export interface SshContext {
+  /** Resolves a ProxyJump hop with the ssh config, as OpenSSH does for each hop. */
+  resolveHop(hop: JumpHop): ResolvedHost;
+  prompter: Prompter | undefined;
+  log(line: string): void;
+}
+
+export interface SshConnection {
+  readonly client: Client;
+  /** user@host:port, for messages. */
+  readonly name: string;
+  /** The address the TCP connection reached; undefined behind a jump host. */
+  readonly reachedAddress: string | undefined;
+  exec(command: string): Promise<ClientChannel>;
+  /** A TCP connection from the SSH server's side to host:port, carried inside SSH. */
+  forwardOut(host: string, port: number): Promise<Duplex>;
+  close(): void;
+}
+
+function nameOf(host: ResolvedHost): string {
+  const hostPart = host.hostName.includes(':') ? `[${host.hostName}]` : host.hostName;
+  return `${host.user}@${hostPart}${host.port === 22 ? '' : `:${host.port}`}`;
+}
+
+function tcpConnect(host: ResolvedHost): Promise<net.Socket> {
+  const timeoutMs = host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: host.hostName, port: host.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new FcpError('FCP_ERR_TIMEOUT', `ssh: no connection to ${nameOf(host)} within ${timeoutMs / 1000} s`, { hint: 'check the host name and that its SSH port is reachable' }));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new FcpError('FCP_ERR_CONNECT', `ssh: cannot connect to ${nameOf(host)}: ${err.message}`, {
+          cause: err,
+          hint: err.code === 'ENOTFOUND' ? 'check the host name (and HostName in ~/.ssh/config)' : 'check that sshd runs there and the port is right (-P)',
+        }),
+      );
+    });
+  });
+}
+
+/** ProxyCommand: the SSH connection runs over the command's stdin and stdout, as in ssh. */
+function proxyCommandSocket(command: string, ctx: SshContext): Duplex {
+  const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stderr.on('data', (chunk: Buffer) => ctx.log(`ProxyCommand: ${chunk.toString('utf8').trimEnd()}`));
+  return Duplex.from({ readable: child.stdout, writable: child.stdin });
+}
+
+function forwardOut(client: Client, host: string, port: number, via: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) =>
+    client.forwardOut('127.0.0.1', 0, host, port, (err, channel) =>
+      err
+        ? reject(new FcpError('FCP_ERR_CONNECT', `ssh: ${via} could not open a connection to ${host}:${port}: ${err.message}`, { cause: err }))
+        : resolve(channel),
+    ),
+  );
+}
+
+type AuthMethod = Parameters<Extract<NonNullable<import('ssh2').ConnectConfig['authHandler']>, Function>>[2] extends (m: infer M) => void ? M : never;
+
+/** The authentication attempts OpenSSH would make, in its order; each may decline (undefined). */
+function authAttempts(host: ResolvedHost, ctx: SshContext, tried: string[]): { type: AuthenticationType; make: () => Promise<AuthMethod | undefined> }[] {
+  const username = host.user;
+  const prompter = host.batchMode ? undefined : ctx.prompter;
+  const attempts: { type: AuthenticationType; make: () => Promise<AuthMethod | undefined> }[] = [];
+  const agent = host.identityAgent === 'none' ? undefined : host.identityAgent ?? process.env.SSH_AUTH_SOCK;
+  if (agent && !host.identitiesOnly) {
+    attempts.push({ type: 'agent', make: async () => (tried.push('agent'), { type: 'agent', username, agent }) });
+  }
+  const files = host.identityFilesFromConfig
+    ? host.identityFiles
+    : DEFAULT_IDENTITIES.map((name) => path.join(os.homedir(), '.ssh', name));
+  for (const file of files) {
+    attempts.push({ type: 'publickey', make: () => loadIdentity(file, username, prompter, ctx, tried) });
+  }
+  if (prompter && host.kbdInteractiveAuthentication) {
+    attempts.push({
+      type: 'keyboard-interactive',
+      make: async () => {
+        tried.push('keyboard-interactive');
+        return {
+          type: 'keyboard-interactive',
+          username,
+          prompt: (_name, instructions, _lang, prompts, finish) => {
+            if (instructions) ctx.log(instructions);
+            void (async () => {
+              const answers: string[] = [];
+              for (const p of prompts) answers.push(await prompter.ask(`(${nameOf(host)}) ${p.prompt}`, !p.echo));
+              finish(answers);
+            })().catch(() => finish([]));
+          },
+        };
+      },
+    });
+  }
+  if (prompter && host.passwordAuthentication) {
+    attempts.push({
+      type: 'password',
+      make: async () => {
+        tried.push('password');
+        return { type: 'password', username, password: await prompter.ask(`${nameOf(host)}'s password: `, true) };
+      },
+    });
+  }
+  return attempts;
+}
+
+async function loadIdentity(file: string, username: string, prompter: Prompter | undefined, ctx: SshContext, tried: string[]): Promise<AuthMethod | undefined> {
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log(`ssh: cannot read identity ${file}: ${(err as Error).message}`);
+    return undefined;
+  }
+  let parsed = utils.parseKey(data);
+  for (let attempt = 0; parsed instanceof Error && /passphrase|encrypted/i.test(parsed.message) && attempt < 3; attempt++) {
+    if (!prompter) {
+      ctx.log(`ssh: ${file} is encrypted and there is no terminal to ask for its passphrase; skipped`);
+      return undefined;
+    }
+    const passphrase = await prompter.ask(`Enter passphrase for key '${file}': `, true);
+    parsed = utils.parseKey(data, passphrase);
+  }
+  if (parsed instanceof Error) {
+    ctx.log(`ssh: cannot use identity ${file}: ${parsed.message}`);
+    return undefined;
+  }
+  tried.push(file);
+  return { type: 'publickey', username, key: Array.isArray(parsed) ? parsed[0]! : parsed };
+}
+
+/** Runs the SSH handshake and authentication over `sock`. */
+function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext): Promise<Client> {
+  const client = new Client();
+  const name = nameOf(host);
+  const tried: string[] = [];
+  const attempts = authAttempts(host, ctx, tried);
+  let hostKeyError: FcpError | undefined;
+  const knownHostsFiles = [...host.userKnownHostsFiles, ...host.globalKnownHostsFiles];
+  const keyHost = host.hostKeyAlias ?? host.hostName;
+  // Ask first for the key types known_hosts has for this host, as ssh does: otherwise the
+  // server may offer a type we hold no key for, which would look like a changed key.
+  let serverHostKey = HOST_KEY_ALGORITHMS;
+  try {
+    serverHostKey = orderHostKeyAlgorithms(loadKnownHosts(knownHostsFiles).entries, keyHost, host.port, HOST_KEY_ALGORITHMS);
+  } catch {
+    // An unreadable known_hosts file is reported by verifyHostKey below.
+  }
+  return new Promise((resolve, reject) => {
+    client.once('ready', () => {
+      client.removeAllListeners('error');
+      client.on('error', (err) => ctx.log(`ssh: ${name}: ${err.message}`));
+      resolve(client);
+    });
+    client.once('error', (err: Error & { level?: string }) => {
+      if (hostKeyError) return reject(hostKeyError);
+      if (err.level === 'client-authentication') {
+        return reject(
+          new FcpError('FCP_ERR_AUTH', `ssh: permission denied for ${name} (tried: ${tried.join(', ') || 'nothing'})`, {
+            cause: err,
+            hint: host.batchMode
+              ? 'BatchMode is on, so nothing was prompted: load a key into ssh-agent or give one with -i'
+              : 'check the user name, load your key into ssh-agent, or give it with -i',
+          }),
+        );
+      }
+      if (/timed out/i.test(err.message)) {
+        return reject(new FcpError('FCP_ERR_TIMEOUT', `ssh: ${name} did not finish the SSH handshake in time`, { cause: err }));
+      }
+      reject(new FcpError('FCP_ERR_CONNECT', `ssh: ${name}: ${err.message}`, { cause: err }));
+    });
+    client.connect({
+      sock: sock as net.Socket,
+      username: host.user,
+      readyTimeout: Math.max(host.connectTimeoutMs ?? 0, 20_000),
+      keepaliveInterval: host.serverAliveIntervalMs,
+      keepaliveCountMax: host.serverAliveCountMax,
+      algorithms: { serverHostKey: serverHostKey as never },
+      hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+        const keyType = keyTypeOfBlob(key) ?? 'unknown';
+        verifyHostKey({
+          host: keyHost,
+          port: host.port,
+          address: sock instanceof net.Socket ? sock.remoteAddress : undefined,
+          keyType,
+          keyBlob: key,
+          files: knownHostsFiles,
+          strict: host.batchMode && host.strictHostKeyChecking === 'ask' ? 'yes' : host.strictHostKeyChecking,
+          hashKnownHosts: host.hashKnownHosts,
+          // OpenSSH takes only a typed "yes" as consent to trust a new host key.
+          ask: ctx.prompter && !host.batchMode ? async (question) => (await ctx.prompter!.ask(question, false)).trim() === 'yes' : undefined,
+        }).then(
+          (outcome) => {
+            if (outcome.accepted) {
+              if (outcome.added) ctx.log(`ssh: added the host key of ${name} to ${outcome.added}`);
+              if (outcome.addError) ctx.log(`ssh: failed to add the host to the list of known hosts: ${outcome.addError.message}`);
+              return verify(true);
+            }
+            hostKeyError = outcome.error;
+            verify(false);
+          },
+          (err: unknown) => {
+            hostKeyError = err instanceof FcpError ? err : new FcpError('FCP_ERR_AUTH', `ssh: host key check of ${name} failed: ${String(err)}`);
+            verify(false);
+          },
+        );
+      },
+      authHandler: (methodsLeft, _partial, next) => {
+        void (async () => {
+          while (attempts.length > 0) {
+            const attempt = attempts.shift()!;
+            if (methodsLeft && !methodsLeft.includes(attempt.type === 'agent' ? 'publickey' : attempt.type)) continue;
+            const method = await attempt.make();
+            if (method) return next(method);
+          }
+          next(false as unknown as AuthMethod);
+        })().catch(() => next(false as unknown as AuthMethod));
+      },
+    });
+  });
+}
+
+/** Connects to `host`, through its ProxyJump hops when it has any. */
+export async function connectSsh(host: ResolvedHost, ctx: SshContext): Promise<SshConnection> {
+  const clients: Client[] = [];
+  try {
+    let via: { client: Client; name: string } | undefined;
+    for (const hop of [...host.proxyJump.map((h) => ctx.resolveHop(h)), host]) {
+      const sock: Duplex = via
+        ? await forwardOut(via.client, hop.hostName, hop.port, via.name)
+        : hop.proxyCommand && hop.proxyJump.length === 0
+          ? proxyCommandSocket(hop.proxyCommand, ctx)
+          : await tcpConnect(hop);
+      ctx.log(`ssh: connecting to ${nameOf(hop)}${via ? ` through ${via.name}` : ''}`);
+      const client = await handshake(hop, sock, ctx);
+      clients.push(client);
+      via = { client, name: nameOf(hop) };
+    }
+  } catch (err) {
+    for (const client of clients) client.end();
+    throw err;
+  }
+  const client = clients[clients.length - 1]!;
+  const name = nameOf(host);
+  const sock = (client as unknown as { _sock?: net.Socket })._sock;
+  return {
+    client,
+    name,
+    reachedAddress: sock instanceof net.Socket ? sock.remoteAddress : undefined,
+    exec: (command) =>
+      new Promise((resolve, reject) =>
+        client.exec(command, (err, channel) =>
+          err ? reject(new FcpError('FCP_ERR_CONNECT', `ssh: ${name} refused to run ${command}: ${err.message}`, { cause: err })) : resolve(channel),
+        ),
+      ),
+    forwardOut: (target, port) => forwardOut(client, target, port, name),
+    close: () => {
+      for (const c of clients.reverse()) c.end();
+    },
+  };
+}
