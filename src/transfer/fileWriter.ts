@@ -35,7 +35,12 @@ interface DirectoryMeta {
   mtimeNs: bigint;
 }
 
-const seconds = (ns: bigint): number => Number(ns) / 1e9;
+/**
+ * Seconds for utimes from nanoseconds. libuv truncates to whole microseconds, and ns / 1e9 as a
+ * double often lands just below the exact time (…0.25 becomes …0.2499998): convert from whole
+ * microseconds, which a double holds exactly, plus half a microsecond so truncation lands on it.
+ */
+const seconds = (ns: bigint): number => Number(ns / 1000n) / 1e6 + 5e-7;
 
 /** Temporary names: unique per process (pid) and per file (counter); O_EXCL catches the rest. */
 let tempCounter = 0;

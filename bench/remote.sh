@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# fcp over SSH against scp, rsync -e ssh and tar | ssh tar, measured in the same run:
+#   1. loopback: an sshd of our own on 127.0.0.1, a 1 GiB file and 10,000 x 4 KiB files in 100 dirs;
+#   2. emulated WAN (../shared/bench/wan/wan.sh, default 50 ms RTT, 1 Gbit/s): iperf3 -P 8 on the
+#      same link as the reference for what TCP carries, then 1 GiB, 1 byte (start-up cost) and the tree.
+# Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
+# Usage: bash bench/remote.sh [loopback|wan|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+WAN=$(cd "$REPO/../shared/bench/wan" 2>/dev/null && pwd)/wan.sh
+WHAT=${1:-all}
+RUNS=${RUNS:-2}
+DATA=$(mktemp -d /dev/shm/fcp-remote-bench-XXXX)
+FCP="node $REPO/bin/fcp"
+FCPD="node $REPO/bin/fcpd"
+
+need() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null && continue
+    [ "$(id -u)" = 0 ] || { echo "bench: $tool is missing; install it" >&2; exit 1; }
+    apt-get install -y -qq "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
+  done
+}
+
+cleanup() {
+  [ -n "${SSHD_PID:-}" ] && kill "$SSHD_PID" 2>/dev/null || true
+  [ "$WHAT" != loopback ] && [ -x "$WAN" ] && bash "$WAN" down 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+make_data() {
+  head -c $((1024 * 1024 * 1024)) /dev/urandom > "$DATA/big"
+  head -c 1 /dev/urandom > "$DATA/one"
+  python3 - "$DATA/tree" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(100):
+    os.makedirs(f"{root}/d{d}")
+    for f in range(100):
+        with open(f"{root}/d{d}/f{f}", "wb") as out:
+            out.write(os.urandom(4096))
+PY
+}
+
+# best RUNS wall-clock seconds of a command; $CLEAN is removed before each run
+best() {
+  local best=
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$CLEAN"
+    local start end
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>"$DATA/err" || { echo "bench: failed: $* ($(tail -2 "$DATA/err"))" >&2; echo nan; return; }
+    end=$(date +%s.%N)
+    best=$(python3 -c "a=$end-$start; b='$best'; print(a if not b or a < float(b) else b)")
+  done
+  rm -rf "$CLEAN"
+  printf '%.2f' "$best"
+}
+
+ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 > 0 else 'n/a')"; }
+
+loopback() {
+  echo "== loopback sshd (127.0.0.1), best of $RUNS"
+  local dir=$DATA/sshd port
+  mkdir -p "$dir" /run/sshd
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/host"
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/id"
+  cp "$dir/id.pub" "$dir/authorized_keys"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat > "$dir/sshd_config" <<CFG
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/host
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin yes
+StrictModes no
+UsePAM no
+Subsystem sftp /usr/lib/openssh/sftp-server
+CFG
+  /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/log" & SSHD_PID=$!
+  sleep 0.5
+  cat > "$dir/config" <<CFG
+Host bench
+  HostName 127.0.0.1
+  Port $port
+  User root
+  IdentityFile $dir/id
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+CFG
+  local ssh="ssh -F $dir/config" out=$DATA/out
+  CLEAN=$out
+  local scp_big scp_gcm rsync_big fcp_big fcp_big8 tar_tree scp_tree rsync_tree fcp_tree
+  scp_big=$(best scp -q -F "$dir/config" "$DATA/big" "bench:$out")
+  scp_gcm=$(best scp -q -c aes128-gcm@openssh.com -F "$dir/config" "$DATA/big" "bench:$out")
+  rsync_big=$(best rsync -a -e "$ssh" "$DATA/big" "bench:$out")
+  fcp_big=$(best $FCP -q -F "$dir/config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out")
+  fcp_big8=$(best $FCP -q -n 8 -F "$dir/config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out")
+  echo "1 GiB file: scp $scp_big s, scp aes128-gcm $scp_gcm s, rsync -e ssh $rsync_big s"
+  echo "  fcp (AES-256-GCM, 4 conn) $fcp_big s = $(ratio "$scp_big" "$fcp_big")x faster than scp; 8 conn $fcp_big8 s = $(ratio "$scp_big" "$fcp_big8")x"
+  scp_tree=$(best scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out")
+  rsync_tree=$(best rsync -a -e "$ssh" "$DATA/tree/" "bench:$out/")
+  tar_tree=$(best sh -c "mkdir -p $out && tar -C $DATA -cf - tree | $ssh bench tar -C $out -xf -")
+  fcp_tree=$(best $FCP -q -r -F "$dir/config" --fcpd-path "$FCPD" "$DATA/tree" "bench:$out")
+  echo "10,000 x 4 KiB: scp -r $scp_tree s, rsync -e ssh $rsync_tree s, tar|ssh tar $tar_tree s"
+  echo "  fcp $fcp_tree s = $(ratio "$scp_tree" "$fcp_tree")x scp, $(ratio "$rsync_tree" "$fcp_tree")x rsync, $(ratio "$tar_tree" "$fcp_tree")x tar|ssh"
+  kill "$SSHD_PID"; SSHD_PID=
+}
+
+wan() {
+  [ -x "$WAN" ] || [ -f "$WAN" ] || { echo "bench: $WAN not found" >&2; exit 1; }
+  local delay=${WAN_DELAY:-25} rate=${WAN_RATE:-1000} loss=${WAN_LOSS:-0}
+  echo "== emulated WAN: $((2 * delay)) ms RTT, $rate Mbit/s, $loss% loss"
+  bash "$WAN" up "$delay" "$rate" "$loss"
+  bash "$WAN" sshd >/dev/null
+  local wd=${WAN_DIR:-/tmp/fcp-wan} out=$DATA/wanout
+  cat > "$DATA/wanconfig" <<CFG
+Host wanb
+  HostName 10.77.0.2
+  User root
+  IdentityFile $wd/id_ed25519
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+CFG
+  local on_a="bash $WAN a" ssh="ssh -F $DATA/wanconfig"
+  bash "$WAN" b iperf3 -s -D -1 >/dev/null
+  sleep 0.3
+  local iperf
+  iperf=$($on_a iperf3 -c 10.77.0.2 -P 8 -t 10 -f m | awk '/SUM.*receiver/ {print $6}')
+  echo "iperf3 -P 8: $iperf Mbit/s"
+  CLEAN=$out
+  RUNS=1
+  local fcp_big fcp_one scp_big scp_one tar_tree fcp_tree
+  fcp_big=$(best $on_a $FCP -q -n 8 -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/big" "wanb:$out")
+  fcp_one=$(best $on_a $FCP -q -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/one" "wanb:$out")
+  scp_big=$(best $on_a scp -q -F "$DATA/wanconfig" "$DATA/big" "wanb:$out")
+  scp_one=$(best $on_a scp -q -F "$DATA/wanconfig" "$DATA/one" "wanb:$out")
+  tar_tree=$(best $on_a sh -c "$ssh wanb mkdir -p $out && tar -C $DATA -cf - tree | $ssh wanb tar -C $out -xf -")
+  fcp_tree=$(best $on_a $FCP -q -n 8 -r -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/tree" "wanb:$out")
+  local mbit
+  mbit=$(python3 -c "t=$fcp_big-$fcp_one; print(f'{1024*8.388608/t:.0f}' if t > 0 else 'n/a')")
+  echo "1 GiB: fcp -n 8 $fcp_big s, scp $scp_big s ($(ratio "$scp_big" "$fcp_big")x)"
+  echo "1 byte: fcp $fcp_one s, scp $scp_one s"
+  echo "transfer phase (1 GiB minus 1 byte): $mbit Mbit/s = $(python3 -c "print(f'{100*$mbit/$iperf:.0f}%' if '$mbit' != 'n/a' else 'n/a')") of iperf3"
+  echo "10,000 x 4 KiB: fcp $fcp_tree s, tar|ssh tar $tar_tree s ($(ratio "$tar_tree" "$fcp_tree")x)"
+  bash "$WAN" down
+}
+
+need iperf3 rsync python3
+npm run build >/dev/null
+make_data
+case "$WHAT" in
+  loopback) loopback ;;
+  wan) wan ;;
+  all) loopback; wan ;;
+  *) echo "usage: bash bench/remote.sh [loopback|wan|all]" >&2; exit 2 ;;
+esac
