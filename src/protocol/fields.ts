@@ -70,7 +70,9 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
       const paths = value as Buffer[];
       if (paths.length === 0) throw new FcpError('FCP_ERR_BAD_PATH', `${typeName} names no path`);
       for (const path of paths) {
-        if (path.length > MAX_PATH_BYTES) throw badField(typeName, field, `has a path over ${MAX_PATH_BYTES} bytes`);
+        if (path.length > MAX_PATH_BYTES) {
+          throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName}.${field.name} has a path of ${path.length} bytes; allowed 1..${MAX_PATH_BYTES}`);
+        }
         checkUserPath(path, `${typeName} path`);
       }
       return;

@@ -151,16 +151,21 @@ export class FrameDecoder {
 
   private consume(length: number): void {
     this.buffered -= length;
+    // Slices used up are dropped in one splice: shifting one at a time is quadratic when a
+    // frame arrives a byte per slice.
+    let used = 0;
+    let offset = this.offset;
     while (length > 0) {
-      const first = this.slices[0]!;
-      const left = first.length - this.offset;
+      const left = this.slices[used]!.length - offset;
       if (length < left) {
-        this.offset += length;
-        return;
+        offset += length;
+        break;
       }
       length -= left;
-      this.slices.shift();
-      this.offset = 0;
+      used++;
+      offset = 0;
     }
+    if (used > 0) this.slices.splice(0, used);
+    this.offset = offset;
   }
 }

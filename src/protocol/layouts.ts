@@ -10,6 +10,7 @@ import {
   MAX_ERROR_MESSAGE_BYTES,
   MAX_FILE_SIZE,
   MAX_CHUNK_SIZE,
+  MAX_CONNECTIONS,
   MAX_PATH_BYTES,
   MAX_PAYLOAD,
   NONCE_SIZE,
@@ -64,7 +65,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.PUSH]: [f('path', 'userPath')],
   [PacketType.PULL]: [f('paths', 'userPathList')],
   [PacketType.SESSION]: [f('sessionId', 'fixed', { size: SESSION_ID_SIZE })],
-  [PacketType.ATTACH]: [f('sessionId', 'fixed', { size: SESSION_ID_SIZE }), f('connIndex', 'u16', { min: 1 })],
+  [PacketType.ATTACH]: [f('sessionId', 'fixed', { size: SESSION_ID_SIZE }), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
   [PacketType.MODE]: [f('flags', 'u32')],
   [PacketType.DIR_INFO]: [f('perm', 'u16', { max: 0o7777 }), f('mtimeNs', 'i64'), f('path', 'entryPath')],
   [PacketType.FILE_INFO]: [

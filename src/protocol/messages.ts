@@ -29,7 +29,10 @@ export interface FileInfoMessage {
 }
 export interface FileCountMessage { type: P['FILE_COUNT']; count: number; totalBytes: number }
 export interface FileReadyMessage { type: P['FILE_READY']; fileId: number }
-/** data is a view into the decoder's input: copy it before the next call to the decoder. */
+/**
+ * data is a view into the bytes pushed into the decoder (or a Buffer of its own): it stays valid
+ * as long as the pushed buffer is not overwritten, which socket reads never do.
+ */
 export interface DataMessage { type: P['DATA']; fileId: number; seq: number; data: Buffer }
 export interface DoneMessage { type: P['DONE'] }
 export interface ErrorMessage { type: P['ERROR']; code: number; message: string }

@@ -1,0 +1,83 @@
+/**
+ * The whole-file digest of PROTOCOL.md §8, built from chunk hashes as chunks are verified:
+ *
+ *   SHA-256("fcp1 digest" ‖ size u64 ‖ chunk_size u32 ‖ hash_0 ‖ ... ‖ hash_k)[0..16]
+ *
+ * Chunks are verified in whatever order the data connections deliver them, so a hash that comes
+ * before its turn waits in a map until the hashes before it are in. Memory therefore follows how
+ * far out of order chunks arrive, not the size of the file.
+ */
+import { createHash } from 'node:crypto';
+import { FcpError } from '../errors';
+import { DIGEST_SIZE, HASH_SIZE } from '../protocol/constants';
+
+const DIGEST_LABEL = Buffer.from('fcp1 digest', 'latin1');
+
+/** Number of chunks of a file: the last one may be shorter, an empty file has none. */
+export function chunkCount(size: number, chunkSize: number): number {
+  return Math.ceil(size / chunkSize);
+}
+
+export class FileDigest {
+  readonly chunks: number;
+  private readonly sha = createHash('sha256');
+  /** Index of the next chunk hash SHA-256 takes. */
+  private next = 0;
+  /** Hashes of chunks after `next` that arrived early. */
+  private readonly early = new Map<number, bigint>();
+  /** One chunk hash as the u64 SHA-256 is fed; update() copies it, so one buffer serves all. */
+  private readonly word = Buffer.allocUnsafe(HASH_SIZE);
+  private result: Buffer | undefined;
+
+  constructor(size: number, chunkSize: number) {
+    this.chunks = chunkCount(size, chunkSize);
+    const header = Buffer.allocUnsafe(8 + 4);
+    header.writeBigUInt64BE(BigInt(size), 0);
+    header.writeUInt32BE(chunkSize, 8);
+    this.sha.update(DIGEST_LABEL).update(header);
+  }
+
+  /** Whether the hash of chunk `index` was added. */
+  has(index: number): boolean {
+    return index < this.next || this.early.has(index);
+  }
+
+  add(index: number, hash: bigint): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.chunks) {
+      throw new FcpError('FCP_ERR_PROTOCOL', `chunk ${index} is outside a file of ${this.chunks} chunks`);
+    }
+    if (this.has(index)) throw new FcpError('FCP_ERR_PROTOCOL', `chunk ${index} was hashed twice`);
+    if (index !== this.next) {
+      this.early.set(index, hash);
+      return;
+    }
+    this.feed(hash);
+    for (let waiting = this.early.get(this.next); waiting !== undefined; waiting = this.early.get(this.next)) {
+      this.early.delete(this.next);
+      this.feed(waiting);
+    }
+  }
+
+  /** Every chunk hash is in. */
+  get complete(): boolean {
+    return this.next === this.chunks;
+  }
+
+  /** The 16-byte digest; only once complete. */
+  digest(): Buffer {
+    if (!this.complete) {
+      throw new FcpError(
+        'FCP_ERR_INTERNAL',
+        `file digest asked for with ${this.chunks - this.next} of ${this.chunks} chunk hashes missing`,
+      );
+    }
+    this.result ??= this.sha.digest().subarray(0, DIGEST_SIZE);
+    return this.result;
+  }
+
+  private feed(hash: bigint): void {
+    this.word.writeBigUInt64BE(hash);
+    this.sha.update(this.word);
+    this.next++;
+  }
+}

@@ -1,0 +1,801 @@
+/**
+ * The transfer phase (PROTOCOL.md §7 and §11.3) as two pure machines. TransferSender announces
+ * entries and answers the receiver's acknowledgements; TransferReceiver checks everything the
+ * sender sends and tells its owner what to create, write, commit and discard. The owners do the
+ * file I/O and report the outcome back (fileCreated, chunkWritten, fileSent, ...). Every `send`
+ * action goes on the control connection.
+ *
+ * Crossing messages: a file can fail on one side while the other still sends about it (and a
+ * FILE_ERROR on the control connection can overtake DATA on a data connection). So once a file has
+ * FAILED, what the peer could still legitimately send about it is dropped, not refused; what it
+ * could never legitimately send is refused as for any other file.
+ *
+ * Owner calls that cannot happen in a correct owner (an unknown file_id, a chunk that is not being
+ * written, finish() before every file is announced) throw FCP_ERR_INTERNAL. Owner calls about a
+ * file that has FAILED in the meantime are no-ops, since the owner's work races the peer.
+ */
+import { FcpError, wireFromCode } from '../errors';
+import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, MAX_ERROR_MESSAGE_BYTES, PacketType } from '../protocol/constants';
+import type {
+  ChunkSumMessage,
+  DataMessage,
+  FileDoneMessage,
+  FileErrorMessage,
+  FileInfoMessage,
+  FileOkMessage,
+  FileReadyMessage,
+  Message,
+  ResendMessage,
+} from '../protocol/messages';
+import { fail, FailAction, peerError, send, SendAction, unexpected } from './actions';
+import { FileDigest } from './digest';
+
+/** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
+export const MAX_CHUNK_ATTEMPTS = 3;
+/** Files announced but not yet acknowledged, at most (PROTOCOL.md §7.1: at least 256). */
+export const DEFAULT_WINDOW_FILES = 256;
+
+/** Receiver: create a directory (its mode and mtime are applied at `finish`, deepest first). */
+export interface CreateDirAction { type: 'createDir'; path: Buffer; perm: number; mtimeNs: bigint }
+export interface CreateSymlinkAction { type: 'createSymlink'; path: Buffer; target: Buffer; mtimeNs: bigint }
+/** Receiver: create the temporary file, then call fileCreated or fileFailed. */
+export interface CreateFileAction {
+  type: 'createFile';
+  fileId: number;
+  path: Buffer;
+  perm: number;
+  size: number;
+  mtimeNs: bigint;
+}
+/**
+ * Receiver: hash `data` (the chunk's DATA payloads in order, views into the frames received),
+ * compare with `hash`, write it at seq × DATA_UNIT when it matches, then call chunkWritten.
+ * `attempt` counts from 1.
+ */
+export interface WriteChunkAction {
+  type: 'writeChunk';
+  fileId: number;
+  seq: number;
+  length: number;
+  hash: bigint;
+  data: Buffer[];
+  attempt: number;
+}
+/** Receiver: rename the verified file into place, apply mode and mtime, then call fileCommitted. */
+export interface CommitFileAction { type: 'commitFile'; fileId: number }
+/** Receiver: delete the temporary file of a file that FAILED. */
+export interface DiscardFileAction { type: 'discardFile'; fileId: number }
+/** Receiver: apply directory metadata, then call finished. */
+export interface FinishAction { type: 'finish' }
+/** Sender: FILE_READY came, stream the file's chunks, then call fileSent. */
+export interface SendFileAction { type: 'sendFile'; fileId: number }
+/** Sender: send this chunk again (the receiver's copy failed its hash). */
+export interface ResendChunkAction { type: 'resendChunk'; fileId: number; seq: number; length: number }
+/** Progress: the file is verified and in place. */
+export interface FileOkAction { type: 'fileOk'; fileId: number }
+/** Progress: the file failed (this side's error, or the peer's FILE_ERROR). */
+export interface FileFailedAction { type: 'fileFailed'; fileId: number; error: FcpError }
+/** Both DONE were exchanged; bytes counts the files that ended OK. */
+export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; bytes: number }
+
+export type ReceiverAction =
+  | SendAction
+  | FailAction
+  | CreateDirAction
+  | CreateSymlinkAction
+  | CreateFileAction
+  | WriteChunkAction
+  | CommitFileAction
+  | DiscardFileAction
+  | FinishAction
+  | FileOkAction
+  | FileFailedAction
+  | CompleteAction;
+export type SenderAction =
+  | SendAction
+  | FailAction
+  | SendFileAction
+  | ResendChunkAction
+  | FileOkAction
+  | FileFailedAction
+  | CompleteAction;
+export type TransferAction = ReceiverAction | SenderAction;
+
+/** What most events return; shared so that the DATA path allocates nothing. */
+const NO_ACTIONS: readonly never[] = Object.freeze([]);
+/** FILE_INFO.digest of a sender that sends the digest in FILE_DONE. */
+const ZERO_DIGEST: Buffer = Buffer.alloc(DIGEST_SIZE);
+
+/** Length of the chunk that starts at byte `offset` of a file, or 0 when no chunk starts there. */
+function chunkLengthAt(offset: number, size: number, chunkSize: number): number {
+  return offset % chunkSize === 0 && offset < size ? Math.min(chunkSize, size - offset) : 0;
+}
+
+/** `text` cut to what the wire takes, at a UTF-8 character boundary. */
+function wireText(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= MAX_ERROR_MESSAGE_BYTES) return text;
+  let end = MAX_ERROR_MESSAGE_BYTES;
+  while ((bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.toString('utf8', 0, end);
+}
+
+function fileError(fileId: number, error: FcpError): SendAction {
+  return send({
+    type: PacketType.FILE_ERROR,
+    fileId,
+    code: wireFromCode(error.code),
+    message: wireText(error.message),
+  });
+}
+
+function protocolError(text: string): FcpError {
+  return new FcpError('FCP_ERR_PROTOCOL', text);
+}
+
+function internalError(text: string): FcpError {
+  return new FcpError('FCP_ERR_INTERNAL', text);
+}
+
+function hex64(hash: bigint): string {
+  return hash.toString(16).padStart(16, '0');
+}
+
+/** What both machines share: the announcement count, the tallies, and the trip to FAILED. */
+abstract class TransferMachine<S extends string> {
+  state: S | 'FAILED';
+  /** The error that took the machine to FAILED. */
+  failure: FcpError | undefined;
+  /** From FILE_COUNT. */
+  protected count = 0;
+  protected totalBytes = 0;
+  /** file_ids are 0, 1, 2, ...: this is also the number of files announced. */
+  protected nextFileId = 0;
+  protected announcedBytes = 0;
+  protected filesOk = 0;
+  protected filesFailed = 0;
+  protected bytesOk = 0;
+
+  protected constructor(
+    initial: S,
+    /** How the peer is named in errors: "server 10.0.0.2:7523". */
+    protected readonly peerName: string,
+  ) {
+    this.state = initial;
+  }
+
+  protected fail(error: FcpError, notifyPeer = true): FailAction[] {
+    this.state = 'FAILED';
+    this.failure = error;
+    return [fail(error, notifyPeer)];
+  }
+
+  /** Why one more file of `size` bytes breaks FILE_COUNT, or undefined when it fits. */
+  protected announcementProblem(size: number): string | undefined {
+    if (this.nextFileId >= this.count) return `FILE_COUNT announced ${this.count} files and all were announced`;
+    if (this.announcedBytes + size > this.totalBytes) {
+      return `file_id ${this.nextFileId} of ${size} bytes brings the announced sizes to ` +
+        `${this.announcedBytes + size}, over FILE_COUNT's total of ${this.totalBytes}`;
+    }
+    return undefined;
+  }
+
+  /** Counts one more announced file; returns its file_id. */
+  protected recordAnnouncement(size: number): number {
+    this.announcedBytes += size;
+    return this.nextFileId++;
+  }
+
+  /** A message about a file_id that is neither in progress nor failed. */
+  protected notInProgress(what: string, fileId: number): FcpError {
+    const status = fileId < this.nextFileId ? 'is already complete' : 'was never announced';
+    return protocolError(`${what} for file_id ${fileId}, which ${status}`);
+  }
+
+  protected summary(): CompleteAction {
+    return { type: 'complete', filesOk: this.filesOk, filesFailed: this.filesFailed, bytes: this.bytesOk };
+  }
+}
+
+// ─── Receiver ────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * AWAIT_FILE_COUNT → RECEIVING (entries are announced) → SENDER_DONE (the sender's DONE is in,
+ * files are still open) → FINISHING (every file settled, `finish` asked for) → CLOSED.
+ */
+type ReceiverState = 'AWAIT_FILE_COUNT' | 'RECEIVING' | 'SENDER_DONE' | 'FINISHING' | 'CLOSED';
+
+/** A chunk between its first DATA and its verification. */
+interface ChunkProgress {
+  /** CHUNK_SUMs received for it so far. */
+  attempts: number;
+  /** receiving: DATA is coming; writing: the owner is hashing it; resend: RESEND sent. */
+  phase: 'receiving' | 'writing' | 'resend';
+  /** The hash of the last CHUNK_SUM. */
+  hash: bigint;
+}
+
+/** A file announced and not yet OK or FAILED. */
+interface IncomingFile {
+  readonly fileId: number;
+  readonly path: Buffer;
+  readonly size: number;
+  /** ANNOUNCED: being created; READY: FILE_READY sent; COMMITTING: the owner renames it into place. */
+  state: 'ANNOUNCED' | 'READY' | 'COMMITTING';
+  /** Hashes of the verified chunks. */
+  readonly digest: FileDigest;
+  /** Chunks that started but are not verified yet, by chunk index. */
+  readonly chunks: Map<number, ChunkProgress>;
+  /** FILE_INFO's digest: zero when the sender sends it in FILE_DONE only. */
+  readonly announcedDigest: Buffer;
+  /** FILE_DONE's digest, once it came. */
+  doneDigest: Buffer | undefined;
+}
+
+/** What is left of a failed file: enough to check the DATA that may still be on its way. */
+interface FailedFile {
+  readonly size: number;
+  /** FILE_READY was sent, so the sender may have sent DATA for it. */
+  readonly created: boolean;
+}
+
+/** The chunk a data connection is in the middle of; one per connection, reused. */
+class DataLink {
+  /** -1 when no chunk is open. */
+  fileId = -1;
+  start = 0;
+  /** Where the next DATA must start. */
+  next = 0;
+  end = 0;
+  frames: Buffer[] = [];
+  /** Undefined when the file had FAILED before the chunk started: its data is dropped. */
+  progress: ChunkProgress | undefined = undefined;
+}
+
+function describe(file: IncomingFile): string {
+  return `file_id ${file.fileId} (${file.path.toString()})`;
+}
+
+export class TransferReceiver extends TransferMachine<ReceiverState> {
+  private readonly chunkSize: number;
+  private readonly files = new Map<number, IncomingFile>();
+  private readonly failedFiles = new Map<number, FailedFile>();
+  /** By connection index (1..N). */
+  private readonly links: (DataLink | undefined)[] = [];
+
+  constructor(opts: { chunkSize: number; peerName: string }) {
+    super('AWAIT_FILE_COUNT', opts.peerName);
+    this.chunkSize = opts.chunkSize;
+  }
+
+  /**
+   * A message arrived on connection `connIndex`: 0 is the control connection, 1..N data. DATA,
+   * CHUNK_SUM, FILE_DONE and FILE_ERROR are taken in every state after FILE_COUNT, CLOSED included:
+   * once every file is settled they can only be about a failed file (sent before the sender heard
+   * of its failure) and are dropped; about any other file they are refused.
+   */
+  receive(connIndex: number, message: Message): readonly ReceiverAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    const started = this.state !== 'AWAIT_FILE_COUNT';
+    const onControl = connIndex === 0;
+    switch (message.type) {
+      case PacketType.DATA:
+        if (started && !onControl) return this.onData(this.link(connIndex), message);
+        break;
+      case PacketType.CHUNK_SUM:
+        if (started && !onControl) return this.onChunkSum(this.link(connIndex), message);
+        break;
+      case PacketType.FILE_COUNT:
+        if (!started && onControl) return this.onFileCount(message.count, message.totalBytes);
+        break;
+      case PacketType.DIR_INFO:
+        if (this.announcing(onControl)) {
+          return [{ type: 'createDir', path: message.path, perm: message.perm, mtimeNs: message.mtimeNs }];
+        }
+        break;
+      case PacketType.SYMLINK:
+        if (this.announcing(onControl)) {
+          return [{ type: 'createSymlink', path: message.path, target: message.target, mtimeNs: message.mtimeNs }];
+        }
+        break;
+      case PacketType.FILE_INFO:
+        if (this.announcing(onControl)) return this.onFileInfo(message);
+        break;
+      case PacketType.DONE:
+        if (this.announcing(onControl)) return this.onDone();
+        break;
+      case PacketType.FILE_DONE:
+        if (started && onControl) return this.onFileDone(message);
+        break;
+      case PacketType.FILE_ERROR:
+        if (started && onControl) return this.onFileError(message);
+        break;
+      case PacketType.ERROR:
+        return this.fail(peerError(message, this.peerName), false);
+      case PacketType.KEEPALIVE:
+        return NO_ACTIONS;
+    }
+    const where = onControl ? 'the control connection' : `data connection ${connIndex}`;
+    return this.fail(unexpected(message, `${this.state} on ${where}`));
+  }
+
+  /** The temporary file of `fileId` exists. */
+  fileCreated(fileId: number): readonly ReceiverAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (file?.state === 'ANNOUNCED') {
+      file.state = 'READY';
+      return [send({ type: PacketType.FILE_READY, fileId })];
+    }
+    // The sender's FILE_ERROR came while the owner was creating it: nobody needs it any more.
+    if (this.failedFiles.get(fileId)?.created === false) return [{ type: 'discardFile', fileId }];
+    throw internalError(`fileCreated(file_id ${fileId}) for a file that is not being created`);
+  }
+
+  /** The owner could not create, write or commit `fileId`. */
+  fileFailed(fileId: number, error: FcpError): readonly ReceiverAction[] {
+    if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (file === undefined) throw internalError(`fileFailed(file_id ${fileId}) for a file not in progress`);
+    return this.failFile(file, error, true);
+  }
+
+  /**
+   * The owner hashed the chunk of a writeChunk action: ok when the hash matched and the chunk
+   * is written. actualHash, when given, goes into the error after the last failed attempt.
+   */
+  chunkWritten(fileId: number, seq: number, ok: boolean, actualHash?: bigint): readonly ReceiverAction[] {
+    if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    const offset = seq * DATA_UNIT;
+    const index = offset / this.chunkSize;
+    const progress = file?.chunks.get(index);
+    if (file === undefined || progress === undefined || progress.phase !== 'writing') {
+      throw internalError(`chunkWritten(file_id ${fileId}, seq ${seq}) for a chunk that is not being written`);
+    }
+    if (ok) {
+      file.chunks.delete(index);
+      file.digest.add(index, progress.hash);
+      return this.commitIfVerified(file);
+    }
+    if (progress.attempts < MAX_CHUNK_ATTEMPTS) {
+      progress.phase = 'resend';
+      const length = chunkLengthAt(offset, file.size, this.chunkSize);
+      return [send({ type: PacketType.RESEND, fileId, seq, length })];
+    }
+    const hashes = actualHash === undefined ? '' : ` (xxh64 ${hex64(actualHash)}, CHUNK_SUM ${hex64(progress.hash)})`;
+    const error = new FcpError(
+      'FCP_ERR_VERIFY',
+      `${describe(file)}: the chunk at offset ${offset} failed verification ${progress.attempts} times${hashes}`,
+    );
+    return this.failFile(file, error, true);
+  }
+
+  /** The owner renamed the file into place and applied its metadata. */
+  fileCommitted(fileId: number): readonly ReceiverAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (file?.state !== 'COMMITTING') throw internalError(`fileCommitted(file_id ${fileId}) for a file not being committed`);
+    this.files.delete(fileId);
+    this.filesOk++;
+    this.bytesOk += file.size;
+    return this.finishIfSettled([send({ type: PacketType.FILE_OK, fileId }), { type: 'fileOk', fileId }]);
+  }
+
+  /** The owner applied directory metadata after a finish action. */
+  finished(): readonly ReceiverAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    if (this.state !== 'FINISHING') throw internalError(`finished() in state ${this.state}`);
+    this.state = 'CLOSED';
+    return [send({ type: PacketType.DONE }), this.summary()];
+  }
+
+  private announcing(onControl: boolean): boolean {
+    return onControl && this.state === 'RECEIVING';
+  }
+
+  private link(connIndex: number): DataLink {
+    return (this.links[connIndex] ??= new DataLink());
+  }
+
+  private onFileCount(count: number, totalBytes: number): readonly ReceiverAction[] {
+    this.count = count;
+    this.totalBytes = totalBytes;
+    this.state = 'RECEIVING';
+    return NO_ACTIONS;
+  }
+
+  private onFileInfo(message: FileInfoMessage): readonly ReceiverAction[] {
+    const { fileId, path, perm, size, mtimeNs } = message;
+    const problem = this.announcementProblem(size);
+    if (problem !== undefined) return this.fail(protocolError(`FILE_INFO for ${path.toString()}: ${problem}`));
+    if (fileId !== this.nextFileId) {
+      return this.fail(protocolError(`FILE_INFO announces file_id ${fileId}; the next file_id is ${this.nextFileId}`));
+    }
+    this.recordAnnouncement(size);
+    this.files.set(fileId, {
+      fileId,
+      path,
+      size,
+      state: 'ANNOUNCED',
+      digest: new FileDigest(size, this.chunkSize),
+      chunks: new Map(),
+      announcedDigest: message.digest,
+      doneDigest: undefined,
+    });
+    return [{ type: 'createFile', fileId, path, perm, size, mtimeNs }];
+  }
+
+  private onDone(): readonly ReceiverAction[] {
+    if (this.nextFileId < this.count) {
+      return this.fail(new FcpError(
+        'FCP_ERR_UNEXPECTED_MESSAGE',
+        `DONE after ${this.nextFileId} of the ${this.count} files FILE_COUNT announced`,
+      ));
+    }
+    this.state = 'SENDER_DONE';
+    return this.finishIfSettled([]);
+  }
+
+  private onFileDone(message: FileDoneMessage): readonly ReceiverAction[] {
+    const file = this.files.get(message.fileId);
+    if (file === undefined) {
+      return this.failedFiles.has(message.fileId) ? NO_ACTIONS : this.fail(this.notInProgress('FILE_DONE', message.fileId));
+    }
+    if (file.state === 'ANNOUNCED') return this.fail(protocolError(`FILE_DONE for ${describe(file)}, which is not ready`));
+    if (file.doneDigest !== undefined) return this.fail(protocolError(`FILE_DONE twice for ${describe(file)}`));
+    if (!file.announcedDigest.equals(ZERO_DIGEST) && !file.announcedDigest.equals(message.digest)) {
+      return this.fail(protocolError(`FILE_DONE for ${describe(file)} names another digest than its FILE_INFO`));
+    }
+    file.doneDigest = message.digest;
+    return this.commitIfVerified(file);
+  }
+
+  private onFileError(message: FileErrorMessage): readonly ReceiverAction[] {
+    const file = this.files.get(message.fileId);
+    if (file === undefined) {
+      return this.failedFiles.has(message.fileId) ? NO_ACTIONS : this.fail(this.notInProgress('FILE_ERROR', message.fileId));
+    }
+    // The sender had read every byte when it sent FILE_DONE: nothing of its own can fail after it.
+    if (file.doneDigest !== undefined) return this.fail(protocolError(`FILE_ERROR after FILE_DONE for ${describe(file)}`));
+    return this.failFile(file, peerError(message, this.peerName), false);
+  }
+
+  private onData(link: DataLink, message: DataMessage): readonly ReceiverAction[] {
+    if (link.fileId < 0) {
+      const refused = this.openChunk(link, message);
+      if (refused !== undefined) return refused;
+    } else if (message.fileId !== link.fileId || message.seq * DATA_UNIT !== link.next) {
+      return this.fail(protocolError(
+        `DATA for file_id ${message.fileId} at offset ${message.seq * DATA_UNIT} inside the chunk of file_id ` +
+          `${link.fileId} at offset ${link.start}, which continues at ${link.next}`,
+      ));
+    }
+    const length = message.data.length;
+    const end = link.next + length;
+    if (end > link.end || (end < link.end && length !== DATA_FRAME_BYTES)) {
+      return this.fail(protocolError(
+        `DATA of ${length} bytes at offset ${link.next} of file_id ${link.fileId}: its chunk ends at ${link.end}, ` +
+          `and every DATA of a chunk but the last carries ${DATA_FRAME_BYTES} bytes`,
+      ));
+    }
+    link.frames.push(message.data);
+    link.next = end;
+    return NO_ACTIONS;
+  }
+
+  /** The first DATA of a chunk on `link`: undefined when the chunk may start, else the failure. */
+  private openChunk(link: DataLink, message: DataMessage): FailAction[] | undefined {
+    const { fileId } = message;
+    const offset = message.seq * DATA_UNIT;
+    const size = this.dataFileSize(fileId);
+    if (typeof size !== 'number') return this.fail(size);
+    const length = chunkLengthAt(offset, size, this.chunkSize);
+    if (length === 0) {
+      return this.fail(protocolError(
+        `DATA at offset ${offset} of file_id ${fileId} (${size} bytes) does not start a chunk of ${this.chunkSize} bytes`,
+      ));
+    }
+    const file = this.files.get(fileId);
+    const progress = file === undefined ? undefined : this.claimChunk(file, offset);
+    if (progress instanceof FcpError) return this.fail(progress);
+    link.fileId = fileId;
+    link.start = offset;
+    link.next = offset;
+    link.end = offset + length;
+    link.progress = progress;
+    return undefined;
+  }
+
+  /** The size of the file that DATA for `fileId` may go to, or why there is none. */
+  private dataFileSize(fileId: number): number | FcpError {
+    const file = this.files.get(fileId);
+    if (file !== undefined) {
+      return file.state === 'ANNOUNCED' ? protocolError(`DATA for ${describe(file)}, which is not ready`) : file.size;
+    }
+    const failed = this.failedFiles.get(fileId);
+    if (failed === undefined) return this.notInProgress('DATA', fileId);
+    return failed.created ? failed.size : protocolError(`DATA for file_id ${fileId}, which failed before it was ready`);
+  }
+
+  /** Marks the chunk at `offset` as being received, or says why it may not come now. */
+  private claimChunk(file: IncomingFile, offset: number): ChunkProgress | FcpError {
+    const index = offset / this.chunkSize;
+    if (file.digest.has(index)) {
+      return protocolError(`the chunk at offset ${offset} of ${describe(file)} was already verified`);
+    }
+    const progress = file.chunks.get(index);
+    if (progress === undefined) {
+      const first: ChunkProgress = { attempts: 0, phase: 'receiving', hash: 0n };
+      file.chunks.set(index, first);
+      return first;
+    }
+    if (progress.phase !== 'resend') {
+      return protocolError(`the chunk at offset ${offset} of ${describe(file)} came again without a RESEND`);
+    }
+    progress.phase = 'receiving';
+    return progress;
+  }
+
+  private onChunkSum(link: DataLink, message: ChunkSumMessage): readonly ReceiverAction[] {
+    const offset = message.seq * DATA_UNIT;
+    if (
+      message.fileId !== link.fileId ||
+      offset !== link.start ||
+      link.next !== link.end ||
+      message.length !== link.end - link.start
+    ) {
+      const open = link.fileId < 0 ? 'no open chunk' : `bytes ${link.start}..${link.next} of file_id ${link.fileId}, ` +
+        `whose chunk ends at ${link.end}`;
+      return this.fail(protocolError(
+        `CHUNK_SUM(file_id ${message.fileId}, offset ${offset}, length ${message.length}) does not close the DATA ` +
+          `before it: ${open}`,
+      ));
+    }
+    const { frames: data, progress } = link;
+    link.fileId = -1;
+    link.frames = [];
+    link.progress = undefined;
+    // No file in progress: it failed before or during this chunk, and its data goes nowhere.
+    if (progress === undefined || !this.files.has(message.fileId)) return NO_ACTIONS;
+    progress.phase = 'writing';
+    progress.attempts++;
+    progress.hash = message.hash;
+    const { fileId, seq, length, hash } = message;
+    return [{ type: 'writeChunk', fileId, seq, length, hash, data, attempt: progress.attempts }];
+  }
+
+  /** Commits `file` once FILE_DONE is in and every chunk is verified, or fails it on a digest mismatch. */
+  private commitIfVerified(file: IncomingFile): readonly ReceiverAction[] {
+    if (file.doneDigest === undefined || !file.digest.complete) return NO_ACTIONS;
+    const digest = file.digest.digest();
+    if (!digest.equals(file.doneDigest)) {
+      return this.failFile(file, new FcpError(
+        'FCP_ERR_VERIFY',
+        `${describe(file)}: whole-file digest ${digest.toString('hex')} differs from the sender's ` +
+          `${file.doneDigest.toString('hex')}`,
+      ), true);
+    }
+    file.state = 'COMMITTING';
+    return [{ type: 'commitFile', fileId: file.fileId }];
+  }
+
+  /** notifyPeer: send FILE_ERROR (clear when the failure is the sender's own FILE_ERROR). */
+  private failFile(file: IncomingFile, error: FcpError, notifyPeer: boolean): ReceiverAction[] {
+    const { fileId } = file;
+    const created = file.state !== 'ANNOUNCED';
+    this.files.delete(fileId);
+    this.failedFiles.set(fileId, { size: file.size, created });
+    this.filesFailed++;
+    const actions: ReceiverAction[] = notifyPeer ? [fileError(fileId, error)] : [];
+    if (created) actions.push({ type: 'discardFile', fileId });
+    actions.push({ type: 'fileFailed', fileId, error });
+    return this.finishIfSettled(actions);
+  }
+
+  /** Appends `finish` when the sender's DONE is in and every file is OK or FAILED. */
+  private finishIfSettled(actions: ReceiverAction[]): ReceiverAction[] {
+    if (this.state === 'SENDER_DONE' && this.filesOk + this.filesFailed === this.count) {
+      this.state = 'FINISHING';
+      actions.push({ type: 'finish' });
+    }
+    return actions;
+  }
+}
+
+// ─── Sender ──────────────────────────────────────────────────────────────────────────────────
+
+/** IDLE → ANNOUNCING (after start) → DONE_SENT (after finish) → CLOSED (the receiver's DONE). */
+type SenderState = 'IDLE' | 'ANNOUNCING' | 'DONE_SENT' | 'CLOSED';
+
+/** A file announced and not yet OK or FAILED. */
+interface OutgoingFile {
+  readonly size: number;
+  /** ANNOUNCED: FILE_INFO sent; READY: FILE_READY came; SENT: FILE_DONE sent. */
+  state: 'ANNOUNCED' | 'READY' | 'SENT';
+  /** RESENDs received by chunk index; created at the first RESEND. */
+  resends: Map<number, number> | undefined;
+}
+
+export class TransferSender extends TransferMachine<SenderState> {
+  private readonly chunkSize: number;
+  private readonly windowFiles: number;
+  private readonly files = new Map<number, OutgoingFile>();
+  private readonly failedFiles = new Set<number>();
+
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string }) {
+    super('IDLE', opts.peerName);
+    this.chunkSize = opts.chunkSize;
+    this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
+  }
+
+  /** Another file may be announced now: fewer than windowFiles are waiting for FILE_OK or FILE_ERROR. */
+  get canAnnounce(): boolean {
+    return this.state === 'ANNOUNCING' && this.files.size < this.windowFiles;
+  }
+
+  start(count: number, totalBytes: number): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    if (this.state !== 'IDLE') throw internalError(`start() in state ${this.state}`);
+    this.count = count;
+    this.totalBytes = totalBytes;
+    this.state = 'ANNOUNCING';
+    return [send({ type: PacketType.FILE_COUNT, count, totalBytes })];
+  }
+
+  announceDir(path: Buffer, perm: number, mtimeNs: bigint): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('announceDir');
+    return [send({ type: PacketType.DIR_INFO, perm, mtimeNs, path })];
+  }
+
+  announceSymlink(path: Buffer, target: Buffer, mtimeNs: bigint): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('announceSymlink');
+    return [send({ type: PacketType.SYMLINK, mtimeNs, path, target })];
+  }
+
+  /** Announces the next file; its file_id is the number of files announced before it. */
+  announceFile(path: Buffer, perm: number, size: number, mtimeNs: bigint): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('announceFile');
+    const problem = this.announcementProblem(size);
+    if (problem !== undefined) throw internalError(`announceFile(${path.toString()}): ${problem}`);
+    const fileId = this.recordAnnouncement(size);
+    this.files.set(fileId, { size, state: 'ANNOUNCED', resends: undefined });
+    return [send({ type: PacketType.FILE_INFO, fileId, perm, size, mtimeNs, digest: ZERO_DIGEST, path })];
+  }
+
+  /** Every chunk of the file was sent; digest is its whole-file digest. */
+  fileSent(fileId: number, digest: Buffer): readonly SenderAction[] {
+    if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (file?.state !== 'READY') throw internalError(`fileSent(file_id ${fileId}) for a file not being sent`);
+    file.state = 'SENT';
+    return [send({ type: PacketType.FILE_DONE, fileId, digest })];
+  }
+
+  /** The owner could not read the file (before FILE_DONE). */
+  fileFailed(fileId: number, error: FcpError): readonly SenderAction[] {
+    if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (file === undefined || file.state === 'SENT') {
+      throw internalError(`fileFailed(file_id ${fileId}) for a file that is not being read`);
+    }
+    this.settleFailed(fileId);
+    return [fileError(fileId, error), { type: 'fileFailed', fileId, error }];
+  }
+
+  /** The DONE after the last announcement. */
+  finish(): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('finish');
+    if (this.nextFileId < this.count) {
+      throw internalError(`finish() after ${this.nextFileId} of the ${this.count} files of FILE_COUNT`);
+    }
+    this.state = 'DONE_SENT';
+    return [send({ type: PacketType.DONE })];
+  }
+
+  /** A message arrived on the control connection. */
+  receive(message: Message): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    const exchanging = this.state === 'ANNOUNCING' || this.state === 'DONE_SENT';
+    switch (message.type) {
+      case PacketType.FILE_READY:
+        if (exchanging) return this.onFileReady(message);
+        break;
+      case PacketType.RESEND:
+        if (exchanging) return this.onResend(message);
+        break;
+      case PacketType.FILE_OK:
+        if (exchanging) return this.onFileOk(message);
+        break;
+      case PacketType.FILE_ERROR:
+        if (exchanging) return this.onFileError(message);
+        break;
+      case PacketType.DONE:
+        if (this.state === 'DONE_SENT' && this.files.size === 0) {
+          this.state = 'CLOSED';
+          return [this.summary()];
+        }
+        break;
+      case PacketType.ERROR:
+        return this.fail(peerError(message, this.peerName), false);
+      case PacketType.KEEPALIVE:
+        return NO_ACTIONS;
+    }
+    const open = this.state === 'DONE_SENT' ? ` with ${this.files.size} files not acknowledged` : '';
+    return this.fail(unexpected(message, `${this.state}${open}`));
+  }
+
+  private requireAnnouncing(what: string): void {
+    if (this.state !== 'ANNOUNCING') throw internalError(`${what}() in state ${this.state}`);
+  }
+
+  private onFileReady(message: FileReadyMessage): readonly SenderAction[] {
+    const { fileId } = message;
+    const file = this.files.get(fileId);
+    if (file?.state === 'ANNOUNCED') {
+      file.state = 'READY';
+      return [{ type: 'sendFile', fileId }];
+    }
+    if (this.failedFiles.has(fileId)) return NO_ACTIONS;
+    return this.fail(file ? protocolError(`FILE_READY twice for file_id ${fileId}`) : this.notInProgress('FILE_READY', fileId));
+  }
+
+  private onResend(message: ResendMessage): readonly SenderAction[] {
+    const { fileId, seq, length } = message;
+    if (this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (file === undefined) return this.fail(this.notInProgress('RESEND', fileId));
+    if (file.state === 'ANNOUNCED') return this.fail(protocolError(`RESEND for file_id ${fileId}, which is not ready`));
+    const offset = seq * DATA_UNIT;
+    const chunkLength = chunkLengthAt(offset, file.size, this.chunkSize);
+    if (chunkLength === 0 || length !== chunkLength) {
+      return this.fail(protocolError(
+        `RESEND(offset ${offset}, length ${length}) is not a chunk of file_id ${fileId} ` +
+          `(${file.size} bytes in chunks of ${this.chunkSize})`,
+      ));
+    }
+    const index = offset / this.chunkSize;
+    file.resends ??= new Map();
+    const resends = (file.resends.get(index) ?? 0) + 1;
+    if (resends >= MAX_CHUNK_ATTEMPTS) {
+      return this.fail(protocolError(
+        `RESEND number ${resends} for the chunk at offset ${offset} of file_id ${fileId}: ` +
+          `a chunk is sent at most ${MAX_CHUNK_ATTEMPTS} times`,
+      ));
+    }
+    file.resends.set(index, resends);
+    return [{ type: 'resendChunk', fileId, seq, length }];
+  }
+
+  private onFileOk(message: FileOkMessage): readonly SenderAction[] {
+    const { fileId } = message;
+    const file = this.files.get(fileId);
+    if (file?.state !== 'SENT') {
+      if (file !== undefined) return this.fail(protocolError(`FILE_OK for file_id ${fileId} before its FILE_DONE`));
+      const failed = this.failedFiles.has(fileId);
+      return this.fail(failed ? protocolError(`FILE_OK for file_id ${fileId}, which failed`) : this.notInProgress('FILE_OK', fileId));
+    }
+    this.files.delete(fileId);
+    this.filesOk++;
+    this.bytesOk += file.size;
+    return [{ type: 'fileOk', fileId }];
+  }
+
+  private onFileError(message: FileErrorMessage): readonly SenderAction[] {
+    const { fileId } = message;
+    if (this.failedFiles.has(fileId)) return NO_ACTIONS;
+    if (!this.files.has(fileId)) return this.fail(this.notInProgress('FILE_ERROR', fileId));
+    this.settleFailed(fileId);
+    return [{ type: 'fileFailed', fileId, error: peerError(message, this.peerName) }];
+  }
+
+  private settleFailed(fileId: number): void {
+    this.files.delete(fileId);
+    this.failedFiles.add(fileId);
+    this.filesFailed++;
+  }
+}

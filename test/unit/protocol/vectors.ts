@@ -1,0 +1,329 @@
+/**
+ * Test vectors of docs/PROTOCOL.md section 13: named example messages, their rendering as
+ * Markdown (`npm run docs:vectors` writes it between the vectors markers) and the parser that
+ * docVectors.test.ts uses to check the document against the code.
+ *
+ * Uses no jest API, so scripts/docs-vectors.ts can run it after a plain tsc build.
+ */
+import { wireFromCode } from '../../../src/errors';
+import {
+  ChksumCoverage,
+  ChksumCoverageValue,
+  Cipher,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_CONNECTIONS,
+  DIGEST_SIZE,
+  Feature,
+  HashAlg,
+  KEY_ID_SIZE,
+  MAC_SIZE,
+  ModeFlag,
+  NONCE_SIZE,
+  PacketType,
+  PROTOCOL_VERSION,
+  SESSION_ID_SIZE,
+} from '../../../src/protocol/constants';
+import { FrameDecoder } from '../../../src/protocol/frameDecoder';
+import { FrameEncoder } from '../../../src/protocol/frameEncoder';
+import { LAYOUTS } from '../../../src/protocol/layouts';
+import type { Message } from '../../../src/protocol/messages';
+import { parsePayload } from '../../../src/protocol/parser';
+import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
+
+export const VECTORS_BEGIN = '<!-- vectors:begin -->';
+export const VECTORS_END = '<!-- vectors:end -->';
+
+/** A frame of the document: when `key` is set, the payload is sealed as the first frame (n = 0) of its direction. */
+export interface Vector extends Channel {
+  name: string;
+  message: Message;
+}
+
+export interface ParsedVector extends Vector {
+  bytes: Buffer;
+}
+
+const fill = (size: number, byte: number) => Buffer.alloc(size, byte);
+const path = (s: string) => Buffer.from(s, 'utf8');
+const { FULL, HEADER } = ChksumCoverage;
+const MTIME_NS = 1700000000123456789n; // 2023-11-14T22:13:20.123456789Z
+/** The AES-256-GCM key of the sealed examples. */
+const KEY = fill(32, 0x77);
+
+const plain = (name: string, message: Message): Vector => ({ name, coverage: FULL, message });
+
+/** At least one vector per packet type (docVectors.test.ts checks that), then special cases. */
+export const VECTORS: readonly Vector[] = [
+  plain('PUSH', { type: PacketType.PUSH, path: path('/srv/backup') }),
+  plain('PULL (two sources)', { type: PacketType.PULL, paths: [path('/etc/hosts'), path('notes.txt')] }),
+  plain('SESSION', { type: PacketType.SESSION, sessionId: fill(SESSION_ID_SIZE, 0x22) }),
+  plain('ATTACH', { type: PacketType.ATTACH, sessionId: fill(SESSION_ID_SIZE, 0x22), connIndex: 2 }),
+  plain('MODE (recursive, destination is a directory)', {
+    type: PacketType.MODE,
+    flags: ModeFlag.RECURSIVE | ModeFlag.DEST_IS_DIR,
+  }),
+  plain('DIR_INFO', { type: PacketType.DIR_INFO, perm: 0o755, mtimeNs: 1700000000000000000n, path: path('dir') }),
+  plain('DIR_INFO (setgid, name not UTF-8)', {
+    type: PacketType.DIR_INFO,
+    perm: 0o2775,
+    mtimeNs: 0n,
+    path: Buffer.from('dir/caf\xe9', 'latin1'),
+  }),
+  plain('FILE_INFO', {
+    type: PacketType.FILE_INFO,
+    fileId: 1,
+    perm: 0o644,
+    size: 16,
+    mtimeNs: MTIME_NS,
+    digest: fill(DIGEST_SIZE, 0),
+    path: path('dir/file name.txt'),
+  }),
+  plain('FILE_COUNT', { type: PacketType.FILE_COUNT, count: 1, totalBytes: 16 }),
+  plain('FILE_READY', { type: PacketType.FILE_READY, fileId: 1 }),
+  plain('DATA (16 bytes)', {
+    type: PacketType.DATA,
+    fileId: 1,
+    seq: 0,
+    data: Buffer.from(Array.from({ length: 16 }, (_, i) => i)),
+  }),
+  plain('CHUNK_SUM', { type: PacketType.CHUNK_SUM, fileId: 1, seq: 0, length: 16, hash: 0x0123456789abcdefn }),
+  plain('RESEND', { type: PacketType.RESEND, fileId: 1, seq: 0, length: 16 }),
+  plain('FILE_DONE', { type: PacketType.FILE_DONE, fileId: 1, digest: fill(DIGEST_SIZE, 0x66) }),
+  plain('FILE_OK', { type: PacketType.FILE_OK, fileId: 1 }),
+  plain('FILE_ERROR', {
+    type: PacketType.FILE_ERROR,
+    fileId: 2,
+    code: wireFromCode('FCP_ERR_PERMISSION'),
+    message: 'permission denied: dir/secret',
+  }),
+  plain('SYMLINK (mtime before 1970)', {
+    type: PacketType.SYMLINK,
+    mtimeNs: -1_000_000_000n,
+    path: path('dir/link'),
+    target: path('file name.txt'),
+  }),
+  plain('DONE', { type: PacketType.DONE }),
+  plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
+  plain('HELLO', {
+    type: PacketType.HELLO,
+    minVersion: PROTOCOL_VERSION,
+    maxVersion: PROTOCOL_VERSION,
+    nonce: fill(NONCE_SIZE, 0x11),
+  }),
+  plain('AUTH', { type: PacketType.AUTH, keyId: fill(KEY_ID_SIZE, 0x33), mac: fill(MAC_SIZE, 0x44) }),
+  plain('AUTH_OK', { type: PacketType.AUTH_OK, mac: fill(MAC_SIZE, 0x55) }),
+  plain('PARAMS (client offer)', {
+    type: PacketType.PARAMS,
+    chunkSize: DEFAULT_CHUNK_SIZE,
+    connections: DEFAULT_CONNECTIONS,
+    hashAlgs: HashAlg.XXH64,
+    cipher: Cipher.AES_256_GCM,
+    features: Feature.HEADER_CHKSUM,
+  }),
+  plain('KEEPALIVE', { type: PacketType.KEEPALIVE }),
+  {
+    name: 'FILE_READY (sealed, header coverage: an encrypted connection with HEADER_CHKSUM)',
+    coverage: HEADER,
+    key: KEY,
+    message: { type: PacketType.FILE_READY, fileId: 1 },
+  },
+  {
+    name: 'FILE_READY (sealed, full coverage: an encrypted connection without HEADER_CHKSUM)',
+    coverage: FULL,
+    key: KEY,
+    message: { type: PacketType.FILE_READY, fileId: 1 },
+  },
+];
+
+// --- messages <-> JSON -----------------------------------------------------------------------
+
+export type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
+
+/** JSON-able form: Buffers as {hex}, bigints as "<digits>n". Also how tests compare messages by content. */
+export function toPlain(value: unknown): Plain {
+  if (Buffer.isBuffer(value)) return { hex: value.toString('hex') };
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return value.map(toPlain);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, toPlain(v)]));
+  }
+  return value as Plain;
+}
+
+function fromHex(value: Plain, where: string): Buffer {
+  const hex = value !== null && typeof value === 'object' && !Array.isArray(value) ? value.hex : undefined;
+  if (typeof hex !== 'string' || !/^(?:[0-9a-f]{2})*$/.test(hex)) throw new Error(`${where}: expected {"hex": "<lowercase hex>"}`);
+  return Buffer.from(hex, 'hex');
+}
+
+/**
+ * The message a plain object stands for. Which fields are Buffers or bigints comes from the
+ * type's layout, not from the values' shape, so a text field that reads "5n" stays a string.
+ */
+export function fromPlain(plain: Plain, where = 'message'): Message {
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain) || typeof plain.type !== 'number') {
+    throw new Error(`${where}: expected an object with a numeric "type"`);
+  }
+  const layout = LAYOUTS[plain.type];
+  if (!layout) throw new Error(`${where}: unknown type ${plain.type}`);
+  const message: Record<string, unknown> = { ...plain };
+  for (const { name, kind } of layout) {
+    const value = plain[name];
+    if (value === undefined) continue;
+    const at = `${where}.${name}`;
+    if (kind === 'u64' || kind === 'i64') {
+      if (typeof value !== 'string' || !/^-?\d+n$/.test(value)) throw new Error(`${at}: expected "<integer>n"`);
+      message[name] = BigInt(value.slice(0, -1));
+    } else if (kind === 'userPathList') {
+      if (!Array.isArray(value)) throw new Error(`${at}: expected an array`);
+      message[name] = value.map((v, i) => fromHex(v, `${at}[${i}]`));
+    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data'].includes(kind)) {
+      message[name] = fromHex(value, at);
+    }
+  }
+  return message as unknown as Message;
+}
+
+// --- bytes ------------------------------------------------------------------------------------
+
+/** How a connection frames: checksum coverage, and the AES-256-GCM key when frames are sealed. */
+export interface Channel {
+  coverage: ChksumCoverageValue;
+  key?: Buffer;
+}
+
+export function encoderFor(xxh: XXHashAPI, { coverage, key }: Channel): FrameEncoder {
+  const encoder = new FrameEncoder(xxh);
+  encoder.setSealing(key, coverage);
+  return encoder;
+}
+
+export function decoderFor(xxh: XXHashAPI, { coverage, key }: Channel): FrameDecoder {
+  const decoder = new FrameDecoder(xxh);
+  decoder.setSealing(key, coverage);
+  return decoder;
+}
+
+/** The frames of `messages` as one fresh connection sends them (so frame n is sealed with nonce n). */
+export function encodeMessages(xxh: XXHashAPI, messages: readonly Message[], channel: Channel): Buffer[] {
+  const encoder = encoderFor(xxh, channel);
+  return messages.map((message) => encoder.encode(message));
+}
+
+/**
+ * Feeds `slices` to a fresh decoder, then ends the stream; returns every message, parsed.
+ * Buffers in the messages may be views into `slices`.
+ */
+export function decodeSlices(xxh: XXHashAPI, slices: readonly Buffer[], channel: Channel): Message[] {
+  const decoder = decoderFor(xxh, channel);
+  const messages: Message[] = [];
+  for (const slice of slices) {
+    decoder.push(slice);
+    for (let frame = decoder.next(); frame; frame = decoder.next()) {
+      messages.push(parsePayload(frame.type, frame.payload));
+    }
+  }
+  decoder.end();
+  return messages;
+}
+
+// --- Markdown ---------------------------------------------------------------------------------
+
+const COVERAGE_NAMES: Record<ChksumCoverageValue, string> = { [FULL]: 'full', [HEADER]: 'header' };
+
+/** Lowercase hex, 16 bytes per line, bytes separated by one space. */
+export function hexDump(bytes: Buffer): string {
+  const lines: string[] = [];
+  for (let pos = 0; pos < bytes.length; pos += 16) {
+    lines.push(Array.from(bytes.subarray(pos, pos + 16), (b) => b.toString(16).padStart(2, '0')).join(' '));
+  }
+  return lines.join('\n');
+}
+
+const PREAMBLE = [
+  'Each vector is one frame: `coverage` is what its checksum covers (section 2); `message` is the',
+  'message as JSON, with `type` the flag value, byte strings as `{"hex": ...}` and u64 hashes and',
+  'i64 mtimes as decimal strings ending in `n`; `key`, on sealed vectors only, is the AES-256-GCM',
+  'key (section 6), and the frame is the first one sealed in its direction (n = 0).',
+].join('\n');
+
+/** Section 13 of docs/PROTOCOL.md, as it goes between the vectors markers. */
+export async function renderVectorsMarkdown(): Promise<string> {
+  const xxh = await loadXxhash();
+  const vectors = VECTORS.map(({ name, coverage, key, message }) =>
+    [
+      `#### ${name}`,
+      `coverage: ${COVERAGE_NAMES[coverage]}`,
+      ...(key ? [`key: ${key.toString('hex')}`] : []),
+      `message: ${JSON.stringify(toPlain(message))}`,
+      '```hex',
+      hexDump(encodeMessages(xxh, [message], { coverage, key })[0]!),
+      '```',
+    ].join('\n'),
+  );
+  return [PREAMBLE, ...vectors].join('\n\n');
+}
+
+/**
+ * Parses the format renderVectorsMarkdown writes (text before the first vector is skipped);
+ * throws, naming the line, on anything else.
+ */
+export function parseVectorsMarkdown(md: string): ParsedVector[] {
+  const lines = md.split('\n');
+  const vectors: ParsedVector[] = [];
+  let i = lines.findIndex((line) => line.startsWith('#### '));
+  if (i < 0) return vectors;
+  const fail = (what: string): never => {
+    throw new Error(`test vectors, line ${i + 1}: expected ${what}, found ${JSON.stringify(lines[i] ?? '<end>')}`);
+  };
+  const take = (pattern: RegExp, what: string): string => {
+    const match = pattern.exec(lines[i] ?? '');
+    if (!match) fail(what);
+    i++;
+    return match![1] ?? '';
+  };
+  while (i < lines.length) {
+    if (lines[i]!.trim() === '') {
+      i++;
+      continue;
+    }
+    const name = take(/^#### (.+)$/, '"#### NAME"');
+    const coverage = take(/^coverage: (full|header)$/, '"coverage: full" or "coverage: header"') === 'full' ? FULL : HEADER;
+    const key = lines[i]?.startsWith('key: ') ? Buffer.from(take(/^key: ((?:[0-9a-f]{2}){32})$/, 'a 32-byte hex key'), 'hex') : undefined;
+    const messageLine = i;
+    const json = take(/^message: (\{.*\})$/, '"message: {...}"');
+    let message: Message;
+    try {
+      message = fromPlain(JSON.parse(json) as Plain, name);
+    } catch (err) {
+      throw new Error(`test vectors, line ${messageLine + 1}: ${(err as Error).message}`);
+    }
+    take(/^```hex$/, '"```hex"');
+    const tokens: string[] = [];
+    while (i < lines.length && lines[i] !== '```') {
+      tokens.push(...take(/^((?:[0-9a-f]{2} )*[0-9a-f]{2})$/, 'hex bytes separated by single spaces').split(' '));
+    }
+    take(/^(```)$/, 'closing "```"');
+    vectors.push({ name, coverage, ...(key && { key }), message, bytes: Buffer.from(tokens.join(''), 'hex') });
+  }
+  return vectors;
+}
+
+// --- the document -----------------------------------------------------------------------------
+
+/** Splits a document around its vectors markers; `inside` is the text between the marker lines. */
+export function splitAtVectors(doc: string): { before: string; inside: string; after: string } {
+  const begin = doc.indexOf(`\n${VECTORS_BEGIN}\n`);
+  const end = doc.indexOf(`\n${VECTORS_END}`, begin + 1);
+  if (begin < 0 || end < 0) {
+    throw new Error(`the document has no "${VECTORS_BEGIN}" line followed by a "${VECTORS_END}" line`);
+  }
+  const insideStart = begin + VECTORS_BEGIN.length + 2;
+  return { before: doc.slice(0, insideStart), inside: doc.slice(insideStart, end + 1), after: doc.slice(end + 1) };
+}
+
+/** The document with the text between its vectors markers replaced by `body`. */
+export function replaceVectors(doc: string, body: string): string {
+  const { before, after } = splitAtVectors(doc);
+  return `${before}\n${body}\n\n${after}`;
+}
