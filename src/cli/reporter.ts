@@ -16,6 +16,8 @@ export interface ReporterOptions {
 
 export class Reporter {
   private lineShown = false;
+  /** Error messages already shown per file, so the summary does not repeat them. */
+  private readonly shown = new Set<string>();
 
   constructor(private readonly options: ReporterOptions) {}
 
@@ -48,6 +50,7 @@ export class Reporter {
     if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
     if (event.type === 'file' && event.error && !this.options.quiet) {
       this.clearLine();
+      this.shown.add(event.error.message);
       this.options.stderr.write(`fcp: ${event.path}: ${event.error.message} (${event.error.code})\n`);
     } else if (event.type === 'file') {
       this.log(`${event.path}: ${formatBytes(event.size)} ok${event.digest ? `, digest ${event.digest}` : ''}`);
@@ -69,7 +72,7 @@ export class Reporter {
         errors: summary.errors.map((e) => ({ code: e.code, message: e.message })),
       });
     }
-    for (const error of summary.errors) this.error(error);
+    for (const error of summary.errors) if (!this.shown.has(error.message)) this.error(error);
     this.log(
       `${summary.files} files, ${formatBytes(summary.bytes)} in ${summary.seconds.toFixed(2)} s ` +
         `(${formatBytes(summary.rate)}/s, ${summary.connections} connections${summary.encrypted ? ', encrypted' : ''})`,

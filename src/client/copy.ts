@@ -102,8 +102,10 @@ function plan(options: CopyOptions): Plan {
     followSymlinks: options.followSymlinks ?? false,
   });
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: Buffer.from(dest.path || '.'), walk }, flags, remote: dest };
-  // A local copy: the local fcpd resolves the destination the same way a remote one would.
-  return { work: { kind: 'push', destination: Buffer.from(path.resolve(dest.path)), walk }, flags, remote: undefined };
+  // A local copy: the local fcpd resolves the destination the same way a remote one would. A
+  // trailing slash (the destination must be a directory) survives path.resolve.
+  const local = path.resolve(dest.path) + (dest.path.endsWith('/') && dest.path !== '/' ? '/' : '');
+  return { work: { kind: 'push', destination: Buffer.from(local), walk }, flags, remote: undefined };
 }
 
 function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void): Launcher {

@@ -25,7 +25,12 @@ export function awaitLine<T>(
       for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        const value = match(line);
+        let value: T | undefined;
+        try {
+          value = match(line);
+        } catch (err) {
+          return finish(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err }));
+        }
         if (value !== undefined) return finish(undefined, value);
         options.other?.(line);
       }

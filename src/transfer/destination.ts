@@ -36,6 +36,11 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, 'access destination', dest);
   }
   if (!isDir) {
+    if (dest[dest.length - 1] === SLASH) {
+      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showPath(dest)} is not an existing directory`, {
+        hint: 'create the directory first, or leave out the trailing / to copy to that name',
+      });
+    }
     if (flags & ModeFlag.DEST_IS_DIR) {
       throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showPath(dest)} is not a directory`, {
         hint: 'with several sources the destination must be an existing directory',

@@ -27,6 +27,10 @@ interface OpenFile {
   fd: number;
   temp: Buffer;
   final: Buffer;
+  /** Writes in libuv's thread pool: the descriptor is closed only once they are done. */
+  writing: number;
+  /** Discarded while writes were in flight: the last one to finish closes and removes it. */
+  discarded: boolean;
 }
 
 interface DirectoryMeta {
@@ -36,11 +40,16 @@ interface DirectoryMeta {
 }
 
 /**
- * Seconds for utimes from nanoseconds. libuv truncates to whole microseconds, and ns / 1e9 as a
- * double often lands just below the exact time (…0.25 becomes …0.2499998): convert from whole
- * microseconds, which a double holds exactly, plus half a microsecond so truncation lands on it.
+ * A time for Node's utimes from nanoseconds. libuv truncates toward zero to whole microseconds
+ * and Node would take any negative number (before 1970) as "now", so: whole microseconds
+ * (exact in a double), half a microsecond away from zero so truncation lands on the value, and
+ * a numeric string, which Node passes through as it is. Exact for any time after 1901-12-13
+ * (Node clamps earlier times to -2^31 s).
  */
-const seconds = (ns: bigint): number => Number(ns / 1000n) / 1e6 + 5e-7;
+const seconds = (ns: bigint): string => {
+  const value = Number(ns / 1000n) / 1e6;
+  return String(value + (value < 0 ? -5e-7 : 5e-7));
+};
 
 /** Temporary names: unique per process (pid) and per file (counter); O_EXCL catches the rest. */
 let tempCounter = 0;
@@ -110,7 +119,7 @@ export class FileWriter {
       fs.rmSync(temp, { force: true });
       throw fsError(err, 'create', final);
     }
-    this.files.set(fileId, { fd, temp, final });
+    this.files.set(fileId, { fd, temp, final, writing: 0, discarded: false });
   }
 
   /** Checks the chunk's xxh64 and, when it matches, writes it at offset. Returns the hash it computed. */
@@ -124,10 +133,11 @@ export class FileWriter {
     }
     const hash = hasher.digest();
     if (hash !== expected) return { ok: false, hash };
+    file.writing++;
     try {
       let buffers = data;
       let position = offset;
-      while (total > 0) {
+      while (total > 0 && !file.discarded) {
         const written = total <= SYNC_WRITE_MAX ? fs.writevSync(file.fd, buffers, position) : (await writev(file.fd, buffers, position)).bytesWritten;
         if (written === 0) throw new FcpError('FCP_ERR_IO', `write of ${showPath(file.final)} made no progress`);
         total -= written;
@@ -136,6 +146,8 @@ export class FileWriter {
       }
     } catch (err) {
       throw fsError(err, 'write', file.final);
+    } finally {
+      if (--file.writing === 0 && file.discarded) removeFile(file);
     }
     return { ok: true, hash };
   }
@@ -156,13 +168,17 @@ export class FileWriter {
     }
   }
 
-  /** Removes a file that failed: nothing is left under its final name, nor its temporary. */
+  /**
+   * Removes a file that failed: nothing is left under its final name, nor its temporary. With
+   * writes still in flight the last of them does it, so a reused descriptor number never gets
+   * a stray write.
+   */
   discardFile(fileId: number): void {
     const file = this.files.get(fileId);
     if (!file) return;
     this.files.delete(fileId);
-    closeQuietly(file.fd);
-    fs.rmSync(file.temp, { force: true });
+    file.discarded = true;
+    if (file.writing === 0) removeFile(file);
   }
 
   discardAll(): void {
@@ -185,6 +201,11 @@ export class FileWriter {
     if (!file) throw new FcpError('FCP_ERR_INTERNAL', `file ${fileId} is not open for writing`);
     return file;
   }
+}
+
+function removeFile(file: OpenFile): void {
+  closeQuietly(file.fd);
+  fs.rmSync(file.temp, { force: true });
 }
 
 function closeQuietly(fd: number): void {

@@ -113,7 +113,7 @@ export abstract class TransferRun {
     if (this.over) return;
     // After our DONE the peer may close data connections before its DONE reaches us on control.
     if (this.doneSent && conn !== this.link.control.conn) return;
-    this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `${conn.name} closed before the transfer ended`), false);
+    this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `${conn.name} closed before the transfer ended`), true);
   }
 
   /** Runs a step; an exception from it (a bug or an unexpected fs error) fails the session. */

@@ -134,8 +134,10 @@ export class ReceiveEngine extends TransferRun {
       this.checkParent(path);
       this.writer.createDirectory(local, perm, mtimeNs);
     } catch (err) {
-      // Entries inside a directory that could not be created fail with its error; the session goes on.
       const error = fsError(err, 'create directory', local);
+      // Without its top directory nothing of the transfer can be placed: that ends the session.
+      if (path.indexOf(SLASH) < 0) throw error;
+      // Entries inside a subdirectory that could not be created fail with its error; the session goes on.
       this.failedDirectories.set(path.toString('latin1'), error);
       this.errors.push(error);
     }

@@ -239,7 +239,9 @@ export class SendEngine extends TransferRun {
       await flushed[turn];
       try {
         const bytes = await this.encodeChunk(conn, job, buffers[turn]!);
-        if (this.over || job.file.failed) continue;
+        if (!bytes) continue;
+        // Sealed frames are always sent: skipping one would put the peer's GCM counter out of
+        // step. The receiver drops data for a file that failed in the meantime.
         flushed[turn] = new Promise((resolve) => conn.write(bytes.frames, resolve));
         await conn.drain();
         this.guard(() => this.chunkSent(job, bytes.hash, bytes.length));
@@ -249,13 +251,17 @@ export class SendEngine extends TransferRun {
     }
   }
 
-  /** Reads, hashes and frames one chunk (DATA frames, then CHUNK_SUM) inside buf. */
-  private async encodeChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer): Promise<{ frames: Buffer; hash: bigint; length: number }> {
+  /**
+   * Reads, hashes and frames one chunk (DATA frames, then CHUNK_SUM) inside buf; undefined when
+   * the file failed or the session ended while it was being read, so nothing was sealed.
+   */
+  private async encodeChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer): Promise<{ frames: Buffer; hash: bigint; length: number } | undefined> {
     const { file, index } = job;
     const offset = index * this.chunkSize;
     const length = Math.min(this.chunkSize, file.entry.size - offset);
     const slots = conn.encoder.dataSlots(buf, length);
     await readFully(file, slots, offset);
+    if (this.over || file.failed) return undefined;
     const hasher = this.link.xxh.create64(0n);
     for (const slot of slots) hasher.update(slot);
     const hash = hasher.digest();
@@ -267,8 +273,8 @@ export class SendEngine extends TransferRun {
 
   private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
     this.events.bytes?.(length);
-    if (job.resend) return;
     const file = job.file;
+    if (job.resend || file.failed) return;
     file.digest.add(job.index, hash);
     if (++file.chunksSent === file.chunkCount) this.apply(this.machine.fileSent(file.fileId, file.digest.digest()));
   }

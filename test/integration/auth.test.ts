@@ -1,0 +1,246 @@
+/**
+ * Authentication against a real fcpd, started by hand (bin/fcpd --serve --bind 127.0.0.1, the
+ * secret on its stdin, the port from its FCPD-LISTEN line), attacked with the protocol classes
+ * of src/ and with raw frames: a wrong secret, a forged MAC under the right key id, an ATTACH to
+ * an unknown session, and during the session an ATTACH to the real session by someone without the
+ * secret. fcpd must refuse each with the right code, log it, and keep serving its own client.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { copy, isFcpError } from '../../src';
+import type { Launcher, LaunchedServer } from '../../src';
+import { codeFromWire } from '../../src/errors';
+import { FrameDecoder, FrameEncoder, keyIdOf, loadXxhash, PacketType, parsePayload } from '../../src/protocol';
+import type { Message } from '../../src/protocol';
+import { ClientConnection } from '../../src/session/connection';
+import { makeOffer } from '../../src/session/params';
+import { FramedConnection } from '../../src/wire/framedConnection';
+import { runHandshake } from '../../src/wire/handshake';
+import { compareTrees } from './helpers/compare';
+import { dial, FCPD_BIN, killAll, stackLines, StartedFcpd, startFcpd, within } from './helpers/run';
+import { useTempDirs } from './helpers/tmp';
+import { buildSmallTree } from './helpers/tree';
+
+jest.setTimeout(30_000);
+
+const temp = useTempDirs();
+const started: StartedFcpd[] = [];
+afterEach(() => {
+  for (const fcpd of started.splice(0)) fcpd.kill();
+});
+afterAll(() => killAll());
+
+/** What a handshake attempt ended with: the FCP_ERR code of its failure, or 'established'. */
+async function handshakeOutcome(conn: FramedConnection, machine: ClientConnection): Promise<string> {
+  try {
+    await runHandshake(conn, machine, { timeoutMs: 10_000 });
+    conn.close();
+    return 'established';
+  } catch (err) {
+    return isFcpError(err) ? err.code : `not an FcpError: ${String(err)}`;
+  }
+}
+
+async function attemptControl(port: number, secret: Buffer, encrypt: boolean): Promise<string> {
+  const xxh = await loadXxhash();
+  const conn = new FramedConnection(await dial(port), xxh, 'attacker control connection', 10_000);
+  const machine = new ClientConnection({
+    role: 'control',
+    secret,
+    nonce: randomBytes(32),
+    peerName: 'fcpd under test',
+    offer: makeOffer({ encrypt, connections: 2 }),
+    mode: { type: PacketType.MODE, flags: 0 },
+    request: { type: PacketType.PUSH, path: Buffer.from('/tmp') },
+  });
+  return handshakeOutcome(conn, machine);
+}
+
+async function attemptAttach(port: number, secret: Buffer, sessionId: Buffer, connIndex: number): Promise<string> {
+  const xxh = await loadXxhash();
+  const conn = new FramedConnection(await dial(port), xxh, 'attacker data connection', 10_000);
+  const machine = new ClientConnection({
+    role: 'data',
+    secret,
+    nonce: randomBytes(32),
+    peerName: 'fcpd under test',
+    sessionId,
+    connIndex,
+    params: makeOffer({ encrypt: false, connections: 2 }),
+  });
+  return handshakeOutcome(conn, machine);
+}
+
+/**
+ * Raw frames: after the server's HELLO, send HELLO, PARAMS and an AUTH that names the session's
+ * real key id with a MAC made up of random bytes; returns the messages fcpd sent back until it
+ * closed.
+ */
+async function forgedMac(port: number, secret: Buffer): Promise<Message[]> {
+  const xxh = await loadXxhash();
+  const socket: Duplex = await dial(port);
+  const encoder = new FrameEncoder(xxh);
+  const decoder = new FrameDecoder(xxh);
+  const received: Message[] = [];
+  return within(
+    new Promise<Message[]>((resolve, reject) => {
+      let sent = false;
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          decoder.push(chunk);
+          for (let raw = decoder.next(); raw; raw = decoder.next()) received.push(parsePayload(raw.type, raw.payload));
+        } catch (err) {
+          reject(err);
+        }
+        if (!sent && received.some((m) => m.type === PacketType.HELLO)) {
+          sent = true;
+          socket.write(
+            Buffer.concat([
+              encoder.encode({ type: PacketType.HELLO, minVersion: 1, maxVersion: 1, nonce: randomBytes(32) }),
+              encoder.encode(makeOffer({ encrypt: false })),
+              encoder.encode({ type: PacketType.AUTH, keyId: keyIdOf(secret), mac: randomBytes(32) }),
+            ]),
+          );
+        }
+      });
+      socket.on('error', () => resolve(received));
+      socket.on('close', () => resolve(received));
+    }),
+    10_000,
+    'forged-MAC exchange',
+  );
+}
+
+const errorCodesOf = (messages: Message[]): string[] =>
+  messages.flatMap((m) => (m.type === PacketType.ERROR ? [codeFromWire(m.code)] : []));
+
+test('fcpd refuses a wrong secret, a forged MAC and unknown or unauthenticated ATTACHes, logs them, and still serves its client', async () => {
+  const work = temp.make('fcp-auth');
+  const tree = buildSmallTree(work, 'src');
+  const dst = path.join(work, 'dst');
+  fs.mkdirSync(dst);
+
+  const refusals: Record<string, string | string[]> = {};
+  let fcpd: StartedFcpd | undefined;
+  let sessionId: Buffer | undefined;
+  let dataConnects = 0;
+  const logLines: string[] = [];
+
+  const launcher: Launcher = {
+    async launch(secret): Promise<LaunchedServer> {
+      fcpd = await startFcpd({ secret, verbose: true });
+      started.push(fcpd);
+      const server = fcpd;
+      expect(server.address).toBe('127.0.0.1');
+      // Before the real client connects: strangers.
+      refusals.wrongSecret = await attemptControl(server.port, randomBytes(32), false);
+      refusals.wrongSecretEncrypted = await attemptControl(server.port, randomBytes(32), true);
+      refusals.forgedMac = errorCodesOf(await forgedMac(server.port, secret));
+      refusals.unknownSession = await attemptAttach(server.port, secret, randomBytes(16), 1);
+      return {
+        name: `fcpd on 127.0.0.1:${server.port}`,
+        connect: async () => {
+          // The control connection has been set up once data connections are opened: now an
+          // attacker who learnt the real session id, but not the secret, tries to join as
+          // connection 1 (free: the client's own connection 1 waits for this attempt to end).
+          if (sessionId && dataConnects++ === 0) {
+            refusals.attachWithoutSecret = await attemptAttach(server.port, randomBytes(32), sessionId, 1);
+          }
+          return dial(server.port);
+        },
+        close: async () => {
+          await within(server.exited, 15_000, 'fcpd exit after its session');
+        },
+      };
+    },
+  };
+
+  const summary = await copy({
+    sources: [tree.root],
+    destination: `localhost:${dst}`,
+    recursive: true,
+    connections: 2,
+    encrypt: true,
+    launcher,
+    log: (line) => {
+      logLines.push(line);
+      const match = /session ([0-9a-f]{32}):/.exec(line);
+      if (match) sessionId = Buffer.from(match[1]!, 'hex');
+    },
+  });
+
+  expect(refusals).toEqual({
+    wrongSecret: 'FCP_ERR_AUTH',
+    wrongSecretEncrypted: 'FCP_ERR_AUTH',
+    forgedMac: ['FCP_ERR_AUTH'],
+    unknownSession: 'FCP_ERR_UNKNOWN_SESSION',
+    attachWithoutSecret: 'FCP_ERR_AUTH',
+  });
+  // The real session was not disturbed.
+  expect(summary.errors).toEqual([]);
+  expect(summary).toMatchObject({ files: tree.fileCount, filesFailed: 0, encrypted: true, connections: 2 });
+  expect(compareTrees(tree.root, path.join(dst, 'src'))).toEqual([]);
+  // fcpd ended by itself with success, having logged every refusal with the peer's address.
+  expect(await within(fcpd!.exited, 15_000, 'fcpd exit')).toEqual({ code: 0, signal: null });
+  const refusedLines = fcpd!.stderr().split('\n').filter((l) => /refused client 127\.0\.0\.1:\d+/.test(l));
+  expect(refusedLines.length).toBeGreaterThanOrEqual(5);
+  expect(fcpd!.stderr()).not.toMatch(/^\s+at /m);
+});
+
+test('a client whose fcpd holds another secret gets FCP_ERR_AUTH (exit code 5) and sends nothing', async () => {
+  const work = temp.make('fcp-auth');
+  const tree = buildSmallTree(work, 'src');
+  const dst = path.join(work, 'dst');
+  fs.mkdirSync(dst);
+  let fcpd: StartedFcpd | undefined;
+  const launcher: Launcher = {
+    async launch(): Promise<LaunchedServer> {
+      // fcpd is given a different secret than the one copy() generated.
+      fcpd = await startFcpd({ secret: randomBytes(32), verbose: true });
+      started.push(fcpd);
+      const server = fcpd;
+      return {
+        name: `impostor fcpd on 127.0.0.1:${server.port}`,
+        connect: () => dial(server.port),
+        close: async () => {
+          // Let fcpd log the refusal (it does so after closing the connection), then stop it.
+          const deadline = Date.now() + 5000;
+          while (!/refused/.test(server.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+          server.kill();
+        },
+      };
+    },
+  };
+  const error = await copy({ sources: [tree.root], destination: `localhost:${dst}`, recursive: true, launcher }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(isFcpError(error)).toBe(true);
+  expect({ code: (error as { code: string }).code, exit: (error as { exitCode: number }).exitCode }).toEqual({ code: 'FCP_ERR_AUTH', exit: 5 });
+  expect(fs.readdirSync(dst)).toEqual([]);
+  expect(fcpd!.stderr()).toMatch(/refused client 127\.0\.0\.1:\d+/);
+});
+
+test.each([
+  ['a malformed secret line', 'FCP-SECRET not-hex\n'],
+  ['an empty line', '\n'],
+  ['no line at all', ''],
+])('fcpd given %s on stdin exits with FCP_ERR_USAGE (exit 2), no stack trace, and never listens', async (_label, input) => {
+  const child = spawn(process.execPath, [FCPD_BIN, '--serve', '--bind', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdin.end(input);
+  const code = await within(new Promise<number | null>((resolve) => child.on('close', resolve)), 15_000, 'fcpd exit');
+  expect({ code, stdout, stackLines: stackLines(stderr), usage: stderr.includes('FCP_ERR_USAGE'), stderr }).toEqual({
+    code: 2,
+    stdout: '',
+    stackLines: [],
+    usage: true,
+    stderr,
+  });
+});

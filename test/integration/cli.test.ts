@@ -1,0 +1,141 @@
+/**
+ * What the fcp command prints: --json lines (start, one file record per file with the digest of
+ * PROTOCOL.md §8, summary), nothing with -q, --help with options and exit codes, --version, and
+ * usage errors.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compareTrees } from './helpers/compare';
+import { specDigest } from './helpers/digest';
+import { describeRun, killAll, runFcp, stackLines } from './helpers/run';
+import { useTempDirs } from './helpers/tmp';
+import { buildSmallTree, TreeBuilder } from './helpers/tree';
+
+jest.setTimeout(30_000);
+
+const temp = useTempDirs();
+afterAll(() => killAll());
+
+type JsonRecord = Record<string, unknown> & { event: string };
+
+function jsonLines(stdout: string): JsonRecord[] {
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  return lines.map((line, i) => {
+    try {
+      return JSON.parse(line) as JsonRecord;
+    } catch {
+      throw new Error(`stdout line ${i + 1} is not JSON: ${JSON.stringify(line)}`);
+    }
+  });
+}
+
+describe('--json', () => {
+  test('start first, one file record per file with its digest, summary last', async () => {
+    const work = temp.make('fcp-cli');
+    const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
+    t.dir([]);
+    t.file(['empty'], 0);
+    t.file(['one'], 1);
+    t.file(['frame+1'], 57_345);
+    t.file(['chunk+1'], 1_048_577);
+    t.file(['two-chunks+1'], 2 * 1_048_576 + 1);
+    t.dir(['sub dir']);
+    t.file(['sub dir', 'ünï cødé'], 4321);
+    t.file(['sub dir', Buffer.from([0x66, 0xff, 0x6f])], 77);
+    t.symlink(['link'], 'one');
+    t.finish();
+
+    const result = await runFcp(['-r', '--json', 'src', 'dst'], { cwd: work });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    const records = jsonLines(result.stdout);
+    expect(records[0]).toMatchObject({ event: 'start', files: t.fileCount, bytes: t.totalBytes });
+    expect(records.at(-1)).toMatchObject({ event: 'summary', files: t.fileCount, bytes: t.totalBytes, filesFailed: 0, errors: [] });
+    expect(typeof records.at(-1)!.seconds).toBe('number');
+    for (const r of records) expect(['start', 'progress', 'file', 'summary']).toContain(r.event);
+
+    const files = records.filter((r) => r.event === 'file');
+    // Paths are shown as UTF-8 text (a non-UTF-8 byte becomes U+FFFD).
+    const expectedPaths = t.files.map((p) => p.toString('utf8')).sort();
+    expect(files.map((f) => f.path as string).sort()).toEqual(expectedPaths);
+    for (const f of files) {
+      expect(f).not.toHaveProperty('error');
+      expect(f.digest).toMatch(/^[0-9a-f]{32}$/);
+      const source = t.files.find((p) => p.toString('utf8') === f.path)!;
+      const absolute = Buffer.concat([Buffer.from(`${work}/`), source]);
+      expect({ path: f.path, size: f.size, digest: f.digest }).toEqual({
+        path: f.path,
+        size: fs.statSync(absolute).size,
+        digest: await specDigest(absolute),
+      });
+    }
+    expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'))).toEqual([]);
+  });
+
+  test('a usage error with --json is reported (exit 2) without a stack trace', async () => {
+    const work = temp.make('fcp-cli');
+    const result = await runFcp(['--json', 'only-one-path'], { cwd: work });
+    expect(result.code).toBe(2);
+    expect(`${result.stdout}${result.stderr}`).toContain('FCP_ERR_USAGE');
+    expect(stackLines(result.stdout + result.stderr)).toEqual([]);
+    expect(fs.readdirSync(work)).toEqual([]);
+  });
+});
+
+test('-q prints nothing at all on success', async () => {
+  const work = temp.make('fcp-cli');
+  const tree = buildSmallTree(work, 'src');
+  const result = await runFcp(['-q', '-r', 'src', 'dst'], { cwd: work });
+  expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
+  expect(compareTrees(tree.root, path.join(work, 'dst'))).toEqual([]);
+});
+
+test('-v logs the session on stderr and still copies', async () => {
+  const work = temp.make('fcp-cli');
+  const tree = buildSmallTree(work, 'src');
+  const result = await runFcp(['-v', '-r', '-n', '3', '--encrypt', 'src', 'dst'], { cwd: work });
+  expect(result.code).toBe(0);
+  expect(result.stderr).toMatch(/3 connections/);
+  expect(result.stderr).toMatch(/AES-256-GCM|encrypted/);
+  expect(stackLines(result.stderr)).toEqual([]);
+  expect(compareTrees(tree.root, path.join(work, 'dst'))).toEqual([]);
+});
+
+test('--help lists the options and the exit codes (exit 0)', async () => {
+  const result = await runFcp(['--help']);
+  expect(result.code).toBe(0);
+  for (const option of ['-r, --recursive', '-n, --connections', '--chunk-size', '--encrypt', '--no-encrypt', '-L, --dereference', '-q, --quiet', '-v, --verbose', '--json', '--version', '--help']) {
+    expect(result.stdout).toContain(option);
+  }
+  expect(result.stdout).toMatch(/Exit codes:/);
+  for (const code of [0, 2, 3, 4, 5, 6, 7, 8, 9]) expect(result.stdout).toMatch(new RegExp(`^\\s+${code}\\s+\\S`, 'm'));
+  expect(result.stderr).toBe('');
+});
+
+test('--version and -V print the version (exit 0)', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const result = await runFcp([flag]);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stdout).toContain(pkg.version);
+  }
+});
+
+describe('usage errors: exit 2, a message, no stack trace, nothing written', () => {
+  test.each([
+    ['an unknown option', ['--bogus-option', 'a', 'b'], /unknown option.*--bogus-option/],
+    ['no arguments', [], /missing|usage|argument/i],
+    ['a single path', ['only-source'], /FCP_ERR_USAGE/],
+    ['-n out of range', ['-n', '0', 'a', 'b'], /connections|1.*64/i],
+    ['-n not a number', ['-n', 'many', 'a', 'b'], /connections|number/i],
+    ['a chunk size that is not a power of two', ['--chunk-size', '100K', 'a', 'b'], /chunk/i],
+  ])('%s', async (_label, args, message) => {
+    const work = temp.make('fcp-cli');
+    fs.writeFileSync(path.join(work, 'a'), 'a');
+    const result = await runFcp(args, { cwd: work });
+    const what = describeRun(result);
+    expect({ code: result.code, what }).toEqual({ code: 2, what });
+    expect(result.stderr).toMatch(message);
+    expect(stackLines(result.stderr)).toEqual([]);
+    expect(fs.readdirSync(work)).toEqual(['a']);
+  });
+});
