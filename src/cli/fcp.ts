@@ -1,11 +1,12 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { copy } from '../client/copy';
 import { ExitCode, FcpError } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
 import { parseSize } from './format';
 import { Reporter } from './reporter';
+import { parseArgs } from './parseArgs';
 import { version } from './version';
 
 export const EXIT_CODES_HELP = `
@@ -95,15 +96,9 @@ function program(): Command {
 
 /** Runs fcp with argv (node, script, args...); resolves with the exit code. */
 export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const command = program()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  try {
-    command.parse(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-    throw err;
-  }
+  const command = program();
+  const ended = parseArgs(command, argv, io);
+  if (ended !== undefined) return ended;
   const paths = command.args;
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });

@@ -1,5 +1,5 @@
 /** The fcpd command: serve one session for the fcp that started it. */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import * as path from 'node:path';
 import { ExitCode, FcpError } from '../errors';
 import { awaitLine } from '../launch/lines';
@@ -9,6 +9,7 @@ import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, s
 import { serveSession } from '../server/serveSession';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { EXIT_CODES_HELP } from './fcp';
+import { parseArgs } from './parseArgs';
 import { version } from './version';
 
 function port(value: string): number {
@@ -48,15 +49,9 @@ function program(): Command {
 }
 
 export async function main(argv: string[], io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const command = program()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  try {
-    command.parse(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-    throw err;
-  }
+  const command = program();
+  const ended = parseArgs(command, argv, io);
+  if (ended !== undefined) return ended;
   const options = command.opts<FcpdOptions>();
   const report = (error: FcpError): number => {
     io.stderr.write(`fcpd: ${error.describe()}\n`);

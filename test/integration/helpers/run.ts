@@ -51,7 +51,10 @@ export interface RunOptions {
   /** Run as this user (needs root): for permission tests that root would bypass. */
   uid?: number;
   gid?: number;
+  /** Laid over this process's environment; a key set to undefined is left out. */
   env?: NodeJS.ProcessEnv;
+  /** Leave the run's process group alone afterwards (it started a daemon that must live on). */
+  keepGroup?: boolean;
 }
 
 /** Runs `node <bin> ...args`, collecting its output; never rejects (a timeout kills the group). */
@@ -86,7 +89,7 @@ export function runNode(bin: string, args: (string | Buffer)[], options: RunOpti
       clearTimeout(timer);
       live.delete(child);
       // fcp's own fcpd is in fcp's process group: make sure nothing of this run outlives it.
-      if (child.pid !== undefined) {
+      if (child.pid !== undefined && !options.keepGroup) {
         try {
           process.kill(-child.pid, 'SIGKILL');
         } catch {

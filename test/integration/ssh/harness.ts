@@ -4,11 +4,14 @@
  * terminal), trees to copy and their snapshots (content sha256, mode, mtime to the microsecond,
  * symlink targets), ssh_config files, and ssh-agent.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { runNode as runProcess } from '../helpers/run';
+export { killAll } from '../helpers/run';
 
 export const REPO = path.resolve(__dirname, '../../..');
 export const FCP = path.join(REPO, 'bin', 'fcp');
@@ -27,34 +30,17 @@ export interface Run {
   args: string[];
 }
 
-const live = new Set<ChildProcess>();
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
-}
-
-/** Kills whatever a timed-out or unfinished run left (afterAll). */
-export function killAll(): void {
-  for (const child of live) killGroup(child);
-  live.clear();
-}
-
 /**
  * The environment of every fcp/fcpd child: this process's, with HOME replaced (so ~/.ssh is the
  * test's, never the real one), and no agent, daemon state or SSH session inherited.
  */
 export function childEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['SSH_AUTH_SOCK', 'SSH_AGENT_PID', 'XDG_STATE_HOME', 'SSH_CONNECTION', 'SSH_CLIENT', 'SSH_TTY']) delete env[name];
+  // undefined, not deleted: runs lay this over this process's environment, leaving such keys out.
+  for (const name of ['SSH_AUTH_SOCK', 'SSH_AGENT_PID', 'XDG_STATE_HOME', 'SSH_CONNECTION', 'SSH_CLIENT', 'SSH_TTY']) env[name] = undefined;
   env.HOME = home;
   for (const [key, value] of Object.entries(extra)) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
+    env[key] = value;
   }
   return env;
 }
@@ -64,27 +50,10 @@ export function childEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
  * can ever be shown) with stdin from /dev/null; a run that outlives timeoutMs is killed with its
  * whole process group and reported as timed out. Never rejects.
  */
-export function runNode(bin: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child);
-    }, options.timeoutMs ?? 45_000);
-    child.on('error', (err) => (stderr += `\n[spawn error: ${err.message}]`));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      live.delete(child);
-      resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started, args: [path.basename(bin), ...args] });
-    });
-  });
+export async function runNode(bin: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<Run> {
+  // fcpd -d leaves a daemon in this run's process group: it must outlive the run.
+  const result = await runProcess(bin, args, { ...options, timeoutMs: options.timeoutMs ?? 45_000, keepGroup: true });
+  return { ...result, args: [path.basename(bin), ...args] };
 }
 
 export function runFcp(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<Run> {

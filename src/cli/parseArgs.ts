@@ -1,0 +1,15 @@
+/** Command-line parsing shared by fcp and fcpd: commander's output to our streams, its exits to our codes. */
+import { Command, CommanderError } from 'commander';
+import { ExitCode, ExitCodeValue } from '../errors';
+
+/** Parses argv into `command`; returns the exit code when parsing ended the run (help, version, a usage error). */
+export function parseArgs(command: Command, argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): ExitCodeValue | undefined {
+  command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  try {
+    command.parse(argv);
+    return undefined;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    throw err;
+  }
+}
