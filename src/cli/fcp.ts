@@ -6,20 +6,11 @@ import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
 import { parseSize } from './format';
 import { Reporter } from './reporter';
+import { EXIT_CODES_HELP } from './exitCodes';
 import { parseArgs } from './parseArgs';
 import { version } from './version';
 
-export const EXIT_CODES_HELP = `
-Exit codes:
-  0  success
-  2  usage: bad arguments or options
-  3  protocol: the peers disagreed (versions, parameters, corrupted frames)
-  4  file I/O: a source, destination or disk problem
-  5  authentication failed
-  6  connection: could not connect, or a connection was lost
-  7  timeout: a peer stopped answering
-  8  partial transfer: some files were not copied (each is reported)
-  9  internal error (a bug: please report it)`;
+
 
 function connectionCount(value: string): number {
   const n = Number(value);

@@ -8,7 +8,7 @@ import { packageRoot } from '../launch/packageRoot';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
 import { serveSession } from '../server/serveSession';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
-import { EXIT_CODES_HELP } from './fcp';
+import { EXIT_CODES_HELP } from './exitCodes';
 import { parseArgs } from './parseArgs';
 import { version } from './version';
 

@@ -17,7 +17,8 @@ import { walkSources } from '../transfer/walk';
 import { ClientWork, runClientSession } from './clientSession';
 import { Location, parseLocation, showLocation } from './location';
 import { Progress, ProgressSnapshot } from './progress';
-import { remoteLauncher, SshOptions } from './remoteLauncher';
+import type * as RemoteLauncherModule from './remoteLauncher';
+import type { SshOptions } from './remoteLauncher';
 
 export interface CopyOptions {
   /** scp-style locations: local paths, or [user@]host:path. */
@@ -111,6 +112,9 @@ function plan(options: CopyOptions): Plan {
 function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void): Launcher {
   if (options.launcher) return options.launcher;
   if (!remote) return localLauncher();
+  // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
   return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log);
 }
 

@@ -10,12 +10,33 @@
  * SYNC_WRITE_MAX go to the thread pool, so large chunks are written while more arrive.
  */
 import * as fs from 'node:fs';
-import { promisify } from 'node:util';
 import { FcpError } from '../errors';
 import type { XXHashAPI } from '../protocol/xxhash';
 import { fsError, showPath } from './fsError';
 
-const writev = promisify(fs.writev);
+export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
+type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
+
+const writeNow: WriteStep = (fd, buffers, position, then) => {
+  let written: number;
+  try {
+    written = fs.writevSync(fd, buffers, position);
+  } catch (err) {
+    return then(err as Error, 0);
+  }
+  then(null, written);
+};
+const writeInPool: WriteStep = (fd, buffers, position, then) => fs.writev(fd, buffers, position, then);
+
+/** Writes every byte of buffers at position, step by step (a write may be partial). */
+function writeAll(file: OpenFile, buffers: Buffer[], position: number, step: WriteStep, done: (err?: Error) => void): void {
+  if (buffers.length === 0 || file.discarded) return done();
+  step(file.fd, buffers, position, (err, written) => {
+    if (err) return done(err);
+    if (written === 0) return done(new FcpError('FCP_ERR_IO', `write of ${showPath(file.final)} made no progress`));
+    writeAll(file, skipBytes(buffers, written), position + written, step, done);
+  });
+}
 
 /** Chunk writes up to this size are done at once, on the main thread. */
 export const SYNC_WRITE_MAX = 64 * 1024;
@@ -25,6 +46,8 @@ const SLASH = 0x2f;
 
 interface OpenFile {
   fd: number;
+  /** The mode the file was created with: commit changes it only when it differs. */
+  createdMode: number;
   temp: Buffer;
   final: Buffer;
   /** Writes in libuv's thread pool: the descriptor is closed only once they are done. */
@@ -50,6 +73,21 @@ const seconds = (ns: bigint): string => {
   const value = Number(ns / 1000n) / 1e6;
   return String(value + (value < 0 ? -5e-7 : 5e-7));
 };
+
+/** The process umask, read once (setting and restoring it is the only way to read it). */
+const UMASK = ((): number => {
+  const mask = process.umask(0o022);
+  process.umask(mask);
+  return mask;
+})();
+
+/**
+ * The mode a temporary file is created with: its final permission bits, so that in the common
+ * case no fchmod is needed, but always writable by its owner while it is being written.
+ */
+function creationMode(perm: number): number {
+  return ((perm & 0o777) | 0o600) & ~UMASK;
+}
 
 /** Temporary names: unique per process (pid) and per file (counter); O_EXCL catches the rest. */
 let tempCounter = 0;
@@ -108,22 +146,27 @@ export class FileWriter {
   }
 
   /** Creates the temporary file; a file of more than one chunk is sized at once (ftruncate). */
-  createFile(fileId: number, final: Buffer, size: number, preallocate: boolean): void {
+  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean): void {
     const temp = tempPathFor(final);
+    const createdMode = creationMode(perm);
     let fd: number | undefined;
     try {
-      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, createdMode);
       if (preallocate && size > 0) fs.ftruncateSync(fd, size);
     } catch (err) {
       if (fd !== undefined) fs.closeSync(fd);
       fs.rmSync(temp, { force: true });
       throw fsError(err, 'create', final);
     }
-    this.files.set(fileId, { fd, temp, final, writing: 0, discarded: false });
+    this.files.set(fileId, { fd, createdMode, temp, final, writing: 0, discarded: false });
   }
 
-  /** Checks the chunk's xxh64 and, when it matches, writes it at offset. Returns the hash it computed. */
-  async writeChunk(fileId: number, offset: number, data: Buffer[], expected: bigint): Promise<{ ok: boolean; hash: bigint }> {
+  /**
+   * Checks the chunk's xxh64 and, when it matches, writes it at offset, then calls done with
+   * the hash it computed (ok: false when it did not match). Chunks up to SYNC_WRITE_MAX are
+   * written before this returns, larger ones in libuv's thread pool.
+   */
+  writeChunk(fileId: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
     const file = this.fileOf(fileId);
     const hasher = this.xxh.create64(0n);
     let total = 0;
@@ -132,24 +175,12 @@ export class FileWriter {
       total += part.length;
     }
     const hash = hasher.digest();
-    if (hash !== expected) return { ok: false, hash };
+    if (hash !== expected) return done(undefined, { ok: false, hash });
     file.writing++;
-    try {
-      let buffers = data;
-      let position = offset;
-      while (total > 0 && !file.discarded) {
-        const written = total <= SYNC_WRITE_MAX ? fs.writevSync(file.fd, buffers, position) : (await writev(file.fd, buffers, position)).bytesWritten;
-        if (written === 0) throw new FcpError('FCP_ERR_IO', `write of ${showPath(file.final)} made no progress`);
-        total -= written;
-        position += written;
-        buffers = skipBytes(buffers, written);
-      }
-    } catch (err) {
-      throw fsError(err, 'write', file.final);
-    } finally {
+    writeAll(file, data, offset, total <= SYNC_WRITE_MAX ? writeNow : writeInPool, (err) => {
       if (--file.writing === 0 && file.discarded) removeFile(file);
-    }
-    return { ok: true, hash };
+      done(err && fsError(err, 'write', file.final), { ok: true, hash });
+    });
   }
 
   /** Applies mode and mtime, closes and renames the verified file into place. */
@@ -157,7 +188,7 @@ export class FileWriter {
     const file = this.fileOf(fileId);
     this.files.delete(fileId);
     try {
-      fs.fchmodSync(file.fd, perm);
+      if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
       fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
       fs.closeSync(file.fd);
       fs.renameSync(file.temp, file.final);

@@ -148,7 +148,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(file.path);
     try {
       this.checkParent(file.path);
-      this.writer.createFile(fileId, local, file.size, file.size > this.link.params.chunkSize);
+      this.writer.createFile(fileId, local, file.size, file.perm, file.size > this.link.params.chunkSize);
     } catch (err) {
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0);
     }
@@ -162,17 +162,12 @@ export class ReceiveEngine extends TransferRun {
     const settled = (): void => {
       if (--this.waitingWrites[connIndex]! === RESUME_AT) conn.resume();
     };
-    this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash).then(
-      (result) => {
-        settled();
-        if (result.ok) this.events.bytes?.(length);
-        this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
-      },
-      (err: unknown) => {
-        settled();
-        this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', this.files.get(fileId)?.path ?? `file ${fileId}`)), 0));
-      },
-    );
+    this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {
+      settled();
+      if (error) return this.guard(() => this.apply(this.machine.fileFailed(fileId, error), 0));
+      if (result.ok) this.events.bytes?.(length);
+      this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
+    });
   }
 
   private commitFile(fileId: number): void {

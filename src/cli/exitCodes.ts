@@ -1,0 +1,12 @@
+/** The exit codes of fcp and fcpd, as --help shows them (README.md has the same table). */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  2  usage: bad arguments or options
+  3  protocol: the peers disagreed (versions, parameters, corrupted frames)
+  4  file I/O: a source, destination or disk problem
+  5  authentication failed
+  6  connection: could not connect, or a connection was lost
+  7  timeout: a peer stopped answering
+  8  partial transfer: some files were not copied (each is reported)
+  9  internal error (a bug: please report it)`;
