@@ -138,6 +138,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   log(`launched ${server.name}`);
   const ticker = setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250);
   ticker.unref();
+  let failed = true;
   try {
     const { summary, params } = await runClientSession({
       server,
@@ -163,6 +164,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       },
     });
     emit({ type: 'progress', ...progress.snapshot() });
+    failed = false;
     const seconds = (Date.now() - started) / 1000;
     return {
       bytes: summary.bytes,
@@ -176,6 +178,6 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
     };
   } finally {
     clearInterval(ticker);
-    await server.close();
+    await server.close(failed);
   }
 }

@@ -9,7 +9,7 @@ import { FcpError } from '../errors';
 import { dialTcp } from './dial';
 import { startFcpd } from './fcpdProcess';
 import type { Launcher, LaunchedServer } from './launcher';
-import { addressOnServer, directAddress } from './sshLauncher';
+import { addressOnServer, directAddress, FAILED_EXIT_WAIT_MS } from './sshLauncher';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
 export interface ExternalSshOptions {
@@ -63,10 +63,9 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
           directTarget: `${direct}:${listen.port}`,
           notice: options.notice,
         }),
-        async close(): Promise<void> {
-          const timer = setTimeout(() => child.kill(), 10_000);
-          await exited;
-          clearTimeout(timer);
+        async close(failed): Promise<void> {
+          if (failed) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
+          child.kill();
         },
       };
     },

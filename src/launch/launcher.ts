@@ -10,8 +10,12 @@ export interface LaunchedServer {
   readonly name: string;
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
-  /** Lets go of fcpd once the session is over; resolves with fcpd's failure, if it reported one. */
-  close(): Promise<void>;
+  /**
+   * Lets go of fcpd once the session is over. After a failed session it waits (briefly) for
+   * fcpd to exit, so that what fcpd printed on the way out still reaches the log; after a
+   * successful one it does not wait for fcpd's exit status, which would cost a round trip.
+   */
+  close(failed: boolean): Promise<void>;
 }
 
 export interface Launcher {

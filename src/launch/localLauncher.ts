@@ -35,6 +35,8 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
         name: `fcpd on ${host}:${listen.port}`,
         connect: () => dialTcp(host, listen.port, LAUNCH_TIMEOUT_MS),
         async close(): Promise<void> {
+          // A local fcpd is this machine's child: waiting for it costs no round trip, and it must
+          // not outlive fcp.
           // fcpd exits by itself once the session ends; give it a moment, then make sure.
           const timer = setTimeout(() => child.kill(), 10_000);
           await exited;

@@ -21,6 +21,9 @@ export interface SshLaunchOptions {
   notice(line: string): void;
 }
 
+/** After a failed session, how long to wait for fcpd's last words. */
+export const FAILED_EXIT_WAIT_MS = 2000;
+
 const WILDCARDS = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0']);
 
 /** Where fcpd is, as seen from the SSH server: for forwardOut. */
@@ -54,10 +57,9 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
             directTarget: `${direct}:${listen.port}`,
             notice: options.notice,
           }),
-          async close(): Promise<void> {
-            const timer = setTimeout(() => channel.close(), 10_000);
-            await exited;
-            clearTimeout(timer);
+          async close(failed): Promise<void> {
+            if (failed) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
+            channel.close();
             ssh.close();
           },
         };

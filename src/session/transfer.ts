@@ -33,7 +33,7 @@ import { FileDigest } from './digest';
 /** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
 export const MAX_CHUNK_ATTEMPTS = 3;
 /** Files announced but not yet acknowledged, at most (PROTOCOL.md §7.1: at least 256). */
-export const DEFAULT_WINDOW_FILES = 256;
+export const DEFAULT_WINDOW_FILES = 2048;
 
 /** Receiver: create a directory (its mode and mtime are applied at `finish`, deepest first). */
 export interface CreateDirAction { type: 'createDir'; path: Buffer; perm: number; mtimeNs: bigint }

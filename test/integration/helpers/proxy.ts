@@ -102,9 +102,9 @@ export function tamperingLauncher(plan: TamperPlan | undefined): { launcher: Lau
             });
             socket.once('error', reject);
           }),
-        async close(): Promise<void> {
+        async close(failed: boolean): Promise<void> {
           try {
-            await inner.close();
+            await inner.close(failed);
           } finally {
             for (const s of sockets) s.destroy();
             await new Promise<void>((resolve) => proxy.close(() => resolve()));
