@@ -7,6 +7,7 @@ import { isChunkSize } from '../session/params';
 import { parseSize } from './format';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
+import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs } from './parseArgs';
 import { version } from './version';
 
@@ -90,6 +91,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const command = program();
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
+  startMemoryGovernor();
   const paths = command.args;
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });

@@ -9,6 +9,7 @@ import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, s
 import { serveSession } from '../server/serveSession';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
+import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs } from './parseArgs';
 import { version } from './version';
 
@@ -52,6 +53,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   const command = program();
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
+  startMemoryGovernor();
   const options = command.opts<FcpdOptions>();
   const report = (error: FcpError): number => {
     io.stderr.write(`fcpd: ${error.describe()}\n`);
