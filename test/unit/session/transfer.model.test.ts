@@ -26,6 +26,7 @@ import type { SendAction } from '../../../src/session/actions';
 import { chunkCount, FileDigest } from '../../../src/session/digest';
 import {
   CompleteAction,
+  DEFAULT_WINDOW_FILES,
   MAX_CHUNK_ATTEMPTS,
   ReceiverAction,
   SenderAction,
@@ -1185,10 +1186,11 @@ describe('TransferSender', () => {
     expectInternal(() => sender.finish());
   });
 
-  it('announces up to 256 unacknowledged files by default', () => {
+  it('announces up to DEFAULT_WINDOW_FILES (at least 256) unacknowledged files by default', () => {
+    expect(DEFAULT_WINDOW_FILES).toBeGreaterThanOrEqual(256);
     const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver' });
-    sender.start(300, 0);
-    for (let id = 0; id < 256; id++) {
+    sender.start(DEFAULT_WINDOW_FILES + 10, 0);
+    for (let id = 0; id < DEFAULT_WINDOW_FILES; id++) {
       expect(sender.canAnnounce).toBe(true);
       sender.announceFile(pathOf(id), PERM, 0, MTIME);
     }
