@@ -27,11 +27,12 @@ function expectFailure(result: RunResult, exitCode: number, code: string): void 
 }
 
 describe('fcp -r DIR DEST', () => {
-  test('DEST exists: the tree is copied into DEST/DIR', async () => {
+  // DIR/ with a trailing slash is copied under its own name too, as scp does (rsync would not).
+  test.each(['src', 'src/'])('DEST exists: %s is copied into DEST/src', async (source) => {
     const work = temp.make('fcp-sem');
     const tree = buildSmallTree(work, 'src');
     fs.mkdirSync(path.join(work, 'dst'));
-    expectOk(await runFcp(['-r', 'src', 'dst'], { cwd: work }));
+    expectOk(await runFcp(['-r', source, 'dst'], { cwd: work }));
     expect(fs.readdirSync(path.join(work, 'dst'))).toEqual(['src']);
     expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
   });
@@ -41,15 +42,6 @@ describe('fcp -r DIR DEST', () => {
     const tree = buildSmallTree(work, 'src');
     expectOk(await runFcp(['-r', 'src', 'newdst'], { cwd: work }));
     expect(compareTrees(tree.root, path.join(work, 'newdst'))).toEqual([]);
-  });
-
-  test('DIR/ with a trailing slash is copied under its own name, as scp does', async () => {
-    const work = temp.make('fcp-sem');
-    const tree = buildSmallTree(work, 'src');
-    fs.mkdirSync(path.join(work, 'dst'));
-    expectOk(await runFcp(['-r', 'src/', 'dst'], { cwd: work }));
-    expect(fs.readdirSync(path.join(work, 'dst'))).toEqual(['src']);
-    expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
   });
 
   test('copying the same tree again over its copy leaves an identical tree (files replaced in place)', async () => {

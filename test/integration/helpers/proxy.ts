@@ -8,6 +8,7 @@ import { Transform, TransformCallback, pipeline } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { localLauncher } from '../../../src';
 import type { Launcher, LaunchedServer } from '../../../src';
+import { dial } from './run';
 
 export interface TamperPlan {
   /** Which accepted connection: 0 is the control connection, 1.. the data connections in accept order. */
@@ -92,16 +93,7 @@ export function tamperingLauncher(plan: TamperPlan | undefined): { launcher: Lau
       const port = (proxy.address() as net.AddressInfo).port;
       return {
         name: `${inner.name} (through a proxy on 127.0.0.1:${port})`,
-        connect: () =>
-          new Promise<Duplex>((resolve, reject) => {
-            const socket = net.connect({ host: '127.0.0.1', port });
-            socket.once('connect', () => {
-              socket.removeAllListeners('error');
-              socket.setNoDelay(true);
-              resolve(socket);
-            });
-            socket.once('error', reject);
-          }),
+        connect: () => dial(port),
         async close(failed: boolean): Promise<void> {
           try {
             await inner.close(failed);

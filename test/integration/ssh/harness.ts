@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { runNode as runProcess } from '../helpers/run';
+import type { RunResult } from '../helpers/run';
 export { killAll } from '../helpers/run';
 
 export const REPO = path.resolve(__dirname, '../../..');
@@ -19,13 +20,7 @@ export const FCPD = path.join(REPO, 'bin', 'fcpd');
 
 // --- processes --------------------------------------------------------------------------------
 
-export interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  ms: number;
+export interface Run extends RunResult {
   /** What ran: bin/fcp or bin/fcpd and its arguments. */
   args: string[];
 }
