@@ -4,7 +4,12 @@ import { ExitCode, ExitCodeValue } from '../errors';
 
 /** Parses argv into `command`; returns the exit code when parsing ended the run (help, version, a usage error). */
 export function parseArgs(command: Command, argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): ExitCodeValue | undefined {
-  command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  command.exitOverride().configureOutput({
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+    // Usage errors carry their stable code like every other error fcp shows.
+    outputError: (s, write) => write(`${s.trimEnd()} (FCP_ERR_USAGE)\n`),
+  });
   try {
     command.parse(argv);
     return undefined;
