@@ -1,6 +1,7 @@
 /**
- * The test vectors of docs/PROTOCOL.md section 13 against the code: each hex dump decodes to its
- * message and each message encodes to its hex dump. `npm run docs:vectors` regenerates them.
+ * The generated parts of docs/PROTOCOL.md against the code: the byte-offset tables of section 4
+ * are what the layouts give, and each test vector of section 13 decodes to its message and each
+ * message encodes to its hex dump. `npm run docs:vectors` regenerates both.
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
@@ -11,20 +12,30 @@ import {
   parseVectorsMarkdown,
   ParsedVector,
   renderVectorsMarkdown,
+  splitAtMarkers,
   splitAtVectors,
   toPlain,
 } from './vectors';
+import { LAYOUTS_BEGIN, LAYOUTS_END, renderLayoutsMarkdown } from './layoutDoc';
 
 const DOC = join(__dirname, '../../../docs/PROTOCOL.md');
 const REGENERATE = 'run `npm run docs:vectors`';
 
 // Read at load time so that a missing document or missing markers fail loudly, not as "no tests".
-const section = splitAtVectors(readFileSync(DOC, 'utf8')).inside;
+const doc = readFileSync(DOC, 'utf8');
+const section = splitAtVectors(doc).inside;
+const offsets = splitAtMarkers(doc, LAYOUTS_BEGIN, LAYOUTS_END).inside;
 const vectors: ParsedVector[] = parseVectorsMarkdown(section);
 
 let xxh: XXHashAPI;
 beforeAll(async () => {
   xxh = await loadXxhash();
+});
+
+describe('docs/PROTOCOL.md byte offsets', () => {
+  it(`are what the layouts give (${REGENERATE} after changing a layout)`, () => {
+    expect(offsets.trim()).toBe(renderLayoutsMarkdown().trim());
+  });
 });
 
 describe('docs/PROTOCOL.md test vectors', () => {

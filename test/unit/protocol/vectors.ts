@@ -312,18 +312,28 @@ export function parseVectorsMarkdown(md: string): ParsedVector[] {
 // --- the document -----------------------------------------------------------------------------
 
 /** Splits a document around its vectors markers; `inside` is the text between the marker lines. */
-export function splitAtVectors(doc: string): { before: string; inside: string; after: string } {
-  const begin = doc.indexOf(`\n${VECTORS_BEGIN}\n`);
-  const end = doc.indexOf(`\n${VECTORS_END}`, begin + 1);
-  if (begin < 0 || end < 0) {
-    throw new Error(`the document has no "${VECTORS_BEGIN}" line followed by a "${VECTORS_END}" line`);
+/** The text between a `begin` line and an `end` line of the document. */
+export function splitAtMarkers(doc: string, begin: string, end: string): { before: string; inside: string; after: string } {
+  const start = doc.indexOf(`\n${begin}\n`);
+  const stop = doc.indexOf(`\n${end}`, start + 1);
+  if (start < 0 || stop < 0) {
+    throw new Error(`the document has no "${begin}" line followed by a "${end}" line`);
   }
-  const insideStart = begin + VECTORS_BEGIN.length + 2;
-  return { before: doc.slice(0, insideStart), inside: doc.slice(insideStart, end + 1), after: doc.slice(end + 1) };
+  const insideStart = start + begin.length + 2;
+  return { before: doc.slice(0, insideStart), inside: doc.slice(insideStart, stop + 1), after: doc.slice(stop + 1) };
+}
+
+/** The document with the text between the two markers replaced by `body`. */
+export function replaceBetween(doc: string, begin: string, end: string, body: string): string {
+  const { before, after } = splitAtMarkers(doc, begin, end);
+  return `${before}\n${body}\n\n${after}`;
+}
+
+export function splitAtVectors(doc: string): { before: string; inside: string; after: string } {
+  return splitAtMarkers(doc, VECTORS_BEGIN, VECTORS_END);
 }
 
 /** The document with the text between its vectors markers replaced by `body`. */
 export function replaceVectors(doc: string, body: string): string {
-  const { before, after } = splitAtVectors(doc);
-  return `${before}\n${body}\n\n${after}`;
+  return replaceBetween(doc, VECTORS_BEGIN, VECTORS_END, body);
 }
