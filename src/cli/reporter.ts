@@ -88,10 +88,12 @@ export class Reporter {
   private drawLine(p: Extract<CopyEvent, { type: 'progress' }>): void {
     const percent = p.bytesTotal > 0 ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 100;
     const eta = p.etaSeconds === undefined ? '--:--' : formatDuration(p.etaSeconds);
+    // Single spaces: the whole line fits 80 columns even at 100,000 files and a 99-hour ETA.
     const line =
-      `${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  ${percent}%  ` +
-      `${formatBytes(p.rate)}/s  ETA ${eta}  files ${p.filesDone}/${p.filesTotal}`;
-    const width = this.options.stderr.columns ?? 80;
+      `${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)} ${percent}% ` +
+      `${formatBytes(p.rate)}/s ETA ${eta} files ${p.filesDone}/${p.filesTotal}`;
+    // A terminal that reports no size says 0 columns: assume 80 then.
+    const width = this.options.stderr.columns || 80;
     this.options.stderr.write(`\r${line.slice(0, width - 1)}\x1b[K`);
     this.lineShown = true;
   }
