@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { Listen, parseListenLine, secretLine } from './handoff';
-import { awaitLine } from './lines';
+import { awaitLine, splitLines } from './lines';
 
 export interface FcpdStreams {
   stdin: Writable;
@@ -24,17 +24,14 @@ const NOT_FOUND = 127;
 /** Relays stderr lines to log and keeps the last few for error messages. */
 function followStderr(stderr: Readable, log: (line: string) => void): string[] {
   const tail: string[] = [];
-  let pending = '';
-  stderr.on('data', (chunk: Buffer) => {
-    pending += chunk.toString('utf8');
-    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
+  stderr.on(
+    'data',
+    splitLines((line) => {
       log(`fcpd: ${line}`);
       tail.push(line);
       if (tail.length > STDERR_TAIL) tail.shift();
-    }
-  });
+    }),
+  );
   return tail;
 }
 

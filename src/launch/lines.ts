@@ -1,6 +1,23 @@
-/** Reading the first matching line of a child's output, with a deadline. */
+/** Reading a child's output line by line: every line, or the first matching one with a deadline. */
 import type { Readable } from 'node:stream';
 import { FcpError } from '../errors';
+
+/** A peer that never ends a line cannot grow the pending text past this. */
+const MAX_PENDING = 64 * 1024;
+
+/** A 'data' handler that calls onLine for every complete line of UTF-8 text. */
+export function splitLines(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let pending = '';
+  return (chunk) => {
+    pending += chunk.toString('utf8');
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      onLine(line);
+    }
+    if (pending.length > MAX_PENDING) pending = pending.slice(-1024);
+  };
+}
 
 /**
  * Resolves with the first line `match` accepts. Every other line goes to `other`. Fails when the
@@ -12,30 +29,26 @@ export function awaitLine<T>(
   options: { timeoutMs: number; what: string; other?: (line: string) => void; ended?: () => FcpError },
 ): Promise<T> {
   return new Promise((resolve, reject) => {
-    let pending = '';
+    let settled = false;
     const finish = (error: FcpError | undefined, value?: T): void => {
+      settled = true;
       clearTimeout(timer);
       stream.off('data', onData);
       stream.off('end', onEnd);
       if (error) reject(error);
       else resolve(value as T);
     };
-    const onData = (chunk: Buffer): void => {
-      pending += chunk.toString('utf8');
-      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let value: T | undefined;
-        try {
-          value = match(line);
-        } catch (err) {
-          return finish(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err }));
-        }
-        if (value !== undefined) return finish(undefined, value);
-        options.other?.(line);
+    const onData = splitLines((line) => {
+      if (settled) return;
+      let value: T | undefined;
+      try {
+        value = match(line);
+      } catch (err) {
+        return finish(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err }));
       }
-      if (pending.length > 64 * 1024) pending = pending.slice(-1024);
-    };
+      if (value !== undefined) return finish(undefined, value);
+      options.other?.(line);
+    });
     const onEnd = (): void =>
       finish(options.ended?.() ?? new FcpError('FCP_ERR_CONNECT', `ended before ${options.what}`));
     const timer = setTimeout(

@@ -40,7 +40,6 @@ export const HEADER_SIZE = 7;
 export const CHKSUM_OFFSET = 1;
 export const LENGTH_OFFSET = 5;
 export const MAX_PAYLOAD = 0xffff;
-export const MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD;
 /** xxh32 seed of the frame checksum. */
 export const CHKSUM_SEED = 0;
 

@@ -1,6 +1,6 @@
 /** Payload bytes to typed messages. Buffers in the result are views into the payload. */
 import { FcpError } from '../errors';
-import { packetTypeName } from './constants';
+import { packetTypeName, RESERVED_TYPES } from './constants';
 import { readField, FieldValue } from './fields';
 import { LAYOUTS } from './layouts';
 import type { Message } from './messages';
@@ -26,7 +26,8 @@ export function parsePayload(type: number, payload: Buffer): Message {
 }
 
 export function unknownType(type: number): FcpError {
-  return new FcpError('FCP_ERR_UNKNOWN_TYPE', `unknown packet type 0x${type.toString(16).padStart(2, '0')}`, {
+  const reserved = type >= RESERVED_TYPES.first && type <= RESERVED_TYPES.last ? ' (reserved for resume and sync)' : '';
+  return new FcpError('FCP_ERR_UNKNOWN_TYPE', `unknown packet type 0x${type.toString(16).padStart(2, '0')}${reserved}`, {
     hint: 'the peer may run a newer or different fcp; check both versions with --version',
   });
 }

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import { FcpError } from '../errors';
 import type { XXHashAPI } from '../protocol/xxhash';
-import { fsError, showPath } from './fsError';
+import { closeQuietly, fsError, showPath } from './fsError';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
 type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
@@ -239,13 +239,6 @@ function removeFile(file: OpenFile): void {
   fs.rmSync(file.temp, { force: true });
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // Already closed, or the descriptor went bad with the error being reported.
-  }
-}
 
 /** The buffers after their first `count` bytes. */
 function skipBytes(buffers: Buffer[], count: number): Buffer[] {

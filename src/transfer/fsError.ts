@@ -1,4 +1,5 @@
 /** File system failures as FcpErrors that name the operation, the path and what to do. */
+import * as fs from 'node:fs';
 import { FcpError, FcpErrorCode } from '../errors';
 
 const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
@@ -18,6 +19,15 @@ const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
 /** Shows a Buffer path as text (names need not be UTF-8; invalid bytes show as U+FFFD). */
 export function showPath(path: Buffer | string): string {
   return typeof path === 'string' ? path : path.toString('utf8');
+}
+
+/** Closes a descriptor whose failure, if any, is already being reported (or that is already closed). */
+export function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Nothing more to say about it.
+  }
 }
 
 export function fsError(err: unknown, operation: string, path: Buffer | string): FcpError {

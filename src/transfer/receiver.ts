@@ -98,7 +98,7 @@ export class ReceiveEngine extends TransferRun {
           this.createFile(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
           break;
         case 'writeChunk':
-          this.writeChunk(connIndex, action.fileId, action.seq, action.data, action.hash);
+          this.writeChunk(connIndex, action.fileId, action.seq, action.length, action.data, action.hash);
           break;
         case 'commitFile':
           this.commitFile(action.fileId);
@@ -155,10 +155,9 @@ export class ReceiveEngine extends TransferRun {
     this.apply(this.machine.fileCreated(fileId), 0);
   }
 
-  private writeChunk(connIndex: number, fileId: number, seq: number, data: Buffer[], hash: bigint): void {
+  private writeChunk(connIndex: number, fileId: number, seq: number, length: number, data: Buffer[], hash: bigint): void {
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === PAUSE_AT) conn.pause();
-    const length = data.reduce((sum, part) => sum + part.length, 0);
     const settled = (): void => {
       if (--this.waitingWrites[connIndex]! === RESUME_AT) conn.resume();
     };

@@ -14,7 +14,7 @@ import type { Message } from '../protocol/messages';
 import { chunkCount, FileDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
-import { fsError, showPath } from './fsError';
+import { closeQuietly, fsError, showPath } from './fsError';
 import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
@@ -260,7 +260,7 @@ export class SendEngine extends TransferRun {
     const offset = index * this.chunkSize;
     const length = Math.min(this.chunkSize, file.entry.size - offset);
     const slots = conn.encoder.dataSlots(buf, length);
-    await readFully(file, slots, offset);
+    await readFully(file, slots, offset, length);
     if (this.over || file.failed) return undefined;
     const hasher = this.link.xxh.create64(0n);
     for (const slot of slots) hasher.update(slot);
@@ -287,10 +287,10 @@ export class SendEngine extends TransferRun {
 }
 
 /** Fills the slots from the file at offset; a file that got shorter since the walk is an error. */
-async function readFully(file: SendingFile, slots: Buffer[], offset: number): Promise<void> {
+async function readFully(file: SendingFile, slots: Buffer[], offset: number, length: number): Promise<void> {
   let pending = slots.slice();
   let position = offset;
-  let left = slots.reduce((sum, slot) => sum + slot.length, 0);
+  let left = length;
   while (pending.length > 0) {
     const bytesRead = left <= SYNC_READ_MAX ? fs.readvSync(file.fd, pending, position) : (await readv(file.fd, pending, position)).bytesRead;
     left -= bytesRead;
@@ -303,13 +303,5 @@ async function readFully(file: SendingFile, slots: Buffer[], offset: number): Pr
     let skip = bytesRead;
     while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
     if (skip > 0) pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // Already closed; nothing was being written through it.
   }
 }
