@@ -15,7 +15,7 @@ import {
   LENGTH_OFFSET,
   packetTypeName,
 } from './constants';
-import { checksumOfParts } from './chksum';
+import { checksumOfParts, coveredPayload } from './chksum';
 import { FrameOpener } from './frameCipher';
 import { payloadBounds, PayloadBounds } from './layouts';
 import { unknownType } from './parser';
@@ -30,6 +30,7 @@ export interface RawFrame {
   payload: Buffer;
 }
 
+const NOTHING = Buffer.alloc(0);
 const boundsByType: (PayloadBounds | undefined)[] = Array.from({ length: 256 }, (_, type) => payloadBounds(type));
 
 export class FrameDecoder {
@@ -106,17 +107,17 @@ export class FrameDecoder {
     }
     const expected = header.readUInt32BE(CHKSUM_OFFSET);
     header.writeUInt32BE(0, CHKSUM_OFFSET);
-    if (this.coverage === ChksumCoverage.HEADER) this.verify(type, expected, header, header);
+    if (this.coverage === ChksumCoverage.HEADER) this.verify(type, expected, header, NOTHING);
     if (this.buffered < HEADER_SIZE + length) return undefined;
 
     this.consume(HEADER_SIZE);
     const payload = this.readPayload(length);
-    if (this.coverage === ChksumCoverage.FULL) this.verify(type, expected, header, payload);
+    if (this.coverage === ChksumCoverage.FULL) this.verify(type, expected, header, payload.subarray(0, coveredPayload(type, length, this.coverage)));
     return { type, payload: this.opener ? this.opener.open(header, payload) : payload };
   }
 
-  private verify(type: number, expected: number, header: Buffer, payload: Buffer): void {
-    const actual = checksumOfParts(this.xxh, header, payload, this.coverage);
+  private verify(type: number, expected: number, header: Buffer, covered: Buffer): void {
+    const actual = checksumOfParts(this.xxh, header, covered);
     if (actual !== expected) {
       throw new FcpError(
         'FCP_ERR_BAD_CHECKSUM',

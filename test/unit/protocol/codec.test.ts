@@ -110,13 +110,17 @@ function sealed(key: Buffer, n: number, type: number, plaintext: Buffer): Buffer
   return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
-/** Section 2: flag, xxh32 (seed 0) over the frame or its header with a zero chksum field, length. */
+/**
+ * Section 2: flag, xxh32 (seed 0) with a zero chksum field over the frame (full: all of it but a
+ * DATA frame's file bytes, which only its first 8 payload bytes precede) or its header, length.
+ */
 function frameOf(type: number, payload: Uint8Array, coverage: ChksumCoverageValue = FULL): Buffer {
   const frame = Buffer.alloc(HEADER_SIZE + payload.length);
   frame[0] = type;
   frame.writeUInt16BE(payload.length, 5);
   frame.set(payload, HEADER_SIZE);
-  frame.writeUInt32BE(xxh.h32Raw(coverage === FULL ? frame : frame.subarray(0, HEADER_SIZE), 0), 1);
+  const covered = coverage === HEADER ? HEADER_SIZE : type === PacketType.DATA ? HEADER_SIZE + 8 : frame.length;
+  frame.writeUInt32BE(xxh.h32Raw(frame.subarray(0, Math.min(covered, frame.length)), 0), 1);
   return frame;
 }
 
@@ -294,10 +298,14 @@ function failures<T>(inputs: T[], check: (input: T) => string | undefined): stri
   });
 }
 
-/** Every bit of a small frame; the header bits and a sample of the rest of a big one. */
+/**
+ * Every bit of a small frame; the header bits and a sample of the rest of a big one. A plain
+ * DATA frame's file bytes are not the frame's to protect (the chunk hash is: section 2), so its
+ * bits stop after file_id and seq.
+ */
 const EXHAUSTIVE_BITS = 128 * 8;
-function bitsToFlip(frameLength: number, sample: number[]): number[] {
-  const bits = frameLength * 8;
+function bitsToFlip(frame: Buffer, channel: Channel, sample: number[]): number[] {
+  const bits = (frame[0] === PacketType.DATA && !channel.key ? HEADER_SIZE + 8 : frame.length) * 8;
   if (bits <= EXHAUSTIVE_BITS) return Array.from({ length: bits }, (_, i) => i);
   return [...Array.from({ length: HEADER_SIZE * 8 }, (_, i) => i), ...sample.map((s) => s % bits)];
 }
@@ -311,16 +319,26 @@ function flipBit(frame: Buffer, bit: number): Buffer {
 describe('corruption', () => {
   const samples = fc.array(fc.nat(), { minLength: 64, maxLength: 64 });
 
-  // Plain frames: the checksum covers every bit. Sealed ones: the checksum or the GCM tag does.
+  // Plain frames: the checksum covers every bit but DATA's file bytes. Sealed ones: the checksum or the GCM tag does.
   it('every single-bit flip of a frame is rejected, never decoded', () => {
     fc.assert(
       fc.property(arbFramed, samples, ([message, channel], sample) => {
         const frame = encodeOne(message, channel);
-        const bits = bitsToFlip(frame.length, sample);
+        const bits = bitsToFlip(frame, channel, sample);
         expect(failures(bits, (bit) => notRejected(flipBit(frame, bit), channel))).toEqual([]);
       }),
       { numRuns: numRuns(100) },
     );
+  });
+
+  it("a plain DATA frame's file bytes are left to the chunk hash: a flipped one decodes as it arrived", () => {
+    const data = Buffer.alloc(100, 7);
+    const frame = encodeOne({ type: PacketType.DATA, fileId: 3, seq: 5, data }, PLAIN);
+    const decoder = decoderFor(xxh, PLAIN);
+    decoder.push(flipBit(frame, (HEADER_SIZE + 8 + 50) * 8));
+    const decoded = parsePayload(PacketType.DATA, decoder.next()!.payload);
+    expect(decoded).toMatchObject({ fileId: 3, seq: 5 });
+    expect((decoded as { data: Buffer }).data.equals(data)).toBe(false);
   });
 
   it('a frame cut short anywhere makes end() throw FCP_ERR_TRUNCATED', () => {
