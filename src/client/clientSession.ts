@@ -12,7 +12,7 @@ import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
 import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
 import type { Destination } from '../transfer/destination';
-import type { LinkedConnection, TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
+import type { TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { WalkResult } from '../transfer/walk';
@@ -81,8 +81,12 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const data: LinkedConnection[] = await Promise.all(
-      dialled.slice(0, params.connections).map(async (dial, i) => {
+    const link: TransferLink = { control: { conn: controlConn, established: control }, data: [], params, xxh, peerName: server.name, log: options.log };
+    const engine = work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, options.events);
+    // The transfer starts on the control connection now; each data connection joins once its
+    // handshake is done (a round trip after SESSION), so the file list is already under way.
+    dialled.slice(0, params.connections).forEach((dial, i) => {
+      const attach = async (): Promise<void> => {
         const conn = await dial;
         const machine = new ClientConnection({
           role: 'data',
@@ -93,13 +97,14 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
           connIndex: i + 1,
           params,
         });
-        return { conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) };
-      }),
-    );
-
-    const link: TransferLink = { control: { conn: controlConn, established: control }, data, params, xxh, peerName: server.name, log: options.log };
-    const engine = work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, options.events);
-    return { summary: await engine.run(), params };
+        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) });
+      };
+      attach().catch((err: unknown) => engine.lose(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err })));
+    });
+    const summary = await engine.run();
+    // A data connection still in its handshake when the transfer ended is not needed any more.
+    for (const conn of opened) conn.close();
+    return { summary, params };
   } catch (err) {
     const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err });
     for (const conn of opened) conn.close(error);

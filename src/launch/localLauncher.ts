@@ -18,12 +18,25 @@ export interface LocalLauncherOptions {
   nodeArgs?: string[];
 }
 
+/**
+ * fcpd's environment: ours without NODE_EXTRA_CA_CERTS. Node reads that certificate file at every
+ * start (60 ms for a system bundle, measured here), and fcpd makes no TLS connections.
+ */
+function fcpdEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   const bind = options.bind ?? '127.0.0.1';
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const program = options.fcpdPath ?? path.join(packageRoot(), 'bin', 'fcpd');
-      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, '--serve', '--bind', bind], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, '--serve', '--bind', bind], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: fcpdEnvironment(),
+      });
       const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       child.once('error', (err) => log(`fcpd: could not start ${program}: ${err.message}`));
       const listen = await startFcpd({ ...child, exited }, secret, log, 'on this machine', program).catch((err) => {

@@ -18,7 +18,7 @@ import { ServerConnection } from '../session/connection';
 import type { ServerPolicy } from '../session/params';
 import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { Destination, resolveDestination } from '../transfer/destination';
-import type { LinkedConnection, TransferSummary } from '../transfer/link';
+import type { LinkedConnection, TransferRun, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import { walkSources, WalkResult } from '../transfer/walk';
@@ -56,6 +56,8 @@ interface Session {
   work: { kind: 'push'; destination: Destination } | { kind: 'pull'; walk: WalkResult };
   /** Fails the session if its data connections do not all arrive in time. */
   gatherTimer: NodeJS.Timeout;
+  /** Set once the control connection is established and the transfer runs. */
+  engine?: TransferRun;
 }
 
 function peerOf(socket: net.Socket): string {
@@ -171,12 +173,17 @@ export class SessionServer {
       (established) => {
         const session = this.sessions.get(established.sessionId.toString('hex'));
         if (!session) return conn.close();
-        if (established.role === 'control') session.control = { conn, established };
-        else {
-          (session.entry.attached as Set<number>).add(established.connIndex);
-          session.data[established.connIndex - 1] = { conn, established };
+        const linked = { conn, established };
+        if (established.role === 'control') {
+          session.control = linked;
+          // The transfer starts at once; data connections join it as they arrive.
+          this.startTransfer(session);
+          return;
         }
-        if (session.control && session.entry.attached.size === session.entry.params.connections) this.startTransfer(session);
+        (session.entry.attached as Set<number>).add(established.connIndex);
+        if (session.entry.attached.size === session.entry.params.connections) clearTimeout(session.gatherTimer);
+        if (session.engine) session.engine.join(linked);
+        else session.data[established.connIndex - 1] = linked;
       },
       (error: FcpError) => log(`refused ${peerName}: ${error.message}`),
     );
@@ -205,7 +212,6 @@ export class SessionServer {
   }
 
   private startTransfer(session: Session): void {
-    clearTimeout(session.gatherTimer);
     const link = {
       control: session.control!,
       data: session.data,
@@ -214,8 +220,9 @@ export class SessionServer {
       peerName: session.control!.conn.name,
       log: this.options.log,
     };
-    this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${session.data.length} data connections`);
+    this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${session.entry.params.connections} data connections`);
     const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination) : new SendEngine(link, session.work.walk);
+    session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),
       (error: FcpError) => this.endSession(session, { ok: false, error }),
@@ -226,6 +233,7 @@ export class SessionServer {
     if (!this.sessions.delete(session.id.toString('hex'))) return;
     clearTimeout(session.gatherTimer);
     if (!outcome.ok) {
+      session.engine?.lose(outcome.error);
       for (const linked of [session.control, ...session.data]) linked?.conn.close(outcome.error);
     }
     this.options.log(`session ${session.id.toString('hex')}: ${outcome.ok ? 'done' : `failed: ${outcome.error.message}`}`);

@@ -18,7 +18,10 @@ export interface LinkedConnection {
 
 export interface TransferLink {
   control: LinkedConnection;
-  /** Data connections in connection-index order (index 1 first). */
+  /**
+   * Data connections by connection index (index 1 at [0]). A run starts once the control
+   * connection is established, so this may have holes: later connections come through join().
+   */
   data: LinkedConnection[];
   params: ParamsMessage;
   xxh: XXHashAPI;
@@ -55,26 +58,51 @@ export abstract class TransferRun {
   protected over = false;
   /** Set once this side has sent its DONE: from then on a peer closing data connections is normal. */
   protected doneSent = false;
+  private attached = false;
   private settle!: { resolve: (summary: TransferSummary) => void; reject: (error: FcpError) => void };
 
   protected constructor(protected readonly link: TransferLink) {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
   }
 
-  /** Hands every connection to this run. Call once the run can take messages. */
+  /** Hands every connection established so far to this run. Call once the run can take messages. */
   protected attach(): void {
     const { control, data } = this.link;
+    this.attached = true;
     takeOver(control.conn, control.established, {
       message: (message) => this.guard(() => this.onControl(message)),
       closed: (error) => this.onClosed(control.conn, error),
     });
-    data.forEach(({ conn, established }, i) =>
-      takeOver(conn, established, {
-        message: (message) => this.guard(() => this.onDataMessage(i + 1, message)),
-        closed: (error) => this.onClosed(conn, error),
-      }),
-    );
+    data.forEach((linked) => this.takeOverData(linked));
   }
+
+  /**
+   * A data connection whose handshake finished after the run was created: files start moving
+   * on the control connection and the connections already there instead of waiting a round
+   * trip for the last one. One that arrives after the end is closed.
+   */
+  join(linked: LinkedConnection): void {
+    if (this.over) return linked.conn.close();
+    this.link.data[linked.established.connIndex - 1] = linked;
+    if (this.attached) this.takeOverData(linked);
+  }
+
+  /** A data connection could not be established: the session cannot go on as agreed. */
+  lose(error: FcpError): void {
+    this.fail(error, true);
+  }
+
+  private takeOverData(linked: LinkedConnection): void {
+    const { conn, established } = linked;
+    takeOver(conn, established, {
+      message: (message) => this.guard(() => this.onDataMessage(established.connIndex, message)),
+      closed: (error) => this.onClosed(conn, error),
+    });
+    this.dataReady(conn);
+  }
+
+  /** A data connection can carry frames now (the sender starts a pump on it). */
+  protected dataReady(_conn: FramedConnection): void {}
 
   protected abstract onControl(message: Message): void;
   /** A message other than ERROR or KEEPALIVE on data connection `connIndex`. */
@@ -98,14 +126,15 @@ export abstract class TransferRun {
     this.over = true;
     this.link.log(`transfer failed: ${error.message}`);
     this.link.control.conn.fail(error, notifyPeer);
-    for (const { conn } of this.link.data) conn.close(error);
+    this.link.data.forEach(({ conn }) => conn.close(error));
     void this.cleanUp().finally(() => this.settle.reject(error));
   }
 
   protected complete(summary: TransferSummary): void {
     if (this.over) return;
     this.over = true;
-    for (const { conn } of [this.link.control, ...this.link.data]) conn.close();
+    this.link.control.conn.close();
+    this.link.data.forEach(({ conn }) => conn.close());
     this.settle.resolve(summary);
   }
 

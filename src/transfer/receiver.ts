@@ -45,7 +45,7 @@ export class ReceiveEngine extends TransferRun {
     super(link);
     this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName });
     this.writer = new FileWriter(link.xxh);
-    this.waitingWrites = new Array<number>(link.data.length + 1).fill(0);
+    this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
 
   run(): Promise<TransferSummary> {

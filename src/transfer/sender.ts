@@ -86,8 +86,11 @@ export class SendEngine extends TransferRun {
       this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
       this.announce();
     });
-    for (const { conn } of this.link.data) void this.pump(conn);
     return this.done;
+  }
+
+  protected override dataReady(conn: FramedConnection): void {
+    void this.pump(conn);
   }
 
   protected onControl(message: Message): void {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { copy, isFcpError } from '../../src';
 import type { CopySummary } from '../../src';
 import { compareTrees, fileHashes, leftoverTemporaries } from './helpers/compare';
-import { TamperPlan, tamperingLauncher } from './helpers/proxy';
+import { proxyLauncher, TamperPlan } from './helpers/proxy';
 import { killAll } from './helpers/run';
 import { TempDirs, useTempDirs } from './helpers/tmp';
 import { BuiltTree, TreeBuilder } from './helpers/tree';
@@ -76,7 +76,7 @@ for (const encrypt of [false, true]) {
 
 test.each(CASES)('%s: a clear failure or a correct copy, never a wrong file', async (_label, direction, encrypt, plan) => {
   const dst = temp.make('fcp-tamper-dst');
-  const { launcher, report } = tamperingLauncher(plan);
+  const { launcher, report } = proxyLauncher({ tamper: plan });
   const outcome = await copy({
     sources: [direction === 'pull' ? `localhost:${tree.root}` : tree.root],
     destination: direction === 'push' ? `localhost:${dst}` : dst,
