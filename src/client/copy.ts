@@ -14,7 +14,9 @@ import { makeOffer } from '../session/params';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
 import { walkSources } from '../transfer/walk';
-import { ClientWork, runClientSession } from './clientSession';
+import type * as ClientSessionModule from './clientSession';
+import type { ClientWork } from './clientSession';
+import { loadXxhash } from '../protocol/xxhash';
 import { Location, parseLocation, showLocation } from './location';
 import { Progress, ProgressSnapshot } from './progress';
 import type * as RemoteLauncherModule from './remoteLauncher';
@@ -134,7 +136,15 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const progress = new Progress();
   const started = Date.now();
 
-  const server = await launcherFor(remote, options, log).launch(secret, log);
+  // While the launch waits on the network (SSH handshakes, fcpd starting), the engine's modules
+  // load and the hash module compiles: on a long link that start-up time is otherwise added.
+  const launching = launcherFor(remote, options, log).launch(secret, log);
+  loadXxhash().catch(() => undefined);
+  // The launch's first packets go out on the next ticks: only then load.
+  await new Promise((resolve) => setImmediate(resolve));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runClientSession } = require('./clientSession') as typeof ClientSessionModule;
+  const server = await launching;
   log(`launched ${server.name}`);
   const ticker = setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250);
   ticker.unref();

@@ -10,8 +10,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Duplex } from 'node:stream';
-import { Client, ClientChannel, utils } from 'ssh2';
-import type { AuthenticationType } from 'ssh2';
+import type { AuthenticationType, Client, ClientChannel } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
 import { FcpError } from '../errors';
 import { keyTypeOfBlob, loadKnownHosts, orderHostKeyAlgorithms, verifyHostKey } from './knownHosts';
 import type { Prompter } from './prompt';
@@ -39,6 +39,15 @@ export interface SshConnection {
   /** A TCP connection from the SSH server's side to host:port, carried inside SSH. */
   forwardOut(host: string, port: number): Promise<Duplex>;
   close(): void;
+}
+
+/**
+ * ssh2 takes 60 ms to load: it is loaded while the first TCP handshake is under way (connectSsh)
+ * rather than before it starts.
+ */
+function ssh2(): typeof Ssh2 {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('ssh2') as typeof Ssh2;
 }
 
 function nameOf(host: ResolvedHost): string {
@@ -145,14 +154,14 @@ async function loadIdentity(file: string, username: string, prompter: Prompter |
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log(`ssh: cannot read identity ${file}: ${(err as Error).message}`);
     return undefined;
   }
-  let parsed = utils.parseKey(data);
+  let parsed = ssh2().utils.parseKey(data);
   for (let attempt = 0; parsed instanceof Error && /passphrase|encrypted/i.test(parsed.message) && attempt < 3; attempt++) {
     if (!prompter) {
       ctx.log(`ssh: ${file} is encrypted and there is no terminal to ask for its passphrase; skipped`);
       return undefined;
     }
     const passphrase = await prompter.ask(`Enter passphrase for key '${file}': `, true);
-    parsed = utils.parseKey(data, passphrase);
+    parsed = ssh2().utils.parseKey(data, passphrase);
   }
   if (parsed instanceof Error) {
     ctx.log(`ssh: cannot use identity ${file}: ${parsed.message}`);
@@ -164,7 +173,7 @@ async function loadIdentity(file: string, username: string, prompter: Prompter |
 
 /** Runs the SSH handshake and authentication over `sock`. */
 function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext): Promise<Client> {
-  const client = new Client();
+  const client = new (ssh2().Client)();
   const name = nameOf(host);
   const tried: string[] = [];
   const attempts = authAttempts(host, ctx, tried);
@@ -259,11 +268,15 @@ export async function connectSsh(host: ResolvedHost, ctx: SshContext): Promise<S
   try {
     let via: { client: Client; name: string } | undefined;
     for (const hop of [...host.proxyJump.map((h) => ctx.resolveHop(h)), host]) {
-      const sock: Duplex = via
-        ? await forwardOut(via.client, hop.hostName, hop.port, via.name)
+      const opening: Duplex | Promise<Duplex> = via
+        ? forwardOut(via.client, hop.hostName, hop.port, via.name)
         : hop.proxyCommand && hop.proxyJump.length === 0
           ? proxyCommandSocket(hop.proxyCommand, ctx)
-          : await tcpConnect(hop);
+          : tcpConnect(hop);
+      // Node sends the SYN on the next tick: let it go out, then load ssh2 during the round trip.
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      ssh2();
+      const sock = await opening;
       ctx.log(`ssh: connecting to ${nameOf(hop)}${via ? ` through ${via.name}` : ''}`);
       const client = await handshake(hop, sock, ctx);
       clients.push(client);
