@@ -50,16 +50,17 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     opened.push(conn);
     return conn;
   };
-  // Data connections are dialled together with the control connection: their TCP handshakes and
-  // the server's HELLO overlap the control handshake (its HELLO waits in the socket until the
-  // session id is known), saving a round trip and a half on a long link.
+  // Data connections are dialled together with the control connection (its SYN first): their TCP
+  // handshakes and the server's HELLO overlap the control handshake (its HELLO waits in the socket
+  // until the session id is known), saving a round trip and a half on a long link.
+  const controlOpening = open(`control connection to ${server.name}`);
   const dialled = Array.from({ length: options.offer.connections }, (_, i) => open(`data connection ${i + 1} to ${server.name}`));
   dialled.forEach((conn) => conn.catch(() => undefined));
 
   try {
     const request: Message =
       work.kind === 'push' ? { type: PacketType.PUSH, path: work.destination } : { type: PacketType.PULL, paths: work.sources };
-    const controlConn = await open(`control connection to ${server.name}`);
+    const controlConn = await controlOpening;
     const control = await runHandshake(
       controlConn,
       new ClientConnection({

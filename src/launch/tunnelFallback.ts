@@ -1,7 +1,7 @@
 /**
  * How SSH launchers open data connections: straight over TCP to fcpd, and when that does not
  * connect within a few seconds (a firewall), through the SSH connection instead, saying so once.
- * The first connection decides; the rest follow. --tunnel skips the direct attempt.
+ * The first outcome decides for the connections opened later. --tunnel skips the direct attempt.
  */
 import type { Duplex } from 'node:stream';
 import type { FcpError } from '../errors';
@@ -19,22 +19,22 @@ export interface TunnelFallbackOptions {
 }
 
 export function tunnelFallback(options: TunnelFallbackOptions): () => Promise<Duplex> {
-  let mode: Promise<'direct' | 'tunnel'> | undefined = options.forceTunnel ? Promise.resolve('tunnel') : undefined;
+  let mode: 'direct' | 'tunnel' | undefined = options.forceTunnel ? 'tunnel' : undefined;
   return async () => {
-    if (!mode) {
-      let first: Duplex | undefined;
-      mode = options.direct().then(
-        (stream) => {
-          first = stream;
-          return 'direct' as const;
-        },
-        (err: FcpError) => {
-          options.notice(`direct TCP to fcpd at ${options.directTarget} failed (${err.message}); carrying the connections through SSH`);
-          return 'tunnel' as const;
-        },
-      );
-      if ((await mode) === 'direct') return first!;
+    if (mode === 'tunnel') return options.tunnel();
+    if (mode === 'direct') return options.direct();
+    // Undecided: connections opened together all try direct at once (waiting for the first to
+    // decide would cost every other connection a round trip); the first failure says so, once.
+    try {
+      const stream = await options.direct();
+      mode ??= 'direct';
+      return stream;
+    } catch (err) {
+      if (mode === undefined) {
+        mode = 'tunnel';
+        options.notice(`direct TCP to fcpd at ${options.directTarget} failed (${(err as FcpError).message}); carrying the connections through SSH`);
+      }
+      return options.tunnel();
     }
-    return (await mode) === 'direct' ? options.direct() : options.tunnel();
   };
 }
