@@ -58,6 +58,8 @@ interface Session {
   gatherTimer: NodeJS.Timeout;
   /** Set once the control connection is established and the transfer runs. */
   engine?: TransferRun;
+  /** The transfer ended well while data connections were still on their way. */
+  finished?: SessionOutcome;
 }
 
 function peerOf(socket: net.Socket): string {
@@ -181,9 +183,12 @@ export class SessionServer {
           return;
         }
         (session.entry.attached as Set<number>).add(established.connIndex);
-        if (session.entry.attached.size === session.entry.params.connections) clearTimeout(session.gatherTimer);
         if (session.engine) session.engine.join(linked);
         else session.data[established.connIndex - 1] = linked;
+        if (this.allAttached(session)) {
+          clearTimeout(session.gatherTimer);
+          if (session.finished) this.endSession(session, session.finished);
+        }
       },
       (error: FcpError) => log(`refused ${peerName}: ${error.message}`),
     );
@@ -199,10 +204,13 @@ export class SessionServer {
       work,
       gatherTimer: setTimeout(
         () =>
-          this.endSession(session, {
-            ok: false,
-            error: new FcpError('FCP_ERR_TIMEOUT', `session ${id.toString('hex')}: not all ${params.connections} data connections arrived within ${HANDSHAKE_TIMEOUT_MS / 1000} s`),
-          }),
+          this.endSession(
+            session,
+            session.finished ?? {
+              ok: false,
+              error: new FcpError('FCP_ERR_TIMEOUT', `session ${id.toString('hex')}: not all ${params.connections} data connections arrived within ${HANDSHAKE_TIMEOUT_MS / 1000} s`),
+            },
+          ),
         HANDSHAKE_TIMEOUT_MS,
       ),
     };
@@ -229,7 +237,20 @@ export class SessionServer {
     );
   }
 
+  private allAttached(session: Session): boolean {
+    return session.entry.attached.size === session.entry.params.connections;
+  }
+
+  /**
+   * A session that ended well stays known until all its data connections have arrived (or the
+   * handshake timeout passed): one still on its way then completes its handshake and is closed,
+   * rather than being refused as unknown, which its client could read before our DONE.
+   */
   private endSession(session: Session, outcome: SessionOutcome): void {
+    if (outcome.ok && !this.allAttached(session) && session.finished === undefined) {
+      session.finished = outcome;
+      return;
+    }
     if (!this.sessions.delete(session.id.toString('hex'))) return;
     clearTimeout(session.gatherTimer);
     if (!outcome.ok) {

@@ -35,6 +35,8 @@ export class FramedConnection {
   /** Writes within one tick are corked into one syscall (many small control frames). */
   private corked = false;
   private handlers: FramedConnectionEvents | undefined;
+  /** How the connection ended while no handlers were set, for the next ones. */
+  private closedWith: { error: FcpError | undefined } | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -46,6 +48,11 @@ export class FramedConnection {
   ) {
     this.encoder = new FrameEncoder(xxh);
     this.decoder = new FrameDecoder(xxh);
+    // Listening from the start: a dialled connection that waits for its handshake (data
+    // connections wait for SESSION) may be reset meanwhile, and an 'error' nobody listens to
+    // would end the process. What happened is reported to the handlers start() is given.
+    stream.on('error', (err: Error) => this.finish(this.lost(err)));
+    stream.on('close', () => this.finish(this.ended ? undefined : this.lost()));
   }
 
   /**
@@ -54,12 +61,17 @@ export class FramedConnection {
    */
   start(handlers: FramedConnectionEvents): void {
     this.handlers = handlers;
+    if (this.ended) {
+      // It closed before anyone listened: tell these handlers, as an event would have.
+      const closedWith = this.closedWith;
+      this.closedWith = undefined;
+      if (closedWith) process.nextTick(() => this.notifyClosed(closedWith.error));
+      return;
+    }
     if (this.started) return;
     this.started = true;
     this.stream.on('data', (slice: Buffer) => this.onData(slice));
     this.stream.on('end', () => this.onEnd());
-    this.stream.on('error', (err: Error) => this.finish(this.lost(err)));
-    this.stream.on('close', () => this.finish(this.ended ? undefined : this.lost()));
     this.ticker = setInterval(() => this.tick(), Math.max(10, this.idleMs / 4));
     this.ticker.unref();
   }
@@ -186,7 +198,8 @@ export class FramedConnection {
   private notifyClosed(error: FcpError | undefined): void {
     const handlers = this.handlers;
     this.handlers = undefined;
-    handlers?.closed(error);
+    if (handlers) handlers.closed(error);
+    else this.closedWith = { error };
   }
 
   private tick(): void {
