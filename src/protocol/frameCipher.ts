@@ -64,11 +64,27 @@ export class FrameOpener {
 
   /** The plaintext of a sealed payload (ciphertext ‖ tag); header holds the frame's 7 header bytes. */
   open(header: Buffer, sealed: Buffer): Buffer {
+    return Buffer.concat(this.openPieces(header, [sealed]));
+  }
+
+  /** The same for a sealed payload in pieces: the plaintext in pieces, none of them empty. */
+  openPieces(header: Buffer, sealed: Buffer[]): Buffer[] {
     const type = header[0]!;
     const decipher = createDecipheriv(ALGORITHM, this.key, this.counter.next(), { authTagLength: GCM_TAG_SIZE });
     decipher.setAAD(additionalData(this.aad, header, 0));
-    decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_SIZE));
-    const plaintext = decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_SIZE));
+    const plaintext: Buffer[] = [];
+    let tagAt = sealed.reduce((total, piece) => total + piece.length, 0) - GCM_TAG_SIZE;
+    const tagParts: Buffer[] = [];
+    for (const piece of sealed) {
+      const cipherBytes = Math.max(0, Math.min(piece.length, tagAt));
+      if (cipherBytes > 0) {
+        const out = decipher.update(piece.subarray(0, cipherBytes));
+        if (out.length > 0) plaintext.push(out);
+      }
+      if (cipherBytes < piece.length) tagParts.push(piece.subarray(cipherBytes));
+      tagAt -= cipherBytes;
+    }
+    decipher.setAuthTag(tagParts.length === 1 ? tagParts[0]! : Buffer.concat(tagParts));
     try {
       decipher.final();
     } catch (cause) {

@@ -10,9 +10,11 @@ import {
   CHKSUM_OFFSET,
   ChksumCoverage,
   ChksumCoverageValue,
+  DATA_HEADER_SIZE,
   GCM_TAG_SIZE,
   HEADER_SIZE,
   LENGTH_OFFSET,
+  PacketType,
   packetTypeName,
 } from './constants';
 import { checksumOfParts, coveredPayload } from './chksum';
@@ -30,6 +32,16 @@ export interface RawFrame {
   payload: Buffer;
 }
 
+/**
+ * From nextPieces(): a DATA payload that spans pushed slices, as views of them (or, sealed, the
+ * plaintext of each), in order, instead of a copy joining them. Most DATA frames straddle the
+ * 64 KiB reads of a socket, and joining them cost a copy of every byte received.
+ */
+export interface PiecesFrame {
+  type: number;
+  pieces: Buffer[];
+}
+
 const NOTHING = Buffer.alloc(0);
 const boundsByType: (PayloadBounds | undefined)[] = Array.from({ length: 256 }, (_, type) => payloadBounds(type));
 
@@ -44,6 +56,9 @@ export class FrameDecoder {
   private buffered = 0;
   private readonly header = Buffer.alloc(HEADER_SIZE);
   private failure: FcpError | undefined;
+
+  /** The covered start of a DATA payload in pieces, for its checksum. */
+  private readonly dataHead = Buffer.alloc(DATA_HEADER_SIZE);
 
   constructor(private readonly xxh: XXHashAPI) {}
 
@@ -68,10 +83,19 @@ export class FrameDecoder {
 
   /** The next whole frame, or undefined until more bytes arrive. Throws FcpError on a bad frame. */
   next(): RawFrame | undefined {
+    return this.attempt(false) as RawFrame | undefined;
+  }
+
+  /** next(), but a DATA payload spanning pushed slices comes as pieces. */
+  nextPieces(): RawFrame | PiecesFrame | undefined {
+    return this.attempt(true);
+  }
+
+  private attempt(dataPieces: boolean): RawFrame | PiecesFrame | undefined {
     if (this.failure) throw this.failure;
     if (this.buffered < HEADER_SIZE) return undefined;
     try {
-      return this.take();
+      return this.take(dataPieces);
     } catch (err) {
       this.failure = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', 'frame decoder failed', { cause: err });
       throw this.failure;
@@ -90,7 +114,7 @@ export class FrameDecoder {
     }
   }
 
-  private take(): RawFrame | undefined {
+  private take(dataPieces: boolean): RawFrame | PiecesFrame | undefined {
     const header = this.header;
     this.copyOut(header, HEADER_SIZE);
     const type = header[0]!;
@@ -111,6 +135,7 @@ export class FrameDecoder {
     if (this.buffered < HEADER_SIZE + length) return undefined;
 
     this.consume(HEADER_SIZE);
+    if (dataPieces && type === PacketType.DATA && !this.inFirstSlice(length)) return this.takePieces(type, expected, header, length);
     const payload = this.readPayload(length);
     if (this.coverage === ChksumCoverage.FULL) this.verify(type, expected, header, payload.subarray(0, coveredPayload(type, length, this.coverage)));
     return { type, payload: this.opener ? this.opener.open(header, payload) : payload };
@@ -125,6 +150,29 @@ export class FrameDecoder {
         { hint: 'the data was corrupted on the way; retry, and check the network path if it repeats' },
       );
     }
+  }
+
+  private takePieces(type: number, expected: number, header: Buffer, length: number): PiecesFrame {
+    if (this.coverage === ChksumCoverage.FULL) {
+      const covered = this.dataHead.subarray(0, coveredPayload(type, length, this.coverage));
+      this.copyOut(covered, covered.length);
+      this.verify(type, expected, header, covered);
+    }
+    const pieces: Buffer[] = [];
+    let offset = this.offset;
+    for (let i = 0, left = length; left > 0; i++, offset = 0) {
+      const slice = this.slices[i]!;
+      const end = Math.min(slice.length, offset + left);
+      if (end > offset) pieces.push(slice.subarray(offset, end));
+      left -= end - offset;
+    }
+    this.consume(length);
+    return { type, pieces: this.opener ? this.opener.openPieces(header, pieces) : pieces };
+  }
+
+  private inFirstSlice(length: number): boolean {
+    const first = this.slices[0];
+    return first !== undefined && first.length - this.offset >= length;
   }
 
   /** The next `length` bytes as a view of slices[0] when they lie in it, else as one new Buffer. */

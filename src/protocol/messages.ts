@@ -31,9 +31,10 @@ export interface FileCountMessage { type: P['FILE_COUNT']; count: number; totalB
 export interface FileReadyMessage { type: P['FILE_READY']; fileId: number }
 /**
  * data is a view into the bytes pushed into the decoder (or a Buffer of its own): it stays valid
- * as long as the pushed buffer is not overwritten, which socket reads never do.
+ * as long as the pushed buffer is not overwritten, which socket reads never do. A frame decoded
+ * in pieces (parseDataPieces) keeps them apart: data is the first, `more` the rest, in order.
  */
-export interface DataMessage { type: P['DATA']; fileId: number; seq: number; data: Buffer }
+export interface DataMessage { type: P['DATA']; fileId: number; seq: number; data: Buffer; more?: Buffer[] }
 export interface DoneMessage { type: P['DONE'] }
 export interface ErrorMessage { type: P['ERROR']; code: number; message: string }
 export interface HelloMessage { type: P['HELLO']; minVersion: number; maxVersion: number; nonce: Buffer }

@@ -471,7 +471,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
           `${link.fileId} at offset ${link.start}, which continues at ${link.next}`,
       ));
     }
-    const length = message.data.length;
+    let length = message.data.length;
+    if (message.more) for (const piece of message.more) length += piece.length;
     const end = link.next + length;
     if (end > link.end || (end < link.end && length !== DATA_FRAME_BYTES)) {
       return this.fail(protocolError(
@@ -480,6 +481,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       ));
     }
     link.frames.push(message.data);
+    if (message.more) link.frames.push(...message.more);
     link.next = end;
     return NO_ACTIONS;
   }

@@ -9,7 +9,7 @@ import { FcpError, wireFromCode } from '../errors';
 import { FrameDecoder } from '../protocol/frameDecoder';
 import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
-import { parsePayload } from '../protocol/parser';
+import { parseDataPieces, parsePayload } from '../protocol/parser';
 import { PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
@@ -161,8 +161,8 @@ export class FramedConnection {
     this.lastReceived = Date.now();
     try {
       this.decoder.push(slice);
-      for (let raw = this.decoder.next(); raw && !this.ended; raw = this.decoder.next()) {
-        this.handlers!.message(parsePayload(raw.type, raw.payload));
+      for (let raw = this.decoder.nextPieces(); raw && !this.ended; raw = this.decoder.nextPieces()) {
+        this.handlers!.message('pieces' in raw ? parseDataPieces(raw.pieces) : parsePayload(raw.type, raw.payload));
       }
     } catch (err) {
       const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', `${this.name}: ${String(err)}`, { cause: err });

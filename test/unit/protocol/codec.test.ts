@@ -29,6 +29,7 @@ import {
   parsePayload,
   XXHashAPI,
 } from '../../../src/protocol';
+import { parseDataPieces } from '../../../src/protocol/parser';
 import { Field, LAYOUTS } from '../../../src/protocol/layouts';
 import { arbMessage, fixedBytes, messageArbitraries, u32 } from './arbitraries';
 import { allowLongFuzzRuns, numRuns } from './fuzzRuns';
@@ -244,6 +245,59 @@ describe('stream slicing', () => {
       }),
       { numRuns: numRuns(200) },
     );
+  });
+});
+
+describe('DATA in pieces', () => {
+  /** A slice in memory of its own, so that a view of it is told apart from a copy. */
+  const ownMemory = (slice: Buffer): Buffer => {
+    const own = Buffer.from(new ArrayBuffer(slice.length));
+    slice.copy(own);
+    return own;
+  };
+
+  it('nextPieces: any split yields the same messages; a DATA payload spanning slices comes as views of them', () => {
+    fc.assert(
+      fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 6 }), arbChannel, arbSlicing, (messages, channel, slicing) => {
+        fc.pre(messages.every((m) => fits(m, channel)));
+        const slices = sliceStream(Buffer.concat(encodeMessages(xxh, messages, channel)), slicing).map(ownMemory);
+        const decoder = decoderFor(xxh, channel);
+        const decoded: Message[] = [];
+        const copied: number[] = [];
+        for (const slice of slices) {
+          decoder.push(slice);
+          for (let raw = decoder.nextPieces(); raw; raw = decoder.nextPieces()) {
+            if (!('pieces' in raw)) {
+              decoded.push(parsePayload(raw.type, raw.payload));
+              continue;
+            }
+            // Sealed pieces are plaintext, of their own; plain ones must be views of what was pushed.
+            if (!channel.key) copied.push(...raw.pieces.filter((piece) => !slices.some((s) => s.buffer === piece.buffer)).map((p) => p.length));
+            const { more, ...message } = parseDataPieces(raw.pieces);
+            expect(raw.type).toBe(PacketType.DATA);
+            decoded.push({ ...message, data: Buffer.concat([message.data, ...(more ?? [])]) });
+          }
+        }
+        decoder.end();
+        expectEqual(decoded.map(toPlain), messages.map(toPlain));
+        expectEqual(copied, []);
+      }),
+      { numRuns: numRuns(200) },
+    );
+  });
+
+  it('file_id and seq split across pieces are read right', () => {
+    const data = Buffer.from(Array.from({ length: 40 }, (_, i) => i));
+    const frame = encodeOne({ type: PacketType.DATA, fileId: 0x01020304, seq: 0x0a0b0c0d, data }, PLAIN);
+    for (const cut of [HEADER_SIZE + 1, HEADER_SIZE + 4, HEADER_SIZE + 7, HEADER_SIZE + 8, HEADER_SIZE + 9]) {
+      const decoder = decoderFor(xxh, PLAIN);
+      decoder.push(frame.subarray(0, cut));
+      expect(decoder.nextPieces()).toBeUndefined();
+      decoder.push(frame.subarray(cut));
+      const raw = decoder.nextPieces()!;
+      const { more, ...message } = parseDataPieces((raw as { pieces: Buffer[] }).pieces);
+      expect({ ...message, data: Buffer.concat([message.data, ...(more ?? [])]) }).toEqual({ type: PacketType.DATA, fileId: 0x01020304, seq: 0x0a0b0c0d, data });
+    }
   });
 });
 
