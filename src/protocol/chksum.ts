@@ -9,6 +9,10 @@
 import { CHKSUM_SEED, ChksumCoverage, ChksumCoverageValue, DATA_HEADER_SIZE, HEADER_SIZE, PacketType } from './constants';
 import type { XXHashAPI } from './xxhash';
 
+/** Covered payloads up to this size are hashed from a copy joined to their header. */
+const JOIN_MAX = 4096;
+const joined = Buffer.allocUnsafe(HEADER_SIZE + JOIN_MAX);
+
 /** How many payload bytes, from its start, the checksum of a frame of this type covers. */
 export function coveredPayload(type: number, payloadLength: number, coverage: ChksumCoverageValue): number {
   if (coverage === ChksumCoverage.HEADER) return 0;
@@ -27,5 +31,12 @@ export function checksumOfFrame(xxh: XXHashAPI, frame: Buffer, coverage: ChksumC
  */
 export function checksumOfParts(xxh: XXHashAPI, header: Buffer, covered: Buffer): number {
   if (covered.length === 0) return xxh.h32Raw(header, CHKSUM_SEED);
+  // xxhash-wasm's streaming state costs more than copying a control frame: join small ones.
+  if (covered.length <= JOIN_MAX) {
+    header.copy(joined, 0);
+    covered.copy(joined, HEADER_SIZE);
+    return xxh.h32Raw(joined.subarray(0, HEADER_SIZE + covered.length), CHKSUM_SEED);
+  }
   return xxh.create32(CHKSUM_SEED).update(header).update(covered).digest();
 }
+

@@ -12,6 +12,11 @@ import { FcpError } from '../errors';
 import { DIGEST_SIZE, HASH_SIZE } from '../protocol/constants';
 
 const DIGEST_LABEL = Buffer.from('fcp1 digest', 'latin1');
+/**
+ * Scratch for what SHA-256 is fed: update() copies its input at once, so one buffer serves every
+ * digest (ten thousand small files would otherwise allocate two buffers each).
+ */
+const scratch = Buffer.allocUnsafe(8 + 4);
 
 /** Number of chunks of a file: the last one may be shorter, an empty file has none. */
 export function chunkCount(size: number, chunkSize: number): number {
@@ -23,23 +28,20 @@ export class FileDigest {
   private readonly sha = createHash('sha256');
   /** Index of the next chunk hash SHA-256 takes. */
   private next = 0;
-  /** Hashes of chunks after `next` that arrived early. */
-  private readonly early = new Map<number, bigint>();
-  /** One chunk hash as the u64 SHA-256 is fed; update() copies it, so one buffer serves all. */
-  private readonly word = Buffer.allocUnsafe(HASH_SIZE);
+  /** Hashes of chunks after `next` that arrived early (made when the first one does). */
+  private early: Map<number, bigint> | undefined;
   private result: Buffer | undefined;
 
   constructor(size: number, chunkSize: number) {
     this.chunks = chunkCount(size, chunkSize);
-    const header = Buffer.allocUnsafe(8 + 4);
-    header.writeBigUInt64BE(BigInt(size), 0);
-    header.writeUInt32BE(chunkSize, 8);
-    this.sha.update(DIGEST_LABEL).update(header);
+    scratch.writeBigUInt64BE(BigInt(size), 0);
+    scratch.writeUInt32BE(chunkSize, 8);
+    this.sha.update(DIGEST_LABEL).update(scratch);
   }
 
   /** Whether the hash of chunk `index` was added. */
   has(index: number): boolean {
-    return index < this.next || this.early.has(index);
+    return index < this.next || this.early?.has(index) === true;
   }
 
   add(index: number, hash: bigint): void {
@@ -48,12 +50,14 @@ export class FileDigest {
     }
     if (this.has(index)) throw new FcpError('FCP_ERR_PROTOCOL', `chunk ${index} was hashed twice`);
     if (index !== this.next) {
-      this.early.set(index, hash);
+      (this.early ??= new Map()).set(index, hash);
       return;
     }
     this.feed(hash);
-    for (let waiting = this.early.get(this.next); waiting !== undefined; waiting = this.early.get(this.next)) {
-      this.early.delete(this.next);
+    const early = this.early;
+    if (!early) return;
+    for (let waiting = early.get(this.next); waiting !== undefined; waiting = early.get(this.next)) {
+      early.delete(this.next);
       this.feed(waiting);
     }
   }
@@ -76,8 +80,8 @@ export class FileDigest {
   }
 
   private feed(hash: bigint): void {
-    this.word.writeBigUInt64BE(hash);
-    this.sha.update(this.word);
+    scratch.writeBigUInt64BE(hash);
+    this.sha.update(scratch.subarray(0, HASH_SIZE));
     this.next++;
   }
 }
