@@ -13,3 +13,11 @@ export function loadXxhash(): Promise<XXHashAPI> {
   instance ??= xxhash();
   return instance;
 }
+
+/** A chunk's xxh64 (seed 0) over its bytes in parts: one call for one part, else streamed. */
+export function chunkHash(xxh: XXHashAPI, parts: readonly Uint8Array[]): bigint {
+  if (parts.length === 1) return xxh.h64Raw(parts[0]!, 0n);
+  const hasher = xxh.create64(0n);
+  for (const part of parts) hasher.update(part);
+  return hasher.digest();
+}

@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import { FcpError } from '../errors';
-import type { XXHashAPI } from '../protocol/xxhash';
+import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly, fsError, showPath } from './fsError';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
@@ -168,13 +168,9 @@ export class FileWriter {
    */
   writeChunk(fileId: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
     const file = this.fileOf(fileId);
-    const hasher = this.xxh.create64(0n);
     let total = 0;
-    for (const part of data) {
-      hasher.update(part);
-      total += part.length;
-    }
-    const hash = hasher.digest();
+    for (const part of data) total += part.length;
+    const hash = chunkHash(this.xxh, data);
     if (hash !== expected) return done(undefined, { ok: false, hash });
     file.writing++;
     writeAll(file, data, offset, total <= SYNC_WRITE_MAX ? writeNow : writeInPool, (err) => {
