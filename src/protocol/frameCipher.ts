@@ -64,7 +64,9 @@ export class FrameOpener {
 
   /** The plaintext of a sealed payload (ciphertext ‖ tag); header holds the frame's 7 header bytes. */
   open(header: Buffer, sealed: Buffer): Buffer {
-    return Buffer.concat(this.openPieces(header, [sealed]));
+    const plaintext = this.openPieces(header, [sealed]);
+    // One piece (or none, for an empty payload) in the usual case: no copy to join them.
+    return plaintext.length === 1 ? plaintext[0]! : Buffer.concat(plaintext);
   }
 
   /** The same for a sealed payload in pieces: the plaintext in pieces, none of them empty. */
