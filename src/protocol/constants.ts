@@ -24,6 +24,7 @@ export const PacketType = {
   FILE_OK: 0x15,
   FILE_ERROR: 0x16,
   KEEPALIVE: 0x17,
+  BATCH: 0x20,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -91,8 +92,30 @@ export type CipherValue = (typeof Cipher)[keyof typeof Cipher];
 export const Feature = {
   /** On encrypted connections the frame checksum covers the header only (GCM covers the payload). */
   HEADER_CHKSUM: 0x1,
+  /** Control messages written together may travel as one BATCH frame (one seal, one checksum). */
+  BATCH: 0x2,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH;
+
+/**
+ * What a BATCH may carry: the control connection's messages once the transfer runs. Entry:
+ * type u8 | length u16 | payload. At least two entries (one message needs no batch).
+ */
+export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
+  PacketType.DIR_INFO,
+  PacketType.FILE_INFO,
+  PacketType.FILE_COUNT,
+  PacketType.FILE_READY,
+  PacketType.DONE,
+  PacketType.ERROR,
+  PacketType.SYMLINK,
+  PacketType.RESEND,
+  PacketType.FILE_DONE,
+  PacketType.FILE_OK,
+  PacketType.FILE_ERROR,
+  PacketType.KEEPALIVE,
+]);
+export const BATCH_ENTRY_HEADER = 3;
 
 /** MODE.flags bits. */
 export const ModeFlag = {

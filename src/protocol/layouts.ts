@@ -3,6 +3,7 @@
  * serializer both walk these lists, so a layout is written once; docs/PROTOCOL.md describes them.
  */
 import {
+  BATCH_ENTRY_HEADER,
   DATA_FRAME_BYTES,
   DIGEST_SIZE,
   KEY_ID_SIZE,
@@ -108,6 +109,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.FILE_DONE]: [f('fileId', 'u32'), f('digest', 'fixed', { size: DIGEST_SIZE })],
   [PacketType.FILE_OK]: [f('fileId', 'u32')],
   [PacketType.FILE_ERROR]: [f('fileId', 'u32'), f('code', 'u16'), f('message', 'text')],
+  [PacketType.BATCH]: [f('entries', 'data', { min: 2 * BATCH_ENTRY_HEADER })],
   [PacketType.KEEPALIVE]: [],
 };
 

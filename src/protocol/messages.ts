@@ -55,6 +55,8 @@ export interface FileDoneMessage { type: P['FILE_DONE']; fileId: number; digest:
 export interface FileOkMessage { type: P['FILE_OK']; fileId: number }
 export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code: number; message: string }
 export interface KeepaliveMessage { type: P['KEEPALIVE'] }
+/** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
+export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
 export type Message =
   | PushMessage
@@ -79,6 +81,7 @@ export type Message =
   | FileDoneMessage
   | FileOkMessage
   | FileErrorMessage
-  | KeepaliveMessage;
+  | KeepaliveMessage
+  | BatchMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

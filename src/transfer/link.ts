@@ -4,7 +4,7 @@
  * session once, either completed or failed (every connection closed, the peer told why).
  */
 import { FcpError } from '../errors';
-import { PacketType } from '../protocol/constants';
+import { Feature, PacketType } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FailAction } from '../session/actions';
@@ -67,8 +67,9 @@ export abstract class TransferRun {
 
   /** Hands every connection established so far to this run. Call once the run can take messages. */
   protected attach(): void {
-    const { control, data } = this.link;
+    const { control, data, params } = this.link;
     this.attached = true;
+    if (params.features & Feature.BATCH) control.conn.batchSends();
     takeOver(control.conn, control.established, {
       message: (message) => this.guard(() => this.onControl(message)),
       closed: (error) => this.onClosed(control.conn, error),

@@ -10,9 +10,13 @@ import { FrameDecoder } from '../protocol/frameDecoder';
 import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
 import { parseDataPieces, parsePayload } from '../protocol/parser';
-import { PacketType } from '../protocol/constants';
+import { batchEntryLength, batchOf, unbatch } from '../protocol/batch';
+import { BATCHABLE_TYPES, GCM_TAG_SIZE, MAX_PAYLOAD, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
+
+/** Entries one BATCH frame carries at most: a payload with room for a GCM tag. */
+const BATCH_ROOM = MAX_PAYLOAD - GCM_TAG_SIZE;
 
 export interface FramedConnectionEvents {
   /** A whole message arrived; seal actions applied inside this call affect the next frame. */
@@ -35,6 +39,10 @@ export class FramedConnection {
   /** Writes within one tick are corked into one syscall (many small control frames). */
   private corked = false;
   private handlers: FramedConnectionEvents | undefined;
+  /** Batching (PROTOCOL.md §4, BATCH): messages waiting for this tick's flush. */
+  private batching = false;
+  private batchesAllowed = false;
+  private readonly queued: Message[] = [];
   /** How the connection ended while no handlers were set, for the next ones. */
   private closedWith: { error: FcpError | undefined } | undefined;
 
@@ -78,7 +86,41 @@ export class FramedConnection {
 
   /** Encodes and writes one message; false when the stream wants the writer to wait for drain(). */
   send(message: Message): boolean {
+    if (this.batching && BATCHABLE_TYPES.has(message.type)) {
+      if (this.queued.push(message) === 1) process.nextTick(() => this.flushQueued());
+      return !this.stream.writableNeedDrain;
+    }
+    this.flushQueued();
     return this.write(this.encoder.encode(message));
+  }
+
+  /** Accept BATCH frames from the peer (a control connection whose session negotiated BATCH). */
+  allowBatches(): void {
+    this.batchesAllowed = true;
+  }
+
+  /** From now on, control messages sent in one tick go out as BATCH frames (one seal for all). */
+  batchSends(): void {
+    this.batching = true;
+  }
+
+  /** Writes the queued messages: alone when one, else as few BATCH frames as hold them. */
+  private flushQueued(): void {
+    const messages = this.queued.splice(0);
+    let group: Message[] = [];
+    let size = 0;
+    const writeGroup = (): void => {
+      if (group.length > 0) this.write(this.encoder.encode(group.length === 1 ? group[0]! : batchOf(group)));
+      group = [];
+      size = 0;
+    };
+    for (const message of messages) {
+      const entry = batchEntryLength(message);
+      if (size + entry > BATCH_ROOM) writeGroup();
+      group.push(message);
+      size += entry;
+    }
+    writeGroup();
   }
 
   /** Writes bytes already encoded with this connection's encoder (batches of DATA frames). */
@@ -149,6 +191,7 @@ export class FramedConnection {
   /** Ends the connection after pending writes; the closed event reports `error`. */
   close(error?: FcpError): void {
     if (this.ended) return;
+    this.flushQueued();
     this.ended = true;
     clearInterval(this.ticker);
     this.stream.end();
@@ -162,7 +205,18 @@ export class FramedConnection {
     try {
       this.decoder.push(slice);
       for (let raw = this.decoder.nextPieces(); raw && !this.ended; raw = this.decoder.nextPieces()) {
-        this.handlers!.message('pieces' in raw ? parseDataPieces(raw.pieces) : parsePayload(raw.type, raw.payload));
+        const message = 'pieces' in raw ? parseDataPieces(raw.pieces) : parsePayload(raw.type, raw.payload);
+        if (message.type !== PacketType.BATCH) {
+          this.handlers!.message(message);
+          continue;
+        }
+        if (!this.batchesAllowed) {
+          throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', 'BATCH on a connection that did not negotiate it');
+        }
+        for (const inner of unbatch(message)) {
+          if (this.ended) break;
+          this.handlers!.message(inner);
+        }
       }
     } catch (err) {
       const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', `${this.name}: ${String(err)}`, { cause: err });

@@ -163,6 +163,8 @@ export const messageArbitraries: ArbitraryByName = {
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),
   KEEPALIVE: fc.record({ type: fc.constant(PacketType.KEEPALIVE) }),
+  // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
+  BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };
 
 /** A valid message of any type, every type equally likely. */

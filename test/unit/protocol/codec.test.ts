@@ -507,6 +507,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILE_OK: [4, 4],
   FILE_ERROR: [6, 4102],
   KEEPALIVE: [0, 0],
+  BATCH: [6, 65535],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

@@ -24,7 +24,7 @@ const DESCRIPTIONS: Record<Field['kind'], string> = {
   userPathList: 'user paths separated by one NUL byte, to the end of the payload',
   linkTarget: 'symlink target, to the end of the payload',
   text: 'UTF-8 text, to the end of the payload',
-  data: 'file data, to the end of the payload',
+  data: 'bytes, to the end of the payload',
   extension: 'later versions\' fields, ignored, to the end of the payload',
 };
 

@@ -23,6 +23,7 @@ import {
   PROTOCOL_VERSION,
   SESSION_ID_SIZE,
 } from '../../../src/protocol/constants';
+import { batchOf } from '../../../src/protocol/batch';
 import { FrameDecoder } from '../../../src/protocol/frameDecoder';
 import { FrameEncoder } from '../../../src/protocol/frameEncoder';
 import { LAYOUTS } from '../../../src/protocol/layouts';
@@ -121,6 +122,10 @@ export const VECTORS: readonly Vector[] = [
     features: Feature.HEADER_CHKSUM,
   }),
   plain('KEEPALIVE', { type: PacketType.KEEPALIVE }),
+  plain('BATCH (FILE_READY 1, FILE_OK 0)', batchOf([
+    { type: PacketType.FILE_READY, fileId: 1 },
+    { type: PacketType.FILE_OK, fileId: 0 },
+  ])),
   {
     name: 'FILE_READY (sealed, header coverage: an encrypted connection with HEADER_CHKSUM)',
     coverage: HEADER,

@@ -230,6 +230,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILE_OK: { type: PacketType.FILE_OK, fileId: 0 },
   FILE_ERROR: { type: PacketType.FILE_ERROR, fileId: 0, code: 30, message: 'gone' },
   KEEPALIVE: { type: PacketType.KEEPALIVE },
+  BATCH: { type: PacketType.BATCH, entries: Buffer.alloc(6) },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 

@@ -1,6 +1,9 @@
 /** FramedConnection over an in-memory stream: failures that happen before anyone listens. */
 import { Duplex } from 'node:stream';
 import type { FcpError } from '../../../src/errors';
+import { PacketType } from '../../../src/protocol/constants';
+import { FrameDecoder } from '../../../src/protocol/frameDecoder';
+import type { Message } from '../../../src/protocol/messages';
 import { loadXxhash } from '../../../src/protocol/xxhash';
 import { FramedConnection } from '../../../src/wire/framedConnection';
 
@@ -25,3 +28,89 @@ test('a connection the owner closed before start() reports a clean close', async
   const closed = await new Promise<FcpError | undefined>((resolve) => conn.start({ message: () => undefined, closed: resolve }));
   expect(closed).toBeUndefined();
 });
+
+describe('BATCH', () => {
+  /** Two connected in-memory streams; `sent` collects what the first one wrote. */
+  function pipePair(): { a: Duplex; b: Duplex; sent: Buffer[] } {
+    const sent: Buffer[] = [];
+    const a: Duplex = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        sent.push(chunk);
+        b.push(chunk);
+        done();
+      },
+    });
+    const b: Duplex = new Duplex({ read() {}, write(_chunk, _encoding, done) { done(); } });
+    return { a, b, sent };
+  }
+
+  async function framesIn(bytes: Buffer[]): Promise<number[]> {
+    const decoder = new FrameDecoder(await loadXxhash());
+    decoder.push(Buffer.concat(bytes));
+    const types: number[] = [];
+    for (let frame = decoder.next(); frame; frame = decoder.next()) types.push(frame.type);
+    return types;
+  }
+
+  const fileOk = (fileId: number): Message => ({ type: PacketType.FILE_OK, fileId });
+  const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  test('messages sent in one tick go out as one BATCH frame and arrive one by one, in order', async () => {
+    const xxh = await loadXxhash();
+    const { a, b, sent } = pipePair();
+    const sender = new FramedConnection(a, xxh, 'control connection to test', 60_000);
+    const receiver = new FramedConnection(b, xxh, 'client test', 60_000);
+    const received: Message[] = [];
+    receiver.allowBatches();
+    receiver.start({ message: (m) => received.push(m), closed: () => undefined });
+    sender.batchSends();
+    for (let id = 0; id < 5; id++) sender.send(fileOk(id));
+    await nextTurn();
+    expect(await framesIn(sent)).toEqual([PacketType.BATCH]);
+    expect(received).toEqual([0, 1, 2, 3, 4].map(fileOk));
+    // One message alone needs no batch.
+    sender.send(fileOk(9));
+    await nextTurn();
+    expect(await framesIn(sent)).toEqual([PacketType.BATCH, PacketType.FILE_OK]);
+  });
+
+  test('what one frame cannot hold goes in the next; a message that cannot be batched keeps its place', async () => {
+    const xxh = await loadXxhash();
+    const { a, b, sent } = pipePair();
+    const sender = new FramedConnection(a, xxh, 'control connection to test', 60_000);
+    const receiver = new FramedConnection(b, xxh, 'client test', 60_000);
+    const received: Message[] = [];
+    receiver.allowBatches();
+    receiver.start({ message: (m) => received.push(m), closed: () => undefined });
+    sender.batchSends();
+    const error = (i: number): Message => ({ type: PacketType.ERROR, code: 1, message: `${i} `.padEnd(4000, 'x') });
+    const expected: Message[] = [];
+    for (let i = 0; i < 40; i++) expected.push(error(i));
+    expected.push({ type: PacketType.PUSH, path: Buffer.from('/not/batchable') });
+    expected.push(fileOk(1), fileOk(2));
+    for (const message of expected) sender.send(message);
+    await nextTurn();
+    // 40 x 4 KiB of entries fill three frames; PUSH flushes them and goes alone.
+    expect(await framesIn(sent)).toEqual([PacketType.BATCH, PacketType.BATCH, PacketType.BATCH, PacketType.PUSH, PacketType.BATCH]);
+    expect(received.map(toPlainMessage)).toEqual(expected.map(toPlainMessage));
+  });
+
+  test('a BATCH where none was negotiated fails the connection with FCP_ERR_UNEXPECTED_MESSAGE', async () => {
+    const xxh = await loadXxhash();
+    const { a, b } = pipePair();
+    const sender = new FramedConnection(a, xxh, 'control connection to test', 60_000);
+    const receiver = new FramedConnection(b, xxh, 'client test', 60_000);
+    const closed = new Promise<FcpError | undefined>((resolve) => receiver.start({ message: () => undefined, closed: resolve }));
+    sender.batchSends();
+    sender.send(fileOk(1));
+    sender.send(fileOk(2));
+    const error = await closed;
+    expect(error?.code).toBe('FCP_ERR_UNEXPECTED_MESSAGE');
+    expect(error?.message).toMatch(/BATCH on a connection that did not negotiate it/);
+  });
+});
+
+function toPlainMessage(message: Message): unknown {
+  return JSON.parse(JSON.stringify(message, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)));
+}

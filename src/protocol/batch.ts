@@ -1,0 +1,57 @@
+/**
+ * BATCH (PROTOCOL.md §4): control messages written together travel in one frame, so they cost
+ * one seal (one AES-GCM setup, ~6 us here) and one checksum instead of one each. Ten thousand
+ * small files otherwise cost four sealed control frames each.
+ */
+import { FcpError } from '../errors';
+import { BATCH_ENTRY_HEADER, BATCHABLE_TYPES, PacketType, packetTypeName } from './constants';
+import { payloadBounds } from './layouts';
+import type { BatchMessage, Message } from './messages';
+import { parsePayload } from './parser';
+import { payloadLength, writePayload } from './serializer';
+
+/** Bytes a message takes as a batch entry. */
+export function batchEntryLength(message: Message): number {
+  return BATCH_ENTRY_HEADER + payloadLength(message);
+}
+
+/** A BATCH of messages (at least two, each BATCHABLE_TYPES). */
+export function batchOf(messages: readonly Message[]): BatchMessage {
+  if (messages.length < 2) throw new FcpError('FCP_ERR_INTERNAL', `a BATCH carries at least two messages, not ${messages.length}`);
+  const entries = Buffer.allocUnsafe(messages.reduce((total, message) => total + batchEntryLength(message), 0));
+  let pos = 0;
+  for (const message of messages) {
+    if (!BATCHABLE_TYPES.has(message.type)) throw new FcpError('FCP_ERR_INTERNAL', `${packetTypeName[message.type]} cannot travel in a BATCH`);
+    entries[pos] = message.type;
+    const end = writePayload(message, entries, pos + BATCH_ENTRY_HEADER);
+    entries.writeUInt16BE(end - pos - BATCH_ENTRY_HEADER, pos + 1);
+    pos = end;
+  }
+  return { type: PacketType.BATCH, entries };
+}
+
+/** The messages of a BATCH, each checked as if it had come in a frame of its own. */
+export function unbatch(batch: BatchMessage): Message[] {
+  const { entries } = batch;
+  const messages: Message[] = [];
+  for (let pos = 0; pos < entries.length; ) {
+    if (entries.length - pos < BATCH_ENTRY_HEADER) throw badBatch(`it ends inside an entry header at byte ${pos}`);
+    const type = entries[pos]!;
+    const length = entries.readUInt16BE(pos + 1);
+    if (!BATCHABLE_TYPES.has(type)) throw badBatch(`entry ${messages.length} is ${packetTypeName[type] ?? `type 0x${type.toString(16)}`}, which cannot travel in a BATCH`);
+    const bounds = payloadBounds(type)!;
+    if (length < bounds.min || length > bounds.max) {
+      throw new FcpError('FCP_ERR_BAD_LENGTH', `BATCH entry ${messages.length} (${packetTypeName[type]}) declares ${length} bytes; its type allows ${bounds.min}..${bounds.max}`);
+    }
+    const start = pos + BATCH_ENTRY_HEADER;
+    if (start + length > entries.length) throw badBatch(`entry ${messages.length} declares ${length} bytes and only ${entries.length - start} are left`);
+    messages.push(parsePayload(type, entries.subarray(start, start + length)));
+    pos = start + length;
+  }
+  if (messages.length < 2) throw badBatch(`it carries ${messages.length} message${messages.length === 1 ? '' : 's'}; a BATCH carries at least two`);
+  return messages;
+}
+
+function badBatch(why: string): FcpError {
+  return new FcpError('FCP_ERR_PROTOCOL', `malformed BATCH: ${why}`);
+}

@@ -1,0 +1,62 @@
+/** BATCH: control messages carried together in one frame (PROTOCOL.md §4, 0x20). */
+import fc from 'fast-check';
+import { FcpError } from '../../../src/errors';
+import { batchOf, unbatch } from '../../../src/protocol/batch';
+import { BATCHABLE_TYPES, PacketType, packetTypeName } from '../../../src/protocol/constants';
+import type { BatchMessage, Message } from '../../../src/protocol/messages';
+import { messageArbitraries } from './arbitraries';
+import { numRuns } from './fuzzRuns';
+import { toPlain } from './vectors';
+
+const batchable = fc.oneof(
+  ...Object.entries(messageArbitraries)
+    .filter(([name]) => BATCHABLE_TYPES.has(PacketType[name as keyof typeof PacketType]))
+    .map(([, arbitrary]) => arbitrary as fc.Arbitrary<Message>),
+);
+
+const entry = (type: number, payload: Buffer): Buffer => Buffer.concat([Buffer.of(type, payload.length >> 8, payload.length & 0xff), payload]);
+const batch = (...entries: Buffer[]): BatchMessage => ({ type: PacketType.BATCH, entries: Buffer.concat(entries) });
+const FILE_OK = entry(PacketType.FILE_OK, Buffer.from([0, 0, 0, 7]));
+
+function refusal(message: BatchMessage): { code: string; message: string } {
+  try {
+    unbatch(message);
+  } catch (err) {
+    if (err instanceof FcpError) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('unbatch accepted it');
+}
+
+test('any two or more batchable messages come out of a BATCH as they went in', () => {
+  fc.assert(
+    fc.property(fc.array(batchable, { minLength: 2, maxLength: 12 }), (messages) => {
+      expect(unbatch(batchOf(messages)).map(toPlain)).toEqual(messages.map(toPlain));
+    }),
+    { numRuns: numRuns(300) },
+  );
+});
+
+test('only the control messages of a running transfer can travel in a BATCH', () => {
+  expect([...BATCHABLE_TYPES].map((t) => packetTypeName[t]).sort()).toEqual(
+    ['DIR_INFO', 'DONE', 'ERROR', 'FILE_COUNT', 'FILE_DONE', 'FILE_ERROR', 'FILE_INFO', 'FILE_OK', 'FILE_READY', 'KEEPALIVE', 'RESEND', 'SYMLINK'].sort(),
+  );
+  expect(() => batchOf([{ type: PacketType.KEEPALIVE }, { type: PacketType.DATA, fileId: 0, seq: 0, data: Buffer.alloc(1) }])).toThrow(/DATA cannot travel in a BATCH/);
+  expect(() => batchOf([{ type: PacketType.KEEPALIVE }])).toThrow(/at least two/);
+});
+
+test.each([
+  ['a single entry', batch(FILE_OK), 'FCP_ERR_PROTOCOL', /carries 1 message; a BATCH carries at least two/],
+  ['a DATA entry', batch(FILE_OK, entry(PacketType.DATA, Buffer.alloc(9))), 'FCP_ERR_PROTOCOL', /entry 1 is DATA, which cannot travel in a BATCH/],
+  ['a BATCH inside', batch(FILE_OK, entry(PacketType.BATCH, Buffer.concat([FILE_OK, FILE_OK]))), 'FCP_ERR_PROTOCOL', /entry 1 is BATCH/],
+  ['a HELLO entry', batch(FILE_OK, entry(PacketType.HELLO, Buffer.alloc(40))), 'FCP_ERR_PROTOCOL', /entry 1 is HELLO/],
+  ['an unknown type', batch(FILE_OK, entry(0x7f, Buffer.alloc(0))), 'FCP_ERR_PROTOCOL', /entry 1 is type 0x7f/],
+  ['an entry header cut short', batch(FILE_OK, FILE_OK, Buffer.of(PacketType.FILE_OK, 0)), 'FCP_ERR_PROTOCOL', /ends inside an entry header at byte 14/],
+  ['an entry longer than what is left', batch(FILE_OK, FILE_OK.subarray(0, 5)), 'FCP_ERR_PROTOCOL', /entry 1 declares 4 bytes and only 2 are left/],
+  ['an entry length its type cannot have', batch(FILE_OK, entry(PacketType.FILE_OK, Buffer.alloc(5))), 'FCP_ERR_BAD_LENGTH', /entry 1 \(FILE_OK\) declares 5 bytes; its type allows 4\.\.4/],
+  ['a bad field inside an entry', batch(FILE_OK, entry(PacketType.DIR_INFO, Buffer.concat([Buffer.of(0xff, 0xff), Buffer.alloc(8), Buffer.from('d')]))), 'FCP_ERR_BAD_FIELD', /perm/],
+])('refuses %s', (_label, message, code, why) => {
+  const refused = refusal(message);
+  expect(refused.code).toBe(code);
+  expect(refused.message).toMatch(why);
+});
