@@ -56,7 +56,8 @@ describe('BATCH', () => {
   const fileOk = (fileId: number): Message => ({ type: PacketType.FILE_OK, fileId });
   const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-  test('messages sent in one tick go out as one BATCH frame and arrive one by one, in order', async () => {
+  /** A batching sender and a receiver that allows batches, joined in memory. */
+  async function batchingPair(): Promise<{ sender: FramedConnection; sent: Buffer[]; received: Message[] }> {
     const xxh = await loadXxhash();
     const { a, b, sent } = pipePair();
     const sender = new FramedConnection(a, xxh, 'control connection to test', 60_000);
@@ -65,6 +66,11 @@ describe('BATCH', () => {
     receiver.allowBatches();
     receiver.start({ message: (m) => received.push(m), closed: () => undefined });
     sender.batchSends();
+    return { sender, sent, received };
+  }
+
+  test('messages sent in one tick go out as one BATCH frame and arrive one by one, in order', async () => {
+    const { sender, sent, received } = await batchingPair();
     for (let id = 0; id < 5; id++) sender.send(fileOk(id));
     await nextTurn();
     expect(await framesIn(sent)).toEqual([PacketType.BATCH]);
@@ -76,14 +82,7 @@ describe('BATCH', () => {
   });
 
   test('what one frame cannot hold goes in the next; a message that cannot be batched keeps its place', async () => {
-    const xxh = await loadXxhash();
-    const { a, b, sent } = pipePair();
-    const sender = new FramedConnection(a, xxh, 'control connection to test', 60_000);
-    const receiver = new FramedConnection(b, xxh, 'client test', 60_000);
-    const received: Message[] = [];
-    receiver.allowBatches();
-    receiver.start({ message: (m) => received.push(m), closed: () => undefined });
-    sender.batchSends();
+    const { sender, sent, received } = await batchingPair();
     const error = (i: number): Message => ({ type: PacketType.ERROR, code: 1, message: `${i} `.padEnd(4000, 'x') });
     const expected: Message[] = [];
     for (let i = 0; i < 40; i++) expected.push(error(i));
