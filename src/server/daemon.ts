@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { FcpError } from '../errors';
 import { loadXxhash } from '../protocol/xxhash';
 import type { Listen } from '../launch/handoff';
-import { SessionServer } from './sessionServer';
+import type * as SessionServerModule from './sessionServer';
 
 export const DEFAULT_DAEMON_PORT = 7523;
 const CONTROL_TIMEOUT_MS = 5000;
@@ -155,6 +155,9 @@ export async function runDaemon(options: { port: number; bind?: string }, paths 
   const log = (line: string): void => {
     process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   };
+  // Loaded here, not on import: fcpd --serve imports this module for handToDaemon only.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
   const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, log });
   const address = await sessions.listen();
   const since = new Date().toISOString();

@@ -1,9 +1,11 @@
 /** fcpd --serve: one session for the fcp that launched this process, then exit. */
+import * as net from 'node:net';
 import type { FcpError } from '../errors';
 import { loadXxhash } from '../protocol/xxhash';
 import type { ServerPolicy } from '../session/params';
 import type { TransferSummary } from '../transfer/link';
-import { SessionServer } from './sessionServer';
+import { listenTcp } from './listener';
+import type * as SessionServerModule from './sessionServer';
 
 export interface ServeOptions {
   secret: Buffer;
@@ -15,11 +17,17 @@ export interface ServeOptions {
 }
 
 export async function serveSession(options: ServeOptions): Promise<TransferSummary> {
-  const server = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, policy: options.policy, log: options.log });
-  const address = await server.listen();
-  const ended = server.register(options.secret);
+  const xxh = await loadXxhash();
+  const listener = net.createServer();
+  const address = await listenTcp(listener, options.bind, options.port, options.log);
   options.listening(address.port, address.address);
-  const outcome = await ended;
+  // The session server and the transfer engines load while the listen line travels to fcp and
+  // its connections come back (a round trip and a half), not before the line goes out. Nothing
+  // yields between here and register(), so no connection is accepted before it is handled.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
+  const server = new SessionServer({ xxh, server: listener, bind: options.bind, port: address.port, policy: options.policy, log: options.log });
+  const outcome = await server.register(options.secret);
   server.close();
   if (!outcome.ok) throw outcome.error as FcpError;
   return outcome.summary;

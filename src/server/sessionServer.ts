@@ -24,9 +24,12 @@ import { SendEngine } from '../transfer/sender';
 import { walkSources, WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
+import { listenTcp } from './listener';
 
 export interface SessionServerOptions {
   xxh: XXHashAPI;
+  /** A server already listening (fcpd --serve listens before loading this module); else listen(). */
+  server?: net.Server;
   /** Default: every address ('::', or '0.0.0.0' where IPv6 is off). */
   bind?: string;
   /** 0: an ephemeral port. */
@@ -76,7 +79,7 @@ function prepare(request: RequestAction): Session['work'] {
 }
 
 export class SessionServer {
-  private readonly server = net.createServer();
+  private readonly server: net.Server;
   /** Registered launches by key id (hex). */
   private readonly launches = new Map<string, Launch>();
   /** Live sessions by id (hex). */
@@ -85,6 +88,7 @@ export class SessionServer {
 
   constructor(private readonly options: SessionServerOptions) {
     this.idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+    this.server = options.server ?? net.createServer();
     this.server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -94,27 +98,7 @@ export class SessionServer {
 
   /** Listens; resolves with the bound port and address. */
   listen(): Promise<net.AddressInfo> {
-    const { bind, port } = this.options;
-    return new Promise((resolve, reject) => {
-      const attempt = (address: string): void => {
-        const onError = (err: NodeJS.ErrnoException): void => {
-          if (bind === undefined && address === '::' && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) return attempt('0.0.0.0');
-          reject(
-            new FcpError('FCP_ERR_CONNECT', `fcpd cannot listen on ${address}:${port}: ${err.message}`, {
-              cause: err,
-              hint: err.code === 'EADDRINUSE' ? `port ${port} is taken (another fcpd, perhaps another user's, or another program); choose another with --port` : undefined,
-            }),
-          );
-        };
-        this.server.once('error', onError);
-        this.server.listen(port, address, () => {
-          this.server.off('error', onError);
-          this.server.on('error', (err) => this.options.log(`listener error: ${err.message}`));
-          resolve(this.server.address() as net.AddressInfo);
-        });
-      };
-      attempt(bind ?? '::');
-    });
+    return listenTcp(this.server, this.options.bind, this.options.port, this.options.log);
   }
 
   /**
