@@ -116,6 +116,11 @@ export class FileWriter {
 
   constructor(private readonly xxh: XXHashAPI) {}
 
+  /** Temporary files open now (created, not yet committed or discarded). */
+  get openFiles(): number {
+    return this.files.size;
+  }
+
   createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.

@@ -12,6 +12,7 @@ import { ReceiverAction, TransferReceiver } from '../session/transfer';
 import type { Destination } from './destination';
 import { FileWriter } from './fileWriter';
 import { fsError } from './fsError';
+import { openFileBudget } from './openFileBudget';
 import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 
 /** Chunk writes one data connection may have waiting before it is paused, and resumed at. */
@@ -35,6 +36,9 @@ export class ReceiveEngine extends TransferRun {
   /** Directories that could not be created, by entry path (latin1): what is inside them fails. */
   private readonly failedDirectories = new Map<string, FcpError>();
   private readonly waitingWrites: number[];
+  /** Files announced while the open-file budget was spent, oldest first. */
+  private readonly waitingCreates: number[] = [];
+  private readonly fileBudget = openFileBudget();
   private readonly errors: FcpError[] = [];
 
   constructor(
@@ -95,16 +99,21 @@ export class ReceiveEngine extends TransferRun {
           break;
         }
         case 'createFile':
-          this.createFile(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
+          this.files.set(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
+          // At the open-file budget, FILE_READY waits until a committed file frees a descriptor.
+          if (this.writer.openFiles < this.fileBudget) this.createFile(action.fileId);
+          else this.waitingCreates.push(action.fileId);
           break;
         case 'writeChunk':
           this.writeChunk(connIndex, action.fileId, action.seq, action.length, action.data, action.hash);
           break;
         case 'commitFile':
           this.commitFile(action.fileId);
+          this.createWaiting();
           break;
         case 'discardFile':
           this.writer.discardFile(action.fileId);
+          this.createWaiting();
           break;
         case 'finish':
           this.finish();
@@ -143,8 +152,14 @@ export class ReceiveEngine extends TransferRun {
     }
   }
 
-  private createFile(fileId: number, file: IncomingFile): void {
-    this.files.set(fileId, file);
+  private createWaiting(): void {
+    while (this.waitingCreates.length > 0 && this.writer.openFiles < this.fileBudget && !this.over) {
+      this.createFile(this.waitingCreates.shift()!);
+    }
+  }
+
+  private createFile(fileId: number): void {
+    const file = this.files.get(fileId)!;
     const local = this.destination.localPath(file.path);
     try {
       this.checkParent(file.path);

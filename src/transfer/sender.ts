@@ -17,6 +17,7 @@ import type { FrameEncoder } from '../protocol/frameEncoder';
 import { chunkHash } from '../protocol/xxhash';
 import type { FramedConnection } from '../wire/framedConnection';
 import { closeQuietly, fsError, showPath } from './fsError';
+import { openFileBudget } from './openFileBudget';
 import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
@@ -76,7 +77,7 @@ export class SendEngine extends TransferRun {
   ) {
     super(link);
     this.chunkSize = link.params.chunkSize;
-    this.machine = new TransferSender({ chunkSize: this.chunkSize, peerName: link.peerName });
+    this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: openFileBudget(), peerName: link.peerName });
     this.errors = [...walk.skipped];
   }
 
