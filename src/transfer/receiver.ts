@@ -159,7 +159,9 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private createFile(fileId: number): void {
-    const file = this.files.get(fileId)!;
+    const file = this.files.get(fileId);
+    // A file that waited for a descriptor may have failed meanwhile (the sender's FILE_ERROR).
+    if (!file) return;
     const local = this.destination.localPath(file.path);
     try {
       this.checkParent(file.path);
