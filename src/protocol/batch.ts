@@ -22,23 +22,30 @@ export function batchOf(messages: readonly Message[]): BatchMessage {
   let pos = 0;
   for (const message of messages) {
     if (!BATCHABLE_TYPES.has(message.type)) throw new FcpError('FCP_ERR_INTERNAL', `${packetTypeName[message.type]} cannot travel in a BATCH`);
-    entries[pos] = message.type;
-    const end = writePayload(message, entries, pos + BATCH_ENTRY_HEADER);
-    entries.writeUInt16BE(end - pos - BATCH_ENTRY_HEADER, pos + 1);
-    pos = end;
+    pos = writePayload(message, entries, writeEntryHeader(entries, pos, message.type, payloadLength(message)));
   }
   return { type: PacketType.BATCH, entries };
 }
 
-/** The messages of a BATCH, each checked as if it had come in a frame of its own. */
-export function unbatch(batch: BatchMessage): Message[] {
+/** Writes an entry's header at pos (its payload of `length` bytes follows); returns where the payload goes. */
+export function writeEntryHeader(buf: Buffer, pos: number, type: number, length: number): number {
+  buf[pos] = type;
+  buf.writeUInt16BE(length, pos + 1);
+  return pos + BATCH_ENTRY_HEADER;
+}
+
+/**
+ * The messages of a BATCH, each checked as if it had come in a frame of its own; `allowed` are
+ * the types this connection may batch (control: BATCHABLE_TYPES, data: DATA_BATCHABLE_TYPES).
+ */
+export function unbatch(batch: BatchMessage, allowed: ReadonlySet<number> = BATCHABLE_TYPES): Message[] {
   const { entries } = batch;
   const messages: Message[] = [];
   for (let pos = 0; pos < entries.length; ) {
     if (entries.length - pos < BATCH_ENTRY_HEADER) throw badBatch(`it ends inside an entry header at byte ${pos}`);
     const type = entries[pos]!;
     const length = entries.readUInt16BE(pos + 1);
-    if (!BATCHABLE_TYPES.has(type)) throw badBatch(`entry ${messages.length} is ${packetTypeName[type] ?? `type 0x${type.toString(16)}`}, which cannot travel in a BATCH`);
+    if (!allowed.has(type)) throw badBatch(`entry ${messages.length} is ${packetTypeName[type] ?? `type 0x${type.toString(16)}`}, which cannot travel in a BATCH here`);
     const bounds = payloadBounds(type)!;
     if (length < bounds.min || length > bounds.max) {
       throw new FcpError('FCP_ERR_BAD_LENGTH', `BATCH entry ${messages.length} (${packetTypeName[type]}) declares ${length} bytes; its type allows ${bounds.min}..${bounds.max}`);

@@ -98,7 +98,7 @@ export const Feature = {
 export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH;
 
 /**
- * What a BATCH may carry: the control connection's messages once the transfer runs. Entry:
+ * What a BATCH may carry on the control connection: its messages once the transfer runs. Entry:
  * type u8 | length u16 | payload. At least two entries (one message needs no batch).
  */
 export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
@@ -115,7 +115,11 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
 ]);
+/** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
+export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);
 export const BATCH_ENTRY_HEADER = 3;
+/** Entry bytes one BATCH frame carries at most: a payload with room for a GCM tag. */
+export const BATCH_ROOM = MAX_PAYLOAD - GCM_TAG_SIZE;
 
 /** MODE.flags bits. */
 export const ModeFlag = {

@@ -60,6 +60,11 @@ export class FrameEncoder {
     return this.finish(buf, pos, message.type, end - pos - HEADER_SIZE);
   }
 
+  /** Whether payloads are sealed (AES-GCM) from now on. */
+  get sealed(): boolean {
+    return this.tagSize > 0;
+  }
+
   /** Bytes encodeData needs for byteCount bytes of file data. */
   dataLength(byteCount: number): number {
     return Math.ceil(byteCount / DATA_FRAME_BYTES) * (HEADER_SIZE + DATA_HEADER_SIZE + this.tagSize) + byteCount;
@@ -112,7 +117,7 @@ export class FrameEncoder {
    * Completes the frame at pos whose plaintext payload is written: header, sealing when on, then
    * the checksum over the frame with a zero chksum field. Returns the end of the frame.
    */
-  private finish(buf: Buffer, pos: number, type: number, plainLength: number): number {
+  finish(buf: Buffer, pos: number, type: number, plainLength: number): number {
     const length = plainLength + this.tagSize;
     // A payload that fits the plain limit may leave no room for the tag (PULL, HELLO): refuse it
     // here, before writeUInt16BE throws a RangeError and before the GCM counter advances.

@@ -9,7 +9,9 @@
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { FcpError } from '../errors';
-import { DATA_UNIT, PacketType } from '../protocol/constants';
+import { writeEntryHeader } from '../protocol/batch';
+import { BATCH_ENTRY_HEADER, BATCH_ROOM, DATA_HEADER_SIZE, DATA_UNIT, Feature, GCM_TAG_SIZE, HEADER_SIZE, PacketType } from '../protocol/constants';
+import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { chunkCount, FileDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
@@ -33,7 +35,15 @@ const SYNC_READ_MAX = 64 * 1024;
 /** Encoded chunks one pump may have handed to its socket but not yet flushed. */
 const BUFFERS_PER_PUMP = 2;
 /** CHUNK_SUM frame: header, 20-byte payload, room for a GCM tag. */
-const CHUNK_SUM_ROOM = 7 + 20 + 16;
+const CHUNK_SUM_SIZE = 20;
+const CHUNK_SUM_ROOM = HEADER_SIZE + CHUNK_SUM_SIZE + GCM_TAG_SIZE;
+/**
+ * On a sealed connection chunks up to this size travel as BATCH entries, many to one seal
+ * (an AES-GCM setup costs more than sealing a few KiB); larger ones as frames of their own.
+ */
+const BATCH_CHUNK_MAX = 16 * 1024;
+/** Entry bytes of one batched chunk of `length` bytes: DATA and CHUNK_SUM. */
+const batchEntriesLength = (length: number): number => 2 * BATCH_ENTRY_HEADER + DATA_HEADER_SIZE + length + CHUNK_SUM_SIZE;
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
@@ -69,6 +79,8 @@ export class SendEngine extends TransferRun {
   private readonly resendQueue: ChunkJob[] = [];
   private readonly idlePumps: (() => void)[] = [];
   private readonly errors: FcpError[];
+  /** The session negotiated BATCH: small chunks go many to a frame on sealed connections. */
+  private readonly batching: boolean;
 
   constructor(
     link: TransferLink,
@@ -79,6 +91,7 @@ export class SendEngine extends TransferRun {
     this.chunkSize = link.params.chunkSize;
     this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: openFileBudget(), peerName: link.peerName });
     this.errors = [...walk.skipped];
+    this.batching = (link.params.features & Feature.BATCH) !== 0;
   }
 
   /** Starts sending; `done` settles with the summary or the error that ended the session. */
@@ -224,7 +237,7 @@ export class SendEngine extends TransferRun {
   private takeJob(room: number, encoder?: FrameEncoder): ChunkJob | undefined {
     const fits = (file: SendingFile, index: number): boolean => {
       if (!encoder) return true;
-      const length = Math.min(this.chunkSize, file.entry.size - index * this.chunkSize);
+      const length = this.chunkLength(file, index);
       return length <= SYNC_READ_MAX && encoder.dataLength(length) + CHUNK_SUM_ROOM <= room;
     };
     for (;;) {
@@ -265,17 +278,39 @@ export class SendEngine extends TransferRun {
       const buf = buffers[turn]!;
       const sent: { job: ChunkJob; hash: bigint; length: number }[] = [];
       let used = 0;
+      // Where an open BATCH frame of small chunks starts (its entries follow its header), or -1.
+      let batchAt = -1;
+      const closeBatch = (): void => {
+        if (batchAt < 0) return;
+        // A batch whose only chunk failed to read holds nothing: it is dropped unsealed.
+        used = used === batchAt + HEADER_SIZE ? batchAt : conn.encoder.finish(buf, batchAt, PacketType.BATCH, used - batchAt - HEADER_SIZE);
+        batchAt = -1;
+      };
       for (let job: ChunkJob | undefined = first; job && !this.over; job = this.takeJob(room - used, conn.encoder)) {
         try {
-          const encoded = await this.encodeChunk(conn, job, buf.subarray(used));
+          const length = this.chunkLength(job.file, job.index);
+          let encoded: { end: number; hash: bigint; length: number } | undefined;
+          if (this.batching && conn.encoder.sealed && length <= BATCH_CHUNK_MAX) {
+            if (batchAt >= 0 && used + batchEntriesLength(length) - batchAt - HEADER_SIZE > BATCH_ROOM) closeBatch();
+            if (batchAt < 0) {
+              batchAt = used;
+              used += HEADER_SIZE;
+            }
+            encoded = await this.encodeBatchedChunk(job, buf, used);
+          } else {
+            closeBatch();
+            encoded = await this.encodeChunk(conn, job, buf.subarray(used));
+            if (encoded) encoded.end += used;
+          }
           if (!encoded) continue;
-          used += encoded.end;
+          used = encoded.end;
           sent.push({ job, hash: encoded.hash, length: encoded.length });
         } catch (err) {
           const file = job.file;
           this.guard(() => this.readFailed(file, err));
         }
       }
+      closeBatch();
       if (used === 0) continue;
       // Sealed frames are always sent: skipping one would put the peer's GCM counter out of
       // step. The receiver drops data for a file that failed in the meantime.
@@ -293,7 +328,7 @@ export class SendEngine extends TransferRun {
   private async encodeChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer): Promise<{ end: number; hash: bigint; length: number } | undefined> {
     const { file, index } = job;
     const offset = index * this.chunkSize;
-    const length = Math.min(this.chunkSize, file.entry.size - offset);
+    const length = this.chunkLength(file, index);
     const slots = conn.encoder.dataSlots(buf, length);
     await readFully(file, slots, offset, length);
     if (this.over || file.failed) return undefined;
@@ -301,6 +336,32 @@ export class SendEngine extends TransferRun {
     const seq = offset / DATA_UNIT;
     const data = conn.encoder.sealData(file.fileId, seq, buf, length);
     const end = conn.encoder.encodeInto({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, data.length);
+    return { end, hash, length };
+  }
+
+  private chunkLength(file: SendingFile, index: number): number {
+    return Math.min(this.chunkSize, file.entry.size - index * this.chunkSize);
+  }
+
+  /**
+   * Reads and hashes a small chunk into buf at pos as two BATCH entries, DATA then CHUNK_SUM (the
+   * BATCH frame around them is sealed once for all its chunks); returns where they end, or
+   * undefined when the file failed or the session ended while it was being read.
+   */
+  private async encodeBatchedChunk(job: ChunkJob, buf: Buffer, pos: number): Promise<{ end: number; hash: bigint; length: number } | undefined> {
+    const { file, index } = job;
+    const offset = index * this.chunkSize;
+    const length = this.chunkLength(file, index);
+    const seq = offset / DATA_UNIT;
+    const at = writeEntryHeader(buf, pos, PacketType.DATA, DATA_HEADER_SIZE + length);
+    buf.writeUInt32BE(file.fileId, at);
+    buf.writeUInt32BE(seq, at + 4);
+    const slot = buf.subarray(at + DATA_HEADER_SIZE, at + DATA_HEADER_SIZE + length);
+    await readFully(file, [slot], offset, length);
+    if (this.over || file.failed) return undefined;
+    const hash = chunkHash(this.link.xxh, [slot]);
+    const sum = writeEntryHeader(buf, at + DATA_HEADER_SIZE + length, PacketType.CHUNK_SUM, CHUNK_SUM_SIZE);
+    const end = writePayload({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, sum);
     return { end, hash, length };
   }
 

@@ -11,12 +11,9 @@ import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
 import { parseDataPieces, parsePayload } from '../protocol/parser';
 import { batchEntryLength, batchOf, unbatch } from '../protocol/batch';
-import { BATCHABLE_TYPES, GCM_TAG_SIZE, MAX_PAYLOAD, PacketType } from '../protocol/constants';
+import { BATCH_ROOM, BATCHABLE_TYPES, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
-
-/** Entries one BATCH frame carries at most: a payload with room for a GCM tag. */
-const BATCH_ROOM = MAX_PAYLOAD - GCM_TAG_SIZE;
 
 export interface FramedConnectionEvents {
   /** A whole message arrived; seal actions applied inside this call affect the next frame. */
@@ -41,7 +38,7 @@ export class FramedConnection {
   private handlers: FramedConnectionEvents | undefined;
   /** Batching (PROTOCOL.md §4, BATCH): messages waiting for this tick's flush. */
   private batching = false;
-  private batchesAllowed = false;
+  private batchTypes: ReadonlySet<number> | undefined;
   private readonly queued: Message[] = [];
   /** How the connection ended while no handlers were set, for the next ones. */
   private closedWith: { error: FcpError | undefined } | undefined;
@@ -94,9 +91,9 @@ export class FramedConnection {
     return this.write(this.encoder.encode(message));
   }
 
-  /** Accept BATCH frames from the peer (a control connection whose session negotiated BATCH). */
-  allowBatches(): void {
-    this.batchesAllowed = true;
+  /** Accept BATCH frames of these types from the peer (a session that negotiated BATCH). */
+  allowBatches(types: ReadonlySet<number>): void {
+    this.batchTypes = types;
   }
 
   /** From now on, control messages sent in one tick go out as BATCH frames (one seal for all). */
@@ -210,10 +207,10 @@ export class FramedConnection {
           this.handlers!.message(message);
           continue;
         }
-        if (!this.batchesAllowed) {
+        if (!this.batchTypes) {
           throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', 'BATCH on a connection that did not negotiate it');
         }
-        for (const inner of unbatch(message)) {
+        for (const inner of unbatch(message, this.batchTypes)) {
           if (this.ended) break;
           this.handlers!.message(inner);
         }

@@ -5,7 +5,7 @@
  * so the transfer engine that takes the connection over loses nothing and nothing piles up.
  */
 import { FcpError } from '../errors';
-import { Feature } from '../protocol/constants';
+import { BATCHABLE_TYPES, DATA_BATCHABLE_TYPES, Feature } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import type { ClientConnection, ConnectionAction, RequestAction, ServerConnection } from '../session/connection';
 import type { FramedConnection, FramedConnectionEvents } from './framedConnection';
@@ -75,8 +75,8 @@ export function runHandshake(
             Object.assign(result, { role: action.role, params: action.params, sessionId: action.sessionId, connIndex: action.connIndex });
             options.log?.(`${conn.name}: authenticated (${action.role})`);
             conn.startKeepalive();
-            // The peer may batch control messages from its first transfer message on.
-            if (action.role === 'control' && action.params.features & Feature.BATCH) conn.allowBatches();
+            // The peer may batch control messages, or small chunks, from its first transfer message on.
+            if (action.params.features & Feature.BATCH) conn.allowBatches(action.role === 'control' ? BATCHABLE_TYPES : DATA_BATCHABLE_TYPES);
             break;
           case 'sessionCreated':
             result.sessionId = action.sessionId;

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { FcpError } from '../../../src/errors';
 import { batchOf, unbatch } from '../../../src/protocol/batch';
-import { BATCHABLE_TYPES, PacketType, packetTypeName } from '../../../src/protocol/constants';
+import { BATCHABLE_TYPES, DATA_BATCHABLE_TYPES, PacketType, packetTypeName } from '../../../src/protocol/constants';
 import type { BatchMessage, Message } from '../../../src/protocol/messages';
 import { messageArbitraries } from './arbitraries';
 import { numRuns } from './fuzzRuns';
@@ -45,9 +45,30 @@ test('only the control messages of a running transfer can travel in a BATCH', ()
   expect(() => batchOf([{ type: PacketType.KEEPALIVE }])).toThrow(/at least two/);
 });
 
+test('on a data connection a BATCH carries small chunks, DATA then CHUNK_SUM, and nothing of the control connection', () => {
+  const data = entry(PacketType.DATA, Buffer.concat([Buffer.from([0, 0, 0, 3, 0, 0, 0, 0]), Buffer.from('abc')]));
+  const sum = entry(PacketType.CHUNK_SUM, Buffer.concat([Buffer.from([0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 3]), Buffer.alloc(8, 1)]));
+  expect(unbatch(batch(data, sum), DATA_BATCHABLE_TYPES).map(toPlain)).toEqual(
+    [
+      { type: PacketType.DATA, fileId: 3, seq: 0, data: Buffer.from('abc') },
+      { type: PacketType.CHUNK_SUM, fileId: 3, seq: 0, length: 3, hash: 0x0101010101010101n },
+    ].map(toPlain),
+  );
+  expect(refusal({ ...batch(data, FILE_OK) }).message).toMatch(/entry 0 is DATA, which cannot travel in a BATCH here/);
+  const onData = (() => {
+    try {
+      unbatch(batch(data, FILE_OK), DATA_BATCHABLE_TYPES);
+    } catch (err) {
+      return (err as FcpError).message;
+    }
+    return 'accepted';
+  })();
+  expect(onData).toMatch(/entry 1 is FILE_OK, which cannot travel in a BATCH here/);
+});
+
 test.each([
   ['a single entry', batch(FILE_OK), 'FCP_ERR_PROTOCOL', /carries 1 message; a BATCH carries at least two/],
-  ['a DATA entry', batch(FILE_OK, entry(PacketType.DATA, Buffer.alloc(9))), 'FCP_ERR_PROTOCOL', /entry 1 is DATA, which cannot travel in a BATCH/],
+  ['a DATA entry', batch(FILE_OK, entry(PacketType.DATA, Buffer.alloc(9))), 'FCP_ERR_PROTOCOL', /entry 1 is DATA, which cannot travel in a BATCH here/],
   ['a BATCH inside', batch(FILE_OK, entry(PacketType.BATCH, Buffer.concat([FILE_OK, FILE_OK]))), 'FCP_ERR_PROTOCOL', /entry 1 is BATCH/],
   ['a HELLO entry', batch(FILE_OK, entry(PacketType.HELLO, Buffer.alloc(40))), 'FCP_ERR_PROTOCOL', /entry 1 is HELLO/],
   ['an unknown type', batch(FILE_OK, entry(0x7f, Buffer.alloc(0))), 'FCP_ERR_PROTOCOL', /entry 1 is type 0x7f/],

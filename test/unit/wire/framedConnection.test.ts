@@ -1,7 +1,7 @@
 /** FramedConnection over an in-memory stream: failures that happen before anyone listens. */
 import { Duplex } from 'node:stream';
 import type { FcpError } from '../../../src/errors';
-import { PacketType } from '../../../src/protocol/constants';
+import { BATCHABLE_TYPES, PacketType } from '../../../src/protocol/constants';
 import { FrameDecoder } from '../../../src/protocol/frameDecoder';
 import type { Message } from '../../../src/protocol/messages';
 import { loadXxhash } from '../../../src/protocol/xxhash';
@@ -63,7 +63,7 @@ describe('BATCH', () => {
     const sender = new FramedConnection(a, xxh, 'control connection to test', 60_000);
     const receiver = new FramedConnection(b, xxh, 'client test', 60_000);
     const received: Message[] = [];
-    receiver.allowBatches();
+    receiver.allowBatches(BATCHABLE_TYPES);
     receiver.start({ message: (m) => received.push(m), closed: () => undefined });
     sender.batchSends();
     return { sender, sent, received };
