@@ -177,9 +177,8 @@ export class FrameDecoder {
 
   /** The next `length` bytes as a view of slices[0] when they lie in it, else as one new Buffer. */
   private readPayload(length: number): Buffer {
-    const first = this.slices[0];
-    if (first && first.length - this.offset >= length) {
-      const view = first.subarray(this.offset, this.offset + length);
+    if (this.inFirstSlice(length)) {
+      const view = this.slices[0]!.subarray(this.offset, this.offset + length);
       this.consume(length);
       return view;
     }

@@ -57,7 +57,7 @@ export class FrameEncoder {
   /** Writes one frame at pos (room for frameLength(message) bytes); returns the end position. */
   encodeInto(message: Message, buf: Buffer, pos: number): number {
     const end = writePayload(message, buf, pos + HEADER_SIZE);
-    return this.finish(buf, pos, message.type, end - pos - HEADER_SIZE);
+    return this.finishFrame(buf, pos, message.type, end - pos - HEADER_SIZE);
   }
 
   /** Whether payloads are sealed (AES-GCM) from now on. */
@@ -97,7 +97,7 @@ export class FrameEncoder {
     for (let offset = 0; offset < byteCount; offset += DATA_FRAME_BYTES, seq += UNITS_PER_DATA_FRAME) {
       buf.writeUInt32BE(fileId, pos + HEADER_SIZE);
       buf.writeUInt32BE(seq, pos + HEADER_SIZE + 4);
-      pos = this.finish(buf, pos, PacketType.DATA, DATA_HEADER_SIZE + Math.min(DATA_FRAME_BYTES, byteCount - offset));
+      pos = this.finishFrame(buf, pos, PacketType.DATA, DATA_HEADER_SIZE + Math.min(DATA_FRAME_BYTES, byteCount - offset));
     }
     return buf.subarray(0, pos);
   }
@@ -117,7 +117,7 @@ export class FrameEncoder {
    * Completes the frame at pos whose plaintext payload is written: header, sealing when on, then
    * the checksum over the frame with a zero chksum field. Returns the end of the frame.
    */
-  finish(buf: Buffer, pos: number, type: number, plainLength: number): number {
+  finishFrame(buf: Buffer, pos: number, type: number, plainLength: number): number {
     const length = plainLength + this.tagSize;
     // A payload that fits the plain limit may leave no room for the tag (PULL, HELLO): refuse it
     // here, before writeUInt16BE throws a RangeError and before the GCM counter advances.

@@ -233,28 +233,32 @@ export class SendEngine extends TransferRun {
     }
   }
 
-  /** The next chunk if there is one now and its frames take at most `room` bytes. */
+  /**
+   * The next chunk if there is one now; with an encoder, only a chunk small enough to read at once
+   * whose frames take at most `room` bytes (one to add behind others in a pump's buffer).
+   */
   private takeJob(room: number, encoder?: FrameEncoder): ChunkJob | undefined {
-    const fits = (file: SendingFile, index: number): boolean => {
-      if (!encoder) return true;
-      const length = this.chunkLength(file, index);
-      return length <= SYNC_READ_MAX && encoder.dataLength(length) + CHUNK_SUM_ROOM <= room;
-    };
     for (;;) {
       const resend = this.resendQueue[0];
       if (resend) {
-        if (!resend.file.failed && !fits(resend.file, resend.index)) return undefined;
+        if (!resend.file.failed && !this.fits(resend.file, resend.index, room, encoder)) return undefined;
         this.resendQueue.shift();
         if (resend.file.failed) continue;
         return resend;
       }
       const file = this.sendQueue[0];
       if (!file) return undefined;
-      if (!file.failed && !fits(file, file.nextChunk)) return undefined;
+      if (!file.failed && !this.fits(file, file.nextChunk, room, encoder)) return undefined;
       const job = { file, index: file.nextChunk++, resend: false };
       if (file.nextChunk === file.chunkCount || file.failed) this.sendQueue.shift();
       if (!file.failed) return job;
     }
+  }
+
+  private fits(file: SendingFile, index: number, room: number, encoder: FrameEncoder | undefined): boolean {
+    if (!encoder) return true;
+    const length = this.chunkLength(file, index);
+    return length <= SYNC_READ_MAX && encoder.dataLength(length) + CHUNK_SUM_ROOM <= room;
   }
 
   private wakePumps(): void {
@@ -283,7 +287,7 @@ export class SendEngine extends TransferRun {
       const closeBatch = (): void => {
         if (batchAt < 0) return;
         // A batch whose only chunk failed to read holds nothing: it is dropped unsealed.
-        used = used === batchAt + HEADER_SIZE ? batchAt : conn.encoder.finish(buf, batchAt, PacketType.BATCH, used - batchAt - HEADER_SIZE);
+        used = used === batchAt + HEADER_SIZE ? batchAt : conn.encoder.finishFrame(buf, batchAt, PacketType.BATCH, used - batchAt - HEADER_SIZE);
         batchAt = -1;
       };
       for (let job: ChunkJob | undefined = first; job && !this.over; job = this.takeJob(room - used, conn.encoder)) {
@@ -330,13 +334,22 @@ export class SendEngine extends TransferRun {
     const offset = index * this.chunkSize;
     const length = this.chunkLength(file, index);
     const slots = conn.encoder.dataSlots(buf, length);
-    await readFully(file, slots, offset, length);
-    if (this.over || file.failed) return undefined;
-    const hash = chunkHash(this.link.xxh, slots);
+    const hash = await this.readChunk(file, slots, offset, length);
+    if (hash === undefined) return undefined;
     const seq = offset / DATA_UNIT;
     const data = conn.encoder.sealData(file.fileId, seq, buf, length);
     const end = conn.encoder.encodeInto({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, data.length);
     return { end, hash, length };
+  }
+
+  /**
+   * Reads a chunk into its slots and hashes it while it is in memory; undefined when the file
+   * failed or the session ended meanwhile, so the caller seals nothing.
+   */
+  private async readChunk(file: SendingFile, slots: Buffer[], offset: number, length: number): Promise<bigint | undefined> {
+    await readFully(file, slots, offset, length);
+    if (this.over || file.failed) return undefined;
+    return chunkHash(this.link.xxh, slots);
   }
 
   private chunkLength(file: SendingFile, index: number): number {
@@ -356,10 +369,8 @@ export class SendEngine extends TransferRun {
     const at = writeEntryHeader(buf, pos, PacketType.DATA, DATA_HEADER_SIZE + length);
     buf.writeUInt32BE(file.fileId, at);
     buf.writeUInt32BE(seq, at + 4);
-    const slot = buf.subarray(at + DATA_HEADER_SIZE, at + DATA_HEADER_SIZE + length);
-    await readFully(file, [slot], offset, length);
-    if (this.over || file.failed) return undefined;
-    const hash = chunkHash(this.link.xxh, [slot]);
+    const hash = await this.readChunk(file, [buf.subarray(at + DATA_HEADER_SIZE, at + DATA_HEADER_SIZE + length)], offset, length);
+    if (hash === undefined) return undefined;
     const sum = writeEntryHeader(buf, at + DATA_HEADER_SIZE + length, PacketType.CHUNK_SUM, CHUNK_SUM_SIZE);
     const end = writePayload({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, sum);
     return { end, hash, length };
