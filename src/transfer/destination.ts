@@ -55,6 +55,10 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     }
     if (!parentIsDir) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showPath(parent)} is not a directory`);
   }
+  // A directory given as "dir/" (or "/") joins its entries without doubling the slash.
+  let dirEnd = dest.length;
+  while (isDir && dirEnd > 0 && dest[dirEnd - 1] === SLASH) dirEnd--;
+  const dirPrefix = dest.subarray(0, dirEnd);
   // Keys are latin1 strings: a lossless spelling of arbitrary bytes.
   const directories = new Set<string>();
   let topName: Buffer | undefined;
@@ -68,7 +72,7 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
           { hint: 'entries must follow the DIR_INFO of their directory' },
         );
       }
-      if (isDir) return Buffer.concat([dest, Buffer.from('/'), entryPath]);
+      if (isDir) return Buffer.concat([dirPrefix, Buffer.from('/'), entryPath]);
       // The one source becomes dest: replace the entry's first component with dest.
       const firstSlash = entryPath.indexOf(SLASH);
       const name = firstSlash < 0 ? entryPath : entryPath.subarray(0, firstSlash);
