@@ -2,6 +2,8 @@
  * npm run bench: fcp against cp on tmpfs (/dev/shm), measured in the same run. A 1 GiB file and
  * 10,000 × 4 KiB files in 100 directories; fcp as a local copy and as loopback push and pull
  * through fcpd, with and without encryption. Prints seconds, the ratio to cp, and peak RSS.
+ * The "floor" rows (bench/floorCopy.ts) move the same bytes between two Node processes over
+ * loopback TCP with no protocol at all: what this machine charges for the engine's shape alone.
  * Not a test: timings belong here, not in the test suite.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,6 +13,7 @@ import * as path from 'node:path';
 
 const ROOT = fs.mkdtempSync('/dev/shm/fcp-bench-');
 const RUN_COPY = path.join(__dirname, 'runCopy.js');
+const FLOOR_COPY = path.join(__dirname, 'floorCopy.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 interface Timing {
@@ -57,14 +60,17 @@ function main(): void {
   const { big, tree } = makeData();
   const out = path.join(ROOT, 'out');
   const clean = (): void => fs.rmSync(out, { recursive: true, force: true });
-  for (const [name, source, cpArgs] of [
-    ['1 GiB file', big, [big, out]],
-    ['10,000 x 4 KiB files', tree, ['-r', tree, out]],
+  for (const [name, source, cpArgs, floorKind] of [
+    ['1 GiB file', big, [big, out], 'file'],
+    ['10,000 x 4 KiB files', tree, ['-r', tree, out], 'tree'],
   ] as const) {
     const cp = timed(['cp', ...cpArgs], clean);
     const fcp = (mode: string, encrypt: boolean): Timing =>
       timed([process.execPath, RUN_COPY, mode, source, out, encrypt ? 'encrypt' : 'plain'], clean);
+    const floor = (cipher: string): Timing => timed([process.execPath, FLOOR_COPY, floorKind, source, out, cipher], clean);
     report(name, cp, [
+      ['floor: bare pipe, plain', floor('plain')],
+      ['floor: bare pipe, AES-GCM', floor('aes')],
       ['fcp local (plain)', fcp('local', false)],
       ['fcp push loopback plain', fcp('push', false)],
       ['fcp push loopback AES-GCM', fcp('push', true)],

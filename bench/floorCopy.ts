@@ -1,0 +1,231 @@
+/**
+ * The floor under fcp's figures in bench/transfer.ts: the least that any design of two Node
+ * processes joined by loopback TCP (the shape the engine issue asks for: fcp spawns fcpd, data
+ * crosses sockets) pays on this machine. No protocol, no framing, no hashing, no temporary
+ * names, no metadata: a sender that reads and writes raw bytes to sockets, a receiver that
+ * writes them out. Whatever fcp adds is on top of this.
+ *
+ * Usage: floorCopy.js file|tree SRC DST [aes]
+ *   file: SRC split into CONNECTIONS contiguous ranges, one per connection, read in 1 MiB pieces
+ *         and written at their offsets (positional reads and writes, as fcp does).
+ *   tree: one connection; per file a header (kind u8, name length u16, size u32), the name and the
+ *         bytes; the receiver creates directories and files as `cp -r` does (no mode or mtime).
+ *   aes:  every byte also goes through AES-256-GCM on both sides (one stream per connection).
+ */
+import { spawn } from 'node:child_process';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+const CONNECTIONS = 4;
+const PIECE = 1024 * 1024;
+const SEAL_SLICE = 64 * 1024;
+const KEY = Buffer.alloc(32, 7);
+const IV = Buffer.alloc(12, 1);
+const KIND_DIR = 1;
+const KIND_FILE = 2;
+const HEADER = 7;
+
+type Transform = (data: Buffer) => Buffer;
+const identity: Transform = (data) => data;
+const encryptor = (aes: boolean): Transform => {
+  if (!aes) return identity;
+  const cipher = createCipheriv('aes-256-gcm', KEY, IV);
+  return (data) => cipher.update(data);
+};
+const decryptor = (aes: boolean): Transform => {
+  if (!aes) return identity;
+  const decipher = createDecipheriv('aes-256-gcm', KEY, IV);
+  return (data) => decipher.update(data);
+};
+
+function fail(err: Error): never {
+  process.stderr.write(`floorCopy: ${err.message}\n`);
+  process.exit(1);
+}
+
+/** Writes to a socket and resolves once the kernel took it (so the buffer may be reused). */
+const send = (socket: net.Socket, data: Buffer): Promise<void> =>
+  new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
+
+/**
+ * Sends data through seal in slices of at most SEAL_SLICE: node:crypto returns a new Buffer per
+ * update, and a new megabyte each time would be fresh memory (page faults) on every piece.
+ */
+function sendSealed(socket: net.Socket, data: Buffer, seal: Transform): Promise<void> {
+  if (seal === identity) return send(socket, data);
+  let last = Promise.resolve();
+  for (let at = 0; at < data.length; at += SEAL_SLICE) last = send(socket, seal(data.subarray(at, at + SEAL_SLICE)));
+  return last;
+}
+
+async function sendRange(fd: number, start: number, end: number, port: number, aes: boolean): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const offset = Buffer.alloc(8);
+  offset.writeBigUInt64BE(BigInt(start));
+  const seal = encryptor(aes);
+  await send(socket, seal(offset));
+  const buffers = [Buffer.allocUnsafe(PIECE), Buffer.allocUnsafe(PIECE)];
+  let writing: Promise<void> = Promise.resolve();
+  for (let position = start, turn = 0; position < end; position += PIECE, turn ^= 1) {
+    const length = Math.min(PIECE, end - position);
+    const buffer = buffers[turn]!;
+    const read = await new Promise<number>((resolve, reject) =>
+      fs.read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+    );
+    await writing;
+    writing = sendSealed(socket, buffer.subarray(0, read), seal);
+  }
+  await writing;
+  socket.end();
+}
+
+async function sendFile(source: string, port: number, aes: boolean): Promise<void> {
+  const fd = fs.openSync(source, 'r');
+  const size = fs.fstatSync(fd).size;
+  const share = Math.ceil(size / CONNECTIONS);
+  const ranges = Array.from({ length: CONNECTIONS }, (_, i) => [i * share, Math.min(size, (i + 1) * share)] as const);
+  await Promise.all(ranges.map(([start, end]) => sendRange(fd, start, end, port, aes)));
+}
+
+async function sendTree(source: string, port: number, aes: boolean): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const seal = encryptor(aes);
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const batch = Buffer.concat(pending, pendingBytes);
+    pending.length = 0;
+    pendingBytes = 0;
+    await sendSealed(socket, batch, seal);
+  };
+  const entry = async (kind: number, name: string, data?: Buffer): Promise<void> => {
+    const nameBytes = Buffer.from(name);
+    const header = Buffer.allocUnsafe(HEADER);
+    header.writeUInt8(kind, 0);
+    header.writeUInt16BE(nameBytes.length, 1);
+    header.writeUInt32BE(data?.length ?? 0, 3);
+    pending.push(header, nameBytes);
+    pendingBytes += HEADER + nameBytes.length;
+    if (data) {
+      pending.push(data);
+      pendingBytes += data.length;
+    }
+    if (pendingBytes >= PIECE) await flush();
+  };
+  const walk = async (dir: string, relative: string): Promise<void> => {
+    await entry(KIND_DIR, relative);
+    for (const child of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, child.name);
+      const name = path.join(relative, child.name);
+      if (child.isDirectory()) await walk(full, name);
+      else await entry(KIND_FILE, name, fs.readFileSync(full));
+    }
+  };
+  await walk(source, '.');
+  await flush();
+  socket.end();
+}
+
+function receiveFile(socket: net.Socket, fd: number, aes: boolean, done: () => void): void {
+  const open = decryptor(aes);
+  let position = -1;
+  let head = Buffer.alloc(0);
+  const queue: Buffer[] = [];
+  let writing = false;
+  let ended = false;
+  const drain = (): void => {
+    if (writing) return;
+    if (queue.length === 0) {
+      if (ended) done();
+      else socket.resume();
+      return;
+    }
+    const buffers = queue.splice(0);
+    const bytes = buffers.reduce((sum, b) => sum + b.length, 0);
+    writing = true;
+    fs.writev(fd, buffers, position, (err) => {
+      if (err) fail(err);
+      position += bytes;
+      writing = false;
+      drain();
+    });
+  };
+  socket.on('data', (data: Buffer) => {
+    data = open(data);
+    if (position < 0) {
+      head = Buffer.concat([head, data]);
+      if (head.length < 8) return;
+      position = Number(head.readBigUInt64BE(0));
+      data = head.subarray(8);
+    }
+    queue.push(data);
+    if (queue.length > 16) socket.pause();
+    drain();
+  });
+  socket.on('end', () => {
+    ended = true;
+    drain();
+  });
+}
+
+function receiveTree(socket: net.Socket, destination: string, aes: boolean, done: () => void): void {
+  const open = decryptor(aes);
+  let stash: Buffer = Buffer.alloc(0);
+  socket.on('data', (data: Buffer) => {
+    stash = stash.length === 0 ? open(data) : Buffer.concat([stash, open(data)]);
+    let at = 0;
+    while (stash.length - at >= HEADER) {
+      const nameLength = stash.readUInt16BE(at + 1);
+      const size = stash.readUInt32BE(at + 3);
+      const end = at + HEADER + nameLength + size;
+      if (end > stash.length) break;
+      const target = path.join(destination, stash.toString('utf8', at + HEADER, at + HEADER + nameLength));
+      if (stash[at] === KIND_DIR) {
+        fs.mkdirSync(target, { recursive: true });
+      } else {
+        const fd = fs.openSync(target, 'w');
+        fs.writeSync(fd, stash, at + HEADER + nameLength, size);
+        fs.closeSync(fd);
+      }
+      at = end;
+    }
+    stash = stash.subarray(at);
+  });
+  socket.on('end', done);
+}
+
+function receive(kind: string, destination: string, aes: boolean): void {
+  const connections = kind === 'file' ? CONNECTIONS : 1;
+  const fd = kind === 'file' ? fs.openSync(destination, 'w') : -1;
+  let finished = 0;
+  const server = net.createServer((socket) => {
+    const done = (): void => {
+      if (++finished === connections) process.exit(0);
+    };
+    if (kind === 'file') receiveFile(socket, fd, aes, done);
+    else receiveTree(socket, destination, aes, done);
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
+}
+
+async function main(): Promise<void> {
+  const [kind, source, destination, cipher, role] = process.argv.slice(2);
+  const aes = cipher === 'aes';
+  if (role === 'receive') return receive(kind!, destination!, aes);
+  const child = spawn(process.execPath, [__filename, kind!, source!, destination!, cipher ?? 'plain', 'receive'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (line: Buffer) => resolve(Number(line))));
+  const exited = new Promise<void>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`receiver exited with ${code}`)))),
+  );
+  await (kind === 'file' ? sendFile(source!, port, aes) : sendTree(source!, port, aes));
+  await exited;
+}
+
+main().catch(fail);
