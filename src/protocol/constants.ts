@@ -25,6 +25,7 @@ export const PacketType = {
   FILE_ERROR: 0x16,
   KEEPALIVE: 0x17,
   BATCH: 0x20,
+  FILE_INLINE: 0x21,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -94,8 +95,16 @@ export const Feature = {
   HEADER_CHKSUM: 0x1,
   /** Control messages written together may travel as one BATCH frame (one seal, one checksum). */
   BATCH: 0x2,
+  /** Files of at most INLINE_MAX bytes travel whole, as FILE_INLINE on the control connection. */
+  INLINE: 0x4,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE;
+
+/**
+ * Largest file sent as one FILE_INLINE. Below this size a file's own bytes cost less than its
+ * announcement, FILE_READY round trip, descriptor and chunk bookkeeping did.
+ */
+export const INLINE_MAX = 16 * 1024;
 
 /**
  * What a BATCH may carry on the control connection: its messages once the transfer runs. Entry:
@@ -114,6 +123,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_OK,
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
+  PacketType.FILE_INLINE,
 ]);
 /** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
 export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);

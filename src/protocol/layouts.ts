@@ -6,6 +6,7 @@ import {
   BATCH_ENTRY_HEADER,
   DATA_FRAME_BYTES,
   DIGEST_SIZE,
+  INLINE_MAX,
   KEY_ID_SIZE,
   MAC_SIZE,
   MAX_ERROR_MESSAGE_BYTES,
@@ -111,6 +112,14 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.FILE_ERROR]: [f('fileId', 'u32'), f('code', 'u16'), f('message', 'text')],
   [PacketType.BATCH]: [f('entries', 'data', { min: 2 * BATCH_ENTRY_HEADER })],
   [PacketType.KEEPALIVE]: [],
+  [PacketType.FILE_INLINE]: [
+    f('fileId', 'u32'),
+    f('perm', 'u16', { max: 0o7777 }),
+    f('mtimeNs', 'i64'),
+    f('hash', 'u64'),
+    f('path', 'entryPathPrefixed'),
+    f('data', 'data', { min: 0, max: INLINE_MAX }),
+  ],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -55,6 +55,19 @@ export interface FileDoneMessage { type: P['FILE_DONE']; fileId: number; digest:
 export interface FileOkMessage { type: P['FILE_OK']; fileId: number }
 export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code: number; message: string }
 export interface KeepaliveMessage { type: P['KEEPALIVE'] }
+/**
+ * S→R, control: a whole small file (feature INLINE) in place of FILE_INFO, DATA, CHUNK_SUM and
+ * FILE_DONE; its size is data's length and hash the xxh64 of data.
+ */
+export interface FileInlineMessage {
+  type: P['FILE_INLINE'];
+  fileId: number;
+  perm: number;
+  mtimeNs: bigint;
+  hash: bigint;
+  path: Buffer;
+  data: Buffer;
+}
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -82,6 +95,7 @@ export type Message =
   | FileOkMessage
   | FileErrorMessage
   | KeepaliveMessage
-  | BatchMessage;
+  | BatchMessage
+  | FileInlineMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -85,3 +85,11 @@ export class FileDigest {
     this.next++;
   }
 }
+
+/** The digest of a file of at most one chunk (FILE_INLINE) whose bytes hash to `hash`. */
+export function singleChunkDigest(size: number, chunkSize: number, hash: bigint): Buffer {
+  const digest = new FileDigest(size, chunkSize);
+  if (digest.chunks > 1) throw new FcpError('FCP_ERR_INTERNAL', `a file of ${size} bytes is more than one chunk of ${chunkSize}`);
+  if (digest.chunks === 1) digest.add(0, hash);
+  return digest.digest();
+}

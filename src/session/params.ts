@@ -35,7 +35,7 @@ export function makeOffer(options: { chunkSize?: number; connections?: number; e
     connections: options.connections ?? DEFAULT_CONNECTIONS,
     hashAlgs: SUPPORTED_HASH_ALGS,
     cipher: options.encrypt ? Cipher.AES_256_GCM : Cipher.NONE,
-    features: Feature.BATCH | (options.encrypt ? Feature.HEADER_CHKSUM : 0),
+    features: Feature.BATCH | Feature.INLINE | (options.encrypt ? Feature.HEADER_CHKSUM : 0),
   };
 }
 

@@ -22,6 +22,7 @@ import type {
   FileDoneMessage,
   FileErrorMessage,
   FileInfoMessage,
+  FileInlineMessage,
   FileOkMessage,
   FileReadyMessage,
   Message,
@@ -61,6 +62,19 @@ export interface WriteChunkAction {
   data: Buffer[];
   attempt: number;
 }
+/**
+ * Receiver: a whole small file (FILE_INLINE). Check data against hash, write it under a temporary
+ * name, apply mode and mtime and rename it into place, then call fileCommitted or fileFailed.
+ */
+export interface WriteFileAction {
+  type: 'writeFile';
+  fileId: number;
+  path: Buffer;
+  perm: number;
+  mtimeNs: bigint;
+  hash: bigint;
+  data: Buffer;
+}
 /** Receiver: rename the verified file into place, apply mode and mtime, then call fileCommitted. */
 export interface CommitFileAction { type: 'commitFile'; fileId: number }
 /** Receiver: delete the temporary file of a file that FAILED. */
@@ -85,6 +99,7 @@ export type ReceiverAction =
   | CreateSymlinkAction
   | CreateFileAction
   | WriteChunkAction
+  | WriteFileAction
   | CommitFileAction
   | DiscardFileAction
   | FinishAction
@@ -180,6 +195,14 @@ abstract class TransferMachine<S extends string> {
     return undefined;
   }
 
+  /** Why the announcement of `fileId` (`what`: FILE_INFO, FILE_INLINE) breaks FILE_COUNT or the id order. */
+  protected refusedAnnouncement(what: string, fileId: number, path: Buffer, size: number): FcpError | undefined {
+    const problem = this.announcementProblem(size);
+    if (problem !== undefined) return protocolError(`${what} for ${path.toString()}: ${problem}`);
+    if (fileId !== this.nextFileId) return protocolError(`${what} announces file_id ${fileId}; the next file_id is ${this.nextFileId}`);
+    return undefined;
+  }
+
   /** Counts one more announced file; returns its file_id. */
   protected recordAnnouncement(size: number): number {
     this.announcedBytes += size;
@@ -260,6 +283,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly chunkSize: number;
   private readonly files = new Map<number, IncomingFile>();
   private readonly failedFiles = new Map<number, FailedFile>();
+  /** FILE_INLINE files the owner is writing: their sizes by file_id. */
+  private readonly inlineFiles = new Map<number, number>();
   /** By connection index (1..N). */
   private readonly links: (DataLink | undefined)[] = [];
 
@@ -301,6 +326,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       case PacketType.FILE_INFO:
         if (this.announcing(onControl)) return this.onFileInfo(message);
         break;
+      case PacketType.FILE_INLINE:
+        if (this.announcing(onControl)) return this.onFileInline(message);
+        break;
       case PacketType.DONE:
         if (this.announcing(onControl)) return this.onDone();
         break;
@@ -335,6 +363,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The owner could not create, write or commit `fileId`. */
   fileFailed(fileId: number, error: FcpError): readonly ReceiverAction[] {
     if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const inlineSize = this.inlineFiles.get(fileId);
+    if (inlineSize !== undefined) {
+      this.inlineFiles.delete(fileId);
+      return this.settleFailed(fileId, inlineSize, false, error, true);
+    }
     const file = this.files.get(fileId);
     if (file === undefined) throw internalError(`fileFailed(file_id ${fileId}) for a file not in progress`);
     return this.failFile(file, error, true);
@@ -374,12 +407,15 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The owner renamed the file into place and applied its metadata. */
   fileCommitted(fileId: number): readonly ReceiverAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
+    const inlineSize = this.inlineFiles.get(fileId);
+    if (inlineSize !== undefined) {
+      this.inlineFiles.delete(fileId);
+      return this.settleOk(fileId, inlineSize);
+    }
     const file = this.files.get(fileId);
     if (file?.state !== 'COMMITTING') throw internalError(`fileCommitted(file_id ${fileId}) for a file not being committed`);
     this.files.delete(fileId);
-    this.filesOk++;
-    this.bytesOk += file.size;
-    return this.finishIfSettled([send({ type: PacketType.FILE_OK, fileId }), { type: 'fileOk', fileId }]);
+    return this.settleOk(fileId, file.size);
   }
 
   /** The owner applied directory metadata after a finish action. */
@@ -407,11 +443,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   private onFileInfo(message: FileInfoMessage): readonly ReceiverAction[] {
     const { fileId, path, perm, size, mtimeNs } = message;
-    const problem = this.announcementProblem(size);
-    if (problem !== undefined) return this.fail(protocolError(`FILE_INFO for ${path.toString()}: ${problem}`));
-    if (fileId !== this.nextFileId) {
-      return this.fail(protocolError(`FILE_INFO announces file_id ${fileId}; the next file_id is ${this.nextFileId}`));
-    }
+    const refused = this.refusedAnnouncement('FILE_INFO', fileId, path, size);
+    if (refused !== undefined) return this.fail(refused);
     this.recordAnnouncement(size);
     this.files.set(fileId, {
       fileId,
@@ -424,6 +457,15 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       doneDigest: undefined,
     });
     return [{ type: 'createFile', fileId, path, perm, size, mtimeNs }];
+  }
+
+  private onFileInline(message: FileInlineMessage): readonly ReceiverAction[] {
+    const { fileId, path, perm, mtimeNs, hash, data } = message;
+    const refused = this.refusedAnnouncement('FILE_INLINE', fileId, path, data.length);
+    if (refused !== undefined) return this.fail(refused);
+    this.recordAnnouncement(data.length);
+    this.inlineFiles.set(fileId, data.length);
+    return [{ type: 'writeFile', fileId, path, perm, mtimeNs, hash, data }];
   }
 
   private onDone(): readonly ReceiverAction[] {
@@ -584,15 +626,24 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   /** notifyPeer: send FILE_ERROR (clear when the failure is the sender's own FILE_ERROR). */
   private failFile(file: IncomingFile, error: FcpError, notifyPeer: boolean): ReceiverAction[] {
-    const { fileId } = file;
-    const created = file.state !== 'ANNOUNCED';
-    this.files.delete(fileId);
-    this.failedFiles.set(fileId, { size: file.size, created });
+    this.files.delete(file.fileId);
+    return this.settleFailed(file.fileId, file.size, file.state !== 'ANNOUNCED', error, notifyPeer);
+  }
+
+  /** created: the owner has a temporary file for it, to be discarded. */
+  private settleFailed(fileId: number, size: number, created: boolean, error: FcpError, notifyPeer: boolean): ReceiverAction[] {
+    this.failedFiles.set(fileId, { size, created });
     this.filesFailed++;
     const actions: ReceiverAction[] = notifyPeer ? [fileError(fileId, error)] : [];
     if (created) actions.push({ type: 'discardFile', fileId });
     actions.push({ type: 'fileFailed', fileId, error });
     return this.finishIfSettled(actions);
+  }
+
+  private settleOk(fileId: number, size: number): ReceiverAction[] {
+    this.filesOk++;
+    this.bytesOk += size;
+    return this.finishIfSettled([send({ type: PacketType.FILE_OK, fileId }), { type: 'fileOk', fileId }]);
   }
 
   /** Appends `finish` when the sender's DONE is in and every file is OK or FAILED. */
@@ -613,8 +664,8 @@ type SenderState = 'IDLE' | 'ANNOUNCING' | 'DONE_SENT' | 'CLOSED';
 /** A file announced and not yet OK or FAILED. */
 interface OutgoingFile {
   readonly size: number;
-  /** ANNOUNCED: FILE_INFO sent; READY: FILE_READY came; SENT: FILE_DONE sent. */
-  state: 'ANNOUNCED' | 'READY' | 'SENT';
+  /** ANNOUNCED: FILE_INFO sent; READY: FILE_READY came; SENT: FILE_DONE sent; INLINE: FILE_INLINE sent. */
+  state: 'ANNOUNCED' | 'READY' | 'SENT' | 'INLINE';
   /** RESENDs received by chunk index; created at the first RESEND. */
   resends: Map<number, number> | undefined;
 }
@@ -668,6 +719,17 @@ export class TransferSender extends TransferMachine<SenderState> {
     return [send({ type: PacketType.FILE_INFO, fileId, perm, size, mtimeNs, digest: ZERO_DIGEST, path })];
   }
 
+  /** Sends the next file whole (FILE_INLINE): data is all of it, hash its xxh64. */
+  sendInline(path: Buffer, perm: number, mtimeNs: bigint, data: Buffer, hash: bigint): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('sendInline');
+    const problem = this.announcementProblem(data.length);
+    if (problem !== undefined) throw internalError(`sendInline(${path.toString()}): ${problem}`);
+    const fileId = this.recordAnnouncement(data.length);
+    this.files.set(fileId, { size: data.length, state: 'INLINE', resends: undefined });
+    return [send({ type: PacketType.FILE_INLINE, fileId, perm, mtimeNs, hash, path, data })];
+  }
+
   /** Every chunk of the file was sent; digest is its whole-file digest. */
   fileSent(fileId: number, digest: Buffer): readonly SenderAction[] {
     if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
@@ -681,7 +743,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   fileFailed(fileId: number, error: FcpError): readonly SenderAction[] {
     if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
     const file = this.files.get(fileId);
-    if (file === undefined || file.state === 'SENT') {
+    if (file === undefined || file.state === 'SENT' || file.state === 'INLINE') {
       throw internalError(`fileFailed(file_id ${fileId}) for a file that is not being read`);
     }
     this.settleFailed(fileId);
@@ -743,7 +805,8 @@ export class TransferSender extends TransferMachine<SenderState> {
       return [{ type: 'sendFile', fileId }];
     }
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
-    return this.fail(file ? protocolError(`FILE_READY twice for file_id ${fileId}`) : this.notInProgress('FILE_READY', fileId));
+    if (file === undefined) return this.fail(this.notInProgress('FILE_READY', fileId));
+    return this.fail(protocolError(file.state === 'INLINE' ? `FILE_READY for file_id ${fileId}, which was sent inline` : `FILE_READY twice for file_id ${fileId}`));
   }
 
   private onResend(message: ResendMessage): readonly SenderAction[] {
@@ -752,6 +815,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     const file = this.files.get(fileId);
     if (file === undefined) return this.fail(this.notInProgress('RESEND', fileId));
     if (file.state === 'ANNOUNCED') return this.fail(protocolError(`RESEND for file_id ${fileId}, which is not ready`));
+    if (file.state === 'INLINE') return this.fail(protocolError(`RESEND for file_id ${fileId}, which was sent inline`));
     const offset = seq * DATA_UNIT;
     const chunkLength = chunkLengthAt(offset, file.size, this.chunkSize);
     if (chunkLength === 0 || length !== chunkLength) {
@@ -776,7 +840,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   private onFileOk(message: FileOkMessage): readonly SenderAction[] {
     const { fileId } = message;
     const file = this.files.get(fileId);
-    if (file?.state !== 'SENT') {
+    if (file?.state !== 'SENT' && file?.state !== 'INLINE') {
       if (file !== undefined) return this.fail(protocolError(`FILE_OK for file_id ${fileId} before its FILE_DONE`));
       const failed = this.failedFiles.has(fileId);
       return this.fail(failed ? protocolError(`FILE_OK for file_id ${fileId}, which failed`) : this.notInProgress('FILE_OK', fileId));

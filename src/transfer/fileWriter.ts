@@ -152,18 +152,26 @@ export class FileWriter {
 
   /** Creates the temporary file; a file of more than one chunk is sized at once (ftruncate). */
   createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean): void {
-    const temp = tempPathFor(final);
-    const createdMode = creationMode(perm);
-    let fd: number | undefined;
+    this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0));
+  }
+
+  /**
+   * A whole small file (FILE_INLINE): created under its temporary name, written, given its mode
+   * and mtime and renamed into place in one go, so it holds no descriptor beyond this call.
+   */
+  writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint): void {
+    const file = openTemporary(final, perm, 0);
     try {
-      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, createdMode);
-      if (preallocate && size > 0) fs.ftruncateSync(fd, size);
+      for (let written = 0; written < data.length; ) {
+        const step = fs.writeSync(file.fd, data, written, data.length - written, written);
+        if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showPath(final)} made no progress`);
+        written += step;
+      }
     } catch (err) {
-      if (fd !== undefined) fs.closeSync(fd);
-      fs.rmSync(temp, { force: true });
-      throw fsError(err, 'create', final);
+      removeFile(file);
+      throw fsError(err, 'write', final);
     }
-    this.files.set(fileId, { fd, createdMode, temp, final, writing: 0, discarded: false });
+    commit(file, perm, mtimeNs);
   }
 
   /**
@@ -188,16 +196,7 @@ export class FileWriter {
   commitFile(fileId: number, perm: number, mtimeNs: bigint): void {
     const file = this.fileOf(fileId);
     this.files.delete(fileId);
-    try {
-      if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
-      fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
-      fs.closeSync(file.fd);
-      fs.renameSync(file.temp, file.final);
-    } catch (err) {
-      closeQuietly(file.fd);
-      fs.rmSync(file.temp, { force: true });
-      throw fsError(err, 'finish', file.final);
-    }
+    commit(file, perm, mtimeNs);
   }
 
   /**
@@ -235,11 +234,40 @@ export class FileWriter {
   }
 }
 
+/** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */
+function openTemporary(final: Buffer, perm: number, size: number): OpenFile {
+  const temp = tempPathFor(final);
+  const createdMode = creationMode(perm);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, createdMode);
+    if (size > 0) fs.ftruncateSync(fd, size);
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw fsError(err, 'create', final);
+  }
+  return { fd, createdMode, temp, final, writing: 0, discarded: false };
+}
+
+/** Applies mode and mtime, closes and renames the written file into place. */
+function commit(file: OpenFile, perm: number, mtimeNs: bigint): void {
+  try {
+    if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
+    fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
+    fs.closeSync(file.fd);
+    fs.renameSync(file.temp, file.final);
+  } catch (err) {
+    closeQuietly(file.fd);
+    fs.rmSync(file.temp, { force: true });
+    throw fsError(err, 'finish', file.final);
+  }
+}
+
 function removeFile(file: OpenFile): void {
   closeQuietly(file.fd);
   fs.rmSync(file.temp, { force: true });
 }
-
 
 /** The buffers after their first `count` bytes. */
 function skipBytes(buffers: Buffer[], count: number): Buffer[] {

@@ -8,7 +8,9 @@
 import { FcpError } from '../errors';
 import { DATA_UNIT, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
-import { ReceiverAction, TransferReceiver } from '../session/transfer';
+import { singleChunkDigest } from '../session/digest';
+import { ReceiverAction, TransferReceiver, WriteFileAction } from '../session/transfer';
+import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
 import { FileWriter } from './fileWriter';
 import { fsError } from './fsError';
@@ -107,6 +109,9 @@ export class ReceiveEngine extends TransferRun {
         case 'writeChunk':
           this.writeChunk(connIndex, action.fileId, action.seq, action.length, action.data, action.hash);
           break;
+        case 'writeFile':
+          this.writeInline(action);
+          break;
         case 'commitFile':
           this.commitFile(action.fileId);
           this.createWaiting();
@@ -184,6 +189,26 @@ export class ReceiveEngine extends TransferRun {
       if (result.ok) this.events.bytes?.(length);
       this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
     });
+  }
+
+  private writeInline({ fileId, path, perm, mtimeNs, hash, data }: WriteFileAction): void {
+    const local = this.destination.localPath(path);
+    this.files.set(fileId, { path, perm, size: data.length, mtimeNs });
+    try {
+      this.checkParent(path);
+      const actual = chunkHash(this.link.xxh, [data]);
+      if (actual !== hash) {
+        throw new FcpError('FCP_ERR_VERIFY', `${local.toString()}: its bytes hash to xxh64 ${actual.toString(16)}, the sender's to ${hash.toString(16)}`, {
+          hint: 'the sender read something other than it hashed; copy it again',
+        });
+      }
+      this.writer.writeFile(local, data, perm, mtimeNs);
+    } catch (err) {
+      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
+    }
+    this.events.bytes?.(data.length);
+    if (this.events.file) this.files.get(fileId)!.digest = singleChunkDigest(data.length, this.link.params.chunkSize, hash).toString('hex');
+    this.apply(this.machine.fileCommitted(fileId), 0);
   }
 
   private commitFile(fileId: number): void {

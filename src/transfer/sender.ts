@@ -10,16 +10,27 @@ import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { FcpError } from '../errors';
 import { writeEntryHeader } from '../protocol/batch';
-import { BATCH_ENTRY_HEADER, BATCH_ROOM, DATA_HEADER_SIZE, DATA_UNIT, Feature, GCM_TAG_SIZE, HEADER_SIZE, PacketType } from '../protocol/constants';
+import {
+  BATCH_ENTRY_HEADER,
+  BATCH_ROOM,
+  DATA_HEADER_SIZE,
+  DATA_UNIT,
+  Feature,
+  GCM_TAG_SIZE,
+  HEADER_SIZE,
+  INLINE_MAX,
+  PacketType,
+} from '../protocol/constants';
 import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
-import { chunkCount, FileDigest } from '../session/digest';
+import { chunkCount, FileDigest, singleChunkDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
 import { chunkHash } from '../protocol/xxhash';
 import type { FramedConnection } from '../wire/framedConnection';
 import { closeQuietly, fsError, showPath } from './fsError';
 import { openFileBudget } from './openFileBudget';
+import { SliceArena } from './sliceArena';
 import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
@@ -44,6 +55,12 @@ const CHUNK_SUM_ROOM = HEADER_SIZE + CHUNK_SUM_SIZE + GCM_TAG_SIZE;
 const BATCH_CHUNK_MAX = 16 * 1024;
 /** Entry bytes of one batched chunk of `length` bytes: DATA and CHUNK_SUM. */
 const batchEntriesLength = (length: number): number => 2 * BATCH_ENTRY_HEADER + DATA_HEADER_SIZE + length + CHUNK_SUM_SIZE;
+
+/**
+ * Bytes of small files read for FILE_INLINE in one go before the control connection is given a
+ * chance to write them: the window of files bounds memory, this bounds the time between writes.
+ */
+const INLINE_BURST = 1024 * 1024;
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
@@ -81,6 +98,13 @@ export class SendEngine extends TransferRun {
   private readonly errors: FcpError[];
   /** The session negotiated BATCH: small chunks go many to a frame on sealed connections. */
   private readonly batching: boolean;
+  /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
+  private readonly inlining: boolean;
+  private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
+  /** xxh64 of files sent inline and not yet over, for their digest in file events. */
+  private readonly inlineHashes = new Map<number, bigint>();
+  /** Announcing waits for the control connection to take the last burst of inline files. */
+  private announcePaused = false;
 
   constructor(
     link: TransferLink,
@@ -92,6 +116,7 @@ export class SendEngine extends TransferRun {
     this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: openFileBudget(), peerName: link.peerName });
     this.errors = [...walk.skipped];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
+    this.inlining = (link.params.features & Feature.INLINE) !== 0;
   }
 
   /** Starts sending; `done` settles with the summary or the error that ended the session. */
@@ -125,23 +150,77 @@ export class SendEngine extends TransferRun {
 
   /** Announces entries while the window has room; DONE once all are announced. */
   private announce(): void {
+    if (this.announcePaused) return;
     const entries = this.walk.entries;
+    let inlineBytes = 0;
     while (this.nextEntry < entries.length && !this.over) {
       const entry = entries[this.nextEntry]!;
       if (entry.kind === 'file' && !this.machine.canAnnounce) return;
+      if (inlineBytes >= INLINE_BURST) return this.pauseAnnouncing();
       this.nextEntry++;
       if (entry.kind === 'dir') this.apply(this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs));
       else if (entry.kind === 'symlink') this.apply(this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs));
       else {
         // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
-        this.announced.set(this.filesAnnounced++, entry);
-        this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
+        const fileId = this.filesAnnounced++;
+        this.announced.set(fileId, entry);
+        if (this.inlining && entry.size <= INLINE_MAX) {
+          this.sendInline(fileId, entry);
+          inlineBytes += entry.size;
+        } else {
+          this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
+        }
       }
     }
     if (this.nextEntry === entries.length && !this.doneSent && !this.over) {
       this.doneSent = true;
       this.apply(this.machine.finish());
     }
+  }
+
+  /** Goes on announcing once the control connection has written what was queued and drained. */
+  private pauseAnnouncing(): void {
+    this.announcePaused = true;
+    setImmediate(() => {
+      void this.link.control.conn.drain().then(() => {
+        this.announcePaused = false;
+        this.guard(() => this.announce());
+      });
+    });
+  }
+
+  /**
+   * Reads a small file whole and sends it as FILE_INLINE. One that cannot be read is announced
+   * with FILE_INFO and failed at once with FILE_ERROR, as a larger file would be.
+   */
+  private sendInline(fileId: number, entry: FileEntry): void {
+    let data: Buffer;
+    try {
+      data = this.readWhole(entry);
+    } catch (err) {
+      this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
+      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'read', entry.source)));
+    }
+    const hash = chunkHash(this.link.xxh, [data]);
+    if (this.events.file) this.inlineHashes.set(fileId, hash);
+    this.events.bytes?.(data.length);
+    this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
+  }
+
+  /** The first entry.size bytes of the file; a file that got shorter since the walk is an error. */
+  private readWhole(entry: FileEntry): Buffer {
+    const data = this.inlineBuffers.take(entry.size);
+    const fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+    try {
+      for (let filled = 0; filled < data.length; ) {
+        const bytesRead = fs.readSync(fd, data, filled, data.length - filled, filled);
+        if (bytesRead === 0) throw shrank(entry.source);
+        filled += bytesRead;
+      }
+    } finally {
+      closeQuietly(fd);
+    }
+    return data;
   }
 
   private apply(actions: readonly SenderAction[]): void {
@@ -211,14 +290,12 @@ export class SendEngine extends TransferRun {
       this.files.delete(fileId);
       closeQuietly(file.fd);
     }
-    if (entry) {
-      if (error) this.errors.push(error);
-      this.events.file?.({
-        path: entry.path,
-        size: entry.size,
-        digest: error ? undefined : file?.digest.digest().toString('hex'),
-        error,
-      });
+    const inlineHash = this.inlineHashes.get(fileId);
+    if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
+    if (entry && error) this.errors.push(error);
+    if (entry && this.events.file) {
+      const digest = error ? undefined : inlineHash === undefined ? file?.digest.digest() : singleChunkDigest(entry.size, this.chunkSize, inlineHash);
+      this.events.file({ path: entry.path, size: entry.size, digest: digest?.toString('hex'), error });
     }
     this.announce();
   }
@@ -399,14 +476,16 @@ async function readFully(file: SendingFile, slots: Buffer[], offset: number, len
   while (pending.length > 0) {
     const bytesRead = left <= SYNC_READ_MAX ? fs.readvSync(file.fd, pending, position) : (await readv(file.fd, pending, position)).bytesRead;
     left -= bytesRead;
-    if (bytesRead === 0) {
-      throw new FcpError('FCP_ERR_IO', `${showPath(file.entry.source)} shrank while it was being sent`, {
-        hint: 'copy it again once nothing writes to it',
-      });
-    }
+    if (bytesRead === 0) throw shrank(file.entry.source);
     position += bytesRead;
     let skip = bytesRead;
     while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
     if (skip > 0) pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
   }
+}
+
+function shrank(source: Buffer): FcpError {
+  return new FcpError('FCP_ERR_IO', `${showPath(source)} shrank while it was being sent`, {
+    hint: 'copy it again once nothing writes to it',
+  });
 }

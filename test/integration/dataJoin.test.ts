@@ -1,13 +1,15 @@
 /**
  * The transfer starts once the control connection is established; data connections join it as
  * their handshakes finish. A proxy holds back every data connection but one until the first
- * file is reported done: that can only happen if files move over the one connection that is
+ * file larger than INLINE_MAX (smaller ones travel on the control connection) is reported done:
+ * that can only happen if files move over the one connection that is
  * there (a transfer that waited for all of them would never start, and fail its handshake
  * timeout). The held ones then join mid-transfer, or after the end of a transfer small enough
  * to be over by then, and the copy must be exact either way.
  */
 import * as path from 'node:path';
 import { copy } from '../../src';
+import { INLINE_MAX } from '../../src/protocol/constants';
 import { compareTrees } from './helpers/compare';
 import { proxyLauncher } from './helpers/proxy';
 import { killAll } from './helpers/run';
@@ -24,14 +26,14 @@ beforeAll(() => {
   const parent = shared.make('fcp-join-src');
   const big = new TreeBuilder(Buffer.from(path.join(parent, 'big')));
   big.dir([]);
-  big.file(['a-small'], 1000);
+  big.file(['a-small'], INLINE_MAX + 1000);
   big.file(['big.bin'], 6 * 1024 * 1024 + 777);
   for (let i = 0; i < 20; i++) big.file([`small-${i}`], 100 * i);
   big.finish();
   trees.big = big.root.toString();
   const small = new TreeBuilder(Buffer.from(path.join(parent, 'small')));
   small.dir([]);
-  small.file(['one'], 1);
+  small.file(['one'], INLINE_MAX + 1);
   small.finish();
   trees.small = small.root.toString();
 });
@@ -43,8 +45,8 @@ afterAll(() => {
 test.each([
   ['push, data connections 2-4 held', 'push', 'big', 1],
   ['pull, data connections 1, 3, 4 held', 'pull', 'big', 2],
-  ['push of one byte, over before data connections 2-4 are let through', 'push', 'small', 1],
-  ['pull of one byte, over before data connections 1-3 are let through', 'pull', 'small', 4],
+  ['push of one small file, over before data connections 2-4 are let through', 'push', 'small', 1],
+  ['pull of one small file, over before data connections 1-3 are let through', 'pull', 'small', 4],
 ] as const)('%s: files move on the connection there, the copy is exact', async (_label, direction, tree, except) => {
   const source = trees[tree];
   const dst = temp.make('fcp-join-dst');
@@ -59,7 +61,7 @@ test.each([
       connections: 4,
       encrypt: true,
       launcher,
-      onEvent: (event) => event.type === 'file' && release(),
+      onEvent: (event) => event.type === 'file' && event.size > INLINE_MAX && release(),
     });
     expect(summary.errors).toEqual([]);
   } finally {

@@ -11,6 +11,8 @@ export type PathLike = string | Buffer;
 
 export const DATA_UNIT = 8192;
 export const DATA_FRAME_BYTES = 57344;
+/** Files up to this size travel whole on the control connection (FILE_INLINE). */
+export const INLINE_MAX = 16384;
 export const CHUNK = 1024 * 1024;
 
 /** Joins path components as bytes (any of them may be a non-UTF-8 Buffer). */
@@ -111,13 +113,15 @@ export class TreeBuilder {
   }
 }
 
-/** The file sizes of the boundary test: around DATA_UNIT, the DATA frame, and the 1 MiB chunk. */
+/** The file sizes of the boundary test: around DATA_UNIT, INLINE_MAX, the DATA frame, and the 1 MiB chunk. */
 export const BOUNDARY_SIZES: Record<string, number> = {
   'size-0': 0,
   'size-1': 1,
   'unit-1': DATA_UNIT - 1,
   unit: DATA_UNIT,
   'unit+1': DATA_UNIT + 1,
+  inline: INLINE_MAX,
+  'inline+1': INLINE_MAX + 1,
   'frame-1': DATA_FRAME_BYTES - 1,
   frame: DATA_FRAME_BYTES,
   'frame+1': DATA_FRAME_BYTES + 1,

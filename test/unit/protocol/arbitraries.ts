@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import {
   DATA_FRAME_BYTES,
   DIGEST_SIZE,
+  INLINE_MAX,
   KEY_ID_SIZE,
   MAC_SIZE,
   MAX_CHUNK_SIZE,
@@ -163,6 +164,18 @@ export const messageArbitraries: ArbitraryByName = {
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),
   KEEPALIVE: fc.record({ type: fc.constant(PacketType.KEEPALIVE) }),
+  FILE_INLINE: fc.record({
+    type: fc.constant(PacketType.FILE_INLINE),
+    fileId: u32,
+    perm,
+    mtimeNs: i64,
+    hash: u64,
+    path: entryPath,
+    data: mostlySmall(
+      fc.uint8Array({ minLength: 0, maxLength: 64 }).map((a) => Buffer.from(a)),
+      fc.uint8Array({ minLength: 1, maxLength: 64 }).map((head) => tile(head, INLINE_MAX)),
+    ),
+  }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

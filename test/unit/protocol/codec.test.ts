@@ -11,6 +11,7 @@ import {
   ChksumCoverage,
   ChksumCoverageValue,
   DATA_FRAME_BYTES,
+  INLINE_MAX,
   DATA_UNIT,
   FrameDecoder,
   GCM_TAG_SIZE,
@@ -508,6 +509,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILE_ERROR: [6, 4102],
   KEEPALIVE: [0, 0],
   BATCH: [6, 65535],
+  FILE_INLINE: [25, 20504],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 
@@ -517,6 +519,7 @@ const entryPathCarriers = (path: Buffer): Message[] => [
   { type: PacketType.DIR_INFO, perm: 0o755, mtimeNs: 0n, path },
   { type: PacketType.FILE_INFO, fileId: 1, perm: 0o644, size: 0, mtimeNs: 0n, digest: Buffer.alloc(16), path },
   { type: PacketType.SYMLINK, mtimeNs: 0n, path, target: bytes('t') },
+  { type: PacketType.FILE_INLINE, fileId: 1, perm: 0o644, mtimeNs: 0n, hash: 0n, path, data: bytes('x') },
 ];
 const fileInfo = (change: object): Message => ({ ...entryPathCarriers(bytes('f'))[1]!, ...change }) as Message;
 const inEntryPaths = (path: Buffer, label: string, code: FcpErrorCode): [string, Message, FcpErrorCode][] =>
@@ -547,6 +550,7 @@ const INVALID: [string, Message, FcpErrorCode][] = [
     [`CHUNK_SUM length ${length}`, { type: PacketType.CHUNK_SUM, fileId: 1, seq: 0, length, hash: 0n }, 'FCP_ERR_BAD_FIELD'],
     [`RESEND length ${length}`, { type: PacketType.RESEND, fileId: 1, seq: 0, length }, 'FCP_ERR_BAD_FIELD'],
   ]),
+  ['FILE_INLINE over INLINE_MAX', { type: PacketType.FILE_INLINE, fileId: 1, perm: 0o644, mtimeNs: 0n, hash: 0n, path: bytes('f'), data: Buffer.alloc(INLINE_MAX + 1) }, 'FCP_ERR_BAD_LENGTH'],
   ['DATA without data', { type: PacketType.DATA, fileId: 1, seq: 0, data: Buffer.alloc(0) }, 'FCP_ERR_BAD_LENGTH'],
   ['DATA over DATA_FRAME_BYTES', { type: PacketType.DATA, fileId: 1, seq: 0, data: Buffer.alloc(DATA_FRAME_BYTES + 1) }, 'FCP_ERR_BAD_LENGTH'],
   // 2 bytes per 'é': the limit counts UTF-8 bytes, not characters.

@@ -103,6 +103,15 @@ export const VECTORS: readonly Vector[] = [
     path: path('dir/link'),
     target: path('file name.txt'),
   }),
+  plain('FILE_INLINE (a 5-byte file)', {
+    type: PacketType.FILE_INLINE,
+    fileId: 3,
+    perm: 0o600,
+    mtimeNs: 1_700_000_000_000_000_000n,
+    hash: 0x26c7827d889f6da3n, // xxh64 of "hello"
+    path: path('dir/a.txt'),
+    data: Buffer.from('hello', 'latin1'),
+  }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {

@@ -13,6 +13,7 @@ import {
   DATA_FRAME_BYTES,
   DATA_UNIT,
   DIGEST_SIZE,
+  INLINE_MAX,
   loadXxhash,
   MAX_ERROR_MESSAGE_BYTES,
   MIN_CHUNK_SIZE,
@@ -231,6 +232,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILE_ERROR: { type: PacketType.FILE_ERROR, fileId: 0, code: 30, message: 'gone' },
   KEEPALIVE: { type: PacketType.KEEPALIVE },
   BATCH: { type: PacketType.BATCH, entries: Buffer.alloc(6) },
+  FILE_INLINE: { type: PacketType.FILE_INLINE, fileId: 0, perm: PERM, mtimeNs: 0n, hash: 0n, path: pathOf(0), data: PAYLOAD.subarray(0, 1) },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
@@ -1234,6 +1236,8 @@ interface LoopFile {
   /** The first `corruptTimes` sends of chunk corruptChunk (mod the chunk count) arrive damaged. */
   corruptChunk: number;
   corruptTimes: number;
+  /** Sent whole as FILE_INLINE when it is small enough (a damaged one then fails, with no resend). */
+  inline: boolean;
 }
 interface LoopPlan { chunkSize: number; connections: number; windowFiles: number; seed: number; files: LoopFile[] }
 
@@ -1248,6 +1252,7 @@ const loopPlan: fc.Arbitrary<LoopPlan> = fc.constantFrom(MIN_CHUNK_SIZE, 2 * MIN
       fc.record({
         size: fc.oneof(
           { weight: 6, arbitrary: sizeNear(chunkSize) },
+          { weight: 3, arbitrary: fc.integer({ min: 0, max: INLINE_MAX }) },
           { weight: 1, arbitrary: fc.integer({ min: 1 << 20, max: 3 << 20 }) },
         ),
         createFails: oneIn(10),
@@ -1255,13 +1260,17 @@ const loopPlan: fc.Arbitrary<LoopPlan> = fc.constantFrom(MIN_CHUNK_SIZE, 2 * MIN
         badDigest: oneIn(10),
         corruptChunk: fc.nat(),
         corruptTimes: fc.constantFrom(0, 0, 0, 1, 2, MAX_CHUNK_ATTEMPTS),
+        inline: fc.boolean(),
       }),
       { maxLength: 6 },
     ),
   }),
 );
 
+const sentInline = (file: LoopFile): boolean => file.inline && file.size <= INLINE_MAX;
+
 function expectedOk(file: LoopFile): boolean {
+  if (sentInline(file)) return !file.createFails && file.readFailsAfter === undefined && (file.corruptTimes === 0 || file.size === 0);
   const verifyFails = file.corruptTimes >= MAX_CHUNK_ATTEMPTS && file.size > 0;
   return !file.createFails && file.readFailsAfter === undefined && !file.badDigest && !verifyFails;
 }
@@ -1332,6 +1341,22 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
     }
   }
 
+  /** The owner's FILE_INLINE: a read failure is announced and failed at once, as fcp does. */
+  function sendInline(fileId: number): readonly SenderAction[] {
+    const { size, readFailsAfter, corruptTimes } = files[fileId]!;
+    if (readFailsAfter !== undefined) {
+      const announced = sender.announceFile(pathOf(fileId), PERM, size, MTIME);
+      return [...announced, ...sender.fileFailed(fileId, new FcpError('FCP_ERR_IO', `EIO reading file_id ${fileId}`))];
+    }
+    let data = contentOf(fileId);
+    const hash = xxh.h64Raw(data);
+    if (corruptTimes > 0 && size > 0) {
+      data = Buffer.from(data);
+      data[0]! ^= 0xff;
+    }
+    return sender.sendInline(pathOf(fileId), PERM, MTIME, data, hash);
+  }
+
   function onSender(actions: readonly SenderAction[]): void {
     for (const action of actions) {
       switch (action.type) {
@@ -1376,6 +1401,18 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
           });
           break;
         case 'writeChunk': receiverWork.push(() => writeChunk(action)); break;
+        case 'writeFile':
+          receiverWork.push(() => {
+            if (files[action.fileId]!.createFails) {
+              onReceiver(receiver.fileFailed(action.fileId, new FcpError('FCP_ERR_PERMISSION', 'EACCES')));
+            } else if (xxh.h64Raw(action.data) !== action.hash) {
+              onReceiver(receiver.fileFailed(action.fileId, new FcpError('FCP_ERR_VERIFY', 'xxh64 mismatch')));
+            } else {
+              expect(action.data.equals(contentOf(action.fileId))).toBe(true);
+              onReceiver(receiver.fileCommitted(action.fileId));
+            }
+          });
+          break;
         case 'commitFile':
           receiverWork.push(() => {
             // Verified means the very bytes that were read on the other side.
@@ -1394,7 +1431,7 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
   // The sender's owner announces while the window allows, then says DONE.
   const announcements: (() => readonly SenderAction[])[] = [
     () => sender.announceDir(DIR_PATH, 0o755, MTIME),
-    ...files.map((file, fileId) => () => sender.announceFile(pathOf(fileId), PERM, file.size, MTIME)),
+    ...files.map((file, fileId) => () => (sentInline(file) ? sendInline(fileId) : sender.announceFile(pathOf(fileId), PERM, file.size, MTIME))),
     () => sender.announceSymlink(LINK_PATH, LINK_TARGET, MTIME),
   ];
   let announced = 0;
@@ -1421,6 +1458,88 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
   expect({ sender: sender.state, receiver: receiver.state }).toEqual({ sender: 'CLOSED', receiver: 'CLOSED' });
   return complete;
 }
+
+describe('FILE_INLINE', () => {
+  const data = Buffer.from('small file');
+  const inline = (fileId = 0): Message => ({ type: PacketType.FILE_INLINE, fileId, perm: PERM, mtimeNs: MTIME, hash: 7n, path: pathOf(fileId), data });
+
+  function inlineReceiver(count = 1): TransferReceiver {
+    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    receiver.receive(0, { type: PacketType.FILE_COUNT, count, totalBytes: count * data.length });
+    expectActions(receiver.receive(0, inline()), [
+      { type: 'writeFile', fileId: 0, path: pathOf(0), perm: PERM, mtimeNs: MTIME, hash: 7n, data },
+    ]);
+    return receiver;
+  }
+
+  it('is written whole, acknowledged with FILE_OK, and counts against FILE_COUNT', () => {
+    const receiver = inlineReceiver();
+    expectActions(receiver.fileCommitted(0), [sent('FILE_OK', { fileId: 0 }), { type: 'fileOk', fileId: 0 }]);
+    expectActions(receiver.receive(0, { type: PacketType.DONE }), [{ type: 'finish' }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, bytes: data.length }]);
+  });
+
+  it('fails alone when the owner cannot write it or its hash does not match', () => {
+    const receiver = inlineReceiver(2);
+    expectActions(receiver.fileFailed(0, new FcpError('FCP_ERR_VERIFY', 'xxh64 mismatch')), [
+      sent('FILE_ERROR', { fileId: 0, code: 'FCP_ERR_VERIFY' }),
+      fileFailed(0, 'FCP_ERR_VERIFY'),
+    ]);
+    expect(receiver.state).toBe('RECEIVING');
+    expectInternal(() => receiver.fileCommitted(0));
+  });
+
+  it('refuses the next id out of turn, more files than FILE_COUNT, and bytes over total_bytes', () => {
+    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    receiver.receive(0, { type: PacketType.FILE_COUNT, count: 2, totalBytes: 2 * data.length });
+    expectActions(receiver.receive(0, inline(1)), [failure('FCP_ERR_PROTOCOL')]);
+    expectActions(inlineReceiver().receive(0, inline(1)), [failure('FCP_ERR_PROTOCOL')]);
+    const tight = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    tight.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: data.length - 1 });
+    expectActions(tight.receive(0, inline()), [failure('FCP_ERR_PROTOCOL')]);
+  });
+
+  it.each([
+    ['DATA', 1, { type: PacketType.DATA, fileId: 0, seq: 0, data }],
+    ['CHUNK_SUM', 1, { type: PacketType.CHUNK_SUM, fileId: 0, seq: 0, length: data.length, hash: 7n }],
+    ['FILE_DONE', 0, { type: PacketType.FILE_DONE, fileId: 0, digest: BAD_DIGEST }],
+    ['FILE_ERROR', 0, { type: PacketType.FILE_ERROR, fileId: 0, code: 35, message: 'no' }],
+  ] as [string, number, Message][])('receiver refuses %s for an inline file, written or not', (_name, conn, message) => {
+    expectActions(inlineReceiver().receive(conn, message), [failure('FCP_ERR_PROTOCOL')]);
+    const written = inlineReceiver(2);
+    written.fileCommitted(0);
+    expectActions(written.receive(conn, message), [failure('FCP_ERR_PROTOCOL')]);
+  });
+
+  function inlineSender(): TransferSender {
+    const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver' });
+    sender.start(2, 2 * data.length);
+    expectActions(sender.sendInline(pathOf(0), PERM, MTIME, data, 7n), [
+      sent('FILE_INLINE', { fileId: 0, perm: PERM, mtimeNs: MTIME, hash: 7n, path: pathOf(0), data }),
+    ]);
+    return sender;
+  }
+
+  it('sender takes FILE_OK or FILE_ERROR for it and refuses FILE_READY and RESEND', () => {
+    expectActions(inlineSender().receive({ type: PacketType.FILE_OK, fileId: 0 }), [{ type: 'fileOk', fileId: 0 }]);
+    expectActions(inlineSender().receive({ type: PacketType.FILE_ERROR, fileId: 0, code: 36, message: 'bad' }), [fileFailed(0, 'FCP_ERR_VERIFY')]);
+    expectActions(inlineSender().receive({ type: PacketType.FILE_READY, fileId: 0 }), [failure('FCP_ERR_PROTOCOL')]);
+    expectActions(inlineSender().receive({ type: PacketType.RESEND, fileId: 0, seq: 0, length: data.length }), [failure('FCP_ERR_PROTOCOL')]);
+    expectInternal(() => inlineSender().fileFailed(0, IO_ERROR));
+    expectInternal(() => inlineSender().fileSent(0, BAD_DIGEST));
+  });
+
+  it('sender counts it as an announced file: the window and FILE_COUNT bound it', () => {
+    const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, windowFiles: 1, peerName: 'receiver' });
+    sender.start(1, data.length);
+    sender.sendInline(pathOf(0), PERM, MTIME, data, 7n);
+    expect(sender.canAnnounce).toBe(false);
+    expectInternal(() => sender.sendInline(pathOf(1), PERM, MTIME, data, 7n));
+    sender.receive({ type: PacketType.FILE_OK, fileId: 0 });
+    expectActions(sender.finish(), [sent('DONE')]);
+    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, bytes: data.length }]);
+  });
+});
 
 describe('TransferSender and TransferReceiver back to back', () => {
   let xxh: XXHashAPI;
