@@ -35,6 +35,12 @@ import { FileDigest } from './digest';
 export const MAX_CHUNK_ATTEMPTS = 3;
 /** Files announced but not yet acknowledged, at most (PROTOCOL.md §7.1: at least 256). */
 export const DEFAULT_WINDOW_FILES = 2048;
+/**
+ * Bytes of FILE_INLINE files sent but not yet acknowledged, at most. They hold no descriptor on
+ * either side, so the file window does not bound them; this is enough to keep a long fat link
+ * busy (1 Gbit/s over a 500 ms round trip).
+ */
+export const INLINE_WINDOW_BYTES = 64 * 1024 * 1024;
 
 /** Receiver: create a directory (its mode and mtime are applied at `finish`, deepest first). */
 export interface CreateDirAction { type: 'createDir'; path: Buffer; perm: number; mtimeNs: bigint }
@@ -675,6 +681,9 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly windowFiles: number;
   private readonly files = new Map<number, OutgoingFile>();
   private readonly failedFiles = new Set<number>();
+  /** FILE_INLINE files waiting for FILE_OK or FILE_ERROR, and their bytes. */
+  private inlineFiles = 0;
+  private inlineBytes = 0;
 
   constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string }) {
     super('IDLE', opts.peerName);
@@ -682,9 +691,14 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
   }
 
-  /** Another file may be announced now: fewer than windowFiles are waiting for FILE_OK or FILE_ERROR. */
+  /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
   get canAnnounce(): boolean {
-    return this.state === 'ANNOUNCING' && this.files.size < this.windowFiles;
+    return this.state === 'ANNOUNCING' && this.files.size - this.inlineFiles < this.windowFiles;
+  }
+
+  /** A FILE_INLINE of `size` bytes may go now: it keeps the unacknowledged ones within INLINE_WINDOW_BYTES. */
+  canSendInline(size: number): boolean {
+    return this.state === 'ANNOUNCING' && (this.inlineBytes === 0 || this.inlineBytes + size <= INLINE_WINDOW_BYTES);
   }
 
   start(count: number, totalBytes: number): readonly SenderAction[] {
@@ -727,6 +741,8 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (problem !== undefined) throw internalError(`sendInline(${path.toString()}): ${problem}`);
     const fileId = this.recordAnnouncement(data.length);
     this.files.set(fileId, { size: data.length, state: 'INLINE', resends: undefined });
+    this.inlineFiles++;
+    this.inlineBytes += data.length;
     return [send({ type: PacketType.FILE_INLINE, fileId, perm, mtimeNs, hash, path, data })];
   }
 
@@ -845,7 +861,7 @@ export class TransferSender extends TransferMachine<SenderState> {
       const failed = this.failedFiles.has(fileId);
       return this.fail(failed ? protocolError(`FILE_OK for file_id ${fileId}, which failed`) : this.notInProgress('FILE_OK', fileId));
     }
-    this.files.delete(fileId);
+    this.forget(fileId, file);
     this.filesOk++;
     this.bytesOk += file.size;
     return [{ type: 'fileOk', fileId }];
@@ -860,8 +876,16 @@ export class TransferSender extends TransferMachine<SenderState> {
   }
 
   private settleFailed(fileId: number): void {
-    this.files.delete(fileId);
+    this.forget(fileId, this.files.get(fileId)!);
     this.failedFiles.add(fileId);
     this.filesFailed++;
+  }
+
+  /** The file is settled: it leaves the window it was counted in. */
+  private forget(fileId: number, file: OutgoingFile): void {
+    this.files.delete(fileId);
+    if (file.state !== 'INLINE') return;
+    this.inlineFiles--;
+    this.inlineBytes -= file.size;
   }
 }

@@ -155,7 +155,8 @@ export class SendEngine extends TransferRun {
     let inlineBytes = 0;
     while (this.nextEntry < entries.length && !this.over) {
       const entry = entries[this.nextEntry]!;
-      if (entry.kind === 'file' && !this.machine.canAnnounce) return;
+      const inline = entry.kind === 'file' && this.inlining && entry.size <= INLINE_MAX;
+      if (entry.kind === 'file' && !(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
       if (inlineBytes >= INLINE_BURST) return this.pauseAnnouncing();
       this.nextEntry++;
       if (entry.kind === 'dir') this.apply(this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs));
@@ -164,7 +165,7 @@ export class SendEngine extends TransferRun {
         // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
         const fileId = this.filesAnnounced++;
         this.announced.set(fileId, entry);
-        if (this.inlining && entry.size <= INLINE_MAX) {
+        if (inline) {
           this.sendInline(fileId, entry);
           inlineBytes += entry.size;
         } else {

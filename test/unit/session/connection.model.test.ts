@@ -70,7 +70,7 @@ const isSingleBit = (n: number): boolean => n > 0 && Number.isInteger(Math.log2(
 /** §5.2, left column, plus "no hash the server knows" and "unknown feature bits". */
 const offerAcceptable = (o: ParamsMessage): boolean =>
   isChunkSize(o.chunkSize) && o.connections >= 1 && o.connections <= 64 && (o.hashAlgs & 1) !== 0 &&
-  (o.cipher === 0 || o.cipher === 1) && (o.features & ~0x3) === 0;
+  (o.cipher === 0 || o.cipher === 1) && (o.features & ~0x7) === 0;
 
 /** §5.2, right column. */
 const answerAcceptable = (o: ParamsMessage, a: ParamsMessage): boolean =>
@@ -182,7 +182,7 @@ const validOffer: fc.Arbitrary<ParamsMessage> = fc.record({
   connections: fc.integer({ min: 1, max: 64 }),
   hashAlgs: u16.map((h) => h | 1),
   cipher: fc.constantFrom(0, 1),
-  features: fc.constantFrom(0, 1, 2, 3),
+  features: fc.integer({ min: 0, max: 7 }),
 });
 
 /** What a legal next step is made of; each state uses the parts it needs. */
@@ -243,7 +243,7 @@ function mutate(message: Message, which: number): Message {
           { cipher: message.cipher ^ 1 },
           { cipher: 2 },
           { features: message.features ^ 1 },
-          { features: 0x4 },
+          { features: 0x8 },
         ]),
       };
     case P.ATTACH:
