@@ -1,7 +1,9 @@
 /** The fcpd command: serve one session for the fcp that started it. */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ExitCode, FcpError } from '../errors';
+import { NONCE_SIZE } from '../protocol/constants';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
 import { packageRoot } from '../launch/packageRoot';
@@ -97,19 +99,23 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       ended: () => new FcpError('FCP_ERR_USAGE', 'standard input ended before the session secret', { hint: 'fcpd --serve is started by fcp' }),
     });
     io.stdin.destroy();
-    const daemon = await handToDaemon(secret);
+    // The control connection's server nonce goes to fcp in the listen line, so that its first
+    // packet can already authenticate (PROTOCOL.md §5.1).
+    const nonce = randomBytes(NONCE_SIZE);
+    const daemon = await handToDaemon(secret, nonce);
     if (daemon) {
       io.stdout.write(listenLine({ ...daemon, reached: sshServerAddress() }));
       return ExitCode.OK;
     }
     const summary = await serveSession({
       secret,
+      nonce,
       bind: options.bind,
       port: options.port ?? 0,
       log: options.verbose ? log : () => undefined,
       // Under sshd, also say which of our addresses the client's SSH connection reached: the
       // client's first choice for direct data connections when fcpd listens on every address.
-      listening: (listenPort, address) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress() })),
+      listening: (listenPort, address) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce })),
     });
     if (options.verbose) log(`session done: ${summary.filesOk} files, ${summary.bytes} bytes, ${summary.filesFailed} failed`);
     return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;

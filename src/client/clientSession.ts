@@ -71,6 +71,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         offer: options.offer,
         mode: { type: PacketType.MODE, flags: options.flags },
         request,
+        launchNonce: server.controlNonce,
       }),
       { timeoutMs: HANDSHAKE_TIMEOUT_MS, log: options.log },
     );

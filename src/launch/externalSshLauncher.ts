@@ -52,6 +52,7 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
       const direct = directAddress(listen, undefined, options.hostName);
       return {
         name: `fcpd on ${options.destination}`,
+        controlNonce: listen.nonce,
         connect: tunnelFallback({
           direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
           tunnel: async () => {

@@ -6,13 +6,18 @@ import { FcpError } from '../errors';
 import { SECRET_SIZE } from '../protocol/keys';
 
 const SECRET_LINE = /^FCP-SECRET ([0-9a-f]{64})$/;
-const LISTEN_LINE = /^FCPD-LISTEN (\d{1,5}) (\S+)(?: (\S+))?$/;
+const LISTEN_LINE = /^FCPD-LISTEN (\d{1,5}) (\S+)(?: ((?!nonce=)\S+))?(?: nonce=([0-9a-f]{64}))?$/;
 
-/** Where fcpd listens: its bound address, and the address the SSH connection reached when known. */
+/**
+ * Where fcpd listens: its bound address, the address the SSH connection reached when known, and
+ * the server nonce of the control connection (PROTOCOL.md §5.1), so that the client need not
+ * wait for the server's HELLO before it authenticates.
+ */
 export interface Listen {
   port: number;
   address: string;
   reached?: string;
+  nonce?: Buffer;
 }
 
 export function secretLine(secret: Buffer): string {
@@ -32,7 +37,9 @@ export function parseSecretLine(line: string): Buffer {
 }
 
 export function listenLine(listen: Listen): string {
-  return `FCPD-LISTEN ${listen.port} ${listen.address}${listen.reached ? ` ${listen.reached}` : ''}\n`;
+  const reached = listen.reached ? ` ${listen.reached}` : '';
+  const nonce = listen.nonce ? ` nonce=${listen.nonce.toString('hex')}` : '';
+  return `FCPD-LISTEN ${listen.port} ${listen.address}${reached}${nonce}\n`;
 }
 
 export function parseListenLine(line: string): Listen | undefined {
@@ -40,7 +47,10 @@ export function parseListenLine(line: string): Listen | undefined {
   if (!match) return undefined;
   const port = Number(match[1]);
   if (port <= 0 || port >= 65536) return undefined;
-  return match[3] ? { port, address: match[2]!, reached: match[3] } : { port, address: match[2]! };
+  const listen: Listen = { port, address: match[2]! };
+  if (match[3]) listen.reached = match[3];
+  if (match[4]) listen.nonce = Buffer.from(match[4], 'hex');
+  return listen;
 }
 
 /** The server address of an SSH login (SSH_CONNECTION = "client port server port"), if fcpd runs under sshd. */

@@ -8,6 +8,11 @@ import type { Duplex } from 'node:stream';
 export interface LaunchedServer {
   /** "fcpd on 127.0.0.1:41234": how errors name the server. */
   readonly name: string;
+  /**
+   * The control connection's server nonce from fcpd's listen line (PROTOCOL.md §9), when it gave
+   * one: the client then authenticates in its first packet instead of waiting for HELLO.
+   */
+  readonly controlNonce?: Buffer;
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
   /**

@@ -46,6 +46,7 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
       const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
       return {
         name: `fcpd on ${host}:${listen.port}`,
+        controlNonce: listen.nonce,
         connect: () => dialTcp(host, listen.port, LAUNCH_TIMEOUT_MS),
         async close(): Promise<void> {
           // A local fcpd is this machine's child: waiting for it costs no round trip, and it must

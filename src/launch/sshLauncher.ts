@@ -50,6 +50,7 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
         const server = `fcpd on ${ssh.name}`;
         return {
           name: server,
+          controlNonce: listen.nonce,
           connect: tunnelFallback({
             direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
             tunnel: () => ssh.forwardOut(addressOnServer(listen), listen.port),

@@ -17,6 +17,8 @@ import type * as SessionServerModule from './sessionServer';
 export const DEFAULT_DAEMON_PORT = 7523;
 const CONTROL_TIMEOUT_MS = 5000;
 const START_TIMEOUT_MS = 10_000;
+/** A session secret or nonce in a register request: 32 bytes in lowercase hex. */
+const HEX_32 = /^[0-9a-f]{64}$/;
 
 export interface DaemonPaths {
   dir: string;
@@ -50,7 +52,7 @@ export interface DaemonStatus {
   since: string;
 }
 
-type Request = { op: 'register'; secret: string } | { op: 'status' } | { op: 'stop' };
+type Request = { op: 'register'; secret: string; nonce?: string } | { op: 'status' } | { op: 'stop' };
 type Reply = ({ ok: true } & Partial<DaemonStatus>) | { ok: false; error: string };
 
 /** Sends one request to the daemon; undefined when no daemon answers on the socket. */
@@ -83,10 +85,10 @@ export function askDaemon(request: Request, paths = daemonPaths()): Promise<Repl
 }
 
 /** Hands a launch to a running daemon; the listen line fcpd --serve prints for it, or undefined. */
-export async function handToDaemon(secret: Buffer, paths = daemonPaths()): Promise<Listen | undefined> {
-  const reply = await askDaemon({ op: 'register', secret: secret.toString('hex') }, paths);
+export async function handToDaemon(secret: Buffer, nonce: Buffer, paths = daemonPaths()): Promise<Listen | undefined> {
+  const reply = await askDaemon({ op: 'register', secret: secret.toString('hex'), nonce: nonce.toString('hex') }, paths);
   if (!reply?.ok || reply.port === undefined || reply.address === undefined) return undefined;
-  return { port: reply.port, address: reply.address };
+  return { port: reply.port, address: reply.address, nonce };
 }
 
 function readPid(paths: DaemonPaths): number | undefined {
@@ -178,8 +180,9 @@ export async function runDaemon(options: { port: number; bind?: string }, paths 
       if (request.op === 'status') {
         return reply({ ok: true, pid: process.pid, port: address.port, address: address.address, sessions: sessions.activeSessions, since });
       }
-      if (request.op === 'register' && /^[0-9a-f]{64}$/.test(request.secret)) {
-        void sessions.register(Buffer.from(request.secret, 'hex')).then((outcome) => {
+      if (request.op === 'register' && HEX_32.test(request.secret) && (request.nonce === undefined || HEX_32.test(request.nonce))) {
+        const nonce = request.nonce === undefined ? undefined : Buffer.from(request.nonce, 'hex');
+        void sessions.register(Buffer.from(request.secret, 'hex'), nonce).then((outcome) => {
           if (!outcome.ok) log(`launch ended: ${outcome.error.message}`);
         });
         return reply({ ok: true, port: address.port, address: address.address });

@@ -9,6 +9,8 @@ import type * as SessionServerModule from './sessionServer';
 
 export interface ServeOptions {
   secret: Buffer;
+  /** The control connection's server nonce, printed in the listen line. */
+  nonce: Buffer;
   bind?: string;
   port: number;
   policy?: ServerPolicy;
@@ -27,7 +29,7 @@ export async function serveSession(options: ServeOptions): Promise<TransferSumma
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
   const server = new SessionServer({ xxh, server: listener, bind: options.bind, port: address.port, policy: options.policy, log: options.log });
-  const outcome = await server.register(options.secret);
+  const outcome = await server.register(options.secret, options.nonce);
   server.close();
   if (!outcome.ok) throw outcome.error as FcpError;
   return outcome.summary;

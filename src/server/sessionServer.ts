@@ -44,6 +44,8 @@ export type SessionOutcome = { ok: true; summary: TransferSummary } | { ok: fals
 
 interface Launch {
   secret: Buffer;
+  /** The control connection's server nonce, announced in the listen line. */
+  nonce: Buffer | undefined;
   /** A launch whose client never came is forgotten after this. */
   expiry: NodeJS.Timeout;
   /** Settles when the session started with this launch ends. */
@@ -105,7 +107,7 @@ export class SessionServer {
    * Registers a launch's secret; resolves when the session it starts ends, or fails when no
    * client used it within `timeoutMs`.
    */
-  register(secret: Buffer, timeoutMs = LAUNCH_TIMEOUT_MS): Promise<SessionOutcome> {
+  register(secret: Buffer, nonce: Buffer | undefined, timeoutMs = LAUNCH_TIMEOUT_MS): Promise<SessionOutcome> {
     const key = keyIdOf(secret).toString('hex');
     return new Promise((resolve) => {
       const expiry = setTimeout(() => {
@@ -118,7 +120,7 @@ export class SessionServer {
         });
       }, timeoutMs);
       expiry.unref();
-      this.launches.set(key, { secret, expiry, ended: resolve });
+      this.launches.set(key, { secret, nonce, expiry, ended: resolve });
     });
   }
 
@@ -136,9 +138,9 @@ export class SessionServer {
     const machine = new ServerConnection({
       nonce: randomBytes(32),
       peerName,
-      secretFor: (keyId) => {
+      launchFor: (keyId) => {
         launch = this.launches.get(keyId.toString('hex'));
-        return launch?.secret;
+        return launch;
       },
       sessionFor: (id) => this.sessions.get(id.toString('hex'))?.entry,
       policy,

@@ -63,7 +63,14 @@ interface ClientCommon {
 }
 export type ClientConnectionOptions = ClientCommon &
   (
-    | { role: 'control'; offer: ParamsMessage; mode: ModeMessage; request: Message }
+    | {
+        role: 'control';
+        offer: ParamsMessage;
+        mode: ModeMessage;
+        request: Message;
+        /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
+        launchNonce?: Buffer;
+      }
     | { role: 'data'; sessionId: Buffer; connIndex: number; params: ParamsMessage }
   );
 
@@ -92,6 +99,19 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     return this.accepted;
   }
 
+  /**
+   * The connection is open. With the launch's nonce the control connection speaks first: HELLO,
+   * PARAMS, AUTH, MODE and the request go out at once, and the server's HELLO, when it comes, is
+   * only checked for a common version. Otherwise the client waits for that HELLO.
+   */
+  start(): ConnectionAction[] {
+    const o = this.options;
+    if (o.role !== 'control' || !o.launchNonce || this.transcript) return [];
+    const actions = this.open(o.launchNonce);
+    this.state = 'AWAIT_HELLO';
+    return actions;
+  }
+
   protected handle(message: Message): ConnectionAction[] {
     switch (message.type) {
       case P.HELLO:
@@ -109,15 +129,26 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
   }
 
   private onHello(message: HelloMessage): ConnectionAction[] {
-    const o = this.options;
-    const ourHello = send(hello(this.versions, o.nonce));
+    const opened = this.transcript !== undefined;
     if (commonVersion(this.versions, range(message)) === undefined) {
       const error = versionMismatch(this.versions, range(message));
-      return [ourHello, send({ type: P.ERROR, code: wireFromCode(error.code), message: error.message }), ...this.fail(error, false)];
+      const ourHello = opened ? [] : [send(hello(this.versions, this.options.nonce))];
+      return [...ourHello, send({ type: P.ERROR, code: wireFromCode(error.code), message: error.message }), ...this.fail(error, false)];
     }
+    if (opened) {
+      this.state = 'AWAIT_PARAMS';
+      return [];
+    }
+    return this.open(message.nonce);
+  }
+
+  /** HELLO, PARAMS or ATTACH, AUTH (and on the control connection MODE and the request). */
+  private open(serverNonce: Buffer): ConnectionAction[] {
+    const o = this.options;
+    const ourHello = send(hello(this.versions, o.nonce));
     const control = o.role === 'control';
     this.transcript = {
-      serverNonce: message.nonce,
+      serverNonce,
       clientNonce: o.nonce,
       sessionId: control ? CONTROL_SESSION_ID : o.sessionId,
       connIndex: control ? 0 : o.connIndex,
@@ -170,6 +201,16 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
 // ---------------------------------------------------------------------------------------------
 // Server
 
+/** What a launch handed the server: the session secret and, when announced, the control nonce. */
+export interface LaunchKeys {
+  secret: Buffer;
+  /**
+   * The server nonce of the control connection, announced in the listen line (PROTOCOL.md §9);
+   * a client that had it did not wait for our HELLO, so its HELLO's nonce is not the one it used.
+   */
+  nonce?: Buffer;
+}
+
 /** What the server knows of a live session, for ATTACH. */
 export interface SessionEntry {
   secret: Buffer;
@@ -182,8 +223,8 @@ export interface ServerConnectionOptions {
   nonce: Buffer;
   versions?: VersionRange;
   peerName: string;
-  /** The secret of a launch by its key id (control connections). */
-  secretFor(keyId: Buffer): Buffer | undefined;
+  /** A launch by its key id (control connections). */
+  launchFor(keyId: Buffer): LaunchKeys | undefined;
   /** A live session by id (data connections). */
   sessionFor(sessionId: Buffer): SessionEntry | undefined;
   policy?: ServerPolicy;
@@ -298,8 +339,8 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     return [];
   }
 
-  private transcript(sessionId: Buffer, connIndex: number, offer: Buffer): AuthTranscript {
-    return { serverNonce: this.options.nonce, clientNonce: this.clientHello!.nonce, sessionId, connIndex, offer, accepted: EMPTY };
+  private transcript(sessionId: Buffer, connIndex: number, offer: Buffer, serverNonce = this.options.nonce): AuthTranscript {
+    return { serverNonce, clientNonce: this.clientHello!.nonce, sessionId, connIndex, offer, accepted: EMPTY };
   }
 
   /** Checks key id and MAC; returns the failure, or undefined when the client knows the secret. */
@@ -314,12 +355,16 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   }
 
   private authControl(auth: AuthMessage): ConnectionAction[] {
-    const offer = this.offer!;
-    const secret = this.options.secretFor(auth.keyId);
-    const transcript = this.transcript(CONTROL_SESSION_ID, 0, encodePayload(offer));
+    const offer = encodePayload(this.offer!);
+    const launch = this.options.launchFor(auth.keyId);
+    const secret = launch?.secret;
+    // A client that read the launch's nonce used it; one that waited for our HELLO used that one.
+    const announced = launch?.nonce && this.transcript(CONTROL_SESSION_ID, 0, offer, launch.nonce);
+    const useAnnounced = announced !== undefined && secret !== undefined && sameMac(auth.mac, clientMac(secret, announced));
+    const transcript = useAnnounced ? announced : this.transcript(CONTROL_SESSION_ID, 0, offer);
     const refused = this.verify(auth, secret, transcript);
     if (refused) return refused;
-    const answer = answerOffer(offer, this.options.policy);
+    const answer = answerOffer(this.offer!, this.options.policy);
     if (answer instanceof FcpError) return this.fail(answer);
     transcript.accepted = encodePayload(answer);
     this.state = 'AWAIT_MODE';

@@ -156,6 +156,7 @@ export function proxyLauncher(plan: ProxyPlan): { launcher: Launcher; report: Pr
       const port = (proxy.address() as net.AddressInfo).port;
       return {
         name: `${inner.name} (through a proxy on 127.0.0.1:${port})`,
+        controlNonce: inner.controlNonce,
         connect: () => dial(port),
         async close(failed: boolean): Promise<void> {
           try {

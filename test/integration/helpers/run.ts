@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Launcher } from '../../../src';
+import { parseListenLine } from '../../../src/launch/handoff';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const FCP_BIN = path.join(ROOT, 'bin', 'fcp');
@@ -163,14 +164,14 @@ export function startFcpd(
     }, options.timeoutMs ?? 15_000);
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
-      const match = /^FCPD-LISTEN (\d+) (\S+)\n/m.exec(stdout);
-      if (!match) return;
+      const listen = stdout.split('\n').slice(0, -1).map(parseListenLine).find((line) => line !== undefined);
+      if (!listen) return;
       clearTimeout(timer);
       resolve({
         child,
         secret,
-        port: Number(match[1]),
-        address: match[2]!,
+        port: listen.port,
+        address: listen.address,
         stderr: () => stderr,
         exited,
         kill: () => killGroup(child),
@@ -220,6 +221,8 @@ export function handLauncher(
       fcpd = await startFcpd({ secret, uid: options.uid, gid: options.gid, verbose: options.verbose, cwd: '/' });
       const server = fcpd;
       await options.beforeSession?.(server);
+      // No controlNonce: sessions through this launcher take the path of a client that waits for
+      // the server's HELLO (an fcp older than its fcpd), which fcpd must still accept.
       return {
         name: `hand-started fcpd on 127.0.0.1:${server.port}`,
         connect: () => dial(server.port),

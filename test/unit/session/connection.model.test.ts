@@ -605,7 +605,7 @@ describe('ServerConnection against its model', () => {
         const real = new ServerConnection({
           nonce: SERVER_NONCE,
           peerName: 'client test',
-          secretFor: (keyId) => (!strict || keyId.equals(specKeyId(SECRET)) ? SECRET : undefined),
+          launchFor: (keyId) => (!strict || keyId.equals(specKeyId(SECRET)) ? { secret: SECRET } : undefined),
           sessionFor: sessionOf,
         });
         const model: ServerModel = { state: 'AWAIT_HELLO', clientNonce: EMPTY, offer: undefined, attach: undefined, flags: 0 };

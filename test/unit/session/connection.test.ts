@@ -6,8 +6,11 @@
 import fc from 'fast-check';
 import { FcpError, FcpErrorCode, wireFromCode } from '../../../src/errors';
 import {
+  AuthMessage,
   CHKSUM_OFFSET,
   Cipher,
+  clientMac,
+  encodePayload,
   GCM_TAG_SIZE,
   HEADER_SIZE,
   keyIdOf,
@@ -103,7 +106,7 @@ function server(options: Partial<ServerConnectionOptions> = {}): ServerConnectio
   return new ServerConnection({
     nonce: SERVER_NONCE,
     peerName: 'client 10.0.0.1:51234',
-    secretFor: (keyId) => (keyId.equals(keyIdOf(SECRET)) ? SECRET : undefined),
+    launchFor: (keyId) => (keyId.equals(keyIdOf(SECRET)) ? { secret: SECRET } : undefined),
     sessionFor: (sessionId) => (sessionId.equals(SESSION_ID) ? SESSION : undefined),
     ...options,
   });
@@ -253,7 +256,7 @@ describe('authentication', () => {
     ['a control client without the secret', () => controlClient({ secret: WRONG_SECRET }), server, undefined],
     ['a data client without the secret', () => dataClient({ secret: WRONG_SECRET }), server, undefined],
     // An owner that returns its secret for any key id: the machine checks the key id itself.
-    ['a client naming another key id', () => controlClient({ secret: WRONG_SECRET }), () => server({ secretFor: () => SECRET }), undefined],
+    ['a client naming another key id', () => controlClient({ secret: WRONG_SECRET }), () => server({ launchFor: () => ({ secret: SECRET }) }), undefined],
     ['an AUTH whose MAC was changed on the way', controlClient, server, rewriting('client', P.AUTH, (m) => ({ ...m, mac: badMac() }))],
     // The client MAC covers the offer, so a man in the middle cannot weaken it.
     ['an offer changed on the way', controlClient, server, rewriting('client', P.PARAMS, (m) => ({ ...m, connections: 1 }))],
@@ -274,6 +277,65 @@ describe('authentication', () => {
     expectRefused(pump, 'client', 'FCP_ERR_AUTH');
     expect(pump.actionsOf('client', 'authenticated')).toEqual([]);
     expect(pump.actionsOf('client', 'sessionCreated')).toEqual([]);
+  });
+});
+
+describe('launch nonce (the control connection authenticates in its first packet)', () => {
+  const LAUNCH_NONCE = Buffer.alloc(NONCE_SIZE, 0x03);
+  const launchServer = (): ServerConnection =>
+    server({ launchFor: (keyId) => (keyId.equals(keyIdOf(SECRET)) ? { secret: SECRET, nonce: LAUNCH_NONCE } : undefined) });
+
+  it.each([
+    ['encrypted', ENCRYPTED],
+    ['plain', PLAIN],
+  ])('%s: the client sends everything before HELLO arrives, and both sides agree on keys', async (_name, offer) => {
+    const sealed = offer.cipher === Cipher.AES_256_GCM;
+    const client = controlClient({ offer, launchNonce: LAUNCH_NONCE });
+    expect(summaries(client.start())).toEqual([
+      'send HELLO', 'send PARAMS', 'send AUTH', ...(sealed ? ['seal out'] : []), 'send MODE', 'send PUSH',
+    ]);
+    // Started again (a second start() call) it sends nothing more.
+    expect(client.start()).toEqual([]);
+    expect(client.state).toBe('AWAIT_HELLO');
+
+    const pump = await Pump.handshake(controlClient({ offer, launchNonce: LAUNCH_NONCE }), launchServer());
+    pump.accept(SESSION_ID);
+    expect([pump.clientMachine.state, pump.serverMachine.state]).toEqual(['ESTABLISHED', 'ESTABLISHED']);
+    expect([pump.client.failure, pump.server.failure]).toEqual([undefined, undefined]);
+    expect(pump.server.received.slice(3)).toEqual([MODE, { type: P.PUSH, path: DEST }]);
+    // The MAC is over the launch's nonce, not the one in the server's HELLO.
+    const auth = pump.client.sent.find((m) => m.type === P.AUTH) as AuthMessage;
+    const transcript = { serverNonce: LAUNCH_NONCE, clientNonce: CLIENT_NONCE, sessionId: CONTROL_SESSION_ID, connIndex: 0, offer: encodePayload(offer), accepted: Buffer.alloc(0) };
+    expect(auth.mac.equals(clientMac(SECRET, transcript))).toBe(true);
+  });
+
+  it('a server with a launch nonce still accepts a client that waited for HELLO', async () => {
+    const pump = await Pump.handshake(controlClient(), launchServer());
+    pump.accept(SESSION_ID);
+    expect([pump.clientMachine.state, pump.serverMachine.state]).toEqual(['ESTABLISHED', 'ESTABLISHED']);
+  });
+
+  it('a MAC over any other nonce is refused with FCP_ERR_AUTH', async () => {
+    const pump = await Pump.handshake(controlClient({ launchNonce: Buffer.alloc(NONCE_SIZE, 0x04) }), launchServer());
+    expectRefused(pump, 'server', 'FCP_ERR_AUTH');
+    neitherAuthenticated(pump);
+  });
+
+  it('a server without the launch nonce refuses a client that used one', async () => {
+    const pump = await Pump.handshake(controlClient({ launchNonce: LAUNCH_NONCE }), server());
+    expectRefused(pump, 'server', 'FCP_ERR_AUTH');
+  });
+
+  it('on a version mismatch the client, having sent its HELLO already, sends only ERROR', async () => {
+    const pump = await Pump.handshake(controlClient({ launchNonce: LAUNCH_NONCE }), server({ versions: { min: 2, max: 3 } }));
+    expect(pump.client.failure?.code).toBe('FCP_ERR_VERSION');
+    expect(typesOf(pump.client.sent).filter((t) => t === 'HELLO')).toEqual(['HELLO']);
+    expect(typesOf(pump.client.sent).at(-1)).toBe('ERROR');
+    neitherAuthenticated(pump);
+  });
+
+  it('data connections ignore it: they wait for HELLO as before', () => {
+    expect(dataClient().start()).toEqual([]);
   });
 });
 

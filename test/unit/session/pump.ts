@@ -135,9 +135,13 @@ export class Pump {
     return side === 'client' ? this.client : this.server;
   }
 
-  /** The server accepts the TCP connection and speaks first; nothing is delivered yet. */
+  /**
+   * The TCP connection is up: the server speaks first, and so does a control client that has
+   * the launch's nonce; nothing is delivered yet.
+   */
   start(): this {
     this.apply('server', this.serverMachine.start());
+    this.apply('client', this.clientMachine.start());
     return this;
   }
 
