@@ -39,7 +39,7 @@ function program(): Command {
         'gives it the session secret on standard input and reads its port from standard output. ' +
         'When this user runs a standing daemon (fcpd -d), --serve hands the session to it.',
     )
-    .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr>"')
+    .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr> ..." (PROTOCOL.md §9)')
     .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
     .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
     .option('--stop', 'stop the daemon')
