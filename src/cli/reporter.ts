@@ -52,7 +52,7 @@ export class Reporter {
       this.clearLine();
       this.shown.add(event.error.message);
       this.options.stderr.write(`fcp: ${event.path}: ${event.error.message} (${event.error.code})\n`);
-    } else if (event.type === 'file') {
+    } else if (event.type === 'file' && this.options.verbose) {
       this.log(`${event.path}: ${formatBytes(event.size)} ok${event.digest ? `, digest ${event.digest}` : ''}`);
     }
   }

@@ -123,7 +123,8 @@ function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: s
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
   const base = { type: 'file' as const, path: event.path.toString('utf8'), size: event.size };
   if (event.error) return { ...base, error: { code: event.error.code, message: event.error.message } };
-  return event.digest ? { ...base, digest: event.digest } : base;
+  // The digest getter stays lazy: reading it costs a SHA-256 for a small file.
+  return 'digest' in event ? Object.defineProperty(base, 'digest', { enumerable: true, get: () => event.digest }) : base;
 }
 
 export async function copy(options: CopyOptions): Promise<CopySummary> {

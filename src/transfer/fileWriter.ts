@@ -43,6 +43,7 @@ export const SYNC_WRITE_MAX = 64 * 1024;
 /** Longest name component of a temporary file: room for the ".fcp-..." suffix under NAME_MAX. */
 const MAX_TEMP_STEM = 200;
 const SLASH = 0x2f;
+const DOT = 0x2e;
 
 interface OpenFile {
   fd: number;
@@ -93,12 +94,17 @@ function creationMode(perm: number): number {
 let tempCounter = 0;
 const tempTag = `${process.pid.toString(36)}`;
 
-/** `.<name>.fcp-<pid>-<n>` beside `final`. */
+/** `.<name>.fcp-<pid>-<n>` beside `final`, built in one allocation (one per file received). */
 function tempPathFor(final: Buffer): Buffer {
-  const slash = final.lastIndexOf(SLASH);
-  const dir = final.subarray(0, slash + 1);
-  const name = final.subarray(slash + 1, slash + 1 + MAX_TEMP_STEM);
-  return Buffer.concat([dir, Buffer.from('.'), name, Buffer.from(`.fcp-${tempTag}-${(tempCounter++).toString(36)}`)]);
+  const stem = final.lastIndexOf(SLASH) + 1;
+  const nameEnd = Math.min(final.length, stem + MAX_TEMP_STEM);
+  const suffix = `.fcp-${tempTag}-${(tempCounter++).toString(36)}`;
+  const temp = Buffer.allocUnsafe(nameEnd + 1 + suffix.length);
+  final.copy(temp, 0, 0, stem);
+  temp[stem] = DOT;
+  final.copy(temp, stem + 1, stem, nameEnd);
+  temp.write(suffix, nameEnd + 1, 'latin1');
+  return temp;
 }
 
 /** Runs a metadata call, turning its failure into an FcpError about `path`. */

@@ -38,6 +38,17 @@ export interface FileEvent {
   error?: FcpError;
 }
 
+/**
+ * A file event whose digest is worked out only when read: for a small file that is a SHA-256 of
+ * its own, and most readers (fcp without -v or --json) never look at it.
+ */
+export function fileEvent(path: Buffer, size: number, error: FcpError | undefined, digest: (() => Buffer) | undefined): FileEvent {
+  const event: FileEvent = { path, size, error };
+  if (error || !digest) return event;
+  let hex: string | undefined;
+  return Object.defineProperty(event, 'digest', { enumerable: true, get: () => (hex ??= digest().toString('hex')) });
+}
+
 export interface TransferEvents {
   start?(files: number, bytes: number): void;
   /** Bytes moved since the last call (sent by a sender, written by a receiver). */

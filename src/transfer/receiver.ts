@@ -15,7 +15,7 @@ import type { Destination } from './destination';
 import { FileWriter } from './fileWriter';
 import { fsError } from './fsError';
 import { openFileBudget } from './openFileBudget';
-import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 
 /** Chunk writes one data connection may have waiting before it is paused, and resumed at. */
 const PAUSE_AT = 4;
@@ -26,7 +26,8 @@ interface IncomingFile {
   perm: number;
   size: number;
   mtimeNs: bigint;
-  digest?: string;
+  /** The whole-file digest, once known: FILE_DONE's, or worked out from a FILE_INLINE's hash. */
+  digest?: () => Buffer;
 }
 
 const SLASH = 0x2f;
@@ -65,7 +66,7 @@ export class ReceiveEngine extends TransferRun {
     // The sender's digest, for reporting: the machine has checked it against ours by commit time.
     if (message.type === PacketType.FILE_DONE) {
       const file = this.files.get(message.fileId);
-      if (file) file.digest = message.digest.toString('hex');
+      if (file) file.digest = () => message.digest;
     }
     this.apply(actions, 0);
   }
@@ -207,7 +208,7 @@ export class ReceiveEngine extends TransferRun {
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
     }
     this.events.bytes?.(data.length);
-    if (this.events.file) this.files.get(fileId)!.digest = singleChunkDigest(data.length, this.link.params.chunkSize, hash).toString('hex');
+    this.files.get(fileId)!.digest = () => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
     this.apply(this.machine.fileCommitted(fileId), 0);
   }
 
@@ -235,6 +236,6 @@ export class ReceiveEngine extends TransferRun {
     this.files.delete(fileId);
     if (!file) return;
     if (error) this.errors.push(error);
-    this.events.file?.({ path: file.path, size: file.size, digest: error ? undefined : file.digest, error });
+    this.events.file?.(fileEvent(file.path, file.size, error, file.digest));
   }
 }

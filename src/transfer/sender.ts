@@ -31,7 +31,7 @@ import type { FramedConnection } from '../wire/framedConnection';
 import { closeQuietly, fsError, showPath } from './fsError';
 import { openFileBudget } from './openFileBudget';
 import { SliceArena } from './sliceArena';
-import { TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
 const readv = promisify(fs.readv);
@@ -295,8 +295,9 @@ export class SendEngine extends TransferRun {
     if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
     if (entry && error) this.errors.push(error);
     if (entry && this.events.file) {
-      const digest = error ? undefined : inlineHash === undefined ? file?.digest.digest() : singleChunkDigest(entry.size, this.chunkSize, inlineHash);
-      this.events.file({ path: entry.path, size: entry.size, digest: digest?.toString('hex'), error });
+      const digest =
+        inlineHash !== undefined ? () => singleChunkDigest(entry.size, this.chunkSize, inlineHash) : file ? () => file.digest.digest() : undefined;
+      this.events.file(fileEvent(entry.path, entry.size, error, digest));
     }
     this.announce();
   }
