@@ -15,15 +15,30 @@ export function batchEntryLength(message: Message): number {
   return BATCH_ENTRY_HEADER + payloadLength(message);
 }
 
-/** A BATCH of messages (at least two, each BATCHABLE_TYPES). */
-export function batchOf(messages: readonly Message[]): BatchMessage {
+/** Bytes the entries of a BATCH of these messages take. */
+export function batchEntriesLength(messages: readonly Message[]): number {
+  let total = 0;
+  for (const message of messages) total += batchEntryLength(message);
+  return total;
+}
+
+/**
+ * Writes messages (at least two, each BATCHABLE_TYPES) as BATCH entries at pos, where
+ * batchEntriesLength(messages) bytes are free; returns the end.
+ */
+export function writeBatchEntries(messages: readonly Message[], buf: Buffer, pos: number): number {
   if (messages.length < 2) throw new FcpError('FCP_ERR_INTERNAL', `a BATCH carries at least two messages, not ${messages.length}`);
-  const entries = Buffer.allocUnsafe(messages.reduce((total, message) => total + batchEntryLength(message), 0));
-  let pos = 0;
   for (const message of messages) {
     if (!BATCHABLE_TYPES.has(message.type)) throw new FcpError('FCP_ERR_INTERNAL', `${packetTypeName[message.type]} cannot travel in a BATCH`);
-    pos = writePayload(message, entries, writeEntryHeader(entries, pos, message.type, payloadLength(message)));
+    pos = writePayload(message, buf, writeEntryHeader(buf, pos, message.type, payloadLength(message)));
   }
+  return pos;
+}
+
+/** A BATCH of messages (at least two, each BATCHABLE_TYPES). */
+export function batchOf(messages: readonly Message[]): BatchMessage {
+  const entries = Buffer.allocUnsafe(batchEntriesLength(messages));
+  writeBatchEntries(messages, entries, 0);
   return { type: PacketType.BATCH, entries };
 }
 

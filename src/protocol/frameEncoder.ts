@@ -17,6 +17,7 @@ import {
   PacketType,
   packetTypeName,
 } from './constants';
+import { batchEntriesLength, writeBatchEntries } from './batch';
 import { checksumOfFrame } from './chksum';
 import { FrameSealer } from './frameCipher';
 import type { Message } from './messages';
@@ -51,6 +52,15 @@ export class FrameEncoder {
   encode(message: Message): Buffer {
     const frame = Buffer.allocUnsafe(this.frameLength(message));
     this.encodeInto(message, frame, 0);
+    return frame;
+  }
+
+  /** One BATCH frame of messages, their entries written straight into it rather than copied there. */
+  encodeBatch(messages: readonly Message[]): Buffer {
+    const length = batchEntriesLength(messages);
+    const frame = Buffer.allocUnsafe(HEADER_SIZE + length + this.tagSize);
+    writeBatchEntries(messages, frame, HEADER_SIZE);
+    this.finishFrame(frame, 0, PacketType.BATCH, length);
     return frame;
   }
 

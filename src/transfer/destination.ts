@@ -58,21 +58,27 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
   // A directory given as "dir/" (or "/") joins its entries without doubling the slash.
   let dirEnd = dest.length;
   while (isDir && dirEnd > 0 && dest[dirEnd - 1] === SLASH) dirEnd--;
-  const dirPrefix = dest.subarray(0, dirEnd);
+  const dirPrefix = Buffer.concat([dest.subarray(0, dirEnd), Buffer.from('/')]);
   // Keys are latin1 strings: a lossless spelling of arbitrary bytes.
   const directories = new Set<string>();
+  // Entries come directory by directory: the last parent found is most often the next one's too.
+  let knownParent: Buffer | undefined;
   let topName: Buffer | undefined;
   return {
     localPath(entryPath: Buffer): Buffer {
       const parent = parentOf(entryPath);
-      if (parent && !directories.has(parent.toString('latin1'))) {
-        throw new FcpError(
-          'FCP_ERR_BAD_PATH',
-          `peer sent ${showPath(entryPath)} before its directory ${showPath(parent)}`,
-          { hint: 'entries must follow the DIR_INFO of their directory' },
-        );
+      if (parent && !knownParent?.equals(parent)) {
+        if (!directories.has(parent.toString('latin1'))) {
+          throw new FcpError(
+            'FCP_ERR_BAD_PATH',
+            `peer sent ${showPath(entryPath)} before its directory ${showPath(parent)}`,
+            { hint: 'entries must follow the DIR_INFO of their directory' },
+          );
+        }
+        // A copy: entry paths are views into received frames, whose memory may be reused.
+        knownParent = Buffer.from(parent);
       }
-      if (isDir) return Buffer.concat([dirPrefix, Buffer.from('/'), entryPath]);
+      if (isDir) return Buffer.concat([dirPrefix, entryPath], dirPrefix.length + entryPath.length);
       // The one source becomes dest: replace the entry's first component with dest.
       const firstSlash = entryPath.indexOf(SLASH);
       const name = firstSlash < 0 ? entryPath : entryPath.subarray(0, firstSlash);

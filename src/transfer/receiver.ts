@@ -137,6 +137,7 @@ export class ReceiveEngine extends TransferRun {
 
   /** Throws the error of the entry's directory when that directory could not be created. */
   private checkParent(entryPath: Buffer): void {
+    if (this.failedDirectories.size === 0) return;
     const slash = entryPath.lastIndexOf(SLASH);
     const failure = slash < 0 ? undefined : this.failedDirectories.get(entryPath.subarray(0, slash).toString('latin1'));
     if (failure) throw failure;

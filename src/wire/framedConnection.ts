@@ -10,7 +10,7 @@ import { FrameDecoder } from '../protocol/frameDecoder';
 import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
 import { parseDataPieces, parsePayload } from '../protocol/parser';
-import { batchEntryLength, batchOf, unbatch } from '../protocol/batch';
+import { batchEntryLength, unbatch } from '../protocol/batch';
 import { BATCH_ROOM, BATCHABLE_TYPES, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
@@ -107,7 +107,7 @@ export class FramedConnection {
     let group: Message[] = [];
     let size = 0;
     const writeGroup = (): void => {
-      if (group.length > 0) this.write(this.encoder.encode(group.length === 1 ? group[0]! : batchOf(group)));
+      if (group.length > 0) this.write(group.length === 1 ? this.encoder.encode(group[0]!) : this.encoder.encodeBatch(group));
       group = [];
       size = 0;
     };

@@ -2,7 +2,9 @@
 import fc from 'fast-check';
 import { FcpError } from '../../../src/errors';
 import { batchOf, unbatch } from '../../../src/protocol/batch';
-import { BATCHABLE_TYPES, DATA_BATCHABLE_TYPES, PacketType, packetTypeName } from '../../../src/protocol/constants';
+import { BATCHABLE_TYPES, ChksumCoverage, DATA_BATCHABLE_TYPES, PacketType, packetTypeName } from '../../../src/protocol/constants';
+import { FrameEncoder } from '../../../src/protocol/frameEncoder';
+import { loadXxhash } from '../../../src/protocol/xxhash';
 import type { BatchMessage, Message } from '../../../src/protocol/messages';
 import { messageArbitraries } from './arbitraries';
 import { numRuns } from './fuzzRuns';
@@ -34,6 +36,19 @@ test('any two or more batchable messages come out of a BATCH as they went in', (
       expect(unbatch(batchOf(messages)).map(toPlain)).toEqual(messages.map(toPlain));
     }),
     { numRuns: numRuns(300) },
+  );
+});
+
+test('a frame encoder writes a BATCH frame byte for byte as it would encode batchOf(messages), sealed or not', async () => {
+  const xxh = await loadXxhash();
+  const key = Buffer.alloc(32, 9);
+  fc.assert(
+    fc.property(fc.array(batchable, { minLength: 2, maxLength: 8 }), fc.boolean(), (messages, sealed) => {
+      const [direct, viaMessage] = [new FrameEncoder(xxh), new FrameEncoder(xxh)];
+      for (const encoder of [direct, viaMessage]) encoder.setSealing(sealed ? key : undefined, ChksumCoverage.FULL);
+      expect(direct.encodeBatch(messages).equals(viaMessage.encode(batchOf(messages)))).toBe(true);
+    }),
+    { numRuns: numRuns(100) },
   );
 });
 
