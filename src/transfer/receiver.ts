@@ -1,7 +1,7 @@
 /**
  * The receiving engine: performs what the TransferReceiver machine asks (create directories,
- * symlinks and temporary files, verify and write chunks, commit verified files) and reports each
- * outcome back to it. Entries arrive in pre-order, so a directory exists before anything in it.
+ * symlinks and temporary files, verify and write chunks, commit verified files, write small files
+ * whole) and reports each outcome back to it. Entries arrive in pre-order, so a directory exists before anything in it.
  * Flow control: a data connection that has too many chunk writes waiting is paused, so memory
  * stays bounded whatever the file sizes; TCP then slows the sender down.
  */

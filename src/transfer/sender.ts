@@ -1,10 +1,11 @@
 /**
  * The sending engine: announces the walked entries on the control connection (a window of files
- * ahead, no round trip per file), and streams each ready file's chunks over the data
+ * ahead, no round trip per file), sends files of at most INLINE_MAX bytes whole with their
+ * announcement (FILE_INLINE), and streams each larger ready file's chunks over the data
  * connections. Each data connection runs one pump: read a chunk with one positional readv
  * straight into the payload slots of its DATA frames, hash it while it is in memory, seal the
  * frames around it, add CHUNK_SUM, write it all as one Buffer. A large file's chunks spread
- * over every connection; small files stream back to back.
+ * over every connection; small chunks stream back to back.
  */
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
