@@ -123,8 +123,14 @@ function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: s
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
   const base = { type: 'file' as const, path: event.path.toString('utf8'), size: event.size };
   if (event.error) return { ...base, error: { code: event.error.code, message: event.error.message } };
-  // The digest getter stays lazy: reading it costs a SHA-256 for a small file.
-  return 'digest' in event ? Object.defineProperty(base, 'digest', { enumerable: true, get: () => event.digest }) : base;
+  if (!('digest' in event)) return base;
+  // The digest stays lazy: reading it costs a SHA-256 for a small file.
+  return {
+    ...base,
+    get digest(): string | undefined {
+      return event.digest;
+    },
+  };
 }
 
 export async function copy(options: CopyOptions): Promise<CopySummary> {

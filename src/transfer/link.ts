@@ -43,10 +43,17 @@ export interface FileEvent {
  * its own, and most readers (fcp without -v or --json) never look at it.
  */
 export function fileEvent(path: Buffer, size: number, error: FcpError | undefined, digest: (() => Buffer) | undefined): FileEvent {
-  const event: FileEvent = { path, size, error };
-  if (error || !digest) return event;
+  if (error || !digest) return { path, size, error };
   let hex: string | undefined;
-  return Object.defineProperty(event, 'digest', { enumerable: true, get: () => (hex ??= digest().toString('hex')) });
+  // A getter in the literal, not defineProperty afterwards: objects keep one fast shape.
+  return {
+    path,
+    size,
+    error,
+    get digest(): string {
+      return (hex ??= digest().toString('hex'));
+    },
+  };
 }
 
 export interface TransferEvents {
