@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
-import { PacketType } from '../protocol/constants';
+import { Cipher, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
@@ -18,6 +18,8 @@ import { SendEngine } from '../transfer/sender';
 import type { WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
+
+const NO_SESSION = Buffer.alloc(SESSION_ID_SIZE);
 
 export type ClientWork =
   | { kind: 'push'; destination: Buffer; walk: WalkResult }
@@ -61,7 +63,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     const request: Message =
       work.kind === 'push' ? { type: PacketType.PUSH, path: work.destination } : { type: PacketType.PULL, paths: work.sources };
     const controlConn = await controlOpening;
-    const control = await runHandshake(
+    const handshake = runHandshake(
       controlConn,
       new ClientConnection({
         role: 'control',
@@ -75,7 +77,26 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
       }),
       { timeoutMs: HANDSHAKE_TIMEOUT_MS, log: options.log },
     );
+    // Until the server answers, the link holds what was offered and an empty handshake result.
+    const link: TransferLink = {
+      control: { conn: controlConn, established: { role: 'control', params: options.offer, sessionId: NO_SESSION, connIndex: 0, early: [] } },
+      data: [],
+      params: options.offer,
+      xxh,
+      peerName: server.name,
+      log: options.log,
+    };
+    // A sealed push whose HELLO, AUTH and request are already out (launch nonce) sends its first
+    // transfer flight right behind them: a round trip less (PROTOCOL.md §5.3).
+    let sender: SendEngine | undefined;
+    if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
+      sender = new SendEngine(link, work.walk, options.events);
+      sender.prime();
+    }
+    const control = await handshake;
     const params = control.params;
+    link.control.established = control;
+    link.params = params;
     options.log(
       `session ${control.sessionId.toString('hex')}: ${params.connections} connections, chunk ${params.chunkSize} bytes, ` +
         `${params.cipher ? 'AES-256-GCM' : 'no encryption'}`,
@@ -83,8 +104,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const link: TransferLink = { control: { conn: controlConn, established: control }, data: [], params, xxh, peerName: server.name, log: options.log };
-    const engine = work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, options.events);
+    const engine = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, options.events));
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {

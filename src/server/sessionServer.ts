@@ -230,11 +230,14 @@ export class SessionServer {
   /**
    * A session that ended well stays known until all its data connections have arrived (or the
    * handshake timeout passed): one still on its way then completes its handshake and is closed,
-   * rather than being refused as unknown, which its client could read before our DONE.
+   * rather than being refused as unknown, which its client could read before our DONE. Once the
+   * client has closed the control connection too, it has read our DONE and waits for nothing:
+   * a transfer over before its data connections joined (small files) ends then.
    */
   private endSession(session: Session, outcome: SessionOutcome): void {
     if (outcome.ok && !this.allAttached(session) && session.finished === undefined) {
       session.finished = outcome;
+      void session.control?.conn.whenClosed().then(() => this.endSession(session, outcome));
       return;
     }
     if (!this.sessions.delete(session.id.toString('hex'))) return;

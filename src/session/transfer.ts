@@ -677,8 +677,10 @@ interface OutgoingFile {
 }
 
 export class TransferSender extends TransferMachine<SenderState> {
-  private readonly chunkSize: number;
+  private chunkSize: number;
   private readonly windowFiles: number;
+  /** A FILE_INFO went out: from then on the chunk size is fixed. */
+  private fileInfoSent = false;
   private readonly files = new Map<number, OutgoingFile>();
   private readonly failedFiles = new Set<number>();
   /** FILE_INLINE files waiting for FILE_OK or FILE_ERROR, and their bytes. */
@@ -722,6 +724,15 @@ export class TransferSender extends TransferMachine<SenderState> {
     return [send({ type: PacketType.SYMLINK, mtimeNs, path, target })];
   }
 
+  /**
+   * The chunk size the server accepted, when a first flight (PROTOCOL.md §5.3) went out before its
+   * answer. That flight carries no FILE_INFO, the only announcement whose chunks it governs.
+   */
+  setChunkSize(chunkSize: number): void {
+    if (this.fileInfoSent) throw internalError('setChunkSize() after a FILE_INFO was sent');
+    this.chunkSize = chunkSize;
+  }
+
   /** Announces the next file; its file_id is the number of files announced before it. */
   announceFile(path: Buffer, perm: number, size: number, mtimeNs: bigint): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
@@ -729,6 +740,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     const problem = this.announcementProblem(size);
     if (problem !== undefined) throw internalError(`announceFile(${path.toString()}): ${problem}`);
     const fileId = this.recordAnnouncement(size);
+    this.fileInfoSent = true;
     this.files.set(fileId, { size, state: 'ANNOUNCED', resends: undefined });
     return [send({ type: PacketType.FILE_INFO, fileId, perm, size, mtimeNs, digest: ZERO_DIGEST, path })];
   }

@@ -86,7 +86,9 @@ interface ChunkJob {
 
 export class SendEngine extends TransferRun {
   private readonly machine: TransferSender;
-  private readonly chunkSize: number;
+  private chunkSize: number;
+  /** FILE_COUNT went out (in a first flight, or when run() began). */
+  private started = false;
   private readonly files = new Map<number, SendingFile>();
   /** Entries (by file_id) announced and not yet over. */
   private readonly announced = new Map<number, FileEntry>();
@@ -120,15 +122,40 @@ export class SendEngine extends TransferRun {
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
   }
 
-  /** Starts sending; `done` settles with the summary or the error that ended the session. */
+  /**
+   * The first flight (PROTOCOL.md §5.3), sent right behind PUSH before the server has answered, on
+   * sealed sessions only: FILE_COUNT, then directories, symlinks and small files whole, up to the
+   * first file that needs FILE_INFO (its chunking waits for the agreed chunk size) or the first
+   * burst; DONE when that was everything.
+   */
+  prime(): void {
+    if (this.link.params.features & Feature.BATCH) this.link.control.conn.batchSends();
+    this.guard(() => {
+      this.begin();
+      this.announce(true);
+    });
+  }
+
+  /** Starts sending (or goes on after prime); `done` settles with the summary or the error that ended the session. */
   run(): Promise<TransferSummary> {
     this.attach();
     this.guard(() => {
-      this.events.start?.(this.walk.fileCount, this.walk.totalBytes);
-      this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
+      // The server may have lowered the chunk size below the offer a first flight went out with.
+      if (this.link.params.chunkSize !== this.chunkSize) {
+        this.chunkSize = this.link.params.chunkSize;
+        this.machine.setChunkSize(this.chunkSize);
+      }
+      this.begin();
       this.announce();
     });
     return this.done;
+  }
+
+  private begin(): void {
+    if (this.started) return;
+    this.started = true;
+    this.events.start?.(this.walk.fileCount, this.walk.totalBytes);
+    this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
   }
 
   protected override dataReady(conn: FramedConnection): void {
@@ -149,29 +176,42 @@ export class SendEngine extends TransferRun {
     this.files.clear();
   }
 
-  /** Announces entries while the window has room; DONE once all are announced. */
-  private announce(): void {
+  /**
+   * Announces entries while the window has room; DONE once all are announced. A first flight
+   * (priming) stops at the first file that needs FILE_INFO, or that cannot be read, and after one
+   * burst; the rest follows in run().
+   */
+  private announce(priming = false): void {
     if (this.announcePaused) return;
     const entries = this.walk.entries;
     let inlineBytes = 0;
     while (this.nextEntry < entries.length && !this.over) {
       const entry = entries[this.nextEntry]!;
-      const inline = entry.kind === 'file' && this.inlining && entry.size <= INLINE_MAX;
-      if (entry.kind === 'file' && !(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
-      if (inlineBytes >= INLINE_BURST) return this.pauseAnnouncing();
+      if (entry.kind !== 'file') {
+        this.nextEntry++;
+        this.apply(
+          entry.kind === 'dir'
+            ? this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs)
+            : this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs),
+        );
+        continue;
+      }
+      const inline = this.inlining && entry.size <= INLINE_MAX;
+      if (!(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
+      if (inlineBytes >= INLINE_BURST) return priming ? undefined : this.pauseAnnouncing();
+      const data = inline ? this.readWhole(entry) : undefined;
+      if (priming && (data === undefined || data instanceof FcpError)) return;
       this.nextEntry++;
-      if (entry.kind === 'dir') this.apply(this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs));
-      else if (entry.kind === 'symlink') this.apply(this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs));
-      else {
-        // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
-        const fileId = this.filesAnnounced++;
-        this.announced.set(fileId, entry);
-        if (inline) {
-          this.sendInline(fileId, entry);
-          inlineBytes += entry.size;
-        } else {
-          this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
-        }
+      // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
+      const fileId = this.filesAnnounced++;
+      this.announced.set(fileId, entry);
+      if (data === undefined || data instanceof FcpError) {
+        // A small file that cannot be read is announced and failed as a larger one would be.
+        this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
+        if (data) this.apply(this.machine.fileFailed(fileId, data));
+      } else {
+        this.sendInline(fileId, entry, data);
+        inlineBytes += entry.size;
       }
     }
     if (this.nextEntry === entries.length && !this.doneSent && !this.over) {
@@ -191,38 +231,31 @@ export class SendEngine extends TransferRun {
     });
   }
 
-  /**
-   * Reads a small file whole and sends it as FILE_INLINE. One that cannot be read is announced
-   * with FILE_INFO and failed at once with FILE_ERROR, as a larger file would be.
-   */
-  private sendInline(fileId: number, entry: FileEntry): void {
-    let data: Buffer;
-    try {
-      data = this.readWhole(entry);
-    } catch (err) {
-      this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
-      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'read', entry.source)));
-    }
+  /** Sends a small file, read whole, as FILE_INLINE. */
+  private sendInline(fileId: number, entry: FileEntry, data: Buffer): void {
     const hash = chunkHash(this.link.xxh, [data]);
     if (this.events.file) this.inlineHashes.set(fileId, hash);
     this.events.bytes?.(data.length);
     this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
   }
 
-  /** The first entry.size bytes of the file; a file that got shorter since the walk is an error. */
-  private readWhole(entry: FileEntry): Buffer {
+  /** The first entry.size bytes of the file, or why they cannot be read (one that got shorter since the walk). */
+  private readWhole(entry: FileEntry): Buffer | FcpError {
     const data = this.inlineBuffers.take(entry.size);
-    const fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+    let fd: number | undefined;
     try {
+      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
       for (let filled = 0; filled < data.length; ) {
         const bytesRead = fs.readSync(fd, data, filled, data.length - filled, filled);
         if (bytesRead === 0) throw shrank(entry.source);
         filled += bytesRead;
       }
+      return data;
+    } catch (err) {
+      return fsError(err, 'read', entry.source);
     } finally {
-      closeQuietly(fd);
+      if (fd !== undefined) closeQuietly(fd);
     }
-    return data;
   }
 
   private apply(actions: readonly SenderAction[]): void {

@@ -146,6 +146,12 @@ export class FramedConnection {
     this.keepalive = true;
   }
 
+  /** Resolves once the underlying stream has closed (both directions done, or destroyed). */
+  whenClosed(): Promise<void> {
+    if (this.stream.closed) return Promise.resolve();
+    return new Promise((resolve) => this.stream.once('close', () => resolve()));
+  }
+
   /** Resolves when the stream can take more, or when the connection ends. */
   drain(): Promise<void> {
     if (this.ended || !this.stream.writableNeedDrain) return Promise.resolve();

@@ -105,7 +105,9 @@ export function runHandshake(
     };
 
     const handlers: FramedConnectionEvents = {
-      message: (message) => (settled ? result.early.push(message) : apply(machine.receive(message))),
+      // Server: what follows the request while the owner decides on it (a client's first transfer
+      // flight, PROTOCOL.md §5.3) waits, with what comes after the handshake, for the transfer.
+      message: (message) => (settled || machine.state === 'AWAIT_ACCEPT' ? result.early.push(message) : apply(machine.receive(message))),
       closed: (error) => {
         if (settled) result.closedEarly = error ?? null;
         else settle(error ?? machine.failure ?? new FcpError('FCP_ERR_CONNECTION_LOST', `${conn.name} closed during the handshake`));

@@ -1558,6 +1558,20 @@ describe('FILE_INLINE', () => {
     expectInternal(() => sender.sendInline(pathOf(fit + 2), PERM, MTIME, data, 7n));
   });
 
+  it('sender takes the agreed chunk size after a first flight, never after a FILE_INFO', () => {
+    const sender = new TransferSender({ chunkSize: 4 * MIN_CHUNK_SIZE, peerName: 'receiver' });
+    sender.start(2, data.length + 2 * MIN_CHUNK_SIZE);
+    sender.sendInline(pathOf(0), PERM, MTIME, data, 7n);
+    sender.setChunkSize(MIN_CHUNK_SIZE);
+    sender.announceFile(pathOf(1), PERM, 2 * MIN_CHUNK_SIZE, MTIME);
+    sender.receive({ type: PacketType.FILE_READY, fileId: 1 });
+    // RESEND is checked against the agreed chunk size: the second chunk starts at MIN_CHUNK_SIZE.
+    expectActions(sender.receive({ type: PacketType.RESEND, fileId: 1, seq: MIN_CHUNK_SIZE / DATA_UNIT, length: MIN_CHUNK_SIZE }), [
+      { type: 'resendChunk', fileId: 1, seq: MIN_CHUNK_SIZE / DATA_UNIT, length: MIN_CHUNK_SIZE },
+    ]);
+    expectInternal(() => sender.setChunkSize(2 * MIN_CHUNK_SIZE));
+  });
+
   it('sender ends once its inline files are acknowledged', () => {
     const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, windowFiles: 1, peerName: 'receiver' });
     sender.start(1, data.length);
