@@ -736,26 +736,28 @@ export class TransferSender extends TransferMachine<SenderState> {
   /** Announces the next file; its file_id is the number of files announced before it. */
   announceFile(path: Buffer, perm: number, size: number, mtimeNs: bigint): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
-    this.requireAnnouncing('announceFile');
-    const problem = this.announcementProblem(size);
-    if (problem !== undefined) throw internalError(`announceFile(${path.toString()}): ${problem}`);
-    const fileId = this.recordAnnouncement(size);
+    const fileId = this.admit('announceFile', path, size, 'ANNOUNCED');
     this.fileInfoSent = true;
-    this.files.set(fileId, { size, state: 'ANNOUNCED', resends: undefined });
     return [send({ type: PacketType.FILE_INFO, fileId, perm, size, mtimeNs, digest: ZERO_DIGEST, path })];
   }
 
   /** Sends the next file whole (FILE_INLINE): data is all of it, hash its xxh64. */
   sendInline(path: Buffer, perm: number, mtimeNs: bigint, data: Buffer, hash: bigint): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
-    this.requireAnnouncing('sendInline');
-    const problem = this.announcementProblem(data.length);
-    if (problem !== undefined) throw internalError(`sendInline(${path.toString()}): ${problem}`);
-    const fileId = this.recordAnnouncement(data.length);
-    this.files.set(fileId, { size: data.length, state: 'INLINE', resends: undefined });
+    const fileId = this.admit('sendInline', path, data.length, 'INLINE');
     this.inlineFiles++;
     this.inlineBytes += data.length;
     return [send({ type: PacketType.FILE_INLINE, fileId, perm, mtimeNs, hash, path, data })];
+  }
+
+  /** Takes the next file_id for a file of `size` bytes that FILE_COUNT still has room for. */
+  private admit(what: string, path: Buffer, size: number, state: OutgoingFile['state']): number {
+    this.requireAnnouncing(what);
+    const problem = this.announcementProblem(size);
+    if (problem !== undefined) throw internalError(`${what}(${path.toString()}): ${problem}`);
+    const fileId = this.recordAnnouncement(size);
+    this.files.set(fileId, { size, state, resends: undefined });
+    return fileId;
   }
 
   /** Every chunk of the file was sent; digest is its whole-file digest. */

@@ -1,7 +1,8 @@
 /**
  * The receiving engine: performs what the TransferReceiver machine asks (create directories,
  * symlinks and temporary files, verify and write chunks, commit verified files, write small files
- * whole) and reports each outcome back to it. Entries arrive in pre-order, so a directory exists before anything in it.
+ * whole) and reports each outcome back to it. Entries arrive in pre-order, so a directory exists
+ * before anything in it.
  * Flow control: a data connection that has too many chunk writes waiting is paused, so memory
  * stays bounded whatever the file sizes; TCP then slows the sender down.
  */
@@ -66,7 +67,9 @@ export class ReceiveEngine extends TransferRun {
     // The sender's digest, for reporting: the machine has checked it against ours by commit time.
     if (message.type === PacketType.FILE_DONE) {
       const file = this.files.get(message.fileId);
-      if (file) file.digest = () => message.digest;
+      // A copy: the message is a view into a received frame, and the digest may be read much later.
+      const digest = Buffer.from(message.digest);
+      if (file) file.digest = () => digest;
     }
     this.apply(actions, 0);
   }
@@ -195,7 +198,8 @@ export class ReceiveEngine extends TransferRun {
 
   private writeInline({ fileId, path, perm, mtimeNs, hash, data }: WriteFileAction): void {
     const local = this.destination.localPath(path);
-    this.files.set(fileId, { path, perm, size: data.length, mtimeNs });
+    const digest = (): Buffer => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
+    this.files.set(fileId, { path, perm, size: data.length, mtimeNs, digest });
     try {
       this.checkParent(path);
       const actual = chunkHash(this.link.xxh, [data]);
@@ -209,7 +213,6 @@ export class ReceiveEngine extends TransferRun {
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
     }
     this.events.bytes?.(data.length);
-    this.files.get(fileId)!.digest = () => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
     this.apply(this.machine.fileCommitted(fileId), 0);
   }
 
