@@ -48,7 +48,7 @@ export class Reporter {
       return this.json({ event: type, ...fields });
     }
     if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
-    if (event.type === 'file' && event.error && !this.options.quiet) {
+    if ((event.type === 'file' || event.type === 'entryError') && event.error && !this.options.quiet) {
       this.clearLine();
       this.shown.add(event.error.message);
       this.options.stderr.write(`fcp: ${event.path}: ${event.error.message} (${event.error.code})\n`);
@@ -65,6 +65,7 @@ export class Reporter {
         bytes: summary.bytes,
         files: summary.files,
         filesFailed: summary.filesFailed,
+        entriesFailed: summary.entriesFailed,
         seconds: summary.seconds,
         rate: summary.rate,
         connections: summary.connections,

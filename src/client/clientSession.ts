@@ -11,6 +11,7 @@ import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
 import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
+import type { EntryScope } from '../session/entryScope';
 import type { Destination } from '../transfer/destination';
 import type { TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
@@ -23,7 +24,7 @@ const NO_SESSION = Buffer.alloc(SESSION_ID_SIZE);
 
 export type ClientWork =
   | { kind: 'push'; destination: Buffer; walk: WalkResult }
-  | { kind: 'pull'; sources: Buffer[]; destination: Destination };
+  | { kind: 'pull'; sources: Buffer[]; destination: Destination; scope: EntryScope };
 
 export interface ClientSessionOptions {
   server: LaunchedServer;
@@ -104,7 +105,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, options.events));
+    const engine = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, work.scope, options.events));
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {

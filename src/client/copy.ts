@@ -11,6 +11,7 @@ import { SECRET_SIZE } from '../protocol/keys';
 import { localLauncher } from '../launch/localLauncher';
 import type { Launcher } from '../launch/launcher';
 import { makeOffer } from '../session/params';
+import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
 import { walkSources } from '../transfer/walk';
@@ -54,18 +55,22 @@ export interface CopyOptions {
 export type CopyEvent =
   | { type: 'start'; files: number; bytes: number; connections: number; encrypted: boolean }
   | ({ type: 'progress' } & ProgressSnapshot)
-  | { type: 'file'; path: string; size: number; digest?: string; error?: { code: string; message: string } };
+  | { type: 'file'; path: string; size: number; digest?: string; error?: { code: string; message: string } }
+  /** A directory or symlink that could not be created, or a source entry that was skipped (a FIFO, a loop). */
+  | { type: 'entryError'; path: string; error: { code: string; message: string } };
 
 export interface CopySummary {
   bytes: number;
   files: number;
   filesFailed: number;
+  /** Directories, symlinks and skipped source entries that are not in the copy. */
+  entriesFailed: number;
   seconds: number;
   /** Average bytes per second. */
   rate: number;
   connections: number;
   encrypted: boolean;
-  /** Files that failed or were skipped: the copy is partial when this is not empty. */
+  /** Files and entries that failed or were skipped: the copy is partial when this is not empty. */
   errors: FcpError[];
 }
 
@@ -98,7 +103,10 @@ function plan(options: CopyOptions): Plan {
       throw new FcpError('FCP_ERR_USAGE', 'remote sources must all be on one host');
     }
     const destination = resolveDestination(Buffer.from(dest.path), flags);
-    return { work: { kind: 'pull', sources: remoteSources.map((s) => Buffer.from(s.path || '.')), destination }, flags, remote: first };
+    const pulled = remoteSources.map((s) => Buffer.from(s.path || '.'));
+    // The server's entries are checked against what was asked for: it names nothing else (PROTOCOL.md §7.2).
+    const scope = requestScope(flags, destination.isDirectory, pulled);
+    return { work: { kind: 'pull', sources: pulled, destination, scope }, flags, remote: first };
   }
   const walk = walkSources(sources.map((s) => Buffer.from(s.path)), {
     recursive: options.recursive ?? false,
@@ -178,6 +186,9 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
           progress.currentFile = event.path.toString('utf8');
           emit(toFileEvent(event));
         },
+        entryFailed(path, error) {
+          emit({ type: 'entryError', path: path.toString('utf8'), error: { code: error.code, message: error.message } });
+        },
       },
     });
     emit({ type: 'progress', ...progress.snapshot() });
@@ -187,6 +198,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       bytes: summary.bytes,
       files: summary.filesOk,
       filesFailed: summary.filesFailed,
+      entriesFailed: summary.entriesFailed,
       seconds,
       rate: seconds > 0 ? summary.bytes / seconds : 0,
       connections: params.connections,

@@ -26,6 +26,7 @@ export const PacketType = {
   KEEPALIVE: 0x17,
   BATCH: 0x20,
   FILE_INLINE: 0x21,
+  ENTRY_ERROR: 0x22,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -124,6 +125,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,
+  PacketType.ENTRY_ERROR,
 ]);
 /** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
 export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);

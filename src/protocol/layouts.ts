@@ -120,6 +120,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('path', 'entryPathPrefixed'),
     f('data', 'data', { min: 0, max: INLINE_MAX }),
   ],
+  [PacketType.ENTRY_ERROR]: [f('code', 'u16'), f('path', 'entryPathPrefixed'), f('message', 'text')],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

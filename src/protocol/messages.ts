@@ -68,6 +68,11 @@ export interface FileInlineMessage {
   path: Buffer;
   data: Buffer;
 }
+/**
+ * Either side, control: an entry that is not in the transfer (a directory or symlink the receiver
+ * could not create, a source entry the sender skipped), so that both sides count it as failed.
+ */
+export interface EntryErrorMessage { type: P['ENTRY_ERROR']; code: number; path: Buffer; message: string }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -96,6 +101,7 @@ export type Message =
   | FileErrorMessage
   | KeepaliveMessage
   | BatchMessage
-  | FileInlineMessage;
+  | FileInlineMessage
+  | EntryErrorMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -7,6 +7,7 @@ import { FcpError } from '../errors';
 const SLASH = 0x2f;
 const DOT = 0x2e;
 const NUL = 0x00;
+const TILDE = 0x7e;
 
 function show(path: Buffer): string {
   return JSON.stringify(path.toString('utf8'));
@@ -38,4 +39,18 @@ export function checkEntryPath(path: Buffer): void {
 export function checkUserPath(path: Buffer, what: string): void {
   if (path.length === 0) throw new FcpError('FCP_ERR_BAD_PATH', `${what} is empty`);
   if (path.includes(NUL)) throw new FcpError('FCP_ERR_BAD_PATH', `${what} contains a NUL byte: ${show(path)}`);
+}
+
+/**
+ * The name a source path is sent under (PROTOCOL.md §7.2: an entry path's first component is the
+ * source's last component), when the path alone tells it; undefined when only the sender's file
+ * system does: `.`, `..`, a path of slashes, or `~`/`~user` alone (the server's home directory).
+ */
+export function requestedName(source: Buffer): Buffer | undefined {
+  let end = source.length;
+  while (end > 0 && source[end - 1] === SLASH) end--;
+  const name = source.subarray(source.lastIndexOf(SLASH, end - 1) + 1, end);
+  const dots = name.length <= 2 && name.every((byte) => byte === DOT);
+  const home = name[0] === TILDE && name.length === end;
+  return name.length === 0 || dots || home ? undefined : name;
 }

@@ -15,6 +15,7 @@ import type { ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { RequestAction, SessionEntry } from '../session/connection';
 import { ServerConnection } from '../session/connection';
+import { EntryScope, requestScope } from '../session/entryScope';
 import type { ServerPolicy } from '../session/params';
 import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { Destination, resolveDestination } from '../transfer/destination';
@@ -36,6 +37,11 @@ export interface SessionServerOptions {
   port: number;
   policy?: ServerPolicy;
   idleMs?: number;
+  /**
+   * What a checked request becomes (default: the destination or the walk of the sources on this
+   * host). Tests put a scripted, hostile sender here to attack the real client.
+   */
+  prepare?: (request: RequestAction) => SessionWork;
   log(line: string): void;
 }
 
@@ -58,7 +64,7 @@ interface Session {
   launch: Launch;
   control?: LinkedConnection;
   data: LinkedConnection[];
-  work: { kind: 'push'; destination: Destination } | { kind: 'pull'; walk: WalkResult };
+  work: SessionWork;
   /** Fails the session if its data connections do not all arrive in time. */
   gatherTimer: NodeJS.Timeout;
   /** Set once the control connection is established and the transfer runs. */
@@ -67,14 +73,20 @@ interface Session {
   finished?: SessionOutcome;
 }
 
+/** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
+export type SessionWork = { kind: 'push'; destination: Destination; scope: EntryScope } | { kind: 'pull'; walk: WalkResult };
+
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
   return `client ${host}:${socket.remotePort}`;
 }
 
 /** Checks a request and prepares its work, so that a bad path is refused before SESSION. */
-function prepare(request: RequestAction): Session['work'] {
-  if (request.kind === 'push') return { kind: 'push', destination: resolveDestination(request.paths[0]!, request.flags) };
+function prepare(request: RequestAction): SessionWork {
+  if (request.kind === 'push') {
+    const destination = resolveDestination(request.paths[0]!, request.flags);
+    return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory) };
+  }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
   return { kind: 'pull', walk: walkSources(request.paths, { recursive, followSymlinks }) };
@@ -151,7 +163,7 @@ export class SessionServer {
       this.launches.delete(keyIdOf(owner.secret).toString('hex'));
       clearTimeout(owner.expiry);
       try {
-        return this.createSession(owner, prepare(request), params).id;
+        return this.createSession(owner, (this.options.prepare ?? prepare)(request), params).id;
       } catch (err) {
         owner.ended({ ok: false, error: err as FcpError });
         throw err;
@@ -215,7 +227,7 @@ export class SessionServer {
       log: this.options.log,
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${session.entry.params.connections} data connections`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination) : new SendEngine(link, session.work.walk);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope) : new SendEngine(link, session.work.walk);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

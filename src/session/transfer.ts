@@ -19,6 +19,7 @@ import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, MAX_ERROR_MESSAGE_BYTES, Pack
 import type {
   ChunkSumMessage,
   DataMessage,
+  EntryErrorMessage,
   FileDoneMessage,
   FileErrorMessage,
   FileInfoMessage,
@@ -30,6 +31,7 @@ import type {
 } from '../protocol/messages';
 import { fail, FailAction, peerError, send, SendAction, unexpected } from './actions';
 import { FileDigest } from './digest';
+import type { EntryKind, EntryScope } from './entryScope';
 
 /** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
 export const MAX_CHUNK_ATTEMPTS = 3;
@@ -95,8 +97,13 @@ export interface ResendChunkAction { type: 'resendChunk'; fileId: number; seq: n
 export interface FileOkAction { type: 'fileOk'; fileId: number }
 /** Progress: the file failed (this side's error, or the peer's FILE_ERROR). */
 export interface FileFailedAction { type: 'fileFailed'; fileId: number; error: FcpError }
-/** Both DONE were exchanged; bytes counts the files that ended OK. */
-export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; bytes: number }
+/**
+ * Progress: an entry that is not a file failed, or was skipped by the sender (its ENTRY_ERROR, or
+ * this side's): the transfer is partial.
+ */
+export interface EntryFailedAction { type: 'entryFailed'; path: Buffer; error: FcpError }
+/** Both DONE were exchanged; bytes counts the files that ended OK; entriesFailed the ENTRY_ERRORs either side sent. */
+export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number }
 
 export type ReceiverAction =
   | SendAction
@@ -111,6 +118,7 @@ export type ReceiverAction =
   | FinishAction
   | FileOkAction
   | FileFailedAction
+  | EntryFailedAction
   | CompleteAction;
 export type SenderAction =
   | SendAction
@@ -119,6 +127,7 @@ export type SenderAction =
   | ResendChunkAction
   | FileOkAction
   | FileFailedAction
+  | EntryFailedAction
   | CompleteAction;
 export type TransferAction = ReceiverAction | SenderAction;
 
@@ -150,6 +159,13 @@ function fileError(fileId: number, error: FcpError): SendAction {
   });
 }
 
+function entryError(path: Buffer, error: FcpError): (SendAction | EntryFailedAction)[] {
+  return [
+    send({ type: PacketType.ENTRY_ERROR, code: wireFromCode(error.code), path, message: wireText(error.message) }),
+    { type: 'entryFailed', path, error },
+  ];
+}
+
 function protocolError(text: string): FcpError {
   return new FcpError('FCP_ERR_PROTOCOL', text);
 }
@@ -175,6 +191,7 @@ abstract class TransferMachine<S extends string> {
   protected announcedBytes = 0;
   protected filesOk = 0;
   protected filesFailed = 0;
+  protected entriesFailed = 0;
   protected bytesOk = 0;
 
   protected constructor(
@@ -221,8 +238,19 @@ abstract class TransferMachine<S extends string> {
     return protocolError(`${what} for file_id ${fileId}, which ${status}`);
   }
 
+  /** An entry that is not a file failed: this side's (ENTRY_ERROR to send) or the peer's. */
+  protected entryFailedHere(path: Buffer, error: FcpError): (SendAction | EntryFailedAction)[] {
+    this.entriesFailed++;
+    return entryError(path, error);
+  }
+
+  protected entryFailedThere(message: EntryErrorMessage): EntryFailedAction[] {
+    this.entriesFailed++;
+    return [{ type: 'entryFailed', path: message.path, error: peerError(message, this.peerName) }];
+  }
+
   protected summary(): CompleteAction {
-    return { type: 'complete', filesOk: this.filesOk, filesFailed: this.filesFailed, bytes: this.bytesOk };
+    return { type: 'complete', filesOk: this.filesOk, filesFailed: this.filesFailed, entriesFailed: this.entriesFailed, bytes: this.bytesOk };
   }
 }
 
@@ -293,10 +321,13 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly inlineFiles = new Map<number, number>();
   /** By connection index (1..N). */
   private readonly links: (DataLink | undefined)[] = [];
+  /** What the request covers: every announced entry is checked against it (PROTOCOL.md §7.2). */
+  private readonly scope: EntryScope;
 
-  constructor(opts: { chunkSize: number; peerName: string }) {
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
+    this.scope = opts.scope;
   }
 
   /**
@@ -321,19 +352,22 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.DIR_INFO:
         if (this.announcing(onControl)) {
-          return [{ type: 'createDir', path: message.path, perm: message.perm, mtimeNs: message.mtimeNs }];
+          return this.outOfScope('dir', message.path) ?? [{ type: 'createDir', path: message.path, perm: message.perm, mtimeNs: message.mtimeNs }];
         }
         break;
       case PacketType.SYMLINK:
         if (this.announcing(onControl)) {
-          return [{ type: 'createSymlink', path: message.path, target: message.target, mtimeNs: message.mtimeNs }];
+          return this.outOfScope('symlink', message.path) ?? [{ type: 'createSymlink', path: message.path, target: message.target, mtimeNs: message.mtimeNs }];
         }
         break;
       case PacketType.FILE_INFO:
-        if (this.announcing(onControl)) return this.onFileInfo(message);
+        if (this.announcing(onControl)) return this.outOfScope('file', message.path) ?? this.onFileInfo(message);
         break;
       case PacketType.FILE_INLINE:
-        if (this.announcing(onControl)) return this.onFileInline(message);
+        if (this.announcing(onControl)) return this.outOfScope('file', message.path) ?? this.onFileInline(message);
+        break;
+      case PacketType.ENTRY_ERROR:
+        if (this.announcing(onControl)) return this.entryFailedThere(message);
         break;
       case PacketType.DONE:
         if (this.announcing(onControl)) return this.onDone();
@@ -424,12 +458,28 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return this.settleOk(fileId, file.size);
   }
 
+  /**
+   * The owner could not create a directory or symlink, or apply a directory's metadata: the peer
+   * hears of it (ENTRY_ERROR) before this side's DONE, so both count the transfer as partial.
+   */
+  entryFailed(path: Buffer, error: FcpError): readonly ReceiverAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    if (this.state === 'AWAIT_FILE_COUNT' || this.state === 'CLOSED') throw internalError(`entryFailed() in state ${this.state}`);
+    return this.entryFailedHere(path, error);
+  }
+
   /** The owner applied directory metadata after a finish action. */
   finished(): readonly ReceiverAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
     if (this.state !== 'FINISHING') throw internalError(`finished() in state ${this.state}`);
     this.state = 'CLOSED';
     return [send({ type: PacketType.DONE }), this.summary()];
+  }
+
+  /** Fails the session when `path` is not something the request covers. */
+  private outOfScope(kind: EntryKind, path: Buffer): FailAction[] | undefined {
+    const problem = this.scope.admit(kind, path);
+    return problem && this.fail(problem);
   }
 
   private announcing(onControl: boolean): boolean {
@@ -724,6 +774,13 @@ export class TransferSender extends TransferMachine<SenderState> {
     return [send({ type: PacketType.SYMLINK, mtimeNs, path, target })];
   }
 
+  /** A source entry that is not sent (unreadable, a FIFO or device, a symlink loop): the receiver counts it too. */
+  skipEntry(path: Buffer, error: FcpError): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('skipEntry');
+    return this.entryFailedHere(path, error);
+  }
+
   /**
    * The chunk size the server accepted, when a first flight (PROTOCOL.md §5.3) went out before its
    * answer. That flight carries no FILE_INFO, the only announcement whose chunks it governs.
@@ -807,6 +864,9 @@ export class TransferSender extends TransferMachine<SenderState> {
         break;
       case PacketType.FILE_ERROR:
         if (exchanging) return this.onFileError(message);
+        break;
+      case PacketType.ENTRY_ERROR:
+        if (exchanging) return this.entryFailedThere(message);
         break;
       case PacketType.DONE:
         if (this.state === 'DONE_SENT' && this.files.size === 0) {

@@ -1,8 +1,9 @@
 /**
  * Where the receiver puts each entry (PROTOCOL.md §7.2): under the destination when it is an
- * existing directory, else the one source becomes the destination. Entry paths were checked at
- * parse time (relative, no '..'); here a file may only go into the destination root or into a
- * directory this session announced, so no entry is ever written through a symlink.
+ * existing directory, else the one source becomes the destination. Which entries may come at all
+ * (syntax at parse time, the request's scope in session/entryScope.ts) is checked before an
+ * entry reaches this; a file only ever goes into the destination or a directory this session
+ * announced, so no entry is written through a symlink.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -13,15 +14,10 @@ import { fsError, showPath } from './fsError';
 const SLASH = 0x2f;
 
 export interface Destination {
-  /** The local path of an entry; throws FCP_ERR_BAD_PATH when its parent is not a known directory. */
+  /** An existing directory: entries go under it. Otherwise the one source becomes it. */
+  readonly isDirectory: boolean;
+  /** The local path of an entry the scope admitted. */
   localPath(entryPath: Buffer): Buffer;
-  /** Records a directory entry as created by this session. */
-  addDirectory(entryPath: Buffer): void;
-}
-
-function parentOf(entryPath: Buffer): Buffer | undefined {
-  const slash = entryPath.lastIndexOf(SLASH);
-  return slash < 0 ? undefined : entryPath.subarray(0, slash);
 }
 
 /**
@@ -59,37 +55,13 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
   let dirEnd = dest.length;
   while (isDir && dirEnd > 0 && dest[dirEnd - 1] === SLASH) dirEnd--;
   const dirPrefix = Buffer.concat([dest.subarray(0, dirEnd), Buffer.from('/')]);
-  // Keys are latin1 strings: a lossless spelling of arbitrary bytes.
-  const directories = new Set<string>();
-  // Entries come directory by directory: the last parent found is most often the next one's too.
-  let knownParent: Buffer | undefined;
-  let topName: Buffer | undefined;
   return {
+    isDirectory: isDir,
     localPath(entryPath: Buffer): Buffer {
-      const parent = parentOf(entryPath);
-      if (parent && !knownParent?.equals(parent)) {
-        if (!directories.has(parent.toString('latin1'))) {
-          throw new FcpError(
-            'FCP_ERR_BAD_PATH',
-            `peer sent ${showPath(entryPath)} before its directory ${showPath(parent)}`,
-            { hint: 'entries must follow the DIR_INFO of their directory' },
-          );
-        }
-        // A copy: entry paths are views into received frames, whose memory may be reused.
-        knownParent = Buffer.from(parent);
-      }
       if (isDir) return Buffer.concat([dirPrefix, entryPath], dirPrefix.length + entryPath.length);
-      // The one source becomes dest: replace the entry's first component with dest.
+      // The one source becomes dest: its first component (one name for all, EntryScope's E4) is replaced.
       const firstSlash = entryPath.indexOf(SLASH);
-      const name = firstSlash < 0 ? entryPath : entryPath.subarray(0, firstSlash);
-      topName ??= Buffer.from(name);
-      if (!name.equals(topName)) {
-        throw new FcpError('FCP_ERR_BAD_PATH', `peer sent a second source ${showPath(name)} for the single destination ${showPath(dest)}`);
-      }
       return firstSlash < 0 ? dest : Buffer.concat([dest, entryPath.subarray(firstSlash)]);
-    },
-    addDirectory(entryPath: Buffer): void {
-      directories.add(entryPath.toString('latin1'));
     },
   };
 }

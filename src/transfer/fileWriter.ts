@@ -61,6 +61,8 @@ interface DirectoryMeta {
   path: Buffer;
   perm: number;
   mtimeNs: bigint;
+  /** As the peer named it (a copy: received paths are views into frames). */
+  entryPath: Buffer;
 }
 
 /**
@@ -127,7 +129,8 @@ export class FileWriter {
     return this.files.size;
   }
 
-  createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
+  /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
+  createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer): void {
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.
       fs.mkdirSync(path, { mode: perm | 0o700 });
@@ -141,7 +144,7 @@ export class FileWriter {
       }
       attempt('make writable', path, () => fs.chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
-    this.directories.push({ path, perm, mtimeNs });
+    this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath) });
   }
 
   createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint): void {
@@ -223,13 +226,16 @@ export class FileWriter {
   }
 
   /** Directory modes and mtimes, deepest first, once their contents are written. */
-  finishDirectories(): void {
+  /** Applies directory modes and mtimes, deepest first; a directory that fails does not stop the others. */
+  finishDirectories(failed: (entryPath: Buffer, error: FcpError) => void): void {
     const deepestFirst = [...this.directories].sort((a, b) => b.path.length - a.path.length);
     for (const dir of deepestFirst) {
-      attempt('set mode and time of', dir.path, () => {
+      try {
         fs.chmodSync(dir.path, dir.perm);
         fs.utimesSync(dir.path, Date.now() / 1000, seconds(dir.mtimeNs));
-      });
+      } catch (err) {
+        failed(dir.entryPath, fsError(err, 'set mode and time of', dir.path));
+      }
     }
   }
 

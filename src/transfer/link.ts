@@ -61,11 +61,15 @@ export interface TransferEvents {
   /** Bytes moved since the last call (sent by a sender, written by a receiver). */
   bytes?(count: number): void;
   file?(event: FileEvent): void;
+  /** A directory or symlink that failed, or a source entry the sender skipped (ENTRY_ERROR, either side's). */
+  entryFailed?(path: Buffer, error: FcpError): void;
 }
 
 export interface TransferSummary {
   filesOk: number;
   filesFailed: number;
+  /** Directories, symlinks and skipped source entries that are not in the copy (ENTRY_ERROR). */
+  entriesFailed: number;
   bytes: number;
   /** Why files failed or were skipped; the transfer is partial when this is not empty. */
   errors: FcpError[];

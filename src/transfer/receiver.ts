@@ -10,6 +10,7 @@ import { FcpError } from '../errors';
 import { DATA_UNIT, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
 import { singleChunkDigest } from '../session/digest';
+import type { EntryScope } from '../session/entryScope';
 import { ReceiverAction, TransferReceiver, WriteFileAction } from '../session/transfer';
 import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
@@ -48,10 +49,11 @@ export class ReceiveEngine extends TransferRun {
   constructor(
     link: TransferLink,
     private readonly destination: Destination,
+    scope: EntryScope,
     private readonly events: TransferEvents = {},
   ) {
     super(link);
-    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName });
+    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope });
     this.writer = new FileWriter(link.xxh);
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
@@ -94,16 +96,9 @@ export class ReceiveEngine extends TransferRun {
         case 'createDir':
           this.createDirectory(action.path, action.perm, action.mtimeNs);
           break;
-        case 'createSymlink': {
-          const local = this.destination.localPath(action.path);
-          try {
-            this.checkParent(action.path);
-            this.writer.createSymlink(local, action.target, action.mtimeNs);
-          } catch (err) {
-            this.errors.push(fsError(err, 'create symlink', local));
-          }
+        case 'createSymlink':
+          this.createSymlink(action.path, action.target, action.mtimeNs);
           break;
-        }
         case 'createFile':
           this.files.set(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
           // At the open-file budget, FILE_READY waits until a committed file frees a descriptor.
@@ -131,9 +126,13 @@ export class ReceiveEngine extends TransferRun {
         case 'fileFailed':
           this.report(action.fileId, action.type === 'fileFailed' ? action.error : undefined);
           break;
+        case 'entryFailed':
+          this.errors.push(action.error);
+          this.events.entryFailed?.(action.path, action.error);
+          break;
         case 'complete':
           this.doneSent = true;
-          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, bytes: action.bytes, errors: this.errors });
+          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, entriesFailed: action.entriesFailed, bytes: action.bytes, errors: this.errors });
       }
     }
   }
@@ -148,17 +147,26 @@ export class ReceiveEngine extends TransferRun {
 
   private createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
     const local = this.destination.localPath(path);
-    this.destination.addDirectory(path);
     try {
       this.checkParent(path);
-      this.writer.createDirectory(local, perm, mtimeNs);
+      this.writer.createDirectory(local, perm, mtimeNs, path);
     } catch (err) {
       const error = fsError(err, 'create directory', local);
       // Without its top directory nothing of the transfer can be placed: that ends the session.
       if (path.indexOf(SLASH) < 0) throw error;
       // Entries inside a subdirectory that could not be created fail with its error; the session goes on.
       this.failedDirectories.set(path.toString('latin1'), error);
-      this.errors.push(error);
+      this.apply(this.machine.entryFailed(path, error), 0);
+    }
+  }
+
+  private createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint): void {
+    const local = this.destination.localPath(path);
+    try {
+      this.checkParent(path);
+      this.writer.createSymlink(local, target, mtimeNs);
+    } catch (err) {
+      this.apply(this.machine.entryFailed(path, fsError(err, 'create symlink', local)), 0);
     }
   }
 
@@ -227,11 +235,7 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private finish(): void {
-    try {
-      this.writer.finishDirectories();
-    } catch (err) {
-      this.errors.push(fsError(err, 'finish directories under', this.link.peerName));
-    }
+    this.writer.finishDirectories((path, error) => this.apply(this.machine.entryFailed(path, error), 0));
     this.apply(this.machine.finished(), 0);
   }
 

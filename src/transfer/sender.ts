@@ -117,7 +117,7 @@ export class SendEngine extends TransferRun {
     super(link);
     this.chunkSize = link.params.chunkSize;
     this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: openFileBudget(), peerName: link.peerName });
-    this.errors = [...walk.skipped];
+    this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
   }
@@ -215,6 +215,8 @@ export class SendEngine extends TransferRun {
       }
     }
     if (this.nextEntry === entries.length && !this.doneSent && !this.over) {
+      // What the walk skipped is reported before DONE, so that the receiver counts it too.
+      for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
       this.doneSent = true;
       this.apply(this.machine.finish());
     }
@@ -279,8 +281,12 @@ export class SendEngine extends TransferRun {
         case 'fileFailed':
           this.fileOver(action.fileId, action.error);
           break;
+        case 'entryFailed':
+          this.errors.push(action.error);
+          this.events.entryFailed?.(action.path, action.error);
+          break;
         case 'complete':
-          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, bytes: action.bytes, errors: this.errors });
+          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, entriesFailed: action.entriesFailed, bytes: action.bytes, errors: this.errors });
       }
     }
   }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { FcpError } from '../errors';
 import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
+import { requestedName } from '../protocol/paths';
 import { fsError, showPath } from './fsError';
 
 export type Entry =
@@ -25,26 +26,49 @@ export interface WalkResult {
   entries: Entry[];
   fileCount: number;
   totalBytes: number;
-  /** Entries that could not be read or cannot be sent; the transfer goes on without them. */
-  skipped: FcpError[];
+  /**
+   * Entries that could not be read or cannot be sent, by entry path; the transfer goes on without
+   * them and tells the receiver (ENTRY_ERROR), so that both sides count them.
+   */
+  skipped: SkippedEntry[];
+}
+
+export interface SkippedEntry {
+  /** The entry path, or for one too long for the protocol the deepest directory above it that fits. */
+  path: Buffer;
+  error: FcpError;
 }
 
 const SLASH = Buffer.from('/');
+
+/** What a file of this type is called when it is skipped (rsync skips them too). */
+function specialKind(stat: fs.BigIntStats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return 'not a regular file, directory or symlink';
+}
+
+function skip(result: WalkResult, path: Buffer, error: FcpError): void {
+  const fits = path.length <= MAX_PATH_BYTES ? path : path.subarray(0, path.lastIndexOf(0x2f, MAX_PATH_BYTES));
+  result.skipped.push({ path: fits, error });
+}
 
 function join(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, SLASH, name]);
 }
 
-/** The name a source is sent under: its last component, as scp names it. */
+/**
+ * The name a source is sent under: its last component, as scp names it; for `.`, `..` or `/`
+ * the name of the directory they stand for (requestedName tells when the path alone says it).
+ */
 export function sourceName(source: Buffer): Buffer {
+  const name = requestedName(source);
+  if (name) return Buffer.from(name);
   let end = source.length;
   while (end > 1 && source[end - 1] === 0x2f) end--;
-  const trimmed = source.subarray(0, end);
-  const name = trimmed.subarray(trimmed.lastIndexOf(0x2f) + 1);
-  if (name.length === 0 || name.equals(Buffer.from('.')) || name.equals(Buffer.from('..'))) {
-    return Buffer.from(nodePath.basename(fs.realpathSync(trimmed.length ? trimmed : SLASH)));
-  }
-  return Buffer.from(name);
+  return Buffer.from(nodePath.basename(fs.realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
 }
 
 export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
@@ -80,7 +104,7 @@ function visit(
   ancestors: Set<string>,
 ): void {
   if (path.length > MAX_PATH_BYTES) {
-    result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: path longer than ${MAX_PATH_BYTES} bytes`));
+    skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return;
   }
   const perm = Number(stat.mode) & PERM_MASK;
@@ -89,12 +113,12 @@ function visit(
     try {
       result.entries.push({ kind: 'symlink', path, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs });
     } catch (err) {
-      result.skipped.push(fsError(err, 'read symlink', source));
+      skip(result, path, fsError(err, 'read symlink', source));
     }
   } else if (stat.isFile()) {
     const size = Number(stat.size);
     if (size > MAX_FILE_SIZE) {
-      result.skipped.push(new FcpError('FCP_ERR_IO', `${showPath(source)} is larger than fcp's 32 TiB limit`));
+      skip(result, path, new FcpError('FCP_ERR_IO', `${showPath(source)} is larger than fcp's 32 TiB limit; skipped`));
       return;
     }
     result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs });
@@ -103,7 +127,7 @@ function visit(
   } else if (stat.isDirectory()) {
     const id = `${stat.dev}:${stat.ino}`;
     if (ancestors.has(id)) {
-      result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: symlink loop, skipped`));
+      skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: symlink loop, skipped`));
       return;
     }
     result.entries.push({ kind: 'dir', path, perm, mtimeNs });
@@ -111,7 +135,7 @@ function visit(
     try {
       names = fs.readdirSync(source, { encoding: 'buffer' }).sort(Buffer.compare);
     } catch (err) {
-      result.skipped.push(fsError(err, 'read directory', source));
+      skip(result, path, fsError(err, 'read directory', source));
       return;
     }
     ancestors.add(id);
@@ -121,13 +145,13 @@ function visit(
       try {
         childStat = statOf(child, options.followSymlinks, 'read');
       } catch (err) {
-        result.skipped.push(err as FcpError);
+        skip(result, join(path, name), err as FcpError);
         continue;
       }
       visit(result, child, join(path, name), childStat, options, ancestors);
     }
     ancestors.delete(id);
   } else {
-    result.skipped.push(new FcpError('FCP_ERR_IO', `${showPath(source)} is not a regular file, directory or symlink; skipped`));
+    skip(result, path, new FcpError('FCP_ERR_IO', `${showPath(source)} is ${specialKind(stat)}; skipped`));
   }
 }

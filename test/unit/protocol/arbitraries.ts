@@ -176,6 +176,7 @@ export const messageArbitraries: ArbitraryByName = {
       fc.uint8Array({ minLength: 1, maxLength: 64 }).map((head) => tile(head, INLINE_MAX)),
     ),
   }),
+  ENTRY_ERROR: fc.record({ type: fc.constant(PacketType.ENTRY_ERROR), code: u16, path: entryPath, message: text }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

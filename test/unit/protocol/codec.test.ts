@@ -510,6 +510,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   KEEPALIVE: [0, 0],
   BATCH: [6, 65535],
   FILE_INLINE: [25, 20504],
+  ENTRY_ERROR: [5, 8196],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 
@@ -520,6 +521,7 @@ const entryPathCarriers = (path: Buffer): Message[] => [
   { type: PacketType.FILE_INFO, fileId: 1, perm: 0o644, size: 0, mtimeNs: 0n, digest: Buffer.alloc(16), path },
   { type: PacketType.SYMLINK, mtimeNs: 0n, path, target: bytes('t') },
   { type: PacketType.FILE_INLINE, fileId: 1, perm: 0o644, mtimeNs: 0n, hash: 0n, path, data: bytes('x') },
+  { type: PacketType.ENTRY_ERROR, code: 35, path, message: 'x' },
 ];
 const fileInfo = (change: object): Message => ({ ...entryPathCarriers(bytes('f'))[1]!, ...change }) as Message;
 const inEntryPaths = (path: Buffer, label: string, code: FcpErrorCode): [string, Message, FcpErrorCode][] =>

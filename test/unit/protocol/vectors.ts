@@ -112,6 +112,12 @@ export const VECTORS: readonly Vector[] = [
     path: path('dir/a.txt'),
     data: Buffer.from('hello', 'latin1'),
   }),
+  plain('ENTRY_ERROR (a FIFO the sender skipped)', {
+    type: PacketType.ENTRY_ERROR,
+    code: wireFromCode('FCP_ERR_IO'),
+    path: path('dir/pipe'),
+    message: 'dir/pipe is a FIFO; skipped',
+  }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {

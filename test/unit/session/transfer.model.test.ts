@@ -25,6 +25,7 @@ import {
 import type { DataMessage, FileErrorMessage, FileInfoMessage, Message, MessageOf } from '../../../src/protocol/messages';
 import type { SendAction } from '../../../src/session/actions';
 import { chunkCount, FileDigest } from '../../../src/session/digest';
+import { EntryScope } from '../../../src/session/entryScope';
 import {
   CompleteAction,
   DEFAULT_WINDOW_FILES,
@@ -48,14 +49,17 @@ function plain(action: TransferAction): Plain {
   switch (action.type) {
     case 'send': {
       const { type, ...fields } = action.message as unknown as Plain & { type: number };
-      if (type !== PacketType.FILE_ERROR) return { send: packetTypeName[type], ...fields };
+      if (type !== PacketType.FILE_ERROR && type !== PacketType.ENTRY_ERROR) return { send: packetTypeName[type], ...fields };
       expectEqual(Buffer.byteLength(fields.message as string) <= MAX_ERROR_MESSAGE_BYTES, true);
-      return { send: 'FILE_ERROR', fileId: fields.fileId, code: codeFromWire(fields.code as number) };
+      const about = type === PacketType.FILE_ERROR ? { fileId: fields.fileId } : { path: fields.path };
+      return { send: packetTypeName[type], ...about, code: codeFromWire(fields.code as number) };
     }
     case 'fail':
       return { fail: action.error.code, notifyPeer: action.notifyPeer };
     case 'fileFailed':
       return { type: 'fileFailed', fileId: action.fileId, code: action.error.code };
+    case 'entryFailed':
+      return { type: 'entryFailed', path: action.path, code: action.error.code };
     case 'writeChunk':
       return { ...action, data: action.data.length };
     default:
@@ -75,6 +79,9 @@ function expectActions(actual: readonly TransferAction[], expected: Plain[]): vo
 const sent = (name: PacketTypeName, fields: Plain = {}): Plain => ({ send: name, ...fields });
 const failure = (code: FcpErrorCode, notifyPeer = true): Plain => ({ fail: code, notifyPeer });
 const fileFailed = (fileId: number, code: FcpErrorCode): Plain => ({ type: 'fileFailed', fileId, code });
+const entryFailed = (path: Buffer, code: FcpErrorCode): Plain => ({ type: 'entryFailed', path, code });
+/** ENTRY_ERROR for a FIFO the sender skipped, or a symlink the receiver could not create. */
+const SKIPPED = { path: Buffer.from('fifo'), code: wireFromCode('FCP_ERR_IO'), message: 'fifo is a FIFO; skipped' };
 
 function expectInternal(run: () => unknown): void {
   let caught: unknown;
@@ -182,11 +189,13 @@ function sizeNear(chunkSize: number): fc.Arbitrary<number> {
   );
 }
 
-const pathOf = (fileId: number) => Buffer.from(`tree/f${fileId}`);
+const pathOf = (fileId: number) => Buffer.from(`f${fileId}`);
 const PERM = 0o640;
 const MTIME = 1_700_000_000_123_456_789n;
 const DIR_PATH = Buffer.from('tree');
-const LINK_PATH = Buffer.from('tree/link');
+/** Entries at the top level of a recursive push into a directory: the scope admits them all (entryScope.test.ts tests it). */
+const anyScope = () => new EntryScope({ recursive: true, singleRoot: false });
+const LINK_PATH = Buffer.from('link');
 const LINK_TARGET = Buffer.from('../elsewhere');
 /** DATA contents in the model tests: their bytes do not matter, only which view goes where. */
 const PAYLOAD = Buffer.alloc(DATA_FRAME_BYTES, 0x5a);
@@ -234,6 +243,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   KEEPALIVE: { type: PacketType.KEEPALIVE },
   BATCH: { type: PacketType.BATCH, entries: Buffer.alloc(6) },
   FILE_INLINE: { type: PacketType.FILE_INLINE, fileId: 0, perm: PERM, mtimeNs: 0n, hash: 0n, path: pathOf(0), data: PAYLOAD.subarray(0, 1) },
+  ENTRY_ERROR: { type: PacketType.ENTRY_ERROR, code: 35, path: pathOf(0), message: 'skipped' },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
@@ -280,12 +290,14 @@ interface ReceiverModel extends ViolationModel {
   afterFailure: number;
   /** Sends predicted so far, by type. */
   predicted: Record<string, number>;
+  /** ENTRY_ERRORs either side sent. */
+  entriesFailed: number;
 }
 class ReceiverReal {
   readonly machine: TransferReceiver;
   readonly sends: Record<string, number> = {};
   constructor(chunkSize: number) {
-    this.machine = new TransferReceiver({ chunkSize, peerName: 'sender test' });
+    this.machine = new TransferReceiver({ chunkSize, peerName: 'sender test', scope: anyScope() });
   }
   /** Counts the sends, so that the run can compare them with the model's at the end. */
   record(actions: readonly ReceiverAction[]): readonly ReceiverAction[] {
@@ -537,8 +549,31 @@ const rSteps = {
     run(m, r) {
       m.state = 'CLOSED';
       const ok = m.files.filter((f) => f.state === 'ok');
-      const complete = { type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, bytes: ok.reduce((sum, f) => sum + f.size, 0) };
+      const complete = {
+        type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, entriesFailed: m.entriesFailed, bytes: ok.reduce((sum, f) => sum + f.size, 0),
+      };
       expectActions(r.record(r.machine.finished()), expectSends(m, [sent('DONE'), complete]));
+    },
+  },
+  /** The sender skipped an entry: counted, nothing to create. */
+  senderEntryError: {
+    name: 'ENTRY_ERROR from the sender',
+    check: (m, a) => m.state === 'RECEIVING' && !a.ok,
+    run(m, r) {
+      m.entriesFailed++;
+      expectActions(r.receive(0, { type: PacketType.ENTRY_ERROR, ...SKIPPED }), [entryFailed(SKIPPED.path, 'FCP_ERR_IO')]);
+    },
+  },
+  /** The owner could not create a directory or symlink, or apply a directory's metadata: the sender hears of it before DONE. */
+  ownerEntryFailed: {
+    name: 'owner: directory or symlink failed',
+    check: (m, a) => (m.state === 'RECEIVING' || m.state === 'SENDER_DONE' || m.state === 'FINISHING') && !a.ok,
+    run(m, r) {
+      m.entriesFailed++;
+      expectActions(r.record(r.machine.entryFailed(LINK_PATH, IO_ERROR)), expectSends(m, [
+        sent('ENTRY_ERROR', { path: LINK_PATH, code: 'FCP_ERR_IO' }),
+        entryFailed(LINK_PATH, 'FCP_ERR_IO'),
+      ]));
     },
   },
   keepalive: {
@@ -683,6 +718,10 @@ const rControlViolations: RViolation[] = [
   ['DIR_INFO after DONE', (m) =>
     m.state !== 'RECEIVING' && m.state !== 'FAILED'
       ? refused(0, { type: PacketType.DIR_INFO, perm: 0, mtimeNs: 0n, path: DIR_PATH }, 'FCP_ERR_UNEXPECTED_MESSAGE') : undefined],
+  ['ENTRY_ERROR after DONE', (m) =>
+    m.state !== 'RECEIVING' && m.state !== 'FAILED' ? refused(0, { type: PacketType.ENTRY_ERROR, ...SKIPPED }, 'FCP_ERR_UNEXPECTED_MESSAGE') : undefined],
+  ['ENTRY_ERROR on a data connection', (m, a) =>
+    m.state !== 'FAILED' ? refused(1 + (a.conn % CONNS), { type: PacketType.ENTRY_ERROR, ...SKIPPED }, 'FCP_ERR_UNEXPECTED_MESSAGE') : undefined],
   ['FILE_DONE for a file not ready', (m, a) => {
     const f = choose(m.files.filter((x) => x.state === 'announced'), a.pick);
     return f ? refused(0, { type: PacketType.FILE_DONE, fileId: f.id, digest: BAD_DIGEST }) : undefined;
@@ -792,7 +831,7 @@ describe('TransferReceiver', () => {
     fc.assert(
       fc.property(receiverPlan, fc.commands(commands(receiverSteps, rAfter), { maxCommands: MAX_COMMANDS, size: 'max' }), (plan, cmds) => {
         const m: ReceiverModel = {
-          chunkSize: plan.chunkSize, plan: plan.sizes, files: [], links: [], state: 'RECEIVING', violation: plan.violation, steps: 0, draining: false, afterFailure: 0, predicted: {},
+          chunkSize: plan.chunkSize, plan: plan.sizes, files: [], links: [], state: 'RECEIVING', violation: plan.violation, steps: 0, draining: false, afterFailure: 0, predicted: {}, entriesFailed: 0,
         };
         const r = new ReceiverReal(plan.chunkSize);
         const totalBytes = plan.sizes.reduce((sum, size) => sum + size, 0);
@@ -817,7 +856,7 @@ describe('TransferReceiver', () => {
 
   it.each([0, 1])('refuses anything but FILE_COUNT, ERROR and KEEPALIVE before FILE_COUNT (connection %i)', (conn) => {
     for (const message of ALL_MESSAGES) {
-      const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+      const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
       const expected =
         message.type === PacketType.KEEPALIVE ? [] :
         message.type === PacketType.ERROR ? [failure('FCP_ERR_PROTOCOL', false)] :
@@ -828,16 +867,16 @@ describe('TransferReceiver', () => {
   });
 
   it('finishes at once when FILE_COUNT announced no file', () => {
-    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
     expectActions(receiver.receive(0, { type: PacketType.FILE_COUNT, count: 0, totalBytes: 0 }), []);
     expectActions(receiver.receive(0, { type: PacketType.DONE }), [{ type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 0, filesFailed: 0, bytes: 0 }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0 }]);
     expect(receiver.state).toBe('CLOSED');
   });
 
   /** A receiver with file 0 of `size` bytes announced (FILE_INFO carrying `digest`) and created. */
   function readyReceiver(size: number, digest: Buffer = Buffer.alloc(DIGEST_SIZE)): TransferReceiver {
-    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
     receiver.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: size });
     receiver.receive(0, { ...(fileInfo(0, size) as FileInfoMessage), digest });
     expectActions(receiver.fileCreated(0), [sent('FILE_READY', { fileId: 0 })]);
@@ -887,6 +926,8 @@ interface SenderModel extends ViolationModel {
   files: SFile[];
   state: 'ANNOUNCING' | 'DONE_SENT' | 'CLOSED' | 'FAILED';
   afterFailure: number;
+  /** ENTRY_ERRORs either side sent. */
+  entriesFailed: number;
 }
 type SStep = Step<SenderModel, TransferSender>;
 
@@ -1030,9 +1071,28 @@ const sSteps = {
     check: (m) => m.state === 'DONE_SENT' && !m.files.some(open),
     run(m, s) {
       const ok = filesIn(m, 'ok');
-      const complete = { type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, bytes: ok.reduce((sum, f) => sum + f.size, 0) };
+      const complete = {
+        type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, entriesFailed: m.entriesFailed, bytes: ok.reduce((sum, f) => sum + f.size, 0),
+      };
       expectActions(s.receive({ type: PacketType.DONE }), [complete]);
       m.state = 'CLOSED';
+    },
+  },
+  /** The owner skips a source entry (a FIFO, a loop): the receiver hears of it before DONE. */
+  skipEntry: {
+    name: 'owner: entry skipped',
+    check: (m, a) => m.state === 'ANNOUNCING' && !a.ok,
+    run(m, s) {
+      m.entriesFailed++;
+      expectActions(s.skipEntry(SKIPPED.path, IO_ERROR), [sent('ENTRY_ERROR', { path: SKIPPED.path, code: 'FCP_ERR_IO' }), entryFailed(SKIPPED.path, 'FCP_ERR_IO')]);
+    },
+  },
+  receiverEntryError: {
+    name: 'ENTRY_ERROR from the receiver',
+    check: (m, a) => exchanging(m) && !a.ok,
+    run(m, s) {
+      m.entriesFailed++;
+      expectActions(s.receive({ type: PacketType.ENTRY_ERROR, ...SKIPPED }), [entryFailed(SKIPPED.path, 'FCP_ERR_IO')]);
     },
   },
   keepalive: {
@@ -1105,6 +1165,8 @@ const sViolations: SViolation[] = [
     const messages = [FILE_INFO, DATA, CHUNK_SUM, FILE_DONE, FILE_COUNT, DIR_INFO, SYMLINK, HELLO, PUSH];
     return m.state !== 'FAILED' ? refused(0, choose(messages, a.pick)!, 'FCP_ERR_UNEXPECTED_MESSAGE') : undefined;
   }],
+  ['ENTRY_ERROR after CLOSED', (m) =>
+    m.state === 'CLOSED' ? refused(0, { type: PacketType.ENTRY_ERROR, ...SKIPPED }, 'FCP_ERR_UNEXPECTED_MESSAGE') : undefined],
   ['an acknowledgement after CLOSED', (m, a) =>
     m.state === 'CLOSED' ? refused(0, { type: PacketType.FILE_OK, fileId: a.pick % (m.files.length + 1) }, 'FCP_ERR_UNEXPECTED_MESSAGE') : undefined],
   ['ERROR from the receiver', (m) =>
@@ -1160,7 +1222,7 @@ describe('TransferSender', () => {
       fc.property(senderPlan, fc.commands(commands(senderSteps, sAfter), { maxCommands: MAX_COMMANDS, size: 'max' }), (plan, cmds) => {
         const m: SenderModel = {
           chunkSize: plan.chunkSize, window: plan.window, plan: plan.sizes, files: [], state: 'ANNOUNCING',
-          violation: plan.violation, steps: 0, draining: false, afterFailure: 0,
+          violation: plan.violation, steps: 0, draining: false, afterFailure: 0, entriesFailed: 0,
         };
         const s = new TransferSender({ chunkSize: plan.chunkSize, windowFiles: plan.window, peerName: 'receiver test' });
         expect(s.canAnnounce).toBe(false);
@@ -1286,7 +1348,7 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
   const { chunkSize, connections, files } = plan;
   const random = mulberry32(plan.seed);
   const sender = new TransferSender({ chunkSize, windowFiles: plan.windowFiles, peerName: 'receiver' });
-  const receiver = new TransferReceiver({ chunkSize, peerName: 'sender' });
+  const receiver = new TransferReceiver({ chunkSize, peerName: 'sender', scope: anyScope() });
   const toReceiver: Message[] = [];
   const toSender: Message[] = [];
   const dataLinks: Message[][] = Array.from({ length: connections }, () => []);
@@ -1472,7 +1534,7 @@ describe('FILE_INLINE', () => {
   const inline = (fileId = 0): Message => ({ type: PacketType.FILE_INLINE, fileId, perm: PERM, mtimeNs: MTIME, hash: 7n, path: pathOf(fileId), data });
 
   function inlineReceiver(count = 1): TransferReceiver {
-    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
     receiver.receive(0, { type: PacketType.FILE_COUNT, count, totalBytes: count * data.length });
     expectActions(receiver.receive(0, inline()), [
       { type: 'writeFile', fileId: 0, path: pathOf(0), perm: PERM, mtimeNs: MTIME, hash: 7n, data },
@@ -1484,7 +1546,7 @@ describe('FILE_INLINE', () => {
     const receiver = inlineReceiver();
     expectActions(receiver.fileCommitted(0), [sent('FILE_OK', { fileId: 0 }), { type: 'fileOk', fileId: 0 }]);
     expectActions(receiver.receive(0, { type: PacketType.DONE }), [{ type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, bytes: data.length }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length }]);
   });
 
   it('fails alone when the owner cannot write it or its hash does not match', () => {
@@ -1498,11 +1560,11 @@ describe('FILE_INLINE', () => {
   });
 
   it('refuses the next id out of turn, more files than FILE_COUNT, and bytes over total_bytes', () => {
-    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
     receiver.receive(0, { type: PacketType.FILE_COUNT, count: 2, totalBytes: 2 * data.length });
     expectActions(receiver.receive(0, inline(1)), [failure('FCP_ERR_PROTOCOL')]);
     expectActions(inlineReceiver().receive(0, inline(1)), [failure('FCP_ERR_PROTOCOL')]);
-    const tight = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender' });
+    const tight = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
     tight.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: data.length - 1 });
     expectActions(tight.receive(0, inline()), [failure('FCP_ERR_PROTOCOL')]);
   });
@@ -1579,7 +1641,7 @@ describe('FILE_INLINE', () => {
     expectInternal(() => sender.sendInline(pathOf(1), PERM, MTIME, data, 7n));
     sender.receive({ type: PacketType.FILE_OK, fileId: 0 });
     expectActions(sender.finish(), [sent('DONE')]);
-    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, bytes: data.length }]);
+    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length }]);
   });
 });
 
@@ -1597,6 +1659,7 @@ describe('TransferSender and TransferReceiver back to back', () => {
           type: 'complete',
           filesOk: ok.length,
           filesFailed: plan.files.length - ok.length,
+          entriesFailed: 0,
           bytes: ok.reduce((sum, file) => sum + file.size, 0),
         };
         expect(loopback(plan, xxh)).toEqual({ sender: summary, receiver: summary });

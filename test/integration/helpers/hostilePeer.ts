@@ -1,0 +1,100 @@
+/**
+ * Scripted hostile peers built from fcp's own code, so that they speak the protocol correctly and
+ * only lie about what they send: a server whose sender announces whatever entries a test scripts
+ * (to attack the real client's receiver), and a client that pushes whatever entries a test
+ * scripts (to attack the real fcpd's receiver). Entries are written as PROTOCOL.md's tables
+ * write them: `dir a`, `file a/b`, `symlink a/l`.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Launcher } from '../../../src';
+import { runClientSession } from '../../../src/client/clientSession';
+import { localLauncher } from '../../../src/launch/localLauncher';
+import { loadXxhash } from '../../../src/protocol/xxhash';
+import { SessionServer } from '../../../src/server/sessionServer';
+import type { RequestAction } from '../../../src/session/connection';
+import { makeOffer } from '../../../src/session/params';
+import type { TransferSummary } from '../../../src/transfer/link';
+import type { Entry, WalkResult } from '../../../src/transfer/walk';
+import { dial, within } from './run';
+
+/** What a scripted file holds: its own entry path, so a planted file is recognised wherever it lands. */
+export const scriptedContent = (entryPath: string): string => `planted by a hostile peer as ${entryPath}\n`;
+
+/**
+ * A sender's walk that announces `entries` ("dir a", "file a/b", "symlink a/l") in order; files
+ * read their content from files made in `scratch`, symlinks point at "target".
+ */
+export function scriptedWalk(entries: readonly string[], scratch: string): WalkResult {
+  const walk: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
+  entries.forEach((line, i) => {
+    const [kind, entryPath] = line.split(' ') as [string, string];
+    const pathBytes = Buffer.from(entryPath);
+    const mtimeNs = 1_700_000_000_000_000_000n;
+    let entry: Entry;
+    if (kind === 'dir') entry = { kind: 'dir', path: pathBytes, perm: 0o755, mtimeNs };
+    else if (kind === 'symlink') entry = { kind: 'symlink', path: pathBytes, target: Buffer.from('target'), mtimeNs };
+    else if (kind === 'file') {
+      const source = path.join(scratch, `source-${i}`);
+      fs.writeFileSync(source, scriptedContent(entryPath));
+      const size = fs.statSync(source).size;
+      entry = { kind: 'file', path: pathBytes, source: Buffer.from(source), perm: 0o644, size, mtimeNs };
+      walk.fileCount++;
+      walk.totalBytes += size;
+    } else throw new Error(`unknown entry kind in ${JSON.stringify(line)}`);
+    walk.entries.push(entry);
+  });
+  return walk;
+}
+
+/**
+ * A Launcher for copy() whose "fcpd" is fcp's own session server in this process, sending
+ * `script(request)` as its answer to any PULL.
+ */
+export function hostileServer(script: (request: RequestAction) => WalkResult): Launcher {
+  return {
+    async launch(secret) {
+      const server = new SessionServer({
+        xxh: await loadXxhash(),
+        bind: '127.0.0.1',
+        port: 0,
+        log: () => undefined,
+        prepare: (request) => ({ kind: 'pull', walk: script(request) }),
+      });
+      const { port } = await server.listen();
+      const nonce = randomBytes(32);
+      const ended = server.register(secret, nonce, 15_000);
+      return {
+        name: `hostile fcpd on 127.0.0.1:${port}`,
+        controlNonce: nonce,
+        connect: () => dial(port),
+        async close() {
+          await within(ended, 15_000, 'hostile session end').catch(() => undefined);
+          server.close();
+        },
+      };
+    },
+  };
+}
+
+/** Pushes `walk` to a real fcpd (a child process) as fcp would, with MODE `flags`, into `destination`. */
+export async function hostilePush(walk: WalkResult, destination: string, flags: number): Promise<TransferSummary> {
+  const secret = randomBytes(32);
+  const server = await localLauncher().launch(secret, () => undefined);
+  let failed = true;
+  try {
+    const { summary } = await runClientSession({
+      server,
+      secret,
+      offer: makeOffer({ encrypt: true }),
+      flags,
+      work: { kind: 'push', destination: Buffer.from(destination), walk },
+      log: () => undefined,
+    });
+    failed = false;
+    return summary;
+  } finally {
+    await server.close(failed);
+  }
+}
