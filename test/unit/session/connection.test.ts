@@ -274,6 +274,21 @@ describe('data connection', () => {
     expectRefused(pump, 'server', 'FCP_ERR_PROTOCOL');
     neitherAuthenticated(pump);
   });
+
+  it('an index taken by another connection between ATTACH and AUTH is refused after AUTH, with FCP_ERR_PROTOCOL', () => {
+    const session: SessionEntry = { ...SESSION, attached: new Set([1]) };
+    const machine = server({ sessionFor: (id) => (id.equals(SESSION_ID) ? session : undefined) });
+    const client = dataClient({ connIndex: 2 });
+    const hello = machine.start().find((a) => a.type === 'send')!;
+    const [clientHello, attach, auth] = client.receive((hello as { message: Message }).message).flatMap((a) => (a.type === 'send' ? [a.message] : []));
+    expect(typesOf([clientHello!, attach!, auth!])).toEqual(['HELLO', 'ATTACH', 'AUTH']);
+    expect([...machine.receive(clientHello!), ...machine.receive(attach!)]).toEqual([]);
+    // Another connection with index 2 authenticated meanwhile.
+    (session.attached as Set<number>).add(2);
+    const actions = machine.receive(auth!);
+    expect(actions).toEqual([{ type: 'fail', error: expect.objectContaining({ code: 'FCP_ERR_PROTOCOL' }), notifyPeer: true }]);
+    expect(machine.failure?.message).toMatch(/attached as connection 2, which is taken or outside 1\.\.4/);
+  });
 });
 
 describe('authentication', () => {
