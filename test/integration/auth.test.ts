@@ -18,7 +18,7 @@ import type { Message } from '../../src/protocol';
 import { ClientConnection } from '../../src/session/connection';
 import { makeOffer } from '../../src/session/params';
 import { FramedConnection } from '../../src/wire/framedConnection';
-import { runHandshake, takeOver } from '../../src/wire/handshake';
+import { Established, runHandshake, takeOver } from '../../src/wire/handshake';
 import { compareTrees } from './helpers/compare';
 import { dial, FCPD_BIN, killAll, stackLines, StartedFcpd, startFcpd, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
@@ -167,12 +167,12 @@ test('fcpd refuses a wrong secret, a forged MAC and unknown or unauthenticated A
   expect(fcpd!.stderr()).not.toMatch(/^\s+at /m);
 });
 
-test('an ATTACH that names a live session but lacks its secret is refused with FCP_ERR_AUTH', async () => {
+/** A real fcpd with a real push session of 2 encrypted data connections, its control connection established. */
+async function liveSession(): Promise<{ fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }> {
   const work = temp.make('fcp-auth');
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });
   started.push(fcpd);
-  // A real session, opened with the secret: the attacker learnt its id, not the secret.
   const control = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'control', 30_000);
   const established = await runHandshake(
     control,
@@ -187,32 +187,20 @@ test('an ATTACH that names a live session but lacks its secret is refused with F
     }),
     { timeoutMs: 10_000 },
   );
+  return { fcpd, secret, control, established };
+}
+
+test('an ATTACH that names a live session but lacks its secret is refused with FCP_ERR_AUTH', async () => {
+  // A real session, opened with the secret: the attacker learnt its id, not the secret.
+  const { fcpd, control, established } = await liveSession();
   expect(await attemptAttach(fcpd.port, randomBytes(32), established.sessionId, 1)).toBe('FCP_ERR_AUTH');
   control.close();
   fcpd.kill();
 });
 
 test('an ATTACH with a taken or out-of-range conn_index is refused with FCP_ERR_PROTOCOL; the session goes on', async () => {
-  const work = temp.make('fcp-auth');
-  const secret = randomBytes(32);
-  const fcpd = await startFcpd({ secret, verbose: true });
-  started.push(fcpd);
+  const { fcpd, secret, control, established } = await liveSession();
   const xxh = await loadXxhash();
-  const params = makeOffer({ encrypt: true, connections: 2 });
-  const control = new FramedConnection(await dial(fcpd.port), xxh, 'control', 30_000);
-  const established = await runHandshake(
-    control,
-    new ClientConnection({
-      role: 'control',
-      secret,
-      nonce: randomBytes(32),
-      peerName: 'fcpd',
-      offer: params,
-      mode: { type: PacketType.MODE, flags: 0 },
-      request: { type: PacketType.PUSH, path: Buffer.from(work) },
-    }),
-    { timeoutMs: 10_000 },
-  );
   const attach = async (connIndex: number): Promise<FramedConnection> => {
     const conn = new FramedConnection(await dial(fcpd.port), xxh, `data ${connIndex}`, 30_000);
     await runHandshake(conn, dataMachine(secret, established.sessionId, connIndex, established.params), { timeoutMs: 10_000 });
