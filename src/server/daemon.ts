@@ -15,7 +15,10 @@ import type { Listen } from '../launch/handoff';
 import type * as SessionServerModule from './sessionServer';
 
 export const DEFAULT_DAEMON_PORT = 7523;
+/** A control socket request or reply takes at most this long, each way. */
 const CONTROL_TIMEOUT_MS = 5000;
+/** The longest request line the daemon reads (a register request is about 170 bytes). */
+const MAX_REQUEST_BYTES = 4096;
 const START_TIMEOUT_MS = 10_000;
 /** A session secret or nonce in a register request: 32 bytes in lowercase hex. */
 const HEX_32 = /^[0-9a-f]{64}$/;
@@ -54,6 +57,48 @@ export interface DaemonStatus {
 
 type Request = { op: 'register'; secret: string; nonce?: string } | { op: 'status' } | { op: 'stop' };
 type Reply = ({ ok: true } & Partial<DaemonStatus>) | { ok: false; error: string };
+
+/** What the control socket's requests act on. */
+export interface ControlTarget {
+  status(): DaemonStatus;
+  register(secret: Buffer, nonce: Buffer | undefined): void;
+  stop(): void;
+}
+
+const refusal = (error: string): Reply => ({ ok: false, error });
+
+/**
+ * The reply to one request line of the control socket (PROTOCOL.md §9). Anything that is not a
+ * well-formed request gets {ok: false, error}, never an exception: the daemon serves on.
+ */
+export function answerControlLine(line: string, target: ControlTarget): Reply {
+  let request: unknown;
+  try {
+    request = JSON.parse(line);
+  } catch {
+    return refusal('bad request: not JSON');
+  }
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) return refusal('bad request: not a JSON object');
+  const { op, secret, nonce } = request as Record<string, unknown>;
+  switch (op) {
+    case 'status':
+      return { ok: true, ...target.status() };
+    case 'register': {
+      if (typeof secret !== 'string' || !HEX_32.test(secret)) return refusal('bad register request: secret must be 64 lowercase hex digits');
+      if (nonce !== undefined && (typeof nonce !== 'string' || !HEX_32.test(nonce))) {
+        return refusal('bad register request: nonce must be 64 lowercase hex digits');
+      }
+      target.register(Buffer.from(secret, 'hex'), nonce === undefined ? undefined : Buffer.from(nonce, 'hex'));
+      const { port, address } = target.status();
+      return { ok: true, port, address };
+    }
+    case 'stop':
+      target.stop();
+      return { ok: true };
+    default:
+      return refusal(`unknown request: op ${JSON.stringify(op) ?? 'missing'}`);
+  }
+}
 
 /** Sends one request to the daemon; undefined when no daemon answers on the socket. */
 export function askDaemon(request: Request, paths = daemonPaths()): Promise<Reply | undefined> {
@@ -163,35 +208,30 @@ export async function runDaemon(options: { port: number; bind?: string }, paths 
   const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, log });
   const address = await sessions.listen();
   const since = new Date().toISOString();
+  const target: ControlTarget = {
+    status: () => ({ pid: process.pid, port: address.port, address: address.address, sessions: sessions.activeSessions, since }),
+    register: (secret, nonce) =>
+      void sessions.register(secret, nonce).then((outcome) => {
+        if (!outcome.ok) log(`launch ended: ${outcome.error.message}`);
+      }),
+    stop: () => shutdown(),
+  };
   const control = net.createServer((socket) => {
     let pending = '';
+    let answered = false;
+    const reply = (value: Reply): void => {
+      answered = true;
+      socket.end(`${JSON.stringify(value)}\n`);
+    };
+    // A client that says nothing, or never ends its line, does not hold the socket.
+    socket.setTimeout(CONTROL_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
+      if (answered) return;
       pending += chunk.toString('utf8');
       const nl = pending.indexOf('\n');
-      if (nl < 0) return;
-      const reply = (value: Reply): void => void socket.end(`${JSON.stringify(value)}\n`);
-      let request: Request;
-      try {
-        request = JSON.parse(pending.slice(0, nl)) as Request;
-      } catch {
-        return reply({ ok: false, error: 'bad request' });
-      }
-      if (request.op === 'status') {
-        return reply({ ok: true, pid: process.pid, port: address.port, address: address.address, sessions: sessions.activeSessions, since });
-      }
-      if (request.op === 'register' && HEX_32.test(request.secret) && (request.nonce === undefined || HEX_32.test(request.nonce))) {
-        const nonce = request.nonce === undefined ? undefined : Buffer.from(request.nonce, 'hex');
-        void sessions.register(Buffer.from(request.secret, 'hex'), nonce).then((outcome) => {
-          if (!outcome.ok) log(`launch ended: ${outcome.error.message}`);
-        });
-        return reply({ ok: true, port: address.port, address: address.address });
-      }
-      if (request.op === 'stop') {
-        reply({ ok: true });
-        return shutdown();
-      }
-      reply({ ok: false, error: 'unknown request' });
+      if (nl >= 0) return reply(answerControlLine(pending.slice(0, nl), target));
+      if (pending.length > MAX_REQUEST_BYTES) reply(refusal(`bad request: no end of line within ${MAX_REQUEST_BYTES} bytes`));
     });
   });
   const shutdown = (): void => {

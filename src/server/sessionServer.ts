@@ -180,6 +180,8 @@ export class SessionServer {
           this.startTransfer(session);
           return;
         }
+        // Taken now, before another connection's AUTH is read (this runs as a microtask), so a
+        // second connection with the same index is refused at its AUTH (PROTOCOL.md §5.1).
         (session.entry.attached as Set<number>).add(established.connIndex);
         if (session.engine) session.engine.join(linked);
         else session.data[established.connIndex - 1] = linked;

@@ -215,7 +215,10 @@ export interface LaunchKeys {
 export interface SessionEntry {
   secret: Buffer;
   params: ParamsMessage;
-  /** Connection indexes already in the pool. */
+  /**
+   * Connection indexes of the data connections that authenticated. The owner adds an index as
+   * soon as its connection authenticated, before it handles another connection's message.
+   */
   attached: ReadonlySet<number>;
 }
 
@@ -326,17 +329,27 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         new FcpError('FCP_ERR_UNKNOWN_SESSION', `${this.peerName} tried to attach to an unknown session ${message.sessionId.toString('hex')}`),
       );
     }
-    if (message.connIndex < 1 || message.connIndex > session.params.connections || session.attached.has(message.connIndex)) {
-      return this.fail(
-        new FcpError(
-          'FCP_ERR_PROTOCOL',
-          `${this.peerName} attached as connection ${message.connIndex}, which is taken or outside 1..${session.params.connections}`,
-        ),
-      );
-    }
+    const taken = this.indexTaken(message.connIndex, session);
+    if (taken) return taken;
     this.attach = message;
     this.state = 'AWAIT_AUTH';
     return [];
+  }
+
+  /**
+   * A conn_index outside 1..connections, or held by an authenticated connection of the session,
+   * is refused (PROTOCOL.md §5.1). Indexes are taken only by connections that authenticated, so
+   * a peer without the secret cannot hold one; two that raced with the same index are checked
+   * again at AUTH, where the later one is refused.
+   */
+  private indexTaken(connIndex: number, session: SessionEntry): FailAction[] | undefined {
+    if (connIndex >= 1 && connIndex <= session.params.connections && !session.attached.has(connIndex)) return undefined;
+    return this.fail(
+      new FcpError(
+        'FCP_ERR_PROTOCOL',
+        `${this.peerName} attached as connection ${connIndex}, which is taken or outside 1..${session.params.connections}`,
+      ),
+    );
   }
 
   private transcript(sessionId: Buffer, connIndex: number, offer: Buffer, serverNonce = this.options.nonce): AuthTranscript {
@@ -376,7 +389,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     // The session may have ended between ATTACH and AUTH.
     const session = this.options.sessionFor(attach.sessionId);
     const transcript = this.transcript(attach.sessionId, attach.connIndex, EMPTY);
-    const refused = this.verify(auth, session?.secret, transcript);
+    const refused = this.verify(auth, session?.secret, transcript) ?? this.indexTaken(attach.connIndex, session!);
     if (refused) return refused;
     this.state = 'ESTABLISHED';
     return this.authenticated(session!.secret, session!.params, transcript, []);

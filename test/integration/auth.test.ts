@@ -18,7 +18,7 @@ import type { Message } from '../../src/protocol';
 import { ClientConnection } from '../../src/session/connection';
 import { makeOffer } from '../../src/session/params';
 import { FramedConnection } from '../../src/wire/framedConnection';
-import { runHandshake } from '../../src/wire/handshake';
+import { Established, runHandshake, takeOver } from '../../src/wire/handshake';
 import { compareTrees } from './helpers/compare';
 import { dial, FCPD_BIN, killAll, stackLines, StartedFcpd, startFcpd, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
@@ -59,19 +59,13 @@ async function attemptControl(port: number, secret: Buffer, encrypt: boolean): P
   return handshakeOutcome(conn, machine);
 }
 
+function dataMachine(secret: Buffer, sessionId: Buffer, connIndex: number, params = makeOffer({ encrypt: false, connections: 2 })): ClientConnection {
+  return new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId, connIndex, params });
+}
+
 async function attemptAttach(port: number, secret: Buffer, sessionId: Buffer, connIndex: number): Promise<string> {
-  const xxh = await loadXxhash();
-  const conn = new FramedConnection(await dial(port), xxh, 'attacker data connection', 10_000);
-  const machine = new ClientConnection({
-    role: 'data',
-    secret,
-    nonce: randomBytes(32),
-    peerName: 'fcpd under test',
-    sessionId,
-    connIndex,
-    params: makeOffer({ encrypt: false, connections: 2 }),
-  });
-  return handshakeOutcome(conn, machine);
+  const conn = new FramedConnection(await dial(port), await loadXxhash(), 'attacker data connection', 10_000);
+  return handshakeOutcome(conn, dataMachine(secret, sessionId, connIndex));
 }
 
 /**
@@ -173,12 +167,12 @@ test('fcpd refuses a wrong secret, a forged MAC and unknown or unauthenticated A
   expect(fcpd!.stderr()).not.toMatch(/^\s+at /m);
 });
 
-test('an ATTACH that names a live session but lacks its secret is refused with FCP_ERR_AUTH', async () => {
+/** A real fcpd with a real push session of 2 encrypted data connections, its control connection established. */
+async function liveSession(): Promise<{ fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }> {
   const work = temp.make('fcp-auth');
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });
   started.push(fcpd);
-  // A real session, opened with the secret: the attacker learnt its id, not the secret.
   const control = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'control', 30_000);
   const established = await runHandshake(
     control,
@@ -193,9 +187,54 @@ test('an ATTACH that names a live session but lacks its secret is refused with F
     }),
     { timeoutMs: 10_000 },
   );
+  return { fcpd, secret, control, established };
+}
+
+test('an ATTACH that names a live session but lacks its secret is refused with FCP_ERR_AUTH', async () => {
+  // A real session, opened with the secret: the attacker learnt its id, not the secret.
+  const { fcpd, control, established } = await liveSession();
   expect(await attemptAttach(fcpd.port, randomBytes(32), established.sessionId, 1)).toBe('FCP_ERR_AUTH');
   control.close();
   fcpd.kill();
+});
+
+test('an ATTACH with a taken or out-of-range conn_index is refused with FCP_ERR_PROTOCOL; the session goes on', async () => {
+  const { fcpd, secret, control, established } = await liveSession();
+  const xxh = await loadXxhash();
+  const attach = async (connIndex: number): Promise<FramedConnection> => {
+    const conn = new FramedConnection(await dial(fcpd.port), xxh, `data ${connIndex}`, 30_000);
+    await runHandshake(conn, dataMachine(secret, established.sessionId, connIndex, established.params), { timeoutMs: 10_000 });
+    return conn;
+  };
+  const first = await attach(1);
+  // With the secret, so refused for the index alone: a duplicate, and one beyond the accepted 2.
+  const refusals = await Promise.all(
+    [1, 3].map(async (connIndex) => {
+      const conn = new FramedConnection(await dial(fcpd.port), xxh, `data ${connIndex}`, 10_000);
+      return handshakeOutcome(conn, dataMachine(secret, established.sessionId, connIndex, established.params));
+    }),
+  );
+  expect(refusals).toEqual(['FCP_ERR_PROTOCOL', 'FCP_ERR_PROTOCOL']);
+  const second = await attach(2);
+
+  // The session was not harmed: an empty push completes, DONE both ways, and fcpd exits 0.
+  const received: Message[] = [];
+  const serverDone = new Promise<void>((resolve, reject) =>
+    takeOver(control, established, {
+      message: (message) => {
+        received.push(message);
+        if (message.type === PacketType.DONE) resolve();
+      },
+      closed: (error) => (error ? reject(error) : resolve()),
+    }),
+  );
+  control.send({ type: PacketType.FILE_COUNT, count: 0, totalBytes: 0 });
+  control.send({ type: PacketType.DONE });
+  await within(serverDone, 10_000, 'the server DONE');
+  expect(received.map((m) => m.type)).toEqual([PacketType.DONE]);
+  for (const conn of [control, first, second]) conn.close();
+  expect(await within(fcpd.exited, 15_000, 'fcpd exit')).toEqual({ code: 0, signal: null });
+  expect(fcpd.stderr().match(/refused client 127\.0\.0\.1:\d+: .*which is taken or outside 1\.\.2/g)).toHaveLength(2);
 });
 
 test('a client whose fcpd holds another secret gets FCP_ERR_AUTH (exit code 5) and sends nothing', async () => {

@@ -90,6 +90,9 @@ test.each([
   ['an entry header cut short', batch(FILE_OK, FILE_OK, Buffer.of(PacketType.FILE_OK, 0)), 'FCP_ERR_PROTOCOL', /ends inside an entry header at byte 14/],
   ['an entry longer than what is left', batch(FILE_OK, FILE_OK.subarray(0, 5)), 'FCP_ERR_PROTOCOL', /entry 1 declares 4 bytes and only 2 are left/],
   ['an entry length its type cannot have', batch(FILE_OK, entry(PacketType.FILE_OK, Buffer.alloc(5))), 'FCP_ERR_BAD_LENGTH', /entry 1 \(FILE_OK\) declares 5 bytes; its type allows 4\.\.4/],
+  // The bounds are checked before the overrun (PROTOCOL.md §4, BATCH): the first failing check decides.
+  ['an entry length its type cannot have that also runs past the end', batch(FILE_OK, Buffer.of(PacketType.FILE_OK, 0, 9, 0, 0)), 'FCP_ERR_BAD_LENGTH', /entry 1 \(FILE_OK\) declares 9 bytes; its type allows 4\.\.4/],
+  ['a disallowed type whose length also runs past the end', batch(FILE_OK, Buffer.of(PacketType.HELLO, 0, 40)), 'FCP_ERR_PROTOCOL', /entry 1 is HELLO/],
   ['a bad field inside an entry', batch(FILE_OK, entry(PacketType.DIR_INFO, Buffer.concat([Buffer.of(0xff, 0xff), Buffer.alloc(8), Buffer.from('d')]))), 'FCP_ERR_BAD_FIELD', /perm/],
 ])('refuses %s', (_label, message, code, why) => {
   const refused = refusal(message);

@@ -153,6 +153,13 @@ export const VECTORS: readonly Vector[] = [
     key: KEY,
     message: { type: PacketType.FILE_READY, fileId: 1 },
   },
+  {
+    // Section 2: the checksum covers the header and the first 8 bytes of the ciphertext.
+    name: 'DATA (sealed, full coverage: the checksum covers the first 8 bytes of the ciphertext)',
+    coverage: FULL,
+    key: KEY,
+    message: { type: PacketType.DATA, fileId: 1, seq: 0, data: Buffer.from('0123456789abcdef', 'hex') },
+  },
 ];
 
 // --- messages <-> JSON -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
  * through the real codec (pump.ts): what each side ends up with, what goes on the wire, and how
  * every refusal reaches both sides.
  */
+import { hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
 import { FcpError, FcpErrorCode, wireFromCode } from '../../../src/errors';
 import {
@@ -113,6 +114,24 @@ function server(options: Partial<ServerConnectionOptions> = {}): ServerConnectio
 }
 
 const typesOf = (messages: readonly Message[]): string[] => messages.map((m) => packetTypeName[m.type]!);
+
+/**
+ * PROTOCOL.md §6 written out with node:crypto alone: HKDF-SHA256(secret, salt server_nonce ‖
+ * client_nonce, info label ‖ session_id ‖ conn_index u16), 32 bytes.
+ */
+function specFrameKey(label: 'fcp1 c2s' | 'fcp1 s2c', serverNonce: Buffer, sessionId: Buffer, connIndex: number): Buffer {
+  const index = Buffer.alloc(2);
+  index.writeUInt16BE(connIndex);
+  const info = Buffer.concat([Buffer.from(label, 'latin1'), sessionId, index]);
+  return Buffer.from(hkdfSync('sha256', SECRET, Buffer.concat([serverNonce, CLIENT_NONCE]), info, 32));
+}
+
+/** The keys each side sealed (out) and opened (in) with, by direction of the traffic. */
+function sealKeys(pump: Pump): Record<'c2s' | 's2c', Buffer[]> {
+  const key = (side: Side, direction: 'in' | 'out'): Buffer[] =>
+    pump.actionsOf(side, 'seal').filter((a) => a.direction === direction).map((a) => a.key);
+  return { c2s: [...key('client', 'out'), ...key('server', 'in')], s2c: [...key('server', 'out'), ...key('client', 'in')] };
+}
 
 /** A rewrite hook changing the messages of one type that `from` sends. */
 function rewriting<T extends Message['type']>(
@@ -232,6 +251,14 @@ describe('data connection', () => {
     expect([pump.client.failure, pump.server.failure]).toEqual([undefined, undefined]);
   });
 
+  it('its frame keys are derived from the HELLO nonces, the session id and its conn_index (§6)', async () => {
+    const pump = await Pump.handshake(dataClient(), server());
+    expect(sealKeys(pump)).toEqual({
+      c2s: Array(2).fill(specFrameKey('fcp1 c2s', SERVER_NONCE, SESSION_ID, 2)),
+      s2c: Array(2).fill(specFrameKey('fcp1 s2c', SERVER_NONCE, SESSION_ID, 2)),
+    });
+  });
+
   it('an unknown session is refused with FCP_ERR_UNKNOWN_SESSION before AUTH is read', async () => {
     const pump = await Pump.handshake(dataClient({ sessionId: Buffer.alloc(SESSION_ID_SIZE, 0x44) }), server());
     expectRefused(pump, 'server', 'FCP_ERR_UNKNOWN_SESSION');
@@ -246,6 +273,21 @@ describe('data connection', () => {
     const pump = await Pump.handshake(dataClient({ connIndex }), server());
     expectRefused(pump, 'server', 'FCP_ERR_PROTOCOL');
     neitherAuthenticated(pump);
+  });
+
+  it('an index taken by another connection between ATTACH and AUTH is refused after AUTH, with FCP_ERR_PROTOCOL', () => {
+    const session: SessionEntry = { ...SESSION, attached: new Set([1]) };
+    const machine = server({ sessionFor: (id) => (id.equals(SESSION_ID) ? session : undefined) });
+    const client = dataClient({ connIndex: 2 });
+    const hello = machine.start().find((a) => a.type === 'send')!;
+    const [clientHello, attach, auth] = client.receive((hello as { message: Message }).message).flatMap((a) => (a.type === 'send' ? [a.message] : []));
+    expect(typesOf([clientHello!, attach!, auth!])).toEqual(['HELLO', 'ATTACH', 'AUTH']);
+    expect([...machine.receive(clientHello!), ...machine.receive(attach!)]).toEqual([]);
+    // Another connection with index 2 authenticated meanwhile.
+    (session.attached as Set<number>).add(2);
+    const actions = machine.receive(auth!);
+    expect(actions).toEqual([{ type: 'fail', error: expect.objectContaining({ code: 'FCP_ERR_PROTOCOL' }), notifyPeer: true }]);
+    expect(machine.failure?.message).toMatch(/attached as connection 2, which is taken or outside 1\.\.4/);
   });
 });
 
@@ -307,6 +349,18 @@ describe('launch nonce (the control connection authenticates in its first packet
     const auth = pump.client.sent.find((m) => m.type === P.AUTH) as AuthMessage;
     const transcript = { serverNonce: LAUNCH_NONCE, clientNonce: CLIENT_NONCE, sessionId: CONTROL_SESSION_ID, connIndex: 0, offer: encodePayload(offer), accepted: Buffer.alloc(0) };
     expect(auth.mac.equals(clientMac(SECRET, transcript))).toBe(true);
+  });
+
+  it.each([
+    ['the launch nonce, when the client used it', true, LAUNCH_NONCE],
+    ["the server HELLO's nonce, when the client waited for it", false, SERVER_NONCE],
+  ])('control frame keys: 16 zero bytes as session_id, conn_index 0, and %s (§6)', async (_name, useLaunchNonce, serverNonce) => {
+    const pump = await Pump.handshake(controlClient(useLaunchNonce ? { launchNonce: LAUNCH_NONCE } : {}), launchServer());
+    pump.accept(SESSION_ID);
+    expect(sealKeys(pump)).toEqual({
+      c2s: Array(2).fill(specFrameKey('fcp1 c2s', serverNonce, CONTROL_SESSION_ID, 0)),
+      s2c: Array(2).fill(specFrameKey('fcp1 s2c', serverNonce, CONTROL_SESSION_ID, 0)),
+    });
   });
 
   it('a server with a launch nonce still accepts a client that waited for HELLO', async () => {

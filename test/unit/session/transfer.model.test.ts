@@ -889,6 +889,15 @@ describe('TransferReceiver', () => {
     expectActions(readyReceiver(0, good).receive(0, { type: PacketType.FILE_DONE, fileId: 0, digest: BAD_DIGEST }), [failure('FCP_ERR_PROTOCOL')]);
   });
 
+  it("takes FILE_DONE after the sender's DONE, and answers DONE only once that file is settled (§7.1)", () => {
+    const good = modelDigest(0, 0, MIN_CHUNK_SIZE);
+    const receiver = readyReceiver(0);
+    expectActions(receiver.receive(0, { type: PacketType.DONE }), []);
+    expectActions(receiver.receive(0, { type: PacketType.FILE_DONE, fileId: 0, digest: good }), [{ type: 'commitFile', fileId: 0 }]);
+    expectActions(receiver.fileCommitted(0), [sent('FILE_OK', { fileId: 0 }), { type: 'fileOk', fileId: 0 }, { type: 'finish' }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0 }]);
+  });
+
   it('cuts a FILE_ERROR text to the wire limit at a character boundary', () => {
     const receiver = readyReceiver(1);
     const long = new FcpError('FCP_ERR_IO', `${'é'.repeat(MAX_ERROR_MESSAGE_BYTES)}`);
@@ -1632,6 +1641,17 @@ describe('FILE_INLINE', () => {
       { type: 'resendChunk', fileId: 1, seq: MIN_CHUNK_SIZE / DATA_UNIT, length: MIN_CHUNK_SIZE },
     ]);
     expectInternal(() => sender.setChunkSize(2 * MIN_CHUNK_SIZE));
+  });
+
+  it("sender sends DONE after its last announcement, FILE_DONE after DONE, and takes the receiver's DONE last (§7.1)", () => {
+    const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver' });
+    sender.start(1, 0);
+    sender.announceFile(pathOf(0), PERM, 0, MTIME);
+    expectActions(sender.finish(), [sent('DONE')]);
+    sender.receive({ type: PacketType.FILE_READY, fileId: 0 });
+    expect(sender.fileSent(0, Buffer.alloc(DIGEST_SIZE, 1))).toEqual([{ type: 'send', message: { type: PacketType.FILE_DONE, fileId: 0, digest: Buffer.alloc(DIGEST_SIZE, 1) } }]);
+    expectActions(sender.receive({ type: PacketType.FILE_OK, fileId: 0 }), [{ type: 'fileOk', fileId: 0 }]);
+    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0 }]);
   });
 
   it('sender ends once its inline files are acknowledged', () => {
