@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { FcpError } from '../errors';
 import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
-import { fsError, showPath } from './fsError';
+import { fsError } from './fsError';
+import { showName } from '../showName';
 
 export type Entry =
   | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint }
@@ -52,7 +53,7 @@ export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult
   for (const source of sources) {
     const stat = statOf(source, options.followSymlinks, 'read');
     if (stat.isDirectory() && !options.recursive) {
-      throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showPath(source)} is a directory`, {
+      throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(source)} is a directory`, {
         hint: 'use -r to copy directories',
       });
     }
@@ -80,7 +81,7 @@ function visit(
   ancestors: Set<string>,
 ): void {
   if (path.length > MAX_PATH_BYTES) {
-    result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: path longer than ${MAX_PATH_BYTES} bytes`));
+    result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes`));
     return;
   }
   const perm = Number(stat.mode) & PERM_MASK;
@@ -94,7 +95,7 @@ function visit(
   } else if (stat.isFile()) {
     const size = Number(stat.size);
     if (size > MAX_FILE_SIZE) {
-      result.skipped.push(new FcpError('FCP_ERR_IO', `${showPath(source)} is larger than fcp's 32 TiB limit`));
+      result.skipped.push(new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit`));
       return;
     }
     result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs });
@@ -103,7 +104,7 @@ function visit(
   } else if (stat.isDirectory()) {
     const id = `${stat.dev}:${stat.ino}`;
     if (ancestors.has(id)) {
-      result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: symlink loop, skipped`));
+      result.skipped.push(new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: symlink loop, skipped`));
       return;
     }
     result.entries.push({ kind: 'dir', path, perm, mtimeNs });
@@ -128,6 +129,6 @@ function visit(
     }
     ancestors.delete(id);
   } else {
-    result.skipped.push(new FcpError('FCP_ERR_IO', `${showPath(source)} is not a regular file, directory or symlink; skipped`));
+    result.skipped.push(new FcpError('FCP_ERR_IO', `${showName(source)} is not a regular file, directory or symlink; skipped`));
   }
 }
