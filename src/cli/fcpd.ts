@@ -9,6 +9,7 @@ import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff
 import { packageRoot } from '../launch/packageRoot';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
 import { serveSession } from '../server/serveSession';
+import { showText } from '../showName';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { startMemoryGovernor } from './memoryGovernor';
@@ -58,7 +59,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   startMemoryGovernor();
   const options = command.opts<FcpdOptions>();
   const report = (error: FcpError): number => {
-    io.stderr.write(`fcpd: ${error.describe()}\n`);
+    io.stderr.write(`fcpd: ${showText(error.describe())}\n`);
     return error.exitCode;
   };
   const print = (line: string): number => {
@@ -89,8 +90,9 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
   }
   // fcpd's log lines go to stderr, which fcp shows with -v; the session runs regardless.
+  // Control characters are escaped (names in them already are): nothing in a log drives a terminal.
   const log = (line: string): void => {
-    io.stderr.write(`${line}\n`);
+    io.stderr.write(`${showText(line)}\n`);
   };
   try {
     const secret = await awaitLine(io.stdin, (line) => parseSecretLine(line), {

@@ -1,9 +1,12 @@
 /**
  * What fcp shows while it copies: a progress line on a TTY's stderr (redrawn a few times a
  * second, cleared at the end), JSON lines on stdout with --json, per-file lines with -v.
+ * File names are shown with showName, and every line passes showText: nothing but the
+ * progress line's own redraw can drive the terminal.
  */
 import type { CopyEvent, CopySummary } from '../client/copy';
 import { FcpError } from '../errors';
+import { showJson, showName, showText } from '../showName';
 import { formatBytes, formatDuration } from './format';
 
 export interface ReporterOptions {
@@ -26,34 +29,41 @@ export class Reporter {
   }
 
   private json(record: object): void {
-    this.options.stdout.write(`${JSON.stringify(record)}\n`);
+    this.options.stdout.write(`${showJson(record)}\n`);
+  }
+
+  /** One message on stderr, with any control character in it escaped. */
+  private say(text: string): void {
+    this.clearLine();
+    this.options.stderr.write(`fcp: ${showText(text)}\n`);
   }
 
   log(line: string): void {
-    if (!this.options.verbose) return;
-    this.clearLine();
-    this.options.stderr.write(`fcp: ${line}\n`);
+    if (this.options.verbose) this.say(line);
   }
 
   /** A line the user sees without -v (not with -q or --json). */
   notice(line: string): void {
     if (this.options.quiet || this.options.json) return this.log(line);
-    this.clearLine();
-    this.options.stderr.write(`fcp: ${line}\n`);
+    this.say(line);
   }
 
   event(event: CopyEvent): void {
     if (this.options.json) {
+      // JSON has the path as text (`pathBytes: undefined` leaves the Buffer out of the record).
       const { type, ...fields } = event;
-      return this.json({ event: type, ...fields });
+      return this.json({ event: type, ...fields, pathBytes: undefined });
     }
     if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
-    if ((event.type === 'file' || event.type === 'entryError') && event.error && !this.options.quiet) {
-      this.clearLine();
+    if (event.type !== 'file' && event.type !== 'entryError') return;
+    if (event.error) {
+      // With -q the error is left to the summary and the exit code; it is never shown as ok.
+      if (this.options.quiet) return;
       this.shown.add(event.error.message);
-      this.options.stderr.write(`fcp: ${event.path}: ${event.error.message} (${event.error.code})\n`);
+      this.say(`${showName(event.pathBytes)}: ${event.error.message} (${event.error.code})`);
     } else if (event.type === 'file' && this.options.verbose) {
-      this.log(`${event.path}: ${formatBytes(event.size)} ok${event.digest ? `, digest ${event.digest}` : ''}`);
+      // Only here: the digest of a small file is worked out when it is read.
+      this.log(`${showName(event.pathBytes)}: ${formatBytes(event.size)} ok${event.digest ? `, digest ${event.digest}` : ''}`);
     }
   }
 
@@ -83,7 +93,7 @@ export class Reporter {
   error(error: FcpError): void {
     this.clearLine();
     if (this.options.json) return this.json({ event: 'error', code: error.code, message: error.message, hint: error.hint });
-    this.options.stderr.write(`fcp: ${error.describe()}\n`);
+    this.say(error.describe());
   }
 
   private drawLine(p: Extract<CopyEvent, { type: 'progress' }>): void {

@@ -55,9 +55,18 @@ export interface CopyOptions {
 export type CopyEvent =
   | { type: 'start'; files: number; bytes: number; connections: number; encrypted: boolean }
   | ({ type: 'progress' } & ProgressSnapshot)
-  | { type: 'file'; path: string; size: number; digest?: string; error?: { code: string; message: string } }
+  | {
+      type: 'file';
+      /** The entry path as UTF-8 text: a byte that is not UTF-8 shows as U+FFFD. */
+      path: string;
+      /** The entry path's bytes, as on disk (names need not be UTF-8). */
+      pathBytes: Buffer;
+      size: number;
+      digest?: string;
+      error?: { code: string; message: string };
+    }
   /** A directory or symlink that could not be created, or a source entry that was skipped (a FIFO, a loop). */
-  | { type: 'entryError'; path: string; error: { code: string; message: string } };
+  | { type: 'entryError'; path: string; pathBytes: Buffer; error: { code: string; message: string } };
 
 export interface CopySummary {
   bytes: number;
@@ -129,7 +138,7 @@ function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: s
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
-  const base = { type: 'file' as const, path: event.path.toString('utf8'), size: event.size };
+  const base = { type: 'file' as const, path: event.path.toString('utf8'), pathBytes: event.path, size: event.size };
   if (event.error) return { ...base, error: { code: event.error.code, message: event.error.message } };
   if (!('digest' in event)) return base;
   // The digest stays lazy: reading it costs a SHA-256 for a small file.
@@ -187,7 +196,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
           emit(toFileEvent(event));
         },
         entryFailed(path, error) {
-          emit({ type: 'entryError', path: path.toString('utf8'), error: { code: error.code, message: error.message } });
+          emit({ type: 'entryError', path: path.toString('utf8'), pathBytes: Buffer.from(path), error: { code: error.code, message: error.message } });
         },
       },
     });

@@ -3,6 +3,8 @@
  * (the remote home); everything else is local, including a path with a ':' after a '/'
  * (./a:b) or a leading ':', as scp decides.
  */
+import { showName } from '../showName';
+
 export type Location =
   | { kind: 'local'; path: string }
   | { kind: 'remote'; user?: string; host: string; path: string };
@@ -17,8 +19,9 @@ export function parseLocation(spec: string): Location {
   return user === undefined ? { kind: 'remote', host, path: path! } : { kind: 'remote', user, host, path: path! };
 }
 
+/** A location as the user typed it, escaped as names are (showName). */
 export function showLocation(location: Location): string {
-  if (location.kind === 'local') return location.path;
+  if (location.kind === 'local') return showName(location.path);
   const host = location.host.includes(':') ? `[${location.host}]` : location.host;
-  return `${location.user ? `${location.user}@` : ''}${host}:${location.path}`;
+  return showName(`${location.user ? `${location.user}@` : ''}${host}:${location.path}`);
 }

@@ -3,15 +3,12 @@
  * sees a path that could leave the destination directory.
  */
 import { FcpError } from '../errors';
+import { showName } from '../showName';
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
 const NUL = 0x00;
 const TILDE = 0x7e;
-
-function show(path: Buffer): string {
-  return JSON.stringify(path.toString('utf8'));
-}
 
 /**
  * An entry path is relative to the transfer root: '/'-separated, no empty, '.' or '..'
@@ -21,14 +18,14 @@ export function checkEntryPath(path: Buffer): void {
   let componentStart = 0;
   for (let i = 0; i <= path.length; i++) {
     const byte = i < path.length ? path[i] : SLASH;
-    if (byte === NUL) throw new FcpError('FCP_ERR_BAD_PATH', `peer sent a path with a NUL byte: ${show(path)}`);
+    if (byte === NUL) throw new FcpError('FCP_ERR_BAD_PATH', `peer sent a path with a NUL byte: ${showName(path)}`);
     if (byte !== SLASH) continue;
     const length = i - componentStart;
     const dots = length <= 2 && path[componentStart] === DOT && (length === 1 || path[componentStart + 1] === DOT);
     if (length === 0 || dots) {
       throw new FcpError(
         'FCP_ERR_BAD_PATH',
-        `peer sent an unsafe path ${show(path)}: entry paths must be relative, without empty, '.' or '..' components`,
+        `peer sent an unsafe path ${showName(path)}: entry paths must be relative, without empty, '.' or '..' components`,
       );
     }
     componentStart = i + 1;
@@ -38,7 +35,7 @@ export function checkEntryPath(path: Buffer): void {
 /** A path the user typed (PUSH destination, PULL source, symlink target): any bytes but NUL. */
 export function checkUserPath(path: Buffer, what: string): void {
   if (path.length === 0) throw new FcpError('FCP_ERR_BAD_PATH', `${what} is empty`);
-  if (path.includes(NUL)) throw new FcpError('FCP_ERR_BAD_PATH', `${what} contains a NUL byte: ${show(path)}`);
+  if (path.includes(NUL)) throw new FcpError('FCP_ERR_BAD_PATH', `${what} contains a NUL byte: ${showName(path)}`);
 }
 
 /**

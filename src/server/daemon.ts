@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FcpError } from '../errors';
+import { showText } from '../showName';
 import { loadXxhash } from '../protocol/xxhash';
 import type { Listen } from '../launch/handoff';
 import type * as SessionServerModule from './sessionServer';
@@ -200,7 +201,8 @@ export async function stopDaemon(paths = daemonPaths()): Promise<string> {
 export async function runDaemon(options: { port: number; bind?: string }, paths = daemonPaths()): Promise<void> {
   ensureStateDir(paths);
   const log = (line: string): void => {
-    process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+    // Escaped: nothing in the log can drive the terminal of whoever reads it.
+    process.stdout.write(`${new Date().toISOString()} ${showText(line)}\n`);
   };
   // Loaded here, not on import: fcpd --serve imports this module for handToDaemon only.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -9,6 +9,7 @@
 import { FcpError } from '../errors';
 import { ModeFlag } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
+import { showName } from '../showName';
 
 const SLASH = 0x2f;
 
@@ -31,10 +32,6 @@ function refused(text: string, hint?: string): FcpError {
   return new FcpError('FCP_ERR_BAD_PATH', text, { hint });
 }
 
-/** A name as the messages show it: the display module escapes it where it reaches a terminal. */
-function show(name: Buffer): string {
-  return JSON.stringify(name.toString('utf8'));
-}
 
 export class EntryScope {
   /** Directories announced so far (latin1 keys: a lossless spelling of any bytes). */
@@ -56,7 +53,7 @@ export class EntryScope {
   /** Why `path` may not come as a `kind` now, or undefined when it may (then it is recorded). */
   admit(kind: EntryKind, path: Buffer): FcpError | undefined {
     if (kind === 'dir' && !this.options.recursive) {
-      return refused(`the peer sent directory ${show(path)} in a transfer that is not recursive`, 'directories are copied only with -r');
+      return refused(`the peer sent directory ${showName(path)} in a transfer that is not recursive`, 'directories are copied only with -r');
     }
     const slash = path.lastIndexOf(SLASH);
     const problem = slash < 0 ? this.topLevelProblem(path) : this.parentProblem(path, path.subarray(0, slash));
@@ -70,7 +67,7 @@ export class EntryScope {
     if (this.lastParent?.equals(parent)) return undefined;
     if (!this.directories.has(parent.toString('latin1'))) {
       return refused(
-        `the peer sent ${show(path)}, but not its directory ${show(parent)} before it`,
+        `the peer sent ${showName(path)}, but not its directory ${showName(parent)} before it`,
         'an entry must follow the DIR_INFO of its directory; a symlink or a file is never one',
       );
     }
@@ -83,7 +80,7 @@ export class EntryScope {
     if (this.options.singleRoot) {
       this.root ??= Buffer.from(name);
       if (!name.equals(this.root)) {
-        return refused(`the peer sent a second top-level entry ${show(name)} after ${show(this.root)} for a destination that is one name`);
+        return refused(`the peer sent a second top-level entry ${showName(name)} after ${showName(this.root)} for a destination that is one name`);
       }
     }
     if (this.exactRoots === undefined || this.exactRoots.some((root) => root.equals(name))) return undefined;
@@ -92,9 +89,9 @@ export class EntryScope {
       this.chosenRoots.push(Buffer.from(name));
       return undefined;
     }
-    const asked = this.exactRoots.map(show).join(', ') || 'no other name';
+    const asked = this.exactRoots.map((root) => showName(root)).join(', ') || 'no other name';
     return refused(
-      `the peer sent ${show(name)}, which is not what was requested (${asked})`,
+      `the peer sent ${showName(name)}, which is not what was requested (${asked})`,
       'the server sent a name it was not asked for; it may be malicious, and nothing of it was written',
     );
   }

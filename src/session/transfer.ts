@@ -15,6 +15,7 @@
  * file that has FAILED in the meantime are no-ops, since the owner's work races the peer.
  */
 import { FcpError, wireFromCode } from '../errors';
+import { showName } from '../showName';
 import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, MAX_ERROR_MESSAGE_BYTES, PacketType } from '../protocol/constants';
 import type {
   ChunkSumMessage,
@@ -221,7 +222,7 @@ abstract class TransferMachine<S extends string> {
   /** Why the announcement of `fileId` (`what`: FILE_INFO, FILE_INLINE) breaks FILE_COUNT or the id order. */
   protected refusedAnnouncement(what: string, fileId: number, path: Buffer, size: number): FcpError | undefined {
     const problem = this.announcementProblem(size);
-    if (problem !== undefined) return protocolError(`${what} for ${path.toString()}: ${problem}`);
+    if (problem !== undefined) return protocolError(`${what} for ${showName(path)}: ${problem}`);
     if (fileId !== this.nextFileId) return protocolError(`${what} announces file_id ${fileId}; the next file_id is ${this.nextFileId}`);
     return undefined;
   }
@@ -310,7 +311,7 @@ class DataLink {
 }
 
 function describe(file: IncomingFile): string {
-  return `file_id ${file.fileId} (${file.path.toString()})`;
+  return `file_id ${file.fileId} (${showName(file.path)})`;
 }
 
 export class TransferReceiver extends TransferMachine<ReceiverState> {
@@ -811,7 +812,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   private admit(what: string, path: Buffer, size: number, state: OutgoingFile['state']): number {
     this.requireAnnouncing(what);
     const problem = this.announcementProblem(size);
-    if (problem !== undefined) throw internalError(`${what}(${path.toString()}): ${problem}`);
+    if (problem !== undefined) throw internalError(`${what}(${showName(path)}): ${problem}`);
     const fileId = this.recordAnnouncement(size);
     this.files.set(fileId, { size, state, resends: undefined });
     return fileId;

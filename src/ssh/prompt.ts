@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
+import { showText } from '../showName';
 
 export interface Prompter {
   /** Asks and resolves with the answer; `secret` answers are not echoed. */
@@ -25,7 +26,8 @@ export function ttyPrompter(): Prompter | undefined {
         const ttyFd = fs.openSync('/dev/tty', 'r+');
         const input = new tty.ReadStream(ttyFd);
         const output = fs.createWriteStream('', { fd: ttyFd, autoClose: false });
-        output.write(question);
+        // A keyboard-interactive prompt is the SSH server's text: shown escaped, as OpenSSH does.
+        output.write(showText(question));
         input.setRawMode(true);
         let answer = '';
         const done = (error?: Error): void => {

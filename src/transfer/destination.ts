@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { FcpError } from '../errors';
 import { ModeFlag } from '../protocol/constants';
-import { fsError, showPath } from './fsError';
+import { fsError } from './fsError';
+import { showName } from '../showName';
 
 const SLASH = 0x2f;
 
@@ -33,12 +34,12 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
   }
   if (!isDir) {
     if (dest[dest.length - 1] === SLASH) {
-      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showPath(dest)} is not an existing directory`, {
+      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not an existing directory`, {
         hint: 'create the directory first, or leave out the trailing / to copy to that name',
       });
     }
     if (flags & ModeFlag.DEST_IS_DIR) {
-      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showPath(dest)} is not a directory`, {
+      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory`, {
         hint: 'with several sources the destination must be an existing directory',
       });
     }
@@ -49,7 +50,7 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     } catch (err) {
       throw fsError(err, 'access the directory of destination', parent);
     }
-    if (!parentIsDir) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showPath(parent)} is not a directory`);
+    if (!parentIsDir) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} is not a directory`);
   }
   // A directory given as "dir/" (or "/") joins its entries without doubling the slash.
   let dirEnd = dest.length;

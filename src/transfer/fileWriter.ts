@@ -12,7 +12,8 @@
 import * as fs from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
-import { closeQuietly, fsError, showPath } from './fsError';
+import { closeQuietly, fsError } from './fsError';
+import { showName } from '../showName';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
 type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
@@ -33,7 +34,7 @@ function writeAll(file: OpenFile, buffers: Buffer[], position: number, step: Wri
   if (buffers.length === 0 || file.discarded) return done();
   step(file.fd, buffers, position, (err, written) => {
     if (err) return done(err);
-    if (written === 0) return done(new FcpError('FCP_ERR_IO', `write of ${showPath(file.final)} made no progress`));
+    if (written === 0) return done(new FcpError('FCP_ERR_IO', `write of ${showName(file.final)} made no progress`));
     writeAll(file, skipBytes(buffers, written), position + written, step, done);
   });
 }
@@ -138,7 +139,7 @@ export class FileWriter {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', path);
       const existing = attempt('inspect', path, () => fs.lstatSync(path));
       if (!existing.isDirectory()) {
-        throw new FcpError('FCP_ERR_NOT_DIRECTORY', `cannot copy a directory onto ${showPath(path)}: it exists and is not a directory`, {
+        throw new FcpError('FCP_ERR_NOT_DIRECTORY', `cannot copy a directory onto ${showName(path)}: it exists and is not a directory`, {
           hint: 'remove it or choose another destination',
         });
       }
@@ -173,7 +174,7 @@ export class FileWriter {
     try {
       for (let written = 0; written < data.length; ) {
         const step = fs.writeSync(file.fd, data, written, data.length - written, written);
-        if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showPath(final)} made no progress`);
+        if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showName(final)} made no progress`);
         written += step;
       }
     } catch (err) {

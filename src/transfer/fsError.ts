@@ -1,6 +1,7 @@
 /** File system failures as FcpErrors that name the operation, the path and what to do. */
 import * as fs from 'node:fs';
 import { FcpError, FcpErrorCode } from '../errors';
+import { showName } from '../showName';
 
 const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
   ENOENT: ['FCP_ERR_NOT_FOUND', 'check the path'],
@@ -16,11 +17,6 @@ const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
   ENAMETOOLONG: ['FCP_ERR_BAD_PATH', undefined],
 };
 
-/** Shows a Buffer path as text (names need not be UTF-8; invalid bytes show as U+FFFD). */
-export function showPath(path: Buffer | string): string {
-  return typeof path === 'string' ? path : path.toString('utf8');
-}
-
 /** Closes a descriptor whose failure, if any, is already being reported (or that is already closed). */
 export function closeQuietly(fd: number): void {
   try {
@@ -35,5 +31,5 @@ export function fsError(err: unknown, operation: string, path: Buffer | string):
   const errno = (err as NodeJS.ErrnoException)?.code ?? '';
   const [code, hint] = BY_ERRNO[errno] ?? ['FCP_ERR_IO', undefined];
   const reason = (err as Error)?.message?.split(',')[0] ?? String(err);
-  return new FcpError(code, `cannot ${operation} ${showPath(path)}: ${reason}`, { cause: err, hint });
+  return new FcpError(code, `cannot ${operation} ${showName(path)}: ${reason}`, { cause: err, hint });
 }

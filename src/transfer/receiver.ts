@@ -16,6 +16,7 @@ import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
 import { FileWriter } from './fileWriter';
 import { fsError } from './fsError';
+import { showName } from '../showName';
 import { openFileBudget } from './openFileBudget';
 import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 
@@ -212,7 +213,7 @@ export class ReceiveEngine extends TransferRun {
       this.checkParent(path);
       const actual = chunkHash(this.link.xxh, [data]);
       if (actual !== hash) {
-        throw new FcpError('FCP_ERR_VERIFY', `${local.toString()}: its bytes hash to xxh64 ${actual.toString(16)}, the sender's to ${hash.toString(16)}`, {
+        throw new FcpError('FCP_ERR_VERIFY', `${showName(local)}: its bytes hash to xxh64 ${actual.toString(16)}, the sender's to ${hash.toString(16)}`, {
           hint: 'the sender read something other than it hashed; copy it again',
         });
       }

@@ -29,7 +29,8 @@ import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
 import { chunkHash } from '../protocol/xxhash';
 import type { FramedConnection } from '../wire/framedConnection';
-import { closeQuietly, fsError, showPath } from './fsError';
+import { closeQuietly, fsError } from './fsError';
+import { showName } from '../showName';
 import { openFileBudget } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
@@ -527,7 +528,7 @@ async function readFully(file: SendingFile, slots: Buffer[], offset: number, len
 }
 
 function shrank(source: Buffer): FcpError {
-  return new FcpError('FCP_ERR_IO', `${showPath(source)} shrank while it was being sent`, {
+  return new FcpError('FCP_ERR_IO', `${showName(source)} shrank while it was being sent`, {
     hint: 'copy it again once nothing writes to it',
   });
 }

@@ -9,7 +9,8 @@ import * as nodePath from 'node:path';
 import { FcpError } from '../errors';
 import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
-import { fsError, showPath } from './fsError';
+import { fsError } from './fsError';
+import { showName } from '../showName';
 
 export type Entry =
   | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint }
@@ -76,7 +77,7 @@ export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult
   for (const source of sources) {
     const stat = statOf(source, options.followSymlinks, 'read');
     if (stat.isDirectory() && !options.recursive) {
-      throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showPath(source)} is a directory`, {
+      throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(source)} is a directory`, {
         hint: 'use -r to copy directories',
       });
     }
@@ -104,7 +105,7 @@ function visit(
   ancestors: Set<string>,
 ): void {
   if (path.length > MAX_PATH_BYTES) {
-    skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
+    skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return;
   }
   const perm = Number(stat.mode) & PERM_MASK;
@@ -118,7 +119,7 @@ function visit(
   } else if (stat.isFile()) {
     const size = Number(stat.size);
     if (size > MAX_FILE_SIZE) {
-      skip(result, path, new FcpError('FCP_ERR_IO', `${showPath(source)} is larger than fcp's 32 TiB limit; skipped`));
+      skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
       return;
     }
     result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs });
@@ -127,7 +128,7 @@ function visit(
   } else if (stat.isDirectory()) {
     const id = `${stat.dev}:${stat.ino}`;
     if (ancestors.has(id)) {
-      skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showPath(source)}: symlink loop, skipped`));
+      skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: symlink loop, skipped`));
       return;
     }
     result.entries.push({ kind: 'dir', path, perm, mtimeNs });
@@ -152,6 +153,6 @@ function visit(
     }
     ancestors.delete(id);
   } else {
-    skip(result, path, new FcpError('FCP_ERR_IO', `${showPath(source)} is ${specialKind(stat)}; skipped`));
+    skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is ${specialKind(stat)}; skipped`));
   }
 }
