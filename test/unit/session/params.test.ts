@@ -148,38 +148,35 @@ describe('answerOffer under a memory budget', () => {
     );
   });
 
-  it('answers within the offer, the policy and the protocol ranges, its buffers within the budget', () => {
+  /** Checks every answer that was not refused, next to the answer without a memory budget. */
+  const everyAccepted = (check: (offer: ParamsMessage, accepted: ParamsMessage, unbounded: ParamsMessage, memoryBudget: number) => void): void =>
     fc.assert(
       fc.property(sealedOffer, limits, budget, (offer, policy, memoryBudget) => {
         const answer = fitsOrRefused(offer, policy, memoryBudget);
         fc.pre(!(answer instanceof FcpError));
-        const accepted = answer as ParamsMessage;
-        expect(checkAnswer(offer, accepted)).toBeUndefined();
-        const unbounded = answerOffer(offer, policy) as ParamsMessage;
-        expect(accepted.chunkSize).toBeLessThanOrEqual(unbounded.chunkSize);
-        expect(accepted.connections).toBeLessThanOrEqual(unbounded.connections);
-        expect(sessionMemory(accepted)).toBeLessThanOrEqual(memoryBudget);
+        check(offer, answer as ParamsMessage, answerOffer(offer, policy) as ParamsMessage, memoryBudget);
       }),
       { numRuns: numRuns(1000) },
     );
+
+  it('answers within the offer, the policy and the protocol ranges, its buffers within the budget', () => {
+    everyAccepted((offer, accepted, unbounded, memoryBudget) => {
+      expect(checkAnswer(offer, accepted)).toBeUndefined();
+      expect(accepted.chunkSize).toBeLessThanOrEqual(unbounded.chunkSize);
+      expect(accepted.connections).toBeLessThanOrEqual(unbounded.connections);
+      expect(sessionMemory(accepted)).toBeLessThanOrEqual(memoryBudget);
+    });
   });
 
   it('is maximal: lowers chunk size first, and neither a doubled chunk nor one more connection would fit', () => {
-    fc.assert(
-      fc.property(sealedOffer, limits, budget, (offer, policy, memoryBudget) => {
-        const answer = fitsOrRefused(offer, policy, memoryBudget);
-        fc.pre(!(answer instanceof FcpError));
-        const accepted = answer as ParamsMessage;
-        const unbounded = answerOffer(offer, policy) as ParamsMessage;
-        const fits = (shape: { chunkSize: number; connections: number }): boolean => sessionMemory(shape) <= memoryBudget;
-        if (accepted.chunkSize < unbounded.chunkSize) expect(fits({ ...accepted, chunkSize: accepted.chunkSize * 2 })).toBe(false);
-        if (accepted.connections < unbounded.connections) {
-          expect(accepted.chunkSize).toBe(MIN_CHUNK_SIZE);
-          expect(fits({ ...accepted, connections: accepted.connections + 1 })).toBe(false);
-        }
-      }),
-      { numRuns: numRuns(1000) },
-    );
+    everyAccepted((_offer, accepted, unbounded, memoryBudget) => {
+      const fits = (shape: { chunkSize: number; connections: number }): boolean => sessionMemory(shape) <= memoryBudget;
+      if (accepted.chunkSize < unbounded.chunkSize) expect(fits({ ...accepted, chunkSize: accepted.chunkSize * 2 })).toBe(false);
+      if (accepted.connections < unbounded.connections) {
+        expect(accepted.chunkSize).toBe(MIN_CHUNK_SIZE);
+        expect(fits({ ...accepted, connections: accepted.connections + 1 })).toBe(false);
+      }
+    });
   });
 
   it('gives -n 64 --chunk-size 64M 1 MiB chunks under the default session budget (4 chunks a connection)', () => {
