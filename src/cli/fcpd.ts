@@ -119,7 +119,11 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       // client's first choice for direct data connections when fcpd listens on every address.
       listening: (listenPort, address) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce })),
     });
-    if (options.verbose) log(`session done: ${summary.filesOk} files, ${summary.bytes} bytes, ${summary.filesFailed} failed, ${summary.entriesFailed} other entries failed`);
+    if (options.verbose) {
+      // maxRSS is in KiB: the peak shows that the memory bound held (PROTOCOL.md §5.2).
+      const peak = Math.round(process.resourceUsage().maxRSS / 1024);
+      log(`session done: ${summary.filesOk} files, ${summary.bytes} bytes, ${summary.filesFailed} failed, ${summary.entriesFailed} other entries failed, peak RSS ${peak} MiB`);
+    }
     return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
   } catch (err) {
     return report(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));

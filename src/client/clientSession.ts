@@ -98,9 +98,12 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     const params = control.params;
     link.control.established = control;
     link.params = params;
+    const { offer } = options;
+    const lowered = params.chunkSize < offer.chunkSize || params.connections < offer.connections;
     options.log(
       `session ${control.sessionId.toString('hex')}: ${params.connections} connections, chunk ${params.chunkSize} bytes, ` +
-        `${params.cipher ? 'AES-256-GCM' : 'no encryption'}`,
+        `${params.cipher ? 'AES-256-GCM' : 'no encryption'}` +
+        (lowered ? ` (offered ${offer.connections} connections, chunk ${offer.chunkSize} bytes, lowered by fcpd, which bounds its memory)` : ''),
     );
 
     // The server may have accepted fewer connections than offered: the extra ones go.

@@ -15,8 +15,9 @@ import type { ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { RequestAction, SessionEntry } from '../session/connection';
 import { ServerConnection } from '../session/connection';
+import { CHUNKS_PER_CONNECTION } from '../session/buffering';
 import { EntryScope, requestScope } from '../session/entryScope';
-import type { ServerPolicy } from '../session/params';
+import { describeShape, refuseParams, SERVER_MEMORY_BUDGET, ServerPolicy, SESSION_MEMORY_BUDGET, sessionMemory, sizeText } from '../session/params';
 import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { Destination, resolveDestination } from '../transfer/destination';
 import type { LinkedConnection, TransferRun, TransferSummary } from '../transfer/link';
@@ -36,6 +37,11 @@ export interface SessionServerOptions {
   /** 0: an ephemeral port. */
   port: number;
   policy?: ServerPolicy;
+  /**
+   * Bytes of chunk buffers one session, and all live sessions together, may hold (default
+   * SESSION_MEMORY_BUDGET and SERVER_MEMORY_BUDGET): a session's PARAMS are lowered to fit.
+   */
+  memory?: { session: number; server: number };
   idleMs?: number;
   /**
    * What a checked request becomes (default: the destination or the walk of the sources on this
@@ -65,6 +71,8 @@ interface Session {
   control?: LinkedConnection;
   data: LinkedConnection[];
   work: SessionWork;
+  /** Bytes of the server's memory budget reserved for its buffers, released when it ends. */
+  memory: number;
   /** Fails the session if its data connections do not all arrive in time. */
   gatherTimer: NodeJS.Timeout;
   /** Set once the control connection is established and the transfer runs. */
@@ -99,9 +107,13 @@ export class SessionServer {
   /** Live sessions by id (hex). */
   private readonly sessions = new Map<string, Session>();
   private readonly idleMs: number;
+  private readonly memory: { session: number; server: number };
+  /** Bytes of memory.server the live sessions reserved. */
+  private reservedMemory = 0;
 
   constructor(private readonly options: SessionServerOptions) {
     this.idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+    this.memory = options.memory ?? { session: SESSION_MEMORY_BUDGET, server: SERVER_MEMORY_BUDGET };
     this.server = options.server ?? net.createServer();
     this.server.on('connection', (socket) => this.accept(socket));
   }
@@ -144,9 +156,11 @@ export class SessionServer {
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     const peerName = peerOf(socket);
-    const { xxh, log, policy } = this.options;
+    const { xxh, log } = this.options;
     const conn = new FramedConnection(socket, xxh, peerName, this.idleMs);
     let launch: Launch | undefined;
+    /** The policy the session's PARAMS were answered under. */
+    let policy: ServerPolicy | undefined;
     const machine = new ServerConnection({
       nonce: randomBytes(32),
       peerName,
@@ -155,7 +169,7 @@ export class SessionServer {
         return launch;
       },
       sessionFor: (id) => this.sessions.get(id.toString('hex'))?.entry,
-      policy,
+      policy: () => (policy = this.policyNow()),
     });
     const decide = async (request: RequestAction, params: ParamsMessage): Promise<Buffer> => {
       const owner = launch!;
@@ -163,7 +177,9 @@ export class SessionServer {
       this.launches.delete(keyIdOf(owner.secret).toString('hex'));
       clearTimeout(owner.expiry);
       try {
-        return this.createSession(owner, (this.options.prepare ?? prepare)(request), params).id;
+        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request), params);
+        this.logLowered(session, machine.offered!, policy!);
+        return session.id;
       } catch (err) {
         owner.ended({ ok: false, error: err as FcpError });
         throw err;
@@ -194,12 +210,35 @@ export class SessionServer {
     );
   }
 
+  /** The policy for PARAMS answered now: a session gets its share of the memory budget, or what is left of it. */
+  private policyNow(): ServerPolicy {
+    return { ...this.options.policy, memoryBudget: Math.min(this.memory.session, this.memory.server - this.reservedMemory) };
+  }
+
+  /** Says why a session runs with less than its client offered. */
+  private logLowered(session: Session, offer: ParamsMessage, policy: ServerPolicy): void {
+    const accepted = session.entry.params;
+    if (accepted.chunkSize === offer.chunkSize && accepted.connections === offer.connections) return;
+    const left = policy.memoryBudget! < this.memory.session ? `, what is left of the ${sizeText(this.memory.server)} all its sessions may use` : '';
+    this.options.log(
+      `session ${session.id.toString('hex')}: offered ${describeShape(offer)}, accepted ${describeShape(accepted)}: ` +
+        `fcpd keeps a session's buffers (${CHUNKS_PER_CONNECTION} chunks a connection) within ${sizeText(policy.memoryBudget!)}${left}`,
+    );
+  }
+
   private createSession(launch: Launch, work: Session['work'], params: ParamsMessage): Session {
+    const memory = sessionMemory(params);
+    // Another session may have reserved memory since these PARAMS were answered.
+    if (this.reservedMemory + memory > this.memory.server) {
+      throw refuseParams(`fcpd's other sessions took its buffer memory while this one started; try again when one of them has ended`);
+    }
+    this.reservedMemory += memory;
     const id = Buffer.from(parseUuid(uuidv4()));
     const session: Session = {
       id,
       entry: { secret: launch.secret, params, attached: new Set() },
       launch,
+      memory,
       data: [],
       work,
       gatherTimer: setTimeout(
@@ -228,7 +267,7 @@ export class SessionServer {
       peerName: session.control!.conn.name,
       log: this.options.log,
     };
-    this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${session.entry.params.connections} data connections`);
+    this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
     const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope) : new SendEngine(link, session.work.walk);
     session.engine = engine;
     engine.run().then(
@@ -255,6 +294,7 @@ export class SessionServer {
       return;
     }
     if (!this.sessions.delete(session.id.toString('hex'))) return;
+    this.reservedMemory -= session.memory;
     clearTimeout(session.gatherTimer);
     if (!outcome.ok) {
       session.engine?.lose(outcome.error);

@@ -230,7 +230,8 @@ export interface ServerConnectionOptions {
   launchFor(keyId: Buffer): LaunchKeys | undefined;
   /** A live session by id (data connections). */
   sessionFor(sessionId: Buffer): SessionEntry | undefined;
-  policy?: ServerPolicy;
+  /** The server's policy, asked when PARAMS are answered: its memory budget depends on the sessions live then. */
+  policy?(): ServerPolicy;
 }
 
 type ServerState =
@@ -274,6 +275,11 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   /** The connection is open: the server speaks first. */
   start(): ConnectionAction[] {
     return [send(hello(this.versions, this.options.nonce))];
+  }
+
+  /** The client's PARAMS on a control connection, for the owner's log of what it lowered. */
+  get offered(): ParamsMessage | undefined {
+    return this.offer;
   }
 
   /** The request passed the owner's checks: the session exists under this id. */
@@ -377,7 +383,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     const transcript = useAnnounced ? announced : this.transcript(CONTROL_SESSION_ID, 0, offer);
     const refused = this.verify(auth, secret, transcript);
     if (refused) return refused;
-    const answer = answerOffer(this.offer!, this.options.policy);
+    const answer = answerOffer(this.offer!, this.options.policy?.());
     if (answer instanceof FcpError) return this.fail(answer);
     transcript.accepted = encodePayload(answer);
     this.state = 'AWAIT_MODE';

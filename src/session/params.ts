@@ -16,12 +16,53 @@ import {
   SUPPORTED_HASH_ALGS,
 } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
+import { CHUNKS_PER_CONNECTION } from './buffering';
+
+const MiB = 1024 * 1024;
+/** Bytes of chunk buffers one fcpd session may hold, whatever its client offers. */
+export const SESSION_MEMORY_BUDGET = 256 * MiB;
+/** Bytes of chunk buffers one fcpd process (a standing daemon: all its sessions together) may hold. */
+export const SERVER_MEMORY_BUDGET = 1024 * MiB;
 
 /** What a server allows; the defaults take any valid offer. */
 export interface ServerPolicy {
   maxChunkSize?: number;
   maxConnections?: number;
   requireEncryption?: boolean;
+  /** Bytes the session's chunk buffers may take (sessionMemory of the answer); no bound when left out. */
+  memoryBudget?: number;
+}
+
+/** A session's shape as far as its memory goes. */
+export type SessionShape = Pick<ParamsMessage, 'chunkSize' | 'connections'>;
+
+/** Bytes of chunk buffers a session of this shape may hold on either side (src/session/buffering.ts). */
+export function sessionMemory(shape: SessionShape): number {
+  return shape.connections * shape.chunkSize * CHUNKS_PER_CONNECTION;
+}
+
+/**
+ * The largest shape within `limit` (chunk_size and connections at most its, chunk_size a power of
+ * two of at least MIN_CHUNK_SIZE) whose buffers fit `budget`: chunk_size is lowered first, down to
+ * MIN_CHUNK_SIZE, then connections. Undefined when one connection of MIN_CHUNK_SIZE chunks does
+ * not fit.
+ */
+export function fitMemory(limit: SessionShape, budget: number): SessionShape | undefined {
+  const perConnection = (chunkSize: number): number => sessionMemory({ chunkSize, connections: 1 });
+  let chunkSize = limit.chunkSize;
+  while (chunkSize > MIN_CHUNK_SIZE && limit.connections * perConnection(chunkSize) > budget) chunkSize /= 2;
+  const connections = Math.min(limit.connections, Math.floor(budget / perConnection(chunkSize)));
+  return connections < MIN_CONNECTIONS ? undefined : { chunkSize, connections };
+}
+
+/** A byte count for logs and refusals: whole MiB from 1 MiB up, else whole KiB (rounded down). */
+export function sizeText(bytes: number): string {
+  return bytes >= MiB ? `${Math.floor(bytes / MiB)} MiB` : `${Math.floor(bytes / 1024)} KiB`;
+}
+
+/** "64 connections of 1 MiB chunks", for logs. */
+export function describeShape(shape: SessionShape): string {
+  return `${shape.connections} connection${shape.connections === 1 ? '' : 's'} of ${sizeText(shape.chunkSize)} chunks`;
 }
 
 export function isChunkSize(value: number): boolean {
@@ -39,7 +80,8 @@ export function makeOffer(options: { chunkSize?: number; connections?: number; e
   };
 }
 
-function refuse(reason: string): FcpError {
+/** The FCP_ERR_PARAMS error with which a server refuses an offer. */
+export function refuseParams(reason: string): FcpError {
   return new FcpError('FCP_ERR_PARAMS', `session parameters refused: ${reason}`);
 }
 
@@ -67,18 +109,25 @@ function chunkSizeAtMost(limit: number): number {
 /** The server's answer to an offer under its policy, or the FCP_ERR_PARAMS error refusing it. */
 export function answerOffer(offer: ParamsMessage, policy: ServerPolicy = {}): ParamsMessage | FcpError {
   const problem = offerProblem(offer);
-  if (problem) return refuse(problem);
+  if (problem) return refuseParams(problem);
   if (policy.requireEncryption && offer.cipher === Cipher.NONE) {
-    return refuse('this server requires encryption; leave out --no-encrypt');
+    return refuseParams('this server requires encryption; leave out --no-encrypt');
   }
   const lowestBit = offer.hashAlgs & SUPPORTED_HASH_ALGS & -(offer.hashAlgs & SUPPORTED_HASH_ALGS);
-  return {
-    ...offer,
-    // Policy limits are rounded into what §5.2 allows, so the client never refuses the answer.
+  // Policy limits are rounded into what §5.2 allows, so the client never refuses the answer.
+  const limit = {
     chunkSize: Math.min(offer.chunkSize, chunkSizeAtMost(policy.maxChunkSize ?? MAX_CHUNK_SIZE)),
     connections: Math.min(offer.connections, Math.max(MIN_CONNECTIONS, policy.maxConnections ?? MAX_CONNECTIONS)),
-    hashAlgs: lowestBit,
   };
+  const shape = policy.memoryBudget === undefined ? limit : fitMemory(limit, policy.memoryBudget);
+  if (!shape) {
+    const smallest = sessionMemory({ chunkSize: MIN_CHUNK_SIZE, connections: MIN_CONNECTIONS });
+    return refuseParams(
+      `the server has ${sizeText(policy.memoryBudget!)} of buffer memory left for a new session, less than the ` +
+        `${sizeText(smallest)} of the smallest one; try again when one of its transfers has ended`,
+    );
+  }
+  return { ...offer, ...shape, hashAlgs: lowestBit };
 }
 
 const isSingleBit = (value: number): boolean => value !== 0 && (value & (value - 1)) === 0;

@@ -9,6 +9,7 @@
 import { FcpError } from '../errors';
 import { DATA_UNIT, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
+import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
 import { singleChunkDigest } from '../session/digest';
 import type { EntryScope } from '../session/entryScope';
 import { ReceiverAction, TransferReceiver, WriteFileAction } from '../session/transfer';
@@ -20,9 +21,6 @@ import { showName } from '../showName';
 import { openFileBudget } from './openFileBudget';
 import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 
-/** Chunk writes one data connection may have waiting before it is paused, and resumed at. */
-const PAUSE_AT = 4;
-const RESUME_AT = 2;
 
 interface IncomingFile {
   path: Buffer;
@@ -193,9 +191,9 @@ export class ReceiveEngine extends TransferRun {
 
   private writeChunk(connIndex: number, fileId: number, seq: number, length: number, data: Buffer[], hash: bigint): void {
     const conn = this.link.data[connIndex - 1]!.conn;
-    if (++this.waitingWrites[connIndex]! === PAUSE_AT) conn.pause();
+    if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
-      if (--this.waitingWrites[connIndex]! === RESUME_AT) conn.resume();
+      if (--this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
     this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {
       settled();

@@ -24,6 +24,7 @@ import {
 } from '../protocol/constants';
 import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
+import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { chunkCount, FileDigest, singleChunkDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
@@ -45,8 +46,6 @@ const readv = promisify(fs.readv);
  */
 const SYNC_READ_MAX = 64 * 1024;
 
-/** Encoded chunks one pump may have handed to its socket but not yet flushed. */
-const BUFFERS_PER_PUMP = 2;
 /** CHUNK_SUM frame: header, 20-byte payload, room for a GCM tag. */
 const CHUNK_SUM_SIZE = 20;
 const CHUNK_SUM_ROOM = HEADER_SIZE + CHUNK_SUM_SIZE + GCM_TAG_SIZE;
@@ -392,10 +391,10 @@ export class SendEngine extends TransferRun {
    */
   private async pump(conn: FramedConnection): Promise<void> {
     const room = conn.encoder.dataLength(this.chunkSize) + CHUNK_SUM_ROOM;
-    const buffers = Array.from({ length: BUFFERS_PER_PUMP }, () => Buffer.allocUnsafe(room));
+    const buffers = Array.from({ length: SEND_BUFFERS_PER_CONNECTION }, () => Buffer.allocUnsafe(room));
     // A buffer is reused only once the socket has flushed the previous write from it.
     const flushed: Promise<unknown>[] = buffers.map(() => Promise.resolve());
-    for (let turn = 0; ; turn = (turn + 1) % BUFFERS_PER_PUMP) {
+    for (let turn = 0; ; turn = (turn + 1) % SEND_BUFFERS_PER_CONNECTION) {
       const first = await this.nextJob();
       if (!first) return;
       await flushed[turn];

@@ -413,24 +413,34 @@ describe('version negotiation', () => {
 
 describe('parameters', () => {
   it('a server that requires encryption refuses a plain offer with FCP_ERR_PARAMS', async () => {
-    const pump = await Pump.handshake(controlClient({ offer: PLAIN }), server({ policy: { requireEncryption: true } }));
+    const pump = await Pump.handshake(controlClient({ offer: PLAIN }), server({ policy: () => ({ requireEncryption: true }) }));
     expectRefused(pump, 'server', 'FCP_ERR_PARAMS');
     expect(pump.client.failure?.message).toContain('requires encryption');
     neitherAuthenticated(pump);
   });
 
   it('a server that requires encryption accepts an encrypted offer', async () => {
-    const pump = await Pump.handshake(controlClient(), server({ policy: { requireEncryption: true } }));
+    const pump = await Pump.handshake(controlClient(), server({ policy: () => ({ requireEncryption: true }) }));
     expect(pump.actionsOf('client', 'authenticated')).toHaveLength(1);
   });
 
   it('server policy lowers connections and chunk size, and both sides use the lowered values', async () => {
     const offer = makeOffer({ encrypt: true, connections: 16, chunkSize: 4 << 20 });
     const policy = { maxConnections: 3, maxChunkSize: 256 << 10 };
-    const pump = await Pump.handshake(controlClient({ offer }), server({ policy }));
+    const pump = await Pump.handshake(controlClient({ offer }), server({ policy: () => policy }));
     const lowered = { ...offer, connections: 3, chunkSize: 256 << 10 };
     expect(pump.actionsOf('client', 'authenticated').map((a) => a.params)).toEqual([lowered]);
     expect(pump.actionsOf('server', 'authenticated').map((a) => a.params)).toEqual([lowered]);
+  });
+
+  it('the policy is asked when PARAMS are answered: a memory budget spent since the connection opened refuses it', async () => {
+    let memoryBudget = 1 << 30;
+    const machine = server({ policy: () => ({ memoryBudget }) });
+    memoryBudget = 0;
+    const pump = await Pump.handshake(controlClient(), machine);
+    expectRefused(pump, 'server', 'FCP_ERR_PARAMS');
+    expect(pump.client.failure?.message).toMatch(/buffer memory left for a new session/);
+    neitherAuthenticated(pump);
   });
 
   it.each<[string, (answer: ParamsMessage) => ParamsMessage]>([

@@ -10,12 +10,23 @@ import {
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
   MIN_CHUNK_SIZE,
+  MIN_CONNECTIONS,
   PacketType,
   ParamsMessage,
   SUPPORTED_FEATURES,
   SUPPORTED_HASH_ALGS,
 } from '../../../src/protocol';
-import { answerOffer, checkAnswer, makeOffer, sealedCoverage, ServerPolicy } from '../../../src/session/params';
+import { CHUNKS_PER_CONNECTION } from '../../../src/session/buffering';
+import {
+  answerOffer,
+  checkAnswer,
+  describeShape,
+  makeOffer,
+  sealedCoverage,
+  ServerPolicy,
+  SESSION_MEMORY_BUDGET,
+  sessionMemory,
+} from '../../../src/session/params';
 import { u16 } from '../protocol/arbitraries';
 import { numRuns } from '../protocol/fuzzRuns';
 
@@ -102,6 +113,78 @@ describe('answerOffer', () => {
     const answer = answerOffer(makeOffer({ encrypt: false }), { requireEncryption: true });
     expect(answer).toBeInstanceOf(FcpError);
     expect((answer as FcpError).message).toMatch(/requires encryption/);
+  });
+});
+
+describe('answerOffer under a memory budget', () => {
+  const largest = sessionMemory({ chunkSize: MAX_CHUNK_SIZE, connections: MAX_CONNECTIONS });
+  const smallest = sessionMemory({ chunkSize: MIN_CHUNK_SIZE, connections: MIN_CONNECTIONS });
+  /** Any budget, with extra weight on the edges: exactly what some shape needs, one byte less or more. */
+  const budget = fc.oneof(
+    fc.integer({ min: 0, max: 2 * largest }),
+    fc
+      .tuple(chunkSize, fc.integer({ min: 1, max: MAX_CONNECTIONS }), fc.integer({ min: -1, max: 1 }))
+      .map(([c, n, off]) => sessionMemory({ chunkSize: c, connections: n }) + off),
+  );
+  const sealedOffer = validOffer.map((o) => ({ ...o, cipher: Cipher.AES_256_GCM }));
+  const limits = fc.record(
+    { maxChunkSize: fc.oneof(chunkSize, fc.integer({ min: 1, max: 2 * MAX_CHUNK_SIZE })), maxConnections: fc.integer({ min: 0, max: 2 * MAX_CONNECTIONS }) },
+    { requiredKeys: [] },
+  );
+  const fitsOrRefused = (offer: ParamsMessage, policy: ServerPolicy, memoryBudget: number): ParamsMessage | FcpError =>
+    answerOffer(offer, { ...policy, memoryBudget });
+
+  it('refuses with FCP_ERR_PARAMS exactly when one connection of the smallest chunks does not fit, and says why', () => {
+    fc.assert(
+      fc.property(sealedOffer, limits, budget, (offer, policy, memoryBudget) => {
+        const answer = fitsOrRefused(offer, policy, memoryBudget);
+        expect(answer instanceof FcpError).toBe(memoryBudget < smallest);
+        if (answer instanceof FcpError) {
+          expect(answer.code).toBe('FCP_ERR_PARAMS');
+          expect(answer.message).toMatch(/buffer memory left for a new session/);
+        }
+      }),
+      { numRuns: numRuns(1000) },
+    );
+  });
+
+  /** Checks every answer that was not refused, next to the answer without a memory budget. */
+  const everyAccepted = (check: (offer: ParamsMessage, accepted: ParamsMessage, unbounded: ParamsMessage, memoryBudget: number) => void): void =>
+    fc.assert(
+      fc.property(sealedOffer, limits, budget, (offer, policy, memoryBudget) => {
+        const answer = fitsOrRefused(offer, policy, memoryBudget);
+        fc.pre(!(answer instanceof FcpError));
+        check(offer, answer as ParamsMessage, answerOffer(offer, policy) as ParamsMessage, memoryBudget);
+      }),
+      { numRuns: numRuns(1000) },
+    );
+
+  it('answers within the offer, the policy and the protocol ranges, its buffers within the budget', () => {
+    everyAccepted((offer, accepted, unbounded, memoryBudget) => {
+      expect(checkAnswer(offer, accepted)).toBeUndefined();
+      expect(accepted.chunkSize).toBeLessThanOrEqual(unbounded.chunkSize);
+      expect(accepted.connections).toBeLessThanOrEqual(unbounded.connections);
+      expect(sessionMemory(accepted)).toBeLessThanOrEqual(memoryBudget);
+    });
+  });
+
+  it('is maximal: lowers chunk size first, and neither a doubled chunk nor one more connection would fit', () => {
+    everyAccepted((_offer, accepted, unbounded, memoryBudget) => {
+      const fits = (shape: { chunkSize: number; connections: number }): boolean => sessionMemory(shape) <= memoryBudget;
+      if (accepted.chunkSize < unbounded.chunkSize) expect(fits({ ...accepted, chunkSize: accepted.chunkSize * 2 })).toBe(false);
+      if (accepted.connections < unbounded.connections) {
+        expect(accepted.chunkSize).toBe(MIN_CHUNK_SIZE);
+        expect(fits({ ...accepted, connections: accepted.connections + 1 })).toBe(false);
+      }
+    });
+  });
+
+  it('gives -n 64 --chunk-size 64M 1 MiB chunks under the default session budget (4 chunks a connection)', () => {
+    const offer = makeOffer({ encrypt: true, connections: MAX_CONNECTIONS, chunkSize: MAX_CHUNK_SIZE });
+    const answer = answerOffer(offer, { memoryBudget: SESSION_MEMORY_BUDGET }) as ParamsMessage;
+    expect(CHUNKS_PER_CONNECTION).toBe(4);
+    expect(describeShape(answer)).toBe('64 connections of 1 MiB chunks');
+    expect(sessionMemory(answer)).toBe(SESSION_MEMORY_BUDGET);
   });
 });
 
