@@ -120,12 +120,11 @@ export class FileWriter {
   private readonly files = new Map<number, OpenFile>();
   private readonly directories: DirectoryMeta[] = [];
 
-  constructor(private readonly xxh: XXHashAPI) {}
-
-  /** Temporary files open now (created, not yet committed or discarded). */
-  get openFiles(): number {
-    return this.files.size;
-  }
+  /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
+  constructor(
+    private readonly xxh: XXHashAPI,
+    private readonly closed: () => void,
+  ) {}
 
   createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
     try {
@@ -193,7 +192,7 @@ export class FileWriter {
     if (hash !== expected) return done(undefined, { ok: false, hash });
     file.writing++;
     writeAll(file, data, offset, total <= SYNC_WRITE_MAX ? writeNow : writeInPool, (err) => {
-      if (--file.writing === 0 && file.discarded) removeFile(file);
+      if (--file.writing === 0 && file.discarded) this.remove(file);
       done(err && fsError(err, 'write', file.final), { ok: true, hash });
     });
   }
@@ -202,7 +201,11 @@ export class FileWriter {
   commitFile(fileId: number, perm: number, mtimeNs: bigint): void {
     const file = this.fileOf(fileId);
     this.files.delete(fileId);
-    commit(file, perm, mtimeNs);
+    try {
+      commit(file, perm, mtimeNs);
+    } finally {
+      this.closed();
+    }
   }
 
   /**
@@ -215,7 +218,7 @@ export class FileWriter {
     if (!file) return;
     this.files.delete(fileId);
     file.discarded = true;
-    if (file.writing === 0) removeFile(file);
+    if (file.writing === 0) this.remove(file);
   }
 
   discardAll(): void {
@@ -231,6 +234,11 @@ export class FileWriter {
         fs.utimesSync(dir.path, Date.now() / 1000, seconds(dir.mtimeNs));
       });
     }
+  }
+
+  private remove(file: OpenFile): void {
+    removeFile(file);
+    this.closed();
   }
 
   private fileOf(fileId: number): OpenFile {
