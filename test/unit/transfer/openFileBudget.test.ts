@@ -52,21 +52,33 @@ describe('sizing', () => {
   });
 });
 
-/** A line whose uses are recorded by name; `fails` collects the errors it ends with. */
-function line(budget: OpenFileBudget, log: string[]) {
-  const fails: FcpError[] = [];
-  const l = new DescriptorLine(budget, (use) => use(), (error) => fails.push(error));
-  return { l, fails, use: (name: string) => l.take(() => log.push(name)) };
+/** Lines on a budget of `size`; each use is recorded by name in `log`, each line's failure in its `fails`. */
+function setUp(size: number, lineCount: number, stallTimeoutMs?: number) {
+  const budget = new OpenFileBudget(size, 256, stallTimeoutMs);
+  const log: string[] = [];
+  const lines = Array.from({ length: lineCount }, () => {
+    const fails: FcpError[] = [];
+    const l = new DescriptorLine(budget, (use) => use(), (error) => fails.push(error));
+    return { l, fails, use: (name: string) => l.take(() => log.push(name)) };
+  });
+  return { budget, log, lines };
+}
+
+/** A use of `l` whose open fails for want of descriptors `failures` times, then logs `name`; counts its tries. */
+function failingOpen(l: DescriptorLine, failures: number, log: string[], name = 'opened') {
+  const counter = { tries: 0 };
+  const open = (): void => {
+    if (++counter.tries <= failures) return l.retry(open);
+    log.push(name);
+  };
+  l.take(open);
+  return counter;
 }
 
 describe('turns', () => {
   test('descriptors are taken at once while free; then uses wait, and a release wakes the next', () => {
-    const budget = new OpenFileBudget(2, 10);
-    const log: string[] = [];
-    const a = line(budget, log);
-    a.use('a1');
-    a.use('a2');
-    a.use('a3');
+    const { budget, log, lines: [a] } = setUp(2, 1);
+    for (const name of ['a1', 'a2', 'a3']) a!.use(name);
     expect(log).toEqual(['a1', 'a2']);
     expect(budget.inUse).toBe(2);
     budget.release();
@@ -75,45 +87,34 @@ describe('turns', () => {
   });
 
   test('waiting lines take turns, one descriptor each, in the order they came (none starves)', () => {
-    const budget = new OpenFileBudget(1, 10);
-    const log: string[] = [];
-    const a = line(budget, log);
-    const b = line(budget, log);
-    const c = line(budget, log);
-    a.use('a1');
-    for (const name of ['a2', 'a3', 'a4']) a.use(name);
-    b.use('b1');
-    b.use('b2');
-    c.use('c1');
+    const { budget, log, lines: [a, b, c] } = setUp(1, 3);
+    for (const name of ['a1', 'a2', 'a3', 'a4']) a!.use(name);
+    b!.use('b1');
+    b!.use('b2');
+    c!.use('c1');
     expect(log).toEqual(['a1']);
     for (let i = 0; i < 6; i++) budget.release();
     expect(log).toEqual(['a1', 'a2', 'b1', 'c1', 'a3', 'b2', 'a4']);
   });
 
   test('a new use does not pass one that waits', () => {
-    const budget = new OpenFileBudget(1, 10);
-    const log: string[] = [];
-    const a = line(budget, log);
-    const b = line(budget, log);
-    a.use('a1');
-    a.use('a2');
+    const { budget, log, lines: [a, b] } = setUp(1, 2);
+    a!.use('a1');
+    a!.use('a2');
     budget.release();
     // a2 holds the descriptor; b waits behind nobody but must still wait for a release.
-    b.use('b1');
+    b!.use('b1');
     expect(log).toEqual(['a1', 'a2']);
     budget.release();
     expect(log).toEqual(['a1', 'a2', 'b1']);
   });
 
   test('a closed line runs nothing more and gives back a descriptor granted to it', () => {
-    const budget = new OpenFileBudget(1, 10);
-    const log: string[] = [];
-    const a = line(budget, log);
-    const b = line(budget, log);
-    a.use('a1');
-    b.use('b1');
-    b.l.close();
-    a.use('a2');
+    const { budget, log, lines: [a, b] } = setUp(1, 2);
+    a!.use('a1');
+    b!.use('b1');
+    b!.l.close();
+    a!.use('a2');
     budget.release();
     expect(log).toEqual(['a1', 'a2']);
     expect(budget.inUse).toBe(1);
@@ -125,18 +126,10 @@ describe('out of descriptors', () => {
   afterEach(() => jest.useRealTimers());
 
   test('a use whose open failed runs again first once a held descriptor is released', () => {
-    const budget = new OpenFileBudget(4, 10);
-    const log: string[] = [];
-    const a = line(budget, log);
-    a.use('a1');
-    let tries = 0;
-    const open = (): void => {
-      tries++;
-      if (tries === 1) return a.l.retry(open);
-      log.push('opened');
-    };
-    a.l.take(open);
-    a.use('a3');
+    const { budget, log, lines: [a] } = setUp(4, 1);
+    a!.use('a1');
+    failingOpen(a!.l, 1, log);
+    a!.use('a3');
     // Out of descriptors with one held: nothing more is granted until it is released.
     expect(log).toEqual(['a1']);
     expect(budget.inUse).toBe(1);
@@ -147,37 +140,24 @@ describe('out of descriptors', () => {
   });
 
   test('with none held, opens are tried again after a backoff', () => {
-    const budget = new OpenFileBudget(4, 10);
-    const log: string[] = [];
-    const a = line(budget, log);
-    let tries = 0;
-    const open = (): void => {
-      if (++tries < 4) return a.l.retry(open);
-      log.push('opened');
-    };
-    a.l.take(open);
-    expect(tries).toBe(1);
+    const { log, lines: [a] } = setUp(4, 1);
+    const open = failingOpen(a!.l, 3, log);
+    expect(open.tries).toBe(1);
     jest.advanceTimersByTime(10_000);
-    expect(tries).toBe(4);
+    expect(open.tries).toBe(4);
     expect(log).toEqual(['opened']);
-    expect(a.fails).toEqual([]);
+    expect(a!.fails).toEqual([]);
   });
 
   test('when nothing frees up for the stall timeout, waiting lines fail with FCP_ERR_IO naming the limit', () => {
-    const budget = new OpenFileBudget(4, 256, 30_000);
-    const log: string[] = [];
-    const a = line(budget, log);
-    const b = line(budget, log);
-    let tries = 0;
-    const openA = (): void => void (tries++, a.l.retry(openA));
-    const openB = (): void => void (tries++, b.l.retry(openB));
-    a.l.take(openA);
-    b.l.take(openB);
+    const { budget, log, lines: [a, b] } = setUp(4, 2, 30_000);
+    const openA = failingOpen(a!.l, Infinity, log);
+    const openB = failingOpen(b!.l, Infinity, log);
     jest.advanceTimersByTime(40_000);
     // Tried again and again with a growing backoff (10 ms doubling to 1 s), not in a busy loop.
-    expect(tries).toBeGreaterThan(5);
-    expect(tries).toBeLessThan(100);
-    for (const fails of [a.fails, b.fails]) {
+    expect(openA.tries + openB.tries).toBeGreaterThan(5);
+    expect(openA.tries + openB.tries).toBeLessThan(100);
+    for (const fails of [a!.fails, b!.fails]) {
       expect(fails).toHaveLength(1);
       expect(fails[0]!.code).toBe('FCP_ERR_IO');
       expect(fails[0]!.message).toMatch(/out of file descriptors.*open-file limit 256/);
@@ -185,7 +165,7 @@ describe('out of descriptors', () => {
     }
     // The budget is whole again for transfers that come later.
     expect(budget.inUse).toBe(0);
-    b.use('b2');
+    b!.use('b2');
     expect(log).toEqual(['b2']);
   });
 });
