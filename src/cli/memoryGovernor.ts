@@ -15,7 +15,16 @@ export function startMemoryGovernor(): void {
   // A fresh context created after the flag is set has gc(); the main context was made before.
   const gc = runInNewContext('gc') as () => void;
   const timer = setInterval(() => {
-    if (process.memoryUsage.rss() > RSS_THRESHOLD) gc();
+    if (residentBytes() > RSS_THRESHOLD) gc();
   }, CHECK_MS);
   timer.unref();
+}
+
+/** RSS, or 0 when it cannot be read: Linux reads it from /proc/self/stat, which fails with EMFILE when the process is out of descriptors. */
+function residentBytes(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return 0;
+  }
 }

@@ -250,6 +250,9 @@ export async function runDaemon(options: { port: number; bind?: string }, paths 
     const oldMask = process.umask(0o177);
     control.listen(paths.socket, () => {
       process.umask(oldMask);
+      control.off('error', reject);
+      // A later error (accept failing with EMFILE) costs that request, not the daemon.
+      control.on('error', (err) => log(`control socket error: ${err.message}`));
       resolve();
     });
   });

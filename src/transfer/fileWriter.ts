@@ -123,12 +123,11 @@ export class FileWriter {
   private readonly files = new Map<number, OpenFile>();
   private readonly directories: DirectoryMeta[] = [];
 
-  constructor(private readonly xxh: XXHashAPI) {}
-
-  /** Temporary files open now (created, not yet committed or discarded). */
-  get openFiles(): number {
-    return this.files.size;
-  }
+  /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
+  constructor(
+    private readonly xxh: XXHashAPI,
+    private readonly closed: () => void,
+  ) {}
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
   createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer): void {
@@ -197,7 +196,7 @@ export class FileWriter {
     if (hash !== expected) return done(undefined, { ok: false, hash });
     file.writing++;
     writeAll(file, data, offset, total <= SYNC_WRITE_MAX ? writeNow : writeInPool, (err) => {
-      if (--file.writing === 0 && file.discarded) removeFile(file);
+      if (--file.writing === 0 && file.discarded) this.remove(file);
       done(err && fsError(err, 'write', file.final), { ok: true, hash });
     });
   }
@@ -206,7 +205,11 @@ export class FileWriter {
   commitFile(fileId: number, perm: number, mtimeNs: bigint): void {
     const file = this.fileOf(fileId);
     this.files.delete(fileId);
-    commit(file, perm, mtimeNs);
+    try {
+      commit(file, perm, mtimeNs);
+    } finally {
+      this.closed();
+    }
   }
 
   /**
@@ -219,7 +222,7 @@ export class FileWriter {
     if (!file) return;
     this.files.delete(fileId);
     file.discarded = true;
-    if (file.writing === 0) removeFile(file);
+    if (file.writing === 0) this.remove(file);
   }
 
   discardAll(): void {
@@ -238,6 +241,11 @@ export class FileWriter {
         failed(dir.entryPath, fsError(err, 'set mode and time of', dir.path));
       }
     }
+  }
+
+  private remove(file: OpenFile): void {
+    removeFile(file);
+    this.closed();
   }
 
   private fileOf(fileId: number): OpenFile {

@@ -15,6 +15,8 @@ const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
   EEXIST: ['FCP_ERR_IO', 'remove what is in the way, then copy again'],
   ELOOP: ['FCP_ERR_BAD_PATH', 'too many levels of symbolic links'],
   ENAMETOOLONG: ['FCP_ERR_BAD_PATH', undefined],
+  EMFILE: ['FCP_ERR_IO', 'too many open files: raise the open-file limit (ulimit -n)'],
+  ENFILE: ['FCP_ERR_IO', "the system's open-file table is full; close some programs or raise fs.file-max"],
 };
 
 /** Closes a descriptor whose failure, if any, is already being reported (or that is already closed). */

@@ -10,6 +10,7 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import type { FailAction } from '../session/actions';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
+import { DescriptorLine, openFileBudget } from './openFileBudget';
 
 export interface LinkedConnection {
   conn: FramedConnection;
@@ -82,9 +83,16 @@ export abstract class TransferRun {
   protected doneSent = false;
   private attached = false;
   private settle!: { resolve: (summary: TransferSummary) => void; reject: (error: FcpError) => void };
+  /** This run's turn at the process's open-file budget, shared with every other run in it. */
+  protected readonly descriptors: DescriptorLine;
 
   protected constructor(protected readonly link: TransferLink) {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.descriptors = new DescriptorLine(
+      openFileBudget(),
+      (use) => this.guard(use),
+      (error) => this.fail(error),
+    );
   }
 
   /** Hands every connection established so far to this run. Call once the run can take messages. */
@@ -147,6 +155,7 @@ export abstract class TransferRun {
   protected fail(error: FcpError, notifyPeer = true): void {
     if (this.over) return;
     this.over = true;
+    this.descriptors.close();
     this.link.log(`transfer failed: ${error.message}`);
     this.link.control.conn.fail(error, notifyPeer);
     this.link.data.forEach(({ conn }) => conn.close(error));
@@ -156,6 +165,7 @@ export abstract class TransferRun {
   protected complete(summary: TransferSummary): void {
     if (this.over) return;
     this.over = true;
+    this.descriptors.close();
     this.link.control.conn.close();
     this.link.data.forEach(({ conn }) => conn.close());
     this.settle.resolve(summary);

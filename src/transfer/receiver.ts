@@ -18,7 +18,7 @@ import type { Destination } from './destination';
 import { FileWriter } from './fileWriter';
 import { fsError } from './fsError';
 import { showName } from '../showName';
-import { openFileBudget } from './openFileBudget';
+import { outOfDescriptors } from './openFileBudget';
 import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 
 
@@ -40,9 +40,6 @@ export class ReceiveEngine extends TransferRun {
   /** Directories that could not be created, by entry path (latin1): what is inside them fails. */
   private readonly failedDirectories = new Map<string, FcpError>();
   private readonly waitingWrites: number[];
-  /** Files announced while the open-file budget was spent, oldest first. */
-  private readonly waitingCreates: number[] = [];
-  private readonly fileBudget = openFileBudget();
   private readonly errors: FcpError[] = [];
 
   constructor(
@@ -53,7 +50,7 @@ export class ReceiveEngine extends TransferRun {
   ) {
     super(link);
     this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope });
-    this.writer = new FileWriter(link.xxh);
+    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release());
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
 
@@ -100,23 +97,20 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'createFile':
           this.files.set(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
-          // At the open-file budget, FILE_READY waits until a committed file frees a descriptor.
-          if (this.writer.openFiles < this.fileBudget) this.createFile(action.fileId);
-          else this.waitingCreates.push(action.fileId);
+          // With the process's open-file budget spent, FILE_READY waits until a descriptor is free.
+          this.descriptors.take(() => this.createFile(action.fileId));
           break;
         case 'writeChunk':
           this.writeChunk(connIndex, action.fileId, action.seq, action.length, action.data, action.hash);
           break;
         case 'writeFile':
-          this.writeInline(action);
+          this.descriptors.take(() => this.writeInline(action));
           break;
         case 'commitFile':
           this.commitFile(action.fileId);
-          this.createWaiting();
           break;
         case 'discardFile':
           this.writer.discardFile(action.fileId);
-          this.createWaiting();
           break;
         case 'finish':
           this.finish();
@@ -169,21 +163,18 @@ export class ReceiveEngine extends TransferRun {
     }
   }
 
-  private createWaiting(): void {
-    while (this.waitingCreates.length > 0 && this.writer.openFiles < this.fileBudget && !this.over) {
-      this.createFile(this.waitingCreates.shift()!);
-    }
-  }
-
+  /** Creates an announced file's temporary with a descriptor taken for it, which it keeps until commit or discard. */
   private createFile(fileId: number): void {
     const file = this.files.get(fileId);
     // A file that waited for a descriptor may have failed meanwhile (the sender's FILE_ERROR).
-    if (!file) return;
+    if (!file) return this.descriptors.budget.release();
     const local = this.destination.localPath(file.path);
     try {
       this.checkParent(file.path);
       this.writer.createFile(fileId, local, file.size, file.perm, file.size > this.link.params.chunkSize);
     } catch (err) {
+      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.createFile(fileId));
+      this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0);
     }
     this.apply(this.machine.fileCreated(fileId), 0);
@@ -203,7 +194,9 @@ export class ReceiveEngine extends TransferRun {
     });
   }
 
-  private writeInline({ fileId, path, perm, mtimeNs, hash, data }: WriteFileAction): void {
+  /** Writes a small file whole with a descriptor taken for it, given back before this returns. */
+  private writeInline(action: WriteFileAction): void {
+    const { fileId, path, perm, mtimeNs, hash, data } = action;
     const local = this.destination.localPath(path);
     const digest = (): Buffer => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
     this.files.set(fileId, { path, perm, size: data.length, mtimeNs, digest });
@@ -217,8 +210,11 @@ export class ReceiveEngine extends TransferRun {
       }
       this.writer.writeFile(local, data, perm, mtimeNs);
     } catch (err) {
+      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.writeInline(action));
+      this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
     }
+    this.descriptors.budget.release();
     this.events.bytes?.(data.length);
     this.apply(this.machine.fileCommitted(fileId), 0);
   }

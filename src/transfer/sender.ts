@@ -32,7 +32,7 @@ import { chunkHash } from '../protocol/xxhash';
 import type { FramedConnection } from '../wire/framedConnection';
 import { closeQuietly, fsError } from './fsError';
 import { showName } from '../showName';
-import { openFileBudget } from './openFileBudget';
+import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
@@ -106,8 +106,10 @@ export class SendEngine extends TransferRun {
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
   /** xxh64 of files sent inline and not yet over, for their digest in file events. */
   private readonly inlineHashes = new Map<number, bigint>();
-  /** Announcing waits for the control connection to take the last burst of inline files. */
+  /** Announcing waits for the control connection to take the last burst of inline files, or for a descriptor to read them. */
   private announcePaused = false;
+  /** A descriptor of the budget is held for reading small files whole, during one burst of announcing. */
+  private readingInline = false;
 
   constructor(
     link: TransferLink,
@@ -116,7 +118,8 @@ export class SendEngine extends TransferRun {
   ) {
     super(link);
     this.chunkSize = link.params.chunkSize;
-    this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: openFileBudget(), peerName: link.peerName });
+    // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
+    this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: this.descriptors.budget.size, peerName: link.peerName });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
@@ -172,17 +175,28 @@ export class SendEngine extends TransferRun {
 
   protected async cleanUp(): Promise<void> {
     this.wakePumps();
-    for (const file of this.files.values()) closeQuietly(file.fd);
+    for (const file of this.files.values()) this.close(file);
     this.files.clear();
   }
 
   /**
    * Announces entries while the window has room; DONE once all are announced. A first flight
    * (priming) stops at the first file that needs FILE_INFO, or that cannot be read, and after one
-   * burst; the rest follows in run().
+   * burst; the rest follows in run(). Small files are read with one descriptor taken for the burst.
    */
   private announce(priming = false): void {
     if (this.announcePaused) return;
+    try {
+      this.announceEntries(priming);
+    } finally {
+      if (this.readingInline) {
+        this.readingInline = false;
+        this.descriptors.budget.release();
+      }
+    }
+  }
+
+  private announceEntries(priming: boolean): void {
     const entries = this.walk.entries;
     let inlineBytes = 0;
     while (this.nextEntry < entries.length && !this.over) {
@@ -199,8 +213,16 @@ export class SendEngine extends TransferRun {
       const inline = this.inlining && entry.size <= INLINE_MAX;
       if (!(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
       if (inlineBytes >= INLINE_BURST) return priming ? undefined : this.pauseAnnouncing();
+      if (inline && !this.readingInline) {
+        this.readingInline = this.descriptors.budget.tryTake();
+        if (!this.readingInline) return priming ? undefined : this.awaitDescriptor((use) => this.descriptors.take(use));
+      }
       const data = inline ? this.readWhole(entry) : undefined;
       if (priming && (data === undefined || data instanceof FcpError)) return;
+      if (outOfDescriptors(data)) {
+        this.readingInline = false;
+        return this.awaitDescriptor((use) => this.descriptors.retry(use));
+      }
       this.nextEntry++;
       // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
       const fileId = this.filesAnnounced++;
@@ -230,6 +252,16 @@ export class SendEngine extends TransferRun {
         this.announcePaused = false;
         this.guard(() => this.announce());
       });
+    });
+  }
+
+  /** Goes on announcing once a descriptor to read small files with is held (`wait` queues for it). */
+  private awaitDescriptor(wait: (use: () => void) => void): void {
+    this.announcePaused = true;
+    wait(() => {
+      this.announcePaused = false;
+      this.readingInline = true;
+      this.announce();
     });
   }
 
@@ -270,7 +302,7 @@ export class SendEngine extends TransferRun {
         case 'fail':
           return this.failed(action);
         case 'sendFile':
-          this.openFile(action.fileId);
+          this.descriptors.take(() => this.openFile(action.fileId));
           break;
         case 'resendChunk':
           this.queueResend(action.fileId, action.seq);
@@ -291,12 +323,17 @@ export class SendEngine extends TransferRun {
     }
   }
 
+  /** Opens a ready file with a descriptor taken for it, which it keeps until the file is over. */
   private openFile(fileId: number): void {
-    const entry = this.announced.get(fileId)!;
+    const entry = this.announced.get(fileId);
+    // A file that waited for a descriptor may have failed meanwhile (the receiver's FILE_ERROR).
+    if (!entry) return this.descriptors.budget.release();
     let fd: number;
     try {
       fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
     } catch (err) {
+      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId));
+      this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source)));
     }
     const file: SendingFile = {
@@ -329,7 +366,7 @@ export class SendEngine extends TransferRun {
     if (file) {
       file.failed = true;
       this.files.delete(fileId);
-      closeQuietly(file.fd);
+      this.close(file);
     }
     const inlineHash = this.inlineHashes.get(fileId);
     if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
@@ -340,6 +377,11 @@ export class SendEngine extends TransferRun {
       this.events.file(fileEvent(entry.path, entry.size, error, digest));
     }
     this.announce();
+  }
+
+  private close(file: SendingFile): void {
+    closeQuietly(file.fd);
+    this.descriptors.budget.release();
   }
 
   /** The next chunk to send, waiting while there is none; undefined when the session is over. */

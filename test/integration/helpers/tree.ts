@@ -238,3 +238,21 @@ export function buildSmallTree(parent: string, name = 'small'): BuiltTree {
   t.finish();
   return { root, parent, name, fileCount: t.fileCount, totalBytes: t.totalBytes, files: t.files };
 }
+
+/**
+ * Many files for the open-file tests: `dirs` directories of `perDir` files, file i of size
+ * sizeOf(i); returns its root.
+ */
+export function buildManyFiles(parent: string, name: string, dirs: number, perDir: number, sizeOf: (i: number) => number): string {
+  const t = new TreeBuilder(Buffer.from(path.join(parent, name)));
+  t.dir([]);
+  for (let d = 0; d < dirs; d++) {
+    t.dir([`d${d}`]);
+    for (let f = 0; f < perDir; f++) t.file([`d${d}`, `f${f}`], sizeOf(d * perDir + f));
+  }
+  t.finish();
+  return t.root.toString();
+}
+
+/** Every other file above INLINE_MAX (FILE_INFO, a descriptor on each side), the rest sent inline. */
+export const mixedSmallSize = (i: number): number => (i % 2 === 0 ? 20_000 : (i * 37) % INLINE_MAX);
