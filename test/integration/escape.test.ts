@@ -51,7 +51,7 @@ test('fcp -v -r: names on stderr are escaped; the file arrives under its raw nam
   expect(result.stderr).not.toMatch(RAW_CONTROL);
   expect(result.stderr).toContain('fcp: src/esc-\\033[31m-bel-\\a-\\377: 14 B ok, digest ');
   expect(result.stderr).toMatch(/fcp: src\/blocked-\\033\[2J: fcpd .* reported: cannot finish \S*\/dst\/src\/blocked-\\033\[2J: .*\(FCP_ERR_IS_DIRECTORY\)\n/);
-  expect(result.stderr).toContain('fcp: src/fifo-\\033]0;title\\a-\\u202e is not a regular file, directory or symlink; skipped (FCP_ERR_IO)\n');
+  expect(result.stderr).toContain('fcp: src/fifo-\\033]0;title\\a-\\u202e: src/fifo-\\033]0;title\\a-\\u202e is a FIFO; skipped (FCP_ERR_IO)\n');
 
   expect(fs.readdirSync(joinBytes(work, 'dst', 'src'), { encoding: 'buffer' }).map((n) => n.toString('hex')).sort()).toEqual(
     [COPIED, BLOCKED].map((n) => n.toString('hex')).sort(),
