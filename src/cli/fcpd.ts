@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError } from '../errors';
 import { NONCE_SIZE } from '../protocol/constants';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
@@ -11,6 +11,7 @@ import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, s
 import { serveSession } from '../server/serveSession';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
+import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs } from './parseArgs';
 import { version } from './version';
@@ -58,9 +59,10 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   startMemoryGovernor();
   const options = command.opts<FcpdOptions>();
   const report = (error: FcpError): number => {
-    io.stderr.write(`fcpd: ${error.describe()}\n`);
+    io.stderr.write(errorText('fcpd', error, !!options.verbose));
     return error.exitCode;
   };
+  catchEscapedErrors(report);
   const print = (line: string): number => {
     io.stdout.write(`${line}\n`);
     return ExitCode.OK;
@@ -83,7 +85,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       return print(`fcpd daemon running: pid ${status.pid}, port ${status.port}, ${status.sessions} active sessions, since ${status.since}`);
     }
   } catch (err) {
-    return report(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));
+    return report(asFcpError(err));
   }
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
@@ -120,6 +122,6 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     if (options.verbose) log(`session done: ${summary.filesOk} files, ${summary.bytes} bytes, ${summary.filesFailed} failed`);
     return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
   } catch (err) {
-    return report(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));
+    return report(asFcpError(err));
   }
 }
