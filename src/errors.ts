@@ -101,6 +101,25 @@ export class FcpError extends Error {
   }
 }
 
+/**
+ * `err` as an FcpError: anything else is a bug, FCP_ERR_INTERNAL with the original (and its
+ * stack) as the cause. `where` names the place in the message.
+ */
+export function asFcpError(err: unknown, where?: string): FcpError {
+  if (err instanceof FcpError) return err;
+  const what = err instanceof Error ? err.message : String(err);
+  return new FcpError('FCP_ERR_INTERNAL', `internal error${where ? ` in ${where}` : ''}: ${what}`, {
+    cause: err,
+    hint: 'this is a bug: please report it (FCP_DEBUG=1 or -v shows where it happened)',
+  });
+}
+
+/** Where a bug happened, for -v and FCP_DEBUG=1: the stack of an internal error's cause. */
+export function internalStack(error: FcpError): string | undefined {
+  if (error.code !== 'FCP_ERR_INTERNAL') return undefined;
+  return error.cause instanceof Error ? error.cause.stack : error.stack;
+}
+
 export function isFcpError(err: unknown): err is FcpError {
   return err instanceof FcpError;
 }

@@ -6,7 +6,8 @@ Exit codes:
   3  protocol: the peers disagreed (versions, parameters, corrupted frames)
   4  file I/O: a source, destination or disk problem
   5  authentication failed
-  6  connection: could not connect, or a connection was lost
+  6  connection: could not connect (refused, unknown host, unreachable,
+     no SSH greeting within ConnectTimeout), or a connection was lost
   7  timeout: a peer stopped answering
   8  partial transfer: some files were not copied (each is reported)
-  9  internal error (a bug: please report it)`;
+  9  internal error (a bug: please report it; FCP_DEBUG=1 shows where)`;

@@ -1,17 +1,16 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
 import { Command, InvalidArgumentError } from 'commander';
 import { copy } from '../client/copy';
-import { ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
 import { parseSize } from './format';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
+import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs } from './parseArgs';
 import { version } from './version';
-
-
 
 function connectionCount(value: string): number {
   const n = Number(value);
@@ -86,7 +85,10 @@ function program(): Command {
     .showHelpAfterError('(fcp --help shows the options)');
 }
 
-/** Runs fcp with argv (node, script, args...); resolves with the exit code. */
+/**
+ * Runs fcp with argv (node, script, args...); resolves with the exit code. It is the program:
+ * an error that escapes it (a bug) is reported like any other and exits 9.
+ */
 export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const command = program();
   const ended = parseArgs(command, argv, io);
@@ -95,6 +97,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const paths = command.args;
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
+  catchEscapedErrors((error) => reporter.error(error));
   if (paths.length < 2) {
     reporter.error(new FcpError('FCP_ERR_USAGE', 'give at least one source and a destination', { hint: 'usage: fcp [options] SOURCE... DEST' }));
     return ExitCode.USAGE;
@@ -125,7 +128,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     reporter.summary(summary);
     return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
   } catch (err) {
-    const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err });
+    const error = asFcpError(err);
     reporter.error(error);
     return error.exitCode;
   }

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError } from '../errors';
 import { NONCE_SIZE } from '../protocol/constants';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
@@ -12,6 +12,7 @@ import { serveSession } from '../server/serveSession';
 import { showText } from '../showName';
 import { LAUNCH_TIMEOUT_MS } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
+import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs } from './parseArgs';
 import { version } from './version';
@@ -59,9 +60,10 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   startMemoryGovernor();
   const options = command.opts<FcpdOptions>();
   const report = (error: FcpError): number => {
-    io.stderr.write(`fcpd: ${showText(error.describe())}\n`);
+    io.stderr.write(errorText('fcpd', error, !!options.verbose));
     return error.exitCode;
   };
+  catchEscapedErrors(report);
   const print = (line: string): number => {
     io.stdout.write(`${line}\n`);
     return ExitCode.OK;
@@ -84,7 +86,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       return print(`fcpd daemon running: pid ${status.pid}, port ${status.port}, ${status.sessions} active sessions, since ${status.since}`);
     }
   } catch (err) {
-    return report(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));
+    return report(asFcpError(err));
   }
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
@@ -126,6 +128,6 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     }
     return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
   } catch (err) {
-    return report(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));
+    return report(asFcpError(err));
   }
 }

@@ -1,17 +1,29 @@
 /** Command-line parsing shared by fcp and fcpd: commander's output to our streams, its exits to our codes. */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, ExitCodeValue } from '../errors';
+import { ExitCode, ExitCodeValue, FcpError } from '../errors';
 import { showText } from '../showName';
+import { errorRecord } from './reporter';
 
-/** Parses argv into `command`; returns the exit code when parsing ended the run (help, version, a usage error). */
+/**
+ * Parses argv into `command`; returns the exit code when parsing ended the run (help, version, a
+ * usage error). A command with --json that finds --json anywhere on the command line reports a
+ * usage error as its one JSON error record on stdout, as it reports every other failure.
+ */
 export function parseArgs(command: Command, argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): ExitCodeValue | undefined {
+  const json = command.options.some((option) => option.long === '--json') && argv.slice(2).includes('--json');
   command.exitOverride().configureOutput({
     writeOut: (s) => io.stdout.write(s),
     // A bad argument is quoted back: with any control character in it escaped.
     writeErr: (s) => io.stderr.write(showText(s)),
     // Usage errors carry their stable code like every other error fcp shows.
-    outputError: (s, write) => write(`${s.trimEnd()} (FCP_ERR_USAGE)\n`),
+    outputError: (s, write) => {
+      if (!json) return write(`${s.trimEnd()} (FCP_ERR_USAGE)\n`);
+      const error = new FcpError('FCP_ERR_USAGE', s.trim().replace(/^error: /, ''), { hint: `${command.name()} --help shows the options` });
+      io.stdout.write(`${JSON.stringify(errorRecord(error))}\n`);
+    },
   });
+  // The JSON record carries the pointer to --help; nothing goes to stderr.
+  if (json) command.showHelpAfterError(false);
   try {
     command.parse(argv);
     return undefined;

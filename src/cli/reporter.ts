@@ -8,6 +8,7 @@ import type { CopyEvent, CopySummary } from '../client/copy';
 import { FcpError } from '../errors';
 import { showJson, showName, showText } from '../showName';
 import { formatBytes, formatDuration } from './format';
+import { debugStack, errorText } from './lastResort';
 
 export interface ReporterOptions {
   json: boolean;
@@ -15,6 +16,11 @@ export interface ReporterOptions {
   verbose: boolean;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
+}
+
+/** An error as --json shows it: the one record of a run that failed. */
+export function errorRecord(error: FcpError): object {
+  return { event: 'error', code: error.code, message: error.message, hint: error.hint };
 }
 
 export class Reporter {
@@ -92,8 +98,13 @@ export class Reporter {
 
   error(error: FcpError): void {
     this.clearLine();
-    if (this.options.json) return this.json({ event: 'error', code: error.code, message: error.message, hint: error.hint });
-    this.say(error.describe());
+    if (this.options.json) {
+      this.json(errorRecord(error));
+      // stdout holds only the record: a stack that was asked for goes to stderr.
+      this.options.stderr.write(debugStack(error, this.options.verbose));
+    } else {
+      this.options.stderr.write(errorText('fcp', error, this.options.verbose));
+    }
   }
 
   private drawLine(p: Extract<CopyEvent, { type: 'progress' }>): void {

@@ -4,7 +4,7 @@
  * receiver for a pull.
  */
 import { randomBytes } from 'node:crypto';
-import { FcpError } from '../errors';
+import { asFcpError } from '../errors';
 import { Cipher, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import { loadXxhash } from '../protocol/xxhash';
@@ -125,14 +125,14 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         });
         engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) });
       };
-      attach().catch((err: unknown) => engine.lose(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err })));
+      attach().catch((err: unknown) => engine.lose(asFcpError(err)));
     });
     const summary = await engine.run();
     // A data connection still in its handshake when the transfer ended is not needed any more.
     for (const conn of opened) conn.close();
     return { summary, params };
   } catch (err) {
-    const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err });
+    const error = asFcpError(err);
     for (const conn of opened) conn.close(error);
     // Dials still under way are closed as they complete.
     for (const dial of dialled) void dial.then((conn) => conn.close(error), () => undefined);

@@ -150,6 +150,15 @@ function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
   };
 }
 
+/** The engine's modules and hash, loaded while the launch's first packets are on their way. */
+async function loadEngine(): Promise<typeof ClientSessionModule> {
+  loadXxhash().catch(() => undefined);
+  // The launch's first packets go out on the next ticks: only then load.
+  await new Promise((resolve) => setImmediate(resolve));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./clientSession') as typeof ClientSessionModule;
+}
+
 export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const emit = options.onEvent ?? (() => undefined);
@@ -162,16 +171,12 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
 
   // While the launch waits on the network (SSH handshakes, fcpd starting), the engine's modules
   // load and the hash module compiles: on a long link that start-up time is otherwise added.
-  const launching = launcherFor(remote, options, log).launch(secret, log);
-  loadXxhash().catch(() => undefined);
-  // The launch's first packets go out on the next ticks: only then load.
-  await new Promise((resolve) => setImmediate(resolve));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runClientSession } = require('./clientSession') as typeof ClientSessionModule;
-  const server = await launching;
+  // The launch is awaited from the start (Promise.all): a launch that fails while the engine
+  // loads (a refused connection fails within a tick) must not be an unhandled rejection.
+  const [server, { runClientSession }] = await Promise.all([launcherFor(remote, options, log).launch(secret, log), loadEngine()]);
   log(`launched ${server.name}`);
-  const ticker = setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250);
-  ticker.unref();
+  // Progress events come only once the session has said how much there is (after 'start').
+  let ticker: NodeJS.Timeout | undefined;
   let failed = true;
   try {
     const { summary, params } = await runClientSession({
@@ -186,6 +191,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
           progress.filesTotal = files;
           progress.bytesTotal = bytes;
           emit({ type: 'start', files, bytes, connections: offer.connections, encrypted: encrypt });
+          ticker ??= setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250).unref();
         },
         bytes(count) {
           progress.bytesDone += count;
@@ -200,7 +206,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
         },
       },
     });
-    emit({ type: 'progress', ...progress.snapshot() });
+    if (ticker) emit({ type: 'progress', ...progress.snapshot() });
     failed = false;
     const seconds = (Date.now() - started) / 1000;
     return {

@@ -1,6 +1,6 @@
 /** Reading a child's output line by line: every line, or the first matching one with a deadline. */
 import type { Readable } from 'node:stream';
-import { FcpError } from '../errors';
+import { asFcpError, FcpError } from '../errors';
 
 /** A peer that never ends a line cannot grow the pending text past this. */
 const MAX_PENDING = 64 * 1024;
@@ -44,7 +44,7 @@ export function awaitLine<T>(
       try {
         value = match(line);
       } catch (err) {
-        return finish(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err }));
+        return finish(asFcpError(err));
       }
       if (value !== undefined) return finish(undefined, value);
       options.other?.(line);

@@ -5,7 +5,7 @@
  * length; a frame that lies inside one pushed slice is returned as a view, without a copy.
  * After the first error every call throws that error again: a stream is not resynchronised.
  */
-import { FcpError } from '../errors';
+import { asFcpError, FcpError } from '../errors';
 import {
   CHKSUM_OFFSET,
   ChksumCoverage,
@@ -97,7 +97,7 @@ export class FrameDecoder {
     try {
       return this.take(dataPieces);
     } catch (err) {
-      this.failure = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', 'frame decoder failed', { cause: err });
+      this.failure = asFcpError(err, 'the frame decoder');
       throw this.failure;
     }
   }

@@ -13,6 +13,7 @@ import { Duplex } from 'node:stream';
 import type { AuthenticationType, Client, ClientChannel } from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { FcpError } from '../errors';
+import { ConnectTarget, connectError, socketConnectError, tcpConnect } from '../wire/tcpConnect';
 import { keyTypeOfBlob, loadKnownHosts, orderHostKeyAlgorithms, verifyHostKey } from './knownHosts';
 import type { Prompter } from './prompt';
 import type { JumpHop, ResolvedHost } from './sshConfig';
@@ -20,7 +21,10 @@ import type { JumpHop, ResolvedHost } from './sshConfig';
 const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 /** ssh2's default host key algorithms, in its order; reordered per host below. */
 const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+/** ConnectTimeout when the config sets none (OpenSSH waits for the system's TCP timeout). */
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/** After the greeting, the key exchange and the login (prompts included) must end within this. */
+const LOGIN_TIMEOUT_MS = 20_000;
 
 export interface SshContext {
   /** Resolves a ProxyJump hop with the ssh config, as OpenSSH does for each hop. */
@@ -55,29 +59,33 @@ function nameOf(host: ResolvedHost): string {
   return `${host.user}@${hostPart}${host.port === 22 ? '' : `:${host.port}`}`;
 }
 
-function tcpConnect(host: ResolvedHost): Promise<net.Socket> {
-  const timeoutMs = host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: host.hostName, port: host.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new FcpError('FCP_ERR_TIMEOUT', `ssh: no connection to ${nameOf(host)} within ${timeoutMs / 1000} s`, { hint: 'check the host name and that its SSH port is reachable' }));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        new FcpError('FCP_ERR_CONNECT', `ssh: cannot connect to ${nameOf(host)}: ${err.message}`, {
-          cause: err,
-          hint: err.code === 'ENOTFOUND' ? 'check the host name (and HostName in ~/.ssh/config)' : 'check that sshd runs there and the port is right (-P)',
-        }),
-      );
-    });
-  });
+/** What to try when the SSH server cannot be reached, by cause (an errno code or 'timeout'). */
+function connectHint(cause: string): string {
+  switch (cause) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'check the host name (and HostName in ~/.ssh/config)';
+    case 'ECONNREFUSED':
+      return 'check that sshd runs there and that the port is right (-P, or Port in ~/.ssh/config)';
+    case 'timeout':
+      return 'check that the host is up and no firewall drops its SSH port; -o ConnectTimeout=SECONDS waits longer';
+    case 'handshake':
+      return 'check that the port is an SSH server; fcp -v shows the connection steps';
+    case 'closed':
+    case 'ECONNRESET':
+      return "the server dropped the connection before login: see its sshd log (MaxStartups, AllowUsers, tcp wrappers)";
+    default:
+      return 'check the host name, the port and the network';
+  }
+}
+
+function connectTimeoutMs(host: ResolvedHost): number {
+  return host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
+/** The SSH server as failures to connect name it: "HOST port PORT", with the hints above. */
+function sshTarget(host: ResolvedHost): ConnectTarget {
+  return { host: host.hostName, port: host.port, hint: connectHint };
 }
 
 /** ProxyCommand: the SSH connection runs over the command's stdin and stdout, as in ssh. */
@@ -91,7 +99,7 @@ function forwardOut(client: Client, host: string, port: number, via: string): Pr
   return new Promise((resolve, reject) =>
     client.forwardOut('127.0.0.1', 0, host, port, (err, channel) =>
       err
-        ? reject(new FcpError('FCP_ERR_CONNECT', `ssh: ${via} could not open a connection to ${host}:${port}: ${err.message}`, { cause: err }))
+        ? reject(connectError({ host, port }, `${via} could not open a connection there (${err.message})`, 'forward', err))
         : resolve(channel),
     ),
   );
@@ -171,10 +179,15 @@ async function loadIdentity(file: string, username: string, prompter: Prompter |
   return { type: 'publickey', username, key: Array.isArray(parsed) ? parsed[0]! : parsed };
 }
 
-/** Runs the SSH handshake and authentication over `sock`. */
-function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext): Promise<Client> {
+/**
+ * Runs the SSH handshake and authentication over `sock`. The server's greeting (its banner and
+ * the first reply of the key exchange, up to the host key check) must come by `greetingDeadline`:
+ * that is ConnectTimeout's bound, as in OpenSSH.
+ */
+function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext, greetingDeadline: number): Promise<Client> {
   const client = new (ssh2().Client)();
   const name = nameOf(host);
+  const target = sshTarget(host);
   const tried: string[] = [];
   const attempts = authAttempts(host, ctx, tried);
   let hostKeyError: FcpError | undefined;
@@ -189,15 +202,39 @@ function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext): Promise<C
     // An unreadable known_hosts file is reported by verifyHostKey below.
   }
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (error: FcpError): void => {
+      if (settled) return;
+      settled = true;
+      stopWatching();
+      sock.destroy();
+      reject(error);
+    };
+    const closedEarly = (): void => fail(connectError(target, 'the server closed the connection during the SSH handshake', 'closed'));
+    const greetingTimer = setTimeout(
+      () => fail(connectError(target, `no SSH greeting within ${connectTimeoutMs(host) / 1000} s (ConnectTimeout)`, 'timeout')),
+      Math.max(0, greetingDeadline - Date.now()),
+    );
+    const stopWatching = (): void => {
+      clearTimeout(greetingTimer);
+      client.removeListener('close', closedEarly);
+      sock.removeListener('end', closedEarly);
+    };
     client.once('ready', () => {
+      settled = true;
+      stopWatching();
       client.removeAllListeners('error');
       client.on('error', (err) => ctx.log(`ssh: ${name}: ${err.message}`));
       resolve(client);
     });
-    client.once('error', (err: Error & { level?: string }) => {
-      if (hostKeyError) return reject(hostKeyError);
+    // Ahead of ssh2's own listeners: a server that hangs up is named as such, not as a protocol error.
+    sock.once('end', closedEarly);
+    client.once('close', closedEarly);
+    // 'on', not 'once': ssh2 can report a second error (the socket's) after the first.
+    client.on('error', (err: Error & { level?: string }) => {
+      if (hostKeyError) return fail(hostKeyError);
       if (err.level === 'client-authentication') {
-        return reject(
+        return fail(
           new FcpError('FCP_ERR_AUTH', `ssh: permission denied for ${name} (tried: ${tried.join(', ') || 'nothing'})`, {
             cause: err,
             hint: host.batchMode
@@ -206,19 +243,22 @@ function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext): Promise<C
           }),
         );
       }
-      if (/timed out/i.test(err.message)) {
-        return reject(new FcpError('FCP_ERR_TIMEOUT', `ssh: ${name} did not finish the SSH handshake in time`, { cause: err }));
+      if (err.level === 'client-timeout') {
+        return fail(new FcpError('FCP_ERR_TIMEOUT', `ssh: ${name} did not finish the SSH login in time`, { cause: err }));
       }
-      reject(new FcpError('FCP_ERR_CONNECT', `ssh: ${name}: ${err.message}`, { cause: err }));
+      if (err.level === 'client-socket') return fail(socketConnectError(target, err, ' during the SSH handshake'));
+      fail(connectError(target, `SSH handshake failed: ${err.message}`, 'handshake', err));
     });
     client.connect({
       sock: sock as net.Socket,
       username: host.user,
-      readyTimeout: Math.max(host.connectTimeoutMs ?? 0, 20_000),
+      readyTimeout: Math.max(0, greetingDeadline - Date.now()) + LOGIN_TIMEOUT_MS,
       keepaliveInterval: host.serverAliveIntervalMs,
       keepaliveCountMax: host.serverAliveCountMax,
       algorithms: { serverHostKey: serverHostKey as never },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+        // The server has greeted: what follows may wait for the user (a new host key's question).
+        clearTimeout(greetingTimer);
         const keyType = keyTypeOfBlob(key) ?? 'unknown';
         verifyHostKey({
           host: keyHost,
@@ -268,17 +308,19 @@ export async function connectSsh(host: ResolvedHost, ctx: SshContext): Promise<S
   try {
     let via: { client: Client; name: string } | undefined;
     for (const hop of [...host.proxyJump.map((h) => ctx.resolveHop(h)), host]) {
+      // One ConnectTimeout budget for the connection and the greeting, as OpenSSH spends it.
+      const greetingDeadline = Date.now() + connectTimeoutMs(hop);
       const opening: Duplex | Promise<Duplex> = via
         ? forwardOut(via.client, hop.hostName, hop.port, via.name)
         : hop.proxyCommand && hop.proxyJump.length === 0
           ? proxyCommandSocket(hop.proxyCommand, ctx)
-          : tcpConnect(hop);
+          : tcpConnect(sshTarget(hop), connectTimeoutMs(hop));
       // Node sends the SYN on the next tick: let it go out, then load ssh2 during the round trip.
       await new Promise<void>((resolve) => process.nextTick(resolve));
       ssh2();
       const sock = await opening;
       ctx.log(`ssh: connecting to ${nameOf(hop)}${via ? ` through ${via.name}` : ''}`);
-      const client = await handshake(hop, sock, ctx);
+      const client = await handshake(hop, sock, ctx, greetingDeadline);
       clients.push(client);
       via = { client, name: nameOf(hop) };
     }

@@ -3,7 +3,7 @@
  * receiving engine share: taking over every connection, routing their messages, and ending the
  * session once, either completed or failed (every connection closed, the peer told why).
  */
-import { FcpError } from '../errors';
+import { asFcpError, FcpError } from '../errors';
 import { Feature, PacketType } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
@@ -184,7 +184,7 @@ export abstract class TransferRun {
     try {
       step();
     } catch (err) {
-      this.fail(err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String((err as Error)?.stack ?? err), { cause: err }));
+      this.fail(asFcpError(err));
     }
   }
 }

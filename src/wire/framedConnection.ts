@@ -5,7 +5,7 @@
  * is injected (a TCP socket, an SSH channel, an in-memory pair in tests).
  */
 import type { Duplex } from 'node:stream';
-import { FcpError, wireFromCode } from '../errors';
+import { asFcpError, FcpError, wireFromCode } from '../errors';
 import { FrameDecoder } from '../protocol/frameDecoder';
 import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
@@ -222,7 +222,7 @@ export class FramedConnection {
         }
       }
     } catch (err) {
-      const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', `${this.name}: ${String(err)}`, { cause: err });
+      const error = asFcpError(err, this.name);
       this.fail(new FcpError(error.code, `${this.name}: ${error.message}`, { cause: error, hint: error.hint }), true);
     }
   }

@@ -4,7 +4,7 @@
  * Once established the connection is paused and anything already received is kept in `early`,
  * so the transfer engine that takes the connection over loses nothing and nothing piles up.
  */
-import { FcpError } from '../errors';
+import { asFcpError, FcpError } from '../errors';
 import { BATCHABLE_TYPES, DATA_BATCHABLE_TYPES, Feature } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import type { ClientConnection, ConnectionAction, RequestAction, ServerConnection } from '../session/connection';
@@ -98,7 +98,7 @@ export function runHandshake(
           apply((machine as ServerConnection).accept(sessionId));
         },
         (err: unknown) => {
-          const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_INTERNAL', String(err), { cause: err });
+          const error = asFcpError(err);
           apply((machine as ServerConnection).refuse(error));
         },
       );

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareTrees } from './helpers/compare';
 import { specDigest } from './helpers/digest';
-import { describeRun, killAll, runFcp, stackLines } from './helpers/run';
+import { describeRun, FCPD_BIN, killAll, runFcp, runNode, stackLines } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { buildSmallTree, TreeBuilder } from './helpers/tree';
 
@@ -71,14 +71,6 @@ describe('--json', () => {
     expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'))).toEqual([]);
   });
 
-  test('a usage error with --json is reported (exit 2) without a stack trace', async () => {
-    const work = temp.make('fcp-cli');
-    const result = await runFcp(['--json', 'only-one-path'], { cwd: work });
-    expect(result.code).toBe(2);
-    expect(`${result.stdout}${result.stderr}`).toContain('FCP_ERR_USAGE');
-    expect(stackLines(result.stdout + result.stderr)).toEqual([]);
-    expect(fs.readdirSync(work)).toEqual([]);
-  });
 });
 
 test('-q prints nothing at all on success', async () => {
@@ -120,22 +112,83 @@ test('--version and -V print the version (exit 0)', async () => {
   }
 });
 
+const USAGE_ERRORS: [string, string[], RegExp][] = [
+  ['an unknown option', ['--bogus-option', 'a', 'b'], /unknown option.*--bogus-option/],
+  ['no arguments', [], /missing|usage|argument/i],
+  ['a single path', ['only-source'], /source and a destination/],
+  ['-n out of range', ['-n', '0', 'a', 'b'], /connections|1.*64/i],
+  ['-n not a number', ['-n', 'many', 'a', 'b'], /connections|number/i],
+  ['a chunk size that is not a power of two', ['--chunk-size', '100K', 'a', 'b'], /chunk/i],
+  ['a port that is not a number', ['-P', 'ssh', 'a', 'host:b'], /port number/],
+  ['an -o without a value', ['-o', 'BatchMode', 'a', 'host:b'], /-o BatchMode: expected Key=Value/],
+];
+
 describe('usage errors: exit 2, a message, no stack trace, nothing written', () => {
-  test.each([
-    ['an unknown option', ['--bogus-option', 'a', 'b'], /unknown option.*--bogus-option/],
-    ['no arguments', [], /missing|usage|argument/i],
-    ['a single path', ['only-source'], /FCP_ERR_USAGE/],
-    ['-n out of range', ['-n', '0', 'a', 'b'], /connections|1.*64/i],
-    ['-n not a number', ['-n', 'many', 'a', 'b'], /connections|number/i],
-    ['a chunk size that is not a power of two', ['--chunk-size', '100K', 'a', 'b'], /chunk/i],
-  ])('%s', async (_label, args, message) => {
+  test.each(USAGE_ERRORS)('%s', async (_label, args, message) => {
     const work = temp.make('fcp-cli');
     fs.writeFileSync(path.join(work, 'a'), 'a');
     const result = await runFcp(args, { cwd: work });
     const what = describeRun(result);
     expect({ code: result.code, what }).toEqual({ code: 2, what });
     expect(result.stderr).toMatch(message);
+    expect(result.stderr).toContain('FCP_ERR_USAGE');
     expect(stackLines(result.stderr)).toEqual([]);
     expect(fs.readdirSync(work)).toEqual(['a']);
+  });
+});
+
+describe('usage errors with --json (first or last): exit 2, one JSON error record on stdout, nothing on stderr', () => {
+  test.each(USAGE_ERRORS)('%s', async (_label, args, message) => {
+    const work = temp.make('fcp-cli');
+    fs.writeFileSync(path.join(work, 'a'), 'a');
+    for (const argv of [['--json', ...args], [...args, '--json']]) {
+      const result = await runFcp(argv, { cwd: work });
+      const what = describeRun(result);
+      expect({ code: result.code, stderr: result.stderr, what }).toEqual({ code: 2, stderr: '', what });
+      const records = jsonLines(result.stdout);
+      expect(records).toEqual([{ event: 'error', code: 'FCP_ERR_USAGE', message: expect.stringMatching(message), hint: expect.any(String) }]);
+      expect(records[0]!.message).not.toMatch(/^error:/);
+    }
+    expect(fs.readdirSync(work)).toEqual(['a']);
+  });
+});
+
+describe('an error that escapes every handler (a bug) is one FCP_ERR_INTERNAL line, exit 9', () => {
+  // Preloaded: an exception thrown outside any handler, or a rejection nobody handles.
+  const preload = (how: string, program = 'fcp'): NodeJS.ProcessEnv => ({
+    NODE_OPTIONS: `--require ${path.join(__dirname, 'helpers', 'escapeOnPurpose.js')}`,
+    FCP_TEST_ESCAPE: how,
+    FCP_TEST_ESCAPE_IN: program,
+    FCP_DEBUG: undefined,
+  });
+
+  test.each(['throw', 'reject'])('%s: the message and a hint, no stack', async (how) => {
+    const work = temp.make('fcp-cli');
+    fs.writeFileSync(path.join(work, 'a'), 'a');
+    const result = await runFcp(['a', 'b'], { cwd: work, env: preload(how) });
+    const what = describeRun(result);
+    expect({ code: result.code, stdout: result.stdout, what }).toEqual({ code: 9, stdout: '', what });
+    expect(result.stderr).toBe(
+      'fcp: internal error: escaped on purpose (FCP_ERR_INTERNAL)\n  this is a bug: please report it (FCP_DEBUG=1 or -v shows where it happened)\n',
+    );
+  });
+
+  test('--json: the one record on stdout; FCP_DEBUG=1 adds the stack on stderr', async () => {
+    const work = temp.make('fcp-cli');
+    fs.writeFileSync(path.join(work, 'a'), 'a');
+    const result = await runFcp(['--json', 'a', 'b'], { cwd: work, env: { ...preload('throw'), FCP_DEBUG: '1' } });
+    expect(result.code).toBe(9);
+    expect(jsonLines(result.stdout)).toEqual([{ event: 'error', code: 'FCP_ERR_INTERNAL', message: 'internal error: escaped on purpose', hint: expect.any(String) }]);
+    expect(stackLines(result.stderr).some((line) => line.includes('escapeOnPurpose.js'))).toBe(true);
+  });
+
+  test('fcpd too', async () => {
+    const result = await runNode(FCPD_BIN, ['--status'], { env: preload('throw', 'fcpd') });
+    const what = describeRun(result);
+    expect({ code: result.code, stderr: result.stderr, what }).toEqual({
+      code: 9,
+      stderr: 'fcpd: internal error: escaped on purpose (FCP_ERR_INTERNAL)\n  this is a bug: please report it (FCP_DEBUG=1 or -v shows where it happened)\n',
+      what,
+    });
   });
 });

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy, localLauncher } from '../../src';
-import type { CopyEvent } from '../../src';
+import type { CopyEvent, Launcher } from '../../src';
 import { compareTrees, show } from './helpers/compare';
 import { describeRun, killAll, runFcp, stackLines } from './helpers/run';
 import { TempDirs, useTempDirs } from './helpers/tmp';
@@ -102,6 +102,33 @@ test('one 200 MB file pushed over 8 encrypted connections arrives intact', async
   // Not a benchmark; just a guard against a pathological slowdown on loopback.
   expect(seconds).toBeLessThan(45);
 }, 90_000);
+
+test('no progress event comes before start, however slowly the session gets going', async () => {
+  const dst = temp.make('fcp-order-dst');
+  const local = localLauncher();
+  // Each connection to fcpd opens late while progress would tick every millisecond: a ticker
+  // running before the session's start event would emit progress in that gap.
+  const slowToConnect: Launcher = {
+    async launch(secret, log) {
+      const server = await local.launch(secret, log);
+      return { ...server, connect: async () => (await new Promise((resolve) => setTimeout(resolve, 100)), server.connect()) };
+    },
+  };
+  const events: CopyEvent[] = [];
+  await copy({
+    sources: [`localhost:${tree.root}`],
+    destination: dst,
+    recursive: true,
+    launcher: slowToConnect,
+    progressIntervalMs: 1,
+    onEvent: (e) => events.push(e),
+  });
+  const kinds = events.map((e) => e.type);
+  expect(kinds[0]).toBe('start');
+  expect(kinds.filter((k) => k === 'start')).toHaveLength(1);
+  expect(kinds.at(-1)).toBe('progress');
+  expect(events.at(-1)).toMatchObject({ bytesDone: tree.totalBytes, filesDone: tree.fileCount });
+});
 
 test('mtimes at the edges: before 1970, the epoch itself, and the year 2200 are preserved', async () => {
   const parent = temp.make('fcp-mtimes');
