@@ -69,7 +69,7 @@ function program(): Command {
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks point to instead of the links')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
-    .option('-q, --quiet', 'no progress line and no per-file errors (the exit code still tells)')
+    .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
     .option('-P, --port <port>', 'SSH port of the remote host', sshPort)

@@ -8,7 +8,20 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${UNITS[unit]}`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${UNITS[unit]}`;
+}
+
+/**
+ * `text` in at most `width` characters: cut in the middle with an ellipsis, so that both the
+ * start of a path and the file's own name stay readable. Counts code points, not UTF-16 units.
+ */
+export function cutMiddle(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  if (width <= 1) return '…'.slice(0, width);
+  const keep = width - 1;
+  const head = Math.ceil(keep / 2);
+  return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (keep - head)).join('')}`;
 }
 
 export function formatDuration(seconds: number): string {

@@ -1,13 +1,18 @@
 /**
  * What fcp shows while it copies: a progress line on a TTY's stderr (redrawn a few times a
- * second, cleared at the end), JSON lines on stdout with --json, per-file lines with -v.
+ * second, as wide as the terminal, with the file being copied), replaced at the end by one summary
+ * line; JSON lines on stdout with --json; per-file lines with -v. Without a terminal (scripts)
+ * a successful copy prints nothing unless -v.
  * File names are shown with showName, and every line passes showText: nothing but the
  * progress line's own redraw can drive the terminal.
  */
 import type { CopyEvent, CopySummary } from '../client/copy';
 import { FcpError } from '../errors';
 import { showJson, showName, showText } from '../showName';
-import { formatBytes, formatDuration } from './format';
+import { cutMiddle, formatBytes, formatDuration } from './format';
+
+/** Fewer columns than this left for the current file's name: the name is left out. */
+const MIN_NAME_COLUMNS = 12;
 import { debugStack, errorText } from './lastResort';
 
 export interface ReporterOptions {
@@ -25,6 +30,8 @@ export function errorRecord(error: FcpError): object {
 
 export class Reporter {
   private lineShown = false;
+  /** The name of the file that ended last, as its bytes (for the progress line: names need not be UTF-8). */
+  private lastFile: Buffer | undefined;
   /** Error messages already shown per file, so the summary does not repeat them. */
   private readonly shown = new Set<string>();
 
@@ -62,6 +69,7 @@ export class Reporter {
     }
     if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
     if (event.type !== 'file' && event.type !== 'entryError') return;
+    if (event.type === 'file') this.lastFile = event.pathBytes;
     if (event.error) {
       // With -q the error is left to the summary and the exit code; it is never shown as ok.
       if (this.options.quiet) return;
@@ -90,10 +98,13 @@ export class Reporter {
       });
     }
     for (const error of summary.errors) if (!this.shown.has(error.message)) this.error(error);
-    this.log(
+    const failed = summary.filesFailed + summary.entriesFailed;
+    const line =
       `${summary.files} files, ${formatBytes(summary.bytes)} in ${summary.seconds.toFixed(2)} s ` +
-        `(${formatBytes(summary.rate)}/s, ${summary.connections} connections${summary.encrypted ? ', encrypted' : ''})`,
-    );
+      `(${formatBytes(summary.rate)}/s, ${summary.connections} connections${summary.encrypted ? ', encrypted' : ''})` +
+      (failed > 0 ? `, ${failed} failed` : '');
+    // On a terminal the progress line gives way to this, as scp leaves its last meter line.
+    if (this.options.verbose || this.showProgressLine) this.say(line);
   }
 
   error(error: FcpError): void {
@@ -110,13 +121,15 @@ export class Reporter {
   private drawLine(p: Extract<CopyEvent, { type: 'progress' }>): void {
     const percent = p.bytesTotal > 0 ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 100;
     const eta = p.etaSeconds === undefined ? '--:--' : formatDuration(p.etaSeconds);
-    // Single spaces: the whole line fits 80 columns even at 100,000 files and a 99-hour ETA.
-    const line =
+    // Single spaces: the figures fit 80 columns even at 100,000 files and a 99-hour ETA.
+    const figures =
       `${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)} ${percent}% ` +
       `${formatBytes(p.rate)}/s ETA ${eta} files ${p.filesDone}/${p.filesTotal}`;
-    // A terminal that reports no size says 0 columns: assume 80 then.
-    const width = this.options.stderr.columns || 80;
-    this.options.stderr.write(`\r${line.slice(0, width - 1)}\x1b[K`);
+    // Never the last column, where a terminal wraps. One that reports no size says 0: assume 80.
+    const width = (this.options.stderr.columns || 80) - 1;
+    const room = width - figures.length - 2;
+    const name = this.lastFile && room >= MIN_NAME_COLUMNS ? `  ${cutMiddle(showName(this.lastFile), room)}` : '';
+    this.options.stderr.write(`\r${Array.from(figures + name).slice(0, width).join('')}\x1b[K`);
     this.lineShown = true;
   }
 

@@ -128,7 +128,7 @@ describe('a failed file is never reported ok', () => {
     r.summary(summary([error]));
     expect(stderr.text).toBe(
       `fcp: cannot write ${NASTY_SHOWN}: no space left on device (FCP_ERR_NO_SPACE)\n` +
-        'fcp: 0 files, 10 B in 1.00 s (10 B/s, 4 connections)\n',
+        'fcp: 0 files, 10 B in 1.00 s (10 B/s, 4 connections), 1 failed\n',
     );
     expect(stderr.text).not.toContain(' ok');
   });
@@ -140,7 +140,59 @@ describe('a failed file is never reported ok', () => {
     r.summary(summary([error]));
     expect(stderr.text).toBe(
       `fcp: ${NASTY_SHOWN}: cannot read f: input/output error (FCP_ERR_IO)\n` +
-        'fcp: 0 files, 10 B in 1.00 s (10 B/s, 4 connections)\n',
+        'fcp: 0 files, 10 B in 1.00 s (10 B/s, 4 connections), 1 failed\n',
     );
+  });
+});
+
+describe('the progress line and the summary line on a terminal', () => {
+  const progressAt = (bytesDone: number): CopyEvent => ({
+    type: 'progress',
+    bytesDone,
+    bytesTotal: 2048,
+    filesDone: 1,
+    filesTotal: 2,
+    rate: 1024,
+    etaSeconds: 1,
+    currentFile: 'unused: the line shows the bytes of the last file event',
+    elapsedSeconds: 1,
+  });
+  /** What the last redraw shows, without its \r and erase-to-end. */
+  const lastLine = (text: string): string => text.slice(text.lastIndexOf('\r') + 1).replace('\x1b[K', '');
+
+  test.each([40, 60, 80, 200])('fits %i columns and shows the file copied last, cut in the middle', (columns) => {
+    const { r, stderr } = reporter({ tty: true });
+    stderr.columns = columns;
+    const long = Buffer.from(`dir/${'a'.repeat(100)}/\x1b[2Jend-of-name.bin`);
+    r.event({ type: 'file', path: long.toString(), pathBytes: long, size: 1024 });
+    r.event(progressAt(1024));
+    const line = lastLine(stderr.text);
+    const figures = '1.00 KiB / 2.00 KiB 50% 1.00 KiB/s ETA 0:01 files 1/2';
+    expect(Array.from(line).length).toBeLessThanOrEqual(columns - 1);
+    // Too narrow for a name: the figures alone, cut at the edge.
+    if (columns === 40) expect(line).toBe(figures.slice(0, 39));
+    if (columns === 60) expect(line).toBe(figures);
+    if (columns === 80) expect(line).toMatch(new RegExp(`^${figures.replace(/[/.]/g, '\\$&')}  dir/a+…of-name\\.bin$`));
+    if (columns === 200) expect(line).toBe(`${figures}  dir/${'a'.repeat(100)}/\\033[2Jend-of-name.bin`);
+    expect(line).not.toMatch(RAW_CONTROL);
+  });
+
+  test('is replaced by one summary line at the end, with the failures counted', () => {
+    const { r, stderr } = reporter({ tty: true });
+    r.event(progressAt(1024));
+    const error = new FcpError('FCP_ERR_IO', 'cannot read x');
+    r.summary({ ...summary([error]), entriesFailed: 1 });
+    expect(stderr.text.slice(stderr.text.lastIndexOf('\x1b[K') + 3)).toBe(
+      'fcp: cannot read x (FCP_ERR_IO)\nfcp: 0 files, 10 B in 1.00 s (10 B/s, 4 connections), 2 failed\n',
+    );
+  });
+
+  test('no summary line with -q, nor without a terminal (scripts see nothing on success)', () => {
+    for (const flags of [{ tty: true, quiet: true }, { tty: false }]) {
+      const { r, stderr } = reporter(flags);
+      r.event(progressAt(1024));
+      r.summary(summary([]));
+      expect(stderr.text).toBe('');
+    }
   });
 });
