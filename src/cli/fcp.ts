@@ -1,6 +1,7 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
 import { Command, InvalidArgumentError } from 'commander';
-import { copy } from '../client/copy';
+import { CipherName, copy } from '../client/copy';
+import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
@@ -52,6 +53,27 @@ interface FcpOptions {
   quiet?: boolean;
   verbose?: boolean;
   json?: boolean;
+  cipher?: CipherName | 'none';
+  /** scp's -4, -6, -A, -B: ssh options (AddressFamily, ForwardAgent, BatchMode). */
+  4?: boolean;
+  6?: boolean;
+  A?: boolean;
+  B?: boolean;
+  /** scp's -S: the ssh program, as -e. */
+  S?: string;
+}
+
+/**
+ * scp's flags that are ssh options, as -o options ahead of the user's: with the first value of a
+ * key winning, as in ssh, a flag beats an -o for the same key. -4 and -6 together: the last wins.
+ */
+function scpFlagOptions(options: FcpOptions, argv: string[]): string[] {
+  const family = argv.lastIndexOf('-6') > argv.lastIndexOf('-4') ? 'inet6' : 'inet';
+  return [
+    ...(options[4] || options[6] ? [`AddressFamily=${family}`] : []),
+    ...(options.A ? ['ForwardAgent=yes'] : []),
+    ...(options.B ? ['BatchMode=yes'] : []),
+  ];
 }
 
 function program(): Command {
@@ -80,6 +102,14 @@ function program(): Command {
     .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
+    .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
+    .option('-4', 'connect to IPv4 addresses only (ssh -4)')
+    .option('-6', 'connect to IPv6 addresses only (ssh -6)')
+    .option('-A', 'forward the SSH agent to the remote session (ssh -A)')
+    .option('-B', 'batch mode: never ask for a password or passphrase (ssh -o BatchMode=yes)')
+    .option('-S <program>', 'the same as -e (scp -S)')
+    .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
+    .option('-O', "accepted for scp compatibility: fcp speaks its own protocol, not scp's or SFTP")
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
@@ -102,6 +132,10 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     reporter.error(new FcpError('FCP_ERR_USAGE', 'give at least one source and a destination', { hint: 'usage: fcp [options] SOURCE... DEST' }));
     return ExitCode.USAGE;
   }
+  if (options.cipher === 'none' && options.encrypt === true) {
+    reporter.error(new FcpError('FCP_ERR_USAGE', '-c none and --encrypt were both given', { hint: 'give one of them' }));
+    return ExitCode.USAGE;
+  }
   try {
     const summary = await copy({
       sources: paths.slice(0, -1),
@@ -110,14 +144,15 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       followSymlinks: options.dereference,
       connections: options.connections,
       chunkSize: options.chunkSize,
-      encrypt: options.encrypt,
+      encrypt: options.cipher === 'none' ? false : options.encrypt,
+      cipher: options.cipher === 'none' ? undefined : options.cipher,
       ssh: {
         configFile: options.config,
         port: options.port,
         identityFiles: options.identity,
         jump: options.jump,
-        options: options.option,
-        program: options.ssh,
+        options: [...scpFlagOptions(options, argv), ...(options.option ?? [])],
+        program: options.ssh ?? options.S,
         fcpdPath: options.fcpdPath,
         tunnel: options.tunnel,
       },

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { asFcpError } from '../errors';
 import { Cipher, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
+import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
@@ -102,7 +103,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     const lowered = params.chunkSize < offer.chunkSize || params.connections < offer.connections;
     options.log(
       `session ${control.sessionId.toString('hex')}: ${params.connections} connections, chunk ${params.chunkSize} bytes, ` +
-        `${params.cipher ? 'AES-256-GCM' : 'no encryption'}` +
+        `${cipherLabel(params.cipher) ?? 'no encryption'}` +
         (lowered ? ` (offered ${offer.connections} connections, chunk ${offer.chunkSize} bytes, lowered by fcpd, which bounds its memory)` : ''),
     );
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { FcpError } from '../errors';
-import { ModeFlag } from '../protocol/constants';
+import { Cipher, ModeFlag } from '../protocol/constants';
 import { SECRET_SIZE } from '../protocol/keys';
 import { localLauncher } from '../launch/localLauncher';
 import type { Launcher } from '../launch/launcher';
@@ -34,8 +34,10 @@ export interface CopyOptions {
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
   chunkSize?: number;
-  /** AES-256-GCM on every connection; default on when a network is crossed, off for local copies. */
+  /** Sealing on every connection; default on when a network is crossed, off for local copies. */
   encrypt?: boolean;
+  /** The cipher when encrypting (default aes256-gcm); giving one encrypts a local copy too. */
+  cipher?: CipherName;
   /** How to reach a remote host (scp's -P, -i, -F, -J, -o; -e; --fcpd-path; --tunnel). */
   ssh?: SshOptions;
   /**
@@ -51,6 +53,10 @@ export interface CopyOptions {
   notice?: (line: string) => void;
   onEvent?: (event: CopyEvent) => void;
 }
+
+/** The ciphers fcp seals its connections with, by the names the command line and this API take. */
+export const CIPHERS = { 'aes256-gcm': Cipher.AES_256_GCM, 'chacha20-poly1305': Cipher.CHACHA20_POLY1305 } as const;
+export type CipherName = keyof typeof CIPHERS;
 
 export type CopyEvent =
   | { type: 'start'; files: number; bytes: number; connections: number; encrypted: boolean }
@@ -163,8 +169,11 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const emit = options.onEvent ?? (() => undefined);
   const { work, flags, remote } = plan(options);
-  const encrypt = options.encrypt ?? remote !== undefined;
-  const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt });
+  if (options.cipher !== undefined && options.encrypt === false) {
+    throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
+  }
+  const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
+  const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
   const started = Date.now();

@@ -87,8 +87,10 @@ export const HashAlg = { XXH64: 0x1 } as const;
 export const SUPPORTED_HASH_ALGS = HashAlg.XXH64;
 export const HASH_SIZE = 8;
 
-export const Cipher = { NONE: 0, AES_256_GCM: 1 } as const;
+export const Cipher = { NONE: 0, AES_256_GCM: 1, CHACHA20_POLY1305: 2 } as const;
 export type CipherValue = (typeof Cipher)[keyof typeof Cipher];
+/** A cipher that seals frames: every one but NONE. */
+export type SealingCipher = Exclude<CipherValue, typeof Cipher.NONE>;
 
 /** PARAMS.features bits. */
 export const Feature = {

@@ -1,13 +1,38 @@
 /**
- * AES-256-GCM sealing of frame payloads (PROTOCOL.md §6). One instance per connection and
+ * AEAD sealing of frame payloads (PROTOCOL.md §6): AES-256-GCM, or ChaCha20-Poly1305 where AES
+ * has no hardware help; both take a 32-byte key, a 12-byte nonce and give a 16-byte tag. One instance per connection and
  * direction: the nonce is the count of frames sealed so far, so a replayed, reordered, dropped
  * or altered frame fails its tag. Additional data is flag ‖ length (length including the tag).
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { CipherChaCha20Poly1305, CipherGCM, createCipheriv, createDecipheriv, DecipherChaCha20Poly1305, DecipherGCM } from 'node:crypto';
 import { FcpError } from '../errors';
-import { GCM_TAG_SIZE, HEADER_SIZE, LENGTH_OFFSET, packetTypeName } from './constants';
+import { Cipher, GCM_TAG_SIZE, HEADER_SIZE, LENGTH_OFFSET, packetTypeName, SealingCipher } from './constants';
 
-const ALGORITHM = 'aes-256-gcm';
+/** What seals a connection's frames in one direction. */
+export interface Sealing {
+  cipher: SealingCipher;
+  key: Buffer;
+}
+
+interface Aead {
+  name: string;
+  seal(key: Buffer, nonce: Buffer): CipherGCM | CipherChaCha20Poly1305;
+  open(key: Buffer, nonce: Buffer): DecipherGCM | DecipherChaCha20Poly1305;
+}
+
+const TAG = { authTagLength: GCM_TAG_SIZE } as const;
+const AEADS: Record<SealingCipher, Aead> = {
+  [Cipher.AES_256_GCM]: {
+    name: 'AES-256-GCM',
+    seal: (key, nonce) => createCipheriv('aes-256-gcm', key, nonce, TAG),
+    open: (key, nonce) => createDecipheriv('aes-256-gcm', key, nonce, TAG),
+  },
+  [Cipher.CHACHA20_POLY1305]: {
+    name: 'ChaCha20-Poly1305',
+    seal: (key, nonce) => createCipheriv('chacha20-poly1305', key, nonce, TAG),
+    open: (key, nonce) => createDecipheriv('chacha20-poly1305', key, nonce, TAG),
+  },
+};
 /** 2^32 frames per counter half: the high word counts wraps of the low word. */
 const LOW_WORD = 0x1_0000_0000;
 
@@ -38,16 +63,21 @@ function additionalData(aad: Buffer, buf: Buffer, pos: number): Buffer {
 export class FrameSealer {
   private readonly counter = new FrameCounter();
   private readonly aad = Buffer.alloc(3);
+  private readonly aead: Aead;
+  private readonly key: Buffer;
 
-  constructor(private readonly key: Buffer) {}
+  constructor(sealing: Sealing) {
+    this.aead = AEADS[sealing.cipher];
+    this.key = sealing.key;
+  }
 
   /**
    * Encrypts in place the plaintext payload of the frame at pos, whose header (flag and length,
    * length counting the tag) is already written, and writes the tag after the ciphertext.
    */
   seal(buf: Buffer, pos: number, plainLength: number): void {
-    const cipher = createCipheriv(ALGORITHM, this.key, this.counter.next(), { authTagLength: GCM_TAG_SIZE });
-    cipher.setAAD(additionalData(this.aad, buf, pos));
+    const cipher = this.aead.seal(this.key, this.counter.next());
+    cipher.setAAD(additionalData(this.aad, buf, pos), { plaintextLength: plainLength });
     const start = pos + HEADER_SIZE;
     const ciphertext = cipher.update(buf.subarray(start, start + plainLength));
     ciphertext.copy(buf, start);
@@ -59,8 +89,13 @@ export class FrameSealer {
 export class FrameOpener {
   private readonly counter = new FrameCounter();
   private readonly aad = Buffer.alloc(3);
+  private readonly aead: Aead;
+  private readonly key: Buffer;
 
-  constructor(private readonly key: Buffer) {}
+  constructor(sealing: Sealing) {
+    this.aead = AEADS[sealing.cipher];
+    this.key = sealing.key;
+  }
 
   /** The plaintext of a sealed payload (ciphertext ‖ tag); header holds the frame's 7 header bytes. */
   open(header: Buffer, sealed: Buffer): Buffer {
@@ -72,10 +107,10 @@ export class FrameOpener {
   /** The same for a sealed payload in pieces: the plaintext in pieces, none of them empty. */
   openPieces(header: Buffer, sealed: Buffer[]): Buffer[] {
     const type = header[0]!;
-    const decipher = createDecipheriv(ALGORITHM, this.key, this.counter.next(), { authTagLength: GCM_TAG_SIZE });
-    decipher.setAAD(additionalData(this.aad, header, 0));
-    const plaintext: Buffer[] = [];
+    const decipher = this.aead.open(this.key, this.counter.next());
     let tagAt = sealed.reduce((total, piece) => total + piece.length, 0) - GCM_TAG_SIZE;
+    decipher.setAAD(additionalData(this.aad, header, 0), { plaintextLength: Math.max(0, tagAt) });
+    const plaintext: Buffer[] = [];
     const tagParts: Buffer[] = [];
     for (const piece of sealed) {
       const cipherBytes = Math.max(0, Math.min(piece.length, tagAt));
@@ -90,11 +125,16 @@ export class FrameOpener {
     try {
       decipher.final();
     } catch (cause) {
-      throw new FcpError('FCP_ERR_DECRYPT', `${packetTypeName[type] ?? 'a'} frame failed authentication (AES-GCM tag)`, {
+      throw new FcpError('FCP_ERR_DECRYPT', `${packetTypeName[type] ?? 'a'} frame failed authentication (${this.aead.name} tag)`, {
         cause,
         hint: 'the frame was altered, replayed or reordered on the way; the connection is closed',
       });
     }
     return plaintext;
   }
+}
+
+/** "AES-256-GCM", "ChaCha20-Poly1305"; undefined for NONE (or a number that names no cipher). */
+export function cipherLabel(cipher: number): string | undefined {
+  return AEADS[cipher as SealingCipher]?.name;
 }

@@ -18,7 +18,7 @@ import {
   packetTypeName,
 } from './constants';
 import { checksumOfParts, coveredPayload } from './chksum';
-import { FrameOpener } from './frameCipher';
+import { FrameOpener, Sealing } from './frameCipher';
 import { payloadBounds, PayloadBounds } from './layouts';
 import { unknownType } from './parser';
 import type { XXHashAPI } from './xxhash';
@@ -62,10 +62,10 @@ export class FrameDecoder {
 
   constructor(private readonly xxh: XXHashAPI) {}
 
-  /** From the next frame on, open sealed payloads with key (none: plain frames) and check the given coverage. */
-  setSealing(key: Buffer | undefined, coverage: ChksumCoverageValue): void {
-    this.opener = key && new FrameOpener(key);
-    this.tagSize = key ? GCM_TAG_SIZE : 0;
+  /** From the next frame on, open sealed payloads as `sealing` says (none: plain frames) and check the given coverage. */
+  setSealing(sealing: Sealing | undefined, coverage: ChksumCoverageValue): void {
+    this.opener = sealing && new FrameOpener(sealing);
+    this.tagSize = sealing ? GCM_TAG_SIZE : 0;
     this.coverage = coverage;
   }
 

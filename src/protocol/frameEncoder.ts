@@ -19,7 +19,7 @@ import {
 } from './constants';
 import { batchEntriesLength, writeBatchEntries } from './batch';
 import { checksumOfFrame } from './chksum';
-import { FrameSealer } from './frameCipher';
+import { FrameSealer, Sealing } from './frameCipher';
 import type { Message } from './messages';
 import { payloadLength, writePayload } from './serializer';
 import type { XXHashAPI } from './xxhash';
@@ -34,13 +34,10 @@ export class FrameEncoder {
 
   constructor(private readonly xxh: XXHashAPI) {}
 
-  /**
-   * From the next frame on, seal payloads with AES-256-GCM under key (none: plain frames) and
-   * checksum with the given coverage.
-   */
-  setSealing(key: Buffer | undefined, coverage: ChksumCoverageValue): void {
-    this.sealer = key && new FrameSealer(key);
-    this.tagSize = key ? GCM_TAG_SIZE : 0;
+  /** From the next frame on, seal payloads as `sealing` says (none: plain frames) and checksum with the given coverage. */
+  setSealing(sealing: Sealing | undefined, coverage: ChksumCoverageValue): void {
+    this.sealer = sealing && new FrameSealer(sealing);
+    this.tagSize = sealing ? GCM_TAG_SIZE : 0;
     this.coverage = coverage;
   }
 

@@ -5,7 +5,7 @@
  */
 import { codeFromWire, FcpError } from '../errors';
 import { packetTypeName } from '../protocol/constants';
-import type { ChksumCoverageValue, CipherValue } from '../protocol/constants';
+import type { ChksumCoverageValue, SealingCipher } from '../protocol/constants';
 import type { ErrorMessage, Message, ParamsMessage } from '../protocol/messages';
 
 /** Send a message on the connection the machine belongs to (for transfer machines: the control connection). */
@@ -22,7 +22,7 @@ export interface FailAction { type: 'fail'; error: FcpError; notifyPeer: boolean
 export interface SealAction {
   type: 'seal';
   direction: 'in' | 'out';
-  cipher: CipherValue;
+  cipher: SealingCipher;
   key: Buffer;
   coverage: ChksumCoverageValue;
 }

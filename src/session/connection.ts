@@ -4,7 +4,7 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { FcpError, wireFromCode } from '../errors';
-import { Cipher, KNOWN_MODE_FLAGS, PacketType, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, KNOWN_MODE_FLAGS, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
@@ -41,7 +41,7 @@ function range(message: HelloMessage): VersionRange {
 /** The two seal actions of a connection once both sides hold the secret: ours out, theirs in. */
 function sealing(params: ParamsMessage, direction: 'in' | 'out', key: Buffer): SealAction[] {
   if (params.cipher === Cipher.NONE) return [];
-  return [{ type: 'seal', direction, cipher: params.cipher as SealAction['cipher'], key, coverage: sealedCoverage(params) }];
+  return [{ type: 'seal', direction, cipher: params.cipher as SealingCipher, key, coverage: sealedCoverage(params) }];
 }
 
 /** An authentication refusal: the peer learns only that it failed; the log gets why. */

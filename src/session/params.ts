@@ -12,6 +12,7 @@ import {
   MIN_CHUNK_SIZE,
   MIN_CONNECTIONS,
   PacketType,
+  SealingCipher,
   SUPPORTED_FEATURES,
   SUPPORTED_HASH_ALGS,
 } from '../protocol/constants';
@@ -69,13 +70,14 @@ export function isChunkSize(value: number): boolean {
   return value >= MIN_CHUNK_SIZE && value <= MAX_CHUNK_SIZE && (value & (value - 1)) === 0;
 }
 
-export function makeOffer(options: { chunkSize?: number; connections?: number; encrypt: boolean }): ParamsMessage {
+/** The client's offer; `cipher` is the one used when encrypting (default AES-256-GCM). */
+export function makeOffer(options: { chunkSize?: number; connections?: number; encrypt: boolean; cipher?: SealingCipher }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
     chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
     connections: options.connections ?? DEFAULT_CONNECTIONS,
     hashAlgs: SUPPORTED_HASH_ALGS,
-    cipher: options.encrypt ? Cipher.AES_256_GCM : Cipher.NONE,
+    cipher: options.encrypt ? (options.cipher ?? Cipher.AES_256_GCM) : Cipher.NONE,
     features: Feature.BATCH | Feature.INLINE | (options.encrypt ? Feature.HEADER_CHKSUM : 0),
   };
 }
@@ -94,7 +96,7 @@ function offerProblem(offer: ParamsMessage): string | undefined {
     return `${offer.connections} connections is outside ${MIN_CONNECTIONS}..${MAX_CONNECTIONS}`;
   }
   if ((offer.hashAlgs & SUPPORTED_HASH_ALGS) === 0) return `no chunk hash in common (offered 0x${offer.hashAlgs.toString(16)})`;
-  if (offer.cipher !== Cipher.NONE && offer.cipher !== Cipher.AES_256_GCM) return `unknown cipher ${offer.cipher}`;
+  if (!(Object.values(Cipher) as number[]).includes(offer.cipher)) return `unknown cipher ${offer.cipher}`;
   if ((offer.features & ~SUPPORTED_FEATURES) !== 0) return `unknown feature bits 0x${offer.features.toString(16)}`;
   return undefined;
 }

@@ -254,6 +254,8 @@ function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext, greetingDe
       username: host.user,
       readyTimeout: Math.max(0, greetingDeadline - Date.now()) + LOGIN_TIMEOUT_MS,
       keepaliveInterval: host.serverAliveIntervalMs,
+      // ForwardAgent: the session's exec asks for agent forwarding (ssh -A); without an agent there is nothing to forward.
+      ...(host.forwardAgent && host.identityAgent !== 'none' ? { agent: host.identityAgent, agentForward: true } : {}),
       keepaliveCountMax: host.serverAliveCountMax,
       algorithms: { serverHostKey: serverHostKey as never },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
@@ -314,7 +316,7 @@ export async function connectSsh(host: ResolvedHost, ctx: SshContext): Promise<S
         ? forwardOut(via.client, hop.hostName, hop.port, via.name)
         : hop.proxyCommand && hop.proxyJump.length === 0
           ? proxyCommandSocket(hop.proxyCommand, ctx)
-          : tcpConnect(sshTarget(hop), connectTimeoutMs(hop));
+          : tcpConnect(sshTarget(hop), connectTimeoutMs(hop), hop.addressFamily);
       // Node sends the SYN on the next tick: let it go out, then load ssh2 during the round trip.
       await new Promise<void>((resolve) => process.nextTick(resolve));
       ssh2();

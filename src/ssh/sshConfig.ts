@@ -105,6 +105,10 @@ export interface ResolvedHost {
   kbdInteractiveAuthentication: boolean;
   /** The agent socket path, or 'none' when there is no agent to use. */
   identityAgent: string;
+  /** AddressFamily (scp -4/-6): 4 or 6 to use only that family, 0 for any. */
+  addressFamily: 0 | 4 | 6;
+  /** ForwardAgent (scp -A): the agent is forwarded to the remote session. */
+  forwardAgent: boolean;
 }
 
 // --- reading the files ------------------------------------------------------------------------
@@ -288,8 +292,10 @@ function canonicalizeKeywords(lines: ConfigLine[]): void {
 
 /** The ssh_config options fcp uses, the only ones -o accepts. */
 const OPTION_NAMES = [
+  'AddressFamily',
   'BatchMode',
   'ConnectTimeout',
+  'ForwardAgent',
   'GlobalKnownHostsFile',
   'HashKnownHosts',
   'HostKeyAlias',
@@ -386,6 +392,8 @@ function resolveValues(values: ComputedValues, alias: string, home: string, env:
     passwordAuthentication: setting(values, 'PasswordAuthentication', parseFlag, true),
     kbdInteractiveAuthentication: setting(values, 'KbdInteractiveAuthentication', parseFlag, true),
     identityAgent: identityAgent(setting(values, 'IdentityAgent', (raw) => raw, 'SSH_AUTH_SOCK'), expandPath('IdentityAgent'), env),
+    addressFamily: setting(values, 'AddressFamily', parseAddressFamily, 0),
+    forwardAgent: setting(values, 'ForwardAgent', parseFlag, false),
   };
 }
 
@@ -462,6 +470,14 @@ function badValue(name: OptionName, raw: string, expected: string): FcpError {
 }
 
 const FLAG_WORDS: Record<string, boolean> = { yes: true, true: true, no: false, false: false };
+
+const ADDRESS_FAMILIES: Record<string, 0 | 4 | 6> = { any: 0, inet: 4, inet6: 6 };
+
+function parseAddressFamily(raw: string, name: OptionName): 0 | 4 | 6 {
+  const family = ADDRESS_FAMILIES[raw.toLowerCase()];
+  if (family === undefined) throw badValue(name, raw, 'any, inet or inet6');
+  return family;
+}
 
 function parseFlag(raw: string, name: OptionName): boolean {
   const flag = FLAG_WORDS[raw.toLowerCase()];

@@ -167,7 +167,7 @@ export class FramedConnection {
   }
 
   seal(action: SealAction): void {
-    (action.direction === 'in' ? this.decoder : this.encoder).setSealing(action.key, action.coverage);
+    (action.direction === 'in' ? this.decoder : this.encoder).setSealing(action, action.coverage);
   }
 
   /** Stop reading (receiver flow control) or read on. */

@@ -45,10 +45,13 @@ export function socketConnectError(target: ConnectTarget, err: NodeJS.ErrnoExcep
   return connectError(target, `${describeSocketError(err)}${during}`, err.code ?? 'error', err);
 }
 
-/** Connects to target within timeoutMs; rejects with FCP_ERR_CONNECT, never leaves a socket open. */
-export function tcpConnect(target: ConnectTarget, timeoutMs: number): Promise<net.Socket> {
+/**
+ * Connects to target within timeoutMs; rejects with FCP_ERR_CONNECT, never leaves a socket open.
+ * `family` 4 or 6 resolves the host to that family only (ssh -4/-6).
+ */
+export function tcpConnect(target: ConnectTarget, timeoutMs: number, family: 0 | 4 | 6 = 0): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: target.host, port: target.port });
+    const socket = net.connect({ host: target.host, port: target.port, family });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(connectError(target, `no answer within ${timeoutMs / 1000} s`, 'timeout'));

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { FcpError } from '../../../src/errors';
 import { batchOf, unbatch } from '../../../src/protocol/batch';
-import { BATCHABLE_TYPES, ChksumCoverage, DATA_BATCHABLE_TYPES, PacketType, packetTypeName } from '../../../src/protocol/constants';
+import { BATCHABLE_TYPES, ChksumCoverage, Cipher, DATA_BATCHABLE_TYPES, PacketType, packetTypeName } from '../../../src/protocol/constants';
 import { FrameEncoder } from '../../../src/protocol/frameEncoder';
 import { loadXxhash } from '../../../src/protocol/xxhash';
 import type { BatchMessage, Message } from '../../../src/protocol/messages';
@@ -45,7 +45,7 @@ test('a frame encoder writes a BATCH frame byte for byte as it would encode batc
   fc.assert(
     fc.property(fc.array(batchable, { minLength: 2, maxLength: 8 }), fc.boolean(), (messages, sealed) => {
       const [direct, viaMessage] = [new FrameEncoder(xxh), new FrameEncoder(xxh)];
-      for (const encoder of [direct, viaMessage]) encoder.setSealing(sealed ? key : undefined, ChksumCoverage.FULL);
+      for (const encoder of [direct, viaMessage]) encoder.setSealing(sealed ? { cipher: Cipher.AES_256_GCM, key } : undefined, ChksumCoverage.FULL);
       expect(direct.encodeBatch(messages).equals(viaMessage.encode(batchOf(messages)))).toBe(true);
     }),
     { numRuns: numRuns(100) },

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { ERROR_CODES, FcpError, FcpErrorCode } from '../../../src/errors';
 import {
   ChksumCoverage,
+  Cipher,
   ChksumCoverageValue,
   DATA_FRAME_BYTES,
   INLINE_MAX,
@@ -45,11 +46,12 @@ const CHANNELS: [string, Channel][] = [
   ['plain', { coverage: FULL }],
   ['sealed, header checksum', { coverage: HEADER, key: KEY }],
   ['sealed, full checksum', { coverage: FULL, key: KEY }],
+  ['sealed with ChaCha20-Poly1305', { coverage: HEADER, key: KEY, cipher: Cipher.CHACHA20_POLY1305 }],
 ];
 const PLAIN = CHANNELS[0]![1];
 const arbChannel: fc.Arbitrary<Channel> = fc.oneof(
   fc.constant(PLAIN),
-  fc.record({ coverage: fc.constantFrom(FULL, HEADER), key: fixedBytes(32) }),
+  fc.record({ coverage: fc.constantFrom(FULL, HEADER), key: fixedBytes(32), cipher: fc.constantFrom(Cipher.AES_256_GCM, Cipher.CHACHA20_POLY1305) }),
 );
 
 allowLongFuzzRuns();
@@ -101,14 +103,17 @@ function rawPayload(message: Message): Buffer {
 }
 
 /** Section 6: AES-256-GCM, nonce 00000000 ‖ n (u64), additional data flag ‖ length; ciphertext ‖ tag. */
-function sealed(key: Buffer, n: number, type: number, plaintext: Buffer): Buffer {
+function sealed(channel: Channel, n: number, type: number, plaintext: Buffer): Buffer {
   const nonce = Buffer.alloc(12);
   nonce.writeBigUInt64BE(BigInt(n), 4);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_SIZE });
+  const cipher =
+    channel.cipher === Cipher.CHACHA20_POLY1305
+      ? createCipheriv('chacha20-poly1305', channel.key!, nonce, { authTagLength: GCM_TAG_SIZE })
+      : createCipheriv('aes-256-gcm', channel.key!, nonce, { authTagLength: GCM_TAG_SIZE });
   const aad = Buffer.alloc(3);
   aad[0] = type;
   aad.writeUInt16BE(plaintext.length + GCM_TAG_SIZE, 1);
-  cipher.setAAD(aad);
+  cipher.setAAD(aad, { plaintextLength: plaintext.length });
   return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
@@ -127,8 +132,8 @@ function frameOf(type: number, payload: Uint8Array, coverage: ChksumCoverageValu
 }
 
 /** What a fresh connection writes for these (type, plaintext payload) pairs, per the spec: frame n is sealed with nonce n. */
-function specFrames(frames: [type: number, plaintext: Buffer][], { coverage, key }: Channel): Buffer[] {
-  return frames.map(([type, plaintext], n) => frameOf(type, key ? sealed(key, n, type, plaintext) : plaintext, coverage));
+function specFrames(frames: [type: number, plaintext: Buffer][], channel: Channel): Buffer[] {
+  return frames.map(([type, plaintext], n) => frameOf(type, channel.key ? sealed(channel, n, type, plaintext) : plaintext, channel.coverage));
 }
 
 /** A bare header declaring `length` bytes; its checksum is right for header coverage. */

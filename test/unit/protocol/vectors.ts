@@ -21,8 +21,10 @@ import {
   NONCE_SIZE,
   PacketType,
   PROTOCOL_VERSION,
+  SealingCipher,
   SESSION_ID_SIZE,
 } from '../../../src/protocol/constants';
+import type { Sealing } from '../../../src/protocol/frameCipher';
 import { batchOf } from '../../../src/protocol/batch';
 import { FrameDecoder } from '../../../src/protocol/frameDecoder';
 import { FrameEncoder } from '../../../src/protocol/frameEncoder';
@@ -160,6 +162,13 @@ export const VECTORS: readonly Vector[] = [
     key: KEY,
     message: { type: PacketType.DATA, fileId: 1, seq: 0, data: Buffer.from('0123456789abcdef', 'hex') },
   },
+  {
+    name: 'FILE_READY (sealed with ChaCha20-Poly1305, header coverage)',
+    coverage: HEADER,
+    key: KEY,
+    cipher: Cipher.CHACHA20_POLY1305,
+    message: { type: PacketType.FILE_READY, fileId: 1 },
+  },
 ];
 
 // --- messages <-> JSON -----------------------------------------------------------------------
@@ -213,23 +222,29 @@ export function fromPlain(plain: Plain, where = 'message'): Message {
 
 // --- bytes ------------------------------------------------------------------------------------
 
-/** How a connection frames: checksum coverage, and the AES-256-GCM key when frames are sealed. */
+/** How a connection frames: checksum coverage, and the key (and cipher, AES-256-GCM unless set) when frames are sealed. */
 export interface Channel {
   coverage: ChksumCoverageValue;
   key?: Buffer;
+  cipher?: SealingCipher;
 }
 
-export function encoderFor(xxh: XXHashAPI, { coverage, key }: Channel): FrameEncoder {
+const sealingOf = ({ key, cipher }: Channel): Sealing | undefined => key && { cipher: cipher ?? Cipher.AES_256_GCM, key };
+
+export function encoderFor(xxh: XXHashAPI, channel: Channel): FrameEncoder {
   const encoder = new FrameEncoder(xxh);
-  encoder.setSealing(key, coverage);
+  encoder.setSealing(sealingOf(channel), channel.coverage);
   return encoder;
 }
 
-export function decoderFor(xxh: XXHashAPI, { coverage, key }: Channel): FrameDecoder {
+export function decoderFor(xxh: XXHashAPI, channel: Channel): FrameDecoder {
   const decoder = new FrameDecoder(xxh);
-  decoder.setSealing(key, coverage);
+  decoder.setSealing(sealingOf(channel), channel.coverage);
   return decoder;
 }
+
+/** How the vectors name a cipher. */
+const CIPHER_NAMES: Record<SealingCipher, string> = { [Cipher.AES_256_GCM]: 'AES-256-GCM', [Cipher.CHACHA20_POLY1305]: 'ChaCha20-Poly1305' };
 
 /** The frames of `messages` as one fresh connection sends them (so frame n is sealed with nonce n). */
 export function encodeMessages(xxh: XXHashAPI, messages: readonly Message[], channel: Channel): Buffer[] {
@@ -270,21 +285,21 @@ export function hexDump(bytes: Buffer): string {
 const PREAMBLE = [
   'Each vector is one frame: `coverage` is what its checksum covers (section 2); `message` is the',
   'message as JSON, with `type` the flag value, byte strings as `{"hex": ...}` and u64 hashes and',
-  'i64 mtimes as decimal strings ending in `n`; `key`, on sealed vectors only, is the AES-256-GCM',
-  'key (section 6), and the frame is the first one sealed in its direction (n = 0).',
+  'i64 mtimes as decimal strings ending in `n`; `cipher` and `key`, on sealed vectors only, are the',
+  'cipher and key (section 6), and the frame is the first one sealed in its direction (n = 0).',
 ].join('\n');
 
 /** Section 13 of docs/PROTOCOL.md, as it goes between the vectors markers. */
 export async function renderVectorsMarkdown(): Promise<string> {
   const xxh = await loadXxhash();
-  const vectors = VECTORS.map(({ name, coverage, key, message }) =>
+  const vectors = VECTORS.map(({ name, message, ...channel }) =>
     [
       `#### ${name}`,
-      `coverage: ${COVERAGE_NAMES[coverage]}`,
-      ...(key ? [`key: ${key.toString('hex')}`] : []),
+      `coverage: ${COVERAGE_NAMES[channel.coverage]}`,
+      ...(channel.key ? [`cipher: ${CIPHER_NAMES[channel.cipher ?? Cipher.AES_256_GCM]}`, `key: ${channel.key.toString('hex')}`] : []),
       `message: ${JSON.stringify(toPlain(message))}`,
       '```hex',
-      hexDump(encodeMessages(xxh, [message], { coverage, key })[0]!),
+      hexDump(encodeMessages(xxh, [message], channel)[0]!),
       '```',
     ].join('\n'),
   );
@@ -316,7 +331,9 @@ export function parseVectorsMarkdown(md: string): ParsedVector[] {
     }
     const name = take(/^#### (.+)$/, '"#### NAME"');
     const coverage = take(/^coverage: (full|header)$/, '"coverage: full" or "coverage: header"') === 'full' ? FULL : HEADER;
-    const key = lines[i]?.startsWith('key: ') ? Buffer.from(take(/^key: ((?:[0-9a-f]{2}){32})$/, 'a 32-byte hex key'), 'hex') : undefined;
+    const cipherName = lines[i]?.startsWith('cipher: ') ? take(/^cipher: (AES-256-GCM|ChaCha20-Poly1305)$/, 'a cipher name') : undefined;
+    const cipher = (Object.keys(CIPHER_NAMES).map(Number) as SealingCipher[]).find((c) => CIPHER_NAMES[c] === cipherName);
+    const key = cipher ? Buffer.from(take(/^key: ((?:[0-9a-f]{2}){32})$/, 'a 32-byte hex key'), 'hex') : undefined;
     const messageLine = i;
     const json = take(/^message: (\{.*\})$/, '"message: {...}"');
     let message: Message;
@@ -331,7 +348,7 @@ export function parseVectorsMarkdown(md: string): ParsedVector[] {
       tokens.push(...take(/^((?:[0-9a-f]{2} )*[0-9a-f]{2})$/, 'hex bytes separated by single spaces').split(' '));
     }
     take(/^(```)$/, 'closing "```"');
-    vectors.push({ name, coverage, ...(key && { key }), message, bytes: Buffer.from(tokens.join(''), 'hex') });
+    vectors.push({ name, coverage, ...(key && { key, cipher }), message, bytes: Buffer.from(tokens.join(''), 'hex') });
   }
   return vectors;
 }

@@ -70,7 +70,7 @@ const isSingleBit = (n: number): boolean => n > 0 && Number.isInteger(Math.log2(
 /** §5.2, left column, plus "no hash the server knows" and "unknown feature bits". */
 const offerAcceptable = (o: ParamsMessage): boolean =>
   isChunkSize(o.chunkSize) && o.connections >= 1 && o.connections <= 64 && (o.hashAlgs & 1) !== 0 &&
-  (o.cipher === 0 || o.cipher === 1) && (o.features & ~0x7) === 0;
+  o.cipher >= 0 && o.cipher <= 2 && (o.features & ~0x7) === 0;
 
 /** §5.2, right column. */
 const answerAcceptable = (o: ParamsMessage, a: ParamsMessage): boolean =>
@@ -114,7 +114,7 @@ function pick<T extends ConnectionAction['type']>(actions: ConnectionAction[], l
   return actions.find((a) => summary(a) === line) as Extract<ConnectionAction, { type: T }>;
 }
 
-const sealedIf = (params: ParamsMessage, line: string): string[] => (params.cipher === 1 ? [line] : []);
+const sealedIf = (params: ParamsMessage, line: string): string[] => (params.cipher !== 0 ? [line] : []);
 
 interface Model { state: string }
 interface Machine { state: string; receive(message: Message): ConnectionAction[] }
@@ -181,7 +181,7 @@ const validOffer: fc.Arbitrary<ParamsMessage> = fc.record({
   chunkSize: fc.integer({ min: 16, max: 26 }).map((e) => 2 ** e),
   connections: fc.integer({ min: 1, max: 64 }),
   hashAlgs: u16.map((h) => h | 1),
-  cipher: fc.constantFrom(0, 1),
+  cipher: fc.constantFrom(0, 1, 2),
   features: fc.integer({ min: 0, max: 7 }),
 });
 
@@ -241,7 +241,7 @@ function mutate(message: Message, which: number): Message {
           { hashAlgs: 0 },
           { hashAlgs: 0x6 },
           { cipher: message.cipher ^ 1 },
-          { cipher: 2 },
+          { cipher: 3 },
           { features: message.features ^ 1 },
           { features: 0x8 },
         ]),
@@ -350,7 +350,7 @@ function serverAuth(m: ServerModel, auth: Extract<Message, { type: typeof P.AUTH
       if (control) expect(answerAcceptable(m.offer!, answer)).toBe(true);
       const final = { ...t, accepted: control ? encodePayload(answer) : EMPTY };
       expect(pick<'send'>(actions, 'send AUTH_OK').message).toEqual({ type: P.AUTH_OK, mac: specServerMac(secret, final) });
-      if (params!.cipher === 1) {
+      if (params!.cipher !== 0) {
         const coverage = coverageOf(params!);
         expect(pick<'seal'>(actions, 'seal in')).toMatchObject({ key: specKey(secret, t, 'c2s'), coverage });
         expect(pick<'seal'>(actions, 'seal out')).toMatchObject({ key: specKey(secret, t, 's2c'), coverage });
@@ -506,7 +506,7 @@ function clientHello(m: ClientModel, hello: Extract<Message, { type: typeof P.HE
     verify: (actions) => {
       expect(pick<'send'>(actions, ours).message).toEqual({ type: P.HELLO, minVersion: SPEC_VERSIONS.min, maxVersion: SPEC_VERSIONS.max, nonce: CLIENT_NONCE });
       expect(pick<'send'>(actions, 'send AUTH').message).toEqual({ type: P.AUTH, keyId: specKeyId(SECRET), mac: specClientMac(SECRET, t) });
-      if (m.params.cipher === 1) {
+      if (m.params.cipher !== 0) {
         expect(pick<'seal'>(actions, 'seal out')).toMatchObject({ key: specKey(SECRET, t, 'c2s'), coverage: coverageOf(m.params) });
       }
     },
@@ -523,7 +523,7 @@ function clientAuthOk(m: ClientModel, mac: Buffer): Outcome<ClientState> {
     state: control ? 'AWAIT_SESSION' : 'ESTABLISHED',
     actions: [...sealedIf(params, 'seal in'), `authenticated ${m.role}`],
     verify: (actions) => {
-      if (params.cipher === 1) {
+      if (params.cipher !== 0) {
         expect(pick<'seal'>(actions, 'seal in')).toMatchObject({ key: specKey(SECRET, t, 's2c'), coverage: coverageOf(params) });
       }
       expect(actions.at(-1)).toMatchObject({ params, sessionId: t.sessionId, connIndex: t.connIndex });

@@ -38,7 +38,7 @@ const validOffer: fc.Arbitrary<ParamsMessage> = fc.record({
   connections: fc.integer({ min: 1, max: MAX_CONNECTIONS }),
   // Bits this build does not know are fine as long as one it knows is there.
   hashAlgs: u16.map((h) => h | SUPPORTED_HASH_ALGS),
-  cipher: fc.constantFrom(Cipher.NONE, Cipher.AES_256_GCM),
+  cipher: fc.constantFrom(Cipher.NONE, Cipher.AES_256_GCM, Cipher.CHACHA20_POLY1305),
   features: fc.integer({ min: 0, max: SUPPORTED_FEATURES }),
 });
 
@@ -94,7 +94,7 @@ describe('answerOffer', () => {
     broken('chunk size not a power of two', fc.nat(), (o, n) => ({ chunkSize: o.chunkSize + 1 + (n % (o.chunkSize - 1)) })),
     broken('chunk size out of range', fc.constantFrom(0, MIN_CHUNK_SIZE / 2, MAX_CHUNK_SIZE * 2, 2 ** 31), (_o, c) => ({ chunkSize: c })),
     broken('connections out of range', fc.constantFrom(0, MAX_CONNECTIONS + 1, 0xffff), (_o, c) => ({ connections: c })),
-    broken('unknown cipher', fc.integer({ min: 2, max: 0xff }), (_o, c) => ({ cipher: c })),
+    broken('unknown cipher', fc.integer({ min: 3, max: 0xff }), (_o, c) => ({ cipher: c })),
     broken('unknown feature', fc.integer({ min: 3, max: 31 }), (o, bit) => ({ features: (o.features | 2 ** bit) >>> 0 })),
     broken('no common hash', fc.constant(0), (o) => ({ hashAlgs: o.hashAlgs & ~SUPPORTED_HASH_ALGS })),
   );

@@ -240,11 +240,11 @@ export class Pump {
           break;
         case 'seal':
           if (action.direction === 'out') {
-            io.encoder.setSealing(action.key, action.coverage);
+            io.encoder.setSealing(action, action.coverage);
             io.outSealed = true;
             io.outCoverage = action.coverage;
           } else {
-            io.decoder.setSealing(action.key, action.coverage);
+            io.decoder.setSealing(action, action.coverage);
           }
           break;
         case 'fail':

@@ -87,6 +87,8 @@ describe('defaults', () => {
       passwordAuthentication: true,
       kbdInteractiveAuthentication: true,
       identityAgent: 'none',
+      addressFamily: 0,
+      forwardAgent: false,
     });
   });
 
@@ -548,5 +550,23 @@ function sshResolves(home: string, file: string, host: string, args: string[] = 
       user: ssh.get('user')![0],
       identityFiles: ssh.get('identityfile')!.map((file) => file.replace(/^~/, home)),
     });
+  });
+});
+
+describe('AddressFamily and ForwardAgent (scp -4, -6, -A)', () => {
+  test.each([
+    ['inet', 4],
+    ['inet6', 6],
+    ['any', 0],
+    ['INET', 4],
+  ])('AddressFamily %s is %i', (value, family) => {
+    expect(resolveIn(makeHome(), 'h', { options: { AddressFamily: value } }).addressFamily).toBe(family);
+  });
+
+  test('ForwardAgent yes/no, and a bad value of either is a usage error naming the option', () => {
+    expect(resolveIn(makeHome(), 'h', { options: { ForwardAgent: 'yes' } }).forwardAgent).toBe(true);
+    expect(resolveIn(makeHome(), 'h', { options: { ForwardAgent: 'no' } }).forwardAgent).toBe(false);
+    expect(() => resolveIn(makeHome(), 'h', { options: { AddressFamily: 'ipx' } })).toThrow(/AddressFamily/);
+    expect(() => resolveIn(makeHome(), 'h', { options: { ForwardAgent: 'maybe' } })).toThrow(/ForwardAgent/);
   });
 });
