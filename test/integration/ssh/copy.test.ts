@@ -27,7 +27,7 @@ import {
   unique,
   writeFile,
 } from './harness';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { explicitLogin, fcpdCommand, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -72,18 +72,7 @@ const fcpd = (extra = ''): string => fcpdCommand(sshd.stateDir, extra);
 /** -F ssh_config (Host alias) and this checkout's fcpd. */
 const viaAlias = (extra = ''): string[] => ['-F', sshd.sshConfig, '--fcpd-path', fcpd(extra)];
 /** No config file: everything on the command line, user@127.0.0.1. */
-const explicit = (): string[] => [
-  '-P',
-  String(sshd.port),
-  '-i',
-  sshd.identity,
-  '-o',
-  `UserKnownHostsFile=${sshd.knownHosts}`,
-  '-o',
-  'StrictHostKeyChecking=yes',
-  '--fcpd-path',
-  fcpd(),
-];
+const explicit = (): string[] => explicitLogin(sshd);
 const at = (p: string): string => `${sshd.alias}:${p}`;
 const fresh = (label: string): string => path.join(work, unique(label));
 

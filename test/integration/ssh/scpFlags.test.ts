@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, startAgent, tempDir, unique, writeFile } from './harness';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { explicitLogin, fcpdCommand, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -32,19 +32,8 @@ afterAll(async () => {
   for (const dir of [home, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Login options for `host` (127.0.0.1 or localhost) without a config file, with this checkout's fcpd. */
-const login = (fcpdPath = fcpdCommand(sshd.stateDir)): string[] => [
-  '-P',
-  String(sshd.port),
-  '-i',
-  sshd.identity,
-  '-o',
-  `UserKnownHostsFile=${sshd.knownHosts}`,
-  '-o',
-  'StrictHostKeyChecking=no',
-  '--fcpd-path',
-  fcpdPath,
-];
+/** Login options for `host` (127.0.0.1 or localhost, so no strict host key check) with this checkout's fcpd. */
+const login = (fcpdPath?: string): string[] => explicitLogin(sshd, 'no', fcpdPath);
 const target = (host: string): string => `${sshd.user}@${host}:${path.join(work, unique('up'))}`;
 
 test('-4 -B -T -O -c chacha20-poly1305: an upload sealed with ChaCha20-Poly1305, the flags accepted', async () => {

@@ -16,6 +16,14 @@ export function fcpdCommand(stateDir: string, extra = ''): string {
   return `env XDG_STATE_HOME=${stateDir} ${process.execPath} ${path.join(REPO, 'bin', 'fcpd')}${extra ? ` ${extra}` : ''}`;
 }
 
+/**
+ * Logging in to `sshd` with everything on the command line (no config file): -P, -i, its
+ * known_hosts with `strict` host key checking, and this checkout's fcpd (or `fcpdPath`).
+ */
+export function explicitLogin(sshd: Sshd, strict: 'yes' | 'no' = 'yes', fcpdPath = fcpdCommand(sshd.stateDir)): string[] {
+  return ['-P', String(sshd.port), '-i', sshd.identity, '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-o', `StrictHostKeyChecking=${strict}`, '--fcpd-path', fcpdPath];
+}
+
 export interface Sshd {
   dir: string;
   port: number;
