@@ -5,7 +5,7 @@ import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
-import { parseSize } from './format';
+import { parseRate, parseSize } from './format';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
@@ -24,6 +24,19 @@ function connectionCount(value: string): number {
 function chunkSize(value: string): number {
   const bytes = parseSize(value);
   if (bytes === undefined || !isChunkSize(bytes)) throw new InvalidArgumentError('must be a power of two from 64K to 64M');
+  return bytes;
+}
+
+/** scp's -l: Kbit/s (1000 bits), as bytes per second. */
+function scpLimit(value: string): number {
+  const kbits = Number(value);
+  if (!Number.isFinite(kbits) || kbits <= 0) throw new InvalidArgumentError('must be a rate in Kbit/s above 0 (as scp -l)');
+  return (kbits * 1000) / 8;
+}
+
+function bwlimit(value: string): number {
+  const bytes = parseRate(value);
+  if (bytes === undefined) throw new InvalidArgumentError('must be a rate in KiB/s, or with a K, M or G suffix, above 0 (as rsync --bwlimit)');
   return bytes;
 }
 
@@ -54,6 +67,9 @@ interface FcpOptions {
   verbose?: boolean;
   json?: boolean;
   cipher?: CipherName | 'none';
+  /** Bytes per second, from -l (Kbit/s) and --bwlimit (KiB/s). */
+  limit?: number;
+  bwlimit?: number;
   /** scp's -4, -6, -A, -B: ssh options (AddressFamily, ForwardAgent, BatchMode). */
   4?: boolean;
   6?: boolean;
@@ -102,6 +118,8 @@ function program(): Command {
     .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
+    .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', scpLimit)
+    .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit)', bwlimit)
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
     .option('-4', 'connect to IPv4 addresses only (ssh -4)')
     .option('-6', 'connect to IPv6 addresses only (ssh -6)')
@@ -132,6 +150,10 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     reporter.error(new FcpError('FCP_ERR_USAGE', 'give at least one source and a destination', { hint: 'usage: fcp [options] SOURCE... DEST' }));
     return ExitCode.USAGE;
   }
+  if (options.limit !== undefined && options.bwlimit !== undefined) {
+    reporter.error(new FcpError('FCP_ERR_USAGE', '-l and --bwlimit were both given', { hint: 'give one: -l in Kbit/s as scp, or --bwlimit in KiB/s as rsync' }));
+    return ExitCode.USAGE;
+  }
   if (options.cipher === 'none' && options.encrypt === true) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-c none and --encrypt were both given', { hint: 'give one of them' }));
     return ExitCode.USAGE;
@@ -146,6 +168,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       chunkSize: options.chunkSize,
       encrypt: options.cipher === 'none' ? false : options.encrypt,
       cipher: options.cipher === 'none' ? undefined : options.cipher,
+      bwlimit: options.limit ?? options.bwlimit,
       ssh: {
         configFile: options.config,
         port: options.port,

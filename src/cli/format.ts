@@ -32,6 +32,18 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }
 
+/**
+ * rsync's --bwlimit: KiB per second, or with a K, M or G suffix (1024-based, a fraction allowed:
+ * "1.5m"); undefined when it is not a positive rate.
+ */
+export function parseRate(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)$/i.exec(text.trim());
+  if (!match) return undefined;
+  const scale = { '': 1024, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  const bytes = Math.round(Number(match[1]) * scale);
+  return bytes > 0 ? bytes : undefined;
+}
+
 /** "1M", "256k", "4MiB", "65536" → bytes; undefined when it is not a size. */
 export function parseSize(text: string): number | undefined {
   const match = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(text.trim());

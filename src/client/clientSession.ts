@@ -20,6 +20,7 @@ import { SendEngine } from '../transfer/sender';
 import type { WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
+import { RateLimiter, throttled } from '../wire/throttle';
 
 const NO_SESSION = Buffer.alloc(SESSION_ID_SIZE);
 
@@ -37,6 +38,8 @@ export interface ClientSessionOptions {
   events?: TransferEvents;
   log(line: string): void;
   idleMs?: number;
+  /** Bytes per second, both directions of all connections together (scp -l, rsync --bwlimit). */
+  bwlimit?: number;
 }
 
 export interface ClientSessionResult {
@@ -49,8 +52,10 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   const { server, secret, work } = options;
   const idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
   const opened: FramedConnection[] = [];
+  const limiter = options.bwlimit ? new RateLimiter(options.bwlimit) : undefined;
   const open = async (name: string): Promise<FramedConnection> => {
-    const conn = new FramedConnection(await server.connect(), xxh, name, idleMs);
+    const socket = await server.connect();
+    const conn = new FramedConnection(limiter ? throttled(socket, limiter) : socket, xxh, name, idleMs);
     opened.push(conn);
     return conn;
   };

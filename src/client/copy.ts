@@ -38,6 +38,8 @@ export interface CopyOptions {
   encrypt?: boolean;
   /** The cipher when encrypting (default aes256-gcm); giving one encrypts a local copy too. */
   cipher?: CipherName;
+  /** At most this many bytes per second, both directions together (scp -l, rsync --bwlimit). */
+  bwlimit?: number;
   /** How to reach a remote host (scp's -P, -i, -F, -J, -o; -e; --fcpd-path; --tunnel). */
   ssh?: SshOptions;
   /**
@@ -192,6 +194,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       server,
       secret,
       offer,
+      bwlimit: options.bwlimit,
       flags,
       work,
       log,

@@ -1,0 +1,71 @@
+/**
+ * A bandwidth limit (scp -l, rsync --bwlimit) for the client's connections to fcpd: one token
+ * bucket shared by all of them, applied where bytes enter and leave this process. Writes wait
+ * before they go, reads pause the socket, so TCP slows the peer down and neither the engines nor
+ * fcpd need to know. Only the client is limited, as with scp and rsync.
+ */
+import { Duplex } from 'node:stream';
+
+/** A token bucket: `bytesPerSecond` on average, bursts of up to a tenth of a second's worth. */
+export class RateLimiter {
+  private available: number;
+  private readonly burst: number;
+
+  constructor(
+    private readonly bytesPerSecond: number,
+    /** When the bucket starts full, in ms (Date.now() by default; tests pass their own clock). */
+    private last = Date.now(),
+  ) {
+    // At least one full DATA frame fits a burst, so a low limit still moves whole frames.
+    this.burst = Math.max(64 * 1024, bytesPerSecond / 10);
+    this.available = this.burst;
+  }
+
+  /** Takes `bytes` (going into debt if need be) and says how many ms to wait before they move. */
+  reserve(bytes: number, now = Date.now()): number {
+    this.available = Math.min(this.burst, this.available + (Math.max(0, now - this.last) * this.bytesPerSecond) / 1000);
+    this.last = now;
+    this.available -= bytes;
+    return this.available >= 0 ? 0 : Math.ceil((-this.available * 1000) / this.bytesPerSecond);
+  }
+}
+
+/** `inner` with every byte in either direction drawn from `limiter`. */
+export function throttled(inner: Duplex, limiter: RateLimiter): Duplex {
+  let held: NodeJS.Timeout | undefined;
+  let wanted = true;
+  const outer = new Duplex({
+    read() {
+      wanted = true;
+      if (!held) inner.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      const wait = limiter.reserve(chunk.length);
+      if (wait === 0) return void inner.write(chunk, callback);
+      setTimeout(() => inner.write(chunk, callback), wait);
+    },
+    final(callback) {
+      inner.end(callback);
+    },
+    destroy(error, callback) {
+      clearTimeout(held);
+      inner.destroy(error ?? undefined);
+      callback(error);
+    },
+  });
+  inner.on('data', (chunk: Buffer) => {
+    wanted = outer.push(chunk);
+    const wait = limiter.reserve(chunk.length);
+    if (!wanted || wait > 0) inner.pause();
+    if (wait > 0) {
+      held = setTimeout(() => {
+        held = undefined;
+        if (wanted) inner.resume();
+      }, wait);
+    }
+  });
+  inner.on('end', () => outer.push(null));
+  inner.on('error', (error) => outer.destroy(error));
+  inner.on('close', () => outer.destroy());
+  return outer;
+}

@@ -1,0 +1,60 @@
+/** The bandwidth limit's token bucket, and a throttled stream that still carries every byte in order. */
+import { Duplex, PassThrough } from 'node:stream';
+import fc from 'fast-check';
+import { RateLimiter, throttled } from '../../../src/wire/throttle';
+
+describe('RateLimiter', () => {
+  test('lets a burst through, then makes the average rate hold', () => {
+    const limiter = new RateLimiter(1_000_000, 0);
+    expect(limiter.reserve(100_000, 0)).toBe(0);
+    // The burst (a tenth of a second's worth) is spent: 50 KB more waits 50 ms.
+    expect(limiter.reserve(50_000, 0)).toBe(50);
+    // 50 ms later the debt is paid, and 100 ms more refill 100 KB (capped at the burst).
+    expect(limiter.reserve(0, 50)).toBe(0);
+    expect(limiter.reserve(100_000, 150)).toBe(0);
+  });
+
+  test('over any run of reservations, the waits add up to what the rate asks for', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 8_000, max: 10_000_000 }), fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 50 }), (rate, sizes) => {
+        const limiter = new RateLimiter(rate, 0);
+        let now = 0;
+        for (const size of sizes) now += limiter.reserve(size, now);
+        const total = sizes.reduce((a, b) => a + b, 0);
+        const burst = Math.max(64 * 1024, rate / 10);
+        // Everything past the first burst took at least its time at the rate (1 ms of rounding per reservation).
+        expect(now + sizes.length).toBeGreaterThanOrEqual(((total - burst) * 1000) / rate);
+      }),
+    );
+  });
+});
+
+describe('throttled', () => {
+  /** Two throttled ends joined back to back. */
+  function pair(rate: number): [Duplex, Duplex] {
+    const aToB = new PassThrough();
+    const bToA = new PassThrough();
+    const limiter = new RateLimiter(rate);
+    const a = Duplex.from({ readable: bToA, writable: aToB });
+    const b = Duplex.from({ readable: aToB, writable: bToA });
+    return [throttled(a, limiter), b];
+  }
+
+  test('delivers every byte in order both ways, and ends', async () => {
+    const [near, far] = pair(4 * 1024 * 1024);
+    const sent = Buffer.alloc(1024 * 1024, 7).map((_, i) => i % 251);
+    const received: Buffer[] = [];
+    far.on('data', (chunk: Buffer) => received.push(chunk));
+    const ended = new Promise((resolve) => far.on('end', resolve));
+    for (let at = 0; at < sent.length; at += 100_000) near.write(sent.subarray(at, at + 100_000));
+    near.end();
+    await ended;
+    expect(Buffer.concat(received).equals(sent)).toBe(true);
+
+    const back: Buffer[] = [];
+    near.on('data', (chunk: Buffer) => back.push(chunk));
+    far.write(Buffer.from('reply'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(Buffer.concat(back).toString()).toBe('reply');
+  });
+});
