@@ -57,6 +57,8 @@ interface FcpOptions {
   ssh?: string;
   fcpdPath?: string;
   tunnel?: boolean;
+  /** --no-install: false. */
+  install?: boolean;
   recursive?: boolean;
   connections?: number;
   chunkSize?: number;
@@ -118,6 +120,7 @@ function program(): Command {
     .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
+    .option('--no-install', "never copy fcp's own fcpd into ~/.cache/fcp on a host that has Node.js 20+ but no fcpd")
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', scpLimit)
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit)', bwlimit)
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
@@ -178,6 +181,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
         program: options.ssh ?? options.S,
         fcpdPath: options.fcpdPath,
         tunnel: options.tunnel,
+        install: options.install,
       },
       log: (line) => reporter.log(line),
       notice: (line) => reporter.notice(line),

@@ -53,6 +53,14 @@ function program(): Command {
     .addHelpText('after', EXIT_CODES_HELP);
 }
 
+/**
+ * The script the daemon runs as: this one (bin/fcpd, or the self-contained fcpd.js that fcp installed
+ * on a host), so that fcpd -d works wherever fcpd itself was started from.
+ */
+function daemonProgram(argv: string[]): string {
+  return argv[1] ? path.resolve(argv[1]) : path.join(packageRoot(), 'bin', 'fcpd');
+}
+
 export async function main(argv: string[], io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const command = program();
   const ended = parseArgs(command, argv, io);
@@ -70,7 +78,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   };
   try {
     if (options.daemon) {
-      return print(await startDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, program: path.join(packageRoot(), 'bin', 'fcpd') }));
+      return print(await startDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, program: daemonProgram(argv) }));
     }
     if (options.daemonRun) {
       await runDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind });

@@ -27,6 +27,8 @@ export interface SshOptions {
   fcpdPath?: string;
   /** --tunnel: carry the data connections through SSH instead of direct TCP. */
   tunnel?: boolean;
+  /** --no-install (false): never copy fcp's own fcpd to a host that has Node.js but no fcpd. */
+  install?: boolean;
 }
 
 /** -o values as a map; "Key=Value" and "Key Value" are both ssh's syntax. */
@@ -50,6 +52,7 @@ export function remoteLauncher(
   notice: (line: string) => void,
 ): Launcher {
   const fcpdPath = ssh.fcpdPath ?? 'fcpd';
+  const install = ssh.install ?? true;
   const forceTunnel = ssh.tunnel ?? false;
   const options = parseSshOptions(ssh.options);
   if (ssh.jump) options.ProxyJump ??= ssh.jump;
@@ -81,7 +84,8 @@ export function remoteLauncher(
       prompter: ttyPrompter(),
       log,
     },
-    fcpdPath,
+    fcpdPath: ssh.fcpdPath,
+    install,
     forceTunnel,
     notice,
   });

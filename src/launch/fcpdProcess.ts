@@ -39,7 +39,15 @@ function followStderr(stderr: Readable, log: (line: string) => void): string[] {
  * Hands fcpd the secret and waits for it to listen. `where` names it in errors ("on host x");
  * `command` is what was run, for the not-found message.
  */
-export async function startFcpd(streams: FcpdStreams, secret: Buffer, log: (line: string) => void, where: string, command: string): Promise<Listen> {
+export async function startFcpd(
+  streams: FcpdStreams,
+  secret: Buffer,
+  log: (line: string) => void,
+  where: string,
+  command: string,
+  /** What an exit code of the command means when it ends before listening (a launch script's answers). */
+  exits: Record<number, () => Error> = {},
+): Promise<Listen> {
   const tail = followStderr(streams.stderr, log);
   streams.stdin.on('error', () => undefined);
   streams.stdin.end(secretLine(secret));
@@ -56,6 +64,8 @@ export async function startFcpd(streams: FcpdStreams, secret: Buffer, log: (line
     // stdout ended first: the exit code (and stderr, which may still be arriving) say why.
     const code = await Promise.race([streams.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000))]);
     const said = tail.length ? `: ${tail.join(' | ')}` : '';
+    const meaning = code === null || code === undefined ? undefined : exits[code];
+    if (meaning) throw meaning();
     if (code === NOT_FOUND) {
       throw new FcpError('FCP_ERR_CONNECT', `fcpd was not found ${where} (ran: ${command})${said}`, {
         hint: 'install fcp there (npm install -g fastcopy, which provides fcpd) or give its path with --fcpd-path',

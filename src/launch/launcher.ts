@@ -13,6 +13,8 @@ export interface LaunchedServer {
    * one: the client then authenticates in its first packet instead of waiting for HELLO.
    */
   readonly controlNonce?: Buffer;
+  /** How fcpd came to run: found on the host, or installed there by this run (README "Modes"). */
+  readonly mode?: 'fcpd' | 'fcpd-installed';
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
   /**
