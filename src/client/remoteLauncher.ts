@@ -51,7 +51,6 @@ export function remoteLauncher(
   log: (line: string) => void,
   notice: (line: string) => void,
 ): Launcher {
-  const fcpdPath = ssh.fcpdPath ?? 'fcpd';
   const install = ssh.install ?? true;
   const forceTunnel = ssh.tunnel ?? false;
   const options = parseSshOptions(ssh.options);
@@ -69,7 +68,8 @@ export function remoteLauncher(
       args,
       destination: `${remote.user ? `${remote.user}@` : ''}${remote.host}`,
       hostName: remote.host,
-      fcpdPath,
+      fcpdPath: ssh.fcpdPath,
+      install,
       forceTunnel,
       notice,
     });

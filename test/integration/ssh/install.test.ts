@@ -88,6 +88,21 @@ test('Node.js but no fcpd: installed into ~/.cache/fcp once, reused, replaced wh
   expect(sha256(cached)).toBe(sha256(BUNDLE));
 });
 
+test('through an external ssh (-e ssh) too: installed on the first run, then found', async () => {
+  const { sshd, home } = await server(true);
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    const dest = path.join(work, unique('up-e'));
+    const run = await runFcp(['-e', 'ssh', ...login(sshd), file, `${sshd.user}@127.0.0.1:${dest}`], { env });
+    expectExit(run, 0);
+    expectSameTree(dest, file, run);
+    runs.push(run.stderr);
+  }
+  expect(runs[0]).toContain(INSTALLING);
+  expect(runs[1]).not.toContain(INSTALLING);
+  expect(sha256(path.join(home, '.cache', 'fcp', version, 'fcpd.js'))).toBe(sha256(BUNDLE));
+});
+
 test('--no-install: fcpd missing is an error that says what to do (exit 6), and nothing is installed', async () => {
   const { sshd, home } = await server(true);
   const run = await runFcp([...login(sshd), '--no-install', file, `${sshd.user}@127.0.0.1:${work}/`], { env });
