@@ -10,6 +10,7 @@ import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs } from './parseArgs';
+import { operandBytes } from './rawArgv';
 import { version } from './version';
 
 function connectionCount(value: string): number {
@@ -94,7 +95,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
   startMemoryGovernor();
-  const paths = command.args;
+  const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
   catchEscapedErrors((error) => reporter.error(error));
