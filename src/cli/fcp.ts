@@ -62,13 +62,17 @@ function program(): Command {
       'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified.',
     )
-    .argument('<paths...>', 'sources, then the destination: local paths or [user@]host:path')
+    .argument(
+      '<paths...>',
+      'sources, then the destination: local paths or [user@]host:path; remote paths may start with ~ or ~user, ' +
+        'and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
+    )
     .option('-r, --recursive', 'copy directories and their contents')
     .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4; fcpd may lower it to bound its memory)`, connectionCount)
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', chunkSize)
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
-    .option('-L, --dereference', 'copy what symlinks point to instead of the links')
+    .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('-q, --quiet', 'no progress line and no per-file errors (the exit code still tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
