@@ -65,9 +65,18 @@ function expandGlob(path: Buffer): Buffer[] {
     );
   });
   // A pattern in the middle matches files too ("a*/x" with a file "ab"): those paths do not exist.
-  const found = prefixes.filter((candidate) => fs.lstatSync(candidate, { throwIfNoEntry: false }) !== undefined);
+  const found = prefixes.filter(exists);
   if (found.length === 0) throw new FcpError('FCP_ERR_NOT_FOUND', `${showName(path)}: no match`, { hint: 'the pattern matched no name on the server' });
   return found;
+}
+
+function exists(candidate: Buffer): boolean {
+  try {
+    fs.lstatSync(candidate);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The names in a directory, sorted; none when it is no directory or cannot be read. */
