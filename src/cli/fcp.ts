@@ -11,6 +11,7 @@ import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs } from './parseArgs';
+import { operandBytes } from './rawArgv';
 import { version } from './version';
 
 function connectionCount(value: string): number {
@@ -101,13 +102,17 @@ function program(): Command {
       'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified.',
     )
-    .argument('<paths...>', 'sources, then the destination: local paths or [user@]host:path')
+    .argument(
+      '<paths...>',
+      'sources, then the destination: local paths or [user@]host:path; remote paths may start with ~ or ~user, ' +
+        'and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
+    )
     .option('-r, --recursive', 'copy directories and their contents')
     .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4; fcpd may lower it to bound its memory)`, connectionCount)
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', chunkSize)
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
-    .option('-L, --dereference', 'copy what symlinks point to instead of the links')
+    .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
@@ -145,7 +150,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
   startMemoryGovernor();
-  const paths = command.args;
+  const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
   catchEscapedErrors((error) => reporter.error(error));

@@ -4,9 +4,9 @@
  * and reports progress events.
  */
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import { FcpError } from '../errors';
 import { Cipher, ModeFlag } from '../protocol/constants';
+import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import { localLauncher } from '../launch/localLauncher';
 import type { Launcher } from '../launch/launcher';
@@ -24,9 +24,12 @@ import type * as RemoteLauncherModule from './remoteLauncher';
 import type { SshOptions } from './remoteLauncher';
 
 export interface CopyOptions {
-  /** scp-style locations: local paths, or [user@]host:path. */
-  sources: string[];
-  destination: string;
+  /**
+   * scp-style locations: local paths, or [user@]host:path. As bytes (Buffer) when a name is not
+   * UTF-8: a string cannot hold such a name.
+   */
+  sources: (string | Buffer)[];
+  destination: string | Buffer;
   recursive?: boolean;
   /** -L: copy what symlinks point to. */
   followSymlinks?: boolean;
@@ -97,14 +100,21 @@ interface Plan {
   remote: Extract<Location, { kind: 'remote' }> | undefined;
 }
 
+const SLASH = 0x2f;
+
+/** An empty remote path (`host:`) is the remote home: fcpd's working directory. */
+const orHome = (remotePath: Buffer): Buffer => (remotePath.length > 0 ? remotePath : Buffer.from('.'));
+
 function plan(options: CopyOptions): Plan {
   if (options.sources.length === 0) throw new FcpError('FCP_ERR_USAGE', 'no source given', { hint: 'usage: fcp [options] SOURCE... DEST' });
   const sources = options.sources.map(parseLocation);
   const dest = parseLocation(options.destination);
+  // A remote pattern may match several names: like several sources, it needs a directory to go into.
+  const severalSources = sources.length > 1 || sources.some((s) => s.kind === 'remote' && hasGlob(s.path));
   const flags =
     (options.recursive ? ModeFlag.RECURSIVE : 0) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
-    (sources.length > 1 ? ModeFlag.DEST_IS_DIR : 0);
+    (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
   if (remoteSources.length > 0 && dest.kind === 'remote') {
     throw new FcpError('FCP_ERR_USAGE', `copying from ${showLocation(remoteSources[0]!)} to ${showLocation(dest)}: fcp does not copy between two remote hosts`, {
@@ -119,21 +129,21 @@ function plan(options: CopyOptions): Plan {
     if (remoteSources.some((s) => s.host !== first.host || s.user !== first.user)) {
       throw new FcpError('FCP_ERR_USAGE', 'remote sources must all be on one host');
     }
-    const destination = resolveDestination(Buffer.from(dest.path), flags);
-    const pulled = remoteSources.map((s) => Buffer.from(s.path || '.'));
+    const destination = resolveDestination(dest.path, flags);
+    const pulled = remoteSources.map((s) => orHome(s.path));
     // The server's entries are checked against what was asked for: it names nothing else (PROTOCOL.md §7.2).
     const scope = requestScope(flags, destination.isDirectory, pulled);
     return { work: { kind: 'pull', sources: pulled, destination, scope }, flags, remote: first };
   }
-  const walk = walkSources(sources.map((s) => Buffer.from(s.path)), {
+  const walk = walkSources(sources.map((s) => s.path), {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
   });
-  if (dest.kind === 'remote') return { work: { kind: 'push', destination: Buffer.from(dest.path || '.'), walk }, flags, remote: dest };
-  // A local copy: the local fcpd resolves the destination the same way a remote one would. A
-  // trailing slash (the destination must be a directory) survives path.resolve.
-  const local = path.resolve(dest.path) + (dest.path.endsWith('/') && dest.path !== '/' ? '/' : '');
-  return { work: { kind: 'push', destination: Buffer.from(local), walk }, flags, remote: undefined };
+  if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk }, flags, remote: dest };
+  // A local copy: the local fcpd resolves the destination the same way a remote one would, from
+  // an absolute path (joined as bytes, so that a trailing slash and a name that is not UTF-8 survive).
+  const local = dest.path[0] === SLASH ? dest.path : Buffer.concat([Buffer.from(`${process.cwd()}/`), dest.path]);
+  return { work: { kind: 'push', destination: local, walk }, flags, remote: undefined };
 }
 
 function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void): Launcher {

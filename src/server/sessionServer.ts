@@ -27,6 +27,7 @@ import { walkSources, WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { listenTcp } from './listener';
+import { expandHome, expandSources } from './userPaths';
 
 export interface SessionServerOptions {
   xxh: XXHashAPI;
@@ -92,12 +93,12 @@ function peerOf(socket: net.Socket): string {
 /** Checks a request and prepares its work, so that a bad path is refused before SESSION. */
 function prepare(request: RequestAction): SessionWork {
   if (request.kind === 'push') {
-    const destination = resolveDestination(request.paths[0]!, request.flags);
+    const destination = resolveDestination(expandHome(request.paths[0]!), request.flags);
     return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory) };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
-  return { kind: 'pull', walk: walkSources(request.paths, { recursive, followSymlinks }) };
+  return { kind: 'pull', walk: walkSources(expandSources(request.paths), { recursive, followSymlinks }) };
 }
 
 export class SessionServer {

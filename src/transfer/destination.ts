@@ -23,7 +23,7 @@ export interface Destination {
 
 /**
  * Resolves the destination of a transfer before any entry arrives. `flags` are MODE flags;
- * DEST_IS_DIR (several sources) requires an existing directory.
+ * DEST_IS_DIR (several sources, or a pattern) requires an existing directory.
  */
 export function resolveDestination(dest: Buffer, flags: number): Destination {
   let isDir = false;
@@ -40,7 +40,7 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     }
     if (flags & ModeFlag.DEST_IS_DIR) {
       throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory`, {
-        hint: 'with several sources the destination must be an existing directory',
+        hint: 'with several sources, or a remote pattern (*, ?, [...]) that may match several, the destination must be an existing directory',
       });
     }
     const parent = Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
