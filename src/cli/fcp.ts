@@ -1,7 +1,7 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
 import { Command, InvalidArgumentError } from 'commander';
 import { copy } from '../client/copy';
-import { asFcpError, ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
 import { parseSize } from './format';
@@ -52,6 +52,7 @@ interface FcpOptions {
   quiet?: boolean;
   verbose?: boolean;
   json?: boolean;
+  failFast?: boolean;
 }
 
 function program(): Command {
@@ -69,6 +70,7 @@ function program(): Command {
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks point to instead of the links')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
+    .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line and no per-file errors (the exit code still tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
@@ -111,6 +113,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.encrypt,
+      failFast: options.failFast,
       ssh: {
         configFile: options.config,
         port: options.port,
@@ -126,7 +129,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       onEvent: (event) => reporter.event(event),
     });
     reporter.summary(summary);
-    return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+    return transferExitCode(summary.files, summary.errors);
   } catch (err) {
     const error = asFcpError(err);
     reporter.error(error);
