@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { CipherName, copy } from '../client/copy';
 import { CIPHER_CHOICES, cipherOption } from './cipherOption';
-import { asFcpError, ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
 import { parseRate, parseSize } from './format';
@@ -69,6 +69,7 @@ interface FcpOptions {
   quiet?: boolean;
   verbose?: boolean;
   json?: boolean;
+  failFast?: boolean;
   cipher?: CipherName | 'none';
   /** Bytes per second, from -l (Kbit/s) and --bwlimit (KiB/s). */
   limit?: number;
@@ -114,6 +115,7 @@ function program(): Command {
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
+    .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
@@ -177,6 +179,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       encrypt: options.cipher === 'none' ? false : options.encrypt,
       cipher: options.cipher === 'none' ? undefined : options.cipher,
       bwlimit: options.limit ?? options.bwlimit,
+      failFast: options.failFast,
       ssh: {
         configFile: options.config,
         port: options.port,
@@ -193,7 +196,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       onEvent: (event) => reporter.event(event),
     });
     reporter.summary(summary);
-    return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+    return transferExitCode(summary.files, summary.errors);
   } catch (err) {
     const error = asFcpError(err);
     reporter.error(error);

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { asFcpError, ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { NONCE_SIZE } from '../protocol/constants';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
@@ -134,7 +134,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       const peak = Math.round(process.resourceUsage().maxRSS / 1024);
       log(`session done: ${summary.filesOk} files, ${summary.bytes} bytes, ${summary.filesFailed} failed, ${summary.entriesFailed} other entries failed, peak RSS ${peak} MiB`);
     }
-    return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+    return transferExitCode(summary.filesOk, summary.errors);
   } catch (err) {
     return report(asFcpError(err));
   }

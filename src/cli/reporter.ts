@@ -70,6 +70,7 @@ export class Reporter {
     if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
     if (event.type !== 'file' && event.type !== 'entryError') return;
     if (event.type === 'file') this.lastFile = event.pathBytes;
+    if (event.type === 'file' && event.warning) this.notice(event.warning);
     if (event.error) {
       // With -q the error is left to the summary and the exit code; it is never shown as ok.
       if (this.options.quiet) return;

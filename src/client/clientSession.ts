@@ -14,7 +14,8 @@ import type { LaunchedServer } from '../launch/launcher';
 import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
 import type { EntryScope } from '../session/entryScope';
 import type { Destination } from '../transfer/destination';
-import type { TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
+import { stopAtFirstFailure } from '../transfer/link';
+import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { WalkResult } from '../transfer/walk';
@@ -36,6 +37,8 @@ export interface ClientSessionOptions {
   flags: number;
   work: ClientWork;
   events?: TransferEvents;
+  /** End the session at the first file or entry that fails (--fail-fast). */
+  failFast?: boolean;
   log(line: string): void;
   idleMs?: number;
   /** Bytes per second, both directions of all connections together (scp -l, rsync --bwlimit). */
@@ -95,9 +98,11 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     };
     // A sealed push whose HELLO, AUTH and request are already out (launch nonce) sends its first
     // transfer flight right behind them: a round trip less (PROTOCOL.md §5.3).
+    let running: TransferRun | undefined;
+    const events = options.failFast ? stopAtFirstFailure(options.events ?? {}, () => running) : options.events;
     let sender: SendEngine | undefined;
     if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
-      sender = new SendEngine(link, work.walk, options.events);
+      sender = running = new SendEngine(link, work.walk, events);
       sender.prime();
     }
     const control = await handshake;
@@ -114,7 +119,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, work.scope, options.events));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, events)));
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {
@@ -131,7 +136,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         });
         engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) });
       };
-      attach().catch((err: unknown) => engine.lose(asFcpError(err)));
+      attach().catch((err: unknown) => engine.abort(asFcpError(err)));
     });
     const summary = await engine.run();
     // A data connection still in its handshake when the transfer ended is not needed any more.

@@ -50,6 +50,12 @@ export interface CopyOptions {
    * remote host. Tests pass localLauncher() to run a "remote" side on this machine.
    */
   launcher?: Launcher;
+  /**
+   * Stop at the first file or entry that fails (--fail-fast): the files not sent yet are not
+   * sent, and copy() rejects with that failure's code. By default a failed file does not stop
+   * the others: they are listed in the summary's errors.
+   */
+  failFast?: boolean;
   /** How often progress events come, in ms (default 250). */
   progressIntervalMs?: number;
   /** Diagnostic lines (handshake, parameters, fcpd's messages): fcp -v. */
@@ -75,6 +81,8 @@ export type CopyEvent =
       size: number;
       digest?: string;
       error?: { code: string; message: string };
+      /** The file was copied, with a caveat: it grew while it was read and its first `size` bytes were copied. */
+      warning?: string;
     }
   /** A directory or symlink that could not be created, or a source entry that was skipped (a FIFO, a loop). */
   | { type: 'entryError'; path: string; pathBytes: Buffer; error: { code: string; message: string } };
@@ -156,7 +164,7 @@ function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: s
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
-  const base = { type: 'file' as const, path: event.path.toString('utf8'), pathBytes: event.path, size: event.size };
+  const base = { type: 'file' as const, path: event.path.toString('utf8'), pathBytes: event.path, size: event.size, ...(event.warning ? { warning: event.warning } : {}) };
   if (event.error) return { ...base, error: { code: event.error.code, message: event.error.message } };
   if (!('digest' in event)) return base;
   // The digest stays lazy: reading it costs a SHA-256 for a small file.
@@ -208,6 +216,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       flags,
       work,
       log,
+      failFast: options.failFast,
       events: {
         start(files, bytes) {
           progress.filesTotal = files;

@@ -109,6 +109,8 @@ export class SessionServer {
   private readonly sessions = new Map<string, Session>();
   private readonly idleMs: number;
   private readonly memory: { session: number; server: number };
+  /** Why sessions failed, by id (hex), kept for a handshake timeout so that their late data connections get the cause. */
+  private readonly failedSessions = new Map<string, FcpError>();
   /** Bytes of memory.server the live sessions reserved. */
   private reservedMemory = 0;
 
@@ -170,6 +172,7 @@ export class SessionServer {
         return launch;
       },
       sessionFor: (id) => this.sessions.get(id.toString('hex'))?.entry,
+      failedSession: (id) => this.failedSessions.get(id.toString('hex')),
       policy: () => (policy = this.policyNow()),
     });
     const decide = async (request: RequestAction, params: ParamsMessage): Promise<Buffer> => {
@@ -281,6 +284,11 @@ export class SessionServer {
     return session.entry.attached.size === session.entry.params.connections;
   }
 
+  private rememberFailure(id: string, error: FcpError): void {
+    this.failedSessions.set(id, error);
+    setTimeout(() => this.failedSessions.delete(id), HANDSHAKE_TIMEOUT_MS).unref();
+  }
+
   /**
    * A session that ended well stays known until all its data connections have arrived (or the
    * handshake timeout passed): one still on its way then completes its handshake and is closed,
@@ -298,7 +306,8 @@ export class SessionServer {
     this.reservedMemory -= session.memory;
     clearTimeout(session.gatherTimer);
     if (!outcome.ok) {
-      session.engine?.lose(outcome.error);
+      this.rememberFailure(session.id.toString('hex'), outcome.error);
+      session.engine?.abort(outcome.error);
       for (const linked of [session.control, ...session.data]) linked?.conn.close(outcome.error);
     }
     this.options.log(`session ${session.id.toString('hex')}: ${outcome.ok ? 'done' : `failed: ${outcome.error.message}`}`);

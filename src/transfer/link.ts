@@ -37,20 +37,23 @@ export interface FileEvent {
   /** Whole-file digest (hex), when the file ended OK. */
   digest?: string;
   error?: FcpError;
+  /** Copied, but something to know: the source grew while it was read and its start was copied. */
+  warning?: string;
 }
 
 /**
  * A file event whose digest is worked out only when read: for a small file that is a SHA-256 of
  * its own, and most readers (fcp without -v or --json) never look at it.
  */
-export function fileEvent(path: Buffer, size: number, error: FcpError | undefined, digest: (() => Buffer) | undefined): FileEvent {
-  if (error || !digest) return { path, size, error };
+export function fileEvent(path: Buffer, size: number, error: FcpError | undefined, digest: (() => Buffer) | undefined, warning?: string): FileEvent {
+  if (error || !digest) return { path, size, error, warning };
   let hex: string | undefined;
   // A getter in the literal, not defineProperty afterwards: objects keep one fast shape.
   return {
     path,
     size,
     error,
+    warning,
     get digest(): string {
       return (hex ??= digest().toString('hex'));
     },
@@ -64,6 +67,26 @@ export interface TransferEvents {
   file?(event: FileEvent): void;
   /** A directory or symlink that failed, or a source entry the sender skipped (ENTRY_ERROR, either side's). */
   entryFailed?(path: Buffer, error: FcpError): void;
+}
+
+/**
+ * Events that end the session at the first file or entry that fails (--fail-fast), with an error
+ * of that failure's code: what was not sent yet is not sent, and the exit code is the failure's.
+ */
+export function stopAtFirstFailure(events: TransferEvents, run: () => TransferRun | undefined): TransferEvents {
+  const stop = (error: FcpError): void =>
+    run()?.abort(new FcpError(error.code, `--fail-fast: stopped at the first failure: ${error.message}`, { hint: error.hint, cause: error }));
+  return {
+    ...events,
+    file(event) {
+      events.file?.(event);
+      if (event.error) stop(event.error);
+    },
+    entryFailed(path, error) {
+      events.entryFailed?.(path, error);
+      stop(error);
+    },
+  };
 }
 
 export interface TransferSummary {
@@ -118,8 +141,8 @@ export abstract class TransferRun {
     if (this.attached) this.takeOverData(linked);
   }
 
-  /** A data connection could not be established: the session cannot go on as agreed. */
-  lose(error: FcpError): void {
+  /** Ends the session with `error`, told to the peer: a data connection could not be established, the server's session ended, --fail-fast. */
+  abort(error: FcpError): void {
     this.fail(error, true);
   }
 

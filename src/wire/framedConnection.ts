@@ -227,18 +227,26 @@ export class FramedConnection {
     }
   }
 
+  /**
+   * The peer ended the stream. Inside a frame or between two, that is a lost connection: the peer
+   * (or the network) closed it, whatever it was writing. A frame whose bytes were damaged fails
+   * in onData with its checksum or decryption error before; only a cut is reported here, always
+   * the same way, so the exit code does not depend on where the cut fell.
+   */
   private onEnd(): void {
     if (this.ended) return;
+    let where: string | undefined;
     try {
       this.decoder.end();
-      this.finish(this.lost());
     } catch (err) {
-      this.finish(err as FcpError);
+      where = (err as Error).message;
     }
+    this.finish(this.lost(undefined, where));
   }
 
-  private lost(cause?: Error): FcpError {
-    return new FcpError('FCP_ERR_CONNECTION_LOST', `${this.name} closed unexpectedly${cause ? `: ${cause.message}` : ''}`, {
+  private lost(cause?: Error, where?: string): FcpError {
+    const detail = cause ? `: ${cause.message}` : where ? ` (${where})` : '';
+    return new FcpError('FCP_ERR_CONNECTION_LOST', `${this.name} closed unexpectedly${detail}`, {
       cause,
       hint: 'the peer process ended or the network dropped the connection; run again with -v for details',
     });

@@ -1,7 +1,8 @@
 /**
  * A launcher for copy() that starts a real local fcpd (localLauncher) and puts an in-test TCP
  * proxy on 127.0.0.1 between the client and it. The proxy can flip one byte of one connection's
- * stream, at a position counted from that stream's first byte, and hold data connections back.
+ * stream, at a position counted from that stream's first byte, cut one connection there (both
+ * directions end, as when a peer or the network goes away), and hold data connections back.
  */
 import * as net from 'node:net';
 import { Transform, TransformCallback, pipeline } from 'node:stream';
@@ -27,6 +28,8 @@ export interface TamperPlan {
 
 export interface ProxyPlan {
   tamper?: TamperPlan;
+  /** Passes the bytes before `position`, then ends both directions of that connection (its mask is unused). */
+  cut?: TamperPlan;
   /** Holds back every data connection but `except`, once it has said which it is, until `until` settles. */
   hold?: { except: number; until: Promise<unknown> };
 }
@@ -35,6 +38,8 @@ export interface ProxyReport {
   connections: number;
   /** Set once the byte went through the proxy flipped. */
   flipped: boolean;
+  /** Set once the connection to cut was cut. */
+  cut: boolean;
   /** Data connections that were held back. */
   held: number;
   /** Bytes each connection carried towards the server and towards the client, by connection index. */
@@ -62,6 +67,8 @@ function connectionIndexOf(head: Buffer): number | undefined {
 /** One proxied connection: learns its index from the client's first frames, then applies the plan. */
 class Tap {
   index: number | undefined;
+  /** Ends both sockets of this connection (set by the proxy). */
+  hangUp: () => void = () => undefined;
   private head = Buffer.alloc(0);
 
   constructor(
@@ -80,8 +87,15 @@ class Tap {
   }
 
   flipAt(direction: TamperPlan['direction']): TamperPlan | undefined {
-    const tamper = this.plan.tamper;
-    return tamper && tamper.connection === this.index && tamper.direction === direction ? tamper : undefined;
+    return this.planned(this.plan.tamper, direction);
+  }
+
+  cutAt(direction: TamperPlan['direction']): TamperPlan | undefined {
+    return this.planned(this.plan.cut, direction);
+  }
+
+  private planned(plan: TamperPlan | undefined, direction: TamperPlan['direction']): TamperPlan | undefined {
+    return plan && plan.connection === this.index && plan.direction === direction ? plan : undefined;
   }
 
   heldUntil(): Promise<unknown> | undefined {
@@ -109,6 +123,15 @@ class Flipper extends Transform {
     this.seen += chunk.length;
     const counts = this.tap.index === undefined ? undefined : this.report.bytes[this.tap.index];
     if (counts) counts[this.direction] += chunk.length;
+    const cut = this.tap.cutAt(this.direction);
+    if (cut && this.report.cut) return callback();
+    if (cut && cut.position < this.seen) {
+      this.report.cut = true;
+      callback(null, chunk.subarray(0, Math.max(0, cut.position - start)));
+      // Once those bytes are on their way: as if the peer had gone away.
+      setImmediate(() => this.tap.hangUp());
+      return;
+    }
     const plan = this.tap.flipAt(this.direction);
     let out = chunk;
     if (plan && plan.position >= start && plan.position < this.seen) {
@@ -126,7 +149,7 @@ class Flipper extends Transform {
 
 /** A launcher whose connections go through an in-test proxy that applies `plan`. */
 export function proxyLauncher(plan: ProxyPlan): { launcher: Launcher; report: ProxyReport } {
-  const report: ProxyReport = { connections: 0, flipped: false, held: 0, bytes: [] };
+  const report: ProxyReport = { connections: 0, flipped: false, cut: false, held: 0, bytes: [] };
   const launcher: Launcher = {
     async launch(secret, log): Promise<LaunchedServer> {
       const inner = await localLauncher().launch(secret, log);
@@ -139,6 +162,10 @@ export function proxyLauncher(plan: ProxyPlan): { launcher: Launcher; report: Pr
           (upstream) => {
             sockets.add(upstream);
             const tap = new Tap(plan, report);
+            tap.hangUp = () => {
+              client.end();
+              upstream.end();
+            };
             // A clean end of one direction is a half-close, passed on; an error tears both down.
             const done = (err: Error | null | undefined): void => {
               if (!err) return;
