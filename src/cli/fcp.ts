@@ -48,6 +48,7 @@ interface FcpOptions {
   chunkSize?: number;
   encrypt?: boolean;
   dereference?: boolean;
+  ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -68,6 +69,7 @@ function program(): Command {
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks point to instead of the links')
+    .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('-q, --quiet', 'no progress line and no per-file errors (the exit code still tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
@@ -108,6 +110,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       destination: paths[paths.length - 1]!,
       recursive: options.recursive,
       followSymlinks: options.dereference,
+      ignoreTimes: options.ignoreTimes,
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.encrypt,

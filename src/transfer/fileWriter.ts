@@ -159,6 +159,23 @@ export class FileWriter {
     }
   }
 
+  /**
+   * The quick check (PROTOCOL.md §7.5): true when `final` is a regular file of this size and mtime
+   * already, which is then left as it is but for its permission bits, set to `perm` when they
+   * differ. False when anything else is there, or nothing, or it cannot be inspected or changed:
+   * the file is then sent and replaces it.
+   */
+  keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
+    try {
+      const existing = fs.lstatSync(final, { bigint: true });
+      if (!isSameFile(existing, size, mtimeNs)) return false;
+      if (Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Creates the temporary file; a file of more than one chunk is sized at once (ftruncate). */
   createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean): void {
     this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0));
@@ -253,6 +270,14 @@ export class FileWriter {
     if (!file) throw new FcpError('FCP_ERR_INTERNAL', `file ${fileId} is not open for writing`);
     return file;
   }
+}
+
+/**
+ * A regular file of `size` bytes whose mtime is `mtimeNs` to the microsecond, the precision with
+ * which commit sets it (see `seconds`: truncated toward zero, as BigInt division truncates).
+ */
+export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigint): boolean {
+  return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
 }
 
 /** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */

@@ -34,7 +34,7 @@ import { closeQuietly, fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
-import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
 const readv = promisify(fs.readv);
@@ -110,6 +110,8 @@ export class SendEngine extends TransferRun {
   private announcePaused = false;
   /** A descriptor of the budget is held for reading small files whole, during one burst of announcing. */
   private readingInline = false;
+  /** Chunk and inline bytes sent. */
+  private bytesSent = 0;
 
   constructor(
     link: TransferLink,
@@ -119,7 +121,12 @@ export class SendEngine extends TransferRun {
     super(link);
     this.chunkSize = link.params.chunkSize;
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
-    this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: this.descriptors.budget.size, peerName: link.peerName });
+    this.machine = new TransferSender({
+      chunkSize: this.chunkSize,
+      windowFiles: this.descriptors.budget.size,
+      peerName: link.peerName,
+      quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
+    });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
@@ -270,6 +277,7 @@ export class SendEngine extends TransferRun {
     const hash = chunkHash(this.link.xxh, [data]);
     if (this.events.file) this.inlineHashes.set(fileId, hash);
     this.events.bytes?.(data.length);
+    this.bytesSent += data.length;
     this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
   }
 
@@ -308,6 +316,7 @@ export class SendEngine extends TransferRun {
           this.queueResend(action.fileId, action.seq);
           break;
         case 'fileOk':
+          if (action.same) this.events.bytes?.(this.announced.get(action.fileId)!.size);
           this.fileOver(action.fileId, undefined);
           break;
         case 'fileFailed':
@@ -318,7 +327,7 @@ export class SendEngine extends TransferRun {
           this.events.entryFailed?.(action.path, action.error);
           break;
         case 'complete':
-          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, entriesFailed: action.entriesFailed, bytes: action.bytes, errors: this.errors });
+          return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
       }
     }
   }
@@ -539,6 +548,7 @@ export class SendEngine extends TransferRun {
 
   private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
     this.events.bytes?.(length);
+    this.bytesSent += length;
     const file = job.file;
     if (job.resend || file.failed) return;
     file.digest.add(job.index, hash);
