@@ -150,8 +150,12 @@ export abstract class TransferRun {
   protected abstract onControl(message: Message): void;
   /** A message other than ERROR or KEEPALIVE on data connection `connIndex`. */
   protected abstract onData(connIndex: number, message: Message): void;
-  /** Last chance to clean up (temporary files, open descriptors) when the session fails. */
+  /** Last chance to clean up (temporary files, open descriptors) when the session fails; the run settles after it. */
   protected abstract cleanUp(): Promise<void>;
+  /** Resolves when no file of a completed run is half removed: the run settles after it, so the process may exit. */
+  protected filesSettled(): Promise<void> {
+    return Promise.resolve();
+  }
 
   private onDataMessage(connIndex: number, message: Message): void {
     if (message.type === PacketType.KEEPALIVE) return;
@@ -180,7 +184,7 @@ export abstract class TransferRun {
     this.descriptors.close();
     this.link.control.conn.close();
     this.link.data.forEach(({ conn }) => conn.close());
-    this.settle.resolve(summary);
+    void this.filesSettled().then(() => this.settle.resolve(summary));
   }
 
   private onClosed(conn: FramedConnection, error: FcpError | undefined): void {

@@ -89,6 +89,11 @@ export class ReceiveEngine extends TransferRun {
 
   protected async cleanUp(): Promise<void> {
     this.writer.discardAll();
+    await this.writer.discarded();
+  }
+
+  protected override filesSettled(): Promise<void> {
+    return this.writer.discarded();
   }
 
   private apply(actions: readonly ReceiverAction[], connIndex: number): void {
