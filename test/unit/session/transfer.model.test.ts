@@ -367,6 +367,15 @@ const openLink = (m: ReceiverModel, a: Args) => m.links[a.conn];
 const nextFrame = (link: RLink) => Math.min(DATA_FRAME_BYTES, link.end - link.next);
 const idleConn = (m: ReceiverModel, a: Args) => m.state !== 'FAILED' && m.links[a.conn] === undefined;
 
+/** A file whose createFile is with the owner, who may report on it now. */
+const creationPending = (m: ReceiverModel, a: Args) => m.state !== 'FAILED' && choose(m.files.filter((f) => f.createPending), a.pick) !== undefined;
+/** The file the owner reports on: its createFile is no longer pending. */
+function takeCreation(m: ReceiverModel, a: Args): RFile {
+  const f = choose(m.files.filter((x) => x.createPending), a.pick)!;
+  f.createPending = false;
+  return f;
+}
+
 const rSteps = {
   announceFile: {
     name: 'FILE_INFO',
@@ -400,10 +409,9 @@ const rSteps = {
   /** The owner finished creating a file: created (ok) or failed; also after the sender's FILE_ERROR. */
   create: {
     name: 'owner: file created / creation failed',
-    check: (m, a) => m.state !== 'FAILED' && choose(m.files.filter((f) => f.createPending), a.pick) !== undefined,
+    check: creationPending,
     run(m, r, a) {
-      const f = choose(m.files.filter((x) => x.createPending), a.pick)!;
-      f.createPending = false;
+      const f = takeCreation(m, a);
       if (f.state === 'failed') {
         const actions = a.ok ? r.record(r.machine.fileCreated(f.id)) : r.record(r.machine.fileFailed(f.id, IO_ERROR));
         expectActions(actions, a.ok ? [{ type: 'discardFile', fileId: f.id }] : []);
@@ -419,10 +427,9 @@ const rSteps = {
   /** Instead of creating it, the owner found the file at the destination (the quick check). */
   same: {
     name: 'owner: destination unchanged',
-    check: (m, a) => m.state !== 'FAILED' && choose(m.files.filter((f) => f.createPending), a.pick) !== undefined,
+    check: creationPending,
     run(m, r, a) {
-      const f = choose(m.files.filter((x) => x.createPending), a.pick)!;
-      f.createPending = false;
+      const f = takeCreation(m, a);
       const actions = r.record(r.machine.fileSame(f.id));
       if (f.state === 'failed') return expectActions(actions, []);
       f.state = 'ok';
