@@ -65,6 +65,7 @@ interface FcpOptions {
   chunkSize?: number;
   encrypt?: boolean;
   dereference?: boolean;
+  ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -114,6 +115,7 @@ function program(): Command {
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
+    .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -174,6 +176,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       destination: paths[paths.length - 1]!,
       recursive: options.recursive,
       followSymlinks: options.dereference,
+      ignoreTimes: options.ignoreTimes,
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.cipher === 'none' ? false : options.encrypt,

@@ -88,6 +88,8 @@ export class Reporter {
       return this.json({
         event: 'summary',
         bytes: summary.bytes,
+        bytesSent: summary.bytesSent,
+        bytesResumed: summary.bytesResumed,
         files: summary.files,
         filesFailed: summary.filesFailed,
         entriesFailed: summary.entriesFailed,
@@ -100,8 +102,9 @@ export class Reporter {
     }
     for (const error of summary.errors) if (!this.shown.has(error.message)) this.error(error);
     const failed = summary.filesFailed + summary.entriesFailed;
+    const unchanged = summary.bytesResumed > 0 ? `, ${formatBytes(summary.bytesResumed)} already there` : '';
     const line =
-      `${summary.files} files, ${formatBytes(summary.bytes)} in ${summary.seconds.toFixed(2)} s ` +
+      `${summary.files} files, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
       `(${formatBytes(summary.rate)}/s, ${summary.connections} connections${summary.encrypted ? ', encrypted' : ''})` +
       (failed > 0 ? `, ${failed} failed` : '');
     // On a terminal the progress line gives way to this, as scp leaves its last meter line.

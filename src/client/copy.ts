@@ -33,6 +33,8 @@ export interface CopyOptions {
   recursive?: boolean;
   /** -L: copy what symlinks point to. */
   followSymlinks?: boolean;
+  /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
+  ignoreTimes?: boolean;
   /** Data connections, 1..64 (default 4). */
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
@@ -88,7 +90,12 @@ export type CopyEvent =
   | { type: 'entryError'; path: string; pathBytes: Buffer; error: { code: string; message: string } };
 
 export interface CopySummary {
+  /** Bytes of the files copied, those the destination already held included. */
   bytes: number;
+  /** File bytes that crossed the wire in this run (resent chunks included). */
+  bytesSent: number;
+  /** Bytes not sent because the destination already held them (same size and mtime: PROTOCOL.md §7.5). */
+  bytesResumed: number;
   files: number;
   filesFailed: number;
   /** Directories, symlinks and skipped source entries that are not in the copy. */
@@ -122,6 +129,7 @@ function plan(options: CopyOptions): Plan {
   const flags =
     (options.recursive ? ModeFlag.RECURSIVE : 0) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
+    (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
   if (remoteSources.length > 0 && dest.kind === 'remote') {
@@ -242,6 +250,8 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
     const seconds = (Date.now() - started) / 1000;
     return {
       bytes: summary.bytes,
+      bytesSent: summary.bytesSent,
+      bytesResumed: summary.bytesResumed,
       files: summary.filesOk,
       filesFailed: summary.filesFailed,
       entriesFailed: summary.entriesFailed,

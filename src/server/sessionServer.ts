@@ -83,7 +83,7 @@ interface Session {
 }
 
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
-export type SessionWork = { kind: 'push'; destination: Destination; scope: EntryScope } | { kind: 'pull'; walk: WalkResult };
+export type SessionWork = { kind: 'push'; destination: Destination; scope: EntryScope; flags: number } | { kind: 'pull'; walk: WalkResult };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -94,7 +94,7 @@ function peerOf(socket: net.Socket): string {
 function prepare(request: RequestAction): SessionWork {
   if (request.kind === 'push') {
     const destination = resolveDestination(expandHome(request.paths[0]!), request.flags);
-    return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory) };
+    return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory), flags: request.flags };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
@@ -272,7 +272,7 @@ export class SessionServer {
       log: this.options.log,
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope) : new SendEngine(link, session.work.walk);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work.flags) : new SendEngine(link, session.work.walk);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

@@ -41,6 +41,11 @@ function writeAll(file: OpenFile, buffers: Buffer[], position: number, step: Wri
 
 /** Chunk writes up to this size are done at once, on the main thread. */
 export const SYNC_WRITE_MAX = 64 * 1024;
+/**
+ * Longest wait for the writes in flight of discarded files, so that their temporaries are removed
+ * before the process exits: a write that takes longer is stuck in the kernel, and exit must not be.
+ */
+export const DISCARD_WAIT_MS = 10_000;
 /** Longest name component of a temporary file: room for the ".fcp-..." suffix under NAME_MAX. */
 const MAX_TEMP_STEM = 200;
 const SLASH = 0x2f;
@@ -122,6 +127,9 @@ function attempt<T>(operation: string, path: Buffer, call: () => T): T {
 export class FileWriter {
   private readonly files = new Map<number, OpenFile>();
   private readonly directories: DirectoryMeta[] = [];
+  /** Discarded files whose last write is still in flight: each is removed when that write lands. */
+  private discarding = 0;
+  private readonly discardWaiters: (() => void)[] = [];
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
@@ -156,6 +164,23 @@ export class FileWriter {
     } catch (err) {
       fs.rmSync(temp, { force: true });
       throw fsError(err, 'create symlink', path);
+    }
+  }
+
+  /**
+   * The quick check (PROTOCOL.md §7.5): true when `final` is a regular file of this size and mtime
+   * already, which is then left as it is but for its permission bits, set to `perm` when they
+   * differ. False when anything else is there, or nothing, or it cannot be inspected or changed:
+   * the file is then sent and replaces it.
+   */
+  keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
+    try {
+      const existing = fs.lstatSync(final, { bigint: true });
+      if (!isSameFile(existing, size, mtimeNs)) return false;
+      if (Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -196,7 +221,7 @@ export class FileWriter {
     if (hash !== expected) return done(undefined, { ok: false, hash });
     file.writing++;
     writeAll(file, data, offset, total <= SYNC_WRITE_MAX ? writeNow : writeInPool, (err) => {
-      if (--file.writing === 0 && file.discarded) this.remove(file);
+      if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
       done(err && fsError(err, 'write', file.final), { ok: true, hash });
     });
   }
@@ -223,10 +248,26 @@ export class FileWriter {
     this.files.delete(fileId);
     file.discarded = true;
     if (file.writing === 0) this.remove(file);
+    else this.discarding++;
   }
 
   discardAll(): void {
     for (const fileId of [...this.files.keys()]) this.discardFile(fileId);
+  }
+
+  /**
+   * Resolves once every discarded file is removed (its writes in flight have landed), or after
+   * DISCARD_WAIT_MS: a process that exits before would leave their temporaries behind.
+   */
+  discarded(): Promise<void> {
+    if (this.discarding === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, DISCARD_WAIT_MS);
+      this.discardWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Directory modes and mtimes, deepest first, once their contents are written. */
@@ -248,11 +289,24 @@ export class FileWriter {
     this.closed();
   }
 
+  private removeDiscarded(file: OpenFile): void {
+    this.remove(file);
+    if (--this.discarding === 0) for (const wake of this.discardWaiters.splice(0)) wake();
+  }
+
   private fileOf(fileId: number): OpenFile {
     const file = this.files.get(fileId);
     if (!file) throw new FcpError('FCP_ERR_INTERNAL', `file ${fileId} is not open for writing`);
     return file;
   }
+}
+
+/**
+ * A regular file of `size` bytes whose mtime is `mtimeNs` to the microsecond, the precision with
+ * which commit sets it (see `seconds`: truncated toward zero, as BigInt division truncates).
+ */
+export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigint): boolean {
+  return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
 }
 
 /** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */

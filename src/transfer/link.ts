@@ -8,6 +8,7 @@ import { Feature, PacketType } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FailAction } from '../session/actions';
+import type { CompleteAction } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
 import { DescriptorLine, openFileBudget } from './openFileBudget';
@@ -62,7 +63,7 @@ export function fileEvent(path: Buffer, size: number, error: FcpError | undefine
 
 export interface TransferEvents {
   start?(files: number, bytes: number): void;
-  /** Bytes moved since the last call (sent by a sender, written by a receiver). */
+  /** Bytes done since the last call (sent by a sender, written by a receiver, or found at the destination: FILE_SAME). */
   bytes?(count: number): void;
   file?(event: FileEvent): void;
   /** A directory or symlink that failed, or a source entry the sender skipped (ENTRY_ERROR, either side's). */
@@ -94,9 +95,20 @@ export interface TransferSummary {
   filesFailed: number;
   /** Directories, symlinks and skipped source entries that are not in the copy (ENTRY_ERROR). */
   entriesFailed: number;
+  /** Bytes of the files that ended OK. */
   bytes: number;
+  /** File bytes that crossed the wire in this run: DATA (resent chunks included) and FILE_INLINE data. */
+  bytesSent: number;
+  /** Bytes of files not sent because the destination already held them (FILE_SAME). */
+  bytesResumed: number;
   /** Why files failed or were skipped; the transfer is partial when this is not empty. */
   errors: FcpError[];
+}
+
+/** The tallies of a machine's complete action, as a summary carries them. */
+export function counts(action: CompleteAction): Omit<TransferSummary, 'bytesSent' | 'errors'> {
+  const { filesOk, filesFailed, entriesFailed, bytes, bytesResumed } = action;
+  return { filesOk, filesFailed, entriesFailed, bytes, bytesResumed };
 }
 
 export abstract class TransferRun {
@@ -161,8 +173,12 @@ export abstract class TransferRun {
   protected abstract onControl(message: Message): void;
   /** A message other than ERROR or KEEPALIVE on data connection `connIndex`. */
   protected abstract onData(connIndex: number, message: Message): void;
-  /** Last chance to clean up (temporary files, open descriptors) when the session fails. */
+  /** Last chance to clean up (temporary files, open descriptors) when the session fails; the run settles after it. */
   protected abstract cleanUp(): Promise<void>;
+  /** Resolves when no file of a completed run is half removed: the run settles after it, so the process may exit. */
+  protected filesSettled(): Promise<void> {
+    return Promise.resolve();
+  }
 
   private onDataMessage(connIndex: number, message: Message): void {
     if (message.type === PacketType.KEEPALIVE) return;
@@ -191,7 +207,7 @@ export abstract class TransferRun {
     this.descriptors.close();
     this.link.control.conn.close();
     this.link.data.forEach(({ conn }) => conn.close());
-    this.settle.resolve(summary);
+    void this.filesSettled().then(() => this.settle.resolve(summary));
   }
 
   private onClosed(conn: FramedConnection, error: FcpError | undefined): void {

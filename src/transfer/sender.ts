@@ -34,7 +34,7 @@ import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
-import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
 const readv = promisify(fs.readv);
@@ -114,6 +114,8 @@ export class SendEngine extends TransferRun {
   private readingInline = false;
   /** Files that grew while they were read (announced, not yet over): their file event carries a warning. */
   private readonly grown = new Set<FileEntry>();
+  /** Chunk and inline bytes sent. */
+  private bytesSent = 0;
 
   constructor(
     link: TransferLink,
@@ -123,7 +125,12 @@ export class SendEngine extends TransferRun {
     super(link);
     this.chunkSize = link.params.chunkSize;
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
-    this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: this.descriptors.budget.size, peerName: link.peerName });
+    this.machine = new TransferSender({
+      chunkSize: this.chunkSize,
+      windowFiles: this.descriptors.budget.size,
+      peerName: link.peerName,
+      quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
+    });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
@@ -274,6 +281,7 @@ export class SendEngine extends TransferRun {
     const hash = chunkHash(this.link.xxh, [data]);
     if (this.events.file) this.inlineHashes.set(fileId, hash);
     this.events.bytes?.(data.length);
+    this.bytesSent += data.length;
     this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
   }
 
@@ -314,6 +322,7 @@ export class SendEngine extends TransferRun {
           this.queueResend(action.fileId, action.seq);
           break;
         case 'fileOk':
+          if (action.same) this.events.bytes?.(this.announced.get(action.fileId)!.size);
           this.fileOver(action.fileId, undefined);
           break;
         case 'fileFailed':
@@ -324,7 +333,7 @@ export class SendEngine extends TransferRun {
           this.events.entryFailed?.(action.path, action.error);
           break;
         case 'complete':
-          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, entriesFailed: action.entriesFailed, bytes: action.bytes, errors: this.errors });
+          return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
       }
     }
   }
@@ -552,6 +561,7 @@ export class SendEngine extends TransferRun {
 
   private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
     this.events.bytes?.(length);
+    this.bytesSent += length;
     const file = job.file;
     if (job.resend || file.failed) return;
     file.digest.add(job.index, hash);
