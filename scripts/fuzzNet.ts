@@ -1,6 +1,6 @@
 /**
  * npm run fuzz:net -- [--iterations N] [--seed S] [--case I] [--batch B] [--concurrency C]
- *                     [--settle-ms MS] [--rss-mb MB]
+ *                     [--settle-ms MS] [--rss-mb MB] [--show]
  * Fuzzes a live fcpd over 127.0.0.1 (scripts/fuzz/campaign.ts); exit 0 when fcpd came through,
  * 1 with the seed and cases to replay when it did not, 2 on bad arguments.
  */
@@ -25,6 +25,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string' },
       'settle-ms': { type: 'string' },
       'rss-mb': { type: 'string' },
+      show: { type: 'boolean' },
     },
   });
   const seed = count('seed', values.seed, randomInt(0, 2 ** 31), 0);
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
     concurrency: count('concurrency', values.concurrency, DEFAULT_OPTIONS.concurrency),
     settleMs: count('settle-ms', values['settle-ms'], DEFAULT_OPTIONS.settleMs),
     rssLimitMb: count('rss-mb', values['rss-mb'], DEFAULT_OPTIONS.rssLimitMb),
+    show: values.show === true || only !== undefined,
     log: (line: string) => process.stdout.write(`${line}\n`),
   };
   process.stdout.write(`fuzz:net: seed ${seed}, cases ${options.first}..${options.first + options.iterations - 1}, batches of ${options.batch}, ${options.concurrency} at a time\n`);

@@ -27,6 +27,8 @@ export interface CampaignOptions {
   settleMs: number;
   timeoutMs: number;
   rssLimitMb: number;
+  /** Log every case: its number, what it sends and how fcpd answered. */
+  show: boolean;
   log(line: string): void;
 }
 
@@ -38,6 +40,7 @@ export const DEFAULT_OPTIONS: Omit<CampaignOptions, 'seed' | 'log'> = {
   settleMs: 100,
   timeoutMs: 10_000,
   rssLimitMb: 400,
+  show: false,
 };
 
 export interface CampaignResult {
@@ -110,18 +113,22 @@ async function runBatch(
   result: CampaignResult,
 ): Promise<void> {
   let next = start;
+  const inFlight = new Set<number>();
   const worker = async (): Promise<void> => {
     while (next < end && result.failures.length === 0) {
       const index = next++;
       const fuzzCase = caseOf(index);
+      inFlight.add(index);
       const { outcome, detail } = await deliver(fuzzCase, delivery);
+      if (options.show) options.log(`case ${index}: ${fuzzCase.what}: ${outcome}${detail ? ` (${detail})` : ''}`);
       result.cases++;
       result.outcomes[outcome]++;
       const kind = `${fuzzCase.phase} ${fuzzCase.kind} ${outcome}`;
       result.byKind[kind] = (result.byKind[kind] ?? 0) + 1;
       const replay = `--seed ${options.seed} --case ${index}`;
       if (outcome === 'refused') result.failures.push(`case ${index} (${replay}): the session handshake failed, so the case never reached fcpd's transfer: ${detail}`);
-      if (!target.alive()) result.failures.push(`case ${index} (${replay}) or one in flight with it: fcpd died. The case: ${fuzzCase.what}`);
+      if (!target.alive()) result.failures.push(`fcpd died during case ${index} (${replay}: ${fuzzCase.what}) or one in flight with it: ${[...inFlight].join(', ')}`);
+      inFlight.delete(index);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
