@@ -1,7 +1,7 @@
 /**
  * After each batch of fuzz cases: is fcpd alive, is its memory bounded, did it log an internal
- * error, and does a real transfer (copy() of the Node API, through the same daemon) still give
- * byte-identical files?
+ * error, did every session of the batch end, and does a real transfer (copy() of the Node API,
+ * through the same daemon) still give byte-identical files?
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -13,6 +13,8 @@ import { compareTrees } from '../../test/integration/helpers/compare';
 import type { Target } from './target';
 
 const DIAL_TIMEOUT_MS = 5_000;
+/** How long the sessions of a batch may take to end once all its connections are closed. */
+const SESSIONS_END_MS = 10_000;
 /** What fcpd logs for a bug that escaped (one FCP_ERR_INTERNAL line), or a stack trace. */
 const INTERNAL = /FCP_ERR_INTERNAL|^\s+at\s/m;
 
@@ -70,6 +72,16 @@ export class Health {
     private readonly rssLimitKb: number,
   ) {}
 
+  /** Sessions the daemon still holds once they have had SESSIONS_END_MS to end. */
+  private async sessionsLeft(): Promise<number | undefined> {
+    let sessions = await this.target.sessions();
+    for (const deadline = Date.now() + SESSIONS_END_MS; sessions !== 0 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      sessions = await this.target.sessions();
+    }
+    return sessions;
+  }
+
   async check(): Promise<HealthCheck> {
     if (!this.target.alive()) return { rssKb: 0, problems: [`fcpd (pid ${this.target.pid}) is not running`] };
     const problems: string[] = [];
@@ -78,6 +90,8 @@ export class Health {
     this.logSeen = log.length;
     const internal = INTERNAL.exec(fresh);
     if (internal) problems.push(`fcpd logged an internal error: ${fresh.slice(Math.max(0, internal.index - 300), internal.index + 300)}`);
+    const sessions = await this.sessionsLeft();
+    if (sessions !== 0) problems.push(`fcpd still holds ${sessions ?? 'an unknown number of'} sessions ${SESSIONS_END_MS / 1000} s after the batch closed all its connections`);
     problems.push(...(await transferDifferences(this.source, this.scratch, daemonLauncher(this.target))).map((d) => `real transfer: ${d}`));
     if (!this.target.alive()) return { rssKb: 0, problems: [...problems, `fcpd (pid ${this.target.pid}) died during the real transfer`] };
     const rssKb = this.target.rssKb();

@@ -19,6 +19,8 @@ export interface Target {
   alive(): boolean;
   /** Resident memory (VmRSS), in KiB. */
   rssKb(): number;
+  /** Sessions the daemon holds (its status reply); undefined if it did not answer. */
+  sessions(): Promise<number | undefined>;
   /** Registers a session secret, as fcpd --serve does when it hands a launch to the daemon. */
   register(secret: Buffer, nonce?: Buffer): Promise<void>;
   /** The daemon's log so far. */
@@ -64,6 +66,10 @@ export async function startTarget(stateHome: string): Promise<Target> {
     paths,
     alive: () => !exited,
     rssKb: () => rssKbOf(pid),
+    async sessions() {
+      const status = await askDaemon({ op: 'status' }, paths);
+      return status?.ok ? status.sessions : undefined;
+    },
     async register(secret, nonce) {
       const reply = await askDaemon({ op: 'register', secret: secret.toString('hex'), ...(nonce ? { nonce: nonce.toString('hex') } : {}) }, paths);
       if (!reply?.ok) throw new Error(`the daemon refused a register request: ${JSON.stringify(reply)}`);
