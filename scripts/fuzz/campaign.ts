@@ -70,7 +70,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const health = new Health(target, source, received, options.rssLimitMb * 1024);
     const xxh = await loadXxhash();
     const arbitrary = caseArbitrary(xxh, recording);
-    const delivery: DeliveryTarget = { port: target.port, xxh, register: (secret) => target.register(secret), destination: fuzzed, settleMs: options.settleMs, timeoutMs: options.timeoutMs };
+    const delivery: DeliveryTarget = { port: target.port, xxh, register: (secret) => target.register(secret), destination: fuzzed, pullSource: source, settleMs: options.settleMs, timeoutMs: options.timeoutMs };
     const last = options.first + options.iterations;
     for (let start = options.first; start < last && result.failures.length === 0; start += options.batch) {
       const end = Math.min(last, start + options.batch);

@@ -17,10 +17,12 @@ export type CaseKind = 'random' | 'mutated' | 'truncated' | 'flood' | 'replay' |
 export interface FuzzCase {
   kind: CaseKind;
   /**
-   * preAuth: sent on a bare connection. postAuth: sent once a PUSH session is established with a
+   * preAuth: sent on a bare connection. postAuth: sent once a session is established with a
    * secret the daemon knows, on its control connection or on data connection 1.
    */
   phase: 'preAuth' | 'postAuth';
+  /** postAuth: a PUSH (fcpd receives) or a PULL of the campaign's source tree (fcpd sends). */
+  request: 'push' | 'pull';
   on: 'control' | 'data';
   /** postAuth: an encrypted session; its messages are sealed by the session's own encoder. */
   encrypt: boolean;
@@ -53,7 +55,7 @@ export function caseArbitrary(xxh: XXHashAPI, recording: Recording): fc.Arbitrar
   const frames = new Frames(xxh);
   const helloFirst = fc.boolean().map((hello) => (hello ? frames.hello() : Buffer.alloc(0)));
   const end = fc.constantFrom<'fin' | 'hold'>('fin', 'hold');
-  const base = { on: 'control' as const, encrypt: false, messages: [] as Message[], controlMessages: [] as Message[] };
+  const base = { on: 'control' as const, request: 'push' as const, encrypt: false, messages: [] as Message[], controlMessages: [] as Message[] };
 
   const random = fc.record({ hello: helloFirst, noise: bytes(RANDOM_MAX), end }).map(
     ({ hello, noise, end }): FuzzCase => ({ ...base, kind: 'random', phase: 'preAuth', bytes: Buffer.concat([hello, noise]), end, what: `${noise.length} random bytes${hello.length ? ' after a HELLO' : ''}` }),
@@ -96,12 +98,25 @@ export function caseArbitrary(xxh: XXHashAPI, recording: Recording): fc.Arbitrar
   const onData = fc.record({ messages: fc.array(dataMessage, { minLength: 1, maxLength: 8 }) }).map(({ messages }) => ({ on: 'data' as const, messages, controlMessages: ANNOUNCED_FILE }));
   const transfer = fc.record({ target: fc.oneof(onControl, onData), end }).map(({ target, end }): FuzzCase => {
     const announced = target.controlMessages.length ? `after ${target.controlMessages.map(describe).join(', ')}, ` : '';
-    return { ...target, kind: 'transfer', phase: 'postAuth', encrypt: true, bytes: Buffer.alloc(0), end, what: `after PUSH, ${announced}on the ${target.on} connection: ${target.messages.map(describe).join(', ')}` };
+    return { ...target, kind: 'transfer', phase: 'postAuth', request: 'push', encrypt: true, bytes: Buffer.alloc(0), end, what: `after PUSH, ${announced}on the ${target.on} connection: ${target.messages.map(describe).join(', ')}` };
   });
+  // A PULL: fcpd sends the source tree and is told, with any values, which files are ready, which
+  // chunks to send again, which files were written.
+  const pull = fc.record({ messages: fc.array(pullAnswer, { minLength: 1, maxLength: 12 }), end }).map(({ messages, end }): FuzzCase => ({
+    ...base,
+    kind: 'transfer',
+    phase: 'postAuth',
+    request: 'pull',
+    encrypt: true,
+    messages,
+    bytes: Buffer.alloc(0),
+    end,
+    what: `after PULL of the source tree, on the control connection: ${messages.map(describe).join(', ')}`,
+  }));
   const raw = fc.record({ target: fc.constantFrom(CONTROL, DATA_AFTER_FILE), inner: fc.oneof(random, mutated, flood) }).map(
     ({ target, inner }): FuzzCase => ({ ...inner, ...target, phase: 'postAuth', what: `after PUSH, on the ${target.on} connection (plain): ${inner.what}` }),
   );
-  return fc.oneof({ weight: 5, arbitrary: preAuth }, { weight: 3, arbitrary: transfer }, { weight: 2, arbitrary: raw });
+  return fc.oneof({ weight: 5, arbitrary: preAuth }, { weight: 3, arbitrary: transfer }, { weight: 2, arbitrary: pull }, { weight: 2, arbitrary: raw });
 }
 
 /** How one encoded frame is damaged; the checksum is made right again except for 'checksum'. */
@@ -245,8 +260,21 @@ const DATA_AFTER_FILE = { on: 'data' as const, controlMessages: ANNOUNCED_FILE }
 const A = messageArbitraries;
 /** The announced file's id or the next one as often as any id. */
 const nearId = fc.oneof(fc.constantFrom(ANNOUNCED_ID, ANNOUNCED_ID + 1), fc.integer({ min: 0, max: 0xffffffff }));
+/** Ids of the files a PULL of the source tree announces (a handful), and any id. */
+const pulledId = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 0xffffffff }));
 /** Chunk starts of the default 1 MiB chunks (128 units of 8 KiB), any unit in or just past the file, anything. */
 const nearSeq = fc.oneof(fc.constantFrom(0, 128, 256, 384), fc.integer({ min: 0, max: ANNOUNCED_SIZE / 8192 + 2 }), fc.integer({ min: 0, max: 0xffffffff }));
+/** What a receiver answers a sending fcpd, aimed at the files it announces. */
+const pullAnswer: fc.Arbitrary<Message> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ message: A.FILE_READY, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, fileId })) },
+  { weight: 3, arbitrary: fc.record({ message: A.RESEND, fileId: pulledId, seq: nearSeq }).map(({ message, fileId, seq }): Message => ({ ...message, fileId, seq })) },
+  { weight: 1, arbitrary: fc.record({ message: A.FILE_OK, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, fileId })) },
+  { weight: 1, arbitrary: fc.record({ message: A.FILE_ERROR, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, fileId })) },
+  { weight: 1, arbitrary: A.ENTRY_ERROR },
+  { weight: 1, arbitrary: A.DONE },
+  { weight: 1, arbitrary: arbMessage },
+);
+
 /** What a sender puts on a data connection, aimed at the announced file. */
 const dataMessage: fc.Arbitrary<Message> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ message: A.DATA, fileId: nearId, seq: nearSeq }).map(({ message, fileId, seq }): Message => ({ ...message, fileId, seq })) },

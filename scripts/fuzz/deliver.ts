@@ -1,6 +1,6 @@
 /**
  * Sends one fuzz case to fcpd on a fresh connection and reports how the connection ended. A
- * postAuth case first establishes a PUSH session with a secret registered with the daemon, using
+ * postAuth case first establishes a PUSH or PULL session with a secret registered with the daemon, using
  * the client's own connection machine, so its bytes reach the transfer, not the handshake.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,6 +28,8 @@ export interface DeliveryTarget {
   register(secret: Buffer): Promise<void>;
   /** Where postAuth sessions push to. */
   destination: string;
+  /** What postAuth pull sessions ask for. */
+  pullSource: string;
   /** How long to watch a connection after the case is sent. */
   settleMs: number;
   /** Bound on connecting and on each handshake. */
@@ -78,7 +80,7 @@ export async function deliver(fuzzCase: FuzzCase, target: DeliveryTarget): Promi
 
 type Session = { socket: Duplex; conn: FramedConnection } | { refused: string };
 
-/** A PUSH session on fcpd, established as fcp would; the case's connection (control or data 1) ready to take it. */
+/** A PUSH or PULL session on fcpd, established as fcp would; the case's connection (control or data 1) ready to take it. */
 async function establish(fuzzCase: FuzzCase, target: DeliveryTarget, open: () => Promise<Duplex>): Promise<Session> {
   const secret = randomBytes(32);
   await target.register(secret);
@@ -96,7 +98,10 @@ async function establish(fuzzCase: FuzzCase, target: DeliveryTarget, open: () =>
         role: 'control',
         offer: makeOffer({ encrypt: fuzzCase.encrypt, connections: 1 }),
         mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE },
-        request: { type: PacketType.PUSH, path: Buffer.from(target.destination) },
+        request:
+          fuzzCase.request === 'push'
+            ? { type: PacketType.PUSH, path: Buffer.from(target.destination) }
+            : { type: PacketType.PULL, paths: [Buffer.from(target.pullSource)] },
       }),
       'fuzz control connection',
     );
