@@ -217,8 +217,9 @@ export async function startProxy(connectUpstream: () => Promise<Duplex>, plan: P
           client.destroy();
           upstream.destroy();
         };
-        client.on('error', tearDown).pipe(new Leg(tap, 'toServer', report)).pipe(upstream);
-        upstream.on('error', tearDown).pipe(new Leg(tap, 'toClient', report)).pipe(client);
+        // A Leg fails when a client opens with frames the proxy cannot place (not fcp's).
+        client.on('error', tearDown).pipe(new Leg(tap, 'toServer', report).on('error', tearDown)).pipe(upstream);
+        upstream.on('error', tearDown).pipe(new Leg(tap, 'toClient', report).on('error', tearDown)).pipe(client);
       },
       () => client.destroy(),
     );
