@@ -10,7 +10,7 @@ import { loadXxhash } from '../../src/protocol/xxhash';
 
 jest.setTimeout(120_000);
 
-const CASES = 3000;
+const CASES = 2000;
 const SEED = 20_261_204;
 
 test(`fcpd comes through ${CASES} fuzz cases (seed ${SEED}) alive, bounded and still copying exactly`, async () => {
