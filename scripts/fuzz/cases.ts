@@ -4,7 +4,7 @@
  * case (caseAt), so a failure is replayed with `--seed S --case i`.
  */
 import fc from 'fast-check';
-import { ChksumCoverage, HEADER_SIZE, LENGTH_OFFSET, MAX_PAYLOAD, PacketType, packetTypeName } from '../../src/protocol/constants';
+import { ChksumCoverage, DATA_FRAME_BYTES, DATA_UNIT, HEADER_SIZE, LENGTH_OFFSET, MAX_PAYLOAD, PacketType, packetTypeName } from '../../src/protocol/constants';
 import { checksumOfFrame } from '../../src/protocol/chksum';
 import { FrameEncoder } from '../../src/protocol/frameEncoder';
 import { fixedWidth, LAYOUTS } from '../../src/protocol/layouts';
@@ -95,7 +95,7 @@ export function caseArbitrary(xxh: XXHashAPI, recording: Recording): fc.Arbitrar
     messages: [count, ...(plausible ? plausibleOrder(messages) : messages)],
     controlMessages: [],
   }));
-  const onData = fc.record({ messages: fc.array(dataMessage, { minLength: 1, maxLength: 8 }) }).map(({ messages }) => ({ on: 'data' as const, messages, controlMessages: ANNOUNCED_FILE }));
+  const onData = fc.oneof(fc.array(dataMessage, { minLength: 1, maxLength: 8 }), fullDataFrames).map((messages) => ({ on: 'data' as const, messages, controlMessages: ANNOUNCED_FILE }));
   const transfer = fc.record({ target: fc.oneof(onControl, onData), end }).map(({ target, end }): FuzzCase => {
     const announced = target.controlMessages.length ? `after ${target.controlMessages.map(describe).join(', ')}, ` : '';
     return { ...target, kind: 'transfer', phase: 'postAuth', request: 'push', encrypt: true, bytes: Buffer.alloc(0), end, what: `after PUSH, ${announced}on the ${target.on} connection: ${target.messages.map(describe).join(', ')}` };
@@ -264,6 +264,19 @@ const nearId = fc.oneof(fc.constantFrom(ANNOUNCED_ID, ANNOUNCED_ID + 1), fc.inte
 const pulledId = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 0xffffffff }));
 /** Chunk starts of the default 1 MiB chunks (128 units of 8 KiB), any unit in or just past the file, anything. */
 const nearSeq = fc.oneof(fc.constantFrom(0, 128, 256, 384), fc.integer({ min: 0, max: ANNOUNCED_SIZE / 8192 + 2 }), fc.integer({ min: 0, max: 0xffffffff }));
+/**
+ * Up to ~11 MiB of full DATA frames for the announced file, from any unit on, each frame at the
+ * next unit or all at the same one, never closed by a CHUNK_SUM: what fcpd holds meanwhile must
+ * stay bounded.
+ */
+const UNITS_PER_FULL_FRAME = DATA_FRAME_BYTES / DATA_UNIT;
+const fullDataFrames: fc.Arbitrary<Message[]> = fc
+  .record({ count: fc.integer({ min: 2, max: 200 }), seq: nearSeq, advance: fc.boolean(), fill: fc.integer({ min: 0, max: 0xff }) })
+  .map(({ count, seq, advance, fill }) => {
+    const data = Buffer.alloc(DATA_FRAME_BYTES, fill);
+    return Array.from({ length: count }, (_, i): Message => ({ type: PacketType.DATA, fileId: ANNOUNCED_ID, seq: (seq + (advance ? i * UNITS_PER_FULL_FRAME : 0)) >>> 0, data }));
+  });
+
 /** What a receiver answers a sending fcpd, aimed at the files it announces. */
 const pullAnswer: fc.Arbitrary<Message> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ message: A.FILE_READY, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, fileId })) },
