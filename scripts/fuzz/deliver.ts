@@ -56,6 +56,8 @@ export async function deliver(fuzzCase: FuzzCase, target: DeliveryTarget): Promi
       const session = await establish(fuzzCase, target, open);
       if ('refused' in session) return { outcome: 'refused', detail: session.refused };
       ({ socket, conn } = session);
+      // Read on (what fcpd sends piles up with the handshake's early messages), so its FIN is seen.
+      conn.resume();
     }
     const closed = new Promise<'closed'>((resolve) => socket.once('close', () => resolve('closed')));
     if (fuzzCase.bytes.length) socket.write(fuzzCase.bytes);
