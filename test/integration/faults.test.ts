@@ -191,14 +191,14 @@ describe('one exit code per cause, whatever the timing (5 runs each)', () => {
     const dst = temp.make('fcp-faults-dst');
     const { launcher, report } = proxyLauncher(plan);
     const outcome = await outcomeOf(copy({ sources: [src], destination: `localhost:${dst}`, recursive: true, connections: 2, encrypt, launcher }));
-    return { code: outcome.code ?? `resolved with ${outcome.summary?.errors.map((e) => e.code).join(',') || 'no error'}`, message: outcome.message, hit: report.cut || report.flipped, dst };
+    return { code: outcome.code ?? `resolved with ${outcome.summary?.errors.map((e) => e.code).join(',') || 'no error'}`, message: outcome.message, hit: report.faulted, dst };
   }
 
   test.each([false, true])('a data connection cut mid-transfer (encrypt=%s), at a frame boundary or inside one: always FCP_ERR_CONNECTION_LOST (exit 6)', async (encrypt) => {
     const src = parent();
     // Positions inside the first chunks of data connection 1, at different offsets in its frames.
     for (const position of [70_001, 300_000, 1_048_700, 1_500_003, 2_000_000]) {
-      const run = await runThrough(src, { cut: { connection: 1, direction: 'toServer', position } }, encrypt);
+      const run = await runThrough(src, { fault: { connection: 1, direction: 'toServer', at: position, fault: { kind: 'cut', how: 'fin' } } }, encrypt);
       expect({ position, hit: run.hit, code: run.code }).toEqual({ position, hit: true, code: 'FCP_ERR_CONNECTION_LOST' });
       expect(leftoverTemporaries(run.dst)).toEqual([]);
       expect(fs.existsSync(path.join(run.dst, 'src', 'big.bin'))).toBe(false);
@@ -208,7 +208,7 @@ describe('one exit code per cause, whatever the timing (5 runs each)', () => {
   test.each([false, true])('a flipped byte on the control connection (encrypt=%s): always a checksum or decryption error (exit 3), never an authentication failure', async (encrypt) => {
     const src = parent();
     for (let run = 1; run <= 5; run++) {
-      const outcome = await runThrough(src, { tamper: { connection: 0, direction: 'toServer', position: 300 } }, encrypt);
+      const outcome = await runThrough(src, { fault: { connection: 0, direction: 'toServer', at: 300, fault: { kind: 'corrupt' } } }, encrypt);
       expect({ run, hit: outcome.hit, code: outcome.code }).toEqual({ run, hit: true, code: encrypt ? 'FCP_ERR_DECRYPT' : 'FCP_ERR_BAD_CHECKSUM' });
       expect(leftoverTemporaries(outcome.dst)).toEqual([]);
     }
