@@ -9,7 +9,7 @@ import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
-import { parseArgs } from './parseArgs';
+import { parseArgs, timeoutOption } from './parseArgs';
 import { version } from './version';
 
 function connectionCount(value: string): number {
@@ -52,6 +52,8 @@ interface FcpOptions {
   quiet?: boolean;
   verbose?: boolean;
   json?: boolean;
+  /** Milliseconds. */
+  timeout?: number;
 }
 
 function program(): Command {
@@ -80,6 +82,7 @@ function program(): Command {
     .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
+    .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
@@ -111,6 +114,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.encrypt,
+      timeout: options.timeout === undefined ? undefined : options.timeout / 1000,
       ssh: {
         configFile: options.config,
         port: options.port,

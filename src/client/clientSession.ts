@@ -10,7 +10,7 @@ import type { Message, ParamsMessage } from '../protocol/messages';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
-import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
+import { timeoutsFor } from '../timeouts';
 import type { EntryScope } from '../session/entryScope';
 import type { Destination } from '../transfer/destination';
 import type { TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
@@ -35,7 +35,8 @@ export interface ClientSessionOptions {
   work: ClientWork;
   events?: TransferEvents;
   log(line: string): void;
-  idleMs?: number;
+  /** --timeout in ms: idle, handshake and disk-write limit (default: src/timeouts.ts). */
+  timeoutMs?: number;
 }
 
 export interface ClientSessionResult {
@@ -46,7 +47,7 @@ export interface ClientSessionResult {
 export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
   const xxh = await loadXxhash();
   const { server, secret, work } = options;
-  const idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+  const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
   const open = async (name: string): Promise<FramedConnection> => {
     const conn = new FramedConnection(await server.connect(), xxh, name, idleMs);
@@ -76,7 +77,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         request,
         launchNonce: server.controlNonce,
       }),
-      { timeoutMs: HANDSHAKE_TIMEOUT_MS, log: options.log },
+      { timeoutMs: handshakeMs, log: options.log },
     );
     // Until the server answers, the link holds what was offered and an empty handshake result.
     const link: TransferLink = {
@@ -85,6 +86,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
       params: options.offer,
       xxh,
       peerName: server.name,
+      idleMs,
       log: options.log,
     };
     // A sealed push whose HELLO, AUTH and request are already out (launch nonce) sends its first
@@ -123,7 +125,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
           connIndex: i + 1,
           params,
         });
-        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) });
+        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: handshakeMs }) });
       };
       attach().catch((err: unknown) => engine.lose(asFcpError(err)));
     });

@@ -48,6 +48,8 @@ export function remoteLauncher(
   ssh: SshOptions,
   log: (line: string) => void,
   notice: (line: string) => void,
+  /** fcp's --timeout in ms, passed on to fcpd. */
+  timeoutMs?: number,
 ): Launcher {
   const fcpdPath = ssh.fcpdPath ?? 'fcpd';
   const forceTunnel = ssh.tunnel ?? false;
@@ -68,6 +70,7 @@ export function remoteLauncher(
       hostName: remote.host,
       fcpdPath,
       forceTunnel,
+      timeoutMs,
       notice,
     });
   }
@@ -83,6 +86,7 @@ export function remoteLauncher(
     },
     fcpdPath,
     forceTunnel,
+    timeoutMs,
     notice,
   });
 }

@@ -8,7 +8,7 @@ import { Duplex } from 'node:stream';
 import { FcpError } from '../errors';
 import { dialTcp } from './dial';
 import { startFcpd } from './fcpdProcess';
-import type { Launcher, LaunchedServer } from './launcher';
+import { Launcher, LaunchedServer, serveArgs } from './launcher';
 import { addressOnServer, directAddress, FAILED_EXIT_WAIT_MS } from './sshLauncher';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
@@ -22,6 +22,8 @@ export interface ExternalSshOptions {
   hostName: string;
   fcpdPath: string;
   forceTunnel: boolean;
+  /** fcp's --timeout in ms, passed on to fcpd. */
+  timeoutMs?: number;
   notice(line: string): void;
 }
 
@@ -39,11 +41,11 @@ function runSsh(options: ExternalSshOptions, extra: string[], command?: string) 
 export function externalSshLauncher(options: ExternalSshOptions): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
-      const command = `${options.fcpdPath} --serve`;
+      const command = [options.fcpdPath, ...serveArgs(options.timeoutMs)].join(' ');
       log(`ssh: ${options.program.join(' ')} ${options.destination} ${command}`);
       const { child, exited } = runSsh(options, [], command);
       child.once('error', (err) => log(`ssh: cannot run ${options.program[0]}: ${err.message}`));
-      const listen = await startFcpd({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited }, secret, log, `on ${options.destination}`, command).catch(
+      const listen = await startFcpd({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited }, secret, log, `on ${options.destination}`, command, options.timeoutMs).catch(
         (err: FcpError) => {
           child.kill();
           throw err;

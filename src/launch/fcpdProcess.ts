@@ -5,7 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
-import { LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { timeoutsFor } from '../timeouts';
 import { Listen, parseListenLine, secretLine } from './handoff';
 import { awaitLine, splitLines } from './lines';
 
@@ -37,16 +37,23 @@ function followStderr(stderr: Readable, log: (line: string) => void): string[] {
 
 /**
  * Hands fcpd the secret and waits for it to listen. `where` names it in errors ("on host x");
- * `command` is what was run, for the not-found message.
+ * `command` is what was run, for the not-found message; `timeoutMs` is fcp's --timeout, if given.
  */
-export async function startFcpd(streams: FcpdStreams, secret: Buffer, log: (line: string) => void, where: string, command: string): Promise<Listen> {
+export async function startFcpd(
+  streams: FcpdStreams,
+  secret: Buffer,
+  log: (line: string) => void,
+  where: string,
+  command: string,
+  timeoutMs?: number,
+): Promise<Listen> {
   const tail = followStderr(streams.stderr, log);
   streams.stdin.on('error', () => undefined);
   streams.stdin.end(secretLine(secret));
   const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before it listened`);
   try {
     return await awaitLine(streams.stdout, parseListenLine, {
-      timeoutMs: LAUNCH_TIMEOUT_MS,
+      timeoutMs: timeoutsFor(timeoutMs).launchMs,
       what: `listen line from fcpd ${where}`,
       other: (line) => log(`fcpd: ${line}`),
       ended: () => endedEarly,

@@ -9,7 +9,7 @@ import type { ResolvedHost } from '../ssh/sshConfig';
 import { dialTcp } from './dial';
 import { startFcpd } from './fcpdProcess';
 import type { Listen } from './handoff';
-import type { Launcher, LaunchedServer } from './launcher';
+import { Launcher, LaunchedServer, serveArgs } from './launcher';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
 export interface SshLaunchOptions {
@@ -18,6 +18,8 @@ export interface SshLaunchOptions {
   /** The command that starts fcpd on the remote host, like rsync's --rsync-path. */
   fcpdPath: string;
   forceTunnel: boolean;
+  /** fcp's --timeout in ms, passed on to fcpd. */
+  timeoutMs?: number;
   notice(line: string): void;
 }
 
@@ -41,11 +43,11 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
     async launch(secret, log): Promise<LaunchedServer> {
       const ssh = await connectSsh(options.host, options.ssh);
       try {
-        const command = `${options.fcpdPath} --serve`;
+        const command = [options.fcpdPath, ...serveArgs(options.timeoutMs)].join(' ');
         log(`ssh: running ${command} on ${ssh.name}`);
         const channel = await ssh.exec(command);
         const exited = new Promise<number | null>((resolve) => channel.once('exit', (code: number | null) => resolve(code)));
-        const listen = await startFcpd({ stdin: channel, stdout: channel, stderr: channel.stderr, exited }, secret, log, `on ${ssh.name}`, command);
+        const listen = await startFcpd({ stdin: channel, stdout: channel, stderr: channel.stderr, exited }, secret, log, `on ${ssh.name}`, command, options.timeoutMs);
         const direct = directAddress(listen, ssh.reachedAddress, options.host.hostName);
         const server = `fcpd on ${ssh.name}`;
         return {
