@@ -114,6 +114,7 @@ export class SessionServer {
   private reservedMemory = 0;
   /** Connections still in their handshake, bounded per source address and in total. */
   private readonly preAuth = new PreAuthGate();
+  private readonly handshaking = new Set<FramedConnection>();
 
   constructor(private readonly options: SessionServerOptions) {
     this.timeouts = timeoutsFor(options.timeoutMs);
@@ -152,8 +153,10 @@ export class SessionServer {
     });
   }
 
+  /** Stops listening; connections still in their handshake go too, so fcpd --serve can exit. */
   close(): void {
     this.server.close();
+    for (const conn of this.handshaking) conn.close();
     for (const launch of this.launches.values()) clearTimeout(launch.expiry);
   }
 
@@ -196,10 +199,12 @@ export class SessionServer {
       }
     };
     const handshake = runHandshake(conn, machine, { timeoutMs: this.timeouts.handshakeMs, decide, log });
-    handshake.then(
-      () => this.preAuth.release(address),
-      () => this.preAuth.release(address),
-    );
+    this.handshaking.add(conn);
+    const handshakeOver = (): void => {
+      this.handshaking.delete(conn);
+      this.preAuth.release(address);
+    };
+    handshake.then(handshakeOver, handshakeOver);
     handshake.then(
       (established) => {
         const session = this.sessions.get(established.sessionId.toString('hex'));

@@ -5,7 +5,6 @@
  */
 import { Duplex } from 'node:stream';
 import type { FcpError } from '../../../src/errors';
-import { PacketType } from '../../../src/protocol/constants';
 import { loadXxhash } from '../../../src/protocol/xxhash';
 import { FramedConnection } from '../../../src/wire/framedConnection';
 
