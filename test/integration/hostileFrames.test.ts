@@ -10,10 +10,10 @@ import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
 import { loadXxhash, PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
 import { ClientConnection } from '../../src/session/connection';
-import { makeOffer } from '../../src/session/params';
 import { FramedConnection } from '../../src/wire/framedConnection';
 import { runHandshake } from '../../src/wire/handshake';
-import { dial, killAll, startFcpd, within } from './helpers/run';
+import { livePushSession } from './helpers/hostilePeer';
+import { dial, killAll, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 
 jest.setTimeout(30_000);
@@ -52,32 +52,15 @@ const CASES: [string, Script, FcpErrorCode][] = [
   ['the same DATA twice', { control: [count(1, 3 * 8192), fileInfo(0, 3 * 8192, 'f')], data: [data(0, 0), data(0, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
 ];
 
-async function established(conn: FramedConnection, machine: ClientConnection) {
-  return runHandshake(conn, machine, { timeoutMs: 10_000 });
-}
-
 test.each(CASES)('%s: fcpd answers with the right ERROR and ends the session', async (_name, script, expected) => {
   const work = temp.make('fcp-hostile');
-  const secret = randomBytes(32);
-  const fcpd = await startFcpd({ secret, verbose: true });
+  const { fcpd, secret, control, established: session } = await livePushSession(work, 1);
   const xxh = await loadXxhash();
-  const control = new FramedConnection(await dial(fcpd.port), xxh, 'hostile control connection', 10_000);
-  const session = await established(
-    control,
-    new ClientConnection({
-      role: 'control',
-      secret,
-      nonce: randomBytes(32),
-      peerName: 'fcpd under test',
-      offer: makeOffer({ encrypt: true, connections: 1 }),
-      mode: { type: PacketType.MODE, flags: 0 },
-      request: { type: PacketType.PUSH, path: Buffer.from(work) },
-    }),
-  );
   const dataConn = new FramedConnection(await dial(fcpd.port), xxh, 'hostile data connection', 10_000);
-  await established(
+  await runHandshake(
     dataConn,
     new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: session.sessionId, connIndex: 1, params: session.params }),
+    { timeoutMs: 10_000 },
   );
   dataConn.start({ message: () => undefined, closed: () => undefined });
   dataConn.resume();
