@@ -114,7 +114,6 @@ export class SessionServer {
   private reservedMemory = 0;
   /** Connections still in their handshake, bounded per source address and in total. */
   private readonly preAuth = new PreAuthGate();
-  private readonly handshaking = new Set<FramedConnection>();
 
   constructor(private readonly options: SessionServerOptions) {
     this.timeouts = timeoutsFor(options.timeoutMs);
@@ -153,10 +152,8 @@ export class SessionServer {
     });
   }
 
-  /** Stops listening; connections still in their handshake go too, so fcpd --serve can exit. */
   close(): void {
     this.server.close();
-    for (const conn of this.handshaking) conn.close();
     for (const launch of this.launches.values()) clearTimeout(launch.expiry);
   }
 
@@ -170,6 +167,8 @@ export class SessionServer {
       return log(`refused ${peerName}: too many connections from it, or in all, have not authenticated yet`);
     }
     socket.setNoDelay(true);
+    // Until it authenticates, a connection does not keep fcpd --serve alive after its session.
+    socket.unref();
     const conn = new FramedConnection(socket, xxh, peerName, this.timeouts.idleMs);
     let launch: Launch | undefined;
     /** The policy the session's PARAMS were answered under. */
@@ -199,12 +198,13 @@ export class SessionServer {
       }
     };
     const handshake = runHandshake(conn, machine, { timeoutMs: this.timeouts.handshakeMs, decide, log });
-    this.handshaking.add(conn);
-    const handshakeOver = (): void => {
-      this.handshaking.delete(conn);
-      this.preAuth.release(address);
-    };
-    handshake.then(handshakeOver, handshakeOver);
+    handshake.then(
+      () => {
+        socket.ref();
+        this.preAuth.release(address);
+      },
+      () => this.preAuth.release(address),
+    );
     handshake.then(
       (established) => {
         const session = this.sessions.get(established.sessionId.toString('hex'));

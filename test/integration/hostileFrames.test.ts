@@ -47,7 +47,7 @@ const CASES: [string, Script, FcpErrorCode][] = [
   ['a file of 32 TiB over a FILE_COUNT total of 10', { control: [count(1, 10), fileInfo(0, 2 ** 45, 'huge')] }, 'FCP_ERR_PROTOCOL'],
   ['DATA on the control connection', { control: [count(1, 8192), fileInfo(0, 8192, 'f'), data(0, 0)] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
   ['a receiver frame (FILE_OK) from the sender', { control: [count(1, 0), { type: PacketType.FILE_OK, fileId: 0 }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
-  ['DATA for a file id never announced', { control: [count(1, 8192)], data: [data(7, 0)] }, 'FCP_ERR_PROTOCOL'],
+  ['DATA for a file id never announced', { control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [data(7, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
   ['DATA past the end of its file', { control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [data(0, 1 << 20)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
   ['the same DATA twice', { control: [count(1, 3 * 8192), fileInfo(0, 3 * 8192, 'f')], data: [data(0, 0), data(0, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
 ];
