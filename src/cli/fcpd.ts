@@ -51,7 +51,7 @@ function program(): Command {
     .option('--bind <address>', 'address to listen on (default: every address, IPv6 and IPv4)')
     .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
     .option('-v, --verbose', 'log connections and the session on stderr')
-    .addOption(timeoutOption('end a session after this many seconds without progress (fcp passes its own --timeout)'))
+    .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);
 }
