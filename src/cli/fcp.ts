@@ -10,7 +10,7 @@ import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
-import { parseArgs } from './parseArgs';
+import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
 import { version } from './version';
 
@@ -71,6 +71,8 @@ interface FcpOptions {
   verbose?: boolean;
   json?: boolean;
   failFast?: boolean;
+  /** Milliseconds. */
+  timeout?: number;
   cipher?: CipherName | 'none';
   /** Bytes per second, from -l (Kbit/s) and --bwlimit (KiB/s). */
   limit?: number;
@@ -140,6 +142,7 @@ function program(): Command {
     .option('-S <program>', 'the same as -e (scp -S)')
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
     .option('-O', "accepted for scp compatibility: fcp speaks its own protocol, not scp's or SFTP")
+    .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
@@ -183,6 +186,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       cipher: options.cipher === 'none' ? undefined : options.cipher,
       bwlimit: options.limit ?? options.bwlimit,
       failFast: options.failFast,
+      timeout: options.timeout === undefined ? undefined : options.timeout / 1000,
       ssh: {
         configFile: options.config,
         port: options.port,

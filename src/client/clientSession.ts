@@ -11,7 +11,7 @@ import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
-import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
+import { timeoutsFor } from '../timeouts';
 import type { EntryScope } from '../session/entryScope';
 import type { Destination } from '../transfer/destination';
 import { stopAtFirstFailure } from '../transfer/link';
@@ -43,6 +43,8 @@ export interface ClientSessionOptions {
   idleMs?: number;
   /** Bytes per second, both directions of all connections together (scp -l, rsync --bwlimit). */
   bwlimit?: number;
+  /** --timeout in ms: idle, handshake and disk-write limit (default: src/timeouts.ts). */
+  timeoutMs?: number;
 }
 
 export interface ClientSessionResult {
@@ -53,7 +55,7 @@ export interface ClientSessionResult {
 export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
   const xxh = await loadXxhash();
   const { server, secret, work } = options;
-  const idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+  const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
   const limiter = options.bwlimit ? new RateLimiter(options.bwlimit) : undefined;
   const open = async (name: string): Promise<FramedConnection> => {
@@ -85,7 +87,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         request,
         launchNonce: server.controlNonce,
       }),
-      { timeoutMs: HANDSHAKE_TIMEOUT_MS, log: options.log },
+      { timeoutMs: handshakeMs, log: options.log },
     );
     // Until the server answers, the link holds what was offered and an empty handshake result.
     const link: TransferLink = {
@@ -94,6 +96,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
       params: options.offer,
       xxh,
       peerName: server.name,
+      idleMs,
       log: options.log,
     };
     // A sealed push whose HELLO, AUTH and request are already out (launch nonce) sends its first
@@ -134,7 +137,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
           connIndex: i + 1,
           params,
         });
-        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) });
+        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: handshakeMs }) });
       };
       attach().catch((err: unknown) => engine.abort(asFcpError(err)));
     });

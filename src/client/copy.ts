@@ -15,6 +15,7 @@ import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
 import { walkSources } from '../transfer/walk';
+import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
@@ -45,6 +46,11 @@ export interface CopyOptions {
   cipher?: CipherName;
   /** At most this many bytes per second, both directions together (scp -l, rsync --bwlimit). */
   bwlimit?: number;
+  /**
+   * Seconds without progress before giving up with FCP_ERR_TIMEOUT (exit code 7): fcpd's launch,
+   * each connection's handshake, a silent peer, a disk write (default 30; fcpd gets the same).
+   */
+  timeout?: number;
   /** How to reach a remote host (scp's -P, -i, -F, -J, -o; -e; --fcpd-path; --tunnel). */
   ssh?: SshOptions;
   /**
@@ -162,13 +168,13 @@ function plan(options: CopyOptions): Plan {
   return { work: { kind: 'push', destination: local, walk }, flags, remote: undefined };
 }
 
-function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void): Launcher {
+function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
   if (options.launcher) return options.launcher;
-  if (!remote) return localLauncher();
+  if (!remote) return localLauncher({ timeoutMs });
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
-  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log);
+  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log, timeoutMs);
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
@@ -197,6 +203,10 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const emit = options.onEvent ?? (() => undefined);
   const { work, flags, remote } = plan(options);
+  if (options.timeout !== undefined && !isTimeoutSeconds(options.timeout)) {
+    throw new FcpError('FCP_ERR_USAGE', `timeout ${options.timeout}: must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
+  }
+  const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
@@ -210,7 +220,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   // load and the hash module compiles: on a long link that start-up time is otherwise added.
   // The launch is awaited from the start (Promise.all): a launch that fails while the engine
   // loads (a refused connection fails within a tick) must not be an unhandled rejection.
-  const [server, { runClientSession }] = await Promise.all([launcherFor(remote, options, log).launch(secret, log), loadEngine()]);
+  const [server, { runClientSession }] = await Promise.all([launcherFor(remote, options, log, timeoutMs).launch(secret, log), loadEngine()]);
   log(`launched ${server.name}`);
   // Progress events come only once the session has said how much there is (after 'start').
   let ticker: NodeJS.Timeout | undefined;
@@ -225,6 +235,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       work,
       log,
       failFast: options.failFast,
+      timeoutMs,
       events: {
         start(files, bytes) {
           progress.filesTotal = files;

@@ -50,6 +50,8 @@ export function remoteLauncher(
   ssh: SshOptions,
   log: (line: string) => void,
   notice: (line: string) => void,
+  /** fcp's --timeout in ms, passed on to fcpd. */
+  timeoutMs?: number,
 ): Launcher {
   const install = ssh.install ?? true;
   const forceTunnel = ssh.tunnel ?? false;
@@ -71,6 +73,7 @@ export function remoteLauncher(
       fcpdPath: ssh.fcpdPath,
       install,
       forceTunnel,
+      timeoutMs,
       notice,
     });
   }
@@ -87,6 +90,7 @@ export function remoteLauncher(
     fcpdPath: ssh.fcpdPath,
     install,
     forceTunnel,
+    timeoutMs,
     notice,
   });
 }

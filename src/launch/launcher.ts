@@ -29,3 +29,8 @@ export interface Launcher {
   /** Starts fcpd, hands it the secret, and resolves once fcpd listens. */
   launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
 }
+
+/** fcpd's arguments for one session: fcp's --timeout goes along when it set one. */
+export function serveArgs(timeoutMs: number | undefined): string[] {
+  return ['--serve', ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)])];
+}

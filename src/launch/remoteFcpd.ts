@@ -4,10 +4,10 @@
  * installed first (remoteInstall.ts). Both launchers hand their way of running a command to this.
  */
 import { FcpError } from '../errors';
-import { LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { timeoutsFor } from '../timeouts';
 import { FcpdStreams, startFcpd } from './fcpdProcess';
 import type { Listen } from './handoff';
-import type { LaunchedServer } from './launcher';
+import { LaunchedServer, serveArgs } from './launcher';
 import { packageVersion } from './packageRoot';
 import { FcpdBundle, installCommand, LAUNCH_EXIT, launchCommand, localBundle } from './remoteInstall';
 
@@ -28,6 +28,8 @@ export interface RemoteFcpdOptions {
   fcpdPath: string | undefined;
   /** May install fcp's own fcpd where Node.js 20+ is and fcpd is not (not with --no-install). */
   install: boolean;
+  /** fcp's --timeout in ms, passed on to fcpd and bounding the launch and the install. */
+  timeoutMs?: number;
   log(line: string): void;
   notice(line: string): void;
 }
@@ -43,7 +45,8 @@ class FcpdMissing extends Error {}
 
 export async function startRemoteFcpd(shell: RemoteShell, secret: Buffer, options: RemoteFcpdOptions): Promise<RemoteFcpd> {
   const bundle = options.fcpdPath === undefined ? localBundle(packageVersion()) : null;
-  const command = options.fcpdPath !== undefined ? `${options.fcpdPath} --serve` : bundle ? launchCommand(bundle) : 'fcpd --serve';
+  const serve = serveArgs(options.timeoutMs).join(' ');
+  const command = options.fcpdPath !== undefined ? `${options.fcpdPath} ${serve}` : bundle ? launchCommand(bundle, serve) : `fcpd ${serve}`;
   const where = `on ${shell.name}`;
   const exits = {
     [LAUNCH_EXIT.NEEDS_FCPD]: () =>
@@ -61,7 +64,7 @@ export async function startRemoteFcpd(shell: RemoteShell, secret: Buffer, option
     options.log(`ssh: running ${bundle && options.fcpdPath === undefined ? "fcp's launch script (fcpd --serve)" : command} ${where}`);
     const process = await shell.run(command);
     try {
-      return { listen: await startFcpd(process, secret, options.log, where, command, exits), process };
+      return { listen: await startFcpd(process, secret, options.log, where, command, { timeoutMs: options.timeoutMs, exits }), process };
     } catch (err) {
       process.stop();
       throw err;
@@ -73,22 +76,22 @@ export async function startRemoteFcpd(shell: RemoteShell, secret: Buffer, option
     if (!(err instanceof FcpdMissing)) throw err;
   }
   options.notice(`no fcpd ${where}: installing fcp's own (${bundle!.version}) into ~/.cache/fcp there`);
-  await installBundle(shell, bundle!, options.log);
+  await installBundle(shell, bundle!, options.log, timeoutsFor(options.timeoutMs).launchMs);
   return { ...(await start()), mode: 'fcpd-installed' };
 }
 
 /** Copies the bundle into the host's cache (remoteInstall.installCommand); fails with what the host said. */
-async function installBundle(shell: RemoteShell, bundle: FcpdBundle, log: (line: string) => void): Promise<void> {
+async function installBundle(shell: RemoteShell, bundle: FcpdBundle, log: (line: string) => void, timeoutMs: number): Promise<void> {
   const process = await shell.run(installCommand(bundle));
   let said = '';
   process.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
   process.stdout.resume();
   process.stdin.on('error', () => undefined);
   process.stdin.end(bundle.bytes);
-  const code = await Promise.race([process.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), LAUNCH_TIMEOUT_MS).unref())]);
+  const code = await Promise.race([process.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())]);
   if (code !== 0) {
     process.stop();
-    const why = code === 'timeout' ? `no answer within ${LAUNCH_TIMEOUT_MS / 1000} s` : said.trim();
+    const why = code === 'timeout' ? `no answer within ${timeoutMs / 1000} s` : said.trim();
     throw new FcpError('FCP_ERR_CONNECT', `could not install fcpd into ~/.cache/fcp on ${shell.name}${why ? `: ${why}` : ''}`, {
       hint: 'check the space and permissions of ~/.cache there, or install fcp there (npm install -g fastcopy)',
     });

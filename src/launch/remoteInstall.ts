@@ -61,15 +61,18 @@ function sh(script: string): string {
   return `sh -c ${shQuote(script)}`;
 }
 
-/** The remote command that starts fcpd --serve: the cached bundle, else fcpd on the PATH, else an exit code. */
-export function launchCommand(bundle: FcpdBundle): string {
+/**
+ * The remote command that starts fcpd with `serve` (its --serve arguments): the cached bundle,
+ * else fcpd on the PATH, else an exit code.
+ */
+export function launchCommand(bundle: FcpdBundle, serve: string): string {
   const { file } = cachePaths(bundle.version);
   return sh(
     [
       `f=${file}`,
       // Only a shell builtin on this path: a host with the cache pays no extra process start.
-      `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node "$f" --serve; fi`,
-      'command -v fcpd >/dev/null 2>&1 && exec fcpd --serve',
+      `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node "$f" ${serve}; fi`,
+      `command -v fcpd >/dev/null 2>&1 && exec fcpd ${serve}`,
       `${NODE_20} && exit ${LAUNCH_EXIT.NEEDS_FCPD}`,
       `exit ${LAUNCH_EXIT.NO_NODE}`,
     ].join('\n'),

@@ -14,9 +14,10 @@ import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly, fsError } from './fsError';
 import { showName } from '../showName';
+import { IDLE_TIMEOUT_MS } from '../timeouts';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
-type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
+export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
 
 const writeNow: WriteStep = (fd, buffers, position, then) => {
   let written: number;
@@ -124,18 +125,34 @@ function attempt<T>(operation: string, path: Buffer, call: () => T): T {
   }
 }
 
+export interface FileWriterOptions {
+  /**
+   * A chunk write in the thread pool that has not completed after this long (a hung disk or
+   * mount) fails with FCP_ERR_TIMEOUT: its connection is paused meanwhile, so no idle check covers it.
+   */
+  writeTimeoutMs?: number;
+  /** How a chunk larger than SYNC_WRITE_MAX is written (tests put a disk that never answers here). */
+  poolWrite?: WriteStep;
+}
+
 export class FileWriter {
   private readonly files = new Map<number, OpenFile>();
   private readonly directories: DirectoryMeta[] = [];
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
   private readonly discardWaiters: (() => void)[] = [];
+  private readonly writeTimeoutMs: number;
+  private readonly poolWrite: WriteStep;
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
     private readonly xxh: XXHashAPI,
     private readonly closed: () => void,
-  ) {}
+    options: FileWriterOptions = {},
+  ) {
+    this.writeTimeoutMs = options.writeTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.poolWrite = options.poolWrite ?? writeInPool;
+  }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
   createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer): void {
@@ -211,7 +228,7 @@ export class FileWriter {
   /**
    * Checks the chunk's xxh64 and, when it matches, writes it at offset, then calls done with
    * the hash it computed (ok: false when it did not match). Chunks up to SYNC_WRITE_MAX are
-   * written before this returns, larger ones in libuv's thread pool.
+   * written before this returns, larger ones in libuv's thread pool, within writeTimeoutMs.
    */
   writeChunk(fileId: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
     const file = this.fileOf(fileId);
@@ -219,10 +236,27 @@ export class FileWriter {
     for (const part of data) total += part.length;
     const hash = chunkHash(this.xxh, data);
     if (hash !== expected) return done(undefined, { ok: false, hash });
-    file.writing++;
-    writeAll(file, data, offset, total <= SYNC_WRITE_MAX ? writeNow : writeInPool, (err) => {
-      if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
+    const inPool = total > SYNC_WRITE_MAX;
+    let reported = false;
+    const report = (err: Error | undefined): void => {
+      if (reported) return;
+      reported = true;
+      clearTimeout(deadline);
       done(err && fsError(err, 'write', file.final), { ok: true, hash });
+    };
+    // A write that times out still holds the descriptor: the file is closed once it completes, if ever.
+    const deadline = inPool ? setTimeout(() => report(this.writeTimedOut(file)), this.writeTimeoutMs) : undefined;
+    deadline?.unref();
+    file.writing++;
+    writeAll(file, data, offset, inPool ? this.poolWrite : writeNow, (err) => {
+      if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
+      report(err);
+    });
+  }
+
+  private writeTimedOut(file: OpenFile): FcpError {
+    return new FcpError('FCP_ERR_TIMEOUT', `a write to ${showName(file.final)} did not complete within ${this.writeTimeoutMs / 1000} s`, {
+      hint: 'the destination disk stopped answering (a hung mount or a failing device); check it, then copy again',
     });
   }
 
@@ -270,7 +304,6 @@ export class FileWriter {
     });
   }
 
-  /** Directory modes and mtimes, deepest first, once their contents are written. */
   /** Applies directory modes and mtimes, deepest first; a directory that fails does not stop the others. */
   finishDirectories(failed: (entryPath: Buffer, error: FcpError) => void): void {
     const deepestFirst = [...this.directories].sort((a, b) => b.path.length - a.path.length);

@@ -29,6 +29,8 @@ export interface TransferLink {
   xxh: XXHashAPI;
   /** "server 10.0.0.2:7523", "client 10.0.0.1:51234". */
   peerName: string;
+  /** This side's --timeout: connections' idle limit, and the limit on a disk write. */
+  idleMs: number;
   log(line: string): void;
 }
 

@@ -57,7 +57,7 @@ export class ReceiveEngine extends TransferRun {
     super(link);
     this.quickCheck = (modeFlags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope });
-    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release());
+    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
 
@@ -222,6 +222,8 @@ export class ReceiveEngine extends TransferRun {
     };
     this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {
       settled();
+      // A disk that stopped answering would hang every later file too: that ends the session.
+      if (error?.code === 'FCP_ERR_TIMEOUT') return this.fail(error);
       if (error) return this.guard(() => this.apply(this.machine.fileFailed(fileId, error), 0));
       if (result.ok) this.events.bytes?.(length);
       this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
