@@ -40,7 +40,6 @@ export interface ClientSessionOptions {
   /** End the session at the first file or entry that fails (--fail-fast). */
   failFast?: boolean;
   log(line: string): void;
-  idleMs?: number;
   /** Bytes per second, both directions of all connections together (scp -l, rsync --bwlimit). */
   bwlimit?: number;
   /** --timeout in ms: idle, handshake and disk-write limit (default: src/timeouts.ts). */

@@ -39,7 +39,7 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
       const shell: RemoteShell = {
         name: options.destination,
         async run(command) {
-          log(`ssh: ${options.program.join(' ')} ${options.destination} ...`);
+          log(`ssh: ${options.program.join(' ')} ${options.destination}`);
           const { child, exited } = runSsh(options, [], command);
           child.once('error', (err) => log(`ssh: cannot run ${options.program[0]}: ${err.message}`));
           return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, stop: () => child.kill() };

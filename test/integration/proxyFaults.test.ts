@@ -91,7 +91,7 @@ test('a delay of half a second on data connection 1 in a push: the copy is exact
 
 test('a stalled control connection (fcpd to client, after SESSION) in a push: FCP_ERR_TIMEOUT after the idle timeout, nothing wrong', async () => {
   const dst = temp.make('fcp-faults-dst');
-  // copy() has no idle-timeout option: the client's session runner is driven here with a short one.
+  // The client's session runner, with a short --timeout (2 s): the stall must end it, not hang it.
   const { launcher, report } = proxyLauncher({ fault: { connection: 0, direction: 'toClient', at: 400, fault: { kind: 'stall' } } });
   const secret = randomBytes(32);
   const server = await launcher.launch(secret, () => undefined);
@@ -102,7 +102,7 @@ test('a stalled control connection (fcpd to client, after SESSION) in a push: FC
     flags: ModeFlag.RECURSIVE,
     work: { kind: 'push', destination: Buffer.from(dst), walk: walkSources([Buffer.from(source)], { recursive: true, followSymlinks: false }) },
     log: () => undefined,
-    idleMs: 2000,
+    timeoutMs: 2000,
   }).then(
     () => 'copied',
     (err: unknown) => (isFcpError(err) ? err.code : `not an FcpError: ${String(err)}`),

@@ -89,7 +89,7 @@ test('-S ssh starts fcpd through the external ssh client, as -e does', async () 
   const dest = target('127.0.0.1');
   const run = await runFcp(['-S', 'ssh', '-v', ...login(), file, dest], { env });
   expectExit(run, 0);
-  expect(run.stderr).toMatch(/ssh: ssh .*--serve/);
+  expect(run.stderr).toMatch(/ssh: ssh \S+@127\.0\.0\.1\n/);
   expectSameTree(dest.slice(dest.indexOf(':') + 1), file, run);
   if (show(run).includes('carrying the connections through SSH')) throw new Error(`unexpected fallback\n${show(run)}`);
 });
