@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   FCP_ERR_VERIFY: { wire: 36, category: 'FILE_IO' },
   FCP_ERR_CONNECT: { wire: 40, category: 'CONNECTION' },
   FCP_ERR_CONNECTION_LOST: { wire: 41, category: 'CONNECTION' },
+  FCP_ERR_NO_REMOTE_NODE: { wire: 42, category: 'CONNECTION' },
   FCP_ERR_TIMEOUT: { wire: 50, category: 'TIMEOUT' },
   FCP_ERR_PARTIAL: { wire: 60, category: 'PARTIAL' },
   FCP_ERR_CANCELLED: { wire: 61, category: 'PARTIAL' },

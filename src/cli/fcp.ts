@@ -57,6 +57,7 @@ interface FcpOptions {
   ssh?: string;
   fcpdPath?: string;
   tunnel?: boolean;
+  sftp?: boolean;
   recursive?: boolean;
   connections?: number;
   chunkSize?: number;
@@ -118,6 +119,7 @@ function program(): Command {
     .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
+    .option('--sftp', 'copy over SFTP on -n SSH sessions instead of fcpd (what fcp does when the remote host has no Node.js 20+)')
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', scpLimit)
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit)', bwlimit)
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
@@ -169,6 +171,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       encrypt: options.cipher === 'none' ? false : options.encrypt,
       cipher: options.cipher === 'none' ? undefined : options.cipher,
       bwlimit: options.limit ?? options.bwlimit,
+      sftp: options.sftp,
       ssh: {
         configFile: options.config,
         port: options.port,

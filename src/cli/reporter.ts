@@ -94,6 +94,8 @@ export class Reporter {
         rate: summary.rate,
         connections: summary.connections,
         encrypted: summary.encrypted,
+        mode: summary.mode,
+        verification: summary.verification,
         errors: summary.errors.map((e) => ({ code: e.code, message: e.message })),
       });
     }
@@ -101,7 +103,7 @@ export class Reporter {
     const failed = summary.filesFailed + summary.entriesFailed;
     const line =
       `${summary.files} files, ${formatBytes(summary.bytes)} in ${summary.seconds.toFixed(2)} s ` +
-      `(${formatBytes(summary.rate)}/s, ${summary.connections} connections${summary.encrypted ? ', encrypted' : ''})` +
+      `(${formatBytes(summary.rate)}/s, ${summary.connections} ${summary.mode === 'sftp' ? 'SFTP sessions' : 'connections'}${summary.encrypted ? ', encrypted' : ''})` +
       (failed > 0 ? `, ${failed} failed` : '');
     // On a terminal the progress line gives way to this, as scp leaves its last meter line.
     if (this.options.verbose || this.showProgressLine) this.say(line);

@@ -4,10 +4,12 @@
  * connections go straight to the host the SSH connection reached, or through SSH (forwardOut,
  * along the jump chain) when direct TCP does not connect.
  */
+import type { FcpError } from '../errors';
 import { connectSsh, SshContext } from '../ssh/sshClient';
 import type { ResolvedHost } from '../ssh/sshConfig';
 import { dialTcp } from './dial';
 import { startFcpd } from './fcpdProcess';
+import { noRemoteNode } from './nodeProbe';
 import type { Listen } from './handoff';
 import type { Launcher, LaunchedServer } from './launcher';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
@@ -65,8 +67,10 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
           },
         };
       } catch (err) {
+        // fcpd did not start: a host without Node says so (copy() then falls back to SFTP).
+        const noNode = (err as FcpError).code === 'FCP_ERR_CONNECT' ? await noRemoteNode(ssh).catch(() => undefined) : undefined;
         ssh.close();
-        throw err;
+        throw noNode ?? err;
       }
     },
   };
