@@ -147,8 +147,11 @@ export class Mover {
 
   async run(): Promise<MoveResult> {
     const { entries, destination, destinationPath } = this.options;
-    const dirs = entries.filter((entry) => entry.kind === 'dir');
-    for (const dir of dirs) await this.entryStep(dir.path, () => destination.makeDirectory(destinationPath(dir.path), dir.perm | 0o700));
+    // A directory that could not be made is reported once: its mode and mtime are not set later.
+    const dirs = [];
+    for (const dir of entries) {
+      if (dir.kind === 'dir' && (await this.entryStep(dir.path, () => destination.makeDirectory(destinationPath(dir.path), dir.perm | 0o700)))) dirs.push(dir);
+    }
     for (const link of entries) {
       if (link.kind !== 'symlink') continue;
       const final = destinationPath(link.path);
@@ -167,15 +170,17 @@ export class Mover {
   }
 
   /** A directory or symlink step: its failure is an entry error; a lost session ends the copy. */
-  private async entryStep(path: Buffer, step: () => Promise<void>): Promise<void> {
+  private async entryStep(path: Buffer, step: () => Promise<void>): Promise<boolean> {
     try {
       await step();
+      return true;
     } catch (err) {
       const error = err as FcpError;
       if (FATAL.has(error.code)) throw error;
       this.result.entriesFailed++;
       this.result.errors.push(error);
       this.options.events.entryFailed?.(path, error);
+      return false;
     }
   }
 
