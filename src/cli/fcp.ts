@@ -129,7 +129,7 @@ function program(): Command {
     .option('-B', 'batch mode: never ask for a password or passphrase (ssh -o BatchMode=yes)')
     .option('-S <program>', 'the same as -e (scp -S)')
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
-    .option('-O', "accepted for scp compatibility: fcp speaks its own protocol, not scp's or SFTP")
+    .option('-O', "accepted for scp compatibility: fcp speaks its own protocol (SFTP only with --sftp or without Node.js on the remote host)")
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
