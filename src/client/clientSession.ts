@@ -12,21 +12,17 @@ import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
 import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
-import type { EntryScope } from '../session/entryScope';
-import type { Destination } from '../transfer/destination';
 import type { TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
-import type { WalkResult } from '../transfer/walk';
+import type { ClientWork } from '../transfer/work';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { RateLimiter, throttled } from '../wire/throttle';
 
 const NO_SESSION = Buffer.alloc(SESSION_ID_SIZE);
 
-export type ClientWork =
-  | { kind: 'push'; destination: Buffer; walk: WalkResult }
-  | { kind: 'pull'; sources: Buffer[]; destination: Destination; scope: EntryScope };
+export type { ClientWork };
 
 export interface ClientSessionOptions {
   server: LaunchedServer;

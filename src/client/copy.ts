@@ -24,7 +24,7 @@ import { Progress, ProgressSnapshot } from './progress';
 import type * as RemoteLauncherModule from './remoteLauncher';
 import type * as SftpEngineModule from '../sftp/engine';
 import type { Verification as SftpVerification } from '../sftp/verification';
-import type { TransferEvents } from '../transfer/link';
+import type { TransferEvents, TransferSummary } from '../transfer/link';
 import type { SshOptions } from './remoteLauncher';
 
 export interface CopyOptions {
@@ -188,6 +188,25 @@ async function loadEngine(): Promise<typeof ClientSessionModule> {
   return require('./clientSession') as typeof ClientSessionModule;
 }
 
+/** An engine's counts as copy()'s summary; the rest says how it ran. */
+function summarize(
+  counts: Pick<TransferSummary, 'bytes' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors'>,
+  started: number,
+  how: Pick<CopySummary, 'connections' | 'encrypted' | 'mode' | 'verification'>,
+): CopySummary {
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    bytes: counts.bytes,
+    files: counts.filesOk,
+    filesFailed: counts.filesFailed,
+    entriesFailed: counts.entriesFailed,
+    seconds,
+    rate: seconds > 0 ? counts.bytes / seconds : 0,
+    errors: counts.errors,
+    ...how,
+  };
+}
+
 /** The transfer events of either engine as copy()'s events, and the progress ticker they start. */
 function reporting(progress: Progress, options: CopyOptions, connections: number, encrypted: boolean): { events: TransferEvents; stop(final: boolean): void } {
   const emit = options.onEvent ?? (() => undefined);
@@ -252,20 +271,7 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
       log,
     });
     report.stop(true);
-    const seconds = (Date.now() - started) / 1000;
-    return {
-      bytes: result.bytes,
-      files: result.filesOk,
-      filesFailed: result.filesFailed,
-      entriesFailed: result.entriesFailed,
-      seconds,
-      rate: seconds > 0 ? result.bytes / seconds : 0,
-      connections: result.sessions,
-      encrypted: true,
-      errors: result.errors,
-      mode: 'sftp',
-      verification: result.verification,
-    };
+    return summarize(result, started, { connections: result.sessions, encrypted: true, mode: 'sftp', verification: result.verification });
   } finally {
     report.stop(false);
   }
@@ -315,20 +321,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
     });
     report.stop(true);
     failed = false;
-    const seconds = (Date.now() - started) / 1000;
-    return {
-      bytes: summary.bytes,
-      files: summary.filesOk,
-      filesFailed: summary.filesFailed,
-      entriesFailed: summary.entriesFailed,
-      seconds,
-      rate: seconds > 0 ? summary.bytes / seconds : 0,
-      connections: params.connections,
-      encrypted: params.cipher !== 0,
-      errors: summary.errors,
-      mode: 'fcpd',
-      verification: 'chunks',
-    };
+    return summarize(summary, started, { connections: params.connections, encrypted: params.cipher !== 0, mode: 'fcpd', verification: 'chunks' });
   } finally {
     report.stop(false);
     await server.close(failed);

@@ -10,7 +10,7 @@ import { showName } from '../showName';
 import { destinationPaths, Destination, parentOfNewDestination } from '../transfer/destination';
 import type { TransferEvents } from '../transfer/link';
 import type { Entry, SkippedEntry, WalkOptions, WalkResult } from '../transfer/walk';
-import type { EntryScope } from '../session/entryScope';
+import type { ClientWork } from '../transfer/work';
 import { Mover, MoveResult } from './mover';
 import type { RemoteFs } from './remoteFs';
 import { walkRemote } from './remoteWalk';
@@ -18,15 +18,11 @@ import { closeSessions, openSessions } from './sessions';
 import { localSide, remoteSide } from './sides';
 import { remoteHash, Verification } from './verification';
 
-export type SftpWork =
-  | { kind: 'push'; destination: Buffer; walk: WalkResult }
-  | { kind: 'pull'; sources: Buffer[]; destination: Destination; scope: EntryScope };
-
 export interface SftpCopyOptions {
   host: ResolvedHost;
   context: SshContext;
   sessions: number;
-  work: SftpWork;
+  work: ClientWork;
   /** MODE flags, as an fcpd session gets them. */
   flags: number;
   walk: WalkOptions;

@@ -8,7 +8,7 @@
  * (a file event with the error); a lost session ends the copy.
  */
 import { FcpError } from '../errors';
-import type { FileEvent, TransferEvents } from '../transfer/link';
+import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import type { Entry } from '../transfer/walk';
 import { hiddenTempPath } from '../transfer/fileWriter';
 import { resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
@@ -32,13 +32,8 @@ export interface MoveOptions {
   log(line: string): void;
 }
 
-export interface MoveResult {
-  filesOk: number;
-  filesFailed: number;
-  entriesFailed: number;
-  bytes: number;
-  errors: FcpError[];
-}
+/** The counts of an fcpd session's transfer, for an SFTP copy. */
+export type MoveResult = TransferSummary;
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
