@@ -58,6 +58,8 @@ class FileJob {
   /** Per session (or one for all): source and destination handles. */
   private readonly handles = new Map<number, Promise<[FileHandle, FileHandle]>>();
   private freshFirst = true;
+  /** The first opener's create: later openers wait for it before they open the file in place. */
+  private created: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly entry: FileEntry,
@@ -106,7 +108,9 @@ class FileJob {
       // Only the first opener creates (and truncates); later ones write into what it made.
       const fresh = this.freshFirst;
       this.freshFirst = false;
-      opened = Promise.all([source.openRead(this.entry.source, session), destination.openWrite(this.temp, session, fresh, this.entry.perm)]);
+      const writing = this.created.then(() => destination.openWrite(this.temp, session, fresh, this.entry.perm));
+      if (fresh) this.created = writing.catch(() => undefined);
+      opened = Promise.all([source.openRead(this.entry.source, session), writing]);
       this.handles.set(key, opened);
     }
     return opened;

@@ -4,13 +4,14 @@
  * SFTP; --sftp does it by choice. Trees go both ways identical (content, modes, links, empty
  * directories; mtimes to the second, all SFTP v3 carries), sizes and SHA-256 are verified, an
  * earlier run's temporary is continued, and errors are those of fcpd mode: -r missing, permission
- * denied (as nobody, whose sessions are internal-sftp only) with the rest copied and exit 8.
+ * denied (as nobody, whose sessions are internal-sftp only) and a full disk (a tmpfs), each named
+ * with its file, the rest copied, exit 8.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { leftoverTemporaries } from '../helpers/compare';
 import { unprivilegedUser } from '../helpers/run';
-import { chownTree } from '../helpers/tmp';
+import { chownTree, isRoot, mount, useTempDirs } from '../helpers/tmp';
 import { childEnv, content, Entry, expectExit, expectFailure, killAll, makeTree, runFcp, snapshot, tempDir, unique, writeFile } from './harness';
 import { keygen, Sshd, startSshd } from './sshd';
 
@@ -24,6 +25,7 @@ let work: string;
 let tree: string;
 let env: NodeJS.ProcessEnv;
 const nobody = unprivilegedUser();
+const temp = useTempDirs();
 
 beforeAll(async () => {
   work = tempDir('sftp-work');
@@ -116,20 +118,21 @@ describe('--sftp', () => {
   });
 
   test("an earlier run's temporary is continued from its length less the margin, and the file comes out whole", async () => {
-    const size = 40 * 1024 * 1024 + 777;
+    const size = 20 * 1024 * 1024 + 777;
+    const data = content(size, 'sftp-test/resume');
     const source = path.join(fresh('resume-src'));
-    writeFile(source, content(size, 'sftp-test/resume'), 0o644, 0);
+    writeFile(source, data, 0o644, 0);
     const destDir = fresh('resume-dst');
     fs.mkdirSync(destDir);
     const mtime = Math.floor(fs.statSync(source).mtimeMs / 1000);
-    // As if a run had stopped at 30 MiB + 5 bytes.
+    // As if a run had stopped at 18 MiB + 5 bytes.
     const temp = path.join(destDir, `.out.fcp-sftp-${size}-${mtime}`);
-    fs.writeFileSync(temp, content(size, 'sftp-test/resume').subarray(0, 30 * 1024 * 1024 + 5));
+    fs.writeFileSync(temp, data.subarray(0, 18 * 1024 * 1024 + 5));
     const run = await runFcp([...login(), '--sftp', '-v', source, at(path.join(destDir, 'out'))], { env });
     expectExit(run, 0);
-    // 30 MiB + 5 less the 16 MiB margin, down to a chunk boundary: 14 MiB.
-    expect(run.stderr).toContain(`${path.basename(source)}: resuming from ${14 * 1024 * 1024} bytes of an earlier run`);
-    expect(fs.readFileSync(path.join(destDir, 'out')).equals(content(size, 'sftp-test/resume'))).toBe(true);
+    // 18 MiB + 5 less the 16 MiB margin, down to a chunk boundary: 2 MiB.
+    expect(run.stderr).toContain(`${path.basename(source)}: resuming from ${2 * 1024 * 1024} bytes of an earlier run`);
+    expect(fs.readFileSync(path.join(destDir, 'out')).equals(data)).toBe(true);
     expect(leftoverTemporaries(destDir)).toEqual([]);
   });
 });
@@ -164,4 +167,26 @@ describe(`errors, as ${nobody.name} (internal-sftp only: sizes are all it can ve
     expect(fs.readFileSync(path.join(dest, 'tree', 'big.bin')).equals(fs.readFileSync(path.join(tree, 'big.bin')))).toBe(true);
     expect(fs.existsSync(path.join(dest, 'tree', 'sub dir', 'nested.dat'))).toBe(false);
   });
+});
+
+(isRoot ? test : test.skip)('upload onto a full disk (a 1 MiB tmpfs): what does not fit is FCP_ERR_NO_SPACE with its name, what arrives is whole, exit 8', async () => {
+  const mnt = path.join(temp.make('fcp-sftp-full'), 'mnt');
+  fs.mkdirSync(mnt);
+  const problem = mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+  if (problem) throw new Error(`running as root but cannot mount a tmpfs: ${problem}`);
+  temp.mounted(mnt);
+  const run = await runFcp([...login(), '--sftp', '--json', '-r', tree, at(mnt)], { env });
+  expectExit(run, 8);
+  // OpenSSH's sftp-server says only "Failure": fcp names the cause. Files copied alongside
+  // big.bin may find the disk full too; each failure is NO_SPACE, each copied file whole.
+  const files = jsonRecords(run.stdout).filter((r) => r.event === 'file');
+  const failed = files.filter((r) => r.error).map((r) => [r.path, (r.error as { code: string; message: string }).code]);
+  expect(failed).toContainEqual(['tree/big.bin', 'FCP_ERR_NO_SPACE']);
+  expect(failed.filter(([, code]) => code !== 'FCP_ERR_NO_SPACE')).toEqual([]);
+  expect(files.find((r) => r.path === 'tree/big.bin')!.error).toMatchObject({ message: expect.stringMatching(/big\.bin.*no space left/) });
+  expect(fs.existsSync(path.join(mnt, 'tree', 'big.bin'))).toBe(false);
+  for (const ok of files.filter((r) => !r.error)) {
+    expect(fs.readFileSync(path.join(mnt, ok.path as string)).equals(fs.readFileSync(path.join(tree, '..', ok.path as string)))).toBe(true);
+  }
+  expect(leftoverTemporaries(mnt)).toEqual([]);
 });
