@@ -234,6 +234,8 @@ export class Mover {
       }
       job.inFlight--;
       await this.settle(job);
+      // A written chunk may move the file's window: workers waiting for a chunk look again.
+      this.notify();
     }
     this.notify();
   }
@@ -266,6 +268,8 @@ export class Mover {
     }
     const closeError = await job.closeHandles();
     if (!job.error && closeError) this.fail(job, closeError);
+    // A file that failed on its own is not resumable: its temporary goes (a lost session keeps it).
+    if (job.error && !this.fatal) await this.options.destination.remove(job.temp).catch(() => undefined);
     this.report(job);
     this.notify();
   }
@@ -296,8 +300,6 @@ export class Mover {
     if (job.error) {
       this.result.filesFailed++;
       this.result.errors.push(job.error);
-      // A file that failed on its own is not resumable: its temporary goes (a lost session keeps it).
-      if (!this.fatal) void this.options.destination.remove(job.temp).catch(() => undefined);
     } else {
       this.result.filesOk++;
       this.result.bytes += entry.size;
