@@ -2,7 +2,9 @@
 # fcp over SSH against scp, rsync -e ssh and tar | ssh tar, measured in the same run:
 #   1. loopback: an sshd of our own on 127.0.0.1, a 1 GiB file and 10,000 x 4 KiB files in 100 dirs;
 #   2. emulated WAN (../shared/bench/wan/wan.sh, default 50 ms RTT, 1 Gbit/s): iperf3 -P 8 on the
-#      same link as the reference for what TCP carries, then 1 GiB, 1 byte (start-up cost) and the tree.
+#      same link as the reference for what TCP carries, then 1 GiB, 1 byte (start-up cost) and the tree;
+#   3. install (on the WAN): the 1-byte start-up with fcpd on the host, with fcp's own fcpd copied
+#      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
 # Usage: bash bench/remote.sh [loopback|wan|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
 set -euo pipefail
@@ -110,13 +112,14 @@ CFG
   kill "$SSHD_PID"; SSHD_PID=
 }
 
-wan() {
+# The emulated WAN with an sshd on host B, and an ssh_config for it in $DATA/wanconfig.
+wan_up() {
   [ -x "$WAN" ] || [ -f "$WAN" ] || { echo "bench: $WAN not found" >&2; exit 1; }
   local delay=${WAN_DELAY:-25} rate=${WAN_RATE:-1000} loss=${WAN_LOSS:-0}
   echo "== emulated WAN: $((2 * delay)) ms RTT, $rate Mbit/s, $loss% loss"
   bash "$WAN" up "$delay" "$rate" "$loss"
   bash "$WAN" sshd >/dev/null
-  local wd=${WAN_DIR:-/tmp/fcp-wan} out=$DATA/wanout
+  local wd=${WAN_DIR:-/tmp/fcp-wan}
   cat > "$DATA/wanconfig" <<CFG
 Host wanb
   HostName 10.77.0.2
@@ -126,6 +129,11 @@ Host wanb
   UserKnownHostsFile /dev/null
   LogLevel ERROR
 CFG
+}
+
+wan() {
+  wan_up
+  local out=$DATA/wanout
   local on_a="bash $WAN a" ssh="ssh -F $DATA/wanconfig"
   bash "$WAN" b iperf3 -s -D -1 >/dev/null
   sleep 0.3
@@ -151,12 +159,31 @@ CFG
   bash "$WAN" down
 }
 
+# Start-up of a 1-byte push over the WAN: fcpd on the host (--fcpd-path), fcp's own fcpd copied into
+# the cache first (the cache is emptied before each run), and found in the cache.
+install() {
+  wan_up
+  local out=$DATA/wanout cache=/root/.cache/fcp/$(node -p "require('$REPO/package.json').version")
+  local on_a="bash $WAN a" found copied cached
+  CLEAN=
+  found=$(best $on_a $FCP -q -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/one" "wanb:$out")
+  CLEAN=$cache
+  copied=$(best $on_a $FCP -q -F "$DATA/wanconfig" "$DATA/one" "wanb:$out")
+  CLEAN=
+  $on_a $FCP -q -F "$DATA/wanconfig" "$DATA/one" "wanb:$out" >/dev/null
+  cached=$(best $on_a $FCP -q -F "$DATA/wanconfig" "$DATA/one" "wanb:$out")
+  rm -rf "$cache"
+  echo "1 byte: fcpd found $found s, fcpd installed first $copied s (+$(python3 -c "print(f'{$copied-$found:.2f}')") s), from the cache $cached s"
+  bash "$WAN" down
+}
+
 need iperf3 rsync python3
 npm run build >/dev/null
-make_data
+if [ "$WHAT" = install ]; then head -c 1 /dev/urandom > "$DATA/one"; else make_data; fi
 case "$WHAT" in
   loopback) loopback ;;
   wan) wan ;;
-  all) loopback; wan ;;
-  *) echo "usage: bash bench/remote.sh [loopback|wan|all]" >&2; exit 2 ;;
+  install) install ;;
+  all) loopback; wan; install ;;
+  *) echo "usage: bash bench/remote.sh [loopback|wan|install|all]" >&2; exit 2 ;;
 esac

@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   FCP_ERR_NOT_DIRECTORY: { wire: 34, category: 'FILE_IO' },
   FCP_ERR_IO: { wire: 35, category: 'FILE_IO' },
   FCP_ERR_VERIFY: { wire: 36, category: 'FILE_IO' },
+  FCP_ERR_SOURCE_CHANGED: { wire: 37, category: 'FILE_IO' },
+  FCP_ERR_FILE_TOO_LARGE: { wire: 38, category: 'FILE_IO' },
   FCP_ERR_CONNECT: { wire: 40, category: 'CONNECTION' },
   FCP_ERR_CONNECTION_LOST: { wire: 41, category: 'CONNECTION' },
   FCP_ERR_NO_REMOTE_NODE: { wire: 42, category: 'CONNECTION' },
@@ -73,6 +75,16 @@ export function wireFromCode(code: FcpErrorCode): number {
 
 export function exitCodeFor(code: FcpErrorCode): ExitCodeValue {
   return ExitCode[ERROR_CODES[code].category];
+}
+
+/**
+ * The exit code of a transfer that ran to its end: 0 when nothing failed; when files failed, 8
+ * (partial) if at least one file was copied, else the failure's own code (4 for a file system
+ * error), so that "nothing was copied" and "some were" are told apart by the code alone.
+ */
+export function transferExitCode(filesCopied: number, errors: readonly FcpError[]): ExitCodeValue {
+  if (errors.length === 0) return ExitCode.OK;
+  return filesCopied > 0 ? ExitCode.PARTIAL : errors[0]!.exitCode;
 }
 
 export interface FcpErrorOptions {

@@ -1,8 +1,44 @@
-/** Every wait has a deadline; these are the defaults both fcp and fcpd use. */
+/**
+ * Every wait has a deadline; these are the defaults both fcp and fcpd use. `fcp --timeout
+ * SECONDS` (and fcpd's, which fcp passes on when it launches it) sets the idle, handshake, launch
+ * and disk-write limits at once: all of them are "this long without progress".
+ */
+
+/** The default of --timeout, in seconds. */
+export const DEFAULT_TIMEOUT_S = 30;
+/** --timeout's range: at least two keepalive intervals, at most a day. */
+export const MIN_TIMEOUT_S = 2;
+export const MAX_TIMEOUT_S = 86_400;
 
 /** A connection's handshake (HELLO to AUTH_OK, and SESSION on the control connection). */
-export const HANDSHAKE_TIMEOUT_MS = 30_000;
-/** Silence on an established connection; keepalives go out at a quarter of it. */
-export const IDLE_TIMEOUT_MS = 60_000;
+export const HANDSHAKE_TIMEOUT_MS = DEFAULT_TIMEOUT_S * 1000;
+/**
+ * Silence on an established connection, and a disk write that does not complete: either fails
+ * the session with FCP_ERR_TIMEOUT.
+ */
+export const IDLE_TIMEOUT_MS = DEFAULT_TIMEOUT_S * 1000;
 /** fcpd's wait for its client, and fcp's wait for fcpd's listen line. */
 export const LAUNCH_TIMEOUT_MS = 30_000;
+/**
+ * A connection that wrote nothing for this long sends KEEPALIVE, and its idle check runs this
+ * often. Fixed, not a fraction of our own timeout: the peer's timeout may be shorter (each side
+ * sets its own), and at MIN_TIMEOUT_S it still hears from us twice.
+ */
+export const KEEPALIVE_INTERVAL_MS = 1000;
+
+/** A side's limits, from its --timeout (milliseconds; undefined: the defaults). */
+export interface Timeouts {
+  handshakeMs: number;
+  idleMs: number;
+  launchMs: number;
+}
+
+export function timeoutsFor(timeoutMs: number | undefined): Timeouts {
+  if (timeoutMs === undefined) return { handshakeMs: HANDSHAKE_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS, launchMs: LAUNCH_TIMEOUT_MS };
+  return { handshakeMs: timeoutMs, idleMs: timeoutMs, launchMs: timeoutMs };
+}
+
+/** Whether `seconds` is a --timeout fcp and fcpd accept. */
+export function isTimeoutSeconds(seconds: number): boolean {
+  return Number.isFinite(seconds) && seconds >= MIN_TIMEOUT_S && seconds <= MAX_TIMEOUT_S;
+}

@@ -4,10 +4,12 @@ Exit codes:
   0  success
   2  usage: bad arguments or options
   3  protocol: the peers disagreed (versions, parameters, corrupted frames)
-  4  file I/O: a source, destination or disk problem
+  4  file I/O: nothing was copied because of a source, destination or disk
+     problem (no space, permission, a source that changed as it was read)
   5  authentication failed
   6  connection: could not connect (refused, unknown host, unreachable,
      no SSH greeting within ConnectTimeout), or a connection was lost
+     (wherever the stream was cut)
   7  timeout: a peer stopped answering
-  8  partial transfer: some files were not copied (each is reported)
+  8  partial transfer: some files were copied and some failed (each is reported)
   9  internal error (a bug: please report it; FCP_DEBUG=1 shows where)`;

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { CipherName, copy } from '../client/copy';
 import { CIPHER_CHOICES, cipherOption } from './cipherOption';
-import { asFcpError, ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
 import { parseRate, parseSize } from './format';
@@ -10,7 +10,8 @@ import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
-import { parseArgs } from './parseArgs';
+import { parseArgs, timeoutOption } from './parseArgs';
+import { operandBytes } from './rawArgv';
 import { version } from './version';
 
 function connectionCount(value: string): number {
@@ -58,15 +59,21 @@ interface FcpOptions {
   fcpdPath?: string;
   tunnel?: boolean;
   sftp?: boolean;
+  /** --no-install: false. */
+  install?: boolean;
   recursive?: boolean;
   connections?: number;
   chunkSize?: number;
   encrypt?: boolean;
   dereference?: boolean;
+  ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
   json?: boolean;
+  failFast?: boolean;
+  /** Milliseconds. */
+  timeout?: number;
   cipher?: CipherName | 'none';
   /** Bytes per second, from -l (Kbit/s) and --bwlimit (KiB/s). */
   limit?: number;
@@ -100,14 +107,20 @@ function program(): Command {
       'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified.',
     )
-    .argument('<paths...>', 'sources, then the destination: local paths or [user@]host:path')
+    .argument(
+      '<paths...>',
+      'sources, then the destination: local paths or [user@]host:path; remote paths may start with ~ or ~user, ' +
+        'and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
+    )
     .option('-r, --recursive', 'copy directories and their contents')
     .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4; fcpd may lower it to bound its memory)`, connectionCount)
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', chunkSize)
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
-    .option('-L, --dereference', 'copy what symlinks point to instead of the links')
+    .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
+    .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
+    .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
@@ -120,6 +133,7 @@ function program(): Command {
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
     .option('--sftp', 'copy over SFTP on -n SSH sessions instead of fcpd (what fcp does when the remote host has no Node.js 20+)')
+    .option('--no-install', "never copy fcp's own fcpd into ~/.cache/fcp on a host that has Node.js 20+ but no fcpd")
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', scpLimit)
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit)', bwlimit)
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
@@ -130,6 +144,7 @@ function program(): Command {
     .option('-S <program>', 'the same as -e (scp -S)')
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
     .option('-O', "accepted for scp compatibility: fcp speaks its own protocol (SFTP only with --sftp or without Node.js on the remote host)")
+    .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
@@ -144,7 +159,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
   startMemoryGovernor();
-  const paths = command.args;
+  const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
   catchEscapedErrors((error) => reporter.error(error));
@@ -166,12 +181,15 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       destination: paths[paths.length - 1]!,
       recursive: options.recursive,
       followSymlinks: options.dereference,
+      ignoreTimes: options.ignoreTimes,
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.cipher === 'none' ? false : options.encrypt,
       cipher: options.cipher === 'none' ? undefined : options.cipher,
       bwlimit: options.limit ?? options.bwlimit,
       sftp: options.sftp,
+      failFast: options.failFast,
+      timeout: options.timeout === undefined ? undefined : options.timeout / 1000,
       ssh: {
         configFile: options.config,
         port: options.port,
@@ -181,13 +199,14 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
         program: options.ssh ?? options.S,
         fcpdPath: options.fcpdPath,
         tunnel: options.tunnel,
+        install: options.install,
       },
       log: (line) => reporter.log(line),
       notice: (line) => reporter.notice(line),
       onEvent: (event) => reporter.event(event),
     });
     reporter.summary(summary);
-    return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+    return transferExitCode(summary.files, summary.errors);
   } catch (err) {
     const error = asFcpError(err);
     reporter.error(error);

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { asFcpError, ExitCode, FcpError } from '../errors';
+import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { NONCE_SIZE } from '../protocol/constants';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
@@ -10,11 +10,11 @@ import { packageRoot } from '../launch/packageRoot';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
 import { serveSession } from '../server/serveSession';
 import { showText } from '../showName';
-import { LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { timeoutsFor } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
-import { parseArgs } from './parseArgs';
+import { parseArgs, timeoutOption } from './parseArgs';
 import { version } from './version';
 
 function port(value: string): number {
@@ -32,6 +32,8 @@ interface FcpdOptions {
   bind?: string;
   port?: number;
   verbose?: boolean;
+  /** Milliseconds. */
+  timeout?: number;
 }
 
 function program(): Command {
@@ -49,8 +51,17 @@ function program(): Command {
     .option('--bind <address>', 'address to listen on (default: every address, IPv6 and IPv4)')
     .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
     .option('-v, --verbose', 'log connections and the session on stderr')
+    .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);
+}
+
+/**
+ * The script the daemon runs as: this one (bin/fcpd, or the self-contained fcpd.js that fcp installed
+ * on a host), so that fcpd -d works wherever fcpd itself was started from.
+ */
+function daemonProgram(argv: string[]): string {
+  return argv[1] ? path.resolve(argv[1]) : path.join(packageRoot(), 'bin', 'fcpd');
 }
 
 export async function main(argv: string[], io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -70,7 +81,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   };
   try {
     if (options.daemon) {
-      return print(await startDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, program: path.join(packageRoot(), 'bin', 'fcpd') }));
+      return print(await startDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, program: daemonProgram(argv) }));
     }
     if (options.daemonRun) {
       await runDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind });
@@ -98,7 +109,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   };
   try {
     const secret = await awaitLine(io.stdin, (line) => parseSecretLine(line), {
-      timeoutMs: LAUNCH_TIMEOUT_MS,
+      timeoutMs: timeoutsFor(options.timeout).launchMs,
       what: 'session secret on standard input',
       ended: () => new FcpError('FCP_ERR_USAGE', 'standard input ended before the session secret', { hint: 'fcpd --serve is started by fcp' }),
     });
@@ -116,6 +127,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       nonce,
       bind: options.bind,
       port: options.port ?? 0,
+      timeoutMs: options.timeout,
       log: options.verbose ? log : () => undefined,
       // Under sshd, also say which of our addresses the client's SSH connection reached: the
       // client's first choice for direct data connections when fcpd listens on every address.
@@ -126,7 +138,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       const peak = Math.round(process.resourceUsage().maxRSS / 1024);
       log(`session done: ${summary.filesOk} files, ${summary.bytes} bytes, ${summary.filesFailed} failed, ${summary.entriesFailed} other entries failed, peak RSS ${peak} MiB`);
     }
-    return summary.errors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+    return transferExitCode(summary.filesOk, summary.errors);
   } catch (err) {
     return report(asFcpError(err));
   }

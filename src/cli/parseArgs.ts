@@ -1,7 +1,8 @@
 /** Command-line parsing shared by fcp and fcpd: commander's output to our streams, its exits to our codes. */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, ExitCodeValue, FcpError } from '../errors';
 import { showText } from '../showName';
+import { DEFAULT_TIMEOUT_S, isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import { errorRecord } from './reporter';
 
 /**
@@ -31,4 +32,13 @@ export function parseArgs(command: Command, argv: string[], io: { stdout: NodeJS
     if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     throw err;
   }
+}
+
+/** --timeout SECONDS, as fcp and fcpd both take it; its value is in milliseconds. */
+export function timeoutOption(description: string): Option {
+  return new Option('--timeout <seconds>', `${description} (${MIN_TIMEOUT_S}-${MAX_TIMEOUT_S}, default ${DEFAULT_TIMEOUT_S})`).argParser((value) => {
+    const seconds = Number(value);
+    if (!isTimeoutSeconds(seconds)) throw new InvalidArgumentError(`must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
+    return seconds * 1000;
+  });
 }

@@ -70,6 +70,7 @@ export class Reporter {
     if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
     if (event.type !== 'file' && event.type !== 'entryError') return;
     if (event.type === 'file') this.lastFile = event.pathBytes;
+    if (event.type === 'file' && event.warning) this.notice(event.warning);
     if (event.error) {
       // With -q the error is left to the summary and the exit code; it is never shown as ok.
       if (this.options.quiet) return;
@@ -87,6 +88,8 @@ export class Reporter {
       return this.json({
         event: 'summary',
         bytes: summary.bytes,
+        bytesSent: summary.bytesSent,
+        bytesResumed: summary.bytesResumed,
         files: summary.files,
         filesFailed: summary.filesFailed,
         entriesFailed: summary.entriesFailed,
@@ -101,8 +104,9 @@ export class Reporter {
     }
     for (const error of summary.errors) if (!this.shown.has(error.message)) this.error(error);
     const failed = summary.filesFailed + summary.entriesFailed;
+    const unchanged = summary.bytesResumed > 0 ? `, ${formatBytes(summary.bytesResumed)} already there` : '';
     const line =
-      `${summary.files} files, ${formatBytes(summary.bytes)} in ${summary.seconds.toFixed(2)} s ` +
+      `${summary.files} files, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
       `(${formatBytes(summary.rate)}/s, ${summary.connections} ${summary.mode === 'sftp' ? 'SFTP sessions' : 'connections'}${summary.encrypted ? ', encrypted' : ''})` +
       (failed > 0 ? `, ${failed} failed` : '');
     // On a terminal the progress line gives way to this, as scp leaves its last meter line.

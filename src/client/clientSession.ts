@@ -11,8 +11,9 @@ import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
-import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../timeouts';
-import type { TransferEvents, TransferLink, TransferSummary } from '../transfer/link';
+import { timeoutsFor } from '../timeouts';
+import { stopAtFirstFailure } from '../transfer/link';
+import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
@@ -32,10 +33,14 @@ export interface ClientSessionOptions {
   flags: number;
   work: ClientWork;
   events?: TransferEvents;
+  /** End the session at the first file or entry that fails (--fail-fast). */
+  failFast?: boolean;
   log(line: string): void;
   idleMs?: number;
   /** Bytes per second, both directions of all connections together (scp -l, rsync --bwlimit). */
   bwlimit?: number;
+  /** --timeout in ms: idle, handshake and disk-write limit (default: src/timeouts.ts). */
+  timeoutMs?: number;
 }
 
 export interface ClientSessionResult {
@@ -46,7 +51,7 @@ export interface ClientSessionResult {
 export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
   const xxh = await loadXxhash();
   const { server, secret, work } = options;
-  const idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+  const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
   const limiter = options.bwlimit ? new RateLimiter(options.bwlimit) : undefined;
   const open = async (name: string): Promise<FramedConnection> => {
@@ -78,7 +83,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         request,
         launchNonce: server.controlNonce,
       }),
-      { timeoutMs: HANDSHAKE_TIMEOUT_MS, log: options.log },
+      { timeoutMs: handshakeMs, log: options.log },
     );
     // Until the server answers, the link holds what was offered and an empty handshake result.
     const link: TransferLink = {
@@ -87,13 +92,16 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
       params: options.offer,
       xxh,
       peerName: server.name,
+      idleMs,
       log: options.log,
     };
     // A sealed push whose HELLO, AUTH and request are already out (launch nonce) sends its first
     // transfer flight right behind them: a round trip less (PROTOCOL.md §5.3).
+    let running: TransferRun | undefined;
+    const events = options.failFast ? stopAtFirstFailure(options.events ?? {}, () => running) : options.events;
     let sender: SendEngine | undefined;
     if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
-      sender = new SendEngine(link, work.walk, options.events);
+      sender = running = new SendEngine(link, work.walk, events);
       sender.prime();
     }
     const control = await handshake;
@@ -110,7 +118,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, options.events) : new ReceiveEngine(link, work.destination, work.scope, options.events));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options.flags, events)));
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {
@@ -125,9 +133,9 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
           connIndex: i + 1,
           params,
         });
-        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS }) });
+        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: handshakeMs }) });
       };
-      attach().catch((err: unknown) => engine.lose(asFcpError(err)));
+      attach().catch((err: unknown) => engine.abort(asFcpError(err)));
     });
     const summary = await engine.run();
     // A data connection still in its handshake when the transfer ended is not needed any more.

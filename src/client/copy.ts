@@ -4,18 +4,19 @@
  * and reports progress events.
  */
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import { FcpError } from '../errors';
 import { Cipher, DEFAULT_CONNECTIONS, ModeFlag } from '../protocol/constants';
+import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import { localLauncher } from '../launch/localLauncher';
 import type { Launcher, LaunchedServer } from '../launch/launcher';
-import { MIN_NODE_MAJOR } from '../launch/nodeProbe';
+import { MIN_NODE_MAJOR } from '../launch/remoteInstall';
 import { makeOffer } from '../session/params';
 import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
 import { walkSources } from '../transfer/walk';
+import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
@@ -28,12 +29,17 @@ import type { TransferEvents, TransferSummary } from '../transfer/link';
 import type { SshOptions } from './remoteLauncher';
 
 export interface CopyOptions {
-  /** scp-style locations: local paths, or [user@]host:path. */
-  sources: string[];
-  destination: string;
+  /**
+   * scp-style locations: local paths, or [user@]host:path. As bytes (Buffer) when a name is not
+   * UTF-8: a string cannot hold such a name.
+   */
+  sources: (string | Buffer)[];
+  destination: string | Buffer;
   recursive?: boolean;
   /** -L: copy what symlinks point to. */
   followSymlinks?: boolean;
+  /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
+  ignoreTimes?: boolean;
   /** Data connections, 1..64 (default 4). */
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
@@ -44,6 +50,11 @@ export interface CopyOptions {
   cipher?: CipherName;
   /** At most this many bytes per second, both directions together (scp -l, rsync --bwlimit). */
   bwlimit?: number;
+  /**
+   * Seconds without progress before giving up with FCP_ERR_TIMEOUT (exit code 7): fcpd's launch,
+   * each connection's handshake, a silent peer, a disk write (default 30; fcpd gets the same).
+   */
+  timeout?: number;
   /** How to reach a remote host (scp's -P, -i, -F, -J, -o; -e; --fcpd-path; --tunnel). */
   ssh?: SshOptions;
   /**
@@ -51,6 +62,12 @@ export interface CopyOptions {
    * remote host. Tests pass localLauncher() to run a "remote" side on this machine.
    */
   launcher?: Launcher;
+  /**
+   * Stop at the first file or entry that fails (--fail-fast): the files not sent yet are not
+   * sent, and copy() rejects with that failure's code. By default a failed file does not stop
+   * the others: they are listed in the summary's errors.
+   */
+  failFast?: boolean;
   /** How often progress events come, in ms (default 250). */
   progressIntervalMs?: number;
   /** Diagnostic lines (handshake, parameters, fcpd's messages): fcp -v. */
@@ -87,12 +104,19 @@ export type CopyEvent =
       size: number;
       digest?: string;
       error?: { code: string; message: string };
+      /** The file was copied, with a caveat: it grew while it was read and its first `size` bytes were copied. */
+      warning?: string;
     }
   /** A directory or symlink that could not be created, or a source entry that was skipped (a FIFO, a loop). */
   | { type: 'entryError'; path: string; pathBytes: Buffer; error: { code: string; message: string } };
 
 export interface CopySummary {
+  /** Bytes of the files copied, those the destination already held included. */
   bytes: number;
+  /** File bytes that crossed the wire in this run (resent chunks included). */
+  bytesSent: number;
+  /** Bytes not sent because the destination already held them (same size and mtime: PROTOCOL.md §7.5). */
+  bytesResumed: number;
   files: number;
   filesFailed: number;
   /** Directories, symlinks and skipped source entries that are not in the copy. */
@@ -118,14 +142,22 @@ interface Plan {
   remote: Extract<Location, { kind: 'remote' }> | undefined;
 }
 
+const SLASH = 0x2f;
+
+/** An empty remote path (`host:`) is the remote home: fcpd's working directory. */
+const orHome = (remotePath: Buffer): Buffer => (remotePath.length > 0 ? remotePath : Buffer.from('.'));
+
 function plan(options: CopyOptions): Plan {
   if (options.sources.length === 0) throw new FcpError('FCP_ERR_USAGE', 'no source given', { hint: 'usage: fcp [options] SOURCE... DEST' });
   const sources = options.sources.map(parseLocation);
   const dest = parseLocation(options.destination);
+  // A remote pattern may match several names: like several sources, it needs a directory to go into.
+  const severalSources = sources.length > 1 || sources.some((s) => s.kind === 'remote' && hasGlob(s.path));
   const flags =
     (options.recursive ? ModeFlag.RECURSIVE : 0) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
-    (sources.length > 1 ? ModeFlag.DEST_IS_DIR : 0);
+    (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
+    (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
   if (remoteSources.length > 0 && dest.kind === 'remote') {
     throw new FcpError('FCP_ERR_USAGE', `copying from ${showLocation(remoteSources[0]!)} to ${showLocation(dest)}: fcp does not copy between two remote hosts`, {
@@ -140,34 +172,34 @@ function plan(options: CopyOptions): Plan {
     if (remoteSources.some((s) => s.host !== first.host || s.user !== first.user)) {
       throw new FcpError('FCP_ERR_USAGE', 'remote sources must all be on one host');
     }
-    const destination = resolveDestination(Buffer.from(dest.path), flags);
-    const pulled = remoteSources.map((s) => Buffer.from(s.path || '.'));
+    const destination = resolveDestination(dest.path, flags);
+    const pulled = remoteSources.map((s) => orHome(s.path));
     // The server's entries are checked against what was asked for: it names nothing else (PROTOCOL.md §7.2).
     const scope = requestScope(flags, destination.isDirectory, pulled);
     return { work: { kind: 'pull', sources: pulled, destination, scope }, flags, remote: first };
   }
-  const walk = walkSources(sources.map((s) => Buffer.from(s.path)), {
+  const walk = walkSources(sources.map((s) => s.path), {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
   });
-  if (dest.kind === 'remote') return { work: { kind: 'push', destination: Buffer.from(dest.path || '.'), walk }, flags, remote: dest };
-  // A local copy: the local fcpd resolves the destination the same way a remote one would. A
-  // trailing slash (the destination must be a directory) survives path.resolve.
-  const local = path.resolve(dest.path) + (dest.path.endsWith('/') && dest.path !== '/' ? '/' : '');
-  return { work: { kind: 'push', destination: Buffer.from(local), walk }, flags, remote: undefined };
+  if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk }, flags, remote: dest };
+  // A local copy: the local fcpd resolves the destination the same way a remote one would, from
+  // an absolute path (joined as bytes, so that a trailing slash and a name that is not UTF-8 survive).
+  const local = dest.path[0] === SLASH ? dest.path : Buffer.concat([Buffer.from(`${process.cwd()}/`), dest.path]);
+  return { work: { kind: 'push', destination: local, walk }, flags, remote: undefined };
 }
 
-function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void): Launcher {
+function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
   if (options.launcher) return options.launcher;
-  if (!remote) return localLauncher();
+  if (!remote) return localLauncher({ timeoutMs });
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
-  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log);
+  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log, timeoutMs);
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
-  const base = { type: 'file' as const, path: event.path.toString('utf8'), pathBytes: event.path, size: event.size };
+  const base = { type: 'file' as const, path: event.path.toString('utf8'), pathBytes: event.path, size: event.size, ...(event.warning ? { warning: event.warning } : {}) };
   if (event.error) return { ...base, error: { code: event.error.code, message: event.error.message } };
   if (!('digest' in event)) return base;
   // The digest stays lazy: reading it costs a SHA-256 for a small file.
@@ -190,13 +222,15 @@ async function loadEngine(): Promise<typeof ClientSessionModule> {
 
 /** An engine's counts as copy()'s summary; the rest says how it ran. */
 function summarize(
-  counts: Pick<TransferSummary, 'bytes' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors'>,
+  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors'>,
   started: number,
   how: Pick<CopySummary, 'connections' | 'encrypted' | 'mode' | 'verification'>,
 ): CopySummary {
   const seconds = (Date.now() - started) / 1000;
   return {
     bytes: counts.bytes,
+    bytesSent: counts.bytesSent,
+    bytesResumed: counts.bytesResumed,
     files: counts.filesOk,
     filesFailed: counts.filesFailed,
     entriesFailed: counts.entriesFailed,
@@ -281,6 +315,10 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
   const { work, flags, remote } = planned;
+  if (options.timeout !== undefined && !isTimeoutSeconds(options.timeout)) {
+    throw new FcpError('FCP_ERR_USAGE', `timeout ${options.timeout}: must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
+  }
+  const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
@@ -297,7 +335,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   // loads (a refused connection fails within a tick) must not be an unhandled rejection.
   let launched: [LaunchedServer, typeof ClientSessionModule];
   try {
-    launched = await Promise.all([launcherFor(remote, options, log).launch(secret, log), loadEngine()]);
+    launched = await Promise.all([launcherFor(remote, options, log, timeoutMs).launch(secret, log), loadEngine()]);
   } catch (err) {
     // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
     if ((err as FcpError).code !== 'FCP_ERR_NO_REMOTE_NODE' || !remote || options.launcher || options.ssh?.program) throw err;
@@ -317,11 +355,13 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       flags,
       work,
       log,
+      failFast: options.failFast,
+      timeoutMs,
       events: report.events,
     });
     report.stop(true);
     failed = false;
-    return summarize(summary, started, { connections: params.connections, encrypted: params.cipher !== 0, mode: 'fcpd', verification: 'chunks' });
+    return summarize(summary, started, { connections: params.connections, encrypted: params.cipher !== 0, mode: server.mode ?? 'fcpd', verification: 'chunks' });
   } finally {
     report.stop(false);
     await server.close(failed);

@@ -30,6 +30,8 @@ export interface SshOptions {
   fcpdPath?: string;
   /** --tunnel: carry the data connections through SSH instead of direct TCP. */
   tunnel?: boolean;
+  /** --no-install (false): never copy fcp's own fcpd to a host that has Node.js but no fcpd. */
+  install?: boolean;
 }
 
 /** -o values as a map; "Key=Value" and "Key Value" are both ssh's syntax. */
@@ -68,8 +70,10 @@ export function remoteLauncher(
   ssh: SshOptions,
   log: (line: string) => void,
   notice: (line: string) => void,
+  /** fcp's --timeout in ms, passed on to fcpd. */
+  timeoutMs?: number,
 ): Launcher {
-  const fcpdPath = ssh.fcpdPath ?? 'fcpd';
+  const install = ssh.install ?? true;
   const forceTunnel = ssh.tunnel ?? false;
   if (ssh.program) {
     // A bad -o is a usage error whichever SSH client carries it.
@@ -86,8 +90,10 @@ export function remoteLauncher(
       args,
       destination: `${remote.user ? `${remote.user}@` : ''}${remote.host}`,
       hostName: remote.host,
-      fcpdPath,
+      fcpdPath: ssh.fcpdPath,
+      install,
       forceTunnel,
+      timeoutMs,
       notice,
     });
   }
@@ -95,8 +101,10 @@ export function remoteLauncher(
   return sshLauncher({
     host,
     ssh: context,
-    fcpdPath,
+    fcpdPath: ssh.fcpdPath,
+    install,
     forceTunnel,
+    timeoutMs,
     notice,
   });
 }

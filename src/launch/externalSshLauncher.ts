@@ -5,14 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
-import { FcpError } from '../errors';
 import { dialTcp } from './dial';
-import { startFcpd } from './fcpdProcess';
 import type { Launcher, LaunchedServer } from './launcher';
+import { RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
 import { addressOnServer, directAddress, FAILED_EXIT_WAIT_MS } from './sshLauncher';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
-export interface ExternalSshOptions {
+export interface ExternalSshOptions extends Omit<RemoteFcpdOptions, 'log'> {
   /** The ssh program and its leading arguments, e.g. ['ssh'] or ['ssh', '-o', 'ControlPath=...']. */
   program: string[];
   /** Options for it (-p, -i, -F, -J, -o ...), then the destination [user@]host. */
@@ -20,9 +19,7 @@ export interface ExternalSshOptions {
   destination: string;
   /** The host name, for a direct connection when fcpd does not report its address. */
   hostName: string;
-  fcpdPath: string;
   forceTunnel: boolean;
-  notice(line: string): void;
 }
 
 function runSsh(options: ExternalSshOptions, extra: string[], command?: string) {
@@ -39,20 +36,21 @@ function runSsh(options: ExternalSshOptions, extra: string[], command?: string) 
 export function externalSshLauncher(options: ExternalSshOptions): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
-      const command = `${options.fcpdPath} --serve`;
-      log(`ssh: ${options.program.join(' ')} ${options.destination} ${command}`);
-      const { child, exited } = runSsh(options, [], command);
-      child.once('error', (err) => log(`ssh: cannot run ${options.program[0]}: ${err.message}`));
-      const listen = await startFcpd({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited }, secret, log, `on ${options.destination}`, command).catch(
-        (err: FcpError) => {
-          child.kill();
-          throw err;
+      const shell: RemoteShell = {
+        name: options.destination,
+        async run(command) {
+          log(`ssh: ${options.program.join(' ')} ${options.destination} ...`);
+          const { child, exited } = runSsh(options, [], command);
+          child.once('error', (err) => log(`ssh: cannot run ${options.program[0]}: ${err.message}`));
+          return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, stop: () => child.kill() };
         },
-      );
+      };
+      const { listen, process, mode } = await startRemoteFcpd(shell, secret, { ...options, log });
       const direct = directAddress(listen, undefined, options.hostName);
       return {
         name: `fcpd on ${options.destination}`,
         controlNonce: listen.nonce,
+        mode,
         connect: tunnelFallback({
           direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
           tunnel: async () => {
@@ -65,8 +63,8 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
           notice: options.notice,
         }),
         async close(failed): Promise<void> {
-          if (failed) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
-          child.kill();
+          if (failed) await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
+          process.stop();
         },
       };
     },

@@ -5,7 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
-import { LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { timeoutsFor } from '../timeouts';
 import { Listen, parseListenLine, secretLine } from './handoff';
 import { awaitLine, splitLines } from './lines';
 
@@ -39,14 +39,26 @@ function followStderr(stderr: Readable, log: (line: string) => void): string[] {
  * Hands fcpd the secret and waits for it to listen. `where` names it in errors ("on host x");
  * `command` is what was run, for the not-found message.
  */
-export async function startFcpd(streams: FcpdStreams, secret: Buffer, log: (line: string) => void, where: string, command: string): Promise<Listen> {
+export async function startFcpd(
+  streams: FcpdStreams,
+  secret: Buffer,
+  log: (line: string) => void,
+  where: string,
+  command: string,
+  options: {
+    /** fcp's --timeout, if given. */
+    timeoutMs?: number;
+    /** What an exit code of the command means when it ends before listening (a launch script's answers). */
+    exits?: Record<number, () => Error>;
+  } = {},
+): Promise<Listen> {
   const tail = followStderr(streams.stderr, log);
   streams.stdin.on('error', () => undefined);
   streams.stdin.end(secretLine(secret));
   const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before it listened`);
   try {
     return await awaitLine(streams.stdout, parseListenLine, {
-      timeoutMs: LAUNCH_TIMEOUT_MS,
+      timeoutMs: timeoutsFor(options.timeoutMs).launchMs,
       what: `listen line from fcpd ${where}`,
       other: (line) => log(`fcpd: ${line}`),
       ended: () => endedEarly,
@@ -56,6 +68,8 @@ export async function startFcpd(streams: FcpdStreams, secret: Buffer, log: (line
     // stdout ended first: the exit code (and stderr, which may still be arriving) say why.
     const code = await Promise.race([streams.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000))]);
     const said = tail.length ? `: ${tail.join(' | ')}` : '';
+    const meaning = code === null || code === undefined ? undefined : options.exits?.[code];
+    if (meaning) throw meaning();
     if (code === NOT_FOUND) {
       throw new FcpError('FCP_ERR_CONNECT', `fcpd was not found ${where} (ran: ${command})${said}`, {
         hint: 'install fcp there (npm install -g fastcopy, which provides fcpd) or give its path with --fcpd-path',

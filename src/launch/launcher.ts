@@ -13,6 +13,8 @@ export interface LaunchedServer {
    * one: the client then authenticates in its first packet instead of waiting for HELLO.
    */
   readonly controlNonce?: Buffer;
+  /** How fcpd came to run: found on the host, or installed there by this run (README "Modes"). */
+  readonly mode?: 'fcpd' | 'fcpd-installed';
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
   /**
@@ -26,4 +28,9 @@ export interface LaunchedServer {
 export interface Launcher {
   /** Starts fcpd, hands it the secret, and resolves once fcpd listens. */
   launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
+}
+
+/** fcpd's arguments for one session: fcp's --timeout goes along when it set one. */
+export function serveArgs(timeoutMs: number | undefined): string[] {
+  return ['--serve', ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)])];
 }

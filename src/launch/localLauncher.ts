@@ -4,10 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { timeoutsFor } from '../timeouts';
 import { dialTcp } from './dial';
 import { startFcpd } from './fcpdProcess';
-import type { Launcher, LaunchedServer } from './launcher';
+import { Launcher, LaunchedServer, serveArgs } from './launcher';
 import { packageRoot } from './packageRoot';
 
 export interface LocalLauncherOptions {
@@ -16,6 +16,8 @@ export interface LocalLauncherOptions {
   bind?: string;
   /** Extra node options for fcpd, e.g. ['--cpu-prof'] when profiling. */
   nodeArgs?: string[];
+  /** fcp's --timeout in ms, passed on to fcpd. */
+  timeoutMs?: number;
 }
 
 /**
@@ -33,13 +35,13 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const program = options.fcpdPath ?? path.join(packageRoot(), 'bin', 'fcpd');
-      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, '--serve', '--bind', bind], {
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs), '--bind', bind], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: fcpdEnvironment(),
       });
       const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       child.once('error', (err) => log(`fcpd: could not start ${program}: ${err.message}`));
-      const listen = await startFcpd({ ...child, exited }, secret, log, 'on this machine', program).catch((err) => {
+      const listen = await startFcpd({ ...child, exited }, secret, log, 'on this machine', program, { timeoutMs: options.timeoutMs }).catch((err) => {
         child.kill();
         throw err;
       });
@@ -47,7 +49,7 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
       return {
         name: `fcpd on ${host}:${listen.port}`,
         controlNonce: listen.nonce,
-        connect: () => dialTcp(host, listen.port, LAUNCH_TIMEOUT_MS),
+        connect: () => dialTcp(host, listen.port, timeoutsFor(options.timeoutMs).launchMs),
         async close(): Promise<void> {
           // A local fcpd is this machine's child: waiting for it costs no round trip, and it must
           // not outlive fcp.

@@ -4,23 +4,18 @@
  * connections go straight to the host the SSH connection reached, or through SSH (forwardOut,
  * along the jump chain) when direct TCP does not connect.
  */
-import type { FcpError } from '../errors';
 import { connectSsh, SshContext } from '../ssh/sshClient';
 import type { ResolvedHost } from '../ssh/sshConfig';
 import { dialTcp } from './dial';
-import { startFcpd } from './fcpdProcess';
-import { noRemoteNode } from './nodeProbe';
 import type { Listen } from './handoff';
 import type { Launcher, LaunchedServer } from './launcher';
+import { RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
-export interface SshLaunchOptions {
+export interface SshLaunchOptions extends Omit<RemoteFcpdOptions, 'log'> {
   host: ResolvedHost;
   ssh: SshContext;
-  /** The command that starts fcpd on the remote host, like rsync's --rsync-path. */
-  fcpdPath: string;
   forceTunnel: boolean;
-  notice(line: string): void;
 }
 
 /** After a failed session, how long to wait for fcpd's last words. */
@@ -43,16 +38,20 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
     async launch(secret, log): Promise<LaunchedServer> {
       const ssh = await connectSsh(options.host, options.ssh);
       try {
-        const command = `${options.fcpdPath} --serve`;
-        log(`ssh: running ${command} on ${ssh.name}`);
-        const channel = await ssh.exec(command);
-        const exited = new Promise<number | null>((resolve) => channel.once('exit', (code: number | null) => resolve(code)));
-        const listen = await startFcpd({ stdin: channel, stdout: channel, stderr: channel.stderr, exited }, secret, log, `on ${ssh.name}`, command);
+        const shell: RemoteShell = {
+          name: ssh.name,
+          async run(command) {
+            const channel = await ssh.exec(command);
+            const exited = new Promise<number | null>((resolve) => channel.once('exit', (code: number | null) => resolve(code)));
+            return { stdin: channel, stdout: channel, stderr: channel.stderr, exited, stop: () => channel.close() };
+          },
+        };
+        const { listen, process, mode } = await startRemoteFcpd(shell, secret, { ...options, log });
         const direct = directAddress(listen, ssh.reachedAddress, options.host.hostName);
-        const server = `fcpd on ${ssh.name}`;
         return {
-          name: server,
+          name: `fcpd on ${ssh.name}`,
           controlNonce: listen.nonce,
+          mode,
           connect: tunnelFallback({
             direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
             tunnel: () => ssh.forwardOut(addressOnServer(listen), listen.port),
@@ -61,16 +60,14 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
             notice: options.notice,
           }),
           async close(failed): Promise<void> {
-            if (failed) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
-            channel.close();
+            if (failed) await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
+            process.stop();
             ssh.close();
           },
         };
       } catch (err) {
-        // fcpd did not start: a host without Node says so (copy() then falls back to SFTP).
-        const noNode = (err as FcpError).code === 'FCP_ERR_CONNECT' ? await noRemoteNode(ssh).catch(() => undefined) : undefined;
         ssh.close();
-        throw noNode ?? err;
+        throw err;
       }
     },
   };

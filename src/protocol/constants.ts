@@ -24,6 +24,7 @@ export const PacketType = {
   FILE_OK: 0x15,
   FILE_ERROR: 0x16,
   KEEPALIVE: 0x17,
+  FILE_SAME: 0x18,
   BATCH: 0x20,
   FILE_INLINE: 0x21,
   ENTRY_ERROR: 0x22,
@@ -31,8 +32,8 @@ export const PacketType = {
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
 
-/** 0x18..0x1f are reserved for resume and sync; a version-1 decoder rejects them as unknown. */
-export const RESERVED_TYPES = { first: 0x18, last: 0x1f } as const;
+/** 0x19..0x1f are reserved for resume and sync; a version-1 decoder rejects them as unknown. */
+export const RESERVED_TYPES = { first: 0x19, last: 0x1f } as const;
 
 export const packetTypeName: Readonly<Record<number, PacketTypeName>> = Object.fromEntries(
   (Object.keys(PacketType) as PacketTypeName[]).map((name) => [PacketType[name], name]),
@@ -100,8 +101,10 @@ export const Feature = {
   BATCH: 0x2,
   /** Files of at most INLINE_MAX bytes travel whole, as FILE_INLINE on the control connection. */
   INLINE: 0x4,
+  /** The receiver may answer a FILE_INFO with FILE_SAME: the destination already holds that file (rsync's quick check). */
+  QUICK_CHECK: 0x8,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK;
 
 /**
  * Largest file sent as one FILE_INLINE. Below this size a file's own bytes cost less than its
@@ -124,6 +127,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.RESEND,
   PacketType.FILE_DONE,
   PacketType.FILE_OK,
+  PacketType.FILE_SAME,
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,
@@ -141,8 +145,10 @@ export const ModeFlag = {
   FOLLOW_SYMLINKS: 0x2,
   /** Several sources: the destination must be an existing directory. */
   DEST_IS_DIR: 0x4,
+  /** -I: no quick check, every file is sent whatever the destination holds. */
+  IGNORE_TIMES: 0x8,
 } as const;
-export const KNOWN_MODE_FLAGS = ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR;
+export const KNOWN_MODE_FLAGS = ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR | ModeFlag.IGNORE_TIMES;
 
 /** FILE_INFO/DIR_INFO perm: permission bits with setuid/setgid/sticky (mode & 0o7777), as rsync -p keeps. */
 export const PERM_MASK = 0o7777;

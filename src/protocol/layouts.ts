@@ -112,6 +112,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.FILE_ERROR]: [f('fileId', 'u32'), f('code', 'u16'), f('message', 'text')],
   [PacketType.BATCH]: [f('entries', 'data', { min: 2 * BATCH_ENTRY_HEADER })],
   [PacketType.KEEPALIVE]: [],
+  [PacketType.FILE_SAME]: [f('fileId', 'u32')],
   [PacketType.FILE_INLINE]: [
     f('fileId', 'u32'),
     f('perm', 'u16', { max: 0o7777 }),

@@ -54,6 +54,11 @@ export interface ResendMessage { type: P['RESEND']; fileId: number; seq: number;
 export interface FileDoneMessage { type: P['FILE_DONE']; fileId: number; digest: Buffer }
 export interface FileOkMessage { type: P['FILE_OK']; fileId: number }
 export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code: number; message: string }
+/**
+ * R→S, control: answers a FILE_INFO (feature QUICK_CHECK): the destination already holds a regular
+ * file of that size and mtime, so nothing is sent and the file is OK on both sides.
+ */
+export interface FileSameMessage { type: P['FILE_SAME']; fileId: number }
 export interface KeepaliveMessage { type: P['KEEPALIVE'] }
 /**
  * S→R, control: a whole small file (feature INLINE) in place of FILE_INFO, DATA, CHUNK_SUM and
@@ -100,6 +105,7 @@ export type Message =
   | FileOkMessage
   | FileErrorMessage
   | KeepaliveMessage
+  | FileSameMessage
   | BatchMessage
   | FileInlineMessage
   | EntryErrorMessage;

@@ -18,7 +18,7 @@ import { ServerConnection } from '../session/connection';
 import { CHUNKS_PER_CONNECTION } from '../session/buffering';
 import { EntryScope, requestScope } from '../session/entryScope';
 import { describeShape, refuseParams, SERVER_MEMORY_BUDGET, ServerPolicy, SESSION_MEMORY_BUDGET, sessionMemory, sizeText } from '../session/params';
-import { HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { Timeouts, timeoutsFor } from '../timeouts';
 import { Destination, resolveDestination } from '../transfer/destination';
 import type { LinkedConnection, TransferRun, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
@@ -26,7 +26,9 @@ import { SendEngine } from '../transfer/sender';
 import { walkSources, WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
+import { PreAuthGate } from './admission';
 import { listenTcp } from './listener';
+import { expandHome, expandSources } from './userPaths';
 
 export interface SessionServerOptions {
   xxh: XXHashAPI;
@@ -42,7 +44,8 @@ export interface SessionServerOptions {
    * SESSION_MEMORY_BUDGET and SERVER_MEMORY_BUDGET): a session's PARAMS are lowered to fit.
    */
   memory?: { session: number; server: number };
-  idleMs?: number;
+  /** --timeout in ms: idle, handshake, launch and disk-write limit (default: src/timeouts.ts). */
+  timeoutMs?: number;
   /**
    * What a checked request becomes (default: the destination or the walk of the sources on this
    * host). Tests put a scripted, hostile sender here to attack the real client.
@@ -82,7 +85,7 @@ interface Session {
 }
 
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
-export type SessionWork = { kind: 'push'; destination: Destination; scope: EntryScope } | { kind: 'pull'; walk: WalkResult };
+export type SessionWork = { kind: 'push'; destination: Destination; scope: EntryScope; flags: number } | { kind: 'pull'; walk: WalkResult };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -92,12 +95,12 @@ function peerOf(socket: net.Socket): string {
 /** Checks a request and prepares its work, so that a bad path is refused before SESSION. */
 function prepare(request: RequestAction): SessionWork {
   if (request.kind === 'push') {
-    const destination = resolveDestination(request.paths[0]!, request.flags);
-    return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory) };
+    const destination = resolveDestination(expandHome(request.paths[0]!), request.flags);
+    return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory), flags: request.flags };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
-  return { kind: 'pull', walk: walkSources(request.paths, { recursive, followSymlinks }) };
+  return { kind: 'pull', walk: walkSources(expandSources(request.paths), { recursive, followSymlinks }) };
 }
 
 export class SessionServer {
@@ -106,13 +109,17 @@ export class SessionServer {
   private readonly launches = new Map<string, Launch>();
   /** Live sessions by id (hex). */
   private readonly sessions = new Map<string, Session>();
-  private readonly idleMs: number;
+  private readonly timeouts: Timeouts;
   private readonly memory: { session: number; server: number };
+  /** Why sessions failed, by id (hex), kept for a handshake timeout so that their late data connections get the cause. */
+  private readonly failedSessions = new Map<string, FcpError>();
   /** Bytes of memory.server the live sessions reserved. */
   private reservedMemory = 0;
+  /** Connections still in their handshake, bounded per source address and in total. */
+  private readonly preAuth = new PreAuthGate();
 
   constructor(private readonly options: SessionServerOptions) {
-    this.idleMs = options.idleMs ?? IDLE_TIMEOUT_MS;
+    this.timeouts = timeoutsFor(options.timeoutMs);
     this.memory = options.memory ?? { session: SESSION_MEMORY_BUDGET, server: SERVER_MEMORY_BUDGET };
     this.server = options.server ?? net.createServer();
     this.server.on('connection', (socket) => this.accept(socket));
@@ -131,7 +138,7 @@ export class SessionServer {
    * Registers a launch's secret; resolves when the session it starts ends, or fails when no
    * client used it within `timeoutMs`.
    */
-  register(secret: Buffer, nonce: Buffer | undefined, timeoutMs = LAUNCH_TIMEOUT_MS): Promise<SessionOutcome> {
+  register(secret: Buffer, nonce: Buffer | undefined, timeoutMs = this.timeouts.launchMs): Promise<SessionOutcome> {
     const key = keyIdOf(secret).toString('hex');
     return new Promise((resolve) => {
       const expiry = setTimeout(() => {
@@ -154,10 +161,18 @@ export class SessionServer {
   }
 
   private accept(socket: net.Socket): void {
-    socket.setNoDelay(true);
     const peerName = peerOf(socket);
     const { xxh, log } = this.options;
-    const conn = new FramedConnection(socket, xxh, peerName, this.idleMs);
+    const address = socket.remoteAddress ?? '';
+    if (!this.preAuth.admit(address)) {
+      // Nothing is read from it: closed before it costs more than its descriptor did.
+      socket.destroy();
+      return log(`refused ${peerName}: too many connections from it, or in all, have not authenticated yet`);
+    }
+    socket.setNoDelay(true);
+    // Until it authenticates, a connection does not keep fcpd --serve alive after its session.
+    socket.unref();
+    const conn = new FramedConnection(socket, xxh, peerName, this.timeouts.idleMs);
     let launch: Launch | undefined;
     /** The policy the session's PARAMS were answered under. */
     let policy: ServerPolicy | undefined;
@@ -169,6 +184,7 @@ export class SessionServer {
         return launch;
       },
       sessionFor: (id) => this.sessions.get(id.toString('hex'))?.entry,
+      failedSession: (id) => this.failedSessions.get(id.toString('hex')),
       policy: () => (policy = this.policyNow()),
     });
     const decide = async (request: RequestAction, params: ParamsMessage): Promise<Buffer> => {
@@ -185,7 +201,15 @@ export class SessionServer {
         throw err;
       }
     };
-    runHandshake(conn, machine, { timeoutMs: HANDSHAKE_TIMEOUT_MS, decide, log }).then(
+    const handshake = runHandshake(conn, machine, { timeoutMs: this.timeouts.handshakeMs, decide, log });
+    handshake.then(
+      () => {
+        socket.ref();
+        this.preAuth.release(address);
+      },
+      () => this.preAuth.release(address),
+    );
+    handshake.then(
       (established) => {
         const session = this.sessions.get(established.sessionId.toString('hex'));
         if (!session) return conn.close();
@@ -247,10 +271,10 @@ export class SessionServer {
             session,
             session.finished ?? {
               ok: false,
-              error: new FcpError('FCP_ERR_TIMEOUT', `session ${id.toString('hex')}: not all ${params.connections} data connections arrived within ${HANDSHAKE_TIMEOUT_MS / 1000} s`),
+              error: new FcpError('FCP_ERR_TIMEOUT', `session ${id.toString('hex')}: not all ${params.connections} data connections arrived within ${this.timeouts.handshakeMs / 1000} s`),
             },
           ),
-        HANDSHAKE_TIMEOUT_MS,
+        this.timeouts.handshakeMs,
       ),
     };
     session.gatherTimer.unref();
@@ -265,10 +289,11 @@ export class SessionServer {
       params: session.entry.params,
       xxh: this.options.xxh,
       peerName: session.control!.conn.name,
+      idleMs: this.timeouts.idleMs,
       log: this.options.log,
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope) : new SendEngine(link, session.work.walk);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work.flags) : new SendEngine(link, session.work.walk);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),
@@ -278,6 +303,11 @@ export class SessionServer {
 
   private allAttached(session: Session): boolean {
     return session.entry.attached.size === session.entry.params.connections;
+  }
+
+  private rememberFailure(id: string, error: FcpError): void {
+    this.failedSessions.set(id, error);
+    setTimeout(() => this.failedSessions.delete(id), this.timeouts.handshakeMs).unref();
   }
 
   /**
@@ -297,7 +327,8 @@ export class SessionServer {
     this.reservedMemory -= session.memory;
     clearTimeout(session.gatherTimer);
     if (!outcome.ok) {
-      session.engine?.lose(outcome.error);
+      this.rememberFailure(session.id.toString('hex'), outcome.error);
+      session.engine?.abort(outcome.error);
       for (const linked of [session.control, ...session.data]) linked?.conn.close(outcome.error);
     }
     this.options.log(`session ${session.id.toString('hex')}: ${outcome.ok ? 'done' : `failed: ${outcome.error.message}`}`);

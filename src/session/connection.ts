@@ -230,6 +230,12 @@ export interface ServerConnectionOptions {
   launchFor(keyId: Buffer): LaunchKeys | undefined;
   /** A live session by id (data connections). */
   sessionFor(sessionId: Buffer): SessionEntry | undefined;
+  /**
+   * Why a session that is no longer live failed, for a while after it did: a data connection of
+   * its client that arrives late is refused with that cause, not as an unknown session (which
+   * its client could read before the cause and report as an authentication failure).
+   */
+  failedSession?(sessionId: Buffer): FcpError | undefined;
   /** The server's policy, asked when PARAMS are answered: its memory budget depends on the sessions live then. */
   policy?(): ServerPolicy;
 }
@@ -330,16 +336,21 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
 
   private onAttach(message: AttachMessage): ConnectionAction[] {
     const session = this.options.sessionFor(message.sessionId);
-    if (!session) {
-      return this.fail(
-        new FcpError('FCP_ERR_UNKNOWN_SESSION', `${this.peerName} tried to attach to an unknown session ${message.sessionId.toString('hex')}`),
-      );
-    }
+    if (!session) return this.noSession(message.sessionId);
     const taken = this.indexTaken(message.connIndex, session);
     if (taken) return taken;
     this.attach = message;
     this.state = 'AWAIT_AUTH';
     return [];
+  }
+
+  /** ATTACH (or its AUTH) for a session that is not live: refused with the cause it failed with, if it failed lately. */
+  private noSession(sessionId: Buffer): FailAction[] {
+    const id = sessionId.toString('hex');
+    const failed = this.options.failedSession?.(sessionId);
+    // The code only: the cause's message may name files, and this peer has not authenticated.
+    if (failed) return this.fail(new FcpError(failed.code, `session ${id} has already ended: it failed with ${failed.code}`));
+    return this.fail(new FcpError('FCP_ERR_UNKNOWN_SESSION', `${this.peerName} tried to attach to an unknown session ${id}`));
   }
 
   /**
@@ -394,11 +405,12 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     const attach = this.attach!;
     // The session may have ended between ATTACH and AUTH.
     const session = this.options.sessionFor(attach.sessionId);
+    if (!session) return this.noSession(attach.sessionId);
     const transcript = this.transcript(attach.sessionId, attach.connIndex, EMPTY);
-    const refused = this.verify(auth, session?.secret, transcript) ?? this.indexTaken(attach.connIndex, session!);
+    const refused = this.verify(auth, session.secret, transcript) ?? this.indexTaken(attach.connIndex, session);
     if (refused) return refused;
     this.state = 'ESTABLISHED';
-    return this.authenticated(session!.secret, session!.params, transcript, []);
+    return this.authenticated(session.secret, session.params, transcript, []);
   }
 
   /** Opens incoming sealing, sends what precedes AUTH_OK, AUTH_OK itself, then seals outgoing. */

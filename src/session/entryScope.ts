@@ -8,6 +8,7 @@
  */
 import { FcpError } from '../errors';
 import { ModeFlag } from '../protocol/constants';
+import { isGlob, matchGlob } from '../protocol/glob';
 import { requestedName } from '../protocol/paths';
 import { showName } from '../showName';
 
@@ -23,7 +24,8 @@ export interface ScopeOptions {
   /**
    * A pull's requested names, one per source (E3): the name it is sent under, or undefined where
    * only the server knows it (`.`, `~`): such a source admits one name of the server's choosing.
-   * Undefined for a push, whose sender is the client: it names its own sources.
+   * A name that is a pattern (`*.txt`) admits every name it matches. Undefined for a push, whose
+   * sender is the client: it names its own sources.
    */
   roots?: readonly (Buffer | undefined)[];
 }
@@ -44,10 +46,14 @@ export class EntryScope {
   private readonly chosenRoots: Buffer[] = [];
   private readonly openRoots: number;
   private readonly exactRoots: Buffer[] | undefined;
+  /** E3: the last components of sources that are patterns. */
+  private readonly patternRoots: Buffer[];
 
   constructor(private readonly options: ScopeOptions) {
-    this.exactRoots = options.roots?.filter((name): name is Buffer => name !== undefined).map((name) => Buffer.from(name));
-    this.openRoots = options.roots ? options.roots.length - this.exactRoots!.length : 0;
+    const named = options.roots?.filter((name): name is Buffer => name !== undefined).map((name) => Buffer.from(name));
+    this.exactRoots = named?.filter((name) => !isGlob(name));
+    this.patternRoots = named?.filter(isGlob) ?? [];
+    this.openRoots = options.roots ? options.roots.length - named!.length : 0;
   }
 
   /** Why `path` may not come as a `kind` now, or undefined when it may (then it is recorded). */
@@ -84,12 +90,13 @@ export class EntryScope {
       }
     }
     if (this.exactRoots === undefined || this.exactRoots.some((root) => root.equals(name))) return undefined;
+    if (this.patternRoots.some((pattern) => matchGlob(pattern, name))) return undefined;
     if (this.chosenRoots.some((root) => root.equals(name))) return undefined;
     if (this.chosenRoots.length < this.openRoots) {
       this.chosenRoots.push(Buffer.from(name));
       return undefined;
     }
-    const asked = this.exactRoots.map((root) => showName(root)).join(', ') || 'no other name';
+    const asked = [...this.exactRoots, ...this.patternRoots].map((root) => showName(root)).join(', ') || 'no other name';
     return refused(
       `the peer sent ${showName(name)}, which is not what was requested (${asked})`,
       'the server sent a name it was not asked for; it may be malicious, and nothing of it was written',

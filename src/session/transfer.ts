@@ -27,6 +27,7 @@ import type {
   FileInlineMessage,
   FileOkMessage,
   FileReadyMessage,
+  FileSameMessage,
   Message,
   ResendMessage,
 } from '../protocol/messages';
@@ -94,8 +95,8 @@ export interface FinishAction { type: 'finish' }
 export interface SendFileAction { type: 'sendFile'; fileId: number }
 /** Sender: send this chunk again (the receiver's copy failed its hash). */
 export interface ResendChunkAction { type: 'resendChunk'; fileId: number; seq: number; length: number }
-/** Progress: the file is verified and in place. */
-export interface FileOkAction { type: 'fileOk'; fileId: number }
+/** Progress: the file is verified and in place; same: the destination held it already (FILE_SAME), nothing was sent. */
+export interface FileOkAction { type: 'fileOk'; fileId: number; same?: true }
 /** Progress: the file failed (this side's error, or the peer's FILE_ERROR). */
 export interface FileFailedAction { type: 'fileFailed'; fileId: number; error: FcpError }
 /**
@@ -103,8 +104,11 @@ export interface FileFailedAction { type: 'fileFailed'; fileId: number; error: F
  * this side's): the transfer is partial.
  */
 export interface EntryFailedAction { type: 'entryFailed'; path: Buffer; error: FcpError }
-/** Both DONE were exchanged; bytes counts the files that ended OK; entriesFailed the ENTRY_ERRORs either side sent. */
-export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number }
+/**
+ * Both DONE were exchanged; bytes counts the files that ended OK, bytesResumed those of them the
+ * destination already held (FILE_SAME); entriesFailed the ENTRY_ERRORs either side sent.
+ */
+export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number }
 
 export type ReceiverAction =
   | SendAction
@@ -194,6 +198,8 @@ abstract class TransferMachine<S extends string> {
   protected filesFailed = 0;
   protected entriesFailed = 0;
   protected bytesOk = 0;
+  /** Bytes of files settled by FILE_SAME: OK without a byte sent. */
+  protected bytesResumed = 0;
 
   protected constructor(
     initial: S,
@@ -251,7 +257,14 @@ abstract class TransferMachine<S extends string> {
   }
 
   protected summary(): CompleteAction {
-    return { type: 'complete', filesOk: this.filesOk, filesFailed: this.filesFailed, entriesFailed: this.entriesFailed, bytes: this.bytesOk };
+    return {
+      type: 'complete',
+      filesOk: this.filesOk,
+      filesFailed: this.filesFailed,
+      entriesFailed: this.entriesFailed,
+      bytes: this.bytesOk,
+      bytesResumed: this.bytesResumed,
+    };
   }
 }
 
@@ -320,6 +333,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly failedFiles = new Map<number, FailedFile>();
   /** FILE_INLINE files the owner is writing: their sizes by file_id. */
   private readonly inlineFiles = new Map<number, number>();
+  /** Files answered with FILE_SAME: a FILE_ERROR of the sender's that crossed the answer is dropped. */
+  private readonly sameFiles = new Set<number>();
   /** By connection index (1..N). */
   private readonly links: (DataLink | undefined)[] = [];
   /** What the request covers: every announced entry is checked against it (PROTOCOL.md §7.2). */
@@ -399,6 +414,20 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     // The sender's FILE_ERROR came while the owner was creating it: nobody needs it any more.
     if (this.failedFiles.get(fileId)?.created === false) return [{ type: 'discardFile', fileId }];
     throw internalError(`fileCreated(file_id ${fileId}) for a file that is not being created`);
+  }
+
+  /**
+   * Instead of creating it: the destination already holds `fileId` (the quick check, PROTOCOL.md
+   * §7.5). The file is OK at once, with FILE_SAME instead of FILE_READY, and no data will come.
+   */
+  fileSame(fileId: number): readonly ReceiverAction[] {
+    if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (file?.state !== 'ANNOUNCED') throw internalError(`fileSame(file_id ${fileId}) for a file that is not being created`);
+    this.files.delete(fileId);
+    this.sameFiles.add(fileId);
+    this.bytesResumed += file.size;
+    return this.settleOk(fileId, file.size, PacketType.FILE_SAME);
   }
 
   /** The owner could not create, write or commit `fileId`. */
@@ -553,7 +582,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private onFileError(message: FileErrorMessage): readonly ReceiverAction[] {
     const file = this.files.get(message.fileId);
     if (file === undefined) {
-      return this.failedFiles.has(message.fileId) ? NO_ACTIONS : this.fail(this.notInProgress('FILE_ERROR', message.fileId));
+      const crossed = this.failedFiles.has(message.fileId) || this.sameFiles.has(message.fileId);
+      return crossed ? NO_ACTIONS : this.fail(this.notInProgress('FILE_ERROR', message.fileId));
     }
     // The sender had read every byte when it sent FILE_DONE: nothing of its own can fail after it.
     if (file.doneDigest !== undefined) return this.fail(protocolError(`FILE_ERROR after FILE_DONE for ${describe(file)}`));
@@ -697,10 +727,12 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return this.finishIfSettled(actions);
   }
 
-  private settleOk(fileId: number, size: number): ReceiverAction[] {
+  /** answer: FILE_OK, or FILE_SAME for a file the destination already held. */
+  private settleOk(fileId: number, size: number, answer: typeof PacketType.FILE_OK | typeof PacketType.FILE_SAME = PacketType.FILE_OK): ReceiverAction[] {
     this.filesOk++;
     this.bytesOk += size;
-    return this.finishIfSettled([send({ type: PacketType.FILE_OK, fileId }), { type: 'fileOk', fileId }]);
+    const ok: FileOkAction = answer === PacketType.FILE_SAME ? { type: 'fileOk', fileId, same: true } : { type: 'fileOk', fileId };
+    return this.finishIfSettled([send({ type: answer, fileId }), ok]);
   }
 
   /** Appends `finish` when the sender's DONE is in and every file is OK or FAILED. */
@@ -730,6 +762,8 @@ interface OutgoingFile {
 export class TransferSender extends TransferMachine<SenderState> {
   private chunkSize: number;
   private readonly windowFiles: number;
+  /** The session negotiated QUICK_CHECK: the receiver may answer FILE_INFO with FILE_SAME. */
+  private readonly quickCheck: boolean;
   /** A FILE_INFO went out: from then on the chunk size is fixed. */
   private fileInfoSent = false;
   private readonly files = new Map<number, OutgoingFile>();
@@ -738,10 +772,11 @@ export class TransferSender extends TransferMachine<SenderState> {
   private inlineFiles = 0;
   private inlineBytes = 0;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean }) {
     super('IDLE', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
+    this.quickCheck = opts.quickCheck ?? false;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -863,6 +898,9 @@ export class TransferSender extends TransferMachine<SenderState> {
       case PacketType.FILE_OK:
         if (exchanging) return this.onFileOk(message);
         break;
+      case PacketType.FILE_SAME:
+        if (exchanging && this.quickCheck) return this.onFileSame(message);
+        break;
       case PacketType.FILE_ERROR:
         if (exchanging) return this.onFileError(message);
         break;
@@ -940,6 +978,23 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.filesOk++;
     this.bytesOk += file.size;
     return [{ type: 'fileOk', fileId }];
+  }
+
+  /** The receiver's quick check found the file at the destination: OK with nothing sent. */
+  private onFileSame(message: FileSameMessage): readonly SenderAction[] {
+    const { fileId } = message;
+    const file = this.files.get(fileId);
+    if (file?.state !== 'ANNOUNCED') {
+      // A FILE_ERROR of ours for a file we could not read crossed the receiver's FILE_SAME.
+      if (this.failedFiles.has(fileId)) return NO_ACTIONS;
+      if (file === undefined) return this.fail(this.notInProgress('FILE_SAME', fileId));
+      return this.fail(protocolError(`FILE_SAME for file_id ${fileId}, which ${file.state === 'INLINE' ? 'was sent inline' : 'is ready'}`));
+    }
+    this.forget(fileId, file);
+    this.filesOk++;
+    this.bytesOk += file.size;
+    this.bytesResumed += file.size;
+    return [{ type: 'fileOk', fileId, same: true }];
   }
 
   private onFileError(message: FileErrorMessage): readonly SenderAction[] {

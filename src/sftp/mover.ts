@@ -51,6 +51,8 @@ class FileJob {
   digest: string | undefined;
   /** Chunks an earlier run wrote (resume), and whether that has been looked at yet. */
   private resumedChunks = 0;
+  /** Bytes an earlier run's temporary already held (resume by size): not sent again. */
+  resumedBytes = 0;
   private ready = false;
   readonly final: Buffer;
   readonly temp: Buffer;
@@ -96,6 +98,7 @@ class FileJob {
       this.next = Math.max(this.next, skipped);
       this.firstUnwritten = skipped;
       this.resumedChunks = skipped;
+      this.resumedBytes = offset;
       this.ready = true;
     })());
   }
@@ -138,7 +141,7 @@ export class Mover {
   private readonly active: FileJob[] = [];
   private wake: (() => void)[] = [];
   private fatal: FcpError | undefined;
-  private readonly result: MoveResult = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, errors: [] };
+  private readonly result: MoveResult = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesSent: 0, bytesResumed: 0, errors: [] };
 
   constructor(private readonly options: MoveOptions) {
     this.files = options.entries.filter((entry): entry is FileEntry => entry.kind === 'file');
@@ -303,6 +306,8 @@ export class Mover {
     } else {
       this.result.filesOk++;
       this.result.bytes += entry.size;
+      this.result.bytesResumed += job.resumedBytes;
+      this.result.bytesSent += entry.size - job.resumedBytes;
     }
     this.options.events.file?.(event);
   }

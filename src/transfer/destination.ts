@@ -33,7 +33,7 @@ export function parentOfNewDestination(dest: Buffer, flags: number): Buffer {
   }
   if (flags & ModeFlag.DEST_IS_DIR) {
     throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory`, {
-      hint: 'with several sources the destination must be an existing directory',
+      hint: 'with several sources, or a remote pattern (*, ?, [...]) that may match several, the destination must be an existing directory',
     });
   }
   return Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
@@ -41,7 +41,7 @@ export function parentOfNewDestination(dest: Buffer, flags: number): Buffer {
 
 /**
  * Resolves the destination of a transfer before any entry arrives. `flags` are MODE flags;
- * DEST_IS_DIR (several sources) requires an existing directory.
+ * DEST_IS_DIR (several sources, or a pattern) requires an existing directory.
  */
 export function resolveDestination(dest: Buffer, flags: number): Destination {
   let isDir = false;

@@ -14,9 +14,10 @@ import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly, fsError } from './fsError';
 import { showName } from '../showName';
+import { IDLE_TIMEOUT_MS } from '../timeouts';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
-type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
+export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
 
 const writeNow: WriteStep = (fd, buffers, position, then) => {
   let written: number;
@@ -41,6 +42,11 @@ function writeAll(file: OpenFile, buffers: Buffer[], position: number, step: Wri
 
 /** Chunk writes up to this size are done at once, on the main thread. */
 export const SYNC_WRITE_MAX = 64 * 1024;
+/**
+ * Longest wait for the writes in flight of discarded files, so that their temporaries are removed
+ * before the process exits: a write that takes longer is stuck in the kernel, and exit must not be.
+ */
+export const DISCARD_WAIT_MS = 10_000;
 /** Longest name component of a temporary file: room for the ".fcp-..." suffix under NAME_MAX. */
 const MAX_TEMP_STEM = 200;
 const SLASH = 0x2f;
@@ -123,15 +129,34 @@ function attempt<T>(operation: string, path: Buffer, call: () => T): T {
   }
 }
 
+export interface FileWriterOptions {
+  /**
+   * A chunk write in the thread pool that has not completed after this long (a hung disk or
+   * mount) fails with FCP_ERR_TIMEOUT: its connection is paused meanwhile, so no idle check covers it.
+   */
+  writeTimeoutMs?: number;
+  /** How a chunk larger than SYNC_WRITE_MAX is written (tests put a disk that never answers here). */
+  poolWrite?: WriteStep;
+}
+
 export class FileWriter {
   private readonly files = new Map<number, OpenFile>();
   private readonly directories: DirectoryMeta[] = [];
+  /** Discarded files whose last write is still in flight: each is removed when that write lands. */
+  private discarding = 0;
+  private readonly discardWaiters: (() => void)[] = [];
+  private readonly writeTimeoutMs: number;
+  private readonly poolWrite: WriteStep;
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
     private readonly xxh: XXHashAPI,
     private readonly closed: () => void,
-  ) {}
+    options: FileWriterOptions = {},
+  ) {
+    this.writeTimeoutMs = options.writeTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.poolWrite = options.poolWrite ?? writeInPool;
+  }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
   createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer): void {
@@ -163,6 +188,23 @@ export class FileWriter {
     }
   }
 
+  /**
+   * The quick check (PROTOCOL.md §7.5): true when `final` is a regular file of this size and mtime
+   * already, which is then left as it is but for its permission bits, set to `perm` when they
+   * differ. False when anything else is there, or nothing, or it cannot be inspected or changed:
+   * the file is then sent and replaces it.
+   */
+  keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
+    try {
+      const existing = fs.lstatSync(final, { bigint: true });
+      if (!isSameFile(existing, size, mtimeNs)) return false;
+      if (Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Creates the temporary file; a file of more than one chunk is sized at once (ftruncate). */
   createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean): void {
     this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0));
@@ -190,7 +232,7 @@ export class FileWriter {
   /**
    * Checks the chunk's xxh64 and, when it matches, writes it at offset, then calls done with
    * the hash it computed (ok: false when it did not match). Chunks up to SYNC_WRITE_MAX are
-   * written before this returns, larger ones in libuv's thread pool.
+   * written before this returns, larger ones in libuv's thread pool, within writeTimeoutMs.
    */
   writeChunk(fileId: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
     const file = this.fileOf(fileId);
@@ -198,10 +240,27 @@ export class FileWriter {
     for (const part of data) total += part.length;
     const hash = chunkHash(this.xxh, data);
     if (hash !== expected) return done(undefined, { ok: false, hash });
-    file.writing++;
-    writeAll(file, data, offset, total <= SYNC_WRITE_MAX ? writeNow : writeInPool, (err) => {
-      if (--file.writing === 0 && file.discarded) this.remove(file);
+    const inPool = total > SYNC_WRITE_MAX;
+    let reported = false;
+    const report = (err: Error | undefined): void => {
+      if (reported) return;
+      reported = true;
+      clearTimeout(deadline);
       done(err && fsError(err, 'write', file.final), { ok: true, hash });
+    };
+    // A write that times out still holds the descriptor: the file is closed once it completes, if ever.
+    const deadline = inPool ? setTimeout(() => report(this.writeTimedOut(file)), this.writeTimeoutMs) : undefined;
+    deadline?.unref();
+    file.writing++;
+    writeAll(file, data, offset, inPool ? this.poolWrite : writeNow, (err) => {
+      if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
+      report(err);
+    });
+  }
+
+  private writeTimedOut(file: OpenFile): FcpError {
+    return new FcpError('FCP_ERR_TIMEOUT', `a write to ${showName(file.final)} did not complete within ${this.writeTimeoutMs / 1000} s`, {
+      hint: 'the destination disk stopped answering (a hung mount or a failing device); check it, then copy again',
     });
   }
 
@@ -227,13 +286,28 @@ export class FileWriter {
     this.files.delete(fileId);
     file.discarded = true;
     if (file.writing === 0) this.remove(file);
+    else this.discarding++;
   }
 
   discardAll(): void {
     for (const fileId of [...this.files.keys()]) this.discardFile(fileId);
   }
 
-  /** Directory modes and mtimes, deepest first, once their contents are written. */
+  /**
+   * Resolves once every discarded file is removed (its writes in flight have landed), or after
+   * DISCARD_WAIT_MS: a process that exits before would leave their temporaries behind.
+   */
+  discarded(): Promise<void> {
+    if (this.discarding === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, DISCARD_WAIT_MS);
+      this.discardWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Applies directory modes and mtimes, deepest first; a directory that fails does not stop the others. */
   finishDirectories(failed: (entryPath: Buffer, error: FcpError) => void): void {
     const deepestFirst = [...this.directories].sort((a, b) => b.path.length - a.path.length);
@@ -252,11 +326,24 @@ export class FileWriter {
     this.closed();
   }
 
+  private removeDiscarded(file: OpenFile): void {
+    this.remove(file);
+    if (--this.discarding === 0) for (const wake of this.discardWaiters.splice(0)) wake();
+  }
+
   private fileOf(fileId: number): OpenFile {
     const file = this.files.get(fileId);
     if (!file) throw new FcpError('FCP_ERR_INTERNAL', `file ${fileId} is not open for writing`);
     return file;
   }
+}
+
+/**
+ * A regular file of `size` bytes whose mtime is `mtimeNs` to the microsecond, the precision with
+ * which commit sets it (see `seconds`: truncated toward zero, as BigInt division truncates).
+ */
+export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigint): boolean {
+  return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
 }
 
 /** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */

@@ -10,6 +10,8 @@ const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
   EROFS: ['FCP_ERR_PERMISSION', 'the file system is mounted read-only'],
   ENOSPC: ['FCP_ERR_NO_SPACE', 'free some space on the destination, then copy again'],
   EDQUOT: ['FCP_ERR_NO_SPACE', 'the disk quota is exhausted; free some space, then copy again'],
+  EFBIG: ['FCP_ERR_FILE_TOO_LARGE', 'the file is larger than the destination allows (its file system, or a file-size limit such as ulimit -f)'],
+  EIO: ['FCP_ERR_IO', 'the device reported an I/O error: check the disk (dmesg), then copy again'],
   EISDIR: ['FCP_ERR_IS_DIRECTORY', undefined],
   ENOTDIR: ['FCP_ERR_NOT_DIRECTORY', undefined],
   EEXIST: ['FCP_ERR_IO', 'remove what is in the way, then copy again'],

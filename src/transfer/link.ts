@@ -8,6 +8,7 @@ import { Feature, PacketType } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FailAction } from '../session/actions';
+import type { CompleteAction } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
 import { DescriptorLine, openFileBudget } from './openFileBudget';
@@ -28,6 +29,8 @@ export interface TransferLink {
   xxh: XXHashAPI;
   /** "server 10.0.0.2:7523", "client 10.0.0.1:51234". */
   peerName: string;
+  /** This side's --timeout: connections' idle limit, and the limit on a disk write. */
+  idleMs: number;
   log(line: string): void;
 }
 
@@ -37,20 +40,23 @@ export interface FileEvent {
   /** Whole-file digest (hex), when the file ended OK. */
   digest?: string;
   error?: FcpError;
+  /** Copied, but something to know: the source grew while it was read and its start was copied. */
+  warning?: string;
 }
 
 /**
  * A file event whose digest is worked out only when read: for a small file that is a SHA-256 of
  * its own, and most readers (fcp without -v or --json) never look at it.
  */
-export function fileEvent(path: Buffer, size: number, error: FcpError | undefined, digest: (() => Buffer) | undefined): FileEvent {
-  if (error || !digest) return { path, size, error };
+export function fileEvent(path: Buffer, size: number, error: FcpError | undefined, digest: (() => Buffer) | undefined, warning?: string): FileEvent {
+  if (error || !digest) return { path, size, error, warning };
   let hex: string | undefined;
   // A getter in the literal, not defineProperty afterwards: objects keep one fast shape.
   return {
     path,
     size,
     error,
+    warning,
     get digest(): string {
       return (hex ??= digest().toString('hex'));
     },
@@ -59,11 +65,31 @@ export function fileEvent(path: Buffer, size: number, error: FcpError | undefine
 
 export interface TransferEvents {
   start?(files: number, bytes: number): void;
-  /** Bytes moved since the last call (sent by a sender, written by a receiver). */
+  /** Bytes done since the last call (sent by a sender, written by a receiver, or found at the destination: FILE_SAME). */
   bytes?(count: number): void;
   file?(event: FileEvent): void;
   /** A directory or symlink that failed, or a source entry the sender skipped (ENTRY_ERROR, either side's). */
   entryFailed?(path: Buffer, error: FcpError): void;
+}
+
+/**
+ * Events that end the session at the first file or entry that fails (--fail-fast), with an error
+ * of that failure's code: what was not sent yet is not sent, and the exit code is the failure's.
+ */
+export function stopAtFirstFailure(events: TransferEvents, run: () => TransferRun | undefined): TransferEvents {
+  const stop = (error: FcpError): void =>
+    run()?.abort(new FcpError(error.code, `--fail-fast: stopped at the first failure: ${error.message}`, { hint: error.hint, cause: error }));
+  return {
+    ...events,
+    file(event) {
+      events.file?.(event);
+      if (event.error) stop(event.error);
+    },
+    entryFailed(path, error) {
+      events.entryFailed?.(path, error);
+      stop(error);
+    },
+  };
 }
 
 export interface TransferSummary {
@@ -71,9 +97,20 @@ export interface TransferSummary {
   filesFailed: number;
   /** Directories, symlinks and skipped source entries that are not in the copy (ENTRY_ERROR). */
   entriesFailed: number;
+  /** Bytes of the files that ended OK. */
   bytes: number;
+  /** File bytes that crossed the wire in this run: DATA (resent chunks included) and FILE_INLINE data. */
+  bytesSent: number;
+  /** Bytes of files not sent because the destination already held them (FILE_SAME). */
+  bytesResumed: number;
   /** Why files failed or were skipped; the transfer is partial when this is not empty. */
   errors: FcpError[];
+}
+
+/** The tallies of a machine's complete action, as a summary carries them. */
+export function counts(action: CompleteAction): Omit<TransferSummary, 'bytesSent' | 'errors'> {
+  const { filesOk, filesFailed, entriesFailed, bytes, bytesResumed } = action;
+  return { filesOk, filesFailed, entriesFailed, bytes, bytesResumed };
 }
 
 export abstract class TransferRun {
@@ -118,8 +155,8 @@ export abstract class TransferRun {
     if (this.attached) this.takeOverData(linked);
   }
 
-  /** A data connection could not be established: the session cannot go on as agreed. */
-  lose(error: FcpError): void {
+  /** Ends the session with `error`, told to the peer: a data connection could not be established, the server's session ended, --fail-fast. */
+  abort(error: FcpError): void {
     this.fail(error, true);
   }
 
@@ -138,8 +175,12 @@ export abstract class TransferRun {
   protected abstract onControl(message: Message): void;
   /** A message other than ERROR or KEEPALIVE on data connection `connIndex`. */
   protected abstract onData(connIndex: number, message: Message): void;
-  /** Last chance to clean up (temporary files, open descriptors) when the session fails. */
+  /** Last chance to clean up (temporary files, open descriptors) when the session fails; the run settles after it. */
   protected abstract cleanUp(): Promise<void>;
+  /** Resolves when no file of a completed run is half removed: the run settles after it, so the process may exit. */
+  protected filesSettled(): Promise<void> {
+    return Promise.resolve();
+  }
 
   private onDataMessage(connIndex: number, message: Message): void {
     if (message.type === PacketType.KEEPALIVE) return;
@@ -168,7 +209,7 @@ export abstract class TransferRun {
     this.descriptors.close();
     this.link.control.conn.close();
     this.link.data.forEach(({ conn }) => conn.close());
-    this.settle.resolve(summary);
+    void this.filesSettled().then(() => this.settle.resolve(summary));
   }
 
   private onClosed(conn: FramedConnection, error: FcpError | undefined): void {

@@ -7,7 +7,7 @@
  * stays bounded whatever the file sizes; TCP then slows the sender down.
  */
 import { FcpError } from '../errors';
-import { DATA_UNIT, PacketType } from '../protocol/constants';
+import { DATA_UNIT, Feature, ModeFlag, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
 import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
 import { singleChunkDigest } from '../session/digest';
@@ -19,7 +19,7 @@ import { FileWriter } from './fileWriter';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
-import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 
 
 interface IncomingFile {
@@ -41,16 +41,23 @@ export class ReceiveEngine extends TransferRun {
   private readonly failedDirectories = new Map<string, FcpError>();
   private readonly waitingWrites: number[];
   private readonly errors: FcpError[] = [];
+  /** Answer FILE_SAME for files the destination holds already (PROTOCOL.md §7.5). */
+  private readonly quickCheck: boolean;
+  /** DATA and FILE_INLINE bytes received. */
+  private bytesSent = 0;
 
+  /** modeFlags: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session without QUICK_CHECK. */
   constructor(
     link: TransferLink,
     private readonly destination: Destination,
     scope: EntryScope,
+    modeFlags: number,
     private readonly events: TransferEvents = {},
   ) {
     super(link);
+    this.quickCheck = (modeFlags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope });
-    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release());
+    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
 
@@ -73,11 +80,20 @@ export class ReceiveEngine extends TransferRun {
   }
 
   protected onData(connIndex: number, message: Message): void {
+    if (message.type === PacketType.DATA) {
+      this.bytesSent += message.data.length;
+      if (message.more) for (const piece of message.more) this.bytesSent += piece.length;
+    }
     this.apply(this.machine.receive(connIndex, message), connIndex);
   }
 
   protected async cleanUp(): Promise<void> {
     this.writer.discardAll();
+    await this.writer.discarded();
+  }
+
+  protected override filesSettled(): Promise<void> {
+    return this.writer.discarded();
   }
 
   private apply(actions: readonly ReceiverAction[], connIndex: number): void {
@@ -97,6 +113,10 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'createFile':
           this.files.set(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
+          if (this.unchanged(action.path, action.size, action.perm, action.mtimeNs)) {
+            this.apply(this.machine.fileSame(action.fileId), 0);
+            break;
+          }
           // With the process's open-file budget spent, FILE_READY waits until a descriptor is free.
           this.descriptors.take(() => this.createFile(action.fileId));
           break;
@@ -116,8 +136,11 @@ export class ReceiveEngine extends TransferRun {
           this.finish();
           break;
         case 'fileOk':
+          if (action.same) this.events.bytes?.(this.files.get(action.fileId)!.size);
+          this.report(action.fileId, undefined);
+          break;
         case 'fileFailed':
-          this.report(action.fileId, action.type === 'fileFailed' ? action.error : undefined);
+          this.report(action.fileId, action.error);
           break;
         case 'entryFailed':
           this.errors.push(action.error);
@@ -125,9 +148,20 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'complete':
           this.doneSent = true;
-          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, entriesFailed: action.entriesFailed, bytes: action.bytes, errors: this.errors });
+          return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
       }
     }
+  }
+
+  /** The quick check of an announced file: its destination holds it already. */
+  private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
+    if (!this.quickCheck) return false;
+    try {
+      this.checkParent(path);
+    } catch {
+      return false;
+    }
+    return this.writer.keepIfSame(this.destination.localPath(path), size, perm, mtimeNs);
   }
 
   /** Throws the error of the entry's directory when that directory could not be created. */
@@ -188,6 +222,8 @@ export class ReceiveEngine extends TransferRun {
     };
     this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {
       settled();
+      // A disk that stopped answering would hang every later file too: that ends the session.
+      if (error?.code === 'FCP_ERR_TIMEOUT') return this.fail(error);
       if (error) return this.guard(() => this.apply(this.machine.fileFailed(fileId, error), 0));
       if (result.ok) this.events.bytes?.(length);
       this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
@@ -200,6 +236,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     const digest = (): Buffer => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
     this.files.set(fileId, { path, perm, size: data.length, mtimeNs, digest });
+    this.bytesSent += data.length;
     try {
       this.checkParent(path);
       const actual = chunkHash(this.link.xxh, [data]);
@@ -208,7 +245,7 @@ export class ReceiveEngine extends TransferRun {
           hint: 'the sender read something other than it hashed; copy it again',
         });
       }
-      this.writer.writeFile(local, data, perm, mtimeNs);
+      if (!this.unchanged(path, data.length, perm, mtimeNs)) this.writer.writeFile(local, data, perm, mtimeNs);
     } catch (err) {
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.writeInline(action));
       this.descriptors.budget.release();

@@ -31,10 +31,10 @@ import type { FrameEncoder } from '../protocol/frameEncoder';
 import { chunkHash } from '../protocol/xxhash';
 import type { FramedConnection } from '../wire/framedConnection';
 import { closeQuietly, fsError } from './fsError';
-import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
-import { fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
+import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
 const readv = promisify(fs.readv);
@@ -69,6 +69,8 @@ interface SendingFile {
   fileId: number;
   entry: FileEntry;
   fd: number;
+  /** Its size, mtime and ctime when opened: every read is checked against them (sourceCheck.ts). */
+  opened: SourceState;
   chunkCount: number;
   /** Chunks handed to a pump, in order. */
   nextChunk: number;
@@ -110,6 +112,10 @@ export class SendEngine extends TransferRun {
   private announcePaused = false;
   /** A descriptor of the budget is held for reading small files whole, during one burst of announcing. */
   private readingInline = false;
+  /** Files that grew while they were read (announced, not yet over): their file event carries a warning. */
+  private readonly grown = new Set<FileEntry>();
+  /** Chunk and inline bytes sent. */
+  private bytesSent = 0;
 
   constructor(
     link: TransferLink,
@@ -119,7 +125,12 @@ export class SendEngine extends TransferRun {
     super(link);
     this.chunkSize = link.params.chunkSize;
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
-    this.machine = new TransferSender({ chunkSize: this.chunkSize, windowFiles: this.descriptors.budget.size, peerName: link.peerName });
+    this.machine = new TransferSender({
+      chunkSize: this.chunkSize,
+      windowFiles: this.descriptors.budget.size,
+      peerName: link.peerName,
+      quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
+    });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
@@ -270,20 +281,23 @@ export class SendEngine extends TransferRun {
     const hash = chunkHash(this.link.xxh, [data]);
     if (this.events.file) this.inlineHashes.set(fileId, hash);
     this.events.bytes?.(data.length);
+    this.bytesSent += data.length;
     this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
   }
 
-  /** The first entry.size bytes of the file, or why they cannot be read (one that got shorter since the walk). */
+  /** The first entry.size bytes of the file, or why they cannot be read (one that got shorter since the walk, or changed as it was read). */
   private readWhole(entry: FileEntry): Buffer | FcpError {
     const data = this.inlineBuffers.take(entry.size);
     let fd: number | undefined;
     try {
       fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+      const opened = sourceState(fd);
       for (let filled = 0; filled < data.length; ) {
         const bytesRead = fs.readSync(fd, data, filled, data.length - filled, filled);
-        if (bytesRead === 0) throw shrank(entry.source);
+        if (bytesRead === 0) throw sourceChanged(entry.source, 'shrank');
         filled += bytesRead;
       }
+      if (checkSource(fd, opened, entry.source, entry.size).grew) this.grown.add(entry);
       return data;
     } catch (err) {
       return fsError(err, 'read', entry.source);
@@ -308,6 +322,7 @@ export class SendEngine extends TransferRun {
           this.queueResend(action.fileId, action.seq);
           break;
         case 'fileOk':
+          if (action.same) this.events.bytes?.(this.announced.get(action.fileId)!.size);
           this.fileOver(action.fileId, undefined);
           break;
         case 'fileFailed':
@@ -318,7 +333,7 @@ export class SendEngine extends TransferRun {
           this.events.entryFailed?.(action.path, action.error);
           break;
         case 'complete':
-          return this.complete({ filesOk: action.filesOk, filesFailed: action.filesFailed, entriesFailed: action.entriesFailed, bytes: action.bytes, errors: this.errors });
+          return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
       }
     }
   }
@@ -328,10 +343,13 @@ export class SendEngine extends TransferRun {
     const entry = this.announced.get(fileId);
     // A file that waited for a descriptor may have failed meanwhile (the receiver's FILE_ERROR).
     if (!entry) return this.descriptors.budget.release();
-    let fd: number;
+    let fd: number | undefined;
+    let opened: SourceState;
     try {
       fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+      opened = sourceState(fd);
     } catch (err) {
+      if (fd !== undefined) closeQuietly(fd);
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId));
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source)));
@@ -340,6 +358,7 @@ export class SendEngine extends TransferRun {
       fileId,
       entry,
       fd,
+      opened,
       chunkCount: chunkCount(entry.size, this.chunkSize),
       nextChunk: 0,
       chunksSent: 0,
@@ -371,10 +390,12 @@ export class SendEngine extends TransferRun {
     const inlineHash = this.inlineHashes.get(fileId);
     if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
     if (entry && error) this.errors.push(error);
+    const warning = entry && this.grown.delete(entry) && !error ? grewWarning(entry.source, entry.size) : undefined;
+    if (warning) this.link.log(warning);
     if (entry && this.events.file) {
       const digest =
         inlineHash !== undefined ? () => singleChunkDigest(entry.size, this.chunkSize, inlineHash) : file ? () => file.digest.digest() : undefined;
-      this.events.file(fileEvent(entry.path, entry.size, error, digest));
+      this.events.file(fileEvent(entry.path, entry.size, error, digest, warning));
     }
     this.announce();
   }
@@ -510,6 +531,7 @@ export class SendEngine extends TransferRun {
   private async readChunk(file: SendingFile, slots: Buffer[], offset: number, length: number): Promise<bigint | undefined> {
     await readFully(file, slots, offset, length);
     if (this.over || file.failed) return undefined;
+    if (checkSource(file.fd, file.opened, file.entry.source, file.entry.size).grew) this.grown.add(file.entry);
     return chunkHash(this.link.xxh, slots);
   }
 
@@ -539,6 +561,7 @@ export class SendEngine extends TransferRun {
 
   private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
     this.events.bytes?.(length);
+    this.bytesSent += length;
     const file = job.file;
     if (job.resend || file.failed) return;
     file.digest.add(job.index, hash);
@@ -560,7 +583,7 @@ async function readFully(file: SendingFile, slots: Buffer[], offset: number, len
   while (pending.length > 0) {
     const bytesRead = left <= SYNC_READ_MAX ? fs.readvSync(file.fd, pending, position) : (await readv(file.fd, pending, position)).bytesRead;
     left -= bytesRead;
-    if (bytesRead === 0) throw shrank(file.entry.source);
+    if (bytesRead === 0) throw sourceChanged(file.entry.source, 'shrank');
     position += bytesRead;
     let skip = bytesRead;
     while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
@@ -568,8 +591,3 @@ async function readFully(file: SendingFile, slots: Buffer[], offset: number, len
   }
 }
 
-function shrank(source: Buffer): FcpError {
-  return new FcpError('FCP_ERR_IO', `${showName(source)} shrank while it was being sent`, {
-    hint: 'copy it again once nothing writes to it',
-  });
-}

@@ -19,7 +19,7 @@ export type Entry =
 
 export interface WalkOptions {
   recursive: boolean;
-  /** -L: send what symlinks point to instead of the links. */
+  /** -L: send what symlinks inside the sources point to instead of the links (the sources themselves are always followed). */
   followSymlinks: boolean;
 }
 
@@ -75,7 +75,9 @@ export function sourceName(source: Buffer): Buffer {
 export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
   const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
   for (const source of sources) {
-    const stat = statOf(source, options.followSymlinks, 'read');
+    // A symlink named as a source is followed (as scp, cp -H and rsync's "link/" do); the links
+    // found inside a tree stay links unless -L.
+    const stat = statOf(source, true, 'read');
     if (stat.isDirectory() && !options.recursive) {
       throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(source)} is a directory`, {
         hint: 'use -r to copy directories',

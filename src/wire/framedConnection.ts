@@ -14,6 +14,7 @@ import { batchEntryLength, unbatch } from '../protocol/batch';
 import { BATCH_ROOM, BATCHABLE_TYPES, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
+import { KEEPALIVE_INTERVAL_MS } from '../timeouts';
 
 export interface FramedConnectionEvents {
   /** A whole message arrived; seal actions applied inside this call affect the next frame. */
@@ -77,7 +78,7 @@ export class FramedConnection {
     this.started = true;
     this.stream.on('data', (slice: Buffer) => this.onData(slice));
     this.stream.on('end', () => this.onEnd());
-    this.ticker = setInterval(() => this.tick(), Math.max(10, this.idleMs / 4));
+    this.ticker = setInterval(() => this.tick(), Math.min(KEEPALIVE_INTERVAL_MS, Math.max(10, this.idleMs / 4)));
     this.ticker.unref();
   }
 
@@ -140,7 +141,7 @@ export class FramedConnection {
 
   /**
    * Once authenticated (KEEPALIVE is refused before), send KEEPALIVE whenever nothing else was
-   * written for a quarter of the idle time, so a quiet but healthy connection never times out.
+   * written for a tick (KEEPALIVE_INTERVAL_MS), so a quiet but healthy connection never times out.
    */
   startKeepalive(): void {
     this.keepalive = true;
@@ -227,18 +228,26 @@ export class FramedConnection {
     }
   }
 
+  /**
+   * The peer ended the stream. Inside a frame or between two, that is a lost connection: the peer
+   * (or the network) closed it, whatever it was writing. A frame whose bytes were damaged fails
+   * in onData with its checksum or decryption error before; only a cut is reported here, always
+   * the same way, so the exit code does not depend on where the cut fell.
+   */
   private onEnd(): void {
     if (this.ended) return;
+    let where: string | undefined;
     try {
       this.decoder.end();
-      this.finish(this.lost());
     } catch (err) {
-      this.finish(err as FcpError);
+      where = (err as Error).message;
     }
+    this.finish(this.lost(undefined, where));
   }
 
-  private lost(cause?: Error): FcpError {
-    return new FcpError('FCP_ERR_CONNECTION_LOST', `${this.name} closed unexpectedly${cause ? `: ${cause.message}` : ''}`, {
+  private lost(cause?: Error, where?: string): FcpError {
+    const detail = cause ? `: ${cause.message}` : where ? ` (${where})` : '';
+    return new FcpError('FCP_ERR_CONNECTION_LOST', `${this.name} closed unexpectedly${detail}`, {
       cause,
       hint: 'the peer process ended or the network dropped the connection; run again with -v for details',
     });
@@ -262,7 +271,8 @@ export class FramedConnection {
   private tick(): void {
     if (this.keepalive && !this.wroteSinceTick && !this.stream.writableNeedDrain) this.send({ type: PacketType.KEEPALIVE });
     this.wroteSinceTick = false;
-    // A paused connection is quiet because we stopped reading it, not because the peer went away.
+    // A paused connection is quiet because we stopped reading it, not because the peer went away;
+    // what it waits for has its own deadline (a disk write: FileWriter's write timeout).
     if (!this.paused && Date.now() - this.lastReceived > this.idleMs) {
       const seconds = Math.round(this.idleMs / 1000);
       this.fail(

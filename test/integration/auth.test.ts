@@ -20,6 +20,7 @@ import { makeOffer } from '../../src/session/params';
 import { FramedConnection } from '../../src/wire/framedConnection';
 import { Established, runHandshake, takeOver } from '../../src/wire/handshake';
 import { compareTrees } from './helpers/compare';
+import { livePushSession } from './helpers/hostilePeer';
 import { dial, FCPD_BIN, killAll, stackLines, StartedFcpd, startFcpd, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { buildSmallTree } from './helpers/tree';
@@ -169,25 +170,9 @@ test('fcpd refuses a wrong secret, a forged MAC and unknown or unauthenticated A
 
 /** A real fcpd with a real push session of 2 encrypted data connections, its control connection established. */
 async function liveSession(): Promise<{ fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }> {
-  const work = temp.make('fcp-auth');
-  const secret = randomBytes(32);
-  const fcpd = await startFcpd({ secret, verbose: true });
-  started.push(fcpd);
-  const control = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'control', 30_000);
-  const established = await runHandshake(
-    control,
-    new ClientConnection({
-      role: 'control',
-      secret,
-      nonce: randomBytes(32),
-      peerName: 'fcpd',
-      offer: makeOffer({ encrypt: true, connections: 2 }),
-      mode: { type: PacketType.MODE, flags: 0 },
-      request: { type: PacketType.PUSH, path: Buffer.from(work) },
-    }),
-    { timeoutMs: 10_000 },
-  );
-  return { fcpd, secret, control, established };
+  const session = await livePushSession(temp.make('fcp-auth'), 2);
+  started.push(session.fcpd);
+  return session;
 }
 
 test('an ATTACH that names a live session but lacks its secret is refused with FCP_ERR_AUTH', async () => {

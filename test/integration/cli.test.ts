@@ -95,7 +95,7 @@ test('-v logs the session on stderr and still copies', async () => {
 test('--help lists the options and the exit codes (exit 0)', async () => {
   const result = await runFcp(['--help']);
   expect(result.code).toBe(0);
-  for (const option of ['-r, --recursive', '-n, --connections', '--chunk-size', '--encrypt', '--no-encrypt', '-L, --dereference', '-q, --quiet', '-v, --verbose', '--json', '--version', '--help']) {
+  for (const option of ['-r, --recursive', '-n, --connections', '--chunk-size', '--encrypt', '--no-encrypt', '-L, --dereference', '-q, --quiet', '-v, --verbose', '--json', '--timeout', '--version', '--help']) {
     expect(result.stdout).toContain(option);
   }
   expect(result.stdout).toMatch(/Exit codes:/);
@@ -121,6 +121,8 @@ const USAGE_ERRORS: [string, string[], RegExp][] = [
   ['a chunk size that is not a power of two', ['--chunk-size', '100K', 'a', 'b'], /chunk/i],
   ['a port that is not a number', ['-P', 'ssh', 'a', 'host:b'], /port number/],
   ['an -o without a value', ['-o', 'BatchMode', 'a', 'host:b'], /-o BatchMode: expected Key=Value/],
+  ['a --timeout below 2 s', ['--timeout', '1', 'a', 'b'], /--timeout.*seconds from 2 to 86400/],
+  ['a --timeout that is not a number', ['--timeout', 'soon', 'a', 'b'], /--timeout.*seconds from 2 to 86400/],
 ];
 
 describe('usage errors: exit 2, a message, no stack trace, nothing written', () => {

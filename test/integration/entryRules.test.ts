@@ -147,3 +147,40 @@ describe("a server answering a pull with files it was not asked for (scp's CVE-2
     expect(fs.readFileSync(path.join(dest, 'wanted.txt'), 'utf8')).toBe(scriptedContent('wanted.txt'));
   });
 });
+
+describe('a symlink already in the destination (dest/a -> elsewhere) is never written through', () => {
+  type Receiving = (entries: string[], work: string, dest: string) => Promise<unknown>;
+  const pushTo: Receiving = (entries, work, dest) => hostilePush(scriptedWalk(entries, work), dest, ModeFlag.RECURSIVE);
+  const pullInto: Receiving = (entries, work, dest) =>
+    copy({ sources: [`localhost:/srv/${entries[0]!.split(' ')[1]}`], destination: dest, recursive: true, launcher: hostileServer(() => scriptedWalk(entries, work)) });
+  const sides: [string, Receiving][] = [
+    ['fcpd receiving a push', pushTo],
+    ['fcp receiving a pull', pullInto],
+  ];
+
+  test.each(sides)('top level, dir a then file a/x: FCP_ERR_NOT_DIRECTORY, nothing in elsewhere (%s)', async (_side, receive) => {
+    const work = temp.make('fcp-link');
+    const dest = path.join(work, 'dest');
+    const elsewhere = path.join(work, 'elsewhere');
+    fs.mkdirSync(dest);
+    fs.mkdirSync(elsewhere);
+    fs.symlinkSync(elsewhere, path.join(dest, 'a'));
+    await expect(receive(['dir a', 'file a/x'], work, dest)).rejects.toMatchObject({ code: 'FCP_ERR_NOT_DIRECTORY' });
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+    expect(fs.readlinkSync(path.join(dest, 'a'))).toBe(elsewhere);
+  });
+
+  test.each(sides)('below the top, dir d, dir d/a, file d/a/x: d/a and d/a/x fail, nothing in elsewhere (%s)', async (_side, receive) => {
+    const work = temp.make('fcp-link');
+    const dest = path.join(work, 'dest');
+    const elsewhere = path.join(work, 'elsewhere');
+    fs.mkdirSync(path.join(dest, 'd'), { recursive: true });
+    fs.mkdirSync(elsewhere);
+    fs.symlinkSync(elsewhere, path.join(dest, 'd', 'a'));
+    const outcome = await receive(['dir d', 'dir d/a', 'file d/a/x', 'file d/y'], work, dest);
+    const errors = (outcome as { errors: { code: string }[] }).errors.map((error) => error.code);
+    expect(errors).toEqual(['FCP_ERR_NOT_DIRECTORY', 'FCP_ERR_NOT_DIRECTORY']);
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+    expect(fs.readFileSync(path.join(dest, 'd', 'y'), 'utf8')).toBe(scriptedContent('d/y'));
+  });
+});

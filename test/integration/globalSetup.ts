@@ -69,5 +69,8 @@ export default async function globalSetup(globalConfig: { testPathPattern?: stri
   for (const file of entryPoints) {
     if (!fs.existsSync(file)) throw new Error(`integration globalSetup: the build did not produce ${file}`);
   }
+  // The self-contained fcpd that fcp installs on hosts without one (npm run build's second step).
+  const bundle = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'scripts', 'bundle.js')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  if (bundle.status !== 0) throw new Error(`integration globalSetup: bundling fcpd failed:\n${bundle.stdout}${bundle.stderr}`);
   process.stderr.write(`\nintegration globalSetup: built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

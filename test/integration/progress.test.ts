@@ -1,7 +1,8 @@
 /**
  * The progress line on a terminal: fcp runs under a pseudo-terminal (script(1)), so its stderr is
  * a TTY. It must redraw one line (bytes, percentage, rate, ETA, files done/total) a few times a
- * second and clear it at the end; -q and a non-TTY stderr must show no such line.
+ * second and leave one summary line in its place at the end; -q and a non-TTY stderr must show
+ * neither.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -33,7 +34,7 @@ function bigSource(): { work: string; file: string } {
   return { work, file };
 }
 
-test('a TTY shows a progress line that is redrawn and cleared at the end', () => {
+test('a TTY shows a progress line that is redrawn, then one summary line', () => {
   const { work, file } = bigSource();
   const run = onTerminal(['big', 'copy'], work);
   expect(run.code).toBe(0);
@@ -41,8 +42,9 @@ test('a TTY shows a progress line that is redrawn and cleared at the end', () =>
   const lines = run.screen.match(new RegExp(PROGRESS.source, 'g')) ?? [];
   expect(lines.length).toBeGreaterThanOrEqual(1);
   expect(run.screen).toContain('files 0/1');
-  // The last thing fcp shows is the cleared line: nothing of it stays on the terminal.
-  expect(run.screen.trimEnd().endsWith(CLEAR.trimEnd()) || run.screen.endsWith(CLEAR)).toBe(true);
+  // The progress line is cleared and one summary line stays, as scp leaves its last meter line.
+  const end = run.screen.slice(run.screen.lastIndexOf(CLEAR) + CLEAR.length);
+  expect(end).toMatch(/^fcp: 1 files, 300\.0 MiB in \d+\.\d\d s \(\S+ \S+\/s, 4 connections\)\r?\n$/);
 });
 
 test('-q on a TTY and a stderr that is not a TTY show no progress line', () => {
@@ -50,6 +52,7 @@ test('-q on a TTY and a stderr that is not a TTY show no progress line', () => {
   const quiet = onTerminal(['-q', 'big', 'quiet'], work);
   expect(quiet.code).toBe(0);
   expect(quiet.screen).not.toMatch(PROGRESS);
+  expect(quiet.screen).toBe('');
   const piped = spawnSync(process.execPath, [FCP_BIN, 'big', 'piped'], { cwd: work, encoding: 'utf8', timeout: 60_000 });
   expect(piped.status).toBe(0);
   expect(piped.stderr).toBe('');

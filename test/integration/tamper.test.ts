@@ -5,12 +5,11 @@
  * with a clear error and no file under its final name has wrong content (and no temporary is
  * left), or it succeeds and every file is correct.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy, isFcpError } from '../../src';
 import type { CopySummary } from '../../src';
-import { compareTrees, fileHashes, leftoverTemporaries } from './helpers/compare';
-import { proxyLauncher, TamperPlan } from './helpers/proxy';
+import { compareTrees, leftoverTemporaries, wrongFiles } from './helpers/compare';
+import { FaultPlan, proxyLauncher } from './helpers/proxy';
 import { killAll } from './helpers/run';
 import { TempDirs, useTempDirs } from './helpers/tmp';
 import { BuiltTree, TreeBuilder } from './helpers/tree';
@@ -52,7 +51,9 @@ const DAMAGE_CODES = [
   'FCP_ERR_TRAILING_BYTES',
 ];
 
-type Case = [label: string, direction: 'push' | 'pull', encrypt: boolean, plan: TamperPlan];
+type Case = [label: string, direction: 'push' | 'pull', encrypt: boolean, plan: FaultPlan];
+
+const FLIP = { kind: 'corrupt' } as const;
 
 const CASES: Case[] = [];
 for (const encrypt of [false, true]) {
@@ -64,19 +65,19 @@ for (const encrypt of [false, true]) {
     ['second chunk', 1_500_003],
     ['third chunk', 2_700_017],
   ] as const) {
-    CASES.push([`push, data connection 1 toward fcpd, ${where} (byte ${position}), ${encrypt ? 'encrypted' : 'not encrypted'}`, 'push', encrypt, { connection: 1, direction: 'toServer', position }]);
+    CASES.push([`push, data connection 1 toward fcpd, ${where} (byte ${position}), ${encrypt ? 'encrypted' : 'not encrypted'}`, 'push', encrypt, { connection: 1, direction: 'toServer', at: position, fault: FLIP }]);
   }
   // fcpd → client bytes of a data connection in a pull.
   for (const position of [9_000, 1_234_567]) {
-    CASES.push([`pull, data connection 1 toward the client, byte ${position}, ${encrypt ? 'encrypted' : 'not encrypted'}`, 'pull', encrypt, { connection: 1, direction: 'toClient', position }]);
+    CASES.push([`pull, data connection 1 toward the client, byte ${position}, ${encrypt ? 'encrypted' : 'not encrypted'}`, 'pull', encrypt, { connection: 1, direction: 'toClient', at: position, fault: FLIP }]);
   }
   // The control connection (file list, acknowledgements) toward fcpd in a push.
-  CASES.push([`push, control connection toward fcpd, byte 300, ${encrypt ? 'encrypted' : 'not encrypted'}`, 'push', encrypt, { connection: 0, direction: 'toServer', position: 300 }]);
+  CASES.push([`push, control connection toward fcpd, byte 300, ${encrypt ? 'encrypted' : 'not encrypted'}`, 'push', encrypt, { connection: 0, direction: 'toServer', at: 300, fault: FLIP }]);
 }
 
 test.each(CASES)('%s: a clear failure or a correct copy, never a wrong file', async (_label, direction, encrypt, plan) => {
   const dst = temp.make('fcp-tamper-dst');
-  const { launcher, report } = proxyLauncher({ tamper: plan });
+  const { launcher, report } = proxyLauncher({ fault: plan });
   const outcome = await copy({
     sources: [direction === 'pull' ? `localhost:${tree.root}` : tree.root],
     destination: direction === 'push' ? `localhost:${dst}` : dst,
@@ -90,7 +91,7 @@ test.each(CASES)('%s: a clear failure or a correct copy, never a wrong file', as
   );
 
   // The byte was really flipped (else this case tests nothing).
-  expect({ flipped: report.flipped, bytes: report.bytes }).toMatchObject({ flipped: true });
+  expect({ flipped: report.faulted, bytes: report.bytes }).toMatchObject({ flipped: true });
 
   const copied = path.join(dst, 'src');
   if (outcome.error !== undefined) {
@@ -105,9 +106,6 @@ test.each(CASES)('%s: a clear failure or a correct copy, never a wrong file', as
   }
 
   // Whatever happened: every file under its final name is right, and no temporary is left.
-  const expected = fileHashes(tree.root);
-  const actual = fs.existsSync(copied) ? fileHashes(copied) : new Map<string, string>();
-  const wrong = [...actual].filter(([rel, hash]) => expected.get(rel) !== hash).map(([rel]) => rel);
-  expect(wrong).toEqual([]);
+  expect(wrongFiles(tree.root, copied)).toEqual([]);
   expect(leftoverTemporaries(dst)).toEqual([]);
 });

@@ -254,3 +254,13 @@ export function fileHashes(root: PathLike): Map<string, string> {
   visit(toBuf(root), undefined);
   return out;
 }
+
+/**
+ * Files under `copied` (if it exists) whose content differs from the file of the same relative
+ * path under `expectedRoot`, or that has no such file: what a failed copy must never leave.
+ */
+export function wrongFiles(expectedRoot: PathLike, copied: PathLike): string[] {
+  const expected = fileHashes(expectedRoot);
+  const actual = fs.existsSync(copied) ? fileHashes(copied) : new Map<string, string>();
+  return [...actual].filter(([rel, hash]) => expected.get(rel) !== hash).map(([rel]) => rel);
+}

@@ -14,10 +14,14 @@ import { localLauncher } from '../../../src/launch/localLauncher';
 import { loadXxhash } from '../../../src/protocol/xxhash';
 import { SessionServer } from '../../../src/server/sessionServer';
 import type { RequestAction } from '../../../src/session/connection';
+import { ClientConnection } from '../../../src/session/connection';
+import { PacketType } from '../../../src/protocol/constants';
 import { makeOffer } from '../../../src/session/params';
+import { FramedConnection } from '../../../src/wire/framedConnection';
+import { Established, runHandshake } from '../../../src/wire/handshake';
 import type { TransferSummary } from '../../../src/transfer/link';
 import type { Entry, WalkResult } from '../../../src/transfer/walk';
-import { dial, within } from './run';
+import { dial, StartedFcpd, startFcpd, within } from './run';
 
 /** What a scripted file holds: its own entry path, so a planted file is recognised wherever it lands. */
 export const scriptedContent = (entryPath: string): string => `planted by a hostile peer as ${entryPath}\n`;
@@ -97,4 +101,32 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
   } finally {
     await server.close(failed);
   }
+}
+
+/**
+ * A real fcpd (started by hand, -v) with a push session into `destination` whose control
+ * connection this process established, encrypted, offering `connections`: the start of a
+ * client that then sends what a test scripts.
+ */
+export async function livePushSession(
+  destination: string,
+  connections: number,
+): Promise<{ fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }> {
+  const secret = randomBytes(32);
+  const fcpd = await startFcpd({ secret, verbose: true });
+  const control = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'control connection to fcpd under test', 30_000);
+  const established = await runHandshake(
+    control,
+    new ClientConnection({
+      role: 'control',
+      secret,
+      nonce: randomBytes(32),
+      peerName: 'fcpd under test',
+      offer: makeOffer({ encrypt: true, connections }),
+      mode: { type: PacketType.MODE, flags: 0 },
+      request: { type: PacketType.PUSH, path: Buffer.from(destination) },
+    }),
+    { timeoutMs: 10_000 },
+  );
+  return { fcpd, secret, control, established };
 }

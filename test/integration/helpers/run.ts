@@ -60,12 +60,17 @@ export interface RunOptions {
 
 /** Runs `node <bin> ...args`, collecting its output; never rejects (a timeout kills the group). */
 export function runNode(bin: string, args: (string | Buffer)[], options: RunOptions = {}): Promise<RunResult> {
+  return runProgram(process.execPath, [bin, ...args], options);
+}
+
+/** Runs `program ...args` as runNode runs node. */
+export function runProgram(program: string, args: (string | Buffer)[], options: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     // Buffers as argv: spawn takes strings only; latin1 would not round-trip, so non-UTF-8 paths
     // are passed by tests through directories with UTF-8 names instead.
     const argv = args.map((a) => (typeof a === 'string' ? a : a.toString('utf8')));
-    const child = spawn(process.execPath, [bin, ...argv], {
+    const child = spawn(program, argv, {
       cwd: options.cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -162,6 +162,7 @@ export const messageArbitraries: ArbitraryByName = {
   }),
   FILE_DONE: fc.record({ type: fc.constant(PacketType.FILE_DONE), fileId: u32, digest: fixedBytes(DIGEST_SIZE) }),
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
+  FILE_SAME: fc.record({ type: fc.constant(PacketType.FILE_SAME), fileId: u32 }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),
   KEEPALIVE: fc.record({ type: fc.constant(PacketType.KEEPALIVE) }),
   FILE_INLINE: fc.record({

@@ -511,6 +511,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   RESEND: [12, 12],
   FILE_DONE: [20, 20],
   FILE_OK: [4, 4],
+  FILE_SAME: [4, 4],
   FILE_ERROR: [6, 4102],
   KEEPALIVE: [0, 0],
   BATCH: [6, 65535],
@@ -803,7 +804,7 @@ describe('sticky errors', () => {
     }
     let broken: Buffer = Buffer.from(frame);
     if (breakage === 'checksum') broken[1] ^= 0xff;
-    if (breakage === 'type') broken[0] = 0x18;
+    if (breakage === 'type') broken[0] = 0x19;
     // A flipped tag bit under a valid checksum: only GCM can tell.
     if (breakage === 'tag') broken = frameOf(frame[0]!, flipBit(frame, frame.length * 8 - 1).subarray(HEADER_SIZE), channel.coverage);
     decoder.push(broken);

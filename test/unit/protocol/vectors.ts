@@ -93,6 +93,7 @@ export const VECTORS: readonly Vector[] = [
   plain('RESEND', { type: PacketType.RESEND, fileId: 1, seq: 0, length: 16 }),
   plain('FILE_DONE', { type: PacketType.FILE_DONE, fileId: 1, digest: fill(DIGEST_SIZE, 0x66) }),
   plain('FILE_OK', { type: PacketType.FILE_OK, fileId: 1 }),
+  plain('FILE_SAME', { type: PacketType.FILE_SAME, fileId: 1 }),
   plain('FILE_ERROR', {
     type: PacketType.FILE_ERROR,
     fileId: 2,

@@ -34,7 +34,7 @@ const P = PacketType;
 // --- the spec, written out independently -----------------------------------------------------
 
 const SPEC_VERSIONS = { min: 1, max: 1 };
-const SPEC_MODE_FLAGS = 0x7;
+const SPEC_MODE_FLAGS = 0xf;
 const CONTROL_SESSION_ID = Buffer.alloc(SESSION_ID_SIZE);
 const EMPTY = Buffer.alloc(0);
 
@@ -70,7 +70,7 @@ const isSingleBit = (n: number): boolean => n > 0 && Number.isInteger(Math.log2(
 /** §5.2, left column, plus "no hash the server knows" and "unknown feature bits". */
 const offerAcceptable = (o: ParamsMessage): boolean =>
   isChunkSize(o.chunkSize) && o.connections >= 1 && o.connections <= 64 && (o.hashAlgs & 1) !== 0 &&
-  o.cipher >= 0 && o.cipher <= 2 && (o.features & ~0x7) === 0;
+  o.cipher >= 0 && o.cipher <= 2 && (o.features & ~0xf) === 0;
 
 /** §5.2, right column. */
 const answerAcceptable = (o: ParamsMessage, a: ParamsMessage): boolean =>
@@ -182,7 +182,7 @@ const validOffer: fc.Arbitrary<ParamsMessage> = fc.record({
   connections: fc.integer({ min: 1, max: 64 }),
   hashAlgs: u16.map((h) => h | 1),
   cipher: fc.constantFrom(0, 1, 2),
-  features: fc.integer({ min: 0, max: 7 }),
+  features: fc.integer({ min: 0, max: 15 }),
 });
 
 /** What a legal next step is made of; each state uses the parts it needs. */
@@ -243,7 +243,7 @@ function mutate(message: Message, which: number): Message {
           { cipher: message.cipher ^ 1 },
           { cipher: 3 },
           { features: message.features ^ 1 },
-          { features: 0x8 },
+          { features: 0x10 },
         ]),
       };
     case P.ATTACH:
@@ -256,7 +256,7 @@ function mutate(message: Message, which: number): Message {
     case P.AUTH_OK:
       return { mac: flip(message.mac), type: P.AUTH_OK };
     case P.MODE:
-      return { ...message, flags: message.flags | one([0x8, 0x100, 0x8000_0000]) };
+      return { ...message, flags: message.flags | one([0x10, 0x100, 0x8000_0000]) };
     default:
       return DONE;
   }

@@ -266,6 +266,25 @@ describe('data connection', () => {
     neitherAuthenticated(pump);
   });
 
+  it('a session that failed lately is refused with the code it failed with, naming only that code (its late data connection reports the first cause)', async () => {
+    const cause = new FcpError('FCP_ERR_BAD_CHECKSUM', 'control connection: frame checksum mismatch in /secret/name');
+    const gone = Buffer.alloc(SESSION_ID_SIZE, 0x44);
+    const pump = await Pump.handshake(dataClient({ sessionId: gone }), server({ failedSession: (id) => (id.equals(gone) ? cause : undefined) }));
+    expectRefused(pump, 'server', 'FCP_ERR_BAD_CHECKSUM');
+    expect(pump.server.failure?.message).toBe(`session ${gone.toString('hex')} has already ended: it failed with FCP_ERR_BAD_CHECKSUM`);
+    neitherAuthenticated(pump);
+  });
+
+  it('a session that ended between ATTACH and AUTH is refused as unknown (or with its failure), not as an authentication failure', () => {
+    let live = true;
+    const machine = server({ sessionFor: (id) => (live && id.equals(SESSION_ID) ? SESSION : undefined) });
+    const hello = machine.start().find((a) => a.type === 'send')!;
+    const [clientHello, attach, auth] = dataClient().receive((hello as { message: Message }).message).flatMap((a) => (a.type === 'send' ? [a.message] : []));
+    expect([...machine.receive(clientHello!), ...machine.receive(attach!)]).toEqual([]);
+    live = false;
+    expect(machine.receive(auth!)).toEqual([{ type: 'fail', error: expect.objectContaining({ code: 'FCP_ERR_UNKNOWN_SESSION' }), notifyPeer: true }]);
+  });
+
   it.each([
     ['already attached', 1],
     ['beyond the connections of the session', ENCRYPTED.connections + 1],

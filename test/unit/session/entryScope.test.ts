@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { ModeFlag } from '../../../src/protocol/constants';
+import { isGlob, matchGlob } from '../../../src/protocol/glob';
 import { requestedName } from '../../../src/protocol/paths';
 import { EntryKind, EntryScope, requestScope, ScopeOptions } from '../../../src/session/entryScope';
 import { numRuns } from '../protocol/fuzzRuns';
@@ -11,12 +12,14 @@ import { numRuns } from '../protocol/fuzzRuns';
 type Announced = { kind: EntryKind; path: string };
 
 const component = fc.constantFrom('a', 'b', '.ssh', 'x y', 'é');
+/** Sources whose last component is a pattern (`host:dir/*`). */
+const pattern = fc.constantFrom('*', '[ab]', '.*', '?');
 const arbPath = fc.array(component, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('/'));
 const arbEntry: fc.Arbitrary<Announced> = fc.record({ kind: fc.constantFrom<EntryKind>('dir', 'file', 'symlink'), path: arbPath });
 const arbOptions: fc.Arbitrary<ScopeOptions> = fc.record({
   recursive: fc.boolean(),
   singleRoot: fc.boolean(),
-  roots: fc.option(fc.array(fc.option(component.map((name) => Buffer.from(name)), { nil: undefined }), { minLength: 1, maxLength: 3 }), {
+  roots: fc.option(fc.array(fc.option(fc.oneof(component, pattern).map((name) => Buffer.from(name)), { nil: undefined }), { minLength: 1, maxLength: 3 }), {
     nil: undefined,
   }),
 });
@@ -37,13 +40,15 @@ describe('EntryScope admits nothing a rule forbids', () => {
         const ok = admitted(options, sequence);
         const dirs = new Set<string>();
         const chosen = new Set<string>();
-        const exact = new Set((options.roots ?? []).filter((r) => r !== undefined).map((r) => r!.toString()));
+        const named = (options.roots ?? []).filter((r): r is Buffer => r !== undefined);
+        const exact = new Set(named.filter((r) => !isGlob(r)).map((r) => r.toString()));
+        const matched = (name: string): boolean => named.some((r) => isGlob(r) && matchGlob(r, Buffer.from(name)));
         const open = (options.roots ?? []).filter((r) => r === undefined).length;
         for (const entry of ok) {
           if (!options.recursive) expect(entry.kind).not.toBe('dir'); // E1
           const up = parent(entry.path);
           if (up !== undefined) expect(dirs.has(up)).toBe(true); // E2
-          if (options.roots && !exact.has(top(entry.path))) chosen.add(top(entry.path)); // E3
+          if (options.roots && !exact.has(top(entry.path)) && !matched(top(entry.path))) chosen.add(top(entry.path)); // E3
           if (entry.kind === 'dir') dirs.add(entry.path);
         }
         expect(chosen.size).toBeLessThanOrEqual(open);
@@ -51,6 +56,13 @@ describe('EntryScope admits nothing a rule forbids', () => {
       }),
       { numRuns: numRuns(500) },
     );
+  });
+
+  test('a pattern source admits any number of the names it matches, and no other', () => {
+    const scope = requestScope(ModeFlag.RECURSIVE | ModeFlag.DEST_IS_DIR, true, [Buffer.from('/srv/*.txt')]);
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) expect(scope.admit('file', Buffer.from(name))).toBeUndefined();
+    expect(scope.admit('dir', Buffer.from('d.txt'))).toBeUndefined();
+    for (const name of ['.ssh.txt', 'notes.md', '.bashrc']) expect(scope.admit('file', Buffer.from(name))?.code).toBe('FCP_ERR_BAD_PATH');
   });
 
   test('a refused entry is not recorded: nothing can be placed under a refused directory', () => {

@@ -95,7 +95,7 @@ describe('answerOffer', () => {
     broken('chunk size out of range', fc.constantFrom(0, MIN_CHUNK_SIZE / 2, MAX_CHUNK_SIZE * 2, 2 ** 31), (_o, c) => ({ chunkSize: c })),
     broken('connections out of range', fc.constantFrom(0, MAX_CONNECTIONS + 1, 0xffff), (_o, c) => ({ connections: c })),
     broken('unknown cipher', fc.integer({ min: 3, max: 0xff }), (_o, c) => ({ cipher: c })),
-    broken('unknown feature', fc.integer({ min: 3, max: 31 }), (o, bit) => ({ features: (o.features | 2 ** bit) >>> 0 })),
+    broken('unknown feature', fc.integer({ min: 4, max: 31 }), (o, bit) => ({ features: (o.features | 2 ** bit) >>> 0 })),
     broken('no common hash', fc.constant(0), (o) => ({ hashAlgs: o.hashAlgs & ~SUPPORTED_HASH_ALGS })),
   );
 
@@ -221,8 +221,8 @@ describe('checkAnswer', () => {
 
 describe('makeOffer and sealedCoverage', () => {
   it.each([
-    [true, Cipher.AES_256_GCM, Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE, ChksumCoverage.HEADER],
-    [false, Cipher.NONE, Feature.BATCH | Feature.INLINE, ChksumCoverage.FULL],
+    [true, Cipher.AES_256_GCM, Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK, ChksumCoverage.HEADER],
+    [false, Cipher.NONE, Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK, ChksumCoverage.FULL],
   ])('encrypt=%s offers cipher %i, features %i, sealed coverage %i', (encrypt, cipher, features, coverage) => {
     const offer = makeOffer({ encrypt });
     expect(offer).toEqual({

@@ -239,6 +239,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   RESEND: { type: PacketType.RESEND, fileId: 0, seq: 0, length: 1 },
   FILE_DONE: { type: PacketType.FILE_DONE, fileId: 0, digest: BAD_DIGEST },
   FILE_OK: { type: PacketType.FILE_OK, fileId: 0 },
+  FILE_SAME: { type: PacketType.FILE_SAME, fileId: 0 },
   FILE_ERROR: { type: PacketType.FILE_ERROR, fileId: 0, code: 30, message: 'gone' },
   KEEPALIVE: { type: PacketType.KEEPALIVE },
   BATCH: { type: PacketType.BATCH, entries: Buffer.alloc(6) },
@@ -277,6 +278,8 @@ interface RFile {
   /** What the sender said at the end: nothing yet, FILE_DONE, or FILE_ERROR. */
   senderSaid: 'nothing' | 'done' | 'error';
   goodDigest: boolean;
+  /** Answered FILE_SAME: OK without data (the quick check). */
+  same: boolean;
 }
 /** The chunk open on a data connection: the frames sent so far. */
 interface RLink { file: RFile; index: number; start: number; next: number; end: number; frames: Buffer[] }
@@ -348,6 +351,8 @@ function commitIfVerified(m: ReceiverModel, f: RFile): Plain[] {
 }
 
 const live = (f: RFile) => f.state === 'ready';
+/** The sender may still fail a file it has not finished, FILE_SAME's crossing its FILE_ERROR included. */
+const senderMayFail = (f: RFile) => f.senderSaid === 'nothing' && (f.state !== 'ok' || f.same);
 /** The sender may still send DATA for a file that failed after FILE_READY: it had not heard yet. */
 const dataMayCome = (f: RFile) => f.created && (f.state === 'ready' || f.state === 'failed');
 
@@ -362,6 +367,15 @@ const openLink = (m: ReceiverModel, a: Args) => m.links[a.conn];
 const nextFrame = (link: RLink) => Math.min(DATA_FRAME_BYTES, link.end - link.next);
 const idleConn = (m: ReceiverModel, a: Args) => m.state !== 'FAILED' && m.links[a.conn] === undefined;
 
+/** A file whose createFile is with the owner, who may report on it now. */
+const creationPending = (m: ReceiverModel, a: Args) => m.state !== 'FAILED' && choose(m.files.filter((f) => f.createPending), a.pick) !== undefined;
+/** The file the owner reports on: its createFile is no longer pending. */
+function takeCreation(m: ReceiverModel, a: Args): RFile {
+  const f = choose(m.files.filter((x) => x.createPending), a.pick)!;
+  f.createPending = false;
+  return f;
+}
+
 const rSteps = {
   announceFile: {
     name: 'FILE_INFO',
@@ -373,7 +387,7 @@ const rSteps = {
         { type: 'createFile', fileId: id, path: pathOf(id), perm: PERM, size, mtimeNs: MTIME },
       ]);
       const chunks = Array.from({ length: chunkCount(size, m.chunkSize) }, (): RChunk => ({ phase: 'unsent', attempts: 0 }));
-      m.files.push({ id, size, state: 'announced', created: false, createPending: true, chunks, senderSaid: 'nothing', goodDigest: false });
+      m.files.push({ id, size, state: 'announced', created: false, createPending: true, chunks, senderSaid: 'nothing', goodDigest: false, same: false });
     },
   },
   announceDir: {
@@ -395,10 +409,9 @@ const rSteps = {
   /** The owner finished creating a file: created (ok) or failed; also after the sender's FILE_ERROR. */
   create: {
     name: 'owner: file created / creation failed',
-    check: (m, a) => m.state !== 'FAILED' && choose(m.files.filter((f) => f.createPending), a.pick) !== undefined,
+    check: creationPending,
     run(m, r, a) {
-      const f = choose(m.files.filter((x) => x.createPending), a.pick)!;
-      f.createPending = false;
+      const f = takeCreation(m, a);
       if (f.state === 'failed') {
         const actions = a.ok ? r.record(r.machine.fileCreated(f.id)) : r.record(r.machine.fileFailed(f.id, IO_ERROR));
         expectActions(actions, a.ok ? [{ type: 'discardFile', fileId: f.id }] : []);
@@ -409,6 +422,19 @@ const rSteps = {
       } else {
         expectActions(r.record(r.machine.fileFailed(f.id, IO_ERROR)), failFile(m, f, 'FCP_ERR_IO', true));
       }
+    },
+  },
+  /** Instead of creating it, the owner found the file at the destination (the quick check). */
+  same: {
+    name: 'owner: destination unchanged',
+    check: creationPending,
+    run(m, r, a) {
+      const f = takeCreation(m, a);
+      const actions = r.record(r.machine.fileSame(f.id));
+      if (f.state === 'failed') return expectActions(actions, []);
+      f.state = 'ok';
+      f.same = true;
+      expectActions(actions, settle(m, [sent('FILE_SAME', { fileId: f.id }), { type: 'fileOk', fileId: f.id, same: true }]));
     },
   },
   openChunk: {
@@ -523,15 +549,15 @@ const rSteps = {
       expectActions(r.record(r.machine.fileFailed(f.id, IO_ERROR)), failFile(m, f, 'FCP_ERR_IO', true));
     },
   },
-  /** The sender could not read a file; dropped when the receiver failed it already. */
+  /** The sender could not read a file; dropped when the receiver failed it already, or answered FILE_SAME. */
   senderFileError: {
     name: 'FILE_ERROR from the sender',
-    check: (m, a) => m.state !== 'FAILED' && !a.ok && choose(m.files.filter((f) => f.senderSaid === 'nothing' && f.state !== 'ok'), a.pick) !== undefined,
+    check: (m, a) => m.state !== 'FAILED' && !a.ok && choose(m.files.filter(senderMayFail), a.pick) !== undefined,
     run(m, r, a) {
-      const f = choose(m.files.filter((x) => x.senderSaid === 'nothing' && x.state !== 'ok'), a.pick)!;
+      const f = choose(m.files.filter(senderMayFail), a.pick)!;
       const actions = r.receive(0, { type: PacketType.FILE_ERROR, fileId: f.id, ...PEER_FILE_ERROR });
       f.senderSaid = 'error';
-      expectActions(actions, f.state === 'failed' ? [] : failFile(m, f, 'FCP_ERR_NOT_FOUND', false));
+      expectActions(actions, f.state === 'failed' || f.same ? [] : failFile(m, f, 'FCP_ERR_NOT_FOUND', false));
     },
   },
   done: {
@@ -551,6 +577,7 @@ const rSteps = {
       const ok = m.files.filter((f) => f.state === 'ok');
       const complete = {
         type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, entriesFailed: m.entriesFailed, bytes: ok.reduce((sum, f) => sum + f.size, 0),
+        bytesResumed: ok.filter((f) => f.same).reduce((sum, f) => sum + f.size, 0),
       };
       expectActions(r.record(r.machine.finished()), expectSends(m, [sent('DONE'), complete]));
     },
@@ -847,7 +874,8 @@ describe('TransferReceiver', () => {
         // Every send the machine made over the whole run is one the model predicted.
         expect(r.sends).toEqual(m.predicted);
         expect(r.sends.FILE_READY ?? 0).toBe(m.files.filter((f) => f.created).length);
-        expect(r.sends.FILE_OK ?? 0).toBe(m.files.filter((f) => f.state === 'ok').length);
+        expect(r.sends.FILE_OK ?? 0).toBe(m.files.filter((f) => f.state === 'ok' && !f.same).length);
+        expect(r.sends.FILE_SAME ?? 0).toBe(m.files.filter((f) => f.same).length);
         expect(m.files.every((f) => f.chunks.every((c) => c.attempts <= MAX_CHUNK_ATTEMPTS))).toBe(true);
       }),
       { numRuns: numRuns(500) },
@@ -870,7 +898,7 @@ describe('TransferReceiver', () => {
     const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
     expectActions(receiver.receive(0, { type: PacketType.FILE_COUNT, count: 0, totalBytes: 0 }), []);
     expectActions(receiver.receive(0, { type: PacketType.DONE }), [{ type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0 }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0 }]);
     expect(receiver.state).toBe('CLOSED');
   });
 
@@ -895,7 +923,7 @@ describe('TransferReceiver', () => {
     expectActions(receiver.receive(0, { type: PacketType.DONE }), []);
     expectActions(receiver.receive(0, { type: PacketType.FILE_DONE, fileId: 0, digest: good }), [{ type: 'commitFile', fileId: 0 }]);
     expectActions(receiver.fileCommitted(0), [sent('FILE_OK', { fileId: 0 }), { type: 'fileOk', fileId: 0 }, { type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0 }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0 }]);
   });
 
   it('cuts a FILE_ERROR text to the wire limit at a character boundary', () => {
@@ -927,6 +955,8 @@ interface SFile {
   state: 'announced' | 'ready' | 'sent' | 'ok' | 'failed';
   /** RESENDs received, by chunk index. */
   resends: number[];
+  /** The receiver answered FILE_SAME: OK without data. */
+  same?: boolean;
 }
 interface SenderModel extends ViolationModel {
   chunkSize: number;
@@ -1035,6 +1065,17 @@ const sSteps = {
       f.resends[index]!++;
     },
   },
+  /** The receiver's quick check: the file is at the destination already. */
+  fileSame: {
+    name: 'FILE_SAME',
+    check: (m, a) => exchanging(m) && choose(filesIn(m, 'announced'), a.pick) !== undefined,
+    run(m, s, a) {
+      const f = choose(filesIn(m, 'announced'), a.pick)!;
+      expectActions(s.receive({ type: PacketType.FILE_SAME, fileId: f.id }), [{ type: 'fileOk', fileId: f.id, same: true }]);
+      f.state = 'ok';
+      f.same = true;
+    },
+  },
   fileOk: {
     name: 'FILE_OK',
     check: (m, a) => exchanging(m) && choose(filesIn(m, 'sent'), a.pick) !== undefined,
@@ -1061,6 +1102,7 @@ const sSteps = {
       const f = choose(filesIn(m, 'failed'), a.pick)!;
       const messages: Message[] = [
         { type: PacketType.FILE_READY, fileId: f.id },
+        { type: PacketType.FILE_SAME, fileId: f.id },
         { type: PacketType.FILE_ERROR, fileId: f.id, ...PEER_FILE_ERROR },
         ...(f.size > 0 ? [resendOf(m, f, 0)] : []),
       ];
@@ -1082,6 +1124,7 @@ const sSteps = {
       const ok = filesIn(m, 'ok');
       const complete = {
         type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, entriesFailed: m.entriesFailed, bytes: ok.reduce((sum, f) => sum + f.size, 0),
+        bytesResumed: ok.filter((f) => f.same).reduce((sum, f) => sum + f.size, 0),
       };
       expectActions(s.receive({ type: PacketType.DONE }), [complete]);
       m.state = 'CLOSED';
@@ -1162,6 +1205,10 @@ const sViolations: SViolation[] = [
   ['FILE_OK before FILE_DONE', aboutFile(['announced', 'ready'], (f) => ({ type: PacketType.FILE_OK, fileId: f.id }))],
   ['FILE_OK for a failed file', aboutFile(['failed'], (f) => ({ type: PacketType.FILE_OK, fileId: f.id }))],
   ['FILE_OK twice', aboutFile(['ok'], (f) => ({ type: PacketType.FILE_OK, fileId: f.id }))],
+  ['FILE_SAME for a file that is ready or sent', aboutFile(['ready', 'sent'], (f) => ({ type: PacketType.FILE_SAME, fileId: f.id }))],
+  ['FILE_SAME for a file already OK', aboutFile(['ok'], (f) => ({ type: PacketType.FILE_SAME, fileId: f.id }))],
+  ['FILE_SAME for a file never announced', (m, a) =>
+    exchanging(m) ? refused(0, { type: PacketType.FILE_SAME, fileId: m.files.length + (a.pick % 3) }) : undefined],
   ['FILE_ERROR for a file already OK', aboutFile(['ok'], (f) => ({ type: PacketType.FILE_ERROR, fileId: f.id, ...PEER_FILE_ERROR }))],
   ['FILE_ERROR for a file never announced', (m, a) =>
     exchanging(m) ? refused(0, { type: PacketType.FILE_ERROR, fileId: m.files.length + (a.pick % 3), ...PEER_FILE_ERROR }) : undefined],
@@ -1233,7 +1280,7 @@ describe('TransferSender', () => {
           chunkSize: plan.chunkSize, window: plan.window, plan: plan.sizes, files: [], state: 'ANNOUNCING',
           violation: plan.violation, steps: 0, draining: false, afterFailure: 0, entriesFailed: 0,
         };
-        const s = new TransferSender({ chunkSize: plan.chunkSize, windowFiles: plan.window, peerName: 'receiver test' });
+        const s = new TransferSender({ chunkSize: plan.chunkSize, windowFiles: plan.window, peerName: 'receiver test', quickCheck: true });
         expect(s.canAnnounce).toBe(false);
         const totalBytes = plan.sizes.reduce((sum, size) => sum + size, 0);
         expectActions(s.start(plan.sizes.length, totalBytes), [sent('FILE_COUNT', { count: plan.sizes.length, totalBytes })]);
@@ -1259,6 +1306,13 @@ describe('TransferSender', () => {
     const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver' });
     expectInternal(() => sender.announceFile(pathOf(0), PERM, 0, MTIME));
     expectInternal(() => sender.finish());
+  });
+
+  it('refuses FILE_SAME when the session did not negotiate QUICK_CHECK', () => {
+    const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver' });
+    sender.start(1, 5);
+    sender.announceFile(pathOf(0), PERM, 5, MTIME);
+    expectActions(sender.receive({ type: PacketType.FILE_SAME, fileId: 0 }), [failure('FCP_ERR_UNEXPECTED_MESSAGE')]);
   });
 
   it('announces up to DEFAULT_WINDOW_FILES (at least 256) unacknowledged files by default', () => {
@@ -1555,7 +1609,7 @@ describe('FILE_INLINE', () => {
     const receiver = inlineReceiver();
     expectActions(receiver.fileCommitted(0), [sent('FILE_OK', { fileId: 0 }), { type: 'fileOk', fileId: 0 }]);
     expectActions(receiver.receive(0, { type: PacketType.DONE }), [{ type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length, bytesResumed: 0 }]);
   });
 
   it('fails alone when the owner cannot write it or its hash does not match', () => {
@@ -1651,7 +1705,7 @@ describe('FILE_INLINE', () => {
     sender.receive({ type: PacketType.FILE_READY, fileId: 0 });
     expect(sender.fileSent(0, Buffer.alloc(DIGEST_SIZE, 1))).toEqual([{ type: 'send', message: { type: PacketType.FILE_DONE, fileId: 0, digest: Buffer.alloc(DIGEST_SIZE, 1) } }]);
     expectActions(sender.receive({ type: PacketType.FILE_OK, fileId: 0 }), [{ type: 'fileOk', fileId: 0 }]);
-    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0 }]);
+    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0 }]);
   });
 
   it('sender ends once its inline files are acknowledged', () => {
@@ -1661,7 +1715,7 @@ describe('FILE_INLINE', () => {
     expectInternal(() => sender.sendInline(pathOf(1), PERM, MTIME, data, 7n));
     sender.receive({ type: PacketType.FILE_OK, fileId: 0 });
     expectActions(sender.finish(), [sent('DONE')]);
-    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length }]);
+    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length, bytesResumed: 0 }]);
   });
 });
 
@@ -1681,6 +1735,7 @@ describe('TransferSender and TransferReceiver back to back', () => {
           filesFailed: plan.files.length - ok.length,
           entriesFailed: 0,
           bytes: ok.reduce((sum, file) => sum + file.size, 0),
+          bytesResumed: 0,
         };
         expect(loopback(plan, xxh)).toEqual({ sender: summary, receiver: summary });
       }),

@@ -1,7 +1,6 @@
 import * as fc from 'fast-check';
 import { RESUME_MARGIN_BYTES, resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES } from '../../../src/sftp/resume';
 import { sftpPath } from '../../../src/sftp/engine';
-import { nodeVersionProblem } from '../../../src/launch/nodeProbe';
 
 describe('resumeOffset', () => {
   test('no temporary, or one longer than the source: start from 0', () => {
@@ -37,12 +36,3 @@ describe('sftpPath', () => {
   ])('%j is %j over SFTP (relative to the login directory)', (typed, sftp) => expect(sftpPath(typed)).toBe(sftp));
 });
 
-describe('nodeVersionProblem', () => {
-  test.each([
-    [0, 'v20.1.0\n', undefined],
-    [0, 'v22.3.1', undefined],
-    [0, 'v18.19.0', 'node v18.19.0 is older than 20'],
-    [127, '', 'no node on the PATH of its SSH session'],
-    [0, 'something else', 'no node on the PATH of its SSH session'],
-  ])('exit %j, output %j: %j', (code, stdout, problem) => expect(nodeVersionProblem(code, stdout)).toBe(problem));
-});

@@ -3,6 +3,7 @@ import { Duplex } from 'node:stream';
 import type { FcpError } from '../../../src/errors';
 import { BATCHABLE_TYPES, PacketType } from '../../../src/protocol/constants';
 import { FrameDecoder } from '../../../src/protocol/frameDecoder';
+import { FrameEncoder } from '../../../src/protocol/frameEncoder';
 import type { Message } from '../../../src/protocol/messages';
 import { loadXxhash } from '../../../src/protocol/xxhash';
 import { FramedConnection } from '../../../src/wire/framedConnection';
@@ -27,6 +28,26 @@ test('a connection the owner closed before start() reports a clean close', async
   conn.close();
   const closed = await new Promise<FcpError | undefined>((resolve) => conn.start({ message: () => undefined, closed: resolve }));
   expect(closed).toBeUndefined();
+});
+
+test.each([
+  ['between two frames', 0],
+  ['inside a frame header', 3],
+  ['inside a payload', 9],
+])('a stream the peer ends %s is a lost connection (FCP_ERR_CONNECTION_LOST), wherever the cut fell', async (_where, partial) => {
+  const xxh = await loadXxhash();
+  const stream = idleStream();
+  const conn = new FramedConnection(stream, xxh, 'data connection 1 to test', 60_000);
+  const received: Message[] = [];
+  const closed = new Promise<FcpError | undefined>((resolve) => conn.start({ message: (m) => received.push(m), closed: resolve }));
+  // A whole KEEPALIVE frame, then the first bytes of a FILE_OK frame, then the end of the stream.
+  const encoder = new FrameEncoder(xxh);
+  stream.push(encoder.encode({ type: PacketType.KEEPALIVE }));
+  if (partial > 0) stream.push(encoder.encode({ type: PacketType.FILE_OK, fileId: 7 }).subarray(0, partial));
+  stream.push(null);
+  const error = await closed;
+  expect({ code: error?.code, received: received.map((m) => m.type) }).toEqual({ code: 'FCP_ERR_CONNECTION_LOST', received: [PacketType.KEEPALIVE] });
+  expect(error?.message).toMatch(partial > 0 ? /closed unexpectedly \(stream ended inside a frame/ : /closed unexpectedly$/);
 });
 
 describe('BATCH', () => {

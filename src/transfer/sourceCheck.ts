@@ -1,0 +1,51 @@
+/**
+ * Whether a source file changed while it was read. The sender fstats the open descriptor when it
+ * opens a file and again after every read: a read that overlapped a write is always followed by
+ * an fstat that sees the write (its mtime and ctime, or its size), so a file whose reads all
+ * passed the check was read whole from one version of it. One fstat on an open descriptor costs
+ * about a microsecond, next to a chunk's read of up to 64 MiB.
+ *
+ * A file that is written in place (same size, new mtime or ctime) or got shorter fails with
+ * FCP_ERR_SOURCE_CHANGED: what was read is a mix of two versions. A file that got longer is taken
+ * to have been appended to, as a log file is: its first `size` bytes, as announced, are sent, and
+ * it is reported as changed while read (tar's "file changed as we read it").
+ */
+import * as fs from 'node:fs';
+import { FcpError } from '../errors';
+import { showName } from '../showName';
+
+export interface SourceState {
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export function sourceState(fd: number): SourceState {
+  const { size, mtimeNs, ctimeNs } = fs.fstatSync(fd, { bigint: true });
+  return { size, mtimeNs, ctimeNs };
+}
+
+export function sourceChanged(source: Buffer, how: string): FcpError {
+  return new FcpError('FCP_ERR_SOURCE_CHANGED', `${showName(source)} ${how} while it was being read; not copied`, {
+    hint: 'copy it again once nothing writes to it',
+  });
+}
+
+/**
+ * Checks the open file against its state when opened; throws FCP_ERR_SOURCE_CHANGED when it was
+ * written in place or got shorter than `size` (the size announced), and says whether it grew.
+ */
+export function checkSource(fd: number, opened: SourceState, source: Buffer, size: number): { grew: boolean } {
+  const now = sourceState(fd);
+  if (now.size < BigInt(size)) throw sourceChanged(source, 'shrank');
+  const grew = now.size > BigInt(size);
+  if (now.size === opened.size && (now.mtimeNs !== opened.mtimeNs || now.ctimeNs !== opened.ctimeNs)) {
+    throw sourceChanged(source, 'was modified');
+  }
+  return { grew };
+}
+
+/** The warning for a file that grew while it was read: what was sent is its start. */
+export function grewWarning(source: Buffer, size: number): string {
+  return `${showName(source)}: file changed as we read it (it grew); its first ${size} bytes were copied`;
+}

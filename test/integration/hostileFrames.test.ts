@@ -1,0 +1,87 @@
+/**
+ * A hostile client that authenticates, then sends what fcp never would, on the control and data
+ * connections of a real fcpd receiving a push: each case gets ERROR with the right code, and fcpd
+ * ends the session by itself with that error and its exit code (no allocation sized by the peer's
+ * numbers: a FILE_COUNT of 4 billion or a 32 TiB file would end it in an out-of-memory crash).
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
+import { loadXxhash, PacketType } from '../../src/protocol';
+import type { Message } from '../../src/protocol/messages';
+import { ClientConnection } from '../../src/session/connection';
+import { FramedConnection } from '../../src/wire/framedConnection';
+import { runHandshake } from '../../src/wire/handshake';
+import { livePushSession } from './helpers/hostilePeer';
+import { dial, killAll, within } from './helpers/run';
+import { useTempDirs } from './helpers/tmp';
+
+jest.setTimeout(30_000);
+const temp = useTempDirs();
+afterAll(() => killAll());
+
+const mtimeNs = 1_700_000_000_000_000_000n;
+const NO_DIGEST = Buffer.alloc(16);
+const fileInfo = (fileId: number, size: number, name: string): Message => ({
+  type: PacketType.FILE_INFO,
+  fileId,
+  perm: 0o644,
+  size,
+  mtimeNs,
+  digest: NO_DIGEST,
+  path: Buffer.from(name),
+});
+const data = (fileId: number, seq: number): Message => ({ type: PacketType.DATA, fileId, seq, data: Buffer.alloc(8192) });
+
+const count = (files: number, totalBytes: number): Message => ({ type: PacketType.FILE_COUNT, count: files, totalBytes });
+
+/** What the hostile sender sends: on control, then (once fcpd answered FILE_READY, if it is to) on data connection 1. */
+interface Script {
+  control: Message[];
+  data?: Message[];
+  afterReady?: boolean;
+}
+
+const CASES: [string, Script, FcpErrorCode][] = [
+  ['FILE_COUNT of 4 billion files, then DONE after none', { control: [count(4_294_967_295, 2 ** 53 - 1), { type: PacketType.DONE }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['a file of 32 TiB over a FILE_COUNT total of 10', { control: [count(1, 10), fileInfo(0, 2 ** 45, 'huge')] }, 'FCP_ERR_PROTOCOL'],
+  ['DATA on the control connection', { control: [count(1, 8192), fileInfo(0, 8192, 'f'), data(0, 0)] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['a receiver frame (FILE_OK) from the sender', { control: [count(1, 0), { type: PacketType.FILE_OK, fileId: 0 }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['DATA for a file id never announced', { control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [data(7, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
+  ['DATA past the end of its file', { control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [data(0, 1 << 20)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
+  ['the same DATA twice', { control: [count(1, 3 * 8192), fileInfo(0, 3 * 8192, 'f')], data: [data(0, 0), data(0, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
+];
+
+test.each(CASES)('%s: fcpd answers with the right ERROR and ends the session', async (_name, script, expected) => {
+  const work = temp.make('fcp-hostile');
+  const { fcpd, secret, control, established: session } = await livePushSession(work, 1);
+  const xxh = await loadXxhash();
+  const dataConn = new FramedConnection(await dial(fcpd.port), xxh, 'hostile data connection', 10_000);
+  await runHandshake(
+    dataConn,
+    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: session.sessionId, connIndex: 1, params: session.params }),
+    { timeoutMs: 10_000 },
+  );
+  dataConn.start({ message: () => undefined, closed: () => undefined });
+  dataConn.resume();
+  const sendData = (): void => script.data?.forEach((message) => dataConn.send(message));
+  const answered: string[] = [];
+  const closed = new Promise<void>((resolve) =>
+    control.start({
+      message: (message) => {
+        if (message.type === PacketType.ERROR) answered.push(codeFromWire(message.code));
+        if (message.type === PacketType.FILE_READY && script.afterReady) sendData();
+      },
+      closed: () => resolve(),
+    }),
+  );
+  control.resume();
+  for (const message of script.control) control.send(message);
+  if (!script.afterReady) sendData();
+  await within(closed, 15_000, 'fcpd closing the session');
+  const ended = await within(fcpd.exited, 15_000, 'fcpd exit');
+  expect({ answered, ended }).toEqual({ answered: [expected], ended: { code: exitCodeFor(expected), signal: null } });
+  expect(fcpd.stderr()).not.toMatch(/^\s+at /m);
+  // Nothing of the refused session stays behind.
+  expect(fs.readdirSync(work)).toEqual([]);
+});

@@ -1,0 +1,111 @@
+/**
+ * The quick check (PROTOCOL.md §7.5) with the real bin/fcp (local copies run through a local
+ * fcpd as a push) and a pull through the Node API: a rerun sends only what is missing or differs,
+ * `-I` sends everything, and the --json summary says so in bytesSent and bytesResumed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { copy, localLauncher } from '../../src';
+import { compareTrees, leftoverTemporaries, sha256File } from './helpers/compare';
+import { FCP_BIN, killAll, runNode } from './helpers/run';
+import { useTempDirs } from './helpers/tmp';
+import { CHUNK, INLINE_MAX, makeFile } from './helpers/tree';
+
+const temp = useTempDirs();
+afterAll(killAll);
+
+const BIG = 3 * CHUNK + 5;
+const MEDIUM = CHUNK + 1;
+const SMALL = INLINE_MAX - 1;
+
+/** src/{big, medium, small}: two files sent in chunks, one inline; dst, where the copy goes (as dst/src). */
+function source(work: string): string {
+  const src = path.join(work, 'src');
+  fs.mkdirSync(src);
+  fs.mkdirSync(path.join(work, 'dst'));
+  makeFile(src, 'big', BIG);
+  makeFile(src, 'medium', MEDIUM, { mode: 0o640 });
+  makeFile(src, 'small', SMALL);
+  return src;
+}
+
+interface Summary { bytes: number; bytesSent: number; bytesResumed: number; files: number; filesFailed: number }
+
+/** Runs `fcp --json -r ...args src dst` in work; returns its summary record. */
+async function fcp(work: string, ...args: string[]): Promise<Summary> {
+  const run = await runNode(FCP_BIN, ['--json', '-r', ...args, 'src', 'dst'], { cwd: work, timeoutMs: 60_000 });
+  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+  const records = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string });
+  return records.find((r) => r.event === 'summary') as unknown as Summary;
+}
+
+function expectCopied(work: string): void {
+  expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst', 'src'))).toEqual([]);
+  expect(leftoverTemporaries(path.join(work, 'dst'))).toEqual([]);
+}
+
+const TOTAL = BIG + MEDIUM + SMALL;
+
+test('a rerun of a finished copy sends only the inline file; -I sends everything again', async () => {
+  const work = temp.make('fcp-quick');
+  source(work);
+  expect(await fcp(work)).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
+  expectCopied(work);
+
+  expect(await fcp(work)).toMatchObject({ bytes: TOTAL, bytesSent: SMALL, bytesResumed: BIG + MEDIUM, files: 3, filesFailed: 0 });
+  expectCopied(work);
+
+  expect(await fcp(work, '-I')).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
+  expectCopied(work);
+});
+
+test('a file whose size or mtime differs is sent again; one whose mode alone differs gets the mode and no data', async () => {
+  const work = temp.make('fcp-quick');
+  source(work);
+  await fcp(work);
+  const dst = path.join(work, 'dst', 'src');
+  // Same size, other content and mtime: the mtime tells.
+  makeFile(dst, 'big', BIG, { mtime: '2011-01-01T00:00:00Z' });
+  // Same size and mtime as the source, other mode.
+  fs.chmodSync(path.join(dst, 'medium'), 0o600);
+  expect(await fcp(work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM, files: 3 });
+  expectCopied(work);
+  expect(sha256File(path.join(dst, 'big'))).toBe(sha256File(path.join(work, 'src', 'big')));
+});
+
+test('the quick check trusts size and mtime, as rsync does: same size and mtime, other content, is kept', async () => {
+  const work = temp.make('fcp-quick');
+  const src = source(work);
+  await fcp(work);
+  const dst = path.join(work, 'dst', 'src');
+  const stat = fs.statSync(path.join(src, 'big'));
+  makeFile(dst, 'big', BIG);
+  fs.utimesSync(path.join(dst, 'big'), stat.atime, stat.mtime);
+  const kept = sha256File(path.join(dst, 'big'));
+  expect(await fcp(work)).toMatchObject({ bytesResumed: BIG + MEDIUM });
+  expect(sha256File(path.join(dst, 'big'))).toBe(kept);
+  await fcp(work, '--ignore-times');
+  expectCopied(work);
+});
+
+test('a symlink at the destination is replaced by the file, never taken for it', async () => {
+  const work = temp.make('fcp-quick');
+  const src = source(work);
+  await fcp(work);
+  const dst = path.join(work, 'dst', 'src');
+  fs.rmSync(path.join(dst, 'big'));
+  fs.symlinkSync(path.join(src, 'big'), path.join(dst, 'big'));
+  expect(await fcp(work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM });
+  expect(fs.lstatSync(path.join(dst, 'big')).isFile()).toBe(true);
+  expectCopied(work);
+});
+
+test('a pull (the client receives) skips what it holds, and ignoreTimes sends it all', async () => {
+  const work = temp.make('fcp-quick');
+  const src = source(work);
+  const options = { sources: [`localhost:${src}`], destination: path.join(work, 'dst'), recursive: true, launcher: localLauncher() };
+  expect(await copy(options)).toMatchObject({ bytesSent: TOTAL, bytesResumed: 0 });
+  expect(await copy(options)).toMatchObject({ bytes: TOTAL, bytesSent: SMALL, bytesResumed: BIG + MEDIUM, files: 3 });
+  expect(await copy({ ...options, ignoreTimes: true })).toMatchObject({ bytesSent: TOTAL, bytesResumed: 0 });
+  expectCopied(work);
+});

@@ -1,0 +1,118 @@
+/**
+ * Hosts without fcpd (README "Modes"): a real OpenSSH server whose sessions get a PATH with the
+ * basic tools and Node.js but no fcpd, and a HOME of the test's own. fcp installs its bundled fcpd
+ * into ~/.cache/fcp/<version>/ there (a 0700 directory, checked by SHA-256), reuses it on the next
+ * run, replaces it when its hash does not match, and says so; --no-install refuses instead; a
+ * PATH without Node.js gives FCP_ERR_NO_REMOTE_NODE.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, tempDir, unique, writeFile } from './harness';
+import { explicitLogin, Sshd, startSshd } from './sshd';
+
+jest.setTimeout(90_000);
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const { version } = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+const BUNDLE = path.join(REPO, 'dist', 'fcpd.js');
+const INSTALLING = "installing fcp's own";
+/** What a login session may run: a shell and the tools the launch and install scripts use. */
+const TOOLS = ['sh', 'bash', 'env', 'mkdir', 'chmod', 'cat', 'cut', 'rm', 'mv', 'sha256sum'];
+
+/** A directory of symlinks to `tools` (and node when `withNode`): the PATH of the server's sessions. */
+function binDir(parent: string, withNode: boolean): string {
+  const dir = path.join(parent, withNode ? 'bin-node' : 'bin-plain');
+  fs.mkdirSync(dir);
+  for (const tool of [...TOOLS, ...(withNode ? ['node'] : [])]) fs.symlinkSync(`/usr/bin/${tool}`, path.join(dir, tool));
+  return dir;
+}
+
+let work: string;
+let file: string;
+let env: NodeJS.ProcessEnv;
+const servers: Sshd[] = [];
+
+async function server(withNode: boolean): Promise<{ sshd: Sshd; home: string }> {
+  const home = path.join(work, unique('remote-home'));
+  fs.mkdirSync(home);
+  const sshd = await startSshd({ extraConfig: `SetEnv HOME=${home} PATH=${binDir(home, withNode)}` });
+  servers.push(sshd);
+  return { sshd, home };
+}
+
+/** Everything on the command line but --fcpd-path: fcp's launch script decides. */
+function login(sshd: Sshd): string[] {
+  return explicitLogin(sshd).slice(0, -2);
+}
+
+beforeAll(() => {
+  work = tempDir('install-work');
+  file = path.join(work, 'file.bin');
+  writeFile(file, content(200 * 1024, 'install'), 0o640, 2);
+  env = childEnv(tempDir('install-home'));
+});
+
+afterAll(async () => {
+  killAll();
+  for (const sshd of servers) await sshd.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+const sha256 = (p: string): string => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+
+test('Node.js but no fcpd: installed into ~/.cache/fcp once, reused, replaced when its hash does not match', async () => {
+  const { sshd, home } = await server(true);
+  const cache = path.join(home, '.cache', 'fcp', version);
+  const cached = path.join(cache, 'fcpd.js');
+  const upload = async (): Promise<Awaited<ReturnType<typeof runFcp>>> => {
+    const dest = path.join(work, unique('up'));
+    const run = await runFcp([...login(sshd), file, `${sshd.user}@127.0.0.1:${dest}`], { env });
+    expectExit(run, 0);
+    expectSameTree(dest, file, run);
+    return run;
+  };
+
+  const first = await upload();
+  expect(first.stderr).toContain(INSTALLING);
+  expect(sha256(cached)).toBe(sha256(BUNDLE));
+  expect(fs.statSync(cache).mode & 0o777).toBe(0o700);
+  expect(fs.readdirSync(cache)).toEqual(['fcpd.js']);
+
+  const second = await upload();
+  if (second.stderr !== '') throw new Error(`the second run should find fcpd in the cache, silently\n${show(second)}`);
+
+  fs.appendFileSync(cached, '\n// changed on the host\n');
+  const third = await upload();
+  expect(third.stderr).toContain(INSTALLING);
+  expect(sha256(cached)).toBe(sha256(BUNDLE));
+});
+
+test('through an external ssh (-e ssh) too: installed on the first run, then found', async () => {
+  const { sshd, home } = await server(true);
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    const dest = path.join(work, unique('up-e'));
+    const run = await runFcp(['-e', 'ssh', ...login(sshd), file, `${sshd.user}@127.0.0.1:${dest}`], { env });
+    expectExit(run, 0);
+    expectSameTree(dest, file, run);
+    runs.push(run.stderr);
+  }
+  expect(runs[0]).toContain(INSTALLING);
+  expect(runs[1]).not.toContain(INSTALLING);
+  expect(sha256(path.join(home, '.cache', 'fcp', version, 'fcpd.js'))).toBe(sha256(BUNDLE));
+});
+
+test('--no-install: fcpd missing is an error that says what to do (exit 6), and nothing is installed', async () => {
+  const { sshd, home } = await server(true);
+  const run = await runFcp([...login(sshd), '--no-install', file, `${sshd.user}@127.0.0.1:${work}/`], { env });
+  expectFailure(run, 6, 'FCP_ERR_CONNECT', /fcpd was not found on /, /--fcpd-path/);
+  expect(fs.existsSync(path.join(home, '.cache'))).toBe(false);
+});
+
+test('no Node.js on the host: FCP_ERR_NO_REMOTE_NODE names it', async () => {
+  const { sshd, home } = await server(false);
+  const run = await runFcp([...login(sshd), file, `${sshd.user}@127.0.0.1:${work}/`], { env });
+  expectFailure(run, 6, 'FCP_ERR_NO_REMOTE_NODE', /no Node\.js 20 or later on /);
+  expect(fs.existsSync(path.join(home, '.cache'))).toBe(false);
+});

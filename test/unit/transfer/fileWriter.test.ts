@@ -1,0 +1,40 @@
+/** FileWriter: a file discarded while its writes are in flight is gone once discarded() resolves. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chunkHash, loadXxhash } from '../../../src/protocol/xxhash';
+import { FileWriter, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-writer-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('discarded() waits for the writes in flight of a discarded file, then its temporary is removed', async () => {
+  const xxh = await loadXxhash();
+  let closed = 0;
+  const writer = new FileWriter(xxh, () => closed++);
+  const chunks = 8;
+  const size = chunks * 4 * SYNC_WRITE_MAX;
+  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, true);
+  const chunk = Buffer.alloc(4 * SYNC_WRITE_MAX, 7);
+  const hash = chunkHash(xxh, [chunk]);
+  const written: boolean[] = [];
+  for (let i = 0; i < chunks; i++) writer.writeChunk(0, i * chunk.length, [chunk], hash, (error, result) => written.push(!error && result.ok));
+  // Larger than SYNC_WRITE_MAX: the writes are in libuv's thread pool now.
+  expect(fs.readdirSync(dir)).toHaveLength(1);
+  writer.discardFile(0);
+  await writer.discarded();
+  expect(written).toEqual(new Array(chunks).fill(true));
+  expect(fs.readdirSync(dir)).toEqual([]);
+  expect(closed).toBe(1);
+});
+
+test('discarded() resolves at once when nothing is in flight', async () => {
+  const writer = new FileWriter(await loadXxhash(), () => undefined);
+  writer.createFile(0, Buffer.from(path.join(dir, 'f')), 10, 0o644, false);
+  writer.discardFile(0);
+  await writer.discarded();
+  expect(fs.readdirSync(dir)).toEqual([]);
+});

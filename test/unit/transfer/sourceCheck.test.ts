@@ -1,0 +1,72 @@
+/** sourceCheck: what counts as a source that changed while it was read, and errno → code for read and write errors. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fsError } from '../../../src/transfer/fsError';
+import { checkSource, sourceState } from '../../../src/transfer/sourceCheck';
+
+const SIZE = 100_000;
+let dir: string;
+let file: string;
+let fd: number;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-source-check-'));
+  file = path.join(dir, 'source.bin');
+  fs.writeFileSync(file, Buffer.alloc(SIZE, 0x61));
+  // An mtime well in the past: a write now gets another one even on a coarse file-system clock.
+  fs.utimesSync(file, 1_000_000, 1_000_000);
+  fd = fs.openSync(file, 'r+');
+});
+afterEach(() => {
+  fs.closeSync(fd);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const source = (): Buffer => Buffer.from(file);
+
+test('an untouched file passes, and did not grow', () => {
+  const opened = sourceState(fd);
+  expect(checkSource(fd, opened, source(), SIZE)).toEqual({ grew: false });
+});
+
+test('written in place (same size, dd conv=notrunc): FCP_ERR_SOURCE_CHANGED naming the file', () => {
+  const opened = sourceState(fd);
+  fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, SIZE - 10);
+  expect(() => checkSource(fd, opened, source(), SIZE)).toThrow(expect.objectContaining({ code: 'FCP_ERR_SOURCE_CHANGED', message: expect.stringContaining('source.bin was modified while it was being read') }));
+});
+
+test('only its times changed (touch): FCP_ERR_SOURCE_CHANGED, since content may have been rewritten with the same size', () => {
+  const opened = sourceState(fd);
+  fs.utimesSync(file, 2_000_000, 2_000_000);
+  expect(() => checkSource(fd, opened, source(), SIZE)).toThrow(expect.objectContaining({ code: 'FCP_ERR_SOURCE_CHANGED' }));
+});
+
+test('shorter than announced: FCP_ERR_SOURCE_CHANGED (shrank)', () => {
+  const opened = sourceState(fd);
+  fs.ftruncateSync(fd, SIZE - 1);
+  expect(() => checkSource(fd, opened, source(), SIZE)).toThrow(expect.objectContaining({ code: 'FCP_ERR_SOURCE_CHANGED', message: expect.stringContaining('shrank') }));
+});
+
+test('appended to: it grew, no error (its announced start is sent)', () => {
+  const opened = sourceState(fd);
+  fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, SIZE);
+  expect(checkSource(fd, opened, source(), SIZE)).toEqual({ grew: true });
+});
+
+test('longer at open than at the walk, then left alone: it grew', () => {
+  fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, SIZE);
+  const opened = sourceState(fd);
+  expect(checkSource(fd, opened, source(), SIZE)).toEqual({ grew: true });
+});
+
+test.each([
+  ['ENOSPC', 'FCP_ERR_NO_SPACE'],
+  ['EDQUOT', 'FCP_ERR_NO_SPACE'],
+  ['EFBIG', 'FCP_ERR_FILE_TOO_LARGE'],
+  ['EACCES', 'FCP_ERR_PERMISSION'],
+  ['EIO', 'FCP_ERR_IO'],
+])('%s maps to %s (exit 4), naming the file, with a hint', (errno, code) => {
+  const mapped = fsError(Object.assign(new Error(`${errno}: it failed, write`), { code: errno }), 'write', Buffer.from('/some/dir/big5'));
+  expect({ code: mapped.code, exit: mapped.exitCode, names: mapped.message.includes('big5'), hint: typeof mapped.hint }).toEqual({ code, exit: 4, names: true, hint: 'string' });
+});

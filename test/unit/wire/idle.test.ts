@@ -1,0 +1,70 @@
+/**
+ * The idle timeout and KEEPALIVE of FramedConnection, on fake clocks: a peer that stops answering
+ * is a timeout, a quiet peer that keeps alive is not, even when its own timeout is far longer
+ * than ours (each side sets its own --timeout).
+ */
+import { Duplex } from 'node:stream';
+import type { FcpError } from '../../../src/errors';
+import { loadXxhash } from '../../../src/protocol/xxhash';
+import { FramedConnection } from '../../../src/wire/framedConnection';
+
+/** Two in-memory streams joined both ways; a stopped side writes nothing to the other (SIGSTOP). */
+function linkedPair(): { a: Duplex; b: Duplex; stop: (side: 'a' | 'b') => void } {
+  const stopped = new Set<string>();
+  const make = (name: string, other: () => Duplex): Duplex =>
+    new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        if (!stopped.has(name)) other().push(chunk);
+        done();
+      },
+    });
+  const a: Duplex = make('a', () => b);
+  const b: Duplex = make('b', () => a);
+  return { a, b, stop: (side) => stopped.add(side) };
+}
+
+const SHORT_MS = 2000;
+const LONG_MS = 60_000;
+
+beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }));
+afterEach(() => jest.useRealTimers());
+
+/** Advances the fake clock by ms, a second at a time, letting the streams deliver in between. */
+async function pass(ms: number): Promise<void> {
+  for (let left = ms; left > 0; left -= 1000) {
+    jest.advanceTimersByTime(Math.min(1000, left));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function connectedPair(): Promise<{ short: FramedConnection; long: FramedConnection; closed: (FcpError | undefined | 'open')[]; stop: (side: 'a' | 'b') => void }> {
+  const xxh = await loadXxhash();
+  const { a, b, stop } = linkedPair();
+  const short = new FramedConnection(a, xxh, 'connection with --timeout 2', SHORT_MS);
+  const long = new FramedConnection(b, xxh, 'peer with the default timeout', LONG_MS);
+  const closed: (FcpError | undefined | 'open')[] = ['open', 'open'];
+  short.start({ message: () => undefined, closed: (error) => (closed[0] = error) });
+  long.start({ message: () => undefined, closed: (error) => (closed[1] = error) });
+  short.startKeepalive();
+  long.startKeepalive();
+  return { short, long, closed, stop };
+}
+
+test('an idle but healthy session is not timed out: KEEPALIVE covers ten times the shorter timeout', async () => {
+  const { closed } = await connectedPair();
+  await pass(10 * SHORT_MS);
+  expect(closed).toEqual(['open', 'open']);
+});
+
+test('a peer that stops answering (SIGSTOP, a cut link): FCP_ERR_TIMEOUT naming the connection', async () => {
+  const { closed, stop } = await connectedPair();
+  stop('b');
+  await pass(SHORT_MS + 2000);
+  const error = closed[0] as FcpError;
+  expect({ code: error.code, message: error.message }).toEqual({
+    code: 'FCP_ERR_TIMEOUT',
+    message: 'connection with --timeout 2: nothing received for 2 s',
+  });
+  expect(closed[1]).toBe('open');
+});
