@@ -32,7 +32,8 @@ beforeAll(async () => {
   // A PATH with the hash tools but no node (node lives in /usr/bin here).
   const bin = path.join(work, 'bin');
   fs.mkdirSync(bin);
-  for (const tool of ['sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
+  // A shell and the basic tools every host has, and no Node.js.
+  for (const tool of ['sh', 'cut', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
   // sshd reads authorized keys as the user: nobody's copy must be where nobody can read it.
   const key = path.join(work, 'id_ed25519');
   const userKey = { file: key, pub: keygen(key) };
