@@ -58,6 +58,7 @@ interface FcpOptions {
   ssh?: string;
   fcpdPath?: string;
   tunnel?: boolean;
+  sftp?: boolean;
   /** --no-install: false. */
   install?: boolean;
   recursive?: boolean;
@@ -131,6 +132,7 @@ function program(): Command {
     .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
+    .option('--sftp', 'copy over SFTP on -n SSH sessions instead of fcpd (what fcp does when the remote host has no Node.js 20+)')
     .option('--no-install', "never copy fcp's own fcpd into ~/.cache/fcp on a host that has Node.js 20+ but no fcpd")
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', scpLimit)
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit)', bwlimit)
@@ -141,7 +143,7 @@ function program(): Command {
     .option('-B', 'batch mode: never ask for a password or passphrase (ssh -o BatchMode=yes)')
     .option('-S <program>', 'the same as -e (scp -S)')
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
-    .option('-O', "accepted for scp compatibility: fcp speaks its own protocol, not scp's or SFTP")
+    .option('-O', "accepted for scp compatibility: fcp speaks its own protocol (SFTP only with --sftp or without Node.js on the remote host)")
     .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
@@ -185,6 +187,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       encrypt: options.cipher === 'none' ? false : options.encrypt,
       cipher: options.cipher === 'none' ? undefined : options.cipher,
       bwlimit: options.limit ?? options.bwlimit,
+      sftp: options.sftp,
       failFast: options.failFast,
       timeout: options.timeout === undefined ? undefined : options.timeout / 1000,
       ssh: {

@@ -97,6 +97,8 @@ export class Reporter {
         rate: summary.rate,
         connections: summary.connections,
         encrypted: summary.encrypted,
+        mode: summary.mode,
+        verification: summary.verification,
         errors: summary.errors.map((e) => ({ code: e.code, message: e.message })),
       });
     }
@@ -105,7 +107,7 @@ export class Reporter {
     const unchanged = summary.bytesResumed > 0 ? `, ${formatBytes(summary.bytesResumed)} already there` : '';
     const line =
       `${summary.files} files, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
-      `(${formatBytes(summary.rate)}/s, ${summary.connections} connections${summary.encrypted ? ', encrypted' : ''})` +
+      `(${formatBytes(summary.rate)}/s, ${summary.connections} ${summary.mode === 'sftp' ? 'SFTP sessions' : 'connections'}${summary.encrypted ? ', encrypted' : ''})` +
       (failed > 0 ? `, ${failed} failed` : '');
     // On a terminal the progress line gives way to this, as scp leaves its last meter line.
     if (this.options.verbose || this.showProgressLine) this.say(line);

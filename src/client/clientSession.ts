@@ -12,22 +12,18 @@ import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
 import { timeoutsFor } from '../timeouts';
-import type { EntryScope } from '../session/entryScope';
-import type { Destination } from '../transfer/destination';
 import { stopAtFirstFailure } from '../transfer/link';
 import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
-import type { WalkResult } from '../transfer/walk';
+import type { ClientWork } from '../transfer/work';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { RateLimiter, throttled } from '../wire/throttle';
 
 const NO_SESSION = Buffer.alloc(SESSION_ID_SIZE);
 
-export type ClientWork =
-  | { kind: 'push'; destination: Buffer; walk: WalkResult }
-  | { kind: 'pull'; sources: Buffer[]; destination: Destination; scope: EntryScope };
+export type { ClientWork };
 
 export interface ClientSessionOptions {
   server: LaunchedServer;

@@ -5,11 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
-import { Cipher, ModeFlag } from '../protocol/constants';
+import { Cipher, DEFAULT_CONNECTIONS, ModeFlag } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import { localLauncher } from '../launch/localLauncher';
-import type { Launcher } from '../launch/launcher';
+import type { Launcher, LaunchedServer } from '../launch/launcher';
+import { MIN_NODE_MAJOR } from '../launch/remoteInstall';
 import { makeOffer } from '../session/params';
 import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
@@ -22,6 +23,9 @@ import { loadXxhash } from '../protocol/xxhash';
 import { Location, parseLocation, showLocation } from './location';
 import { Progress, ProgressSnapshot } from './progress';
 import type * as RemoteLauncherModule from './remoteLauncher';
+import type * as SftpEngineModule from '../sftp/engine';
+import type { Verification as SftpVerification } from '../sftp/verification';
+import type { TransferEvents, TransferSummary } from '../transfer/link';
 import type { SshOptions } from './remoteLauncher';
 
 export interface CopyOptions {
@@ -71,7 +75,18 @@ export interface CopyOptions {
   /** Lines the user should see even without -v (e.g. falling back to an SSH tunnel). */
   notice?: (line: string) => void;
   onEvent?: (event: CopyEvent) => void;
+  /**
+   * Copy over SFTP (N SSH sessions) instead of fcpd, as fcp does by itself when the remote host
+   * has no Node.js 20+ (fcp --sftp).
+   */
+  sftp?: boolean;
 }
+
+/**
+ * How a copy ran: fcp's protocol with the fcpd found on the remote host (or the local one), with
+ * an fcpd fcp installed there, or SFTP.
+ */
+export type CopyMode = 'fcpd' | 'fcpd-installed' | 'sftp';
 
 /** The ciphers fcp seals its connections with, by the names the command line and this API take. */
 export const CIPHERS = { 'aes256-gcm': Cipher.AES_256_GCM, 'chacha20-poly1305': Cipher.CHACHA20_POLY1305 } as const;
@@ -113,6 +128,12 @@ export interface CopySummary {
   encrypted: boolean;
   /** Files and entries that failed or were skipped: the copy is partial when this is not empty. */
   errors: FcpError[];
+  mode: CopyMode;
+  /**
+   * What was checked of each file: 'chunks' (fcpd: every chunk's digest, then the whole file's),
+   * or for SFTP 'size', 'size+sha256' or 'size+md5' (a hash when the server can run one).
+   */
+  verification: 'chunks' | SftpVerification;
 }
 
 interface Plan {
@@ -199,10 +220,101 @@ async function loadEngine(): Promise<typeof ClientSessionModule> {
   return require('./clientSession') as typeof ClientSessionModule;
 }
 
+/** An engine's counts as copy()'s summary; the rest says how it ran. */
+function summarize(
+  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors'>,
+  started: number,
+  how: Pick<CopySummary, 'connections' | 'encrypted' | 'mode' | 'verification'>,
+): CopySummary {
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    bytes: counts.bytes,
+    bytesSent: counts.bytesSent,
+    bytesResumed: counts.bytesResumed,
+    files: counts.filesOk,
+    filesFailed: counts.filesFailed,
+    entriesFailed: counts.entriesFailed,
+    seconds,
+    rate: seconds > 0 ? counts.bytes / seconds : 0,
+    errors: counts.errors,
+    ...how,
+  };
+}
+
+/** The transfer events of either engine as copy()'s events, and the progress ticker they start. */
+function reporting(progress: Progress, options: CopyOptions, connections: number, encrypted: boolean): { events: TransferEvents; stop(final: boolean): void } {
+  const emit = options.onEvent ?? (() => undefined);
+  // Progress events come only once the session has said how much there is (after 'start').
+  let ticker: NodeJS.Timeout | undefined;
+  return {
+    events: {
+      start(files, bytes) {
+        progress.filesTotal = files;
+        progress.bytesTotal = bytes;
+        emit({ type: 'start', files, bytes, connections, encrypted });
+        ticker ??= setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250).unref();
+      },
+      bytes(count) {
+        progress.bytesDone += count;
+      },
+      file(event) {
+        progress.filesDone++;
+        progress.currentFile = event.path.toString('utf8');
+        emit(toFileEvent(event));
+      },
+      entryFailed(path, error) {
+        emit({ type: 'entryError', path: path.toString('utf8'), pathBytes: Buffer.from(path), error: { code: error.code, message: error.message } });
+      },
+    },
+    /** Stops the ticker; after a copy that ended (`final`), with a last progress event. */
+    stop(final: boolean) {
+      if (ticker && final) emit({ type: 'progress', ...progress.snapshot() });
+      clearInterval(ticker);
+      ticker = undefined;
+    },
+  };
+}
+
+/** The copy over SFTP, for a remote location reached with the built-in SSH client. */
+async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, log: (line: string) => void): Promise<CopySummary> {
+  const { remote, work, flags } = planned;
+  if (!remote) throw new FcpError('FCP_ERR_USAGE', '--sftp copies to or from a remote host, and no location is remote');
+  if (options.ssh?.program || options.launcher) {
+    throw new FcpError('FCP_ERR_USAGE', `${why}: SFTP mode needs fcp's built-in SSH client`, { hint: 'leave out -e/-S to copy over SFTP' });
+  }
+  const connections = options.connections ?? DEFAULT_CONNECTIONS;
+  (options.notice ?? log)(`${why}: copying over SFTP (${connections} sessions)`);
+  if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { sshLogin } = require('./remoteLauncher') as typeof RemoteLauncherModule;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sftp = require('../sftp/engine') as typeof SftpEngineModule;
+  const { host, context } = sshLogin(remote, options.ssh ?? {}, log);
+  const progress = new Progress();
+  const started = Date.now();
+  const report = reporting(progress, options, connections, true);
+  try {
+    const result = await sftp.copyOverSftp({
+      host,
+      context,
+      sessions: connections,
+      work,
+      flags,
+      walk: { recursive: options.recursive ?? false, followSymlinks: options.followSymlinks ?? false },
+      events: report.events,
+      log,
+    });
+    report.stop(true);
+    return summarize(result, started, { connections: result.sessions, encrypted: true, mode: 'sftp', verification: result.verification });
+  } finally {
+    report.stop(false);
+  }
+}
+
 export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
-  const emit = options.onEvent ?? (() => undefined);
-  const { work, flags, remote } = plan(options);
+  const planned = plan(options);
+  const { work, flags, remote } = planned;
   if (options.timeout !== undefined && !isTimeoutSeconds(options.timeout)) {
     throw new FcpError('FCP_ERR_USAGE', `timeout ${options.timeout}: must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
   }
@@ -210,6 +322,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
+  if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
   const secret = randomBytes(SECRET_SIZE);
@@ -220,10 +333,18 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   // load and the hash module compiles: on a long link that start-up time is otherwise added.
   // The launch is awaited from the start (Promise.all): a launch that fails while the engine
   // loads (a refused connection fails within a tick) must not be an unhandled rejection.
-  const [server, { runClientSession }] = await Promise.all([launcherFor(remote, options, log, timeoutMs).launch(secret, log), loadEngine()]);
+  let launched: [LaunchedServer, typeof ClientSessionModule];
+  try {
+    launched = await Promise.all([launcherFor(remote, options, log, timeoutMs).launch(secret, log), loadEngine()]);
+  } catch (err) {
+    // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
+    if ((err as FcpError).code !== 'FCP_ERR_NO_REMOTE_NODE' || !remote || options.launcher || options.ssh?.program) throw err;
+    log((err as FcpError).message);
+    return copyOverSftp(planned, options, `no Node.js ${MIN_NODE_MAJOR}+ on ${remote.host}`, log);
+  }
+  const [server, { runClientSession }] = launched;
   log(`launched ${server.name}`);
-  // Progress events come only once the session has said how much there is (after 'start').
-  let ticker: NodeJS.Timeout | undefined;
+  const report = reporting(progress, options, offer.connections, encrypt);
   let failed = true;
   try {
     const { summary, params } = await runClientSession({
@@ -236,44 +357,13 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       log,
       failFast: options.failFast,
       timeoutMs,
-      events: {
-        start(files, bytes) {
-          progress.filesTotal = files;
-          progress.bytesTotal = bytes;
-          emit({ type: 'start', files, bytes, connections: offer.connections, encrypted: encrypt });
-          ticker ??= setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250).unref();
-        },
-        bytes(count) {
-          progress.bytesDone += count;
-        },
-        file(event) {
-          progress.filesDone++;
-          progress.currentFile = event.path.toString('utf8');
-          emit(toFileEvent(event));
-        },
-        entryFailed(path, error) {
-          emit({ type: 'entryError', path: path.toString('utf8'), pathBytes: Buffer.from(path), error: { code: error.code, message: error.message } });
-        },
-      },
+      events: report.events,
     });
-    if (ticker) emit({ type: 'progress', ...progress.snapshot() });
+    report.stop(true);
     failed = false;
-    const seconds = (Date.now() - started) / 1000;
-    return {
-      bytes: summary.bytes,
-      bytesSent: summary.bytesSent,
-      bytesResumed: summary.bytesResumed,
-      files: summary.filesOk,
-      filesFailed: summary.filesFailed,
-      entriesFailed: summary.entriesFailed,
-      seconds,
-      rate: seconds > 0 ? summary.bytes / seconds : 0,
-      connections: params.connections,
-      encrypted: params.cipher !== 0,
-      errors: summary.errors,
-    };
+    return summarize(summary, started, { connections: params.connections, encrypted: params.cipher !== 0, mode: server.mode ?? 'fcpd', verification: 'chunks' });
   } finally {
-    clearInterval(ticker);
+    report.stop(false);
     await server.close(failed);
   }
 }

@@ -7,8 +7,11 @@ import { externalSshLauncher } from '../launch/externalSshLauncher';
 import type { Launcher } from '../launch/launcher';
 import { sshLauncher } from '../launch/sshLauncher';
 import { ttyPrompter } from '../ssh/prompt';
-import { loadSshConfig, resolveHost } from '../ssh/sshConfig';
+import type { SshContext } from '../ssh/sshClient';
+import { loadSshConfig, resolveHost, ResolvedHost } from '../ssh/sshConfig';
 import type { Location } from './location';
+
+type RemoteLocation = Extract<Location, { kind: 'remote' }>;
 
 export interface SshOptions {
   /** -F: ssh_config to read instead of ~/.ssh/config. */
@@ -45,8 +48,25 @@ export function parseSshOptions(options: string[] = []): Record<string, string> 
   return parsed;
 }
 
+/** The host to log in to with ssh2 (scp's -P, -i, -F, -J, -o over the ssh config) and how. */
+export function sshLogin(remote: RemoteLocation, ssh: SshOptions, log: (line: string) => void): { host: ResolvedHost; context: SshContext } {
+  const options = parseSshOptions(ssh.options);
+  if (ssh.jump) options.ProxyJump ??= ssh.jump;
+  const config = loadSshConfig({ file: ssh.configFile });
+  const host = resolveHost(config, { host: remote.host, user: remote.user, port: ssh.port, identityFiles: ssh.identityFiles, options });
+  return {
+    host,
+    context: {
+      // Jump hosts are resolved with the same config, but not with this host's -o/-i/-P.
+      resolveHop: (hop) => resolveHost(config, { host: hop.host, user: hop.user, port: hop.port }),
+      prompter: ttyPrompter(),
+      log,
+    },
+  };
+}
+
 export function remoteLauncher(
-  remote: Extract<Location, { kind: 'remote' }>,
+  remote: RemoteLocation,
   ssh: SshOptions,
   log: (line: string) => void,
   notice: (line: string) => void,
@@ -55,9 +75,9 @@ export function remoteLauncher(
 ): Launcher {
   const install = ssh.install ?? true;
   const forceTunnel = ssh.tunnel ?? false;
-  const options = parseSshOptions(ssh.options);
-  if (ssh.jump) options.ProxyJump ??= ssh.jump;
   if (ssh.program) {
+    // A bad -o is a usage error whichever SSH client carries it.
+    parseSshOptions(ssh.options);
     const args = [
       ...(ssh.configFile ? ['-F', ssh.configFile] : []),
       ...(ssh.port ? ['-p', String(ssh.port)] : []),
@@ -77,16 +97,10 @@ export function remoteLauncher(
       notice,
     });
   }
-  const config = loadSshConfig({ file: ssh.configFile });
-  const host = resolveHost(config, { host: remote.host, user: remote.user, port: ssh.port, identityFiles: ssh.identityFiles, options });
+  const { host, context } = sshLogin(remote, ssh, log);
   return sshLauncher({
     host,
-    ssh: {
-      // Jump hosts are resolved with the same config, but not with this host's -o/-i/-P.
-      resolveHop: (hop) => resolveHost(config, { host: hop.host, user: hop.user, port: hop.port }),
-      prompter: ttyPrompter(),
-      log,
-    },
+    ssh: context,
     fcpdPath: ssh.fcpdPath,
     install,
     forceTunnel,

@@ -54,7 +54,10 @@ function cachePaths(version: string): { dir: string; file: string } {
 
 /** sh that prints the SHA-256 of "$f" (GNU sha256sum, else BSD/macOS shasum), or nothing. */
 const HASH_OF_F = `h=$( (sha256sum "$f" || shasum -a 256 "$f") 2>/dev/null | cut -c1-64)`;
-const NODE_20 = `command -v node >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0] < 20))' 2>/dev/null`;
+/** The oldest Node.js fcpd runs on. */
+export const MIN_NODE_MAJOR = 20;
+
+const NODE_20 = `command -v node >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0] < ${MIN_NODE_MAJOR}))' 2>/dev/null`;
 
 /** Runs a script with sh whatever the login shell is (csh and fish read single quotes the same). */
 function sh(script: string): string {

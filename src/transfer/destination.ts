@@ -22,6 +22,24 @@ export interface Destination {
 }
 
 /**
+ * The checks on a destination that is not an existing directory: it must not be asked to be one
+ * (a trailing slash, several sources). Returns the directory it goes into, which must exist.
+ */
+export function parentOfNewDestination(dest: Buffer, flags: number): Buffer {
+  if (dest[dest.length - 1] === SLASH) {
+    throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not an existing directory`, {
+      hint: 'create the directory first, or leave out the trailing / to copy to that name',
+    });
+  }
+  if (flags & ModeFlag.DEST_IS_DIR) {
+    throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory`, {
+      hint: 'with several sources, or a remote pattern (*, ?, [...]) that may match several, the destination must be an existing directory',
+    });
+  }
+  return Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
+}
+
+/**
  * Resolves the destination of a transfer before any entry arrives. `flags` are MODE flags;
  * DEST_IS_DIR (several sources, or a pattern) requires an existing directory.
  */
@@ -33,17 +51,7 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, 'access destination', dest);
   }
   if (!isDir) {
-    if (dest[dest.length - 1] === SLASH) {
-      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not an existing directory`, {
-        hint: 'create the directory first, or leave out the trailing / to copy to that name',
-      });
-    }
-    if (flags & ModeFlag.DEST_IS_DIR) {
-      throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory`, {
-        hint: 'with several sources, or a remote pattern (*, ?, [...]) that may match several, the destination must be an existing directory',
-      });
-    }
-    const parent = Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
+    const parent = parentOfNewDestination(dest, flags);
     let parentIsDir = false;
     try {
       parentIsDir = fs.statSync(parent).isDirectory();
@@ -52,6 +60,11 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     }
     if (!parentIsDir) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} is not a directory`);
   }
+  return destinationPaths(dest, isDir);
+}
+
+/** Where each entry goes, once it is known whether `dest` is an existing directory. */
+export function destinationPaths(dest: Buffer, isDir: boolean): Destination {
   // A directory given as "dir/" (or "/") joins its entries without doubling the slash.
   let dirEnd = dest.length;
   while (isDir && dirEnd > 0 && dest[dirEnd - 1] === SLASH) dirEnd--;

@@ -103,11 +103,15 @@ function creationMode(perm: number): number {
 let tempCounter = 0;
 const tempTag = `${process.pid.toString(36)}`;
 
-/** `.<name>.fcp-<pid>-<n>` beside `final`, built in one allocation (one per file received). */
+/** `.<name>.fcp-<pid>-<n>` beside `final`. */
 function tempPathFor(final: Buffer): Buffer {
+  return hiddenTempPath(final, `.fcp-${tempTag}-${(tempCounter++).toString(36)}`);
+}
+
+/** `.<name><suffix>` beside `final`, the name cut to leave room under NAME_MAX; one allocation. */
+export function hiddenTempPath(final: Buffer, suffix: string): Buffer {
   const stem = final.lastIndexOf(SLASH) + 1;
   const nameEnd = Math.min(final.length, stem + MAX_TEMP_STEM);
-  const suffix = `.fcp-${tempTag}-${(tempCounter++).toString(36)}`;
   const temp = Buffer.allocUnsafe(nameEnd + 1 + suffix.length);
   final.copy(temp, 0, 0, stem);
   temp[stem] = DOT;

@@ -1,0 +1,114 @@
+/**
+ * An SFTP copy: fcp's fallback when the remote host cannot run fcpd (no Node.js 20+), or what
+ * --sftp asks for. The same work as an fcpd session (a push's local walk, or a pull's sources and
+ * scope), the same events, over N SSH sessions with an SFTP channel each.
+ */
+import { FcpError } from '../errors';
+import type { SshContext } from '../ssh/sshClient';
+import type { ResolvedHost } from '../ssh/sshConfig';
+import { showName } from '../showName';
+import { destinationPaths, Destination, parentOfNewDestination } from '../transfer/destination';
+import type { TransferEvents } from '../transfer/link';
+import type { Entry, SkippedEntry, WalkOptions, WalkResult } from '../transfer/walk';
+import type { ClientWork } from '../transfer/work';
+import { Mover, MoveResult } from './mover';
+import type { RemoteFs } from './remoteFs';
+import { walkRemote } from './remoteWalk';
+import { closeSessions, openSessions } from './sessions';
+import { localSide, remoteSide } from './sides';
+import { remoteHash, Verification } from './verification';
+
+export interface SftpCopyOptions {
+  host: ResolvedHost;
+  context: SshContext;
+  sessions: number;
+  work: ClientWork;
+  /** MODE flags, as an fcpd session gets them. */
+  flags: number;
+  walk: WalkOptions;
+  events: TransferEvents;
+  log(line: string): void;
+}
+
+export interface SftpCopyResult extends MoveResult {
+  sessions: number;
+  verification: Verification;
+}
+
+/**
+ * An SFTP path for what the user typed: SFTP paths are relative to the login directory already,
+ * and `~` is the shell's, which SFTP does not expand.
+ */
+export function sftpPath(typed: string): string {
+  if (typed === '' || typed === '~' || typed === '~/') return '.';
+  return typed.startsWith('~/') ? typed.slice(2) : typed;
+}
+
+/** SFTP (in ssh2) carries paths as UTF-8 text: a name that is not cannot be copied this way. */
+function notUtf8(bytes: Buffer): boolean {
+  return !Buffer.from(bytes.toString('utf8')).equals(bytes);
+}
+
+/** A push's entries SFTP can carry; the others are skipped with a reason. */
+function carriable(walk: WalkResult): { entries: Entry[]; skipped: SkippedEntry[] } {
+  const entries: Entry[] = [];
+  const skipped = [...walk.skipped];
+  for (const entry of walk.entries) {
+    if (notUtf8(entry.path) || (entry.kind === 'symlink' && notUtf8(entry.target))) {
+      skipped.push({ path: entry.path, error: new FcpError('FCP_ERR_BAD_PATH', `${showName(entry.path)}: a name that is not UTF-8 cannot be copied over SFTP; skipped`, { hint: "copy it with fcpd (Node.js 20+ on the remote host)" }) });
+    } else {
+      entries.push(entry);
+    }
+  }
+  return { entries, skipped };
+}
+
+async function remoteDestination(fs: RemoteFs, typed: Buffer, flags: number): Promise<Destination> {
+  const dest = sftpPath(typed.toString('utf8'));
+  const stat = await fs.stat(dest).catch((err: FcpError) => {
+    if (err.code !== 'FCP_ERR_NOT_FOUND') throw err;
+    return undefined;
+  });
+  if (stat?.isDirectory()) return destinationPaths(Buffer.from(dest), true);
+  const parent = parentOfNewDestination(Buffer.from(dest), flags).toString('utf8');
+  if (!(await fs.stat(parent)).isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} on ${fs.host} is not a directory`);
+  return destinationPaths(Buffer.from(dest), false);
+}
+
+export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyResult> {
+  const sessions = await openSessions(options.host, options.context, options.sessions);
+  try {
+    const first = sessions[0]!;
+    const [hash, planned] = await Promise.all([
+      remoteHash(first.ssh, options.log),
+      (async () => {
+        const { work } = options;
+        if (work.kind === 'push') {
+          return { ...carriable(work.walk), destination: await remoteDestination(first.fs, work.destination, options.flags), push: true };
+        }
+        const sources = work.sources.map((source) => sftpPath(source.toString('utf8')));
+        const walk = await walkRemote(first.fs, sources, options.walk, work.scope);
+        return { entries: walk.entries, skipped: walk.skipped, destination: work.destination, push: false };
+      })(),
+    ]);
+    const files = planned.entries.filter((entry) => entry.kind === 'file');
+    options.events.start?.(files.length, files.reduce((sum, file) => sum + (file.kind === 'file' ? file.size : 0), 0));
+    for (const { path, error } of planned.skipped) options.events.entryFailed?.(path, error);
+    const [local, remote] = [localSide(), remoteSide(sessions)];
+    const result = await new Mover({
+      source: planned.push ? local : remote,
+      destination: planned.push ? remote : local,
+      entries: planned.entries,
+      destinationPath: (entryPath) => planned.destination.localPath(entryPath),
+      workers: sessions.length,
+      hash,
+      events: options.events,
+      log: options.log,
+    }).run();
+    result.entriesFailed += planned.skipped.length;
+    result.errors.unshift(...planned.skipped.map((skip) => skip.error));
+    return { ...result, sessions: sessions.length, verification: hash ? `size+${hash}` : 'size' };
+  } finally {
+    closeSessions(sessions);
+  }
+}

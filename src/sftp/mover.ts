@@ -1,0 +1,314 @@
+/**
+ * Moves a walked tree from one side to the other over N sessions: directories first (pre-order),
+ * then symlinks, then files, chunk by chunk, one worker per session; a large file's chunks are
+ * spread over all workers, small files go to whichever worker is free. Each file is written under
+ * a hidden temporary name (resume.ts), its size (and, when both sides can, its hash) checked,
+ * its mode and mtime set, and then renamed into place. Directory modes and mtimes are set last,
+ * deepest first, so that writing into them does not change them. A file's failure is its own
+ * (a file event with the error); a lost session ends the copy.
+ */
+import { FcpError } from '../errors';
+import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
+import type { Entry } from '../transfer/walk';
+import { hiddenTempPath } from '../transfer/fileWriter';
+import { resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
+import type { FileHandle, HashName, Side } from './sides';
+
+/** Files being written at once, per worker: enough to keep workers busy between small files. */
+const OPEN_FILES_PER_WORKER = 2;
+/** Errors that end the whole copy rather than one file. */
+const FATAL = new Set(['FCP_ERR_CONNECTION_LOST', 'FCP_ERR_TIMEOUT', 'FCP_ERR_CONNECT']);
+
+export interface MoveOptions {
+  source: Side;
+  destination: Side;
+  entries: Entry[];
+  /** Where an entry goes on the destination side. */
+  destinationPath(entryPath: Buffer): Buffer;
+  workers: number;
+  /** The hash both sides compare, when both can compute it. */
+  hash: HashName | undefined;
+  events: TransferEvents;
+  log(line: string): void;
+}
+
+/** The counts of an fcpd session's transfer, for an SFTP copy. */
+export type MoveResult = TransferSummary;
+
+type FileEntry = Extract<Entry, { kind: 'file' }>;
+
+const seconds = (mtimeNs: bigint): number => Number(mtimeNs / 1_000_000_000n);
+
+class FileJob {
+  readonly chunks: number;
+  /** The next chunk to hand out, and the first one not yet written (the resume window's base). */
+  next = 0;
+  firstUnwritten = 0;
+  private readonly written = new Set<number>();
+  inFlight = 0;
+  error: FcpError | undefined;
+  /** The hash both sides agreed on, when one was compared. */
+  digest: string | undefined;
+  /** Chunks an earlier run wrote (resume), and whether that has been looked at yet. */
+  private resumedChunks = 0;
+  /** Bytes an earlier run's temporary already held (resume by size): not sent again. */
+  resumedBytes = 0;
+  private ready = false;
+  readonly final: Buffer;
+  readonly temp: Buffer;
+  private prepared: Promise<void> | undefined;
+  /** Per session (or one for all): source and destination handles. */
+  private readonly handles = new Map<number, Promise<[FileHandle, FileHandle]>>();
+  private freshFirst = true;
+  /** The first opener's create: later openers wait for it before they open the file in place. */
+  private created: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly entry: FileEntry,
+    private readonly options: MoveOptions,
+  ) {
+    this.chunks = Math.max(1, Math.ceil(entry.size / SFTP_CHUNK_BYTES));
+    this.final = options.destinationPath(entry.path);
+    this.temp = resumableTempPath(this.final, entry.size, seconds(entry.mtimeNs));
+  }
+
+  get handedOut(): boolean {
+    return this.next >= this.chunks;
+  }
+
+  /** Whether a chunk may be handed out now: one is left, within the window (resume.ts). */
+  get available(): boolean {
+    return this.ready && !this.error && !this.handedOut && this.next < this.firstUnwritten + WINDOW_CHUNKS;
+  }
+
+  get finished(): boolean {
+    return this.inFlight === 0 && (this.error !== undefined || this.written.size + this.resumedChunks === this.chunks);
+  }
+
+  /** Once per file, before its first chunk: resume from an earlier run's temporary, or start it. */
+  prepare(): Promise<void> {
+    return (this.prepared ??= (async () => {
+      const offset = resumeOffset(await this.options.destination.fileSize(this.temp), this.entry.size);
+      this.freshFirst = offset === 0;
+      if (offset > 0) {
+        this.options.log(`${this.entry.path.toString('utf8')}: resuming from ${offset} bytes of an earlier run`);
+        this.options.events.bytes?.(offset);
+      }
+      const skipped = offset / SFTP_CHUNK_BYTES;
+      this.next = Math.max(this.next, skipped);
+      this.firstUnwritten = skipped;
+      this.resumedChunks = skipped;
+      this.resumedBytes = offset;
+      this.ready = true;
+    })());
+  }
+
+  handlesFor(session: number): Promise<[FileHandle, FileHandle]> {
+    const { source, destination } = this.options;
+    const key = source.perSession || destination.perSession ? session : 0;
+    let opened = this.handles.get(key);
+    if (!opened) {
+      // Only the first opener creates (and truncates); later ones write into what it made.
+      const fresh = this.freshFirst;
+      this.freshFirst = false;
+      const writing = this.created.then(() => destination.openWrite(this.temp, session, fresh, this.entry.perm));
+      if (fresh) this.created = writing.catch(() => undefined);
+      opened = Promise.all([source.openRead(this.entry.source, session), writing]);
+      this.handles.set(key, opened);
+    }
+    return opened;
+  }
+
+  chunkWritten(index: number): void {
+    this.written.add(index);
+    while (this.written.has(this.firstUnwritten)) this.firstUnwritten++;
+  }
+
+  async closeHandles(): Promise<FcpError | undefined> {
+    let failure: FcpError | undefined;
+    for (const opened of this.handles.values()) {
+      const pair = await opened.catch(() => undefined);
+      for (const handle of pair ?? []) await handle.close().catch((err: FcpError) => (failure ??= err));
+    }
+    this.handles.clear();
+    return failure;
+  }
+}
+
+export class Mover {
+  private readonly files: FileEntry[];
+  private nextFile = 0;
+  private readonly active: FileJob[] = [];
+  private wake: (() => void)[] = [];
+  private fatal: FcpError | undefined;
+  private readonly result: MoveResult = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesSent: 0, bytesResumed: 0, errors: [] };
+
+  constructor(private readonly options: MoveOptions) {
+    this.files = options.entries.filter((entry): entry is FileEntry => entry.kind === 'file');
+  }
+
+  async run(): Promise<MoveResult> {
+    const { entries, destination, destinationPath } = this.options;
+    // A directory that could not be made is reported once: its mode and mtime are not set later.
+    const dirs = [];
+    for (const dir of entries) {
+      if (dir.kind === 'dir' && (await this.entryStep(dir.path, () => destination.makeDirectory(destinationPath(dir.path), dir.perm | 0o700)))) dirs.push(dir);
+    }
+    for (const link of entries) {
+      if (link.kind !== 'symlink') continue;
+      const final = destinationPath(link.path);
+      const temp = hiddenTempPath(final, `.fcp-sftp-link-${process.pid.toString(36)}`);
+      await this.entryStep(link.path, async () => {
+        await destination.symlink(link.target, temp);
+        await destination.rename(temp, final);
+      });
+    }
+    await Promise.all(Array.from({ length: this.options.workers }, (_, session) => this.worker(session)));
+    if (this.fatal) throw this.fatal;
+    for (const dir of dirs.reverse()) {
+      await this.entryStep(dir.path, () => destination.setAttributes(destinationPath(dir.path), dir.perm, seconds(dir.mtimeNs)));
+    }
+    return this.result;
+  }
+
+  /** A directory or symlink step: its failure is an entry error; a lost session ends the copy. */
+  private async entryStep(path: Buffer, step: () => Promise<void>): Promise<boolean> {
+    try {
+      await step();
+      return true;
+    } catch (err) {
+      const error = err as FcpError;
+      if (FATAL.has(error.code)) throw error;
+      this.result.entriesFailed++;
+      this.result.errors.push(error);
+      this.options.events.entryFailed?.(path, error);
+      return false;
+    }
+  }
+
+  private notify(): void {
+    const waiting = this.wake;
+    this.wake = [];
+    for (const resume of waiting) resume();
+  }
+
+  /** The next chunk for a worker, or undefined once every file is handed out. */
+  private async take(): Promise<{ job: FileJob; index: number } | undefined> {
+    for (;;) {
+      if (this.fatal) return undefined;
+      const job = this.active.find((candidate) => candidate.available);
+      if (job) {
+        job.inFlight++;
+        return { job, index: job.next++ };
+      }
+      if (this.nextFile < this.files.length && this.active.length < this.options.workers * OPEN_FILES_PER_WORKER) {
+        const started = new FileJob(this.files[this.nextFile++]!, this.options);
+        this.active.push(started);
+        // Resuming moves the first chunk: prepare before handing one out.
+        started.inFlight++;
+        try {
+          await started.prepare();
+        } catch (err) {
+          this.fail(started, err);
+        }
+        started.inFlight--;
+        await this.settle(started);
+        continue;
+      }
+      if (this.active.length === 0 && this.nextFile >= this.files.length) return undefined;
+      await new Promise<void>((resume) => this.wake.push(resume));
+    }
+  }
+
+  private fail(job: FileJob, err: unknown): void {
+    const error = err instanceof FcpError ? err : new FcpError('FCP_ERR_IO', String(err), { cause: err });
+    if (FATAL.has(error.code)) this.fatal ??= error;
+    job.error ??= error;
+  }
+
+  private async worker(session: number): Promise<void> {
+    for (let task = await this.take(); task; task = await this.take()) {
+      const { job, index } = task;
+      try {
+        await this.copyChunk(job, index, session);
+        job.chunkWritten(index);
+      } catch (err) {
+        this.fail(job, err);
+      }
+      job.inFlight--;
+      await this.settle(job);
+      // A written chunk may move the file's window: workers waiting for a chunk look again.
+      this.notify();
+    }
+    this.notify();
+  }
+
+  private async copyChunk(job: FileJob, index: number, session: number): Promise<void> {
+    const [from, to] = await job.handlesFor(session);
+    const position = index * SFTP_CHUNK_BYTES;
+    const buffer = Buffer.allocUnsafe(Math.min(SFTP_CHUNK_BYTES, job.entry.size - position));
+    if (buffer.length === 0) return;
+    const got = await from.read(buffer, position);
+    if (got !== buffer.length) {
+      throw new FcpError('FCP_ERR_IO', `${job.entry.source.toString('utf8')} shrank while it was copied (${job.entry.size} bytes when the copy began)`, {
+        hint: 'copy it again once it no longer changes',
+      });
+    }
+    await to.write(buffer, position);
+    this.options.events.bytes?.(buffer.length);
+  }
+
+  /** When a file has no chunk left in flight and is complete or failed: finish it, once. */
+  private async settle(job: FileJob): Promise<void> {
+    if (!job.finished || !this.active.includes(job)) return;
+    this.active.splice(this.active.indexOf(job), 1);
+    if (!job.error) {
+      try {
+        await this.commit(job);
+      } catch (err) {
+        this.fail(job, err);
+      }
+    }
+    const closeError = await job.closeHandles();
+    if (!job.error && closeError) this.fail(job, closeError);
+    // A file that failed on its own is not resumable: its temporary goes (a lost session keeps it).
+    if (job.error && !this.fatal) await this.options.destination.remove(job.temp).catch(() => undefined);
+    this.report(job);
+    this.notify();
+  }
+
+  /** Size check, hash check, mode and mtime, then the final name. */
+  private async commit(job: FileJob): Promise<void> {
+    // Every handle is closed first: a server may hold writes back until close.
+    const closeError = await job.closeHandles();
+    if (closeError) throw closeError;
+    const { source, destination, hash } = this.options;
+    const { entry, temp, final } = job;
+    const size = await destination.fileSize(temp);
+    if (size !== entry.size) {
+      throw new FcpError('FCP_ERR_VERIFY', `${final.toString('utf8')} has ${size ?? 'no'} bytes after the copy, not ${entry.size}`);
+    }
+    if (hash) {
+      const [want, got] = await Promise.all([source.hash(entry.source, hash, 0), destination.hash(temp, hash, 0)]);
+      if (want !== got) throw new FcpError('FCP_ERR_VERIFY', `${final.toString('utf8')}: its ${hash} after the copy differs from the source's`, { hint: 'copy it again' });
+      job.digest = want;
+    }
+    await destination.setAttributes(temp, entry.perm, seconds(entry.mtimeNs));
+    await destination.rename(temp, final);
+  }
+
+  private report(job: FileJob): void {
+    const { entry } = job;
+    const event: FileEvent = { path: entry.path, size: entry.size, error: job.error, digest: job.error ? undefined : job.digest };
+    if (job.error) {
+      this.result.filesFailed++;
+      this.result.errors.push(job.error);
+    } else {
+      this.result.filesOk++;
+      this.result.bytes += entry.size;
+      this.result.bytesResumed += job.resumedBytes;
+      this.result.bytesSent += entry.size - job.resumedBytes;
+    }
+    this.options.events.file?.(event);
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * What the client side of a copy does, whichever engine carries it (fcpd's protocol or SFTP):
+ * send a walked local tree to a destination path on the other side, or receive the named sources
+ * into a resolved local destination, accepting only what the request's scope allows.
+ */
+import type { EntryScope } from '../session/entryScope';
+import type { Destination } from './destination';
+import type { WalkResult } from './walk';
+
+export type ClientWork =
+  | { kind: 'push'; destination: Buffer; walk: WalkResult }
+  | { kind: 'pull'; sources: Buffer[]; destination: Destination; scope: EntryScope };

@@ -1,0 +1,193 @@
+/**
+ * SFTP mode against a real OpenSSH server whose sessions have no Node.js on their PATH (SetEnv
+ * PATH in its sshd_config): fcp finds no fcpd, finds no Node, says so in one line and copies over
+ * SFTP; --sftp does it by choice. Trees go both ways identical (content, modes, links, empty
+ * directories; mtimes to the second, all SFTP v3 carries), sizes and SHA-256 are verified, an
+ * earlier run's temporary is continued, and errors are those of fcpd mode: -r missing, permission
+ * denied (as nobody, whose sessions are internal-sftp only) and a full disk (a tmpfs), each named
+ * with its file, the rest copied, exit 8.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { leftoverTemporaries } from '../helpers/compare';
+import { unprivilegedUser } from '../helpers/run';
+import { chownTree, isRoot, mount, useTempDirs } from '../helpers/tmp';
+import { childEnv, content, Entry, expectExit, expectFailure, killAll, makeTree, runFcp, snapshot, tempDir, unique, writeFile } from './harness';
+import { keygen, Sshd, startSshd } from './sshd';
+
+jest.setTimeout(90_000);
+
+const NOTICE = /^fcp: no Node\.js 20\+ on 127\.0\.0\.1: copying over SFTP \(3 sessions\)$/m;
+
+let sshd: Sshd;
+let home: string;
+let work: string;
+let tree: string;
+let env: NodeJS.ProcessEnv;
+const nobody = unprivilegedUser();
+const temp = useTempDirs();
+
+beforeAll(async () => {
+  work = tempDir('sftp-work');
+  // A PATH with the hash tools but no node (node lives in /usr/bin here).
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  // A shell and the basic tools every host has, and no Node.js.
+  for (const tool of ['sh', 'cut', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
+  // sshd reads authorized keys as the user: nobody's copy must be where nobody can read it.
+  const key = path.join(work, 'id_ed25519');
+  const userKey = { file: key, pub: keygen(key) };
+  const nobodyKeys = path.join(work, 'nobody_keys');
+  fs.writeFileSync(nobodyKeys, `${userKey.pub}\n`, { mode: 0o644 });
+  sshd = await startSshd({
+    userKey,
+    extraConfig: [`SetEnv PATH=${bin}`, `Match User ${nobody.name}`, `  AuthorizedKeysFile ${nobodyKeys}`, '  ForceCommand internal-sftp'].join('\n'),
+  });
+  home = tempDir('sftp-home');
+  tree = path.join(work, 'tree');
+  makeTree(tree, 'sftp-test');
+  env = childEnv(home);
+  // nobody reaches what its tests own under work.
+  fs.chmodSync(work, 0o755);
+});
+
+afterAll(async () => {
+  killAll();
+  await sshd?.stop();
+  for (const dir of [home, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** -P, -i, known_hosts: everything on the command line, as `user` (default: this user). */
+const login = (): string[] => ['-P', String(sshd.port), '-i', sshd.identity, '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-n', '3'];
+const at = (p: string, user = sshd.user): string => `${user}@127.0.0.1:${p}`;
+const fresh = (label: string): string => path.join(work, unique(label));
+
+/** A snapshot with mtimes in whole seconds: SFTP v3 carries no fraction. */
+function toSeconds(entries: Record<string, Entry>): Record<string, Entry> {
+  return Object.fromEntries(Object.entries(entries).map(([rel, e]) => [rel, e.mtimeUs === '-' ? e : { ...e, mtimeUs: e.mtimeUs.slice(0, -6) }]));
+}
+
+function expectSameTreeToTheSecond(copy: string, original: string): void {
+  expect(toSeconds(snapshot(copy))).toEqual(toSeconds(snapshot(original)));
+}
+
+function jsonRecords(stdout: string): { event: string; [key: string]: unknown }[] {
+  return stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
+}
+
+describe('a remote host without Node.js', () => {
+  test('upload of a tree: one notice, then SFTP; the tree arrives identical, no temporaries left', async () => {
+    const dest = fresh('up');
+    fs.mkdirSync(dest);
+    const run = await runFcp([...login(), '-r', tree, at(dest)], { env });
+    expectExit(run, 0);
+    expect(run.stderr).toMatch(NOTICE);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expectSameTreeToTheSecond(path.join(dest, 'tree'), tree);
+    expect(leftoverTemporaries(dest)).toEqual([]);
+  });
+
+  test('download of a tree with --json: same events as fcpd mode, summary says sftp and size+sha256', async () => {
+    const dest = fresh('down');
+    const run = await runFcp([...login(), '--json', '-r', at(tree), dest], { env });
+    expectExit(run, 0);
+    expectSameTreeToTheSecond(dest, tree);
+    const records = jsonRecords(run.stdout);
+    expect(records[0]).toMatchObject({ event: 'start', files: 6, connections: 3, encrypted: true });
+    const files = records.filter((r) => r.event === 'file');
+    expect(files.map((r) => r.path).sort()).toEqual(['tree/big.bin', 'tree/empty', 'tree/run.sh', 'tree/secret', 'tree/sub dir/deeper/leaf', 'tree/sub dir/nested.dat']);
+    const big = files.find((r) => r.path === 'tree/big.bin')!;
+    expect(big.digest).toBe(require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(tree, 'big.bin'))).digest('hex'));
+    expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 6, filesFailed: 0, mode: 'sftp', verification: 'size+sha256', connections: 3 });
+  });
+
+  test('without -r a directory is refused as in fcpd mode: FCP_ERR_IS_DIRECTORY, exit 4, nothing written', async () => {
+    const dest = fresh('nor');
+    const run = await runFcp([...login(), at(tree), dest], { env });
+    expectFailure(run, 4, 'FCP_ERR_IS_DIRECTORY', /is a directory/, /use -r/);
+    expect(fs.existsSync(dest)).toBe(false);
+  });
+});
+
+describe('--sftp', () => {
+  test('a single file: copied over SFTP with --sftp named as the reason', async () => {
+    const dest = fresh('one');
+    const run = await runFcp([...login(), '--sftp', path.join(tree, 'big.bin'), at(dest)], { env });
+    expectExit(run, 0);
+    expect(run.stderr).toMatch(/^fcp: --sftp: copying over SFTP \(3 sessions\)$/m);
+    expect(fs.readFileSync(dest).equals(fs.readFileSync(path.join(tree, 'big.bin')))).toBe(true);
+  });
+
+  test("an earlier run's temporary is continued from its length less the margin, and the file comes out whole", async () => {
+    const size = 20 * 1024 * 1024 + 777;
+    const data = content(size, 'sftp-test/resume');
+    const source = path.join(fresh('resume-src'));
+    writeFile(source, data, 0o644, 0);
+    const destDir = fresh('resume-dst');
+    fs.mkdirSync(destDir);
+    const mtime = Math.floor(fs.statSync(source).mtimeMs / 1000);
+    // As if a run had stopped at 18 MiB + 5 bytes.
+    const temp = path.join(destDir, `.out.fcp-sftp-${size}-${mtime}`);
+    fs.writeFileSync(temp, data.subarray(0, 18 * 1024 * 1024 + 5));
+    const run = await runFcp([...login(), '--sftp', '-v', source, at(path.join(destDir, 'out'))], { env });
+    expectExit(run, 0);
+    // 18 MiB + 5 less the 16 MiB margin, down to a chunk boundary: 2 MiB.
+    expect(run.stderr).toContain(`${path.basename(source)}: resuming from ${2 * 1024 * 1024} bytes of an earlier run`);
+    expect(fs.readFileSync(path.join(destDir, 'out')).equals(data)).toBe(true);
+    expect(leftoverTemporaries(destDir)).toEqual([]);
+  });
+});
+
+describe(`errors, as ${nobody.name} (internal-sftp only: sizes are all it can verify)`, () => {
+  test('download with one unreadable file: FCP_ERR_PERMISSION names it, the rest is copied, exit 8', async () => {
+    const source = fresh('perm-src');
+    makeTree(source, 'sftp-perm');
+    chownTree(source, nobody.uid, nobody.gid);
+    fs.chownSync(path.join(source, 'secret'), 0, 0);
+    fs.chmodSync(path.join(source, 'secret'), 0o600);
+    const dest = fresh('perm-dst');
+    const run = await runFcp([...login(), '--sftp', '--json', '-r', at(source, nobody.name), dest], { env });
+    expectExit(run, 8);
+    const records = jsonRecords(run.stdout);
+    const failed = records.filter((r) => r.event === 'file' && r.error);
+    expect(failed.map((r) => [r.path, (r.error as { code: string }).code])).toEqual([[`${path.basename(source)}/secret`, 'FCP_ERR_PERMISSION']]);
+    expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 5, filesFailed: 1, mode: 'sftp', verification: 'size' });
+    expect(fs.existsSync(path.join(dest, 'secret'))).toBe(false);
+    expect(fs.readFileSync(path.join(dest, 'big.bin')).equals(fs.readFileSync(path.join(source, 'big.bin')))).toBe(true);
+    expect(leftoverTemporaries(dest)).toEqual([]);
+  });
+
+  test('upload into a directory it may not write: FCP_ERR_PERMISSION on stderr, exit 8, the rest copied', async () => {
+    const dest = fresh('perm-up');
+    fs.mkdirSync(path.join(dest, 'tree', 'sub dir'), { recursive: true });
+    chownTree(dest, nobody.uid, nobody.gid);
+    fs.chownSync(path.join(dest, 'tree', 'sub dir'), 0, 0);
+    fs.chmodSync(path.join(dest, 'tree', 'sub dir'), 0o755);
+    const run = await runFcp([...login(), '--sftp', '-r', tree, at(dest, nobody.name)], { env });
+    expectFailure(run, 8, 'FCP_ERR_PERMISSION', /nested\.dat/);
+    expect(fs.readFileSync(path.join(dest, 'tree', 'big.bin')).equals(fs.readFileSync(path.join(tree, 'big.bin')))).toBe(true);
+    expect(fs.existsSync(path.join(dest, 'tree', 'sub dir', 'nested.dat'))).toBe(false);
+  });
+});
+
+(isRoot ? test : test.skip)('upload onto a full disk (a 1 MiB tmpfs): what does not fit is FCP_ERR_NO_SPACE with its name, what arrives is whole, exit 8', async () => {
+  const mnt = path.join(temp.make('fcp-sftp-full'), 'mnt');
+  fs.mkdirSync(mnt);
+  const problem = mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+  if (problem) throw new Error(`running as root but cannot mount a tmpfs: ${problem}`);
+  temp.mounted(mnt);
+  const run = await runFcp([...login(), '--sftp', '--json', '-r', tree, at(mnt)], { env });
+  expectExit(run, 8);
+  // OpenSSH's sftp-server says only "Failure": fcp names the cause. Files copied alongside
+  // big.bin may find the disk full too; each failure is NO_SPACE, each copied file whole.
+  const files = jsonRecords(run.stdout).filter((r) => r.event === 'file');
+  const failed = files.filter((r) => r.error).map((r) => [r.path, (r.error as { code: string; message: string }).code]);
+  expect(failed).toContainEqual(['tree/big.bin', 'FCP_ERR_NO_SPACE']);
+  expect(failed.filter(([, code]) => code !== 'FCP_ERR_NO_SPACE')).toEqual([]);
+  expect(files.find((r) => r.path === 'tree/big.bin')!.error).toMatchObject({ message: expect.stringMatching(/big\.bin.*no space left/) });
+  expect(fs.existsSync(path.join(mnt, 'tree', 'big.bin'))).toBe(false);
+  for (const ok of files.filter((r) => !r.error)) {
+    expect(fs.readFileSync(path.join(mnt, ok.path as string)).equals(fs.readFileSync(path.join(tree, '..', ok.path as string)))).toBe(true);
+  }
+  expect(leftoverTemporaries(mnt)).toEqual([]);
+});
