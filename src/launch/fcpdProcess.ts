@@ -50,17 +50,31 @@ export async function startFcpd(
     timeoutMs?: number;
     /** What an exit code of the command means when it ends before listening (a launch script's answers). */
     exits?: Record<number, () => Error>;
+    /**
+     * Bytes the command may ask for, behind the secret line, by printing `request` before it
+     * listens (the launch script's installer); `sent` is called when they went.
+     */
+    onRequest?: { request: string; bytes: Buffer; sent(): void };
   } = {},
 ): Promise<Listen> {
   const tail = followStderr(streams.stderr, log);
   streams.stdin.on('error', () => undefined);
-  streams.stdin.end(secretLine(secret));
+  const { onRequest } = options;
+  // Without a possible request stdin ends with the secret; with one, once the request was answered or fcpd listens.
+  if (onRequest) streams.stdin.write(secretLine(secret));
+  else streams.stdin.end(secretLine(secret));
+  const other = (line: string): void => {
+    if (onRequest && line === onRequest.request && streams.stdin.writable) {
+      streams.stdin.end(onRequest.bytes);
+      onRequest.sent();
+    } else log(`fcpd: ${line}`);
+  };
   const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before it listened`);
   try {
     return await awaitLine(streams.stdout, parseListenLine, {
       timeoutMs: timeoutsFor(options.timeoutMs).launchMs,
       what: `listen line from fcpd ${where}`,
-      other: (line) => log(`fcpd: ${line}`),
+      other,
       ended: () => endedEarly,
     });
   } catch (err) {
@@ -78,5 +92,8 @@ export async function startFcpd(
     throw new FcpError('FCP_ERR_CONNECT', `fcpd ${where} exited${code === undefined ? '' : ` with code ${code}`} before it listened${said}`, {
       hint: 'run with -v to see all of fcpd\'s messages',
     });
+  } finally {
+    // Without a request, stdin ended with the secret already.
+    if (streams.stdin.writable) streams.stdin.end();
   }
 }

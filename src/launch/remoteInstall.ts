@@ -2,10 +2,11 @@
  * fcpd on hosts that lack it (README "Modes"). fcp's default remote command is a small sh script
  * that runs, in order: this version's self-contained fcpd from the per-user cache
  * (~/.cache/fcp/<version>/fcpd.js, used only while its SHA-256 is the one fcp ships), an fcpd on
- * the PATH, and otherwise exits with a code that says what is missing. When that is only fcpd
- * (Node.js 20+ is there), fcp copies its bundle over the same SSH connection into the cache,
- * under a temporary name checked by its SHA-256 and then renamed, and runs the script again.
- * All of it in one exec each, so a host that has fcpd pays nothing extra.
+ * the PATH, and otherwise, where Node.js is, an installer: the script asks for the bundle with
+ * one line on stdout, and a few lines of Node read it from stdin right behind the secret line,
+ * check its SHA-256, write it into the cache (0700 directory, temporary name, renamed) and run it
+ * in the same process. One exec either way: installing costs the bundle's bytes and little more,
+ * and a host that has fcpd pays nothing.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -14,11 +15,14 @@ import { packageRoot } from './packageRoot';
 
 /** The launch script's exit codes (sh's own are below 128 and 127 is "not found"). */
 export const LAUNCH_EXIT = {
-  /** Node.js 20+ is there but no fcpd: install the bundle. */
+  /** No fcpd, and installing was not allowed (--no-install). */
   NEEDS_FCPD: 120,
-  /** No Node.js, or one older than 20: fcpd cannot run there. */
+  /** No Node.js, or one older than MIN_NODE_MAJOR: fcpd cannot run there. */
   NO_NODE: 121,
 } as const;
+
+/** What the launch script prints when it wants the bundle on stdin, behind the secret line. */
+export const SEND_BUNDLE = 'FCP-SEND-FCPD';
 
 /** The self-contained fcpd this package ships, and its SHA-256 (hex). */
 export interface FcpdBundle {
@@ -65,41 +69,40 @@ function sh(script: string): string {
 }
 
 /**
- * The remote command that starts fcpd with `serve` (its --serve arguments): the cached bundle,
- * else fcpd on the PATH, else an exit code.
+ * Node code run as `node -e INSTALLER SECRET_LINE_BYTES BUNDLE_BYTES SHA256 FILE ARGS...`: reads the
+ * secret line and the bundle from stdin (exactly their bytes, so nothing that follows is lost),
+ * checks the bundle, caches it, puts the secret line back and runs fcpd in this process. Plain
+ * ES2015 with double quotes only, so that an old Node can still say it is too old.
  */
-export function launchCommand(bundle: FcpdBundle, serve: string): string {
+const INSTALLER = [
+  'var fs=require("fs"),path=require("path"),crypto=require("crypto"),a=process.argv;',
+  `if(+process.versions.node.split(".")[0]<${MIN_NODE_MAJOR}){process.stderr.write("fcpd needs Node.js ${MIN_NODE_MAJOR} or later, not "+process.version+"\\n");process.exit(${LAUNCH_EXIT.NO_NODE})}`,
+  'var k=+a[1],n=+a[2],b=Buffer.alloc(k+n),got=0;',
+  'while(got<b.length){var r;try{r=fs.readSync(0,b,got,b.length-got,null)}catch(e){if(e.code!=="EAGAIN")throw e;r=-1}',
+  'if(r===0){process.stderr.write("the bundle ended early\\n");process.exit(2)}if(r>0)got+=r}',
+  'var d=b.subarray(k),f=a[4],dir=path.dirname(f);',
+  'if(crypto.createHash("sha256").update(d).digest("hex")!==a[3]){process.stderr.write("fcpd.js arrived with another SHA-256\\n");process.exit(2)}',
+  'fs.mkdirSync(dir,{recursive:true,mode:448});fs.chmodSync(dir,448);var t=dir+"/.fcpd.js."+process.pid;',
+  'fs.writeFileSync(t,d,{mode:384});fs.renameSync(t,f);',
+  'process.stdin.unshift(b.subarray(0,k));process.argv=[a[0],f].concat(a.slice(5));require(f)',
+].join('');
+
+/**
+ * The remote command that starts fcpd with `serve` (its --serve arguments): the cached bundle,
+ * else fcpd on the PATH, else (when `install`) the installer, which asks for the bundle; else an
+ * exit code. `secretLineBytes` is the length of the hand-off's first line.
+ */
+export function launchCommand(bundle: FcpdBundle, serve: string, install: boolean, secretLineBytes: number): string {
   const { file } = cachePaths(bundle.version);
+  const installer = `echo ${SEND_BUNDLE}; exec node -e ${shQuote(INSTALLER)} ${secretLineBytes} ${bundle.bytes.length} ${bundle.sha256} "$f" ${serve}`;
   return sh(
     [
       `f=${file}`,
-      // Only a shell builtin on this path: a host with the cache pays no extra process start.
+      // Only shell builtins on this path: a host with the cache pays no extra process start.
       `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node "$f" ${serve}; fi`,
       `command -v fcpd >/dev/null 2>&1 && exec fcpd ${serve}`,
-      `${NODE_20} && exit ${LAUNCH_EXIT.NEEDS_FCPD}`,
-      `exit ${LAUNCH_EXIT.NO_NODE}`,
-    ].join('\n'),
-  );
-}
-
-/**
- * The remote command that writes its standard input (the bundle) into the cache: a 0700
- * directory, a temporary name, the SHA-256 checked, then renamed over whatever was there.
- */
-export function installCommand(bundle: FcpdBundle): string {
-  const { dir, file } = cachePaths(bundle.version);
-  return sh(
-    [
-      'umask 077',
-      `d=${dir}`,
-      'mkdir -p "$d" && chmod 700 "$d" || exit 1',
-      'f="$d/.fcpd.js.$$"',
-      'cat > "$f" || { rm -f "$f"; exit 1; }',
-      HASH_OF_F,
-      // Without sha256sum or shasum, Node (which is there: fcpd needs it) hashes it.
-      `[ -n "$h" ] || h=$(node -e 'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync(process.argv[1])).digest("hex"))' "$f")`,
-      `[ "$h" = ${bundle.sha256} ] || { echo "fcpd.js arrived with SHA-256 $h" >&2; rm -f "$f"; exit 2; }`,
-      `mv -f "$f" ${file}`,
+      `command -v node >/dev/null 2>&1 || exit ${LAUNCH_EXIT.NO_NODE}`,
+      install ? installer : `${NODE_20} || exit ${LAUNCH_EXIT.NO_NODE}; exit ${LAUNCH_EXIT.NEEDS_FCPD}`,
     ].join('\n'),
   );
 }
