@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { shellQuote } from '../ssh/remoteCommand';
 import { packageRoot } from './packageRoot';
 
 /** The launch script's exit codes (sh's own are below 128 and 127 is "not found"). */
@@ -45,15 +46,9 @@ export function localBundle(version: string): FcpdBundle | null {
   return cached;
 }
 
-/** A string as one sh word. */
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The cache directory and file, as sh expressions under $HOME. */
-function cachePaths(version: string): { dir: string; file: string } {
-  const dir = `"$HOME"/.cache/fcp/${shQuote(version)}`;
-  return { dir, file: `${dir}/fcpd.js` };
+/** The cached bundle of `version`, as an sh expression under $HOME. */
+function cachedFile(version: string): string {
+  return `"$HOME"/.cache/fcp/${shellQuote(version)}/fcpd.js`;
 }
 
 /** sh that prints the SHA-256 of "$f" (GNU sha256sum, else BSD/macOS shasum), or nothing. */
@@ -65,7 +60,7 @@ const NODE_20 = `command -v node >/dev/null 2>&1 && node -e 'process.exit(Number
 
 /** Runs a script with sh whatever the login shell is (csh and fish read single quotes the same). */
 function sh(script: string): string {
-  return `sh -c ${shQuote(script)}`;
+  return `sh -c ${shellQuote(script)}`;
 }
 
 /**
@@ -93,8 +88,8 @@ const INSTALLER = [
  * exit code. `secretLineBytes` is the length of the hand-off's first line.
  */
 export function launchCommand(bundle: FcpdBundle, serve: string, install: boolean, secretLineBytes: number): string {
-  const { file } = cachePaths(bundle.version);
-  const installer = `echo ${SEND_BUNDLE}; exec node -e ${shQuote(INSTALLER)} ${secretLineBytes} ${bundle.bytes.length} ${bundle.sha256} "$f" ${serve}`;
+  const file = cachedFile(bundle.version);
+  const installer = `echo ${SEND_BUNDLE}; exec node -e ${shellQuote(INSTALLER)} ${secretLineBytes} ${bundle.bytes.length} ${bundle.sha256} "$f" ${serve}`;
   return sh(
     [
       `f=${file}`,
