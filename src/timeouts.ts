@@ -12,6 +12,8 @@ export const MAX_TIMEOUT_S = 86_400;
 
 /** A connection's handshake (HELLO to AUTH_OK, and SESSION on the control connection). */
 export const HANDSHAKE_TIMEOUT_MS = DEFAULT_TIMEOUT_S * 1000;
+/** How long fcp waits, at most, for the control connection to say why a data connection was refused. */
+export const CAUSE_WAIT_MS = 1000;
 /**
  * Silence on an established connection, and a disk write that does not complete: either fails
  * the session with FCP_ERR_TIMEOUT.

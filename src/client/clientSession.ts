@@ -11,7 +11,7 @@ import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import type { LaunchedServer } from '../launch/launcher';
-import { timeoutsFor } from '../timeouts';
+import { CAUSE_WAIT_MS, timeoutsFor } from '../timeouts';
 import { stopAtFirstFailure } from '../transfer/link';
 import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
 import { ReceiveEngine } from '../transfer/receiver';
@@ -134,7 +134,12 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         });
         engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: handshakeMs }) });
       };
-      attach().catch((err: unknown) => engine.abort(asFcpError(err)));
+      attach().catch(async (err: unknown) => {
+        // A session that failed on the server refuses its late data connections by code only; the
+        // cause, with its detail, comes on the control connection: give it a moment to arrive first.
+        await Promise.race([controlConn.whenClosed(), new Promise((resolve) => setTimeout(resolve, CAUSE_WAIT_MS).unref())]);
+        engine.abort(asFcpError(err));
+      });
     });
     const summary = await engine.run();
     // A data connection still in its handshake when the transfer ended is not needed any more.
