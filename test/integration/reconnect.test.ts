@@ -59,7 +59,7 @@ async function copyThrough(
   options: { connections?: number; encrypt?: boolean; timeout?: number } = {},
 ): Promise<Outcome> {
   const dst = temp.make('fcp-reconnect-dst');
-  const { launcher, report } = proxyLauncher({ fault });
+  const { launcher, report } = proxyLauncher({ fault }, options.timeout === undefined ? undefined : options.timeout * 1000);
   const run: Promise<CopySummary> = copy({
     sources: [direction === 'pull' ? `localhost:${what}` : what],
     destination: direction === 'push' ? `localhost:${dst}` : dst,
@@ -105,4 +105,54 @@ describe('one data connection cut mid-transfer (a byte chosen by fast-check): th
       { numRuns: 2, endOnFailure: true },
     );
   });
+});
+
+describe('a data frame that fails authentication closes that connection only', () => {
+  test.each([
+    ['push', 'toServer'],
+    ['pull', 'toClient'],
+  ] as const)('one corrupted byte on encrypted data connection 1 in a %s: the copy is exact', async (direction, stream) => {
+    const result = await copyThrough(bigFile, direction, { connection: 1, direction: stream, at: 3 * MiB + 777, fault: { kind: 'corrupt' } });
+    expect(result.faults).toBe(1);
+    expectExact(bigFile, result);
+  });
+});
+
+describe('a data connection that fails every time', () => {
+  const everyTime: FaultPlan = { connection: 1, direction: 'toServer', at: 200_000, fault: { kind: 'cut', how: 'rst' }, repeat: true };
+
+  test('is given up after 3 losses; the copy completes over the others', async () => {
+    const result = await copyThrough(tree, 'push', everyTime, { connections: 2 });
+    // The first connection and its replacements: an index lost 3 times is not reopened.
+    expect(result.faults).toBe(3);
+    expectExact(tree, result);
+  });
+
+  test('when it is the only one: FCP_ERR_CONNECTION_LOST, exit 6, naming the host; nothing wrong left', async () => {
+    const result = await copyThrough(tree, 'push', everyTime, { connections: 1 });
+    expect({ outcome: result.outcome, exit: result.exit, faults: result.faults }).toEqual({ outcome: 'FCP_ERR_CONNECTION_LOST', exit: 6, faults: 3 });
+    expect(result.message).toMatch(/all 1 data connections to .*127\.0\.0\.1.* were lost/);
+    expect(leftoverTemporaries(result.dst)).toEqual([]);
+  });
+});
+
+test.each([
+  ['push', 'toClient', 'fin'],
+  ['pull', 'toServer', 'rst'],
+] as const)('the control connection cut in a %s (%s, %s): FCP_ERR_CONNECTION_LOST, exit 6, naming the host and the connection', async (direction, stream, how) => {
+  // Past the handshake (a few hundred bytes), while the file list and acknowledgements flow.
+  const result = await copyThrough(tree, direction, { connection: 0, direction: stream, at: 1_500, fault: { kind: 'cut', how } });
+  expect({ outcome: result.outcome, exit: result.exit, faults: result.faults }).toEqual({ outcome: 'FCP_ERR_CONNECTION_LOST', exit: 6, faults: 1 });
+  expect(result.message).toMatch(/control connection to .*127\.0\.0\.1/);
+  expect(leftoverTemporaries(result.dst)).toEqual([]);
+});
+
+test.each([
+  ['push', 'toServer'],
+  ['pull', 'toClient'],
+] as const)('data connection 1 stalled in a %s past --timeout: it is replaced and the copy is exact', async (direction, stream) => {
+  // The side that receives on it notices the silence (fcp and fcpd both get --timeout 3).
+  const result = await copyThrough(tree, direction, { connection: 1, direction: stream, at: 2 * MiB, fault: { kind: 'stall' } }, { timeout: 3 });
+  expect(result.faults).toBe(1);
+  expectExact(tree, result);
 });

@@ -247,12 +247,12 @@ export async function startProxy(connectUpstream: () => Promise<Duplex>, plan: P
   };
 }
 
-/** A launcher whose connections go through an in-test proxy that applies `plan`. */
-export function proxyLauncher(plan: ProxyPlan): { launcher: Launcher; report: ProxyReport } {
+/** A launcher whose connections go through an in-test proxy that applies `plan`; fcpd gets `timeoutMs` as its --timeout. */
+export function proxyLauncher(plan: ProxyPlan, timeoutMs?: number): { launcher: Launcher; report: ProxyReport } {
   const report = emptyReport();
   const launcher: Launcher = {
     async launch(secret, log): Promise<LaunchedServer> {
-      const inner = await localLauncher().launch(secret, log);
+      const inner = await localLauncher({ timeoutMs }).launch(secret, log);
       const proxy = await startProxy(() => inner.connect(), plan, report);
       return {
         name: `${inner.name} (through a proxy on 127.0.0.1:${proxy.port})`,
