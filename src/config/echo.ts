@@ -29,7 +29,8 @@ export function echoText(input: EchoInput): string {
   const lines = Object.entries(input.settings).map(([key, setting]) => {
     const value = shown(input.schema, key, setting);
     const where = `# ${describeSource(setting.source)}`;
-    return value === null ? `# ${key} is not set  ${where}` : `${stringify({ [key]: value }).trim()}  ${where}`;
+    // Keys are written as TOML keys already (`modules.data.path`): dotted keys read back as tables.
+    return value === null ? `# ${key} is not set  ${where}` : `${key} = ${stringify({ v: value }).trim().slice('v = '.length)}  ${where}`;
   });
   const header = `# ${input.program} configuration${input.host === undefined ? '' : ` for host ${input.host}`}; files, highest precedence first:`;
   return [header, ...files, ...lines].join('\n') + '\n';

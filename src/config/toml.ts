@@ -38,6 +38,11 @@ export function parseTomlDocument(text: string, file: string): TomlDocument {
   return { file, data, lineOf: (path) => lines.get(path.join('\0')) };
 }
 
+/** A key as TOML writes it: bare when it can be, else quoted. */
+export function tomlKey(name: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(name) ? name : JSON.stringify(name);
+}
+
 /** A key (bare, quoted or dotted) at the start of a line, then `=`. */
 const KEY_AT_START = /^\s*((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'))*)\s*=/;
 const HEADER = /^\s*\[\[?\s*(.+?)\s*\]\]?\s*(?:#.*)?$/;

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parse } from 'smol-toml';
+import { parse } from '../../../src/config/toml';
 import { echoJson, echoText } from '../../../src/config/echo';
 import { FCP_SCHEMA, FcpKey, loadFcpSettings } from '../../../src/cli/fcpConfig';
 import { program } from '../../../src/cli/fcp';
