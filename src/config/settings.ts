@@ -134,7 +134,8 @@ export function fileLayer(doc: TomlDocument, schema: Schema, host: string | unde
       const layer = readTable(doc, ['host', pattern], table, schema);
       let matches: boolean;
       try {
-        matches = host !== undefined && hostMatches(pattern, host);
+        // Matched even without a host, so that a bad pattern shows on every run.
+        matches = hostMatches(pattern, host ?? '') && host !== undefined;
       } catch (err) {
         throw keyError(doc, ['host', pattern], (err as Error).message);
       }

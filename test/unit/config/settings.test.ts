@@ -60,6 +60,8 @@ describe('fileLayer', () => {
     expect(invalid.message).toBe('c.toml:2: count: must be a whole number above 0');
     const list = thrown(() => fileLayer(doc('names = "a"\n'), SCHEMA, undefined));
     expect(list.message).toBe('c.toml:1: names: must be an array of strings, not a string');
+    const pattern = thrown(() => fileLayer(doc('\n[host."a\\tb"]\ncount = 1\n'), SCHEMA, undefined));
+    expect(pattern.message).toMatch(/^c\.toml:2: host pattern "a\\tb": use printable characters/);
     const host = thrown(() => fileLayer(doc('host = 1\n'), SCHEMA, undefined));
     expect(host.message).toMatch(/^c\.toml:1: host must be a table of tables/);
   });
