@@ -212,7 +212,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       bwlimit: settings.bwlimit.value as number | undefined,
       sftp: settings.sftp.value as boolean,
       failFast: settings.fail_fast.value as boolean,
-      timeout: (settings.timeout.value as number) / 1000,
+      // Left out when not set, so that fcpd keeps its own default too (no --timeout on its command line).
+      timeout: settings.timeout.source.kind === 'default' ? undefined : (settings.timeout.value as number) / 1000,
       ssh: {
         configFile: options.sshConfig,
         port: options.port,

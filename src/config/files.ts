@@ -21,6 +21,23 @@ export interface SettingsFile {
   required: boolean;
 }
 
+/**
+ * Whether a file that could not be read is there at all: not when it does not exist, nor when a
+ * directory above it may not be searched (a program run as another user with this HOME): then
+ * it is not this user's file. One that is there but unreadable is an error, not skipped.
+ */
+function reachable(file: string, err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+  if (code !== 'EACCES') return true;
+  try {
+    fs.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The files' documents, highest precedence first, and which of them were there. */
 export function readSettingsFiles(files: readonly SettingsFile[]): { docs: TomlDocument[]; read: FileRead[] } {
   const docs: TomlDocument[] = [];
@@ -29,7 +46,7 @@ export function readSettingsFiles(files: readonly SettingsFile[]): { docs: TomlD
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return { file, found: false };
+      if (!required && !reachable(file, err)) return { file, found: false };
       // A settings file that cannot be read is a usage error (exit 2), as a bad one is.
       const error = fsError(err, 'read settings file', Buffer.from(file));
       throw new FcpError('FCP_ERR_USAGE', error.message, { hint: error.hint, cause: err });
