@@ -1,11 +1,13 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
 import { Command, InvalidArgumentError } from 'commander';
 import { CipherName, copy } from '../client/copy';
+import { parseLocation } from '../client/location';
+import { echoJson, echoText } from '../config/echo';
 import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
-import { isChunkSize } from '../session/params';
-import { parseRate, parseSize } from './format';
+import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
+import { argParser, bwlimit, chunkSize, connectionCount, nonEmpty, scpLimit } from './optionValues';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
@@ -13,33 +15,6 @@ import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
 import { version } from './version';
-
-function connectionCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < MIN_CONNECTIONS || n > MAX_CONNECTIONS) {
-    throw new InvalidArgumentError(`must be a whole number from ${MIN_CONNECTIONS} to ${MAX_CONNECTIONS}`);
-  }
-  return n;
-}
-
-function chunkSize(value: string): number {
-  const bytes = parseSize(value);
-  if (bytes === undefined || !isChunkSize(bytes)) throw new InvalidArgumentError('must be a power of two from 64K to 64M');
-  return bytes;
-}
-
-/** scp's -l: Kbit/s (1000 bits), as bytes per second. */
-function scpLimit(value: string): number {
-  const kbits = Number(value);
-  if (!Number.isFinite(kbits) || kbits <= 0) throw new InvalidArgumentError('must be a rate in Kbit/s above 0 (as scp -l)');
-  return (kbits * 1000) / 8;
-}
-
-function bwlimit(value: string): number {
-  const bytes = parseRate(value);
-  if (bytes === undefined) throw new InvalidArgumentError('must be a rate in KiB/s, or with a K, M or G suffix, above 0 (as rsync --bwlimit)');
-  return bytes;
-}
 
 function sshPort(value: string): number {
   const n = Number(value);
@@ -52,7 +27,11 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 interface FcpOptions {
   port?: number;
   identity?: string[];
+  /** -F: the ssh_config file. */
+  sshConfig?: string;
+  /** --config: fcp's own config.toml. */
   config?: string;
+  echoConfig?: boolean;
   jump?: string;
   option?: string[];
   ssh?: string;
@@ -100,7 +79,24 @@ function scpFlagOptions(options: FcpOptions, argv: string[]): string[] {
   ];
 }
 
-function program(): Command {
+const CONFIG_HELP = `
+Settings: every option with a default can be set in ~/.config/fcp/config.toml (or
+$XDG_CONFIG_HOME/fcp, $FCP_CONFIG, --config FILE), /etc/fcp/config.toml, or FCP_<KEY>
+in the environment (FCP_CONNECTIONS=8); keys are long option names with _ for -, per
+host in [host."PATTERN"] sections. The command line wins, then the environment, the
+user file, the system file. fcp --echo-config [HOST] shows what applies and why.
+`;
+
+/** The remote host of a copy's operands (as typed), whose [host."PATTERN"] sections apply. */
+function remoteHost(paths: readonly Buffer[]): string | undefined {
+  for (const operand of paths) {
+    const location = parseLocation(operand);
+    if (location.kind === 'remote') return location.host;
+  }
+  return undefined;
+}
+
+export function program(): Command {
   return new Command('fcp')
     .usage('[options] SOURCE... DEST')
     .description(
@@ -108,13 +104,13 @@ function program(): Command {
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified.',
     )
     .argument(
-      '<paths...>',
+      '[paths...]',
       'sources, then the destination: local paths or [user@]host:path; remote paths may start with ~ or ~user, ' +
         'and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
     )
     .option('-r, --recursive', 'copy directories and their contents')
-    .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4; fcpd may lower it to bound its memory)`, connectionCount)
-    .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', chunkSize)
+    .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4; fcpd may lower it to bound its memory)`, argParser(connectionCount))
+    .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', argParser(chunkSize))
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
@@ -126,28 +122,40 @@ function program(): Command {
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
     .option('-P, --port <port>', 'SSH port of the remote host', sshPort)
     .option('-i, --identity <file>', 'SSH identity (private key) file; repeatable', collect)
-    .option('-F, --config <file>', 'ssh_config file to use instead of ~/.ssh/config')
+    .option('-F, --ssh-config <file>', 'ssh_config file to use instead of ~/.ssh/config')
     .option('-J, --jump <hosts>', 'connect through jump hosts: [user@]host[:port][,...]')
     .option('-o, --option <Key=Value>', 'ssh_config option, as ssh -o; repeatable', collect)
-    .option('-e, --ssh <program>', 'start fcpd through this ssh program instead of the built-in SSH client')
-    .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)')
+    .option('-e, --ssh <program>', 'start fcpd through this ssh program (default: the built-in SSH client)', argParser(nonEmpty))
+    .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)', argParser(nonEmpty))
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
     .option('--sftp', 'copy over SFTP on -n SSH sessions instead of fcpd (what fcp does when the remote host has no Node.js 20+)')
     .option('--no-install', "never copy fcp's own fcpd into ~/.cache/fcp on a host that has Node.js 20+ but no fcpd")
-    .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', scpLimit)
-    .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit)', bwlimit)
+    .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', argParser(scpLimit))
+    .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit; default: no limit)', argParser(bwlimit))
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
     .option('-4', 'connect to IPv4 addresses only (ssh -4)')
     .option('-6', 'connect to IPv6 addresses only (ssh -6)')
     .option('-A', 'forward the SSH agent to the remote session (ssh -A)')
     .option('-B', 'batch mode: never ask for a password or passphrase (ssh -o BatchMode=yes)')
-    .option('-S <program>', 'the same as -e (scp -S)')
+    .option('-S <program>', 'the same as -e (scp -S)', argParser(nonEmpty))
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
     .option('-O', "accepted for scp compatibility: fcp speaks its own protocol (SFTP only with --sftp or without Node.js on the remote host)")
     .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
+    .option('--config <file>', 'fcp settings file (TOML) to read instead of ~/.config/fcp/config.toml (or $FCP_CONFIG)')
+    .option('--echo-config', 'print the settings a copy with [HOST] would use, each with where it came from (--json: one object), and exit')
     .version(version(), '-V, --version')
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText('after', CONFIG_HELP + EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
+}
+
+/**
+ * copy()'s encrypt and cipher: a cipher from a settings file says which cipher to encrypt with, not
+ * that a local copy be encrypted (a -c on the command line does, as before); no cipher when off.
+ */
+function encryption(settings: FcpSettings, remote: boolean): { encrypt?: boolean; cipher?: CipherName } {
+  const cipherSource = settings.cipher.source.kind;
+  const encrypt = (settings.encrypt.value as boolean | undefined) ?? (remote || cipherSource === 'flag' ? undefined : false);
+  return { encrypt, cipher: encrypt === false || cipherSource === 'default' ? undefined : (settings.cipher.value as CipherName) };
 }
 
 /**
@@ -163,10 +171,6 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
   catchEscapedErrors((error) => reporter.error(error));
-  if (paths.length < 2) {
-    reporter.error(new FcpError('FCP_ERR_USAGE', 'give at least one source and a destination', { hint: 'usage: fcp [options] SOURCE... DEST' }));
-    return ExitCode.USAGE;
-  }
   if (options.limit !== undefined && options.bwlimit !== undefined) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-l and --bwlimit were both given', { hint: 'give one: -l in Kbit/s as scp, or --bwlimit in KiB/s as rsync' }));
     return ExitCode.USAGE;
@@ -175,31 +179,51 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     reporter.error(new FcpError('FCP_ERR_USAGE', '-c none and --encrypt were both given', { hint: 'give one of them' }));
     return ExitCode.USAGE;
   }
+  if (options.echoConfig ? paths.length > 1 : paths.length < 2) {
+    const usage = options.echoConfig ? 'fcp --echo-config [HOST]' : 'fcp [options] SOURCE... DEST';
+    reporter.error(new FcpError('FCP_ERR_USAGE', options.echoConfig ? 'give at most one host' : 'missing arguments: give at least one source and a destination', { hint: `usage: ${usage}` }));
+    return ExitCode.USAGE;
+  }
+  const host = options.echoConfig ? paths[0]?.toString('utf8') : remoteHost(paths);
+  let loaded: ReturnType<typeof loadFcpSettings>;
+  try {
+    loaded = loadFcpSettings({ env: process.env, configFile: options.config, host, commandLine: commandLineLayer(command) });
+  } catch (err) {
+    const error = asFcpError(err);
+    reporter.error(error);
+    return error.exitCode;
+  }
+  if (options.echoConfig) {
+    const input = { program: 'fcp', ...loaded };
+    io.stdout.write(options.json ? `${JSON.stringify(echoJson(input))}\n` : echoText(input));
+    return ExitCode.OK;
+  }
+  const settings = loaded.settings;
   try {
     const summary = await copy({
       sources: paths.slice(0, -1),
       destination: paths[paths.length - 1]!,
       recursive: options.recursive,
-      followSymlinks: options.dereference,
-      ignoreTimes: options.ignoreTimes,
-      connections: options.connections,
-      chunkSize: options.chunkSize,
-      encrypt: options.cipher === 'none' ? false : options.encrypt,
-      cipher: options.cipher === 'none' ? undefined : options.cipher,
-      bwlimit: options.limit ?? options.bwlimit,
-      sftp: options.sftp,
-      failFast: options.failFast,
-      timeout: options.timeout === undefined ? undefined : options.timeout / 1000,
+      followSymlinks: settings.dereference.value as boolean,
+      ignoreTimes: settings.ignore_times.value as boolean,
+      connections: settings.connections.value as number,
+      chunkSize: settings.chunk_size.value as number,
+      ...encryption(settings, host !== undefined),
+      bwlimit: settings.bwlimit.value as number | undefined,
+      sftp: settings.sftp.value as boolean,
+      failFast: settings.fail_fast.value as boolean,
+      // Left out when not set, so that fcpd keeps its own default too (no --timeout on its command line).
+      timeout: settings.timeout.source.kind === 'default' ? undefined : (settings.timeout.value as number) / 1000,
       ssh: {
-        configFile: options.config,
+        configFile: options.sshConfig,
         port: options.port,
         identityFiles: options.identity,
         jump: options.jump,
         options: [...scpFlagOptions(options, argv), ...(options.option ?? [])],
-        program: options.ssh ?? options.S,
-        fcpdPath: options.fcpdPath,
-        tunnel: options.tunnel,
-        install: options.install,
+        program: settings.ssh.value as string | undefined,
+        fcpdPath: settings.fcpd_path.value as string | undefined,
+        tunnel: settings.tunnel.value as boolean,
+        install: settings.install.value as boolean,
       },
       log: (line) => reporter.log(line),
       notice: (line) => reporter.notice(line),

@@ -7,11 +7,14 @@ import { NONCE_SIZE } from '../protocol/constants';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
 import { packageRoot } from '../launch/packageRoot';
+import { echoJson, echoText } from '../config/echo';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
+import { AccessPolicy } from '../server/policy';
 import { serveSession } from '../server/serveSession';
 import { showText } from '../showName';
 import { timeoutsFor } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
+import { loadFcpdPolicy } from './fcpdConfig';
 import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
@@ -29,6 +32,10 @@ interface FcpdOptions {
   daemonRun?: boolean;
   status?: boolean;
   stop?: boolean;
+  restart?: boolean;
+  config?: string;
+  echoConfig?: boolean;
+  json?: boolean;
   bind?: string;
   port?: number;
   verbose?: boolean;
@@ -47,6 +54,10 @@ function program(): Command {
     .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
     .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
     .option('--stop', 'stop the daemon')
+    .option('--restart', 'stop the daemon if it runs, then start it (-d) with these options: how a changed policy file takes effect')
+    .option('--config <file>', 'policy file (TOML) to read instead of ~/.config/fcp/fcpd.toml; /etc/fcp/fcpd.toml is read after it. With --serve, the session is served by this process, never handed to a daemon')
+    .option('--echo-config', 'print the policy, each value with where it came from (--json: one object), and exit')
+    .option('--json', 'with --echo-config: one JSON object')
     .addOption(new Option('--daemon-run').hideHelp())
     .option('--bind <address>', 'address to listen on (default: every address, IPv6 and IPv4)')
     .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
@@ -79,14 +90,12 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     io.stdout.write(`${line}\n`);
     return ExitCode.OK;
   };
+  // Resolved now: the daemon runs from the home directory.
+  const config = options.config === undefined ? undefined : path.resolve(options.config);
+  const start = { port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, config, program: daemonProgram(argv) };
+  let loaded: ReturnType<typeof loadFcpdPolicy>;
   try {
-    if (options.daemon) {
-      return print(await startDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, program: daemonProgram(argv) }));
-    }
-    if (options.daemonRun) {
-      await runDaemon({ port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind });
-      return ExitCode.OK;
-    }
+    // --stop and --status work whatever the policy file says: a broken one must not keep a daemon up.
     if (options.stop) return print(await stopDaemon());
     if (options.status) {
       const status = await askDaemon({ op: 'status' });
@@ -95,6 +104,19 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
         return ExitCode.CONNECTION;
       }
       return print(`fcpd daemon running: pid ${status.pid}, port ${status.port}, ${status.sessions} active sessions, since ${status.since}`);
+    }
+    // Everything else reads it first: a mistake in it stops a start, before anything runs.
+    loaded = loadFcpdPolicy(process.env, config);
+    if (options.echoConfig) {
+      const input = { program: 'fcpd', ...loaded };
+      io.stdout.write(options.json ? `${JSON.stringify(echoJson(input))}\n` : echoText(input));
+      return ExitCode.OK;
+    }
+    if (options.restart) return print(`${await stopDaemon()}\n${await startDaemon(start)}`);
+    if (options.daemon) return print(await startDaemon(start));
+    if (options.daemonRun) {
+      await runDaemon({ ...start, policy: loaded.policy });
+      return ExitCode.OK;
     }
   } catch (err) {
     return report(asFcpError(err));
@@ -107,6 +129,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   const log = (line: string): void => {
     io.stderr.write(`${showText(line)}\n`);
   };
+  const sessionLog = options.verbose ? log : () => undefined;
   try {
     const secret = await awaitLine(io.stdin, (line) => parseSecretLine(line), {
       timeoutMs: timeoutsFor(options.timeout).launchMs,
@@ -117,7 +140,8 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     // The control connection's server nonce goes to fcp in the listen line, so that its first
     // packet can already authenticate (PROTOCOL.md §5.1).
     const nonce = randomBytes(NONCE_SIZE);
-    const daemon = await handToDaemon(secret, nonce);
+    // A session under a policy named with --config is served here, under that policy.
+    const daemon = config === undefined ? await handToDaemon(secret, nonce) : undefined;
     if (daemon) {
       io.stdout.write(listenLine({ ...daemon, reached: sshServerAddress() }));
       return ExitCode.OK;
@@ -127,8 +151,9 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       nonce,
       bind: options.bind,
       port: options.port ?? 0,
+      access: new AccessPolicy(loaded.policy, sessionLog),
       timeoutMs: options.timeout,
-      log: options.verbose ? log : () => undefined,
+      log: sessionLog,
       // Under sshd, also say which of our addresses the client's SSH connection reached: the
       // client's first choice for direct data connections when fcpd listens on every address.
       listening: (listenPort, address) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce })),

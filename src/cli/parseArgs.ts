@@ -1,8 +1,9 @@
 /** Command-line parsing shared by fcp and fcpd: commander's output to our streams, its exits to our codes. */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, ExitCodeValue, FcpError } from '../errors';
 import { showText } from '../showName';
-import { DEFAULT_TIMEOUT_S, isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
+import { DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
+import { argParser, timeoutMs } from './optionValues';
 import { errorRecord } from './reporter';
 
 /**
@@ -36,9 +37,5 @@ export function parseArgs(command: Command, argv: string[], io: { stdout: NodeJS
 
 /** --timeout SECONDS, as fcp and fcpd both take it; its value is in milliseconds. */
 export function timeoutOption(description: string): Option {
-  return new Option('--timeout <seconds>', `${description} (${MIN_TIMEOUT_S}-${MAX_TIMEOUT_S}, default ${DEFAULT_TIMEOUT_S})`).argParser((value) => {
-    const seconds = Number(value);
-    if (!isTimeoutSeconds(seconds)) throw new InvalidArgumentError(`must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
-    return seconds * 1000;
-  });
+  return new Option('--timeout <seconds>', `${description} (${MIN_TIMEOUT_S}-${MAX_TIMEOUT_S}, default ${DEFAULT_TIMEOUT_S})`).argParser(argParser(timeoutMs));
 }

@@ -13,6 +13,8 @@ import { FcpError } from '../errors';
 import { showText } from '../showName';
 import { loadXxhash } from '../protocol/xxhash';
 import type { Listen } from '../launch/handoff';
+import type { FcpdPolicy } from '../config/policy';
+import { AccessPolicy } from './policy';
 import type * as SessionServerModule from './sessionServer';
 
 export const DEFAULT_DAEMON_PORT = 7523;
@@ -156,7 +158,7 @@ function alive(pid: number): boolean {
 }
 
 /** fcpd -d: starts the daemon in the background unless one runs; returns what to tell the user. */
-export async function startDaemon(options: { port: number; bind?: string; program: string }, paths = daemonPaths()): Promise<string> {
+export async function startDaemon(options: { port: number; bind?: string; config?: string; program: string }, paths = daemonPaths()): Promise<string> {
   ensureStateDir(paths);
   const running = await askDaemon({ op: 'status' }, paths);
   if (running?.ok) return `fcpd daemon already running: pid ${running.pid}, port ${running.port}`;
@@ -171,7 +173,14 @@ export async function startDaemon(options: { port: number; bind?: string; progra
   fs.rmSync(paths.pid, { force: true });
   fs.rmSync(paths.socket, { force: true });
   const logFd = fs.openSync(paths.log, 'a', 0o600);
-  const args = [options.program, '--daemon-run', '--port', String(options.port), ...(options.bind ? ['--bind', options.bind] : [])];
+  const args = [
+    options.program,
+    '--daemon-run',
+    '--port',
+    String(options.port),
+    ...(options.bind ? ['--bind', options.bind] : []),
+    ...(options.config ? ['--config', options.config] : []),
+  ];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: os.homedir() });
   fs.closeSync(logFd);
   let exited: number | null | undefined;
@@ -198,7 +207,7 @@ export async function stopDaemon(paths = daemonPaths()): Promise<string> {
 }
 
 /** The daemon process itself (fcpd --daemon-run): serves until asked to stop. */
-export async function runDaemon(options: { port: number; bind?: string }, paths = daemonPaths()): Promise<void> {
+export async function runDaemon(options: { port: number; bind?: string; policy?: FcpdPolicy }, paths = daemonPaths()): Promise<void> {
   ensureStateDir(paths);
   const log = (line: string): void => {
     // Escaped: nothing in the log can drive the terminal of whoever reads it.
@@ -207,7 +216,8 @@ export async function runDaemon(options: { port: number; bind?: string }, paths 
   // Loaded here, not on import: fcpd --serve imports this module for handToDaemon only.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
-  const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, log });
+  const access = options.policy && new AccessPolicy(options.policy, log);
+  const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, access, log });
   const address = await sessions.listen();
   const since = new Date().toISOString();
   const target: ControlTarget = {

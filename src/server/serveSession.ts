@@ -5,6 +5,7 @@ import { loadXxhash } from '../protocol/xxhash';
 import type { ServerPolicy } from '../session/params';
 import type { TransferSummary } from '../transfer/link';
 import { listenTcp } from './listener';
+import type { AccessPolicy } from './policy';
 import type * as SessionServerModule from './sessionServer';
 
 export interface ServeOptions {
@@ -14,6 +15,8 @@ export interface ServeOptions {
   bind?: string;
   port: number;
   policy?: ServerPolicy;
+  /** fcpd.toml's rules. */
+  access?: AccessPolicy;
   /** --timeout in ms (default: src/timeouts.ts). */
   timeoutMs?: number;
   log(line: string): void;
@@ -30,7 +33,7 @@ export async function serveSession(options: ServeOptions): Promise<TransferSumma
   // yields between here and register(), so no connection is accepted before it is handled.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
-  const server = new SessionServer({ xxh, server: listener, bind: options.bind, port: address.port, policy: options.policy, timeoutMs: options.timeoutMs, log: options.log });
+  const server = new SessionServer({ xxh, server: listener, bind: options.bind, port: address.port, policy: options.policy, access: options.access, timeoutMs: options.timeoutMs, log: options.log });
   const outcome = await server.register(options.secret, options.nonce);
   server.close();
   if (!outcome.ok) throw outcome.error as FcpError;

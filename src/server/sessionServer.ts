@@ -26,8 +26,10 @@ import { SendEngine } from '../transfer/sender';
 import { walkSources, WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
+import { Limiters, RateLimiter, throttled } from '../wire/throttle';
 import { PreAuthGate } from './admission';
 import { listenTcp } from './listener';
+import { AccessPolicy, policyRefusal, realPath } from './policy';
 import { expandHome, expandSources } from './userPaths';
 
 export interface SessionServerOptions {
@@ -39,6 +41,8 @@ export interface SessionServerOptions {
   /** 0: an ephemeral port. */
   port: number;
   policy?: ServerPolicy;
+  /** fcpd.toml's rules: addresses, paths, limits (none when left out). */
+  access?: AccessPolicy;
   /**
    * Bytes of chunk buffers one session, and all live sessions together, may hold (default
    * SESSION_MEMORY_BUDGET and SERVER_MEMORY_BUDGET): a session's PARAMS are lowered to fit.
@@ -50,7 +54,7 @@ export interface SessionServerOptions {
    * What a checked request becomes (default: the destination or the walk of the sources on this
    * host). Tests put a scripted, hostile sender here to attack the real client.
    */
-  prepare?: (request: RequestAction) => SessionWork;
+  prepare?: (request: RequestAction, access?: AccessPolicy) => SessionWork;
   log(line: string): void;
 }
 
@@ -82,6 +86,8 @@ interface Session {
   engine?: TransferRun;
   /** The transfer ended well while data connections were still on their way. */
   finished?: SessionOutcome;
+  /** bwlimit: the session's connections draw from it. */
+  limiter?: RateLimiter;
 }
 
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
@@ -92,15 +98,27 @@ function peerOf(socket: net.Socket): string {
   return `client ${host}:${socket.remotePort}`;
 }
 
-/** Checks a request and prepares its work, so that a bad path is refused before SESSION. */
-function prepare(request: RequestAction): SessionWork {
+/**
+ * Checks a request and prepares its work, so that a bad path is refused before SESSION: with a
+ * policy, the destination or every source on its real path, before anything is created or read.
+ */
+function prepare(request: RequestAction, access?: AccessPolicy): SessionWork {
+  const paths = access?.checksPaths ? access : undefined;
   if (request.kind === 'push') {
-    const destination = resolveDestination(expandHome(request.paths[0]!), request.flags);
+    const target = expandHome(request.paths[0]!);
+    const refusal = paths?.pushRefusal(realPath(target));
+    if (refusal) throw refusal;
+    const destination = { ...resolveDestination(target, request.flags), refusal: paths?.entryRefusal };
     return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory), flags: request.flags };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
-  return { kind: 'pull', walk: walkSources(expandSources(request.paths), { recursive, followSymlinks }) };
+  const sources = expandSources(request.paths);
+  for (const source of sources) {
+    const refusal = paths?.pathRefusal(realPath(source));
+    if (refusal) throw refusal;
+  }
+  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, refuse: paths?.walkRefusal }) };
 }
 
 export class SessionServer {
@@ -117,11 +135,17 @@ export class SessionServer {
   private reservedMemory = 0;
   /** Connections still in their handshake, bounded per source address and in total. */
   private readonly preAuth = new PreAuthGate();
+  /** Open connections by client address, for max_connections_per_address. */
+  private readonly connectionsFrom = new Map<string, number>();
+  /** bwlimit_total: every connection draws from it. */
+  private readonly totalLimiter: RateLimiter | undefined;
 
   constructor(private readonly options: SessionServerOptions) {
     this.timeouts = timeoutsFor(options.timeoutMs);
     this.memory = options.memory ?? { session: SESSION_MEMORY_BUDGET, server: SERVER_MEMORY_BUDGET };
     this.server = options.server ?? net.createServer();
+    const total = options.access?.rules.bwlimitTotal;
+    this.totalLimiter = total === undefined ? undefined : new RateLimiter(total);
     this.server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -172,7 +196,10 @@ export class SessionServer {
     socket.setNoDelay(true);
     // Until it authenticates, a connection does not keep fcpd --serve alive after its session.
     socket.unref();
-    const conn = new FramedConnection(socket, xxh, peerName, this.timeouts.idleMs);
+    const refusal = this.options.access?.addressRefusal(address) ?? this.countConnection(socket, address);
+    const limiters = this.limited ? new Limiters() : undefined;
+    limiters?.add(this.totalLimiter);
+    const conn = new FramedConnection(limiters ? throttled(socket, limiters) : socket, xxh, peerName, this.timeouts.idleMs);
     let launch: Launch | undefined;
     /** The policy the session's PARAMS were answered under. */
     let policy: ServerPolicy | undefined;
@@ -186,6 +213,7 @@ export class SessionServer {
       sessionFor: (id) => this.sessions.get(id.toString('hex'))?.entry,
       failedSession: (id) => this.failedSessions.get(id.toString('hex')),
       policy: () => (policy = this.policyNow()),
+      refusal,
     });
     const decide = async (request: RequestAction, params: ParamsMessage): Promise<Buffer> => {
       const owner = launch!;
@@ -193,7 +221,11 @@ export class SessionServer {
       this.launches.delete(keyIdOf(owner.secret).toString('hex'));
       clearTimeout(owner.expiry);
       try {
-        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request), params);
+        const maxSessions = this.options.access?.rules.maxSessions;
+        if (maxSessions !== undefined && this.sessions.size >= maxSessions) {
+          throw policyRefusal('max_sessions', `fcpd serves at most ${maxSessions} sessions at once; try again when one has ended`);
+        }
+        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request, this.options.access), params);
         this.logLowered(session, machine.offered!, policy!);
         return session.id;
       } catch (err) {
@@ -213,6 +245,7 @@ export class SessionServer {
       (established) => {
         const session = this.sessions.get(established.sessionId.toString('hex'));
         if (!session) return conn.close();
+        limiters?.add(session.limiter);
         const linked = { conn, established };
         if (established.role === 'control') {
           session.control = linked;
@@ -236,7 +269,34 @@ export class SessionServer {
 
   /** The policy for PARAMS answered now: a session gets its share of the memory budget, or what is left of it. */
   private policyNow(): ServerPolicy {
-    return { ...this.options.policy, memoryBudget: Math.min(this.memory.session, this.memory.server - this.reservedMemory) };
+    const perSession = this.options.access?.rules.maxConnectionsPerSession;
+    const maxConnections = Math.min(this.options.policy?.maxConnections ?? Infinity, perSession ?? Infinity);
+    return {
+      ...this.options.policy,
+      ...(Number.isFinite(maxConnections) ? { maxConnections } : {}),
+      memoryBudget: Math.min(this.memory.session, this.memory.server - this.reservedMemory),
+    };
+  }
+
+  /** Whether connections are throttled (bwlimit, bwlimit_total). */
+  private get limited(): boolean {
+    const rules = this.options.access?.rules;
+    return rules?.bwlimit !== undefined || rules?.bwlimitTotal !== undefined;
+  }
+
+  /** Counts an open connection from `address` until it closes; max_connections_per_address refuses one beyond the limit. */
+  private countConnection(socket: net.Socket, address: string): FcpError | undefined {
+    const limit = this.options.access?.rules.maxConnectionsPerAddress;
+    if (limit === undefined) return undefined;
+    const open = this.connectionsFrom.get(address) ?? 0;
+    if (open >= limit) return policyRefusal('max_connections_per_address', `${address} has ${open} connections open, the most fcpd allows one address`);
+    this.connectionsFrom.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (this.connectionsFrom.get(address) ?? 1) - 1;
+      if (left === 0) this.connectionsFrom.delete(address);
+      else this.connectionsFrom.set(address, left);
+    });
+    return undefined;
   }
 
   /** Says why a session runs with less than its client offered. */
@@ -244,9 +304,11 @@ export class SessionServer {
     const accepted = session.entry.params;
     if (accepted.chunkSize === offer.chunkSize && accepted.connections === offer.connections) return;
     const left = policy.memoryBudget! < this.memory.session ? `, what is left of the ${sizeText(this.memory.server)} all its sessions may use` : '';
+    const perSession = this.options.access?.rules.maxConnectionsPerSession;
+    const capped = perSession !== undefined && offer.connections > perSession ? `max_connections_per_session is ${perSession}; ` : '';
     this.options.log(
       `session ${session.id.toString('hex')}: offered ${describeShape(offer)}, accepted ${describeShape(accepted)}: ` +
-        `fcpd keeps a session's buffers (${CHUNKS_PER_CONNECTION} chunks a connection) within ${sizeText(policy.memoryBudget!)}${left}`,
+        `${capped}fcpd keeps a session's buffers (${CHUNKS_PER_CONNECTION} chunks a connection) within ${sizeText(policy.memoryBudget!)}${left}`,
     );
   }
 
@@ -258,8 +320,10 @@ export class SessionServer {
     }
     this.reservedMemory += memory;
     const id = Buffer.from(parseUuid(uuidv4()));
+    const bwlimit = this.options.access?.rules.bwlimit;
     const session: Session = {
       id,
+      limiter: bwlimit === undefined ? undefined : new RateLimiter(bwlimit),
       entry: { secret: launch.secret, params, attached: new Set() },
       launch,
       memory,

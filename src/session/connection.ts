@@ -238,6 +238,8 @@ export interface ServerConnectionOptions {
   failedSession?(sessionId: Buffer): FcpError | undefined;
   /** The server's policy, asked when PARAMS are answered: its memory budget depends on the sessions live then. */
   policy?(): ServerPolicy;
+  /** The server refuses this connection (fcpd's policy on the client's address): HELLO, then ERROR with it. */
+  refusal?: FcpError;
 }
 
 type ServerState =
@@ -278,9 +280,10 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     this.versions = options.versions ?? VERSION_RANGE;
   }
 
-  /** The connection is open: the server speaks first. */
+  /** The connection is open: the server speaks first (and, refusing the client, last). */
   start(): ConnectionAction[] {
-    return [send(hello(this.versions, this.options.nonce))];
+    const ourHello = send(hello(this.versions, this.options.nonce));
+    return this.options.refusal ? [ourHello, ...this.fail(this.options.refusal)] : [ourHello];
   }
 
   /** The client's PARAMS on a control connection, for the owner's log of what it lowered. */

@@ -186,6 +186,17 @@ function parseConfig(text: string, source: string): ParsedConfig {
   }
 }
 
+/**
+ * Whether `host` matches a Host pattern list (`*.lan !gw.lan`) as ssh_config's Host line matches
+ * it: the library's own matching, so fcp's config sections and ssh_config agree on every host.
+ */
+export function hostMatches(patterns: string, host: string): boolean {
+  if (!/^[!-~]+(?: [!-~]+)*$/.test(patterns)) {
+    throw new FcpError('FCP_ERR_USAGE', `host pattern ${JSON.stringify(patterns)}: use printable characters separated by single spaces, as on a Host line`);
+  }
+  return parseConfig(`Host ${patterns}\n  User matched\n`, 'host pattern').compute(host).User === 'matched';
+}
+
 /** The text with every Include line replaced by the text of the files it names. */
 function expandIncludes(text: string, site: IncludeSite): string {
   let header = site.header;

@@ -19,6 +19,8 @@ export interface Destination {
   readonly isDirectory: boolean;
   /** The local path of an entry the scope admitted. */
   localPath(entryPath: Buffer): Buffer;
+  /** Why an entry may not be created at its local path (fcpd's policy), checked before anything is. */
+  refusal?(local: Buffer, entryPath: Buffer): FcpError | undefined;
 }
 
 /**

@@ -166,15 +166,20 @@ export class ReceiveEngine extends TransferRun {
   private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
     if (!this.quickCheck) return false;
     try {
-      this.checkParent(path);
+      this.checkEntry(path);
     } catch {
       return false;
     }
     return this.writer.keepIfSame(this.destination.localPath(path), size, perm, mtimeNs);
   }
 
-  /** Throws the error of the entry's directory when that directory could not be created. */
-  private checkParent(entryPath: Buffer): void {
+  /**
+   * Throws the error of the entry's directory when that directory could not be created, or why
+   * the destination refuses the entry (fcpd's policy): before anything of it is created.
+   */
+  private checkEntry(entryPath: Buffer): void {
+    const refusal = this.destination.refusal?.(this.destination.localPath(entryPath), entryPath);
+    if (refusal) throw refusal;
     if (this.failedDirectories.size === 0) return;
     const slash = entryPath.lastIndexOf(SLASH);
     const failure = slash < 0 ? undefined : this.failedDirectories.get(entryPath.subarray(0, slash).toString('latin1'));
@@ -184,7 +189,7 @@ export class ReceiveEngine extends TransferRun {
   private createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
     const local = this.destination.localPath(path);
     try {
-      this.checkParent(path);
+      this.checkEntry(path);
       this.writer.createDirectory(local, perm, mtimeNs, path);
     } catch (err) {
       const error = fsError(err, 'create directory', local);
@@ -199,7 +204,7 @@ export class ReceiveEngine extends TransferRun {
   private createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint): void {
     const local = this.destination.localPath(path);
     try {
-      this.checkParent(path);
+      this.checkEntry(path);
       this.writer.createSymlink(local, target, mtimeNs);
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create symlink', local)), 0);
@@ -213,7 +218,7 @@ export class ReceiveEngine extends TransferRun {
     if (!file) return this.descriptors.budget.release();
     const local = this.destination.localPath(file.path);
     try {
-      this.checkParent(file.path);
+      this.checkEntry(file.path);
       this.writer.createFile(fileId, local, file.size, file.perm, file.size > this.link.params.chunkSize);
     } catch (err) {
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.createFile(fileId));
@@ -247,7 +252,7 @@ export class ReceiveEngine extends TransferRun {
     this.files.set(fileId, { path, perm, size: data.length, mtimeNs, digest });
     this.bytesSent += data.length;
     try {
-      this.checkParent(path);
+      this.checkEntry(path);
       const actual = chunkHash(this.link.xxh, [data]);
       if (actual !== hash) {
         throw new FcpError('FCP_ERR_VERIFY', `${showName(local)}: its bytes hash to xxh64 ${actual.toString(16)}, the sender's to ${hash.toString(16)}`, {

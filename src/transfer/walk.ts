@@ -21,6 +21,8 @@ export interface WalkOptions {
   recursive: boolean;
   /** -L: send what symlinks inside the sources point to instead of the links (the sources themselves are always followed). */
   followSymlinks: boolean;
+  /** Why an entry (its local path, its entry path, whether it is a symlink sent as one) may not be sent: fcpd's policy. */
+  refuse?: (source: Buffer, path: Buffer, isLink: boolean) => FcpError | undefined;
 }
 
 export interface WalkResult {
@@ -110,6 +112,8 @@ function visit(
     skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return;
   }
+  const refusal = options.refuse?.(source, path, stat.isSymbolicLink());
+  if (refusal) return skip(result, path, refusal);
   const perm = Number(stat.mode) & PERM_MASK;
   const mtimeNs = stat.mtimeNs;
   if (stat.isSymbolicLink()) {

@@ -6,8 +6,13 @@
  */
 import { Duplex } from 'node:stream';
 
+/** What `throttled` draws from: how many ms to wait before `bytes` move. */
+export interface Limiter {
+  reserve(bytes: number, now?: number): number;
+}
+
 /** A token bucket: `bytesPerSecond` on average, bursts of up to a tenth of a second's worth. */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private available: number;
   private readonly burst: number;
 
@@ -30,8 +35,24 @@ export class RateLimiter {
   }
 }
 
+/**
+ * Several limits on one stream (fcpd: its total, and the session's once the connection has joined
+ * one): bytes move when the slowest of them allows.
+ */
+export class Limiters implements Limiter {
+  private readonly parts: Limiter[] = [];
+
+  add(limiter: Limiter | undefined): void {
+    if (limiter) this.parts.push(limiter);
+  }
+
+  reserve(bytes: number, now = Date.now()): number {
+    return this.parts.reduce((wait, part) => Math.max(wait, part.reserve(bytes, now)), 0);
+  }
+}
+
 /** `inner` with every byte in either direction drawn from `limiter`. */
-export function throttled(inner: Duplex, limiter: RateLimiter): Duplex {
+export function throttled(inner: Duplex, limiter: Limiter): Duplex {
   let held: NodeJS.Timeout | undefined;
   let wanted = true;
   const outer = new Duplex({

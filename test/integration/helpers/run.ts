@@ -200,10 +200,10 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   ]);
 }
 
-/** A TCP connection to 127.0.0.1:port. */
-export function dial(port: number): Promise<Duplex> {
+/** A TCP connection to host:port (127.0.0.1 unless said). */
+export function dial(port: number, host = '127.0.0.1'): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port });
     socket.once('connect', () => {
       socket.removeAllListeners('error');
       socket.setNoDelay(true);

@@ -1,0 +1,137 @@
+/**
+ * fcp's settings: every option with a default, from the command line, the environment (FCP_*),
+ * the user's config.toml and the system's, in that order of precedence (README "Configuration").
+ */
+import type { Command } from 'commander';
+import * as path from 'node:path';
+import type { EchoInput } from '../config/echo';
+import { readSettingsFiles, SYSTEM_CONFIG_DIR, userConfigDir } from '../config/files';
+import { environmentLayer, fileLayer, Layer, resolve, Schema, Setting, switchKey, textKey } from '../config/settings';
+import { settingsError } from '../config/toml';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_CONNECTIONS } from '../protocol/constants';
+import { DEFAULT_TIMEOUT_S } from '../timeouts';
+import { cipherOption } from './cipherOption';
+import { bwlimit, chunkSize, connectionCount, nonEmpty, showChunkSize, showRate, timeoutMs } from './optionValues';
+
+const same = <T>(value: T): T => value;
+
+/** The keys of config.toml: fcp's long option names with `_` for `-`. */
+export const FCP_SCHEMA = {
+  connections: textKey(connectionCount, same),
+  chunk_size: textKey(chunkSize, showChunkSize),
+  encrypt: switchKey,
+  cipher: textKey(cipherOption, same),
+  timeout: textKey(timeoutMs, (ms) => ms / 1000),
+  bwlimit: textKey(bwlimit, showRate),
+  fail_fast: switchKey,
+  dereference: switchKey,
+  ignore_times: switchKey,
+  tunnel: switchKey,
+  sftp: switchKey,
+  install: switchKey,
+  fcpd_path: textKey(nonEmpty, same),
+  ssh: textKey(nonEmpty, same),
+} satisfies Schema;
+
+export type FcpKey = keyof typeof FCP_SCHEMA;
+
+/** Built-in values; undefined where fcp decides by itself (encrypt: when a network is crossed). */
+const DEFAULTS: Record<FcpKey, unknown> = {
+  connections: DEFAULT_CONNECTIONS,
+  chunk_size: DEFAULT_CHUNK_SIZE,
+  encrypt: undefined,
+  cipher: 'aes256-gcm',
+  timeout: DEFAULT_TIMEOUT_S * 1000,
+  bwlimit: undefined,
+  fail_fast: false,
+  dereference: false,
+  ignore_times: false,
+  tunnel: false,
+  sftp: false,
+  install: true,
+  fcpd_path: undefined,
+  ssh: undefined,
+};
+
+/** The commander options (attribute, flag as written) that set each key. */
+const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string][]> = {
+  connections: [['connections', () => '--connections']],
+  chunk_size: [['chunkSize', () => '--chunk-size']],
+  encrypt: [['encrypt', (on) => (on ? '--encrypt' : '--no-encrypt')]],
+  cipher: [['cipher', () => '--cipher']],
+  timeout: [['timeout', () => '--timeout']],
+  bwlimit: [
+    ['limit', () => '-l'],
+    ['bwlimit', () => '--bwlimit'],
+  ],
+  fail_fast: [['failFast', () => '--fail-fast']],
+  dereference: [['dereference', () => '--dereference']],
+  ignore_times: [['ignoreTimes', () => '--ignore-times']],
+  tunnel: [['tunnel', () => '--tunnel']],
+  sftp: [['sftp', () => '--sftp']],
+  install: [['install', () => '--no-install']],
+  fcpd_path: [['fcpdPath', () => '--fcpd-path']],
+  ssh: [
+    ['ssh', () => '--ssh'],
+    ['S', () => '-S'],
+  ],
+};
+
+export type FcpSettings = Record<FcpKey, Setting>;
+
+/** The values given on the command line. */
+export function commandLineLayer(command: Command): Layer {
+  const layer: Layer = {};
+  const options = command.opts();
+  for (const [key, flags] of Object.entries(FLAGS)) {
+    for (const [attribute, flag] of flags) {
+      if (command.getOptionValueSource(attribute) !== 'cli') continue;
+      const value = options[attribute] as unknown;
+      layer[key] = { value, source: { kind: 'flag', flag: flag(value) } };
+    }
+  }
+  return withoutCipherNone(layer);
+}
+
+/**
+ * `cipher = "none"` is `encrypt = false` from the same place, so that a higher layer's cipher or
+ * encrypt overrides it as it would the other; with `encrypt = true` in the same layer it is an error.
+ */
+function withoutCipherNone(layer: Layer): Layer {
+  const { cipher, ...rest } = layer;
+  if (cipher?.value !== 'none') return layer;
+  if (rest.encrypt?.value === true) {
+    const where = cipher.source.kind === 'file' ? cipher.source.file : 'the command line';
+    throw settingsError(where, cipher.source.kind === 'file' ? cipher.source.line : undefined, 'cipher "none" and encrypt both given', 'give one of them');
+  }
+  return { ...rest, encrypt: { value: false, source: cipher.source } };
+}
+
+export interface FcpSettingsRequest {
+  env: NodeJS.ProcessEnv;
+  /** --config FILE. */
+  configFile?: string;
+  /** The remote host as typed (an ssh_config alias, a name or an address), for [host."PATTERN"] sections. */
+  host?: string;
+  commandLine: Layer;
+}
+
+/** The settings files fcp reads, highest precedence first. */
+export function fcpConfigFiles(env: NodeJS.ProcessEnv, configFile?: string): { file: string; required: boolean }[] {
+  const named = configFile ?? (env.FCP_CONFIG || undefined);
+  return [
+    { file: named ?? path.join(userConfigDir(env), 'config.toml'), required: named !== undefined },
+    { file: path.join(SYSTEM_CONFIG_DIR, 'config.toml'), required: false },
+  ];
+}
+
+/** Reads the files and resolves every key; what echo-config shows, and what a copy runs with. */
+export function loadFcpSettings(request: FcpSettingsRequest): Omit<EchoInput, 'program'> & { settings: FcpSettings } {
+  const { docs, read } = readSettingsFiles(fcpConfigFiles(request.env, request.configFile));
+  const layers = [
+    request.commandLine,
+    withoutCipherNone(environmentLayer(FCP_SCHEMA, 'FCP_', request.env)),
+    ...docs.map((doc) => withoutCipherNone(fileLayer(doc, FCP_SCHEMA, request.host))),
+  ];
+  return { host: request.host, files: read, schema: FCP_SCHEMA, settings: resolve(FCP_SCHEMA, DEFAULTS, layers) };
+}

@@ -1,0 +1,71 @@
+/**
+ * The values of fcp's options, read the same way from the command line, the environment (FCP_*)
+ * and config files. Each parser throws an Error that says what the value must be.
+ */
+import { InvalidArgumentError } from 'commander';
+import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
+import { isChunkSize } from '../session/params';
+import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
+import { parseRate, parseSize } from './format';
+
+export function connectionCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < MIN_CONNECTIONS || n > MAX_CONNECTIONS) {
+    throw new Error(`must be a whole number from ${MIN_CONNECTIONS} to ${MAX_CONNECTIONS}`);
+  }
+  return n;
+}
+
+export function chunkSize(value: string): number {
+  const bytes = parseSize(value);
+  if (bytes === undefined || !isChunkSize(bytes)) throw new Error('must be a power of two from 64K to 64M');
+  return bytes;
+}
+
+/** A chunk size as chunk_size is written: "4M", "256K". */
+export function showChunkSize(bytes: number): string {
+  return bytes % 1024 ** 2 === 0 ? `${bytes / 1024 ** 2}M` : `${bytes / 1024}K`;
+}
+
+/** scp's -l: Kbit/s (1000 bits), as bytes per second. */
+export function scpLimit(value: string): number {
+  const kbits = Number(value);
+  if (!Number.isFinite(kbits) || kbits <= 0) throw new Error('must be a rate in Kbit/s above 0 (as scp -l)');
+  return (kbits * 1000) / 8;
+}
+
+/** rsync's --bwlimit, as bytes per second. */
+export function bwlimit(value: string): number {
+  const bytes = parseRate(value);
+  if (bytes === undefined) throw new Error('must be a rate in KiB/s, or with a K, M or G suffix, above 0 (as rsync --bwlimit)');
+  return bytes;
+}
+
+/** Bytes per second as bwlimit is written (KiB/s with a K: exact for every whole number of bytes). */
+export function showRate(bytesPerSecond: number): string {
+  return `${bytesPerSecond / 1024}K`;
+}
+
+/** --timeout SECONDS, in milliseconds. */
+export function timeoutMs(value: string): number {
+  const seconds = Number(value);
+  if (!isTimeoutSeconds(seconds)) throw new Error(`must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
+  return seconds * 1000;
+}
+
+/** A non-empty string (a program, a command). */
+export function nonEmpty(value: string): string {
+  if (value.trim() === '') throw new Error('must not be empty');
+  return value;
+}
+
+/** A parser as commander's argParser: its complaint becomes a usage error that names the option. */
+export function argParser<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
