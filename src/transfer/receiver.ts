@@ -89,6 +89,7 @@ export class ReceiveEngine extends TransferRun {
 
   /** The sender hears what arrived on the lost connection; on the server its index is free for a replacement. */
   protected dataLost(connIndex: number): void {
+    this.waitingWrites[connIndex] = 0;
     this.apply(this.machine.connectionLost(connIndex), 0);
     this.link.release?.(connIndex);
   }
@@ -232,7 +233,8 @@ export class ReceiveEngine extends TransferRun {
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
-      if (--this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
+      // A lost connection's writes count no more: its replacement starts from none (dataLost).
+      if (conn.isOpen && --this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
     this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {
       settled();

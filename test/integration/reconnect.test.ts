@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { copy, isFcpError } from '../../src';
 import type { CopySummary } from '../../src';
+import { SLOT_LOSSES_MAX } from '../../src/session/dataLoss';
 import { compareTrees, leftoverTemporaries } from './helpers/compare';
 import { FaultPlan, proxyLauncher } from './helpers/proxy';
 import { killAll } from './helpers/run';
@@ -121,16 +122,18 @@ describe('a data frame that fails authentication closes that connection only', (
 describe('a data connection that fails every time', () => {
   const everyTime: FaultPlan = { connection: 1, direction: 'toServer', at: 200_000, fault: { kind: 'cut', how: 'rst' }, repeat: true };
 
-  test('is given up after 3 losses; the copy completes over the others', async () => {
-    const result = await copyThrough(tree, 'push', everyTime, { connections: 2 });
-    // The first connection and its replacements: an index lost 3 times is not reopened.
-    expect(result.faults).toBe(3);
-    expectExact(tree, result);
+  test('is replaced, and given up after 3 losses; the copy completes over the others', async () => {
+    const result = await copyThrough(bigFile, 'push', everyTime, { connections: 2 });
+    // The first connection and its replacements (the copy may end over the other before the last
+    // replacement reaches the byte): an index lost SLOT_LOSSES_MAX times is not reopened.
+    expect(result.faults).toBeGreaterThanOrEqual(2);
+    expect(result.faults).toBeLessThanOrEqual(SLOT_LOSSES_MAX);
+    expectExact(bigFile, result);
   });
 
   test('when it is the only one: FCP_ERR_CONNECTION_LOST, exit 6, naming the host; nothing wrong left', async () => {
     const result = await copyThrough(tree, 'push', everyTime, { connections: 1 });
-    expect({ outcome: result.outcome, exit: result.exit, faults: result.faults }).toEqual({ outcome: 'FCP_ERR_CONNECTION_LOST', exit: 6, faults: 3 });
+    expect({ outcome: result.outcome, exit: result.exit, faults: result.faults }).toEqual({ outcome: 'FCP_ERR_CONNECTION_LOST', exit: 6, faults: SLOT_LOSSES_MAX });
     expect(result.message).toMatch(/all 1 data connections to .*127\.0\.0\.1.* were lost/);
     expect(leftoverTemporaries(result.dst)).toEqual([]);
   });
