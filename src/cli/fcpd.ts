@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { NONCE_SIZE } from '../protocol/constants';
 import { awaitLine } from '../launch/lines';
-import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
-import { packageRoot } from '../launch/packageRoot';
+import { listenLine, parseSecretLine, sshServerAddress, versionLine } from '../launch/handoff';
+import { packageRoot, packageVersion } from '../launch/packageRoot';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
 import { serveSession } from '../server/serveSession';
 import { showText } from '../showName';
@@ -118,6 +118,8 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     // packet can already authenticate (PROTOCOL.md §5.1).
     const nonce = randomBytes(NONCE_SIZE);
     const daemon = await handToDaemon(secret, nonce);
+    // Which release answers: fcp replaces an fcpd of another one with its own (PROTOCOL.md §9).
+    io.stdout.write(versionLine(packageVersion()));
     if (daemon) {
       io.stdout.write(listenLine({ ...daemon, reached: sshServerAddress() }));
       return ExitCode.OK;

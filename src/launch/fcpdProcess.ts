@@ -6,7 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
 import { timeoutsFor } from '../timeouts';
-import { Listen, parseListenLine, secretLine } from './handoff';
+import { Listen, parseListenLine, parseVersionLine, secretLine } from './handoff';
 import { awaitLine, splitLines } from './lines';
 
 export interface FcpdStreams {
@@ -63,20 +63,24 @@ export async function startFcpd(
   // Without a possible request stdin ends with the secret; with one, once the request was answered or fcpd listens.
   if (onRequest) streams.stdin.write(secretLine(secret));
   else streams.stdin.end(secretLine(secret));
+  let version: string | undefined;
   const other = (line: string): void => {
-    if (onRequest && line === onRequest.request && streams.stdin.writable) {
+    const said = parseVersionLine(line);
+    if (said !== undefined) version = said;
+    else if (onRequest && line === onRequest.request && streams.stdin.writable) {
       streams.stdin.end(onRequest.bytes);
       onRequest.sent();
     } else log(`fcpd: ${line}`);
   };
   const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before it listened`);
   try {
-    return await awaitLine(streams.stdout, parseListenLine, {
+    const listen = await awaitLine(streams.stdout, parseListenLine, {
       timeoutMs: timeoutsFor(options.timeoutMs).launchMs,
       what: `listen line from fcpd ${where}`,
       other,
       ended: () => endedEarly,
     });
+    return version === undefined ? listen : { ...listen, version };
   } catch (err) {
     if (err !== endedEarly) throw err;
     // stdout ended first: the exit code (and stderr, which may still be arriving) say why.

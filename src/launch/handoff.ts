@@ -18,6 +18,11 @@ export interface Listen {
   address: string;
   reached?: string;
   nonce?: Buffer;
+  /**
+   * fcp's release that fcpd belongs to, from the FCPD-VERSION line it prints just before its
+   * listen line (none from an fcpd older than that line).
+   */
+  version?: string;
 }
 
 export function secretLine(secret: Buffer): string {
@@ -40,6 +45,17 @@ export function listenLine(listen: Listen): string {
   const reached = listen.reached ? ` ${listen.reached}` : '';
   const nonce = listen.nonce ? ` nonce=${listen.nonce.toString('hex')}` : '';
   return `FCPD-LISTEN ${listen.port} ${listen.address}${reached}${nonce}\n`;
+}
+
+const VERSION_LINE = /^FCPD-VERSION (\S{1,64})$/;
+
+/** The line fcpd prints before its listen line: which fcp release it belongs to (PROTOCOL.md §9). */
+export function versionLine(version: string): string {
+  return `FCPD-VERSION ${version}\n`;
+}
+
+export function parseVersionLine(line: string): string | undefined {
+  return VERSION_LINE.exec(line.trim())?.[1];
 }
 
 export function parseListenLine(line: string): Listen | undefined {

@@ -4,6 +4,7 @@
  * install it on the way (remoteInstall.ts). Both launchers hand their way of running a command to this.
  */
 import { FcpError } from '../errors';
+import { showText } from '../showName';
 import { FcpdStreams, startFcpd } from './fcpdProcess';
 import { Listen, secretLine } from './handoff';
 import { LaunchedServer, serveArgs } from './launcher';
@@ -43,12 +44,6 @@ export async function startRemoteFcpd(shell: RemoteShell, secret: Buffer, option
   const bundle = options.fcpdPath === undefined ? localBundle(packageVersion()) : null;
   const serve = serveArgs(options.timeoutMs).join(' ');
   const install = options.install && bundle !== null;
-  const command =
-    options.fcpdPath !== undefined
-      ? `${options.fcpdPath} ${serve}`
-      : bundle
-        ? launchCommand(bundle, serve, install, Buffer.byteLength(secretLine(secret)))
-        : `fcpd ${serve}`;
   const where = `on ${shell.name}`;
   const exits = {
     [LAUNCH_EXIT.NEEDS_FCPD]: () =>
@@ -60,25 +55,43 @@ export async function startRemoteFcpd(shell: RemoteShell, secret: Buffer, option
         hint: `install Node.js ${MIN_NODE_MAJOR}+ there, or give a Node.js and fcpd with --fcpd-path`,
       }),
   };
-  let mode: RemoteFcpd['mode'] = 'fcpd';
-  // The launch script's installer asks for the bundle when the host has Node.js but no fcpd.
-  const onRequest = install
-    ? {
-        request: SEND_BUNDLE,
-        bytes: bundle!.bytes,
-        sent: () => {
-          mode = 'fcpd-installed';
-          options.notice(`no fcpd ${where}: installing fcp's own (${bundle!.version}) into ~/.cache/fcp there`);
-        },
-      }
-    : undefined;
-  options.log(`ssh: running ${bundle && options.fcpdPath === undefined ? "fcp's launch script (fcpd --serve)" : command} ${where}`);
-  const process = await shell.run(command);
-  try {
-    const listen = await startFcpd(process, secret, options.log, where, command, { timeoutMs: options.timeoutMs, exits, onRequest });
-    return { listen, process, mode };
-  } catch (err) {
-    process.stop();
-    throw err;
+  const launch = async (skipPath: boolean, why: string): Promise<RemoteFcpd> => {
+    const command =
+      options.fcpdPath !== undefined
+        ? `${options.fcpdPath} ${serve}`
+        : bundle
+          ? launchCommand(bundle, serve, install, Buffer.byteLength(secretLine(secret)), skipPath)
+          : `fcpd ${serve}`;
+    let mode: RemoteFcpd['mode'] = 'fcpd';
+    // The launch script's installer asks for the bundle when the host has Node.js but no fcpd.
+    const onRequest = install
+      ? {
+          request: SEND_BUNDLE,
+          bytes: bundle!.bytes,
+          sent: () => {
+            mode = 'fcpd-installed';
+            options.notice(`${why}: installing fcp's own (${bundle!.version}) into ~/.cache/fcp there`);
+          },
+        }
+      : undefined;
+    options.log(`ssh: running ${bundle && options.fcpdPath === undefined ? "fcp's launch script (fcpd --serve)" : command} ${where}`);
+    const process = await shell.run(command);
+    try {
+      const listen = await startFcpd(process, secret, options.log, where, command, { timeoutMs: options.timeoutMs, exits, onRequest });
+      return { listen, process, mode };
+    } catch (err) {
+      process.stop();
+      throw err;
+    }
+  };
+  const started = await launch(false, `no fcpd ${where}`);
+  // The launch script prefers this release's cached fcpd: another release came from the PATH.
+  if (!bundle || started.listen.version === bundle.version) return started;
+  const found = `fcpd ${where} is ${started.listen.version === undefined ? 'an older release' : `release ${showText(started.listen.version)}`}, not ${bundle.version}`;
+  if (!install) {
+    options.log(`${found}; --no-install keeps it`);
+    return started;
   }
+  started.process.stop();
+  return launch(true, found);
 }
