@@ -85,6 +85,8 @@ interface FcpOptions {
   B?: boolean;
   /** scp's -S: the ssh program, as -e. */
   S?: string;
+  /** scp's -3: between two remote hosts, through this machine. */
+  3?: boolean;
 }
 
 /**
@@ -137,6 +139,7 @@ function program(): Command {
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', scpLimit)
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit)', bwlimit)
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
+    .option('-3', 'between two remote hosts, relay the data through this machine (default: host to host, relayed only when the source host cannot reach the other)')
     .option('-4', 'connect to IPv4 addresses only (ssh -4)')
     .option('-6', 'connect to IPv6 addresses only (ssh -6)')
     .option('-A', 'forward the SSH agent to the remote session (ssh -A)')
@@ -188,6 +191,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       cipher: options.cipher === 'none' ? undefined : options.cipher,
       bwlimit: options.limit ?? options.bwlimit,
       sftp: options.sftp,
+      throughLocal: options[3],
       failFast: options.failFast,
       timeout: options.timeout === undefined ? undefined : options.timeout / 1000,
       ssh: {

@@ -4,6 +4,9 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { NONCE_SIZE } from '../protocol/constants';
+import type { Readable } from 'node:stream';
+import type * as ConnectPushModule from '../client/connectPush';
+import { ConnectOrder, eventLine, parseOrderLine } from '../launch/connectOrder';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress, versionLine } from '../launch/handoff';
 import { packageRoot, packageVersion } from '../launch/packageRoot';
@@ -25,6 +28,7 @@ function port(value: string): number {
 
 interface FcpdOptions {
   serve?: boolean;
+  connect?: boolean;
   daemon?: boolean;
   daemonRun?: boolean;
   status?: boolean;
@@ -44,6 +48,7 @@ function program(): Command {
         'When this user runs a standing daemon (fcpd -d), --serve hands the session to it.',
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr> ..." (PROTOCOL.md §9)')
+    .option('--connect', 'copy to another host\'s fcpd as its client: read "FCP-CONNECT {...}" on stdin, print "FCP-EVENT {...}" lines (PROTOCOL.md §9.1)')
     .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
     .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
     .option('--stop', 'stop the daemon')
@@ -62,6 +67,28 @@ function program(): Command {
  */
 function daemonProgram(argv: string[]): string {
   return argv[1] ? path.resolve(argv[1]) : path.join(packageRoot(), 'bin', 'fcpd');
+}
+
+/** fcpd --connect: the source side of a copy between two remote hosts. */
+async function connect(io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, options: FcpdOptions, report: (error: FcpError) => number): Promise<number> {
+  io.stdout.write(versionLine(packageVersion()));
+  let order: ConnectOrder;
+  try {
+    order = await awaitLine(io.stdin as Readable, parseOrderLine, {
+      timeoutMs: timeoutsFor(options.timeout).launchMs,
+      what: 'connect order on standard input',
+      ended: () => new FcpError('FCP_ERR_USAGE', 'standard input ended before the connect order', { hint: 'fcpd --connect is started by fcp' }),
+    });
+  } catch (err) {
+    return report(asFcpError(err));
+  }
+  (io.stdin as Readable).destroy();
+  const log = (line: string): void => {
+    if (options.verbose) io.stderr.write(`${showText(line)}\n`);
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runConnectPush } = require('../client/connectPush') as typeof ConnectPushModule;
+  return runConnectPush(order, (event) => io.stdout.write(eventLine(event)), log, options.timeout);
 }
 
 export async function main(argv: string[], io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -99,6 +126,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   } catch (err) {
     return report(asFcpError(err));
   }
+  if (options.connect) return connect(io, options, report);
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
   }

@@ -18,11 +18,6 @@ export interface Listen {
   address: string;
   reached?: string;
   nonce?: Buffer;
-  /**
-   * fcp's release that fcpd belongs to, from the FCPD-VERSION line it prints just before its
-   * listen line (none from an fcpd older than that line).
-   */
-  version?: string;
 }
 
 export function secretLine(secret: Buffer): string {
