@@ -45,7 +45,8 @@ function program(): Command {
     .description(
       'The fcp server. fcp starts it (locally, or on the remote host) as `fcpd --serve`, ' +
         'gives it the session secret on standard input and reads its port from standard output. ' +
-        'When this user runs a standing daemon (fcpd -d), --serve hands the session to it.',
+        'When this user runs a standing daemon (fcpd -d), --serve hands the session to it. ' +
+        'For a copy between two remote hosts fcp starts `fcpd --connect` on the source host, which copies to the other host\'s fcpd.',
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr> ..." (PROTOCOL.md §9)')
     .option('--connect', 'copy to another host\'s fcpd as its client: read "FCP-CONNECT {...}" on stdin, print "FCP-EVENT {...}" lines (PROTOCOL.md §9.1)')

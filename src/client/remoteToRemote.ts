@@ -222,6 +222,11 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
       ...(options.throughLocal ? [] : directTargets(launched)),
       ...(sourceConn.relayPort === undefined ? [] : [{ host: '127.0.0.1', port: sourceConn.relayPort, relay: true }]),
     ];
+    if (targets.length === 0) {
+      throw new FcpError('FCP_ERR_PEER_UNREACHABLE', `fcpd on ${options.destination.host} gave no address that ${source.host} could dial, and ${source.host} forwards no port back`, {
+        hint: 'allow TCP forwarding in the sshd of the source host, or copy in two steps',
+      });
+    }
     const order = orderLine({
       targets,
       secret,
