@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, tempDir, unique, writeFile } from './harness';
+import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, tempDir, unique, writeFile, writeSshConfig } from './harness';
 import { explicitLogin, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
@@ -142,6 +142,30 @@ test('through an external ssh (-e ssh) too: installed on the first run, then fou
   expect(runs[0]).toContain(INSTALLING);
   expect(runs[1]).not.toContain(INSTALLING);
   expect(sha256(path.join(home, '.cache', 'fcp', version, 'fcpd.js'))).toBe(sha256(BUNDLE));
+});
+
+test('between two hosts without fcpd: fcp installs its own on both, and host1 runs it as fcpd --connect', async () => {
+  const [one, two] = [await server(true), await server(true)];
+  const config = writeSshConfig(
+    path.join(work, unique('ssh_config')),
+    [one, two].map(({ sshd }, i) => ({
+      alias: `host${i + 1}`,
+      hostName: '127.0.0.1',
+      port: sshd.port,
+      user: sshd.user,
+      identity: sshd.identity,
+      identitiesOnly: true,
+      knownHosts: sshd.knownHosts,
+      strict: 'yes' as const,
+      batchMode: true,
+    })),
+  );
+  const dest = path.join(work, unique('between'));
+  const run = await runFcp(['-F', config, `host1:${file}`, `host2:${dest}`], { env });
+  expectExit(run, 0);
+  expectSameTree(dest, file, run);
+  expect(run.stderr.split('\n').filter((line) => line.includes(INSTALLING))).toHaveLength(2);
+  for (const { home } of [one, two]) expect(sha256(path.join(home, '.cache', 'fcp', version, 'fcpd.js'))).toBe(sha256(BUNDLE));
 });
 
 test('--no-install: fcpd missing is an error that says what to do (exit 6), and nothing is installed', async () => {
