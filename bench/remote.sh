@@ -5,10 +5,12 @@
 #      same link as the reference for what TCP carries, then 1 GiB, 1 byte (start-up cost) and the tree;
 #   3. install (on the WAN): the 1-byte start-up with fcpd on the host, with fcp's own fcpd copied
 #      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs);
-#   4. sftp (loopback): fcp --sftp against scp, scp -O, and mscp where installed (else parallel
+#   4. reconnect (on the WAN, 0.1 % loss unless WAN_LOSS says otherwise): iperf3 -P 8, then 1 GiB
+#      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run;
+#   5. sftp (loopback): fcp --sftp against scp, scp -O, and mscp where installed (else parallel
 #      sftp batches for the tree), with the load average before and after (shared machines).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|sftp|wan|install|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
+# Usage: bash bench/remote.sh [loopback|sftp|wan|install|reconnect|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -37,6 +39,7 @@ trap cleanup EXIT
 make_data() {
   head -c $((1024 * 1024 * 1024)) /dev/urandom > "$DATA/big"
   head -c 1 /dev/urandom > "$DATA/one"
+  [ "$WHAT" = reconnect ] && return
   python3 - "$DATA/tree" <<'PY'
 import os, sys
 root = sys.argv[1]
@@ -183,14 +186,24 @@ Host wanb
 CFG
 }
 
+# What TCP carries on the WAN with 8 streams, in Mbit/s (the reference for fcp's transfer phase).
+iperf_wan() {
+  bash "$WAN" b iperf3 -s -D -1 >/dev/null
+  sleep 0.3
+  bash "$WAN" a iperf3 -c 10.77.0.2 -P 8 -t 10 -f m | awk '/SUM.*receiver/ {print $6}'
+}
+
+# Mbit/s of 1 GiB sent in $1 seconds less $2 seconds of start-up, and its share of iperf3's $3 Mbit/s.
+transfer_phase() {
+  python3 -c "t=$1-$2; m=1024*8.388608/t if t > 0 else 0; print(f'{m:.0f} Mbit/s = {100*m/$3:.0f}% of iperf3' if m else 'n/a')"
+}
+
 wan() {
   wan_up
   local out=$DATA/wanout
   local on_a="bash $WAN a" ssh="ssh -F $DATA/wanconfig"
-  bash "$WAN" b iperf3 -s -D -1 >/dev/null
-  sleep 0.3
   local iperf
-  iperf=$($on_a iperf3 -c 10.77.0.2 -P 8 -t 10 -f m | awk '/SUM.*receiver/ {print $6}')
+  iperf=$(iperf_wan)
   echo "iperf3 -P 8: $iperf Mbit/s"
   CLEAN=$out
   RUNS=1
@@ -202,11 +215,9 @@ wan() {
   # One SSH connection, as a user would type it (mkdir in a second ssh would cost tar a start-up).
   tar_tree=$(best $on_a sh -c "tar -C $DATA -cf - tree | $ssh wanb 'mkdir -p $out && tar -C $out -xf -'")
   fcp_tree=$(best $on_a $FCP -q -n 8 -r -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/tree" "wanb:$out")
-  local mbit
-  mbit=$(python3 -c "t=$fcp_big-$fcp_one; print(f'{1024*8.388608/t:.0f}' if t > 0 else 'n/a')")
   echo "1 GiB: fcp -n 8 $fcp_big s, scp $scp_big s ($(ratio "$scp_big" "$fcp_big")x)"
   echo "1 byte: fcp $fcp_one s, scp $scp_one s"
-  echo "transfer phase (1 GiB minus 1 byte): $mbit Mbit/s = $(python3 -c "print(f'{100*$mbit/$iperf:.0f}%' if '$mbit' != 'n/a' else 'n/a')") of iperf3"
+  echo "transfer phase (1 GiB minus 1 byte): $(transfer_phase "$fcp_big" "$fcp_one" "$iperf")"
   echo "10,000 x 4 KiB: fcp $fcp_tree s, tar|ssh tar $tar_tree s ($(ratio "$tar_tree" "$fcp_tree")x)"
   bash "$WAN" down
 }
@@ -229,6 +240,47 @@ install() {
   bash "$WAN" down
 }
 
+# Kills (ss -K, on host A) fcp's busiest TCP connection to host B that is not SSH: a data connection.
+kill_data_connection() {
+  local ports
+  ports=$(bash "$WAN" a ss -tniH state established dst 10.77.0.2 | python3 -c '
+import re, sys
+lines = sys.stdin.read().split("\n")
+best = None
+for head, info in zip(lines[::2], lines[1::2]):
+    local, peer = re.findall(r"10\.77\.0\.[12]:(\d+)", head)[:2]
+    acked = re.search(r"bytes_acked:(\d+)", info)
+    sent = int(acked.group(1)) if acked else 0
+    if peer != "22" and (best is None or sent > best[0]):
+        best = (sent, local, peer)
+print(f"{best[1]} {best[2]}" if best else "")')
+  [ -n "$ports" ] || { echo "bench: no data connection to kill" >&2; return; }
+  set -- $ports
+  # ss also asks the kernel about sockets it cannot kill and says "Invalid argument" for them.
+  bash "$WAN" a ss -K dst 10.77.0.2 dport = ":$2" sport = ":$1" >/dev/null 2>&1
+}
+
+# 1 GiB over the WAN with one of fcp's 8 data connections killed halfway, against the same copy
+# undisturbed, and the undisturbed transfer phase against iperf3 -P 8 on the same link.
+reconnect() {
+  WAN_LOSS=${WAN_LOSS:-0.1} wan_up
+  local out=$DATA/wanout on_a="bash $WAN a" iperf fcp_one fcp_big fcp_cut lost
+  iperf=$(iperf_wan)
+  echo "iperf3 -P 8: $iperf Mbit/s"
+  CLEAN=$out
+  RUNS=1
+  fcp_one=$(best $on_a $FCP -q -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/one" "wanb:$out")
+  fcp_big=$(best $on_a $FCP -q -n 8 -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/big" "wanb:$out")
+  (sleep "$(python3 -c "print($fcp_big / 2)")"; kill_data_connection) &
+  fcp_cut=$(best $on_a $FCP -v -n 8 -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/big" "wanb:$out")
+  wait
+  lost=$(grep -c 'chunks in flight go over' "$DATA/err" || true)
+  echo "1 GiB: fcp -n 8 $fcp_big s undisturbed, $fcp_cut s with a data connection killed halfway ($lost lost) = $(ratio "$fcp_cut" "$fcp_big")x"
+  echo "transfer phase (1 GiB minus 1 byte, $fcp_one s): $(transfer_phase "$fcp_big" "$fcp_one" "$iperf")"
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  bash "$WAN" down
+}
+
 need iperf3 rsync python3
 npm run build >/dev/null
 if [ "$WHAT" = install ]; then head -c 1 /dev/urandom > "$DATA/one"; else make_data; fi
@@ -236,7 +288,8 @@ case "$WHAT" in
   loopback) loopback ;;
   wan) wan ;;
   install) install ;;
+  reconnect) reconnect ;;
   sftp) sftp_case ;;
-  all) loopback; sftp_case; wan; install ;;
-  *) echo "usage: bash bench/remote.sh [loopback|sftp|wan|install|all]" >&2; exit 2 ;;
+  all) loopback; sftp_case; wan; install; reconnect ;;
+  *) echo "usage: bash bench/remote.sh [loopback|sftp|wan|install|reconnect|all]" >&2; exit 2 ;;
 esac

@@ -8,8 +8,9 @@ Exit codes:
      problem (no space, permission, a source that changed as it was read)
   5  authentication failed
   6  connection: could not connect (refused, unknown host, unreachable,
-     no SSH greeting within ConnectTimeout), or a connection was lost
-     (wherever the stream was cut)
+     no SSH greeting within ConnectTimeout), or the control connection, or
+     every data connection, was lost (wherever the stream was cut; one lost
+     data connection is replaced)
   7  timeout: a peer stopped answering
   8  partial transfer: some files were copied and some failed (each is reported)
   9  internal error (a bug: please report it; FCP_DEBUG=1 shows where)`;

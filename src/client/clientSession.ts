@@ -4,12 +4,13 @@
  * receiver for a pull.
  */
 import { randomBytes } from 'node:crypto';
-import { asFcpError } from '../errors';
+import { asFcpError, FcpError } from '../errors';
 import { Cipher, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
+import { ReopenBudget } from '../session/dataLoss';
 import type { LaunchedServer } from '../launch/launcher';
 import { CAUSE_WAIT_MS, timeoutsFor } from '../timeouts';
 import { stopAtFirstFailure } from '../transfer/link';
@@ -17,6 +18,7 @@ import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from 
 import { ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
+import type { LinkedConnection } from '../transfer/link';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { RateLimiter, throttled } from '../wire/throttle';
@@ -118,23 +120,30 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
     const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options.flags, events)));
+    const attach = async (dial: Promise<FramedConnection>, connIndex: number): Promise<LinkedConnection> => {
+      const conn = await dial;
+      const machine = new ClientConnection({
+        role: 'data',
+        secret,
+        nonce: randomBytes(32),
+        peerName: server.name,
+        sessionId: control.sessionId,
+        connIndex,
+        params,
+      });
+      return { conn, established: await runHandshake(conn, machine, { timeoutMs: handshakeMs }) };
+    };
+    const reopens = new ReopenBudget(params.connections);
+    link.reopen = (connIndex) => {
+      if (!reopens.lost(connIndex)) {
+        return engine.abandonData(connIndex, new FcpError('FCP_ERR_CONNECTION_LOST', `data connection ${connIndex} to ${server.name} was lost too often`));
+      }
+      void reopen(connIndex, () => attach(open(`data connection ${connIndex} to ${server.name}`), connIndex), reopens, engine, options.log);
+    };
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {
-      const attach = async (): Promise<void> => {
-        const conn = await dial;
-        const machine = new ClientConnection({
-          role: 'data',
-          secret,
-          nonce: randomBytes(32),
-          peerName: server.name,
-          sessionId: control.sessionId,
-          connIndex: i + 1,
-          params,
-        });
-        engine.join({ conn, established: await runHandshake(conn, machine, { timeoutMs: handshakeMs }) });
-      };
-      attach().catch(async (err: unknown) => {
+      attach(dial, i + 1).then((linked) => engine.join(linked)).catch(async (err: unknown) => {
         // A session that failed on the server refuses its late data connections by code only; the
         // cause, with its detail, comes on the control connection: give it a moment to arrive first.
         await Promise.race([controlConn.whenClosed(), new Promise((resolve) => setTimeout(resolve, CAUSE_WAIT_MS).unref())]);
@@ -151,5 +160,31 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     // Dials still under way are closed as they complete.
     for (const dial of dialled) void dial.then((conn) => conn.close(error), () => undefined);
     throw error;
+  }
+}
+
+/**
+ * Dials a replacement for data connection connIndex, a few times with a growing delay within the
+ * session's budget; gives the index up when none can be opened.
+ */
+async function reopen(
+  connIndex: number,
+  connect: () => Promise<LinkedConnection>,
+  budget: ReopenBudget,
+  engine: TransferRun,
+  log: (line: string) => void,
+): Promise<void> {
+  let failure: FcpError | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const delayMs = budget.nextDial(attempt);
+    if (delayMs === undefined) return engine.abandonData(connIndex, failure ?? new FcpError('FCP_ERR_CONNECTION_LOST', 'the session allows no more replacements'));
+    await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+    if (engine.isOver) return;
+    try {
+      return engine.join(await connect());
+    } catch (err) {
+      failure = asFcpError(err);
+      log(`reopening data connection ${connIndex} failed: ${failure.message}`);
+    }
   }
 }

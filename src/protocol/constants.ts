@@ -25,6 +25,8 @@ export const PacketType = {
   FILE_ERROR: 0x16,
   KEEPALIVE: 0x17,
   FILE_SAME: 0x18,
+  DATA_LOST: 0x1c,
+  CHUNK_ACK: 0x1d,
   BATCH: 0x20,
   FILE_INLINE: 0x21,
   ENTRY_ERROR: 0x22,
@@ -103,8 +105,10 @@ export const Feature = {
   INLINE: 0x4,
   /** The receiver may answer a FILE_INFO with FILE_SAME: the destination already holds that file (rsync's quick check). */
   QUICK_CHECK: 0x8,
+  /** A lost data connection costs only its chunks in flight: they are sent again on the others and the client opens a replacement (PROTOCOL.md §7.3). */
+  RECONNECT: 0x100,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RECONNECT;
 
 /**
  * Largest file sent as one FILE_INLINE. Below this size a file's own bytes cost less than its
@@ -128,6 +132,8 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_DONE,
   PacketType.FILE_OK,
   PacketType.FILE_SAME,
+  PacketType.DATA_LOST,
+  PacketType.CHUNK_ACK,
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,

@@ -113,6 +113,8 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.BATCH]: [f('entries', 'data', { min: 2 * BATCH_ENTRY_HEADER })],
   [PacketType.KEEPALIVE]: [],
   [PacketType.FILE_SAME]: [f('fileId', 'u32')],
+  [PacketType.DATA_LOST]: [f('chunks', 'u32'), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
+  [PacketType.CHUNK_ACK]: [f('chunks', 'u32'), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
   [PacketType.FILE_INLINE]: [
     f('fileId', 'u32'),
     f('perm', 'u16', { max: 0o7777 }),

@@ -59,6 +59,14 @@ export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code:
  * file of that size and mtime, so nothing is sent and the file is OK on both sides.
  */
 export interface FileSameMessage { type: P['FILE_SAME']; fileId: number }
+/**
+ * Both, control (feature RECONNECT): data connection conn_index is gone. R→S: `chunks` whole
+ * chunks (DATA and CHUNK_SUM) arrived on it since it was attached; the sender sends the rest again.
+ * S→R: the answer, with the same numbers: done, and the index is free for a replacement.
+ */
+export interface DataLostMessage { type: P['DATA_LOST']; connIndex: number; chunks: number }
+/** R→S, control (feature RECONNECT): `chunks` whole chunks arrived on data connection conn_index since it was attached. */
+export interface ChunkAckMessage { type: P['CHUNK_ACK']; connIndex: number; chunks: number }
 export interface KeepaliveMessage { type: P['KEEPALIVE'] }
 /**
  * S→R, control: a whole small file (feature INLINE) in place of FILE_INFO, DATA, CHUNK_SUM and
@@ -106,6 +114,8 @@ export type Message =
   | FileErrorMessage
   | KeepaliveMessage
   | FileSameMessage
+  | DataLostMessage
+  | ChunkAckMessage
   | BatchMessage
   | FileInlineMessage
   | EntryErrorMessage;

@@ -291,6 +291,8 @@ export class SessionServer {
       peerName: session.control!.conn.name,
       idleMs: this.timeouts.idleMs,
       log: this.options.log,
+      // A lost data connection's index is taken again by the client's replacement (feature RECONNECT).
+      release: (connIndex: number) => (session.entry.attached as Set<number>).delete(connIndex),
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
     const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work.flags) : new SendEngine(link, session.work.walk);

@@ -78,7 +78,7 @@ export function makeOffer(options: { chunkSize?: number; connections?: number; e
     connections: options.connections ?? DEFAULT_CONNECTIONS,
     hashAlgs: SUPPORTED_HASH_ALGS,
     cipher: options.encrypt ? (options.cipher ?? Cipher.AES_256_GCM) : Cipher.NONE,
-    features: Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | (options.encrypt ? Feature.HEADER_CHKSUM : 0),
+    features: Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RECONNECT | (options.encrypt ? Feature.HEADER_CHKSUM : 0),
   };
 }
 

@@ -32,6 +32,7 @@ import type {
   ResendMessage,
 } from '../protocol/messages';
 import { fail, FailAction, peerError, send, SendAction, unexpected } from './actions';
+import { ACK_EVERY } from './dataLoss';
 import { FileDigest } from './digest';
 import type { EntryKind, EntryScope } from './entryScope';
 
@@ -95,6 +96,18 @@ export interface FinishAction { type: 'finish' }
 export interface SendFileAction { type: 'sendFile'; fileId: number }
 /** Sender: send this chunk again (the receiver's copy failed its hash). */
 export interface ResendChunkAction { type: 'resendChunk'; fileId: number; seq: number; length: number }
+/**
+ * Receiver: the sender answered this side's DATA_LOST (feature RECONNECT): it no longer holds
+ * connection index connIndex, so a replacement may attach there.
+ */
+export interface DataLostAnsweredAction { type: 'dataLostAnswered'; connIndex: number }
+/** Sender: the receiver acknowledged `chunks` whole chunks of data connection connIndex (CHUNK_ACK). */
+export interface ChunksAckedAction { type: 'chunksAcked'; connIndex: number; chunks: number }
+/**
+ * Sender: data connection connIndex is gone and `chunks` whole chunks arrived on it (DATA_LOST):
+ * send the others again, answer with the same DATA_LOST, and give up the index.
+ */
+export interface DataLostAction { type: 'dataLost'; connIndex: number; chunks: number }
 /** Progress: the file is verified and in place; same: the destination held it already (FILE_SAME), nothing was sent. */
 export interface FileOkAction { type: 'fileOk'; fileId: number; same?: true }
 /** Progress: the file failed (this side's error, or the peer's FILE_ERROR). */
@@ -121,6 +134,7 @@ export type ReceiverAction =
   | CommitFileAction
   | DiscardFileAction
   | FinishAction
+  | DataLostAnsweredAction
   | FileOkAction
   | FileFailedAction
   | EntryFailedAction
@@ -130,6 +144,8 @@ export type SenderAction =
   | FailAction
   | SendFileAction
   | ResendChunkAction
+  | ChunksAckedAction
+  | DataLostAction
   | FileOkAction
   | FileFailedAction
   | EntryFailedAction
@@ -321,6 +337,10 @@ class DataLink {
   frames: Buffer[] = [];
   /** Undefined when the file had FAILED before the chunk started: its data is dropped. */
   progress: ChunkProgress | undefined = undefined;
+  /** Whole chunks (CHUNK_SUM) received on the connection attached now (u32, wraps). */
+  chunks = 0;
+  /** DATA_LOST sent for this index and not answered yet. */
+  unanswered = 0;
 }
 
 function describe(file: IncomingFile): string {
@@ -339,11 +359,14 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly links: (DataLink | undefined)[] = [];
   /** What the request covers: every announced entry is checked against it (PROTOCOL.md §7.2). */
   private readonly scope: EntryScope;
+  /** The session negotiated RECONNECT: chunks are acknowledged per connection, a lost one reported. */
+  private readonly reconnect: boolean;
 
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope }) {
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; reconnect?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
+    this.reconnect = opts.reconnect ?? false;
   }
 
   /**
@@ -361,7 +384,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         if (started && !onControl) return this.onData(this.link(connIndex), message);
         break;
       case PacketType.CHUNK_SUM:
-        if (started && !onControl) return this.onChunkSum(this.link(connIndex), message);
+        if (started && !onControl) return this.onChunkSum(connIndex, message);
         break;
       case PacketType.FILE_COUNT:
         if (!started && onControl) return this.onFileCount(message.count, message.totalBytes);
@@ -394,6 +417,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       case PacketType.FILE_ERROR:
         if (started && onControl) return this.onFileError(message);
         break;
+      case PacketType.DATA_LOST:
+        if (started && onControl && this.reconnect) return this.onDataLostAnswer(message.connIndex);
+        break;
       case PacketType.ERROR:
         return this.fail(peerError(message, this.peerName), false);
       case PacketType.KEEPALIVE:
@@ -401,6 +427,28 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     }
     const where = onControl ? 'the control connection' : `data connection ${connIndex}`;
     return this.fail(unexpected(message, `${this.state} on ${where}`));
+  }
+
+  /**
+   * Data connection `connIndex` is gone (closed, reset, silent, or a frame that failed its checksum
+   * or authentication): the chunk it was in the middle of is dropped, so that it may come again
+   * whole on another connection, and the sender hears how many whole chunks arrived on it.
+   */
+  connectionLost(connIndex: number): readonly ReceiverAction[] {
+    if (this.state === 'FAILED' || this.state === 'CLOSED') return NO_ACTIONS;
+    if (!this.reconnect) throw internalError('connectionLost() in a session without RECONNECT');
+    const link = this.link(connIndex);
+    const progress = link.progress;
+    if (progress !== undefined) {
+      // A first copy is forgotten; a resent one waits for its next copy, as after its RESEND.
+      if (progress.attempts === 0) this.files.get(link.fileId)?.chunks.delete(link.start / this.chunkSize);
+      else progress.phase = 'resend';
+    }
+    const chunks = link.chunks;
+    this.links[connIndex] = undefined;
+    const replacement = this.link(connIndex);
+    replacement.unanswered = link.unanswered + 1;
+    return [send({ type: PacketType.DATA_LOST, connIndex, chunks })];
   }
 
   /** The temporary file of `fileId` exists. */
@@ -518,6 +566,16 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   private link(connIndex: number): DataLink {
     return (this.links[connIndex] ??= new DataLink());
+  }
+
+  /** The sender's answer to a DATA_LOST of ours. */
+  private onDataLostAnswer(connIndex: number): readonly ReceiverAction[] {
+    const link = this.links[connIndex];
+    if (link === undefined || link.unanswered === 0) {
+      return this.fail(protocolError(`DATA_LOST for data connection ${connIndex}, which this side did not report lost`));
+    }
+    link.unanswered--;
+    return [{ type: 'dataLostAnswered', connIndex }];
   }
 
   private onFileCount(count: number, totalBytes: number): readonly ReceiverAction[] {
@@ -668,7 +726,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return progress;
   }
 
-  private onChunkSum(link: DataLink, message: ChunkSumMessage): readonly ReceiverAction[] {
+  private onChunkSum(connIndex: number, message: ChunkSumMessage): readonly ReceiverAction[] {
+    const link = this.link(connIndex);
     const offset = message.seq * DATA_UNIT;
     if (
       message.fileId !== link.fileId ||
@@ -687,13 +746,17 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     link.fileId = -1;
     link.frames = [];
     link.progress = undefined;
+    link.chunks = (link.chunks + 1) >>> 0;
+    // Every ACK_EVERY chunks the sender may forget them (it keeps what is unacknowledged, to send again if the connection is lost).
+    const ack = this.reconnect && link.chunks % ACK_EVERY === 0 ? send({ type: PacketType.CHUNK_ACK, connIndex, chunks: link.chunks }) : undefined;
     // No file in progress: it failed before or during this chunk, and its data goes nowhere.
-    if (progress === undefined || !this.files.has(message.fileId)) return NO_ACTIONS;
+    if (progress === undefined || !this.files.has(message.fileId)) return ack ? [ack] : NO_ACTIONS;
     progress.phase = 'writing';
     progress.attempts++;
     progress.hash = message.hash;
     const { fileId, seq, length, hash } = message;
-    return [{ type: 'writeChunk', fileId, seq, length, hash, data, attempt: progress.attempts }];
+    const write: WriteChunkAction = { type: 'writeChunk', fileId, seq, length, hash, data, attempt: progress.attempts };
+    return ack ? [write, ack] : [write];
   }
 
   /** Commits `file` once FILE_DONE is in and every chunk is verified, or fails it on a digest mismatch. */
@@ -764,6 +827,8 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly windowFiles: number;
   /** The session negotiated QUICK_CHECK: the receiver may answer FILE_INFO with FILE_SAME. */
   private readonly quickCheck: boolean;
+  /** The session negotiated RECONNECT: the receiver acknowledges chunks per connection and reports lost ones. */
+  private readonly reconnect: boolean;
   /** A FILE_INFO went out: from then on the chunk size is fixed. */
   private fileInfoSent = false;
   private readonly files = new Map<number, OutgoingFile>();
@@ -772,11 +837,12 @@ export class TransferSender extends TransferMachine<SenderState> {
   private inlineFiles = 0;
   private inlineBytes = 0;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean }) {
     super('IDLE', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
     this.quickCheck = opts.quickCheck ?? false;
+    this.reconnect = opts.reconnect ?? false;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -906,6 +972,12 @@ export class TransferSender extends TransferMachine<SenderState> {
         break;
       case PacketType.ENTRY_ERROR:
         if (exchanging) return this.entryFailedThere(message);
+        break;
+      case PacketType.CHUNK_ACK:
+        if (exchanging && this.reconnect) return [{ type: 'chunksAcked', connIndex: message.connIndex, chunks: message.chunks }];
+        break;
+      case PacketType.DATA_LOST:
+        if (exchanging && this.reconnect) return [{ type: 'dataLost', connIndex: message.connIndex, chunks: message.chunks }];
         break;
       case PacketType.DONE:
         if (this.state === 'DONE_SENT' && this.files.size === 0) {

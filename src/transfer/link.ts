@@ -7,7 +7,7 @@ import { asFcpError, FcpError } from '../errors';
 import { Feature, PacketType } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
-import type { FailAction } from '../session/actions';
+import { FailAction, peerError } from '../session/actions';
 import type { CompleteAction } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
@@ -32,6 +32,13 @@ export interface TransferLink {
   /** This side's --timeout: connections' idle limit, and the limit on a disk write. */
   idleMs: number;
   log(line: string): void;
+  /**
+   * Feature RECONNECT, the client: the server gave up data connection index connIndex after its
+   * loss; dial a replacement (and join() it) or give the index up (abandonData()).
+   */
+  reopen?(connIndex: number): void;
+  /** Feature RECONNECT, the server: this side gave up data connection index connIndex; a replacement may attach there. */
+  release?(connIndex: number): void;
 }
 
 export interface FileEvent {
@@ -118,18 +125,30 @@ export abstract class TransferRun {
   protected over = false;
   /** Set once this side has sent its DONE: from then on a peer closing data connections is normal. */
   protected doneSent = false;
+  /** The session negotiated RECONNECT: a lost data connection costs its chunks in flight, not the session. */
+  protected readonly reconnect: boolean;
+  /** Data connections counted as lost: their close events, late or caused by this side, are not news. */
+  private readonly lostConnections = new WeakSet<FramedConnection>();
+  /** Data connection indexes the client gave up reopening. */
+  private readonly abandoned = new Set<number>();
   private attached = false;
   private settle!: { resolve: (summary: TransferSummary) => void; reject: (error: FcpError) => void };
   /** This run's turn at the process's open-file budget, shared with every other run in it. */
   protected readonly descriptors: DescriptorLine;
 
   protected constructor(protected readonly link: TransferLink) {
+    this.reconnect = (link.params.features & Feature.RECONNECT) !== 0;
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.descriptors = new DescriptorLine(
       openFileBudget(),
       (use) => this.guard(use),
       (error) => this.fail(error),
     );
+  }
+
+  /** The run has completed or failed. */
+  get isOver(): boolean {
+    return this.over;
   }
 
   /** Hands every connection established so far to this run. Call once the run can take messages. */
@@ -160,17 +179,44 @@ export abstract class TransferRun {
     this.fail(error, true);
   }
 
+  /**
+   * The client could not open a replacement for data connection connIndex and will not try
+   * again: the transfer goes on over the others, and fails when none is left.
+   */
+  abandonData(connIndex: number, why: FcpError): void {
+    this.abandoned.add(connIndex);
+    this.link.log(`data connection ${connIndex} is not opened again: ${why.message}`);
+    if (this.abandoned.size < this.link.params.connections) return;
+    this.fail(new FcpError('FCP_ERR_CONNECTION_LOST', `all ${this.link.params.connections} data connections to ${this.link.peerName} were lost and could not be opened again: ${why.message}`, {
+      hint: 'the network or the remote host keeps dropping connections; run again to resume',
+    }));
+  }
+
   private takeOverData(linked: LinkedConnection): void {
     const { conn, established } = linked;
     takeOver(conn, established, {
-      message: (message) => this.guard(() => this.onDataMessage(established.connIndex, message)),
-      closed: (error) => this.onClosed(conn, error),
+      message: (message) => this.guard(() => this.onDataMessage(linked, message)),
+      closed: (error) => this.onDataClosed(linked, error),
     });
-    this.dataReady(conn);
+    this.dataReady(linked);
   }
 
   /** A data connection can carry frames now (the sender starts a pump on it). */
-  protected dataReady(_conn: FramedConnection): void {}
+  protected dataReady(_linked: LinkedConnection): void {}
+
+  /**
+   * Feature RECONNECT: data connection connIndex is lost (this side noticed it; the connection is
+   * closed already). The receiver reports what arrived on it, the sender waits for that report.
+   */
+  protected abstract dataLost(connIndex: number): void;
+
+  /** Closes data connection connIndex as lost (the peer reported it so), unless it is already. */
+  protected dropData(connIndex: number): void {
+    const conn = this.link.data[connIndex - 1]?.conn;
+    if (!conn || this.lostConnections.has(conn)) return;
+    this.lostConnections.add(conn);
+    conn.close();
+  }
 
   protected abstract onControl(message: Message): void;
   /** A message other than ERROR or KEEPALIVE on data connection `connIndex`. */
@@ -182,10 +228,14 @@ export abstract class TransferRun {
     return Promise.resolve();
   }
 
-  private onDataMessage(connIndex: number, message: Message): void {
+  private onDataMessage({ conn, established }: LinkedConnection, message: Message): void {
     if (message.type === PacketType.KEEPALIVE) return;
-    if (message.type === PacketType.ERROR) return this.onControl(message);
-    this.onData(connIndex, message);
+    if (message.type === PacketType.ERROR) {
+      // With RECONNECT an ERROR on a data connection is about that connection (a frame that failed there).
+      if (this.reconnect) return conn.close(peerError(message, `${this.link.peerName} on ${conn.name}`));
+      return this.onControl(message);
+    }
+    this.onData(established.connIndex, message);
   }
 
   /** A machine's fail action ends the session. */
@@ -210,6 +260,14 @@ export abstract class TransferRun {
     this.link.control.conn.close();
     this.link.data.forEach(({ conn }) => conn.close());
     void this.filesSettled().then(() => this.settle.resolve(summary));
+  }
+
+  private onDataClosed({ conn, established }: LinkedConnection, error: FcpError | undefined): void {
+    if (this.over || this.lostConnections.has(conn)) return;
+    if (!this.reconnect) return this.onClosed(conn, error);
+    this.lostConnections.add(conn);
+    this.link.log(`${error?.message ?? `${conn.name} closed`}: its chunks in flight go over the other connections`);
+    this.guard(() => this.dataLost(established.connIndex));
   }
 
   private onClosed(conn: FramedConnection, error: FcpError | undefined): void {

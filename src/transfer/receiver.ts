@@ -56,7 +56,7 @@ export class ReceiveEngine extends TransferRun {
   ) {
     super(link);
     this.quickCheck = (modeFlags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
-    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope });
+    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope, reconnect: this.reconnect });
     this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
@@ -85,6 +85,12 @@ export class ReceiveEngine extends TransferRun {
       if (message.more) for (const piece of message.more) this.bytesSent += piece.length;
     }
     this.apply(this.machine.receive(connIndex, message), connIndex);
+  }
+
+  /** The sender hears what arrived on the lost connection; on the server its index is free for a replacement. */
+  protected dataLost(connIndex: number): void {
+    this.apply(this.machine.connectionLost(connIndex), 0);
+    this.link.release?.(connIndex);
   }
 
   protected async cleanUp(): Promise<void> {
@@ -134,6 +140,9 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'finish':
           this.finish();
+          break;
+        case 'dataLostAnswered':
+          this.link.reopen?.(action.connIndex);
           break;
         case 'fileOk':
           if (action.same) this.events.bytes?.(this.files.get(action.fileId)!.size);

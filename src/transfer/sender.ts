@@ -25,6 +25,7 @@ import {
 import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
+import { OutstandingChunks } from '../session/dataLoss';
 import { chunkCount, FileDigest, singleChunkDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
@@ -34,7 +35,7 @@ import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
-import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { counts, fileEvent, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
 const readv = promisify(fs.readv);
@@ -116,6 +117,12 @@ export class SendEngine extends TransferRun {
   private readonly grown = new Set<FileEntry>();
   /** Chunk and inline bytes sent. */
   private bytesSent = 0;
+  /** Feature RECONNECT: by data connection index, the chunks written on it and not acknowledged. */
+  private readonly outstanding: (OutstandingChunks | undefined)[] = [];
+  /** Indexes whose lost connection the receiver has reported (DATA_LOST) and that have no replacement yet. */
+  private readonly freeIndexes = new Set<number>();
+  /** Lost data connections whose DATA_LOST has not come yet, with the deadline for it. */
+  private readonly lossDeadlines = new Map<number, NodeJS.Timeout>();
 
   constructor(
     link: TransferLink,
@@ -130,6 +137,7 @@ export class SendEngine extends TransferRun {
       windowFiles: this.descriptors.budget.size,
       peerName: link.peerName,
       quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
+      reconnect: this.reconnect,
     });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
@@ -172,8 +180,55 @@ export class SendEngine extends TransferRun {
     this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
   }
 
-  protected override dataReady(conn: FramedConnection): void {
-    void this.pump(conn);
+  protected override dataReady(linked: LinkedConnection): void {
+    const index = linked.established.connIndex;
+    this.freeIndexes.delete(index);
+    if (this.reconnect) this.outstanding[index] ??= new OutstandingChunks();
+    void this.pump(linked.conn, this.outstanding[index]);
+  }
+
+  /**
+   * This side noticed the loss: the receiver's DATA_LOST will say which chunks arrived. It
+   * notices too (the connection closed, or went silent past its idle limit), so a report that
+   * does not come within twice that limit means the session is lost.
+   */
+  protected dataLost(connIndex: number): void {
+    this.wakePumps();
+    const limitMs = 2 * this.link.idleMs;
+    const deadline = setTimeout(() => this.fail(new FcpError(
+      'FCP_ERR_CONNECTION_LOST',
+      `data connection ${connIndex} to ${this.link.peerName} was lost, and ${this.link.peerName} did not report it within ${limitMs / 1000} s`,
+    )), limitMs);
+    deadline.unref();
+    this.lossDeadlines.set(connIndex, deadline);
+  }
+
+  /** The receiver's DATA_LOST: what it did not get whole goes again on the other connections; answered, the index is free. */
+  private onDataLost(connIndex: number, chunks: number): void {
+    const ring = this.outstanding[connIndex];
+    if (!ring || this.freeIndexes.has(connIndex)) {
+      return this.fail(new FcpError('FCP_ERR_PROTOCOL', `DATA_LOST for data connection ${connIndex}, which carried nothing since it was attached`));
+    }
+    this.dropData(connIndex);
+    clearTimeout(this.lossDeadlines.get(connIndex));
+    this.lossDeadlines.delete(connIndex);
+    const problem = ring.lose(chunks, (fileId, index) => {
+      const file = this.files.get(fileId);
+      if (file && !file.failed) this.resendQueue.push({ file, index, resend: true });
+    });
+    if (problem) return this.fail(new FcpError('FCP_ERR_PROTOCOL', `DATA_LOST for data connection ${connIndex}: ${problem}`));
+    this.freeIndexes.add(connIndex);
+    this.link.control.conn.send({ type: PacketType.DATA_LOST, connIndex, chunks });
+    this.link.release?.(connIndex);
+    this.link.reopen?.(connIndex);
+    this.wakePumps();
+  }
+
+  private onChunksAcked(connIndex: number, chunks: number): void {
+    const ring = this.outstanding[connIndex];
+    const problem = ring ? ring.ack(chunks) : 'it carried nothing';
+    if (problem) return this.fail(new FcpError('FCP_ERR_PROTOCOL', `CHUNK_ACK for data connection ${connIndex}: ${problem}`));
+    this.wakePumps();
   }
 
   protected onControl(message: Message): void {
@@ -186,6 +241,7 @@ export class SendEngine extends TransferRun {
 
   protected async cleanUp(): Promise<void> {
     this.wakePumps();
+    for (const deadline of this.lossDeadlines.values()) clearTimeout(deadline);
     for (const file of this.files.values()) this.close(file);
     this.files.clear();
   }
@@ -321,6 +377,12 @@ export class SendEngine extends TransferRun {
         case 'resendChunk':
           this.queueResend(action.fileId, action.seq);
           break;
+        case 'chunksAcked':
+          this.onChunksAcked(action.connIndex, action.chunks);
+          break;
+        case 'dataLost':
+          this.onDataLost(action.connIndex, action.chunks);
+          break;
         case 'fileOk':
           if (action.same) this.events.bytes?.(this.announced.get(action.fileId)!.size);
           this.fileOver(action.fileId, undefined);
@@ -405,11 +467,14 @@ export class SendEngine extends TransferRun {
     this.descriptors.budget.release();
   }
 
-  /** The next chunk to send, waiting while there is none; undefined when the session is over. */
-  private async nextJob(): Promise<ChunkJob | undefined> {
+  /**
+   * The next chunk to send on conn, waiting while there is none or its ring of unacknowledged
+   * chunks is full; undefined when the session or the connection is over.
+   */
+  private async nextJob(conn: FramedConnection, ring: OutstandingChunks | undefined): Promise<ChunkJob | undefined> {
     for (;;) {
-      if (this.over) return undefined;
-      const job = this.takeJob(Infinity);
+      if (this.over || !conn.isOpen) return undefined;
+      const job = ring?.room === 0 ? undefined : this.takeJob(Infinity);
       if (job) return job;
       await new Promise<void>((resolve) => this.idlePumps.push(resolve));
     }
@@ -452,14 +517,16 @@ export class SendEngine extends TransferRun {
    * fit behind it in the same buffer, written at once. Ten thousand small files then go out in a
    * few dozen writes rather than one write (and its waits) each.
    */
-  private async pump(conn: FramedConnection): Promise<void> {
+  private async pump(conn: FramedConnection, ring: OutstandingChunks | undefined): Promise<void> {
     const room = conn.encoder.dataLength(this.chunkSize) + CHUNK_SUM_ROOM;
     const buffers = Array.from({ length: SEND_BUFFERS_PER_CONNECTION }, () => Buffer.allocUnsafe(room));
     // A buffer is reused only once the socket has flushed the previous write from it.
     const flushed: Promise<unknown>[] = buffers.map(() => Promise.resolve());
     for (let turn = 0; ; turn = (turn + 1) % SEND_BUFFERS_PER_CONNECTION) {
-      const first = await this.nextJob();
+      const first = await this.nextJob(conn, ring);
       if (!first) return;
+      // Chunks this buffer may take: each one written stays in the ring until acknowledged.
+      let ringRoom = ring ? ring.room : Infinity;
       await flushed[turn];
       const buf = buffers[turn]!;
       const sent: { job: ChunkJob; hash: bigint; length: number }[] = [];
@@ -472,7 +539,7 @@ export class SendEngine extends TransferRun {
         used = used === batchAt + HEADER_SIZE ? batchAt : conn.encoder.finishFrame(buf, batchAt, PacketType.BATCH, used - batchAt - HEADER_SIZE);
         batchAt = -1;
       };
-      for (let job: ChunkJob | undefined = first; job && !this.over; job = this.takeJob(room - used, conn.encoder)) {
+      for (let job: ChunkJob | undefined = first; job && !this.over; job = --ringRoom > 0 ? this.takeJob(room - used, conn.encoder) : undefined) {
         try {
           const length = this.chunkLength(job.file, job.index);
           let encoded: { end: number; hash: bigint; length: number } | undefined;
@@ -498,11 +565,19 @@ export class SendEngine extends TransferRun {
       }
       closeBatch();
       if (used === 0) continue;
+      if (!conn.isOpen) {
+        // Lost while these were read: they go over the other connections, as they are.
+        for (const { job } of sent) this.resendQueue.push(job);
+        return this.wakePumps();
+      }
+      for (const { job, hash, length } of sent) {
+        ring?.push(job.file.fileId, job.index);
+        this.guard(() => this.chunkSent(job, hash, length));
+      }
       // Sealed frames are always sent: skipping one would put the peer's GCM counter out of
       // step. The receiver drops data for a file that failed in the meantime.
       flushed[turn] = new Promise((resolve) => conn.write(buf.subarray(0, used), resolve));
       await conn.drain();
-      for (const { job, hash, length } of sent) this.guard(() => this.chunkSent(job, hash, length));
     }
   }
 

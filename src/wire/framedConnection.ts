@@ -147,6 +147,11 @@ export class FramedConnection {
     this.keepalive = true;
   }
 
+  /** Frames may still be written: the connection has not ended. */
+  get isOpen(): boolean {
+    return !this.ended;
+  }
+
   /** Resolves once the underlying stream has closed (both directions done, or destroyed). */
   whenClosed(): Promise<void> {
     if (this.stream.closed) return Promise.resolve();

@@ -37,6 +37,11 @@ export interface FaultPlan {
   /** Byte position in that stream, counted from its first byte: bytes before it pass untouched. */
   at: number;
   fault: Fault;
+  /**
+   * Apply it to every connection with that index (a replacement of a lost data connection too),
+   * not only to the first one that reaches the byte.
+   */
+  repeat?: boolean;
 }
 
 export interface ProxyPlan {
@@ -51,6 +56,8 @@ export interface ProxyReport {
   connections: number;
   /** Set once the fault was applied (the stream reached its byte). */
   faulted: boolean;
+  /** Connections the fault was applied to. */
+  faults: number;
   /** Data connections that were held back. */
   held: number;
   /** Bytes each connection carried towards the server and towards the client, by connection index. */
@@ -82,6 +89,8 @@ class Tap {
   index: number | undefined;
   /** Set by a cut: nothing more goes through either way. */
   cut = false;
+  /** The fault was applied to this connection. */
+  faultedHere = false;
   private head = Buffer.alloc(0);
 
   constructor(
@@ -104,7 +113,8 @@ class Tap {
 
   faultOf(direction: Direction): FaultPlan | undefined {
     const fault = this.plan.fault;
-    return fault && fault.connection === this.index && fault.direction === direction ? fault : undefined;
+    if (!fault || fault.connection !== this.index || fault.direction !== direction) return undefined;
+    return fault.repeat || this.faultedHere || !this.report.faulted ? fault : undefined;
   }
 
   heldUntil(): Promise<unknown> | undefined {
@@ -168,6 +178,8 @@ class Leg extends Transform {
     const plan = this.tap.faultOf(this.direction);
     if (!plan || plan.at < start || plan.at >= this.seen) return callback(null, chunk);
     this.report.faulted = true;
+    this.report.faults++;
+    this.tap.faultedHere = true;
     const split = plan.at - start;
     const fault = plan.fault;
     switch (fault.kind) {
@@ -196,7 +208,7 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-const emptyReport = (): ProxyReport => ({ connections: 0, faulted: false, held: 0, bytes: [], recorded: [] });
+const emptyReport = (): ProxyReport => ({ connections: 0, faulted: false, faults: 0, held: 0, bytes: [], recorded: [] });
 
 /** A proxy on 127.0.0.1 (any free port) to what connectUpstream opens, applying `plan`. */
 export async function startProxy(connectUpstream: () => Promise<Duplex>, plan: ProxyPlan, report = emptyReport()): Promise<Proxy> {
@@ -235,12 +247,12 @@ export async function startProxy(connectUpstream: () => Promise<Duplex>, plan: P
   };
 }
 
-/** A launcher whose connections go through an in-test proxy that applies `plan`. */
-export function proxyLauncher(plan: ProxyPlan): { launcher: Launcher; report: ProxyReport } {
+/** A launcher whose connections go through an in-test proxy that applies `plan`; fcpd gets `timeoutMs` as its --timeout. */
+export function proxyLauncher(plan: ProxyPlan, timeoutMs?: number): { launcher: Launcher; report: ProxyReport } {
   const report = emptyReport();
   const launcher: Launcher = {
     async launch(secret, log): Promise<LaunchedServer> {
-      const inner = await localLauncher().launch(secret, log);
+      const inner = await localLauncher({ timeoutMs }).launch(secret, log);
       const proxy = await startProxy(() => inner.connect(), plan, report);
       return {
         name: `${inner.name} (through a proxy on 127.0.0.1:${proxy.port})`,

@@ -163,6 +163,8 @@ export const messageArbitraries: ArbitraryByName = {
   FILE_DONE: fc.record({ type: fc.constant(PacketType.FILE_DONE), fileId: u32, digest: fixedBytes(DIGEST_SIZE) }),
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
   FILE_SAME: fc.record({ type: fc.constant(PacketType.FILE_SAME), fileId: u32 }),
+  DATA_LOST: fc.record({ type: fc.constant(PacketType.DATA_LOST), connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }), chunks: u32 }),
+  CHUNK_ACK: fc.record({ type: fc.constant(PacketType.CHUNK_ACK), connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }), chunks: u32 }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),
   KEEPALIVE: fc.record({ type: fc.constant(PacketType.KEEPALIVE) }),
   FILE_INLINE: fc.record({

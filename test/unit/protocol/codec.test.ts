@@ -512,6 +512,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILE_DONE: [20, 20],
   FILE_OK: [4, 4],
   FILE_SAME: [4, 4],
+  DATA_LOST: [6, 6],
+  CHUNK_ACK: [6, 6],
   FILE_ERROR: [6, 4102],
   KEEPALIVE: [0, 0],
   BATCH: [6, 65535],

@@ -94,6 +94,8 @@ export const VECTORS: readonly Vector[] = [
   plain('FILE_DONE', { type: PacketType.FILE_DONE, fileId: 1, digest: fill(DIGEST_SIZE, 0x66) }),
   plain('FILE_OK', { type: PacketType.FILE_OK, fileId: 1 }),
   plain('FILE_SAME', { type: PacketType.FILE_SAME, fileId: 1 }),
+  plain('DATA_LOST', { type: PacketType.DATA_LOST, connIndex: 2, chunks: 300 }),
+  plain('CHUNK_ACK', { type: PacketType.CHUNK_ACK, connIndex: 2, chunks: 256 }),
   plain('FILE_ERROR', {
     type: PacketType.FILE_ERROR,
     fileId: 2,

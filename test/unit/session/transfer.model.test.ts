@@ -240,6 +240,8 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILE_DONE: { type: PacketType.FILE_DONE, fileId: 0, digest: BAD_DIGEST },
   FILE_OK: { type: PacketType.FILE_OK, fileId: 0 },
   FILE_SAME: { type: PacketType.FILE_SAME, fileId: 0 },
+  DATA_LOST: { type: PacketType.DATA_LOST, connIndex: 1, chunks: 0 },
+  CHUNK_ACK: { type: PacketType.CHUNK_ACK, connIndex: 1, chunks: 0 },
   FILE_ERROR: { type: PacketType.FILE_ERROR, fileId: 0, code: 30, message: 'gone' },
   KEEPALIVE: { type: PacketType.KEEPALIVE },
   BATCH: { type: PacketType.BATCH, entries: Buffer.alloc(6) },
