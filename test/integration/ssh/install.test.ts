@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, tempDir, unique, writeFile, writeSshConfig } from './harness';
-import { explicitLogin, Sshd, startSshd } from './sshd';
+import { explicitLogin, Sshd, sshdHost, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -148,17 +148,7 @@ test('between two hosts without fcpd: fcp installs its own on both, and host1 ru
   const [one, two] = [await server(true), await server(true)];
   const config = writeSshConfig(
     path.join(work, unique('ssh_config')),
-    [one, two].map(({ sshd }, i) => ({
-      alias: `host${i + 1}`,
-      hostName: '127.0.0.1',
-      port: sshd.port,
-      user: sshd.user,
-      identity: sshd.identity,
-      identitiesOnly: true,
-      knownHosts: sshd.knownHosts,
-      strict: 'yes' as const,
-      batchMode: true,
-    })),
+    [one, two].map(({ sshd }, i) => sshdHost(`host${i + 1}`, sshd)),
   );
   const dest = path.join(work, unique('between'));
   const run = await runFcp(['-F', config, `host1:${file}`, `host2:${dest}`], { env });

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { childEnv, expectExit, expectFailure, expectSameTree, killAll, makeTree, Run, runFcp, show, tempDir, unique, writeSshConfig } from './harness';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -37,17 +37,7 @@ beforeAll(async () => {
   visit(tree);
   config = writeSshConfig(
     path.join(work, 'ssh_config'),
-    ['host1', 'host2'].map((alias) => ({
-      alias,
-      hostName: '127.0.0.1',
-      port: sshd.port,
-      user: sshd.user,
-      identity: sshd.identity,
-      identitiesOnly: true,
-      knownHosts: sshd.knownHosts,
-      strict: 'yes' as const,
-      batchMode: true,
-    })),
+    ['host1', 'host2'].map((alias) => sshdHost(alias, sshd)),
   );
   env = childEnv(tempDir('r2r-home'));
 });
