@@ -4,11 +4,13 @@
 #   2. emulated WAN (../shared/bench/wan/wan.sh, default 50 ms RTT, 1 Gbit/s): iperf3 -P 8 on the
 #      same link as the reference for what TCP carries, then 1 GiB, 1 byte (start-up cost) and the tree;
 #   3. install (on the WAN): the 1-byte start-up with fcpd on the host, with fcp's own fcpd copied
-#      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs).
+#      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs);
 #   4. reconnect (on the WAN, 0.1 % loss unless WAN_LOSS says otherwise): iperf3 -P 8, then 1 GiB
-#      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run.
+#      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run;
+#   5. sftp (loopback): fcp --sftp against scp, scp -O, and mscp where installed (else parallel
+#      sftp batches for the tree), with the load average before and after (shared machines).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|wan|install|reconnect|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
+# Usage: bash bench/remote.sh [loopback|sftp|wan|install|reconnect|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -29,7 +31,7 @@ need() {
 
 cleanup() {
   [ -n "${SSHD_PID:-}" ] && kill "$SSHD_PID" 2>/dev/null || true
-  [ "$WHAT" != loopback ] && [ -x "$WAN" ] && bash "$WAN" down 2>/dev/null || true
+  [ "$WHAT" != loopback ] && [ "$WHAT" != sftp ] && [ -x "$WAN" ] && bash "$WAN" down 2>/dev/null || true
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -66,9 +68,11 @@ best() {
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 > 0 else 'n/a')"; }
 
-loopback() {
-  echo "== loopback sshd (127.0.0.1), best of $RUNS"
-  local dir=$DATA/sshd port
+# An sshd of our own on 127.0.0.1 for the loopback cases, with the ssh_config $SSHD_DIR/config (Host bench).
+loopback_sshd() {
+  SSHD_DIR=$DATA/sshd
+  local dir=$SSHD_DIR port
+  rm -rf "$dir"
   mkdir -p "$dir" /run/sshd
   ssh-keygen -q -t ed25519 -N '' -f "$dir/host"
   ssh-keygen -q -t ed25519 -N '' -f "$dir/id"
@@ -96,6 +100,12 @@ Host bench
   UserKnownHostsFile /dev/null
   LogLevel ERROR
 CFG
+}
+
+loopback() {
+  echo "== loopback sshd (127.0.0.1), best of $RUNS"
+  loopback_sshd
+  local dir=$SSHD_DIR
   local ssh="ssh -F $dir/config" out=$DATA/out
   CLEAN=$out
   local scp_big scp_gcm rsync_big fcp_big fcp_big8 tar_tree scp_tree rsync_tree fcp_tree
@@ -112,6 +122,48 @@ CFG
   fcp_tree=$(best $FCP -q -r -F "$dir/config" --fcpd-path "$FCPD" "$DATA/tree" "bench:$out")
   echo "10,000 x 4 KiB: scp -r $scp_tree s, rsync -e ssh $rsync_tree s, tar|ssh tar $tar_tree s"
   echo "  fcp $fcp_tree s = $(ratio "$scp_tree" "$fcp_tree")x scp, $(ratio "$rsync_tree" "$fcp_tree")x rsync, $(ratio "$tar_tree" "$fcp_tree")x tar|ssh"
+  kill "$SSHD_PID"; SSHD_PID=
+}
+
+# The 10,000-file tree as mscp would spread it, with stock tools: $1 sftp sessions at once, each
+# putting its share of the 100 directories in one batch (mscp itself splits single files too).
+parallel_sftp_tree() {
+  local sessions=$1 dir=$SSHD_DIR out=$DATA/out pids=() pid
+  mkdir -p "$out"
+  for s in $(seq 0 $((sessions - 1))); do
+    { for d in $(seq "$s" "$sessions" 99); do echo "put -r $DATA/tree/d$d $out/d$d"; done; } > "$DATA/batch$s"
+    sftp -q -F "$dir/config" -b "$DATA/batch$s" bench >/dev/null & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  [ "$(find "$out" -type f | wc -l)" = 10000 ]
+}
+
+# SFTP mode (fcp --sftp, N SSH sessions) against scp (SFTP protocol since OpenSSH 9.0; -O: the
+# old scp protocol) and mscp where it is installed, else parallel sftp batches for the tree.
+sftp_case() {
+  echo "== SFTP over the loopback sshd, best of $RUNS ($(uptime | sed 's/.*load/load/'))"
+  loopback_sshd
+  local dir=$SSHD_DIR out=$DATA/out
+  CLEAN=$out
+  local scp_big scp_o_big fcp4_big fcp8_big scp_tree fcp4_tree fcp8_tree par_tree
+  scp_big=$(best scp -q -F "$dir/config" "$DATA/big" "bench:$out")
+  scp_o_big=$(best scp -q -O -F "$dir/config" "$DATA/big" "bench:$out")
+  fcp4_big=$(best $FCP -q --sftp -F "$dir/config" "$DATA/big" "bench:$out")
+  fcp8_big=$(best $FCP -q --sftp -n 8 -F "$dir/config" "$DATA/big" "bench:$out")
+  echo "1 GiB file: scp $scp_big s, scp -O $scp_o_big s"
+  echo "  fcp --sftp 4 sessions $fcp4_big s = $(ratio "$scp_big" "$fcp4_big")x scp; 8 sessions $fcp8_big s = $(ratio "$scp_big" "$fcp8_big")x"
+  scp_tree=$(best scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out")
+  fcp4_tree=$(best $FCP -q --sftp -r -F "$dir/config" "$DATA/tree" "bench:$out")
+  fcp8_tree=$(best $FCP -q --sftp -n 8 -r -F "$dir/config" "$DATA/tree" "bench:$out")
+  par_tree=$(best parallel_sftp_tree 4)
+  echo "10,000 x 4 KiB: scp -r $scp_tree s, 4 parallel sftp batches $par_tree s"
+  echo "  fcp --sftp 4 sessions $fcp4_tree s = $(ratio "$scp_tree" "$fcp4_tree")x scp -r, $(ratio "$par_tree" "$fcp4_tree")x parallel sftp; 8 sessions $fcp8_tree s"
+  if command -v mscp >/dev/null; then
+    echo "  mscp: 1 GiB $(best mscp -q -F "$dir/config" "$DATA/big" "bench:$out") s, tree $(best mscp -q -F "$dir/config" "$DATA/tree" "bench:$out") s"
+  else
+    echo "  mscp: not installed here (not packaged for this distribution); the parallel sftp batches stand in for the tree"
+  fi
+  echo "  after: $(uptime | sed 's/.*load/load/')"
   kill "$SSHD_PID"; SSHD_PID=
 }
 
@@ -237,6 +289,7 @@ case "$WHAT" in
   wan) wan ;;
   install) install ;;
   reconnect) reconnect ;;
-  all) loopback; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|wan|install|reconnect|all]" >&2; exit 2 ;;
+  sftp) sftp_case ;;
+  all) loopback; sftp_case; wan; install; reconnect ;;
+  *) echo "usage: bash bench/remote.sh [loopback|sftp|wan|install|reconnect|all]" >&2; exit 2 ;;
 esac

@@ -64,6 +64,8 @@ interface FcpOptions {
   B?: boolean;
   /** scp's -S: the ssh program, as -e. */
   S?: string;
+  /** scp's -3: between two remote hosts, through this machine. */
+  3?: boolean;
 }
 
 /**
@@ -133,6 +135,7 @@ export function program(): Command {
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', argParser(scpLimit))
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit; default: no limit)', argParser(bwlimit))
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
+    .option('-3', 'between two remote hosts, relay the data through this machine (default: host to host, relayed only when the source host cannot reach the other)')
     .option('-4', 'connect to IPv4 addresses only (ssh -4)')
     .option('-6', 'connect to IPv6 addresses only (ssh -6)')
     .option('-A', 'forward the SSH agent to the remote session (ssh -A)')
@@ -211,6 +214,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       ...encryption(settings, host !== undefined),
       bwlimit: settings.bwlimit.value as number | undefined,
       sftp: settings.sftp.value as boolean,
+      throughLocal: options[3],
       failFast: settings.fail_fast.value as boolean,
       // Left out when not set, so that fcpd keeps its own default too (no --timeout on its command line).
       timeout: settings.timeout.source.kind === 'default' ? undefined : (settings.timeout.value as number) / 1000,

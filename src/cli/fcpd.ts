@@ -4,9 +4,12 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { NONCE_SIZE } from '../protocol/constants';
+import type { Readable } from 'node:stream';
+import type * as ConnectPushModule from '../client/connectPush';
+import { ConnectOrder, eventLine, parseOrderLine } from '../launch/connectOrder';
 import { awaitLine } from '../launch/lines';
-import { listenLine, parseSecretLine, sshServerAddress } from '../launch/handoff';
-import { packageRoot } from '../launch/packageRoot';
+import { listenLine, parseSecretLine, sshServerAddress, versionLine } from '../launch/handoff';
+import { packageRoot, packageVersion } from '../launch/packageRoot';
 import { echoJson, echoText } from '../config/echo';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
 import { AccessPolicy } from '../server/policy';
@@ -28,6 +31,7 @@ function port(value: string): number {
 
 interface FcpdOptions {
   serve?: boolean;
+  connect?: boolean;
   daemon?: boolean;
   daemonRun?: boolean;
   status?: boolean;
@@ -48,9 +52,11 @@ function program(): Command {
     .description(
       'The fcp server. fcp starts it (locally, or on the remote host) as `fcpd --serve`, ' +
         'gives it the session secret on standard input and reads its port from standard output. ' +
-        'When this user runs a standing daemon (fcpd -d), --serve hands the session to it.',
+        'When this user runs a standing daemon (fcpd -d), --serve hands the session to it. ' +
+        'For a copy between two remote hosts fcp starts `fcpd --connect` on the source host, which copies to the other host\'s fcpd.',
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr> ..." (PROTOCOL.md §9)')
+    .option('--connect', 'copy to another host\'s fcpd as its client: read "FCP-CONNECT {...}" on stdin, print "FCP-EVENT {...}" lines (PROTOCOL.md §9.1)')
     .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
     .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
     .option('--stop', 'stop the daemon')
@@ -73,6 +79,28 @@ function program(): Command {
  */
 function daemonProgram(argv: string[]): string {
   return argv[1] ? path.resolve(argv[1]) : path.join(packageRoot(), 'bin', 'fcpd');
+}
+
+/** fcpd --connect: the source side of a copy between two remote hosts. */
+async function connect(io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, options: FcpdOptions, report: (error: FcpError) => number): Promise<number> {
+  io.stdout.write(versionLine(packageVersion()));
+  let order: ConnectOrder;
+  try {
+    order = await awaitLine(io.stdin as Readable, parseOrderLine, {
+      timeoutMs: timeoutsFor(options.timeout).launchMs,
+      what: 'connect order on standard input',
+      ended: () => new FcpError('FCP_ERR_USAGE', 'standard input ended before the connect order', { hint: 'fcpd --connect is started by fcp' }),
+    });
+  } catch (err) {
+    return report(asFcpError(err));
+  }
+  (io.stdin as Readable).destroy();
+  const log = (line: string): void => {
+    if (options.verbose) io.stderr.write(`${showText(line)}\n`);
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runConnectPush } = require('../client/connectPush') as typeof ConnectPushModule;
+  return runConnectPush(order, (event) => io.stdout.write(eventLine(event)), log, options.timeout);
 }
 
 export async function main(argv: string[], io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -121,6 +149,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   } catch (err) {
     return report(asFcpError(err));
   }
+  if (options.connect) return connect(io, options, report);
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
   }
@@ -142,6 +171,8 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     const nonce = randomBytes(NONCE_SIZE);
     // A session under a policy named with --config is served here, under that policy.
     const daemon = config === undefined ? await handToDaemon(secret, nonce) : undefined;
+    // Which release answers: fcp replaces an fcpd of another one with its own (PROTOCOL.md §9).
+    io.stdout.write(versionLine(packageVersion()));
     if (daemon) {
       io.stdout.write(listenLine({ ...daemon, reached: sshServerAddress() }));
       return ExitCode.OK;

@@ -99,6 +99,7 @@ export class Reporter {
         encrypted: summary.encrypted,
         mode: summary.mode,
         verification: summary.verification,
+        between: summary.between,
         errors: summary.errors.map((e) => ({ code: e.code, message: e.message })),
       });
     }

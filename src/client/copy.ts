@@ -20,9 +20,12 @@ import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
-import { Location, parseLocation, showLocation } from './location';
+import { Location, orHome, parseLocation } from './location';
 import { Progress, ProgressSnapshot } from './progress';
 import type * as RemoteLauncherModule from './remoteLauncher';
+import type * as RemoteToRemoteModule from './remoteToRemote';
+import type { Route } from './remoteToRemote';
+import type { ParamsMessage } from '../protocol/messages';
 import type * as SftpEngineModule from '../sftp/engine';
 import type { Verification as SftpVerification } from '../sftp/verification';
 import type { TransferEvents, TransferSummary } from '../transfer/link';
@@ -75,6 +78,11 @@ export interface CopyOptions {
   /** Lines the user should see even without -v (e.g. falling back to an SSH tunnel). */
   notice?: (line: string) => void;
   onEvent?: (event: CopyEvent) => void;
+  /**
+   * -3: between two remote hosts, relay the data through this machine even when the source host
+   * could reach the destination host itself (fcp does so by itself when it cannot).
+   */
+  throughLocal?: boolean;
   /**
    * Copy over SFTP (N SSH sessions) instead of fcpd, as fcp does by itself when the remote host
    * has no Node.js 20+ (fcp --sftp).
@@ -134,20 +142,32 @@ export interface CopySummary {
    * or for SFTP 'size', 'size+sha256' or 'size+md5' (a hash when the server can run one).
    */
   verification: 'chunks' | SftpVerification;
+  /**
+   * Between two remote hosts only: whether the data went straight from one to the other or
+   * through this machine (-3, or because the source host could not reach the destination), and
+   * how many bytes crossed this machine.
+   */
+  between?: Route;
 }
+
+type RemoteLocation = Extract<Location, { kind: 'remote' }>;
 
 interface Plan {
   work: ClientWork;
   flags: number;
-  remote: Extract<Location, { kind: 'remote' }> | undefined;
+  remote: RemoteLocation | undefined;
+}
+
+/** Both sides remote: the source host's fcpd pushes to the destination host's (remoteToRemote.ts). */
+interface BetweenPlan {
+  between: { source: RemoteLocation; sources: Buffer[]; destination: RemoteLocation };
+  flags: number;
 }
 
 const SLASH = 0x2f;
 
-/** An empty remote path (`host:`) is the remote home: fcpd's working directory. */
-const orHome = (remotePath: Buffer): Buffer => (remotePath.length > 0 ? remotePath : Buffer.from('.'));
 
-function plan(options: CopyOptions): Plan {
+function plan(options: CopyOptions): Plan | BetweenPlan {
   if (options.sources.length === 0) throw new FcpError('FCP_ERR_USAGE', 'no source given', { hint: 'usage: fcp [options] SOURCE... DEST' });
   const sources = options.sources.map(parseLocation);
   const dest = parseLocation(options.destination);
@@ -158,12 +178,7 @@ function plan(options: CopyOptions): Plan {
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
-  const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
-  if (remoteSources.length > 0 && dest.kind === 'remote') {
-    throw new FcpError('FCP_ERR_USAGE', `copying from ${showLocation(remoteSources[0]!)} to ${showLocation(dest)}: fcp does not copy between two remote hosts`, {
-      hint: 'copy to this machine first, or run fcp on one of the two hosts',
-    });
-  }
+  const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
   if (remoteSources.length > 0) {
     if (remoteSources.length !== sources.length) {
       throw new FcpError('FCP_ERR_USAGE', 'sources mix local and remote paths', { hint: 'copy local and remote sources in separate runs' });
@@ -172,6 +187,7 @@ function plan(options: CopyOptions): Plan {
     if (remoteSources.some((s) => s.host !== first.host || s.user !== first.user)) {
       throw new FcpError('FCP_ERR_USAGE', 'remote sources must all be on one host');
     }
+    if (dest.kind === 'remote') return { between: { source: first, sources: remoteSources.map((s) => orHome(s.path)), destination: dest }, flags };
     const destination = resolveDestination(dest.path, flags);
     const pulled = remoteSources.map((s) => orHome(s.path));
     // The server's entries are checked against what was asked for: it names nothing else (PROTOCOL.md §7.2).
@@ -311,10 +327,49 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   }
 }
 
+/** The copy between two remote hosts: their two fcpds, this machine only reporting (or relaying). */
+async function copyBetween(planned: BetweenPlan, options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Promise<CopySummary> {
+  if (options.sftp || options.launcher) {
+    throw new FcpError('FCP_ERR_USAGE', `a copy between two remote hosts runs fcpd on both${options.sftp ? ', not SFTP' : ''}`, {
+      hint: 'copy to this machine first for anything else',
+    });
+  }
+  const encrypt = options.encrypt ?? true;
+  const offer = offerFor(options, encrypt);
+  const progress = new Progress();
+  const started = Date.now();
+  const report = reporting(progress, options, offer.connections, encrypt);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { copyBetweenHosts } = require('./remoteToRemote') as typeof RemoteToRemoteModule;
+  try {
+    const result = await copyBetweenHosts({
+      ...planned.between,
+      flags: planned.flags,
+      offer,
+      ssh: options.ssh ?? {},
+      throughLocal: options.throughLocal ?? false,
+      bwlimit: options.bwlimit,
+      failFast: options.failFast ?? false,
+      timeoutMs,
+      events: report.events,
+      log,
+      notice: options.notice ?? log,
+    });
+    report.stop(true);
+    const how = { connections: result.connections, encrypted: result.cipher !== 0, mode: result.installed ? 'fcpd-installed' : 'fcpd', verification: 'chunks' } as const;
+    return { ...summarize(result.summary, started, how), between: result.between };
+  } finally {
+    report.stop(false);
+  }
+}
+
+function offerFor(options: CopyOptions, encrypt: boolean): ParamsMessage {
+  return makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
+}
+
 export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
-  const { work, flags, remote } = planned;
   if (options.timeout !== undefined && !isTimeoutSeconds(options.timeout)) {
     throw new FcpError('FCP_ERR_USAGE', `timeout ${options.timeout}: must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
   }
@@ -322,9 +377,11 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
+  if ('between' in planned) return copyBetween(planned, options, log, timeoutMs);
+  const { work, flags, remote } = planned;
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
-  const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
+  const offer = offerFor(options, encrypt);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
   const started = Date.now();

@@ -30,3 +30,6 @@ export function showLocation(location: Location): string {
   const host = location.host.includes(':') ? `[${location.host}]` : location.host;
   return showName(Buffer.concat([Buffer.from(`${location.user ? `${location.user}@` : ''}${host}:`), location.path]));
 }
+
+/** An empty remote path (`host:`) is the remote home: fcpd's working directory. */
+export const orHome = (remotePath: Buffer): Buffer => (remotePath.length > 0 ? remotePath : Buffer.from('.'));

@@ -45,7 +45,7 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
           return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, stop: () => child.kill() };
         },
       };
-      const { listen, process, mode } = await startRemoteFcpd(shell, secret, { ...options, log });
+      const { ready: listen, process, mode } = await startRemoteFcpd(shell, secret, { ...options, log });
       const direct = directAddress(listen, undefined, options.hostName);
       return {
         name: `fcpd on ${options.destination}`,

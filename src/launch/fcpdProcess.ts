@@ -6,7 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
 import { timeoutsFor } from '../timeouts';
-import { Listen, parseListenLine, secretLine } from './handoff';
+import { Listen, parseListenLine, parseVersionLine, secretLine } from './handoff';
 import { awaitLine, splitLines } from './lines';
 
 export interface FcpdStreams {
@@ -35,13 +35,36 @@ function followStderr(stderr: Readable, log: (line: string) => void): string[] {
   return tail;
 }
 
+/** What fcp writes to a started fcpd first, and the line that says it is running (PROTOCOL.md §9). */
+export interface HandOff<T> {
+  firstLine: string;
+  ready(line: string): T | undefined;
+  /** "listen line": what is awaited, for messages. */
+  what: string;
+  /** Over SSH with installing allowed: pass over an fcpd on the PATH, run this release's (cached or installed). */
+  ownReleaseOnly?: boolean;
+  /** Also reads fcpd's standard output from the start, every line (fcpd --connect's events). */
+  follow?(stdout: Readable): void;
+}
+
+/** fcpd --serve: the secret in, the listen line out. */
+export function serveHandOff(secret: Buffer): HandOff<Listen> {
+  return { firstLine: secretLine(secret), ready: parseListenLine, what: 'listen line' };
+}
+
+export interface StartedFcpd<T> {
+  ready: T;
+  /** fcp's release the fcpd belongs to, from its FCPD-VERSION line (none from an fcpd older than that line). */
+  version?: string;
+}
+
 /**
- * Hands fcpd the secret and waits for it to listen. `where` names it in errors ("on host x");
- * `command` is what was run, for the not-found message.
+ * Hands fcpd its first line and waits for it to say it runs. `where` names it in errors ("on host
+ * x"); `command` is what was run, for the not-found message.
  */
-export async function startFcpd(
+export async function startFcpd<T>(
   streams: FcpdStreams,
-  secret: Buffer,
+  handOff: HandOff<T>,
   log: (line: string) => void,
   where: string,
   command: string,
@@ -51,32 +74,37 @@ export async function startFcpd(
     /** What an exit code of the command means when it ends before listening (a launch script's answers). */
     exits?: Record<number, () => Error>;
     /**
-     * Bytes the command may ask for, behind the secret line, by printing `request` before it
+     * Bytes the command may ask for, behind the first line, by printing `request` before it
      * listens (the launch script's installer); `sent` is called when they went.
      */
     onRequest?: { request: string; bytes: Buffer; sent(): void };
   } = {},
-): Promise<Listen> {
+): Promise<StartedFcpd<T>> {
   const tail = followStderr(streams.stderr, log);
+  handOff.follow?.(streams.stdout);
   streams.stdin.on('error', () => undefined);
   const { onRequest } = options;
   // Without a possible request stdin ends with the secret; with one, once the request was answered or fcpd listens.
-  if (onRequest) streams.stdin.write(secretLine(secret));
-  else streams.stdin.end(secretLine(secret));
+  if (onRequest) streams.stdin.write(handOff.firstLine);
+  else streams.stdin.end(handOff.firstLine);
+  let version: string | undefined;
   const other = (line: string): void => {
-    if (onRequest && line === onRequest.request && streams.stdin.writable) {
+    const said = parseVersionLine(line);
+    if (said !== undefined) version = said;
+    else if (onRequest && line === onRequest.request && streams.stdin.writable) {
       streams.stdin.end(onRequest.bytes);
       onRequest.sent();
     } else log(`fcpd: ${line}`);
   };
-  const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before it listened`);
+  const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before its ${handOff.what}`);
   try {
-    return await awaitLine(streams.stdout, parseListenLine, {
+    const ready = await awaitLine(streams.stdout, handOff.ready, {
       timeoutMs: timeoutsFor(options.timeoutMs).launchMs,
-      what: `listen line from fcpd ${where}`,
+      what: `${handOff.what} from fcpd ${where}`,
       other,
       ended: () => endedEarly,
     });
+    return version === undefined ? { ready } : { ready, version };
   } catch (err) {
     if (err !== endedEarly) throw err;
     // stdout ended first: the exit code (and stderr, which may still be arriving) say why.

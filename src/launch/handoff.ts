@@ -42,6 +42,17 @@ export function listenLine(listen: Listen): string {
   return `FCPD-LISTEN ${listen.port} ${listen.address}${reached}${nonce}\n`;
 }
 
+const VERSION_LINE = /^FCPD-VERSION (\S{1,64})$/;
+
+/** The line fcpd prints before its listen line: which fcp release it belongs to (PROTOCOL.md §9). */
+export function versionLine(version: string): string {
+  return `FCPD-VERSION ${version}\n`;
+}
+
+export function parseVersionLine(line: string): string | undefined {
+  return VERSION_LINE.exec(line.trim())?.[1];
+}
+
 export function parseListenLine(line: string): Listen | undefined {
   const match = LISTEN_LINE.exec(line.trim());
   if (!match) return undefined;

@@ -4,6 +4,7 @@
  * SSH launchers live beside it.
  */
 import type { Duplex } from 'node:stream';
+import type { Listen } from './handoff';
 
 export interface LaunchedServer {
   /** "fcpd on 127.0.0.1:41234": how errors name the server. */
@@ -15,6 +16,11 @@ export interface LaunchedServer {
   readonly controlNonce?: Buffer;
   /** How fcpd came to run: found on the host, or installed there by this run (README "Modes"). */
   readonly mode?: 'fcpd' | 'fcpd-installed';
+  /**
+   * What fcpd's listen line said, when it came over SSH: where another host may dial it (a copy
+   * between two remote hosts, PROTOCOL.md §9.1).
+   */
+  readonly listen?: Listen;
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
   /**
@@ -30,7 +36,7 @@ export interface Launcher {
   launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
 }
 
-/** fcpd's arguments for one session: fcp's --timeout goes along when it set one. */
-export function serveArgs(timeoutMs: number | undefined): string[] {
-  return ['--serve', ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)])];
+/** fcpd's arguments for one session (--serve, or --connect): fcp's --timeout goes along when it set one. */
+export function serveArgs(timeoutMs: number | undefined, role: '--serve' | '--connect' = '--serve'): string[] {
+  return [role, ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)])];
 }

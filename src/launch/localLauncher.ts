@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { timeoutsFor } from '../timeouts';
 import { dialTcp } from './dial';
-import { startFcpd } from './fcpdProcess';
+import { serveHandOff, startFcpd } from './fcpdProcess';
 import { Launcher, LaunchedServer, serveArgs } from './launcher';
 import { packageRoot } from './packageRoot';
 
@@ -41,7 +41,7 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
       });
       const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       child.once('error', (err) => log(`fcpd: could not start ${program}: ${err.message}`));
-      const listen = await startFcpd({ ...child, exited }, secret, log, 'on this machine', program, { timeoutMs: options.timeoutMs }).catch((err) => {
+      const { ready: listen } = await startFcpd({ ...child, exited }, serveHandOff(secret), log, 'on this machine', program, { timeoutMs: options.timeoutMs }).catch((err) => {
         child.kill();
         throw err;
       });

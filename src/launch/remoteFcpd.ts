@@ -4,8 +4,9 @@
  * install it on the way (remoteInstall.ts). Both launchers hand their way of running a command to this.
  */
 import { FcpError } from '../errors';
-import { FcpdStreams, startFcpd } from './fcpdProcess';
-import { Listen, secretLine } from './handoff';
+import { showText } from '../showName';
+import { FcpdStreams, HandOff, serveHandOff, startFcpd } from './fcpdProcess';
+import type { Listen } from './handoff';
 import { LaunchedServer, serveArgs } from './launcher';
 import { packageVersion } from './packageRoot';
 import { LAUNCH_EXIT, launchCommand, localBundle, MIN_NODE_MAJOR, SEND_BUNDLE } from './remoteInstall';
@@ -33,22 +34,26 @@ export interface RemoteFcpdOptions {
   notice(line: string): void;
 }
 
-export interface RemoteFcpd {
-  listen: Listen;
+export interface RemoteFcpd<T = Listen> {
+  /** What its ready line said (fcpd --serve: where it listens). */
+  ready: T;
   process: RemoteProcess;
   mode: NonNullable<LaunchedServer['mode']>;
 }
 
-export async function startRemoteFcpd(shell: RemoteShell, secret: Buffer, options: RemoteFcpdOptions): Promise<RemoteFcpd> {
+/** fcpd --serve for one session. */
+export function startRemoteFcpd(shell: RemoteShell, secret: Buffer, options: RemoteFcpdOptions): Promise<RemoteFcpd> {
+  return launchRemoteFcpd(shell, serveArgs(options.timeoutMs), serveHandOff(secret), options);
+}
+
+/**
+ * fcpd with `args` (--serve, or --connect), handed its first line, running once its ready line
+ * came: found, installed on the way, or replaced by fcp's own when it is another release.
+ */
+export async function launchRemoteFcpd<T>(shell: RemoteShell, args: string[], handOff: HandOff<T>, options: RemoteFcpdOptions): Promise<RemoteFcpd<T>> {
   const bundle = options.fcpdPath === undefined ? localBundle(packageVersion()) : null;
-  const serve = serveArgs(options.timeoutMs).join(' ');
+  const serve = args.join(' ');
   const install = options.install && bundle !== null;
-  const command =
-    options.fcpdPath !== undefined
-      ? `${options.fcpdPath} ${serve}`
-      : bundle
-        ? launchCommand(bundle, serve, install, Buffer.byteLength(secretLine(secret)))
-        : `fcpd ${serve}`;
   const where = `on ${shell.name}`;
   const exits = {
     [LAUNCH_EXIT.NEEDS_FCPD]: () =>
@@ -60,25 +65,44 @@ export async function startRemoteFcpd(shell: RemoteShell, secret: Buffer, option
         hint: `install Node.js ${MIN_NODE_MAJOR}+ there, or give a Node.js and fcpd with --fcpd-path`,
       }),
   };
-  let mode: RemoteFcpd['mode'] = 'fcpd';
-  // The launch script's installer asks for the bundle when the host has Node.js but no fcpd.
-  const onRequest = install
-    ? {
-        request: SEND_BUNDLE,
-        bytes: bundle!.bytes,
-        sent: () => {
-          mode = 'fcpd-installed';
-          options.notice(`no fcpd ${where}: installing fcp's own (${bundle!.version}) into ~/.cache/fcp there`);
-        },
-      }
-    : undefined;
-  options.log(`ssh: running ${bundle && options.fcpdPath === undefined ? "fcp's launch script (fcpd --serve)" : command} ${where}`);
-  const process = await shell.run(command);
-  try {
-    const listen = await startFcpd(process, secret, options.log, where, command, { timeoutMs: options.timeoutMs, exits, onRequest });
-    return { listen, process, mode };
-  } catch (err) {
-    process.stop();
-    throw err;
+  const launch = async (skipPath: boolean, why: string): Promise<RemoteFcpd<T> & { version?: string }> => {
+    const command =
+      options.fcpdPath !== undefined
+        ? `${options.fcpdPath} ${serve}`
+        : bundle
+          ? launchCommand(bundle, serve, install, Buffer.byteLength(handOff.firstLine), skipPath)
+          : `fcpd ${serve}`;
+    let mode: RemoteFcpd['mode'] = 'fcpd';
+    // The launch script's installer asks for the bundle when the host has Node.js but no fcpd.
+    const onRequest = install
+      ? {
+          request: SEND_BUNDLE,
+          bytes: bundle!.bytes,
+          sent: () => {
+            mode = 'fcpd-installed';
+            options.notice(`${why}: installing fcp's own (${bundle!.version}) into ~/.cache/fcp there`);
+          },
+        }
+      : undefined;
+    options.log(`ssh: running ${bundle && options.fcpdPath === undefined ? `fcp's launch script (fcpd ${serve})` : command} ${where}`);
+    const process = await shell.run(command);
+    try {
+      const started = await startFcpd(process, handOff, options.log, where, command, { timeoutMs: options.timeoutMs, exits, onRequest });
+      return { ...started, process, mode };
+    } catch (err) {
+      process.stop();
+      throw err;
+    }
+  };
+  // fcpd --connect is this release's or none: an fcpd on the PATH may not know it, and would act before its release is seen.
+  const started = await launch(install && handOff.ownReleaseOnly === true, `no fcpd ${where}`);
+  // The launch script prefers this release's cached fcpd: another release came from the PATH.
+  if (!bundle || started.version === bundle.version) return started;
+  const found = `fcpd ${where} is ${started.version === undefined ? 'an older release' : `release ${showText(started.version)}`}, not ${bundle.version}`;
+  if (!install) {
+    options.log(`${found}; --no-install keeps it`);
+    return started;
   }
+  started.process.stop();
+  return launch(true, found);
 }

@@ -84,10 +84,17 @@ const INSTALLER = [
 
 /**
  * The remote command that starts fcpd with `serve` (its --serve arguments): the cached bundle,
- * else fcpd on the PATH, else (when `install`) the installer, which asks for the bundle; else an
+ * else fcpd on the PATH (unless `skipPath`), else (when `install`) the installer, which asks for the bundle; else an
  * exit code. `secretLineBytes` is the length of the hand-off's first line.
  */
-export function launchCommand(bundle: FcpdBundle, serve: string, install: boolean, secretLineBytes: number): string {
+export function launchCommand(
+  bundle: FcpdBundle,
+  serve: string,
+  install: boolean,
+  secretLineBytes: number,
+  /** Passes over an fcpd on the PATH: it turned out to be another release (remoteFcpd.ts). */
+  skipPath = false,
+): string {
   const file = cachedFile(bundle.version);
   const installer = `echo ${SEND_BUNDLE}; exec node -e ${shellQuote(INSTALLER)} ${secretLineBytes} ${bundle.bytes.length} ${bundle.sha256} "$f" ${serve}`;
   return sh(
@@ -95,7 +102,7 @@ export function launchCommand(bundle: FcpdBundle, serve: string, install: boolea
       `f=${file}`,
       // Only shell builtins on this path: a host with the cache pays no extra process start.
       `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node "$f" ${serve}; fi`,
-      `command -v fcpd >/dev/null 2>&1 && exec fcpd ${serve}`,
+      ...(skipPath ? [] : [`command -v fcpd >/dev/null 2>&1 && exec fcpd ${serve}`]),
       `command -v node >/dev/null 2>&1 || exit ${LAUNCH_EXIT.NO_NODE}`,
       install ? installer : `${NODE_20} || exit ${LAUNCH_EXIT.NO_NODE}; exit ${LAUNCH_EXIT.NEEDS_FCPD}`,
     ].join('\n'),

@@ -4,7 +4,7 @@
  * connections go straight to the host the SSH connection reached, or through SSH (forwardOut,
  * along the jump chain) when direct TCP does not connect.
  */
-import { connectSsh, SshContext } from '../ssh/sshClient';
+import { connectSsh, SshConnection, SshContext } from '../ssh/sshClient';
 import type { ResolvedHost } from '../ssh/sshConfig';
 import { dialTcp } from './dial';
 import type { Listen } from './handoff';
@@ -21,7 +21,8 @@ export interface SshLaunchOptions extends Omit<RemoteFcpdOptions, 'log'> {
 /** After a failed session, how long to wait for fcpd's last words. */
 export const FAILED_EXIT_WAIT_MS = 2000;
 
-const WILDCARDS = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0']);
+/** Addresses that mean "every address" in a listen line. */
+export const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0']);
 
 /** Where fcpd is, as seen from the SSH server: for forwardOut. */
 export function addressOnServer(listen: Listen): string {
@@ -33,25 +34,30 @@ export function directAddress(listen: Listen, reached: string | undefined, hostN
   return reached ?? listen.reached ?? (WILDCARDS.has(listen.address) ? hostName : listen.address);
 }
 
+/** Commands on the host of an SSH connection, each in an exec channel. */
+export function execShell(ssh: SshConnection): RemoteShell {
+  return {
+    name: ssh.name,
+    async run(command) {
+      const channel = await ssh.exec(command);
+      const exited = new Promise<number | null>((resolve) => channel.once('exit', (code: number | null) => resolve(code)));
+      return { stdin: channel, stdout: channel, stderr: channel.stderr, exited, stop: () => channel.close() };
+    },
+  };
+}
+
 export function sshLauncher(options: SshLaunchOptions): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const ssh = await connectSsh(options.host, options.ssh);
       try {
-        const shell: RemoteShell = {
-          name: ssh.name,
-          async run(command) {
-            const channel = await ssh.exec(command);
-            const exited = new Promise<number | null>((resolve) => channel.once('exit', (code: number | null) => resolve(code)));
-            return { stdin: channel, stdout: channel, stderr: channel.stderr, exited, stop: () => channel.close() };
-          },
-        };
-        const { listen, process, mode } = await startRemoteFcpd(shell, secret, { ...options, log });
+        const { ready: listen, process, mode } = await startRemoteFcpd(execShell(ssh), secret, { ...options, log });
         const direct = directAddress(listen, ssh.reachedAddress, options.host.hostName);
         return {
           name: `fcpd on ${ssh.name}`,
           controlNonce: listen.nonce,
           mode,
+          listen,
           connect: tunnelFallback({
             direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
             tunnel: () => ssh.forwardOut(addressOnServer(listen), listen.port),

@@ -2,8 +2,8 @@
  * fcp against a real OpenSSH server on 127.0.0.1: uploads and downloads of files and trees
  * through an ssh_config Host alias and through explicit -P/-i/-o options, relative and `host:`
  * remote paths, the fallback to SSH-carried data connections when direct TCP is refused,
- * --tunnel, the external ssh client (-e ssh), fcpd missing on the remote host, two remote sides,
- * fcpd's errors reaching the user, and -v.
+ * --tunnel, the external ssh client (-e ssh), fcpd missing on the remote host, fcpd's errors
+ * reaching the user, and -v. Two remote sides: remoteToRemote.test.ts.
  *
  * The "remote" host is this machine, so remote paths are local temporary directories, and the
  * remote fcpd is this checkout's bin/fcpd (--fcpd-path).
@@ -250,13 +250,6 @@ describe('errors', () => {
       expectFailure(run, 6, 'FCP_ERR_CONNECT', /fcpd was not found/, /npm install -g fastcopy/, /--fcpd-path/);
     }
     expect(fs.existsSync(target)).toBe(false);
-  });
-
-  test('both sides remote: exit 2 before connecting anywhere', async () => {
-    const run = await runFcp([...viaAlias(), '-v', at(file), `${sshd.user}@127.0.0.1:${remote}/x`], { env });
-    expectFailure(run, 2, 'FCP_ERR_USAGE', /does not copy between two remote hosts/);
-    expect(run.stderr).not.toMatch(/ssh:/);
-    expect(fs.existsSync(path.join(remote, 'x'))).toBe(false);
   });
 
   test("fcpd's error reaches the user: several sources into a remote file is exit 4 FCP_ERR_NOT_DIRECTORY", async () => {

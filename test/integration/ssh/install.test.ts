@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, tempDir, unique, writeFile } from './harness';
-import { explicitLogin, Sshd, startSshd } from './sshd';
+import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, tempDir, unique, writeFile, writeSshConfig } from './harness';
+import { explicitLogin, Sshd, sshdHost, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -88,6 +88,47 @@ test('Node.js but no fcpd: installed into ~/.cache/fcp once, reused, replaced wh
   expect(sha256(cached)).toBe(sha256(BUNDLE));
 });
 
+/** An fcpd of another release on the PATH: it notes each start in $HOME/old-fcpd-ran, then answers as fcpd --serve would. */
+function putOldFcpd(home: string, versionLine: string): string {
+  const fake = path.join(home, 'bin-node', 'fcpd');
+  const script = ['#!/bin/sh', 'echo "$@" >> "$HOME/old-fcpd-ran"', 'read secret', versionLine, 'echo "FCPD-LISTEN 9 127.0.0.1"', ''];
+  fs.writeFileSync(fake, script.filter((line) => line !== '').join('\n') + '\n', { mode: 0o755 });
+  return path.join(home, 'old-fcpd-ran');
+}
+
+test.each([
+  ['release 0.0.1', 'echo "FCPD-VERSION 0.0.1"'],
+  ['an older release', ''],
+])('an fcpd of %s on the PATH is replaced by fcp\'s own, once; --no-install keeps it', async (said, versionLine) => {
+  const { sshd, home } = await server(true);
+  const ran = putOldFcpd(home, versionLine);
+  const upload = async (extra: string[] = []): Promise<Awaited<ReturnType<typeof runFcp>>> => {
+    const dest = path.join(work, unique('up-old'));
+    const run = await runFcp([...login(sshd), ...extra, file, `${sshd.user}@127.0.0.1:${dest}`], { env });
+    if (extra.length === 0) {
+      expectExit(run, 0);
+      expectSameTree(dest, file, run);
+    }
+    return run;
+  };
+
+  const first = await upload();
+  expect(first.stderr).toContain(`fcpd on ${sshd.user}@127.0.0.1:${sshd.port} is ${said}, not ${version}: ${INSTALLING} (${version})`);
+  expect(fs.readFileSync(ran, 'utf8')).toBe('--serve\n');
+  expect(sha256(path.join(home, '.cache', 'fcp', version, 'fcpd.js'))).toBe(sha256(BUNDLE));
+
+  const second = await upload();
+  if (second.stderr !== '') throw new Error(`the second run should find fcpd in the cache, silently\n${show(second)}`);
+  expect(fs.readFileSync(ran, 'utf8')).toBe('--serve\n');
+
+  // Without installing, the old fcpd is what runs (and this fake one listens nowhere).
+  fs.rmSync(path.join(home, '.cache'), { recursive: true });
+  const kept = await upload(['--no-install', '--timeout', '5']);
+  expect(kept.code).toBe(6);
+  expect(fs.readFileSync(ran, 'utf8')).toBe('--serve\n--serve --timeout 5\n');
+  expect(fs.existsSync(path.join(home, '.cache'))).toBe(false);
+});
+
 test('through an external ssh (-e ssh) too: installed on the first run, then found', async () => {
   const { sshd, home } = await server(true);
   const runs = [];
@@ -101,6 +142,20 @@ test('through an external ssh (-e ssh) too: installed on the first run, then fou
   expect(runs[0]).toContain(INSTALLING);
   expect(runs[1]).not.toContain(INSTALLING);
   expect(sha256(path.join(home, '.cache', 'fcp', version, 'fcpd.js'))).toBe(sha256(BUNDLE));
+});
+
+test('between two hosts without fcpd: fcp installs its own on both, and host1 runs it as fcpd --connect', async () => {
+  const [one, two] = [await server(true), await server(true)];
+  const config = writeSshConfig(
+    path.join(work, unique('ssh_config')),
+    [one, two].map(({ sshd }, i) => sshdHost(`host${i + 1}`, sshd)),
+  );
+  const dest = path.join(work, unique('between'));
+  const run = await runFcp(['-F', config, `host1:${file}`, `host2:${dest}`], { env });
+  expectExit(run, 0);
+  expectSameTree(dest, file, run);
+  expect(run.stderr.split('\n').filter((line) => line.includes(INSTALLING))).toHaveLength(2);
+  for (const { home } of [one, two]) expect(sha256(path.join(home, '.cache', 'fcp', version, 'fcpd.js'))).toBe(sha256(BUNDLE));
 });
 
 test('--no-install: fcpd missing is an error that says what to do (exit 6), and nothing is installed', async () => {

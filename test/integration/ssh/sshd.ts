@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { HostBlock } from './harness';
 
 export const SSHD = '/usr/sbin/sshd';
 const REPO = path.resolve(__dirname, '../../..');
@@ -22,6 +23,21 @@ export function fcpdCommand(stateDir: string, extra = ''): string {
  */
 export function explicitLogin(sshd: Sshd, strict: 'yes' | 'no' = 'yes', fcpdPath = fcpdCommand(sshd.stateDir)): string[] {
   return ['-P', String(sshd.port), '-i', sshd.identity, '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-o', `StrictHostKeyChecking=${strict}`, '--fcpd-path', fcpdPath];
+}
+
+/** A `Host alias` block that logs in to `sshd` as its own config does: for a config naming several servers, or one twice. */
+export function sshdHost(alias: string, sshd: Sshd): HostBlock {
+  return {
+    alias,
+    hostName: '127.0.0.1',
+    port: sshd.port,
+    user: sshd.user,
+    identity: sshd.identity,
+    identitiesOnly: true,
+    knownHosts: sshd.knownHosts,
+    strict: 'yes',
+    batchMode: true,
+  };
 }
 
 export interface Sshd {

@@ -1,6 +1,6 @@
 /** The launch hand-off lines of PROTOCOL.md §9. */
 import fc from 'fast-check';
-import { Listen, listenLine, parseListenLine } from '../../../src/launch/handoff';
+import { Listen, listenLine, parseListenLine, parseVersionLine, versionLine } from '../../../src/launch/handoff';
 import { numRuns } from '../protocol/fuzzRuns';
 
 const NONCE = Buffer.alloc(32, 0xab);
@@ -45,5 +45,16 @@ describe('the listen line', () => {
     'fcpd: some other line',
   ])('%j is not a listen line', (line) => {
     expect(parseListenLine(line)).toBeUndefined();
+  });
+});
+
+describe('the version line', () => {
+  it('is written and read back', () => {
+    expect(versionLine('0.1.0')).toBe('FCPD-VERSION 0.1.0\n');
+    expect(parseVersionLine(versionLine('1.2.3-rc.1'))).toBe('1.2.3-rc.1');
+  });
+
+  it.each(['FCPD-VERSION', 'FCPD-VERSION 1 2', `FCPD-VERSION ${'9'.repeat(65)}`, 'FCPD-LISTEN 7523 ::'])('%j is not one', (line) => {
+    expect(parseVersionLine(line)).toBeUndefined();
   });
 });

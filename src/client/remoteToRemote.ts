@@ -1,0 +1,265 @@
+/**
+ * A copy between two remote hosts (PROTOCOL.md §9.1), `fcp host1:a host2:b`. fcp starts fcpd
+ * --serve on the destination host and `fcpd --connect` on the source host, hands the latter the
+ * destination's address and secret on its standard input, and reports the events it prints. The
+ * data goes straight from host to host; when host1 cannot reach host2 (or with -3) host1's fcpd
+ * connects to a port its SSH server forwards back to this machine, which relays each connection
+ * to host2's fcpd: sealed end to end, streamed, nothing stored here.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Duplex, Readable } from 'node:stream';
+import { FcpError } from '../errors';
+import { ConnectTarget, fromWireError, MAX_ORDER_BYTES, orderLine, parseEventLine, RelayEvent } from '../launch/connectOrder';
+import type { LaunchedServer } from '../launch/launcher';
+import { serveArgs } from '../launch/launcher';
+import { splitLines } from '../launch/lines';
+import { launchRemoteFcpd, RemoteProcess } from '../launch/remoteFcpd';
+import { execShell, WILDCARDS } from '../launch/sshLauncher';
+import type { ParamsMessage } from '../protocol/messages';
+import { SECRET_SIZE } from '../protocol/keys';
+import { connectSsh, SshConnection } from '../ssh/sshClient';
+import { timeoutsFor } from '../timeouts';
+import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
+import { Location, orHome, showLocation } from './location';
+import { remoteLauncher, SshOptions, sshLogin } from './remoteLauncher';
+
+type RemoteLocation = Extract<Location, { kind: 'remote' }>;
+
+export interface BetweenHostsOptions {
+  /** The source host, and its paths as PULL would name them. */
+  source: RemoteLocation;
+  sources: Buffer[];
+  destination: RemoteLocation;
+  flags: number;
+  offer: ParamsMessage;
+  ssh: SshOptions;
+  /** -3: always through this machine. */
+  throughLocal: boolean;
+  bwlimit?: number;
+  failFast: boolean;
+  timeoutMs?: number;
+  events: TransferEvents;
+  log(line: string): void;
+  notice(line: string): void;
+}
+
+/** How the data went: host to host, or through this machine (and how much crossed it). */
+export interface Route {
+  route: 'direct' | 'relayed';
+  bytesRelayed: number;
+}
+
+export interface BetweenHostsResult {
+  summary: TransferSummary;
+  connections: number;
+  cipher: number;
+  installed: boolean;
+  between: Route;
+}
+
+/** Where host1 may dial host2's fcpd: the address our SSH login reached there, then its bound address. */
+function directTargets(dest: LaunchedServer): ConnectTarget[] {
+  const listen = dest.listen!;
+  const hosts = [listen.reached, WILDCARDS.has(listen.address) ? undefined : listen.address].filter((h): h is string => h !== undefined);
+  return [...new Set(hosts)].map((host) => ({ host, port: listen.port }));
+}
+
+/** One connection arriving on the forwarded port, carried on to host2's fcpd; the bytes counted. */
+function relayConnection(inbound: Duplex, dest: LaunchedServer, route: Route, log: (line: string) => void): void {
+  route.route = 'relayed';
+  inbound.on('error', () => undefined);
+  dest.connect().then(
+    (outbound) => {
+      const count = (chunk: Buffer): void => {
+        route.bytesRelayed += chunk.length;
+      };
+      inbound.on('data', count);
+      outbound.on('data', count);
+      inbound.pipe(outbound);
+      outbound.pipe(inbound);
+      // Either side failing ends both; either closing (both directions done) lets go of the other.
+      for (const [one, other] of [[inbound, outbound], [outbound, inbound]] as const) {
+        one.on('error', () => other.destroy());
+        one.on('close', () => other.destroy());
+      }
+    },
+    (err: FcpError) => {
+      log(`relay: could not reach ${dest.name}: ${err.message}`);
+      inbound.destroy();
+    },
+  );
+}
+
+/** Reads fcpd --connect's event lines into the copy's events; settles on its last word. */
+class EventReader {
+  readonly result: Promise<{ summary: TransferSummary; connections: number; cipher: number }>;
+  private settle!: { resolve: (value: Awaited<EventReader['result']>) => void; reject: (error: FcpError) => void };
+  private readonly errors: FcpError[] = [];
+  private idle: NodeJS.Timeout | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly options: BetweenHostsOptions,
+    private readonly where: string,
+    private readonly idleMs: number,
+  ) {
+    this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.result.catch(() => undefined);
+  }
+
+  follow(stdout: Readable): void {
+    this.touch();
+    stdout.on('data', splitLines((line) => this.line(line)));
+    stdout.on('end', () => this.fail(new FcpError('FCP_ERR_CONNECTION_LOST', `fcpd ${this.where} ended before it said how the copy went`, { hint: 'run with -v to see its messages' })));
+  }
+
+  fail(error: FcpError): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.idle);
+    this.settle.reject(error);
+  }
+
+  private touch(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(
+      () => this.fail(new FcpError('FCP_ERR_TIMEOUT', `fcpd ${this.where} said nothing for ${Math.round(this.idleMs / 1000)} s`)),
+      this.idleMs,
+    );
+  }
+
+  private line(line: string): void {
+    if (this.settled) return;
+    let event: RelayEvent | undefined;
+    try {
+      event = parseEventLine(line);
+    } catch (err) {
+      return this.fail(new FcpError('FCP_ERR_PROTOCOL', `fcpd ${this.where}: ${(err as FcpError).message}`));
+    }
+    if (!event) return;
+    this.touch();
+    this.event(event);
+  }
+
+  private event(event: RelayEvent): void {
+    const { events, log, notice, destination } = this.options;
+    switch (event.e) {
+      case 'connected':
+        return log(`fcpd ${this.where} connected to ${showLocation({ ...destination, path: Buffer.alloc(0) })} fcpd at ${event.target}${event.relayed ? ' through this machine' : ''}`);
+      case 'unreachable':
+        return notice(`fcpd ${this.where} cannot reach ${destination.host} (${event.tried}): relaying the copy through this machine`);
+      case 'start':
+        return events.start?.(event.files, event.bytes);
+      case 'bytes':
+        return events.bytes?.(event.n);
+      case 'file': {
+        const error = event.error && fromWireError(event.error);
+        if (error) this.errors.push(error);
+        const file: FileEvent = { path: event.path, size: event.size, error, digest: event.digest, warning: event.warning };
+        return events.file?.(file);
+      }
+      case 'entry': {
+        const error = fromWireError(event.error);
+        this.errors.push(error);
+        return events.entryFailed?.(event.path, error);
+      }
+      case 'end': {
+        this.settled = true;
+        clearTimeout(this.idle);
+        const { connections, cipher, ...counts } = event.summary;
+        return this.settle.resolve({ summary: { ...counts, errors: this.errors }, connections, cipher });
+      }
+      case 'fail':
+        return this.fail(fromWireError(event.error));
+    }
+  }
+}
+
+async function settledBoth<A, B>(a: Promise<A>, b: Promise<B>, undo: { a(value: A): void; b(value: B): void }): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
+  if (ra.status === 'fulfilled') undo.a(ra.value);
+  if (rb.status === 'fulfilled') undo.b(rb.value);
+  throw ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason;
+}
+
+export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<BetweenHostsResult> {
+  const { ssh, log, notice, timeoutMs, source } = options;
+  if (ssh.program) {
+    throw new FcpError('FCP_ERR_USAGE', 'a copy between two remote hosts needs fcp\'s built-in SSH client', { hint: 'leave out -e/-S' });
+  }
+  const secret = randomBytes(SECRET_SIZE);
+  const route: Route = { route: 'direct', bytesRelayed: 0 };
+  const login = sshLogin(source, ssh, log);
+  const sourceSide = async (): Promise<{ conn: SshConnection; relayPort: number | undefined }> => {
+    const conn = await connectSsh(login.host, login.context);
+    try {
+      const relayPort = await conn.forwardIn((stream) => relayConnection(stream, dest, route, log));
+      return { conn, relayPort };
+    } catch (err) {
+      if (options.throughLocal) {
+        conn.close();
+        throw err;
+      }
+      log((err as FcpError).message);
+      return { conn, relayPort: undefined };
+    }
+  };
+  // The destination's fcpd starts while the source's SSH connection is set up.
+  let dest!: LaunchedServer;
+  const [launched, sourceConn] = await settledBoth(
+    remoteLauncher(options.destination, ssh, log, notice, timeoutMs)
+      .launch(secret, log)
+      .then((server) => (dest = server)),
+    sourceSide(),
+    { a: (server) => void server.close(true), b: (side) => side.conn.close() },
+  );
+  let failed = true;
+  let connecting: RemoteProcess | undefined;
+  try {
+    if (!launched.listen) throw new FcpError('FCP_ERR_INTERNAL', 'the destination launcher gave no listen line');
+    const targets: ConnectTarget[] = [
+      ...(options.throughLocal ? [] : directTargets(launched)),
+      ...(sourceConn.relayPort === undefined ? [] : [{ host: '127.0.0.1', port: sourceConn.relayPort, relay: true }]),
+    ];
+    if (targets.length === 0) {
+      throw new FcpError('FCP_ERR_PEER_UNREACHABLE', `fcpd on ${options.destination.host} gave no address that ${source.host} could dial, and ${source.host} forwards no port back`, {
+        hint: 'allow TCP forwarding in the sshd of the source host, or copy in two steps',
+      });
+    }
+    const order = orderLine({
+      targets,
+      secret,
+      nonce: launched.controlNonce,
+      sources: options.sources,
+      destination: orHome(options.destination.path),
+      flags: options.flags,
+      chunkSize: options.offer.chunkSize,
+      connections: options.offer.connections,
+      cipher: options.offer.cipher,
+      bwlimit: options.bwlimit,
+      failFast: options.failFast,
+    });
+    if (Buffer.byteLength(order) > MAX_ORDER_BYTES) {
+      throw new FcpError('FCP_ERR_USAGE', `too many or too long sources for a copy between two remote hosts (${Buffer.byteLength(order)} bytes, at most ${MAX_ORDER_BYTES})`, {
+        hint: 'copy a directory that holds them, with -r',
+      });
+    }
+    const where = `on ${sourceConn.conn.name}`;
+    const reader = new EventReader(options, where, timeoutsFor(timeoutMs).idleMs);
+    const started = await launchRemoteFcpd(
+      execShell(sourceConn.conn),
+      serveArgs(timeoutMs, '--connect'),
+      { firstLine: order, ready: parseEventLine, what: 'first event', ownReleaseOnly: true, follow: (stdout) => reader.follow(stdout) },
+      { fcpdPath: ssh.fcpdPath, install: ssh.install ?? true, timeoutMs, log, notice },
+    );
+    connecting = started.process;
+    const { summary, connections, cipher } = await reader.result;
+    failed = false;
+    return { summary, connections, cipher, installed: started.mode === 'fcpd-installed' || launched.mode === 'fcpd-installed', between: route };
+  } finally {
+    connecting?.stop();
+    sourceConn.conn.close();
+    await launched.close(failed);
+  }
+}

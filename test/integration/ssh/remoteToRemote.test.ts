@@ -1,0 +1,132 @@
+/**
+ * Copies between two remote hosts (PROTOCOL.md §9.1): two Host aliases of one real OpenSSH server
+ * on 127.0.0.1 are the two hosts. Direct (host1's fcpd connects to host2's, no file byte through
+ * fcp), -3 (relayed through fcp), the automatic relay when host1 cannot reach the address host2's
+ * fcpd gives (its listen line rewritten to an address nobody reaches), and errors with their codes.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { childEnv, expectExit, expectFailure, expectSameTree, killAll, makeTree, Run, runFcp, show, tempDir, unique, writeSshConfig } from './harness';
+import { fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
+
+jest.setTimeout(90_000);
+
+const RELAY_NOTICE = /cannot reach host2 \(.*\): relaying the copy through this machine/;
+/** TEST-NET-1 (RFC 5737): an address no host here reaches. */
+const UNREACHABLE = '192.0.2.1';
+
+let sshd: Sshd;
+let work: string;
+let tree: string;
+let treeBytes: number;
+let config: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  work = tempDir('r2r-work');
+  tree = path.join(work, 'tree');
+  makeTree(tree, 'r2r');
+  treeBytes = 0;
+  const visit = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) visit(path.join(dir, entry.name));
+      else if (entry.isFile()) treeBytes += fs.statSync(path.join(dir, entry.name)).size;
+    }
+  };
+  visit(tree);
+  config = writeSshConfig(
+    path.join(work, 'ssh_config'),
+    ['host1', 'host2'].map((alias) => sshdHost(alias, sshd)),
+  );
+  env = childEnv(tempDir('r2r-home'));
+});
+
+afterAll(async () => {
+  killAll();
+  await sshd?.stop();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+function records(run: Run): Array<Record<string, unknown>> {
+  return run.stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function summaryOf(run: Run): Record<string, unknown> {
+  const summary = records(run).find((r) => r.event === 'summary');
+  if (!summary) throw new Error(`no summary record\n${show(run)}`);
+  return summary;
+}
+
+async function copyTree(extra: string[], fcpdPath = fcpdCommand(sshd.stateDir)): Promise<{ run: Run; dest: string }> {
+  const dest = path.join(work, unique('dest'));
+  const run = await runFcp(['-F', config, '--fcpd-path', fcpdPath, '--json', '-r', ...extra, `host1:${tree}`, `host2:${dest}`], { env });
+  return { run, dest };
+}
+
+test('direct: the tree arrives whole (content, modes, mtimes, links), with every file reported, and no byte through fcp', async () => {
+  const { run, dest } = await copyTree([]);
+  expectExit(run, 0);
+  expectSameTree(dest, tree, run);
+  expect(run.stderr).not.toMatch(RELAY_NOTICE);
+  const events = records(run);
+  expect(events.filter((r) => r.event === 'start')).toEqual([expect.objectContaining({ files: 6, bytes: treeBytes })]);
+  const files = events.filter((r) => r.event === 'file');
+  expect(files.map((r) => r.path).sort()).toEqual(['big.bin', 'empty', 'run.sh', 'secret', 'sub dir/deeper/leaf', 'sub dir/nested.dat'].map((p) => `tree/${p}`));
+  expect(files.every((r) => typeof r.digest === 'string' && r.error === undefined)).toBe(true);
+  const summary = summaryOf(run);
+  expect(summary).toMatchObject({ files: 6, filesFailed: 0, bytes: treeBytes, encrypted: true, between: { route: 'direct', bytesRelayed: 0 } });
+});
+
+test('-3: the same tree, relayed through fcp (sealed end to end), and the relay carried at least every file byte', async () => {
+  const { run, dest } = await copyTree(['-3']);
+  expectExit(run, 0);
+  expectSameTree(dest, tree, run);
+  // Forced, it is not news: no notice.
+  expect(run.stderr).not.toMatch(RELAY_NOTICE);
+  const { between } = summaryOf(run) as { between: { route: string; bytesRelayed: number } };
+  expect(between.route).toBe('relayed');
+  expect(between.bytesRelayed).toBeGreaterThan(treeBytes);
+});
+
+test('host1 cannot reach the address host2 gives: relayed through fcp automatically, said in one line', async () => {
+  // host2's fcpd names an unreachable address in its listen line; fcp itself still reaches it at 127.0.0.1.
+  const wrapper = path.join(work, 'fcpd-unreachable.sh');
+  fs.writeFileSync(
+    wrapper,
+    `#!/bin/sh\n${fcpdCommand(sshd.stateDir)} "$@" | sed -u 's/^\\(FCPD-LISTEN [0-9]*\\) .* nonce=/\\1 ${UNREACHABLE} nonce=/'\n`,
+    { mode: 0o755 },
+  );
+  const { run, dest } = await copyTree(['-q'], wrapper);
+  expectExit(run, 0);
+  expectSameTree(dest, tree, run);
+  const { between } = summaryOf(run) as { between: { route: string; bytesRelayed: number } };
+  expect(between.route).toBe('relayed');
+  expect(between.bytesRelayed).toBeGreaterThan(treeBytes);
+  // -q --json: notices go to -v only; without -q they are one line on stderr.
+  const loud = await runFcp(['-F', config, '--fcpd-path', wrapper, `host1:${path.join(tree, 'secret')}`, `host2:${path.join(work, unique('one'))}`], { env });
+  expectExit(loud, 0);
+  expect(loud.stderr.split('\n').filter((line) => RELAY_NOTICE.test(line))).toHaveLength(1);
+  expect(loud.stderr.split('\n').filter((line) => line !== '')).toHaveLength(1);
+  expect(loud.stderr).toContain(UNREACHABLE);
+});
+
+test('errors keep their codes: a missing source is exit 4 FCP_ERR_NOT_FOUND and nothing is made', async () => {
+  const dest = path.join(work, unique('none'));
+  const run = await runFcp(['-F', config, '--fcpd-path', fcpdCommand(sshd.stateDir), `host1:${path.join(work, 'no-such-file')}`, `host2:${dest}`], { env });
+  expectFailure(run, 4, 'FCP_ERR_NOT_FOUND', /no-such-file/);
+  expect(fs.existsSync(dest)).toBe(false);
+});
+
+test('a single file into an existing directory keeps its mode and mtime; -e is refused with exit 2', async () => {
+  const into = path.join(work, unique('into'));
+  fs.mkdirSync(into);
+  const run = await runFcp(['-F', config, '--fcpd-path', fcpdCommand(sshd.stateDir), `host1:${path.join(tree, 'run.sh')}`, `host2:${into}/`], { env });
+  expectExit(run, 0);
+  expectSameTree(path.join(into, 'run.sh'), path.join(tree, 'run.sh'), run);
+  const refused = await runFcp(['-e', 'ssh', '-F', config, `host1:${path.join(tree, 'run.sh')}`, `host2:${into}/`], { env });
+  expectFailure(refused, 2, 'FCP_ERR_USAGE', /built-in SSH client/);
+});
