@@ -135,7 +135,7 @@ export function program(): Command {
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', argParser(scpLimit))
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit; default: no limit)', argParser(bwlimit))
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
-    .option('-3', 'between two remote hosts, relay the data through this machine (default: host to host, relayed only when the source host cannot reach the other)')
+    .option('-3', 'between two remote hosts, relay the data through this machine (without it: host to host, relayed only when the source host cannot reach the other)')
     .option('-4', 'connect to IPv4 addresses only (ssh -4)')
     .option('-6', 'connect to IPv6 addresses only (ssh -6)')
     .option('-A', 'forward the SSH agent to the remote session (ssh -A)')

@@ -18,7 +18,7 @@ describe('the keys never drift from the options', () => {
   const options = program().options;
 
   test('every option whose help names a default is a config key', () => {
-    const withDefault = options.filter((option) => /default/i.test(option.description) && !NOT_SETTINGS.includes(option.long!));
+    const withDefault = options.filter((option) => option.long !== undefined && /default/i.test(option.description) && !NOT_SETTINGS.includes(option.long));
     expect(withDefault.length).toBeGreaterThan(5);
     for (const option of withDefault) expect(Object.keys(FCP_SCHEMA)).toContain(keyOf(option.long!));
   });
