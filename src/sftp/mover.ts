@@ -12,7 +12,8 @@ import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/lin
 import type { Entry } from '../transfer/walk';
 import { hiddenTempPath } from '../transfer/fileWriter';
 import { resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
-import type { FileHandle, HashName, Side } from './sides';
+import type { HashName } from './remoteHasher';
+import type { FileHandle, Side } from './sides';
 
 /** Files being written at once, per worker: enough to keep workers busy between small files. */
 const OPEN_FILES_PER_WORKER = 2;
@@ -289,7 +290,7 @@ export class Mover {
       throw new FcpError('FCP_ERR_VERIFY', `${final.toString('utf8')} has ${size ?? 'no'} bytes after the copy, not ${entry.size}`);
     }
     if (hash) {
-      const [want, got] = await Promise.all([source.hash(entry.source, hash, 0), destination.hash(temp, hash, 0)]);
+      const [want, got] = await Promise.all([source.hash(entry.source, hash, entry.size), destination.hash(temp, hash, entry.size)]);
       if (want !== got) throw new FcpError('FCP_ERR_VERIFY', `${final.toString('utf8')}: its ${hash} after the copy differs from the source's`, { hint: 'copy it again' });
       job.digest = want;
     }

@@ -8,17 +8,15 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
-import { runRemoteCommand, shellQuote } from '../ssh/remoteCommand';
 import { fsError } from '../transfer/fsError';
-import { IDLE_TIMEOUT_MS } from '../timeouts';
 import { SFTP_FAILURE } from './remoteFs';
+import { type HashName, RemoteHasher } from './remoteHasher';
 import type { SftpSession } from './sessions';
 
 /** Bytes per SFTP read or write request; a chunk's requests are all in flight together. */
 const REQUEST_BYTES = 64 * 1024;
 const HASH_READ_BYTES = 1024 * 1024;
 
-export type HashName = 'sha256' | 'md5';
 
 export interface FileHandle {
   /** Fills `buffer` from `position`; resolves with the bytes read (fewer only at the end of the file). */
@@ -42,7 +40,8 @@ export interface Side {
   /** Moves `from` over `to`, replacing a file there. */
   rename(from: Buffer, to: Buffer): Promise<void>;
   remove(path: Buffer): Promise<void>;
-  hash(path: Buffer, name: HashName, session: number): Promise<string>;
+  /** The hex digest of the file at `path`, which holds `size` bytes. */
+  hash(path: Buffer, name: HashName, size: number): Promise<string>;
 }
 
 async function readFully(read: (buffer: Buffer, offset: number, length: number, position: number) => Promise<number>, buffer: Buffer, position: number): Promise<number> {
@@ -121,6 +120,7 @@ function pieces(length: number): { offset: number; length: number }[] {
 export function remoteSide(sessions: SftpSession[]): Side {
   const fsOf = (session: number) => sessions[session]!.fs;
   const text = (path: Buffer) => path.toString('utf8');
+  const hashers = new Map<HashName, RemoteHasher>();
   const handle = (session: number, remote: Buffer, path: string): FileHandle => {
     const rfs = fsOf(session);
     return {
@@ -170,13 +170,10 @@ export function remoteSide(sessions: SftpSession[]): Side {
     setAttributes: (path, perm, mtime) => fsOf(0).setstat(text(path), { mode: perm, atime: mtime, mtime }),
     rename: (from, to) => fsOf(0).rename(text(from), text(to)),
     remove: (path) => fsOf(0).unlink(text(path)),
-    async hash(path, name, session) {
-      const ssh = sessions[session]!.ssh;
-      const { code, stdout } = await runRemoteCommand(ssh, `${name}sum -- ${shellQuote(text(path))}`, IDLE_TIMEOUT_MS);
-      // GNU coreutils puts a backslash first when it escaped the name.
-      const digest = /^\\?([0-9a-f]+) /.exec(stdout)?.[1];
-      if (code !== 0 || !digest) throw new FcpError('FCP_ERR_VERIFY', `${name}sum of ${showName(text(path))} failed on ${ssh.name}`);
-      return digest;
+    hash(path, name, size) {
+      let hasher = hashers.get(name);
+      if (!hasher) hashers.set(name, (hasher = new RemoteHasher(sessions[0]!.ssh, name)));
+      return hasher.hash(text(path), size);
     },
   };
 }

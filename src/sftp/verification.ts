@@ -5,7 +5,7 @@
  */
 import { runRemoteCommand } from '../ssh/remoteCommand';
 import type { SshConnection } from '../ssh/sshClient';
-import type { HashName } from './sides';
+import type { HashName } from './remoteHasher';
 
 const PROBE_TIMEOUT_MS = 10_000;
 const EMPTY_DIGESTS: [HashName, string][] = [
