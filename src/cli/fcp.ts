@@ -59,6 +59,8 @@ interface FcpOptions {
   fcpdPath?: string;
   tunnel?: boolean;
   sftp?: boolean;
+  viaFcpd?: boolean;
+  verify: boolean;
   /** --no-install: false. */
   install?: boolean;
   recursive?: boolean;
@@ -117,6 +119,8 @@ function program(): Command {
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', chunkSize)
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
+    .option('--via-fcpd', 'make a local copy through a local fcpd over loopback TCP, as a remote copy runs (default: in this process)')
+    .option('--no-verify', 'local copies in this process: do not hash chunks (no per-chunk xxh64, no whole-file digest)')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
@@ -188,6 +192,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       cipher: options.cipher === 'none' ? undefined : options.cipher,
       bwlimit: options.limit ?? options.bwlimit,
       sftp: options.sftp,
+      viaFcpd: options.viaFcpd,
+      verify: options.verify,
       failFast: options.failFast,
       timeout: options.timeout === undefined ? undefined : options.timeout / 1000,
       ssh: {

@@ -18,6 +18,8 @@ import type { FileEvent } from '../transfer/link';
 import { walkSources } from '../transfer/walk';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
+import type * as LocalCopyModule from './localCopy';
+import type { ParamsMessage } from '../protocol/messages';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
 import { Location, parseLocation, showLocation } from './location';
@@ -76,6 +78,17 @@ export interface CopyOptions {
   notice?: (line: string) => void;
   onEvent?: (event: CopyEvent) => void;
   /**
+   * A local copy (no host on either side) through a local fcpd over loopback TCP, as a copy to a
+   * remote host runs, instead of in this process (fcp --via-fcpd). Asking for encryption (encrypt,
+   * cipher) does the same: only a connection has something to seal.
+   */
+  viaFcpd?: boolean;
+  /**
+   * false (--no-verify): a local copy in this process hashes nothing (no per-chunk xxh64, no
+   * whole-file digest in file events). Copies through fcpd always verify.
+   */
+  verify?: boolean;
+  /**
    * Copy over SFTP (N SSH sessions) instead of fcpd, as fcp does by itself when the remote host
    * has no Node.js 20+ (fcp --sftp).
    */
@@ -84,9 +97,9 @@ export interface CopyOptions {
 
 /**
  * How a copy ran: fcp's protocol with the fcpd found on the remote host (or the local one), with
- * an fcpd fcp installed there, or SFTP.
+ * an fcpd fcp installed there, SFTP, or a local copy in this process (no fcpd).
  */
-export type CopyMode = 'fcpd' | 'fcpd-installed' | 'sftp';
+export type CopyMode = 'fcpd' | 'fcpd-installed' | 'sftp' | 'in-process';
 
 /** The ciphers fcp seals its connections with, by the names the command line and this API take. */
 export const CIPHERS = { 'aes256-gcm': Cipher.AES_256_GCM, 'chacha20-poly1305': Cipher.CHACHA20_POLY1305 } as const;
@@ -131,9 +144,10 @@ export interface CopySummary {
   mode: CopyMode;
   /**
    * What was checked of each file: 'chunks' (fcpd: every chunk's digest, then the whole file's),
-   * or for SFTP 'size', 'size+sha256' or 'size+md5' (a hash when the server can run one).
+   * for SFTP 'size', 'size+sha256' or 'size+md5' (a hash when the server can run one), or 'none'
+   * (a local copy with --no-verify).
    */
-  verification: 'chunks' | SftpVerification;
+  verification: 'chunks' | 'none' | SftpVerification;
 }
 
 interface Plan {
@@ -311,6 +325,24 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   }
 }
 
+/** A local copy in this process: the same engines as through fcpd, joined in memory (localCopy.ts). */
+async function copyLocally(planned: Plan, options: CopyOptions, offer: ParamsMessage, log: (line: string) => void, timeoutMs: number | undefined): Promise<CopySummary> {
+  if (planned.work.kind !== 'push') throw new FcpError('FCP_ERR_INTERNAL', 'a local copy is planned as a push');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { copyInProcess } = require('./localCopy') as typeof LocalCopyModule;
+  const verify = options.verify ?? true;
+  const progress = new Progress();
+  const started = Date.now();
+  const report = reporting(progress, options, offer.connections, false);
+  try {
+    const { summary, params } = await copyInProcess({ work: planned.work, flags: planned.flags, offer, verify, events: report.events, failFast: options.failFast, timeoutMs, log });
+    report.stop(true);
+    return summarize(summary, started, { connections: params.connections, encrypted: false, mode: 'in-process', verification: verify ? 'chunks' : 'none' });
+  } finally {
+    report.stop(false);
+  }
+}
+
 export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
@@ -322,9 +354,16 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
-  if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
+  const inProcess = !remote && !options.launcher && !options.viaFcpd && !encrypt && !options.sftp;
+  if (options.verify === false && !inProcess) {
+    throw new FcpError('FCP_ERR_USAGE', '--no-verify applies only to local copies made in this process', {
+      hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt',
+    });
+  }
+  if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
+  if (inProcess) return copyLocally(planned, options, offer, log, timeoutMs);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
   const started = Date.now();

@@ -11,10 +11,14 @@ import type { FailAction } from '../session/actions';
 import type { CompleteAction } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
+import type { MemoryConnection } from './memoryLink';
 import { DescriptorLine, openFileBudget } from './openFileBudget';
 
+/** A connection over a byte stream (a socket, an SSH channel), or one end of an in-process pair (a local copy). */
+export type LinkConnection = FramedConnection | MemoryConnection;
+
 export interface LinkedConnection {
-  conn: FramedConnection;
+  conn: LinkConnection;
   established: Established;
 }
 
@@ -32,6 +36,11 @@ export interface TransferLink {
   /** This side's --timeout: connections' idle limit, and the limit on a disk write. */
   idleMs: number;
   log(line: string): void;
+  /**
+   * In one process (memoryLink.ts): the receiver is done with a chunk's buffers (written, or
+   * refused), which the sender may then fill again. Unset when the bytes came over a connection.
+   */
+  returnChunk?(data: readonly Buffer[]): void;
 }
 
 export interface FileEvent {
@@ -170,7 +179,7 @@ export abstract class TransferRun {
   }
 
   /** A data connection can carry frames now (the sender starts a pump on it). */
-  protected dataReady(_conn: FramedConnection): void {}
+  protected dataReady(_conn: LinkConnection): void {}
 
   protected abstract onControl(message: Message): void;
   /** A message other than ERROR or KEEPALIVE on data connection `connIndex`. */
@@ -212,7 +221,7 @@ export abstract class TransferRun {
     void this.filesSettled().then(() => this.settle.resolve(summary));
   }
 
-  private onClosed(conn: FramedConnection, error: FcpError | undefined): void {
+  private onClosed(conn: LinkConnection, error: FcpError | undefined): void {
     if (this.over) return;
     // After our DONE the peer may close data connections before its DONE reaches us on control.
     if (this.doneSent && conn !== this.link.control.conn) return;

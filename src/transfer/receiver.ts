@@ -218,6 +218,7 @@ export class ReceiveEngine extends TransferRun {
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
+      this.link.returnChunk?.(data);
       if (--this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
     this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {

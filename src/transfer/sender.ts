@@ -34,7 +34,8 @@ import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
-import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { counts, fileEvent, LinkConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { MemoryConnection } from './memoryLink';
 import type { Entry, WalkResult } from './walk';
 
 const readv = promisify(fs.readv);
@@ -172,8 +173,8 @@ export class SendEngine extends TransferRun {
     this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
   }
 
-  protected override dataReady(conn: FramedConnection): void {
-    void this.pump(conn);
+  protected override dataReady(conn: LinkConnection): void {
+    void (conn instanceof MemoryConnection ? this.pumpInMemory(conn) : this.pump(conn));
   }
 
   protected onControl(message: Message): void {
@@ -503,6 +504,30 @@ export class SendEngine extends TransferRun {
       flushed[turn] = new Promise((resolve) => conn.write(buf.subarray(0, used), resolve));
       await conn.drain();
       for (const { job, hash, length } of sent) this.guard(() => this.chunkSent(job, hash, length));
+    }
+  }
+
+  /**
+   * Hands chunks to a receiver in this process (memoryLink.ts): each is read into a pooled buffer,
+   * hashed, and given over as it is, with no frame around it and no copy of it.
+   */
+  private async pumpInMemory(conn: MemoryConnection): Promise<void> {
+    for (let job = await this.nextJob(); job; job = await this.nextJob()) {
+      const { file, index } = job;
+      const offset = index * this.chunkSize;
+      const length = this.chunkLength(file, index);
+      const data = conn.chunkBuffer(length);
+      let hash: bigint | undefined;
+      try {
+        hash = await this.readChunk(file, [data], offset, length);
+      } catch (err) {
+        this.guard(() => this.readFailed(file, err));
+      }
+      if (hash === undefined) continue;
+      conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
+      await conn.drain();
+      const sent = hash;
+      this.guard(() => this.chunkSent(job, sent, length));
     }
   }
 
