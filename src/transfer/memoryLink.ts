@@ -26,6 +26,12 @@ const WAITING_HIGH_WATER = 4;
 /** Marks where the other end closed, among the messages waiting to be delivered. */
 const PEER_CLOSED = Symbol('peer closed');
 
+interface Loan {
+  whole: Buffer;
+  /** The chunk's xxh64 as the sender worked it out, and how many bytes from the start it covers. */
+  hashed?: { length: number; hash: bigint };
+}
+
 /**
  * Buffers of one chunk size lent to pumps and given back by the receiver once written. One that
  * never comes back (its file failed before the write) is left to the garbage collector: the pool
@@ -33,26 +39,49 @@ const PEER_CLOSED = Symbol('peer closed');
  */
 export class ChunkBuffers {
   private readonly free: Buffer[] = [];
-  private readonly lent = new Map<ArrayBufferLike, Buffer>();
+  private readonly lent = new Map<ArrayBufferLike, Loan>();
 
   constructor(private readonly chunkSize: number) {}
 
   /** `length` bytes (at most the chunk size) of a buffer lent until `give` returns it. */
   take(length: number): Buffer {
+    // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool, so it is known by its ArrayBuffer.
     const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
-    this.lent.set(whole.buffer, whole);
+    this.lent.set(whole.buffer, { whole });
     return whole.subarray(0, length);
+  }
+
+  /** Notes the xxh64 the sender worked out over `data`, a view from take(), once it is filled. */
+  hashed(data: Buffer, hash: bigint): void {
+    const loan = this.lent.get(data.buffer);
+    if (loan) loan.hashed = { length: data.length, hash };
+  }
+
+  /** The xxh64 noted for exactly these bytes, if any (a lent buffer is written by its sender only). */
+  hashOf(bytes: Uint8Array): bigint | undefined {
+    const loan = this.lent.get(bytes.buffer);
+    if (!loan?.hashed || bytes.byteOffset !== loan.whole.byteOffset || bytes.length !== loan.hashed.length) return undefined;
+    return loan.hashed.hash;
   }
 
   /** Gives back the buffers these parts are views of. */
   give(parts: readonly Buffer[]): void {
     for (const part of parts) {
-      const whole = this.lent.get(part.buffer);
-      if (!whole) continue;
+      const loan = this.lent.get(part.buffer);
+      if (!loan) continue;
       this.lent.delete(part.buffer);
-      this.free.push(whole);
+      this.free.push(loan.whole);
     }
   }
+}
+
+/**
+ * The receiver's hash in one process: a chunk's bytes are the very memory the sender hashed, lent
+ * to nobody else since, so the sender's xxh64 of them is what hashing them again would give;
+ * anything else (a FILE_INLINE's bytes) is hashed.
+ */
+function hashingOnce(xxh: XXHashAPI, buffers: ChunkBuffers): XXHashAPI {
+  return { ...xxh, h64Raw: (input, seed = 0n) => (seed === 0n ? buffers.hashOf(input) : undefined) ?? xxh.h64Raw(input, seed) };
 }
 
 /** One end of an in-memory connection: what the engines use of a FramedConnection. */
@@ -96,6 +125,7 @@ export class MemoryConnection {
 
   /** A chunk in a buffer from chunkBuffer(), and its xxh64: DATA and CHUNK_SUM to the other end. */
   sendChunk(fileId: number, seq: number, data: Buffer, hash: bigint): void {
+    this.buffers.hashed(data, hash);
     this.send({ type: PacketType.DATA, fileId, seq, data });
     this.send({ type: PacketType.CHUNK_SUM, fileId, seq, length: data.length, hash });
   }
@@ -212,14 +242,17 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
   const pairs = Array.from({ length: shared.connections + 1 }, (_, i) =>
     MemoryConnection.pair(i === 0 ? ['reader of the sources', 'writer of the destination'] : [`reader ${i}`, `writer ${i}`], buffers),
   );
-  const side = (end: 0 | 1, peerName: string): TransferLink => ({
+  const side = (end: 0 | 1, peerName: string, hasher: XXHashAPI): TransferLink => ({
     control: linked(pairs[0]![end], 'control', 0),
     data: pairs.slice(1).map((pair, i) => linked(pair[end], 'data', i + 1)),
     params: shared,
-    xxh,
+    xxh: hasher,
     peerName,
     idleMs,
     log,
   });
-  return { sender: side(0, 'the destination'), receiver: { ...side(1, 'the source side'), returnChunk: (data) => buffers.give(data) } };
+  return {
+    sender: side(0, 'the destination', xxh),
+    receiver: { ...side(1, 'the source side', hashingOnce(xxh, buffers)), returnChunk: (data) => buffers.give(data) },
+  };
 }
