@@ -26,12 +26,6 @@ const WAITING_HIGH_WATER = 4;
 /** Marks where the other end closed, among the messages waiting to be delivered. */
 const PEER_CLOSED = Symbol('peer closed');
 
-interface Loan {
-  whole: Buffer;
-  /** The chunk's xxh64 as the sender worked it out, and how many bytes from the start it covers. */
-  hashed?: { length: number; hash: bigint };
-}
-
 /**
  * Buffers of one chunk size lent to pumps and given back by the receiver once written. One that
  * never comes back (its file failed before the write) is left to the garbage collector: the pool
@@ -39,7 +33,7 @@ interface Loan {
  */
 export class ChunkBuffers {
   private readonly free: Buffer[] = [];
-  private readonly lent = new Map<ArrayBufferLike, Loan>();
+  private readonly lent = new Map<ArrayBufferLike, Buffer>();
 
   constructor(private readonly chunkSize: number) {}
 
@@ -47,41 +41,35 @@ export class ChunkBuffers {
   take(length: number): Buffer {
     // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool, so it is known by its ArrayBuffer.
     const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
-    this.lent.set(whole.buffer, { whole });
+    this.lent.set(whole.buffer, whole);
     return whole.subarray(0, length);
-  }
-
-  /** Notes the xxh64 the sender worked out over `data`, a view from take(), once it is filled. */
-  hashed(data: Buffer, hash: bigint): void {
-    const loan = this.lent.get(data.buffer);
-    if (loan) loan.hashed = { length: data.length, hash };
-  }
-
-  /** The xxh64 noted for exactly these bytes, if any (a lent buffer is written by its sender only). */
-  hashOf(bytes: Uint8Array): bigint | undefined {
-    const loan = this.lent.get(bytes.buffer);
-    if (!loan?.hashed || bytes.byteOffset !== loan.whole.byteOffset || bytes.length !== loan.hashed.length) return undefined;
-    return loan.hashed.hash;
   }
 
   /** Gives back the buffers these parts are views of. */
   give(parts: readonly Buffer[]): void {
     for (const part of parts) {
-      const loan = this.lent.get(part.buffer);
-      if (!loan) continue;
+      const whole = this.lent.get(part.buffer);
+      if (!whole) continue;
       this.lent.delete(part.buffer);
-      this.free.push(loan.whole);
+      this.free.push(whole);
     }
   }
 }
 
 /**
- * The receiver's hash in one process: a chunk's bytes are the very memory the sender hashed, lent
- * to nobody else since, so the sender's xxh64 of them is what hashing them again would give;
- * anything else (a FILE_INLINE's bytes) is hashed.
+ * The xxh64 the sender sent with each chunk and small file, by the very view of its bytes that
+ * went over (a DATA's data, a FILE_INLINE's data): a pooled buffer is refilled only once the
+ * receiver gave it back, and a fresh view is made for each fill, so a view's bytes are still the
+ * ones its hash was worked out over.
  */
-function hashingOnce(xxh: XXHashAPI, buffers: ChunkBuffers): XXHashAPI {
-  return { ...xxh, h64Raw: (input, seed = 0n) => (seed === 0n ? buffers.hashOf(input) : undefined) ?? xxh.h64Raw(input, seed) };
+type SentHashes = WeakMap<Uint8Array, bigint>;
+
+/**
+ * The receiver's hash in one process: for bytes the sender hashed and handed over as they are,
+ * its xxh64 is what hashing them again would give; anything else is hashed.
+ */
+function hashingOnce(xxh: XXHashAPI, sent: SentHashes): XXHashAPI {
+  return { ...xxh, h64Raw: (input, seed = 0n) => (seed === 0n ? sent.get(input) : undefined) ?? xxh.h64Raw(input, seed) };
 }
 
 /** One end of an in-memory connection: what the engines use of a FramedConnection. */
@@ -101,12 +89,13 @@ export class MemoryConnection {
   constructor(
     readonly name: string,
     private readonly buffers: ChunkBuffers,
+    private readonly sent: SentHashes,
   ) {}
 
   /** Two ends joined to each other. */
-  static pair(names: [string, string], buffers: ChunkBuffers): [MemoryConnection, MemoryConnection] {
-    const a = new MemoryConnection(names[0], buffers);
-    const b = new MemoryConnection(names[1], buffers);
+  static pair(names: [string, string], buffers: ChunkBuffers, sent: SentHashes): [MemoryConnection, MemoryConnection] {
+    const a = new MemoryConnection(names[0], buffers, sent);
+    const b = new MemoryConnection(names[1], buffers, sent);
     a.peer = b;
     b.peer = a;
     return [a, b];
@@ -119,13 +108,14 @@ export class MemoryConnection {
 
   send(message: Message): boolean {
     if (this.ended) return false;
+    if (message.type === PacketType.FILE_INLINE) this.sent.set(message.data, message.hash);
     this.peer.arrive(message);
     return !this.peer.full;
   }
 
   /** A chunk in a buffer from chunkBuffer(), and its xxh64: DATA and CHUNK_SUM to the other end. */
   sendChunk(fileId: number, seq: number, data: Buffer, hash: bigint): void {
-    this.buffers.hashed(data, hash);
+    this.sent.set(data, hash);
     this.send({ type: PacketType.DATA, fileId, seq, data });
     this.send({ type: PacketType.CHUNK_SUM, fileId, seq, length: data.length, hash });
   }
@@ -234,13 +224,14 @@ export interface MemoryLinks {
 export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: number, log: (line: string) => void): MemoryLinks {
   const shared = { ...params, cipher: Cipher.NONE };
   const buffers = new ChunkBuffers(shared.chunkSize);
+  const sent: SentHashes = new WeakMap();
   const sessionId = Buffer.alloc(SESSION_ID_SIZE);
   const linked = (conn: MemoryConnection, role: 'control' | 'data', connIndex: number): LinkedConnection => ({
     conn,
     established: { role, params: shared, sessionId, connIndex, early: [] },
   });
   const pairs = Array.from({ length: shared.connections + 1 }, (_, i) =>
-    MemoryConnection.pair(i === 0 ? ['reader of the sources', 'writer of the destination'] : [`reader ${i}`, `writer ${i}`], buffers),
+    MemoryConnection.pair(i === 0 ? ['reader of the sources', 'writer of the destination'] : [`reader ${i}`, `writer ${i}`], buffers, sent),
   );
   const side = (end: 0 | 1, peerName: string, hasher: XXHashAPI): TransferLink => ({
     control: linked(pairs[0]![end], 'control', 0),
@@ -253,6 +244,6 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
   });
   return {
     sender: side(0, 'the destination', xxh),
-    receiver: { ...side(1, 'the source side', hashingOnce(xxh, buffers)), returnChunk: (data) => buffers.give(data) },
+    receiver: { ...side(1, 'the source side', hashingOnce(xxh, sent)), returnChunk: (data) => buffers.give(data) },
   };
 }
