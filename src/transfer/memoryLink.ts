@@ -28,31 +28,27 @@ const PEER_CLOSED = Symbol('peer closed');
 
 /**
  * Buffers of one chunk size lent to pumps and given back by the receiver once written. One that
- * never comes back (its file failed before the write) is left to the garbage collector: the pool
- * then makes a new one, and flow control bounds how many are out.
+ * never comes back (its file failed before the write) is not held here (a weak set knows the lent
+ * ones): the garbage collector takes it, the pool makes a new one, and flow control bounds how
+ * many are out.
  */
 export class ChunkBuffers {
   private readonly free: Buffer[] = [];
-  private readonly lent = new Map<ArrayBufferLike, Buffer>();
+  private readonly lent = new WeakSet<ArrayBufferLike>();
 
   constructor(private readonly chunkSize: number) {}
 
   /** `length` bytes (at most the chunk size) of a buffer lent until `give` returns it. */
   take(length: number): Buffer {
-    // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool, so it is known by its ArrayBuffer.
+    // allocUnsafeSlow: a memory block of its own, never a slice of Node's shared pool.
     const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
-    this.lent.set(whole.buffer, whole);
+    this.lent.add(whole.buffer);
     return whole.subarray(0, length);
   }
 
   /** Gives back the buffers these parts are views of. */
   give(parts: readonly Buffer[]): void {
-    for (const part of parts) {
-      const whole = this.lent.get(part.buffer);
-      if (!whole) continue;
-      this.lent.delete(part.buffer);
-      this.free.push(whole);
-    }
+    for (const part of parts) if (this.lent.delete(part.buffer)) this.free.push(Buffer.from(part.buffer, 0, this.chunkSize));
   }
 }
 
