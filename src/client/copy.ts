@@ -8,9 +8,9 @@ import { FcpError } from '../errors';
 import { Cipher, DEFAULT_CONNECTIONS, ModeFlag } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
-import { localLauncher } from '../launch/localLauncher';
+import type * as LocalLauncherModule from '../launch/localLauncher';
 import type { Launcher, LaunchedServer } from '../launch/launcher';
-import { MIN_NODE_MAJOR } from '../launch/remoteInstall';
+import type * as RemoteInstallModule from '../launch/remoteInstall';
 import { makeOffer } from '../session/params';
 import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
@@ -80,7 +80,7 @@ export interface CopyOptions {
   /**
    * A local copy (no host on either side) through a local fcpd over loopback TCP, as a copy to a
    * remote host runs, instead of in this process (fcp --via-fcpd). Asking for encryption (encrypt,
-   * cipher) does the same: only a connection has something to seal.
+   * cipher) or a bandwidth limit does the same: both apply to connections.
    */
   viaFcpd?: boolean;
   /**
@@ -205,7 +205,9 @@ function plan(options: CopyOptions): Plan {
 
 function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
   if (options.launcher) return options.launcher;
-  if (!remote) return localLauncher({ timeoutMs });
+  // Loaded only when used: a local copy made in this process starts no fcpd.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (!remote) return (require('../launch/localLauncher') as typeof LocalLauncherModule).localLauncher({ timeoutMs });
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
@@ -355,7 +357,8 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
-  const inProcess = !remote && !options.launcher && !options.viaFcpd && !encrypt && !options.sftp;
+  // Sealing and a bandwidth limit apply to connections: a local copy that asks for either runs through a local fcpd.
+  const inProcess = !remote && !options.launcher && !options.viaFcpd && !encrypt && options.bwlimit === undefined && !options.sftp;
   if (options.verify === false && !inProcess) {
     throw new FcpError('FCP_ERR_USAGE', '--no-verify applies only to local copies made in this process', {
       hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt',
@@ -379,6 +382,8 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
     // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
     if ((err as FcpError).code !== 'FCP_ERR_NO_REMOTE_NODE' || !remote || options.launcher || options.ssh?.program) throw err;
     log((err as FcpError).message);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { MIN_NODE_MAJOR } = require('../launch/remoteInstall') as typeof RemoteInstallModule;
     return copyOverSftp(planned, options, `no Node.js ${MIN_NODE_MAJOR}+ on ${remote.host}`, log);
   }
   const [server, { runClientSession }] = launched;

@@ -31,6 +31,8 @@ export interface LocalCopyOptions {
   log(line: string): void;
 }
 
+const KEEP_ALIVE_MS = 60_000;
+
 /** libuv's thread pool for one process that both reads and writes: a read and a write per stream. */
 const threadsFor = (streams: number): number => Math.max(4, 2 * streams);
 
@@ -70,9 +72,14 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   // The sender's outcome is the copy's (as for a push); the receiver's run is awaited so that its
   // temporaries are gone and its files settled before copy() returns.
   const received = receiver.run().catch(() => undefined);
+  // No socket keeps the event loop alive here, and the engines' own deadlines (a descriptor that
+  // never frees up, a disk write that never ends) are unreferenced timers: this one holds the
+  // process until the copy settles, so a wait ends in its timeout error rather than an exit 0.
+  const alive = setInterval(() => undefined, KEEP_ALIVE_MS);
   try {
     return { summary: await sender.run(), params: links.sender.params };
   } finally {
     await received;
+    clearInterval(alive);
   }
 }

@@ -12,7 +12,7 @@ import type { CompleteAction } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
 import type { MemoryConnection } from './memoryLink';
-import { DescriptorLine, openFileBudget } from './openFileBudget';
+import { DescriptorLine, OpenFileBudget, openFileBudget } from './openFileBudget';
 
 /** A connection over a byte stream (a socket, an SSH channel), or one end of an in-process pair (a local copy). */
 export type LinkConnection = FramedConnection | MemoryConnection;
@@ -41,6 +41,8 @@ export interface TransferLink {
    * refused), which the sender may then fill again. Unset when the bytes came over a connection.
    */
   returnChunk?(data: readonly Buffer[]): void;
+  /** The open-file budget this run takes descriptors from: the process's unless set (memoryLink.ts sets halves). */
+  descriptorBudget?: OpenFileBudget;
 }
 
 export interface FileEvent {
@@ -135,7 +137,7 @@ export abstract class TransferRun {
   protected constructor(protected readonly link: TransferLink) {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.descriptors = new DescriptorLine(
-      openFileBudget(),
+      link.descriptorBudget ?? openFileBudget(),
       (use) => this.guard(use),
       (error) => this.fail(error),
     );

@@ -15,6 +15,7 @@ import type { Message, ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FramedConnectionEvents } from '../wire/framedConnection';
 import type { LinkedConnection, TransferLink } from './link';
+import { halvesOfProcessBudget } from './openFileBudget';
 
 /**
  * Messages one end may have waiting for its reader before drain() makes the writer wait: a data
@@ -229,6 +230,7 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
   const pairs = Array.from({ length: shared.connections + 1 }, (_, i) =>
     MemoryConnection.pair(i === 0 ? ['reader of the sources', 'writer of the destination'] : [`reader ${i}`, `writer ${i}`], buffers, sent),
   );
+  const budgets = halvesOfProcessBudget();
   const side = (end: 0 | 1, peerName: string, hasher: XXHashAPI): TransferLink => ({
     control: linked(pairs[0]![end], 'control', 0),
     data: pairs.slice(1).map((pair, i) => linked(pair[end], 'data', i + 1)),
@@ -237,6 +239,7 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
     peerName,
     idleMs,
     log,
+    descriptorBudget: budgets[end],
   });
   return {
     sender: side(0, 'the destination', xxh),
