@@ -38,6 +38,8 @@ interface FcpOptions {
   fcpdPath?: string;
   tunnel?: boolean;
   sftp?: boolean;
+  viaFcpd?: boolean;
+  verify: boolean;
   /** --no-install: false. */
   install?: boolean;
   recursive?: boolean;
@@ -115,6 +117,8 @@ export function program(): Command {
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', argParser(chunkSize))
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
+    .option('--via-fcpd', 'make a local copy through a local fcpd over loopback TCP, as a remote copy runs (default: in this process; --encrypt, -l and --bwlimit imply it)')
+    .option('--no-verify', 'local copies in this process: do not hash chunks (no per-chunk xxh64, no whole-file digest)')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
@@ -215,6 +219,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       bwlimit: settings.bwlimit.value as number | undefined,
       sftp: settings.sftp.value as boolean,
       throughLocal: options[3],
+      viaFcpd: options.viaFcpd,
+      verify: options.verify,
       failFast: settings.fail_fast.value as boolean,
       // Left out when not set, so that fcpd keeps its own default too (no --timeout on its command line).
       timeout: settings.timeout.source.kind === 'default' ? undefined : (settings.timeout.value as number) / 1000,

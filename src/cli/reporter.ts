@@ -13,6 +13,8 @@ import { cutMiddle, formatBytes, formatDuration } from './format';
 
 /** Fewer columns than this left for the current file's name: the name is left out. */
 const MIN_NAME_COLUMNS = 12;
+/** What the summary line calls the summary's `connections` when they are not TCP connections. */
+const CARRIERS: Partial<Record<CopySummary['mode'], string>> = { sftp: 'SFTP sessions', 'in-process': 'streams in one process' };
 import { debugStack, errorText } from './lastResort';
 
 export interface ReporterOptions {
@@ -108,7 +110,7 @@ export class Reporter {
     const unchanged = summary.bytesResumed > 0 ? `, ${formatBytes(summary.bytesResumed)} already there` : '';
     const line =
       `${summary.files} files, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
-      `(${formatBytes(summary.rate)}/s, ${summary.connections} ${summary.mode === 'sftp' ? 'SFTP sessions' : 'connections'}${summary.encrypted ? ', encrypted' : ''})` +
+      `(${formatBytes(summary.rate)}/s, ${summary.connections} ${CARRIERS[summary.mode] ?? 'connections'}${summary.encrypted ? ', encrypted' : ''})` +
       (failed > 0 ? `, ${failed} failed` : '');
     // On a terminal the progress line gives way to this, as scp leaves its last meter line.
     if (this.options.verbose || this.showProgressLine) this.say(line);

@@ -8,9 +8,9 @@ import { FcpError } from '../errors';
 import { Cipher, DEFAULT_CONNECTIONS, ModeFlag } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
-import { localLauncher } from '../launch/localLauncher';
+import type * as LocalLauncherModule from '../launch/localLauncher';
 import type { Launcher, LaunchedServer } from '../launch/launcher';
-import { MIN_NODE_MAJOR } from '../launch/remoteInstall';
+import type * as RemoteInstallModule from '../launch/remoteInstall';
 import { makeOffer } from '../session/params';
 import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
@@ -18,6 +18,8 @@ import type { FileEvent } from '../transfer/link';
 import { walkSources } from '../transfer/walk';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
+import type * as LocalCopyModule from './localCopy';
+import type { ParamsMessage } from '../protocol/messages';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
 import { Location, orHome, parseLocation } from './location';
@@ -25,7 +27,6 @@ import { Progress, ProgressSnapshot } from './progress';
 import type * as RemoteLauncherModule from './remoteLauncher';
 import type * as RemoteToRemoteModule from './remoteToRemote';
 import type { Route } from './remoteToRemote';
-import type { ParamsMessage } from '../protocol/messages';
 import type * as SftpEngineModule from '../sftp/engine';
 import type { Verification as SftpVerification } from '../sftp/verification';
 import type { TransferEvents, TransferSummary } from '../transfer/link';
@@ -84,6 +85,17 @@ export interface CopyOptions {
    */
   throughLocal?: boolean;
   /**
+   * A local copy (no host on either side) through a local fcpd over loopback TCP, as a copy to a
+   * remote host runs, instead of in this process (fcp --via-fcpd). Asking for encryption (encrypt,
+   * cipher) or a bandwidth limit does the same: both apply to connections.
+   */
+  viaFcpd?: boolean;
+  /**
+   * false (--no-verify): a local copy in this process hashes nothing (no per-chunk xxh64, no
+   * whole-file digest in file events). Copies through fcpd always verify.
+   */
+  verify?: boolean;
+  /**
    * Copy over SFTP (N SSH sessions) instead of fcpd, as fcp does by itself when the remote host
    * has no Node.js 20+ (fcp --sftp).
    */
@@ -92,9 +104,9 @@ export interface CopyOptions {
 
 /**
  * How a copy ran: fcp's protocol with the fcpd found on the remote host (or the local one), with
- * an fcpd fcp installed there, or SFTP.
+ * an fcpd fcp installed there, SFTP, or a local copy in this process (no fcpd).
  */
-export type CopyMode = 'fcpd' | 'fcpd-installed' | 'sftp';
+export type CopyMode = 'fcpd' | 'fcpd-installed' | 'sftp' | 'in-process';
 
 /** The ciphers fcp seals its connections with, by the names the command line and this API take. */
 export const CIPHERS = { 'aes256-gcm': Cipher.AES_256_GCM, 'chacha20-poly1305': Cipher.CHACHA20_POLY1305 } as const;
@@ -139,9 +151,10 @@ export interface CopySummary {
   mode: CopyMode;
   /**
    * What was checked of each file: 'chunks' (fcpd: every chunk's digest, then the whole file's),
-   * or for SFTP 'size', 'size+sha256' or 'size+md5' (a hash when the server can run one).
+   * for SFTP 'size', 'size+sha256' or 'size+md5' (a hash when the server can run one), or 'none'
+   * (a local copy with --no-verify).
    */
-  verification: 'chunks' | SftpVerification;
+  verification: 'chunks' | 'none' | SftpVerification;
   /**
    * Between two remote hosts only: whether the data went straight from one to the other or
    * through this machine (-3, or because the source host could not reach the destination), and
@@ -207,7 +220,9 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
 
 function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
   if (options.launcher) return options.launcher;
-  if (!remote) return localLauncher({ timeoutMs });
+  // Loaded only when used: a local copy made in this process starts no fcpd.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (!remote) return (require('../launch/localLauncher') as typeof LocalLauncherModule).localLauncher({ timeoutMs });
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
@@ -363,6 +378,33 @@ async function copyBetween(planned: BetweenPlan, options: CopyOptions, log: (lin
   }
 }
 
+/** A local copy in this process: the same engines as through fcpd, joined in memory (localCopy.ts). */
+async function copyLocally(planned: Plan, options: CopyOptions, offer: ParamsMessage, log: (line: string) => void, timeoutMs: number | undefined): Promise<CopySummary> {
+  if (planned.work.kind !== 'push') throw new FcpError('FCP_ERR_INTERNAL', 'a local copy is planned as a push');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { copyInProcess } = require('./localCopy') as typeof LocalCopyModule;
+  const verify = options.verify ?? true;
+  const progress = new Progress();
+  const started = Date.now();
+  const report = reporting(progress, options, offer.connections, false);
+  try {
+    const { summary, params } = await copyInProcess({ work: planned.work, flags: planned.flags, offer, verify, events: report.events, failFast: options.failFast, timeoutMs, log });
+    report.stop(true);
+    return summarize(summary, started, { connections: params.connections, encrypted: false, mode: 'in-process', verification: verify ? 'chunks' : 'none' });
+  } finally {
+    report.stop(false);
+  }
+}
+
+/**
+ * A local copy runs in this process unless it asks for what applies to connections: sealing
+ * (encrypt, cipher), a bandwidth limit, fcpd itself (--via-fcpd, a launcher) or SFTP.
+ */
+function runsInProcess(planned: Plan, options: CopyOptions): boolean {
+  const encrypt = options.encrypt ?? options.cipher !== undefined;
+  return !planned.remote && !options.launcher && !options.viaFcpd && !encrypt && options.bwlimit === undefined && !options.sftp;
+}
+
 function offerFor(options: CopyOptions, encrypt: boolean): ParamsMessage {
   return makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
 }
@@ -377,11 +419,17 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
+  if (options.verify === false && ('between' in planned || !runsInProcess(planned, options))) {
+    throw new FcpError('FCP_ERR_USAGE', '--no-verify applies only to local copies made in this process', {
+      hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt',
+    });
+  }
   if ('between' in planned) return copyBetween(planned, options, log, timeoutMs);
   const { work, flags, remote } = planned;
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const offer = offerFor(options, encrypt);
+  if (runsInProcess(planned, options)) return copyLocally(planned, options, offer, log, timeoutMs);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
   const started = Date.now();
@@ -397,6 +445,8 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
     // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
     if ((err as FcpError).code !== 'FCP_ERR_NO_REMOTE_NODE' || !remote || options.launcher || options.ssh?.program) throw err;
     log((err as FcpError).message);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { MIN_NODE_MAJOR } = require('../launch/remoteInstall') as typeof RemoteInstallModule;
     return copyOverSftp(planned, options, `no Node.js ${MIN_NODE_MAJOR}+ on ${remote.host}`, log);
   }
   const [server, { runClientSession }] = launched;

@@ -196,8 +196,9 @@ export class FileWriter {
    */
   keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
     try {
-      const existing = fs.lstatSync(final, { bigint: true });
-      if (!isSameFile(existing, size, mtimeNs)) return false;
+      // Usually nothing is there yet: asked not to throw, lstat then costs no exception (ten thousand for a new tree).
+      const existing = fs.lstatSync(final, { bigint: true, throwIfNoEntry: false });
+      if (!existing || !isSameFile(existing, size, mtimeNs)) return false;
       if (Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
       return true;
     } catch {

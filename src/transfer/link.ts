@@ -11,10 +11,14 @@ import { FailAction, peerError } from '../session/actions';
 import type { CompleteAction } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
-import { DescriptorLine, openFileBudget } from './openFileBudget';
+import type { MemoryConnection } from './memoryLink';
+import { DescriptorLine, OpenFileBudget, openFileBudget } from './openFileBudget';
+
+/** A connection over a byte stream (a socket, an SSH channel), or one end of an in-process pair (a local copy). */
+export type LinkConnection = FramedConnection | MemoryConnection;
 
 export interface LinkedConnection {
-  conn: FramedConnection;
+  conn: LinkConnection;
   established: Established;
 }
 
@@ -39,6 +43,13 @@ export interface TransferLink {
   reopen?(connIndex: number): void;
   /** Feature RECONNECT, the server: this side gave up data connection index connIndex; a replacement may attach there. */
   release?(connIndex: number): void;
+  /**
+   * In one process (memoryLink.ts): the receiver is done with a chunk's buffers (written, or
+   * refused), which the sender may then fill again. Unset when the bytes came over a connection.
+   */
+  returnChunk?(data: readonly Buffer[]): void;
+  /** The open-file budget this run takes descriptors from: the process's unless set (memoryLink.ts sets halves). */
+  descriptorBudget?: OpenFileBudget;
 }
 
 export interface FileEvent {
@@ -128,7 +139,7 @@ export abstract class TransferRun {
   /** The session negotiated RECONNECT: a lost data connection costs its chunks in flight, not the session. */
   protected readonly reconnect: boolean;
   /** Data connections counted as lost: their close events, late or caused by this side, are not news. */
-  private readonly lostConnections = new WeakSet<FramedConnection>();
+  private readonly lostConnections = new WeakSet<LinkConnection>();
   /** Data connection indexes the client gave up reopening. */
   private readonly abandoned = new Set<number>();
   private attached = false;
@@ -140,7 +151,7 @@ export abstract class TransferRun {
     this.reconnect = (link.params.features & Feature.RECONNECT) !== 0;
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.descriptors = new DescriptorLine(
-      openFileBudget(),
+      link.descriptorBudget ?? openFileBudget(),
       (use) => this.guard(use),
       (error) => this.fail(error),
     );
@@ -270,7 +281,7 @@ export abstract class TransferRun {
     this.guard(() => this.dataLost(established.connIndex));
   }
 
-  private onClosed(conn: FramedConnection, error: FcpError | undefined): void {
+  private onClosed(conn: LinkConnection, error: FcpError | undefined): void {
     if (this.over) return;
     // After our DONE the peer may close data connections before its DONE reaches us on control.
     if (this.doneSent && conn !== this.link.control.conn) return;

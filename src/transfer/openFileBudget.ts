@@ -72,7 +72,7 @@ export class OpenFileBudget {
   constructor(
     readonly size: number,
     /** The soft limit, for messages. */
-    private readonly limit: number,
+    readonly limit: number,
     private readonly stallTimeoutMs = IDLE_TIMEOUT_MS,
   ) {
     this.room = size;
@@ -238,6 +238,17 @@ export function openFileBudget(): OpenFileBudget {
     processBudget = new OpenFileBudget(budgetFor(limit), limit);
   }
   return processBudget;
+}
+
+/**
+ * This process's budget as two halves, for the two engines of a local copy in one process: each
+ * in-flight file holds a descriptor on both sides, so neither engine may take the descriptors
+ * the other needs to finish the files it holds.
+ */
+export function halvesOfProcessBudget(): [OpenFileBudget, OpenFileBudget] {
+  const whole = openFileBudget();
+  const half = (): OpenFileBudget => new OpenFileBudget(Math.max(1, Math.floor(whole.size / 2)), whole.limit);
+  return [half(), half()];
 }
 
 function readLimits(): string | undefined {

@@ -233,6 +233,7 @@ export class ReceiveEngine extends TransferRun {
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
+      this.link.returnChunk?.(data);
       // A lost connection's writes count no more: its replacement starts from none (dataLost).
       if (conn.isOpen && --this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };

@@ -35,7 +35,8 @@ import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
-import { counts, fileEvent, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { counts, fileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { MemoryConnection } from './memoryLink';
 import type { Entry, WalkResult } from './walk';
 
 const readv = promisify(fs.readv);
@@ -184,7 +185,8 @@ export class SendEngine extends TransferRun {
     const index = linked.established.connIndex;
     this.freeIndexes.delete(index);
     if (this.reconnect) this.outstanding[index] ??= new OutstandingChunks();
-    void this.pump(linked.conn, this.outstanding[index]);
+    const conn = linked.conn;
+    void (conn instanceof MemoryConnection ? this.pumpInMemory(conn) : this.pump(conn, this.outstanding[index]));
   }
 
   /**
@@ -471,7 +473,7 @@ export class SendEngine extends TransferRun {
    * The next chunk to send on conn, waiting while there is none or its ring of unacknowledged
    * chunks is full; undefined when the session or the connection is over.
    */
-  private async nextJob(conn: FramedConnection, ring: OutstandingChunks | undefined): Promise<ChunkJob | undefined> {
+  private async nextJob(conn: LinkConnection, ring: OutstandingChunks | undefined): Promise<ChunkJob | undefined> {
     for (;;) {
       if (this.over || !conn.isOpen) return undefined;
       const job = ring?.room === 0 ? undefined : this.takeJob(Infinity);
@@ -578,6 +580,30 @@ export class SendEngine extends TransferRun {
       // step. The receiver drops data for a file that failed in the meantime.
       flushed[turn] = new Promise((resolve) => conn.write(buf.subarray(0, used), resolve));
       await conn.drain();
+    }
+  }
+
+  /**
+   * Hands chunks to a receiver in this process (memoryLink.ts): each is read into a pooled buffer,
+   * hashed, and given over as it is, with no frame around it and no copy of it.
+   */
+  private async pumpInMemory(conn: MemoryConnection): Promise<void> {
+    for (let job = await this.nextJob(conn, undefined); job; job = await this.nextJob(conn, undefined)) {
+      const { file, index } = job;
+      const offset = index * this.chunkSize;
+      const length = this.chunkLength(file, index);
+      const data = conn.chunkBuffer(length);
+      let hash: bigint | undefined;
+      try {
+        hash = await this.readChunk(file, [data], offset, length);
+      } catch (err) {
+        this.guard(() => this.readFailed(file, err));
+      }
+      if (hash === undefined) continue;
+      conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
+      await conn.drain();
+      const sent = hash;
+      this.guard(() => this.chunkSent(job, sent, length));
     }
   }
 

@@ -120,7 +120,7 @@ export function runHandshake(
 
 /** Hands an established connection to new handlers: replays what arrived early, then reads on. */
 export function takeOver(
-  conn: FramedConnection,
+  conn: Pick<FramedConnection, 'start' | 'resume'>,
   established: Pick<Established, 'early' | 'closedEarly'>,
   handlers: FramedConnectionEvents,
 ): void {

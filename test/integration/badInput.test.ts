@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy, isFcpError, localLauncher } from '../../src';
 import { compareTrees, leftoverTemporaries, snapshot, snapshotDiff } from './helpers/compare';
-import { describeRun, errorCodes, handLauncher, killAll, runFcp, RunOptions, RunResult, stackLines, unprivilegedUser } from './helpers/run';
+import { describeRun, errorCodes, handLauncher, killAll, RunOptions, RunResult, stackLines, unprivilegedUser } from './helpers/run';
+import { testBothLocalPaths } from './helpers/localPaths';
 import { chownTree, isRoot, mount, useTempDirs } from './helpers/tmp';
 import { buildSmallTree, makeFile, TreeBuilder } from './helpers/tree';
 
@@ -41,7 +42,7 @@ function asUnprivileged(work: string): RunOptions {
 }
 
 describe('missing source', () => {
-  test('fcp missing dst: FCP_ERR_NOT_FOUND, exit 4, nothing written', async () => {
+  testBothLocalPaths('fcp missing dst: FCP_ERR_NOT_FOUND, exit 4, nothing written', async (runFcp) => {
     const work = temp.make('fcp-bad');
     fs.mkdirSync(path.join(work, 'dst'));
     const before = snapshot(work);
@@ -50,7 +51,7 @@ describe('missing source', () => {
     expect(snapshotDiff(before, snapshot(work))).toEqual([]);
   });
 
-  test('one missing source among several: exit 4 before anything is copied', async () => {
+  testBothLocalPaths('one missing source among several: exit 4 before anything is copied', async (runFcp) => {
     const work = temp.make('fcp-bad');
     makeFile(work, 'present', 1000);
     fs.mkdirSync(path.join(work, 'dst'));
@@ -81,7 +82,7 @@ describe('missing source', () => {
 });
 
 describe(`unreadable entries inside a tree (${isRoot ? 'root: fcp runs as nobody so that chmod 000 applies' : 'chmod 000'})`, () => {
-  test('an unreadable FILE: the rest is copied; the file is reported with FCP_ERR_PERMISSION and exit 8; it does not appear', async () => {
+  testBothLocalPaths('an unreadable FILE: the rest is copied; the file is reported with FCP_ERR_PERMISSION and exit 8; it does not appear', async (runFcp) => {
     const work = temp.make('fcp-bad');
     const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
     t.dir([]);
@@ -123,7 +124,7 @@ describe(`unreadable entries inside a tree (${isRoot ? 'root: fcp runs as nobody
     expect(compareTrees(path.join(work, 'src'), path.join(dst, 'src'), { ignore: (rel) => rel.toString() === 'secret.bin' })).toEqual([]);
   });
 
-  test('an unreadable DIRECTORY: the rest is copied; it is reported with FCP_ERR_PERMISSION and exit 8', async () => {
+  testBothLocalPaths('an unreadable DIRECTORY: the rest is copied; it is reported with FCP_ERR_PERMISSION and exit 8', async (runFcp) => {
     const work = temp.make('fcp-bad');
     const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
     t.dir([]);
@@ -142,7 +143,7 @@ describe(`unreadable entries inside a tree (${isRoot ? 'root: fcp runs as nobody
 });
 
 describe('unusable destinations', () => {
-  test(`destination not writable (${isRoot ? 'root: a read-only bind mount' : 'chmod 0555'}): FCP_ERR_PERMISSION, exit 4 (nothing copied), nothing written`, async () => {
+  testBothLocalPaths(`destination not writable (${isRoot ? 'root: a read-only bind mount' : 'chmod 0555'}): FCP_ERR_PERMISSION, exit 4 (nothing copied), nothing written`, async (runFcp) => {
     const work = temp.make('fcp-bad');
     buildSmallTree(work, 'src');
     const writable = path.join(work, 'rw');
@@ -168,7 +169,7 @@ describe('unusable destinations', () => {
     expect(snapshotDiff(before, snapshot(work))).toEqual([]);
   });
 
-  test('destination below a FILE (afile/sub): FCP_ERR_NOT_DIRECTORY, exit 4, nothing written', async () => {
+  testBothLocalPaths('destination below a FILE (afile/sub): FCP_ERR_NOT_DIRECTORY, exit 4, nothing written', async (runFcp) => {
     const work = temp.make('fcp-bad');
     buildSmallTree(work, 'src');
     makeFile(work, 'afile', 10);
@@ -178,7 +179,7 @@ describe('unusable destinations', () => {
     expect(snapshotDiff(before, snapshot(work))).toEqual([]);
   });
 
-  test('destination is a file where a directory is needed (fcp -r dir afile): FCP_ERR_NOT_DIRECTORY, exit 4 (nothing copied), the file untouched', async () => {
+  testBothLocalPaths('destination is a file where a directory is needed (fcp -r dir afile): FCP_ERR_NOT_DIRECTORY, exit 4 (nothing copied), the file untouched', async (runFcp) => {
     const work = temp.make('fcp-bad');
     buildSmallTree(work, 'src');
     makeFile(work, 'afile', 10);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareTrees } from './helpers/compare';
 import { specDigest } from './helpers/digest';
+import { testBothLocalPaths } from './helpers/localPaths';
 import { describeRun, FCPD_BIN, killAll, runFcp, runNode, stackLines } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { buildSmallTree, TreeBuilder } from './helpers/tree';
@@ -30,7 +31,7 @@ function jsonLines(stdout: string): JsonRecord[] {
 }
 
 describe('--json', () => {
-  test('start first, one file record per file with its digest, summary last', async () => {
+  testBothLocalPaths('start first, one file record per file with its digest, summary last', async (runFcp) => {
     const work = temp.make('fcp-cli');
     const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
     t.dir([]);
@@ -95,7 +96,7 @@ test('-v logs the session on stderr and still copies', async () => {
 test('--help lists the options and the exit codes (exit 0)', async () => {
   const result = await runFcp(['--help']);
   expect(result.code).toBe(0);
-  for (const option of ['-r, --recursive', '-n, --connections', '--chunk-size', '--encrypt', '--no-encrypt', '-L, --dereference', '-q, --quiet', '-v, --verbose', '--json', '--timeout', '--version', '--help']) {
+  for (const option of ['-r, --recursive', '-n, --connections', '--chunk-size', '--encrypt', '--no-encrypt', '--via-fcpd', '--no-verify', '-L, --dereference', '-q, --quiet', '-v, --verbose', '--json', '--timeout', '--version', '--help']) {
     expect(result.stdout).toContain(option);
   }
   expect(result.stdout).toMatch(/Exit codes:/);

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy, localLauncher } from '../../src';
 import { compareTrees } from './helpers/compare';
-import { describeRun, errorCodes, killAll, runFcp, RunResult, stackLines } from './helpers/run';
+import { describeRun, errorCodes, killAll, RunResult, stackLines } from './helpers/run';
+import { testBothLocalPaths } from './helpers/localPaths';
 import { useTempDirs } from './helpers/tmp';
 import { makeFile } from './helpers/tree';
 
@@ -48,7 +49,7 @@ function fifo(file: string): void {
   execFileSync('mkfifo', [file]);
 }
 
-test('a symlink the receiver cannot create (a directory in its place): exit 8, named, the rest copied', async () => {
+testBothLocalPaths('a symlink the receiver cannot create (a directory in its place): exit 8, named, the rest copied', async (runFcp) => {
   const work = temp.make('fcp-entry');
   fileIn(path.join(work, 'src'), 'f', 100);
   fs.symlinkSync('x', path.join(work, 'src', 'd'));
@@ -65,7 +66,7 @@ test('a symlink the receiver cannot create (a directory in its place): exit 8, n
   expect(errorCodes(plain.stderr)).toEqual(['FCP_ERR_IS_DIRECTORY']);
 });
 
-test('a FIFO in a pushed tree is skipped with a reason: exit 8, the rest copied', async () => {
+testBothLocalPaths('a FIFO in a pushed tree is skipped with a reason: exit 8, the rest copied', async (runFcp) => {
   const work = temp.make('fcp-entry');
   fileIn(path.join(work, 'src'), 'f', 20_000);
   fifo(path.join(work, 'src', 'pipe'));
@@ -86,7 +87,7 @@ test('a FIFO in a pulled tree: the client counts what the server skipped', async
   expect(fs.readdirSync(path.join(work, 'D'))).toEqual(['f']);
 });
 
-test('a symlink loop under -r -L is skipped with a reason: exit 8', async () => {
+testBothLocalPaths('a symlink loop under -r -L is skipped with a reason: exit 8', async (runFcp) => {
   const work = temp.make('fcp-entry');
   fileIn(path.join(work, 'src', 'sub'), 'f', 10);
   fs.symlinkSync('..', path.join(work, 'src', 'sub', 'up'));

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { copy, localLauncher } from '../../src';
 import { Reporter } from '../../src/cli/reporter';
-import { describeRun, killAll, runFcp } from './helpers/run';
+import { testBothLocalPaths } from './helpers/localPaths';
+import { describeRun, killAll } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { joinBytes } from './helpers/tree';
 
@@ -39,7 +40,7 @@ function nastySource(work: string): string {
   return src;
 }
 
-test('fcp -v -r: names on stderr are escaped; the file arrives under its raw name', async () => {
+testBothLocalPaths('fcp -v -r: names on stderr are escaped; the file arrives under its raw name', async (runFcp) => {
   const work = temp.make('fcp-escape');
   nastySource(work);
   // dst exists, so the tree lands in dst/src; a non-empty directory stands where BLOCKED goes.
@@ -50,7 +51,8 @@ test('fcp -v -r: names on stderr are escaped; the file arrives under its raw nam
   expect({ exit: result.code, what }).toEqual({ exit: 8, what });
   expect(result.stderr).not.toMatch(RAW_CONTROL);
   expect(result.stderr).toContain('fcp: src/esc-\\033[31m-bel-\\a-\\377: 14 B ok, digest ');
-  expect(result.stderr).toMatch(/fcp: src\/blocked-\\033\[2J: fcpd .* reported: cannot finish \S*\/dst\/src\/blocked-\\033\[2J: .*\(FCP_ERR_IS_DIRECTORY\)\n/);
+  // The receiver's error, as the sender names it: "fcpd on HOST:PORT" through fcpd, "the destination" in one process.
+  expect(result.stderr).toMatch(/fcp: src\/blocked-\\033\[2J: (fcpd .*|the destination) reported: cannot finish \S*\/dst\/src\/blocked-\\033\[2J: .*\(FCP_ERR_IS_DIRECTORY\)\n/);
   expect(result.stderr).toContain('fcp: src/fifo-\\033]0;title\\a-\\u202e: src/fifo-\\033]0;title\\a-\\u202e is a FIFO; skipped (FCP_ERR_IO)\n');
 
   expect(fs.readdirSync(joinBytes(work, 'dst', 'src'), { encoding: 'buffer' }).map((n) => n.toString('hex')).sort()).toEqual(

@@ -12,7 +12,8 @@ import { copy, isFcpError, localLauncher } from '../../src';
 import type { CopyEvent, CopySummary } from '../../src';
 import { compareTrees, leftoverTemporaries, sha256File } from './helpers/compare';
 import { proxyLauncher, ProxyPlan } from './helpers/proxy';
-import { describeRun, errorCodes, FCP_BIN, killAll, runFcp, runProgram, RunOptions, stackLines, unprivilegedUser } from './helpers/run';
+import { describeRun, errorCodes, FCP_BIN, killAll, runFcp, RunOptions, runProgram, stackLines, unprivilegedUser } from './helpers/run';
+import { testBothLocalPaths } from './helpers/localPaths';
 import { chownTree, isRoot, useTempDirs } from './helpers/tmp';
 import { makeFile, TreeBuilder } from './helpers/tree';
 
@@ -146,7 +147,7 @@ describe('a destination file-size limit (ulimit -f on fcpd): EFBIG', () => {
 const describeAsRoot = isRoot ? describe : describe.skip;
 
 describeAsRoot('permission denied (fcp and its fcpd run as nobody, where root would bypass permissions)', () => {
-  test('a destination directory that cannot be written fails its files alone (FCP_ERR_PERMISSION, named): exit 8; nothing copied: exit 4', async () => {
+  testBothLocalPaths('a destination directory that cannot be written fails its files alone (FCP_ERR_PERMISSION, named): exit 8; nothing copied: exit 4', async (runFcp) => {
     const work = temp.make('fcp-faults-perm');
     const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
     t.dir([]);

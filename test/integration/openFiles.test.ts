@@ -1,5 +1,5 @@
 /**
- * fcp and the fcpd it starts on this machine under small open-file limits (`ulimit -n`): a
+ * fcp (a local copy in one process, and with the fcpd it starts) under small open-file limits (`ulimit -n`): a
  * process's transfers share one budget of descriptors below its limit, so files wait for a
  * descriptor instead of failing with EMFILE (as 1,269 of 1,500 did at 256 before), and nothing
  * crashes. Both sides run under the limit here; test/integration/ssh/openFiles.test.ts has a
@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import { compareTrees } from './helpers/compare';
+import { LOCAL_PATHS } from './helpers/localPaths';
 import { FCP_BIN, killAll, runNode } from './helpers/run';
 import { TempDirs, useTempDirs } from './helpers/tmp';
 import { buildManyFiles, mixedSmallSize } from './helpers/tree';
@@ -26,9 +27,11 @@ afterAll(() => {
   killAll();
 });
 
-test.each([256, 64])('3,000 files copied by fcp and fcpd under ulimit -n %i arrive complete', async (openFiles) => {
+// In one process the two engines share fcp's limit; --via-fcpd puts each under its own.
+const CASES = [256, 64].flatMap((openFiles) => LOCAL_PATHS.map(([label, option]) => [openFiles, label, option] as const));
+test.each(CASES)('3,000 files copied under ulimit -n %i (%s) arrive complete', async (openFiles, _label, option) => {
   const dst = path.join(temp.make('fcp-openfiles-dst'), 'copy');
-  const run = await runNode(LIMITED, [FCP_BIN, '-r', source, dst], { env: { FCP_TEST_OPEN_FILES: String(openFiles) } });
+  const run = await runNode(LIMITED, [FCP_BIN, ...option, '-r', source, dst], { env: { FCP_TEST_OPEN_FILES: String(openFiles) } });
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
   expect(compareTrees(source, dst)).toEqual([]);
 });

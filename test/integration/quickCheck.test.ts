@@ -1,13 +1,15 @@
 /**
- * The quick check (PROTOCOL.md §7.5) with the real bin/fcp (local copies run through a local
- * fcpd as a push) and a pull through the Node API: a rerun sends only what is missing or differs,
- * `-I` sends everything, and the --json summary says so in bytesSent and bytesResumed.
+ * The quick check (PROTOCOL.md §7.5) with the real bin/fcp (local copies, in one process and
+ * through a local fcpd as a push) and a pull through the Node API: a rerun sends only what is
+ * missing or differs, `-I` sends everything, and the --json summary says so in bytesSent and
+ * bytesResumed.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy, localLauncher } from '../../src';
 import { compareTrees, leftoverTemporaries, sha256File } from './helpers/compare';
-import { FCP_BIN, killAll, runNode } from './helpers/run';
+import { killAll } from './helpers/run';
+import { RunFcp, testBothLocalPaths } from './helpers/localPaths';
 import { useTempDirs } from './helpers/tmp';
 import { CHUNK, INLINE_MAX, makeFile } from './helpers/tree';
 
@@ -31,9 +33,9 @@ function source(work: string): string {
 
 interface Summary { bytes: number; bytesSent: number; bytesResumed: number; files: number; filesFailed: number }
 
-/** Runs `fcp --json -r ...args src dst` in work; returns its summary record. */
-async function fcp(work: string, ...args: string[]): Promise<Summary> {
-  const run = await runNode(FCP_BIN, ['--json', '-r', ...args, 'src', 'dst'], { cwd: work, timeoutMs: 60_000 });
+/** Runs `fcp --json -r ...args src dst` in work with `runFcp`; returns its summary record. */
+async function fcp(runFcp: RunFcp, work: string, ...args: string[]): Promise<Summary> {
+  const run = await runFcp(['--json', '-r', ...args, 'src', 'dst'], { cwd: work, timeoutMs: 60_000 });
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
   const records = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string });
   return records.find((r) => r.event === 'summary') as unknown as Summary;
@@ -46,56 +48,56 @@ function expectCopied(work: string): void {
 
 const TOTAL = BIG + MEDIUM + SMALL;
 
-test('a rerun of a finished copy sends only the inline file; -I sends everything again', async () => {
+testBothLocalPaths('a rerun of a finished copy sends only the inline file; -I sends everything again', async (runFcp) => {
   const work = temp.make('fcp-quick');
   source(work);
-  expect(await fcp(work)).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
   expectCopied(work);
 
-  expect(await fcp(work)).toMatchObject({ bytes: TOTAL, bytesSent: SMALL, bytesResumed: BIG + MEDIUM, files: 3, filesFailed: 0 });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytes: TOTAL, bytesSent: SMALL, bytesResumed: BIG + MEDIUM, files: 3, filesFailed: 0 });
   expectCopied(work);
 
-  expect(await fcp(work, '-I')).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
+  expect(await fcp(runFcp, work, '-I')).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
   expectCopied(work);
 });
 
-test('a file whose size or mtime differs is sent again; one whose mode alone differs gets the mode and no data', async () => {
+testBothLocalPaths('a file whose size or mtime differs is sent again; one whose mode alone differs gets the mode and no data', async (runFcp) => {
   const work = temp.make('fcp-quick');
   source(work);
-  await fcp(work);
+  await fcp(runFcp, work);
   const dst = path.join(work, 'dst', 'src');
   // Same size, other content and mtime: the mtime tells.
   makeFile(dst, 'big', BIG, { mtime: '2011-01-01T00:00:00Z' });
   // Same size and mtime as the source, other mode.
   fs.chmodSync(path.join(dst, 'medium'), 0o600);
-  expect(await fcp(work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM, files: 3 });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM, files: 3 });
   expectCopied(work);
   expect(sha256File(path.join(dst, 'big'))).toBe(sha256File(path.join(work, 'src', 'big')));
 });
 
-test('the quick check trusts size and mtime, as rsync does: same size and mtime, other content, is kept', async () => {
+testBothLocalPaths('the quick check trusts size and mtime, as rsync does: same size and mtime, other content, is kept', async (runFcp) => {
   const work = temp.make('fcp-quick');
   const src = source(work);
-  await fcp(work);
+  await fcp(runFcp, work);
   const dst = path.join(work, 'dst', 'src');
   const stat = fs.statSync(path.join(src, 'big'));
   makeFile(dst, 'big', BIG);
   fs.utimesSync(path.join(dst, 'big'), stat.atime, stat.mtime);
   const kept = sha256File(path.join(dst, 'big'));
-  expect(await fcp(work)).toMatchObject({ bytesResumed: BIG + MEDIUM });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytesResumed: BIG + MEDIUM });
   expect(sha256File(path.join(dst, 'big'))).toBe(kept);
-  await fcp(work, '--ignore-times');
+  await fcp(runFcp, work, '--ignore-times');
   expectCopied(work);
 });
 
-test('a symlink at the destination is replaced by the file, never taken for it', async () => {
+testBothLocalPaths('a symlink at the destination is replaced by the file, never taken for it', async (runFcp) => {
   const work = temp.make('fcp-quick');
   const src = source(work);
-  await fcp(work);
+  await fcp(runFcp, work);
   const dst = path.join(work, 'dst', 'src');
   fs.rmSync(path.join(dst, 'big'));
   fs.symlinkSync(path.join(src, 'big'), path.join(dst, 'big'));
-  expect(await fcp(work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM });
   expect(fs.lstatSync(path.join(dst, 'big')).isFile()).toBe(true);
   expectCopied(work);
 });

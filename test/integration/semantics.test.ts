@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { copy, localLauncher } from '../../src';
 import { compareTrees, snapshot, snapshotDiff } from './helpers/compare';
 import { describeRun, errorCodes, killAll, runFcp, RunResult, stackLines } from './helpers/run';
+import { LOCAL_PATHS, testBothLocalPaths } from './helpers/localPaths';
 import { useTempDirs } from './helpers/tmp';
 import { buildSmallTree, makeFile, TreeBuilder } from './helpers/tree';
 
@@ -28,23 +29,24 @@ function expectFailure(result: RunResult, exitCode: number, code: string): void 
 
 describe('fcp -r DIR DEST', () => {
   // DIR/ with a trailing slash is copied under its own name too, as scp does (rsync would not).
-  test.each(['src', 'src/'])('DEST exists: %s is copied into DEST/src', async (source) => {
+  const sourcesByPath = LOCAL_PATHS.flatMap(([label, option]) => ['src', 'src/'].map((source) => [source, label, option] as const));
+  test.each(sourcesByPath)('DEST exists: %s is copied into DEST/src (%s)', async (source, _label, option) => {
     const work = temp.make('fcp-sem');
     const tree = buildSmallTree(work, 'src');
     fs.mkdirSync(path.join(work, 'dst'));
-    expectOk(await runFcp(['-r', source, 'dst'], { cwd: work }));
+    expectOk(await runFcp([...option, '-r', source, 'dst'], { cwd: work }));
     expect(fs.readdirSync(path.join(work, 'dst'))).toEqual(['src']);
     expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
   });
 
-  test('DEST does not exist: DEST becomes the copy of DIR', async () => {
+  testBothLocalPaths('DEST does not exist: DEST becomes the copy of DIR', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const tree = buildSmallTree(work, 'src');
     expectOk(await runFcp(['-r', 'src', 'newdst'], { cwd: work }));
     expect(compareTrees(tree.root, path.join(work, 'newdst'))).toEqual([]);
   });
 
-  test('copying the same tree again over its copy leaves an identical tree (files replaced in place)', async () => {
+  testBothLocalPaths('copying the same tree again over its copy leaves an identical tree (files replaced in place)', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const tree = buildSmallTree(work, 'src');
     fs.mkdirSync(path.join(work, 'dst'));
@@ -56,7 +58,7 @@ describe('fcp -r DIR DEST', () => {
 });
 
 describe('fcp FILE DEST', () => {
-  test('fcp file dir/ puts the file into dir/file (also without the slash)', async () => {
+  testBothLocalPaths('fcp file dir/ puts the file into dir/file (also without the slash)', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const file = makeFile(work, 'file.bin', 100_000, { mode: 0o640 });
     fs.mkdirSync(path.join(work, 'dir'));
@@ -68,7 +70,7 @@ describe('fcp FILE DEST', () => {
     expect(compareTrees(file, path.join(work, 'dir2', 'file.bin'))).toEqual([]);
   });
 
-  test('fcp file newname copies the file under the new name', async () => {
+  testBothLocalPaths('fcp file newname copies the file under the new name', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const file = makeFile(work, 'file.bin', 1_048_577, { mode: 0o600 });
     expectOk(await runFcp(['file.bin', 'newname'], { cwd: work }));
@@ -76,7 +78,7 @@ describe('fcp FILE DEST', () => {
     expect(fs.readdirSync(work).sort()).toEqual(['file.bin', 'newname']);
   });
 
-  test('fcp file existing-file replaces its content, mode and mtime', async () => {
+  testBothLocalPaths('fcp file existing-file replaces its content, mode and mtime', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const file = makeFile(work, 'file.bin', 5000, { mode: 0o755 });
     fs.writeFileSync(path.join(work, 'existing'), 'old content that is longer than nothing'.repeat(1000));
@@ -85,7 +87,7 @@ describe('fcp FILE DEST', () => {
     expect(compareTrees(file, path.join(work, 'existing'))).toEqual([]);
   });
 
-  test('fcp file missing-dir/ (trailing slash, no such directory) fails and does not create a file named missing-dir', async () => {
+  testBothLocalPaths('fcp file missing-dir/ (trailing slash, no such directory) fails and does not create a file named missing-dir', async (runFcp) => {
     // cp and scp refuse this ("Not a directory" / "Is a directory"): the slash says the user means
     // a directory. Writing a regular file called "missing-dir" silently is wrong.
     const work = temp.make('fcp-sem');
@@ -98,7 +100,7 @@ describe('fcp FILE DEST', () => {
 });
 
 describe('several sources', () => {
-  test('into an existing directory: each lands under its own name', async () => {
+  testBothLocalPaths('into an existing directory: each lands under its own name', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const f1 = makeFile(work, 'one', 10);
     const f2 = makeFile(work, 'two', 70_000, { mode: 0o700 });
@@ -111,7 +113,7 @@ describe('several sources', () => {
     expect(compareTrees(tree.root, path.join(work, 'dst', 'tree'))).toEqual([]);
   });
 
-  test('into an existing file: FCP_ERR_NOT_DIRECTORY, exit 4, the file untouched', async () => {
+  testBothLocalPaths('into an existing file: FCP_ERR_NOT_DIRECTORY, exit 4, the file untouched', async (runFcp) => {
     const work = temp.make('fcp-sem');
     makeFile(work, 'one', 10);
     makeFile(work, 'two', 20);
@@ -122,7 +124,7 @@ describe('several sources', () => {
     expect(snapshotDiff(before, snapshot(work))).toEqual([]);
   });
 
-  test('into a path that does not exist: FCP_ERR_NOT_DIRECTORY, exit 4, nothing created', async () => {
+  testBothLocalPaths('into a path that does not exist: FCP_ERR_NOT_DIRECTORY, exit 4, nothing created', async (runFcp) => {
     const work = temp.make('fcp-sem');
     makeFile(work, 'one', 10);
     makeFile(work, 'two', 20);
@@ -153,7 +155,7 @@ describe('several sources', () => {
 });
 
 describe('directories and symlinks', () => {
-  test('a directory without -r: FCP_ERR_IS_DIRECTORY, exit 4, nothing written', async () => {
+  testBothLocalPaths('a directory without -r: FCP_ERR_IS_DIRECTORY, exit 4, nothing written', async (runFcp) => {
     const work = temp.make('fcp-sem');
     buildSmallTree(work, 'src');
     fs.mkdirSync(path.join(work, 'dst'));
@@ -164,7 +166,7 @@ describe('directories and symlinks', () => {
     expect(snapshotDiff(before, snapshot(work))).toEqual([]);
   });
 
-  test('a directory among files without -r: FCP_ERR_IS_DIRECTORY, exit 4, not even the files are copied', async () => {
+  testBothLocalPaths('a directory among files without -r: FCP_ERR_IS_DIRECTORY, exit 4, not even the files are copied', async (runFcp) => {
     const work = temp.make('fcp-sem');
     makeFile(work, 'one', 10);
     buildSmallTree(work, 'src');
@@ -175,7 +177,7 @@ describe('directories and symlinks', () => {
     expect(snapshotDiff(before, snapshot(work))).toEqual([]);
   });
 
-  test('without -L symlinks are copied as symlinks (targets byte for byte)', async () => {
+  testBothLocalPaths('without -L symlinks are copied as symlinks (targets byte for byte)', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
     t.dir([]);
@@ -191,7 +193,7 @@ describe('directories and symlinks', () => {
     expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'))).toEqual([]);
   });
 
-  test('-L follows symlinks: the copy holds what they point to (files and directories)', async () => {
+  testBothLocalPaths('-L follows symlinks: the copy holds what they point to (files and directories)', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const outside = makeFile(work, 'outside.bin', 100_000, { mode: 0o604, mtime: '1999-12-31T23:59:59.999Z' });
     const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
@@ -209,7 +211,7 @@ describe('directories and symlinks', () => {
     expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'), { followExpected: true })).toEqual([]);
   });
 
-  test('-L with a symlink given as the source copies its target under the link name', async () => {
+  testBothLocalPaths('-L with a symlink given as the source copies its target under the link name', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const target = makeFile(work, 'real.bin', 1000, { mode: 0o600 });
     fs.symlinkSync('real.bin', path.join(work, 'alias'));
@@ -218,7 +220,7 @@ describe('directories and symlinks', () => {
     expect(compareTrees(target, path.join(work, 'copy'))).toEqual([]);
   });
 
-  test('-L with a dangling symlink in the tree: the rest is copied, the link is reported (exit 8, FCP_ERR_NOT_FOUND)', async () => {
+  testBothLocalPaths('-L with a dangling symlink in the tree: the rest is copied, the link is reported (exit 8, FCP_ERR_NOT_FOUND)', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const t = new TreeBuilder(Buffer.from(path.join(work, 'src')));
     t.dir([]);

@@ -27,9 +27,10 @@ afterAll(() => {
   killAll();
 });
 
-type Direction = 'push' | 'pull' | 'local';
+// A local copy runs in fcp's process unless --via-fcpd, or encryption, asks for a local fcpd.
+type Direction = 'push' | 'pull' | 'local' | 'local --via-fcpd';
 const MATRIX: [Direction, number, boolean][] = [];
-for (const direction of ['push', 'pull', 'local'] as Direction[]) {
+for (const direction of ['push', 'pull', 'local', 'local --via-fcpd'] as Direction[]) {
   for (const connections of [1, 8]) for (const encrypt of [false, true]) MATRIX.push([direction, connections, encrypt]);
 }
 
@@ -40,9 +41,10 @@ function fileEvents(events: CopyEvent[]): Extract<CopyEvent, { type: 'file' }>[]
 describe('the mixed tree (boundary sizes, odd names, modes, old mtimes, symlinks, empty dirs)', () => {
   test.each(MATRIX)('%s copy with %i connection(s), encrypt=%s: identical tree', async (direction, connections, encrypt) => {
     const dst = temp.make(`fcp-dst-${direction}`);
-    if (direction === 'local') {
+    if (direction.startsWith('local')) {
+      const viaFcpd = direction === 'local --via-fcpd' ? ['--via-fcpd'] : [];
       const result = await runFcp(
-        ['-r', '-n', String(connections), encrypt ? '--encrypt' : '--no-encrypt', '--json', tree.name, dst],
+        [...viaFcpd, '-r', '-n', String(connections), encrypt ? '--encrypt' : '--no-encrypt', '--json', tree.name, dst],
         { cwd: tree.parent, timeoutMs: 45_000 },
       );
       const what = describeRun(result);
@@ -56,6 +58,7 @@ describe('the mixed tree (boundary sizes, odd names, modes, old mtimes, symlinks
         bytes: tree.totalBytes,
         connections,
         encrypted: encrypt,
+        mode: direction === 'local' && !encrypt ? 'in-process' : 'fcpd',
         errors: [],
       });
     } else {

@@ -1,0 +1,87 @@
+/**
+ * A local copy in one process (`fcp a b`, `fcp -r dir1 dir2`: no host on either side). The
+ * sending engine that a push runs and the receiving engine that fcpd runs are both started here,
+ * joined by memory links (src/transfer/memoryLink.ts) instead of loopback TCP: no fcpd, no
+ * sockets, no frames, no sealing, while the walk, the quick check, chunking, verification,
+ * metadata, errors and events are those of every other copy. `--via-fcpd` keeps the old shape.
+ */
+import { FcpError } from '../errors';
+import { Feature } from '../protocol/constants';
+import type { ParamsMessage } from '../protocol/messages';
+import { loadXxhash, XXHashAPI } from '../protocol/xxhash';
+import { requestScope } from '../session/entryScope';
+import { answerOffer } from '../session/params';
+import { timeoutsFor } from '../timeouts';
+import { resolveDestination } from '../transfer/destination';
+import { fileEvent, stopAtFirstFailure, TransferEvents, TransferSummary } from '../transfer/link';
+import { memoryLinks } from '../transfer/memoryLink';
+import { ReceiveEngine } from '../transfer/receiver';
+import { SendEngine } from '../transfer/sender';
+import type { ClientWork } from '../transfer/work';
+
+export interface LocalCopyOptions {
+  work: Extract<ClientWork, { kind: 'push' }>;
+  /** MODE flags, as a push would send them. */
+  flags: number;
+  offer: ParamsMessage;
+  /** false (--no-verify): chunks are not hashed, and file events carry no digest. */
+  verify: boolean;
+  events?: TransferEvents;
+  failFast?: boolean;
+  timeoutMs?: number;
+  log(line: string): void;
+}
+
+const KEEP_ALIVE_MS = 60_000;
+
+/** libuv's thread pool for one process that both reads and writes: a read and a write per stream. */
+const threadsFor = (streams: number): number => Math.max(4, 2 * streams);
+
+/**
+ * Hashes that are all zero, for --no-verify: the engines still compare them (and agree), so the
+ * copy takes the one code path, minus the cost of hashing every byte twice.
+ */
+function unhashed(xxh: XXHashAPI): XXHashAPI {
+  const zero: ReturnType<XXHashAPI['create64']> = {
+    update: () => zero,
+    digest: () => 0n,
+  };
+  return { ...xxh, h64: () => 0n, h64Raw: () => 0n, create64: () => zero };
+}
+
+/** File events without a digest: with --no-verify there is none worth showing. */
+function withoutDigests(events: TransferEvents): TransferEvents {
+  return { ...events, file: events.file && ((event) => events.file!(fileEvent(event.path, event.size, event.error, undefined, event.warning))) };
+}
+
+export async function copyInProcess(options: LocalCopyOptions): Promise<{ summary: TransferSummary; params: ParamsMessage }> {
+  const { work, flags } = options;
+  // Sized before the first request reaches the pool, which starts with the first one (the fcp
+  // command makes none before this; an embedding program that did keeps its own size).
+  // Connections in memory are never lost: no chunk acknowledgements to keep (feature RECONNECT).
+  const answer = answerOffer({ ...options.offer, features: options.offer.features & ~Feature.RECONNECT });
+  if (answer instanceof FcpError) throw answer;
+  process.env.UV_THREADPOOL_SIZE ??= String(threadsFor(answer.connections));
+  const xxh = await loadXxhash();
+  const destination = resolveDestination(work.destination, flags);
+  const scope = requestScope(flags, destination.isDirectory);
+  const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);
+  options.log(`copying in this process: ${answer.connections} streams of ${answer.chunkSize} byte chunks${options.verify ? '' : ', not verified'}`);
+
+  const receiver = new ReceiveEngine(links.receiver, destination, scope, flags);
+  const events = options.verify ? (options.events ?? {}) : withoutDigests(options.events ?? {});
+  const sender: SendEngine = new SendEngine(links.sender, work.walk, options.failFast ? stopAtFirstFailure(events, () => sender) : events);
+  // The sender's outcome is the copy's (as for a push); the receiver's run is awaited so that its
+  // temporaries are gone and its files settled before copy() returns.
+  const received = receiver.run().catch(() => undefined);
+  // No socket keeps the event loop alive here, and the engines' own deadlines (a descriptor that
+  // never frees up, a disk write that never ends) are unreferenced timers: this one holds the
+  // process until the copy settles, so a wait ends in its timeout error rather than an exit 0.
+  const alive = setInterval(() => undefined, KEEP_ALIVE_MS);
+  try {
+    return { summary: await sender.run(), params: links.sender.params };
+  } finally {
+    await received;
+    clearInterval(alive);
+  }
+}
