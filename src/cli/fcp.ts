@@ -219,8 +219,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       bwlimit: settings.bwlimit.value as number | undefined,
       sftp: settings.sftp.value as boolean,
       throughLocal: options[3],
-      viaFcpd: options.viaFcpd,
-      verify: options.verify,
+      viaFcpd: settings.via_fcpd.value as boolean,
+      verify: settings.verify.value as boolean,
       failFast: settings.fail_fast.value as boolean,
       // Left out when not set, so that fcpd keeps its own default too (no --timeout on its command line).
       timeout: settings.timeout.source.kind === 'default' ? undefined : (settings.timeout.value as number) / 1000,

@@ -29,6 +29,8 @@ export const FCP_SCHEMA = {
   tunnel: switchKey,
   sftp: switchKey,
   install: switchKey,
+  via_fcpd: switchKey,
+  verify: switchKey,
   fcpd_path: textKey(nonEmpty, same),
   ssh: textKey(nonEmpty, same),
 } satisfies Schema;
@@ -49,6 +51,8 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   tunnel: false,
   sftp: false,
   install: true,
+  via_fcpd: false,
+  verify: true,
   fcpd_path: undefined,
   ssh: undefined,
 };
@@ -70,6 +74,8 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   tunnel: [['tunnel', () => '--tunnel']],
   sftp: [['sftp', () => '--sftp']],
   install: [['install', () => '--no-install']],
+  via_fcpd: [['viaFcpd', () => '--via-fcpd']],
+  verify: [['verify', () => '--no-verify']],
   fcpd_path: [['fcpdPath', () => '--fcpd-path']],
   ssh: [
     ['ssh', () => '--ssh'],

@@ -45,6 +45,8 @@ describe('the keys never drift from the options', () => {
       tunnel: fc.boolean(),
       sftp: fc.boolean(),
       install: fc.boolean(),
+      via_fcpd: fc.boolean(),
+      verify: fc.boolean(),
       fcpd_path: fc.string({ minLength: 1 }).filter((s) => s.trim() !== ''),
       ssh: fc.constantFrom('ssh', '/usr/bin/ssh -q'),
     };
@@ -134,6 +136,8 @@ describe('loadFcpSettings', () => {
       tunnel: true,
       sftp: false,
       install: true,
+      via_fcpd: false,
+      verify: true,
     });
     expect(text).toContain(`connections = 16  # ${file}:3`);
     expect(text).toContain('# encrypt is not set  # default');
