@@ -66,6 +66,7 @@ interface FcpOptions {
   chunkSize?: number;
   encrypt?: boolean;
   dereference?: boolean;
+  hardLinks?: boolean;
   ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
@@ -118,6 +119,7 @@ function program(): Command {
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
+    .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
@@ -181,6 +183,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       destination: paths[paths.length - 1]!,
       recursive: options.recursive,
       followSymlinks: options.dereference,
+      hardLinks: options.hardLinks,
       ignoreTimes: options.ignoreTimes,
       connections: options.connections,
       chunkSize: options.chunkSize,

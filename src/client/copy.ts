@@ -38,6 +38,8 @@ export interface CopyOptions {
   recursive?: boolean;
   /** -L: copy what symlinks point to. */
   followSymlinks?: boolean;
+  /** -H: files linked to each other within the copy are linked to each other at the destination too. */
+  hardLinks?: boolean;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
   /** Data connections, 1..64 (default 4). */
@@ -181,6 +183,7 @@ function plan(options: CopyOptions): Plan {
   const walk = walkSources(sources.map((s) => s.path), {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
+    hardLinks: options.hardLinks ?? false,
   });
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
@@ -285,6 +288,7 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   const connections = options.connections ?? DEFAULT_CONNECTIONS;
   (options.notice ?? log)(`${why}: copying over SFTP (${connections} sessions)`);
   if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
+  if (options.hardLinks) log('sftp: hard links are copied as separate files (-H needs fcpd)');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { sshLogin } = require('./remoteLauncher') as typeof RemoteLauncherModule;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -324,7 +328,13 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   }
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
-  const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
+  const offer = makeOffer({
+    chunkSize: options.chunkSize,
+    connections: options.connections,
+    encrypt,
+    cipher: CIPHERS[options.cipher ?? 'aes256-gcm'],
+    hardLinks: options.hardLinks,
+  });
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
   const started = Date.now();

@@ -28,6 +28,7 @@ export const PacketType = {
   BATCH: 0x20,
   FILE_INLINE: 0x21,
   ENTRY_ERROR: 0x22,
+  HARDLINK: 0x23,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -103,8 +104,10 @@ export const Feature = {
   INLINE: 0x4,
   /** The receiver may answer a FILE_INFO with FILE_SAME: the destination already holds that file (rsync's quick check). */
   QUICK_CHECK: 0x8,
+  /** -H: the sender announces a file it reached again by another name as a HARDLINK to the first name. */
+  HARD_LINKS: 0x40,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.HARD_LINKS;
 
 /**
  * Largest file sent as one FILE_INLINE. Below this size a file's own bytes cost less than its
@@ -132,6 +135,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,
   PacketType.ENTRY_ERROR,
+  PacketType.HARDLINK,
 ]);
 /** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
 export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);

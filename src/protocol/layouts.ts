@@ -122,6 +122,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('data', 'data', { min: 0, max: INLINE_MAX }),
   ],
   [PacketType.ENTRY_ERROR]: [f('code', 'u16'), f('path', 'entryPathPrefixed'), f('message', 'text')],
+  [PacketType.HARDLINK]: [f('path', 'entryPathPrefixed'), f('target', 'entryPath')],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

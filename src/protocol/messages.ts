@@ -78,6 +78,11 @@ export interface FileInlineMessage {
  * could not create, a source entry the sender skipped), so that both sides count it as failed.
  */
 export interface EntryErrorMessage { type: P['ENTRY_ERROR']; code: number; path: Buffer; message: string }
+/**
+ * S→R, control (feature HARD_LINKS): `path` is another name of the file announced earlier in this
+ * session as `target`; the receiver links it to that file once the file is in place.
+ */
+export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -108,6 +113,7 @@ export type Message =
   | FileSameMessage
   | BatchMessage
   | FileInlineMessage
-  | EntryErrorMessage;
+  | EntryErrorMessage
+  | HardlinkMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

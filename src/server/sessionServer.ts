@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { parse as parseUuid, v4 as uuidv4 } from 'uuid';
 import { FcpError } from '../errors';
-import { ModeFlag } from '../protocol/constants';
+import { Feature, ModeFlag } from '../protocol/constants';
 import { keyIdOf } from '../protocol/keys';
 import type { ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
@@ -50,7 +50,7 @@ export interface SessionServerOptions {
    * What a checked request becomes (default: the destination or the walk of the sources on this
    * host). Tests put a scripted, hostile sender here to attack the real client.
    */
-  prepare?: (request: RequestAction) => SessionWork;
+  prepare?: (request: RequestAction, params: ParamsMessage) => SessionWork;
   log(line: string): void;
 }
 
@@ -93,14 +93,15 @@ function peerOf(socket: net.Socket): string {
 }
 
 /** Checks a request and prepares its work, so that a bad path is refused before SESSION. */
-function prepare(request: RequestAction): SessionWork {
+function prepare(request: RequestAction, params: ParamsMessage): SessionWork {
   if (request.kind === 'push') {
     const destination = resolveDestination(expandHome(request.paths[0]!), request.flags);
     return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory), flags: request.flags };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
-  return { kind: 'pull', walk: walkSources(expandSources(request.paths), { recursive, followSymlinks }) };
+  const hardLinks = (params.features & Feature.HARD_LINKS) !== 0;
+  return { kind: 'pull', walk: walkSources(expandSources(request.paths), { recursive, followSymlinks, hardLinks }) };
 }
 
 export class SessionServer {
@@ -193,7 +194,7 @@ export class SessionServer {
       this.launches.delete(keyIdOf(owner.secret).toString('hex'));
       clearTimeout(owner.expiry);
       try {
-        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request), params);
+        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request, params), params);
         this.logLowered(session, machine.offered!, policy!);
         return session.id;
       } catch (err) {

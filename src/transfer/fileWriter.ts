@@ -189,6 +189,24 @@ export class FileWriter {
   }
 
   /**
+   * Makes `path` another name of the file at `target`: linked under a temporary name and renamed
+   * into place, so that whatever was at `path` is replaced at once. Nothing changes when `path`
+   * is that file already.
+   */
+  createHardlink(path: Buffer, target: Buffer): void {
+    const existing = lstatOrUndefined(path);
+    if (existing && sameInode(existing, attempt('inspect', target, () => fs.lstatSync(target, { bigint: true })))) return;
+    const temp = tempPathFor(path);
+    try {
+      fs.linkSync(target, temp);
+      fs.renameSync(temp, path);
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      throw fsError(err, 'create hard link', path);
+    }
+  }
+
+  /**
    * The quick check (PROTOCOL.md §7.5): true when `final` is a regular file of this size and mtime
    * already, which is then left as it is but for its permission bits, set to `perm` when they
    * differ. False when anything else is there, or nothing, or it cannot be inspected or changed:
@@ -344,6 +362,18 @@ export class FileWriter {
  */
 export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigint): boolean {
   return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
+}
+
+function lstatOrUndefined(path: Buffer): fs.BigIntStats | undefined {
+  try {
+    return fs.lstatSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+function sameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
 }
 
 /** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */

@@ -56,7 +56,12 @@ export class ReceiveEngine extends TransferRun {
   ) {
     super(link);
     this.quickCheck = (modeFlags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
-    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope });
+    this.machine = new TransferReceiver({
+      chunkSize: link.params.chunkSize,
+      peerName: link.peerName,
+      scope,
+      hardLinks: (link.params.features & Feature.HARD_LINKS) !== 0,
+    });
     this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
@@ -110,6 +115,9 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'createSymlink':
           this.createSymlink(action.path, action.target, action.mtimeNs);
+          break;
+        case 'createHardlink':
+          this.createHardlink(action.path, action.target);
           break;
         case 'createFile':
           this.files.set(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
@@ -194,6 +202,17 @@ export class ReceiveEngine extends TransferRun {
       this.writer.createSymlink(local, target, mtimeNs);
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create symlink', local)), 0);
+    }
+  }
+
+  /** -H: `path` becomes another name of `target`'s file, which is in place. */
+  private createHardlink(path: Buffer, target: Buffer): void {
+    const local = this.destination.localPath(path);
+    try {
+      this.checkParent(path);
+      this.writer.createHardlink(local, this.destination.localPath(target));
+    } catch (err) {
+      this.apply(this.machine.entryFailed(path, fsError(err, 'create hard link', local)), 0);
     }
   }
 

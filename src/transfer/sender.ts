@@ -214,11 +214,7 @@ export class SendEngine extends TransferRun {
       const entry = entries[this.nextEntry]!;
       if (entry.kind !== 'file') {
         this.nextEntry++;
-        this.apply(
-          entry.kind === 'dir'
-            ? this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs)
-            : this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs),
-        );
+        this.apply(this.announceOther(entry));
         continue;
       }
       const inline = this.inlining && entry.size <= INLINE_MAX;
@@ -252,6 +248,17 @@ export class SendEngine extends TransferRun {
       for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
       this.doneSent = true;
       this.apply(this.machine.finish());
+    }
+  }
+
+  private announceOther(entry: Exclude<Entry, FileEntry>): readonly SenderAction[] {
+    switch (entry.kind) {
+      case 'dir':
+        return this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs);
+      case 'symlink':
+        return this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs);
+      case 'hardlink':
+        return this.machine.announceHardlink(entry.path, entry.target);
     }
   }
 

@@ -15,12 +15,16 @@ import { showName } from '../showName';
 export type Entry =
   | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint }
   | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint }
-  | { kind: 'symlink'; path: Buffer; target: Buffer; mtimeNs: bigint };
+  | { kind: 'symlink'; path: Buffer; target: Buffer; mtimeNs: bigint }
+  /** -H: another name of the file walked earlier as `target` (both entry paths). */
+  | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer };
 
 export interface WalkOptions {
   recursive: boolean;
   /** -L: send what symlinks inside the sources point to instead of the links (the sources themselves are always followed). */
   followSymlinks: boolean;
+  /** -H: a file with several links reached again is a hardlink entry to the first name it was walked under. */
+  hardLinks?: boolean;
 }
 
 export interface WalkResult {
@@ -72,8 +76,16 @@ export function sourceName(source: Buffer): Buffer {
   return Buffer.from(nodePath.basename(fs.realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
 }
 
+/** Walk state beside the result: with -H, the entry path each multiply linked file was first walked under, by dev:ino. */
+interface WalkState {
+  result: WalkResult;
+  options: WalkOptions;
+  firstNames: Map<string, Buffer> | undefined;
+}
+
 export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
   const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
+  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined };
   for (const source of sources) {
     // A symlink named as a source is followed (as scp, cp -H and rsync's "link/" do); the links
     // found inside a tree stay links unless -L.
@@ -84,7 +96,7 @@ export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult
       });
     }
     const name = sourceName(source);
-    visit(result, source, name, stat, options, new Set());
+    visit(state, source, name, stat, new Set());
   }
   return result;
 }
@@ -98,14 +110,14 @@ function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStat
 }
 
 function visit(
-  result: WalkResult,
+  state: WalkState,
   source: Buffer,
   path: Buffer,
   stat: fs.BigIntStats,
-  options: WalkOptions,
   /** dev:ino of the directories above, to stop -L from looping through a symlink cycle. */
   ancestors: Set<string>,
 ): void {
+  const { result, options } = state;
   if (path.length > MAX_PATH_BYTES) {
     skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return;
@@ -123,6 +135,15 @@ function visit(
     if (size > MAX_FILE_SIZE) {
       skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
       return;
+    }
+    if (state.firstNames && stat.nlink > 1n) {
+      const id = `${stat.dev}:${stat.ino}`;
+      const first = state.firstNames.get(id);
+      if (first) {
+        result.entries.push({ kind: 'hardlink', path, source, target: first });
+        return;
+      }
+      state.firstNames.set(id, path);
     }
     result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs });
     result.fileCount++;
@@ -151,7 +172,7 @@ function visit(
         skip(result, join(path, name), err as FcpError);
         continue;
       }
-      visit(result, child, join(path, name), childStat, options, ancestors);
+      visit(state, child, join(path, name), childStat, ancestors);
     }
     ancestors.delete(id);
   } else {

@@ -517,6 +517,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   BATCH: [6, 65535],
   FILE_INLINE: [25, 20504],
   ENTRY_ERROR: [5, 8196],
+  HARDLINK: [4, 8194],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 
@@ -528,6 +529,8 @@ const entryPathCarriers = (path: Buffer): Message[] => [
   { type: PacketType.SYMLINK, mtimeNs: 0n, path, target: bytes('t') },
   { type: PacketType.FILE_INLINE, fileId: 1, perm: 0o644, mtimeNs: 0n, hash: 0n, path, data: bytes('x') },
   { type: PacketType.ENTRY_ERROR, code: 35, path, message: 'x' },
+  { type: PacketType.HARDLINK, path, target: bytes('t') },
+  { type: PacketType.HARDLINK, path: bytes('t'), target: path },
 ];
 const fileInfo = (change: object): Message => ({ ...entryPathCarriers(bytes('f'))[1]!, ...change }) as Message;
 const inEntryPaths = (path: Buffer, label: string, code: FcpErrorCode): [string, Message, FcpErrorCode][] =>

@@ -121,6 +121,7 @@ export const VECTORS: readonly Vector[] = [
     path: path('dir/pipe'),
     message: 'dir/pipe is a FIFO; skipped',
   }),
+  plain('HARDLINK (a second name of dir/a.txt)', { type: PacketType.HARDLINK, path: path('dir/b.txt'), target: path('dir/a.txt') }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {

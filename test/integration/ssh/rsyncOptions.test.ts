@@ -1,0 +1,115 @@
+/**
+ * What rsync users expect (issue 13 item 12), against the test sshd (push and pull) and as local
+ * copies, each next to rsync run on the same input: -H keeps hard links within the copy.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { childEnv, content, expectExit, killAll, runFcp, tempDir, unique } from './harness';
+import { fcpdCommand, Sshd, startSshd } from './sshd';
+
+jest.setTimeout(90_000);
+
+let sshd: Sshd;
+let home: string;
+let work: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  home = tempDir('rsync-options-home');
+  work = tempDir('rsync-options-work');
+  env = childEnv(home);
+});
+
+afterAll(async () => {
+  killAll();
+  await sshd?.stop();
+  for (const dir of [home, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const viaAlias = (): string[] => ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir)];
+const remote = (p: string): string => `${sshd.alias}:${p}`;
+
+type Direction = 'push' | 'pull' | 'local';
+const DIRECTIONS: Direction[] = ['push', 'pull', 'local'];
+
+/** `fcp [options] src dest` in one direction (the remote side is this machine, through sshd). */
+async function fcpCopy(direction: Direction, options: string[], src: string, dest: string): Promise<void> {
+  const [from, to] = direction === 'push' ? [src, remote(dest)] : direction === 'pull' ? [remote(src), dest] : [src, dest];
+  const ssh = direction === 'local' ? [] : viaAlias();
+  expectExit(await runFcp([...ssh, ...options, from, to], { env }), 0);
+}
+
+function freshDir(label: string): string {
+  const dir = path.join(work, unique(label));
+  fs.mkdirSync(dir);
+  return dir;
+}
+
+/** Every regular file under root, relative, grouped by inode: the groups of names that are one file, sorted. */
+function linkGroups(root: string): string[][] {
+  const byInode = new Map<number, string[]>();
+  const visit = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      const stat = fs.lstatSync(full);
+      if (stat.isDirectory()) visit(full);
+      else if (stat.isFile()) byInode.set(stat.ino, [...(byInode.get(stat.ino) ?? []), path.relative(root, full)]);
+    }
+  };
+  visit(root);
+  return [...byInode.values()].map((names) => names.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+function contents(root: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const group of linkGroups(root)) for (const name of group) found[name] = fs.readFileSync(path.join(root, name)).toString('hex').slice(0, 64) + fs.statSync(path.join(root, name)).size;
+  return found;
+}
+
+/**
+ * tree/: `big` (chunked) also as `big-again` and `sub/big`, `small` (inline) also as `sub/small`,
+ * `solo`, and `shared`, whose other name is outside the tree (so it arrives as a file of its own).
+ */
+function linkedTree(): string {
+  const parent = freshDir('links');
+  const tree = path.join(parent, 'tree');
+  fs.mkdirSync(path.join(tree, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'big'), content(3 * 1024 * 1024 + 7, 'big'));
+  fs.linkSync(path.join(tree, 'big'), path.join(tree, 'big-again'));
+  fs.linkSync(path.join(tree, 'big'), path.join(tree, 'sub', 'big'));
+  fs.writeFileSync(path.join(tree, 'small'), 'small file\n');
+  fs.linkSync(path.join(tree, 'small'), path.join(tree, 'sub', 'small'));
+  fs.writeFileSync(path.join(tree, 'solo'), 'alone\n');
+  fs.writeFileSync(path.join(parent, 'outside'), 'linked from outside\n');
+  fs.linkSync(path.join(parent, 'outside'), path.join(tree, 'shared'));
+  return tree;
+}
+
+describe('-H keeps hard links within the copy, as rsync -aH does', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const tree = linkedTree();
+    const dest = freshDir('links-dest');
+    await fcpCopy(direction, ['-r', '-H'], tree, dest);
+    const rsynced = freshDir('links-rsync');
+    execFileSync('rsync', ['-aH', tree, rsynced]);
+    const copied = path.join(dest, 'tree');
+    expect(linkGroups(copied)).toEqual([['big', 'big-again', 'sub/big'], ['shared'], ['small', 'sub/small'], ['solo']]);
+    expect(linkGroups(copied)).toEqual(linkGroups(path.join(rsynced, 'tree')));
+    expect(contents(copied)).toEqual(contents(tree));
+    expect(fs.statSync(path.join(copied, 'big')).nlink).toBe(3);
+  });
+
+  test('without -H each name is a file of its own; a rerun with -H links them', async () => {
+    const tree = linkedTree();
+    const dest = freshDir('links-dest');
+    await fcpCopy('push', ['-r'], tree, dest);
+    const copied = path.join(dest, 'tree');
+    expect(linkGroups(copied).every((group) => group.length === 1)).toBe(true);
+    expect(contents(copied)).toEqual(contents(tree));
+    await fcpCopy('push', ['-r', '-H'], tree, dest);
+    expect(linkGroups(copied)).toEqual([['big', 'big-again', 'sub/big'], ['shared'], ['small', 'sub/small'], ['solo']]);
+    expect(contents(copied)).toEqual(contents(tree));
+  });
+});
