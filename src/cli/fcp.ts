@@ -67,6 +67,8 @@ interface FcpOptions {
   encrypt?: boolean;
   dereference?: boolean;
   hardLinks?: boolean;
+  backup?: boolean;
+  suffix?: string;
   ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
@@ -120,6 +122,8 @@ function program(): Command {
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
+    .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
+    .option('--suffix <suffix>', 'the suffix of --backup (default ~; no /)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
@@ -184,6 +188,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       recursive: options.recursive,
       followSymlinks: options.dereference,
       hardLinks: options.hardLinks,
+      backup: options.backup,
+      backupSuffix: options.suffix,
       ignoreTimes: options.ignoreTimes,
       connections: options.connections,
       chunkSize: options.chunkSize,

@@ -31,6 +31,8 @@ export interface ClientSessionOptions {
   offer: ParamsMessage;
   /** MODE flags. */
   flags: number;
+  /** MODE's backup suffix, with BACKUP in flags (--backup, --suffix). */
+  backupSuffix?: Buffer;
   work: ClientWork;
   events?: TransferEvents;
   /** End the session at the first file or entry that fails (--fail-fast). */
@@ -78,7 +80,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         nonce: randomBytes(32),
         peerName: server.name,
         offer: options.offer,
-        mode: { type: PacketType.MODE, flags: options.flags },
+        mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
         request,
         launchNonce: server.controlNonce,
       }),
@@ -117,7 +119,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options.flags, events)));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options, events)));
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
-import { Cipher, DEFAULT_CONNECTIONS, ModeFlag } from '../protocol/constants';
+import { Cipher, DEFAULT_CONNECTIONS, MAX_BACKUP_SUFFIX_BYTES, ModeFlag } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import { localLauncher } from '../launch/localLauncher';
@@ -40,6 +40,12 @@ export interface CopyOptions {
   followSymlinks?: boolean;
   /** -H: files linked to each other within the copy are linked to each other at the destination too. */
   hardLinks?: boolean;
+  /**
+   * --backup: a destination file, symlink or link that the copy replaces is first renamed to its
+   * name + backupSuffix (rsync --backup; default suffix `~`, --suffix).
+   */
+  backup?: boolean;
+  backupSuffix?: string | Buffer;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
   /** Data connections, 1..64 (default 4). */
@@ -145,6 +151,20 @@ interface Plan {
 }
 
 const SLASH = 0x2f;
+/** rsync's default --suffix (without --backup-dir). */
+export const DEFAULT_BACKUP_SUFFIX = '~';
+
+/** The backup suffix MODE carries, or undefined without --backup; a suffix that is not part of one name is a usage error. */
+function backupSuffixOf(options: CopyOptions): Buffer | undefined {
+  if (!options.backup) return undefined;
+  const suffix = Buffer.from(options.backupSuffix ?? DEFAULT_BACKUP_SUFFIX);
+  if (suffix.length === 0 || suffix.length > MAX_BACKUP_SUFFIX_BYTES || suffix.includes(SLASH) || suffix.includes(0)) {
+    throw new FcpError('FCP_ERR_USAGE', `backup suffix ${JSON.stringify(suffix.toString())}: must be 1 to ${MAX_BACKUP_SUFFIX_BYTES} bytes, without / or NUL`, {
+      hint: 'it is appended to the name of each file a copy replaces (as rsync --suffix)',
+    });
+  }
+  return suffix;
+}
 
 /** An empty remote path (`host:`) is the remote home: fcpd's working directory. */
 const orHome = (remotePath: Buffer): Buffer => (remotePath.length > 0 ? remotePath : Buffer.from('.'));
@@ -159,6 +179,7 @@ function plan(options: CopyOptions): Plan {
     (options.recursive ? ModeFlag.RECURSIVE : 0) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
+    (options.backup ? ModeFlag.BACKUP : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
   if (remoteSources.length > 0 && dest.kind === 'remote') {
@@ -289,6 +310,7 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   (options.notice ?? log)(`${why}: copying over SFTP (${connections} sessions)`);
   if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
   if (options.hardLinks) log('sftp: hard links are copied as separate files (-H needs fcpd)');
+  if (options.backup) throw new FcpError('FCP_ERR_USAGE', `${why}: --backup is not available over SFTP`, { hint: 'it needs fcpd (Node.js 20+) on the remote host' });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { sshLogin } = require('./remoteLauncher') as typeof RemoteLauncherModule;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -319,6 +341,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
   const { work, flags, remote } = planned;
+  const backupSuffix = backupSuffixOf(options);
   if (options.timeout !== undefined && !isTimeoutSeconds(options.timeout)) {
     throw new FcpError('FCP_ERR_USAGE', `timeout ${options.timeout}: must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
   }
@@ -363,6 +386,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       offer,
       bwlimit: options.bwlimit,
       flags,
+      backupSuffix,
       work,
       log,
       failFast: options.failFast,

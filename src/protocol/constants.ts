@@ -151,8 +151,12 @@ export const ModeFlag = {
   DEST_IS_DIR: 0x4,
   /** -I: no quick check, every file is sent whatever the destination holds. */
   IGNORE_TIMES: 0x8,
+  /** --backup: a destination entry that is replaced is first renamed to its name + MODE's backup_suffix. */
+  BACKUP: 0x20,
 } as const;
-export const KNOWN_MODE_FLAGS = ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR | ModeFlag.IGNORE_TIMES;
+export const KNOWN_MODE_FLAGS = ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR | ModeFlag.IGNORE_TIMES | ModeFlag.BACKUP;
+/** MODE.backup_suffix: at most NAME_MAX bytes (it is appended to a name). */
+export const MAX_BACKUP_SUFFIX_BYTES = 255;
 
 /** FILE_INFO/DIR_INFO perm: permission bits with setuid/setgid/sticky (mode & 0o7777), as rsync -p keeps. */
 export const PERM_MASK = 0o7777;

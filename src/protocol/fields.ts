@@ -83,6 +83,13 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
     case 'data':
       checkByteLength(typeName, field, (value as Buffer).length);
       return;
+    case 'nameSuffix':
+      if (value === undefined) return;
+      checkByteLength(typeName, field, (value as Buffer).length);
+      if ((value as Buffer).includes(0x2f) || (value as Buffer).includes(NUL)) {
+        throw new FcpError('FCP_ERR_BAD_PATH', `${typeName}.${field.name} holds a / or a NUL byte: it must be part of one name`);
+      }
+      return;
     case 'magic':
     case 'extension':
       return;
@@ -102,6 +109,8 @@ export function fieldLength(field: Field, value: FieldValue): number {
       return Buffer.byteLength(value as string, 'utf8');
     case 'extension':
       return 0;
+    case 'nameSuffix':
+      return value === undefined ? 0 : (value as Buffer).length;
     default:
       return (value as Buffer).length;
   }
@@ -127,6 +136,8 @@ export function writeField(typeName: string, field: Field, value: FieldValue, bu
       return pos + HELLO_MAGIC.copy(buf, pos);
     case 'extension':
       return pos;
+    case 'nameSuffix':
+      return value === undefined ? pos : pos + (value as Buffer).copy(buf, pos);
     case 'text':
       return pos + buf.write(value as string, pos, 'utf8');
     case 'entryPathPrefixed': {
@@ -193,6 +204,11 @@ export function readField(typeName: string, field: Field, payload: Buffer, pos: 
       return [undefined, pos + 4];
     case 'extension':
       return [undefined, payload.length];
+    case 'nameSuffix':
+      // Absent rather than empty: a MODE without it decodes as it did before the field existed.
+      if (pos === payload.length) return [undefined, pos];
+      value = payload.subarray(pos);
+      break;
     case 'entryPathPrefixed': {
       if (pos + 2 > payload.length) {
         throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName} payload is too short for ${field.name}'s length`);

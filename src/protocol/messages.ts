@@ -14,8 +14,11 @@ export interface PullMessage { type: P['PULL']; paths: Buffer[] }
 export interface SessionMessage { type: P['SESSION']; sessionId: Buffer }
 /** C→S, first frame of a data connection after HELLO: which session and which connection index. */
 export interface AttachMessage { type: P['ATTACH']; sessionId: Buffer; connIndex: number }
-/** C→S: transfer options (ModeFlag bits). */
-export interface ModeMessage { type: P['MODE']; flags: number }
+/**
+ * C→S: transfer options (ModeFlag bits). backupSuffix comes with BACKUP only, and a MODE without it
+ * is the 4 bytes it always was.
+ */
+export interface ModeMessage { type: P['MODE']; flags: number; backupSuffix?: Buffer }
 export interface DirInfoMessage { type: P['DIR_INFO']; perm: number; mtimeNs: bigint; path: Buffer }
 export interface FileInfoMessage {
   type: P['FILE_INFO'];

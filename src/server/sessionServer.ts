@@ -85,7 +85,9 @@ interface Session {
 }
 
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
-export type SessionWork = { kind: 'push'; destination: Destination; scope: EntryScope; flags: number } | { kind: 'pull'; walk: WalkResult };
+export type SessionWork =
+  | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer }
+  | { kind: 'pull'; walk: WalkResult };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -96,7 +98,8 @@ function peerOf(socket: net.Socket): string {
 function prepare(request: RequestAction, params: ParamsMessage): SessionWork {
   if (request.kind === 'push') {
     const destination = resolveDestination(expandHome(request.paths[0]!), request.flags);
-    return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory), flags: request.flags };
+    const { flags, backupSuffix } = request;
+    return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
@@ -294,7 +297,7 @@ export class SessionServer {
       log: this.options.log,
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work.flags) : new SendEngine(link, session.work.walk);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work) : new SendEngine(link, session.work.walk);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

@@ -137,6 +137,8 @@ export interface FileWriterOptions {
   writeTimeoutMs?: number;
   /** How a chunk larger than SYNC_WRITE_MAX is written (tests put a disk that never answers here). */
   poolWrite?: WriteStep;
+  /** --backup: what an entry replaces is first renamed to its name with this suffix. */
+  backupSuffix?: Buffer;
 }
 
 export class FileWriter {
@@ -147,6 +149,7 @@ export class FileWriter {
   private readonly discardWaiters: (() => void)[] = [];
   private readonly writeTimeoutMs: number;
   private readonly poolWrite: WriteStep;
+  private readonly backupSuffix: Buffer | undefined;
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
@@ -156,6 +159,7 @@ export class FileWriter {
   ) {
     this.writeTimeoutMs = options.writeTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.poolWrite = options.poolWrite ?? writeInPool;
+    this.backupSuffix = options.backupSuffix;
   }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
@@ -176,12 +180,17 @@ export class FileWriter {
     this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath) });
   }
 
+  /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
   createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint): void {
+    if (lstatOrUndefined(path)?.isSymbolicLink() && attempt('read symlink', path, () => fs.readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
+      attempt('set the time of symlink', path, () => fs.lutimesSync(path, Date.now() / 1000, seconds(mtimeNs)));
+      return;
+    }
     const temp = tempPathFor(path);
     try {
       fs.symlinkSync(target, temp);
       fs.lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs));
-      fs.renameSync(temp, path);
+      replace(temp, path, this.backupSuffix);
     } catch (err) {
       fs.rmSync(temp, { force: true });
       throw fsError(err, 'create symlink', path);
@@ -199,7 +208,7 @@ export class FileWriter {
     const temp = tempPathFor(path);
     try {
       fs.linkSync(target, temp);
-      fs.renameSync(temp, path);
+      replace(temp, path, this.backupSuffix);
     } catch (err) {
       fs.rmSync(temp, { force: true });
       throw fsError(err, 'create hard link', path);
@@ -244,7 +253,7 @@ export class FileWriter {
       removeFile(file);
       throw fsError(err, 'write', final);
     }
-    commit(file, perm, mtimeNs);
+    commit(file, perm, mtimeNs, this.backupSuffix);
   }
 
   /**
@@ -287,7 +296,7 @@ export class FileWriter {
     const file = this.fileOf(fileId);
     this.files.delete(fileId);
     try {
-      commit(file, perm, mtimeNs);
+      commit(file, perm, mtimeNs, this.backupSuffix);
     } finally {
       this.closed();
     }
@@ -393,17 +402,29 @@ function openTemporary(final: Buffer, perm: number, size: number): OpenFile {
 }
 
 /** Applies mode and mtime, closes and renames the written file into place. */
-function commit(file: OpenFile, perm: number, mtimeNs: bigint): void {
+function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
   try {
     if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
     fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
     fs.closeSync(file.fd);
-    fs.renameSync(file.temp, file.final);
+    replace(file.temp, file.final, backupSuffix);
   } catch (err) {
     closeQuietly(file.fd);
     fs.rmSync(file.temp, { force: true });
     throw fsError(err, 'finish', file.final);
   }
+}
+
+/**
+ * Renames `temp` into place at `final`; with a backup suffix, what is at `final` (anything but a
+ * directory, which a file never replaces) is first renamed to `final` + suffix, as rsync --backup does.
+ */
+function replace(temp: Buffer, final: Buffer, backupSuffix: Buffer | undefined): void {
+  if (backupSuffix) {
+    const existing = lstatOrUndefined(final);
+    if (existing && !existing.isDirectory()) attempt('back up', final, () => fs.renameSync(final, Buffer.concat([final, backupSuffix])));
+  }
+  fs.renameSync(temp, final);
 }
 
 function removeFile(file: OpenFile): void {

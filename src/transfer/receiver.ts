@@ -33,6 +33,12 @@ interface IncomingFile {
 
 const SLASH = 0x2f;
 
+/** What the request's MODE asks of the receiver: its flags, and with BACKUP the suffix of backups. */
+export interface ReceiveMode {
+  flags: number;
+  backupSuffix?: Buffer;
+}
+
 export class ReceiveEngine extends TransferRun {
   private readonly machine: TransferReceiver;
   private readonly writer: FileWriter;
@@ -46,23 +52,26 @@ export class ReceiveEngine extends TransferRun {
   /** DATA and FILE_INLINE bytes received. */
   private bytesSent = 0;
 
-  /** modeFlags: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session without QUICK_CHECK. */
+  /** mode: the request's; its IGNORE_TIMES (-I) turns the quick check off, as does a session without QUICK_CHECK. */
   constructor(
     link: TransferLink,
     private readonly destination: Destination,
     scope: EntryScope,
-    modeFlags: number,
+    mode: ReceiveMode,
     private readonly events: TransferEvents = {},
   ) {
     super(link);
-    this.quickCheck = (modeFlags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
+    this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     this.machine = new TransferReceiver({
       chunkSize: link.params.chunkSize,
       peerName: link.peerName,
       scope,
       hardLinks: (link.params.features & Feature.HARD_LINKS) !== 0,
     });
-    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs });
+    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), {
+      writeTimeoutMs: link.idleMs,
+      backupSuffix: mode.flags & ModeFlag.BACKUP ? mode.backupSuffix : undefined,
+    });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
 

@@ -1,11 +1,12 @@
 /**
  * What rsync users expect (issue 13 item 12), against the test sshd (push and pull) and as local
- * copies, each next to rsync run on the same input: -H keeps hard links within the copy.
+ * copies, each next to rsync run on the same input: -H keeps hard links within the copy; --backup
+ * and --suffix keep what a copy replaces.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, content, expectExit, killAll, runFcp, tempDir, unique } from './harness';
+import { childEnv, Run, content, expectExit, expectFailure, killAll, runFcp, tempDir, unique, writeFile } from './harness';
 import { fcpdCommand, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
@@ -34,11 +35,13 @@ const remote = (p: string): string => `${sshd.alias}:${p}`;
 type Direction = 'push' | 'pull' | 'local';
 const DIRECTIONS: Direction[] = ['push', 'pull', 'local'];
 
-/** `fcp [options] src dest` in one direction (the remote side is this machine, through sshd). */
-async function fcpCopy(direction: Direction, options: string[], src: string, dest: string): Promise<void> {
+/** `fcp [options] src dest` in one direction (the remote side is this machine, through sshd); expects `exit`. */
+async function fcpCopy(direction: Direction, options: string[], src: string, dest: string, exit = 0): Promise<Run> {
   const [from, to] = direction === 'push' ? [src, remote(dest)] : direction === 'pull' ? [remote(src), dest] : [src, dest];
   const ssh = direction === 'local' ? [] : viaAlias();
-  expectExit(await runFcp([...ssh, ...options, from, to], { env }), 0);
+  const run = await runFcp([...ssh, ...options, from, to], { env });
+  expectExit(run, exit);
+  return run;
 }
 
 function freshDir(label: string): string {
@@ -111,5 +114,77 @@ describe('-H keeps hard links within the copy, as rsync -aH does', () => {
     await fcpCopy('push', ['-r', '-H'], tree, dest);
     expect(linkGroups(copied)).toEqual([['big', 'big-again', 'sub/big'], ['shared'], ['small', 'sub/small'], ['solo']]);
     expect(contents(copied)).toEqual(contents(tree));
+  });
+});
+
+/** Every entry under root: a file as its content, a symlink as `-> target`; sorted by path. */
+function listing(root: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  const visit = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      const stat = fs.lstatSync(full);
+      const rel = path.relative(root, full);
+      if (stat.isDirectory()) visit(full);
+      else found[rel] = stat.isSymbolicLink() ? `-> ${fs.readlinkSync(full)}` : fs.readFileSync(full, 'utf8');
+    }
+  };
+  visit(root);
+  return found;
+}
+
+/**
+ * tree/ as a source, and two destinations (one for fcp, one for rsync) that hold an older copy:
+ * `changed` and `link` differ (both are replaced), `same` has the source's size and mtime (the
+ * quick check keeps it), `new` is not there yet.
+ */
+function backupCase(): { tree: string; fcpDest: string; rsyncDest: string } {
+  const tree = path.join(freshDir('backup'), 'tree');
+  writeFile(path.join(tree, 'changed'), Buffer.from('new content\n'), 0o644, 0);
+  writeFile(path.join(tree, 'same'), Buffer.from('same\n'), 0o644, 1);
+  writeFile(path.join(tree, 'new'), Buffer.from('brand new\n'), 0o644, 2);
+  fs.symlinkSync('changed', path.join(tree, 'link'));
+  const dests = [freshDir('backup-fcp'), freshDir('backup-rsync')].map((dest) => {
+    const old = path.join(dest, 'tree');
+    writeFile(path.join(old, 'changed'), Buffer.from('old content, longer\n'), 0o644, 3);
+    writeFile(path.join(old, 'same'), Buffer.from('same\n'), 0o644, 1);
+    fs.symlinkSync('old-target', path.join(old, 'link'));
+    return dest;
+  });
+  return { tree, fcpDest: dests[0]!, rsyncDest: dests[1]! };
+}
+
+describe('--backup renames what a copy replaces to NAME~ first, as rsync -b does', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const { tree, fcpDest, rsyncDest } = backupCase();
+    await fcpCopy(direction, ['-r', '--backup'], tree, fcpDest);
+    execFileSync('rsync', ['-a', '--backup', tree, rsyncDest]);
+    expect(listing(path.join(fcpDest, 'tree'))).toEqual({
+      changed: 'new content\n',
+      'changed~': 'old content, longer\n',
+      link: '-> changed',
+      'link~': '-> old-target',
+      new: 'brand new\n',
+      same: 'same\n',
+    });
+    expect(listing(path.join(fcpDest, 'tree'))).toEqual(listing(path.join(rsyncDest, 'tree')));
+  });
+
+  test('--suffix .bak names the backups; a rerun replaces nothing and backs nothing up', async () => {
+    const { tree, fcpDest, rsyncDest } = backupCase();
+    await fcpCopy('push', ['-r', '-b', '--suffix', '.bak'], tree, fcpDest);
+    execFileSync('rsync', ['-a', '-b', '--suffix=.bak', tree, rsyncDest]);
+    const copied = listing(path.join(fcpDest, 'tree'));
+    expect(Object.keys(copied).sort()).toEqual(['changed', 'changed.bak', 'link', 'link.bak', 'new', 'same']);
+    expect(copied).toEqual(listing(path.join(rsyncDest, 'tree')));
+    await fcpCopy('push', ['-r', '-b', '--suffix', '.bak'], tree, fcpDest);
+    expect(listing(path.join(fcpDest, 'tree'))).toEqual(copied);
+  });
+
+  test('without --backup nothing is kept; a suffix with a / is a usage error', async () => {
+    const { tree, fcpDest } = backupCase();
+    await fcpCopy('push', ['-r'], tree, fcpDest);
+    expect(Object.keys(listing(path.join(fcpDest, 'tree'))).sort()).toEqual(['changed', 'link', 'new', 'same']);
+    expectFailure(await fcpCopy('local', ['-r', '-b', '--suffix', 'old/x'], tree, fcpDest, 2), 2, 'FCP_ERR_USAGE', /without \/ or NUL/);
   });
 });

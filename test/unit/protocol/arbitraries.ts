@@ -10,6 +10,7 @@ import {
   INLINE_MAX,
   KEY_ID_SIZE,
   MAC_SIZE,
+  MAX_BACKUP_SUFFIX_BYTES,
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
   MAX_ERROR_MESSAGE_BYTES,
@@ -110,7 +111,14 @@ export const messageArbitraries: ArbitraryByName = {
     sessionId: fixedBytes(SESSION_ID_SIZE),
     connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }),
   }),
-  MODE: fc.record({ type: fc.constant(PacketType.MODE), flags: u32 }),
+  MODE: fc.record(
+    {
+      type: fc.constant(PacketType.MODE),
+      flags: u32,
+      backupSuffix: fc.uint8Array({ minLength: 1, maxLength: MAX_BACKUP_SUFFIX_BYTES }).map((a) => Buffer.from(a.map((byte) => (byte === 0 || byte === SLASH ? 0x7e : byte)))),
+    },
+    { requiredKeys: ['type', 'flags'] },
+  ),
   DIR_INFO: fc.record({ type: fc.constant(PacketType.DIR_INFO), perm, mtimeNs: i64, path: entryPath }),
   FILE_INFO: fc.record({
     type: fc.constant(PacketType.FILE_INFO),

@@ -88,6 +88,8 @@ function rawPayload(message: Message): Buffer {
         return HELLO_MAGIC;
       case 'extension':
         return Buffer.alloc(0);
+      case 'nameSuffix':
+        return (value as Buffer | undefined) ?? Buffer.alloc(0);
       case 'text':
         return Buffer.from(value as string, 'utf8');
       case 'entryPathPrefixed':
@@ -494,7 +496,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   PULL: [1, 65535],
   SESSION: [16, 16],
   ATTACH: [18, 18],
-  MODE: [4, 4],
+  MODE: [4, 259],
   DIR_INFO: [11, 4106],
   FILE_INFO: [39, 4134],
   FILE_COUNT: [12, 12],
@@ -545,6 +547,9 @@ const INVALID: [string, Message, FcpErrorCode][] = [
   // and FILE_INFO from the frame header alone), so it is a length error, not a path error.
   ...inEntryPaths(bytes(''), '""', 'FCP_ERR_BAD_LENGTH'),
   ...inEntryPaths(Buffer.alloc(MAX_PATH_BYTES + 1, 'a'), 'of 4097 bytes', 'FCP_ERR_BAD_LENGTH'),
+  ['MODE backup suffix with a /', { type: PacketType.MODE, flags: 0x20, backupSuffix: bytes('.old/x') }, 'FCP_ERR_BAD_PATH'],
+  ['MODE backup suffix with NUL', { type: PacketType.MODE, flags: 0x20, backupSuffix: bytes('~\0') }, 'FCP_ERR_BAD_PATH'],
+  ['MODE backup suffix of 256 bytes', { type: PacketType.MODE, flags: 0x20, backupSuffix: Buffer.alloc(256, '~') }, 'FCP_ERR_BAD_LENGTH'],
   ['PUSH path with NUL', { type: PacketType.PUSH, path: bytes('a\0b') }, 'FCP_ERR_BAD_PATH'],
   ['PUSH path of 4097 bytes', { type: PacketType.PUSH, path: Buffer.alloc(4097, 'a') }, 'FCP_ERR_BAD_LENGTH'],
   ['PULL with an empty path', { type: PacketType.PULL, paths: [bytes('a'), bytes('')] }, 'FCP_ERR_BAD_PATH'],

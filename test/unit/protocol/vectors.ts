@@ -65,6 +65,11 @@ export const VECTORS: readonly Vector[] = [
     type: PacketType.MODE,
     flags: ModeFlag.RECURSIVE | ModeFlag.DEST_IS_DIR,
   }),
+  plain('MODE (recursive, backup with suffix ~)', {
+    type: PacketType.MODE,
+    flags: ModeFlag.RECURSIVE | ModeFlag.BACKUP,
+    backupSuffix: path('~'),
+  }),
   plain('DIR_INFO', { type: PacketType.DIR_INFO, perm: 0o755, mtimeNs: 1700000000000000000n, path: path('dir') }),
   plain('DIR_INFO (setgid, name not UTF-8)', {
     type: PacketType.DIR_INFO,
@@ -215,7 +220,7 @@ export function fromPlain(plain: Plain, where = 'message'): Message {
     } else if (kind === 'userPathList') {
       if (!Array.isArray(value)) throw new Error(`${at}: expected an array`);
       message[name] = value.map((v, i) => fromHex(v, `${at}[${i}]`));
-    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data'].includes(kind)) {
+    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data', 'nameSuffix'].includes(kind)) {
       message[name] = fromHex(value, at);
     }
   }
