@@ -69,6 +69,7 @@ interface FcpOptions {
   hardLinks?: boolean;
   backup?: boolean;
   suffix?: string;
+  removeSourceFiles?: boolean;
   ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
@@ -124,6 +125,7 @@ function program(): Command {
     .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
     .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
     .option('--suffix <suffix>', 'the suffix of --backup (default ~; no /)')
+    .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
@@ -190,6 +192,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       hardLinks: options.hardLinks,
       backup: options.backup,
       backupSuffix: options.suffix,
+      removeSourceFiles: options.removeSourceFiles,
       ignoreTimes: options.ignoreTimes,
       connections: options.connections,
       chunkSize: options.chunkSize,

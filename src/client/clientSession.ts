@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { asFcpError } from '../errors';
-import { Cipher, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
+import { Cipher, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
@@ -101,8 +101,9 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     let running: TransferRun | undefined;
     const events = options.failFast ? stopAtFirstFailure(options.events ?? {}, () => running) : options.events;
     let sender: SendEngine | undefined;
+    const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
     if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
-      sender = running = new SendEngine(link, work.walk, events);
+      sender = running = new SendEngine(link, work.walk, events, removeSources);
       sender.prime();
     }
     const control = await handshake;
@@ -119,7 +120,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options, events)));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources) : new ReceiveEngine(link, work.destination, work.scope, options, events)));
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {

@@ -46,6 +46,11 @@ export interface CopyOptions {
    */
   backup?: boolean;
   backupSuffix?: string | Buffer;
+  /**
+   * --remove-source-files: each source file, symlink and hard link is removed once it is in place
+   * at the destination (verified, or already there), unless it changed since it was read; never a directory.
+   */
+  removeSourceFiles?: boolean;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
   /** Data connections, 1..64 (default 4). */
@@ -180,6 +185,7 @@ function plan(options: CopyOptions): Plan {
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (options.backup ? ModeFlag.BACKUP : 0) |
+    (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
   if (remoteSources.length > 0 && dest.kind === 'remote') {
@@ -310,7 +316,8 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   (options.notice ?? log)(`${why}: copying over SFTP (${connections} sessions)`);
   if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
   if (options.hardLinks) log('sftp: hard links are copied as separate files (-H needs fcpd)');
-  if (options.backup) throw new FcpError('FCP_ERR_USAGE', `${why}: --backup is not available over SFTP`, { hint: 'it needs fcpd (Node.js 20+) on the remote host' });
+  const needsFcpd = options.backup ? '--backup' : options.removeSourceFiles ? '--remove-source-files' : undefined;
+  if (needsFcpd) throw new FcpError('FCP_ERR_USAGE', `${why}: ${needsFcpd} is not available over SFTP`, { hint: 'it needs fcpd (Node.js 20+) on the remote host' });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { sshLogin } = require('./remoteLauncher') as typeof RemoteLauncherModule;
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -153,8 +153,11 @@ export const ModeFlag = {
   IGNORE_TIMES: 0x8,
   /** --backup: a destination entry that is replaced is first renamed to its name + MODE's backup_suffix. */
   BACKUP: 0x20,
+  /** --remove-source-files: the sender removes each source file, symlink and link once it is in place at the destination. */
+  REMOVE_SOURCE: 0x40,
 } as const;
-export const KNOWN_MODE_FLAGS = ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR | ModeFlag.IGNORE_TIMES | ModeFlag.BACKUP;
+export const KNOWN_MODE_FLAGS =
+  ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR | ModeFlag.IGNORE_TIMES | ModeFlag.BACKUP | ModeFlag.REMOVE_SOURCE;
 /** MODE.backup_suffix: at most NAME_MAX bytes (it is appended to a name). */
 export const MAX_BACKUP_SUFFIX_BYTES = 255;
 

@@ -87,7 +87,7 @@ interface Session {
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
 export type SessionWork =
   | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer }
-  | { kind: 'pull'; walk: WalkResult };
+  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -104,7 +104,8 @@ function prepare(request: RequestAction, params: ParamsMessage): SessionWork {
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
   const hardLinks = (params.features & Feature.HARD_LINKS) !== 0;
-  return { kind: 'pull', walk: walkSources(expandSources(request.paths), { recursive, followSymlinks, hardLinks }) };
+  const removeSources = (request.flags & ModeFlag.REMOVE_SOURCE) !== 0;
+  return { kind: 'pull', walk: walkSources(expandSources(request.paths), { recursive, followSymlinks, hardLinks }), removeSources };
 }
 
 export class SessionServer {
@@ -297,7 +298,7 @@ export class SessionServer {
       log: this.options.log,
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work) : new SendEngine(link, session.work.walk);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work) : new SendEngine(link, session.work.walk, {}, session.work.removeSources);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

@@ -34,6 +34,7 @@ import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
+import { keptBecause, removeSource } from './sourceRemoval';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import type { Entry, WalkResult } from './walk';
 
@@ -116,11 +117,15 @@ export class SendEngine extends TransferRun {
   private readonly grown = new Set<FileEntry>();
   /** Chunk and inline bytes sent. */
   private bytesSent = 0;
+  /** --remove-source-files: entry paths (latin1) of the symlinks and links the receiver reported failed. */
+  private readonly failedEntries: Set<string> | undefined;
 
+  /** removeSources: --remove-source-files (MODE's REMOVE_SOURCE). */
   constructor(
     link: TransferLink,
     private readonly walk: WalkResult,
     private readonly events: TransferEvents = {},
+    private readonly removeSources = false,
   ) {
     super(link);
     this.chunkSize = link.params.chunkSize;
@@ -134,6 +139,7 @@ export class SendEngine extends TransferRun {
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
+    this.failedEntries = removeSources ? new Set() : undefined;
   }
 
   /**
@@ -337,9 +343,11 @@ export class SendEngine extends TransferRun {
           break;
         case 'entryFailed':
           this.errors.push(action.error);
+          this.failedEntries?.add(action.path.toString('latin1'));
           this.events.entryFailed?.(action.path, action.error);
           break;
         case 'complete':
+          this.removeLinkSources();
           return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
       }
     }
@@ -397,7 +405,9 @@ export class SendEngine extends TransferRun {
     const inlineHash = this.inlineHashes.get(fileId);
     if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
     if (entry && error) this.errors.push(error);
-    const warning = entry && this.grown.delete(entry) && !error ? grewWarning(entry.source, entry.size) : undefined;
+    const grew = entry !== undefined && this.grown.delete(entry);
+    const warnings = entry && !error ? [grew ? grewWarning(entry.source, entry.size) : undefined, this.removeFileSource(entry, grew)] : [];
+    const warning = warnings.filter((text) => text !== undefined).join('; ') || undefined;
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
       const digest =
@@ -405,6 +415,25 @@ export class SendEngine extends TransferRun {
       this.events.file(fileEvent(entry.path, entry.size, error, digest, warning));
     }
     this.announce();
+  }
+
+  /** --remove-source-files: the source of a file that is in place, unless it grew while it was read; why it was kept, if it was. */
+  private removeFileSource(entry: FileEntry, grew: boolean): string | undefined {
+    if (!this.removeSources) return undefined;
+    return grew ? keptBecause(entry.source, 'it grew while it was read') : removeSource(entry);
+  }
+
+  /**
+   * --remove-source-files: symlinks and other names of linked files, once the receiver's DONE says
+   * that every one it did not report (ENTRY_ERROR) is in place.
+   */
+  private removeLinkSources(): void {
+    if (!this.failedEntries) return;
+    for (const entry of this.walk.entries) {
+      if ((entry.kind !== 'symlink' && entry.kind !== 'hardlink') || this.failedEntries.has(entry.path.toString('latin1'))) continue;
+      const kept = removeSource(entry);
+      if (kept) this.link.log(kept);
+    }
   }
 
   private close(file: SendingFile): void {

@@ -15,9 +15,9 @@ import { showName } from '../showName';
 export type Entry =
   | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint }
   | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint }
-  | { kind: 'symlink'; path: Buffer; target: Buffer; mtimeNs: bigint }
-  /** -H: another name of the file walked earlier as `target` (both entry paths). */
-  | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer };
+  | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint }
+  /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size and mtime. */
+  | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint };
 
 export interface WalkOptions {
   recursive: boolean;
@@ -126,7 +126,7 @@ function visit(
   const mtimeNs = stat.mtimeNs;
   if (stat.isSymbolicLink()) {
     try {
-      result.entries.push({ kind: 'symlink', path, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs });
+      result.entries.push({ kind: 'symlink', path, source, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs });
     } catch (err) {
       skip(result, path, fsError(err, 'read symlink', source));
     }
@@ -140,7 +140,7 @@ function visit(
       const id = `${stat.dev}:${stat.ino}`;
       const first = state.firstNames.get(id);
       if (first) {
-        result.entries.push({ kind: 'hardlink', path, source, target: first });
+        result.entries.push({ kind: 'hardlink', path, source, target: first, size, mtimeNs });
         return;
       }
       state.firstNames.set(id, path);

@@ -38,8 +38,10 @@ export function scriptedWalk(entries: readonly string[], scratch: string): WalkR
     const mtimeNs = 1_700_000_000_000_000_000n;
     let entry: Entry;
     if (kind === 'dir') entry = { kind: 'dir', path: pathBytes, perm: 0o755, mtimeNs };
-    else if (kind === 'symlink') entry = { kind: 'symlink', path: pathBytes, target: Buffer.from('target'), mtimeNs };
-    else if (kind === 'hardlink') entry = { kind: 'hardlink', path: pathBytes, source: Buffer.from(path.join(scratch, 'no-source')), target: Buffer.from(linkTarget!) };
+    else if (kind === 'symlink') entry = { kind: 'symlink', path: pathBytes, source: Buffer.from(path.join(scratch, 'no-source')), target: Buffer.from('target'), mtimeNs };
+    else if (kind === 'hardlink') {
+      entry = { kind: 'hardlink', path: pathBytes, source: Buffer.from(path.join(scratch, 'no-source')), target: Buffer.from(linkTarget!), size: 0, mtimeNs };
+    }
     else if (kind === 'file') {
       const source = path.join(scratch, `source-${i}`);
       fs.writeFileSync(source, scriptedContent(entryPath));

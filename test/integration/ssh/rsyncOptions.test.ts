@@ -1,7 +1,7 @@
 /**
  * What rsync users expect (issue 13 item 12), against the test sshd (push and pull) and as local
  * copies, each next to rsync run on the same input: -H keeps hard links within the copy; --backup
- * and --suffix keep what a copy replaces.
+ * and --suffix keep what a copy replaces; --remove-source-files removes what arrived.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -117,7 +117,7 @@ describe('-H keeps hard links within the copy, as rsync -aH does', () => {
   });
 });
 
-/** Every entry under root: a file as its content, a symlink as `-> target`; sorted by path. */
+/** Every entry under root: a file as its content, a symlink as `-> target`, anything else as `special`. */
 function listing(root: string): Record<string, string> {
   const found: Record<string, string> = {};
   const visit = (dir: string): void => {
@@ -126,7 +126,8 @@ function listing(root: string): Record<string, string> {
       const stat = fs.lstatSync(full);
       const rel = path.relative(root, full);
       if (stat.isDirectory()) visit(full);
-      else found[rel] = stat.isSymbolicLink() ? `-> ${fs.readlinkSync(full)}` : fs.readFileSync(full, 'utf8');
+      else if (stat.isSymbolicLink()) found[rel] = `-> ${fs.readlinkSync(full)}`;
+      else found[rel] = stat.isFile() ? fs.readFileSync(full, 'utf8') : 'special';
     }
   };
   visit(root);
@@ -186,5 +187,69 @@ describe('--backup renames what a copy replaces to NAME~ first, as rsync -b does
     await fcpCopy('push', ['-r'], tree, fcpDest);
     expect(Object.keys(listing(path.join(fcpDest, 'tree'))).sort()).toEqual(['changed', 'link', 'new', 'same']);
     expectFailure(await fcpCopy('local', ['-r', '-b', '--suffix', 'old/x'], tree, fcpDest, 2), 2, 'FCP_ERR_USAGE', /without \/ or NUL/);
+  });
+});
+
+/** Every path under root, relative, directories with a trailing /; sorted. */
+function paths(root: string): string[] {
+  const found: string[] = [];
+  const visit = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      const isDir = fs.lstatSync(full).isDirectory();
+      found.push(path.relative(root, full) + (isDir ? '/' : ''));
+      if (isDir) visit(full);
+    }
+  };
+  visit(root);
+  return found;
+}
+
+/** tree/: a chunked file, small files, a symlink, a hard link, an empty directory, a FIFO (never sent). */
+function removalTree(): string {
+  const tree = path.join(freshDir('remove'), 'tree');
+  fs.mkdirSync(path.join(tree, 'sub', 'empty'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'big'), content(2 * 1024 * 1024 + 3, 'remove'));
+  fs.writeFileSync(path.join(tree, 'sub', 'small'), 'small\n');
+  fs.linkSync(path.join(tree, 'sub', 'small'), path.join(tree, 'sub', 'small-link'));
+  fs.symlinkSync('big', path.join(tree, 'link'));
+  execFileSync('mkfifo', [path.join(tree, 'sub', 'fifo')]);
+  return tree;
+}
+
+/** A copy of `tree` beside it, made with rsync -a (it keeps hard links with -H). */
+function twin(tree: string): string {
+  const copy = path.join(freshDir('remove-twin'), 'tree');
+  execFileSync('rsync', ['-aH', `${tree}/`, `${copy}/`]);
+  return copy;
+}
+
+describe('--remove-source-files removes each source file, symlink and link once it is in place, as rsync does', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const tree = removalTree();
+    const rsyncTree = twin(tree);
+    const before = listing(tree);
+    const dest = freshDir('remove-dest');
+    // The FIFO is skipped (exit 8, partial) and so stays; everything else that was sent goes.
+    await fcpCopy(direction, ['-r', '-H', '--remove-source-files'], tree, dest, 8);
+    expect(paths(tree)).toEqual(['sub/', 'sub/empty/', 'sub/fifo']);
+    delete before['sub/fifo'];
+    expect(listing(path.join(dest, 'tree'))).toEqual(before);
+    // rsync -a (which sends the FIFO, -D) leaves the same directories behind.
+    execFileSync('rsync', ['-aH', '--no-D', '--remove-source-files', rsyncTree, freshDir('remove-rsync')]);
+    expect(paths(rsyncTree)).toEqual(paths(tree));
+  });
+
+  test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
+    const tree = removalTree();
+    fs.rmSync(path.join(tree, 'sub', 'fifo'));
+    const dest = freshDir('remove-dest');
+    // The destination holds a directory where `big` goes (the file fails: exit 8), and `sub/small` already.
+    fs.mkdirSync(path.join(dest, 'tree', 'big', 'in-the-way'), { recursive: true });
+    execFileSync('rsync', ['-a', `${tree}/sub/`, path.join(dest, 'tree', 'sub')]);
+    const run = await fcpCopy('push', ['-r', '-H', '--remove-source-files'], tree, dest, 8);
+    expect(run.stderr).toContain('big');
+    expect(paths(tree)).toEqual(['big', 'sub/', 'sub/empty/']);
+    expect(fs.readFileSync(path.join(dest, 'tree', 'sub', 'small-link'), 'utf8')).toBe('small\n');
   });
 });
