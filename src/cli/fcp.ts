@@ -70,6 +70,7 @@ interface FcpOptions {
   backup?: boolean;
   suffix?: string;
   removeSourceFiles?: boolean;
+  numericIds?: boolean;
   ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
@@ -126,6 +127,7 @@ function program(): Command {
     .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
     .option('--suffix <suffix>', 'the suffix of --backup (default ~; no /)')
     .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
+    .option('--numeric-ids', 'keep owners and groups by number, not by name (owners are kept when the receiving side runs as root, as rsync -a)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
@@ -193,6 +195,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       backup: options.backup,
       backupSuffix: options.suffix,
       removeSourceFiles: options.removeSourceFiles,
+      numericIds: options.numericIds,
       ignoreTimes: options.ignoreTimes,
       connections: options.connections,
       chunkSize: options.chunkSize,

@@ -51,6 +51,11 @@ export interface CopyOptions {
    * at the destination (verified, or already there), unless it changed since it was read; never a directory.
    */
   removeSourceFiles?: boolean;
+  /**
+   * --numeric-ids: owners and groups are kept by number, not by name. Owners are kept when the
+   * receiving side runs as root (as rsync -a keeps them); otherwise entries belong to whoever writes them.
+   */
+  numericIds?: boolean;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
   /** Data connections, 1..64 (default 4). */
@@ -186,6 +191,7 @@ function plan(options: CopyOptions): Plan {
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (options.backup ? ModeFlag.BACKUP : 0) |
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
+    (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
   if (remoteSources.length > 0 && dest.kind === 'remote') {
@@ -364,6 +370,8 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
     encrypt,
     cipher: CIPHERS[options.cipher ?? 'aes256-gcm'],
     hardLinks: options.hardLinks,
+    // The receiver keeps owners only as root: fcpd on a push (which only it knows), this process on a pull.
+    owners: work.kind === 'push' || process.getuid?.() === 0,
   });
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();

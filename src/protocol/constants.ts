@@ -29,6 +29,7 @@ export const PacketType = {
   FILE_INLINE: 0x21,
   ENTRY_ERROR: 0x22,
   HARDLINK: 0x23,
+  OWNER: 0x24,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -106,8 +107,10 @@ export const Feature = {
   QUICK_CHECK: 0x8,
   /** -H: the sender announces a file it reached again by another name as a HARDLINK to the first name. */
   HARD_LINKS: 0x40,
+  /** The sender says who owns what it announces (OWNER), for a receiver running as root to keep. */
+  OWNERS: 0x80,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.HARD_LINKS;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.HARD_LINKS | Feature.OWNERS;
 
 /**
  * Largest file sent as one FILE_INLINE. Below this size a file's own bytes cost less than its
@@ -136,6 +139,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_INLINE,
   PacketType.ENTRY_ERROR,
   PacketType.HARDLINK,
+  PacketType.OWNER,
 ]);
 /** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
 export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);
@@ -155,9 +159,19 @@ export const ModeFlag = {
   BACKUP: 0x20,
   /** --remove-source-files: the sender removes each source file, symlink and link once it is in place at the destination. */
   REMOVE_SOURCE: 0x40,
+  /** --numeric-ids: a receiver keeps owners by the OWNER ids, not by their names. */
+  NUMERIC_IDS: 0x80,
 } as const;
 export const KNOWN_MODE_FLAGS =
-  ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR | ModeFlag.IGNORE_TIMES | ModeFlag.BACKUP | ModeFlag.REMOVE_SOURCE;
+  ModeFlag.RECURSIVE |
+  ModeFlag.FOLLOW_SYMLINKS |
+  ModeFlag.DEST_IS_DIR |
+  ModeFlag.IGNORE_TIMES |
+  ModeFlag.BACKUP |
+  ModeFlag.REMOVE_SOURCE |
+  ModeFlag.NUMERIC_IDS;
+/** OWNER.user and OWNER.group: names of a u8 length. */
+export const MAX_ACCOUNT_NAME_BYTES = 255;
 /** MODE.backup_suffix: at most NAME_MAX bytes (it is appended to a name). */
 export const MAX_BACKUP_SUFFIX_BYTES = 255;
 

@@ -3,7 +3,7 @@
  * (checkValue), so an encoder never emits what the decoder would refuse.
  */
 import { FcpError } from '../errors';
-import { HELLO_MAGIC, MAX_PATH_BYTES } from './constants';
+import { HELLO_MAGIC, MAX_ACCOUNT_NAME_BYTES, MAX_PATH_BYTES } from './constants';
 import { Field, fixedWidth, variableBounds } from './layouts';
 import { checkEntryPath, checkUserPath } from './paths';
 
@@ -56,6 +56,11 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
         throw badField(typeName, field, `must be ${field.size} bytes`);
       }
       return;
+    case 'accountName':
+      // Only an encoder can meet a longer name: a u8 length cannot say more.
+      if ((value as Buffer).length > MAX_ACCOUNT_NAME_BYTES) throw badField(typeName, field, `is ${(value as Buffer).length} bytes; at most ${MAX_ACCOUNT_NAME_BYTES}`);
+      if ((value as Buffer).includes(NUL)) throw badField(typeName, field, 'holds a NUL byte');
+      return;
     case 'entryPath':
     case 'entryPathPrefixed':
       checkByteLength(typeName, { ...field, kind: 'entryPath' }, (value as Buffer).length);
@@ -103,6 +108,8 @@ export function fieldLength(field: Field, value: FieldValue): number {
   switch (field.kind) {
     case 'entryPathPrefixed':
       return 2 + (value as Buffer).length;
+    case 'accountName':
+      return 1 + (value as Buffer).length;
     case 'userPathList':
       return (value as Buffer[]).reduce((sum, path) => sum + path.length + 1, -1);
     case 'text':
@@ -144,6 +151,11 @@ export function writeField(typeName: string, field: Field, value: FieldValue, bu
       const path = value as Buffer;
       pos = buf.writeUInt16BE(path.length, pos);
       return pos + path.copy(buf, pos);
+    }
+    case 'accountName': {
+      const name = value as Buffer;
+      pos = buf.writeUInt8(name.length, pos);
+      return pos + name.copy(buf, pos);
     }
     case 'userPathList': {
       const paths = value as Buffer[];
@@ -221,6 +233,15 @@ export function readField(typeName: string, field: Field, payload: Buffer, pos: 
         );
       }
       [value, next] = [payload.subarray(pos + 2, pos + 2 + length), pos + 2 + length];
+      break;
+    }
+    case 'accountName': {
+      if (pos + 1 > payload.length) throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName} payload is too short for ${field.name}'s length`);
+      const length = payload.readUInt8(pos);
+      if (pos + 1 + length > payload.length) {
+        throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName}.${field.name} says ${length} bytes but the payload has ${payload.length - pos - 1} left`);
+      }
+      [value, next] = [payload.subarray(pos + 1, pos + 1 + length), pos + 1 + length];
       break;
     }
     case 'userPathList': {

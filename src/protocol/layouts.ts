@@ -11,6 +11,7 @@ import {
   MAC_SIZE,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_FILE_SIZE,
+  MAX_ACCOUNT_NAME_BYTES,
   MAX_BACKUP_SUFFIX_BYTES,
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
@@ -53,7 +54,9 @@ export type FieldKind =
   /** rest of the payload: extension bytes a later version may add; ignored */
   | 'extension'
   /** rest of the payload: bytes to append to a file name (no `/`, no NUL); absent when empty */
-  | 'nameSuffix';
+  | 'nameSuffix'
+  /** u8 length, then that many bytes of a user or group name (no NUL); bounds include the u8 */
+  | 'accountName';
 
 export interface Field {
   name: string;
@@ -126,6 +129,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   ],
   [PacketType.ENTRY_ERROR]: [f('code', 'u16'), f('path', 'entryPathPrefixed'), f('message', 'text')],
   [PacketType.HARDLINK]: [f('path', 'entryPathPrefixed'), f('target', 'entryPath')],
+  [PacketType.OWNER]: [f('uid', 'u32'), f('gid', 'u32'), f('user', 'accountName'), f('group', 'accountName')],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {
@@ -156,6 +160,7 @@ export const VARIABLE_BOUNDS: Partial<Record<FieldKind, PayloadBounds>> = {
   text: { min: 0, max: MAX_ERROR_MESSAGE_BYTES },
   extension: { min: 0, max: MAX_PAYLOAD },
   nameSuffix: { min: 0, max: MAX_BACKUP_SUFFIX_BYTES },
+  accountName: { min: 1, max: 1 + MAX_ACCOUNT_NAME_BYTES },
 };
 
 export function variableBounds(field: Field): PayloadBounds {

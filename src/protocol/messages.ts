@@ -86,6 +86,11 @@ export interface EntryErrorMessage { type: P['ENTRY_ERROR']; code: number; path:
  * session as `target`; the receiver links it to that file once the file is in place.
  */
 export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Buffer }
+/**
+ * S→R, control (feature OWNERS): the owner and group of the entries announced after it, until the
+ * next OWNER; the names are the sender's for those ids (empty when it has none).
+ */
+export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user: Buffer; group: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -117,6 +122,7 @@ export type Message =
   | BatchMessage
   | FileInlineMessage
   | EntryErrorMessage
-  | HardlinkMessage;
+  | HardlinkMessage
+  | OwnerMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

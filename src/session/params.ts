@@ -72,10 +72,18 @@ export function isChunkSize(value: number): boolean {
 
 /**
  * The client's offer; `cipher` is the one used when encrypting (default AES-256-GCM). Features
- * that only some copies use (hardLinks: -H) are offered only then, so that an fcpd that predates
- * them still serves every other copy.
+ * that only some copies use (hardLinks: -H; owners: on a push, and on a pull by root) are offered
+ * only then, so that an fcpd that predates them still serves the copies that do without.
  */
-export function makeOffer(options: { chunkSize?: number; connections?: number; encrypt: boolean; cipher?: SealingCipher; hardLinks?: boolean }): ParamsMessage {
+export function makeOffer(options: {
+  chunkSize?: number;
+  connections?: number;
+  encrypt: boolean;
+  cipher?: SealingCipher;
+  hardLinks?: boolean;
+  /** The sender is to say who owns what it sends (OWNER). */
+  owners?: boolean;
+}): ParamsMessage {
   return {
     type: PacketType.PARAMS,
     chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
@@ -87,7 +95,8 @@ export function makeOffer(options: { chunkSize?: number; connections?: number; e
       Feature.INLINE |
       Feature.QUICK_CHECK |
       (options.encrypt ? Feature.HEADER_CHKSUM : 0) |
-      (options.hardLinks ? Feature.HARD_LINKS : 0),
+      (options.hardLinks ? Feature.HARD_LINKS : 0) |
+      (options.owners ? Feature.OWNERS : 0),
   };
 }
 

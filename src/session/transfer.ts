@@ -55,6 +55,8 @@ export interface CreateSymlinkAction { type: 'createSymlink'; path: Buffer; targ
  * call entryFailed.
  */
 export interface CreateHardlinkAction { type: 'createHardlink'; path: Buffer; target: Buffer }
+/** Receiver (feature OWNERS): the owner and group of the entries announced from now on (names are copies). */
+export interface SetOwnerAction { type: 'setOwner'; uid: number; gid: number; user: Buffer; group: Buffer }
 /** Receiver: create the temporary file, then call fileCreated or fileFailed. */
 export interface CreateFileAction {
   type: 'createFile';
@@ -122,6 +124,7 @@ export type ReceiverAction =
   | CreateDirAction
   | CreateSymlinkAction
   | CreateHardlinkAction
+  | SetOwnerAction
   | CreateFileAction
   | WriteChunkAction
   | WriteFileAction
@@ -361,12 +364,16 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly linkTargets: Map<string, LinkTarget> | undefined;
   private readonly pendingTargets = new Map<number, LinkTarget>();
 
-  /** hardLinks: the session negotiated HARD_LINKS. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean }) {
+  /** The session negotiated OWNERS: OWNER may come. */
+  private readonly owners: boolean;
+
+  /** hardLinks, owners: the session negotiated HARD_LINKS, OWNERS. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
     this.linkTargets = opts.hardLinks ? new Map() : undefined;
+    this.owners = opts.owners ?? false;
   }
 
   /**
@@ -407,6 +414,12 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.HARDLINK:
         if (this.announcing(onControl) && this.linkTargets) return this.outOfScope('file', message.path) ?? this.onHardlink(this.linkTargets, message);
+        break;
+      case PacketType.OWNER:
+        if (this.announcing(onControl) && this.owners) {
+          const { uid, gid, user, group } = message;
+          return [{ type: 'setOwner', uid, gid, user: Buffer.from(user), group: Buffer.from(group) }];
+        }
         break;
       case PacketType.ENTRY_ERROR:
         if (this.announcing(onControl)) return this.entryFailedThere(message);
@@ -888,6 +901,13 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (this.state === 'FAILED') return NO_ACTIONS;
     this.requireAnnouncing('announceHardlink');
     return [send({ type: PacketType.HARDLINK, path, target })];
+  }
+
+  /** Who owns the entries announced from now on (feature OWNERS); user and group are the names of the ids, or empty. */
+  announceOwner(uid: number, gid: number, user: Buffer, group: Buffer): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('announceOwner');
+    return [send({ type: PacketType.OWNER, uid, gid, user, group })];
   }
 
   /** A source entry that is not sent (unreadable, a FIFO or device, a symlink loop): the receiver counts it too. */

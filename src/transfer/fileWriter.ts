@@ -52,8 +52,12 @@ const MAX_TEMP_STEM = 200;
 const SLASH = 0x2f;
 const DOT = 0x2e;
 
+/** Whom an entry is to belong to (a receiver running as root keeps the sender's owners). */
+export interface FileOwner { uid: number; gid: number }
+
 interface OpenFile {
   fd: number;
+  owner: FileOwner | undefined;
   /** The mode the file was created with: commit changes it only when it differs. */
   createdMode: number;
   temp: Buffer;
@@ -163,7 +167,7 @@ export class FileWriter {
   }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
-  createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer): void {
+  createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer, owner?: FileOwner): void {
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.
       fs.mkdirSync(path, { mode: perm | 0o700 });
@@ -177,18 +181,23 @@ export class FileWriter {
       }
       attempt('make writable', path, () => fs.chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
+    if (owner) attempt('change the owner of', path, () => fs.lchownSync(path, owner.uid, owner.gid));
     this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath) });
   }
 
   /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
-  createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint): void {
+  createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner?: FileOwner): void {
     if (lstatOrUndefined(path)?.isSymbolicLink() && attempt('read symlink', path, () => fs.readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
-      attempt('set the time of symlink', path, () => fs.lutimesSync(path, Date.now() / 1000, seconds(mtimeNs)));
+      attempt('set the owner and time of symlink', path, () => {
+        if (owner) fs.lchownSync(path, owner.uid, owner.gid);
+        fs.lutimesSync(path, Date.now() / 1000, seconds(mtimeNs));
+      });
       return;
     }
     const temp = tempPathFor(path);
     try {
       fs.symlinkSync(target, temp);
+      if (owner) fs.lchownSync(temp, owner.uid, owner.gid);
       fs.lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs));
       replace(temp, path, this.backupSuffix);
     } catch (err) {
@@ -221,11 +230,14 @@ export class FileWriter {
    * differ. False when anything else is there, or nothing, or it cannot be inspected or changed:
    * the file is then sent and replaces it.
    */
-  keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
+  keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint, owner?: FileOwner): boolean {
     try {
       const existing = fs.lstatSync(final, { bigint: true });
       if (!isSameFile(existing, size, mtimeNs)) return false;
-      if (Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
+      // A chown clears setuid and setgid: the mode is set after it.
+      const chown = owner !== undefined && (existing.uid !== BigInt(owner.uid) || existing.gid !== BigInt(owner.gid));
+      if (chown) fs.lchownSync(final, owner.uid, owner.gid);
+      if (chown || Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
       return true;
     } catch {
       return false;
@@ -233,16 +245,16 @@ export class FileWriter {
   }
 
   /** Creates the temporary file; a file of more than one chunk is sized at once (ftruncate). */
-  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean): void {
-    this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0));
+  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean, owner?: FileOwner): void {
+    this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0, owner));
   }
 
   /**
    * A whole small file (FILE_INLINE): created under its temporary name, written, given its mode
    * and mtime and renamed into place in one go, so it holds no descriptor beyond this call.
    */
-  writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint): void {
-    const file = openTemporary(final, perm, 0);
+  writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
+    const file = openTemporary(final, perm, 0, owner);
     try {
       for (let written = 0; written < data.length; ) {
         const step = fs.writeSync(file.fd, data, written, data.length - written, written);
@@ -386,7 +398,7 @@ function sameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
 }
 
 /** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */
-function openTemporary(final: Buffer, perm: number, size: number): OpenFile {
+function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwner | undefined): OpenFile {
   const temp = tempPathFor(final);
   const createdMode = creationMode(perm);
   let fd: number | undefined;
@@ -398,12 +410,14 @@ function openTemporary(final: Buffer, perm: number, size: number): OpenFile {
     fs.rmSync(temp, { force: true });
     throw fsError(err, 'create', final);
   }
-  return { fd, createdMode, temp, final, writing: 0, discarded: false };
+  return { fd, owner, createdMode, temp, final, writing: 0, discarded: false };
 }
 
 /** Applies mode and mtime, closes and renames the written file into place. */
 function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
   try {
+    // Before the mode: a chown clears setuid and setgid, which creationMode never sets, so fchmod follows.
+    if (file.owner) fs.fchownSync(file.fd, file.owner.uid, file.owner.gid);
     if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
     fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
     fs.closeSync(file.fd);

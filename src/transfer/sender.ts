@@ -36,7 +36,8 @@ import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { keptBecause, removeSource } from './sourceRemoval';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
-import type { Entry, WalkResult } from './walk';
+import type { Entry, EntryIds, WalkResult } from './walk';
+import { loadAccounts } from './accounts';
 
 const readv = promisify(fs.readv);
 
@@ -117,6 +118,8 @@ export class SendEngine extends TransferRun {
   private readonly grown = new Set<FileEntry>();
   /** Chunk and inline bytes sent. */
   private bytesSent = 0;
+  /** Feature OWNERS: this machine's names for the ids, and the ids of the last OWNER sent ("uid:gid"). */
+  private readonly owners: { accounts: ReturnType<typeof loadAccounts>; last: string } | undefined;
   /** --remove-source-files: entry paths (latin1) of the symlinks and links the receiver reported failed. */
   private readonly failedEntries: Set<string> | undefined;
 
@@ -140,6 +143,7 @@ export class SendEngine extends TransferRun {
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
+    this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
   }
 
   /**
@@ -218,6 +222,7 @@ export class SendEngine extends TransferRun {
     let inlineBytes = 0;
     while (this.nextEntry < entries.length && !this.over) {
       const entry = entries[this.nextEntry]!;
+      if (entry.kind !== 'hardlink') this.announceOwner(entry.ids);
       if (entry.kind !== 'file') {
         this.nextEntry++;
         this.apply(this.announceOther(entry));
@@ -255,6 +260,16 @@ export class SendEngine extends TransferRun {
       this.doneSent = true;
       this.apply(this.machine.finish());
     }
+  }
+
+  /** Feature OWNERS: an OWNER ahead of an entry whose ids differ from the last one's (it holds until the next). */
+  private announceOwner(ids: EntryIds | undefined): void {
+    if (!this.owners || !ids) return;
+    const key = `${ids.uid}:${ids.gid}`;
+    if (key === this.owners.last) return;
+    this.owners.last = key;
+    const { users, groups } = this.owners.accounts;
+    this.apply(this.machine.announceOwner(ids.uid, ids.gid, users.nameOf(ids.uid), groups.nameOf(ids.gid)));
   }
 
   private announceOther(entry: Exclude<Entry, FileEntry>): readonly SenderAction[] {

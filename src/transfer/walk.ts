@@ -12,10 +12,13 @@ import { requestedName } from '../protocol/paths';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 
+/** Who owns an entry, by number (a walk of this machine's files records it; the SFTP walk does not). */
+export interface EntryIds { uid: number; gid: number }
+
 export type Entry =
-  | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint }
-  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint }
-  | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint }
+  | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint; ids?: EntryIds }
+  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint; ids?: EntryIds }
+  | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint; ids?: EntryIds }
   /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size and mtime. */
   | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint };
 
@@ -124,9 +127,10 @@ function visit(
   }
   const perm = Number(stat.mode) & PERM_MASK;
   const mtimeNs = stat.mtimeNs;
+  const ids = { uid: Number(stat.uid), gid: Number(stat.gid) };
   if (stat.isSymbolicLink()) {
     try {
-      result.entries.push({ kind: 'symlink', path, source, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs });
+      result.entries.push({ kind: 'symlink', path, source, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ids });
     } catch (err) {
       skip(result, path, fsError(err, 'read symlink', source));
     }
@@ -145,7 +149,7 @@ function visit(
       }
       state.firstNames.set(id, path);
     }
-    result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs });
+    result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs, ids });
     result.fileCount++;
     result.totalBytes += size;
   } else if (stat.isDirectory()) {
@@ -154,7 +158,7 @@ function visit(
       skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: symlink loop, skipped`));
       return;
     }
-    result.entries.push({ kind: 'dir', path, perm, mtimeNs });
+    result.entries.push({ kind: 'dir', path, perm, mtimeNs, ids });
     let names: Buffer[];
     try {
       names = fs.readdirSync(source, { encoding: 'buffer' }).sort(Buffer.compare);

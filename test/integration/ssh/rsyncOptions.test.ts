@@ -1,7 +1,8 @@
 /**
  * What rsync users expect (issue 13 item 12), against the test sshd (push and pull) and as local
  * copies, each next to rsync run on the same input: -H keeps hard links within the copy; --backup
- * and --suffix keep what a copy replaces; --remove-source-files removes what arrived.
+ * and --suffix keep what a copy replaces; --remove-source-files removes what arrived; as root,
+ * owners and groups are kept (by name, or with --numeric-ids by number).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -251,5 +252,67 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(run.stderr).toContain('big');
     expect(paths(tree)).toEqual(['big', 'sub/', 'sub/empty/']);
     expect(fs.readFileSync(path.join(dest, 'tree', 'sub', 'small-link'), 'utf8')).toBe('small\n');
+  });
+});
+
+/** uid:gid of every entry under root, by relative path. */
+function owners(root: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  const visit = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      const stat = fs.lstatSync(full);
+      found[path.relative(root, full)] = `${stat.uid}:${stat.gid}`;
+      if (stat.isDirectory()) visit(full);
+    }
+  };
+  visit(root);
+  return found;
+}
+
+/** tree/ with entries owned by nobody, by ids no name has, and by root; a setuid file keeps its bit. */
+function ownedTree(): string {
+  const tree = path.join(freshDir('owners'), 'tree');
+  fs.mkdirSync(path.join(tree, 'dir'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'nobody-file'), 'nobody\n');
+  fs.writeFileSync(path.join(tree, 'dir', 'numeric'), content(2 * 1024 * 1024, 'owners'));
+  fs.writeFileSync(path.join(tree, 'setuid'), '#!/bin/sh\n');
+  fs.symlinkSync('nobody-file', path.join(tree, 'link'));
+  execFileSync('chown', ['nobody:nogroup', path.join(tree, 'nobody-file')]);
+  execFileSync('chown', ['1234:2345', path.join(tree, 'dir', 'numeric'), path.join(tree, 'dir'), path.join(tree, 'setuid')]);
+  execFileSync('chown', ['-h', '4321:5432', path.join(tree, 'link')]);
+  // After its chown, which clears setuid.
+  fs.chmodSync(path.join(tree, 'setuid'), 0o4755);
+  return tree;
+}
+
+const asRoot = process.getuid?.() === 0 ? describe : describe.skip;
+asRoot('as root, owners and groups are kept, as rsync -a keeps them', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const tree = ownedTree();
+    const dest = freshDir('owners-dest');
+    await fcpCopy(direction, ['-r'], tree, dest);
+    const rsynced = freshDir('owners-rsync');
+    execFileSync('rsync', ['-a', tree, rsynced]);
+    const copied = path.join(dest, 'tree');
+    const nobody = execFileSync('id', ['-u', 'nobody']).toString().trim();
+    expect(owners(copied)).toMatchObject({ 'nobody-file': `${nobody}:${fs.statSync(path.join(tree, 'nobody-file')).gid}`, dir: '1234:2345', 'dir/numeric': '1234:2345', link: '4321:5432' });
+    expect(owners(copied)).toEqual(owners(path.join(rsynced, 'tree')));
+    expect(owners(copied)['.']).toBeUndefined();
+    // A chown clears setuid: the mode is applied after it.
+    expect(fs.statSync(path.join(copied, 'setuid')).mode & 0o7777).toBe(0o4755);
+    expect(listing(copied)).toEqual(listing(tree));
+  });
+
+  test('--numeric-ids keeps the numbers; a rerun fixes the owner of a file the quick check keeps', async () => {
+    const tree = ownedTree();
+    const dest = freshDir('owners-dest');
+    await fcpCopy('push', ['-r', '--numeric-ids'], tree, dest);
+    const copied = path.join(dest, 'tree');
+    expect(owners(copied)).toEqual(owners(tree));
+    fs.chownSync(path.join(copied, 'dir', 'numeric'), 0, 0);
+    await fcpCopy('pull', ['-r', '--numeric-ids'], tree, dest);
+    expect(owners(copied)).toEqual(owners(tree));
+    expect(fs.statSync(path.join(copied, 'setuid')).mode & 0o7777).toBe(0o4755);
   });
 });

@@ -10,6 +10,7 @@ import {
   INLINE_MAX,
   KEY_ID_SIZE,
   MAC_SIZE,
+  MAX_ACCOUNT_NAME_BYTES,
   MAX_BACKUP_SUFFIX_BYTES,
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
@@ -64,6 +65,9 @@ const component = fc
 const smallEntryPath = fc
   .array(component, { minLength: 1, maxLength: 4 })
   .map((parts) => Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [part] : [Buffer.of(SLASH), part]))));
+
+/** A user or group name: 0..255 bytes, no NUL. */
+const accountName = fc.uint8Array({ minLength: 0, maxLength: MAX_ACCOUNT_NAME_BYTES }).map((a) => Buffer.from(a.map((byte) => byte || 0x41)));
 
 /** A relative entry path, 1..MAX_PATH_BYTES bytes; the large case is exactly MAX_PATH_BYTES. */
 export const entryPath = mostlySmall(
@@ -187,6 +191,7 @@ export const messageArbitraries: ArbitraryByName = {
   }),
   ENTRY_ERROR: fc.record({ type: fc.constant(PacketType.ENTRY_ERROR), code: u16, path: entryPath, message: text }),
   HARDLINK: fc.record({ type: fc.constant(PacketType.HARDLINK), path: entryPath, target: entryPath }),
+  OWNER: fc.record({ type: fc.constant(PacketType.OWNER), uid: u32, gid: u32, user: accountName, group: accountName }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

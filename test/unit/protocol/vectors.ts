@@ -127,6 +127,7 @@ export const VECTORS: readonly Vector[] = [
     message: 'dir/pipe is a FIFO; skipped',
   }),
   plain('HARDLINK (a second name of dir/a.txt)', { type: PacketType.HARDLINK, path: path('dir/b.txt'), target: path('dir/a.txt') }),
+  plain('OWNER (nobody:nogroup)', { type: PacketType.OWNER, uid: 65534, gid: 65534, user: path('nobody'), group: path('nogroup') }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {
@@ -220,7 +221,7 @@ export function fromPlain(plain: Plain, where = 'message'): Message {
     } else if (kind === 'userPathList') {
       if (!Array.isArray(value)) throw new Error(`${at}: expected an array`);
       message[name] = value.map((v, i) => fromHex(v, `${at}[${i}]`));
-    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data', 'nameSuffix'].includes(kind)) {
+    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data', 'nameSuffix', 'accountName'].includes(kind)) {
       message[name] = fromHex(value, at);
     }
   }
