@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, Run, content, expectExit, expectFailure, killAll, runFcp, tempDir, unique, writeFile } from './harness';
+import { childEnv, content, expectExit, expectFailure, killAll, Run, runFcp, sha256, tempDir, unique, writeFile } from './harness';
 import { fcpdCommand, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
@@ -51,24 +51,34 @@ function freshDir(label: string): string {
   return dir;
 }
 
-/** Every regular file under root, relative, grouped by inode: the groups of names that are one file, sorted. */
-function linkGroups(root: string): string[][] {
-  const byInode = new Map<number, string[]>();
+/** Calls `each` for every entry under root, in sorted pre-order, with its path relative to root. */
+function eachEntry(root: string, each: (relative: string, stat: fs.Stats, full: string) => void): void {
   const visit = (dir: string): void => {
     for (const name of fs.readdirSync(dir).sort()) {
       const full = path.join(dir, name);
       const stat = fs.lstatSync(full);
+      each(path.relative(root, full), stat, full);
       if (stat.isDirectory()) visit(full);
-      else if (stat.isFile()) byInode.set(stat.ino, [...(byInode.get(stat.ino) ?? []), path.relative(root, full)]);
     }
   };
   visit(root);
+}
+
+/** Every regular file under root, relative, grouped by inode: the groups of names that are one file, sorted. */
+function linkGroups(root: string): string[][] {
+  const byInode = new Map<number, string[]>();
+  eachEntry(root, (relative, stat) => {
+    if (stat.isFile()) byInode.set(stat.ino, [...(byInode.get(stat.ino) ?? []), relative]);
+  });
   return [...byInode.values()].map((names) => names.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
 }
 
+/** The SHA-256 of every regular file under root, by relative path. */
 function contents(root: string): Record<string, string> {
   const found: Record<string, string> = {};
-  for (const group of linkGroups(root)) for (const name of group) found[name] = fs.readFileSync(path.join(root, name)).toString('hex').slice(0, 64) + fs.statSync(path.join(root, name)).size;
+  eachEntry(root, (relative, stat, full) => {
+    if (stat.isFile()) found[relative] = sha256(full);
+  });
   return found;
 }
 
@@ -121,17 +131,10 @@ describe('-H keeps hard links within the copy, as rsync -aH does', () => {
 /** Every entry under root: a file as its content, a symlink as `-> target`, anything else as `special`. */
 function listing(root: string): Record<string, string> {
   const found: Record<string, string> = {};
-  const visit = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      const stat = fs.lstatSync(full);
-      const rel = path.relative(root, full);
-      if (stat.isDirectory()) visit(full);
-      else if (stat.isSymbolicLink()) found[rel] = `-> ${fs.readlinkSync(full)}`;
-      else found[rel] = stat.isFile() ? fs.readFileSync(full, 'utf8') : 'special';
-    }
-  };
-  visit(root);
+  eachEntry(root, (relative, stat, full) => {
+    if (stat.isSymbolicLink()) found[relative] = `-> ${fs.readlinkSync(full)}`;
+    else if (!stat.isDirectory()) found[relative] = stat.isFile() ? fs.readFileSync(full, 'utf8') : 'special';
+  });
   return found;
 }
 
@@ -194,15 +197,7 @@ describe('--backup renames what a copy replaces to NAME~ first, as rsync -b does
 /** Every path under root, relative, directories with a trailing /; sorted. */
 function paths(root: string): string[] {
   const found: string[] = [];
-  const visit = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      const isDir = fs.lstatSync(full).isDirectory();
-      found.push(path.relative(root, full) + (isDir ? '/' : ''));
-      if (isDir) visit(full);
-    }
-  };
-  visit(root);
+  eachEntry(root, (relative, stat) => found.push(relative + (stat.isDirectory() ? '/' : '')));
   return found;
 }
 
@@ -258,15 +253,7 @@ describe('--remove-source-files removes each source file, symlink and link once 
 /** uid:gid of every entry under root, by relative path. */
 function owners(root: string): Record<string, string> {
   const found: Record<string, string> = {};
-  const visit = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      const stat = fs.lstatSync(full);
-      found[path.relative(root, full)] = `${stat.uid}:${stat.gid}`;
-      if (stat.isDirectory()) visit(full);
-    }
-  };
-  visit(root);
+  eachEntry(root, (relative, stat) => (found[relative] = `${stat.uid}:${stat.gid}`));
   return found;
 }
 
