@@ -47,6 +47,11 @@ interface FcpOptions {
   chunkSize?: number;
   encrypt?: boolean;
   dereference?: boolean;
+  hardLinks?: boolean;
+  backup?: boolean;
+  suffix?: string;
+  removeSourceFiles?: boolean;
+  numericIds?: boolean;
   ignoreTimes?: boolean;
   preserve?: boolean;
   quiet?: boolean;
@@ -120,6 +125,11 @@ export function program(): Command {
     .option('--via-fcpd', 'make a local copy through a local fcpd over loopback TCP, as a remote copy runs (default: in this process; --encrypt, -l and --bwlimit imply it)')
     .option('--no-verify', 'local copies in this process: do not hash chunks (no per-chunk xxh64, no whole-file digest)')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
+    .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
+    .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
+    .option('--suffix <suffix>', 'the suffix of --backup (default ~; no /)')
+    .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
+    .option('--numeric-ids', 'keep owners and groups by number, not by name (owners are kept when the receiving side runs as root, as rsync -a)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
@@ -212,6 +222,11 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       destination: paths[paths.length - 1]!,
       recursive: options.recursive,
       followSymlinks: settings.dereference.value as boolean,
+      hardLinks: settings.hard_links.value as boolean,
+      backup: settings.backup.value as boolean,
+      backupSuffix: settings.suffix.value as string,
+      removeSourceFiles: settings.remove_source_files.value as boolean,
+      numericIds: settings.numeric_ids.value as boolean,
       ignoreTimes: settings.ignore_times.value as boolean,
       connections: settings.connections.value as number,
       chunkSize: settings.chunk_size.value as number,

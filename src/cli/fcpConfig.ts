@@ -10,6 +10,7 @@ import { environmentLayer, fileLayer, Layer, resolve, Schema, Setting, switchKey
 import { settingsError } from '../config/toml';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONNECTIONS } from '../protocol/constants';
 import { DEFAULT_TIMEOUT_S } from '../timeouts';
+import { DEFAULT_BACKUP_SUFFIX } from '../client/copy';
 import { cipherOption } from './cipherOption';
 import { bwlimit, chunkSize, connectionCount, nonEmpty, showChunkSize, showRate, timeoutMs } from './optionValues';
 
@@ -26,6 +27,11 @@ export const FCP_SCHEMA = {
   fail_fast: switchKey,
   dereference: switchKey,
   ignore_times: switchKey,
+  hard_links: switchKey,
+  backup: switchKey,
+  suffix: textKey(nonEmpty, same),
+  remove_source_files: switchKey,
+  numeric_ids: switchKey,
   tunnel: switchKey,
   sftp: switchKey,
   install: switchKey,
@@ -48,6 +54,11 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   fail_fast: false,
   dereference: false,
   ignore_times: false,
+  hard_links: false,
+  backup: false,
+  suffix: DEFAULT_BACKUP_SUFFIX,
+  remove_source_files: false,
+  numeric_ids: false,
   tunnel: false,
   sftp: false,
   install: true,
@@ -71,6 +82,11 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   fail_fast: [['failFast', () => '--fail-fast']],
   dereference: [['dereference', () => '--dereference']],
   ignore_times: [['ignoreTimes', () => '--ignore-times']],
+  hard_links: [['hardLinks', () => '--hard-links']],
+  backup: [['backup', () => '--backup']],
+  suffix: [['suffix', () => '--suffix']],
+  remove_source_files: [['removeSourceFiles', () => '--remove-source-files']],
+  numeric_ids: [['numericIds', () => '--numeric-ids']],
   tunnel: [['tunnel', () => '--tunnel']],
   sftp: [['sftp', () => '--sftp']],
   install: [['install', () => '--no-install']],

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { asFcpError, FcpError } from '../errors';
-import { Cipher, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
+import { Cipher, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
 import type { Message, ParamsMessage } from '../protocol/messages';
 import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
@@ -33,6 +33,8 @@ export interface ClientSessionOptions {
   offer: ParamsMessage;
   /** MODE flags. */
   flags: number;
+  /** MODE's backup suffix, with BACKUP in flags (--backup, --suffix). */
+  backupSuffix?: Buffer;
   work: ClientWork;
   events?: TransferEvents;
   /** End the session at the first file or entry that fails (--fail-fast). */
@@ -80,7 +82,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         nonce: randomBytes(32),
         peerName: server.name,
         offer: options.offer,
-        mode: { type: PacketType.MODE, flags: options.flags },
+        mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
         request,
         launchNonce: server.controlNonce,
       }),
@@ -101,8 +103,9 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     let running: TransferRun | undefined;
     const events = options.failFast ? stopAtFirstFailure(options.events ?? {}, () => running) : options.events;
     let sender: SendEngine | undefined;
+    const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
     if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
-      sender = running = new SendEngine(link, work.walk, events);
+      sender = running = new SendEngine(link, work.walk, events, removeSources);
       sender.prime();
     }
     const control = await handshake;
@@ -119,7 +122,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options.flags, events)));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources) : new ReceiveEngine(link, work.destination, work.scope, options, events)));
     const attach = async (dial: Promise<FramedConnection>, connIndex: number): Promise<LinkedConnection> => {
       const conn = await dial;
       const machine = new ClientConnection({

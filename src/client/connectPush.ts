@@ -103,14 +103,24 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
     const walk = walkSources(expandSources(order.sources), {
       recursive: (order.flags & ModeFlag.RECURSIVE) !== 0,
       followSymlinks: (order.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0,
+      hardLinks: order.hardLinks,
     });
     const encrypt = order.cipher !== Cipher.NONE;
-    const offer = makeOffer({ chunkSize: order.chunkSize, connections: order.connections, encrypt, ...(encrypt ? { cipher: order.cipher as SealingCipher } : {}) });
+    const offer = makeOffer({
+      chunkSize: order.chunkSize,
+      connections: order.connections,
+      encrypt,
+      ...(encrypt ? { cipher: order.cipher as SealingCipher } : {}),
+      hardLinks: order.hardLinks,
+      // The destination fcpd keeps owners when it runs as root, which only it knows.
+      owners: true,
+    });
     const { summary, params } = await runClientSession({
       server: destinationServer(order, emit),
       secret: order.secret,
       offer,
       flags: order.flags,
+      backupSuffix: order.backupSuffix,
       work: { kind: 'push', destination: order.destination, walk },
       events: relay.events,
       failFast: order.failFast,

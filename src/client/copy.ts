@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
-import { Cipher, DEFAULT_CONNECTIONS, ModeFlag } from '../protocol/constants';
+import { Cipher, DEFAULT_CONNECTIONS, MAX_BACKUP_SUFFIX_BYTES, ModeFlag } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import type * as LocalLauncherModule from '../launch/localLauncher';
@@ -42,6 +42,24 @@ export interface CopyOptions {
   recursive?: boolean;
   /** -L: copy what symlinks point to. */
   followSymlinks?: boolean;
+  /** -H: files linked to each other within the copy are linked to each other at the destination too. */
+  hardLinks?: boolean;
+  /**
+   * --backup: a destination file, symlink or link that the copy replaces is first renamed to its
+   * name + backupSuffix (rsync --backup; default suffix `~`, --suffix).
+   */
+  backup?: boolean;
+  backupSuffix?: string | Buffer;
+  /**
+   * --remove-source-files: each source file, symlink and hard link is removed once it is in place
+   * at the destination (verified, or already there), unless it changed since it was read; never a directory.
+   */
+  removeSourceFiles?: boolean;
+  /**
+   * --numeric-ids: owners and groups are kept by number, not by name. Owners are kept when the
+   * receiving side runs as root (as rsync -a keeps them); otherwise entries belong to whoever writes them.
+   */
+  numericIds?: boolean;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
   /** Data connections, 1..64 (default 4). */
@@ -178,6 +196,20 @@ interface BetweenPlan {
 }
 
 const SLASH = 0x2f;
+/** rsync's default --suffix (without --backup-dir). */
+export const DEFAULT_BACKUP_SUFFIX = '~';
+
+/** The backup suffix MODE carries, or undefined without --backup; a suffix that is not part of one name is a usage error. */
+function backupSuffixOf(options: CopyOptions): Buffer | undefined {
+  if (!options.backup) return undefined;
+  const suffix = Buffer.from(options.backupSuffix ?? DEFAULT_BACKUP_SUFFIX);
+  if (suffix.length === 0 || suffix.length > MAX_BACKUP_SUFFIX_BYTES || suffix.includes(SLASH) || suffix.includes(0)) {
+    throw new FcpError('FCP_ERR_USAGE', `backup suffix ${JSON.stringify(suffix.toString())}: must be 1 to ${MAX_BACKUP_SUFFIX_BYTES} bytes, without / or NUL`, {
+      hint: 'it is appended to the name of each file a copy replaces (as rsync --suffix)',
+    });
+  }
+  return suffix;
+}
 
 
 function plan(options: CopyOptions): Plan | BetweenPlan {
@@ -190,6 +222,9 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.recursive ? ModeFlag.RECURSIVE : 0) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
+    (options.backup ? ModeFlag.BACKUP : 0) |
+    (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
+    (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
   if (remoteSources.length > 0) {
@@ -210,6 +245,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
   const walk = walkSources(sources.map((s) => s.path), {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
+    hardLinks: options.hardLinks ?? false,
   });
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
@@ -316,6 +352,9 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   const connections = options.connections ?? DEFAULT_CONNECTIONS;
   (options.notice ?? log)(`${why}: copying over SFTP (${connections} sessions)`);
   if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
+  if (options.hardLinks) log('sftp: hard links are copied as separate files (-H needs fcpd)');
+  const needsFcpd = options.backup ? '--backup' : options.removeSourceFiles ? '--remove-source-files' : undefined;
+  if (needsFcpd) throw new FcpError('FCP_ERR_USAGE', `${why}: ${needsFcpd} is not available over SFTP`, { hint: 'it needs fcpd (Node.js 20+) on the remote host' });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { sshLogin } = require('./remoteLauncher') as typeof RemoteLauncherModule;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -343,14 +382,20 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
 }
 
 /** The copy between two remote hosts: their two fcpds, this machine only reporting (or relaying). */
-async function copyBetween(planned: BetweenPlan, options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Promise<CopySummary> {
+async function copyBetween(
+  planned: BetweenPlan,
+  options: CopyOptions,
+  backupSuffix: Buffer | undefined,
+  log: (line: string) => void,
+  timeoutMs: number | undefined,
+): Promise<CopySummary> {
   if (options.sftp || options.launcher) {
     throw new FcpError('FCP_ERR_USAGE', `a copy between two remote hosts runs fcpd on both${options.sftp ? ', not SFTP' : ''}`, {
       hint: 'copy to this machine first for anything else',
     });
   }
   const encrypt = options.encrypt ?? true;
-  const offer = offerFor(options, encrypt);
+  const offer = offerFor(options, encrypt, false);
   const progress = new Progress();
   const started = Date.now();
   const report = reporting(progress, options, offer.connections, encrypt);
@@ -360,6 +405,7 @@ async function copyBetween(planned: BetweenPlan, options: CopyOptions, log: (lin
     const result = await copyBetweenHosts({
       ...planned.between,
       flags: planned.flags,
+      backupSuffix,
       offer,
       ssh: options.ssh ?? {},
       throughLocal: options.throughLocal ?? false,
@@ -379,7 +425,14 @@ async function copyBetween(planned: BetweenPlan, options: CopyOptions, log: (lin
 }
 
 /** A local copy in this process: the same engines as through fcpd, joined in memory (localCopy.ts). */
-async function copyLocally(planned: Plan, options: CopyOptions, offer: ParamsMessage, log: (line: string) => void, timeoutMs: number | undefined): Promise<CopySummary> {
+async function copyLocally(
+  planned: Plan,
+  options: CopyOptions,
+  offer: ParamsMessage,
+  backupSuffix: Buffer | undefined,
+  log: (line: string) => void,
+  timeoutMs: number | undefined,
+): Promise<CopySummary> {
   if (planned.work.kind !== 'push') throw new FcpError('FCP_ERR_INTERNAL', 'a local copy is planned as a push');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { copyInProcess } = require('./localCopy') as typeof LocalCopyModule;
@@ -388,7 +441,7 @@ async function copyLocally(planned: Plan, options: CopyOptions, offer: ParamsMes
   const started = Date.now();
   const report = reporting(progress, options, offer.connections, false);
   try {
-    const { summary, params } = await copyInProcess({ work: planned.work, flags: planned.flags, offer, verify, events: report.events, failFast: options.failFast, timeoutMs, log });
+    const { summary, params } = await copyInProcess({ work: planned.work, flags: planned.flags, backupSuffix, offer, verify, events: report.events, failFast: options.failFast, timeoutMs, log });
     report.stop(true);
     return summarize(summary, started, { connections: params.connections, encrypted: false, mode: 'in-process', verification: verify ? 'chunks' : 'none' });
   } finally {
@@ -405,13 +458,23 @@ function runsInProcess(planned: Plan, options: CopyOptions): boolean {
   return !planned.remote && !options.launcher && !options.viaFcpd && !encrypt && options.bwlimit === undefined && !options.sftp;
 }
 
-function offerFor(options: CopyOptions, encrypt: boolean): ParamsMessage {
-  return makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
+/** receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd. */
+function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean): ParamsMessage {
+  return makeOffer({
+    chunkSize: options.chunkSize,
+    connections: options.connections,
+    encrypt,
+    cipher: CIPHERS[options.cipher ?? 'aes256-gcm'],
+    hardLinks: options.hardLinks,
+    // The receiver keeps owners only as root: which an fcpd is only it knows; this process knows.
+    owners: !receivesHere || process.getuid?.() === 0,
+  });
 }
 
 export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
+  const backupSuffix = backupSuffixOf(options);
   if (options.timeout !== undefined && !isTimeoutSeconds(options.timeout)) {
     throw new FcpError('FCP_ERR_USAGE', `timeout ${options.timeout}: must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
   }
@@ -424,12 +487,13 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt',
     });
   }
-  if ('between' in planned) return copyBetween(planned, options, log, timeoutMs);
+  if ('between' in planned) return copyBetween(planned, options, backupSuffix, log, timeoutMs);
   const { work, flags, remote } = planned;
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
-  const offer = offerFor(options, encrypt);
-  if (runsInProcess(planned, options)) return copyLocally(planned, options, offer, log, timeoutMs);
+  const inProcess = runsInProcess(planned, options);
+  const offer = offerFor(options, encrypt, work.kind === 'pull' || inProcess);
+  if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
   const started = Date.now();
@@ -460,6 +524,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       offer,
       bwlimit: options.bwlimit,
       flags,
+      backupSuffix,
       work,
       log,
       failFast: options.failFast,

@@ -6,7 +6,7 @@
  * metadata, errors and events are those of every other copy. `--via-fcpd` keeps the old shape.
  */
 import { FcpError } from '../errors';
-import { Feature } from '../protocol/constants';
+import { Feature, ModeFlag } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
 import { loadXxhash, XXHashAPI } from '../protocol/xxhash';
 import { requestScope } from '../session/entryScope';
@@ -23,6 +23,8 @@ export interface LocalCopyOptions {
   work: Extract<ClientWork, { kind: 'push' }>;
   /** MODE flags, as a push would send them. */
   flags: number;
+  /** With BACKUP in flags: the suffix for what the copy replaces (--suffix). */
+  backupSuffix?: Buffer;
   offer: ParamsMessage;
   /** false (--no-verify): chunks are not hashed, and file events carry no digest. */
   verify: boolean;
@@ -68,9 +70,14 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);
   options.log(`copying in this process: ${answer.connections} streams of ${answer.chunkSize} byte chunks${options.verify ? '' : ', not verified'}`);
 
-  const receiver = new ReceiveEngine(links.receiver, destination, scope, flags);
+  const receiver = new ReceiveEngine(links.receiver, destination, scope, { flags, backupSuffix: options.backupSuffix });
   const events = options.verify ? (options.events ?? {}) : withoutDigests(options.events ?? {});
-  const sender: SendEngine = new SendEngine(links.sender, work.walk, options.failFast ? stopAtFirstFailure(events, () => sender) : events);
+  const sender: SendEngine = new SendEngine(
+    links.sender,
+    work.walk,
+    options.failFast ? stopAtFirstFailure(events, () => sender) : events,
+    (flags & ModeFlag.REMOVE_SOURCE) !== 0,
+  );
   // The sender's outcome is the copy's (as for a push); the receiver's run is awaited so that its
   // temporaries are gone and its files settled before copy() returns.
   const received = receiver.run().catch(() => undefined);

@@ -15,6 +15,7 @@ import { serveArgs } from '../launch/launcher';
 import { splitLines } from '../launch/lines';
 import { launchRemoteFcpd, RemoteProcess } from '../launch/remoteFcpd';
 import { execShell, WILDCARDS } from '../launch/sshLauncher';
+import { Feature } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
 import { SECRET_SIZE } from '../protocol/keys';
 import { connectSsh, SshConnection } from '../ssh/sshClient';
@@ -31,6 +32,8 @@ export interface BetweenHostsOptions {
   sources: Buffer[];
   destination: RemoteLocation;
   flags: number;
+  /** With BACKUP in flags: the suffix for what the copy replaces. */
+  backupSuffix?: Buffer;
   offer: ParamsMessage;
   ssh: SshOptions;
   /** -3: always through this machine. */
@@ -234,6 +237,8 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
       sources: options.sources,
       destination: orHome(options.destination.path),
       flags: options.flags,
+      backupSuffix: options.backupSuffix,
+      hardLinks: (options.offer.features & Feature.HARD_LINKS) !== 0,
       chunkSize: options.offer.chunkSize,
       connections: options.offer.connections,
       cipher: options.offer.cipher,

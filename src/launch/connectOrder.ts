@@ -30,6 +30,10 @@ export interface ConnectOrder {
   destination: Buffer;
   /** MODE flags. */
   flags: number;
+  /** With BACKUP in flags: the suffix for what the copy replaces. */
+  backupSuffix?: Buffer;
+  /** -H: hard links within the copy are sent as links (feature HARD_LINKS). */
+  hardLinks: boolean;
   chunkSize: number;
   connections: number;
   /** PARAMS cipher: 0 none, else the sealing cipher. */
@@ -133,6 +137,8 @@ export function orderLine(order: ConnectOrder): string {
     sources: order.sources.map((s) => s.toString('base64')),
     destination: order.destination.toString('base64'),
     flags: order.flags,
+    ...(order.backupSuffix ? { backupSuffix: order.backupSuffix.toString('base64') } : {}),
+    hardLinks: order.hardLinks,
     chunkSize: order.chunkSize,
     connections: order.connections,
     cipher: order.cipher,
@@ -170,12 +176,14 @@ export function parseOrderLine(line: string): ConnectOrder {
     sources: list(json.sources, MAX_SOURCES, 'sources').map((s) => pathBytes(s, 'source')),
     destination: pathBytes(json.destination, 'destination'),
     flags: count(json.flags, 'flags', 0xff),
+    hardLinks: json.hardLinks === true,
     chunkSize: count(json.chunkSize, 'chunk size'),
     connections: count(json.connections, 'connections', MAX_CONNECTIONS, MIN_CONNECTIONS),
     cipher: count(json.cipher, 'cipher', 0xff),
     failFast: json.failFast === true,
   };
   if (!isChunkSize(order.chunkSize)) throw bad('chunk size');
+  if (json.backupSuffix !== undefined) order.backupSuffix = pathBytes(json.backupSuffix, 'backup suffix');
   if (json.nonce !== undefined) order.nonce = hexBytes(json.nonce, NONCE_SIZE, 'nonce');
   if (json.bwlimit !== undefined) order.bwlimit = count(json.bwlimit, 'bandwidth limit', Number.MAX_SAFE_INTEGER, 1);
   return order;

@@ -30,6 +30,8 @@ export const PacketType = {
   BATCH: 0x20,
   FILE_INLINE: 0x21,
   ENTRY_ERROR: 0x22,
+  HARDLINK: 0x23,
+  OWNER: 0x24,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -105,10 +107,14 @@ export const Feature = {
   INLINE: 0x4,
   /** The receiver may answer a FILE_INFO with FILE_SAME: the destination already holds that file (rsync's quick check). */
   QUICK_CHECK: 0x8,
+  /** -H: the sender announces a file it reached again by another name as a HARDLINK to the first name. */
+  HARD_LINKS: 0x40,
+  /** The sender says who owns what it announces (OWNER), for a receiver running as root to keep. */
+  OWNERS: 0x80,
   /** A lost data connection costs only its chunks in flight: they are sent again on the others and the client opens a replacement (PROTOCOL.md §7.3). */
   RECONNECT: 0x100,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RECONNECT;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT;
 
 /**
  * Largest file sent as one FILE_INLINE. Below this size a file's own bytes cost less than its
@@ -138,6 +144,8 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,
   PacketType.ENTRY_ERROR,
+  PacketType.HARDLINK,
+  PacketType.OWNER,
 ]);
 /** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
 export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);
@@ -153,8 +161,25 @@ export const ModeFlag = {
   DEST_IS_DIR: 0x4,
   /** -I: no quick check, every file is sent whatever the destination holds. */
   IGNORE_TIMES: 0x8,
+  /** --backup: a destination entry that is replaced is first renamed to its name + MODE's backup_suffix. */
+  BACKUP: 0x20,
+  /** --remove-source-files: the sender removes each source file, symlink and link once it is in place at the destination. */
+  REMOVE_SOURCE: 0x40,
+  /** --numeric-ids: a receiver keeps owners by the OWNER ids, not by their names. */
+  NUMERIC_IDS: 0x80,
 } as const;
-export const KNOWN_MODE_FLAGS = ModeFlag.RECURSIVE | ModeFlag.FOLLOW_SYMLINKS | ModeFlag.DEST_IS_DIR | ModeFlag.IGNORE_TIMES;
+export const KNOWN_MODE_FLAGS =
+  ModeFlag.RECURSIVE |
+  ModeFlag.FOLLOW_SYMLINKS |
+  ModeFlag.DEST_IS_DIR |
+  ModeFlag.IGNORE_TIMES |
+  ModeFlag.BACKUP |
+  ModeFlag.REMOVE_SOURCE |
+  ModeFlag.NUMERIC_IDS;
+/** OWNER.user and OWNER.group: names of a u8 length. */
+export const MAX_ACCOUNT_NAME_BYTES = 255;
+/** MODE.backup_suffix: at most NAME_MAX bytes (it is appended to a name). */
+export const MAX_BACKUP_SUFFIX_BYTES = 255;
 
 /** FILE_INFO/DIR_INFO perm: permission bits with setuid/setgid/sticky (mode & 0o7777), as rsync -p keeps. */
 export const PERM_MASK = 0o7777;

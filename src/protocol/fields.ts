@@ -3,7 +3,7 @@
  * (checkValue), so an encoder never emits what the decoder would refuse.
  */
 import { FcpError } from '../errors';
-import { HELLO_MAGIC, MAX_PATH_BYTES } from './constants';
+import { HELLO_MAGIC, MAX_ACCOUNT_NAME_BYTES, MAX_PATH_BYTES } from './constants';
 import { Field, fixedWidth, variableBounds } from './layouts';
 import { checkEntryPath, checkUserPath } from './paths';
 
@@ -56,6 +56,11 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
         throw badField(typeName, field, `must be ${field.size} bytes`);
       }
       return;
+    case 'accountName':
+      // Only an encoder can meet a longer name: a u8 length cannot say more.
+      if ((value as Buffer).length > MAX_ACCOUNT_NAME_BYTES) throw badField(typeName, field, `is ${(value as Buffer).length} bytes; at most ${MAX_ACCOUNT_NAME_BYTES}`);
+      if ((value as Buffer).includes(NUL)) throw badField(typeName, field, 'holds a NUL byte');
+      return;
     case 'entryPath':
     case 'entryPathPrefixed':
       checkByteLength(typeName, { ...field, kind: 'entryPath' }, (value as Buffer).length);
@@ -83,6 +88,13 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
     case 'data':
       checkByteLength(typeName, field, (value as Buffer).length);
       return;
+    case 'nameSuffix':
+      if (value === undefined) return;
+      checkByteLength(typeName, field, (value as Buffer).length);
+      if ((value as Buffer).includes(0x2f) || (value as Buffer).includes(NUL)) {
+        throw new FcpError('FCP_ERR_BAD_PATH', `${typeName}.${field.name} holds a / or a NUL byte: it must be part of one name`);
+      }
+      return;
     case 'magic':
     case 'extension':
       return;
@@ -96,12 +108,16 @@ export function fieldLength(field: Field, value: FieldValue): number {
   switch (field.kind) {
     case 'entryPathPrefixed':
       return 2 + (value as Buffer).length;
+    case 'accountName':
+      return 1 + (value as Buffer).length;
     case 'userPathList':
       return (value as Buffer[]).reduce((sum, path) => sum + path.length + 1, -1);
     case 'text':
       return Buffer.byteLength(value as string, 'utf8');
     case 'extension':
       return 0;
+    case 'nameSuffix':
+      return value === undefined ? 0 : (value as Buffer).length;
     default:
       return (value as Buffer).length;
   }
@@ -127,12 +143,19 @@ export function writeField(typeName: string, field: Field, value: FieldValue, bu
       return pos + HELLO_MAGIC.copy(buf, pos);
     case 'extension':
       return pos;
+    case 'nameSuffix':
+      return value === undefined ? pos : pos + (value as Buffer).copy(buf, pos);
     case 'text':
       return pos + buf.write(value as string, pos, 'utf8');
     case 'entryPathPrefixed': {
       const path = value as Buffer;
       pos = buf.writeUInt16BE(path.length, pos);
       return pos + path.copy(buf, pos);
+    }
+    case 'accountName': {
+      const name = value as Buffer;
+      pos = buf.writeUInt8(name.length, pos);
+      return pos + name.copy(buf, pos);
     }
     case 'userPathList': {
       const paths = value as Buffer[];
@@ -193,6 +216,11 @@ export function readField(typeName: string, field: Field, payload: Buffer, pos: 
       return [undefined, pos + 4];
     case 'extension':
       return [undefined, payload.length];
+    case 'nameSuffix':
+      // Absent rather than empty: a MODE without it decodes as it did before the field existed.
+      if (pos === payload.length) return [undefined, pos];
+      value = payload.subarray(pos);
+      break;
     case 'entryPathPrefixed': {
       if (pos + 2 > payload.length) {
         throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName} payload is too short for ${field.name}'s length`);
@@ -205,6 +233,15 @@ export function readField(typeName: string, field: Field, payload: Buffer, pos: 
         );
       }
       [value, next] = [payload.subarray(pos + 2, pos + 2 + length), pos + 2 + length];
+      break;
+    }
+    case 'accountName': {
+      if (pos + 1 > payload.length) throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName} payload is too short for ${field.name}'s length`);
+      const length = payload.readUInt8(pos);
+      if (pos + 1 + length > payload.length) {
+        throw new FcpError('FCP_ERR_BAD_LENGTH', `${typeName}.${field.name} says ${length} bytes but the payload has ${payload.length - pos - 1} left`);
+      }
+      [value, next] = [payload.subarray(pos + 1, pos + 1 + length), pos + 1 + length];
       break;
     }
     case 'userPathList': {

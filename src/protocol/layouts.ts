@@ -11,6 +11,8 @@ import {
   MAC_SIZE,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_FILE_SIZE,
+  MAX_ACCOUNT_NAME_BYTES,
+  MAX_BACKUP_SUFFIX_BYTES,
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
   MAX_PATH_BYTES,
@@ -50,7 +52,11 @@ export type FieldKind =
   /** rest of the payload: file data */
   | 'data'
   /** rest of the payload: extension bytes a later version may add; ignored */
-  | 'extension';
+  | 'extension'
+  /** rest of the payload: bytes to append to a file name (no `/`, no NUL); absent when empty */
+  | 'nameSuffix'
+  /** u8 length, then that many bytes of a user or group name (no NUL); bounds include the u8 */
+  | 'accountName';
 
 export interface Field {
   name: string;
@@ -68,7 +74,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.PULL]: [f('paths', 'userPathList')],
   [PacketType.SESSION]: [f('sessionId', 'fixed', { size: SESSION_ID_SIZE })],
   [PacketType.ATTACH]: [f('sessionId', 'fixed', { size: SESSION_ID_SIZE }), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
-  [PacketType.MODE]: [f('flags', 'u32')],
+  [PacketType.MODE]: [f('flags', 'u32'), f('backupSuffix', 'nameSuffix')],
   [PacketType.DIR_INFO]: [f('perm', 'u16', { max: 0o7777 }), f('mtimeNs', 'i64'), f('path', 'entryPath')],
   [PacketType.FILE_INFO]: [
     f('fileId', 'u32'),
@@ -124,6 +130,8 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('data', 'data', { min: 0, max: INLINE_MAX }),
   ],
   [PacketType.ENTRY_ERROR]: [f('code', 'u16'), f('path', 'entryPathPrefixed'), f('message', 'text')],
+  [PacketType.HARDLINK]: [f('path', 'entryPathPrefixed'), f('target', 'entryPath')],
+  [PacketType.OWNER]: [f('uid', 'u32'), f('gid', 'u32'), f('user', 'accountName'), f('group', 'accountName')],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {
@@ -153,6 +161,8 @@ export const VARIABLE_BOUNDS: Partial<Record<FieldKind, PayloadBounds>> = {
   linkTarget: { min: 1, max: MAX_PATH_BYTES },
   text: { min: 0, max: MAX_ERROR_MESSAGE_BYTES },
   extension: { min: 0, max: MAX_PAYLOAD },
+  nameSuffix: { min: 0, max: MAX_BACKUP_SUFFIX_BYTES },
+  accountName: { min: 1, max: 1 + MAX_ACCOUNT_NAME_BYTES },
 };
 
 export function variableBounds(field: Field): PayloadBounds {

@@ -14,8 +14,11 @@ export interface PullMessage { type: P['PULL']; paths: Buffer[] }
 export interface SessionMessage { type: P['SESSION']; sessionId: Buffer }
 /** C→S, first frame of a data connection after HELLO: which session and which connection index. */
 export interface AttachMessage { type: P['ATTACH']; sessionId: Buffer; connIndex: number }
-/** C→S: transfer options (ModeFlag bits). */
-export interface ModeMessage { type: P['MODE']; flags: number }
+/**
+ * C→S: transfer options (ModeFlag bits). backupSuffix comes with BACKUP only, and a MODE without it
+ * is the 4 bytes it always was.
+ */
+export interface ModeMessage { type: P['MODE']; flags: number; backupSuffix?: Buffer }
 export interface DirInfoMessage { type: P['DIR_INFO']; perm: number; mtimeNs: bigint; path: Buffer }
 export interface FileInfoMessage {
   type: P['FILE_INFO'];
@@ -86,6 +89,16 @@ export interface FileInlineMessage {
  * could not create, a source entry the sender skipped), so that both sides count it as failed.
  */
 export interface EntryErrorMessage { type: P['ENTRY_ERROR']; code: number; path: Buffer; message: string }
+/**
+ * S→R, control (feature HARD_LINKS): `path` is another name of the file announced earlier in this
+ * session as `target`; the receiver links it to that file once the file is in place.
+ */
+export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Buffer }
+/**
+ * S→R, control (feature OWNERS): the owner and group of the entries announced after it, until the
+ * next OWNER; the names are the sender's for those ids (empty when it has none).
+ */
+export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user: Buffer; group: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -118,6 +131,8 @@ export type Message =
   | ChunkAckMessage
   | BatchMessage
   | FileInlineMessage
-  | EntryErrorMessage;
+  | EntryErrorMessage
+  | HardlinkMessage
+  | OwnerMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

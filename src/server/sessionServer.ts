@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { parse as parseUuid, v4 as uuidv4 } from 'uuid';
 import { FcpError } from '../errors';
-import { ModeFlag } from '../protocol/constants';
+import { Feature, ModeFlag } from '../protocol/constants';
 import { keyIdOf } from '../protocol/keys';
 import type { ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
@@ -54,7 +54,7 @@ export interface SessionServerOptions {
    * What a checked request becomes (default: the destination or the walk of the sources on this
    * host). Tests put a scripted, hostile sender here to attack the real client.
    */
-  prepare?: (request: RequestAction, access?: AccessPolicy) => SessionWork;
+  prepare?: (request: RequestAction, params: ParamsMessage, access?: AccessPolicy) => SessionWork;
   log(line: string): void;
 }
 
@@ -91,7 +91,9 @@ interface Session {
 }
 
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
-export type SessionWork = { kind: 'push'; destination: Destination; scope: EntryScope; flags: number } | { kind: 'pull'; walk: WalkResult };
+export type SessionWork =
+  | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer }
+  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -102,23 +104,26 @@ function peerOf(socket: net.Socket): string {
  * Checks a request and prepares its work, so that a bad path is refused before SESSION: with a
  * policy, the destination or every source on its real path, before anything is created or read.
  */
-function prepare(request: RequestAction, access?: AccessPolicy): SessionWork {
+function prepare(request: RequestAction, params: ParamsMessage, access?: AccessPolicy): SessionWork {
   const paths = access?.checksPaths ? access : undefined;
   if (request.kind === 'push') {
     const target = expandHome(request.paths[0]!);
     const refusal = paths?.pushRefusal(realPath(target));
     if (refusal) throw refusal;
     const destination = { ...resolveDestination(target, request.flags), refusal: paths?.entryRefusal };
-    return { kind: 'push', destination, scope: requestScope(request.flags, destination.isDirectory), flags: request.flags };
+    const { flags, backupSuffix } = request;
+    return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
+  const hardLinks = (params.features & Feature.HARD_LINKS) !== 0;
+  const removeSources = (request.flags & ModeFlag.REMOVE_SOURCE) !== 0;
   const sources = expandSources(request.paths);
   for (const source of sources) {
     const refusal = paths?.pathRefusal(realPath(source));
     if (refusal) throw refusal;
   }
-  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, refuse: paths?.walkRefusal }) };
+  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal }), removeSources };
 }
 
 export class SessionServer {
@@ -225,7 +230,7 @@ export class SessionServer {
         if (maxSessions !== undefined && this.sessions.size >= maxSessions) {
           throw policyRefusal('max_sessions', `fcpd serves at most ${maxSessions} sessions at once; try again when one has ended`);
         }
-        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request, this.options.access), params);
+        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request, params, this.options.access), params);
         this.logLowered(session, machine.offered!, policy!);
         return session.id;
       } catch (err) {
@@ -359,7 +364,7 @@ export class SessionServer {
       release: (connIndex: number) => (session.entry.attached as Set<number>).delete(connIndex),
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work.flags) : new SendEngine(link, session.work.walk);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work) : new SendEngine(link, session.work.walk, {}, session.work.removeSources);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

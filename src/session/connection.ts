@@ -4,7 +4,7 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { FcpError, wireFromCode } from '../errors';
-import { Cipher, KNOWN_MODE_FLAGS, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, KNOWN_MODE_FLAGS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
@@ -26,7 +26,8 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number }
+/** backupSuffix: MODE's, with BACKUP in flags. */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
@@ -267,6 +268,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   private offer: ParamsMessage | undefined;
   private attach: AttachMessage | undefined;
   private flags = 0;
+  private backupSuffix: Buffer | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -319,10 +321,10 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         return this.onMode(message);
       case P.PUSH:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags }];
+        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix }];
       case P.PULL:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix }];
       default:
         return [];
     }
@@ -439,7 +441,12 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     if ((message.flags & ~KNOWN_MODE_FLAGS) !== 0) {
       return this.fail(new FcpError('FCP_ERR_PARAMS', `MODE has unknown flag bits 0x${message.flags.toString(16)}`));
     }
+    if (((message.flags & ModeFlag.BACKUP) !== 0) !== (message.backupSuffix !== undefined)) {
+      return this.fail(new FcpError('FCP_ERR_PARAMS', 'MODE has a backup suffix without BACKUP, or BACKUP without a suffix'));
+    }
     this.flags = message.flags;
+    // A copy: the suffix is a view into a received frame.
+    this.backupSuffix = message.backupSuffix && Buffer.from(message.backupSuffix);
     this.state = 'AWAIT_REQUEST';
     return [];
   }

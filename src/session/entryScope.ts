@@ -1,5 +1,6 @@
 /**
- * Which entries a receiver accepts (PROTOCOL.md §7.2, rules E1..E4): only what the request covers.
+ * Which entries a receiver accepts (PROTOCOL.md §7.2, rules E1..E4; E5, about hard links, needs the
+ * files announced so far and is the receiving machine's): only what the request covers.
  * A malicious sender must not place anything the user did not ask for (scp's CVE-2019-6111: a
  * server answering `scp host:wanted.txt .` with `.ssh/authorized_keys`). Entry path syntax (no
  * `..`, no absolute path, §3) is checked earlier, when a message is decoded; this checks what a

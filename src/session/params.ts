@@ -70,15 +70,34 @@ export function isChunkSize(value: number): boolean {
   return value >= MIN_CHUNK_SIZE && value <= MAX_CHUNK_SIZE && (value & (value - 1)) === 0;
 }
 
-/** The client's offer; `cipher` is the one used when encrypting (default AES-256-GCM). */
-export function makeOffer(options: { chunkSize?: number; connections?: number; encrypt: boolean; cipher?: SealingCipher }): ParamsMessage {
+/**
+ * The client's offer; `cipher` is the one used when encrypting (default AES-256-GCM). Features
+ * that only some copies use (hardLinks: -H; owners: on a push, and on a pull by root) are offered
+ * only then, so that an fcpd that predates them still serves the copies that do without.
+ */
+export function makeOffer(options: {
+  chunkSize?: number;
+  connections?: number;
+  encrypt: boolean;
+  cipher?: SealingCipher;
+  hardLinks?: boolean;
+  /** The sender is to say who owns what it sends (OWNER). */
+  owners?: boolean;
+}): ParamsMessage {
   return {
     type: PacketType.PARAMS,
     chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
     connections: options.connections ?? DEFAULT_CONNECTIONS,
     hashAlgs: SUPPORTED_HASH_ALGS,
     cipher: options.encrypt ? (options.cipher ?? Cipher.AES_256_GCM) : Cipher.NONE,
-    features: Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RECONNECT | (options.encrypt ? Feature.HEADER_CHKSUM : 0),
+    features:
+      Feature.BATCH |
+      Feature.INLINE |
+      Feature.QUICK_CHECK |
+      Feature.RECONNECT |
+      (options.encrypt ? Feature.HEADER_CHKSUM : 0) |
+      (options.hardLinks ? Feature.HARD_LINKS : 0) |
+      (options.owners ? Feature.OWNERS : 0),
   };
 }
 

@@ -28,6 +28,7 @@ import type {
   FileOkMessage,
   FileReadyMessage,
   FileSameMessage,
+  HardlinkMessage,
   Message,
   ResendMessage,
 } from '../protocol/messages';
@@ -50,6 +51,13 @@ export const INLINE_WINDOW_BYTES = 64 * 1024 * 1024;
 /** Receiver: create a directory (its mode and mtime are applied at `finish`, deepest first). */
 export interface CreateDirAction { type: 'createDir'; path: Buffer; perm: number; mtimeNs: bigint }
 export interface CreateSymlinkAction { type: 'createSymlink'; path: Buffer; target: Buffer; mtimeNs: bigint }
+/**
+ * Receiver (-H): link entry `path` to the file of entry `target`, which is in place; on failure
+ * call entryFailed.
+ */
+export interface CreateHardlinkAction { type: 'createHardlink'; path: Buffer; target: Buffer }
+/** Receiver (feature OWNERS): the owner and group of the entries announced from now on (names are copies). */
+export interface SetOwnerAction { type: 'setOwner'; uid: number; gid: number; user: Buffer; group: Buffer }
 /** Receiver: create the temporary file, then call fileCreated or fileFailed. */
 export interface CreateFileAction {
   type: 'createFile';
@@ -128,6 +136,8 @@ export type ReceiverAction =
   | FailAction
   | CreateDirAction
   | CreateSymlinkAction
+  | CreateHardlinkAction
+  | SetOwnerAction
   | CreateFileAction
   | WriteChunkAction
   | WriteFileAction
@@ -326,6 +336,14 @@ interface FailedFile {
   readonly created: boolean;
 }
 
+/** -H: a file that hard links may name, and the links that wait for it to be in place. */
+interface LinkTarget {
+  readonly path: Buffer;
+  /** pending until the file is OK or FAILED (with its error). */
+  outcome: 'pending' | 'ok' | FcpError;
+  readonly waiting: Buffer[];
+}
+
 /** The chunk a data connection is in the middle of; one per connection, reused. */
 class DataLink {
   /** -1 when no chunk is open. */
@@ -362,10 +380,23 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated RECONNECT: chunks are acknowledged per connection, a lost one reported. */
   private readonly reconnect: boolean;
 
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; reconnect?: boolean }) {
+  /**
+   * With HARD_LINKS: every announced file by entry path (latin1), which a HARDLINK may name, and
+   * by file_id while it is in progress. Undefined without the feature: HARDLINK is then unexpected.
+   */
+  private readonly linkTargets: Map<string, LinkTarget> | undefined;
+  private readonly pendingTargets = new Map<number, LinkTarget>();
+
+  /** The session negotiated OWNERS: OWNER may come. */
+  private readonly owners: boolean;
+
+  /** hardLinks, owners, reconnect: the session negotiated HARD_LINKS, OWNERS, RECONNECT. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
+    this.linkTargets = opts.hardLinks ? new Map() : undefined;
+    this.owners = opts.owners ?? false;
     this.reconnect = opts.reconnect ?? false;
   }
 
@@ -404,6 +435,15 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.FILE_INLINE:
         if (this.announcing(onControl)) return this.outOfScope('file', message.path) ?? this.onFileInline(message);
+        break;
+      case PacketType.HARDLINK:
+        if (this.announcing(onControl) && this.linkTargets) return this.outOfScope('file', message.path) ?? this.onHardlink(this.linkTargets, message);
+        break;
+      case PacketType.OWNER:
+        if (this.announcing(onControl) && this.owners) {
+          const { uid, gid, user, group } = message;
+          return [{ type: 'setOwner', uid, gid, user: Buffer.from(user), group: Buffer.from(group) }];
+        }
         break;
       case PacketType.ENTRY_ERROR:
         if (this.announcing(onControl)) return this.entryFailedThere(message);
@@ -590,6 +630,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     const refused = this.refusedAnnouncement('FILE_INFO', fileId, path, size);
     if (refused !== undefined) return this.fail(refused);
     this.recordAnnouncement(size);
+    this.recordLinkTarget(fileId, path);
     this.files.set(fileId, {
       fileId,
       path,
@@ -608,8 +649,51 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     const refused = this.refusedAnnouncement('FILE_INLINE', fileId, path, data.length);
     if (refused !== undefined) return this.fail(refused);
     this.recordAnnouncement(data.length);
+    this.recordLinkTarget(fileId, path);
     this.inlineFiles.set(fileId, data.length);
     return [{ type: 'writeFile', fileId, path, perm, mtimeNs, hash, data }];
+  }
+
+  /** -H: a file announced now may be the target of later HARDLINKs. */
+  private recordLinkTarget(fileId: number, path: Buffer): void {
+    if (!this.linkTargets) return;
+    // A copy: the path is a view into a received frame, whose memory may be reused.
+    const target: LinkTarget = { path: Buffer.from(path), outcome: 'pending', waiting: [] };
+    this.linkTargets.set(path.toString('latin1'), target);
+    this.pendingTargets.set(fileId, target);
+  }
+
+  /**
+   * E5 (PROTOCOL.md §7.2): a hard link names a file announced earlier in this session, so it can
+   * only join two names the request covers. It is made once that file is in place.
+   */
+  private onHardlink(targets: Map<string, LinkTarget>, message: HardlinkMessage): readonly ReceiverAction[] {
+    const target = targets.get(message.target.toString('latin1'));
+    if (target === undefined) {
+      return this.fail(new FcpError('FCP_ERR_BAD_PATH', `the peer sent a hard link ${showName(message.path)} to ${showName(message.target)}, which it did not announce as a file before it`, {
+        hint: 'a hard link may only name a file sent earlier in the same transfer',
+      }));
+    }
+    if (target.outcome === 'pending') {
+      target.waiting.push(Buffer.from(message.path));
+      return NO_ACTIONS;
+    }
+    return this.linkTo(target, message.path);
+  }
+
+  private linkTo(target: LinkTarget, path: Buffer): ReceiverAction[] {
+    if (target.outcome === 'ok') return [{ type: 'createHardlink', path, target: target.path }];
+    const failure = target.outcome as FcpError;
+    return this.entryFailedHere(path, new FcpError(failure.code, `${showName(path)} is not linked: ${showName(target.path)}, the file it names, failed`));
+  }
+
+  /** -H: the file `fileId` is settled; the links waiting for it are made, or fail with it. */
+  private settleLinks(fileId: number, outcome: 'ok' | FcpError, actions: ReceiverAction[]): void {
+    const target = this.pendingTargets.get(fileId);
+    if (target === undefined) return;
+    this.pendingTargets.delete(fileId);
+    target.outcome = outcome;
+    for (const path of target.waiting.splice(0)) actions.push(...this.linkTo(target, path));
   }
 
   private onDone(): readonly ReceiverAction[] {
@@ -787,6 +871,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     const actions: ReceiverAction[] = notifyPeer ? [fileError(fileId, error)] : [];
     if (created) actions.push({ type: 'discardFile', fileId });
     actions.push({ type: 'fileFailed', fileId, error });
+    this.settleLinks(fileId, error, actions);
     return this.finishIfSettled(actions);
   }
 
@@ -795,7 +880,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.filesOk++;
     this.bytesOk += size;
     const ok: FileOkAction = answer === PacketType.FILE_SAME ? { type: 'fileOk', fileId, same: true } : { type: 'fileOk', fileId };
-    return this.finishIfSettled([send({ type: answer, fileId }), ok]);
+    const actions: ReceiverAction[] = [send({ type: answer, fileId }), ok];
+    this.settleLinks(fileId, 'ok', actions);
+    return this.finishIfSettled(actions);
   }
 
   /** Appends `finish` when the sender's DONE is in and every file is OK or FAILED. */
@@ -874,6 +961,20 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (this.state === 'FAILED') return NO_ACTIONS;
     this.requireAnnouncing('announceSymlink');
     return [send({ type: PacketType.SYMLINK, mtimeNs, path, target })];
+  }
+
+  /** -H: `path` is another name of the file announced earlier as `target` (feature HARD_LINKS). */
+  announceHardlink(path: Buffer, target: Buffer): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('announceHardlink');
+    return [send({ type: PacketType.HARDLINK, path, target })];
+  }
+
+  /** Who owns the entries announced from now on (feature OWNERS); user and group are the names of the ids, or empty. */
+  announceOwner(uid: number, gid: number, user: Buffer, group: Buffer): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireAnnouncing('announceOwner');
+    return [send({ type: PacketType.OWNER, uid, gid, user, group })];
   }
 
   /** A source entry that is not sent (unreadable, a FIFO or device, a symlink loop): the receiver counts it too. */

@@ -57,7 +57,7 @@ async function visit(v: Visit, source: string, path: Buffer, stat: Stats): Promi
   const mtimeNs = BigInt(stat.mtime) * 1_000_000_000n;
   try {
     if (kind === 'symlink') {
-      v.result.entries.push({ kind, path, target: Buffer.from(await v.fs.readlink(source)), mtimeNs });
+      v.result.entries.push({ kind, path, source: Buffer.from(source), target: Buffer.from(await v.fs.readlink(source)), mtimeNs });
     } else if (kind === 'file') {
       v.result.entries.push({ kind, path, source: Buffer.from(source), perm, size: stat.size, mtimeNs });
       v.result.fileCount++;

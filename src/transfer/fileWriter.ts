@@ -52,8 +52,12 @@ const MAX_TEMP_STEM = 200;
 const SLASH = 0x2f;
 const DOT = 0x2e;
 
+/** Whom an entry is to belong to (a receiver running as root keeps the sender's owners). */
+export interface FileOwner { uid: number; gid: number }
+
 interface OpenFile {
   fd: number;
+  owner: FileOwner | undefined;
   /** The mode the file was created with: commit changes it only when it differs. */
   createdMode: number;
   temp: Buffer;
@@ -137,6 +141,8 @@ export interface FileWriterOptions {
   writeTimeoutMs?: number;
   /** How a chunk larger than SYNC_WRITE_MAX is written (tests put a disk that never answers here). */
   poolWrite?: WriteStep;
+  /** --backup: what an entry replaces is first renamed to its name with this suffix. */
+  backupSuffix?: Buffer;
 }
 
 export class FileWriter {
@@ -147,6 +153,7 @@ export class FileWriter {
   private readonly discardWaiters: (() => void)[] = [];
   private readonly writeTimeoutMs: number;
   private readonly poolWrite: WriteStep;
+  private readonly backupSuffix: Buffer | undefined;
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
@@ -156,10 +163,11 @@ export class FileWriter {
   ) {
     this.writeTimeoutMs = options.writeTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.poolWrite = options.poolWrite ?? writeInPool;
+    this.backupSuffix = options.backupSuffix;
   }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
-  createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer): void {
+  createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer, owner?: FileOwner): void {
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.
       fs.mkdirSync(path, { mode: perm | 0o700 });
@@ -173,18 +181,46 @@ export class FileWriter {
       }
       attempt('make writable', path, () => fs.chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
+    if (owner) attempt('change the owner of', path, () => fs.lchownSync(path, owner.uid, owner.gid));
     this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath) });
   }
 
-  createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint): void {
+  /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
+  createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner?: FileOwner): void {
+    if (lstatOrUndefined(path)?.isSymbolicLink() && attempt('read symlink', path, () => fs.readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
+      attempt('set the owner and time of symlink', path, () => {
+        if (owner) fs.lchownSync(path, owner.uid, owner.gid);
+        fs.lutimesSync(path, Date.now() / 1000, seconds(mtimeNs));
+      });
+      return;
+    }
     const temp = tempPathFor(path);
     try {
       fs.symlinkSync(target, temp);
+      if (owner) fs.lchownSync(temp, owner.uid, owner.gid);
       fs.lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs));
-      fs.renameSync(temp, path);
+      replace(temp, path, this.backupSuffix);
     } catch (err) {
       fs.rmSync(temp, { force: true });
       throw fsError(err, 'create symlink', path);
+    }
+  }
+
+  /**
+   * Makes `path` another name of the file at `target`: linked under a temporary name and renamed
+   * into place, so that whatever was at `path` is replaced at once. Nothing changes when `path`
+   * is that file already.
+   */
+  createHardlink(path: Buffer, target: Buffer): void {
+    const existing = lstatOrUndefined(path);
+    if (existing && sameInode(existing, attempt('inspect', target, () => fs.lstatSync(target, { bigint: true })))) return;
+    const temp = tempPathFor(path);
+    try {
+      fs.linkSync(target, temp);
+      replace(temp, path, this.backupSuffix);
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      throw fsError(err, 'create hard link', path);
     }
   }
 
@@ -194,12 +230,15 @@ export class FileWriter {
    * differ. False when anything else is there, or nothing, or it cannot be inspected or changed:
    * the file is then sent and replaces it.
    */
-  keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
+  keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint, owner?: FileOwner): boolean {
     try {
       // Usually nothing is there yet: asked not to throw, lstat then costs no exception (ten thousand for a new tree).
       const existing = fs.lstatSync(final, { bigint: true, throwIfNoEntry: false });
       if (!existing || !isSameFile(existing, size, mtimeNs)) return false;
-      if (Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
+      // A chown clears setuid and setgid: the mode is set after it.
+      const chown = owner !== undefined && (existing.uid !== BigInt(owner.uid) || existing.gid !== BigInt(owner.gid));
+      if (chown) fs.lchownSync(final, owner.uid, owner.gid);
+      if (chown || Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
       return true;
     } catch {
       return false;
@@ -207,16 +246,16 @@ export class FileWriter {
   }
 
   /** Creates the temporary file; a file of more than one chunk is sized at once (ftruncate). */
-  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean): void {
-    this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0));
+  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean, owner?: FileOwner): void {
+    this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0, owner));
   }
 
   /**
    * A whole small file (FILE_INLINE): created under its temporary name, written, given its mode
    * and mtime and renamed into place in one go, so it holds no descriptor beyond this call.
    */
-  writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint): void {
-    const file = openTemporary(final, perm, 0);
+  writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
+    const file = openTemporary(final, perm, 0, owner);
     try {
       for (let written = 0; written < data.length; ) {
         const step = fs.writeSync(file.fd, data, written, data.length - written, written);
@@ -227,7 +266,7 @@ export class FileWriter {
       removeFile(file);
       throw fsError(err, 'write', final);
     }
-    commit(file, perm, mtimeNs);
+    commit(file, perm, mtimeNs, this.backupSuffix);
   }
 
   /**
@@ -270,7 +309,7 @@ export class FileWriter {
     const file = this.fileOf(fileId);
     this.files.delete(fileId);
     try {
-      commit(file, perm, mtimeNs);
+      commit(file, perm, mtimeNs, this.backupSuffix);
     } finally {
       this.closed();
     }
@@ -347,8 +386,20 @@ export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigi
   return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
 }
 
+function lstatOrUndefined(path: Buffer): fs.BigIntStats | undefined {
+  try {
+    return fs.lstatSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+function sameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
 /** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */
-function openTemporary(final: Buffer, perm: number, size: number): OpenFile {
+function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwner | undefined): OpenFile {
   const temp = tempPathFor(final);
   const createdMode = creationMode(perm);
   let fd: number | undefined;
@@ -360,21 +411,35 @@ function openTemporary(final: Buffer, perm: number, size: number): OpenFile {
     fs.rmSync(temp, { force: true });
     throw fsError(err, 'create', final);
   }
-  return { fd, createdMode, temp, final, writing: 0, discarded: false };
+  return { fd, owner, createdMode, temp, final, writing: 0, discarded: false };
 }
 
 /** Applies mode and mtime, closes and renames the written file into place. */
-function commit(file: OpenFile, perm: number, mtimeNs: bigint): void {
+function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
   try {
+    // Before the mode: a chown clears setuid and setgid, which creationMode never sets, so fchmod follows.
+    if (file.owner) fs.fchownSync(file.fd, file.owner.uid, file.owner.gid);
     if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
     fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
     fs.closeSync(file.fd);
-    fs.renameSync(file.temp, file.final);
+    replace(file.temp, file.final, backupSuffix);
   } catch (err) {
     closeQuietly(file.fd);
     fs.rmSync(file.temp, { force: true });
     throw fsError(err, 'finish', file.final);
   }
+}
+
+/**
+ * Renames `temp` into place at `final`; with a backup suffix, what is at `final` (anything but a
+ * directory, which a file never replaces) is first renamed to `final` + suffix, as rsync --backup does.
+ */
+function replace(temp: Buffer, final: Buffer, backupSuffix: Buffer | undefined): void {
+  if (backupSuffix) {
+    const existing = lstatOrUndefined(final);
+    if (existing && !existing.isDirectory()) attempt('back up', final, () => fs.renameSync(final, Buffer.concat([final, backupSuffix])));
+  }
+  fs.renameSync(temp, final);
 }
 
 function removeFile(file: OpenFile): void {

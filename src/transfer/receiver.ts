@@ -15,7 +15,8 @@ import type { EntryScope } from '../session/entryScope';
 import { ReceiverAction, TransferReceiver, WriteFileAction } from '../session/transfer';
 import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
-import { FileWriter } from './fileWriter';
+import { FileOwner, FileWriter } from './fileWriter';
+import { loadAccounts, localIds } from './accounts';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
@@ -24,6 +25,7 @@ import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferS
 
 interface IncomingFile {
   path: Buffer;
+  owner?: FileOwner;
   perm: number;
   size: number;
   mtimeNs: bigint;
@@ -32,6 +34,12 @@ interface IncomingFile {
 }
 
 const SLASH = 0x2f;
+
+/** What the request's MODE asks of the receiver: its flags, and with BACKUP the suffix of backups. */
+export interface ReceiveMode {
+  flags: number;
+  backupSuffix?: Buffer;
+}
 
 export class ReceiveEngine extends TransferRun {
   private readonly machine: TransferReceiver;
@@ -45,19 +53,40 @@ export class ReceiveEngine extends TransferRun {
   private readonly quickCheck: boolean;
   /** DATA and FILE_INLINE bytes received. */
   private bytesSent = 0;
+  /**
+   * Owners are kept when the session negotiated OWNERS and this process runs as root (only root
+   * may give files away, as with rsync); by the sender's names mapped to this machine's ids, or
+   * with NUMERIC_IDS by number.
+   */
+  private readonly keepOwners: { numericIds: boolean; accounts: ReturnType<typeof loadAccounts> } | undefined;
+  /** The owner of the entries announced from now on (the last OWNER), when owners are kept. */
+  private owner: FileOwner | undefined;
 
-  /** modeFlags: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session without QUICK_CHECK. */
+  /** mode: the request's; its IGNORE_TIMES (-I) turns the quick check off, as does a session without QUICK_CHECK. */
   constructor(
     link: TransferLink,
     private readonly destination: Destination,
     scope: EntryScope,
-    modeFlags: number,
+    mode: ReceiveMode,
     private readonly events: TransferEvents = {},
   ) {
     super(link);
-    this.quickCheck = (modeFlags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
-    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope, reconnect: this.reconnect });
-    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs });
+    this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
+    this.machine = new TransferReceiver({
+      chunkSize: link.params.chunkSize,
+      peerName: link.peerName,
+      scope,
+      hardLinks: (link.params.features & Feature.HARD_LINKS) !== 0,
+      owners: (link.params.features & Feature.OWNERS) !== 0,
+      reconnect: this.reconnect,
+    });
+    const root = process.getuid?.() === 0;
+    this.keepOwners =
+      root && (link.params.features & Feature.OWNERS) !== 0 ? { numericIds: (mode.flags & ModeFlag.NUMERIC_IDS) !== 0, accounts: loadAccounts() } : undefined;
+    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), {
+      writeTimeoutMs: link.idleMs,
+      backupSuffix: mode.flags & ModeFlag.BACKUP ? mode.backupSuffix : undefined,
+    });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
 
@@ -118,9 +147,15 @@ export class ReceiveEngine extends TransferRun {
         case 'createSymlink':
           this.createSymlink(action.path, action.target, action.mtimeNs);
           break;
+        case 'createHardlink':
+          this.createHardlink(action.path, action.target);
+          break;
+        case 'setOwner':
+          if (this.keepOwners) this.owner = localIds(action, this.keepOwners.accounts, this.keepOwners.numericIds);
+          break;
         case 'createFile':
-          this.files.set(action.fileId, { path: action.path, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
-          if (this.unchanged(action.path, action.size, action.perm, action.mtimeNs)) {
+          this.files.set(action.fileId, { path: action.path, owner: this.owner, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
+          if (this.unchanged(action.path, action.size, action.perm, action.mtimeNs, this.owner)) {
             this.apply(this.machine.fileSame(action.fileId), 0);
             break;
           }
@@ -130,9 +165,11 @@ export class ReceiveEngine extends TransferRun {
         case 'writeChunk':
           this.writeChunk(connIndex, action.fileId, action.seq, action.length, action.data, action.hash);
           break;
-        case 'writeFile':
-          this.descriptors.take(() => this.writeInline(action));
+        case 'writeFile': {
+          const owner = this.owner;
+          this.descriptors.take(() => this.writeInline(action, owner));
           break;
+        }
         case 'commitFile':
           this.commitFile(action.fileId);
           break;
@@ -164,14 +201,14 @@ export class ReceiveEngine extends TransferRun {
   }
 
   /** The quick check of an announced file: its destination holds it already. */
-  private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint): boolean {
+  private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
     if (!this.quickCheck) return false;
     try {
       this.checkEntry(path);
     } catch {
       return false;
     }
-    return this.writer.keepIfSame(this.destination.localPath(path), size, perm, mtimeNs);
+    return this.writer.keepIfSame(this.destination.localPath(path), size, perm, mtimeNs, owner);
   }
 
   /**
@@ -191,7 +228,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
-      this.writer.createDirectory(local, perm, mtimeNs, path);
+      this.writer.createDirectory(local, perm, mtimeNs, path, this.owner);
     } catch (err) {
       const error = fsError(err, 'create directory', local);
       // Without its top directory nothing of the transfer can be placed: that ends the session.
@@ -206,9 +243,20 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
-      this.writer.createSymlink(local, target, mtimeNs);
+      this.writer.createSymlink(local, target, mtimeNs, this.owner);
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create symlink', local)), 0);
+    }
+  }
+
+  /** -H: `path` becomes another name of `target`'s file, which is in place. */
+  private createHardlink(path: Buffer, target: Buffer): void {
+    const local = this.destination.localPath(path);
+    try {
+      this.checkEntry(path);
+      this.writer.createHardlink(local, this.destination.localPath(target));
+    } catch (err) {
+      this.apply(this.machine.entryFailed(path, fsError(err, 'create hard link', local)), 0);
     }
   }
 
@@ -220,7 +268,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(file.path);
     try {
       this.checkEntry(file.path);
-      this.writer.createFile(fileId, local, file.size, file.perm, file.size > this.link.params.chunkSize);
+      this.writer.createFile(fileId, local, file.size, file.perm, file.size > this.link.params.chunkSize, file.owner);
     } catch (err) {
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.createFile(fileId));
       this.descriptors.budget.release();
@@ -248,7 +296,7 @@ export class ReceiveEngine extends TransferRun {
   }
 
   /** Writes a small file whole with a descriptor taken for it, given back before this returns. */
-  private writeInline(action: WriteFileAction): void {
+  private writeInline(action: WriteFileAction, owner: FileOwner | undefined): void {
     const { fileId, path, perm, mtimeNs, hash, data } = action;
     const local = this.destination.localPath(path);
     const digest = (): Buffer => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
@@ -262,9 +310,9 @@ export class ReceiveEngine extends TransferRun {
           hint: 'the sender read something other than it hashed; copy it again',
         });
       }
-      if (!this.unchanged(path, data.length, perm, mtimeNs)) this.writer.writeFile(local, data, perm, mtimeNs);
+      if (!this.unchanged(path, data.length, perm, mtimeNs, owner)) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
-      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.writeInline(action));
+      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.writeInline(action, owner));
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
     }

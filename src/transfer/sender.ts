@@ -35,9 +35,11 @@ import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
+import { keptBecause, removeSource } from './sourceRemoval';
 import { counts, fileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
-import type { Entry, WalkResult } from './walk';
+import type { Entry, EntryIds, WalkResult } from './walk';
+import { loadAccounts } from './accounts';
 
 const readv = promisify(fs.readv);
 
@@ -124,11 +126,17 @@ export class SendEngine extends TransferRun {
   private readonly freeIndexes = new Set<number>();
   /** Lost data connections whose DATA_LOST has not come yet, with the deadline for it. */
   private readonly lossDeadlines = new Map<number, NodeJS.Timeout>();
+  /** Feature OWNERS: this machine's names for the ids, and the ids of the last OWNER sent ("uid:gid"). */
+  private readonly owners: { accounts: ReturnType<typeof loadAccounts>; last: string } | undefined;
+  /** --remove-source-files: entry paths (latin1) of the symlinks and links the receiver reported failed. */
+  private readonly failedEntries: Set<string> | undefined;
 
+  /** removeSources: --remove-source-files (MODE's REMOVE_SOURCE). */
   constructor(
     link: TransferLink,
     private readonly walk: WalkResult,
     private readonly events: TransferEvents = {},
+    private readonly removeSources = false,
   ) {
     super(link);
     this.chunkSize = link.params.chunkSize;
@@ -143,6 +151,8 @@ export class SendEngine extends TransferRun {
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
+    this.failedEntries = removeSources ? new Set() : undefined;
+    this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
   }
 
   /**
@@ -270,13 +280,10 @@ export class SendEngine extends TransferRun {
     let inlineBytes = 0;
     while (this.nextEntry < entries.length && !this.over) {
       const entry = entries[this.nextEntry]!;
+      if (entry.kind !== 'hardlink') this.announceOwner(entry.ids);
       if (entry.kind !== 'file') {
         this.nextEntry++;
-        this.apply(
-          entry.kind === 'dir'
-            ? this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs)
-            : this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs),
-        );
+        this.apply(this.announceOther(entry));
         continue;
       }
       const inline = this.inlining && entry.size <= INLINE_MAX;
@@ -310,6 +317,27 @@ export class SendEngine extends TransferRun {
       for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
       this.doneSent = true;
       this.apply(this.machine.finish());
+    }
+  }
+
+  /** Feature OWNERS: an OWNER ahead of an entry whose ids differ from the last one's (it holds until the next). */
+  private announceOwner(ids: EntryIds | undefined): void {
+    if (!this.owners || !ids) return;
+    const key = `${ids.uid}:${ids.gid}`;
+    if (key === this.owners.last) return;
+    this.owners.last = key;
+    const { users, groups } = this.owners.accounts;
+    this.apply(this.machine.announceOwner(ids.uid, ids.gid, users.nameOf(ids.uid), groups.nameOf(ids.gid)));
+  }
+
+  private announceOther(entry: Exclude<Entry, FileEntry>): readonly SenderAction[] {
+    switch (entry.kind) {
+      case 'dir':
+        return this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs);
+      case 'symlink':
+        return this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs);
+      case 'hardlink':
+        return this.machine.announceHardlink(entry.path, entry.target);
     }
   }
 
@@ -394,9 +422,11 @@ export class SendEngine extends TransferRun {
           break;
         case 'entryFailed':
           this.errors.push(action.error);
+          this.failedEntries?.add(action.path.toString('latin1'));
           this.events.entryFailed?.(action.path, action.error);
           break;
         case 'complete':
+          this.removeLinkSources();
           return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
       }
     }
@@ -454,7 +484,9 @@ export class SendEngine extends TransferRun {
     const inlineHash = this.inlineHashes.get(fileId);
     if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
     if (entry && error) this.errors.push(error);
-    const warning = entry && this.grown.delete(entry) && !error ? grewWarning(entry.source, entry.size) : undefined;
+    const grew = entry !== undefined && this.grown.delete(entry);
+    const warnings = entry && !error ? [grew ? grewWarning(entry.source, entry.size) : undefined, this.removeFileSource(entry, grew)] : [];
+    const warning = warnings.filter((text) => text !== undefined).join('; ') || undefined;
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
       const digest =
@@ -462,6 +494,25 @@ export class SendEngine extends TransferRun {
       this.events.file(fileEvent(entry.path, entry.size, error, digest, warning));
     }
     this.announce();
+  }
+
+  /** --remove-source-files: the source of a file that is in place, unless it grew while it was read; why it was kept, if it was. */
+  private removeFileSource(entry: FileEntry, grew: boolean): string | undefined {
+    if (!this.removeSources) return undefined;
+    return grew ? keptBecause(entry.source, 'it grew while it was read') : removeSource(entry);
+  }
+
+  /**
+   * --remove-source-files: symlinks and other names of linked files, once the receiver's DONE says
+   * that every one it did not report (ENTRY_ERROR) is in place.
+   */
+  private removeLinkSources(): void {
+    if (!this.failedEntries) return;
+    for (const entry of this.walk.entries) {
+      if ((entry.kind !== 'symlink' && entry.kind !== 'hardlink') || this.failedEntries.has(entry.path.toString('latin1'))) continue;
+      const kept = removeSource(entry);
+      if (kept) this.link.log(kept);
+    }
   }
 
   private close(file: SendingFile): void {

@@ -12,10 +12,15 @@ import { requestedName } from '../protocol/paths';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 
+/** Who owns an entry, by number (a walk of this machine's files records it; the SFTP walk does not). */
+export interface EntryIds { uid: number; gid: number }
+
 export type Entry =
-  | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint }
-  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint }
-  | { kind: 'symlink'; path: Buffer; target: Buffer; mtimeNs: bigint };
+  | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint; ids?: EntryIds }
+  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint; ids?: EntryIds }
+  | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint; ids?: EntryIds }
+  /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size and mtime. */
+  | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint };
 
 export interface WalkOptions {
   recursive: boolean;
@@ -23,6 +28,8 @@ export interface WalkOptions {
   followSymlinks: boolean;
   /** Why an entry (its local path, its entry path, whether it is a symlink sent as one) may not be sent: fcpd's policy. */
   refuse?: (source: Buffer, path: Buffer, isLink: boolean) => FcpError | undefined;
+  /** -H: a file with several links reached again is a hardlink entry to the first name it was walked under. */
+  hardLinks?: boolean;
 }
 
 export interface WalkResult {
@@ -74,8 +81,16 @@ export function sourceName(source: Buffer): Buffer {
   return Buffer.from(nodePath.basename(fs.realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
 }
 
+/** Walk state beside the result: with -H, the entry path each multiply linked file was first walked under, by dev:ino. */
+interface WalkState {
+  result: WalkResult;
+  options: WalkOptions;
+  firstNames: Map<string, Buffer> | undefined;
+}
+
 export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
   const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
+  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined };
   for (const source of sources) {
     // A symlink named as a source is followed (as scp, cp -H and rsync's "link/" do); the links
     // found inside a tree stay links unless -L.
@@ -86,7 +101,7 @@ export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult
       });
     }
     const name = sourceName(source);
-    visit(result, source, name, stat, options, new Set());
+    visit(state, source, name, stat, new Set());
   }
   return result;
 }
@@ -100,14 +115,14 @@ function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStat
 }
 
 function visit(
-  result: WalkResult,
+  state: WalkState,
   source: Buffer,
   path: Buffer,
   stat: fs.BigIntStats,
-  options: WalkOptions,
   /** dev:ino of the directories above, to stop -L from looping through a symlink cycle. */
   ancestors: Set<string>,
 ): void {
+  const { result, options } = state;
   if (path.length > MAX_PATH_BYTES) {
     skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return;
@@ -116,9 +131,10 @@ function visit(
   if (refusal) return skip(result, path, refusal);
   const perm = Number(stat.mode) & PERM_MASK;
   const mtimeNs = stat.mtimeNs;
+  const ids = { uid: Number(stat.uid), gid: Number(stat.gid) };
   if (stat.isSymbolicLink()) {
     try {
-      result.entries.push({ kind: 'symlink', path, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs });
+      result.entries.push({ kind: 'symlink', path, source, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ids });
     } catch (err) {
       skip(result, path, fsError(err, 'read symlink', source));
     }
@@ -128,7 +144,16 @@ function visit(
       skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
       return;
     }
-    result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs });
+    if (state.firstNames && stat.nlink > 1n) {
+      const id = `${stat.dev}:${stat.ino}`;
+      const first = state.firstNames.get(id);
+      if (first) {
+        result.entries.push({ kind: 'hardlink', path, source, target: first, size, mtimeNs });
+        return;
+      }
+      state.firstNames.set(id, path);
+    }
+    result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs, ids });
     result.fileCount++;
     result.totalBytes += size;
   } else if (stat.isDirectory()) {
@@ -137,7 +162,7 @@ function visit(
       skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: symlink loop, skipped`));
       return;
     }
-    result.entries.push({ kind: 'dir', path, perm, mtimeNs });
+    result.entries.push({ kind: 'dir', path, perm, mtimeNs, ids });
     let names: Buffer[];
     try {
       names = fs.readdirSync(source, { encoding: 'buffer' }).sort(Buffer.compare);
@@ -155,7 +180,7 @@ function visit(
         skip(result, join(path, name), err as FcpError);
         continue;
       }
-      visit(result, child, join(path, name), childStat, options, ancestors);
+      visit(state, child, join(path, name), childStat, ancestors);
     }
     ancestors.delete(id);
   } else {

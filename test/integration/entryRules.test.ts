@@ -23,6 +23,7 @@ interface RuleExample {
   rule: string;
   appliesTo: 'both' | 'client';
   recursive: boolean;
+  hardLinks: boolean;
   sources: string[];
   intoDirectory: boolean;
   entries: string[];
@@ -44,7 +45,8 @@ function readRules(): RuleExample[] {
         rule: rule!,
         appliesTo: appliesTo as RuleExample['appliesTo'],
         recursive: words.includes('-r'),
-        sources: words.filter((word) => word !== '-r'),
+        hardLinks: words.includes('-H'),
+        sources: words.filter((word) => !word.startsWith('-')),
         intoDirectory: destination === 'directory',
         entries: backticked(entries!),
       };
@@ -53,8 +55,8 @@ function readRules(): RuleExample[] {
 
 const RULES = readRules();
 
-test('the table lists every rule E1..E4 with at least one example', () => {
-  expect([...new Set(RULES.map((r) => r.rule))]).toEqual(['E1', 'E2', 'E3', 'E4']);
+test('the table lists every rule E1..E5 with at least one example', () => {
+  expect([...new Set(RULES.map((r) => r.rule))]).toEqual(['E1', 'E2', 'E3', 'E4', 'E5']);
   for (const example of RULES) expect(example.entries.length).toBeGreaterThan(0);
 });
 
@@ -91,6 +93,7 @@ const clientReceiving: Side = (example, entries, work, destination) =>
       sources: example.sources.map((source) => `localhost:${source}`),
       destination,
       recursive: example.recursive,
+      hardLinks: example.hardLinks,
       launcher: hostileServer(() => scriptedWalk(entries, work)),
     }),
   );

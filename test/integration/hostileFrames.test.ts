@@ -49,6 +49,8 @@ const CASES: [string, Script, FcpErrorCode][] = [
   ['a receiver frame (FILE_OK) from the sender', { control: [count(1, 0), { type: PacketType.FILE_OK, fileId: 0 }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
   ['DATA for a file id never announced', { control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [data(7, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
   ['DATA past the end of its file', { control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [data(0, 1 << 20)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
+  ['a HARDLINK in a session that did not negotiate HARD_LINKS', { control: [count(1, 1), fileInfo(0, 1, 'f'), { type: PacketType.HARDLINK, path: Buffer.from('g'), target: Buffer.from('f') }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['an OWNER in a session that did not negotiate OWNERS', { control: [count(1, 1), { type: PacketType.OWNER, uid: 0, gid: 0, user: Buffer.from('root'), group: Buffer.from('root') }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
   ['the same DATA twice', { control: [count(1, 3 * 8192), fileInfo(0, 3 * 8192, 'f')], data: [data(0, 0), data(0, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
 ];
 

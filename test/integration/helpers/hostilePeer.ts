@@ -3,7 +3,7 @@
  * only lie about what they send: a server whose sender announces whatever entries a test scripts
  * (to attack the real client's receiver), and a client that pushes whatever entries a test
  * scripts (to attack the real fcpd's receiver). Entries are written as PROTOCOL.md's tables
- * write them: `dir a`, `file a/b`, `symlink a/l`.
+ * write them: `dir a`, `file a/b`, `symlink a/l`, `hardlink a/c a/b` (a/c names a/b's file).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -33,12 +33,15 @@ export const scriptedContent = (entryPath: string): string => `planted by a host
 export function scriptedWalk(entries: readonly string[], scratch: string): WalkResult {
   const walk: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
   entries.forEach((line, i) => {
-    const [kind, entryPath] = line.split(' ') as [string, string];
+    const [kind, entryPath, linkTarget] = line.split(' ') as [string, string, string | undefined];
     const pathBytes = Buffer.from(entryPath);
     const mtimeNs = 1_700_000_000_000_000_000n;
     let entry: Entry;
     if (kind === 'dir') entry = { kind: 'dir', path: pathBytes, perm: 0o755, mtimeNs };
-    else if (kind === 'symlink') entry = { kind: 'symlink', path: pathBytes, target: Buffer.from('target'), mtimeNs };
+    else if (kind === 'symlink') entry = { kind: 'symlink', path: pathBytes, source: Buffer.from(path.join(scratch, 'no-source')), target: Buffer.from('target'), mtimeNs };
+    else if (kind === 'hardlink') {
+      entry = { kind: 'hardlink', path: pathBytes, source: Buffer.from(path.join(scratch, 'no-source')), target: Buffer.from(linkTarget!), size: 0, mtimeNs };
+    }
     else if (kind === 'file') {
       const source = path.join(scratch, `source-${i}`);
       fs.writeFileSync(source, scriptedContent(entryPath));
@@ -82,7 +85,10 @@ export function hostileServer(script: (request: RequestAction) => WalkResult): L
   };
 }
 
-/** Pushes `walk` to a real fcpd (a child process) as fcp would, with MODE `flags`, into `destination`. */
+/**
+ * Pushes `walk` to a real fcpd (a child process) as fcp would, with MODE `flags`, into
+ * `destination`; a walk with hard links offers HARD_LINKS, as fcp -H does.
+ */
 export async function hostilePush(walk: WalkResult, destination: string, flags: number): Promise<TransferSummary> {
   const secret = randomBytes(32);
   const server = await localLauncher().launch(secret, () => undefined);
@@ -91,7 +97,7 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
     const { summary } = await runClientSession({
       server,
       secret,
-      offer: makeOffer({ encrypt: true }),
+      offer: makeOffer({ encrypt: true, hardLinks: walk.entries.some((entry) => entry.kind === 'hardlink') }),
       flags,
       work: { kind: 'push', destination: Buffer.from(destination), walk },
       log: () => undefined,

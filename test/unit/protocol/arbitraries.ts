@@ -10,6 +10,8 @@ import {
   INLINE_MAX,
   KEY_ID_SIZE,
   MAC_SIZE,
+  MAX_ACCOUNT_NAME_BYTES,
+  MAX_BACKUP_SUFFIX_BYTES,
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
   MAX_ERROR_MESSAGE_BYTES,
@@ -64,6 +66,9 @@ const smallEntryPath = fc
   .array(component, { minLength: 1, maxLength: 4 })
   .map((parts) => Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [part] : [Buffer.of(SLASH), part]))));
 
+/** A user or group name: 0..255 bytes, no NUL. */
+const accountName = fc.uint8Array({ minLength: 0, maxLength: MAX_ACCOUNT_NAME_BYTES }).map((a) => Buffer.from(a.map((byte) => byte || 0x41)));
+
 /** A relative entry path, 1..MAX_PATH_BYTES bytes; the large case is exactly MAX_PATH_BYTES. */
 export const entryPath = mostlySmall(
   smallEntryPath,
@@ -110,7 +115,14 @@ export const messageArbitraries: ArbitraryByName = {
     sessionId: fixedBytes(SESSION_ID_SIZE),
     connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }),
   }),
-  MODE: fc.record({ type: fc.constant(PacketType.MODE), flags: u32 }),
+  MODE: fc.record(
+    {
+      type: fc.constant(PacketType.MODE),
+      flags: u32,
+      backupSuffix: fc.uint8Array({ minLength: 1, maxLength: MAX_BACKUP_SUFFIX_BYTES }).map((a) => Buffer.from(a.map((byte) => (byte === 0 || byte === SLASH ? 0x7e : byte)))),
+    },
+    { requiredKeys: ['type', 'flags'] },
+  ),
   DIR_INFO: fc.record({ type: fc.constant(PacketType.DIR_INFO), perm, mtimeNs: i64, path: entryPath }),
   FILE_INFO: fc.record({
     type: fc.constant(PacketType.FILE_INFO),
@@ -180,6 +192,8 @@ export const messageArbitraries: ArbitraryByName = {
     ),
   }),
   ENTRY_ERROR: fc.record({ type: fc.constant(PacketType.ENTRY_ERROR), code: u16, path: entryPath, message: text }),
+  HARDLINK: fc.record({ type: fc.constant(PacketType.HARDLINK), path: entryPath, target: entryPath }),
+  OWNER: fc.record({ type: fc.constant(PacketType.OWNER), uid: u32, gid: u32, user: accountName, group: accountName }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

@@ -88,6 +88,10 @@ function rawPayload(message: Message): Buffer {
         return HELLO_MAGIC;
       case 'extension':
         return Buffer.alloc(0);
+      case 'nameSuffix':
+        return (value as Buffer | undefined) ?? Buffer.alloc(0);
+      case 'accountName':
+        return Buffer.concat([Buffer.of((value as Buffer).length), value as Buffer]);
       case 'text':
         return Buffer.from(value as string, 'utf8');
       case 'entryPathPrefixed':
@@ -494,7 +498,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   PULL: [1, 65535],
   SESSION: [16, 16],
   ATTACH: [18, 18],
-  MODE: [4, 4],
+  MODE: [4, 259],
   DIR_INFO: [11, 4106],
   FILE_INFO: [39, 4134],
   FILE_COUNT: [12, 12],
@@ -519,6 +523,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   BATCH: [6, 65535],
   FILE_INLINE: [25, 20504],
   ENTRY_ERROR: [5, 8196],
+  HARDLINK: [4, 8194],
+  OWNER: [10, 520],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 
@@ -530,6 +536,8 @@ const entryPathCarriers = (path: Buffer): Message[] => [
   { type: PacketType.SYMLINK, mtimeNs: 0n, path, target: bytes('t') },
   { type: PacketType.FILE_INLINE, fileId: 1, perm: 0o644, mtimeNs: 0n, hash: 0n, path, data: bytes('x') },
   { type: PacketType.ENTRY_ERROR, code: 35, path, message: 'x' },
+  { type: PacketType.HARDLINK, path, target: bytes('t') },
+  { type: PacketType.HARDLINK, path: bytes('t'), target: path },
 ];
 const fileInfo = (change: object): Message => ({ ...entryPathCarriers(bytes('f'))[1]!, ...change }) as Message;
 const inEntryPaths = (path: Buffer, label: string, code: FcpErrorCode): [string, Message, FcpErrorCode][] =>
@@ -544,6 +552,10 @@ const INVALID: [string, Message, FcpErrorCode][] = [
   // and FILE_INFO from the frame header alone), so it is a length error, not a path error.
   ...inEntryPaths(bytes(''), '""', 'FCP_ERR_BAD_LENGTH'),
   ...inEntryPaths(Buffer.alloc(MAX_PATH_BYTES + 1, 'a'), 'of 4097 bytes', 'FCP_ERR_BAD_LENGTH'),
+  ['MODE backup suffix with a /', { type: PacketType.MODE, flags: 0x20, backupSuffix: bytes('.old/x') }, 'FCP_ERR_BAD_PATH'],
+  ['MODE backup suffix with NUL', { type: PacketType.MODE, flags: 0x20, backupSuffix: bytes('~\0') }, 'FCP_ERR_BAD_PATH'],
+  ['MODE backup suffix of 256 bytes', { type: PacketType.MODE, flags: 0x20, backupSuffix: Buffer.alloc(256, '~') }, 'FCP_ERR_BAD_LENGTH'],
+  ['OWNER user name with NUL', { type: PacketType.OWNER, uid: 1, gid: 1, user: bytes('a\0b'), group: bytes('g') }, 'FCP_ERR_BAD_FIELD'],
   ['PUSH path with NUL', { type: PacketType.PUSH, path: bytes('a\0b') }, 'FCP_ERR_BAD_PATH'],
   ['PUSH path of 4097 bytes', { type: PacketType.PUSH, path: Buffer.alloc(4097, 'a') }, 'FCP_ERR_BAD_LENGTH'],
   ['PULL with an empty path', { type: PacketType.PULL, paths: [bytes('a'), bytes('')] }, 'FCP_ERR_BAD_PATH'],
@@ -570,6 +582,8 @@ const INVALID: [string, Message, FcpErrorCode][] = [
 /** JS values no wire can carry: the encoder must still refuse them with an FcpError. */
 const UNREPRESENTABLE: [string, Message][] = [
   ...[-1, 2 ** 32, 1.5, NaN].map((fileId): [string, Message] => [`fileId ${fileId}`, { type: PacketType.FILE_OK, fileId }]),
+  // Its u8 length cannot say 256.
+  ['OWNER group name of 256 bytes', { type: PacketType.OWNER, uid: 1, gid: 1, user: bytes('u'), group: Buffer.alloc(256, 'g') }],
   ['mtimeNs 2^63', { type: PacketType.DIR_INFO, perm: 0, mtimeNs: 1n << 63n, path: bytes('d') }],
   ['hash -1n', { type: PacketType.CHUNK_SUM, fileId: 1, seq: 0, length: 1, hash: -1n }],
   ['hash 2^64', { type: PacketType.CHUNK_SUM, fileId: 1, seq: 0, length: 1, hash: 1n << 64n }],

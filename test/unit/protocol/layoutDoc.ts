@@ -26,6 +26,8 @@ const DESCRIPTIONS: Record<Field['kind'], string> = {
   text: 'UTF-8 text, to the end of the payload',
   data: 'bytes, to the end of the payload',
   extension: 'later versions\' fields, ignored, to the end of the payload',
+  accountName: 'u8 length, then that many bytes of a user or group name',
+  nameSuffix: 'bytes to append to a name (no / or NUL), to the end of the payload; none but with BACKUP',
 };
 
 const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -65,6 +65,11 @@ export const VECTORS: readonly Vector[] = [
     type: PacketType.MODE,
     flags: ModeFlag.RECURSIVE | ModeFlag.DEST_IS_DIR,
   }),
+  plain('MODE (recursive, backup with suffix ~)', {
+    type: PacketType.MODE,
+    flags: ModeFlag.RECURSIVE | ModeFlag.BACKUP,
+    backupSuffix: path('~'),
+  }),
   plain('DIR_INFO', { type: PacketType.DIR_INFO, perm: 0o755, mtimeNs: 1700000000000000000n, path: path('dir') }),
   plain('DIR_INFO (setgid, name not UTF-8)', {
     type: PacketType.DIR_INFO,
@@ -123,6 +128,8 @@ export const VECTORS: readonly Vector[] = [
     path: path('dir/pipe'),
     message: 'dir/pipe is a FIFO; skipped',
   }),
+  plain('HARDLINK (a second name of dir/a.txt)', { type: PacketType.HARDLINK, path: path('dir/b.txt'), target: path('dir/a.txt') }),
+  plain('OWNER (nobody:nogroup)', { type: PacketType.OWNER, uid: 65534, gid: 65534, user: path('nobody'), group: path('nogroup') }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {
@@ -216,7 +223,7 @@ export function fromPlain(plain: Plain, where = 'message'): Message {
     } else if (kind === 'userPathList') {
       if (!Array.isArray(value)) throw new Error(`${at}: expected an array`);
       message[name] = value.map((v, i) => fromHex(v, `${at}[${i}]`));
-    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data'].includes(kind)) {
+    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data', 'nameSuffix', 'accountName'].includes(kind)) {
       message[name] = fromHex(value, at);
     }
   }

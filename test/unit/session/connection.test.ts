@@ -211,6 +211,23 @@ describe('control connection', () => {
     expect(pump.actionsOf('server', 'request')).toEqual([{ type: 'request', kind: 'pull', paths: sources, flags }]);
   });
 
+  it('a MODE with BACKUP hands its backup suffix to the owner', async () => {
+    const flags = ModeFlag.RECURSIVE | ModeFlag.BACKUP;
+    const backupSuffix = Buffer.from('.old');
+    const client = controlClient({ mode: { type: P.MODE, flags, backupSuffix } });
+    const pump = await Pump.handshake(client, server());
+    expect(pump.actionsOf('server', 'request')).toEqual([{ type: 'request', kind: 'push', paths: [DEST], flags, backupSuffix }]);
+  });
+
+  it.each([
+    ['BACKUP without a suffix', { type: P.MODE, flags: ModeFlag.BACKUP }],
+    ['a suffix without BACKUP', { type: P.MODE, flags: 0, backupSuffix: Buffer.from('~') }],
+  ] as [string, ModeMessage][])('%s is refused with FCP_ERR_PARAMS', async (_name, mode) => {
+    const pump = await Pump.handshake(controlClient({ mode }), server());
+    expectRefused(pump, 'server', 'FCP_ERR_PARAMS');
+    expect(pump.actionsOf('server', 'request')).toEqual([]);
+  });
+
   it("the owner's refusal of the request reaches the client with its code", async () => {
     const refusal = new FcpError('FCP_ERR_NOT_FOUND', 'no such file: /srv/missing');
     const pump = await Pump.handshake(controlClient(), server(), { onRequest: () => refusal });

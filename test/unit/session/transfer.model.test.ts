@@ -247,6 +247,8 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   BATCH: { type: PacketType.BATCH, entries: Buffer.alloc(6) },
   FILE_INLINE: { type: PacketType.FILE_INLINE, fileId: 0, perm: PERM, mtimeNs: 0n, hash: 0n, path: pathOf(0), data: PAYLOAD.subarray(0, 1) },
   ENTRY_ERROR: { type: PacketType.ENTRY_ERROR, code: 35, path: pathOf(0), message: 'skipped' },
+  HARDLINK: { type: PacketType.HARDLINK, path: pathOf(1), target: pathOf(0) },
+  OWNER: { type: PacketType.OWNER, uid: 0, gid: 0, user: Buffer.from('root'), group: Buffer.from('root') },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 

@@ -1,0 +1,305 @@
+/**
+ * What rsync users expect (issue 13 item 12), against the test sshd (push and pull) and as local
+ * copies, each next to rsync run on the same input: -H keeps hard links within the copy; --backup
+ * and --suffix keep what a copy replaces; --remove-source-files removes what arrived; as root,
+ * owners and groups are kept (by name, or with --numeric-ids by number).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { childEnv, content, expectExit, expectFailure, killAll, Run, runFcp, sha256, tempDir, unique, writeFile } from './harness';
+import { fcpdCommand, Sshd, startSshd } from './sshd';
+
+jest.setTimeout(90_000);
+
+let sshd: Sshd;
+let home: string;
+let work: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  home = tempDir('rsync-options-home');
+  work = tempDir('rsync-options-work');
+  env = childEnv(home);
+});
+
+afterAll(async () => {
+  killAll();
+  await sshd?.stop();
+  for (const dir of [home, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const viaAlias = (): string[] => ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir)];
+const remote = (p: string): string => `${sshd.alias}:${p}`;
+
+type Direction = 'push' | 'pull' | 'local';
+const DIRECTIONS: Direction[] = ['push', 'pull', 'local'];
+
+/** `fcp [options] src dest` in one direction (the remote side is this machine, through sshd); expects `exit`. */
+async function fcpCopy(direction: Direction, options: string[], src: string, dest: string, exit = 0): Promise<Run> {
+  const [from, to] = direction === 'push' ? [src, remote(dest)] : direction === 'pull' ? [remote(src), dest] : [src, dest];
+  const ssh = direction === 'local' ? [] : viaAlias();
+  const run = await runFcp([...ssh, ...options, from, to], { env });
+  expectExit(run, exit);
+  return run;
+}
+
+function freshDir(label: string): string {
+  const dir = path.join(work, unique(label));
+  fs.mkdirSync(dir);
+  return dir;
+}
+
+/** Calls `each` for every entry under root, in sorted pre-order, with its path relative to root. */
+function eachEntry(root: string, each: (relative: string, stat: fs.Stats, full: string) => void): void {
+  const visit = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      const stat = fs.lstatSync(full);
+      each(path.relative(root, full), stat, full);
+      if (stat.isDirectory()) visit(full);
+    }
+  };
+  visit(root);
+}
+
+/** Every regular file under root, relative, grouped by inode: the groups of names that are one file, sorted. */
+function linkGroups(root: string): string[][] {
+  const byInode = new Map<number, string[]>();
+  eachEntry(root, (relative, stat) => {
+    if (stat.isFile()) byInode.set(stat.ino, [...(byInode.get(stat.ino) ?? []), relative]);
+  });
+  return [...byInode.values()].map((names) => names.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+/** The SHA-256 of every regular file under root, by relative path. */
+function contents(root: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  eachEntry(root, (relative, stat, full) => {
+    if (stat.isFile()) found[relative] = sha256(full);
+  });
+  return found;
+}
+
+/**
+ * tree/: `big` (chunked) also as `big-again` and `sub/big`, `small` (inline) also as `sub/small`,
+ * `solo`, and `shared`, whose other name is outside the tree (so it arrives as a file of its own).
+ */
+function linkedTree(): string {
+  const parent = freshDir('links');
+  const tree = path.join(parent, 'tree');
+  fs.mkdirSync(path.join(tree, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'big'), content(3 * 1024 * 1024 + 7, 'big'));
+  fs.linkSync(path.join(tree, 'big'), path.join(tree, 'big-again'));
+  fs.linkSync(path.join(tree, 'big'), path.join(tree, 'sub', 'big'));
+  fs.writeFileSync(path.join(tree, 'small'), 'small file\n');
+  fs.linkSync(path.join(tree, 'small'), path.join(tree, 'sub', 'small'));
+  fs.writeFileSync(path.join(tree, 'solo'), 'alone\n');
+  fs.writeFileSync(path.join(parent, 'outside'), 'linked from outside\n');
+  fs.linkSync(path.join(parent, 'outside'), path.join(tree, 'shared'));
+  return tree;
+}
+
+describe('-H keeps hard links within the copy, as rsync -aH does', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const tree = linkedTree();
+    const dest = freshDir('links-dest');
+    await fcpCopy(direction, ['-r', '-H'], tree, dest);
+    const rsynced = freshDir('links-rsync');
+    execFileSync('rsync', ['-aH', tree, rsynced]);
+    const copied = path.join(dest, 'tree');
+    expect(linkGroups(copied)).toEqual([['big', 'big-again', 'sub/big'], ['shared'], ['small', 'sub/small'], ['solo']]);
+    expect(linkGroups(copied)).toEqual(linkGroups(path.join(rsynced, 'tree')));
+    expect(contents(copied)).toEqual(contents(tree));
+    expect(fs.statSync(path.join(copied, 'big')).nlink).toBe(3);
+  });
+
+  test('without -H each name is a file of its own; a rerun with -H links them', async () => {
+    const tree = linkedTree();
+    const dest = freshDir('links-dest');
+    await fcpCopy('push', ['-r'], tree, dest);
+    const copied = path.join(dest, 'tree');
+    expect(linkGroups(copied).every((group) => group.length === 1)).toBe(true);
+    expect(contents(copied)).toEqual(contents(tree));
+    await fcpCopy('push', ['-r', '-H'], tree, dest);
+    expect(linkGroups(copied)).toEqual([['big', 'big-again', 'sub/big'], ['shared'], ['small', 'sub/small'], ['solo']]);
+    expect(contents(copied)).toEqual(contents(tree));
+  });
+});
+
+/** Every entry under root: a file as its content, a symlink as `-> target`, anything else as `special`. */
+function listing(root: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  eachEntry(root, (relative, stat, full) => {
+    if (stat.isSymbolicLink()) found[relative] = `-> ${fs.readlinkSync(full)}`;
+    else if (!stat.isDirectory()) found[relative] = stat.isFile() ? fs.readFileSync(full, 'utf8') : 'special';
+  });
+  return found;
+}
+
+/**
+ * tree/ as a source, and two destinations (one for fcp, one for rsync) that hold an older copy:
+ * `changed` and `link` differ (both are replaced), `same` has the source's size and mtime (the
+ * quick check keeps it), `new` is not there yet.
+ */
+function backupCase(): { tree: string; fcpDest: string; rsyncDest: string } {
+  const tree = path.join(freshDir('backup'), 'tree');
+  writeFile(path.join(tree, 'changed'), Buffer.from('new content\n'), 0o644, 0);
+  writeFile(path.join(tree, 'same'), Buffer.from('same\n'), 0o644, 1);
+  writeFile(path.join(tree, 'new'), Buffer.from('brand new\n'), 0o644, 2);
+  fs.symlinkSync('changed', path.join(tree, 'link'));
+  const dests = [freshDir('backup-fcp'), freshDir('backup-rsync')].map((dest) => {
+    const old = path.join(dest, 'tree');
+    writeFile(path.join(old, 'changed'), Buffer.from('old content, longer\n'), 0o644, 3);
+    writeFile(path.join(old, 'same'), Buffer.from('same\n'), 0o644, 1);
+    fs.symlinkSync('old-target', path.join(old, 'link'));
+    return dest;
+  });
+  return { tree, fcpDest: dests[0]!, rsyncDest: dests[1]! };
+}
+
+describe('--backup renames what a copy replaces to NAME~ first, as rsync -b does', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const { tree, fcpDest, rsyncDest } = backupCase();
+    await fcpCopy(direction, ['-r', '--backup'], tree, fcpDest);
+    execFileSync('rsync', ['-a', '--backup', tree, rsyncDest]);
+    expect(listing(path.join(fcpDest, 'tree'))).toEqual({
+      changed: 'new content\n',
+      'changed~': 'old content, longer\n',
+      link: '-> changed',
+      'link~': '-> old-target',
+      new: 'brand new\n',
+      same: 'same\n',
+    });
+    expect(listing(path.join(fcpDest, 'tree'))).toEqual(listing(path.join(rsyncDest, 'tree')));
+  });
+
+  test('--suffix .bak names the backups; a rerun replaces nothing and backs nothing up', async () => {
+    const { tree, fcpDest, rsyncDest } = backupCase();
+    await fcpCopy('push', ['-r', '-b', '--suffix', '.bak'], tree, fcpDest);
+    execFileSync('rsync', ['-a', '-b', '--suffix=.bak', tree, rsyncDest]);
+    const copied = listing(path.join(fcpDest, 'tree'));
+    expect(Object.keys(copied).sort()).toEqual(['changed', 'changed.bak', 'link', 'link.bak', 'new', 'same']);
+    expect(copied).toEqual(listing(path.join(rsyncDest, 'tree')));
+    await fcpCopy('push', ['-r', '-b', '--suffix', '.bak'], tree, fcpDest);
+    expect(listing(path.join(fcpDest, 'tree'))).toEqual(copied);
+  });
+
+  test('without --backup nothing is kept; a suffix with a / is a usage error', async () => {
+    const { tree, fcpDest } = backupCase();
+    await fcpCopy('push', ['-r'], tree, fcpDest);
+    expect(Object.keys(listing(path.join(fcpDest, 'tree'))).sort()).toEqual(['changed', 'link', 'new', 'same']);
+    expectFailure(await fcpCopy('local', ['-r', '-b', '--suffix', 'old/x'], tree, fcpDest, 2), 2, 'FCP_ERR_USAGE', /without \/ or NUL/);
+  });
+});
+
+/** Every path under root, relative, directories with a trailing /; sorted. */
+function paths(root: string): string[] {
+  const found: string[] = [];
+  eachEntry(root, (relative, stat) => found.push(relative + (stat.isDirectory() ? '/' : '')));
+  return found;
+}
+
+/** tree/: a chunked file, small files, a symlink, a hard link, an empty directory, a FIFO (never sent). */
+function removalTree(): string {
+  const tree = path.join(freshDir('remove'), 'tree');
+  fs.mkdirSync(path.join(tree, 'sub', 'empty'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'big'), content(2 * 1024 * 1024 + 3, 'remove'));
+  fs.writeFileSync(path.join(tree, 'sub', 'small'), 'small\n');
+  fs.linkSync(path.join(tree, 'sub', 'small'), path.join(tree, 'sub', 'small-link'));
+  fs.symlinkSync('big', path.join(tree, 'link'));
+  execFileSync('mkfifo', [path.join(tree, 'sub', 'fifo')]);
+  return tree;
+}
+
+/** A copy of `tree` beside it, made with rsync -a (it keeps hard links with -H). */
+function twin(tree: string): string {
+  const copy = path.join(freshDir('remove-twin'), 'tree');
+  execFileSync('rsync', ['-aH', `${tree}/`, `${copy}/`]);
+  return copy;
+}
+
+describe('--remove-source-files removes each source file, symlink and link once it is in place, as rsync does', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const tree = removalTree();
+    const rsyncTree = twin(tree);
+    const before = listing(tree);
+    const dest = freshDir('remove-dest');
+    // The FIFO is skipped (exit 8, partial) and so stays; everything else that was sent goes.
+    await fcpCopy(direction, ['-r', '-H', '--remove-source-files'], tree, dest, 8);
+    expect(paths(tree)).toEqual(['sub/', 'sub/empty/', 'sub/fifo']);
+    delete before['sub/fifo'];
+    expect(listing(path.join(dest, 'tree'))).toEqual(before);
+    // rsync -a (which sends the FIFO, -D) leaves the same directories behind.
+    execFileSync('rsync', ['-aH', '--no-D', '--remove-source-files', rsyncTree, freshDir('remove-rsync')]);
+    expect(paths(rsyncTree)).toEqual(paths(tree));
+  });
+
+  test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
+    const tree = removalTree();
+    fs.rmSync(path.join(tree, 'sub', 'fifo'));
+    const dest = freshDir('remove-dest');
+    // The destination holds a directory where `big` goes (the file fails: exit 8), and `sub/small` already.
+    fs.mkdirSync(path.join(dest, 'tree', 'big', 'in-the-way'), { recursive: true });
+    execFileSync('rsync', ['-a', `${tree}/sub/`, path.join(dest, 'tree', 'sub')]);
+    const run = await fcpCopy('push', ['-r', '-H', '--remove-source-files'], tree, dest, 8);
+    expect(run.stderr).toContain('big');
+    expect(paths(tree)).toEqual(['big', 'sub/', 'sub/empty/']);
+    expect(fs.readFileSync(path.join(dest, 'tree', 'sub', 'small-link'), 'utf8')).toBe('small\n');
+  });
+});
+
+/** uid:gid of every entry under root, by relative path. */
+function owners(root: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  eachEntry(root, (relative, stat) => (found[relative] = `${stat.uid}:${stat.gid}`));
+  return found;
+}
+
+/** tree/ with entries owned by nobody, by ids no name has, and by root; a setuid file keeps its bit. */
+function ownedTree(): string {
+  const tree = path.join(freshDir('owners'), 'tree');
+  fs.mkdirSync(path.join(tree, 'dir'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'nobody-file'), 'nobody\n');
+  fs.writeFileSync(path.join(tree, 'dir', 'numeric'), content(2 * 1024 * 1024, 'owners'));
+  fs.writeFileSync(path.join(tree, 'setuid'), '#!/bin/sh\n');
+  fs.symlinkSync('nobody-file', path.join(tree, 'link'));
+  execFileSync('chown', ['nobody:nogroup', path.join(tree, 'nobody-file')]);
+  execFileSync('chown', ['1234:2345', path.join(tree, 'dir', 'numeric'), path.join(tree, 'dir'), path.join(tree, 'setuid')]);
+  execFileSync('chown', ['-h', '4321:5432', path.join(tree, 'link')]);
+  // After its chown, which clears setuid.
+  fs.chmodSync(path.join(tree, 'setuid'), 0o4755);
+  return tree;
+}
+
+const asRoot = process.getuid?.() === 0 ? describe : describe.skip;
+asRoot('as root, owners and groups are kept, as rsync -a keeps them', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const tree = ownedTree();
+    const dest = freshDir('owners-dest');
+    await fcpCopy(direction, ['-r'], tree, dest);
+    const rsynced = freshDir('owners-rsync');
+    execFileSync('rsync', ['-a', tree, rsynced]);
+    const copied = path.join(dest, 'tree');
+    const nobody = execFileSync('id', ['-u', 'nobody']).toString().trim();
+    expect(owners(copied)).toMatchObject({ 'nobody-file': `${nobody}:${fs.statSync(path.join(tree, 'nobody-file')).gid}`, dir: '1234:2345', 'dir/numeric': '1234:2345', link: '4321:5432' });
+    expect(owners(copied)).toEqual(owners(path.join(rsynced, 'tree')));
+    expect(owners(copied)['.']).toBeUndefined();
+    // A chown clears setuid: the mode is applied after it.
+    expect(fs.statSync(path.join(copied, 'setuid')).mode & 0o7777).toBe(0o4755);
+    expect(listing(copied)).toEqual(listing(tree));
+  });
+
+  test('--numeric-ids keeps the numbers; a rerun fixes the owner of a file the quick check keeps', async () => {
+    const tree = ownedTree();
+    const dest = freshDir('owners-dest');
+    await fcpCopy('push', ['-r', '--numeric-ids'], tree, dest);
+    const copied = path.join(dest, 'tree');
+    expect(owners(copied)).toEqual(owners(tree));
+    fs.chownSync(path.join(copied, 'dir', 'numeric'), 0, 0);
+    await fcpCopy('pull', ['-r', '--numeric-ids'], tree, dest);
+    expect(owners(copied)).toEqual(owners(tree));
+    expect(fs.statSync(path.join(copied, 'setuid')).mode & 0o7777).toBe(0o4755);
+  });
+});

@@ -1,0 +1,49 @@
+/** --remove-source-files removes a source only while it is what was walked (src/transfer/sourceRemoval.ts). */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { removeSource } from '../../../src/transfer/sourceRemoval';
+import { walkSources } from '../../../src/transfer/walk';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-removal-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The entries walkSources gives for dir/tree, by name. */
+function walked(): Map<string, Parameters<typeof removeSource>[0]> {
+  const { entries } = walkSources([Buffer.from(path.join(dir, 'tree'))], { recursive: true, followSymlinks: false, hardLinks: true });
+  return new Map(entries.flatMap((entry) => (entry.kind === 'dir' ? [] : [[entry.path.toString(), entry] as const])));
+}
+
+beforeEach(() => {
+  fs.mkdirSync(path.join(dir, 'tree'));
+  fs.writeFileSync(path.join(dir, 'tree', 'file'), 'content\n');
+  fs.linkSync(path.join(dir, 'tree', 'file'), path.join(dir, 'tree', 'other-name'));
+  fs.symlinkSync('file', path.join(dir, 'tree', 'link'));
+});
+
+test('a file, another name of it and a symlink, unchanged since the walk, are removed', () => {
+  const entries = walked();
+  for (const name of ['tree/file', 'tree/other-name', 'tree/link']) expect(removeSource(entries.get(name)!)).toBeUndefined();
+  expect(fs.readdirSync(path.join(dir, 'tree'))).toEqual([]);
+});
+
+test.each([
+  ['written again (another mtime)', (file: string) => fs.utimesSync(file, 1, 1)],
+  ['grown', (file: string) => fs.appendFileSync(file, 'more')],
+  ['replaced by a directory', (file: string) => (fs.rmSync(file), fs.mkdirSync(file))],
+])('a file %s since the walk is kept, and the reason is given', (_how, change) => {
+  const entries = walked();
+  const file = path.join(dir, 'tree', 'file');
+  change(file);
+  expect(removeSource(entries.get('tree/file')!)).toMatch(/tree\/file was not removed \(--remove-source-files\): it is not what was read/);
+  expect(fs.existsSync(file)).toBe(true);
+});
+
+test('a source that is gone already is reported, not thrown', () => {
+  const entries = walked();
+  fs.rmSync(path.join(dir, 'tree', 'link'));
+  expect(removeSource(entries.get('tree/link')!)).toMatch(/was not removed.*no such file/i);
+});
