@@ -13,6 +13,24 @@ import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
 import { version } from './version';
+import { keepAllPartials } from '../state/partialFile';
+
+/** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
+const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Ctrl-C or SIGTERM: the journals of files being received are flushed and kept (the remote fcpd
+ * keeps its own when the connections close), so that running the same command again resumes.
+ */
+function exitOnInterrupt(stderr: NodeJS.WritableStream): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      keepAllPartials();
+      stderr.write(`fcp: interrupted (${signal}); partial files are kept: run the same command again to resume\n`);
+      process.exit(SIGNAL_EXIT[signal]);
+    });
+  }
+}
 
 function connectionCount(value: string): number {
   const n = Number(value);
@@ -67,6 +85,7 @@ interface FcpOptions {
   encrypt?: boolean;
   dereference?: boolean;
   ignoreTimes?: boolean;
+  resume?: boolean;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -119,6 +138,7 @@ function program(): Command {
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
+    .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -159,6 +179,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
   startMemoryGovernor();
+  exitOnInterrupt(io.stderr);
   const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
@@ -182,6 +203,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       recursive: options.recursive,
       followSymlinks: options.dereference,
       ignoreTimes: options.ignoreTimes,
+      noResume: options.resume === false,
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.cipher === 'none' ? false : options.encrypt,

@@ -40,6 +40,11 @@ export interface CopyOptions {
   followSymlinks?: boolean;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
+  /**
+   * --no-resume: partial files an interrupted run left at the destination are discarded and every
+   * file is sent whole (by default the chunks they hold are checked and not sent again).
+   */
+  noResume?: boolean;
   /** Data connections, 1..64 (default 4). */
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
@@ -157,6 +162,7 @@ function plan(options: CopyOptions): Plan {
     (options.recursive ? ModeFlag.RECURSIVE : 0) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
+    (options.noResume ? ModeFlag.NO_RESUME : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is Extract<Location, { kind: 'remote' }> => s.kind === 'remote');
   if (remoteSources.length > 0 && dest.kind === 'remote') {

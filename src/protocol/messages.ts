@@ -59,6 +59,15 @@ export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code:
  * file of that size and mtime, so nothing is sent and the file is OK on both sides.
  */
 export interface FileSameMessage { type: P['FILE_SAME']; fileId: number }
+/**
+ * R→S, control, before FILE_READY (feature RESUME): the receiver holds chunks first_index,
+ * first_index + 1, ... of a partly received file, with these xxh64 hashes (u64 each, big-endian).
+ */
+export interface ChunksHeldMessage { type: P['CHUNKS_HELD']; fileId: number; firstIndex: number; hashes: Buffer }
+/** S→R, control (feature RESUME): the sender's data hashes as the receiver claimed: chunk `index` is not sent. */
+export interface ChunkKeptMessage { type: P['CHUNK_KEPT']; fileId: number; index: number }
+/** R→S, control, before FILE_READY (feature RESUME): partial state of this file was discarded (StaleReason), it is sent whole. */
+export interface PartialStaleMessage { type: P['PARTIAL_STALE']; fileId: number; reason: number }
 export interface KeepaliveMessage { type: P['KEEPALIVE'] }
 /**
  * S→R, control: a whole small file (feature INLINE) in place of FILE_INFO, DATA, CHUNK_SUM and
@@ -106,6 +115,9 @@ export type Message =
   | FileErrorMessage
   | KeepaliveMessage
   | FileSameMessage
+  | ChunksHeldMessage
+  | ChunkKeptMessage
+  | PartialStaleMessage
   | BatchMessage
   | FileInlineMessage
   | EntryErrorMessage;

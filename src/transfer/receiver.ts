@@ -15,11 +15,12 @@ import type { EntryScope } from '../session/entryScope';
 import { ReceiverAction, TransferReceiver, WriteFileAction } from '../session/transfer';
 import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
-import { FileWriter } from './fileWriter';
+import { FileWriter, Resumed } from './fileWriter';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { staleNotice } from '../state/partialFile';
 
 
 interface IncomingFile {
@@ -29,6 +30,8 @@ interface IncomingFile {
   mtimeNs: bigint;
   /** The whole-file digest, once known: FILE_DONE's, or worked out from a FILE_INLINE's hash. */
   digest?: () => Buffer;
+  /** Something to know though it was copied: partial state of an interrupted run was not used. */
+  warning?: string;
 }
 
 const SLASH = 0x2f;
@@ -43,21 +46,30 @@ export class ReceiveEngine extends TransferRun {
   private readonly errors: FcpError[] = [];
   /** Answer FILE_SAME for files the destination holds already (PROTOCOL.md §7.5). */
   private readonly quickCheck: boolean;
+  /** Claim the chunks an interrupted run left (PROTOCOL.md §7.5): RESUME negotiated, and no --no-resume. */
+  private readonly reuse: boolean;
   /** DATA and FILE_INLINE bytes received. */
   private bytesSent = 0;
 
-  /** modeFlags: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session without QUICK_CHECK. */
+  /**
+   * modeFlags: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a
+   * session without QUICK_CHECK, and its NO_RESUME (--no-resume) the use of partial state.
+   * partialDir: --partial-dir, relative to each destination directory.
+   */
   constructor(
     link: TransferLink,
     private readonly destination: Destination,
     scope: EntryScope,
     modeFlags: number,
     private readonly events: TransferEvents = {},
+    partialDir?: Buffer,
   ) {
     super(link);
     this.quickCheck = (modeFlags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
-    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope });
-    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs });
+    const resume = (link.params.features & Feature.RESUME) !== 0;
+    this.reuse = resume && (modeFlags & ModeFlag.NO_RESUME) === 0;
+    this.machine = new TransferReceiver({ chunkSize: link.params.chunkSize, peerName: link.peerName, scope, resume });
+    this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), { writeTimeoutMs: link.idleMs, partialDir });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
 
@@ -87,8 +99,9 @@ export class ReceiveEngine extends TransferRun {
     this.apply(this.machine.receive(connIndex, message), connIndex);
   }
 
+  /** An interrupted session keeps every partly received file, with its journal, for a rerun to resume. */
   protected async cleanUp(): Promise<void> {
-    this.writer.discardAll();
+    this.writer.keepAll();
     await this.writer.discarded();
   }
 
@@ -134,6 +147,9 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'finish':
           this.finish();
+          break;
+        case 'chunkKept':
+          this.events.bytes?.(action.bytes);
           break;
         case 'fileOk':
           if (action.same) this.events.bytes?.(this.files.get(action.fileId)!.size);
@@ -203,15 +219,21 @@ export class ReceiveEngine extends TransferRun {
     // A file that waited for a descriptor may have failed meanwhile (the sender's FILE_ERROR).
     if (!file) return this.descriptors.budget.release();
     const local = this.destination.localPath(file.path);
+    const { chunkSize } = this.link.params;
+    let resumed: Resumed;
     try {
       this.checkParent(file.path);
-      this.writer.createFile(fileId, local, file.size, file.perm, file.size > this.link.params.chunkSize);
+      resumed = this.writer.createFile(fileId, local, file.size, file.perm, file.size > chunkSize, {
+        header: { size: file.size, mtimeNs: file.mtimeNs, chunkSize },
+        reuse: this.reuse,
+      });
     } catch (err) {
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.createFile(fileId));
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0);
     }
-    this.apply(this.machine.fileCreated(fileId), 0);
+    if (this.reuse && resumed.stale !== undefined) file.warning = staleNotice(local, resumed.stale);
+    this.apply(this.machine.fileCreated(fileId, resumed), 0);
   }
 
   private writeChunk(connIndex: number, fileId: number, seq: number, length: number, data: Buffer[], hash: bigint): void {
@@ -220,7 +242,8 @@ export class ReceiveEngine extends TransferRun {
     const settled = (): void => {
       if (--this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
-    this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {
+    const offset = seq * DATA_UNIT;
+    this.writer.writeChunk(fileId, offset / this.link.params.chunkSize, offset, data, hash, (error, result) => {
       settled();
       // A disk that stopped answering would hang every later file too: that ends the session.
       if (error?.code === 'FCP_ERR_TIMEOUT') return this.fail(error);
@@ -276,6 +299,6 @@ export class ReceiveEngine extends TransferRun {
     this.files.delete(fileId);
     if (!file) return;
     if (error) this.errors.push(error);
-    this.events.file?.(fileEvent(file.path, file.size, error, file.digest));
+    this.events.file?.(fileEvent(file.path, file.size, error, file.digest, error ? undefined : file.warning));
   }
 }

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import {
   DATA_FRAME_BYTES,
   DIGEST_SIZE,
+  HASH_SIZE,
   INLINE_MAX,
   KEY_ID_SIZE,
   MAC_SIZE,
@@ -14,6 +15,7 @@ import {
   MAX_CONNECTIONS,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_FILE_SIZE,
+  MAX_HELD_HASHES,
   MAX_PATH_BYTES,
   MAX_PAYLOAD,
   NONCE_SIZE,
@@ -163,6 +165,14 @@ export const messageArbitraries: ArbitraryByName = {
   FILE_DONE: fc.record({ type: fc.constant(PacketType.FILE_DONE), fileId: u32, digest: fixedBytes(DIGEST_SIZE) }),
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
   FILE_SAME: fc.record({ type: fc.constant(PacketType.FILE_SAME), fileId: u32 }),
+  CHUNKS_HELD: fc.record({
+    type: fc.constant(PacketType.CHUNKS_HELD),
+    fileId: u32,
+    firstIndex: u32,
+    hashes: fc.integer({ min: 1, max: MAX_HELD_HASHES }).chain((count) => fixedBytes(count * HASH_SIZE)),
+  }),
+  CHUNK_KEPT: fc.record({ type: fc.constant(PacketType.CHUNK_KEPT), fileId: u32, index: u32 }),
+  PARTIAL_STALE: fc.record({ type: fc.constant(PacketType.PARTIAL_STALE), fileId: u32, reason: fc.integer({ min: 1, max: 2 }) }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),
   KEEPALIVE: fc.record({ type: fc.constant(PacketType.KEEPALIVE) }),
   FILE_INLINE: fc.record({

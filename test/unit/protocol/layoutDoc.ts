@@ -25,6 +25,7 @@ const DESCRIPTIONS: Record<Field['kind'], string> = {
   linkTarget: 'symlink target, to the end of the payload',
   text: 'UTF-8 text, to the end of the payload',
   data: 'bytes, to the end of the payload',
+  hashes: 'u64 chunk hashes, to the end of the payload',
   extension: 'later versions\' fields, ignored, to the end of the payload',
 };
 
