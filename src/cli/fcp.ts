@@ -86,6 +86,7 @@ interface FcpOptions {
   dereference?: boolean;
   ignoreTimes?: boolean;
   resume?: boolean;
+  partialDir?: string;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -139,6 +140,7 @@ function program(): Command {
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
+    .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; downloads and local copies)")
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -204,6 +206,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       followSymlinks: options.dereference,
       ignoreTimes: options.ignoreTimes,
       noResume: options.resume === false,
+      partialDir: options.partialDir,
       connections: options.connections,
       chunkSize: options.chunkSize,
       encrypt: options.cipher === 'none' ? false : options.encrypt,

@@ -14,7 +14,7 @@ import type { LaunchedServer } from '../launch/launcher';
 import { CAUSE_WAIT_MS, timeoutsFor } from '../timeouts';
 import { stopAtFirstFailure } from '../transfer/link';
 import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
-import { ReceiveEngine } from '../transfer/receiver';
+import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
 import { FramedConnection } from '../wire/framedConnection';
@@ -40,6 +40,8 @@ export interface ClientSessionOptions {
   bwlimit?: number;
   /** --timeout in ms: idle, handshake and disk-write limit (default: src/timeouts.ts). */
   timeoutMs?: number;
+  /** --partial-dir, for a pull (this side receives). */
+  partialDir?: string;
 }
 
 export interface ClientSessionResult {
@@ -117,7 +119,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options.flags, events)));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events) : new ReceiveEngine(link, work.destination, work.scope, options.flags, events, partialDirBytes(options.partialDir))));
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
     dialled.slice(0, params.connections).forEach((dial, i) => {

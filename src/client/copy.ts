@@ -45,6 +45,11 @@ export interface CopyOptions {
    * file is sent whole (by default the chunks they hold are checked and not sent again).
    */
   noResume?: boolean;
+  /**
+   * --partial-dir: where the receiver keeps partial files and their journals, relative to each
+   * destination directory (rsync's option), instead of beside each file. Downloads and local copies.
+   */
+  partialDir?: string;
   /** Data connections, 1..64 (default 4). */
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
@@ -197,7 +202,7 @@ function plan(options: CopyOptions): Plan {
 
 function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
   if (options.launcher) return options.launcher;
-  if (!remote) return localLauncher({ timeoutMs });
+  if (!remote) return localLauncher({ timeoutMs, partialDir: options.partialDir });
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
@@ -317,6 +322,20 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   }
 }
 
+/** --partial-dir must name a directory under each destination directory, and a receiver fcp starts. */
+function checkPartialDir(dir: string, remoteReceiver: boolean): void {
+  if (dir === '' || dir.startsWith('/') || dir.split('/').includes('..')) {
+    throw new FcpError('FCP_ERR_USAGE', `--partial-dir ${dir}: must be a relative path without ..`, {
+      hint: 'it is taken relative to the directory of each destination file, as rsync does',
+    });
+  }
+  if (remoteReceiver) {
+    throw new FcpError('FCP_ERR_USAGE', '--partial-dir applies to downloads and local copies; an upload keeps partial files beside each file', {
+      hint: 'leave out --partial-dir',
+    });
+  }
+}
+
 export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
@@ -328,6 +347,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
+  if (options.partialDir !== undefined) checkPartialDir(options.partialDir, work.kind === 'push' && remote !== undefined);
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const offer = makeOffer({ chunkSize: options.chunkSize, connections: options.connections, encrypt, cipher: CIPHERS[options.cipher ?? 'aes256-gcm'] });
@@ -364,6 +384,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       failFast: options.failFast,
       timeoutMs,
       events: report.events,
+      partialDir: options.partialDir,
     });
     report.stop(true);
     failed = false;

@@ -30,7 +30,11 @@ export interface Launcher {
   launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
 }
 
-/** fcpd's arguments for one session: fcp's --timeout goes along when it set one. */
-export function serveArgs(timeoutMs: number | undefined): string[] {
-  return ['--serve', ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)])];
+/** fcpd's arguments for one session: fcp's --timeout (and, to a local fcpd, --partial-dir) go along when set. */
+export function serveArgs(timeoutMs: number | undefined, partialDir?: string): string[] {
+  return [
+    '--serve',
+    ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)]),
+    ...(partialDir === undefined ? [] : ['--partial-dir', partialDir]),
+  ];
 }

@@ -36,6 +36,11 @@ interface IncomingFile {
 
 const SLASH = 0x2f;
 
+/** --partial-dir as the bytes the receiver joins to paths. */
+export function partialDirBytes(dir: string | undefined): Buffer | undefined {
+  return dir === undefined ? undefined : Buffer.from(dir);
+}
+
 export class ReceiveEngine extends TransferRun {
   private readonly machine: TransferReceiver;
   private readonly writer: FileWriter;
