@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import type { XXHashAPI } from '../protocol/xxhash';
 import { StaleReason } from '../protocol/constants';
 import { showName } from '../showName';
+import { isRunning } from './running';
 import {
   encodeHeader,
   headerCheck,
@@ -89,16 +90,6 @@ export interface OpenPartialOptions {
   partialDir?: Buffer;
 }
 
-/** Whether process `pid` is running (EPERM: it is, as another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function closeSilently(fd: number): void {
   try {
     fs.closeSync(fd);
@@ -117,7 +108,7 @@ function takeLock(lock: Buffer): boolean {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number.parseInt(readSmall(lock), 10);
       // A lock being written (no pid yet) or held by a live process is not ours to take.
-      if (!Number.isInteger(holder) || holder <= 0 || alive(holder)) return false;
+      if (!Number.isInteger(holder) || holder <= 0 || isRunning(holder)) return false;
       fs.rmSync(lock, { force: true });
       continue;
     }
@@ -364,7 +355,7 @@ function listOrphans(dir: string): Map<string, string[]> {
   for (const raw of names) {
     const name = raw.toString('latin1');
     const match = PRIVATE_TEMP.exec(name);
-    if (!match || alive(Number.parseInt(match[2]!, 36))) continue;
+    if (!match || isRunning(Number.parseInt(match[2]!, 36))) continue;
     const list = orphans.get(match[1]!) ?? [];
     list.push(name);
     orphans.set(match[1]!, list);

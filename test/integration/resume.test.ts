@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { copy, localLauncher } from '../../src';
 import { loadXxhash, XXHashAPI } from '../../src/protocol/xxhash';
+import { isRunning } from '../../src/state/running';
 import { encodeHeader, encodeRecord, headerCheck, parseJournal } from '../../src/state/chunkJournal';
 import { compareTrees, sha256File } from './helpers/compare';
 import { FCP_BIN, killAll, runNode } from './helpers/run';
@@ -212,19 +213,10 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Waits (polling) until `pid` has exited, at most `ms`; true when it has. */
 async function exits(pid: number, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (!running(pid)) return true;
-  return !running(pid);
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (!isRunning(pid)) return true;
+  return !isRunning(pid);
 }
 
 /**
