@@ -169,6 +169,8 @@ export class PartialFile {
   private flushing: { records: Buffer; at: number } | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Some chunk is vouched for (held from an earlier run, or recorded in this one): worth keeping. */
+  private worthKeeping: boolean;
 
   /**
    * Opens the partial state of `final`, reusing what an earlier run left when its journal matches
@@ -197,6 +199,7 @@ export class PartialFile {
     const held = found instanceof Map && found.size > 0 && fs.existsSync(paths.part) ? found : undefined;
     this.held = held ?? new Map();
     this.stale = typeof found === 'number' ? found : undefined;
+    this.worthKeeping = held !== undefined;
     const header = encodeHeader(xxh, options.header);
     this.check = headerCheck(header);
     // Without a journal to trust, the part file starts over: empty, then sized by the caller.
@@ -225,6 +228,7 @@ export class PartialFile {
   /** Chunk `index` (`length` bytes) is written at its offset and verified: it goes into the journal. */
   record(index: number, hash: bigint, length: number): void {
     if (this.closed) return;
+    this.worthKeeping = true;
     if (this.pendingLength + JOURNAL_RECORD_SIZE > this.pending.length) this.growPending();
     this.pendingLength = writeRecord(this.xxh, this.check, index, hash, this.pending, this.pendingLength);
     this.pendingBytes += length;
@@ -237,10 +241,12 @@ export class PartialFile {
 
   /**
    * An interrupted run: what was recorded is flushed now (data first), and the part file and its
-   * journal stay for the next run. Synchronous, so that a process on its way out can call it.
+   * journal stay for the next run (unless no chunk of it was recorded: then they go). Synchronous, so that a process on its way out can call it.
    */
   keep(): void {
     if (this.closed) return;
+    // A part file with no chunk in it would only be an orphan: nothing of it can be resumed.
+    if (!this.worthKeeping) return this.remove();
     try {
       fs.fdatasyncSync(this.fd);
       if (this.flushing) fs.writeSync(this.journalFd, this.flushing.records, 0, this.flushing.records.length, this.flushing.at);
