@@ -307,7 +307,8 @@ export class FileWriter {
     deadline?.unref();
     file.writing++;
     writeAll(file, data, offset, inPool ? this.poolWrite : writeNow, (err) => {
-      if (!err && !file.discarded) file.partial?.record(index, hash, total);
+      // A chunk that lands after an interrupted session kept its file is recorded all the same.
+      if (!err && (!file.discarded || file.keep)) file.partial?.record(index, hash, total);
       if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
       report(err);
     });
