@@ -154,7 +154,6 @@ export class PartialFile {
   readonly held: ReadonlyMap<number, bigint>;
   /** Why what an earlier run left was not used (StaleReason), when it was not. */
   readonly stale: number | undefined;
-  private readonly journalFd: number;
   private readonly paths: PartialPaths;
   private readonly check: number;
   /** Records not yet flushed; `spare` takes them while a flush is in flight. */
@@ -206,13 +205,12 @@ export class PartialFile {
     const truncate = held ? 0 : fs.constants.O_TRUNC;
     this.fd = fs.openSync(paths.part, fs.constants.O_RDWR | fs.constants.O_CREAT | truncate, options.mode);
     try {
-      this.journalFd = fs.openSync(paths.journal, fs.constants.O_RDWR | fs.constants.O_CREAT | truncate, 0o600);
       if (held) {
-        this.journalEnd = fs.fstatSync(this.journalFd).size;
+        this.journalEnd = fs.statSync(paths.journal).size;
         // A torn last record is cut off, so that what this run appends lines up with the grid.
         this.journalEnd -= (this.journalEnd - JOURNAL_HEADER_SIZE) % JOURNAL_RECORD_SIZE;
       } else {
-        fs.writeSync(this.journalFd, header, 0, header.length, 0);
+        fs.writeFileSync(paths.journal, header, { mode: 0o600 });
         this.journalEnd = header.length;
       }
     } catch (err) {
@@ -249,12 +247,14 @@ export class PartialFile {
     if (!this.worthKeeping) return this.remove();
     try {
       fs.fdatasyncSync(this.fd);
-      if (this.flushing) fs.writeSync(this.journalFd, this.flushing.records, 0, this.flushing.records.length, this.flushing.at);
-      if (this.pendingLength > 0) {
-        fs.writeSync(this.journalFd, this.pending, 0, this.pendingLength, this.journalEnd);
-        this.journalEnd += this.pendingLength;
+      const journal = fs.openSync(this.paths.journal, fs.constants.O_WRONLY);
+      try {
+        if (this.flushing) fs.writeSync(journal, this.flushing.records, 0, this.flushing.records.length, this.flushing.at);
+        if (this.pendingLength > 0) fs.writeSync(journal, this.pending, 0, this.pendingLength, this.journalEnd);
+        fs.fdatasyncSync(journal);
+      } finally {
+        fs.closeSync(journal);
       }
-      fs.fdatasyncSync(this.journalFd);
     } catch {
       // A journal that could not be written only means more is sent again next time.
     }
@@ -286,8 +286,6 @@ export class PartialFile {
     this.closed = true;
     open.delete(this);
     clearTimeout(this.flushTimer);
-    // A flush in flight closes the journal when its write is done: its number must not be reused under it.
-    if (!this.flushing) closeSilently(this.journalFd);
     // The data descriptor is the writer's to close (after its last write has landed).
     fs.rmSync(this.paths.lock, { force: true });
   }
@@ -306,12 +304,15 @@ export class PartialFile {
     this.pendingBytes = 0;
     const done = (): void => {
       this.flushing = undefined;
-      if (this.closed) closeSilently(this.journalFd);
-      else if (this.pendingBytes >= JOURNAL_FLUSH_BYTES) this.flush();
+      if (!this.closed && this.pendingBytes >= JOURNAL_FLUSH_BYTES) this.flush();
     };
+    // The journal is opened per flush, not held: a file being received costs one descriptor, as the open-file budget counts.
     fs.fdatasync(this.fd, (syncError) => {
       if (this.closed || syncError) return done();
-      fs.write(this.journalFd, records, 0, records.length, at, () => done());
+      fs.open(this.paths.journal, fs.constants.O_WRONLY, (openError, journal) => {
+        if (openError) return done();
+        fs.write(journal, records, 0, records.length, at, () => fs.close(journal, () => done()));
+      });
     });
   }
 
