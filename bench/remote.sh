@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fcp over SSH against scp, rsync -e ssh and tar | ssh tar, measured in the same run:
-#   1. loopback: an sshd of our own on 127.0.0.1, a 1 GiB file and 10,000 x 4 KiB files in 100 dirs;
+#   1. loopback: an sshd of our own on 127.0.0.1, a 1 GiB file and 10,000 x 4 KiB files in 100 dirs,
+#      and resume: the 1 GiB upload killed (kill -9 of fcp) at 50 % by its progress, then rerun;
 #   2. emulated WAN (../shared/bench/wan/wan.sh, default 50 ms RTT, 1 Gbit/s): iperf3 -P 8 on the
 #      same link as the reference for what TCP carries, then 1 GiB, 1 byte (start-up cost) and the tree;
 #   3. install (on the WAN): the 1-byte start-up with fcpd on the host, with fcp's own fcpd copied
@@ -10,7 +11,7 @@
 #   5. sftp (loopback): fcp --sftp against scp, scp -O, and mscp where installed (else parallel
 #      sftp batches for the tree), with the load average before and after (shared machines).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|sftp|wan|install|reconnect|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
+# Usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -68,6 +69,31 @@ best() {
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 > 0 else 'n/a')"; }
 
+# The 1 GiB upload killed with -9 once its --json progress passes half the file, then run again:
+# prints a full run's time, the rerun's, and their ratio (issue 12's target: at most 0.55).
+resume_case() {
+  local config=$1 out=$2 full rerun log=$DATA/resume.json half=$((512 * 1024 * 1024)) pid done_bytes
+  full=$(best $FCP -q -F "$config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out")
+  rm -rf "$out"
+  $FCP --json -F "$config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out" > "$log" 2>/dev/null & pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    done_bytes=$(grep -o '"bytesDone":[0-9]*' "$log" | tail -1 | cut -d: -f2)
+    if [ -n "$done_bytes" ] && [ "$done_bytes" -ge "$half" ]; then kill -9 "$pid"; break; fi
+    sleep 0.05
+  done
+  wait "$pid" 2>/dev/null || true
+  # fcpd notices, flushes its journal and exits: the rerun must not race it for the part file's lock.
+  for _ in $(seq 100); do pgrep -f "$REPO/bin/fcpd --serve" >/dev/null || break; sleep 0.1; done
+  local start end
+  start=$(date +%s.%N)
+  $FCP --json -F "$config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out" > "$log" 2>"$DATA/err" || { echo "bench: resume rerun failed: $(tail -2 "$DATA/err")" >&2; return; }
+  end=$(date +%s.%N)
+  rerun=$(python3 -c "print(f'{$end-$start:.2f}')")
+  rm -rf "$out"
+  echo "resume, 1 GiB killed at $((${done_bytes:-0} / 1048576)) MiB: full run $full s, rerun $rerun s, ratio $(ratio "$rerun" "$full") (target <= 0.55);" \
+    "rerun $(grep -o '"bytesSent":[0-9]*,"bytesResumed":[0-9]*' "$log")"
+}
+
 # An sshd of our own on 127.0.0.1 for the loopback cases, with the ssh_config $SSHD_DIR/config (Host bench).
 loopback_sshd() {
   SSHD_DIR=$DATA/sshd
@@ -109,6 +135,7 @@ loopback() {
   local ssh="ssh -F $dir/config" out=$DATA/out
   CLEAN=$out
   local scp_big scp_gcm rsync_big fcp_big fcp_big8 tar_tree scp_tree rsync_tree fcp_tree
+  if [ -n "${ONLY_RESUME:-}" ]; then resume_case "$dir/config" "$out"; kill "$SSHD_PID"; SSHD_PID=; return; fi
   scp_big=$(best scp -q -F "$dir/config" "$DATA/big" "bench:$out")
   scp_gcm=$(best scp -q -c aes128-gcm@openssh.com -F "$dir/config" "$DATA/big" "bench:$out")
   rsync_big=$(best rsync -a -e "$ssh" "$DATA/big" "bench:$out")
@@ -116,6 +143,7 @@ loopback() {
   fcp_big8=$(best $FCP -q -n 8 -F "$dir/config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out")
   echo "1 GiB file: scp $scp_big s, scp aes128-gcm $scp_gcm s, rsync -e ssh $rsync_big s"
   echo "  fcp (AES-256-GCM, 4 conn) $fcp_big s = $(ratio "$scp_big" "$fcp_big")x faster than scp; 8 conn $fcp_big8 s = $(ratio "$scp_big" "$fcp_big8")x"
+  resume_case "$dir/config" "$out"
   scp_tree=$(best scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out")
   rsync_tree=$(best rsync -a -e "$ssh" "$DATA/tree/" "bench:$out/")
   tar_tree=$(best sh -c "mkdir -p $out && tar -C $DATA -cf - tree | $ssh bench tar -C $out -xf -")
@@ -286,10 +314,11 @@ npm run build >/dev/null
 if [ "$WHAT" = install ]; then head -c 1 /dev/urandom > "$DATA/one"; else make_data; fi
 case "$WHAT" in
   loopback) loopback ;;
+  resume) ONLY_RESUME=1 loopback ;;
   wan) wan ;;
   install) install ;;
   reconnect) reconnect ;;
   sftp) sftp_case ;;
   all) loopback; sftp_case; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|sftp|wan|install|reconnect|all]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|all]" >&2; exit 2 ;;
 esac

@@ -15,6 +15,24 @@ import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
 import { version } from './version';
+import { keepAllPartials } from '../state/partialFile';
+
+/** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
+const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Ctrl-C or SIGTERM: the journals of files being received are flushed and kept (the remote fcpd
+ * keeps its own when the connections close), so that running the same command again resumes.
+ */
+function exitOnInterrupt(stderr: NodeJS.WritableStream): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      keepAllPartials();
+      stderr.write(`fcp: interrupted (${signal}); partial files are kept: run the same command again to resume\n`);
+      process.exit(SIGNAL_EXIT[signal]);
+    });
+  }
+}
 
 function sshPort(value: string): number {
   const n = Number(value);
@@ -53,6 +71,8 @@ interface FcpOptions {
   removeSourceFiles?: boolean;
   numericIds?: boolean;
   ignoreTimes?: boolean;
+  resume?: boolean;
+  partialDir?: string;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -131,6 +151,8 @@ export function program(): Command {
     .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
     .option('--numeric-ids', 'keep owners and groups by number, not by name (owners are kept when the receiving side runs as root, as rsync -a)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
+    .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
+    .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; downloads and local copies)")
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -184,6 +206,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
   startMemoryGovernor();
+  exitOnInterrupt(io.stderr);
   const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
@@ -228,6 +251,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       removeSourceFiles: settings.remove_source_files.value as boolean,
       numericIds: settings.numeric_ids.value as boolean,
       ignoreTimes: settings.ignore_times.value as boolean,
+      noResume: !(settings.resume.value as boolean),
+      partialDir: settings.partial_dir.value as string | undefined,
       connections: settings.connections.value as number,
       chunkSize: settings.chunk_size.value as number,
       ...encryption(settings, host !== undefined),

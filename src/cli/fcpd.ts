@@ -45,6 +45,7 @@ interface FcpdOptions {
   verbose?: boolean;
   /** Milliseconds. */
   timeout?: number;
+  partialDir?: string;
 }
 
 function program(): Command {
@@ -68,6 +69,7 @@ function program(): Command {
     .option('--bind <address>', 'address to listen on (default: every address, IPv6 and IPv4)')
     .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
     .option('-v, --verbose', 'log connections and the session on stderr')
+    .option('--partial-dir <dir>', '--serve: keep partial files and their journals in this directory, relative to each destination directory; fcp passes its own')
     .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);
@@ -184,6 +186,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       port: options.port ?? 0,
       access: new AccessPolicy(loaded.policy, sessionLog),
       timeoutMs: options.timeout,
+      partialDir: options.partialDir,
       log: sessionLog,
       // Under sshd, also say which of our addresses the client's SSH connection reached: the
       // client's first choice for direct data connections when fcpd listens on every address.

@@ -15,7 +15,7 @@ import type { LaunchedServer } from '../launch/launcher';
 import { CAUSE_WAIT_MS, timeoutsFor } from '../timeouts';
 import { stopAtFirstFailure } from '../transfer/link';
 import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
-import { ReceiveEngine } from '../transfer/receiver';
+import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
 import type { LinkedConnection } from '../transfer/link';
@@ -44,6 +44,8 @@ export interface ClientSessionOptions {
   bwlimit?: number;
   /** --timeout in ms: idle, handshake and disk-write limit (default: src/timeouts.ts). */
   timeoutMs?: number;
+  /** --partial-dir, for a pull (this side receives). */
+  partialDir?: string;
 }
 
 export interface ClientSessionResult {
@@ -122,7 +124,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources) : new ReceiveEngine(link, work.destination, work.scope, options, events)));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources) : new ReceiveEngine(link, work.destination, work.scope, options, events, partialDirBytes(options.partialDir))));
     const attach = async (dial: Promise<FramedConnection>, connIndex: number): Promise<LinkedConnection> => {
       const conn = await dial;
       const machine = new ClientConnection({

@@ -62,6 +62,16 @@ export interface CopyOptions {
   numericIds?: boolean;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
+  /**
+   * --no-resume: partial files an interrupted run left at the destination are discarded and every
+   * file is sent whole (by default the chunks they hold are checked and not sent again).
+   */
+  noResume?: boolean;
+  /**
+   * --partial-dir: where the receiver keeps partial files and their journals, relative to each
+   * destination directory (rsync's option), instead of beside each file. Downloads and local copies.
+   */
+  partialDir?: string;
   /** Data connections, 1..64 (default 4). */
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
@@ -225,6 +235,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.backup ? ModeFlag.BACKUP : 0) |
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
+    (options.noResume ? ModeFlag.NO_RESUME : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0);
   const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
   if (remoteSources.length > 0) {
@@ -258,7 +269,7 @@ function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: s
   if (options.launcher) return options.launcher;
   // Loaded only when used: a local copy made in this process starts no fcpd.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  if (!remote) return (require('../launch/localLauncher') as typeof LocalLauncherModule).localLauncher({ timeoutMs });
+  if (!remote) return (require('../launch/localLauncher') as typeof LocalLauncherModule).localLauncher({ timeoutMs, partialDir: options.partialDir });
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
@@ -441,7 +452,13 @@ async function copyLocally(
   const started = Date.now();
   const report = reporting(progress, options, offer.connections, false);
   try {
-    const { summary, params } = await copyInProcess({ work: planned.work, flags: planned.flags, backupSuffix, offer, verify, events: report.events, failFast: options.failFast, timeoutMs, log });
+    const { summary, params } = await copyInProcess({
+      work: planned.work,
+      flags: planned.flags,
+      backupSuffix,
+      partialDir: options.partialDir,
+      offer,
+      verify, events: report.events, failFast: options.failFast, timeoutMs, log });
     report.stop(true);
     return summarize(summary, started, { connections: params.connections, encrypted: false, mode: 'in-process', verification: verify ? 'chunks' : 'none' });
   } finally {
@@ -471,6 +488,20 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean)
   });
 }
 
+/** --partial-dir must name a directory under each destination directory, and a receiver fcp starts. */
+function checkPartialDir(dir: string, remoteReceiver: boolean): void {
+  if (dir === '' || dir.startsWith('/') || dir.split('/').includes('..')) {
+    throw new FcpError('FCP_ERR_USAGE', `--partial-dir ${dir}: must be a relative path without ..`, {
+      hint: 'it is taken relative to the directory of each destination file, as rsync does',
+    });
+  }
+  if (remoteReceiver) {
+    throw new FcpError('FCP_ERR_USAGE', '--partial-dir applies to downloads and local copies; an upload keeps partial files beside each file', {
+      hint: 'leave out --partial-dir',
+    });
+  }
+}
+
 export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
@@ -481,6 +512,9 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
+  }
+  if (options.partialDir !== undefined) {
+    checkPartialDir(options.partialDir, 'between' in planned || (planned.work.kind === 'push' && planned.remote !== undefined));
   }
   if (options.verify === false && ('between' in planned || !runsInProcess(planned, options))) {
     throw new FcpError('FCP_ERR_USAGE', '--no-verify applies only to local copies made in this process', {
@@ -530,6 +564,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       failFast: options.failFast,
       timeoutMs,
       events: report.events,
+      partialDir: options.partialDir,
     });
     report.stop(true);
     failed = false;

@@ -15,7 +15,7 @@ import { timeoutsFor } from '../timeouts';
 import { resolveDestination } from '../transfer/destination';
 import { fileEvent, stopAtFirstFailure, TransferEvents, TransferSummary } from '../transfer/link';
 import { memoryLinks } from '../transfer/memoryLink';
-import { ReceiveEngine } from '../transfer/receiver';
+import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
 
@@ -25,6 +25,8 @@ export interface LocalCopyOptions {
   flags: number;
   /** With BACKUP in flags: the suffix for what the copy replaces (--suffix). */
   backupSuffix?: Buffer;
+  /** --partial-dir, relative to each destination directory. */
+  partialDir?: string;
   offer: ParamsMessage;
   /** false (--no-verify): chunks are not hashed, and file events carry no digest. */
   verify: boolean;
@@ -70,7 +72,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);
   options.log(`copying in this process: ${answer.connections} streams of ${answer.chunkSize} byte chunks${options.verify ? '' : ', not verified'}`);
 
-  const receiver = new ReceiveEngine(links.receiver, destination, scope, { flags, backupSuffix: options.backupSuffix });
+  const receiver = new ReceiveEngine(links.receiver, destination, scope, { flags, backupSuffix: options.backupSuffix }, {}, partialDirBytes(options.partialDir));
   const events = options.verify ? (options.events ?? {}) : withoutDigests(options.events ?? {});
   const sender: SendEngine = new SendEngine(
     links.sender,

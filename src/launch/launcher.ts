@@ -36,7 +36,11 @@ export interface Launcher {
   launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
 }
 
-/** fcpd's arguments for one session (--serve, or --connect): fcp's --timeout goes along when it set one. */
-export function serveArgs(timeoutMs: number | undefined, role: '--serve' | '--connect' = '--serve'): string[] {
-  return [role, ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)])];
+/** fcpd's arguments for one session (--serve, or --connect): fcp's --timeout (and, to a local fcpd, --partial-dir) go along when set. */
+export function serveArgs(timeoutMs: number | undefined, role: '--serve' | '--connect' = '--serve', partialDir?: string): string[] {
+  return [
+    role,
+    ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)]),
+    ...(partialDir === undefined ? [] : ['--partial-dir', partialDir]),
+  ];
 }

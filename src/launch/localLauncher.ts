@@ -18,6 +18,8 @@ export interface LocalLauncherOptions {
   nodeArgs?: string[];
   /** fcp's --timeout in ms, passed on to fcpd. */
   timeoutMs?: number;
+  /** fcp's --partial-dir, passed on to fcpd (the receiver of a local copy). */
+  partialDir?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const program = options.fcpdPath ?? path.join(packageRoot(), 'bin', 'fcpd');
-      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs), '--bind', bind], {
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs, '--serve', options.partialDir), '--bind', bind], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: fcpdEnvironment(),
       });

@@ -25,6 +25,9 @@ export const PacketType = {
   FILE_ERROR: 0x16,
   KEEPALIVE: 0x17,
   FILE_SAME: 0x18,
+  CHUNKS_HELD: 0x19,
+  CHUNK_KEPT: 0x1a,
+  PARTIAL_STALE: 0x1b,
   DATA_LOST: 0x1c,
   CHUNK_ACK: 0x1d,
   BATCH: 0x20,
@@ -36,8 +39,8 @@ export const PacketType = {
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
 
-/** 0x19..0x1f are reserved for resume and sync; a version-1 decoder rejects them as unknown. */
-export const RESERVED_TYPES = { first: 0x19, last: 0x1f } as const;
+/** 0x1c..0x1f are reserved for sync; a version-1 decoder rejects them as unknown. */
+export const RESERVED_TYPES = { first: 0x1c, last: 0x1f } as const;
 
 export const packetTypeName: Readonly<Record<number, PacketTypeName>> = Object.fromEntries(
   (Object.keys(PacketType) as PacketTypeName[]).map((name) => [PacketType[name], name]),
@@ -107,6 +110,8 @@ export const Feature = {
   INLINE: 0x4,
   /** The receiver may answer a FILE_INFO with FILE_SAME: the destination already holds that file (rsync's quick check). */
   QUICK_CHECK: 0x8,
+  /** The receiver reports the chunks of a partly received file it holds, and the sender sends only the others (PROTOCOL.md §7.5). */
+  RESUME: 0x10,
   /** -H: the sender announces a file it reached again by another name as a HARDLINK to the first name. */
   HARD_LINKS: 0x40,
   /** The sender says who owns what it announces (OWNER), for a receiver running as root to keep. */
@@ -114,7 +119,23 @@ export const Feature = {
   /** A lost data connection costs only its chunks in flight: they are sent again on the others and the client opens a replacement (PROTOCOL.md §7.3). */
   RECONNECT: 0x100,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT;
+/**
+ * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
+ * session runs, not how frames are sealed, so a server answers the subset of them it supports.
+ * The others (bits 0..2 and 16..31) are framing features, accepted exactly as offered.
+ */
+export const OPTIONAL_FEATURE_BITS = 0xfff8;
+
+/** Chunk hashes one CHUNKS_HELD carries at most: what fits a sealed frame beside its 8-byte head. */
+export const MAX_HELD_HASHES = Math.floor((MAX_PAYLOAD - GCM_TAG_SIZE - 8) / HASH_SIZE);
+/** PARTIAL_STALE.reason: why the receiver started a partly received file over. */
+export const StaleReason = {
+  /** The source's size or mtime (or the chunk size) differs from the interrupted run's. */
+  CHANGED: 1,
+  /** The journal did not parse (a bad header): nothing of it is trusted. */
+  UNREADABLE: 2,
+} as const;
 
 /**
  * Largest file sent as one FILE_INLINE. Below this size a file's own bytes cost less than its
@@ -138,6 +159,9 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_DONE,
   PacketType.FILE_OK,
   PacketType.FILE_SAME,
+  PacketType.CHUNKS_HELD,
+  PacketType.CHUNK_KEPT,
+  PacketType.PARTIAL_STALE,
   PacketType.DATA_LOST,
   PacketType.CHUNK_ACK,
   PacketType.FILE_ERROR,
@@ -161,6 +185,8 @@ export const ModeFlag = {
   DEST_IS_DIR: 0x4,
   /** -I: no quick check, every file is sent whatever the destination holds. */
   IGNORE_TIMES: 0x8,
+  /** --no-resume: the receiver discards partial state of earlier runs and every file is sent whole. */
+  NO_RESUME: 0x10,
   /** --backup: a destination entry that is replaced is first renamed to its name + MODE's backup_suffix. */
   BACKUP: 0x20,
   /** --remove-source-files: the sender removes each source file, symlink and link once it is in place at the destination. */
@@ -173,6 +199,7 @@ export const KNOWN_MODE_FLAGS =
   ModeFlag.FOLLOW_SYMLINKS |
   ModeFlag.DEST_IS_DIR |
   ModeFlag.IGNORE_TIMES |
+  ModeFlag.NO_RESUME |
   ModeFlag.BACKUP |
   ModeFlag.REMOVE_SOURCE |
   ModeFlag.NUMERIC_IDS;

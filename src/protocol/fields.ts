@@ -3,7 +3,7 @@
  * (checkValue), so an encoder never emits what the decoder would refuse.
  */
 import { FcpError } from '../errors';
-import { HELLO_MAGIC, MAX_ACCOUNT_NAME_BYTES, MAX_PATH_BYTES } from './constants';
+import { HASH_SIZE, HELLO_MAGIC, MAX_ACCOUNT_NAME_BYTES, MAX_PATH_BYTES } from './constants';
 import { Field, fixedWidth, variableBounds } from './layouts';
 import { checkEntryPath, checkUserPath } from './paths';
 
@@ -94,6 +94,10 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
       if ((value as Buffer).includes(0x2f) || (value as Buffer).includes(NUL)) {
         throw new FcpError('FCP_ERR_BAD_PATH', `${typeName}.${field.name} holds a / or a NUL byte: it must be part of one name`);
       }
+      return;
+    case 'hashes':
+      checkByteLength(typeName, field, (value as Buffer).length);
+      if ((value as Buffer).length % HASH_SIZE !== 0) throw badField(typeName, field, `is ${(value as Buffer).length} bytes, not a whole number of ${HASH_SIZE}-byte hashes`);
       return;
     case 'magic':
     case 'extension':

@@ -6,8 +6,10 @@ import {
   BATCH_ENTRY_HEADER,
   DATA_FRAME_BYTES,
   DIGEST_SIZE,
+  HASH_SIZE,
   INLINE_MAX,
   KEY_ID_SIZE,
+  MAX_HELD_HASHES,
   MAC_SIZE,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_FILE_SIZE,
@@ -51,6 +53,8 @@ export type FieldKind =
   | 'text'
   /** rest of the payload: file data */
   | 'data'
+  /** rest of the payload: u64 chunk hashes, kept as the Buffer of them (a multiple of 8 bytes) */
+  | 'hashes'
   /** rest of the payload: extension bytes a later version may add; ignored */
   | 'extension'
   /** rest of the payload: bytes to append to a file name (no `/`, no NUL); absent when empty */
@@ -119,6 +123,9 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.BATCH]: [f('entries', 'data', { min: 2 * BATCH_ENTRY_HEADER })],
   [PacketType.KEEPALIVE]: [],
   [PacketType.FILE_SAME]: [f('fileId', 'u32')],
+  [PacketType.CHUNKS_HELD]: [f('fileId', 'u32'), f('firstIndex', 'u32'), f('hashes', 'hashes')],
+  [PacketType.CHUNK_KEPT]: [f('fileId', 'u32'), f('index', 'u32')],
+  [PacketType.PARTIAL_STALE]: [f('fileId', 'u32'), f('reason', 'u8', { min: 1, max: 2 })],
   [PacketType.DATA_LOST]: [f('chunks', 'u32'), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
   [PacketType.CHUNK_ACK]: [f('chunks', 'u32'), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
   [PacketType.FILE_INLINE]: [
@@ -160,6 +167,7 @@ export const VARIABLE_BOUNDS: Partial<Record<FieldKind, PayloadBounds>> = {
   userPathList: { min: 1, max: MAX_PAYLOAD },
   linkTarget: { min: 1, max: MAX_PATH_BYTES },
   text: { min: 0, max: MAX_ERROR_MESSAGE_BYTES },
+  hashes: { min: HASH_SIZE, max: MAX_HELD_HASHES * HASH_SIZE },
   extension: { min: 0, max: MAX_PAYLOAD },
   nameSuffix: { min: 0, max: MAX_BACKUP_SUFFIX_BYTES },
   accountName: { min: 1, max: 1 + MAX_ACCOUNT_NAME_BYTES },

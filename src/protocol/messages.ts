@@ -63,6 +63,15 @@ export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code:
  */
 export interface FileSameMessage { type: P['FILE_SAME']; fileId: number }
 /**
+ * R→S, control, before FILE_READY (feature RESUME): the receiver holds chunks first_index,
+ * first_index + 1, ... of a partly received file, with these xxh64 hashes (u64 each, big-endian).
+ */
+export interface ChunksHeldMessage { type: P['CHUNKS_HELD']; fileId: number; firstIndex: number; hashes: Buffer }
+/** S→R, control (feature RESUME): the sender's data hashes as the receiver claimed: chunk `index` is not sent. */
+export interface ChunkKeptMessage { type: P['CHUNK_KEPT']; fileId: number; index: number }
+/** R→S, control, before FILE_READY (feature RESUME): partial state of this file was discarded (StaleReason), it is sent whole. */
+export interface PartialStaleMessage { type: P['PARTIAL_STALE']; fileId: number; reason: number }
+/**
  * Both, control (feature RECONNECT): data connection conn_index is gone. R→S: `chunks` whole
  * chunks (DATA and CHUNK_SUM) arrived on it since it was attached; the sender sends the rest again.
  * S→R: the answer, with the same numbers: done, and the index is free for a replacement.
@@ -127,6 +136,9 @@ export type Message =
   | FileErrorMessage
   | KeepaliveMessage
   | FileSameMessage
+  | ChunksHeldMessage
+  | ChunkKeptMessage
+  | PartialStaleMessage
   | DataLostMessage
   | ChunkAckMessage
   | BatchMessage

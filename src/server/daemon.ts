@@ -16,6 +16,7 @@ import type { Listen } from '../launch/handoff';
 import type { FcpdPolicy } from '../config/policy';
 import { AccessPolicy } from './policy';
 import type * as SessionServerModule from './sessionServer';
+import { isRunning } from '../state/running';
 
 export const DEFAULT_DAEMON_PORT = 7523;
 /** A control socket request or reply takes at most this long, each way. */
@@ -148,15 +149,6 @@ function readPid(paths: DaemonPaths): number | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** fcpd -d: starts the daemon in the background unless one runs; returns what to tell the user. */
 export async function startDaemon(options: { port: number; bind?: string; config?: string; program: string }, paths = daemonPaths()): Promise<string> {
   ensureStateDir(paths);
@@ -164,8 +156,8 @@ export async function startDaemon(options: { port: number; bind?: string; config
   if (running?.ok) return `fcpd daemon already running: pid ${running.pid}, port ${running.port}`;
   const notes: string[] = [];
   const stalePid = readPid(paths);
-  if (stalePid !== undefined && !alive(stalePid)) notes.push(`removed a stale pid file (pid ${stalePid} is not running)`);
-  if (stalePid !== undefined && alive(stalePid)) {
+  if (stalePid !== undefined && !isRunning(stalePid)) notes.push(`removed a stale pid file (pid ${stalePid} is not running)`);
+  if (stalePid !== undefined && isRunning(stalePid)) {
     throw new FcpError('FCP_ERR_CONNECT', `pid ${stalePid} from ${paths.pid} is running but does not answer on ${paths.socket}`, {
       hint: `if it is not fcpd, remove ${paths.pid}; else stop it (kill ${stalePid}) and start again`,
     });
@@ -200,7 +192,7 @@ export async function stopDaemon(paths = daemonPaths()): Promise<string> {
   const pid = readPid(paths);
   const reply = await askDaemon({ op: 'stop' }, paths);
   if (!reply?.ok) return 'fcpd daemon is not running';
-  for (const deadline = Date.now() + START_TIMEOUT_MS; pid !== undefined && alive(pid) && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + START_TIMEOUT_MS; pid !== undefined && isRunning(pid) && Date.now() < deadline; ) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return `fcpd daemon stopped${pid ? ` (pid ${pid})` : ''}`;

@@ -19,6 +19,8 @@ export interface ServeOptions {
   access?: AccessPolicy;
   /** --timeout in ms (default: src/timeouts.ts). */
   timeoutMs?: number;
+  /** --partial-dir: where a push's partial files go, relative to each destination directory. */
+  partialDir?: string;
   log(line: string): void;
   listening(port: number, address: string): void;
 }
@@ -33,7 +35,7 @@ export async function serveSession(options: ServeOptions): Promise<TransferSumma
   // yields between here and register(), so no connection is accepted before it is handled.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
-  const server = new SessionServer({ xxh, server: listener, bind: options.bind, port: address.port, policy: options.policy, access: options.access, timeoutMs: options.timeoutMs, log: options.log });
+  const server = new SessionServer({ xxh, server: listener, bind: options.bind, port: address.port, policy: options.policy, access: options.access, timeoutMs: options.timeoutMs, partialDir: options.partialDir, log: options.log });
   const outcome = await server.register(options.secret, options.nonce);
   server.close();
   if (!outcome.ok) throw outcome.error as FcpError;

@@ -21,7 +21,7 @@ import { describeShape, refuseParams, SERVER_MEMORY_BUDGET, ServerPolicy, SESSIO
 import { Timeouts, timeoutsFor } from '../timeouts';
 import { Destination, resolveDestination } from '../transfer/destination';
 import type { LinkedConnection, TransferRun, TransferSummary } from '../transfer/link';
-import { ReceiveEngine } from '../transfer/receiver';
+import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import { walkSources, WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
@@ -50,6 +50,8 @@ export interface SessionServerOptions {
   memory?: { session: number; server: number };
   /** --timeout in ms: idle, handshake, launch and disk-write limit (default: src/timeouts.ts). */
   timeoutMs?: number;
+  /** --partial-dir (fcpd --serve for a local copy): where a push's partial files go, relative to each destination directory. */
+  partialDir?: string;
   /**
    * What a checked request becomes (default: the destination or the walk of the sources on this
    * host). Tests put a scripted, hostile sender here to attack the real client.
@@ -364,7 +366,7 @@ export class SessionServer {
       release: (connIndex: number) => (session.entry.attached as Set<number>).delete(connIndex),
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work) : new SendEngine(link, session.work.walk, {}, session.work.removeSources);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, session.work.walk, {}, session.work.removeSources);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

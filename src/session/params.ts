@@ -11,6 +11,7 @@ import {
   MAX_CONNECTIONS,
   MIN_CHUNK_SIZE,
   MIN_CONNECTIONS,
+  OPTIONAL_FEATURE_BITS,
   PacketType,
   SealingCipher,
   SUPPORTED_FEATURES,
@@ -94,6 +95,7 @@ export function makeOffer(options: {
       Feature.BATCH |
       Feature.INLINE |
       Feature.QUICK_CHECK |
+      Feature.RESUME |
       Feature.RECONNECT |
       (options.encrypt ? Feature.HEADER_CHKSUM : 0) |
       (options.hardLinks ? Feature.HARD_LINKS : 0) |
@@ -116,7 +118,9 @@ function offerProblem(offer: ParamsMessage): string | undefined {
   }
   if ((offer.hashAlgs & SUPPORTED_HASH_ALGS) === 0) return `no chunk hash in common (offered 0x${offer.hashAlgs.toString(16)})`;
   if (!(Object.values(Cipher) as number[]).includes(offer.cipher)) return `unknown cipher ${offer.cipher}`;
-  if ((offer.features & ~SUPPORTED_FEATURES) !== 0) return `unknown feature bits 0x${offer.features.toString(16)}`;
+  // Optional features this server lacks are left out of the answer; an unknown framing feature cannot be.
+  const unknownFraming = offer.features & ~OPTIONAL_FEATURE_BITS & ~SUPPORTED_FEATURES;
+  if (unknownFraming !== 0) return `unknown framing feature bits 0x${unknownFraming.toString(16)}`;
   return undefined;
 }
 
@@ -148,7 +152,7 @@ export function answerOffer(offer: ParamsMessage, policy: ServerPolicy = {}): Pa
         `${sizeText(smallest)} of the smallest one; try again when one of its transfers has ended`,
     );
   }
-  return { ...offer, ...shape, hashAlgs: lowestBit };
+  return { ...offer, ...shape, hashAlgs: lowestBit, features: offer.features & SUPPORTED_FEATURES };
 }
 
 const isSingleBit = (value: number): boolean => value !== 0 && (value & (value - 1)) === 0;
@@ -161,7 +165,10 @@ export function checkAnswer(offer: ParamsMessage, answer: ParamsMessage): FcpErr
     [answer.connections < MIN_CONNECTIONS || answer.connections > offer.connections, `${answer.connections} connections for an offer of ${offer.connections}`],
     [!isSingleBit(answer.hashAlgs) || (answer.hashAlgs & offer.hashAlgs) === 0, `hash choice ${hex(answer.hashAlgs)} for an offer of ${hex(offer.hashAlgs)}`],
     [answer.cipher !== offer.cipher, `cipher ${answer.cipher} for an offer of ${offer.cipher}`],
-    [answer.features !== offer.features, `features ${hex(answer.features)} for an offer of ${hex(offer.features)}`],
+    [
+      (answer.features & ~OPTIONAL_FEATURE_BITS) !== (offer.features & ~OPTIONAL_FEATURE_BITS) || (answer.features & ~offer.features) !== 0,
+      `features ${hex(answer.features)} for an offer of ${hex(offer.features)}`,
+    ],
   ];
   const broken = rules.find(([isBroken]) => isBroken);
   return broken && new FcpError('FCP_ERR_PARAMS', `server answered with invalid parameters: ${broken[1]}`);

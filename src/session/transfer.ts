@@ -16,8 +16,10 @@
  */
 import { FcpError, wireFromCode } from '../errors';
 import { showName } from '../showName';
-import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, MAX_ERROR_MESSAGE_BYTES, PacketType } from '../protocol/constants';
+import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
 import type {
+  ChunkKeptMessage,
+  ChunksHeldMessage,
   ChunkSumMessage,
   DataMessage,
   EntryErrorMessage,
@@ -30,11 +32,12 @@ import type {
   FileSameMessage,
   HardlinkMessage,
   Message,
+  PartialStaleMessage,
   ResendMessage,
 } from '../protocol/messages';
 import { fail, FailAction, peerError, send, SendAction, unexpected } from './actions';
 import { ACK_EVERY } from './dataLoss';
-import { FileDigest } from './digest';
+import { chunkCount, FileDigest } from './digest';
 import type { EntryKind, EntryScope } from './entryScope';
 
 /** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
@@ -100,8 +103,19 @@ export interface CommitFileAction { type: 'commitFile'; fileId: number }
 export interface DiscardFileAction { type: 'discardFile'; fileId: number }
 /** Receiver: apply directory metadata, then call finished. */
 export interface FinishAction { type: 'finish' }
-/** Sender: FILE_READY came, stream the file's chunks, then call fileSent. */
-export interface SendFileAction { type: 'sendFile'; fileId: number }
+/**
+ * Sender: FILE_READY came, stream the file's chunks, then call fileSent. `claimed`: chunks the
+ * receiver holds (CHUNKS_HELD, feature RESUME), by index: each is read and hashed like any other and
+ * handed to chunkRead, which says whether it is sent.
+ */
+export interface SendFileAction { type: 'sendFile'; fileId: number; claimed: ReadonlySet<number> | undefined }
+/**
+ * Progress: `bytes` of a file were not sent, the receiver held them and the sender's data matched
+ * (CHUNK_KEPT).
+ */
+export interface ChunkKeptAction { type: 'chunkKept'; fileId: number; bytes: number }
+/** Sender: the receiver discarded partial state of the file (PARTIAL_STALE, a StaleReason): it is sent whole. */
+export interface PartialStaleAction { type: 'partialStale'; fileId: number; reason: number }
 /** Sender: send this chunk again (the receiver's copy failed its hash). */
 export interface ResendChunkAction { type: 'resendChunk'; fileId: number; seq: number; length: number }
 /**
@@ -145,6 +159,7 @@ export type ReceiverAction =
   | DiscardFileAction
   | FinishAction
   | DataLostAnsweredAction
+  | ChunkKeptAction
   | FileOkAction
   | FileFailedAction
   | EntryFailedAction
@@ -156,6 +171,8 @@ export type SenderAction =
   | ResendChunkAction
   | ChunksAckedAction
   | DataLostAction
+  | ChunkKeptAction
+  | PartialStaleAction
   | FileOkAction
   | FileFailedAction
   | EntryFailedAction
@@ -170,6 +187,24 @@ const ZERO_DIGEST: Buffer = Buffer.alloc(DIGEST_SIZE);
 /** Length of the chunk that starts at byte `offset` of a file, or 0 when no chunk starts there. */
 function chunkLengthAt(offset: number, size: number, chunkSize: number): number {
   return offset % chunkSize === 0 && offset < size ? Math.min(chunkSize, size - offset) : 0;
+}
+
+/**
+ * The CHUNKS_HELD messages that claim `held` (chunk index → xxh64): one per run of consecutive
+ * indexes, a run cut at MAX_HELD_HASHES so that every message fits a frame.
+ */
+export function heldMessages(fileId: number, held: ReadonlyMap<number, bigint>): ChunksHeldMessage[] {
+  const indexes = [...held.keys()].sort((a, b) => a - b);
+  const messages: ChunksHeldMessage[] = [];
+  for (let start = 0; start < indexes.length; ) {
+    let end = start + 1;
+    while (end < indexes.length && end - start < MAX_HELD_HASHES && indexes[end] === indexes[end - 1]! + 1) end++;
+    const hashes = Buffer.allocUnsafe((end - start) * HASH_SIZE);
+    for (let i = start; i < end; i++) hashes.writeBigUInt64BE(held.get(indexes[i]!)!, (i - start) * HASH_SIZE);
+    messages.push({ type: PacketType.CHUNKS_HELD, fileId, firstIndex: indexes[start]!, hashes });
+    start = end;
+  }
+  return messages;
 }
 
 /** `text` cut to what the wire takes, at a UTF-8 character boundary. */
@@ -224,7 +259,7 @@ abstract class TransferMachine<S extends string> {
   protected filesFailed = 0;
   protected entriesFailed = 0;
   protected bytesOk = 0;
-  /** Bytes of files settled by FILE_SAME: OK without a byte sent. */
+  /** Bytes of files settled by FILE_SAME, and of chunks kept (CHUNK_KEPT): OK without a byte sent. */
   protected bytesResumed = 0;
 
   protected constructor(
@@ -327,6 +362,8 @@ interface IncomingFile {
   readonly announcedDigest: Buffer;
   /** FILE_DONE's digest, once it came. */
   doneDigest: Buffer | undefined;
+  /** Chunks claimed with CHUNKS_HELD and neither kept (CHUNK_KEPT) nor sent again yet, with their hashes. */
+  held: Map<number, bigint> | undefined;
 }
 
 /** What is left of a failed file: enough to check the DATA that may still be on its way. */
@@ -390,14 +427,18 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated OWNERS: OWNER may come. */
   private readonly owners: boolean;
 
-  /** hardLinks, owners, reconnect: the session negotiated HARD_LINKS, OWNERS, RECONNECT. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean }) {
+  /** The session negotiated RESUME: held chunks are claimed, and the sender may keep them. */
+  private readonly resume: boolean;
+
+  /** hardLinks, owners, reconnect, resume: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
     this.linkTargets = opts.hardLinks ? new Map() : undefined;
     this.owners = opts.owners ?? false;
     this.reconnect = opts.reconnect ?? false;
+    this.resume = opts.resume ?? false;
   }
 
   /**
@@ -460,6 +501,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       case PacketType.DATA_LOST:
         if (started && onControl && this.reconnect) return this.onDataLostAnswer(message.connIndex);
         break;
+      case PacketType.CHUNK_KEPT:
+        if (started && onControl && this.resume) return this.onChunkKept(message);
+        break;
       case PacketType.ERROR:
         return this.fail(peerError(message, this.peerName), false);
       case PacketType.KEEPALIVE:
@@ -491,13 +535,24 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return [send({ type: PacketType.DATA_LOST, connIndex, chunks })];
   }
 
-  /** The temporary file of `fileId` exists. */
-  fileCreated(fileId: number): readonly ReceiverAction[] {
+  /**
+   * The temporary file of `fileId` exists. `resumed`: what an earlier run left of it, chunks `held`
+   * (claimed with CHUNKS_HELD, before FILE_READY) or a `stale` reason it was not used for
+   * (PARTIAL_STALE); both only in a session with RESUME.
+   */
+  fileCreated(fileId: number, resumed?: { held: ReadonlyMap<number, bigint>; stale: number | undefined }): readonly ReceiverAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
     const file = this.files.get(fileId);
     if (file?.state === 'ANNOUNCED') {
       file.state = 'READY';
-      return [send({ type: PacketType.FILE_READY, fileId })];
+      const actions: ReceiverAction[] = [];
+      if (this.resume && resumed?.stale !== undefined) actions.push(send({ type: PacketType.PARTIAL_STALE, fileId, reason: resumed.stale }));
+      if (this.resume && resumed && resumed.held.size > 0) {
+        file.held = new Map(resumed.held);
+        for (const message of heldMessages(fileId, file.held)) actions.push(send(message));
+      }
+      actions.push(send({ type: PacketType.FILE_READY, fileId }));
+      return actions;
     }
     // The sender's FILE_ERROR came while the owner was creating it: nobody needs it any more.
     if (this.failedFiles.get(fileId)?.created === false) return [{ type: 'discardFile', fileId }];
@@ -640,6 +695,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       chunks: new Map(),
       announcedDigest: message.digest,
       doneDigest: undefined,
+      held: undefined,
     });
     return [{ type: 'createFile', fileId, path, perm, size, mtimeNs }];
   }
@@ -732,6 +788,24 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return this.failFile(file, peerError(message, this.peerName), false);
   }
 
+  /** The sender's data matched a chunk this side claimed: it is verified without being sent. */
+  private onChunkKept(message: ChunkKeptMessage): readonly ReceiverAction[] {
+    const { fileId, index } = message;
+    const file = this.files.get(fileId);
+    if (file === undefined) return this.failedFiles.has(fileId) ? NO_ACTIONS : this.fail(this.notInProgress('CHUNK_KEPT', fileId));
+    const hash = file.held?.get(index);
+    if (file.state !== 'READY' || hash === undefined) {
+      return this.fail(protocolError(`CHUNK_KEPT for chunk ${index} of ${describe(file)}, which this side does not hold`));
+    }
+    file.held!.delete(index);
+    file.digest.add(index, hash);
+    const bytes = chunkLengthAt(index * this.chunkSize, file.size, this.chunkSize);
+    this.bytesResumed += bytes;
+    const kept: ReceiverAction = { type: 'chunkKept', fileId, bytes };
+    const after = this.commitIfVerified(file);
+    return after.length === 0 ? [kept] : [kept, ...after];
+  }
+
   private onData(link: DataLink, message: DataMessage): readonly ReceiverAction[] {
     if (link.fileId < 0) {
       const refused = this.openChunk(link, message);
@@ -799,6 +873,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     }
     const progress = file.chunks.get(index);
     if (progress === undefined) {
+      // A chunk this side claimed comes because the sender's data differs: the claim is void.
+      file.held?.delete(index);
       const first: ChunkProgress = { attempts: 0, phase: 'receiving', hash: 0n };
       file.chunks.set(index, first);
       return first;
@@ -907,6 +983,8 @@ interface OutgoingFile {
   state: 'ANNOUNCED' | 'READY' | 'SENT' | 'INLINE';
   /** RESENDs received by chunk index; created at the first RESEND. */
   resends: Map<number, number> | undefined;
+  /** Chunks the receiver holds (CHUNKS_HELD) and their hashes, not yet read; created at the first CHUNKS_HELD. */
+  claims: Map<number, bigint> | undefined;
 }
 
 export class TransferSender extends TransferMachine<SenderState> {
@@ -916,6 +994,8 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly quickCheck: boolean;
   /** The session negotiated RECONNECT: the receiver acknowledges chunks per connection and reports lost ones. */
   private readonly reconnect: boolean;
+  /** The session negotiated RESUME: the receiver may claim chunks it holds (CHUNKS_HELD, PARTIAL_STALE). */
+  private readonly resume: boolean;
   /** A FILE_INFO went out: from then on the chunk size is fixed. */
   private fileInfoSent = false;
   private readonly files = new Map<number, OutgoingFile>();
@@ -924,12 +1004,13 @@ export class TransferSender extends TransferMachine<SenderState> {
   private inlineFiles = 0;
   private inlineBytes = 0;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean }) {
     super('IDLE', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
     this.quickCheck = opts.quickCheck ?? false;
     this.reconnect = opts.reconnect ?? false;
+    this.resume = opts.resume ?? false;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -1016,7 +1097,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     const problem = this.announcementProblem(size);
     if (problem !== undefined) throw internalError(`${what}(${showName(path)}): ${problem}`);
     const fileId = this.recordAnnouncement(size);
-    this.files.set(fileId, { size, state, resends: undefined });
+    this.files.set(fileId, { size, state, resends: undefined, claims: undefined });
     return fileId;
   }
 
@@ -1027,6 +1108,24 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (file?.state !== 'READY') throw internalError(`fileSent(file_id ${fileId}) for a file not being sent`);
     file.state = 'SENT';
     return [send({ type: PacketType.FILE_DONE, fileId, digest })];
+  }
+
+  /**
+   * The owner read chunk `index` of a ready file, which hashes to `hash`: undefined when it is to be
+   * sent; when the receiver claimed it with that very hash, the actions that tell it the chunk is
+   * kept (CHUNK_KEPT), and it is not sent. The whole-file digest covers it either way.
+   */
+  chunkRead(fileId: number, index: number, hash: bigint): readonly SenderAction[] | undefined {
+    if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return undefined;
+    const file = this.files.get(fileId);
+    if (file?.state !== 'READY') throw internalError(`chunkRead(file_id ${fileId}) for a file not being sent`);
+    const claim = file.claims?.get(index);
+    if (claim === undefined) return undefined;
+    file.claims!.delete(index);
+    if (claim !== hash) return undefined;
+    const bytes = chunkLengthAt(index * this.chunkSize, file.size, this.chunkSize);
+    this.bytesResumed += bytes;
+    return [send({ type: PacketType.CHUNK_KEPT, fileId, index }), { type: 'chunkKept', fileId, bytes }];
   }
 
   /** The owner could not read the file (before FILE_DONE). */
@@ -1068,6 +1167,12 @@ export class TransferSender extends TransferMachine<SenderState> {
       case PacketType.FILE_SAME:
         if (exchanging && this.quickCheck) return this.onFileSame(message);
         break;
+      case PacketType.CHUNKS_HELD:
+        if (exchanging && this.resume) return this.onChunksHeld(message);
+        break;
+      case PacketType.PARTIAL_STALE:
+        if (exchanging && this.resume) return this.onPartialStale(message);
+        break;
       case PacketType.FILE_ERROR:
         if (exchanging) return this.onFileError(message);
         break;
@@ -1104,11 +1209,44 @@ export class TransferSender extends TransferMachine<SenderState> {
     const file = this.files.get(fileId);
     if (file?.state === 'ANNOUNCED') {
       file.state = 'READY';
-      return [{ type: 'sendFile', fileId }];
+      return [{ type: 'sendFile', fileId, claimed: file.claims && new Set(file.claims.keys()) }];
     }
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
     if (file === undefined) return this.fail(this.notInProgress('FILE_READY', fileId));
     return this.fail(protocolError(file.state === 'INLINE' ? `FILE_READY for file_id ${fileId}, which was sent inline` : `FILE_READY twice for file_id ${fileId}`));
+  }
+
+  /** A file announced with FILE_INFO and not ready yet, for a message that may come only then; else the failure. */
+  private announcedFile(what: string, fileId: number): OutgoingFile | FailAction[] | undefined {
+    const file = this.files.get(fileId);
+    if (file?.state === 'ANNOUNCED') return file;
+    if (this.failedFiles.has(fileId)) return undefined;
+    if (file === undefined) return this.fail(this.notInProgress(what, fileId));
+    return this.fail(protocolError(`${what} for file_id ${fileId}, which ${file.state === 'INLINE' ? 'was sent inline' : 'is ready'}`));
+  }
+
+  /** The receiver holds these chunks of a file it has not answered FILE_READY for yet. */
+  private onChunksHeld(message: ChunksHeldMessage): readonly SenderAction[] {
+    const { fileId, firstIndex, hashes } = message;
+    const file = this.announcedFile('CHUNKS_HELD', fileId);
+    if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
+    const count = hashes.length / HASH_SIZE;
+    const chunks = chunkCount(file.size, this.chunkSize);
+    if (firstIndex + count > chunks) {
+      return this.fail(protocolError(`CHUNKS_HELD claims chunks ${firstIndex}..${firstIndex + count - 1} of file_id ${fileId}, which has ${chunks}`));
+    }
+    file.claims ??= new Map();
+    for (let i = 0; i < count; i++) {
+      if (file.claims.has(firstIndex + i)) return this.fail(protocolError(`CHUNKS_HELD claims chunk ${firstIndex + i} of file_id ${fileId} twice`));
+      file.claims.set(firstIndex + i, hashes.readBigUInt64BE(i * HASH_SIZE));
+    }
+    return NO_ACTIONS;
+  }
+
+  private onPartialStale(message: PartialStaleMessage): readonly SenderAction[] {
+    const file = this.announcedFile('PARTIAL_STALE', message.fileId);
+    if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
+    return [{ type: 'partialStale', fileId: message.fileId, reason: message.reason }];
   }
 
   private onResend(message: ResendMessage): readonly SenderAction[] {
@@ -1156,13 +1294,9 @@ export class TransferSender extends TransferMachine<SenderState> {
   /** The receiver's quick check found the file at the destination: OK with nothing sent. */
   private onFileSame(message: FileSameMessage): readonly SenderAction[] {
     const { fileId } = message;
-    const file = this.files.get(fileId);
-    if (file?.state !== 'ANNOUNCED') {
-      // A FILE_ERROR of ours for a file we could not read crossed the receiver's FILE_SAME.
-      if (this.failedFiles.has(fileId)) return NO_ACTIONS;
-      if (file === undefined) return this.fail(this.notInProgress('FILE_SAME', fileId));
-      return this.fail(protocolError(`FILE_SAME for file_id ${fileId}, which ${file.state === 'INLINE' ? 'was sent inline' : 'is ready'}`));
-    }
+    // Undefined: a FILE_ERROR of ours for a file we could not read crossed the receiver's FILE_SAME.
+    const file = this.announcedFile('FILE_SAME', fileId);
+    if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
     this.forget(fileId, file);
     this.filesOk++;
     this.bytesOk += file.size;

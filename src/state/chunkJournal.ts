@@ -56,10 +56,16 @@ export function encodeHeader(xxh: XXHashAPI, header: JournalHeader): Buffer {
 /** One record for chunk `index`; `headerCheck` is the check field of the journal's header. */
 export function encodeRecord(xxh: XXHashAPI, headerCheck: number, index: number, hash: bigint): Buffer {
   const bytes = Buffer.alloc(JOURNAL_RECORD_SIZE);
-  bytes.writeUInt32BE(index, 0);
-  bytes.writeBigUInt64BE(hash, 4);
-  bytes.writeUInt32BE(xxh.h32Raw(bytes.subarray(0, RECORD_CHECKED), headerCheck), RECORD_CHECKED);
+  writeRecord(xxh, headerCheck, index, hash, bytes, 0);
   return bytes;
+}
+
+/** Writes the record of encodeRecord into `buf` at `at` (a journal's pooled buffer); returns where it ends. */
+export function writeRecord(xxh: XXHashAPI, headerCheck: number, index: number, hash: bigint, buf: Buffer, at: number): number {
+  buf.writeUInt32BE(index, at);
+  buf.writeBigUInt64BE(hash, at + 4);
+  buf.writeUInt32BE(xxh.h32Raw(buf.subarray(at, at + RECORD_CHECKED), headerCheck), at + RECORD_CHECKED);
+  return at + JOURNAL_RECORD_SIZE;
 }
 
 /** The check field of an encoded header (the seed of its records' checks). */

@@ -15,6 +15,8 @@ import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly, fsError } from './fsError';
 import { showName } from '../showName';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
+import type { JournalHeader } from '../state/chunkJournal';
+import { OrphanSweeper, PartialFile } from '../state/partialFile';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
 export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
@@ -58,14 +60,18 @@ export interface FileOwner { uid: number; gid: number }
 interface OpenFile {
   fd: number;
   owner: FileOwner | undefined;
-  /** The mode the file was created with: commit changes it only when it differs. */
+  /** The mode the file was created with: commit changes it only when it differs (-1: unknown, a reused part file). */
   createdMode: number;
   temp: Buffer;
   final: Buffer;
   /** Writes in libuv's thread pool: the descriptor is closed only once they are done. */
   writing: number;
-  /** Discarded while writes were in flight: the last one to finish closes and removes it. */
+  /** Discarded (or kept) while writes were in flight: the last one to finish closes it. */
   discarded: boolean;
+  /** The resume state of a chunked file (PROTOCOL.md §7.5): its temp is the part file. */
+  partial: PartialFile | undefined;
+  /** Ended by an interrupted session: the part file and its journal stay for the next run. */
+  keep: boolean;
 }
 
 interface DirectoryMeta {
@@ -143,7 +149,27 @@ export interface FileWriterOptions {
   poolWrite?: WriteStep;
   /** --backup: what an entry replaces is first renamed to its name with this suffix. */
   backupSuffix?: Buffer;
+  /** fcp --partial-dir: partial files and journals go in this directory, relative to each destination directory. */
+  partialDir?: Buffer;
 }
+
+/** How createFile treats partial state an earlier run left (PROTOCOL.md §7.5). */
+export interface ResumeRequest {
+  /** What the sender announced; a journal written for anything else is not used. */
+  header: JournalHeader;
+  /** Use what an earlier run left (false: --no-resume, or a sender without RESUME). */
+  reuse: boolean;
+}
+
+/** What createFile found of an earlier run. */
+export interface Resumed {
+  /** Chunks written and verified by an earlier run, by index (empty: none). */
+  held: ReadonlyMap<number, bigint>;
+  /** Why partial state was there but not used (StaleReason). */
+  stale: number | undefined;
+}
+
+const NOTHING_RESUMED: Resumed = { held: new Map(), stale: undefined };
 
 export class FileWriter {
   private readonly files = new Map<number, OpenFile>();
@@ -154,6 +180,8 @@ export class FileWriter {
   private readonly writeTimeoutMs: number;
   private readonly poolWrite: WriteStep;
   private readonly backupSuffix: Buffer | undefined;
+  private readonly partialDir: Buffer | undefined;
+  private readonly orphans = new OrphanSweeper();
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
@@ -164,6 +192,7 @@ export class FileWriter {
     this.writeTimeoutMs = options.writeTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.poolWrite = options.poolWrite ?? writeInPool;
     this.backupSuffix = options.backupSuffix;
+    this.partialDir = options.partialDir;
   }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
@@ -245,9 +274,34 @@ export class FileWriter {
     }
   }
 
-  /** Creates the temporary file; a file of more than one chunk is sized at once (ftruncate). */
-  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean, owner?: FileOwner): void {
-    this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0, owner));
+  /**
+   * Creates the file's part file (its temporary, kept between runs with a journal of its verified
+   * chunks), reusing an earlier run's when `resume` allows; a file of more than one chunk is sized
+   * at once (ftruncate). Another process writing the same file right now holds the part file: this
+   * one then writes a private temporary and keeps no journal.
+   */
+  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean, resume: ResumeRequest, owner?: FileOwner): Resumed {
+    const mode = creationMode(perm);
+    let partial: PartialFile | undefined;
+    try {
+      this.orphans.sweep(final);
+      partial = PartialFile.open(this.xxh, final, { header: resume.header, mode, reuse: resume.reuse, partialDir: this.partialDir });
+      // A reused part file is sized too: a rename into place must never carry bytes past `size`.
+      if (partial && (preallocate || partial.held.size > 0)) fs.ftruncateSync(partial.fd, size);
+    } catch (err) {
+      if (partial) {
+        closeQuietly(partial.fd);
+        partial.remove();
+      }
+      throw fsError(err, 'create', final);
+    }
+    if (!partial) {
+      this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0, owner));
+      return NOTHING_RESUMED;
+    }
+    // A part file may have been there already, with another mode: commit always sets it.
+    this.files.set(fileId, { fd: partial.fd, owner, createdMode: -1, temp: partial.part, final, writing: 0, discarded: false, partial, keep: false });
+    return partial;
   }
 
   /**
@@ -274,7 +328,7 @@ export class FileWriter {
    * the hash it computed (ok: false when it did not match). Chunks up to SYNC_WRITE_MAX are
    * written before this returns, larger ones in libuv's thread pool, within writeTimeoutMs.
    */
-  writeChunk(fileId: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
+  writeChunk(fileId: number, index: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
     const file = this.fileOf(fileId);
     let total = 0;
     for (const part of data) total += part.length;
@@ -293,6 +347,8 @@ export class FileWriter {
     deadline?.unref();
     file.writing++;
     writeAll(file, data, offset, inPool ? this.poolWrite : writeNow, (err) => {
+      // A chunk that lands after an interrupted session kept its file is recorded all the same.
+      if (!err && (!file.discarded || file.keep)) file.partial?.record(index, hash, total);
       if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
       report(err);
     });
@@ -329,8 +385,15 @@ export class FileWriter {
     else this.discarding++;
   }
 
-  discardAll(): void {
-    for (const fileId of [...this.files.keys()]) this.discardFile(fileId);
+  /**
+   * The session was interrupted: each part file stays with its journal (flushed) for the next run
+   * to resume; private temporaries, which no run can resume, are removed.
+   */
+  keepAll(): void {
+    for (const [fileId, file] of [...this.files]) {
+      file.keep = file.partial !== undefined;
+      this.discardFile(fileId);
+    }
   }
 
   /**
@@ -362,7 +425,10 @@ export class FileWriter {
   }
 
   private remove(file: OpenFile): void {
-    removeFile(file);
+    if (file.keep) {
+      file.partial!.keep();
+      closeQuietly(file.fd);
+    } else removeFile(file);
     this.closed();
   }
 
@@ -398,7 +464,7 @@ function sameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
-/** Opens a new temporary file beside `final`, sized to `size` bytes when that is not 0. */
+/** Opens a new private temporary file beside `final`, sized to `size` bytes when that is not 0. */
 function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwner | undefined): OpenFile {
   const temp = tempPathFor(final);
   const createdMode = creationMode(perm);
@@ -411,7 +477,7 @@ function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwn
     fs.rmSync(temp, { force: true });
     throw fsError(err, 'create', final);
   }
-  return { fd, owner, createdMode, temp, final, writing: 0, discarded: false };
+  return { fd, owner, createdMode, temp, final, writing: 0, discarded: false, partial: undefined, keep: false };
 }
 
 /** Applies mode and mtime, closes and renames the written file into place. */
@@ -424,10 +490,10 @@ function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buf
     fs.closeSync(file.fd);
     replace(file.temp, file.final, backupSuffix);
   } catch (err) {
-    closeQuietly(file.fd);
-    fs.rmSync(file.temp, { force: true });
+    removeFile(file);
     throw fsError(err, 'finish', file.final);
   }
+  file.partial?.committed();
 }
 
 /**
@@ -444,7 +510,8 @@ function replace(temp: Buffer, final: Buffer, backupSuffix: Buffer | undefined):
 
 function removeFile(file: OpenFile): void {
   closeQuietly(file.fd);
-  fs.rmSync(file.temp, { force: true });
+  if (file.partial) file.partial.remove();
+  else fs.rmSync(file.temp, { force: true });
 }
 
 /** The buffers after their first `count` bytes. */

@@ -15,12 +15,13 @@ import type { EntryScope } from '../session/entryScope';
 import { ReceiverAction, TransferReceiver, WriteFileAction } from '../session/transfer';
 import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
-import { FileOwner, FileWriter } from './fileWriter';
+import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { staleNotice } from '../state/partialFile';
 
 
 interface IncomingFile {
@@ -31,6 +32,8 @@ interface IncomingFile {
   mtimeNs: bigint;
   /** The whole-file digest, once known: FILE_DONE's, or worked out from a FILE_INLINE's hash. */
   digest?: () => Buffer;
+  /** Something to know though it was copied: partial state of an interrupted run was not used. */
+  warning?: string;
 }
 
 const SLASH = 0x2f;
@@ -39,6 +42,11 @@ const SLASH = 0x2f;
 export interface ReceiveMode {
   flags: number;
   backupSuffix?: Buffer;
+}
+
+/** --partial-dir as the bytes the receiver joins to paths. */
+export function partialDirBytes(dir: string | undefined): Buffer | undefined {
+  return dir === undefined ? undefined : Buffer.from(dir);
 }
 
 export class ReceiveEngine extends TransferRun {
@@ -51,6 +59,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly errors: FcpError[] = [];
   /** Answer FILE_SAME for files the destination holds already (PROTOCOL.md §7.5). */
   private readonly quickCheck: boolean;
+  /** Claim the chunks an interrupted run left (PROTOCOL.md §7.5): RESUME negotiated, and no --no-resume. */
+  private readonly reuse: boolean;
   /** DATA and FILE_INLINE bytes received. */
   private bytesSent = 0;
   /**
@@ -62,16 +72,23 @@ export class ReceiveEngine extends TransferRun {
   /** The owner of the entries announced from now on (the last OWNER), when owners are kept. */
   private owner: FileOwner | undefined;
 
-  /** mode: the request's; its IGNORE_TIMES (-I) turns the quick check off, as does a session without QUICK_CHECK. */
+  /**
+   * mode: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session
+   * without QUICK_CHECK, and its NO_RESUME (--no-resume) the use of partial state.
+   * partialDir: --partial-dir, relative to each destination directory.
+   */
   constructor(
     link: TransferLink,
     private readonly destination: Destination,
     scope: EntryScope,
     mode: ReceiveMode,
     private readonly events: TransferEvents = {},
+    partialDir?: Buffer,
   ) {
     super(link);
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
+    const resume = (link.params.features & Feature.RESUME) !== 0;
+    this.reuse = resume && (mode.flags & ModeFlag.NO_RESUME) === 0;
     this.machine = new TransferReceiver({
       chunkSize: link.params.chunkSize,
       peerName: link.peerName,
@@ -79,6 +96,7 @@ export class ReceiveEngine extends TransferRun {
       hardLinks: (link.params.features & Feature.HARD_LINKS) !== 0,
       owners: (link.params.features & Feature.OWNERS) !== 0,
       reconnect: this.reconnect,
+      resume,
     });
     const root = process.getuid?.() === 0;
     this.keepOwners =
@@ -86,6 +104,7 @@ export class ReceiveEngine extends TransferRun {
     this.writer = new FileWriter(link.xxh, () => this.descriptors.budget.release(), {
       writeTimeoutMs: link.idleMs,
       backupSuffix: mode.flags & ModeFlag.BACKUP ? mode.backupSuffix : undefined,
+      partialDir,
     });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
   }
@@ -123,8 +142,9 @@ export class ReceiveEngine extends TransferRun {
     this.link.release?.(connIndex);
   }
 
+  /** An interrupted session keeps every partly received file, with its journal, for a rerun to resume. */
   protected async cleanUp(): Promise<void> {
-    this.writer.discardAll();
+    this.writer.keepAll();
     await this.writer.discarded();
   }
 
@@ -181,6 +201,9 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'dataLostAnswered':
           this.link.reopen?.(action.connIndex);
+          break;
+        case 'chunkKept':
+          this.events.bytes?.(action.bytes);
           break;
         case 'fileOk':
           if (action.same) this.events.bytes?.(this.files.get(action.fileId)!.size);
@@ -266,15 +289,21 @@ export class ReceiveEngine extends TransferRun {
     // A file that waited for a descriptor may have failed meanwhile (the sender's FILE_ERROR).
     if (!file) return this.descriptors.budget.release();
     const local = this.destination.localPath(file.path);
+    const { chunkSize } = this.link.params;
+    let resumed: Resumed;
     try {
       this.checkEntry(file.path);
-      this.writer.createFile(fileId, local, file.size, file.perm, file.size > this.link.params.chunkSize, file.owner);
+      resumed = this.writer.createFile(fileId, local, file.size, file.perm, file.size > chunkSize, {
+        header: { size: file.size, mtimeNs: file.mtimeNs, chunkSize },
+        reuse: this.reuse,
+      }, file.owner);
     } catch (err) {
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.createFile(fileId));
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0);
     }
-    this.apply(this.machine.fileCreated(fileId), 0);
+    if (this.reuse && resumed.stale !== undefined) file.warning = staleNotice(local, resumed.stale);
+    this.apply(this.machine.fileCreated(fileId, resumed), 0);
   }
 
   private writeChunk(connIndex: number, fileId: number, seq: number, length: number, data: Buffer[], hash: bigint): void {
@@ -285,7 +314,8 @@ export class ReceiveEngine extends TransferRun {
       // A lost connection's writes count no more: its replacement starts from none (dataLost).
       if (conn.isOpen && --this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
-    this.writer.writeChunk(fileId, seq * DATA_UNIT, data, hash, (error, result) => {
+    const offset = seq * DATA_UNIT;
+    this.writer.writeChunk(fileId, offset / this.link.params.chunkSize, offset, data, hash, (error, result) => {
       settled();
       // A disk that stopped answering would hang every later file too: that ends the session.
       if (error?.code === 'FCP_ERR_TIMEOUT') return this.fail(error);
@@ -341,6 +371,6 @@ export class ReceiveEngine extends TransferRun {
     this.files.delete(fileId);
     if (!file) return;
     if (error) this.errors.push(error);
-    this.events.file?.(fileEvent(file.path, file.size, error, file.digest));
+    this.events.file?.(fileEvent(file.path, file.size, error, file.digest, error ? undefined : file.warning));
   }
 }

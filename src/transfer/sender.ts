@@ -40,6 +40,7 @@ import { counts, fileEvent, LinkConnection, LinkedConnection, TransferEvents, Tr
 import { MemoryConnection } from './memoryLink';
 import type { Entry, EntryIds, WalkResult } from './walk';
 import { loadAccounts } from './accounts';
+import { staleNotice } from '../state/partialFile';
 
 const readv = promisify(fs.readv);
 
@@ -81,6 +82,8 @@ interface SendingFile {
   chunksSent: number;
   digest: FileDigest;
   failed: boolean;
+  /** Chunks the receiver claims to hold (CHUNKS_HELD): read and hashed, then sent only when they differ. */
+  claimed: ReadonlySet<number> | undefined;
 }
 
 interface ChunkJob {
@@ -118,6 +121,8 @@ export class SendEngine extends TransferRun {
   private readingInline = false;
   /** Files that grew while they were read (announced, not yet over): their file event carries a warning. */
   private readonly grown = new Set<FileEntry>();
+  /** Notices for files the receiver had partial state of that it could not use (PARTIAL_STALE), by file_id. */
+  private readonly staleNotices = new Map<number, string>();
   /** Chunk and inline bytes sent. */
   private bytesSent = 0;
   /** Feature RECONNECT: by data connection index, the chunks written on it and not acknowledged. */
@@ -147,6 +152,7 @@ export class SendEngine extends TransferRun {
       peerName: link.peerName,
       quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
       reconnect: this.reconnect,
+      resume: (link.params.features & Feature.RESUME) !== 0,
     });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
@@ -402,8 +408,16 @@ export class SendEngine extends TransferRun {
         case 'fail':
           return this.failed(action);
         case 'sendFile':
-          this.descriptors.take(() => this.openFile(action.fileId));
+          this.descriptors.take(() => this.openFile(action.fileId, action.claimed));
           break;
+        case 'chunkKept':
+          this.events.bytes?.(action.bytes);
+          break;
+        case 'partialStale': {
+          const entry = this.announced.get(action.fileId);
+          if (entry) this.staleNotices.set(action.fileId, staleNotice(entry.source, action.reason));
+          break;
+        }
         case 'resendChunk':
           this.queueResend(action.fileId, action.seq);
           break;
@@ -433,7 +447,7 @@ export class SendEngine extends TransferRun {
   }
 
   /** Opens a ready file with a descriptor taken for it, which it keeps until the file is over. */
-  private openFile(fileId: number): void {
+  private openFile(fileId: number, claimed: ReadonlySet<number> | undefined): void {
     const entry = this.announced.get(fileId);
     // A file that waited for a descriptor may have failed meanwhile (the receiver's FILE_ERROR).
     if (!entry) return this.descriptors.budget.release();
@@ -444,7 +458,7 @@ export class SendEngine extends TransferRun {
       opened = sourceState(fd);
     } catch (err) {
       if (fd !== undefined) closeQuietly(fd);
-      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId));
+      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId, claimed));
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source)));
     }
@@ -458,6 +472,7 @@ export class SendEngine extends TransferRun {
       chunksSent: 0,
       digest: new FileDigest(entry.size, this.chunkSize),
       failed: false,
+      claimed,
     };
     this.files.set(fileId, file);
     if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
@@ -484,8 +499,10 @@ export class SendEngine extends TransferRun {
     const inlineHash = this.inlineHashes.get(fileId);
     if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
     if (entry && error) this.errors.push(error);
+    const stale = this.staleNotices.get(fileId);
+    this.staleNotices.delete(fileId);
     const grew = entry !== undefined && this.grown.delete(entry);
-    const warnings = entry && !error ? [grew ? grewWarning(entry.source, entry.size) : undefined, this.removeFileSource(entry, grew)] : [];
+    const warnings = error ? [] : [stale, ...(entry ? [grew ? grewWarning(entry.source, entry.size) : undefined, this.removeFileSource(entry, grew)] : [])];
     const warning = warnings.filter((text) => text !== undefined).join('; ') || undefined;
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
@@ -669,7 +686,7 @@ export class SendEngine extends TransferRun {
     const length = this.chunkLength(file, index);
     const slots = conn.encoder.dataSlots(buf, length);
     const hash = await this.readChunk(file, slots, offset, length);
-    if (hash === undefined) return undefined;
+    if (hash === undefined || this.kept(job, hash)) return undefined;
     const seq = offset / DATA_UNIT;
     const data = conn.encoder.sealData(file.fileId, seq, buf, length);
     const end = conn.encoder.encodeInto({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, data.length);
@@ -705,15 +722,33 @@ export class SendEngine extends TransferRun {
     buf.writeUInt32BE(file.fileId, at);
     buf.writeUInt32BE(seq, at + 4);
     const hash = await this.readChunk(file, [buf.subarray(at + DATA_HEADER_SIZE, at + DATA_HEADER_SIZE + length)], offset, length);
-    if (hash === undefined) return undefined;
+    if (hash === undefined || this.kept(job, hash)) return undefined;
     const sum = writeEntryHeader(buf, at + DATA_HEADER_SIZE + length, PacketType.CHUNK_SUM, CHUNK_SUM_SIZE);
     const end = writePayload({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, sum);
     return { end, hash, length };
   }
 
+  /**
+   * A chunk the receiver claims, read and hashed: true when its hash matches the claim, so it is
+   * done without being sent (CHUNK_KEPT); false when it is to be sent.
+   */
+  private kept(job: ChunkJob, hash: bigint): boolean {
+    if (job.resend || !job.file.claimed?.has(job.index)) return false;
+    const actions = this.machine.chunkRead(job.file.fileId, job.index, hash);
+    if (!actions) return false;
+    this.apply(actions);
+    this.chunkDone(job, hash);
+    return true;
+  }
+
   private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
     this.events.bytes?.(length);
     this.bytesSent += length;
+    this.chunkDone(job, hash);
+  }
+
+  /** A chunk was sent, or kept: its hash goes into the digest, and FILE_DONE follows the last one. */
+  private chunkDone(job: ChunkJob, hash: bigint): void {
     const file = job.file;
     if (job.resend || file.failed) return;
     file.digest.add(job.index, hash);

@@ -216,7 +216,17 @@ export function snapshotDiff(before: Map<string, string>, after: Map<string, str
   return diffs;
 }
 
-/** Names under root that look like fcp temporaries (".name.fcp-xxxxxxxx"), relative to root. */
+/** A part file with its journal and no lock: what an interrupted run keeps for a rerun to resume (PROTOCOL.md §7.5). */
+function resumeState(part: Buffer): boolean {
+  const name = part.toString('latin1');
+  if (name.endsWith('.fcp-part.journal')) return fs.existsSync(part.subarray(0, part.length - '.journal'.length));
+  return name.endsWith('.fcp-part') && fs.existsSync(Buffer.concat([part, Buffer.from('.journal')])) && !fs.existsSync(Buffer.concat([part, Buffer.from('.lock')]));
+}
+
+/**
+ * Names under root that look like fcp temporaries (".name.fcp-xxxxxxxx"), relative to root: orphans,
+ * that is, all but the resume state an interrupted run keeps.
+ */
 export function leftoverTemporaries(root: PathLike): string[] {
   const found: string[] = [];
   const visit = (p: Buffer, rel: Buffer | undefined): void => {
@@ -229,7 +239,7 @@ export function leftoverTemporaries(root: PathLike): string[] {
     for (const name of names) {
       const child = join(p, name);
       const childRel = rel ? join(rel, name) : name;
-      if (/^\..*\.fcp-[0-9a-z-]+$/s.test(name.toString('latin1'))) found.push(show(childRel));
+      if (/^\..*\.fcp-[0-9a-z-]+$/s.test(name.toString('latin1')) && !resumeState(child)) found.push(show(childRel));
       try {
         if (fs.lstatSync(child).isDirectory()) visit(child, childRel);
       } catch {
@@ -262,5 +272,6 @@ export function fileHashes(root: PathLike): Map<string, string> {
 export function wrongFiles(expectedRoot: PathLike, copied: PathLike): string[] {
   const expected = fileHashes(expectedRoot);
   const actual = fs.existsSync(copied) ? fileHashes(copied) : new Map<string, string>();
-  return [...actual].filter(([rel, hash]) => expected.get(rel) !== hash).map(([rel]) => rel);
+  // The resume state of an interrupted run is not a file under a final name.
+  return [...actual].filter(([rel, hash]) => expected.get(rel) !== hash && !resumeState(join(toBuf(copied), Buffer.from(rel, 'latin1')))).map(([rel]) => rel);
 }

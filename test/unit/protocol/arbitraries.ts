@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import {
   DATA_FRAME_BYTES,
   DIGEST_SIZE,
+  HASH_SIZE,
   INLINE_MAX,
   KEY_ID_SIZE,
   MAC_SIZE,
@@ -16,6 +17,7 @@ import {
   MAX_CONNECTIONS,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_FILE_SIZE,
+  MAX_HELD_HASHES,
   MAX_PATH_BYTES,
   MAX_PAYLOAD,
   NONCE_SIZE,
@@ -175,6 +177,17 @@ export const messageArbitraries: ArbitraryByName = {
   FILE_DONE: fc.record({ type: fc.constant(PacketType.FILE_DONE), fileId: u32, digest: fixedBytes(DIGEST_SIZE) }),
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
   FILE_SAME: fc.record({ type: fc.constant(PacketType.FILE_SAME), fileId: u32 }),
+  CHUNKS_HELD: fc.record({
+    type: fc.constant(PacketType.CHUNKS_HELD),
+    fileId: u32,
+    firstIndex: u32,
+    // Mostly a few hashes, sometimes the most a frame holds: random bytes by the 65 KiB make every property slow.
+    hashes: fc
+      .oneof({ weight: 20, arbitrary: fc.integer({ min: 1, max: 16 }) }, { weight: 1, arbitrary: fc.constant(MAX_HELD_HASHES) })
+      .chain((count) => fixedBytes(count * HASH_SIZE)),
+  }),
+  CHUNK_KEPT: fc.record({ type: fc.constant(PacketType.CHUNK_KEPT), fileId: u32, index: u32 }),
+  PARTIAL_STALE: fc.record({ type: fc.constant(PacketType.PARTIAL_STALE), fileId: u32, reason: fc.integer({ min: 1, max: 2 }) }),
   DATA_LOST: fc.record({ type: fc.constant(PacketType.DATA_LOST), connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }), chunks: u32 }),
   CHUNK_ACK: fc.record({ type: fc.constant(PacketType.CHUNK_ACK), connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }), chunks: u32 }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),

@@ -516,6 +516,9 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILE_DONE: [20, 20],
   FILE_OK: [4, 4],
   FILE_SAME: [4, 4],
+  CHUNKS_HELD: [16, 65512],
+  CHUNK_KEPT: [8, 8],
+  PARTIAL_STALE: [5, 5],
   DATA_LOST: [6, 6],
   CHUNK_ACK: [6, 6],
   FILE_ERROR: [6, 4102],
@@ -820,7 +823,7 @@ describe('sticky errors', () => {
     }
     let broken: Buffer = Buffer.from(frame);
     if (breakage === 'checksum') broken[1] ^= 0xff;
-    if (breakage === 'type') broken[0] = 0x19;
+    if (breakage === 'type') broken[0] = 0xfe; // a type no version defines
     // A flipped tag bit under a valid checksum: only GCM can tell.
     if (breakage === 'tag') broken = frameOf(frame[0]!, flipBit(frame, frame.length * 8 - 1).subarray(HEADER_SIZE), channel.coverage);
     decoder.push(broken);

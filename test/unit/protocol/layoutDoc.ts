@@ -25,6 +25,7 @@ const DESCRIPTIONS: Record<Field['kind'], string> = {
   linkTarget: 'symlink target, to the end of the payload',
   text: 'UTF-8 text, to the end of the payload',
   data: 'bytes, to the end of the payload',
+  hashes: 'u64 chunk hashes, to the end of the payload',
   extension: 'later versions\' fields, ignored, to the end of the payload',
   accountName: 'u8 length, then that many bytes of a user or group name',
   nameSuffix: 'bytes to append to a name (no / or NUL), to the end of the payload; none but with BACKUP',

@@ -99,6 +99,14 @@ export const VECTORS: readonly Vector[] = [
   plain('FILE_DONE', { type: PacketType.FILE_DONE, fileId: 1, digest: fill(DIGEST_SIZE, 0x66) }),
   plain('FILE_OK', { type: PacketType.FILE_OK, fileId: 1 }),
   plain('FILE_SAME', { type: PacketType.FILE_SAME, fileId: 1 }),
+  plain('CHUNKS_HELD (chunks 4 and 5)', {
+    type: PacketType.CHUNKS_HELD,
+    fileId: 1,
+    firstIndex: 4,
+    hashes: Buffer.from('0123456789abcdeffedcba9876543210', 'hex'),
+  }),
+  plain('CHUNK_KEPT', { type: PacketType.CHUNK_KEPT, fileId: 1, index: 4 }),
+  plain('PARTIAL_STALE (the source changed)', { type: PacketType.PARTIAL_STALE, fileId: 1, reason: 1 }),
   plain('DATA_LOST', { type: PacketType.DATA_LOST, connIndex: 2, chunks: 300 }),
   plain('CHUNK_ACK', { type: PacketType.CHUNK_ACK, connIndex: 2, chunks: 256 }),
   plain('FILE_ERROR', {
@@ -223,7 +231,7 @@ export function fromPlain(plain: Plain, where = 'message'): Message {
     } else if (kind === 'userPathList') {
       if (!Array.isArray(value)) throw new Error(`${at}: expected an array`);
       message[name] = value.map((v, i) => fromHex(v, `${at}[${i}]`));
-    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data', 'nameSuffix', 'accountName'].includes(kind)) {
+    } else if (['fixed', 'entryPath', 'entryPathPrefixed', 'userPath', 'linkTarget', 'data', 'nameSuffix', 'accountName', 'hashes'].includes(kind)) {
       message[name] = fromHex(value, at);
     }
   }

@@ -34,7 +34,7 @@ const P = PacketType;
 // --- the spec, written out independently -----------------------------------------------------
 
 const SPEC_VERSIONS = { min: 1, max: 1 };
-const SPEC_MODE_FLAGS = 0xf;
+const SPEC_MODE_FLAGS = 0x1f;
 const CONTROL_SESSION_ID = Buffer.alloc(SESSION_ID_SIZE);
 const EMPTY = Buffer.alloc(0);
 
@@ -67,15 +67,18 @@ const rangeOf = (hello: Extract<Message, { type: typeof P.HELLO }>) => ({ min: h
 const isChunkSize = (n: number): boolean => n >= 2 ** 16 && n <= 2 ** 26 && Number.isInteger(Math.log2(n));
 const isSingleBit = (n: number): boolean => n > 0 && Number.isInteger(Math.log2(n));
 
-/** §5.2, left column, plus "no hash the server knows" and "unknown feature bits". */
+/** §5.2, left column, plus "no hash the server knows" and "unknown framing feature bits" (16..31; 3..15 are optional). */
 const offerAcceptable = (o: ParamsMessage): boolean =>
   isChunkSize(o.chunkSize) && o.connections >= 1 && o.connections <= 64 && (o.hashAlgs & 1) !== 0 &&
-  o.cipher >= 0 && o.cipher <= 2 && (o.features & ~0xf) === 0;
+  o.cipher >= 0 && o.cipher <= 2 && (o.features & ~0xffff) === 0;
+/** Framing feature bits: accepted exactly as offered. */
+const FRAMING = ~0xfff8;
 
 /** §5.2, right column. */
 const answerAcceptable = (o: ParamsMessage, a: ParamsMessage): boolean =>
   isChunkSize(a.chunkSize) && a.chunkSize <= o.chunkSize && a.connections >= 1 && a.connections <= o.connections &&
-  isSingleBit(a.hashAlgs) && (a.hashAlgs & o.hashAlgs) !== 0 && a.cipher === o.cipher && a.features === o.features;
+  isSingleBit(a.hashAlgs) && (a.hashAlgs & o.hashAlgs) !== 0 && a.cipher === o.cipher &&
+  (a.features & FRAMING) === (o.features & FRAMING) && (a.features & ~o.features) === 0;
 
 const coverageOf = (params: ParamsMessage) => (params.features & 1 ? ChksumCoverage.HEADER : ChksumCoverage.FULL);
 
@@ -243,7 +246,7 @@ function mutate(message: Message, which: number): Message {
           { cipher: message.cipher ^ 1 },
           { cipher: 3 },
           { features: message.features ^ 1 },
-          { features: 0x10 },
+          { features: 0x10000 },
         ]),
       };
     case P.ATTACH:
@@ -256,7 +259,7 @@ function mutate(message: Message, which: number): Message {
     case P.AUTH_OK:
       return { mac: flip(message.mac), type: P.AUTH_OK };
     case P.MODE:
-      return { ...message, flags: message.flags | one([0x10, 0x100, 0x8000_0000]) };
+      return { ...message, flags: message.flags | one([0x20, 0x100, 0x8000_0000]) };
     default:
       return DONE;
   }

@@ -96,7 +96,7 @@ describe('answerOffer', () => {
     broken('chunk size out of range', fc.constantFrom(0, MIN_CHUNK_SIZE / 2, MAX_CHUNK_SIZE * 2, 2 ** 31), (_o, c) => ({ chunkSize: c })),
     broken('connections out of range', fc.constantFrom(0, MAX_CONNECTIONS + 1, 0xffff), (_o, c) => ({ connections: c })),
     broken('unknown cipher', fc.integer({ min: 3, max: 0xff }), (_o, c) => ({ cipher: c })),
-    broken('unknown feature', fc.integer({ min: 0, max: 31 }).filter((bit) => (SUPPORTED_FEATURES & 2 ** bit) === 0), (o, bit) => ({ features: (o.features | 2 ** bit) >>> 0 })),
+    broken('unknown framing feature', fc.integer({ min: 16, max: 31 }), (o, bit) => ({ features: (o.features | 2 ** bit) >>> 0 })),
     broken('no common hash', fc.constant(0), (o) => ({ hashAlgs: o.hashAlgs & ~SUPPORTED_HASH_ALGS })),
   );
 
@@ -200,7 +200,8 @@ describe('checkAnswer', () => {
     ['no hash', () => ({ hashAlgs: 0 })],
     ['two hashes', (o) => ({ hashAlgs: o.hashAlgs | 0x8000 | SUPPORTED_HASH_ALGS })],
     ['another cipher', (o) => ({ cipher: o.cipher ^ 1 })],
-    ['other features', (o) => ({ features: o.features ^ Feature.HEADER_CHKSUM })],
+    ['other framing features', (o) => ({ features: o.features ^ Feature.HEADER_CHKSUM })],
+    ['an optional feature not offered', (o) => ({ features: (o.features | 0x8000) >>> 0 })],
   ];
 
   it.each(breakers)('refuses an answer with %s (FCP_ERR_PARAMS)', (_why, breaker) => {
@@ -214,6 +215,20 @@ describe('checkAnswer', () => {
     );
   });
 
+  it('answers optional features (bits 3..15) as the subset it supports, and the client takes any subset', () => {
+    fc.assert(
+      fc.property(validOffer, fc.integer({ min: 5, max: 15 }).filter((bit) => (SUPPORTED_FEATURES & 2 ** bit) === 0), (offer, bit) => {
+        const offered = { ...offer, features: offer.features | Feature.QUICK_CHECK | Feature.RESUME | 2 ** bit };
+        const answer = answerOffer(offered) as ParamsMessage;
+        expect(answer.features).toBe(offered.features & ~(2 ** bit));
+        expect(checkAnswer(offered, answer)).toBeUndefined();
+        const older = { ...answer, features: answer.features & ~(Feature.QUICK_CHECK | Feature.RESUME) };
+        expect(checkAnswer(offered, older)).toBeUndefined();
+      }),
+      { numRuns: numRuns(100) },
+    );
+  });
+
   it('refuses a hash the client did not offer', () => {
     const offer = makeOffer({ encrypt: true });
     expect(checkAnswer(offer, { ...offer, hashAlgs: 0x2 })?.code).toBe('FCP_ERR_PARAMS');
@@ -222,8 +237,8 @@ describe('checkAnswer', () => {
 
 describe('makeOffer and sealedCoverage', () => {
   it.each([
-    [true, Cipher.AES_256_GCM, Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RECONNECT, ChksumCoverage.HEADER],
-    [false, Cipher.NONE, Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RECONNECT, ChksumCoverage.FULL],
+    [true, Cipher.AES_256_GCM, Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.RECONNECT, ChksumCoverage.HEADER],
+    [false, Cipher.NONE, Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.RECONNECT, ChksumCoverage.FULL],
   ])('encrypt=%s offers cipher %i, features %i, sealed coverage %i', (encrypt, cipher, features, coverage) => {
     const offer = makeOffer({ encrypt });
     expect(offer).toEqual({

@@ -3,7 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chunkHash, loadXxhash } from '../../../src/protocol/xxhash';
-import { FileWriter, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
+import { FileWriter, ResumeRequest, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
+
+/** A file that starts over (no partial state of an earlier run is used). */
+const fresh = (size: number, chunkSize: number): ResumeRequest => ({ header: { size, mtimeNs: 0n, chunkSize }, reuse: false });
 
 let dir: string;
 beforeEach(() => {
@@ -17,13 +20,13 @@ test('discarded() waits for the writes in flight of a discarded file, then its t
   const writer = new FileWriter(xxh, () => closed++);
   const chunks = 8;
   const size = chunks * 4 * SYNC_WRITE_MAX;
-  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, true);
+  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, true, fresh(size, 4 * SYNC_WRITE_MAX));
   const chunk = Buffer.alloc(4 * SYNC_WRITE_MAX, 7);
   const hash = chunkHash(xxh, [chunk]);
   const written: boolean[] = [];
-  for (let i = 0; i < chunks; i++) writer.writeChunk(0, i * chunk.length, [chunk], hash, (error, result) => written.push(!error && result.ok));
-  // Larger than SYNC_WRITE_MAX: the writes are in libuv's thread pool now.
-  expect(fs.readdirSync(dir)).toHaveLength(1);
+  for (let i = 0; i < chunks; i++) writer.writeChunk(0, i, i * chunk.length, [chunk], hash, (error, result) => written.push(!error && result.ok));
+  // Larger than SYNC_WRITE_MAX: the writes are in libuv's thread pool now. Beside it: its journal and lock.
+  expect(fs.readdirSync(dir).sort()).toEqual(['.big.fcp-part', '.big.fcp-part.journal', '.big.fcp-part.lock']);
   writer.discardFile(0);
   await writer.discarded();
   expect(written).toEqual(new Array(chunks).fill(true));
@@ -33,7 +36,7 @@ test('discarded() waits for the writes in flight of a discarded file, then its t
 
 test('discarded() resolves at once when nothing is in flight', async () => {
   const writer = new FileWriter(await loadXxhash(), () => undefined);
-  writer.createFile(0, Buffer.from(path.join(dir, 'f')), 10, 0o644, false);
+  writer.createFile(0, Buffer.from(path.join(dir, 'f')), 10, 0o644, false, fresh(10, 65536));
   writer.discardFile(0);
   await writer.discarded();
   expect(fs.readdirSync(dir)).toEqual([]);
