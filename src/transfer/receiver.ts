@@ -17,6 +17,7 @@ import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
 import { FileOwner, FileWriter } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
+import { inflateDataZ } from './compression';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
@@ -51,7 +52,9 @@ export class ReceiveEngine extends TransferRun {
   private readonly errors: FcpError[] = [];
   /** Answer FILE_SAME for files the destination holds already (PROTOCOL.md §7.5). */
   private readonly quickCheck: boolean;
-  /** DATA and FILE_INLINE bytes received. */
+  /** The session negotiated COMPRESS (-C): DATA_Z may come in place of DATA. */
+  private readonly compressed: boolean;
+  /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
   private bytesSent = 0;
   /**
    * Owners are kept when the session negotiated OWNERS and this process runs as root (only root
@@ -71,6 +74,7 @@ export class ReceiveEngine extends TransferRun {
     private readonly events: TransferEvents = {},
   ) {
     super(link);
+    this.compressed = (link.params.features & Feature.COMPRESS) !== 0;
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     this.machine = new TransferReceiver({
       chunkSize: link.params.chunkSize,
@@ -109,6 +113,9 @@ export class ReceiveEngine extends TransferRun {
   }
 
   protected onData(connIndex: number, message: Message): void {
+    // A DATA_Z that does not inflate to its raw_length ends the session (PROTOCOL.md §7.3): it cannot be
+    // damage on the line (its frame is sealed or checksummed whole), and sent again it would lie again.
+    if (message.type === PacketType.DATA_Z && this.compressed) message = inflateDataZ(message);
     if (message.type === PacketType.DATA) {
       this.bytesSent += message.data.length;
       if (message.more) for (const piece of message.more) this.bytesSent += piece.length;
