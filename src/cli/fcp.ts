@@ -66,6 +66,7 @@ interface FcpOptions {
   encrypt?: boolean;
   dereference?: boolean;
   hardLinks?: boolean;
+  compress?: boolean;
   backup?: boolean;
   suffix?: string;
   removeSourceFiles?: boolean;
@@ -146,6 +147,7 @@ export function program(): Command {
     .option('--no-verify', 'local copies in this process: do not hash chunks (no per-chunk xxh64, no whole-file digest)')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
+    .option('-C, --compress', 'deflate chunk data on the wire where it shrinks (scp -C): pays on slow links with compressible files, costs CPU otherwise')
     .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
     .option('--suffix <suffix>', 'the suffix of --backup (default ~; no /)')
     .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
@@ -246,6 +248,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       recursive: options.recursive,
       followSymlinks: settings.dereference.value as boolean,
       hardLinks: settings.hard_links.value as boolean,
+      compress: settings.compress.value as boolean,
       backup: settings.backup.value as boolean,
       backupSuffix: settings.suffix.value as string,
       removeSourceFiles: settings.remove_source_files.value as boolean,

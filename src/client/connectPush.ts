@@ -112,6 +112,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       encrypt,
       ...(encrypt ? { cipher: order.cipher as SealingCipher } : {}),
       hardLinks: order.hardLinks,
+      compress: order.compress,
       // The destination fcpd keeps owners when it runs as root, which only it knows.
       owners: true,
     });

@@ -44,6 +44,8 @@ export interface CopyOptions {
   followSymlinks?: boolean;
   /** -H: files linked to each other within the copy are linked to each other at the destination too. */
   hardLinks?: boolean;
+  /** -C: chunk data that deflates smaller crosses the network deflated (feature COMPRESS; not in a copy made in this process). */
+  compress?: boolean;
   /**
    * --backup: a destination file, symlink or link that the copy replaces is first renamed to its
    * name + backupSuffix (rsync --backup; default suffix `~`, --suffix).
@@ -483,6 +485,7 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean)
     encrypt,
     cipher: CIPHERS[options.cipher ?? 'aes256-gcm'],
     hardLinks: options.hardLinks,
+    compress: options.compress,
     // The receiver keeps owners only as root: which an fcpd is only it knows; this process knows.
     owners: !receivesHere || process.getuid?.() === 0,
   });

@@ -34,6 +34,8 @@ export interface ConnectOrder {
   backupSuffix?: Buffer;
   /** -H: hard links within the copy are sent as links (feature HARD_LINKS). */
   hardLinks: boolean;
+  /** -C: DATA frames that deflate smaller travel as DATA_Z (feature COMPRESS). */
+  compress: boolean;
   chunkSize: number;
   connections: number;
   /** PARAMS cipher: 0 none, else the sealing cipher. */
@@ -139,6 +141,7 @@ export function orderLine(order: ConnectOrder): string {
     flags: order.flags,
     ...(order.backupSuffix ? { backupSuffix: order.backupSuffix.toString('base64') } : {}),
     hardLinks: order.hardLinks,
+    compress: order.compress,
     chunkSize: order.chunkSize,
     connections: order.connections,
     cipher: order.cipher,
@@ -177,6 +180,7 @@ export function parseOrderLine(line: string): ConnectOrder {
     destination: pathBytes(json.destination, 'destination'),
     flags: count(json.flags, 'flags', 0xff),
     hardLinks: json.hardLinks === true,
+    compress: json.compress === true,
     chunkSize: count(json.chunkSize, 'chunk size'),
     connections: count(json.connections, 'connections', MAX_CONNECTIONS, MIN_CONNECTIONS),
     cipher: count(json.cipher, 'cipher', 0xff),

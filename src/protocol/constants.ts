@@ -35,6 +35,7 @@ export const PacketType = {
   ENTRY_ERROR: 0x22,
   HARDLINK: 0x23,
   OWNER: 0x24,
+  DATA_Z: 0x25,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -78,6 +79,9 @@ export const DATA_HEADER_SIZE = 8;
 export const DATA_FRAME_BYTES = Math.floor((MAX_PAYLOAD - DATA_HEADER_SIZE - GCM_TAG_SIZE) / DATA_UNIT) * DATA_UNIT;
 export const MAX_FILE_SIZE = 2 ** 32 * DATA_UNIT;
 
+/** DATA_Z header: file_id u32, seq u32, raw_length u32. */
+export const DATA_Z_HEADER_SIZE = 12;
+
 /** Chunk: the unit of scheduling and of the per-chunk hash, a power of two. */
 export const MIN_CHUNK_SIZE = 64 * 1024;
 export const MAX_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -112,6 +116,8 @@ export const Feature = {
   QUICK_CHECK: 0x8,
   /** The receiver reports the chunks of a partly received file it holds, and the sender sends only the others (PROTOCOL.md §7.5). */
   RESUME: 0x10,
+  /** -C: a DATA frame whose data deflates smaller may travel as DATA_Z (raw deflate) instead. */
+  COMPRESS: 0x20,
   /** -H: the sender announces a file it reached again by another name as a HARDLINK to the first name. */
   HARD_LINKS: 0x40,
   /** The sender says who owns what it announces (OWNER), for a receiver running as root to keep. */
@@ -119,7 +125,7 @@ export const Feature = {
   /** A lost data connection costs only its chunks in flight: they are sent again on the others and the client opens a replacement (PROTOCOL.md §7.3). */
   RECONNECT: 0x100,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS;
 /**
  * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
  * session runs, not how frames are sealed, so a server answers the subset of them it supports.

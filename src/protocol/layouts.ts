@@ -91,6 +91,12 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.FILE_COUNT]: [f('count', 'u32'), f('totalBytes', 'u64num', { max: Number.MAX_SAFE_INTEGER })],
   [PacketType.FILE_READY]: [f('fileId', 'u32')],
   [PacketType.DATA]: [f('fileId', 'u32'), f('seq', 'u32'), f('data', 'data', { min: 1, max: DATA_FRAME_BYTES })],
+  [PacketType.DATA_Z]: [
+    f('fileId', 'u32'),
+    f('seq', 'u32'),
+    f('rawLength', 'u32', { min: 1, max: DATA_FRAME_BYTES }),
+    f('data', 'data', { min: 1, max: DATA_FRAME_BYTES }),
+  ],
   [PacketType.DONE]: [],
   [PacketType.ERROR]: [f('code', 'u16'), f('message', 'text')],
   [PacketType.HELLO]: [

@@ -38,6 +38,11 @@ export interface FileReadyMessage { type: P['FILE_READY']; fileId: number }
  * in pieces (parseDataPieces) keeps them apart: data is the first, `more` the rest, in order.
  */
 export interface DataMessage { type: P['DATA']; fileId: number; seq: number; data: Buffer; more?: Buffer[] }
+/**
+ * S→R, data (feature COMPRESS): one DATA frame whose data, raw-deflated, came out smaller; `data`
+ * inflates to exactly rawLength bytes, which stand for the DATA's in every check (CHUNK_SUM included).
+ */
+export interface DataZMessage { type: P['DATA_Z']; fileId: number; seq: number; rawLength: number; data: Buffer }
 export interface DoneMessage { type: P['DONE'] }
 export interface ErrorMessage { type: P['ERROR']; code: number; message: string }
 export interface HelloMessage { type: P['HELLO']; minVersion: number; maxVersion: number; nonce: Buffer }
@@ -122,6 +127,7 @@ export type Message =
   | FileCountMessage
   | FileReadyMessage
   | DataMessage
+  | DataZMessage
   | DoneMessage
   | ErrorMessage
   | HelloMessage

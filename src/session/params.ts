@@ -73,7 +73,7 @@ export function isChunkSize(value: number): boolean {
 
 /**
  * The client's offer; `cipher` is the one used when encrypting (default AES-256-GCM). Features
- * that only some copies use (hardLinks: -H; owners: on a push, and on a pull by root) are offered
+ * that only some copies use (hardLinks: -H; compress: -C; owners: on a push, and on a pull by root) are offered
  * only then, so that an fcpd that predates them still serves the copies that do without.
  */
 export function makeOffer(options: {
@@ -84,6 +84,8 @@ export function makeOffer(options: {
   hardLinks?: boolean;
   /** The sender is to say who owns what it sends (OWNER). */
   owners?: boolean;
+  /** -C: DATA frames that deflate smaller travel as DATA_Z. */
+  compress?: boolean;
 }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
@@ -99,7 +101,8 @@ export function makeOffer(options: {
       Feature.RECONNECT |
       (options.encrypt ? Feature.HEADER_CHKSUM : 0) |
       (options.hardLinks ? Feature.HARD_LINKS : 0) |
-      (options.owners ? Feature.OWNERS : 0),
+      (options.owners ? Feature.OWNERS : 0) |
+      (options.compress ? Feature.COMPRESS : 0),
   };
 }
 

@@ -17,6 +17,7 @@ import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
+import { inflateDataZ } from './compression';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
@@ -61,7 +62,9 @@ export class ReceiveEngine extends TransferRun {
   private readonly quickCheck: boolean;
   /** Claim the chunks an interrupted run left (PROTOCOL.md §7.5): RESUME negotiated, and no --no-resume. */
   private readonly reuse: boolean;
-  /** DATA and FILE_INLINE bytes received. */
+  /** The session negotiated COMPRESS (-C): DATA_Z may come in place of DATA. */
+  private readonly compressed: boolean;
+  /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
   private bytesSent = 0;
   /**
    * Owners are kept when the session negotiated OWNERS and this process runs as root (only root
@@ -86,6 +89,7 @@ export class ReceiveEngine extends TransferRun {
     partialDir?: Buffer,
   ) {
     super(link);
+    this.compressed = (link.params.features & Feature.COMPRESS) !== 0;
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     const resume = (link.params.features & Feature.RESUME) !== 0;
     this.reuse = resume && (mode.flags & ModeFlag.NO_RESUME) === 0;
@@ -128,6 +132,9 @@ export class ReceiveEngine extends TransferRun {
   }
 
   protected onData(connIndex: number, message: Message): void {
+    // A DATA_Z that does not inflate to its raw_length ends the session (PROTOCOL.md §7.3): it cannot be
+    // damage on the line (its frame is sealed or checksummed whole), and sent again it would lie again.
+    if (message.type === PacketType.DATA_Z && this.compressed) message = inflateDataZ(message);
     if (message.type === PacketType.DATA) {
       this.bytesSent += message.data.length;
       if (message.more) for (const piece of message.more) this.bytesSent += piece.length;

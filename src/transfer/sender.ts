@@ -31,6 +31,7 @@ import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
 import { chunkHash } from '../protocol/xxhash';
 import type { FramedConnection } from '../wire/framedConnection';
+import { encodeCompressedData } from './compression';
 import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
@@ -110,6 +111,8 @@ export class SendEngine extends TransferRun {
   private readonly errors: FcpError[];
   /** The session negotiated BATCH: small chunks go many to a frame on sealed connections. */
   private readonly batching: boolean;
+  /** The session negotiated COMPRESS (-C): a DATA frame that deflates smaller goes as DATA_Z. */
+  private readonly compressing: boolean;
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
@@ -157,6 +160,7 @@ export class SendEngine extends TransferRun {
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
+    this.compressing = (link.params.features & Feature.COMPRESS) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
   }
@@ -592,6 +596,8 @@ export class SendEngine extends TransferRun {
     const buffers = Array.from({ length: SEND_BUFFERS_PER_CONNECTION }, () => Buffer.allocUnsafe(room));
     // A buffer is reused only once the socket has flushed the previous write from it.
     const flushed: Promise<unknown>[] = buffers.map(() => Promise.resolve());
+    // -C: each chunk is read here, then deflated frame by frame into a buffer (no BATCH: a chunk's frames are its own).
+    const plain = this.compressing ? Buffer.allocUnsafe(this.chunkSize) : undefined;
     for (let turn = 0; ; turn = (turn + 1) % SEND_BUFFERS_PER_CONNECTION) {
       const first = await this.nextJob(conn, ring);
       if (!first) return;
@@ -613,7 +619,7 @@ export class SendEngine extends TransferRun {
         try {
           const length = this.chunkLength(job.file, job.index);
           let encoded: { end: number; hash: bigint; length: number } | undefined;
-          if (this.batching && conn.encoder.sealed && length <= BATCH_CHUNK_MAX) {
+          if (this.batching && !plain && conn.encoder.sealed && length <= BATCH_CHUNK_MAX) {
             if (batchAt >= 0 && used + batchEntriesLength(length) - batchAt - HEADER_SIZE > BATCH_ROOM) closeBatch();
             if (batchAt < 0) {
               batchAt = used;
@@ -622,7 +628,7 @@ export class SendEngine extends TransferRun {
             encoded = await this.encodeBatchedChunk(job, buf, used);
           } else {
             closeBatch();
-            encoded = await this.encodeChunk(conn, job, buf.subarray(used));
+            encoded = await this.encodeChunk(conn, job, buf.subarray(used), plain);
             if (encoded) encoded.end += used;
           }
           if (!encoded) continue;
@@ -678,18 +684,26 @@ export class SendEngine extends TransferRun {
   /**
    * Reads, hashes and frames one chunk (DATA frames, then CHUNK_SUM) at the start of buf; returns
    * where its frames end, or undefined when the file failed or the session ended while it was
-   * being read, so nothing was sealed.
+   * being read, so nothing was sealed. Without `plain` the chunk is read straight into its DATA
+   * frames; with it (-C), into `plain`, then deflated into buf.
    */
-  private async encodeChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer): Promise<{ end: number; hash: bigint; length: number } | undefined> {
+  private async encodeChunk(
+    conn: FramedConnection,
+    job: ChunkJob,
+    buf: Buffer,
+    plain: Buffer | undefined,
+  ): Promise<{ end: number; hash: bigint; length: number } | undefined> {
     const { file, index } = job;
     const offset = index * this.chunkSize;
     const length = this.chunkLength(file, index);
-    const slots = conn.encoder.dataSlots(buf, length);
+    const slots = plain ? [plain.subarray(0, length)] : conn.encoder.dataSlots(buf, length);
     const hash = await this.readChunk(file, slots, offset, length);
     if (hash === undefined || this.kept(job, hash)) return undefined;
     const seq = offset / DATA_UNIT;
-    const data = conn.encoder.sealData(file.fileId, seq, buf, length);
-    const end = conn.encoder.encodeInto({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, data.length);
+    const dataEnd = plain
+      ? encodeCompressedData(conn.encoder, file.fileId, seq, slots[0]!, buf, 0)
+      : conn.encoder.sealData(file.fileId, seq, buf, length).length;
+    const end = conn.encoder.encodeInto({ type: PacketType.CHUNK_SUM, fileId: file.fileId, seq, length, hash }, buf, dataEnd);
     return { end, hash, length };
   }
 

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { deflateRawSync } from 'node:zlib';
 import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
 import { loadXxhash, PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
@@ -33,6 +34,11 @@ const fileInfo = (fileId: number, size: number, name: string): Message => ({
 });
 const data = (fileId: number, seq: number): Message => ({ type: PacketType.DATA, fileId, seq, data: Buffer.alloc(8192) });
 
+/** A DATA_Z at offset 0 of file 0 that claims rawLength bytes and carries `inflated` deflated. */
+const dataZ = (rawLength: number, inflated: Buffer): Message => ({ type: PacketType.DATA_Z, fileId: 0, seq: 0, rawLength, data: deflateRawSync(inflated) });
+/** A session offering COMPRESS, announcing one file of 8192 bytes, its data sent once fcpd is ready. */
+const compressed = (dataMessage: Message): Script => ({ control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [dataMessage], afterReady: true, compress: true });
+
 const count = (files: number, totalBytes: number): Message => ({ type: PacketType.FILE_COUNT, count: files, totalBytes });
 
 /** What the hostile sender sends: on control, then (once fcpd answered FILE_READY, if it is to) on data connection 1. */
@@ -40,6 +46,8 @@ interface Script {
   control: Message[];
   data?: Message[];
   afterReady?: boolean;
+  /** Offer COMPRESS (-C). */
+  compress?: boolean;
 }
 
 const CASES: [string, Script, FcpErrorCode][] = [
@@ -51,12 +59,17 @@ const CASES: [string, Script, FcpErrorCode][] = [
   ['DATA past the end of its file', { control: [count(1, 8192), fileInfo(0, 8192, 'f')], data: [data(0, 1 << 20)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
   ['a HARDLINK in a session that did not negotiate HARD_LINKS', { control: [count(1, 1), fileInfo(0, 1, 'f'), { type: PacketType.HARDLINK, path: Buffer.from('g'), target: Buffer.from('f') }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
   ['an OWNER in a session that did not negotiate OWNERS', { control: [count(1, 1), { type: PacketType.OWNER, uid: 0, gid: 0, user: Buffer.from('root'), group: Buffer.from('root') }] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['a DATA_Z in a session that did not negotiate COMPRESS', { ...compressed(dataZ(8192, Buffer.alloc(8192))), compress: false }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['a DATA_Z whose bytes inflate past its raw_length', compressed(dataZ(8192, Buffer.alloc(8193))), 'FCP_ERR_PROTOCOL'],
+  ['a DATA_Z whose bytes inflate short of its raw_length', compressed(dataZ(8192, Buffer.alloc(4096))), 'FCP_ERR_PROTOCOL'],
+  ['a DATA_Z zip bomb (48 MiB of zeros for a raw_length of 8192)', compressed(dataZ(8192, Buffer.alloc(48 << 20))), 'FCP_ERR_PROTOCOL'],
+  ['a DATA_Z that is no deflate stream', compressed({ type: PacketType.DATA_Z, fileId: 0, seq: 0, rawLength: 8192, data: Buffer.alloc(100, 0xff) }), 'FCP_ERR_PROTOCOL'],
   ['the same DATA twice', { control: [count(1, 3 * 8192), fileInfo(0, 3 * 8192, 'f')], data: [data(0, 0), data(0, 0)], afterReady: true }, 'FCP_ERR_PROTOCOL'],
 ];
 
 test.each(CASES)('%s: fcpd answers with the right ERROR and ends the session', async (_name, script, expected) => {
   const work = temp.make('fcp-hostile');
-  const { fcpd, secret, control, established: session } = await livePushSession(work, 1);
+  const { fcpd, secret, control, established: session } = await livePushSession(work, 1, { compress: script.compress });
   const xxh = await loadXxhash();
   const dataConn = new FramedConnection(await dial(fcpd.port), xxh, 'hostile data connection', 10_000);
   await runHandshake(

@@ -112,11 +112,12 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
 /**
  * A real fcpd (started by hand, -v) with a push session into `destination` whose control
  * connection this process established, encrypted, offering `connections`: the start of a
- * client that then sends what a test scripts.
+ * client that then sends what a test scripts; `features` are offered too.
  */
 export async function livePushSession(
   destination: string,
   connections: number,
+  features: { compress?: boolean } = {},
 ): Promise<{ fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }> {
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });
@@ -128,7 +129,7 @@ export async function livePushSession(
       secret,
       nonce: randomBytes(32),
       peerName: 'fcpd under test',
-      offer: makeOffer({ encrypt: true, connections }),
+      offer: makeOffer({ encrypt: true, connections, ...features }),
       mode: { type: PacketType.MODE, flags: 0 },
       request: { type: PacketType.PUSH, path: Buffer.from(destination) },
     }),

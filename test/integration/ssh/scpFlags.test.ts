@@ -1,9 +1,11 @@
 /**
  * scp's own flags, with their scp meaning, against a real OpenSSH server on 127.0.0.1: -4 and -6
  * (address family), -A (agent forwarding), -B (batch mode), -c (fcp's cipher), -S (the ssh
- * program), and -T / -O accepted as no-ops, so that scripts written for scp run unchanged.
+ * program), -C (chunk data deflated where it shrinks), and -T / -O accepted as no-ops, so that
+ * scripts written for scp run unchanged.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, runFcp, show, startAgent, tempDir, unique, writeFile } from './harness';
@@ -92,4 +94,19 @@ test('-S ssh starts fcpd through the external ssh client, as -e does', async () 
   expect(run.stderr).toMatch(/ssh: ssh \S+@127\.0\.0\.1\n/);
   expectSameTree(dest.slice(dest.indexOf(':') + 1), file, run);
   if (show(run).includes('carrying the connections through SSH')) throw new Error(`unexpected fallback\n${show(run)}`);
+});
+
+test.each(['push', 'pull'])('-C: a compressible text file and a random one, %s, arrive exact; bytesSent counts the files\' bytes', async (direction) => {
+  const tree = path.join(work, unique('compress'));
+  const text = Array.from({ length: 200_000 }, (_, i) => `line ${i}: the same words again, number ${i % 97}\n`).join('').slice(0, 8 << 20);
+  writeFile(path.join(tree, 'text.txt'), Buffer.from(text), 0o644, 0);
+  writeFile(path.join(tree, 'random.bin'), randomBytes(8 << 20), 0o644, 1);
+  const copied = path.join(work, unique('compressed'));
+  const remote = (where: string): string => `${sshd.user}@127.0.0.1:${where}`;
+  const [from, to] = direction === 'push' ? [tree, remote(copied)] : [remote(tree), copied];
+  const run = await runFcp(['-C', '-r', '--json', ...login(), from, to], { env });
+  expectExit(run, 0);
+  const summary = JSON.parse(run.stdout.trim().split('\n').pop()!) as { bytesSent: number; filesFailed: number };
+  expect(summary).toMatchObject({ bytesSent: Buffer.byteLength(text) + (8 << 20), filesFailed: 0 });
+  expectSameTree(copied, tree, run);
 });

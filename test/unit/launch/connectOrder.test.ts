@@ -16,6 +16,7 @@ const ORDER: ConnectOrder = {
   flags: 0x25,
   backupSuffix: Buffer.from('.bak'),
   hardLinks: true,
+  compress: true,
   chunkSize: 1 << 20,
   connections: 4,
   cipher: 1,

@@ -142,6 +142,7 @@ export const messageArbitraries: ArbitraryByName = {
   }),
   FILE_READY: fc.record({ type: fc.constant(PacketType.FILE_READY), fileId: u32 }),
   DATA: fc.record({ type: fc.constant(PacketType.DATA), fileId: u32, seq: u32, data }),
+  DATA_Z: fc.record({ type: fc.constant(PacketType.DATA_Z), fileId: u32, seq: u32, rawLength: fc.integer({ min: 1, max: DATA_FRAME_BYTES }), data }),
   DONE: fc.record({ type: fc.constant(PacketType.DONE) }),
   ERROR: fc.record({ type: fc.constant(PacketType.ERROR), code: u16, message: text }),
   HELLO: fc.record({

@@ -504,6 +504,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILE_COUNT: [12, 12],
   FILE_READY: [4, 4],
   DATA: [9, 57352],
+  DATA_Z: [13, 57356],
   DONE: [0, 0],
   ERROR: [2, 4098],
   HELLO: [40, 65535],
@@ -577,6 +578,9 @@ const INVALID: [string, Message, FcpErrorCode][] = [
   ]),
   ['FILE_INLINE over INLINE_MAX', { type: PacketType.FILE_INLINE, fileId: 1, perm: 0o644, mtimeNs: 0n, hash: 0n, path: bytes('f'), data: Buffer.alloc(INLINE_MAX + 1) }, 'FCP_ERR_BAD_LENGTH'],
   ['DATA without data', { type: PacketType.DATA, fileId: 1, seq: 0, data: Buffer.alloc(0) }, 'FCP_ERR_BAD_LENGTH'],
+  ['DATA_Z without data', { type: PacketType.DATA_Z, fileId: 1, seq: 0, rawLength: 10, data: Buffer.alloc(0) }, 'FCP_ERR_BAD_LENGTH'],
+  ['DATA_Z of raw_length 0', { type: PacketType.DATA_Z, fileId: 1, seq: 0, rawLength: 0, data: Buffer.alloc(1) }, 'FCP_ERR_BAD_FIELD'],
+  ['DATA_Z of raw_length over DATA_FRAME_BYTES', { type: PacketType.DATA_Z, fileId: 1, seq: 0, rawLength: DATA_FRAME_BYTES + 1, data: Buffer.alloc(1) }, 'FCP_ERR_BAD_FIELD'],
   ['DATA over DATA_FRAME_BYTES', { type: PacketType.DATA, fileId: 1, seq: 0, data: Buffer.alloc(DATA_FRAME_BYTES + 1) }, 'FCP_ERR_BAD_LENGTH'],
   // 2 bytes per 'é': the limit counts UTF-8 bytes, not characters.
   ['ERROR text of 4097 bytes', { type: PacketType.ERROR, code: 1, message: 'é'.repeat(MAX_ERROR_MESSAGE_BYTES / 2) + 'a' }, 'FCP_ERR_BAD_LENGTH'],

@@ -94,6 +94,8 @@ export const VECTORS: readonly Vector[] = [
     seq: 0,
     data: Buffer.from(Array.from({ length: 16 }, (_, i) => i)),
   }),
+  // 'fcp ' 16 times (64 bytes), raw deflate level 1: 9 bytes.
+  plain('DATA_Z (64 bytes in 9)', { type: PacketType.DATA_Z, fileId: 1, seq: 0, rawLength: 64, data: Buffer.from('4b4b2e5048a3000300', 'hex') }),
   plain('CHUNK_SUM', { type: PacketType.CHUNK_SUM, fileId: 1, seq: 0, length: 16, hash: 0x0123456789abcdefn }),
   plain('RESEND', { type: PacketType.RESEND, fileId: 1, seq: 0, length: 16 }),
   plain('FILE_DONE', { type: PacketType.FILE_DONE, fileId: 1, digest: fill(DIGEST_SIZE, 0x66) }),

@@ -228,6 +228,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILE_COUNT: { type: PacketType.FILE_COUNT, count: 1, totalBytes: 0 },
   FILE_READY: { type: PacketType.FILE_READY, fileId: 0 },
   DATA: { type: PacketType.DATA, fileId: 0, seq: 0, data: PAYLOAD.subarray(0, 1) },
+  DATA_Z: { type: PacketType.DATA_Z, fileId: 0, seq: 0, rawLength: 2, data: PAYLOAD.subarray(0, 1) },
   DONE: { type: PacketType.DONE },
   ERROR: { type: PacketType.ERROR, code: 2, message: 'broken' },
   HELLO: { type: PacketType.HELLO, minVersion: 1, maxVersion: 1, nonce: Buffer.alloc(32) },
