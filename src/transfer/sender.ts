@@ -673,7 +673,8 @@ export class SendEngine extends TransferRun {
       } catch (err) {
         this.guard(() => this.readFailed(file, err));
       }
-      if (hash === undefined) continue;
+      // A chunk the receiver holds already (resume) is kept, not handed over; its buffer is collected.
+      if (hash === undefined || this.kept(job, hash)) continue;
       conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
       await conn.drain();
       const sent = hash;

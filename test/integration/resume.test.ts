@@ -225,7 +225,7 @@ async function exits(pid: number, ms: number): Promise<boolean> {
  */
 function interrupt(work: string, at: number, victim: 'fcp' | 'fcpd', signal: NodeJS.Signals = 'SIGKILL'): Promise<{ fcpd: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FCP_BIN, '--json', '-r', ...SHAPE, '--bwlimit', String(RATE), 'src', 'dst'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [FCP_BIN, '--json', '-r', ...SHAPE, '--bwlimit', `${RATE / 1024}K`, 'src', 'dst'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
     let progress = -1;
     let fcpd = 0;
     let stderr = '';
