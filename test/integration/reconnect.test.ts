@@ -91,12 +91,13 @@ function expectExact(what: string, result: Outcome): void {
 
 describe('one data connection cut mid-transfer (a byte chosen by fast-check): the copy is exact', () => {
   test.each([
-    ['push', 'a 64 MiB file', 'toServer', () => bigFile, 16 * MiB],
-    ['pull', 'a 64 MiB file', 'toClient', () => bigFile, 16 * MiB],
-    ['push', 'a tree', 'toServer', () => tree, 4 * MiB],
-    ['pull', 'a tree', 'toClient', () => tree, 4 * MiB],
+    ['push', 'a 64 MiB file', 'toServer', () => bigFile, 8 * MiB],
+    ['pull', 'a 64 MiB file', 'toClient', () => bigFile, 8 * MiB],
+    ['push', 'a tree', 'toServer', () => tree, 2 * MiB],
+    ['pull', 'a tree', 'toClient', () => tree, 2 * MiB],
   ] as const)('%s of %s', async (direction, _label, stream, what, last) => {
-    // Bytes within what data connection 1 carries of the copy (a third of it, with 3 connections).
+    // Bytes well within what data connection 1 carries (a third of the copy on average with 3
+    // connections, but the pumps share chunks as they free up, so one may carry much less).
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 100_000, max: last }), fc.constantFrom('fin', 'rst') as fc.Arbitrary<'fin' | 'rst'>, async (at, how) => {
         const result = await copyThrough(what(), direction, { connection: 1, direction: stream, at, fault: { kind: 'cut', how } });
