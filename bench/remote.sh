@@ -77,7 +77,7 @@ resume_case() {
   rm -rf "$out"
   $FCP --json -F "$config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out" > "$log" 2>/dev/null & pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    done_bytes=$(grep -o '"bytesDone":[0-9]*' "$log" | tail -1 | cut -d: -f2)
+    done_bytes=$(grep -o '"bytesDone":[0-9]*' "$log" | tail -1 | cut -d: -f2 || true)
     if [ -n "$done_bytes" ] && [ "$done_bytes" -ge "$half" ]; then kill -9 "$pid"; break; fi
     sleep 0.05
   done
