@@ -14,6 +14,7 @@ import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
+import { FilterArg, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
 import { keepAllPartials } from '../state/partialFile';
 
@@ -74,6 +75,12 @@ interface FcpOptions {
   ignoreTimes?: boolean;
   resume?: boolean;
   partialDir?: string;
+  /** The four filter options share one list, in command-line order (filterOptions). */
+  exclude?: FilterArg[];
+  include?: FilterArg[];
+  excludeFrom?: FilterArg[];
+  includeFrom?: FilterArg[];
+  maxDepth?: number;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -127,6 +134,7 @@ function remoteHost(paths: readonly Buffer[]): string | undefined {
 }
 
 export function program(): Command {
+  const [exclude, include, excludeFrom, includeFrom, depth] = filterOptions([]);
   return new Command('fcp')
     .usage('[options] SOURCE... DEST')
     .description(
@@ -155,6 +163,7 @@ export function program(): Command {
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; downloads and local copies)")
+    .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(depth)
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -256,6 +265,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       ignoreTimes: settings.ignore_times.value as boolean,
       noResume: !(settings.resume.value as boolean),
       partialDir: settings.partial_dir.value as string | undefined,
+      filter: filterOf(options.exclude ?? options.include ?? options.excludeFrom ?? options.includeFrom ?? [], settings.max_depth.value as number | undefined),
       connections: settings.connections.value as number,
       chunkSize: settings.chunk_size.value as number,
       ...encryption(settings, host !== undefined),

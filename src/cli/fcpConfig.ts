@@ -12,6 +12,7 @@ import { DEFAULT_CHUNK_SIZE, DEFAULT_CONNECTIONS } from '../protocol/constants';
 import { DEFAULT_TIMEOUT_S } from '../timeouts';
 import { DEFAULT_BACKUP_SUFFIX } from '../client/copy';
 import { cipherOption } from './cipherOption';
+import { maxDepth } from './filterOptions';
 import { bwlimit, chunkSize, connectionCount, nonEmpty, showChunkSize, showRate, timeoutMs } from './optionValues';
 
 const same = <T>(value: T): T => value;
@@ -29,6 +30,7 @@ export const FCP_SCHEMA = {
   ignore_times: switchKey,
   resume: switchKey,
   partial_dir: textKey(nonEmpty, same),
+  max_depth: textKey(maxDepth, same),
   hard_links: switchKey,
   compress: switchKey,
   backup: switchKey,
@@ -59,6 +61,7 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   ignore_times: false,
   resume: true,
   partial_dir: undefined,
+  max_depth: undefined,
   hard_links: false,
   compress: false,
   backup: false,
@@ -90,6 +93,7 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   ignore_times: [['ignoreTimes', () => '--ignore-times']],
   resume: [['resume', () => '--no-resume']],
   partial_dir: [['partialDir', () => '--partial-dir']],
+  max_depth: [['maxDepth', () => '--max-depth']],
   hard_links: [['hardLinks', () => '--hard-links']],
   compress: [['compress', () => '--compress']],
   backup: [['backup', () => '--backup']],

@@ -31,6 +31,7 @@ import type * as SftpEngineModule from '../sftp/engine';
 import type { Verification as SftpVerification } from '../sftp/verification';
 import type { TransferEvents, TransferSummary } from '../transfer/link';
 import type { SshOptions } from './remoteLauncher';
+import type { PathFilter } from '../sync/filter';
 
 export interface CopyOptions {
   /**
@@ -102,6 +103,11 @@ export interface CopyOptions {
    * the others: they are listed in the summary's errors.
    */
   failFast?: boolean;
+  /**
+   * --exclude, --include (and their -from files), --max-depth: what the sender's walk leaves out,
+   * wherever it runs (here, fcpd for a pull, the source host's fcpd between two hosts).
+   */
+  filter?: PathFilter;
   /** How often progress events come, in ms (default 250). */
   progressIntervalMs?: number;
   /** Diagnostic lines (handshake, parameters, fcpd's messages): fcp -v. */
@@ -259,6 +265,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
     hardLinks: options.hardLinks ?? false,
+    filter: options.filter,
   });
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
@@ -383,7 +390,7 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
       sessions: connections,
       work,
       flags,
-      walk: { recursive: options.recursive ?? false, followSymlinks: options.followSymlinks ?? false },
+      walk: { recursive: options.recursive ?? false, followSymlinks: options.followSymlinks ?? false, filter: options.filter },
       events: report.events,
       log,
     });
@@ -424,6 +431,7 @@ async function copyBetween(
       throughLocal: options.throughLocal ?? false,
       bwlimit: options.bwlimit,
       failFast: options.failFast ?? false,
+      filter: options.filter,
       timeoutMs,
       events: report.events,
       log,
@@ -459,6 +467,7 @@ async function copyLocally(
       flags: planned.flags,
       backupSuffix,
       partialDir: options.partialDir,
+      filter: options.filter,
       offer,
       verify, events: report.events, failFast: options.failFast, timeoutMs, log });
     report.stop(true);
@@ -486,6 +495,7 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean)
     cipher: CIPHERS[options.cipher ?? 'aes256-gcm'],
     hardLinks: options.hardLinks,
     compress: options.compress,
+    filters: options.filter?.active,
     // The receiver keeps owners only as root: which an fcpd is only it knows; this process knows.
     owners: !receivesHere || process.getuid?.() === 0,
   });
@@ -568,6 +578,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       timeoutMs,
       events: report.events,
       partialDir: options.partialDir,
+      filter: options.filter,
     });
     report.stop(true);
     failed = false;

@@ -18,6 +18,7 @@ import { memoryLinks } from '../transfer/memoryLink';
 import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
+import type { PathFilter } from '../sync/filter';
 
 export interface LocalCopyOptions {
   work: Extract<ClientWork, { kind: 'push' }>;
@@ -27,6 +28,8 @@ export interface LocalCopyOptions {
   backupSuffix?: Buffer;
   /** --partial-dir, relative to each destination directory. */
   partialDir?: string;
+  /** The filter the walk applied, for the receiver (ReceiveMode.filter). */
+  filter?: PathFilter;
   offer: ParamsMessage;
   /** false (--no-verify): chunks are not hashed, and file events carry no digest. */
   verify: boolean;
@@ -72,7 +75,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);
   options.log(`copying in this process: ${answer.connections} streams of ${answer.chunkSize} byte chunks${options.verify ? '' : ', not verified'}`);
 
-  const receiver = new ReceiveEngine(links.receiver, destination, scope, { flags, backupSuffix: options.backupSuffix }, {}, partialDirBytes(options.partialDir));
+  const receiver = new ReceiveEngine(links.receiver, destination, scope, { flags, backupSuffix: options.backupSuffix, filter: options.filter }, {}, partialDirBytes(options.partialDir));
   const events = options.verify ? (options.events ?? {}) : withoutDigests(options.events ?? {});
   const sender: SendEngine = new SendEngine(
     links.sender,

@@ -31,7 +31,7 @@ export async function walkRemote(fs: RemoteFs, sources: string[], options: WalkO
       throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(source)} on ${fs.host} is a directory`, { hint: 'use -r to copy directories' });
     }
     const name = requestedName(Buffer.from(source)) ?? Buffer.from(posixPath.basename(await fs.realpath(source)));
-    await visit({ result, fs, options, scope, ancestors: new Set() }, source, name, stat);
+    await visit({ result, fs, options, scope, ancestors: new Set() }, source, name, stat, 0);
   }
   return result;
 }
@@ -47,10 +47,12 @@ function refusal(scope: EntryScope, kind: EntryKind, path: Buffer): FcpError | u
   return scope.admit(kind, path);
 }
 
-async function visit(v: Visit, source: string, path: Buffer, stat: Stats): Promise<void> {
+/** depth: levels below the source named (--max-depth). */
+async function visit(v: Visit, source: string, path: Buffer, stat: Stats, depth: number): Promise<void> {
   const kind: EntryKind | undefined = stat.isSymbolicLink() ? 'symlink' : stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : undefined;
   const skip = (error: FcpError): void => void v.result.skipped.push({ path, error });
   if (!kind) return skip(new FcpError('FCP_ERR_IO', `${showName(source)} on ${v.fs.host} is not a regular file, directory or symlink; skipped`));
+  if (v.options.filter?.excludes(path, kind === 'dir')) return;
   const refused = refusal(v.scope, kind, path);
   if (refused) return skip(refused);
   const perm = stat.mode & PERM_MASK;
@@ -63,17 +65,18 @@ async function visit(v: Visit, source: string, path: Buffer, stat: Stats): Promi
       v.result.fileCount++;
       v.result.totalBytes += stat.size;
     } else {
-      await visitDirectory(v, source, path, perm, mtimeNs);
+      await visitDirectory(v, source, path, perm, mtimeNs, depth);
     }
   } catch (err) {
     skip(err as FcpError);
   }
 }
 
-async function visitDirectory(v: Visit, source: string, path: Buffer, perm: number, mtimeNs: bigint): Promise<void> {
+async function visitDirectory(v: Visit, source: string, path: Buffer, perm: number, mtimeNs: bigint, depth: number): Promise<void> {
   const real = v.options.followSymlinks ? await v.fs.realpath(source) : source;
   if (v.ancestors.has(real)) throw new FcpError('FCP_ERR_BAD_PATH', `${showName(source)} on ${v.fs.host}: symlink loop, skipped`);
   v.result.entries.push({ kind: 'dir', path, perm, mtimeNs });
+  if (v.options.filter && !v.options.filter.descends(depth)) return;
   const names = (await v.fs.readdir(source)).filter((name) => name !== '.' && name !== '..').sort();
   v.ancestors.add(real);
   for (const name of names) {
@@ -86,7 +89,7 @@ async function visitDirectory(v: Visit, source: string, path: Buffer, perm: numb
       v.result.skipped.push({ path: childPath, error: err as FcpError });
       continue;
     }
-    await visit(v, child, childPath, stat);
+    await visit(v, child, childPath, stat, depth + 1);
   }
   v.ancestors.delete(real);
 }

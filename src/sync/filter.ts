@@ -147,8 +147,9 @@ function compile(rule: FilterRule): CompiledRule {
   let regex: RegExp;
   try {
     regex = pathRegex(text, anchored);
-  } catch (err) {
-    throw ruleError(rule.pattern, (err as Error).message);
+  } catch {
+    // rsync's [z-a] matches nothing; a backwards range is more likely a mistake than meant.
+    throw ruleError(rule.pattern, 'a [...] set in it does not parse (a range that runs backwards?)');
   }
   const withDir = tripleStar ? pathRegex(text.slice(0, -'/**'.length), anchored) : undefined;
   return { include: rule.kind === 'include', dirOnly, withDir, regex };

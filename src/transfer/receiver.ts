@@ -23,6 +23,7 @@ import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
+import type { PathFilter } from '../sync/filter';
 
 
 interface IncomingFile {
@@ -43,6 +44,8 @@ const SLASH = 0x2f;
 export interface ReceiveMode {
   flags: number;
   backupSuffix?: Buffer;
+  /** The session's --exclude/--include/--max-depth (FILTER_RULES), as the sender's walk applied them. */
+  filter?: PathFilter;
 }
 
 /** --partial-dir as the bytes the receiver joins to paths. */

@@ -11,6 +11,7 @@ import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants'
 import { requestedName } from '../protocol/paths';
 import { fsError } from './fsError';
 import { showName } from '../showName';
+import type { PathFilter } from '../sync/filter';
 
 /** Who owns an entry, by number (a walk of this machine's files records it; the SFTP walk does not). */
 export interface EntryIds { uid: number; gid: number }
@@ -30,6 +31,8 @@ export interface WalkOptions {
   refuse?: (source: Buffer, path: Buffer, isLink: boolean) => FcpError | undefined;
   /** -H: a file with several links reached again is a hardlink entry to the first name it was walked under. */
   hardLinks?: boolean;
+  /** --exclude/--include and --max-depth: entries it leaves out are not sent, excluded directories not read. */
+  filter?: PathFilter;
 }
 
 export interface WalkResult {
@@ -101,7 +104,7 @@ export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult
       });
     }
     const name = sourceName(source);
-    visit(state, source, name, stat, new Set());
+    visit(state, source, name, stat, new Set(), 0);
   }
   return result;
 }
@@ -121,12 +124,15 @@ function visit(
   stat: fs.BigIntStats,
   /** dev:ino of the directories above, to stop -L from looping through a symlink cycle. */
   ancestors: Set<string>,
+  /** Levels below the source named on the command line (--max-depth). */
+  depth: number,
 ): void {
   const { result, options } = state;
   if (path.length > MAX_PATH_BYTES) {
     skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return;
   }
+  if (options.filter?.excludes(path, stat.isDirectory())) return;
   const refusal = options.refuse?.(source, path, stat.isSymbolicLink());
   if (refusal) return skip(result, path, refusal);
   const perm = Number(stat.mode) & PERM_MASK;
@@ -163,6 +169,7 @@ function visit(
       return;
     }
     result.entries.push({ kind: 'dir', path, perm, mtimeNs, ids });
+    if (options.filter && !options.filter.descends(depth)) return;
     let names: Buffer[];
     try {
       names = fs.readdirSync(source, { encoding: 'buffer' }).sort(Buffer.compare);
@@ -180,7 +187,7 @@ function visit(
         skip(result, join(path, name), err as FcpError);
         continue;
       }
-      visit(state, child, join(path, name), childStat, ancestors);
+      visit(state, child, join(path, name), childStat, ancestors, depth + 1);
     }
     ancestors.delete(id);
   } else {

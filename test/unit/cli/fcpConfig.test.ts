@@ -44,6 +44,7 @@ describe('the keys never drift from the options', () => {
       ignore_times: fc.boolean(),
       resume: fc.boolean(),
       partial_dir: fc.constantFrom('.partial', 'tmp/fcp'),
+      max_depth: fc.integer({ min: 0, max: 1000 }),
       hard_links: fc.boolean(),
       compress: fc.boolean(),
       backup: fc.boolean(),

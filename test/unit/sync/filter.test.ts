@@ -80,6 +80,7 @@ describe('rule texts', () => {
     ['a lone /', '/', 'names no file'],
     ['a NUL', 'a\0b', 'NUL'],
     ['4097 bytes', 'x'.repeat(4097), 'longer than 4096'],
+    ['a backwards range', '[z-a]', 'runs backwards'],
   ])('%s is a usage error', (_label, pattern, why) => {
     let caught: unknown;
     try {
