@@ -12,6 +12,8 @@ import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import { ReopenBudget } from '../session/dataLoss';
 import type { LaunchedServer } from '../launch/launcher';
+import type { PathFilter } from '../sync/filter';
+import { filterRulesMessage } from '../sync/filterWire';
 import { CAUSE_WAIT_MS, timeoutsFor } from '../timeouts';
 import { stopAtFirstFailure } from '../transfer/link';
 import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
@@ -46,6 +48,11 @@ export interface ClientSessionOptions {
   timeoutMs?: number;
   /** --partial-dir, for a pull (this side receives). */
   partialDir?: string;
+  /**
+   * --exclude, --include, --max-depth: fcpd gets them in FILTER_RULES (the offer must have
+   * FILTERS), to walk a pull's sources with, or as a push's receiver; a push's walk is already filtered.
+   */
+  filter?: PathFilter;
 }
 
 export interface ClientSessionResult {
@@ -85,6 +92,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         peerName: server.name,
         offer: options.offer,
         mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
+        ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
         request,
         launchNonce: server.controlNonce,
       }),

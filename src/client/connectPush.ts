@@ -104,6 +104,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       recursive: (order.flags & ModeFlag.RECURSIVE) !== 0,
       followSymlinks: (order.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0,
       hardLinks: order.hardLinks,
+      filter: order.filter,
     });
     const encrypt = order.cipher !== Cipher.NONE;
     const offer = makeOffer({
@@ -113,6 +114,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       ...(encrypt ? { cipher: order.cipher as SealingCipher } : {}),
       hardLinks: order.hardLinks,
       compress: order.compress,
+      filters: order.filter?.active,
       // The destination fcpd keeps owners when it runs as root, which only it knows.
       owners: true,
     });
@@ -122,6 +124,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       offer,
       flags: order.flags,
       backupSuffix: order.backupSuffix,
+      filter: order.filter,
       work: { kind: 'push', destination: order.destination, walk },
       events: relay.events,
       failFast: order.failFast,

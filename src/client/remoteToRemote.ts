@@ -23,6 +23,7 @@ import { timeoutsFor } from '../timeouts';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import { Location, orHome, showLocation } from './location';
 import { remoteLauncher, SshOptions, sshLogin } from './remoteLauncher';
+import type { PathFilter } from '../sync/filter';
 
 type RemoteLocation = Extract<Location, { kind: 'remote' }>;
 
@@ -40,6 +41,8 @@ export interface BetweenHostsOptions {
   throughLocal: boolean;
   bwlimit?: number;
   failFast: boolean;
+  /** --exclude, --include, --max-depth: for the source host's walk (in the order) and the destination (FILTER_RULES). */
+  filter?: PathFilter;
   timeoutMs?: number;
   events: TransferEvents;
   log(line: string): void;
@@ -245,9 +248,10 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
       cipher: options.offer.cipher,
       bwlimit: options.bwlimit,
       failFast: options.failFast,
+      filter: options.filter,
     });
     if (Buffer.byteLength(order) > MAX_ORDER_BYTES) {
-      throw new FcpError('FCP_ERR_USAGE', `too many or too long sources for a copy between two remote hosts (${Buffer.byteLength(order)} bytes, at most ${MAX_ORDER_BYTES})`, {
+      throw new FcpError('FCP_ERR_USAGE', `too many or too long sources or filter rules for a copy between two remote hosts (${Buffer.byteLength(order)} bytes, at most ${MAX_ORDER_BYTES})`, {
         hint: 'copy a directory that holds them, with -r',
       });
     }

@@ -5,8 +5,13 @@
  * per line behind a fixed word; everything read is checked here, as any peer's input is.
  */
 import { ERROR_CODES, FcpError, FcpErrorCode } from '../errors';
-import { DIGEST_SIZE, MAX_CONNECTIONS, MAX_ERROR_MESSAGE_BYTES, MAX_PATH_BYTES, MIN_CONNECTIONS, NONCE_SIZE } from '../protocol/constants';
+import { DIGEST_SIZE, MAX_CONNECTIONS, MAX_ERROR_MESSAGE_BYTES, MAX_FILTER_RULES_BYTES, MAX_PATH_BYTES, MIN_CONNECTIONS, NONCE_SIZE, PacketType } from '../protocol/constants';
 import { SECRET_SIZE } from '../protocol/keys';
+import { parsePayload } from '../protocol/parser';
+import { encodePayload } from '../protocol/serializer';
+import type { FilterRulesMessage } from '../protocol/messages';
+import type { PathFilter } from '../sync/filter';
+import { filterOfMessage, filterRulesMessage } from '../sync/filterWire';
 import { isChunkSize } from '../session/params';
 import type { TransferSummary } from '../transfer/link';
 
@@ -42,6 +47,8 @@ export interface ConnectOrder {
   cipher: number;
   bwlimit?: number;
   failFast: boolean;
+  /** --exclude, --include, --max-depth: what the source host's walk leaves out (carried as FILTER_RULES' payload). */
+  filter?: PathFilter;
 }
 
 export interface WireError {
@@ -106,6 +113,14 @@ function pathBytes(value: unknown, what: string): Buffer {
   return bytes;
 }
 
+/** The order's filter: a FILTER_RULES payload in base64, checked as fcpd checks the message. */
+function filterOf(value: unknown): PathFilter {
+  if (typeof value !== 'string' || value.length > ((MAX_FILTER_RULES_BYTES + 4 + 2) / 3) * 4 + 4) throw bad('filter');
+  const payload = Buffer.from(value, 'base64');
+  if (payload.toString('base64') !== value) throw bad('filter');
+  return filterOfMessage(parsePayload(PacketType.FILTER_RULES, payload) as FilterRulesMessage);
+}
+
 function list(value: unknown, max: number, what: string): unknown[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > max) throw bad(what);
   return value;
@@ -147,6 +162,7 @@ export function orderLine(order: ConnectOrder): string {
     cipher: order.cipher,
     ...(order.bwlimit === undefined ? {} : { bwlimit: order.bwlimit }),
     failFast: order.failFast,
+    ...(order.filter?.active ? { filter: encodePayload(filterRulesMessage(order.filter)).toString('base64') } : {}),
   };
   return `${ORDER_WORD}${JSON.stringify(json)}\n`;
 }
@@ -189,6 +205,7 @@ export function parseOrderLine(line: string): ConnectOrder {
   if (!isChunkSize(order.chunkSize)) throw bad('chunk size');
   if (json.backupSuffix !== undefined) order.backupSuffix = pathBytes(json.backupSuffix, 'backup suffix');
   if (json.nonce !== undefined) order.nonce = hexBytes(json.nonce, NONCE_SIZE, 'nonce');
+  if (json.filter !== undefined) order.filter = filterOf(json.filter);
   if (json.bwlimit !== undefined) order.bwlimit = count(json.bwlimit, 'bandwidth limit', Number.MAX_SAFE_INTEGER, 1);
   return order;
 }

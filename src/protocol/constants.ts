@@ -36,6 +36,7 @@ export const PacketType = {
   HARDLINK: 0x23,
   OWNER: 0x24,
   DATA_Z: 0x25,
+  FILTER_RULES: 0x28,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -124,8 +125,10 @@ export const Feature = {
   OWNERS: 0x80,
   /** A lost data connection costs only its chunks in flight: they are sent again on the others and the client opens a replacement (PROTOCOL.md §7.3). */
   RECONNECT: 0x100,
+  /** The client may send FILTER_RULES (--exclude, --include, --max-depth) before its request (PROTOCOL.md §7.6). */
+  FILTERS: 0x800,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS;
 /**
  * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
  * session runs, not how frames are sealed, so a server answers the subset of them it supports.
@@ -216,3 +219,9 @@ export const MAX_BACKUP_SUFFIX_BYTES = 255;
 
 /** FILE_INFO/DIR_INFO perm: permission bits with setuid/setgid/sticky (mode & 0o7777), as rsync -p keeps. */
 export const PERM_MASK = 0o7777;
+
+/** FILTER_RULES: at most this many rules, in a payload of at most this many bytes (a sealed frame's plaintext). */
+export const MAX_FILTER_RULES = 4096;
+export const MAX_FILTER_RULES_BYTES = MAX_PAYLOAD - GCM_TAG_SIZE - 4;
+/** FILTER_RULES.max_depth when --max-depth was not given. */
+export const NO_MAX_DEPTH = 0xffffffff;

@@ -113,6 +113,11 @@ export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Bu
  * next OWNER; the names are the sender's for those ids (empty when it has none).
  */
 export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user: Buffer; group: Buffer }
+/**
+ * C→S, control, between MODE and the request (feature FILTERS): --max-depth (NO_MAX_DEPTH when
+ * none) and the include/exclude rules, NUL-separated rule texts each `- ` or `+ ` and a pattern.
+ */
+export interface FilterRulesMessage { type: P['FILTER_RULES']; maxDepth: number; rules: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -151,6 +156,7 @@ export type Message =
   | FileInlineMessage
   | EntryErrorMessage
   | HardlinkMessage
-  | OwnerMessage;
+  | OwnerMessage
+  | FilterRulesMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

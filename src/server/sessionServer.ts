@@ -23,6 +23,7 @@ import { Destination, resolveDestination } from '../transfer/destination';
 import type { LinkedConnection, TransferRun, TransferSummary } from '../transfer/link';
 import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
+import type { PathFilter } from '../sync/filter';
 import { walkSources, WalkResult } from '../transfer/walk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
@@ -94,8 +95,8 @@ interface Session {
 
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
 export type SessionWork =
-  | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer }
-  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean };
+  | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer; filter?: PathFilter }
+  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean; filter?: PathFilter };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -113,8 +114,8 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     const refusal = paths?.pushRefusal(realPath(target));
     if (refusal) throw refusal;
     const destination = { ...resolveDestination(target, request.flags), refusal: paths?.entryRefusal };
-    const { flags, backupSuffix } = request;
-    return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix };
+    const { flags, backupSuffix, filter } = request;
+    return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix, filter };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
@@ -125,7 +126,8 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     const refusal = paths?.pathRefusal(realPath(source));
     if (refusal) throw refusal;
   }
-  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal }), removeSources };
+  const { filter } = request;
+  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter }), removeSources, filter };
 }
 
 export class SessionServer {

@@ -3,18 +3,21 @@
  * ATTACH, AUTH/AUTH_OK, then on the control connection MODE and PUSH/PULL answered by SESSION.
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
-import { FcpError, wireFromCode } from '../errors';
-import { Cipher, KNOWN_MODE_FLAGS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { asFcpError, FcpError, wireFromCode } from '../errors';
+import { Cipher, Feature, KNOWN_MODE_FLAGS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
   AuthMessage,
+  FilterRulesMessage,
   HelloMessage,
   Message,
   ModeMessage,
   ParamsMessage,
 } from '../protocol/messages';
 import { encodePayload } from '../protocol/serializer';
+import type { PathFilter } from '../sync/filter';
+import { filterOfMessage } from '../sync/filterWire';
 import { AuthenticatedAction, FailAction, SealAction, send, SendAction } from './actions';
 import { ConnectionMachine } from './machine';
 import { answerOffer, checkAnswer, sealedCoverage, ServerPolicy } from './params';
@@ -26,8 +29,8 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-/** backupSuffix: MODE's, with BACKUP in flags. */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer }
+/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them. */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
@@ -68,6 +71,8 @@ export type ClientConnectionOptions = ClientCommon &
         role: 'control';
         offer: ParamsMessage;
         mode: ModeMessage;
+        /** Sent between MODE and the request; the session must then have FILTERS. */
+        filterRules?: FilterRulesMessage;
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
@@ -164,7 +169,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), send(o.request));
+      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -177,6 +182,14 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const o = this.options as Extract<ClientConnectionOptions, { role: 'control' }>;
     const problem = checkAnswer(o.offer, answer);
     if (problem) return this.fail(problem);
+    // Before the server's refusal of the FILTER_RULES it does not know can arrive: PARAMS come first.
+    if (o.filterRules && (answer.features & Feature.FILTERS) === 0) {
+      return this.fail(
+        new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --exclude, --include or --max-depth (feature FILTERS): it would send everything`, {
+          hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or copy without filters',
+        }),
+      );
+    }
     this.accepted = answer;
     this.transcript!.accepted = encodePayload(answer);
     this.state = 'AWAIT_AUTH_OK';
@@ -257,7 +270,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_OPEN: [P.PARAMS, P.ATTACH],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.FILTER_RULES, P.PUSH, P.PULL],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -269,6 +282,9 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   private attach: AttachMessage | undefined;
   private flags = 0;
   private backupSuffix: Buffer | undefined;
+  /** The features of the PARAMS answer, and the filter of the client's FILTER_RULES. */
+  private features = 0;
+  private filter: PathFilter | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -319,12 +335,14 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         return this.offer ? this.authControl(message) : this.authData(message);
       case P.MODE:
         return this.onMode(message);
+      case P.FILTER_RULES:
+        return this.onFilterRules(message);
       case P.PUSH:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix }];
+        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter }];
       case P.PULL:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter }];
       default:
         return [];
     }
@@ -402,6 +420,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     const answer = answerOffer(this.offer!, this.options.policy?.());
     if (answer instanceof FcpError) return this.fail(answer);
     transcript.accepted = encodePayload(answer);
+    this.features = answer.features;
     this.state = 'AWAIT_MODE';
     return this.authenticated(secret!, answer, transcript, [send(answer)]);
   }
@@ -448,6 +467,20 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     // A copy: the suffix is a view into a received frame.
     this.backupSuffix = message.backupSuffix && Buffer.from(message.backupSuffix);
     this.state = 'AWAIT_REQUEST';
+    return [];
+  }
+
+  /** FILTER_RULES (feature FILTERS): once, between MODE and the request (PROTOCOL.md §7.6). */
+  private onFilterRules(message: FilterRulesMessage): ConnectionAction[] {
+    if ((this.features & Feature.FILTERS) === 0) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILTER_RULES in a session without FILTERS`));
+    }
+    if (this.filter) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILTER_RULES twice`));
+    try {
+      this.filter = filterOfMessage(message);
+    } catch (err) {
+      return this.fail(asFcpError(err));
+    }
     return [];
   }
 }

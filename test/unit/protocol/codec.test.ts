@@ -529,6 +529,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   ENTRY_ERROR: [5, 8196],
   HARDLINK: [4, 8194],
   OWNER: [10, 520],
+  FILTER_RULES: [4, 65519],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

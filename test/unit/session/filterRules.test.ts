@@ -1,0 +1,83 @@
+/**
+ * FILTER_RULES on the control connection (PROTOCOL.md §7.6): between MODE and the request, once,
+ * only with FILTERS; the server hands the filter to its owner with the request and refuses a
+ * malformed or repeated one; a client refuses a server that did not accept FILTERS (an fcpd that
+ * would walk everything).
+ */
+import { wireFromCode } from '../../../src/errors';
+import { Feature, ModeFlag, NONCE_SIZE, PacketType } from '../../../src/protocol/constants';
+import { keyIdOf, SECRET_SIZE } from '../../../src/protocol/keys';
+import type { FilterRulesMessage, ParamsMessage } from '../../../src/protocol/messages';
+import { ClientConnection, RequestAction, ServerConnection } from '../../../src/session/connection';
+import { makeOffer } from '../../../src/session/params';
+import { PathFilter } from '../../../src/sync/filter';
+import { filterRulesMessage } from '../../../src/sync/filterWire';
+import { duplicateFrame, Pump, PumpOptions } from './pump';
+
+const SECRET = Buffer.alloc(SECRET_SIZE, 0x5a);
+const SOURCES = [Buffer.from('/srv/data')];
+const FILTER = new PathFilter([{ kind: 'include', pattern: Buffer.from('keep/***') }, { kind: 'exclude', pattern: Buffer.from('*.tmp') }], 3);
+const RULES = filterRulesMessage(FILTER);
+// Plain, so that a frame can be repeated on the wire as it was sent.
+const OFFER = makeOffer({ encrypt: false, filters: true });
+
+function client(filterRules: FilterRulesMessage | undefined, offer: ParamsMessage = OFFER): ClientConnection {
+  return new ClientConnection({
+    role: 'control',
+    secret: SECRET,
+    nonce: Buffer.alloc(NONCE_SIZE, 2),
+    peerName: 'server',
+    offer,
+    mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE },
+    ...(filterRules ? { filterRules } : {}),
+    request: { type: PacketType.PULL, paths: SOURCES },
+  });
+}
+
+function server(): ServerConnection {
+  return new ServerConnection({
+    nonce: Buffer.alloc(NONCE_SIZE, 1),
+    peerName: 'client',
+    launchFor: (keyId) => (keyId.equals(keyIdOf(SECRET)) ? { secret: SECRET } : undefined),
+    sessionFor: () => undefined,
+  });
+}
+
+const handshake = (filterRules: FilterRulesMessage | undefined, options: PumpOptions = {}, offer?: ParamsMessage): Promise<Pump> =>
+  Pump.handshake(client(filterRules, offer), server(), options);
+
+test('the server hands the filter to its owner with the request', async () => {
+  const pump = await handshake(RULES);
+  const [request] = pump.actionsOf('server', 'request') as RequestAction[];
+  expect(request).toMatchObject({ kind: 'pull', paths: SOURCES });
+  expect(request!.filter?.maxDepth).toBe(3);
+  expect(request!.filter?.rules).toEqual(FILTER.rules);
+  expect(request!.filter?.excludes('src/a.tmp', false)).toBe(true);
+  expect(request!.filter?.excludes('src/keep/a.tmp', false)).toBe(false);
+});
+
+test('a request without FILTER_RULES has no filter', async () => {
+  const pump = await handshake(undefined);
+  expect((pump.actionsOf('server', 'request')[0] as RequestAction).filter).toBeUndefined();
+});
+
+test.each([
+  ['in a session without FILTERS', RULES, {}, makeOffer({ encrypt: false }), 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['twice', RULES, { tamper: duplicateFrame('client', PacketType.FILTER_RULES) }, OFFER, 'FCP_ERR_UNEXPECTED_MESSAGE'],
+  ['with a rule that is neither - nor +', { ...RULES, rules: Buffer.from('* x') }, {}, OFFER, 'FCP_ERR_BAD_FIELD'],
+  ['with an empty pattern', { ...RULES, rules: Buffer.from('- a\0- ') }, {}, OFFER, 'FCP_ERR_BAD_FIELD'],
+] as [string, FilterRulesMessage, PumpOptions, ParamsMessage, string][])('FILTER_RULES %s is refused', async (_name, rules, options, offer, code) => {
+  const pump = await handshake(rules, options, offer);
+  expect(pump.server.failure?.code).toBe(code);
+  expect(pump.server.sent.at(-1)).toMatchObject({ type: PacketType.ERROR, code: wireFromCode(code as never) });
+  expect(pump.actionsOf('server', 'request')).toEqual([]);
+});
+
+test('a client with filters refuses a server that did not accept FILTERS, before that server could send everything', async () => {
+  const pump = await handshake(RULES, {
+    rewrite: (message, from) => (from === 'server' && message.type === PacketType.PARAMS ? { ...message, features: message.features & ~Feature.FILTERS } : message),
+  });
+  expect(pump.client.failure?.code).toBe('FCP_ERR_PARAMS');
+  expect(pump.client.failure?.message).toContain('--exclude');
+  expect(pump.actionsOf('client', 'sessionCreated')).toEqual([]);
+});
