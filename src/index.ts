@@ -1,5 +1,7 @@
 /** fastcopy's Node API: `copy()` runs the same engine as the fcp command. */
 export { copy } from './client/copy';
+export { PathFilter } from './sync/filter';
+export type { FilterRule } from './sync/filter';
 export type { CopyEvent, CopyOptions, CopySummary } from './client/copy';
 export { ExitCode, FcpError, isFcpError } from './errors';
 export type { FcpErrorCode } from './errors';
