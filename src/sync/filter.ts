@@ -177,9 +177,12 @@ export class PathFilter {
     return this.rules.length > 0 || this.maxDepth !== undefined;
   }
 
-  /** Whether the entry at `relPath` (relative to the transfer root, `/`-separated) is left out. */
+  /**
+   * Whether the entry at `relPath` (relative to the transfer root, `/`-separated) is left out. The
+   * root itself (an empty path: the directory `src/` stands for in rsync's rule) never is, as in rsync.
+   */
   excludes(relPath: string | Buffer, isDir: boolean): boolean {
-    if (this.compiled.length === 0) return false;
+    if (this.compiled.length === 0 || relPath.length === 0) return false;
     const path = (typeof relPath === 'string' ? Buffer.from(relPath) : relPath).toString('latin1');
     for (const rule of this.compiled) {
       if (rule.dirOnly && !isDir) continue;

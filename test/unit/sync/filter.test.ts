@@ -54,6 +54,11 @@ test('the first rule that matches decides: an include before an exclude keeps on
   expect(filter.excludes('top.txt', false)).toBe(true);
 });
 
+test('the transfer root (an empty path) is never excluded, whatever matches everything', () => {
+  expect(excluding('**', '*', '/***').excludes('', true)).toBe(false);
+  expect(excluding('**').excludes('a', true)).toBe(true);
+});
+
 test('names that are not UTF-8 match byte for byte', () => {
   const filter = new PathFilter([rule('exclude', Buffer.from([0xff, 0x3f]))]);
   expect(filter.excludes(Buffer.from([0x61, 0x2f, 0xff, 0x41]), false)).toBe(true);
