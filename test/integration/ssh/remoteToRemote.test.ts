@@ -92,6 +92,17 @@ test('-3: the same tree, relayed through fcp (sealed end to end), and the relay 
   expect(between.bytesRelayed).toBeGreaterThan(treeBytes);
 });
 
+test("filters: host1's fcpd walks with the rules and the depth fcp handed it in its order", async () => {
+  const { run, dest } = await copyTree(['--exclude', '*.dat', '--exclude', '/tree/secret', '--max-depth', '2']);
+  expectExit(run, 0);
+  const files = records(run).filter((r) => r.event === 'file').map((r) => r.path);
+  expect(files.sort()).toEqual(['big.bin', 'empty', 'run.sh'].map((p) => `tree/${p}`));
+  expect(fs.readdirSync(dest).sort()).toEqual(['big.bin', 'empty', 'empty dir', 'link', 'run.sh', 'sub dir']);
+  // Two levels below the source: sub dir/deeper is sent, but not read.
+  expect(fs.readdirSync(path.join(dest, 'sub dir'))).toEqual(['deeper']);
+  expect(fs.readdirSync(path.join(dest, 'sub dir', 'deeper'))).toEqual([]);
+});
+
 test('host1 cannot reach the address host2 gives: relayed through fcp automatically, said in one line', async () => {
   // host2's fcpd names an unreachable address in its listen line; fcp itself still reaches it at 127.0.0.1.
   const wrapper = path.join(work, 'fcpd-unreachable.sh');

@@ -118,6 +118,13 @@ describe('--sftp', () => {
     expect(fs.readFileSync(dest).equals(fs.readFileSync(path.join(tree, 'big.bin')))).toBe(true);
   });
 
+  test('a pull walks the remote tree with --exclude, reading no excluded directory', async () => {
+    const dest = fresh('filtered');
+    const run = await runFcp([...login(), '--sftp', '-r', '--exclude', 'sub dir/', '--exclude', '*.sh', at(tree), dest], { env });
+    expectExit(run, 0);
+    expect(fs.readdirSync(dest).sort()).toEqual(['big.bin', 'empty', 'empty dir', 'link', 'secret']);
+  });
+
   test("an earlier run's temporary is continued from its length less the margin, and the file comes out whole", async () => {
     const size = 20 * 1024 * 1024 + 777;
     const data = content(size, 'sftp-test/resume');
