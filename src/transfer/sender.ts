@@ -83,7 +83,10 @@ interface SendingFile {
   chunksSent: number;
   digest: FileDigest;
   failed: boolean;
-  /** Chunks the receiver claims to hold (CHUNKS_HELD): read and hashed, then sent only when they differ. */
+  /**
+   * Chunks the receiver claims to hold (CHUNKS_HELD): the pumps skip them; verifyClaims reads and
+   * hashes them meanwhile and hands the ones that differ to the pumps.
+   */
   claimed: ReadonlySet<number> | undefined;
 }
 
@@ -107,6 +110,10 @@ export class SendEngine extends TransferRun {
   /** Files whose chunks are being handed out, oldest first; resends go ahead of them. */
   private readonly sendQueue: SendingFile[] = [];
   private readonly resendQueue: ChunkJob[] = [];
+  /** Files whose claimed chunks are to be checked (verifyClaims), oldest first. */
+  private readonly claimQueue: SendingFile[] = [];
+  /** verifyClaims is running. */
+  private verifying = false;
   private readonly idlePumps: (() => void)[] = [];
   private readonly errors: FcpError[];
   /** The session negotiated BATCH: small chunks go many to a frame on sealed connections. */
@@ -480,8 +487,47 @@ export class SendEngine extends TransferRun {
     };
     this.files.set(fileId, file);
     if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
-    this.sendQueue.push(file);
+    file.nextChunk = unclaimedFrom(file, 0);
+    if (file.nextChunk < file.chunkCount) this.sendQueue.push(file);
+    if (claimed?.size) {
+      this.claimQueue.push(file);
+      void this.verifyClaims();
+    }
     this.wakePumps();
+  }
+
+  /**
+   * Reads and hashes the chunks the receiver claims, one at a time, while the pumps send the
+   * missing ones: a rerun after an interruption does not wait for the held half of a file to be
+   * read before it sends the other half. A chunk counts as delivered only once its hash matched
+   * the claim (kept); one that differs goes to the pumps to be sent whole.
+   */
+  private async verifyClaims(): Promise<void> {
+    if (this.verifying) return;
+    this.verifying = true;
+    const buf = Buffer.allocUnsafe(this.chunkSize);
+    for (let file = this.claimQueue.shift(); file && !this.over; file = this.claimQueue.shift()) {
+      for (const index of [...file.claimed!].sort((a, b) => a - b)) {
+        if (this.over || file.failed) break;
+        const job: ChunkJob = { file, index, resend: false };
+        const length = this.chunkLength(file, index);
+        let hash: bigint | undefined;
+        try {
+          hash = await this.readChunk(file, [buf.subarray(0, length)], index * this.chunkSize, length);
+        } catch (err) {
+          const failed = file;
+          this.guard(() => this.readFailed(failed, err));
+        }
+        if (hash === undefined) break;
+        const read = hash;
+        this.guard(() => {
+          if (this.kept(job, read)) return;
+          this.resendQueue.push(job);
+          this.wakePumps();
+        });
+      }
+    }
+    this.verifying = false;
   }
 
   private queueResend(fileId: number, seq: number): void {
@@ -570,7 +616,8 @@ export class SendEngine extends TransferRun {
       const file = this.sendQueue[0];
       if (!file) return undefined;
       if (!file.failed && !this.fits(file, file.nextChunk, room, encoder)) return undefined;
-      const job = { file, index: file.nextChunk++, resend: false };
+      const job = { file, index: file.nextChunk, resend: false };
+      file.nextChunk = unclaimedFrom(file, file.nextChunk + 1);
       if (file.nextChunk === file.chunkCount || file.failed) this.sendQueue.shift();
       if (!file.failed) return job;
     }
@@ -775,6 +822,12 @@ export class SendEngine extends TransferRun {
     file.failed = true;
     this.apply(this.machine.fileFailed(file.fileId, fsError(err, 'read', file.entry.source)));
   }
+}
+
+/** The first chunk index from `index` on that the receiver does not claim (chunkCount when none is left). */
+function unclaimedFrom(file: SendingFile, index: number): number {
+  while (index < file.chunkCount && file.claimed?.has(index)) index++;
+  return index;
 }
 
 /** Fills the slots from the file at offset; a file that got shorter since the walk is an error. */

@@ -126,26 +126,49 @@ describe('partial state left by an interrupted run', () => {
     expectCopied(work);
   });
 
-  test('a journal whose header does not check: the file starts over, with a notice', async () => {
+  const unparsable: [string, (journal: string) => void][] = [
+    [
+      'whose header does not check',
+      (journal) => {
+        const fd = fs.openSync(journal, 'r+');
+        fs.writeSync(fd, Buffer.of(0xff), 0, 1, 10);
+        fs.closeSync(fd);
+      },
+    ],
+    ['cut short inside its header', (journal) => fs.truncateSync(journal, 5)],
+    ['that is empty', (journal) => fs.truncateSync(journal, 0)],
+  ];
+  test.each(unparsable)('a journal %s: the file starts over, with a notice', async (_how, spoil) => {
     const work = temp.make('fcp-resume');
     const { big, dest } = source(work);
     interruptedState(big, dest, FIRST_HALF);
-    const fd = fs.openSync(partNames(dest).journal, 'r+');
-    fs.writeSync(fd, Buffer.of(0xff), 0, 1, 10);
-    fs.closeSync(fd);
+    spoil(partNames(dest).journal);
     const { summary, files } = await fcp(work);
     expect(summary).toMatchObject({ bytesSent: SIZE, bytesResumed: 0 });
     expect(files[0]?.warning).toBe(`${big.slice(work.length + 1)} had partial state from an interrupted run that could not be read; sent whole`);
     expectCopied(work);
   });
 
-  test('a source whose mtime changed since: sent whole, and the user is told', async () => {
+  const changes: [string, (big: string) => void, number][] = [
+    ['mtime', (big) => fs.utimesSync(big, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z')), SIZE],
+    // Appended, with the mtime put back: only the size tells.
+    [
+      'size',
+      (big) => {
+        const { atime, mtime } = fs.statSync(big);
+        fs.appendFileSync(big, 'grown since');
+        fs.utimesSync(big, atime, mtime);
+      },
+      SIZE + 'grown since'.length,
+    ],
+  ];
+  test.each(changes)('a source whose %s changed since: sent whole, and the user is told', async (_what, change, size) => {
     const work = temp.make('fcp-resume');
     const { big, dest } = source(work);
     interruptedState(big, dest, FIRST_HALF);
-    fs.utimesSync(big, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+    change(big);
     const { summary, files } = await fcp(work);
-    expect(summary).toMatchObject({ bytesSent: SIZE, bytesResumed: 0 });
+    expect(summary).toMatchObject({ bytesSent: size, bytesResumed: 0 });
     expect(files[0]?.warning).toBe('src/big changed since the interrupted run; sent whole');
     expectCopied(work);
   });
@@ -263,8 +286,8 @@ function interrupt(work: string, at: number, victim: 'fcp' | 'fcpd', signal: Nod
  * is all it verified; when fcpd itself is killed it is what the last flush (at most a second, or
  * 64 MiB, before the kill) recorded.
  */
-function journaledBytes(work: string, size: number): number {
-  const { journal } = partNames(path.join(work, 'dst', 'src'));
+function journaledBytes(work: string, size: number, name = 'big'): number {
+  const { journal } = partNames(path.join(work, 'dst', 'src'), name);
   if (!fs.existsSync(journal)) return 0;
   const parsed = parseJournal(xxh, fs.readFileSync(journal));
   expect(parsed?.header.size).toBe(size);
@@ -292,6 +315,23 @@ test('kill -9 of fcp or of fcpd at any point, then a rerun: identical files, onl
     }),
     { numRuns: 4 },
   );
+});
+
+test('a tree killed midway: the rerun skips the files done (quick check), resumes the partial ones and sends the rest', async () => {
+  const work = temp.make('fcp-resume-tree');
+  fs.mkdirSync(path.join(work, 'src'));
+  fs.mkdirSync(path.join(work, 'dst'));
+  const names = ['a', 'b', 'c', 'd'];
+  const each = KILL_SIZE / names.length;
+  for (const name of names) makeFile(path.join(work, 'src'), name, each);
+  const killed = await interrupt(work, KILL_SIZE / 2, 'fcp');
+  expect(await exits(killed.fcpd, 10_000)).toBe(true);
+  const done = names.filter((name) => fs.existsSync(path.join(work, 'dst', 'src', name))).length * each;
+  expect(done).toBeGreaterThan(0);
+  const journaled = names.reduce((sum, name) => sum + journaledBytes(work, each, name), 0);
+  const { summary } = await fcp(work);
+  expect({ bytesSent: summary.bytesSent, bytesResumed: summary.bytesResumed }).toEqual({ bytesSent: KILL_SIZE - done - journaled, bytesResumed: done + journaled });
+  expectCopied(work);
 });
 
 test('Ctrl-C (SIGINT): fcp exits 130 saying a rerun resumes, and the rerun does', async () => {

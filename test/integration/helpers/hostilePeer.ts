@@ -16,6 +16,7 @@ import { SessionServer } from '../../../src/server/sessionServer';
 import type { RequestAction } from '../../../src/session/connection';
 import { ClientConnection } from '../../../src/session/connection';
 import { PacketType } from '../../../src/protocol/constants';
+import type { Message } from '../../../src/protocol/messages';
 import { makeOffer } from '../../../src/session/params';
 import { FramedConnection } from '../../../src/wire/framedConnection';
 import { Established, runHandshake } from '../../../src/wire/handshake';
@@ -114,11 +115,22 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
  * connection this process established, encrypted, offering `connections`: the start of a
  * client that then sends what a test scripts; `features` are offered too.
  */
-export async function livePushSession(
+export function livePushSession(
   destination: string,
   connections: number,
   features: { compress?: boolean } = {},
-): Promise<{ fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }> {
+): Promise<LiveSession> {
+  return liveSession({ type: PacketType.PUSH, path: Buffer.from(destination) }, connections, features);
+}
+
+/** As livePushSession, a pull of `source`: fcpd sends, and the client receives as a test scripts. */
+export function livePullSession(source: string, connections: number): Promise<LiveSession> {
+  return liveSession({ type: PacketType.PULL, paths: [Buffer.from(source)] }, connections, {});
+}
+
+export interface LiveSession { fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }
+
+async function liveSession(request: Message, connections: number, features: { compress?: boolean }): Promise<LiveSession> {
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });
   const control = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'control connection to fcpd under test', 30_000);
@@ -131,7 +143,7 @@ export async function livePushSession(
       peerName: 'fcpd under test',
       offer: makeOffer({ encrypt: true, connections, ...features }),
       mode: { type: PacketType.MODE, flags: 0 },
-      request: { type: PacketType.PUSH, path: Buffer.from(destination) },
+      request,
     }),
     { timeoutMs: 10_000 },
   );
