@@ -7,6 +7,7 @@ import { NONCE_SIZE } from '../protocol/constants';
 import type { Readable } from 'node:stream';
 import type * as ConnectPushModule from '../client/connectPush';
 import { ConnectOrder, eventLine, parseOrderLine } from '../launch/connectOrder';
+import { pipeStdioToSocket } from '../launch/execRelay';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress, versionLine } from '../launch/handoff';
 import { packageRoot, packageVersion } from '../launch/packageRoot';
@@ -32,6 +33,7 @@ function port(value: string): number {
 interface FcpdOptions {
   serve?: boolean;
   connect?: boolean;
+  relayPipe?: string;
   daemon?: boolean;
   daemonRun?: boolean;
   status?: boolean;
@@ -58,6 +60,7 @@ function program(): Command {
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr> ..." (PROTOCOL.md §9)')
     .option('--connect', 'copy to another host\'s fcpd as its client: read "FCP-CONNECT {...}" on stdin, print "FCP-EVENT {...}" lines (PROTOCOL.md §9.1)')
+    .option('--relay-pipe <socket>', 'join stdin and stdout to fcpd --connect\'s relay socket: one relayed connection of a copy between two remote hosts, started by fcp (PROTOCOL.md §9.1)')
     .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
     .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
     .option('--stop', 'stop the daemon')
@@ -152,6 +155,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     return report(asFcpError(err));
   }
   if (options.connect) return connect(io, options, report);
+  if (options.relayPipe !== undefined) return pipeStdioToSocket(options.relayPipe, io.stdin, io.stdout).catch((err) => report(asFcpError(err)));
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
   }
