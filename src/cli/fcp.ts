@@ -170,7 +170,7 @@ export function program(): Command {
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
     .option('--sftp', 'copy over SFTP on -n SSH sessions instead of fcpd (what fcp does when the remote host has no Node.js 20+)')
     .option('--no-install', "never copy fcp's own fcpd into ~/.cache/fcp on a host that has Node.js 20+ but no fcpd")
-    .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in Kbit/s (scp -l)', argParser(scpLimit))
+    .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in whole Kbit/s of 1024 bits (scp -l: 8 is 1 KiB/s)', argParser(scpLimit))
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit; default: no limit)', argParser(bwlimit))
     .option('-c, --cipher <name>', `cipher of fcp's data connections: ${CIPHER_CHOICES}`, cipherOption)
     .option('-3', 'between two remote hosts, relay the data through this machine (without it: host to host, relayed only when the source host cannot reach the other)')
