@@ -16,6 +16,7 @@ import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, s
 import { AccessPolicy } from '../server/policy';
 import { serveSession } from '../server/serveSession';
 import { showText } from '../showName';
+import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { loadFcpdPolicy } from './fcpdConfig';
@@ -23,6 +24,13 @@ import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { version } from './version';
+
+/** fcp checks it too; fcpd trusts no path it is handed. */
+function partialDir(value: string): string {
+  const problem = partialDirProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
 
 function port(value: string): number {
   const n = Number(value);
@@ -72,7 +80,7 @@ function program(): Command {
     .option('--bind <address>', 'address to listen on (default: every address, IPv6 and IPv4)')
     .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
     .option('-v, --verbose', 'log connections and the session on stderr')
-    .option('--partial-dir <dir>', '--serve: keep partial files and their journals in this directory, relative to each destination directory; fcp passes its own')
+    .option('--partial-dir <dir>', '--serve: keep partial files and their journals in this directory (relative, without ..) under each destination directory; fcp passes its own', partialDir)
     .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);

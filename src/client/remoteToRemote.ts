@@ -44,6 +44,8 @@ export interface BetweenHostsOptions {
   bwlimit?: number;
   failFast: boolean;
   timeoutMs?: number;
+  /** --partial-dir, for host2's fcpd (the receiver). */
+  partialDir?: string;
   events: TransferEvents;
   log(line: string): void;
   notice(line: string): void;
@@ -171,7 +173,7 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
   const login = sshLogin(source, ssh, log);
   const sourceLogin = (): Promise<SshConnection> => connectSsh(login.host, login.context);
   // The destination's fcpd starts while the source's SSH connection is set up.
-  const [launched, sourceConn] = await settledBoth(remoteLauncher(options.destination, ssh, log, notice, timeoutMs).launch(secret, log), sourceLogin(), {
+  const [launched, sourceConn] = await settledBoth(remoteLauncher(options.destination, ssh, log, notice, timeoutMs, options.partialDir).launch(secret, log), sourceLogin(), {
     a: (server) => void server.close(true),
     b: (conn) => conn.close(),
   });

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
-import { shellQuote } from '../ssh/remoteCommand';
+import { shellWord } from '../ssh/remoteCommand';
 
 /** What fcp runs on the source host for one relayed connection: this fcpd, piped to its socket. */
 export interface PipeCommand {
@@ -24,7 +24,7 @@ export interface PipeCommand {
 
 /** The remote command for one relayed connection, quoted for the source host's shell. */
 export function pipeCommandLine(command: PipeCommand): string {
-  return [command.node, command.script, '--relay-pipe', command.socket].map(shellQuote).join(' ');
+  return [command.node, command.script, '--relay-pipe', command.socket].map(shellWord).join(' ');
 }
 
 /** `fcpd --connect`'s side: connections arrive on the socket and go to whoever waits longest. */

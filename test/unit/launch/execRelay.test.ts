@@ -68,7 +68,7 @@ describe('the relay socket and the pipe', () => {
 
   it('the command line quotes every path for the shell', () => {
     expect(pipeCommandLine({ node: '/n o/node', script: "/it's/fcpd.js", socket: '/tmp/$(x)/s' })).toBe(
-      `'/n o/node' '/it'\\''s/fcpd.js' '--relay-pipe' '/tmp/$(x)/s'`,
+      `'/n o/node' '/it'\\''s/fcpd.js' --relay-pipe '/tmp/$(x)/s'`,
     );
   });
 });
