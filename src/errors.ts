@@ -54,10 +54,9 @@ export const ERROR_CODES = {
   FCP_ERR_CONNECT: { wire: 40, category: 'CONNECTION' },
   FCP_ERR_CONNECTION_LOST: { wire: 41, category: 'CONNECTION' },
   FCP_ERR_NO_REMOTE_NODE: { wire: 42, category: 'CONNECTION' },
-  /** Remote to remote: the source host's fcpd cannot connect to the destination's, and no relay was possible. */
+  /** Remote to remote: the source host's fcpd reached the destination's neither directly nor through fcp. */
   FCP_ERR_PEER_UNREACHABLE: { wire: 43, category: 'CONNECTION' },
-  /** Remote to remote through this machine (-3): the source host's SSH server would not forward a port back. */
-  FCP_ERR_NO_RELAY: { wire: 44, category: 'CONNECTION' },
+  // Wire 44 (FCP_ERR_NO_RELAY) is retired: the relay between two hosts needs no TCP forwarding any more.
   FCP_ERR_TIMEOUT: { wire: 50, category: 'TIMEOUT' },
   FCP_ERR_PARTIAL: { wire: 60, category: 'PARTIAL' },
   FCP_ERR_CANCELLED: { wire: 61, category: 'PARTIAL' },

@@ -7,6 +7,7 @@ import { NONCE_SIZE } from '../protocol/constants';
 import type { Readable } from 'node:stream';
 import type * as ConnectPushModule from '../client/connectPush';
 import { ConnectOrder, eventLine, parseOrderLine } from '../launch/connectOrder';
+import { pipeStdioToSocket } from '../launch/execRelay';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress, versionLine } from '../launch/handoff';
 import { packageRoot, packageVersion } from '../launch/packageRoot';
@@ -15,6 +16,7 @@ import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, s
 import { AccessPolicy } from '../server/policy';
 import { serveSession } from '../server/serveSession';
 import { showText } from '../showName';
+import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { loadFcpdPolicy } from './fcpdConfig';
@@ -22,6 +24,13 @@ import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { version } from './version';
+
+/** fcp checks it too; fcpd trusts no path it is handed. */
+function partialDir(value: string): string {
+  const problem = partialDirProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
 
 function port(value: string): number {
   const n = Number(value);
@@ -32,6 +41,7 @@ function port(value: string): number {
 interface FcpdOptions {
   serve?: boolean;
   connect?: boolean;
+  relayPipe?: string;
   daemon?: boolean;
   daemonRun?: boolean;
   status?: boolean;
@@ -58,6 +68,7 @@ function program(): Command {
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr> ..." (PROTOCOL.md §9)')
     .option('--connect', 'copy to another host\'s fcpd as its client: read "FCP-CONNECT {...}" on stdin, print "FCP-EVENT {...}" lines (PROTOCOL.md §9.1)')
+    .option('--relay-pipe <socket>', 'join stdin and stdout to fcpd --connect\'s relay socket: one relayed connection of a copy between two remote hosts, started by fcp (PROTOCOL.md §9.1)')
     .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
     .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
     .option('--stop', 'stop the daemon')
@@ -69,7 +80,7 @@ function program(): Command {
     .option('--bind <address>', 'address to listen on (default: every address, IPv6 and IPv4)')
     .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
     .option('-v, --verbose', 'log connections and the session on stderr')
-    .option('--partial-dir <dir>', '--serve: keep partial files and their journals in this directory, relative to each destination directory; fcp passes its own')
+    .option('--partial-dir <dir>', '--serve: keep partial files and their journals in this directory (relative, without ..) under each destination directory; fcp passes its own', partialDir)
     .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);
@@ -152,6 +163,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     return report(asFcpError(err));
   }
   if (options.connect) return connect(io, options, report);
+  if (options.relayPipe !== undefined) return pipeStdioToSocket(options.relayPipe, io.stdin, io.stdout).catch((err) => report(asFcpError(err)));
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));
   }

@@ -27,11 +27,14 @@ export function showChunkSize(bytes: number): string {
   return bytes % 1024 ** 2 === 0 ? `${bytes / 1024 ** 2}M` : `${bytes / 1024}K`;
 }
 
-/** scp's -l: Kbit/s (1000 bits), as bytes per second. */
+/** scp's -l range: a whole number of Kbit/s, as OpenSSH's scp reads it. */
+const SCP_MAX_KBITS = 100 * 1024 * 1024;
+
+/** scp's -l: Kbit/s as bytes per second; OpenSSH's scp counts 1024 bits to the Kbit (-l 8 is 1 KiB/s). */
 export function scpLimit(value: string): number {
-  const kbits = Number(value);
-  if (!Number.isFinite(kbits) || kbits <= 0) throw new Error('must be a rate in Kbit/s above 0 (as scp -l)');
-  return (kbits * 1000) / 8;
+  const kbits = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(kbits >= 1 && kbits <= SCP_MAX_KBITS)) throw new Error(`must be a whole number of Kbit/s from 1 to ${SCP_MAX_KBITS} (as scp -l; 8 is 1 KiB/s)`);
+  return (kbits * 1024) / 8;
 }
 
 /** rsync's --bwlimit, as bytes per second. */

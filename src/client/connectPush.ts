@@ -8,10 +8,12 @@ import { asFcpError, FcpError, transferExitCode } from '../errors';
 import { ConnectOrder, ConnectTarget, RelayEvent, toWireError } from '../launch/connectOrder';
 import { dialTcp } from '../launch/dial';
 import type { LaunchedServer } from '../launch/launcher';
+import { RelaySocket } from '../launch/execRelay';
 import { DIRECT_CONNECT_TIMEOUT_MS } from '../launch/tunnelFallback';
 import { Cipher, ModeFlag, SealingCipher } from '../protocol/constants';
 import { expandSources } from '../server/userPaths';
 import { makeOffer } from '../session/params';
+import { timeoutsFor } from '../timeouts';
 import type { TransferEvents } from '../transfer/link';
 import { walkSources } from '../transfer/walk';
 import { runClientSession } from './clientSession';
@@ -23,43 +25,57 @@ const show = (target: ConnectTarget): string => (target.host.includes(':') ? `[$
 
 /**
  * The destination fcpd as a server to connect to: the first connection tries the targets in
- * order and the one that connects carries the others. Before the relay target (the last) it says
- * that the direct ones failed.
+ * order and the one that connects carries the others. When none does (or the order names none,
+ * -3), every connection comes through fcp instead (execRelay.ts), after an 'unreachable' event
+ * when targets were tried.
  */
-function destinationServer(order: ConnectOrder, emit: (event: RelayEvent) => void): LaunchedServer {
-  let chosen: Promise<ConnectTarget> | undefined;
-  const choose = async (): Promise<{ target: ConnectTarget; socket: Duplex }> => {
-    const failures: string[] = [];
-    for (const target of order.targets) {
-      if (target.relay && failures.length > 0) emit({ e: 'unreachable', tried: failures.join('; ') });
-      try {
-        const socket = await dialTcp(target.host, target.port, DIRECT_CONNECT_TIMEOUT_MS);
-        emit({ e: 'connected', target: show(target), relayed: target.relay === true });
-        return { target, socket };
-      } catch (err) {
-        failures.push(`${show(target)} (${(err as FcpError).message})`);
-      }
-    }
-    throw new FcpError('FCP_ERR_PEER_UNREACHABLE', `this host cannot reach the destination's fcpd: ${failures.join('; ')}`, {
-      hint: 'fcp relays the copy through its own machine when that host can forward a port back to it (-3)',
-    });
-  };
-  return {
+function destinationServer(order: ConnectOrder, emit: (event: RelayEvent) => void, relayWaitMs: number): LaunchedServer & { relay?: RelaySocket } {
+  let chosen: Promise<Route> | undefined;
+  const server: LaunchedServer & { relay?: RelaySocket } = {
     name: 'fcpd on the destination host',
     controlNonce: order.nonce,
     async connect() {
-      if (chosen) {
-        const target = await chosen;
-        return dialTcp(target.host, target.port, DIRECT_CONNECT_TIMEOUT_MS);
-      }
+      if (chosen) return dial(await chosen);
       const first = choose();
-      chosen = first.then((c) => c.target);
+      chosen = first.then((c) => c.route);
       // The first caller gets the failure; later ones only wait on it.
       chosen.catch(() => undefined);
       return (await first).socket;
     },
-    close: async () => undefined,
+    close: async () => server.relay?.close(),
   };
+  type Route = ConnectTarget | RelaySocket;
+  const dial = (route: Route): Promise<Duplex> => {
+    if (!(route instanceof RelaySocket)) return dialTcp(route.host, route.port, DIRECT_CONNECT_TIMEOUT_MS);
+    emit({ e: 'relay', ...route.command });
+    return route.accept(relayWaitMs);
+  };
+  const choose = async (): Promise<{ route: Route; socket: Duplex }> => {
+    const failures: string[] = [];
+    for (const target of order.targets) {
+      try {
+        const socket = await dialTcp(target.host, target.port, DIRECT_CONNECT_TIMEOUT_MS);
+        emit({ e: 'connected', target: show(target), relayed: false });
+        return { route: target, socket };
+      } catch (err) {
+        failures.push(`${show(target)} (${(err as FcpError).message})`);
+      }
+    }
+    if (failures.length > 0) emit({ e: 'unreachable', tried: failures.join('; ') });
+    server.relay = await RelaySocket.open();
+    let socket: Duplex;
+    try {
+      socket = await dial(server.relay);
+    } catch (err) {
+      failures.push(`through fcp (${(err as FcpError).message})`);
+      throw new FcpError('FCP_ERR_PEER_UNREACHABLE', `this host cannot reach the destination's fcpd: ${failures.join('; ')}`, {
+        hint: 'fcp -v shows the relay channels it opened on this host',
+      });
+    }
+    emit({ e: 'connected', target: 'fcp, over SSH', relayed: true });
+    return { route: server.relay, socket };
+  };
+  return server;
 }
 
 /** The engine's events as event lines; bytes summed up and told every BYTES_EVERY_MS. */
@@ -99,6 +115,7 @@ function relayEvents(emit: (event: RelayEvent) => void): { events: TransferEvent
 /** Runs the order; every outcome ends with an 'end' or a 'fail' event. Resolves with fcpd's exit code. */
 export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEvent) => void, log: (line: string) => void, timeoutMs?: number): Promise<number> {
   const relay = relayEvents(emit);
+  const server = destinationServer(order, emit, timeoutsFor(timeoutMs).launchMs);
   try {
     const walk = walkSources(expandSources(order.sources), {
       recursive: (order.flags & ModeFlag.RECURSIVE) !== 0,
@@ -119,7 +136,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       owners: true,
     });
     const { summary, params } = await runClientSession({
-      server: destinationServer(order, emit),
+      server,
       secret: order.secret,
       offer,
       flags: order.flags,
@@ -141,5 +158,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
     const error = asFcpError(err);
     emit({ e: 'fail', error: toWireError(error) });
     return error.exitCode;
+  } finally {
+    await server.close(false);
   }
 }

@@ -12,6 +12,8 @@ import type * as LocalLauncherModule from '../launch/localLauncher';
 import type { Launcher, LaunchedServer } from '../launch/launcher';
 import type * as RemoteInstallModule from '../launch/remoteInstall';
 import { makeOffer } from '../session/params';
+import { showText } from '../showName';
+import { partialDirProblem } from '../state/partialFile';
 import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
@@ -274,7 +276,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
   return { work: { kind: 'push', destination: local, walk }, flags, remote: undefined };
 }
 
-function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
+function launcherFor(remote: Plan['remote'], receivesThere: boolean, options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
   if (options.launcher) return options.launcher;
   // Loaded only when used: a local copy made in this process starts no fcpd.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -282,7 +284,8 @@ function launcherFor(remote: Plan['remote'], options: CopyOptions, log: (line: s
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
-  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log, timeoutMs);
+  // An upload's receiver is the remote fcpd: it takes --partial-dir (a download's is this process).
+  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log, timeoutMs, receivesThere ? options.partialDir : undefined);
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
@@ -433,6 +436,7 @@ async function copyBetween(
       failFast: options.failFast ?? false,
       filter: options.filter,
       timeoutMs,
+      partialDir: options.partialDir,
       events: report.events,
       log,
       notice: options.notice ?? log,
@@ -501,16 +505,12 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean)
   });
 }
 
-/** --partial-dir must name a directory under each destination directory, and a receiver fcp starts. */
-function checkPartialDir(dir: string, remoteReceiver: boolean): void {
-  if (dir === '' || dir.startsWith('/') || dir.split('/').includes('..')) {
-    throw new FcpError('FCP_ERR_USAGE', `--partial-dir ${dir}: must be a relative path without ..`, {
+/** --partial-dir must name a directory under each destination directory (the receiver, local or remote, takes it there). */
+function checkPartialDir(dir: string): void {
+  const problem = partialDirProblem(dir);
+  if (problem) {
+    throw new FcpError('FCP_ERR_USAGE', `--partial-dir ${showText(dir)}: ${problem}`, {
       hint: 'it is taken relative to the directory of each destination file, as rsync does',
-    });
-  }
-  if (remoteReceiver) {
-    throw new FcpError('FCP_ERR_USAGE', '--partial-dir applies to downloads and local copies; an upload keeps partial files beside each file', {
-      hint: 'leave out --partial-dir',
     });
   }
 }
@@ -526,9 +526,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.cipher !== undefined && options.encrypt === false) {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
-  if (options.partialDir !== undefined) {
-    checkPartialDir(options.partialDir, 'between' in planned || (planned.work.kind === 'push' && planned.remote !== undefined));
-  }
+  if (options.partialDir !== undefined) checkPartialDir(options.partialDir);
   if (options.verify === false && ('between' in planned || !runsInProcess(planned, options))) {
     throw new FcpError('FCP_ERR_USAGE', '--no-verify applies only to local copies made in this process', {
       hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt',
@@ -551,7 +549,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   // loads (a refused connection fails within a tick) must not be an unhandled rejection.
   let launched: [LaunchedServer, typeof ClientSessionModule];
   try {
-    launched = await Promise.all([launcherFor(remote, options, log, timeoutMs).launch(secret, log), loadEngine()]);
+    launched = await Promise.all([launcherFor(remote, work.kind === 'push', options, log, timeoutMs).launch(secret, log), loadEngine()]);
   } catch (err) {
     // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
     if ((err as FcpError).code !== 'FCP_ERR_NO_REMOTE_NODE' || !remote || options.launcher || options.ssh?.program) throw err;

@@ -72,6 +72,8 @@ export function remoteLauncher(
   notice: (line: string) => void,
   /** fcp's --timeout in ms, passed on to fcpd. */
   timeoutMs?: number,
+  /** --partial-dir, passed on to fcpd when it receives (an upload). */
+  partialDir?: string,
 ): Launcher {
   const install = ssh.install ?? true;
   const forceTunnel = ssh.tunnel ?? false;
@@ -94,6 +96,7 @@ export function remoteLauncher(
       install,
       forceTunnel,
       timeoutMs,
+      partialDir,
       notice,
     });
   }
@@ -105,6 +108,7 @@ export function remoteLauncher(
     install,
     forceTunnel,
     timeoutMs,
+    partialDir,
     notice,
   });
 }

@@ -2,12 +2,12 @@
  * A copy between two remote hosts (PROTOCOL.md §9.1), `fcp host1:a host2:b`. fcp starts fcpd
  * --serve on the destination host and `fcpd --connect` on the source host, hands the latter the
  * destination's address and secret on its standard input, and reports the events it prints. The
- * data goes straight from host to host; when host1 cannot reach host2 (or with -3) host1's fcpd
- * connects to a port its SSH server forwards back to this machine, which relays each connection
- * to host2's fcpd: sealed end to end, streamed, nothing stored here.
+ * data goes straight from host to host; when host1 cannot reach host2 (or with -3) each of host1's
+ * connections comes to this machine over an SSH exec channel (relayChannels.ts, no TCP forwarding
+ * needed), which carries it on to host2's fcpd: sealed end to end, streamed, nothing stored here.
  */
 import { randomBytes } from 'node:crypto';
-import type { Duplex, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { FcpError } from '../errors';
 import { ConnectTarget, fromWireError, MAX_ORDER_BYTES, orderLine, parseEventLine, RelayEvent } from '../launch/connectOrder';
 import type { LaunchedServer } from '../launch/launcher';
@@ -22,8 +22,11 @@ import { connectSsh, SshConnection } from '../ssh/sshClient';
 import { timeoutsFor } from '../timeouts';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import { Location, orHome, showLocation } from './location';
+import { RelayChannels, Route } from './relayChannels';
 import { remoteLauncher, SshOptions, sshLogin } from './remoteLauncher';
 import type { PathFilter } from '../sync/filter';
+
+export type { Route } from './relayChannels';
 
 type RemoteLocation = Extract<Location, { kind: 'remote' }>;
 
@@ -44,15 +47,11 @@ export interface BetweenHostsOptions {
   /** --exclude, --include, --max-depth: for the source host's walk (in the order) and the destination (FILTER_RULES). */
   filter?: PathFilter;
   timeoutMs?: number;
+  /** --partial-dir, for host2's fcpd (the receiver). */
+  partialDir?: string;
   events: TransferEvents;
   log(line: string): void;
   notice(line: string): void;
-}
-
-/** How the data went: host to host, or through this machine (and how much crossed it). */
-export interface Route {
-  route: 'direct' | 'relayed';
-  bytesRelayed: number;
 }
 
 export interface BetweenHostsResult {
@@ -70,32 +69,6 @@ function directTargets(dest: LaunchedServer): ConnectTarget[] {
   return [...new Set(hosts)].map((host) => ({ host, port: listen.port }));
 }
 
-/** One connection arriving on the forwarded port, carried on to host2's fcpd; the bytes counted. */
-function relayConnection(inbound: Duplex, dest: LaunchedServer, route: Route, log: (line: string) => void): void {
-  route.route = 'relayed';
-  inbound.on('error', () => undefined);
-  dest.connect().then(
-    (outbound) => {
-      const count = (chunk: Buffer): void => {
-        route.bytesRelayed += chunk.length;
-      };
-      inbound.on('data', count);
-      outbound.on('data', count);
-      inbound.pipe(outbound);
-      outbound.pipe(inbound);
-      // Either side failing ends both; either closing (both directions done) lets go of the other.
-      for (const [one, other] of [[inbound, outbound], [outbound, inbound]] as const) {
-        one.on('error', () => other.destroy());
-        one.on('close', () => other.destroy());
-      }
-    },
-    (err: FcpError) => {
-      log(`relay: could not reach ${dest.name}: ${err.message}`);
-      inbound.destroy();
-    },
-  );
-}
-
 /** Reads fcpd --connect's event lines into the copy's events; settles on its last word. */
 class EventReader {
   readonly result: Promise<{ summary: TransferSummary; connections: number; cipher: number }>;
@@ -108,6 +81,7 @@ class EventReader {
     private readonly options: BetweenHostsOptions,
     private readonly where: string,
     private readonly idleMs: number,
+    private readonly relays: RelayChannels,
   ) {
     this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.result.catch(() => undefined);
@@ -151,9 +125,13 @@ class EventReader {
     const { events, log, notice, destination } = this.options;
     switch (event.e) {
       case 'connected':
-        return log(`fcpd ${this.where} connected to ${showLocation({ ...destination, path: Buffer.alloc(0) })} fcpd at ${event.target}${event.relayed ? ' through this machine' : ''}`);
+        return log(`fcpd ${this.where} connected to ${showLocation({ ...destination, path: Buffer.alloc(0) })} fcpd ${event.relayed ? 'through this machine' : `at ${event.target}`}`);
       case 'unreachable':
         return notice(`fcpd ${this.where} cannot reach ${destination.host} (${event.tried}): relaying the copy through this machine`);
+      case 'relay': {
+        const { e, ...command } = event;
+        return void this.relays.relay(command);
+      }
       case 'start':
         return events.start?.(event.files, event.bytes);
       case 'bytes':
@@ -195,46 +173,20 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
     throw new FcpError('FCP_ERR_USAGE', 'a copy between two remote hosts needs fcp\'s built-in SSH client', { hint: 'leave out -e/-S' });
   }
   const secret = randomBytes(SECRET_SIZE);
-  const route: Route = { route: 'direct', bytesRelayed: 0 };
   const login = sshLogin(source, ssh, log);
-  const sourceSide = async (): Promise<{ conn: SshConnection; relayPort: number | undefined }> => {
-    const conn = await connectSsh(login.host, login.context);
-    try {
-      const relayPort = await conn.forwardIn((stream) => relayConnection(stream, dest, route, log));
-      return { conn, relayPort };
-    } catch (err) {
-      if (options.throughLocal) {
-        conn.close();
-        throw err;
-      }
-      log((err as FcpError).message);
-      return { conn, relayPort: undefined };
-    }
-  };
+  const sourceLogin = (): Promise<SshConnection> => connectSsh(login.host, login.context);
   // The destination's fcpd starts while the source's SSH connection is set up.
-  let dest!: LaunchedServer;
-  const [launched, sourceConn] = await settledBoth(
-    remoteLauncher(options.destination, ssh, log, notice, timeoutMs)
-      .launch(secret, log)
-      .then((server) => (dest = server)),
-    sourceSide(),
-    { a: (server) => void server.close(true), b: (side) => side.conn.close() },
-  );
+  const [launched, sourceConn] = await settledBoth(remoteLauncher(options.destination, ssh, log, notice, timeoutMs, options.partialDir).launch(secret, log), sourceLogin(), {
+    a: (server) => void server.close(true),
+    b: (conn) => conn.close(),
+  });
+  const relays = new RelayChannels(sourceConn, sourceLogin, launched, { route: 'direct', bytesRelayed: 0 }, log);
   let failed = true;
   let connecting: RemoteProcess | undefined;
   try {
     if (!launched.listen) throw new FcpError('FCP_ERR_INTERNAL', 'the destination launcher gave no listen line');
-    const targets: ConnectTarget[] = [
-      ...(options.throughLocal ? [] : directTargets(launched)),
-      ...(sourceConn.relayPort === undefined ? [] : [{ host: '127.0.0.1', port: sourceConn.relayPort, relay: true }]),
-    ];
-    if (targets.length === 0) {
-      throw new FcpError('FCP_ERR_PEER_UNREACHABLE', `fcpd on ${options.destination.host} gave no address that ${source.host} could dial, and ${source.host} forwards no port back`, {
-        hint: 'allow TCP forwarding in the sshd of the source host, or copy in two steps',
-      });
-    }
     const order = orderLine({
-      targets,
+      targets: options.throughLocal ? [] : directTargets(launched),
       secret,
       nonce: launched.controlNonce,
       sources: options.sources,
@@ -255,10 +207,10 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
         hint: 'copy a directory that holds them, with -r',
       });
     }
-    const where = `on ${sourceConn.conn.name}`;
-    const reader = new EventReader(options, where, timeoutsFor(timeoutMs).idleMs);
+    const where = `on ${sourceConn.name}`;
+    const reader = new EventReader(options, where, timeoutsFor(timeoutMs).idleMs, relays);
     const started = await launchRemoteFcpd(
-      execShell(sourceConn.conn),
+      execShell(sourceConn),
       serveArgs(timeoutMs, '--connect'),
       { firstLine: order, ready: parseEventLine, what: 'first event', ownReleaseOnly: true, follow: (stdout) => reader.follow(stdout) },
       { fcpdPath: ssh.fcpdPath, install: ssh.install ?? true, timeoutMs, log, notice },
@@ -266,10 +218,11 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
     connecting = started.process;
     const { summary, connections, cipher } = await reader.result;
     failed = false;
-    return { summary, connections, cipher, installed: started.mode === 'fcpd-installed' || launched.mode === 'fcpd-installed', between: route };
+    return { summary, connections, cipher, installed: started.mode === 'fcpd-installed' || launched.mode === 'fcpd-installed', between: relays.route };
   } finally {
     connecting?.stop();
-    sourceConn.conn.close();
+    relays.close();
+    sourceConn.close();
     await launched.close(failed);
   }
 }

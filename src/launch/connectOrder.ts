@@ -14,17 +14,19 @@ import type { PathFilter } from '../sync/filter';
 import { filterOfMessage, filterRulesMessage } from '../sync/filterWire';
 import { isChunkSize } from '../session/params';
 import type { TransferSummary } from '../transfer/link';
+import type { PipeCommand } from './execRelay';
 
 /** An address and port of the destination's fcpd, as the source host should dial it. */
 export interface ConnectTarget {
   host: string;
   port: number;
-  /** The port fcp forwards from the source host back through itself (-3): tried last. */
-  relay?: boolean;
 }
 
 export interface ConnectOrder {
-  /** Tried in order; the first that connects carries every connection of the session. */
+  /**
+   * Tried in order; the first that connects carries every connection of the session. When none
+   * does (or there is none, -3), the connections come through fcp over SSH exec channels (execRelay.ts).
+   */
   targets: ConnectTarget[];
   /** The destination fcpd's launch secret and control nonce (PROTOCOL.md §5.1). */
   secret: Buffer;
@@ -63,8 +65,10 @@ export type RelayedSummary = Omit<TransferSummary, 'errors'> & { connections: nu
 export type RelayEvent =
   /** fcpd connected to the destination (the first event, unless it could not). */
   | { e: 'connected'; target: string; relayed: boolean }
-  /** The direct targets did not connect; the relay target comes next. */
+  /** The direct targets did not connect; the relay comes next. */
   | { e: 'unreachable'; tried: string }
+  /** One more connection, please, through fcp: run this command in a new exec channel and join it to the destination. */
+  | ({ e: 'relay' } & PipeCommand)
   | { e: 'start'; files: number; bytes: number }
   /** Bytes done since the last one; also sent every second as a sign of life. */
   | { e: 'bytes'; n: number }
@@ -78,6 +82,8 @@ const ORDER_WORD = 'FCP-CONNECT ';
 const EVENT_WORD = 'FCP-EVENT ';
 /** An order names at most this many targets and sources: more is not an order fcp writes. */
 const MAX_TARGETS = 8;
+/** The relay command's paths (node, fcpd's script, the socket) are absolute and no longer than this. */
+const MAX_COMMAND_PATH_BYTES = 4096;
 const MAX_SOURCES = 4096;
 const HEX = /^[0-9a-f]*$/;
 
@@ -121,9 +127,16 @@ function filterOf(value: unknown): PathFilter {
   return filterOfMessage(parsePayload(PacketType.FILTER_RULES, payload) as FilterRulesMessage);
 }
 
-function list(value: unknown, max: number, what: string): unknown[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > max) throw bad(what);
+function list(value: unknown, max: number, what: string, min = 1): unknown[] {
+  if (!Array.isArray(value) || value.length < min || value.length > max) throw bad(what);
   return value;
+}
+
+/** An absolute path on the source host, for the relay command (quoted there, never interpreted). */
+function absolutePath(value: unknown, what: string): string {
+  const path = text(value, what, MAX_COMMAND_PATH_BYTES);
+  if (!path.startsWith('/') || path.includes('\0')) throw bad(what);
+  return path;
 }
 
 function wireError(value: unknown): WireError {
@@ -185,11 +198,9 @@ export function parseOrderLine(line: string): ConnectOrder {
     });
   }
   const order: ConnectOrder = {
-    targets: list(json.targets, MAX_TARGETS, 'targets').map((value) => {
+    targets: list(json.targets, MAX_TARGETS, 'targets', 0).map((value) => {
       const target = object(value, 'target');
-      const parsed: ConnectTarget = { host: text(target.host, 'target host', 255), port: count(target.port, 'target port', 65535, 1) };
-      if (target.relay === true) parsed.relay = true;
-      return parsed;
+      return { host: text(target.host, 'target host', 255), port: count(target.port, 'target port', 65535, 1) };
     }),
     secret: hexBytes(json.secret, SECRET_SIZE, 'secret'),
     sources: list(json.sources, MAX_SOURCES, 'sources').map((s) => pathBytes(s, 'source')),
@@ -224,6 +235,8 @@ export function parseEventLine(line: string): RelayEvent | undefined {
       return { e: 'connected', target: text(json.target, 'target', 300), relayed: json.relayed === true };
     case 'unreachable':
       return { e: 'unreachable', tried: text(json.tried, 'targets tried') };
+    case 'relay':
+      return { e: 'relay', node: absolutePath(json.node, 'relay node'), script: absolutePath(json.script, 'relay script'), socket: absolutePath(json.socket, 'relay socket') };
     case 'start':
       return { e: 'start', files: count(json.files, 'file count'), bytes: count(json.bytes, 'byte count') };
     case 'bytes':

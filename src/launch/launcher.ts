@@ -36,7 +36,7 @@ export interface Launcher {
   launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
 }
 
-/** fcpd's arguments for one session (--serve, or --connect): fcp's --timeout (and, to a local fcpd, --partial-dir) go along when set. */
+/** fcpd's arguments for one session (--serve, or --connect): fcp's --timeout (and, to a receiving fcpd, --partial-dir) go along when set. */
 export function serveArgs(timeoutMs: number | undefined, role: '--serve' | '--connect' = '--serve', partialDir?: string): string[] {
   return [
     role,

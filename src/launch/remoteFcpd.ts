@@ -4,6 +4,7 @@
  * install it on the way (remoteInstall.ts). Both launchers hand their way of running a command to this.
  */
 import { FcpError } from '../errors';
+import { shellWord } from '../ssh/remoteCommand';
 import { showText } from '../showName';
 import { FcpdStreams, HandOff, serveHandOff, startFcpd } from './fcpdProcess';
 import type { Listen } from './handoff';
@@ -30,6 +31,8 @@ export interface RemoteFcpdOptions {
   install: boolean;
   /** fcp's --timeout in ms, passed on to fcpd and bounding the launch and the install. */
   timeoutMs?: number;
+  /** fcp's --partial-dir, passed on to fcpd --serve (the receiver of an upload). */
+  partialDir?: string;
   log(line: string): void;
   notice(line: string): void;
 }
@@ -43,7 +46,7 @@ export interface RemoteFcpd<T = Listen> {
 
 /** fcpd --serve for one session. */
 export function startRemoteFcpd(shell: RemoteShell, secret: Buffer, options: RemoteFcpdOptions): Promise<RemoteFcpd> {
-  return launchRemoteFcpd(shell, serveArgs(options.timeoutMs), serveHandOff(secret), options);
+  return launchRemoteFcpd(shell, serveArgs(options.timeoutMs, '--serve', options.partialDir), serveHandOff(secret), options);
 }
 
 /**
@@ -52,7 +55,8 @@ export function startRemoteFcpd(shell: RemoteShell, secret: Buffer, options: Rem
  */
 export async function launchRemoteFcpd<T>(shell: RemoteShell, args: string[], handOff: HandOff<T>, options: RemoteFcpdOptions): Promise<RemoteFcpd<T>> {
   const bundle = options.fcpdPath === undefined ? localBundle(packageVersion()) : null;
-  const serve = args.join(' ');
+  // Each word quoted for the remote shell when it needs it (--partial-dir is the user's text).
+  const serve = args.map(shellWord).join(' ');
   const install = options.install && bundle !== null;
   const where = `on ${shell.name}`;
   const exits = {

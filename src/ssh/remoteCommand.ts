@@ -41,6 +41,11 @@ export async function runRemoteCommand(ssh: SshConnection, command: string, time
   });
 }
 
+/** `text` as one word for a POSIX shell: as it is when it holds nothing a shell reads, else quoted. */
+export function shellWord(text: string): string {
+  return /^[\w./,:=@%+-]+$/.test(text) ? text : shellQuote(text);
+}
+
 /** A path as one word for a POSIX shell, whatever bytes it holds. */
 export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;

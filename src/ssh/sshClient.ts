@@ -42,11 +42,6 @@ export interface SshConnection {
   exec(command: string): Promise<ClientChannel>;
   /** A TCP connection from the SSH server's side to host:port, carried inside SSH. */
   forwardOut(host: string, port: number): Promise<Duplex>;
-  /**
-   * Has the SSH server listen on a free port of its 127.0.0.1 and hand each connection made there
-   * to onConnection, carried inside SSH (ssh -R); resolves with that port.
-   */
-  forwardIn(onConnection: (stream: Duplex) => void): Promise<number>;
   close(): void;
 }
 
@@ -107,26 +102,6 @@ function forwardOut(client: Client, host: string, port: number, via: string): Pr
         ? reject(connectError({ host, port }, `${via} could not open a connection there (${err.message})`, 'forward', err))
         : resolve(channel),
     ),
-  );
-}
-
-function forwardIn(client: Client, name: string, onConnection: (stream: Duplex) => void): Promise<number> {
-  return new Promise((resolve, reject) =>
-    client.forwardIn('127.0.0.1', 0, (err, port) => {
-      if (err) {
-        reject(
-          new FcpError('FCP_ERR_NO_RELAY', `ssh: ${name} would not forward a port back to this machine (${err.message})`, {
-            cause: err,
-            hint: 'its sshd needs AllowTcpForwarding yes (or remote)',
-          }),
-        );
-        return;
-      }
-      client.on('tcp connection', (details, accept) => {
-        if (details.destPort === port) onConnection(accept());
-      });
-      resolve(port);
-    }),
   );
 }
 
@@ -369,7 +344,6 @@ export async function connectSsh(host: ResolvedHost, ctx: SshContext): Promise<S
         ),
       ),
     forwardOut: (target, port) => forwardOut(client, target, port, name),
-    forwardIn: (onConnection) => forwardIn(client, name, onConnection),
     close: () => {
       for (const c of clients.reverse()) c.end();
     },

@@ -66,6 +66,15 @@ export interface PartialPaths {
   dir: Buffer | undefined;
 }
 
+/**
+ * Why `dir` cannot be a --partial-dir (undefined when it can): it is taken under each destination
+ * directory, so it is relative and never climbs out with `..`. fcp and fcpd both check it.
+ */
+export function partialDirProblem(dir: string): string | undefined {
+  if (dir === '' || dir.startsWith('/') || dir.includes('\0') || dir.split('/').includes('..')) return 'must be a relative path without ..';
+  return undefined;
+}
+
 /** Where the partial state of `final` lives: beside it, or in `partialDir` under its directory. */
 export function partialPaths(final: Buffer, partialDir?: Buffer): PartialPaths {
   const stem = final.lastIndexOf(SLASH) + 1;

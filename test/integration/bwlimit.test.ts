@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
 
 test.each([
   ['--bwlimit', '2M', 2 * MiB],
-  ['-l', '16000', 2_000_000],
+  ['-l', '16000', 2_048_000],
 ])('%s %s: exact copy, average rate under the limit', async (flag, value, bytesPerSecond) => {
   const work = temp.make('fcp-bwlimit');
   makeFile(work, 'f', 4 * MiB);

@@ -1,10 +1,12 @@
 /**
  * Copies between two remote hosts (PROTOCOL.md §9.1): two Host aliases of one real OpenSSH server
- * on 127.0.0.1 are the two hosts. Direct (host1's fcpd connects to host2's, no file byte through
+ * on 127.0.0.1 are the two hosts, and that server allows no TCP forwarding at all (as scp -3, the
+ * relay runs over exec channels). Direct (host1's fcpd connects to host2's, no file byte through
  * fcp), -3 (relayed through fcp), the automatic relay when host1 cannot reach the address host2's
  * fcpd gives (its listen line rewritten to an address nobody reaches), and errors with their codes.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { childEnv, expectExit, expectFailure, expectSameTree, killAll, makeTree, Run, runFcp, show, tempDir, unique, writeSshConfig } from './harness';
 import { fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
@@ -23,7 +25,7 @@ let config: string;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  sshd = await startSshd();
+  sshd = await startSshd({ tcpForwarding: false });
   work = tempDir('r2r-work');
   tree = path.join(work, 'tree');
   makeTree(tree, 'r2r');
@@ -103,14 +105,19 @@ test("filters: host1's fcpd walks with the rules and the depth fcp handed it in 
   expect(fs.readdirSync(path.join(dest, 'sub dir', 'deeper'))).toEqual([]);
 });
 
-test('host1 cannot reach the address host2 gives: relayed through fcp automatically, said in one line', async () => {
-  // host2's fcpd names an unreachable address in its listen line; fcp itself still reaches it at 127.0.0.1.
-  const wrapper = path.join(work, 'fcpd-unreachable.sh');
+/** An fcpd whose listen line names an unreachable address (fcp itself still reaches it at 127.0.0.1), with its TMPDIR in `tmp`. */
+function unreachableFcpd(tmp = os.tmpdir()): string {
+  const wrapper = path.join(work, unique('fcpd-unreachable.sh'));
   fs.writeFileSync(
     wrapper,
-    `#!/bin/sh\n${fcpdCommand(sshd.stateDir)} "$@" | sed -u 's/^\\(FCPD-LISTEN [0-9]*\\) .* nonce=/\\1 ${UNREACHABLE} nonce=/'\n`,
+    `#!/bin/sh\nTMPDIR=${tmp} ${fcpdCommand(sshd.stateDir)} "$@" | sed -u 's/^\\(FCPD-LISTEN [0-9]*\\) .* nonce=/\\1 ${UNREACHABLE} nonce=/'\n`,
     { mode: 0o755 },
   );
+  return wrapper;
+}
+
+test('host1 cannot reach the address host2 gives: relayed through fcp automatically, said in one line', async () => {
+  const wrapper = unreachableFcpd();
   const { run, dest } = await copyTree(['-q'], wrapper);
   expectExit(run, 0);
   expectSameTree(dest, tree, run);
@@ -123,6 +130,23 @@ test('host1 cannot reach the address host2 gives: relayed through fcp automatica
   expect(loud.stderr.split('\n').filter((line) => RELAY_NOTICE.test(line))).toHaveLength(1);
   expect(loud.stderr.split('\n').filter((line) => line !== '')).toHaveLength(1);
   expect(loud.stderr).toContain(UNREACHABLE);
+});
+
+test('the relay carries a tree both ways without TCP forwarding, and leaves no socket behind on the source host', async () => {
+  const relayTmp = tempDir('r2r-relay-tmp');
+  const wrapper = unreachableFcpd(relayTmp);
+  const there = path.join(work, unique('there'));
+  const out = await runFcp(['-F', config, '--fcpd-path', wrapper, '-r', `host1:${tree}/`, `host2:${there}`], { env });
+  expectExit(out, 0);
+  expectSameTree(there, tree, out);
+  expect(out.stderr.split('\n').filter((line) => line !== '')).toEqual([expect.stringMatching(RELAY_NOTICE)]);
+  // And back: host2 is now the source whose fcpd pipes its connections to fcp.
+  const back = path.join(work, unique('back'));
+  const run = await runFcp(['-F', config, '--fcpd-path', wrapper, '-r', `host2:${there}/`, `host1:${back}`], { env });
+  expectExit(run, 0);
+  expectSameTree(back, tree, run);
+  expect(run.stderr.split('\n').filter((line) => line !== '')).toEqual([expect.stringMatching(/cannot reach host1 \(.*\): relaying the copy through this machine/)]);
+  expect(fs.readdirSync(relayTmp)).toEqual([]);
 });
 
 test('errors keep their codes: a missing source is exit 4 FCP_ERR_NOT_FOUND and nothing is made', async () => {

@@ -1,14 +1,15 @@
 /**
- * What rsync users expect (issue 13 item 12), against the test sshd (push and pull) and as local
- * copies, each next to rsync run on the same input: -H keeps hard links within the copy; --backup
+ * What rsync users expect (issue 13 item 12), against the test sshd (push, pull, and host to host
+ * both directly and relayed through fcp with -3, the options carried in the connect order) and as
+ * local copies, each next to rsync run on the same input: -H keeps hard links within the copy; --backup
  * and --suffix keep what a copy replaces; --remove-source-files removes what arrived; as root,
  * owners and groups are kept (by name, or with --numeric-ids by number).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, content, expectExit, expectFailure, killAll, Run, runFcp, sha256, tempDir, unique, writeFile } from './harness';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, Run, runFcp, sha256, snapshot, tempDir, unique, writeFile, writeSshConfig } from './harness';
+import { fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -16,12 +17,15 @@ let sshd: Sshd;
 let home: string;
 let work: string;
 let env: NodeJS.ProcessEnv;
+/** host1 and host2: two aliases of the test sshd, for copies between two remote hosts. */
+let twoHosts: string;
 
 beforeAll(async () => {
   sshd = await startSshd();
   home = tempDir('rsync-options-home');
   work = tempDir('rsync-options-work');
   env = childEnv(home);
+  twoHosts = writeSshConfig(path.join(work, 'ssh_config'), ['host1', 'host2'].map((alias) => sshdHost(alias, sshd)));
 });
 
 afterAll(async () => {
@@ -33,13 +37,29 @@ afterAll(async () => {
 const viaAlias = (): string[] => ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir)];
 const remote = (p: string): string => `${sshd.alias}:${p}`;
 
-type Direction = 'push' | 'pull' | 'local';
-const DIRECTIONS: Direction[] = ['push', 'pull', 'local'];
+/** host to host: `direct` (host1's fcpd connects to host2's), `relayed` (-3, through fcp). */
+type Direction = 'push' | 'pull' | 'local' | 'direct' | 'relayed';
+const DIRECTIONS: Direction[] = ['push', 'pull', 'local', 'direct', 'relayed'];
 
-/** `fcp [options] src dest` in one direction (the remote side is this machine, through sshd); expects `exit`. */
+/** fcp's arguments for `src dest` in one direction (every remote side is this machine, through sshd). */
+function copyArgs(direction: Direction, src: string, dest: string): { ssh: string[]; from: string; to: string } {
+  const fcpd = ['--fcpd-path', fcpdCommand(sshd.stateDir)];
+  switch (direction) {
+    case 'push':
+      return { ssh: viaAlias(), from: src, to: remote(dest) };
+    case 'pull':
+      return { ssh: viaAlias(), from: remote(src), to: dest };
+    case 'local':
+      return { ssh: [], from: src, to: dest };
+    case 'direct':
+    case 'relayed':
+      return { ssh: ['-F', twoHosts, ...fcpd, ...(direction === 'relayed' ? ['-3'] : [])], from: `host1:${src}`, to: `host2:${dest}` };
+  }
+}
+
+/** `fcp [options] src dest` in one direction; expects `exit`. */
 async function fcpCopy(direction: Direction, options: string[], src: string, dest: string, exit = 0): Promise<Run> {
-  const [from, to] = direction === 'push' ? [src, remote(dest)] : direction === 'pull' ? [remote(src), dest] : [src, dest];
-  const ssh = direction === 'local' ? [] : viaAlias();
+  const { ssh, from, to } = copyArgs(direction, src, dest);
   const run = await runFcp([...ssh, ...options, from, to], { env });
   expectExit(run, exit);
   return run;
@@ -247,6 +267,27 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(run.stderr).toContain('big');
     expect(paths(tree)).toEqual(['big', 'sub/', 'sub/empty/']);
     expect(fs.readFileSync(path.join(dest, 'tree', 'sub', 'small-link'), 'utf8')).toBe('small\n');
+  });
+});
+
+/** A snapshot with mtimes cut to whole seconds. */
+function toSeconds(entries: ReturnType<typeof snapshot>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entries).map(([name, entry]) => [name, { ...entry, mtimeUs: String(BigInt(entry.mtimeUs) / 1_000_000n) }]));
+}
+
+describe('-p (scp) is accepted: modes and mtimes are kept with or without it, as scp -p keeps them', () => {
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const tree = path.join(freshDir('preserve'), 'tree');
+    writeFile(path.join(tree, 'run.sh'), Buffer.from('#!/bin/sh\n'), 0o750, 0);
+    writeFile(path.join(tree, 'sub', 'private'), content(1024 * 1024 + 5, 'preserve'), 0o600, 1);
+    fs.chmodSync(path.join(tree, 'sub'), 0o711);
+    const dest = freshDir('preserve-dest');
+    await fcpCopy(direction, ['-r', '-p'], tree, dest);
+    expectSameTree(path.join(dest, 'tree'), tree);
+    // scp -p keeps the same modes, and mtimes to the second (all its protocol carries).
+    const scpDest = freshDir('preserve-scp');
+    execFileSync('scp', ['-F', sshd.sshConfig, '-r', '-p', tree, remote(scpDest)]);
+    expect(toSeconds(snapshot(path.join(dest, 'tree')))).toEqual(toSeconds(snapshot(path.join(scpDest, 'tree'))));
   });
 });
 

@@ -94,7 +94,10 @@ function waitForPort(port: number, proc: ChildProcess, logFile: string): Promise
   });
 }
 
-export async function startSshd(options: { alias?: string; extraConfig?: string; userKey?: { file: string; pub: string } } = {}): Promise<Sshd> {
+export async function startSshd(
+  /** tcpForwarding false: `AllowTcpForwarding no` (sshd takes a keyword's first value, so extraConfig cannot turn it off). */
+  options: { alias?: string; extraConfig?: string; userKey?: { file: string; pub: string }; tcpForwarding?: boolean } = {},
+): Promise<Sshd> {
   if (!fs.existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server (scripts/test.sh does it as root)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-sshd-'));
   fs.chmodSync(dir, 0o700);
@@ -120,7 +123,7 @@ export async function startSshd(options: { alias?: string; extraConfig?: string;
       'PermitRootLogin yes',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
-      'AllowTcpForwarding yes',
+      `AllowTcpForwarding ${options.tcpForwarding === false ? 'no' : 'yes'}`,
       'LogLevel VERBOSE',
       'Subsystem sftp /usr/lib/openssh/sftp-server',
       options.extraConfig ?? '',

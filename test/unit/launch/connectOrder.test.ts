@@ -7,7 +7,7 @@ import { numRuns } from '../protocol/fuzzRuns';
 const ORDER: ConnectOrder = {
   targets: [
     { host: '10.0.0.2', port: 41234 },
-    { host: '127.0.0.1', port: 50000, relay: true },
+    { host: '127.0.0.1', port: 50000 },
   ],
   secret: Buffer.alloc(32, 7),
   nonce: Buffer.alloc(32, 9),
@@ -41,6 +41,10 @@ describe('the connect order', () => {
     expect(parseOrderLine(line)).toEqual(ORDER);
   });
 
+  it('names no target under -3: every connection is relayed through fcp', () => {
+    expect(parseOrderLine(orderLine({ ...ORDER, targets: [] })).targets).toEqual([]);
+  });
+
   it('round-trips any paths and counts', () => {
     const bytes = fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a));
     fc.assert(
@@ -56,7 +60,7 @@ describe('the connect order', () => {
     ['another line', 'FCP-SECRET ab', 'FCP_ERR_USAGE'],
     ['not JSON', 'FCP-CONNECT {', 'FCP_ERR_PROTOCOL'],
     ['a short secret', orderLine({ ...ORDER, secret: Buffer.alloc(31) }), 'FCP_ERR_PROTOCOL'],
-    ['no targets', orderLine({ ...ORDER, targets: [] }), 'FCP_ERR_PROTOCOL'],
+    ['nine targets', orderLine({ ...ORDER, targets: Array.from({ length: 9 }, (_, i) => ({ host: 'h', port: i + 1 })) }), 'FCP_ERR_PROTOCOL'],
     ['port 0', orderLine({ ...ORDER, targets: [{ host: 'h', port: 0 }] }), 'FCP_ERR_PROTOCOL'],
     ['65 connections', orderLine({ ...ORDER, connections: 65 }), 'FCP_ERR_PROTOCOL'],
     ['a chunk size not a power of two', orderLine({ ...ORDER, chunkSize: 100_000 }), 'FCP_ERR_PROTOCOL'],
@@ -72,6 +76,7 @@ describe('event lines', () => {
   it.each<RelayEvent>([
     { e: 'connected', target: '10.0.0.2:41234', relayed: false },
     { e: 'unreachable', tried: '10.0.0.2:41234 (refused)' },
+    { e: 'relay', node: '/usr/bin/node', script: "/home/o'brien/.cache/fcp/1.0.0/fcpd.js", socket: '/tmp/fcp-relay-a1b2c3/s' },
     { e: 'start', files: 3, bytes: 3_000_003 },
     { e: 'bytes', n: 0 },
     { e: 'file', path: Buffer.from([0x61, 0xff]), size: 12, digest: 'ab'.repeat(16) },
@@ -98,6 +103,8 @@ describe('event lines', () => {
     ['a short digest', 'FCP-EVENT {"e":"file","path":"YQ==","size":1,"digest":"ab"}'],
     ['a message over 4096 bytes', `FCP-EVENT {"e":"fail","error":{"code":"FCP_ERR_IO","message":"${'x'.repeat(4097)}"}}`],
     ['an array', 'FCP-EVENT []'],
+    ['a relay command that is not an absolute path', 'FCP-EVENT {"e":"relay","node":"node","script":"/f.js","socket":"/tmp/s"}'],
+    ['a relay socket with a NUL', 'FCP-EVENT {"e":"relay","node":"/n","script":"/f.js","socket":"/tmp/s\\u0000x"}'],
   ])('%s is FCP_ERR_PROTOCOL', (_, line) => {
     expect(code(() => parseEventLine(line))).toBe('FCP_ERR_PROTOCOL');
   });
