@@ -113,6 +113,11 @@ export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Bu
  * next OWNER; the names are the sender's for those ids (empty when it has none).
  */
 export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user: Buffer; group: Buffer }
+/**
+ * C→S, control, between HELLO and PARAMS: a client of fcpd's daemon access (fcp://) logs in as
+ * `user`; AUTH then proves the key derived from that user's token (PROTOCOL.md §5.4).
+ */
+export interface LoginMessage { type: P['LOGIN']; user: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -151,6 +156,7 @@ export type Message =
   | FileInlineMessage
   | EntryErrorMessage
   | HardlinkMessage
-  | OwnerMessage;
+  | OwnerMessage
+  | LoginMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -208,6 +208,7 @@ export const messageArbitraries: ArbitraryByName = {
   ENTRY_ERROR: fc.record({ type: fc.constant(PacketType.ENTRY_ERROR), code: u16, path: entryPath, message: text }),
   HARDLINK: fc.record({ type: fc.constant(PacketType.HARDLINK), path: entryPath, target: entryPath }),
   OWNER: fc.record({ type: fc.constant(PacketType.OWNER), uid: u32, gid: u32, user: accountName, group: accountName }),
+  LOGIN: fc.record({ type: fc.constant(PacketType.LOGIN), user: accountName }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

@@ -529,6 +529,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   ENTRY_ERROR: [5, 8196],
   HARDLINK: [4, 8194],
   OWNER: [10, 520],
+  LOGIN: [1, 256],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

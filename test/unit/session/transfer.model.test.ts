@@ -253,6 +253,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   ENTRY_ERROR: { type: PacketType.ENTRY_ERROR, code: 35, path: pathOf(0), message: 'skipped' },
   HARDLINK: { type: PacketType.HARDLINK, path: pathOf(1), target: pathOf(0) },
   OWNER: { type: PacketType.OWNER, uid: 0, gid: 0, user: Buffer.from('root'), group: Buffer.from('root') },
+  LOGIN: { type: PacketType.LOGIN, user: Buffer.from('alice') },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
