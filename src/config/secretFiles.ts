@@ -28,7 +28,7 @@ export function clientSecretsFile(env: NodeJS.ProcessEnv = process.env): string 
 function readPrivateFile(file: string): { line: number; fields: string[] }[] {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fd = fs.openSync(file, 'r');
   } catch (err) {
     const error = fsError(err, 'read secrets file', Buffer.from(file));
     throw new FcpError('FCP_ERR_SECRETS', error.message, { hint: error.hint, cause: err });

@@ -17,13 +17,9 @@ function file(name: string, text: string, mode = 0o600): string {
   return where;
 }
 
-function failure(run: () => unknown): FcpError {
-  try {
-    run();
-  } catch (err) {
-    return err as FcpError;
-  }
-  throw new Error('expected a failure');
+/** `run` fails with FCP_ERR_SECRETS, its message matching `message`, and these other fields. */
+function expectSecretsError(run: () => unknown, message: RegExp, other: Partial<FcpError> = {}): void {
+  expect(run).toThrow(expect.objectContaining({ code: 'FCP_ERR_SECRETS', message: expect.stringMatching(message), ...other }));
 }
 
 const token = newToken();
@@ -45,27 +41,22 @@ test("the client's line: HOST:PORT before HOST, a named user's own line, the fir
   expect(clientSecretFor(secrets, 'example.org', 7523).user).toBe('alice');
   expect(clientSecretFor(secrets, 'example.org', 7600, 'alice').user).toBe('alice');
   expect(clientSecretFor(secrets, '::1', 7523).token).toEqual(parseToken(token));
-  const missing = failure(() => clientSecretFor(secrets, 'example.org', 7600, 'dave'));
-  expect(missing.code).toBe('FCP_ERR_SECRETS');
-  expect(missing.message).toContain('no token for dave@example.org:7600');
+  expectSecretsError(() => clientSecretFor(secrets, 'example.org', 7600, 'dave'), /no token for dave@example\.org:7600/);
 });
 
 test('a secrets file others may read, or a malformed line, is refused naming the file and what to do', () => {
-  const open = failure(() => clientSecretFor(file('open', `h u ${token}\n`, 0o640), 'h', 7523));
-  expect(open.code).toBe('FCP_ERR_SECRETS');
-  expect(open.message).toMatch(/mode 0640 lets others read it/);
-  expect(open.hint).toMatch(/^chmod 600 /);
-  const bad = failure(() => clientSecretFor(file('bad', `h u not-a-token\n`), 'h', 7523));
-  expect(bad.message).toMatch(/bad: line 1: expected HOST\[:PORT\] USER TOKEN/);
-  expect(failure(() => clientSecretFor(path.join(dir, 'absent'), 'h', 7523)).code).toBe('FCP_ERR_SECRETS');
+  const open = file('open', `h u ${token}\n`, 0o640);
+  expectSecretsError(() => clientSecretFor(open, 'h', 7523), /mode 0640 lets others read it/, { hint: `chmod 600 ${open}` });
+  expectSecretsError(() => clientSecretFor(file('bad', `h u not-a-token\n`), 'h', 7523), /bad: line 1: expected HOST\[:PORT\] USER TOKEN/);
+  expectSecretsError(() => clientSecretFor(path.join(dir, 'absent'), 'h', 7523), /absent/);
 });
 
 test("fcpd's users file: users with their keys and modules; unknown modules, doubled users and open files refused", () => {
   const users = readUsersFile(file('users', `alice ${key} pub,ro\nbob ${key} pub\n`), ['pub', 'ro']);
   expect(users.get('alice')).toEqual({ key: parseLoginKey(key), modules: ['pub', 'ro'] });
   expect([...users.keys()]).toEqual(['alice', 'bob']);
-  expect(failure(() => readUsersFile(file('u2', `alice ${key} pub,nope\n`), ['pub'])).message).toMatch(/line 1: module nope is not in fcpd.toml/);
-  expect(failure(() => readUsersFile(file('u3', `alice ${key} pub\nalice ${key} pub\n`), ['pub'])).message).toMatch(/line 2: user alice has a line already/);
-  expect(failure(() => readUsersFile(file('u4', `alice ${token} pub\n`), ['pub'])).message).toMatch(/expected USER LOGIN_KEY/);
-  expect(failure(() => readUsersFile(file('u5', `alice ${key} pub\n`, 0o604), ['pub'])).code).toBe('FCP_ERR_SECRETS');
+  expectSecretsError(() => readUsersFile(file('u2', `alice ${key} pub,nope\n`), ['pub']), /line 1: module nope is not in fcpd.toml/);
+  expectSecretsError(() => readUsersFile(file('u3', `alice ${key} pub\nalice ${key} pub\n`), ['pub']), /line 2: user alice has a line already/);
+  expectSecretsError(() => readUsersFile(file('u4', `alice ${token} pub\n`), ['pub']), /expected USER LOGIN_KEY/);
+  expectSecretsError(() => readUsersFile(file('u5', `alice ${key} pub\n`, 0o604), ['pub']), /mode 0604/);
 });
