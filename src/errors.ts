@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   FCP_ERR_UNKNOWN_SESSION: { wire: 21, category: 'AUTH' },
   /** fcpd's policy (fcpd.toml) refused an address, a session or a path: access denied, as an authentication failure is. */
   FCP_ERR_POLICY: { wire: 22, category: 'AUTH' },
+  /** A secrets file of daemon access (fcp's secrets, fcpd's users file) is missing, malformed, or readable by others than its owner. */
+  FCP_ERR_SECRETS: { wire: 23, category: 'AUTH' },
   FCP_ERR_NOT_FOUND: { wire: 30, category: 'FILE_IO' },
   FCP_ERR_PERMISSION: { wire: 31, category: 'FILE_IO' },
   FCP_ERR_NO_SPACE: { wire: 32, category: 'FILE_IO' },

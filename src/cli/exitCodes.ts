@@ -6,7 +6,8 @@ Exit codes:
   3  protocol: the peers disagreed (versions, parameters, corrupted frames)
   4  file I/O: nothing was copied because of a source, destination or disk
      problem (no space, permission, a source that changed as it was read)
-  5  authentication failed, or refused by fcpd's policy (FCP_ERR_POLICY)
+  5  authentication failed, or refused by fcpd's policy (FCP_ERR_POLICY),
+     or a secrets file of daemon access refused (FCP_ERR_SECRETS)
   6  connection: could not connect (refused, unknown host, unreachable,
      no SSH greeting within ConnectTimeout), or the control connection, or
      every data connection, was lost (wherever the stream was cut; one lost

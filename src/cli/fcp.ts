@@ -17,6 +17,7 @@ import { operandBytes } from './rawArgv';
 import { FilterArg, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
 import { keepAllPartials } from '../state/partialFile';
+import { newTokenText } from './newToken';
 
 /** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
 const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -51,6 +52,7 @@ interface FcpOptions {
   /** --config: fcp's own config.toml. */
   config?: string;
   echoConfig?: boolean;
+  newToken?: boolean;
   jump?: string;
   option?: string[];
   ssh?: string;
@@ -143,8 +145,8 @@ export function program(): Command {
     )
     .argument(
       '[paths...]',
-      'sources, then the destination: local paths or [user@]host:path; remote paths may start with ~ or ~user, ' +
-        'and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
+      'sources, then the destination: local paths, [user@]host:path, or fcp://[user@]host[:port]/MODULE/PATH (a module of a standing fcpd, ' +
+        'no SSH: README "Daemon access"); remote paths may start with ~ or ~user, and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
     )
     .option('-r, --recursive', 'copy directories and their contents')
     .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4; fcpd may lower it to bound its memory)`, argParser(connectionCount))
@@ -193,6 +195,7 @@ export function program(): Command {
     .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
     .option('--config <file>', 'fcp settings file (TOML) to read instead of ~/.config/fcp/config.toml (or $FCP_CONFIG)')
     .option('--echo-config', 'print the settings a copy with [HOST] would use, each with where it came from (--json: one object), and exit')
+    .option('--new-token', "print a new token for daemon access (fcp://), with the line for fcp's secrets file and the one for fcpd's users file, and exit")
     .version(version(), '-V, --version')
     .addHelpText('after', CONFIG_HELP + EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
@@ -229,6 +232,10 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   if (options.cipher === 'none' && options.encrypt === true) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-c none and --encrypt were both given', { hint: 'give one of them' }));
     return ExitCode.USAGE;
+  }
+  if (options.newToken) {
+    io.stdout.write(newTokenText());
+    return ExitCode.OK;
   }
   if (options.echoConfig ? paths.length > 1 : paths.length < 2) {
     const usage = options.echoConfig ? 'fcp --echo-config [HOST]' : 'fcp [options] SOURCE... DEST';

@@ -62,7 +62,8 @@ export interface ClientSessionResult {
 
 export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
   const xxh = await loadXxhash();
-  const { server, secret, work } = options;
+  const { server, work } = options;
+  const secret = server.login?.key ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
   const limiter = options.bwlimit ? new RateLimiter(options.bwlimit) : undefined;
@@ -95,6 +96,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
         request,
         launchNonce: server.controlNonce,
+        login: server.login?.user,
       }),
       { timeoutMs: handshakeMs, log: options.log },
     );

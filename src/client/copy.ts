@@ -21,6 +21,7 @@ import { walkSources } from '../transfer/walk';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
 import type * as LocalCopyModule from './localCopy';
+import type * as DaemonClientModule from './daemonClient';
 import type { ParamsMessage } from '../protocol/messages';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
@@ -253,7 +254,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
       throw new FcpError('FCP_ERR_USAGE', 'sources mix local and remote paths', { hint: 'copy local and remote sources in separate runs' });
     }
     const first = remoteSources[0]!;
-    if (remoteSources.some((s) => s.host !== first.host || s.user !== first.user)) {
+    if (remoteSources.some((s) => s.host !== first.host || s.user !== first.user || s.daemon?.port !== first.daemon?.port)) {
       throw new FcpError('FCP_ERR_USAGE', 'remote sources must all be on one host');
     }
     if (dest.kind === 'remote') return { between: { source: first, sources: remoteSources.map((s) => orHome(s.path)), destination: dest }, flags };
@@ -278,6 +279,8 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
 
 function launcherFor(remote: Plan['remote'], receivesThere: boolean, options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
   if (options.launcher) return options.launcher;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (remote?.daemon) return (require('./daemonClient') as typeof DaemonClientModule).daemonLauncher({ ...remote, daemon: remote.daemon }, timeoutMs);
   // Loaded only when used: a local copy made in this process starts no fcpd.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (!remote) return (require('../launch/localLauncher') as typeof LocalLauncherModule).localLauncher({ timeoutMs, partialDir: options.partialDir });
@@ -490,6 +493,16 @@ function runsInProcess(planned: Plan, options: CopyOptions): boolean {
   return !planned.remote && !options.launcher && !options.viaFcpd && !encrypt && options.bwlimit === undefined && !options.sftp;
 }
 
+/** fcp:// copies between this machine and a daemon, with fcp's protocol: not between two hosts, nor over SFTP. */
+function refuseDaemonMix(planned: Plan | BetweenPlan, options: CopyOptions): void {
+  const daemon = 'between' in planned ? planned.between.source.daemon ?? planned.between.destination.daemon : planned.remote?.daemon;
+  if (daemon && ('between' in planned || options.sftp)) {
+    throw new FcpError('FCP_ERR_USAGE', `an fcp:// location is copied to or from this machine${options.sftp ? ', not over SFTP' : ''}`, {
+      hint: 'copy from the daemon to this machine first, then on',
+    });
+  }
+}
+
 /** receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd. */
 function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean): ParamsMessage {
   return makeOffer({
@@ -532,6 +545,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt',
     });
   }
+  refuseDaemonMix(planned, options);
   if ('between' in planned) return copyBetween(planned, options, backupSuffix, log, timeoutMs);
   const { work, flags, remote } = planned;
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);

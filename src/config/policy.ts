@@ -52,6 +52,7 @@ export function policySchema(parsers: PolicyParsers) {
     max_connections_per_address: count,
     bwlimit: textKey(parsers.rate, parsers.showRate),
     bwlimit_total: textKey(parsers.rate, parsers.showRate),
+    users_file: textKey(absolutePath, (p: string) => p),
   } satisfies Schema;
 }
 
@@ -69,6 +70,7 @@ const DEFAULTS = {
   max_connections_per_address: undefined,
   bwlimit: undefined,
   bwlimit_total: undefined,
+  users_file: undefined,
 };
 
 /** An exported root, as an rsync daemon module. */
@@ -91,6 +93,8 @@ export interface FcpdPolicy {
   /** Bytes per second, each session and all together. */
   bwlimit?: number;
   bwlimitTotal?: number;
+  /** Daemon access (fcp://): the users file; none, no logins. */
+  usersFile?: string;
 }
 
 export type PolicySettings = Record<string, Setting>;
@@ -130,6 +134,7 @@ export function resolvePolicy(docs: readonly TomlDocument[], parsers: PolicyPars
     maxConnectionsPerAddress: value('max_connections_per_address'),
     bwlimit: value('bwlimit'),
     bwlimitTotal: value('bwlimit_total'),
+    usersFile: value('users_file'),
   };
   return { policy, settings, schema: { ...schema, ...moduleSchema } };
 }

@@ -21,6 +21,11 @@ export interface LaunchedServer {
    * between two remote hosts, PROTOCOL.md §9.1).
    */
   readonly listen?: Listen;
+  /**
+   * Daemon access (fcp://): nothing was launched; the client logs in as `user` and the session's
+   * secret is that user's login key, not the one given to launch().
+   */
+  readonly login?: { user: Buffer; key: Buffer };
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
   /**

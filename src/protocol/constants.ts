@@ -37,6 +37,7 @@ export const PacketType = {
   OWNER: 0x24,
   DATA_Z: 0x25,
   FILTER_RULES: 0x28,
+  LOGIN: 0x29,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -65,6 +66,9 @@ export const PROTOCOL_VERSION = 1;
 export const VERSION_RANGE = { min: 1, max: 1 } as const;
 /** HELLO starts with these 4 bytes so a non-fcp peer is named as such. */
 export const HELLO_MAGIC = Buffer.from('FCP\0', 'latin1');
+
+/** The standing daemon's port (fcpd -d), where fcp:// reaches it unless the URL names another. */
+export const DEFAULT_DAEMON_PORT = 7523;
 
 export const NONCE_SIZE = 32;
 export const SESSION_ID_SIZE = 16;

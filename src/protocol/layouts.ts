@@ -147,6 +147,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.HARDLINK]: [f('path', 'entryPathPrefixed'), f('target', 'entryPath')],
   [PacketType.OWNER]: [f('uid', 'u32'), f('gid', 'u32'), f('user', 'accountName'), f('group', 'accountName')],
   [PacketType.FILTER_RULES]: [f('maxDepth', 'u32'), f('rules', 'data', { min: 0, max: MAX_FILTER_RULES_BYTES })],
+  [PacketType.LOGIN]: [f('user', 'accountName')],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -118,6 +118,11 @@ export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user
  * none) and the include/exclude rules, NUL-separated rule texts each `- ` or `+ ` and a pattern.
  */
 export interface FilterRulesMessage { type: P['FILTER_RULES']; maxDepth: number; rules: Buffer }
+/**
+ * C→S, control, between HELLO and PARAMS: a client of fcpd's daemon access (fcp://) logs in as
+ * `user`; AUTH then proves the key derived from that user's token (PROTOCOL.md §5.4).
+ */
+export interface LoginMessage { type: P['LOGIN']; user: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -157,6 +162,7 @@ export type Message =
   | EntryErrorMessage
   | HardlinkMessage
   | OwnerMessage
-  | FilterRulesMessage;
+  | FilterRulesMessage
+  | LoginMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

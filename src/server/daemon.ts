@@ -16,9 +16,10 @@ import type { Listen } from '../launch/handoff';
 import type { FcpdPolicy } from '../config/policy';
 import { AccessPolicy } from './policy';
 import type * as SessionServerModule from './sessionServer';
+import { DaemonLogins } from './tokenLogin';
 import { isRunning } from '../state/running';
 
-export const DEFAULT_DAEMON_PORT = 7523;
+export { DEFAULT_DAEMON_PORT } from '../protocol/constants';
 /** A control socket request or reply takes at most this long, each way. */
 const CONTROL_TIMEOUT_MS = 5000;
 /** The longest request line the daemon reads (a register request is about 170 bytes). */
@@ -209,7 +210,8 @@ export async function runDaemon(options: { port: number; bind?: string; policy?:
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
   const access = options.policy && new AccessPolicy(options.policy, log);
-  const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, access, log });
+  const logins = options.policy && DaemonLogins.load(options.policy, log);
+  const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, access, logins, log });
   const address = await sessions.listen();
   const since = new Date().toISOString();
   const target: ControlTarget = {
@@ -263,4 +265,5 @@ export async function runDaemon(options: { port: number; bind?: string; policy?:
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   log(`fcpd daemon: pid ${process.pid}, listening on ${address.address}:${address.port}, control ${paths.socket}`);
+  if (logins) log(`daemon access (fcp://): ${logins.userCount} users from ${options.policy!.usersFile}`);
 }

@@ -31,6 +31,8 @@ import { Limiters, RateLimiter, throttled } from '../wire/throttle';
 import { PreAuthGate } from './admission';
 import { listenTcp } from './listener';
 import { AccessPolicy, policyRefusal, realPath } from './policy';
+import type { DaemonLogins } from './tokenLogin';
+import { showName } from '../showName';
 import { expandHome, expandSources } from './userPaths';
 
 export interface SessionServerOptions {
@@ -58,6 +60,8 @@ export interface SessionServerOptions {
    * host). Tests put a scripted, hostile sender here to attack the real client.
    */
   prepare?: (request: RequestAction, params: ParamsMessage, access?: AccessPolicy) => SessionWork;
+  /** Daemon access (fcp://): the users it takes logins from; none, no logins (fcpd --serve). */
+  logins?: DaemonLogins;
   log(line: string): void;
 }
 
@@ -68,8 +72,8 @@ interface Launch {
   secret: Buffer;
   /** The control connection's server nonce, announced in the listen line. */
   nonce: Buffer | undefined;
-  /** A launch whose client never came is forgotten after this. */
-  expiry: NodeJS.Timeout;
+  /** A launch whose client never came is forgotten after this (none for a daemon login). */
+  expiry?: NodeJS.Timeout;
   /** Settles when the session started with this launch ends. */
   ended: (outcome: SessionOutcome) => void;
 }
@@ -210,6 +214,9 @@ export class SessionServer {
     limiters?.add(this.totalLimiter);
     const conn = new FramedConnection(limiters ? throttled(socket, limiters) : socket, xxh, peerName, this.timeouts.idleMs);
     let launch: Launch | undefined;
+    /** Daemon access: the user a LOGIN named. */
+    let loginUser: Buffer | undefined;
+    const logins = this.options.logins;
     /** The policy the session's PARAMS were answered under. */
     let policy: ServerPolicy | undefined;
     const machine = new ServerConnection({
@@ -223,10 +230,17 @@ export class SessionServer {
       failedSession: (id) => this.failedSessions.get(id.toString('hex')),
       policy: () => (policy = this.policyNow()),
       refusal,
+      loginFor:
+        logins &&
+        ((user) => {
+          loginUser = user;
+          return logins.keyFor(user);
+        }),
     });
     const decide = async (request: RequestAction, params: ParamsMessage): Promise<Buffer> => {
-      const owner = launch!;
-      // A launch starts one session: its key is spent once a control connection authenticated.
+      const user = machine.loggedInUser;
+      // A daemon login starts a session of its own; a launch starts one, its key spent once a control connection authenticated.
+      const owner: Launch = user ? { secret: logins!.keyFor(user)!, nonce: undefined, ended: () => undefined } : launch!;
       this.launches.delete(keyIdOf(owner.secret).toString('hex'));
       clearTimeout(owner.expiry);
       try {
@@ -234,7 +248,8 @@ export class SessionServer {
         if (maxSessions !== undefined && this.sessions.size >= maxSessions) {
           throw policyRefusal('max_sessions', `fcpd serves at most ${maxSessions} sessions at once; try again when one has ended`);
         }
-        const session = this.createSession(owner, (this.options.prepare ?? prepare)(request, params, this.options.access), params);
+        const scoped = user ? logins!.moduleRequest(user, request) : { request, access: this.options.access };
+        const session = this.createSession(owner, (this.options.prepare ?? prepare)(scoped.request, params, scoped.access), params);
         this.logLowered(session, machine.offered!, policy!);
         return session.id;
       } catch (err) {
@@ -242,7 +257,15 @@ export class SessionServer {
         throw err;
       }
     };
-    const handshake = runHandshake(conn, machine, { timeoutMs: this.timeouts.handshakeMs, decide, log });
+    /** A refused daemon login (unknown user, wrong token, a module it may not use) is answered late, the later the more often its address failed. */
+    const holdRefusal = (error: FcpError): number => {
+      if (!logins || !loginUser || !logins.isLoginRefusal(error)) return 0;
+      const why = error.code === 'FCP_ERR_POLICY' ? error.message : logins.keyFor(loginUser) ? 'wrong token' : 'unknown user';
+      const delayMs = logins.delay.failed(address);
+      log(`login of ${showName(loginUser)} from ${peerName} refused (${why}); answered after ${delayMs / 1000} s`);
+      return delayMs;
+    };
+    const handshake = runHandshake(conn, machine, { timeoutMs: this.timeouts.handshakeMs, decide, log, holdRefusal });
     handshake.then(
       () => {
         socket.ref();

@@ -18,6 +18,7 @@ import type {
 import { encodePayload } from '../protocol/serializer';
 import type { PathFilter } from '../sync/filter';
 import { filterOfMessage } from '../sync/filterWire';
+import { showName } from '../showName';
 import { AuthenticatedAction, FailAction, SealAction, send, SendAction } from './actions';
 import { ConnectionMachine } from './machine';
 import { answerOffer, checkAnswer, sealedCoverage, ServerPolicy } from './params';
@@ -48,6 +49,16 @@ function sealing(params: ParamsMessage, direction: 'in' | 'out', key: Buffer): S
   return [{ type: 'seal', direction, cipher: params.cipher as SealingCipher, key, coverage: sealedCoverage(params) }];
 }
 
+/**
+ * A daemon login refused (PROTOCOL.md §5.4): the same words for an unknown user and a wrong token,
+ * so the peer cannot tell which users exist; fcpd's log says which it was.
+ */
+export function loginFailure(user: Buffer): FcpError {
+  return new FcpError('FCP_ERR_AUTH', `login as ${showName(user)} refused: unknown user or wrong token`, {
+    hint: "check this host's token in fcp's secrets file and this user's line in fcpd's users file",
+  });
+}
+
 /** An authentication refusal: the peer learns only that it failed; the log gets why. */
 function authFailure(peerName: string, why: string): FcpError {
   return new FcpError('FCP_ERR_AUTH', `authentication of ${peerName} failed: ${why}`, {
@@ -76,6 +87,8 @@ export type ClientConnectionOptions = ClientCommon &
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
+        /** Daemon access: log in as this user (LOGIN before PARAMS); `secret` is the user's login key. */
+        login?: Buffer;
       }
     | { role: 'data'; sessionId: Buffer; connIndex: number; params: ParamsMessage }
   );
@@ -163,7 +176,8 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     };
     const opening: Message = control ? o.offer : { type: P.ATTACH, sessionId: o.sessionId, connIndex: o.connIndex };
     const auth: AuthMessage = { type: P.AUTH, keyId: keyIdOf(o.secret), mac: clientMac(o.secret, this.transcript) };
-    const actions: ConnectionAction[] = [ourHello, send(opening), send(auth)];
+    const login: SendAction[] = control && o.login ? [send({ type: P.LOGIN, user: o.login })] : [];
+    const actions: ConnectionAction[] = [ourHello, ...login, send(opening), send(auth)];
     // The client seals what follows AUTH with the cipher it offered: the server accepts it as
     // offered or refuses the session, so nothing is lost by not waiting for the answer.
     const params = control ? o.offer : o.params;
@@ -200,7 +214,8 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const o = this.options;
     const transcript = this.transcript!;
     if (!sameMac(mac, serverMac(o.secret, transcript))) {
-      return this.fail(authFailure(this.peerName, 'the server does not know the session secret'));
+      const login = o.role === 'control' && o.login !== undefined;
+      return this.fail(authFailure(this.peerName, login ? "the server does not know this user's login key" : 'the server does not know the session secret'));
     }
     const params = this.accepted!;
     const control = o.role === 'control';
@@ -254,11 +269,17 @@ export interface ServerConnectionOptions {
   policy?(): ServerPolicy;
   /** The server refuses this connection (fcpd's policy on the client's address): HELLO, then ERROR with it. */
   refusal?: FcpError;
+  /**
+   * Daemon access (PROTOCOL.md §5.4): the login key of `user`, undefined for a user it does not
+   * know. Left out where logins are not taken (fcpd --serve, a daemon without users_file).
+   */
+  loginFor?(user: Buffer): Buffer | undefined;
 }
 
 type ServerState =
   | 'AWAIT_HELLO'
   | 'AWAIT_OPEN'
+  | 'AWAIT_PARAMS'
   | 'AWAIT_AUTH'
   | 'AWAIT_MODE'
   | 'AWAIT_REQUEST'
@@ -267,7 +288,8 @@ type ServerState =
 
 const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_HELLO: [P.HELLO],
-  AWAIT_OPEN: [P.PARAMS, P.ATTACH],
+  AWAIT_OPEN: [P.PARAMS, P.ATTACH, P.LOGIN],
+  AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
   AWAIT_REQUEST: [P.FILTER_RULES, P.PUSH, P.PULL],
@@ -285,6 +307,8 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   /** The features of the PARAMS answer, and the filter of the client's FILTER_RULES. */
   private features = 0;
   private filter: PathFilter | undefined;
+  /** Daemon access: who logs in, and that user's login key (undefined: no such user). */
+  private login: { user: Buffer; key: Buffer | undefined } | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -331,7 +355,10 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         return [];
       case P.ATTACH:
         return this.onAttach(message);
+      case P.LOGIN:
+        return this.onLogin(message.user);
       case P.AUTH:
+        if (this.login) return this.authLogin(message);
         return this.offer ? this.authControl(message) : this.authData(message);
       case P.MODE:
         return this.onMode(message);
@@ -354,6 +381,17 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     }
     this.clientHello = message;
     this.state = 'AWAIT_OPEN';
+    return [];
+  }
+
+  private onLogin(user: Buffer): ConnectionAction[] {
+    const loginFor = this.options.loginFor;
+    if (!loginFor) {
+      return this.fail(new FcpError('FCP_ERR_POLICY', 'this fcpd takes no fcp:// logins', { hint: 'its administrator turns daemon access on with users_file in fcpd.toml' }));
+    }
+    // A copy: the name is a view into a received frame.
+    this.login = { user: Buffer.from(user), key: loginFor(user) };
+    this.state = 'AWAIT_PARAMS';
     return [];
   }
 
@@ -417,12 +455,30 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     const transcript = useAnnounced ? announced : this.transcript(CONTROL_SESSION_ID, 0, offer);
     const refused = this.verify(auth, secret, transcript);
     if (refused) return refused;
+    return this.controlAuthenticated(secret!, transcript);
+  }
+
+  /** A daemon login's AUTH: the MAC proves the user's login key; unknown user and wrong key fail alike. */
+  private authLogin(auth: AuthMessage): ConnectionAction[] {
+    const { user, key } = this.login!;
+    const transcript = this.transcript(CONTROL_SESSION_ID, 0, encodePayload(this.offer!));
+    if (!key || !sameMac(auth.keyId, keyIdOf(key)) || !sameMac(auth.mac, clientMac(key, transcript))) return this.fail(loginFailure(user));
+    return this.controlAuthenticated(key, transcript);
+  }
+
+  /** The client of a control connection proved the secret: PARAMS answered, then AUTH_OK. */
+  private controlAuthenticated(secret: Buffer, transcript: AuthTranscript): ConnectionAction[] {
     const answer = answerOffer(this.offer!, this.options.policy?.());
     if (answer instanceof FcpError) return this.fail(answer);
     transcript.accepted = encodePayload(answer);
     this.features = answer.features;
     this.state = 'AWAIT_MODE';
-    return this.authenticated(secret!, answer, transcript, [send(answer)]);
+    return this.authenticated(secret, answer, transcript, [send(answer)]);
+  }
+
+  /** Daemon access: the user this control connection logged in as, once authenticated. */
+  get loggedInUser(): Buffer | undefined {
+    return this.authenticatedRole && this.login?.user;
   }
 
   private authData(auth: AuthMessage): ConnectionAction[] {

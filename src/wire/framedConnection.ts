@@ -33,6 +33,8 @@ export class FramedConnection {
   private wroteSinceTick = false;
   private keepalive = false;
   private paused = false;
+  /** Set by deafen(): what the peer sends is no longer read. */
+  private deaf = false;
   private started = false;
   /** Writes within one tick are corked into one syscall (many small control frames). */
   private corked = false;
@@ -182,6 +184,15 @@ export class FramedConnection {
     this.stream.pause();
   }
 
+  /**
+   * Reads nothing more from the peer, not even frames already received: a refusal held back
+   * (fcpd's delay after a failed login) is not cut short by what the peer sent after it.
+   */
+  deafen(): void {
+    this.deaf = true;
+    this.stream.pause();
+  }
+
   resume(): void {
     this.paused = false;
     this.lastReceived = Date.now();
@@ -210,10 +221,12 @@ export class FramedConnection {
   }
 
   private onData(slice: Buffer): void {
+    if (this.deaf) return;
     this.lastReceived = Date.now();
     try {
       this.decoder.push(slice);
-      for (let raw = this.decoder.nextPieces(); raw && !this.ended; raw = this.decoder.nextPieces()) {
+      // Nothing more is decoded once the connection ended or went deaf: the next frame may be sealed with a key never set.
+      for (let raw = this.decoder.nextPieces(); raw; raw = this.ended || this.deaf ? undefined : this.decoder.nextPieces()) {
         const message = 'pieces' in raw ? parseDataPieces(raw.pieces) : parsePayload(raw.type, raw.payload);
         if (message.type !== PacketType.BATCH) {
           this.handlers!.message(message);

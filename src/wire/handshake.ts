@@ -30,6 +30,11 @@ export interface HandshakeOptions {
   decide?: (request: RequestAction, params: ParamsMessage) => Promise<Buffer>;
   /** Every authenticated connection (for logging). */
   log?: (line: string) => void;
+  /**
+   * Milliseconds to hold a refusal of ours before it is sent and the connection closed (fcpd's
+   * growing delay after failed daemon logins); 0 or left out: at once.
+   */
+  holdRefusal?: (error: FcpError) => number;
 }
 
 export function runHandshake(
@@ -68,9 +73,21 @@ export function runHandshake(
           case 'seal':
             conn.seal(action);
             break;
-          case 'fail':
-            conn.fail(action.error, action.notifyPeer);
-            return settle(action.error);
+          case 'fail': {
+            const holdMs = action.notifyPeer ? (options.holdRefusal?.(action.error) ?? 0) : 0;
+            if (holdMs <= 0) {
+              conn.fail(action.error, action.notifyPeer);
+              return settle(action.error);
+            }
+            // The hold replaces the handshake timeout (it is bounded itself); what comes meanwhile is not read.
+            conn.deafen();
+            clearTimeout(timer);
+            setTimeout(() => {
+              conn.fail(action.error, true);
+              settle(action.error);
+            }, holdMs).unref();
+            return;
+          }
           case 'authenticated':
             Object.assign(result, { role: action.role, params: action.params, sessionId: action.sessionId, connIndex: action.connIndex });
             options.log?.(`${conn.name}: authenticated (${action.role})`);

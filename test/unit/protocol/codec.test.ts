@@ -530,6 +530,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   HARDLINK: [4, 8194],
   OWNER: [10, 520],
   FILTER_RULES: [4, 65519],
+  LOGIN: [1, 256],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

@@ -141,6 +141,7 @@ export const VECTORS: readonly Vector[] = [
   plain('HARDLINK (a second name of dir/a.txt)', { type: PacketType.HARDLINK, path: path('dir/b.txt'), target: path('dir/a.txt') }),
   plain('OWNER (nobody:nogroup)', { type: PacketType.OWNER, uid: 65534, gid: 65534, user: path('nobody'), group: path('nogroup') }),
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
+  plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {

@@ -320,7 +320,8 @@ interface ServerModel {
 /** §11.1 */
 const SERVER_ALLOWED = {
   AWAIT_HELLO: [P.HELLO],
-  AWAIT_OPEN: [P.PARAMS, P.ATTACH],
+  AWAIT_OPEN: [P.PARAMS, P.ATTACH, P.LOGIN],
+  AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
   AWAIT_REQUEST: [P.PUSH, P.PULL],
@@ -381,6 +382,9 @@ function serverHandles(m: ServerModel, message: Message): Outcome<ServerState> {
       if (!freeIndexes(session).includes(message.connIndex)) return failed('FCP_ERR_PROTOCOL');
       return { state: 'AWAIT_AUTH', actions: [], update: () => (m.attach = message) };
     }
+    case P.LOGIN:
+      // §5.5: a server that takes no logins (this model's: no users) refuses one by policy.
+      return failed('FCP_ERR_POLICY');
     case P.AUTH:
       return serverAuth(m, message);
     case P.MODE:

@@ -625,3 +625,36 @@ describe('determinism', () => {
     expect(fresh.bytesFrom('server')).not.toEqual(first.bytesFrom('server'));
   });
 });
+
+describe('daemon login (PROTOCOL.md §5.4)', () => {
+  const USER = Buffer.from('alice');
+  const loginServer = (keys: Record<string, Buffer>): ServerConnection =>
+    server({ launchFor: () => undefined, loginFor: (user) => keys[user.toString()] });
+
+  it('LOGIN goes between HELLO and PARAMS; the login key authenticates both sides', async () => {
+    const pump = await Pump.handshake(controlClient({ login: USER }), loginServer({ alice: SECRET }));
+    expect(typesOf(pump.client.sent).slice(0, 4)).toEqual(['HELLO', 'LOGIN', 'PARAMS', 'AUTH']);
+    expect(pump.client.sent[1]).toEqual({ type: P.LOGIN, user: USER });
+    expect(pump.actionsOf('server', 'authenticated')).toHaveLength(1);
+    expect(pump.actionsOf('client', 'authenticated')).toHaveLength(1);
+    expect(pump.serverMachine.loggedInUser).toEqual(USER);
+  });
+
+  it('a wrong key and an unknown user are refused with the same words', async () => {
+    const wrong = await Pump.handshake(controlClient({ login: USER, secret: WRONG_SECRET }), loginServer({ alice: SECRET }));
+    const unknown = await Pump.handshake(controlClient({ login: USER }), loginServer({}));
+    for (const pump of [wrong, unknown]) {
+      expectRefused(pump, 'server', 'FCP_ERR_AUTH');
+      neitherAuthenticated(pump);
+      expect(pump.serverMachine.loggedInUser).toBeUndefined();
+    }
+    expect(wrong.server.failure!.message).toBe(unknown.server.failure!.message);
+    expect(wrong.server.failure!.message).toBe('login as alice refused: unknown user or wrong token');
+  });
+
+  it('a server that takes no logins refuses LOGIN by policy', async () => {
+    const pump = await Pump.handshake(controlClient({ login: USER }), server());
+    expectRefused(pump, 'server', 'FCP_ERR_POLICY');
+    neitherAuthenticated(pump);
+  });
+});

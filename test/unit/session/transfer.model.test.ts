@@ -254,6 +254,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   HARDLINK: { type: PacketType.HARDLINK, path: pathOf(1), target: pathOf(0) },
   OWNER: { type: PacketType.OWNER, uid: 0, gid: 0, user: Buffer.from('root'), group: Buffer.from('root') },
   FILTER_RULES: { type: PacketType.FILTER_RULES, maxDepth: 1, rules: Buffer.from('- *.tmp') },
+  LOGIN: { type: PacketType.LOGIN, user: Buffer.from('alice') },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
