@@ -8,16 +8,15 @@ import type { CopyOptions } from '../client/copy';
 import { parseLocation, showLocation } from '../client/location';
 
 /** copy()'s options that a job can carry: everything but callbacks and a launcher. */
-export type JobOptions = Omit<CopyOptions, 'launcher' | 'log' | 'notice' | 'onEvent' | 'progressIntervalMs' | 'backupSuffix'> & {
-  backupSuffix?: string;
-};
+export type JobOptions = Omit<CopyOptions, 'launcher' | 'log' | 'notice' | 'onEvent' | 'progressIntervalMs'>;
 
-type StoredOptions = Omit<JobOptions, 'sources' | 'destination'>;
+type StoredOptions = Omit<JobOptions, 'sources' | 'destination' | 'backupSuffix'>;
 
 export interface JobSpec {
-  /** Base64 of each source's bytes, and of the destination's. */
+  /** Base64 of each source's bytes, of the destination's and of the backup suffix's. */
   sources: string[];
   destination: string;
+  backupSuffix: string | null;
   options: StoredOptions;
   /** The working directory of whoever started the job: relative local paths are taken from it. */
   cwd: string;
@@ -28,10 +27,11 @@ export interface JobSpec {
 const bytes = (name: string | Buffer): Buffer => (typeof name === 'string' ? Buffer.from(name) : name);
 
 export function toSpec(job: JobOptions, cwd: string, env: NodeJS.ProcessEnv): JobSpec {
-  const { sources, destination, ...options } = job;
+  const { sources, destination, backupSuffix, ...options } = job;
   return {
     sources: sources.map((s) => bytes(s).toString('base64')),
     destination: bytes(destination).toString('base64'),
+    backupSuffix: backupSuffix === undefined ? null : bytes(backupSuffix).toString('base64'),
     // Through JSON now: what the runner gets is what the record holds (undefined keys dropped).
     options: JSON.parse(JSON.stringify(options)) as StoredOptions,
     cwd,
@@ -84,5 +84,6 @@ export function destinationsOverlap(a: JobSpec, b: JobSpec): boolean {
 
 /** copy()'s options for the job, in the worker whose working directory is spec.cwd. */
 export function toCopyOptions(spec: JobSpec): CopyOptions {
-  return { ...spec.options, sources: specSources(spec), destination: specDestination(spec) };
+  const backupSuffix = spec.backupSuffix === null ? undefined : Buffer.from(spec.backupSuffix, 'base64');
+  return { ...spec.options, sources: specSources(spec), destination: specDestination(spec), backupSuffix };
 }
