@@ -29,6 +29,17 @@ interface Worker {
   reported: boolean;
 }
 
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** Whether a start request's spec has the shape toSpec gives (the options are copy()'s to check). */
+function isSpec(value: unknown): value is JobSpec {
+  const spec = value as JobSpec;
+  return (
+    typeof spec === 'object' && spec !== null && isStrings(spec.sources) && spec.sources.length > 0 && typeof spec.destination === 'string' &&
+    typeof spec.cwd === 'string' && typeof spec.options === 'object' && spec.options !== null
+  );
+}
+
 const refusal = (code: Extract<RunnerReply, { ok: false }>['code'], error: string): RunnerReply => ({ ok: false, code, error });
 
 export class JobRunner {
@@ -63,7 +74,16 @@ export class JobRunner {
     this.schedule();
   }
 
+  /** The reply to one request line; a request that is not well formed is refused, never thrown. */
   answer(line: string): RunnerReply {
+    try {
+      return this.handle(line);
+    } catch (err) {
+      return refusal('FCP_ERR_USAGE', `bad request: ${(err as Error).message}`);
+    }
+  }
+
+  private handle(line: string): RunnerReply {
     let request: RunnerRequest;
     try {
       request = JSON.parse(line) as RunnerRequest;
@@ -76,7 +96,7 @@ export class JobRunner {
       case 'status':
         return { ok: true, pid: process.pid };
       case 'start':
-        return this.start(request.spec);
+        return isSpec(request.spec) ? this.start(request.spec) : refusal('FCP_ERR_USAGE', 'bad start request: not a job spec');
       case 'cancel':
         return this.cancel(String(request.id), request.discard === true);
       case 'retry':
@@ -200,8 +220,9 @@ export class JobRunner {
 
   private heard(id: string, worker: Worker, message: WorkerMessage): void {
     const job = this.jobs.get(id);
-    if (!job || worker.cancel) return;
+    if (!job || worker.reported) return;
     if (message.type === 'progress') return this.save({ ...job, progress: message.progress });
+    // A copy that ended before a cancel reached it ended as it did: reported, not cancelled.
     worker.reported = true;
     if (message.type === 'failed') return this.finish(job, 'failed', { error: message.error });
     const { summary } = message;
@@ -214,8 +235,9 @@ export class JobRunner {
     if (this.workers.get(id) !== worker) return;
     this.workers.delete(id);
     const job = this.jobs.get(id)!;
+    if (worker.reported) return this.schedule();
     if (worker.cancel) this.finish(job, 'cancelled', worker.cancel);
-    else if (!worker.reported && !this.stopping) this.finish(job, 'failed', { error: { code: 'FCP_ERR_INTERNAL', message: why } });
+    else if (!this.stopping) this.finish(job, 'failed', { error: { code: 'FCP_ERR_INTERNAL', message: why } });
     this.schedule();
   }
 
