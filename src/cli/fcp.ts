@@ -193,7 +193,7 @@ export function program(): Command {
     .option('--retry <id>', 'run a failed or cancelled job again, resuming from what is already there')
     .option('--check-login <[user@]host>', 'print true (exit 0) if a key or the agent logs in without any prompt (BatchMode), else false with the reason (exit 5)')
     .option('--max-jobs <n>', `the job runner runs at most N jobs at once, the rest queued (1-${MAX_JOBS_LIMIT}, default 2)`, argParser(wholeNumber(1, MAX_JOBS_LIMIT)))
-    .option('--keep-jobs <days>', `finished jobs are kept this many days (0-${KEEP_JOBS_DAYS_LIMIT}, default 7)`, argParser(wholeNumber(0, KEEP_JOBS_DAYS_LIMIT)))
+    .option('--keep-jobs <days>', `finished jobs are kept this many days (1-${KEEP_JOBS_DAYS_LIMIT}, default 7)`, argParser(wholeNumber(1, KEEP_JOBS_DAYS_LIMIT)))
     .option('--config <file>', 'fcp settings file (TOML) to read instead of ~/.config/fcp/config.toml (or $FCP_CONFIG)')
     .option('--echo-config', 'print the settings a copy with [HOST] would use, each with where it came from (--json: one object), and exit')
     .version(version(), '-V, --version')

@@ -44,7 +44,7 @@ export const FCP_SCHEMA = {
   fcpd_path: textKey(nonEmpty, same),
   ssh: textKey(nonEmpty, same),
   max_jobs: textKey(wholeNumber(1, MAX_JOBS_LIMIT), same),
-  keep_jobs: textKey(wholeNumber(0, KEEP_JOBS_DAYS_LIMIT), same),
+  keep_jobs: textKey(wholeNumber(1, KEEP_JOBS_DAYS_LIMIT), same),
 } satisfies Schema;
 
 export type FcpKey = keyof typeof FCP_SCHEMA;

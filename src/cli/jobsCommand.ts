@@ -156,6 +156,8 @@ async function finished(id: string, context: JobContext, ms: number): Promise<Jo
  */
 async function attach(id: string, run: JobRun): Promise<number> {
   getJob(id, run.context);
+  // A queued job needs a runner: listing starts one when jobs are unfinished.
+  await listJobs(run.context);
   let detached = false;
   process.once('SIGINT', () => (detached = true));
   for (;;) {

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FcpError } from '../errors';
 import { ensurePrivateDir, fcpStateDir } from '../state/controlSocket';
-import type { JobSpec } from './jobSpec';
+import type { CopySummary } from '../client/copy';
+import { describeSpec, JobSpec } from './jobSpec';
 
 /** The record format; a record of another version is reported as unreadable. */
 export const JOB_FORMAT_VERSION = 1;
@@ -34,18 +35,10 @@ export interface JobProgress {
   currentFile: string | null;
 }
 
-/** What a finished run did (copy()'s summary, errors as code and message). */
-export interface JobSummary {
-  bytes: number;
-  bytesSent: number;
-  bytesResumed: number;
-  files: number;
-  filesFailed: number;
-  entriesFailed: number;
-  seconds: number;
-  rate: number;
+/** What a finished run did: copy()'s summary, its errors as code and message. */
+export type JobSummary = Pick<CopySummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'files' | 'filesFailed' | 'entriesFailed' | 'seconds' | 'rate'> & {
   errors: { code: string; message: string }[];
-}
+};
 
 export interface JobRecord {
   version: typeof JOB_FORMAT_VERSION;
@@ -82,6 +75,25 @@ export const isJobId = (text: string): boolean => JOB_ID.test(text);
 const jobFile = (dir: string, id: string): string => path.join(dir, `${id}${SUFFIX}`);
 
 export const NO_PROGRESS: JobProgress = { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, rate: 0, etaSeconds: null, currentFile: null };
+
+/** A new job's record: queued, not run yet. */
+export function newJobRecord(spec: JobSpec, created = new Date()): JobRecord {
+  return {
+    version: JOB_FORMAT_VERSION,
+    id: newJobId(),
+    state: 'queued',
+    ...describeSpec(spec),
+    spec,
+    created: created.toISOString(),
+    started: null,
+    finished: null,
+    runs: 0,
+    progress: NO_PROGRESS,
+    summary: null,
+    error: null,
+    workerPid: null,
+  };
+}
 
 /** Writes a record atomically: a temporary file (0600) renamed over the old one. */
 export function writeJob(dir: string, record: JobRecord): void {

@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { showText } from '../showName';
 import { ensurePrivateDir, serveControl } from '../state/controlSocket';
 import { discardPartials } from './discard';
-import { destinationsOverlap, describeSpec, JobSpec } from './jobSpec';
-import { isFinished, isUnreadable, JobRecord, newJobId, NO_PROGRESS, pruneJobs, readAllJobs, readJob, writeJob } from './jobStore';
-import { MAX_RUNNER_REQUEST_BYTES, RunnerPaths, RunnerReply, RunnerRequest, RunnerSettings } from './runnerControl';
+import { destinationsOverlap, JobSpec } from './jobSpec';
+import { isFinished, isUnreadable, JobRecord, newJobRecord, NO_PROGRESS, pruneJobs, readAllJobs, readJob, writeJob } from './jobStore';
+import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT, MAX_RUNNER_REQUEST_BYTES, RunnerPaths, RunnerReply, RunnerRequest, RunnerSettings } from './runnerControl';
 import type { WorkerMessage } from './worker';
 
 /** With no job queued or running for this long, the runner exits. */
@@ -29,6 +29,7 @@ interface Worker {
   reported: boolean;
 }
 
+const isCount = (value: unknown, max: number): value is number => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= max;
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 /** Whether a start request's spec has the shape toSpec gives (the options are copy()'s to check). */
@@ -58,7 +59,7 @@ export class JobRunner {
   /** Loads the records: jobs a dead runner left running are queued again, to resume. */
   load(): void {
     ensurePrivateDir(this.paths.jobs);
-    for (const id of pruneJobs(this.paths.jobs, this.settings.keepDays)) this.log(`job ${id}: pruned (finished over ${this.settings.keepDays} days ago)`);
+    this.prune();
     for (const job of readAllJobs(this.paths.jobs)) {
       if (isUnreadable(job)) {
         this.log(`job ${job.id}: cannot read ${job.file}: ${job.problem}`);
@@ -91,7 +92,11 @@ export class JobRunner {
       return refusal('FCP_ERR_USAGE', 'bad request: not JSON');
     }
     if (typeof request !== 'object' || request === null) return refusal('FCP_ERR_USAGE', 'bad request: not a JSON object');
-    if (request.settings) this.settings = request.settings;
+    if (request.settings !== undefined) {
+      const { maxJobs, keepDays } = request.settings;
+      if (!isCount(maxJobs, MAX_JOBS_LIMIT) || !isCount(keepDays, KEEP_JOBS_DAYS_LIMIT)) return refusal('FCP_ERR_USAGE', 'bad request: settings out of range');
+      this.settings = { maxJobs, keepDays };
+    }
     switch (request.op) {
       case 'status':
         return { ok: true, pid: process.pid };
@@ -121,27 +126,11 @@ export class JobRunner {
   }
 
   private start(spec: JobSpec): RunnerReply {
-    const id = newJobId();
-    const now = new Date().toISOString();
-    const job: JobRecord = {
-      version: 1,
-      id,
-      state: 'queued',
-      ...describeSpec(spec),
-      spec,
-      created: now,
-      started: null,
-      finished: null,
-      runs: 0,
-      progress: NO_PROGRESS,
-      summary: null,
-      error: null,
-      workerPid: null,
-    };
+    const job = newJobRecord(spec);
     this.save(job);
-    this.log(`job ${id}: queued: ${job.source} -> ${job.destination}`);
+    this.log(`job ${job.id}: queued: ${job.source} -> ${job.destination}`);
     this.schedule();
-    return { ok: true, pid: process.pid, id };
+    return { ok: true, pid: process.pid, id: job.id };
   }
 
   private find(id: string): JobRecord | RunnerReply {
@@ -246,6 +235,15 @@ export class JobRunner {
     if (how.discard) notes.push(...discardPartials(job.spec));
     this.save({ ...job, state, finished: new Date().toISOString(), workerPid: null, error: how.error ?? null });
     this.log(`job ${job.id}: ${state}${how.error ? `: ${how.error.code}: ${how.error.message}` : ''}${notes.map((n) => `; ${n}`).join('')}`);
+    this.prune();
+  }
+
+  /** Forgets jobs finished over keepDays ago (at the start, and as jobs finish). */
+  private prune(): void {
+    for (const id of pruneJobs(this.paths.jobs, this.settings.keepDays)) {
+      this.jobs.delete(id);
+      this.log(`job ${id}: pruned (finished over ${this.settings.keepDays} days ago)`);
+    }
   }
 
   /** SIGTERM (the worker keeps its partial files), then SIGKILL if it lingers. */

@@ -9,7 +9,7 @@ function numberAfter(flag: string, fallback: number): number {
   return Number.isInteger(value) && value >= 0 ? value : fallback;
 }
 
-runRunner(runnerPaths(), { maxJobs: Math.max(1, numberAfter('--max-jobs', DEFAULT_MAX_JOBS)), keepDays: numberAfter('--keep-jobs', DEFAULT_KEEP_JOBS_DAYS) }).catch((err: unknown) => {
+runRunner(runnerPaths(), { maxJobs: Math.max(1, numberAfter('--max-jobs', DEFAULT_MAX_JOBS)), keepDays: Math.max(1, numberAfter('--keep-jobs', DEFAULT_KEEP_JOBS_DAYS)) }).catch((err: unknown) => {
   process.stdout.write(`fcp job runner: ${asFcpError(err).describe()}\n`);
   process.exit(1);
 });

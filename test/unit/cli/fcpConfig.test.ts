@@ -58,7 +58,7 @@ describe('the keys never drift from the options', () => {
       fcpd_path: fc.string({ minLength: 1 }).filter((s) => s.trim() !== ''),
       ssh: fc.constantFrom('ssh', '/usr/bin/ssh -q'),
       max_jobs: fc.integer({ min: 1, max: 64 }),
-      keep_jobs: fc.integer({ min: 0, max: 3650 }),
+      keep_jobs: fc.integer({ min: 1, max: 3650 }),
     };
     for (const [key, values] of Object.entries(samples)) {
       const spec = FCP_SCHEMA[key as FcpKey] as (typeof FCP_SCHEMA)[FcpKey] & { show(v: unknown): never; fromToml(v: unknown): unknown; fromText(v: string): unknown };

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FcpError } from '../../../src/errors';
-import { isUnreadable, JobRecord, jobOrError, newJobId, NO_PROGRESS, pruneJobs, readAllJobs, readJob, writeJob } from '../../../src/jobs/jobStore';
+import { isUnreadable, JobRecord, jobOrError, newJobId, newJobRecord, pruneJobs, readAllJobs, readJob, writeJob } from '../../../src/jobs/jobStore';
 import { toSpec } from '../../../src/jobs/jobSpec';
 
 let dir: string;
@@ -11,23 +11,7 @@ beforeEach(() => (dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-job
 afterEach(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
 
 function record(overrides: Partial<JobRecord> = {}): JobRecord {
-  return {
-    version: 1,
-    id: newJobId(),
-    state: 'queued',
-    source: 'a',
-    destination: 'host:b',
-    spec: toSpec({ sources: ['a'], destination: 'host:b' }, '/tmp', {}),
-    created: new Date().toISOString(),
-    started: null,
-    finished: null,
-    runs: 0,
-    progress: NO_PROGRESS,
-    summary: null,
-    error: null,
-    workerPid: null,
-    ...overrides,
-  };
+  return { ...newJobRecord(toSpec({ sources: ['a'], destination: 'host:b' }, '/tmp', {})), ...overrides };
 }
 
 function codeOf(action: () => unknown): string | undefined {

@@ -25,6 +25,8 @@ test.each([
   ['{"op":"start","spec":{"sources":[1],"destination":"x","cwd":"/","options":{}}}', 'FCP_ERR_USAGE', /not a job spec/],
   ['{"op":"cancel","id":"000000000000"}', 'FCP_ERR_NO_SUCH_JOB', /no job/],
   ['{"op":"retry","id":"../x"}', 'FCP_ERR_NO_SUCH_JOB', /no job/],
+  ['{"op":"status","settings":{"maxJobs":0,"keepDays":7}}', 'FCP_ERR_USAGE', /settings out of range/],
+  ['{"op":"status","settings":{"maxJobs":"2"}}', 'FCP_ERR_USAGE', /settings out of range/],
 ])('%s is refused', (line, code, message) => {
   const reply = runner.answer(line);
   expect(reply).toMatchObject({ ok: false, code });
