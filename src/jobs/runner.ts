@@ -12,7 +12,7 @@ import { showText } from '../showName';
 import { ensurePrivateDir, serveControl } from '../state/controlSocket';
 import { discardPartials } from './discard';
 import { destinationsOverlap, JobSpec } from './jobSpec';
-import { isFinished, isUnreadable, JobRecord, newJobRecord, NO_PROGRESS, pruneJobs, readAllJobs, readJob, writeJob } from './jobStore';
+import { isFinished, isJobId, isUnreadable, JobRecord, newJobRecord, NO_PROGRESS, pruneJobs, readAllJobs, readJob, writeJob } from './jobStore';
 import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT, MAX_RUNNER_REQUEST_BYTES, RunnerPaths, RunnerReply, RunnerRequest, RunnerSettings } from './runnerControl';
 import type { WorkerMessage } from './worker';
 
@@ -134,6 +134,7 @@ export class JobRunner {
   }
 
   private find(id: string): JobRecord | RunnerReply {
+    if (!isJobId(id)) return refusal('FCP_ERR_NO_SUCH_JOB', `${JSON.stringify(id)} is not a job id`);
     const job = this.jobs.get(id) ?? readJob(this.paths.jobs, id);
     if (job === undefined) return refusal('FCP_ERR_NO_SUCH_JOB', `no job ${id}`);
     if (isUnreadable(job)) return refusal('FCP_ERR_JOB_RECORD', `job ${id}: cannot read ${job.file}: ${job.problem}`);

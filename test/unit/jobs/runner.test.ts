@@ -24,7 +24,7 @@ test.each([
   ['{"op":"start"}', 'FCP_ERR_USAGE', /not a job spec/],
   ['{"op":"start","spec":{"sources":[1],"destination":"x","cwd":"/","options":{}}}', 'FCP_ERR_USAGE', /not a job spec/],
   ['{"op":"cancel","id":"000000000000"}', 'FCP_ERR_NO_SUCH_JOB', /no job/],
-  ['{"op":"retry","id":"../x"}', 'FCP_ERR_NO_SUCH_JOB', /no job/],
+  ['{"op":"retry","id":"../x"}', 'FCP_ERR_NO_SUCH_JOB', /not a job id/],
   ['{"op":"status","settings":{"maxJobs":0,"keepDays":7}}', 'FCP_ERR_USAGE', /settings out of range/],
   ['{"op":"status","settings":{"maxJobs":"2"}}', 'FCP_ERR_USAGE', /settings out of range/],
 ])('%s is refused', (line, code, message) => {
