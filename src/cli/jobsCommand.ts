@@ -61,8 +61,8 @@ function figures(job: JobInfo): string {
 }
 
 /** One line per job for fcp --jobs. */
-function jobLine(job: JobInfo | Pick<JobInfo, 'id' | 'state' | 'error'>): string {
-  if (!('source' in job)) return `${job.id}  ${job.state}  ${job.error?.message ?? ''}`;
+function jobLine(job: JobInfo): string {
+  if (job.error?.code === 'FCP_ERR_JOB_RECORD') return `${job.id}  ${job.state.padEnd(9)}  ${job.error.message}`;
   const when = job.finished ? `finished ${job.finished}` : job.started ? `started ${job.started}` : `queued ${job.created}`;
   return `${job.id}  ${job.state.padEnd(9)}  ${figures(job)}  ${when}  ${job.source} -> ${job.destination}`;
 }

@@ -29,7 +29,7 @@ export async function startJob(options: JobOptions, context: JobContext = {}): P
  * Every job, oldest first. The runner is started when it is not running, so that jobs it left
  * unfinished (a reboot, kill -9) resume. A job file that cannot be read is listed as failed, with why.
  */
-export async function listJobs(context: JobContext = {}): Promise<ReturnType<typeof infoOf>[]> {
+export async function listJobs(context: JobContext = {}): Promise<JobInfo[]> {
   const paths = runnerPaths(context.env);
   const jobs = readAllJobs(paths.jobs);
   if (jobs.some((job) => 'state' in job && (job.state === 'queued' || job.state === 'running'))) await ensureRunner(paths, settingsOf(context));

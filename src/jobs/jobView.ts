@@ -65,9 +65,33 @@ export function jobInfo(job: JobRecord): JobInfo {
   };
 }
 
-/** A job file that cannot be read, listed as a failed job with the reason, so a listing never hides it. */
-export function unreadableInfo(job: UnreadableJob): Pick<JobInfo, 'id' | 'state' | 'error'> {
-  return { id: job.id, state: 'failed', error: { code: 'FCP_ERR_JOB_RECORD', message: `cannot read ${job.file}: ${job.problem}` } };
+/**
+ * A job file that cannot be read, listed as a failed job with the reason (its other fields empty),
+ * so a listing never hides it and every entry has the same fields.
+ */
+export function unreadableInfo(job: UnreadableJob): JobInfo {
+  return {
+    id: job.id,
+    state: 'failed',
+    source: '',
+    destination: '',
+    recvAddress: '',
+    filePath: null,
+    transferSize: 0,
+    bytesDone: 0,
+    progress: 0,
+    speed: 0,
+    leftTime: null,
+    filesDone: 0,
+    filesTotal: 0,
+    created: '',
+    started: null,
+    finished: null,
+    runs: 0,
+    pid: null,
+    summary: null,
+    error: { code: 'FCP_ERR_JOB_RECORD', message: `cannot read ${job.file}: ${job.problem}` },
+  };
 }
 
-export const infoOf = (job: JobRecord | UnreadableJob): JobInfo | ReturnType<typeof unreadableInfo> => (isUnreadable(job) ? unreadableInfo(job) : jobInfo(job));
+export const infoOf = (job: JobRecord | UnreadableJob): JobInfo => (isUnreadable(job) ? unreadableInfo(job) : jobInfo(job));

@@ -5,6 +5,10 @@ import * as path from 'node:path';
 import { FcpError } from '../../../src/errors';
 import { isUnreadable, JobRecord, jobOrError, newJobId, newJobRecord, pruneJobs, readAllJobs, readJob, writeJob } from '../../../src/jobs/jobStore';
 import { toSpec } from '../../../src/jobs/jobSpec';
+import { infoOf } from '../../../src/jobs/jobView';
+import { Schema, schemaProblems } from '../../integration/helpers/jsonSchema';
+
+const SCHEMA = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'docs', 'job.schema.json'), 'utf8')) as Schema;
 
 let dir: string;
 beforeEach(() => (dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-jobs-')), 'jobs')));
@@ -70,4 +74,14 @@ test('pruning removes finished jobs older than the limit, and only those', () =>
   expect(pruneJobs(dir, 7, now)).toEqual([oldDone.id]);
   expect(pruneJobs(dir, 1, now).sort()).toEqual([recentFailed.id, oldCancelled.id].sort());
   expect(readAllJobs(dir).map((job) => job.id)).toEqual([oldQueued.id]);
+});
+
+test('every listed job, a readable one or one whose file is torn, fits docs/job.schema.json', () => {
+  const good = record({ state: 'running', progress: { bytesDone: 5, bytesTotal: 10, filesDone: 0, filesTotal: 1, rate: 2.5, etaSeconds: 2, currentFile: 'a' } });
+  writeJob(dir, good);
+  fs.writeFileSync(path.join(dir, `${newJobId()}.json`), '{"version":1,"id":');
+  const listed = readAllJobs(dir).map(infoOf);
+  expect(listed.map((job) => job.state).sort()).toEqual(['failed', 'running']);
+  for (const job of listed) expect(schemaProblems(job, SCHEMA)).toEqual([]);
+  expect(listed.find((job) => job.id === good.id)).toMatchObject({ progress: 50, speed: 3, leftTime: 2, filePath: 'a', recvAddress: 'host', transferSize: 10 });
 });
