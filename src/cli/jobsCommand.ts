@@ -164,7 +164,8 @@ async function attach(id: string, run: JobRun): Promise<number> {
     const job = getJob(id, run.context);
     if (isFinished(job.state)) {
       run.reporter.event({ type: 'progress', bytesDone: job.bytesDone, bytesTotal: job.transferSize, filesDone: job.filesDone, filesTotal: job.filesTotal, rate: 0, etaSeconds: 0, currentFile: undefined, elapsedSeconds: 0 });
-      run.reporter.notice(`job ${id}: ${job.state}${job.error ? `: ${job.error.message} (${job.error.code})` : ''}`);
+      if (run.flags.json) run.stdout.write(`${showJson({ event: 'job', ...job })}\n`);
+      else run.reporter.notice(`job ${id}: ${job.state}${job.error ? `: ${job.error.message} (${job.error.code})` : ''}`);
       return exitOf(job);
     }
     if (detached) {

@@ -125,8 +125,11 @@ test('--background returns before the copy ends; --jobs and --job show its progr
   expect(fs.existsSync(path.join(work, 'remote', '.one.bin.fcp-part'))).toBe(true);
 
   expectExit(await fcp(['--retry', id]), 0);
-  const attach = await fcp(['--attach', id]);
+  const attach = await fcp(['--attach', id, '--json']);
   expectExit(attach, 0);
+  const last = JSON.parse(attach.stdout.trim().split('\n').pop()!) as Job & { event: string };
+  expect(last).toMatchObject({ event: 'job', id, state: 'done' });
+  expectFits(last);
   const done = await getJob(id);
   expect(done.state).toBe('done');
   expect(done.runs).toBe(2);
