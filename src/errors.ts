@@ -62,6 +62,12 @@ export const ERROR_CODES = {
   FCP_ERR_TIMEOUT: { wire: 50, category: 'TIMEOUT' },
   FCP_ERR_PARTIAL: { wire: 60, category: 'PARTIAL' },
   FCP_ERR_CANCELLED: { wire: 61, category: 'PARTIAL' },
+  /** fcp --job/--attach/--cancel/--retry named no job (or not a job id). */
+  FCP_ERR_NO_SUCH_JOB: { wire: 70, category: 'USAGE' },
+  /** The job is not in a state that allows it: retrying a running job, cancelling a finished one. */
+  FCP_ERR_JOB_STATE: { wire: 71, category: 'USAGE' },
+  /** A job's record file cannot be read (torn by a crash, edited, from another fcp version). */
+  FCP_ERR_JOB_RECORD: { wire: 72, category: 'FILE_IO' },
   FCP_ERR_INTERNAL: { wire: 99, category: 'INTERNAL' },
 } as const satisfies Record<string, { wire: number; category: Category }>;
 

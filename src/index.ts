@@ -7,3 +7,7 @@ export { ExitCode, FcpError, isFcpError } from './errors';
 export type { FcpErrorCode } from './errors';
 export { localLauncher } from './launch/localLauncher';
 export type { Launcher, LaunchedServer } from './launch/launcher';
+export { cancelJob, getJob, listJobs, retryJob, startJob } from './jobs/api';
+export type { JobContext } from './jobs/api';
+export type { JobOptions } from './jobs/jobSpec';
+export type { JobInfo } from './jobs/jobView';

@@ -1,13 +1,13 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
 import { Command, InvalidArgumentError } from 'commander';
-import { CipherName, copy } from '../client/copy';
+import { CipherName, copy, CopyOptions } from '../client/copy';
 import { parseLocation } from '../client/location';
 import { echoJson, echoText } from '../config/echo';
 import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
-import { argParser, bwlimit, chunkSize, connectionCount, nonEmpty, scpLimit } from './optionValues';
+import { argParser, bwlimit, chunkSize, connectionCount, nonEmpty, scpLimit, wholeNumber } from './optionValues';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
@@ -18,6 +18,8 @@ import { FilterArg, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
 import { keepAllPartials } from '../state/partialFile';
 import { newTokenText } from './newToken';
+import { JobCommand, jobCommandOf, JobFlags, runJobCommand } from './jobsCommand';
+import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
 
 /** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
 const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -44,7 +46,7 @@ function sshPort(value: string): number {
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-interface FcpOptions {
+interface FcpOptions extends JobFlags {
   port?: number;
   identity?: string[];
   /** -F: the ssh_config file. */
@@ -193,6 +195,16 @@ export function program(): Command {
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
     .option('-O', "accepted for scp compatibility: fcp speaks its own protocol (SFTP only with --sftp or without Node.js on the remote host)")
     .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
+    .option('--background', "hand the copy to your job runner and return at once, printing the job id and the runner's pid (--json: one record); the job survives the terminal")
+    .option('--jobs', 'list the background jobs: state, progress, rate, ETA (--json: an array of objects, docs/job.schema.json)')
+    .option('--job <id>', 'show one job: progress, or its summary and errors once finished (--json: one object)')
+    .option('--attach <id>', "show a job's live progress until it ends, and exit as it did (Ctrl-C detaches; the job goes on)")
+    .option('--cancel <id>', 'stop a job, keeping its partial files so that --retry resumes it')
+    .option('--discard', 'with --cancel: also remove the partial files the job left at a local destination')
+    .option('--retry <id>', 'run a failed or cancelled job again, resuming from what is already there')
+    .option('--check-login <[user@]host>', 'print true (exit 0) if a key or the agent logs in without any prompt (BatchMode), else false with the reason (exit 5)')
+    .option('--max-jobs <n>', `the job runner runs at most N jobs at once, the rest queued (1-${MAX_JOBS_LIMIT}, default 2)`, argParser(wholeNumber(1, MAX_JOBS_LIMIT)))
+    .option('--keep-jobs <days>', `finished jobs are kept this many days (1-${KEEP_JOBS_DAYS_LIMIT}, default 7)`, argParser(wholeNumber(1, KEEP_JOBS_DAYS_LIMIT)))
     .option('--config <file>', 'fcp settings file (TOML) to read instead of ~/.config/fcp/config.toml (or $FCP_CONFIG)')
     .option('--echo-config', 'print the settings a copy with [HOST] would use, each with where it came from (--json: one object), and exit')
     .option('--new-token', "print a new token for daemon access (fcp://), with the line for fcp's secrets file and the one for fcpd's users file, and exit")
@@ -219,12 +231,20 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const command = program();
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
-  startMemoryGovernor();
-  exitOnInterrupt(io.stderr);
   const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
   catchEscapedErrors((error) => reporter.error(error));
+  let jobCommand: JobCommand | undefined;
+  try {
+    jobCommand = jobCommandOf(options);
+  } catch (err) {
+    reporter.error(asFcpError(err));
+    return ExitCode.USAGE;
+  }
+  startMemoryGovernor();
+  // Ctrl-C during --attach detaches from the job, which goes on.
+  if (jobCommand !== 'attach') exitOnInterrupt(io.stderr);
   if (options.limit !== undefined && options.bwlimit !== undefined) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-l and --bwlimit were both given', { hint: 'give one: -l in Kbit/s as scp, or --bwlimit in KiB/s as rsync' }));
     return ExitCode.USAGE;
@@ -237,12 +257,18 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     io.stdout.write(newTokenText());
     return ExitCode.OK;
   }
-  if (options.echoConfig ? paths.length > 1 : paths.length < 2) {
+  // Job options other than --background copy nothing: they take no paths.
+  const copiesPaths = jobCommand === undefined || jobCommand === 'background';
+  if (!copiesPaths && paths.length > 0) {
+    reporter.error(new FcpError('FCP_ERR_USAGE', `--${command.options.find((o) => o.attributeName() === jobCommand)?.name()} takes no paths`, { hint: 'copy with fcp [options] SOURCE... DEST, or hand the copy to the job runner with --background' }));
+    return ExitCode.USAGE;
+  }
+  if (copiesPaths && (options.echoConfig ? paths.length > 1 : paths.length < 2)) {
     const usage = options.echoConfig ? 'fcp --echo-config [HOST]' : 'fcp [options] SOURCE... DEST';
     reporter.error(new FcpError('FCP_ERR_USAGE', options.echoConfig ? 'give at most one host' : 'missing arguments: give at least one source and a destination', { hint: `usage: ${usage}` }));
     return ExitCode.USAGE;
   }
-  const host = options.echoConfig ? paths[0]?.toString('utf8') : remoteHost(paths);
+  const host = options.echoConfig ? paths[0]?.toString('utf8') : remoteHost(options.checkLogin ? [Buffer.from(`${options.checkLogin}:`)] : paths);
   let loaded: ReturnType<typeof loadFcpSettings>;
   try {
     loaded = loadFcpSettings({ env: process.env, configFile: options.config, host, commandLine: commandLineLayer(command) });
@@ -258,7 +284,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   }
   const settings = loaded.settings;
   try {
-    const summary = await copy({
+    const request: CopyOptions = {
       sources: paths.slice(0, -1),
       destination: paths[paths.length - 1]!,
       recursive: options.recursive,
@@ -298,7 +324,12 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       log: (line) => reporter.log(line),
       notice: (line) => reporter.notice(line),
       onEvent: (event) => reporter.event(event),
-    });
+    };
+    if (jobCommand !== undefined) {
+      const context = { maxJobs: settings.max_jobs.value as number, keepDays: settings.keep_jobs.value as number };
+      return await runJobCommand(jobCommand, { flags: options, context, reporter, stdout: io.stdout, copy: request, ssh: request.ssh ?? {} });
+    }
+    const summary = await copy(request);
     reporter.summary(summary);
     return transferExitCode(summary.files, summary.errors);
   } catch (err) {

@@ -13,7 +13,8 @@ import { DEFAULT_TIMEOUT_S } from '../timeouts';
 import { DEFAULT_BACKUP_SUFFIX } from '../client/copy';
 import { cipherOption } from './cipherOption';
 import { maxDepth } from './filterOptions';
-import { bwlimit, chunkSize, connectionCount, nonEmpty, showChunkSize, showRate, timeoutMs } from './optionValues';
+import { bwlimit, chunkSize, connectionCount, nonEmpty, showChunkSize, showRate, timeoutMs, wholeNumber } from './optionValues';
+import { DEFAULT_KEEP_JOBS_DAYS, DEFAULT_MAX_JOBS, KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
 
 const same = <T>(value: T): T => value;
 
@@ -44,6 +45,8 @@ export const FCP_SCHEMA = {
   verify: switchKey,
   fcpd_path: textKey(nonEmpty, same),
   ssh: textKey(nonEmpty, same),
+  max_jobs: textKey(wholeNumber(1, MAX_JOBS_LIMIT), same),
+  keep_jobs: textKey(wholeNumber(1, KEEP_JOBS_DAYS_LIMIT), same),
 } satisfies Schema;
 
 export type FcpKey = keyof typeof FCP_SCHEMA;
@@ -75,6 +78,8 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   verify: true,
   fcpd_path: undefined,
   ssh: undefined,
+  max_jobs: DEFAULT_MAX_JOBS,
+  keep_jobs: DEFAULT_KEEP_JOBS_DAYS,
 };
 
 /** The commander options (attribute, flag as written) that set each key. */
@@ -110,6 +115,8 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
     ['ssh', () => '--ssh'],
     ['S', () => '-S'],
   ],
+  max_jobs: [['maxJobs', () => '--max-jobs']],
+  keep_jobs: [['keepJobs', () => '--keep-jobs']],
 };
 
 export type FcpSettings = Record<FcpKey, Setting>;

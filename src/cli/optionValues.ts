@@ -56,6 +56,15 @@ export function timeoutMs(value: string): number {
   return seconds * 1000;
 }
 
+/** A parser of a whole number from min to max (--max-jobs, --keep-jobs). */
+export function wholeNumber(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new Error(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
 /** A non-empty string (a program, a command). */
 export function nonEmpty(value: string): string {
   if (value.trim() === '') throw new Error('must not be empty');

@@ -58,6 +58,8 @@ describe('the keys never drift from the options', () => {
       verify: fc.boolean(),
       fcpd_path: fc.string({ minLength: 1 }).filter((s) => s.trim() !== ''),
       ssh: fc.constantFrom('ssh', '/usr/bin/ssh -q'),
+      max_jobs: fc.integer({ min: 1, max: 64 }),
+      keep_jobs: fc.integer({ min: 1, max: 3650 }),
     };
     for (const [key, values] of Object.entries(samples)) {
       const spec = FCP_SCHEMA[key as FcpKey] as (typeof FCP_SCHEMA)[FcpKey] & { show(v: unknown): never; fromToml(v: unknown): unknown; fromText(v: string): unknown };
@@ -154,6 +156,8 @@ describe('loadFcpSettings', () => {
       install: true,
       via_fcpd: false,
       verify: true,
+      max_jobs: 2,
+      keep_jobs: 7,
     });
     expect(text).toContain(`connections = 16  # ${file}:3`);
     expect(text).toContain('# encrypt is not set  # default');

@@ -1,0 +1,233 @@
+/**
+ * Background jobs over the test sshd (issue 17): fcp --background returns before the copy ends;
+ * --jobs/--job show progress moving, as JSON that fits docs/job.schema.json; a cancelled job
+ * retried resumes (bytesResumed > 0) to an identical file; a runner killed with -9 mid-job is
+ * started again by fcp --jobs and the job resumes; a job started from a shell that then exits
+ * completes; bad ids are exit 2. Uploads are slowed with --bwlimit so that jobs last long enough
+ * to be seen running. Each test file has its own XDG_STATE_HOME, and afterAll stops its runner.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { schemaProblems, Schema } from '../helpers/jsonSchema';
+import { alive, childEnv, content, expectExit, expectFailure, killAll, REPO, runFcp, sha256, show, tempDir, writeFile } from './harness';
+import { explicitLogin, Sshd, startSshd } from './sshd';
+import { isRunning } from '../../../src/state/running';
+
+jest.setTimeout(120_000);
+
+const SCHEMA = JSON.parse(fs.readFileSync(path.join(REPO, 'docs', 'job.schema.json'), 'utf8')) as Schema;
+const SIZE = 24 * 1024 * 1024;
+/** 1 MiB/s: a job of SIZE lasts about 24 s, long enough for several fcp runs to watch it. */
+const SLOW = ['--bwlimit', '1M'];
+const WAIT_MS = 60_000;
+
+let sshd: Sshd;
+let home: string;
+let work: string;
+let state: string;
+let source: string;
+let env: NodeJS.ProcessEnv;
+/** Every runner pid seen: afterAll makes sure each is gone. */
+const runnerPids = new Set<number>();
+
+const fcp = (args: string[]) => runFcp(args, { env, cwd: work, timeoutMs: 60_000 });
+const remote = (name: string): string => `${sshd.user}@127.0.0.1:${path.join(work, 'remote', name)}`;
+const runnerPid = (): number | undefined => {
+  const text = fs.existsSync(path.join(state, 'fcp', 'jobs.pid')) ? fs.readFileSync(path.join(state, 'fcp', 'jobs.pid'), 'utf8') : '';
+  return Number(text) || undefined;
+};
+
+interface Job {
+  id: string;
+  state: string;
+  bytesDone: number;
+  transferSize: number;
+  runs: number;
+  summary: { bytesResumed: number; bytesSent: number; errors: unknown[] } | null;
+  error: { code: string; message: string } | null;
+}
+
+function expectFits(value: unknown): void {
+  expect(schemaProblems(value, SCHEMA)).toEqual([]);
+}
+
+async function getJob(id: string): Promise<Job> {
+  const run = await fcp(['--job', id, '--json']);
+  expectExit(run, 0);
+  const job = JSON.parse(run.stdout) as Job;
+  expectFits(job);
+  return job;
+}
+
+async function until(id: string, done: (job: Job) => boolean, what: string): Promise<Job> {
+  let job = await getJob(id);
+  for (const deadline = Date.now() + WAIT_MS; !done(job) && Date.now() < deadline; job = await getJob(id)) await new Promise((r) => setTimeout(r, 200));
+  if (!done(job)) throw new Error(`job ${id} never ${what}: ${JSON.stringify(job)}\n${fs.readFileSync(path.join(state, 'fcp', 'jobs.log'), 'utf8')}`);
+  return job;
+}
+
+async function startJob(args: string[]): Promise<{ id: string; pid: number }> {
+  const run = await fcp(['--background', '--json', ...explicitLogin(sshd), ...SLOW, ...args]);
+  expectExit(run, 0);
+  const record = JSON.parse(run.stdout) as { event: string; id: string; pid: number };
+  expect(record).toEqual({ event: 'job', id: expect.stringMatching(/^[0-9a-f]{12}$/), pid: expect.any(Number) });
+  runnerPids.add(record.pid);
+  return record;
+}
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  home = tempDir('jobs-home');
+  work = tempDir('jobs-work');
+  state = tempDir('jobs-state');
+  fs.mkdirSync(path.join(work, 'remote'));
+  source = path.join(work, 'source.bin');
+  writeFile(source, content(SIZE, 'jobs-test'), 0o640, 1);
+  env = childEnv(home, { XDG_STATE_HOME: state });
+});
+
+afterAll(async () => {
+  const pid = runnerPid();
+  if (pid) runnerPids.add(pid);
+  for (const runner of runnerPids) {
+    if (runner > 1 && alive(runner)) process.kill(runner, 'SIGKILL');
+  }
+  killAll();
+  await sshd?.stop();
+  for (const dir of [home, work, state]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('--background returns before the copy ends; --jobs and --job show its progress moving; cancel, then retry, resumes to an identical file', async () => {
+  const { id } = await startJob([source, remote('one.bin')]);
+  // The final name appears only once the file is complete and verified.
+  expect(fs.existsSync(path.join(work, 'remote', 'one.bin'))).toBe(false);
+  const first = await until(id, (job) => job.state === 'running' && job.bytesDone > 0, 'showed progress');
+  expect(first.transferSize).toBe(SIZE);
+  const later = await until(id, (job) => job.bytesDone > first.bytesDone, 'moved on');
+  expect(later.bytesDone).toBeLessThan(SIZE);
+
+  const list = await fcp(['--jobs', '--json']);
+  expectExit(list, 0);
+  const jobs = JSON.parse(list.stdout) as Job[];
+  expectFits(jobs[0]);
+  expect(jobs.map((job) => job.id)).toEqual([id]);
+  const text = await fcp(['--jobs']);
+  expect(text.stdout).toContain(id);
+  expect(text.stdout).toContain('running');
+
+  const cancel = await fcp(['--cancel', id]);
+  expectExit(cancel, 0);
+  expect(cancel.stdout).toContain('cancelled');
+  const cancelled = await getJob(id);
+  expect(cancelled.state).toBe('cancelled');
+  expect(fs.existsSync(path.join(work, 'remote', 'one.bin'))).toBe(false);
+  expect(fs.existsSync(path.join(work, 'remote', '.one.bin.fcp-part'))).toBe(true);
+
+  expectExit(await fcp(['--retry', id]), 0);
+  const attach = await fcp(['--attach', id, '--json']);
+  expectExit(attach, 0);
+  const last = JSON.parse(attach.stdout.trim().split('\n').pop()!) as Job & { event: string };
+  expect(last).toMatchObject({ event: 'job', id, state: 'done' });
+  expectFits(last);
+  const done = await getJob(id);
+  expect(done.state).toBe('done');
+  expect(done.runs).toBe(2);
+  expect(done.summary!.bytesResumed).toBeGreaterThan(0);
+  expect(done.summary!.bytesSent).toBeLessThan(SIZE);
+  expect(sha256(path.join(work, 'remote', 'one.bin'))).toBe(sha256(source));
+});
+
+test('a runner killed with -9 mid-job is started again by fcp --jobs, and the job resumes and finishes', async () => {
+  const { id, pid } = await startJob([source, remote('two.bin')]);
+  // Some chunks in, verified and in the receiver's journal (flushed every second), so that there is something to resume.
+  await until(id, (job) => job.state === 'running' && job.bytesDone >= SIZE / 6, 'got a sixth of the way');
+  process.kill(pid, 'SIGKILL');
+  for (const deadline = Date.now() + 10_000; isRunning(pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  const list = await fcp(['--jobs', '--json']);
+  expectExit(list, 0);
+  const restarted = runnerPid();
+  expect(restarted).toBeDefined();
+  expect(restarted).not.toBe(pid);
+  runnerPids.add(restarted!);
+  const done = await until(id, (job) => job.state === 'done' || job.state === 'failed', 'ended');
+  expect(done.error).toBeNull();
+  expect(done.runs).toBe(2);
+  expect(done.summary!.bytesResumed).toBeGreaterThan(0);
+  expect(sha256(path.join(work, 'remote', 'two.bin'))).toBe(sha256(source));
+});
+
+test('a job started from a shell that then exits (and is hung up on) still completes', async () => {
+  // No runner yet: the shell's fcp starts it.
+  const old = runnerPid();
+  if (old) process.kill(old, 'SIGTERM');
+  for (const deadline = Date.now() + 10_000; old && alive(old) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  const fcpCommand = [process.execPath, path.join(REPO, 'bin', 'fcp'), '--background', '--json', ...explicitLogin(sshd), ...SLOW, source, remote('three.bin')];
+  const quoted = fcpCommand.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+  // The shell hangs up on its whole process group as it leaves, as a closing terminal does.
+  const shell = spawnSync('setsid', ['sh', '-c', `${quoted}; kill -HUP 0`], { env: { ...process.env, ...env }, cwd: work, encoding: 'utf8', timeout: 60_000 });
+  expect(shell.signal).toBe('SIGHUP');
+  const { id, pid } = JSON.parse(shell.stdout.trim().split('\n')[0]!) as { id: string; pid: number };
+  runnerPids.add(pid);
+  const done = await until(id, (job) => job.state === 'done' || job.state === 'failed', 'ended');
+  expect(done.error).toBeNull();
+  expect(sha256(path.join(work, 'remote', 'three.bin'))).toBe(sha256(source));
+});
+
+test('a job whose destination a running job writes waits queued; --max-jobs 1 queues the rest', async () => {
+  const small = path.join(work, 'small.bin');
+  writeFile(small, content(SIZE / 4, 'jobs-test/small'), 0o644, 2);
+  const first = await startJob(['--max-jobs', '2', small, remote('same.bin')]);
+  const second = await startJob(['--max-jobs', '2', source, remote('same.bin')]);
+  await until(first.id, (job) => job.state === 'running', 'ran');
+  expect((await getJob(second.id)).state).toBe('queued');
+  await until(first.id, (job) => job.state === 'done', 'ended');
+  await until(second.id, (job) => job.state === 'running', 'ran after the first');
+  expectExit(await fcp(['--cancel', second.id]), 0);
+
+  const third = await startJob(['--max-jobs', '1', small, remote('third.bin')]);
+  const fourth = await startJob(['--max-jobs', '1', small, remote('fourth.bin')]);
+  await until(third.id, (job) => job.state === 'running', 'ran');
+  expect((await getJob(fourth.id)).state).toBe('queued');
+  await until(fourth.id, (job) => job.state === 'done', 'ran after the third');
+  expect(sha256(path.join(work, 'remote', 'fourth.bin'))).toBe(sha256(small));
+});
+
+test('--cancel --discard removes the partial files a job left at a local destination', async () => {
+  const local = path.join(work, 'local-dst');
+  fs.mkdirSync(local);
+  const { id } = await startJob([source, `${local}/`]);
+  await until(id, (job) => job.state === 'running' && job.bytesDone >= SIZE / 6, 'got a sixth of the way');
+  const cancel = await fcp(['--cancel', id, '--discard']);
+  expectExit(cancel, 0);
+  expect(cancel.stdout).toContain('partial files removed');
+  expect((await getJob(id)).state).toBe('cancelled');
+  expect(fs.readdirSync(local)).toEqual([]);
+});
+
+test('bad ids and job states: a clear error and exit 2', async () => {
+  expectFailure(await fcp(['--job', 'nothere']), 2, 'FCP_ERR_NO_SUCH_JOB', /not a job id/);
+  expectFailure(await fcp(['--attach', '000000000000']), 2, 'FCP_ERR_NO_SUCH_JOB', /no job 000000000000/);
+  expectFailure(await fcp(['--cancel', '../../etc/passwd']), 2, 'FCP_ERR_NO_SUCH_JOB');
+  expectFailure(await fcp(['--retry', 'ffffffffffff']), 2, 'FCP_ERR_NO_SUCH_JOB');
+  const list = JSON.parse((await fcp(['--jobs', '--json'])).stdout) as Job[];
+  const done = list.find((job) => job.state === 'done')!;
+  expectFailure(await fcp(['--retry', done.id]), 2, 'FCP_ERR_JOB_STATE', /only a failed or cancelled job/);
+  expectFailure(await fcp(['--cancel', done.id]), 2, 'FCP_ERR_JOB_STATE', /nothing to cancel/);
+  const json = await fcp(['--job', 'nothere', '--json']);
+  expectExit(json, 2);
+  expect(JSON.parse(json.stdout)).toMatchObject({ event: 'error', code: 'FCP_ERR_NO_SUCH_JOB' });
+  expectFailure(await fcp(['--jobs', 'jobs']), 2, 'FCP_ERR_USAGE', /--jobs takes no paths/);
+  expectFailure(await fcp(['--discard']), 2, 'FCP_ERR_USAGE', /--discard goes with --cancel/);
+});
+
+test('--check-login: true with a key that logs in, false and exit 5 without one', async () => {
+  const ok = await fcp(['--check-login', `${sshd.user}@127.0.0.1`, ...explicitLogin(sshd)]);
+  expectExit(ok, 0);
+  expect(ok.stdout).toBe('true\n');
+  const login = explicitLogin(sshd).filter((arg, i, all) => arg !== '-i' && all[i - 1] !== '-i');
+  const no = await fcp(['--check-login', `${sshd.user}@127.0.0.1`, ...login, '-o', 'IdentitiesOnly=yes']);
+  expect(no.stdout).toBe('false\n');
+  expectFailure(no, 5, 'FCP_ERR_AUTH');
+  expect(show(no)).not.toMatch(/^\s+at\s/m);
+});
