@@ -4,10 +4,12 @@
  * file's chunks are spread over all workers, small files go to whichever worker is free. Each file
  * is written under a hidden temporary name (resume.ts), closed, and then, while the workers go on
  * with other files, its size (and, when both sides can, its hash) checked, its mode and mtime set,
- * and renamed into place. Directory modes and mtimes are set last,
+ * and renamed into place. This machine's side of the hash is taken of the bytes as they are moved
+ * (a whole file's, in order), so only the remote side reads the file again. Directory modes and mtimes are set last,
  * deepest first, so that writing into them does not change them. A file's failure is its own
  * (a file event with the error); a lost session ends the copy.
  */
+import { createHash, Hash } from 'node:crypto';
 import { FcpError } from '../errors';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import type { Entry } from '../transfer/walk';
@@ -75,6 +77,13 @@ class FileJob {
   private freshFirst = true;
   /** The first opener's create: later openers wait for it before they open the file in place. */
   private created: Promise<unknown> = Promise.resolve();
+  /**
+   * The hash of the bytes moved, fed chunk by chunk in file order (chunks written out of order wait
+   * in `unhashed`: at most one per worker), when the whole file is moved in this run.
+   */
+  private moved: Hash | undefined;
+  private readonly unhashed = new Map<number, Buffer>();
+  private hashedChunks = 0;
 
   constructor(
     readonly entry: FileEntry,
@@ -112,6 +121,7 @@ class FileJob {
       this.firstUnwritten = skipped;
       this.resumedChunks = skipped;
       this.resumedBytes = offset;
+      if (this.options.hash && offset === 0) this.moved = createHash(this.options.hash.tool.node);
       this.ready = true;
     })());
   }
@@ -132,9 +142,20 @@ class FileJob {
     return opened;
   }
 
-  chunkWritten(index: number): void {
+  chunkWritten(index: number, bytes: Buffer): void {
     this.written.add(index);
     while (this.written.has(this.firstUnwritten)) this.firstUnwritten++;
+    if (!this.moved) return;
+    this.unhashed.set(index, bytes);
+    for (let next = this.unhashed.get(this.hashedChunks); next; next = this.unhashed.get(this.hashedChunks)) {
+      this.moved.update(next);
+      this.unhashed.delete(this.hashedChunks++);
+    }
+  }
+
+  /** The digest of the bytes moved, when they are the whole file. */
+  movedDigest(): string | undefined {
+    return this.moved && this.hashedChunks === this.chunks ? this.moved.digest('hex') : undefined;
   }
 
   async closeHandles(): Promise<FcpError | undefined> {
@@ -247,8 +268,7 @@ export class Mover {
     for (let task = await this.take(); task; task = await this.take()) {
       const { job, index } = task;
       try {
-        await this.copyChunk(job, index, session);
-        job.chunkWritten(index);
+        job.chunkWritten(index, await this.copyChunk(job, index, session));
       } catch (err) {
         this.fail(job, err);
       }
@@ -260,11 +280,12 @@ export class Mover {
     this.notify();
   }
 
-  private async copyChunk(job: FileJob, index: number, session: number): Promise<void> {
+  /** Resolves with the bytes it moved. */
+  private async copyChunk(job: FileJob, index: number, session: number): Promise<Buffer> {
     const [from, to] = await job.handlesFor(session);
     const position = index * SFTP_CHUNK_BYTES;
     const buffer = Buffer.allocUnsafe(Math.min(SFTP_CHUNK_BYTES, job.entry.size - position));
-    if (buffer.length === 0) return;
+    if (buffer.length === 0) return buffer;
     const got = await from.read(buffer, position);
     if (got !== buffer.length) {
       throw new FcpError('FCP_ERR_IO', `${job.entry.source.toString('utf8')} shrank while it was copied (${job.entry.size} bytes when the copy began)`, {
@@ -273,6 +294,7 @@ export class Mover {
     }
     await to.write(buffer, position);
     this.options.events.bytes?.(buffer.length);
+    return buffer;
   }
 
   /**
@@ -310,9 +332,11 @@ export class Mover {
   private async commit(job: FileJob): Promise<void> {
     const { source, destination, hash } = this.options;
     const { entry, temp, final } = job;
+    const moved = job.movedDigest();
+    const digestOf = (side: Side, path: Buffer, tool: RemoteHashTool) => (side.local && moved) || side.hash(path, tool, entry.size);
     const [size, digests] = await Promise.all([
       destination.fileSize(temp),
-      hash && Promise.all([source.hash(entry.source, hash, entry.size), destination.hash(temp, hash, entry.size)]),
+      hash && Promise.all([digestOf(source, entry.source, hash), digestOf(destination, temp, hash)]),
       destination.setAttributes(temp, entry.perm, seconds(entry.mtimeNs)),
     ]);
     if (size !== entry.size) {

@@ -30,6 +30,8 @@ export interface FileHandle {
 export interface Side {
   /** Handles belong to one session (SFTP) or serve them all (local). */
   readonly perSession: boolean;
+  /** This machine: its file's hash is that of the bytes the mover moved, not read again. */
+  readonly local: boolean;
   openRead(path: Buffer, session: number): Promise<FileHandle>;
   /** `fresh`: create or truncate; otherwise the file exists and is written in place. */
   openWrite(path: Buffer, session: number, fresh: boolean, perm: number): Promise<FileHandle>;
@@ -73,6 +75,7 @@ export function localSide(): Side {
   });
   return {
     perSession: false,
+    local: true,
     openRead: async (path) => handle(await attempt('open', path, () => fs.promises.open(path, 'r')), path),
     openWrite: async (path, _session, fresh, perm) => handle(await attempt('create', path, () => fs.promises.open(path, fresh ? 'w' : 'r+', (perm & 0o777) | 0o600)), path),
     async fileSize(path) {
@@ -156,6 +159,7 @@ export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
   };
   return {
     perSession: true,
+    local: false,
     openRead: async (path, session) => handle(session, await fsOf(session).open(text(path), 'r'), text(path)),
     openWrite: async (path, session, fresh, perm) => handle(session, await fsOf(session).open(text(path), fresh ? 'w' : 'r+', (perm & 0o777) | 0o600), text(path)),
     async fileSize(path) {
