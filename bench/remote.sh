@@ -8,8 +8,9 @@
 #      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs);
 #   4. reconnect (on the WAN, 0.1 % loss unless WAN_LOSS says otherwise): iperf3 -P 8, then 1 GiB
 #      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run;
-#   5. sftp (loopback): fcp --sftp against scp, scp -O, and mscp where installed (else parallel
-#      sftp batches for the tree), with the load average before and after (shared machines).
+#   5. sftp (loopback): fcp --sftp -n 1/2/4/8 against scp, scp -O, and mscp where installed (else
+#      parallel sftp batches for the tree), each with its CPU seconds (client + sshd sessions), and
+#      the load average before and after (shared machines: CPU seconds hold where wall time does not).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
 # Usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override)
 set -euo pipefail
@@ -178,32 +179,66 @@ parallel_sftp_tree() {
   [ "$(find "$out" -type f | wc -l)" = 10000 ]
 }
 
+# CPU seconds the loopback sshd's finished sessions used (its reaped children: sshd, sftp-server, shells).
+sshd_cpu() { awk -v tick="$(getconf CLK_TCK)" '{print ($16 + $17) / tick}' "/proc/$SSHD_PID/stat"; }
+
+# As best(), also keeping the CPU seconds of the best run in $DATA/cpu: "client server", the
+# command's user+sys (children included) and that of the sshd sessions it caused. CPU seconds
+# hold on a loaded machine, where wall-clock seconds do not.
+best_cpu() {
+  local best= wall user sys before after
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$CLEAN"
+    before=$(sshd_cpu)
+    /usr/bin/time -f '%e %U %S' -o "$DATA/time" "$@" >/dev/null 2>"$DATA/err" || { echo "bench: failed: $* ($(tail -2 "$DATA/err"))" >&2; echo nan; return; }
+    # The sessions end after the client: their sshd must have exited and been reaped.
+    for _ in $(seq 50); do pgrep -P "$SSHD_PID" >/dev/null || break; sleep 0.1; done
+    after=$(sshd_cpu)
+    read -r wall user sys < <(tail -1 "$DATA/time")
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $wall < $best else 1)"; then
+      best=$wall
+      python3 -c "print(f'{$user + $sys:.2f} {$after - $before:.2f}')" > "$DATA/cpu"
+    fi
+  done
+  rm -rf "$CLEAN"
+  printf '%.2f' "$best"
+}
+
+# "N s (CPU client + server = total s)" of a best_cpu run.
+with_cpu() {
+  local client server
+  read -r client server < "$DATA/cpu"
+  echo "$1 s (CPU $client + $server = $(python3 -c "print(f'{$client + $server:.2f}')") s)"
+}
+
 # SFTP mode (fcp --sftp, N SSH sessions) against scp (SFTP protocol since OpenSSH 9.0; -O: the
-# old scp protocol) and mscp where it is installed, else parallel sftp batches for the tree.
+# old scp protocol) and mscp where it is installed, else parallel sftp batches for the tree. Each
+# case also gives its CPU seconds: the client's (fcp, or scp and its ssh) and the sshd sessions'.
 sftp_case() {
-  echo "== SFTP over the loopback sshd, best of $RUNS ($(uptime | sed 's/.*load/load/'))"
+  echo "== SFTP over the loopback sshd, best of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   loopback_sshd
-  local dir=$SSHD_DIR out=$DATA/out
+  local dir=$SSHD_DIR out=$DATA/out n
   CLEAN=$out
-  local scp_big scp_o_big fcp4_big fcp8_big scp_tree fcp4_tree fcp8_tree par_tree
-  scp_big=$(best scp -q -F "$dir/config" "$DATA/big" "bench:$out")
-  scp_o_big=$(best scp -q -O -F "$dir/config" "$DATA/big" "bench:$out")
-  fcp4_big=$(best $FCP -q --sftp -F "$dir/config" "$DATA/big" "bench:$out")
-  fcp8_big=$(best $FCP -q --sftp -n 8 -F "$dir/config" "$DATA/big" "bench:$out")
-  echo "1 GiB file: scp $scp_big s, scp -O $scp_o_big s"
-  echo "  fcp --sftp 4 sessions $fcp4_big s = $(ratio "$scp_big" "$fcp4_big")x scp; 8 sessions $fcp8_big s = $(ratio "$scp_big" "$fcp8_big")x"
-  scp_tree=$(best scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out")
-  fcp4_tree=$(best $FCP -q --sftp -r -F "$dir/config" "$DATA/tree" "bench:$out")
-  fcp8_tree=$(best $FCP -q --sftp -n 8 -r -F "$dir/config" "$DATA/tree" "bench:$out")
+  local scp_big scp_tree par_tree fcp_big=() fcp_tree=()
+  scp_big=$(best_cpu scp -q -F "$dir/config" "$DATA/big" "bench:$out"); scp_big=$(with_cpu "$scp_big")
+  echo "1 GiB file: scp $scp_big, scp -O $(with_cpu "$(best_cpu scp -q -O -F "$dir/config" "$DATA/big" "bench:$out")")"
+  for n in 1 2 4 8; do
+    fcp_big[n]=$(best_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "$DATA/big" "bench:$out")
+    echo "  fcp --sftp -n $n: $(with_cpu "${fcp_big[n]}") = $(ratio "${scp_big%% *}" "${fcp_big[n]}")x scp"
+  done
+  scp_tree=$(best_cpu scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out"); scp_tree=$(with_cpu "$scp_tree")
   par_tree=$(best parallel_sftp_tree 4)
-  echo "10,000 x 4 KiB: scp -r $scp_tree s, 4 parallel sftp batches $par_tree s"
-  echo "  fcp --sftp 4 sessions $fcp4_tree s = $(ratio "$scp_tree" "$fcp4_tree")x scp -r, $(ratio "$par_tree" "$fcp4_tree")x parallel sftp; 8 sessions $fcp8_tree s"
+  echo "10,000 x 4 KiB: scp -r $scp_tree, 4 parallel sftp batches $par_tree s"
+  for n in 1 2 4 8; do
+    fcp_tree[n]=$(best_cpu $FCP -q --sftp -n "$n" -r -F "$dir/config" "$DATA/tree" "bench:$out")
+    echo "  fcp --sftp -n $n: $(with_cpu "${fcp_tree[n]}") = $(ratio "${scp_tree%% *}" "${fcp_tree[n]}")x scp -r, $(ratio "$par_tree" "${fcp_tree[n]}")x parallel sftp"
+  done
   if command -v mscp >/dev/null; then
     echo "  mscp: 1 GiB $(best mscp -q -F "$dir/config" "$DATA/big" "bench:$out") s, tree $(best mscp -q -F "$dir/config" "$DATA/tree" "bench:$out") s"
   else
     echo "  mscp: not installed here (not packaged for this distribution); the parallel sftp batches stand in for the tree"
   fi
-  echo "  after: $(uptime | sed 's/.*load/load/')"
+  echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   kill "$SSHD_PID"; SSHD_PID=
 }
 

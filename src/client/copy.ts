@@ -190,7 +190,7 @@ export interface CopySummary {
   mode: CopyMode;
   /**
    * What was checked of each file: 'chunks' (fcpd: every chunk's digest, then the whole file's),
-   * for SFTP 'size', 'size+sha256' or 'size+md5' (a hash when the server can run one), or 'none'
+   * for SFTP 'size', 'size+blake2b', 'size+sha256' or 'size+md5' (a hash when the server can run one), or 'none'
    * (a local copy with --no-verify).
    */
   verification: 'chunks' | 'none' | SftpVerification;

@@ -13,6 +13,7 @@ import type { Entry, SkippedEntry, WalkOptions, WalkResult } from '../transfer/w
 import type { ClientWork } from '../transfer/work';
 import { Mover, MoveResult } from './mover';
 import type { RemoteFs } from './remoteFs';
+import { RemoteShell } from './remoteShell';
 import { walkRemote } from './remoteWalk';
 import { closeSessions, openSessions } from './sessions';
 import { localSide, remoteSide } from './sides';
@@ -77,10 +78,11 @@ async function remoteDestination(fs: RemoteFs, typed: Buffer, flags: number): Pr
 
 export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyResult> {
   const sessions = await openSessions(options.host, options.context, options.sessions);
+  const shell = new RemoteShell(sessions[0]!.ssh);
   try {
     const first = sessions[0]!;
     const [hash, planned] = await Promise.all([
-      remoteHash(first.ssh, options.log),
+      remoteHash(shell, options.log),
       (async () => {
         const { work } = options;
         if (work.kind === 'push') {
@@ -94,21 +96,22 @@ export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyRe
     const files = planned.entries.filter((entry) => entry.kind === 'file');
     options.events.start?.(files.length, files.reduce((sum, file) => sum + (file.kind === 'file' ? file.size : 0), 0));
     for (const { path, error } of planned.skipped) options.events.entryFailed?.(path, error);
-    const [local, remote] = [localSide(), remoteSide(sessions)];
+    const [local, remote] = [localSide(), remoteSide(sessions, shell)];
     const result = await new Mover({
       source: planned.push ? local : remote,
       destination: planned.push ? remote : local,
       entries: planned.entries,
       destinationPath: (entryPath) => planned.destination.localPath(entryPath),
-      workers: sessions.length,
+      sessions: sessions.length,
       hash,
       events: options.events,
       log: options.log,
     }).run();
     result.entriesFailed += planned.skipped.length;
     result.errors.unshift(...planned.skipped.map((skip) => skip.error));
-    return { ...result, sessions: sessions.length, verification: hash ? `size+${hash}` : 'size' };
+    return { ...result, sessions: sessions.length, verification: hash ? `size+${hash.tool.name}` : 'size' };
   } finally {
+    shell.close();
     closeSessions(sessions);
   }
 }

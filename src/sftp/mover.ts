@@ -1,22 +1,35 @@
 /**
  * Moves a walked tree from one side to the other over N sessions: directories first (pre-order),
- * then symlinks, then files, chunk by chunk, one worker per session; a large file's chunks are
- * spread over all workers, small files go to whichever worker is free. Each file is written under
- * a hidden temporary name (resume.ts), its size (and, when both sides can, its hash) checked,
- * its mode and mtime set, and then renamed into place. Directory modes and mtimes are set last,
+ * then symlinks, then files, chunk by chunk, CHUNKS_PER_SESSION workers per session; a large
+ * file's chunks are spread over all workers, small files go to whichever worker is free. Each file
+ * is written under a hidden temporary name (resume.ts), closed, and then, while the workers go on
+ * with other files, its size (and, when both sides can, its hash) checked, its mode and mtime set,
+ * and renamed into place. This machine's side of the hash is taken of the bytes as they are moved
+ * (a whole file's, in order), so only the remote side reads the file again. Directory modes and mtimes are set last,
  * deepest first, so that writing into them does not change them. A file's failure is its own
  * (a file event with the error); a lost session ends the copy.
  */
+import { createHash, Hash } from 'node:crypto';
 import { FcpError } from '../errors';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import type { Entry } from '../transfer/walk';
 import { hiddenTempPath } from '../transfer/fileWriter';
 import { resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
-import type { HashName } from './remoteHasher';
 import type { FileHandle, Side } from './sides';
+import type { RemoteHashTool } from './verification';
 
-/** Files being written at once, per worker: enough to keep workers busy between small files. */
-const OPEN_FILES_PER_WORKER = 2;
+/**
+ * Chunks in flight per session: while one chunk's writes wait for their answers, the next one is
+ * read and sent, so a session's pipe never drains between chunks.
+ */
+const CHUNKS_PER_SESSION = 2;
+/** Files being written at once, per session: enough to keep sessions busy between small files. */
+const OPEN_FILES_PER_SESSION = 4;
+/**
+ * Files written and closed but not yet verified and renamed: their hashes are asked for in
+ * batches (remoteHasher.ts), so a batch can only be as large as this.
+ */
+const FILES_FINISHING = 512;
 /** Errors that end the whole copy rather than one file. */
 const FATAL = new Set(['FCP_ERR_CONNECTION_LOST', 'FCP_ERR_TIMEOUT', 'FCP_ERR_CONNECT']);
 
@@ -26,9 +39,10 @@ export interface MoveOptions {
   entries: Entry[];
   /** Where an entry goes on the destination side. */
   destinationPath(entryPath: Buffer): Buffer;
-  workers: number;
+  /** SSH sessions, numbered from 0. */
+  sessions: number;
   /** The hash both sides compare, when both can compute it. */
-  hash: HashName | undefined;
+  hash: RemoteHashTool | undefined;
   events: TransferEvents;
   log(line: string): void;
 }
@@ -63,6 +77,13 @@ class FileJob {
   private freshFirst = true;
   /** The first opener's create: later openers wait for it before they open the file in place. */
   private created: Promise<unknown> = Promise.resolve();
+  /**
+   * The hash of the bytes moved, fed chunk by chunk in file order (chunks written out of order wait
+   * in `unhashed`: at most one per worker), when the whole file is moved in this run.
+   */
+  private moved: Hash | undefined;
+  private readonly unhashed = new Map<number, Buffer>();
+  private hashedChunks = 0;
 
   constructor(
     readonly entry: FileEntry,
@@ -100,6 +121,7 @@ class FileJob {
       this.firstUnwritten = skipped;
       this.resumedChunks = skipped;
       this.resumedBytes = offset;
+      if (this.options.hash && offset === 0) this.moved = createHash(this.options.hash.tool.node);
       this.ready = true;
     })());
   }
@@ -120,9 +142,20 @@ class FileJob {
     return opened;
   }
 
-  chunkWritten(index: number): void {
+  chunkWritten(index: number, bytes: Buffer): void {
     this.written.add(index);
     while (this.written.has(this.firstUnwritten)) this.firstUnwritten++;
+    if (!this.moved) return;
+    this.unhashed.set(index, bytes);
+    for (let next = this.unhashed.get(this.hashedChunks); next; next = this.unhashed.get(this.hashedChunks)) {
+      this.moved.update(next);
+      this.unhashed.delete(this.hashedChunks++);
+    }
+  }
+
+  /** The digest of the bytes moved, when they are the whole file. */
+  movedDigest(): string | undefined {
+    return this.moved && this.hashedChunks === this.chunks ? this.moved.digest('hex') : undefined;
   }
 
   async closeHandles(): Promise<FcpError | undefined> {
@@ -141,6 +174,8 @@ export class Mover {
   private nextFile = 0;
   private readonly active: FileJob[] = [];
   private wake: (() => void)[] = [];
+  /** Files being verified and renamed (settle), each promise removing itself when done. */
+  private readonly finishing = new Set<Promise<void>>();
   private fatal: FcpError | undefined;
   private readonly result: MoveResult = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesSent: 0, bytesResumed: 0, errors: [] };
 
@@ -164,7 +199,9 @@ export class Mover {
         await destination.rename(temp, final);
       });
     }
-    await Promise.all(Array.from({ length: this.options.workers }, (_, session) => this.worker(session)));
+    const { sessions } = this.options;
+    await Promise.all(Array.from({ length: sessions * CHUNKS_PER_SESSION }, (_, worker) => this.worker(worker % sessions)));
+    while (this.finishing.size > 0) await Promise.all(this.finishing);
     if (this.fatal) throw this.fatal;
     for (const dir of dirs.reverse()) {
       await this.entryStep(dir.path, () => destination.setAttributes(destinationPath(dir.path), dir.perm, seconds(dir.mtimeNs)));
@@ -202,7 +239,7 @@ export class Mover {
         job.inFlight++;
         return { job, index: job.next++ };
       }
-      if (this.nextFile < this.files.length && this.active.length < this.options.workers * OPEN_FILES_PER_WORKER) {
+      if (this.nextFile < this.files.length && this.active.length < this.options.sessions * OPEN_FILES_PER_SESSION && this.finishing.size < FILES_FINISHING) {
         const started = new FileJob(this.files[this.nextFile++]!, this.options);
         this.active.push(started);
         // Resuming moves the first chunk: prepare before handing one out.
@@ -231,8 +268,7 @@ export class Mover {
     for (let task = await this.take(); task; task = await this.take()) {
       const { job, index } = task;
       try {
-        await this.copyChunk(job, index, session);
-        job.chunkWritten(index);
+        job.chunkWritten(index, await this.copyChunk(job, index, session));
       } catch (err) {
         this.fail(job, err);
       }
@@ -244,11 +280,12 @@ export class Mover {
     this.notify();
   }
 
-  private async copyChunk(job: FileJob, index: number, session: number): Promise<void> {
+  /** Resolves with the bytes it moved. */
+  private async copyChunk(job: FileJob, index: number, session: number): Promise<Buffer> {
     const [from, to] = await job.handlesFor(session);
     const position = index * SFTP_CHUNK_BYTES;
     const buffer = Buffer.allocUnsafe(Math.min(SFTP_CHUNK_BYTES, job.entry.size - position));
-    if (buffer.length === 0) return;
+    if (buffer.length === 0) return buffer;
     const got = await from.read(buffer, position);
     if (got !== buffer.length) {
       throw new FcpError('FCP_ERR_IO', `${job.entry.source.toString('utf8')} shrank while it was copied (${job.entry.size} bytes when the copy began)`, {
@@ -257,12 +294,28 @@ export class Mover {
     }
     await to.write(buffer, position);
     this.options.events.bytes?.(buffer.length);
+    return buffer;
   }
 
-  /** When a file has no chunk left in flight and is complete or failed: finish it, once. */
+  /**
+   * When a file has no chunk left in flight and is complete or failed: close it, once, and let the
+   * workers move on while it is verified and renamed.
+   */
   private async settle(job: FileJob): Promise<void> {
     if (!job.finished || !this.active.includes(job)) return;
     this.active.splice(this.active.indexOf(job), 1);
+    // Every handle is closed first: a server may hold writes back until close.
+    const closeError = await job.closeHandles();
+    if (!job.error && closeError) this.fail(job, closeError);
+    const finishing = this.finish(job).finally(() => {
+      this.finishing.delete(finishing);
+      this.notify();
+    });
+    this.finishing.add(finishing);
+    this.notify();
+  }
+
+  private async finish(job: FileJob): Promise<void> {
     if (!job.error) {
       try {
         await this.commit(job);
@@ -270,31 +323,30 @@ export class Mover {
         this.fail(job, err);
       }
     }
-    const closeError = await job.closeHandles();
-    if (!job.error && closeError) this.fail(job, closeError);
     // A file that failed on its own is not resumable: its temporary goes (a lost session keeps it).
     if (job.error && !this.fatal) await this.options.destination.remove(job.temp).catch(() => undefined);
     this.report(job);
-    this.notify();
   }
 
-  /** Size check, hash check, mode and mtime, then the final name. */
+  /** Size check, hash check, mode and mtime (asked for together), then the final name. */
   private async commit(job: FileJob): Promise<void> {
-    // Every handle is closed first: a server may hold writes back until close.
-    const closeError = await job.closeHandles();
-    if (closeError) throw closeError;
     const { source, destination, hash } = this.options;
     const { entry, temp, final } = job;
-    const size = await destination.fileSize(temp);
+    const moved = job.movedDigest();
+    const digestOf = (side: Side, path: Buffer, tool: RemoteHashTool) => (side.local && moved) || side.hash(path, tool, entry.size);
+    const [size, digests] = await Promise.all([
+      destination.fileSize(temp),
+      hash && Promise.all([digestOf(source, entry.source, hash), digestOf(destination, temp, hash)]),
+      destination.setAttributes(temp, entry.perm, seconds(entry.mtimeNs)),
+    ]);
     if (size !== entry.size) {
       throw new FcpError('FCP_ERR_VERIFY', `${final.toString('utf8')} has ${size ?? 'no'} bytes after the copy, not ${entry.size}`);
     }
-    if (hash) {
-      const [want, got] = await Promise.all([source.hash(entry.source, hash, entry.size), destination.hash(temp, hash, entry.size)]);
-      if (want !== got) throw new FcpError('FCP_ERR_VERIFY', `${final.toString('utf8')}: its ${hash} after the copy differs from the source's`, { hint: 'copy it again' });
+    if (digests) {
+      const [want, got] = digests;
+      if (want !== got) throw new FcpError('FCP_ERR_VERIFY', `${final.toString('utf8')}: its ${hash!.tool.name} after the copy differs from the source's`, { hint: 'copy it again' });
       job.digest = want;
     }
-    await destination.setAttributes(temp, entry.perm, seconds(entry.mtimeNs));
     await destination.rename(temp, final);
   }
 

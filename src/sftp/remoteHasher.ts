@@ -1,26 +1,32 @@
 /**
- * Whole-file hashes of remote files for SFTP verification, many files per exec. One
- * `sha256sum` exec per file cost an SSH channel, a shell start and a round trip each (about 2 s
- * a file on a loaded host), so a tree of 10,000 small files took over an hour to verify. Files
- * asked for while an exec runs wait and go together in the next one. Each file is read on
- * standard input, so that the output is one line per file, in order, whatever the names hold.
+ * Whole-file hashes of remote files for SFTP verification, many files per command in the copy's
+ * remote shell (remoteShell.ts). One exec per file cost an SSH channel, a shell start and a round
+ * trip each (about 2 s a file on a loaded host), so files asked for while a command runs wait and
+ * go together in the next one. A tool that takes -z hashes the whole batch in one process
+ * (`b2sum -z -- a b ...`: a NUL-ended line per file it could read, its name unescaped, in order);
+ * one that does not is run once per file in a shell loop, each file on standard input, so that the
+ * output is one line per file in order.
  */
 import { FcpError } from '../errors';
 import { showName } from '../showName';
-import { runRemoteCommand, shellQuote } from '../ssh/remoteCommand';
-import type { SshConnection } from '../ssh/sshClient';
+import { shellQuote } from '../ssh/remoteCommand';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
+import type { RemoteShell } from './remoteShell';
+import type { RemoteHashTool } from './verification';
 
-export type HashName = 'sha256' | 'md5';
-
-/** At most this many files in one exec (its command line and output stay small)... */
+/** At most this many files in one command... */
 const MAX_BATCH_FILES = 256;
-/** ...and this many bytes to hash, so that one batch's wait stays proportionate. */
+/** ...this many bytes to hash, so that one batch's wait stays proportionate... */
 const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
+/** ...and this many bytes of names, which the command carries and -z's output repeats. */
+const MAX_BATCH_NAME_BYTES = 32 * 1024;
 /** The slowest hashing rate a batch's timeout allows for, on top of the idle timeout. */
 const SLOWEST_HASH_BYTES_PER_MS = 20 * 1024;
 /** What the shell loop prints for a file it could not read. */
 const UNREADABLE = '-';
+
+/** A path as the tool's argument: a lone `-` would be standard input. */
+const argument = (path: string): string => (path === '-' ? './-' : path);
 
 interface Request {
   path: string;
@@ -34,8 +40,8 @@ export class RemoteHasher {
   private running = false;
 
   constructor(
-    private readonly ssh: SshConnection,
-    private readonly name: HashName,
+    private readonly shell: RemoteShell,
+    private readonly hashTool: RemoteHashTool,
   ) {}
 
   /** The hex digest of the remote file at `path`, which holds `size` bytes. */
@@ -54,32 +60,57 @@ export class RemoteHasher {
 
   private takeBatch(): Request[] {
     let bytes = this.waiting[0]!.size;
+    let names = Buffer.byteLength(this.waiting[0]!.path);
     let count = 1;
-    while (count < this.waiting.length && count < MAX_BATCH_FILES && bytes + this.waiting[count]!.size <= MAX_BATCH_BYTES) {
-      bytes += this.waiting[count]!.size;
-      count++;
+    for (; count < this.waiting.length && count < MAX_BATCH_FILES; count++) {
+      const next = this.waiting[count]!;
+      if (bytes + next.size > MAX_BATCH_BYTES || names + Buffer.byteLength(next.path) > MAX_BATCH_NAME_BYTES) break;
+      bytes += next.size;
+      names += Buffer.byteLength(next.path);
     }
     return this.waiting.splice(0, count);
   }
 
+  private command(batch: Request[]): string {
+    const { tool, zero } = this.hashTool;
+    const words = batch.map((request) => shellQuote(argument(request.path))).join(' ');
+    return zero ? `${tool.command} -z -- ${words}` : `for f in ${words}; do ${tool.command} < "$f" 2>/dev/null || echo ${UNREADABLE}; done`;
+  }
+
+  /** Each request's digest, or undefined where the output has none for it. */
+  private digests(batch: Request[], stdout: string): (string | undefined)[] {
+    if (this.hashTool.zero) {
+      // A file that could not be read has no line: a line belongs to the next request of its name.
+      const lines = stdout.split('\0');
+      let next = 0;
+      return batch.map((request) => {
+        const digest = /^([0-9a-f]+) [ *]/.exec(lines[next] ?? '')?.[1];
+        if (!digest || lines[next]!.slice(digest.length + 2) !== argument(request.path)) return undefined;
+        next++;
+        return digest;
+      });
+    }
+    const lines = stdout.split('\n');
+    // One line per file and a final newline; anything else cannot be matched to the files.
+    if (lines.length !== batch.length + 1) return [];
+    return batch.map((_, index) => /^([0-9a-f]+) {1,2}-$/.exec(lines[index]!)?.[1]);
+  }
+
   private async runBatch(batch: Request[]): Promise<void> {
     const bytes = batch.reduce((sum, request) => sum + request.size, 0);
-    const words = batch.map((request) => shellQuote(request.path)).join(' ');
-    const command = `for f in ${words}; do ${this.name}sum < "$f" 2>/dev/null || echo ${UNREADABLE}; done`;
-    let lines: string[];
+    let digests: (string | undefined)[];
     try {
-      const { stdout } = await runRemoteCommand(this.ssh, command, IDLE_TIMEOUT_MS + Math.ceil(bytes / SLOWEST_HASH_BYTES_PER_MS));
-      lines = stdout.split('\n');
-      // One line per file and a final newline; anything else cannot be matched to the files.
-      if (lines.length !== batch.length + 1) lines = [];
+      const what = `${this.hashTool.tool.command} of ${batch.length} files`;
+      const stdout = await this.shell.run(this.command(batch), what, IDLE_TIMEOUT_MS + Math.ceil(bytes / SLOWEST_HASH_BYTES_PER_MS));
+      digests = this.digests(batch, stdout);
     } catch (err) {
       for (const request of batch) request.reject(err);
       return;
     }
     batch.forEach((request, index) => {
-      const digest = /^([0-9a-f]+) {1,2}-$/.exec(lines[index] ?? '')?.[1];
+      const digest = digests[index];
       if (digest) request.resolve(digest);
-      else request.reject(new FcpError('FCP_ERR_VERIFY', `${this.name}sum of ${showName(request.path)} failed on ${this.ssh.name}`));
+      else request.reject(new FcpError('FCP_ERR_VERIFY', `${this.hashTool.tool.command} of ${showName(request.path)} failed on ${this.shell.host}`));
     });
   }
 }

@@ -2,6 +2,7 @@
  * The N SSH sessions of an SFTP copy, each with its own TCP connection and SFTP channel (as
  * mscp does: one SSH connection's window and cipher are a single core's worth of throughput).
  */
+import { Socket } from 'node:net';
 import type { SFTPWrapper } from 'ssh2';
 import { FcpError } from '../errors';
 import { connectSsh, SshConnection, SshContext } from '../ssh/sshClient';
@@ -23,8 +24,27 @@ function openSftp(ssh: SshConnection): Promise<SFTPWrapper> {
   );
 }
 
+/**
+ * ssh2 writes every SSH packet to its socket on its own: a system call each, and on loopback the
+ * receiver's TCP work too. SFTP requests come in bursts (a chunk's writes, many small files'
+ * requests), so the socket is corked for the rest of the tick and a burst goes out in one writev.
+ */
+function coalesceWrites(ssh: SshConnection): void {
+  const socket = (ssh.client as unknown as { _sock?: unknown })._sock;
+  if (!(socket instanceof Socket)) return;
+  const write = socket.write.bind(socket);
+  socket.write = ((...args: Parameters<typeof write>) => {
+    if (socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
+    return write(...args);
+  }) as typeof socket.write;
+}
+
 async function openSession(ssh: SshConnection): Promise<SftpSession> {
   try {
+    coalesceWrites(ssh);
     return { ssh, fs: new RemoteFs(await openSftp(ssh), ssh.name) };
   } catch (err) {
     ssh.close();

@@ -10,8 +10,10 @@ import { FcpError } from '../errors';
 import { showName } from '../showName';
 import { fsError } from '../transfer/fsError';
 import { SFTP_FAILURE } from './remoteFs';
-import { type HashName, RemoteHasher } from './remoteHasher';
+import { RemoteHasher } from './remoteHasher';
+import type { RemoteShell } from './remoteShell';
 import type { SftpSession } from './sessions';
+import type { RemoteHashTool } from './verification';
 
 /** Bytes per SFTP read or write request; a chunk's requests are all in flight together. */
 const REQUEST_BYTES = 64 * 1024;
@@ -28,6 +30,8 @@ export interface FileHandle {
 export interface Side {
   /** Handles belong to one session (SFTP) or serve them all (local). */
   readonly perSession: boolean;
+  /** This machine: its file's hash is that of the bytes the mover moved, not read again. */
+  readonly local: boolean;
   openRead(path: Buffer, session: number): Promise<FileHandle>;
   /** `fresh`: create or truncate; otherwise the file exists and is written in place. */
   openWrite(path: Buffer, session: number, fresh: boolean, perm: number): Promise<FileHandle>;
@@ -41,7 +45,7 @@ export interface Side {
   rename(from: Buffer, to: Buffer): Promise<void>;
   remove(path: Buffer): Promise<void>;
   /** The hex digest of the file at `path`, which holds `size` bytes. */
-  hash(path: Buffer, name: HashName, size: number): Promise<string>;
+  hash(path: Buffer, hashTool: RemoteHashTool, size: number): Promise<string>;
 }
 
 async function readFully(read: (buffer: Buffer, offset: number, length: number, position: number) => Promise<number>, buffer: Buffer, position: number): Promise<number> {
@@ -71,6 +75,7 @@ export function localSide(): Side {
   });
   return {
     perSession: false,
+    local: true,
     openRead: async (path) => handle(await attempt('open', path, () => fs.promises.open(path, 'r')), path),
     openWrite: async (path, _session, fresh, perm) => handle(await attempt('create', path, () => fs.promises.open(path, fresh ? 'w' : 'r+', (perm & 0o777) | 0o600)), path),
     async fileSize(path) {
@@ -94,9 +99,9 @@ export function localSide(): Side {
       }),
     rename: (from, to) => attempt('rename into place', to, () => fs.promises.rename(from, to)),
     remove: (path) => attempt('remove', path, () => fs.promises.unlink(path)),
-    hash: (path, name) =>
+    hash: (path, hashTool) =>
       attempt('read', path, async () => {
-        const hash = createHash(name);
+        const hash = createHash(hashTool.tool.node);
         const file = await fs.promises.open(path, 'r');
         try {
           for await (const chunk of file.createReadStream({ highWaterMark: HASH_READ_BYTES, autoClose: false })) hash.update(chunk as Buffer);
@@ -117,10 +122,14 @@ function pieces(length: number): { offset: number; length: number }[] {
   return out;
 }
 
-export function remoteSide(sessions: SftpSession[]): Side {
+/** The remote host through `sessions`, hashing its files in `shell`. */
+export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
   const fsOf = (session: number) => sessions[session]!.fs;
   const text = (path: Buffer) => path.toString('utf8');
-  const hashers = new Map<HashName, RemoteHasher>();
+  // Requests that need no handle go round the sessions: one sftp-server answers them in turn.
+  let turn = 0;
+  const anyFs = () => fsOf(turn++ % sessions.length);
+  let hasher: RemoteHasher | undefined;
   const handle = (session: number, remote: Buffer, path: string): FileHandle => {
     const rfs = fsOf(session);
     return {
@@ -150,14 +159,15 @@ export function remoteSide(sessions: SftpSession[]): Side {
   };
   return {
     perSession: true,
+    local: false,
     openRead: async (path, session) => handle(session, await fsOf(session).open(text(path), 'r'), text(path)),
     openWrite: async (path, session, fresh, perm) => handle(session, await fsOf(session).open(text(path), fresh ? 'w' : 'r+', (perm & 0o777) | 0o600), text(path)),
     async fileSize(path) {
-      const stat = await fsOf(0).lstatIfAny(text(path));
+      const stat = await anyFs().lstatIfAny(text(path));
       return stat?.isFile() ? stat.size : undefined;
     },
     async makeDirectory(path, perm) {
-      const rfs = fsOf(0);
+      const rfs = anyFs();
       try {
         await rfs.mkdir(text(path), perm);
       } catch (err) {
@@ -166,13 +176,12 @@ export function remoteSide(sessions: SftpSession[]): Side {
         await rfs.setstat(text(path), { mode: (existing.mode & 0o7777) | 0o700 });
       }
     },
-    symlink: (target, path) => fsOf(0).symlink(text(target), text(path)),
-    setAttributes: (path, perm, mtime) => fsOf(0).setstat(text(path), { mode: perm, atime: mtime, mtime }),
-    rename: (from, to) => fsOf(0).rename(text(from), text(to)),
-    remove: (path) => fsOf(0).unlink(text(path)),
-    hash(path, name, size) {
-      let hasher = hashers.get(name);
-      if (!hasher) hashers.set(name, (hasher = new RemoteHasher(sessions[0]!.ssh, name)));
+    symlink: (target, path) => anyFs().symlink(text(target), text(path)),
+    setAttributes: (path, perm, mtime) => anyFs().setstat(text(path), { mode: perm, atime: mtime, mtime }),
+    rename: (from, to) => anyFs().rename(text(from), text(to)),
+    remove: (path) => anyFs().unlink(text(path)),
+    hash(path, hashTool, size) {
+      hasher ??= new RemoteHasher(shell, hashTool);
       return hasher.hash(text(path), size);
     },
   };

@@ -6,59 +6,80 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { RemoteHasher } from '../../../src/sftp/remoteHasher';
+import { RemoteShell } from '../../../src/sftp/remoteShell';
+import { HASH_TOOLS, remoteHash, RemoteHashTool } from '../../../src/sftp/verification';
 import type { SshConnection } from '../../../src/ssh/sshClient';
 
-/** An SSH connection whose exec runs the command in this machine's sh, counting the execs. */
-function localShell(): { ssh: SshConnection; commands: string[] } {
+/**
+ * A RemoteShell over an SSH connection whose exec runs the command in this machine's sh in `cwd`:
+ * `commands` holds what each run wrote to the shell, `execs` the shells started.
+ */
+const shells: RemoteShell[] = [];
+afterEach(() => shells.splice(0).forEach((shell) => shell.close()));
+
+function localShell(cwd?: string): { shell: RemoteShell; commands: string[]; execs: string[] } {
   const commands: string[] = [];
+  const execs: string[] = [];
   const exec = async (command: string) => {
-    commands.push(command);
-    const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const channel = Object.assign(new EventEmitter(), { stderr: new PassThrough(), end: () => undefined, close: () => child.kill() });
+    execs.push(command);
+    const child = spawn('sh', ['-c', command], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const channel = Object.assign(new EventEmitter(), {
+      stderr: new PassThrough(),
+      write: (text: string) => commands.push(text) && child.stdin.write(text),
+      close: () => child.kill(),
+    });
     child.stdout.on('data', (chunk: Buffer) => channel.emit('data', chunk));
     child.stderr.pipe(channel.stderr);
-    child.on('close', (code) => {
-      channel.emit('exit', code);
-      channel.emit('close');
-    });
+    child.on('close', () => channel.emit('close'));
     return channel;
   };
-  return { ssh: { name: 'testhost', exec } as unknown as SshConnection, commands };
+  const shell = new RemoteShell({ name: 'testhost', exec } as unknown as SshConnection);
+  shells.push(shell);
+  return { shell, commands, execs };
 }
 
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const tool = (name: string) => HASH_TOOLS.find((candidate) => candidate.name === name)!;
+/** Every way of running a tool: one process per batch (-z), and one per file. */
+const MODES: [string, RemoteHashTool][] = [
+  ['b2sum -z', { tool: tool('blake2b'), zero: true }],
+  ['sha256sum -z', { tool: tool('sha256'), zero: true }],
+  ['sha256sum per file', { tool: tool('sha256'), zero: false }],
+];
+const digest = (hashTool: RemoteHashTool, bytes: Buffer | string) => createHash(hashTool.tool.node).update(bytes).digest('hex');
 
-describe('RemoteHasher', () => {
+describe.each(MODES)('RemoteHasher, %s', (_mode, hashTool) => {
   let dir: string;
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-hasher-'))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('files asked for together share execs, and each gets its own digest whatever its name', async () => {
-    const names = ["plain", "with space", "it's", 'new\nline', '$(touch pwned)', '-n', 'back\\slash'];
+    const names = ["plain", "with space", "it's", 'new\nline', '$(touch pwned)', '-n', 'back\\slash', '-'];
     const files = names.map((name, i) => {
       const file = path.join(dir, name);
       const bytes = Buffer.from(`content ${i} `.repeat(i * 100 + 1));
       fs.writeFileSync(file, bytes);
       return { file, bytes };
     });
-    const { ssh, commands } = localShell();
-    const hasher = new RemoteHasher(ssh, 'sha256');
-    const digests = await Promise.all(files.map(({ file, bytes }) => hasher.hash(file, bytes.length)));
-    expect(digests).toEqual(files.map(({ bytes }) => sha256(bytes)));
-    // The first request starts an exec at once; the rest wait for it and go together.
+    const { shell, commands, execs } = localShell(dir);
+    const hasher = new RemoteHasher(shell, hashTool);
+    // Relative names, as SFTP paths are: a lone '-' is a file, not standard input.
+    const digests = await Promise.all(names.map((name, i) => hasher.hash(name, files[i]!.bytes.length)));
+    expect(digests).toEqual(files.map(({ bytes }) => digest(hashTool, bytes)));
+    // The first request starts a command at once; the rest wait for it and go together, in the same shell.
     expect(commands.length).toBe(2);
+    expect(execs).toEqual(['exec sh']);
     expect(fs.existsSync(path.join(dir, 'pwned'))).toBe(false);
   });
 
   test('an unreadable file fails alone with FCP_ERR_VERIFY naming it; the others in its batch succeed', async () => {
     const good = path.join(dir, 'good');
     fs.writeFileSync(good, 'x');
-    const { ssh } = localShell();
-    const hasher = new RemoteHasher(ssh, 'md5');
-    const results = await Promise.allSettled([hasher.hash(good, 1), hasher.hash(path.join(dir, 'missing'), 1), hasher.hash(good, 1)]);
-    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect((results[0] as PromiseFulfilledResult<string>).value).toBe(createHash('md5').update('x').digest('hex'));
-    const error = (results[1] as PromiseRejectedResult).reason as { code: string; message: string };
+    const { shell } = localShell();
+    const hasher = new RemoteHasher(shell, hashTool);
+    const results = await Promise.allSettled([hasher.hash(good, 1), hasher.hash(good, 1), hasher.hash(path.join(dir, 'missing'), 1), hasher.hash(good, 1)]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    for (const index of [0, 1, 3]) expect((results[index] as PromiseFulfilledResult<string>).value).toBe(digest(hashTool, 'x'));
+    const error = (results[2] as PromiseRejectedResult).reason as { code: string; message: string };
     expect(error.code).toBe('FCP_ERR_VERIFY');
     expect(error.message).toContain('missing');
     expect(error.message).toContain('testhost');
@@ -67,11 +88,45 @@ describe('RemoteHasher', () => {
   test('more files than one batch holds are split over several execs', async () => {
     const file = path.join(dir, 'f');
     fs.writeFileSync(file, 'abc');
-    const { ssh, commands } = localShell();
-    const hasher = new RemoteHasher(ssh, 'sha256');
+    const { shell, commands } = localShell();
+    const hasher = new RemoteHasher(shell, hashTool);
     const digests = await Promise.all(Array.from({ length: 600 }, () => hasher.hash(file, 3)));
-    expect(new Set(digests)).toEqual(new Set([sha256(Buffer.from('abc'))]));
+    expect(new Set(digests)).toEqual(new Set([digest(hashTool, 'abc')]));
     // 1 at once, then the 599 waiting in batches of at most 256.
     expect(commands.length).toBe(4);
+    // 600 processes for the tool that hashes a file per process, on a loaded machine.
+  }, 120_000);
+
+  test('long names make smaller batches, so that a command and its output stay small', async () => {
+    fs.writeFileSync(path.join(dir, 'f'), 'abc');
+    const { shell, commands } = localShell(dir);
+    const hasher = new RemoteHasher(shell, hashTool);
+    // 802 bytes a name: 40 fit in a batch's 32 KiB of names.
+    const long = `${'./'.repeat(400)}f`;
+    const digests = await Promise.all(Array.from({ length: 101 }, () => hasher.hash(long, 3)));
+    expect(new Set(digests)).toEqual(new Set([digest(hashTool, 'abc')]));
+    // 1 at once, then 100 in batches of 40, 40 and 20.
+    expect(commands.length).toBe(4);
+    expect(Math.max(...commands.map((command) => command.length))).toBeLessThan(40 * 1024);
+  });
+});
+
+describe('remoteHash', () => {
+  test('the cheapest tool the host runs, with -z when it takes it', async () => {
+    const { shell, execs } = localShell();
+    expect(await remoteHash(shell, () => undefined)).toEqual({ tool: tool('blake2b'), zero: true });
+    expect(execs).toHaveLength(1);
+  });
+
+  test('a server whose sessions run no shell (ForceCommand internal-sftp): sizes alone, said once', async () => {
+    // internal-sftp reads the command as a packet length far too large and hangs up.
+    const exec = async () => {
+      const channel = Object.assign(new EventEmitter(), { stderr: new PassThrough(), write: () => setImmediate(() => channel.emit('close')), close: () => undefined });
+      return channel;
+    };
+    const logged: string[] = [];
+    const shell = new RemoteShell({ name: 'sftponly', exec } as unknown as SshConnection);
+    expect(await remoteHash(shell, (line) => logged.push(line))).toBeUndefined();
+    expect(logged).toEqual([expect.stringMatching(/^sftp: no shell on sftponly \(the shell on sftponly ended during b2sum -z\): sizes alone are checked$/)]);
   });
 });
