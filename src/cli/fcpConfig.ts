@@ -31,6 +31,7 @@ export const FCP_SCHEMA = {
   partial_dir: textKey(nonEmpty, same),
   hard_links: switchKey,
   compress: switchKey,
+  whole_file: switchKey,
   backup: switchKey,
   suffix: textKey(nonEmpty, same),
   remove_source_files: switchKey,
@@ -46,7 +47,7 @@ export const FCP_SCHEMA = {
 
 export type FcpKey = keyof typeof FCP_SCHEMA;
 
-/** Built-in values; undefined where fcp decides by itself (encrypt: when a network is crossed). */
+/** Built-in values; undefined where fcp decides by itself (encrypt: when a network is crossed; whole_file: for a local copy). */
 const DEFAULTS: Record<FcpKey, unknown> = {
   connections: DEFAULT_CONNECTIONS,
   chunk_size: DEFAULT_CHUNK_SIZE,
@@ -61,6 +62,7 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   partial_dir: undefined,
   hard_links: false,
   compress: false,
+  whole_file: undefined,
   backup: false,
   suffix: DEFAULT_BACKUP_SUFFIX,
   remove_source_files: false,
@@ -92,6 +94,7 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   partial_dir: [['partialDir', () => '--partial-dir']],
   hard_links: [['hardLinks', () => '--hard-links']],
   compress: [['compress', () => '--compress']],
+  whole_file: [['wholeFile', (on) => (on ? '--whole-file' : '--no-whole-file')]],
   backup: [['backup', () => '--backup']],
   suffix: [['suffix', () => '--suffix']],
   remove_source_files: [['removeSourceFiles', () => '--remove-source-files']],

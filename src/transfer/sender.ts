@@ -42,6 +42,9 @@ import { MemoryConnection } from './memoryLink';
 import type { Entry, EntryIds, WalkResult } from './walk';
 import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
+import type { SignedBlock } from '../delta/blocks';
+import { copiedBytes, Piece, piecesIn } from '../delta/plan';
+import { allLiteral, DeltaChunkMessage, deltaChunkMessages, deltaRoom, planFile } from './deltaFrames';
 
 const readv = promisify(fs.readv);
 
@@ -85,6 +88,8 @@ interface SendingFile {
   failed: boolean;
   /** Chunks the receiver claims to hold (CHUNKS_HELD): read and hashed, then sent only when they differ. */
   claimed: ReadonlySet<number> | undefined;
+  /** Feature DELTA: the file as pieces copied from the receiver's old version or sent literally (its chunks resent go whole). */
+  delta: Piece[] | undefined;
 }
 
 interface ChunkJob {
@@ -113,6 +118,8 @@ export class SendEngine extends TransferRun {
   private readonly batching: boolean;
   /** The session negotiated COMPRESS (-C): a DATA frame that deflates smaller goes as DATA_Z. */
   private readonly compressing: boolean;
+  /** The session negotiated DELTA: the receiver may describe old versions of files (DELTA_SIG). */
+  private readonly deltaNegotiated: boolean;
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
@@ -128,6 +135,8 @@ export class SendEngine extends TransferRun {
   private readonly staleNotices = new Map<number, string>();
   /** Chunk and inline bytes sent. */
   private bytesSent = 0;
+  /** Bytes of chunks the receiver took from its old version of their file (DELTA_COPY). */
+  private bytesSaved = 0;
   /** Feature RECONNECT: by data connection index, the chunks written on it and not acknowledged. */
   private readonly outstanding: (OutstandingChunks | undefined)[] = [];
   /** Indexes whose lost connection the receiver has reported (DATA_LOST) and that have no replacement yet. */
@@ -156,11 +165,13 @@ export class SendEngine extends TransferRun {
       quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
       reconnect: this.reconnect,
       resume: (link.params.features & Feature.RESUME) !== 0,
+      delta: (link.params.features & Feature.DELTA) !== 0,
     });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
     this.compressing = (link.params.features & Feature.COMPRESS) !== 0;
+    this.deltaNegotiated = (link.params.features & Feature.DELTA) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
   }
@@ -412,7 +423,7 @@ export class SendEngine extends TransferRun {
         case 'fail':
           return this.failed(action);
         case 'sendFile':
-          this.descriptors.take(() => this.openFile(action.fileId, action.claimed));
+          this.descriptors.take(() => this.openFile(action.fileId, action.claimed, action.signature));
           break;
         case 'chunkKept':
           this.events.bytes?.(action.bytes);
@@ -445,13 +456,13 @@ export class SendEngine extends TransferRun {
           break;
         case 'complete':
           this.removeLinkSources();
-          return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
+          return this.complete({ ...counts(action), bytesSent: this.bytesSent, bytesSaved: this.bytesSaved, errors: this.errors });
       }
     }
   }
 
   /** Opens a ready file with a descriptor taken for it, which it keeps until the file is over. */
-  private openFile(fileId: number, claimed: ReadonlySet<number> | undefined): void {
+  private openFile(fileId: number, claimed: ReadonlySet<number> | undefined, signature: readonly SignedBlock[] | undefined): void {
     const entry = this.announced.get(fileId);
     // A file that waited for a descriptor may have failed meanwhile (the receiver's FILE_ERROR).
     if (!entry) return this.descriptors.budget.release();
@@ -462,7 +473,7 @@ export class SendEngine extends TransferRun {
       opened = sourceState(fd);
     } catch (err) {
       if (fd !== undefined) closeQuietly(fd);
-      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId, claimed));
+      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId, claimed, signature));
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source)));
     }
@@ -477,11 +488,29 @@ export class SendEngine extends TransferRun {
       digest: new FileDigest(entry.size, this.chunkSize),
       failed: false,
       claimed,
+      delta: undefined,
     };
     this.files.set(fileId, file);
     if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
+    if (signature) return this.planDelta(file, signature);
+    this.queue(file);
+  }
+
+  private queue(file: SendingFile): void {
     this.sendQueue.push(file);
     this.wakePumps();
+  }
+
+  /** Feature DELTA: the file is read once for its plan against the receiver's signature, then its chunks are queued. */
+  private planDelta(file: SendingFile, signature: readonly SignedBlock[]): void {
+    planFile(this.link.xxh, file.fd, file.entry.size, signature, () => this.over || file.failed).then(
+      (pieces) => {
+        if (pieces === undefined) return;
+        file.delta = pieces;
+        this.queue(file);
+      },
+      (err: unknown) => this.guard(() => this.readFailed(file, err)),
+    );
   }
 
   private queueResend(fileId: number, seq: number): void {
@@ -578,6 +607,8 @@ export class SendEngine extends TransferRun {
 
   private fits(file: SendingFile, index: number, room: number, encoder: FrameEncoder | undefined): boolean {
     if (!encoder) return true;
+    // A delta chunk's frames are bounded by the pump's room only when it is the first in its buffer.
+    if (file.delta) return false;
     const length = this.chunkLength(file, index);
     return length <= SYNC_READ_MAX && encoder.dataLength(length) + CHUNK_SUM_ROOM <= room;
   }
@@ -592,12 +623,14 @@ export class SendEngine extends TransferRun {
    * few dozen writes rather than one write (and its waits) each.
    */
   private async pump(conn: FramedConnection, ring: OutstandingChunks | undefined): Promise<void> {
-    const room = conn.encoder.dataLength(this.chunkSize) + CHUNK_SUM_ROOM;
+    const room = conn.encoder.dataLength(this.chunkSize) + CHUNK_SUM_ROOM + (this.deltaNegotiated ? deltaRoom(this.chunkSize) : 0);
     const buffers = Array.from({ length: SEND_BUFFERS_PER_CONNECTION }, () => Buffer.allocUnsafe(room));
     // A buffer is reused only once the socket has flushed the previous write from it.
     const flushed: Promise<unknown>[] = buffers.map(() => Promise.resolve());
     // -C: each chunk is read here, then deflated frame by frame into a buffer (no BATCH: a chunk's frames are its own).
     const plain = this.compressing ? Buffer.allocUnsafe(this.chunkSize) : undefined;
+    // Feature DELTA: a delta chunk is read here whole, then only its literal bytes are framed.
+    const whole = plain ?? (this.deltaNegotiated ? Buffer.allocUnsafe(this.chunkSize) : undefined);
     for (let turn = 0; ; turn = (turn + 1) % SEND_BUFFERS_PER_CONNECTION) {
       const first = await this.nextJob(conn, ring);
       if (!first) return;
@@ -605,7 +638,7 @@ export class SendEngine extends TransferRun {
       let ringRoom = ring ? ring.room : Infinity;
       await flushed[turn];
       const buf = buffers[turn]!;
-      const sent: { job: ChunkJob; hash: bigint; length: number }[] = [];
+      const sent: { job: ChunkJob; hash: bigint; length: number; literal?: number }[] = [];
       let used = 0;
       // Where an open BATCH frame of small chunks starts (its entries follow its header), or -1.
       let batchAt = -1;
@@ -618,7 +651,7 @@ export class SendEngine extends TransferRun {
       for (let job: ChunkJob | undefined = first; job && !this.over; job = --ringRoom > 0 ? this.takeJob(room - used, conn.encoder) : undefined) {
         try {
           const length = this.chunkLength(job.file, job.index);
-          let encoded: { end: number; hash: bigint; length: number } | undefined;
+          let encoded: { end: number; hash: bigint; length: number; literal?: number } | undefined;
           if (this.batching && !plain && conn.encoder.sealed && length <= BATCH_CHUNK_MAX) {
             if (batchAt >= 0 && used + batchEntriesLength(length) - batchAt - HEADER_SIZE > BATCH_ROOM) closeBatch();
             if (batchAt < 0) {
@@ -628,12 +661,12 @@ export class SendEngine extends TransferRun {
             encoded = await this.encodeBatchedChunk(job, buf, used);
           } else {
             closeBatch();
-            encoded = await this.encodeChunk(conn, job, buf.subarray(used), plain);
+            encoded = await this.encodeChunk(conn, job, buf.subarray(used), plain, whole);
             if (encoded) encoded.end += used;
           }
           if (!encoded) continue;
           used = encoded.end;
-          sent.push({ job, hash: encoded.hash, length: encoded.length });
+          sent.push({ job, hash: encoded.hash, length: encoded.length, literal: encoded.literal });
         } catch (err) {
           const file = job.file;
           this.guard(() => this.readFailed(file, err));
@@ -646,9 +679,9 @@ export class SendEngine extends TransferRun {
         for (const { job } of sent) this.resendQueue.push(job);
         return this.wakePumps();
       }
-      for (const { job, hash, length } of sent) {
+      for (const { job, hash, length, literal } of sent) {
         ring?.push(job.file.fileId, job.index);
-        this.guard(() => this.chunkSent(job, hash, length));
+        this.guard(() => this.chunkSent(job, hash, length, literal));
       }
       // Sealed frames are always sent: skipping one would put the peer's GCM counter out of
       // step. The receiver drops data for a file that failed in the meantime.
@@ -675,10 +708,12 @@ export class SendEngine extends TransferRun {
       }
       // A chunk the receiver holds already (resume) is kept, not handed over; its buffer is collected.
       if (hash === undefined || this.kept(job, hash)) continue;
-      conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
+      const delta = this.deltaMessages(job, data, hash);
+      if (delta) for (const message of delta.messages) conn.send(message);
+      else conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
       await conn.drain();
       const sent = hash;
-      this.guard(() => this.chunkSent(job, sent, length));
+      this.guard(() => this.chunkSent(job, sent, length, delta?.literal));
     }
   }
 
@@ -693,10 +728,12 @@ export class SendEngine extends TransferRun {
     job: ChunkJob,
     buf: Buffer,
     plain: Buffer | undefined,
-  ): Promise<{ end: number; hash: bigint; length: number } | undefined> {
+    whole: Buffer | undefined,
+  ): Promise<{ end: number; hash: bigint; length: number; literal?: number } | undefined> {
     const { file, index } = job;
     const offset = index * this.chunkSize;
     const length = this.chunkLength(file, index);
+    if (whole && this.deltaPieces(job)) return this.encodeDeltaChunk(conn, job, buf, whole.subarray(0, length));
     const slots = plain ? [plain.subarray(0, length)] : conn.encoder.dataSlots(buf, length);
     const hash = await this.readChunk(file, slots, offset, length);
     if (hash === undefined || this.kept(job, hash)) return undefined;
@@ -756,10 +793,45 @@ export class SendEngine extends TransferRun {
     return true;
   }
 
-  private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
+  /** literal: of a delta chunk, the bytes that went (the rest the receiver copied from its old version). */
+  private chunkSent(job: ChunkJob, hash: bigint, length: number, literal = length): void {
     this.events.bytes?.(length);
-    this.bytesSent += length;
+    this.bytesSent += literal;
+    this.bytesSaved += length - literal;
     this.chunkDone(job, hash);
+  }
+
+  /** Feature DELTA: the chunk's share of its file's plan, when it copies anything (a resent chunk goes whole). */
+  private deltaPieces(job: ChunkJob): Piece[] | undefined {
+    const { file, index } = job;
+    if (!file.delta || job.resend) return undefined;
+    const start = index * this.chunkSize;
+    const pieces = piecesIn(file.delta, start, start + this.chunkLength(file, index));
+    return allLiteral(pieces) ? undefined : pieces;
+  }
+
+  /** The messages of a delta chunk read into `data` and hashed, with the bytes they send; undefined when it goes whole. */
+  private deltaMessages(job: ChunkJob, data: Buffer, hash: bigint): { messages: DeltaChunkMessage[]; literal: number } | undefined {
+    const pieces = this.deltaPieces(job);
+    if (!pieces) return undefined;
+    const start = job.index * this.chunkSize;
+    return { messages: deltaChunkMessages(job.file.fileId, start, data, pieces, hash), literal: data.length - copiedBytes(pieces) };
+  }
+
+  /** A delta chunk: read whole into `data` and hashed, then framed as DELTA_COPY and DATA (DATA_Z with -C) and CHUNK_SUM. */
+  private async encodeDeltaChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer, data: Buffer): Promise<{ end: number; hash: bigint; length: number; literal: number } | undefined> {
+    const offset = job.index * this.chunkSize;
+    const hash = await this.readChunk(job.file, [data], offset, data.length);
+    if (hash === undefined) return undefined;
+    const delta = this.deltaMessages(job, data, hash)!;
+    let end = 0;
+    for (const message of delta.messages) {
+      end =
+        message.type === PacketType.DATA && this.compressing
+          ? encodeCompressedData(conn.encoder, message.fileId, message.seq, message.data, buf, end)
+          : conn.encoder.encodeInto(message, buf, end);
+    }
+    return { end, hash, length: data.length, literal: delta.literal };
   }
 
   /** A chunk was sent, or kept: its hash goes into the digest, and FILE_DONE follows the last one. */

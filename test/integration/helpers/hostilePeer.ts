@@ -117,7 +117,7 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
 export async function livePushSession(
   destination: string,
   connections: number,
-  features: { compress?: boolean } = {},
+  features: { compress?: boolean; delta?: boolean } = {},
 ): Promise<{ fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }> {
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });

@@ -46,6 +46,7 @@ describe('the keys never drift from the options', () => {
       partial_dir: fc.constantFrom('.partial', 'tmp/fcp'),
       hard_links: fc.boolean(),
       compress: fc.boolean(),
+      whole_file: fc.boolean(),
       backup: fc.boolean(),
       suffix: fc.constantFrom('~', '.bak', '.old~'),
       remove_source_files: fc.boolean(),
