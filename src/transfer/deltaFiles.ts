@@ -19,9 +19,10 @@ const SCAN_READ = 4 * 1024 * 1024;
 
 /**
  * The blocks of the first `size` bytes of the open file `fd`, at most `limit` of them; stops early
- * (undefined) when `stop` says so, between reads. A file shorter than `size` gives the blocks of what it has.
+ * (undefined) when `stop` says so, between reads. A file shorter than `size` gives the blocks of
+ * what it has. `also` sees every byte read, in order.
  */
-export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit: number, stop: () => boolean): Promise<Block[] | undefined> {
+export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit: number, stop: () => boolean, also?: (data: Buffer) => void): Promise<Block[] | undefined> {
   const scanner = new BlockScanner(xxh, limit);
   const buffer = Buffer.allocUnsafe(Math.min(SCAN_READ, Math.max(1, size)));
   for (let position = 0; position < size && !scanner.full; ) {
@@ -29,6 +30,7 @@ export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit
     if (stop()) return undefined;
     if (bytesRead === 0) break;
     scanner.push(buffer.subarray(0, bytesRead));
+    also?.(buffer.subarray(0, bytesRead));
     position += bytesRead;
   }
   return scanner.end();

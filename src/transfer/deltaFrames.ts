@@ -54,12 +54,60 @@ export function allLiteral(pieces: readonly Piece[]): boolean {
   return pieces.every((piece) => piece.from === undefined);
 }
 
+/** The xxh64 of each chunk of a stream of bytes fed in pieces of any size. */
+class ChunkHasher {
+  readonly hashes: bigint[] = [];
+  private hasher: ReturnType<XXHashAPI['create64']>;
+  private filled = 0;
+
+  constructor(
+    private readonly xxh: XXHashAPI,
+    private readonly chunkSize: number,
+  ) {
+    this.hasher = xxh.create64(0n);
+  }
+
+  push(data: Buffer): void {
+    for (let at = 0; at < data.length; ) {
+      const take = Math.min(data.length - at, this.chunkSize - this.filled);
+      this.hasher.update(data.subarray(at, at + take));
+      at += take;
+      this.filled += take;
+      if (this.filled === this.chunkSize) this.close();
+    }
+  }
+
+  end(): bigint[] {
+    if (this.filled > 0) this.close();
+    return this.hashes;
+  }
+
+  private close(): void {
+    this.hashes.push(this.hasher.digest());
+    this.hasher = this.xxh.create64(0n);
+    this.filled = 0;
+  }
+}
+
+/** A file's plan, and the xxh64 of each of its chunks as they were read for it. */
+export interface FilePlan {
+  pieces: Piece[];
+  chunkHashes: bigint[];
+}
+
 /**
  * The sender's plan for the open file `fd` of `size` bytes against the receiver's `signature`:
- * its blocks are read in one pass (stopping early, undefined, when `stop` says so).
+ * its blocks and its chunks' hashes are worked out in one pass (stopping early, undefined, when
+ * `stop` says so), so that a chunk the receiver copies whole is neither read nor hashed again.
  */
-export async function planFile(xxh: XXHashAPI, fd: number, size: number, signature: readonly SignedBlock[], stop: () => boolean): Promise<Piece[] | undefined> {
-  const blocks = await scanBlocks(xxh, fd, size, Infinity, stop);
+export async function planFile(xxh: XXHashAPI, fd: number, size: number, chunkSize: number, signature: readonly SignedBlock[], stop: () => boolean): Promise<FilePlan | undefined> {
+  const chunks = new ChunkHasher(xxh, chunkSize);
+  const blocks = await scanBlocks(xxh, fd, size, Infinity, stop, (data) => chunks.push(data));
   // A file that shrank since it was announced fails when its chunks are read, as any other.
-  return blocks && planDelta(signature, blocks, size);
+  return blocks && { pieces: planDelta(signature, blocks, size), chunkHashes: chunks.end() };
+}
+
+/** True when the chunk's pieces are all copies: no byte of it is read or sent. */
+export function allCopied(pieces: readonly Piece[]): boolean {
+  return pieces.every((piece) => piece.from !== undefined);
 }

@@ -44,7 +44,7 @@ import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
 import { copiedBytes, Piece, piecesIn } from '../delta/plan';
-import { allLiteral, DeltaChunkMessage, deltaChunkMessages, deltaRoom, planFile } from './deltaFrames';
+import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, planFile } from './deltaFrames';
 
 const readv = promisify(fs.readv);
 
@@ -89,7 +89,7 @@ interface SendingFile {
   /** Chunks the receiver claims to hold (CHUNKS_HELD): read and hashed, then sent only when they differ. */
   claimed: ReadonlySet<number> | undefined;
   /** Feature DELTA: the file as pieces copied from the receiver's old version or sent literally (its chunks resent go whole). */
-  delta: Piece[] | undefined;
+  delta: FilePlan | undefined;
 }
 
 interface ChunkJob {
@@ -503,10 +503,10 @@ export class SendEngine extends TransferRun {
 
   /** Feature DELTA: the file is read once for its plan against the receiver's signature, then its chunks are queued. */
   private planDelta(file: SendingFile, signature: readonly SignedBlock[]): void {
-    planFile(this.link.xxh, file.fd, file.entry.size, signature, () => this.over || file.failed).then(
-      (pieces) => {
-        if (pieces === undefined) return;
-        file.delta = pieces;
+    planFile(this.link.xxh, file.fd, file.entry.size, this.chunkSize, signature, () => this.over || file.failed).then(
+      (plan) => {
+        if (plan === undefined) return;
+        file.delta = plan;
         this.queue(file);
       },
       (err: unknown) => this.guard(() => this.readFailed(file, err)),
@@ -700,20 +700,20 @@ export class SendEngine extends TransferRun {
       const offset = index * this.chunkSize;
       const length = this.chunkLength(file, index);
       const data = conn.chunkBuffer(length);
+      const pieces = this.deltaPieces(job);
       let hash: bigint | undefined;
       try {
-        hash = await this.readChunk(file, [data], offset, length);
+        hash = pieces ? await this.deltaChunkHash(job, pieces, data) : await this.readChunk(file, [data], offset, length);
       } catch (err) {
         this.guard(() => this.readFailed(file, err));
       }
       // A chunk the receiver holds already (resume) is kept, not handed over; its buffer is collected.
       if (hash === undefined || this.kept(job, hash)) continue;
-      const delta = this.deltaMessages(job, data, hash);
-      if (delta) for (const message of delta.messages) conn.send(message);
+      if (pieces) for (const message of deltaChunkMessages(file.fileId, offset, data, pieces, hash)) conn.send(message);
       else conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
       await conn.drain();
       const sent = hash;
-      this.guard(() => this.chunkSent(job, sent, length, delta?.literal));
+      this.guard(() => this.chunkSent(job, sent, length, pieces && length - copiedBytes(pieces)));
     }
   }
 
@@ -733,7 +733,8 @@ export class SendEngine extends TransferRun {
     const { file, index } = job;
     const offset = index * this.chunkSize;
     const length = this.chunkLength(file, index);
-    if (whole && this.deltaPieces(job)) return this.encodeDeltaChunk(conn, job, buf, whole.subarray(0, length));
+    const pieces = whole && this.deltaPieces(job);
+    if (pieces) return this.encodeDeltaChunk(conn, job, pieces, buf, whole!.subarray(0, length));
     const slots = plain ? [plain.subarray(0, length)] : conn.encoder.dataSlots(buf, length);
     const hash = await this.readChunk(file, slots, offset, length);
     if (hash === undefined || this.kept(job, hash)) return undefined;
@@ -806,32 +807,33 @@ export class SendEngine extends TransferRun {
     const { file, index } = job;
     if (!file.delta || job.resend) return undefined;
     const start = index * this.chunkSize;
-    const pieces = piecesIn(file.delta, start, start + this.chunkLength(file, index));
+    const pieces = piecesIn(file.delta.pieces, start, start + this.chunkLength(file, index));
     return allLiteral(pieces) ? undefined : pieces;
   }
 
-  /** The messages of a delta chunk read into `data` and hashed, with the bytes they send; undefined when it goes whole. */
-  private deltaMessages(job: ChunkJob, data: Buffer, hash: bigint): { messages: DeltaChunkMessage[]; literal: number } | undefined {
-    const pieces = this.deltaPieces(job);
-    if (!pieces) return undefined;
-    const start = job.index * this.chunkSize;
-    return { messages: deltaChunkMessages(job.file.fileId, start, data, pieces, hash), literal: data.length - copiedBytes(pieces) };
+  /**
+   * The hash of a delta chunk: the one its plan's read gave when the receiver copies all of it
+   * (nothing of it is read again), else that of the chunk read whole into `data` for its literal
+   * bytes; undefined when the file failed or the session ended meanwhile.
+   */
+  private async deltaChunkHash(job: ChunkJob, pieces: readonly Piece[], data: Buffer): Promise<bigint | undefined> {
+    const { file, index } = job;
+    if (!allCopied(pieces)) return this.readChunk(file, [data], index * this.chunkSize, data.length);
+    return this.over || file.failed ? undefined : file.delta!.chunkHashes[index];
   }
 
-  /** A delta chunk: read whole into `data` and hashed, then framed as DELTA_COPY and DATA (DATA_Z with -C) and CHUNK_SUM. */
-  private async encodeDeltaChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer, data: Buffer): Promise<{ end: number; hash: bigint; length: number; literal: number } | undefined> {
-    const offset = job.index * this.chunkSize;
-    const hash = await this.readChunk(job.file, [data], offset, data.length);
+  /** A delta chunk (its bytes go into `data` when it has literal ones), framed as DELTA_COPY and DATA (DATA_Z with -C) and CHUNK_SUM. */
+  private async encodeDeltaChunk(conn: FramedConnection, job: ChunkJob, pieces: readonly Piece[], buf: Buffer, data: Buffer): Promise<{ end: number; hash: bigint; length: number; literal: number } | undefined> {
+    const hash = await this.deltaChunkHash(job, pieces, data);
     if (hash === undefined) return undefined;
-    const delta = this.deltaMessages(job, data, hash)!;
     let end = 0;
-    for (const message of delta.messages) {
+    for (const message of deltaChunkMessages(job.file.fileId, job.index * this.chunkSize, data, pieces, hash)) {
       end =
         message.type === PacketType.DATA && this.compressing
           ? encodeCompressedData(conn.encoder, message.fileId, message.seq, message.data, buf, end)
           : conn.encoder.encodeInto(message, buf, end);
     }
-    return { end, hash, length: data.length, literal: delta.literal };
+    return { end, hash, length: data.length, literal: data.length - copiedBytes(pieces) };
   }
 
   /** A chunk was sent, or kept: its hash goes into the digest, and FILE_DONE follows the last one. */
