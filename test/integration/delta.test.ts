@@ -11,14 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy } from '../../src';
 import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
-import { DELTA_MAX_BLOCK, DELTA_SIG_ENTRY_SIZE, loadXxhash, PacketType } from '../../src/protocol';
+import { DELTA_MAX_BLOCK, DELTA_SIG_ENTRY_SIZE, PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
-import { ClientConnection } from '../../src/session/connection';
-import { FramedConnection } from '../../src/wire/framedConnection';
-import { runHandshake } from '../../src/wire/handshake';
-import { livePushSession } from './helpers/hostilePeer';
+import { liveDataConnection, livePushSession } from './helpers/hostilePeer';
 import { proxyLauncher, ProxyReport } from './helpers/proxy';
-import { describeRun, dial, killAll, within } from './helpers/run';
+import { describeRun, killAll, within } from './helpers/run';
 import { testBothLocalPaths } from './helpers/localPaths';
 import { TempDirs, useTempDirs } from './helpers/tmp';
 
@@ -148,14 +145,7 @@ describe('a hostile sender', () => {
     const work = temp.make('fcp-delta-hostile');
     if (old) fs.writeFileSync(path.join(work, 'f'), old);
     const { fcpd, secret, control, established: session } = await livePushSession(work, 1, { delta });
-    const dataConn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
-    await runHandshake(
-      dataConn,
-      new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: session.sessionId, connIndex: 1, params: session.params }),
-      { timeoutMs: 10_000 },
-    );
-    dataConn.start({ message: () => undefined, closed: () => undefined });
-    dataConn.resume();
+    const dataConn = await liveDataConnection(fcpd, secret, session);
     const answered: string[] = [];
     let signed = 0;
     const closed = new Promise<void>((resolve) =>

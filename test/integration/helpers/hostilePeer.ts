@@ -137,3 +137,16 @@ export async function livePushSession(
   );
   return { fcpd, secret, control, established };
 }
+
+/** Data connection 1 of a session livePushSession started, authenticated and read (what fcpd sends on it is ignored). */
+export async function liveDataConnection(fcpd: StartedFcpd, secret: Buffer, session: Established): Promise<FramedConnection> {
+  const dataConn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
+  await runHandshake(
+    dataConn,
+    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: session.sessionId, connIndex: 1, params: session.params }),
+    { timeoutMs: 10_000 },
+  );
+  dataConn.start({ message: () => undefined, closed: () => undefined });
+  dataConn.resume();
+  return dataConn;
+}
