@@ -11,8 +11,11 @@
 #   5. sftp (loopback): fcp --sftp -n 1/2/4/8 against scp, scp -O, and mscp where installed (else
 #      parallel sftp batches for the tree), each with its CPU seconds (client + sshd sessions), and
 #      the load average before and after (shared machines: CPU seconds hold where wall time does not).
+#   6. sync (loopback, not part of all): the delta against rsync -a --no-whole-file, one run each: the
+#      1 GiB file with 10 regions of 4 KiB rewritten in place, and with 100 bytes inserted near its
+#      start, over a destination holding the original; times, bytes sent and rsync's literal data.
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override)
+# Usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|sync|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -43,7 +46,7 @@ trap cleanup EXIT
 make_data() {
   head -c $((1024 * 1024 * 1024)) /dev/urandom > "$DATA/big"
   head -c 1 /dev/urandom > "$DATA/one"
-  [ "$WHAT" = reconnect ] && return
+  { [ "$WHAT" = reconnect ] || [ "$WHAT" = sync ]; } && return
   python3 - "$DATA/tree" <<'PY'
 import os, sys
 root = sys.argv[1]
@@ -356,6 +359,51 @@ reconnect() {
   bash "$WAN" down
 }
 
+# The changed versions of $DATA/big the sync case sends: 10 regions rewritten, 100 bytes inserted.
+make_changed() {
+  cp "$DATA/big" "$DATA/inplace"
+  python3 - "$DATA/inplace" <<'PY'
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    for region in range(10):
+        f.seek(50_000_000 + region * 100_000_000)
+        f.write(os.urandom(4096))
+PY
+  { head -c 1000 "$DATA/big"; head -c 100 /dev/urandom; tail -c +1001 "$DATA/big"; } > "$DATA/inserted"
+}
+
+# One timed run of a command that updates $1/big to $2: $1/big holds the original (with an old
+# mtime, so that the quick check sends it) before the run; its output is left in $DATA/run.out.
+timed_update() {
+  local out=$1 changed=$2 start end
+  shift 2
+  mkdir -p "$out"
+  cp "$DATA/big" "$out/big"
+  touch -d 2020-01-01 "$out/big"
+  sync
+  start=$(date +%s.%N)
+  "$@" > "$DATA/run.out" 2>"$DATA/err" || { echo "bench: failed: $* ($(tail -2 "$DATA/err") $(tail -1 "$DATA/run.out"))" >&2; echo nan; return; }
+  end=$(date +%s.%N)
+  cmp -s "$out/big" "$changed" || echo "bench: $* left a file that differs from the source" >&2
+  python3 -c "print(f'{$end-$start:.2f}')"
+}
+
+sync_case() {
+  echo "== sync: the delta over the loopback sshd, one run each (before: $(uptime | sed 's/.*load/load/'))"
+  loopback_sshd
+  make_changed
+  local dir=$SSHD_DIR out=$DATA/out changed seconds
+  for changed in "$DATA/inplace" "$DATA/inserted"; do
+    seconds=$(timed_update "$out" "$changed" rsync -a --no-whole-file --stats -e "ssh -F $dir/config" "$changed" "bench:$out/big")
+    echo "$(basename "$changed"): rsync -a --no-whole-file $seconds s, $(grep -E '^(Literal data|Matched data|Total bytes sent)' "$DATA/run.out" | tr '\n' ';' | sed 's/;$//')"
+    seconds=$(timed_update "$out" "$changed" $FCP --json -F "$dir/config" --fcpd-path "$FCPD" "$changed" "bench:$out/big")
+    echo "  fcp $seconds s, $(tail -1 "$DATA/run.out" | grep -o '"bytesSent":[0-9]*,"bytesResumed":[0-9]*,"bytesSaved":[0-9]*')"
+  done
+  rm -rf "$out"
+  echo "  after: $(uptime | sed 's/.*load/load/')"
+  kill "$SSHD_PID"; SSHD_PID=
+}
+
 need iperf3 rsync python3
 npm run build >/dev/null
 if [ "$WHAT" = install ]; then head -c 1 /dev/urandom > "$DATA/one"; else make_data; fi
@@ -366,6 +414,7 @@ case "$WHAT" in
   install) install ;;
   reconnect) reconnect ;;
   sftp) sftp_case ;;
+  sync) sync_case ;;
   all) loopback; sftp_case; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|all]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|sync|all]" >&2; exit 2 ;;
 esac

@@ -72,6 +72,7 @@ interface FcpOptions extends JobFlags {
   dereference?: boolean;
   hardLinks?: boolean;
   compress?: boolean;
+  wholeFile?: boolean;
   backup?: boolean;
   suffix?: string;
   removeSourceFiles?: boolean;
@@ -160,6 +161,8 @@ export function program(): Command {
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
     .option('-C, --compress', 'deflate chunk data on the wire where it shrinks (scp -C): pays on slow links with compressible files, costs CPU otherwise')
+    .option('-W, --whole-file', 'send changed files whole (default for a local copy, as rsync)')
+    .option('--no-whole-file', 'send a changed file the destination holds an older version of as a delta: only the blocks that differ (default when a host is involved)')
     .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
     .option('--suffix <suffix>', 'the suffix of --backup (default ~; no /)')
     .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
@@ -291,6 +294,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       followSymlinks: settings.dereference.value as boolean,
       hardLinks: settings.hard_links.value as boolean,
       compress: settings.compress.value as boolean,
+      wholeFile: settings.whole_file.value as boolean | undefined,
       backup: settings.backup.value as boolean,
       backupSuffix: settings.suffix.value as string,
       removeSourceFiles: settings.remove_source_files.value as boolean,

@@ -34,6 +34,7 @@ export const FCP_SCHEMA = {
   max_depth: textKey(maxDepth, same),
   hard_links: switchKey,
   compress: switchKey,
+  whole_file: switchKey,
   backup: switchKey,
   suffix: textKey(nonEmpty, same),
   remove_source_files: switchKey,
@@ -51,7 +52,7 @@ export const FCP_SCHEMA = {
 
 export type FcpKey = keyof typeof FCP_SCHEMA;
 
-/** Built-in values; undefined where fcp decides by itself (encrypt: when a network is crossed). */
+/** Built-in values; undefined where fcp decides by itself (encrypt: when a network is crossed; whole_file: for a local copy). */
 const DEFAULTS: Record<FcpKey, unknown> = {
   connections: DEFAULT_CONNECTIONS,
   chunk_size: DEFAULT_CHUNK_SIZE,
@@ -67,6 +68,7 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   max_depth: undefined,
   hard_links: false,
   compress: false,
+  whole_file: undefined,
   backup: false,
   suffix: DEFAULT_BACKUP_SUFFIX,
   remove_source_files: false,
@@ -101,6 +103,7 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   max_depth: [['maxDepth', () => '--max-depth']],
   hard_links: [['hardLinks', () => '--hard-links']],
   compress: [['compress', () => '--compress']],
+  whole_file: [['wholeFile', (on) => (on ? '--whole-file' : '--no-whole-file')]],
   backup: [['backup', () => '--backup']],
   suffix: [['suffix', () => '--suffix']],
   remove_source_files: [['removeSourceFiles', () => '--remove-source-files']],

@@ -92,6 +92,7 @@ export class Reporter {
         bytes: summary.bytes,
         bytesSent: summary.bytesSent,
         bytesResumed: summary.bytesResumed,
+        bytesSaved: summary.bytesSaved,
         files: summary.files,
         filesFailed: summary.filesFailed,
         entriesFailed: summary.entriesFailed,
@@ -107,7 +108,9 @@ export class Reporter {
     }
     for (const error of summary.errors) if (!this.shown.has(error.message)) this.error(error);
     const failed = summary.filesFailed + summary.entriesFailed;
-    const unchanged = summary.bytesResumed > 0 ? `, ${formatBytes(summary.bytesResumed)} already there` : '';
+    const unchanged =
+      (summary.bytesResumed > 0 ? `, ${formatBytes(summary.bytesResumed)} already there` : '') +
+      (summary.bytesSaved > 0 ? `, ${formatBytes(summary.bytesSaved)} saved by the delta` : '');
     const line =
       `${summary.files} files, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
       `(${formatBytes(summary.rate)}/s, ${summary.connections} ${CARRIERS[summary.mode] ?? 'connections'}${summary.encrypted ? ', encrypted' : ''})` +

@@ -132,6 +132,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       hardLinks: order.hardLinks,
       compress: order.compress,
       filters: order.filter?.active,
+      delta: order.delta,
       // The destination fcpd keeps owners when it runs as root, which only it knows.
       owners: true,
     });
@@ -150,8 +151,8 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       log,
     });
     relay.stop();
-    const { filesOk, filesFailed, entriesFailed, bytes, bytesSent, bytesResumed } = summary;
-    emit({ e: 'end', summary: { filesOk, filesFailed, entriesFailed, bytes, bytesSent, bytesResumed, connections: params.connections, cipher: params.cipher } });
+    const { filesOk, filesFailed, entriesFailed, bytes, bytesSent, bytesResumed, bytesSaved } = summary;
+    emit({ e: 'end', summary: { filesOk, filesFailed, entriesFailed, bytes, bytesSent, bytesResumed, bytesSaved, connections: params.connections, cipher: params.cipher } });
     return transferExitCode(filesOk, summary.errors);
   } catch (err) {
     relay.stop();

@@ -51,6 +51,12 @@ export interface CopyOptions {
   /** -C: chunk data that deflates smaller crosses the network deflated (feature COMPRESS; not in a copy made in this process). */
   compress?: boolean;
   /**
+   * -W/--whole-file (true), --no-whole-file (false): whether a changed file the destination holds
+   * an older version of is sent whole or as a delta (feature DELTA). Default as rsync's: whole for
+   * a local copy, a delta when a network is crossed.
+   */
+  wholeFile?: boolean;
+  /**
    * --backup: a destination file, symlink or link that the copy replaces is first renamed to its
    * name + backupSuffix (rsync --backup; default suffix `~`, --suffix).
    */
@@ -176,6 +182,8 @@ export interface CopySummary {
   bytesSent: number;
   /** Bytes not sent because the destination already held them (same size and mtime: PROTOCOL.md §7.5). */
   bytesResumed: number;
+  /** Bytes not sent because the destination's old version of a changed file held them (the delta: PROTOCOL.md §7.7). */
+  bytesSaved: number;
   files: number;
   filesFailed: number;
   /** Directories, symlinks and skipped source entries that are not in the copy. */
@@ -315,7 +323,7 @@ async function loadEngine(): Promise<typeof ClientSessionModule> {
 
 /** An engine's counts as copy()'s summary; the rest says how it ran. */
 function summarize(
-  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors'>,
+  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'bytesSaved' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors'>,
   started: number,
   how: Pick<CopySummary, 'connections' | 'encrypted' | 'mode' | 'verification'>,
 ): CopySummary {
@@ -324,6 +332,7 @@ function summarize(
     bytes: counts.bytes,
     bytesSent: counts.bytesSent,
     bytesResumed: counts.bytesResumed,
+    bytesSaved: counts.bytesSaved ?? 0,
     files: counts.filesOk,
     filesFailed: counts.filesFailed,
     entriesFailed: counts.entriesFailed,
@@ -421,7 +430,7 @@ async function copyBetween(
     });
   }
   const encrypt = options.encrypt ?? true;
-  const offer = offerFor(options, encrypt, false);
+  const offer = offerFor(options, encrypt, false, true);
   const progress = new Progress();
   const started = Date.now();
   const report = reporting(progress, options, offer.connections, encrypt);
@@ -503,8 +512,11 @@ function refuseDaemonMix(planned: Plan | BetweenPlan, options: CopyOptions): voi
   }
 }
 
-/** receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd. */
-function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean): ParamsMessage {
+/**
+ * receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd.
+ * crossesNetwork: a host is involved, so changed files go as a delta unless -W says otherwise.
+ */
+function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean, crossesNetwork: boolean): ParamsMessage {
   return makeOffer({
     chunkSize: options.chunkSize,
     connections: options.connections,
@@ -513,6 +525,7 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean)
     hardLinks: options.hardLinks,
     compress: options.compress,
     filters: options.filter?.active,
+    delta: !(options.wholeFile ?? !crossesNetwork),
     // The receiver keeps owners only as root: which an fcpd is only it knows; this process knows.
     owners: !receivesHere || process.getuid?.() === 0,
   });
@@ -551,7 +564,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const inProcess = runsInProcess(planned, options);
-  const offer = offerFor(options, encrypt, work.kind === 'pull' || inProcess);
+  const offer = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined);
   if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();

@@ -195,6 +195,7 @@ export async function copyBetweenHosts(options: BetweenHostsOptions): Promise<Be
       backupSuffix: options.backupSuffix,
       hardLinks: (options.offer.features & Feature.HARD_LINKS) !== 0,
       compress: (options.offer.features & Feature.COMPRESS) !== 0,
+      delta: (options.offer.features & Feature.DELTA) !== 0,
       chunkSize: options.offer.chunkSize,
       connections: options.offer.connections,
       cipher: options.offer.cipher,

@@ -43,6 +43,8 @@ export interface ConnectOrder {
   hardLinks: boolean;
   /** -C: DATA frames that deflate smaller travel as DATA_Z (feature COMPRESS). */
   compress: boolean;
+  /** Changed files go as a delta (feature DELTA): not with -W/--whole-file. */
+  delta: boolean;
   chunkSize: number;
   connections: number;
   /** PARAMS cipher: 0 none, else the sealing cipher. */
@@ -170,6 +172,7 @@ export function orderLine(order: ConnectOrder): string {
     ...(order.backupSuffix ? { backupSuffix: order.backupSuffix.toString('base64') } : {}),
     hardLinks: order.hardLinks,
     compress: order.compress,
+    delta: order.delta,
     chunkSize: order.chunkSize,
     connections: order.connections,
     cipher: order.cipher,
@@ -208,6 +211,7 @@ export function parseOrderLine(line: string): ConnectOrder {
     flags: count(json.flags, 'flags', 0xff),
     hardLinks: json.hardLinks === true,
     compress: json.compress === true,
+    delta: json.delta === true,
     chunkSize: count(json.chunkSize, 'chunk size'),
     connections: count(json.connections, 'connections', MAX_CONNECTIONS, MIN_CONNECTIONS),
     cipher: count(json.cipher, 'cipher', 0xff),
@@ -259,6 +263,7 @@ export function parseEventLine(line: string): RelayEvent | undefined {
         bytes: count(s.bytes, 'bytes'),
         bytesSent: count(s.bytesSent, 'bytes sent'),
         bytesResumed: count(s.bytesResumed, 'bytes resumed'),
+        ...(s.bytesSaved === undefined ? {} : { bytesSaved: count(s.bytesSaved, 'bytes saved') }),
         connections: count(s.connections, 'connections', MAX_CONNECTIONS, MIN_CONNECTIONS),
         cipher: count(s.cipher, 'cipher', 0xff),
       };

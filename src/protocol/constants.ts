@@ -30,6 +30,8 @@ export const PacketType = {
   PARTIAL_STALE: 0x1b,
   DATA_LOST: 0x1c,
   CHUNK_ACK: 0x1d,
+  DELTA_SIG: 0x1e,
+  DELTA_COPY: 0x1f,
   BATCH: 0x20,
   FILE_INLINE: 0x21,
   ENTRY_ERROR: 0x22,
@@ -42,8 +44,6 @@ export const PacketType = {
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
 
-/** 0x1c..0x1f are reserved for sync; a version-1 decoder rejects them as unknown. */
-export const RESERVED_TYPES = { first: 0x1c, last: 0x1f } as const;
 
 export const packetTypeName: Readonly<Record<number, PacketTypeName>> = Object.fromEntries(
   (Object.keys(PacketType) as PacketTypeName[]).map((name) => [PacketType[name], name]),
@@ -129,10 +129,12 @@ export const Feature = {
   OWNERS: 0x80,
   /** A lost data connection costs only its chunks in flight: they are sent again on the others and the client opens a replacement (PROTOCOL.md §7.3). */
   RECONNECT: 0x100,
+  /** A changed file the receiver holds an older version of goes as a delta: DELTA_SIG, then DELTA_COPY and DATA (PROTOCOL.md §7.7). */
+  DELTA: 0x200,
   /** The client may send FILTER_RULES (--exclude, --include, --max-depth) before its request (PROTOCOL.md §7.6). */
   FILTERS: 0x800,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA;
 /**
  * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
  * session runs, not how frames are sealed, so a server answers the subset of them it supports.
@@ -142,6 +144,28 @@ export const OPTIONAL_FEATURE_BITS = 0xfff8;
 
 /** Chunk hashes one CHUNKS_HELD carries at most: what fits a sealed frame beside its 8-byte head. */
 export const MAX_HELD_HASHES = Math.floor((MAX_PAYLOAD - GCM_TAG_SIZE - 8) / HASH_SIZE);
+/**
+ * The delta (feature DELTA, PROTOCOL.md §7.7): files are cut into content-defined blocks (FastCDC,
+ * gear hash) of DELTA_MIN_BLOCK..DELTA_MAX_BLOCK bytes, DELTA_AVG_BLOCK on average; both sides
+ * must cut alike, so these are wire constants.
+ */
+export const DELTA_MIN_BLOCK = 16 * 1024;
+export const DELTA_AVG_BLOCK = 64 * 1024;
+export const DELTA_MAX_BLOCK = 256 * 1024;
+/** A DELTA_SIG entry: block length u32, xxh64 u64. */
+export const DELTA_SIG_ENTRY_SIZE = 4 + HASH_SIZE;
+/** DELTA_SIG head: file_id u32, old_offset u64. */
+export const DELTA_SIG_HEAD_SIZE = 12;
+/** Entries one DELTA_SIG carries at most: what fits a sealed frame beside its head. */
+export const MAX_SIG_ENTRIES = Math.floor((MAX_PAYLOAD - GCM_TAG_SIZE - DELTA_SIG_HEAD_SIZE) / DELTA_SIG_ENTRY_SIZE);
+/** Blocks of one file's signature at most, whatever its size (12 bytes each on the wire, a map entry at the sender). */
+export const MAX_SIG_BLOCKS = 2 ** 19;
+/**
+ * Files smaller than this go whole even when the destination holds an older version: an edit
+ * costs a block of DELTA_AVG_BLOCK bytes on average, so below a few blocks a delta saves little.
+ */
+export const DELTA_MIN_FILE = 256 * 1024;
+
 /** PARTIAL_STALE.reason: why the receiver started a partly received file over. */
 export const StaleReason = {
   /** The source's size or mtime (or the chunk size) differs from the interrupted run's. */
@@ -177,6 +201,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.PARTIAL_STALE,
   PacketType.DATA_LOST,
   PacketType.CHUNK_ACK,
+  PacketType.DELTA_SIG,
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,

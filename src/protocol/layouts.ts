@@ -5,6 +5,7 @@
 import {
   BATCH_ENTRY_HEADER,
   DATA_FRAME_BYTES,
+  DELTA_SIG_ENTRY_SIZE,
   DIGEST_SIZE,
   HASH_SIZE,
   INLINE_MAX,
@@ -20,6 +21,7 @@ import {
   MAX_FILTER_RULES_BYTES,
   MAX_PATH_BYTES,
   MAX_PAYLOAD,
+  MAX_SIG_ENTRIES,
   NONCE_SIZE,
   PacketType,
   SESSION_ID_SIZE,
@@ -135,6 +137,17 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.PARTIAL_STALE]: [f('fileId', 'u32'), f('reason', 'u8', { min: 1, max: 2 })],
   [PacketType.DATA_LOST]: [f('chunks', 'u32'), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
   [PacketType.CHUNK_ACK]: [f('chunks', 'u32'), f('connIndex', 'u16', { min: 1, max: MAX_CONNECTIONS })],
+  [PacketType.DELTA_SIG]: [
+    f('fileId', 'u32'),
+    f('oldOffset', 'u64num', { max: MAX_FILE_SIZE }),
+    f('entries', 'data', { min: DELTA_SIG_ENTRY_SIZE, max: MAX_SIG_ENTRIES * DELTA_SIG_ENTRY_SIZE }),
+  ],
+  [PacketType.DELTA_COPY]: [
+    f('fileId', 'u32'),
+    f('offset', 'u64num', { max: MAX_FILE_SIZE }),
+    f('oldOffset', 'u64num', { max: MAX_FILE_SIZE }),
+    f('length', 'u32', { min: 1, max: MAX_CHUNK_SIZE }),
+  ],
   [PacketType.FILE_INLINE]: [
     f('fileId', 'u32'),
     f('perm', 'u16', { max: 0o7777 }),

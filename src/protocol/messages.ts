@@ -84,6 +84,13 @@ export interface PartialStaleMessage { type: P['PARTIAL_STALE']; fileId: number;
 export interface DataLostMessage { type: P['DATA_LOST']; connIndex: number; chunks: number }
 /** R→S, control (feature RECONNECT): `chunks` whole chunks arrived on data connection conn_index since it was attached. */
 export interface ChunkAckMessage { type: P['CHUNK_ACK']; connIndex: number; chunks: number }
+/**
+ * R→S, control, before FILE_READY (feature DELTA): the receiver holds an older version of the file;
+ * these are its blocks from old_offset on, each length u32 and xxh64 u64 (PROTOCOL.md §7.7).
+ */
+export interface DeltaSigMessage { type: P['DELTA_SIG']; fileId: number; oldOffset: number; entries: Buffer }
+/** S→R, data (feature DELTA): the `length` bytes of the file at `offset` are those of the old file at old_offset. */
+export interface DeltaCopyMessage { type: P['DELTA_COPY']; fileId: number; offset: number; oldOffset: number; length: number }
 export interface KeepaliveMessage { type: P['KEEPALIVE'] }
 /**
  * S→R, control: a whole small file (feature INLINE) in place of FILE_INFO, DATA, CHUNK_SUM and
@@ -157,6 +164,8 @@ export type Message =
   | PartialStaleMessage
   | DataLostMessage
   | ChunkAckMessage
+  | DeltaSigMessage
+  | DeltaCopyMessage
   | BatchMessage
   | FileInlineMessage
   | EntryErrorMessage

@@ -1,6 +1,6 @@
 /** Payload bytes to typed messages. Buffers in the result are views into the payload. */
 import { FcpError } from '../errors';
-import { DATA_HEADER_SIZE, PacketType, packetTypeName, RESERVED_TYPES } from './constants';
+import { DATA_HEADER_SIZE, PacketType, packetTypeName } from './constants';
 import { readField, FieldValue } from './fields';
 import { LAYOUTS } from './layouts';
 import type { DataMessage, Message } from './messages';
@@ -48,8 +48,7 @@ export function parseDataPieces(pieces: Buffer[]): DataMessage {
 }
 
 export function unknownType(type: number): FcpError {
-  const reserved = type >= RESERVED_TYPES.first && type <= RESERVED_TYPES.last ? ' (reserved for resume and sync)' : '';
-  return new FcpError('FCP_ERR_UNKNOWN_TYPE', `unknown packet type 0x${type.toString(16).padStart(2, '0')}${reserved}`, {
+  return new FcpError('FCP_ERR_UNKNOWN_TYPE', `unknown packet type 0x${type.toString(16).padStart(2, '0')}`, {
     hint: 'the peer may run a newer or different fcp; check both versions with --version',
   });
 }

@@ -73,7 +73,7 @@ export function isChunkSize(value: number): boolean {
 
 /**
  * The client's offer; `cipher` is the one used when encrypting (default AES-256-GCM). Features
- * that only some copies use (hardLinks: -H; compress: -C; owners: on a push, and on a pull by root) are offered
+ * that only some copies use (hardLinks: -H; compress: -C; owners: on a push, and on a pull by root; delta: without -W) are offered
  * only then, so that an fcpd that predates them still serves the copies that do without.
  */
 export function makeOffer(options: {
@@ -88,6 +88,8 @@ export function makeOffer(options: {
   compress?: boolean;
   /** The client sends FILTER_RULES (--exclude, --include, --max-depth). */
   filters?: boolean;
+  /** A changed file the destination holds an older version of goes as a delta (not with -W/--whole-file). */
+  delta?: boolean;
 }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
@@ -105,7 +107,8 @@ export function makeOffer(options: {
       (options.hardLinks ? Feature.HARD_LINKS : 0) |
       (options.owners ? Feature.OWNERS : 0) |
       (options.compress ? Feature.COMPRESS : 0) |
-      (options.filters ? Feature.FILTERS : 0),
+      (options.filters ? Feature.FILTERS : 0) |
+      (options.delta ? Feature.DELTA : 0),
   };
 }
 

@@ -22,6 +22,8 @@ import type {
   ChunksHeldMessage,
   ChunkSumMessage,
   DataMessage,
+  DeltaCopyMessage,
+  DeltaSigMessage,
   EntryErrorMessage,
   FileDoneMessage,
   FileErrorMessage,
@@ -39,6 +41,9 @@ import { fail, FailAction, peerError, send, SendAction, unexpected } from './act
 import { ACK_EVERY } from './dataLoss';
 import { chunkCount, FileDigest } from './digest';
 import type { EntryKind, EntryScope } from './entryScope';
+import type { SignedBlock } from '../delta/blocks';
+import type { CopyPiece } from '../delta/plan';
+import { SignatureCollector, signatureLimit, signatureMessages } from '../delta/signature';
 
 /** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
 export const MAX_CHUNK_ATTEMPTS = 3;
@@ -83,6 +88,11 @@ export interface WriteChunkAction {
   hash: bigint;
   data: Buffer[];
   attempt: number;
+  /**
+   * Feature DELTA: ranges of the chunk to take from the old file (DELTA_COPY), in order; `data`
+   * then holds the bytes of the rest of the chunk, in order.
+   */
+  copies?: readonly CopyPiece[];
 }
 /**
  * Receiver: a whole small file (FILE_INLINE). Check data against hash, write it under a temporary
@@ -106,9 +116,10 @@ export interface FinishAction { type: 'finish' }
 /**
  * Sender: FILE_READY came, stream the file's chunks, then call fileSent. `claimed`: chunks the
  * receiver holds (CHUNKS_HELD, feature RESUME), by index: each is read and hashed like any other and
- * handed to chunkRead, which says whether it is sent.
+ * handed to chunkRead, which says whether it is sent. `signature`: the blocks of the receiver's old
+ * version of the file (DELTA_SIG, feature DELTA), in order: the file is sent as a delta against them.
  */
-export interface SendFileAction { type: 'sendFile'; fileId: number; claimed: ReadonlySet<number> | undefined }
+export interface SendFileAction { type: 'sendFile'; fileId: number; claimed: ReadonlySet<number> | undefined; signature: readonly SignedBlock[] | undefined }
 /**
  * Progress: `bytes` of a file were not sent, the receiver held them and the sender's data matched
  * (CHUNK_KEPT).
@@ -364,6 +375,8 @@ interface IncomingFile {
   doneDigest: Buffer | undefined;
   /** Chunks claimed with CHUNKS_HELD and neither kept (CHUNK_KEPT) nor sent again yet, with their hashes. */
   held: Map<number, bigint> | undefined;
+  /** Bytes of the old file its DELTA_SIG described: DELTA_COPY may copy from within them. Undefined: no DELTA_SIG sent. */
+  oldExtent: number | undefined;
 }
 
 /** What is left of a failed file: enough to check the DATA that may still be on its way. */
@@ -390,6 +403,10 @@ class DataLink {
   next = 0;
   end = 0;
   frames: Buffer[] = [];
+  /** DELTA_COPY ranges of the chunk (feature DELTA). */
+  copies: CopyPiece[] = [];
+  /** The chunk is of a file sent as a delta: its DATA may end at any DATA_UNIT boundary, before a DELTA_COPY. */
+  delta = false;
   /** Undefined when the file had FAILED before the chunk started: its data is dropped. */
   progress: ChunkProgress | undefined = undefined;
   /** Whole chunks (CHUNK_SUM) received on the connection attached now (u32, wraps). */
@@ -430,8 +447,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated RESUME: held chunks are claimed, and the sender may keep them. */
   private readonly resume: boolean;
 
-  /** hardLinks, owners, reconnect, resume: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean }) {
+  /** The session negotiated DELTA: a file may be described by its old version (DELTA_SIG) and come as DELTA_COPY and DATA. */
+  private readonly delta: boolean;
+
+  /** hardLinks, owners, reconnect, resume, delta: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -439,6 +459,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.owners = opts.owners ?? false;
     this.reconnect = opts.reconnect ?? false;
     this.resume = opts.resume ?? false;
+    this.delta = opts.delta ?? false;
   }
 
   /**
@@ -457,6 +478,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.CHUNK_SUM:
         if (started && !onControl) return this.onChunkSum(connIndex, message);
+        break;
+      case PacketType.DELTA_COPY:
+        if (started && !onControl && this.delta) return this.onDeltaCopy(this.link(connIndex), message);
         break;
       case PacketType.FILE_COUNT:
         if (!started && onControl) return this.onFileCount(message.count, message.totalBytes);
@@ -538,9 +562,10 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /**
    * The temporary file of `fileId` exists. `resumed`: what an earlier run left of it, chunks `held`
    * (claimed with CHUNKS_HELD, before FILE_READY) or a `stale` reason it was not used for
-   * (PARTIAL_STALE); both only in a session with RESUME.
+   * (PARTIAL_STALE); both only in a session with RESUME. `signature`: the blocks of the old version
+   * of the file the destination holds (DELTA_SIG, only with DELTA and when nothing is held).
    */
-  fileCreated(fileId: number, resumed?: { held: ReadonlyMap<number, bigint>; stale: number | undefined }): readonly ReceiverAction[] {
+  fileCreated(fileId: number, resumed?: { held: ReadonlyMap<number, bigint>; stale: number | undefined }, signature?: readonly SignedBlock[]): readonly ReceiverAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
     const file = this.files.get(fileId);
     if (file?.state === 'ANNOUNCED') {
@@ -550,6 +575,10 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       if (this.resume && resumed && resumed.held.size > 0) {
         file.held = new Map(resumed.held);
         for (const message of heldMessages(fileId, file.held)) actions.push(send(message));
+      } else if (this.delta && signature && signature.length > 0) {
+        const blocks = signature.slice(0, signatureLimit(file.size));
+        file.oldExtent = blocks.reduce((extent, block) => extent + block.length, 0);
+        for (const message of signatureMessages(fileId, blocks)) actions.push(send(message));
       }
       actions.push(send({ type: PacketType.FILE_READY, fileId }));
       return actions;
@@ -696,6 +725,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       announcedDigest: message.digest,
       doneDigest: undefined,
       held: undefined,
+      oldExtent: undefined,
     });
     return [{ type: 'createFile', fileId, path, perm, size, mtimeNs }];
   }
@@ -808,7 +838,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   private onData(link: DataLink, message: DataMessage): readonly ReceiverAction[] {
     if (link.fileId < 0) {
-      const refused = this.openChunk(link, message);
+      const refused = this.openChunk(link, message.fileId, message.seq * DATA_UNIT);
       if (refused !== undefined) return refused;
     } else if (message.fileId !== link.fileId || message.seq * DATA_UNIT !== link.next) {
       return this.fail(protocolError(
@@ -819,11 +849,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     let length = message.data.length;
     if (message.more) for (const piece of message.more) length += piece.length;
     const end = link.next + length;
-    if (end > link.end || (end < link.end && length !== DATA_FRAME_BYTES)) {
-      return this.fail(protocolError(
-        `DATA of ${length} bytes at offset ${link.next} of file_id ${link.fileId}: its chunk ends at ${link.end}, ` +
-          `and every DATA of a chunk but the last carries ${DATA_FRAME_BYTES} bytes`,
-      ));
+    // In a delta, DATA stops where a DELTA_COPY takes over: on a DATA_UNIT boundary.
+    const short = end < link.end && (link.delta ? end % DATA_UNIT !== 0 : length !== DATA_FRAME_BYTES);
+    if (end > link.end || short) {
+      const rule = link.delta ? `every DATA of a delta chunk but the last ends on a multiple of ${DATA_UNIT}` : `every DATA of a chunk but the last carries ${DATA_FRAME_BYTES} bytes`;
+      return this.fail(protocolError(`DATA of ${length} bytes at offset ${link.next} of file_id ${link.fileId}: its chunk ends at ${link.end}, and ${rule}`));
     }
     link.frames.push(message.data);
     if (message.more) link.frames.push(...message.more);
@@ -831,10 +861,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return NO_ACTIONS;
   }
 
-  /** The first DATA of a chunk on `link`: undefined when the chunk may start, else the failure. */
-  private openChunk(link: DataLink, message: DataMessage): FailAction[] | undefined {
-    const { fileId } = message;
-    const offset = message.seq * DATA_UNIT;
+  /** The first DATA or DELTA_COPY of a chunk on `link`: undefined when the chunk may start, else the failure. */
+  private openChunk(link: DataLink, fileId: number, offset: number): FailAction[] | undefined {
     const size = this.dataFileSize(fileId);
     if (typeof size !== 'number') return this.fail(size);
     const length = chunkLengthAt(offset, size, this.chunkSize);
@@ -851,7 +879,34 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     link.next = offset;
     link.end = offset + length;
     link.progress = progress;
+    link.delta = file?.oldExtent !== undefined;
     return undefined;
+  }
+
+  /**
+   * DELTA_COPY: the next bytes of the open chunk (or the first of a new one) are the old file's.
+   * The range must continue the chunk, stay within it, and lie within what DELTA_SIG described.
+   */
+  private onDeltaCopy(link: DataLink, message: DeltaCopyMessage): readonly ReceiverAction[] {
+    const { fileId, offset, oldOffset, length } = message;
+    const where = `DELTA_COPY(file_id ${fileId}, offset ${offset}, old offset ${oldOffset}, length ${length})`;
+    if (link.fileId < 0) {
+      const refused = this.openChunk(link, fileId, offset);
+      if (refused !== undefined) return refused;
+    } else if (fileId !== link.fileId || offset !== link.next) {
+      return this.fail(protocolError(`${where} inside the chunk of file_id ${link.fileId} at offset ${link.start}, which continues at ${link.next}`));
+    }
+    const file = this.files.get(fileId);
+    if (file !== undefined && !link.delta) return this.fail(protocolError(`${where}: ${describe(file)} is not sent as a delta (this side sent no DELTA_SIG for it)`));
+    if (offset + length > link.end) return this.fail(protocolError(`${where}: its chunk ends at ${link.end}`));
+    const oldExtent = file?.oldExtent;
+    // No file in progress: it failed, and what is copied for it goes nowhere.
+    if (oldExtent !== undefined && oldOffset + length > oldExtent) {
+      return this.fail(protocolError(`${where}: the old file's DELTA_SIG described ${oldExtent} bytes`));
+    }
+    link.copies.push({ at: offset, from: oldOffset, length });
+    link.next = offset + length;
+    return NO_ACTIONS;
   }
 
   /** The size of the file that DATA for `fileId` may go to, or why there is none. */
@@ -902,9 +957,10 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
           `before it: ${open}`,
       ));
     }
-    const { frames: data, progress } = link;
+    const { frames: data, progress, copies } = link;
     link.fileId = -1;
     link.frames = [];
+    if (copies.length > 0) link.copies = [];
     link.progress = undefined;
     link.chunks = (link.chunks + 1) >>> 0;
     // Every ACK_EVERY chunks the sender may forget them (it keeps what is unacknowledged, to send again if the connection is lost).
@@ -916,6 +972,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     progress.hash = message.hash;
     const { fileId, seq, length, hash } = message;
     const write: WriteChunkAction = { type: 'writeChunk', fileId, seq, length, hash, data, attempt: progress.attempts };
+    if (copies.length > 0) write.copies = copies;
     return ack ? [write, ack] : [write];
   }
 
@@ -985,6 +1042,8 @@ interface OutgoingFile {
   resends: Map<number, number> | undefined;
   /** Chunks the receiver holds (CHUNKS_HELD) and their hashes, not yet read; created at the first CHUNKS_HELD. */
   claims: Map<number, bigint> | undefined;
+  /** The receiver's old version of the file (DELTA_SIG); created at the first DELTA_SIG. */
+  signature: SignatureCollector | undefined;
 }
 
 export class TransferSender extends TransferMachine<SenderState> {
@@ -996,6 +1055,8 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly reconnect: boolean;
   /** The session negotiated RESUME: the receiver may claim chunks it holds (CHUNKS_HELD, PARTIAL_STALE). */
   private readonly resume: boolean;
+  /** The session negotiated DELTA: the receiver may describe its old version of a file (DELTA_SIG). */
+  private readonly delta: boolean;
   /** A FILE_INFO went out: from then on the chunk size is fixed. */
   private fileInfoSent = false;
   private readonly files = new Map<number, OutgoingFile>();
@@ -1004,13 +1065,14 @@ export class TransferSender extends TransferMachine<SenderState> {
   private inlineFiles = 0;
   private inlineBytes = 0;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean }) {
     super('IDLE', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
     this.quickCheck = opts.quickCheck ?? false;
     this.reconnect = opts.reconnect ?? false;
     this.resume = opts.resume ?? false;
+    this.delta = opts.delta ?? false;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -1097,7 +1159,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     const problem = this.announcementProblem(size);
     if (problem !== undefined) throw internalError(`${what}(${showName(path)}): ${problem}`);
     const fileId = this.recordAnnouncement(size);
-    this.files.set(fileId, { size, state, resends: undefined, claims: undefined });
+    this.files.set(fileId, { size, state, resends: undefined, claims: undefined, signature: undefined });
     return fileId;
   }
 
@@ -1173,6 +1235,9 @@ export class TransferSender extends TransferMachine<SenderState> {
       case PacketType.PARTIAL_STALE:
         if (exchanging && this.resume) return this.onPartialStale(message);
         break;
+      case PacketType.DELTA_SIG:
+        if (exchanging && this.delta) return this.onDeltaSig(message);
+        break;
       case PacketType.FILE_ERROR:
         if (exchanging) return this.onFileError(message);
         break;
@@ -1209,7 +1274,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     const file = this.files.get(fileId);
     if (file?.state === 'ANNOUNCED') {
       file.state = 'READY';
-      return [{ type: 'sendFile', fileId, claimed: file.claims && new Set(file.claims.keys()) }];
+      return [{ type: 'sendFile', fileId, claimed: file.claims && new Set(file.claims.keys()), signature: file.signature?.blocks }];
     }
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
     if (file === undefined) return this.fail(this.notInProgress('FILE_READY', fileId));
@@ -1235,12 +1300,24 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (firstIndex + count > chunks) {
       return this.fail(protocolError(`CHUNKS_HELD claims chunks ${firstIndex}..${firstIndex + count - 1} of file_id ${fileId}, which has ${chunks}`));
     }
+    if (file.signature) return this.fail(protocolError(`CHUNKS_HELD for file_id ${fileId}, which the receiver described by DELTA_SIG`));
     file.claims ??= new Map();
     for (let i = 0; i < count; i++) {
       if (file.claims.has(firstIndex + i)) return this.fail(protocolError(`CHUNKS_HELD claims chunk ${firstIndex + i} of file_id ${fileId} twice`));
       file.claims.set(firstIndex + i, hashes.readBigUInt64BE(i * HASH_SIZE));
     }
     return NO_ACTIONS;
+  }
+
+  /** The receiver holds an older version of a file it has not answered FILE_READY for yet: these are its blocks. */
+  private onDeltaSig(message: DeltaSigMessage): readonly SenderAction[] {
+    const { fileId } = message;
+    const file = this.announcedFile('DELTA_SIG', fileId);
+    if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
+    if (file.claims) return this.fail(protocolError(`DELTA_SIG for file_id ${fileId}, whose chunks the receiver claimed by CHUNKS_HELD`));
+    file.signature ??= new SignatureCollector(signatureLimit(file.size));
+    const problem = file.signature.add(message);
+    return problem === undefined ? NO_ACTIONS : this.fail(protocolError(`DELTA_SIG for file_id ${fileId}: ${problem}`));
   }
 
   private onPartialStale(message: PartialStaleMessage): readonly SenderAction[] {

@@ -121,6 +121,8 @@ export interface TransferSummary {
   bytesSent: number;
   /** Bytes of files not sent because the destination already held them (FILE_SAME). */
   bytesResumed: number;
+  /** Bytes not sent because the destination's old version of a file held them (feature DELTA: DELTA_COPY). */
+  bytesSaved?: number;
   /** Why files failed or were skipped; the transfer is partial when this is not empty. */
   errors: FcpError[];
 }

@@ -12,7 +12,8 @@ import type { Message } from '../protocol/messages';
 import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
 import { singleChunkDigest } from '../session/digest';
 import type { EntryScope } from '../session/entryScope';
-import { ReceiverAction, TransferReceiver, WriteFileAction } from '../session/transfer';
+import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
+import { copiedBytes } from '../delta/plan';
 import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
@@ -24,6 +25,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
 import type { PathFilter } from '../sync/filter';
+import { oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
 
 
 interface IncomingFile {
@@ -36,6 +38,8 @@ interface IncomingFile {
   digest?: () => Buffer;
   /** Something to know though it was copied: partial state of an interrupted run was not used. */
   warning?: string;
+  /** Feature DELTA: the destination's old version of the file, which DELTA_SIG described and DELTA_COPY copies from. */
+  old?: Buffer;
 }
 
 const SLASH = 0x2f;
@@ -67,6 +71,10 @@ export class ReceiveEngine extends TransferRun {
   private readonly reuse: boolean;
   /** The session negotiated COMPRESS (-C): DATA_Z may come in place of DATA. */
   private readonly compressed: boolean;
+  /** The session negotiated DELTA: a file the destination holds an older version of is described by it (DELTA_SIG). */
+  private readonly delta: boolean;
+  /** Bytes of verified chunks taken from old versions of files (DELTA_COPY). */
+  private bytesSaved = 0;
   /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
   private bytesSent = 0;
   /**
@@ -93,6 +101,7 @@ export class ReceiveEngine extends TransferRun {
   ) {
     super(link);
     this.compressed = (link.params.features & Feature.COMPRESS) !== 0;
+    this.delta = (link.params.features & Feature.DELTA) !== 0;
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     const resume = (link.params.features & Feature.RESUME) !== 0;
     this.reuse = resume && (mode.flags & ModeFlag.NO_RESUME) === 0;
@@ -104,6 +113,7 @@ export class ReceiveEngine extends TransferRun {
       owners: (link.params.features & Feature.OWNERS) !== 0,
       reconnect: this.reconnect,
       resume,
+      delta: this.delta,
     });
     const root = process.getuid?.() === 0;
     this.keepOwners =
@@ -193,7 +203,7 @@ export class ReceiveEngine extends TransferRun {
           this.descriptors.take(() => this.createFile(action.fileId));
           break;
         case 'writeChunk':
-          this.writeChunk(connIndex, action.fileId, action.seq, action.length, action.data, action.hash);
+          this.writeChunk(connIndex, action);
           break;
         case 'writeFile': {
           const owner = this.owner;
@@ -228,7 +238,7 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'complete':
           this.doneSent = true;
-          return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
+          return this.complete({ ...counts(action), bytesSent: this.bytesSent, bytesSaved: this.bytesSaved, errors: this.errors });
       }
     }
   }
@@ -313,14 +323,26 @@ export class ReceiveEngine extends TransferRun {
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'create', local)), 0);
     }
     if (this.reuse && resumed.stale !== undefined) file.warning = staleNotice(local, resumed.stale);
-    this.apply(this.machine.fileCreated(fileId, resumed), 0);
+    // A part file to resume has priority over a delta; a small or new file goes whole.
+    const old = this.delta && resumed.held.size === 0 ? oldVersion(local, file.size) : undefined;
+    if (!old) return this.apply(this.machine.fileCreated(fileId, resumed), 0);
+    void signOldVersion(this.link.xxh, old, file.size, () => this.over || !this.files.has(fileId)).then((signature) =>
+      this.guard(() => {
+        if (signature.length > 0) file.old = local;
+        this.apply(this.machine.fileCreated(fileId, resumed, signature), 0);
+      }),
+    );
   }
 
-  private writeChunk(connIndex: number, fileId: number, seq: number, length: number, data: Buffer[], hash: bigint): void {
+  private writeChunk(connIndex: number, action: WriteChunkAction): void {
+    const { fileId, seq, length, hash, copies } = action;
+    const old = copies && this.files.get(fileId)?.old;
+    // Feature DELTA: the chunk's bytes are its copies from the old version and the DATA between them.
+    const data = old ? readChunkWithCopies(old, seq * DATA_UNIT, length, action.data, copies) : action.data;
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
-      this.link.returnChunk?.(data);
+      this.link.returnChunk?.(action.data);
       // A lost connection's writes count no more: its replacement starts from none (dataLost).
       if (conn.isOpen && --this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
@@ -331,6 +353,7 @@ export class ReceiveEngine extends TransferRun {
       if (error?.code === 'FCP_ERR_TIMEOUT') return this.fail(error);
       if (error) return this.guard(() => this.apply(this.machine.fileFailed(fileId, error), 0));
       if (result.ok) this.events.bytes?.(length);
+      if (result.ok && copies) this.bytesSaved += copiedBytes(copies);
       this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
     });
   }

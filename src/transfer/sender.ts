@@ -42,6 +42,9 @@ import { MemoryConnection } from './memoryLink';
 import type { Entry, EntryIds, WalkResult } from './walk';
 import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
+import type { SignedBlock } from '../delta/blocks';
+import { copiedBytes, Piece, piecesIn } from '../delta/plan';
+import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, planFile } from './deltaFrames';
 
 const readv = promisify(fs.readv);
 
@@ -88,6 +91,8 @@ interface SendingFile {
    * hashes them meanwhile and hands the ones that differ to the pumps.
    */
   claimed: ReadonlySet<number> | undefined;
+  /** Feature DELTA: the file as pieces copied from the receiver's old version or sent literally (its chunks resent go whole). */
+  delta: FilePlan | undefined;
 }
 
 interface ChunkJob {
@@ -120,6 +125,8 @@ export class SendEngine extends TransferRun {
   private readonly batching: boolean;
   /** The session negotiated COMPRESS (-C): a DATA frame that deflates smaller goes as DATA_Z. */
   private readonly compressing: boolean;
+  /** The session negotiated DELTA: the receiver may describe old versions of files (DELTA_SIG). */
+  private readonly deltaNegotiated: boolean;
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
@@ -135,6 +142,8 @@ export class SendEngine extends TransferRun {
   private readonly staleNotices = new Map<number, string>();
   /** Chunk and inline bytes sent. */
   private bytesSent = 0;
+  /** Bytes of chunks the receiver took from its old version of their file (DELTA_COPY). */
+  private bytesSaved = 0;
   /** Feature RECONNECT: by data connection index, the chunks written on it and not acknowledged. */
   private readonly outstanding: (OutstandingChunks | undefined)[] = [];
   /** Indexes whose lost connection the receiver has reported (DATA_LOST) and that have no replacement yet. */
@@ -163,11 +172,13 @@ export class SendEngine extends TransferRun {
       quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
       reconnect: this.reconnect,
       resume: (link.params.features & Feature.RESUME) !== 0,
+      delta: (link.params.features & Feature.DELTA) !== 0,
     });
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
     this.compressing = (link.params.features & Feature.COMPRESS) !== 0;
+    this.deltaNegotiated = (link.params.features & Feature.DELTA) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
   }
@@ -419,7 +430,7 @@ export class SendEngine extends TransferRun {
         case 'fail':
           return this.failed(action);
         case 'sendFile':
-          this.descriptors.take(() => this.openFile(action.fileId, action.claimed));
+          this.descriptors.take(() => this.openFile(action.fileId, action.claimed, action.signature));
           break;
         case 'chunkKept':
           this.events.bytes?.(action.bytes);
@@ -452,13 +463,13 @@ export class SendEngine extends TransferRun {
           break;
         case 'complete':
           this.removeLinkSources();
-          return this.complete({ ...counts(action), bytesSent: this.bytesSent, errors: this.errors });
+          return this.complete({ ...counts(action), bytesSent: this.bytesSent, bytesSaved: this.bytesSaved, errors: this.errors });
       }
     }
   }
 
   /** Opens a ready file with a descriptor taken for it, which it keeps until the file is over. */
-  private openFile(fileId: number, claimed: ReadonlySet<number> | undefined): void {
+  private openFile(fileId: number, claimed: ReadonlySet<number> | undefined, signature: readonly SignedBlock[] | undefined): void {
     const entry = this.announced.get(fileId);
     // A file that waited for a descriptor may have failed meanwhile (the receiver's FILE_ERROR).
     if (!entry) return this.descriptors.budget.release();
@@ -469,7 +480,7 @@ export class SendEngine extends TransferRun {
       opened = sourceState(fd);
     } catch (err) {
       if (fd !== undefined) closeQuietly(fd);
-      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId, claimed));
+      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId, claimed, signature));
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source)));
     }
@@ -484,9 +495,11 @@ export class SendEngine extends TransferRun {
       digest: new FileDigest(entry.size, this.chunkSize),
       failed: false,
       claimed,
+      delta: undefined,
     };
     this.files.set(fileId, file);
     if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
+    if (signature) return this.planDelta(file, signature);
     file.nextChunk = unclaimedFrom(file, 0);
     if (file.nextChunk < file.chunkCount) this.sendQueue.push(file);
     if (claimed?.size) {
@@ -528,6 +541,23 @@ export class SendEngine extends TransferRun {
       }
     }
     this.verifying = false;
+  }
+
+  private queue(file: SendingFile): void {
+    this.sendQueue.push(file);
+    this.wakePumps();
+  }
+
+  /** Feature DELTA: the file is read once for its plan against the receiver's signature, then its chunks are queued. */
+  private planDelta(file: SendingFile, signature: readonly SignedBlock[]): void {
+    planFile(this.link.xxh, file.fd, file.entry.size, this.chunkSize, signature, () => this.over || file.failed).then(
+      (plan) => {
+        if (plan === undefined) return;
+        file.delta = plan;
+        this.queue(file);
+      },
+      (err: unknown) => this.guard(() => this.readFailed(file, err)),
+    );
   }
 
   private queueResend(fileId: number, seq: number): void {
@@ -625,6 +655,8 @@ export class SendEngine extends TransferRun {
 
   private fits(file: SendingFile, index: number, room: number, encoder: FrameEncoder | undefined): boolean {
     if (!encoder) return true;
+    // A delta chunk's frames are bounded by the pump's room only when it is the first in its buffer.
+    if (file.delta) return false;
     const length = this.chunkLength(file, index);
     return length <= SYNC_READ_MAX && encoder.dataLength(length) + CHUNK_SUM_ROOM <= room;
   }
@@ -639,12 +671,14 @@ export class SendEngine extends TransferRun {
    * few dozen writes rather than one write (and its waits) each.
    */
   private async pump(conn: FramedConnection, ring: OutstandingChunks | undefined): Promise<void> {
-    const room = conn.encoder.dataLength(this.chunkSize) + CHUNK_SUM_ROOM;
+    const room = conn.encoder.dataLength(this.chunkSize) + CHUNK_SUM_ROOM + (this.deltaNegotiated ? deltaRoom(this.chunkSize) : 0);
     const buffers = Array.from({ length: SEND_BUFFERS_PER_CONNECTION }, () => Buffer.allocUnsafe(room));
     // A buffer is reused only once the socket has flushed the previous write from it.
     const flushed: Promise<unknown>[] = buffers.map(() => Promise.resolve());
     // -C: each chunk is read here, then deflated frame by frame into a buffer (no BATCH: a chunk's frames are its own).
     const plain = this.compressing ? Buffer.allocUnsafe(this.chunkSize) : undefined;
+    // Feature DELTA: a delta chunk is read here whole, then only its literal bytes are framed.
+    const whole = plain ?? (this.deltaNegotiated ? Buffer.allocUnsafe(this.chunkSize) : undefined);
     for (let turn = 0; ; turn = (turn + 1) % SEND_BUFFERS_PER_CONNECTION) {
       const first = await this.nextJob(conn, ring);
       if (!first) return;
@@ -652,7 +686,7 @@ export class SendEngine extends TransferRun {
       let ringRoom = ring ? ring.room : Infinity;
       await flushed[turn];
       const buf = buffers[turn]!;
-      const sent: { job: ChunkJob; hash: bigint; length: number }[] = [];
+      const sent: { job: ChunkJob; hash: bigint; length: number; literal?: number }[] = [];
       let used = 0;
       // Where an open BATCH frame of small chunks starts (its entries follow its header), or -1.
       let batchAt = -1;
@@ -665,7 +699,7 @@ export class SendEngine extends TransferRun {
       for (let job: ChunkJob | undefined = first; job && !this.over; job = --ringRoom > 0 ? this.takeJob(room - used, conn.encoder) : undefined) {
         try {
           const length = this.chunkLength(job.file, job.index);
-          let encoded: { end: number; hash: bigint; length: number } | undefined;
+          let encoded: { end: number; hash: bigint; length: number; literal?: number } | undefined;
           if (this.batching && !plain && conn.encoder.sealed && length <= BATCH_CHUNK_MAX) {
             if (batchAt >= 0 && used + batchEntriesLength(length) - batchAt - HEADER_SIZE > BATCH_ROOM) closeBatch();
             if (batchAt < 0) {
@@ -675,12 +709,12 @@ export class SendEngine extends TransferRun {
             encoded = await this.encodeBatchedChunk(job, buf, used);
           } else {
             closeBatch();
-            encoded = await this.encodeChunk(conn, job, buf.subarray(used), plain);
+            encoded = await this.encodeChunk(conn, job, buf.subarray(used), plain, whole);
             if (encoded) encoded.end += used;
           }
           if (!encoded) continue;
           used = encoded.end;
-          sent.push({ job, hash: encoded.hash, length: encoded.length });
+          sent.push({ job, hash: encoded.hash, length: encoded.length, literal: encoded.literal });
         } catch (err) {
           const file = job.file;
           this.guard(() => this.readFailed(file, err));
@@ -693,9 +727,9 @@ export class SendEngine extends TransferRun {
         for (const { job } of sent) this.resendQueue.push(job);
         return this.wakePumps();
       }
-      for (const { job, hash, length } of sent) {
+      for (const { job, hash, length, literal } of sent) {
         ring?.push(job.file.fileId, job.index);
-        this.guard(() => this.chunkSent(job, hash, length));
+        this.guard(() => this.chunkSent(job, hash, length, literal));
       }
       // Sealed frames are always sent: skipping one would put the peer's GCM counter out of
       // step. The receiver drops data for a file that failed in the meantime.
@@ -714,18 +748,20 @@ export class SendEngine extends TransferRun {
       const offset = index * this.chunkSize;
       const length = this.chunkLength(file, index);
       const data = conn.chunkBuffer(length);
+      const pieces = this.deltaPieces(job);
       let hash: bigint | undefined;
       try {
-        hash = await this.readChunk(file, [data], offset, length);
+        hash = pieces ? await this.deltaChunkHash(job, pieces, data) : await this.readChunk(file, [data], offset, length);
       } catch (err) {
         this.guard(() => this.readFailed(file, err));
       }
       // A chunk the receiver holds already (resume) is kept, not handed over; its buffer is collected.
       if (hash === undefined || this.kept(job, hash)) continue;
-      conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
+      if (pieces) for (const message of deltaChunkMessages(file.fileId, offset, data, pieces, hash)) conn.send(message);
+      else conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
       await conn.drain();
       const sent = hash;
-      this.guard(() => this.chunkSent(job, sent, length));
+      this.guard(() => this.chunkSent(job, sent, length, pieces && length - copiedBytes(pieces)));
     }
   }
 
@@ -740,10 +776,13 @@ export class SendEngine extends TransferRun {
     job: ChunkJob,
     buf: Buffer,
     plain: Buffer | undefined,
-  ): Promise<{ end: number; hash: bigint; length: number } | undefined> {
+    whole: Buffer | undefined,
+  ): Promise<{ end: number; hash: bigint; length: number; literal?: number } | undefined> {
     const { file, index } = job;
     const offset = index * this.chunkSize;
     const length = this.chunkLength(file, index);
+    const pieces = whole && this.deltaPieces(job);
+    if (pieces) return this.encodeDeltaChunk(conn, job, pieces, buf, whole!.subarray(0, length));
     const slots = plain ? [plain.subarray(0, length)] : conn.encoder.dataSlots(buf, length);
     const hash = await this.readChunk(file, slots, offset, length);
     if (hash === undefined || this.kept(job, hash)) return undefined;
@@ -803,10 +842,46 @@ export class SendEngine extends TransferRun {
     return true;
   }
 
-  private chunkSent(job: ChunkJob, hash: bigint, length: number): void {
+  /** literal: of a delta chunk, the bytes that went (the rest the receiver copied from its old version). */
+  private chunkSent(job: ChunkJob, hash: bigint, length: number, literal = length): void {
     this.events.bytes?.(length);
-    this.bytesSent += length;
+    this.bytesSent += literal;
+    this.bytesSaved += length - literal;
     this.chunkDone(job, hash);
+  }
+
+  /** Feature DELTA: the chunk's share of its file's plan, when it copies anything (a resent chunk goes whole). */
+  private deltaPieces(job: ChunkJob): Piece[] | undefined {
+    const { file, index } = job;
+    if (!file.delta || job.resend) return undefined;
+    const start = index * this.chunkSize;
+    const pieces = piecesIn(file.delta.pieces, start, start + this.chunkLength(file, index));
+    return allLiteral(pieces) ? undefined : pieces;
+  }
+
+  /**
+   * The hash of a delta chunk: the one its plan's read gave when the receiver copies all of it
+   * (nothing of it is read again), else that of the chunk read whole into `data` for its literal
+   * bytes; undefined when the file failed or the session ended meanwhile.
+   */
+  private async deltaChunkHash(job: ChunkJob, pieces: readonly Piece[], data: Buffer): Promise<bigint | undefined> {
+    const { file, index } = job;
+    if (!allCopied(pieces)) return this.readChunk(file, [data], index * this.chunkSize, data.length);
+    return this.over || file.failed ? undefined : file.delta!.chunkHashes[index];
+  }
+
+  /** A delta chunk (its bytes go into `data` when it has literal ones), framed as DELTA_COPY and DATA (DATA_Z with -C) and CHUNK_SUM. */
+  private async encodeDeltaChunk(conn: FramedConnection, job: ChunkJob, pieces: readonly Piece[], buf: Buffer, data: Buffer): Promise<{ end: number; hash: bigint; length: number; literal: number } | undefined> {
+    const hash = await this.deltaChunkHash(job, pieces, data);
+    if (hash === undefined) return undefined;
+    let end = 0;
+    for (const message of deltaChunkMessages(job.file.fileId, job.index * this.chunkSize, data, pieces, hash)) {
+      end =
+        message.type === PacketType.DATA && this.compressing
+          ? encodeCompressedData(conn.encoder, message.fileId, message.seq, message.data, buf, end)
+          : conn.encoder.encodeInto(message, buf, end);
+    }
+    return { end, hash, length: data.length, literal: data.length - copiedBytes(pieces) };
   }
 
   /** A chunk was sent, or kept: its hash goes into the digest, and FILE_DONE follows the last one. */

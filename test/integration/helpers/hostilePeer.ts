@@ -118,7 +118,7 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
 export function livePushSession(
   destination: string,
   connections: number,
-  features: { compress?: boolean } = {},
+  features: { compress?: boolean; delta?: boolean } = {},
 ): Promise<LiveSession> {
   return liveSession({ type: PacketType.PUSH, path: Buffer.from(destination) }, connections, features);
 }
@@ -130,7 +130,7 @@ export function livePullSession(source: string, connections: number): Promise<Li
 
 export interface LiveSession { fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }
 
-async function liveSession(request: Message, connections: number, features: { compress?: boolean }): Promise<LiveSession> {
+async function liveSession(request: Message, connections: number, features: { compress?: boolean; delta?: boolean }): Promise<LiveSession> {
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });
   const control = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'control connection to fcpd under test', 30_000);
@@ -148,4 +148,17 @@ async function liveSession(request: Message, connections: number, features: { co
     { timeoutMs: 10_000 },
   );
   return { fcpd, secret, control, established };
+}
+
+/** Data connection 1 of a session livePushSession started, authenticated and read (what fcpd sends on it is ignored). */
+export async function liveDataConnection(fcpd: StartedFcpd, secret: Buffer, session: Established): Promise<FramedConnection> {
+  const dataConn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
+  await runHandshake(
+    dataConn,
+    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: session.sessionId, connIndex: 1, params: session.params }),
+    { timeoutMs: 10_000 },
+  );
+  dataConn.start({ message: () => undefined, closed: () => undefined });
+  dataConn.resume();
+  return dataConn;
 }

@@ -47,6 +47,7 @@ describe('the keys never drift from the options', () => {
       max_depth: fc.integer({ min: 0, max: 1000 }),
       hard_links: fc.boolean(),
       compress: fc.boolean(),
+      whole_file: fc.boolean(),
       backup: fc.boolean(),
       suffix: fc.constantFrom('~', '.bak', '.old~'),
       remove_source_files: fc.boolean(),

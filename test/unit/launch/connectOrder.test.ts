@@ -17,6 +17,7 @@ const ORDER: ConnectOrder = {
   backupSuffix: Buffer.from('.bak'),
   hardLinks: true,
   compress: true,
+  delta: true,
   chunkSize: 1 << 20,
   connections: 4,
   cipher: 1,

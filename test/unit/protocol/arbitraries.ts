@@ -18,6 +18,8 @@ import {
   MAX_ERROR_MESSAGE_BYTES,
   MAX_FILE_SIZE,
   MAX_HELD_HASHES,
+  MAX_SIG_ENTRIES,
+  DELTA_SIG_ENTRY_SIZE,
   MAX_PATH_BYTES,
   MAX_PAYLOAD,
   NONCE_SIZE,
@@ -191,6 +193,21 @@ export const messageArbitraries: ArbitraryByName = {
   PARTIAL_STALE: fc.record({ type: fc.constant(PacketType.PARTIAL_STALE), fileId: u32, reason: fc.integer({ min: 1, max: 2 }) }),
   DATA_LOST: fc.record({ type: fc.constant(PacketType.DATA_LOST), connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }), chunks: u32 }),
   CHUNK_ACK: fc.record({ type: fc.constant(PacketType.CHUNK_ACK), connIndex: fc.integer({ min: 1, max: MAX_CONNECTIONS }), chunks: u32 }),
+  DELTA_SIG: fc.record({
+    type: fc.constant(PacketType.DELTA_SIG),
+    fileId: u32,
+    oldOffset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
+    entries: fc
+      .oneof({ weight: 20, arbitrary: fc.integer({ min: 1, max: 16 }) }, { weight: 1, arbitrary: fc.constant(MAX_SIG_ENTRIES) })
+      .chain((count) => fixedBytes(count * DELTA_SIG_ENTRY_SIZE)),
+  }),
+  DELTA_COPY: fc.record({
+    type: fc.constant(PacketType.DELTA_COPY),
+    fileId: u32,
+    offset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
+    oldOffset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
+    length: fc.integer({ min: 1, max: MAX_CHUNK_SIZE }),
+  }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),
   KEEPALIVE: fc.record({ type: fc.constant(PacketType.KEEPALIVE) }),
   FILE_INLINE: fc.record({

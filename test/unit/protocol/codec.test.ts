@@ -522,6 +522,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   PARTIAL_STALE: [5, 5],
   DATA_LOST: [6, 6],
   CHUNK_ACK: [6, 6],
+  DELTA_SIG: [24, 65508],
+  DELTA_COPY: [24, 24],
   FILE_ERROR: [6, 4102],
   KEEPALIVE: [0, 0],
   BATCH: [6, 65535],

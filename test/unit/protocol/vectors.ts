@@ -111,6 +111,13 @@ export const VECTORS: readonly Vector[] = [
   plain('PARTIAL_STALE (the source changed)', { type: PacketType.PARTIAL_STALE, fileId: 1, reason: 1 }),
   plain('DATA_LOST', { type: PacketType.DATA_LOST, connIndex: 2, chunks: 300 }),
   plain('CHUNK_ACK', { type: PacketType.CHUNK_ACK, connIndex: 2, chunks: 256 }),
+  plain('DELTA_SIG (two blocks from old offset 0)', {
+    type: PacketType.DELTA_SIG,
+    fileId: 1,
+    oldOffset: 0,
+    entries: Buffer.from('000100000123456789abcdef00008000fedcba9876543210', 'hex'),
+  }),
+  plain('DELTA_COPY', { type: PacketType.DELTA_COPY, fileId: 1, offset: 73728, oldOffset: 65636, length: 40960 }),
   plain('FILE_ERROR', {
     type: PacketType.FILE_ERROR,
     fileId: 2,

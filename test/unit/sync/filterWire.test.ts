@@ -33,7 +33,7 @@ test('a filter survives FILTER_RULES, through the codec', () => {
 
 test('a filter survives the order fcp hands fcpd --connect', () => {
   const filter = new PathFilter([{ kind: 'exclude', pattern: Buffer.from('*.tmp') }], 2);
-  const order = { targets: [{ host: '10.0.0.2', port: 7000 }], secret: Buffer.alloc(32, 1), sources: [Buffer.from('src')], destination: Buffer.from('dst'), flags: 1, hardLinks: false, compress: false, chunkSize: 1 << 20, connections: 4, cipher: 1, failFast: false, filter };
+  const order = { targets: [{ host: '10.0.0.2', port: 7000 }], secret: Buffer.alloc(32, 1), sources: [Buffer.from('src')], destination: Buffer.from('dst'), flags: 1, hardLinks: false, compress: false, chunkSize: 1 << 20, connections: 4, cipher: 1, failFast: false, delta: false, filter };
   const parsed = parseOrderLine(orderLine(order));
   expect(parsed.filter?.rules).toEqual(filter.rules);
   expect(parsed.filter?.maxDepth).toBe(2);

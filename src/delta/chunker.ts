@@ -1,0 +1,77 @@
+/**
+ * Content-defined chunking (FastCDC, PROTOCOL.md §7.7): a block ends where a gear hash of its
+ * last bytes has chosen bits all zero, so block boundaries follow the content and an insertion or
+ * deletion moves only the boundaries next to it; every later block is cut as before.
+ *
+ * The gear hash: h = (h << 1) + GEAR[byte] (32 bits). Bit k of h depends only on the last k + 1
+ * bytes, so the masks test high bits (a 32-byte window at bit 31). Normalized chunking: before
+ * DELTA_AVG_BLOCK a harder mask (2 bits more), after it an easier one (2 bits fewer), which
+ * narrows the spread of block sizes around the average.
+ */
+import { createHash } from 'node:crypto';
+import { DELTA_AVG_BLOCK, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK } from '../protocol/constants';
+
+/** GEAR[b]: the first 4 bytes, big-endian, of SHA-256 of the single byte b. */
+export const GEAR: Uint32Array = Uint32Array.from({ length: 256 }, (_, byte) => createHash('sha256').update(Buffer.of(byte)).digest().readUInt32BE(0));
+
+const AVG_BITS = Math.log2(DELTA_AVG_BLOCK);
+/** The top `bits` bits of a 32-bit word, as a signed 32-bit value (what `h & mask` compares with). */
+const topBits = (bits: number): number => (~0 << (32 - bits)) | 0;
+/** Before the average size: AVG_BITS + 2 bits must be zero. */
+export const MASK_HARD = topBits(AVG_BITS + 2);
+/** From the average size on: AVG_BITS - 2 bits. */
+export const MASK_EASY = topBits(AVG_BITS - 2);
+
+/**
+ * Cuts a stream of bytes into blocks, fed in pieces of any size: `push` returns where blocks end
+ * in the piece just fed; the bytes after the last cut stay part of the block in progress, which
+ * `pending` counts (a last block the stream ends with).
+ */
+export class ContentChunker {
+  private hash = 0;
+  /** Bytes of the block in progress. */
+  private length = 0;
+
+  get pending(): number {
+    return this.length;
+  }
+
+  /** Offsets in `data` just past each block that ends in it. */
+  push(data: Uint8Array): number[] {
+    const cuts: number[] = [];
+    const n = data.length;
+    let i = 0;
+    let h = this.hash;
+    let length = this.length;
+    while (i < n) {
+      // The first DELTA_MIN_BLOCK bytes of a block are not hashed: no cut can fall there.
+      if (length < DELTA_MIN_BLOCK) {
+        const skip = Math.min(DELTA_MIN_BLOCK - length, n - i);
+        i += skip;
+        length += skip;
+        continue;
+      }
+      const hard = length < DELTA_AVG_BLOCK;
+      const mask = hard ? MASK_HARD : MASK_EASY;
+      const stretchEnd = Math.min(n, i + (hard ? DELTA_AVG_BLOCK : DELTA_MAX_BLOCK) - length);
+      const from = i;
+      let cut = false;
+      while (i < stretchEnd) {
+        h = ((h << 1) + GEAR[data[i++]!]!) | 0;
+        if ((h & mask) === 0) {
+          cut = true;
+          break;
+        }
+      }
+      length += i - from;
+      if (cut || length === DELTA_MAX_BLOCK) {
+        cuts.push(i);
+        h = 0;
+        length = 0;
+      }
+    }
+    this.hash = h;
+    this.length = length;
+    return cuts;
+  }
+}

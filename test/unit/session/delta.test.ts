@@ -1,0 +1,124 @@
+/**
+ * The delta between the two pure machines (PROTOCOL.md §7.7): the receiver's signature travels as
+ * DELTA_SIG before FILE_READY and reaches the sender's sendFile whole; a chunk made of DELTA_COPY
+ * and DATA ends in a writeChunk with its copies; and every bound a hostile peer could break, on
+ * either side, is FCP_ERR_PROTOCOL (or FCP_ERR_UNEXPECTED_MESSAGE without DELTA negotiated).
+ */
+import { DATA_UNIT, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK, DELTA_SIG_ENTRY_SIZE, MAX_SIG_ENTRIES, MIN_CHUNK_SIZE, PacketType } from '../../../src/protocol/constants';
+import type { DeltaSigMessage, Message } from '../../../src/protocol/messages';
+import { EntryScope } from '../../../src/session/entryScope';
+import { TransferAction, TransferReceiver, TransferSender } from '../../../src/session/transfer';
+import type { SignedBlock } from '../../../src/delta/blocks';
+import { signatureLimit, signatureMessages } from '../../../src/delta/signature';
+
+const CHUNK = MIN_CHUNK_SIZE;
+const SIZE = 4 * CHUNK;
+const PATH = Buffer.from('f');
+const MTIME = 1_700_000_000_000_000_000n;
+
+const sends = (actions: readonly TransferAction[]): Message[] => actions.flatMap((action) => (action.type === 'send' ? [action.message] : []));
+const failureOf = (actions: readonly TransferAction[]): string | undefined => {
+  const failed = actions.find((action) => action.type === 'fail');
+  return failed?.type === 'fail' ? failed.error.code : undefined;
+};
+const blocks = (count: number, length = DELTA_MIN_BLOCK): SignedBlock[] => Array.from({ length: count }, (_, i) => ({ length, hash: BigInt(i + 1) }));
+
+function announcedSender(delta = true, size = SIZE): TransferSender {
+  const sender = new TransferSender({ chunkSize: CHUNK, peerName: 'receiver', resume: true, delta });
+  sender.start(1, size);
+  sender.announceFile(PATH, 0o644, size, MTIME);
+  return sender;
+}
+
+function announcedReceiver(delta = true): TransferReceiver {
+  const receiver = new TransferReceiver({ chunkSize: CHUNK, peerName: 'sender', scope: new EntryScope({ recursive: false, singleRoot: true }), resume: true, delta });
+  receiver.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: SIZE });
+  receiver.receive(0, { type: PacketType.FILE_INFO, fileId: 0, perm: 0o644, size: SIZE, mtimeNs: MTIME, digest: Buffer.alloc(16), path: PATH });
+  return receiver;
+}
+
+describe('signature', () => {
+  test('DELTA_SIG messages carry the signature to the sender, which hands it to sendFile', () => {
+    const signature = blocks(MAX_SIG_ENTRIES + 3, 17);
+    const receiver = announcedReceiver();
+    const sender = announcedSender(true, 128 * 1024 * 1024);
+    const messages = sends(receiver.fileCreated(0, { held: new Map(), stale: undefined }, signature));
+    // The receiver cuts the signature to what a file of SIZE bytes may use.
+    const limit = signatureLimit(SIZE);
+    expect(messages.map((m) => m.type)).toEqual([PacketType.DELTA_SIG, PacketType.FILE_READY]);
+    expect((messages[0] as DeltaSigMessage).entries.length).toBe(limit * DELTA_SIG_ENTRY_SIZE);
+    const all = signatureMessages(0, signature);
+    expect(all.map((m) => m.oldOffset)).toEqual([0, MAX_SIG_ENTRIES * 17]);
+    const actions = [...all, { type: PacketType.FILE_READY, fileId: 0 } as const].flatMap((m) => [...sender.receive(m)]);
+    expect(failureOf(actions)).toBeUndefined();
+    const sendFile = actions.find((action) => action.type === 'sendFile');
+    expect(sendFile?.type === 'sendFile' && sendFile.signature).toEqual(signature);
+  });
+
+  test('held chunks go before a delta: a part file to resume gets CHUNKS_HELD and no DELTA_SIG', () => {
+    const messages = sends(announcedReceiver().fileCreated(0, { held: new Map([[0, 5n]]), stale: undefined }, blocks(3)));
+    expect(messages.map((m) => m.type)).toEqual([PacketType.CHUNKS_HELD, PacketType.FILE_READY]);
+  });
+
+  const sig = (oldOffset: number, entries: SignedBlock[]): DeltaSigMessage => ({ ...signatureMessages(0, entries)[0]!, oldOffset });
+  test.each<[string, (sender: TransferSender) => readonly TransferAction[]]>([
+    ['an old offset that does not continue the blocks before', (s) => s.receive(sig(100, blocks(2)))],
+    ['a second message that leaves a gap', (s) => [...s.receive(sig(0, blocks(2))), ...s.receive(sig(3 * DELTA_MIN_BLOCK, blocks(1)))]],
+    ['a block of 0 bytes', (s) => s.receive(sig(0, blocks(1, 0)))],
+    ['a block over DELTA_MAX_BLOCK', (s) => s.receive(sig(0, blocks(1, DELTA_MAX_BLOCK + 1)))],
+    ['more blocks than the file size allows', (s) => s.receive(sig(0, blocks(signatureLimit(SIZE) + 1)))],
+    ['entries that are not a whole number of 12 bytes', (s) => s.receive({ type: PacketType.DELTA_SIG, fileId: 0, oldOffset: 0, entries: Buffer.alloc(13) })],
+    ['a DELTA_SIG after FILE_READY', (s) => [...s.receive({ type: PacketType.FILE_READY, fileId: 0 }), ...s.receive(sig(0, blocks(1)))]],
+    ['a DELTA_SIG for a file never announced', (s) => s.receive({ ...sig(0, blocks(1)), fileId: 7 })],
+    ['DELTA_SIG after CHUNKS_HELD', (s) => [...s.receive({ type: PacketType.CHUNKS_HELD, fileId: 0, firstIndex: 0, hashes: Buffer.alloc(8) }), ...s.receive(sig(0, blocks(1)))]],
+    ['CHUNKS_HELD after DELTA_SIG', (s) => [...s.receive(sig(0, blocks(1))), ...s.receive({ type: PacketType.CHUNKS_HELD, fileId: 0, firstIndex: 0, hashes: Buffer.alloc(8) })]],
+  ])('the sender refuses %s with FCP_ERR_PROTOCOL', (_name, act) => {
+    expect(failureOf(act(announcedSender()))).toBe('FCP_ERR_PROTOCOL');
+  });
+
+  test('without DELTA negotiated, DELTA_SIG and DELTA_COPY are FCP_ERR_UNEXPECTED_MESSAGE', () => {
+    expect(failureOf(announcedSender(false).receive(sig(0, blocks(1))))).toBe('FCP_ERR_UNEXPECTED_MESSAGE');
+    const receiver = announcedReceiver(false);
+    receiver.fileCreated(0, { held: new Map(), stale: undefined }, blocks(4));
+    expect(failureOf(receiver.receive(1, { type: PacketType.DELTA_COPY, fileId: 0, offset: 0, oldOffset: 0, length: 1 }))).toBe('FCP_ERR_UNEXPECTED_MESSAGE');
+  });
+});
+
+describe('DELTA_COPY', () => {
+  /** A receiver that described an old version of 4 blocks (64 KiB) and answered FILE_READY. */
+  function readyReceiver(signature = blocks(4)): TransferReceiver {
+    const receiver = announcedReceiver();
+    receiver.fileCreated(0, { held: new Map(), stale: undefined }, signature);
+    return receiver;
+  }
+  const copy = (offset: number, oldOffset: number, length: number): Message => ({ type: PacketType.DELTA_COPY, fileId: 0, offset, oldOffset, length });
+  const data = (offset: number, length: number): Message => ({ type: PacketType.DATA, fileId: 0, seq: offset / DATA_UNIT, data: Buffer.alloc(length) });
+
+  test('a chunk of copies and DATA ends in a writeChunk with its copies, in order', () => {
+    const receiver = readyReceiver();
+    const pieces = [copy(0, 100, 2 * DATA_UNIT), data(2 * DATA_UNIT, DATA_UNIT), copy(3 * DATA_UNIT, 0, CHUNK - 3 * DATA_UNIT)];
+    const actions = [...pieces, { type: PacketType.CHUNK_SUM, fileId: 0, seq: 0, length: CHUNK, hash: 9n } as const].flatMap((m) => [...receiver.receive(1, m)]);
+    expect(failureOf(actions)).toBeUndefined();
+    const write = actions.find((action) => action.type === 'writeChunk');
+    expect(write?.type === 'writeChunk' && { copies: write.copies, data: write.data.map((b) => b.length) }).toEqual({
+      copies: [
+        { at: 0, from: 100, length: 2 * DATA_UNIT },
+        { at: 3 * DATA_UNIT, from: 0, length: CHUNK - 3 * DATA_UNIT },
+      ],
+      data: [DATA_UNIT],
+    });
+  });
+
+  test.each<[string, Message[], 'signed' | 'unsigned']>([
+    ['a copy from past the bytes DELTA_SIG described', [copy(0, 4 * DELTA_MIN_BLOCK - 10, 11)], 'signed'],
+    ['a copy past the end of its chunk', [copy(0, 0, CHUNK + 1)], 'signed'],
+    ['a copy that does not start a chunk', [copy(DATA_UNIT, 0, 10)], 'signed'],
+    ['a copy that does not continue its chunk', [copy(0, 0, DATA_UNIT), copy(2 * DATA_UNIT, 0, 10)], 'signed'],
+    ['DATA that stops short of a DATA_UNIT boundary before a copy', [data(0, 100), copy(100, 0, 10)], 'signed'],
+    ['a copy for a file this side sent no DELTA_SIG for', [copy(0, 0, 10)], 'unsigned'],
+  ])('the receiver refuses %s with FCP_ERR_PROTOCOL', (_name, messages, signed) => {
+    const receiver = readyReceiver(signed === 'signed' ? blocks(4) : []);
+    const actions = messages.flatMap((m) => [...receiver.receive(1, m)]);
+    expect(failureOf(actions)).toBe('FCP_ERR_PROTOCOL');
+  });
+});
