@@ -51,8 +51,9 @@ function refusal(scope: EntryScope, kind: EntryKind, path: Buffer): FcpError | u
 async function visit(v: Visit, source: string, path: Buffer, stat: Stats, depth: number): Promise<void> {
   const kind: EntryKind | undefined = stat.isSymbolicLink() ? 'symlink' : stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : undefined;
   const skip = (error: FcpError): void => void v.result.skipped.push({ path, error });
+  // Before anything that could report the entry: what the rules leave out is no failure.
+  if (v.options.filter?.excludes(path, stat.isDirectory())) return;
   if (!kind) return skip(new FcpError('FCP_ERR_IO', `${showName(source)} on ${v.fs.host} is not a regular file, directory or symlink; skipped`));
-  if (v.options.filter?.excludes(path, kind === 'dir')) return;
   const refused = refusal(v.scope, kind, path);
   if (refused) return skip(refused);
   const perm = stat.mode & PERM_MASK;

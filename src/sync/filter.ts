@@ -4,8 +4,8 @@
  * entry no rule matches is sent. The walk asks about each entry before it descends, so an
  * excluded directory's contents are never looked at (as in rsync).
  *
- * Names are bytes. Patterns and paths are matched as latin1 strings (one character per byte), so
- * `?` is one byte and a name that is not UTF-8 matches as rsync, which compares bytes, matches it.
+ * Names are bytes, and so are patterns: `?` is one byte, and a name that is not UTF-8 matches as
+ * rsync, which compares bytes, matches it.
  *
  * Pattern forms (rsync's):
  * - a trailing `/` matches directories only; `dir/***` matches the directory `dir` and everything in it;
@@ -19,18 +19,13 @@
  * - rule texts may start with `- ` or `+ ` (exclude, include) whichever option gave them, and a
  *   rule `!` clears the rules before it.
  *
- * picomatch compiles each run of a component between `**`s. Where rsync differs from it:
- * - picomatch's `**` is a globstar only as a whole component and `a/**\/b` also matches `a/b`; in
- *   rsync `**` anywhere is any run of bytes (`a/**\/b` needs a component between), so the pattern
- *   is split at `**` here and joined with `.*`;
- * - picomatch reads `(`, `)`, `{`, `}`, `|`, `+`, `@`, `!`, `,`, `$`, `^` as syntax (extglobs,
- *   braces, negation); rsync reads them as bytes, so outside a `[...]` set they are escaped first;
- * - picomatch's `*` skips a leading `.` unless `dot`: set, as rsync's `*` matches `.git`.
+ * The patterns themselves are matched by ./wildmatch.ts (picomatch reads their `[...]` sets; the
+ * rest is matched without backtracking, as patterns come from peers too).
  */
-import picomatch from 'picomatch';
 import { FcpError } from '../errors';
 import { MAX_PATH_BYTES } from '../protocol/constants';
 import { showName } from '../showName';
+import { matchPath, parsePattern, Pattern, spansSlash } from './wildmatch';
 
 export type RuleKind = 'include' | 'exclude';
 
@@ -40,91 +35,21 @@ export interface FilterRule {
   pattern: Buffer;
 }
 
-/** A pattern as compiled: what it is tested against and how. */
+/** A rule as matched: its tokens, and how they apply. */
 interface CompiledRule {
   include: boolean;
   dirOnly: boolean;
-  /** `dir/***`: also matches the directory itself. */
-  withDir: RegExp | undefined;
-  regex: RegExp;
+  /** A leading `/`: the pattern matches from the root, not at any depth. */
+  anchored: boolean;
+  /** Unanchored and unable to span a `/`: it can match only the last component (rsync matches only that). */
+  lastComponent: boolean;
+  pattern: Pattern;
+  /** `dir/***`: `dir` itself, a directory, matches too. */
+  dir: Pattern | undefined;
 }
 
-const PICOMATCH_OPTIONS: picomatch.PicomatchOptions = {
-  dot: true,
-  nobrace: true,
-  noextglob: true,
-  nonegate: true,
-  noglobstar: true,
-  posix: true,
-  fastpaths: false,
-};
-
-/** Bytes that are syntax to picomatch but ordinary to rsync (outside a `[...]` set). */
-const PICOMATCH_ONLY_SYNTAX = new Set('(){}|+@!,$^');
-const WILDCARDS = /[*?[]/;
-const TRIPLE_STAR_SUFFIX = '/***';
-const REGEX_SPECIAL = /[.*+?^${}()|[\]\\/]/g;
-
-/** The end (index after `]`) of the set opening at `open` in an rsync pattern, or -1. */
-function setEnd(pattern: string, open: number): number {
-  let i = open + 1;
-  if (pattern[i] === '!' || pattern[i] === '^') i++;
-  if (pattern[i] === ']') i++;
-  for (; i < pattern.length; i++) {
-    if (pattern[i] === '\\') i++;
-    else if (pattern.startsWith('[:', i)) {
-      const close = pattern.indexOf(':]', i + 2);
-      if (close >= 0) i = close + 1;
-    } else if (pattern[i] === ']') return i + 1;
-  }
-  return -1;
-}
-
-/** `piece` (no `/`, no `**`) with the bytes picomatch would read as syntax escaped. */
-function escapeForPicomatch(piece: string): string {
-  let out = '';
-  for (let i = 0; i < piece.length; i++) {
-    const c = piece[i]!;
-    if (c === '\\') {
-      out += piece.slice(i, i + 2);
-      i++;
-    } else if (c === '[' && setEnd(piece, i) > 0) {
-      const end = setEnd(piece, i);
-      out += piece.slice(i, end);
-      i = end - 1;
-    } else {
-      out += PICOMATCH_ONLY_SYNTAX.has(c) || c === '[' ? `\\${c}` : c;
-    }
-  }
-  return out;
-}
-
-/** The regex source of one run of a component between `**`s. */
-function pieceSource(piece: string): string {
-  if (piece === '') return '';
-  // picomatch lets a pattern ending in a wildcard match one trailing `/`; within a joined pattern that is noise.
-  return picomatch.parse(escapeForPicomatch(piece), PICOMATCH_OPTIONS).output.replace(/\\\/\?$/, '');
-}
-
-/** The regex source of a wildcard pattern: components split at `/`, each at runs of `*` of two or more. */
-function wildSource(pattern: string): string {
-  return pattern
-    .split('/')
-    .map((component) => component.split(/\*\*+/).map(pieceSource).join('.*'))
-    .join('\\/');
-}
-
-function bodySource(pattern: string): string {
-  return WILDCARDS.test(pattern) ? wildSource(pattern) : pattern.replace(REGEX_SPECIAL, '\\$&');
-}
-
-/** The regex matching a whole entry path for `pattern`, anchored or at any depth (rsync's rule_matches). */
-function pathRegex(pattern: string, anchored: boolean): RegExp {
-  // Unanchored: a run of trailing components (with no `/` in the pattern, the last one). A pattern
-  // starting with `**` matches from the root in rsync, the same thing: `**` covers any prefix.
-  const prefix = anchored ? '^' : '^(?:.*\\/)?';
-  return new RegExp(`${prefix}(?:${bodySource(pattern)})$`, 's');
-}
+const TRIPLE_STAR_SUFFIX = Buffer.from('/***');
+const SLASH = 0x2f;
 
 function ruleError(rule: Buffer, why: string): FcpError {
   return new FcpError('FCP_ERR_USAGE', `bad filter pattern ${showName(rule)}: ${why}`, {
@@ -133,26 +58,22 @@ function ruleError(rule: Buffer, why: string): FcpError {
 }
 
 function compile(rule: FilterRule): CompiledRule {
-  let text = rule.pattern.toString('latin1');
+  let text = rule.pattern;
   if (text.length === 0) throw ruleError(rule.pattern, 'it is empty');
   if (text.length > MAX_PATH_BYTES) throw ruleError(rule.pattern, `it is longer than ${MAX_PATH_BYTES} bytes`);
-  if (text.includes('\0')) throw ruleError(rule.pattern, 'it holds a NUL byte');
-  const tripleStar = text.endsWith(TRIPLE_STAR_SUFFIX);
-  if (tripleStar) text = `${text.slice(0, -TRIPLE_STAR_SUFFIX.length)}/**`;
-  const dirOnly = !tripleStar && text.endsWith('/');
-  if (dirOnly) text = text.slice(0, -1);
-  const anchored = text.startsWith('/');
-  if (anchored) text = text.slice(1);
+  if (text.includes(0)) throw ruleError(rule.pattern, 'it holds a NUL byte');
+  const tripleStar = text.length >= TRIPLE_STAR_SUFFIX.length && text.subarray(-TRIPLE_STAR_SUFFIX.length).equals(TRIPLE_STAR_SUFFIX);
+  // `dir/***` is `dir/**` and the directory `dir`.
+  if (tripleStar) text = text.subarray(0, -1);
+  const dirOnly = !tripleStar && text[text.length - 1] === SLASH;
+  if (dirOnly) text = text.subarray(0, -1);
+  const anchored = text[0] === SLASH;
+  if (anchored) text = text.subarray(1);
   if (text.length === 0) throw ruleError(rule.pattern, 'it names no file');
-  let regex: RegExp;
-  try {
-    regex = pathRegex(text, anchored);
-  } catch {
-    // rsync's [z-a] matches nothing; a backwards range is more likely a mistake than meant.
-    throw ruleError(rule.pattern, 'a [...] set in it does not parse (a range that runs backwards?)');
-  }
-  const withDir = tripleStar ? pathRegex(text.slice(0, -'/**'.length), anchored) : undefined;
-  return { include: rule.kind === 'include', dirOnly, withDir, regex };
+  // `**/x` matches from the root in rsync, which at any depth means the same: `**` covers any prefix.
+  const dir = tripleStar ? parsePattern(text.subarray(0, -'/**'.length)) : undefined;
+  const pattern = parsePattern(text);
+  return { include: rule.kind === 'include', dirOnly, anchored, lastComponent: !anchored && !spansSlash(pattern), pattern, dir };
 }
 
 /** An entry's depth below its source: the source itself is 0, what it holds 1, and so on. */
@@ -183,10 +104,12 @@ export class PathFilter {
    */
   excludes(relPath: string | Buffer, isDir: boolean): boolean {
     if (this.compiled.length === 0 || relPath.length === 0) return false;
-    const path = (typeof relPath === 'string' ? Buffer.from(relPath) : relPath).toString('latin1');
+    const path = typeof relPath === 'string' ? Buffer.from(relPath) : relPath;
+    const nameStart = path.lastIndexOf(SLASH) + 1;
     for (const rule of this.compiled) {
       if (rule.dirOnly && !isDir) continue;
-      if (rule.regex.test(path) || (isDir && rule.withDir?.test(path))) return !rule.include;
+      const matched = rule.lastComponent ? matchPath(rule.pattern, path, false, nameStart) : matchPath(rule.pattern, path, !rule.anchored);
+      if (matched || (isDir && rule.dir && matchPath(rule.dir, path, !rule.anchored))) return !rule.include;
     }
     return false;
   }

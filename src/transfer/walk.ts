@@ -128,11 +128,12 @@ function visit(
   depth: number,
 ): void {
   const { result, options } = state;
+  // Before anything that could report the entry: what the rules leave out is no failure.
+  if (options.filter?.excludes(path, stat.isDirectory())) return;
   if (path.length > MAX_PATH_BYTES) {
     skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return;
   }
-  if (options.filter?.excludes(path, stat.isDirectory())) return;
   const refusal = options.refuse?.(source, path, stat.isSymbolicLink());
   if (refusal) return skip(result, path, refusal);
   const perm = Number(stat.mode) & PERM_MASK;
