@@ -4,17 +4,13 @@
  * ends the session by itself with that error and its exit code (no allocation sized by the peer's
  * numbers: a FILE_COUNT of 4 billion or a 32 TiB file would end it in an out-of-memory crash).
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
-import { loadXxhash, PacketType } from '../../src/protocol';
+import { PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
-import { ClientConnection } from '../../src/session/connection';
-import { FramedConnection } from '../../src/wire/framedConnection';
-import { runHandshake } from '../../src/wire/handshake';
-import { livePushSession } from './helpers/hostilePeer';
-import { dial, killAll, within } from './helpers/run';
+import { attachData, livePushSession } from './helpers/hostilePeer';
+import { killAll, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 
 jest.setTimeout(30_000);
@@ -69,16 +65,9 @@ const CASES: [string, Script, FcpErrorCode][] = [
 
 test.each(CASES)('%s: fcpd answers with the right ERROR and ends the session', async (_name, script, expected) => {
   const work = temp.make('fcp-hostile');
-  const { fcpd, secret, control, established: session } = await livePushSession(work, 1, { compress: script.compress });
-  const xxh = await loadXxhash();
-  const dataConn = new FramedConnection(await dial(fcpd.port), xxh, 'hostile data connection', 10_000);
-  await runHandshake(
-    dataConn,
-    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: session.sessionId, connIndex: 1, params: session.params }),
-    { timeoutMs: 10_000 },
-  );
-  dataConn.start({ message: () => undefined, closed: () => undefined });
-  dataConn.resume();
+  const live = await livePushSession(work, 1, { compress: script.compress });
+  const { fcpd, control } = live;
+  const dataConn = await attachData(live);
   const sendData = (): void => script.data?.forEach((message) => dataConn.send(message));
   const answered: string[] = [];
   const closed = new Promise<void>((resolve) =>

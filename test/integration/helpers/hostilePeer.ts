@@ -130,6 +130,20 @@ export function livePullSession(source: string, connections: number): Promise<Li
 
 export interface LiveSession { fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }
 
+/** Attaches data connection 1 to a live session, reading and dropping what fcpd sends on it. */
+export async function attachData(live: LiveSession): Promise<FramedConnection> {
+  const { fcpd, secret, established } = live;
+  const conn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
+  await runHandshake(
+    conn,
+    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: established.sessionId, connIndex: 1, params: established.params }),
+    { timeoutMs: 10_000 },
+  );
+  conn.start({ message: () => undefined, closed: () => undefined });
+  conn.resume();
+  return conn;
+}
+
 async function liveSession(request: Message, connections: number, features: { compress?: boolean }): Promise<LiveSession> {
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });
