@@ -13,7 +13,7 @@ import { copy } from '../../src';
 import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
 import { DELTA_MAX_BLOCK, DELTA_SIG_ENTRY_SIZE, PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
-import { liveDataConnection, livePushSession } from './helpers/hostilePeer';
+import { attachData, livePushSession } from './helpers/hostilePeer';
 import { proxyLauncher, ProxyReport } from './helpers/proxy';
 import { describeRun, killAll, within } from './helpers/run';
 import { testBothLocalPaths } from './helpers/localPaths';
@@ -144,8 +144,9 @@ describe('a hostile sender', () => {
   async function hostileDelta(old: Buffer | undefined, data: Message[], delta = true): Promise<{ answered: string[]; signed: number; ended: unknown; stderr: string }> {
     const work = temp.make('fcp-delta-hostile');
     if (old) fs.writeFileSync(path.join(work, 'f'), old);
-    const { fcpd, secret, control, established: session } = await livePushSession(work, 1, { delta });
-    const dataConn = await liveDataConnection(fcpd, secret, session);
+    const live = await livePushSession(work, 1, { delta });
+    const { fcpd, control } = live;
+    const dataConn = await attachData(live);
     const answered: string[] = [];
     let signed = 0;
     const closed = new Promise<void>((resolve) =>

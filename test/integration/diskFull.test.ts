@@ -182,3 +182,21 @@ if (isRoot) {
     }
   });
 }
+
+if (isRoot) {
+  test('after freeing space, the same command again copies the file that did not fit, and nothing is left of the failed run', async () => {
+    const work = temp.make('fcp-full-src');
+    makeFile(work, 'big2', 2 * 1024 * 1024);
+    const mnt = smallDisk('3m');
+    fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(2 * 1024 * 1024, 1));
+    const full = await runFcp(['--chunk-size', '256K', 'big2', mnt], { cwd: work });
+    expect({ exit: full.code, what: describeRun(full) }).toEqual({ exit: 4, what: describeRun(full) });
+    expect(errorCodes(full.stderr)).toContain('FCP_ERR_NO_SPACE');
+    expect(entries(mnt)).toEqual(['filler']);
+    fs.rmSync(path.join(mnt, 'filler'));
+    const rerun = await runFcp(['--chunk-size', '256K', 'big2', mnt], { cwd: work });
+    expect({ exit: rerun.code, what: describeRun(rerun) }).toEqual({ exit: 0, what: describeRun(rerun) });
+    expect(compareTrees(path.join(work, 'big2'), path.join(mnt, 'big2'))).toEqual([]);
+    expect(leftoverTemporaries(mnt)).toEqual([]);
+  });
+}

@@ -9,7 +9,7 @@ import { deflateRawSync } from 'node:zlib';
 import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
 import { PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
-import { liveDataConnection, livePushSession } from './helpers/hostilePeer';
+import { attachData, livePushSession } from './helpers/hostilePeer';
 import { killAll, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 
@@ -65,8 +65,9 @@ const CASES: [string, Script, FcpErrorCode][] = [
 
 test.each(CASES)('%s: fcpd answers with the right ERROR and ends the session', async (_name, script, expected) => {
   const work = temp.make('fcp-hostile');
-  const { fcpd, secret, control, established: session } = await livePushSession(work, 1, { compress: script.compress });
-  const dataConn = await liveDataConnection(fcpd, secret, session);
+  const live = await livePushSession(work, 1, { compress: script.compress });
+  const { fcpd, control } = live;
+  const dataConn = await attachData(live);
   const sendData = (): void => script.data?.forEach((message) => dataConn.send(message));
   const answered: string[] = [];
   const closed = new Promise<void>((resolve) =>

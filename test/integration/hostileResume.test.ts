@@ -14,14 +14,13 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
-import { loadXxhash, PacketType } from '../../src/protocol';
+import { PacketType } from '../../src/protocol';
 import { HASH_SIZE, MAX_HELD_HASHES, StaleReason } from '../../src/protocol/constants';
 import type { Message } from '../../src/protocol/messages';
-import { ClientConnection } from '../../src/session/connection';
 import { FramedConnection } from '../../src/wire/framedConnection';
-import { runHandshake, takeOver } from '../../src/wire/handshake';
-import { LiveSession, livePullSession, livePushSession } from './helpers/hostilePeer';
-import { dial, killAll, within } from './helpers/run';
+import { takeOver } from '../../src/wire/handshake';
+import { attachData, LiveSession, livePullSession, livePushSession } from './helpers/hostilePeer';
+import { killAll, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 
 jest.setTimeout(30_000);
@@ -79,20 +78,6 @@ const PULL_CASES: [string, PullScript, FcpErrorCode][] = [
   [`a storm of ${STORM} DATA_LOST for one connection`, { afterReady: storm(lost(1, 0)) }, 'FCP_ERR_PROTOCOL'],
   ['CHUNK_KEPT, a sender message, from the receiver', { beforeReady: [kept(0, 0)] }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
 ];
-
-/** Attaches data connection 1 to the session, reading and dropping what fcpd sends on it. */
-async function attachData(live: LiveSession): Promise<FramedConnection> {
-  const { fcpd, secret, established } = live;
-  const conn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
-  await runHandshake(
-    conn,
-    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: established.sessionId, connIndex: 1, params: established.params }),
-    { timeoutMs: 10_000 },
-  );
-  conn.start({ message: () => undefined, closed: () => undefined });
-  conn.resume();
-  return conn;
-}
 
 /**
  * Runs the session: `onMessage` sees each control message from fcpd and may answer; resolves

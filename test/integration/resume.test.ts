@@ -14,8 +14,9 @@ import fc from 'fast-check';
 import { copy, localLauncher } from '../../src';
 import { loadXxhash, XXHashAPI } from '../../src/protocol/xxhash';
 import { isRunning } from '../../src/state/running';
-import { encodeHeader, encodeRecord, headerCheck, parseJournal } from '../../src/state/chunkJournal';
+import { encodeHeader, encodeRecord, headerCheck } from '../../src/state/chunkJournal';
 import { compareTrees, sha256File } from './helpers/compare';
+import { atProgress, journaledBytes as journaledBytesOf } from './helpers/interrupt';
 import { FCP_BIN, killAll, runNode } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { makeFile } from './helpers/tree';
@@ -246,36 +247,14 @@ async function exits(pid: number, ms: number): Promise<boolean> {
  * Runs `fcp --json ... src dst` at RATE and sends `signal` to fcp or to its fcpd once its progress
  * reached `at` bytes; resolves with fcpd's pid and how fcp ended.
  */
-function interrupt(work: string, at: number, victim: 'fcp' | 'fcpd', signal: NodeJS.Signals = 'SIGKILL'): Promise<{ fcpd: number; code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FCP_BIN, '--json', '-r', ...SHAPE, '--bwlimit', `${RATE / 1024}K`, 'src', 'dst'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-    let progress = -1;
-    let fcpd = 0;
-    let stderr = '';
-    let pending = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no progress to ${at} bytes within 60 s`));
-    }, 60_000);
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      pending += s;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const record = JSON.parse(line) as { event: string; bytesDone?: number };
-        if (progress >= 0 || record.event !== 'progress' || (record.bytesDone ?? 0) < at) continue;
-        progress = record.bytesDone!;
-        fcpd = childrenOf(child.pid!)[0] ?? 0;
-        process.kill(victim === 'fcp' ? child.pid! : fcpd, signal);
-      }
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (progress < 0) reject(new Error(`fcp ended (exit ${code}) before ${at} bytes: ${stderr}`));
-      else resolve({ fcpd, code, stderr });
-    });
+async function interrupt(work: string, at: number, victim: 'fcp' | 'fcpd', signal: NodeJS.Signals = 'SIGKILL'): Promise<{ fcpd: number; code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [FCP_BIN, '--json', '-r', ...SHAPE, '--bwlimit', `${RATE / 1024}K`, 'src', 'dst'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+  let fcpd = 0;
+  const { code, stderr } = await atProgress(child, at, () => {
+    fcpd = childrenOf(child.pid!)[0] ?? 0;
+    process.kill(victim === 'fcp' ? child.pid! : fcpd, signal);
   });
+  return { fcpd, code, stderr };
 }
 
 /**
@@ -287,13 +266,7 @@ function interrupt(work: string, at: number, victim: 'fcp' | 'fcpd', signal: Nod
  * 64 MiB, before the kill) recorded.
  */
 function journaledBytes(work: string, size: number, name = 'big'): number {
-  const { journal } = partNames(path.join(work, 'dst', 'src'), name);
-  if (!fs.existsSync(journal)) return 0;
-  const parsed = parseJournal(xxh, fs.readFileSync(journal));
-  expect(parsed?.header.size).toBe(size);
-  let bytes = 0;
-  for (const index of parsed!.chunks.keys()) bytes += Math.min(CHUNK, size - index * CHUNK);
-  return bytes;
+  return journaledBytesOf(xxh, partNames(path.join(work, 'dst', 'src'), name).journal, size, CHUNK);
 }
 
 test('kill -9 of fcp or of fcpd at any point, then a rerun: identical files, only the rest sent again', async () => {

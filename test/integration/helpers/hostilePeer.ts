@@ -130,6 +130,20 @@ export function livePullSession(source: string, connections: number): Promise<Li
 
 export interface LiveSession { fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }
 
+/** Attaches data connection 1 to a live session, reading and dropping what fcpd sends on it. */
+export async function attachData(live: LiveSession): Promise<FramedConnection> {
+  const { fcpd, secret, established } = live;
+  const conn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
+  await runHandshake(
+    conn,
+    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: established.sessionId, connIndex: 1, params: established.params }),
+    { timeoutMs: 10_000 },
+  );
+  conn.start({ message: () => undefined, closed: () => undefined });
+  conn.resume();
+  return conn;
+}
+
 async function liveSession(request: Message, connections: number, features: { compress?: boolean; delta?: boolean }): Promise<LiveSession> {
   const secret = randomBytes(32);
   const fcpd = await startFcpd({ secret, verbose: true });
@@ -150,15 +164,3 @@ async function liveSession(request: Message, connections: number, features: { co
   return { fcpd, secret, control, established };
 }
 
-/** Data connection 1 of a session livePushSession started, authenticated and read (what fcpd sends on it is ignored). */
-export async function liveDataConnection(fcpd: StartedFcpd, secret: Buffer, session: Established): Promise<FramedConnection> {
-  const dataConn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
-  await runHandshake(
-    dataConn,
-    new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: session.sessionId, connIndex: 1, params: session.params }),
-    { timeoutMs: 10_000 },
-  );
-  dataConn.start({ message: () => undefined, closed: () => undefined });
-  dataConn.resume();
-  return dataConn;
-}

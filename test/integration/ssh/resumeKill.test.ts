@@ -14,14 +14,15 @@
  * The remote fcpd runs as a symlink with a name of its own, so that its processes are found by
  * their command line (they are children of sshd, not of fcp).
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { SEND_BUFFERS_PER_CONNECTION } from '../../../src/session/buffering';
-import { JOURNAL_FLUSH_BYTES, JOURNAL_FLUSH_MS, parseJournal } from '../../../src/state/chunkJournal';
+import { JOURNAL_FLUSH_BYTES, JOURNAL_FLUSH_MS } from '../../../src/state/chunkJournal';
 import { alive, childEnv, content, expectExit, FCP, FCPD, killAll, runFcp, sha256, show, tempDir, unique } from './harness';
+import { atProgress, journaledBytes as journaledBytesOf } from '../helpers/interrupt';
 import { Sshd, startSshd } from './sshd';
 
 jest.setTimeout(180_000);
@@ -111,52 +112,20 @@ function layout(direction: Case['direction']): { source: string; target: string;
  * Runs the copy at RATE and kill -9s the victim once fcp's progress passed `bytes`: resolves with
  * that progress, the remote fcpds alive at the kill, and how fcp ended.
  */
-function interrupt(args: [string, string], bytes: number, victim: Case['victim']): Promise<{ progress: number; fcpds: number[]; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [FCP, '--json', ...login(), ...SHAPE, '--bwlimit', `${RATE / 1024}K`, ...args], {
-      env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let progress = -1;
-    let fcpds: number[] = [];
-    let stderr = '';
-    let pending = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no progress to ${bytes} bytes within 60 s: ${stderr}`));
-    }, 60_000);
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      pending += s;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const record = JSON.parse(line) as { event: string; bytesDone?: number };
-        if (progress >= 0 || record.event !== 'progress' || (record.bytesDone ?? 0) < bytes) continue;
-        progress = record.bytesDone!;
-        fcpds = remoteFcpds();
-        if (victim === 'fcp') child.kill('SIGKILL');
-        else for (const pid of fcpds) process.kill(pid, 'SIGKILL');
-      }
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (progress < 0) reject(new Error(`fcp ended (exit ${code}) before ${bytes} bytes: ${stderr}`));
-      else resolve({ progress, fcpds, code });
-    });
+async function interrupt(args: [string, string], bytes: number, victim: Case['victim']): Promise<{ progress: number; fcpds: number[]; code: number | null }> {
+  const child = spawn(process.execPath, [FCP, '--json', ...login(), ...SHAPE, '--bwlimit', `${RATE / 1024}K`, ...args], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let fcpds: number[] = [];
+  const { progress, code } = await atProgress(child, bytes, () => {
+    fcpds = remoteFcpds();
+    if (victim === 'fcp') child.kill('SIGKILL');
+    else for (const pid of fcpds) process.kill(pid, 'SIGKILL');
   });
+  return { progress, fcpds, code };
 }
 
 /** The bytes of the chunks the journal beside `dest` vouches for (0 when there is none). */
 function journaledBytes(dest: string): number {
-  const journal = path.join(path.dirname(dest), `.${path.basename(dest)}.fcp-part.journal`);
-  if (!fs.existsSync(journal)) return 0;
-  const parsed = parseJournal(xxh, fs.readFileSync(journal));
-  expect(parsed?.header.size).toBe(SIZE);
-  let bytes = 0;
-  for (const index of parsed!.chunks.keys()) bytes += Math.min(CHUNK, SIZE - index * CHUNK);
-  return bytes;
+  return journaledBytesOf(xxh, path.join(path.dirname(dest), `.${path.basename(dest)}.fcp-part.journal`), SIZE, CHUNK);
 }
 
 async function killAndRerun({ direction, victim }: Case, fraction: number): Promise<void> {
