@@ -61,6 +61,8 @@ export const ERROR_CODES = {
   FCP_ERR_TIMEOUT: { wire: 50, category: 'TIMEOUT' },
   FCP_ERR_PARTIAL: { wire: 60, category: 'PARTIAL' },
   FCP_ERR_CANCELLED: { wire: 61, category: 'PARTIAL' },
+  /** --max-delete: more destination entries were to be deleted than it allows (rsync exits 25). */
+  FCP_ERR_MAX_DELETE: { wire: 62, category: 'PARTIAL' },
   FCP_ERR_INTERNAL: { wire: 99, category: 'INTERNAL' },
 } as const satisfies Record<string, { wire: number; category: Category }>;
 

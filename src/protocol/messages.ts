@@ -113,6 +113,10 @@ export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Bu
  * next OWNER; the names are the sender's for those ids (empty when it has none).
  */
 export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user: Buffer; group: Buffer }
+/** C→S, control (feature SYNC), between MODE and the request: the sync options (PROTOCOL.md §7.6). */
+export interface SyncMessage { type: P['SYNC']; flags: number; maxDelete: number }
+/** R→S, control (feature SYNC, a receiving fcpd of a sync): one change at the destination, in rsync's `%i`. */
+export interface ItemMessage { type: P['ITEM']; item: Buffer; isDir: number; path: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -151,6 +155,8 @@ export type Message =
   | FileInlineMessage
   | EntryErrorMessage
   | HardlinkMessage
-  | OwnerMessage;
+  | OwnerMessage
+  | SyncMessage
+  | ItemMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -4,7 +4,7 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { FcpError, wireFromCode } from '../errors';
-import { Cipher, KNOWN_MODE_FLAGS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, Feature, KNOWN_MODE_FLAGS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
@@ -13,9 +13,10 @@ import type {
   Message,
   ModeMessage,
   ParamsMessage,
+  SyncMessage,
 } from '../protocol/messages';
 import { encodePayload } from '../protocol/serializer';
-import { AuthenticatedAction, FailAction, SealAction, send, SendAction } from './actions';
+import { AuthenticatedAction, FailAction, SealAction, send, SendAction, unexpected } from './actions';
 import { ConnectionMachine } from './machine';
 import { answerOffer, checkAnswer, sealedCoverage, ServerPolicy } from './params';
 import { commonVersion, VersionRange, versionMismatch } from './version';
@@ -27,7 +28,7 @@ const EMPTY = Buffer.alloc(0);
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
 /** backupSuffix: MODE's, with BACKUP in flags. */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer }
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; sync?: SyncMessage }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
@@ -68,6 +69,8 @@ export type ClientConnectionOptions = ClientCommon &
         role: 'control';
         offer: ParamsMessage;
         mode: ModeMessage;
+        /** A sync's options (feature SYNC), sent between MODE and the request. */
+        sync?: SyncMessage;
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
@@ -164,7 +167,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), send(o.request));
+      actions.push(send(o.mode), ...(o.sync ? [send(o.sync)] : []), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -257,7 +260,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_OPEN: [P.PARAMS, P.ATTACH],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.PUSH, P.PULL, P.SYNC],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -269,6 +272,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   private attach: AttachMessage | undefined;
   private flags = 0;
   private backupSuffix: Buffer | undefined;
+  private sync: SyncMessage | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -319,12 +323,17 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         return this.offer ? this.authControl(message) : this.authData(message);
       case P.MODE:
         return this.onMode(message);
+      case P.SYNC:
+        // Once, and only in a session that negotiated SYNC (the offer has it; fcpd always accepts it).
+        if (this.sync || !this.offer || (this.offer.features & Feature.SYNC) === 0) return this.fail(unexpected(message, 'AWAIT_REQUEST'));
+        this.sync = message;
+        return [];
       case P.PUSH:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix }];
+        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, sync: this.sync }];
       case P.PULL:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, sync: this.sync }];
       default:
         return [];
     }

@@ -86,6 +86,8 @@ export function makeOffer(options: {
   owners?: boolean;
   /** -C: DATA frames that deflate smaller travel as DATA_Z. */
   compress?: boolean;
+  /** A sync (PROTOCOL.md §7.6): SYNC goes before the request. */
+  sync?: boolean;
 }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
@@ -102,7 +104,8 @@ export function makeOffer(options: {
       (options.encrypt ? Feature.HEADER_CHKSUM : 0) |
       (options.hardLinks ? Feature.HARD_LINKS : 0) |
       (options.owners ? Feature.OWNERS : 0) |
-      (options.compress ? Feature.COMPRESS : 0),
+      (options.compress ? Feature.COMPRESS : 0) |
+      (options.sync ? Feature.SYNC : 0),
   };
 }
 

@@ -529,6 +529,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   ENTRY_ERROR: [5, 8196],
   HARDLINK: [4, 8194],
   OWNER: [10, 520],
+  SYNC: [8, 8],
+  ITEM: [13, 4108],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 
