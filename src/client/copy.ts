@@ -256,18 +256,20 @@ function backupSuffixOf(options: CopyOptions): Buffer | undefined {
 
 
 /**
- * rsync's placement (PROTOCOL.md §7.2): a directory goes under the destination, created if
- * missing (INTO_DIR); given with a trailing slash its contents go into it (CONTENTS). Either form
- * run again converges on the same tree. One form per run: mixing them is a usage error.
+ * Where sources go (PROTOCOL.md §7.2): given with a trailing slash, a directory's contents go into
+ * the destination (CONTENTS, rsync's rule, always); without, a sync places the directory under the
+ * destination, created if missing (INTO_DIR, rsync's rule), while a plain copy keeps scp's (a
+ * missing destination becomes the copy). Either form of a sync run again converges on the same
+ * tree. One form per run: mixing them is a usage error.
  */
-function placementFlags(sources: Location[]): number {
+function placementFlags(sources: Location[], sync: boolean): number {
   const slashed = sources.filter((source) => source.path.length > 1 && source.path[source.path.length - 1] === SLASH).length;
   if (slashed > 0 && slashed < sources.length) {
     throw new FcpError('FCP_ERR_USAGE', 'some sources end with / (copy their contents) and some do not (copy the directory itself)', {
       hint: 'copy the two kinds in separate runs',
     });
   }
-  return ModeFlag.INTO_DIR | (slashed > 0 ? ModeFlag.CONTENTS : 0);
+  return (sync ? ModeFlag.INTO_DIR : 0) | (slashed > 0 ? ModeFlag.CONTENTS : 0);
 }
 
 /** The sync a copy asks for, or undefined for a plain copy (no sync option given). */
@@ -306,7 +308,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (options.noResume ? ModeFlag.NO_RESUME : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0) |
-    placementFlags(sources);
+    placementFlags(sources, syncOf(options) !== undefined);
   const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
   if (remoteSources.length > 0) {
     if (remoteSources.length !== sources.length) {

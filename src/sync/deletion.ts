@@ -72,6 +72,14 @@ function collect(scope: DeletionScope, local: Buffer, entry: Buffer, plan: Delet
   return whole;
 }
 
+/** Everything inside directory `local` (entry path `entry`), deepest first: what replacing it by another type removes. */
+export function contentsOf(local: Buffer, entry: Buffer): Deletion[] {
+  const plan: Deletion[] = [];
+  const scope: DeletionScope = { directories: [], listed: () => false, relative: (path) => path.toString('latin1') };
+  for (const name of readNames(local)) collect(scope, Buffer.concat([local, SLASH, name]), Buffer.concat([entry, SLASH, name]), plan);
+  return plan;
+}
+
 function readNames(dir: Buffer): Buffer[] {
   try {
     return fs.readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);

@@ -9,7 +9,7 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import type { FileOwner } from '../transfer/fileWriter';
 import { decide, DELETING_ITEM, CompareRules, EntryKind, ListedEntry } from './compare';
 import { applyMetadata, inspect, Inspected, removeForReplacement } from './destinationEntry';
-import { maxDeleteError, planDeletions, removeEntry } from './deletion';
+import { contentsOf, maxDeleteError, planDeletions, removeEntry } from './deletion';
 import { digestOfFile, DIGESTS_AT_ONCE, JobLimiter } from './fileDigest';
 import { relativeName } from './itemize';
 import type { SyncOptions } from './options';
@@ -76,6 +76,7 @@ export class ReceiverSync {
     if (decision.action !== 'keep') this.report(decision.item, entry, 'dir');
     this.directories.push({ local, entry: Buffer.from(entry) });
     if (this.dryRun) return false;
+    // What is in the way is a file or symlink (never a directory: that is the same type).
     if (decision.action === 'send' && decision.replace) removeForReplacement(local, found!.found, this.options.backupSuffix);
     else if (found && owner) applyMetadata(local, listed, found, owner);
     return true;
@@ -87,10 +88,13 @@ export class ReceiverSync {
     const found = inspect(local);
     const decision = decide(listed, found?.found, this.options.rules);
     if (decision.action === 'skip' || decision.action === 'digest') return false;
+    const directoryInTheWay = decision.action === 'send' && decision.replace && found!.found.kind === 'dir';
+    if (directoryInTheWay) this.reportContents(entry, local);
     if (decision.action !== 'keep') this.report(decision.item, entry, 'symlink', listed.target);
     if (this.dryRun) return false;
     if (decision.action === 'send') {
-      if (decision.replace && found!.found.kind === 'dir') removeForReplacement(local, found!.found, undefined);
+      // A file or symlink in the way is replaced by the rename into place (with its backup).
+      if (directoryInTheWay) removeForReplacement(local, found!.found, undefined);
       return true;
     }
     if (decision.action === 'metadata' || owner) applyMetadata(local, listed, found!, owner);
@@ -123,6 +127,7 @@ export class ReceiverSync {
       case 'digest':
         throw new FcpError('FCP_ERR_INTERNAL', 'a digest decision after the digests were compared');
       case 'send':
+        if (decision.replace && found!.found.kind === 'dir') this.reportContents(entry, local);
         this.report(decision.item, entry, 'file');
         if (this.dryRun) return 'same';
         // A directory in the way goes first; a file or symlink is replaced by the rename into place (with its backup).
@@ -163,6 +168,11 @@ export class ReceiverSync {
       this.options.report({ item: DELETING_ITEM, path: deletion.entry, isDir: deletion.isDir });
     }
     if (allowed < plan.length) failed(plan[allowed]!.entry, maxDeleteError(plan.length, allowed));
+  }
+
+  /** A directory an entry of another type replaces: its contents are reported deleted, as rsync lists them. */
+  private reportContents(entry: Buffer, local: Buffer): void {
+    for (const deletion of contentsOf(local, entry)) this.options.report({ item: DELETING_ITEM, path: deletion.entry, isDir: deletion.isDir });
   }
 
   private list(entry: Buffer): void {
