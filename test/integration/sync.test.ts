@@ -304,3 +304,24 @@ function baseTree(root: string): void {
     expect(lines(fcp.stdout)).toEqual(lines(rsync.stdout));
   });
 });
+
+describe('--checksum', () => {
+  test.each(WAYS)('a file of the same data is not sent whatever its mtime, one of other data and the same size and mtime is (%s)', async (way) => {
+    const work = temp.make('fcp-sync');
+    const src = path.join(work, 'src');
+    const dst = path.join(work, 'dst');
+    write(src, { kind: 'dir', children: { same: { kind: 'file', size: 70_000, mode: 0o644, seed: 4 }, other: { kind: 'file', size: 30_000, mode: 0o644, seed: 5 } } });
+    await sync(way, src, dst);
+    fs.utimesSync(path.join(dst, 'same'), 1_000_000_000, 1_000_000_000);
+    const otherTime = fs.statSync(path.join(dst, 'other')).mtime;
+    fs.writeFileSync(path.join(dst, 'other'), fill(30_000, 6));
+    fs.utimesSync(path.join(dst, 'other'), otherTime, otherTime);
+    const quick = await sync(way, src, dst, { dryRun: true });
+    expect(quick.bytesSent).toBe(0);
+    const items: string[] = [];
+    const summary = await sync(way, src, dst, { checksum: true, onEvent: (e) => e.type === 'item' && items.push(`${e.item} ${e.name}`) });
+    expect(items.sort()).toEqual(['.f..t...... same', '>fc........ other']);
+    expect(summary.bytesSent).toBe(30_000);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+});
