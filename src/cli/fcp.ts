@@ -1,6 +1,6 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
 import { Command, InvalidArgumentError } from 'commander';
-import { CipherName, copy } from '../client/copy';
+import { CipherName, copy, CopyOptions } from '../client/copy';
 import { parseLocation } from '../client/location';
 import { echoJson, echoText } from '../config/echo';
 import { CIPHER_CHOICES, cipherOption } from './cipherOption';
@@ -42,7 +42,10 @@ function sshPort(value: string): number {
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-interface FcpOptions {
+/** The sync options: commander's attributes are copy()'s names. */
+type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;
+
+interface FcpOptions extends SyncFlags {
   port?: number;
   identity?: string[];
   /** -F: the ssh_config file. */
@@ -72,15 +75,6 @@ interface FcpOptions {
   removeSourceFiles?: boolean;
   numericIds?: boolean;
   ignoreTimes?: boolean;
-  checksum?: boolean;
-  sizeOnly?: boolean;
-  update?: boolean;
-  ignoreExisting?: boolean;
-  delete?: boolean;
-  deleteExcluded?: boolean;
-  maxDelete?: number;
-  dryRun?: boolean;
-  itemizeChanges?: boolean;
   resume?: boolean;
   partialDir?: string;
   preserve?: boolean;
