@@ -7,7 +7,7 @@ import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
-import { argParser, bwlimit, chunkSize, connectionCount, nonEmpty, scpLimit, wholeNumber } from './optionValues';
+import { argParser, bwlimit, chunkSize, connectionCount, deletionCount, nonEmpty, scpLimit, wholeNumber } from './optionValues';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
@@ -46,7 +46,10 @@ function sshPort(value: string): number {
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-interface FcpOptions extends JobFlags {
+/** The sync options: commander's attributes are copy()'s names. */
+type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;
+
+interface FcpOptions extends SyncFlags, JobFlags {
   port?: number;
   identity?: string[];
   /** -F: the ssh_config file. */
@@ -144,7 +147,10 @@ export function program(): Command {
     .usage('[options] SOURCE... DEST')
     .description(
       'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
-        'Mode, mtime and symlinks are preserved; files appear under their final names only once verified.',
+        'Mode, mtime and symlinks are preserved; files appear under their final names only once verified. ' +
+        'A trailing slash is rsync\'s, not scp\'s: `fcp -r src/ dst` copies the contents of src into dst (created if missing); ' +
+        '`fcp -r src dst` copies src into dst/src, or when dst is missing makes dst the copy (scp), and with a sync option makes dst/src (rsync): ' +
+        'run again, a sync converges on the same tree.',
     )
     .argument(
       '[paths...]',
@@ -168,6 +174,15 @@ export function program(): Command {
     .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
     .option('--numeric-ids', 'keep owners and groups by number, not by name (owners are kept when the receiving side runs as root, as rsync -a)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
+    .option('--checksum', 'sync: a file of the same size is left when its whole-file digest matches (both sides read and digest; no data sent for it)')
+    .option('--size-only', 'sync: a file of the same size is left, whatever its mtime (its mtime is updated)')
+    .option('-u, --update', 'sync: leave files that are newer at the destination')
+    .option('--ignore-existing', 'sync: leave anything already at the destination')
+    .option('--delete', 'sync: delete destination entries the source lacks, inside the copied directories only (never through a symlink)')
+    .option('--delete-excluded', 'sync: also delete what the filters exclude (implies --delete)')
+    .option('--max-delete <n>', 'sync: delete at most N entries; more to delete is an error (FCP_ERR_MAX_DELETE, exit 8)', argParser(deletionCount))
+    .option('--dry-run', 'sync: show what would change (with --itemize-changes, -v or --json) and change nothing on either side')
+    .option('--itemize-changes', "sync: one line per change on stdout in rsync's %i format (>f+++++++++ new file, >f.st...... changed, .f...p..... mode only, *deleting)")
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")
     .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(depth)
@@ -236,7 +251,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   if (ended !== undefined) return ended;
   const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
-  const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, ...io });
+  const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, itemize: !!options.itemizeChanges, ...io });
   catchEscapedErrors((error) => reporter.error(error));
   let jobCommand: JobCommand | undefined;
   try {
@@ -300,6 +315,15 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       removeSourceFiles: settings.remove_source_files.value as boolean,
       numericIds: settings.numeric_ids.value as boolean,
       ignoreTimes: settings.ignore_times.value as boolean,
+      checksum: options.checksum,
+      sizeOnly: options.sizeOnly,
+      update: options.update,
+      ignoreExisting: options.ignoreExisting,
+      delete: options.delete,
+      deleteExcluded: options.deleteExcluded,
+      maxDelete: options.maxDelete,
+      dryRun: options.dryRun,
+      itemizeChanges: options.itemizeChanges,
       noResume: !(settings.resume.value as boolean),
       partialDir: settings.partial_dir.value as string | undefined,
       filter: filterOf(options.exclude ?? options.include ?? options.excludeFrom ?? options.includeFrom ?? [], settings.max_depth.value as number | undefined),

@@ -16,6 +16,13 @@ export function connectionCount(value: string): number {
   return n;
 }
 
+/** --max-delete: a count of deletions (what SYNC's u32 carries, its top value meaning none). */
+export function deletionCount(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n >= 0xffffffff) throw new Error(`must be a whole number from 0 to ${0xffffffff - 1}`);
+  return n;
+}
+
 export function chunkSize(value: string): number {
   const bytes = parseSize(value);
   if (bytes === undefined || !isChunkSize(bytes)) throw new Error('must be a power of two from 64K to 64M');

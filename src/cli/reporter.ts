@@ -10,6 +10,8 @@ import type { CopyEvent, CopySummary } from '../client/copy';
 import { FcpError } from '../errors';
 import { showJson, showName, showText } from '../showName';
 import { cutMiddle, formatBytes, formatDuration } from './format';
+import { DELETING_ITEM } from '../sync/compare';
+import { itemLine } from '../sync/itemize';
 
 /** Fewer columns than this left for the current file's name: the name is left out. */
 const MIN_NAME_COLUMNS = 12;
@@ -21,6 +23,8 @@ export interface ReporterOptions {
   json: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** --itemize-changes: one `%i name` line per change on stdout, as rsync prints them. */
+  itemize?: boolean;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
 }
@@ -70,6 +74,7 @@ export class Reporter {
       return this.json({ event: type, ...fields, pathBytes: undefined });
     }
     if (event.type === 'progress' && this.showProgressLine) this.drawLine(event);
+    if (event.type === 'item') return this.item(event);
     if (event.type !== 'file' && event.type !== 'entryError') return;
     if (event.type === 'file') this.lastFile = event.pathBytes;
     if (event.type === 'file' && event.warning) this.notice(event.warning);
@@ -84,6 +89,17 @@ export class Reporter {
     }
   }
 
+  /** A sync's change: `%i name` with --itemize-changes, the name alone with -v (rsync -v's list). */
+  private item(event: Extract<CopyEvent, { type: 'item' }>): void {
+    const deleting = event.item === DELETING_ITEM;
+    let line: string | undefined;
+    if (this.options.itemize) line = itemLine(event.item, event.name, event.target === undefined ? undefined : Buffer.from(event.target));
+    else if (this.options.verbose) line = deleting ? `deleting ${event.name}` : event.name;
+    if (line === undefined) return;
+    this.clearLine();
+    this.options.stdout.write(`${showText(line)}\n`);
+  }
+
   summary(summary: CopySummary): void {
     this.clearLine();
     if (this.options.json) {
@@ -95,6 +111,8 @@ export class Reporter {
         bytesSaved: summary.bytesSaved,
         files: summary.files,
         filesFailed: summary.filesFailed,
+        filesSkipped: summary.filesSkipped,
+        filesDeleted: summary.filesDeleted,
         entriesFailed: summary.entriesFailed,
         seconds: summary.seconds,
         rate: summary.rate,

@@ -3,6 +3,7 @@
  * N data connections in parallel, then the transfer engine for our role: sender for a push,
  * receiver for a pull.
  */
+import { SyncOptions, syncMessage } from '../sync/options';
 import { randomBytes } from 'node:crypto';
 import { asFcpError, FcpError } from '../errors';
 import { Cipher, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
@@ -53,6 +54,8 @@ export interface ClientSessionOptions {
    * FILTERS), to walk a pull's sources with, or as a push's receiver; a push's walk is already filtered.
    */
   filter?: PathFilter;
+  /** A sync (PROTOCOL.md §7.8): its options go to fcpd as SYNC, and this side's engine applies them too. */
+  sync?: SyncOptions;
 }
 
 export interface ClientSessionResult {
@@ -94,6 +97,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         offer: options.offer,
         mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
         ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
+        sync: options.sync && syncMessage(options.sync),
         request,
         launchNonce: server.controlNonce,
         login: server.login?.user,
@@ -117,7 +121,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     let sender: SendEngine | undefined;
     const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
     if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
-      sender = running = new SendEngine(link, work.walk, events, removeSources);
+      sender = running = new SendEngine(link, work.walk, events, removeSources, options.sync);
       sender.prime();
     }
     const control = await handshake;
@@ -134,7 +138,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources) : new ReceiveEngine(link, work.destination, work.scope, options, events, partialDirBytes(options.partialDir))));
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources, options.sync) : new ReceiveEngine(link, work.destination, work.scope, options, events, partialDirBytes(options.partialDir))));
     const attach = async (dial: Promise<FramedConnection>, connIndex: number): Promise<LinkedConnection> => {
       const conn = await dial;
       const machine = new ClientConnection({

@@ -35,6 +35,9 @@ import type { Verification as SftpVerification } from '../sftp/verification';
 import type { TransferEvents, TransferSummary } from '../transfer/link';
 import type { SshOptions } from './remoteLauncher';
 import type { PathFilter } from '../sync/filter';
+import { DELETING_ITEM } from '../sync/compare';
+import { listedName } from '../sync/itemize';
+import { checkSyncOptions, SyncOptions } from '../sync/options';
 
 export interface CopyOptions {
   /**
@@ -74,6 +77,24 @@ export interface CopyOptions {
   numericIds?: boolean;
   /** -I: send every file, even one the destination holds with the same size and mtime (no quick check). */
   ignoreTimes?: boolean;
+  /** --checksum: a file of the same size is left when its whole-file digest matches (both sides digest; no data sent). */
+  checksum?: boolean;
+  /** --size-only: a file of the same size is left as it is, whatever its mtime. */
+  sizeOnly?: boolean;
+  /** -u/--update: a file that is newer at the destination is left as it is. */
+  update?: boolean;
+  /** --ignore-existing: anything already at the destination is left as it is. */
+  ignoreExisting?: boolean;
+  /** --delete: destination entries the source lacks are removed, inside the copied directories only. */
+  delete?: boolean;
+  /** --delete-excluded: entries the filters exclude are deleted at the destination too (implies delete). */
+  deleteExcluded?: boolean;
+  /** --max-delete N: at most N deletions; more were due is FCP_ERR_MAX_DELETE. */
+  maxDelete?: number;
+  /** --dry-run: decide and report what would change (item events), change nothing on either side. */
+  dryRun?: boolean;
+  /** --itemize-changes: item events for every change (also what any sync option gives). */
+  itemizeChanges?: boolean;
   /**
    * --no-resume: partial files an interrupted run left at the destination are discarded and every
    * file is sent whole (by default the chunks they hold are checked and not sent again).
@@ -173,7 +194,13 @@ export type CopyEvent =
       warning?: string;
     }
   /** A directory or symlink that could not be created, or a source entry that was skipped (a FIFO, a loop). */
-  | { type: 'entryError'; path: string; pathBytes: Buffer; error: { code: string; message: string } };
+  | { type: 'entryError'; path: string; pathBytes: Buffer; error: { code: string; message: string } }
+  /**
+   * A sync changed (in a dry run: would change) an entry: rsync's `%i` (`>f.st......`,
+   * `*deleting  `), and the name as rsync lists it (relative to the transfer root, a directory
+   * with a trailing /), with a symlink's target when this side knows it.
+   */
+  | { type: 'item'; item: string; name: string; pathBytes: Buffer; isDir: boolean; target?: string };
 
 export interface CopySummary {
   /** Bytes of the files copied, those the destination already held included. */
@@ -186,6 +213,10 @@ export interface CopySummary {
   bytesSaved: number;
   files: number;
   filesFailed: number;
+  /** Files not sent: the destination held them, or -u/--ignore-existing left them (all of them in a dry run). */
+  filesSkipped: number;
+  /** Destination entries --delete removed (in a dry run: would remove). */
+  filesDeleted: number;
   /** Directories, symlinks and skipped source entries that are not in the copy. */
   entriesFailed: number;
   seconds: number;
@@ -241,6 +272,44 @@ function backupSuffixOf(options: CopyOptions): Buffer | undefined {
 }
 
 
+/**
+ * Where sources go (PROTOCOL.md §7.2): given with a trailing slash, a directory's contents go into
+ * the destination (CONTENTS, rsync's rule, always); without, a sync places the directory under the
+ * destination, created if missing (INTO_DIR, rsync's rule), while a plain copy keeps scp's (a
+ * missing destination becomes the copy). Either form of a sync run again converges on the same
+ * tree. One form per run: mixing them is a usage error.
+ */
+function placementFlags(sources: Location[], sync: boolean): number {
+  const slashed = sources.filter((source) => source.path.length > 1 && source.path[source.path.length - 1] === SLASH).length;
+  if (slashed > 0 && slashed < sources.length) {
+    throw new FcpError('FCP_ERR_USAGE', 'some sources end with / (copy their contents) and some do not (copy the directory itself)', {
+      hint: 'copy the two kinds in separate runs',
+    });
+  }
+  return (sync ? ModeFlag.INTO_DIR : 0) | (slashed > 0 ? ModeFlag.CONTENTS : 0);
+}
+
+/** The sync a copy asks for, or undefined for a plain copy (no sync option given). */
+export function syncOf(options: CopyOptions): SyncOptions | undefined {
+  const asked = [options.checksum, options.sizeOnly, options.update, options.ignoreExisting, options.delete, options.deleteExcluded, options.dryRun, options.itemizeChanges];
+  if (!asked.some(Boolean) && options.maxDelete === undefined) return undefined;
+  if (options.maxDelete !== undefined && !(Number.isInteger(options.maxDelete) && options.maxDelete >= 0 && options.maxDelete < 0xffffffff)) {
+    throw new FcpError('FCP_ERR_USAGE', `--max-delete ${options.maxDelete}: must be a whole number from 0 to ${0xffffffff - 1}`);
+  }
+  const sync: SyncOptions = {
+    checksum: options.checksum ?? false,
+    sizeOnly: options.sizeOnly ?? false,
+    update: options.update ?? false,
+    ignoreExisting: options.ignoreExisting ?? false,
+    delete: (options.delete ?? false) || (options.deleteExcluded ?? false),
+    deleteExcluded: options.deleteExcluded ?? false,
+    maxDelete: options.maxDelete,
+    dryRun: options.dryRun ?? false,
+  };
+  checkSyncOptions(sync);
+  return sync;
+}
+
 function plan(options: CopyOptions): Plan | BetweenPlan {
   if (options.sources.length === 0) throw new FcpError('FCP_ERR_USAGE', 'no source given', { hint: 'usage: fcp [options] SOURCE... DEST' });
   const sources = options.sources.map(parseLocation);
@@ -255,7 +324,8 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (options.noResume ? ModeFlag.NO_RESUME : 0) |
-    (severalSources ? ModeFlag.DEST_IS_DIR : 0);
+    (severalSources ? ModeFlag.DEST_IS_DIR : 0) |
+    placementFlags(sources, syncOf(options) !== undefined);
   const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
   if (remoteSources.length > 0) {
     if (remoteSources.length !== sources.length) {
@@ -323,9 +393,10 @@ async function loadEngine(): Promise<typeof ClientSessionModule> {
 
 /** An engine's counts as copy()'s summary; the rest says how it ran. */
 function summarize(
-  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'bytesSaved' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors'>,
+  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'bytesSaved' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors' | 'filesSame'>,
   started: number,
   how: Pick<CopySummary, 'connections' | 'encrypted' | 'mode' | 'verification'>,
+  filesDeleted = 0,
 ): CopySummary {
   const seconds = (Date.now() - started) / 1000;
   return {
@@ -335,6 +406,8 @@ function summarize(
     bytesSaved: counts.bytesSaved ?? 0,
     files: counts.filesOk,
     filesFailed: counts.filesFailed,
+    filesSkipped: counts.filesSame ?? 0,
+    filesDeleted,
     entriesFailed: counts.entriesFailed,
     seconds,
     rate: seconds > 0 ? counts.bytes / seconds : 0,
@@ -344,8 +417,16 @@ function summarize(
 }
 
 /** The transfer events of either engine as copy()'s events, and the progress ticker they start. */
-function reporting(progress: Progress, options: CopyOptions, connections: number, encrypted: boolean): { events: TransferEvents; stop(final: boolean): void } {
+function reporting(
+  progress: Progress,
+  options: CopyOptions,
+  connections: number,
+  encrypted: boolean,
+  /** MODE's flags: with CONTENTS, items are named relative to the source directories. */
+  flags = 0,
+): { events: TransferEvents; stop(final: boolean): void; deleted(): number } {
   const emit = options.onEvent ?? (() => undefined);
+  let deleted = 0;
   // Progress events come only once the session has said how much there is (after 'start').
   let ticker: NodeJS.Timeout | undefined;
   return {
@@ -367,7 +448,13 @@ function reporting(progress: Progress, options: CopyOptions, connections: number
       entryFailed(path, error) {
         emit({ type: 'entryError', path: path.toString('utf8'), pathBytes: Buffer.from(path), error: { code: error.code, message: error.message } });
       },
+      item({ item, path, isDir, target }) {
+        if (item === DELETING_ITEM) deleted++;
+        const name = listedName(path, (flags & ModeFlag.CONTENTS) !== 0, isDir);
+        emit({ type: 'item', item, name, pathBytes: path, isDir, ...(target ? { target: target.toString('utf8') } : {}) });
+      },
     },
+    deleted: () => deleted,
     /** Stops the ticker; after a copy that ended (`final`), with a last progress event. */
     stop(final: boolean) {
       if (ticker && final) emit({ type: 'progress', ...progress.snapshot() });
@@ -469,6 +556,7 @@ async function copyLocally(
   backupSuffix: Buffer | undefined,
   log: (line: string) => void,
   timeoutMs: number | undefined,
+  sync: SyncOptions | undefined,
 ): Promise<CopySummary> {
   if (planned.work.kind !== 'push') throw new FcpError('FCP_ERR_INTERNAL', 'a local copy is planned as a push');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -476,9 +564,10 @@ async function copyLocally(
   const verify = options.verify ?? true;
   const progress = new Progress();
   const started = Date.now();
-  const report = reporting(progress, options, offer.connections, false);
+  const report = reporting(progress, options, offer.connections, false, planned.flags);
   try {
     const { summary, params } = await copyInProcess({
+      sync,
       work: planned.work,
       flags: planned.flags,
       backupSuffix,
@@ -487,7 +576,7 @@ async function copyLocally(
       offer,
       verify, events: report.events, failFast: options.failFast, timeoutMs, log });
     report.stop(true);
-    return summarize(summary, started, { connections: params.connections, encrypted: false, mode: 'in-process', verification: verify ? 'chunks' : 'none' });
+    return summarize(summary, started, { connections: params.connections, encrypted: false, mode: 'in-process', verification: verify ? 'chunks' : 'none' }, report.deleted());
   } finally {
     report.stop(false);
   }
@@ -516,7 +605,7 @@ function refuseDaemonMix(planned: Plan | BetweenPlan, options: CopyOptions): voi
  * receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd.
  * crossesNetwork: a host is involved, so changed files go as a delta unless -W says otherwise.
  */
-function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean, crossesNetwork: boolean): ParamsMessage {
+function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean, crossesNetwork: boolean, sync = false): ParamsMessage {
   return makeOffer({
     chunkSize: options.chunkSize,
     connections: options.connections,
@@ -528,6 +617,7 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean,
     delta: !(options.wholeFile ?? !crossesNetwork),
     // The receiver keeps owners only as root: which an fcpd is only it knows; this process knows.
     owners: !receivesHere || process.getuid?.() === 0,
+    sync,
   });
 }
 
@@ -545,6 +635,12 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   const log = options.log ?? (() => undefined);
   const planned = plan(options);
   const backupSuffix = backupSuffixOf(options);
+  const sync = syncOf(options);
+  if (sync && ('between' in planned || options.sftp)) {
+    throw new FcpError('FCP_ERR_USAGE', `sync options (--delete, --checksum, --dry-run, ...) need fcpd on one side and this machine on the other${options.sftp ? ', not SFTP' : ''}`, {
+      hint: 'between two remote hosts, or over SFTP, copy without them',
+    });
+  }
   if (options.timeout !== undefined && !isTimeoutSeconds(options.timeout)) {
     throw new FcpError('FCP_ERR_USAGE', `timeout ${options.timeout}: must be a number of seconds from ${MIN_TIMEOUT_S} to ${MAX_TIMEOUT_S}`);
   }
@@ -564,8 +660,8 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const inProcess = runsInProcess(planned, options);
-  const offer = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined);
-  if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs);
+  const offer = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined);
+  if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs, sync);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
   const started = Date.now();
@@ -587,7 +683,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   }
   const [server, { runClientSession }] = launched;
   log(`launched ${server.name}`);
-  const report = reporting(progress, options, offer.connections, encrypt);
+  const report = reporting(progress, options, offer.connections, encrypt, flags);
   let failed = true;
   try {
     const { summary, params } = await runClientSession({
@@ -604,10 +700,11 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       events: report.events,
       partialDir: options.partialDir,
       filter: options.filter,
+      sync,
     });
     report.stop(true);
     failed = false;
-    return summarize(summary, started, { connections: params.connections, encrypted: params.cipher !== 0, mode: server.mode ?? 'fcpd', verification: 'chunks' });
+    return summarize(summary, started, { connections: params.connections, encrypted: params.cipher !== 0, mode: server.mode ?? 'fcpd', verification: 'chunks' }, report.deleted());
   } finally {
     report.stop(false);
     await server.close(failed);

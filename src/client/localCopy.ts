@@ -5,6 +5,7 @@
  * sockets, no frames, no sealing, while the walk, the quick check, chunking, verification,
  * metadata, errors and events are those of every other copy. `--via-fcpd` keeps the old shape.
  */
+import type { SyncOptions } from '../sync/options';
 import { FcpError } from '../errors';
 import { Feature, ModeFlag } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
@@ -37,6 +38,8 @@ export interface LocalCopyOptions {
   failFast?: boolean;
   timeoutMs?: number;
   log(line: string): void;
+  /** A sync (PROTOCOL.md §7.8): the receiver decides with these options and reports its changes as item events. */
+  sync?: SyncOptions;
 }
 
 const KEEP_ALIVE_MS = 60_000;
@@ -75,13 +78,15 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);
   options.log(`copying in this process: ${answer.connections} streams of ${answer.chunkSize} byte chunks${options.verify ? '' : ', not verified'}`);
 
-  const receiver = new ReceiveEngine(links.receiver, destination, scope, { flags, backupSuffix: options.backupSuffix, filter: options.filter }, {}, partialDirBytes(options.partialDir));
+  const mode = { flags, backupSuffix: options.backupSuffix, filter: options.filter, sync: options.sync };
+  const receiver = new ReceiveEngine(links.receiver, destination, scope, mode, { item: options.events?.item }, partialDirBytes(options.partialDir));
   const events = options.verify ? (options.events ?? {}) : withoutDigests(options.events ?? {});
   const sender: SendEngine = new SendEngine(
     links.sender,
     work.walk,
     options.failFast ? stopAtFirstFailure(events, () => sender) : events,
     (flags & ModeFlag.REMOVE_SOURCE) !== 0,
+    options.sync,
   );
   // The sender's outcome is the copy's (as for a push); the receiver's run is awaited so that its
   // temporaries are gone and its files settled before copy() returns.

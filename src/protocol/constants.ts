@@ -38,6 +38,8 @@ export const PacketType = {
   HARDLINK: 0x23,
   OWNER: 0x24,
   DATA_Z: 0x25,
+  SYNC: 0x26,
+  ITEM: 0x27,
   FILTER_RULES: 0x28,
   LOGIN: 0x29,
 } as const;
@@ -131,10 +133,12 @@ export const Feature = {
   RECONNECT: 0x100,
   /** A changed file the receiver holds an older version of goes as a delta: DELTA_SIG, then DELTA_COPY and DATA (PROTOCOL.md §7.7). */
   DELTA: 0x200,
-  /** The client may send FILTER_RULES (--exclude, --include, --max-depth) before its request (PROTOCOL.md §7.6). */
+  /** The client may send FILTER_RULES (--exclude, --include, --max-depth) before its request (PROTOCOL.md §7.8). */
   FILTERS: 0x800,
+  /** A sync: the client may send SYNC before its request, and a receiving fcpd reports its changes (ITEM). */
+  SYNC: 0x400,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC;
 /**
  * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
  * session runs, not how frames are sealed, so a server answers the subset of them it supports.
@@ -208,6 +212,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.ENTRY_ERROR,
   PacketType.HARDLINK,
   PacketType.OWNER,
+  PacketType.ITEM,
 ]);
 /** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
 export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);
@@ -231,6 +236,10 @@ export const ModeFlag = {
   REMOVE_SOURCE: 0x40,
   /** --numeric-ids: a receiver keeps owners by the OWNER ids, not by their names. */
   NUMERIC_IDS: 0x80,
+  /** Sources given with a trailing slash (rsync's rule): each top-level directory is the destination itself, created if missing. */
+  CONTENTS: 0x100,
+  /** rsync's placement: a top-level directory goes under the destination, which is created as a directory if missing. */
+  INTO_DIR: 0x200,
 } as const;
 export const KNOWN_MODE_FLAGS =
   ModeFlag.RECURSIVE |
@@ -240,7 +249,22 @@ export const KNOWN_MODE_FLAGS =
   ModeFlag.NO_RESUME |
   ModeFlag.BACKUP |
   ModeFlag.REMOVE_SOURCE |
-  ModeFlag.NUMERIC_IDS;
+  ModeFlag.NUMERIC_IDS |
+  ModeFlag.CONTENTS |
+  ModeFlag.INTO_DIR;
+
+/** SYNC.flags bits (PROTOCOL.md §7.8). */
+export const SyncFlag = {
+  CHECKSUM: 0x1,
+  SIZE_ONLY: 0x2,
+  UPDATE: 0x4,
+  IGNORE_EXISTING: 0x8,
+  DELETE: 0x10,
+  DELETE_EXCLUDED: 0x20,
+  DRY_RUN: 0x40,
+} as const;
+/** ITEM.item: rsync's `%i`, 11 ASCII characters. */
+export const ITEM_SIZE = 11;
 /** OWNER.user and OWNER.group: names of a u8 length. */
 export const MAX_ACCOUNT_NAME_BYTES = 255;
 /** MODE.backup_suffix: at most NAME_MAX bytes (it is appended to a name). */

@@ -9,6 +9,7 @@ import {
   DIGEST_SIZE,
   HASH_SIZE,
   INLINE_MAX,
+  ITEM_SIZE,
   KEY_ID_SIZE,
   MAX_HELD_HASHES,
   MAC_SIZE,
@@ -159,6 +160,8 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.ENTRY_ERROR]: [f('code', 'u16'), f('path', 'entryPathPrefixed'), f('message', 'text')],
   [PacketType.HARDLINK]: [f('path', 'entryPathPrefixed'), f('target', 'entryPath')],
   [PacketType.OWNER]: [f('uid', 'u32'), f('gid', 'u32'), f('user', 'accountName'), f('group', 'accountName')],
+  [PacketType.SYNC]: [f('flags', 'u32'), f('maxDelete', 'u32')],
+  [PacketType.ITEM]: [f('item', 'fixed', { size: ITEM_SIZE }), f('isDir', 'u8', { max: 1 }), f('path', 'entryPath')],
   [PacketType.FILTER_RULES]: [f('maxDepth', 'u32'), f('rules', 'data', { min: 0, max: MAX_FILTER_RULES_BYTES })],
   [PacketType.LOGIN]: [f('user', 'accountName')],
 };

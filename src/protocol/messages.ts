@@ -120,6 +120,10 @@ export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Bu
  * next OWNER; the names are the sender's for those ids (empty when it has none).
  */
 export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user: Buffer; group: Buffer }
+/** C→S, control (feature SYNC), between MODE and the request: the sync options (PROTOCOL.md §7.8). */
+export interface SyncMessage { type: P['SYNC']; flags: number; maxDelete: number }
+/** R→S, control (feature SYNC, a receiving fcpd of a sync): one change at the destination, in rsync's `%i`. */
+export interface ItemMessage { type: P['ITEM']; item: Buffer; isDir: number; path: Buffer }
 /**
  * C→S, control, between MODE and the request (feature FILTERS): --max-depth (NO_MAX_DEPTH when
  * none) and the include/exclude rules, NUL-separated rule texts each `- ` or `+ ` and a pattern.
@@ -171,6 +175,8 @@ export type Message =
   | EntryErrorMessage
   | HardlinkMessage
   | OwnerMessage
+  | SyncMessage
+  | ItemMessage
   | FilterRulesMessage
   | LoginMessage;
 

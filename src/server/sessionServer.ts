@@ -20,6 +20,7 @@ import { EntryScope, requestScope } from '../session/entryScope';
 import { describeShape, refuseParams, SERVER_MEMORY_BUDGET, ServerPolicy, SESSION_MEMORY_BUDGET, sessionMemory, sizeText } from '../session/params';
 import { Timeouts, timeoutsFor } from '../timeouts';
 import { Destination, resolveDestination } from '../transfer/destination';
+import { SyncOptions, syncOptionsOf } from '../sync/options';
 import type { LinkedConnection, TransferRun, TransferSummary } from '../transfer/link';
 import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
@@ -99,8 +100,8 @@ interface Session {
 
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
 export type SessionWork =
-  | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer; filter?: PathFilter }
-  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean; filter?: PathFilter };
+  | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncOptions; reportItems?: boolean }
+  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -113,13 +114,15 @@ function peerOf(socket: net.Socket): string {
  */
 function prepare(request: RequestAction, params: ParamsMessage, access?: AccessPolicy): SessionWork {
   const paths = access?.checksPaths ? access : undefined;
+  const sync = request.sync && syncOptionsOf(request.sync);
   if (request.kind === 'push') {
     const target = expandHome(request.paths[0]!);
     const refusal = paths?.pushRefusal(realPath(target));
     if (refusal) throw refusal;
     const destination = { ...resolveDestination(target, request.flags), refusal: paths?.entryRefusal };
     const { flags, backupSuffix, filter } = request;
-    return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix, filter };
+    // The client hears of every change this side makes (ITEM): it is the one that prints them.
+    return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix, filter, sync, reportItems: sync !== undefined };
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
@@ -131,7 +134,7 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     if (refusal) throw refusal;
   }
   const { filter } = request;
-  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter }), removeSources, filter };
+  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter }), removeSources, filter, sync };
 }
 
 export class SessionServer {
@@ -391,7 +394,7 @@ export class SessionServer {
       release: (connIndex: number) => (session.entry.attached as Set<number>).delete(connIndex),
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, session.work.walk, {}, session.work.removeSources);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, session.work.walk, {}, session.work.removeSources, session.work.sync);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

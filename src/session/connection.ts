@@ -14,12 +14,13 @@ import type {
   Message,
   ModeMessage,
   ParamsMessage,
+  SyncMessage,
 } from '../protocol/messages';
 import { encodePayload } from '../protocol/serializer';
 import type { PathFilter } from '../sync/filter';
 import { filterOfMessage } from '../sync/filterWire';
 import { showName } from '../showName';
-import { AuthenticatedAction, FailAction, SealAction, send, SendAction } from './actions';
+import { AuthenticatedAction, FailAction, SealAction, send, SendAction, unexpected } from './actions';
 import { ConnectionMachine } from './machine';
 import { answerOffer, checkAnswer, sealedCoverage, ServerPolicy } from './params';
 import { commonVersion, VersionRange, versionMismatch } from './version';
@@ -30,8 +31,8 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them. */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter }
+/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's. */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
@@ -84,6 +85,8 @@ export type ClientConnectionOptions = ClientCommon &
         mode: ModeMessage;
         /** Sent between MODE and the request; the session must then have FILTERS. */
         filterRules?: FilterRulesMessage;
+        /** A sync's options (feature SYNC), sent between MODE and the request. */
+        sync?: SyncMessage;
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
@@ -183,7 +186,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), send(o.request));
+      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -292,7 +295,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.FILTER_RULES, P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.PUSH, P.PULL],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -309,6 +312,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   private filter: PathFilter | undefined;
   /** Daemon access: who logs in, and that user's login key (undefined: no such user). */
   private login: { user: Buffer; key: Buffer | undefined } | undefined;
+  private sync: SyncMessage | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -364,12 +368,17 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         return this.onMode(message);
       case P.FILTER_RULES:
         return this.onFilterRules(message);
+      case P.SYNC:
+        // Once, and only in a session that negotiated SYNC (the offer has it; fcpd always accepts it).
+        if (this.sync || !this.offer || (this.offer.features & Feature.SYNC) === 0) return this.fail(unexpected(message, 'AWAIT_REQUEST'));
+        this.sync = message;
+        return [];
       case P.PUSH:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter }];
+        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync }];
       case P.PULL:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync }];
       default:
         return [];
     }

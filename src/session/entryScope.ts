@@ -23,6 +23,11 @@ export interface ScopeOptions {
   /** The destination is not an existing directory: it becomes the one source, so one top-level name (E4). */
   singleRoot: boolean;
   /**
+   * MODE's CONTENTS (sources with a trailing slash): every top-level entry is a source directory
+   * standing for the destination itself (E4), so there may be one per source, each a directory.
+   */
+  contents?: boolean;
+  /**
    * A pull's requested names, one per source (E3): the name it is sent under, or undefined where
    * only the server knows it (`.`, `~`): such a source admits one name of the server's choosing.
    * A name that is a pattern (`*.txt`) admits every name it matches. Undefined for a push, whose
@@ -63,7 +68,7 @@ export class EntryScope {
       return refused(`the peer sent directory ${showName(path)} in a transfer that is not recursive`, 'directories are copied only with -r');
     }
     const slash = path.lastIndexOf(SLASH);
-    const problem = slash < 0 ? this.topLevelProblem(path) : this.parentProblem(path, path.subarray(0, slash));
+    const problem = slash < 0 ? this.topLevelProblem(kind, path) : this.parentProblem(path, path.subarray(0, slash));
     if (problem) return problem;
     if (kind === 'dir') this.directories.add(path.toString('latin1'));
     return undefined;
@@ -83,8 +88,11 @@ export class EntryScope {
     return undefined;
   }
 
-  private topLevelProblem(name: Buffer): FcpError | undefined {
-    if (this.options.singleRoot) {
+  private topLevelProblem(kind: EntryKind, name: Buffer): FcpError | undefined {
+    if (this.options.contents && kind !== 'dir') {
+      return refused(`the peer sent ${kind} ${showName(name)} at the top level of a transfer of directory contents (a source with a trailing /)`);
+    }
+    if (this.options.singleRoot && !this.options.contents) {
       this.root ??= Buffer.from(name);
       if (!name.equals(this.root)) {
         return refused(`the peer sent a second top-level entry ${showName(name)} after ${showName(this.root)} for a destination that is one name`);
@@ -113,6 +121,7 @@ export function requestScope(flags: number, intoDirectory: boolean, pullSources?
   return new EntryScope({
     recursive: (flags & ModeFlag.RECURSIVE) !== 0,
     singleRoot: !intoDirectory,
+    contents: (flags & ModeFlag.CONTENTS) !== 0,
     roots: pullSources?.map(requestedName),
   });
 }

@@ -90,6 +90,8 @@ export function makeOffer(options: {
   filters?: boolean;
   /** A changed file the destination holds an older version of goes as a delta (not with -W/--whole-file). */
   delta?: boolean;
+  /** A sync (PROTOCOL.md §7.8): SYNC goes before the request. */
+  sync?: boolean;
 }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
@@ -108,7 +110,8 @@ export function makeOffer(options: {
       (options.owners ? Feature.OWNERS : 0) |
       (options.compress ? Feature.COMPRESS : 0) |
       (options.filters ? Feature.FILTERS : 0) |
-      (options.delta ? Feature.DELTA : 0),
+      (options.delta ? Feature.DELTA : 0) |
+      (options.sync ? Feature.SYNC : 0),
   };
 }
 

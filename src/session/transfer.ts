@@ -74,6 +74,8 @@ export interface CreateFileAction {
   perm: number;
   size: number;
   mtimeNs: bigint;
+  /** FILE_INFO's whole-file digest (zero when the sender sends it in FILE_DONE only): --checksum compares it. */
+  digest: Buffer;
 }
 /**
  * Receiver: hash `data` (the chunk's DATA payloads in order, views into the frames received),
@@ -125,6 +127,8 @@ export interface SendFileAction { type: 'sendFile'; fileId: number; claimed: Rea
  * (CHUNK_KEPT).
  */
 export interface ChunkKeptAction { type: 'chunkKept'; fileId: number; bytes: number }
+/** Sender (feature SYNC): a receiving fcpd changed an entry (ITEM): `item` is rsync's `%i` (copies of the message's bytes). */
+export interface ItemAction { type: 'item'; item: string; isDir: boolean; path: Buffer }
 /** Sender: the receiver discarded partial state of the file (PARTIAL_STALE, a StaleReason): it is sent whole. */
 export interface PartialStaleAction { type: 'partialStale'; fileId: number; reason: number }
 /** Sender: send this chunk again (the receiver's copy failed its hash). */
@@ -154,7 +158,7 @@ export interface EntryFailedAction { type: 'entryFailed'; path: Buffer; error: F
  * Both DONE were exchanged; bytes counts the files that ended OK, bytesResumed those of them the
  * destination already held (FILE_SAME); entriesFailed the ENTRY_ERRORs either side sent.
  */
-export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number }
+export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number; filesSame: number }
 
 export type ReceiverAction =
   | SendAction
@@ -184,6 +188,7 @@ export type SenderAction =
   | DataLostAction
   | ChunkKeptAction
   | PartialStaleAction
+  | ItemAction
   | FileOkAction
   | FileFailedAction
   | EntryFailedAction
@@ -272,6 +277,8 @@ abstract class TransferMachine<S extends string> {
   protected bytesOk = 0;
   /** Bytes of files settled by FILE_SAME, and of chunks kept (CHUNK_KEPT): OK without a byte sent. */
   protected bytesResumed = 0;
+  /** Files settled by FILE_SAME: the destination held them, or a sync left them as they are. */
+  protected filesSame = 0;
 
   protected constructor(
     initial: S,
@@ -336,6 +343,7 @@ abstract class TransferMachine<S extends string> {
       entriesFailed: this.entriesFailed,
       bytes: this.bytesOk,
       bytesResumed: this.bytesResumed,
+      filesSame: this.filesSame,
     };
   }
 }
@@ -599,6 +607,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.files.delete(fileId);
     this.sameFiles.add(fileId);
     this.bytesResumed += file.size;
+    this.filesSame++;
     return this.settleOk(fileId, file.size, PacketType.FILE_SAME);
   }
 
@@ -727,7 +736,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       held: undefined,
       oldExtent: undefined,
     });
-    return [{ type: 'createFile', fileId, path, perm, size, mtimeNs }];
+    return [{ type: 'createFile', fileId, path, perm, size, mtimeNs, digest: message.digest }];
   }
 
   private onFileInline(message: FileInlineMessage): readonly ReceiverAction[] {
@@ -1065,8 +1074,12 @@ export class TransferSender extends TransferMachine<SenderState> {
   private inlineFiles = 0;
   private inlineBytes = 0;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean }) {
+  /** The session is a sync (feature SYNC, a SYNC message sent): a receiving fcpd reports its changes with ITEM. */
+  private readonly sync: boolean;
+
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean }) {
     super('IDLE', opts.peerName);
+    this.sync = opts.sync ?? false;
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
     this.quickCheck = opts.quickCheck ?? false;
@@ -1136,12 +1149,15 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.chunkSize = chunkSize;
   }
 
-  /** Announces the next file; its file_id is the number of files announced before it. */
-  announceFile(path: Buffer, perm: number, size: number, mtimeNs: bigint): readonly SenderAction[] {
+  /**
+   * Announces the next file; its file_id is the number of files announced before it. `digest`: its
+   * whole-file digest when known before it is read (--checksum), for the receiver to compare.
+   */
+  announceFile(path: Buffer, perm: number, size: number, mtimeNs: bigint, digest: Buffer = ZERO_DIGEST): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
     const fileId = this.admit('announceFile', path, size, 'ANNOUNCED');
     this.fileInfoSent = true;
-    return [send({ type: PacketType.FILE_INFO, fileId, perm, size, mtimeNs, digest: ZERO_DIGEST, path })];
+    return [send({ type: PacketType.FILE_INFO, fileId, perm, size, mtimeNs, digest, path })];
   }
 
   /** Sends the next file whole (FILE_INLINE): data is all of it, hash its xxh64. */
@@ -1246,6 +1262,9 @@ export class TransferSender extends TransferMachine<SenderState> {
         break;
       case PacketType.CHUNK_ACK:
         if (exchanging && this.reconnect) return [{ type: 'chunksAcked', connIndex: message.connIndex, chunks: message.chunks }];
+        break;
+      case PacketType.ITEM:
+        if (exchanging && this.sync) return [{ type: 'item', item: message.item.toString('latin1'), isDir: message.isDir === 1, path: Buffer.from(message.path) }];
         break;
       case PacketType.DATA_LOST:
         if (exchanging && this.reconnect) return [{ type: 'dataLost', connIndex: message.connIndex, chunks: message.chunks }];
@@ -1378,6 +1397,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.filesOk++;
     this.bytesOk += file.size;
     this.bytesResumed += file.size;
+    this.filesSame++;
     return [{ type: 'fileOk', fileId, same: true }];
   }
 

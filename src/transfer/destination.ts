@@ -21,6 +21,11 @@ export interface Destination {
   localPath(entryPath: Buffer): Buffer;
   /** Why an entry may not be created at its local path (fcpd's policy), checked before anything is. */
   refusal?(local: Buffer, entryPath: Buffer): FcpError | undefined;
+  /**
+   * MODE's INTO_DIR with no destination yet: the top-level entry is a directory, so the destination
+   * becomes a directory (created unless `create` is false: a dry run) and the entry goes under it.
+   */
+  topLevelDirectory?(create: boolean): void;
 }
 
 /**
@@ -46,6 +51,7 @@ export function parentOfNewDestination(dest: Buffer, flags: number): Buffer {
  * DEST_IS_DIR (several sources, or a pattern) requires an existing directory.
  */
 export function resolveDestination(dest: Buffer, flags: number): Destination {
+  if (flags & ModeFlag.CONTENTS) return contentsDestination(dest);
   let isDir = false;
   try {
     isDir = fs.statSync(dest).isDirectory();
@@ -62,7 +68,61 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     }
     if (!parentIsDir) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} is not a directory`);
   }
-  return destinationPaths(dest, isDir);
+  const paths = destinationPaths(dest, isDir);
+  if (isDir || !(flags & ModeFlag.INTO_DIR)) return paths;
+  return intoNewDirectory(dest, paths);
+}
+
+function stripSlashes(path: Buffer): Buffer {
+  let end = path.length;
+  while (end > 1 && path[end - 1] === SLASH) end--;
+  return path.subarray(0, end);
+}
+
+/**
+ * MODE's CONTENTS (sources given as `dir/`, rsync's rule): each top-level directory is the
+ * destination itself, an existing directory or a new one in an existing parent.
+ */
+function contentsDestination(given: Buffer): Destination {
+  const dest = stripSlashes(given);
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dest, { throwIfNoEntry: false });
+  } catch (err) {
+    throw fsError(err, 'access destination', dest);
+  }
+  if (stat && !stat.isDirectory()) {
+    throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory, and a source with a trailing / copies a directory's contents`, {
+      hint: 'choose a directory (or a new name) as the destination',
+    });
+  }
+  if (!stat) {
+    const parent = Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
+    if (!fs.statSync(parent, { throwIfNoEntry: false })?.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} is not a directory`);
+  }
+  return destinationPaths(dest, false);
+}
+
+/** MODE's INTO_DIR and no destination: a file becomes it, a directory goes under it (rsync's placement). */
+function intoNewDirectory(dest: Buffer, asNewName: Destination): Destination {
+  let paths = asNewName;
+  return {
+    get isDirectory() {
+      return paths.isDirectory;
+    },
+    localPath: (entryPath) => paths.localPath(entryPath),
+    topLevelDirectory(create) {
+      if (paths !== asNewName) return;
+      if (create) {
+        try {
+          fs.mkdirSync(dest);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', dest);
+        }
+      }
+      paths = destinationPaths(dest, true);
+    },
+  };
 }
 
 /** Where each entry goes, once it is known whether `dest` is an existing directory. */

@@ -89,7 +89,7 @@ interface DirectoryMeta {
  * a numeric string, which Node passes through as it is. Exact for any time after 1901-12-13
  * (Node clamps earlier times to -2^31 s).
  */
-const seconds = (ns: bigint): string => {
+export const seconds = (ns: bigint): string => {
   const value = Number(ns / 1000n) / 1e6;
   return String(value + (value < 0 ? -5e-7 : 5e-7));
 };

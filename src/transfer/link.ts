@@ -12,6 +12,7 @@ import type { CompleteAction } from '../session/transfer';
 import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
 import type { MemoryConnection } from './memoryLink';
+import type { ItemReport } from '../sync/receiverSync';
 import { DescriptorLine, OpenFileBudget, openFileBudget } from './openFileBudget';
 
 /** A connection over a byte stream (a socket, an SSH channel), or one end of an in-process pair (a local copy). */
@@ -88,6 +89,8 @@ export interface TransferEvents {
   file?(event: FileEvent): void;
   /** A directory or symlink that failed, or a source entry the sender skipped (ENTRY_ERROR, either side's). */
   entryFailed?(path: Buffer, error: FcpError): void;
+  /** A sync changed (or, in a dry run, would change) an entry at the destination: the receiver's, or a receiving fcpd's ITEM. */
+  item?(report: ItemReport): void;
 }
 
 /**
@@ -123,14 +126,16 @@ export interface TransferSummary {
   bytesResumed: number;
   /** Bytes not sent because the destination's old version of a file held them (feature DELTA: DELTA_COPY). */
   bytesSaved?: number;
+  /** Files not sent because the destination held them or a sync left them (FILE_SAME); a relayed summary (fcpd --connect) has none. */
+  filesSame?: number;
   /** Why files failed or were skipped; the transfer is partial when this is not empty. */
   errors: FcpError[];
 }
 
 /** The tallies of a machine's complete action, as a summary carries them. */
 export function counts(action: CompleteAction): Omit<TransferSummary, 'bytesSent' | 'errors'> {
-  const { filesOk, filesFailed, entriesFailed, bytes, bytesResumed } = action;
-  return { filesOk, filesFailed, entriesFailed, bytes, bytesResumed };
+  const { filesOk, filesFailed, entriesFailed, bytes, bytesResumed, filesSame } = action;
+  return { filesOk, filesFailed, entriesFailed, bytes, bytesResumed, filesSame };
 }
 
 export abstract class TransferRun {

@@ -26,6 +26,8 @@ import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferS
 import { staleNotice } from '../state/partialFile';
 import type { PathFilter } from '../sync/filter';
 import { oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
+import { compareRules, SyncOptions } from '../sync/options';
+import { FileOutcome, ReceiverSync } from '../sync/receiverSync';
 
 
 interface IncomingFile {
@@ -50,6 +52,10 @@ export interface ReceiveMode {
   backupSuffix?: Buffer;
   /** The session's --exclude/--include/--max-depth (FILTER_RULES), as the sender's walk applied them. */
   filter?: PathFilter;
+  /** A sync (SYNC, PROTOCOL.md §7.8): how files are compared, --delete, --dry-run. */
+  sync?: SyncOptions;
+  /** A receiving fcpd: each change goes to the client as ITEM. */
+  reportItems?: boolean;
 }
 
 /** --partial-dir as the bytes the receiver joins to paths. */
@@ -85,6 +91,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly keepOwners: { numericIds: boolean; accounts: ReturnType<typeof loadAccounts> } | undefined;
   /** The owner of the entries announced from now on (the last OWNER), when owners are kept. */
   private owner: FileOwner | undefined;
+  /** A sync's decisions and --delete (PROTOCOL.md §7.8); undefined for a plain copy, which has the quick check alone. */
+  private readonly sync: ReceiverSync | undefined;
 
   /**
    * mode: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session
@@ -124,6 +132,20 @@ export class ReceiveEngine extends TransferRun {
       partialDir,
     });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
+    this.sync = mode.sync && new ReceiverSync({
+      rules: compareRules(mode.flags, mode.sync),
+      sync: mode.sync,
+      contents: (mode.flags & ModeFlag.CONTENTS) !== 0,
+      backupSuffix: mode.flags & ModeFlag.BACKUP ? mode.backupSuffix : undefined,
+      xxh: link.xxh,
+      chunkSize: link.params.chunkSize,
+      partialDir,
+      protect: mode.filter?.active ? (relPath, isDir) => mode.filter!.excludes(relPath, isDir) : undefined,
+      report: (item) => {
+        this.events.item?.(item);
+        if (mode.reportItems) this.link.control.conn.send({ type: PacketType.ITEM, item: Buffer.from(item.item, 'latin1'), isDir: item.isDir ? 1 : 0, path: item.path });
+      },
+    });
   }
 
   run(): Promise<TransferSummary> {
@@ -133,6 +155,7 @@ export class ReceiveEngine extends TransferRun {
 
   protected onControl(message: Message): void {
     if (message.type === PacketType.FILE_COUNT) this.events.start?.(message.count, message.totalBytes);
+    if (message.type === PacketType.ENTRY_ERROR) this.sync?.entrySkippedBySender();
     const actions = this.machine.receive(0, message);
     // The sender's digest, for reporting: the machine has checked it against ours by commit time.
     if (message.type === PacketType.FILE_DONE) {
@@ -195,6 +218,10 @@ export class ReceiveEngine extends TransferRun {
           break;
         case 'createFile':
           this.files.set(action.fileId, { path: action.path, owner: this.owner, perm: action.perm, size: action.size, mtimeNs: action.mtimeNs });
+          if (this.sync) {
+            this.syncFile(action.fileId, action.digest);
+            break;
+          }
           if (this.unchanged(action.path, action.size, action.perm, action.mtimeNs, this.owner)) {
             this.apply(this.machine.fileSame(action.fileId), 0);
             break;
@@ -243,6 +270,29 @@ export class ReceiveEngine extends TransferRun {
     }
   }
 
+  /** A sync's decision for an announced file: FILE_SAME, or created and sent (after the digests are compared with --checksum). */
+  private syncFile(fileId: number, digest: Buffer): void {
+    const file = this.files.get(fileId)!;
+    const local = this.destination.localPath(file.path);
+    const settle = (outcome: FileOutcome): void => {
+      if (outcome === 'same') this.apply(this.machine.fileSame(fileId), 0);
+      else this.descriptors.take(() => this.createFile(fileId));
+    };
+    let outcome: FileOutcome | Promise<FileOutcome>;
+    try {
+      this.checkEntry(file.path);
+      outcome = this.sync!.file(file.path, local, { kind: 'file', size: file.size, mtimeNs: file.mtimeNs, perm: file.perm }, Buffer.from(digest), file.owner);
+    } catch {
+      // createFile meets the same problem and fails the file with it.
+      outcome = 'send';
+    }
+    if (typeof outcome === 'string') return settle(outcome);
+    outcome.then(
+      (decided) => this.guard(() => settle(decided)),
+      (err: unknown) => this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'compare', local)), 0)),
+    );
+  }
+
   /** The quick check of an announced file: its destination holds it already. */
   private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
     if (!this.quickCheck) return false;
@@ -268,9 +318,11 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
+    if (path.indexOf(SLASH) < 0) this.destination.topLevelDirectory?.(!this.sync?.dryRun);
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
+      if (this.sync && !this.sync.directory(path, local, { kind: 'dir', size: 0, mtimeNs, perm }, this.owner)) return;
       this.writer.createDirectory(local, perm, mtimeNs, path, this.owner);
     } catch (err) {
       const error = fsError(err, 'create directory', local);
@@ -286,6 +338,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
+      if (this.sync && !this.sync.symlink(path, local, { kind: 'symlink', size: 0, mtimeNs, perm: 0, target }, this.owner)) return;
       this.writer.createSymlink(local, target, mtimeNs, this.owner);
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create symlink', local)), 0);
@@ -297,6 +350,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
+      if (this.sync && !this.sync.hardlink(path)) return;
       this.writer.createHardlink(local, this.destination.localPath(target));
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create hard link', local)), 0);
@@ -373,7 +427,10 @@ export class ReceiveEngine extends TransferRun {
           hint: 'the sender read something other than it hashed; copy it again',
         });
       }
-      if (!this.unchanged(path, data.length, perm, mtimeNs, owner)) this.writer.writeFile(local, data, perm, mtimeNs, owner);
+      const needed = this.sync
+        ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
+        : !this.unchanged(path, data.length, perm, mtimeNs, owner);
+      if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.writeInline(action, owner));
       this.descriptors.budget.release();
@@ -395,6 +452,8 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private finish(): void {
+    // Before directory times are applied: a deletion changes its directory's mtime.
+    this.sync?.deleteExtraneous((path, error) => this.apply(this.machine.entryFailed(path, error), 0));
     this.writer.finishDirectories((path, error) => this.apply(this.machine.entryFailed(path, error), 0));
     this.apply(this.machine.finished(), 0);
   }

@@ -45,6 +45,8 @@ import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
 import { copiedBytes, Piece, piecesIn } from '../delta/plan';
 import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, planFile } from './deltaFrames';
+import { DigestsAhead } from '../sync/digestsAhead';
+import type { SyncOptions } from '../sync/options';
 
 const readv = promisify(fs.readv);
 
@@ -155,12 +157,19 @@ export class SendEngine extends TransferRun {
   /** --remove-source-files: entry paths (latin1) of the symlinks and links the receiver reported failed. */
   private readonly failedEntries: Set<string> | undefined;
 
-  /** removeSources: --remove-source-files (MODE's REMOVE_SOURCE). */
+  /** --checksum: whole-file digests of the files to announce, worked out ahead of their FILE_INFO. */
+  private readonly digestsAhead: DigestsAhead | undefined;
+
+  /**
+   * removeSources: --remove-source-files (MODE's REMOVE_SOURCE). sync: a sync (PROTOCOL.md §7.8):
+   * every file is announced with FILE_INFO, so that the receiver decides before any byte is sent.
+   */
   constructor(
     link: TransferLink,
     private readonly walk: WalkResult,
     private readonly events: TransferEvents = {},
     private readonly removeSources = false,
+    private readonly sync?: SyncOptions,
   ) {
     super(link);
     this.chunkSize = link.params.chunkSize;
@@ -173,7 +182,9 @@ export class SendEngine extends TransferRun {
       reconnect: this.reconnect,
       resume: (link.params.features & Feature.RESUME) !== 0,
       delta: (link.params.features & Feature.DELTA) !== 0,
+      sync: sync !== undefined && (link.params.features & Feature.SYNC) !== 0,
     });
+    this.digestsAhead = sync?.checksum ? new DigestsAhead(walk.entries, link.xxh, () => this.guard(() => this.announce())) : undefined;
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
@@ -215,6 +226,7 @@ export class SendEngine extends TransferRun {
   private begin(): void {
     if (this.started) return;
     this.started = true;
+    this.digestsAhead?.start(this.chunkSize);
     this.events.start?.(this.walk.fileCount, this.walk.totalBytes);
     this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
   }
@@ -314,7 +326,9 @@ export class SendEngine extends TransferRun {
         this.apply(this.announceOther(entry));
         continue;
       }
-      const inline = this.inlining && entry.size <= INLINE_MAX;
+      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX;
+      const digest = this.digestsAhead?.of(entry);
+      if (digest === null) return;
       if (!(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
       if (inlineBytes >= INLINE_BURST) return priming ? undefined : this.pauseAnnouncing();
       if (inline && !this.readingInline) {
@@ -333,7 +347,7 @@ export class SendEngine extends TransferRun {
       this.announced.set(fileId, entry);
       if (data === undefined || data instanceof FcpError) {
         // A small file that cannot be read is announced and failed as a larger one would be.
-        this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs));
+        this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs, digest));
         if (data) this.apply(this.machine.fileFailed(fileId, data));
       } else {
         this.sendInline(fileId, entry, data);
@@ -445,6 +459,9 @@ export class SendEngine extends TransferRun {
           break;
         case 'chunksAcked':
           this.onChunksAcked(action.connIndex, action.chunks);
+          break;
+        case 'item':
+          this.events.item?.({ item: action.item, path: action.path, isDir: action.isDir });
           break;
         case 'dataLost':
           this.onDataLost(action.connIndex, action.chunks);

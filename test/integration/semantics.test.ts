@@ -28,15 +28,17 @@ function expectFailure(result: RunResult, exitCode: number, code: string): void 
 }
 
 describe('fcp -r DIR DEST', () => {
-  // DIR/ with a trailing slash is copied under its own name too, as scp does (rsync would not).
-  const sourcesByPath = LOCAL_PATHS.flatMap(([label, option]) => ['src', 'src/'].map((source) => [source, label, option] as const));
-  test.each(sourcesByPath)('DEST exists: %s is copied into DEST/src (%s)', async (source, _label, option) => {
+  // DIR/ with a trailing slash copies DIR's contents, as rsync does (scp ignores the slash).
+  test.each(LOCAL_PATHS)('DEST exists: src is copied into DEST/src, src/ into DEST itself (%s)', async (_label, option) => {
     const work = temp.make('fcp-sem');
     const tree = buildSmallTree(work, 'src');
     fs.mkdirSync(path.join(work, 'dst'));
-    expectOk(await runFcp([...option, '-r', source, 'dst'], { cwd: work }));
+    fs.mkdirSync(path.join(work, 'contents'));
+    expectOk(await runFcp([...option, '-r', 'src', 'dst'], { cwd: work }));
     expect(fs.readdirSync(path.join(work, 'dst'))).toEqual(['src']);
     expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
+    expectOk(await runFcp([...option, '-r', 'src/', 'contents'], { cwd: work }));
+    expect(compareTrees(tree.root, path.join(work, 'contents'))).toEqual([]);
   });
 
   testBothLocalPaths('DEST does not exist: DEST becomes the copy of DIR', async (runFcp) => {

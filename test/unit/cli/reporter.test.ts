@@ -43,7 +43,7 @@ function fileEvent(error?: { code: string; message: string }): CopyEvent {
 }
 
 function summary(errors: FcpError[]): CopySummary {
-  return { bytes: 10, bytesSent: 10, bytesResumed: 0, bytesSaved: 0, files: 1 - errors.length, filesFailed: errors.length, entriesFailed: 0, seconds: 1, rate: 10, connections: 4, encrypted: false, errors, mode: 'fcpd', verification: 'chunks' };
+  return { bytes: 10, bytesSent: 10, bytesResumed: 0, bytesSaved: 0, files: 1 - errors.length, filesFailed: errors.length, filesSkipped: 0, filesDeleted: 0, entriesFailed: 0, seconds: 1, rate: 10, connections: 4, encrypted: false, errors, mode: 'fcpd', verification: 'chunks' };
 }
 
 describe('names on stderr', () => {

@@ -531,6 +531,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   ENTRY_ERROR: [5, 8196],
   HARDLINK: [4, 8194],
   OWNER: [10, 520],
+  SYNC: [8, 8],
+  ITEM: [13, 4108],
   FILTER_RULES: [4, 65519],
   LOGIN: [1, 256],
 };

@@ -147,6 +147,8 @@ export const VECTORS: readonly Vector[] = [
   }),
   plain('HARDLINK (a second name of dir/a.txt)', { type: PacketType.HARDLINK, path: path('dir/b.txt'), target: path('dir/a.txt') }),
   plain('OWNER (nobody:nogroup)', { type: PacketType.OWNER, uid: 65534, gid: 65534, user: path('nobody'), group: path('nogroup') }),
+  plain('SYNC (--delete --checksum, no --max-delete)', { type: PacketType.SYNC, flags: 0x11, maxDelete: 0xffffffff }),
+  plain('ITEM (>f.st...... dir/a)', { type: PacketType.ITEM, item: path('>f.st......'), isDir: 0, path: path('dir/a') }),
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
   plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
   plain('DONE', { type: PacketType.DONE }),

@@ -255,6 +255,8 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   ENTRY_ERROR: { type: PacketType.ENTRY_ERROR, code: 35, path: pathOf(0), message: 'skipped' },
   HARDLINK: { type: PacketType.HARDLINK, path: pathOf(1), target: pathOf(0) },
   OWNER: { type: PacketType.OWNER, uid: 0, gid: 0, user: Buffer.from('root'), group: Buffer.from('root') },
+  SYNC: { type: PacketType.SYNC, flags: 0, maxDelete: 0 },
+  ITEM: { type: PacketType.ITEM, item: Buffer.from('>f+++++++++'), isDir: 0, path: pathOf(0) },
   FILTER_RULES: { type: PacketType.FILTER_RULES, maxDepth: 1, rules: Buffer.from('- *.tmp') },
   LOGIN: { type: PacketType.LOGIN, user: Buffer.from('alice') },
 };
@@ -396,7 +398,7 @@ const rSteps = {
       const id = m.files.length;
       const size = m.plan[id]!;
       expectActions(r.receive(0, fileInfo(id, size)), [
-        { type: 'createFile', fileId: id, path: pathOf(id), perm: PERM, size, mtimeNs: MTIME },
+        { type: 'createFile', fileId: id, path: pathOf(id), perm: PERM, size, mtimeNs: MTIME, digest: Buffer.alloc(DIGEST_SIZE) },
       ]);
       const chunks = Array.from({ length: chunkCount(size, m.chunkSize) }, (): RChunk => ({ phase: 'unsent', attempts: 0 }));
       m.files.push({ id, size, state: 'announced', created: false, createPending: true, chunks, senderSaid: 'nothing', goodDigest: false, same: false });
@@ -590,6 +592,7 @@ const rSteps = {
       const complete = {
         type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, entriesFailed: m.entriesFailed, bytes: ok.reduce((sum, f) => sum + f.size, 0),
         bytesResumed: ok.filter((f) => f.same).reduce((sum, f) => sum + f.size, 0),
+        filesSame: ok.filter((f) => f.same).length,
       };
       expectActions(r.record(r.machine.finished()), expectSends(m, [sent('DONE'), complete]));
     },
@@ -910,7 +913,7 @@ describe('TransferReceiver', () => {
     const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope() });
     expectActions(receiver.receive(0, { type: PacketType.FILE_COUNT, count: 0, totalBytes: 0 }), []);
     expectActions(receiver.receive(0, { type: PacketType.DONE }), [{ type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0 }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0, filesSame: 0 }]);
     expect(receiver.state).toBe('CLOSED');
   });
 
@@ -935,7 +938,7 @@ describe('TransferReceiver', () => {
     expectActions(receiver.receive(0, { type: PacketType.DONE }), []);
     expectActions(receiver.receive(0, { type: PacketType.FILE_DONE, fileId: 0, digest: good }), [{ type: 'commitFile', fileId: 0 }]);
     expectActions(receiver.fileCommitted(0), [sent('FILE_OK', { fileId: 0 }), { type: 'fileOk', fileId: 0 }, { type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0 }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0, filesSame: 0 }]);
   });
 
   it('cuts a FILE_ERROR text to the wire limit at a character boundary', () => {
@@ -1137,6 +1140,7 @@ const sSteps = {
       const complete = {
         type: 'complete', filesOk: ok.length, filesFailed: m.files.length - ok.length, entriesFailed: m.entriesFailed, bytes: ok.reduce((sum, f) => sum + f.size, 0),
         bytesResumed: ok.filter((f) => f.same).reduce((sum, f) => sum + f.size, 0),
+        filesSame: ok.filter((f) => f.same).length,
       };
       expectActions(s.receive({ type: PacketType.DONE }), [complete]);
       m.state = 'CLOSED';
@@ -1621,7 +1625,7 @@ describe('FILE_INLINE', () => {
     const receiver = inlineReceiver();
     expectActions(receiver.fileCommitted(0), [sent('FILE_OK', { fileId: 0 }), { type: 'fileOk', fileId: 0 }]);
     expectActions(receiver.receive(0, { type: PacketType.DONE }), [{ type: 'finish' }]);
-    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length, bytesResumed: 0 }]);
+    expectActions(receiver.finished(), [sent('DONE'), { type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length, bytesResumed: 0, filesSame: 0 }]);
   });
 
   it('fails alone when the owner cannot write it or its hash does not match', () => {
@@ -1717,7 +1721,7 @@ describe('FILE_INLINE', () => {
     sender.receive({ type: PacketType.FILE_READY, fileId: 0 });
     expect(sender.fileSent(0, Buffer.alloc(DIGEST_SIZE, 1))).toEqual([{ type: 'send', message: { type: PacketType.FILE_DONE, fileId: 0, digest: Buffer.alloc(DIGEST_SIZE, 1) } }]);
     expectActions(sender.receive({ type: PacketType.FILE_OK, fileId: 0 }), [{ type: 'fileOk', fileId: 0 }]);
-    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0 }]);
+    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesResumed: 0, filesSame: 0 }]);
   });
 
   it('sender ends once its inline files are acknowledged', () => {
@@ -1727,7 +1731,7 @@ describe('FILE_INLINE', () => {
     expectInternal(() => sender.sendInline(pathOf(1), PERM, MTIME, data, 7n));
     sender.receive({ type: PacketType.FILE_OK, fileId: 0 });
     expectActions(sender.finish(), [sent('DONE')]);
-    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length, bytesResumed: 0 }]);
+    expectActions(sender.receive({ type: PacketType.DONE }), [{ type: 'complete', filesOk: 1, filesFailed: 0, entriesFailed: 0, bytes: data.length, bytesResumed: 0, filesSame: 0 }]);
   });
 });
 
@@ -1748,6 +1752,7 @@ describe('TransferSender and TransferReceiver back to back', () => {
           entriesFailed: 0,
           bytes: ok.reduce((sum, file) => sum + file.size, 0),
           bytesResumed: 0,
+          filesSame: 0,
         };
         expect(loopback(plan, xxh)).toEqual({ sender: summary, receiver: summary });
       }),

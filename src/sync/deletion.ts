@@ -1,0 +1,106 @@
+/**
+ * --delete: the destination entries the source lacks, inside the directories the listing
+ * announced and nowhere else. Every look is an lstat and every removal unlinks the name itself
+ * (rmdir for a directory, emptied first), so a symlink planted in the destination is removed as
+ * a link and whatever it points to is never read, listed or touched.
+ */
+import * as fs from 'node:fs';
+import { FcpError } from '../errors';
+import { fsError } from '../transfer/fsError';
+
+const SLASH = Buffer.from('/');
+/** fcp's own temporaries and part files (PROTOCOL.md §7.2, §7.5): kept for the run that owns them, or the next to resume. */
+const OWN_TEMPORARY = /^\..*\.fcp-(part(\.journal|\.lock)?|[0-9a-z]+-[0-9a-z]+)$/s;
+
+export interface DeletionScope {
+  /** Directories the listing announced (by destination path and entry path), their names all listed. */
+  directories: readonly { local: Buffer; entry: Buffer }[];
+  /** Whether the listing announced this entry path. */
+  listed(entryPath: Buffer): boolean;
+  /** The name filters and itemized lines use for an entry path (relative to the transfer root). */
+  relative(entryPath: Buffer): string;
+  /** Filters' keep-hook: an entry it protects is not deleted (excluded files, unless --delete-excluded). */
+  protect?: (relPath: string, isDir: boolean) => boolean;
+  /** --partial-dir's first component: where partial files of this and later runs wait. */
+  partialDir?: Buffer;
+}
+
+export interface Deletion {
+  local: Buffer;
+  entry: Buffer;
+  isDir: boolean;
+}
+
+function isDirectory(local: Buffer): boolean {
+  return fs.lstatSync(local, { throwIfNoEntry: false })?.isDirectory() === true;
+}
+
+function ownName(name: Buffer, partialDir: Buffer | undefined): boolean {
+  return OWN_TEMPORARY.test(name.toString('latin1')) || (partialDir !== undefined && name.equals(partialDir));
+}
+
+/**
+ * What --delete removes, deepest first (a directory after its contents, as rsync lists them). A
+ * directory holding anything protected is kept, and so is the protected entry.
+ */
+export function planDeletions(scope: DeletionScope): Deletion[] {
+  const plan: Deletion[] = [];
+  const slash = scope.partialDir?.indexOf(SLASH) ?? -1;
+  const partialName = slash < 0 ? scope.partialDir : scope.partialDir!.subarray(0, slash);
+  for (const dir of scope.directories) {
+    if (!isDirectory(dir.local)) continue;
+    for (const name of readNames(dir.local)) {
+      if (ownName(name, partialName)) continue;
+      const entry = Buffer.concat([dir.entry, SLASH, name]);
+      if (!scope.listed(entry)) collect(scope, Buffer.concat([dir.local, SLASH, name]), entry, plan);
+    }
+  }
+  return plan;
+}
+
+/** Adds `local` and what it holds to the plan; false when something in it is protected (so it stays). */
+function collect(scope: DeletionScope, local: Buffer, entry: Buffer, plan: Deletion[]): boolean {
+  const isDir = isDirectory(local);
+  if (scope.protect?.(scope.relative(entry), isDir)) return false;
+  let whole = true;
+  if (isDir) {
+    for (const name of readNames(local)) {
+      whole = collect(scope, Buffer.concat([local, SLASH, name]), Buffer.concat([entry, SLASH, name]), plan) && whole;
+    }
+  }
+  if (whole) plan.push({ local, entry, isDir });
+  return whole;
+}
+
+/** Everything inside directory `local` (entry path `entry`), deepest first: what replacing it by another type removes. */
+export function contentsOf(local: Buffer, entry: Buffer): Deletion[] {
+  const plan: Deletion[] = [];
+  const scope: DeletionScope = { directories: [], listed: () => false, relative: (path) => path.toString('latin1') };
+  for (const name of readNames(local)) collect(scope, Buffer.concat([local, SLASH, name]), Buffer.concat([entry, SLASH, name]), plan);
+  return plan;
+}
+
+function readNames(dir: Buffer): Buffer[] {
+  try {
+    return fs.readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
+  } catch (err) {
+    throw fsError(err, 'read directory', dir);
+  }
+}
+
+/** Removes one planned entry: the name itself, never what a symlink points to. */
+export function removeEntry(deletion: Deletion): void {
+  try {
+    if (deletion.isDir) fs.rmdirSync(deletion.local);
+    else fs.unlinkSync(deletion.local);
+  } catch (err) {
+    throw fsError(err, 'delete', deletion.local);
+  }
+}
+
+/** --max-delete: the error for a plan of `planned` deletions when only `max` are allowed. */
+export function maxDeleteError(planned: number, max: number): FcpError {
+  return new FcpError('FCP_ERR_MAX_DELETE', `--max-delete ${max}: ${planned} destination entries were to be deleted; ${Math.max(planned - max, 0)} were not`, {
+    hint: 'check the source and destination (a wrong path deletes much), then raise --max-delete',
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * What a sync's receiver reads and changes at the destination besides writing files: what is
+ * under an entry's name (lstat: a symlink is never followed), metadata applied without data, and
+ * an entry of another type removed before its replacement is created.
+ */
+import * as fs from 'node:fs';
+import { PERM_MASK } from '../protocol/constants';
+import type { FileOwner } from '../transfer/fileWriter';
+import { seconds } from '../transfer/fileWriter';
+import { fsError } from '../transfer/fsError';
+import type { FoundEntry, ListedEntry } from './compare';
+
+export interface Inspected {
+  found: FoundEntry;
+  uid: number;
+  gid: number;
+}
+
+/** What is at `local`, or undefined when nothing is (or a parent is not a directory). */
+export function inspect(local: Buffer): Inspected | undefined {
+  let stat: fs.BigIntStats | undefined;
+  try {
+    stat = fs.lstatSync(local, { bigint: true, throwIfNoEntry: false });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw fsError(err, 'inspect', local);
+  }
+  if (!stat) return undefined;
+  const kind = stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : stat.isSymbolicLink() ? 'symlink' : 'other';
+  const target = kind === 'symlink' ? fs.readlinkSync(local, { encoding: 'buffer' }) : undefined;
+  return {
+    found: { kind, size: Number(stat.size), mtimeNs: stat.mtimeNs, perm: Number(stat.mode) & PERM_MASK, target },
+    uid: Number(stat.uid),
+    gid: Number(stat.gid),
+  };
+}
+
+/**
+ * Gives the entry at `local` the listed mode and mtime (and owner), its data untouched. A
+ * directory's are applied at the end, after its contents, by the writer: only the owner here.
+ */
+export function applyMetadata(local: Buffer, listed: ListedEntry, existing: Inspected, owner: FileOwner | undefined): void {
+  try {
+    // A chown clears setuid and setgid: the mode is set after it.
+    const chown = owner !== undefined && (existing.uid !== owner.uid || existing.gid !== owner.gid);
+    if (chown) fs.lchownSync(local, owner.uid, owner.gid);
+    if (listed.kind === 'dir') return;
+    if (listed.kind === 'file' && (chown || existing.found.perm !== listed.perm)) fs.chmodSync(local, listed.perm);
+    fs.lutimesSync(local, Date.now() / 1000, seconds(listed.mtimeNs));
+  } catch (err) {
+    throw fsError(err, 'set the metadata of', local);
+  }
+}
+
+/**
+ * Removes what is at `local` so that an entry of another type can take its place: a directory
+ * with everything in it (symlinks inside are removed as links, never followed), anything else
+ * renamed to its backup name with --backup, else unlinked.
+ */
+export function removeForReplacement(local: Buffer, existing: FoundEntry, backupSuffix: Buffer | undefined): void {
+  try {
+    if (existing.kind === 'dir') fs.rmSync(local, { recursive: true, force: true });
+    else if (backupSuffix) fs.renameSync(local, Buffer.concat([local, backupSuffix]));
+    else fs.unlinkSync(local);
+  } catch (err) {
+    throw fsError(err, 'replace', local);
+  }
+}

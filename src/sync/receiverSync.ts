@@ -1,0 +1,186 @@
+/**
+ * A sync's receiving side (PROTOCOL.md §7.8): the decision for every announced entry (compare.ts)
+ * acted on at the destination (metadata without data, a type replaced, nothing at all in a dry
+ * run), the changes reported as rsync's itemized lines, and at the end the --delete pass over the
+ * directories the listing announced. The receiving engine asks it before it creates anything.
+ */
+import { FcpError } from '../errors';
+import type { XXHashAPI } from '../protocol/xxhash';
+import type { FileOwner } from '../transfer/fileWriter';
+import { decide, DELETING_ITEM, CompareRules, EntryKind, ListedEntry } from './compare';
+import { applyMetadata, inspect, Inspected, removeForReplacement } from './destinationEntry';
+import { contentsOf, maxDeleteError, planDeletions, removeEntry } from './deletion';
+import { digestOfFile, DIGESTS_AT_ONCE, JobLimiter } from './fileDigest';
+import { relativeName } from './itemize';
+import type { SyncOptions } from './options';
+
+const ZERO_DIGEST_BYTE = 0;
+
+/** One change at the destination: rsync's `%i`, the entry path, what kind of entry it names. */
+export interface ItemReport {
+  item: string;
+  path: Buffer;
+  isDir: boolean;
+  /** A symlink's target. */
+  target?: Buffer;
+}
+
+export interface ReceiverSyncOptions {
+  rules: CompareRules;
+  sync: SyncOptions;
+  /** MODE's CONTENTS: entry paths are named without their first component. */
+  contents: boolean;
+  backupSuffix: Buffer | undefined;
+  xxh: XXHashAPI;
+  chunkSize: number;
+  partialDir?: Buffer;
+  report(item: ItemReport): void;
+  /** Filters' keep-hook for --delete: excluded entries are kept unless --delete-excluded. */
+  protect?: (relPath: string, isDir: boolean) => boolean;
+}
+
+/** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
+export type FileOutcome = 'send' | 'same';
+
+export class ReceiverSync {
+  /** Entry paths the listing announced (latin1), which --delete keeps. */
+  private readonly listed = new Set<string>();
+  private readonly directories: { local: Buffer; entry: Buffer }[] = [];
+  private readonly digests = new JobLimiter(DIGESTS_AT_ONCE);
+  /** The sender skipped entries (ENTRY_ERROR): as rsync after an I/O error, nothing is deleted. */
+  private senderSkipped = false;
+
+  constructor(private readonly options: ReceiverSyncOptions) {}
+
+  get dryRun(): boolean {
+    return this.options.sync.dryRun;
+  }
+
+  /** A source entry the sender could not send: deleting its destination copy would lose it. */
+  entrySkippedBySender(): void {
+    this.senderSkipped = true;
+  }
+
+  /** A hard link: listed, created by the writer (it changes nothing in a dry run). */
+  hardlink(entry: Buffer): boolean {
+    this.list(entry);
+    return !this.dryRun;
+  }
+
+  /** DIR_INFO: true when the writer is to create the directory (or take the one there). */
+  directory(entry: Buffer, local: Buffer, listed: ListedEntry, owner: FileOwner | undefined): boolean {
+    this.list(entry);
+    const found = inspect(local);
+    const decision = decide(listed, found?.found, this.options.rules);
+    if (decision.action === 'skip' || decision.action === 'digest') return false;
+    if (decision.action !== 'keep') this.report(decision.item, entry, 'dir');
+    this.directories.push({ local, entry: Buffer.from(entry) });
+    if (this.dryRun) return false;
+    // What is in the way is a file or symlink (never a directory: that is the same type).
+    if (decision.action === 'send' && decision.replace) removeForReplacement(local, found!.found, this.options.backupSuffix);
+    else if (found && owner) applyMetadata(local, listed, found, owner);
+    return true;
+  }
+
+  /** SYMLINK: true when the writer is to create it; metadata alone is applied here. */
+  symlink(entry: Buffer, local: Buffer, listed: ListedEntry, owner: FileOwner | undefined): boolean {
+    this.list(entry);
+    const found = inspect(local);
+    const decision = decide(listed, found?.found, this.options.rules);
+    if (decision.action === 'skip' || decision.action === 'digest') return false;
+    const directoryInTheWay = decision.action === 'send' && decision.replace && found!.found.kind === 'dir';
+    if (directoryInTheWay) this.reportContents(entry, local);
+    if (decision.action !== 'keep') this.report(decision.item, entry, 'symlink', listed.target);
+    if (this.dryRun) return false;
+    if (decision.action === 'send') {
+      // A file or symlink in the way is replaced by the rename into place (with its backup).
+      if (directoryInTheWay) removeForReplacement(local, found!.found, undefined);
+      return true;
+    }
+    if (decision.action === 'metadata' || owner) applyMetadata(local, listed, found!, owner);
+    return false;
+  }
+
+  /**
+   * FILE_INFO or FILE_INLINE: whether its data is needed. `digest` is FILE_INFO's (--checksum
+   * compares it with the destination's, a promise then).
+   */
+  file(entry: Buffer, local: Buffer, listed: ListedEntry, digest: Buffer | undefined, owner: FileOwner | undefined): FileOutcome | Promise<FileOutcome> {
+    this.list(entry);
+    const found = inspect(local);
+    const decision = decide(listed, found?.found, this.options.rules);
+    if (decision.action !== 'digest') return this.settleFile(entry, local, listed, found, owner, decision);
+    if (digest === undefined || digest.every((byte) => byte === ZERO_DIGEST_BYTE)) {
+      return this.settleFile(entry, local, listed, found, owner, decide(listed, found?.found, this.options.rules, false));
+    }
+    const { xxh, chunkSize } = this.options;
+    return this.digests
+      .run(() => digestOfFile(xxh, local, listed.size, chunkSize))
+      .catch(() => undefined)
+      .then((ours) => this.settleFile(entry, local, listed, found, owner, decide(listed, found?.found, this.options.rules, ours?.equals(digest) === true)));
+  }
+
+  private settleFile(entry: Buffer, local: Buffer, listed: ListedEntry, found: Inspected | undefined, owner: FileOwner | undefined, decision: ReturnType<typeof decide>): FileOutcome {
+    switch (decision.action) {
+      case 'skip':
+        return 'same';
+      case 'digest':
+        throw new FcpError('FCP_ERR_INTERNAL', 'a digest decision after the digests were compared');
+      case 'send':
+        if (decision.replace && found!.found.kind === 'dir') this.reportContents(entry, local);
+        this.report(decision.item, entry, 'file');
+        if (this.dryRun) return 'same';
+        // A directory in the way goes first; a file or symlink is replaced by the rename into place (with its backup).
+        if (decision.replace && found!.found.kind === 'dir') removeForReplacement(local, found!.found, undefined);
+        return 'send';
+      case 'metadata':
+        this.report(decision.item, entry, 'file');
+        if (!this.dryRun) applyMetadata(local, listed, found!, owner);
+        return 'same';
+      case 'keep':
+        if (!this.dryRun && owner && (found!.uid !== owner.uid || found!.gid !== owner.gid)) applyMetadata(local, listed, found!, owner);
+        return 'same';
+    }
+  }
+
+  /**
+   * The --delete pass, once every entry is settled and before directory times are applied (a
+   * deletion changes its directory's mtime). The error is --max-delete's, after its N deletions.
+   */
+  deleteExtraneous(failed: (entry: Buffer, error: FcpError) => void): void {
+    const { sync, contents, partialDir } = this.options;
+    if (!sync.delete || this.senderSkipped) return;
+    const plan = planDeletions({
+      directories: this.directories,
+      listed: (entry) => this.listed.has(entry.toString('latin1')),
+      relative: (entry) => relativeName(entry, contents).toString('latin1'),
+      protect: sync.deleteExcluded ? undefined : this.options.protect,
+      partialDir,
+    });
+    const allowed = Math.min(plan.length, sync.maxDelete ?? plan.length);
+    for (const deletion of plan.slice(0, allowed)) {
+      try {
+        if (!this.dryRun) removeEntry(deletion);
+      } catch (err) {
+        failed(deletion.entry, err as FcpError);
+        continue;
+      }
+      this.options.report({ item: DELETING_ITEM, path: deletion.entry, isDir: deletion.isDir });
+    }
+    if (allowed < plan.length) failed(plan[allowed]!.entry, maxDeleteError(plan.length, allowed));
+  }
+
+  /** A directory an entry of another type replaces: its contents are reported deleted, as rsync lists them. */
+  private reportContents(entry: Buffer, local: Buffer): void {
+    for (const deletion of contentsOf(local, entry)) this.options.report({ item: DELETING_ITEM, path: deletion.entry, isDir: deletion.isDir });
+  }
+
+  private list(entry: Buffer): void {
+    this.listed.add(entry.toString('latin1'));
+  }
+
+  private report(item: string, path: Buffer, kind: EntryKind, target?: Buffer): void {
+    // A copy: entry paths are views into received frames.
+    this.options.report({ item, path: Buffer.from(path), isDir: kind === 'dir', target: target && Buffer.from(target) });
+  }
+}
