@@ -130,7 +130,7 @@ export class Reporter {
       (summary.bytesResumed > 0 ? `, ${formatBytes(summary.bytesResumed)} already there` : '') +
       (summary.bytesSaved > 0 ? `, ${formatBytes(summary.bytesSaved)} saved by the delta` : '');
     const line =
-      `${summary.files} files, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
+      `${summary.files} ${summary.files === 1 ? 'file' : 'files'}, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
       `(${formatBytes(summary.rate)}/s, ${summary.connections} ${CARRIERS[summary.mode] ?? 'connections'}${summary.encrypted ? ', encrypted' : ''})` +
       (failed > 0 ? `, ${failed} failed` : '');
     // On a terminal the progress line gives way to this, as scp leaves its last meter line.

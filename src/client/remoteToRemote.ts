@@ -128,10 +128,8 @@ class EventReader {
         return log(`fcpd ${this.where} connected to ${showLocation({ ...destination, path: Buffer.alloc(0) })} fcpd ${event.relayed ? 'through this machine' : `at ${event.target}`}`);
       case 'unreachable':
         return notice(`fcpd ${this.where} cannot reach ${destination.host} (${event.tried}): relaying the copy through this machine`);
-      case 'relay': {
-        const { e, ...command } = event;
-        return void this.relays.relay(command);
-      }
+      case 'relay':
+        return void this.relays.relay({ node: event.node, script: event.script, socket: event.socket });
       case 'start':
         return events.start?.(event.files, event.bytes);
       case 'bytes':

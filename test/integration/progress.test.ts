@@ -45,7 +45,7 @@ test('a TTY shows a progress line that is redrawn, then one summary line', () =>
   // The progress line is cleared and one summary line stays, as scp leaves its last meter line.
   const end = run.screen.slice(run.screen.lastIndexOf(CLEAR) + CLEAR.length);
   // A local copy runs in fcp's own process: its streams are not connections.
-  expect(end).toMatch(/^fcp: 1 files, 300\.0 MiB in \d+\.\d\d s \(\S+ \S+\/s, 4 streams in one process\)\r?\n$/);
+  expect(end).toMatch(/^fcp: 1 file, 300\.0 MiB in \d+\.\d\d s \(\S+ \S+\/s, 4 streams in one process\)\r?\n$/);
 });
 
 test('-q on a TTY and a stderr that is not a TTY show no progress line', () => {

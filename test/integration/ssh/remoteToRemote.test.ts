@@ -116,6 +116,13 @@ function unreachableFcpd(tmp = os.tmpdir()): string {
   return wrapper;
 }
 
+test('-3 -n 12: more relayed connections than one SSH connection serves (OpenSSH MaxSessions 10) go on a second login', async () => {
+  const { run, dest } = await copyTree(['-3', '-n', '12']);
+  expectExit(run, 0);
+  expectSameTree(dest, tree, run);
+  expect(summaryOf(run)).toMatchObject({ connections: 12, between: { route: 'relayed' } });
+});
+
 test('host1 cannot reach the address host2 gives: relayed through fcp automatically, said in one line', async () => {
   const wrapper = unreachableFcpd();
   const { run, dest } = await copyTree(['-q'], wrapper);

@@ -133,6 +133,12 @@ describe('a failed file is never reported ok', () => {
     expect(stderr.text).not.toContain(' ok');
   });
 
+  test('-v: one file is "1 file"', () => {
+    const { r, stderr } = reporter({ verbose: true });
+    r.summary(summary([]));
+    expect(stderr.text).toBe('fcp: 1 file, 10 B in 1.00 s (10 B/s, 4 connections)\n');
+  });
+
   test('-v: the error once, not repeated by the summary', () => {
     const { r, stderr } = reporter({ verbose: true });
     const error = new FcpError('FCP_ERR_IO', 'cannot read f: input/output error');
