@@ -88,6 +88,7 @@ interface FcpOptions extends SyncFlags, JobFlags {
   include?: FilterArg[];
   excludeFrom?: FilterArg[];
   includeFrom?: FilterArg[];
+  filter?: FilterArg[];
   maxDepth?: number;
   preserve?: boolean;
   quiet?: boolean;
@@ -142,7 +143,7 @@ function remoteHost(paths: readonly Buffer[]): string | undefined {
 }
 
 export function program(): Command {
-  const [exclude, include, excludeFrom, includeFrom, depth] = filterOptions([]);
+  const [exclude, include, excludeFrom, includeFrom, filterRule, depth] = filterOptions([]);
   return new Command('fcp')
     .usage('[options] SOURCE... DEST')
     .description(
@@ -185,7 +186,7 @@ export function program(): Command {
     .option('--itemize-changes', "sync: one line per change on stdout in rsync's %i format (>f+++++++++ new file, >f.st...... changed, .f...p..... mode only, *deleting)")
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")
-    .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(depth)
+    .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(filterRule).addOption(depth)
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -326,7 +327,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       itemizeChanges: options.itemizeChanges,
       noResume: !(settings.resume.value as boolean),
       partialDir: settings.partial_dir.value as string | undefined,
-      filter: filterOf(options.exclude ?? options.include ?? options.excludeFrom ?? options.includeFrom ?? [], settings.max_depth.value as number | undefined),
+      filter: filterOf(options.exclude ?? options.include ?? options.excludeFrom ?? options.includeFrom ?? options.filter ?? [], settings.max_depth.value as number | undefined, settings.filter.value as readonly string[]),
       connections: settings.connections.value as number,
       chunkSize: settings.chunk_size.value as number,
       ...encryption(settings, host !== undefined),

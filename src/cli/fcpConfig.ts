@@ -6,13 +6,13 @@ import type { Command } from 'commander';
 import * as path from 'node:path';
 import type { EchoInput } from '../config/echo';
 import { readSettingsFiles, SYSTEM_CONFIG_DIR, userConfigDir } from '../config/files';
-import { environmentLayer, fileLayer, Layer, resolve, Schema, Setting, switchKey, textKey } from '../config/settings';
+import { environmentLayer, fileLayer, Layer, listKey, resolve, Schema, Setting, switchKey, textKey } from '../config/settings';
 import { settingsError } from '../config/toml';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONNECTIONS } from '../protocol/constants';
 import { DEFAULT_TIMEOUT_S } from '../timeouts';
 import { DEFAULT_BACKUP_SUFFIX } from '../client/copy';
 import { cipherOption } from './cipherOption';
-import { maxDepth } from './filterOptions';
+import { checkConfiguredRule, maxDepth } from './filterOptions';
 import { bwlimit, chunkSize, connectionCount, nonEmpty, showChunkSize, showRate, timeoutMs, wholeNumber } from './optionValues';
 import { DEFAULT_KEEP_JOBS_DAYS, DEFAULT_MAX_JOBS, KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
 
@@ -32,6 +32,7 @@ export const FCP_SCHEMA = {
   resume: switchKey,
   partial_dir: textKey(nonEmpty, same),
   max_depth: textKey(maxDepth, same),
+  filter: listKey(checkConfiguredRule),
   hard_links: switchKey,
   compress: switchKey,
   whole_file: switchKey,
@@ -66,6 +67,7 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   resume: true,
   partial_dir: undefined,
   max_depth: undefined,
+  filter: [],
   hard_links: false,
   compress: false,
   whole_file: undefined,
@@ -101,6 +103,8 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   resume: [['resume', () => '--no-resume']],
   partial_dir: [['partialDir', () => '--partial-dir']],
   max_depth: [['maxDepth', () => '--max-depth']],
+  // --filter on the command line goes into the rules in order (filterOf); this key adds the config's after them.
+  filter: [],
   hard_links: [['hardLinks', () => '--hard-links']],
   compress: [['compress', () => '--compress']],
   whole_file: [['wholeFile', (on) => (on ? '--whole-file' : '--no-whole-file')]],

@@ -20,6 +20,27 @@ export interface FilterArg {
 }
 
 const STDIN_NAME = '-';
+/** rsync's --filter rules that fcp takes: their long words and the prefixes PathFilter reads. */
+const FILTER_WORDS: [word: string, prefix: string][] = [
+  ['- ', '- '],
+  ['+ ', '+ '],
+  ['exclude ', '- '],
+  ['include ', '+ '],
+];
+const CLEAR_RULES = ['!', 'clear'];
+
+/**
+ * An rsync `--filter` rule (`- PATTERN`, `+ PATTERN`, `exclude PATTERN`, `include PATTERN`, or
+ * `!`/`clear`) as the `- `/`+ `/`!` text PathFilter reads; other rsync rules (merge files,
+ * modifiers, hide/protect) are refused, not ignored, so a rule never silently means less.
+ */
+export function filterRuleText(rule: string): string {
+  if (CLEAR_RULES.includes(rule.trim())) return '!';
+  for (const [word, prefix] of FILTER_WORDS) {
+    if (rule.startsWith(word) && rule.length > word.length) return prefix + rule.slice(word.length);
+  }
+  throw new Error(`${JSON.stringify(rule)} is not a filter rule fcp takes: give "- PATTERN", "+ PATTERN", "exclude PATTERN", "include PATTERN" or "!"`);
+}
 
 export function maxDepth(value: string): number {
   const n = Number(value);
@@ -43,6 +64,7 @@ export function filterOptions(given: FilterArg[]): Option[] {
     new Option('--include <pattern>', 'do not leave out what PATTERN matches (before an --exclude that would); repeatable').argParser(adding('include', false)),
     new Option('--exclude-from <file>', 'read exclude patterns from FILE, one a line (- for standard input; blank lines and lines starting with ; or # skipped)').argParser(adding('exclude', true)),
     new Option('--include-from <file>', 'read include patterns from FILE, as --exclude-from').argParser(adding('include', true)),
+    new Option('--filter <rule>', 'add an rsync filter rule: "- PATTERN", "+ PATTERN" (or exclude/include PATTERN), "!" clears the rules before it (the config key filter adds rules after the command line\'s; default: none)').argParser(argParser((rule) => adding('exclude', false)(filterRuleText(rule)))),
     new Option('--max-depth <n>', 'descend at most N levels below each source: 0 copies a source directory empty, 1 also what it holds directly, its subdirectories empty (default: no limit)').argParser(argParser(maxDepth)),
   ];
 }
@@ -57,11 +79,17 @@ function readRuleFile(name: string): Buffer {
   }
 }
 
-/** The filter of the options given; undefined when none was. A bad pattern or file is FCP_ERR_USAGE. */
-export function filterOf(given: readonly FilterArg[], depth: number | undefined): PathFilter | undefined {
-  if (given.length === 0 && depth === undefined) return undefined;
+/**
+ * The filter of the options given, then of the config's `filter` rules (`configured`, already in
+ * PathFilter's text form): the command line's rules come first, so they win; a `!` among them
+ * clears the config's too. Undefined when there is none. A bad pattern or file is FCP_ERR_USAGE.
+ */
+export function filterOf(given: readonly FilterArg[], depth: number | undefined, configured: readonly string[] = []): PathFilter | undefined {
+  const cleared = given.some((arg) => !arg.from && arg.value === '!');
+  const all = cleared ? given : [...given, ...configured.map((rule): FilterArg => ({ kind: 'exclude', value: filterRuleText(rule), from: false }))];
+  if (all.length === 0 && depth === undefined) return undefined;
   const rules: FilterRule[] = [];
-  for (const arg of given) {
+  for (const arg of all) {
     const texts = arg.from ? ruleLines(readRuleFile(arg.value)) : [Buffer.from(arg.value)];
     for (const text of texts) addRuleText(rules, arg.kind, text);
   }
@@ -69,4 +97,9 @@ export function filterOf(given: readonly FilterArg[], depth: number | undefined)
   // The same limits wherever the copy runs: fcpd gets the rules in one FILTER_RULES.
   filterRulesMessage(filter);
   return filter;
+}
+
+/** A rule of the config key `filter`: as --filter's, but `!` (which would clear the command line's rules, before it) is refused. */
+export function checkConfiguredRule(rule: string): void {
+  if (filterRuleText(rule) === '!') throw new Error('"!" clears rules only on the command line (--filter !), not in a config file');
 }

@@ -33,6 +33,33 @@ test('a copy runs with the file\'s settings, the environment over the file, the 
   expect(await start(['-n', '5', '--no-encrypt'], { FCP_CONNECTIONS: '2' })).toMatchObject({ connections: 5, encrypted: false });
 });
 
+test("the config's filter rules come after the command line's: --include wins over them, --filter '!' drops them", async () => {
+  const { env, dir } = configHome('filter = ["- *.tmp", "exclude cache/"]\n');
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(path.join(src, 'cache'), { recursive: true });
+  for (const name of ['a.txt', 'b.tmp', 'keep.tmp', 'cache/c.txt']) fs.writeFileSync(path.join(src, name), name);
+  const copied = async (args: string[], into: string): Promise<string[]> => {
+    const run = await runFcp(['-q', '-r', ...args, src, path.join(dir, into)], { env });
+    expect(run.code).toBe(0);
+    const names: string[] = [];
+    const walk = (at: string, rel: string): void => {
+      for (const entry of fs.readdirSync(at, { withFileTypes: true })) {
+        const inner = rel ? `${rel}/${entry.name}` : entry.name;
+        names.push(entry.isDirectory() ? `${inner}/` : inner);
+        if (entry.isDirectory()) walk(path.join(at, entry.name), inner);
+      }
+    };
+    walk(path.join(dir, into), '');
+    return names.sort();
+  };
+  expect(await copied([], 'd1')).toEqual(['a.txt']);
+  expect(await copied(['--include', 'keep.tmp'], 'd2')).toEqual(['a.txt', 'keep.tmp']);
+  expect(await copied(['--filter', '!'], 'd3')).toEqual(['a.txt', 'b.tmp', 'cache/', 'cache/c.txt', 'keep.tmp']);
+  const refused = await runFcp(['--filter', 'merge .rules', src, path.join(dir, 'd4')], { env });
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('not a filter rule fcp takes');
+});
+
 test('--echo-config --json: every value with its source, host sections applied', async () => {
   const { env, file } = configHome('chunk_size = "4M"\n\n[host."*.lan"]\nconnections = 12\n');
   const run = await runFcp(['--echo-config', '--json', '--timeout', '9', 'db.lan'], { env: { ...env, FCP_BWLIMIT: '10M' } });
@@ -54,6 +81,7 @@ test.each([
   ['a wrong type', '\n\nencrypt = "no"\n', ':3: encrypt: must be true or false, not a string'],
   ['a bad value', 'chunk_size = "3M"\n', ':1: chunk_size: must be a power of two from 64K to 64M'],
   ['broken TOML', 'connections = \n', ':1: not valid TOML'],
+  ['a filter rule fcp does not take', 'filter = ["- *.o", "hide secret"]\n', ':1: filter: "hide secret" is not a filter rule fcp takes'],
 ])('%s in the config file: exit 2 naming file:line and key, nothing copied', async (_what, text, expected) => {
   const { env, file, dir } = configHome(text);
   fs.writeFileSync(path.join(dir, 'a'), 'x');
