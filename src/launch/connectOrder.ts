@@ -5,7 +5,7 @@
  * per line behind a fixed word; everything read is checked here, as any peer's input is.
  */
 import { ERROR_CODES, FcpError, FcpErrorCode } from '../errors';
-import { DIGEST_SIZE, MAX_CONNECTIONS, MAX_ERROR_MESSAGE_BYTES, MAX_FILTER_RULES_BYTES, MAX_PATH_BYTES, MIN_CONNECTIONS, NONCE_SIZE, PacketType } from '../protocol/constants';
+import { DIGEST_SIZE, KNOWN_MODE_FLAGS, MAX_CONNECTIONS, MAX_ERROR_MESSAGE_BYTES, MAX_FILTER_RULES_BYTES, MAX_PATH_BYTES, MIN_CONNECTIONS, NONCE_SIZE, PacketType } from '../protocol/constants';
 import { SECRET_SIZE } from '../protocol/keys';
 import { parsePayload } from '../protocol/parser';
 import { encodePayload } from '../protocol/serializer';
@@ -101,6 +101,13 @@ function object(value: unknown, what: string): Json {
 function count(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) throw bad(what);
   return value;
+}
+
+/** MODE flags fcp knows, and no other bit (the order is checked as fcpd checks MODE). */
+function modeFlags(value: unknown): number {
+  const flags = count(value, 'flags', 0xffffffff);
+  if ((flags & ~KNOWN_MODE_FLAGS) !== 0) throw bad('flags');
+  return flags;
 }
 
 function text(value: unknown, what: string, maxBytes = MAX_ERROR_MESSAGE_BYTES): string {
@@ -208,7 +215,7 @@ export function parseOrderLine(line: string): ConnectOrder {
     secret: hexBytes(json.secret, SECRET_SIZE, 'secret'),
     sources: list(json.sources, MAX_SOURCES, 'sources').map((s) => pathBytes(s, 'source')),
     destination: pathBytes(json.destination, 'destination'),
-    flags: count(json.flags, 'flags', 0xff),
+    flags: modeFlags(json.flags),
     hardLinks: json.hardLinks === true,
     compress: json.compress === true,
     delta: json.delta === true,

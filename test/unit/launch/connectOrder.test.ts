@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { ConnectOrder, eventLine, orderLine, parseEventLine, parseOrderLine, RelayEvent } from '../../../src/launch/connectOrder';
 import { FcpError } from '../../../src/errors';
+import { KNOWN_MODE_FLAGS, ModeFlag } from '../../../src/protocol/constants';
 import { numRuns } from '../protocol/fuzzRuns';
 
 const ORDER: ConnectOrder = {
@@ -44,6 +45,14 @@ describe('the connect order', () => {
 
   it('names no target under -3: every connection is relayed through fcp', () => {
     expect(parseOrderLine(orderLine({ ...ORDER, targets: [] })).targets).toEqual([]);
+  });
+
+  it("carries every MODE flag fcp knows (a source's trailing slash: CONTENTS), and refuses any other bit", () => {
+    const contents = { ...ORDER, flags: ModeFlag.RECURSIVE | ModeFlag.CONTENTS | ModeFlag.INTO_DIR };
+    expect(parseOrderLine(orderLine(contents))).toEqual(contents);
+    const unknown = 2 ** 31;
+    expect(KNOWN_MODE_FLAGS & unknown).toBe(0);
+    expect(code(() => parseOrderLine(orderLine({ ...ORDER, flags: ModeFlag.RECURSIVE | unknown })))).toBe('FCP_ERR_PROTOCOL');
   });
 
   it('round-trips any paths and counts', () => {
