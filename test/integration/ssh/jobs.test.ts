@@ -13,11 +13,15 @@ import { schemaProblems, Schema } from '../helpers/jsonSchema';
 import { alive, childEnv, content, expectExit, expectFailure, killAll, REPO, runFcp, sha256, show, tempDir, writeFile } from './harness';
 import { explicitLogin, Sshd, startSshd } from './sshd';
 import { isRunning } from '../../../src/state/running';
+import { loadXxhash } from '../../../src/protocol/xxhash';
+import { journaledBytes } from '../helpers/interrupt';
 
 jest.setTimeout(120_000);
 
 const SCHEMA = JSON.parse(fs.readFileSync(path.join(REPO, 'docs', 'job.schema.json'), 'utf8')) as Schema;
 const SIZE = 24 * 1024 * 1024;
+/** fcp's default chunk size, which the journal counts in. */
+const CHUNK_BYTES = 1024 * 1024;
 /** 1 MiB/s: a job of SIZE lasts about 24 s, long enough for several fcp runs to watch it. */
 const SLOW = ['--bwlimit', '1M'];
 const WAIT_MS = 60_000;
@@ -140,8 +144,21 @@ test('--background returns before the copy ends; --jobs and --job show its progr
 
 test('a runner killed with -9 mid-job is started again by fcp --jobs, and the job resumes and finishes', async () => {
   const { id, pid } = await startJob([source, remote('two.bin')]);
-  // Some chunks in, verified and in the receiver's journal (flushed every second), so that there is something to resume.
-  await until(id, (job) => job.state === 'running' && job.bytesDone >= SIZE / 6, 'got a sixth of the way');
+  // Some chunks verified and in the receiver's journal (flushed every second), so that there is
+  // something to resume: what fcp has sent runs ahead of that by the chunks in flight.
+  await until(id, (job) => job.state === 'running', 'started');
+  const xxh = await loadXxhash();
+  const journal = path.join(work, 'remote', '.two.bin.fcp-part.journal');
+  // A journal being created has no header yet: nothing held.
+  const held = (): number => {
+    try {
+      return journaledBytes(xxh, journal, SIZE, CHUNK_BYTES);
+    } catch {
+      return 0;
+    }
+  };
+  for (const deadline = Date.now() + WAIT_MS; held() === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+  expect(held()).toBeGreaterThan(0);
   process.kill(pid, 'SIGKILL');
   for (const deadline = Date.now() + 10_000; isRunning(pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
   const list = await fcp(['--jobs', '--json']);
