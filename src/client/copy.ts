@@ -435,7 +435,11 @@ function reporting(
         progress.filesTotal = files;
         progress.bytesTotal = bytes;
         emit({ type: 'start', files, bytes, connections, encrypted });
-        ticker ??= setInterval(() => emit({ type: 'progress', ...progress.snapshot() }), options.progressIntervalMs ?? 250).unref();
+        if (ticker) return;
+        // A first progress record at once, as scp draws its meter from the start: a copy shorter than one interval still shows one.
+        const tick = (): void => emit({ type: 'progress', ...progress.snapshot() });
+        tick();
+        ticker = setInterval(tick, options.progressIntervalMs ?? 250).unref();
       },
       bytes(count) {
         progress.bytesDone += count;

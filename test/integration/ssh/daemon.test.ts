@@ -25,6 +25,7 @@ import {
   writeFile,
 } from './harness';
 import { fcpdCommand, freePort, Sshd, startSshd } from './sshd';
+import { isRunning } from '../../../src/state/running';
 
 jest.setTimeout(90_000);
 
@@ -142,7 +143,8 @@ describe('fcpd -d', () => {
     const stop = await fcpd(['--stop']);
     expectExit(stop, 0);
     expect(stop.stdout).toMatch(new RegExp(`fcpd daemon stopped \\(pid ${pid}\\)`));
-    expect(alive(pid)).toBe(false);
+    // Stopped means exited: a zombie waiting to be reaped (by whatever adopted the detached daemon) is not running.
+    expect(isRunning(pid)).toBe(false);
     expect(fs.existsSync(stateFile('fcpd.pid'))).toBe(false);
     expect(fs.existsSync(stateFile('fcpd.sock'))).toBe(false);
 
