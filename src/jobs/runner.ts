@@ -20,13 +20,6 @@ import type { WorkerMessage } from './worker';
 const IDLE_EXIT_MS = 60_000;
 /** A worker asked to stop (cancel, runner stopping) that is still there after this is killed. */
 const STOP_GRACE_MS = 5000;
-/**
- * A job a dead runner left running starts again only this long after the runner did: its old
- * worker exits as soon as it loses the runner, but the receiving side of that copy (a remote
- * fcpd) notices the lost connection only then, and holds the part file's lock until it has
- * exited; a rerun that found the lock held would write a private temporary and resume nothing.
- */
-const INTERRUPTED_GRACE_MS = 5000;
 
 interface Worker {
   child: ChildProcess;
@@ -54,9 +47,6 @@ export class JobRunner {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly workers = new Map<string, Worker>();
   private idleTimer: NodeJS.Timeout | undefined;
-  /** Jobs a dead runner left running, and when each may start again (INTERRUPTED_GRACE_MS). */
-  private readonly interrupted = new Map<string, number>();
-  private laterTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
   constructor(
@@ -77,7 +67,6 @@ export class JobRunner {
       }
       if (job.state === 'running') {
         this.log(`job ${job.id}: was running when the runner stopped; queued to resume`);
-        this.interrupted.set(job.id, Date.now() + INTERRUPTED_GRACE_MS);
         this.save({ ...job, state: 'queued', workerPid: null });
       } else {
         this.jobs.set(job.id, job);
@@ -190,17 +179,6 @@ export class JobRunner {
     const queued = [...this.jobs.values()].filter((job) => job.state === 'queued').sort((a, b) => a.created.localeCompare(b.created));
     for (const job of queued) {
       if (this.workers.size >= this.settings.maxJobs) break;
-      const notBefore = this.interrupted.get(job.id) ?? 0;
-      if (notBefore > Date.now()) {
-        this.laterTimer ??= setTimeout(() => {
-          this.laterTimer = undefined;
-          this.schedule();
-        }, notBefore - Date.now());
-        // Its destination stays taken meanwhile: no other job writes there first.
-        running.push(job.spec);
-        continue;
-      }
-      this.interrupted.delete(job.id);
       // A job writing where a running one writes waits for it (it stays queued).
       if (running.some((spec) => destinationsOverlap(spec, job.spec))) continue;
       running.push(job.spec);
