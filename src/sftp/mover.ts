@@ -1,7 +1,8 @@
 /**
  * Moves a walked tree from one side to the other over N sessions: directories first (pre-order),
- * then symlinks, then files, chunk by chunk, CHUNKS_PER_SESSION workers per session; a large
- * file's chunks are spread over all workers, small files go to whichever worker is free. Each file
+ * then symlinks, then files, chunk by chunk, WORKERS_PER_SESSION workers per session; a large
+ * file's chunks are spread over the workers (CHUNKS_PER_SESSION at once), small files go to
+ * whichever worker is free. Each file
  * is written under a hidden temporary name (resume.ts), closed, and then, while the workers go on
  * with other files, its size (and, when both sides can, its hash) checked, its mode and mtime set,
  * and renamed into place. This machine's side of the hash is taken of the bytes as they are moved
@@ -14,15 +15,20 @@ import { FcpError } from '../errors';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import type { Entry } from '../transfer/walk';
 import { hiddenTempPath } from '../transfer/fileWriter';
-import { resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
+import { mayResume, resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
 import type { FileHandle, Side } from './sides';
 import type { RemoteHashTool } from './verification';
 
 /**
- * Chunks in flight per session: while one chunk's writes wait for their answers, the next one is
- * read and sent, so a session's pipe never drains between chunks.
+ * A large file's chunks in flight per session: while one chunk's writes wait for their answers, the
+ * next one is read and sent, so a session's pipe never drains between chunks.
  */
 const CHUNKS_PER_SESSION = 2;
+/**
+ * Workers per session, each moving one chunk at a time: a small file is one chunk whose few
+ * requests (open, write, close) wait on round trips, so many are in flight to keep a session busy.
+ */
+const WORKERS_PER_SESSION = 8;
 /** Files being written at once, per session: enough to keep sessions busy between small files. */
 const OPEN_FILES_PER_SESSION = 4;
 /**
@@ -100,7 +106,13 @@ class FileJob {
 
   /** Whether a chunk may be handed out now: one is left, within the window (resume.ts). */
   get available(): boolean {
-    return this.ready && !this.error && !this.handedOut && this.next < this.firstUnwritten + WINDOW_CHUNKS;
+    return (
+      this.ready &&
+      !this.error &&
+      !this.handedOut &&
+      this.next < this.firstUnwritten + WINDOW_CHUNKS &&
+      this.inFlight < this.options.sessions * CHUNKS_PER_SESSION
+    );
   }
 
   get finished(): boolean {
@@ -110,7 +122,7 @@ class FileJob {
   /** Once per file, before its first chunk: resume from an earlier run's temporary, or start it. */
   prepare(): Promise<void> {
     return (this.prepared ??= (async () => {
-      const offset = resumeOffset(await this.options.destination.fileSize(this.temp), this.entry.size);
+      const offset = mayResume(this.entry.size) ? resumeOffset(await this.options.destination.fileSize(this.temp), this.entry.size) : 0;
       this.freshFirst = offset === 0;
       if (offset > 0) {
         this.options.log(`${this.entry.path.toString('utf8')}: resuming from ${offset} bytes of an earlier run`);
@@ -200,7 +212,7 @@ export class Mover {
       });
     }
     const { sessions } = this.options;
-    await Promise.all(Array.from({ length: sessions * CHUNKS_PER_SESSION }, (_, worker) => this.worker(worker % sessions)));
+    await Promise.all(Array.from({ length: sessions * WORKERS_PER_SESSION }, (_, worker) => this.worker(worker % sessions)));
     while (this.finishing.size > 0) await Promise.all(this.finishing);
     if (this.fatal) throw this.fatal;
     for (const dir of dirs.reverse()) {
@@ -328,14 +340,18 @@ export class Mover {
     this.report(job);
   }
 
-  /** Size check, hash check, mode and mtime (asked for together), then the final name. */
+  /**
+   * Size check, hash check, mode and mtime (asked for together), then the final name. A file this
+   * run wrote whole, into a temporary it created, has the size its acknowledged writes give it:
+   * only a resumed one, part of which an earlier run wrote, is measured again.
+   */
   private async commit(job: FileJob): Promise<void> {
     const { source, destination, hash } = this.options;
     const { entry, temp, final } = job;
     const moved = job.movedDigest();
     const digestOf = (side: Side, path: Buffer, tool: RemoteHashTool) => (side.local && moved) || side.hash(path, tool, entry.size);
     const [size, digests] = await Promise.all([
-      destination.fileSize(temp),
+      job.resumedBytes > 0 ? destination.fileSize(temp) : entry.size,
       hash && Promise.all([digestOf(source, entry.source, hash), digestOf(destination, temp, hash)]),
       destination.setAttributes(temp, entry.perm, seconds(entry.mtimeNs)),
     ]);

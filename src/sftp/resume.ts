@@ -13,6 +13,15 @@ export const SFTP_CHUNK_BYTES = 1024 * 1024;
 export const WINDOW_CHUNKS = 16;
 export const RESUME_MARGIN_BYTES = WINDOW_CHUNKS * SFTP_CHUNK_BYTES;
 
+/**
+ * Whether an earlier run's temporary could let a file of `size` bytes resume at all: below the
+ * margin plus a chunk, resumeOffset is 0 whatever the temporary holds, so looking for one (a
+ * round trip per file, most of a small file's cost) is skipped.
+ */
+export function mayResume(size: number): boolean {
+  return size >= RESUME_MARGIN_BYTES + SFTP_CHUNK_BYTES;
+}
+
 export function resumableTempPath(final: Buffer, size: number, mtimeSeconds: number): Buffer {
   return hiddenTempPath(final, `.fcp-sftp-${size}-${mtimeSeconds}`);
 }

@@ -1,11 +1,23 @@
 import * as fc from 'fast-check';
-import { RESUME_MARGIN_BYTES, resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES } from '../../../src/sftp/resume';
+import { mayResume, RESUME_MARGIN_BYTES, resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES } from '../../../src/sftp/resume';
 import { sftpPath } from '../../../src/sftp/engine';
 
 describe('resumeOffset', () => {
   test('no temporary, or one longer than the source: start from 0', () => {
     expect(resumeOffset(undefined, 100 * SFTP_CHUNK_BYTES)).toBe(0);
     expect(resumeOffset(101, 100)).toBe(0);
+  });
+
+  test('a file mayResume rules out resumes from 0 whatever its temporary holds, and one it allows can resume', () => {
+    fc.assert(
+      fc.property(fc.nat(1 << 30), fc.option(fc.nat(1 << 30), { nil: undefined }), (size, tempSize) => {
+        if (!mayResume(size)) expect(resumeOffset(tempSize, size)).toBe(0);
+      }),
+    );
+    const smallest = RESUME_MARGIN_BYTES + SFTP_CHUNK_BYTES;
+    expect(mayResume(smallest)).toBe(true);
+    expect(resumeOffset(smallest, smallest)).toBe(SFTP_CHUNK_BYTES);
+    expect(mayResume(smallest - 1)).toBe(false);
   });
 
   test('a chunk boundary at least the margin below the temporary, never past the source', () => {
