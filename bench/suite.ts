@@ -1,0 +1,101 @@
+/**
+ * npm run bench [-- CASE...] [--runs N] [--tools REGEX] [--docs]
+ *
+ * Every tool of bench/suite/tools.ts on every link and data set, in the same run: CASE is a link
+ * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed);
+ * none means all of them. Each tool runs N times (3 by default), its output is checked against the
+ * source first, and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
+ * shown in docs/BENCHMARKS.md. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
+ * rewrites docs/BENCHMARKS.md from the results already kept.
+ * Not a test: timings belong here, not in the test suite.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DATA_NAMES, makeData, treeDigest, type DataName, type DataSet } from './suite/data';
+import { LINK_NAMES, openLink, type LinkName } from './suite/links';
+import { measure } from './suite/measure';
+import { newResults, printCase, saveResults, writeDocs } from './suite/report';
+import { timedFcpd, toolsFor, type Direction } from './suite/tools';
+
+interface Plan {
+  cases: Map<LinkName, DataName[]>;
+  runs: number;
+  tools: RegExp;
+  docsOnly: boolean;
+}
+
+function usage(message: string): never {
+  console.error(`bench: ${message}\nusage: npm run bench -- [LINK[:DATA]]... [--runs N] [--tools REGEX] [--docs]\n  LINK: ${LINK_NAMES.join(', ')}; DATA: ${DATA_NAMES.join(', ')}`);
+  process.exit(2);
+}
+
+function parse(args: string[]): Plan {
+  const plan: Plan = { cases: new Map(), runs: 3, tools: /./, docsOnly: false };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--runs') plan.runs = Number(args[++i]);
+    else if (arg === '--tools') plan.tools = new RegExp(args[++i] ?? '');
+    else if (arg === '--docs') plan.docsOnly = true;
+    else {
+      const [link, data] = arg.split(':') as [LinkName, DataName | undefined];
+      if (!LINK_NAMES.includes(link)) usage(`unknown link ${arg}`);
+      if (data !== undefined && !DATA_NAMES.includes(data)) usage(`unknown data set ${arg}`);
+      plan.cases.set(link, [...(plan.cases.get(link) ?? []), ...(data ? [data] : DATA_NAMES)]);
+    }
+  }
+  if (!Number.isInteger(plan.runs) || plan.runs < 1) usage('--runs takes a whole number of at least 1');
+  if (plan.cases.size === 0) for (const link of LINK_NAMES) plan.cases.set(link, [...DATA_NAMES]);
+  return plan;
+}
+
+function main(): void {
+  const plan = parse(process.argv.slice(2));
+  if (plan.docsOnly) return writeDocs();
+  const work = fs.mkdtempSync('/dev/shm/fcp-bench-');
+  try {
+    const sourceDir = path.join(work, 'source');
+    fs.mkdirSync(sourceDir);
+    const data = new Map<DataName, { set: DataSet; digest: string }>();
+    const dataSet = (name: DataName) => {
+      let made = data.get(name);
+      if (!made) {
+        const set = makeData(name, sourceDir);
+        made = { set, digest: treeDigest(set.path) };
+        data.set(name, made);
+      }
+      return made;
+    };
+    const fcpdLog = path.join(work, 'fcpd.usage');
+    const fcpdPath = timedFcpd(work, fcpdLog);
+    for (const [linkName, dataNames] of plan.cases) {
+      const link = openLink(linkName, work);
+      try {
+        const results = newResults(link, plan.runs);
+        const directions: Direction[] = link.host ? ['push', 'pull'] : ['local'];
+        for (const name of dataNames) {
+          const { set, digest } = dataSet(name);
+          for (const direction of directions) {
+            const tools = toolsFor(link, direction, fcpdPath).filter((tool) => tool.role === 'baseline' || plan.tools.test(tool.label));
+            const result = {
+              data: { name: set.name, title: set.title, bytes: set.bytes, files: set.files },
+              direction,
+              tools: tools.map((tool) => measure(tool, { link, data: set, digest, out: path.join(work, 'out'), fcpdLog, runs: plan.runs })),
+            };
+            results.cases.push(result);
+            printCase(result, results);
+          }
+        }
+        results.loadAverage.after = os.loadavg()[0]!;
+        console.log(`\nkept in ${saveResults(results)}`);
+      } finally {
+        link.close();
+      }
+    }
+    writeDocs();
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,83 @@
+/**
+ * The data sets of `npm run bench`, made once per run on tmpfs, and the digest that checks a
+ * tool's output is the source: every name, kind, size and content under the copied top entry.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
+
+export type DataName = 'big' | 'tree' | 'mixed';
+export const DATA_NAMES: readonly DataName[] = ['big', 'tree', 'mixed'];
+
+export interface DataSet {
+  name: DataName;
+  /** What the tables call it. */
+  title: string;
+  /** The top entry to copy (a file or a directory), under the run's source directory. */
+  path: string;
+  bytes: number;
+  files: number;
+  directory: boolean;
+}
+
+function randomFile(file: string, bytes: number): void {
+  if (bytes >= MIB) execFileSync('head', ['-c', String(bytes), '/dev/urandom'], { stdio: ['ignore', fs.openSync(file, 'w'), 'inherit'] });
+  else fs.writeFileSync(file, randomBytes(bytes));
+}
+
+/** 10,000 × 4 KiB in 100 directories, the small-file case of every issue. */
+function smallFiles(root: string): void {
+  for (let d = 0; d < 100; d++) {
+    const dir = path.join(root, `d${d}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(dir, `f${f}`), randomBytes(4096));
+  }
+}
+
+export function makeData(name: DataName, sourceDir: string): DataSet {
+  const top = path.join(sourceDir, name);
+  switch (name) {
+    case 'big':
+      randomFile(top, GIB);
+      return { name, title: '1 GiB file', path: top, bytes: GIB, files: 1, directory: false };
+    case 'tree':
+      smallFiles(top);
+      return { name, title: '10,000 × 4 KiB in 100 dirs', path: top, bytes: 10_000 * 4096, files: 10_000, directory: true };
+    case 'mixed': {
+      fs.mkdirSync(path.join(top, 'large'), { recursive: true });
+      randomFile(path.join(top, 'large', 'half'), 512 * MIB);
+      for (let i = 0; i < 100; i++) randomFile(path.join(top, 'large', `m${i}`), 4 * MIB);
+      smallFiles(path.join(top, 'small'));
+      return { name, title: 'mixed 1 GiB tree (512 MiB + 100 × 4 MiB + 10,000 × 4 KiB)', path: top, bytes: 912 * MIB + 10_000 * 4096, files: 10_101, directory: true };
+    }
+  }
+}
+
+/** A digest of everything under `top` (a file or a directory): names, kinds, sizes and contents, in sorted order. */
+export function treeDigest(top: string): string {
+  const digest = createHash('sha1');
+  const visit = (at: string, name: string): void => {
+    const stat = fs.lstatSync(at);
+    if (stat.isDirectory()) {
+      digest.update(`d ${name}\n`);
+      for (const child of fs.readdirSync(at).sort()) visit(path.join(at, child), `${name}/${child}`);
+    } else if (stat.isSymbolicLink()) {
+      digest.update(`l ${name} ${fs.readlinkSync(at)}\n`);
+    } else {
+      digest.update(`f ${name} ${stat.size}\n`);
+      const fd = fs.openSync(at, 'r');
+      const buffer = Buffer.allocUnsafe(4 * MIB);
+      try {
+        for (let got = fs.readSync(fd, buffer); got > 0; got = fs.readSync(fd, buffer)) digest.update(buffer.subarray(0, got));
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  };
+  visit(top, '.');
+  return digest.digest('hex');
+}

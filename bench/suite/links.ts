@@ -1,0 +1,137 @@
+/**
+ * Where `npm run bench` copies: tmpfs on this machine, an sshd of its own on 127.0.0.1, and the
+ * emulated WAN of ../shared/bench/wan/wan.sh (two network namespaces that share this file system,
+ * so a remote path is a local path too). A network link knows how much CPU its ssh server's
+ * finished sessions used, so that every tool's server side is counted alike.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type LinkName = 'local' | 'loopback' | 'wan50' | 'wan200' | 'wan50-loss' | 'wan200-loss';
+export const LINK_NAMES: readonly LinkName[] = ['local', 'loopback', 'wan50', 'wan200', 'wan50-loss', 'wan200-loss'];
+
+/** One-way delay (ms), rate (Mbit/s) and loss (%) of each emulated WAN. */
+const WAN_SHAPES: Record<string, [number, number, number]> = {
+  wan50: [25, 1000, 0],
+  wan200: [100, 1000, 0],
+  'wan50-loss': [25, 1000, 0.1],
+  'wan200-loss': [100, 1000, 0.1],
+};
+const WAN_SCRIPT = path.resolve(__dirname, '../../../../shared/bench/wan/wan.sh');
+const WAN_DIR = process.env.WAN_DIR ?? '/tmp/fcp-wan';
+const WAN_HOST_B = '10.77.0.2';
+const IPERF_SECONDS = 10;
+
+export interface Link {
+  name: LinkName;
+  /** What the tables say of it. */
+  description: string;
+  /** The ssh_config Host and the file defining it; none for the local link. */
+  host?: string;
+  sshConfig?: string;
+  /** The command as it runs on the client's host. */
+  wrap(command: string[]): string[];
+  /** CPU seconds (user + system) the ssh server's finished sessions have used so far. */
+  serverCpu(): number | undefined;
+  /** Waits until the server has reaped the sessions of a finished command. */
+  settle(): void;
+  /** What TCP carries on the link with 1 and 8 streams (Mbit/s), measured once: the WAN's reference. */
+  iperf?: { streams1: number; streams8: number };
+  close(): void;
+}
+
+/** user + system CPU seconds of the children `pid` has reaped (fields 16 and 17 of /proc/PID/stat). */
+function reapedCpu(pid: number): number | undefined {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  } catch {
+    return undefined;
+  }
+}
+
+function waitForNoChildren(pid: number): void {
+  for (let tries = 0; tries < 100 && spawnSync('pgrep', ['-P', String(pid)]).status === 0; tries++) spawnSync('sleep', ['0.05']);
+}
+
+function sshConfigFile(file: string, host: string, hostName: string, port: number, identity: string): void {
+  fs.writeFileSync(
+    file,
+    [`Host ${host}`, `  HostName ${hostName}`, `  Port ${port}`, '  User root', `  IdentityFile ${identity}`, '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  LogLevel ERROR', ''].join('\n'),
+  );
+}
+
+function localLink(): Link {
+  return { name: 'local', description: 'this machine, tmpfs to tmpfs', wrap: (c) => c, serverCpu: () => undefined, settle: () => undefined, close: () => undefined };
+}
+
+function freePort(): number {
+  return Number(execFileSync('python3', ['-c', 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'], { encoding: 'utf8' }));
+}
+
+function loopbackLink(work: string): Link {
+  const dir = path.join(work, 'sshd');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync('/run/sshd', { recursive: true });
+  for (const key of ['host', 'id']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, key)]);
+  fs.copyFileSync(path.join(dir, 'id.pub'), path.join(dir, 'authorized_keys'));
+  const port = freePort();
+  fs.writeFileSync(
+    path.join(dir, 'sshd_config'),
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host`, `AuthorizedKeysFile ${dir}/authorized_keys`, 'PermitRootLogin yes', 'StrictModes no', 'UsePAM no', 'MaxSessions 64', 'MaxStartups 64', 'Subsystem sftp /usr/lib/openssh/sftp-server', ''].join('\n'),
+  );
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-f', path.join(dir, 'sshd_config'), '-E', path.join(dir, 'log')], { stdio: 'ignore' });
+  const sshConfig = path.join(dir, 'config');
+  sshConfigFile(sshConfig, 'bench', '127.0.0.1', port, path.join(dir, 'id'));
+  for (let tries = 0; spawnSync('ssh', ['-F', sshConfig, 'bench', 'true']).status !== 0; tries++) {
+    if (tries > 50) throw new Error(`the loopback sshd did not start: ${fs.readFileSync(path.join(dir, 'log'), 'utf8')}`);
+    spawnSync('sleep', ['0.1']);
+  }
+  return {
+    name: 'loopback',
+    description: `an sshd on 127.0.0.1 (OpenSSH ${spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr.trim()})`,
+    host: 'bench',
+    sshConfig,
+    wrap: (c) => c,
+    serverCpu: () => reapedCpu(sshd.pid!),
+    settle: () => waitForNoChildren(sshd.pid!),
+    close: () => sshd.kill(),
+  };
+}
+
+function iperf(streams: number): number {
+  execFileSync('bash', [WAN_SCRIPT, 'b', 'iperf3', '-s', '-D', '-1']);
+  spawnSync('sleep', ['0.3']);
+  const report = JSON.parse(execFileSync('bash', [WAN_SCRIPT, 'a', 'iperf3', '-J', '-c', WAN_HOST_B, '-P', String(streams), '-t', String(IPERF_SECONDS)], { encoding: 'utf8' })) as {
+    end: { sum_received: { bits_per_second: number } };
+  };
+  return report.end.sum_received.bits_per_second / 1e6;
+}
+
+function wanLink(name: LinkName, work: string): Link {
+  const [delay, rate, loss] = WAN_SHAPES[name]!;
+  if (!fs.existsSync(WAN_SCRIPT)) throw new Error(`${WAN_SCRIPT} is missing`);
+  execFileSync('bash', [WAN_SCRIPT, 'up', String(delay), String(rate), String(loss)], { stdio: 'ignore' });
+  execFileSync('bash', [WAN_SCRIPT, 'sshd'], { stdio: 'ignore' });
+  const sshConfig = path.join(work, 'wanconfig');
+  sshConfigFile(sshConfig, 'wanb', WAN_HOST_B, 22, path.join(WAN_DIR, 'id_ed25519'));
+  const sshdPid = () => Number(fs.readFileSync(path.join(WAN_DIR, 'sshd.pid'), 'utf8'));
+  return {
+    name,
+    description: `emulated WAN, ${2 * delay} ms RTT, ${rate} Mbit/s, ${loss} % loss`,
+    host: 'wanb',
+    sshConfig,
+    wrap: (c) => ['bash', WAN_SCRIPT, 'a', ...c],
+    serverCpu: () => reapedCpu(sshdPid()),
+    settle: () => waitForNoChildren(sshdPid()),
+    iperf: { streams1: iperf(1), streams8: iperf(8) },
+    close: () => execFileSync('bash', [WAN_SCRIPT, 'down'], { stdio: 'ignore' }),
+  };
+}
+
+export function openLink(name: LinkName, work: string): Link {
+  if (name === 'local') return localLink();
+  if (name === 'loopback') return loopbackLink(work);
+  return wanLink(name, work);
+}

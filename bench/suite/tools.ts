@@ -1,0 +1,84 @@
+/**
+ * The tools `npm run bench` compares, as command lines for a link, a data set and a direction.
+ * Every tool copies the data set's top entry INTO an existing output directory, so that every
+ * output lands at out/NAME and is checked the same way. fcp's fcpd runs under GNU time (a wrapper
+ * given as --fcpd-path) so that its CPU and peak RSS are known too.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DataSet } from './data';
+import type { Link } from './links';
+
+export type Direction = 'push' | 'pull' | 'local';
+
+export interface Tool {
+  label: string;
+  /** The baseline of ratios (cp -a, scp), a peer, fcp, or a floor (what the machine charges for the shape alone). */
+  role: 'baseline' | 'peer' | 'fcp' | 'floor';
+  command(data: DataSet, out: string): string[];
+}
+
+const REPO = path.resolve(__dirname, '../../..');
+const NODE = process.execPath;
+const FCP = path.join(REPO, 'bin', 'fcp');
+const FLOOR_COPY = path.join(REPO, 'dist', 'bench', 'floorCopy.js');
+
+/** fcpd under GNU time, appending "user system maxRSS-KiB" to `log` when it exits. */
+export function timedFcpd(work: string, log: string): string {
+  const wrapper = path.join(work, 'fcpd-timed');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o ${log} -f '%U %S %M' ${NODE} ${path.join(REPO, 'bin', 'fcpd')} "$@"\n`, { mode: 0o755 });
+  return wrapper;
+}
+
+const floorKind = (data: DataSet) => (data.directory ? 'tree' : 'file');
+
+function localTools(): Tool[] {
+  const fcp = (label: string, ...options: string[]): Tool => ({ label, role: 'fcp', command: (d, out) => [NODE, FCP, '-q', '-r', ...options, d.path, out] });
+  return [
+    { label: 'cp -a', role: 'baseline', command: (d, out) => ['cp', '-a', d.path, out] },
+    { label: 'rsync -a', role: 'peer', command: (d, out) => ['rsync', '-a', d.path, `${out}/`] },
+    { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
+    fcp('fcp (in one process)'),
+    fcp('fcp --no-verify', '--no-verify'),
+    fcp('fcp --via-fcpd', '--via-fcpd'),
+  ];
+}
+
+function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string): Tool[] {
+  const host = link.host!;
+  const config = link.sshConfig!;
+  const ssh = `ssh -F ${config}`;
+  // The remote host shares this file system (loopback, or namespaces): a remote path is a local one.
+  const ends = (d: DataSet, out: string): [string, string] => (direction === 'push' ? [d.path, `${host}:${out}`] : [`${host}:${d.path}`, out]);
+  const fcp = (label: string, ...options: string[]): Tool => ({
+    label,
+    role: 'fcp',
+    command: (d, out) => [NODE, FCP, '-q', '-r', '-F', config, '--fcpd-path', fcpdPath, ...options, ...ends(d, out)],
+  });
+  const tar = (d: DataSet, out: string): string =>
+    direction === 'push'
+      ? `tar -C ${path.dirname(d.path)} -cf - ${d.name} | ${ssh} ${host} tar -C ${out} -xf -`
+      : `${ssh} ${host} tar -C ${path.dirname(d.path)} -cf - ${d.name} | tar -C ${out} -xf -`;
+  const tools: Tool[] = [
+    { label: 'scp', role: 'baseline', command: (d, out) => ['scp', '-q', '-r', '-F', config, ...ends(d, out)] },
+    { label: 'rsync -a -e ssh', role: 'peer', command: (d, out) => { const [from, to] = ends(d, out); return ['rsync', '-a', '-e', ssh, from, `${to}/`]; } },
+    { label: 'tar c | ssh tar x', role: 'peer', command: (d, out) => ['sh', '-c', tar(d, out)] },
+    fcp('fcp (default: AES-256-GCM, 4 connections)'),
+    fcp('fcp --no-encrypt', '--no-encrypt'),
+    fcp('fcp -n 1', '-n', '1'),
+    fcp('fcp -n 8', '-n', '8'),
+    fcp('fcp -n 16', '-n', '16'),
+  ];
+  if (link.name === 'loopback') {
+    // Two Node processes on this machine with nothing but sockets between them: the engine's shape.
+    tools.push(
+      { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
+      { label: 'floor: two Node processes, loopback TCP, AES-256-GCM', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), 'aes'] },
+    );
+  }
+  return tools;
+}
+
+export function toolsFor(link: Link, direction: Direction, fcpdPath: string): Tool[] {
+  return direction === 'local' ? localTools() : networkTools(link, direction, fcpdPath);
+}
