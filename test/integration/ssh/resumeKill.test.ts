@@ -22,7 +22,7 @@ import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { SEND_BUFFERS_PER_CONNECTION } from '../../../src/session/buffering';
 import { JOURNAL_FLUSH_BYTES, JOURNAL_FLUSH_MS } from '../../../src/state/chunkJournal';
 import { alive, childEnv, content, expectExit, FCP, FCPD, killAll, runFcp, sha256, show, tempDir, unique } from './harness';
-import { atProgress, journaledBytes as journaledBytesOf } from '../helpers/interrupt';
+import { atProgress, journaledBytes as journaledBytesOf, resumeFigures } from '../helpers/interrupt';
 import { Sshd, startSshd } from './sshd';
 
 jest.setTimeout(180_000);
@@ -145,18 +145,14 @@ async function killAndRerun({ direction, victim }: Case, fraction: number): Prom
 
   const rerun = await runFcp(['--json', ...login(), ...SHAPE, ...args], { env });
   expectExit(rerun, 0);
-  const summary = rerun.stdout
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { event: string; bytesSent?: number; bytesResumed?: number })
-    .find((record) => record.event === 'summary');
+  const summary = resumeFigures(rerun.stdout);
   expect(sha256(dest)).toBe(sha256(source));
   expect(fs.readdirSync(target).filter((name) => name.includes('.fcp-'))).toEqual([]);
   // Nothing the journal vouched for is sent again ...
-  expect({ bytesSent: summary?.bytesSent, bytesResumed: summary?.bytesResumed }).toEqual({ bytesSent: SIZE - journaled, bytesResumed: journaled });
+  expect(summary).toEqual({ bytesSent: SIZE - journaled, bytesResumed: journaled });
   // ... and what it did not vouch for is at most what was in flight plus one flush interval.
   const bound = SIZE - killed.progress + IN_FLIGHT + FLUSH_INTERVAL;
-  if (summary!.bytesSent! > bound) throw new Error(`rerun sent ${summary!.bytesSent} bytes, more than ${bound} (progress ${killed.progress} at the kill)\n${show(rerun)}`);
+  if (summary.bytesSent > bound) throw new Error(`rerun sent ${summary.bytesSent} bytes, more than ${bound} (progress ${killed.progress} at the kill)\n${show(rerun)}`);
 }
 
 const cases: Case[] = [
