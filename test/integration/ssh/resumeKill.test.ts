@@ -1,5 +1,6 @@
 /**
- * Resume over SSH (issue 12): kill -9 of `fcp`, and separately of the remote `fcpd`, at a point
+ * Resume over SSH (issue 12): kill -9 of `fcp`, of the remote `fcpd`, and of both at the same
+ * moment (a reboot: neither flushes anything beyond the journal's own flush policy), at a point
  * fast-check picks during a multi-chunk upload and download through a real OpenSSH server, then
  * the same command again: the files are byte-identical and the rerun sends a bounded amount.
  *
@@ -92,7 +93,8 @@ async function gone(pids: number[], ms: number): Promise<boolean> {
 
 interface Case {
   direction: 'upload' | 'download';
-  victim: 'fcp' | 'fcpd';
+  /** 'both': fcp and fcpd at the same moment, as a reboot does (nothing gets to flush or clean up). */
+  victim: 'fcp' | 'fcpd' | 'both';
 }
 
 /** A source file of its own, and where the copy goes (the receiver's side holds the journal). */
@@ -117,8 +119,8 @@ async function interrupt(args: [string, string], bytes: number, victim: Case['vi
   let fcpds: number[] = [];
   const { progress, code } = await atProgress(child, bytes, () => {
     fcpds = remoteFcpds();
-    if (victim === 'fcp') child.kill('SIGKILL');
-    else for (const pid of fcpds) process.kill(pid, 'SIGKILL');
+    if (victim !== 'fcpd') child.kill('SIGKILL');
+    if (victim !== 'fcp') for (const pid of fcpds) process.kill(pid, 'SIGKILL');
   });
   return { progress, fcpds, code };
 }
@@ -134,9 +136,10 @@ async function killAndRerun({ direction, victim }: Case, fraction: number): Prom
   expect(killed.fcpds).toHaveLength(1);
   // Whichever side lives on notices that its peer is gone and exits, keeping its journal.
   if (victim === 'fcpd') expect(killed.code).toBeGreaterThan(0);
+  if (victim === 'both') expect(killed.code).toBeNull();
   expect(await gone(killed.fcpds, FCPD_EXIT_MS)).toBe(true);
   const journaled = journaledBytes(dest);
-  const receiverLived = (direction === 'upload') === (victim === 'fcp');
+  const receiverLived = victim !== 'both' && (direction === 'upload') === (victim === 'fcp');
   if (receiverLived) {
     // It flushed every chunk it had verified on its way out, and kept its part file for the rerun.
     expect(fs.existsSync(path.join(target, '.big.fcp-part'))).toBe(true);
@@ -160,11 +163,19 @@ const cases: Case[] = [
   { direction: 'upload', victim: 'fcpd' },
   { direction: 'download', victim: 'fcp' },
   { direction: 'download', victim: 'fcpd' },
+  { direction: 'upload', victim: 'both' },
+  { direction: 'download', victim: 'both' },
 ];
 
-// One kill point per case (four in all): each run logs in over SSH twice, which is most of its time.
+const survivors: Record<Case['victim'], string> = {
+  fcp: 'the remote fcpd exits within seconds, its',
+  fcpd: 'fcp exits with an error, the',
+  both: 'nothing flushes or cleans up (a reboot), the',
+};
+
+// One kill point per case (six in all): each run logs in over SSH twice, which is most of its time.
 describe.each(cases)('$direction, kill -9 of $victim at a point fast-check picks', (which) => {
-  const survivor = which.victim === 'fcp' ? 'the remote fcpd exits within seconds, its' : 'fcp exits with an error, the';
+  const survivor = survivors[which.victim];
   test(`${survivor} partial state is kept, and the rerun gives an identical file sending at most the rest, what was in flight and one flush interval`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.double({ min: 0.2, max: 0.8, noNaN: true }), (fraction) => killAndRerun(which, fraction)),
