@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, expectFailure, killAll, runFcp, tempDir, unique } from './harness';
+import { childEnv, expectFailure, killAll, processesWithArgument, runFcp, tempDir, unique } from './harness';
 import { Sshd, startSshd } from './sshd';
 
 jest.setTimeout(60_000);
@@ -15,6 +15,8 @@ jest.setTimeout(60_000);
 let sshd: Sshd;
 let work: string;
 let env: NodeJS.ProcessEnv;
+/** The hanging scripts made, to end what they left running. */
+const scripts: string[] = [];
 
 beforeAll(async () => {
   sshd = await startSshd();
@@ -23,33 +25,17 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const pid of processesNaming(work)) process.kill(pid, 'SIGKILL');
+  // The test sshd refuses signal requests (no privilege separation), so they outlive fcp.
+  for (const pid of scripts.flatMap((script) => processesWithArgument(script))) process.kill(pid, 'SIGKILL');
   killAll();
   await sshd?.stop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-/**
- * Processes with `marker` at the start of one of their arguments (the hanging scripts' paths):
- * the test sshd refuses signal requests (no privilege separation), so they outlive fcp and are
- * ended here.
- */
-function processesNaming(marker: string): number[] {
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').some((arg) => arg.startsWith(marker))) pids.push(Number(name));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return pids;
-}
-
 /** A script that starts, ignores its input and never prints the listen line: a node that waits forever. */
 function hangingFcpd(): string {
   const script = path.join(work, unique('hanging-fcpd'));
+  scripts.push(script);
   fs.writeFileSync(script, `#!/bin/sh\nexec ${process.execPath} -e 'setInterval(() => {}, 1000)' "$0" "$@"\n`, { mode: 0o755 });
   return script;
 }

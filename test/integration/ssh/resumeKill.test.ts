@@ -22,7 +22,7 @@ import fc from 'fast-check';
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { SEND_BUFFERS_PER_CONNECTION } from '../../../src/session/buffering';
 import { JOURNAL_FLUSH_BYTES, JOURNAL_FLUSH_MS } from '../../../src/state/chunkJournal';
-import { alive, childEnv, content, expectExit, FCP, FCPD, killAll, runFcp, sha256, show, tempDir, unique } from './harness';
+import { alive, childEnv, content, expectExit, FCP, FCPD, killAll, processesWithArgument, runFcp, sha256, show, tempDir, unique } from './harness';
 import { atProgress, journaledBytes as journaledBytesOf, resumeFigures } from '../helpers/interrupt';
 import { Sshd, startSshd } from './sshd';
 
@@ -73,18 +73,7 @@ const at = (p: string): string => `${sshd.alias}:${p}`;
  * The remote fcpd processes of this file's runs: node with fcpdLink as an argument of its own (fcp
  * and the shell sshd runs have it only inside a longer argument, the --fcpd-path command).
  */
-function remoteFcpds(): number[] {
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(fcpdLink)) pids.push(Number(name));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return pids;
-}
+const remoteFcpds = (): number[] => processesWithArgument(fcpdLink);
 
 async function gone(pids: number[], ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (!pids.some(alive)) return true;
