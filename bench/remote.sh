@@ -14,8 +14,10 @@
 #   6. sync (loopback, not part of all): the delta against rsync -a --no-whole-file, one run each: the
 #      1 GiB file with 10 regions of 4 KiB rewritten in place, and with 100 bytes inserted near its
 #      start, over a destination holding the original; times, bytes sent and rsync's literal data.
+#   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
+#      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN);
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|sync|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override)
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -46,7 +48,7 @@ trap cleanup EXIT
 make_data() {
   head -c $((1024 * 1024 * 1024)) /dev/urandom > "$DATA/big"
   head -c 1 /dev/urandom > "$DATA/one"
-  { [ "$WHAT" = reconnect ] || [ "$WHAT" = sync ]; } && return
+  { [ "$WHAT" = reconnect ] || [ "$WHAT" = sync ] || [ "$WHAT" = cut ]; } && return
   python3 - "$DATA/tree" <<'PY'
 import os, sys
 root = sys.argv[1]
@@ -75,6 +77,18 @@ best() {
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 > 0 else 'n/a')"; }
 
+# Runs "${@:4}" once the --json progress in $1 of the running fcp $2 passes $3 bytes; prints the
+# bytes it had passed then (nothing when fcp ended first).
+at_progress() {
+  local log=$1 pid=$2 bytes=$3 done_bytes
+  shift 3
+  while kill -0 "$pid" 2>/dev/null; do
+    done_bytes=$(grep -o '"bytesDone":[0-9]*' "$log" | tail -1 | cut -d: -f2 || true)
+    if [ -n "$done_bytes" ] && [ "$done_bytes" -ge "$bytes" ]; then "$@"; echo "$done_bytes"; return; fi
+    sleep 0.05
+  done
+}
+
 # The 1 GiB upload killed with -9 once its --json progress passes half the file, then run again:
 # prints a full run's time, the rerun's, and their ratio (issue 12's target: at most 0.55), with
 # the floor no resume can beat: a 1-byte copy's time (log-in, fcpd start) plus half of the rest
@@ -87,11 +101,7 @@ resume_case() {
   floor=$(python3 -c "print(f'{$one + ($full - $one) / 2:.2f}')")
   rm -rf "$out"
   $FCP --json -F "$config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out" > "$log" 2>/dev/null & pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    done_bytes=$(grep -o '"bytesDone":[0-9]*' "$log" | tail -1 | cut -d: -f2 || true)
-    if [ -n "$done_bytes" ] && [ "$done_bytes" -ge "$half" ]; then kill -9 "$pid"; break; fi
-    sleep 0.05
-  done
+  done_bytes=$(at_progress "$log" "$pid" "$half" kill -9 "$pid")
   wait "$pid" 2>/dev/null || true
   # fcpd notices, flushes its journal and exits: the rerun must not race it for the part file's lock.
   for _ in $(seq 100); do pgrep -f "$REPO/bin/fcpd --serve" >/dev/null || break; sleep 0.1; done
@@ -105,6 +115,31 @@ resume_case() {
     "rerun $(grep -o '"bytesSent":[0-9]*,"bytesResumed":[0-9]*' "$log")"
   echo "  floor: 1-byte copy $one s + half of the full run's transfer phase = $floor s, ratio $(ratio "$floor" "$full");" \
     "load average $load before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+}
+
+# The 1 GiB upload with fcp -n 8 over the loopback sshd, undisturbed and with its busiest data
+# connection killed (ss -K) once its --json progress passes half the file, same run: issue 12's
+# target is at most 1.3x. Indicative on a shared machine: the load average is printed too.
+cut_case() {
+  loopback_sshd
+  local config=$SSHD_DIR/config out=$DATA/out log=$DATA/cut.json port pid full cut start end at load
+  port=$(sed -n 's/^Port //p' "$SSHD_DIR/sshd_config")
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  CLEAN=$out
+  full=$(best $FCP -q -n 8 -F "$config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out")
+  rm -rf "$out"
+  start=$(date +%s.%N)
+  $FCP --json -v -n 8 -F "$config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out" > "$log" 2>"$DATA/err" & pid=$!
+  at=$(at_progress "$log" "$pid" $((512 * 1024 * 1024)) kill_data_connection "" "pid=$pid," "$port")
+  wait "$pid" || echo "bench: the copy with a killed data connection failed: $(tail -2 "$DATA/err")" >&2
+  end=$(date +%s.%N)
+  cut=$(python3 -c "print(f'{$end-$start:.2f}')")
+  cmp -s "$out" "$DATA/big" || echo "bench: the copy with a killed data connection differs from the source" >&2
+  rm -rf "$out"
+  echo "1 GiB, fcp -n 8 over the loopback sshd: $full s undisturbed, $cut s with a data connection killed at $((${at:-0} / 1048576)) MiB" \
+    "($(grep -c 'chunks in flight go over' "$DATA/err" || true) lost) = $(ratio "$cut" "$full")x (target <= 1.3);" \
+    "load average $load before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+  kill "$SSHD_PID"; SSHD_PID=
 }
 
 # An sshd of our own on 127.0.0.1 for the loopback cases, with the ssh_config $SSHD_DIR/config (Host bench).
@@ -318,24 +353,29 @@ install() {
   bash "$WAN" down
 }
 
-# Kills (ss -K, on host A) fcp's busiest TCP connection to host B that is not SSH: a data connection.
+# Kills (ss -K, run through $1: "bash $WAN a" on host A of the WAN, "" on this machine) the
+# busiest established TCP connection whose ss line matches the regex $2 and whose peer port is not
+# $3 (SSH's): one of fcp's data connections.
 kill_data_connection() {
-  local ports
-  ports=$(bash "$WAN" a ss -tniH state established dst 10.77.0.2 | python3 -c '
+  local on=$1 match=$2 ssh_port=$3 ports
+  ports=$($on ss -tnipH state established | python3 -c '
 import re, sys
+match, ssh_port = sys.argv[1], sys.argv[2]
 lines = sys.stdin.read().split("\n")
 best = None
 for head, info in zip(lines[::2], lines[1::2]):
-    local, peer = re.findall(r"10\.77\.0\.[12]:(\d+)", head)[:2]
+    if not re.search(match, head):
+        continue
+    local, peer = re.findall(r"[0-9.]+:(\d+)", head)[:2]
     acked = re.search(r"bytes_acked:(\d+)", info)
     sent = int(acked.group(1)) if acked else 0
-    if peer != "22" and (best is None or sent > best[0]):
+    if peer != ssh_port and (best is None or sent > best[0]):
         best = (sent, local, peer)
-print(f"{best[1]} {best[2]}" if best else "")')
+print(f"{best[1]} {best[2]}" if best else "")' "$match" "$ssh_port")
   [ -n "$ports" ] || { echo "bench: no data connection to kill" >&2; return; }
   set -- $ports
   # ss also asks the kernel about sockets it cannot kill and says "Invalid argument" for them.
-  bash "$WAN" a ss -K dst 10.77.0.2 dport = ":$2" sport = ":$1" >/dev/null 2>&1
+  $on ss -K dport = ":$2" sport = ":$1" >/dev/null 2>&1
 }
 
 # 1 GiB over the WAN with one of fcp's 8 data connections killed halfway, against the same copy
@@ -349,7 +389,7 @@ reconnect() {
   RUNS=1
   fcp_one=$(best $on_a $FCP -q -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/one" "wanb:$out")
   fcp_big=$(best $on_a $FCP -q -n 8 -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/big" "wanb:$out")
-  (sleep "$(python3 -c "print($fcp_big / 2)")"; kill_data_connection) &
+  (sleep "$(python3 -c "print($fcp_big / 2)")"; kill_data_connection "bash $WAN a" '10\.77\.0\.2:' 22) &
   fcp_cut=$(best $on_a $FCP -v -n 8 -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/big" "wanb:$out")
   wait
   lost=$(grep -c 'chunks in flight go over' "$DATA/err" || true)
@@ -413,8 +453,9 @@ case "$WHAT" in
   wan) wan ;;
   install) install ;;
   reconnect) reconnect ;;
+  cut) cut_case ;;
   sftp) sftp_case ;;
   sync) sync_case ;;
   all) loopback; sftp_case; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|resume|sftp|wan|install|reconnect|sync|all]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|all]" >&2; exit 2 ;;
 esac

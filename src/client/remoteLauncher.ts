@@ -102,7 +102,8 @@ export function remoteLauncher(
   }
   const { host, context } = sshLogin(remote, ssh, log);
   return sshLauncher({
-    host,
+    // --timeout bounds the SSH connection too, unless the ssh config or -o sets ConnectTimeout.
+    host: host.connectTimeoutMs === undefined && timeoutMs !== undefined ? { ...host, connectTimeoutMs: timeoutMs } : host,
     ssh: context,
     fcpdPath: ssh.fcpdPath,
     install,

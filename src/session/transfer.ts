@@ -112,7 +112,8 @@ export interface WriteFileAction {
 /** Receiver: rename the verified file into place, apply mode and mtime, then call fileCommitted. */
 export interface CommitFileAction { type: 'commitFile'; fileId: number }
 /** Receiver: delete the temporary file of a file that FAILED. */
-export interface DiscardFileAction { type: 'discardFile'; fileId: number }
+/** keep: the file failed for want of space; its part file and journal stay for a rerun after space was freed to resume. */
+export interface DiscardFileAction { type: 'discardFile'; fileId: number; keep?: true }
 /** Receiver: apply directory metadata, then call finished. */
 export interface FinishAction { type: 'finish' }
 /**
@@ -197,6 +198,12 @@ export type TransferAction = ReceiverAction | SenderAction;
 
 /** What most events return; shared so that the DATA path allocates nothing. */
 const NO_ACTIONS: readonly never[] = Object.freeze([]);
+/**
+ * Failures after which a file's verified chunks are worth keeping: once space is freed, the same
+ * command resumes it (ENOSPC and EDQUOT). After any other failure resuming is pointless (the data
+ * or the source is wrong), so the part file goes.
+ */
+const RESUMABLE_FAILURES: ReadonlySet<string> = new Set(['FCP_ERR_NO_SPACE']);
 /** FILE_INFO.digest of a sender that sends the digest in FILE_DONE. */
 const ZERO_DIGEST: Buffer = Buffer.alloc(DIGEST_SIZE);
 
@@ -1011,7 +1018,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.failedFiles.set(fileId, { size, created });
     this.filesFailed++;
     const actions: ReceiverAction[] = notifyPeer ? [fileError(fileId, error)] : [];
-    if (created) actions.push({ type: 'discardFile', fileId });
+    if (created) actions.push(RESUMABLE_FAILURES.has(error.code) ? { type: 'discardFile', fileId, keep: true } : { type: 'discardFile', fileId });
     actions.push({ type: 'fileFailed', fileId, error });
     this.settleLinks(fileId, error, actions);
     return this.finishIfSettled(actions);

@@ -374,12 +374,14 @@ export class FileWriter {
   /**
    * Removes a file that failed: nothing is left under its final name, nor its temporary. With
    * writes still in flight the last of them does it, so a reused descriptor number never gets
-   * a stray write.
+   * a stray write. keep: its part file stays with its journal (flushed) for a rerun to resume
+   * (a private temporary, which no run can resume, is removed all the same).
    */
-  discardFile(fileId: number): void {
+  discardFile(fileId: number, keep = false): void {
     const file = this.files.get(fileId);
     if (!file) return;
     this.files.delete(fileId);
+    file.keep = keep && file.partial !== undefined;
     file.discarded = true;
     if (file.writing === 0) this.remove(file);
     else this.discarding++;
@@ -390,10 +392,7 @@ export class FileWriter {
    * to resume; private temporaries, which no run can resume, are removed.
    */
   keepAll(): void {
-    for (const [fileId, file] of [...this.files]) {
-      file.keep = file.partial !== undefined;
-      this.discardFile(fileId);
-    }
+    for (const fileId of [...this.files.keys()]) this.discardFile(fileId, true);
   }
 
   /**

@@ -241,7 +241,7 @@ export class ReceiveEngine extends TransferRun {
           this.commitFile(action.fileId);
           break;
         case 'discardFile':
-          this.writer.discardFile(action.fileId);
+          this.writer.discardFile(action.fileId, action.keep === true);
           break;
         case 'finish':
           this.finish();

@@ -1,15 +1,18 @@
 /**
  * A destination that fills up: a small tmpfs (mounting needs root). The file that does not fit
  * must be reported with FCP_ERR_NO_SPACE and its name, the run must end with exit 8 when another
- * file was copied and 4 when none was, nothing may appear under the file's final name, and its
- * hidden temporary must be removed.
+ * file was copied and 4 when none was, and nothing may appear under the file's final name. Its
+ * part file stays with its journal when it holds a verified chunk (PROTOCOL.md §7.5), so that the
+ * same command, once space is freed, sends only the rest; any other temporary is removed.
  */
 import { pbkdf2, pbkdf2Sync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy, localLauncher } from '../../src';
 import { fsError } from '../../src/transfer/fsError';
-import { compareTrees, leftoverTemporaries } from './helpers/compare';
+import { compareTrees, leftoverTemporaries, wrongFiles } from './helpers/compare';
+import { journaledBytes, resumeFigures } from './helpers/interrupt';
+import { loadXxhash } from '../../src/protocol/xxhash';
 import { describeRun, errorCodes, killAll, runFcp, stackLines } from './helpers/run';
 import { isRoot, mount, useTempDirs } from './helpers/tmp';
 import { makeFile, TreeBuilder } from './helpers/tree';
@@ -150,10 +153,7 @@ if (isRoot) {
           );
           expect({ attempt, ...outcome }).toEqual({ attempt, rejected: undefined, noSpace: true });
           expect(leftoverTemporaries(mnt)).toEqual([]);
-          const copied = path.join(mnt, 'src');
-          for (const name of fs.existsSync(copied) ? fs.readdirSync(copied) : []) {
-            expect(compareTrees(path.join(work, 'src', name), path.join(copied, name))).toEqual([]);
-          }
+          expect(wrongFiles(path.join(work, 'src'), path.join(mnt, 'src'))).toEqual([]);
         }
       },
       60_000,
@@ -184,19 +184,26 @@ if (isRoot) {
 }
 
 if (isRoot) {
-  test('after freeing space, the same command again copies the file that did not fit, and nothing is left of the failed run', async () => {
+  test('after freeing space, the same command again resumes the file that did not fit: only what its journal does not vouch for is sent', async () => {
+    const SIZE = 2 * 1024 * 1024;
+    const CHUNK = 256 * 1024;
     const work = temp.make('fcp-full-src');
-    makeFile(work, 'big2', 2 * 1024 * 1024);
+    makeFile(work, 'big2', SIZE);
     const mnt = smallDisk('3m');
-    fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(2 * 1024 * 1024, 1));
+    fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(SIZE, 1));
     const full = await runFcp(['--chunk-size', '256K', 'big2', mnt], { cwd: work });
     expect({ exit: full.code, what: describeRun(full) }).toEqual({ exit: 4, what: describeRun(full) });
     expect(errorCodes(full.stderr)).toContain('FCP_ERR_NO_SPACE');
-    expect(entries(mnt)).toEqual(['filler']);
+    // About 1 MiB was free: the chunks that fitted are verified and journaled, kept for the rerun.
+    expect(entries(mnt)).toEqual(['.big2.fcp-part', '.big2.fcp-part.journal', 'filler']);
+    expect(leftoverTemporaries(mnt)).toEqual([]);
+    const journaled = journaledBytes(await loadXxhash(), path.join(mnt, '.big2.fcp-part.journal'), SIZE, CHUNK);
+    expect(journaled).toBeGreaterThanOrEqual(CHUNK);
     fs.rmSync(path.join(mnt, 'filler'));
-    const rerun = await runFcp(['--chunk-size', '256K', 'big2', mnt], { cwd: work });
+    const rerun = await runFcp(['--json', '--chunk-size', '256K', 'big2', mnt], { cwd: work });
     expect({ exit: rerun.code, what: describeRun(rerun) }).toEqual({ exit: 0, what: describeRun(rerun) });
     expect(compareTrees(path.join(work, 'big2'), path.join(mnt, 'big2'))).toEqual([]);
-    expect(leftoverTemporaries(mnt)).toEqual([]);
+    expect(entries(mnt)).toEqual(['big2']);
+    expect(resumeFigures(rerun.stdout)).toEqual({ bytesSent: SIZE - journaled, bytesResumed: journaled });
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Faults of the sources, the destination and the connections, each with one code and one exit
- * code: a source written in place while it is read (FCP_ERR_SOURCE_CHANGED) or appended to (a
- * warning), a file over the file-size limit (FCP_ERR_FILE_TOO_LARGE, `ulimit -f`), a directory
+ * code: a source written in place or truncated while it is read (FCP_ERR_SOURCE_CHANGED) or
+ * appended to (a warning; a source read error is sourceReadError.test.ts), a file over the file-size limit (FCP_ERR_FILE_TOO_LARGE, `ulimit -f`), a directory
  * that cannot be written (FCP_ERR_PERMISSION, as nobody), --fail-fast, exit 4 when nothing was
  * copied and 8 when some files were, and a cut data connection or a flipped control byte giving
  * the same code on every run. Never a file under its final name with wrong content.
@@ -84,6 +84,19 @@ describe('a source that changes while fcp reads it (a push: this process is the 
     expect(fs.readdirSync(dst)).toEqual(['a-first']);
     expect(compareTrees(path.join(work, 'a-first'), path.join(dst, 'a-first'))).toEqual([]);
     expect(leftoverTemporaries(dst)).toEqual([]);
+  });
+
+  test('truncated to a quarter halfway: FCP_ERR_SOURCE_CHANGED ("shrank") naming it, neither the file nor a part file is left; the other file is copied', async () => {
+    const { work, dst, summary } = await copyChanging((big) => fs.truncateSync(big, 16 * MiB));
+    expect({ files: summary.files, filesFailed: summary.filesFailed, codes: summary.errors.map((e) => e.code) }).toEqual({
+      files: 1,
+      filesFailed: 1,
+      codes: ['FCP_ERR_SOURCE_CHANGED'],
+    });
+    expect(summary.errors[0]!.message).toMatch(/b-big shrank while it was being read; not copied/);
+    // Resuming it would be pointless: unlike a full disk, nothing of it is kept (PROTOCOL.md §7.5).
+    expect(fs.readdirSync(dst)).toEqual(['a-first']);
+    expect(compareTrees(path.join(work, 'a-first'), path.join(dst, 'a-first'))).toEqual([]);
   });
 
   test('appended to halfway: copied as it was at the start (its first 64 MiB), with a "file changed as we read it" warning', async () => {

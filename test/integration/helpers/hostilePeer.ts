@@ -115,25 +115,38 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
  * connection this process established, encrypted, offering `connections`: the start of a
  * client that then sends what a test scripts; `features` are offered too.
  */
-export function livePushSession(
+export async function livePushSession(
   destination: string,
   connections: number,
   features: { compress?: boolean; delta?: boolean } = {},
 ): Promise<LiveSession> {
-  return liveSession({ type: PacketType.PUSH, path: Buffer.from(destination) }, connections, features);
+  const fcpd = await startFcpd({ secret: randomBytes(32), verbose: true });
+  return { fcpd, ...(await openSession({ port: fcpd.port, secret: fcpd.secret }, { type: PacketType.PUSH, path: Buffer.from(destination) }, connections, features)) };
 }
 
 /** As livePushSession, a pull of `source`: fcpd sends, and the client receives as a test scripts. */
-export function livePullSession(source: string, connections: number): Promise<LiveSession> {
-  return liveSession({ type: PacketType.PULL, paths: [Buffer.from(source)] }, connections, {});
+export async function livePullSession(source: string, connections: number): Promise<LiveSession> {
+  const fcpd = await startFcpd({ secret: randomBytes(32), verbose: true });
+  return { fcpd, ...(await openSession({ port: fcpd.port, secret: fcpd.secret }, { type: PacketType.PULL, paths: [Buffer.from(source)] }, connections, {})) };
 }
 
-export interface LiveSession { fcpd: StartedFcpd; secret: Buffer; control: FramedConnection; established: Established }
+/** A standing `fcpd -d` to log in to (fcp://, PROTOCOL.md §5.4): its port, a user and that user's login key. */
+export interface DaemonLogin { port: number; user: string; key: Buffer }
+
+/** As livePushSession and livePullSession, a session logged in to a standing daemon, which serves others meanwhile. */
+export function daemonSession(daemon: DaemonLogin, request: Message, connections: number): Promise<PeerSession> {
+  return openSession({ port: daemon.port, secret: daemon.key, login: Buffer.from(daemon.user) }, request, connections, {});
+}
+
+/** A session whose control connection this process established. */
+export interface PeerSession { port: number; secret: Buffer; control: FramedConnection; established: Established }
+/** One with an fcpd --serve of its own, which ends with the session. */
+export interface LiveSession extends PeerSession { fcpd: StartedFcpd }
 
 /** Attaches data connection 1 to a live session, reading and dropping what fcpd sends on it. */
-export async function attachData(live: LiveSession): Promise<FramedConnection> {
-  const { fcpd, secret, established } = live;
-  const conn = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'hostile data connection', 10_000);
+export async function attachData(live: PeerSession): Promise<FramedConnection> {
+  const { port, secret, established } = live;
+  const conn = new FramedConnection(await dial(port), await loadXxhash(), 'hostile data connection', 10_000);
   await runHandshake(
     conn,
     new ClientConnection({ role: 'data', secret, nonce: randomBytes(32), peerName: 'fcpd under test', sessionId: established.sessionId, connIndex: 1, params: established.params }),
@@ -144,10 +157,14 @@ export async function attachData(live: LiveSession): Promise<FramedConnection> {
   return conn;
 }
 
-async function liveSession(request: Message, connections: number, features: { compress?: boolean; delta?: boolean }): Promise<LiveSession> {
-  const secret = randomBytes(32);
-  const fcpd = await startFcpd({ secret, verbose: true });
-  const control = new FramedConnection(await dial(fcpd.port), await loadXxhash(), 'control connection to fcpd under test', 30_000);
+async function openSession(
+  target: { port: number; secret: Buffer; login?: Buffer },
+  request: Message,
+  connections: number,
+  features: { compress?: boolean; delta?: boolean },
+): Promise<PeerSession> {
+  const { port, secret, login } = target;
+  const control = new FramedConnection(await dial(port), await loadXxhash(), 'control connection to fcpd under test', 30_000);
   const established = await runHandshake(
     control,
     new ClientConnection({
@@ -158,9 +175,10 @@ async function liveSession(request: Message, connections: number, features: { co
       offer: makeOffer({ encrypt: true, connections, ...features }),
       mode: { type: PacketType.MODE, flags: 0 },
       request,
+      ...(login ? { login } : {}),
     }),
     { timeoutMs: 10_000 },
   );
-  return { fcpd, secret, control, established };
+  return { port, secret, control, established };
 }
 

@@ -65,3 +65,19 @@ export function journaledBytes(xxh: XXHashAPI, journal: string, size: number, ch
   for (const index of parsed.chunks.keys()) bytes += Math.min(chunkSize, size - index * chunkSize);
   return bytes;
 }
+
+/** What resume saved, from the summary record of `fcp --json`'s output. */
+export interface ResumeFigures {
+  bytesSent: number;
+  bytesResumed: number;
+}
+
+export function resumeFigures(stdout: string): ResumeFigures {
+  const records = stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { event: string } & Partial<ResumeFigures>);
+  const summary = records.find((record) => record.event === 'summary');
+  if (summary?.bytesSent === undefined || summary.bytesResumed === undefined) throw new Error(`no summary with bytesSent and bytesResumed in:\n${stdout}`);
+  return { bytesSent: summary.bytesSent, bytesResumed: summary.bytesResumed };
+}

@@ -84,6 +84,12 @@ function connectionIndexOf(head: Buffer): number | undefined {
   return head.length < at + 2 ? undefined : head.readUInt16BE(at);
 }
 
+/** Ends `socket` with a RST (a plain Duplex, which has none, is destroyed). */
+function reset(socket: Duplex): void {
+  if (socket instanceof net.Socket) socket.resetAndDestroy();
+  else socket.destroy();
+}
+
 /** One proxied connection: learns its index from the client's first frames, then applies the plan. */
 class Tap {
   index: number | undefined;
@@ -131,8 +137,7 @@ class Tap {
     setImmediate(() => {
       for (const socket of [this.client, this.upstream]) {
         if (how === 'fin') socket.end();
-        else if (socket instanceof net.Socket) socket.resetAndDestroy();
-        else socket.destroy();
+        else reset(socket);
       }
     });
   }
@@ -205,6 +210,8 @@ class Leg extends Transform {
 export interface Proxy {
   port: number;
   report: ProxyReport;
+  /** A lost network: every connection, control and data, is reset now, and each new one at once. */
+  sever(): void;
   close(): Promise<void>;
 }
 
@@ -213,8 +220,10 @@ const emptyReport = (): ProxyReport => ({ connections: 0, faulted: false, faults
 /** A proxy on 127.0.0.1 (any free port) to what connectUpstream opens, applying `plan`. */
 export async function startProxy(connectUpstream: () => Promise<Duplex>, plan: ProxyPlan, report = emptyReport()): Promise<Proxy> {
   const sockets = new Set<Duplex>();
+  let severed = false;
   // allowHalfOpen: a client's FIN is passed on as one, and fcpd's answer still comes back.
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    if (severed) return reset(client);
     report.connections++;
     sockets.add(client);
     client.pause();
@@ -240,6 +249,10 @@ export async function startProxy(connectUpstream: () => Promise<Duplex>, plan: P
   return {
     port: (server.address() as net.AddressInfo).port,
     report,
+    sever(): void {
+      severed = true;
+      for (const socket of sockets) reset(socket);
+    },
     async close(): Promise<void> {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -247,13 +260,18 @@ export async function startProxy(connectUpstream: () => Promise<Duplex>, plan: P
   };
 }
 
-/** A launcher whose connections go through an in-test proxy that applies `plan`; fcpd gets `timeoutMs` as its --timeout. */
-export function proxyLauncher(plan: ProxyPlan, timeoutMs?: number): { launcher: Launcher; report: ProxyReport } {
+/**
+ * A launcher whose connections go through an in-test proxy that applies `plan`; fcpd gets
+ * `timeoutMs` as its --timeout. sever() cuts the network of the session launched last (Proxy.sever).
+ */
+export function proxyLauncher(plan: ProxyPlan, timeoutMs?: number): { launcher: Launcher; report: ProxyReport; sever(): void } {
   const report = emptyReport();
+  let latest: Proxy | undefined;
   const launcher: Launcher = {
     async launch(secret, log): Promise<LaunchedServer> {
       const inner = await localLauncher({ timeoutMs }).launch(secret, log);
       const proxy = await startProxy(() => inner.connect(), plan, report);
+      latest = proxy;
       return {
         name: `${inner.name} (through a proxy on 127.0.0.1:${proxy.port})`,
         controlNonce: inner.controlNonce,
@@ -268,5 +286,5 @@ export function proxyLauncher(plan: ProxyPlan, timeoutMs?: number): { launcher: 
       };
     },
   };
-  return { launcher, report };
+  return { launcher, report, sever: () => latest?.sever() };
 }

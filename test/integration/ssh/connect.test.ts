@@ -1,6 +1,7 @@
 /**
  * The SSH connection failing before login, against stand-in servers on 127.0.0.1: a closed port,
- * a name that does not resolve, a server that accepts and never speaks (ConnectTimeout), one
+ * a name that does not resolve, a server that accepts and never speaks (ConnectTimeout, or --timeout
+ * when none is set), one
  * that hangs up at once, and one that resets after its banner. Each is one line that names the
  * host and port and what happened, a hint line, exit 6, and with --json exactly one error event
  * on stdout and nothing else.
@@ -98,6 +99,11 @@ test('a host name that does not resolve', async () => {
 test('a server that accepts and never speaks: ConnectTimeout ends the wait', async () => {
   const port = await portOf('silent');
   await expectConnectFailure(['-P', String(port), '-o', 'ConnectTimeout=2'], '127.0.0.1', port, /no SSH greeting within 2 s \(ConnectTimeout\)/, /ConnectTimeout=SECONDS/);
+});
+
+test('a server that accepts and never speaks, no ConnectTimeout set: --timeout ends the wait', async () => {
+  const port = await portOf('silent');
+  await expectConnectFailure(['-P', String(port), '--timeout', '2'], '127.0.0.1', port, /no SSH greeting within 2 s \(ConnectTimeout\)/, /ConnectTimeout=SECONDS/);
 });
 
 test('a server that hangs up before its greeting', async () => {

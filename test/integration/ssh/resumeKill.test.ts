@@ -1,5 +1,6 @@
 /**
- * Resume over SSH (issue 12): kill -9 of `fcp`, and separately of the remote `fcpd`, at a point
+ * Resume over SSH (issue 12): kill -9 of `fcp`, of the remote `fcpd`, and of both at the same
+ * moment (a reboot: neither flushes anything beyond the journal's own flush policy), at a point
  * fast-check picks during a multi-chunk upload and download through a real OpenSSH server, then
  * the same command again: the files are byte-identical and the rerun sends a bounded amount.
  *
@@ -21,8 +22,8 @@ import fc from 'fast-check';
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { SEND_BUFFERS_PER_CONNECTION } from '../../../src/session/buffering';
 import { JOURNAL_FLUSH_BYTES, JOURNAL_FLUSH_MS } from '../../../src/state/chunkJournal';
-import { alive, childEnv, content, expectExit, FCP, FCPD, killAll, runFcp, sha256, show, tempDir, unique } from './harness';
-import { atProgress, journaledBytes as journaledBytesOf } from '../helpers/interrupt';
+import { alive, childEnv, content, expectExit, FCP, FCPD, killAll, processesWithArgument, runFcp, sha256, show, tempDir, unique } from './harness';
+import { atProgress, journaledBytes as journaledBytesOf, resumeFigures } from '../helpers/interrupt';
 import { Sshd, startSshd } from './sshd';
 
 jest.setTimeout(180_000);
@@ -72,18 +73,7 @@ const at = (p: string): string => `${sshd.alias}:${p}`;
  * The remote fcpd processes of this file's runs: node with fcpdLink as an argument of its own (fcp
  * and the shell sshd runs have it only inside a longer argument, the --fcpd-path command).
  */
-function remoteFcpds(): number[] {
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(fcpdLink)) pids.push(Number(name));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return pids;
-}
+const remoteFcpds = (): number[] => processesWithArgument(fcpdLink);
 
 async function gone(pids: number[], ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (!pids.some(alive)) return true;
@@ -92,7 +82,8 @@ async function gone(pids: number[], ms: number): Promise<boolean> {
 
 interface Case {
   direction: 'upload' | 'download';
-  victim: 'fcp' | 'fcpd';
+  /** 'both': fcp and fcpd at the same moment, as a reboot does (nothing gets to flush or clean up). */
+  victim: 'fcp' | 'fcpd' | 'both';
 }
 
 /** A source file of its own, and where the copy goes (the receiver's side holds the journal). */
@@ -117,8 +108,8 @@ async function interrupt(args: [string, string], bytes: number, victim: Case['vi
   let fcpds: number[] = [];
   const { progress, code } = await atProgress(child, bytes, () => {
     fcpds = remoteFcpds();
-    if (victim === 'fcp') child.kill('SIGKILL');
-    else for (const pid of fcpds) process.kill(pid, 'SIGKILL');
+    if (victim !== 'fcpd') child.kill('SIGKILL');
+    if (victim !== 'fcp') for (const pid of fcpds) process.kill(pid, 'SIGKILL');
   });
   return { progress, fcpds, code };
 }
@@ -134,9 +125,10 @@ async function killAndRerun({ direction, victim }: Case, fraction: number): Prom
   expect(killed.fcpds).toHaveLength(1);
   // Whichever side lives on notices that its peer is gone and exits, keeping its journal.
   if (victim === 'fcpd') expect(killed.code).toBeGreaterThan(0);
+  if (victim === 'both') expect(killed.code).toBeNull();
   expect(await gone(killed.fcpds, FCPD_EXIT_MS)).toBe(true);
   const journaled = journaledBytes(dest);
-  const receiverLived = (direction === 'upload') === (victim === 'fcp');
+  const receiverLived = victim !== 'both' && (direction === 'upload') === (victim === 'fcp');
   if (receiverLived) {
     // It flushed every chunk it had verified on its way out, and kept its part file for the rerun.
     expect(fs.existsSync(path.join(target, '.big.fcp-part'))).toBe(true);
@@ -145,18 +137,14 @@ async function killAndRerun({ direction, victim }: Case, fraction: number): Prom
 
   const rerun = await runFcp(['--json', ...login(), ...SHAPE, ...args], { env });
   expectExit(rerun, 0);
-  const summary = rerun.stdout
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { event: string; bytesSent?: number; bytesResumed?: number })
-    .find((record) => record.event === 'summary');
+  const summary = resumeFigures(rerun.stdout);
   expect(sha256(dest)).toBe(sha256(source));
   expect(fs.readdirSync(target).filter((name) => name.includes('.fcp-'))).toEqual([]);
   // Nothing the journal vouched for is sent again ...
-  expect({ bytesSent: summary?.bytesSent, bytesResumed: summary?.bytesResumed }).toEqual({ bytesSent: SIZE - journaled, bytesResumed: journaled });
+  expect(summary).toEqual({ bytesSent: SIZE - journaled, bytesResumed: journaled });
   // ... and what it did not vouch for is at most what was in flight plus one flush interval.
   const bound = SIZE - killed.progress + IN_FLIGHT + FLUSH_INTERVAL;
-  if (summary!.bytesSent! > bound) throw new Error(`rerun sent ${summary!.bytesSent} bytes, more than ${bound} (progress ${killed.progress} at the kill)\n${show(rerun)}`);
+  if (summary.bytesSent > bound) throw new Error(`rerun sent ${summary.bytesSent} bytes, more than ${bound} (progress ${killed.progress} at the kill)\n${show(rerun)}`);
 }
 
 const cases: Case[] = [
@@ -164,11 +152,19 @@ const cases: Case[] = [
   { direction: 'upload', victim: 'fcpd' },
   { direction: 'download', victim: 'fcp' },
   { direction: 'download', victim: 'fcpd' },
+  { direction: 'upload', victim: 'both' },
+  { direction: 'download', victim: 'both' },
 ];
 
-// One kill point per case (four in all): each run logs in over SSH twice, which is most of its time.
+const survivors: Record<Case['victim'], string> = {
+  fcp: 'the remote fcpd exits within seconds, its',
+  fcpd: 'fcp exits with an error, the',
+  both: 'nothing flushes or cleans up (a reboot), the',
+};
+
+// One kill point per case (six in all): each run logs in over SSH twice, which is most of its time.
 describe.each(cases)('$direction, kill -9 of $victim at a point fast-check picks', (which) => {
-  const survivor = which.victim === 'fcp' ? 'the remote fcpd exits within seconds, its' : 'fcp exits with an error, the';
+  const survivor = survivors[which.victim];
   test(`${survivor} partial state is kept, and the rerun gives an identical file sending at most the rest, what was in flight and one flush interval`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.double({ min: 0.2, max: 0.8, noNaN: true }), (fraction) => killAndRerun(which, fraction)),

@@ -201,6 +201,7 @@ const LINK_TARGET = Buffer.from('../elsewhere');
 const PAYLOAD = Buffer.alloc(DATA_FRAME_BYTES, 0x5a);
 const BAD_DIGEST = Buffer.alloc(DIGEST_SIZE, 0xee);
 const IO_ERROR = new FcpError('FCP_ERR_IO', 'EIO while writing');
+const NO_SPACE = new FcpError('FCP_ERR_NO_SPACE', 'ENOSPC while writing');
 const PEER_FILE_ERROR = { code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'vanished' };
 
 function dataMessage(fileId: number, offset: number, length: number): DataMessage {
@@ -352,7 +353,8 @@ function failFile(m: ReceiverModel, f: RFile, code: FcpErrorCode, notifyPeer: bo
   f.state = 'failed';
   return settle(m, [
     ...(notifyPeer ? [sent('FILE_ERROR', { fileId: f.id, code })] : []),
-    ...(f.created ? [{ type: 'discardFile', fileId: f.id }] : []),
+    // A file that failed for want of space keeps its part file for a rerun (PROTOCOL.md §7.5).
+    ...(f.created ? [code === 'FCP_ERR_NO_SPACE' ? { type: 'discardFile', fileId: f.id, keep: true } : { type: 'discardFile', fileId: f.id }] : []),
     fileFailed(f.id, code),
   ]);
 }
@@ -556,11 +558,12 @@ const rSteps = {
     },
   },
   writeFailed: {
-    name: 'owner: write failed',
+    name: 'owner: write failed (an I/O error, or no space: an even pick)',
     check: (m, a) => m.state !== 'FAILED' && !a.ok && choose(m.files.filter(live), a.pick) !== undefined,
     run(m, r, a) {
       const f = choose(m.files.filter(live), a.pick)!;
-      expectActions(r.record(r.machine.fileFailed(f.id, IO_ERROR)), failFile(m, f, 'FCP_ERR_IO', true));
+      const error = a.pick % 2 === 0 ? IO_ERROR : NO_SPACE;
+      expectActions(r.record(r.machine.fileFailed(f.id, error)), failFile(m, f, error.code, true));
     },
   },
   /** The sender could not read a file; dropped when the receiver failed it already, or answered FILE_SAME. */

@@ -1,9 +1,10 @@
-/** FileWriter: a file discarded while its writes are in flight is gone once discarded() resolves. */
+/** FileWriter: a file discarded while its writes are in flight is gone once discarded() resolves (kept, with its journal, when asked). */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chunkHash, loadXxhash } from '../../../src/protocol/xxhash';
 import { FileWriter, ResumeRequest, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
+import { journaledBytes } from '../../integration/helpers/interrupt';
 
 /** A file that starts over (no partial state of an earlier run is used). */
 const fresh = (size: number, chunkSize: number): ResumeRequest => ({ header: { size, mtimeNs: 0n, chunkSize }, reuse: false });
@@ -40,4 +41,20 @@ test('discarded() resolves at once when nothing is in flight', async () => {
   writer.discardFile(0);
   await writer.discarded();
   expect(fs.readdirSync(dir)).toEqual([]);
+});
+
+test('a file discarded with keep (no space) keeps its part file and a journal of every chunk that landed, even those in flight at the discard', async () => {
+  const xxh = await loadXxhash();
+  const writer = new FileWriter(xxh, () => undefined);
+  const chunks = 4;
+  const chunkSize = 4 * SYNC_WRITE_MAX;
+  const size = chunks * chunkSize;
+  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, true, fresh(size, chunkSize));
+  const chunk = Buffer.alloc(chunkSize, 9);
+  const hash = chunkHash(xxh, [chunk]);
+  for (let i = 0; i < chunks; i++) writer.writeChunk(0, i, i * chunkSize, [chunk], hash, () => undefined);
+  writer.discardFile(0, true);
+  await writer.discarded();
+  expect(fs.readdirSync(dir).sort()).toEqual(['.big.fcp-part', '.big.fcp-part.journal']);
+  expect(journaledBytes(xxh, path.join(dir, '.big.fcp-part.journal'), size, chunkSize)).toBe(size);
 });

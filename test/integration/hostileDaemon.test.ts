@@ -1,0 +1,101 @@
+/**
+ * The hostile resume and reconnect cases (CHUNKS_HELD, CHUNK_KEPT, CHUNK_ACK, DATA_LOST,
+ * PARTIAL_STALE: helpers/hostileResumeCases.ts) against a standing `fcpd -d` that is serving a
+ * real transfer meanwhile (issue 12: "the session closed, the server still serving others").
+ * A real fcp pushes a file into the daemon at a limited rate while a lying client logs in to the
+ * same daemon and plays every case, one session after another: each hostile session gets the
+ * right ERROR and is closed; the daemon stays up; the real transfer completes, identical.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PacketType } from '../../src/protocol';
+import { parseLoginKey } from '../../src/protocol/tokens';
+import { daemonSession, DaemonLogin } from './helpers/hostilePeer';
+import { playPull, playPush, PULL_CASES, PUSH_CASES, SIZE } from './helpers/hostileResumeCases';
+import { alive, childEnv, expectExit, killAll, runFcp, runFcpd, sha256, tempDir } from './ssh/harness';
+import { freePort } from './ssh/sshd';
+
+jest.setTimeout(180_000);
+
+const user = os.userInfo().username;
+/** The real transfer: long enough at RATE to outlast every hostile case. */
+const REAL_SIZE = 64 * 1024 * 1024;
+const RATE = '4M';
+
+let work: string;
+let pub: string;
+let daemonEnv: NodeJS.ProcessEnv;
+let clientEnv: NodeJS.ProcessEnv;
+let daemon: DaemonLogin;
+const daemonPids = new Set<number>();
+
+beforeAll(async () => {
+  work = tempDir('hostile-daemon');
+  pub = path.join(work, 'pub');
+  fs.mkdirSync(pub);
+  const made = await runFcp(['--new-token'], { env: childEnv(work) });
+  expectExit(made, 0);
+  const token = /^HOST \S+ (fcpt1_\S+)$/m.exec(made.stdout)![1]!;
+  const loginKey = /^\S+ (fcpk1_\S+) MODULE/m.exec(made.stdout)![1]!;
+  const users = path.join(work, 'fcpd.users');
+  fs.writeFileSync(users, `${user} ${loginKey} pub\n`, { mode: 0o600 });
+  const config = path.join(work, 'fcpd.toml');
+  fs.writeFileSync(config, `users_file = "${users}"\n[modules.pub]\npath = "${pub}"\n`);
+  daemonEnv = childEnv(work, { XDG_STATE_HOME: path.join(work, 'state'), XDG_CONFIG_HOME: path.join(work, 'daemon-config') });
+  const port = await freePort();
+  const start = await runFcpd(['-d', '--port', String(port), '--bind', '127.0.0.1', '--config', config], { env: daemonEnv });
+  expectExit(start, 0);
+  for (const match of start.stdout.matchAll(/pid (\d+)/g)) daemonPids.add(Number(match[1]));
+  expect(daemonPids.size).toBeGreaterThan(0);
+
+  const home = path.join(work, 'client');
+  fs.mkdirSync(path.join(home, 'fcp'), { recursive: true });
+  fs.writeFileSync(path.join(home, 'fcp', 'secrets'), `127.0.0.1:${port} ${user} ${token}\n`, { mode: 0o600 });
+  clientEnv = childEnv(work, { XDG_CONFIG_HOME: home });
+  daemon = { port, user, key: parseLoginKey(loginKey)! };
+});
+
+afterAll(async () => {
+  killAll();
+  await runFcpd(['--stop'], { env: daemonEnv });
+  for (const pid of daemonPids) if (pid > 1 && alive(pid)) process.kill(pid, 'SIGKILL');
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('every hostile resume case against fcpd -d while it serves a real push: each closed with its ERROR, the daemon alive, the real copy identical', async () => {
+  const real = path.join(work, 'real.bin');
+  fs.writeFileSync(real, randomBytes(REAL_SIZE));
+  const source = path.join(pub, 'source');
+  fs.writeFileSync(source, randomBytes(SIZE));
+  const copying = runFcp(['--bwlimit', RATE, real, `fcp://127.0.0.1:${daemon.port}/pub/`], { env: clientEnv, timeoutMs: 150_000 });
+  // Hostile sessions only once the real one is under way (its part file is there).
+  const realPart = path.join(pub, '.real.bin.fcp-part');
+  for (const end = Date.now() + 30_000; !fs.existsSync(realPart) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  expect(fs.existsSync(realPart)).toBe(true);
+
+  const outcomes: string[] = [];
+  for (const [name, messages, expected] of PUSH_CASES) {
+    const live = await daemonSession(daemon, { type: PacketType.PUSH, path: Buffer.from('pub/') }, 1);
+    outcomes.push(`push, ${name}: ${(await playPush(live, messages, 'hostile')).join(',')} (expected ${expected})`);
+  }
+  for (const [name, script, expected] of PULL_CASES) {
+    const live = await daemonSession(daemon, { type: PacketType.PULL, paths: [Buffer.from('pub/source')] }, 1);
+    outcomes.push(`pull, ${name}: ${(await playPull(live, script)).join(',')} (expected ${expected})`);
+  }
+  const expectedOutcomes = [
+    ...PUSH_CASES.map(([name, , expected]) => `push, ${name}: ${expected} (expected ${expected})`),
+    ...PULL_CASES.map(([name, , expected]) => `pull, ${name}: ${expected} (expected ${expected})`),
+  ];
+  expect(outcomes).toEqual(expectedOutcomes);
+  // All of it happened while the real copy was under way.
+  expect(fs.existsSync(realPart)).toBe(true);
+  expect([...daemonPids].filter(alive)).toEqual([...daemonPids]);
+
+  const copied = await copying;
+  expectExit(copied, 0);
+  expect(sha256(path.join(pub, 'real.bin'))).toBe(sha256(real));
+  // Nothing of the hostile pushes is left (nothing of them was verified), nor of the real one.
+  expect(fs.readdirSync(pub).sort()).toEqual(['real.bin', 'source']);
+});
