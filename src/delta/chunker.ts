@@ -41,37 +41,41 @@ export class ContentChunker {
     const cuts: number[] = [];
     const n = data.length;
     let i = 0;
-    let h = this.hash;
-    let length = this.length;
     while (i < n) {
       // The first DELTA_MIN_BLOCK bytes of a block are not hashed: no cut can fall there.
-      if (length < DELTA_MIN_BLOCK) {
-        const skip = Math.min(DELTA_MIN_BLOCK - length, n - i);
+      if (this.length < DELTA_MIN_BLOCK) {
+        const skip = Math.min(DELTA_MIN_BLOCK - this.length, n - i);
         i += skip;
-        length += skip;
+        this.length += skip;
         continue;
       }
-      const hard = length < DELTA_AVG_BLOCK;
-      const mask = hard ? MASK_HARD : MASK_EASY;
-      const stretchEnd = Math.min(n, i + (hard ? DELTA_AVG_BLOCK : DELTA_MAX_BLOCK) - length);
-      const from = i;
-      let cut = false;
-      while (i < stretchEnd) {
-        h = ((h << 1) + GEAR[data[i++]!]!) | 0;
-        if ((h & mask) === 0) {
-          cut = true;
-          break;
-        }
-      }
-      length += i - from;
-      if (cut || length === DELTA_MAX_BLOCK) {
+      const hard = this.length < DELTA_AVG_BLOCK;
+      const stretchEnd = Math.min(n, i + (hard ? DELTA_AVG_BLOCK : DELTA_MAX_BLOCK) - this.length);
+      const cut = this.findCut(data, i, stretchEnd, hard ? MASK_HARD : MASK_EASY);
+      const next = cut < 0 ? stretchEnd : cut;
+      this.length += next - i;
+      i = next;
+      if (cut >= 0 || this.length === DELTA_MAX_BLOCK) {
         cuts.push(i);
-        h = 0;
-        length = 0;
+        this.hash = 0;
+        this.length = 0;
       }
     }
-    this.hash = h;
-    this.length = length;
     return cuts;
+  }
+
+  /**
+   * The hot loop, in a small function of its own that V8 compiles tight: rolls the gear hash over
+   * data[from, end) and returns the index just past the first byte where `hash & mask` is 0, or
+   * -1 when none is (the hash then carries on into the next stretch).
+   */
+  private findCut(data: Uint8Array, from: number, end: number, mask: number): number {
+    let h = this.hash;
+    for (let i = from; i < end; i++) {
+      h = ((h << 1) + GEAR[data[i]!]!) | 0;
+      if ((h & mask) === 0) return i + 1;
+    }
+    this.hash = h;
+    return -1;
   }
 }

@@ -37,22 +37,21 @@ export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit
 }
 
 /**
- * The bytes of a chunk of `length` bytes at file offset `start`, in order: its `copies` read from
- * the old file `oldFd`, and between them the literal bytes of `data`, in order. Where the old file
- * is shorter than a copy needs (it changed since its signature) the copy reads zeros: the chunk
- * then fails its hash and comes again whole.
+ * Fills `chunk` (the chunk at file offset `start`, whole) with its `copies` read from the old file
+ * `oldFd` and, between them, the literal bytes of `data`, in order. Where the old file is shorter
+ * than a copy needs (it changed since its signature) the copy reads zeros: the chunk then fails
+ * its hash and comes again whole.
  */
-export function assembleChunk(oldFd: number, start: number, length: number, data: readonly Buffer[], copies: readonly CopyPiece[]): Buffer[] {
-  const parts: Buffer[] = [];
-  let at = start;
+export function assembleChunk(oldFd: number, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): void {
+  let at = 0;
   let literal = 0;
   let literalOffset = 0;
-  const takeLiteral = (count: number): void => {
-    while (count > 0) {
+  const takeLiteral = (end: number): void => {
+    while (at < end) {
       const buffer = data[literal]!;
-      const take = Math.min(count, buffer.length - literalOffset);
-      parts.push(buffer.subarray(literalOffset, literalOffset + take));
-      count -= take;
+      const take = Math.min(end - at, buffer.length - literalOffset);
+      buffer.copy(chunk, at, literalOffset, literalOffset + take);
+      at += take;
       literalOffset += take;
       if (literalOffset === buffer.length) {
         literal++;
@@ -61,21 +60,23 @@ export function assembleChunk(oldFd: number, start: number, length: number, data
     }
   };
   for (const copy of copies) {
-    takeLiteral(copy.at - at);
-    const old = Buffer.allocUnsafe(copy.length);
-    for (let filled = 0; filled < copy.length; ) {
-      const bytesRead = fs.readSync(oldFd, old, filled, copy.length - filled, copy.from + filled);
-      if (bytesRead === 0) {
-        old.fill(0, filled);
-        break;
-      }
-      filled += bytesRead;
-    }
-    parts.push(old);
-    at = copy.at + copy.length;
+    takeLiteral(copy.at - start);
+    readOld(oldFd, chunk.subarray(at, at + copy.length), copy.from);
+    at += copy.length;
   }
-  takeLiteral(start + length - at);
-  return parts;
+  takeLiteral(chunk.length);
+}
+
+/** Fills `into` from the old file at `from`; zeros past its end. */
+function readOld(oldFd: number, into: Buffer, from: number): void {
+  for (let filled = 0; filled < into.length; ) {
+    const bytesRead = fs.readSync(oldFd, into, filled, into.length - filled, from + filled);
+    if (bytesRead === 0) {
+      into.fill(0, filled);
+      return;
+    }
+    filled += bytesRead;
+  }
 }
 
 /** The destination's old version of a file: a regular file (never followed through a symlink). */
@@ -112,15 +113,16 @@ export async function signOldVersion(xxh: XXHashAPI, old: OldVersion, newSize: n
 }
 
 /**
- * assembleChunk with the old file at `oldPath`, opened for the chunk; when it cannot be opened
- * (it went away since its signature) the literal bytes alone, which fail the chunk's hash: the
- * chunk then comes again whole.
+ * assembleChunk into `chunk` with the old file at `oldPath`, opened for the chunk: the chunk's
+ * bytes; when the old file cannot be opened (it went away since its signature) the literal bytes
+ * alone, which fail the chunk's hash: the chunk then comes again whole.
  */
-export function readChunkWithCopies(oldPath: Buffer, start: number, length: number, data: readonly Buffer[], copies: readonly CopyPiece[]): Buffer[] {
+export function readChunkWithCopies(oldPath: Buffer, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): Buffer[] {
   let fd: number | undefined;
   try {
     fd = fs.openSync(oldPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    return assembleChunk(fd, start, length, data, copies);
+    assembleChunk(fd, start, chunk, data, copies);
+    return [chunk];
   } catch {
     return [...data];
   } finally {

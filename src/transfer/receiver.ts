@@ -26,6 +26,7 @@ import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferS
 import { staleNotice } from '../state/partialFile';
 import type { PathFilter } from '../sync/filter';
 import { oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
+import { ChunkBuffers } from './memoryLink';
 import { compareRules, SyncOptions } from '../sync/options';
 import { FileOutcome, ReceiverSync } from '../sync/receiverSync';
 
@@ -79,6 +80,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly compressed: boolean;
   /** The session negotiated DELTA: a file the destination holds an older version of is described by it (DELTA_SIG). */
   private readonly delta: boolean;
+  /** Feature DELTA: buffers a delta chunk is put together in (its copies and literal bytes), reused once it is written. */
+  private readonly deltaChunks: ChunkBuffers;
   /** Bytes of verified chunks taken from old versions of files (DELTA_COPY). */
   private bytesSaved = 0;
   /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
@@ -110,6 +113,7 @@ export class ReceiveEngine extends TransferRun {
     super(link);
     this.compressed = (link.params.features & Feature.COMPRESS) !== 0;
     this.delta = (link.params.features & Feature.DELTA) !== 0;
+    this.deltaChunks = new ChunkBuffers(link.params.chunkSize);
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     const resume = (link.params.features & Feature.RESUME) !== 0;
     this.reuse = resume && (mode.flags & ModeFlag.NO_RESUME) === 0;
@@ -392,11 +396,13 @@ export class ReceiveEngine extends TransferRun {
     const { fileId, seq, length, hash, copies } = action;
     const old = copies && this.files.get(fileId)?.old;
     // Feature DELTA: the chunk's bytes are its copies from the old version and the DATA between them.
-    const data = old ? readChunkWithCopies(old, seq * DATA_UNIT, length, action.data, copies) : action.data;
+    const assembled = old && this.deltaChunks.take(length);
+    const data = assembled ? readChunkWithCopies(old, seq * DATA_UNIT, assembled, action.data, copies) : action.data;
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
       this.link.returnChunk?.(action.data);
+      if (assembled) this.deltaChunks.give([assembled]);
       // A lost connection's writes count no more: its replacement starts from none (dataLost).
       if (conn.isOpen && --this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { DATA_UNIT, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK } from '../../../src/protocol/constants';
+import { DATA_UNIT, DELTA_AVG_BLOCK, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK, DELTA_SIG_UNIT } from '../../../src/protocol/constants';
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { BlockScanner, blocksOf } from '../../../src/delta/blocks';
 import { ContentChunker } from '../../../src/delta/chunker';
@@ -103,9 +103,9 @@ describe('content-defined blocks', () => {
       at += block.length;
     });
     expect(at).toBe(data.length);
-    // The average lies near DELTA_AVG_BLOCK (64 KiB) on random data.
-    expect(data.length / blocks.length).toBeGreaterThan(40 * 1024);
-    expect(data.length / blocks.length).toBeLessThan(100 * 1024);
+    // The average lies near DELTA_AVG_BLOCK (16 KiB) on random data.
+    expect(data.length / blocks.length).toBeGreaterThan(0.6 * DELTA_AVG_BLOCK);
+    expect(data.length / blocks.length).toBeLessThan(1.6 * DELTA_AVG_BLOCK);
   });
 
   it('finds no cut in less than the minimum block', () => {
@@ -115,7 +115,7 @@ describe('content-defined blocks', () => {
   it('bounds the signature: a scanner stops at its limit', () => {
     const data = randomBytes(4 * 1024 * 1024);
     const limit = signatureLimit(256 * 1024);
-    expect(limit).toBe((256 * 1024) / DELTA_MIN_BLOCK + 1);
+    expect(limit).toBe((256 * 1024) / DELTA_SIG_UNIT + 1);
     const scanner = new BlockScanner(xxh, limit);
     scanner.push(data);
     expect(scanner.full).toBe(true);
