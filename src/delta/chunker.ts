@@ -6,13 +6,10 @@
  * The gear hash: h = (h << 1) + GEAR[byte] (32 bits). Bit k of h depends only on the last k + 1
  * bytes, so the masks test high bits (a 32-byte window at bit 31). Normalized chunking: before
  * DELTA_AVG_BLOCK a harder mask (2 bits more), after it an easier one (2 bits fewer), which
- * narrows the spread of block sizes around the average.
+ * narrows the spread of block sizes around the average. The hashing itself runs in gearScan.ts.
  */
-import { createHash } from 'node:crypto';
 import { DELTA_AVG_BLOCK, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK } from '../protocol/constants';
-
-/** GEAR[b]: the first 4 bytes, big-endian, of SHA-256 of the single byte b. */
-export const GEAR: Uint32Array = Uint32Array.from({ length: 256 }, (_, byte) => createHash('sha256').update(Buffer.of(byte)).digest().readUInt32BE(0));
+import { findCut, RollingHash } from './gearScan';
 
 const AVG_BITS = Math.log2(DELTA_AVG_BLOCK);
 /** The top `bits` bits of a 32-bit word, as a signed 32-bit value (what `h & mask` compares with). */
@@ -28,7 +25,7 @@ export const MASK_EASY = topBits(AVG_BITS - 2);
  * `pending` counts (a last block the stream ends with).
  */
 export class ContentChunker {
-  private hash = 0;
+  private readonly rolling: RollingHash = { hash: 0 };
   /** Bytes of the block in progress. */
   private length = 0;
 
@@ -51,31 +48,16 @@ export class ContentChunker {
       }
       const hard = this.length < DELTA_AVG_BLOCK;
       const stretchEnd = Math.min(n, i + (hard ? DELTA_AVG_BLOCK : DELTA_MAX_BLOCK) - this.length);
-      const cut = this.findCut(data, i, stretchEnd, hard ? MASK_HARD : MASK_EASY);
+      const cut = findCut(data, i, stretchEnd, this.rolling, hard ? MASK_HARD : MASK_EASY);
       const next = cut < 0 ? stretchEnd : cut;
       this.length += next - i;
       i = next;
       if (cut >= 0 || this.length === DELTA_MAX_BLOCK) {
         cuts.push(i);
-        this.hash = 0;
+        this.rolling.hash = 0;
         this.length = 0;
       }
     }
     return cuts;
-  }
-
-  /**
-   * The hot loop, in a small function of its own that V8 compiles tight: rolls the gear hash over
-   * data[from, end) and returns the index just past the first byte where `hash & mask` is 0, or
-   * -1 when none is (the hash then carries on into the next stretch).
-   */
-  private findCut(data: Uint8Array, from: number, end: number, mask: number): number {
-    let h = this.hash;
-    for (let i = from; i < end; i++) {
-      h = ((h << 1) + GEAR[data[i]!]!) | 0;
-      if ((h & mask) === 0) return i + 1;
-    }
-    this.hash = h;
-    return -1;
   }
 }

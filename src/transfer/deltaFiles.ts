@@ -11,8 +11,16 @@ import { closeQuietly } from './fsError';
 import { Block, BlockScanner, SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
 import { signatureLimit } from '../delta/signature';
+import { ChunkBuffers } from './memoryLink';
 
 const read = promisify(fs.read);
+
+/**
+ * Delta chunks put together at once at most, each in a buffer of its own until it is written:
+ * DELTA_COPY messages are tiny, so the connection's flow control (a pause after a few waiting
+ * writes) lets hundreds of them in at once, each a chunk's worth of memory.
+ */
+const ASSEMBLED_AT_ONCE = 8;
 
 /** Bytes read at a time while scanning. */
 const SCAN_READ = 4 * 1024 * 1024;
@@ -76,6 +84,32 @@ function readOld(oldFd: number, into: Buffer, from: number): void {
       return;
     }
     filled += bytesRead;
+  }
+}
+
+/** Pooled buffers for delta chunks, ASSEMBLED_AT_ONCE lent at a time; who asks for more waits its turn, in order. */
+export class ChunkAssembly {
+  private readonly buffers: ChunkBuffers;
+  private readonly waiting: (() => void)[] = [];
+  private lent = 0;
+
+  constructor(chunkSize: number) {
+    this.buffers = new ChunkBuffers(chunkSize);
+  }
+
+  /** Runs `use` with `length` bytes of a buffer once one is free; `use` calls `free` once it is done with them. */
+  withBuffer(length: number, use: (chunk: Buffer, free: () => void) => void): void {
+    if (this.lent === ASSEMBLED_AT_ONCE) {
+      this.waiting.push(() => this.withBuffer(length, use));
+      return;
+    }
+    this.lent++;
+    const chunk = this.buffers.take(length);
+    use(chunk, () => {
+      this.buffers.give([chunk]);
+      this.lent--;
+      this.waiting.shift()?.();
+    });
   }
 }
 

@@ -25,8 +25,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
 import type { PathFilter } from '../sync/filter';
-import { oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
-import { ChunkBuffers } from './memoryLink';
+import { ChunkAssembly, oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
 import { compareRules, SyncOptions } from '../sync/options';
 import { FileOutcome, ReceiverSync } from '../sync/receiverSync';
 
@@ -80,8 +79,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly compressed: boolean;
   /** The session negotiated DELTA: a file the destination holds an older version of is described by it (DELTA_SIG). */
   private readonly delta: boolean;
-  /** Feature DELTA: buffers a delta chunk is put together in (its copies and literal bytes), reused once it is written. */
-  private readonly deltaChunks: ChunkBuffers;
+  /** Feature DELTA: the buffers delta chunks are put together in (their copies and literal bytes), a few at a time. */
+  private readonly deltaChunks: ChunkAssembly;
   /** Bytes of verified chunks taken from old versions of files (DELTA_COPY). */
   private bytesSaved = 0;
   /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
@@ -113,7 +112,7 @@ export class ReceiveEngine extends TransferRun {
     super(link);
     this.compressed = (link.params.features & Feature.COMPRESS) !== 0;
     this.delta = (link.params.features & Feature.DELTA) !== 0;
-    this.deltaChunks = new ChunkBuffers(link.params.chunkSize);
+    this.deltaChunks = new ChunkAssembly(link.params.chunkSize);
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     const resume = (link.params.features & Feature.RESUME) !== 0;
     this.reuse = resume && (mode.flags & ModeFlag.NO_RESUME) === 0;
@@ -393,19 +392,31 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private writeChunk(connIndex: number, action: WriteChunkAction): void {
-    const { fileId, seq, length, hash, copies } = action;
-    const old = copies && this.files.get(fileId)?.old;
-    // Feature DELTA: the chunk's bytes are its copies from the old version and the DATA between them.
-    const assembled = old && this.deltaChunks.take(length);
-    const data = assembled ? readChunkWithCopies(old, seq * DATA_UNIT, assembled, action.data, copies) : action.data;
+    const { fileId, seq, length, copies } = action;
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
       this.link.returnChunk?.(action.data);
-      if (assembled) this.deltaChunks.give([assembled]);
       // A lost connection's writes count no more: its replacement starts from none (dataLost).
       if (conn.isOpen && --this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
+    const old = copies && this.files.get(fileId)?.old;
+    if (!old) return this.writeVerified(action, action.data, settled);
+    // Feature DELTA: the chunk's bytes are its copies from the old version and the DATA between them.
+    this.deltaChunks.withBuffer(length, (chunk, free) => {
+      const written = (): void => {
+        free();
+        settled();
+      };
+      // A file that failed while its chunk waited for a buffer takes no more writes.
+      if (!this.writer.isOpen(fileId)) return written();
+      this.writeVerified(action, readChunkWithCopies(old, seq * DATA_UNIT, chunk, action.data, copies), written);
+    });
+  }
+
+  /** Writes a chunk's bytes when they hash to what CHUNK_SUM says; `settled` runs once its buffers are free. */
+  private writeVerified(action: WriteChunkAction, data: Buffer[], settled: () => void): void {
+    const { fileId, seq, length, hash, copies } = action;
     const offset = seq * DATA_UNIT;
     this.writer.writeChunk(fileId, offset / this.link.params.chunkSize, offset, data, hash, (error, result) => {
       settled();
