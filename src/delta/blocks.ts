@@ -52,6 +52,11 @@ export class BlockScanner {
     this.offset += data.length;
   }
 
+  /** The blocks cut so far (the one in progress not yet). */
+  get closed(): readonly Block[] {
+    return this.blocks;
+  }
+
   /** Every block, the last one (shorter than a cut would make it) included. */
   end(): Block[] {
     if (!this.full && this.offset > this.blockStart) this.close(this.offset, new Uint8Array(0));

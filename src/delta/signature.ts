@@ -15,10 +15,9 @@ export function signatureLimit(size: number): number {
   return Math.min(MAX_SIG_BLOCKS, Math.floor(size / DELTA_SIG_UNIT) + 1);
 }
 
-/** The DELTA_SIG messages that carry `blocks`: MAX_SIG_ENTRIES to a message. */
-export function signatureMessages(fileId: number, blocks: readonly SignedBlock[]): DeltaSigMessage[] {
+/** The DELTA_SIG messages that carry `blocks`, the first at old offset `oldOffset`: MAX_SIG_ENTRIES to a message. */
+export function signatureMessages(fileId: number, blocks: readonly SignedBlock[], oldOffset = 0): DeltaSigMessage[] {
   const messages: DeltaSigMessage[] = [];
-  let oldOffset = 0;
   for (let first = 0; first < blocks.length; first += MAX_SIG_ENTRIES) {
     const part = blocks.slice(first, first + MAX_SIG_ENTRIES);
     const entries = Buffer.allocUnsafe(part.length * DELTA_SIG_ENTRY_SIZE);

@@ -28,9 +28,17 @@ const SCAN_READ = 4 * 1024 * 1024;
 /**
  * The blocks of the first `size` bytes of the open file `fd`, at most `limit` of them; stops early
  * (undefined) when `stop` says so, between reads. A file shorter than `size` gives the blocks of
- * what it has. `also` sees every byte read, in order.
+ * what it has. `also` sees every byte read, in order; `progress` the blocks so far after each read.
  */
-export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit: number, stop: () => boolean, also?: (data: Buffer) => void): Promise<Block[] | undefined> {
+export async function scanBlocks(
+  xxh: XXHashAPI,
+  fd: number,
+  size: number,
+  limit: number,
+  stop: () => boolean,
+  also?: (data: Buffer) => void,
+  progress?: (blocks: readonly Block[]) => void,
+): Promise<Block[] | undefined> {
   const scanner = new BlockScanner(xxh, limit);
   const buffer = Buffer.allocUnsafe(Math.min(SCAN_READ, Math.max(1, size)));
   for (let position = 0; position < size && !scanner.full; ) {
@@ -39,6 +47,7 @@ export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit
     if (bytesRead === 0) break;
     scanner.push(buffer.subarray(0, bytesRead));
     also?.(buffer.subarray(0, bytesRead));
+    progress?.(scanner.closed);
     position += bytesRead;
   }
   return scanner.end();
@@ -131,16 +140,23 @@ export function oldVersion(path: Buffer, newSize: number): OldVersion | undefine
 }
 
 /**
- * The signature of `old` for a new file of `newSize` bytes (at most signatureLimit blocks); empty
- * when it cannot be read, or `stop` said so: the file is then sent whole.
+ * Reads `old` for a new file of `newSize` bytes and hands its blocks (at most signatureLimit of
+ * them) to `describe` as they are cut, in order, a read's worth at a time, the last with the file's
+ * last block; stops (quietly) when it cannot be read on, or `stop` says so: what was described stands.
  */
-export async function signOldVersion(xxh: XXHashAPI, old: OldVersion, newSize: number, stop: () => boolean): Promise<SignedBlock[]> {
+export async function signOldVersion(xxh: XXHashAPI, old: OldVersion, newSize: number, stop: () => boolean, describe: (blocks: readonly SignedBlock[]) => void): Promise<void> {
   let fd: number | undefined;
+  let described = 0;
+  const describeNew = (blocks: readonly SignedBlock[]): void => {
+    if (blocks.length > described) describe(blocks.slice(described));
+    described = blocks.length;
+  };
   try {
     fd = fs.openSync(old.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    return (await scanBlocks(xxh, fd, old.size, signatureLimit(newSize), stop)) ?? [];
+    const blocks = await scanBlocks(xxh, fd, old.size, signatureLimit(newSize), stop, undefined, describeNew);
+    if (blocks) describeNew(blocks);
   } catch {
-    return [];
+    // Unreadable (or gone): the blocks described so far are all the sender gets.
   } finally {
     if (fd !== undefined) closeQuietly(fd);
   }

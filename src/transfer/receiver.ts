@@ -14,6 +14,7 @@ import { singleChunkDigest } from '../session/digest';
 import type { EntryScope } from '../session/entryScope';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
+import type { SignedBlock } from '../delta/blocks';
 import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
@@ -383,11 +384,14 @@ export class ReceiveEngine extends TransferRun {
     // A part file to resume has priority over a delta; a small or new file goes whole.
     const old = this.delta && resumed.held.size === 0 ? oldVersion(local, file.size) : undefined;
     if (!old) return this.apply(this.machine.fileCreated(fileId, resumed), 0);
-    void signOldVersion(this.link.xxh, old, file.size, () => this.over || !this.files.has(fileId)).then((signature) =>
+    // Feature DELTA: the old version's blocks go as DELTA_SIG as they are cut (the sender cuts its file meanwhile).
+    const describe = (blocks: readonly SignedBlock[]): void =>
       this.guard(() => {
-        if (signature.length > 0) file.old = local;
-        this.apply(this.machine.fileCreated(fileId, resumed, signature), 0);
-      }),
+        file.old = local;
+        this.apply(this.machine.signaturePart(fileId, blocks), 0);
+      });
+    void signOldVersion(this.link.xxh, old, file.size, () => this.over || !this.files.has(fileId), describe).then(() =>
+      this.guard(() => this.apply(this.machine.fileCreated(fileId, resumed), 0)),
     );
   }
 

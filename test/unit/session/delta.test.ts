@@ -55,6 +55,25 @@ describe('signature', () => {
     expect(sendFile?.type === 'sendFile' && sendFile.signature).toEqual(signature);
   });
 
+  test('a signature streamed in parts: DELTA_SIG as each part comes, old offsets continuing, cut at the limit, then FILE_READY alone', () => {
+    const receiver = announcedReceiver();
+    const limit = signatureLimit(SIZE);
+    const first = sends(receiver.signaturePart(0, blocks(3, 100)));
+    const second = sends(receiver.signaturePart(0, blocks(limit, 200)));
+    const late = sends(receiver.signaturePart(0, blocks(1)));
+    const ready = sends(receiver.fileCreated(0, { held: new Map(), stale: undefined }));
+    expect(first.map((m) => m.type === PacketType.DELTA_SIG && [m.oldOffset, m.entries.length / DELTA_SIG_ENTRY_SIZE])).toEqual([[0, 3]]);
+    expect(second.map((m) => m.type === PacketType.DELTA_SIG && [m.oldOffset, m.entries.length / DELTA_SIG_ENTRY_SIZE])).toEqual([[300, limit - 3]]);
+    expect(late).toEqual([]);
+    expect(ready.map((m) => m.type)).toEqual([PacketType.FILE_READY]);
+    // The sender collects the parts as one signature and says when the first came.
+    const sender = announcedSender();
+    const actions = [...first, ...second, ...ready].map((m) => [...sender.receive(m)]);
+    expect(actions.map((list) => list.map((action) => action.type))).toEqual([['signatureStarted'], [], ['sendFile']]);
+    const sendFile = actions[2]!.find((action) => action.type === 'sendFile');
+    expect(sendFile?.type === 'sendFile' && sendFile.signature).toEqual([...blocks(3, 100), ...blocks(limit - 3, 200)]);
+  });
+
   test('held chunks go before a delta: a part file to resume gets CHUNKS_HELD and no DELTA_SIG', () => {
     const messages = sends(announcedReceiver().fileCreated(0, { held: new Map([[0, 5n]]), stale: undefined }, blocks(3)));
     expect(messages.map((m) => m.type)).toEqual([PacketType.CHUNKS_HELD, PacketType.FILE_READY]);
