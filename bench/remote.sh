@@ -11,13 +11,16 @@
 #   5. sftp (loopback): fcp --sftp -n 1/2/4/8 against scp, scp -O, and mscp where installed (else
 #      parallel sftp batches for the tree), each with its CPU seconds (client + sshd sessions), and
 #      the load average before and after (shared machines: CPU seconds hold where wall time does not).
-#   6. sync (loopback, not part of all): the delta against rsync -a --no-whole-file, one run each: the
-#      1 GiB file with 10 regions of 4 KiB rewritten in place, and with 100 bytes inserted near its
-#      start, over a destination holding the original; times, bytes sent and rsync's literal data.
-#   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
-#      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN);
+#   6. sync (loopback; syncwan: the same on the emulated WAN; neither part of all): the delta (issue
+#      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
+#      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
+#      (the big file, 1,000 x 1 MiB, 10,000 x 4 KiB) with 1 % of its files changed, and re-synced
+#      unchanged; times, ratios, fcp's bytes sent against rsync's literal data, outputs checked.
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|all]   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override)
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|all]
+#   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
+#      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
+#   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -46,9 +49,9 @@ cleanup() {
 trap cleanup EXIT
 
 make_data() {
-  head -c $((1024 * 1024 * 1024)) /dev/urandom > "$DATA/big"
+  head -c $((${BIG_MIB:-1024} * 1024 * 1024)) /dev/urandom > "$DATA/big"
   head -c 1 /dev/urandom > "$DATA/one"
-  { [ "$WHAT" = reconnect ] || [ "$WHAT" = sync ] || [ "$WHAT" = cut ]; } && return
+  case "$WHAT" in reconnect | sync | syncwan | cut) return ;; esac
   python3 - "$DATA/tree" <<'PY'
 import os, sys
 root = sys.argv[1]
@@ -399,49 +402,128 @@ reconnect() {
   bash "$WAN" down
 }
 
-# The changed versions of $DATA/big the sync case sends: 10 regions rewritten, 100 bytes inserted.
+# The changed versions of $DATA/big the sync cases send: 10 regions of 4 KiB rewritten in place,
+# 100 bytes inserted near its start.
 make_changed() {
   cp "$DATA/big" "$DATA/inplace"
   python3 - "$DATA/inplace" <<'PY'
 import os, sys
-with open(sys.argv[1], "r+b") as f:
+path = sys.argv[1]
+size = os.path.getsize(path)
+with open(path, "r+b") as f:
     for region in range(10):
-        f.seek(50_000_000 + region * 100_000_000)
+        f.seek(size // 20 + region * (size // 10))
         f.write(os.urandom(4096))
 PY
   { head -c 1000 "$DATA/big"; head -c 100 /dev/urandom; tail -c +1001 "$DATA/big"; } > "$DATA/inserted"
 }
 
-# One timed run of a command that updates $1/big to $2: $1/big holds the original (with an old
-# mtime, so that the quick check sends it) before the run; its output is left in $DATA/run.out.
-timed_update() {
-  local out=$1 changed=$2 start end
-  shift 2
-  mkdir -p "$out"
-  cp "$DATA/big" "$out/big"
-  touch -d 2020-01-01 "$out/big"
+# The sync tree, as synced before ($DATA/tree0) and with 1 % of its files changed since ($DATA/tree1):
+# the big file (tree1's is $DATA/inplace), SYNC_MEDIUM files of 1 MiB (a tenth of a percent of
+# them, at least one, with 4 KiB rewritten in the middle) and SYNC_SMALL of 4 KiB (the rest of the
+# 1 %, rewritten whole). Unchanged files are hard links between the two, so they keep one mtime.
+make_sync_tree() {
+  python3 - "$DATA" "${SYNC_MEDIUM:-1000}" "${SYNC_SMALL:-10000}" <<'PY'
+import os, sys
+data, medium, small = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+old, new = f"{data}/tree0", f"{data}/tree1"
+files = [(f"m/d{i // 100}/f{i % 100}", 1 << 20) for i in range(medium)] + [(f"s/d{i // 100}/f{i % 100}", 4096) for i in range(small)]
+changed_medium = max(1, medium // 1000)
+changed_small = max(1, (1 + medium + small) // 100 - 1 - changed_medium)
+for root in (old, new):
+    os.makedirs(root)
+os.link(f"{data}/big", f"{old}/big")
+os.link(f"{data}/inplace", f"{new}/big")
+for i, (name, size) in enumerate(files):
+    for root in (old, new):
+        os.makedirs(os.path.dirname(f"{root}/{name}"), exist_ok=True)
+    body = os.urandom(size)
+    with open(f"{old}/{name}", "wb") as out:
+        out.write(body)
+    if i < changed_medium or medium <= i < medium + changed_small:
+        if size > 4096:
+            body = body[: size // 2] + os.urandom(4096) + body[size // 2 + 4096 :]
+        else:
+            body = os.urandom(size)
+        with open(f"{new}/{name}", "wb") as out:
+            out.write(body)
+        # An old mtime for the old version: the quick check must see the change.
+        os.utime(f"{old}/{name}", (1577836800, 1577836800))
+    else:
+        os.link(f"{old}/{name}", f"{new}/{name}")
+print(f"sync tree: {1 + medium + small} files, {1 + changed_medium + changed_small} of them changed")
+PY
+}
+
+# One timed run of a command that updates $2 (a file or a directory) to the source $1: $2 is made
+# first by `$3` (a shell command); the run's output is left in $DATA/run.out. Prints the seconds,
+# or nan when the command failed or left a destination that differs from the source.
+timed_sync() {
+  local source=$1 dest=$2 prepare=$3 start end
+  shift 3
+  rm -rf "$dest"
+  eval "$prepare"
   sync
   start=$(date +%s.%N)
   "$@" > "$DATA/run.out" 2>"$DATA/err" || { echo "bench: failed: $* ($(tail -2 "$DATA/err") $(tail -1 "$DATA/run.out"))" >&2; echo nan; return; }
   end=$(date +%s.%N)
-  cmp -s "$out/big" "$changed" || echo "bench: $* left a file that differs from the source" >&2
+  if ! diff -rq "$source" "$dest" >&2; then
+    echo "bench: $* left a destination that differs from the source" >&2
+    echo nan
+    return
+  fi
   python3 -c "print(f'{$end-$start:.2f}')"
 }
 
+# rsync's literal data (--stats) and fcp's bytesSent (--json) of the last run, in bytes.
+rsync_literal() { grep -E '^Literal data' "$DATA/run.out" | tr -dc '0-9'; }
+fcp_sent() { tail -1 "$DATA/run.out" | grep -o '"bytesSent":[0-9]*' | cut -d: -f2; }
+
+# One case of the delta benchmark, $1 naming it: rsync -a, rsync -a --no-whole-file and fcp in the
+# same run, each updating $3 to $2 over a destination that `$4` prepares. $HOST, $SSH_CONFIG and
+# $ON_A (a prefix that runs a command on the sending host) say where.
+sync_compare() {
+  local label=$1 source=$2 dest=$3 prepare=$4 rsync_a rsync_n fcp lit_a lit_n sent slash=
+  [ -d "$source" ] && slash=/
+  rsync_a=$(timed_sync "$source" "$dest" "$prepare" $ON_A rsync -a --stats -e "ssh -F $SSH_CONFIG" "$source$slash" "$HOST:$dest$slash")
+  lit_a=$(rsync_literal)
+  rsync_n=$(timed_sync "$source" "$dest" "$prepare" $ON_A rsync -a --no-whole-file --stats -e "ssh -F $SSH_CONFIG" "$source$slash" "$HOST:$dest$slash")
+  lit_n=$(rsync_literal)
+  fcp=$(timed_sync "$source" "$dest" "$prepare" $ON_A $FCP --json ${slash:+-r} -F "$SSH_CONFIG" --fcpd-path "$FCPD" "$source$slash" "$HOST:$dest$slash")
+  sent=$(fcp_sent)
+  echo "$label: rsync -a $rsync_a s (literal data ${lit_a:-?} B), rsync -a --no-whole-file $rsync_n s (literal data ${lit_n:-?} B)"
+  echo "  fcp $fcp s = $(ratio "$fcp" "$rsync_a")x rsync -a, $(ratio "$fcp" "$rsync_n")x --no-whole-file;" \
+    "bytes sent ${sent:-?} = $(ratio "${sent:-0}" "${lit_n:-0}")x rsync's literal data"
+}
+
+# The delta (issue 16) against rsync in the same run, over the loopback sshd (sync) or the emulated
+# WAN (syncwan): the big file with 10 regions rewritten in place and with 100 bytes inserted near
+# its start, then the tree (big file + SYNC_MEDIUM x 1 MiB + SYNC_SMALL x 4 KiB) with 1 % of its
+# files changed, and the same tree re-synced with nothing changed. Targets: fcp at most 0.5x
+# rsync's time, 1x for the unchanged tree, bytes sent at most 2x rsync's literal data. Every
+# destination starts as the old version, hard links into $DATA (both tools write a temporary file
+# and rename it over the old one, which stays as it was).
 sync_case() {
-  echo "== sync: the delta over the loopback sshd, one run each (before: $(uptime | sed 's/.*load/load/'))"
-  loopback_sshd
+  local where=$1 out
+  if [ "$where" = wan ]; then
+    wan_up
+    HOST=wanb SSH_CONFIG=$DATA/wanconfig ON_A="bash $WAN a" out=$DATA/wanout
+  else
+    echo "== sync: the delta over the loopback sshd, one run each"
+    loopback_sshd
+    HOST=bench SSH_CONFIG=$SSHD_DIR/config ON_A= out=$DATA/out
+  fi
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   make_changed
-  local dir=$SSHD_DIR out=$DATA/out changed seconds
-  for changed in "$DATA/inplace" "$DATA/inserted"; do
-    seconds=$(timed_update "$out" "$changed" rsync -a --no-whole-file --stats -e "ssh -F $dir/config" "$changed" "bench:$out/big")
-    echo "$(basename "$changed"): rsync -a --no-whole-file $seconds s, $(grep -E '^(Literal data|Matched data|Total bytes sent)' "$DATA/run.out" | tr '\n' ';' | sed 's/;$//')"
-    seconds=$(timed_update "$out" "$changed" $FCP --json -F "$dir/config" --fcpd-path "$FCPD" "$changed" "bench:$out/big")
-    echo "  fcp $seconds s, $(tail -1 "$DATA/run.out" | grep -o '"bytesSent":[0-9]*,"bytesResumed":[0-9]*,"bytesSaved":[0-9]*')"
-  done
+  make_sync_tree
+  local old="mkdir -p $out && ln $DATA/big $out/big && touch -d 2020-01-01 $out/big"
+  sync_compare "in place ($(($(stat -c %s "$DATA/big") / 1048576)) MiB, 10 x 4 KiB rewritten)" "$DATA/inplace" "$out/big" "$old"
+  sync_compare "inserted (100 bytes near the start)" "$DATA/inserted" "$out/big" "$old"
+  sync_compare "tree, 1 % of files changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree0 $out/tree"
+  sync_compare "tree, nothing changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree1 $out/tree"
   rm -rf "$out"
-  echo "  after: $(uptime | sed 's/.*load/load/')"
-  kill "$SSHD_PID"; SSHD_PID=
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ "$where" = wan ]; then bash "$WAN" down; else kill "$SSHD_PID"; SSHD_PID=; fi
 }
 
 need iperf3 rsync python3
@@ -455,7 +537,8 @@ case "$WHAT" in
   reconnect) reconnect ;;
   cut) cut_case ;;
   sftp) sftp_case ;;
-  sync) sync_case ;;
+  sync) sync_case loopback ;;
+  syncwan) sync_case wan ;;
   all) loopback; sftp_case; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|all]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|all]" >&2; exit 2 ;;
 esac

@@ -20,7 +20,8 @@ export interface Block extends SignedBlock {
 export class BlockScanner {
   private readonly chunker = new ContentChunker();
   private readonly blocks: Block[] = [];
-  private hasher: ReturnType<XXHashAPI['create64']>;
+  /** The xxh64 of the block in progress, when part of it came in an earlier piece. */
+  private hasher: ReturnType<XXHashAPI['create64']> | undefined;
   /** Bytes fed so far. */
   private offset = 0;
   /** Where the block in progress starts. */
@@ -30,9 +31,7 @@ export class BlockScanner {
   constructor(
     private readonly xxh: XXHashAPI,
     private readonly limit = Infinity,
-  ) {
-    this.hasher = xxh.create64(0n);
-  }
+  ) {}
 
   /** The limit of blocks is reached: what follows is not described. */
   get full(): boolean {
@@ -43,24 +42,33 @@ export class BlockScanner {
     let from = 0;
     for (const cut of this.chunker.push(data)) {
       if (this.full) return;
-      this.hasher.update(data.subarray(from, cut));
-      this.close(this.offset + cut);
+      this.close(this.offset + cut, data.subarray(from, cut));
       from = cut;
     }
-    if (!this.full) this.hasher.update(data.subarray(from));
+    if (!this.full && from < data.length) {
+      this.hasher ??= this.xxh.create64(0n);
+      this.hasher.update(data.subarray(from));
+    }
     this.offset += data.length;
+  }
+
+  /** The blocks cut so far (the one in progress not yet). */
+  get closed(): readonly Block[] {
+    return this.blocks;
   }
 
   /** Every block, the last one (shorter than a cut would make it) included. */
   end(): Block[] {
-    if (!this.full && this.offset > this.blockStart) this.close(this.offset);
+    if (!this.full && this.offset > this.blockStart) this.close(this.offset, new Uint8Array(0));
     return this.blocks;
   }
 
-  private close(end: number): void {
-    this.blocks.push({ offset: this.blockStart, length: end - this.blockStart, hash: this.hasher.digest() });
+  /** Ends the block in progress at `end`; `tail` holds its bytes not hashed yet (all of them, mostly: one call then hashes it). */
+  private close(end: number, tail: Uint8Array): void {
+    const hash = this.hasher ? this.hasher.update(tail).digest() : this.xxh.h64Raw(tail, 0n);
+    this.blocks.push({ offset: this.blockStart, length: end - this.blockStart, hash });
     this.blockStart = end;
-    this.hasher = this.xxh.create64(0n);
+    this.hasher = undefined;
   }
 }
 

@@ -6,13 +6,10 @@
  * The gear hash: h = (h << 1) + GEAR[byte] (32 bits). Bit k of h depends only on the last k + 1
  * bytes, so the masks test high bits (a 32-byte window at bit 31). Normalized chunking: before
  * DELTA_AVG_BLOCK a harder mask (2 bits more), after it an easier one (2 bits fewer), which
- * narrows the spread of block sizes around the average.
+ * narrows the spread of block sizes around the average. The hashing itself runs in gearScan.ts.
  */
-import { createHash } from 'node:crypto';
 import { DELTA_AVG_BLOCK, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK } from '../protocol/constants';
-
-/** GEAR[b]: the first 4 bytes, big-endian, of SHA-256 of the single byte b. */
-export const GEAR: Uint32Array = Uint32Array.from({ length: 256 }, (_, byte) => createHash('sha256').update(Buffer.of(byte)).digest().readUInt32BE(0));
+import { findCut, RollingHash } from './gearScan';
 
 const AVG_BITS = Math.log2(DELTA_AVG_BLOCK);
 /** The top `bits` bits of a 32-bit word, as a signed 32-bit value (what `h & mask` compares with). */
@@ -28,7 +25,7 @@ export const MASK_EASY = topBits(AVG_BITS - 2);
  * `pending` counts (a last block the stream ends with).
  */
 export class ContentChunker {
-  private hash = 0;
+  private readonly rolling: RollingHash = { hash: 0 };
   /** Bytes of the block in progress. */
   private length = 0;
 
@@ -41,37 +38,26 @@ export class ContentChunker {
     const cuts: number[] = [];
     const n = data.length;
     let i = 0;
-    let h = this.hash;
-    let length = this.length;
     while (i < n) {
       // The first DELTA_MIN_BLOCK bytes of a block are not hashed: no cut can fall there.
-      if (length < DELTA_MIN_BLOCK) {
-        const skip = Math.min(DELTA_MIN_BLOCK - length, n - i);
+      if (this.length < DELTA_MIN_BLOCK) {
+        const skip = Math.min(DELTA_MIN_BLOCK - this.length, n - i);
         i += skip;
-        length += skip;
+        this.length += skip;
         continue;
       }
-      const hard = length < DELTA_AVG_BLOCK;
-      const mask = hard ? MASK_HARD : MASK_EASY;
-      const stretchEnd = Math.min(n, i + (hard ? DELTA_AVG_BLOCK : DELTA_MAX_BLOCK) - length);
-      const from = i;
-      let cut = false;
-      while (i < stretchEnd) {
-        h = ((h << 1) + GEAR[data[i++]!]!) | 0;
-        if ((h & mask) === 0) {
-          cut = true;
-          break;
-        }
-      }
-      length += i - from;
-      if (cut || length === DELTA_MAX_BLOCK) {
+      const hard = this.length < DELTA_AVG_BLOCK;
+      const stretchEnd = Math.min(n, i + (hard ? DELTA_AVG_BLOCK : DELTA_MAX_BLOCK) - this.length);
+      const cut = findCut(data, i, stretchEnd, this.rolling, hard ? MASK_HARD : MASK_EASY);
+      const next = cut < 0 ? stretchEnd : cut;
+      this.length += next - i;
+      i = next;
+      if (cut >= 0 || this.length === DELTA_MAX_BLOCK) {
         cuts.push(i);
-        h = 0;
-        length = 0;
+        this.rolling.hash = 0;
+        this.length = 0;
       }
     }
-    this.hash = h;
-    this.length = length;
     return cuts;
   }
 }

@@ -3,22 +3,21 @@
  * in as many DELTA_SIG messages as it takes, each saying at which old offset its first block
  * starts; the sender collects them and checks every bound before it trusts one.
  */
-import { DELTA_MAX_BLOCK, DELTA_MIN_BLOCK, DELTA_SIG_ENTRY_SIZE, MAX_SIG_BLOCKS, MAX_SIG_ENTRIES, PacketType } from '../protocol/constants';
+import { DELTA_SIG_ENTRY_SIZE, DELTA_SIG_MAX_BLOCK, DELTA_SIG_UNIT, MAX_SIG_BLOCKS, MAX_SIG_ENTRIES, PacketType } from '../protocol/constants';
 import type { DeltaSigMessage } from '../protocol/messages';
 import type { SignedBlock } from './blocks';
 
 /**
- * Blocks a signature for a new file of `size` bytes holds at most: as many as the new file could
- * match (each but the last is at least DELTA_MIN_BLOCK), within MAX_SIG_BLOCKS.
+ * Blocks a signature for a new file of `size` bytes holds at most: one per DELTA_SIG_UNIT of it
+ * (about the new file's size of old blocks), within MAX_SIG_BLOCKS.
  */
 export function signatureLimit(size: number): number {
-  return Math.min(MAX_SIG_BLOCKS, Math.floor(size / DELTA_MIN_BLOCK) + 1);
+  return Math.min(MAX_SIG_BLOCKS, Math.floor(size / DELTA_SIG_UNIT) + 1);
 }
 
-/** The DELTA_SIG messages that carry `blocks`: MAX_SIG_ENTRIES to a message. */
-export function signatureMessages(fileId: number, blocks: readonly SignedBlock[]): DeltaSigMessage[] {
+/** The DELTA_SIG messages that carry `blocks`, the first at old offset `oldOffset`: MAX_SIG_ENTRIES to a message. */
+export function signatureMessages(fileId: number, blocks: readonly SignedBlock[], oldOffset = 0): DeltaSigMessage[] {
   const messages: DeltaSigMessage[] = [];
-  let oldOffset = 0;
   for (let first = 0; first < blocks.length; first += MAX_SIG_ENTRIES) {
     const part = blocks.slice(first, first + MAX_SIG_ENTRIES);
     const entries = Buffer.allocUnsafe(part.length * DELTA_SIG_ENTRY_SIZE);
@@ -49,7 +48,7 @@ export class SignatureCollector {
     if (this.blocks.length + count > this.limit) return `it brings the signature to ${this.blocks.length + count} blocks, over the ${this.limit} the file's size allows`;
     for (let i = 0; i < count; i++) {
       const length = entries.readUInt32BE(i * DELTA_SIG_ENTRY_SIZE);
-      if (length < 1 || length > DELTA_MAX_BLOCK) return `block ${this.blocks.length} is ${length} bytes long, outside 1..${DELTA_MAX_BLOCK}`;
+      if (length < 1 || length > DELTA_SIG_MAX_BLOCK) return `block ${this.blocks.length} is ${length} bytes long, outside 1..${DELTA_SIG_MAX_BLOCK}`;
       this.blocks.push({ length, hash: entries.readBigUInt64BE(i * DELTA_SIG_ENTRY_SIZE + 4) });
       this.extent += length;
     }

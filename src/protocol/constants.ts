@@ -151,11 +151,19 @@ export const MAX_HELD_HASHES = Math.floor((MAX_PAYLOAD - GCM_TAG_SIZE - 8) / HAS
 /**
  * The delta (feature DELTA, PROTOCOL.md §7.7): files are cut into content-defined blocks (FastCDC,
  * gear hash) of DELTA_MIN_BLOCK..DELTA_MAX_BLOCK bytes, DELTA_AVG_BLOCK on average; both sides
- * must cut alike, so these are wire constants.
+ * must cut alike, so these are wire constants. Small blocks keep an edit's literal bytes near
+ * rsync's (a 4 KiB rewrite costs its block, about 20 KiB).
  */
-export const DELTA_MIN_BLOCK = 16 * 1024;
-export const DELTA_AVG_BLOCK = 64 * 1024;
-export const DELTA_MAX_BLOCK = 256 * 1024;
+export const DELTA_MIN_BLOCK = 4 * 1024;
+export const DELTA_AVG_BLOCK = 16 * 1024;
+export const DELTA_MAX_BLOCK = 64 * 1024;
+/**
+ * The longest block a DELTA_SIG may describe, and the size unit of its block limit (a new file of
+ * `size` bytes: floor(size / DELTA_SIG_UNIT) + 1 blocks): what the first DELTA peers cut to (16, 64
+ * and 256 KiB blocks), kept so that a signature from either passes the other's checks.
+ */
+export const DELTA_SIG_MAX_BLOCK = 256 * 1024;
+export const DELTA_SIG_UNIT = 16 * 1024;
 /** A DELTA_SIG entry: block length u32, xxh64 u64. */
 export const DELTA_SIG_ENTRY_SIZE = 4 + HASH_SIZE;
 /** DELTA_SIG head: file_id u32, old_offset u64. */
@@ -166,7 +174,7 @@ export const MAX_SIG_ENTRIES = Math.floor((MAX_PAYLOAD - GCM_TAG_SIZE - DELTA_SI
 export const MAX_SIG_BLOCKS = 2 ** 19;
 /**
  * Files smaller than this go whole even when the destination holds an older version: an edit
- * costs a block of DELTA_AVG_BLOCK bytes on average, so below a few blocks a delta saves little.
+ * costs a block of DELTA_AVG_BLOCK bytes on average and each side reads the file once more.
  */
 export const DELTA_MIN_FILE = 256 * 1024;
 

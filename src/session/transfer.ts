@@ -124,6 +124,12 @@ export interface FinishAction { type: 'finish' }
  */
 export interface SendFileAction { type: 'sendFile'; fileId: number; claimed: ReadonlySet<number> | undefined; signature: readonly SignedBlock[] | undefined }
 /**
+ * Sender (feature DELTA): the first DELTA_SIG of a file came: the receiver is reading its old
+ * version and describes it as it goes, so the file may be cut into blocks meanwhile (sendFile,
+ * with the whole signature, follows FILE_READY).
+ */
+export interface SignatureStartedAction { type: 'signatureStarted'; fileId: number }
+/**
  * Progress: `bytes` of a file were not sent, the receiver held them and the sender's data matched
  * (CHUNK_KEPT).
  */
@@ -184,6 +190,7 @@ export type SenderAction =
   | SendAction
   | FailAction
   | SendFileAction
+  | SignatureStartedAction
   | ResendChunkAction
   | ChunksAckedAction
   | DataLostAction
@@ -392,6 +399,8 @@ interface IncomingFile {
   held: Map<number, bigint> | undefined;
   /** Bytes of the old file its DELTA_SIG described: DELTA_COPY may copy from within them. Undefined: no DELTA_SIG sent. */
   oldExtent: number | undefined;
+  /** Blocks its DELTA_SIG described. */
+  oldBlocks: number;
 }
 
 /** What is left of a failed file: enough to check the DATA that may still be on its way. */
@@ -584,23 +593,38 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     if (this.state === 'FAILED') return NO_ACTIONS;
     const file = this.files.get(fileId);
     if (file?.state === 'ANNOUNCED') {
-      file.state = 'READY';
       const actions: ReceiverAction[] = [];
       if (this.resume && resumed?.stale !== undefined) actions.push(send({ type: PacketType.PARTIAL_STALE, fileId, reason: resumed.stale }));
       if (this.resume && resumed && resumed.held.size > 0) {
         file.held = new Map(resumed.held);
         for (const message of heldMessages(fileId, file.held)) actions.push(send(message));
-      } else if (this.delta && signature && signature.length > 0) {
-        const blocks = signature.slice(0, signatureLimit(file.size));
-        file.oldExtent = blocks.reduce((extent, block) => extent + block.length, 0);
-        for (const message of signatureMessages(fileId, blocks)) actions.push(send(message));
+      } else if (signature) {
+        actions.push(...this.signaturePart(fileId, signature));
       }
+      file.state = 'READY';
       actions.push(send({ type: PacketType.FILE_READY, fileId }));
       return actions;
     }
     // The sender's FILE_ERROR came while the owner was creating it: nobody needs it any more.
     if (this.failedFiles.get(fileId)?.created === false) return [{ type: 'discardFile', fileId }];
     throw internalError(`fileCreated(file_id ${fileId}) for a file that is not being created`);
+  }
+
+  /**
+   * Feature DELTA: the next `blocks` of the old version of `fileId` the destination holds, sent as
+   * DELTA_SIG while the owner goes on reading it (the sender cuts its file meanwhile); fileCreated
+   * follows, with FILE_READY. Blocks past the limit of the file's size are left out; nothing is
+   * sent for a file that is not waiting for fileCreated, or whose chunks were claimed.
+   */
+  signaturePart(fileId: number, blocks: readonly SignedBlock[]): readonly ReceiverAction[] {
+    const file = this.files.get(fileId);
+    if (this.state === 'FAILED' || !this.delta || file?.state !== 'ANNOUNCED' || file.held) return NO_ACTIONS;
+    const part = blocks.slice(0, signatureLimit(file.size) - file.oldBlocks);
+    if (part.length === 0) return NO_ACTIONS;
+    const oldOffset = file.oldExtent ?? 0;
+    file.oldExtent = part.reduce((extent, block) => extent + block.length, oldOffset);
+    file.oldBlocks += part.length;
+    return signatureMessages(fileId, part, oldOffset).map(send);
   }
 
   /**
@@ -742,6 +766,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       doneDigest: undefined,
       held: undefined,
       oldExtent: undefined,
+      oldBlocks: 0,
     });
     return [{ type: 'createFile', fileId, path, perm, size, mtimeNs, digest: message.digest }];
   }
@@ -1341,9 +1366,11 @@ export class TransferSender extends TransferMachine<SenderState> {
     const file = this.announcedFile('DELTA_SIG', fileId);
     if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
     if (file.claims) return this.fail(protocolError(`DELTA_SIG for file_id ${fileId}, whose chunks the receiver claimed by CHUNKS_HELD`));
+    const first = file.signature === undefined;
     file.signature ??= new SignatureCollector(signatureLimit(file.size));
     const problem = file.signature.add(message);
-    return problem === undefined ? NO_ACTIONS : this.fail(protocolError(`DELTA_SIG for file_id ${fileId}: ${problem}`));
+    if (problem !== undefined) return this.fail(protocolError(`DELTA_SIG for file_id ${fileId}: ${problem}`));
+    return first ? [{ type: 'signatureStarted', fileId }] : NO_ACTIONS;
   }
 
   private onPartialStale(message: PartialStaleMessage): readonly SenderAction[] {

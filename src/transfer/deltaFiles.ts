@@ -11,8 +11,16 @@ import { closeQuietly } from './fsError';
 import { Block, BlockScanner, SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
 import { signatureLimit } from '../delta/signature';
+import { ChunkBuffers } from './memoryLink';
 
 const read = promisify(fs.read);
+
+/**
+ * Delta chunks put together at once at most, each in a buffer of its own until it is written:
+ * DELTA_COPY messages are tiny, so the connection's flow control (a pause after a few waiting
+ * writes) lets hundreds of them in at once, each a chunk's worth of memory.
+ */
+const ASSEMBLED_AT_ONCE = 8;
 
 /** Bytes read at a time while scanning. */
 const SCAN_READ = 4 * 1024 * 1024;
@@ -20,9 +28,17 @@ const SCAN_READ = 4 * 1024 * 1024;
 /**
  * The blocks of the first `size` bytes of the open file `fd`, at most `limit` of them; stops early
  * (undefined) when `stop` says so, between reads. A file shorter than `size` gives the blocks of
- * what it has. `also` sees every byte read, in order.
+ * what it has. `also` sees every byte read, in order; `progress` the blocks so far after each read.
  */
-export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit: number, stop: () => boolean, also?: (data: Buffer) => void): Promise<Block[] | undefined> {
+export async function scanBlocks(
+  xxh: XXHashAPI,
+  fd: number,
+  size: number,
+  limit: number,
+  stop: () => boolean,
+  also?: (data: Buffer) => void,
+  progress?: (blocks: readonly Block[]) => void,
+): Promise<Block[] | undefined> {
   const scanner = new BlockScanner(xxh, limit);
   const buffer = Buffer.allocUnsafe(Math.min(SCAN_READ, Math.max(1, size)));
   for (let position = 0; position < size && !scanner.full; ) {
@@ -31,28 +47,28 @@ export async function scanBlocks(xxh: XXHashAPI, fd: number, size: number, limit
     if (bytesRead === 0) break;
     scanner.push(buffer.subarray(0, bytesRead));
     also?.(buffer.subarray(0, bytesRead));
+    progress?.(scanner.closed);
     position += bytesRead;
   }
   return scanner.end();
 }
 
 /**
- * The bytes of a chunk of `length` bytes at file offset `start`, in order: its `copies` read from
- * the old file `oldFd`, and between them the literal bytes of `data`, in order. Where the old file
- * is shorter than a copy needs (it changed since its signature) the copy reads zeros: the chunk
- * then fails its hash and comes again whole.
+ * Fills `chunk` (the chunk at file offset `start`, whole) with its `copies` read from the old file
+ * `oldFd` and, between them, the literal bytes of `data`, in order. Where the old file is shorter
+ * than a copy needs (it changed since its signature) the copy reads zeros: the chunk then fails
+ * its hash and comes again whole.
  */
-export function assembleChunk(oldFd: number, start: number, length: number, data: readonly Buffer[], copies: readonly CopyPiece[]): Buffer[] {
-  const parts: Buffer[] = [];
-  let at = start;
+export function assembleChunk(oldFd: number, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): void {
+  let at = 0;
   let literal = 0;
   let literalOffset = 0;
-  const takeLiteral = (count: number): void => {
-    while (count > 0) {
+  const takeLiteral = (end: number): void => {
+    while (at < end) {
       const buffer = data[literal]!;
-      const take = Math.min(count, buffer.length - literalOffset);
-      parts.push(buffer.subarray(literalOffset, literalOffset + take));
-      count -= take;
+      const take = Math.min(end - at, buffer.length - literalOffset);
+      buffer.copy(chunk, at, literalOffset, literalOffset + take);
+      at += take;
       literalOffset += take;
       if (literalOffset === buffer.length) {
         literal++;
@@ -61,21 +77,49 @@ export function assembleChunk(oldFd: number, start: number, length: number, data
     }
   };
   for (const copy of copies) {
-    takeLiteral(copy.at - at);
-    const old = Buffer.allocUnsafe(copy.length);
-    for (let filled = 0; filled < copy.length; ) {
-      const bytesRead = fs.readSync(oldFd, old, filled, copy.length - filled, copy.from + filled);
-      if (bytesRead === 0) {
-        old.fill(0, filled);
-        break;
-      }
-      filled += bytesRead;
-    }
-    parts.push(old);
-    at = copy.at + copy.length;
+    takeLiteral(copy.at - start);
+    readOld(oldFd, chunk.subarray(at, at + copy.length), copy.from);
+    at += copy.length;
   }
-  takeLiteral(start + length - at);
-  return parts;
+  takeLiteral(chunk.length);
+}
+
+/** Fills `into` from the old file at `from`; zeros past its end. */
+function readOld(oldFd: number, into: Buffer, from: number): void {
+  for (let filled = 0; filled < into.length; ) {
+    const bytesRead = fs.readSync(oldFd, into, filled, into.length - filled, from + filled);
+    if (bytesRead === 0) {
+      into.fill(0, filled);
+      return;
+    }
+    filled += bytesRead;
+  }
+}
+
+/** Pooled buffers for delta chunks, ASSEMBLED_AT_ONCE lent at a time; who asks for more waits its turn, in order. */
+export class ChunkAssembly {
+  private readonly buffers: ChunkBuffers;
+  private readonly waiting: (() => void)[] = [];
+  private lent = 0;
+
+  constructor(chunkSize: number) {
+    this.buffers = new ChunkBuffers(chunkSize);
+  }
+
+  /** Runs `use` with `length` bytes of a buffer once one is free; `use` calls `free` once it is done with them. */
+  withBuffer(length: number, use: (chunk: Buffer, free: () => void) => void): void {
+    if (this.lent === ASSEMBLED_AT_ONCE) {
+      this.waiting.push(() => this.withBuffer(length, use));
+      return;
+    }
+    this.lent++;
+    const chunk = this.buffers.take(length);
+    use(chunk, () => {
+      this.buffers.give([chunk]);
+      this.lent--;
+      this.waiting.shift()?.();
+    });
+  }
 }
 
 /** The destination's old version of a file: a regular file (never followed through a symlink). */
@@ -96,31 +140,39 @@ export function oldVersion(path: Buffer, newSize: number): OldVersion | undefine
 }
 
 /**
- * The signature of `old` for a new file of `newSize` bytes (at most signatureLimit blocks); empty
- * when it cannot be read, or `stop` said so: the file is then sent whole.
+ * Reads `old` for a new file of `newSize` bytes and hands its blocks (at most signatureLimit of
+ * them) to `describe` as they are cut, in order, a read's worth at a time, the last with the file's
+ * last block; stops (quietly) when it cannot be read on, or `stop` says so: what was described stands.
  */
-export async function signOldVersion(xxh: XXHashAPI, old: OldVersion, newSize: number, stop: () => boolean): Promise<SignedBlock[]> {
+export async function signOldVersion(xxh: XXHashAPI, old: OldVersion, newSize: number, stop: () => boolean, describe: (blocks: readonly SignedBlock[]) => void): Promise<void> {
   let fd: number | undefined;
+  let described = 0;
+  const describeNew = (blocks: readonly SignedBlock[]): void => {
+    if (blocks.length > described) describe(blocks.slice(described));
+    described = blocks.length;
+  };
   try {
     fd = fs.openSync(old.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    return (await scanBlocks(xxh, fd, old.size, signatureLimit(newSize), stop)) ?? [];
+    const blocks = await scanBlocks(xxh, fd, old.size, signatureLimit(newSize), stop, undefined, describeNew);
+    if (blocks) describeNew(blocks);
   } catch {
-    return [];
+    // Unreadable (or gone): the blocks described so far are all the sender gets.
   } finally {
     if (fd !== undefined) closeQuietly(fd);
   }
 }
 
 /**
- * assembleChunk with the old file at `oldPath`, opened for the chunk; when it cannot be opened
- * (it went away since its signature) the literal bytes alone, which fail the chunk's hash: the
- * chunk then comes again whole.
+ * assembleChunk into `chunk` with the old file at `oldPath`, opened for the chunk: the chunk's
+ * bytes; when the old file cannot be opened (it went away since its signature) the literal bytes
+ * alone, which fail the chunk's hash: the chunk then comes again whole.
  */
-export function readChunkWithCopies(oldPath: Buffer, start: number, length: number, data: readonly Buffer[], copies: readonly CopyPiece[]): Buffer[] {
+export function readChunkWithCopies(oldPath: Buffer, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): Buffer[] {
   let fd: number | undefined;
   try {
     fd = fs.openSync(oldPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    return assembleChunk(fd, start, length, data, copies);
+    assembleChunk(fd, start, chunk, data, copies);
+    return [chunk];
   } catch {
     return [...data];
   } finally {

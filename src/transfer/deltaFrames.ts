@@ -7,7 +7,7 @@
 import { DATA_FRAME_BYTES, DATA_HEADER_SIZE, DATA_UNIT, GCM_TAG_SIZE, HEADER_SIZE, PacketType } from '../protocol/constants';
 import type { ChunkSumMessage, DataMessage, DeltaCopyMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
-import type { SignedBlock } from '../delta/blocks';
+import type { Block, SignedBlock } from '../delta/blocks';
 import { Piece, planDelta } from '../delta/plan';
 import { scanBlocks } from './deltaFiles';
 
@@ -89,6 +89,12 @@ class ChunkHasher {
   }
 }
 
+/** A file's blocks and the xxh64 of each of its chunks, from one read of it. */
+export interface FileScan {
+  blocks: Block[];
+  chunkHashes: bigint[];
+}
+
 /** A file's plan, and the xxh64 of each of its chunks as they were read for it. */
 export interface FilePlan {
   pieces: Piece[];
@@ -96,15 +102,20 @@ export interface FilePlan {
 }
 
 /**
- * The sender's plan for the open file `fd` of `size` bytes against the receiver's `signature`:
- * its blocks and its chunks' hashes are worked out in one pass (stopping early, undefined, when
- * `stop` says so), so that a chunk the receiver copies whole is neither read nor hashed again.
+ * The blocks of the open file `fd` of `size` bytes and its chunks' hashes, worked out in one pass
+ * (stopping early, undefined, when `stop` says so), so that a chunk the receiver copies whole is
+ * neither read nor hashed again.
  */
-export async function planFile(xxh: XXHashAPI, fd: number, size: number, chunkSize: number, signature: readonly SignedBlock[], stop: () => boolean): Promise<FilePlan | undefined> {
+export async function scanFile(xxh: XXHashAPI, fd: number, size: number, chunkSize: number, stop: () => boolean): Promise<FileScan | undefined> {
   const chunks = new ChunkHasher(xxh, chunkSize);
   const blocks = await scanBlocks(xxh, fd, size, Infinity, stop, (data) => chunks.push(data));
   // A file that shrank since it was announced fails when its chunks are read, as any other.
-  return blocks && { pieces: planDelta(signature, blocks, size), chunkHashes: chunks.end() };
+  return blocks && { blocks, chunkHashes: chunks.end() };
+}
+
+/** The sender's plan for a scanned file of `size` bytes against the receiver's `signature`. */
+export function planFile(scan: FileScan, size: number, signature: readonly SignedBlock[]): FilePlan {
+  return { pieces: planDelta(signature, scan.blocks, size), chunkHashes: scan.chunkHashes };
 }
 
 /** True when the chunk's pieces are all copies: no byte of it is read or sent. */

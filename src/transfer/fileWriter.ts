@@ -328,6 +328,11 @@ export class FileWriter {
    * the hash it computed (ok: false when it did not match). Chunks up to SYNC_WRITE_MAX are
    * written before this returns, larger ones in libuv's thread pool, within writeTimeoutMs.
    */
+  /** The file is open for chunks: announced and neither committed nor discarded. */
+  isOpen(fileId: number): boolean {
+    return this.files.has(fileId);
+  }
+
   writeChunk(fileId: number, index: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
     const file = this.fileOf(fileId);
     let total = 0;

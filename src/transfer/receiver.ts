@@ -14,6 +14,7 @@ import { singleChunkDigest } from '../session/digest';
 import type { EntryScope } from '../session/entryScope';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
+import type { SignedBlock } from '../delta/blocks';
 import { chunkHash } from '../protocol/xxhash';
 import type { Destination } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
@@ -25,7 +26,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
 import type { PathFilter } from '../sync/filter';
-import { oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
+import { ChunkAssembly, oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
 import { compareRules, SyncOptions } from '../sync/options';
 import { FileOutcome, ReceiverSync } from '../sync/receiverSync';
 
@@ -79,6 +80,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly compressed: boolean;
   /** The session negotiated DELTA: a file the destination holds an older version of is described by it (DELTA_SIG). */
   private readonly delta: boolean;
+  /** Feature DELTA: the buffers delta chunks are put together in (their copies and literal bytes), a few at a time. */
+  private readonly deltaChunks: ChunkAssembly;
   /** Bytes of verified chunks taken from old versions of files (DELTA_COPY). */
   private bytesSaved = 0;
   /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
@@ -110,6 +113,7 @@ export class ReceiveEngine extends TransferRun {
     super(link);
     this.compressed = (link.params.features & Feature.COMPRESS) !== 0;
     this.delta = (link.params.features & Feature.DELTA) !== 0;
+    this.deltaChunks = new ChunkAssembly(link.params.chunkSize);
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     const resume = (link.params.features & Feature.RESUME) !== 0;
     this.reuse = resume && (mode.flags & ModeFlag.NO_RESUME) === 0;
@@ -380,19 +384,19 @@ export class ReceiveEngine extends TransferRun {
     // A part file to resume has priority over a delta; a small or new file goes whole.
     const old = this.delta && resumed.held.size === 0 ? oldVersion(local, file.size) : undefined;
     if (!old) return this.apply(this.machine.fileCreated(fileId, resumed), 0);
-    void signOldVersion(this.link.xxh, old, file.size, () => this.over || !this.files.has(fileId)).then((signature) =>
+    // Feature DELTA: the old version's blocks go as DELTA_SIG as they are cut (the sender cuts its file meanwhile).
+    const describe = (blocks: readonly SignedBlock[]): void =>
       this.guard(() => {
-        if (signature.length > 0) file.old = local;
-        this.apply(this.machine.fileCreated(fileId, resumed, signature), 0);
-      }),
+        file.old = local;
+        this.apply(this.machine.signaturePart(fileId, blocks), 0);
+      });
+    void signOldVersion(this.link.xxh, old, file.size, () => this.over || !this.files.has(fileId), describe).then(() =>
+      this.guard(() => this.apply(this.machine.fileCreated(fileId, resumed), 0)),
     );
   }
 
   private writeChunk(connIndex: number, action: WriteChunkAction): void {
-    const { fileId, seq, length, hash, copies } = action;
-    const old = copies && this.files.get(fileId)?.old;
-    // Feature DELTA: the chunk's bytes are its copies from the old version and the DATA between them.
-    const data = old ? readChunkWithCopies(old, seq * DATA_UNIT, length, action.data, copies) : action.data;
+    const { fileId, seq, length, copies } = action;
     const conn = this.link.data[connIndex - 1]!.conn;
     if (++this.waitingWrites[connIndex]! === RECEIVE_PAUSE_AT) conn.pause();
     const settled = (): void => {
@@ -400,6 +404,23 @@ export class ReceiveEngine extends TransferRun {
       // A lost connection's writes count no more: its replacement starts from none (dataLost).
       if (conn.isOpen && --this.waitingWrites[connIndex]! === RECEIVE_RESUME_AT) conn.resume();
     };
+    const old = copies && this.files.get(fileId)?.old;
+    if (!old) return this.writeVerified(action, action.data, settled);
+    // Feature DELTA: the chunk's bytes are its copies from the old version and the DATA between them.
+    this.deltaChunks.withBuffer(length, (chunk, free) => {
+      const written = (): void => {
+        free();
+        settled();
+      };
+      // A file that failed while its chunk waited for a buffer takes no more writes.
+      if (!this.writer.isOpen(fileId)) return written();
+      this.writeVerified(action, readChunkWithCopies(old, seq * DATA_UNIT, chunk, action.data, copies), written);
+    });
+  }
+
+  /** Writes a chunk's bytes when they hash to what CHUNK_SUM says; `settled` runs once its buffers are free. */
+  private writeVerified(action: WriteChunkAction, data: Buffer[], settled: () => void): void {
+    const { fileId, seq, length, hash, copies } = action;
     const offset = seq * DATA_UNIT;
     this.writer.writeChunk(fileId, offset / this.link.params.chunkSize, offset, data, hash, (error, result) => {
       settled();

@@ -44,7 +44,7 @@ import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
 import { copiedBytes, Piece, piecesIn } from '../delta/plan';
-import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, planFile } from './deltaFrames';
+import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
 import { DigestsAhead } from '../sync/digestsAhead';
 import type { SyncOptions } from '../sync/options';
 
@@ -97,6 +97,15 @@ interface SendingFile {
   delta: FilePlan | undefined;
 }
 
+/** Feature DELTA: a file cut into blocks while the receiver still describes its old version (from its first DELTA_SIG to FILE_READY). */
+interface EarlyScan {
+  fd: number;
+  opened: SourceState;
+  scan: Promise<FileScan | undefined>;
+  /** The file is over: the scan stops, and the descriptor is closed once no read is in flight on it. */
+  dropped: boolean;
+}
+
 interface ChunkJob {
   file: SendingFile;
   index: number;
@@ -112,6 +121,8 @@ export class SendEngine extends TransferRun {
   private readonly files = new Map<number, SendingFile>();
   /** Entries (by file_id) announced and not yet over. */
   private readonly announced = new Map<number, FileEntry>();
+  /** Feature DELTA: files being cut into blocks before FILE_READY, by file_id; each holds a descriptor. */
+  private readonly earlyScans = new Map<number, EarlyScan>();
   private nextEntry = 0;
   private filesAnnounced = 0;
   /** Files whose chunks are being handed out, oldest first; resends go ahead of them. */
@@ -296,6 +307,7 @@ export class SendEngine extends TransferRun {
     for (const deadline of this.lossDeadlines.values()) clearTimeout(deadline);
     for (const file of this.files.values()) this.close(file);
     this.files.clear();
+    for (const fileId of [...this.earlyScans.keys()]) this.dropEarlyScan(fileId);
   }
 
   /**
@@ -443,9 +455,17 @@ export class SendEngine extends TransferRun {
           break;
         case 'fail':
           return this.failed(action);
-        case 'sendFile':
-          this.descriptors.take(() => this.openFile(action.fileId, action.claimed, action.signature));
+        case 'signatureStarted':
+          this.descriptors.take(() => this.scanEarly(action.fileId));
           break;
+        case 'sendFile': {
+          // A file cut early holds its descriptor already.
+          const early = this.earlyScans.get(action.fileId);
+          this.earlyScans.delete(action.fileId);
+          if (early) this.openFile(action.fileId, action.claimed, action.signature, early);
+          else this.descriptors.take(() => this.openFile(action.fileId, action.claimed, action.signature));
+          break;
+        }
         case 'chunkKept':
           this.events.bytes?.(action.bytes);
           break;
@@ -485,16 +505,21 @@ export class SendEngine extends TransferRun {
     }
   }
 
-  /** Opens a ready file with a descriptor taken for it, which it keeps until the file is over. */
-  private openFile(fileId: number, claimed: ReadonlySet<number> | undefined, signature: readonly SignedBlock[] | undefined): void {
+  /**
+   * Opens a ready file with a descriptor taken for it, which it keeps until the file is over; a
+   * file cut early (feature DELTA) comes open with its scan.
+   */
+  private openFile(fileId: number, claimed: ReadonlySet<number> | undefined, signature: readonly SignedBlock[] | undefined, early?: EarlyScan): void {
     const entry = this.announced.get(fileId);
     // A file that waited for a descriptor may have failed meanwhile (the receiver's FILE_ERROR).
     if (!entry) return this.descriptors.budget.release();
-    let fd: number | undefined;
+    // A scan that started while this waited for its descriptor is not needed.
+    if (!early) this.dropEarlyScan(fileId);
+    let fd: number | undefined = early?.fd;
     let opened: SourceState;
     try {
-      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
-      opened = sourceState(fd);
+      fd ??= fs.openSync(entry.source, fs.constants.O_RDONLY);
+      opened = early?.opened ?? sourceState(fd);
     } catch (err) {
       if (fd !== undefined) closeQuietly(fd);
       if (outOfDescriptors(err)) return this.descriptors.retry(() => this.openFile(fileId, claimed, signature));
@@ -516,7 +541,7 @@ export class SendEngine extends TransferRun {
     };
     this.files.set(fileId, file);
     if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
-    if (signature) return this.planDelta(file, signature);
+    if (signature) return this.planDelta(file, signature, early?.scan);
     file.nextChunk = unclaimedFrom(file, 0);
     if (file.nextChunk < file.chunkCount) this.sendQueue.push(file);
     if (claimed?.size) {
@@ -565,16 +590,58 @@ export class SendEngine extends TransferRun {
     this.wakePumps();
   }
 
-  /** Feature DELTA: the file is read once for its plan against the receiver's signature, then its chunks are queued. */
-  private planDelta(file: SendingFile, signature: readonly SignedBlock[]): void {
-    planFile(this.link.xxh, file.fd, file.entry.size, this.chunkSize, signature, () => this.over || file.failed).then(
-      (plan) => {
-        if (plan === undefined) return;
-        file.delta = plan;
+  /**
+   * Feature DELTA: the file is read once for its blocks (or was, while the receiver described its
+   * old version: `early`), planned against the receiver's signature, then its chunks are queued.
+   * An early scan that stopped or failed is done again here, where a read error fails the file.
+   */
+  private planDelta(file: SendingFile, signature: readonly SignedBlock[], early: Promise<FileScan | undefined> | undefined): void {
+    const stop = (): boolean => this.over || file.failed;
+    const scanned = async (): Promise<FileScan | undefined> => (await early) ?? (stop() ? undefined : scanFile(this.link.xxh, file.fd, file.entry.size, this.chunkSize, stop));
+    scanned().then(
+      (scan) => {
+        if (scan === undefined || this.over || file.failed) return;
+        file.delta = planFile(scan, file.entry.size, signature);
         this.queue(file);
       },
       (err: unknown) => this.guard(() => this.readFailed(file, err)),
     );
+  }
+
+  /**
+   * Feature DELTA: the receiver started describing its old version of a file: the file is opened
+   * (with a descriptor taken for it) and cut into blocks meanwhile, for openFile to take over.
+   * Nothing is done for a file that is over or already open; an open that fails is left to openFile.
+   */
+  private scanEarly(fileId: number): void {
+    const entry = this.announced.get(fileId);
+    if (!entry || this.files.has(fileId)) return this.descriptors.budget.release();
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+      const early: EarlyScan = {
+        fd,
+        opened: sourceState(fd),
+        dropped: false,
+        scan: scanFile(this.link.xxh, fd, entry.size, this.chunkSize, () => this.over || early.dropped || !this.announced.has(fileId)).catch(() => undefined),
+      };
+      this.earlyScans.set(fileId, early);
+    } catch {
+      if (fd !== undefined) closeQuietly(fd);
+      this.descriptors.budget.release();
+    }
+  }
+
+  /** Stops the early scan of a file, if any; its descriptor is closed once no read is in flight on it. */
+  private dropEarlyScan(fileId: number): void {
+    const early = this.earlyScans.get(fileId);
+    if (!early) return;
+    this.earlyScans.delete(fileId);
+    early.dropped = true;
+    void early.scan.then(() => {
+      closeQuietly(early.fd);
+      this.descriptors.budget.release();
+    });
   }
 
   private queueResend(fileId: number, seq: number): void {
@@ -587,6 +654,7 @@ export class SendEngine extends TransferRun {
   private fileOver(fileId: number, error: FcpError | undefined): void {
     const entry = this.announced.get(fileId);
     this.announced.delete(fileId);
+    this.dropEarlyScan(fileId);
     const file = this.files.get(fileId);
     if (file) {
       file.failed = true;

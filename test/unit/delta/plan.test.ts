@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { DATA_UNIT, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK } from '../../../src/protocol/constants';
+import { DATA_UNIT, DELTA_AVG_BLOCK, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK, DELTA_SIG_UNIT } from '../../../src/protocol/constants';
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { BlockScanner, blocksOf } from '../../../src/delta/blocks';
-import { ContentChunker } from '../../../src/delta/chunker';
+import { ContentChunker, MASK_EASY, MASK_HARD } from '../../../src/delta/chunker';
+import { GEAR } from '../../../src/delta/gearScan';
 import { copiedBytes, Piece, piecesIn, planDelta } from '../../../src/delta/plan';
 import { signatureLimit } from '../../../src/delta/signature';
 
@@ -73,7 +74,44 @@ function applyEdit(data: Buffer, change: Edit): Buffer {
   }
 }
 
+/** The cuts PROTOCOL.md §7.7 describes, byte by byte in plain JavaScript: what the WebAssembly loop must match. */
+function referenceCuts(data: Uint8Array): number[] {
+  const cuts: number[] = [];
+  let length = 0;
+  let h = 0;
+  data.forEach((byte, i) => {
+    if (++length <= DELTA_MIN_BLOCK) return;
+    h = ((h << 1) + GEAR[byte]!) | 0;
+    if ((h & (length <= DELTA_AVG_BLOCK ? MASK_HARD : MASK_EASY)) === 0 || length === DELTA_MAX_BLOCK) {
+      cuts.push(i + 1);
+      length = 0;
+      h = 0;
+    }
+  });
+  return cuts;
+}
+
 describe('content-defined blocks', () => {
+  it('cuts where the byte-by-byte definition does, in pieces of any size', () => {
+    // Runs of zeros reach DELTA_MAX_BLOCK without a cut (GEAR[0]'s hash never clears the mask).
+    const data = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(3 * DELTA_MAX_BLOCK), randomBytes(512 * 1024)]);
+    const expected = referenceCuts(data);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 20 }), (sizes) => {
+        const chunker = new ContentChunker();
+        const cuts: number[] = [];
+        let at = 0;
+        for (const size of [...sizes, data.length]) {
+          const piece = data.subarray(at, at + size);
+          cuts.push(...chunker.push(piece).map((cut) => at + cut));
+          at += piece.length;
+        }
+        expect(cuts).toEqual(expected);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('cuts the same blocks whatever pieces the bytes are fed in', () => {
     const data = randomBytes(3 * 1024 * 1024);
     const whole = blocksOf(xxh, data);
@@ -103,9 +141,9 @@ describe('content-defined blocks', () => {
       at += block.length;
     });
     expect(at).toBe(data.length);
-    // The average lies near DELTA_AVG_BLOCK (64 KiB) on random data.
-    expect(data.length / blocks.length).toBeGreaterThan(40 * 1024);
-    expect(data.length / blocks.length).toBeLessThan(100 * 1024);
+    // The average lies near DELTA_AVG_BLOCK (16 KiB) on random data.
+    expect(data.length / blocks.length).toBeGreaterThan(0.6 * DELTA_AVG_BLOCK);
+    expect(data.length / blocks.length).toBeLessThan(1.6 * DELTA_AVG_BLOCK);
   });
 
   it('finds no cut in less than the minimum block', () => {
@@ -115,7 +153,7 @@ describe('content-defined blocks', () => {
   it('bounds the signature: a scanner stops at its limit', () => {
     const data = randomBytes(4 * 1024 * 1024);
     const limit = signatureLimit(256 * 1024);
-    expect(limit).toBe((256 * 1024) / DELTA_MIN_BLOCK + 1);
+    expect(limit).toBe((256 * 1024) / DELTA_SIG_UNIT + 1);
     const scanner = new BlockScanner(xxh, limit);
     scanner.push(data);
     expect(scanner.full).toBe(true);

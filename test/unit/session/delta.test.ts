@@ -4,7 +4,7 @@
  * and DATA ends in a writeChunk with its copies; and every bound a hostile peer could break, on
  * either side, is FCP_ERR_PROTOCOL (or FCP_ERR_UNEXPECTED_MESSAGE without DELTA negotiated).
  */
-import { DATA_UNIT, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK, DELTA_SIG_ENTRY_SIZE, MAX_SIG_ENTRIES, MIN_CHUNK_SIZE, PacketType } from '../../../src/protocol/constants';
+import { DATA_UNIT, DELTA_MAX_BLOCK, DELTA_SIG_ENTRY_SIZE, DELTA_SIG_MAX_BLOCK, DELTA_SIG_UNIT, MAX_SIG_ENTRIES, MIN_CHUNK_SIZE, PacketType } from '../../../src/protocol/constants';
 import type { DeltaSigMessage, Message } from '../../../src/protocol/messages';
 import { EntryScope } from '../../../src/session/entryScope';
 import { TransferAction, TransferReceiver, TransferSender } from '../../../src/session/transfer';
@@ -21,7 +21,7 @@ const failureOf = (actions: readonly TransferAction[]): string | undefined => {
   const failed = actions.find((action) => action.type === 'fail');
   return failed?.type === 'fail' ? failed.error.code : undefined;
 };
-const blocks = (count: number, length = DELTA_MIN_BLOCK): SignedBlock[] => Array.from({ length: count }, (_, i) => ({ length, hash: BigInt(i + 1) }));
+const blocks = (count: number, length = DELTA_SIG_UNIT): SignedBlock[] => Array.from({ length: count }, (_, i) => ({ length, hash: BigInt(i + 1) }));
 
 function announcedSender(delta = true, size = SIZE): TransferSender {
   const sender = new TransferSender({ chunkSize: CHUNK, peerName: 'receiver', resume: true, delta });
@@ -55,6 +55,25 @@ describe('signature', () => {
     expect(sendFile?.type === 'sendFile' && sendFile.signature).toEqual(signature);
   });
 
+  test('a signature streamed in parts: DELTA_SIG as each part comes, old offsets continuing, cut at the limit, then FILE_READY alone', () => {
+    const receiver = announcedReceiver();
+    const limit = signatureLimit(SIZE);
+    const first = sends(receiver.signaturePart(0, blocks(3, 100)));
+    const second = sends(receiver.signaturePart(0, blocks(limit, 200)));
+    const late = sends(receiver.signaturePart(0, blocks(1)));
+    const ready = sends(receiver.fileCreated(0, { held: new Map(), stale: undefined }));
+    expect(first.map((m) => m.type === PacketType.DELTA_SIG && [m.oldOffset, m.entries.length / DELTA_SIG_ENTRY_SIZE])).toEqual([[0, 3]]);
+    expect(second.map((m) => m.type === PacketType.DELTA_SIG && [m.oldOffset, m.entries.length / DELTA_SIG_ENTRY_SIZE])).toEqual([[300, limit - 3]]);
+    expect(late).toEqual([]);
+    expect(ready.map((m) => m.type)).toEqual([PacketType.FILE_READY]);
+    // The sender collects the parts as one signature and says when the first came.
+    const sender = announcedSender();
+    const actions = [...first, ...second, ...ready].map((m) => [...sender.receive(m)]);
+    expect(actions.map((list) => list.map((action) => action.type))).toEqual([['signatureStarted'], [], ['sendFile']]);
+    const sendFile = actions[2]!.find((action) => action.type === 'sendFile');
+    expect(sendFile?.type === 'sendFile' && sendFile.signature).toEqual([...blocks(3, 100), ...blocks(limit - 3, 200)]);
+  });
+
   test('held chunks go before a delta: a part file to resume gets CHUNKS_HELD and no DELTA_SIG', () => {
     const messages = sends(announcedReceiver().fileCreated(0, { held: new Map([[0, 5n]]), stale: undefined }, blocks(3)));
     expect(messages.map((m) => m.type)).toEqual([PacketType.CHUNKS_HELD, PacketType.FILE_READY]);
@@ -63,9 +82,9 @@ describe('signature', () => {
   const sig = (oldOffset: number, entries: SignedBlock[]): DeltaSigMessage => ({ ...signatureMessages(0, entries)[0]!, oldOffset });
   test.each<[string, (sender: TransferSender) => readonly TransferAction[]]>([
     ['an old offset that does not continue the blocks before', (s) => s.receive(sig(100, blocks(2)))],
-    ['a second message that leaves a gap', (s) => [...s.receive(sig(0, blocks(2))), ...s.receive(sig(3 * DELTA_MIN_BLOCK, blocks(1)))]],
+    ['a second message that leaves a gap', (s) => [...s.receive(sig(0, blocks(2))), ...s.receive(sig(3 * DELTA_SIG_UNIT, blocks(1)))]],
     ['a block of 0 bytes', (s) => s.receive(sig(0, blocks(1, 0)))],
-    ['a block over DELTA_MAX_BLOCK', (s) => s.receive(sig(0, blocks(1, DELTA_MAX_BLOCK + 1)))],
+    ['a block over DELTA_SIG_MAX_BLOCK', (s) => s.receive(sig(0, blocks(1, DELTA_SIG_MAX_BLOCK + 1)))],
     ['more blocks than the file size allows', (s) => s.receive(sig(0, blocks(signatureLimit(SIZE) + 1)))],
     ['entries that are not a whole number of 12 bytes', (s) => s.receive({ type: PacketType.DELTA_SIG, fileId: 0, oldOffset: 0, entries: Buffer.alloc(13) })],
     ['a DELTA_SIG after FILE_READY', (s) => [...s.receive({ type: PacketType.FILE_READY, fileId: 0 }), ...s.receive(sig(0, blocks(1)))]],
@@ -74,6 +93,15 @@ describe('signature', () => {
     ['CHUNKS_HELD after DELTA_SIG', (s) => [...s.receive(sig(0, blocks(1))), ...s.receive({ type: PacketType.CHUNKS_HELD, fileId: 0, firstIndex: 0, hashes: Buffer.alloc(8) })]],
   ])('the sender refuses %s with FCP_ERR_PROTOCOL', (_name, act) => {
     expect(failureOf(act(announcedSender()))).toBe('FCP_ERR_PROTOCOL');
+  });
+
+  test('the sender takes blocks longer than it cuts, up to DELTA_SIG_MAX_BLOCK: an older peer cut to 256 KiB', () => {
+    const sender = announcedSender();
+    const signature = [...blocks(1, DELTA_SIG_MAX_BLOCK), ...blocks(1, DELTA_MAX_BLOCK + 1)];
+    const actions = [sig(0, signature), { type: PacketType.FILE_READY, fileId: 0 } as const].flatMap((m) => [...sender.receive(m)]);
+    expect(failureOf(actions)).toBeUndefined();
+    const sendFile = actions.find((action) => action.type === 'sendFile');
+    expect(sendFile?.type === 'sendFile' && sendFile.signature).toEqual(signature);
   });
 
   test('without DELTA negotiated, DELTA_SIG and DELTA_COPY are FCP_ERR_UNEXPECTED_MESSAGE', () => {
@@ -110,7 +138,7 @@ describe('DELTA_COPY', () => {
   });
 
   test.each<[string, Message[], 'signed' | 'unsigned']>([
-    ['a copy from past the bytes DELTA_SIG described', [copy(0, 4 * DELTA_MIN_BLOCK - 10, 11)], 'signed'],
+    ['a copy from past the bytes DELTA_SIG described', [copy(0, 4 * DELTA_SIG_UNIT - 10, 11)], 'signed'],
     ['a copy past the end of its chunk', [copy(0, 0, CHUNK + 1)], 'signed'],
     ['a copy that does not start a chunk', [copy(DATA_UNIT, 0, 10)], 'signed'],
     ['a copy that does not continue its chunk', [copy(0, 0, DATA_UNIT), copy(2 * DATA_UNIT, 0, 10)], 'signed'],
