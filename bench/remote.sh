@@ -16,10 +16,10 @@
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
 #      (the big file, 1,000 x 1 MiB, 10,000 x 4 KiB) with 1 % of its files changed, and re-synced
 #      unchanged; times, ratios, fcp's bytes sent against rsync's literal data, outputs checked.
-# Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|all]
 #   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
 #      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
+# Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|all]
 #   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down)
 set -euo pipefail
 cd "$(dirname "$0")/.."
