@@ -66,7 +66,7 @@ export interface ClientSessionResult {
 export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
   const xxh = await loadXxhash();
   const { server, work } = options;
-  const secret = server.login?.key ?? options.secret;
+  const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
   const limiter = options.bwlimit ? new RateLimiter(options.bwlimit) : undefined;
