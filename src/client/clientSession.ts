@@ -7,7 +7,7 @@ import { SyncOptions, syncMessage } from '../sync/options';
 import { randomBytes } from 'node:crypto';
 import { asFcpError, FcpError } from '../errors';
 import { Cipher, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
-import type { Message, ParamsMessage } from '../protocol/messages';
+import type { Message, ParamsMessage, RenameMessage } from '../protocol/messages';
 import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
@@ -56,6 +56,8 @@ export interface ClientSessionOptions {
   filter?: PathFilter;
   /** A sync (PROTOCOL.md §7.8): its options go to fcpd as SYNC, and this side's engine applies them too. */
   sync?: SyncOptions;
+  /** A push's RENAMEs (fcp --watch; the offer must have RENAME). */
+  renames?: RenameMessage[];
 }
 
 export interface ClientSessionResult {
@@ -98,6 +100,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
         ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
         sync: options.sync && syncMessage(options.sync),
+        renames: options.renames,
         request,
         launchNonce: server.controlNonce,
         login: server.login?.user,

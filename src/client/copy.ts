@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
-import { Cipher, DEFAULT_CONNECTIONS, MAX_BACKUP_SUFFIX_BYTES, ModeFlag } from '../protocol/constants';
+import { Cipher, DEFAULT_CONNECTIONS, Feature, MAX_BACKUP_SUFFIX_BYTES, ModeFlag, PacketType } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import type * as LocalLauncherModule from '../launch/localLauncher';
@@ -23,7 +23,7 @@ import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
 import type * as LocalCopyModule from './localCopy';
 import type * as DaemonClientModule from './daemonClient';
-import type { ParamsMessage } from '../protocol/messages';
+import type { ParamsMessage, RenameMessage } from '../protocol/messages';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
 import { Location, orHome, parseLocation } from './location';
@@ -174,6 +174,12 @@ export interface CopyOptions {
    * filter rules: the copy is then a whole sync.
    */
   narrowTo?: readonly Buffer[];
+  /**
+   * Internal (fcp --watch's rounds, with narrowTo): entries below the one local source that moved
+   * (`/`-separated, relative to it), renamed at the destination before the listing (RENAME,
+   * PROTOCOL.md §7.9), where that can be done.
+   */
+  renames?: readonly { from: Buffer; to: Buffer }[];
 }
 
 /**
@@ -582,6 +588,7 @@ async function copyLocally(
   try {
     const { summary, params } = await copyInProcess({
       sync,
+      renames: renameMessages(options, planned),
       work: planned.work,
       flags: planned.flags,
       backupSuffix,
@@ -659,12 +666,20 @@ function narrowing(options: CopyOptions): PathFilter | undefined {
   return narrowedFilter(options.filter, contents ? Buffer.alloc(0) : sourceName(source.path), options.narrowTo);
 }
 
+/** A narrowed push's renames as RENAMEs: entry paths under the walk's top-level entry. */
+function renameMessages(options: CopyOptions, planned: Plan): RenameMessage[] | undefined {
+  const top = planned.work.kind === 'push' ? planned.work.walk.entries[0]?.path : undefined;
+  if (!options.narrowTo || !options.renames?.length || !top) return undefined;
+  const entry = (rel: Buffer): Buffer => Buffer.concat([top, Buffer.of(SLASH), rel]);
+  return options.renames.map(({ from, to }) => ({ type: PacketType.RENAME, from: entry(from), to: entry(to) }));
+}
+
 export async function copy(given: CopyOptions): Promise<CopySummary> {
   const log = given.log ?? (() => undefined);
   const narrowed = given.narrowTo && narrowing(given);
   const planned = plan(narrowed ? given : { ...given, narrowTo: undefined });
   // From here on the filter is what the receiver hears (narrowed for a watch's round); the walk took the user's.
-  const options: CopyOptions = narrowed ? { ...given, filter: narrowed } : given;
+  const options: CopyOptions = narrowed ? { ...given, filter: narrowed } : { ...given, narrowTo: undefined };
   const backupSuffix = backupSuffixOf(options);
   const sync = syncOf(options);
   if (sync && ('between' in planned || options.sftp)) {
@@ -691,7 +706,9 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const inProcess = runsInProcess(planned, options);
-  const offer = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined);
+  const renames = renameMessages(options, planned);
+  const offered = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined);
+  const offer = renames ? { ...offered, features: offered.features | Feature.RENAME } : offered;
   if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs, sync);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
@@ -732,6 +749,7 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
       partialDir: options.partialDir,
       filter: options.filter,
       sync,
+      renames,
     });
     report.stop(true);
     failed = false;

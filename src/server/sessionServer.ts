@@ -35,6 +35,7 @@ import { AccessPolicy, policyRefusal, realPath } from './policy';
 import type { DaemonLogins } from './tokenLogin';
 import { showName } from '../showName';
 import { expandHome, expandSources } from './userPaths';
+import { applyRenames } from '../sync/renameEntries';
 
 export interface SessionServerOptions {
   xxh: XXHashAPI;
@@ -127,6 +128,7 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     if (refusal) throw refusal;
     const destination = { ...resolveDestination(target, request.flags), refusal: paths?.entryRefusal };
     const { flags, backupSuffix, filter } = request;
+    if (request.renames && !sync?.dryRun) applyRenames(destination, request.renames, () => undefined);
     // The client hears of every change this side makes (ITEM): it is the one that prints them.
     return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix, filter, sync, reportItems: sync !== undefined };
   }

@@ -150,6 +150,8 @@ export async function watch(options: WatchOptions): Promise<void> {
   const wake = new Wakeup();
   options.signal.addEventListener('abort', () => wake.now(), { once: true });
   local?.onChange(() => wake.now());
+  // Renames go as renames only where the old name would go anyway: with --delete, not in a dry run.
+  let sendRenames = (base.delete ?? false) && !base.dryRun;
   let round = 0;
   let retryMs = FIRST_RETRY_MS;
   let retryAt = 0;
@@ -204,7 +206,8 @@ export async function watch(options: WatchOptions): Promise<void> {
       if (narrowTo && narrowTo.length > MAX_NARROWED_PATHS) narrowTo = undefined;
       round++;
       try {
-        const summary = await copy({ ...sync, ...(fcpd ? { launcher: fcpd.forRound() } : {}), ...(narrowTo ? { narrowTo } : {}) });
+        const moved = narrowTo && sendRenames ? renames.map(({ from, to }) => ({ from: Buffer.from(from, 'latin1'), to: Buffer.from(to, 'latin1') })) : [];
+        const summary = await copy({ ...sync, ...(fcpd ? { launcher: fcpd.forRound() } : {}), ...(narrowTo ? { narrowTo } : {}), ...(moved.length > 0 ? { renames: moved } : {}) });
         lastRound = Date.now();
         whole = undefined;
         retryMs = FIRST_RETRY_MS;
@@ -212,6 +215,11 @@ export async function watch(options: WatchOptions): Promise<void> {
       } catch (err) {
         const error = asFcpError(err);
         if (kind === 'initial' && !isLinkFailure(error)) throw error;
+        // An fcpd of a release without RENAME refuses the session: renames go as files from then on.
+        if (renames.length > 0 && error.exitCode === ExitCode.PROTOCOL && sendRenames) {
+          sendRenames = false;
+          log(`fcpd refused the renames (${error.message}): renamed files are sent again instead`);
+        }
         // The changes stay for the whole sync that follows the link's return.
         whole = 'reconnect';
         options.onRound?.({ round, kind, paths: narrowTo?.length ?? 0, renames, error, retryInMs: retryMs });

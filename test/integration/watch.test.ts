@@ -5,6 +5,7 @@
  * connection) keeps the changes and the link's return syncs them; a restart sends nothing that
  * is already there; SIGTERM ends the command with exit 0. Every wait has a deadline.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -162,6 +163,28 @@ describe.each([
     expect(watching.rounds.some((round) => round.kind === 'changes' && round.paths > 0)).toBe(true);
     expect(watching.rounds.flatMap((round) => round.renames.map((r) => `${r.from} -> ${r.to}`))).toEqual(expect.arrayContaining(['d1 -> new/d1-moved', 'new/d1-moved -> d1-back']));
     if (viaFcpd) expect(counting.launches()).toBe(1);
+  });
+
+  test('with --delete a renamed file and a moved directory arrive as renames: no file bytes are sent again', async () => {
+    const src = path.join(temp.make('fcp-watch-src'), 'src');
+    const dst = temp.make('fcp-watch-dst');
+    startTree(src);
+    fs.writeFileSync(path.join(src, 'big.bin'), randomBytes(3 * 1024 * 1024));
+    fs.writeFileSync(path.join(src, 'd1', 'inner.bin'), randomBytes(1024 * 1024));
+    const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true, ...(viaFcpd ? { launcher: countingLauncher().launcher } : {}) });
+    try {
+      await waitFor('the initial sync', () => watching.rounds.length >= 1);
+      fs.renameSync(path.join(src, 'big.bin'), path.join(src, 'd0', 'big-renamed.bin'));
+      fs.renameSync(path.join(src, 'd1'), path.join(src, 'd2', 'd1-moved'));
+      await waitFor('the renames at the destination', () => differences(src, dst).length === 0);
+    } finally {
+      await watching.stop();
+    }
+    expect(differences(src, dst)).toEqual([]);
+    const after = watching.rounds.slice(1);
+    expect(after.flatMap((round) => round.renames.map((r) => `${r.from} -> ${r.to}`)).sort()).toEqual(['big.bin -> d0/big-renamed.bin', 'd1 -> d2/d1-moved']);
+    expect(after.map((round) => round.error)).toEqual(after.map(() => undefined));
+    expect(after.reduce((sum, round) => sum + round.summary!.bytesSent, 0)).toBe(0);
   });
 });
 
