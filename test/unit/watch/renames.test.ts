@@ -2,8 +2,8 @@
 import fc from 'fast-check';
 import { detectRenames, Stamp } from '../../../src/watch/renames';
 
-const file = (ino: number, size = 10): Stamp => ({ kind: 'file', dev: 1, ino, size, mtimeNs: 5n });
-const dir = (ino: number): Stamp => ({ kind: 'dir', dev: 1, ino, size: 4096, mtimeNs: 7n });
+const file = (ino: number, size = 10): Stamp => ({ kind: 'file', dev: 1, ino, size, mtimeMs: 5.25 });
+const dir = (ino: number): Stamp => ({ kind: 'dir', dev: 1, ino, size: 4096, mtimeMs: 7.5 });
 
 describe('detectRenames', () => {
   test('a file under a new name with the same inode, size and mtime is a rename', () => {
