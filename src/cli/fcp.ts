@@ -16,6 +16,8 @@ import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
 import { FilterArg, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
+import { runWatch } from './watchCommand';
+import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S } from '../watch/constants';
 import { keepAllPartials } from '../state/partialFile';
 import { newTokenText } from './newToken';
 import { JobCommand, jobCommandOf, JobFlags, runJobCommand } from './jobsCommand';
@@ -98,6 +100,9 @@ interface FcpOptions extends SyncFlags, JobFlags {
   /** Milliseconds. */
   timeout?: number;
   cipher?: CipherName | 'none';
+  watch?: boolean;
+  /** --interval: seconds. */
+  interval?: number;
   /** Bytes per second, from -l (Kbit/s) and --bwlimit (KiB/s). */
   limit?: number;
   bwlimit?: number;
@@ -185,6 +190,8 @@ export function program(): Command {
     .option('--dry-run', 'sync: show what would change (with --itemize-changes, -v or --json) and change nothing on either side')
     .option('--itemize-changes', "sync: one line per change on stdout in rsync's %i format (>f+++++++++ new file, >f.st...... changed, .f...p..... mode only, *deleting)")
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
+    .option('--watch', 'sync, then keep syncing: changes are picked up from file-system events and rescans, and sent in rounds over one fcpd (README "Watching"); Ctrl-C or SIGTERM ends it (exit 0)')
+    .option('--interval <seconds>', `--watch: rescan the source every SECONDS, for changes the events missed; a remote source is only rescanned (${MIN_INTERVAL_S}-${MAX_INTERVAL_S}, default ${DEFAULT_INTERVAL_S})`, argParser(wholeNumber(MIN_INTERVAL_S, MAX_INTERVAL_S)))
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")
     .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(filterRule).addOption(depth)
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
@@ -263,7 +270,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   }
   startMemoryGovernor();
   // Ctrl-C during --attach detaches from the job, which goes on.
-  if (jobCommand !== 'attach') exitOnInterrupt(io.stderr);
+  // --watch ends on them by itself, with exit 0.
+  if (jobCommand !== 'attach' && !options.watch) exitOnInterrupt(io.stderr);
   if (options.limit !== undefined && options.bwlimit !== undefined) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-l and --bwlimit were both given', { hint: 'give one: -l in Kbit/s as scp, or --bwlimit in KiB/s as rsync' }));
     return ExitCode.USAGE;
@@ -354,10 +362,12 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       notice: (line) => reporter.notice(line),
       onEvent: (event) => reporter.event(event),
     };
+    if (options.watch && jobCommand !== undefined) throw new FcpError('FCP_ERR_USAGE', '--watch runs in the foreground, not as a background job', { hint: 'run fcp --watch under nohup or a service manager' });
     if (jobCommand !== undefined) {
       const context = { maxJobs: settings.max_jobs.value as number, keepDays: settings.keep_jobs.value as number };
       return await runJobCommand(jobCommand, { flags: options, context, reporter, stdout: io.stdout, copy: request, ssh: request.ssh ?? {} });
     }
+    if (options.watch) return await runWatch(request, settings.interval.value as number, reporter, !!options.json, io.stdout);
     const summary = await copy(request);
     reporter.summary(summary);
     return transferExitCode(summary.files, summary.errors);

@@ -14,6 +14,7 @@ import { DEFAULT_BACKUP_SUFFIX } from '../client/copy';
 import { cipherOption } from './cipherOption';
 import { checkConfiguredRule, maxDepth } from './filterOptions';
 import { bwlimit, chunkSize, connectionCount, nonEmpty, showChunkSize, showRate, timeoutMs, wholeNumber } from './optionValues';
+import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S } from '../watch/constants';
 import { DEFAULT_KEEP_JOBS_DAYS, DEFAULT_MAX_JOBS, KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
 
 const same = <T>(value: T): T => value;
@@ -49,6 +50,7 @@ export const FCP_SCHEMA = {
   ssh: textKey(nonEmpty, same),
   max_jobs: textKey(wholeNumber(1, MAX_JOBS_LIMIT), same),
   keep_jobs: textKey(wholeNumber(1, KEEP_JOBS_DAYS_LIMIT), same),
+  interval: textKey(wholeNumber(MIN_INTERVAL_S, MAX_INTERVAL_S), same),
 } satisfies Schema;
 
 export type FcpKey = keyof typeof FCP_SCHEMA;
@@ -84,6 +86,7 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   ssh: undefined,
   max_jobs: DEFAULT_MAX_JOBS,
   keep_jobs: DEFAULT_KEEP_JOBS_DAYS,
+  interval: DEFAULT_INTERVAL_S,
 };
 
 /** The commander options (attribute, flag as written) that set each key. */
@@ -124,6 +127,7 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   ],
   max_jobs: [['maxJobs', () => '--max-jobs']],
   keep_jobs: [['keepJobs', () => '--keep-jobs']],
+  interval: [['interval', () => '--interval']],
 };
 
 export type FcpSettings = Record<FcpKey, Setting>;

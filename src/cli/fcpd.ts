@@ -14,7 +14,7 @@ import { packageRoot, packageVersion } from '../launch/packageRoot';
 import { echoJson, echoText } from '../config/echo';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
 import { AccessPolicy } from '../server/policy';
-import { serveSession } from '../server/serveSession';
+import { serveSession, serveSessions } from '../server/serveSession';
 import { showText } from '../showName';
 import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
@@ -56,6 +56,15 @@ interface FcpdOptions {
   /** Milliseconds. */
   timeout?: number;
   partialDir?: string;
+  /** --reuse: seconds. */
+  reuse?: number;
+}
+
+/** --reuse SECONDS: a whole number of seconds, 1 to a day. */
+function reuseSeconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 86_400) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
+  return n;
 }
 
 function program(): Command {
@@ -81,6 +90,7 @@ function program(): Command {
     .option('--port <port>', `port to listen on (--serve: any free port; -d: ${DEFAULT_DAEMON_PORT})`, port)
     .option('-v, --verbose', 'log connections and the session on stderr')
     .option('--partial-dir <dir>', '--serve: keep partial files and their journals in this directory (relative, without ..) under each destination directory; fcp passes its own', partialDir)
+    .option('--reuse <seconds>', '--serve for fcp --watch: serve one session after another with the same secret (a round each), and exit once none has run for SECONDS; never handed to a daemon', reuseSeconds)
     .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);
@@ -184,14 +194,15 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     // packet can already authenticate (PROTOCOL.md §5.1).
     const nonce = randomBytes(NONCE_SIZE);
     // A session under a policy named with --config is served here, under that policy.
-    const daemon = config === undefined ? await handToDaemon(secret, nonce) : undefined;
+    // A reused launch (fcp --watch) is served here too: the daemon takes one session a launch.
+    const daemon = config === undefined && options.reuse === undefined ? await handToDaemon(secret, nonce) : undefined;
     // Which release answers: fcp replaces an fcpd of another one with its own (PROTOCOL.md §9).
     io.stdout.write(versionLine(packageVersion()));
     if (daemon) {
       io.stdout.write(listenLine({ ...daemon, reached: sshServerAddress() }));
       return ExitCode.OK;
     }
-    const summary = await serveSession({
+    const serve = {
       secret,
       nonce,
       bind: options.bind,
@@ -202,8 +213,13 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       log: sessionLog,
       // Under sshd, also say which of our addresses the client's SSH connection reached: the
       // client's first choice for direct data connections when fcpd listens on every address.
-      listening: (listenPort, address) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce })),
-    });
+      listening: (listenPort: number, address: string) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce })),
+    };
+    if (options.reuse !== undefined) {
+      await serveSessions({ ...serve, idleMs: options.reuse * 1000 });
+      return ExitCode.OK;
+    }
+    const summary = await serveSession(serve);
     if (options.verbose) {
       // maxRSS is in KiB: the peak shows that the memory bound held (PROTOCOL.md §5.2).
       const peak = Math.round(process.resourceUsage().maxRSS / 1024);

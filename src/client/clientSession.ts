@@ -7,7 +7,7 @@ import { SyncOptions, syncMessage } from '../sync/options';
 import { randomBytes } from 'node:crypto';
 import { asFcpError, FcpError } from '../errors';
 import { Cipher, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
-import type { Message, ParamsMessage } from '../protocol/messages';
+import type { Message, ParamsMessage, RenameMessage } from '../protocol/messages';
 import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
@@ -56,6 +56,8 @@ export interface ClientSessionOptions {
   filter?: PathFilter;
   /** A sync (PROTOCOL.md §7.8): its options go to fcpd as SYNC, and this side's engine applies them too. */
   sync?: SyncOptions;
+  /** A push's RENAMEs (fcp --watch; the offer must have RENAME). */
+  renames?: RenameMessage[];
 }
 
 export interface ClientSessionResult {
@@ -66,7 +68,7 @@ export interface ClientSessionResult {
 export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
   const xxh = await loadXxhash();
   const { server, work } = options;
-  const secret = server.login?.key ?? options.secret;
+  const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
   const limiter = options.bwlimit ? new RateLimiter(options.bwlimit) : undefined;
@@ -98,6 +100,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
         ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
         sync: options.sync && syncMessage(options.sync),
+        renames: options.renames,
         request,
         launchNonce: server.controlNonce,
         login: server.login?.user,

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
-import { Cipher, DEFAULT_CONNECTIONS, MAX_BACKUP_SUFFIX_BYTES, ModeFlag } from '../protocol/constants';
+import { Cipher, DEFAULT_CONNECTIONS, Feature, MAX_BACKUP_SUFFIX_BYTES, ModeFlag, PacketType } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import type * as LocalLauncherModule from '../launch/localLauncher';
@@ -17,12 +17,13 @@ import { partialDirProblem } from '../state/partialFile';
 import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
-import { walkSources } from '../transfer/walk';
+import { sourceName, walkNarrowed, walkSources } from '../transfer/walk';
+import { narrowedFilter } from '../sync/narrow';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
 import type * as LocalCopyModule from './localCopy';
 import type * as DaemonClientModule from './daemonClient';
-import type { ParamsMessage } from '../protocol/messages';
+import type { ParamsMessage, RenameMessage } from '../protocol/messages';
 import type { ClientWork } from './clientSession';
 import { loadXxhash } from '../protocol/xxhash';
 import { Location, orHome, parseLocation } from './location';
@@ -166,6 +167,19 @@ export interface CopyOptions {
    * has no Node.js 20+ (fcp --sftp).
    */
   sftp?: boolean;
+  /**
+   * Internal (fcp --watch's rounds): a sync of one local source narrowed to these paths below it
+   * (`/`-separated; a path that no longer exists is deleted at the destination with --delete),
+   * instead of the whole tree (src/sync/narrow.ts). Ignored when the narrowing cannot be said in
+   * filter rules: the copy is then a whole sync.
+   */
+  narrowTo?: readonly Buffer[];
+  /**
+   * Internal (fcp --watch's rounds, with narrowTo): entries below the one local source that moved
+   * (`/`-separated, relative to it), renamed at the destination before the listing (RENAME,
+   * PROTOCOL.md §7.9), where that can be done.
+   */
+  renames?: readonly { from: Buffer; to: Buffer }[];
 }
 
 /**
@@ -342,12 +356,13 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     const scope = requestScope(flags, destination.isDirectory, pulled);
     return { work: { kind: 'pull', sources: pulled, destination, scope }, flags, remote: first };
   }
-  const walk = walkSources(sources.map((s) => s.path), {
+  const walkOptions = {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
     hardLinks: options.hardLinks ?? false,
     filter: options.filter,
-  });
+  };
+  const walk = options.narrowTo ? walkNarrowed(sources[0]!.path, options.narrowTo, walkOptions) : walkSources(sources.map((s) => s.path), walkOptions);
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
   // an absolute path (joined as bytes, so that a trailing slash and a name that is not UTF-8 survive).
@@ -355,18 +370,19 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
   return { work: { kind: 'push', destination: local, walk }, flags, remote: undefined };
 }
 
-function launcherFor(remote: Plan['remote'], receivesThere: boolean, options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined): Launcher {
+/** How fcpd is started for a copy to or from `remote` (a local fcpd without one); `reuseS`: for fcp --watch, fcpd --serve --reuse. */
+export function launcherFor(remote: Plan['remote'], receivesThere: boolean, options: CopyOptions, log: (line: string) => void, timeoutMs: number | undefined, reuseS?: number): Launcher {
   if (options.launcher) return options.launcher;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (remote?.daemon) return (require('./daemonClient') as typeof DaemonClientModule).daemonLauncher({ ...remote, daemon: remote.daemon }, timeoutMs);
   // Loaded only when used: a local copy made in this process starts no fcpd.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  if (!remote) return (require('../launch/localLauncher') as typeof LocalLauncherModule).localLauncher({ timeoutMs, partialDir: options.partialDir });
+  if (!remote) return (require('../launch/localLauncher') as typeof LocalLauncherModule).localLauncher({ timeoutMs, partialDir: options.partialDir, reuseS });
   // The SSH stack (ssh2 and friends) takes a tenth of a second to load: only when it is used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { remoteLauncher } = require('./remoteLauncher') as typeof RemoteLauncherModule;
   // An upload's receiver is the remote fcpd: it takes --partial-dir (a download's is this process).
-  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log, timeoutMs, receivesThere ? options.partialDir : undefined);
+  return remoteLauncher(remote, options.ssh ?? {}, log, options.notice ?? log, timeoutMs, receivesThere ? options.partialDir : undefined, reuseS);
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
@@ -572,6 +588,7 @@ async function copyLocally(
   try {
     const { summary, params } = await copyInProcess({
       sync,
+      renames: renameMessages(options, planned),
       work: planned.work,
       flags: planned.flags,
       backupSuffix,
@@ -590,7 +607,7 @@ async function copyLocally(
  * A local copy runs in this process unless it asks for what applies to connections: sealing
  * (encrypt, cipher), a bandwidth limit, fcpd itself (--via-fcpd, a launcher) or SFTP.
  */
-function runsInProcess(planned: Plan, options: CopyOptions): boolean {
+export function runsInProcess(planned: Pick<Plan, 'remote'>, options: CopyOptions): boolean {
   const encrypt = options.encrypt ?? options.cipher !== undefined;
   return !planned.remote && !options.launcher && !options.viaFcpd && !encrypt && options.bwlimit === undefined && !options.sftp;
 }
@@ -635,9 +652,34 @@ function checkPartialDir(dir: string): void {
   }
 }
 
-export async function copy(options: CopyOptions): Promise<CopySummary> {
-  const log = options.log ?? (() => undefined);
-  const planned = plan(options);
+/**
+ * A narrowed sync (narrowTo, one local source): the filter that says so to the receiver (and to
+ * this side's, in one process), with the paths as it names entries; undefined when it cannot be
+ * said (then the copy is a whole sync).
+ */
+function narrowing(options: CopyOptions): PathFilter | undefined {
+  if (!options.narrowTo || options.deleteExcluded || options.sources.length !== 1) return undefined;
+  const source = parseLocation(options.sources[0]!);
+  if (source.kind !== 'local') return undefined;
+  // A source `src/` stands for the transfer root; `src` is the directory src in it.
+  const contents = source.path.length > 1 && source.path[source.path.length - 1] === SLASH;
+  return narrowedFilter(options.filter, contents ? Buffer.alloc(0) : sourceName(source.path), options.narrowTo);
+}
+
+/** A narrowed push's renames as RENAMEs: entry paths under the walk's top-level entry. */
+function renameMessages(options: CopyOptions, planned: Plan): RenameMessage[] | undefined {
+  const top = planned.work.kind === 'push' ? planned.work.walk.entries[0]?.path : undefined;
+  if (!options.narrowTo || !options.renames?.length || !top) return undefined;
+  const entry = (rel: Buffer): Buffer => Buffer.concat([top, Buffer.of(SLASH), rel]);
+  return options.renames.map(({ from, to }) => ({ type: PacketType.RENAME, from: entry(from), to: entry(to) }));
+}
+
+export async function copy(given: CopyOptions): Promise<CopySummary> {
+  const log = given.log ?? (() => undefined);
+  const narrowed = given.narrowTo && narrowing(given);
+  const planned = plan(narrowed ? given : { ...given, narrowTo: undefined });
+  // From here on the filter is what the receiver hears (narrowed for a watch's round); the walk took the user's.
+  const options: CopyOptions = narrowed ? { ...given, filter: narrowed } : { ...given, narrowTo: undefined };
   const backupSuffix = backupSuffixOf(options);
   const sync = syncOf(options);
   if (sync && ('between' in planned || options.sftp)) {
@@ -664,7 +706,9 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const inProcess = runsInProcess(planned, options);
-  const offer = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined);
+  const renames = renameMessages(options, planned);
+  const offered = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined);
+  const offer = renames ? { ...offered, features: offered.features | Feature.RENAME } : offered;
   if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs, sync);
   const secret = randomBytes(SECRET_SIZE);
   const progress = new Progress();
@@ -705,6 +749,7 @@ export async function copy(options: CopyOptions): Promise<CopySummary> {
       partialDir: options.partialDir,
       filter: options.filter,
       sync,
+      renames,
     });
     report.stop(true);
     failed = false;

@@ -14,6 +14,8 @@ import { requestScope } from '../session/entryScope';
 import { answerOffer } from '../session/params';
 import { timeoutsFor } from '../timeouts';
 import { resolveDestination } from '../transfer/destination';
+import { applyRenames } from '../sync/renameEntries';
+import type { RenameMessage } from '../protocol/messages';
 import { fileEvent, stopAtFirstFailure, TransferEvents, TransferSummary } from '../transfer/link';
 import { memoryLinks } from '../transfer/memoryLink';
 import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
@@ -40,6 +42,8 @@ export interface LocalCopyOptions {
   log(line: string): void;
   /** A sync (PROTOCOL.md §7.8): the receiver decides with these options and reports its changes as item events. */
   sync?: SyncOptions;
+  /** Entries to rename at the destination first (fcp --watch; as RENAME, PROTOCOL.md §7.9). */
+  renames?: readonly RenameMessage[];
 }
 
 const KEEP_ALIVE_MS = 60_000;
@@ -75,6 +79,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   const xxh = await loadXxhash();
   const destination = resolveDestination(work.destination, flags);
   const scope = requestScope(flags, destination.isDirectory);
+  if (options.renames && !options.sync?.dryRun) applyRenames(destination, options.renames, options.log);
   const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);
   options.log(`copying in this process: ${answer.connections} streams of ${answer.chunkSize} byte chunks${options.verify ? '' : ', not verified'}`);
 

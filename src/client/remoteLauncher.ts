@@ -74,6 +74,8 @@ export function remoteLauncher(
   timeoutMs?: number,
   /** --partial-dir, passed on to fcpd when it receives (an upload). */
   partialDir?: string,
+  /** fcp --watch: fcpd serves one session after another until none came for this many seconds. */
+  reuseS?: number,
 ): Launcher {
   const install = ssh.install ?? true;
   const forceTunnel = ssh.tunnel ?? false;
@@ -97,6 +99,7 @@ export function remoteLauncher(
       forceTunnel,
       timeoutMs,
       partialDir,
+      reuseS,
       notice,
     });
   }
@@ -110,6 +113,7 @@ export function remoteLauncher(
     forceTunnel,
     timeoutMs,
     partialDir,
+    reuseS,
     notice,
   });
 }

@@ -26,6 +26,11 @@ export interface LaunchedServer {
    * secret is that user's login key, not the one given to launch().
    */
   readonly login?: { user: Buffer; key: Buffer };
+  /**
+   * A server launched once for several sessions (fcp --watch): the secret it was launched with,
+   * which every session proves (not the one a later copy() made up).
+   */
+  readonly secret?: Buffer;
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
   /**
@@ -41,11 +46,16 @@ export interface Launcher {
   launch(secret: Buffer, log: (line: string) => void): Promise<LaunchedServer>;
 }
 
-/** fcpd's arguments for one session (--serve, or --connect): fcp's --timeout (and, to a receiving fcpd, --partial-dir) go along when set. */
-export function serveArgs(timeoutMs: number | undefined, role: '--serve' | '--connect' = '--serve', partialDir?: string): string[] {
+/**
+ * fcpd's arguments for one session (--serve, or --connect): fcp's --timeout (and, to a receiving
+ * fcpd, --partial-dir) go along when set; `reuseS`: sessions one after another (fcp --watch), until
+ * none came for that many seconds.
+ */
+export function serveArgs(timeoutMs: number | undefined, role: '--serve' | '--connect' = '--serve', partialDir?: string, reuseS?: number): string[] {
   return [
     role,
     ...(timeoutMs === undefined ? [] : ['--timeout', String(timeoutMs / 1000)]),
     ...(partialDir === undefined ? [] : ['--partial-dir', partialDir]),
+    ...(reuseS === undefined ? [] : ['--reuse', String(reuseS)]),
   ];
 }

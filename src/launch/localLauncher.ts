@@ -20,6 +20,8 @@ export interface LocalLauncherOptions {
   timeoutMs?: number;
   /** fcp's --partial-dir, passed on to fcpd (the receiver of a local copy). */
   partialDir?: string;
+  /** fcp --watch: fcpd serves one session after another until none came for this many seconds. */
+  reuseS?: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const program = options.fcpdPath ?? path.join(packageRoot(), 'bin', 'fcpd');
-      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs, '--serve', options.partialDir), '--bind', bind], {
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs, '--serve', options.partialDir, options.reuseS), '--bind', bind], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: fcpdEnvironment(),
       });
@@ -55,8 +57,9 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
         async close(): Promise<void> {
           // A local fcpd is this machine's child: waiting for it costs no round trip, and it must
           // not outlive fcp.
-          // fcpd exits by itself once the session ends; give it a moment, then make sure.
-          const timer = setTimeout(() => child.kill(), 10_000);
+          // fcpd exits by itself once the session ends; give it a moment, then make sure. A
+          // reused one would wait for its next session: it goes at once.
+          const timer = setTimeout(() => child.kill(), options.reuseS === undefined ? 10_000 : 0);
           await exited;
           clearTimeout(timer);
         },

@@ -33,6 +33,8 @@ export interface RemoteFcpdOptions {
   timeoutMs?: number;
   /** fcp's --partial-dir, passed on to fcpd --serve (the receiver of an upload). */
   partialDir?: string;
+  /** fcp --watch: fcpd --serve --reuse, one session after another until none came for this many seconds. */
+  reuseS?: number;
   log(line: string): void;
   notice(line: string): void;
 }
@@ -46,7 +48,7 @@ export interface RemoteFcpd<T = Listen> {
 
 /** fcpd --serve for one session. */
 export function startRemoteFcpd(shell: RemoteShell, secret: Buffer, options: RemoteFcpdOptions): Promise<RemoteFcpd> {
-  return launchRemoteFcpd(shell, serveArgs(options.timeoutMs, '--serve', options.partialDir), serveHandOff(secret), options);
+  return launchRemoteFcpd(shell, serveArgs(options.timeoutMs, '--serve', options.partialDir, options.reuseS), serveHandOff(secret), options);
 }
 
 /**

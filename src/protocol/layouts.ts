@@ -164,6 +164,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.ITEM]: [f('item', 'fixed', { size: ITEM_SIZE }), f('isDir', 'u8', { max: 1 }), f('path', 'entryPath')],
   [PacketType.FILTER_RULES]: [f('maxDepth', 'u32'), f('rules', 'data', { min: 0, max: MAX_FILTER_RULES_BYTES })],
   [PacketType.LOGIN]: [f('user', 'accountName')],
+  [PacketType.RENAME]: [f('from', 'entryPathPrefixed'), f('to', 'entryPath')],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -115,6 +115,8 @@ export interface EntryErrorMessage { type: P['ENTRY_ERROR']; code: number; path:
  * session as `target`; the receiver links it to that file once the file is in place.
  */
 export interface HardlinkMessage { type: P['HARDLINK']; path: Buffer; target: Buffer }
+/** C→S, control (feature RENAME), between MODE and a PUSH: the receiver renames entry `from` to `to` first, when it can (PROTOCOL.md §7.9). */
+export interface RenameMessage { type: P['RENAME']; from: Buffer; to: Buffer }
 /**
  * S→R, control (feature OWNERS): the owner and group of the entries announced after it, until the
  * next OWNER; the names are the sender's for those ids (empty when it has none).
@@ -174,6 +176,7 @@ export type Message =
   | FileInlineMessage
   | EntryErrorMessage
   | HardlinkMessage
+  | RenameMessage
   | OwnerMessage
   | SyncMessage
   | ItemMessage

@@ -35,6 +35,7 @@ import { AccessPolicy, policyRefusal, realPath } from './policy';
 import type { DaemonLogins } from './tokenLogin';
 import { showName } from '../showName';
 import { expandHome, expandSources } from './userPaths';
+import { applyRenames } from '../sync/renameEntries';
 
 export interface SessionServerOptions {
   xxh: XXHashAPI;
@@ -75,8 +76,14 @@ interface Launch {
   nonce: Buffer | undefined;
   /** A launch whose client never came is forgotten after this (none for a daemon login). */
   expiry?: NodeJS.Timeout;
-  /** Settles when the session started with this launch ends. */
+  /** Settles when the session started with this launch ends (each session's end, for a reusable launch). */
   ended: (outcome: SessionOutcome) => void;
+  /**
+   * fcp --watch (fcpd --serve --reuse): the secret starts one session after another. Only the
+   * first control connection may use the announced nonce: later ones answer a fresh HELLO, so
+   * that a recorded AUTH cannot be played again.
+   */
+  reusable?: boolean;
 }
 
 interface Session {
@@ -121,6 +128,7 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     if (refusal) throw refusal;
     const destination = { ...resolveDestination(target, request.flags), refusal: paths?.entryRefusal };
     const { flags, backupSuffix, filter } = request;
+    if (request.renames && !sync?.dryRun) applyRenames(destination, request.renames, () => undefined);
     // The client hears of every change this side makes (ITEM): it is the one that prints them.
     return { kind: 'push', destination, scope: requestScope(flags, destination.isDirectory), flags, backupSuffix, filter, sync, reportItems: sync !== undefined };
   }
@@ -195,6 +203,14 @@ export class SessionServer {
     });
   }
 
+  /**
+   * Registers a launch whose secret starts any number of sessions, one after another or at once
+   * (fcp --watch); `ended` hears of each. It stays until close().
+   */
+  registerReusable(secret: Buffer, nonce: Buffer | undefined, ended: (outcome: SessionOutcome) => void): void {
+    this.launches.set(keyIdOf(secret).toString('hex'), { secret, nonce, ended, reusable: true });
+  }
+
   close(): void {
     this.server.close();
     for (const launch of this.launches.values()) clearTimeout(launch.expiry);
@@ -244,7 +260,8 @@ export class SessionServer {
       const user = machine.loggedInUser;
       // A daemon login starts a session of its own; a launch starts one, its key spent once a control connection authenticated.
       const owner: Launch = user ? { secret: logins!.keyFor(user)!, nonce: undefined, ended: () => undefined } : launch!;
-      this.launches.delete(keyIdOf(owner.secret).toString('hex'));
+      if (owner.reusable) owner.nonce = undefined;
+      else this.launches.delete(keyIdOf(owner.secret).toString('hex'));
       clearTimeout(owner.expiry);
       try {
         const maxSessions = this.options.access?.rules.maxSessions;

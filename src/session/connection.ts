@@ -4,7 +4,7 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { asFcpError, FcpError, wireFromCode } from '../errors';
-import { Cipher, Feature, KNOWN_MODE_FLAGS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_RENAMES, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
@@ -15,6 +15,7 @@ import type {
   ModeMessage,
   ParamsMessage,
   SyncMessage,
+  RenameMessage,
 } from '../protocol/messages';
 import { encodePayload } from '../protocol/serializer';
 import type { PathFilter } from '../sync/filter';
@@ -31,8 +32,8 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's. */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage }
+/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; renames: a push's RENAMEs. */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; renames?: RenameMessage[] }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
@@ -87,6 +88,8 @@ export type ClientConnectionOptions = ClientCommon &
         filterRules?: FilterRulesMessage;
         /** A sync's options (feature SYNC), sent between MODE and the request. */
         sync?: SyncMessage;
+        /** A push's renames (feature RENAME, fcp --watch), sent between SYNC and the request. */
+        renames?: RenameMessage[];
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
@@ -186,7 +189,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), send(o.request));
+      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.renames ?? []).map(send), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -295,7 +298,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.RENAME, P.PUSH, P.PULL],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -313,6 +316,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   /** Daemon access: who logs in, and that user's login key (undefined: no such user). */
   private login: { user: Buffer; key: Buffer | undefined } | undefined;
   private sync: SyncMessage | undefined;
+  private readonly renames: RenameMessage[] = [];
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -373,10 +377,14 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         if (this.sync || !this.offer || (this.offer.features & Feature.SYNC) === 0) return this.fail(unexpected(message, 'AWAIT_REQUEST'));
         this.sync = message;
         return [];
+      case P.RENAME:
+        return this.onRename(message);
       case P.PUSH:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync }];
+        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, ...(this.renames.length > 0 ? { renames: this.renames } : {}) }];
       case P.PULL:
+        // Renames are the receiver's to make: in a pull that is the client itself.
+        if (this.renames.length > 0) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent RENAME before a PULL`));
         this.state = 'AWAIT_ACCEPT';
         return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync }];
       default:
@@ -536,6 +544,17 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   }
 
   /** FILTER_RULES (feature FILTERS): once, between MODE and the request (PROTOCOL.md §7.6). */
+  /** RENAME (feature RENAME): any number up to MAX_RENAMES, between MODE and a PUSH (PROTOCOL.md §7.9). */
+  private onRename(message: RenameMessage): ConnectionAction[] {
+    if ((this.features & Feature.RENAME) === 0) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent RENAME in a session without RENAME`));
+    }
+    if (this.renames.length >= MAX_RENAMES) return this.fail(new FcpError('FCP_ERR_BAD_FIELD', `${this.peerName} sent more than ${MAX_RENAMES} RENAMEs`));
+    // Copies: the paths are views into a received frame.
+    this.renames.push({ type: P.RENAME, from: Buffer.from(message.from), to: Buffer.from(message.to) });
+    return [];
+  }
+
   private onFilterRules(message: FilterRulesMessage): ConnectionAction[] {
     if ((this.features & Feature.FILTERS) === 0) {
       return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILTER_RULES in a session without FILTERS`));

@@ -195,3 +195,45 @@ function visit(
     skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is ${specialKind(stat)}; skipped`));
   }
 }
+
+/**
+ * The walk of one source narrowed to `paths` below it (fcp --watch's rounds): the source and the
+ * directories above each path as bare directory entries, each path that still exists walked as
+ * walkSources walks a source's contents (a directory with all it holds). Paths are relative to
+ * the source, `/`-separated; a path the filter leaves out, or below a directory it leaves out, is
+ * not walked. Entries come in walkSources' order (a directory before what it holds).
+ */
+export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: WalkOptions): WalkResult {
+  const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
+  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined };
+  const name = sourceName(source);
+  const announced = new Set<string>();
+  /** Announces directory `rel` (entry path `path`) once; false when it is not a directory the walk may enter. */
+  const announce = (local: Buffer, path: Buffer): boolean => {
+    const key = path.toString('latin1');
+    if (announced.has(key)) return true;
+    const stat = fs.statSync(local, { bigint: true, throwIfNoEntry: false });
+    if (!stat?.isDirectory() || options.filter?.excludes(path, true)) return false;
+    announced.add(key);
+    result.entries.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
+    return true;
+  };
+  if (!announce(source, name)) return result;
+  for (const rel of [...paths].sort(Buffer.compare)) {
+    const parts = rel.toString('latin1').split('/').map((part) => Buffer.from(part, 'latin1'));
+    let local = source;
+    let path = name;
+    let reachable = true;
+    for (const part of parts.slice(0, -1)) {
+      local = join(local, part);
+      path = join(path, part);
+      if (!(reachable = announce(local, path))) break;
+    }
+    if (!reachable) continue;
+    const last = parts[parts.length - 1]!;
+    const stat = fs.lstatSync(join(local, last), { bigint: true, throwIfNoEntry: false });
+    const followed = stat?.isSymbolicLink() && options.followSymlinks ? fs.statSync(join(local, last), { bigint: true, throwIfNoEntry: false }) : stat;
+    if (followed && !announced.has(join(path, last).toString('latin1'))) visit(state, join(local, last), join(path, last), followed, new Set(), parts.length);
+  }
+  return result;
+}

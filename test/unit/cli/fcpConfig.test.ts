@@ -62,6 +62,7 @@ describe('the keys never drift from the options', () => {
       ssh: fc.constantFrom('ssh', '/usr/bin/ssh -q'),
       max_jobs: fc.integer({ min: 1, max: 64 }),
       keep_jobs: fc.integer({ min: 1, max: 3650 }),
+      interval: fc.integer({ min: 1, max: 86400 }),
     };
     for (const [key, values] of Object.entries(samples)) {
       const spec = FCP_SCHEMA[key as FcpKey] as (typeof FCP_SCHEMA)[FcpKey] & { show(v: unknown): never; fromToml(v: unknown): unknown; fromText(v: string): unknown };
@@ -161,6 +162,7 @@ describe('loadFcpSettings', () => {
       verify: true,
       max_jobs: 2,
       keep_jobs: 7,
+      interval: 60,
     });
     expect(text).toContain(`connections = 16  # ${file}:3`);
     expect(text).toContain('# encrypt is not set  # default');

@@ -151,6 +151,7 @@ export const VECTORS: readonly Vector[] = [
   plain('ITEM (>f.st...... dir/a)', { type: PacketType.ITEM, item: path('>f.st......'), isDir: 0, path: path('dir/a') }),
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
   plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
+  plain('RENAME (src/a.txt to src/b.txt)', { type: PacketType.RENAME, from: path('src/a.txt'), to: path('src/b.txt') }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {

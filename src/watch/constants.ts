@@ -1,0 +1,23 @@
+/** fcp --watch's times and limits, in one place (README "Watching" names them). */
+
+/** --interval's default: seconds between rescans of the source (qsync's loop time). */
+export const DEFAULT_INTERVAL_S = 60;
+/** --interval's range, in seconds. */
+export const MIN_INTERVAL_S = 1;
+export const MAX_INTERVAL_S = 86_400;
+/** A round starts once no event came for this long (a burst of saves goes as one round). */
+export const DEBOUNCE_MS = 200;
+/** ...or at the latest this long after the first change of the batch (a steady stream still goes). */
+export const MAX_BATCH_DELAY_MS = 2_000;
+/** More changed paths than this in one batch: the round is a whole sync (its quick check skips what did not change). */
+export const MAX_NARROWED_PATHS = 1_000;
+/** Relaunch after a lost link: the first wait, doubled after each failure up to the cap. */
+export const FIRST_RETRY_MS = 1_000;
+export const MAX_RETRY_MS = 60_000;
+/**
+ * How long the watch's fcpd (fcpd --serve --reuse) waits for its next session before it exits:
+ * this many --intervals (a round, a keep-alive one if nothing changed, comes every interval), and
+ * at least MIN_FCPD_IDLE_S.
+ */
+export const FCPD_IDLE_INTERVALS = 3;
+export const MIN_FCPD_IDLE_S = 60;

@@ -1,0 +1,269 @@
+/**
+ * fcp --watch against a real local fcpd (fcpd --serve --reuse) and in one process: bursts of
+ * creates, renames, deletes and directory moves end with the destination equal to the source;
+ * every round goes over the one launched fcpd; an offline period (a proxy that drops every
+ * connection) keeps the changes and the link's return syncs them; a restart sends nothing that
+ * is already there; SIGTERM ends the command with exit 0. Every wait has a deadline.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { localLauncher } from '../../src';
+import type { CopyOptions } from '../../src/client/copy';
+import type { Launcher, LaunchedServer } from '../../src/launch/launcher';
+import { RoundReport, watch } from '../../src/watch/watch';
+import { compareTrees } from './helpers/compare';
+import { dial, FCP_BIN, killAll } from './helpers/run';
+import { useTempDirs } from './helpers/tmp';
+
+jest.setTimeout(60_000);
+
+const temp = useTempDirs();
+afterAll(killAll);
+
+/** Polls `check` until it holds; fails with `what` after `ms`. */
+async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** compareTrees, without the roots' own metadata (a round updates the root's mtime only when it lists it). */
+const differences = (src: string, dst: string): string[] => compareTrees(src, dst, { rootMeta: false });
+
+/** A local fcpd for several sessions, counting launches; connections through `via` when given. */
+function countingLauncher(via?: () => ToggleProxy): { launcher: Launcher; launches: () => number } {
+  let launches = 0;
+  const launcher: Launcher = {
+    async launch(secret, log): Promise<LaunchedServer> {
+      launches++;
+      const inner = await localLauncher({ reuseS: 60 }).launch(secret, log);
+      const proxy = via?.();
+      if (proxy) proxy.upstream = () => inner.connect();
+      return proxy ? { ...innerView(inner), connect: () => dial(proxy.port) } : inner;
+    },
+  };
+  return { launcher, launches: () => launches };
+}
+
+/** The launched server's fields as a plain object (its methods bound to it). */
+function innerView(inner: LaunchedServer): LaunchedServer {
+  return { name: inner.name, controlNonce: inner.controlNonce, connect: () => inner.connect(), close: (failed) => inner.close(failed) };
+}
+
+/** A TCP proxy that can drop every connection and refuse new ones (offline) until put back online. */
+interface ToggleProxy {
+  port: number;
+  upstream: () => Promise<Duplex>;
+  offline(): void;
+  online(): void;
+  close(): Promise<void>;
+}
+
+async function toggleProxy(): Promise<ToggleProxy> {
+  const open = new Set<Duplex>();
+  let up = true;
+  const proxy: ToggleProxy = {
+    port: 0,
+    upstream: () => Promise.reject(new Error('no fcpd yet')),
+    offline() {
+      up = false;
+      for (const socket of open) socket.destroy();
+    },
+    online() {
+      up = true;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server = net.createServer((client) => {
+    if (!up) return client.destroy();
+    open.add(client);
+    client.on('close', () => open.delete(client)).on('error', () => client.destroy());
+    proxy.upstream().then(
+      (upstream) => {
+        open.add(upstream);
+        upstream.on('close', () => open.delete(upstream)).on('error', () => client.destroy());
+        client.pipe(upstream).pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+      },
+      () => client.destroy(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.port = (server.address() as net.AddressInfo).port;
+  return proxy;
+}
+
+/** A watch running in this process, stopped by stop(). */
+function startWatch(copy: CopyOptions, intervalS = 60): { rounds: RoundReport[]; stop(): Promise<void>; ended: Promise<void> } {
+  const rounds: RoundReport[] = [];
+  const abort = new AbortController();
+  const ended = watch({ copy, intervalS, signal: abort.signal, onRound: (report) => rounds.push(report) });
+  return {
+    rounds,
+    ended,
+    async stop() {
+      abort.abort();
+      await ended;
+    },
+  };
+}
+
+function write(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+}
+
+/** A tree to start from: a few directories and files. */
+function startTree(src: string): void {
+  for (let d = 0; d < 3; d++) for (let f = 0; f < 5; f++) write(path.join(src, `d${d}`, `f${f}.txt`), `d${d} f${f}\n`);
+  write(path.join(src, 'top.txt'), 'top\n');
+}
+
+/** Creates, renames, deletes and a directory move, as a burst. */
+function burst(src: string): void {
+  for (let i = 0; i < 30; i++) write(path.join(src, 'new', `n${i}.txt`), `new ${i}\n`);
+  fs.renameSync(path.join(src, 'd0', 'f0.txt'), path.join(src, 'd0', 'renamed.txt'));
+  fs.renameSync(path.join(src, 'top.txt'), path.join(src, 'd2', 'top-moved.txt'));
+  fs.rmSync(path.join(src, 'd1', 'f1.txt'));
+  fs.renameSync(path.join(src, 'd1'), path.join(src, 'new', 'd1-moved'));
+  fs.writeFileSync(path.join(src, 'd2', 'f2.txt'), 'changed\n');
+}
+
+describe.each([
+  ['through one local fcpd', true],
+  ['in one process', false],
+])('fcp --watch %s', (_label, viaFcpd) => {
+  test('bursts of creates, renames, deletes and directory moves end with the destination equal to the source', async () => {
+    const src = path.join(temp.make('fcp-watch-src'), 'src');
+    const dst = temp.make('fcp-watch-dst');
+    startTree(src);
+    const counting = countingLauncher();
+    const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true, ...(viaFcpd ? { launcher: counting.launcher } : {}) });
+    try {
+      await waitFor('the initial sync', () => watching.rounds.length >= 1);
+      expect(watching.rounds[0]).toMatchObject({ kind: 'initial', summary: { files: 16 } });
+      burst(src);
+      await waitFor('the burst at the destination', () => differences(src, dst).length === 0);
+      for (let i = 0; i < 10; i++) fs.rmSync(path.join(src, 'new', `n${i}.txt`));
+      fs.renameSync(path.join(src, 'new', 'd1-moved'), path.join(src, 'd1-back'));
+      await waitFor('the deletions at the destination', () => differences(src, dst).length === 0);
+    } finally {
+      await watching.stop();
+    }
+    expect(differences(src, dst)).toEqual([]);
+    expect(watching.rounds.filter((round) => round.error)).toEqual([]);
+    // The burst went in rounds narrowed to the changed paths, and the moves were seen as renames.
+    expect(watching.rounds.some((round) => round.kind === 'changes' && round.paths > 0)).toBe(true);
+    expect(watching.rounds.flatMap((round) => round.renames.map((r) => `${r.from} -> ${r.to}`))).toEqual(expect.arrayContaining(['d1 -> new/d1-moved', 'new/d1-moved -> d1-back']));
+    if (viaFcpd) expect(counting.launches()).toBe(1);
+  });
+
+  test('with --delete a renamed file and a moved directory arrive as renames: no file bytes are sent again', async () => {
+    const src = path.join(temp.make('fcp-watch-src'), 'src');
+    const dst = temp.make('fcp-watch-dst');
+    startTree(src);
+    fs.writeFileSync(path.join(src, 'big.bin'), randomBytes(3 * 1024 * 1024));
+    fs.writeFileSync(path.join(src, 'd1', 'inner.bin'), randomBytes(1024 * 1024));
+    const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true, ...(viaFcpd ? { launcher: countingLauncher().launcher } : {}) });
+    try {
+      await waitFor('the initial sync', () => watching.rounds.length >= 1);
+      fs.renameSync(path.join(src, 'big.bin'), path.join(src, 'd0', 'big-renamed.bin'));
+      fs.renameSync(path.join(src, 'd1'), path.join(src, 'd2', 'd1-moved'));
+      await waitFor('the renames at the destination', () => differences(src, dst).length === 0);
+    } finally {
+      await watching.stop();
+    }
+    expect(differences(src, dst)).toEqual([]);
+    const after = watching.rounds.slice(1);
+    expect(after.flatMap((round) => round.renames.map((r) => `${r.from} -> ${r.to}`)).sort()).toEqual(['big.bin -> d0/big-renamed.bin', 'd1 -> d2/d1-moved']);
+    expect(after.map((round) => round.error)).toEqual(after.map(() => undefined));
+    expect(after.reduce((sum, round) => sum + round.summary!.bytesSent, 0)).toBe(0);
+  });
+});
+
+test('an offline period: changes are kept, and the first round after the link is back syncs them all', async () => {
+  const src = path.join(temp.make('fcp-watch-src'), 'src');
+  const dst = temp.make('fcp-watch-dst');
+  startTree(src);
+  const proxy = await toggleProxy();
+  const counting = countingLauncher(() => proxy);
+  const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true, launcher: counting.launcher, timeout: 5 });
+  try {
+    await waitFor('the initial sync', () => watching.rounds.length >= 1);
+    proxy.offline();
+    write(path.join(src, 'offline', 'a.txt'), 'written while offline\n');
+    fs.rmSync(path.join(src, 'd0', 'f3.txt'));
+    await waitFor('a round failing on the cut link', () => watching.rounds.some((round) => round.error !== undefined));
+    const failed = watching.rounds.find((round) => round.error)!;
+    // A link failure (connection, timeout or a stream cut mid-frame), not the request's.
+    expect([6, 7, 3]).toContain(failed.error!.exitCode);
+    expect(failed.retryInMs).toBeGreaterThan(0);
+    write(path.join(src, 'offline', 'b.txt'), 'also while offline\n');
+    proxy.online();
+    await waitFor('the reconnect round', () => watching.rounds.some((round) => round.kind === 'reconnect' && round.summary !== undefined), 30_000);
+    await waitFor('the destination equal to the source', () => differences(src, dst).length === 0);
+  } finally {
+    await watching.stop();
+    await proxy.close();
+  }
+  expect(differences(src, dst)).toEqual([]);
+  expect(fs.existsSync(path.join(dst, 'd0', 'f3.txt'))).toBe(false);
+  // fcpd was launched again after the cut.
+  expect(counting.launches()).toBeGreaterThanOrEqual(2);
+});
+
+test('a restart with the same arguments sends nothing that is already there', async () => {
+  const src = path.join(temp.make('fcp-watch-src'), 'src');
+  const dst = temp.make('fcp-watch-dst');
+  startTree(src);
+  const first = startWatch({ sources: [`${src}/`], destination: dst, delete: true, launcher: countingLauncher().launcher });
+  await waitFor('the initial sync', () => first.rounds.length >= 1);
+  await first.stop();
+  const again = startWatch({ sources: [`${src}/`], destination: dst, delete: true, launcher: countingLauncher().launcher });
+  await waitFor('the initial sync of the restart', () => again.rounds.length >= 1);
+  await again.stop();
+  expect(again.rounds[0]).toMatchObject({ kind: 'initial', summary: { bytesSent: 0, filesSkipped: 16, filesDeleted: 0 } });
+});
+
+test('fcp --watch --json: a round record per round, and SIGTERM ends it with exit 0', async () => {
+  const src = path.join(temp.make('fcp-watch-src'), 'src');
+  const dst = temp.make('fcp-watch-dst');
+  startTree(src);
+  const child = spawn(process.execPath, [FCP_BIN, '--watch', '--json', '--delete', '--via-fcpd', `${src}/`, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const records = (): { event: string; kind?: string; name?: string }[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
+  try {
+    await waitFor('the initial round record', () => records().some((record) => record.event === 'round'));
+    write(path.join(src, 'later.txt'), 'later\n');
+    await waitFor('the change round record', () => records().filter((record) => record.event === 'round').length >= 2);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  const rounds = records().filter((record) => record.event === 'round');
+  expect(rounds.map((record) => record.kind)).toEqual(['initial', 'changes']);
+  expect(records()).toContainEqual(expect.objectContaining({ event: 'item', name: 'later.txt' }));
+  expect(records().some((record) => record.event === 'progress')).toBe(false);
+  expect(fs.readFileSync(path.join(dst, 'later.txt'), 'utf8')).toBe('later\n');
+});
+
+test('--watch refuses what it cannot watch: two sources, --sftp, a bad --interval', async () => {
+  const src = temp.make('fcp-watch-src');
+  const copy = { sources: [src], destination: temp.make('fcp-watch-dst') };
+  const stop = new AbortController().signal;
+  await expect(watch({ copy: { ...copy, sources: [src, src] }, intervalS: 60, signal: stop })).rejects.toMatchObject({ code: 'FCP_ERR_USAGE' });
+  await expect(watch({ copy: { ...copy, sftp: true }, intervalS: 60, signal: stop })).rejects.toMatchObject({ code: 'FCP_ERR_USAGE' });
+  await expect(watch({ copy, intervalS: 0, signal: stop })).rejects.toMatchObject({ code: 'FCP_ERR_USAGE', message: expect.stringContaining('--interval') });
+});
