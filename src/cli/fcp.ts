@@ -24,16 +24,30 @@ import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
 /** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
 const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
+/** --follow-idle: whole seconds, at most what a timer takes (2^31 - 1 ms). */
+const MAX_FOLLOW_IDLE_S = 2_147_483;
+
 /**
  * Ctrl-C or SIGTERM: the journals of files being received are flushed and kept (the remote fcpd
  * keeps its own when the connections close), so that running the same command again resumes.
+ * With --follow (`following`) the first one stops following instead, and the copy ends as usual
+ * (exit 0 when all is in place); a second one interrupts.
  */
-function exitOnInterrupt(stderr: NodeJS.WritableStream): void {
+function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortController): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    const exit = (): void => {
       keepAllPartials();
       stderr.write(`fcp: interrupted (${signal}); partial files are kept: run the same command again to resume\n`);
       process.exit(SIGNAL_EXIT[signal]);
+    };
+    if (!following) {
+      process.once(signal, exit);
+      continue;
+    }
+    process.once(signal, () => {
+      if (following.signal.aborted) return exit();
+      following.abort();
+      process.once(signal, exit);
     });
   }
 }
@@ -110,6 +124,9 @@ interface FcpOptions extends SyncFlags, JobFlags {
   S?: string;
   /** scp's -3: between two remote hosts, through this machine. */
   3?: boolean;
+  follow?: boolean;
+  /** Seconds. */
+  followIdle?: number;
 }
 
 /**
@@ -185,6 +202,8 @@ export function program(): Command {
     .option('--dry-run', 'sync: show what would change (with --itemize-changes, -v or --json) and change nothing on either side')
     .option('--itemize-changes', "sync: one line per change on stdout in rsync's %i format (>f+++++++++ new file, >f.st...... changed, .f...p..... mode only, *deleting)")
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
+    .option('--follow', 'after the copy, keep sending what the files grow by, files rewritten or truncated (again, as a delta) and new files in copied trees; a source that does not exist yet is waited for; Ctrl-C or SIGTERM stops it (exit 0)')
+    .option('--follow-idle <seconds>', `with --follow: stop once nothing grew for this many seconds (1-${MAX_FOLLOW_IDLE_S})`, argParser(wholeNumber(1, MAX_FOLLOW_IDLE_S)))
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")
     .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(filterRule).addOption(depth)
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
@@ -262,8 +281,16 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     return ExitCode.USAGE;
   }
   startMemoryGovernor();
+  const followProblem = options.followIdle !== undefined && !options.follow ? '--follow-idle needs --follow'
+    : options.follow && jobCommand !== undefined ? `--follow does not go with --${command.options.find((o) => o.attributeName() === jobCommand)?.name()}`
+      : undefined;
+  if (followProblem) {
+    reporter.error(new FcpError('FCP_ERR_USAGE', followProblem, { hint: 'fcp --follow [--follow-idle SECONDS] SOURCE... DEST follows in the foreground until Ctrl-C' }));
+    return ExitCode.USAGE;
+  }
+  const following = options.follow ? new AbortController() : undefined;
   // Ctrl-C during --attach detaches from the job, which goes on.
-  if (jobCommand !== 'attach') exitOnInterrupt(io.stderr);
+  if (jobCommand !== 'attach') exitOnInterrupt(io.stderr, following);
   if (options.limit !== undefined && options.bwlimit !== undefined) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-l and --bwlimit were both given', { hint: 'give one: -l in Kbit/s as scp, or --bwlimit in KiB/s as rsync' }));
     return ExitCode.USAGE;
@@ -353,6 +380,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       log: (line) => reporter.log(line),
       notice: (line) => reporter.notice(line),
       onEvent: (event) => reporter.event(event),
+      ...(following ? { follow: { idleSeconds: options.followIdle, signal: following.signal } } : {}),
     };
     if (jobCommand !== undefined) {
       const context = { maxJobs: settings.max_jobs.value as number, keepDays: settings.keep_jobs.value as number };

@@ -535,6 +535,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   ITEM: [13, 4108],
   FILTER_RULES: [4, 65519],
   LOGIN: [1, 256],
+  APPEND: [29, 57372],
+  FOLLOW: [1, 4097],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

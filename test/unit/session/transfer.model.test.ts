@@ -259,6 +259,8 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   ITEM: { type: PacketType.ITEM, item: Buffer.from('>f+++++++++'), isDir: 0, path: pathOf(0) },
   FILTER_RULES: { type: PacketType.FILTER_RULES, maxDepth: 1, rules: Buffer.from('- *.tmp') },
   LOGIN: { type: PacketType.LOGIN, user: Buffer.from('alice') },
+  APPEND: { type: PacketType.APPEND, fileId: 0, offset: 0, mtimeNs: 0n, hash: 0n, data: PAYLOAD.subarray(0, 1) },
+  FOLLOW: { type: PacketType.FOLLOW, event: 5, name: Buffer.alloc(0) },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 

@@ -1,0 +1,8 @@
+/** How --follow watches its sources (PROTOCOL.md §7.9); one place for its intervals and sizes. */
+
+/** A followed file is stat'ed this often: an append reaches the receiver within this plus the link's round trip. */
+export const FOLLOW_POLL_MS = 100;
+/** The sources are walked again for new files every this many polls (a walk of a large tree costs more than stats). */
+export const FOLLOW_SCAN_EVERY = 10;
+/** Bytes of one file's growth read in one poll at most: a fast writer does not hold the others up, and memory stays bounded. */
+export const FOLLOW_READ_MAX = 4 * 1024 * 1024;
