@@ -180,7 +180,7 @@ test('model: whatever the file does between polls, the receiver equals it after 
           ({ copy, state } = sendWhole(file));
           return;
         }
-        if (decision.kind === 'unchanged') {
+        if (decision.kind !== 'append') {
           state = retime(state, now);
           return;
         }
