@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { FollowEvent, MAX_APPEND_BYTES } from '../protocol/constants';
 import { showName } from '../showName';
 import type { Entry, WalkResult } from '../transfer/walk';
-import { FOLLOW_POLL_MS, FOLLOW_READ_MAX, FOLLOW_SCAN_EVERY } from './constants';
+import { FOLLOW_MAX_LOAD, FOLLOW_POLL_MS, FOLLOW_READ_MAX, FOLLOW_SCAN_EVERY } from './constants';
 import type { FollowedWalk } from './followWalk';
 import { advance, conclude, Followed, observe, ResyncReason, retime, SourceStat, Span } from './growth';
 
@@ -76,6 +76,10 @@ export class SourceFollower {
   private readonly sentSpans = new Map<number, { head?: Span; tail?: Span }>();
   private timer: NodeJS.Timeout | undefined;
   private polls = 0;
+  /** The next poll's delay: FOLLOW_POLL_MS, or more when the last poll took long (FOLLOW_MAX_LOAD). */
+  private delayMs = FOLLOW_POLL_MS;
+  /** Polls between walks: FOLLOW_SCAN_EVERY, or more when the last walk took long. */
+  private scanEvery = FOLLOW_SCAN_EVERY;
   private stopping = false;
   private ticking: Promise<void> | undefined;
 
@@ -159,15 +163,21 @@ export class SourceFollower {
         this.ticking = undefined;
         this.schedule();
       });
-    }, FOLLOW_POLL_MS);
+    }, this.delayMs);
   }
 
   private async tick(): Promise<void> {
+    const started = Date.now();
     for (const [key, file] of this.tracked) {
       if (this.stopping) return;
       this.poll(key, file);
     }
-    if (++this.polls % FOLLOW_SCAN_EVERY === 0 && !this.stopping) this.scan();
+    this.delayMs = Math.max(FOLLOW_POLL_MS, (Date.now() - started) / FOLLOW_MAX_LOAD);
+    if (++this.polls % this.scanEvery === 0 && !this.stopping) {
+      const walked = Date.now();
+      this.scan();
+      this.scanEvery = Math.max(FOLLOW_SCAN_EVERY, Math.ceil((Date.now() - walked) / FOLLOW_MAX_LOAD / this.delayMs));
+    }
     await this.sink.drained();
   }
 
