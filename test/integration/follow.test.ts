@@ -182,3 +182,19 @@ function fcpOf(pid: string, source: string): boolean {
     return false;
   }
 }
+
+test.each([
+  [['--follow-idle', '5'], /--follow-idle needs --follow/],
+  [['--follow', '--background'], /--follow does not go with --background/],
+  [['--follow', '--remove-source-files'], /--follow does not go with --remove-source-files/],
+  [['--follow', '--sftp'], /--follow does not go with --sftp/],
+  [['--follow', '--follow-idle', '0'], /--follow-idle.*whole number from 1 to 2147483/],
+])('fcp %j is a usage error (exit 2), and copies nothing', async (flags, message) => {
+  const work = temp.make('fcp-follow');
+  fs.writeFileSync(path.join(work, 'a.log'), 'a\n');
+  const destination = flags.includes('--sftp') ? 'localhost:/nowhere/b.log' : 'b.log';
+  const run = await runNode(FCP_BIN, [...flags, 'a.log', destination], { cwd: work, timeoutMs: 30_000 });
+  expect(run.code).toBe(2);
+  expect(run.stderr).toMatch(message);
+  expect(fs.existsSync(path.join(work, 'b.log'))).toBe(false);
+});
