@@ -149,6 +149,11 @@ export function counts(action: CompleteAction): Omit<TransferSummary, 'bytesSent
   return { filesOk, filesFailed, entriesFailed, bytes, bytesResumed, filesSame };
 }
 
+/** A run's summary: the machine's tallies, the bytes this side counted, and (--follow) what following sent. */
+export function runSummary(action: CompleteAction, bytesSent: number, bytesSaved: number, errors: FcpError[], followed?: FollowedSummary): TransferSummary {
+  return { ...counts(action), bytesSent, bytesSaved, errors, ...(followed ? { followed } : {}) };
+}
+
 export abstract class TransferRun {
   readonly done: Promise<TransferSummary>;
   protected over = false;

@@ -22,7 +22,7 @@ import { inflateDataZ } from './compression';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
-import { counts, fileEvent, FollowedSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, FollowedSummary, runSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
 import type { PathFilter } from '../sync/filter';
 import { oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
@@ -304,13 +304,7 @@ export class ReceiveEngine extends TransferRun {
         }
         case 'complete':
           this.doneSent = true;
-          return this.complete({
-            ...counts(action),
-            bytesSent: this.bytesSent,
-            bytesSaved: this.bytesSaved,
-            errors: this.errors,
-            ...(this.followed ? { followed: this.followed } : {}),
-          });
+          return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.followed));
       }
     }
   }

@@ -37,7 +37,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { keptBecause, removeSource } from './sourceRemoval';
-import { counts, fileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, runSummary, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
 import type { Entry, EntryIds, WalkResult } from './walk';
 import { loadAccounts } from './accounts';
@@ -560,13 +560,7 @@ export class SendEngine extends TransferRun {
           break;
         case 'complete':
           this.removeLinkSources();
-          return this.complete({
-            ...counts(action),
-            bytesSent: this.bytesSent,
-            bytesSaved: this.bytesSaved,
-            errors: this.errors,
-            ...(this.follower ? { followed: this.followed } : {}),
-          });
+          return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.follower && this.followed));
       }
     }
   }
