@@ -653,7 +653,9 @@ function refuseFollowMix(planned: Plan | BetweenPlan, options: CopyOptions, sync
       : options.sftp ? '--sftp'
         : options.removeSourceFiles ? '--remove-source-files'
           : sync?.dryRun ? '--dry-run'
-            : undefined;
+            // Following checks what was sent by its hashes, which --no-verify leaves out.
+            : options.verify === false ? '--no-verify'
+              : undefined;
   if (conflict) {
     throw new FcpError('FCP_ERR_USAGE', `--follow does not go with ${conflict}`, {
       hint: '--follow keeps a session to fcpd (or a copy in this process) open and sends what the sources grow by',

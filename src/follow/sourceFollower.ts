@@ -118,7 +118,9 @@ export class SourceFollower {
       this.known.delete(key);
       return this.sink.log(`follow: ${showName(entry.source)} is gone`);
     }
-    if (same || entry.size === 0) {
+    // An empty file: the receiver holds nothing that could differ, and whatever is there now is appended.
+    if (entry.size === 0) return this.track(key, fileId, entry, { size: 0, ino: now.ino, mtimeNs: -1n, ctimeNs: -1n, head: undefined, tail: undefined });
+    if (same) {
       // Nothing was sent, so nothing sent can be checked: the quick check's word is taken while the
       // source is as it was walked; else what the receiver holds is unknown and it goes again.
       if (now.size !== entry.size || now.mtimeNs !== entry.mtimeNs) return this.resync(key, entry, 'rewritten');
@@ -139,9 +141,8 @@ export class SourceFollower {
     this.tracked.set(key, { fileId, entry, state, gone: false });
   }
 
-  /** The head and tail chunk spans of the first `size` bytes of `source`, hashed now. */
-  private spansOf(source: Buffer, size: number): { head: Span | undefined; tail: Span | undefined } {
-    if (size === 0) return { head: undefined, tail: undefined };
+  /** The head and tail chunk spans of the first `size` (> 0) bytes of `source`, hashed now. */
+  private spansOf(source: Buffer, size: number): { head: Span; tail: Span } {
     const fd = fs.openSync(source, fs.constants.O_RDONLY);
     try {
       const { chunkSize } = this.sink;

@@ -138,6 +138,21 @@ describe.each(WAYS)('%s', (way) => {
     expect(fs.readFileSync(path.join(dest, 'later', 'second'), 'utf8')).toBe('second\nmore\n');
   });
 
+  test('an empty file that starts growing is appended to, not sent again', async () => {
+    const work = temp.make('fcp-follow');
+    const log = path.join(work, 'empty.log');
+    const copied = path.join(work, 'copy.log');
+    fs.writeFileSync(log, '');
+    const run = follow(way, log, copied);
+    await until('the first copy', () => fs.existsSync(copied));
+    fs.appendFileSync(log, 'now it grows\n');
+    await until('the append', sameAs(log, copied));
+    run.stop();
+    const summary = await run.done;
+    expect(summary.followed).toEqual({ appends: 1, appendedBytes: 13, resent: 0, newFiles: 0 });
+    expect(run.notices).toEqual([]);
+  });
+
   test('a source that does not exist yet is waited for, with a notice', async () => {
     const work = temp.make('fcp-follow');
     const log = path.join(work, 'later.log');
