@@ -26,16 +26,30 @@ import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
 /** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
 const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
+/** --follow-idle: whole seconds, at most what a timer takes (2^31 - 1 ms). */
+const MAX_FOLLOW_IDLE_S = 2_147_483;
+
 /**
  * Ctrl-C or SIGTERM: the journals of files being received are flushed and kept (the remote fcpd
  * keeps its own when the connections close), so that running the same command again resumes.
+ * With --follow (`following`) the first one stops following instead, and the copy ends as usual
+ * (exit 0 when all is in place); a second one interrupts.
  */
-function exitOnInterrupt(stderr: NodeJS.WritableStream): void {
+function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortController): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    const exit = (): void => {
       keepAllPartials();
       stderr.write(`fcp: interrupted (${signal}); partial files are kept: run the same command again to resume\n`);
       process.exit(SIGNAL_EXIT[signal]);
+    };
+    if (!following) {
+      process.once(signal, exit);
+      continue;
+    }
+    process.once(signal, () => {
+      if (following.signal.aborted) return exit();
+      following.abort();
+      process.once(signal, exit);
     });
   }
 }
@@ -115,6 +129,9 @@ interface FcpOptions extends SyncFlags, JobFlags {
   S?: string;
   /** scp's -3: between two remote hosts, through this machine. */
   3?: boolean;
+  follow?: boolean;
+  /** Seconds. */
+  followIdle?: number;
 }
 
 /**
@@ -192,6 +209,8 @@ export function program(): Command {
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('--watch', 'sync, then keep syncing: changes are picked up from file-system events and rescans, and sent in rounds over one fcpd (README "Watching"); Ctrl-C or SIGTERM ends it (exit 0)')
     .option('--interval <seconds>', `--watch: rescan the source every SECONDS, for changes the events missed; a remote source is only rescanned (${MIN_INTERVAL_S}-${MAX_INTERVAL_S}, default ${DEFAULT_INTERVAL_S})`, argParser(wholeNumber(MIN_INTERVAL_S, MAX_INTERVAL_S)))
+    .option('--follow', 'after the copy, keep sending what the files grow by, files rewritten or truncated (again, as a delta) and new files in copied trees; a source that does not exist yet is waited for; Ctrl-C or SIGTERM stops it (exit 0)')
+    .option('--follow-idle <seconds>', `with --follow: stop once nothing grew for this many seconds (1-${MAX_FOLLOW_IDLE_S})`, argParser(wholeNumber(1, MAX_FOLLOW_IDLE_S)))
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")
     .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(filterRule).addOption(depth)
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
@@ -269,9 +288,17 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     return ExitCode.USAGE;
   }
   startMemoryGovernor();
+  const followProblem = options.followIdle !== undefined && !options.follow ? '--follow-idle needs --follow'
+    : options.follow && jobCommand !== undefined ? `--follow does not go with --${command.options.find((o) => o.attributeName() === jobCommand)?.name()}`
+      : undefined;
+  if (followProblem) {
+    reporter.error(new FcpError('FCP_ERR_USAGE', followProblem, { hint: 'fcp --follow [--follow-idle SECONDS] SOURCE... DEST follows in the foreground until Ctrl-C' }));
+    return ExitCode.USAGE;
+  }
+  const following = options.follow ? new AbortController() : undefined;
   // Ctrl-C during --attach detaches from the job, which goes on.
   // --watch ends on them by itself, with exit 0.
-  if (jobCommand !== 'attach' && !options.watch) exitOnInterrupt(io.stderr);
+  if (jobCommand !== 'attach' && !options.watch) exitOnInterrupt(io.stderr, following);
   if (options.limit !== undefined && options.bwlimit !== undefined) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-l and --bwlimit were both given', { hint: 'give one: -l in Kbit/s as scp, or --bwlimit in KiB/s as rsync' }));
     return ExitCode.USAGE;
@@ -361,6 +388,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       log: (line) => reporter.log(line),
       notice: (line) => reporter.notice(line),
       onEvent: (event) => reporter.event(event),
+      ...(following ? { follow: { idleSeconds: options.followIdle, signal: following.signal } } : {}),
     };
     if (options.watch && jobCommand !== undefined) throw new FcpError('FCP_ERR_USAGE', '--watch runs in the foreground, not as a background job', { hint: 'run fcp --watch under nohup or a service manager' });
     if (jobCommand !== undefined) {

@@ -121,6 +121,7 @@ export class Reporter {
         mode: summary.mode,
         verification: summary.verification,
         between: summary.between,
+        followed: summary.followed,
         errors: summary.errors.map((e) => ({ code: e.code, message: e.message })),
       });
     }
@@ -132,7 +133,9 @@ export class Reporter {
     const line =
       `${summary.files} ${summary.files === 1 ? 'file' : 'files'}, ${formatBytes(summary.bytes)}${unchanged} in ${summary.seconds.toFixed(2)} s ` +
       `(${formatBytes(summary.rate)}/s, ${summary.connections} ${CARRIERS[summary.mode] ?? 'connections'}${summary.encrypted ? ', encrypted' : ''})` +
-      (failed > 0 ? `, ${failed} failed` : '');
+      (failed > 0 ? `, ${failed} failed` : '') +
+      (summary.followed ? `; followed: ${formatBytes(summary.followed.appendedBytes)} appended in ${summary.followed.appends}, ` +
+        `${summary.followed.resent} sent again, ${summary.followed.newFiles} new` : '');
     // On a terminal the progress line gives way to this, as scp leaves its last meter line.
     if (this.options.verbose || this.showProgressLine) this.say(line);
   }

@@ -6,7 +6,7 @@
 import { SyncOptions, syncMessage } from '../sync/options';
 import { randomBytes } from 'node:crypto';
 import { asFcpError, FcpError } from '../errors';
-import { Cipher, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
+import { Cipher, Feature, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
 import type { Message, ParamsMessage, RenameMessage } from '../protocol/messages';
 import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
@@ -25,6 +25,7 @@ import type { LinkedConnection } from '../transfer/link';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { RateLimiter, throttled } from '../wire/throttle';
+import { FollowOptions, followControl } from '../follow/followControl';
 
 const NO_SESSION = Buffer.alloc(SESSION_ID_SIZE);
 
@@ -58,6 +59,8 @@ export interface ClientSessionOptions {
   sync?: SyncOptions;
   /** A push's RENAMEs (fcp --watch; the offer must have RENAME). */
   renames?: RenameMessage[];
+  /** --follow (the offer has FOLLOW, flags MODE's FOLLOW): when following stops. */
+  follow?: FollowOptions;
 }
 
 export interface ClientSessionResult {
@@ -84,6 +87,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   const controlOpening = open(`control connection to ${server.name}`);
   const dialled = Array.from({ length: options.offer.connections }, (_, i) => open(`data connection ${i + 1} to ${server.name}`));
   dialled.forEach((conn) => conn.catch(() => undefined));
+  let following: ReturnType<typeof followControl> | undefined;
 
   try {
     const request: Message =
@@ -120,11 +124,13 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     // A sealed push whose HELLO, AUTH and request are already out (launch nonce) sends its first
     // transfer flight right behind them: a round trip less (PROTOCOL.md §5.3).
     let running: TransferRun | undefined;
-    const events = options.failFast ? stopAtFirstFailure(options.events ?? {}, () => running) : options.events;
+    following = options.follow && followControl(options.follow, options.events ?? {});
+    const reported = following ? following.events : options.events;
+    const events = options.failFast ? stopAtFirstFailure(reported ?? {}, () => running) : reported;
     let sender: SendEngine | undefined;
     const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
     if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
-      sender = running = new SendEngine(link, work.walk, events, removeSources, options.sync);
+      sender = running = new SendEngine(link, work.walk, events, removeSources, options.sync, work.follow);
       sender.prime();
     }
     const control = await handshake;
@@ -141,7 +147,11 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
 
     // The server may have accepted fewer connections than offered: the extra ones go.
     for (const extra of dialled.slice(params.connections)) void extra.then((conn) => conn.close(), () => undefined);
-    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources, options.sync) : new ReceiveEngine(link, work.destination, work.scope, options, events, partialDirBytes(options.partialDir))));
+    if (options.follow && (params.features & Feature.FOLLOW) === 0) {
+      throw new FcpError('FCP_ERR_PARAMS', `${server.name} does not support --follow`, { hint: 'update fcp on the remote host, or copy without --follow' });
+    }
+    const engine = (running = sender ?? (work.kind === 'push' ? new SendEngine(link, work.walk, events, removeSources, options.sync, work.follow) : new ReceiveEngine(link, work.destination, work.scope, options, events, partialDirBytes(options.partialDir))));
+    following?.attach(() => engine.stopFollowing());
     const attach = async (dial: Promise<FramedConnection>, connIndex: number): Promise<LinkedConnection> => {
       const conn = await dial;
       const machine = new ClientConnection({
@@ -182,6 +192,8 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     // Dials still under way are closed as they complete.
     for (const dial of dialled) void dial.then((conn) => conn.close(error), () => undefined);
     throw error;
+  } finally {
+    following?.dispose();
   }
 }
 

@@ -39,6 +39,9 @@ import type { PathFilter } from '../sync/filter';
 import { DELETING_ITEM } from '../sync/compare';
 import { listedName } from '../sync/itemize';
 import { checkSyncOptions, SyncOptions } from '../sync/options';
+import type { FollowOptions } from '../follow/followControl';
+import { followedSources } from '../follow/followWalk';
+import type { FollowedSummary } from '../transfer/link';
 
 export interface CopyOptions {
   /**
@@ -180,6 +183,12 @@ export interface CopyOptions {
    * PROTOCOL.md §7.9), where that can be done.
    */
   renames?: readonly { from: Buffer; to: Buffer }[];
+  /**
+   * --follow: after the copy, keep sending what the files grow by, files sent again when rewritten,
+   * and new files, until `follow.signal` aborts or `follow.idleSeconds` pass without growth
+   * (--follow-idle); a source that does not exist yet is waited for (PROTOCOL.md §7.10).
+   */
+  follow?: FollowOptions;
 }
 
 /**
@@ -253,6 +262,8 @@ export interface CopySummary {
    * how many bytes crossed this machine.
    */
   between?: Route;
+  /** --follow: what was sent after the copy (APPENDs, their bytes, files sent again, new files). */
+  followed?: FollowedSummary;
 }
 
 type RemoteLocation = Extract<Location, { kind: 'remote' }>;
@@ -338,6 +349,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (options.noResume ? ModeFlag.NO_RESUME : 0) |
+    (options.follow ? ModeFlag.FOLLOW : 0) |
     (severalSources ? ModeFlag.DEST_IS_DIR : 0) |
     placementFlags(sources, syncOf(options) !== undefined);
   const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
@@ -362,12 +374,16 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     hardLinks: options.hardLinks ?? false,
     filter: options.filter,
   };
-  const walk = options.narrowTo ? walkNarrowed(sources[0]!.path, options.narrowTo, walkOptions) : walkSources(sources.map((s) => s.path), walkOptions);
-  if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk }, flags, remote: dest };
+  const paths = sources.map((s) => s.path);
+  // --follow waits for a source that does not exist yet instead of failing on it.
+  const { walk, follow } = options.follow
+    ? followedSources(paths, walkOptions)
+    : { walk: options.narrowTo ? walkNarrowed(sources[0]!.path, options.narrowTo, walkOptions) : walkSources(paths, walkOptions), follow: undefined };
+  if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk, follow }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
   // an absolute path (joined as bytes, so that a trailing slash and a name that is not UTF-8 survive).
   const local = dest.path[0] === SLASH ? dest.path : Buffer.concat([Buffer.from(`${process.cwd()}/`), dest.path]);
-  return { work: { kind: 'push', destination: local, walk }, flags, remote: undefined };
+  return { work: { kind: 'push', destination: local, walk, follow }, flags, remote: undefined };
 }
 
 /** How fcpd is started for a copy to or from `remote` (a local fcpd without one); `reuseS`: for fcp --watch, fcpd --serve --reuse. */
@@ -409,7 +425,7 @@ async function loadEngine(): Promise<typeof ClientSessionModule> {
 
 /** An engine's counts as copy()'s summary; the rest says how it ran. */
 function summarize(
-  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'bytesSaved' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors' | 'filesSame'>,
+  counts: Pick<TransferSummary, 'bytes' | 'bytesSent' | 'bytesResumed' | 'bytesSaved' | 'filesOk' | 'filesFailed' | 'entriesFailed' | 'errors' | 'filesSame' | 'followed'>,
   started: number,
   how: Pick<CopySummary, 'connections' | 'encrypted' | 'mode' | 'verification'>,
   filesDeleted = 0,
@@ -429,6 +445,7 @@ function summarize(
     rate: seconds > 0 ? counts.bytes / seconds : 0,
     errors: counts.errors,
     ...how,
+    ...(counts.followed ? { followed: counts.followed } : {}),
   };
 }
 
@@ -464,6 +481,9 @@ function reporting(
         progress.filesDone++;
         progress.currentFile = event.path.toString('utf8');
         emit(toFileEvent(event));
+      },
+      notice(text) {
+        (options.notice ?? options.log)?.(text);
       },
       entryFailed(path, error) {
         emit({ type: 'entryError', path: path.toString('utf8'), pathBytes: Buffer.from(path), error: { code: error.code, message: error.message } });
@@ -595,7 +615,7 @@ async function copyLocally(
       partialDir: options.partialDir,
       filter: options.filter,
       offer,
-      verify, events: report.events, failFast: options.failFast, timeoutMs, log });
+      verify, events: report.events, failFast: options.failFast, timeoutMs, log, follow: options.follow });
     report.stop(true);
     return summarize(summary, started, { connections: params.connections, encrypted: false, mode: 'in-process', verification: verify ? 'chunks' : 'none' }, report.deleted());
   } finally {
@@ -639,7 +659,26 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean,
     // The receiver keeps owners only as root: which an fcpd is only it knows; this process knows.
     owners: !receivesHere || process.getuid?.() === 0,
     sync,
+    follow: options.follow !== undefined,
   });
+}
+
+/** --follow follows files between this machine and one other (fcpd's protocol, or in this process). */
+function refuseFollowMix(planned: Plan | BetweenPlan, options: CopyOptions, sync: SyncOptions | undefined): void {
+  if (!options.follow) return;
+  const conflict =
+    'between' in planned ? 'a copy between two remote hosts'
+      : options.sftp ? '--sftp'
+        : options.removeSourceFiles ? '--remove-source-files'
+          : sync?.dryRun ? '--dry-run'
+            // Following checks what was sent by its hashes, which --no-verify leaves out.
+            : options.verify === false ? '--no-verify'
+              : undefined;
+  if (conflict) {
+    throw new FcpError('FCP_ERR_USAGE', `--follow does not go with ${conflict}`, {
+      hint: '--follow keeps a session to fcpd (or a copy in this process) open and sends what the sources grow by',
+    });
+  }
 }
 
 /** --partial-dir must name a directory under each destination directory (the receiver, local or remote, takes it there). */
@@ -701,6 +740,7 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
     });
   }
   refuseDaemonMix(planned, options);
+  refuseFollowMix(planned, options, sync);
   if ('between' in planned) return copyBetween(planned, options, backupSuffix, log, timeoutMs);
   const { work, flags, remote } = planned;
   if (options.sftp) return copyOverSftp(planned, options, '--sftp', log);
@@ -723,7 +763,8 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
     launched = await Promise.all([launcherFor(remote, work.kind === 'push', options, log, timeoutMs).launch(secret, log), loadEngine()]);
   } catch (err) {
     // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
-    if ((err as FcpError).code !== 'FCP_ERR_NO_REMOTE_NODE' || !remote || options.launcher || options.ssh?.program) throw err;
+    // --follow needs fcpd: over SFTP nothing would follow.
+    if ((err as FcpError).code !== 'FCP_ERR_NO_REMOTE_NODE' || !remote || options.launcher || options.ssh?.program || options.follow) throw err;
     log((err as FcpError).message);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { MIN_NODE_MAJOR } = require('../launch/remoteInstall') as typeof RemoteInstallModule;
@@ -750,6 +791,7 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
       filter: options.filter,
       sync,
       renames,
+      follow: options.follow,
     });
     report.stop(true);
     failed = false;

@@ -22,6 +22,7 @@ import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
 import type { PathFilter } from '../sync/filter';
+import { FollowOptions, followControl } from '../follow/followControl';
 
 export interface LocalCopyOptions {
   work: Extract<ClientWork, { kind: 'push' }>;
@@ -44,6 +45,8 @@ export interface LocalCopyOptions {
   sync?: SyncOptions;
   /** Entries to rename at the destination first (fcp --watch; as RENAME, PROTOCOL.md §7.9). */
   renames?: readonly RenameMessage[];
+  /** --follow (the work has its sources to follow, MODE's FOLLOW is in flags): when following stops. */
+  follow?: FollowOptions;
 }
 
 const KEEP_ALIVE_MS = 60_000;
@@ -85,14 +88,18 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
 
   const mode = { flags, backupSuffix: options.backupSuffix, filter: options.filter, sync: options.sync };
   const receiver = new ReceiveEngine(links.receiver, destination, scope, mode, { item: options.events?.item }, partialDirBytes(options.partialDir));
-  const events = options.verify ? (options.events ?? {}) : withoutDigests(options.events ?? {});
+  const following = options.follow && followControl(options.follow, options.events ?? {});
+  const reported = following ? following.events : (options.events ?? {});
+  const events = options.verify ? reported : withoutDigests(reported);
   const sender: SendEngine = new SendEngine(
     links.sender,
     work.walk,
     options.failFast ? stopAtFirstFailure(events, () => sender) : events,
     (flags & ModeFlag.REMOVE_SOURCE) !== 0,
     options.sync,
+    work.follow,
   );
+  following?.attach(() => sender.stopFollowing());
   // The sender's outcome is the copy's (as for a push); the receiver's run is awaited so that its
   // temporaries are gone and its files settled before copy() returns.
   const received = receiver.run().catch(() => undefined);
@@ -103,6 +110,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   try {
     return { summary: await sender.run(), params: links.sender.params };
   } finally {
+    following?.dispose();
     await received;
     clearInterval(alive);
   }

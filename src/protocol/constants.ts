@@ -43,6 +43,8 @@ export const PacketType = {
   FILTER_RULES: 0x28,
   LOGIN: 0x29,
   RENAME: 0x2c,
+  APPEND: 0x2a,
+  FOLLOW: 0x2b,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -140,8 +142,10 @@ export const Feature = {
   SYNC: 0x400,
   /** A push's client may send RENAMEs before its request: entries the receiver renames in place first (fcp --watch, PROTOCOL.md §7.9). */
   RENAME: 0x2000,
+  /** --follow: after the copy the sender keeps sending what its files grow by (APPEND) and new files, until told to stop (PROTOCOL.md §7.10). */
+  FOLLOW: 0x1000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -226,6 +230,8 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.HARDLINK,
   PacketType.OWNER,
   PacketType.ITEM,
+  PacketType.APPEND,
+  PacketType.FOLLOW,
 ]);
 /** What a BATCH may carry on a data connection: small chunks, each DATA then its CHUNK_SUM. */
 export const DATA_BATCHABLE_TYPES: ReadonlySet<number> = new Set([PacketType.DATA, PacketType.CHUNK_SUM]);
@@ -253,6 +259,8 @@ export const ModeFlag = {
   CONTENTS: 0x100,
   /** rsync's placement: a top-level directory goes under the destination, which is created as a directory if missing. */
   INTO_DIR: 0x200,
+  /** --follow on a pull: fcpd's sender follows its sources after the copy (feature FOLLOW, PROTOCOL.md §7.10). */
+  FOLLOW: 0x400,
 } as const;
 export const KNOWN_MODE_FLAGS =
   ModeFlag.RECURSIVE |
@@ -264,7 +272,8 @@ export const KNOWN_MODE_FLAGS =
   ModeFlag.REMOVE_SOURCE |
   ModeFlag.NUMERIC_IDS |
   ModeFlag.CONTENTS |
-  ModeFlag.INTO_DIR;
+  ModeFlag.INTO_DIR |
+  ModeFlag.FOLLOW;
 
 /** SYNC.flags bits (PROTOCOL.md §7.8). */
 export const SyncFlag = {
@@ -276,6 +285,22 @@ export const SyncFlag = {
   DELETE_EXCLUDED: 0x20,
   DRY_RUN: 0x40,
 } as const;
+/** FOLLOW.event (PROTOCOL.md §7.10). */
+export const FollowEvent = {
+  /** S→R: a source does not exist yet; the sender waits for it. */
+  WAITING: 1,
+  /** S→R: a followed file got shorter: it is sent again (its next FILE_INFO). */
+  TRUNCATED: 2,
+  /** S→R: a followed file's sent bytes changed: it is sent again. */
+  REWRITTEN: 3,
+  /** S→R: a followed file was replaced by another (a new inode): it is sent again. */
+  REPLACED: 4,
+  /** R→S: stop following: the sender sends its DONE once what it has read is sent. */
+  STOP: 5,
+} as const;
+/** APPEND.data: at most this many bytes, what DATA carries (a sealed frame with APPEND's 28-byte head fits). */
+export const MAX_APPEND_BYTES = 57344;
+
 /** ITEM.item: rsync's `%i`, 11 ASCII characters. */
 export const ITEM_SIZE = 11;
 /** OWNER.user and OWNER.group: names of a u8 length. */

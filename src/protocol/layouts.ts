@@ -11,6 +11,7 @@ import {
   INLINE_MAX,
   ITEM_SIZE,
   KEY_ID_SIZE,
+  MAX_APPEND_BYTES,
   MAX_HELD_HASHES,
   MAC_SIZE,
   MAX_ERROR_MESSAGE_BYTES,
@@ -165,6 +166,14 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.FILTER_RULES]: [f('maxDepth', 'u32'), f('rules', 'data', { min: 0, max: MAX_FILTER_RULES_BYTES })],
   [PacketType.LOGIN]: [f('user', 'accountName')],
   [PacketType.RENAME]: [f('from', 'entryPathPrefixed'), f('to', 'entryPath')],
+  [PacketType.APPEND]: [
+    f('fileId', 'u32'),
+    f('offset', 'u64num', { max: MAX_FILE_SIZE }),
+    f('mtimeNs', 'i64'),
+    f('hash', 'u64'),
+    f('data', 'data', { min: 1, max: MAX_APPEND_BYTES }),
+  ],
+  [PacketType.FOLLOW]: [f('event', 'u8', { min: 1, max: 5 }), f('name', 'data', { min: 0, max: MAX_PATH_BYTES })],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -136,6 +136,16 @@ export interface FilterRulesMessage { type: P['FILTER_RULES']; maxDepth: number;
  * `user`; AUTH then proves the key derived from that user's token (PROTOCOL.md §5.4).
  */
 export interface LoginMessage { type: P['LOGIN']; user: Buffer }
+/**
+ * S→R, control (feature FOLLOW): bytes a followed file grew by, at `offset` (its size so far at the
+ * receiver); hash is their xxh64, mtimeNs the source's mtime after them (PROTOCOL.md §7.9).
+ */
+export interface AppendMessage { type: P['APPEND']; fileId: number; offset: number; mtimeNs: bigint; hash: bigint; data: Buffer }
+/**
+ * Control (feature FOLLOW): a FollowEvent; `name` is the path it is about (a source as requested,
+ * or an entry path), shown and never used to touch a file; empty for STOP.
+ */
+export interface FollowMessage { type: P['FOLLOW']; event: number; name: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -181,6 +191,8 @@ export type Message =
   | SyncMessage
   | ItemMessage
   | FilterRulesMessage
-  | LoginMessage;
+  | LoginMessage
+  | AppendMessage
+  | FollowMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

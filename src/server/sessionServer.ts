@@ -26,6 +26,7 @@ import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { PathFilter } from '../sync/filter';
 import { walkSources, WalkResult } from '../transfer/walk';
+import { followedSources, FollowSources } from '../follow/followWalk';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { Limiters, RateLimiter, throttled } from '../wire/throttle';
@@ -108,7 +109,7 @@ interface Session {
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
 export type SessionWork =
   | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncOptions; reportItems?: boolean }
-  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions };
+  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions; follow?: FollowSources };
 
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
@@ -137,12 +138,18 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
   const hardLinks = (params.features & Feature.HARD_LINKS) !== 0;
   const removeSources = (request.flags & ModeFlag.REMOVE_SOURCE) !== 0;
   const sources = expandSources(request.paths);
-  for (const source of sources) {
+  const check = (source: Buffer): void => {
     const refusal = paths?.pathRefusal(realPath(source));
     if (refusal) throw refusal;
-  }
+  };
   const { filter } = request;
-  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter }), removeSources, filter, sync };
+  const walkOptions = { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter };
+  // --follow (with the feature): a source that does not exist yet is waited for, and checked when it appears.
+  if ((request.flags & ModeFlag.FOLLOW) !== 0 && (params.features & Feature.FOLLOW) !== 0) {
+    return { kind: 'pull', ...followedSources(sources, walkOptions, check), removeSources, filter, sync };
+  }
+  sources.forEach(check);
+  return { kind: 'pull', walk: walkSources(sources, walkOptions), removeSources, filter, sync };
 }
 
 export class SessionServer {
@@ -411,7 +418,7 @@ export class SessionServer {
       release: (connIndex: number) => (session.entry.attached as Set<number>).delete(connIndex),
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, session.work.walk, {}, session.work.removeSources, session.work.sync);
+    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, session.work.walk, {}, session.work.removeSources, session.work.sync, session.work.follow);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

@@ -92,6 +92,8 @@ export function makeOffer(options: {
   delta?: boolean;
   /** A sync (PROTOCOL.md §7.8): SYNC goes before the request. */
   sync?: boolean;
+  /** --follow (PROTOCOL.md §7.10): the files are followed after the copy. */
+  follow?: boolean;
 }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
@@ -111,7 +113,8 @@ export function makeOffer(options: {
       (options.compress ? Feature.COMPRESS : 0) |
       (options.filters ? Feature.FILTERS : 0) |
       (options.delta ? Feature.DELTA : 0) |
-      (options.sync ? Feature.SYNC : 0),
+      (options.sync ? Feature.SYNC : 0) |
+      (options.follow ? Feature.FOLLOW : 0),
   };
 }
 

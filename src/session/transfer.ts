@@ -16,7 +16,7 @@
  */
 import { FcpError, wireFromCode } from '../errors';
 import { showName } from '../showName';
-import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
+import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, FollowEvent, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
 import type {
   ChunkKeptMessage,
   ChunksHeldMessage,
@@ -36,6 +36,7 @@ import type {
   Message,
   PartialStaleMessage,
   ResendMessage,
+  AppendMessage,
 } from '../protocol/messages';
 import { fail, FailAction, peerError, send, SendAction, unexpected } from './actions';
 import { ACK_EVERY } from './dataLoss';
@@ -44,6 +45,7 @@ import type { EntryKind, EntryScope } from './entryScope';
 import type { SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
 import { SignatureCollector, signatureLimit, signatureMessages } from '../delta/signature';
+import { FollowLedger } from '../follow/ledger';
 
 /** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
 export const MAX_CHUNK_ATTEMPTS = 3;
@@ -165,6 +167,16 @@ export interface EntryFailedAction { type: 'entryFailed'; path: Buffer; error: F
  * Both DONE were exchanged; bytes counts the files that ended OK, bytesResumed those of them the
  * destination already held (FILE_SAME); entriesFailed the ENTRY_ERRORs either side sent.
  */
+/**
+ * Receiver (feature FOLLOW): `data` (hashing to `hash`) goes at `offset` of the file of entry
+ * `path`, which is in place under its final name and exactly `offset` bytes long; then its mtime
+ * is set. A failure ends the session (the file's first part is in place and verified).
+ */
+export interface AppendFileAction { type: 'appendFile'; fileId: number; path: Buffer; offset: number; mtimeNs: bigint; hash: bigint; data: Buffer }
+/** Receiver (feature FOLLOW): the sender's FOLLOW notice (a FollowEvent) about `name` (a copy), to show. */
+export interface FollowNoticeAction { type: 'followNotice'; event: number; name: Buffer }
+/** Sender (feature FOLLOW): the receiver asked to stop following (FOLLOW STOP): DONE once what was read is sent. */
+export interface FollowStopAction { type: 'followStop' }
 export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number; filesSame: number }
 
 export type ReceiverAction =
@@ -185,6 +197,8 @@ export type ReceiverAction =
   | FileOkAction
   | FileFailedAction
   | EntryFailedAction
+  | AppendFileAction
+  | FollowNoticeAction
   | CompleteAction;
 export type SenderAction =
   | SendAction
@@ -200,6 +214,7 @@ export type SenderAction =
   | FileOkAction
   | FileFailedAction
   | EntryFailedAction
+  | FollowStopAction
   | CompleteAction;
 export type TransferAction = ReceiverAction | SenderAction;
 
@@ -474,8 +489,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated DELTA: a file may be described by its old version (DELTA_SIG) and come as DELTA_COPY and DATA. */
   private readonly delta: boolean;
 
-  /** hardLinks, owners, reconnect, resume, delta: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean }) {
+  /** The session negotiated FOLLOW: files in place may grow (APPEND), and FILE_COUNT may come again for more files. */
+  private readonly follow: FollowLedger | undefined;
+
+  /** hardLinks, owners, reconnect, resume, delta, follow: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, FOLLOW. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; follow?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -484,6 +502,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.reconnect = opts.reconnect ?? false;
     this.resume = opts.resume ?? false;
     this.delta = opts.delta ?? false;
+    this.follow = opts.follow ? new FollowLedger() : undefined;
   }
 
   /**
@@ -508,6 +527,16 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.FILE_COUNT:
         if (!started && onControl) return this.onFileCount(message.count, message.totalBytes);
+        // FOLLOW: more files (new ones, or files sent again), announced as the others were.
+        if (this.announcing(onControl) && this.follow) return this.onMoreFiles(message.count, message.totalBytes);
+        break;
+      case PacketType.APPEND:
+        if (this.announcing(onControl) && this.follow) return this.onAppend(this.follow, message);
+        break;
+      case PacketType.FOLLOW:
+        if (onControl && this.follow && message.event !== FollowEvent.STOP && (this.state === 'AWAIT_FILE_COUNT' || this.state === 'RECEIVING')) {
+          return [{ type: 'followNotice', event: message.event, name: Buffer.from(message.name) }];
+        }
         break;
       case PacketType.DIR_INFO:
         if (this.announcing(onControl)) {
@@ -749,12 +778,26 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return NO_ACTIONS;
   }
 
+  private onMoreFiles(count: number, totalBytes: number): readonly ReceiverAction[] {
+    this.count += count;
+    this.totalBytes += totalBytes;
+    return NO_ACTIONS;
+  }
+
+  private onAppend(ledger: FollowLedger, message: AppendMessage): readonly ReceiverAction[] {
+    const { fileId, offset, mtimeNs, hash, data } = message;
+    const path = ledger.append(fileId, offset, data.length);
+    if (typeof path === 'string') return this.fail(protocolError(path));
+    return [{ type: 'appendFile', fileId, path, offset, mtimeNs, hash, data }];
+  }
+
   private onFileInfo(message: FileInfoMessage): readonly ReceiverAction[] {
     const { fileId, path, perm, size, mtimeNs } = message;
     const refused = this.refusedAnnouncement('FILE_INFO', fileId, path, size);
     if (refused !== undefined) return this.fail(refused);
     this.recordAnnouncement(size);
     this.recordLinkTarget(fileId, path);
+    this.follow?.announce(fileId, path);
     this.files.set(fileId, {
       fileId,
       path,
@@ -777,6 +820,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     if (refused !== undefined) return this.fail(refused);
     this.recordAnnouncement(data.length);
     this.recordLinkTarget(fileId, path);
+    this.follow?.announce(fileId, path);
     this.inlineFiles.set(fileId, data.length);
     return [{ type: 'writeFile', fileId, path, perm, mtimeNs, hash, data }];
   }
@@ -1041,6 +1085,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** created: the owner has a temporary file for it, to be discarded. */
   private settleFailed(fileId: number, size: number, created: boolean, error: FcpError, notifyPeer: boolean): ReceiverAction[] {
     this.failedFiles.set(fileId, { size, created });
+    this.follow?.settled(fileId, undefined);
     this.filesFailed++;
     const actions: ReceiverAction[] = notifyPeer ? [fileError(fileId, error)] : [];
     if (created) actions.push(RESUMABLE_FAILURES.has(error.code) ? { type: 'discardFile', fileId, keep: true } : { type: 'discardFile', fileId });
@@ -1053,6 +1098,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private settleOk(fileId: number, size: number, answer: typeof PacketType.FILE_OK | typeof PacketType.FILE_SAME = PacketType.FILE_OK): ReceiverAction[] {
     this.filesOk++;
     this.bytesOk += size;
+    this.follow?.settled(fileId, size);
     const ok: FileOkAction = answer === PacketType.FILE_SAME ? { type: 'fileOk', fileId, same: true } : { type: 'fileOk', fileId };
     const actions: ReceiverAction[] = [send({ type: answer, fileId }), ok];
     this.settleLinks(fileId, 'ok', actions);
@@ -1109,8 +1155,12 @@ export class TransferSender extends TransferMachine<SenderState> {
   /** The session is a sync (feature SYNC, a SYNC message sent): a receiving fcpd reports its changes with ITEM. */
   private readonly sync: boolean;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean }) {
+  /** The session negotiated FOLLOW and follows: files may grow (APPEND), more may be counted, the receiver may say STOP. */
+  private readonly follow: boolean;
+
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean; follow?: boolean }) {
     super('IDLE', opts.peerName);
+    this.follow = opts.follow ?? false;
     this.sync = opts.sync ?? false;
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
@@ -1249,6 +1299,35 @@ export class TransferSender extends TransferMachine<SenderState> {
     return [fileError(fileId, error), { type: 'fileFailed', fileId, error }];
   }
 
+  /** FOLLOW: `count` more files of `totalBytes` will be announced (new files, or files sent again). */
+  countMore(count: number, totalBytes: number): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireFollowing('countMore');
+    this.count += count;
+    this.totalBytes += totalBytes;
+    return [send({ type: PacketType.FILE_COUNT, count, totalBytes })];
+  }
+
+  /** FOLLOW: a file that is OK grew by `data` at `offset` (hash: its xxh64; mtimeNs: the source's now). */
+  append(fileId: number, offset: number, mtimeNs: bigint, hash: bigint, data: Buffer): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireFollowing('append');
+    if (this.files.has(fileId) || this.failedFiles.has(fileId) || fileId >= this.nextFileId) throw internalError(`append(file_id ${fileId}) for a file that is not OK`);
+    return [send({ type: PacketType.APPEND, fileId, offset, mtimeNs, hash, data })];
+  }
+
+  /** FOLLOW: tells the receiver of a FollowEvent (not STOP) about `name`. */
+  followNotice(event: number, name: Buffer): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    this.requireFollowing('followNotice');
+    return [send({ type: PacketType.FOLLOW, event, name })];
+  }
+
+  private requireFollowing(what: string): void {
+    if (!this.follow) throw internalError(`${what}() in a session that does not follow`);
+    this.requireAnnouncing(what);
+  }
+
   /** The DONE after the last announcement. */
   finish(): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
@@ -1300,6 +1379,10 @@ export class TransferSender extends TransferMachine<SenderState> {
         break;
       case PacketType.DATA_LOST:
         if (exchanging && this.reconnect) return [{ type: 'dataLost', connIndex: message.connIndex, chunks: message.chunks }];
+        break;
+      case PacketType.FOLLOW:
+        // A STOP that crossed this side's DONE asks for what is happening already.
+        if (exchanging && this.follow && message.event === FollowEvent.STOP) return this.state === 'ANNOUNCING' ? [{ type: 'followStop' }] : NO_ACTIONS;
         break;
       case PacketType.DONE:
         if (this.state === 'DONE_SENT' && this.files.size === 0) {

@@ -91,6 +91,8 @@ export interface TransferEvents {
   entryFailed?(path: Buffer, error: FcpError): void;
   /** A sync changed (or, in a dry run, would change) an entry at the destination: the receiver's, or a receiving fcpd's ITEM. */
   item?(report: ItemReport): void;
+  /** --follow: something to tell the user (a source waited for, a followed file sent again). */
+  notice?(text: string): void;
 }
 
 /**
@@ -130,12 +132,26 @@ export interface TransferSummary {
   filesSame?: number;
   /** Why files failed or were skipped; the transfer is partial when this is not empty. */
   errors: FcpError[];
+  /** --follow: what following sent after the copy (APPENDs and their bytes, files sent again, new files). */
+  followed?: FollowedSummary;
+}
+
+export interface FollowedSummary {
+  appends: number;
+  appendedBytes: number;
+  resent: number;
+  newFiles: number;
 }
 
 /** The tallies of a machine's complete action, as a summary carries them. */
 export function counts(action: CompleteAction): Omit<TransferSummary, 'bytesSent' | 'errors'> {
   const { filesOk, filesFailed, entriesFailed, bytes, bytesResumed, filesSame } = action;
   return { filesOk, filesFailed, entriesFailed, bytes, bytesResumed, filesSame };
+}
+
+/** A run's summary: the machine's tallies, the bytes this side counted, and (--follow) what following sent. */
+export function runSummary(action: CompleteAction, bytesSent: number, bytesSaved: number, errors: FcpError[], followed?: FollowedSummary): TransferSummary {
+  return { ...counts(action), bytesSent, bytesSaved, errors, ...(followed ? { followed } : {}) };
 }
 
 export abstract class TransferRun {

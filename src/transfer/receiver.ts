@@ -7,7 +7,7 @@
  * stays bounded whatever the file sizes; TCP then slows the sender down.
  */
 import { FcpError } from '../errors';
-import { DATA_UNIT, Feature, ModeFlag, PacketType } from '../protocol/constants';
+import { DATA_UNIT, Feature, FollowEvent, ModeFlag, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
 import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
 import { singleChunkDigest } from '../session/digest';
@@ -23,12 +23,14 @@ import { inflateDataZ } from './compression';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
-import { counts, fileEvent, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, FollowedSummary, runSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
 import type { PathFilter } from '../sync/filter';
 import { ChunkAssembly, oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
 import { compareRules, SyncOptions } from '../sync/options';
 import { FileOutcome, ReceiverSync } from '../sync/receiverSync';
+import { appendVerified } from './appendFile';
+import { followNoticeText } from '../follow/notices';
 
 
 interface IncomingFile {
@@ -96,6 +98,10 @@ export class ReceiveEngine extends TransferRun {
   private owner: FileOwner | undefined;
   /** A sync's decisions and --delete (PROTOCOL.md §7.8); undefined for a plain copy, which has the quick check alone. */
   private readonly sync: ReceiverSync | undefined;
+  /** --follow (feature FOLLOW and MODE's FOLLOW): what the followed files grew by, and the files sent again. */
+  private readonly followed: FollowedSummary | undefined;
+  private followStopAsked = false;
+  private started = false;
 
   /**
    * mode: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session
@@ -126,7 +132,9 @@ export class ReceiveEngine extends TransferRun {
       reconnect: this.reconnect,
       resume,
       delta: this.delta,
+      follow: (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0,
     });
+    this.followed = (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0 ? { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 } : undefined;
     const root = process.getuid?.() === 0;
     this.keepOwners =
       root && (link.params.features & Feature.OWNERS) !== 0 ? { numericIds: (mode.flags & ModeFlag.NUMERIC_IDS) !== 0, accounts: loadAccounts() } : undefined;
@@ -157,8 +165,21 @@ export class ReceiveEngine extends TransferRun {
     return this.done;
   }
 
+  /** --follow (a pull): asks the sender to stop following (FOLLOW STOP); its DONE follows what it has read. */
+  stopFollowing(): void {
+    if (!this.followed || this.followStopAsked || this.over) return;
+    this.followStopAsked = true;
+    this.link.control.conn.send({ type: PacketType.FOLLOW, event: FollowEvent.STOP, name: Buffer.alloc(0) });
+  }
+
   protected onControl(message: Message): void {
-    if (message.type === PacketType.FILE_COUNT) this.events.start?.(message.count, message.totalBytes);
+    // A followed session counts more files later (FILE_COUNT again): the progress started with the first.
+    if (message.type === PacketType.FILE_COUNT && !this.started) {
+      this.started = true;
+      this.events.start?.(message.count, message.totalBytes);
+    } else if (message.type === PacketType.FILE_COUNT && this.followed) {
+      this.followed.newFiles += message.count;
+    }
     if (message.type === PacketType.ENTRY_ERROR) this.sync?.entrySkippedBySender();
     const actions = this.machine.receive(0, message);
     // The sender's digest, for reporting: the machine has checked it against ours by commit time.
@@ -267,9 +288,27 @@ export class ReceiveEngine extends TransferRun {
           this.errors.push(action.error);
           this.events.entryFailed?.(action.path, action.error);
           break;
+        case 'appendFile':
+          appendVerified(this.link.xxh, this.destination.localPath(action.path), action);
+          this.bytesSent += action.data.length;
+          this.followed!.appends++;
+          this.followed!.appendedBytes += action.data.length;
+          this.events.bytes?.(action.data.length);
+          break;
+        case 'followNotice': {
+          const text = followNoticeText(action.event, action.name, this.link.peerName);
+          // A file sent again was counted as new by its FILE_COUNT.
+          if (action.event !== FollowEvent.WAITING) {
+            this.followed!.resent++;
+            this.followed!.newFiles--;
+          }
+          this.link.log(text);
+          this.events.notice?.(text);
+          break;
+        }
         case 'complete':
           this.doneSent = true;
-          return this.complete({ ...counts(action), bytesSent: this.bytesSent, bytesSaved: this.bytesSaved, errors: this.errors });
+          return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.followed));
       }
     }
   }

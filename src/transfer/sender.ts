@@ -37,7 +37,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { keptBecause, removeSource } from './sourceRemoval';
-import { counts, fileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, runSummary, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
 import type { Entry, EntryIds, WalkResult } from './walk';
 import { loadAccounts } from './accounts';
@@ -47,6 +47,9 @@ import { copiedBytes, Piece, piecesIn } from '../delta/plan';
 import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
 import { DigestsAhead } from '../sync/digestsAhead';
 import type { SyncOptions } from '../sync/options';
+import { SourceFollower } from '../follow/sourceFollower';
+import { followNoticeText } from '../follow/notices';
+import type { FollowSources } from '../follow/followWalk';
 
 const readv = promisify(fs.readv);
 
@@ -170,6 +173,12 @@ export class SendEngine extends TransferRun {
 
   /** --checksum: whole-file digests of the files to announce, worked out ahead of their FILE_INFO. */
   private readonly digestsAhead: DigestsAhead | undefined;
+  /** --follow: watches the files once they are OK; DONE waits until it is stopped. */
+  private readonly follower: SourceFollower | undefined;
+  private followState: 'copying' | 'following' | 'stopping' | 'stopped' = 'copying';
+  private readonly followMissing: Buffer[] = [];
+  /** What following sent: APPENDs and their bytes, files sent again, files new since the walk. */
+  private readonly followed = { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 };
 
   /**
    * removeSources: --remove-source-files (MODE's REMOVE_SOURCE). sync: a sync (PROTOCOL.md §7.8):
@@ -181,8 +190,10 @@ export class SendEngine extends TransferRun {
     private readonly events: TransferEvents = {},
     private readonly removeSources = false,
     private readonly sync?: SyncOptions,
+    follow?: FollowSources,
   ) {
     super(link);
+    const following = follow !== undefined && (link.params.features & Feature.FOLLOW) !== 0;
     this.chunkSize = link.params.chunkSize;
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
     this.machine = new TransferSender({
@@ -194,7 +205,12 @@ export class SendEngine extends TransferRun {
       resume: (link.params.features & Feature.RESUME) !== 0,
       delta: (link.params.features & Feature.DELTA) !== 0,
       sync: sync !== undefined && (link.params.features & Feature.SYNC) !== 0,
+      follow: following,
     });
+    if (following) {
+      this.followMissing = follow.missing;
+      this.follower = new SourceFollower(this.followSink(), { walk, missing: follow.missing }, follow.rewalk);
+    }
     this.digestsAhead = sync?.checksum ? new DigestsAhead(walk.entries, link.xxh, () => this.guard(() => this.announce())) : undefined;
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
@@ -303,6 +319,7 @@ export class SendEngine extends TransferRun {
   }
 
   protected async cleanUp(): Promise<void> {
+    void this.follower?.stop();
     this.wakePumps();
     for (const deadline of this.lossDeadlines.values()) clearTimeout(deadline);
     for (const file of this.files.values()) this.close(file);
@@ -366,12 +383,69 @@ export class SendEngine extends TransferRun {
         inlineBytes += entry.size;
       }
     }
+    if (this.nextEntry === entries.length && !this.doneSent && !this.over && this.holdsDone(priming)) return;
     if (this.nextEntry === entries.length && !this.doneSent && !this.over) {
       // What the walk skipped is reported before DONE, so that the receiver counts it too.
       for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
       this.doneSent = true;
       this.apply(this.machine.finish());
     }
+  }
+
+  /** --follow: DONE waits until following has stopped; the first time all entries are out (not in a first flight), following starts. */
+  private holdsDone(priming: boolean): boolean {
+    if (!this.follower || this.followState === 'stopped') return false;
+    if (this.followState === 'copying' && !priming) {
+      this.followState = 'following';
+      this.follower.start(this.followMissing);
+    }
+    return true;
+  }
+
+  /**
+   * --follow: stop (Ctrl-C, SIGTERM, --follow-idle, the receiver's FOLLOW STOP): what a poll under
+   * way read is sent, then what is left to announce, then DONE; the files in flight finish.
+   */
+  stopFollowing(): void {
+    if (!this.follower || this.followState === 'stopping' || this.followState === 'stopped') return;
+    const wasFollowing = this.followState === 'following';
+    this.followState = 'stopping';
+    void this.follower.stop().then(() =>
+      this.guard(() => {
+        this.followState = 'stopped';
+        if (wasFollowing) this.announce();
+      }),
+    );
+  }
+
+  private followSink(): ConstructorParameters<typeof SourceFollower>[0] {
+    return {
+      chunkSize: this.chunkSize,
+      hash: (data) => chunkHash(this.link.xxh, [data]),
+      append: (fileId, offset, mtimeNs, hash, data) => {
+        this.followed.appends++;
+        this.followed.appendedBytes += data.length;
+        this.bytesSent += data.length;
+        this.events.bytes?.(data.length);
+        this.apply(this.machine.append(fileId, offset, mtimeNs, hash, data));
+      },
+      announceMore: (entries, resent) => {
+        const files = entries.filter((entry): entry is FileEntry => entry.kind === 'file');
+        if (resent) this.followed.resent += files.length;
+        else this.followed.newFiles += files.length;
+        this.apply(this.machine.countMore(files.length, files.reduce((sum, file) => sum + file.size, 0)));
+        this.walk.entries.push(...entries);
+        this.announce();
+      },
+      notice: (event, name) => {
+        const text = followNoticeText(event, name);
+        this.link.log(text);
+        this.events.notice?.(text);
+        this.apply(this.machine.followNotice(event, name));
+      },
+      drained: () => this.link.control.conn.drain(),
+      log: (line) => this.link.log(line),
+    };
   }
 
   /** Feature OWNERS: an OWNER ahead of an entry whose ids differ from the last one's (it holds until the next). */
@@ -420,6 +494,7 @@ export class SendEngine extends TransferRun {
   private sendInline(fileId: number, entry: FileEntry, data: Buffer): void {
     const hash = chunkHash(this.link.xxh, [data]);
     if (this.events.file) this.inlineHashes.set(fileId, hash);
+    this.follower?.chunkSent(fileId, 0, true, data.length, hash);
     this.events.bytes?.(data.length);
     this.bytesSent += data.length;
     this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
@@ -488,10 +563,15 @@ export class SendEngine extends TransferRun {
           break;
         case 'fileOk':
           if (action.same) this.events.bytes?.(this.announced.get(action.fileId)!.size);
+          this.followSettled(action.fileId, true, action.same === true);
           this.fileOver(action.fileId, undefined);
           break;
         case 'fileFailed':
+          this.followSettled(action.fileId, false, false);
           this.fileOver(action.fileId, action.error);
+          break;
+        case 'followStop':
+          this.stopFollowing();
           break;
         case 'entryFailed':
           this.errors.push(action.error);
@@ -500,9 +580,14 @@ export class SendEngine extends TransferRun {
           break;
         case 'complete':
           this.removeLinkSources();
-          return this.complete({ ...counts(action), bytesSent: this.bytesSent, bytesSaved: this.bytesSaved, errors: this.errors });
+          return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.follower && this.followed));
       }
     }
+  }
+
+  private followSettled(fileId: number, ok: boolean, same: boolean): void {
+    const entry = this.announced.get(fileId);
+    if (this.follower && entry?.kind === 'file') this.follower.settled(fileId, entry, ok, same);
   }
 
   /**
@@ -666,7 +751,8 @@ export class SendEngine extends TransferRun {
     if (entry && error) this.errors.push(error);
     const stale = this.staleNotices.get(fileId);
     this.staleNotices.delete(fileId);
-    const grew = entry !== undefined && this.grown.delete(entry);
+    // What a followed file grew by while it was read is sent next (APPEND): no warning for it.
+    const grew = entry !== undefined && this.grown.delete(entry) && !this.follower;
     const warnings = error ? [] : [stale, ...(entry ? [grew ? grewWarning(entry.source, entry.size) : undefined, this.removeFileSource(entry, grew)] : [])];
     const warning = warnings.filter((text) => text !== undefined).join('; ') || undefined;
     if (warning) this.link.log(warning);
@@ -974,6 +1060,7 @@ export class SendEngine extends TransferRun {
     const file = job.file;
     if (job.resend || file.failed) return;
     file.digest.add(job.index, hash);
+    this.follower?.chunkSent(file.fileId, job.index, job.index === file.chunkCount - 1, this.chunkLength(file, job.index), hash);
     if (++file.chunksSent === file.chunkCount) this.apply(this.machine.fileSent(file.fileId, file.digest.digest()));
   }
 

@@ -6,7 +6,9 @@
 import type { EntryScope } from '../session/entryScope';
 import type { Destination } from './destination';
 import type { WalkResult } from './walk';
+import type { FollowSources } from '../follow/followWalk';
 
 export type ClientWork =
-  | { kind: 'push'; destination: Buffer; walk: WalkResult }
+  /** follow: --follow, the sources to walk again (and those missing at the walk). */
+  | { kind: 'push'; destination: Buffer; walk: WalkResult; follow?: FollowSources }
   | { kind: 'pull'; sources: Buffer[]; destination: Destination; scope: EntryScope };

@@ -134,6 +134,7 @@ export async function watch(options: WatchOptions): Promise<void> {
     throw new FcpError('FCP_ERR_USAGE', '--watch takes one source directory', { hint: 'watch each source with an fcp --watch of its own' });
   }
   if (base.sftp) throw new FcpError('FCP_ERR_USAGE', '--watch runs over fcpd, not SFTP', { hint: 'leave out --sftp' });
+  if (base.follow) throw new FcpError('FCP_ERR_USAGE', '--watch and --follow are two ways of keeping up: give one', { hint: '--follow streams what files grow by; --watch syncs what changes in rounds' });
   const source = parseLocation(base.sources[0]!);
   const destination = parseLocation(base.destination);
   if (source.kind === 'remote' && destination.kind === 'remote') {

@@ -231,6 +231,15 @@ export const messageArbitraries: ArbitraryByName = {
   FILTER_RULES: fc.record({ type: fc.constant(PacketType.FILTER_RULES), maxDepth: u32, rules: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) }),
   LOGIN: fc.record({ type: fc.constant(PacketType.LOGIN), user: accountName }),
   RENAME: fc.record({ type: fc.constant(PacketType.RENAME), from: entryPath, to: entryPath }),
+  APPEND: fc.record({
+    type: fc.constant(PacketType.APPEND),
+    fileId: u32,
+    offset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
+    mtimeNs: i64,
+    hash: u64,
+    data,
+  }),
+  FOLLOW: fc.record({ type: fc.constant(PacketType.FOLLOW), event: fc.integer({ min: 1, max: 5 }), name: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

@@ -536,6 +536,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILTER_RULES: [4, 65519],
   LOGIN: [1, 256],
   RENAME: [4, 8194],
+  APPEND: [29, 57372],
+  FOLLOW: [1, 4097],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

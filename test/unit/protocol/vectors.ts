@@ -152,6 +152,16 @@ export const VECTORS: readonly Vector[] = [
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
   plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
   plain('RENAME (src/a.txt to src/b.txt)', { type: PacketType.RENAME, from: path('src/a.txt'), to: path('src/b.txt') }),
+  plain('APPEND (file 3 grew by "hello" at 5)', {
+    type: PacketType.APPEND,
+    fileId: 3,
+    offset: 5,
+    mtimeNs: 1_700_000_000_000_000_000n,
+    hash: 0x26c7827d889f6da3n, // xxh64 of "hello"
+    data: Buffer.from('hello', 'latin1'),
+  }),
+  plain('FOLLOW (REWRITTEN dir/a.log)', { type: PacketType.FOLLOW, event: 3, name: path('dir/a.log') }),
+  plain('FOLLOW (STOP)', { type: PacketType.FOLLOW, event: 5, name: Buffer.alloc(0) }),
   plain('DONE', { type: PacketType.DONE }),
   plain('ERROR', { type: PacketType.ERROR, code: wireFromCode('FCP_ERR_NOT_FOUND'), message: 'no such file: /srv/nope' }),
   plain('HELLO', {

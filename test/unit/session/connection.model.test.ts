@@ -259,7 +259,7 @@ function mutate(message: Message, which: number): Message {
     case P.AUTH_OK:
       return { mac: flip(message.mac), type: P.AUTH_OK };
     case P.MODE:
-      return { ...message, flags: message.flags | one([0x20, 0x400, 0x8000_0000]) };
+      return { ...message, flags: message.flags | one([0x20, 0x4000_0000, 0x8000_0000]) };
     default:
       return DONE;
   }

@@ -261,6 +261,8 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILTER_RULES: { type: PacketType.FILTER_RULES, maxDepth: 1, rules: Buffer.from('- *.tmp') },
   LOGIN: { type: PacketType.LOGIN, user: Buffer.from('alice') },
   RENAME: { type: PacketType.RENAME, from: Buffer.from('src/a'), to: Buffer.from('src/b') },
+  APPEND: { type: PacketType.APPEND, fileId: 0, offset: 0, mtimeNs: 0n, hash: 0n, data: PAYLOAD.subarray(0, 1) },
+  FOLLOW: { type: PacketType.FOLLOW, event: 5, name: Buffer.alloc(0) },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 

@@ -1,0 +1,49 @@
+/**
+ * When --follow stops (PROTOCOL.md §7.10): on the abort signal (fcp's Ctrl-C or SIGTERM), or after
+ * --follow-idle seconds in which nothing grew (no byte sent or received). Either way the engine is
+ * asked to stop following, and the session then ends as a copy does: exit 0 when all is in place.
+ */
+import type { TransferEvents } from '../transfer/link';
+
+export interface FollowOptions {
+  /** Stop after this many seconds without growth; undefined: until the signal. */
+  idleSeconds?: number;
+  /** Stop when aborted. */
+  signal?: AbortSignal;
+}
+
+export interface FollowControl {
+  /** `events` with growth (bytes) restarting the idle clock. */
+  readonly events: TransferEvents;
+  /** The engine to stop, once it exists: a stop asked for before is passed on at once. */
+  attach(stop: () => void): void;
+  dispose(): void;
+}
+
+export function followControl(options: FollowOptions, events: TransferEvents): FollowControl {
+  let stop: (() => void) | undefined;
+  let asked = false;
+  const ask = (): void => {
+    asked = true;
+    stop?.();
+  };
+  const idle = options.idleSeconds === undefined ? undefined : setTimeout(ask, options.idleSeconds * 1000);
+  options.signal?.addEventListener('abort', ask);
+  return {
+    events: {
+      ...events,
+      bytes(count) {
+        idle?.refresh();
+        events.bytes?.(count);
+      },
+    },
+    attach(engineStop) {
+      stop = engineStop;
+      if (asked || options.signal?.aborted) ask();
+    },
+    dispose() {
+      clearTimeout(idle);
+      options.signal?.removeEventListener('abort', ask);
+    },
+  };
+}

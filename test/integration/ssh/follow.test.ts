@@ -1,0 +1,68 @@
+/**
+ * fcp --follow over a real sshd, the case Hsync's --sync is for: a pull of a file that grows on
+ * the server. fcp is started before the file exists (fcpd waits for it and says so), the file
+ * appears and grows in steps, each step reaches the copy, and SIGINT ends the run with exit 0.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { childEnv, FCP, killAll, tempDir } from './harness';
+import { fcpdCommand, Sshd, startSshd } from './sshd';
+
+jest.setTimeout(120_000);
+
+let sshd: Sshd;
+let work: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  work = tempDir('follow');
+  env = childEnv(tempDir('follow-home'));
+});
+
+afterAll(async () => {
+  killAll();
+  await sshd?.stop();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+async function waitFor(what: string, done: () => boolean, ms = 30_000): Promise<void> {
+  for (const end = Date.now() + ms; !done(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) throw new Error(`${what} within ${ms / 1000} s`);
+  }
+}
+
+const sameAs = (source: string, copied: string) => (): boolean => {
+  try {
+    return fs.readFileSync(copied).equals(fs.readFileSync(source));
+  } catch {
+    return false;
+  }
+};
+
+test('a pull with --follow waits for the remote file, follows its growth, and ends on SIGINT with exit 0', async () => {
+  const remote = path.join(work, 'run.log');
+  const copied = path.join(work, 'copy.log');
+  const args = ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir), '--follow', `${sshd.alias}:${remote}`, copied];
+  const child = spawn(process.execPath, [FCP, ...args], { env, cwd: work, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  try {
+    await waitFor('the waiting notice', () => stderr.includes('does not exist yet; waiting for it'));
+    fs.writeFileSync(remote, 'first line\n');
+    await waitFor('the first copy', sameAs(remote, copied));
+    for (let step = 0; step < 5; step++) {
+      fs.appendFileSync(remote, `line ${step} ${'x'.repeat(step * 1000)}\n`);
+      await waitFor(`step ${step}`, sameAs(remote, copied));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  } finally {
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+  }
+  expect(fs.readFileSync(copied).equals(fs.readFileSync(remote))).toBe(true);
+  expect(stderr).toContain('run.log on ');
+  expect(stderr).not.toMatch(/FCP_ERR|interrupted/);
+});
