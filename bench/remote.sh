@@ -20,7 +20,8 @@
 #      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
 # Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|all]
-#   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down)
+#   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down;
+#   FCP_FLAGS adds flags to fcp's sync runs, e.g. --delete to make them syncs, which announce small files instead of inlining them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -475,9 +476,10 @@ timed_sync() {
   python3 -c "print(f'{$end-$start:.2f}')"
 }
 
-# rsync's literal data (--stats) and fcp's bytesSent (--json) of the last run, in bytes.
-rsync_literal() { grep -E '^Literal data' "$DATA/run.out" | tr -dc '0-9'; }
-fcp_sent() { tail -1 "$DATA/run.out" | grep -o '"bytesSent":[0-9]*' | cut -d: -f2; }
+# rsync's literal data (--stats) and fcp's bytesSent (--json) of the last run, in bytes (nothing
+# when the run failed: the case is reported with a ? and the next one runs).
+rsync_literal() { grep -E '^Literal data' "$DATA/run.out" | tr -dc '0-9' || true; }
+fcp_sent() { tail -1 "$DATA/run.out" | grep -o '"bytesSent":[0-9]*' | cut -d: -f2 || true; }
 
 # One case of the delta benchmark, $1 naming it: rsync -a, rsync -a --no-whole-file and fcp in the
 # same run, each updating $3 to $2 over a destination that `$4` prepares. $HOST, $SSH_CONFIG and
@@ -489,7 +491,7 @@ sync_compare() {
   lit_a=$(rsync_literal)
   rsync_n=$(timed_sync "$source" "$dest" "$prepare" $ON_A rsync -a --no-whole-file --stats -e "ssh -F $SSH_CONFIG" "$source$slash" "$HOST:$dest$slash")
   lit_n=$(rsync_literal)
-  fcp=$(timed_sync "$source" "$dest" "$prepare" $ON_A $FCP --json ${slash:+-r} -F "$SSH_CONFIG" --fcpd-path "$FCPD" "$source$slash" "$HOST:$dest$slash")
+  fcp=$(timed_sync "$source" "$dest" "$prepare" $ON_A $FCP --json ${slash:+-r} ${FCP_FLAGS:-} -F "$SSH_CONFIG" --fcpd-path "$FCPD" "$source$slash" "$HOST:$dest$slash")
   sent=$(fcp_sent)
   echo "$label: rsync -a $rsync_a s (literal data ${lit_a:-?} B), rsync -a --no-whole-file $rsync_n s (literal data ${lit_n:-?} B)"
   echo "  fcp $fcp s = $(ratio "$fcp" "$rsync_a")x rsync -a, $(ratio "$fcp" "$rsync_n")x --no-whole-file;" \
