@@ -42,6 +42,7 @@ export const PacketType = {
   ITEM: 0x27,
   FILTER_RULES: 0x28,
   LOGIN: 0x29,
+  HOLE: 0x2d,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -137,8 +138,10 @@ export const Feature = {
   FILTERS: 0x800,
   /** A sync: the client may send SYNC before its request, and a receiving fcpd reports its changes (ITEM). */
   SYNC: 0x400,
+  /** Sparse files: a run of zero bytes in a chunk of a sparse source may travel as HOLE, with no data (PROTOCOL.md §7.3). */
+  SPARSE: 0x8000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.SPARSE;
 /**
  * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
  * session runs, not how frames are sealed, so a server answers the subset of them it supports.

@@ -122,6 +122,7 @@ export class ReceiveEngine extends TransferRun {
       reconnect: this.reconnect,
       resume,
       delta: this.delta,
+      sparse: (link.params.features & Feature.SPARSE) !== 0,
     });
     const root = process.getuid?.() === 0;
     this.keepOwners =
@@ -389,7 +390,7 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private writeChunk(connIndex: number, action: WriteChunkAction): void {
-    const { fileId, seq, length, hash, copies } = action;
+    const { fileId, seq, length, hash, copies, holes } = action;
     const old = copies && this.files.get(fileId)?.old;
     // Feature DELTA: the chunk's bytes are its copies from the old version and the DATA between them.
     const data = old ? readChunkWithCopies(old, seq * DATA_UNIT, length, action.data, copies) : action.data;
@@ -409,7 +410,7 @@ export class ReceiveEngine extends TransferRun {
       if (result.ok) this.events.bytes?.(length);
       if (result.ok && copies) this.bytesSaved += copiedBytes(copies);
       this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
-    });
+    }, holes);
   }
 
   /** Writes a small file whole with a descriptor taken for it, given back before this returns. */
