@@ -1,7 +1,10 @@
 /**
- * Builds dist/fcpd.js: fcpd and its dependencies in one self-contained JavaScript file, which fcp
- * copies to hosts that have Node.js but no fcpd (README "Modes"). Run by `npm run build` after tsc,
- * from the compiled bin/fcpd entry; esbuild is the maintained bundler for this.
+ * Builds, after tsc (`npm run build`), the files bin/ runs, each one file so that start-up reads
+ * one file instead of about 150 (esbuild is the maintained bundler for this):
+ * - dist/fcpd.js: fcpd and its dependencies, self-contained: fcp also copies it to hosts that have
+ *   Node.js but no fcpd (README "Modes"), where it runs as `node fcpd.js`;
+ * - dist/fcp.js: fcp and its dependencies but those with native parts (ssh2, whose optional
+ *   bindings pick its ciphers, better-sqlite3, @parcel/watcher), which load from node_modules.
  */
 import { buildSync } from 'esbuild';
 import * as fs from 'node:fs';
@@ -9,17 +12,11 @@ import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
 const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-const outfile = path.join(root, 'dist', 'fcpd.js');
+const cli = path.join(root, 'dist', 'src', 'cli');
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'eof' } as const;
 
-buildSync({
-  entryPoints: [path.join(root, 'bin', 'fcpd')],
-  loader: { '': 'js' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  outfile,
-  define: { FCP_BUNDLED_VERSION: JSON.stringify(version) },
-  logLevel: 'warning',
-  legalComments: 'eof',
-});
-fs.chmodSync(outfile, 0o755);
+const fcpd = path.join(root, 'dist', 'fcpd.js');
+buildSync({ ...common, entryPoints: [path.join(cli, 'fcpdEntry.js')], outfile: fcpd, define: { FCP_BUNDLED_VERSION: JSON.stringify(version) } });
+fs.chmodSync(fcpd, 0o755);
+
+buildSync({ ...common, entryPoints: [path.join(cli, 'fcpEntry.js')], outfile: path.join(root, 'dist', 'fcp.js'), external: ['ssh2', 'better-sqlite3', '@parcel/watcher'] });

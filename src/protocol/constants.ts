@@ -45,6 +45,7 @@ export const PacketType = {
   RENAME: 0x2c,
   APPEND: 0x2a,
   FOLLOW: 0x2b,
+  HOLE: 0x2d,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -144,8 +145,10 @@ export const Feature = {
   RENAME: 0x2000,
   /** --follow: after the copy the sender keeps sending what its files grow by (APPEND) and new files, until told to stop (PROTOCOL.md §7.10). */
   FOLLOW: 0x1000,
+  /** Sparse files: a run of zero bytes in a chunk of a sparse source may travel as HOLE, with no data (PROTOCOL.md §7.3). */
+  SPARSE: 0x8000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

@@ -150,6 +150,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('oldOffset', 'u64num', { max: MAX_FILE_SIZE }),
     f('length', 'u32', { min: 1, max: MAX_CHUNK_SIZE }),
   ],
+  [PacketType.HOLE]: [f('fileId', 'u32'), f('seq', 'u32'), f('length', 'u32', { min: 1, max: MAX_CHUNK_SIZE })],
   [PacketType.FILE_INLINE]: [
     f('fileId', 'u32'),
     f('perm', 'u16', { max: 0o7777 }),

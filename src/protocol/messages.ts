@@ -91,6 +91,8 @@ export interface ChunkAckMessage { type: P['CHUNK_ACK']; connIndex: number; chun
 export interface DeltaSigMessage { type: P['DELTA_SIG']; fileId: number; oldOffset: number; entries: Buffer }
 /** S→R, data (feature DELTA): the `length` bytes of the file at `offset` are those of the old file at old_offset. */
 export interface DeltaCopyMessage { type: P['DELTA_COPY']; fileId: number; offset: number; oldOffset: number; length: number }
+/** S→R, data (feature SPARSE): the `length` bytes of the file at seq × DATA_UNIT are zeros; none of them travel. */
+export interface HoleMessage { type: P['HOLE']; fileId: number; seq: number; length: number }
 export interface KeepaliveMessage { type: P['KEEPALIVE'] }
 /**
  * S→R, control: a whole small file (feature INLINE) in place of FILE_INFO, DATA, CHUNK_SUM and
@@ -182,6 +184,7 @@ export type Message =
   | ChunkAckMessage
   | DeltaSigMessage
   | DeltaCopyMessage
+  | HoleMessage
   | BatchMessage
   | FileInlineMessage
   | EntryErrorMessage

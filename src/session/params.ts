@@ -107,6 +107,7 @@ export function makeOffer(options: {
       Feature.QUICK_CHECK |
       Feature.RESUME |
       Feature.RECONNECT |
+      Feature.SPARSE |
       (options.encrypt ? Feature.HEADER_CHKSUM : 0) |
       (options.hardLinks ? Feature.HARD_LINKS : 0) |
       (options.owners ? Feature.OWNERS : 0) |

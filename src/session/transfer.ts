@@ -33,6 +33,7 @@ import type {
   FileReadyMessage,
   FileSameMessage,
   HardlinkMessage,
+  HoleMessage,
   Message,
   PartialStaleMessage,
   ResendMessage,
@@ -97,6 +98,14 @@ export interface WriteChunkAction {
    * then holds the bytes of the rest of the chunk, in order.
    */
   copies?: readonly CopyPiece[];
+  /** Feature SPARSE: ranges of the chunk that are zeros (HOLE), in order; `data` then holds the bytes between them, in order. */
+  holes?: readonly HolePiece[];
+}
+
+/** A range of a chunk that is zeros (HOLE), by file offset. */
+export interface HolePiece {
+  at: number;
+  length: number;
 }
 /**
  * Receiver: a whole small file (FILE_INLINE). Check data against hash, write it under a temporary
@@ -446,6 +455,8 @@ class DataLink {
   copies: CopyPiece[] = [];
   /** The chunk is of a file sent as a delta: its DATA may end at any DATA_UNIT boundary, before a DELTA_COPY. */
   delta = false;
+  /** HOLE ranges of the chunk (feature SPARSE). */
+  holes: HolePiece[] = [];
   /** Undefined when the file had FAILED before the chunk started: its data is dropped. */
   progress: ChunkProgress | undefined = undefined;
   /** Whole chunks (CHUNK_SUM) received on the connection attached now (u32, wraps). */
@@ -491,9 +502,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   /** The session negotiated FOLLOW: files in place may grow (APPEND), and FILE_COUNT may come again for more files. */
   private readonly follow: FollowLedger | undefined;
+  /** The session negotiated SPARSE: a run of zeros in a chunk may come as HOLE, and DATA may then end at any DATA_UNIT boundary. */
+  private readonly sparse: boolean;
 
-  /** hardLinks, owners, reconnect, resume, delta, follow: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, FOLLOW. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; follow?: boolean }) {
+  /** hardLinks, owners, reconnect, resume, delta, follow, sparse: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, FOLLOW, SPARSE. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; follow?: boolean; sparse?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -503,6 +516,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.resume = opts.resume ?? false;
     this.delta = opts.delta ?? false;
     this.follow = opts.follow ? new FollowLedger() : undefined;
+    this.sparse = opts.sparse ?? false;
   }
 
   /**
@@ -524,6 +538,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.DELTA_COPY:
         if (started && !onControl && this.delta) return this.onDeltaCopy(this.link(connIndex), message);
+        break;
+      case PacketType.HOLE:
+        if (started && !onControl && this.sparse) return this.onHole(this.link(connIndex), message);
         break;
       case PacketType.FILE_COUNT:
         if (!started && onControl) return this.onFileCount(message.count, message.totalBytes);
@@ -934,10 +951,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     let length = message.data.length;
     if (message.more) for (const piece of message.more) length += piece.length;
     const end = link.next + length;
-    // In a delta, DATA stops where a DELTA_COPY takes over: on a DATA_UNIT boundary.
-    const short = end < link.end && (link.delta ? end % DATA_UNIT !== 0 : length !== DATA_FRAME_BYTES);
+    // In a delta, DATA stops where a DELTA_COPY takes over, and with SPARSE where a HOLE does: on a DATA_UNIT boundary.
+    const pieces = link.delta || this.sparse;
+    const short = end < link.end && (pieces ? end % DATA_UNIT !== 0 : length !== DATA_FRAME_BYTES);
     if (end > link.end || short) {
-      const rule = link.delta ? `every DATA of a delta chunk but the last ends on a multiple of ${DATA_UNIT}` : `every DATA of a chunk but the last carries ${DATA_FRAME_BYTES} bytes`;
+      const rule = pieces ? `every DATA of a chunk but the last ends on a multiple of ${DATA_UNIT}` : `every DATA of a chunk but the last carries ${DATA_FRAME_BYTES} bytes`;
       return this.fail(protocolError(`DATA of ${length} bytes at offset ${link.next} of file_id ${link.fileId}: its chunk ends at ${link.end}, and ${rule}`));
     }
     link.frames.push(message.data);
@@ -994,6 +1012,30 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return NO_ACTIONS;
   }
 
+  /**
+   * HOLE: the next bytes of the open chunk (or the first of a new one) are zeros. The range must
+   * continue the chunk and end on a DATA_UNIT boundary or at the chunk's end; a delta chunk has none.
+   */
+  private onHole(link: DataLink, message: HoleMessage): readonly ReceiverAction[] {
+    const { fileId, seq, length } = message;
+    const offset = seq * DATA_UNIT;
+    const where = `HOLE(file_id ${fileId}, offset ${offset}, length ${length})`;
+    if (link.fileId < 0) {
+      const refused = this.openChunk(link, fileId, offset);
+      if (refused !== undefined) return refused;
+    } else if (fileId !== link.fileId || offset !== link.next) {
+      return this.fail(protocolError(`${where} inside the chunk of file_id ${link.fileId} at offset ${link.start}, which continues at ${link.next}`));
+    }
+    if (link.delta) return this.fail(protocolError(`${where}: the file is sent as a delta`));
+    const end = offset + length;
+    if (end > link.end || (end < link.end && end % DATA_UNIT !== 0)) {
+      return this.fail(protocolError(`${where}: its chunk ends at ${link.end}, and a HOLE ends there or on a multiple of ${DATA_UNIT}`));
+    }
+    link.holes.push({ at: offset, length });
+    link.next = end;
+    return NO_ACTIONS;
+  }
+
   /** The size of the file that DATA for `fileId` may go to, or why there is none. */
   private dataFileSize(fileId: number): number | FcpError {
     const file = this.files.get(fileId);
@@ -1042,10 +1084,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
           `before it: ${open}`,
       ));
     }
-    const { frames: data, progress, copies } = link;
+    const { frames: data, progress, copies, holes } = link;
     link.fileId = -1;
     link.frames = [];
     if (copies.length > 0) link.copies = [];
+    if (holes.length > 0) link.holes = [];
     link.progress = undefined;
     link.chunks = (link.chunks + 1) >>> 0;
     // Every ACK_EVERY chunks the sender may forget them (it keeps what is unacknowledged, to send again if the connection is lost).
@@ -1058,6 +1101,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     const { fileId, seq, length, hash } = message;
     const write: WriteChunkAction = { type: 'writeChunk', fileId, seq, length, hash, data, attempt: progress.attempts };
     if (copies.length > 0) write.copies = copies;
+    if (holes.length > 0) write.holes = holes;
     return ack ? [write, ack] : [write];
   }
 

@@ -40,12 +40,22 @@ export function deltaChunkMessages(fileId: number, start: number, data: Buffer, 
       messages.push({ type: PacketType.DELTA_COPY, fileId, offset: piece.at, oldOffset: piece.from, length: piece.length });
       continue;
     }
-    for (let at = piece.at; at < piece.at + piece.length; at += DATA_FRAME_BYTES) {
-      const end = Math.min(piece.at + piece.length, at + DATA_FRAME_BYTES);
-      messages.push({ type: PacketType.DATA, fileId, seq: at / DATA_UNIT, data: data.subarray(at - start, end - start) });
-    }
+    messages.push(...dataMessages(fileId, start, data, piece.at, piece.length));
   }
   messages.push({ type: PacketType.CHUNK_SUM, fileId, seq: start / DATA_UNIT, length: data.length, hash });
+  return messages;
+}
+
+/**
+ * DATA for the `length` bytes at file offset `at` of a chunk read into `data` (from file offset
+ * `start`), a frame's worth at most each: `at` is on a DATA_UNIT boundary.
+ */
+export function dataMessages(fileId: number, start: number, data: Buffer, at: number, length: number): DataMessage[] {
+  const messages: DataMessage[] = [];
+  for (let from = at; from < at + length; from += DATA_FRAME_BYTES) {
+    const end = Math.min(at + length, from + DATA_FRAME_BYTES);
+    messages.push({ type: PacketType.DATA, fileId, seq: from / DATA_UNIT, data: data.subarray(from - start, end - start) });
+  }
   return messages;
 }
 

@@ -17,6 +17,8 @@ import { showName } from '../showName';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { JournalHeader } from '../state/chunkJournal';
 import { OrphanSweeper, PartialFile } from '../state/partialFile';
+import type { HolePiece } from '../session/transfer';
+import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
 export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
@@ -31,6 +33,13 @@ const writeNow: WriteStep = (fd, buffers, position, then) => {
   then(null, written);
 };
 const writeInPool: WriteStep = (fd, buffers, position, then) => fs.writev(fd, buffers, position, then);
+
+/** Writes each run in turn. */
+function writeRuns(file: OpenFile, runs: readonly DataRun[], step: WriteStep, done: (err?: Error) => void, next = 0): void {
+  if (next === runs.length) return done();
+  const run = runs[next]!;
+  writeAll(file, run.buffers, run.at, step, (err) => (err ? done(err) : writeRuns(file, runs, step, done, next + 1)));
+}
 
 /** Writes every byte of buffers at position, step by step (a write may be partial). */
 function writeAll(file: OpenFile, buffers: Buffer[], position: number, step: WriteStep, done: (err?: Error) => void): void {
@@ -72,6 +81,13 @@ interface OpenFile {
   partial: PartialFile | undefined;
   /** Ended by an interrupted session: the part file and its journal stay for the next run. */
   keep: boolean;
+  /**
+   * Created empty by this run: every byte no chunk was written to is a zero, so a hole (feature
+   * SPARSE) is left unwritten. A part file reused with held chunks is not.
+   */
+  fresh: boolean;
+  /** Sized with ftruncate when created: a chunk that ends in a hole need not extend it. */
+  sized: boolean;
 }
 
 interface DirectoryMeta {
@@ -300,7 +316,11 @@ export class FileWriter {
       return NOTHING_RESUMED;
     }
     // A part file may have been there already, with another mode: commit always sets it.
-    this.files.set(fileId, { fd: partial.fd, owner, createdMode: -1, temp: partial.part, final, writing: 0, discarded: false, partial, keep: false });
+    const reused = partial.held.size > 0;
+    this.files.set(fileId, {
+      fd: partial.fd, owner, createdMode: -1, temp: partial.part, final, writing: 0, discarded: false, partial, keep: false,
+      fresh: !reused, sized: preallocate || reused,
+    });
     return partial;
   }
 
@@ -327,17 +347,28 @@ export class FileWriter {
    * Checks the chunk's xxh64 and, when it matches, writes it at offset, then calls done with
    * the hash it computed (ok: false when it did not match). Chunks up to SYNC_WRITE_MAX are
    * written before this returns, larger ones in libuv's thread pool, within writeTimeoutMs.
+   * With holes (feature SPARSE) `data` holds the bytes between them, and the holes are not written.
    */
   /** The file is open for chunks: announced and neither committed nor discarded. */
   isOpen(fileId: number): boolean {
     return this.files.has(fileId);
   }
 
-  writeChunk(fileId: number, index: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone): void {
+  writeChunk(fileId: number, index: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone, holes?: readonly HolePiece[]): void {
     const file = this.fileOf(fileId);
     let total = 0;
     for (const part of data) total += part.length;
-    const hash = chunkHash(this.xxh, data);
+    let runs: DataRun[] = [{ at: offset, buffers: data }];
+    let hash: bigint;
+    if (holes) {
+      const laidOut = layOut(offset, data, holes);
+      let holeBytes = 0;
+      for (const hole of holes) holeBytes += hole.length;
+      hash = laidOutHash(this.xxh, laidOut.runs, laidOut.hashParts, total + holeBytes);
+      if (hash === expected) runs = this.withHoles(file, laidOut.runs, holes);
+    } else {
+      hash = chunkHash(this.xxh, data);
+    }
     if (hash !== expected) return done(undefined, { ok: false, hash });
     const inPool = total > SYNC_WRITE_MAX;
     let reported = false;
@@ -351,12 +382,26 @@ export class FileWriter {
     const deadline = inPool ? setTimeout(() => report(this.writeTimedOut(file)), this.writeTimeoutMs) : undefined;
     deadline?.unref();
     file.writing++;
-    writeAll(file, data, offset, inPool ? this.poolWrite : writeNow, (err) => {
+    writeRuns(file, runs, inPool ? this.poolWrite : writeNow, (err) => {
       // A chunk that lands after an interrupted session kept its file is recorded all the same.
       if (!err && (!file.discarded || file.keep)) file.partial?.record(index, hash, total);
       if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
       report(err);
     });
+  }
+
+  /**
+   * The runs to write for a chunk with holes: its data alone in a fresh file, which is extended
+   * over a hole at its end when it was not sized; in a reused part file also zeros over each
+   * hole that does not read as zeros (bytes of a chunk an earlier run wrote but never recorded).
+   */
+  private withHoles(file: OpenFile, runs: DataRun[], holes: readonly HolePiece[]): DataRun[] {
+    const last = holes[holes.length - 1]!;
+    // Only a file of one chunk is not sized at creation: this chunk ends where the file does.
+    if (!file.sized) attempt('extend', file.final, () => fs.ftruncateSync(file.fd, last.at + last.length));
+    if (file.fresh) return runs;
+    const dirty = holes.filter((hole) => !attempt('read', file.final, () => zerosOnDisk(file.fd, hole)));
+    return [...runs, ...dirty.map((hole) => ({ at: hole.at, buffers: zeroSlices(hole.length) }))];
   }
 
   private writeTimedOut(file: OpenFile): FcpError {
@@ -481,7 +526,7 @@ function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwn
     fs.rmSync(temp, { force: true });
     throw fsError(err, 'create', final);
   }
-  return { fd, owner, createdMode, temp, final, writing: 0, discarded: false, partial: undefined, keep: false };
+  return { fd, owner, createdMode, temp, final, writing: 0, discarded: false, partial: undefined, keep: false, fresh: true, sized: size > 0 };
 }
 
 /** Applies mode and mtime, closes and renames the written file into place. */

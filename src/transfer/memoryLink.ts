@@ -117,6 +117,11 @@ export class MemoryConnection {
     this.send({ type: PacketType.CHUNK_SUM, fileId, seq, length: data.length, hash });
   }
 
+  /** Gives back a buffer from chunkBuffer() that went to the receiver in no DATA (a chunk of holes). */
+  returnBuffer(data: Buffer): void {
+    this.buffers.give([data]);
+  }
+
   /** A buffer to read a chunk of `length` bytes into; the receiver gives it back once written. */
   chunkBuffer(length: number): Buffer {
     return this.buffers.take(length);

@@ -133,6 +133,7 @@ export class ReceiveEngine extends TransferRun {
       resume,
       delta: this.delta,
       follow: (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0,
+      sparse: (link.params.features & Feature.SPARSE) !== 0,
     });
     this.followed = (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0 ? { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 } : undefined;
     const root = process.getuid?.() === 0;
@@ -459,7 +460,7 @@ export class ReceiveEngine extends TransferRun {
 
   /** Writes a chunk's bytes when they hash to what CHUNK_SUM says; `settled` runs once its buffers are free. */
   private writeVerified(action: WriteChunkAction, data: Buffer[], settled: () => void): void {
-    const { fileId, seq, length, hash, copies } = action;
+    const { fileId, seq, length, hash, copies, holes } = action;
     const offset = seq * DATA_UNIT;
     this.writer.writeChunk(fileId, offset / this.link.params.chunkSize, offset, data, hash, (error, result) => {
       settled();
@@ -469,7 +470,7 @@ export class ReceiveEngine extends TransferRun {
       if (result.ok) this.events.bytes?.(length);
       if (result.ok && copies) this.bytesSaved += copiedBytes(copies);
       this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
-    });
+    }, holes);
   }
 
   /** Writes a small file whole with a descriptor taken for it, given back before this returns. */

@@ -50,6 +50,7 @@ import type { SyncOptions } from '../sync/options';
 import { SourceFollower } from '../follow/sourceFollower';
 import { followNoticeText } from '../follow/notices';
 import type { FollowSources } from '../follow/followWalk';
+import { hasHoles, sparseChunk, SparseChunkMessage } from './sparse';
 
 const readv = promisify(fs.readv);
 
@@ -98,6 +99,8 @@ interface SendingFile {
   claimed: ReadonlySet<number> | undefined;
   /** Feature DELTA: the file as pieces copied from the receiver's old version or sent literally (its chunks resent go whole). */
   delta: FilePlan | undefined;
+  /** Feature SPARSE: the file has holes (fewer blocks allocated than its size needs), so its chunks are scanned for zeros. */
+  sparse: boolean;
 }
 
 /** Feature DELTA: a file cut into blocks while the receiver still describes its old version (from its first DELTA_SIG to FILE_READY). */
@@ -143,6 +146,8 @@ export class SendEngine extends TransferRun {
   private readonly compressing: boolean;
   /** The session negotiated DELTA: the receiver may describe old versions of files (DELTA_SIG). */
   private readonly deltaNegotiated: boolean;
+  /** The session negotiated SPARSE: runs of zeros in files with holes go as HOLE. */
+  private readonly sparseNegotiated: boolean;
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
@@ -217,6 +222,7 @@ export class SendEngine extends TransferRun {
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
     this.compressing = (link.params.features & Feature.COMPRESS) !== 0;
     this.deltaNegotiated = (link.params.features & Feature.DELTA) !== 0;
+    this.sparseNegotiated = (link.params.features & Feature.SPARSE) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
   }
@@ -623,6 +629,8 @@ export class SendEngine extends TransferRun {
       failed: false,
       claimed,
       delta: undefined,
+      // A file sent as a delta has no HOLE (PROTOCOL.md §7.3): its chunks are pieces of the plan.
+      sparse: this.sparseNegotiated && !signature && hasHoles(opened),
     };
     this.files.set(fileId, file);
     if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
@@ -848,8 +856,8 @@ export class SendEngine extends TransferRun {
     const flushed: Promise<unknown>[] = buffers.map(() => Promise.resolve());
     // -C: each chunk is read here, then deflated frame by frame into a buffer (no BATCH: a chunk's frames are its own).
     const plain = this.compressing ? Buffer.allocUnsafe(this.chunkSize) : undefined;
-    // Feature DELTA: a delta chunk is read here whole, then only its literal bytes are framed.
-    const whole = plain ?? (this.deltaNegotiated ? Buffer.allocUnsafe(this.chunkSize) : undefined);
+    // Features DELTA and SPARSE: a delta chunk, or one of a file with holes, is read here whole, then only its literal bytes are framed.
+    const whole = plain ?? (this.deltaNegotiated || this.sparseNegotiated ? Buffer.allocUnsafe(this.chunkSize) : undefined);
     for (let turn = 0; ; turn = (turn + 1) % SEND_BUFFERS_PER_CONNECTION) {
       const first = await this.nextJob(conn, ring);
       if (!first) return;
@@ -920,20 +928,30 @@ export class SendEngine extends TransferRun {
       const length = this.chunkLength(file, index);
       const data = conn.chunkBuffer(length);
       const pieces = this.deltaPieces(job);
+      let sparse: SparseChunkMessage[] | undefined;
       let hash: bigint | undefined;
       try {
-        hash = pieces ? await this.deltaChunkHash(job, pieces, data) : await this.readChunk(file, [data], offset, length);
+        if (pieces) hash = await this.deltaChunkHash(job, pieces, data);
+        else if (file.sparse) ({ hash, messages: sparse } = (await this.readSparseChunk(file, data, offset)) ?? {});
+        else hash = await this.readChunk(file, [data], offset, length);
       } catch (err) {
         this.guard(() => this.readFailed(file, err));
       }
       // A chunk the receiver holds already (resume) is kept, not handed over; its buffer is collected.
       if (hash === undefined || this.kept(job, hash)) continue;
       if (pieces) for (const message of deltaChunkMessages(file.fileId, offset, data, pieces, hash)) conn.send(message);
+      else if (sparse) this.sendSparse(conn, sparse, data);
       else conn.sendChunk(file.fileId, offset / DATA_UNIT, data, hash);
       await conn.drain();
       const sent = hash;
       this.guard(() => this.chunkSent(job, sent, length, pieces && length - copiedBytes(pieces)));
     }
+  }
+
+  /** A chunk of a file with holes handed over in memory; a chunk of holes only hands over no buffer, so it goes back to the pool here. */
+  private sendSparse(conn: MemoryConnection, messages: readonly Message[], data: Buffer): void {
+    for (const message of messages) conn.send(message);
+    if (!messages.some((message) => message.type === PacketType.DATA)) conn.returnBuffer(data);
   }
 
   /**
@@ -954,6 +972,7 @@ export class SendEngine extends TransferRun {
     const length = this.chunkLength(file, index);
     const pieces = whole && this.deltaPieces(job);
     if (pieces) return this.encodeDeltaChunk(conn, job, pieces, buf, whole!.subarray(0, length));
+    if (file.sparse && whole) return this.encodeSparseChunk(conn, job, buf, whole.subarray(0, length));
     const slots = plain ? [plain.subarray(0, length)] : conn.encoder.dataSlots(buf, length);
     const hash = await this.readChunk(file, slots, offset, length);
     if (hash === undefined || this.kept(job, hash)) return undefined;
@@ -965,15 +984,42 @@ export class SendEngine extends TransferRun {
     return { end, hash, length };
   }
 
+  /** A chunk of a file with holes, read whole into `data`, framed as HOLE and DATA (DATA_Z with -C) and CHUNK_SUM. */
+  private async encodeSparseChunk(conn: FramedConnection, job: ChunkJob, buf: Buffer, data: Buffer): Promise<{ end: number; hash: bigint; length: number } | undefined> {
+    const scanned = await this.readSparseChunk(job.file, data, job.index * this.chunkSize);
+    if (scanned === undefined || this.kept(job, scanned.hash)) return undefined;
+    return { end: this.encodeMessages(conn, scanned.messages, buf), hash: scanned.hash, length: data.length };
+  }
+
+  /** A chunk of a file with holes read whole into `data`, its hash and its messages (sparse.ts); undefined as readChunk. */
+  private async readSparseChunk(file: SendingFile, data: Buffer, offset: number): Promise<{ hash: bigint; messages: SparseChunkMessage[] } | undefined> {
+    let scanned: { hash: bigint; messages: SparseChunkMessage[] } | undefined;
+    const hash = await this.readChunk(file, [data], offset, data.length, () => (scanned = sparseChunk(this.link.xxh, file.fileId, offset, data)).hash);
+    return hash === undefined ? undefined : scanned;
+  }
+
+  /** Frames messages at the start of buf, DATA deflated with -C; returns where they end. */
+  private encodeMessages(conn: FramedConnection, messages: readonly Message[], buf: Buffer): number {
+    let end = 0;
+    for (const message of messages) {
+      end =
+        message.type === PacketType.DATA && this.compressing
+          ? encodeCompressedData(conn.encoder, message.fileId, message.seq, message.data, buf, end)
+          : conn.encoder.encodeInto(message, buf, end);
+    }
+    return end;
+  }
+
   /**
    * Reads a chunk into its slots and hashes it while it is in memory; undefined when the file
-   * failed or the session ended meanwhile, so the caller seals nothing.
+   * failed or the session ended meanwhile, so the caller seals nothing. `scan`: how a chunk of a
+   * file with holes is hashed, as it is scanned for zeros (sparse.ts).
    */
-  private async readChunk(file: SendingFile, slots: Buffer[], offset: number, length: number): Promise<bigint | undefined> {
+  private async readChunk(file: SendingFile, slots: Buffer[], offset: number, length: number, scan?: () => bigint): Promise<bigint | undefined> {
     await readFully(file, slots, offset, length);
     if (this.over || file.failed) return undefined;
     if (checkSource(file.fd, file.opened, file.entry.source, file.entry.size).grew) this.grown.add(file.entry);
-    return chunkHash(this.link.xxh, slots);
+    return scan ? scan() : chunkHash(this.link.xxh, slots);
   }
 
   private chunkLength(file: SendingFile, index: number): number {
@@ -1045,13 +1091,7 @@ export class SendEngine extends TransferRun {
   private async encodeDeltaChunk(conn: FramedConnection, job: ChunkJob, pieces: readonly Piece[], buf: Buffer, data: Buffer): Promise<{ end: number; hash: bigint; length: number; literal: number } | undefined> {
     const hash = await this.deltaChunkHash(job, pieces, data);
     if (hash === undefined) return undefined;
-    let end = 0;
-    for (const message of deltaChunkMessages(job.file.fileId, job.index * this.chunkSize, data, pieces, hash)) {
-      end =
-        message.type === PacketType.DATA && this.compressing
-          ? encodeCompressedData(conn.encoder, message.fileId, message.seq, message.data, buf, end)
-          : conn.encoder.encodeInto(message, buf, end);
-    }
+    const end = this.encodeMessages(conn, deltaChunkMessages(job.file.fileId, job.index * this.chunkSize, data, pieces, hash), buf);
     return { end, hash, length: data.length, literal: data.length - copiedBytes(pieces) };
   }
 

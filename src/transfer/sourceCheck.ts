@@ -18,11 +18,13 @@ export interface SourceState {
   size: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  /** Allocated 512-byte units: fewer than the size needs means the file has holes (sparse.ts). */
+  blocks: bigint;
 }
 
 export function sourceState(fd: number): SourceState {
-  const { size, mtimeNs, ctimeNs } = fs.fstatSync(fd, { bigint: true });
-  return { size, mtimeNs, ctimeNs };
+  const { size, mtimeNs, ctimeNs, blocks } = fs.fstatSync(fd, { bigint: true });
+  return { size, mtimeNs, ctimeNs, blocks };
 }
 
 export function sourceChanged(source: Buffer, how: string): FcpError {

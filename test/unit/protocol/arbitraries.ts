@@ -208,6 +208,7 @@ export const messageArbitraries: ArbitraryByName = {
     oldOffset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
     length: fc.integer({ min: 1, max: MAX_CHUNK_SIZE }),
   }),
+  HOLE: fc.record({ type: fc.constant(PacketType.HOLE), fileId: u32, seq: u32, length: fc.integer({ min: 1, max: MAX_CHUNK_SIZE }) }),
   FILE_ERROR: fc.record({ type: fc.constant(PacketType.FILE_ERROR), fileId: u32, code: u16, message: text }),
   KEEPALIVE: fc.record({ type: fc.constant(PacketType.KEEPALIVE) }),
   FILE_INLINE: fc.record({

@@ -524,6 +524,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   CHUNK_ACK: [6, 6],
   DELTA_SIG: [24, 65508],
   DELTA_COPY: [24, 24],
+  HOLE: [12, 12],
   FILE_ERROR: [6, 4102],
   KEEPALIVE: [0, 0],
   BATCH: [6, 65535],

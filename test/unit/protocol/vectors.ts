@@ -118,6 +118,7 @@ export const VECTORS: readonly Vector[] = [
     entries: Buffer.from('000100000123456789abcdef00008000fedcba9876543210', 'hex'),
   }),
   plain('DELTA_COPY', { type: PacketType.DELTA_COPY, fileId: 1, offset: 73728, oldOffset: 65636, length: 40960 }),
+  plain('HOLE', { type: PacketType.HOLE, fileId: 1, seq: 8, length: 16384 }),
   plain('FILE_ERROR', {
     type: PacketType.FILE_ERROR,
     fileId: 2,

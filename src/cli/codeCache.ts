@@ -1,0 +1,80 @@
+/**
+ * Loads a command's bundle (dist/fcp.js, dist/fcpd.js) with a V8 code cache, as Node 22's
+ * module.enableCompileCache would: the bytecode of what a run compiled is kept in
+ * ~/.cache/fcp/<name>.v8cache (XDG_CACHE_HOME honoured) and handed to V8 by the next run, which
+ * then compiles almost nothing. The cache is used only for the same Node version and the same
+ * bundle (its size and mtime: V8 itself checks little more than the source's length); anything
+ * else, a cache V8 rejects, or one that cannot be read or written, costs only the compile.
+ *
+ * This file is not bundled: bin/ requires it from dist/src/cli, and it requires Node's modules only.
+ */
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+
+export interface Loaded {
+  exports: { run(settled?: () => void): void };
+  /** Writes the cache when there was none to use (call once the command has done its work, so that what it compiled is in it). */
+  save(): void;
+}
+
+function cacheFile(name: string): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'fcp', `${name}.v8cache`);
+}
+
+/** The cache's first line names what it was made from: Node's version and the bundle's size and mtime. */
+function keyOf(file: string): string {
+  const { size, mtimeMs } = fs.statSync(file);
+  return `${process.version} ${size} ${mtimeMs}\n`;
+}
+
+function readCache(file: string, key: string): Buffer | undefined {
+  try {
+    const bytes = fs.readFileSync(file);
+    return bytes.subarray(0, key.length).toString('latin1') === key ? bytes.subarray(key.length) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One level at a time: Node 20's recursive mkdirSync never returns for some paths (under /proc,
+ * say), and a cache directory is not worth more than one level of its own.
+ */
+function makeDirectory(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+export function loadWithCodeCache(bundle: string, name: string): Loaded {
+  const source = fs.readFileSync(bundle, 'utf8');
+  const key = keyOf(bundle);
+  const cache = cacheFile(name);
+  const cachedData = readCache(cache, key);
+  const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
+  const loaded = new Module(bundle, require.main);
+  loaded.filename = bundle;
+  loaded.loaded = true;
+  const load = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  load(loaded.exports, Module.createRequire(bundle), loaded, bundle, path.dirname(bundle));
+  const save = (): void => {
+    if (cachedData && !script.cachedDataRejected) return;
+    try {
+      makeDirectory(path.dirname(path.dirname(cache)));
+      makeDirectory(path.dirname(cache));
+      // Written aside and renamed: runs that start together never read half a cache.
+      const temp = `${cache}.${process.pid}`;
+      fs.writeFileSync(temp, Buffer.concat([Buffer.from(key, 'latin1'), script.createCachedData()]));
+      fs.renameSync(temp, cache);
+    } catch {
+      // A read-only or full home costs the next run its compile, nothing else.
+    }
+  };
+  return { exports: loaded.exports as Loaded['exports'], save };
+}

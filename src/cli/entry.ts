@@ -1,0 +1,28 @@
+/**
+ * How bin/fcp and bin/fcpd run a command's main: a reader that goes away (fcp --help | head) is
+ * not an error, and `settled` runs once main has resolved (bin/ saves the V8 code cache then).
+ * fcp exits as soon as its output is flushed: once main resolves the copy is complete and
+ * reported, and waiting a round trip for the SSH and data connections to finish closing would
+ * only add to its time. fcpd ends when nothing is left to do.
+ */
+export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFlushed: boolean, settled: () => void = () => {}): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+  void main(process.argv).then((code) => {
+    settled();
+    if (!exitWhenFlushed) {
+      process.exitCode = code;
+      return;
+    }
+    let pending = 2;
+    const flushed = (): void => {
+      if (--pending === 0) process.exit(code);
+    };
+    process.stdout.write('', flushed);
+    process.stderr.write('', flushed);
+  });
+}

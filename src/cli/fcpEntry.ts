@@ -1,0 +1,7 @@
+/** The fcp command as npm run build bundles it into dist/fcp.js, which bin/fcp loads. */
+import { runCommand } from './entry';
+import { main } from './fcp';
+
+export function run(settled?: () => void): void {
+  runCommand(main, true, settled);
+}

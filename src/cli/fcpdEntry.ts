@@ -1,0 +1,14 @@
+/**
+ * The fcpd command as npm run build bundles it into dist/fcpd.js, which bin/fcpd loads and which
+ * runs on its own where fcp installed it on a host without fcpd (`node fcpd.js`).
+ */
+import { runCommand } from './entry';
+import { main } from './fcpd';
+
+export function run(settled?: () => void): void {
+  runCommand(main, false, settled);
+}
+
+// Run as a program (`node fcpd.js`), not loaded by bin/fcpd: in the bundle `module` is the
+// bundler's, so the file names are compared.
+if (require.main?.filename === __filename) run();
