@@ -149,9 +149,8 @@ export function program(): Command {
     .description(
       'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified. ' +
-        'A trailing slash is rsync\'s, not scp\'s: `fcp -r src/ dst` copies the contents of src into dst (created if missing); ' +
-        '`fcp -r src dst` copies src into dst/src, or when dst is missing makes dst the copy (scp), and with a sync option makes dst/src (rsync): ' +
-        'run again, a sync converges on the same tree.',
+        'Sources are placed as rsync places them, not scp: `fcp -r src/ dst` copies the contents of src into dst, ' +
+        '`fcp -r src dst` copies src itself into dst/src, dst being created if missing: run again, a copy converges and never nests.',
     )
     .argument(
       '[paths...]',
