@@ -218,7 +218,7 @@ export function program(): Command {
     .option('--job <id>', 'show one job: progress, or its summary and errors once finished (--json: one object)')
     .option('--attach <id>', "show a job's live progress until it ends, and exit as it did (Ctrl-C detaches; the job goes on)")
     .option('--cancel <id>', 'stop a job, keeping its partial files so that --retry resumes it')
-    .option('--discard', 'with --cancel: also remove the partial files the job left at a local destination')
+    .option('--discard', 'with --cancel: also remove the partial files the job left at its destination (over SSH for a remote one)')
     .option('--retry <id>', 'run a failed or cancelled job again, resuming from what is already there')
     .option('--check-login <[user@]host>', 'print true (exit 0) if a key or the agent logs in without any prompt (BatchMode), else false with the reason (exit 5)')
     .option('--max-jobs <n>', `the job runner runs at most N jobs at once, the rest queued (1-${MAX_JOBS_LIMIT}, default 2)`, argParser(wholeNumber(1, MAX_JOBS_LIMIT)))
