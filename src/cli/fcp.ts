@@ -171,9 +171,8 @@ export function program(): Command {
     .description(
       'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified. ' +
-        'A trailing slash is rsync\'s, not scp\'s: `fcp -r src/ dst` copies the contents of src into dst (created if missing); ' +
-        '`fcp -r src dst` copies src into dst/src, or when dst is missing makes dst the copy (scp), and with a sync option makes dst/src (rsync): ' +
-        'run again, a sync converges on the same tree.',
+        'Sources are placed as rsync places them, not scp: `fcp -r src/ dst` copies the contents of src into dst, ' +
+        '`fcp -r src dst` copies src itself into dst/src, dst being created if missing: run again, a copy converges and never nests.',
     )
     .argument(
       '[paths...]',
@@ -245,7 +244,7 @@ export function program(): Command {
     .option('--job <id>', 'show one job: progress, or its summary and errors once finished (--json: one object)')
     .option('--attach <id>', "show a job's live progress until it ends, and exit as it did (Ctrl-C detaches; the job goes on)")
     .option('--cancel <id>', 'stop a job, keeping its partial files so that --retry resumes it')
-    .option('--discard', 'with --cancel: also remove the partial files the job left at a local destination')
+    .option('--discard', 'with --cancel: also remove the partial files the job left at its destination (over SSH for a remote one)')
     .option('--retry <id>', 'run a failed or cancelled job again, resuming from what is already there')
     .option('--check-login <[user@]host>', 'print true (exit 0) if a key or the agent logs in without any prompt (BatchMode), else false with the reason (exit 5)')
     .option('--max-jobs <n>', `the job runner runs at most N jobs at once, the rest queued (1-${MAX_JOBS_LIMIT}, default 2)`, argParser(wholeNumber(1, MAX_JOBS_LIMIT)))

@@ -7,17 +7,20 @@ import { NONCE_SIZE } from '../protocol/constants';
 import type { Readable } from 'node:stream';
 import type * as ConnectPushModule from '../client/connectPush';
 import { ConnectOrder, eventLine, parseOrderLine } from '../launch/connectOrder';
+import { discardedLine, parseDiscardOrderLine } from '../launch/discardOrder';
 import { pipeStdioToSocket } from '../launch/execRelay';
 import { awaitLine } from '../launch/lines';
 import { listenLine, parseSecretLine, sshServerAddress, versionLine } from '../launch/handoff';
 import { packageRoot, packageVersion } from '../launch/packageRoot';
 import { echoJson, echoText } from '../config/echo';
 import { askDaemon, DEFAULT_DAEMON_PORT, handToDaemon, runDaemon, startDaemon, stopDaemon } from '../server/daemon';
+import { discardJobPartials } from '../server/discardJob';
 import { AccessPolicy } from '../server/policy';
 import { serveSession, serveSessions } from '../server/serveSession';
 import { showText } from '../showName';
 import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
+import { partialDirBytes } from '../transfer/receiver';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { loadFcpdPolicy } from './fcpdConfig';
 import { catchEscapedErrors, errorText } from './lastResort';
@@ -41,6 +44,7 @@ function port(value: string): number {
 interface FcpdOptions {
   serve?: boolean;
   connect?: boolean;
+  discardPartials?: boolean;
   relayPipe?: string;
   daemon?: boolean;
   daemonRun?: boolean;
@@ -77,6 +81,7 @@ function program(): Command {
     )
     .option('--serve', 'serve one session: read "FCP-SECRET <hex>" on stdin, print "FCPD-LISTEN <port> <addr> ..." (PROTOCOL.md §9)')
     .option('--connect', 'copy to another host\'s fcpd as its client: read "FCP-CONNECT {...}" on stdin, print "FCP-EVENT {...}" lines (PROTOCOL.md §9.1)')
+    .option('--discard-partials', 'remove the partial files a cancelled fcp job left here: read "FCP-DISCARD {...}" on stdin, print "FCP-DISCARDED {...}" (PROTOCOL.md §9.2)')
     .option('--relay-pipe <socket>', 'join stdin and stdout to fcpd --connect\'s relay socket: one relayed connection of a copy between two remote hosts, started by fcp (PROTOCOL.md §9.1)')
     .option('-d, --daemon', `start the standing per-user daemon in the background (port ${DEFAULT_DAEMON_PORT} unless --port)`)
     .option('--status', 'show whether the daemon runs (exit 0) or not (exit 6)')
@@ -126,6 +131,19 @@ async function connect(io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.Writab
   return runConnectPush(order, (event) => io.stdout.write(eventLine(event)), log, options.timeout);
 }
 
+/** fcpd --discard-partials: fcp --cancel ID --discard for a job that wrote to this host. */
+async function discard(io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream }, options: FcpdOptions, access: AccessPolicy): Promise<number> {
+  io.stdout.write(versionLine(packageVersion()));
+  const order = await awaitLine(io.stdin as Readable, parseDiscardOrderLine, {
+    timeoutMs: timeoutsFor(options.timeout).launchMs,
+    what: 'discard order on standard input',
+    ended: () => new FcpError('FCP_ERR_USAGE', 'standard input ended before the discard order', { hint: 'fcpd --discard-partials is started by fcp --cancel ID --discard' }),
+  });
+  (io.stdin as Readable).destroy();
+  io.stdout.write(discardedLine(await discardJobPartials(order, partialDirBytes(options.partialDir), access)));
+  return ExitCode.OK;
+}
+
 export async function main(argv: string[], io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const command = program();
   const ended = parseArgs(command, argv, io);
@@ -173,6 +191,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     return report(asFcpError(err));
   }
   if (options.connect) return connect(io, options, report);
+  if (options.discardPartials) return discard(io, options, new AccessPolicy(loaded.policy, () => undefined)).catch((err) => report(asFcpError(err)));
   if (options.relayPipe !== undefined) return pipeStdioToSocket(options.relayPipe, io.stdin, io.stdout).catch((err) => report(asFcpError(err)));
   if (!options.serve) {
     return report(new FcpError('FCP_ERR_USAGE', 'nothing to do', { hint: 'fcpd --serve is started by fcp; see fcpd --help' }));

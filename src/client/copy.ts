@@ -298,20 +298,28 @@ function backupSuffixOf(options: CopyOptions): Buffer | undefined {
 
 
 /**
- * Where sources go (PROTOCOL.md §7.2): given with a trailing slash, a directory's contents go into
- * the destination (CONTENTS, rsync's rule, always); without, a sync places the directory under the
- * destination, created if missing (INTO_DIR, rsync's rule), while a plain copy keeps scp's (a
- * missing destination becomes the copy). Either form of a sync run again converges on the same
- * tree. One form per run: mixing them is a usage error.
+ * Where sources go (PROTOCOL.md §7.2), rsync's rule: given with a trailing slash, a directory's
+ * contents go into the destination (CONTENTS); without, a recursive copy places the directory
+ * under the destination, created if missing (INTO_DIR). Either form run again converges on the
+ * same tree (scp's rule, a missing destination becoming the copy, nests `dst/src` on the second
+ * run). One form per run: mixing them is a usage error.
  */
-function placementFlags(sources: Location[], sync: boolean): number {
+function placementFlags(sources: Location[], recursive: boolean): number {
   const slashed = sources.filter((source) => source.path.length > 1 && source.path[source.path.length - 1] === SLASH).length;
   if (slashed > 0 && slashed < sources.length) {
     throw new FcpError('FCP_ERR_USAGE', 'some sources end with / (copy their contents) and some do not (copy the directory itself)', {
       hint: 'copy the two kinds in separate runs',
     });
   }
-  return (sync ? ModeFlag.INTO_DIR : 0) | (slashed > 0 ? ModeFlag.CONTENTS : 0);
+  return (recursive ? ModeFlag.INTO_DIR : 0) | (slashed > 0 ? ModeFlag.CONTENTS : 0);
+}
+
+/** MODE's flags that say where the receiver places a copy's entries (RECURSIVE, DEST_IS_DIR, CONTENTS, INTO_DIR). */
+export function placementOf(options: Pick<CopyOptions, 'sources' | 'recursive'>): number {
+  const sources = options.sources.map(parseLocation);
+  // A remote pattern may match several names: like several sources, it needs a directory to go into.
+  const severalSources = sources.length > 1 || sources.some((s) => s.kind === 'remote' && hasGlob(s.path));
+  return (options.recursive ? ModeFlag.RECURSIVE : 0) | (severalSources ? ModeFlag.DEST_IS_DIR : 0) | placementFlags(sources, options.recursive ?? false);
 }
 
 /** The sync a copy asks for, or undefined for a plain copy (no sync option given). */
@@ -339,19 +347,15 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
   if (options.sources.length === 0) throw new FcpError('FCP_ERR_USAGE', 'no source given', { hint: 'usage: fcp [options] SOURCE... DEST' });
   const sources = options.sources.map(parseLocation);
   const dest = parseLocation(options.destination);
-  // A remote pattern may match several names: like several sources, it needs a directory to go into.
-  const severalSources = sources.length > 1 || sources.some((s) => s.kind === 'remote' && hasGlob(s.path));
   const flags =
-    (options.recursive ? ModeFlag.RECURSIVE : 0) |
+    placementOf(options) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (options.backup ? ModeFlag.BACKUP : 0) |
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (options.noResume ? ModeFlag.NO_RESUME : 0) |
-    (options.follow ? ModeFlag.FOLLOW : 0) |
-    (severalSources ? ModeFlag.DEST_IS_DIR : 0) |
-    placementFlags(sources, syncOf(options) !== undefined);
+    (options.follow ? ModeFlag.FOLLOW : 0);
   const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
   if (remoteSources.length > 0) {
     if (remoteSources.length !== sources.length) {

@@ -8,6 +8,7 @@
 import { ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { asFcpError } from '../errors';
 import { showText } from '../showName';
 import { ensurePrivateDir, serveControl } from '../state/controlSocket';
 import { discardPartials } from './discard';
@@ -46,6 +47,8 @@ const refusal = (code: Extract<RunnerReply, { ok: false }>['code'], error: strin
 export class JobRunner {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly workers = new Map<string, Worker>();
+  /** Jobs whose partial files are being removed (--discard) before they are recorded cancelled. */
+  private readonly discarding = new Set<string>();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -121,7 +124,7 @@ export class JobRunner {
     this.log('stopping; running jobs resume when the runner starts again');
     clearTimeout(this.idleTimer);
     for (const worker of this.workers.values()) this.terminate(worker);
-    const gone = (): void => (this.workers.size === 0 ? this.exit() : void setTimeout(gone, 50));
+    const gone = (): void => (this.workers.size === 0 && this.discarding.size === 0 ? this.exit() : void setTimeout(gone, 50));
     gone();
   }
 
@@ -176,7 +179,7 @@ export class JobRunner {
   private schedule(): void {
     if (this.stopping) return;
     const running = [...this.workers.keys()].map((id) => this.jobs.get(id)!.spec);
-    const queued = [...this.jobs.values()].filter((job) => job.state === 'queued').sort((a, b) => a.created.localeCompare(b.created));
+    const queued = [...this.jobs.values()].filter((job) => job.state === 'queued' && !this.discarding.has(job.id)).sort((a, b) => a.created.localeCompare(b.created));
     for (const job of queued) {
       if (this.workers.size >= this.settings.maxJobs) break;
       // A job writing where a running one writes waits for it (it stays queued).
@@ -232,8 +235,22 @@ export class JobRunner {
   }
 
   private finish(job: JobRecord, state: 'done' | 'failed' | 'cancelled', how: { error?: JobRecord['error']; discard?: boolean }): void {
-    const notes: string[] = [];
-    if (how.discard) notes.push(...discardPartials(job.spec));
+    // The job is recorded as finished once its partial files are gone: fcp --cancel --discard waits for that.
+    if (how.discard) {
+      // Not scheduled meanwhile (a queued job cancelled is still queued until then).
+      this.discarding.add(job.id);
+      void discardPartials(job.spec, (line) => this.log(`job ${job.id}: ${line}`))
+        .catch((err: unknown) => `--discard: ${asFcpError(err).describe()}`)
+        .then((note) => {
+          this.discarding.delete(job.id);
+          this.finished(job, state, how, [note]);
+        });
+    } else {
+      this.finished(job, state, how, []);
+    }
+  }
+
+  private finished(job: JobRecord, state: 'done' | 'failed' | 'cancelled', how: { error?: JobRecord['error'] }, notes: string[]): void {
     this.save({ ...job, state, finished: new Date().toISOString(), workerPid: null, error: how.error ?? null });
     this.log(`job ${job.id}: ${state}${how.error ? `: ${how.error.code}: ${how.error.message}` : ''}${notes.map((n) => `; ${n}`).join('')}`);
     this.prune();

@@ -91,20 +91,20 @@ const HEX = /^[0-9a-f]*$/;
 
 const bad = (what: string): FcpError => new FcpError('FCP_ERR_PROTOCOL', `bad ${what}`);
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-function object(value: unknown, what: string): Json {
+export function object(value: unknown, what: string): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(what);
   return value as Json;
 }
 
-function count(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
+export function count(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) throw bad(what);
   return value;
 }
 
 /** MODE flags fcp knows, and no other bit (the order is checked as fcpd checks MODE). */
-function modeFlags(value: unknown): number {
+export function modeFlags(value: unknown): number {
   const flags = count(value, 'flags', 0xffffffff);
   if ((flags & ~KNOWN_MODE_FLAGS) !== 0) throw bad('flags');
   return flags;
@@ -121,7 +121,7 @@ function hexBytes(value: unknown, size: number, what: string): Buffer {
 }
 
 /** A path as base64 (names are bytes); never empty, never longer than PATH_MAX. */
-function pathBytes(value: unknown, what: string): Buffer {
+export function pathBytes(value: unknown, what: string): Buffer {
   if (typeof value !== 'string' || value.length > ((MAX_PATH_BYTES + 2) / 3) * 4 + 4) throw bad(what);
   const bytes = Buffer.from(value, 'base64');
   if (bytes.length === 0 || bytes.length > MAX_PATH_BYTES || bytes.toString('base64') !== value) throw bad(what);
@@ -136,7 +136,7 @@ function filterOf(value: unknown): PathFilter {
   return filterOfMessage(parsePayload(PacketType.FILTER_RULES, payload) as FilterRulesMessage);
 }
 
-function list(value: unknown, max: number, what: string, min = 1): unknown[] {
+export function list(value: unknown, max: number, what: string, min = 1): unknown[] {
   if (!Array.isArray(value) || value.length < min || value.length > max) throw bad(what);
   return value;
 }
@@ -190,7 +190,7 @@ export function orderLine(order: ConnectOrder): string {
   return `${ORDER_WORD}${JSON.stringify(json)}\n`;
 }
 
-function parseJson(line: string, word: string, what: string): Json | undefined {
+export function parseJson(line: string, word: string, what: string): Json | undefined {
   if (!line.startsWith(word)) return undefined;
   try {
     return object(JSON.parse(line.slice(word.length)), what);

@@ -3,11 +3,13 @@
  * --sftp asks for. The same work as an fcpd session (a push's local walk, or a pull's sources and
  * scope), the same events, over N SSH sessions with an SFTP channel each.
  */
+import * as nodePath from 'node:path';
 import { FcpError } from '../errors';
 import type { SshContext } from '../ssh/sshClient';
 import type { ResolvedHost } from '../ssh/sshConfig';
 import { showName } from '../showName';
-import { destinationPaths, Destination, parentOfNewDestination } from '../transfer/destination';
+import { ModeFlag } from '../protocol/constants';
+import { destinationPaths, Destination, notDirectoryFor, parentOfNewDestination, stripSlashes } from '../transfer/destination';
 import type { TransferEvents } from '../transfer/link';
 import type { Entry, SkippedEntry, WalkOptions, WalkResult } from '../transfer/walk';
 import type { ClientWork } from '../transfer/work';
@@ -18,6 +20,10 @@ import { walkRemote } from './remoteWalk';
 import { closeSessions, openSessions } from './sessions';
 import { localSide, remoteSide } from './sides';
 import { remoteHash, Verification } from './verification';
+
+const SLASH = 0x2f;
+/** A destination directory rsync's placement creates: as mkdir(1) makes it, the remote umask decides. */
+const NEW_DIRECTORY_PERM = 0o777;
 
 export interface SftpCopyOptions {
   host: ResolvedHost;
@@ -64,15 +70,31 @@ function carriable(walk: WalkResult): { entries: Entry[]; skipped: SkippedEntry[
   return { entries, skipped };
 }
 
-async function remoteDestination(fs: RemoteFs, typed: Buffer, flags: number): Promise<Destination> {
-  const dest = sftpPath(typed.toString('utf8'));
+/** A directory the transfer's top level holds (a directory source, without its trailing /). */
+function hasTopDirectory(entries: Entry[]): boolean {
+  return entries.some((entry) => entry.kind === 'dir' && !entry.path.includes(SLASH));
+}
+
+/** Where a push's entries go on the remote host: MODE's placement as fcpd's receiver applies it (transfer/destination.ts, PROTOCOL.md §7.2). */
+async function remoteDestination(fs: RemoteFs, typed: Buffer, flags: number, topDirectory: boolean): Promise<Destination> {
+  const contents = (flags & ModeFlag.CONTENTS) !== 0;
+  const dest = sftpPath((contents ? stripSlashes(typed) : typed).toString('utf8'));
   const stat = await fs.stat(dest).catch((err: FcpError) => {
     if (err.code !== 'FCP_ERR_NOT_FOUND') throw err;
     return undefined;
   });
-  if (stat?.isDirectory()) return destinationPaths(Buffer.from(dest), true);
-  const parent = parentOfNewDestination(Buffer.from(dest), flags).toString('utf8');
-  if (!(await fs.stat(parent)).isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} on ${fs.host} is not a directory`);
+  if (contents && stat && !stat.isDirectory()) throw notDirectoryFor('contents', dest);
+  if (stat?.isDirectory() && !contents) return destinationPaths(Buffer.from(dest), true);
+  if (!stat) {
+    const parent = contents ? nodePath.posix.dirname(dest) : parentOfNewDestination(Buffer.from(dest), flags).toString('utf8');
+    if (!(await fs.stat(parent)).isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} on ${fs.host} is not a directory`);
+  }
+  // rsync's placement (INTO_DIR): a directory goes under the destination, made a directory first.
+  if (!contents && flags & ModeFlag.INTO_DIR && topDirectory) {
+    if (stat) throw notDirectoryFor('directory', dest);
+    await fs.mkdir(dest, NEW_DIRECTORY_PERM);
+    return destinationPaths(Buffer.from(dest), true);
+  }
   return destinationPaths(Buffer.from(dest), false);
 }
 
@@ -86,10 +108,12 @@ export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyRe
       (async () => {
         const { work } = options;
         if (work.kind === 'push') {
-          return { ...carriable(work.walk), destination: await remoteDestination(first.fs, work.destination, options.flags), push: true };
+          const carried = carriable(work.walk);
+          return { ...carried, destination: await remoteDestination(first.fs, work.destination, options.flags, hasTopDirectory(carried.entries)), push: true };
         }
         const sources = work.sources.map((source) => sftpPath(source.toString('utf8')));
         const walk = await walkRemote(first.fs, sources, options.walk, work.scope);
+        if (hasTopDirectory(walk.entries)) work.destination.topLevelDirectory?.(true);
         return { entries: walk.entries, skipped: walk.skipped, destination: work.destination, push: false };
       })(),
     ]);

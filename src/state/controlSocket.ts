@@ -9,11 +9,17 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FcpError } from '../errors';
+import { takePidLock } from './pidLock';
 import { isRunning } from './running';
 
 /** A control socket request or reply takes at most this long, each way. */
 export const CONTROL_TIMEOUT_MS = 5000;
 const START_TIMEOUT_MS = 10_000;
+const START_POLL_MS = 100;
+/** Beside the pid file: held by the one process starting the background process. */
+const START_LOCK_SUFFIX = '.starting';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface BackgroundPaths {
   dir: string;
@@ -128,9 +134,35 @@ function refuseLivePid(paths: BackgroundPaths, what: string): string[] {
 
 /**
  * Starts `node args...` detached (its own session, output to the log, cwd the home directory)
- * and waits until `isUp` sees it answer; returns that answer and notes on a stale pid file.
+ * and waits until `isUp` sees it answer; returns that answer and notes on a stale pid file. One
+ * starter at a time (an O_EXCL lock file beside the pid file): fcp runs started at the same
+ * instant wait for the one process the first of them starts, rather than each starting its own.
  */
 export async function startDetached<T>(paths: BackgroundPaths, what: string, args: string[], isUp: () => Promise<T | undefined>): Promise<{ up: T; notes: string[] }> {
+  const lock = `${paths.pid}${START_LOCK_SUFFIX}`;
+  // Long enough for the lock's holder to give up on its own start (START_TIMEOUT_MS) and another to try.
+  const deadline = Date.now() + 2 * START_TIMEOUT_MS;
+  while (!takePidLock(lock)) {
+    const up = await isUp();
+    if (up !== undefined) return { up, notes: [] };
+    if (Date.now() >= deadline) {
+      throw new FcpError('FCP_ERR_CONNECT', `the ${what} did not start: ${lock} says another process is starting it, and none answers on ${paths.socket}`, {
+        hint: `if no fcp is starting it, remove ${lock}`,
+      });
+    }
+    await sleep(START_POLL_MS);
+  }
+  try {
+    // The starter that held the lock before may have started it since this one asked.
+    const already = await isUp();
+    if (already !== undefined) return { up: already, notes: [] };
+    return await spawnDetached(paths, what, args, isUp);
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+async function spawnDetached<T>(paths: BackgroundPaths, what: string, args: string[], isUp: () => Promise<T | undefined>): Promise<{ up: T; notes: string[] }> {
   const notes = refuseLivePid(paths, what);
   fs.rmSync(paths.pid, { force: true });
   fs.rmSync(paths.socket, { force: true });
@@ -143,7 +175,7 @@ export async function startDetached<T>(paths: BackgroundPaths, what: string, arg
   for (const deadline = Date.now() + START_TIMEOUT_MS; Date.now() < deadline && exited === undefined; ) {
     const up = await isUp();
     if (up !== undefined) return { up, notes };
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(START_POLL_MS);
   }
   const tail = fs.readFileSync(paths.log, 'utf8').trim().split('\n').slice(-3).join(' | ');
   throw new FcpError('FCP_ERR_CONNECT', `the ${what} did not start: ${tail || 'no message'}`, { hint: `see ${paths.log}` });
@@ -152,6 +184,6 @@ export async function startDetached<T>(paths: BackgroundPaths, what: string, arg
 /** Waits (bounded) until process `pid` is gone. */
 export async function waitGone(pid: number | undefined, ms = START_TIMEOUT_MS): Promise<void> {
   for (const deadline = Date.now() + ms; pid !== undefined && isRunning(pid) && Date.now() < deadline; ) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }

@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import type { XXHashAPI } from '../protocol/xxhash';
 import { StaleReason } from '../protocol/constants';
 import { showName } from '../showName';
+import { takePidLock } from './pidLock';
 import { isRunning } from './running';
 import {
   encodeHeader,
@@ -80,13 +81,12 @@ export function partialPaths(final: Buffer, partialDir?: Buffer): PartialPaths {
   const stem = final.lastIndexOf(SLASH) + 1;
   const name = final.subarray(stem, Math.min(final.length, stem + MAX_STEM));
   const dir = partialDir ? Buffer.concat([final.subarray(0, stem), partialDir, Buffer.of(SLASH)]) : final.subarray(0, stem);
-  const part = Buffer.concat([dir, Buffer.of(DOT), name, Buffer.from(PART_SUFFIX, 'latin1')]);
-  return {
-    part,
-    journal: Buffer.concat([part, Buffer.from(JOURNAL_SUFFIX, 'latin1')]),
-    lock: Buffer.concat([part, Buffer.from(LOCK_SUFFIX, 'latin1')]),
-    dir: partialDir ? dir : undefined,
-  };
+  return { ...partCompanions(Buffer.concat([dir, Buffer.of(DOT), name, Buffer.from(PART_SUFFIX, 'latin1')])), dir: partialDir ? dir : undefined };
+}
+
+/** A part file's path with its journal's and lock's. */
+export function partCompanions(part: Buffer): Omit<PartialPaths, 'dir'> {
+  return { part, journal: Buffer.concat([part, Buffer.from(JOURNAL_SUFFIX, 'latin1')]), lock: Buffer.concat([part, Buffer.from(LOCK_SUFFIX, 'latin1')]) };
 }
 
 export interface OpenPartialOptions {
@@ -104,38 +104,6 @@ function closeSilently(fd: number): void {
     fs.closeSync(fd);
   } catch {
     // Already closed, or its error is of no use on the way out.
-  }
-}
-
-/** Takes the lock of a part file: false when a running process holds it. */
-function takeLock(lock: Buffer): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = fs.openSync(lock, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number.parseInt(readSmall(lock), 10);
-      // A lock being written (no pid yet) or held by a live process is not ours to take.
-      if (!Number.isInteger(holder) || holder <= 0 || isRunning(holder)) return false;
-      fs.rmSync(lock, { force: true });
-      continue;
-    }
-    try {
-      fs.writeSync(fd, `${process.pid}\n`);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return true;
-  }
-  return false;
-}
-
-function readSmall(path: Buffer): string {
-  try {
-    return fs.readFileSync(path, 'latin1').slice(0, 32);
-  } catch {
-    return '';
   }
 }
 
@@ -187,7 +155,7 @@ export class PartialFile {
   static open(xxh: XXHashAPI, final: Buffer, options: OpenPartialOptions): PartialFile | undefined {
     const paths = partialPaths(final, options.partialDir);
     if (paths.dir) fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-    if (!takeLock(paths.lock)) return undefined;
+    if (!takePidLock(paths.lock)) return undefined;
     try {
       return new PartialFile(xxh, paths, options);
     } catch (err) {

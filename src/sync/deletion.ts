@@ -40,7 +40,7 @@ function ownName(name: Buffer, partialDir: Buffer | undefined): boolean {
 }
 
 /**
- * What --delete removes, deepest first (a directory after its contents, as rsync lists them). A
+ * What --delete removes, deepest first (a directory after its contents) and in rsync's order. A
  * directory holding anything protected is kept, and so is the protected entry.
  */
 export function planDeletions(scope: DeletionScope): Deletion[] {
@@ -80,12 +80,21 @@ export function contentsOf(local: Buffer, entry: Buffer): Deletion[] {
   return plan;
 }
 
+/**
+ * The names in `dir` in the order rsync's --delete lists them: its file list sorted (files before
+ * directories, each by bytes) and walked backwards, so directories last-first, then files last-first.
+ */
 function readNames(dir: Buffer): Buffer[] {
+  let entries: fs.Dirent<Buffer>[];
   try {
-    return fs.readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
+    entries = fs.readdirSync(dir, { encoding: 'buffer', withFileTypes: true });
   } catch (err) {
     throw fsError(err, 'read directory', dir);
   }
+  const byteOrder = (a: fs.Dirent<Buffer>, b: fs.Dirent<Buffer>): number => Buffer.compare(a.name, b.name);
+  const dirs = entries.filter((entry) => entry.isDirectory()).sort(byteOrder);
+  const others = entries.filter((entry) => !entry.isDirectory()).sort(byteOrder);
+  return [...others, ...dirs].reverse().map((entry) => entry.name);
 }
 
 /** Removes one planned entry: the name itself, never what a symlink points to. */

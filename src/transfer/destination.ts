@@ -73,7 +73,18 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
   return intoNewDirectory(dest, paths);
 }
 
-function stripSlashes(path: Buffer): Buffer {
+/**
+ * A destination that is a file where a directory must go (rsync refuses it too): a source's
+ * `contents` (given with a trailing /), or a `directory` (INTO_DIR) placed under it.
+ */
+export function notDirectoryFor(what: 'contents' | 'directory', dest: Buffer | string): FcpError {
+  const why = what === 'contents' ? "a source with a trailing / copies a directory's contents" : 'a directory is copied into it';
+  return new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory, and ${why}`, {
+    hint: 'choose a directory (or a new name) as the destination',
+  });
+}
+
+export function stripSlashes(path: Buffer): Buffer {
   let end = path.length;
   while (end > 1 && path[end - 1] === SLASH) end--;
   return path.subarray(0, end);
@@ -92,9 +103,7 @@ function contentsDestination(given: Buffer): Destination {
     throw fsError(err, 'access destination', dest);
   }
   if (stat && !stat.isDirectory()) {
-    throw new FcpError('FCP_ERR_NOT_DIRECTORY', `destination ${showName(dest)} is not a directory, and a source with a trailing / copies a directory's contents`, {
-      hint: 'choose a directory (or a new name) as the destination',
-    });
+    throw notDirectoryFor('contents', dest);
   }
   if (!stat) {
     const parent = Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
@@ -119,6 +128,10 @@ function intoNewDirectory(dest: Buffer, asNewName: Destination): Destination {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', dest);
         }
+      }
+      // A file in its place (it was there before the transfer): a directory cannot go under it, as rsync refuses.
+      if (fs.statSync(dest, { throwIfNoEntry: false })?.isDirectory() === false) {
+        throw notDirectoryFor('directory', dest);
       }
       paths = destinationPaths(dest, true);
     },

@@ -165,6 +165,8 @@ export class SendEngine extends TransferRun {
   private bytesSent = 0;
   /** Bytes of chunks the receiver took from its old version of their file (DELTA_COPY). */
   private bytesSaved = 0;
+  /** Each walked symlink's target by its entry path (latin1), built at the first itemized symlink. */
+  private symlinkTargets: Map<string, Buffer> | undefined;
   /** Feature RECONNECT: by data connection index, the chunks written on it and not acknowledged. */
   private readonly outstanding: (OutstandingChunks | undefined)[] = [];
   /** Indexes whose lost connection the receiver has reported (DATA_LOST) and that have no replacement yet. */
@@ -506,6 +508,16 @@ export class SendEngine extends TransferRun {
     this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
   }
 
+  /**
+   * The target of the symlink an ITEM line names (`cL+++++++++ link -> target`, as rsync prints
+   * it): ITEM carries no target, and the walk holds it.
+   */
+  private symlinkTarget(item: string, path: Buffer): Buffer | undefined {
+    if (item[1] !== 'L') return undefined;
+    this.symlinkTargets ??= new Map(this.walk.entries.flatMap((entry) => (entry.kind === 'symlink' ? [[entry.path.toString('latin1'), entry.target]] : [])));
+    return this.symlinkTargets.get(path.toString('latin1'));
+  }
+
   /** The first entry.size bytes of the file, or why they cannot be read (one that got shorter since the walk, or changed as it was read). */
   private readWhole(entry: FileEntry): Buffer | FcpError {
     const data = this.inlineBuffers.take(entry.size);
@@ -562,7 +574,7 @@ export class SendEngine extends TransferRun {
           this.onChunksAcked(action.connIndex, action.chunks);
           break;
         case 'item':
-          this.events.item?.({ item: action.item, path: action.path, isDir: action.isDir });
+          this.events.item?.({ item: action.item, path: action.path, isDir: action.isDir, target: this.symlinkTarget(action.item, action.path) });
           break;
         case 'dataLost':
           this.onDataLost(action.connIndex, action.chunks);

@@ -69,7 +69,7 @@ describe('--json', () => {
         digest: await specDigest(absolute),
       });
     }
-    expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'))).toEqual([]);
+    expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst', 'src'))).toEqual([]);
   });
 
 });
@@ -79,7 +79,7 @@ test('-q prints nothing at all on success', async () => {
   const tree = buildSmallTree(work, 'src');
   const result = await runFcp(['-q', '-r', 'src', 'dst'], { cwd: work });
   expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
-  expect(compareTrees(tree.root, path.join(work, 'dst'))).toEqual([]);
+  expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
 });
 
 test('-v logs the session on stderr and still copies', async () => {
@@ -90,7 +90,7 @@ test('-v logs the session on stderr and still copies', async () => {
   expect(result.stderr).toMatch(/3 connections/);
   expect(result.stderr).toMatch(/AES-256-GCM|encrypted/);
   expect(stackLines(result.stderr)).toEqual([]);
-  expect(compareTrees(tree.root, path.join(work, 'dst'))).toEqual([]);
+  expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
 });
 
 test('--help lists the options and the exit codes (exit 0)', async () => {

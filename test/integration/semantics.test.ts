@@ -41,11 +41,14 @@ describe('fcp -r DIR DEST', () => {
     expect(compareTrees(tree.root, path.join(work, 'contents'))).toEqual([]);
   });
 
-  testBothLocalPaths('DEST does not exist: DEST becomes the copy of DIR', async (runFcp) => {
+  testBothLocalPaths('DEST does not exist: DEST is created and DIR goes into it (rsync\'s rule); run again, nothing nests', async (runFcp) => {
     const work = temp.make('fcp-sem');
     const tree = buildSmallTree(work, 'src');
-    expectOk(await runFcp(['-r', 'src', 'newdst'], { cwd: work }));
-    expect(compareTrees(tree.root, path.join(work, 'newdst'))).toEqual([]);
+    for (let run = 0; run < 2; run++) {
+      expectOk(await runFcp(['-r', 'src', 'newdst'], { cwd: work }));
+      expect(fs.readdirSync(path.join(work, 'newdst'))).toEqual(['src']);
+      expect(compareTrees(tree.root, path.join(work, 'newdst', 'src'))).toEqual([]);
+    }
   });
 
   testBothLocalPaths('copying the same tree again over its copy leaves an identical tree (files replaced in place)', async (runFcp) => {
@@ -190,7 +193,7 @@ describe('directories and symlinks', () => {
     t.symlink(['to-dir'], 'dir');
     t.symlink(['absolute'], path.join(work, 'src', 'target.bin'));
     t.finish();
-    expectOk(await runFcp(['-r', 'src', 'dst'], { cwd: work }));
+    expectOk(await runFcp(['-r', 'src/', 'dst'], { cwd: work }));
     expect(fs.lstatSync(path.join(work, 'dst', 'to-file')).isSymbolicLink()).toBe(true);
     expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'))).toEqual([]);
   });
@@ -207,7 +210,7 @@ describe('directories and symlinks', () => {
     t.symlink(['to-dir'], 'dir');
     t.symlink(['to-outside'], outside);
     t.finish();
-    expectOk(await runFcp(['-r', '-L', 'src', 'dst'], { cwd: work }));
+    expectOk(await runFcp(['-r', '-L', 'src/', 'dst'], { cwd: work }));
     for (const name of ['to-file', 'to-outside']) expect(fs.lstatSync(path.join(work, 'dst', name)).isFile()).toBe(true);
     expect(fs.lstatSync(path.join(work, 'dst', 'to-dir')).isDirectory()).toBe(true);
     expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'), { followExpected: true })).toEqual([]);
@@ -229,7 +232,7 @@ describe('directories and symlinks', () => {
     t.file(['ok.bin'], 1000);
     t.symlink(['dangling'], 'no/such/file');
     t.finish();
-    const result = await runFcp(['-r', '-L', 'src', 'dst'], { cwd: work });
+    const result = await runFcp(['-r', '-L', 'src/', 'dst'], { cwd: work });
     expectFailure(result, 8, 'FCP_ERR_NOT_FOUND');
     expect(result.stderr).toContain('dangling');
     expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst'), { ignore: (rel) => rel.toString() === 'dangling' })).toEqual([]);

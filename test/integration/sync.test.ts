@@ -298,10 +298,16 @@ function baseTree(root: string): void {
     fs.utimesSync(dst, 1_500_000_000, 1_500_000_000);
     const rsync = spawnSync('rsync', ['-a', '--dry-run', '--itemize-changes', '--delete', `${src}/`, `${dst}/`], { encoding: 'utf8' });
     expect(rsync.status).toBe(0);
-    const fcp = await runFcp(['-r', '--dry-run', '--itemize-changes', '--delete', `${src}/`, dst]);
-    expect({ code: fcp.code, stderr: fcp.stderr }).toEqual({ code: 0, stderr: '' });
-    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '').sort();
-    expect(lines(fcp.stdout)).toEqual(lines(rsync.stdout));
+    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
+    const deletions = (text: string): string[] => lines(text).filter((line) => line.startsWith('*deleting'));
+    // In this process (the receiver itemizes) and through fcpd (a push: fcpd itemizes, ITEM lines come back).
+    for (const option of [[], ['--via-fcpd']]) {
+      const fcp = await runFcp([...option, '-r', '--dry-run', '--itemize-changes', '--delete', `${src}/`, dst]);
+      expect({ code: fcp.code, stderr: fcp.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(lines(fcp.stdout).sort()).toEqual(lines(rsync.stdout).sort());
+      // Deletions in rsync's order too (fcp lists them after the rest: README, Sync).
+      expect(deletions(fcp.stdout)).toEqual(deletions(rsync.stdout));
+    }
   });
 });
 

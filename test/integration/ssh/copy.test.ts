@@ -96,12 +96,12 @@ describe('through an ssh_config Host alias (-F)', () => {
 
   test('upload and download a tree (-r): contents, modes, mtimes, empty dir, symlink', async () => {
     const target = path.join(remote, unique('tree-up'));
-    const up = await runFcp([...viaAlias(), '-r', tree, at(target)], { env });
+    const up = await runFcp([...viaAlias(), '-r', `${tree}/`, at(target)], { env });
     expectQuietSuccess(up);
     expectSameTree(target, tree, up);
 
     const down = fresh('tree-down');
-    const run = await runFcp([...viaAlias(), '-r', at(target), down], { env });
+    const run = await runFcp([...viaAlias(), '-r', at(`${target}/`), down], { env });
     expectQuietSuccess(run);
     expectSameTree(down, tree, run);
   });
@@ -119,12 +119,12 @@ describe('mtimes to the microsecond (README: "mtime (to the microsecond)")', () 
     });
     setMtimeUs(dir, 1_444_444_444_444_444n);
     const target = path.join(remote, unique('usec-up'));
-    const up = await runFcp([...viaAlias(), '-r', dir, at(target)], { env });
+    const up = await runFcp([...viaAlias(), '-r', `${dir}/`, at(target)], { env });
     expectQuietSuccess(up);
     expectSameTree(target, dir, up);
 
     const down = fresh('usec-down');
-    const run = await runFcp([...viaAlias(), '-r', at(target), down], { env });
+    const run = await runFcp([...viaAlias(), '-r', at(`${target}/`), down], { env });
     expectQuietSuccess(run);
     expectSameTree(down, dir, run);
   });
@@ -133,7 +133,7 @@ describe('mtimes to the microsecond (README: "mtime (to the microsecond)")', () 
 describe('with -P, -i and -o on the command line (no config, user@127.0.0.1)', () => {
   test('upload a tree and download a file', async () => {
     const target = path.join(remote, unique('explicit-tree'));
-    const up = await runFcp([...explicit(), '-r', tree, `${sshd.user}@127.0.0.1:${target}`], { env });
+    const up = await runFcp([...explicit(), '-r', `${tree}/`, `${sshd.user}@127.0.0.1:${target}`], { env });
     expectQuietSuccess(up);
     expectSameTree(target, tree, up);
 
@@ -152,7 +152,7 @@ describe('remote paths relative to the remote home', () => {
     const name = unique('fcp-ssh-rel');
     fs.mkdirSync(path.join(remoteHome, name));
     inRemoteHome.push(path.join(remoteHome, name));
-    const up = await runFcp([...viaAlias(), '-r', tree, at(`${name}/tree`)], { env });
+    const up = await runFcp([...viaAlias(), '-r', `${tree}/`, at(`${name}/tree`)], { env });
     expectQuietSuccess(up);
     expectSameTree(path.join(remoteHome, name, 'tree'), tree, up);
 
@@ -181,7 +181,7 @@ describe('remote paths relative to the remote home', () => {
 describe('data connections through SSH', () => {
   test('direct TCP refused (fcpd listens on 127.0.0.2 only): one notice, then the copy goes through SSH', async () => {
     const target = path.join(remote, unique('fallback'));
-    const run = await runFcp([...viaAlias('--bind 127.0.0.2'), '-r', tree, at(target)], { env });
+    const run = await runFcp([...viaAlias('--bind 127.0.0.2'), '-r', `${tree}/`, at(target)], { env });
     expectExit(run, 0);
     const notices = run.stderr.split('\n').filter((line) => line.includes(FALLBACK_NOTICE));
     if (notices.length !== 1) throw new Error(`expected exactly one fallback notice\n${show(run)}`);
@@ -194,7 +194,7 @@ describe('data connections through SSH', () => {
     const down = fresh('tunnel-down');
     const target = path.join(remote, unique('tunnel-up'));
     const [up, run] = await Promise.all([
-      runFcp([...viaAlias('--bind 127.0.0.2'), '--tunnel', '-r', tree, at(target)], { env }),
+      runFcp([...viaAlias('--bind 127.0.0.2'), '--tunnel', '-r', `${tree}/`, at(target)], { env }),
       runFcp([...viaAlias('--bind 127.0.0.2'), '--tunnel', at(remoteFile), down], { env }),
     ]);
     expectQuietSuccess(up);
@@ -218,7 +218,7 @@ describe('-e ssh: the external OpenSSH client', () => {
     makeTree(source, 'copy-test');
     expectSameTree(source, tree);
     const down = fresh('ext-down');
-    const run = await runFcp([...viaSsh(), '-r', at(source), down], { env });
+    const run = await runFcp([...viaSsh(), '-r', at(`${source}/`), down], { env });
     expectQuietSuccess(run);
     expectSameTree(down, tree, run);
   });
@@ -228,7 +228,7 @@ describe('-e ssh: the external OpenSSH client', () => {
     const target = path.join(remote, unique('ext-tunnel'));
     const down = fresh('ext-fallback');
     const [run, fallback] = await Promise.all([
-      runFcp([...viaSsh('--bind 127.0.0.2'), '--tunnel', '-r', tree, at(target)], { env }),
+      runFcp([...viaSsh('--bind 127.0.0.2'), '--tunnel', '-r', `${tree}/`, at(target)], { env }),
       runFcp([...viaSsh('--bind 127.0.0.2'), at(remoteFile), down], { env }),
     ]);
     expectQuietSuccess(run);

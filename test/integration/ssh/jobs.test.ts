@@ -222,6 +222,46 @@ test('--cancel --discard removes the partial files a job left at a local destina
   expect(fs.readdirSync(local)).toEqual([]);
 });
 
+test('--cancel --discard removes the job\'s partial files at a remote destination (fcpd --discard-partials over SSH), and nothing else', async () => {
+  const remoteDir = path.join(work, 'remote', 'discard');
+  fs.mkdirSync(remoteDir);
+  // Another transfer's part file and a plain file beside the job's: both stay.
+  const others = ['.other.bin.fcp-part', '.other.bin.fcp-part.journal', 'keep.txt'];
+  for (const name of others) writeFile(path.join(remoteDir, name), content(100, name), 0o600, 1);
+  const { id } = await startJob([source, `${remote('discard')}/`]);
+  await until(id, (job) => job.state === 'running' && job.bytesDone >= SIZE / 6 && fs.existsSync(path.join(remoteDir, '.source.bin.fcp-part')), 'got a sixth of the way');
+  const cancel = await fcp(['--cancel', id, '--discard']);
+  expectExit(cancel, 0);
+  expect(cancel.stdout).toContain('partial files removed');
+  expect((await getJob(id)).state).toBe('cancelled');
+  expect(fs.readdirSync(remoteDir).sort()).toEqual([...others].sort());
+  expect(fs.readFileSync(path.join(state, 'fcp', 'jobs.log'), 'utf8')).toMatch(new RegExp(`job ${id}: cancelled; --discard: removed [1-9]\\d* partial files at `));
+});
+
+test('several fcp --background started at the same instant start one runner, and it takes every job', async () => {
+  // A state directory of its own: no runner there yet (afterAll removes it with `state`).
+  const fresh = path.join(state, 'race');
+  const raceEnv = childEnv(home, { XDG_STATE_HOME: fresh });
+  const small = path.join(work, 'race.bin');
+  writeFile(small, content(1000, 'race'), 0o600, 1);
+  const starts = await Promise.all(
+    [0, 1, 2, 3, 4].map((n) => runFcp(['--background', '--json', small, path.join(work, `race-${n}.bin`)], { env: raceEnv, cwd: work, timeoutMs: 60_000 })),
+  );
+  const records = starts.map((run) => {
+    expectExit(run, 0);
+    return JSON.parse(run.stdout) as { id: string; pid: number };
+  });
+  for (const { pid } of records) runnerPids.add(pid);
+  expect(new Set(records.map((r) => r.pid)).size).toBe(1);
+  const log = fs.readFileSync(path.join(fresh, 'fcp', 'jobs.log'), 'utf8');
+  expect(log.match(/fcp job runner: pid \d+/g)).toEqual([`fcp job runner: pid ${records[0]!.pid}`]);
+  const list = await runFcp(['--jobs', '--json'], { env: raceEnv, cwd: work });
+  expectExit(list, 0);
+  const listed = JSON.parse(list.stdout) as Job[];
+  expect(listed.map((job) => job.id).sort()).toEqual(records.map((r) => r.id).sort());
+  expect(fs.existsSync(path.join(fresh, 'fcp', 'jobs.pid.starting'))).toBe(false);
+});
+
 test('bad ids and job states: a clear error and exit 2', async () => {
   expectFailure(await fcp(['--job', 'nothere']), 2, 'FCP_ERR_NO_SUCH_JOB', /not a job id/);
   expectFailure(await fcp(['--attach', '000000000000']), 2, 'FCP_ERR_NO_SUCH_JOB', /no job 000000000000/);

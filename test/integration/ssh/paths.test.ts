@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { childEnv, expectExit, expectFailure, FCP, killAll, Run, runFcp, show, tempDir, unique } from './harness';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { aliasLogin, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -34,7 +34,7 @@ afterAll(async () => {
   for (const dir of [home, work, ...inRemoteHome]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const viaAlias = (): string[] => ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir)];
+const viaAlias = (): string[] => aliasLogin(sshd);
 const at = (p: string): string => `${sshd.alias}:${p}`;
 
 /** A fresh directory in the remote user's home, removed at the end; its name. */

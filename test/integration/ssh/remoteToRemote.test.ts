@@ -64,9 +64,10 @@ function summaryOf(run: Run): Record<string, unknown> {
 }
 
 async function copyTree(extra: string[], fcpdPath = fcpdCommand(sshd.stateDir)): Promise<{ run: Run; dest: string }> {
-  const dest = path.join(work, unique('dest'));
-  const run = await runFcp(['-F', config, '--fcpd-path', fcpdPath, '--json', '-r', ...extra, `host1:${tree}`, `host2:${dest}`], { env });
-  return { run, dest };
+  // rsync's placement: the missing destination is made a directory, and the tree goes into it.
+  const into = path.join(work, unique('dest'));
+  const run = await runFcp(['-F', config, '--fcpd-path', fcpdPath, '--json', '-r', ...extra, `host1:${tree}`, `host2:${into}`], { env });
+  return { run, dest: path.join(into, path.basename(tree)) };
 }
 
 test('direct: the tree arrives whole (content, modes, mtimes, links), with every file reported, and no byte through fcp', async () => {

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, Run, runFcp, sha256, snapshot, tempDir, unique, writeFile, writeSshConfig } from './harness';
-import { fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
+import { aliasLogin, atAlias, fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
 
 jest.setTimeout(90_000);
 
@@ -34,8 +34,8 @@ afterAll(async () => {
   for (const dir of [home, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const viaAlias = (): string[] => ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir)];
-const remote = (p: string): string => `${sshd.alias}:${p}`;
+const viaAlias = (): string[] => aliasLogin(sshd);
+const remote = (p: string): string => atAlias(sshd, p);
 
 /** host to host: `direct` (host1's fcpd connects to host2's), `relayed` (-3, through fcp). */
 type Direction = 'push' | 'pull' | 'local' | 'direct' | 'relayed';

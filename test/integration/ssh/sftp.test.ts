@@ -91,7 +91,8 @@ describe('a remote host without Node.js', () => {
     const dest = fresh('down');
     const run = await runFcp([...login(), '--json', '-r', at(tree), dest], { env });
     expectExit(run, 0);
-    expectSameTreeToTheSecond(dest, tree);
+    // rsync's placement, as fcpd's: a missing destination is made a directory and the tree goes into it.
+    expectSameTreeToTheSecond(path.join(dest, 'tree'), tree);
     const records = jsonRecords(run.stdout);
     expect(records[0]).toMatchObject({ event: 'start', files: 6, connections: 3, encrypted: true });
     const files = records.filter((r) => r.event === 'file');
@@ -122,7 +123,7 @@ describe('--sftp', () => {
     const dest = fresh('filtered');
     const run = await runFcp([...login(), '--sftp', '-r', '--exclude', 'sub dir/', '--exclude', '*.sh', at(tree), dest], { env });
     expectExit(run, 0);
-    expect(fs.readdirSync(dest).sort()).toEqual(['big.bin', 'empty', 'empty dir', 'link', 'secret']);
+    expect(fs.readdirSync(path.join(dest, 'tree')).sort()).toEqual(['big.bin', 'empty', 'empty dir', 'link', 'secret']);
   });
 
   test("an earlier run's temporary is continued from its length less the margin, and the file comes out whole", async () => {
@@ -159,8 +160,9 @@ describe(`errors, as ${nobody.name} (internal-sftp only: sizes are all it can ve
     const failed = records.filter((r) => r.event === 'file' && r.error);
     expect(failed.map((r) => [r.path, (r.error as { code: string }).code])).toEqual([[`${path.basename(source)}/secret`, 'FCP_ERR_PERMISSION']]);
     expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 5, filesFailed: 1, mode: 'sftp', verification: 'size' });
-    expect(fs.existsSync(path.join(dest, 'secret'))).toBe(false);
-    expect(fs.readFileSync(path.join(dest, 'big.bin')).equals(fs.readFileSync(path.join(source, 'big.bin')))).toBe(true);
+    const copied = path.join(dest, path.basename(source));
+    expect(fs.existsSync(path.join(copied, 'secret'))).toBe(false);
+    expect(fs.readFileSync(path.join(copied, 'big.bin')).equals(fs.readFileSync(path.join(source, 'big.bin')))).toBe(true);
     expect(leftoverTemporaries(dest)).toEqual([]);
   });
 

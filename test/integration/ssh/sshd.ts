@@ -25,6 +25,16 @@ export function explicitLogin(sshd: Sshd, strict: 'yes' | 'no' = 'yes', fcpdPath
   return ['-P', String(sshd.port), '-i', sshd.identity, '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-o', `StrictHostKeyChecking=${strict}`, '--fcpd-path', fcpdPath];
 }
 
+/** fcp's options to log in to `sshd` through its ssh_config's alias, running the test fcpd. */
+export function aliasLogin(sshd: Sshd): string[] {
+  return ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir)];
+}
+
+/** `path` on `sshd`, as fcp names it through the alias. */
+export function atAlias(sshd: Sshd, path: string): string {
+  return `${sshd.alias}:${path}`;
+}
+
 /** A `Host alias` block that logs in to `sshd` as its own config does: for a config naming several servers, or one twice. */
 export function sshdHost(alias: string, sshd: Sshd): HostBlock {
   return {
