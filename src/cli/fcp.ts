@@ -14,7 +14,7 @@ import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
-import { FilterArg, filterOf, filterOptions } from './filterOptions';
+import { FilterArg, filesFromFile, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
 import { keepAllPartials } from '../state/partialFile';
 import { newTokenText } from './newToken';
@@ -90,6 +90,7 @@ interface FcpOptions extends SyncFlags, JobFlags {
   includeFrom?: FilterArg[];
   filter?: FilterArg[];
   maxDepth?: number;
+  filesFrom?: string;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -187,6 +188,7 @@ export function program(): Command {
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")
     .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(filterRule).addOption(depth)
+    .option('--files-from <file>', "copy only the paths FILE lists (- for standard input), relative to the one source directory, each to the same path under DEST with the directories above it (rsync's; blank lines and # or ; comments skipped; a listed directory's contents only with -r; not with --delete)")
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -327,6 +329,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       itemizeChanges: options.itemizeChanges,
       noResume: !(settings.resume.value as boolean),
       partialDir: settings.partial_dir.value as string | undefined,
+      filesFrom: options.filesFrom === undefined ? undefined : filesFromFile(options.filesFrom),
       filter: filterOf(options.exclude ?? options.include ?? options.excludeFrom ?? options.includeFrom ?? options.filter ?? [], settings.max_depth.value as number | undefined, settings.filter.value as readonly string[]),
       connections: settings.connections.value as number,
       chunkSize: settings.chunk_size.value as number,

@@ -42,6 +42,7 @@ export const PacketType = {
   ITEM: 0x27,
   FILTER_RULES: 0x28,
   LOGIN: 0x29,
+  FILES_FROM: 0x2e,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -137,8 +138,10 @@ export const Feature = {
   FILTERS: 0x800,
   /** A sync: the client may send SYNC before its request, and a receiving fcpd reports its changes (ITEM). */
   SYNC: 0x400,
+  /** The client of a pull may send FILES_FROM (--files-from) before its request (PROTOCOL.md §7.9). */
+  FILES_FROM: 0x4000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.FILES_FROM;
 /**
  * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
  * session runs, not how frames are sealed, so a server answers the subset of them it supports.
@@ -276,5 +279,9 @@ export const PERM_MASK = 0o7777;
 /** FILTER_RULES: at most this many rules, in a payload of at most this many bytes (a sealed frame's plaintext). */
 export const MAX_FILTER_RULES = 4096;
 export const MAX_FILTER_RULES_BYTES = MAX_PAYLOAD - GCM_TAG_SIZE - 4;
+/** FILES_FROM: NUL-separated paths in a payload of at most this many bytes; a longer list goes in several. */
+export const MAX_FILES_FROM_BYTES = MAX_FILTER_RULES_BYTES - 1;
+/** FILES_FROM: at most this many paths in all the messages of one request (a receiving fcpd's memory bound). */
+export const MAX_FILES_FROM_PATHS = 1_000_000;
 /** FILTER_RULES.max_depth when --max-depth was not given. */
 export const NO_MAX_DEPTH = 0xffffffff;

@@ -20,6 +20,7 @@ import {
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
   MAX_FILTER_RULES_BYTES,
+  MAX_FILES_FROM_BYTES,
   MAX_PATH_BYTES,
   MAX_PAYLOAD,
   MAX_SIG_ENTRIES,
@@ -164,6 +165,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.ITEM]: [f('item', 'fixed', { size: ITEM_SIZE }), f('isDir', 'u8', { max: 1 }), f('path', 'entryPath')],
   [PacketType.FILTER_RULES]: [f('maxDepth', 'u32'), f('rules', 'data', { min: 0, max: MAX_FILTER_RULES_BYTES })],
   [PacketType.LOGIN]: [f('user', 'accountName')],
+  [PacketType.FILES_FROM]: [f('recursive', 'u8', { max: 1 }), f('paths', 'data', { min: 1, max: MAX_FILES_FROM_BYTES })],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -26,6 +26,7 @@ import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { PathFilter } from '../sync/filter';
 import { walkSources, WalkResult } from '../transfer/walk';
+import { listedTree } from '../sync/filesFrom';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { Limiters, RateLimiter, throttled } from '../wire/throttle';
@@ -133,8 +134,10 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     const refusal = paths?.pathRefusal(realPath(source));
     if (refusal) throw refusal;
   }
-  const { filter } = request;
-  return { kind: 'pull', walk: walkSources(sources, { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter }), removeSources, filter, sync };
+  const { filter, filesFrom } = request;
+  // --files-from: MODE's RECURSIVE admits the directories above listed paths; FILES_FROM says whether listed ones come whole.
+  const walkOptions = { recursive: filesFrom ? filesFrom.recursive : recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter, listed: filesFrom && listedTree(filesFrom.paths) };
+  return { kind: 'pull', walk: walkSources(sources, walkOptions), removeSources, filter, sync };
 }
 
 export class SessionServer {

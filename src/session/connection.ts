@@ -4,11 +4,12 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { asFcpError, FcpError, wireFromCode } from '../errors';
-import { Cipher, Feature, KNOWN_MODE_FLAGS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_FILES_FROM_PATHS, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
   AuthMessage,
+  FilesFromMessage,
   FilterRulesMessage,
   HelloMessage,
   Message,
@@ -19,6 +20,7 @@ import type {
 import { encodePayload } from '../protocol/serializer';
 import type { PathFilter } from '../sync/filter';
 import { filterOfMessage } from '../sync/filterWire';
+import { pathsOfMessage } from '../sync/filesFrom';
 import { showName } from '../showName';
 import { AuthenticatedAction, FailAction, SealAction, send, SendAction, unexpected } from './actions';
 import { ConnectionMachine } from './machine';
@@ -31,8 +33,11 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's. */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage }
+/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; filesFrom: a pull's FILES_FROM paths. */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; filesFrom?: FilesFromRequest }
+
+/** --files-from as a pull asks for it: the listed paths (checked), and whether listed directories come with their contents. */
+export interface FilesFromRequest { paths: Buffer[]; recursive: boolean }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
@@ -87,6 +92,8 @@ export type ClientConnectionOptions = ClientCommon &
         filterRules?: FilterRulesMessage;
         /** A sync's options (feature SYNC), sent between MODE and the request. */
         sync?: SyncMessage;
+        /** A pull's --files-from (feature FILES_FROM), sent between MODE and the request. */
+        filesFrom?: FilesFromMessage[];
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
@@ -186,7 +193,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), send(o.request));
+      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.filesFrom ?? []).map(send), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -204,6 +211,13 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
       return this.fail(
         new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --exclude, --include or --max-depth (feature FILTERS): it would send everything`, {
           hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or copy without filters',
+        }),
+      );
+    }
+    if (o.filesFrom && (answer.features & Feature.FILES_FROM) === 0) {
+      return this.fail(
+        new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --files-from on a pull (feature FILES_FROM): it would send everything`, {
+          hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or pull without --files-from',
         }),
       );
     }
@@ -295,7 +309,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.FILES_FROM, P.PUSH, P.PULL],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -313,6 +327,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   /** Daemon access: who logs in, and that user's login key (undefined: no such user). */
   private login: { user: Buffer; key: Buffer | undefined } | undefined;
   private sync: SyncMessage | undefined;
+  private filesFrom: FilesFromRequest | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -373,12 +388,15 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         if (this.sync || !this.offer || (this.offer.features & Feature.SYNC) === 0) return this.fail(unexpected(message, 'AWAIT_REQUEST'));
         this.sync = message;
         return [];
+      case P.FILES_FROM:
+        return this.onFilesFrom(message);
       case P.PUSH:
+        if (this.filesFrom) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILES_FROM before a PUSH: the client walks its own list`));
         this.state = 'AWAIT_ACCEPT';
         return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync }];
       case P.PULL:
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, filesFrom: this.filesFrom }];
       default:
         return [];
     }
@@ -546,6 +564,29 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     } catch (err) {
       return this.fail(asFcpError(err));
     }
+    return [];
+  }
+
+  /** FILES_FROM (feature FILES_FROM): one or more, between MODE and a PULL, adding up to MAX_FILES_FROM_PATHS paths (PROTOCOL.md §7.9). */
+  private onFilesFrom(message: FilesFromMessage): ConnectionAction[] {
+    if ((this.features & Feature.FILES_FROM) === 0) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILES_FROM in a session without FILES_FROM`));
+    }
+    const recursive = message.recursive === 1;
+    if (this.filesFrom && this.filesFrom.recursive !== recursive) {
+      return this.fail(new FcpError('FCP_ERR_BAD_FIELD', `${this.peerName} sent FILES_FROM messages that disagree on recursive`));
+    }
+    let paths: Buffer[];
+    try {
+      paths = pathsOfMessage(message);
+    } catch (err) {
+      return this.fail(asFcpError(err));
+    }
+    this.filesFrom ??= { paths: [], recursive };
+    if (this.filesFrom.paths.length + paths.length > MAX_FILES_FROM_PATHS) {
+      return this.fail(new FcpError('FCP_ERR_BAD_FIELD', `${this.peerName} sent more than ${MAX_FILES_FROM_PATHS} FILES_FROM paths`));
+    }
+    for (const path of paths) this.filesFrom.paths.push(path);
     return [];
   }
 }

@@ -92,6 +92,8 @@ export function makeOffer(options: {
   delta?: boolean;
   /** A sync (PROTOCOL.md §7.8): SYNC goes before the request. */
   sync?: boolean;
+  /** A pull with --files-from (PROTOCOL.md §7.9): FILES_FROM goes before the request. */
+  filesFrom?: boolean;
 }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
@@ -111,7 +113,8 @@ export function makeOffer(options: {
       (options.compress ? Feature.COMPRESS : 0) |
       (options.filters ? Feature.FILTERS : 0) |
       (options.delta ? Feature.DELTA : 0) |
-      (options.sync ? Feature.SYNC : 0),
+      (options.sync ? Feature.SYNC : 0) |
+      (options.filesFrom ? Feature.FILES_FROM : 0),
   };
 }
 

@@ -230,6 +230,8 @@ export const messageArbitraries: ArbitraryByName = {
   // The codec carries the rules as bytes; test/unit/sync/filterWire.test.ts checks what they hold.
   FILTER_RULES: fc.record({ type: fc.constant(PacketType.FILTER_RULES), maxDepth: u32, rules: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) }),
   LOGIN: fc.record({ type: fc.constant(PacketType.LOGIN), user: accountName }),
+  // The codec carries the paths as bytes; test/unit/transfer/filesFrom.test.ts checks what they hold.
+  FILES_FROM: fc.record({ type: fc.constant(PacketType.FILES_FROM), recursive: fc.integer({ min: 0, max: 1 }), paths: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)) }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

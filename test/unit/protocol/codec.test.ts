@@ -535,6 +535,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   ITEM: [13, 4108],
   FILTER_RULES: [4, 65519],
   LOGIN: [1, 256],
+  FILES_FROM: [2, 65515],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

@@ -259,6 +259,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   ITEM: { type: PacketType.ITEM, item: Buffer.from('>f+++++++++'), isDir: 0, path: pathOf(0) },
   FILTER_RULES: { type: PacketType.FILTER_RULES, maxDepth: 1, rules: Buffer.from('- *.tmp') },
   LOGIN: { type: PacketType.LOGIN, user: Buffer.from('alice') },
+  FILES_FROM: { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt') },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
