@@ -1,5 +1,5 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { CipherName, copy, CopyOptions } from '../client/copy';
 import { parseLocation } from '../client/location';
 import { echoJson, echoText } from '../config/echo';
@@ -7,7 +7,7 @@ import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
-import { argParser, bwlimit, chunkSize, connectionCount, deletionCount, nonEmpty, scpLimit, wholeNumber } from './optionValues';
+import { argParser, bwlimit, chunkSize, collect, connectionCount, deletionCount, nonEmpty, scpLimit, sshPort, wholeNumber } from './optionValues';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
@@ -38,13 +38,6 @@ function exitOnInterrupt(stderr: NodeJS.WritableStream): void {
   }
 }
 
-function sshPort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number, 1-65535');
-  return n;
-}
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** The sync options: commander's attributes are copy()'s names. */
 type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;

@@ -4,12 +4,12 @@
  * The work is src/track/commands.ts's; this maps subcommands and options onto it and reports.
  */
 import * as nodePath from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { asFcpError, ExitCode, FcpError } from '../errors';
 import { showName, showText } from '../showName';
 import * as track from '../track/commands';
 import type { TrackContext } from '../track/commands';
-import { argParser, bwlimit, nonEmpty } from './optionValues';
+import { argParser, bwlimit, collect, nonEmpty, sshPort } from './optionValues';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { errorText } from './lastResort';
 import { parseArgs } from './parseArgs';
@@ -21,14 +21,6 @@ interface Io {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-const BWLIMIT_HELP = 'limit the bandwidth, in KiB/s or with a K, M or G suffix (as fcp --bwlimit)';
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-function sshPort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number, 1-65535');
-  return n;
-}
 
 interface InitOptions {
   sshConfig?: string;
@@ -151,20 +143,18 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return ExitCode.OK;
       }),
     );
-  program
-    .command('push')
-    .description('send the files changed here (and deletions) to the remote folder; a file also changed there is refused unless --ours')
-    .option('--ours', "conflicts: this side's version wins")
-    .option('--bwlimit <rate>', BWLIMIT_HELP, argParser(bwlimit))
-    .option('--json', 'one JSON object')
-    .action(syncCommand('push', 'ours'));
-  program
-    .command('pull')
-    .description('fetch the files changed there (and deletions), showing what other clones pushed; a file also changed here is refused unless --theirs')
-    .option('--theirs', "conflicts: the remote side's version wins")
-    .option('--bwlimit <rate>', BWLIMIT_HELP, argParser(bwlimit))
-    .option('--json', 'one JSON object')
-    .action(syncCommand('pull', 'theirs'));
+  for (const [name, option, description, wins] of [
+    ['push', 'ours', 'send the files changed here (and deletions) to the remote folder; a file also changed there is refused unless --ours', "this side's"],
+    ['pull', 'theirs', 'fetch the files changed there (and deletions), showing what other clones pushed; a file also changed here is refused unless --theirs', "the remote side's"],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .option(`--${option}`, `conflicts: ${wins} version wins`)
+      .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (as fcp --bwlimit)', argParser(bwlimit))
+      .option('--json', 'one JSON object')
+      .action(syncCommand(name, option));
+  }
   program
     .command('log')
     .description("this clone's pushes and pulls: when, who, what, bytes")

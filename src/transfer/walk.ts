@@ -138,16 +138,21 @@ function visitListed(state: WalkState, source: Buffer, path: Buffer, stat: fs.Bi
   if (!admitted(state, source, path, stat)) return;
   result.entries.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
   const names = [...node.children.keys()].map((key) => Buffer.from(key, 'latin1')).sort(Buffer.compare);
+  forEachChild(state, source, path, names, (child, childPath, childStat, name) => visitListed(state, child, childPath, childStat, node.children.get(name.toString('latin1'))!));
+}
+
+/** Each of `names` in the directory `source` (entry path `path`), stat'ed as the walk follows links; one that cannot be is skipped with its error. */
+function forEachChild(state: WalkState, source: Buffer, path: Buffer, names: Buffer[], each: (child: Buffer, childPath: Buffer, stat: fs.BigIntStats, name: Buffer) => void): void {
   for (const name of names) {
     const child = join(source, name);
     let childStat: fs.BigIntStats;
     try {
-      childStat = statOf(child, options.followSymlinks, 'read');
+      childStat = statOf(child, state.options.followSymlinks, 'read');
     } catch (err) {
-      skip(result, join(path, name), err as FcpError);
+      skip(state.result, join(path, name), err as FcpError);
       continue;
     }
-    visitListed(state, child, join(path, name), childStat, node.children.get(name.toString('latin1'))!);
+    each(child, join(path, name), childStat, name);
   }
 }
 
@@ -228,17 +233,7 @@ function visit(
       return;
     }
     ancestors.add(id);
-    for (const name of names) {
-      const child = join(source, name);
-      let childStat: fs.BigIntStats;
-      try {
-        childStat = statOf(child, options.followSymlinks, 'read');
-      } catch (err) {
-        skip(result, join(path, name), err as FcpError);
-        continue;
-      }
-      visit(state, child, join(path, name), childStat, ancestors, depth + 1);
-    }
+    forEachChild(state, source, path, names, (child, childPath, childStat) => visit(state, child, childPath, childStat, ancestors, depth + 1));
     ancestors.delete(id);
   } else {
     skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is ${specialKind(stat)}; skipped`));
