@@ -70,6 +70,12 @@ export const ERROR_CODES = {
   FCP_ERR_JOB_STATE: { wire: 71, category: 'USAGE' },
   /** A job's record file cannot be read (torn by a crash, edited, from another fcp version). */
   FCP_ERR_JOB_RECORD: { wire: 72, category: 'FILE_IO' },
+  /** fcp-track: the folder's database or a remote record cannot be read (corrupted, or from a newer fcp): `fcp-track repair`. */
+  FCP_ERR_TRACK_STATE: { wire: 74, category: 'FILE_IO' },
+  /** fcp-track: run outside a tracked folder, or named a path that is not tracked or not in the folder. */
+  FCP_ERR_NOT_TRACKED: { wire: 75, category: 'USAGE' },
+  /** fcp-track push/pull: a file changed on both sides since the last sync was refused (--ours, --theirs). */
+  FCP_ERR_CONFLICT: { wire: 76, category: 'PARTIAL' },
   FCP_ERR_INTERNAL: { wire: 99, category: 'INTERNAL' },
 } as const satisfies Record<string, { wire: number; category: Category }>;
 

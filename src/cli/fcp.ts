@@ -1,5 +1,5 @@
 /** The fcp command: scp-style arguments to copy(), progress and errors to the terminal. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { CipherName, copy, CopyOptions } from '../client/copy';
 import { parseLocation } from '../client/location';
 import { echoJson, echoText } from '../config/echo';
@@ -7,14 +7,14 @@ import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
-import { argParser, bwlimit, chunkSize, connectionCount, deletionCount, nonEmpty, scpLimit, wholeNumber } from './optionValues';
+import { argParser, bwlimit, chunkSize, collect, connectionCount, deletionCount, nonEmpty, scpLimit, sshPort, wholeNumber } from './optionValues';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
-import { FilterArg, filterOf, filterOptions } from './filterOptions';
+import { FilterArg, filesFromFile, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
 import { runWatch } from './watchCommand';
 import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S } from '../watch/constants';
@@ -54,13 +54,6 @@ function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortControl
   }
 }
 
-function sshPort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number, 1-65535');
-  return n;
-}
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** The sync options: commander's attributes are copy()'s names. */
 type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;
@@ -106,6 +99,7 @@ interface FcpOptions extends SyncFlags, JobFlags {
   includeFrom?: FilterArg[];
   filter?: FilterArg[];
   maxDepth?: number;
+  filesFrom?: string;
   preserve?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -212,6 +206,7 @@ export function program(): Command {
     .option('--follow-idle <seconds>', `with --follow: stop once nothing grew for this many seconds (1-${MAX_FOLLOW_IDLE_S})`, argParser(wholeNumber(1, MAX_FOLLOW_IDLE_S)))
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")
     .addOption(exclude).addOption(include).addOption(excludeFrom).addOption(includeFrom).addOption(filterRule).addOption(depth)
+    .option('--files-from <file>', "copy only the paths FILE lists (- for standard input), relative to the one source directory, each to the same path under DEST with the directories above it (rsync's; blank lines and # or ; comments skipped; a listed directory's contents only with -r; not with --delete)")
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
@@ -361,6 +356,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       itemizeChanges: options.itemizeChanges,
       noResume: !(settings.resume.value as boolean),
       partialDir: settings.partial_dir.value as string | undefined,
+      filesFrom: options.filesFrom === undefined ? undefined : filesFromFile(options.filesFrom),
       filter: filterOf(options.exclude ?? options.include ?? options.excludeFrom ?? options.includeFrom ?? options.filter ?? [], settings.max_depth.value as number | undefined, settings.filter.value as readonly string[]),
       connections: settings.connections.value as number,
       chunkSize: settings.chunk_size.value as number,

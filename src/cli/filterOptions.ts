@@ -8,6 +8,7 @@ import { FcpError } from '../errors';
 import { NO_MAX_DEPTH } from '../protocol/constants';
 import { addRuleText, FilterRule, PathFilter, RuleKind, ruleLines } from '../sync/filter';
 import { filterRulesMessage } from '../sync/filterWire';
+import { filesFromLines } from '../sync/filesFrom';
 import { showName } from '../showName';
 import { argParser } from './optionValues';
 
@@ -69,14 +70,19 @@ export function filterOptions(given: FilterArg[]): Option[] {
   ];
 }
 
-function readRuleFile(name: string): Buffer {
+function readListFile(name: string, what: string): Buffer {
   try {
     return fs.readFileSync(name === STDIN_NAME ? 0 : name);
   } catch (err) {
-    throw new FcpError('FCP_ERR_USAGE', `cannot read filter file ${showName(name)}: ${(err as Error).message}`, {
-      hint: 'give a readable file of patterns, one a line, or - for standard input',
+    throw new FcpError('FCP_ERR_USAGE', `cannot read ${what} file ${showName(name)}: ${(err as Error).message}`, {
+      hint: `give a readable file of ${what === 'filter' ? 'patterns' : 'paths'}, one a line, or - for standard input`,
     });
   }
+}
+
+/** --files-from FILE (`-`: standard input): the paths it lists, checked (sync/filesFrom.ts). */
+export function filesFromFile(name: string): Buffer[] {
+  return filesFromLines(readListFile(name, '--files-from'));
 }
 
 /**
@@ -90,7 +96,7 @@ export function filterOf(given: readonly FilterArg[], depth: number | undefined,
   if (all.length === 0 && depth === undefined) return undefined;
   const rules: FilterRule[] = [];
   for (const arg of all) {
-    const texts = arg.from ? ruleLines(readRuleFile(arg.value)) : [Buffer.from(arg.value)];
+    const texts = arg.from ? ruleLines(readListFile(arg.value, 'filter')) : [Buffer.from(arg.value)];
     for (const text of texts) addRuleText(rules, arg.kind, text);
   }
   const filter = new PathFilter(rules, depth);

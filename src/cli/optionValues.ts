@@ -88,3 +88,13 @@ export function argParser<T>(parse: (value: string) => T): (value: string) => T 
     }
   };
 }
+
+/** -P: an SSH port. */
+export function sshPort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number, 1-65535');
+  return n;
+}
+
+/** A repeatable option's values, in command-line order. */
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];

@@ -15,6 +15,7 @@ import { ReopenBudget } from '../session/dataLoss';
 import type { LaunchedServer } from '../launch/launcher';
 import type { PathFilter } from '../sync/filter';
 import { filterRulesMessage } from '../sync/filterWire';
+import { filesFromMessages } from '../sync/filesFrom';
 import { CAUSE_WAIT_MS, timeoutsFor } from '../timeouts';
 import { stopAtFirstFailure } from '../transfer/link';
 import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
@@ -105,6 +106,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
         sync: options.sync && syncMessage(options.sync),
         renames: options.renames,
+        filesFrom: work.kind === 'pull' && work.filesFrom ? filesFromMessages(work.filesFrom.paths, work.filesFrom.recursive) : undefined,
         request,
         launchNonce: server.controlNonce,
         login: server.login?.user,

@@ -19,6 +19,7 @@ import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
 import { sourceName, walkNarrowed, walkSources } from '../transfer/walk';
 import { narrowedFilter } from '../sync/narrow';
+import { listedPath, listedTree } from '../sync/filesFrom';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
 import type * as ClientSessionModule from './clientSession';
 import type * as LocalCopyModule from './localCopy';
@@ -95,6 +96,13 @@ export interface CopyOptions {
   deleteExcluded?: boolean;
   /** --max-delete N: at most N deletions; more were due is FCP_ERR_MAX_DELETE. */
   maxDelete?: number;
+  /**
+   * --files-from: copy only these paths, relative to the one source directory, each to the same
+   * relative path under the destination with the directories above it (rsync's --files-from). A
+   * listed directory comes with its contents only with `recursive`. No `..` may lead out of the
+   * source; not with --delete.
+   */
+  filesFrom?: (string | Buffer)[];
   /** --dry-run: decide and report what would change (item events), change nothing on either side. */
   dryRun?: boolean;
   /** --itemize-changes: item events for every change (also what any sync option gives). */
@@ -343,8 +351,19 @@ export function syncOf(options: CopyOptions): SyncOptions | undefined {
   return sync;
 }
 
+/** --files-from's paths, checked; undefined without it. */
+function listedPaths(options: CopyOptions): Buffer[] | undefined {
+  if (options.filesFrom === undefined) return undefined;
+  if (options.sources.length !== 1) throw new FcpError('FCP_ERR_USAGE', '--files-from takes one source directory', { hint: 'usage: fcp --files-from FILE SOURCE_DIR DEST' });
+  if (options.delete || options.deleteExcluded) {
+    throw new FcpError('FCP_ERR_USAGE', '--files-from and --delete were both given', { hint: 'a --files-from copy deletes nothing: sync the directory itself to delete' });
+  }
+  return options.filesFrom.map((path) => listedPath(Buffer.from(path)));
+}
+
 function plan(options: CopyOptions): Plan | BetweenPlan {
   if (options.sources.length === 0) throw new FcpError('FCP_ERR_USAGE', 'no source given', { hint: 'usage: fcp [options] SOURCE... DEST' });
+  const listed = listedPaths(options);
   const sources = options.sources.map(parseLocation);
   const dest = parseLocation(options.destination);
   const flags =
@@ -355,7 +374,10 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (options.noResume ? ModeFlag.NO_RESUME : 0) |
-    (options.follow ? ModeFlag.FOLLOW : 0);
+    (options.noResume ? ModeFlag.NO_RESUME : 0) |
+    (options.follow ? ModeFlag.FOLLOW : 0) |
+    // rsync's placement of listed paths: relative to the source directory, under the destination, with the directories above them.
+    (listed ? ModeFlag.CONTENTS | ModeFlag.RECURSIVE : 0);
   const remoteSources = sources.filter((s): s is RemoteLocation => s.kind === 'remote');
   if (remoteSources.length > 0) {
     if (remoteSources.length !== sources.length) {
@@ -365,18 +387,21 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     if (remoteSources.some((s) => s.host !== first.host || s.user !== first.user || s.daemon?.port !== first.daemon?.port)) {
       throw new FcpError('FCP_ERR_USAGE', 'remote sources must all be on one host');
     }
+    if (dest.kind === 'remote' && listed) throw new FcpError('FCP_ERR_USAGE', '--files-from copies to or from this machine, not between two remote hosts');
     if (dest.kind === 'remote') return { between: { source: first, sources: remoteSources.map((s) => orHome(s.path)), destination: dest }, flags };
     const destination = resolveDestination(dest.path, flags);
     const pulled = remoteSources.map((s) => orHome(s.path));
     // The server's entries are checked against what was asked for: it names nothing else (PROTOCOL.md §7.2).
     const scope = requestScope(flags, destination.isDirectory, pulled);
-    return { work: { kind: 'pull', sources: pulled, destination, scope }, flags, remote: first };
+    const filesFrom = listed && { paths: listed, recursive: options.recursive ?? false };
+    return { work: { kind: 'pull', sources: pulled, destination, scope, filesFrom }, flags, remote: first };
   }
   const walkOptions = {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
     hardLinks: options.hardLinks ?? false,
     filter: options.filter,
+    listed: listed && listedTree(listed),
   };
   const paths = sources.map((s) => s.path);
   // --follow waits for a source that does not exist yet instead of failing on it.
@@ -519,6 +544,7 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   (options.notice ?? log)(`${why}: copying over SFTP (${connections} sessions)`);
   if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
   if (options.hardLinks) log('sftp: hard links are copied as separate files (-H needs fcpd)');
+  if (work.kind === 'pull' && work.filesFrom) throw new FcpError('FCP_ERR_USAGE', `${why}: a pull with --files-from needs fcpd on the remote host`, { hint: 'it needs Node.js 20+ there' });
   const needsFcpd = options.backup ? '--backup' : options.removeSourceFiles ? '--remove-source-files' : undefined;
   if (needsFcpd) throw new FcpError('FCP_ERR_USAGE', `${why}: ${needsFcpd} is not available over SFTP`, { hint: 'it needs fcpd (Node.js 20+) on the remote host' });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -650,7 +676,7 @@ function refuseDaemonMix(planned: Plan | BetweenPlan, options: CopyOptions): voi
  * receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd.
  * crossesNetwork: a host is involved, so changed files go as a delta unless -W says otherwise.
  */
-function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean, crossesNetwork: boolean, sync = false): ParamsMessage {
+function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean, crossesNetwork: boolean, sync = false, filesFrom = false): ParamsMessage {
   return makeOffer({
     chunkSize: options.chunkSize,
     connections: options.connections,
@@ -664,6 +690,7 @@ function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean,
     owners: !receivesHere || process.getuid?.() === 0,
     sync,
     follow: options.follow !== undefined,
+    filesFrom,
   });
 }
 
@@ -751,7 +778,7 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const inProcess = runsInProcess(planned, options);
   const renames = renameMessages(options, planned);
-  const offered = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined);
+  const offered = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined, work.kind === 'pull' && work.filesFrom !== undefined);
   const offer = renames ? { ...offered, features: offered.features | Feature.RENAME } : offered;
   if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs, sync);
   const secret = randomBytes(SECRET_SIZE);

@@ -46,6 +46,7 @@ export const PacketType = {
   APPEND: 0x2a,
   FOLLOW: 0x2b,
   HOLE: 0x2d,
+  FILES_FROM: 0x2e,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -147,8 +148,10 @@ export const Feature = {
   FOLLOW: 0x1000,
   /** Sparse files: a run of zero bytes in a chunk of a sparse source may travel as HOLE, with no data (PROTOCOL.md §7.3). */
   SPARSE: 0x8000,
+  /** The client of a pull may send FILES_FROM (--files-from) before its request (PROTOCOL.md §7.11). */
+  FILES_FROM: 0x4000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -317,5 +320,9 @@ export const PERM_MASK = 0o7777;
 /** FILTER_RULES: at most this many rules, in a payload of at most this many bytes (a sealed frame's plaintext). */
 export const MAX_FILTER_RULES = 4096;
 export const MAX_FILTER_RULES_BYTES = MAX_PAYLOAD - GCM_TAG_SIZE - 4;
+/** FILES_FROM: NUL-separated paths in a payload of at most this many bytes; a longer list goes in several. */
+export const MAX_FILES_FROM_BYTES = MAX_FILTER_RULES_BYTES - 1;
+/** FILES_FROM: at most this many paths in all the messages of one request (a receiving fcpd's memory bound). */
+export const MAX_FILES_FROM_PATHS = 1_000_000;
 /** FILTER_RULES.max_depth when --max-depth was not given. */
 export const NO_MAX_DEPTH = 0xffffffff;

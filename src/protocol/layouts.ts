@@ -21,6 +21,7 @@ import {
   MAX_CHUNK_SIZE,
   MAX_CONNECTIONS,
   MAX_FILTER_RULES_BYTES,
+  MAX_FILES_FROM_BYTES,
   MAX_PATH_BYTES,
   MAX_PAYLOAD,
   MAX_SIG_ENTRIES,
@@ -175,6 +176,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('data', 'data', { min: 1, max: MAX_APPEND_BYTES }),
   ],
   [PacketType.FOLLOW]: [f('event', 'u8', { min: 1, max: 5 }), f('name', 'data', { min: 0, max: MAX_PATH_BYTES })],
+  [PacketType.FILES_FROM]: [f('recursive', 'u8', { max: 1 }), f('paths', 'data', { min: 1, max: MAX_FILES_FROM_BYTES })],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -134,6 +134,11 @@ export interface ItemMessage { type: P['ITEM']; item: Buffer; isDir: number; pat
  */
 export interface FilterRulesMessage { type: P['FILTER_RULES']; maxDepth: number; rules: Buffer }
 /**
+ * C→S, control, between MODE and a PULL (feature FILES_FROM), one or more: --files-from's paths,
+ * NUL-separated, relative to the one source directory; recursive: a listed directory comes with its contents.
+ */
+export interface FilesFromMessage { type: P['FILES_FROM']; recursive: number; paths: Buffer }
+/**
  * C→S, control, between HELLO and PARAMS: a client of fcpd's daemon access (fcp://) logs in as
  * `user`; AUTH then proves the key derived from that user's token (PROTOCOL.md §5.4).
  */
@@ -196,6 +201,7 @@ export type Message =
   | FilterRulesMessage
   | LoginMessage
   | AppendMessage
-  | FollowMessage;
+  | FollowMessage
+  | FilesFromMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -27,6 +27,7 @@ import { SendEngine } from '../transfer/sender';
 import type { PathFilter } from '../sync/filter';
 import { walkSources, WalkResult } from '../transfer/walk';
 import { followedSources, FollowSources } from '../follow/followWalk';
+import { listedTree } from '../sync/filesFrom';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake } from '../wire/handshake';
 import { Limiters, RateLimiter, throttled } from '../wire/throttle';
@@ -142,8 +143,9 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     const refusal = paths?.pathRefusal(realPath(source));
     if (refusal) throw refusal;
   };
-  const { filter } = request;
-  const walkOptions = { recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter };
+  const { filter, filesFrom } = request;
+  // --files-from: MODE's RECURSIVE admits the directories above listed paths; FILES_FROM says whether listed ones come whole.
+  const walkOptions = { recursive: filesFrom ? filesFrom.recursive : recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter, listed: filesFrom && listedTree(filesFrom.paths) };
   // --follow (with the feature): a source that does not exist yet is waited for, and checked when it appears.
   if ((request.flags & ModeFlag.FOLLOW) !== 0 && (params.features & Feature.FOLLOW) !== 0) {
     return { kind: 'pull', ...followedSources(sources, walkOptions, check), removeSources, filter, sync };

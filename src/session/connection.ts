@@ -4,11 +4,12 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { asFcpError, FcpError, wireFromCode } from '../errors';
-import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_RENAMES, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_FILES_FROM_PATHS, MAX_RENAMES, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
   AuthMessage,
+  FilesFromMessage,
   FilterRulesMessage,
   HelloMessage,
   Message,
@@ -20,6 +21,7 @@ import type {
 import { encodePayload } from '../protocol/serializer';
 import type { PathFilter } from '../sync/filter';
 import { filterOfMessage } from '../sync/filterWire';
+import { pathsOfMessage } from '../sync/filesFrom';
 import { showName } from '../showName';
 import { AuthenticatedAction, FailAction, SealAction, send, SendAction, unexpected } from './actions';
 import { ConnectionMachine } from './machine';
@@ -32,8 +34,11 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; renames: a push's RENAMEs. */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; renames?: RenameMessage[] }
+/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; renames: a push's RENAMEs; filesFrom: a pull's FILES_FROM paths. */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; renames?: RenameMessage[]; filesFrom?: FilesFromRequest }
+
+/** --files-from as a pull asks for it: the listed paths (checked), and whether listed directories come with their contents. */
+export interface FilesFromRequest { paths: Buffer[]; recursive: boolean }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
@@ -90,6 +95,8 @@ export type ClientConnectionOptions = ClientCommon &
         sync?: SyncMessage;
         /** A push's renames (feature RENAME, fcp --watch), sent between SYNC and the request. */
         renames?: RenameMessage[];
+        /** A pull's --files-from (feature FILES_FROM), sent between MODE and the request. */
+        filesFrom?: FilesFromMessage[];
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
@@ -189,7 +196,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.renames ?? []).map(send), send(o.request));
+      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.renames ?? []).map(send), ...(o.filesFrom ?? []).map(send), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -207,6 +214,13 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
       return this.fail(
         new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --exclude, --include or --max-depth (feature FILTERS): it would send everything`, {
           hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or copy without filters',
+        }),
+      );
+    }
+    if (o.filesFrom && (answer.features & Feature.FILES_FROM) === 0) {
+      return this.fail(
+        new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --files-from on a pull (feature FILES_FROM): it would send everything`, {
+          hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or pull without --files-from',
         }),
       );
     }
@@ -298,7 +312,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.RENAME, P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.RENAME, P.FILES_FROM, P.PUSH, P.PULL],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -317,6 +331,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   private login: { user: Buffer; key: Buffer | undefined } | undefined;
   private sync: SyncMessage | undefined;
   private readonly renames: RenameMessage[] = [];
+  private filesFrom: FilesFromRequest | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -379,14 +394,17 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         return [];
       case P.RENAME:
         return this.onRename(message);
+      case P.FILES_FROM:
+        return this.onFilesFrom(message);
       case P.PUSH:
+        if (this.filesFrom) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILES_FROM before a PUSH: the client walks its own list`));
         this.state = 'AWAIT_ACCEPT';
         return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, ...(this.renames.length > 0 ? { renames: this.renames } : {}) }];
       case P.PULL:
         // Renames are the receiver's to make: in a pull that is the client itself.
         if (this.renames.length > 0) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent RENAME before a PULL`));
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, filesFrom: this.filesFrom }];
       default:
         return [];
     }
@@ -565,6 +583,29 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     } catch (err) {
       return this.fail(asFcpError(err));
     }
+    return [];
+  }
+
+  /** FILES_FROM (feature FILES_FROM): one or more, between MODE and a PULL, adding up to MAX_FILES_FROM_PATHS paths (PROTOCOL.md §7.11). */
+  private onFilesFrom(message: FilesFromMessage): ConnectionAction[] {
+    if ((this.features & Feature.FILES_FROM) === 0) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILES_FROM in a session without FILES_FROM`));
+    }
+    const recursive = message.recursive === 1;
+    if (this.filesFrom && this.filesFrom.recursive !== recursive) {
+      return this.fail(new FcpError('FCP_ERR_BAD_FIELD', `${this.peerName} sent FILES_FROM messages that disagree on recursive`));
+    }
+    let paths: Buffer[];
+    try {
+      paths = pathsOfMessage(message);
+    } catch (err) {
+      return this.fail(asFcpError(err));
+    }
+    this.filesFrom ??= { paths: [], recursive };
+    if (this.filesFrom.paths.length + paths.length > MAX_FILES_FROM_PATHS) {
+      return this.fail(new FcpError('FCP_ERR_BAD_FIELD', `${this.peerName} sent more than ${MAX_FILES_FROM_PATHS} FILES_FROM paths`));
+    }
+    for (const path of paths) this.filesFrom.paths.push(path);
     return [];
   }
 }

@@ -94,6 +94,8 @@ export function makeOffer(options: {
   sync?: boolean;
   /** --follow (PROTOCOL.md §7.10): the files are followed after the copy. */
   follow?: boolean;
+  /** A pull with --files-from (PROTOCOL.md §7.11): FILES_FROM goes before the request. */
+  filesFrom?: boolean;
 }): ParamsMessage {
   return {
     type: PacketType.PARAMS,
@@ -115,7 +117,8 @@ export function makeOffer(options: {
       (options.filters ? Feature.FILTERS : 0) |
       (options.delta ? Feature.DELTA : 0) |
       (options.sync ? Feature.SYNC : 0) |
-      (options.follow ? Feature.FOLLOW : 0),
+      (options.follow ? Feature.FOLLOW : 0) |
+      (options.filesFrom ? Feature.FILES_FROM : 0),
   };
 }
 

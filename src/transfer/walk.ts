@@ -12,6 +12,7 @@ import { requestedName } from '../protocol/paths';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import type { PathFilter } from '../sync/filter';
+import type { ListedTree } from '../sync/filesFrom';
 
 /** Who owns an entry, by number (a walk of this machine's files records it; the SFTP walk does not). */
 export interface EntryIds { uid: number; gid: number }
@@ -33,6 +34,11 @@ export interface WalkOptions {
   hardLinks?: boolean;
   /** --exclude/--include and --max-depth: entries it leaves out are not sent, excluded directories not read. */
   filter?: PathFilter;
+  /**
+   * --files-from: only these paths below the one source (a directory), with the directories above
+   * them; `recursive` then says whether a listed directory is sent with its contents.
+   */
+  listed?: ListedTree;
 }
 
 export interface WalkResult {
@@ -94,6 +100,14 @@ interface WalkState {
 export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
   const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
   const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined };
+  if (options.listed) {
+    if (sources.length !== 1) throw new FcpError('FCP_ERR_USAGE', '--files-from takes one source directory', { hint: 'list the paths relative to it' });
+    const source = sources[0]!;
+    const stat = statOf(source, true, 'read');
+    if (!stat.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: --files-from lists paths below one`);
+    visitListed(state, source, sourceName(source), stat, options.listed);
+    return result;
+  }
   for (const source of sources) {
     // A symlink named as a source is followed (as scp, cp -H and rsync's "link/" do); the links
     // found inside a tree stay links unless -L.
@@ -109,12 +123,59 @@ export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult
   return result;
 }
 
+/**
+ * --files-from: a listed path is walked as any source is (a directory's contents only with -r); a
+ * directory above listed paths is sent, then only its listed children. A listed path that is
+ * missing is skipped with its error, as rsync does.
+ */
+function visitListed(state: WalkState, source: Buffer, path: Buffer, stat: fs.BigIntStats, node: ListedTree): void {
+  const { result, options } = state;
+  if (node.listed && (options.recursive || !stat.isDirectory())) return visit(state, source, path, stat, new Set(), 0);
+  if (!stat.isDirectory()) {
+    skip(result, path, new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: the paths listed below it are skipped`));
+    return;
+  }
+  if (!admitted(state, source, path, stat)) return;
+  result.entries.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
+  const names = [...node.children.keys()].map((key) => Buffer.from(key, 'latin1')).sort(Buffer.compare);
+  forEachChild(state, source, path, names, (child, childPath, childStat, name) => visitListed(state, child, childPath, childStat, node.children.get(name.toString('latin1'))!));
+}
+
+/** Each of `names` in the directory `source` (entry path `path`), stat'ed as the walk follows links; one that cannot be is skipped with its error. */
+function forEachChild(state: WalkState, source: Buffer, path: Buffer, names: Buffer[], each: (child: Buffer, childPath: Buffer, stat: fs.BigIntStats, name: Buffer) => void): void {
+  for (const name of names) {
+    const child = join(source, name);
+    let childStat: fs.BigIntStats;
+    try {
+      childStat = statOf(child, state.options.followSymlinks, 'read');
+    } catch (err) {
+      skip(state.result, join(path, name), err as FcpError);
+      continue;
+    }
+    each(child, join(path, name), childStat, name);
+  }
+}
+
 function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStats {
   try {
     return follow ? fs.statSync(path, { bigint: true }) : fs.lstatSync(path, { bigint: true });
   } catch (err) {
     throw fsError(err, operation, path);
   }
+}
+
+/** Whether an entry is sent: not left out by the filter, not too long, not refused (those two skipped with their error). */
+function admitted(state: WalkState, source: Buffer, path: Buffer, stat: fs.BigIntStats): boolean {
+  const { result, options } = state;
+  // Before anything that could report the entry: what the rules leave out is no failure.
+  if (options.filter?.excludes(path, stat.isDirectory())) return false;
+  if (path.length > MAX_PATH_BYTES) {
+    skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
+    return false;
+  }
+  const refusal = options.refuse?.(source, path, stat.isSymbolicLink());
+  if (refusal) skip(result, path, refusal);
+  return refusal === undefined;
 }
 
 function visit(
@@ -128,14 +189,7 @@ function visit(
   depth: number,
 ): void {
   const { result, options } = state;
-  // Before anything that could report the entry: what the rules leave out is no failure.
-  if (options.filter?.excludes(path, stat.isDirectory())) return;
-  if (path.length > MAX_PATH_BYTES) {
-    skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
-    return;
-  }
-  const refusal = options.refuse?.(source, path, stat.isSymbolicLink());
-  if (refusal) return skip(result, path, refusal);
+  if (!admitted(state, source, path, stat)) return;
   const perm = Number(stat.mode) & PERM_MASK;
   const mtimeNs = stat.mtimeNs;
   const ids = { uid: Number(stat.uid), gid: Number(stat.gid) };
@@ -179,17 +233,7 @@ function visit(
       return;
     }
     ancestors.add(id);
-    for (const name of names) {
-      const child = join(source, name);
-      let childStat: fs.BigIntStats;
-      try {
-        childStat = statOf(child, options.followSymlinks, 'read');
-      } catch (err) {
-        skip(result, join(path, name), err as FcpError);
-        continue;
-      }
-      visit(state, child, join(path, name), childStat, ancestors, depth + 1);
-    }
+    forEachChild(state, source, path, names, (child, childPath, childStat) => visit(state, child, childPath, childStat, ancestors, depth + 1));
     ancestors.delete(id);
   } else {
     skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is ${specialKind(stat)}; skipped`));

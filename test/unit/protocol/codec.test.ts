@@ -539,6 +539,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   RENAME: [4, 8194],
   APPEND: [29, 57372],
   FOLLOW: [1, 4097],
+  FILES_FROM: [2, 65515],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

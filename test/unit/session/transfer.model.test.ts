@@ -264,6 +264,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   RENAME: { type: PacketType.RENAME, from: Buffer.from('src/a'), to: Buffer.from('src/b') },
   APPEND: { type: PacketType.APPEND, fileId: 0, offset: 0, mtimeNs: 0n, hash: 0n, data: PAYLOAD.subarray(0, 1) },
   FOLLOW: { type: PacketType.FOLLOW, event: 5, name: Buffer.alloc(0) },
+  FILES_FROM: { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt') },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
