@@ -90,22 +90,29 @@ export function sourceName(source: Buffer): Buffer {
   return Buffer.from(nodePath.basename(fs.realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
 }
 
-/** Walk state beside the result: with -H, the entry path each multiply linked file was first walked under, by dev:ino. */
+/**
+ * Walk state beside the result: with -H, the entry path each multiply linked file was first walked
+ * under, by dev:ino; `filterRoot`, the bytes of entry path above the transfer root the filter sees.
+ */
 interface WalkState {
   result: WalkResult;
   options: WalkOptions;
   firstNames: Map<string, Buffer> | undefined;
+  filterRoot: number;
 }
 
 export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
   const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
-  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined };
+  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined, filterRoot: 0 };
   if (options.listed) {
     if (sources.length !== 1) throw new FcpError('FCP_ERR_USAGE', '--files-from takes one source directory', { hint: 'list the paths relative to it' });
     const source = sources[0]!;
     const stat = statOf(source, true, 'read');
     if (!stat.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: --files-from lists paths below one`);
-    visitListed(state, source, sourceName(source), stat, options.listed);
+    const name = sourceName(source);
+    // The listed paths are relative to the source: so is the transfer root, as in rsync.
+    state.filterRoot = name.length + 1;
+    visitListed(state, source, name, stat, options.listed);
     return result;
   }
   for (const source of sources) {
@@ -118,6 +125,7 @@ export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult
       });
     }
     const name = sourceName(source);
+    state.filterRoot = filterRoot(source, name, stat.isDirectory());
     visit(state, source, name, stat, new Set(), 0);
   }
   return result;
@@ -168,7 +176,7 @@ function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStat
 function admitted(state: WalkState, source: Buffer, path: Buffer, stat: fs.BigIntStats): boolean {
   const { result, options } = state;
   // Before anything that could report the entry: what the rules leave out is no failure.
-  if (options.filter?.excludes(path, stat.isDirectory())) return false;
+  if (leftOut(state, path, stat.isDirectory())) return false;
   if (path.length > MAX_PATH_BYTES) {
     skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
     return false;
@@ -176,6 +184,21 @@ function admitted(state: WalkState, source: Buffer, path: Buffer, stat: fs.BigIn
   const refusal = options.refuse?.(source, path, stat.isSymbolicLink());
   if (refusal) skip(result, path, refusal);
   return refusal === undefined;
+}
+
+/**
+ * rsync's transfer root, where a filter's leading `/` anchors: a source written `dir/` is its
+ * contents, so the filter sees `x` for dir/x; any other source, the directory holding it (`dir/x`).
+ * The bytes of entry path above it.
+ */
+function filterRoot(source: Buffer, name: Buffer, isDirectory: boolean): number {
+  return isDirectory && source.length > 1 && source[source.length - 1] === 0x2f ? name.length + 1 : 0;
+}
+
+/** Whether the filter leaves an entry out; never the transfer root itself (rsync never leaves out `.`). */
+function leftOut(state: WalkState, path: Buffer, isDirectory: boolean): boolean {
+  const { filter } = state.options;
+  return filter !== undefined && path.length > state.filterRoot && filter.excludes(path.subarray(state.filterRoot), isDirectory);
 }
 
 function visit(
@@ -249,15 +272,16 @@ function visit(
  */
 export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: WalkOptions): WalkResult {
   const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
-  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined };
   const name = sourceName(source);
+  const sourceStat = fs.statSync(source, { bigint: true, throwIfNoEntry: false });
+  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined, filterRoot: filterRoot(source, name, sourceStat?.isDirectory() ?? false) };
   const announced = new Set<string>();
   /** Announces directory `rel` (entry path `path`) once; false when it is not a directory the walk may enter. */
   const announce = (local: Buffer, path: Buffer): boolean => {
     const key = path.toString('latin1');
     if (announced.has(key)) return true;
     const stat = fs.statSync(local, { bigint: true, throwIfNoEntry: false });
-    if (!stat?.isDirectory() || options.filter?.excludes(path, true)) return false;
+    if (!stat?.isDirectory() || leftOut(state, path, true)) return false;
     announced.add(key);
     result.entries.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
     return true;

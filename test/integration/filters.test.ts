@@ -86,26 +86,26 @@ function emptyDir(name: string): string {
   return dir;
 }
 
-function rsync(args: string[]): string[] {
+function rsync(args: string[], source = src): string[] {
   const dst = emptyDir('rsync');
-  const result = spawnSync('rsync', ['-a', ...args, src, `${dst}/`], { encoding: 'utf8' });
+  const result = spawnSync('rsync', ['-a', ...args, source, `${dst}/`], { encoding: 'utf8' });
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
   return listing(dst);
 }
 
 /** What fcp leaves, each way: the CLI in one process and through a local fcpd, and a pull from a loopback fcpd. */
-async function fcpListings(args: string[], maxDepth?: number): Promise<Record<string, string[]>> {
+async function fcpListings(args: string[], maxDepth?: number, source = src): Promise<Record<string, string[]>> {
   const depthArgs = maxDepth === undefined ? [] : ['--max-depth', String(maxDepth)];
   const found: Record<string, string[]> = {};
   for (const [way, option] of [['in one process', []], ['via fcpd', ['--via-fcpd']]] as const) {
     const dst = emptyDir('fcp');
-    const run = await runFcp(['-r', '-q', ...option, ...args, ...depthArgs, src, dst]);
+    const run = await runFcp(['-r', '-q', ...option, ...args, ...depthArgs, source, dst]);
     expect(run.code).toBe(0);
     found[way] = listing(dst);
   }
   const dst = emptyDir('pull');
-  await copy({ sources: [`localhost:${src}`], destination: dst, recursive: true, launcher: localLauncher(), filter: filterOf(filterArgs(args), maxDepth) });
+  await copy({ sources: [`localhost:${source}`], destination: dst, recursive: true, launcher: localLauncher(), filter: filterOf(filterArgs(args), maxDepth) });
   found['pulled'] = listing(dst);
   return found;
 }
@@ -147,6 +147,18 @@ test.each([
   const args = given.map((arg) => (arg === 'EXCLUDES' ? excludeFile : arg === 'INCLUDES' ? includeFile : arg));
   const expected = rsync(args);
   expect(await fcpListings(args)).toEqual(sameEverywhere(expected));
+}, 60_000);
+
+// A source written src/ is its contents: rsync's transfer root moves into it, and a leading /
+// anchors there (src/a.txt is /a.txt), on the sending side as on the side that deletes.
+test.each([
+  ['an anchored name at the top of the contents', ['--exclude', '/a.txt']],
+  ['an anchored path with the name of the source matches nothing', ['--exclude', '/src/a.txt']],
+  ['include one anchored subtree, exclude the rest', ['--include', '/docs/***', '--exclude', '*']],
+  ['an anchored directory-only pattern', ['--exclude', '/deep/']],
+])('a trailing-slash source, %s: fcp leaves what rsync leaves', async (_name, args) => {
+  const expected = rsync(args, `${src}/`);
+  expect(await fcpListings(args, undefined, `${src}/`)).toEqual(sameEverywhere(expected));
 }, 60_000);
 
 test.each([0, 1, 2])('--max-depth %d leaves what rsync leaves when it excludes everything deeper', async (depth) => {
