@@ -124,7 +124,8 @@ describe.each(WAYS)('%s', (way) => {
     const dest = path.join(work, 'dest');
     fs.mkdirSync(path.join(tree, 'sub'), { recursive: true });
     fs.writeFileSync(path.join(tree, 'sub', 'first'), 'first\n');
-    const run = follow(way, tree, dest, { recursive: true }, 3);
+    // A trailing slash: the tree's contents go into dest (rsync's placement).
+    const run = follow(way, `${tree}/`, dest, { recursive: true }, 3);
     await until('the first copy', sameAs(path.join(tree, 'sub', 'first'), path.join(dest, 'sub', 'first')));
     fs.mkdirSync(path.join(tree, 'later'));
     fs.writeFileSync(path.join(tree, 'later', 'second'), 'second\n');
