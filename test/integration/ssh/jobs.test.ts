@@ -142,13 +142,12 @@ test('--background returns before the copy ends; --jobs and --job show its progr
   expect(sha256(path.join(work, 'remote', 'one.bin'))).toBe(sha256(source));
 });
 
-test('a runner killed with -9 mid-job is started again by fcp --jobs, and the job resumes and finishes', async () => {
-  const { id, pid } = await startJob([source, remote('two.bin')]);
-  // Some chunks verified and in the receiver's journal (flushed every second), so that there is
-  // something to resume: what fcp has sent runs ahead of that by the chunks in flight.
-  await until(id, (job) => job.state === 'running', 'started');
+/**
+ * Waits until the receiver's journal at `journal` vouches for a verified chunk: then its part file
+ * is resume state, which the receiver keeps when the transfer stops (with none, it removes it).
+ */
+async function untilJournaled(journal: string): Promise<void> {
   const xxh = await loadXxhash();
-  const journal = path.join(work, 'remote', '.two.bin.fcp-part.journal');
   // A journal being created has no header yet: nothing held.
   const held = (): number => {
     try {
@@ -159,6 +158,14 @@ test('a runner killed with -9 mid-job is started again by fcp --jobs, and the jo
   };
   for (const deadline = Date.now() + WAIT_MS; held() === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
   expect(held()).toBeGreaterThan(0);
+}
+
+test('a runner killed with -9 mid-job is started again by fcp --jobs, and the job resumes and finishes', async () => {
+  const { id, pid } = await startJob([source, remote('two.bin')]);
+  // Some chunks verified and in the receiver's journal (flushed every second), so that there is
+  // something to resume: what fcp has sent runs ahead of that by the chunks in flight.
+  await until(id, (job) => job.state === 'running', 'started');
+  await untilJournaled(path.join(work, 'remote', '.two.bin.fcp-part.journal'));
   process.kill(pid, 'SIGKILL');
   for (const deadline = Date.now() + 10_000; isRunning(pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
   const list = await fcp(['--jobs', '--json']);
@@ -229,7 +236,10 @@ test('--cancel --discard removes the job\'s partial files at a remote destinatio
   const others = ['.other.bin.fcp-part', '.other.bin.fcp-part.journal', 'keep.txt'];
   for (const name of others) writeFile(path.join(remoteDir, name), content(100, name), 0o600, 1);
   const { id } = await startJob([source, `${remote('discard')}/`]);
-  await until(id, (job) => job.state === 'running' && job.bytesDone >= SIZE / 6 && fs.existsSync(path.join(remoteDir, '.source.bin.fcp-part')), 'got a sixth of the way');
+  await until(id, (job) => job.state === 'running', 'started');
+  // A verified chunk, so that the receiver keeps its part file when the job stops: what is then
+  // gone is --discard's doing.
+  await untilJournaled(path.join(remoteDir, '.source.bin.fcp-part.journal'));
   const cancel = await fcp(['--cancel', id, '--discard']);
   expectExit(cancel, 0);
   expect(cancel.stdout).toContain('partial files removed');
