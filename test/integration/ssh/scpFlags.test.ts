@@ -103,7 +103,8 @@ test.each(['push', 'pull'])('-C: a compressible text file and a random one, %s, 
   writeFile(path.join(tree, 'random.bin'), randomBytes(8 << 20), 0o644, 1);
   const copied = path.join(work, unique('compressed'));
   const remote = (where: string): string => `${sshd.user}@127.0.0.1:${where}`;
-  const [from, to] = direction === 'push' ? [tree, remote(copied)] : [remote(tree), copied];
+  // The tree's contents into `copied` (a trailing slash, rsync's placement).
+  const [from, to] = direction === 'push' ? [`${tree}/`, remote(copied)] : [remote(`${tree}/`), copied];
   const run = await runFcp(['-C', '-r', '--json', ...login(), from, to], { env });
   expectExit(run, 0);
   const summary = JSON.parse(run.stdout.trim().split('\n').pop()!) as { bytesSent: number; filesFailed: number };
