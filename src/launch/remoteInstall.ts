@@ -79,7 +79,8 @@ const INSTALLER = [
   'if(crypto.createHash("sha256").update(d).digest("hex")!==a[3]){process.stderr.write("fcpd.js arrived with another SHA-256\\n");process.exit(2)}',
   'fs.mkdirSync(dir,{recursive:true,mode:448});fs.chmodSync(dir,448);var t=dir+"/.fcpd.js."+process.pid;',
   'fs.writeFileSync(t,d,{mode:384});fs.renameSync(t,f);',
-  'process.stdin.unshift(b.subarray(0,k));process.argv=[a[0],f].concat(a.slice(5));require(f)',
+  // The bundle runs itself only as node's main module; here it is loaded by this script, so it is started.
+  'process.stdin.unshift(b.subarray(0,k));process.argv=[a[0],f].concat(a.slice(5));require(f).run()',
 ].join('');
 
 /**
