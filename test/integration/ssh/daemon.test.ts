@@ -127,7 +127,8 @@ describe('fcpd -d', () => {
     const down = path.join(work, 'down');
     const run = await runFcp([...args, '-r', `${sshd.alias}:${tree}`, down], { env });
     expectExit(run, 0);
-    expectSameTree(down, tree, run);
+    // rsync's placement: the directory goes under the destination.
+    expectSameTree(path.join(down, 'tree'), tree, run);
 
     // Both sessions were the daemon's (an fcpd --serve of its own would not write this log).
     if (!(await waitFor(() => sessionsDone().length === 2))) {
