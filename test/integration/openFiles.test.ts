@@ -31,7 +31,7 @@ afterAll(() => {
 const CASES = [256, 64].flatMap((openFiles) => LOCAL_PATHS.map(([label, option]) => [openFiles, label, option] as const));
 test.each(CASES)('3,000 files copied under ulimit -n %i (%s) arrive complete', async (openFiles, _label, option) => {
   const dst = path.join(temp.make('fcp-openfiles-dst'), 'copy');
-  const run = await runNode(LIMITED, [FCP_BIN, ...option, '-r', source, dst], { env: { FCP_TEST_OPEN_FILES: String(openFiles) } });
+  const run = await runNode(LIMITED, [FCP_BIN, ...option, '-r', `${source}/`, dst], { env: { FCP_TEST_OPEN_FILES: String(openFiles) } });
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
   expect(compareTrees(source, dst)).toEqual([]);
 });

@@ -46,7 +46,7 @@ test('npm install -g of the tarball gives a working fcp and fcpd', () => {
     expect({ name, status: run.status, stdout: run.stdout.trim() }).toEqual({ name, status: 0, stdout: `${manifest.version} (protocol 1..1)` });
   }
   const tree = buildSmallTree(work, 'src');
-  const copy = spawnSync(path.join(prefix, 'bin', 'fcp'), ['-r', tree.root, path.join(work, 'dst')], { encoding: 'utf8' });
+  const copy = spawnSync(path.join(prefix, 'bin', 'fcp'), ['-r', `${tree.root}/`, path.join(work, 'dst')], { encoding: 'utf8' });
   expect({ status: copy.status, stderr: copy.stderr }).toEqual({ status: 0, stderr: '' });
   expect(compareTrees(tree.root, path.join(work, 'dst'))).toEqual([]);
 });

@@ -47,14 +47,14 @@ describe('fcpd --serve under ulimit -n 256', () => {
 
   test('a push of 3,000 files arrives complete', async () => {
     const dst = path.join(work, 'pushed');
-    const run = await runFcp([...through(limitedFcpd()), '-r', mixed, `${sshd.alias}:${dst}`], { env, timeoutMs: 90_000 });
+    const run = await runFcp([...through(limitedFcpd()), '-r', `${mixed}/`, `${sshd.alias}:${dst}`], { env, timeoutMs: 90_000 });
     expectExit(run, 0);
     expectSameTree(dst, mixed, run);
   });
 
   test('a pull of 3,000 files arrives complete', async () => {
     const dst = path.join(work, 'pulled');
-    const run = await runFcp([...through(limitedFcpd()), '-r', `${sshd.alias}:${mixed}`, dst], { env, timeoutMs: 90_000 });
+    const run = await runFcp([...through(limitedFcpd()), '-r', `${sshd.alias}:${mixed}/`, dst], { env, timeoutMs: 90_000 });
     expectExit(run, 0);
     expectSameTree(dst, mixed, run);
   });
@@ -85,7 +85,7 @@ describe('fcpd -d under ulimit -n 1024', () => {
 
     const sources = ['one', 'two'].map((name) => buildManyFiles(work, name, 3, 500, () => 20_000));
     const runs = await Promise.all(
-      sources.map((source) => runFcp([...through(fcpdCommand(state)), '-r', source, `${sshd.alias}:${source}-copy`], { env, timeoutMs: 90_000 })),
+      sources.map((source) => runFcp([...through(fcpdCommand(state)), '-r', `${source}/`, `${sshd.alias}:${source}-copy`], { env, timeoutMs: 90_000 })),
     );
     runs.forEach((run, i) => {
       expectExit(run, 0);
