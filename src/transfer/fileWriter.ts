@@ -41,9 +41,15 @@ function writeRuns(file: OpenFile, runs: readonly DataRun[], step: WriteStep, do
   writeAll(file, run.buffers, run.at, step, (err) => (err ? done(err) : writeRuns(file, runs, step, done, next + 1)));
 }
 
-/** Writes every byte of buffers at position, step by step (a write may be partial). */
+/**
+ * Writes every byte of buffers at position, step by step (a write may be partial). A file that
+ * failed meanwhile takes no more bytes, and the chunk is then an error: its bytes are not all
+ * there, so a kept part file's journal must not vouch for it (a short write on a full disk,
+ * then the file's failure, recorded the chunk with its tail missing).
+ */
 function writeAll(file: OpenFile, buffers: Buffer[], position: number, step: WriteStep, done: (err?: Error) => void): void {
-  if (buffers.length === 0 || file.discarded) return done();
+  if (buffers.length === 0) return done();
+  if (file.discarded) return done(new FcpError('FCP_ERR_IO', `${showName(file.final)} failed before this chunk was written whole; the chunk is not kept`));
   step(file.fd, buffers, position, (err, written) => {
     if (err) return done(err);
     if (written === 0) return done(new FcpError('FCP_ERR_IO', `write of ${showName(file.final)} made no progress`));

@@ -58,3 +58,24 @@ test('a file discarded with keep (no space) keeps its part file and a journal of
   expect(fs.readdirSync(dir).sort()).toEqual(['.big.fcp-part', '.big.fcp-part.journal']);
   expect(journaledBytes(xxh, path.join(dir, '.big.fcp-part.journal'), size, chunkSize)).toBe(size);
 });
+
+test('a chunk cut short by a partial write when its file fails (a full disk) is not journaled: its tail never landed', async () => {
+  const xxh = await loadXxhash();
+  // The disk takes half of the first write, and answers only once the file has failed.
+  let answer: (() => void) | undefined;
+  const halfWrite = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void): void => {
+    const half = Buffer.concat(buffers).subarray(0, buffers.reduce((sum, b) => sum + b.length, 0) / 2);
+    answer = () => then(null, fs.writeSync(fd, half, 0, half.length, position));
+  };
+  const writer = new FileWriter(xxh, () => undefined, { poolWrite: halfWrite });
+  const chunkSize = 4 * SYNC_WRITE_MAX;
+  writer.createFile(0, Buffer.from(path.join(dir, 'big')), 2 * chunkSize, 0o644, true, fresh(2 * chunkSize, chunkSize));
+  const chunk = Buffer.alloc(chunkSize, 5);
+  let outcome: string | undefined;
+  writer.writeChunk(0, 0, 0, [chunk], chunkHash(xxh, [chunk]), (error) => (outcome = error?.code ?? 'ok'));
+  writer.discardFile(0, true);
+  answer!();
+  await writer.discarded();
+  expect(outcome).toBe('FCP_ERR_IO');
+  expect(journaledBytes(xxh, path.join(dir, '.big.fcp-part.journal'), 2 * chunkSize, chunkSize)).toBe(0);
+});
