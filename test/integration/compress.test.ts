@@ -63,7 +63,8 @@ test.each([
   const copyWith = async (compress: boolean): Promise<number> => {
     const { launcher, report } = proxyLauncher({});
     const summary = await copy({
-      sources: [direction === 'pull' ? `localhost:${source}` : source],
+      // The tree's contents into the destination (a trailing slash, rsync's placement).
+      sources: [direction === 'pull' ? `localhost:${source}/` : `${source}/`],
       destination: direction === 'push' ? `localhost:${dst}/${compress}` : `${dst}/${compress}`,
       recursive: true,
       connections: 2,
