@@ -39,7 +39,7 @@ test("the config's filter rules come after the command line's: --include wins ov
   fs.mkdirSync(path.join(src, 'cache'), { recursive: true });
   for (const name of ['a.txt', 'b.tmp', 'keep.tmp', 'cache/c.txt']) fs.writeFileSync(path.join(src, name), name);
   const copied = async (args: string[], into: string): Promise<string[]> => {
-    const run = await runFcp(['-q', '-r', ...args, src, path.join(dir, into)], { env });
+    const run = await runFcp(['-q', '-r', ...args, `${src}/`, path.join(dir, into)], { env });
     expect(run.code).toBe(0);
     const names: string[] = [];
     const walk = (at: string, rel: string): void => {

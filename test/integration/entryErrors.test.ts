@@ -70,7 +70,7 @@ testBothLocalPaths('a FIFO in a pushed tree is skipped with a reason: exit 8, th
   const work = temp.make('fcp-entry');
   fileIn(path.join(work, 'src'), 'f', 20_000);
   fifo(path.join(work, 'src', 'pipe'));
-  const result = await runFcp(['-r', '--json', 'src', 'D'], { cwd: work });
+  const result = await runFcp(['-r', '--json', 'src/', 'D'], { cwd: work });
   expectOnePartialEntry(result, 'is a FIFO; skipped', 'FCP_ERR_IO');
   expect(fs.readdirSync(path.join(work, 'D'))).toEqual(['f']);
 });
@@ -79,7 +79,7 @@ test('a FIFO in a pulled tree: the client counts what the server skipped', async
   const work = temp.make('fcp-entry');
   fileIn(path.join(work, 'src'), 'f', 20_000);
   fifo(path.join(work, 'src', 'pipe'));
-  const summary = await copy({ sources: [`localhost:${path.join(work, 'src')}`], destination: path.join(work, 'D'), recursive: true, launcher: localLauncher() });
+  const summary = await copy({ sources: [`localhost:${path.join(work, 'src')}/`], destination: path.join(work, 'D'), recursive: true, launcher: localLauncher() });
   expect(summary.files).toBe(1);
   expect(summary.entriesFailed).toBe(1);
   expect(summary.errors.map((e) => e.code)).toEqual(['FCP_ERR_IO']);
@@ -91,7 +91,7 @@ testBothLocalPaths('a symlink loop under -r -L is skipped with a reason: exit 8'
   const work = temp.make('fcp-entry');
   fileIn(path.join(work, 'src', 'sub'), 'f', 10);
   fs.symlinkSync('..', path.join(work, 'src', 'sub', 'up'));
-  const result = await runFcp(['-r', '-L', '--json', 'src', 'D'], { cwd: work });
+  const result = await runFcp(['-r', '-L', '--json', 'src/', 'D'], { cwd: work });
   expectOnePartialEntry(result, 'symlink loop', 'FCP_ERR_BAD_PATH');
   expect(fs.readFileSync(path.join(work, 'D', 'sub', 'f')).length).toBe(10);
 });
