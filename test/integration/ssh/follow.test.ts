@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, FCP, killAll, tempDir } from './harness';
+import { childEnv, FCP, killAll, tempDir, waitFor } from './harness';
 import { fcpdCommand, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(120_000);
@@ -26,12 +26,6 @@ afterAll(async () => {
   await sshd?.stop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
-
-async function waitFor(what: string, done: () => boolean, ms = 30_000): Promise<void> {
-  for (const end = Date.now() + ms; !done(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > end) throw new Error(`${what} within ${ms / 1000} s`);
-  }
-}
 
 const sameAs = (source: string, copied: string) => (): boolean => {
   try {

@@ -86,6 +86,13 @@ export function expectFailure(run: Run, code: number, errCode: string, ...patter
 
 // --- files ------------------------------------------------------------------------------------
 
+/** Waits until `done()` holds, failing with "`what` within N s" after `ms`. */
+export async function waitFor(what: string, done: () => boolean, ms = 60_000): Promise<void> {
+  for (const end = Date.now() + ms; !done(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) throw new Error(`${what} within ${ms / 1000} s`);
+  }
+}
+
 export function tempDir(label: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `fcp-${label}-`));
 }
