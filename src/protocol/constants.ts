@@ -155,11 +155,12 @@ export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Featur
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
- * Feature bits 3..15 are optional (PROTOCOL.md §5.2): they change what a side may send once the
+ * Feature bits 3..23 are optional (PROTOCOL.md §5.2): they change what a side may send once the
  * session runs, not how frames are sealed, so a server answers the subset of them it supports.
- * The others (bits 0..2 and 16..31) are framing features, accepted exactly as offered.
+ * The others (bits 0..2 and 24..31) are framing features, accepted exactly as offered. No build
+ * ever used a framing bit above 2, so widening the optional range from 3..15 changed no session.
  */
-export const OPTIONAL_FEATURE_BITS = 0xfff8;
+export const OPTIONAL_FEATURE_BITS = 0x00fffff8;
 
 /** Chunk hashes one CHUNKS_HELD carries at most: what fits a sealed frame beside its 8-byte head. */
 export const MAX_HELD_HASHES = Math.floor((MAX_PAYLOAD - GCM_TAG_SIZE - 8) / HASH_SIZE);

@@ -67,12 +67,12 @@ const rangeOf = (hello: Extract<Message, { type: typeof P.HELLO }>) => ({ min: h
 const isChunkSize = (n: number): boolean => n >= 2 ** 16 && n <= 2 ** 26 && Number.isInteger(Math.log2(n));
 const isSingleBit = (n: number): boolean => n > 0 && Number.isInteger(Math.log2(n));
 
-/** §5.2, left column, plus "no hash the server knows" and "unknown framing feature bits" (16..31; 3..15 are optional). */
+/** §5.2, left column, plus "no hash the server knows" and "unknown framing feature bits" (24..31; 3..23 are optional). */
 const offerAcceptable = (o: ParamsMessage): boolean =>
   isChunkSize(o.chunkSize) && o.connections >= 1 && o.connections <= 64 && (o.hashAlgs & 1) !== 0 &&
-  o.cipher >= 0 && o.cipher <= 2 && (o.features & ~0xffff) === 0;
+  o.cipher >= 0 && o.cipher <= 2 && (o.features & ~0x00ffffff) === 0;
 /** Framing feature bits: accepted exactly as offered. */
-const FRAMING = ~0xfff8;
+const FRAMING = ~0x00fffff8;
 
 /** §5.2, right column. */
 const answerAcceptable = (o: ParamsMessage, a: ParamsMessage): boolean =>
