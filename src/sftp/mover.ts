@@ -12,10 +12,12 @@
  */
 import { createHash, Hash } from 'node:crypto';
 import { FcpError } from '../errors';
+import { showName } from '../showName';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import type { Entry } from '../transfer/walk';
 import { hiddenTempPath } from '../transfer/fileWriter';
 import { mayResume, resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
+import { STREAMED_DIGEST_MIN_BYTES, StreamedDigest } from './streamedDigest';
 import type { FileHandle, Side } from './sides';
 import type { RemoteHashTool } from './verification';
 
@@ -108,6 +110,13 @@ class FileJob {
   private moved: Hash | undefined;
   private readonly unhashed = new Map<number, Buffer>();
   private hashedChunks = 0;
+  /**
+   * A large file's other side of the hash, taken while the copy runs rather than after it: the
+   * remote destination's fed as chunks are hashed here (streamedDigest.ts), or the remote source's
+   * asked for at once.
+   */
+  private streamed: StreamedDigest | undefined;
+  private sourceDigest: Promise<string> | undefined;
 
   constructor(
     readonly entry: FileEntry,
@@ -151,7 +160,16 @@ class FileJob {
       this.firstUnwritten = skipped;
       this.resumedChunks = skipped;
       this.resumedBytes = offset;
-      if (this.options.hash && offset === 0) this.moved = createHash(this.options.hash.tool.node);
+      const { hash, source, destination } = this.options;
+      if (hash && offset === 0) this.moved = createHash(hash.tool.node);
+      if (hash && this.entry.size >= STREAMED_DIGEST_MIN_BYTES) {
+        if (!source.local) {
+          this.sourceDigest = source.hash(this.entry.source, hash, this.entry.size);
+          this.sourceDigest.catch(() => undefined);
+        } else if (this.moved) {
+          this.streamed = destination.streamDigest?.(this.temp, hash);
+        }
+      }
       this.ready = true;
     })());
   }
@@ -178,15 +196,41 @@ class FileJob {
     while (this.written.has(this.firstUnwritten)) this.firstUnwritten++;
     if (!this.moved) return buffers.give(bytes);
     this.unhashed.set(index, bytes);
+    const before = this.hashedChunks;
     for (let next = this.unhashed.get(this.hashedChunks); next; next = this.unhashed.get(this.hashedChunks)) {
       this.moved.update(next);
       buffers.give(next);
       this.unhashed.delete(this.hashedChunks++);
     }
+    this.streamed?.feed(this.hashedChunks - before);
+  }
+
+  /** The hex digest of the file as `side` holds it at `path`: taken during the copy where it could be. */
+  async digestOn(side: Side, path: Buffer, tool: RemoteHashTool): Promise<string> {
+    if (side.local) {
+      const moved = this.movedDigest();
+      if (moved) return moved;
+    } else if (side === this.options.source && this.sourceDigest) {
+      return this.sourceDigest;
+    } else if (this.streamed) {
+      const stream = this.streamed;
+      this.streamed = undefined;
+      const streamed = await stream.finish(this.entry.size);
+      if (streamed) return streamed;
+      const why = stream.complaint.trim();
+      this.options.log(`sftp: the digest of ${showName(path)} taken while it was written failed${why ? ` (${showName(why)})` : ''}; hashing it again`);
+    }
+    return side.hash(path, tool, this.entry.size);
+  }
+
+  /** A failed file's remote stream is not waited for. */
+  abandon(): void {
+    this.streamed?.close();
+    this.streamed = undefined;
   }
 
   /** The digest of the bytes moved, when they are the whole file. */
-  movedDigest(): string | undefined {
+  private movedDigest(): string | undefined {
     return this.moved && this.hashedChunks === this.chunks ? this.moved.digest('hex') : undefined;
   }
 
@@ -358,6 +402,7 @@ export class Mover {
         this.fail(job, err);
       }
     }
+    if (job.error) job.abandon();
     // A file that failed on its own is not resumable: its temporary goes (a lost session keeps it).
     if (job.error && !this.fatal) await this.options.destination.remove(job.temp).catch(() => undefined);
     this.report(job);
@@ -371,11 +416,9 @@ export class Mover {
   private async commit(job: FileJob): Promise<void> {
     const { source, destination, hash } = this.options;
     const { entry, temp, final } = job;
-    const moved = job.movedDigest();
-    const digestOf = (side: Side, path: Buffer, tool: RemoteHashTool) => (side.local && moved) || side.hash(path, tool, entry.size);
     const [size, digests] = await Promise.all([
       job.resumedBytes > 0 ? destination.fileSize(temp) : entry.size,
-      hash && Promise.all([digestOf(source, entry.source, hash), digestOf(destination, temp, hash)]),
+      hash && Promise.all([job.digestOn(source, entry.source, hash), job.digestOn(destination, temp, hash)]),
       destination.setAttributes(temp, entry.perm, seconds(entry.mtimeNs)),
     ]);
     if (size !== entry.size) {

@@ -12,6 +12,7 @@ import { fsError } from '../transfer/fsError';
 import { SFTP_FAILURE } from './remoteFs';
 import { RemoteHasher } from './remoteHasher';
 import type { RemoteShell } from './remoteShell';
+import { StreamedDigest } from './streamedDigest';
 import type { SftpSession } from './sessions';
 import type { RemoteHashTool } from './verification';
 
@@ -46,6 +47,8 @@ export interface Side {
   remove(path: Buffer): Promise<void>;
   /** The hex digest of the file at `path`, which holds `size` bytes. */
   hash(path: Buffer, hashTool: RemoteHashTool, size: number): Promise<string>;
+  /** A remote file's digest taken as it is written (streamedDigest.ts); this machine's needs none. */
+  streamDigest?(path: Buffer, hashTool: RemoteHashTool): StreamedDigest;
 }
 
 async function readFully(read: (buffer: Buffer, offset: number, length: number, position: number) => Promise<number>, buffer: Buffer, position: number): Promise<number> {
@@ -184,6 +187,8 @@ export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
       hasher ??= new RemoteHasher(shell, hashTool);
       return hasher.hash(text(path), size);
     },
+    // Each stream is an SSH channel: they go round the connections, as the sessions' files do.
+    streamDigest: (path, hashTool) => new StreamedDigest(sessions[turn++ % sessions.length]!.ssh, hashTool, text(path)),
   };
 }
 

@@ -7,6 +7,7 @@
  * denied (as nobody, whose sessions are internal-sftp only) and a full disk (a tmpfs), each named
  * with its file, the rest copied, exit 8.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { leftoverTemporaries } from '../helpers/compare';
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const bin = path.join(work, 'bin');
   fs.mkdirSync(bin);
   // A shell and the basic tools every host has, and no Node.js.
-  for (const tool of ['sh', 'cut', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
+  for (const tool of ['sh', 'cut', 'dd', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
   // sshd reads authorized keys as the user: nobody's copy must be where nobody can read it.
   const key = path.join(work, 'id_ed25519');
   const userKey = { file: key, pub: keygen(key) };
@@ -124,6 +125,26 @@ describe('--sftp', () => {
     const run = await runFcp([...login(), '--sftp', '-r', '--exclude', 'sub dir/', '--exclude', '*.sh', at(tree), dest], { env });
     expectExit(run, 0);
     expect(fs.readdirSync(path.join(dest, 'tree')).sort()).toEqual(['big.bin', 'empty', 'empty dir', 'link', 'secret']);
+  });
+
+  test('a large file is hashed on the remote side while it is written (push) or read (pull), and arrives whole both ways', async () => {
+    // 64 MiB and a partial chunk: a streamed digest, fed chunk by chunk, ends in a short read.
+    const data = content(64 * 1024 * 1024 + 4321, 'sftp-test/streamed');
+    const source = fresh('streamed-src');
+    writeFile(source, data, 0o640, 1_700_000_000);
+    const remote = fresh('streamed-remote');
+    const back = fresh('streamed-back');
+    const push = await runFcp([...login(), '--sftp', '-v', '--json', source, at(remote)], { env });
+    const pull = push.code === 0 ? await runFcp([...login(), '--sftp', '-v', at(remote), back], { env }) : push;
+    for (const run of [push, pull]) {
+      expectExit(run, 0);
+      expect(run.stderr).not.toMatch(/hashing it again/);
+    }
+    const file = jsonRecords(push.stdout).find((record) => record.event === 'file');
+    expect(file?.digest).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(fs.readFileSync(remote).equals(data)).toBe(true);
+    expect(fs.readFileSync(back).equals(data)).toBe(true);
+    expect(fs.statSync(back).mode & 0o777).toBe(0o640);
   });
 
   test("an earlier run's temporary is continued from its length less the margin, and the file comes out whole", async () => {
