@@ -1,6 +1,6 @@
 /**
  * The streamed digest trusts only a clean run of its loop: the chunk counts fcp feeds reach the
- * remote loop in order (sent early ones once the channel opens), a digest line is taken, and a read
+ * remote loop in order and in batches (sent once the channel opens, the rest at the end), a digest line is taken, and a read
  * failure, an exec refused or a shell that printed no digest give none, so the file is hashed again.
  */
 import { EventEmitter } from 'node:events';
@@ -43,20 +43,26 @@ function connection(channel: FakeChannel | Error): { ssh: SshConnection; opened:
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('StreamedDigest', () => {
-  it('sends counts fed before the channel opened, then each one, and takes the digest line after its input ends', async () => {
+  it('sends counts fed before the channel opened, then in batches, the rest at the end, and takes the digest line after its input ends', async () => {
     const channel = new FakeChannel();
     const fake = connection(channel);
     const stream = new StreamedDigest(fake.ssh, tool, "/data/it's here");
-    stream.feed(3);
-    stream.feed(2);
+    stream.feed(30);
+    stream.feed(5);
     expect(fake.command()).toContain(`'/data/it'\\''s here'`);
     fake.opened();
     await settle();
+    // Counts go in batches: each starts a process on the remote host.
     stream.feed(4);
-    expect(channel.written).toEqual(['5\n', '4\n']);
+    expect(channel.written).toEqual(['35\n']);
+    stream.feed(31);
+    stream.feed(1);
+    expect(channel.written).toEqual(['35\n', '35\n']);
+    stream.feed(3);
     const digest = stream.finish(1);
     await settle();
     expect(channel.ended).toBe(true);
+    expect(channel.written).toEqual(['35\n', '35\n', '4\n']);
     channel.stderr.emit('data', Buffer.from('bash: pyenv: command not found\n'));
     channel.emit('data', Buffer.from(`${DIGEST}  -\n`));
     channel.emit('close');
