@@ -25,11 +25,11 @@ interface Summary {
   bytes: number;
 }
 
-/** Copies a 12 MiB file through fcpd at 8 MiB/s; the run, its --json start and summary records. */
-async function copyThroughFcpd(args: string[], env: NodeJS.ProcessEnv) {
+/** Copies a 12 MiB file through fcpd at `rate` (--bwlimit); the run, its --json start and summary records. */
+async function copyThroughFcpd(args: string[], env: NodeJS.ProcessEnv, rate = '8M') {
   const work = temp.make('fcp-tuned');
   makeFile(work, 'f', 12 * MiB);
-  const result = await runFcp(['--via-fcpd', '--bwlimit', '8M', '--json', '-v', ...args, 'f', 'g'], { cwd: work, env });
+  const result = await runFcp(['--via-fcpd', '--bwlimit', rate, '--json', '-v', ...args, 'f', 'g'], { cwd: work, env });
   const records = result.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { event: string } & Summary);
   return { work, result, start: records.find((r) => r.event === 'start'), summary: records.find((r) => r.event === 'summary') };
 }
@@ -44,6 +44,17 @@ test('without -n, the copy adds data connections while the tuner asks, and arriv
   expect(summary?.connections).toBe(TUNE_MAX);
   expect(result.stderr).toContain(`over ${TUNE_INITIAL} data connections: opening ${TUNE_INITIAL} more`);
   expect(result.stderr).toContain(`up to ${TUNE_MAX} connections (tuned), chunk`);
+});
+
+test('fcpd does not wait for the connections a tuned session never opens, past its handshake timeout', async () => {
+  // The tuner never measures (a window longer than the copy): 4 of the 16 accepted connections for
+  // 3 s (12 MiB at 4 MiB/s), past fcpd's 2 s limit. Small chunks, so that the throttle does not hold
+  // a KEEPALIVE behind seconds of queued data.
+  const { work, result, summary } = await copyThroughFcpd(['--timeout', '2', '--chunk-size', '256K'], { [TEST_TUNER_ENV]: '600000:0' }, '4M');
+  const what = describeRun(result);
+  expect({ exit: result.code, what }).toEqual({ exit: 0, what });
+  expect(compareTrees(path.join(work, 'f'), path.join(work, 'g'))).toEqual([]);
+  expect(summary?.connections).toBe(TUNE_INITIAL);
 });
 
 test('-n pins the count: no connection is added, whatever the tuner would say', async () => {
