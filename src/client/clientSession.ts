@@ -205,7 +205,8 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
       }
     };
     // A tuned session's round trip sizes its start.
-    const first = grows ? initialConnections(await rttMs, params.connections) : params.connections;
+    const rtt = await rttMs;
+    const first = grows ? initialConnections(rtt, params.connections) : params.connections;
     dialled.slice(0, params.connections).forEach((dial, i) => join(dial, i + 1));
     link.dataOpened = Math.min(dialled.length, params.connections);
     dialMore(first - link.dataOpened);
@@ -213,7 +214,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
       ? growConnections({
           connections: first,
           max: params.connections,
-          rttMs: await rttMs,
+          rttMs: rtt,
           bytesMoved: () => opened.reduce((sum, conn) => (conn === controlConn ? sum : sum + conn.bytesMoved), 0),
           add: dialMore,
           log: options.log,
