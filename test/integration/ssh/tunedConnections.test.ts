@@ -8,45 +8,30 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TEST_TUNER_ENV } from '../../../src/client/connectionGrowth';
 import { TUNE_MAX } from '../../../src/session/connectionTuner';
-import { childEnv, content, expectExit, killAll, runFcp, sha256, tempDir } from './harness';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { content, expectExit, runFcp, sha256, useSshdWorkspace } from './harness';
+import { fcpdCommand } from './sshd';
 
 jest.setTimeout(90_000);
 
+const space = useSshdWorkspace('ssh-tuned', { [TEST_TUNER_ENV]: '50:-1' });
 const MiB = 1024 * 1024;
-let sshd: Sshd;
-let home: string;
-let work: string;
-let env: NodeJS.ProcessEnv;
 
-beforeAll(async () => {
-  sshd = await startSshd();
-  home = tempDir('ssh-tuned-home');
-  work = tempDir('ssh-tuned');
-  env = childEnv(home, { [TEST_TUNER_ENV]: '50:-1' });
-  fs.writeFileSync(path.join(work, 'f'), content(12 * MiB, 'tuned'));
-});
+beforeAll(() => fs.writeFileSync(path.join(space.work, 'f'), content(12 * MiB, 'tuned')));
 
-afterAll(async () => {
-  killAll();
-  await sshd?.stop();
-  for (const dir of [home, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const viaAlias = (): string[] => ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir), '--bwlimit', '8M', '--json'];
-const at = (p: string): string => `${sshd.alias}:${p}`;
+const viaAlias = (): string[] => ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--bwlimit', '8M', '--json'];
+const at = (p: string): string => `${space.sshd.alias}:${p}`;
 const connectionsUsed = (stdout: string): number | undefined =>
   (stdout.split('\n').filter((line) => line.includes('"summary"')).map((line) => JSON.parse(line) as { connections: number })[0])?.connections;
 
 test('an upload and a download grow to the maximum and arrive identical', async () => {
-  const up = path.join(work, 'up');
-  const upload = await runFcp([...viaAlias(), path.join(work, 'f'), at(up)], { env });
+  const up = path.join(space.work, 'up');
+  const upload = await runFcp([...viaAlias(), path.join(space.work, 'f'), at(up)], { env: space.env });
   expectExit(upload, 0);
-  expect(sha256(up)).toBe(sha256(path.join(work, 'f')));
+  expect(sha256(up)).toBe(sha256(path.join(space.work, 'f')));
   expect(connectionsUsed(upload.stdout)).toBe(TUNE_MAX);
-  const down = path.join(work, 'down');
-  const download = await runFcp([...viaAlias(), at(up), down], { env });
+  const down = path.join(space.work, 'down');
+  const download = await runFcp([...viaAlias(), at(up), down], { env: space.env });
   expectExit(download, 0);
-  expect(sha256(down)).toBe(sha256(path.join(work, 'f')));
+  expect(sha256(down)).toBe(sha256(path.join(space.work, 'f')));
   expect(connectionsUsed(download.stdout)).toBe(TUNE_MAX);
 });
