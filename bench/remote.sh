@@ -18,8 +18,10 @@
 #      unchanged; times, ratios, fcp's bytes sent against rsync's literal data, outputs checked.
 #   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
 #      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
+#   8. tune (WAN, 50 and 200 ms RTT; not part of all): the default connection count (tuned at run
+#      time) against -n 8, -n 16 and iperf3 -P 8; tuneloop: the default against -n 4/8 on loopback.
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|all]
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|all]
 #   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down;
 #   FCP_FLAGS adds flags to fcp's sync runs, e.g. --delete to make them syncs, which announce small files instead of inlining them)
 set -euo pipefail
@@ -52,7 +54,7 @@ trap cleanup EXIT
 make_data() {
   head -c $((${BIG_MIB:-1024} * 1024 * 1024)) /dev/urandom > "$DATA/big"
   head -c 1 /dev/urandom > "$DATA/one"
-  case "$WHAT" in reconnect | sync | syncwan | cut) return ;; esac
+  case "$WHAT" in reconnect | sync | syncwan | cut | tune | tuneloop) return ;; esac
   python3 - "$DATA/tree" <<'PY'
 import os, sys
 root = sys.argv[1]
@@ -64,14 +66,14 @@ for d in range(100):
 PY
 }
 
-# best RUNS wall-clock seconds of a command; $CLEAN is removed before each run
+# best RUNS wall-clock seconds of a command (its last stdout in $DATA/stdout); $CLEAN is removed before each run
 best() {
   local best=
   for _ in $(seq "$RUNS"); do
     rm -rf "$CLEAN"
     local start end
     start=$(date +%s.%N)
-    "$@" >/dev/null 2>"$DATA/err" || { echo "bench: failed: $* ($(tail -2 "$DATA/err"))" >&2; echo nan; return; }
+    "$@" >"$DATA/stdout" 2>"$DATA/err" || { echo "bench: failed: $* ($(tail -2 "$DATA/err"))" >&2; echo nan; return; }
     end=$(date +%s.%N)
     best=$(python3 -c "a=$end-$start; b='$best'; print(a if not b or a < float(b) else b)")
   done
@@ -312,7 +314,7 @@ iperf_wan() {
 
 # Mbit/s of 1 GiB sent in $1 seconds less $2 seconds of start-up, and its share of iperf3's $3 Mbit/s.
 transfer_phase() {
-  python3 -c "t=$1-$2; m=1024*8.388608/t if t > 0 else 0; print(f'{m:.0f} Mbit/s = {100*m/$3:.0f}% of iperf3' if m else 'n/a')"
+  python3 -c "t=$1-$2; m=${BIG_MIB:-1024}*8.388608/t if t > 0 else 0; print(f'{m:.0f} Mbit/s = {100*m/$3:.0f}% of iperf3' if m else 'n/a')"
 }
 
 wan() {
@@ -401,6 +403,48 @@ reconnect() {
   echo "transfer phase (1 GiB minus 1 byte, $fcp_one s): $(transfer_phase "$fcp_big" "$fcp_one" "$iperf")"
   echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   bash "$WAN" down
+}
+
+# Connections tuned at run time (issue 14): the default (no -n) against -n 8, -n 16 and iperf3 -P 8
+# on the WAN at 50 and 200 ms RTT (TUNE_DELAYS, one-way ms), the transfer phase (a 1-byte copy's
+# time taken off) as a share of iperf3's rate. Hold /tmp/wan.lock around it (NO_BUILD=1 skips the build).
+tune() {
+  local delay
+  for delay in ${TUNE_DELAYS:-25 100}; do
+    WAN_DELAY=$delay wan_up
+    local out=$DATA/wanout on_a="bash $WAN a" iperf one n big
+    iperf=$(iperf_wan)
+    echo "iperf3 -P 8: $iperf Mbit/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    CLEAN=$out
+    one=$(best $on_a $FCP -q -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/one" "wanb:$out")
+    for n in default 8 16; do
+      big=$(best $on_a $FCP --json $(connections_flag $n) -F "$DATA/wanconfig" --fcpd-path "$FCPD" "$DATA/big" "wanb:$out")
+      echo "$(($(stat -c %s "$DATA/big") / 1048576)) MiB, fcp $(connections_used $n): $big s, transfer phase $(transfer_phase "$big" "$one" "$iperf")"
+    done
+    bash "$WAN" down
+  done
+}
+
+# -n N, or nothing for "default" (tuned).
+connections_flag() { [ "$1" = default ] || echo "-n $1"; }
+# "-n N", or "default (tuned to N)" from the last run's --json summary.
+connections_used() {
+  [ "$1" = default ] || { echo "-n $1"; return; }
+  echo "default (tuned to $(grep -o '"connections":[0-9]*' "$DATA/stdout" | tail -1 | cut -d: -f2))"
+}
+
+# The tuned default against -n 4 and -n 8 over the loopback sshd.
+tune_loopback() {
+  loopback_sshd
+  local out=$DATA/out n
+  CLEAN=$out
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  for n in default 4 8; do
+    local big
+    big=$(best $FCP --json $(connections_flag $n) -F "$SSHD_DIR/config" --fcpd-path "$FCPD" "$DATA/big" "bench:$out")
+    echo "$(($(stat -c %s "$DATA/big") / 1048576)) MiB over the loopback sshd, fcp $(connections_used $n): $big s"
+  done
+  kill "$SSHD_PID"; SSHD_PID=
 }
 
 # The changed versions of $DATA/big the sync cases send: 10 regions of 4 KiB rewritten in place,
@@ -529,7 +573,7 @@ sync_case() {
 }
 
 need iperf3 rsync python3
-npm run build >/dev/null
+[ -n "${NO_BUILD:-}" ] || npm run build >/dev/null
 if [ "$WHAT" = install ]; then head -c 1 /dev/urandom > "$DATA/one"; else make_data; fi
 case "$WHAT" in
   loopback) loopback ;;
@@ -541,6 +585,8 @@ case "$WHAT" in
   sftp) sftp_case ;;
   sync) sync_case loopback ;;
   syncwan) sync_case wan ;;
+  tune) tune ;;
+  tuneloop) tune_loopback ;;
   all) loopback; sftp_case; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|all]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|all]" >&2; exit 2 ;;
 esac

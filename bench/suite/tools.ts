@@ -63,9 +63,11 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string):
     { label: 'scp', role: 'baseline', command: (d, out) => ['scp', '-q', '-r', '-F', config, ...ends(d, out)] },
     { label: 'rsync -a -e ssh', role: 'peer', command: (d, out) => { const [from, to] = ends(d, out); return ['rsync', '-a', '-e', ssh, from, `${to}/`]; } },
     { label: 'tar c | ssh tar x', role: 'peer', command: (d, out) => ['sh', '-c', tar(d, out)] },
-    fcp('fcp (default: AES-256-GCM, 4 connections)'),
+    fcp('fcp (default: AES-256-GCM, connections tuned at run time)'),
     fcp('fcp --no-encrypt', '--no-encrypt'),
     fcp('fcp -n 1', '-n', '1'),
+    // The default before the tuning (issue 14).
+    fcp('fcp -n 4', '-n', '4'),
     fcp('fcp -n 8', '-n', '8'),
     fcp('fcp -n 16', '-n', '16'),
   ];

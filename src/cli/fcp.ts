@@ -5,7 +5,8 @@ import { parseLocation } from '../client/location';
 import { echoJson, echoText } from '../config/echo';
 import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
-import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
+import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
+import { TUNE_MAX } from '../session/connectionTuner';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
 import { argParser, bwlimit, chunkSize, collect, connectionCount, deletionCount, nonEmpty, scpLimit, sshPort, wholeNumber } from './optionValues';
 import { Reporter } from './reporter';
@@ -174,7 +175,7 @@ export function program(): Command {
         'no SSH: README "Daemon access"); remote paths may start with ~ or ~user, and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
     )
     .option('-r, --recursive', 'copy directories and their contents')
-    .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}, default 4; fcpd may lower it to bound its memory)`, argParser(connectionCount))
+    .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}); default: tuned while copying, a few and more while throughput grows, up to ${TUNE_MAX} (${DEFAULT_CONNECTIONS} streams in a local copy); fcpd may lower it`, argParser(connectionCount))
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', argParser(chunkSize))
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
@@ -358,7 +359,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       partialDir: settings.partial_dir.value as string | undefined,
       filesFrom: options.filesFrom === undefined ? undefined : filesFromFile(options.filesFrom),
       filter: filterOf(options.exclude ?? options.include ?? options.excludeFrom ?? options.includeFrom ?? options.filter ?? [], settings.max_depth.value as number | undefined, settings.filter.value as readonly string[]),
-      connections: settings.connections.value as number,
+      connections: settings.connections.value as number | undefined,
       chunkSize: settings.chunk_size.value as number,
       ...encryption(settings, host !== undefined),
       bwlimit: settings.bwlimit.value as number | undefined,

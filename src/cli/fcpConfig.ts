@@ -8,7 +8,7 @@ import type { EchoInput } from '../config/echo';
 import { readSettingsFiles, SYSTEM_CONFIG_DIR, userConfigDir } from '../config/files';
 import { environmentLayer, fileLayer, Layer, listKey, resolve, Schema, Setting, switchKey, textKey } from '../config/settings';
 import { settingsError } from '../config/toml';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_CONNECTIONS } from '../protocol/constants';
+import { DEFAULT_CHUNK_SIZE } from '../protocol/constants';
 import { DEFAULT_TIMEOUT_S } from '../timeouts';
 import { DEFAULT_BACKUP_SUFFIX } from '../client/copy';
 import { cipherOption } from './cipherOption';
@@ -55,9 +55,12 @@ export const FCP_SCHEMA = {
 
 export type FcpKey = keyof typeof FCP_SCHEMA;
 
-/** Built-in values; undefined where fcp decides by itself (encrypt: when a network is crossed; whole_file: for a local copy). */
+/**
+ * Built-in values; undefined where fcp decides by itself (connections: tuned while the transfer
+ * runs; encrypt: when a network is crossed; whole_file: for a local copy).
+ */
 const DEFAULTS: Record<FcpKey, unknown> = {
-  connections: DEFAULT_CONNECTIONS,
+  connections: undefined,
   chunk_size: DEFAULT_CHUNK_SIZE,
   encrypt: undefined,
   cipher: 'aes256-gcm',

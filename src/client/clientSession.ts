@@ -12,6 +12,8 @@ import { cipherLabel } from '../protocol/frameCipher';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import { ReopenBudget } from '../session/dataLoss';
+import { firstDials, initialConnections } from '../session/connectionTuner';
+import { forcedTuning, growConnections } from './connectionGrowth';
 import type { LaunchedServer } from '../launch/launcher';
 import type { PathFilter } from '../sync/filter';
 import { filterRulesMessage } from '../sync/filterWire';
@@ -67,10 +69,13 @@ export interface ClientSessionOptions {
 export interface ClientSessionResult {
   summary: TransferSummary;
   params: ParamsMessage;
+  /** Data connections the session opened: params.connections, or fewer when the tuner (feature GROW) did not need them all. */
+  connections: number;
 }
 
 export async function runClientSession(options: ClientSessionOptions): Promise<ClientSessionResult> {
   const xxh = await loadXxhash();
+  const forced = forcedTuning();
   const { server, work } = options;
   const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
@@ -84,9 +89,13 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   };
   // Data connections are dialled together with the control connection (its SYN first): their TCP
   // handshakes and the server's HELLO overlap the control handshake (its HELLO waits in the socket
-  // until the session id is known), saving a round trip and a half on a long link.
+  // until the session id is known), saving a round trip and a half on a long link. A tuned
+  // session (feature GROW) dials a few; the time the control connection takes to connect is the
+  // round trip that sizes the rest.
+  const dialStarted = Date.now();
   const controlOpening = open(`control connection to ${server.name}`);
-  const dialled = Array.from({ length: options.offer.connections }, (_, i) => open(`data connection ${i + 1} to ${server.name}`));
+  const rttMs = controlOpening.then(() => Date.now() - dialStarted, () => 0);
+  const dialled = Array.from({ length: firstDials(options.offer) }, (_, i) => open(`data connection ${i + 1} to ${server.name}`));
   dialled.forEach((conn) => conn.catch(() => undefined));
   let following: ReturnType<typeof followControl> | undefined;
 
@@ -141,8 +150,10 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     link.params = params;
     const { offer } = options;
     const lowered = params.chunkSize < offer.chunkSize || params.connections < offer.connections;
+    // Without GROW (-n, or an fcpd that predates it) the server waits for every accepted data connection.
+    const grows = (params.features & Feature.GROW) !== 0;
     options.log(
-      `session ${control.sessionId.toString('hex')}: ${params.connections} connections, chunk ${params.chunkSize} bytes, ` +
+      `session ${control.sessionId.toString('hex')}: ${grows ? `up to ${params.connections} connections (tuned)` : `${params.connections} connections`}, chunk ${params.chunkSize} bytes, ` +
         `${cipherLabel(params.cipher) ?? 'no encryption'}` +
         (lowered ? ` (offered ${offer.connections} connections, chunk ${offer.chunkSize} bytes, lowered by fcpd, which bounds its memory)` : ''),
     );
@@ -176,18 +187,44 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     };
     // The transfer starts on the control connection now; each data connection joins once its
     // handshake is done (a round trip after SESSION), so the file list is already under way.
-    dialled.slice(0, params.connections).forEach((dial, i) => {
-      attach(dial, i + 1).then((linked) => engine.join(linked)).catch(async (err: unknown) => {
+    const join = (dial: Promise<FramedConnection>, connIndex: number): void => {
+      attach(dial, connIndex).then((linked) => engine.join(linked)).catch(async (err: unknown) => {
         // A session that failed on the server refuses its late data connections by code only; the
         // cause, with its detail, comes on the control connection: give it a moment to arrive first.
         await Promise.race([controlConn.whenClosed(), new Promise((resolve) => setTimeout(resolve, CAUSE_WAIT_MS).unref())]);
+        if (engine.isOver) return;
+        // One the tuner added is one the session can do without (a policy's connection limit, say).
+        if (connIndex > first) return engine.abandonData(connIndex, asFcpError(err));
         engine.abort(asFcpError(err));
       });
-    });
-    const summary = await engine.run();
+    };
+    const dialMore = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        const connIndex = ++link.dataOpened!;
+        join(open(`data connection ${connIndex} to ${server.name}`), connIndex);
+      }
+    };
+    // A tuned session's round trip sizes its start.
+    const rtt = await rttMs;
+    const first = grows ? initialConnections(rtt, params.connections) : params.connections;
+    dialled.slice(0, params.connections).forEach((dial, i) => join(dial, i + 1));
+    link.dataOpened = Math.min(dialled.length, params.connections);
+    dialMore(first - link.dataOpened);
+    const stopGrowing = grows
+      ? growConnections({
+          connections: first,
+          max: params.connections,
+          rttMs: rtt,
+          bytesMoved: () => opened.reduce((sum, conn) => (conn === controlConn ? sum : sum + conn.bytesMoved), 0),
+          add: dialMore,
+          log: options.log,
+          forced,
+        })
+      : undefined;
+    const summary = await engine.run().finally(stopGrowing);
     // A data connection still in its handshake when the transfer ended is not needed any more.
     for (const conn of opened) conn.close();
-    return { summary, params };
+    return { summary, params, connections: link.dataOpened };
   } catch (err) {
     const error = asFcpError(err);
     for (const conn of opened) conn.close(error);

@@ -12,6 +12,7 @@ import type * as LocalLauncherModule from '../launch/localLauncher';
 import type { Launcher, LaunchedServer } from '../launch/launcher';
 import type * as RemoteInstallModule from '../launch/remoteInstall';
 import { makeOffer } from '../session/params';
+import { firstDials } from '../session/connectionTuner';
 import { showText } from '../showName';
 import { partialDirProblem } from '../state/partialFile';
 import { requestScope } from '../session/entryScope';
@@ -117,7 +118,7 @@ export interface CopyOptions {
    * destination directory (rsync's option), instead of beside each file. Downloads and local copies.
    */
   partialDir?: string;
-  /** Data connections, 1..64 (default 4). */
+  /** Data connections, 1..64; left out, tuned while the transfer runs (4 streams in one process, 4 between two remote hosts). */
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
   chunkSize?: number;
@@ -676,10 +677,11 @@ function refuseDaemonMix(planned: Plan | BetweenPlan, options: CopyOptions): voi
  * receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd.
  * crossesNetwork: a host is involved, so changed files go as a delta unless -W says otherwise.
  */
-function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean, crossesNetwork: boolean, sync = false, filesFrom = false): ParamsMessage {
+function offerFor(options: CopyOptions, encrypt: boolean, receivesHere: boolean, crossesNetwork: boolean, sync = false, filesFrom = false, tune = false): ParamsMessage {
   return makeOffer({
     chunkSize: options.chunkSize,
     connections: options.connections,
+    tune,
     encrypt,
     cipher: CIPHERS[options.cipher ?? 'aes256-gcm'],
     hardLinks: options.hardLinks,
@@ -778,7 +780,8 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const inProcess = runsInProcess(planned, options);
   const renames = renameMessages(options, planned);
-  const offered = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined, work.kind === 'pull' && work.filesFrom !== undefined);
+  // Connections are tuned where there are connections: not in one process.
+  const offered = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined, work.kind === 'pull' && work.filesFrom !== undefined, !inProcess);
   const offer = renames ? { ...offered, features: offered.features | Feature.RENAME } : offered;
   if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs, sync);
   const secret = randomBytes(SECRET_SIZE);
@@ -803,10 +806,10 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   }
   const [server, { runClientSession }] = launched;
   log(`launched ${server.name}`);
-  const report = reporting(progress, options, offer.connections, encrypt, flags);
+  const report = reporting(progress, options, firstDials(offer), encrypt, flags);
   let failed = true;
   try {
-    const { summary, params } = await runClientSession({
+    const { summary, params, connections } = await runClientSession({
       server,
       secret,
       offer,
@@ -826,7 +829,7 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
     });
     report.stop(true);
     failed = false;
-    return summarize(summary, started, { connections: params.connections, encrypted: params.cipher !== 0, mode: server.mode ?? 'fcpd', verification: 'chunks' }, report.deleted());
+    return summarize(summary, started, { connections, encrypted: params.cipher !== 0, mode: server.mode ?? 'fcpd', verification: 'chunks' }, report.deleted());
   } finally {
     report.stop(false);
     await server.close(failed);

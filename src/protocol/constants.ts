@@ -150,8 +150,13 @@ export const Feature = {
   SPARSE: 0x8000,
   /** The client of a pull may send FILES_FROM (--files-from) before its request (PROTOCOL.md §7.11). */
   FILES_FROM: 0x4000,
+  /**
+   * PARAMS connections is the most data connections the client opens: it opens some at the start
+   * and attaches more while the transfer runs; the server does not wait for the rest (PROTOCOL.md §5.3).
+   */
+  GROW: 0x80000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.GROW;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

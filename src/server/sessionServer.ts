@@ -112,6 +112,9 @@ export type SessionWork =
   | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncOptions; reportItems?: boolean }
   | { kind: 'pull'; walk: WalkResult; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions; follow?: FollowSources };
 
+/** The session's client may open fewer data connections than PARAMS accepted, and add them as it goes (feature GROW). */
+const grows = (params: ParamsMessage): boolean => (params.features & Feature.GROW) !== 0;
+
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
   return `client ${host}:${socket.remotePort}`;
@@ -319,10 +322,8 @@ export class SessionServer {
         (session.entry.attached as Set<number>).add(established.connIndex);
         if (session.engine) session.engine.join(linked);
         else session.data[established.connIndex - 1] = linked;
-        if (this.allAttached(session)) {
-          clearTimeout(session.gatherTimer);
-          if (session.finished) this.endSession(session, session.finished);
-        }
+        if (this.gathered(session)) clearTimeout(session.gatherTimer);
+        if (session.finished && this.allAttached(session)) this.endSession(session, session.finished);
       },
       (error: FcpError) => log(`refused ${peerName}: ${error.message}`),
     );
@@ -396,7 +397,10 @@ export class SessionServer {
             session,
             session.finished ?? {
               ok: false,
-              error: new FcpError('FCP_ERR_TIMEOUT', `session ${id.toString('hex')}: not all ${params.connections} data connections arrived within ${this.timeouts.handshakeMs / 1000} s`),
+              error: new FcpError(
+                'FCP_ERR_TIMEOUT',
+                `session ${id.toString('hex')}: ${grows(params) ? 'no data connection' : `not all ${params.connections} data connections`} arrived within ${this.timeouts.handshakeMs / 1000} s`,
+              ),
             },
           ),
         this.timeouts.handshakeMs,
@@ -428,8 +432,16 @@ export class SessionServer {
     );
   }
 
+  /** The data connections the gather timeout waits for have joined: all of them, or under GROW the first (the client adds the others as it goes). */
+  private gathered(session: Session): boolean {
+    const { attached, params } = session.entry;
+    return attached.size >= (grows(params) ? 1 : params.connections);
+  }
+
+  /** Every data connection the client will open has joined: never known under GROW, where a finished session ends when the client closes control. */
   private allAttached(session: Session): boolean {
-    return session.entry.attached.size === session.entry.params.connections;
+    const { attached, params } = session.entry;
+    return !grows(params) && attached.size === params.connections;
   }
 
   private rememberFailure(id: string, error: FcpError): void {

@@ -19,6 +19,7 @@ import {
 } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
 import { CHUNKS_PER_CONNECTION } from './buffering';
+import { TUNE_MAX } from './connectionTuner';
 
 const MiB = 1024 * 1024;
 /** Bytes of chunk buffers one fcpd session may hold, whatever its client offers. */
@@ -78,7 +79,10 @@ export function isChunkSize(value: number): boolean {
  */
 export function makeOffer(options: {
   chunkSize?: number;
+  /** Pinned (-n); when left out, TUNE_MAX with GROW for a session that tunes them, else DEFAULT_CONNECTIONS. */
   connections?: number;
+  /** The client tunes its data connections while the transfer runs (feature GROW) unless `connections` pins them. */
+  tune?: boolean;
   encrypt: boolean;
   cipher?: SealingCipher;
   hardLinks?: boolean;
@@ -97,10 +101,11 @@ export function makeOffer(options: {
   /** A pull with --files-from (PROTOCOL.md §7.11): FILES_FROM goes before the request. */
   filesFrom?: boolean;
 }): ParamsMessage {
+  const tune = options.tune === true && options.connections === undefined;
   return {
     type: PacketType.PARAMS,
     chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
-    connections: options.connections ?? DEFAULT_CONNECTIONS,
+    connections: options.connections ?? (tune ? TUNE_MAX : DEFAULT_CONNECTIONS),
     hashAlgs: SUPPORTED_HASH_ALGS,
     cipher: options.encrypt ? (options.cipher ?? Cipher.AES_256_GCM) : Cipher.NONE,
     features:
@@ -118,7 +123,8 @@ export function makeOffer(options: {
       (options.delta ? Feature.DELTA : 0) |
       (options.sync ? Feature.SYNC : 0) |
       (options.follow ? Feature.FOLLOW : 0) |
-      (options.filesFrom ? Feature.FILES_FROM : 0),
+      (options.filesFrom ? Feature.FILES_FROM : 0) |
+      (tune ? Feature.GROW : 0),
   };
 }
 

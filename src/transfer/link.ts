@@ -31,6 +31,11 @@ export interface TransferLink {
    */
   data: LinkedConnection[];
   params: ParamsMessage;
+  /**
+   * The client: data connections it opened (indexes 1..dataOpened). Under feature GROW fewer than
+   * params.connections until the tuner adds them; params.connections when unset.
+   */
+  dataOpened?: number;
   xxh: XXHashAPI;
   /** "server 10.0.0.2:7523", "client 10.0.0.1:51234". */
   peerName: string;
@@ -220,8 +225,9 @@ export abstract class TransferRun {
   abandonData(connIndex: number, why: FcpError): void {
     this.abandoned.add(connIndex);
     this.link.log(`data connection ${connIndex} is not opened again: ${why.message}`);
-    if (this.abandoned.size < this.link.params.connections) return;
-    this.fail(new FcpError('FCP_ERR_CONNECTION_LOST', `all ${this.link.params.connections} data connections to ${this.link.peerName} were lost and could not be opened again: ${why.message}`, {
+    const opened = this.link.dataOpened ?? this.link.params.connections;
+    if (this.abandoned.size < opened) return;
+    this.fail(new FcpError('FCP_ERR_CONNECTION_LOST', `all ${opened} data connections to ${this.link.peerName} were lost and could not be opened again: ${why.message}`, {
       hint: 'the network or the remote host keeps dropping connections; run again to resume',
     }));
   }

@@ -31,6 +31,8 @@ export class FramedConnection {
   private ticker: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
   private wroteSinceTick = false;
+  /** Bytes written to and read from the stream: what the connection carried (the connection tuner's goodput). */
+  private moved = 0;
   private keepalive = false;
   private paused = false;
   /** Set by deafen(): what the peer sends is no longer read. */
@@ -130,6 +132,7 @@ export class FramedConnection {
       return false;
     }
     this.wroteSinceTick = true;
+    this.moved += bytes.length;
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
@@ -147,6 +150,11 @@ export class FramedConnection {
    */
   startKeepalive(): void {
     this.keepalive = true;
+  }
+
+  /** Bytes this connection wrote and read so far. */
+  get bytesMoved(): number {
+    return this.moved;
   }
 
   /** Frames may still be written: the connection has not ended. */
@@ -223,6 +231,7 @@ export class FramedConnection {
   private onData(slice: Buffer): void {
     if (this.deaf) return;
     this.lastReceived = Date.now();
+    this.moved += slice.length;
     try {
       this.decoder.push(slice);
       // Nothing more is decoded once the connection ended or went deaf: the next frame may be sealed with a key never set.

@@ -12,7 +12,9 @@ import * as path from 'node:path';
 
 import { runNode as runProcess } from '../helpers/run';
 import type { RunResult } from '../helpers/run';
-export { killAll } from '../helpers/run';
+import { killAll } from '../helpers/run';
+import { Sshd, startSshd } from './sshd';
+export { killAll };
 
 export const REPO = path.resolve(__dirname, '../../..');
 export const FCP = path.join(REPO, 'bin', 'fcp');
@@ -67,6 +69,27 @@ export function show(run: Run): string {
     `=> exit ${run.code}${run.signal ? ` signal ${run.signal}` : ''}${run.timedOut ? ' (TIMED OUT)' : ''} in ${run.ms} ms\n` +
     `--- stderr ---\n${run.stderr}--- stdout ---\n${run.stdout.slice(0, 3000)}`
   );
+}
+
+/**
+ * A test file's sshd, work directory and child environment (a home of its own, `extraEnv` laid
+ * over it): started in beforeAll, stopped and removed in afterAll with every process the file
+ * started. Read its fields inside tests (they are set once beforeAll ran).
+ */
+export function useSshdWorkspace(label: string, extraEnv: NodeJS.ProcessEnv = {}): { sshd: Sshd; work: string; env: NodeJS.ProcessEnv } {
+  const space = {} as { sshd: Sshd; work: string; env: NodeJS.ProcessEnv; home: string };
+  beforeAll(async () => {
+    space.sshd = await startSshd();
+    space.work = tempDir(label);
+    space.home = tempDir(`${label}-home`);
+    space.env = childEnv(space.home, extraEnv);
+  });
+  afterAll(async () => {
+    killAll();
+    await space.sshd?.stop();
+    for (const dir of [space.home, space.work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return space;
 }
 
 /** Asserts a run's outcome, with everything it printed in the failure message. */

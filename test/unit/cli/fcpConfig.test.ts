@@ -99,7 +99,8 @@ describe('loadFcpSettings', () => {
     expect(at().connections).toEqual({ value: 6, source: { kind: 'environment', name: 'FCP_CONNECTIONS' } });
     expect(at({}, { XDG_CONFIG_HOME: dir }).connections).toEqual({ value: 5, source: { kind: 'file', file, line: 1 } });
     expect(at({}, { XDG_CONFIG_HOME: dir }, 'db.lan').connections).toEqual({ value: 7, source: { kind: 'file', file, line: 5 } });
-    expect(at({}, { XDG_CONFIG_HOME: path.join(dir, 'none') }).connections).toEqual({ value: 4, source: { kind: 'default' } });
+    // No -n anywhere: the count is tuned while the transfer runs.
+    expect(at({}, { XDG_CONFIG_HOME: path.join(dir, 'none') }).connections).toEqual({ value: undefined, source: { kind: 'default' } });
     expect(at().chunk_size.value).toBe(4 * 1024 ** 2);
     expect(at().timeout).toEqual({ value: 45_000, source: { kind: 'environment', name: 'FCP_TIMEOUT' } });
   });

@@ -1,0 +1,92 @@
+/**
+ * How many data connections a session runs with when the user did not pin the count (feature
+ * GROW, PROTOCOL.md §5.3): a few at the start, more from the round trip the control connection
+ * measured, then, like TCP's slow start, twice as many each time the goodput measured over a
+ * window grew enough with the last addition, up to the accepted maximum. Adding stops for good at
+ * the first addition that did not pay: the link (or a CPU) is full, and more connections would
+ * only take memory. Pure: the client session measures and dials; this decides.
+ */
+import { Feature } from '../protocol/constants';
+import type { ParamsMessage } from '../protocol/messages';
+
+/** Data connections dialled with the control connection, before any round trip is known. */
+export const TUNE_INITIAL = 4;
+/** The most data connections a tuned session may grow to (what the client offers in PARAMS). */
+export const TUNE_MAX = 16;
+/** Goodput must grow by this fraction with an addition for the tuner to add again. */
+export const TUNE_MIN_GAIN = 0.2;
+/**
+ * What one TCP connection can keep in flight: Linux's default largest send buffer (tcp_wmem),
+ * so a connection carries at most about this much per round trip.
+ */
+export const TUNE_WINDOW_BYTES = 4 * 1024 * 1024;
+/** The link rate the first count is sized for (1 Gbit/s), before any goodput is measured. */
+export const TUNE_REFERENCE_RATE = 125_000_000;
+/** A measuring window is this many round trips (a new connection's slow start fits in one)... */
+export const TUNE_WINDOW_RTTS = 6;
+/** ...and lasts at least and at most this long. */
+export const TUNE_MIN_WINDOW_MS = 300;
+export const TUNE_MAX_WINDOW_MS = 2000;
+
+/** Data connections dialled with the control connection: TUNE_INITIAL for a tuned offer (GROW), else all it offers. */
+export function firstDials(offer: Pick<ParamsMessage, 'connections' | 'features'>): number {
+  return offer.features & Feature.GROW ? Math.min(TUNE_INITIAL, offer.connections) : offer.connections;
+}
+
+export interface TunerLimits {
+  /** The most data connections: the connections PARAMS accepted. */
+  max: number;
+  /** The fraction goodput must grow by with an addition for another to follow (TUNE_MIN_GAIN). */
+  minGain: number;
+}
+
+export interface TunerState {
+  /** Data connections open or being opened. */
+  connections: number;
+  /** Goodput (bytes/s) measured before the last addition; undefined until one was measured. */
+  before?: number;
+  /** Windows still to pass before one is measured: the connections just added are ramping up. */
+  settling: number;
+  /** No connection will be added any more: the maximum is reached or the last addition did not pay. */
+  done: boolean;
+}
+
+export interface TunerStep {
+  state: TunerState;
+  /** Data connections to open now. */
+  add: number;
+}
+
+/**
+ * Data connections worth opening at the start for a round trip of rttMs: enough windows in flight
+ * to fill TUNE_REFERENCE_RATE, at least TUNE_INITIAL, at most max.
+ */
+export function initialConnections(rttMs: number, max: number): number {
+  const filling = Math.ceil((TUNE_REFERENCE_RATE * Math.max(0, rttMs)) / 1000 / TUNE_WINDOW_BYTES);
+  return Math.min(max, Math.max(TUNE_INITIAL, filling));
+}
+
+/** How long one measuring window lasts for a round trip of rttMs. */
+export function windowMs(rttMs: number): number {
+  return Math.min(TUNE_MAX_WINDOW_MS, Math.max(TUNE_MIN_WINDOW_MS, TUNE_WINDOW_RTTS * Math.max(0, rttMs)));
+}
+
+/** The tuner of a session that starts with `connections` data connections (they are ramping up). */
+export function startTuning(connections: number, limits: TunerLimits): TunerState {
+  return { connections, settling: 1, done: connections >= limits.max };
+}
+
+/**
+ * One window passed, in which the data connections moved `rate` bytes/s: whether to add
+ * connections, and how many. Nothing is decided on a window that is settling or moved nothing
+ * (the walk, a pause between files): neither tells what the connections can carry.
+ */
+export function tuneStep(state: TunerState, rate: number, limits: TunerLimits): TunerStep {
+  if (state.done) return { state, add: 0 };
+  if (state.settling > 0) return { state: { ...state, settling: state.settling - 1 }, add: 0 };
+  if (!(rate > 0)) return { state, add: 0 };
+  if (state.before !== undefined && rate < state.before * (1 + limits.minGain)) return { state: { ...state, done: true }, add: 0 };
+  const add = Math.max(0, Math.min(state.connections, limits.max - state.connections));
+  const connections = state.connections + add;
+  return { state: { connections, before: rate, settling: 1, done: connections >= limits.max }, add };
+}

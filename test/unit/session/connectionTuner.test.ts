@@ -1,0 +1,134 @@
+/**
+ * The connection tuner's decisions (src/session/connectionTuner.ts), over arbitrary goodput
+ * series: it never goes past the maximum, never adds once goodput stopped growing, and adds while
+ * goodput keeps growing.
+ */
+import fc from 'fast-check';
+import {
+  initialConnections,
+  startTuning,
+  TUNE_INITIAL,
+  TUNE_MAX_WINDOW_MS,
+  TUNE_MIN_GAIN,
+  TUNE_MIN_WINDOW_MS,
+  TunerLimits,
+  TunerState,
+  tuneStep,
+  windowMs,
+} from '../../../src/session/connectionTuner';
+import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../../../src/protocol/constants';
+
+const limitsArb: fc.Arbitrary<TunerLimits> = fc.record({
+  max: fc.integer({ min: MIN_CONNECTIONS, max: MAX_CONNECTIONS }),
+  minGain: fc.double({ min: 0, max: 2, noNaN: true }),
+});
+/** Goodput of a window in bytes/s: nothing moved, or anything up to 10 GB/s. */
+const rateArb = fc.oneof(fc.constant(0), fc.double({ min: 1, max: 1e10, noNaN: true }));
+
+/** Runs the tuner over `rates` from `initial` connections: every step and the state before it. */
+function run(initial: number, limits: TunerLimits, rates: number[]): { before: TunerState; rate: number; add: number; after: TunerState }[] {
+  let state = startTuning(Math.min(initial, limits.max), limits);
+  return rates.map((rate) => {
+    const step = tuneStep(state, rate, limits);
+    const record = { before: state, rate, add: step.add, after: step.state };
+    state = step.state;
+    return record;
+  });
+}
+
+describe('tuneStep', () => {
+  it('never goes past the maximum, and counts what it adds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), limitsArb, fc.array(rateArb, { maxLength: 40 }), (initial, limits, rates) => {
+        for (const { before, add, after } of run(initial, limits, rates)) {
+          expect(add).toBeGreaterThanOrEqual(0);
+          expect(after.connections).toBe(before.connections + add);
+          expect(after.connections).toBeLessThanOrEqual(limits.max);
+        }
+      }),
+    );
+  });
+
+  it('never adds once goodput grew less than minGain with an addition, whatever comes after', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), limitsArb, fc.array(rateArb, { maxLength: 40 }), (initial, limits, rates) => {
+        let stalled = false;
+        for (const { before, rate, add } of run(initial, limits, rates)) {
+          if (stalled) expect(add).toBe(0);
+          // A measured window after an addition whose goodput did not grow enough.
+          if (before.settling === 0 && rate > 0 && before.before !== undefined && rate < before.before * (1 + limits.minGain)) {
+            expect(add).toBe(0);
+            stalled = true;
+          }
+        }
+      }),
+    );
+  });
+
+  it('adds only on a measured window that moved bytes, at most doubling', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), limitsArb, fc.array(rateArb, { maxLength: 40 }), (initial, limits, rates) => {
+        for (const { before, rate, add } of run(initial, limits, rates)) {
+          if (add === 0) continue;
+          expect(before.settling).toBe(0);
+          expect(rate).toBeGreaterThan(0);
+          expect(add).toBeLessThanOrEqual(before.connections);
+        }
+      }),
+    );
+  });
+
+  it('grows to the maximum while goodput keeps growing with each addition', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), fc.integer({ min: 1, max: MAX_CONNECTIONS }), (initial, max) => {
+        const limits = { max, minGain: TUNE_MIN_GAIN };
+        let state = startTuning(Math.min(initial, max), limits);
+        // Goodput proportional to the connections: every addition pays in full.
+        for (let i = 0; i < 40 && !state.done; i++) state = tuneStep(state, state.connections * 1e6, limits).state;
+        expect(state.connections).toBe(max);
+        expect(state.done).toBe(true);
+      }),
+    );
+  });
+
+  it('stops at the first addition that does not pay on a full link', () => {
+    const limits = { max: 32, minGain: TUNE_MIN_GAIN };
+    // A link that carries 100 MB/s with 8 connections or more, 15 MB/s per connection below.
+    const linkRate = (connections: number): number => Math.min(100e6, connections * 15e6);
+    let state = startTuning(4, limits);
+    const added: number[] = [];
+    for (let i = 0; i < 20 && !state.done; i++) {
+      const step = tuneStep(state, linkRate(state.connections), limits);
+      if (step.add > 0) added.push(step.add);
+      state = step.state;
+    }
+    // 4 connections carry 60 MB/s (the first measurement: add 4), 8 carry 100 MB/s (grew by more than 20 %: add 8),
+    // 16 carry 100 MB/s too: stopped at 16, below the maximum.
+    expect(added).toEqual([4, 8]);
+    expect(state).toEqual({ connections: 16, before: 100e6, settling: 0, done: true });
+  });
+});
+
+describe('initialConnections and windowMs', () => {
+  it('sizes the start for the round trip within TUNE_INITIAL..max, and more for a longer round trip', () => {
+    expect(initialConnections(0, 16)).toBe(TUNE_INITIAL);
+    expect(initialConnections(50, 16)).toBe(TUNE_INITIAL);
+    expect(initialConnections(200, 16)).toBe(6);
+    expect(initialConnections(2000, 16)).toBe(16);
+    expect(initialConnections(200, 2)).toBe(2);
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.double({ min: 0, max: 1e5, noNaN: true }), fc.integer({ min: 1, max: MAX_CONNECTIONS }), (a, b, max) => {
+        const [short, long] = a < b ? [a, b] : [b, a];
+        expect(initialConnections(short, max)).toBeLessThanOrEqual(initialConnections(long, max));
+        expect(initialConnections(long, max)).toBeLessThanOrEqual(max);
+        expect(initialConnections(short, max)).toBeGreaterThanOrEqual(Math.min(TUNE_INITIAL, max));
+      }),
+    );
+  });
+
+  it('keeps a window within its bounds', () => {
+    expect(windowMs(0)).toBe(TUNE_MIN_WINDOW_MS);
+    expect(windowMs(100)).toBe(600);
+    expect(windowMs(1e6)).toBe(TUNE_MAX_WINDOW_MS);
+  });
+});
