@@ -22,6 +22,11 @@ export const IDLE_TIMEOUT_MS = DEFAULT_TIMEOUT_S * 1000;
 /** fcpd's wait for its client, and fcp's wait for fcpd's listen line. */
 export const LAUNCH_TIMEOUT_MS = 30_000;
 /**
+ * Ending a remote launch that failed (src/launch/remoteReap.ts): the second command that signals
+ * it, login included with an external ssh. Fixed: it runs on the way out, whatever --timeout says.
+ */
+export const REMOTE_REAP_TIMEOUT_MS = 5000;
+/**
  * A connection that wrote nothing for this long sends KEEPALIVE, and its idle check runs this
  * often. Fixed, not a fraction of our own timeout: the peer's timeout may be shorter (each side
  * sets its own), and at MIN_TIMEOUT_S it still hears from us twice.

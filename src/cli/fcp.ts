@@ -20,6 +20,7 @@ import { version } from './version';
 import { runWatch } from './watchCommand';
 import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S } from '../watch/constants';
 import { keepAllPartials } from '../state/partialFile';
+import { reapLaunching } from '../launch/remoteReap';
 import { newTokenText } from './newToken';
 import { JobCommand, jobCommandOf, JobFlags, runJobCommand } from './jobsCommand';
 import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
@@ -41,7 +42,8 @@ function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortControl
     const exit = (): void => {
       keepAllPartials();
       stderr.write(`fcp: interrupted (${signal}); partial files are kept: run the same command again to resume\n`);
-      process.exit(SIGNAL_EXIT[signal]);
+      // A remote fcpd not listening yet would outlive fcp (remoteReap.ts); a second Ctrl-C does not wait for that.
+      void reapLaunching().finally(() => process.exit(SIGNAL_EXIT[signal]));
     };
     if (!following) {
       process.once(signal, exit);

@@ -6,6 +6,7 @@
 import type { CopyEvent, CopyOptions } from '../client/copy';
 import { ExitCode } from '../errors';
 import { showJson, showName } from '../showName';
+import { reapLaunching } from '../launch/remoteReap';
 import { keepAllPartials } from '../state/partialFile';
 import { RoundReport, watch } from '../watch/watch';
 import type { Reporter } from './reporter';
@@ -50,7 +51,8 @@ export async function runWatch(request: CopyOptions, intervalS: number, reporter
       stop.abort();
       setTimeout(() => {
         keepAllPartials();
-        process.exit(ExitCode.OK);
+        // A launch still under way would leave its remote command running (remoteReap.ts).
+        void reapLaunching().finally(() => process.exit(ExitCode.OK));
       }, STOP_WAIT_MS).unref();
     });
   }

@@ -6,7 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
 import { timeoutsFor } from '../timeouts';
-import { Listen, parseListenLine, parseVersionLine, secretLine } from './handoff';
+import { Listen, parseListenLine, parsePidLine, parseVersionLine, secretLine } from './handoff';
 import { awaitLine, splitLines } from './lines';
 
 export interface FcpdStreams {
@@ -94,7 +94,7 @@ export async function startFcpd<T>(
     else if (onRequest && line === onRequest.request && streams.stdin.writable) {
       streams.stdin.end(onRequest.bytes);
       onRequest.sent();
-    } else log(`fcpd: ${line}`);
+    } else if (parsePidLine(line) === undefined) log(`fcpd: ${line}`); // the pid is remoteReap.ts's
   };
   const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before its ${handOff.what}`);
   try {

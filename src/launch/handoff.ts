@@ -42,6 +42,21 @@ export function listenLine(listen: Listen): string {
   return `FCPD-LISTEN ${listen.port} ${listen.address}${reached}${nonce}\n`;
 }
 
+const PID_LINE = /^FCPD-PID (\d{1,10})$/;
+
+/**
+ * What a remote launch command prints first, before anything runs (sh's `$$`): the process, and
+ * through it the process group, fcp ends when the launch fails (PROTOCOL.md §9). A command without
+ * a terminal gets no SIGHUP when its SSH channel closes, so nothing else would end it.
+ */
+export const PRINT_PID = 'echo FCPD-PID $$';
+
+export function parsePidLine(line: string): number | undefined {
+  const pid = Number(PID_LINE.exec(line.trim())?.[1]);
+  // 0 and 1 are never a launch's: kill would take them as "my group" and init.
+  return pid > 1 ? pid : undefined;
+}
+
 const VERSION_LINE = /^FCPD-VERSION (\S{1,64})$/;
 
 /** The line fcpd prints before its listen line: which fcp release it belongs to (PROTOCOL.md §9). */

@@ -7,10 +7,11 @@ import { FcpError } from '../errors';
 import { shellWord } from '../ssh/remoteCommand';
 import { showText } from '../showName';
 import { FcpdStreams, HandOff, serveHandOff, startFcpd } from './fcpdProcess';
-import type { Listen } from './handoff';
+import { Listen, PRINT_PID } from './handoff';
 import { LaunchedServer, serveArgs } from './launcher';
 import { packageVersion } from './packageRoot';
-import { LAUNCH_EXIT, launchCommand, localBundle, MIN_NODE_MAJOR, SEND_BUNDLE } from './remoteInstall';
+import { LAUNCH_EXIT, launchCommand, localBundle, MIN_NODE_MAJOR, SEND_BUNDLE, shCommand } from './remoteInstall';
+import { launchReaper, reapOnInterrupt } from './remoteReap';
 
 /** A command running on the remote host, with fcpd's hand-off streams. */
 export interface RemoteProcess extends FcpdStreams {
@@ -72,12 +73,11 @@ export async function launchRemoteFcpd<T>(shell: RemoteShell, args: string[], ha
       }),
   };
   const launch = async (skipPath: boolean, why: string): Promise<RemoteFcpd<T> & { version?: string }> => {
-    const command =
-      options.fcpdPath !== undefined
-        ? `${options.fcpdPath} ${serve}`
-        : bundle
-          ? launchCommand(bundle, serve, install, Buffer.byteLength(handOff.firstLine), skipPath)
-          : `fcpd ${serve}`;
+    // Every command prints its pid first (PRINT_PID), for remoteReap.ts; --fcpd-path is the user's shell text, run as given.
+    const given = `${options.fcpdPath ?? 'fcpd'} ${serve}`;
+    const command = bundle && options.fcpdPath === undefined
+      ? launchCommand(bundle, serve, install, Buffer.byteLength(handOff.firstLine), skipPath)
+      : shCommand(`${PRINT_PID}\n${given}`);
     let mode: RemoteFcpd['mode'] = 'fcpd';
     // The launch script's installer asks for the bundle when the host has Node.js but no fcpd.
     const onRequest = install
@@ -90,12 +90,15 @@ export async function launchRemoteFcpd<T>(shell: RemoteShell, args: string[], ha
           },
         }
       : undefined;
-    options.log(`ssh: running ${bundle && options.fcpdPath === undefined ? `fcp's launch script (fcpd ${serve})` : command} ${where}`);
+    options.log(`ssh: running ${bundle && options.fcpdPath === undefined ? `fcp's launch script (fcpd ${serve})` : given} ${where}`);
     const process = await shell.run(command);
+    const reaper = launchReaper(shell, process, options.log);
     try {
-      const started = await startFcpd(process, handOff, options.log, where, command, { timeoutMs: options.timeoutMs, exits, onRequest });
+      const started = await reapOnInterrupt(reaper.reap, startFcpd(process, handOff, options.log, where, given, { timeoutMs: options.timeoutMs, exits, onRequest }));
+      reaper.forget();
       return { ...started, process, mode };
     } catch (err) {
+      await reaper.reap();
       process.stop();
       throw err;
     }

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { shellQuote } from '../ssh/remoteCommand';
+import { PRINT_PID } from './handoff';
 import { packageRoot } from './packageRoot';
 
 /** The launch script's exit codes (sh's own are below 128 and 127 is "not found"). */
@@ -59,7 +60,7 @@ export const MIN_NODE_MAJOR = 20;
 const NODE_20 = `command -v node >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0] < ${MIN_NODE_MAJOR}))' 2>/dev/null`;
 
 /** Runs a script with sh whatever the login shell is (csh and fish read single quotes the same). */
-function sh(script: string): string {
+export function shCommand(script: string): string {
   return `sh -c ${shellQuote(script)}`;
 }
 
@@ -84,7 +85,8 @@ const INSTALLER = [
 ].join('');
 
 /**
- * The remote command that starts fcpd with `serve` (its --serve arguments): the cached bundle,
+ * The remote command that starts fcpd with `serve` (its --serve arguments), its pid printed first
+ * (PRINT_PID; every step execs, so it is fcpd's): the cached bundle,
  * else fcpd on the PATH (unless `skipPath`), else (when `install`) the installer, which asks for the bundle; else an
  * exit code. `secretLineBytes` is the length of the hand-off's first line.
  */
@@ -98,8 +100,9 @@ export function launchCommand(
 ): string {
   const file = cachedFile(bundle.version);
   const installer = `echo ${SEND_BUNDLE}; exec node -e ${shellQuote(INSTALLER)} ${secretLineBytes} ${bundle.bytes.length} ${bundle.sha256} "$f" ${serve}`;
-  return sh(
+  return shCommand(
     [
+      PRINT_PID,
       `f=${file}`,
       // Only shell builtins on this path: a host with the cache pays no extra process start.
       `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node "$f" ${serve}; fi`,

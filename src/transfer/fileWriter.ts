@@ -306,6 +306,9 @@ export class FileWriter {
     const mode = creationMode(perm);
     let partial: PartialFile | undefined;
     try {
+      // Temporaries' names are cut to MAX_TEMP_STEM bytes: a longer name is looked up now, so that one
+      // the file system cannot hold fails here (ENAMETOOLONG), not at the rename after all its data came.
+      if (final.length - final.lastIndexOf(SLASH) - 1 > MAX_TEMP_STEM) fs.lstatSync(final, { throwIfNoEntry: false });
       this.orphans.sweep(final);
       partial = PartialFile.open(this.xxh, final, { header: resume.header, mode, reuse: resume.reuse, partialDir: this.partialDir });
       // A reused part file is sized too: a rename into place must never carry bytes past `size`.

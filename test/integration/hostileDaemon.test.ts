@@ -5,12 +5,17 @@
  * A real fcp pushes a file into the daemon at a limited rate while a lying client logs in to the
  * same daemon and plays every case, one session after another: each hostile session gets the
  * right ERROR and is closed; the daemon stays up; the real transfer completes, identical.
+ * Then a flood of connections that never authenticate, from several addresses: bounded per
+ * address and in total, closed by the handshake timeout, and the daemon serves again.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PacketType } from '../../src/protocol';
+import { PREAUTH_PER_ADDRESS, PREAUTH_TOTAL } from '../../src/server/admission';
+import { HANDSHAKE_TIMEOUT_MS } from '../../src/timeouts';
 import { parseLoginKey } from '../../src/protocol/tokens';
 import { daemonSession, DaemonLogin } from './helpers/hostilePeer';
 import { playPull, playPush, PULL_CASES, PUSH_CASES, SIZE } from './helpers/hostileResumeCases';
@@ -98,4 +103,49 @@ test('every hostile resume case against fcpd -d while it serves a real push: eac
   expect(sha256(path.join(pub, 'real.bin'))).toBe(sha256(real));
   // Nothing of the hostile pushes is left (nothing of them was verified), nor of the real one.
   expect(fs.readdirSync(pub).sort()).toEqual(['real.bin', 'source']);
+});
+
+/** Connections that never say a word, `count` from each loopback address given; counts those the daemon closed. */
+function silentConnections(port: number, counts: [string, number][]): { sockets: net.Socket[]; closed: () => number } {
+  const sockets: net.Socket[] = [];
+  let closed = 0;
+  for (const [localAddress, count] of counts) {
+    for (let i = 0; i < count; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+      socket.on('error', () => undefined);
+      socket.on('close', () => closed++);
+      // What fcpd says (HELLO, then ERROR) is read and dropped, so that its end is seen.
+      socket.resume();
+      sockets.push(socket);
+    }
+  }
+  return { sockets, closed: () => closed };
+}
+
+async function until(what: string, done: () => boolean, ms: number): Promise<void> {
+  for (const end = Date.now() + ms; !done(); await new Promise((r) => setTimeout(r, 50))) {
+    if (Date.now() > end) throw new Error(`${what} within ${ms / 1000} s`);
+  }
+}
+
+test(`a flood that never authenticates, from 9 addresses: at most ${PREAUTH_PER_ADDRESS} held from one and ${PREAUTH_TOTAL} in all, the rest closed at once, the held ones by the handshake timeout; fcpd -d then serves a real copy`, async () => {
+  // One address over its bound, eight at it: together over the total bound.
+  const counts: [string, number][] = [['127.0.0.2', PREAUTH_PER_ADDRESS + 70], ...[3, 4, 5, 6, 7, 8, 9, 10].map((n): [string, number] => [`127.0.0.${n}`, PREAUTH_PER_ADDRESS])];
+  const sent = counts.reduce((sum, [, count]) => sum + count, 0);
+  expect(sent - 70).toBeGreaterThan(PREAUTH_TOTAL);
+  const flood = silentConnections(daemon.port, counts);
+  try {
+    await until(`the daemon to close the ${sent - PREAUTH_TOTAL} connections over its bounds`, () => flood.closed() >= sent - PREAUTH_TOTAL, 30_000);
+    // The held ones are exactly the total bound (none closed yet: the handshake timeout has not passed).
+    expect(flood.sockets.filter((socket) => !socket.destroyed && !socket.closed)).toHaveLength(PREAUTH_TOTAL);
+    await until('the handshake timeout to close the held ones', () => flood.closed() === sent, HANDSHAKE_TIMEOUT_MS + 30_000);
+  } finally {
+    for (const socket of flood.sockets) socket.destroy();
+  }
+  expect([...daemonPids].filter(alive)).toEqual([...daemonPids]);
+  const file = path.join(work, 'after-flood.bin');
+  fs.writeFileSync(file, randomBytes(1024 * 1024));
+  const copied = await runFcp([file, `fcp://127.0.0.1:${daemon.port}/pub/`], { env: clientEnv });
+  expectExit(copied, 0);
+  expect(sha256(path.join(pub, 'after-flood.bin'))).toBe(sha256(file));
 });

@@ -89,3 +89,30 @@ test.each(CASES)('%s: fcpd answers with the right ERROR and ends the session', a
   // Nothing of the refused session stays behind.
   expect(fs.readdirSync(work)).toEqual([]);
 });
+
+test('a name longer than the file system allows (a 300-byte component): refused for that file with FCP_ERR_BAD_PATH, nothing created; the session goes on to DONE', async () => {
+  const work = temp.make('fcp-hostile');
+  const live = await livePushSession(work, 1);
+  const { fcpd, control } = live;
+  await attachData(live);
+  const refused: string[] = [];
+  const closed = new Promise<void>((resolve) =>
+    control.start({
+      message: (message) => {
+        if (message.type === PacketType.ERROR) refused.push(`ERROR ${codeFromWire(message.code)}`);
+        if (message.type === PacketType.FILE_ERROR) {
+          refused.push(`FILE_ERROR ${message.fileId} ${codeFromWire(message.code)}`);
+          control.send({ type: PacketType.DONE });
+        }
+      },
+      closed: () => resolve(),
+    }),
+  );
+  control.resume();
+  for (const message of [count(1, 8192), fileInfo(0, 8192, 'x'.repeat(300))]) control.send(message);
+  await within(closed, 15_000, 'fcpd closing the session');
+  await within(fcpd.exited, 15_000, 'fcpd exit');
+  expect(refused[0]).toBe('FILE_ERROR 0 FCP_ERR_BAD_PATH');
+  expect(fcpd.stderr()).not.toMatch(/^\s+at /m);
+  expect(fs.readdirSync(work)).toEqual([]);
+});

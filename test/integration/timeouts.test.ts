@@ -87,6 +87,10 @@ test('fcpd stopped with SIGSTOP mid-transfer: fcp fails with FCP_ERR_TIMEOUT (ex
   expect(message).toContain('nothing received for 2 s');
   // Woken, fcpd reads fcp's ERROR(FCP_ERR_TIMEOUT) and the close, and ends the session on that.
   expect({ ended: fcpdEnded, log: stopped!.stderr() }).toMatchObject({ ended: { code: 7, signal: null }, log: expect.stringMatching(/session [0-9a-f]+: failed: .*nothing received for 2 s/) });
+  // What fcpd left is resume state (a part file beside its journal) or nothing: never an orphaned temporary.
+  const left = (fs.readdirSync(dst, { recursive: true }) as string[]).filter((name) => name.includes('.fcp-'));
+  expect(left.filter((name) => !name.endsWith('.fcp-part') && !name.endsWith('.fcp-part.journal'))).toEqual([]);
+  expect(left.filter((name) => name.endsWith('.fcp-part') && !left.includes(`${name}.journal`))).toEqual([]);
 });
 
 test('fcp killed with SIGKILL mid-transfer: its fcpd exits by itself', async () => {
