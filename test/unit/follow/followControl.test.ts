@@ -18,6 +18,14 @@ function controlled(passedOn: TransferEvents = {}): { events: TransferEvents; st
   return { events: control.events, stops: () => stops, dispose: () => control.dispose() };
 }
 
+/** The clock runs out IDLE_S after it (re)started, and not a millisecond before. */
+function expectStopIdleAfterNow(stops: () => number): void {
+  jest.advanceTimersByTime(IDLE_S * 1000 - 1);
+  expect(stops()).toBe(0);
+  jest.advanceTimersByTime(1);
+  expect(stops()).toBe(1);
+}
+
 test('a copy that takes longer than --follow-idle is not cut short: the clock starts when its last file ends', () => {
   const { events, stops, dispose } = controlled();
   events.start!(2, 100);
@@ -25,10 +33,7 @@ test('a copy that takes longer than --follow-idle is not cut short: the clock st
   jest.advanceTimersByTime(10 * IDLE_S * 1000);
   expect(stops()).toBe(0);
   events.file!(ended);
-  jest.advanceTimersByTime(IDLE_S * 1000 - 1);
-  expect(stops()).toBe(0);
-  jest.advanceTimersByTime(1);
-  expect(stops()).toBe(1);
+  expectStopIdleAfterNow(stops);
   dispose();
 });
 
@@ -42,10 +47,7 @@ test('growth restarts the clock; a file counted again during the copy (grew) is 
   events.file!(ended);
   jest.advanceTimersByTime(IDLE_S * 1000 - 1000);
   events.bytes!(3);
-  jest.advanceTimersByTime(IDLE_S * 1000 - 1);
-  expect(stops()).toBe(0);
-  jest.advanceTimersByTime(1);
-  expect(stops()).toBe(1);
+  expectStopIdleAfterNow(stops);
   dispose();
 });
 
