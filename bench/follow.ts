@@ -1,5 +1,5 @@
 /**
- * --follow latency on loopback (not a test): the time from an append on one side to the bytes
+ * --follow latency on loopback, or on the emulated WAN with BENCH_WAN=1 (otherSide.ts) (not a test): the time from an append on one side to the bytes
  * being in the copy on the other (verified: the receiver writes an APPEND only once it hashed it),
  * over many small appends, for an upload and a download through a local fcpd (sealed, as over a
  * network). Each append waits for the previous one to arrive, after a random pause of up to one
@@ -10,8 +10,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { copy, localLauncher } from '../src';
+import { copy } from '../src';
 import { FOLLOW_POLL_MS } from '../src/follow/constants';
+import { otherSide } from './otherSide';
 
 const APPENDS = Number(process.argv[2] ?? 1000);
 const LINE = Buffer.from('2026-12-04T20:00:00.000Z sensor=42 value=3.14159 status=ok\n');
@@ -63,10 +64,11 @@ async function run(way: 'push' | 'pull'): Promise<void> {
   const copied = path.join(work, 'copy.log');
   fs.writeFileSync(source, LINE);
   const controller = new AbortController();
+  const side = otherSide();
   const done = copy({
-    sources: [way === 'pull' ? `localhost:${source}` : source],
-    destination: way === 'push' ? `localhost:${copied}` : copied,
-    launcher: localLauncher(),
+    sources: [way === 'pull' ? side.at(source) : source],
+    destination: way === 'push' ? side.at(copied) : copied,
+    ...side.options(),
     encrypt: true,
     follow: { signal: controller.signal },
   });
@@ -85,7 +87,7 @@ async function run(way: 'push' | 'pull'): Promise<void> {
     latencies.sort((a, b) => a - b);
     const ms = (value: number): string => `${value.toFixed(1)} ms`;
     console.log(
-      `${way}: ${APPENDS} appends of ${LINE.length} B, poll ${FOLLOW_POLL_MS} ms: ` +
+      `${way} over ${side.label}: ${APPENDS} appends of ${LINE.length} B, poll ${FOLLOW_POLL_MS} ms: ` +
         `median ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(latencies[latencies.length - 1]!)}`,
     );
   } finally {
