@@ -19,8 +19,8 @@ const WAN_SHAPES: Record<string, [number, number, number]> = {
   'wan200-loss': [100, 1000, 0.1],
 };
 const WAN_SCRIPT = path.resolve(__dirname, '../../../../shared/bench/wan/wan.sh');
-const WAN_DIR = process.env.WAN_DIR ?? '/tmp/fcp-wan';
-const WAN_HOST_B = '10.77.0.2';
+export const WAN_DIR = process.env.WAN_DIR ?? '/tmp/fcp-wan';
+export const WAN_HOST_B = '10.77.0.2';
 const IPERF_SECONDS = 10;
 
 export interface Link {
@@ -55,7 +55,7 @@ function waitForNoChildren(pid: number): void {
   for (let tries = 0; tries < 100 && spawnSync('pgrep', ['-P', String(pid)]).status === 0; tries++) spawnSync('sleep', ['0.05']);
 }
 
-function sshConfigFile(file: string, host: string, hostName: string, port: number, identity: string): void {
+export function sshConfigFile(file: string, host: string, hostName: string, port: number, identity: string): void {
   fs.writeFileSync(
     file,
     [`Host ${host}`, `  HostName ${hostName}`, `  Port ${port}`, '  User root', `  IdentityFile ${identity}`, '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  LogLevel ERROR', ''].join('\n'),

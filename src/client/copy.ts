@@ -507,6 +507,11 @@ function reporting(
       bytes(count) {
         progress.bytesDone += count;
       },
+      // --follow: what following adds to the totals, so that the progress never passes 100 %.
+      grew(files, bytes) {
+        progress.filesTotal += files;
+        progress.bytesTotal += bytes;
+      },
       file(event) {
         progress.filesDone++;
         progress.currentFile = event.path.toString('utf8');

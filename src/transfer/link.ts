@@ -98,6 +98,8 @@ export interface TransferEvents {
   item?(report: ItemReport): void;
   /** --follow: something to tell the user (a source waited for, a followed file sent again). */
   notice?(text: string): void;
+  /** --follow: the transfer grew past start()'s totals (files counted again or new, bytes appended); their bytes and files come as usual. */
+  grew?(files: number, bytes: number): void;
 }
 
 /**

@@ -180,6 +180,7 @@ export class ReceiveEngine extends TransferRun {
       this.events.start?.(message.count, message.totalBytes);
     } else if (message.type === PacketType.FILE_COUNT && this.followed) {
       this.followed.newFiles += message.count;
+      this.events.grew?.(message.count, message.totalBytes);
     }
     if (message.type === PacketType.ENTRY_ERROR) this.sync?.entrySkippedBySender();
     const actions = this.machine.receive(0, message);
@@ -294,6 +295,7 @@ export class ReceiveEngine extends TransferRun {
           this.bytesSent += action.data.length;
           this.followed!.appends++;
           this.followed!.appendedBytes += action.data.length;
+          this.events.grew?.(0, action.data.length);
           this.events.bytes?.(action.data.length);
           break;
         case 'followNotice': {

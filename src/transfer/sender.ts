@@ -434,6 +434,7 @@ export class SendEngine extends TransferRun {
         this.followed.appends++;
         this.followed.appendedBytes += data.length;
         this.bytesSent += data.length;
+        this.events.grew?.(0, data.length);
         this.events.bytes?.(data.length);
         this.apply(this.machine.append(fileId, offset, mtimeNs, hash, data));
       },
@@ -441,7 +442,9 @@ export class SendEngine extends TransferRun {
         const files = entries.filter((entry): entry is FileEntry => entry.kind === 'file');
         if (resent) this.followed.resent += files.length;
         else this.followed.newFiles += files.length;
-        this.apply(this.machine.countMore(files.length, files.reduce((sum, file) => sum + file.size, 0)));
+        const bytes = files.reduce((sum, file) => sum + file.size, 0);
+        this.events.grew?.(files.length, bytes);
+        this.apply(this.machine.countMore(files.length, bytes));
         this.walk.entries.push(...entries);
         this.announce();
       },

@@ -21,3 +21,10 @@ export const MAX_RETRY_MS = 60_000;
  */
 export const FCPD_IDLE_INTERVALS = 3;
 export const MIN_FCPD_IDLE_S = 60;
+/**
+ * A local source's rescan is cut into slices, one every RESCAN_SLICE_MS (at most MAX_RESCAN_SLICES
+ * a pass), so that a pass still takes one --interval and the event loop is never held for a whole
+ * tree (snapshot.ts).
+ */
+export const RESCAN_SLICE_MS = 1_000;
+export const MAX_RESCAN_SLICES = 600;

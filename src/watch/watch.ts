@@ -27,12 +27,14 @@ import {
   MAX_BATCH_DELAY_MS,
   MAX_INTERVAL_S,
   MAX_NARROWED_PATHS,
+  MAX_RESCAN_SLICES,
   MAX_RETRY_MS,
   MIN_FCPD_IDLE_S,
   MIN_INTERVAL_S,
+  RESCAN_SLICE_MS,
 } from './constants';
 import type { Rename } from './renames';
-import { compare, refresh, scanTree, Snapshot } from './snapshot';
+import { TreeSnapshot } from './snapshot';
 import { EventSource, watchEvents } from './watcher';
 
 export type RoundKind = 'initial' | 'changes' | 'rescan' | 'reconnect' | 'keepalive';
@@ -146,7 +148,7 @@ export async function watch(options: WatchOptions): Promise<void> {
   const timeoutMs = base.timeout === undefined ? undefined : base.timeout * 1000;
   const reuseS = Math.max(MIN_FCPD_IDLE_S, Math.ceil(options.intervalS * FCPD_IDLE_INTERVALS));
   const fcpd = runsInProcess({ remote }, base) ? undefined : new SharedFcpd(base.launcher ?? launcherFor(remote, source.kind === 'local', base, log, timeoutMs, reuseS), log);
-  const local = source.kind === 'local' ? new LocalSource(source.path, base, log) : undefined;
+  const local = source.kind === 'local' ? new LocalSource(source.path, options.intervalS, base, log) : undefined;
   await local?.start();
   const wake = new Wakeup();
   options.signal.addEventListener('abort', () => wake.now(), { once: true });
@@ -156,7 +158,9 @@ export async function watch(options: WatchOptions): Promise<void> {
   let round = 0;
   let retryMs = FIRST_RETRY_MS;
   let retryAt = 0;
-  let nextRescan = Date.now() + options.intervalS * 1000;
+  // A local source is rescanned a slice at a time (a pass every interval); a remote one is synced whole every interval.
+  const rescanEveryMs = local?.sliceMs ?? options.intervalS * 1000;
+  let nextRescan = Date.now() + rescanEveryMs;
   let lastRound = Date.now();
   /** The next round must be a whole sync: the first, and the first after the link came back. */
   let whole: RoundKind | undefined = 'initial';
@@ -184,7 +188,7 @@ export async function watch(options: WatchOptions): Promise<void> {
       let narrowTo: Buffer[] | undefined;
       let renames: Rename[] = [];
       if (!kind && now >= nextRescan) {
-        nextRescan = now + options.intervalS * 1000;
+        nextRescan = now + rescanEveryMs;
         if (!local) kind = 'rescan';
         else local.rescan();
       }
@@ -268,7 +272,10 @@ class Wakeup {
 /** A watched local source directory: its snapshot, its events, its pending changes. */
 class LocalSource {
   private readonly root: Buffer;
-  private snapshot: Snapshot = new Map();
+  private snapshot!: TreeSnapshot;
+  /** Slices of a rescan pass, one every sliceMs: a pass takes one --interval. */
+  private readonly slices: number;
+  readonly sliceMs: number;
   private readonly batcher = new ChangeBatcher(DEBOUNCE_MS, MAX_BATCH_DELAY_MS);
   /** Paths named by events, looked at when the batch is taken. */
   private readonly named = new ChangeBatcher(DEBOUNCE_MS, MAX_BATCH_DELAY_MS);
@@ -279,6 +286,7 @@ class LocalSource {
 
   constructor(
     source: Buffer,
+    intervalS: number,
     private readonly options: CopyOptions,
     private readonly log: (line: string) => void,
   ) {
@@ -286,6 +294,8 @@ class LocalSource {
     let end = source.length;
     while (end > 1 && source[end - 1] === 0x2f) end--;
     this.root = source.subarray(0, end);
+    this.slices = Math.max(1, Math.min(MAX_RESCAN_SLICES, Math.floor((intervalS * 1000) / RESCAN_SLICE_MS)));
+    this.sliceMs = (intervalS * 1000) / this.slices;
   }
 
   /** Whether the user's filters leave out a path below the source (as the walk asks: under the source's name). */
@@ -296,7 +306,7 @@ class LocalSource {
   };
 
   async start(): Promise<void> {
-    this.snapshot = scanTree(this.root, this.excluded);
+    this.snapshot = new TreeSnapshot(this.root, this.excluded, this.slices);
     this.events = await watchEvents(this.root, (path) => {
       this.named.add(path, Date.now());
       this.changed();
@@ -307,13 +317,11 @@ class LocalSource {
     this.changed = changed;
   }
 
-  /** The whole tree looked at again: what changed since the snapshot joins the batch. */
+  /** The next slice of the tree looked at again: what changed since the snapshot joins the batch. */
   rescan(): void {
     // Paths events named are settled first: what they changed is theirs, not something missed.
     this.settleNamed();
-    const now = scanTree(this.root, this.excluded);
-    const { changed, renames } = compare(this.snapshot, now);
-    this.snapshot = now;
+    const { changed, renames } = this.snapshot.rescan();
     for (const path of changed) this.batcher.add(path, Date.now());
     this.renames.push(...renames);
     if (changed.length > 0) this.log(`rescan: ${changed.length} changes the events did not bring`);
@@ -336,7 +344,7 @@ class LocalSource {
   /** The paths events named, looked at again: what changed there joins the batch. */
   private settleNamed(): void {
     if (this.named.size === 0) return;
-    const { changed, renames } = refresh(this.snapshot, this.root, this.named.take(), this.excluded);
+    const { changed, renames } = this.snapshot.refresh(this.named.take());
     for (const path of changed) this.batcher.add(path, Date.now());
     this.renames.push(...renames);
   }

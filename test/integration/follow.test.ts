@@ -74,7 +74,8 @@ describe.each(WAYS)('%s', (way) => {
     const log = path.join(work, 'run.log');
     const copied = path.join(work, 'copy.log');
     fs.writeFileSync(log, 'start\n');
-    const run = follow(way, log, copied);
+    const progress: { bytesDone: number; bytesTotal: number; filesDone: number; filesTotal: number }[] = [];
+    const run = follow(way, log, copied, { progressIntervalMs: 10, onEvent: (event) => void (event.type === 'progress' && progress.push(event)) });
     await until('the first copy', sameAs(log, copied));
     const latencies: number[] = [];
     for (let step = 0; step < 20; step++) {
@@ -88,6 +89,9 @@ describe.each(WAYS)('%s', (way) => {
     expect(summary.errors).toEqual([]);
     expect(summary.followed).toEqual(expect.objectContaining({ resent: 0, newFiles: 0 }));
     expect(summary.followed!.appendedBytes).toBe(fs.statSync(log).size - 'start\n'.length);
+    // What following sent grows the total: the progress never passes 100 %, and ends there.
+    expect(progress.filter((p) => p.bytesDone > p.bytesTotal || p.filesDone > p.filesTotal)).toEqual([]);
+    expect(progress.at(-1)).toMatchObject({ bytesDone: fs.statSync(log).size, bytesTotal: fs.statSync(log).size, filesDone: 1, filesTotal: 1 });
     // No timing assertion: recorded for the report.
     latencies.sort((a, b) => a - b);
     console.log(`${way}: append to copy, median ${latencies[10]} ms, max ${latencies[19]} ms (polled every 20 ms)`);

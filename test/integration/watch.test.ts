@@ -21,6 +21,17 @@ import { useTempDirs } from './helpers/tmp';
 
 jest.setTimeout(60_000);
 
+/** The real @parcel/watcher, whose events a test can hold back: what the events miss is the rescan's. */
+const mockEvents = { muted: false };
+jest.mock('@parcel/watcher', () => {
+  const real = jest.requireActual<typeof import('@parcel/watcher')>('@parcel/watcher');
+  return {
+    ...real,
+    subscribe: (dir: string, callback: import('@parcel/watcher').SubscribeCallback, opts?: import('@parcel/watcher').Options) =>
+      real.subscribe(dir, (err, events) => (mockEvents.muted ? undefined : callback(err, events)), opts),
+  };
+});
+
 const temp = useTempDirs();
 afterAll(killAll);
 
@@ -186,6 +197,33 @@ describe.each([
     expect(after.map((round) => round.error)).toEqual(after.map(() => undefined));
     expect(after.reduce((sum, round) => sum + round.summary!.bytesSent, 0)).toBe(0);
   });
+});
+
+test('a change the events missed is found by the rescan within one interval, in whichever slice its directory is', async () => {
+  const src = path.join(temp.make('fcp-watch-src'), 'src');
+  const dst = temp.make('fcp-watch-dst');
+  startTree(src);
+  const logged: string[] = [];
+  const intervalS = 3;
+  const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true, log: (line) => logged.push(line) }, intervalS);
+  try {
+    await waitFor('the initial sync', () => watching.rounds.length >= 1);
+    mockEvents.muted = true;
+    fs.writeFileSync(path.join(src, 'd0', 'f1.txt'), 'changed unseen\n');
+    fs.rmSync(path.join(src, 'd1', 'f3.txt'));
+    write(path.join(src, 'd2', 'unseen.txt'), 'created unseen\n');
+    write(path.join(src, 'top.txt'), 'top, rewritten unseen\n');
+    // One pass takes one interval; a round and the debounce come on top.
+    await waitFor('the unseen changes at the destination', () => differences(src, dst).length === 0, (2 * intervalS + 10) * 1000);
+  } finally {
+    mockEvents.muted = false;
+    await watching.stop();
+  }
+  expect(differences(src, dst)).toEqual([]);
+  expect(fs.readFileSync(path.join(dst, 'd0', 'f1.txt'), 'utf8')).toBe('changed unseen\n');
+  expect(fs.existsSync(path.join(dst, 'd1', 'f3.txt'))).toBe(false);
+  expect(watching.rounds.slice(1).every((round) => round.kind === 'changes' && !round.error)).toBe(true);
+  expect(logged.filter((line) => line.startsWith('rescan: ')).length).toBeGreaterThanOrEqual(1);
 });
 
 test('an offline period: changes are kept, and the first round after the link is back syncs them all', async () => {

@@ -1,0 +1,179 @@
+/**
+ * The watch's snapshot against a real directory: a rescan pass (whole, or cut into slices) and a
+ * refresh of event-named paths report exactly the paths that changed, renames by inode, and leave
+ * the snapshot equal to the disk; a later pass with nothing changed reports nothing.
+ */
+import fc from 'fast-check';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Changes, Excluded, TreeSnapshot } from '../../../src/watch/snapshot';
+
+let root: string;
+beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-snapshot-'))));
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const none: Excluded = () => false;
+const at = (rel: string): string => path.join(root, rel);
+
+function write(rel: string, text: string): void {
+  fs.mkdirSync(path.dirname(at(rel)), { recursive: true });
+  fs.writeFileSync(at(rel), text);
+}
+
+function snapshot(slices = 1, excluded = none): TreeSnapshot {
+  return new TreeSnapshot(Buffer.from(root), excluded, slices);
+}
+
+/** Every slice of one pass, joined. */
+function pass(held: TreeSnapshot): { changed: string[]; renames: Changes['renames'] } {
+  const changed: string[] = [];
+  const renames: Changes['renames'] = [];
+  for (let i = 0; i < held.slices; i++) {
+    const found = held.rescan();
+    changed.push(...found.changed.map((p) => p.toString('latin1')));
+    renames.push(...found.renames);
+  }
+  return { changed: changed.sort(), renames };
+}
+
+/** Every path below the root on disk, relative. */
+function onDisk(dir = ''): string[] {
+  return fs.readdirSync(at(dir) || root, { withFileTypes: true }).flatMap((entry) => {
+    const rel = dir ? `${dir}/${entry.name}` : entry.name;
+    return entry.isDirectory() ? [rel, ...onDisk(rel)] : [rel];
+  });
+}
+
+/** The snapshot holds what lstat says of every path on disk, and nothing of `gone`. */
+function expectHeldAsOnDisk(held: TreeSnapshot, gone: readonly string[]): void {
+  for (const rel of onDisk()) {
+    const stat = fs.lstatSync(at(rel));
+    // A directory's size and times are not held up to date: they change with what it holds.
+    const times = stat.isDirectory() ? {} : { size: stat.size, mtimeMs: stat.mtimeMs };
+    expect({ rel, ...held.stamp(rel) }).toMatchObject({ rel, ino: stat.ino, perm: stat.mode & 0o7777, ...times });
+  }
+  for (const rel of gone) if (!fs.existsSync(at(rel))) expect({ rel, held: held.stamp(rel) }).toEqual({ rel, held: undefined });
+}
+
+describe('TreeSnapshot', () => {
+  beforeEach(() => {
+    write('a.txt', 'a');
+    write('d/b.txt', 'bb');
+    write('d/e/c.txt', 'ccc');
+    write('m/k.txt', 'k');
+  });
+
+  test('a pass reports each changed, added and removed path, and a moved directory as one rename', () => {
+    const held = snapshot();
+    fs.writeFileSync(at('a.txt'), 'longer');
+    fs.chmodSync(at('d/b.txt'), 0o600);
+    fs.rmSync(at('d/e/c.txt'));
+    write('new.txt', 'n');
+    fs.renameSync(at('m'), at('moved'));
+    const found = pass(held);
+    expect(found.changed).toEqual(['a.txt', 'd/b.txt', 'd/e/c.txt', 'm', 'm/k.txt', 'moved', 'moved/k.txt', 'new.txt']);
+    expect(found.renames).toEqual([{ from: 'm', to: 'moved', kind: 'dir' }]);
+    expectHeldAsOnDisk(held, ['d/e/c.txt', 'm', 'm/k.txt']);
+    expect(pass(held)).toEqual({ changed: [], renames: [] });
+  });
+
+  test('a changed mtime alone is a change; a directory whose contents changed is not one itself', () => {
+    const held = snapshot();
+    fs.utimesSync(at('d/e/c.txt'), 1_000, 1_000);
+    write('d/e/other.txt', 'o');
+    expect(pass(held).changed).toEqual(['d/e/c.txt', 'd/e/other.txt']);
+  });
+
+  test('a name that turns from a file into a directory is one change, and what the directory holds appeared', () => {
+    const held = snapshot();
+    fs.rmSync(at('a.txt'));
+    write('a.txt/inside', 'i');
+    fs.rmSync(at('d'), { recursive: true });
+    fs.writeFileSync(at('d'), 'now a file');
+    expect(pass(held).changed).toEqual(['a.txt', 'a.txt/inside', 'd', 'd/b.txt', 'd/e', 'd/e/c.txt']);
+    expectHeldAsOnDisk(held, ['d/b.txt', 'd/e', 'd/e/c.txt']);
+  });
+
+  test('sliced: each directory is looked at in exactly one slice of a pass, and the pass finds every change', () => {
+    for (let i = 0; i < 12; i++) write(`s${i}/f`, 'x');
+    const held = snapshot(4);
+    for (let i = 0; i < 12; i++) fs.writeFileSync(at(`s${i}/f`), `changed ${i}`);
+    const slices: string[][] = [];
+    for (let i = 0; i < 4; i++) slices.push(held.rescan().changed.map((p) => p.toString()));
+    expect(slices.flat().sort()).toEqual(Array.from({ length: 12 }, (_, i) => `s${i}/f`).sort());
+    // The work is spread: no slice holds every directory.
+    expect(Math.max(...slices.map((slice) => slice.length))).toBeLessThan(12);
+    expect(pass(held).changed).toEqual([]);
+  });
+
+  test('refresh looks at the named paths only (and below a named directory), from the closest directory it holds', () => {
+    const held = snapshot();
+    fs.writeFileSync(at('a.txt'), 'unnamed change');
+    fs.writeFileSync(at('d/e/c.txt'), 'named below a named directory');
+    write('fresh/deep/x.txt', 'x');
+    const found = held.refresh([Buffer.from('d'), Buffer.from('fresh/deep/x.txt')]);
+    expect(found.changed.map((p) => p.toString()).sort()).toEqual(['d/e/c.txt', 'fresh', 'fresh/deep', 'fresh/deep/x.txt']);
+    // What no event named is the rescan's.
+    expect(pass(held).changed).toEqual(['a.txt']);
+  });
+
+  test('the filters leave entries out of the snapshot, and out of what a pass reports', () => {
+    const excluded: Excluded = (p) => p.toString().endsWith('.log') || p.toString() === 'd/e';
+    const held = snapshot(1, excluded);
+    write('x.log', 'l');
+    fs.writeFileSync(at('d/e/c.txt'), 'under an excluded directory');
+    write('y.txt', 'y');
+    expect(pass(held).changed).toEqual(['y.txt']);
+    expect(held.stamp('d/e')).toBeUndefined();
+    expect(held.refresh([Buffer.from('d/e/c.txt')]).changed).toEqual([]);
+  });
+
+  test('names are bytes: a name that is not UTF-8 is held and reported as its bytes', () => {
+    const name = Buffer.from([0x66, 0xff, 0x2e, 0x74]);
+    const held = snapshot();
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/d/`), name]), 'bytes');
+    const found = pass(held);
+    expect(found.changed).toEqual([`d/${name.toString('latin1')}`]);
+    expect(held.stamp(`d/${name.toString('latin1')}`)).toMatchObject({ kind: 'file', size: 5 });
+  });
+
+  test('property: after any operations, one pass leaves the snapshot as the disk, and the next pass reports nothing', () => {
+    const names = ['p', 'q', 'r/s', 'r/t', 'u/v/w'];
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('write' as const), name: fc.constantFrom(...names), text: fc.string({ maxLength: 8 }) }),
+      fc.record({ kind: fc.constant('remove' as const), name: fc.constantFrom(...names, 'r', 'u', 'u/v') }),
+      fc.record({ kind: fc.constant('move' as const), from: fc.constantFrom(...names, 'r', 'u'), to: fc.constantFrom('x', 'y', 'r/z') }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 12 }), fc.integer({ min: 1, max: 5 }), (ops, slices) => {
+        fs.rmSync(root, { recursive: true, force: true });
+        fs.mkdirSync(root);
+        for (const name of names) write(name, name);
+        const held = snapshot(slices);
+        const touched = new Set<string>(names);
+        for (const step of ops) {
+          // A step the tree does not allow now (a file where a directory is needed) is left out.
+          try {
+            if (step.kind === 'write') {
+              fs.rmSync(at(step.name), { recursive: true, force: true });
+              write(step.name, step.text);
+            } else if (step.kind === 'remove') {
+              fs.rmSync(at(step.name), { recursive: true, force: true });
+            } else if (fs.existsSync(at(step.from)) && !fs.existsSync(at(step.to)) && !step.to.startsWith(`${step.from}/`)) {
+              fs.mkdirSync(path.dirname(at(step.to)), { recursive: true });
+              fs.renameSync(at(step.from), at(step.to));
+            }
+          } catch {
+            // ENOTDIR, EEXIST: nothing was changed by it.
+          }
+        }
+        for (const rel of onDisk()) touched.add(rel);
+        pass(held);
+        expectHeldAsOnDisk(held, [...touched, 'x/s', 'y/s', 'r/z/s', 'x/v/w', 'y/v/w']);
+        expect(pass(held)).toEqual({ changed: [], renames: [] });
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
