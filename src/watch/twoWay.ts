@@ -25,7 +25,6 @@ import * as nodePath from 'node:path';
 import { copy, CopyOptions, launcherFor } from '../client/copy';
 import { Location, parseLocation } from '../client/location';
 import { asFcpError, FcpError } from '../errors';
-import { MAX_FILES_FROM_BYTES } from '../protocol/constants';
 import { SideStat, SyncedPath, TwoWayDb, twoWayDbFile } from '../state/twoWayDb';
 import { reconcileTwoWay, TwoWayAction, TwoWayConflict, Version, Versions } from '../track/reconcile';
 import { deleteThere } from '../track/deletions';
@@ -120,25 +119,6 @@ function specOf(spec: string | Buffer, location: Location): Buffer {
   return raw.subarray(0, raw.length - (location.path.length - withoutSlashes(location.path).length));
 }
 
-/** Batches of paths that each fit in one FILES_FROM. */
-function filesFromBatches(paths: readonly string[]): Buffer[][] {
-  const batches: Buffer[][] = [];
-  let batch: Buffer[] = [];
-  let bytes = 0;
-  for (const path of paths) {
-    const bytesOf = Buffer.byteLength(path, 'latin1') + 1;
-    if (batch.length > 0 && bytes + bytesOf > MAX_FILES_FROM_BYTES) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(Buffer.from(path, 'latin1'));
-    bytes += bytesOf;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
-}
-
 const sameState = (a: FileState | undefined, b: FileState | undefined): boolean =>
   a === undefined || b === undefined ? a === b : a.size === b.size && a.mtimeUs === b.mtimeUs && a.mode === b.mode;
 
@@ -180,19 +160,15 @@ class Pair {
 
   /** Sends these files (latin1 paths) there, or brings them here; false when any of them failed. */
   async send(paths: readonly string[], toThere: boolean): Promise<boolean> {
-    let ok = true;
-    for (const filesFrom of filesFromBatches(paths)) {
-      const summary = await copy({
-        ...this.session(),
-        sources: [toThere ? this.here : this.thereSpec],
-        destination: toThere ? this.thereSpec : this.here,
-        filesFrom,
-        // Known to differ: no quick check (a change within the same mtime tick and size would pass it).
-        ignoreTimes: true,
-      });
-      ok &&= summary.errors.length === 0;
-    }
-    return ok;
+    const summary = await copy({
+      ...this.session(),
+      sources: [toThere ? this.here : this.thereSpec],
+      destination: toThere ? this.thereSpec : this.here,
+      filesFrom: paths.map((path) => Buffer.from(path, 'latin1')),
+      // Known to differ: no quick check (a change within the same mtime tick and size would pass it).
+      ignoreTimes: true,
+    });
+    return summary.errors.length === 0;
   }
 
   /** The version there of `path`, brought here as `name`. */

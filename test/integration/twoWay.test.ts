@@ -9,9 +9,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import type { CopyOptions } from '../../src/client/copy';
 import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
-import { killAll } from './helpers/run';
+import { FCP_BIN, killAll, runFcp } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
 
@@ -20,12 +21,13 @@ jest.setTimeout(60_000);
 const temp = useTempDirs();
 afterAll(killAll);
 
-/** Every regular file below `root` and its content. */
+/** Every regular file below `root` and its content (not fcp's partial files of a transfer under way). */
 function filesOf(root: string): Record<string, string> {
   const found: Record<string, string> = {};
   const visit = (rel: string): void => {
     for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.name.includes('.fcp-part')) continue;
       if (entry.isDirectory()) visit(child);
       else if (entry.isFile()) found[child] = fs.readFileSync(path.join(root, child), 'utf8');
     }
@@ -183,4 +185,48 @@ test('an offline period with changes on both sides: kept, and reconciled once th
   const failed = running.rounds.filter((round) => round.error);
   expect(failed.length).toBeGreaterThan(0);
   for (const round of failed) expect(['FCP_ERR_CONNECTION', 'FCP_ERR_TIMEOUT', 'FCP_ERR_CONNECTION_LOST', 'FCP_ERR_PEER_UNREACHABLE']).toContain(round.error!.code);
+});
+
+test('fcp --watch --two-way --json: a conflict event and round records; SIGTERM ends it with exit 0; the state database is under XDG_STATE_HOME', async () => {
+  const a = temp.make('fcp-2way-a');
+  const b = temp.make('fcp-2way-b');
+  const state = temp.make('fcp-2way-state');
+  write(path.join(a, 'same.txt'), 'a version\n');
+  write(path.join(b, 'same.txt'), 'b version\n');
+  const child = spawn(process.execPath, [FCP_BIN, '--watch', '--two-way', '--json', a, b], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_STATE_HOME: state } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const records = (): { event: string; [key: string]: unknown }[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
+  try {
+    await waitFor('the first round record', () => records().some((record) => record.event === 'round'));
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  // Never synced, different on the two sides: both kept.
+  const conflict = records().find((record) => record.event === 'conflict');
+  expect(conflict).toMatchObject({ path: 'same.txt', conflict: 'bothEdited', copy: expect.stringMatching(/^same\.txt\.conflict-/) });
+  expect(records().find((record) => record.event === 'round')).toMatchObject({ kind: 'initial', pushed: 2, pulled: 0, conflicts: 1 });
+  expect(filesOf(a)).toEqual({ 'same.txt': 'a version\n', [conflict!.copy as string]: 'b version\n' });
+  expect(filesOf(b)).toEqual(filesOf(a));
+  expect(fs.readdirSync(path.join(state, 'fcp', 'two-way')).filter((name) => name.endsWith('.db'))).toHaveLength(1);
+});
+
+test('--two-way without --watch, or with options it has no use for, is a usage error', async () => {
+  const a = temp.make('fcp-2way-a');
+  const b = temp.make('fcp-2way-b');
+  const alone = await runFcp(['--two-way', a, b]);
+  expect({ code: alone.code, stderr: alone.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining('--two-way is a mode of --watch') });
+  for (const option of ['--delete', '--dry-run']) {
+    const refused = await runFcp(['--watch', '--two-way', option, a, b]);
+    expect({ option, code: refused.code, stderr: refused.stderr }).toMatchObject({ option, code: 2, stderr: expect.stringContaining(`${option} and --two-way were both given`) });
+  }
+  const both = await runFcp(['--watch', '--two-way', 'h1:a', 'h2:b']);
+  expect({ code: both.code, stderr: both.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining('one host') });
+  expect(fs.readdirSync(a)).toEqual([]);
+  expect(fs.readdirSync(b)).toEqual([]);
 });
