@@ -64,15 +64,23 @@ function withoutProgress(request: CopyOptions): CopyOptions {
   return { ...request, onEvent: (event: CopyEvent) => (event.type !== 'progress' && event.type !== 'start' ? request.onEvent?.(event) : undefined) };
 }
 
+/** A round's record (--json), or its line: a notice when the round failed, else shown with -v. */
+function roundOutput(reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): (record: object, line: () => string, failed: boolean) => void {
+  return (record, line, failed) => {
+    if (json) stdout.write(`${showJson(record)}\n`);
+    else if (failed) reporter.notice(line());
+    else reporter.log(line());
+  };
+}
+
 export async function runWatch(request: CopyOptions, intervalS: number, reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): Promise<number> {
+  const output = roundOutput(reporter, json, stdout);
   await watch({
     copy: withoutProgress(request),
     intervalS,
     signal: stopOnSignals(reporter),
     onRound: (report) => {
-      if (json) stdout.write(`${showJson(roundRecord(report))}\n`);
-      else if (report.error) reporter.notice(roundLine(report));
-      else reporter.log(roundLine(report));
+      output(roundRecord(report), () => roundLine(report), report.error !== undefined);
       for (const error of report.summary?.errors ?? []) if (!json) reporter.error(error);
     },
   });
@@ -105,18 +113,16 @@ function twoWayRoundLine(report: TwoWayRoundReport): string {
 }
 
 export async function runTwoWay(request: CopyOptions, intervalS: number, reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): Promise<number> {
+  const output = roundOutput(reporter, json, stdout);
   await twoWay({
     copy: withoutProgress(request),
     intervalS,
     signal: stopOnSignals(reporter),
     onRound: (report) => {
       for (const conflict of report.conflicts) {
-        if (json) stdout.write(`${showJson({ event: 'conflict', path: latin1(conflict.path), conflict: conflict.conflict, ...(conflict.copy ? { copy: latin1(conflict.copy) } : {}) })}\n`);
-        else reporter.notice(conflictLine(conflict));
+        output({ event: 'conflict', path: latin1(conflict.path), conflict: conflict.conflict, ...(conflict.copy ? { copy: latin1(conflict.copy) } : {}) }, () => conflictLine(conflict), true);
       }
-      if (json) stdout.write(`${showJson(twoWayRoundRecord(report))}\n`);
-      else if (report.error) reporter.notice(twoWayRoundLine(report));
-      else reporter.log(twoWayRoundLine(report));
+      output(twoWayRoundRecord(report), () => twoWayRoundLine(report), report.error !== undefined);
     },
   });
   return ExitCode.OK;

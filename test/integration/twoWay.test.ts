@@ -9,10 +9,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { CopyOptions } from '../../src/client/copy';
 import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
-import { FCP_BIN, killAll, runFcp } from './helpers/run';
+import { killAll, runFcp, spawnFcp } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
 
@@ -193,20 +192,13 @@ test('fcp --watch --two-way --json: a conflict event and round records; SIGTERM 
   const state = temp.make('fcp-2way-state');
   write(path.join(a, 'same.txt'), 'a version\n');
   write(path.join(b, 'same.txt'), 'b version\n');
-  const child = spawn(process.execPath, [FCP_BIN, '--watch', '--two-way', '--json', a, b], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_STATE_HOME: state } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const records = (): { event: string; [key: string]: unknown }[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
+  const fcp = spawnFcp(['--watch', '--two-way', '--json', a, b], { env: { ...process.env, XDG_STATE_HOME: state } });
   try {
-    await waitFor('the first round record', () => records().some((record) => record.event === 'round'));
+    await waitFor('the first round record', () => fcp.records().some((record) => record.event === 'round'));
   } finally {
-    child.kill('SIGTERM');
+    expect(await fcp.stop(10_000)).toEqual({ code: 0, stderr: '' });
   }
-  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
-  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  const records = fcp.records;
   // Never synced, different on the two sides: both kept.
   const conflict = records().find((record) => record.event === 'conflict');
   expect(conflict).toMatchObject({ path: 'same.txt', conflict: 'bothEdited', copy: expect.stringMatching(/^same\.txt\.conflict-/) });

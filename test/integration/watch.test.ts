@@ -8,11 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { CopyOptions } from '../../src/client/copy';
 import { RoundReport, watch } from '../../src/watch/watch';
 import { compareTrees } from './helpers/compare';
-import { FCP_BIN, killAll } from './helpers/run';
+import { killAll, spawnFcp } from './helpers/run';
 import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
 import { useTempDirs } from './helpers/tmp';
 
@@ -160,22 +159,15 @@ test('fcp --watch --json: a round record per round, and SIGTERM ends it with exi
   const src = path.join(temp.make('fcp-watch-src'), 'src');
   const dst = temp.make('fcp-watch-dst');
   startTree(src);
-  const child = spawn(process.execPath, [FCP_BIN, '--watch', '--json', '--delete', '--via-fcpd', `${src}/`, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const records = (): { event: string; kind?: string; name?: string }[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
+  const fcp = spawnFcp(['--watch', '--json', '--delete', '--via-fcpd', `${src}/`, dst]);
+  const records = (): { event: string; kind?: string; name?: string }[] => fcp.records();
   try {
     await waitFor('the initial round record', () => records().some((record) => record.event === 'round'));
     write(path.join(src, 'later.txt'), 'later\n');
     await waitFor('the change round record', () => records().filter((record) => record.event === 'round').length >= 2);
   } finally {
-    child.kill('SIGTERM');
+    expect(await fcp.stop(10_000)).toEqual({ code: 0, stderr: '' });
   }
-  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
-  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   const rounds = records().filter((record) => record.event === 'round');
   expect(rounds.map((record) => record.kind)).toEqual(['initial', 'changes']);
   expect(records()).toContainEqual(expect.objectContaining({ event: 'item', name: 'later.txt' }));

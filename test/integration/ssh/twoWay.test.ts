@@ -3,10 +3,10 @@
  * made on either side reaches the other, a deletion there reaches here, both edits of one file
  * are kept, and SIGTERM ends fcp with exit 0.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, FCP, killAll, tempDir, waitFor } from './harness';
+import { childEnv, filesWithContent as files, killAll, tempDir, waitFor } from './harness';
+import { spawnFcp } from '../helpers/run';
 import { fcpdCommand, Sshd, startSshd } from './sshd';
 
 jest.setTimeout(120_000);
@@ -27,14 +27,6 @@ afterAll(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-/** Every file below root with its content, sorted (fcp's partial files of a transfer under way left out). */
-function files(root: string): string[] {
-  return (fs.readdirSync(root, { recursive: true, encoding: 'utf8' }) as string[])
-    .filter((name) => !name.includes('.fcp-part') && fs.lstatSync(path.join(root, name), { throwIfNoEntry: false })?.isFile())
-    .map((name) => `${name}: ${fs.readFileSync(path.join(root, name), 'utf8')}`)
-    .sort();
-}
-
 test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM ends it with exit 0', async () => {
   const here = path.join(work, 'here');
   const there = path.join(work, 'there');
@@ -46,13 +38,7 @@ test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM
   const logins = (): number => sshd.log().split('\n').filter((line) => line.includes('Accepted publickey')).length;
   const before = logins();
   const args = ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir), '--watch', '--two-way', '--interval', '1', '--json', here, `${sshd.alias}:${there}`];
-  const child = spawn(process.execPath, [FCP, ...args], { env, cwd: work, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const records = (): { event: string; [key: string]: unknown }[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
+  const fcp = spawnFcp(args, { env, cwd: work });
   const same = (): boolean => files(here).join() === files(there).join();
   try {
     await waitFor('the first round', () => same() && files(here).length === 3);
@@ -65,16 +51,14 @@ test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM
     fs.writeFileSync(path.join(there, 'a.txt'), 'a edited there, longer\n');
     await waitFor('both edits on both sides', () => same() && files(here).some((line) => line.startsWith('a.txt.conflict-')));
   } finally {
-    child.kill('SIGTERM');
+    expect(await fcp.stop()).toEqual({ code: 0, stderr: '' });
   }
-  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
-  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   expect(files(here)).toEqual(files(there));
   expect(files(here)).toEqual(expect.arrayContaining(['new-here.txt: made here\n', 'new-there.txt: made there\n', 'sub/b.txt: b\n']));
   expect(files(here).some((line) => line.startsWith('c.txt'))).toBe(false);
   // Both edits are kept: here's under the name, there's under a conflict name with the host's name.
   expect(files(here)).toContain('a.txt: a edited here\n');
   expect(files(here).filter((line) => line.startsWith('a.txt.conflict-'))).toEqual([expect.stringMatching(new RegExp(`^a\\.txt\\.conflict-${sshd.alias}-\\d{8}T\\d{6}Z: a edited there, longer\n$`))]);
-  expect(records()).toContainEqual(expect.objectContaining({ event: 'conflict', path: 'a.txt', conflict: 'bothEdited' }));
+  expect(fcp.records()).toContainEqual(expect.objectContaining({ event: 'conflict', path: 'a.txt', conflict: 'bothEdited' }));
   expect(logins() - before).toBe(1);
 });
