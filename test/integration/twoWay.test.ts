@@ -164,7 +164,7 @@ test('an offline period with changes on both sides: kept, and reconciled once th
   try {
     await waitFor('the first round', settledWith(a, b, { 'a.txt': 'a\n', 'b.txt': 'b\n', 'gone.txt': 'deleted in a while offline\n' }));
     proxy.offline();
-    await waitFor('a round failing on the cut link', () => running.rounds.some((round) => round.error !== undefined));
+    await waitFor('a round failing on the cut link', () => running.rounds.some((round) => round.error !== undefined), 40_000);
     write(path.join(a, 'offline-a.txt'), 'made in a offline\n');
     write(path.join(b, 'offline-b.txt'), 'made in b offline\n');
     fs.writeFileSync(path.join(b, 'a.txt'), 'a edited in b offline\n');
