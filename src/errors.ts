@@ -76,6 +76,8 @@ export const ERROR_CODES = {
   FCP_ERR_NOT_TRACKED: { wire: 75, category: 'USAGE' },
   /** fcp-track push/pull: a file changed on both sides since the last sync was refused (--ours, --theirs). */
   FCP_ERR_CONFLICT: { wire: 76, category: 'PARTIAL' },
+  /** fcp --watch --two-way: its state database cannot be read (corrupted, or from a newer fcp). */
+  FCP_ERR_TWO_WAY_STATE: { wire: 77, category: 'FILE_IO' },
   FCP_ERR_INTERNAL: { wire: 99, category: 'INTERNAL' },
 } as const satisfies Record<string, { wire: number; category: Category }>;
 

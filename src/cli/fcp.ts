@@ -17,7 +17,7 @@ import { parseArgs, timeoutOption } from './parseArgs';
 import { operandBytes } from './rawArgv';
 import { FilterArg, filesFromFile, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
-import { runWatch } from './watchCommand';
+import { runTwoWay, runWatch } from './watchCommand';
 import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S } from '../watch/constants';
 import { keepAllPartials } from '../state/partialFile';
 import { reapLaunching } from '../launch/remoteReap';
@@ -112,6 +112,8 @@ interface FcpOptions extends SyncFlags, JobFlags {
   timeout?: number;
   cipher?: CipherName | 'none';
   watch?: boolean;
+  /** --two-way: with --watch, changes go both ways. */
+  twoWay?: boolean;
   /** --interval: seconds. */
   interval?: number;
   /** Bytes per second, from -l (Kbit/s) and --bwlimit (KiB/s). */
@@ -204,6 +206,7 @@ export function program(): Command {
     .option('--itemize-changes', "sync: one line per change on stdout in rsync's %i format (>f+++++++++ new file, >f.st...... changed, .f...p..... mode only, *deleting)")
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('--watch', 'sync, then keep syncing: changes are picked up from file-system events and rescans, and sent in rounds over one fcpd (README "Watching"); Ctrl-C or SIGTERM ends it (exit 0)')
+    .option('--two-way', 'with --watch: keep A and B the same both ways (fcp --watch --two-way A B): changes and deletions on either side go to the other, a file changed on both sides keeps both versions (NAME.conflict-HOST-TIME); a state database per pair (README "Two-way")')
     .option('--interval <seconds>', `--watch: rescan the source every SECONDS, for changes the events missed; a remote source is only rescanned (${MIN_INTERVAL_S}-${MAX_INTERVAL_S}, default ${DEFAULT_INTERVAL_S})`, argParser(wholeNumber(MIN_INTERVAL_S, MAX_INTERVAL_S)))
     .option('--follow', 'after the copy, keep sending what the files grow by, files rewritten or truncated (again, as a delta) and new files in copied trees; a source that does not exist yet is waited for; Ctrl-C or SIGTERM stops it (exit 0)')
     .option('--follow-idle <seconds>', `with --follow: stop once nothing grew for this many seconds after the copy (1-${MAX_FOLLOW_IDLE_S})`, argParser(wholeNumber(1, MAX_FOLLOW_IDLE_S)))
@@ -393,6 +396,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       const context = { maxJobs: settings.max_jobs.value as number, keepDays: settings.keep_jobs.value as number };
       return await runJobCommand(jobCommand, { flags: options, context, reporter, stdout: io.stdout, copy: request, ssh: request.ssh ?? {} });
     }
+    if (options.twoWay && !options.watch) throw new FcpError('FCP_ERR_USAGE', '--two-way is a mode of --watch', { hint: 'fcp --watch --two-way A B' });
+    if (options.twoWay) return await runTwoWay(request, settings.interval.value as number, reporter, !!options.json, io.stdout);
     if (options.watch) return await runWatch(request, settings.interval.value as number, reporter, !!options.json, io.stdout);
     const summary = await copy(request);
     reporter.summary(summary);

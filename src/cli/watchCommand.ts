@@ -8,6 +8,7 @@ import { ExitCode } from '../errors';
 import { showJson, showName } from '../showName';
 import { reapLaunching } from '../launch/remoteReap';
 import { keepAllPartials } from '../state/partialFile';
+import { ConflictReport, TwoWayRoundReport, twoWay } from '../watch/twoWay';
 import { RoundReport, watch } from '../watch/watch';
 import type { Reporter } from './reporter';
 
@@ -43,7 +44,8 @@ function roundLine(report: RoundReport): string {
   return `round ${report.round} (${report.kind}${report.paths > 0 ? `, ${report.paths} paths` : ''}): ${summary.files - summary.filesSkipped} sent, ${summary.filesDeleted} deleted, ${summary.bytesSent} bytes`;
 }
 
-export async function runWatch(request: CopyOptions, intervalS: number, reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): Promise<number> {
+/** SIGINT and SIGTERM end the watch once the round under way is over (or STOP_WAIT_MS later, exit 0 either way). */
+function stopOnSignals(reporter: Reporter): AbortSignal {
   const stop = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -56,19 +58,73 @@ export async function runWatch(request: CopyOptions, intervalS: number, reporter
       }, STOP_WAIT_MS).unref();
     });
   }
-  // A round's progress is not shown: rounds are short, and a progress line per round says nothing.
-  const onEvent = (event: CopyEvent): void => {
-    if (event.type !== 'progress' && event.type !== 'start') request.onEvent?.(event);
+  return stop.signal;
+}
+
+/** A round's progress is not shown: rounds are short, and a progress line per round says nothing. */
+function withoutProgress(request: CopyOptions): CopyOptions {
+  return { ...request, onEvent: (event: CopyEvent) => (event.type !== 'progress' && event.type !== 'start' ? request.onEvent?.(event) : undefined) };
+}
+
+/** A round's record (--json), or its line: a notice when the round failed, else shown with -v. */
+function roundOutput(reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): (record: object, line: () => string, failed: boolean) => void {
+  return (record, line, failed) => {
+    if (json) stdout.write(`${showJson(record)}\n`);
+    else if (failed) reporter.notice(line());
+    else reporter.log(line());
   };
+}
+
+export async function runWatch(request: CopyOptions, intervalS: number, reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): Promise<number> {
+  const output = roundOutput(reporter, json, stdout);
   await watch({
-    copy: { ...request, onEvent },
+    copy: withoutProgress(request),
     intervalS,
-    signal: stop.signal,
+    signal: stopOnSignals(reporter),
     onRound: (report) => {
-      if (json) stdout.write(`${showJson(roundRecord(report))}\n`);
-      else if (report.error) reporter.notice(roundLine(report));
-      else reporter.log(roundLine(report));
+      output(roundRecord(report), () => roundLine(report), report.error !== undefined);
       for (const error of report.summary?.errors ?? []) if (!json) reporter.error(error);
+    },
+  });
+  return ExitCode.OK;
+}
+
+/** A two-way round as --json shows it. */
+export function twoWayRoundRecord(report: TwoWayRoundReport): object {
+  const { error } = report;
+  return {
+    event: 'round',
+    round: report.round,
+    kind: report.kind,
+    ...(error
+      ? { error: { code: error.code, message: error.message }, retryInMs: report.retryInMs }
+      : { pushed: report.pushed, pulled: report.pulled, deletedHere: report.deletedHere, deletedThere: report.deletedThere, conflicts: report.conflicts.length }),
+  };
+}
+
+const latin1 = (path: string): string => showName(Buffer.from(path, 'latin1'));
+
+function conflictLine({ path, conflict, copy }: ConflictReport): string {
+  if (conflict === 'editOverDelete') return `conflict: ${latin1(path)} was edited on one side and deleted on the other: the edited version is kept on both`;
+  return `conflict: ${latin1(path)} was edited on both sides: this machine's version keeps the name, the other is kept as ${latin1(copy!)} on both`;
+}
+
+function twoWayRoundLine(report: TwoWayRoundReport): string {
+  if (report.error) return `round ${report.round} (${report.kind}) failed: ${report.error.message}; trying again in ${(report.retryInMs ?? 0) / 1000} s`;
+  return `round ${report.round} (${report.kind}): ${report.pushed} sent, ${report.pulled} brought here, ${report.deletedThere} deleted there, ${report.deletedHere} deleted here, ${report.conflicts.length} conflicts`;
+}
+
+export async function runTwoWay(request: CopyOptions, intervalS: number, reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): Promise<number> {
+  const output = roundOutput(reporter, json, stdout);
+  await twoWay({
+    copy: withoutProgress(request),
+    intervalS,
+    signal: stopOnSignals(reporter),
+    onRound: (report) => {
+      for (const conflict of report.conflicts) {
+        output({ event: 'conflict', path: latin1(conflict.path), conflict: conflict.conflict, ...(conflict.copy ? { copy: latin1(conflict.copy) } : {}) }, () => conflictLine(conflict), true);
+      }
+      output(twoWayRoundRecord(report), () => twoWayRoundLine(report), report.error !== undefined);
     },
   });
   return ExitCode.OK;

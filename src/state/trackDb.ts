@@ -5,10 +5,11 @@
  * open; a database that is not one (corrupted, truncated) or that a newer fcp wrote is
  * FCP_ERR_TRACK_STATE, which `fcp-track repair` answers by rebuilding it.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
 import type { TrackRecord } from '../track/status';
+import { openVersioned, VersionedSchema } from './versionedDb';
 
 /** Each migration takes the schema from its index to the next version; never edit one, only append. */
 const MIGRATIONS: readonly string[] = [
@@ -60,11 +61,16 @@ interface FileRow {
   removed: number;
 }
 
+const REPAIR_HINT = 'run fcp-track repair: it rebuilds the database from the folder and the remote record';
+
+const TRACK_SCHEMA: VersionedSchema = {
+  migrations: MIGRATIONS,
+  what: "the tracked folder's database",
+  failure: (message, why, cause) => new FcpError('FCP_ERR_TRACK_STATE', message, { hint: why === 'newer' ? 'use the fcp that made it, or a newer one' : REPAIR_HINT, cause }),
+};
+
 function corrupted(file: string, err: unknown): FcpError {
-  return new FcpError('FCP_ERR_TRACK_STATE', `the tracked folder's database ${showName(file)} cannot be read: ${(err as Error).message}`, {
-    hint: 'run fcp-track repair: it rebuilds the database from the folder and the remote record',
-    cause: err,
-  });
+  return TRACK_SCHEMA.failure(`${TRACK_SCHEMA.what} ${showName(file)} cannot be read: ${(err as Error).message}`, 'unreadable', err);
 }
 
 function recordOf(row: FileRow): TrackRecord {
@@ -85,29 +91,7 @@ export class TrackDb {
 
   /** Opens (with `create`, creates) the database, checks it and migrates its schema. */
   static open(file: string, create = false): TrackDb {
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(file, { fileMustExist: !create });
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > TRACK_SCHEMA_VERSION) {
-        db.close();
-        throw new FcpError('FCP_ERR_TRACK_STATE', `the tracked folder's database ${showName(file)} has schema ${version}, newer than this fcp's ${TRACK_SCHEMA_VERSION}`, {
-          hint: 'use the fcp that made it, or a newer one',
-        });
-      }
-      db.pragma('journal_mode = WAL');
-      db.transaction(() => {
-        for (let v = version; v < TRACK_SCHEMA_VERSION; v++) db!.exec(MIGRATIONS[v]!);
-        db!.pragma(`user_version = ${TRACK_SCHEMA_VERSION}`);
-      })();
-      return new TrackDb(db, file);
-    } catch (err) {
-      if (db?.open) db.close();
-      if (err instanceof FcpError) throw err;
-      throw corrupted(file, err);
-    }
+    return new TrackDb(openVersioned(file, TRACK_SCHEMA, create), file);
   }
 
   private guarded<T>(run: () => T): T {

@@ -121,7 +121,7 @@ export function scanFiles(root: string, filter: PathFilter, dir = ''): Map<strin
 }
 
 /** The sha256 of a file (hex). */
-export function hashFile(file: string): Promise<string> {
+export function hashFile(file: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
     fs.createReadStream(file)

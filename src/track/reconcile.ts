@@ -14,6 +14,9 @@
  * - conflict: both changed, differently: nothing moves unless `resolve` says whose version wins
  *   ('ours': here wins, push or deleteRemote; 'theirs': there wins, pull or deleteLocal).
  * A path whose three versions agree needs nothing and is left out.
+ *
+ * fcp --watch --two-way has no one to ask: reconcileTwoWay settles every conflict without losing a
+ * version (an edit beats a deletion; two edits are both kept, the one there under a conflict name).
  */
 
 export interface Version {
@@ -69,10 +72,46 @@ export function reconcileOne(v: Versions, resolve?: Resolution): Action | undefi
 
 /** The actions of every path, in path order (`resolve` applies to conflicts only). */
 export function reconcile(versions: Iterable<Versions>, resolve?: Resolution): Action[] {
-  const actions: Action[] = [];
+  return inPathOrder(versions, (v) => reconcileOne(v, resolve));
+}
+
+function inPathOrder<T extends { path: string }>(versions: Iterable<Versions>, one: (v: Versions) => T | undefined): T[] {
+  const actions: T[] = [];
   for (const v of versions) {
-    const action = reconcileOne(v, resolve);
+    const action = one(v);
     if (action) actions.push(action);
   }
   return actions.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** How fcp --watch --two-way settled a conflict: which versions are kept, and where. */
+export type TwoWayConflict = 'editOverDelete' | 'bothEdited';
+
+export interface TwoWayAction {
+  path: string;
+  /**
+   * Action kinds but conflict, and keepBoth: both sides edited the path differently; the version
+   * there is kept on both sides under a conflict name, and the version here takes the path on both.
+   */
+  kind: Exclude<ActionKind, 'conflict'> | 'keepBoth';
+  /** The conflict this action settles, to report. */
+  conflict?: TwoWayConflict;
+}
+
+/** What one path needs in a two-way sync, or undefined when nothing; no conflict is left waiting. */
+export function reconcileTwoWayOne(v: Versions): TwoWayAction | undefined {
+  const action = reconcileOne(v);
+  if (!action) return undefined;
+  if (action.kind !== 'conflict') return { path: v.path, kind: action.kind };
+  // Deleted on one side, edited on the other: the edit is kept (a deletion loses no version by being undone).
+  if (v.local === null) return { path: v.path, kind: towardsLocal(v).kind as TwoWayAction['kind'], conflict: 'editOverDelete' };
+  if (v.remote === null) return { path: v.path, kind: towardsRemote(v).kind as TwoWayAction['kind'], conflict: 'editOverDelete' };
+  // The same content, the modes alone differ: here's mode wins, no content is lost.
+  if (v.local.hash === v.remote.hash) return { path: v.path, kind: 'push' };
+  return { path: v.path, kind: 'keepBoth', conflict: 'bothEdited' };
+}
+
+/** reconcileTwoWayOne for every path, in path order. */
+export function reconcileTwoWay(versions: Iterable<Versions>): TwoWayAction[] {
+  return inPathOrder(versions, reconcileTwoWayOne);
 }

@@ -69,7 +69,7 @@ export interface WatchOptions {
 /** Exit codes of errors a round may hit because of the link, not the request: kept and retried. */
 const LINK_FAILURES: ReadonlySet<number> = new Set([ExitCode.CONNECTION, ExitCode.TIMEOUT, ExitCode.PROTOCOL]);
 
-function isLinkFailure(error: FcpError): boolean {
+export function isLinkFailure(error: FcpError): boolean {
   return LINK_FAILURES.has(error.exitCode);
 }
 
@@ -84,7 +84,7 @@ export function checkInterval(intervalS: number): void {
  * The fcpd every round uses: launched once, handed to each round's copy() as a launcher whose
  * server is this one (its control nonce only for the first session: fcpd takes it once).
  */
-class SharedFcpd {
+export class SharedFcpd {
   private server: LaunchedServer | undefined;
   private sessions = 0;
   private readonly secret = randomBytes(SECRET_SIZE);
@@ -245,7 +245,7 @@ export async function watch(options: WatchOptions): Promise<void> {
 }
 
 /** Sleeps until a time or until woken (an event came, the watch was stopped). */
-class Wakeup {
+export class Wakeup {
   private wakeAll: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 

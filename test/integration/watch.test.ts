@@ -7,16 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import type { Duplex } from 'node:stream';
-import { localLauncher } from '../../src';
 import type { CopyOptions } from '../../src/client/copy';
-import type { Launcher, LaunchedServer } from '../../src/launch/launcher';
 import { RoundReport, watch } from '../../src/watch/watch';
 import { compareTrees } from './helpers/compare';
-import { dial, FCP_BIN, killAll } from './helpers/run';
+import { killAll, spawnFcp } from './helpers/run';
+import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
 import { useTempDirs } from './helpers/tmp';
 
 jest.setTimeout(60_000);
@@ -35,81 +31,8 @@ jest.mock('@parcel/watcher', () => {
 const temp = useTempDirs();
 afterAll(killAll);
 
-/** Polls `check` until it holds; fails with `what` after `ms`. */
-async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** compareTrees, without the roots' own metadata (a round updates the root's mtime only when it lists it). */
 const differences = (src: string, dst: string): string[] => compareTrees(src, dst, { rootMeta: false });
-
-/** A local fcpd for several sessions, counting launches; connections through `via` when given. */
-function countingLauncher(via?: () => ToggleProxy): { launcher: Launcher; launches: () => number } {
-  let launches = 0;
-  const launcher: Launcher = {
-    async launch(secret, log): Promise<LaunchedServer> {
-      launches++;
-      const inner = await localLauncher({ reuseS: 60 }).launch(secret, log);
-      const proxy = via?.();
-      if (proxy) proxy.upstream = () => inner.connect();
-      return proxy ? { ...innerView(inner), connect: () => dial(proxy.port) } : inner;
-    },
-  };
-  return { launcher, launches: () => launches };
-}
-
-/** The launched server's fields as a plain object (its methods bound to it). */
-function innerView(inner: LaunchedServer): LaunchedServer {
-  return { name: inner.name, controlNonce: inner.controlNonce, connect: () => inner.connect(), close: (failed) => inner.close(failed) };
-}
-
-/** A TCP proxy that can drop every connection and refuse new ones (offline) until put back online. */
-interface ToggleProxy {
-  port: number;
-  upstream: () => Promise<Duplex>;
-  offline(): void;
-  online(): void;
-  close(): Promise<void>;
-}
-
-async function toggleProxy(): Promise<ToggleProxy> {
-  const open = new Set<Duplex>();
-  let up = true;
-  const proxy: ToggleProxy = {
-    port: 0,
-    upstream: () => Promise.reject(new Error('no fcpd yet')),
-    offline() {
-      up = false;
-      for (const socket of open) socket.destroy();
-    },
-    online() {
-      up = true;
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-  const server = net.createServer((client) => {
-    if (!up) return client.destroy();
-    open.add(client);
-    client.on('close', () => open.delete(client)).on('error', () => client.destroy());
-    proxy.upstream().then(
-      (upstream) => {
-        open.add(upstream);
-        upstream.on('close', () => open.delete(upstream)).on('error', () => client.destroy());
-        client.pipe(upstream).pipe(client);
-        client.on('close', () => upstream.destroy());
-        upstream.on('close', () => client.destroy());
-      },
-      () => client.destroy(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.port = (server.address() as net.AddressInfo).port;
-  return proxy;
-}
 
 /** A watch running in this process, stopped by stop(). */
 function startWatch(copy: CopyOptions, intervalS = 60): { rounds: RoundReport[]; stop(): Promise<void>; ended: Promise<void> } {
@@ -274,22 +197,15 @@ test('fcp --watch --json: a round record per round, and SIGTERM ends it with exi
   const src = path.join(temp.make('fcp-watch-src'), 'src');
   const dst = temp.make('fcp-watch-dst');
   startTree(src);
-  const child = spawn(process.execPath, [FCP_BIN, '--watch', '--json', '--delete', '--via-fcpd', `${src}/`, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const records = (): { event: string; kind?: string; name?: string }[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
+  const fcp = spawnFcp(['--watch', '--json', '--delete', '--via-fcpd', `${src}/`, dst]);
+  const records = (): { event: string; kind?: string; name?: string }[] => fcp.records();
   try {
     await waitFor('the initial round record', () => records().some((record) => record.event === 'round'));
     write(path.join(src, 'later.txt'), 'later\n');
     await waitFor('the change round record', () => records().filter((record) => record.event === 'round').length >= 2);
   } finally {
-    child.kill('SIGTERM');
+    expect(await fcp.stop(10_000)).toEqual({ code: 0, stderr: '' });
   }
-  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
-  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   const rounds = records().filter((record) => record.event === 'round');
   expect(rounds.map((record) => record.kind)).toEqual(['initial', 'changes']);
   expect(records()).toContainEqual(expect.objectContaining({ event: 'item', name: 'later.txt' }));

@@ -252,3 +252,30 @@ export function unprivilegedUser(): { uid: number; gid: number; name: string } {
   }
   return { uid: 65534, gid: 65534, name: 'uid 65534' };
 }
+
+/** A long-running fcp (--watch, --follow) in a process group of its own, its output collected. */
+export interface Running {
+  stdout(): string;
+  /** stdout's JSON lines. */
+  records(): { event: string; [key: string]: unknown }[];
+  /** SIGTERM, then its exit code (or 'still running' after `ms`). */
+  stop(ms?: number): Promise<{ code: number | null | string; stderr: string }>;
+}
+
+export function spawnFcp(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Running {
+  const child = spawn(process.execPath, [FCP_BIN, ...args], { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return {
+    stdout: () => stdout,
+    records: () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string }),
+    async stop(ms = 15_000) {
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), ms))]);
+      return { code, stderr };
+    },
+  };
+}

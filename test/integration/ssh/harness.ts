@@ -326,3 +326,11 @@ export function processesWithArgument(arg: string): number[] {
   }
   return pids;
 }
+
+/** Every file below root as `name: content`, sorted (fcp's partial files of a transfer under way left out). */
+export function filesWithContent(root: string): string[] {
+  return (fs.readdirSync(root, { recursive: true, encoding: 'utf8' }) as string[])
+    .filter((name) => !name.includes('.fcp-part') && fs.lstatSync(path.join(root, name), { throwIfNoEntry: false })?.isFile())
+    .map((name) => `${name}: ${fs.readFileSync(path.join(root, name), 'utf8')}`)
+    .sort();
+}

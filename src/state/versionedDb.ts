@@ -1,0 +1,42 @@
+/**
+ * A better-sqlite3 database with a versioned schema (`PRAGMA user_version`): checked on open
+ * (quick_check), migrated forward, refused when a newer fcp wrote it. fcp-track's database and
+ * fcp --watch --two-way's both open through here; each gives its migrations and its error.
+ */
+import Database from 'better-sqlite3';
+import { FcpError } from '../errors';
+import { showName } from '../showName';
+
+export interface VersionedSchema {
+  /** Each migration takes the schema from its index to the next version; never edit one, only append. */
+  migrations: readonly string[];
+  /** What the database is, for messages ("the tracked folder's database"). */
+  what: string;
+  /** The error for a database that cannot be read (unreadable) or that a newer fcp wrote, with its hint. */
+  failure(message: string, why: 'unreadable' | 'newer', cause?: unknown): FcpError;
+}
+
+export function openVersioned(file: string, schema: VersionedSchema, create: boolean): Database.Database {
+  const current = schema.migrations.length;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { fileMustExist: !create });
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > current) {
+      db.close();
+      throw schema.failure(`${schema.what} ${showName(file)} has schema ${version}, newer than this fcp's ${current}`, 'newer');
+    }
+    db.pragma('journal_mode = WAL');
+    db.transaction(() => {
+      for (let v = version; v < current; v++) db!.exec(schema.migrations[v]!);
+      db!.pragma(`user_version = ${current}`);
+    })();
+    return db;
+  } catch (err) {
+    if (db?.open) db.close();
+    if (err instanceof FcpError) throw err;
+    throw schema.failure(`${schema.what} ${showName(file)} cannot be read: ${(err as Error).message}`, 'unreadable', err);
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * fcp --watch --two-way between two directories on this machine (in one process) and between a
+ * directory and a "host" (localhost: through a local fcpd, as over SSH, behind a proxy that can
+ * take the link away): edits on both sides meet, deletions go both ways, conflicts keep both
+ * versions, an offline period with changes on both sides is reconciled, and a restart goes on
+ * from the state database. Changes a test makes "at the same time" on both sides are made in a
+ * round's report callback, before the next round can list either side. Every wait has a deadline.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CopyOptions } from '../../src/client/copy';
+import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
+import { killAll, runFcp, spawnFcp } from './helpers/run';
+import { useTempDirs } from './helpers/tmp';
+import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
+
+jest.setTimeout(60_000);
+
+const temp = useTempDirs();
+afterAll(killAll);
+
+/** Every regular file below `root` and its content (not fcp's partial files of a transfer under way). */
+function filesOf(root: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  const visit = (rel: string): void => {
+    for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.name.includes('.fcp-part')) continue;
+      if (entry.isDirectory()) visit(child);
+      else if (entry.isFile()) found[child] = fs.readFileSync(path.join(root, child), 'utf8');
+    }
+  };
+  visit('');
+  return found;
+}
+
+function write(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+}
+
+interface Running {
+  rounds: TwoWayRoundReport[];
+  /** Runs `change` right after the next round is reported (before another can start). */
+  afterNextRound(change: () => void): void;
+  stop(): Promise<void>;
+}
+
+function startTwoWay(copy: CopyOptions, stateFile: string): Running {
+  const rounds: TwoWayRoundReport[] = [];
+  let queued: (() => void) | undefined;
+  const abort = new AbortController();
+  const ended = twoWay({
+    copy,
+    intervalS: 1,
+    stateFile,
+    signal: abort.signal,
+    onRound: (report) => {
+      rounds.push(report);
+      const change = queued;
+      queued = undefined;
+      change?.();
+    },
+  });
+  ended.catch(() => undefined);
+  return {
+    rounds,
+    afterNextRound: (change) => (queued = change),
+    async stop() {
+      abort.abort();
+      await ended;
+    },
+  };
+}
+
+/** Both sides hold the same files, and these among them. */
+function settledWith(a: string, b: string, expected: Record<string, string>): () => boolean {
+  return () => {
+    const [left, right] = [filesOf(a), filesOf(b)];
+    return JSON.stringify(left) === JSON.stringify(right) && Object.entries(expected).every(([name, text]) => left[name] === text);
+  };
+}
+
+describe.each([
+  ['two directories here', false],
+  ['a directory here and one on a host', true],
+])('fcp --watch --two-way, %s', (_label, remote) => {
+  test('edits on both sides meet, deletions go both ways, both edits of one file are kept, an edit wins over a deletion', async () => {
+    const a = temp.make('fcp-2way-a');
+    const b = temp.make('fcp-2way-b');
+    write(path.join(a, 'a.txt'), 'a\n');
+    write(path.join(a, 'd', 'shared.txt'), 'shared\n');
+    write(path.join(b, 'b.txt'), 'b\n');
+    write(path.join(b, 'c.txt'), 'c base\n');
+    write(path.join(b, 'e.txt'), 'e base\n');
+    const copy: CopyOptions = remote ? { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher } : { sources: [a], destination: b };
+    const running = startTwoWay(copy, path.join(temp.make('fcp-2way-state'), 'pair.db'));
+    try {
+      await waitFor('the first round', settledWith(a, b, { 'a.txt': 'a\n', 'b.txt': 'b\n', 'd/shared.txt': 'shared\n', 'c.txt': 'c base\n' }));
+      running.afterNextRound(() => {
+        write(path.join(a, 'new-a.txt'), 'from a\n');
+        write(path.join(b, 'd', 'new-b.txt'), 'from b\n');
+        fs.writeFileSync(path.join(a, 'a.txt'), 'a edited in a\n');
+        fs.rmSync(path.join(b, 'b.txt'));
+        fs.rmSync(path.join(a, 'd', 'shared.txt'));
+        // Both edit c.txt; e.txt is deleted in a and edited in b.
+        fs.writeFileSync(path.join(a, 'c.txt'), 'c mine\n');
+        fs.writeFileSync(path.join(b, 'c.txt'), 'c theirs, longer\n');
+        fs.rmSync(path.join(a, 'e.txt'));
+        fs.writeFileSync(path.join(b, 'e.txt'), 'e edited in b\n');
+      });
+      await waitFor('the changes on both sides', settledWith(a, b, { 'new-a.txt': 'from a\n', 'd/new-b.txt': 'from b\n', 'a.txt': 'a edited in a\n', 'c.txt': 'c mine\n', 'e.txt': 'e edited in b\n' }));
+    } finally {
+      await running.stop();
+    }
+    const files = filesOf(a);
+    expect(files).toEqual(filesOf(b));
+    expect(files['b.txt']).toBeUndefined();
+    expect(files['d/shared.txt']).toBeUndefined();
+    const host = remote ? 'localhost' : os.hostname().replace(/[^A-Za-z0-9._-]/g, '_');
+    const copies = Object.keys(files).filter((name) => name.startsWith('c.txt.conflict-'));
+    expect(copies).toHaveLength(1);
+    expect(copies[0]).toMatch(new RegExp(`^c\\.txt\\.conflict-${host.replace(/\./g, '\\.')}-\\d{8}T\\d{6}Z$`));
+    expect(files[copies[0]!]).toBe('c theirs, longer\n');
+    const conflicts = running.rounds.flatMap((round) => round.conflicts);
+    expect(conflicts).toEqual(expect.arrayContaining([{ path: 'c.txt', conflict: 'bothEdited', copy: copies[0] }, { path: 'e.txt', conflict: 'editOverDelete' }]));
+    expect(running.rounds.filter((round) => round.error)).toEqual([]);
+  });
+
+  test('a restart goes on from the database: nothing is sent again, a change made while stopped goes', async () => {
+    const a = temp.make('fcp-2way-a');
+    const b = temp.make('fcp-2way-b');
+    for (let i = 0; i < 10; i++) write(path.join(a, `f${i}.txt`), `file ${i}\n`);
+    write(path.join(b, 'there.txt'), 'there\n');
+    const stateFile = path.join(temp.make('fcp-2way-state'), 'pair.db');
+    const copy: CopyOptions = remote ? { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher } : { sources: [a], destination: b };
+    const first = startTwoWay(copy, stateFile);
+    try {
+      await waitFor('the first run', settledWith(a, b, { 'f9.txt': 'file 9\n', 'there.txt': 'there\n' }));
+    } finally {
+      await first.stop();
+    }
+    write(path.join(b, 'while-stopped.txt'), 'made while stopped\n');
+    const second = startTwoWay(copy, stateFile);
+    try {
+      await waitFor('the second run', () => second.rounds.length > 0 && settledWith(a, b, { 'while-stopped.txt': 'made while stopped\n' })());
+    } finally {
+      await second.stop();
+    }
+    expect(second.rounds[0]).toMatchObject({ kind: 'initial', pushed: 0, pulled: 1, deletedHere: 0, deletedThere: 0, conflicts: [] });
+  });
+});
+
+test('an offline period with changes on both sides: kept, and reconciled once the link is back', async () => {
+  const a = temp.make('fcp-2way-a');
+  const b = temp.make('fcp-2way-b');
+  write(path.join(a, 'a.txt'), 'a\n');
+  write(path.join(a, 'gone.txt'), 'deleted in a while offline\n');
+  write(path.join(b, 'b.txt'), 'b\n');
+  const proxy = await toggleProxy();
+  const counting = countingLauncher(() => proxy);
+  const running = startTwoWay({ sources: [a], destination: `localhost:${b}`, launcher: counting.launcher, timeout: 5 }, path.join(temp.make('fcp-2way-state'), 'pair.db'));
+  try {
+    await waitFor('the first round', settledWith(a, b, { 'a.txt': 'a\n', 'b.txt': 'b\n', 'gone.txt': 'deleted in a while offline\n' }));
+    proxy.offline();
+    await waitFor('a round failing on the cut link', () => running.rounds.some((round) => round.error !== undefined), 40_000);
+    write(path.join(a, 'offline-a.txt'), 'made in a offline\n');
+    write(path.join(b, 'offline-b.txt'), 'made in b offline\n');
+    fs.writeFileSync(path.join(b, 'a.txt'), 'a edited in b offline\n');
+    fs.rmSync(path.join(a, 'gone.txt'));
+    // A few failing rounds: the changes stay.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(fs.existsSync(path.join(b, 'offline-a.txt'))).toBe(false);
+    proxy.online();
+    await waitFor('the reconcile after the link came back', settledWith(a, b, { 'offline-a.txt': 'made in a offline\n', 'offline-b.txt': 'made in b offline\n', 'a.txt': 'a edited in b offline\n', 'b.txt': 'b\n' }), 40_000);
+  } finally {
+    await running.stop();
+    await proxy.close();
+  }
+  expect(filesOf(a)['gone.txt']).toBeUndefined();
+  expect(filesOf(b)['gone.txt']).toBeUndefined();
+  expect(counting.launches()).toBeGreaterThanOrEqual(2);
+  const failed = running.rounds.filter((round) => round.error);
+  expect(failed.length).toBeGreaterThan(0);
+  for (const round of failed) expect(['FCP_ERR_CONNECTION', 'FCP_ERR_TIMEOUT', 'FCP_ERR_CONNECTION_LOST', 'FCP_ERR_PEER_UNREACHABLE']).toContain(round.error!.code);
+});
+
+test('fcp --watch --two-way --json: a conflict event and round records; SIGTERM ends it with exit 0; the state database is under XDG_STATE_HOME', async () => {
+  const a = temp.make('fcp-2way-a');
+  const b = temp.make('fcp-2way-b');
+  const state = temp.make('fcp-2way-state');
+  write(path.join(a, 'same.txt'), 'a version\n');
+  write(path.join(b, 'same.txt'), 'b version\n');
+  const fcp = spawnFcp(['--watch', '--two-way', '--json', a, b], { env: { ...process.env, XDG_STATE_HOME: state } });
+  try {
+    await waitFor('the first round record', () => fcp.records().some((record) => record.event === 'round'));
+  } finally {
+    expect(await fcp.stop(10_000)).toEqual({ code: 0, stderr: '' });
+  }
+  const records = fcp.records;
+  // Never synced, different on the two sides: both kept.
+  const conflict = records().find((record) => record.event === 'conflict');
+  expect(conflict).toMatchObject({ path: 'same.txt', conflict: 'bothEdited', copy: expect.stringMatching(/^same\.txt\.conflict-/) });
+  expect(records().find((record) => record.event === 'round')).toMatchObject({ kind: 'initial', pushed: 2, pulled: 0, conflicts: 1 });
+  expect(filesOf(a)).toEqual({ 'same.txt': 'a version\n', [conflict!.copy as string]: 'b version\n' });
+  expect(filesOf(b)).toEqual(filesOf(a));
+  expect(fs.readdirSync(path.join(state, 'fcp', 'two-way')).filter((name) => name.endsWith('.db'))).toHaveLength(1);
+});
+
+test('--two-way without --watch, or with options it has no use for, is a usage error', async () => {
+  const a = temp.make('fcp-2way-a');
+  const b = temp.make('fcp-2way-b');
+  const alone = await runFcp(['--two-way', a, b]);
+  expect({ code: alone.code, stderr: alone.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining('--two-way is a mode of --watch') });
+  for (const option of ['--delete', '--dry-run']) {
+    const refused = await runFcp(['--watch', '--two-way', option, a, b]);
+    expect({ option, code: refused.code, stderr: refused.stderr }).toMatchObject({ option, code: 2, stderr: expect.stringContaining(`${option} and --two-way were both given`) });
+  }
+  const both = await runFcp(['--watch', '--two-way', 'h1:a', 'h2:b']);
+  expect({ code: both.code, stderr: both.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining('one host') });
+  expect(fs.readdirSync(a)).toEqual([]);
+  expect(fs.readdirSync(b)).toEqual([]);
+});
