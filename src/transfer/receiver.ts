@@ -16,7 +16,7 @@ import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } f
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
 import { chunkHash } from '../protocol/xxhash';
-import type { Destination } from './destination';
+import { Destination, holdsEntries } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
 import { inflateDataZ } from './compression';
@@ -162,6 +162,10 @@ export class ReceiveEngine extends TransferRun {
   }
 
   run(): Promise<TransferSummary> {
+    // Feature DEST_STATE: first, so that the sender inlines small files only where nothing is to be found (PROTOCOL.md §7.4).
+    if (this.link.params.features & Feature.DEST_STATE) {
+      this.link.control.conn.send({ type: PacketType.DEST_STATE, holds: holdsEntries(this.destination.root) ? 1 : 0 });
+    }
     this.attach();
     return this.done;
   }

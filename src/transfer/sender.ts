@@ -151,6 +151,8 @@ export class SendEngine extends TransferRun {
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
+  /** What the receiver's DEST_STATE said (feature DEST_STATE): whether its destination holds entries; undefined until it came. */
+  private destinationHolds: boolean | undefined;
   /** xxh64 of files sent inline and not yet over, for their digest in file events. */
   private readonly inlineHashes = new Map<number, bigint>();
   /** Announcing waits for the control connection to take the last burst of inline files, or for a descriptor to read them. */
@@ -213,6 +215,7 @@ export class SendEngine extends TransferRun {
       delta: (link.params.features & Feature.DELTA) !== 0,
       sync: sync !== undefined && (link.params.features & Feature.SYNC) !== 0,
       follow: following,
+      destState: (link.params.features & Feature.DEST_STATE) !== 0,
     });
     if (following) {
       this.followMissing = follow.missing;
@@ -363,7 +366,9 @@ export class SendEngine extends TransferRun {
         this.apply(this.announceOther(entry));
         continue;
       }
-      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX;
+      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX && this.destinationHolds !== true;
+      // Feature DEST_STATE: a small file waits for the receiver to say whether it may go inline; DEST_STATE announces on.
+      if (inline && this.destinationHolds === undefined && (this.link.params.features & Feature.DEST_STATE) !== 0) return;
       const digest = this.digestsAhead?.of(entry);
       if (digest === null) return;
       if (!(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
@@ -590,6 +595,11 @@ export class SendEngine extends TransferRun {
           break;
         case 'followStop':
           this.stopFollowing();
+          break;
+        case 'destState':
+          this.destinationHolds = action.holds;
+          // It may come ahead of run()'s start (with SESSION): run() announces then.
+          if (this.started) this.announce();
           break;
         case 'entryFailed':
           this.errors.push(action.error);
