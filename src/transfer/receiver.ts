@@ -456,9 +456,12 @@ export class ReceiveEngine extends TransferRun {
         free();
         settled();
       };
-      // A file that failed while its chunk waited for a buffer takes no more writes.
+      // A file that failed while its chunk waited for a buffer, or was read, takes no more writes.
       if (!this.writer.isOpen(fileId)) return written();
-      this.writeVerified(action, readChunkWithCopies(old, seq * DATA_UNIT, chunk, action.data, copies), written);
+      void readChunkWithCopies(old, seq * DATA_UNIT, chunk, action.data, copies).then((data) => {
+        if (!this.writer.isOpen(fileId)) return written();
+        this.writeVerified(action, data, written);
+      });
     });
   }
 

@@ -44,7 +44,7 @@ import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
 import { copiedBytes, Piece, piecesIn } from '../delta/plan';
-import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
+import { allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
 import { DigestsAhead } from '../sync/digestsAhead';
 import type { SyncOptions } from '../sync/options';
 import { SourceFollower } from '../follow/sourceFollower';
@@ -1099,14 +1099,22 @@ export class SendEngine extends TransferRun {
   }
 
   /**
-   * The hash of a delta chunk: the one its plan's read gave when the receiver copies all of it
-   * (nothing of it is read again), else that of the chunk read whole into `data` for its literal
-   * bytes; undefined when the file failed or the session ended meanwhile.
+   * A delta chunk's literal bytes, read into `data` at their places in the chunk (the ranges the
+   * receiver copies are neither read nor sent), and the chunk's hash, the one the plan's scan gave;
+   * undefined when the file failed or the session ended meanwhile. Literal bytes that changed since
+   * the scan fail the chunk's hash at the receiver: RESEND, and the chunk comes whole, read again.
    */
   private async deltaChunkHash(job: ChunkJob, pieces: readonly Piece[], data: Buffer): Promise<bigint | undefined> {
     const { file, index } = job;
-    if (!allCopied(pieces)) return this.readChunk(file, [data], index * this.chunkSize, data.length);
-    return this.over || file.failed ? undefined : file.delta!.chunkHashes[index];
+    const start = index * this.chunkSize;
+    for (const { at, length, from } of pieces) {
+      if (from !== undefined) continue;
+      await readFully(file, [data.subarray(at - start, at - start + length)], at, length);
+      if (this.over || file.failed) return undefined;
+    }
+    if (this.over || file.failed) return undefined;
+    if (checkSource(file.fd, file.opened, file.entry.source, file.entry.size).grew) this.grown.add(file.entry);
+    return file.delta!.chunkHashes[index];
   }
 
   /** A delta chunk (its bytes go into `data` when it has literal ones), framed as DELTA_COPY and DATA (DATA_Z with -C) and CHUNK_SUM. */
