@@ -248,13 +248,14 @@ export class SendEngine extends TransferRun {
 
   /** Starts sending (or goes on after prime); `done` settles with the summary or the error that ended the session. */
   run(): Promise<TransferSummary> {
+    // The server may have lowered the chunk size below the offer a first flight went out with: fixed
+    // before what came early (DEST_STATE, with SESSION) lets a FILE_INFO go.
+    if (this.link.params.chunkSize !== this.chunkSize) {
+      this.chunkSize = this.link.params.chunkSize;
+      this.guard(() => this.machine.setChunkSize(this.chunkSize));
+    }
     this.attach();
     this.guard(() => {
-      // The server may have lowered the chunk size below the offer a first flight went out with.
-      if (this.link.params.chunkSize !== this.chunkSize) {
-        this.chunkSize = this.link.params.chunkSize;
-        this.machine.setChunkSize(this.chunkSize);
-      }
       this.begin();
       this.announce();
     });
