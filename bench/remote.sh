@@ -15,7 +15,9 @@
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
 #      (the big file, 1,000 x 1 MiB, 10,000 x 4 KiB) with 1 % of its files changed, and re-synced
-#      unchanged; times, ratios, fcp's bytes sent against rsync's literal data, outputs checked.
+#      unchanged; times, ratios, fcp's bytes sent against rsync's literal data, outputs checked;
+#      then the floor of the big file's delta in fcp's shape (both versions scanned at once, then
+#      the old one read and the new one written, nothing else).
 #   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
 #      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
 #   8. tune (WAN, 50 and 200 ms RTT; not part of all): the default connection count (tuned at run
@@ -542,6 +544,23 @@ sync_compare() {
     "bytes sent ${sent:-?} = $(ratio "${sent:-0}" "${lit_n:-0}")x rsync's literal data"
 }
 
+# The floor of a delta of one big file in fcp's shape, on this host, with nothing else: both
+# sides read and cut their version into blocks at once (the receiver's signature, the sender's
+# scan), then the receiver reads its old version again and writes the new one (cp).
+delta_floor() {
+  local old=$1 new=$2 start scans end
+  start=$(date +%s.%N)
+  node "$REPO/dist/bench/deltaFloor.js" "$old" >/dev/null & local receiver=$!
+  node "$REPO/dist/bench/deltaFloor.js" "$new" >/dev/null
+  wait "$receiver"
+  scans=$(date +%s.%N)
+  cp "$old" "$DATA/floor.out"
+  end=$(date +%s.%N)
+  rm -f "$DATA/floor.out"
+  echo "floor of one big file's delta: both sides scan $(python3 -c "print(f'{$scans-$start:.2f}')") s, then read old + write new" \
+    "$(python3 -c "print(f'{$end-$scans:.2f}')") s = $(python3 -c "print(f'{$end-$start:.2f}')") s"
+}
+
 # The delta (issue 16) against rsync in the same run, over the loopback sshd (sync) or the emulated
 # WAN (syncwan): the big file with 10 regions rewritten in place and with 100 bytes inserted near
 # its start, then the tree (big file + SYNC_MEDIUM x 1 MiB + SYNC_SMALL x 4 KiB) with 1 % of its
@@ -568,6 +587,7 @@ sync_case() {
   sync_compare "tree, 1 % of files changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree0 $out/tree"
   sync_compare "tree, nothing changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree1 $out/tree"
   rm -rf "$out"
+  delta_floor "$DATA/big" "$DATA/inplace"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   if [ "$where" = wan ]; then bash "$WAN" down; else kill "$SSHD_PID"; SSHD_PID=; fi
 }

@@ -47,6 +47,7 @@ export const PacketType = {
   FOLLOW: 0x2b,
   HOLE: 0x2d,
   FILES_FROM: 0x2e,
+  DEST_STATE: 0x31,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -150,13 +151,15 @@ export const Feature = {
   SPARSE: 0x8000,
   /** The client of a pull may send FILES_FROM (--files-from) before its request (PROTOCOL.md §7.11). */
   FILES_FROM: 0x4000,
+  /** The receiver says at the start whether its destination holds anything (DEST_STATE); small files go inline only into one that holds nothing (PROTOCOL.md §7.4). */
+  DEST_STATE: 0x20000,
   /**
    * PARAMS connections is the most data connections the client opens: it opens some at the start
    * and attaches more while the transfer runs; the server does not wait for the rest (PROTOCOL.md §5.3).
    */
   GROW: 0x80000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.GROW;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.GROW;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

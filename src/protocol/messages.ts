@@ -139,6 +139,11 @@ export interface FilterRulesMessage { type: P['FILTER_RULES']; maxDepth: number;
  */
 export interface FilesFromMessage { type: P['FILES_FROM']; recursive: number; paths: Buffer }
 /**
+ * R→S, control (feature DEST_STATE), once, before any other transfer message of the receiver:
+ * holds 1 when its destination holds anything the entries could land on, 0 when it is empty.
+ */
+export interface DestStateMessage { type: P['DEST_STATE']; holds: number }
+/**
  * C→S, control, between HELLO and PARAMS: a client of fcpd's daemon access (fcp://) logs in as
  * `user`; AUTH then proves the key derived from that user's token (PROTOCOL.md §5.4).
  */
@@ -197,6 +202,7 @@ export type Message =
   | RenameMessage
   | OwnerMessage
   | SyncMessage
+  | DestStateMessage
   | ItemMessage
   | FilterRulesMessage
   | LoginMessage

@@ -111,6 +111,7 @@ export function makeOffer(options: {
     features:
       Feature.BATCH |
       Feature.INLINE |
+      Feature.DEST_STATE |
       Feature.QUICK_CHECK |
       Feature.RESUME |
       Feature.RECONNECT |

@@ -186,6 +186,8 @@ export interface AppendFileAction { type: 'appendFile'; fileId: number; path: Bu
 export interface FollowNoticeAction { type: 'followNotice'; event: number; name: Buffer }
 /** Sender (feature FOLLOW): the receiver asked to stop following (FOLLOW STOP): DONE once what was read is sent. */
 export interface FollowStopAction { type: 'followStop' }
+/** Sender (feature DEST_STATE): the receiver's destination holds entries, or is empty (DEST_STATE). */
+export interface DestStateAction { type: 'destState'; holds: boolean }
 export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number; filesSame: number }
 
 export type ReceiverAction =
@@ -224,6 +226,7 @@ export type SenderAction =
   | FileFailedAction
   | EntryFailedAction
   | FollowStopAction
+  | DestStateAction
   | CompleteAction;
 export type TransferAction = ReceiverAction | SenderAction;
 
@@ -1202,8 +1205,14 @@ export class TransferSender extends TransferMachine<SenderState> {
   /** The session negotiated FOLLOW and follows: files may grow (APPEND), more may be counted, the receiver may say STOP. */
   private readonly follow: boolean;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean; follow?: boolean }) {
+  /** Feature DEST_STATE: the receiver says once whether its destination holds entries. */
+  private readonly destState: boolean;
+  /** What its DEST_STATE said; undefined until it came. */
+  private destHolds: boolean | undefined;
+
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean; follow?: boolean; destState?: boolean }) {
     super('IDLE', opts.peerName);
+    this.destState = opts.destState ?? false;
     this.follow = opts.follow ?? false;
     this.sync = opts.sync ?? false;
     this.chunkSize = opts.chunkSize;
@@ -1424,6 +1433,11 @@ export class TransferSender extends TransferMachine<SenderState> {
       case PacketType.DATA_LOST:
         if (exchanging && this.reconnect) return [{ type: 'dataLost', connIndex: message.connIndex, chunks: message.chunks }];
         break;
+      case PacketType.DEST_STATE:
+        if (!this.destState || this.state === 'CLOSED') break;
+        if (this.destHolds !== undefined) return this.fail(protocolError(`DEST_STATE twice from ${this.peerName}`));
+        this.destHolds = message.holds === 1;
+        return [{ type: 'destState', holds: this.destHolds }];
       case PacketType.FOLLOW:
         // A STOP that crossed this side's DONE asks for what is happening already.
         if (exchanging && this.follow && message.event === FollowEvent.STOP) return this.state === 'ANNOUNCING' ? [{ type: 'followStop' }] : NO_ACTIONS;

@@ -57,9 +57,10 @@ export async function scanBlocks(
  * Fills `chunk` (the chunk at file offset `start`, whole) with its `copies` read from the old file
  * `oldFd` and, between them, the literal bytes of `data`, in order. Where the old file is shorter
  * than a copy needs (it changed since its signature) the copy reads zeros: the chunk then fails
- * its hash and comes again whole.
+ * its hash and comes again whole. The reads go through libuv's thread pool: other chunks are
+ * hashed and written meanwhile.
  */
-export function assembleChunk(oldFd: number, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): void {
+async function assembleChunk(oldFd: number, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): Promise<void> {
   let at = 0;
   let literal = 0;
   let literalOffset = 0;
@@ -78,16 +79,16 @@ export function assembleChunk(oldFd: number, start: number, chunk: Buffer, data:
   };
   for (const copy of copies) {
     takeLiteral(copy.at - start);
-    readOld(oldFd, chunk.subarray(at, at + copy.length), copy.from);
+    await readOld(oldFd, chunk.subarray(at, at + copy.length), copy.from);
     at += copy.length;
   }
   takeLiteral(chunk.length);
 }
 
 /** Fills `into` from the old file at `from`; zeros past its end. */
-function readOld(oldFd: number, into: Buffer, from: number): void {
+async function readOld(oldFd: number, into: Buffer, from: number): Promise<void> {
   for (let filled = 0; filled < into.length; ) {
-    const bytesRead = fs.readSync(oldFd, into, filled, into.length - filled, from + filled);
+    const { bytesRead } = await read(oldFd, into, filled, into.length - filled, from + filled);
     if (bytesRead === 0) {
       into.fill(0, filled);
       return;
@@ -167,11 +168,11 @@ export async function signOldVersion(xxh: XXHashAPI, old: OldVersion, newSize: n
  * bytes; when the old file cannot be opened (it went away since its signature) the literal bytes
  * alone, which fail the chunk's hash: the chunk then comes again whole.
  */
-export function readChunkWithCopies(oldPath: Buffer, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): Buffer[] {
+export async function readChunkWithCopies(oldPath: Buffer, start: number, chunk: Buffer, data: readonly Buffer[], copies: readonly CopyPiece[]): Promise<Buffer[]> {
   let fd: number | undefined;
   try {
     fd = fs.openSync(oldPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    assembleChunk(fd, start, chunk, data, copies);
+    await assembleChunk(fd, start, chunk, data, copies);
     return [chunk];
   } catch {
     return [...data];

@@ -2,7 +2,7 @@
  * A chunk of a file sent as a delta (feature DELTA, PROTOCOL.md §7.7): the messages that carry it
  * on a data connection, in order: DELTA_COPY for each range the receiver takes from its old
  * version, DATA for the literal bytes between them, then CHUNK_SUM over the whole chunk as for
- * any chunk. The sender reads and hashes the whole chunk; only the literal bytes go.
+ * any chunk. The sender reads only the literal bytes; the chunk's hash is the one its scan of the file gave.
  */
 import { DATA_FRAME_BYTES, DATA_HEADER_SIZE, DATA_UNIT, GCM_TAG_SIZE, HEADER_SIZE, PacketType } from '../protocol/constants';
 import type { ChunkSumMessage, DataMessage, DeltaCopyMessage } from '../protocol/messages';
@@ -113,8 +113,8 @@ export interface FilePlan {
 
 /**
  * The blocks of the open file `fd` of `size` bytes and its chunks' hashes, worked out in one pass
- * (stopping early, undefined, when `stop` says so), so that a chunk the receiver copies whole is
- * neither read nor hashed again.
+ * (stopping early, undefined, when `stop` says so), so that no chunk is hashed again and only the
+ * literal bytes of the plan are read again.
  */
 export async function scanFile(xxh: XXHashAPI, fd: number, size: number, chunkSize: number, stop: () => boolean): Promise<FileScan | undefined> {
   const chunks = new ChunkHasher(xxh, chunkSize);
@@ -126,9 +126,4 @@ export async function scanFile(xxh: XXHashAPI, fd: number, size: number, chunkSi
 /** The sender's plan for a scanned file of `size` bytes against the receiver's `signature`. */
 export function planFile(scan: FileScan, size: number, signature: readonly SignedBlock[]): FilePlan {
   return { pieces: planDelta(signature, scan.blocks, size), chunkHashes: scan.chunkHashes };
-}
-
-/** True when the chunk's pieces are all copies: no byte of it is read or sent. */
-export function allCopied(pieces: readonly Piece[]): boolean {
-  return pieces.every((piece) => piece.from !== undefined);
 }

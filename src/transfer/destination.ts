@@ -15,6 +15,8 @@ import { showName } from '../showName';
 const SLASH = 0x2f;
 
 export interface Destination {
+  /** The destination path as the request gave it. */
+  readonly root: Buffer;
   /** An existing directory: entries go under it. Otherwise the one source becomes it. */
   readonly isDirectory: boolean;
   /** The local path of an entry the scope admitted. */
@@ -116,6 +118,7 @@ function contentsDestination(given: Buffer): Destination {
 function intoNewDirectory(dest: Buffer, asNewName: Destination): Destination {
   let paths = asNewName;
   return {
+    root: dest,
     get isDirectory() {
       return paths.isDirectory;
     },
@@ -145,6 +148,7 @@ export function destinationPaths(dest: Buffer, isDir: boolean): Destination {
   while (isDir && dirEnd > 0 && dest[dirEnd - 1] === SLASH) dirEnd--;
   const dirPrefix = Buffer.concat([dest.subarray(0, dirEnd), Buffer.from('/')]);
   return {
+    root: dest,
     isDirectory: isDir,
     localPath(entryPath: Buffer): Buffer {
       if (isDir) return Buffer.concat([dirPrefix, entryPath], dirPrefix.length + entryPath.length);
@@ -153,4 +157,24 @@ export function destinationPaths(dest: Buffer, isDir: boolean): Destination {
       return firstSlash < 0 ? dest : Buffer.concat([dest, entryPath.subarray(firstSlash)]);
     },
   };
+}
+
+/**
+ * Whether the destination `root` holds anything an entry could land on (feature DEST_STATE,
+ * PROTOCOL.md §7.4): false only when there is nothing there or an empty directory. What cannot
+ * be inspected counts as holding something: the files are then announced and checked one by one.
+ */
+export function holdsEntries(root: Buffer): boolean {
+  let dir: fs.Dir | undefined;
+  try {
+    const stat = fs.statSync(root, { throwIfNoEntry: false });
+    if (!stat) return false;
+    if (!stat.isDirectory()) return true;
+    dir = fs.opendirSync(root);
+    return dir.readSync() !== null;
+  } catch {
+    return true;
+  } finally {
+    dir?.closeSync();
+  }
 }

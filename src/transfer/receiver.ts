@@ -16,7 +16,7 @@ import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } f
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
 import { chunkHash } from '../protocol/xxhash';
-import type { Destination } from './destination';
+import { Destination, holdsEntries } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
 import { inflateDataZ } from './compression';
@@ -163,6 +163,10 @@ export class ReceiveEngine extends TransferRun {
   }
 
   run(): Promise<TransferSummary> {
+    // Feature DEST_STATE: first, so that the sender inlines small files only where nothing is to be found (PROTOCOL.md §7.4).
+    if (this.link.params.features & Feature.DEST_STATE) {
+      this.link.control.conn.send({ type: PacketType.DEST_STATE, holds: holdsEntries(this.destination.root) ? 1 : 0 });
+    }
     this.attach();
     return this.done;
   }
@@ -455,9 +459,12 @@ export class ReceiveEngine extends TransferRun {
         free();
         settled();
       };
-      // A file that failed while its chunk waited for a buffer takes no more writes.
+      // A file that failed while its chunk waited for a buffer, or was read, takes no more writes.
       if (!this.writer.isOpen(fileId)) return written();
-      this.writeVerified(action, readChunkWithCopies(old, seq * DATA_UNIT, chunk, action.data, copies), written);
+      void readChunkWithCopies(old, seq * DATA_UNIT, chunk, action.data, copies).then((data) => {
+        if (!this.writer.isOpen(fileId)) return written();
+        this.writeVerified(action, data, written);
+      });
     });
   }
 

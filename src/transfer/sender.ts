@@ -44,7 +44,7 @@ import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
 import { copiedBytes, Piece, piecesIn } from '../delta/plan';
-import { allCopied, allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
+import { allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
 import { DigestsAhead } from '../sync/digestsAhead';
 import type { SyncOptions } from '../sync/options';
 import { SourceFollower } from '../follow/sourceFollower';
@@ -151,6 +151,8 @@ export class SendEngine extends TransferRun {
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
+  /** What the receiver's DEST_STATE said (feature DEST_STATE): whether its destination holds entries; undefined until it came. */
+  private destinationHolds: boolean | undefined;
   /** xxh64 of files sent inline and not yet over, for their digest in file events. */
   private readonly inlineHashes = new Map<number, bigint>();
   /** Announcing waits for the control connection to take the last burst of inline files, or for a descriptor to read them. */
@@ -213,6 +215,7 @@ export class SendEngine extends TransferRun {
       delta: (link.params.features & Feature.DELTA) !== 0,
       sync: sync !== undefined && (link.params.features & Feature.SYNC) !== 0,
       follow: following,
+      destState: (link.params.features & Feature.DEST_STATE) !== 0,
     });
     if (following) {
       this.followMissing = follow.missing;
@@ -245,13 +248,14 @@ export class SendEngine extends TransferRun {
 
   /** Starts sending (or goes on after prime); `done` settles with the summary or the error that ended the session. */
   run(): Promise<TransferSummary> {
+    // The server may have lowered the chunk size below the offer a first flight went out with: fixed
+    // before what came early (DEST_STATE, with SESSION) lets a FILE_INFO go.
+    if (this.link.params.chunkSize !== this.chunkSize) {
+      this.chunkSize = this.link.params.chunkSize;
+      this.guard(() => this.machine.setChunkSize(this.chunkSize));
+    }
     this.attach();
     this.guard(() => {
-      // The server may have lowered the chunk size below the offer a first flight went out with.
-      if (this.link.params.chunkSize !== this.chunkSize) {
-        this.chunkSize = this.link.params.chunkSize;
-        this.machine.setChunkSize(this.chunkSize);
-      }
       this.begin();
       this.announce();
     });
@@ -363,7 +367,9 @@ export class SendEngine extends TransferRun {
         this.apply(this.announceOther(entry));
         continue;
       }
-      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX;
+      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX && this.destinationHolds !== true;
+      // Feature DEST_STATE: a small file waits for the receiver to say whether it may go inline; DEST_STATE announces on.
+      if (inline && this.destinationHolds === undefined && (this.link.params.features & Feature.DEST_STATE) !== 0) return;
       const digest = this.digestsAhead?.of(entry);
       if (digest === null) return;
       if (!(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
@@ -593,6 +599,11 @@ export class SendEngine extends TransferRun {
           break;
         case 'followStop':
           this.stopFollowing();
+          break;
+        case 'destState':
+          this.destinationHolds = action.holds;
+          // It may come ahead of run()'s start (with SESSION): run() announces then.
+          if (this.started) this.announce();
           break;
         case 'entryFailed':
           this.errors.push(action.error);
@@ -1092,14 +1103,22 @@ export class SendEngine extends TransferRun {
   }
 
   /**
-   * The hash of a delta chunk: the one its plan's read gave when the receiver copies all of it
-   * (nothing of it is read again), else that of the chunk read whole into `data` for its literal
-   * bytes; undefined when the file failed or the session ended meanwhile.
+   * A delta chunk's literal bytes, read into `data` at their places in the chunk (the ranges the
+   * receiver copies are neither read nor sent), and the chunk's hash, the one the plan's scan gave;
+   * undefined when the file failed or the session ended meanwhile. Literal bytes that changed since
+   * the scan fail the chunk's hash at the receiver: RESEND, and the chunk comes whole, read again.
    */
   private async deltaChunkHash(job: ChunkJob, pieces: readonly Piece[], data: Buffer): Promise<bigint | undefined> {
     const { file, index } = job;
-    if (!allCopied(pieces)) return this.readChunk(file, [data], index * this.chunkSize, data.length);
-    return this.over || file.failed ? undefined : file.delta!.chunkHashes[index];
+    const start = index * this.chunkSize;
+    for (const { at, length, from } of pieces) {
+      if (from !== undefined) continue;
+      await readFully(file, [data.subarray(at - start, at - start + length)], at, length);
+      if (this.over || file.failed) return undefined;
+    }
+    if (this.over || file.failed) return undefined;
+    if (checkSource(file.fd, file.opened, file.entry.source, file.entry.size).grew) this.grown.add(file.entry);
+    return file.delta!.chunkHashes[index];
   }
 
   /** A delta chunk (its bytes go into `data` when it has literal ones), framed as DELTA_COPY and DATA (DATA_Z with -C) and CHUNK_SUM. */

@@ -216,7 +216,8 @@ test('an ATTACH with a taken or out-of-range conn_index is refused with FCP_ERR_
   control.send({ type: PacketType.FILE_COUNT, count: 0, totalBytes: 0 });
   control.send({ type: PacketType.DONE });
   await within(serverDone, 10_000, 'the server DONE');
-  expect(received.map((m) => m.type)).toEqual([PacketType.DONE]);
+  // DEST_STATE first: the receiver says whether its destination holds anything (PROTOCOL.md §7.4).
+  expect(received.map((m) => m.type)).toEqual([PacketType.DEST_STATE, PacketType.DONE]);
   for (const conn of [control, first, second]) conn.close();
   expect(await within(fcpd.exited, 15_000, 'fcpd exit')).toEqual({ code: 0, signal: null });
   expect(fcpd.stderr().match(/refused client 127\.0\.0\.1:\d+: .*which is taken or outside 1\.\.2/g)).toHaveLength(2);

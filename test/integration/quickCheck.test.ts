@@ -48,13 +48,13 @@ function expectCopied(work: string): void {
 
 const TOTAL = BIG + MEDIUM + SMALL;
 
-testBothLocalPaths('a rerun of a finished copy sends only the inline file; -I sends everything again', async (runFcp) => {
+testBothLocalPaths('a rerun of a finished copy sends nothing, the small file included; -I sends everything again', async (runFcp) => {
   const work = temp.make('fcp-quick');
   source(work);
   expect(await fcp(runFcp, work)).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
   expectCopied(work);
 
-  expect(await fcp(runFcp, work)).toMatchObject({ bytes: TOTAL, bytesSent: SMALL, bytesResumed: BIG + MEDIUM, files: 3, filesFailed: 0 });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytes: TOTAL, bytesSent: 0, bytesResumed: TOTAL, files: 3, filesFailed: 0 });
   expectCopied(work);
 
   expect(await fcp(runFcp, work, '-I')).toMatchObject({ bytes: TOTAL, bytesSent: TOTAL, bytesResumed: 0, files: 3 });
@@ -70,7 +70,7 @@ testBothLocalPaths('a file whose size or mtime differs is sent again; one whose 
   makeFile(dst, 'big', BIG, { mtime: '2011-01-01T00:00:00Z' });
   // Same size and mtime as the source, other mode.
   fs.chmodSync(path.join(dst, 'medium'), 0o600);
-  expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM, files: 3 });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: BIG, bytesResumed: MEDIUM + SMALL, files: 3 });
   expectCopied(work);
   expect(sha256File(path.join(dst, 'big'))).toBe(sha256File(path.join(work, 'src', 'big')));
 });
@@ -84,7 +84,7 @@ testBothLocalPaths('the quick check trusts size and mtime, as rsync does: same s
   makeFile(dst, 'big', BIG);
   fs.utimesSync(path.join(dst, 'big'), stat.atime, stat.mtime);
   const kept = sha256File(path.join(dst, 'big'));
-  expect(await fcp(runFcp, work)).toMatchObject({ bytesResumed: BIG + MEDIUM });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytesResumed: TOTAL });
   expect(sha256File(path.join(dst, 'big'))).toBe(kept);
   await fcp(runFcp, work, '--ignore-times');
   expectCopied(work);
@@ -97,7 +97,7 @@ testBothLocalPaths('a symlink at the destination is replaced by the file, never 
   const dst = path.join(work, 'dst', 'src');
   fs.rmSync(path.join(dst, 'big'));
   fs.symlinkSync(path.join(src, 'big'), path.join(dst, 'big'));
-  expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: BIG + SMALL, bytesResumed: MEDIUM });
+  expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: BIG, bytesResumed: MEDIUM + SMALL });
   expect(fs.lstatSync(path.join(dst, 'big')).isFile()).toBe(true);
   expectCopied(work);
 });
@@ -107,7 +107,7 @@ test('a pull (the client receives) skips what it holds, and ignoreTimes sends it
   const src = source(work);
   const options = { sources: [`localhost:${src}`], destination: path.join(work, 'dst'), recursive: true, launcher: localLauncher() };
   expect(await copy(options)).toMatchObject({ bytesSent: TOTAL, bytesResumed: 0 });
-  expect(await copy(options)).toMatchObject({ bytes: TOTAL, bytesSent: SMALL, bytesResumed: BIG + MEDIUM, files: 3 });
+  expect(await copy(options)).toMatchObject({ bytes: TOTAL, bytesSent: 0, bytesResumed: TOTAL, files: 3 });
   // -W: a pull crosses the network, so a file sent again would otherwise go as a delta against what the destination holds.
   expect(await copy({ ...options, ignoreTimes: true, wholeFile: true })).toMatchObject({ bytesSent: TOTAL, bytesResumed: 0 });
   // Without -W, -I still sends every file, but the delta finds what the destination holds: little crosses.
@@ -115,5 +115,43 @@ test('a pull (the client receives) skips what it holds, and ignoreTimes sends it
   expect(delta).toMatchObject({ bytes: TOTAL, bytesResumed: 0, files: 3 });
   expect(delta.bytesSent + delta.bytesSaved).toBe(TOTAL);
   expect(delta.bytesSaved).toBeGreaterThan(BIG);
+  expectCopied(work);
+});
+
+/** work/src with `count` small files (sent inline into an empty destination) in a few directories; work/dst, empty. */
+function smallTree(work: string, count: number): void {
+  const src = path.join(work, 'src');
+  for (let i = 0; i < count; i++) {
+    const dir = path.join(src, `d${i % 7}`);
+    fs.mkdirSync(dir, { recursive: true });
+    makeFile(dir, `f${i}`, 1 + ((i * 4099) % INLINE_MAX));
+  }
+  fs.mkdirSync(path.join(work, 'dst'));
+}
+
+const SMALL_COUNT = 300;
+
+testBothLocalPaths('a rerun over a tree of small files sends no byte (feature DEST_STATE), and leaves them as they are', async (runFcp) => {
+  const work = temp.make('fcp-quick');
+  smallTree(work, SMALL_COUNT);
+  const first = await fcp(runFcp, work);
+  expect(first).toMatchObject({ files: SMALL_COUNT, filesFailed: 0, bytesResumed: 0 });
+  expect(first.bytesSent).toBe(first.bytes);
+  expectCopied(work);
+  const inode = fs.statSync(path.join(work, 'dst', 'src', 'd3', 'f3')).ino;
+  expect(await fcp(runFcp, work)).toMatchObject({ files: SMALL_COUNT, filesFailed: 0, bytesSent: 0, bytesResumed: first.bytes });
+  expectCopied(work);
+  // Left in place, not written again under a temporary name.
+  expect(fs.statSync(path.join(work, 'dst', 'src', 'd3', 'f3')).ino).toBe(inode);
+});
+
+test('a pull of a tree of small files, run again, sends no byte', async () => {
+  const work = temp.make('fcp-quick');
+  smallTree(work, SMALL_COUNT);
+  const options = { sources: [`localhost:${path.join(work, 'src')}`], destination: path.join(work, 'dst'), recursive: true, launcher: localLauncher() };
+  const first = await copy(options);
+  expect(first).toMatchObject({ files: SMALL_COUNT, filesFailed: 0 });
+  expect(first.bytesSent).toBe(first.bytes);
+  expect(await copy(options)).toMatchObject({ files: SMALL_COUNT, filesFailed: 0, bytesSent: 0, bytesResumed: first.bytes });
   expectCopied(work);
 });

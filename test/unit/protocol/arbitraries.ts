@@ -243,6 +243,7 @@ export const messageArbitraries: ArbitraryByName = {
   FOLLOW: fc.record({ type: fc.constant(PacketType.FOLLOW), event: fc.integer({ min: 1, max: 5 }), name: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) }),
   // The codec carries the paths as bytes; test/unit/transfer/filesFrom.test.ts checks what they hold.
   FILES_FROM: fc.record({ type: fc.constant(PacketType.FILES_FROM), recursive: fc.integer({ min: 0, max: 1 }), paths: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)) }),
+  DEST_STATE: fc.record({ type: fc.constant(PacketType.DEST_STATE), holds: fc.integer({ min: 0, max: 1 }) }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

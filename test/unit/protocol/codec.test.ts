@@ -540,6 +540,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   APPEND: [29, 57372],
   FOLLOW: [1, 4097],
   FILES_FROM: [2, 65515],
+  DEST_STATE: [1, 1],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

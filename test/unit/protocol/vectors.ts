@@ -152,6 +152,7 @@ export const VECTORS: readonly Vector[] = [
   plain('ITEM (>f.st...... dir/a)', { type: PacketType.ITEM, item: path('>f.st......'), isDir: 0, path: path('dir/a') }),
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
   plain('FILES_FROM (not recursive; a/b.txt, c)', { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt\0c', 'latin1') }),
+  plain('DEST_STATE (the destination holds entries)', { type: PacketType.DEST_STATE, holds: 1 }),
   plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
   plain('RENAME (src/a.txt to src/b.txt)', { type: PacketType.RENAME, from: path('src/a.txt'), to: path('src/b.txt') }),
   plain('APPEND (file 3 grew by "hello" at 5)', {

@@ -265,6 +265,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   APPEND: { type: PacketType.APPEND, fileId: 0, offset: 0, mtimeNs: 0n, hash: 0n, data: PAYLOAD.subarray(0, 1) },
   FOLLOW: { type: PacketType.FOLLOW, event: 5, name: Buffer.alloc(0) },
   FILES_FROM: { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt') },
+  DEST_STATE: { type: PacketType.DEST_STATE, holds: 1 },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
