@@ -15,7 +15,7 @@ import { expandSources } from '../server/userPaths';
 import { makeOffer } from '../session/params';
 import { timeoutsFor } from '../timeouts';
 import type { TransferEvents } from '../transfer/link';
-import { walkSources } from '../transfer/walk';
+import { streamSources } from '../transfer/walk';
 import { runClientSession } from './clientSession';
 
 /** Bytes done are told at most this often, and this often at least (a sign of life for fcp). */
@@ -117,7 +117,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
   const relay = relayEvents(emit);
   const server = destinationServer(order, emit, timeoutsFor(timeoutMs).launchMs);
   try {
-    const walk = walkSources(expandSources(order.sources), {
+    const walk = streamSources(expandSources(order.sources), {
       recursive: (order.flags & ModeFlag.RECURSIVE) !== 0,
       followSymlinks: (order.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0,
       hardLinks: order.hardLinks,
