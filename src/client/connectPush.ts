@@ -81,6 +81,7 @@ function destinationServer(order: ConnectOrder, emit: (event: RelayEvent) => voi
 /** The engine's events as event lines; bytes summed up and told every BYTES_EVERY_MS. */
 function relayEvents(emit: (event: RelayEvent) => void): { events: TransferEvents; stop(): void } {
   let bytes = 0;
+  const counted = { files: 0, bytes: 0 };
   const flush = (): void => {
     emit({ e: 'bytes', n: bytes });
     bytes = 0;
@@ -88,7 +89,17 @@ function relayEvents(emit: (event: RelayEvent) => void): { events: TransferEvent
   const ticker = setInterval(flush, BYTES_EVERY_MS);
   return {
     events: {
-      start: (files, total) => emit({ e: 'start', files, bytes: total }),
+      start: (files, total) => {
+        counted.files = files;
+        counted.bytes = total;
+        emit({ e: 'start', files, bytes: total });
+      },
+      // A streamed walk counts more as it goes: 'start' again, with the totals so far.
+      counted: (files, total) => {
+        counted.files += files;
+        counted.bytes += total;
+        emit({ e: 'start', ...counted });
+      },
       bytes: (n) => {
         bytes += n;
       },
