@@ -1,8 +1,9 @@
 /**
- * The sender's view of its sources: a pre-order list of entries (a directory before what it
- * holds), each with the entry path the receiver will see and the local path to read. Uses the
- * synchronous fs calls: the walk runs before the transfer starts, and lstatSync is several
- * times faster than its promise form for trees of 100,000 files.
+ * The sender's view of its sources: entries in pre-order (a directory before what it holds,
+ * names sorted bytewise), each with the entry path the receiver will see and the local path to
+ * read, found as the sender asks for them (WalkStream) or all at once (walkSources). Uses the
+ * synchronous fs calls: the sender walks a few thousand entries at a time between
+ * announcements, and lstatSync is several times faster than its promise form.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -401,8 +402,7 @@ export class WalkStream {
 
 /** The whole walk at once: for what needs every entry before the transfer (--follow, --checksum, fcp --watch). */
 export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
-  if (options.listed && sources.length !== 1) throw new FcpError('FCP_ERR_USAGE', '--files-from takes one source directory', { hint: 'list the paths relative to it' });
-  return new WalkStream(sources, options).drain();
+  return streamSources(sources, options).drain();
 }
 
 /** The walk of the sources entry by entry, as the sender asks for them (WalkStream). */
