@@ -15,7 +15,7 @@ import { expandSources } from '../server/userPaths';
 import { makeOffer } from '../session/params';
 import { timeoutsFor } from '../timeouts';
 import type { TransferEvents } from '../transfer/link';
-import { walkSources } from '../transfer/walk';
+import { streamSources } from '../transfer/walk';
 import { runClientSession } from './clientSession';
 
 /** Bytes done are told at most this often, and this often at least (a sign of life for fcp). */
@@ -81,6 +81,7 @@ function destinationServer(order: ConnectOrder, emit: (event: RelayEvent) => voi
 /** The engine's events as event lines; bytes summed up and told every BYTES_EVERY_MS. */
 function relayEvents(emit: (event: RelayEvent) => void): { events: TransferEvents; stop(): void } {
   let bytes = 0;
+  const counted = { files: 0, bytes: 0 };
   const flush = (): void => {
     emit({ e: 'bytes', n: bytes });
     bytes = 0;
@@ -88,7 +89,17 @@ function relayEvents(emit: (event: RelayEvent) => void): { events: TransferEvent
   const ticker = setInterval(flush, BYTES_EVERY_MS);
   return {
     events: {
-      start: (files, total) => emit({ e: 'start', files, bytes: total }),
+      start: (files, total) => {
+        counted.files = files;
+        counted.bytes = total;
+        emit({ e: 'start', files, bytes: total });
+      },
+      // A streamed walk counts more as it goes: 'start' again, with the totals so far.
+      counted: (files, total) => {
+        counted.files += files;
+        counted.bytes += total;
+        emit({ e: 'start', ...counted });
+      },
       bytes: (n) => {
         bytes += n;
       },
@@ -117,7 +128,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
   const relay = relayEvents(emit);
   const server = destinationServer(order, emit, timeoutsFor(timeoutMs).launchMs);
   try {
-    const walk = walkSources(expandSources(order.sources), {
+    const walk = streamSources(expandSources(order.sources), {
       recursive: (order.flags & ModeFlag.RECURSIVE) !== 0,
       followSymlinks: (order.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0,
       hardLinks: order.hardLinks,

@@ -18,7 +18,7 @@ import { partialDirProblem } from '../state/partialFile';
 import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
-import { sourceName, walkNarrowed, walkSources } from '../transfer/walk';
+import { sourceName, streamSources, WALK_AHEAD, walkNarrowed, WalkStream } from '../transfer/walk';
 import { narrowedFilter } from '../sync/narrow';
 import { listedPath, listedTree } from '../sync/filesFrom';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
@@ -412,9 +412,10 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
   };
   const paths = sources.map((s) => s.path);
   // --follow waits for a source that does not exist yet instead of failing on it.
-  const { walk, follow } = options.follow
-    ? followedSources(paths, walkOptions)
-    : { walk: options.narrowTo ? walkNarrowed(sources[0]!.path, options.narrowTo, walkOptions) : walkSources(paths, walkOptions), follow: undefined };
+  const followed = options.follow ? followedSources(paths, walkOptions) : undefined;
+  // The walk goes on as the transfer announces; --follow and a watch's narrowed round walk first.
+  const walk = followed ? WalkStream.listing(followed.walk) : options.narrowTo ? WalkStream.listing(walkNarrowed(sources[0]!.path, options.narrowTo, walkOptions)) : streamSources(paths, walkOptions);
+  const follow = followed?.follow;
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk, follow }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
   // an absolute path (joined as bytes, so that a trailing slash and a name that is not UTF-8 survive).
@@ -448,6 +449,12 @@ function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
       return event.digest;
     },
   };
+}
+
+/** A push's first entries, walked while the login waits on the network; the rest is walked as the transfer announces. */
+async function walkAhead(walk: WalkStream): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  walk.fill(WALK_AHEAD);
 }
 
 /** The engine's modules and hash, loaded while the launch's first packets are on their way. */
@@ -509,6 +516,10 @@ function reporting(
         const tick = (): void => emit({ type: 'progress', ...progress.snapshot() });
         tick();
         ticker = setInterval(tick, options.progressIntervalMs ?? 250).unref();
+      },
+      counted(files, bytes) {
+        progress.filesTotal += files;
+        progress.bytesTotal += bytes;
       },
       bytes(count) {
         progress.bytesDone += count;
@@ -752,7 +763,7 @@ function narrowing(options: CopyOptions): PathFilter | undefined {
 
 /** A narrowed push's renames as RENAMEs: entry paths under the walk's top-level entry. */
 function renameMessages(options: CopyOptions, planned: Plan): RenameMessage[] | undefined {
-  const top = planned.work.kind === 'push' ? planned.work.walk.entries[0]?.path : undefined;
+  const top = planned.work.kind === 'push' ? planned.work.walk.peek()?.path : undefined;
   if (!options.narrowTo || !options.renames?.length || !top) return undefined;
   const entry = (rel: Buffer): Buffer => Buffer.concat([top, Buffer.of(SLASH), rel]);
   return options.renames.map(({ from, to }) => ({ type: PacketType.RENAME, from: entry(from), to: entry(to) }));
@@ -806,7 +817,10 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   // loads (a refused connection fails within a tick) must not be an unhandled rejection.
   let launched: [LaunchedServer, typeof ClientSessionModule];
   try {
-    launched = await Promise.all([launcherFor(remote, work.kind === 'push', options, log, timeoutMs).launch(secret, log), loadEngine()]);
+    [launched] = await Promise.all([
+      Promise.all([launcherFor(remote, work.kind === 'push', options, log, timeoutMs).launch(secret, log), loadEngine()]),
+      work.kind === 'push' ? walkAhead(work.walk) : undefined,
+    ]);
   } catch (err) {
     // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
     // --follow needs fcpd: over SFTP nothing would follow.

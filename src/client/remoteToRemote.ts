@@ -76,6 +76,8 @@ class EventReader {
   private readonly errors: FcpError[] = [];
   private idle: NodeJS.Timeout | undefined;
   private settled = false;
+  /** The totals of the last 'start' event: a later one (a streamed walk) adds what it counts beyond them. */
+  private counted: { files: number; bytes: number } | undefined;
 
   constructor(
     private readonly options: BetweenHostsOptions,
@@ -130,8 +132,15 @@ class EventReader {
         return notice(`fcpd ${this.where} cannot reach ${destination.host} (${event.tried}): relaying the copy through this machine`);
       case 'relay':
         return void this.relays.relay({ node: event.node, script: event.script, socket: event.socket });
-      case 'start':
-        return events.start?.(event.files, event.bytes);
+      case 'start': {
+        const before = this.counted;
+        if (before && (event.files < before.files || event.bytes < before.bytes)) {
+          return this.fail(new FcpError('FCP_ERR_PROTOCOL', `fcpd ${this.where}: 'start' lowered the totals from ${before.files} files, ${before.bytes} bytes`));
+        }
+        this.counted = { files: event.files, bytes: event.bytes };
+        if (!before) return events.start?.(event.files, event.bytes);
+        return events.counted?.(event.files - before.files, event.bytes - before.bytes);
+      }
       case 'bytes':
         return events.bytes?.(event.n);
       case 'file': {

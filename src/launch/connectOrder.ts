@@ -71,6 +71,7 @@ export type RelayEvent =
   | { e: 'unreachable'; tried: string }
   /** One more connection, please, through fcp: run this command in a new exec channel and join it to the destination. */
   | ({ e: 'relay' } & PipeCommand)
+  /** The files and bytes to copy; again with larger totals as a streamed walk counts more (feature STREAM). */
   | { e: 'start'; files: number; bytes: number }
   /** Bytes done since the last one; also sent every second as a sign of life. */
   | { e: 'bytes'; n: number }

@@ -158,8 +158,10 @@ export const Feature = {
    * and attaches more while the transfer runs; the server does not wait for the rest (PROTOCOL.md §5.3).
    */
   GROW: 0x80000,
+  /** The sender announces its walk as it goes: FILE_COUNT may come again before DONE, for the files walked since (PROTOCOL.md §7.1). */
+  STREAM: 0x40000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.GROW;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

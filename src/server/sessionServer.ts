@@ -25,7 +25,7 @@ import type { LinkedConnection, TransferRun, TransferSummary } from '../transfer
 import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { PathFilter } from '../sync/filter';
-import { walkSources, WalkResult } from '../transfer/walk';
+import { streamSources, WalkStream } from '../transfer/walk';
 import { followedSources, FollowSources } from '../follow/followWalk';
 import { listedTree } from '../sync/filesFrom';
 import { FramedConnection } from '../wire/framedConnection';
@@ -110,7 +110,7 @@ interface Session {
 /** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
 export type SessionWork =
   | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncOptions; reportItems?: boolean }
-  | { kind: 'pull'; walk: WalkResult; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions; follow?: FollowSources };
+  | { kind: 'pull'; walk: WalkStream; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions; follow?: FollowSources };
 
 /** The session's client may open fewer data connections than PARAMS accepted, and add them as it goes (feature GROW). */
 const grows = (params: ParamsMessage): boolean => (params.features & Feature.GROW) !== 0;
@@ -151,10 +151,11 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
   const walkOptions = { recursive: filesFrom ? filesFrom.recursive : recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter, listed: filesFrom && listedTree(filesFrom.paths) };
   // --follow (with the feature): a source that does not exist yet is waited for, and checked when it appears.
   if ((request.flags & ModeFlag.FOLLOW) !== 0 && (params.features & Feature.FOLLOW) !== 0) {
-    return { kind: 'pull', ...followedSources(sources, walkOptions, check), removeSources, filter, sync };
+    const { walk, follow } = followedSources(sources, walkOptions, check);
+    return { kind: 'pull', walk: WalkStream.listing(walk), follow, removeSources, filter, sync };
   }
   sources.forEach(check);
-  return { kind: 'pull', walk: walkSources(sources, walkOptions), removeSources, filter, sync };
+  return { kind: 'pull', walk: streamSources(sources, walkOptions), removeSources, filter, sync };
 }
 
 export class SessionServer {

@@ -116,6 +116,7 @@ export function makeOffer(options: {
       Feature.RESUME |
       Feature.RECONNECT |
       Feature.SPARSE |
+      Feature.STREAM |
       (options.encrypt ? Feature.HEADER_CHKSUM : 0) |
       (options.hardLinks ? Feature.HARD_LINKS : 0) |
       (options.owners ? Feature.OWNERS : 0) |

@@ -58,6 +58,12 @@ export const DEFAULT_WINDOW_FILES = 2048;
  * busy (1 Gbit/s over a 500 ms round trip).
  */
 export const INLINE_WINDOW_BYTES = 64 * 1024 * 1024;
+/**
+ * FILE_INLINE files sent but not yet acknowledged, at most: each holds a little state on both
+ * sides until its FILE_OK, and tiny files would otherwise fill the byte window by the million.
+ * Enough for about 80,000 files a second over a 200 ms round trip.
+ */
+export const INLINE_WINDOW_FILES = 16 * 1024;
 
 /** Receiver: create a directory (its mode and mtime are applied at `finish`, deepest first). */
 export interface CreateDirAction { type: 'createDir'; path: Buffer; perm: number; mtimeNs: bigint }
@@ -184,6 +190,8 @@ export interface EntryFailedAction { type: 'entryFailed'; path: Buffer; error: F
 export interface AppendFileAction { type: 'appendFile'; fileId: number; path: Buffer; offset: number; mtimeNs: bigint; hash: bigint; data: Buffer }
 /** Receiver (feature FOLLOW): the sender's FOLLOW notice (a FollowEvent) about `name` (a copy), to show. */
 export interface FollowNoticeAction { type: 'followNotice'; event: number; name: Buffer }
+/** Receiver (FOLLOW or STREAM): a FILE_COUNT after the first counted more files: the totals to show grow. */
+export interface CountedAction { type: 'counted'; files: number; bytes: number }
 /** Sender (feature FOLLOW): the receiver asked to stop following (FOLLOW STOP): DONE once what was read is sent. */
 export interface FollowStopAction { type: 'followStop' }
 /** Sender (feature DEST_STATE): the receiver's destination holds entries, or is empty (DEST_STATE). */
@@ -210,6 +218,7 @@ export type ReceiverAction =
   | EntryFailedAction
   | AppendFileAction
   | FollowNoticeAction
+  | CountedAction
   | CompleteAction;
 export type SenderAction =
   | SendAction
@@ -507,9 +516,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly follow: FollowLedger | undefined;
   /** The session negotiated SPARSE: a run of zeros in a chunk may come as HOLE, and DATA may then end at any DATA_UNIT boundary. */
   private readonly sparse: boolean;
+  /** The session negotiated STREAM: FILE_COUNT may come again, for files the sender walked since. */
+  private readonly stream: boolean;
 
-  /** hardLinks, owners, reconnect, resume, delta, follow, sparse: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, FOLLOW, SPARSE. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; follow?: boolean; sparse?: boolean }) {
+  /** hardLinks, owners, reconnect, resume, delta, follow, sparse, stream: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, FOLLOW, SPARSE, STREAM. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -520,6 +531,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.delta = opts.delta ?? false;
     this.follow = opts.follow ? new FollowLedger() : undefined;
     this.sparse = opts.sparse ?? false;
+    this.stream = opts.stream ?? false;
   }
 
   /**
@@ -547,8 +559,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.FILE_COUNT:
         if (!started && onControl) return this.onFileCount(message.count, message.totalBytes);
-        // FOLLOW: more files (new ones, or files sent again), announced as the others were.
-        if (this.announcing(onControl) && this.follow) return this.onMoreFiles(message.count, message.totalBytes);
+        // FOLLOW: more files (new ones, or files sent again); STREAM: more files walked. Announced as the others were.
+        if (this.announcing(onControl) && (this.follow || this.stream)) return this.onMoreFiles(message.count, message.totalBytes);
         break;
       case PacketType.APPEND:
         if (this.announcing(onControl) && this.follow) return this.onAppend(this.follow, message);
@@ -801,7 +813,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private onMoreFiles(count: number, totalBytes: number): readonly ReceiverAction[] {
     this.count += count;
     this.totalBytes += totalBytes;
-    return NO_ACTIONS;
+    return [{ type: 'counted', files: count, bytes: totalBytes }];
   }
 
   private onAppend(ledger: FollowLedger, message: AppendMessage): readonly ReceiverAction[] {
@@ -1204,16 +1216,19 @@ export class TransferSender extends TransferMachine<SenderState> {
 
   /** The session negotiated FOLLOW and follows: files may grow (APPEND), more may be counted, the receiver may say STOP. */
   private readonly follow: boolean;
+  /** The session negotiated STREAM: more files may be counted as the walk finds them. */
+  private readonly stream: boolean;
 
   /** Feature DEST_STATE: the receiver says once whether its destination holds entries. */
   private readonly destState: boolean;
   /** What its DEST_STATE said; undefined until it came. */
   private destHolds: boolean | undefined;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean; follow?: boolean; destState?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; stream?: boolean }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
     this.follow = opts.follow ?? false;
+    this.stream = opts.stream ?? false;
     this.sync = opts.sync ?? false;
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
@@ -1228,9 +1243,9 @@ export class TransferSender extends TransferMachine<SenderState> {
     return this.state === 'ANNOUNCING' && this.files.size - this.inlineFiles < this.windowFiles;
   }
 
-  /** A FILE_INLINE of `size` bytes may go now: it keeps the unacknowledged ones within INLINE_WINDOW_BYTES. */
+  /** A FILE_INLINE of `size` bytes may go now: it keeps the unacknowledged ones within INLINE_WINDOW_FILES and INLINE_WINDOW_BYTES. */
   canSendInline(size: number): boolean {
-    return this.state === 'ANNOUNCING' && (this.inlineBytes === 0 || this.inlineBytes + size <= INLINE_WINDOW_BYTES);
+    return this.state === 'ANNOUNCING' && this.inlineFiles < INLINE_WINDOW_FILES && (this.inlineBytes === 0 || this.inlineBytes + size <= INLINE_WINDOW_BYTES);
   }
 
   start(count: number, totalBytes: number): readonly SenderAction[] {
@@ -1352,10 +1367,11 @@ export class TransferSender extends TransferMachine<SenderState> {
     return [fileError(fileId, error), { type: 'fileFailed', fileId, error }];
   }
 
-  /** FOLLOW: `count` more files of `totalBytes` will be announced (new files, or files sent again). */
+  /** FOLLOW or STREAM: `count` more files of `totalBytes` will be announced (new files, files sent again, files walked since). */
   countMore(count: number, totalBytes: number): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
-    this.requireFollowing('countMore');
+    if (!this.stream) this.requireFollowing('countMore');
+    this.requireAnnouncing('countMore');
     this.count += count;
     this.totalBytes += totalBytes;
     return [send({ type: PacketType.FILE_COUNT, count, totalBytes })];

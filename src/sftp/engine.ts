@@ -108,7 +108,7 @@ export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyRe
       (async () => {
         const { work } = options;
         if (work.kind === 'push') {
-          const carried = carriable(work.walk);
+          const carried = carriable(work.walk.whole());
           return { ...carried, destination: await remoteDestination(first.fs, work.destination, options.flags, hasTopDirectory(carried.entries)), push: true };
         }
         const sources = work.sources.map((source) => sftpPath(source.toString('utf8')));

@@ -45,7 +45,7 @@ export interface ReceiverSyncOptions {
 export type FileOutcome = 'send' | 'same';
 
 export class ReceiverSync {
-  /** Entry paths the listing announced (latin1), which --delete keeps. */
+  /** --delete: entry paths the listing announced (latin1), which it keeps. */
   private readonly listed = new Set<string>();
   private readonly directories: { local: Buffer; entry: Buffer }[] = [];
   private readonly digests = new JobLimiter(DIGESTS_AT_ONCE);
@@ -178,8 +178,9 @@ export class ReceiverSync {
     for (const deletion of contentsOf(local, entry)) this.options.report({ item: DELETING_ITEM, path: deletion.entry, isDir: deletion.isDir });
   }
 
+  /** Only --delete needs the whole listing: without it a sync holds no name per entry. */
   private list(entry: Buffer): void {
-    this.listed.add(entry.toString('latin1'));
+    if (this.options.sync.delete) this.listed.add(entry.toString('latin1'));
   }
 
   private report(item: string, path: Buffer, kind: EntryKind, target?: Buffer): void {

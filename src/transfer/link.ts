@@ -90,6 +90,8 @@ export function fileEvent(path: Buffer, size: number, error: FcpError | undefine
 
 export interface TransferEvents {
   start?(files: number, bytes: number): void;
+  /** More files and bytes to copy than start() said: a walk announced as it goes (feature STREAM), or --follow's new files. */
+  counted?(files: number, bytes: number): void;
   /** Bytes done since the last call (sent by a sender, written by a receiver, or found at the destination: FILE_SAME). */
   bytes?(count: number): void;
   file?(event: FileEvent): void;

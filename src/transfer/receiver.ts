@@ -134,6 +134,7 @@ export class ReceiveEngine extends TransferRun {
       delta: this.delta,
       follow: (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0,
       sparse: (link.params.features & Feature.SPARSE) !== 0,
+      stream: (link.params.features & Feature.STREAM) !== 0,
     });
     this.followed = (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0 ? { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 } : undefined;
     const root = process.getuid?.() === 0;
@@ -184,8 +185,8 @@ export class ReceiveEngine extends TransferRun {
       this.started = true;
       this.events.start?.(message.count, message.totalBytes);
     } else if (message.type === PacketType.FILE_COUNT && this.followed) {
+      // The totals grow by the machine's 'counted' action, as a streamed walk's do.
       this.followed.newFiles += message.count;
-      this.events.grew?.(message.count, message.totalBytes);
     }
     if (message.type === PacketType.ENTRY_ERROR) this.sync?.entrySkippedBySender();
     const actions = this.machine.receive(0, message);
@@ -314,6 +315,9 @@ export class ReceiveEngine extends TransferRun {
           this.events.notice?.(text);
           break;
         }
+        case 'counted':
+          this.events.counted?.(action.files, action.bytes);
+          break;
         case 'complete':
           this.doneSent = true;
           return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.followed));

@@ -39,7 +39,7 @@ import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } fro
 import { keptBecause, removeSource } from './sourceRemoval';
 import { fileEvent, runSummary, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
-import type { Entry, EntryIds, WalkResult } from './walk';
+import { WALK_AHEAD, type Entry, type EntryIds, type WalkStream } from './walk';
 import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
@@ -129,8 +129,9 @@ export class SendEngine extends TransferRun {
   private readonly announced = new Map<number, FileEntry>();
   /** Feature DELTA: files being cut into blocks before FILE_READY, by file_id; each holds a descriptor. */
   private readonly earlyScans = new Map<number, EarlyScan>();
-  private nextEntry = 0;
   private filesAnnounced = 0;
+  /** Files and bytes FILE_COUNT has counted so far (the walk's counts when it went out). */
+  private readonly counted = { files: 0, bytes: 0 };
   /** Files whose chunks are being handed out, oldest first; resends go ahead of them. */
   private readonly sendQueue: SendingFile[] = [];
   private readonly resendQueue: ChunkJob[] = [];
@@ -167,8 +168,10 @@ export class SendEngine extends TransferRun {
   private bytesSent = 0;
   /** Bytes of chunks the receiver took from its old version of their file (DELTA_COPY). */
   private bytesSaved = 0;
-  /** Each walked symlink's target by its entry path (latin1), built at the first itemized symlink. */
-  private symlinkTargets: Map<string, Buffer> | undefined;
+  /** A sync: each announced symlink's target by its entry path (latin1), for the ITEM lines that name it. */
+  private readonly symlinkTargets: Map<string, Buffer> | undefined;
+  /** --remove-source-files: the symlinks and other names of linked files announced, removed once the receiver is done. */
+  private readonly linkEntries: Exclude<Entry, FileEntry>[] | undefined;
   /** Feature RECONNECT: by data connection index, the chunks written on it and not acknowledged. */
   private readonly outstanding: (OutstandingChunks | undefined)[] = [];
   /** Indexes whose lost connection the receiver has reported (DATA_LOST) and that have no replacement yet. */
@@ -195,7 +198,7 @@ export class SendEngine extends TransferRun {
    */
   constructor(
     link: TransferLink,
-    private readonly walk: WalkResult,
+    private readonly walk: WalkStream,
     private readonly events: TransferEvents = {},
     private readonly removeSources = false,
     private readonly sync?: SyncOptions,
@@ -203,6 +206,8 @@ export class SendEngine extends TransferRun {
   ) {
     super(link);
     const following = follow !== undefined && (link.params.features & Feature.FOLLOW) !== 0;
+    // Following and --checksum's digests ahead need every entry: the walk is done whole for them.
+    const listing = follow || sync?.checksum ? walk.whole() : undefined;
     this.chunkSize = link.params.chunkSize;
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
     this.machine = new TransferSender({
@@ -216,12 +221,13 @@ export class SendEngine extends TransferRun {
       sync: sync !== undefined && (link.params.features & Feature.SYNC) !== 0,
       follow: following,
       destState: (link.params.features & Feature.DEST_STATE) !== 0,
+      stream: (link.params.features & Feature.STREAM) !== 0,
     });
     if (following) {
       this.followMissing = follow.missing;
-      this.follower = new SourceFollower(this.followSink(), { walk, missing: follow.missing }, follow.rewalk);
+      this.follower = new SourceFollower(this.followSink(), { walk: listing!, missing: follow.missing }, follow.rewalk);
     }
-    this.digestsAhead = sync?.checksum ? new DigestsAhead(walk.entries, link.xxh, () => this.guard(() => this.announce())) : undefined;
+    this.digestsAhead = sync?.checksum ? new DigestsAhead(listing!.entries, link.xxh, () => this.guard(() => this.announce())) : undefined;
     this.errors = [];
     this.batching = (link.params.features & Feature.BATCH) !== 0;
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
@@ -229,6 +235,8 @@ export class SendEngine extends TransferRun {
     this.deltaNegotiated = (link.params.features & Feature.DELTA) !== 0;
     this.sparseNegotiated = (link.params.features & Feature.SPARSE) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
+    this.linkEntries = removeSources ? [] : undefined;
+    this.symlinkTargets = sync ? new Map() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
   }
 
@@ -239,6 +247,9 @@ export class SendEngine extends TransferRun {
    * burst; DONE when that was everything.
    */
   prime(): void {
+    // A first flight counts every file once: the server has not said yet whether it takes STREAM.
+    this.walk.fill(WALK_AHEAD);
+    if (!this.walk.complete) return;
     if (this.link.params.features & Feature.BATCH) this.link.control.conn.batchSends();
     this.guard(() => {
       this.begin();
@@ -266,8 +277,25 @@ export class SendEngine extends TransferRun {
     if (this.started) return;
     this.started = true;
     this.digestsAhead?.start(this.chunkSize);
-    this.events.start?.(this.walk.fileCount, this.walk.totalBytes);
-    this.apply(this.machine.start(this.walk.fileCount, this.walk.totalBytes));
+    // A peer without STREAM takes one FILE_COUNT: the walk is then done whole first.
+    if (this.link.params.features & Feature.STREAM) this.walk.fill(WALK_AHEAD);
+    else this.walk.finish();
+    this.counted.files = this.walk.fileCount;
+    this.counted.bytes = this.walk.totalBytes;
+    this.events.start?.(this.counted.files, this.counted.bytes);
+    this.apply(this.machine.start(this.counted.files, this.counted.bytes));
+  }
+
+  /** Feature STREAM: before a file FILE_COUNT has not counted, the walk goes ahead and the files it found are counted. */
+  private countWalked(): void {
+    if (this.filesAnnounced < this.counted.files) return;
+    this.walk.fill(WALK_AHEAD);
+    const files = this.walk.fileCount - this.counted.files;
+    const bytes = this.walk.totalBytes - this.counted.bytes;
+    this.counted.files = this.walk.fileCount;
+    this.counted.bytes = this.walk.totalBytes;
+    this.events.counted?.(files, bytes);
+    this.apply(this.machine.countMore(files, bytes));
   }
 
   protected override dataReady(linked: LinkedConnection): void {
@@ -357,13 +385,12 @@ export class SendEngine extends TransferRun {
   }
 
   private announceEntries(priming: boolean): void {
-    const entries = this.walk.entries;
     let inlineBytes = 0;
-    while (this.nextEntry < entries.length && !this.over) {
-      const entry = entries[this.nextEntry]!;
+    let entry: Entry | undefined;
+    while (!this.over && (entry = this.walk.peek()) !== undefined) {
       if (entry.kind !== 'hardlink') this.announceOwner(entry.ids);
       if (entry.kind !== 'file') {
-        this.nextEntry++;
+        this.walk.take();
         this.apply(this.announceOther(entry));
         continue;
       }
@@ -384,7 +411,8 @@ export class SendEngine extends TransferRun {
         this.readingInline = false;
         return this.awaitDescriptor((use) => this.descriptors.retry(use));
       }
-      this.nextEntry++;
+      this.walk.take();
+      this.countWalked();
       // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
       const fileId = this.filesAnnounced++;
       this.announced.set(fileId, entry);
@@ -397,13 +425,12 @@ export class SendEngine extends TransferRun {
         inlineBytes += entry.size;
       }
     }
-    if (this.nextEntry === entries.length && !this.doneSent && !this.over && this.holdsDone(priming)) return;
-    if (this.nextEntry === entries.length && !this.doneSent && !this.over) {
-      // What the walk skipped is reported before DONE, so that the receiver counts it too.
-      for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
-      this.doneSent = true;
-      this.apply(this.machine.finish());
-    }
+    if (entry !== undefined || this.doneSent || this.over) return;
+    if (this.holdsDone(priming)) return;
+    // What the walk skipped is reported before DONE, so that the receiver counts it too.
+    for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
+    this.doneSent = true;
+    this.apply(this.machine.finish());
   }
 
   /** --follow: DONE waits until following has stopped; the first time all entries are out (not in a first flight), following starts. */
@@ -450,8 +477,10 @@ export class SendEngine extends TransferRun {
         else this.followed.newFiles += files.length;
         const bytes = files.reduce((sum, file) => sum + file.size, 0);
         this.events.grew?.(files.length, bytes);
+        this.counted.files += files.length;
+        this.counted.bytes += bytes;
         this.apply(this.machine.countMore(files.length, bytes));
-        this.walk.entries.push(...entries);
+        this.walk.entries!.push(...entries);
         this.announce();
       },
       notice: (event, name) => {
@@ -476,6 +505,8 @@ export class SendEngine extends TransferRun {
   }
 
   private announceOther(entry: Exclude<Entry, FileEntry>): readonly SenderAction[] {
+    if (entry.kind !== 'dir') this.linkEntries?.push(entry);
+    if (entry.kind === 'symlink') this.symlinkTargets?.set(entry.path.toString('latin1'), entry.target);
     switch (entry.kind) {
       case 'dir':
         return this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs);
@@ -523,8 +554,7 @@ export class SendEngine extends TransferRun {
    */
   private symlinkTarget(item: string, path: Buffer): Buffer | undefined {
     if (item[1] !== 'L') return undefined;
-    this.symlinkTargets ??= new Map(this.walk.entries.flatMap((entry) => (entry.kind === 'symlink' ? [[entry.path.toString('latin1'), entry.target]] : [])));
-    return this.symlinkTargets.get(path.toString('latin1'));
+    return this.symlinkTargets?.get(path.toString('latin1'));
   }
 
   /** The first entry.size bytes of the file, or why they cannot be read (one that got shorter since the walk, or changed as it was read). */
@@ -809,9 +839,9 @@ export class SendEngine extends TransferRun {
    * that every one it did not report (ENTRY_ERROR) is in place.
    */
   private removeLinkSources(): void {
-    if (!this.failedEntries) return;
-    for (const entry of this.walk.entries) {
-      if ((entry.kind !== 'symlink' && entry.kind !== 'hardlink') || this.failedEntries.has(entry.path.toString('latin1'))) continue;
+    if (!this.failedEntries || !this.linkEntries) return;
+    for (const entry of this.linkEntries) {
+      if (entry.kind === 'dir' || this.failedEntries.has(entry.path.toString('latin1'))) continue;
       const kept = removeSource(entry);
       if (kept) this.link.log(kept);
     }

@@ -1,8 +1,9 @@
 /**
- * The sender's view of its sources: a pre-order list of entries (a directory before what it
- * holds), each with the entry path the receiver will see and the local path to read. Uses the
- * synchronous fs calls: the walk runs before the transfer starts, and lstatSync is several
- * times faster than its promise form for trees of 100,000 files.
+ * The sender's view of its sources: entries in pre-order (a directory before what it holds,
+ * names sorted bytewise), each with the entry path the receiver will see and the local path to
+ * read, found as the sender asks for them (WalkStream) or all at once (walkSources). Uses the
+ * synchronous fs calls: the sender walks a few thousand entries at a time between
+ * announcements, and lstatSync is several times faster than its promise form.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -60,6 +61,13 @@ export interface SkippedEntry {
 
 const SLASH = Buffer.from('/');
 
+/**
+ * Feature STREAM: entries the walk finds ahead of the announcements, at most. Each FILE_COUNT
+ * counts the files among them; the walk holds no more of the tree than these and the directory
+ * listings above them.
+ */
+export const WALK_AHEAD = 4096;
+
 /** What a file of this type is called when it is skipped (rsync skips them too). */
 function specialKind(stat: fs.BigIntStats): string {
   if (stat.isFIFO()) return 'a FIFO';
@@ -67,11 +75,6 @@ function specialKind(stat: fs.BigIntStats): string {
   if (stat.isCharacterDevice()) return 'a character device';
   if (stat.isBlockDevice()) return 'a block device';
   return 'not a regular file, directory or symlink';
-}
-
-function skip(result: WalkResult, path: Buffer, error: FcpError): void {
-  const fits = path.length <= MAX_PATH_BYTES ? path : path.subarray(0, path.lastIndexOf(0x2f, MAX_PATH_BYTES));
-  result.skipped.push({ path: fits, error });
 }
 
 function join(dir: Buffer, name: Buffer): Buffer {
@@ -90,78 +93,322 @@ export function sourceName(source: Buffer): Buffer {
   return Buffer.from(nodePath.basename(fs.realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
 }
 
-/**
- * Walk state beside the result: with -H, the entry path each multiply linked file was first walked
- * under, by dev:ino; `filterRoot`, the bytes of entry path above the transfer root the filter sees.
- */
-interface WalkState {
-  result: WalkResult;
-  options: WalkOptions;
-  firstNames: Map<string, Buffer> | undefined;
-  filterRoot: number;
+/** A directory whose children the walk is going through: the frames of a walk are the directories above the next entry. */
+interface Frame {
+  source: Buffer;
+  path: Buffer;
+  /** The children's names, sorted; `next` indexes the next one to visit. */
+  names: Buffer[];
+  next: number;
+  /** Levels below the source named on the command line (--max-depth) of the children. */
+  depth: number;
+  /** dev:ino of this directory, in `ancestors` while its children are walked (-L's loop check); none for --files-from's directories above listed paths. */
+  id?: string;
+  /** --files-from: the listed paths below this directory, when only those are walked. */
+  listed?: ListedTree;
 }
 
-export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
-  const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
-  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined, filterRoot: 0 };
-  if (options.listed) {
-    if (sources.length !== 1) throw new FcpError('FCP_ERR_USAGE', '--files-from takes one source directory', { hint: 'list the paths relative to it' });
-    const source = sources[0]!;
-    const stat = statOf(source, true, 'read');
-    if (!stat.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: --files-from lists paths below one`);
-    const name = sourceName(source);
-    // The listed paths are relative to the source: so is the transfer root, as in rsync.
-    state.filterRoot = name.length + 1;
-    visitListed(state, source, name, stat, options.listed);
-    return result;
+/** A source named on the command line, checked when the walk was set up, walked when its turn comes. */
+interface PendingSource {
+  source: Buffer;
+  name: Buffer;
+  stat: fs.BigIntStats;
+  /** The bytes of entry path above the transfer root the filter sees (filterRoot). */
+  filterRoot: number;
+  listed?: ListedTree;
+}
+
+/**
+ * The walk of a transfer's sources, entry by entry as they are asked for: it holds the entries
+ * found and not yet taken, the directory listings above the next entry, and (with -H) the first
+ * name of each multiply linked file, never the whole tree. Sources are checked when it is made (a
+ * missing source fails the transfer before any login); the rest is read as the sender announces.
+ * `listing()` holds a walk done at once instead, for what needs every entry (--follow, --checksum).
+ */
+export class WalkStream {
+  /** Files found so far and the sum of their sizes: the final counts once `complete`. */
+  fileCount = 0;
+  totalBytes = 0;
+  /**
+   * Entries that could not be read or cannot be sent, by entry path; the transfer goes on without
+   * them and tells the receiver (ENTRY_ERROR), so that both sides count them.
+   */
+  readonly skipped: SkippedEntry[] = [];
+  /** Entries found, from `head` on not yet taken. */
+  private found: Entry[] = [];
+  private head = 0;
+  private readonly frames: Frame[] = [];
+  private readonly pending: PendingSource[];
+  /** dev:ino of the directories being walked, to stop -L from looping through a symlink cycle. */
+  private readonly ancestors = new Set<string>();
+  /** With -H, the entry path each multiply linked file was first walked under, by dev:ino. */
+  private readonly firstNames: Map<string, Buffer> | undefined;
+  /** The bytes of entry path above the transfer root the filter sees, for the source being walked. */
+  private filterRoot = 0;
+  /** A full listing (listing(), whole()): taken entries stay in `found`, which is the listing's array. */
+  private keeps: boolean;
+
+  constructor(sources: readonly Buffer[], private readonly options: WalkOptions, listing?: WalkResult) {
+    this.firstNames = options.hardLinks ? new Map() : undefined;
+    this.keeps = listing !== undefined;
+    if (listing) {
+      this.found = listing.entries;
+      this.fileCount = listing.fileCount;
+      this.totalBytes = listing.totalBytes;
+      this.skipped = listing.skipped;
+    }
+    this.pending = sources.map((source) => this.checkSource(source));
   }
-  for (const source of sources) {
+
+  /** A walk already done (walkSources, walkNarrowed), as the sender takes it. */
+  static listing(result: WalkResult): WalkStream {
+    return new WalkStream([], { recursive: true, followSymlinks: false }, result);
+  }
+
+  /** The whole listing, when this is one (listing()). */
+  get entries(): Entry[] | undefined {
+    return this.keeps ? this.found : undefined;
+  }
+
+  /** Every source has been walked: fileCount and totalBytes are final. */
+  get complete(): boolean {
+    return this.frames.length === 0 && this.pending.length === 0;
+  }
+
+  /** Entries found and not yet taken. */
+  get buffered(): number {
+    return this.found.length - this.head;
+  }
+
+  /** The next entry, walking as far as it takes to find one; undefined once the walk is over. */
+  peek(): Entry | undefined {
+    while (this.head === this.found.length) if (!this.step()) return undefined;
+    return this.found[this.head];
+  }
+
+  /** Takes the entry peek() returned: the walk holds it no longer. */
+  take(): void {
+    if (this.keeps) {
+      this.head++;
+      return;
+    }
+    this.found[this.head++] = undefined as unknown as Entry;
+    if (this.head === this.found.length) {
+      this.found = [];
+      this.head = 0;
+    }
+  }
+
+  /** Walks until `count` entries are found and not taken, or the walk is over. */
+  fill(count: number): void {
+    while (this.buffered < count && this.step()) continue;
+  }
+
+  /** Walks everything there is to walk. */
+  finish(): void {
+    while (this.step()) continue;
+  }
+
+  /** Walks everything there is to walk; the entries not taken yet, as a listing. */
+  drain(): WalkResult {
+    this.finish();
+    return this.result();
+  }
+
+  /**
+   * The whole walk held at once, for what needs every entry (--follow, --checksum, SFTP): walks
+   * what is left, and from now on keeps every entry (the listing's array) as they are taken.
+   */
+  whole(): WalkResult {
+    if (!this.keeps) {
+      this.finish();
+      this.found = this.found.slice(this.head);
+      this.head = 0;
+      this.keeps = true;
+    }
+    return { entries: this.found, fileCount: this.fileCount, totalBytes: this.totalBytes, skipped: this.skipped };
+  }
+
+  private checkSource(source: Buffer): PendingSource {
+    const { options } = this;
     // A symlink named as a source is followed (as scp, cp -H and rsync's "link/" do); the links
     // found inside a tree stay links unless -L.
     const stat = statOf(source, true, 'read');
-    if (stat.isDirectory() && !options.recursive) {
-      throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(source)} is a directory`, {
-        hint: 'use -r to copy directories',
-      });
-    }
     const name = sourceName(source);
-    state.filterRoot = filterRoot(source, name, stat.isDirectory());
-    visit(state, source, name, stat, new Set(), 0);
+    if (options.listed) {
+      if (!stat.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: --files-from lists paths below one`);
+      // The listed paths are relative to the source: so is the transfer root, as in rsync.
+      return { source, name, stat, filterRoot: name.length + 1, listed: options.listed };
+    }
+    if (stat.isDirectory() && !options.recursive) {
+      throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(source)} is a directory`, { hint: 'use -r to copy directories' });
+    }
+    return { source, name, stat, filterRoot: filterRoot(source, name, stat.isDirectory()) };
   }
-  return result;
-}
 
-/**
- * --files-from: a listed path is walked as any source is (a directory's contents only with -r); a
- * directory above listed paths is sent, then only its listed children. A listed path that is
- * missing is skipped with its error, as rsync does.
- */
-function visitListed(state: WalkState, source: Buffer, path: Buffer, stat: fs.BigIntStats, node: ListedTree): void {
-  const { result, options } = state;
-  if (node.listed && (options.recursive || !stat.isDirectory())) return visit(state, source, path, stat, new Set(), 0);
-  if (!stat.isDirectory()) {
-    skip(result, path, new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: the paths listed below it are skipped`));
-    return;
-  }
-  if (!admitted(state, source, path, stat)) return;
-  result.entries.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
-  const names = [...node.children.keys()].map((key) => Buffer.from(key, 'latin1')).sort(Buffer.compare);
-  forEachChild(state, source, path, names, (child, childPath, childStat, name) => visitListed(state, child, childPath, childStat, node.children.get(name.toString('latin1'))!));
-}
-
-/** Each of `names` in the directory `source` (entry path `path`), stat'ed as the walk follows links; one that cannot be is skipped with its error. */
-function forEachChild(state: WalkState, source: Buffer, path: Buffer, names: Buffer[], each: (child: Buffer, childPath: Buffer, stat: fs.BigIntStats, name: Buffer) => void): void {
-  for (const name of names) {
-    const child = join(source, name);
+  /** One step of the walk: the next source, the next child of the innermost directory, or leaving it; false when there is nothing left. */
+  private step(): boolean {
+    const frame = this.frames[this.frames.length - 1];
+    if (!frame) {
+      const next = this.pending.shift();
+      if (!next) return false;
+      this.filterRoot = next.filterRoot;
+      if (next.listed) this.visitListed(next.source, next.name, next.stat, next.listed);
+      else this.visit(next.source, next.name, next.stat, 0);
+      return true;
+    }
+    if (frame.next === frame.names.length) {
+      this.frames.pop();
+      if (frame.id) this.ancestors.delete(frame.id);
+      return true;
+    }
+    const name = frame.names[frame.next++]!;
+    const child = join(frame.source, name);
+    const childPath = join(frame.path, name);
     let childStat: fs.BigIntStats;
     try {
-      childStat = statOf(child, state.options.followSymlinks, 'read');
+      childStat = statOf(child, this.options.followSymlinks, 'read');
     } catch (err) {
-      skip(state.result, join(path, name), err as FcpError);
-      continue;
+      this.skip(childPath, err as FcpError);
+      return true;
     }
-    each(child, join(path, name), childStat, name);
+    const listedChild = frame.listed?.children.get(name.toString('latin1'));
+    if (listedChild) this.visitListed(child, childPath, childStat, listedChild);
+    else this.visit(child, childPath, childStat, frame.depth);
+    return true;
   }
+
+  private skip(path: Buffer, error: FcpError): void {
+    const fits = path.length <= MAX_PATH_BYTES ? path : path.subarray(0, path.lastIndexOf(0x2f, MAX_PATH_BYTES));
+    this.skipped.push({ path: fits, error });
+  }
+
+  /**
+   * --files-from: a listed path is walked as any source is (a directory's contents only with -r); a
+   * directory above listed paths is sent, then only its listed children. A listed path that is
+   * missing is skipped with its error, as rsync does.
+   */
+  private visitListed(source: Buffer, path: Buffer, stat: fs.BigIntStats, node: ListedTree): void {
+    if (node.listed && (this.options.recursive || !stat.isDirectory())) return this.visit(source, path, stat, 0);
+    if (!stat.isDirectory()) {
+      this.skip(path, new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: the paths listed below it are skipped`));
+      return;
+    }
+    if (!this.admitted(source, path, stat)) return;
+    this.found.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
+    const names = [...node.children.keys()].map((key) => Buffer.from(key, 'latin1')).sort(Buffer.compare);
+    this.frames.push({ source, path, names, next: 0, depth: 0, listed: node });
+  }
+
+  /** Whether an entry is sent: not left out by the filter, not too long, not refused (those two skipped with their error). */
+  private admitted(source: Buffer, path: Buffer, stat: fs.BigIntStats): boolean {
+    // Before anything that could report the entry: what the rules leave out is no failure.
+    if (this.leftOut(path, stat.isDirectory())) return false;
+    if (path.length > MAX_PATH_BYTES) {
+      this.skip(path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
+      return false;
+    }
+    const refusal = this.options.refuse?.(source, path, stat.isSymbolicLink());
+    if (refusal) this.skip(path, refusal);
+    return refusal === undefined;
+  }
+
+  /** Whether the filter leaves an entry out; never the transfer root itself (rsync never leaves out `.`). */
+  private leftOut(path: Buffer, isDirectory: boolean): boolean {
+    const { filter } = this.options;
+    return filter !== undefined && path.length > this.filterRoot && filter.excludes(path.subarray(this.filterRoot), isDirectory);
+  }
+
+  /** Records the entry at `source` (entry path `path`); a directory's children are walked by the steps that follow. */
+  private visit(source: Buffer, path: Buffer, stat: fs.BigIntStats, depth: number): void {
+    if (!this.admitted(source, path, stat)) return;
+    const perm = Number(stat.mode) & PERM_MASK;
+    const mtimeNs = stat.mtimeNs;
+    const ids = { uid: Number(stat.uid), gid: Number(stat.gid) };
+    if (stat.isSymbolicLink()) {
+      try {
+        this.found.push({ kind: 'symlink', path, source, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ids });
+      } catch (err) {
+        this.skip(path, fsError(err, 'read symlink', source));
+      }
+    } else if (stat.isFile()) {
+      this.visitFile(source, path, stat, { perm, mtimeNs, ids });
+    } else if (stat.isDirectory()) {
+      const id = `${stat.dev}:${stat.ino}`;
+      if (this.ancestors.has(id)) {
+        this.skip(path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: symlink loop, skipped`));
+        return;
+      }
+      this.found.push({ kind: 'dir', path, perm, mtimeNs, ids });
+      if (this.options.filter && !this.options.filter.descends(depth)) return;
+      let names: Buffer[];
+      try {
+        names = fs.readdirSync(source, { encoding: 'buffer' }).sort(Buffer.compare);
+      } catch (err) {
+        this.skip(path, fsError(err, 'read directory', source));
+        return;
+      }
+      this.ancestors.add(id);
+      this.frames.push({ source, path, names, next: 0, depth: depth + 1, id });
+    } else {
+      this.skip(path, new FcpError('FCP_ERR_IO', `${showName(source)} is ${specialKind(stat)}; skipped`));
+    }
+  }
+
+  private visitFile(source: Buffer, path: Buffer, stat: fs.BigIntStats, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }): void {
+    const size = Number(stat.size);
+    if (size > MAX_FILE_SIZE) {
+      this.skip(path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
+      return;
+    }
+    if (this.firstNames && stat.nlink > 1n) {
+      const id = `${stat.dev}:${stat.ino}`;
+      const first = this.firstNames.get(id);
+      if (first) {
+        this.found.push({ kind: 'hardlink', path, source, target: first, size, mtimeNs: meta.mtimeNs });
+        return;
+      }
+      this.firstNames.set(id, path);
+    }
+    this.found.push({ kind: 'file', path, source, size, ...meta });
+    this.fileCount++;
+    this.totalBytes += size;
+  }
+
+  /** walkNarrowed: a directory entry of its own (not walked), and one path walked whole, each in order with what was found before. */
+  addDirectory(entry: Extract<Entry, { kind: 'dir' }>): void {
+    this.found.push(entry);
+  }
+
+  walkOne(source: Buffer, path: Buffer, stat: fs.BigIntStats, depth: number): void {
+    this.visit(source, path, stat, depth);
+    while (this.frames.length > 0) this.step();
+  }
+
+  /** Whether the filter leaves out the directory at entry path `path` (walkNarrowed). */
+  leavesOut(path: Buffer): boolean {
+    return this.leftOut(path, true);
+  }
+
+  /** The walk so far as a listing (walkSources, walkNarrowed: walked whole). */
+  result(): WalkResult {
+    return { entries: this.found.slice(this.head), fileCount: this.fileCount, totalBytes: this.totalBytes, skipped: this.skipped };
+  }
+
+  setFilterRoot(bytes: number): void {
+    this.filterRoot = bytes;
+  }
+}
+
+/** The whole walk at once: for what needs every entry before the transfer (--follow, --checksum, fcp --watch). */
+export function walkSources(sources: Buffer[], options: WalkOptions): WalkResult {
+  return streamSources(sources, options).drain();
+}
+
+/** The walk of the sources entry by entry, as the sender asks for them (WalkStream). */
+export function streamSources(sources: Buffer[], options: WalkOptions): WalkStream {
+  if (options.listed && sources.length !== 1) throw new FcpError('FCP_ERR_USAGE', '--files-from takes one source directory', { hint: 'list the paths relative to it' });
+  return new WalkStream(sources, options);
 }
 
 function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStats {
@@ -170,20 +417,6 @@ function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStat
   } catch (err) {
     throw fsError(err, operation, path);
   }
-}
-
-/** Whether an entry is sent: not left out by the filter, not too long, not refused (those two skipped with their error). */
-function admitted(state: WalkState, source: Buffer, path: Buffer, stat: fs.BigIntStats): boolean {
-  const { result, options } = state;
-  // Before anything that could report the entry: what the rules leave out is no failure.
-  if (leftOut(state, path, stat.isDirectory())) return false;
-  if (path.length > MAX_PATH_BYTES) {
-    skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
-    return false;
-  }
-  const refusal = options.refuse?.(source, path, stat.isSymbolicLink());
-  if (refusal) skip(result, path, refusal);
-  return refusal === undefined;
 }
 
 /**
@@ -195,74 +428,6 @@ function filterRoot(source: Buffer, name: Buffer, isDirectory: boolean): number 
   return isDirectory && source.length > 1 && source[source.length - 1] === 0x2f ? name.length + 1 : 0;
 }
 
-/** Whether the filter leaves an entry out; never the transfer root itself (rsync never leaves out `.`). */
-function leftOut(state: WalkState, path: Buffer, isDirectory: boolean): boolean {
-  const { filter } = state.options;
-  return filter !== undefined && path.length > state.filterRoot && filter.excludes(path.subarray(state.filterRoot), isDirectory);
-}
-
-function visit(
-  state: WalkState,
-  source: Buffer,
-  path: Buffer,
-  stat: fs.BigIntStats,
-  /** dev:ino of the directories above, to stop -L from looping through a symlink cycle. */
-  ancestors: Set<string>,
-  /** Levels below the source named on the command line (--max-depth). */
-  depth: number,
-): void {
-  const { result, options } = state;
-  if (!admitted(state, source, path, stat)) return;
-  const perm = Number(stat.mode) & PERM_MASK;
-  const mtimeNs = stat.mtimeNs;
-  const ids = { uid: Number(stat.uid), gid: Number(stat.gid) };
-  if (stat.isSymbolicLink()) {
-    try {
-      result.entries.push({ kind: 'symlink', path, source, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ids });
-    } catch (err) {
-      skip(result, path, fsError(err, 'read symlink', source));
-    }
-  } else if (stat.isFile()) {
-    const size = Number(stat.size);
-    if (size > MAX_FILE_SIZE) {
-      skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
-      return;
-    }
-    if (state.firstNames && stat.nlink > 1n) {
-      const id = `${stat.dev}:${stat.ino}`;
-      const first = state.firstNames.get(id);
-      if (first) {
-        result.entries.push({ kind: 'hardlink', path, source, target: first, size, mtimeNs });
-        return;
-      }
-      state.firstNames.set(id, path);
-    }
-    result.entries.push({ kind: 'file', path, source, perm, size, mtimeNs, ids });
-    result.fileCount++;
-    result.totalBytes += size;
-  } else if (stat.isDirectory()) {
-    const id = `${stat.dev}:${stat.ino}`;
-    if (ancestors.has(id)) {
-      skip(result, path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: symlink loop, skipped`));
-      return;
-    }
-    result.entries.push({ kind: 'dir', path, perm, mtimeNs, ids });
-    if (options.filter && !options.filter.descends(depth)) return;
-    let names: Buffer[];
-    try {
-      names = fs.readdirSync(source, { encoding: 'buffer' }).sort(Buffer.compare);
-    } catch (err) {
-      skip(result, path, fsError(err, 'read directory', source));
-      return;
-    }
-    ancestors.add(id);
-    forEachChild(state, source, path, names, (child, childPath, childStat) => visit(state, child, childPath, childStat, ancestors, depth + 1));
-    ancestors.delete(id);
-  } else {
-    skip(result, path, new FcpError('FCP_ERR_IO', `${showName(source)} is ${specialKind(stat)}; skipped`));
-  }
-}
-
 /**
  * The walk of one source narrowed to `paths` below it (fcp --watch's rounds): the source and the
  * directories above each path as bare directory entries, each path that still exists walked as
@@ -271,22 +436,22 @@ function visit(
  * not walked. Entries come in walkSources' order (a directory before what it holds).
  */
 export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: WalkOptions): WalkResult {
-  const result: WalkResult = { entries: [], fileCount: 0, totalBytes: 0, skipped: [] };
   const name = sourceName(source);
   const sourceStat = fs.statSync(source, { bigint: true, throwIfNoEntry: false });
-  const state: WalkState = { result, options, firstNames: options.hardLinks ? new Map() : undefined, filterRoot: filterRoot(source, name, sourceStat?.isDirectory() ?? false) };
+  const walk = new WalkStream([], options);
+  walk.setFilterRoot(filterRoot(source, name, sourceStat?.isDirectory() ?? false));
   const announced = new Set<string>();
   /** Announces directory `rel` (entry path `path`) once; false when it is not a directory the walk may enter. */
   const announce = (local: Buffer, path: Buffer): boolean => {
     const key = path.toString('latin1');
     if (announced.has(key)) return true;
     const stat = fs.statSync(local, { bigint: true, throwIfNoEntry: false });
-    if (!stat?.isDirectory() || leftOut(state, path, true)) return false;
+    if (!stat?.isDirectory() || walk.leavesOut(path)) return false;
     announced.add(key);
-    result.entries.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
+    walk.addDirectory({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
     return true;
   };
-  if (!announce(source, name)) return result;
+  if (!announce(source, name)) return walk.result();
   for (const rel of [...paths].sort(Buffer.compare)) {
     const parts = rel.toString('latin1').split('/').map((part) => Buffer.from(part, 'latin1'));
     let local = source;
@@ -301,7 +466,7 @@ export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: 
     const last = parts[parts.length - 1]!;
     const stat = fs.lstatSync(join(local, last), { bigint: true, throwIfNoEntry: false });
     const followed = stat?.isSymbolicLink() && options.followSymlinks ? fs.statSync(join(local, last), { bigint: true, throwIfNoEntry: false }) : stat;
-    if (followed && !announced.has(join(path, last).toString('latin1'))) visit(state, join(local, last), join(path, last), followed, new Set(), parts.length);
+    if (followed && !announced.has(join(path, last).toString('latin1'))) walk.walkOne(join(local, last), join(path, last), followed, parts.length);
   }
-  return result;
+  return walk.result();
 }

@@ -6,11 +6,11 @@
 import type { FilesFromRequest } from '../session/connection';
 import type { EntryScope } from '../session/entryScope';
 import type { Destination } from './destination';
-import type { WalkResult } from './walk';
+import type { WalkStream } from './walk';
 import type { FollowSources } from '../follow/followWalk';
 
 export type ClientWork =
   /** follow: --follow, the sources to walk again (and those missing at the walk). */
-  | { kind: 'push'; destination: Buffer; walk: WalkResult; follow?: FollowSources }
+  | { kind: 'push'; destination: Buffer; walk: WalkStream; follow?: FollowSources }
   /** filesFrom: --files-from, for the sender to walk (FILES_FROM). */
   | { kind: 'pull'; sources: Buffer[]; destination: Destination; scope: EntryScope; filesFrom?: FilesFromRequest };

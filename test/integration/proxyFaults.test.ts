@@ -11,7 +11,7 @@ import { copy, isFcpError } from '../../src';
 import { runClientSession } from '../../src/client/clientSession';
 import { ModeFlag } from '../../src/protocol/constants';
 import { makeOffer } from '../../src/session/params';
-import { walkSources } from '../../src/transfer/walk';
+import { streamSources } from '../../src/transfer/walk';
 import { compareTrees, leftoverTemporaries, wrongFiles } from './helpers/compare';
 import { FaultPlan, proxyLauncher } from './helpers/proxy';
 import { killAll } from './helpers/run';
@@ -100,7 +100,7 @@ test('a stalled control connection (fcpd to client, after SESSION) in a push: FC
     secret,
     offer: makeOffer({ encrypt: true, connections: 2 }),
     flags: ModeFlag.RECURSIVE,
-    work: { kind: 'push', destination: Buffer.from(dst), walk: walkSources([Buffer.from(source)], { recursive: true, followSymlinks: false }) },
+    work: { kind: 'push', destination: Buffer.from(dst), walk: streamSources([Buffer.from(source)], { recursive: true, followSymlinks: false }) },
     log: () => undefined,
     timeoutMs: 2000,
   }).then(

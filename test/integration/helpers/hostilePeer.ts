@@ -21,7 +21,7 @@ import { makeOffer } from '../../../src/session/params';
 import { FramedConnection } from '../../../src/wire/framedConnection';
 import { Established, runHandshake } from '../../../src/wire/handshake';
 import type { TransferSummary } from '../../../src/transfer/link';
-import type { Entry, WalkResult } from '../../../src/transfer/walk';
+import { WalkStream, type Entry, type WalkResult } from '../../../src/transfer/walk';
 import { dial, StartedFcpd, startFcpd, within } from './run';
 
 /** What a scripted file holds: its own entry path, so a planted file is recognised wherever it lands. */
@@ -68,7 +68,7 @@ export function hostileServer(script: (request: RequestAction) => WalkResult): L
         bind: '127.0.0.1',
         port: 0,
         log: () => undefined,
-        prepare: (request) => ({ kind: 'pull', walk: script(request) }),
+        prepare: (request) => ({ kind: 'pull', walk: WalkStream.listing(script(request)) }),
       });
       const { port } = await server.listen();
       const nonce = randomBytes(32);
@@ -100,7 +100,7 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
       secret,
       offer: makeOffer({ encrypt: true, hardLinks: walk.entries.some((entry) => entry.kind === 'hardlink') }),
       flags,
-      work: { kind: 'push', destination: Buffer.from(destination), walk },
+      work: { kind: 'push', destination: Buffer.from(destination), walk: WalkStream.listing(walk) },
       log: () => undefined,
     });
     failed = false;

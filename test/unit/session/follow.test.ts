@@ -52,7 +52,7 @@ test('APPEND for a file not in place, never announced, or sent again since is FC
   expect(failure(holding().receive(0, append(5, 0)))).toBe('FCP_ERR_PROTOCOL');
   const again = holding();
   // Sent again after a rewrite: FILE_COUNT for one more file, then its announcement.
-  expect(again.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: 6 })).toEqual([]);
+  expect(again.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: 6 })).toEqual([{ type: 'counted', files: 1, bytes: 6 }]);
   expect(again.receive(0, inline(1)).map((a) => a.type)).toEqual(['writeFile']);
   expect(failure(again.receive(0, append(0, 6)))).toBe('FCP_ERR_PROTOCOL');
 });

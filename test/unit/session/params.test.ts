@@ -248,8 +248,8 @@ describe('checkAnswer', () => {
 
 describe('makeOffer and sealedCoverage', () => {
   it.each([
-    [true, Cipher.AES_256_GCM, Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.DEST_STATE | Feature.QUICK_CHECK | Feature.RESUME | Feature.RECONNECT | Feature.SPARSE, ChksumCoverage.HEADER],
-    [false, Cipher.NONE, Feature.BATCH | Feature.INLINE | Feature.DEST_STATE | Feature.QUICK_CHECK | Feature.RESUME | Feature.RECONNECT | Feature.SPARSE, ChksumCoverage.FULL],
+    [true, Cipher.AES_256_GCM, Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.DEST_STATE | Feature.QUICK_CHECK | Feature.RESUME | Feature.RECONNECT | Feature.SPARSE | Feature.STREAM, ChksumCoverage.HEADER],
+    [false, Cipher.NONE, Feature.BATCH | Feature.INLINE | Feature.DEST_STATE | Feature.QUICK_CHECK | Feature.RESUME | Feature.RECONNECT | Feature.SPARSE | Feature.STREAM, ChksumCoverage.FULL],
   ])('encrypt=%s offers cipher %i, features %i, sealed coverage %i', (encrypt, cipher, features, coverage) => {
     const offer = makeOffer({ encrypt });
     expect(offer).toEqual({

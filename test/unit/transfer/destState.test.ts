@@ -14,7 +14,7 @@ import { makeOffer } from '../../../src/session/params';
 import { SenderAction, TransferSender } from '../../../src/session/transfer';
 import { holdsEntries } from '../../../src/transfer/destination';
 import { MemoryConnection } from '../../../src/transfer/memoryLink';
-import { walkSources } from '../../../src/transfer/walk';
+import { streamSources } from '../../../src/transfer/walk';
 
 const SMALL_FILES = 40;
 
@@ -45,7 +45,7 @@ async function copyTree(features = makeOffer({ encrypt: false }).features): Prom
     sent.push(message);
     return send.call(this, message);
   });
-  const walk = walkSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
+  const walk = streamSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
   const { summary } = await copyInProcess({
     work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
     flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
