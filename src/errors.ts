@@ -64,6 +64,8 @@ export const ERROR_CODES = {
   FCP_ERR_CANCELLED: { wire: 61, category: 'PARTIAL' },
   /** --max-delete: more destination entries were to be deleted than it allows (rsync exits 25). */
   FCP_ERR_MAX_DELETE: { wire: 62, category: 'PARTIAL' },
+  /** fcp-track push: another push holds the remote folder's lock (.fcp/push.lock there); the message names it. */
+  FCP_ERR_LOCKED: { wire: 63, category: 'FILE_IO' },
   /** fcp --job/--attach/--cancel/--retry named no job (or not a job id). */
   FCP_ERR_NO_SUCH_JOB: { wire: 70, category: 'USAGE' },
   /** The job is not in a state that allows it: retrying a running job, cancelling a finished one. */

@@ -9,6 +9,7 @@ import { asFcpError, ExitCode, FcpError } from '../errors';
 import { showName, showText } from '../showName';
 import * as track from '../track/commands';
 import type { TrackContext } from '../track/commands';
+import type { ChunkRange } from '../track/chunkDiff';
 import { argParser, bwlimit, collect, nonEmpty, sshPort } from './optionValues';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { errorText } from './lastResort';
@@ -39,6 +40,14 @@ const STATUS_LABELS: [keyof track.StatusReport, string][] = [
   ['incoming', 'incoming'],
   ['untracked', 'untracked'],
 ];
+
+/** A diff line's changed chunks: `  chunks 2-3 (bytes 2097152-4194303), ...`. */
+function chunkText(line: track.DiffLine): string {
+  if (!line.ranges) return '';
+  if (line.ranges.length === 0) return '  no chunk differs';
+  const run = (r: ChunkRange): string => `${r.firstChunk === r.lastChunk ? r.firstChunk : `${r.firstChunk}-${r.lastChunk}`} (bytes ${r.start}-${r.end - 1})`;
+  return `  chunk${line.ranges.length === 1 && line.ranges[0]!.firstChunk === line.ranges[0]!.lastChunk ? '' : 's'} ${line.ranges.map(run).join(', ')} of ${line.chunkSize} bytes`;
+}
 
 /** Runs fcp-track with argv (node, script, args...); resolves with the exit code. */
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -133,18 +142,18 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     );
   program
     .command('diff')
-    .description('each changed file with its size here and in the remote record')
+    .description('each changed file with its size here and in the remote record and, for a modified one, the chunks that differ from the last sync (only changed files are read)')
     .option('--json', 'one JSON array')
     .action((o: { json?: boolean }) =>
       run(async () => {
         const lines = await track.diff(ctx);
         if (o.json) out(JSON.stringify(lines));
-        else for (const l of lines) out(`${l.change.padEnd(10)} ${showName(l.path)}  here ${l.localSize ?? '-'}  there ${l.remoteSize ?? '-'}`);
+        else for (const l of lines) out(`${l.change.padEnd(10)} ${showName(l.path)}  here ${l.localSize ?? '-'}  there ${l.remoteSize ?? '-'}${chunkText(l)}`);
         return ExitCode.OK;
       }),
     );
   for (const [name, option, description, wins] of [
-    ['push', 'ours', 'send the files changed here (and deletions) to the remote folder; a file also changed there is refused unless --ours', "this side's"],
+    ['push', 'ours', 'send the files changed here (and deletions) to the remote folder, holding its lock (another push under way: FCP_ERR_LOCKED); a file also changed there is refused unless --ours', "this side's"],
     ['pull', 'theirs', 'fetch the files changed there (and deletions), showing what other clones pushed; a file also changed here is refused unless --theirs', "the remote side's"],
   ] as const) {
     program
@@ -163,7 +172,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       run(async () => {
         const entries = await track.log(ctx);
         if (o.json) out(JSON.stringify(entries));
-        else for (const e of entries) out(`${e.at}  ${e.who}  ${e.action} ${e.files} file${e.files === 1 ? '' : 's'}, ${e.deleted} deleted, ${e.bytes} bytes`);
+        else for (const e of entries) out(`${e.at}  ${e.who}  ${e.action} ${e.files} file${e.files === 1 ? '' : 's'}, ${e.deleted} deleted, ${e.bytes} bytes: ${e.paths.map(showName).join(', ')}${e.files + e.deleted > e.paths.length ? ', ...' : ''}`);
         return ExitCode.OK;
       }),
     );

@@ -10,15 +10,16 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { copy, CopyOptions } from '../client/copy';
 import { parseLocation } from '../client/location';
-import type { Launcher } from '../launch/launcher';
 import { asFcpError, FcpError } from '../errors';
 import { showName } from '../showName';
-import { LogEntry, TrackDb } from '../state/trackDb';
+import { LOG_PATHS, LogEntry, TrackDb } from '../state/trackDb';
 import { deleteThere } from './deletions';
+import { takeLock } from './remoteLock';
 import {
-  DB_FILE, findRoot, hashFiles, ignoreFilter, readConfig, scanFiles, stagingDir, STATE_DIR, statIn, tempDir, TrackConfig, writeConfig,
+  DB_FILE, Digest, findRoot, hashFiles, ignoreFilter, readConfig, scanFiles, stagingDir, STATE_DIR, statIn, tempDir, TrackConfig, writeConfig,
 } from './folder';
-import { Action, reconcile, Version, Versions } from './reconcile';
+import { ChunkRange, changedRanges } from './chunkDiff';
+import { Action, reconcile, sameVersion, Version, Versions } from './reconcile';
 import { afterPush, emptyRecord, parseRecord, RECORD_DIR, RECORD_NAME, RemoteRecord, versionIn } from './remoteRecord';
 import { Change, changeAgainstBase, FileStat, quickChange, TrackRecord } from './status';
 
@@ -28,8 +29,6 @@ export interface TrackContext {
   out(line: string): void;
   /** A progress line (stderr, a terminal only), or undefined to show none. */
   progress?: (text: string) => void;
-  /** Tests: how fcpd is started instead of SSH. */
-  launcher?: Launcher;
   /** --bwlimit of push and pull, bytes per second. */
   bwlimit?: number;
 }
@@ -42,7 +41,8 @@ interface Folder {
 }
 
 const who = (): string => `${os.userInfo().username}@${os.hostname()}`;
-const CACHED_RECORD = nodePath.join(STATE_DIR, RECORD_NAME);
+/** Where schema 1 kept the remote record last fetched (now in the database's remote table). */
+const LEGACY_RECORD = nodePath.join(STATE_DIR, RECORD_NAME);
 /** Meta key: the time of the last remote log entry a pull has shown. */
 const SEEN_LOG = 'seen_log_at';
 
@@ -83,8 +83,8 @@ function inFolder(ctx: TrackContext, root: string, given: string): string {
   return rel.split(nodePath.sep).join('/');
 }
 
-function freshRecord(path: string, stat: FileStat, hash: string, previous: TrackRecord | undefined): TrackRecord {
-  return { path, stat, hash, base: previous?.base ?? null, removed: false };
+function freshRecord(path: string, stat: FileStat, digest: Digest, previous: TrackRecord | undefined): TrackRecord {
+  return { path, stat, hash: digest.hash, chunks: digest.chunks, base: previous?.base ?? null, removed: false };
 }
 
 export async function add(ctx: TrackContext, paths: readonly string[]): Promise<void> {
@@ -98,7 +98,7 @@ export async function add(ctx: TrackContext, paths: readonly string[]): Promise<
       else if (!stat && fs.existsSync(nodePath.join(root, rel)) && fs.statSync(nodePath.join(root, rel)).isDirectory()) for (const [p, s] of scanFiles(root, filter, rel)) found.set(p, s);
       else throw new FcpError(stat ? 'FCP_ERR_USAGE' : 'FCP_ERR_NOT_FOUND', `${showName(given)}: ${stat ? `${'.fcpignore'} leaves it out` : 'no such file or directory'}`);
     }
-    const records = new Map(db.records().map((r) => [r.path, r]));
+    const records = db.records();
     const digests = await hashFiles(root, [...found.keys()], hashProgress(ctx));
     db.update([...found].map(([path, stat]) => freshRecord(path, stat, digests.get(path)!, records.get(path))));
     ctx.out(`${found.size} file${found.size === 1 ? '' : 's'} tracked`);
@@ -107,7 +107,7 @@ export async function add(ctx: TrackContext, paths: readonly string[]): Promise<
 
 export async function rm(ctx: TrackContext, paths: readonly string[], cached: boolean): Promise<void> {
   await withFolder(ctx, async ({ root, db }) => {
-    const records = db.records();
+    const records = [...db.records().values()];
     const chosen: TrackRecord[] = [];
     for (const given of paths) {
       const rel = inFolder(ctx, root, given);
@@ -130,42 +130,55 @@ function hashProgress(ctx: TrackContext): (done: number, total: number) => void 
 
 interface LocalState {
   records: Map<string, TrackRecord>;
-  changes: Map<string, Change>;
-  /** Each tracked path's version now (null: deleted or removed). */
-  versions: Map<string, Version | null>;
+  /** The stat of tracked files here now (none: deleted), and of any other file the caller scanned. */
   stats: Map<string, FileStat>;
+  /** Tracked paths that changed since their base (an unchanged path is not in it). */
+  changes: Map<string, Exclude<Change, 'unchanged' | 'untracked'>>;
+  /** The digests read this time: of files whose stat moved, and any the caller added. */
+  digests: Map<string, Digest>;
+}
+
+/** A path's version here now: null when it is deleted, removed, or neither tracked nor digested. */
+function versionHere(local: LocalState, path: string): Version | null {
+  const record = local.records.get(path);
+  const stat = local.stats.get(path);
+  const hash = local.digests.get(path)?.hash ?? record?.hash;
+  return !stat || record?.removed || hash === undefined ? null : { hash, mode: stat.mode };
 }
 
 /**
  * One lstat per tracked file (from `scanned` when the caller walked the folder anyway), a digest
- * only where size, mtime or ctime moved; the stat cache of files found unchanged is refreshed.
+ * only where size, mtime or ctime moved; the stat cache of files read again is refreshed. No
+ * object per unchanged file: at 100,000 files the allocations cost more than the lstats.
  */
-async function checkLocal(ctx: TrackContext, folder: Folder, scanned?: Map<string, FileStat>): Promise<LocalState> {
+async function checkLocal(ctx: TrackContext, folder: Folder, scanned = new Map<string, FileStat>()): Promise<LocalState> {
   const { root, db } = folder;
-  const records = new Map(db.records().map((r) => [r.path, r]));
-  const state: LocalState = { records, changes: new Map(), versions: new Map(), stats: new Map() };
+  const local: LocalState = { records: db.records(), stats: scanned, changes: new Map(), digests: new Map() };
   const toHash: string[] = [];
-  for (const record of records.values()) {
-    const stat = record.removed ? undefined : (scanned?.get(record.path) ?? statIn(root, record.path));
-    if (stat) state.stats.set(record.path, stat);
+  for (const record of local.records.values()) {
+    let stat: FileStat | undefined;
+    if (!record.removed) {
+      stat = scanned.get(record.path);
+      if (!stat) {
+        stat = statIn(root, record.path);
+        if (stat) scanned.set(record.path, stat);
+      }
+    }
     const change = quickChange(record, stat);
     if (change === 'hash') toHash.push(record.path);
-    else {
-      state.changes.set(record.path, change);
-      state.versions.set(record.path, change === 'deleted' ? null : { hash: record.hash, mode: stat!.mode });
-    }
+    else if (change !== 'unchanged' && change !== 'untracked') local.changes.set(record.path, change);
   }
-  const digests = await hashFiles(root, toHash, hashProgress(ctx));
+  local.digests = await hashFiles(root, toHash, hashProgress(ctx));
   const refreshed: TrackRecord[] = [];
-  for (const path of toHash) {
-    const record = records.get(path)!;
-    const now = { hash: digests.get(path)!, mode: state.stats.get(path)!.mode };
-    state.changes.set(path, changeAgainstBase(record, now));
-    state.versions.set(path, now);
-    refreshed.push({ ...record, stat: state.stats.get(path)!, hash: now.hash });
+  for (const [path, digest] of local.digests) {
+    const record = local.records.get(path)!;
+    const stat = scanned.get(path)!;
+    const change = changeAgainstBase(record, digest.hash, stat.mode);
+    if (change !== 'unchanged') local.changes.set(path, change as 'new' | 'modified');
+    refreshed.push({ ...record, stat, hash: digest.hash, chunks: digest.chunks });
   }
   db.update(refreshed);
-  return state;
+  return local;
 }
 
 // --- the remote record ------------------------------------------------------------------------
@@ -174,8 +187,8 @@ function remoteJoin(remote: string, rel: string): string {
   return `${remote.replace(/\/+$/, '')}/${rel}`;
 }
 
-function copyOptions(ctx: TrackContext, config: TrackConfig): Pick<CopyOptions, 'ssh' | 'launcher' | 'bwlimit'> {
-  return { ssh: config.ssh, ...(ctx.launcher ? { launcher: ctx.launcher } : {}), ...(ctx.bwlimit ? { bwlimit: ctx.bwlimit } : {}) };
+function copyOptions(ctx: TrackContext, config: TrackConfig): Pick<CopyOptions, 'ssh' | 'bwlimit'> {
+  return { ssh: config.ssh, ...(ctx.bwlimit ? { bwlimit: ctx.bwlimit } : {}) };
 }
 
 /**
@@ -186,37 +199,41 @@ function changedFiles(ctx: TrackContext, config: TrackConfig, source: string, de
   return { sources: [source], destination, filesFrom: [...paths], ignoreTimes: true, ...copyOptions(ctx, config) };
 }
 
-/** The remote record (empty when the remote folder has none yet), also kept as .fcp/remote-state.json here. */
+/** The remote record (empty when the remote folder has none yet), its files also kept in the database. */
 async function fetchRecord(ctx: TrackContext, folder: Folder): Promise<RemoteRecord> {
   const dir = tempDir();
   try {
     await copy({ sources: [remoteJoin(folder.config.remote, `${RECORD_DIR}/${RECORD_NAME}`)], destination: dir, ...copyOptions(ctx, folder.config) });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
-    if (asFcpError(err).code === 'FCP_ERR_NOT_FOUND') return emptyRecord();
-    throw err;
+    if (asFcpError(err).code !== 'FCP_ERR_NOT_FOUND') throw err;
+    folder.db.setRemote({}, new Date().toISOString());
+    return emptyRecord();
   }
   try {
-    const text = fs.readFileSync(nodePath.join(dir, RECORD_NAME), 'utf8');
-    const record = parseRecord(text);
-    fs.writeFileSync(nodePath.join(folder.root, CACHED_RECORD), text);
+    const record = parseRecord(fs.readFileSync(nodePath.join(dir, RECORD_NAME), 'utf8'));
+    folder.db.setRemote(record.files, new Date().toISOString());
     return record;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function cachedRecord(root: string): RemoteRecord {
-  try {
-    return parseRecord(fs.readFileSync(nodePath.join(root, CACHED_RECORD), 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyRecord();
-    throw err;
+/**
+ * The remote record last fetched against each path's base: the paths whose version there is
+ * not their base (null: not there). A schema 1 folder's copy of the record is taken in once.
+ */
+function remoteAgainstBase(folder: Folder): Map<string, Version | null> {
+  const legacy = nodePath.join(folder.root, LEGACY_RECORD);
+  if (!folder.db.remoteKnown() && fs.existsSync(legacy)) {
+    folder.db.setRemote(parseRecord(fs.readFileSync(legacy, 'utf8')).files, fs.statSync(legacy).mtime.toISOString());
+    fs.rmSync(legacy);
   }
+  return folder.db.remoteAgainstBase();
 }
 
 async function writeRecord(ctx: TrackContext, folder: Folder, record: RemoteRecord): Promise<void> {
-  const text = `${JSON.stringify(record, null, 1)}\n`;
+  const text = `${JSON.stringify(record)}\n`;
   const dir = stagingDir(folder.root);
   try {
     fs.mkdirSync(nodePath.join(dir, RECORD_DIR));
@@ -226,7 +243,7 @@ async function writeRecord(ctx: TrackContext, folder: Folder, record: RemoteReco
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  fs.writeFileSync(nodePath.join(folder.root, CACHED_RECORD), text);
+  folder.db.setRemote(record.files, new Date().toISOString());
 }
 
 // --- status and diff --------------------------------------------------------------------------
@@ -242,26 +259,28 @@ export interface StatusReport {
   incoming: string[];
 }
 
-function versionsOf(local: LocalState, record: RemoteRecord, extraLocal = new Map<string, Version>()): Versions[] {
-  const paths = new Set([...local.records.keys(), ...Object.keys(record.files)]);
-  return [...paths].map((path) => ({
-    path,
-    base: local.records.get(path)?.base ?? null,
-    local: local.versions.has(path) ? local.versions.get(path)! : (extraLocal.get(path) ?? null),
-    remote: versionIn(record, path),
-  }));
+/**
+ * The versions of every path that may need an action: changed here, or there (`there`: the
+ * paths whose remote version is not their base). The others, unchanged on both sides, are most
+ * paths most times.
+ */
+function versionsOf(local: LocalState, there: Map<string, Version | null>): Versions[] {
+  return [...new Set([...local.changes.keys(), ...there.keys()])].map((path) => {
+    const base = local.records.get(path)?.base ?? null;
+    return { path, base, local: versionHere(local, path), remote: there.has(path) ? there.get(path)! : base };
+  });
 }
 
 export async function status(ctx: TrackContext, options: { fetch?: boolean }): Promise<StatusReport> {
   return withFolder(ctx, async (folder) => {
     const scanned = scanFiles(folder.root, ignoreFilter(folder.root));
     const local = await checkLocal(ctx, folder, scanned);
-    const record = options.fetch ? await fetchRecord(ctx, folder) : cachedRecord(folder.root);
+    if (options.fetch) await fetchRecord(ctx, folder);
     const report: StatusReport = { new: [], modified: [], deleted: [], untracked: [], conflicting: [], incoming: [] };
-    for (const [path, change] of local.changes) if (change !== 'unchanged' && change !== 'untracked') report[change].push(path);
+    for (const [path, change] of local.changes) report[change].push(path);
     // A file `rm --cached` left here is untracked, though its record waits for the push that deletes it there.
     for (const path of scanned.keys()) if (!local.records.has(path) || local.records.get(path)!.removed) report.untracked.push(path);
-    for (const action of reconcile(versionsOf(local, record))) {
+    for (const action of reconcile(versionsOf(local, remoteAgainstBase(folder)))) {
       if (action.kind === 'conflict') report.conflicting.push(action.path);
       else if (action.kind === 'pull' || action.kind === 'deleteLocal') report.incoming.push(action.path);
     }
@@ -273,16 +292,30 @@ export async function status(ctx: TrackContext, options: { fetch?: boolean }): P
 export interface DiffLine {
   path: string;
   change: Change | 'incoming' | 'conflict';
-  /** Bytes here now, and in the remote record (undefined: none). */
+  /** Bytes here now, and in the remote record last fetched (undefined: none). */
   localSize?: number;
   remoteSize?: number;
+  /**
+   * A modified or conflicting file: the chunks that differ from its content at the last sync
+   * (none: only the mode changed). Left out where either side's chunk hashes are not known.
+   */
+  chunkSize?: number;
+  ranges?: ChunkRange[];
 }
 
+/** status, and each changed file's sizes and, compared by chunk hashes (no file read but those status reads), its changed chunks. */
 export async function diff(ctx: TrackContext): Promise<DiffLine[]> {
   const report = await status(ctx, {});
-  return withFolder(ctx, async ({ root }) => {
-    const record = cachedRecord(root);
-    const line = (path: string, change: DiffLine['change']): DiffLine => ({ path, change, localSize: statIn(root, path)?.size, remoteSize: record.files[path]?.size });
+  return withFolder(ctx, async ({ root, db }) => {
+    const chunks = db.chunksOf([...report.modified, ...report.conflicting]);
+    const line = (path: string, change: DiffLine['change']): DiffLine => {
+      const localSize = statIn(root, path)?.size;
+      const remoteSize = db.remoteFile(path)?.size;
+      const known = chunks.get(path);
+      if (!known?.now || !known.base) return { path, change, localSize, remoteSize };
+      const ranges = changedRanges(known.now, known.base, known.chunkSize, Math.max(localSize ?? 0, remoteSize ?? 0));
+      return { path, change, localSize, remoteSize, chunkSize: known.chunkSize, ranges };
+    };
     return [
       ...report.new.map((p) => line(p, 'new')),
       ...report.modified.map((p) => line(p, 'modified')),
@@ -311,51 +344,78 @@ function conflictError(conflicts: readonly string[], option: '--ours' | '--their
   });
 }
 
-function logEntry(action: LogEntry['action'], files: number, deleted: number, bytes: number): LogEntry {
-  return { at: new Date().toISOString(), who: who(), action, files, deleted, bytes };
+function logEntry(action: LogEntry['action'], moved: readonly Action[], deleted: readonly Action[], bytes: number): LogEntry {
+  const paths = [...moved, ...deleted].slice(0, LOG_PATHS).map((a) => a.path);
+  return { at: new Date().toISOString(), who: who(), action, files: moved.length, deleted: deleted.length, bytes, paths };
 }
 
-/** The records of paths synced to `version`, their stats read again. */
-function syncedRecords(root: string, actions: readonly Action[], local: LocalState): TrackRecord[] {
+/**
+ * The records of paths synced by these actions: a pushed or settled file at the stat its digest
+ * was taken at (a change during the push shows at the next status); a pulled one as read after
+ * the copy (`pulled`), which is then what both sides hold.
+ */
+function syncedRecords(actions: readonly Action[], local: LocalState, pulled = new Map<string, Digest>()): TrackRecord[] {
   const records: TrackRecord[] = [];
-  for (const action of actions) {
-    const stat = statIn(root, action.path);
-    if (!action.result || !stat) continue;
-    const known = local.records.get(action.path);
-    const cached = known && local.versions.get(action.path)?.hash === action.result.hash;
-    // A pulled file's stat is new; a pushed one keeps the stat its digest was taken at.
-    records.push({ path: action.path, stat: cached ? (local.stats.get(action.path) ?? stat) : stat, hash: action.result.hash, base: action.result, removed: false });
+  for (const { path, result } of actions) {
+    const stat = local.stats.get(path);
+    const read = pulled.get(path);
+    if (!result || !stat) continue;
+    if (read) records.push({ path, stat, hash: read.hash, chunks: read.chunks, base: { hash: read.hash, mode: stat.mode }, removed: false });
+    else records.push({ path, stat, hash: result.hash, chunks: local.digests.get(path)?.chunks, base: result, removed: false });
   }
   return records;
 }
 
+/** Stats and digests of these files here into `local` (files pulled, or found where the remote record has them). */
+async function readInto(ctx: TrackContext, root: string, local: LocalState, paths: readonly string[]): Promise<Map<string, Digest>> {
+  const present = paths.filter((path) => {
+    const stat = statIn(root, path);
+    if (stat) local.stats.set(path, stat);
+    return stat !== undefined;
+  });
+  const digests = await hashFiles(root, present, hashProgress(ctx));
+  for (const [path, digest] of digests) local.digests.set(path, digest);
+  return digests;
+}
+
 export async function push(ctx: TrackContext, options: { ours?: boolean }): Promise<SyncReport> {
   return withFolder(ctx, async (folder) => {
-    const { root, config, db } = folder;
-    const record = await fetchRecord(ctx, folder);
-    const local = await checkLocal(ctx, folder);
-    // Only what this clone tracks goes there; paths only there are the pull's.
-    const versions = versionsOf(local, record).filter((v) => local.records.has(v.path));
-    const actions = reconcile(versions, options.ours ? 'ours' : undefined);
-    const sends = actions.filter((a) => a.kind === 'push');
-    const deletes = actions.filter((a) => a.kind === 'deleteRemote');
-    const settles = actions.filter((a) => a.kind === 'settle');
-    let bytes = 0;
-    if (sends.length > 0) {
-      const summary = await copy(changedFiles(ctx, config, root, config.remote, sends.map((a) => a.path)));
-      if (summary.errors.length > 0) throw summary.errors[0]!;
-      bytes = summary.bytesSent;
+    // Held from reading the record to writing the next: two pushes never interleave.
+    const lock = await takeLock(folder.config, who());
+    try {
+      return await pushLocked(ctx, folder, options);
+    } finally {
+      // One that cannot be removed goes stale (remoteLock.ts) and is taken over then.
+      await lock.release().catch(() => undefined);
     }
-    if (deletes.length > 0) await deleteThere(root, config.remote, deletes.map((a) => a.path), copyOptions(ctx, config));
-    const entry = logEntry('push', sends.length, deletes.length, bytes);
-    const pushed = sends.map((a) => ({ path: a.path, version: a.result!, size: local.stats.get(a.path)?.size ?? 0 }));
-    if (sends.length + deletes.length > 0) await writeRecord(ctx, folder, afterPush(record, config.clone, entry, pushed, deletes.map((a) => a.path)));
-    db.update(syncedRecords(root, [...sends, ...settles], local), deletes.map((a) => a.path));
-    if (sends.length + deletes.length > 0) db.addLog(entry);
-    const conflicts = actions.filter((a) => a.kind === 'conflict').map((a) => a.path);
-    const left = actions.filter((a) => a.kind === 'pull' || a.kind === 'deleteLocal').length;
-    return { moved: sends.map((a) => a.path), deleted: deletes.map((a) => a.path), conflicts, left, bytes };
   });
+}
+
+async function pushLocked(ctx: TrackContext, folder: Folder, options: { ours?: boolean }): Promise<SyncReport> {
+  const { root, config, db } = folder;
+  const record = await fetchRecord(ctx, folder);
+  const local = await checkLocal(ctx, folder);
+  // Only what this clone tracks goes there; paths only there are the pull's.
+  const versions = versionsOf(local, db.remoteAgainstBase()).filter((v) => local.records.has(v.path));
+  const actions = reconcile(versions, options.ours ? 'ours' : undefined);
+  const sends = actions.filter((a) => a.kind === 'push');
+  const deletes = actions.filter((a) => a.kind === 'deleteRemote');
+  const settles = actions.filter((a) => a.kind === 'settle');
+  let bytes = 0;
+  if (sends.length > 0) {
+    const summary = await copy(changedFiles(ctx, config, root, config.remote, sends.map((a) => a.path)));
+    if (summary.errors.length > 0) throw summary.errors[0]!;
+    bytes = summary.bytesSent;
+  }
+  if (deletes.length > 0) await deleteThere(root, config.remote, deletes.map((a) => a.path), copyOptions(ctx, config));
+  const entry = logEntry('push', sends, deletes, bytes);
+  const pushed = sends.map((a) => ({ path: a.path, version: a.result!, size: local.stats.get(a.path)?.size ?? 0 }));
+  if (sends.length + deletes.length > 0) await writeRecord(ctx, folder, afterPush(record, config.clone, entry, pushed, deletes.map((a) => a.path)));
+  db.update(syncedRecords([...sends, ...settles], local), deletes.map((a) => a.path));
+  if (sends.length + deletes.length > 0) db.addLog(entry);
+  const conflicts = actions.filter((a) => a.kind === 'conflict').map((a) => a.path);
+  const left = actions.filter((a) => a.kind === 'pull' || a.kind === 'deleteLocal').length;
+  return { moved: sends.map((a) => a.path), deleted: deletes.map((a) => a.path), conflicts, left, bytes };
 }
 
 /** Remote log entries by other clones that this clone has not shown yet. */
@@ -373,10 +433,8 @@ export async function pull(ctx: TrackContext, options: { theirs?: boolean }): Pr
     }
     const local = await checkLocal(ctx, folder);
     // A file here that is not tracked but is there: its content decides (the same: settled; else a conflict).
-    const untrackedThere = Object.keys(record.files).filter((p) => !local.records.has(p) && statIn(root, p));
-    const digests = await hashFiles(root, untrackedThere, hashProgress(ctx));
-    const extra = new Map(untrackedThere.map((p) => [p, { hash: digests.get(p)!, mode: statIn(root, p)!.mode }]));
-    const actions = reconcile(versionsOf(local, record, extra), options.theirs ? 'theirs' : undefined);
+    await readInto(ctx, root, local, Object.keys(record.files).filter((p) => !local.records.has(p)));
+    const actions = reconcile(versionsOf(local, db.remoteAgainstBase()), options.theirs ? 'theirs' : undefined);
     const fetches = actions.filter((a) => a.kind === 'pull');
     const deletes = actions.filter((a) => a.kind === 'deleteLocal');
     const settles = actions.filter((a) => a.kind === 'settle');
@@ -386,9 +444,11 @@ export async function pull(ctx: TrackContext, options: { theirs?: boolean }): Pr
       if (summary.errors.length > 0) throw summary.errors[0]!;
       bytes = summary.bytesSent;
     }
+    // Read back: the chunk hashes diff compares later, and the content as it arrived.
+    const pulled = await readInto(ctx, root, local, fetches.map((a) => a.path));
     for (const a of deletes) fs.rmSync(nodePath.join(root, a.path), { force: true });
-    db.update(syncedRecords(root, [...fetches, ...settles], local), deletes.map((a) => a.path));
-    if (fetches.length + deletes.length > 0) db.addLog(logEntry('pull', fetches.length, deletes.length, bytes));
+    db.update(syncedRecords([...fetches, ...settles], local, pulled), deletes.map((a) => a.path));
+    if (fetches.length + deletes.length > 0) db.addLog(logEntry('pull', fetches, deletes, bytes));
     const latest = record.log.at(-1)?.at;
     if (latest) db.setMeta(SEEN_LOG, latest);
     const conflicts = actions.filter((a) => a.kind === 'conflict').map((a) => a.path);
@@ -431,9 +491,9 @@ export async function repair(ctx: TrackContext): Promise<number> {
     const digests = await hashFiles(root, here, hashProgress(ctx));
     db.update(here.map((path) => {
       const stat = statIn(root, path)!;
-      const now = { hash: digests.get(path)!, mode: stat.mode };
+      const { hash, chunks } = digests.get(path)!;
       const there = versionIn(record, path)!;
-      return { path, stat, hash: now.hash, base: now.hash === there.hash && now.mode === there.mode ? there : null, removed: false };
+      return { path, stat, hash, chunks, base: sameVersion({ hash, mode: stat.mode }, there) ? there : null, removed: false };
     }));
     return here.length;
   } finally {

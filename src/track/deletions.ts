@@ -3,12 +3,8 @@
  * holds only the directories above the deleted files, with filter rules that include exactly
  * those directories and files and exclude everything else. The receiver deletes, inside the
  * announced directories, what is not announced and not excluded: the deleted files, nothing
- * else (excluded entries are protected from --delete).
- *
- * Directory rules are given twice: anchored at the staging directory's own name (the sender's walk
- * names entries with it even for a source with a trailing slash) and at the transfer root (as the
- * receiver's deletion names them, and rsync both). The first form can match nothing there: the
- * staging directory's name is fresh and random, never announced.
+ * else (excluded entries are protected from --delete). The rules are anchored at the transfer
+ * root, the staging directory's contents (its source is written `stage/`), on both sides.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -29,14 +25,14 @@ function parents(path: string): string[] {
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
-/** Deletion batches whose rules (the root, two per directory, one per file, one exclude) fit in one FILTER_RULES. */
+/** Deletion batches whose rules (one per directory, one per file, one exclude) fit in one FILTER_RULES. */
 function batches(paths: readonly string[]): string[][] {
   const out: string[][] = [];
   let batch: string[] = [];
   let dirs = new Set<string>();
   for (const path of paths) {
     const added = parents(path).filter((d) => !dirs.has(d));
-    if (batch.length > 0 && 2 * (dirs.size + added.length) + batch.length + 3 > MAX_FILTER_RULES) {
+    if (batch.length > 0 && dirs.size + added.length + batch.length + 2 > MAX_FILTER_RULES) {
       out.push(batch);
       batch = [];
       dirs = new Set();
@@ -51,7 +47,6 @@ function batches(paths: readonly string[]): string[][] {
 async function deleteBatch(root: string, remote: string, paths: readonly string[], options: Pick<CopyOptions, 'ssh' | 'launcher' | 'bwlimit'>): Promise<void> {
   const stage = stagingDir(root);
   try {
-    const stageName = nodePath.basename(stage);
     const dirs = [...new Set(paths.flatMap(parents))].sort();
     for (const dir of dirs) {
       const staged = nodePath.join(stage, dir);
@@ -69,12 +64,7 @@ async function deleteBatch(root: string, remote: string, paths: readonly string[
       if (here?.isDirectory()) fs.utimesSync(nodePath.join(stage, dir), here.atime, here.mtime);
     }
     const rules: FilterRule[] = [
-      // The staging directory itself: the walk names it too, and would leave it out with the rest.
-      { kind: 'include', pattern: Buffer.from(`/${literal(stageName)}/`) },
-      ...dirs.flatMap((d): FilterRule[] => [
-        { kind: 'include', pattern: Buffer.from(`/${literal(`${stageName}/${d}`)}/`) },
-        { kind: 'include', pattern: Buffer.from(`/${literal(d)}/`) },
-      ]),
+      ...dirs.map((d): FilterRule => ({ kind: 'include', pattern: Buffer.from(`/${literal(d)}/`) })),
       ...paths.map((p): FilterRule => ({ kind: 'include', pattern: Buffer.from(`/${literal(p)}`) })),
       { kind: 'exclude', pattern: Buffer.from('*') },
     ];

@@ -9,6 +9,8 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { FcpError } from '../errors';
 import { PERM_MASK } from '../protocol/constants';
+import { loadXxhash, XXHashAPI } from '../protocol/xxhash';
+import { CHUNK_HASH_BYTES, TRACK_CHUNK_SIZE } from '../state/trackDb';
 import { showName } from '../showName';
 import { addRuleText, FilterRule, PathFilter, ruleLines } from '../sync/filter';
 import type { SshOptions } from '../client/remoteLauncher';
@@ -19,7 +21,7 @@ export const CONFIG_FILE = 'config.json';
 export const DB_FILE = 'track.db';
 export const IGNORE_FILE = '.fcpignore';
 const CONFIG_VERSION = 1;
-/** Files digested at once: reads overlap in the thread pool while the main thread hashes. */
+/** Files digested at once (each with a chunk-sized buffer). */
 const DIGESTS_AT_ONCE = 8;
 
 export interface TrackConfig {
@@ -131,14 +133,56 @@ export function hashFile(file: string | Buffer): Promise<string> {
   });
 }
 
-/** The digests of these files (relative to root), a few at a time, `progress(done, total)` after each. */
-export async function hashFiles(root: string, paths: readonly string[], progress: (done: number, total: number) => void): Promise<Map<string, string>> {
-  const digests = new Map<string, string>();
+/** A file's content as the database keeps it: its sha256 (hex) and the xxh64 of each chunk. */
+export interface Digest {
+  hash: string;
+  chunks: Buffer;
+}
+
+/** Reads a file once, a chunk at a time, into its Digest. */
+async function digestFile(xxh: XXHashAPI, file: string, buffer: Buffer): Promise<Digest> {
+  const sha = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(file, 'r');
+    for (;;) {
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled === 0) break;
+      const chunk = buffer.subarray(0, filled);
+      sha.update(chunk);
+      const hash = Buffer.alloc(CHUNK_HASH_BYTES);
+      hash.writeBigUInt64BE(xxh.h64Raw(chunk, 0n));
+      chunks.push(hash);
+      if (filled < buffer.length) break;
+    }
+  } catch (err) {
+    throw new FcpError('FCP_ERR_IO', `cannot read ${showName(file)}: ${(err as Error).message}`);
+  } finally {
+    await handle?.close();
+  }
+  return { hash: sha.digest('hex'), chunks: Buffer.concat(chunks) };
+}
+
+/**
+ * The digests of these files (relative to root), a few at once so that reads overlap in the
+ * thread pool while the main thread hashes, `progress(done, total)` after each.
+ */
+export async function hashFiles(root: string, paths: readonly string[], progress: (done: number, total: number) => void): Promise<Map<string, Digest>> {
+  const digests = new Map<string, Digest>();
+  if (paths.length === 0) return digests;
+  const xxh = await loadXxhash();
   let next = 0;
   const worker = async (): Promise<void> => {
+    const buffer = Buffer.allocUnsafe(TRACK_CHUNK_SIZE);
     while (next < paths.length) {
       const path = paths[next++]!;
-      digests.set(path, await hashFile(nodePath.join(root, path)));
+      digests.set(path, await digestFile(xxh, nodePath.join(root, path), buffer));
       progress(digests.size, paths.length);
     }
   };

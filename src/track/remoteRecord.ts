@@ -26,8 +26,6 @@ export interface RecordFile extends Version {
 export interface RemoteLogEntry extends LogEntry {
   /** The clone that pushed. */
   clone: string;
-  /** Some of the paths it pushed or deleted (the first 20). */
-  paths: string[];
 }
 
 export interface RemoteRecord {
@@ -82,7 +80,7 @@ export function parseRecord(text: string): RemoteRecord {
     }
   }
   for (const entry of record.log) {
-    if (typeof entry !== 'object' || entry === null || !isText(entry.at) || !isText(entry.who) || !isText(entry.clone) || !isCount(entry.files) || !isCount(entry.deleted) || !isCount(entry.bytes) || !Array.isArray(entry.paths)) {
+    if (typeof entry !== 'object' || entry === null || !isText(entry.at) || !isText(entry.who) || !isText(entry.clone) || !isCount(entry.files) || !isCount(entry.deleted) || !isCount(entry.bytes) || !Array.isArray(entry.paths) || !entry.paths.every(isText)) {
       throw bad('a log entry is malformed');
     }
   }
@@ -105,11 +103,10 @@ export function afterPush(
   const files = { ...record.files };
   for (const { path, version, size } of pushed) files[path] = { hash: version.hash, mode: version.mode, size, by: clone };
   for (const path of deleted) delete files[path];
-  const paths = [...pushed.map((p) => p.path), ...deleted].slice(0, 20);
   return {
     ...record,
     files,
     clones: { ...record.clones, [clone]: { who: entry.who, pushedAt: entry.at } },
-    log: [...record.log, { ...entry, clone, paths }].slice(-MAX_LOG),
+    log: [...record.log, { ...entry, clone }].slice(-MAX_LOG),
   };
 }

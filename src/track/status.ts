@@ -25,6 +25,8 @@ export interface TrackRecord {
   base: Version | null;
   /** `fcp-track rm`: to be deleted there at the next push (the record stays until then). */
   removed: boolean;
+  /** The chunk hashes of the content at `hash`, when just read (trackDb keeps the stored ones otherwise). */
+  chunks?: Buffer;
 }
 
 export type Change = 'unchanged' | 'new' | 'modified' | 'deleted' | 'untracked';
@@ -35,11 +37,11 @@ export function quickChange(record: TrackRecord | undefined, stat: FileStat | un
   if (record.removed || !stat) return 'deleted';
   const cached = record.stat;
   if (stat.size !== cached.size || stat.mtimeNs !== cached.mtimeNs || stat.ctimeNs !== cached.ctimeNs) return 'hash';
-  return changeAgainstBase(record, { hash: record.hash, mode: stat.mode });
+  return changeAgainstBase(record, record.hash, stat.mode);
 }
 
-/** A tracked file's change from its current version (the digest read when quickChange said 'hash'). */
-export function changeAgainstBase(record: TrackRecord, now: Version): Change {
+/** A tracked file's change from its content's digest and its mode now (the digest read when quickChange said 'hash'). */
+export function changeAgainstBase(record: TrackRecord, hash: string, mode: number): Change {
   if (record.base === null) return 'new';
-  return record.base.hash === now.hash && record.base.mode === now.mode ? 'unchanged' : 'modified';
+  return record.base.hash === hash && record.base.mode === mode ? 'unchanged' : 'modified';
 }

@@ -6,6 +6,7 @@
  * resumed, rm, log, a corrupted database reported and repaired.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { loadXxhash } from '../../../src/protocol/xxhash';
@@ -13,7 +14,8 @@ import { journaledBytes } from '../helpers/interrupt';
 import { childEnv, content, killAll, runNode, Run, sha256, show, tempDir } from './harness';
 import { fcpdCommand, Sshd, startSshd } from './sshd';
 
-jest.setTimeout(240_000);
+// Each push or pull is several SSH logins (lock, record, data, record): minutes on a loaded machine.
+jest.setTimeout(900_000);
 
 const TRACK = path.resolve(__dirname, '../../../bin/fcp-track');
 const CHUNK = 1024 * 1024;
@@ -44,7 +46,7 @@ afterAll(async () => {
 });
 
 function track(cwd: string, args: string[]): Promise<Run> {
-  return runNode(TRACK, args, { env, cwd, timeoutMs: 60_000 });
+  return runNode(TRACK, args, { env, cwd, timeoutMs: 240_000 });
 }
 
 async function ok(cwd: string, args: string[]): Promise<Run> {
@@ -88,7 +90,11 @@ test('push sends the tracked files and writes the remote record; log shows it', 
   expect(Object.keys(record.files).sort()).toEqual(['.fcpignore', 'a.txt', 'dir/b.txt', 'dir/deep/c.bin']);
   expect(await statusOf(cloneA)).toEqual(EMPTY);
   const log = JSON.parse((await ok(cloneA, ['log', '--json'])).stdout);
-  expect(log).toEqual([expect.objectContaining({ action: 'push', files: 4, deleted: 0 })]);
+  expect(log).toEqual([
+    { at: expect.any(String), who: `${os.userInfo().username}@${os.hostname()}`, action: 'push', files: 4, deleted: 0, bytes: expect.any(Number), paths: ['.fcpignore', 'a.txt', 'dir/b.txt', 'dir/deep/c.bin'] },
+  ]);
+  expect(log[0].bytes).toBeGreaterThanOrEqual(300_000);
+  expect((await ok(cloneA, ['log'])).stdout).toMatch(/^\S+ {2}\S+@\S+ {2}push 4 files, 0 deleted, \d+ bytes: \.fcpignore, a\.txt, dir\/b\.txt, dir\/deep\/c\.bin\n$/);
 });
 
 test('init and pull in an empty folder make a clone', async () => {
@@ -173,6 +179,8 @@ test('an interrupted push is resumed by the next push: the chunks the remote sid
   process.kill(-child.pid!, 'SIGKILL');
   await ended;
   expect(fs.existsSync(path.join(remote, 'big.bin'))).toBe(false);
+  // Its lock is left there, taken over by the next push: its process on this host is gone.
+  expect(JSON.parse(read(remote, '.fcp/push.lock'))).toMatchObject({ pid: child.pid });
   expect((await statusOf(cloneA)).new).toEqual(['big.bin']);
   const resumed = await ok(cloneA, ['push', '--json']);
   const report = JSON.parse(resumed.stdout);
@@ -180,6 +188,20 @@ test('an interrupted push is resumed by the next push: the chunks the remote sid
   expect(report.bytes).toBeLessThan(size);
   expect(sha256(path.join(remote, 'big.bin'))).toBe(sha256(path.join(cloneA, 'big.bin')));
   expect(await statusOf(cloneA)).toEqual(EMPTY);
+});
+
+test('diff names the chunks an in-place edit changed, reading only the changed file', async () => {
+  const file = path.join(cloneA, 'big.bin');
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(100, 7), 0, 100, 3 * CHUNK + 10);
+  fs.closeSync(fd);
+  const size = 8 * CHUNK;
+  const lines = JSON.parse((await ok(cloneA, ['diff', '--json'])).stdout);
+  expect(lines).toEqual([{ path: 'big.bin', change: 'modified', localSize: size, remoteSize: size, chunkSize: CHUNK, ranges: [{ firstChunk: 3, lastChunk: 3, start: 3 * CHUNK, end: 4 * CHUNK }] }]);
+  expect((await ok(cloneA, ['diff'])).stdout).toBe(`modified   big.bin  here ${size}  there ${size}  chunk 3 (bytes ${3 * CHUNK}-${4 * CHUNK - 1}) of ${CHUNK} bytes\n`);
+  await ok(cloneA, ['push']);
+  expect(sha256(path.join(remote, 'big.bin'))).toBe(sha256(file));
+  expect(JSON.parse((await ok(cloneA, ['diff', '--json'])).stdout)).toEqual([]);
 });
 
 test('rm deletes here and, at the next push, there; rm --cached keeps the file here', async () => {
@@ -206,6 +228,33 @@ test('a corrupted database is reported, and repair rebuilds it from the folder a
   expect((await ok(cloneB, ['repair'])).stdout).toContain('3 files tracked again');
   expect(await statusOf(cloneB)).toEqual(EMPTY);
   expect((await ok(cloneB, ['pull'])).stdout).toContain('pulled 0 files');
+});
+
+test('two pushes at once: the second is refused with FCP_ERR_LOCKED naming the first, which completes', async () => {
+  const size = 8 * CHUNK;
+  fs.writeFileSync(path.join(cloneA, 'slow.bin'), content(size, 'track/slow'));
+  await ok(cloneA, ['add', 'slow.bin']);
+  write(cloneB, 'b-only.txt', 'from B\n');
+  await ok(cloneB, ['add', 'b-only.txt']);
+  const lock = path.join(remote, '.fcp/push.lock');
+  expect(fs.existsSync(lock)).toBe(false);
+  const first = track(cloneA, ['push', '--bwlimit', '1M']);
+  for (const deadline = Date.now() + 60_000; !fs.existsSync(lock); ) {
+    if (Date.now() > deadline) throw new Error('the first push took no lock within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const holder = JSON.parse(read(remote, '.fcp/push.lock'));
+  const second = await track(cloneB, ['push']);
+  expect(second.code).toBe(4);
+  expect(second.stderr).toMatch(/another push to this remote folder is under way: locked by \S+@\S+ \(pid \d+\).*FCP_ERR_LOCKED/s);
+  expect(second.stderr).toContain(`${holder.who} (pid ${holder.pid})`);
+  expect(fs.existsSync(path.join(remote, 'b-only.txt'))).toBe(false);
+  const done = await first;
+  if (done.code !== 0) throw new Error(`the first push failed\n${show(done)}`);
+  expect(fs.existsSync(lock)).toBe(false);
+  expect(sha256(path.join(remote, 'slow.bin'))).toBe(sha256(path.join(cloneA, 'slow.bin')));
+  await ok(cloneB, ['push']);
+  expect(read(remote, 'b-only.txt')).toBe('from B\n');
 });
 
 test('outside a tracked folder every command is a usage error', async () => {

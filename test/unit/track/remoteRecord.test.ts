@@ -1,7 +1,7 @@
 import { afterPush, emptyRecord, parseRecord } from '../../../src/track/remoteRecord';
 
 const HASH = 'a'.repeat(64);
-const entry = { at: '2026-12-04T00:00:00.000Z', who: 'u@h', action: 'push' as const, files: 1, deleted: 1, bytes: 5 };
+const entry = { at: '2026-12-04T00:00:00.000Z', who: 'u@h', action: 'push' as const, files: 1, deleted: 1, bytes: 5, paths: ['x/y', 'gone'] };
 
 test('a record after a push round-trips through its JSON', () => {
   const before = afterPush(emptyRecord(), 'clone-1', entry, [{ path: 'x/y', version: { hash: HASH, mode: 0o644 }, size: 5 }, { path: 'gone', version: { hash: HASH, mode: 0o644 }, size: 1 }], []);

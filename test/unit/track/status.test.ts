@@ -22,5 +22,5 @@ test.each([
   ['another digest: modified', { hash: 'h2', mode: 0o644 }, 'modified'],
   ['the same digest, another mode: modified', { hash: 'h1', mode: 0o600 }, 'modified'],
 ])('hashed: %s', (_name, now, expected) => {
-  expect(changeAgainstBase(synced, now)).toBe(expected);
+  expect(changeAgainstBase(synced, now.hash, now.mode)).toBe(expected);
 });
