@@ -40,14 +40,14 @@ test('without -n, the copy adds data connections while the tuner asks, and arriv
   expect({ exit: result.code, what }).toEqual({ exit: 0, what });
   expect(compareTrees(path.join(work, 'f'), path.join(work, 'g'))).toEqual([]);
   expect(start?.connections).toBe(TUNE_INITIAL);
-  // Doubling from TUNE_INITIAL at every measured window: 8, then 16 (TUNE_MAX).
+  // Doubling from TUNE_INITIAL at the first measured window: 8 (TUNE_MAX).
   expect(summary?.connections).toBe(TUNE_MAX);
   expect(result.stderr).toContain(`over ${TUNE_INITIAL} data connections: opening ${TUNE_INITIAL} more`);
   expect(result.stderr).toContain(`up to ${TUNE_MAX} connections (tuned), chunk`);
 });
 
 test('fcpd does not wait for the connections a tuned session never opens, past its handshake timeout', async () => {
-  // The tuner never measures (a window longer than the copy): 4 of the 16 accepted connections for
+  // The tuner never measures (a window longer than the copy): 4 of the 8 accepted connections for
   // 3 s (12 MiB at 4 MiB/s), past fcpd's 2 s limit. Small chunks, so that the throttle does not hold
   // a KEEPALIVE behind seconds of queued data.
   const { work, result, summary } = await copyThroughFcpd(['--timeout', '2', '--chunk-size', '256K'], { [TEST_TUNER_ENV]: '600000:0' }, '4M');
