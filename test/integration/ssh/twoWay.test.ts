@@ -5,40 +5,26 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, filesWithContent as files, killAll, tempDir, waitFor } from './harness';
+import { filesWithContent as files, useSshdWorkspace, waitFor } from './harness';
 import { spawnFcp } from '../helpers/run';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { fcpdCommand } from './sshd';
 
 jest.setTimeout(120_000);
 
-let sshd: Sshd;
-let work: string;
-let env: NodeJS.ProcessEnv;
-
-beforeAll(async () => {
-  sshd = await startSshd();
-  work = tempDir('two-way');
-  env = childEnv(tempDir('two-way-home'));
-});
-
-afterAll(async () => {
-  killAll();
-  await sshd?.stop();
-  if (work) fs.rmSync(work, { recursive: true, force: true });
-});
+const space = useSshdWorkspace('two-way');
 
 test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM ends it with exit 0', async () => {
-  const here = path.join(work, 'here');
-  const there = path.join(work, 'there');
+  const here = path.join(space.work, 'here');
+  const there = path.join(space.work, 'there');
   fs.mkdirSync(here);
   fs.mkdirSync(path.join(there, 'sub'), { recursive: true });
   fs.writeFileSync(path.join(here, 'a.txt'), 'a\n');
   fs.writeFileSync(path.join(there, 'sub', 'b.txt'), 'b\n');
   fs.writeFileSync(path.join(there, 'c.txt'), 'c\n');
-  const logins = (): number => sshd.log().split('\n').filter((line) => line.includes('Accepted publickey')).length;
+  const logins = (): number => space.sshd.log().split('\n').filter((line) => line.includes('Accepted publickey')).length;
   const before = logins();
-  const args = ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir), '--watch', '--two-way', '--interval', '1', '--json', here, `${sshd.alias}:${there}`];
-  const fcp = spawnFcp(args, { env, cwd: work });
+  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--watch', '--two-way', '--interval', '1', '--json', here, `${space.sshd.alias}:${there}`];
+  const fcp = spawnFcp(args, { env: space.env, cwd: space.work });
   const same = (): boolean => files(here).join() === files(there).join();
   try {
     await waitFor('the first round', () => same() && files(here).length === 3);
@@ -58,7 +44,7 @@ test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM
   expect(files(here).some((line) => line.startsWith('c.txt'))).toBe(false);
   // Both edits are kept: here's under the name, there's under a conflict name with the host's name.
   expect(files(here)).toContain('a.txt: a edited here\n');
-  expect(files(here).filter((line) => line.startsWith('a.txt.conflict-'))).toEqual([expect.stringMatching(new RegExp(`^a\\.txt\\.conflict-${sshd.alias}-\\d{8}T\\d{6}Z: a edited there, longer\n$`))]);
+  expect(files(here).filter((line) => line.startsWith('a.txt.conflict-'))).toEqual([expect.stringMatching(new RegExp(`^a\\.txt\\.conflict-${space.sshd.alias}-\\d{8}T\\d{6}Z: a edited there, longer\n$`))]);
   expect(fcp.records()).toContainEqual(expect.objectContaining({ event: 'conflict', path: 'a.txt', conflict: 'bothEdited' }));
   expect(logins() - before).toBe(1);
 });

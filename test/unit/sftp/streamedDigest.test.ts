@@ -42,6 +42,16 @@ function connection(channel: FakeChannel | Error): { ssh: SshConnection; opened:
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A stream whose channel opened, nothing fed, its input ended: what the remote side says next decides. */
+async function finishedAfterOpening(): Promise<{ channel: FakeChannel; digest: Promise<string | undefined> }> {
+  const channel = new FakeChannel();
+  const fake = connection(channel);
+  const stream = new StreamedDigest(fake.ssh, tool, '/f');
+  fake.opened();
+  await settle();
+  return { channel, digest: stream.finish(1) };
+}
+
 describe('StreamedDigest', () => {
   it('sends counts fed before the channel opened, then in batches, the rest at the end, and takes the digest line after its input ends', async () => {
     const channel = new FakeChannel();
@@ -70,12 +80,7 @@ describe('StreamedDigest', () => {
   });
 
   it('gives no digest when a read failed, however much else the remote side printed first', async () => {
-    const channel = new FakeChannel();
-    const fake = connection(channel);
-    const stream = new StreamedDigest(fake.ssh, tool, '/f');
-    fake.opened();
-    await settle();
-    const digest = stream.finish(1);
+    const { channel, digest } = await finishedAfterOpening();
     channel.stderr.emit('data', Buffer.from('x'.repeat(5000)));
     channel.stderr.emit('data', Buffer.from('fcp-stream-'));
     channel.stderr.emit('data', Buffer.from('failed\n'));
@@ -86,12 +91,7 @@ describe('StreamedDigest', () => {
 
   it('gives no digest when the exec is refused or the output is not a digest line', async () => {
     await expect(new StreamedDigest(connection(new Error('no more sessions')).ssh, tool, '/f').finish(1)).resolves.toBeUndefined();
-    const channel = new FakeChannel();
-    const fake = connection(channel);
-    const stream = new StreamedDigest(fake.ssh, tool, '/f');
-    fake.opened();
-    await settle();
-    const digest = stream.finish(1);
+    const { channel, digest } = await finishedAfterOpening();
     channel.emit('data', Buffer.from('Welcome!\n'));
     channel.emit('data', Buffer.from(`${DIGEST}  -\n`));
     channel.emit('close');
