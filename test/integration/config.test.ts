@@ -73,7 +73,7 @@ test('--echo-config --json: every value with its source, host sections applied',
   expect(echo.settings.install).toEqual({ value: true, source: 'default', where: 'default' });
   const text = await runFcp(['--echo-config', 'web'], { env });
   expect(text.stdout).toContain(`chunk_size = "4M"  # ${file}:1`);
-  expect(text.stdout).toContain('connections = 4  # default');
+  expect(text.stdout).toContain('# connections is not set  # default');
 });
 
 test.each([
