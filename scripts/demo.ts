@@ -43,9 +43,10 @@ function describe(dir: string, base = dir, out = new Map<string, string>()): Map
 
 makeTree();
 const copy = path.join(root, 'copy');
-console.log(`copying ${source} -> ${copy} with fcp (4 connections, through a local fcpd)`);
+console.log(`copying ${source}/ -> ${copy} with fcp (4 connections, through a local fcpd)`);
 const fcp = path.join(__dirname, '..', '..', 'bin', 'fcp');
-const run = spawnSync(process.execPath, [fcp, '-r', source, copy], { stdio: 'inherit' });
+// `sample/`: its contents become `copy` (rsync's placement; without the slash, copy/sample).
+const run = spawnSync(process.execPath, [fcp, '-r', '--via-fcpd', '-n', '4', `${source}/`, copy], { stdio: 'inherit' });
 if (run.status !== 0) {
   console.error(`fcp exited with ${run.status}`);
   process.exit(run.status ?? 1);
