@@ -6,26 +6,12 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, FCP, killAll, tempDir, waitFor } from './harness';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { FCP, useSshdWorkspace, waitFor } from './harness';
+import { fcpdCommand } from './sshd';
 
 jest.setTimeout(120_000);
 
-let sshd: Sshd;
-let work: string;
-let env: NodeJS.ProcessEnv;
-
-beforeAll(async () => {
-  sshd = await startSshd();
-  work = tempDir('follow');
-  env = childEnv(tempDir('follow-home'));
-});
-
-afterAll(async () => {
-  killAll();
-  await sshd?.stop();
-  if (work) fs.rmSync(work, { recursive: true, force: true });
-});
+const space = useSshdWorkspace('follow');
 
 const sameAs = (source: string, copied: string) => (): boolean => {
   try {
@@ -36,10 +22,10 @@ const sameAs = (source: string, copied: string) => (): boolean => {
 };
 
 test('a pull with --follow waits for the remote file, follows its growth, and ends on SIGINT with exit 0', async () => {
-  const remote = path.join(work, 'run.log');
-  const copied = path.join(work, 'copy.log');
-  const args = ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir), '--follow', `${sshd.alias}:${remote}`, copied];
-  const child = spawn(process.execPath, [FCP, ...args], { env, cwd: work, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const remote = path.join(space.work, 'run.log');
+  const copied = path.join(space.work, 'copy.log');
+  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--follow', `${space.sshd.alias}:${remote}`, copied];
+  const child = spawn(process.execPath, [FCP, ...args], { env: space.env, cwd: space.work, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));

@@ -5,40 +5,26 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, filesWithContent as files, killAll, tempDir, waitFor } from './harness';
+import { filesWithContent as files, useSshdWorkspace, waitFor } from './harness';
 import { spawnFcp } from '../helpers/run';
-import { fcpdCommand, Sshd, startSshd } from './sshd';
+import { fcpdCommand } from './sshd';
 
 jest.setTimeout(120_000);
 
-let sshd: Sshd;
-let work: string;
-let env: NodeJS.ProcessEnv;
-
-beforeAll(async () => {
-  sshd = await startSshd();
-  work = tempDir('watch');
-  env = childEnv(tempDir('watch-home'));
-});
-
-afterAll(async () => {
-  killAll();
-  await sshd?.stop();
-  if (work) fs.rmSync(work, { recursive: true, force: true });
-});
+const space = useSshdWorkspace('watch');
 
 test('one SSH login serves the initial sync and every round; SIGTERM ends it with exit 0', async () => {
-  const src = path.join(work, 'src');
-  const dst = path.join(work, 'dst');
+  const src = path.join(space.work, 'src');
+  const dst = path.join(space.work, 'dst');
   fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
   fs.mkdirSync(dst);
   fs.writeFileSync(path.join(src, 'a.txt'), 'a\n');
   fs.writeFileSync(path.join(src, 'sub', 'b.txt'), 'b\n');
   // sshd says "Accepted key" while it checks a key, "Accepted publickey" once per login.
-  const logins = (): number => sshd.log().split('\n').filter((line) => line.includes('Accepted publickey')).length;
+  const logins = (): number => space.sshd.log().split('\n').filter((line) => line.includes('Accepted publickey')).length;
   const before = logins();
-  const args = ['-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir), '--watch', '--json', '--delete', `${src}/`, `${sshd.alias}:${dst}/`];
-  const fcp = spawnFcp(args, { env, cwd: work });
+  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--watch', '--json', '--delete', `${src}/`, `${space.sshd.alias}:${dst}/`];
+  const fcp = spawnFcp(args, { env: space.env, cwd: space.work });
   const rounds = (): number => fcp.records().filter((record) => record.event === 'round').length;
   try {
     await waitFor('the initial round', () => rounds() >= 1);
