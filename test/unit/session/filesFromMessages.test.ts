@@ -4,44 +4,20 @@
  * refuses a hostile or misplaced list; a client refuses a server that did not accept the feature.
  */
 import { wireFromCode } from '../../../src/errors';
-import { Feature, ModeFlag, NONCE_SIZE, PacketType } from '../../../src/protocol/constants';
-import { keyIdOf, SECRET_SIZE } from '../../../src/protocol/keys';
+import { Feature, ModeFlag, PacketType } from '../../../src/protocol/constants';
 import type { FilesFromMessage, Message, ParamsMessage } from '../../../src/protocol/messages';
-import { ClientConnection, RequestAction, ServerConnection } from '../../../src/session/connection';
+import type { RequestAction } from '../../../src/session/connection';
 import { makeOffer } from '../../../src/session/params';
 import { filesFromMessages } from '../../../src/sync/filesFrom';
-import { Pump, PumpOptions } from './pump';
+import { controlHandshake, Pump, PumpOptions } from './pump';
 
-const SECRET = Buffer.alloc(SECRET_SIZE, 0x5a);
 const SOURCES = [Buffer.from('/srv/data')];
 const OFFER = makeOffer({ encrypt: false, filesFrom: true });
 const PATHS = Array.from({ length: 5000 }, (_, i) => Buffer.from(`dir${i % 7}/file-${i}-${'x'.repeat(20)}`));
 
-function client(filesFrom: FilesFromMessage[], offer: ParamsMessage, request: Message): ClientConnection {
-  return new ClientConnection({
-    role: 'control',
-    secret: SECRET,
-    nonce: Buffer.alloc(NONCE_SIZE, 2),
-    peerName: 'server',
-    offer,
-    mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE | ModeFlag.CONTENTS },
-    filesFrom,
-    request,
-  });
-}
-
-function server(): ServerConnection {
-  return new ServerConnection({
-    nonce: Buffer.alloc(NONCE_SIZE, 1),
-    peerName: 'client',
-    launchFor: (keyId) => (keyId.equals(keyIdOf(SECRET)) ? { secret: SECRET } : undefined),
-    sessionFor: () => undefined,
-  });
-}
-
 const PULL: Message = { type: PacketType.PULL, paths: SOURCES };
 const handshake = (filesFrom: FilesFromMessage[], options: PumpOptions = {}, offer = OFFER, request: Message = PULL): Promise<Pump> =>
-  Pump.handshake(client(filesFrom, offer, request), server(), options);
+  controlHandshake({ offer, mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE | ModeFlag.CONTENTS }, filesFrom, request }, options);
 
 test('a list in several messages reaches the owner whole, with the request', async () => {
   const messages = filesFromMessages(PATHS, true);

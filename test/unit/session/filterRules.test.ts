@@ -5,46 +5,25 @@
  * would walk everything).
  */
 import { wireFromCode } from '../../../src/errors';
-import { Feature, ModeFlag, NONCE_SIZE, PacketType } from '../../../src/protocol/constants';
-import { keyIdOf, SECRET_SIZE } from '../../../src/protocol/keys';
+import { Feature, ModeFlag, PacketType } from '../../../src/protocol/constants';
 import type { FilterRulesMessage, ParamsMessage } from '../../../src/protocol/messages';
-import { ClientConnection, RequestAction, ServerConnection } from '../../../src/session/connection';
+import type { RequestAction } from '../../../src/session/connection';
 import { makeOffer } from '../../../src/session/params';
 import { PathFilter } from '../../../src/sync/filter';
 import { filterRulesMessage } from '../../../src/sync/filterWire';
-import { duplicateFrame, Pump, PumpOptions } from './pump';
+import { controlHandshake, duplicateFrame, Pump, PumpOptions } from './pump';
 
-const SECRET = Buffer.alloc(SECRET_SIZE, 0x5a);
 const SOURCES = [Buffer.from('/srv/data')];
 const FILTER = new PathFilter([{ kind: 'include', pattern: Buffer.from('keep/***') }, { kind: 'exclude', pattern: Buffer.from('*.tmp') }], 3);
 const RULES = filterRulesMessage(FILTER);
 // Plain, so that a frame can be repeated on the wire as it was sent.
 const OFFER = makeOffer({ encrypt: false, filters: true });
 
-function client(filterRules: FilterRulesMessage | undefined, offer: ParamsMessage = OFFER): ClientConnection {
-  return new ClientConnection({
-    role: 'control',
-    secret: SECRET,
-    nonce: Buffer.alloc(NONCE_SIZE, 2),
-    peerName: 'server',
-    offer,
-    mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE },
-    ...(filterRules ? { filterRules } : {}),
-    request: { type: PacketType.PULL, paths: SOURCES },
-  });
-}
-
-function server(): ServerConnection {
-  return new ServerConnection({
-    nonce: Buffer.alloc(NONCE_SIZE, 1),
-    peerName: 'client',
-    launchFor: (keyId) => (keyId.equals(keyIdOf(SECRET)) ? { secret: SECRET } : undefined),
-    sessionFor: () => undefined,
-  });
-}
-
 const handshake = (filterRules: FilterRulesMessage | undefined, options: PumpOptions = {}, offer?: ParamsMessage): Promise<Pump> =>
-  Pump.handshake(client(filterRules, offer), server(), options);
+  controlHandshake(
+    { offer: offer ?? OFFER, mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE }, ...(filterRules ? { filterRules } : {}), request: { type: PacketType.PULL, paths: SOURCES } },
+    options,
+  );
 
 test('the server hands the filter to its owner with the request', async () => {
   const pump = await handshake(RULES);

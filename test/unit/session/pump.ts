@@ -26,12 +26,10 @@ import {
   XXHashAPI,
 } from '../../../src/protocol';
 import { checksumOfFrame } from '../../../src/protocol/chksum';
-import type {
-  ClientConnection,
-  ConnectionAction,
-  RequestAction,
-  ServerConnection,
-} from '../../../src/session/connection';
+import { NONCE_SIZE } from '../../../src/protocol/constants';
+import { keyIdOf, SECRET_SIZE } from '../../../src/protocol/keys';
+import { ClientConnection, ServerConnection } from '../../../src/session/connection';
+import type { ClientConnectionOptions, ConnectionAction, RequestAction } from '../../../src/session/connection';
 
 export type Side = 'client' | 'server';
 export const peerOf = (side: Side): Side => (side === 'client' ? 'server' : 'client');
@@ -373,4 +371,21 @@ export function sliceBy(lengths: readonly number[]): (bytes: Buffer) => Buffer[]
     }
     return slices;
   };
+}
+
+/** A control client's own options: its offer, MODE, request and the messages a test is about. */
+export type ControlClientOptions = Omit<Extract<ClientConnectionOptions, { role: 'control' }>, 'role' | 'secret' | 'nonce' | 'peerName'>;
+
+const CONTROL_SECRET = Buffer.alloc(SECRET_SIZE, 0x5a);
+
+/** A control client with `options` and a server that knows its secret, run through the handshake. */
+export function controlHandshake(options: ControlClientOptions, pumpOptions: PumpOptions = {}): Promise<Pump> {
+  const client = new ClientConnection({ role: 'control', secret: CONTROL_SECRET, nonce: Buffer.alloc(NONCE_SIZE, 2), peerName: 'server', ...options });
+  const server = new ServerConnection({
+    nonce: Buffer.alloc(NONCE_SIZE, 1),
+    peerName: 'client',
+    launchFor: (keyId) => (keyId.equals(keyIdOf(CONTROL_SECRET)) ? { secret: CONTROL_SECRET } : undefined),
+    sessionFor: () => undefined,
+  });
+  return Pump.handshake(client, server, pumpOptions);
 }

@@ -4,37 +4,18 @@
  * order, and refuses them without the feature, before a PULL, or too many.
  */
 import { wireFromCode } from '../../../src/errors';
-import { Feature, MAX_RENAMES, ModeFlag, NONCE_SIZE, PacketType } from '../../../src/protocol/constants';
-import { keyIdOf, SECRET_SIZE } from '../../../src/protocol/keys';
+import { Feature, MAX_RENAMES, ModeFlag, PacketType } from '../../../src/protocol/constants';
 import type { Message, ParamsMessage, RenameMessage } from '../../../src/protocol/messages';
-import { ClientConnection, RequestAction, ServerConnection } from '../../../src/session/connection';
+import type { RequestAction } from '../../../src/session/connection';
 import { makeOffer } from '../../../src/session/params';
-import { Pump } from './pump';
+import { controlHandshake, Pump } from './pump';
 
-const SECRET = Buffer.alloc(SECRET_SIZE, 0x5a);
 const plain = makeOffer({ encrypt: false });
 const WITH_RENAME: ParamsMessage = { ...plain, features: plain.features | Feature.RENAME };
 const rename = (from: string, to: string): RenameMessage => ({ type: PacketType.RENAME, from: Buffer.from(from), to: Buffer.from(to) });
 
-function handshake(renames: RenameMessage[], offer: ParamsMessage, request: Message): Promise<Pump> {
-  const client = new ClientConnection({
-    role: 'control',
-    secret: SECRET,
-    nonce: Buffer.alloc(NONCE_SIZE, 2),
-    peerName: 'server',
-    offer,
-    mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE },
-    renames,
-    request,
-  });
-  const server = new ServerConnection({
-    nonce: Buffer.alloc(NONCE_SIZE, 1),
-    peerName: 'client',
-    launchFor: (keyId) => (keyId.equals(keyIdOf(SECRET)) ? { secret: SECRET } : undefined),
-    sessionFor: () => undefined,
-  });
-  return Pump.handshake(client, server);
-}
+const handshake = (renames: RenameMessage[], offer: ParamsMessage, request: Message): Promise<Pump> =>
+  controlHandshake({ offer, mode: { type: PacketType.MODE, flags: ModeFlag.RECURSIVE }, renames, request });
 
 const PUSH: Message = { type: PacketType.PUSH, path: Buffer.from('/srv/dst') };
 
