@@ -7,35 +7,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { childEnv, content, expectExit, expectSameTree, killAll, runFcp, snapshot, tempDir, unique, writeFile } from './harness';
-import { aliasLogin, atAlias, Sshd, startSshd } from './sshd';
+import { content, expectExit, expectSameTree, runFcp, snapshot, unique, useSshdWorkspace, writeFile } from './harness';
+import { aliasLogin, atAlias } from './sshd';
 
 jest.setTimeout(90_000);
 
-let sshd: Sshd;
-let home: string;
-let work: string;
-let env: NodeJS.ProcessEnv;
+const space = useSshdWorkspace('sync');
 
-beforeAll(async () => {
-  sshd = await startSshd();
-  home = tempDir('sync-home');
-  work = tempDir('sync-work');
-  env = childEnv(home);
-});
-
-afterAll(async () => {
-  killAll();
-  await sshd?.stop();
-  for (const dir of [home, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const viaAlias = (): string[] => aliasLogin(sshd);
-const remote = (p: string): string => atAlias(sshd, p);
+const viaAlias = (): string[] => aliasLogin(space.sshd);
+const remote = (p: string): string => atAlias(space.sshd, p);
 
 /** A source tree, and a destination holding an older copy of it plus entries the source lacks. */
 function setUp(): { src: string; dst: string } {
-  const root = path.join(work, unique('sync'));
+  const root = path.join(space.work, unique('sync'));
   const [src, dst] = [path.join(root, 'src'), path.join(root, 'dst')];
   writeFile(path.join(src, 'same-size'), content(5000, 'new'), 0o644, 1);
   writeFile(path.join(src, 'plain'), content(300, 'plain'), 0o644, 2);
@@ -52,7 +36,7 @@ const DELETIONS = ['c/z', 'c/', 'a/y', 'a/', 'C/x', 'C/', 'd', 'b', 'B', 'sub/go
 
 describe.each(['push', 'pull'] as const)('%s', (direction) => {
   const sync = (options: string[], src: string, dst: string) =>
-    runFcp([...viaAlias(), '-r', ...options, direction === 'push' ? `${src}/` : remote(`${src}/`), direction === 'push' ? remote(dst) : dst], { env });
+    runFcp([...viaAlias(), '-r', ...options, direction === 'push' ? `${src}/` : remote(`${src}/`), direction === 'push' ? remote(dst) : dst], { env: space.env });
 
   test('--dry-run --delete --itemize-changes lists the changes and makes none, on either side', async () => {
     const { src, dst } = setUp();
