@@ -4,11 +4,34 @@
  * descriptors or memory: the excess is closed at once, the rest by the handshake timeout, and
  * a client that authenticates is not counted any more (PROTOCOL.md §12).
  */
+import * as fs from 'node:fs';
 import { MAX_CONNECTIONS } from '../protocol/constants';
 
 /** Two clients starting sessions at once from one address, each with its control and 64 data connections. */
 export const PREAUTH_PER_ADDRESS = 2 * (MAX_CONNECTIONS + 1);
 export const PREAUTH_TOTAL = 1024;
+
+/**
+ * The soft limit on this process's open files (Linux: /proc/self/limits), or undefined where it
+ * cannot be read. Node has no getrlimit.
+ */
+export function openFileLimit(limits = '/proc/self/limits'): number | undefined {
+  try {
+    const match = /^Max open files\s+(\d+)/m.exec(fs.readFileSync(limits, 'latin1'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The total bound: PREAUTH_TOTAL, but at most half the open-file limit, so that a flood of
+ * unauthenticated connections can never take the descriptors that sessions, their files and the
+ * listener need (at `ulimit -n 1024` the flood would otherwise meet EMFILE first).
+ */
+export function preAuthTotal(limit = openFileLimit()): number {
+  return limit === undefined ? PREAUTH_TOTAL : Math.max(1, Math.min(PREAUTH_TOTAL, Math.floor(limit / 2)));
+}
 
 export class PreAuthGate {
   private readonly byAddress = new Map<string, number>();
@@ -16,7 +39,7 @@ export class PreAuthGate {
 
   constructor(
     private readonly perAddress = PREAUTH_PER_ADDRESS,
-    private readonly limit = PREAUTH_TOTAL,
+    private readonly limit = preAuthTotal(),
   ) {}
 
   /** Counts a new connection from `address`; false (not counted) when either bound is reached. */

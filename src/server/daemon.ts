@@ -10,6 +10,7 @@ import { showText } from '../showName';
 import { loadXxhash } from '../protocol/xxhash';
 import type { Listen } from '../launch/handoff';
 import type { FcpdPolicy } from '../config/policy';
+import { openFileLimit, PREAUTH_TOTAL, preAuthTotal } from './admission';
 import { AccessPolicy } from './policy';
 import type * as SessionServerModule from './sessionServer';
 import { DaemonLogins } from './tokenLogin';
@@ -160,4 +161,8 @@ export async function runDaemon(options: { port: number; bind?: string; policy?:
   process.once('SIGINT', shutdown);
   log(`fcpd daemon: pid ${process.pid}, listening on ${address.address}:${address.port}, control ${paths.socket}`);
   if (logins) log(`daemon access (fcp://): ${logins.userCount} users from ${options.policy!.usersFile}`);
+  const preAuth = preAuthTotal();
+  if (preAuth < PREAUTH_TOTAL) {
+    log(`at most ${preAuth} unauthenticated connections held: half the open-file limit (${openFileLimit()}); raise it with ulimit -n for more`);
+  }
 }

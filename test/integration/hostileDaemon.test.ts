@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PacketType } from '../../src/protocol';
-import { PREAUTH_PER_ADDRESS, PREAUTH_TOTAL } from '../../src/server/admission';
+import { PREAUTH_PER_ADDRESS, preAuthTotal } from '../../src/server/admission';
 import { HANDSHAKE_TIMEOUT_MS } from '../../src/timeouts';
 import { parseLoginKey } from '../../src/protocol/tokens';
 import { daemonSession, DaemonLogin } from './helpers/hostilePeer';
@@ -128,9 +128,16 @@ async function until(what: string, done: () => boolean, ms: number): Promise<voi
   }
 }
 
-test(`a flood that never authenticates, from 9 addresses: at most ${PREAUTH_PER_ADDRESS} held from one and ${PREAUTH_TOTAL} in all, the rest closed at once, the held ones by the handshake timeout; fcpd -d then serves a real copy`, async () => {
-  // One address over its bound, eight at it: together over the total bound.
-  const counts: [string, number][] = [['127.0.0.2', PREAUTH_PER_ADDRESS + 70], ...[3, 4, 5, 6, 7, 8, 9, 10].map((n): [string, number] => [`127.0.0.${n}`, PREAUTH_PER_ADDRESS])];
+/** The daemon is started from this process, so it has the same open-file limit and so the same bound. */
+const PREAUTH_TOTAL = preAuthTotal();
+
+test(`a flood that never authenticates, from several addresses: at most ${PREAUTH_PER_ADDRESS} held from one and ${PREAUTH_TOTAL} in all, the rest closed at once, the held ones by the handshake timeout; fcpd -d then serves a real copy`, async () => {
+  // One address over its bound, the others at it: together over the total bound.
+  const atBound = Math.ceil(PREAUTH_TOTAL / PREAUTH_PER_ADDRESS);
+  const counts: [string, number][] = [
+    ['127.0.0.2', PREAUTH_PER_ADDRESS + 70],
+    ...Array.from({ length: atBound }, (_, n): [string, number] => [`127.0.0.${n + 3}`, PREAUTH_PER_ADDRESS]),
+  ];
   const sent = counts.reduce((sum, [, count]) => sum + count, 0);
   expect(sent - 70).toBeGreaterThan(PREAUTH_TOTAL);
   const flood = silentConnections(daemon.port, counts);

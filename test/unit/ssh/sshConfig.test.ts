@@ -214,10 +214,20 @@ describe('config files', () => {
     expectUsageError(() => load(home, { file }), new RegExp(`${file} does not exist`));
   });
 
-  (process.getuid?.() === 0 ? it.skip : it)('an unreadable config file is a permission error', () => {
+  it('an unreadable config file is a permission error', () => {
     const home = makeHome({ '.ssh/config': 'Port 2\n' });
-    fs.chmodSync(path.join(home, '.ssh/config'), 0o000);
-    expect(thrown(() => load(home))).toMatchObject({ code: 'FCP_ERR_PERMISSION', message: expect.stringContaining('.ssh/config') });
+    const config = path.join(home, '.ssh/config');
+    fs.chmodSync(config, 0o000);
+    // Root reads a mode-000 file all the same: there the refusal the kernel gives others is played.
+    const realFs = require('node:fs') as typeof fs;
+    const denied = process.getuid?.() === 0 ? jest.spyOn(realFs, 'readFileSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error(`EACCES: permission denied, open '${config}'`), { code: 'EACCES' });
+    }) : undefined;
+    try {
+      expect(thrown(() => load(home))).toMatchObject({ code: 'FCP_ERR_PERMISSION', message: expect.stringContaining('.ssh/config') });
+    } finally {
+      denied?.mockRestore();
+    }
   });
 
   it('a config the parser rejects is a usage error naming the file', () => {
