@@ -20,6 +20,8 @@ jest.setTimeout(120_000);
 
 const SCHEMA = JSON.parse(fs.readFileSync(path.join(REPO, 'docs', 'job.schema.json'), 'utf8')) as Schema;
 const SIZE = 24 * 1024 * 1024;
+/** For the tests that only need a job to outlive a kill or a hang-up: 6 s at SLOW. */
+const SHORT_SIZE = 6 * 1024 * 1024;
 /** fcp's default chunk size, which the journal counts in. */
 const CHUNK_BYTES = 1024 * 1024;
 /** 1 MiB/s: a job of SIZE lasts about 24 s, long enough for several fcp runs to watch it. */
@@ -31,6 +33,8 @@ let home: string;
 let work: string;
 let state: string;
 let source: string;
+/** SHORT_SIZE bytes. */
+let shortSource: string;
 let env: NodeJS.ProcessEnv;
 /** Every runner pid seen: afterAll makes sure each is gone. */
 const runnerPids = new Set<number>();
@@ -88,6 +92,8 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(work, 'remote'));
   source = path.join(work, 'source.bin');
   writeFile(source, content(SIZE, 'jobs-test'), 0o640, 1);
+  shortSource = path.join(work, 'short.bin');
+  writeFile(shortSource, content(SHORT_SIZE, 'jobs-test/short'), 0o640, 1);
   env = childEnv(home, { XDG_STATE_HOME: state });
 });
 
@@ -146,12 +152,12 @@ test('--background returns before the copy ends; --jobs and --job show its progr
  * Waits until the receiver's journal at `journal` vouches for a verified chunk: then its part file
  * is resume state, which the receiver keeps when the transfer stops (with none, it removes it).
  */
-async function untilJournaled(journal: string): Promise<void> {
+async function untilJournaled(journal: string, size = SIZE): Promise<void> {
   const xxh = await loadXxhash();
   // A journal being created has no header yet: nothing held.
   const held = (): number => {
     try {
-      return journaledBytes(xxh, journal, SIZE, CHUNK_BYTES);
+      return journaledBytes(xxh, journal, size, CHUNK_BYTES);
     } catch {
       return 0;
     }
@@ -161,11 +167,11 @@ async function untilJournaled(journal: string): Promise<void> {
 }
 
 test('a runner killed with -9 mid-job is started again by fcp --jobs, and the job resumes and finishes', async () => {
-  const { id, pid } = await startJob([source, remote('two.bin')]);
+  const { id, pid } = await startJob([shortSource, remote('two.bin')]);
   // Some chunks verified and in the receiver's journal (flushed every second), so that there is
   // something to resume: what fcp has sent runs ahead of that by the chunks in flight.
   await until(id, (job) => job.state === 'running', 'started');
-  await untilJournaled(path.join(work, 'remote', '.two.bin.fcp-part.journal'));
+  await untilJournaled(path.join(work, 'remote', '.two.bin.fcp-part.journal'), SHORT_SIZE);
   process.kill(pid, 'SIGKILL');
   for (const deadline = Date.now() + 10_000; isRunning(pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
   const list = await fcp(['--jobs', '--json']);
@@ -178,7 +184,7 @@ test('a runner killed with -9 mid-job is started again by fcp --jobs, and the jo
   expect(done.error).toBeNull();
   expect(done.runs).toBe(2);
   expect(done.summary!.bytesResumed).toBeGreaterThan(0);
-  expect(sha256(path.join(work, 'remote', 'two.bin'))).toBe(sha256(source));
+  expect(sha256(path.join(work, 'remote', 'two.bin'))).toBe(sha256(shortSource));
 });
 
 test('a job started from a shell that then exits (and is hung up on) still completes', async () => {
@@ -186,7 +192,7 @@ test('a job started from a shell that then exits (and is hung up on) still compl
   const old = runnerPid();
   if (old) process.kill(old, 'SIGTERM');
   for (const deadline = Date.now() + 10_000; old && alive(old) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
-  const fcpCommand = [process.execPath, path.join(REPO, 'bin', 'fcp'), '--background', '--json', ...explicitLogin(sshd), ...SLOW, source, remote('three.bin')];
+  const fcpCommand = [process.execPath, path.join(REPO, 'bin', 'fcp'), '--background', '--json', ...explicitLogin(sshd), ...SLOW, shortSource, remote('three.bin')];
   const quoted = fcpCommand.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
   // The shell hangs up on its whole process group as it leaves, as a closing terminal does.
   const shell = spawnSync('setsid', ['sh', '-c', `${quoted}; kill -HUP 0`], { env: { ...process.env, ...env }, cwd: work, encoding: 'utf8', timeout: 60_000 });
@@ -195,12 +201,12 @@ test('a job started from a shell that then exits (and is hung up on) still compl
   runnerPids.add(pid);
   const done = await until(id, (job) => job.state === 'done' || job.state === 'failed', 'ended');
   expect(done.error).toBeNull();
-  expect(sha256(path.join(work, 'remote', 'three.bin'))).toBe(sha256(source));
+  expect(sha256(path.join(work, 'remote', 'three.bin'))).toBe(sha256(shortSource));
 });
 
 test('a job whose destination a running job writes waits queued; --max-jobs 1 queues the rest', async () => {
   const small = path.join(work, 'small.bin');
-  writeFile(small, content(SIZE / 4, 'jobs-test/small'), 0o644, 2);
+  writeFile(small, content(4 * 1024 * 1024, 'jobs-test/small'), 0o644, 2);
   const first = await startJob(['--max-jobs', '2', small, remote('same.bin')]);
   const second = await startJob(['--max-jobs', '2', source, remote('same.bin')]);
   await until(first.id, (job) => job.state === 'running', 'ran');
