@@ -6,6 +6,9 @@
  */
 import { Duplex } from 'node:stream';
 
+/** A throttled write moves at most this much at once. */
+export const THROTTLE_SLICE_BYTES = 64 * 1024;
+
 /** What `throttled` draws from: how many ms to wait before `bytes` move. */
 export interface Limiter {
   reserve(bytes: number, now?: number): number;
@@ -54,6 +57,8 @@ export class Limiters implements Limiter {
 /** `inner` with every byte in either direction drawn from `limiter`. */
 export function throttled(inner: Duplex, limiter: Limiter): Duplex {
   let held: NodeJS.Timeout | undefined;
+  /** The next slice of a write, waiting for the limit. */
+  let pacing: NodeJS.Timeout | undefined;
   let wanted = true;
   const outer = new Duplex({
     read() {
@@ -61,15 +66,27 @@ export function throttled(inner: Duplex, limiter: Limiter): Duplex {
       if (!held) inner.resume();
     },
     write(chunk: Buffer, _encoding, callback) {
-      const wait = limiter.reserve(chunk.length);
-      if (wait === 0) return void inner.write(chunk, callback);
-      setTimeout(() => inner.write(chunk, callback), wait);
+      // A frame moves in slices, each when the limit allows: a whole 1 MiB frame waiting
+      // seconds under a low limit would look to the peer like a dead connection (--timeout).
+      const sendFrom = (offset: number): void => {
+        const end = Math.min(chunk.length, offset + THROTTLE_SLICE_BYTES);
+        const slice = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
+        const go = (): void => {
+          if (end === chunk.length) inner.write(slice, callback);
+          else inner.write(slice, (error) => (error ? callback(error) : sendFrom(end)));
+        };
+        const wait = limiter.reserve(slice.length);
+        if (wait === 0) go();
+        else pacing = setTimeout(go, wait);
+      };
+      sendFrom(0);
     },
     final(callback) {
       inner.end(callback);
     },
     destroy(error, callback) {
       clearTimeout(held);
+      clearTimeout(pacing);
       inner.destroy(error ?? undefined);
       callback(error);
     },

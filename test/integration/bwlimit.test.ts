@@ -31,6 +31,16 @@ test.each([
   expect(summary.bytes / summary.seconds).toBeLessThan(bytesPerSecond * 1.15);
 });
 
+test('a limit below one frame per --timeout does not look like a dead connection: --bwlimit 2M --timeout 2 through fcpd completes', async () => {
+  const work = temp.make('fcp-bwlimit');
+  makeFile(work, 'f', 8 * MiB);
+  // Four connections share 2 MiB/s: a whole 1 MiB frame would wait 2 s before its first byte moved.
+  const result = await runFcp(['--via-fcpd', '-n', '4', '--bwlimit', '2M', '--timeout', '2', 'f', 'g'], { cwd: work });
+  const what = describeRun(result);
+  expect({ exit: result.code, what }).toEqual({ exit: 0, what });
+  expect(compareTrees(path.join(work, 'f'), path.join(work, 'g'))).toEqual([]);
+});
+
 test('-l and --bwlimit together, and rates that are not rates: usage errors', async () => {
   const work = temp.make('fcp-bwlimit');
   fs.writeFileSync(path.join(work, 'f'), 'x');

@@ -1,7 +1,7 @@
 /** The bandwidth limit's token bucket, and a throttled stream that still carries every byte in order. */
 import { Duplex, PassThrough } from 'node:stream';
 import fc from 'fast-check';
-import { RateLimiter, throttled } from '../../../src/wire/throttle';
+import { RateLimiter, THROTTLE_SLICE_BYTES, throttled } from '../../../src/wire/throttle';
 
 describe('RateLimiter', () => {
   test('lets a burst through, then makes the average rate hold', () => {
@@ -39,6 +39,17 @@ describe('throttled', () => {
     const b = Duplex.from({ readable: aToB, writable: bToA });
     return [throttled(a, limiter), b];
   }
+
+  test('a large write moves in slices as the limit allows, not whole after one long wait', async () => {
+    const [near, far] = pair(1024 * 1024);
+    const first = new Promise<number>((resolve) => far.once('data', (chunk: Buffer) => resolve(chunk.length)));
+    const written = new Promise((resolve) => near.write(Buffer.alloc(1024 * 1024), resolve));
+    expect(await first).toBeLessThanOrEqual(THROTTLE_SLICE_BYTES);
+    far.resume();
+    await written;
+    near.end();
+    await new Promise((resolve) => far.on('end', resolve));
+  });
 
   test('delivers every byte in order both ways, and ends', async () => {
     const [near, far] = pair(4 * 1024 * 1024);
