@@ -25,10 +25,11 @@ import type { FileHandle, Side } from './sides';
 import { HASH_TOOLS, RemoteHashTool } from './verification';
 
 /**
- * A large file's chunks in flight per session: while one chunk's writes wait for their answers, the
- * next one is read and sent, so a session's pipe never drains between chunks.
+ * A large file's chunks in flight per session: while the oldest chunk's requests wait for their
+ * answers, the others' are in flight and the next one is read, so a session's pipe (64 requests
+ * of 64 KiB, as ssh2's fastPut keeps) never drains between chunks.
  */
-const CHUNKS_PER_SESSION = 2;
+const CHUNKS_PER_SESSION = 4;
 /**
  * Workers per session, each moving one chunk at a time: a small file is one chunk whose few
  * requests (open, write, close) wait on round trips, so many are in flight to keep a session busy.
