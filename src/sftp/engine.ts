@@ -15,7 +15,7 @@ import type { Entry, SkippedEntry, WalkOptions, WalkResult } from '../transfer/w
 import type { ClientWork } from '../transfer/work';
 import { Mover, MoveResult } from './mover';
 import type { RemoteFs } from './remoteFs';
-import { RemoteShell } from './remoteShell';
+import { ShellPool } from './remoteShell';
 import { walkRemote } from './remoteWalk';
 import { closeSessions, openSessions } from './sessions';
 import { localSide, remoteSide } from './sides';
@@ -113,17 +113,17 @@ async function plan(options: SftpCopyOptions, fs: RemoteFs): Promise<{ entries: 
 
 export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyResult> {
   const sessions = await openSessions(options.host, options.context, options.sessions);
-  const shell = new RemoteShell(sessions[0]!.ssh);
+  const shells = new ShellPool(sessions.map((session) => session.ssh));
   try {
     const first = sessions[0]!;
     // The probe starts a shell (a login shell's rc files: a second and more on some hosts): the
     // copy starts without waiting for it.
-    const hash = remoteHash(shell, options.log);
+    const hash = remoteHash(shells, options.log);
     const planned = await plan(options, first.fs);
     const files = planned.entries.filter((entry) => entry.kind === 'file');
     options.events.start?.(files.length, files.reduce((sum, file) => sum + (file.kind === 'file' ? file.size : 0), 0));
     for (const { path, error } of planned.skipped) options.events.entryFailed?.(path, error);
-    const [local, remote] = [localSide(), remoteSide(sessions, shell)];
+    const [local, remote] = [localSide(), remoteSide(sessions, shells)];
     const result = await new Mover({
       source: planned.push ? local : remote,
       destination: planned.push ? remote : local,
@@ -139,7 +139,7 @@ export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyRe
     const tool = await hash;
     return { ...result, sessions: sessions.length, verification: tool ? `size+${tool.tool.name}` : 'size' };
   } finally {
-    shell.close();
+    shells.close();
     closeSessions(sessions);
   }
 }

@@ -11,7 +11,7 @@ import { showName } from '../showName';
 import { fsError } from '../transfer/fsError';
 import { SFTP_FAILURE } from './remoteFs';
 import { RemoteHasher } from './remoteHasher';
-import type { RemoteShell } from './remoteShell';
+import type { ShellPool } from './remoteShell';
 import { StreamedDigest } from './streamedDigest';
 import type { SftpSession } from './sessions';
 import type { RemoteHashTool } from './verification';
@@ -116,8 +116,8 @@ export function localSide(): Side {
 
 // --- the remote host, over SFTP ------------------------------------------------------------------
 
-/** The remote host through `sessions`, hashing its files in `shell`. */
-export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
+/** The remote host through `sessions`, hashing its files in `shells`. */
+export function remoteSide(sessions: SftpSession[], shells: ShellPool): Side {
   const fsOf = (session: number) => sessions[session]!.fs;
   const text = (path: Buffer) => path.toString('utf8');
   // Requests that need no handle go round the sessions: one sftp-server answers them in turn.
@@ -162,11 +162,10 @@ export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
     rename: (from, to) => anyFs().rename(text(from), text(to)),
     remove: (path) => anyFs().unlink(text(path)),
     hash(path, hashTool, size) {
-      hasher ??= new RemoteHasher(shell, hashTool);
+      hasher ??= new RemoteHasher(shells, hashTool);
       return hasher.hash(text(path), size);
     },
-    // Each stream is an SSH channel: they go round the connections, as the sessions' files do.
-    streamDigest: (path, hashTool) => new StreamedDigest(sessions[turn++ % sessions.length]!.ssh, hashTool, text(path)),
+    streamDigest: (path, hashTool) => new StreamedDigest(shells, hashTool, text(path)),
   };
 }
 
