@@ -87,7 +87,7 @@ class ChunkBuffers {
 class HashChoice {
   private answer: { tool: RemoteHashTool | undefined } | undefined;
 
-  constructor(readonly probed: Promise<RemoteHashTool | undefined>) {
+  constructor(probed: Promise<RemoteHashTool | undefined>) {
     void probed.then((tool) => (this.answer = { tool }));
   }
 
@@ -281,7 +281,9 @@ class FileJob {
   private async movedDigest(tool: RemoteHashTool): Promise<string | undefined> {
     const whole = this.hashedChunks === this.chunks && this.movedAlgorithm === tool.tool.node;
     const digest = this.endMoved();
-    return whole ? digest : undefined;
+    if (whole) return digest;
+    void digest?.catch(() => undefined);
+    return undefined;
   }
 
   /** Ends the thread's hash of the moved bytes, once. */
