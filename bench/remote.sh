@@ -8,9 +8,10 @@
 #      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs);
 #   4. reconnect (on the WAN, 0.1 % loss unless WAN_LOSS says otherwise): iperf3 -P 8, then 1 GiB
 #      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run;
-#   5. sftp (loopback): fcp --sftp -n 1/2/4/8 against scp, scp -O, and mscp where installed (else
-#      parallel sftp batches for the tree), each with its CPU seconds (client + sshd sessions), and
-#      the load average before and after (shared machines: CPU seconds hold where wall time does not).
+#   5. sftp (loopback): fcp --sftp -n 1 and 4 (SFTP_SESSIONS) against scp, scp -O, and mscp where
+#      installed (else parallel sftp batches for the tree): 1 GiB pushed and pulled, the tree pushed,
+#      medians, each with its CPU seconds (client + sshd sessions), and the load average before and
+#      after (shared machines: CPU seconds hold where wall time does not; run it under chrt -r 50).
 #   6. sync (loopback; syncwan: the same on the emulated WAN; neither part of all): the delta (issue
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
@@ -228,11 +229,11 @@ parallel_sftp_tree() {
 # CPU seconds the loopback sshd's finished sessions used (its reaped children: sshd, sftp-server, shells).
 sshd_cpu() { awk -v tick="$(getconf CLK_TCK)" '{print ($16 + $17) / tick}' "/proc/$SSHD_PID/stat"; }
 
-# As best(), also keeping the CPU seconds of the best run in $DATA/cpu: "client server", the
-# command's user+sys (children included) and that of the sshd sessions it caused. CPU seconds
-# hold on a loaded machine, where wall-clock seconds do not.
-best_cpu() {
-  local best= wall user sys before after
+# The median of RUNS wall-clock seconds of a command, keeping the CPU seconds of that run in
+# $DATA/cpu: "client server", the command's user+sys (children included) and that of the sshd
+# sessions it caused. CPU seconds hold on a loaded machine, where wall-clock seconds do not.
+median_cpu() {
+  local runs=() wall user sys before after
   for _ in $(seq "$RUNS"); do
     rm -rf "$CLEAN"
     before=$(sshd_cpu)
@@ -241,43 +242,50 @@ best_cpu() {
     for _ in $(seq 50); do pgrep -P "$SSHD_PID" >/dev/null || break; sleep 0.1; done
     after=$(sshd_cpu)
     read -r wall user sys < <(tail -1 "$DATA/time")
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $wall < $best else 1)"; then
-      best=$wall
-      python3 -c "print(f'{$user + $sys:.2f} {$after - $before:.2f}')" > "$DATA/cpu"
-    fi
+    runs+=("$wall $(python3 -c "print(f'{$user + $sys:.2f} {$after - $before:.2f}')")")
   done
   rm -rf "$CLEAN"
-  printf '%.2f' "$best"
+  local median
+  median=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((${#runs[@]} + 1) / 2))p")
+  echo "${median#* }" > "$DATA/cpu"
+  printf '%.2f' "${median%% *}"
 }
 
-# "N s (CPU client + server = total s)" of a best_cpu run.
+# "N s (CPU client + server = total s)" of a median_cpu run.
 with_cpu() {
   local client server
   read -r client server < "$DATA/cpu"
   echo "$1 s (CPU $client + $server = $(python3 -c "print(f'{$client + $server:.2f}')") s)"
 }
 
-# SFTP mode (fcp --sftp, N SSH sessions) against scp (SFTP protocol since OpenSSH 9.0; -O: the
-# old scp protocol) and mscp where it is installed, else parallel sftp batches for the tree. Each
+# SFTP mode (fcp --sftp, N SSH sessions; SFTP_SESSIONS lists the Ns) against scp (SFTP protocol
+# since OpenSSH 9.0; -O: the old scp protocol) and mscp where it is installed, else parallel sftp
+# batches for the tree: the 1 GiB file pushed and pulled, the tree pushed, medians of RUNS. Each
 # case also gives its CPU seconds: the client's (fcp, or scp and its ssh) and the sshd sessions'.
+# Run it under `chrt -r 50` on a shared machine (the sshd it starts inherits the policy).
 sftp_case() {
-  echo "== SFTP over the loopback sshd, best of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "== SFTP over the loopback sshd, median of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   loopback_sshd
-  local dir=$SSHD_DIR out=$DATA/out n
+  local dir=$SSHD_DIR out=$DATA/out n fcp scp_big scp_pull scp_tree par_tree
   CLEAN=$out
-  local scp_big scp_tree par_tree fcp_big=() fcp_tree=()
-  scp_big=$(best_cpu scp -q -F "$dir/config" "$DATA/big" "bench:$out"); scp_big=$(with_cpu "$scp_big")
-  echo "1 GiB file: scp $scp_big, scp -O $(with_cpu "$(best_cpu scp -q -O -F "$dir/config" "$DATA/big" "bench:$out")")"
-  for n in 1 2 4 8; do
-    fcp_big[n]=$(best_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "$DATA/big" "bench:$out")
-    echo "  fcp --sftp -n $n: $(with_cpu "${fcp_big[n]}") = $(ratio "${scp_big%% *}" "${fcp_big[n]}")x scp"
+  scp_big=$(median_cpu scp -q -F "$dir/config" "$DATA/big" "bench:$out"); scp_big=$(with_cpu "$scp_big")
+  echo "1 GiB push: scp $scp_big, scp -O $(with_cpu "$(median_cpu scp -q -O -F "$dir/config" "$DATA/big" "bench:$out")")"
+  for n in ${SFTP_SESSIONS:-1 4}; do
+    fcp=$(median_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "$DATA/big" "bench:$out")
+    echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_big%% *}" "$fcp")x scp"
   done
-  scp_tree=$(best_cpu scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out"); scp_tree=$(with_cpu "$scp_tree")
+  scp_pull=$(median_cpu scp -q -F "$dir/config" "bench:$DATA/big" "$out"); scp_pull=$(with_cpu "$scp_pull")
+  echo "1 GiB pull: scp $scp_pull"
+  for n in ${SFTP_SESSIONS:-1 4}; do
+    fcp=$(median_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "bench:$DATA/big" "$out")
+    echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_pull%% *}" "$fcp")x scp"
+  done
+  scp_tree=$(median_cpu scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out"); scp_tree=$(with_cpu "$scp_tree")
   par_tree=$(best parallel_sftp_tree 4)
-  echo "10,000 x 4 KiB: scp -r $scp_tree, 4 parallel sftp batches $par_tree s"
-  for n in 1 2 4 8; do
-    fcp_tree[n]=$(best_cpu $FCP -q --sftp -n "$n" -r -F "$dir/config" "$DATA/tree" "bench:$out")
-    echo "  fcp --sftp -n $n: $(with_cpu "${fcp_tree[n]}") = $(ratio "${scp_tree%% *}" "${fcp_tree[n]}")x scp -r, $(ratio "$par_tree" "${fcp_tree[n]}")x parallel sftp"
+  echo "10,000 x 4 KiB push: scp -r $scp_tree, 4 parallel sftp batches $par_tree s (best of $RUNS)"
+  for n in ${SFTP_SESSIONS:-1 4}; do
+    fcp=$(median_cpu $FCP -q --sftp -n "$n" -r -F "$dir/config" "$DATA/tree" "bench:$out")
+    echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_tree%% *}" "$fcp")x scp -r, $(ratio "$par_tree" "$fcp")x parallel sftp"
   done
   if command -v mscp >/dev/null; then
     echo "  mscp: 1 GiB $(best mscp -q -F "$dir/config" "$DATA/big" "bench:$out") s, tree $(best mscp -q -F "$dir/config" "$DATA/tree" "bench:$out") s"

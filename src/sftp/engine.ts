@@ -15,7 +15,7 @@ import type { Entry, SkippedEntry, WalkOptions, WalkResult } from '../transfer/w
 import type { ClientWork } from '../transfer/work';
 import { Mover, MoveResult } from './mover';
 import type { RemoteFs } from './remoteFs';
-import { RemoteShell } from './remoteShell';
+import { ShellPool } from './remoteShell';
 import { walkRemote } from './remoteWalk';
 import { closeSessions, openSessions } from './sessions';
 import { localSide, remoteSide } from './sides';
@@ -98,29 +98,32 @@ async function remoteDestination(fs: RemoteFs, typed: Buffer, flags: number, top
   return destinationPaths(Buffer.from(dest), false);
 }
 
+/** What moves where: a push's local walk and its remote placement, or a pull's remote walk. */
+async function plan(options: SftpCopyOptions, fs: RemoteFs): Promise<{ entries: Entry[]; skipped: SkippedEntry[]; destination: Destination; push: boolean }> {
+  const { work } = options;
+  if (work.kind === 'push') {
+    const carried = carriable(work.walk.whole());
+    return { ...carried, destination: await remoteDestination(fs, work.destination, options.flags, hasTopDirectory(carried.entries)), push: true };
+  }
+  const sources = work.sources.map((source) => sftpPath(source.toString('utf8')));
+  const walk = await walkRemote(fs, sources, options.walk, work.scope);
+  if (hasTopDirectory(walk.entries)) work.destination.topLevelDirectory?.(true);
+  return { entries: walk.entries, skipped: walk.skipped, destination: work.destination, push: false };
+}
+
 export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyResult> {
   const sessions = await openSessions(options.host, options.context, options.sessions);
-  const shell = new RemoteShell(sessions[0]!.ssh);
+  const shells = new ShellPool(sessions.map((session) => session.ssh));
   try {
     const first = sessions[0]!;
-    const [hash, planned] = await Promise.all([
-      remoteHash(shell, options.log),
-      (async () => {
-        const { work } = options;
-        if (work.kind === 'push') {
-          const carried = carriable(work.walk.whole());
-          return { ...carried, destination: await remoteDestination(first.fs, work.destination, options.flags, hasTopDirectory(carried.entries)), push: true };
-        }
-        const sources = work.sources.map((source) => sftpPath(source.toString('utf8')));
-        const walk = await walkRemote(first.fs, sources, options.walk, work.scope);
-        if (hasTopDirectory(walk.entries)) work.destination.topLevelDirectory?.(true);
-        return { entries: walk.entries, skipped: walk.skipped, destination: work.destination, push: false };
-      })(),
-    ]);
+    // The probe starts a shell (a login shell's rc files: a second and more on some hosts): the
+    // copy starts without waiting for it.
+    const hash = remoteHash(shells, options.log);
+    const planned = await plan(options, first.fs);
     const files = planned.entries.filter((entry) => entry.kind === 'file');
     options.events.start?.(files.length, files.reduce((sum, file) => sum + (file.kind === 'file' ? file.size : 0), 0));
     for (const { path, error } of planned.skipped) options.events.entryFailed?.(path, error);
-    const [local, remote] = [localSide(), remoteSide(sessions, shell)];
+    const [local, remote] = [localSide(), remoteSide(sessions, shells)];
     const result = await new Mover({
       source: planned.push ? local : remote,
       destination: planned.push ? remote : local,
@@ -133,9 +136,10 @@ export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyRe
     }).run();
     result.entriesFailed += planned.skipped.length;
     result.errors.unshift(...planned.skipped.map((skip) => skip.error));
-    return { ...result, sessions: sessions.length, verification: hash ? `size+${hash.tool.name}` : 'size' };
+    const tool = await hash;
+    return { ...result, sessions: sessions.length, verification: tool ? `size+${tool.tool.name}` : 'size' };
   } finally {
-    shell.close();
+    shells.close();
     closeSessions(sessions);
   }
 }

@@ -6,26 +6,30 @@
  * is written under a hidden temporary name (resume.ts), closed, and then, while the workers go on
  * with other files, its size (and, when both sides can, its hash) checked, its mode and mtime set,
  * and renamed into place. This machine's side of the hash is taken of the bytes as they are moved
- * (a whole file's, in order), so only the remote side reads the file again. Directory modes and mtimes are set last,
+ * (a whole file's, in order, on a thread of its own: digestThread.ts), so only the remote side
+ * reads the file again. The copy does not wait for the probe of the remote hash tool (a login
+ * shell, seconds on some hosts): until it answers, the tool most hosts have is assumed, and a file
+ * hashed with another is read again to be hashed. Directory modes and mtimes are set last,
  * deepest first, so that writing into them does not change them. A file's failure is its own
  * (a file event with the error); a lost session ends the copy.
  */
-import { createHash, Hash } from 'node:crypto';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import type { Entry } from '../transfer/walk';
 import { hiddenTempPath } from '../transfer/fileWriter';
+import { DigestThread, ThreadedHash } from './digestThread';
 import { mayResume, resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
 import { STREAMED_DIGEST_MIN_BYTES, StreamedDigest } from './streamedDigest';
 import type { FileHandle, Side } from './sides';
-import type { RemoteHashTool } from './verification';
+import { HASH_TOOLS, RemoteHashTool } from './verification';
 
 /**
- * A large file's chunks in flight per session: while one chunk's writes wait for their answers, the
- * next one is read and sent, so a session's pipe never drains between chunks.
+ * A large file's chunks in flight per session: while the oldest chunk's requests wait for their
+ * answers, the others' are in flight and the next one is read, so a session's pipe (64 requests
+ * of 64 KiB, as ssh2's fastPut keeps) never drains between chunks.
  */
-const CHUNKS_PER_SESSION = 2;
+const CHUNKS_PER_SESSION = 4;
 /**
  * Workers per session, each moving one chunk at a time: a small file is one chunk whose few
  * requests (open, write, close) wait on round trips, so many are in flight to keep a session busy.
@@ -49,8 +53,8 @@ export interface MoveOptions {
   destinationPath(entryPath: Buffer): Buffer;
   /** SSH sessions, numbered from 0. */
   sessions: number;
-  /** The hash both sides compare, when both can compute it. */
-  hash: RemoteHashTool | undefined;
+  /** The hash both sides compare, when both can compute it: the remote probe's answer, awaited only to verify. */
+  hash: Promise<RemoteHashTool | undefined>;
   events: TransferEvents;
   log(line: string): void;
 }
@@ -63,19 +67,41 @@ type FileEntry = Extract<Entry, { kind: 'file' }>;
 /**
  * Chunk buffers used again: a chunk's buffer is free once its writes are answered and its bytes
  * hashed, and a fresh megabyte per chunk kept the garbage collector at 8 % of a 1 GiB upload.
+ * Shared memory, so that the digest thread reads a chunk where it is.
  */
 class ChunkBuffers {
-  private readonly free: ArrayBuffer[] = [];
+  private readonly free: SharedArrayBuffer[] = [];
 
   /** `length` bytes (at most a chunk) of uninitialised memory. */
   take(length: number): Buffer {
-    const memory = this.free.pop() ?? new ArrayBuffer(SFTP_CHUNK_BYTES);
+    const memory = this.free.pop() ?? new SharedArrayBuffer(SFTP_CHUNK_BYTES);
     return Buffer.from(memory, 0, length);
   }
 
   give(buffer: Buffer): void {
-    this.free.push(buffer.buffer as ArrayBuffer);
+    this.free.push(buffer.buffer as SharedArrayBuffer);
   }
+}
+
+/** The remote probe's answer, once it has come: until then the hash most hosts have is assumed. */
+class HashChoice {
+  private answer: { tool: RemoteHashTool | undefined } | undefined;
+
+  constructor(probed: Promise<RemoteHashTool | undefined>) {
+    void probed.then((tool) => (this.answer = { tool }));
+  }
+
+  /** The Node name of the hash to take of a file's bytes as they move; undefined: none will be compared. */
+  get expected(): string | undefined {
+    return this.answer ? this.answer.tool?.tool.node : HASH_TOOLS[0]!.node;
+  }
+}
+
+/** What a copy's files share: their chunks' memory, the digest thread, the hash to take. */
+interface Shared {
+  buffers: ChunkBuffers;
+  digests: DigestThread;
+  hash: HashChoice;
 }
 
 const seconds = (mtimeNs: bigint): number => Number(mtimeNs / 1_000_000_000n);
@@ -104,10 +130,12 @@ class FileJob {
   /** The first opener's create: later openers wait for it before they open the file in place. */
   private created: Promise<unknown> = Promise.resolve();
   /**
-   * The hash of the bytes moved, fed chunk by chunk in file order (chunks written out of order wait
-   * in `unhashed`: at most one per worker), when the whole file is moved in this run.
+   * The hash of the bytes moved (Node's name of it in movedAlgorithm), fed chunk by chunk in file
+   * order (chunks written out of order wait in `unhashed`: at most one per worker), when the whole
+   * file is moved in this run.
    */
-  private moved: Hash | undefined;
+  private moved: ThreadedHash | undefined;
+  private movedAlgorithm: string | undefined;
   private readonly unhashed = new Map<number, Buffer>();
   private hashedChunks = 0;
   /**
@@ -116,11 +144,13 @@ class FileJob {
    * asked for at once.
    */
   private streamed: StreamedDigest | undefined;
-  private sourceDigest: Promise<string> | undefined;
+  private sourceDigest: Promise<string | undefined> | undefined;
+  private abandoned = false;
 
   constructor(
     readonly entry: FileEntry,
     private readonly options: MoveOptions,
+    private readonly shared: Shared,
   ) {
     this.chunks = Math.max(1, Math.ceil(entry.size / SFTP_CHUNK_BYTES));
     this.final = options.destinationPath(entry.path);
@@ -161,13 +191,22 @@ class FileJob {
       this.resumedChunks = skipped;
       this.resumedBytes = offset;
       const { hash, source, destination } = this.options;
-      if (hash && offset === 0) this.moved = createHash(hash.tool.node);
-      if (hash && this.entry.size >= STREAMED_DIGEST_MIN_BYTES) {
+      const algorithm = this.shared.hash.expected;
+      if (algorithm && offset === 0) {
+        this.moved = this.shared.digests.open(algorithm);
+        this.movedAlgorithm = algorithm;
+      }
+      if (this.entry.size >= STREAMED_DIGEST_MIN_BYTES) {
         if (!source.local) {
-          this.sourceDigest = source.hash(this.entry.source, hash, this.entry.size);
+          this.sourceDigest = hash.then((tool) => tool && source.hash(this.entry.source, tool, this.entry.size));
           this.sourceDigest.catch(() => undefined);
         } else if (this.moved) {
-          this.streamed = destination.streamDigest?.(this.temp, hash);
+          // Chunks hashed before the probe answered are told to the stream at once.
+          void hash.then((tool) => {
+            if (!tool || tool.tool.node !== this.movedAlgorithm || this.abandoned) return;
+            this.streamed = destination.streamDigest?.(this.temp, tool);
+            this.streamed?.feed(this.hashedChunks);
+          });
         }
       }
       this.ready = true;
@@ -190,28 +229,35 @@ class FileJob {
     return opened;
   }
 
-  /** `bytes` goes back to `buffers` once it is hashed (or at once when nothing is). */
-  chunkWritten(index: number, bytes: Buffer, buffers: ChunkBuffers): void {
+  /**
+   * `bytes` goes back to the shared buffers once it is hashed (or at once when nothing is);
+   * resolves when the chunks it let be hashed are, so that a worker does not run ahead of the
+   * digest thread.
+   */
+  async chunkWritten(index: number, bytes: Buffer): Promise<void> {
+    const { buffers } = this.shared;
     this.written.add(index);
     while (this.written.has(this.firstUnwritten)) this.firstUnwritten++;
     if (!this.moved) return buffers.give(bytes);
     this.unhashed.set(index, bytes);
-    const before = this.hashedChunks;
+    const inOrder: Buffer[] = [];
     for (let next = this.unhashed.get(this.hashedChunks); next; next = this.unhashed.get(this.hashedChunks)) {
-      this.moved.update(next);
-      buffers.give(next);
+      inOrder.push(next);
       this.unhashed.delete(this.hashedChunks++);
     }
-    this.streamed?.feed(this.hashedChunks - before);
+    this.streamed?.feed(inOrder.length);
+    const moved = this.moved;
+    await Promise.all(inOrder.map((chunk) => moved.update(chunk).then(() => buffers.give(chunk))));
   }
 
   /** The hex digest of the file as `side` holds it at `path`: taken during the copy where it could be. */
   async digestOn(side: Side, path: Buffer, tool: RemoteHashTool): Promise<string> {
     if (side.local) {
-      const moved = this.movedDigest();
+      const moved = await this.movedDigest(tool);
       if (moved) return moved;
     } else if (side === this.options.source && this.sourceDigest) {
-      return this.sourceDigest;
+      const early = await this.sourceDigest;
+      if (early) return early;
     } else if (this.streamed) {
       const stream = this.streamed;
       this.streamed = undefined;
@@ -223,15 +269,28 @@ class FileJob {
     return side.hash(path, tool, this.entry.size);
   }
 
-  /** A failed file's remote stream is not waited for. */
-  abandon(): void {
+  /** Once the file is done with, or failed: its remote stream and its digest on the thread are not waited for. */
+  release(): void {
+    this.abandoned = true;
     this.streamed?.close();
     this.streamed = undefined;
+    void this.endMoved()?.catch(() => undefined);
   }
 
-  /** The digest of the bytes moved, when they are the whole file. */
-  private movedDigest(): string | undefined {
-    return this.moved && this.hashedChunks === this.chunks ? this.moved.digest('hex') : undefined;
+  /** The digest of the bytes moved, when they are the whole file and hashed with `tool`. */
+  private async movedDigest(tool: RemoteHashTool): Promise<string | undefined> {
+    const whole = this.hashedChunks === this.chunks && this.movedAlgorithm === tool.tool.node;
+    const digest = this.endMoved();
+    if (whole) return digest;
+    void digest?.catch(() => undefined);
+    return undefined;
+  }
+
+  /** Ends the thread's hash of the moved bytes, once. */
+  private endMoved(): Promise<string> | undefined {
+    const digest = this.moved?.digest();
+    this.moved = undefined;
+    return digest;
   }
 
   async closeHandles(): Promise<FcpError | undefined> {
@@ -253,14 +312,23 @@ export class Mover {
   /** Files being verified and renamed (settle), each promise removing itself when done. */
   private readonly finishing = new Set<Promise<void>>();
   private fatal: FcpError | undefined;
-  private readonly buffers = new ChunkBuffers();
+  private readonly shared: Shared;
   private readonly result: MoveResult = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesSent: 0, bytesResumed: 0, errors: [] };
 
   constructor(private readonly options: MoveOptions) {
     this.files = options.entries.filter((entry): entry is FileEntry => entry.kind === 'file');
+    this.shared = { buffers: new ChunkBuffers(), digests: new DigestThread(), hash: new HashChoice(options.hash) };
   }
 
   async run(): Promise<MoveResult> {
+    try {
+      return await this.moveAll();
+    } finally {
+      this.shared.digests.close();
+    }
+  }
+
+  private async moveAll(): Promise<MoveResult> {
     const { entries, destination, destinationPath } = this.options;
     // A directory that could not be made is reported once: its mode and mtime are not set later.
     const dirs = [];
@@ -317,7 +385,7 @@ export class Mover {
         return { job, index: job.next++ };
       }
       if (this.nextFile < this.files.length && this.active.length < this.options.sessions * OPEN_FILES_PER_SESSION && this.finishing.size < FILES_FINISHING) {
-        const started = new FileJob(this.files[this.nextFile++]!, this.options);
+        const started = new FileJob(this.files[this.nextFile++]!, this.options, this.shared);
         this.active.push(started);
         // Resuming moves the first chunk: prepare before handing one out.
         started.inFlight++;
@@ -345,7 +413,7 @@ export class Mover {
     for (let task = await this.take(); task; task = await this.take()) {
       const { job, index } = task;
       try {
-        job.chunkWritten(index, await this.copyChunk(job, index, session), this.buffers);
+        await job.chunkWritten(index, await this.copyChunk(job, index, session));
       } catch (err) {
         this.fail(job, err);
       }
@@ -361,12 +429,13 @@ export class Mover {
   private async copyChunk(job: FileJob, index: number, session: number): Promise<Buffer> {
     const [from, to] = await job.handlesFor(session);
     const position = index * SFTP_CHUNK_BYTES;
-    const buffer = this.buffers.take(Math.min(SFTP_CHUNK_BYTES, job.entry.size - position));
+    const { buffers } = this.shared;
+    const buffer = buffers.take(Math.min(SFTP_CHUNK_BYTES, job.entry.size - position));
     if (buffer.length === 0) return buffer;
     // A failed read or write keeps its buffer: a request of it may still be answered into it.
     const got = await from.read(buffer, position);
     if (got !== buffer.length) {
-      this.buffers.give(buffer);
+      buffers.give(buffer);
       throw new FcpError('FCP_ERR_IO', `${job.entry.source.toString('utf8')} shrank while it was copied (${job.entry.size} bytes when the copy began)`, {
         hint: 'copy it again once it no longer changes',
       });
@@ -402,7 +471,7 @@ export class Mover {
         this.fail(job, err);
       }
     }
-    if (job.error) job.abandon();
+    job.release();
     // A file that failed on its own is not resumable: its temporary goes (a lost session keeps it).
     if (job.error && !this.fatal) await this.options.destination.remove(job.temp).catch(() => undefined);
     this.report(job);
@@ -414,8 +483,9 @@ export class Mover {
    * only a resumed one, part of which an earlier run wrote, is measured again.
    */
   private async commit(job: FileJob): Promise<void> {
-    const { source, destination, hash } = this.options;
+    const { source, destination } = this.options;
     const { entry, temp, final } = job;
+    const hash = await this.options.hash;
     const [size, digests] = await Promise.all([
       job.resumedBytes > 0 ? destination.fileSize(temp) : entry.size,
       hash && Promise.all([job.digestOn(source, entry.source, hash), job.digestOn(destination, temp, hash)]),

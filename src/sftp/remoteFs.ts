@@ -19,6 +19,12 @@ const BY_STATUS: Record<number, [FcpErrorCode, string | undefined]> = {
 /** SSH_FX_FAILURE: OpenSSH's sftp-server says only "Failure" for a full disk, among others. */
 export const SFTP_FAILURE = 4;
 
+/** Bytes per SFTP read or write request: a chunk's requests are all in flight together. */
+const REQUEST_BYTES = 64 * 1024;
+
+/** The length of request `piece` of `total` bytes. */
+const pieceLength = (total: number, piece: number): number => Math.min(REQUEST_BYTES, total - piece * REQUEST_BYTES);
+
 export class RemoteFs {
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -35,23 +41,34 @@ export class RemoteFs {
     return new FcpError(code, `cannot ${operation} ${showName(path)} on ${this.host}: ${(err as Error).message}`, { cause: err, hint });
   }
 
-  private call<T>(operation: string, path: string, start: (done: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  /**
+   * Requests `start` makes, under one deadline, answered once through `done`. ssh2 throws
+   * synchronously when the channel is gone: `start` may be called again from an answer (`retry`),
+   * and such a throw is the session's end there too.
+   */
+  private call<T>(operation: string, path: string, start: (done: (err: Error | null | undefined, value?: T) => void, retry: (send: () => void) => void) => void): Promise<T> {
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (err: unknown, value?: T, lost = false) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (lost) reject(new FcpError('FCP_ERR_CONNECTION_LOST', `the SFTP session with ${this.host} ended (${operation} ${showName(path)}): ${(err as Error).message}`, { cause: err }));
+        else if (err) reject(this.error(err, operation, path));
+        else resolve(value as T);
+      };
       const timer = setTimeout(
-        () => reject(new FcpError('FCP_ERR_TIMEOUT', `${this.host} did not answer an SFTP request (${operation} ${showName(path)}) within ${this.timeoutMs / 1000} s`)),
+        () => settle(new FcpError('FCP_ERR_TIMEOUT', `${this.host} did not answer an SFTP request (${operation} ${showName(path)}) within ${this.timeoutMs / 1000} s`)),
         this.timeoutMs,
       );
-      try {
-        start((err, value) => {
-          clearTimeout(timer);
-          if (err) reject(this.error(err, operation, path));
-          else resolve(value as T);
-        });
-      } catch (err) {
-        // ssh2 throws synchronously when the channel is gone.
-        clearTimeout(timer);
-        reject(new FcpError('FCP_ERR_CONNECTION_LOST', `the SFTP session with ${this.host} ended (${operation} ${showName(path)}): ${(err as Error).message}`, { cause: err }));
-      }
+      const retry = (send: () => void) => {
+        try {
+          send();
+        } catch (err) {
+          settle(err, undefined, true);
+        }
+      };
+      retry(() => start((err, value) => settle(err, value), retry));
     });
   }
 
@@ -114,12 +131,48 @@ export class RemoteFs {
     return this.call('close', path, (done) => this.sftp.close(handle, done));
   }
 
-  read(handle: Buffer, buffer: Buffer, offset: number, length: number, position: number, path: string): Promise<number> {
-    return this.call('read', path, (done) => this.sftp.read(handle, buffer, offset, length, position, (err, bytesRead) => done(err, bytesRead)));
+  /**
+   * Fills `buffer` from `position`, its requests (REQUEST_BYTES each) all in flight at once;
+   * resolves with the bytes read, which count only up to the first piece the file ended in.
+   */
+  readAt(handle: Buffer, buffer: Buffer, position: number, path: string): Promise<number> {
+    const filled = new Array<number>(Math.ceil(buffer.length / REQUEST_BYTES)).fill(0);
+    return this.call('read', path, (done, retry) => {
+      let left = filled.length;
+      const total = () => {
+        let bytes = 0;
+        for (let piece = 0; piece < filled.length; piece++) {
+          bytes += filled[piece]!;
+          if (filled[piece]! < pieceLength(buffer.length, piece)) break;
+        }
+        return bytes;
+      };
+      // A short answer is read on from where it stopped; none (0 bytes) is the end of the file.
+      const read = (piece: number) => {
+        const from = piece * REQUEST_BYTES + filled[piece]!;
+        this.sftp.read(handle, buffer, from, pieceLength(buffer.length, piece) - filled[piece]!, position + from, (err, got) => {
+          if (err) return done(err);
+          filled[piece]! += got;
+          if (got > 0 && filled[piece]! < pieceLength(buffer.length, piece)) return retry(() => read(piece));
+          if (--left === 0) done(undefined, total());
+        });
+      };
+      if (left === 0) return done(undefined, 0);
+      for (let piece = 0; piece < filled.length; piece++) read(piece);
+    });
   }
 
-  write(handle: Buffer, buffer: Buffer, offset: number, length: number, position: number, path: string): Promise<void> {
-    return this.call('write', path, (done) => this.sftp.write(handle, buffer, offset, length, position, done));
+  /** Writes `buffer` at `position`, its requests (REQUEST_BYTES each) all in flight at once. */
+  writeAt(handle: Buffer, buffer: Buffer, position: number, path: string): Promise<void> {
+    return this.call('write', path, (done) => {
+      let left = Math.ceil(buffer.length / REQUEST_BYTES);
+      if (left === 0) return done(undefined);
+      const answered = (err: Error | null | undefined) => (err || --left === 0 ? done(err) : undefined);
+      // ssh2 copies the bytes into its packet: `buffer` is free again once the answers come.
+      for (let piece = 0; piece * REQUEST_BYTES < buffer.length; piece++) {
+        this.sftp.write(handle, buffer, piece * REQUEST_BYTES, pieceLength(buffer.length, piece), position + piece * REQUEST_BYTES, answered);
+      }
+    });
   }
 
   /** Bytes free for an unprivileged user on the file system holding `path` (statvfs@openssh.com). */

@@ -11,7 +11,7 @@ import { FcpError } from '../errors';
 import { showName } from '../showName';
 import { shellQuote } from '../ssh/remoteCommand';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
-import type { RemoteShell } from './remoteShell';
+import type { ShellRunner } from './remoteShell';
 import type { RemoteHashTool } from './verification';
 
 /** At most this many files in one command... */
@@ -40,7 +40,7 @@ export class RemoteHasher {
   private running = false;
 
   constructor(
-    private readonly shell: RemoteShell,
+    private readonly shell: ShellRunner,
     private readonly hashTool: RemoteHashTool,
   ) {}
 

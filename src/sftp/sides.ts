@@ -11,13 +11,11 @@ import { showName } from '../showName';
 import { fsError } from '../transfer/fsError';
 import { SFTP_FAILURE } from './remoteFs';
 import { RemoteHasher } from './remoteHasher';
-import type { RemoteShell } from './remoteShell';
+import type { ShellPool } from './remoteShell';
 import { StreamedDigest } from './streamedDigest';
 import type { SftpSession } from './sessions';
 import type { RemoteHashTool } from './verification';
 
-/** Bytes per SFTP read or write request; a chunk's requests are all in flight together. */
-const REQUEST_BYTES = 64 * 1024;
 const HASH_READ_BYTES = 1024 * 1024;
 
 
@@ -118,15 +116,8 @@ export function localSide(): Side {
 
 // --- the remote host, over SFTP ------------------------------------------------------------------
 
-/** The requests covering `length` bytes from `position`, REQUEST_BYTES each. */
-function pieces(length: number): { offset: number; length: number }[] {
-  const out: { offset: number; length: number }[] = [];
-  for (let offset = 0; offset < length; offset += REQUEST_BYTES) out.push({ offset, length: Math.min(REQUEST_BYTES, length - offset) });
-  return out;
-}
-
-/** The remote host through `sessions`, hashing its files in `shell`. */
-export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
+/** The remote host through `sessions`, hashing its files in `shells`. */
+export function remoteSide(sessions: SftpSession[], shells: ShellPool): Side {
   const fsOf = (session: number) => sessions[session]!.fs;
   const text = (path: Buffer) => path.toString('utf8');
   // Requests that need no handle go round the sessions: one sftp-server answers them in turn.
@@ -136,23 +127,10 @@ export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
   const handle = (session: number, remote: Buffer, path: string): FileHandle => {
     const rfs = fsOf(session);
     return {
-      async read(buffer, position) {
-        const counts = await Promise.all(
-          pieces(buffer.length).map((piece) =>
-            readFully((b, o, l, p) => rfs.read(remote, b, o, l, p, path), buffer.subarray(piece.offset, piece.offset + piece.length), position + piece.offset),
-          ),
-        );
-        // Bytes count only up to the first short piece: what follows it is past the end.
-        let total = 0;
-        for (let i = 0; i < counts.length; i++) {
-          total += counts[i]!;
-          if (counts[i]! < Math.min(REQUEST_BYTES, buffer.length - i * REQUEST_BYTES)) break;
-        }
-        return total;
-      },
+      read: (buffer, position) => rfs.readAt(remote, buffer, position, path),
       async write(buffer, position) {
         try {
-          await Promise.all(pieces(buffer.length).map((piece) => rfs.write(remote, buffer, piece.offset, piece.length, position + piece.offset, path)));
+          await rfs.writeAt(remote, buffer, position, path);
         } catch (err) {
           throw await explainWriteFailure(rfs, err, path, buffer.length);
         }
@@ -184,11 +162,10 @@ export function remoteSide(sessions: SftpSession[], shell: RemoteShell): Side {
     rename: (from, to) => anyFs().rename(text(from), text(to)),
     remove: (path) => anyFs().unlink(text(path)),
     hash(path, hashTool, size) {
-      hasher ??= new RemoteHasher(shell, hashTool);
+      hasher ??= new RemoteHasher(shells, hashTool);
       return hasher.hash(text(path), size);
     },
-    // Each stream is an SSH channel: they go round the connections, as the sessions' files do.
-    streamDigest: (path, hashTool) => new StreamedDigest(sessions[turn++ % sessions.length]!.ssh, hashTool, text(path)),
+    streamDigest: (path, hashTool) => new StreamedDigest(shells, hashTool, text(path)),
   };
 }
 

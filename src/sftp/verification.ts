@@ -4,7 +4,7 @@
  * empty input, whose digest is known: first with -z (one process hashes a whole batch of files,
  * their names in the output), then without (one process per file, busybox and old coreutils).
  */
-import type { RemoteShell } from './remoteShell';
+import type { ShellRunner } from './remoteShell';
 
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -42,7 +42,7 @@ export interface RemoteHashTool {
 export type Verification = 'size' | `size+${HashTool['name']}`;
 
 /** The first tool that hashes the empty input right; none when the shell itself does not run. */
-export async function remoteHash(shell: RemoteShell, log: (line: string) => void): Promise<RemoteHashTool | undefined> {
+export async function remoteHash(shell: ShellRunner, log: (line: string) => void): Promise<RemoteHashTool | undefined> {
   try {
     for (const tool of HASH_TOOLS) {
       for (const zero of [true, false]) {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
@@ -8,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { RemoteHasher } from '../../../src/sftp/remoteHasher';
 import { RemoteShell } from '../../../src/sftp/remoteShell';
 import { HASH_TOOLS, remoteHash, RemoteHashTool } from '../../../src/sftp/verification';
+import { localConnection } from './localShell';
 import type { SshConnection } from '../../../src/ssh/sshClient';
 
 /**
@@ -18,22 +18,8 @@ const shells: RemoteShell[] = [];
 afterEach(() => shells.splice(0).forEach((shell) => shell.close()));
 
 function localShell(cwd?: string): { shell: RemoteShell; commands: string[]; execs: string[] } {
-  const commands: string[] = [];
-  const execs: string[] = [];
-  const exec = async (command: string) => {
-    execs.push(command);
-    const child = spawn('sh', ['-c', command], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    const channel = Object.assign(new EventEmitter(), {
-      stderr: new PassThrough(),
-      write: (text: string) => commands.push(text) && child.stdin.write(text),
-      close: () => child.kill(),
-    });
-    child.stdout.on('data', (chunk: Buffer) => channel.emit('data', chunk));
-    child.stderr.pipe(channel.stderr);
-    child.on('close', () => channel.emit('close'));
-    return channel;
-  };
-  const shell = new RemoteShell({ name: 'testhost', exec } as unknown as SshConnection);
+  const { ssh, commands, execs } = localConnection(cwd);
+  const shell = new RemoteShell(ssh);
   shells.push(shell);
   return { shell, commands, execs };
 }

@@ -1,100 +1,105 @@
 /**
- * The streamed digest trusts only a clean run of its loop: the chunk counts fcp feeds reach the
- * remote loop in order and in batches (sent once the channel opens, the rest at the end), a digest line is taken, and a read
- * failure, an exec refused or a shell that printed no digest give none, so the file is hashed again.
+ * The streamed digest, against this machine's sh standing in for the remote one: the chunks fcp
+ * feeds are hashed in order, exactly those, in batches of counts; the loop ends on the line that
+ * ends it and leaves its shell reading commands again (a one-file push starts one shell, not two);
+ * a file that cannot be opened or read gives no digest (it is then hashed again) and leaves the
+ * shell as it was; a shell a stream holds is not given other commands.
  */
-import { EventEmitter } from 'node:events';
-import type { ClientChannel } from 'ssh2';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ShellPool } from '../../../src/sftp/remoteShell';
+import { SFTP_CHUNK_BYTES } from '../../../src/sftp/resume';
 import { StreamedDigest } from '../../../src/sftp/streamedDigest';
-import type { SshConnection } from '../../../src/ssh/sshClient';
 import { HASH_TOOLS } from '../../../src/sftp/verification';
+import { localConnection } from './localShell';
 
-class FakeChannel extends EventEmitter {
-  readonly stderr = new EventEmitter();
-  readonly written: string[] = [];
-  ended = false;
-  write(text: string): boolean {
-    this.written.push(text);
-    return true;
-  }
-  end(): void {
-    this.ended = true;
-  }
-  close(): void {
-    this.emit('close');
-  }
+const tool = { tool: HASH_TOOLS.find((candidate) => candidate.name === 'sha256')!, zero: true };
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+let dir: string;
+let local: ReturnType<typeof localConnection>;
+let shells: ShellPool;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-streamed-'));
+  local = localConnection(dir);
+  shells = new ShellPool([local.ssh]);
+});
+afterEach(() => {
+  shells.close();
+  local.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A file of `chunks` chunks and `extra` bytes, named as a shell would not like. */
+function file(chunks: number, extra: number): { name: string; data: Buffer } {
+  const data = Buffer.alloc(chunks * SFTP_CHUNK_BYTES + extra);
+  for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i, i);
+  const name = path.join(dir, "it's $(here)");
+  fs.writeFileSync(name, data);
+  return { name, data };
 }
 
-const tool = { tool: HASH_TOOLS[0]!, zero: true };
-const DIGEST = 'ab'.repeat(64);
-
-function connection(channel: FakeChannel | Error): { ssh: SshConnection; opened: () => void; command: () => string } {
-  let open: () => void = () => {};
-  let command = '';
-  const ssh = {
-    exec: (text: string) => {
-      command = text;
-      return channel instanceof Error ? Promise.reject(channel) : new Promise<ClientChannel>((resolve) => (open = () => resolve(channel as unknown as ClientChannel)));
-    },
-  } as unknown as SshConnection;
-  return { ssh, opened: () => open(), command: () => command };
-}
-
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-/** A stream whose channel opened, nothing fed, its input ended: what the remote side says next decides. */
-async function finishedAfterOpening(): Promise<{ channel: FakeChannel; digest: Promise<string | undefined> }> {
-  const channel = new FakeChannel();
-  const fake = connection(channel);
-  const stream = new StreamedDigest(fake.ssh, tool, '/f');
-  fake.opened();
-  await settle();
-  return { channel, digest: stream.finish(1) };
-}
+const countLines = () => local.commands.filter((text) => /^: \d+\n$/.test(text));
 
 describe('StreamedDigest', () => {
-  it('sends counts fed before the channel opened, then in batches, the rest at the end, and takes the digest line after its input ends', async () => {
-    const channel = new FakeChannel();
-    const fake = connection(channel);
-    const stream = new StreamedDigest(fake.ssh, tool, "/data/it's here");
-    stream.feed(30);
+  test('hashes the chunks fed, in batches of counts, and leaves its shell for the next command', async () => {
+    const { name, data } = file(40, 1234);
+    const stream = new StreamedDigest(shells, tool, name);
+    for (let i = 0; i < 36; i++) stream.feed(1);
     stream.feed(5);
-    expect(fake.command()).toContain(`'/data/it'\\''s here'`);
-    fake.opened();
-    await settle();
-    // Counts go in batches: each starts a process on the remote host.
-    stream.feed(4);
-    expect(channel.written).toEqual(['35\n']);
-    stream.feed(31);
+    // The last, short chunk counts as one.
+    await expect(stream.finish(data.length)).resolves.toBe(sha256(data));
+    expect(countLines()).toEqual([': 32\n', ': 9\n']);
+    await expect(shells.run('echo still here', 'echo', 5000)).resolves.toBe('still here\n');
+    expect(local.execs).toEqual(['exec sh']);
+  });
+
+  test('a digest of the chunks fed only, when the copy stops early', async () => {
+    const { name, data } = file(4, 0);
+    const stream = new StreamedDigest(shells, tool, name);
+    stream.feed(2);
+    await expect(stream.finish(data.length)).resolves.toBe(sha256(data.subarray(0, 2 * SFTP_CHUNK_BYTES)));
+  });
+
+  test('no digest for a file that cannot be opened or read, and the shell runs on', async () => {
+    const missing = new StreamedDigest(shells, tool, path.join(dir, 'missing'));
+    missing.feed(40);
+    await expect(missing.finish(1)).resolves.toBeUndefined();
+    expect(missing.complaint).toMatch(/missing/);
+    const unreadable = new StreamedDigest(shells, tool, dir);
+    unreadable.feed(40);
+    await expect(unreadable.finish(1)).resolves.toBeUndefined();
+    await expect(shells.run('echo still here', 'echo', 5000)).resolves.toBe('still here\n');
+    expect(local.execs).toEqual(['exec sh']);
+  });
+
+  test('while a stream holds a shell, commands and other streams go to another; a free one is used again', async () => {
+    const { name, data } = file(1, 0);
+    const first = new StreamedDigest(shells, tool, name);
+    await expect(shells.run('echo other', 'echo', 5000)).resolves.toBe('other\n');
+    const second = new StreamedDigest(shells, tool, name);
+    const third = new StreamedDigest(shells, tool, name);
+    for (const stream of [first, second, third]) stream.feed(1);
+    await expect(Promise.all([first, second, third].map((stream) => stream.finish(data.length)))).resolves.toEqual([sha256(data), sha256(data), sha256(data)]);
+    expect(local.execs).toEqual(['exec sh', 'exec sh', 'exec sh']);
+    const fourth = new StreamedDigest(shells, tool, name);
+    fourth.feed(1);
+    await expect(fourth.finish(data.length)).resolves.toBe(sha256(data));
+    expect(local.execs).toHaveLength(3);
+  });
+
+  test('a stream closed unfinished ends its loop where it is, and its shell serves the next one', async () => {
+    const { name, data } = file(2, 0);
+    const stream = new StreamedDigest(shells, tool, name);
+    // Fed, but fewer than a batch: nothing was told to the loop.
     stream.feed(1);
-    expect(channel.written).toEqual(['35\n', '35\n']);
-    stream.feed(3);
-    const digest = stream.finish(1);
-    await settle();
-    expect(channel.ended).toBe(true);
-    expect(channel.written).toEqual(['35\n', '35\n', '4\n']);
-    channel.stderr.emit('data', Buffer.from('bash: pyenv: command not found\n'));
-    channel.emit('data', Buffer.from(`${DIGEST}  -\n`));
-    channel.emit('close');
-    await expect(digest).resolves.toBe(DIGEST);
-  });
-
-  it('gives no digest when a read failed, however much else the remote side printed first', async () => {
-    const { channel, digest } = await finishedAfterOpening();
-    channel.stderr.emit('data', Buffer.from('x'.repeat(5000)));
-    channel.stderr.emit('data', Buffer.from('fcp-stream-'));
-    channel.stderr.emit('data', Buffer.from('failed\n'));
-    channel.emit('data', Buffer.from(`${DIGEST}  -\n`));
-    channel.emit('close');
-    await expect(digest).resolves.toBeUndefined();
-  });
-
-  it('gives no digest when the exec is refused or the output is not a digest line', async () => {
-    await expect(new StreamedDigest(connection(new Error('no more sessions')).ssh, tool, '/f').finish(1)).resolves.toBeUndefined();
-    const { channel, digest } = await finishedAfterOpening();
-    channel.emit('data', Buffer.from('Welcome!\n'));
-    channel.emit('data', Buffer.from(`${DIGEST}  -\n`));
-    channel.emit('close');
-    await expect(digest).resolves.toBeUndefined();
+    stream.close();
+    await expect(stream.finish(data.length)).resolves.toBe(sha256(Buffer.alloc(0)));
+    const next = new StreamedDigest(shells, tool, name);
+    next.feed(2);
+    await expect(next.finish(data.length)).resolves.toBe(sha256(data));
+    expect(local.execs).toEqual(['exec sh']);
   });
 });

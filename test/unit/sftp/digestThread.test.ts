@@ -1,0 +1,47 @@
+/**
+ * The digest thread hashes what it is lent, in order, per file: its digests are Node's of the same
+ * bytes, however the files' chunks interleave, and it takes only whole shared chunks.
+ */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { DigestThread } from '../../../src/sftp/digestThread';
+
+function shared(bytes: Uint8Array): Buffer {
+  const chunk = Buffer.from(new SharedArrayBuffer(Math.max(1, bytes.length)), 0, bytes.length);
+  chunk.set(bytes);
+  return chunk;
+}
+
+let thread: DigestThread;
+beforeEach(() => (thread = new DigestThread()));
+afterEach(() => thread.close());
+
+describe('DigestThread', () => {
+  it("gives Node's digest of each file's chunks, fed interleaved", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 5 }), { minLength: 1, maxLength: 4 }), fc.constantFrom('blake2b512', 'sha256', 'md5'), async (files, algorithm) => {
+        const hashes = files.map(() => thread.open(algorithm));
+        const fed: Promise<unknown>[] = [];
+        for (let round = 0; round < 5; round++) files.forEach((chunks, file) => chunks[round] && fed.push(hashes[file]!.update(shared(chunks[round]!))));
+        await Promise.all(fed);
+        const digests = await Promise.all(hashes.map((hash) => hash.digest()));
+        expect(digests).toEqual(files.map((chunks) => chunks.reduce((hash, chunk) => hash.update(chunk), createHash(algorithm)).digest('hex')));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('takes only whole chunks of shared memory', () => {
+    const hash = thread.open('sha256');
+    expect(() => hash.update(Buffer.from('not shared'))).toThrow(TypeError);
+    expect(() => hash.update(shared(Buffer.from('a slice')).subarray(1))).toThrow(TypeError);
+  });
+
+  it('fails what waits once it is closed, and what is asked after', async () => {
+    const hash = thread.open('sha256');
+    const digest = hash.digest();
+    thread.close();
+    await expect(digest).rejects.toMatchObject({ code: 'FCP_ERR_INTERNAL' });
+    await expect(thread.open('sha256').digest()).rejects.toMatchObject({ code: 'FCP_ERR_INTERNAL' });
+  });
+});
