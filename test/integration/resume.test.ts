@@ -9,16 +9,19 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { copy, localLauncher } from '../../src';
 import { loadXxhash, XXHashAPI } from '../../src/protocol/xxhash';
 import { isRunning } from '../../src/state/running';
+import { HANG_DISK_ENV } from '../../src/diskWatch';
 import { encodeHeader, encodeRecord, headerCheck } from '../../src/state/chunkJournal';
 import { compareTrees, sha256File } from './helpers/compare';
 import { atProgress, journaledBytes as journaledBytesOf } from './helpers/interrupt';
 import { FCP_BIN, killAll, runNode } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
+import { LOCAL_PATHS } from './helpers/localPaths';
 import { makeFile } from './helpers/tree';
 
 jest.setTimeout(120_000);
@@ -218,6 +221,32 @@ describe('partial state left by an interrupted run', () => {
     interruptedState(big, dest, FIRST_HALF);
     const options = { sources: [`localhost:${src}`], destination: path.join(work, 'dst'), recursive: true, chunkSize: CHUNK, launcher: localLauncher() };
     expect(await copy(options)).toMatchObject({ bytesSent: SIZE - bytesOf(FIRST_HALF), bytesResumed: bytesOf(FIRST_HALF) });
+    expectCopied(work);
+  });
+});
+
+// ─── a hung destination disk ─────────────────────────────────────────────────────────────────
+
+describe('a destination disk that stops answering', () => {
+  /** What fcp says: the receiver's watchdog in one process; via fcpd, fcp's own timeout on the silent fcpd comes first. */
+  const said: Record<string, (dest: string) => string> = {
+    'in one process': (dest) => `fcp: cannot finish ${path.join(dest, 'big')} on ${os.hostname()}: the disk did not answer within 2 s (FCP_ERR_TIMEOUT)\n`,
+    'via fcpd': () => ': nothing received for 2 s (FCP_ERR_TIMEOUT)\n',
+  };
+  test.each(LOCAL_PATHS)('ends with exit 7, keeps the part file, and the rerun resumes (%s)', async (label, option) => {
+    const work = temp.make('fcp-resume');
+    const { big, dest } = source(work);
+    interruptedState(big, dest, FIRST_HALF);
+    // Committing the file never returns, as on a hung mount: the main thread is blocked for good.
+    const env = { [HANG_DISK_ENV]: 'finish' };
+    const hung = await runNode(FCP_BIN, ['-r', ...SHAPE, ...option, '--timeout', '2', 'src', 'dst'], { cwd: work, timeoutMs: 60_000, env });
+    expect({ code: hung.code, timedOut: hung.timedOut }).toEqual({ code: 7, timedOut: false });
+    expect(hung.stderr).toContain(said[label]!(dest));
+    expect(fs.existsSync(path.join(dest, 'big'))).toBe(false);
+    expect(journaledBytesOf(xxh, partNames(dest).journal, SIZE, CHUNK)).toBeGreaterThanOrEqual(bytesOf(FIRST_HALF));
+    const { summary } = await fcp(work);
+    expect(summary.bytesResumed).toBeGreaterThanOrEqual(bytesOf(FIRST_HALF));
+    expect(summary.bytesSent + summary.bytesResumed).toBe(SIZE);
     expectCopied(work);
   });
 });
