@@ -19,7 +19,8 @@ import { onDisk } from '../diskWatch';
 import { showName } from '../showName';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { JournalHeader } from '../state/chunkJournal';
-import { OrphanSweeper, PartialFile } from '../state/partialFile';
+import { PartialFile } from '../state/partialFile';
+import { OrphanSweeper } from '../state/orphanSweep';
 import type { HolePiece } from '../session/transfer';
 import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
 
@@ -176,6 +177,8 @@ export interface FileWriterOptions {
   backupSuffix?: Buffer;
   /** fcp --partial-dir: partial files and journals go in this directory, relative to each destination directory. */
   partialDir?: Buffer;
+  /** --no-resume: the orphan sweep (src/state/orphanSweep.ts) removes part files no running process writes. */
+  discardPartials?: boolean;
 }
 
 /** How createFile treats partial state an earlier run left (PROTOCOL.md §7.5). */
@@ -206,7 +209,7 @@ export class FileWriter {
   private readonly poolWrite: WriteStep;
   private readonly backupSuffix: Buffer | undefined;
   private readonly partialDir: Buffer | undefined;
-  private readonly orphans = new OrphanSweeper();
+  private readonly orphans: OrphanSweeper;
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
@@ -218,6 +221,7 @@ export class FileWriter {
     this.poolWrite = options.poolWrite ?? writeInPool;
     this.backupSuffix = options.backupSuffix;
     this.partialDir = options.partialDir;
+    this.orphans = new OrphanSweeper(xxh, { discardPartials: options.discardPartials ?? false, partialDir: options.partialDir });
   }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
@@ -256,6 +260,7 @@ export class FileWriter {
       });
       return;
     }
+    this.orphans.sweep(path);
     const temp = tempPathFor(path);
     try {
       fs.symlinkSync(target, temp);
@@ -280,6 +285,7 @@ export class FileWriter {
   private makeHardlink(path: Buffer, target: Buffer): void {
     const existing = lstatOrUndefined(path);
     if (existing && sameInode(existing, attempt('inspect', target, () => fs.lstatSync(target, { bigint: true })))) return;
+    this.orphans.sweep(path);
     const temp = tempPathFor(path);
     try {
       fs.linkSync(target, temp);
@@ -345,6 +351,7 @@ export class FileWriter {
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
     onDisk('write', final, () => {
+      this.orphans.sweep(final);
       const file = openTemporary(final, perm, 0, owner);
       try {
         for (let written = 0; written < data.length; ) {

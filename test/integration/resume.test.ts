@@ -7,7 +7,7 @@
  * Partial state is made two ways: by interrupting a real run, and by writing a part file and its
  * journal with src/state/chunkJournal.ts, which makes the corrupt and lying journals exact.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -213,6 +213,21 @@ describe('partial state left by an interrupted run', () => {
       bytesSent: SIZE - bytesOf(FIRST_HALF) + 2 * CHUNK + 7,
     });
     expectCopied(work);
+  });
+
+  test('what dead runs left beside it is swept, what a live run writes and other resume state stay, and the file resumes', async () => {
+    const work = temp.make('fcp-resume');
+    const { big, dest } = source(work);
+    interruptedState(big, dest, FIRST_HALF);
+    interruptedState(big, dest, [0], new Map(), 'another');
+    const gone = spawnSync('true').pid!.toString(36);
+    // A killed run's private temporary of another file, and a part file with no journal (nothing of it can be resumed).
+    for (const orphan of [`.other.fcp-${gone}-0`, '.old.fcp-part']) fs.writeFileSync(path.join(dest, orphan), 'x');
+    const live = `.live.fcp-${process.pid.toString(36)}-0`;
+    fs.writeFileSync(path.join(dest, live), 'x');
+    expect((await fcp(work)).summary).toMatchObject({ bytesSent: SIZE - bytesOf(FIRST_HALF), bytesResumed: bytesOf(FIRST_HALF) });
+    expect(fs.readdirSync(dest).sort()).toEqual([live, '.another.fcp-part', '.another.fcp-part.journal', 'big'].sort());
+    expect(sha256File(path.join(dest, 'big'))).toBe(sha256File(big));
   });
 
   test('a pull (fcp receives) resumes the same way', async () => {
