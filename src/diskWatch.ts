@@ -31,6 +31,8 @@ let shared: DiskWatchState | undefined;
 /** What the text holds now: set again only when the operation or the file changes. */
 let shownOperation = '';
 let shownPath: Buffer | undefined;
+let shownName = '';
+const encoder = new TextEncoder();
 let hangOn: string | undefined;
 
 /** Shared memory for the watchdog, recorded into from now on. */
@@ -56,9 +58,11 @@ export function onDisk<T>(operation: string, path: Buffer, call: () => T): T {
 }
 
 function record(state: DiskWatchState, operation: string, path: Buffer): void {
+  // Several operations in turn on one file (create, write, finish) escape its name once.
+  if (path !== shownPath) shownName = showName(path);
   shownOperation = operation;
   shownPath = path;
-  const { written } = new TextEncoder().encodeInto(`${operation} ${showName(path)}`, state.text);
+  const { written } = encoder.encodeInto(`${operation} ${shownName}`, state.text);
   Atomics.store(state.slots, TEXT_LENGTH, written);
 }
 
