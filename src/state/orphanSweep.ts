@@ -7,17 +7,15 @@
  *    host goes: no run can resume it;
  *  - a part file `.NAME.fcp-part` (partialFile.ts) whose lock a running process holds stays: a
  *    run is writing it;
- *  - any other part file is resume state, kept for a rerun, unless it is none (its journal is
- *    missing or vouches for no chunk), has not been written for STALE_PARTIAL_DAYS (its
- *    journal's mtime), or the run was given --no-resume: then it goes with its journal and lock,
- *    as do a journal and a lock left without their part file.
+ *  - any other part file is resume state, kept for a rerun, unless it has no journal, its
+ *    journal has not been written for STALE_PARTIAL_DAYS, or the run was given --no-resume: then
+ *    it goes with its journal and lock, as do a journal and a lock left without their part file.
+ *    (A journal that does not parse is left to the run that writes that name: it tells the user.)
  *
  * A pid is local to the host: two hosts writing one NFS directory at once are not told apart,
  * as with part files' locks.
  */
 import * as fs from 'node:fs';
-import type { XXHashAPI } from '../protocol/xxhash';
-import { JOURNAL_HEADER_SIZE, JOURNAL_RECORD_SIZE, parseJournal } from './chunkJournal';
 import { discardPaths, newTally, PARTIAL_NAME } from './discardPartials';
 import { partCompanions } from './partialFile';
 import { isRunning } from './running';
@@ -27,8 +25,6 @@ export const STALE_PARTIAL_DAYS = 7;
 const DAY_MS = 86_400_000;
 /** A private temporary's name: `.<name>.fcp-<pid in base 36>-<n in base 36>`; group 1 is the pid. */
 const PRIVATE_TEMP = /^\..*\.fcp-([0-9a-z]+)-[0-9a-z]+$/s;
-/** Records read to tell resume state: appended whole, only the last can be torn. */
-const RECORDS_LOOKED_AT = 64;
 const SLASH = 0x2f;
 
 export interface SweepRules {
@@ -43,10 +39,7 @@ export class OrphanSweeper {
   /** The directory of the last entry: most entries come after another of the same directory. */
   private lastDir = Buffer.alloc(0);
 
-  constructor(
-    private readonly xxh: XXHashAPI,
-    private readonly rules: SweepRules,
-  ) {}
+  constructor(private readonly rules: SweepRules) {}
 
   /** `final` (a path with a directory part) is about to be written: its directory is swept once. */
   sweep(final: Buffer): void {
@@ -83,23 +76,13 @@ export class OrphanSweeper {
     }
   }
 
-  /** Whether a part file and its journal are what a rerun would resume: both there, the journal recent and vouching for a chunk. */
+  /**
+   * Whether a part file is resume state: it has its journal, written in the last STALE_PARTIAL_DAYS.
+   * Whether the journal parses is for the run that writes that name to tell (PARTIAL_STALE).
+   */
   private isResumeState(part: Buffer, journal: Buffer): boolean {
     const stat = fs.lstatSync(journal, { throwIfNoEntry: false });
     if (!stat?.isFile() || !fs.lstatSync(part, { throwIfNoEntry: false })?.isFile()) return false;
-    if (Date.now() - stat.mtimeMs > STALE_PARTIAL_DAYS * DAY_MS) return false;
-    const head = Buffer.alloc(JOURNAL_HEADER_SIZE + RECORDS_LOOKED_AT * JOURNAL_RECORD_SIZE);
-    let length: number;
-    try {
-      const fd = fs.openSync(journal, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-      try {
-        length = fs.readSync(fd, head, 0, head.length, 0);
-      } finally {
-        fs.closeSync(fd);
-      }
-    } catch {
-      return false;
-    }
-    return (parseJournal(this.xxh, head.subarray(0, length))?.chunks.size ?? 0) > 0;
+    return Date.now() - stat.mtimeMs <= STALE_PARTIAL_DAYS * DAY_MS;
   }
 }

@@ -221,7 +221,7 @@ export class FileWriter {
     this.poolWrite = options.poolWrite ?? writeInPool;
     this.backupSuffix = options.backupSuffix;
     this.partialDir = options.partialDir;
-    this.orphans = new OrphanSweeper(xxh, { discardPartials: options.discardPartials ?? false, partialDir: options.partialDir });
+    this.orphans = new OrphanSweeper({ discardPartials: options.discardPartials ?? false, partialDir: options.partialDir });
   }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */

@@ -23,7 +23,7 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 const dead = (): number => spawnSync('true').pid!;
 const file = (name: string, content: string | Buffer = 'x'): void => fs.writeFileSync(path.join(dir, name), content);
 const left = (): string[] => fs.readdirSync(dir).sort();
-const sweep = (discardPartials = false, into = 'new'): void => new OrphanSweeper(xxh, { discardPartials, partialDir: undefined }).sweep(Buffer.from(path.join(dir, into)));
+const sweep = (discardPartials = false, into = 'new'): void => new OrphanSweeper({ discardPartials, partialDir: undefined }).sweep(Buffer.from(path.join(dir, into)));
 
 /** A journal vouching for `records` chunks (0: a header alone, what a run killed before its first flush leaves). */
 function journal(records: number): Buffer {
@@ -63,23 +63,22 @@ test('resume state stays (a dead holder or none), and goes with --no-resume', ()
   expect(left()).toEqual([]);
 });
 
-test('what is no resume state goes: no journal, a journal vouching for no chunk or unreadable, one older than the limit, companions alone', () => {
+test('what is no resume state goes: no journal, a journal older than the limit, companions alone; one that does not parse is the rerun\'s to tell', () => {
   partFile('nojournal', undefined, dead());
-  partFile('empty', 0);
-  partFile('garbled', undefined);
-  file('.garbled.fcp-part.journal', Buffer.alloc(100, 0x42));
   partFile('stale', 3);
   const old = new Date(Date.now() - (STALE_PARTIAL_DAYS + 1) * 86_400_000);
   fs.utimesSync(path.join(dir, '.stale.fcp-part.journal'), old, old);
   file('.lonely.fcp-part.journal', journal(1));
   file('.lonelier.fcp-part.lock', `${dead()}\n`);
   partFile('fresh', 1);
+  partFile('garbled', undefined);
+  file('.garbled.fcp-part.journal', Buffer.alloc(100, 0x42));
   sweep();
-  expect(left()).toEqual(['.fresh.fcp-part', '.fresh.fcp-part.journal']);
+  expect(left()).toEqual(['.fresh.fcp-part', '.fresh.fcp-part.journal', '.garbled.fcp-part', '.garbled.fcp-part.journal']);
 });
 
 test('each directory is swept once: what a later run of this one leaves there is not looked at again', () => {
-  const sweeper = new OrphanSweeper(xxh, { discardPartials: false, partialDir: undefined });
+  const sweeper = new OrphanSweeper({ discardPartials: false, partialDir: undefined });
   sweeper.sweep(Buffer.from(path.join(dir, 'a')));
   const orphan = `.c.fcp-${dead().toString(36)}-0`;
   file(orphan);
@@ -90,6 +89,6 @@ test('each directory is swept once: what a later run of this one leaves there is
 test('--partial-dir: the partial directory under each destination directory is swept too', () => {
   fs.mkdirSync(path.join(dir, '.partial'));
   fs.writeFileSync(path.join(dir, '.partial', '.f.fcp-part'), 'x');
-  new OrphanSweeper(xxh, { discardPartials: false, partialDir: Buffer.from('.partial') }).sweep(Buffer.from(path.join(dir, 'f')));
+  new OrphanSweeper({ discardPartials: false, partialDir: Buffer.from('.partial') }).sweep(Buffer.from(path.join(dir, 'f')));
   expect(fs.readdirSync(path.join(dir, '.partial'))).toEqual([]);
 });
