@@ -1,7 +1,7 @@
 /**
  * Every wait has a deadline; these are the defaults both fcp and fcpd use. `fcp --timeout
  * SECONDS` (and fcpd's, which fcp passes on when it launches it) sets the idle, handshake, launch
- * and disk-write limits at once: all of them are "this long without progress".
+ * and disk limits at once: all of them are "this long without progress".
  */
 
 /** The default of --timeout, in seconds. */
@@ -32,6 +32,16 @@ export const REMOTE_REAP_TIMEOUT_MS = 5000;
  * sets its own), and at MIN_TIMEOUT_S it still hears from us twice.
  */
 export const KEEPALIVE_INTERVAL_MS = 1000;
+
+/** How often the main thread ticks for the stall watchdog, and how often the watchdog looks (src/cli/watchdog.ts). */
+export const HEARTBEAT_MS = 500;
+/**
+ * A process whose main thread is stuck (a disk call that never returns) ends itself this long
+ * after its idle timeout: its peer, which has heard nothing since, reports its own FCP_ERR_TIMEOUT
+ * first (it looks each KEEPALIVE_INTERVAL_MS), so that the copy ends with exit 7 whichever side
+ * hung, never with a lost connection that depends on timing.
+ */
+export const STALL_GRACE_MS = 2 * KEEPALIVE_INTERVAL_MS;
 
 /** A side's limits, from its --timeout (milliseconds; undefined: the defaults). */
 export interface Timeouts {

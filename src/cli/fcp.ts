@@ -14,6 +14,7 @@ import { EXIT_CODES_HELP } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
+import { startWatchdog } from './watchdog';
 import { operandBytes } from './rawArgv';
 import { FilterArg, filesFromFile, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
@@ -239,7 +240,7 @@ export function program(): Command {
     .option('-S <program>', 'the same as -e (scp -S)', argParser(nonEmpty))
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
     .option('-O', "accepted for scp compatibility: fcp speaks its own protocol (SFTP only with --sftp or without Node.js on the remote host)")
-    .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk write'))
+    .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk'))
     .option('--background', "hand the copy to your job runner and return at once, printing the job id and the runner's pid (--json: one record); the job survives the terminal")
     .option('--jobs', 'list the background jobs: state, progress, rate, ETA (--json: an array of objects, docs/job.schema.json)')
     .option('--job <id>', 'show one job: progress, or its summary and errors once finished (--json: one object)')
@@ -392,6 +393,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       ...(following ? { follow: { idleSeconds: options.followIdle, signal: following.signal } } : {}),
     };
     if (options.watch && jobCommand !== undefined) throw new FcpError('FCP_ERR_USAGE', '--watch runs in the foreground, not as a background job', { hint: 'run fcp --watch under nohup or a service manager' });
+    startWatchdog({ program: 'fcp', timeoutMs: settings.timeout.value as number, json: !!options.json });
     if (jobCommand !== undefined) {
       const context = { maxJobs: settings.max_jobs.value as number, keepDays: settings.keep_jobs.value as number };
       return await runJobCommand(jobCommand, { flags: options, context, reporter, stdout: io.stdout, copy: request, ssh: request.ssh ?? {} });

@@ -26,6 +26,7 @@ import { loadFcpdPolicy } from './fcpdConfig';
 import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
+import { startWatchdog } from './watchdog';
 import { version } from './version';
 
 /** fcp checks it too; fcpd trusts no path it is handed. */
@@ -234,6 +235,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       // client's first choice for direct data connections when fcpd listens on every address.
       listening: (listenPort: number, address: string) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce })),
     };
+    startWatchdog({ program: 'fcpd', timeoutMs: options.timeout, json: false });
     if (options.reuse !== undefined) {
       await serveSessions({ ...serve, idleMs: options.reuse * 1000 });
       return ExitCode.OK;

@@ -14,7 +14,7 @@ export interface DiscardTally {
 }
 
 /** A part file or one of its companions: `.NAME.fcp-part`, `.journal`, `.lock`; group 1 is the part file's name. */
-const PARTIAL_NAME = new RegExp(`^(\\..+${PART_SUFFIX.replace('.', '\\.')})(?:\\.journal|\\.lock)?$`, 's');
+export const PARTIAL_NAME = new RegExp(`^(\\..+${PART_SUFFIX.replace('.', '\\.')})(?:\\.journal|\\.lock)?$`, 's');
 /** A tree deeper than this is not searched further. */
 const MAX_DEPTH = 64;
 /** A part file still locked (the cancelled job's receiver has not let go yet) is tried again for this long. */
@@ -28,7 +28,7 @@ function isFile(path: Buffer): boolean {
 }
 
 /** Removes one part file's state, unless a running process holds its lock. */
-function discardPaths(paths: ReturnType<typeof partCompanions>, tally: DiscardTally): void {
+export function discardPaths(paths: ReturnType<typeof partCompanions>, tally: DiscardTally): void {
   const present = [paths.part, paths.journal, paths.lock].filter(isFile);
   if (present.length === 0) return;
   if (!takePidLock(paths.lock)) {

@@ -28,7 +28,6 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import { StaleReason } from '../protocol/constants';
 import { showName } from '../showName';
 import { takePidLock } from './pidLock';
-import { isRunning } from './running';
 import {
   encodeHeader,
   headerCheck,
@@ -300,51 +299,6 @@ export class PartialFile {
     this.pending = bigger;
     this.spare = Buffer.allocUnsafe(bigger.length);
   }
-}
-
-/** A private temporary's name: `.<name>.fcp-<pid in base 36>-<n in base 36>` (fileWriter.ts). */
-const PRIVATE_TEMP = /^\.(.*)\.fcp-([0-9a-z]+)-[0-9a-z]+$/s;
-
-/**
- * Private temporaries that a process no longer running left in one directory (an fcp or fcpd
- * killed with -9), by the name they stood for: listed once per directory, removed when a run
- * writes that name again.
- */
-export class OrphanSweeper {
-  private readonly byDirectory = new Map<string, Map<string, string[]>>();
-
-  /** Removes the orphaned temporaries of `final` (a path with a directory part). */
-  sweep(final: Buffer): void {
-    const slash = final.lastIndexOf(SLASH);
-    const dir = final.toString('latin1', 0, slash + 1);
-    let orphans = this.byDirectory.get(dir);
-    if (!orphans) {
-      orphans = listOrphans(dir);
-      this.byDirectory.set(dir, orphans);
-    }
-    const name = final.toString('latin1', slash + 1, slash + 1 + MAX_STEM);
-    for (const orphan of orphans.get(name) ?? []) fs.rmSync(Buffer.from(dir + orphan, 'latin1'), { force: true });
-    orphans.delete(name);
-  }
-}
-
-function listOrphans(dir: string): Map<string, string[]> {
-  const orphans = new Map<string, string[]>();
-  let names: Buffer[];
-  try {
-    names = fs.readdirSync(Buffer.from(dir || '.', 'latin1'), { encoding: 'buffer' });
-  } catch {
-    return orphans;
-  }
-  for (const raw of names) {
-    const name = raw.toString('latin1');
-    const match = PRIVATE_TEMP.exec(name);
-    if (!match || isRunning(Number.parseInt(match[2]!, 36))) continue;
-    const list = orphans.get(match[1]!) ?? [];
-    list.push(name);
-    orphans.set(match[1]!, list);
-  }
-  return orphans;
 }
 
 /** Keeps every partial file of this process (flushed, for the next run): an interrupted fcp calls it on its way out. */

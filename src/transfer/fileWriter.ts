@@ -7,16 +7,20 @@
  * Metadata calls (open, fchmod, futimes, close, rename, mkdir) are synchronous: each takes
  * microseconds on a local file system, while a trip through libuv's thread pool costs more than
  * the call itself, ten thousand times over for ten thousand small files. Data writes larger than
- * SYNC_WRITE_MAX go to the thread pool, so large chunks are written while more arrive.
+ * SYNC_WRITE_MAX go to the thread pool, so large chunks are written while more arrive, within
+ * writeTimeoutMs. The synchronous calls run under onDisk (src/diskWatch.ts): should one never
+ * return (a hung mount), the stall watchdog of fcp and fcpd names it and ends the run.
  */
 import * as fs from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly, fsError } from './fsError';
+import { onDisk } from '../diskWatch';
 import { showName } from '../showName';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { JournalHeader } from '../state/chunkJournal';
-import { OrphanSweeper, PartialFile } from '../state/partialFile';
+import { PartialFile } from '../state/partialFile';
+import { OrphanSweeper } from '../state/orphanSweep';
 import type { HolePiece } from '../session/transfer';
 import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
 
@@ -155,7 +159,7 @@ export function hiddenTempPath(final: Buffer, suffix: string): Buffer {
 /** Runs a metadata call, turning its failure into an FcpError about `path`. */
 function attempt<T>(operation: string, path: Buffer, call: () => T): T {
   try {
-    return call();
+    return onDisk(operation, path, call);
   } catch (err) {
     throw fsError(err, operation, path);
   }
@@ -173,6 +177,8 @@ export interface FileWriterOptions {
   backupSuffix?: Buffer;
   /** fcp --partial-dir: partial files and journals go in this directory, relative to each destination directory. */
   partialDir?: Buffer;
+  /** --no-resume: the orphan sweep (src/state/orphanSweep.ts) removes part files no running process writes. */
+  discardPartials?: boolean;
 }
 
 /** How createFile treats partial state an earlier run left (PROTOCOL.md §7.5). */
@@ -203,7 +209,7 @@ export class FileWriter {
   private readonly poolWrite: WriteStep;
   private readonly backupSuffix: Buffer | undefined;
   private readonly partialDir: Buffer | undefined;
-  private readonly orphans = new OrphanSweeper();
+  private readonly orphans: OrphanSweeper;
 
   /** `closed` is called each time a file opened by createFile is closed: its descriptor is free again. */
   constructor(
@@ -215,10 +221,16 @@ export class FileWriter {
     this.poolWrite = options.poolWrite ?? writeInPool;
     this.backupSuffix = options.backupSuffix;
     this.partialDir = options.partialDir;
+    this.orphans = new OrphanSweeper({ discardPartials: options.discardPartials ?? false, partialDir: options.partialDir });
   }
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
   createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer, owner?: FileOwner): void {
+    onDisk('create directory', path, () => this.makeDirectory(path, perm, owner));
+    this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath) });
+  }
+
+  private makeDirectory(path: Buffer, perm: number, owner: FileOwner | undefined): void {
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.
       fs.mkdirSync(path, { mode: perm | 0o700 });
@@ -233,11 +245,14 @@ export class FileWriter {
       attempt('make writable', path, () => fs.chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
     if (owner) attempt('change the owner of', path, () => fs.lchownSync(path, owner.uid, owner.gid));
-    this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath) });
   }
 
   /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
   createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner?: FileOwner): void {
+    onDisk('create symlink', path, () => this.makeSymlink(path, target, mtimeNs, owner));
+  }
+
+  private makeSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner: FileOwner | undefined): void {
     if (lstatOrUndefined(path)?.isSymbolicLink() && attempt('read symlink', path, () => fs.readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
       attempt('set the owner and time of symlink', path, () => {
         if (owner) fs.lchownSync(path, owner.uid, owner.gid);
@@ -245,6 +260,7 @@ export class FileWriter {
       });
       return;
     }
+    this.orphans.sweep(path);
     const temp = tempPathFor(path);
     try {
       fs.symlinkSync(target, temp);
@@ -263,8 +279,13 @@ export class FileWriter {
    * is that file already.
    */
   createHardlink(path: Buffer, target: Buffer): void {
+    onDisk('create hard link', path, () => this.makeHardlink(path, target));
+  }
+
+  private makeHardlink(path: Buffer, target: Buffer): void {
     const existing = lstatOrUndefined(path);
     if (existing && sameInode(existing, attempt('inspect', target, () => fs.lstatSync(target, { bigint: true })))) return;
+    this.orphans.sweep(path);
     const temp = tempPathFor(path);
     try {
       fs.linkSync(target, temp);
@@ -282,18 +303,7 @@ export class FileWriter {
    * the file is then sent and replaces it.
    */
   keepIfSame(final: Buffer, size: number, perm: number, mtimeNs: bigint, owner?: FileOwner): boolean {
-    try {
-      // Usually nothing is there yet: asked not to throw, lstat then costs no exception (ten thousand for a new tree).
-      const existing = fs.lstatSync(final, { bigint: true, throwIfNoEntry: false });
-      if (!existing || !isSameFile(existing, size, mtimeNs)) return false;
-      // A chown clears setuid and setgid: the mode is set after it.
-      const chown = owner !== undefined && (existing.uid !== BigInt(owner.uid) || existing.gid !== BigInt(owner.gid));
-      if (chown) fs.lchownSync(final, owner.uid, owner.gid);
-      if (chown || Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
-      return true;
-    } catch {
-      return false;
-    }
+    return onDisk('inspect', final, () => keepSame(final, size, perm, mtimeNs, owner));
   }
 
   /**
@@ -303,34 +313,36 @@ export class FileWriter {
    * one then writes a private temporary and keeps no journal.
    */
   createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean, resume: ResumeRequest, owner?: FileOwner): Resumed {
-    const mode = creationMode(perm);
-    let partial: PartialFile | undefined;
-    try {
-      // Temporaries' names are cut to MAX_TEMP_STEM bytes: a longer name is looked up now, so that one
-      // the file system cannot hold fails here (ENAMETOOLONG), not at the rename after all its data came.
-      if (final.length - final.lastIndexOf(SLASH) - 1 > MAX_TEMP_STEM) fs.lstatSync(final, { throwIfNoEntry: false });
-      this.orphans.sweep(final);
-      partial = PartialFile.open(this.xxh, final, { header: resume.header, mode, reuse: resume.reuse, partialDir: this.partialDir });
-      // A reused part file is sized too: a rename into place must never carry bytes past `size`.
-      if (partial && (preallocate || partial.held.size > 0)) fs.ftruncateSync(partial.fd, size);
-    } catch (err) {
-      if (partial) {
-        closeQuietly(partial.fd);
-        partial.remove();
+    return onDisk('create', final, () => {
+      const mode = creationMode(perm);
+      let partial: PartialFile | undefined;
+      try {
+        // Temporaries' names are cut to MAX_TEMP_STEM bytes: a longer name is looked up now, so that one
+        // the file system cannot hold fails here (ENAMETOOLONG), not at the rename after all its data came.
+        if (final.length - final.lastIndexOf(SLASH) - 1 > MAX_TEMP_STEM) fs.lstatSync(final, { throwIfNoEntry: false });
+        this.orphans.sweep(final);
+        partial = PartialFile.open(this.xxh, final, { header: resume.header, mode, reuse: resume.reuse, partialDir: this.partialDir });
+        // A reused part file is sized too: a rename into place must never carry bytes past `size`.
+        if (partial && (preallocate || partial.held.size > 0)) fs.ftruncateSync(partial.fd, size);
+      } catch (err) {
+        if (partial) {
+          closeQuietly(partial.fd);
+          partial.remove();
+        }
+        throw fsError(err, 'create', final);
       }
-      throw fsError(err, 'create', final);
-    }
-    if (!partial) {
-      this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0, owner));
-      return NOTHING_RESUMED;
-    }
-    // A part file may have been there already, with another mode: commit always sets it.
-    const reused = partial.held.size > 0;
-    this.files.set(fileId, {
-      fd: partial.fd, owner, createdMode: -1, temp: partial.part, final, writing: 0, discarded: false, partial, keep: false,
-      fresh: !reused, sized: preallocate || reused,
+      if (!partial) {
+        this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0, owner));
+        return NOTHING_RESUMED;
+      }
+      // A part file may have been there already, with another mode: commit always sets it.
+      const reused = partial.held.size > 0;
+      this.files.set(fileId, {
+        fd: partial.fd, owner, createdMode: -1, temp: partial.part, final, writing: 0, discarded: false, partial, keep: false,
+        fresh: !reused, sized: preallocate || reused,
+      });
+      return partial;
     });
-    return partial;
   }
 
   /**
@@ -338,18 +350,21 @@ export class FileWriter {
    * and mtime and renamed into place in one go, so it holds no descriptor beyond this call.
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
-    const file = openTemporary(final, perm, 0, owner);
-    try {
-      for (let written = 0; written < data.length; ) {
-        const step = fs.writeSync(file.fd, data, written, data.length - written, written);
-        if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showName(final)} made no progress`);
-        written += step;
+    onDisk('write', final, () => {
+      this.orphans.sweep(final);
+      const file = openTemporary(final, perm, 0, owner);
+      try {
+        for (let written = 0; written < data.length; ) {
+          const step = fs.writeSync(file.fd, data, written, data.length - written, written);
+          if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showName(final)} made no progress`);
+          written += step;
+        }
+      } catch (err) {
+        removeFile(file);
+        throw fsError(err, 'write', final);
       }
-    } catch (err) {
-      removeFile(file);
-      throw fsError(err, 'write', final);
-    }
-    commit(file, perm, mtimeNs, this.backupSuffix);
+      commit(file, perm, mtimeNs, this.backupSuffix);
+    });
   }
 
   /**
@@ -391,12 +406,17 @@ export class FileWriter {
     const deadline = inPool ? setTimeout(() => report(this.writeTimedOut(file)), this.writeTimeoutMs) : undefined;
     deadline?.unref();
     file.writing++;
-    writeRuns(file, runs, inPool ? this.poolWrite : writeNow, (err) => {
+    const written = (err?: Error): void => {
       // A chunk that lands after an interrupted session kept its file is recorded all the same.
       if (!err && (!file.discarded || file.keep)) file.partial?.record(index, hash, total);
       if (--file.writing === 0 && file.discarded) this.removeDiscarded(file);
       report(err);
-    });
+    };
+    if (inPool) return writeRuns(file, runs, this.poolWrite, written);
+    // Written before writeRuns returns; what follows the write runs outside onDisk, as it is no disk call.
+    let outcome: { err?: Error } | undefined;
+    onDisk('write', file.final, () => writeRuns(file, runs, writeNow, (err) => (outcome = { err })));
+    written(outcome!.err);
   }
 
   /**
@@ -474,8 +494,10 @@ export class FileWriter {
     const deepestFirst = [...this.directories].sort((a, b) => b.path.length - a.path.length);
     for (const dir of deepestFirst) {
       try {
-        fs.chmodSync(dir.path, dir.perm);
-        fs.utimesSync(dir.path, Date.now() / 1000, seconds(dir.mtimeNs));
+        onDisk('set mode and time of', dir.path, () => {
+          fs.chmodSync(dir.path, dir.perm);
+          fs.utimesSync(dir.path, Date.now() / 1000, seconds(dir.mtimeNs));
+        });
       } catch (err) {
         failed(dir.entryPath, fsError(err, 'set mode and time of', dir.path));
       }
@@ -483,10 +505,12 @@ export class FileWriter {
   }
 
   private remove(file: OpenFile): void {
-    if (file.keep) {
-      file.partial!.keep();
-      closeQuietly(file.fd);
-    } else removeFile(file);
+    onDisk(file.keep ? 'keep' : 'remove', file.final, () => {
+      if (file.keep) {
+        file.partial!.keep();
+        closeQuietly(file.fd);
+      } else removeFile(file);
+    });
     this.closed();
   }
 
@@ -508,6 +532,22 @@ export class FileWriter {
  */
 export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigint): boolean {
   return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
+}
+
+/** keepIfSame's work: true when `final` is that file already (its mode set to `perm`). */
+function keepSame(final: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
+  try {
+    // Usually nothing is there yet: asked not to throw, lstat then costs no exception (ten thousand for a new tree).
+    const existing = fs.lstatSync(final, { bigint: true, throwIfNoEntry: false });
+    if (!existing || !isSameFile(existing, size, mtimeNs)) return false;
+    // A chown clears setuid and setgid: the mode is set after it.
+    const chown = owner !== undefined && (existing.uid !== BigInt(owner.uid) || existing.gid !== BigInt(owner.gid));
+    if (chown) fs.lchownSync(final, owner.uid, owner.gid);
+    if (chown || Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function lstatOrUndefined(path: Buffer): fs.BigIntStats | undefined {
@@ -540,6 +580,10 @@ function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwn
 
 /** Applies mode and mtime, closes and renames the written file into place. */
 function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
+  onDisk('finish', file.final, () => commitNow(file, perm, mtimeNs, backupSuffix));
+}
+
+function commitNow(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
   try {
     // Before the mode: a chown clears setuid and setgid, which creationMode never sets, so fchmod follows.
     if (file.owner) fs.fchownSync(file.fd, file.owner.uid, file.owner.gid);

@@ -144,6 +144,7 @@ export class ReceiveEngine extends TransferRun {
       writeTimeoutMs: link.idleMs,
       backupSuffix: mode.flags & ModeFlag.BACKUP ? mode.backupSuffix : undefined,
       partialDir,
+      discardPartials: (mode.flags & ModeFlag.NO_RESUME) !== 0,
     });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
     this.sync = mode.sync && new ReceiverSync({

@@ -7,18 +7,21 @@
  * Partial state is made two ways: by interrupting a real run, and by writing a part file and its
  * journal with src/state/chunkJournal.ts, which makes the corrupt and lying journals exact.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { copy, localLauncher } from '../../src';
 import { loadXxhash, XXHashAPI } from '../../src/protocol/xxhash';
 import { isRunning } from '../../src/state/running';
+import { HANG_DISK_ENV } from '../../src/diskWatch';
 import { encodeHeader, encodeRecord, headerCheck } from '../../src/state/chunkJournal';
 import { compareTrees, sha256File } from './helpers/compare';
 import { atProgress, journaledBytes as journaledBytesOf } from './helpers/interrupt';
 import { FCP_BIN, killAll, runNode } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
+import { LOCAL_PATHS } from './helpers/localPaths';
 import { makeFile } from './helpers/tree';
 
 jest.setTimeout(120_000);
@@ -212,12 +215,53 @@ describe('partial state left by an interrupted run', () => {
     expectCopied(work);
   });
 
+  test('what dead runs left beside it is swept, what a live run writes and other resume state stay, and the file resumes', async () => {
+    const work = temp.make('fcp-resume');
+    const { big, dest } = source(work);
+    interruptedState(big, dest, FIRST_HALF);
+    interruptedState(big, dest, [0], new Map(), 'another');
+    const gone = spawnSync('true').pid!.toString(36);
+    // A killed run's private temporary of another file, and a part file with no journal (nothing of it can be resumed).
+    for (const orphan of [`.other.fcp-${gone}-0`, '.old.fcp-part']) fs.writeFileSync(path.join(dest, orphan), 'x');
+    const live = `.live.fcp-${process.pid.toString(36)}-0`;
+    fs.writeFileSync(path.join(dest, live), 'x');
+    expect((await fcp(work)).summary).toMatchObject({ bytesSent: SIZE - bytesOf(FIRST_HALF), bytesResumed: bytesOf(FIRST_HALF) });
+    expect(fs.readdirSync(dest).sort()).toEqual([live, '.another.fcp-part', '.another.fcp-part.journal', 'big'].sort());
+    expect(sha256File(path.join(dest, 'big'))).toBe(sha256File(big));
+  });
+
   test('a pull (fcp receives) resumes the same way', async () => {
     const work = temp.make('fcp-resume');
     const { src, big, dest } = source(work);
     interruptedState(big, dest, FIRST_HALF);
     const options = { sources: [`localhost:${src}`], destination: path.join(work, 'dst'), recursive: true, chunkSize: CHUNK, launcher: localLauncher() };
     expect(await copy(options)).toMatchObject({ bytesSent: SIZE - bytesOf(FIRST_HALF), bytesResumed: bytesOf(FIRST_HALF) });
+    expectCopied(work);
+  });
+});
+
+// ─── a hung destination disk ─────────────────────────────────────────────────────────────────
+
+describe('a destination disk that stops answering', () => {
+  /** What fcp says: the receiver's watchdog in one process; via fcpd, fcp's own timeout on the silent fcpd comes first. */
+  const said: Record<string, (dest: string) => string> = {
+    'in one process': (dest) => `fcp: cannot finish ${path.join(dest, 'big')} on ${os.hostname()}: the disk did not answer within 2 s (FCP_ERR_TIMEOUT)\n`,
+    'via fcpd': () => ': nothing received for 2 s (FCP_ERR_TIMEOUT)\n',
+  };
+  test.each(LOCAL_PATHS)('ends with exit 7, keeps the part file, and the rerun resumes (%s)', async (label, option) => {
+    const work = temp.make('fcp-resume');
+    const { big, dest } = source(work);
+    interruptedState(big, dest, FIRST_HALF);
+    // Committing the file never returns, as on a hung mount: the main thread is blocked for good.
+    const env = { [HANG_DISK_ENV]: 'finish' };
+    const hung = await runNode(FCP_BIN, ['-r', ...SHAPE, ...option, '--timeout', '2', 'src', 'dst'], { cwd: work, timeoutMs: 60_000, env });
+    expect({ code: hung.code, timedOut: hung.timedOut }).toEqual({ code: 7, timedOut: false });
+    expect(hung.stderr).toContain(said[label]!(dest));
+    expect(fs.existsSync(path.join(dest, 'big'))).toBe(false);
+    expect(journaledBytesOf(xxh, partNames(dest).journal, SIZE, CHUNK)).toBeGreaterThanOrEqual(bytesOf(FIRST_HALF));
+    const { summary } = await fcp(work);
+    expect(summary.bytesResumed).toBeGreaterThanOrEqual(bytesOf(FIRST_HALF));
+    expect(summary.bytesSent + summary.bytesResumed).toBe(SIZE);
     expectCopied(work);
   });
 });

@@ -1,17 +1,15 @@
 /**
  * PartialFile (PROTOCOL.md §7.5): the lock keeps two runs off one part file, a dead holder's lock
  * is taken over, what is recorded survives keep() and is held next time, a part file with
- * nothing recorded is not kept, records are flushed while the run goes on, and orphaned private
- * temporaries are swept.
+ * nothing recorded is not kept, and records are flushed while the run goes on.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { StaleReason } from '../../../src/protocol/constants';
 import { JOURNAL_FLUSH_BYTES, parseJournal } from '../../../src/state/chunkJournal';
-import { OrphanSweeper, PartialFile, partialPaths } from '../../../src/state/partialFile';
+import { PartialFile, partialPaths } from '../../../src/state/partialFile';
 
 const header = { size: 3 * 65536, mtimeNs: 5n, chunkSize: 65536 };
 let xxh: XXHashAPI;
@@ -89,12 +87,4 @@ test('records reach the journal on disk while the run goes on: at once after JOU
   expect(await journaledOnDisk(2)).toEqual([0, 1]);
   partial.remove();
   fs.closeSync(partial.fd);
-});
-
-test('orphaned private temporaries of a dead process are swept when their name is written; a live one and other names stay', () => {
-  const dead = spawnSync('true').pid!.toString(36);
-  const live = process.pid.toString(36);
-  for (const name of [`.f.fcp-${dead}-0`, `.f.fcp-${dead}-1`, `.f.fcp-${live}-0`, `.g.fcp-${dead}-0`]) fs.writeFileSync(path.join(dir, name), 'x');
-  new OrphanSweeper().sweep(final);
-  expect(fs.readdirSync(dir).sort()).toEqual([`.f.fcp-${live}-0`, `.g.fcp-${dead}-0`]);
 });
