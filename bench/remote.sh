@@ -647,7 +647,7 @@ PY
   cp -a "$DATA/synced" "$out"
   echo "5,050 files (50 x 1 MiB, 5,000 x 4 KiB), no change, push: rsync -a $(with_cpu "$(best_cpu rsync -a -e "$ssh" "$DATA/synced/" "bench:$out/")")"
   for fcp_dir in "${fcps[@]}"; do
-    echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/synced/" "bench:$out/")"), 1-byte copy $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/one" "bench:$out/one")")"
+    echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/synced/" "bench:$out/")"), 1-byte copy $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/one" "bench:$DATA/one.copy")")"
   done
   diff -rq "$DATA/synced" "$out" >&2 || echo "bench: the re-synced tree differs from its source" >&2
   rm -rf "$out"
