@@ -23,8 +23,10 @@
 #      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
 #   8. tune (WAN, 50 and 200 ms RTT; not part of all): the default connection count (tuned at run
 #      time) against -n 8, -n 16 and iperf3 -P 8; tuneloop: the default against -n 4/8 on loopback.
+#   9. perfile (loopback, not part of all): many small files pushed and pulled against tar | ssh and
+#      rsync, and a no-change re-sync against rsync -a, with CPU seconds (PROFILE=DIR: cpu profiles).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|all]
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|all]
 #   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down;
 #   FCP_FLAGS adds flags to fcp's sync runs, e.g. --delete to make them syncs, which announce small files instead of inlining them)
 set -euo pipefail
@@ -38,6 +40,8 @@ RESUME_REPEATS=${RESUME_REPEATS:-1}
 DATA=$(mktemp -d /dev/shm/fcp-remote-bench-XXXX)
 FCP="node $REPO/bin/fcp"
 FCPD="node $REPO/bin/fcpd"
+# fcpd under /usr/bin/time, for the cases that count its CPU seconds (best_cpu)
+TIMED_FCPD="/usr/bin/time -o $DATA/fcpd.cpu -f %U\ %S"
 
 need() {
   for tool in "$@"; do
@@ -237,10 +241,16 @@ median_cpu() {
   for _ in $(seq "$RUNS"); do
     rm -rf "$CLEAN"
     before=$(sshd_cpu)
+    rm -f "$DATA/fcpd.cpu"
     /usr/bin/time -f '%e %U %S' -o "$DATA/time" "$@" >/dev/null 2>"$DATA/err" || { echo "bench: failed: $* ($(tail -2 "$DATA/err"))" >&2; echo nan; return; }
     # The sessions end after the client: their sshd must have exited and been reaped.
     for _ in $(seq 50); do pgrep -P "$SSHD_PID" >/dev/null || break; sleep 0.1; done
     after=$(sshd_cpu)
+    # fcpd outlives its SSH session (no sshd reaps it): $TIMED_FCPD wrote its CPU seconds on exit.
+    if [[ "$*" == *"$TIMED_FCPD"* ]]; then
+      for _ in $(seq 100); do [ -s "$DATA/fcpd.cpu" ] && break; sleep 0.1; done
+      after=$(python3 -c "print($after + $(sed 's/ / + /' "$DATA/fcpd.cpu" 2>/dev/null || echo 'float(\"nan\")'))")
+    fi
     read -r wall user sys < <(tail -1 "$DATA/time")
     runs+=("$wall $(python3 -c "print(f'{$user + $sys:.2f} {$after - $before:.2f}')")")
   done
@@ -600,6 +610,66 @@ sync_case() {
   if [ "$where" = wan ]; then bash "$WAN" down; else kill "$SSHD_PID"; SSHD_PID=; fi
 }
 
+# Per-file cost (issues 14 and 16) over the loopback sshd, best of $RUNS with CPU seconds (client +
+# server: the sshd sessions, and fcpd): the 10,000 x 4 KiB tree and $PERFILE_MANY (default 100,000)
+# files of 512 bytes in 1,000 dirs, pushed and pulled by fcp, `tar c | ssh tar x` and
+# `rsync -a -e ssh`; then a no-change re-sync of 50 x 1 MiB and 5,000 x 4 KiB against rsync -a, and
+# a 1-byte copy (fcp's start-up, the floor of its re-sync). BASELINE=DIR adds the fcp rows of
+# another built checkout (before/after in one run); PROFILE=DIR runs fcp and fcpd with
+# node --cpu-prof into DIR (profiles of both sides).
+perfile_case() {
+  echo "== per-file cost over the loopback sshd, best of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  loopback_sshd
+  local out=$DATA/out ssh="ssh -F $SSHD_DIR/config" tree name fcps=("$REPO") fcp_dir
+  [ -n "${BASELINE:-}" ] && fcps=("$BASELINE" "$REPO")
+  python3 - "$DATA/many" "${PERFILE_MANY:-100000}" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    if i % 100 == 0:
+        os.makedirs(f"{root}/d{i // 100}")
+    with open(f"{root}/d{i // 100}/f{i % 100}", "wb") as out:
+        out.write(os.urandom(512))
+PY
+  python3 - "$DATA/synced" <<'PY'
+import os, sys
+root = sys.argv[1]
+for i in range(5050):
+    if i % 100 == 0:
+        os.makedirs(f"{root}/d{i // 100}")
+    with open(f"{root}/d{i // 100}/f{i % 100}", "wb") as out:
+        out.write(os.urandom(1 << 20 if i < 50 else 4096))
+PY
+  CLEAN=$out
+  for tree in tree many; do
+    name="$(find "$DATA/$tree" -type f | wc -l) files of $(stat -c %s "$DATA/$tree/d0/f0") B"
+    echo "$name, push: tar|ssh $(with_cpu "$(best_cpu sh -c "mkdir -p $out && tar -C $DATA/$tree -cf - . | $ssh bench tar -C $out -xf -")")," \
+      "rsync $(with_cpu "$(best_cpu rsync -a -e "$ssh" "$DATA/$tree/" "bench:$out/")")"
+    for fcp_dir in "${fcps[@]}"; do echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/$tree/" "bench:$out/")")"; done
+    echo "$name, pull: tar|ssh $(with_cpu "$(best_cpu sh -c "mkdir -p $out && $ssh bench tar -C $DATA/$tree -cf - . | tar -C $out -xf -")")," \
+      "rsync $(with_cpu "$(best_cpu rsync -a -e "$ssh" "bench:$DATA/$tree/" "$out/")")"
+    for fcp_dir in "${fcps[@]}"; do echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "bench:$DATA/$tree/" "$out/")")"; done
+  done
+  # The re-sync: the destination is an exact copy (mtimes too) that every run leaves as it was.
+  CLEAN=
+  cp -a "$DATA/synced" "$out"
+  echo "5,050 files (50 x 1 MiB, 5,000 x 4 KiB), no change, push: rsync -a $(with_cpu "$(best_cpu rsync -a -e "$ssh" "$DATA/synced/" "bench:$out/")")"
+  for fcp_dir in "${fcps[@]}"; do
+    echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/synced/" "bench:$out/")"), 1-byte copy $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/one" "bench:$DATA/one.copy")")"
+  done
+  diff -rq "$DATA/synced" "$out" >&2 || echo "bench: the re-synced tree differs from its source" >&2
+  rm -rf "$out"
+  echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  kill "$SSHD_PID"; SSHD_PID=
+}
+
+# best_cpu of fcp from the checkout in $1 copying $2 to $3 (its fcpd timed; with PROFILE=DIR both profiled).
+perfile_fcp() {
+  local node=node
+  [ -n "${PROFILE:-}" ] && node="node --cpu-prof --cpu-prof-dir=$PROFILE"
+  best_cpu $node "$1/bin/fcp" -q -r -F "$SSHD_DIR/config" --fcpd-path "$TIMED_FCPD $node $1/bin/fcpd" "$2" "$3"
+}
+
 need iperf3 rsync python3
 [ -n "${NO_BUILD:-}" ] || npm run build >/dev/null
 if [ "$WHAT" = install ]; then head -c 1 /dev/urandom > "$DATA/one"; else make_data; fi
@@ -611,6 +681,7 @@ case "$WHAT" in
   reconnect) reconnect ;;
   cut) cut_case ;;
   sftp) sftp_case ;;
+  perfile) perfile_case ;;
   sync) sync_case loopback ;;
   syncwan) sync_case wan ;;
   tune) tune ;;

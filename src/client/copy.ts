@@ -439,15 +439,22 @@ export function launcherFor(remote: Plan['remote'], receivesThere: boolean, opti
 }
 
 function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
-  const base = { type: 'file' as const, path: event.path.toString('utf8'), pathBytes: event.path, size: event.size, ...(event.warning ? { warning: event.warning } : {}) };
-  if (event.error) return { ...base, error: { code: event.error.code, message: event.error.message } };
-  if (!('digest' in event)) return base;
-  // The digest stays lazy: reading it costs a SHA-256 for a small file.
+  const { error, warning } = event;
+  let text: string | undefined;
   return {
-    ...base,
+    type: 'file',
+    // Decoded when read: a listener that shows only errors (the CLI without -v) never reads it.
+    get path(): string {
+      return (text ??= event.path.toString('utf8'));
+    },
+    pathBytes: event.path,
+    size: event.size,
+    // The digest stays lazy: reading it costs a SHA-256 for a small file.
     get digest(): string | undefined {
       return event.digest;
     },
+    error: error && { code: error.code, message: error.message },
+    warning,
   };
 }
 
@@ -531,7 +538,7 @@ function reporting(
       },
       file(event) {
         progress.filesDone++;
-        progress.currentFile = event.path.toString('utf8');
+        progress.currentPath = event.path;
         emit(toFileEvent(event));
       },
       notice(text) {

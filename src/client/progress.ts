@@ -22,7 +22,8 @@ export class Progress {
   bytesTotal = 0;
   filesDone = 0;
   filesTotal = 0;
-  currentFile: string | undefined;
+  /** The last file done, as on disk: decoded only when a snapshot is taken, not once per file. */
+  currentPath: Buffer | undefined;
   private readonly started = Date.now();
   /** [time, bytesDone] samples inside the rate window. */
   private readonly samples: [number, number][] = [[Date.now(), 0]];
@@ -40,7 +41,7 @@ export class Progress {
       filesTotal: this.filesTotal,
       rate,
       etaSeconds: rate > 0 ? Math.max(0, (this.bytesTotal - this.bytesDone) / rate) : undefined,
-      currentFile: this.currentFile,
+      currentFile: this.currentPath?.toString('utf8'),
       elapsedSeconds: (now - this.started) / 1000,
     };
   }

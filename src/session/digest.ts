@@ -7,7 +7,7 @@
  * before its turn waits in a map until the hashes before it are in. Memory therefore follows how
  * far out of order chunks arrive, not the size of the file.
  */
-import { createHash } from 'node:crypto';
+import { createHash, Hash } from 'node:crypto';
 import { FcpError } from '../errors';
 import { DIGEST_SIZE, HASH_SIZE } from '../protocol/constants';
 
@@ -25,18 +25,23 @@ export function chunkCount(size: number, chunkSize: number): number {
 
 export class FileDigest {
   readonly chunks: number;
-  private readonly sha = createHash('sha256');
+  /**
+   * Made when the first chunk hash comes: a receiver holds one per announced file, and a file the
+   * quick check finds in place (FILE_SAME) never needs it; a SHA-256 context costs microseconds and
+   * a native object each.
+   */
+  private sha: Hash | undefined;
   /** Index of the next chunk hash SHA-256 takes. */
   private next = 0;
   /** Hashes of chunks after `next` that arrived early (made when the first one does). */
   private early: Map<number, bigint> | undefined;
   private result: Buffer | undefined;
 
-  constructor(size: number, chunkSize: number) {
+  constructor(
+    private readonly size: number,
+    private readonly chunkSize: number,
+  ) {
     this.chunks = chunkCount(size, chunkSize);
-    scratch.writeBigUInt64BE(BigInt(size), 0);
-    scratch.writeUInt32BE(chunkSize, 8);
-    this.sha.update(DIGEST_LABEL).update(scratch);
   }
 
   /** Whether the hash of chunk `index` was added. */
@@ -75,14 +80,24 @@ export class FileDigest {
         `file digest asked for with ${this.chunks - this.next} of ${this.chunks} chunk hashes missing`,
       );
     }
-    this.result ??= this.sha.digest().subarray(0, DIGEST_SIZE);
+    this.result ??= this.started().digest().subarray(0, DIGEST_SIZE);
     return this.result;
   }
 
   private feed(hash: bigint): void {
+    const sha = this.started();
     scratch.writeBigUInt64BE(hash);
-    this.sha.update(scratch.subarray(0, HASH_SIZE));
+    sha.update(scratch.subarray(0, HASH_SIZE));
     this.next++;
+  }
+
+  /** SHA-256 fed the label, the size and the chunk size. */
+  private started(): Hash {
+    if (this.sha) return this.sha;
+    scratch.writeBigUInt64BE(BigInt(this.size), 0);
+    scratch.writeUInt32BE(this.chunkSize, 8);
+    this.sha = createHash('sha256').update(DIGEST_LABEL).update(scratch);
+    return this.sha;
   }
 }
 

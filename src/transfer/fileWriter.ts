@@ -202,6 +202,11 @@ const NOTHING_RESUMED: Resumed = { held: new Map(), stale: undefined };
 export class FileWriter {
   private readonly files = new Map<number, OpenFile>();
   private readonly directories: DirectoryMeta[] = [];
+  /**
+   * Directories this writer made (mkdir succeeded, latin1 keys): nothing was in them before this
+   * session, so a file there needs no quick check and may be created under its final name.
+   */
+  private readonly newDirectories = new Set<string>();
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
   private readonly discardWaiters: (() => void)[] = [];
@@ -234,8 +239,11 @@ export class FileWriter {
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.
       fs.mkdirSync(path, { mode: perm | 0o700 });
+      this.newDirectories.add(path.toString('latin1'));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', path);
+      // Announced twice (two sources' contents into one destination): the second brings files onto the first's.
+      this.newDirectories.delete(path.toString('latin1'));
       const existing = attempt('inspect', path, () => fs.lstatSync(path));
       if (!existing.isDirectory()) {
         throw new FcpError('FCP_ERR_NOT_DIRECTORY', `cannot copy a directory onto ${showName(path)}: it exists and is not a directory`, {
@@ -345,14 +353,22 @@ export class FileWriter {
     });
   }
 
+  /** Whether `final` is in a directory this writer made, so that nothing was there before this session. */
+  inNewDirectory(final: Buffer): boolean {
+    const slash = final.lastIndexOf(SLASH);
+    return slash > 0 && this.newDirectories.has(final.toString('latin1', 0, slash));
+  }
+
   /**
    * A whole small file (FILE_INLINE): created under its temporary name, written, given its mode
-   * and mtime and renamed into place in one go, so it holds no descriptor beyond this call.
+   * and mtime and renamed into place in one go, so it holds no descriptor beyond this call. In a
+   * directory this writer made it is created under its final name (O_EXCL: a rename and a name
+   * fewer per file); should something be there after all, it goes the temporary's way.
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
     onDisk('write', final, () => {
       this.orphans.sweep(final);
-      const file = openTemporary(final, perm, 0, owner);
+      const file = (this.inNewDirectory(final) && openExclusive(final, final, perm, 0, owner, false)) || openTemporary(final, perm, 0, owner);
       try {
         for (let written = 0; written < data.length; ) {
           const step = fs.writeSync(file.fd, data, written, data.length - written, written);
@@ -564,15 +580,24 @@ function sameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
 
 /** Opens a new private temporary file beside `final`, sized to `size` bytes when that is not 0. */
 function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwner | undefined): OpenFile {
-  const temp = tempPathFor(final);
+  return openExclusive(tempPathFor(final), final, perm, size, owner, true)!;
+}
+
+/**
+ * Creates `temp` (O_EXCL) to become `final`, sized to `size` bytes when that is not 0; `temp` is
+ * `final` itself for a file created in place. When something is at `temp` already: an error when
+ * `existing` says so, else undefined.
+ */
+function openExclusive(temp: Buffer, final: Buffer, perm: number, size: number, owner: FileOwner | undefined, existing: boolean): OpenFile | undefined {
   const createdMode = creationMode(perm);
   let fd: number | undefined;
   try {
     fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, createdMode);
     if (size > 0) fs.ftruncateSync(fd, size);
   } catch (err) {
+    if (fd === undefined && !existing && (err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
+    if (fd !== undefined || temp !== final) fs.rmSync(temp, { force: true });
     throw fsError(err, 'create', final);
   }
   return { fd, owner, createdMode, temp, final, writing: 0, discarded: false, partial: undefined, keep: false, fresh: true, sized: size > 0 };
@@ -590,7 +615,7 @@ function commitNow(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: 
     if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
     fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
     fs.closeSync(file.fd);
-    replace(file.temp, file.final, backupSuffix);
+    if (file.temp !== file.final) replace(file.temp, file.final, backupSuffix);
   } catch (err) {
     removeFile(file);
     throw fsError(err, 'finish', file.final);

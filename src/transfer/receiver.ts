@@ -352,12 +352,15 @@ export class ReceiveEngine extends TransferRun {
   /** The quick check of an announced file: its destination holds it already. */
   private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
     if (!this.quickCheck) return false;
+    const local = this.destination.localPath(path);
+    // In a directory this session made there is nothing to compare with: no lstat.
+    if (this.writer.inNewDirectory(local)) return false;
     try {
       this.checkEntry(path);
     } catch {
       return false;
     }
-    return this.writer.keepIfSame(this.destination.localPath(path), size, perm, mtimeNs, owner);
+    return this.writer.keepIfSame(local, size, perm, mtimeNs, owner);
   }
 
   /**

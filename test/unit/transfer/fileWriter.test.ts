@@ -6,6 +6,12 @@ import { chunkHash, loadXxhash } from '../../../src/protocol/xxhash';
 import { FileWriter, ResumeRequest, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
 import { journaledBytes } from '../../integration/helpers/interrupt';
 
+// Renames counted (and done): a small file in a directory the writer made is created in place.
+jest.mock('node:fs', () => {
+  const actual = jest.requireActual<typeof import('node:fs')>('node:fs');
+  return { ...actual, renameSync: jest.fn(actual.renameSync) };
+});
+
 /** A file that starts over (no partial state of an earlier run is used). */
 const fresh = (size: number, chunkSize: number): ResumeRequest => ({ header: { size, mtimeNs: 0n, chunkSize }, reuse: false });
 
@@ -78,4 +84,53 @@ test('a chunk cut short by a partial write when its file fails (a full disk) is 
   await writer.discarded();
   expect(outcome).toBe('FCP_ERR_IO');
   expect(journaledBytes(xxh, path.join(dir, '.big.fcp-part.journal'), 2 * chunkSize, chunkSize)).toBe(0);
+});
+
+describe('small files in a directory the writer made', () => {
+  const mtimeNs = 1_600_000_000_123_456_000n;
+  const write = (writer: FileWriter, name: string, body: string): void =>
+    writer.writeFile(Buffer.from(path.join(dir, name)), Buffer.from(body), 0o640, mtimeNs);
+  const renames = (): jest.Mock => (fs.renameSync as unknown as jest.Mock).mockClear();
+
+  test('are created under their final name, with their mode and mtime, and nothing is renamed', async () => {
+    const writer = new FileWriter(await loadXxhash(), () => undefined);
+    writer.createDirectory(Buffer.from(path.join(dir, 'new')), 0o755, mtimeNs, Buffer.from('new'));
+    expect(writer.inNewDirectory(Buffer.from(path.join(dir, 'new', 'f')))).toBe(true);
+    const rename = renames();
+    write(writer, 'new/f', 'hello');
+    expect(rename).not.toHaveBeenCalled();
+    expect(fs.readdirSync(path.join(dir, 'new'))).toEqual(['f']);
+    const stat = fs.statSync(path.join(dir, 'new', 'f'), { bigint: true });
+    expect(fs.readFileSync(path.join(dir, 'new', 'f'), 'utf8')).toBe('hello');
+    expect(Number(stat.mode & 0o777n)).toBe(0o640);
+    expect(stat.mtimeNs / 1000n).toBe(mtimeNs / 1000n);
+  });
+
+  test('go through a temporary in a directory that was there, or was announced twice', async () => {
+    const writer = new FileWriter(await loadXxhash(), () => undefined);
+    fs.mkdirSync(path.join(dir, 'old'));
+    fs.writeFileSync(path.join(dir, 'old', 'f'), 'before');
+    writer.createDirectory(Buffer.from(path.join(dir, 'old')), 0o755, mtimeNs, Buffer.from('old'));
+    writer.createDirectory(Buffer.from(path.join(dir, 'twice')), 0o755, mtimeNs, Buffer.from('twice'));
+    writer.createDirectory(Buffer.from(path.join(dir, 'twice')), 0o755, mtimeNs, Buffer.from('twice'));
+    expect(writer.inNewDirectory(Buffer.from(path.join(dir, 'old', 'f')))).toBe(false);
+    expect(writer.inNewDirectory(Buffer.from(path.join(dir, 'twice', 'f')))).toBe(false);
+    const rename = renames();
+    write(writer, 'old/f', 'after');
+    write(writer, 'twice/f', 'second');
+    expect(rename).toHaveBeenCalledTimes(2);
+    expect(fs.readFileSync(path.join(dir, 'old', 'f'), 'utf8')).toBe('after');
+    expect(fs.readdirSync(path.join(dir, 'old'))).toEqual(['f']);
+  });
+
+  test('replace a name taken after all (another writer) through a temporary, as anywhere else', async () => {
+    const writer = new FileWriter(await loadXxhash(), () => undefined);
+    writer.createDirectory(Buffer.from(path.join(dir, 'new')), 0o755, mtimeNs, Buffer.from('new'));
+    fs.writeFileSync(path.join(dir, 'new', 'f'), 'someone else');
+    const rename = renames();
+    write(writer, 'new/f', 'ours');
+    expect(rename).toHaveBeenCalledTimes(1);
+    expect(fs.readFileSync(path.join(dir, 'new', 'f'), 'utf8')).toBe('ours');
+    expect(fs.readdirSync(path.join(dir, 'new'))).toEqual(['f']);
+  });
 });
