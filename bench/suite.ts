@@ -2,8 +2,8 @@
  * npm run bench [-- CASE...] [--runs N] [--tools REGEX] [--docs]
  *
  * Every tool of bench/suite/tools.ts on every link and data set, in the same run: CASE is a link
- * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed);
- * none means all of them. Each tool runs N times (3 by default), its output is checked against the
+ * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed;
+ * files200k and files1m, many tiny files, only when named); none means all of them. Each tool runs N times (3 by default), its output is checked against the
  * source first, and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
  * shown in docs/BENCHMARKS.md. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
  * rewrites docs/BENCHMARKS.md from the results already kept.
@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DATA_NAMES, makeData, treeDigest, type DataName, type DataSet } from './suite/data';
+import { DATA_NAMES, makeData, MANY_FILES_NAMES, treeDigest, type DataName, type DataSet } from './suite/data';
 import { LINK_NAMES, openLink, type LinkName } from './suite/links';
 import { measure } from './suite/measure';
 import { newResults, printCase, saveResults, writeDocs } from './suite/report';
@@ -26,7 +26,7 @@ interface Plan {
 }
 
 function usage(message: string): never {
-  console.error(`bench: ${message}\nusage: npm run bench -- [LINK[:DATA]]... [--runs N] [--tools REGEX] [--docs]\n  LINK: ${LINK_NAMES.join(', ')}; DATA: ${DATA_NAMES.join(', ')}`);
+  console.error(`bench: ${message}\nusage: npm run bench -- [LINK[:DATA]]... [--runs N] [--tools REGEX] [--docs]\n  LINK: ${LINK_NAMES.join(', ')}; DATA: ${DATA_NAMES.join(', ')} (all of them by default), ${MANY_FILES_NAMES.join(', ')}`);
   process.exit(2);
 }
 
@@ -40,7 +40,7 @@ function parse(args: string[]): Plan {
     else {
       const [link, data] = arg.split(':') as [LinkName, DataName | undefined];
       if (!LINK_NAMES.includes(link)) usage(`unknown link ${arg}`);
-      if (data !== undefined && !DATA_NAMES.includes(data)) usage(`unknown data set ${arg}`);
+      if (data !== undefined && !DATA_NAMES.includes(data) && !MANY_FILES_NAMES.includes(data)) usage(`unknown data set ${arg}`);
       plan.cases.set(link, [...(plan.cases.get(link) ?? []), ...(data ? [data] : DATA_NAMES)]);
     }
   }
@@ -71,12 +71,12 @@ function main(): void {
     for (const [linkName, dataNames] of plan.cases) {
       const link = openLink(linkName, work);
       try {
-        const results = newResults(link, plan.runs);
+        const results = newResults(link, plan.runs, dataNames.every((name) => MANY_FILES_NAMES.includes(name)) ? 'many files' : undefined);
         const directions: Direction[] = link.host ? ['push', 'pull'] : ['local'];
         for (const name of dataNames) {
           const { set, digest } = dataSet(name);
           for (const direction of directions) {
-            const tools = toolsFor(link, direction, fcpdPath).filter((tool) => tool.role === 'baseline' || plan.tools.test(tool.label));
+            const tools = toolsFor(link, direction, fcpdPath, set).filter((tool) => tool.role === 'baseline' || plan.tools.test(tool.label));
             const result = {
               data: { name: set.name, title: set.title, bytes: set.bytes, files: set.files },
               direction,

@@ -3,15 +3,23 @@
  * tool's output is the source: every name, kind, size and content under the copied top entry.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 
-export type DataName = 'big' | 'tree' | 'mixed';
+export type DataName = 'big' | 'tree' | 'mixed' | 'files200k' | 'files1m';
+/** What every link copies when no data set is named. */
 export const DATA_NAMES: readonly DataName[] = ['big', 'tree', 'mixed'];
+/**
+ * Many tiny files (issue 14's memory case: peak RSS must not grow with the tree), run only when
+ * named: scp would take hours over them, so `tar c | ssh tar x` is their baseline.
+ */
+export const MANY_FILES_NAMES: readonly DataName[] = ['files200k', 'files1m'];
+const MANY_FILES_DIRS = 1000;
+const TINY_BYTES = [16, 100];
 
 export interface DataSet {
   name: DataName;
@@ -22,6 +30,8 @@ export interface DataSet {
   bytes: number;
   files: number;
   directory: boolean;
+  /** One of MANY_FILES_NAMES. */
+  many?: boolean;
 }
 
 function randomFile(file: string, bytes: number): void {
@@ -36,6 +46,21 @@ function smallFiles(root: string): void {
     fs.mkdirSync(dir, { recursive: true });
     for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(dir, `f${f}`), randomBytes(4096));
   }
+}
+
+/** `files` files of 16–100 random bytes in 1,000 directories. */
+function tinyFiles(root: string, files: number): number {
+  let bytes = 0;
+  for (let d = 0; d < MANY_FILES_DIRS; d++) {
+    const dir = path.join(root, `d${d}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < files / MANY_FILES_DIRS; f++) {
+      const size = TINY_BYTES[0]! + randomInt(TINY_BYTES[1]! - TINY_BYTES[0]! + 1);
+      fs.writeFileSync(path.join(dir, `f${f}`), randomBytes(size));
+      bytes += size;
+    }
+  }
+  return bytes;
 }
 
 export function makeData(name: DataName, sourceDir: string): DataSet {
@@ -53,6 +78,12 @@ export function makeData(name: DataName, sourceDir: string): DataSet {
       for (let i = 0; i < 100; i++) randomFile(path.join(top, 'large', `m${i}`), 4 * MIB);
       smallFiles(path.join(top, 'small'));
       return { name, title: 'mixed 1 GiB tree (512 MiB + 100 × 4 MiB + 10,000 × 4 KiB)', path: top, bytes: 912 * MIB + 10_000 * 4096, files: 10_101, directory: true };
+    }
+    case 'files200k':
+    case 'files1m': {
+      const files = name === 'files200k' ? 200_000 : 1_000_000;
+      const title = `${files.toLocaleString('en-US')} × 16–100 B in 1,000 dirs`;
+      return { name, title, path: top, bytes: tinyFiles(top, files), files, directory: true, many: true };
     }
   }
 }

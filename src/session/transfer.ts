@@ -42,6 +42,7 @@ import type {
 import { fail, FailAction, peerError, send, SendAction, unexpected } from './actions';
 import { ACK_EVERY } from './dataLoss';
 import { chunkCount, FileDigest } from './digest';
+import { IdRanges } from './idRanges';
 import type { EntryKind, EntryScope } from './entryScope';
 import type { SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
@@ -487,8 +488,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly failedFiles = new Map<number, FailedFile>();
   /** FILE_INLINE files the owner is writing: their sizes by file_id. */
   private readonly inlineFiles = new Map<number, number>();
-  /** Files answered with FILE_SAME: a FILE_ERROR of the sender's that crossed the answer is dropped. */
-  private readonly sameFiles = new Set<number>();
+  /**
+   * Files answered with FILE_SAME: a FILE_ERROR of the sender's that crossed the answer is dropped.
+   * Runs of ids, not one record per file: a rerun answers a whole tree so.
+   */
+  private readonly sameFiles = new IdRanges();
   /** By connection index (1..N). */
   private readonly links: (DataLink | undefined)[] = [];
   /** What the request covers: every announced entry is checked against it (PROTOCOL.md §7.2). */
@@ -686,6 +690,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     file.oldExtent = part.reduce((extent, block) => extent + block.length, oldOffset);
     file.oldBlocks += part.length;
     return signatureMessages(fileId, part, oldOffset).map(send);
+  }
+
+  /** Records held of files that are not failed: those in flight, and the runs of FILE_SAME answers. Settled files hold none each (a test seam). */
+  get fileRecords(): number {
+    return this.files.size + this.inlineFiles.size + this.sameFiles.runs;
   }
 
   /**

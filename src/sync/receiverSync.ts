@@ -9,7 +9,8 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import type { FileOwner } from '../transfer/fileWriter';
 import { decide, DELETING_ITEM, CompareRules, EntryKind, ListedEntry } from './compare';
 import { applyMetadata, inspect, Inspected, removeForReplacement } from './destinationEntry';
-import { contentsOf, maxDeleteError, planDeletions, removeEntry } from './deletion';
+import { contentsOf, maxDeleteError, removeEntry } from './deletion';
+import { DeletionListing } from './deletionListing';
 import { digestOfFile, DIGESTS_AT_ONCE, JobLimiter } from './fileDigest';
 import { relativeName } from './itemize';
 import type { SyncOptions } from './options';
@@ -45,14 +46,27 @@ export interface ReceiverSyncOptions {
 export type FileOutcome = 'send' | 'same';
 
 export class ReceiverSync {
-  /** --delete: entry paths the listing announced (latin1), which it keeps. */
-  private readonly listed = new Set<string>();
-  private readonly directories: { local: Buffer; entry: Buffer }[] = [];
+  /** --delete: what the listing announced, directory by directory; none without --delete, which alone needs it. */
+  private readonly deletions: DeletionListing | undefined;
   private readonly digests = new JobLimiter(DIGESTS_AT_ONCE);
   /** The sender skipped entries (ENTRY_ERROR): as rsync after an I/O error, nothing is deleted. */
   private senderSkipped = false;
 
-  constructor(private readonly options: ReceiverSyncOptions) {}
+  constructor(private readonly options: ReceiverSyncOptions) {
+    const { sync, contents, partialDir } = options;
+    this.deletions = sync.delete
+      ? new DeletionListing({
+          relative: (entry) => relativeName(entry, contents).toString('latin1'),
+          protect: sync.deleteExcluded ? undefined : options.protect,
+          partialDir,
+        })
+      : undefined;
+  }
+
+  /** --delete: names held for the directories still being announced (a test seam). */
+  get heldNames(): number {
+    return this.deletions?.heldNames ?? 0;
+  }
 
   get dryRun(): boolean {
     return this.options.sync.dryRun;
@@ -63,20 +77,26 @@ export class ReceiverSync {
     this.senderSkipped = true;
   }
 
-  /** A hard link: listed, created by the writer (it changes nothing in a dry run). */
-  hardlink(entry: Buffer): boolean {
-    this.list(entry);
+  /**
+   * Every entry the sender announces, as it comes (DIR_INFO, SYMLINK, FILE_INFO, FILE_INLINE,
+   * HARDLINK), before anything is decided or created for it: what --delete keeps.
+   */
+  announced(entry: Buffer, isDir: boolean): void {
+    this.deletions?.entry(entry, isDir);
+  }
+
+  /** A hard link: created by the writer (it changes nothing in a dry run). */
+  hardlink(): boolean {
     return !this.dryRun;
   }
 
   /** DIR_INFO: true when the writer is to create the directory (or take the one there). */
   directory(entry: Buffer, local: Buffer, listed: ListedEntry, owner: FileOwner | undefined): boolean {
-    this.list(entry);
     const found = inspect(local);
     const decision = decide(listed, found?.found, this.options.rules);
     if (decision.action === 'skip' || decision.action === 'digest') return false;
     if (decision.action !== 'keep') this.report(decision.item, entry, 'dir');
-    this.directories.push({ local, entry: Buffer.from(entry) });
+    this.deletions?.scan(entry, local);
     if (this.dryRun) return false;
     // What is in the way is a file or symlink (never a directory: that is the same type).
     if (decision.action === 'send' && decision.replace) removeForReplacement(local, found!.found, this.options.backupSuffix);
@@ -86,7 +106,6 @@ export class ReceiverSync {
 
   /** SYMLINK: true when the writer is to create it; metadata alone is applied here. */
   symlink(entry: Buffer, local: Buffer, listed: ListedEntry, owner: FileOwner | undefined): boolean {
-    this.list(entry);
     const found = inspect(local);
     const decision = decide(listed, found?.found, this.options.rules);
     if (decision.action === 'skip' || decision.action === 'digest') return false;
@@ -108,7 +127,6 @@ export class ReceiverSync {
    * compares it with the destination's, a promise then).
    */
   file(entry: Buffer, local: Buffer, listed: ListedEntry, digest: Buffer | undefined, owner: FileOwner | undefined): FileOutcome | Promise<FileOutcome> {
-    this.list(entry);
     this.options.listed?.(Buffer.from(relativeName(entry, this.options.contents)), listed);
     const found = inspect(local);
     const decision = decide(listed, found?.found, this.options.rules);
@@ -151,15 +169,9 @@ export class ReceiverSync {
    * deletion changes its directory's mtime). The error is --max-delete's, after its N deletions.
    */
   deleteExtraneous(failed: (entry: Buffer, error: FcpError) => void): void {
-    const { sync, contents, partialDir } = this.options;
-    if (!sync.delete || this.senderSkipped) return;
-    const plan = planDeletions({
-      directories: this.directories,
-      listed: (entry) => this.listed.has(entry.toString('latin1')),
-      relative: (entry) => relativeName(entry, contents).toString('latin1'),
-      protect: sync.deleteExcluded ? undefined : this.options.protect,
-      partialDir,
-    });
+    const { sync } = this.options;
+    if (!this.deletions || this.senderSkipped) return;
+    const plan = this.deletions.plan(failed);
     const allowed = Math.min(plan.length, sync.maxDelete ?? plan.length);
     for (const deletion of plan.slice(0, allowed)) {
       try {
@@ -176,11 +188,6 @@ export class ReceiverSync {
   /** A directory an entry of another type replaces: its contents are reported deleted, as rsync lists them. */
   private reportContents(entry: Buffer, local: Buffer): void {
     for (const deletion of contentsOf(local, entry)) this.options.report({ item: DELETING_ITEM, path: deletion.entry, isDir: deletion.isDir });
-  }
-
-  /** Only --delete needs the whole listing: without it a sync holds no name per entry. */
-  private list(entry: Buffer): void {
-    if (this.options.sync.delete) this.listed.add(entry.toString('latin1'));
   }
 
   private report(item: string, path: Buffer, kind: EntryKind, target?: Buffer): void {

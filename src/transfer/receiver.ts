@@ -49,6 +49,20 @@ interface IncomingFile {
 
 const SLASH = 0x2f;
 
+/** The entry path of an announcement (PROTOCOL.md §7.1), in the order the sender walked. */
+function entryPathOf(message: Message): Buffer | undefined {
+  switch (message.type) {
+    case PacketType.DIR_INFO:
+    case PacketType.SYMLINK:
+    case PacketType.FILE_INFO:
+    case PacketType.FILE_INLINE:
+    case PacketType.HARDLINK:
+      return message.path;
+    default:
+      return undefined;
+  }
+}
+
 /** What the request's MODE asks of the receiver: its flags, and with BACKUP the suffix of backups. */
 export interface ReceiveMode {
   flags: number;
@@ -190,6 +204,8 @@ export class ReceiveEngine extends TransferRun {
       this.followed.newFiles += message.count;
     }
     if (message.type === PacketType.ENTRY_ERROR) this.sync?.entrySkippedBySender();
+    const announced = this.sync && entryPathOf(message);
+    if (announced) this.sync!.announced(announced, message.type === PacketType.DIR_INFO);
     const actions = this.machine.receive(0, message);
     // The sender's digest, for reporting: the machine has checked it against ours by commit time.
     if (message.type === PacketType.FILE_DONE) {
@@ -409,7 +425,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
-      if (this.sync && !this.sync.hardlink(path)) return;
+      if (this.sync && !this.sync.hardlink()) return;
       this.writer.createHardlink(local, this.destination.localPath(target));
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create hard link', local)), 0);
