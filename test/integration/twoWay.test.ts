@@ -19,6 +19,10 @@ jest.setTimeout(60_000);
 
 const temp = useTempDirs();
 afterAll(killAll);
+// Each side's record goes to its host's state directory: here, this test's (fcpd inherits it).
+const stateHome = process.env.XDG_STATE_HOME;
+beforeAll(() => (process.env.XDG_STATE_HOME = temp.make('fcp-2way-xdg')));
+afterAll(() => (stateHome === undefined ? delete process.env.XDG_STATE_HOME : (process.env.XDG_STATE_HOME = stateHome)));
 
 /** Every regular file below `root` and its content (not fcp's partial files of a transfer under way). */
 function filesOf(root: string): Record<string, string> {
