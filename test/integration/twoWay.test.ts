@@ -154,6 +154,52 @@ describe.each([
     }
     expect(second.rounds[0]).toMatchObject({ kind: 'initial', pushed: 0, pulled: 1, deletedHere: 0, deletedThere: 0, conflicts: [] });
   });
+
+  test('a record here lost while stopped deletes nothing: files deleted on either side meanwhile come back', async () => {
+    const a = temp.make('fcp-2way-a');
+    const b = temp.make('fcp-2way-b');
+    for (const name of ['keep.txt', 'gone-here.txt', 'gone-there.txt']) write(path.join(a, name), `${name}\n`);
+    const stateFile = path.join(temp.make('fcp-2way-state'), 'pair.db');
+    const copy: CopyOptions = remote ? { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher } : { sources: [a], destination: b };
+    const first = startTwoWay(copy, stateFile);
+    try {
+      await waitFor('the first run', settledWith(a, b, { 'gone-here.txt': 'gone-here.txt\n', 'gone-there.txt': 'gone-there.txt\n' }));
+    } finally {
+      await first.stop();
+    }
+    for (const name of fs.readdirSync(path.dirname(stateFile))) fs.rmSync(path.join(path.dirname(stateFile), name));
+    fs.rmSync(path.join(a, 'gone-here.txt'));
+    fs.rmSync(path.join(b, 'gone-there.txt'));
+    const second = startTwoWay(copy, stateFile);
+    try {
+      await waitFor('the second run', () => second.rounds.length > 0 && settledWith(a, b, { 'gone-here.txt': 'gone-here.txt\n', 'gone-there.txt': 'gone-there.txt\n', 'keep.txt': 'keep.txt\n' })());
+    } finally {
+      await second.stop();
+    }
+    expect(second.rounds[0]).toMatchObject({ kind: 'initial', pushed: 1, pulled: 1, deletedHere: 0, deletedThere: 0, conflicts: [] });
+  });
+});
+
+test('a change on the host wakes the watch: synced at once, not at the next --interval', async () => {
+  const a = temp.make('fcp-2way-a');
+  const b = temp.make('fcp-2way-b');
+  write(path.join(a, 'a.txt'), 'a\n');
+  const rounds: TwoWayRoundReport[] = [];
+  const abort = new AbortController();
+  const ended = twoWay({ copy: { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher }, intervalS: 600, stateFile: path.join(temp.make('fcp-2way-state'), 'pair.db'), signal: abort.signal, onRound: (report) => rounds.push(report) });
+  try {
+    await waitFor('the first round', settledWith(a, b, { 'a.txt': 'a\n' }));
+    write(path.join(b, 'sub', 'made-there.txt'), 'made on the host\n');
+    fs.writeFileSync(path.join(b, 'a.txt'), 'a edited on the host\n');
+    await waitFor('the change there, here', settledWith(a, b, { 'sub/made-there.txt': 'made on the host\n', 'a.txt': 'a edited on the host\n' }));
+  } finally {
+    abort.abort();
+    await ended;
+  }
+  expect(rounds[0]).toMatchObject({ kind: 'initial' });
+  // No rescan came (--interval 600): the host's report woke the rounds that pulled the change.
+  expect(rounds.slice(1).map((round) => round.kind)).not.toContain('rescan');
+  expect(rounds.reduce((sum, round) => sum + round.pulled, 0)).toBe(2);
 });
 
 test('an offline period with changes on both sides: kept, and reconciled once the link is back', async () => {
