@@ -3,13 +3,13 @@
  * two-way side's directory, only with the feature; the server hands the pair's id to its owner
  * with the request and refuses it misplaced; a client refuses a server that did not accept TWO_WAY.
  */
-import { wireFromCode } from '../../../src/errors';
+import type { FcpErrorCode } from '../../../src/errors';
 import { Feature, PacketType, TwoWayOp } from '../../../src/protocol/constants';
 import type { Message, ParamsMessage, TwoWayMessage } from '../../../src/protocol/messages';
 import type { RequestAction } from '../../../src/session/connection';
 import { makeOffer } from '../../../src/session/params';
 import { twoWayMessage } from '../../../src/watch/sideWire';
-import { controlHandshake, Pump, PumpOptions } from './pump';
+import { answerWithout, expectRequestRefused, controlHandshake, Pump, PumpOptions } from './pump';
 
 const offered = makeOffer({ encrypt: false, connections: 1 });
 const OFFER = { ...offered, features: offered.features | Feature.TWO_WAY };
@@ -30,17 +30,13 @@ test.each([
   ['before a PUSH', OPEN, OFFER, { type: PacketType.PUSH, path: Buffer.from('/dst') }, 'FCP_ERR_UNEXPECTED_MESSAGE'],
   ['as another op than OPEN', { ...OPEN, op: TwoWayOp.LIST }, OFFER, PULL, 'FCP_ERR_UNEXPECTED_MESSAGE'],
   ['with a path', { ...OPEN, path: Buffer.from('../etc') }, OFFER, PULL, 'FCP_ERR_BAD_FIELD'],
-] as [string, TwoWayMessage, ParamsMessage, Message, string][])('TWO_WAY %s is refused', async (_name, message, offer, request, code) => {
+] as [string, TwoWayMessage, ParamsMessage, Message, FcpErrorCode][])('TWO_WAY %s is refused', async (_name, message, offer, request, code) => {
   const pump = await handshake(message, {}, offer, request);
-  expect(pump.server.failure?.code).toBe(code);
-  expect(pump.server.sent.at(-1)).toMatchObject({ type: PacketType.ERROR, code: wireFromCode(code as never) });
-  expect(pump.actionsOf('server', 'request')).toEqual([]);
+  expectRequestRefused(pump, code);
 });
 
 test('a client opening a side refuses a server that did not accept TWO_WAY', async () => {
-  const pump = await handshake(OPEN, {
-    rewrite: (message, from) => (from === 'server' && message.type === PacketType.PARAMS ? { ...message, features: message.features & ~Feature.TWO_WAY } : message),
-  });
+  const pump = await handshake(OPEN, answerWithout(Feature.TWO_WAY));
   expect(pump.client.failure?.code).toBe('FCP_ERR_PARAMS');
   expect(pump.client.failure?.message).toContain('--two-way');
 });
