@@ -63,9 +63,10 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
   /** The side there, opened (again, after the link was lost) when a round needs it. */
   const thereSide = async (): Promise<TwoWaySide> => {
     if (thereRoot) return (localThere ??= await LocalSide.open(thereRoot, sideDbFile(fs.realpathSync(thereRoot).toString(), pair), filter, log, changed));
+    if (remoteThere) return remoteThere;
     if (!fcpd!.open) await fcpd!.launch();
     const server = await fcpd!.forRound().launch(Buffer.alloc(0), log);
-    return (remoteThere ??= await RemoteSide.open(server, server.secret!, {
+    return (remoteThere = await RemoteSide.open(server, server.secret!, {
       host: there.kind === 'remote' ? there.host : '',
       path: there.path,
       pair: Buffer.from(pair, 'hex'),
