@@ -78,7 +78,7 @@ export const ERROR_CODES = {
   FCP_ERR_NOT_TRACKED: { wire: 75, category: 'USAGE' },
   /** fcp-track push/pull: a file changed on both sides since the last sync was refused (--ours, --theirs). */
   FCP_ERR_CONFLICT: { wire: 76, category: 'PARTIAL' },
-  /** fcp --watch --two-way: its state database cannot be read (corrupted, or from a newer fcp). */
+  /** fcp --watch --two-way: a side's record cannot be opened, read or written (corrupted, from a newer fcp, no SQLite there); fcpd's side sends it as ERROR. */
   FCP_ERR_TWO_WAY_STATE: { wire: 77, category: 'FILE_IO' },
   FCP_ERR_INTERNAL: { wire: 99, category: 'INTERNAL' },
 } as const satisfies Record<string, { wire: number; category: Category }>;

@@ -38,7 +38,7 @@ import type { Verification as SftpVerification } from '../sftp/verification';
 import type { TransferEvents, TransferSummary } from '../transfer/link';
 import type { SshOptions } from './remoteLauncher';
 import type { PathFilter } from '../sync/filter';
-import { DELETING_ITEM, ListedEntry } from '../sync/compare';
+import { DELETING_ITEM } from '../sync/compare';
 import { listedName } from '../sync/itemize';
 import { checkSyncOptions, SyncOptions } from '../sync/options';
 import type { FollowOptions } from '../follow/followControl';
@@ -192,12 +192,6 @@ export interface CopyOptions {
    * PROTOCOL.md §7.9), where that can be done.
    */
   renames?: readonly { from: Buffer; to: Buffer }[];
-  /**
-   * Internal (fcp --watch --two-way's listing of a side through fcpd: a dry-run sync pulled from
-   * it): each file the sender announced, named relative to the transfer root, with its size,
-   * mtime and permission bits.
-   */
-  onListed?: (path: Buffer, entry: ListedEntry) => void;
   /**
    * --follow: after the copy, keep sending what the files grow by, files sent again when rewritten,
    * and new files, until `follow.signal` aborts or `follow.idleSeconds` pass without growth
@@ -544,7 +538,6 @@ function reporting(
       notice(text) {
         (options.notice ?? options.log)?.(text);
       },
-      listed: options.onListed,
       entryFailed(path, error) {
         emit({ type: 'entryError', path: path.toString('utf8'), pathBytes: Buffer.from(path), error: { code: error.code, message: error.message } });
       },

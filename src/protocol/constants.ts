@@ -48,6 +48,8 @@ export const PacketType = {
   HOLE: 0x2d,
   FILES_FROM: 0x2e,
   DEST_STATE: 0x31,
+  TWO_WAY: 0x34,
+  TWO_WAY_SIDE: 0x35,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -160,8 +162,10 @@ export const Feature = {
   GROW: 0x80000,
   /** The sender announces its walk as it goes: FILE_COUNT may come again before DONE, for the files walked since (PROTOCOL.md §7.1). */
   STREAM: 0x40000,
+  /** fcp --watch --two-way: a pull may open fcpd's side of a two-way pair (TWO_WAY, TWO_WAY_SIDE): its record, its listing, its changes (PROTOCOL.md §7.12). */
+  TWO_WAY: 0x400000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.TWO_WAY;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -315,6 +319,31 @@ export const FollowEvent = {
   /** R→S: stop following: the sender sends its DONE once what it has read is sent. */
   STOP: 5,
 } as const;
+/** TWO_WAY.op (PROTOCOL.md §7.12). */
+export const TwoWayOp = {
+  /** Between MODE and a PULL of the side's directory: the pull is the side's session; digest is the pair's id. */
+  OPEN: 1,
+  /** List the side whole: its files (ENTRY) and its record (RECORDED), then LISTED. */
+  LIST: 2,
+  /** Both sides hold this version of path now; this side's file has this size and mtime. */
+  RECORD: 3,
+  /** Neither side holds path now. */
+  FORGET: 4,
+} as const;
+/** TWO_WAY_SIDE.event (PROTOCOL.md §7.12). */
+export const TwoWaySideEvent = {
+  /** A regular file the side holds, with its version's digest. */
+  ENTRY: 1,
+  /** A path the side's record holds, with the version recorded. */
+  RECORDED: 2,
+  /** The listing is over; mode 1: whole, 0: some entries could not be read. */
+  LISTED: 3,
+  /** Something changed in the side's directory since its last listing. */
+  CHANGED: 4,
+} as const;
+/** TWO_WAY and TWO_WAY_SIDE digest: a sha256 (the version's content), or OPEN's pair id. */
+export const TWO_WAY_DIGEST_SIZE = 32;
+
 /** APPEND.data: at most this many bytes, what DATA carries (a sealed frame with APPEND's 28-byte head fits). */
 export const MAX_APPEND_BYTES = 57344;
 

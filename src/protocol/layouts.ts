@@ -27,7 +27,9 @@ import {
   MAX_SIG_ENTRIES,
   NONCE_SIZE,
   PacketType,
+  PERM_MASK,
   SESSION_ID_SIZE,
+  TWO_WAY_DIGEST_SIZE,
 } from './constants';
 
 export type FieldKind =
@@ -78,6 +80,15 @@ export interface Field {
 }
 
 const f = (name: string, kind: FieldKind, extra: Omit<Field, 'name' | 'kind'> = {}): Field => ({ name, kind, ...extra });
+
+/** TWO_WAY and TWO_WAY_SIDE after their op or event: a file's mode, size, mtime, digest and path (PROTOCOL.md §7.12). */
+const TWO_WAY_FIELDS: readonly Field[] = [
+  f('mode', 'u16', { max: PERM_MASK }),
+  f('size', 'u64num', { max: MAX_FILE_SIZE }),
+  f('mtimeNs', 'i64'),
+  f('digest', 'fixed', { size: TWO_WAY_DIGEST_SIZE }),
+  f('path', 'data', { min: 0, max: MAX_PATH_BYTES }),
+];
 
 export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.PUSH]: [f('path', 'userPath')],
@@ -178,6 +189,8 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.FOLLOW]: [f('event', 'u8', { min: 1, max: 5 }), f('name', 'data', { min: 0, max: MAX_PATH_BYTES })],
   [PacketType.FILES_FROM]: [f('recursive', 'u8', { max: 1 }), f('paths', 'data', { min: 1, max: MAX_FILES_FROM_BYTES })],
   [PacketType.DEST_STATE]: [f('holds', 'u8', { max: 1 })],
+  [PacketType.TWO_WAY]: [f('op', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
+  [PacketType.TWO_WAY_SIDE]: [f('event', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -158,6 +158,13 @@ export interface AppendMessage { type: P['APPEND']; fileId: number; offset: numb
  * or an entry path), shown and never used to touch a file; empty for STOP.
  */
 export interface FollowMessage { type: P['FOLLOW']; event: number; name: Buffer }
+/**
+ * C→S, control (feature TWO_WAY, PROTOCOL.md §7.12): fcp --watch --two-way's request to fcpd's side
+ * of the pair (a TwoWayOp); the fields an op does not use are zero, `path` an entry path or empty.
+ */
+export interface TwoWayMessage { type: P['TWO_WAY']; op: number; mode: number; size: number; mtimeNs: bigint; digest: Buffer; path: Buffer }
+/** S→C, control (feature TWO_WAY): what fcpd's side of a two-way pair holds and records (a TwoWaySideEvent). */
+export interface TwoWaySideMessage { type: P['TWO_WAY_SIDE']; event: number; mode: number; size: number; mtimeNs: bigint; digest: Buffer; path: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -208,6 +215,8 @@ export type Message =
   | LoginMessage
   | AppendMessage
   | FollowMessage
-  | FilesFromMessage;
+  | FilesFromMessage
+  | TwoWayMessage
+  | TwoWaySideMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -6,6 +6,7 @@
  * (the daemon). Connections that fail to authenticate are refused and logged, nothing more.
  */
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { parse as parseUuid, v4 as uuidv4 } from 'uuid';
 import { FcpError } from '../errors';
@@ -38,6 +39,7 @@ import type { DaemonLogins } from './tokenLogin';
 import { showName } from '../showName';
 import { expandHome, expandSources } from './userPaths';
 import { applyRenames } from '../sync/renameEntries';
+import { SideWork, TwoWaySideService } from './twoWaySideService';
 
 export interface SessionServerOptions {
   xxh: XXHashAPI;
@@ -99,18 +101,22 @@ interface Session {
   memory: number;
   /** Fails the session if its data connections do not all arrive in time. */
   gatherTimer: NodeJS.Timeout;
-  /** Set once the control connection is established and the transfer runs. */
-  engine?: TransferRun;
+  /** Set once the control connection is established and the transfer (or a two-way side's session) runs. */
+  engine?: SessionRun;
   /** The transfer ended well while data connections were still on their way. */
   finished?: SessionOutcome;
   /** bwlimit: the session's connections draw from it. */
   limiter?: RateLimiter;
 }
 
-/** What a session does: receive a push into a destination, within the request's scope, or send a pull's walk. */
+/** What a session does: receive a push into a destination, within the request's scope, send a pull's walk, or serve a two-way side. */
 export type SessionWork =
   | { kind: 'push'; destination: Destination; scope: EntryScope; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncOptions; reportItems?: boolean }
-  | { kind: 'pull'; walk: WalkStream; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions; follow?: FollowSources };
+  | { kind: 'pull'; walk: WalkStream; removeSources?: boolean; filter?: PathFilter; sync?: SyncOptions; follow?: FollowSources }
+  | SideWork;
+
+/** What runs a session once its control connection is in: a transfer engine, or a two-way side's service. */
+type SessionRun = Pick<TransferRun, 'join' | 'abort'>;
 
 /** The session's client may open fewer data connections than PARAMS accepted, and add them as it goes (feature GROW). */
 const grows = (params: ParamsMessage): boolean => (params.features & Feature.GROW) !== 0;
@@ -155,7 +161,17 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     return { kind: 'pull', walk: WalkStream.listing(walk), follow, removeSources, filter, sync };
   }
   sources.forEach(check);
+  if (request.twoWayPair) return sideWork(sources, request.twoWayPair, filter);
   return { kind: 'pull', walk: streamSources(sources, walkOptions), removeSources, filter, sync };
+}
+
+/** fcp --watch --two-way opens the one directory its PULL names as a side (PROTOCOL.md §7.12). */
+function sideWork(sources: Buffer[], pair: Buffer, filter: PathFilter | undefined): SideWork {
+  const root = sources.length === 1 ? sources[0]! : undefined;
+  if (!root || !fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new FcpError('FCP_ERR_NOT_DIRECTORY', `a two-way side is one directory: ${sources.map((source) => showName(source)).join(', ')} is not`);
+  }
+  return { kind: 'side', root, pair, filter };
 }
 
 export class SessionServer {
@@ -425,7 +441,19 @@ export class SessionServer {
       release: (connIndex: number) => (session.entry.attached as Set<number>).delete(connIndex),
     };
     this.options.log(`session ${session.id.toString('hex')}: ${session.work.kind}, ${describeShape(session.entry.params)}`);
-    const engine = session.work.kind === 'push' ? new ReceiveEngine(link, session.work.destination, session.work.scope, session.work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, session.work.walk, {}, session.work.removeSources, session.work.sync, session.work.follow);
+    const work = session.work;
+    if (work.kind === 'side') {
+      // No data connection comes: the session runs on its control connection alone.
+      clearTimeout(session.gatherTimer);
+      const service = new TwoWaySideService(session.control!, work, this.options.log);
+      session.engine = service;
+      service.run().then(
+        (summary) => this.endSession(session, { ok: true, summary }),
+        (error: FcpError) => this.endSession(session, { ok: false, error }),
+      );
+      return;
+    }
+    const engine = work.kind === 'push' ? new ReceiveEngine(link, work.destination, work.scope, work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, work.walk, {}, work.removeSources, work.sync, work.follow);
     session.engine = engine;
     engine.run().then(
       (summary) => this.endSession(session, { ok: true, summary }),

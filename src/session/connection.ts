@@ -4,7 +4,7 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { asFcpError, FcpError, wireFromCode } from '../errors';
-import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_FILES_FROM_PATHS, MAX_RENAMES, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_FILES_FROM_PATHS, MAX_RENAMES, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, TwoWayOp, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
@@ -17,6 +17,7 @@ import type {
   ParamsMessage,
   SyncMessage,
   RenameMessage,
+  TwoWayMessage,
 } from '../protocol/messages';
 import { encodePayload } from '../protocol/serializer';
 import type { PathFilter } from '../sync/filter';
@@ -34,8 +35,8 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; renames: a push's RENAMEs; filesFrom: a pull's FILES_FROM paths. */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; renames?: RenameMessage[]; filesFrom?: FilesFromRequest }
+/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; renames: a push's RENAMEs; filesFrom: a pull's FILES_FROM paths; twoWayPair: a pull that opens a two-way side, the pair's id (TWO_WAY OPEN). */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; renames?: RenameMessage[]; filesFrom?: FilesFromRequest; twoWayPair?: Buffer }
 
 /** --files-from as a pull asks for it: the listed paths (checked), and whether listed directories come with their contents. */
 export interface FilesFromRequest { paths: Buffer[]; recursive: boolean }
@@ -97,6 +98,8 @@ export type ClientConnectionOptions = ClientCommon &
         renames?: RenameMessage[];
         /** A pull's --files-from (feature FILES_FROM), sent between MODE and the request. */
         filesFrom?: FilesFromMessage[];
+        /** fcp --watch --two-way: TWO_WAY OPEN (feature TWO_WAY) before a PULL of the side's directory. */
+        twoWay?: TwoWayMessage;
         request: Message;
         /** The server nonce from the listen line: the client then opens without waiting for HELLO. */
         launchNonce?: Buffer;
@@ -196,7 +199,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.renames ?? []).map(send), ...(o.filesFrom ?? []).map(send), send(o.request));
+      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.renames ?? []).map(send), ...(o.filesFrom ?? []).map(send), ...(o.twoWay ? [send(o.twoWay)] : []), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -221,6 +224,13 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
       return this.fail(
         new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --files-from on a pull (feature FILES_FROM): it would send everything`, {
           hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or pull without --files-from',
+        }),
+      );
+    }
+    if (o.twoWay && (answer.features & Feature.TWO_WAY) === 0) {
+      return this.fail(
+        new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --two-way (feature TWO_WAY): its fcpd keeps no record of its side`, {
+          hint: 'let fcp install its own fcpd there (leave out --fcpd-path)',
         }),
       );
     }
@@ -312,7 +322,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.RENAME, P.FILES_FROM, P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.RENAME, P.FILES_FROM, P.TWO_WAY, P.PUSH, P.PULL],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -332,6 +342,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   private sync: SyncMessage | undefined;
   private readonly renames: RenameMessage[] = [];
   private filesFrom: FilesFromRequest | undefined;
+  private twoWayPair: Buffer | undefined;
   /** Set once the client proved it knows the secret. */
   authenticatedRole: 'control' | 'data' | undefined;
 
@@ -396,7 +407,10 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         return this.onRename(message);
       case P.FILES_FROM:
         return this.onFilesFrom(message);
+      case P.TWO_WAY:
+        return this.onTwoWay(message);
       case P.PUSH:
+        if (this.twoWayPair) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent TWO_WAY before a PUSH: a two-way side is opened by a PULL`));
         if (this.filesFrom) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILES_FROM before a PUSH: the client walks its own list`));
         this.state = 'AWAIT_ACCEPT';
         return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, ...(this.renames.length > 0 ? { renames: this.renames } : {}) }];
@@ -404,7 +418,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         // Renames are the receiver's to make: in a pull that is the client itself.
         if (this.renames.length > 0) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent RENAME before a PULL`));
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, filesFrom: this.filesFrom }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, filesFrom: this.filesFrom, ...(this.twoWayPair ? { twoWayPair: this.twoWayPair } : {}) }];
       default:
         return [];
     }
@@ -583,6 +597,20 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     } catch (err) {
       return this.fail(asFcpError(err));
     }
+    return [];
+  }
+
+  /** TWO_WAY (feature TWO_WAY): one OPEN, between MODE and a PULL of the side's directory (PROTOCOL.md §7.12). */
+  private onTwoWay(message: TwoWayMessage): ConnectionAction[] {
+    if ((this.features & Feature.TWO_WAY) === 0) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent TWO_WAY in a session without TWO_WAY`));
+    }
+    if (this.twoWayPair || message.op !== TwoWayOp.OPEN) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent TWO_WAY ${message.op} before its request, where only one OPEN may come`));
+    }
+    if (message.path.length > 0) return this.fail(new FcpError('FCP_ERR_BAD_FIELD', `${this.peerName} sent TWO_WAY OPEN with a path: the PULL names the directory`));
+    // A copy: the id is a view into a received frame.
+    this.twoWayPair = Buffer.from(message.digest);
     return [];
   }
 

@@ -1,21 +1,27 @@
 /**
- * fcp --watch --two-way's state database (SQLite through better-sqlite3, under
- * $XDG_STATE_HOME/fcp/two-way/, one per pair of directories): for every path both sides held
- * after the last sync, the version they held (digest and permission bits) and each side's size
- * and mtime then. A side's file with the same size and mtime is that version without a read;
- * a path the database has and a side lacks was deleted there. The schema is versioned by
- * `PRAGMA user_version` (versionedDb.ts); an unreadable database is FCP_ERR_TWO_WAY_STATE.
+ * One side's record of fcp --watch --two-way (SQLite through better-sqlite3): for every path the
+ * pair last synced, the version both sides held then (digest and permission bits) and this side's
+ * size and mtime then. Each side keeps its own, on its own host: fcp the record of the directory
+ * on its machine, fcpd (or fcp, for a second directory on its machine) that of the other
+ * (PROTOCOL.md §7.12). A file whose size and mtime are the recorded ones is the recorded version
+ * without a read; a path recorded and missing was deleted on this side.
+ *
+ * A record belongs to one directory: it keeps the directory's device and inode, and a record
+ * opened for another directory (the same path made anew, a copied state directory) is emptied,
+ * so that the pair syncs as the first time, which deletes nothing. The schema is versioned by
+ * `PRAGMA user_version` (versionedDb.ts); an unreadable record is FCP_ERR_TWO_WAY_STATE.
  */
 import type Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { createHash } from 'node:crypto';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
 import { ensurePrivateDir, fcpStateDir } from './controlSocket';
 import { openVersioned, VersionedSchema } from './versionedDb';
 
 const MIGRATIONS: readonly string[] = [
+  // 1: one database of the pair on fcp's machine, both sides' stats in it.
   `CREATE TABLE synced (
      path BLOB PRIMARY KEY,
      hash TEXT NOT NULL,
@@ -25,6 +31,17 @@ const MIGRATIONS: readonly string[] = [
      there_size INTEGER NOT NULL,
      there_mtime_us INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // 2: one record per side; fcp's keeps its own side's stats, the other side starts its record empty.
+  `CREATE TABLE side (
+     path BLOB PRIMARY KEY,
+     hash TEXT NOT NULL,
+     mode INTEGER NOT NULL,
+     size INTEGER NOT NULL,
+     mtime_us INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   INSERT INTO side SELECT path, hash, mode, here_size, here_mtime_us FROM synced;
+   DROP TABLE synced;
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
 ];
 export const TWO_WAY_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -33,41 +50,50 @@ const SCHEMA: VersionedSchema = {
   what: 'the two-way state database',
   failure: (message, why, cause) =>
     new FcpError('FCP_ERR_TWO_WAY_STATE', message, {
-      hint: why === 'newer' ? 'use the fcp that made it, or a newer one' : 'remove it: the next run compares both sides whole and keeps both versions of any file that differs',
+      hint:
+        why === 'newer' ? 'use the fcp that made it, or a newer one'
+          : why === 'unavailable' ? 'install fcp with npm on that host (fcpd.js copied alone runs copies, not a two-way side)'
+            : 'remove it: the next run compares both sides whole, deletes nothing and keeps both versions of any file that differs',
       cause,
     }),
 };
 
-/** A file's size and mtime (microseconds: what a receiver sets, compare.ts sameTime) on one side. */
-export interface SideStat {
-  size: number;
-  mtimeUs: number;
-}
-
-/** A path as both sides held it after the last sync. */
-export interface SyncedPath {
-  /** Relative to the synced directories, `/`-separated; the latin1 spelling of its bytes. */
+/** A path as this side recorded it at the last sync. */
+export interface Recorded {
+  /** Relative to the synced directory, `/`-separated; the latin1 spelling of its bytes. */
   path: string;
+  /** The version's content digest (sha256, hex) and permission bits. */
   hash: string;
   mode: number;
-  here: SideStat;
-  there: SideStat;
+  /** This side's file then: size and mtime in microseconds (what a receiver sets, compare.ts sameTime). */
+  size: number;
+  mtimeUs: number;
 }
 
 interface Row {
   path: Buffer;
   hash: string;
   mode: number;
-  here_size: number;
-  here_mtime_us: number;
-  there_size: number;
-  there_mtime_us: number;
+  size: number;
+  mtime_us: number;
 }
 
-/** The database of the pair `here` and `there` (locations as given, local paths made absolute). */
+/** fcp's record of the directory on its machine in the pair `here` and `there` (locations as given, local paths made absolute). */
 export function twoWayDbFile(here: string, there: string, env: NodeJS.ProcessEnv = process.env): string {
   const id = createHash('sha256').update(here).update('\0').update(there).digest('hex').slice(0, 32);
   return nodePath.join(fcpStateDir(env), 'two-way', `${id}.db`);
+}
+
+/** The record of the other side of pair `pair` (hex), directory `root` (its real path), on the host that holds it. */
+export function sideDbFile(root: string, pair: string, env: NodeJS.ProcessEnv = process.env): string {
+  const id = createHash('sha256').update(root).update('\0').update(pair).digest('hex').slice(0, 32);
+  return nodePath.join(fcpStateDir(env), 'two-way', 'sides', `${id}.db`);
+}
+
+/** A directory's identity: its device and inode. */
+function identityOf(root: Buffer): string {
+  const stat = fs.statSync(root, { bigint: true });
+  return `${stat.dev}:${stat.ino}`;
 }
 
 export class TwoWayDb {
@@ -76,12 +102,26 @@ export class TwoWayDb {
     private readonly file: string,
   ) {}
 
-  /** Opens the database, creating it (and its private directory) when there is none. */
-  static open(file: string): TwoWayDb {
+  /**
+   * Opens the record of directory `root` (creating it, and its private directory, when there is
+   * none); a record of another directory is emptied first (`log` says so).
+   */
+  static open(file: string, root: Buffer, log: (line: string) => void): TwoWayDb {
     ensurePrivateDir(nodePath.dirname(file));
-    const db = openVersioned(file, SCHEMA, true);
+    const db = new TwoWayDb(openVersioned(file, SCHEMA, true), file);
     fs.chmodSync(file, 0o600);
-    return new TwoWayDb(db, file);
+    const identity = identityOf(root);
+    const held = db.meta('root');
+    if (held !== identity) {
+      if (held !== undefined) log(`${showName(root)} is not the directory ${showName(file)} recorded: it syncs as the first time (nothing deleted)`);
+      db.guarded(() =>
+        db.db.transaction(() => {
+          if (held !== undefined) db.db.prepare('DELETE FROM side').run();
+          db.setMeta('root', identity);
+        })(),
+      );
+    }
+    return db;
   }
 
   private guarded<T>(run: () => T): T {
@@ -92,25 +132,42 @@ export class TwoWayDb {
     }
   }
 
-  /** Every synced path, by path. */
-  all(): Map<string, SyncedPath> {
-    const rows = this.guarded(() => this.db.prepare('SELECT * FROM synced').all() as Row[]);
+  private meta(key: string): string | undefined {
+    return this.guarded(() => (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value);
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.guarded(() => this.db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)').run(key, value));
+  }
+
+  /** The pair's id (64 hex digits), made on first use: the other side keeps its record under it. */
+  pairId(): string {
+    const held = this.meta('pair');
+    if (held) return held;
+    const made = randomBytes(32).toString('hex');
+    this.setMeta('pair', made);
+    return made;
+  }
+
+  /** Every recorded path, by path. */
+  all(): Map<string, Recorded> {
+    const rows = this.guarded(() => this.db.prepare('SELECT * FROM side').all() as Row[]);
     return new Map(
       rows.map((row) => {
         const path = row.path.toString('latin1');
-        const here = { size: row.here_size, mtimeUs: row.here_mtime_us };
-        return [path, { path, hash: row.hash, mode: row.mode, here, there: { size: row.there_size, mtimeUs: row.there_mtime_us } }];
+        return [path, { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us }];
       }),
     );
   }
 
   /** Writes these paths and forgets those, in one transaction. */
-  update(put: readonly SyncedPath[], forget: readonly string[] = []): void {
-    const insert = this.db.prepare('INSERT OR REPLACE INTO synced VALUES (?, ?, ?, ?, ?, ?, ?)');
-    const remove = this.db.prepare('DELETE FROM synced WHERE path = ?');
+  update(put: readonly Recorded[], forget: readonly string[] = []): void {
+    if (put.length === 0 && forget.length === 0) return;
+    const insert = this.db.prepare('INSERT OR REPLACE INTO side VALUES (?, ?, ?, ?, ?)');
+    const remove = this.db.prepare('DELETE FROM side WHERE path = ?');
     this.guarded(() =>
       this.db.transaction(() => {
-        for (const p of put) insert.run(Buffer.from(p.path, 'latin1'), p.hash, p.mode, p.here.size, p.here.mtimeUs, p.there.size, p.there.mtimeUs);
+        for (const p of put) insert.run(Buffer.from(p.path, 'latin1'), p.hash, p.mode, p.size, p.mtimeUs);
         for (const path of forget) remove.run(Buffer.from(path, 'latin1'));
       })(),
     );

@@ -38,8 +38,6 @@ export interface ReceiverSyncOptions {
   report(item: ItemReport): void;
   /** Filters' keep-hook for --delete: excluded entries are kept unless --delete-excluded. */
   protect?: (relPath: string, isDir: boolean) => boolean;
-  /** Each announced file, named relative to the transfer root (fcp --watch --two-way lists a side with a dry run). */
-  listed?: (path: Buffer, listed: ListedEntry) => void;
 }
 
 /** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
@@ -127,7 +125,6 @@ export class ReceiverSync {
    * compares it with the destination's, a promise then).
    */
   file(entry: Buffer, local: Buffer, listed: ListedEntry, digest: Buffer | undefined, owner: FileOwner | undefined): FileOutcome | Promise<FileOutcome> {
-    this.options.listed?.(Buffer.from(relativeName(entry, this.options.contents)), listed);
     const found = inspect(local);
     const decision = decide(listed, found?.found, this.options.rules);
     if (decision.action !== 'digest') return this.settleFile(entry, local, listed, found, owner, decision);

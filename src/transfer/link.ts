@@ -13,7 +13,6 @@ import type { FramedConnection } from '../wire/framedConnection';
 import { Established, takeOver } from '../wire/handshake';
 import type { MemoryConnection } from './memoryLink';
 import type { ItemReport } from '../sync/receiverSync';
-import type { ListedEntry } from '../sync/compare';
 import { DescriptorLine, OpenFileBudget, openFileBudget } from './openFileBudget';
 
 /** A connection over a byte stream (a socket, an SSH channel), or one end of an in-process pair (a local copy). */
@@ -103,8 +102,6 @@ export interface TransferEvents {
   notice?(text: string): void;
   /** --follow: the transfer grew past start()'s totals (files counted again or new, bytes appended); their bytes and files come as usual. */
   grew?(files: number, bytes: number): void;
-  /** A sync's receiver here: each file the sender announced (relative to the transfer root), as fcp --watch --two-way lists a side. */
-  listed?(path: Buffer, entry: ListedEntry): void;
 }
 
 /**

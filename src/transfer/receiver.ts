@@ -170,7 +170,6 @@ export class ReceiveEngine extends TransferRun {
       chunkSize: link.params.chunkSize,
       partialDir,
       protect: mode.filter?.active ? (relPath, isDir) => mode.filter!.excludes(relPath, isDir) : undefined,
-      listed: this.events.listed,
       report: (item) => {
         this.events.item?.(item);
         if (mode.reportItems) this.link.control.conn.send({ type: PacketType.ITEM, item: Buffer.from(item.item, 'latin1'), isDir: item.isDir ? 1 : 0, path: item.path });

@@ -19,6 +19,10 @@ jest.setTimeout(60_000);
 
 const temp = useTempDirs();
 afterAll(killAll);
+// Each side's record goes to its host's state directory: here, this test's (fcpd inherits it).
+const stateHome = process.env.XDG_STATE_HOME;
+beforeAll(() => (process.env.XDG_STATE_HOME = temp.make('fcp-2way-xdg')));
+afterAll(() => (stateHome === undefined ? delete process.env.XDG_STATE_HOME : (process.env.XDG_STATE_HOME = stateHome)));
 
 /** Every regular file below `root` and its content (not fcp's partial files of a transfer under way). */
 function filesOf(root: string): Record<string, string> {
@@ -86,6 +90,8 @@ describe.each([
   ['two directories here', false],
   ['a directory here and one on a host', true],
 ])('fcp --watch --two-way, %s', (_label, remote) => {
+  const pairOf = (a: string, b: string): CopyOptions => (remote ? { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher } : { sources: [a], destination: b });
+
   test('edits on both sides meet, deletions go both ways, both edits of one file are kept, an edit wins over a deletion', async () => {
     const a = temp.make('fcp-2way-a');
     const b = temp.make('fcp-2way-b');
@@ -94,8 +100,7 @@ describe.each([
     write(path.join(b, 'b.txt'), 'b\n');
     write(path.join(b, 'c.txt'), 'c base\n');
     write(path.join(b, 'e.txt'), 'e base\n');
-    const copy: CopyOptions = remote ? { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher } : { sources: [a], destination: b };
-    const running = startTwoWay(copy, path.join(temp.make('fcp-2way-state'), 'pair.db'));
+    const running = startTwoWay(pairOf(a, b), path.join(temp.make('fcp-2way-state'), 'pair.db'));
     try {
       await waitFor('the first round', settledWith(a, b, { 'a.txt': 'a\n', 'b.txt': 'b\n', 'd/shared.txt': 'shared\n', 'c.txt': 'c base\n' }));
       running.afterNextRound(() => {
@@ -128,28 +133,67 @@ describe.each([
     expect(running.rounds.filter((round) => round.error)).toEqual([]);
   });
 
+  /** A run until both sides hold `first`, a stop, `meanwhile`, a second run until they hold `second`: the second run's first round. */
+  async function runTwice(a: string, b: string, first: Record<string, string>, meanwhile: (stateFile: string) => void, second: Record<string, string>): Promise<TwoWayRoundReport> {
+    const stateFile = path.join(temp.make('fcp-2way-state'), 'pair.db');
+    for (const [run, expected, what] of [[0, first, 'the first run'], [1, second, 'the second run']] as const) {
+      if (run === 1) meanwhile(stateFile);
+      const running = startTwoWay(pairOf(a, b), stateFile);
+      try {
+        await waitFor(what, () => running.rounds.length > 0 && settledWith(a, b, expected)());
+      } finally {
+        await running.stop();
+      }
+      if (run === 1) return running.rounds[0]!;
+    }
+    throw new Error('unreachable');
+  }
+
   test('a restart goes on from the database: nothing is sent again, a change made while stopped goes', async () => {
     const a = temp.make('fcp-2way-a');
     const b = temp.make('fcp-2way-b');
     for (let i = 0; i < 10; i++) write(path.join(a, `f${i}.txt`), `file ${i}\n`);
     write(path.join(b, 'there.txt'), 'there\n');
-    const stateFile = path.join(temp.make('fcp-2way-state'), 'pair.db');
-    const copy: CopyOptions = remote ? { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher } : { sources: [a], destination: b };
-    const first = startTwoWay(copy, stateFile);
-    try {
-      await waitFor('the first run', settledWith(a, b, { 'f9.txt': 'file 9\n', 'there.txt': 'there\n' }));
-    } finally {
-      await first.stop();
-    }
-    write(path.join(b, 'while-stopped.txt'), 'made while stopped\n');
-    const second = startTwoWay(copy, stateFile);
-    try {
-      await waitFor('the second run', () => second.rounds.length > 0 && settledWith(a, b, { 'while-stopped.txt': 'made while stopped\n' })());
-    } finally {
-      await second.stop();
-    }
-    expect(second.rounds[0]).toMatchObject({ kind: 'initial', pushed: 0, pulled: 1, deletedHere: 0, deletedThere: 0, conflicts: [] });
+    const second = await runTwice(a, b, { 'f9.txt': 'file 9\n', 'there.txt': 'there\n' }, () => write(path.join(b, 'while-stopped.txt'), 'made while stopped\n'), { 'while-stopped.txt': 'made while stopped\n' });
+    expect(second).toMatchObject({ kind: 'initial', pushed: 0, pulled: 1, deletedHere: 0, deletedThere: 0, conflicts: [] });
   });
+
+  test('a record here lost while stopped deletes nothing: files deleted on either side meanwhile come back', async () => {
+    const a = temp.make('fcp-2way-a');
+    const b = temp.make('fcp-2way-b');
+    const names = ['keep.txt', 'gone-here.txt', 'gone-there.txt'];
+    for (const name of names) write(path.join(a, name), `${name}\n`);
+    const all = Object.fromEntries(names.map((name) => [name, `${name}\n`]));
+    const lose = (stateFile: string): void => {
+      for (const name of fs.readdirSync(path.dirname(stateFile))) fs.rmSync(path.join(path.dirname(stateFile), name));
+      fs.rmSync(path.join(a, 'gone-here.txt'));
+      fs.rmSync(path.join(b, 'gone-there.txt'));
+    };
+    const second = await runTwice(a, b, all, lose, all);
+    expect(second).toMatchObject({ kind: 'initial', pushed: 1, pulled: 1, deletedHere: 0, deletedThere: 0, conflicts: [] });
+  });
+});
+
+test('a change on the host wakes the watch: synced at once, not at the next --interval', async () => {
+  const a = temp.make('fcp-2way-a');
+  const b = temp.make('fcp-2way-b');
+  write(path.join(a, 'a.txt'), 'a\n');
+  const rounds: TwoWayRoundReport[] = [];
+  const abort = new AbortController();
+  const ended = twoWay({ copy: { sources: [a], destination: `localhost:${b}`, launcher: countingLauncher().launcher }, intervalS: 600, stateFile: path.join(temp.make('fcp-2way-state'), 'pair.db'), signal: abort.signal, onRound: (report) => rounds.push(report) });
+  try {
+    await waitFor('the first round', settledWith(a, b, { 'a.txt': 'a\n' }));
+    write(path.join(b, 'sub', 'made-there.txt'), 'made on the host\n');
+    fs.writeFileSync(path.join(b, 'a.txt'), 'a edited on the host\n');
+    await waitFor('the change there, here', settledWith(a, b, { 'sub/made-there.txt': 'made on the host\n', 'a.txt': 'a edited on the host\n' }));
+  } finally {
+    abort.abort();
+    await ended;
+  }
+  expect(rounds[0]).toMatchObject({ kind: 'initial' });
+  // No rescan came (--interval 600): the host's report woke the rounds that pulled the change.
+  expect(rounds.slice(1).map((round) => round.kind)).not.toContain('rescan');
+  expect(rounds.reduce((sum, round) => sum + round.pulled, 0)).toBe(2);
 });
 
 test('an offline period with changes on both sides: kept, and reconciled once the link is back', async () => {

@@ -48,3 +48,38 @@ test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM
   expect(fcp.records()).toContainEqual(expect.objectContaining({ event: 'conflict', path: 'a.txt', conflict: 'bothEdited' }));
   expect(logins() - before).toBe(1);
 });
+
+test('a change on the host is synced without waiting for --interval (fcpd reports it); a lost record here deletes nothing', async () => {
+  const here = path.join(space.work, 'here-2');
+  const there = path.join(space.work, 'there-2');
+  fs.mkdirSync(here);
+  fs.mkdirSync(there);
+  fs.writeFileSync(path.join(here, 'a.txt'), 'a\n');
+  fs.writeFileSync(path.join(here, 'b.txt'), 'b\n');
+  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--watch', '--two-way', '--interval', '600', '--json', here, `${space.sshd.alias}:${there}`];
+  const same = (): boolean => files(here).join() === files(there).join();
+  const first = spawnFcp(args, { env: space.env, cwd: space.work });
+  try {
+    await waitFor('the first round', () => same() && files(here).length === 2);
+    fs.writeFileSync(path.join(there, 'a.txt'), 'a edited on the host\n');
+    await waitFor('the edit there, here', () => same() && files(here).includes('a.txt: a edited on the host\n'));
+  } finally {
+    expect(await first.stop()).toEqual({ code: 0, stderr: '' });
+  }
+  const rounds = first.records().filter((record) => record.event === 'round');
+  expect(rounds.map((round) => round.kind)).not.toContain('rescan');
+  expect(rounds.at(-1)).toMatchObject({ kind: 'changes', pulled: 1 });
+  // The record here is lost; meanwhile a file goes on each side: nothing is deleted, both come back.
+  fs.rmSync(path.join(space.env.HOME!, '.local', 'state', 'fcp', 'two-way'), { recursive: true });
+  fs.rmSync(path.join(here, 'a.txt'));
+  fs.rmSync(path.join(there, 'b.txt'));
+  const second = spawnFcp(args, { env: space.env, cwd: space.work });
+  try {
+    await waitFor('the first round after the loss', () => second.records().some((record) => record.event === 'round'));
+  } finally {
+    expect(await second.stop()).toEqual({ code: 0, stderr: '' });
+  }
+  expect(files(here)).toEqual(['a.txt: a edited on the host\n', 'b.txt: b\n']);
+  expect(files(there)).toEqual(files(here));
+  expect(second.records().find((record) => record.event === 'round')).toMatchObject({ kind: 'initial', pushed: 1, pulled: 1, deletedHere: 0, deletedThere: 0 });
+});

@@ -33,6 +33,17 @@ import type { Message, MessageOf } from '../../../src/protocol/messages';
 const SLASH = 0x2f;
 const DOT = 0x2e;
 
+/** TWO_WAY's and TWO_WAY_SIDE's fields after op or event: the codec carries the path as bytes (its handlers check it). */
+function twoWayFields() {
+  return {
+    mode: fc.integer({ min: 0, max: 0o7777 }),
+    size: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
+    mtimeNs: i64,
+    digest: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffer.from(a)),
+    path: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  };
+}
+
 export const u8 = fc.integer({ min: 0, max: 0xff });
 export const u16 = fc.integer({ min: 0, max: 0xffff });
 export const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -244,6 +255,8 @@ export const messageArbitraries: ArbitraryByName = {
   // The codec carries the paths as bytes; test/unit/transfer/filesFrom.test.ts checks what they hold.
   FILES_FROM: fc.record({ type: fc.constant(PacketType.FILES_FROM), recursive: fc.integer({ min: 0, max: 1 }), paths: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)) }),
   DEST_STATE: fc.record({ type: fc.constant(PacketType.DEST_STATE), holds: fc.integer({ min: 0, max: 1 }) }),
+  TWO_WAY: fc.record({ type: fc.constant(PacketType.TWO_WAY), op: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
+  TWO_WAY_SIDE: fc.record({ type: fc.constant(PacketType.TWO_WAY_SIDE), event: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

@@ -541,6 +541,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FOLLOW: [1, 4097],
   FILES_FROM: [2, 65515],
   DEST_STATE: [1, 1],
+  TWO_WAY: [51, 4147],
+  TWO_WAY_SIDE: [51, 4147],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

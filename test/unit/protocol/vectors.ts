@@ -153,6 +153,16 @@ export const VECTORS: readonly Vector[] = [
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
   plain('FILES_FROM (not recursive; a/b.txt, c)', { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt\0c', 'latin1') }),
   plain('DEST_STATE (the destination holds entries)', { type: PacketType.DEST_STATE, holds: 1 }),
+  plain('TWO_WAY (RECORD dir/a.txt: 5 bytes, 0644)', {
+    type: PacketType.TWO_WAY,
+    op: 3,
+    mode: 0o644,
+    size: 5,
+    mtimeNs: 1_700_000_000_000_000_000n,
+    digest: Buffer.from('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824', 'hex'), // sha256 of "hello"
+    path: path('dir/a.txt'),
+  }),
+  plain('TWO_WAY_SIDE (LISTED, whole)', { type: PacketType.TWO_WAY_SIDE, event: 3, mode: 1, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) }),
   plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
   plain('RENAME (src/a.txt to src/b.txt)', { type: PacketType.RENAME, from: path('src/a.txt'), to: path('src/b.txt') }),
   plain('APPEND (file 3 grew by "hello" at 5)', {

@@ -10,7 +10,7 @@
  * middle on unsealed frames); `tamper` sees every encoded frame and returns the bytes to put on
  * the wire instead (flip, drop, duplicate, reorder); `split` cuts each delivery into slices.
  */
-import { FcpError, wireFromCode } from '../../../src/errors';
+import { FcpError, FcpErrorCode, wireFromCode } from '../../../src/errors';
 import {
   CHKSUM_OFFSET,
   ChksumCoverage,
@@ -388,4 +388,16 @@ export function controlHandshake(options: ControlClientOptions, pumpOptions: Pum
     sessionFor: () => undefined,
   });
   return Pump.handshake(client, server, pumpOptions);
+}
+
+/** The server refused the request before its owner saw it: `code` in its last message, an ERROR. */
+export function expectRequestRefused(pump: Pump, code: FcpErrorCode): void {
+  expect(pump.server.failure?.code).toBe(code);
+  expect(pump.server.sent.at(-1)).toMatchObject({ type: PacketType.ERROR, code: wireFromCode(code) });
+  expect(pump.actionsOf('server', 'request')).toEqual([]);
+}
+
+/** A server whose PARAMS answer leaves `feature` out (one that does not know it). */
+export function answerWithout(feature: number): PumpOptions {
+  return { rewrite: (message, from) => (from === 'server' && message.type === PacketType.PARAMS ? { ...message, features: message.features & ~feature } : message) };
 }

@@ -2,32 +2,69 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { TWO_WAY_SCHEMA_VERSION, TwoWayDb, twoWayDbFile, SyncedPath } from '../../../src/state/twoWayDb';
+import { Recorded, sideDbFile, TWO_WAY_SCHEMA_VERSION, TwoWayDb, twoWayDbFile } from '../../../src/state/twoWayDb';
 
 let dir: string;
-beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-twowaydb-'))));
+let root: Buffer;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-twowaydb-'));
+  root = Buffer.from(path.join(dir, 'root'));
+  fs.mkdirSync(root);
+});
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const synced = (p: string): SyncedPath => ({ path: p, hash: 'a'.repeat(64), mode: 0o640, here: { size: 3, mtimeUs: 1_733_354_280_123_456 }, there: { size: 3, mtimeUs: 1_733_354_280_123_457 } });
+const recorded = (p: string): Recorded => ({ path: p, hash: 'a'.repeat(64), mode: 0o640, size: 3, mtimeUs: 1_733_354_280_123_456 });
+const quiet = (): void => undefined;
 
 test('paths survive a reopen, names of any bytes and microsecond times exactly; forgotten paths are gone', () => {
   const file = path.join(dir, 'state', 'pair.db');
-  const db = TwoWayDb.open(file);
+  const db = TwoWayDb.open(file, root, quiet);
   const odd = Buffer.from([0x64, 0x2f, 0xff, 0x0a]).toString('latin1');
-  db.update([synced('a'), synced(odd), synced('b')]);
+  db.update([recorded('a'), recorded(odd), recorded('b')]);
   db.update([], ['b']);
+  const pair = db.pairId();
   db.close();
   expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
   expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-  const again = TwoWayDb.open(file);
-  expect([...again.all().values()].sort((x, y) => (x.path < y.path ? -1 : 1))).toEqual([synced('a'), synced(odd)]);
+  const again = TwoWayDb.open(file, root, quiet);
+  expect([...again.all().values()].sort((x, y) => (x.path < y.path ? -1 : 1))).toEqual([recorded('a'), recorded(odd)]);
+  expect(again.pairId()).toBe(pair);
+  expect(pair).toMatch(/^[0-9a-f]{64}$/);
   again.close();
+});
+
+test('a record opened for another directory under the same name is emptied, and says so', () => {
+  const file = path.join(dir, 'pair.db');
+  const db = TwoWayDb.open(file, root, quiet);
+  db.update([recorded('a')]);
+  db.close();
+  // Another inode at the same path: a directory made anew (made before the old one goes, so its inode is not reused).
+  fs.mkdirSync(path.join(dir, 'elsewhere'));
+  fs.rmSync(root, { recursive: true });
+  fs.renameSync(path.join(dir, 'elsewhere'), root);
+  const said: string[] = [];
+  const again = TwoWayDb.open(file, root, (line) => said.push(line));
+  expect(again.all().size).toBe(0);
+  expect(said.join('\n')).toMatch(/syncs as the first time \(nothing deleted\)/);
+  again.close();
+});
+
+test('a version 1 database (one per pair, both stats) becomes the record of the side here, its rows kept', () => {
+  const file = path.join(dir, 'pair.db');
+  const raw = new Database(file);
+  raw.exec('CREATE TABLE synced (path BLOB PRIMARY KEY, hash TEXT NOT NULL, mode INTEGER NOT NULL, here_size INTEGER NOT NULL, here_mtime_us INTEGER NOT NULL, there_size INTEGER NOT NULL, there_mtime_us INTEGER NOT NULL) WITHOUT ROWID');
+  raw.prepare('INSERT INTO synced VALUES (?, ?, ?, ?, ?, ?, ?)').run(Buffer.from('a'), 'b'.repeat(64), 0o600, 7, 1_000_001, 8, 2_000_002);
+  raw.pragma('user_version = 1');
+  raw.close();
+  const db = TwoWayDb.open(file, root, quiet);
+  expect([...db.all().values()]).toEqual([{ path: 'a', hash: 'b'.repeat(64), mode: 0o600, size: 7, mtimeUs: 1_000_001 }]);
+  db.close();
 });
 
 test('a file that is not a database is FCP_ERR_TWO_WAY_STATE, saying it may be removed', () => {
   const file = path.join(dir, 'pair.db');
   fs.writeFileSync(file, 'not a database at all, but long enough to have a header'.repeat(100));
-  expect(() => TwoWayDb.open(file)).toThrow(expect.objectContaining({ code: 'FCP_ERR_TWO_WAY_STATE', hint: expect.stringContaining('remove it') }));
+  expect(() => TwoWayDb.open(file, root, quiet)).toThrow(expect.objectContaining({ code: 'FCP_ERR_TWO_WAY_STATE', hint: expect.stringContaining('remove it') }));
 });
 
 test('a database of a newer schema is refused', () => {
@@ -35,12 +72,14 @@ test('a database of a newer schema is refused', () => {
   const raw = new Database(file);
   raw.pragma(`user_version = ${TWO_WAY_SCHEMA_VERSION + 1}`);
   raw.close();
-  expect(() => TwoWayDb.open(file)).toThrow(expect.objectContaining({ code: 'FCP_ERR_TWO_WAY_STATE', message: expect.stringContaining('newer') }));
+  expect(() => TwoWayDb.open(file, root, quiet)).toThrow(expect.objectContaining({ code: 'FCP_ERR_TWO_WAY_STATE', message: expect.stringContaining('newer') }));
 });
 
-test('one database per pair, in the given state directory', () => {
+test('one record per pair here, one per directory and pair on the other side, in the given state directory', () => {
   const env = { XDG_STATE_HOME: dir };
   expect(twoWayDbFile('/a', 'h:/b', env)).toMatch(new RegExp(`^${dir}/fcp/two-way/[0-9a-f]{32}\\.db$`));
   expect(twoWayDbFile('/a', 'h:/b', env)).not.toBe(twoWayDbFile('/a', 'h:/c', env));
   expect(twoWayDbFile('/a', 'h:/b', env)).not.toBe(twoWayDbFile('h:/b', '/a', env));
+  expect(sideDbFile('/b', 'f'.repeat(64), env)).toMatch(new RegExp(`^${dir}/fcp/two-way/sides/[0-9a-f]{32}\\.db$`));
+  expect(sideDbFile('/b', 'f'.repeat(64), env)).not.toBe(sideDbFile('/b', 'e'.repeat(64), env));
 });

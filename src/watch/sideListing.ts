@@ -1,16 +1,15 @@
 /**
- * The two sides of fcp --watch --two-way, as the rounds see them: what each holds (its regular
- * files, by path relative to its directory: latin1 spellings of the bytes, `/`-separated, with
- * size, mtime and permission bits), the content digest of a file here, a file's removal. A
- * directory on this machine is walked; a directory on a host is listed by a dry-run sync pulled
- * from its fcpd over the watch's session (every file the sender announces: CopyOptions.onListed),
- * so no message is added to the protocol (PROTOCOL.md §7.12).
+ * A side of fcp --watch --two-way as the rounds see it: its regular files (by path relative to its
+ * directory: latin1 spellings of the bytes, `/`-separated) with size, mtime and permission bits,
+ * and each file's version: the recorded one when size and mtime are the recorded ones, else the
+ * file's sha256, read here. The same code lists fcp's side and fcpd's (PROTOCOL.md §7.12), each
+ * against its own record (state/twoWayDb.ts).
  */
 import * as fs from 'node:fs';
-import { copy, CopyOptions } from '../client/copy';
 import { asFcpError, FcpError } from '../errors';
 import { PERM_MASK } from '../protocol/constants';
 import { showName } from '../showName';
+import type { Recorded } from '../state/twoWayDb';
 import { FilterRule, PathFilter } from '../sync/filter';
 import { hashFile } from '../track/folder';
 
@@ -21,11 +20,16 @@ export interface FileState {
   mode: number;
 }
 
-export interface Listing {
-  files: Map<string, FileState>;
+/** A file with its version's content digest (sha256, hex). */
+export type SideFile = FileState & { hash: string };
+
+export interface SideListing {
+  files: Map<string, SideFile>;
+  /** The side's record: what it held at the last sync, by path. */
+  records: Map<string, Recorded>;
   /**
-   * false: some entries could not be read (a directory here, a file the sender skipped there): a
-   * path missing from the listing may be there still, and is not taken for deleted.
+   * false: some entries could not be read (a directory, a file): a path missing from the listing
+   * may be there still, and is not taken for deleted.
    */
   complete: boolean;
 }
@@ -49,16 +53,22 @@ export function under(root: Buffer, rel: string): Buffer {
   return rel.length === 0 ? root : Buffer.concat([root, SLASH, Buffer.from(rel, 'latin1')]);
 }
 
-/** A directory on this machine: its files now, and each file's state (undefined: none there). */
-export function stateOf(file: Buffer): FileState | undefined {
-  const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  if (!stat?.isFile()) return undefined;
+function stateOfStat(stat: fs.BigIntStats): FileState {
   return { size: Number(stat.size), mtimeUs: microseconds(stat.mtimeNs), mode: Number(stat.mode) & PERM_MASK };
 }
 
+/** A file's state now (undefined: no regular file there). */
+export function stateOf(file: Buffer): FileState | undefined {
+  const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  return stat?.isFile() ? stateOfStat(stat) : undefined;
+}
+
+export const sameState = (a: FileState | undefined, b: FileState | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : a.size === b.size && a.mtimeUs === b.mtimeUs && a.mode === b.mode;
+
 /** The regular files below `root` the filter leaves in (directories it excludes are not entered). */
-export function walkFiles(root: Buffer, filter: PathFilter): Listing {
-  const found: Listing = { files: new Map(), complete: true };
+export function walkFiles(root: Buffer, filter: PathFilter): { files: Map<string, FileState>; complete: boolean } {
+  const found = { files: new Map<string, FileState>(), complete: true };
   const visit = (rel: string): void => {
     let names: Buffer[];
     try {
@@ -75,7 +85,7 @@ export function walkFiles(root: Buffer, filter: PathFilter): Listing {
       if (stat?.isDirectory()) {
         if (!filter.excludes(Buffer.from(path, 'latin1'), true)) visit(path);
       } else if (stat?.isFile() && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
-        found.files.set(path, { size: Number(stat.size), mtimeUs: microseconds(stat.mtimeNs), mode: Number(stat.mode) & PERM_MASK });
+        found.files.set(path, stateOfStat(stat));
       }
     }
   };
@@ -83,7 +93,7 @@ export function walkFiles(root: Buffer, filter: PathFilter): Listing {
   return found;
 }
 
-/** The sha256 (hex) of a file here; undefined when it is gone. */
+/** The sha256 (hex) of a file; undefined when it is gone. */
 export async function digestOf(file: Buffer): Promise<string | undefined> {
   try {
     return await hashFile(file);
@@ -93,25 +103,25 @@ export async function digestOf(file: Buffer): Promise<string | undefined> {
   }
 }
 
-/**
- * A directory on a host, listed through its fcpd: a dry-run sync of its contents into `here`
- * (which nothing changes), every file the sender announces taken down.
- */
-export async function listThere(there: string, here: string, options: CopyOptions): Promise<Listing> {
-  const found: Listing = { files: new Map(), complete: true };
-  const summary = await copy({
-    ...options,
-    sources: [`${there}/`],
-    destination: `${here}/`,
-    recursive: true,
-    dryRun: true,
-    connections: 1,
-    onEvent: undefined,
-    onListed: (path, entry) => {
-      if (entry.kind === 'file') found.files.set(path.toString('latin1'), { size: entry.size, mtimeUs: microseconds(entry.mtimeNs), mode: entry.perm });
-    },
-  });
-  // An entry the sender could not read is not in the listing: taking it for deleted would delete it here.
-  found.complete = summary.errors.length === 0;
-  return found;
+/** Lists a side: its files, each with its version (read when its stat is not the recorded one), and its record. */
+export async function listSide(root: Buffer, filter: PathFilter, records: Map<string, Recorded>): Promise<SideListing> {
+  const walked = walkFiles(root, filter);
+  const listing: SideListing = { files: new Map(), records, complete: walked.complete };
+  for (const [path, state] of walked.files) {
+    const recorded = records.get(path);
+    if (recorded && recorded.size === state.size && recorded.mtimeUs === state.mtimeUs) {
+      listing.files.set(path, { ...state, hash: recorded.hash });
+      continue;
+    }
+    let hash: string | undefined;
+    try {
+      hash = await digestOf(under(root, path));
+    } catch {
+      // Unreadable now: not known, so not taken for deleted either.
+      listing.complete = false;
+    }
+    // Gone since the walk: deleted, as far as this listing knows.
+    if (hash !== undefined) listing.files.set(path, { ...state, hash });
+  }
+  return listing;
 }

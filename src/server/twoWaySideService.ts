@@ -1,0 +1,128 @@
+/**
+ * fcpd's side of fcp --watch --two-way (PROTOCOL.md §7.12): a PULL preceded by TWO_WAY OPEN opens
+ * the directory it names as a side. fcpd keeps the side's record in its own state directory
+ * (state/twoWayDb.ts, one per directory and pair), lists the side when asked (TWO_WAY LIST: every
+ * file with its version, every record row, then LISTED), writes the rows fcp sends (RECORD,
+ * FORGET), and watches the directory: the first change after a listing is reported at once
+ * (CHANGED), so that fcp's next round comes without waiting for its --interval. The session has
+ * no data connection; it lasts until fcp's DONE.
+ */
+import * as fs from 'node:fs';
+import { asFcpError, codeFromWire, FcpError, wireFromCode } from '../errors';
+import { PacketType, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
+import type { Message, TwoWayMessage } from '../protocol/messages';
+import { showName } from '../showName';
+import { sideDbFile } from '../state/twoWayDb';
+import type { PathFilter } from '../sync/filter';
+import type { LinkedConnection, TransferSummary } from '../transfer/link';
+import { takeOver } from '../wire/handshake';
+import { LocalSide } from '../watch/localSide';
+import { sideFilter } from '../watch/sideListing';
+import { pathOf, rowOf, sideMessage } from '../watch/sideWire';
+
+/** A two-way side's session: the directory (as the PULL resolved it) and the pair's id. */
+export interface SideWork {
+  kind: 'side';
+  root: Buffer;
+  pair: Buffer;
+  filter?: PathFilter;
+}
+
+const NOTHING_SENT: TransferSummary = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesSent: 0, bytesResumed: 0, errors: [] };
+
+export class TwoWaySideService {
+  private side: LocalSide | undefined;
+  /** A CHANGED may go: nothing was reported since the last listing began. */
+  private armed = true;
+  /** Requests are handled one after another, in order. */
+  private queue: Promise<void> = Promise.resolve();
+  private settle!: { resolve(summary: TransferSummary): void; reject(error: FcpError): void };
+  private over = false;
+
+  constructor(
+    private readonly control: LinkedConnection,
+    private readonly work: SideWork,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  run(): Promise<TransferSummary> {
+    const done = new Promise<TransferSummary>((resolve, reject) => (this.settle = { resolve, reject }));
+    const root = this.work.root;
+    const dbFile = sideDbFile(fs.realpathSync(root).toString(), this.work.pair.toString('hex'));
+    this.queue = LocalSide.open(root, dbFile, sideFilter(this.work.filter), this.log, () => this.changed()).then(
+      (side) => {
+        this.side = side;
+        this.log(`two-way side ${showName(root)}: record ${dbFile}`);
+      },
+      (err: unknown) => this.fail(asFcpError(err)),
+    );
+    takeOver(this.control.conn, this.control.established, {
+      message: (message) => this.onMessage(message),
+      closed: (error) => this.end(error),
+    });
+    return done;
+  }
+
+  /** A data connection has no part in a side's session. */
+  join(linked: LinkedConnection): void {
+    linked.conn.close();
+  }
+
+  abort(error: FcpError): void {
+    this.end(error);
+  }
+
+  private changed(): void {
+    if (!this.armed || this.over) return;
+    this.armed = false;
+    this.control.conn.send(sideMessage(TwoWaySideEvent.CHANGED));
+  }
+
+  private onMessage(message: Message): void {
+    if (message.type === PacketType.KEEPALIVE) return;
+    // fcp is done with the side.
+    if (message.type === PacketType.DONE) return this.end(undefined);
+    if (message.type === PacketType.ERROR) return this.end(new FcpError(codeFromWire(message.code), `fcp's two-way watch failed: ${message.message}`));
+    if (message.type !== PacketType.TWO_WAY) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent ${message.type} in a two-way side's session`));
+    // A copy: the message's buffers are views into a received frame.
+    const request: TwoWayMessage = { ...message, digest: Buffer.from(message.digest), path: Buffer.from(message.path) };
+    this.queue = this.queue.then(() => this.handle(request)).catch((err: unknown) => this.fail(asFcpError(err)));
+  }
+
+  private async handle(request: TwoWayMessage): Promise<void> {
+    const side = this.side;
+    if (this.over || !side) return;
+    switch (request.op) {
+      case TwoWayOp.LIST: {
+        // Changes from now on are news to the next listing.
+        this.armed = true;
+        const listing = await side.list();
+        const send = this.control.conn;
+        for (const row of listing.records.values()) send.send(sideMessage(TwoWaySideEvent.RECORDED, row));
+        for (const [path, file] of listing.files) send.send(sideMessage(TwoWaySideEvent.ENTRY, { path, ...file }));
+        send.send(sideMessage(TwoWaySideEvent.LISTED, undefined, listing.complete ? 1 : 0));
+        return;
+      }
+      case TwoWayOp.RECORD:
+        return side.record([rowOf(request, 'TWO_WAY RECORD')], []);
+      case TwoWayOp.FORGET:
+        return side.record([], [pathOf(request, 'TWO_WAY FORGET')]);
+      default:
+        throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY ${request.op} in a side's session, where OPEN came already`);
+    }
+  }
+
+  private fail(error: FcpError): void {
+    if (this.over) return;
+    this.control.conn.send({ type: PacketType.ERROR, code: wireFromCode(error.code), message: error.message });
+    this.end(error);
+  }
+
+  /** The session is over: fcp closed it (no error), or it failed. */
+  private end(error: FcpError | undefined): void {
+    if (this.over) return;
+    this.over = true;
+    this.control.conn.close(error);
+    void this.queue.then(() => this.side?.close()).finally(() => (error ? this.settle.reject(error) : this.settle.resolve(NOTHING_SENT)));
+  }
+}

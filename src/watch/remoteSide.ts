@@ -1,0 +1,142 @@
+/**
+ * The side of fcp --watch --two-way on a host, reached through the watch's fcpd (PROTOCOL.md
+ * §7.12): one session whose control connection stays open for as long as the link does. Its
+ * PULL, preceded by TWO_WAY OPEN with the pair's id, names the directory; fcpd then lists the side
+ * against its own record when asked, writes the rows it is sent, and says when the directory
+ * changed (CHANGED), which wakes the watch.
+ */
+import { randomBytes } from 'node:crypto';
+import { asFcpError, codeFromWire, FcpError } from '../errors';
+import { Feature, PacketType, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
+import type { Message } from '../protocol/messages';
+import { loadXxhash } from '../protocol/xxhash';
+import { ClientConnection } from '../session/connection';
+import { makeOffer } from '../session/params';
+import type { LaunchedServer } from '../launch/launcher';
+import type { Recorded } from '../state/twoWayDb';
+import type { PathFilter } from '../sync/filter';
+import { filterRulesMessage } from '../sync/filterWire';
+import { timeoutsFor } from '../timeouts';
+import { FramedConnection } from '../wire/framedConnection';
+import { runHandshake, takeOver } from '../wire/handshake';
+import type { TwoWaySide } from './localSide';
+import type { SideListing } from './sideListing';
+import { rowOf, twoWayMessage } from './sideWire';
+
+export interface RemoteSideOptions {
+  /** The host, for conflict names; the directory there, as a user path. */
+  host: string;
+  path: Buffer;
+  /** The pair's id (32 bytes): fcpd keeps the side's record under it. */
+  pair: Buffer;
+  filter: PathFilter;
+  encrypt: boolean;
+  timeoutMs?: number;
+  log(line: string): void;
+  /** fcpd reported a change in the directory. */
+  changed(): void;
+}
+
+export class RemoteSide implements TwoWaySide {
+  readonly host: string;
+  /** The listing under way: ENTRY and RECORDED gather here until LISTED. */
+  private listing: { result: SideListing; resolve(listing: SideListing): void; reject(error: FcpError): void } | undefined;
+  private failure: FcpError | undefined;
+
+  private constructor(
+    private readonly conn: FramedConnection,
+    private readonly options: RemoteSideOptions,
+  ) {
+    this.host = options.host;
+  }
+
+  /** Opens the side's session on `server` (a launched fcpd, proving `secret`). */
+  static async open(server: LaunchedServer, secret: Buffer, options: RemoteSideOptions): Promise<RemoteSide> {
+    const xxh = await loadXxhash();
+    const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
+    const conn = new FramedConnection(await server.connect(), xxh, `two-way connection to ${server.name}`, idleMs);
+    try {
+      const offered = makeOffer({ connections: 1, encrypt: options.encrypt, filters: options.filter.active });
+      const established = await runHandshake(
+        conn,
+        new ClientConnection({
+          role: 'control',
+          secret: server.secret ?? secret,
+          nonce: randomBytes(32),
+          peerName: server.name,
+          offer: { ...offered, features: offered.features | Feature.TWO_WAY },
+          mode: { type: PacketType.MODE, flags: 0 },
+          ...(options.filter.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
+          twoWay: { ...twoWayMessage(TwoWayOp.OPEN), digest: options.pair },
+          request: { type: PacketType.PULL, paths: [options.path] },
+          launchNonce: server.controlNonce,
+        }),
+        { timeoutMs: handshakeMs, log: options.log },
+      );
+      const side = new RemoteSide(conn, options);
+      takeOver(conn, established, { message: (message) => side.onMessage(message), closed: (error) => side.onClosed(error) });
+      return side;
+    } catch (err) {
+      const error = asFcpError(err);
+      conn.close(error);
+      throw error;
+    }
+  }
+
+  list(): Promise<SideListing> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.listing) return Promise.reject(new FcpError('FCP_ERR_INTERNAL', 'a two-way side was listed twice at once'));
+    return new Promise((resolve, reject) => {
+      this.listing = { result: { files: new Map(), records: new Map(), complete: true }, resolve, reject };
+      this.conn.send(twoWayMessage(TwoWayOp.LIST));
+    });
+  }
+
+  /** Sent in order behind anything else; a row fcpd did not write (the link cut) leaves its record behind, which a round settles. */
+  async record(put: readonly Recorded[], forget: readonly string[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    for (const row of put) this.conn.send(twoWayMessage(TwoWayOp.RECORD, row));
+    for (const path of forget) this.conn.send(twoWayMessage(TwoWayOp.FORGET, path));
+    await this.conn.drain();
+  }
+
+  async close(): Promise<void> {
+    if (!this.failure) this.conn.send({ type: PacketType.DONE });
+    this.failure ??= new FcpError('FCP_ERR_INTERNAL', 'the two-way side was closed');
+    this.conn.close();
+    await this.conn.whenClosed();
+  }
+
+  private onMessage(message: Message): void {
+    if (message.type === PacketType.KEEPALIVE) return;
+    if (message.type === PacketType.ERROR) return this.fail(new FcpError(codeFromWire(message.code), `${this.options.host}: ${message.message}`));
+    if (message.type !== PacketType.TWO_WAY_SIDE) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent ${message.type} in a two-way side's session`));
+    if (message.event === TwoWaySideEvent.CHANGED) return this.options.changed();
+    const listing = this.listing;
+    if (!listing) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent a listing (TWO_WAY_SIDE ${message.event}) no LIST asked for`));
+    try {
+      if (message.event === TwoWaySideEvent.LISTED) {
+        this.listing = undefined;
+        listing.result.complete = message.mode === 1;
+        return listing.resolve(listing.result);
+      }
+      const row = rowOf(message, `TWO_WAY_SIDE ${message.event}`);
+      if (message.event === TwoWaySideEvent.RECORDED) listing.result.records.set(row.path, row);
+      else listing.result.files.set(row.path, row);
+    } catch (err) {
+      this.fail(asFcpError(err));
+    }
+  }
+
+  private onClosed(error: FcpError | undefined): void {
+    this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `fcpd on ${this.options.host} ended the two-way session`));
+  }
+
+  private fail(error: FcpError): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.conn.close(error);
+    this.listing?.reject(error);
+    this.listing = undefined;
+  }
+}
