@@ -159,6 +159,30 @@ test('changes the events missed: entries added and removed are found by the next
   expect(logged).toContain('watch: inotify queue overflow; rescans still catch every change');
 });
 
+test('a directory moved in from outside the tree: changes deep inside it arrive, though the watcher does not watch below it', async () => {
+  const src = path.join(temp.make('fcp-watch-src'), 'src');
+  const dst = temp.make('fcp-watch-dst');
+  const outside = temp.make('fcp-watch-outside');
+  startTree(src);
+  write(path.join(outside, 'incoming', 'deep', 'f.txt'), 'as moved in\n');
+  const intervalS = 1;
+  const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true }, intervalS);
+  // A pass takes one interval; a round and the debounce come on top.
+  const passLimitMs = (2 * intervalS + 10) * 1000;
+  try {
+    await waitFor('the initial sync', () => watching.rounds.length >= 1);
+    fs.renameSync(path.join(outside, 'incoming'), path.join(src, 'incoming'));
+    await waitFor('the moved-in directory at the destination', () => differences(src, dst).length === 0, passLimitMs);
+    // @parcel/watcher (inotify) watches incoming/ from its event on, not incoming/deep/: no event says this.
+    fs.writeFileSync(path.join(src, 'incoming', 'deep', 'f.txt'), 'changed in place, deep\n');
+    await waitFor('the change deep in the moved-in directory at the destination', () => differences(src, dst).length === 0, passLimitMs);
+  } finally {
+    await watching.stop();
+  }
+  expect(fs.readFileSync(path.join(dst, 'incoming', 'deep', 'f.txt'), 'utf8')).toBe('changed in place, deep\n');
+  expect(watching.rounds.filter((round) => round.error)).toEqual([]);
+});
+
 test('an offline period: changes are kept, and the first round after the link is back syncs them all', async () => {
   const src = path.join(temp.make('fcp-watch-src'), 'src');
   const dst = temp.make('fcp-watch-dst');
