@@ -5,13 +5,15 @@
  * network). Each append waits for the previous one to arrive, after a random pause of up to one
  * poll interval, so appends fall anywhere in the sender's poll cycle. Prints median, p99 and max.
  *
- * Usage: node dist/bench/follow.js [APPENDS] (default 1000)
+ * Usage: node dist/bench/follow.js [APPENDS] [push|pull] (default 1000, both ways); BENCH_TIMES=FILE: in
+ * parts (latencyFigures.ts), one way at a time.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { copy } from '../src';
 import { FOLLOW_POLL_MS } from '../src/follow/constants';
+import { latencyFigures } from './latencyFigures';
 import { otherSide } from './otherSide';
 
 const APPENDS = Number(process.argv[2] ?? 1000);
@@ -56,10 +58,6 @@ function arrival(file: string, size: number, since: bigint, limitMs = ARRIVAL_LI
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 async function run(way: 'push' | 'pull'): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-bench-follow-'));
   const source = path.join(work, 'app.log');
@@ -86,12 +84,7 @@ async function run(way: 'push' | 'pull'): Promise<void> {
     controller.abort();
     const summary = await done;
     if (!fs.readFileSync(copied).equals(fs.readFileSync(source)) || summary.errors.length > 0) throw new Error(`${way}: the copy differs from the source`);
-    latencies.sort((a, b) => a - b);
-    const ms = (value: number): string => `${value.toFixed(1)} ms`;
-    console.log(
-      `${way} over ${side.label}: ${APPENDS} appends of ${LINE.length} B, poll ${FOLLOW_POLL_MS} ms: ` +
-        `median ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(latencies[latencies.length - 1]!)}`,
-    );
+    console.log(`${way} over ${side.label}, ${LINE.length} B appends, poll ${FOLLOW_POLL_MS} ms: ${latencyFigures(latencies, 'appends')}; load average ${os.loadavg()[0]!.toFixed(2)}`);
   } finally {
     controller.abort();
     await done.catch(() => undefined);
@@ -100,8 +93,9 @@ async function run(way: 'push' | 'pull'): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await run('push');
-  await run('pull');
+  const asked = process.argv[3];
+  const ways: ('push' | 'pull')[] = asked === 'push' || asked === 'pull' ? [asked] : ['push', 'pull'];
+  for (const way of ways) await run(way);
 }
 
 main().catch((err: unknown) => {

@@ -3,8 +3,11 @@
  * - latency: a watch pushing through one fcpd (fcpd --serve --reuse): on loopback, or on the
  *   emulated WAN with BENCH_WAN=1 (otherSide.ts);
  *   BENCH_CHANGES (default 1,000) small files written one after another, each timed from its
- *   write until the destination holds it with the same bytes; median and p99. The 200 ms debounce
- *   (src/watch/constants.ts) is part of every figure by design.
+ *   write until the destination holds it with the same bytes; median, p99 and max. Each write
+ *   waits for the previous change to arrive and then a random pause of up to one debounce, so
+ *   that every change is a round of its own (latency, not one batch) and writes fall anywhere in
+ *   the watch's once-a-second rescan ticks. The 200 ms debounce (src/watch/constants.ts) is part
+ *   of every figure by design. BENCH_TIMES=FILE: in parts (latencyFigures.ts).
  * - idle: `fcp --watch --via-fcpd` of a BENCH_FILES (default 100,000) file tree (the destination
  *   a `cp -a` of it), left alone after its initial sync; the CPU time of fcp and its fcpd over BENCH_IDLE_S (default 60) seconds, as
  *   a share of one core, per thread of fcp (is the watcher's thread idle?) and for its fcpd. One
@@ -17,13 +20,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEBOUNCE_MS } from '../src/watch/constants';
 import { watch } from '../src/watch/watch';
+import { latencyFigures } from './latencyFigures';
 import { otherSide } from './otherSide';
+import { openLink } from './suite/links';
 
 const ROOT = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'fcp-bench-watch-'));
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 1000);
 const FILES = Number(process.env.BENCH_FILES ?? 100_000);
-const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 60);
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 120);
 const INTERVAL_S = Number(process.env.BENCH_INTERVAL_S ?? 60);
 const SETTLE_S = 10;
 const POLL_MS = 2;
@@ -31,10 +37,6 @@ const WAIT_LIMIT_MS = 30_000;
 const CLOCK_TICKS = 100;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function readIfThere(file: string): string | undefined {
   try {
@@ -56,13 +58,19 @@ async function latency(): Promise<void> {
     copy: { sources: [`${src}/`], destination: side.at(dst), ...side.options(120) },
     intervalS: 60,
     signal: stop.signal,
-    onRound: () => rounds++,
+    onRound: (report) => {
+      rounds++;
+      // A failed round is retried, and its change arrives later: the figures would hide why.
+      if (report.error) console.error(`round ${report.round} (${report.kind}) failed: ${report.error.message}`);
+    },
   });
   while (rounds === 0) await sleep(10);
+  const loadBefore = os.loadavg()[0]!;
   const times: number[] = [];
   for (let i = 0; i < CHANGES; i++) {
     const name = `f${i % 100}.txt`;
     const content = `change ${i} ${'x'.repeat(i % 50)}\n`;
+    await sleep(Math.random() * DEBOUNCE_MS);
     const started = process.hrtime.bigint();
     fs.writeFileSync(path.join(src, name), content);
     const deadline = Date.now() + WAIT_LIMIT_MS;
@@ -76,75 +84,121 @@ async function latency(): Promise<void> {
   }
   stop.abort();
   await watching;
-  const sorted = [...times].sort((a, b) => a - b);
-  console.log(`latency, write to verified at the destination, ${CHANGES} small changes, pushed over ${side.label} (one fcpd for every round):`);
-  console.log(`  median ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms; ${rounds} rounds; load average ${os.loadavg()[0]!.toFixed(2)}`);
+  console.log(`latency, write to verified at the destination, pushed over ${side.label} (one fcpd for every round):`);
+  console.log(`  ${latencyFigures(times, 'small changes')}; ${rounds} rounds; load average ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end`);
 }
 
-/** CPU seconds (user + system) in a /proc stat file. */
+/** CPU seconds (user + system) in a /proc stat file; 0 once the process is gone. */
 function statSeconds(file: string): number {
-  const fields = fs.readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
+  const text = readIfThere(file);
+  if (text === undefined) return 0;
+  const fields = text.slice(text.lastIndexOf(') ') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
-/** CPU seconds so far of a process (fcp), of its children (fcpd), and of each of its threads by name (`main` is the event loop's). */
-function cpuSeconds(pid: number): { fcp: number; children: number; threads: Map<string, number> } {
-  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  const threads = new Map<string, number>();
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) {
-    // Node 20 names neither its libuv pool nor V8's helpers: those show as `node/TID`.
-    const name = tid === pid ? 'main' : `${fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()}/${tid}`;
-    threads.set(name, (threads.get(name) ?? 0) + statSeconds(`/proc/${pid}/task/${tid}/stat`));
+/** Every process below `pid`, by pid, with what it runs (`fcpd` for an fcpd, else its comm). */
+function descendants(pid: number): Map<number, string> {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    const stat = /^\d+$/.test(entry) ? readIfThere(`/proc/${entry}/stat`) : undefined;
+    if (stat !== undefined) parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[1]));
   }
-  return { fcp: statSeconds(`/proc/${pid}/stat`), children: children.reduce((sum, child) => sum + statSeconds(`/proc/${child}/stat`), 0), threads };
+  const found = new Map<number, string>();
+  const visit = (parent: number): void => {
+    for (const [child, of] of parents) {
+      if (of !== parent || found.has(child)) continue;
+      const command = readIfThere(`/proc/${child}/cmdline`) ?? '';
+      found.set(child, command.includes('fcpd') ? 'fcpd' : (readIfThere(`/proc/${child}/comm`) ?? '?').trim());
+      visit(child);
+    }
+  };
+  visit(pid);
+  return found;
 }
 
-async function idle(): Promise<void> {
-  const src = path.join(ROOT, 'idle-src');
-  const dst = path.join(ROOT, 'idle-dst');
+/** CPU seconds so far of fcp by thread (`main` is the event loop's), and of the other side's processes by what they run. */
+function cpuSeconds(fcp: number, otherSide: number): { fcp: number; threads: Map<string, number>; other: Map<string, number> } {
+  const threads = new Map<string, number>();
+  for (const tid of fs.readdirSync(`/proc/${fcp}/task`).map(Number)) {
+    // Node 20 names neither its libuv pool nor V8's helpers: those show as `node/TID`.
+    const name = tid === fcp ? 'main' : `${(readIfThere(`/proc/${fcp}/task/${tid}/comm`) ?? '?').trim()}/${tid}`;
+    threads.set(name, (threads.get(name) ?? 0) + statSeconds(`/proc/${fcp}/task/${tid}/stat`));
+  }
+  const other = new Map<string, number>();
+  for (const [pid, what] of descendants(otherSide)) other.set(what, (other.get(what) ?? 0) + statSeconds(`/proc/${pid}/stat`));
+  return { fcp: statSeconds(`/proc/${fcp}/stat`), threads, other };
+}
+
+function makeTree(src: string): void {
   const perDir = 100;
   for (let d = 0; d < FILES / perDir; d++) {
     const dir = path.join(src, `d${Math.floor(d / 10)}`, `e${d}`);
     fs.mkdirSync(dir, { recursive: true });
     for (let f = 0; f < perDir; f++) fs.writeFileSync(path.join(dir, `f${f}`), `${d}/${f}\n`);
   }
+}
+
+/**
+ * `link`: `local` (--via-fcpd: fcpd is fcp's child) or `loopback` (fcpd over SSH through an sshd
+ * of the bench's own on 127.0.0.1: the other side is everything that sshd starts).
+ * BENCH_CPU_PROF=DIR: fcp, and over SSH fcpd (node refuses --cpu-prof in NODE_OPTIONS, which a local
+ * fcpd would inherit), run under node --cpu-prof, their profiles written to DIR at exit.
+ */
+async function idle(link: 'local' | 'loopback'): Promise<void> {
+  const src = path.join(ROOT, 'idle-src');
+  const dst = path.join(ROOT, 'idle-dst');
+  makeTree(src);
   // The destination holds the tree already (cp -a keeps the times the quick check compares): the
   // first round is a walk, not 100,000 files sent, which on this shared machine took minutes.
   execFileSync('cp', ['-a', `${src}/.`, dst]);
   const fcp = path.join(__dirname, '..', '..', 'bin', 'fcp');
-  const child = spawn(process.execPath, [fcp, '--watch', '--json', '--via-fcpd', '--interval', String(INTERVAL_S), `${src}/`, dst], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const started = Date.now();
-  while (!output.includes('"event":"round"')) {
-    if (child.exitCode !== null) throw new Error('fcp --watch ended before its first round');
-    await sleep(100);
+  const fcpd = path.join(__dirname, '..', '..', 'bin', 'fcpd');
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const profiling = profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
+  const ssh = link === 'loopback' ? openLink('loopback', ROOT) : undefined;
+  const where = ssh
+    ? ['-F', ssh.sshConfig!, '--fcpd-path', [process.execPath, ...profiling, fcpd].join(' '), `${src}/`, `${ssh.host!}:${dst}`]
+    : ['--via-fcpd', `${src}/`, dst];
+  const child = spawn(process.execPath, [...profiling, fcp, '--watch', '--json', '--interval', String(INTERVAL_S), ...where], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The other side: fcp's children (a local fcpd), or the sshd's (its session, fcpd).
+  const sshdPid = ssh ? ssh.serverPid! : child.pid!;
+  try {
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
+    const started = Date.now();
+    while (!output.includes('"event":"round"')) {
+      if (child.exitCode !== null) throw new Error('fcp --watch ended before its first round');
+      await sleep(100);
+    }
+    const initialS = (Date.now() - started) / 1000;
+    // The first round's garbage is collected first: that is the sync's cost, not the idle watch's.
+    await sleep(SETTLE_S * 1000);
+    const before = cpuSeconds(child.pid!, sshdPid);
+    const loadBefore = os.loadavg()[0]!;
+    await sleep(IDLE_S * 1000);
+    const after = cpuSeconds(child.pid!, sshdPid);
+    const rounds = output.split('"event":"round"').length - 1;
+    const share = (seconds: number): string => `${seconds.toFixed(2)} CPU s = ${((100 * seconds) / IDLE_S).toFixed(2)} % of a core`;
+    const used = (now: Map<string, number>, then: Map<string, number>): [string, number][] =>
+      [...now].map(([name, seconds]) => [name, seconds - (then.get(name) ?? 0)] as [string, number]).filter(([, seconds]) => seconds >= 0.005);
+    const threads = used(after.threads, before.threads).map(([name, seconds]) => `${name} ${seconds.toFixed(2)}`).join(', ');
+    const other = used(after.other, before.other);
+    console.log(`idle watch of ${FILES} files to ${ssh ? 'fcpd over SSH (loopback sshd)' : 'a local fcpd (--via-fcpd)'}, --interval ${INTERVAL_S} (initial sync ${initialS.toFixed(1)} s, ${rounds} rounds), over ${IDLE_S} s from ${SETTLE_S} s after it:`);
+    console.log(`  fcp ${share(after.fcp - before.fcp)} (threads, CPU s: ${threads})`);
+    console.log(`  other side: ${other.map(([name, seconds]) => `${name} ${share(seconds)}`).join('; ') || 'nothing measurable'}`);
+    console.log(`  load average ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (2 cores, shared)`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('close', resolve)));
+    ssh?.close();
   }
-  const initialS = (Date.now() - started) / 1000;
-  // The first round's garbage is collected first: that is the sync's cost, not the idle watch's.
-  await sleep(SETTLE_S * 1000);
-  const before = cpuSeconds(child.pid!);
-  const loadBefore = os.loadavg()[0]!;
-  await sleep(IDLE_S * 1000);
-  const after = cpuSeconds(child.pid!);
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('close', resolve));
-  const share = (seconds: number): string => `${seconds.toFixed(2)} CPU s = ${((100 * seconds) / IDLE_S).toFixed(2)} % of a core`;
-  const threads = [...after.threads]
-    .map(([name, seconds]) => [name, seconds - (before.threads.get(name) ?? 0)] as const)
-    .filter(([, seconds]) => seconds >= 0.005)
-    .map(([name, seconds]) => `${name} ${seconds.toFixed(2)}`)
-    .join(', ');
-  console.log(`idle watch of ${FILES} files, --interval ${INTERVAL_S} (initial sync ${initialS.toFixed(1)} s), over ${IDLE_S} s from ${SETTLE_S} s after it:`);
-  console.log(`  fcp ${share(after.fcp - before.fcp)} (threads, CPU s: ${threads}); its fcpd ${share(after.children - before.children)}`);
-  console.log(`  load average ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (2 cores, shared)`);
 }
 
 async function main(): Promise<void> {
   const which = process.argv[2];
   try {
     if (which !== 'idle') await latency();
-    if (which !== 'latency') await idle();
+    if (which !== 'latency') await idle(process.argv[3] === 'loopback' ? 'loopback' : 'local');
   } finally {
     fs.rmSync(ROOT, { recursive: true, force: true });
   }

@@ -32,6 +32,8 @@ export interface Link {
   sshConfig?: string;
   /** The command as it runs on the client's host. */
   wrap(command: string[]): string[];
+  /** The ssh server's pid, where the bench started it (its sessions are its children). */
+  serverPid?: number;
   /** CPU seconds (user + system) the ssh server's finished sessions have used so far. */
   serverCpu(): number | undefined;
   /** Waits until the server has reaped the sessions of a finished command. */
@@ -94,6 +96,7 @@ function loopbackLink(work: string): Link {
     host: 'bench',
     sshConfig,
     wrap: (c) => c,
+    serverPid: sshd.pid!,
     serverCpu: () => reapedCpu(sshd.pid!),
     settle: () => waitForNoChildren(sshd.pid!),
     close: () => sshd.kill(),

@@ -28,3 +28,15 @@ export const MIN_FCPD_IDLE_S = 60;
  */
 export const RESCAN_SLICE_MS = 1_000;
 export const MAX_RESCAN_SLICES = 600;
+/**
+ * Most rescan passes are light (a directory's entries are stat'ed only when its ctime moved:
+ * added, removed and renamed entries); every this many passes one is whole (every entry stat'ed),
+ * for a change in place whose file-system event was lost. Without events every pass is whole.
+ */
+export const WHOLE_PASS_EVERY = 10;
+/**
+ * A directory whose ctime was this close to the moment it was listed is listed again by the next
+ * light pass: a change in the same tick of the file system's clock leaves the ctime as it was
+ * (2 s: FAT's granularity; a Linux disk file system's is a few ms).
+ */
+export const RACY_CTIME_MS = 2_000;

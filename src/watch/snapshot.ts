@@ -4,15 +4,21 @@
  * changed; the snapshot, looked at again there, says which did, and which names only moved
  * (renames.ts). A rescan does the same for the whole tree, for what the events missed.
  *
- * Why it is shaped for the rescan: an idle watch of 100,000 files spends its CPU there (a pass is
- * 100,000 lstats, and an interval is a minute). So a pass compares each stat with the entry it
- * holds in place (no object is made for an entry that did not change), reuses one buffer for the
- * paths it stats, and is cut into slices: each directory belongs to one slice, and a pass runs
- * one slice per tick, so every directory is looked at once per pass at the same point of it, and
- * the event loop is never held for a whole pass.
+ * Why it is shaped for the rescan: an idle watch of 100,000 files spends its CPU there (a whole
+ * pass is 100,000 lstats, 0.6 CPU s here, mostly in the kernel, and an interval is a minute). So
+ * most passes are light: a directory is listed again, and what it holds stat'ed, only when its
+ * ctime moved since it was last listed (an entry added, removed or renamed in it, or the directory
+ * itself changed); what changes a file in place is the events' to report. A whole pass, which
+ * stats every entry, still comes every few passes (the caller says which), for in-place changes
+ * whose events were lost. Either way a pass compares each stat with the entry it holds in place
+ * (no object is made for an entry that did not change), reuses one buffer for the paths it stats,
+ * and is cut into slices: each directory belongs to one slice, and a pass runs one slice per tick,
+ * so every directory is looked at once per pass at the same point of it, and the event loop is
+ * never held for a whole pass.
  */
 import * as fs from 'node:fs';
 import { PERM_MASK } from '../protocol/constants';
+import { RACY_CTIME_MS } from './constants';
 import { detectRenames, Rename, Stamp } from './renames';
 
 /** What the snapshot holds of an entry; `seen` is the last look at its directory that found it. */
@@ -23,7 +29,19 @@ interface Dir {
   entries: Map<string, Entry>;
   /** The slice of a pass this directory is rescanned in. */
   slice: number;
+  /** The directory's ctime when it was last listed (NaN: it could not be), and the clock then. */
+  listedCtimeMs: number;
+  listedAt: number;
+  /**
+   * It appeared after the snapshot was made: looked at whole in light passes too, since the
+   * events may not cover it (@parcel/watcher does not watch the subdirectories of a directory
+   * moved in from elsewhere).
+   */
+  young: boolean;
 }
+
+/** A light pass stats directories only, and lists again those that changed; a whole pass stats every entry. */
+export type PassKind = 'light' | 'whole';
 
 /** Whether the user's filters leave out the entry at this path (relative to the source). */
 export type Excluded = (path: Buffer, isDir: boolean) => boolean;
@@ -83,17 +101,26 @@ export class TreeSnapshot {
   /** The source's path, a slash, then the path being stat'ed: one buffer for every stat of a pass. */
   private scratch: Buffer;
 
-  /** Scans the tree below `root`; a rescan pass is cut into `slices` slices. */
+  /** Whether the directories held now were there when the snapshot was made (not young). */
+  private made = false;
+
+  /**
+   * Scans the tree below `root`; a rescan pass is cut into `slices` slices. `racyMs`: a directory
+   * whose ctime was less than this before it was listed is listed again by the next light pass,
+   * as a change in the same tick of the file system's clock would leave its ctime as it was.
+   */
   constructor(
     private readonly root: Buffer,
     private readonly excluded: Excluded,
     readonly slices = 1,
+    private readonly racyMs = RACY_CTIME_MS,
   ) {
     this.weights = new Array<number>(slices).fill(0);
     this.scratch = Buffer.alloc(root.length + 1 + 4096);
     root.copy(this.scratch);
     this.scratch[root.length] = 0x2f;
     this.addDir('', new Found());
+    this.made = true;
   }
 
   /** The entry at `path` (relative to the source, latin1), as held. */
@@ -123,22 +150,44 @@ export class TreeSnapshot {
   }
 
   /** Rescans the next slice's directories (every `slices` calls, the whole tree): what changed since the last look. */
-  rescan(): Changes {
+  rescan(kind: PassKind = 'whole'): Changes {
     const slice = this.nextSlice;
     this.nextSlice = (slice + 1) % this.slices;
     const found = new Found();
     // The keys first: a look adds and drops directories.
     const keys: string[] = [];
     for (const [key, dir] of this.dirs) if (dir.slice === slice) keys.push(key);
-    for (const key of keys) this.rescanDir(key, found);
+    for (const key of keys) {
+      if (kind === 'light' && !this.relistDue(key)) continue;
+      // The directory itself may have changed (its mode): its parent, unchanged, would not say so.
+      if (kind === 'light' && key.length > 0) this.refreshEntry(key, found);
+      this.rescanDir(key, found);
+    }
     return found.changes();
+  }
+
+  /** Whether a light pass must list directory `key` again: it is young, or its ctime moved or is racy. */
+  private relistDue(key: string): boolean {
+    const dir = this.dirs.get(key);
+    if (!dir) return false;
+    if (dir.young) return true;
+    const stat = this.lstat(key);
+    return stat?.ctimeMs !== dir.listedCtimeMs || dir.listedAt - dir.listedCtimeMs < this.racyMs;
+  }
+
+  /** Looks at the entry of directory `key` in its parent, as a look at the parent would. */
+  private refreshEntry(key: string, found: Found): void {
+    const slash = key.lastIndexOf('/');
+    const parentKey = slash < 0 ? '' : key.slice(0, slash);
+    const parent = this.dirs.get(parentKey);
+    if (parent) this.lookAt(parentKey, parent, key.slice(slash + 1), found, false);
   }
 
   /** Lists directory `key` again and looks at each name in it (not below: its directories are rescanned in their own slices). */
   private rescanDir(key: string, found: Found): void {
     const dir = this.dirs.get(key);
     if (!dir) return;
-    const names = this.list(key);
+    const names = this.list(key, dir);
     // Unreadable now: what it held stays as it was, and it is listed again at the next pass.
     if (!names) return;
     const look = ++this.look;
@@ -192,10 +241,10 @@ export class TreeSnapshot {
   private addDir(key: string, found: Found): void {
     let slice = 0;
     for (let i = 1; i < this.slices; i++) if (this.weights[i]! < this.weights[slice]!) slice = i;
-    const dir: Dir = { entries: new Map(), slice };
+    const dir: Dir = { entries: new Map(), slice, listedCtimeMs: NaN, listedAt: 0, young: this.made };
     this.dirs.set(key, dir);
     // Unreadable now: its names are found when a rescan can list it.
-    const names = this.list(key) ?? [];
+    const names = this.list(key, dir) ?? [];
     const look = ++this.look;
     for (const name of names) this.lookAt(key, dir, name, found, false, look);
   }
@@ -213,11 +262,15 @@ export class TreeSnapshot {
     for (const [child, childEntry] of below.entries) this.drop(path, below, child, childEntry, found);
   }
 
-  /** The names in directory `key` (latin1), or undefined when it cannot be listed. */
-  private list(key: string): string[] | undefined {
+  /** The names in directory `key` (latin1), or undefined when it cannot be listed; `dir` keeps the ctime it had. */
+  private list(key: string, dir: Dir): string[] | undefined {
+    // The ctime before the names: a change made while they are read moves it again.
+    dir.listedCtimeMs = this.lstat(key)?.ctimeMs ?? NaN;
+    dir.listedAt = Date.now();
     try {
       return fs.readdirSync(this.bytesOf(key), 'latin1');
     } catch {
+      dir.listedCtimeMs = NaN;
       return undefined;
     }
   }

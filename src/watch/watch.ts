@@ -32,8 +32,10 @@ import {
   MIN_FCPD_IDLE_S,
   MIN_INTERVAL_S,
   RESCAN_SLICE_MS,
+  WHOLE_PASS_EVERY,
 } from './constants';
 import type { Rename } from './renames';
+import { PassSchedule } from './passSchedule';
 import { TreeSnapshot } from './snapshot';
 import { EventSource, watchEvents } from './watcher';
 
@@ -283,6 +285,8 @@ class LocalSource {
   private changed: () => void = () => undefined;
   /** Renames seen since the last batch was taken. */
   private renames: Rename[] = [];
+  /** Which slices are rescanned whole. */
+  private readonly passes: PassSchedule;
 
   constructor(
     source: Buffer,
@@ -296,6 +300,7 @@ class LocalSource {
     this.root = source.subarray(0, end);
     this.slices = Math.max(1, Math.min(MAX_RESCAN_SLICES, Math.floor((intervalS * 1000) / RESCAN_SLICE_MS)));
     this.sliceMs = (intervalS * 1000) / this.slices;
+    this.passes = new PassSchedule(this.slices, WHOLE_PASS_EVERY);
   }
 
   /** Whether the user's filters leave out a path below the source (as the walk asks: under the source's name). */
@@ -305,12 +310,18 @@ class LocalSource {
     return filter.excludes(Buffer.concat([Buffer.from(nodePath.basename(this.root.toString('latin1')), 'latin1'), Buffer.from('/'), path]), isDir);
   };
 
+  /** Events first, then the snapshot: a file changed in place while the tree is read is either in the snapshot or named by an event. */
   async start(): Promise<void> {
+    this.events = await watchEvents(
+      this.root,
+      (path) => {
+        this.named.add(path, Date.now());
+        this.changed();
+      },
+      this.log,
+      () => this.passes.lost(),
+    );
     this.snapshot = new TreeSnapshot(this.root, this.excluded, this.slices);
-    this.events = await watchEvents(this.root, (path) => {
-      this.named.add(path, Date.now());
-      this.changed();
-    }, this.log);
   }
 
   onChange(changed: () => void): void {
@@ -321,7 +332,7 @@ class LocalSource {
   rescan(): void {
     // Paths events named are settled first: what they changed is theirs, not something missed.
     this.settleNamed();
-    const { changed, renames } = this.snapshot.rescan();
+    const { changed, renames } = this.snapshot.rescan(this.passes.next(this.events !== undefined));
     for (const path of changed) this.batcher.add(path, Date.now());
     this.renames.push(...renames);
     if (changed.length > 0) this.log(`rescan: ${changed.length} changes the events did not bring`);

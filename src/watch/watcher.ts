@@ -10,15 +10,21 @@ export interface EventSource {
   stop(): Promise<void>;
 }
 
-/** Calls `changed` with each path (relative to `root`, bytes) an event names; the root itself is left out. */
-export async function watchEvents(root: Buffer, changed: (path: Buffer) => void, log: (line: string) => void): Promise<EventSource | undefined> {
+/**
+ * Calls `changed` with each path (relative to `root`, bytes) an event names; the root itself is
+ * left out. `lost`: the watcher failed, so events may have been lost.
+ */
+export async function watchEvents(root: Buffer, changed: (path: Buffer) => void, log: (line: string) => void, lost?: () => void): Promise<EventSource | undefined> {
   const dir = root.toString('utf8');
   let watcher: typeof ParcelWatcher;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     watcher = require('@parcel/watcher') as typeof ParcelWatcher;
     const subscription = await watcher.subscribe(dir, (err, events) => {
-      if (err) return log(`watch: ${err.message}; rescans still catch every change`);
+      if (err) {
+        lost?.();
+        return log(`watch: ${err.message}; rescans still catch every change`);
+      }
       for (const event of events) {
         const rel = nodePath.relative(dir, event.path);
         if (rel.length > 0 && rel !== '..' && !rel.startsWith(`..${nodePath.sep}`)) changed(Buffer.from(rel.split(nodePath.sep).join('/')));

@@ -17,14 +17,19 @@ import { useTempDirs } from './helpers/tmp';
 
 jest.setTimeout(60_000);
 
-/** The real @parcel/watcher, whose events a test can hold back: what the events miss is the rescan's. */
-const mockEvents = { muted: false };
+/**
+ * The real @parcel/watcher, whose events a test can hold back (what the events miss is the
+ * rescan's), and whose failure it can report to the last subscriber.
+ */
+const mockEvents: { muted: boolean; fail?: (err: Error) => void } = { muted: false };
 jest.mock('@parcel/watcher', () => {
   const real = jest.requireActual<typeof import('@parcel/watcher')>('@parcel/watcher');
   return {
     ...real,
-    subscribe: (dir: string, callback: import('@parcel/watcher').SubscribeCallback, opts?: import('@parcel/watcher').Options) =>
-      real.subscribe(dir, (err, events) => (mockEvents.muted ? undefined : callback(err, events)), opts),
+    subscribe: (dir: string, callback: import('@parcel/watcher').SubscribeCallback, opts?: import('@parcel/watcher').Options) => {
+      mockEvents.fail = (err) => callback(err, []);
+      return real.subscribe(dir, (err, events) => (mockEvents.muted ? undefined : callback(err, events)), opts);
+    },
   };
 });
 
@@ -122,22 +127,26 @@ describe.each([
   });
 });
 
-test('a change the events missed is found by the rescan within one interval, in whichever slice its directory is', async () => {
+test('changes the events missed: entries added and removed are found by the next pass, in whichever slice; a change in place once the watcher says events were lost', async () => {
   const src = path.join(temp.make('fcp-watch-src'), 'src');
   const dst = temp.make('fcp-watch-dst');
   startTree(src);
   const logged: string[] = [];
   const intervalS = 3;
   const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true, log: (line) => logged.push(line) }, intervalS);
+  // One pass takes one interval; a round and the debounce come on top.
+  const passLimitMs = (2 * intervalS + 10) * 1000;
   try {
     await waitFor('the initial sync', () => watching.rounds.length >= 1);
     mockEvents.muted = true;
-    fs.writeFileSync(path.join(src, 'd0', 'f1.txt'), 'changed unseen\n');
     fs.rmSync(path.join(src, 'd1', 'f3.txt'));
     write(path.join(src, 'd2', 'unseen.txt'), 'created unseen\n');
+    fs.renameSync(path.join(src, 'd0', 'f4.txt'), path.join(src, 'd0', 'f4-renamed.txt'));
+    await waitFor('the unseen entries at the destination', () => fs.existsSync(path.join(dst, 'd2', 'unseen.txt')) && !fs.existsSync(path.join(dst, 'd1', 'f3.txt')) && fs.existsSync(path.join(dst, 'd0', 'f4-renamed.txt')), passLimitMs);
+    fs.writeFileSync(path.join(src, 'd0', 'f1.txt'), 'changed unseen\n');
     write(path.join(src, 'top.txt'), 'top, rewritten unseen\n');
-    // One pass takes one interval; a round and the debounce come on top.
-    await waitFor('the unseen changes at the destination', () => differences(src, dst).length === 0, (2 * intervalS + 10) * 1000);
+    mockEvents.fail!(new Error('inotify queue overflow'));
+    await waitFor('the changes in place at the destination', () => differences(src, dst).length === 0, passLimitMs);
   } finally {
     mockEvents.muted = false;
     await watching.stop();
@@ -146,7 +155,32 @@ test('a change the events missed is found by the rescan within one interval, in 
   expect(fs.readFileSync(path.join(dst, 'd0', 'f1.txt'), 'utf8')).toBe('changed unseen\n');
   expect(fs.existsSync(path.join(dst, 'd1', 'f3.txt'))).toBe(false);
   expect(watching.rounds.slice(1).every((round) => round.kind === 'changes' && !round.error)).toBe(true);
-  expect(logged.filter((line) => line.startsWith('rescan: ')).length).toBeGreaterThanOrEqual(1);
+  expect(logged.filter((line) => line.startsWith('rescan: ')).length).toBeGreaterThanOrEqual(2);
+  expect(logged).toContain('watch: inotify queue overflow; rescans still catch every change');
+});
+
+test('a directory moved in from outside the tree: changes deep inside it arrive, though the watcher does not watch below it', async () => {
+  const src = path.join(temp.make('fcp-watch-src'), 'src');
+  const dst = temp.make('fcp-watch-dst');
+  const outside = temp.make('fcp-watch-outside');
+  startTree(src);
+  write(path.join(outside, 'incoming', 'deep', 'f.txt'), 'as moved in\n');
+  const intervalS = 1;
+  const watching = startWatch({ sources: [`${src}/`], destination: dst, delete: true }, intervalS);
+  // A pass takes one interval; a round and the debounce come on top.
+  const passLimitMs = (2 * intervalS + 10) * 1000;
+  try {
+    await waitFor('the initial sync', () => watching.rounds.length >= 1);
+    fs.renameSync(path.join(outside, 'incoming'), path.join(src, 'incoming'));
+    await waitFor('the moved-in directory at the destination', () => differences(src, dst).length === 0, passLimitMs);
+    // @parcel/watcher (inotify) watches incoming/ from its event on, not incoming/deep/: no event says this.
+    fs.writeFileSync(path.join(src, 'incoming', 'deep', 'f.txt'), 'changed in place, deep\n');
+    await waitFor('the change deep in the moved-in directory at the destination', () => differences(src, dst).length === 0, passLimitMs);
+  } finally {
+    await watching.stop();
+  }
+  expect(fs.readFileSync(path.join(dst, 'incoming', 'deep', 'f.txt'), 'utf8')).toBe('changed in place, deep\n');
+  expect(watching.rounds.filter((round) => round.error)).toEqual([]);
 });
 
 test('an offline period: changes are kept, and the first round after the link is back syncs them all', async () => {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Changes, Excluded, TreeSnapshot } from '../../../src/watch/snapshot';
+import { Changes, Excluded, PassKind, TreeSnapshot } from '../../../src/watch/snapshot';
 
 let root: string;
 beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-snapshot-'))));
@@ -21,16 +21,16 @@ function write(rel: string, text: string): void {
   fs.writeFileSync(at(rel), text);
 }
 
-function snapshot(slices = 1, excluded = none): TreeSnapshot {
-  return new TreeSnapshot(Buffer.from(root), excluded, slices);
+function snapshot(slices = 1, excluded = none, racyMs?: number): TreeSnapshot {
+  return new TreeSnapshot(Buffer.from(root), excluded, slices, racyMs);
 }
 
 /** Every slice of one pass, joined. */
-function pass(held: TreeSnapshot): { changed: string[]; renames: Changes['renames'] } {
+function pass(held: TreeSnapshot, kind: PassKind = 'whole'): { changed: string[]; renames: Changes['renames'] } {
   const changed: string[] = [];
   const renames: Changes['renames'] = [];
   for (let i = 0; i < held.slices; i++) {
-    const found = held.rescan();
+    const found = held.rescan(kind);
     changed.push(...found.changed.map((p) => p.toString('latin1')));
     renames.push(...found.renames);
   }
@@ -136,6 +136,50 @@ describe('TreeSnapshot', () => {
     const found = pass(held);
     expect(found.changed).toEqual([`d/${name.toString('latin1')}`]);
     expect(held.stamp(`d/${name.toString('latin1')}`)).toMatchObject({ kind: 'file', size: 5 });
+  });
+
+  describe('a light pass', () => {
+    /** The file system's clock ticks every few ms: past this margin a change always moves a directory's ctime. */
+    const MARGIN_MS = 20;
+    /** A snapshot of a tree left alone for longer than the margin: no directory is racy. */
+    async function settledSnapshot(slices = 1): Promise<TreeSnapshot> {
+      await new Promise((resolve) => setTimeout(resolve, 3 * MARGIN_MS));
+      return snapshot(slices, none, MARGIN_MS);
+    }
+
+    test("finds entries added, removed and renamed and a directory's own mode, but not a file changed in place: the whole pass does", async () => {
+      const held = await settledSnapshot(2);
+      fs.writeFileSync(at('a.txt'), 'changed in place');
+      fs.rmSync(at('d/e/c.txt'));
+      write('d/new.txt', 'n');
+      fs.renameSync(at('m/k.txt'), at('m/k2.txt'));
+      fs.chmodSync(at('d/e'), 0o700);
+      // The root, where a.txt is, did not change: it is not listed again.
+      const found = pass(held, 'light');
+      expect(found.changed).toEqual(['d/e', 'd/e/c.txt', 'd/new.txt', 'm/k.txt', 'm/k2.txt']);
+      expect(found.renames).toEqual([{ from: 'm/k.txt', to: 'm/k2.txt', kind: 'file' }]);
+      expect(pass(held, 'whole').changed).toEqual(['a.txt']);
+      expectHeldAsOnDisk(held, ['d/e/c.txt', 'm/k.txt']);
+    });
+
+    test('lists again a directory whose ctime was too close to its listing (racy): a change in place there is found', () => {
+      // The tree was written just now: every directory is racy for the default margin.
+      const held = snapshot();
+      fs.writeFileSync(at('d/b.txt'), 'changed in place');
+      expect(pass(held, 'light').changed).toEqual(['d/b.txt']);
+    });
+
+    test('looks at a directory that appeared after the snapshot whole: what was moved in may have no events', async () => {
+      const held = await settledSnapshot();
+      write('late/inner/f.txt', 'f');
+      expect(pass(held, 'light').changed).toEqual(['late', 'late/inner', 'late/inner/f.txt']);
+      // Listed again once no longer racy: from here only its youth has it looked at.
+      await new Promise((resolve) => setTimeout(resolve, 3 * MARGIN_MS));
+      expect(pass(held, 'light').changed).toEqual([]);
+      fs.writeFileSync(at('late/inner/f.txt'), 'changed in place');
+      fs.writeFileSync(at('d/b.txt'), 'changed in place');
+      expect(pass(held, 'light').changed).toEqual(['late/inner/f.txt']);
+    });
   });
 
   test('property: after any operations, one pass leaves the snapshot as the disk, and the next pass reports nothing', () => {
