@@ -34,14 +34,9 @@ const HEAD_SIZE = 4 + 4 + 5 * 8 + 4;
 const TAIL_SIZE = 8;
 const TEMP_SUFFIX = '.tmp';
 
-/** What a file's record is valid for: any difference, and the file changed since. */
-export interface FileIdentity {
-  dev: bigint;
-  ino: bigint;
-  size: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-}
+/** What a file's record is valid for (its times in nanoseconds): any difference, and the file changed since. */
+const IDENTITY_FIELDS = ['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs'] as const;
+export type FileIdentity = Record<(typeof IDENTITY_FIELDS)[number], bigint>;
 
 /** The identity of the file at `file` (lstat: never through a symlink), or undefined when it is not a regular file. */
 export function identityOf(file: Buffer | string): FileIdentity | undefined {
@@ -49,8 +44,6 @@ export function identityOf(file: Buffer | string): FileIdentity | undefined {
   if (!stats?.isFile()) return undefined;
   return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
 }
-
-const IDENTITY_FIELDS = ['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs'] as const;
 
 /** The signature cache of this process's user; `dir` for tests. */
 export class SignatureCache {
