@@ -39,7 +39,8 @@ RUNS=${RUNS:-2}
 RESUME_REPEATS=${RESUME_REPEATS:-1}
 DATA=$(mktemp -d /dev/shm/fcp-remote-bench-XXXX)
 FCP="node $REPO/bin/fcp"
-FCPD="node $REPO/bin/fcpd"
+# fcpd keeps its state (the signature cache of the sync cases) in the bench's directory, removed at the end.
+FCPD="env XDG_STATE_HOME=$DATA/state node $REPO/bin/fcpd"
 # fcpd under /usr/bin/time, for the cases that count its CPU seconds (best_cpu)
 TIMED_FCPD="/usr/bin/time -o $DATA/fcpd.cpu -f %U\ %S"
 
@@ -545,11 +546,32 @@ timed_sync() {
 rsync_literal() { grep -E '^Literal data' "$DATA/run.out" | tr -dc '0-9' || true; }
 fcp_sent() { tail -1 "$DATA/run.out" | grep -o '"bytesSent":[0-9]*' | cut -d: -f2 || true; }
 
+# fcp updating $2 to $1 (rsync's placement: a directory with a trailing slash), untimed: what
+# makes a destination one fcp wrote (the sync cases' warm signature cache).
+fcp_to() {
+  local slash=
+  [ -d "$1" ] && slash=/
+  $ON_A $FCP -q ${slash:+-r} -F "$SSH_CONFIG" --fcpd-path "$FCPD" "$1$slash" "$HOST:$2$slash" >/dev/null
+}
+
+# The old tree at $1 as fcp leaves it: copied, and its files of 256 KiB or more that the new tree
+# changes (the big file, the medium files not linked between the two) touched and sent again as
+# deltas. Only those: a thousand deltas at once stall fcp today (a known problem, reported).
+warm_tree() {
+  mkdir -p "$(dirname "$1")"
+  cp -a "$DATA/tree0" "$1"
+  touch -d 2019-01-01 "$1/big"
+  (cd "$DATA/tree1" && find m -type f -links 1) | while read -r name; do touch -d 2019-01-01 "$1/$name"; done
+  fcp_to "$DATA/tree0" "$1"
+}
+
 # One case of the delta benchmark, $1 naming it: rsync -a, rsync -a --no-whole-file and fcp in the
-# same run, each updating $3 to $2 over a destination that `$4` prepares. $HOST, $SSH_CONFIG and
-# $ON_A (a prefix that runs a command on the sending host) say where.
+# same run, each updating $3 to $2 over a destination that `$4` prepares; then fcp again over one
+# that `$5` prepares: the same destination as fcp last wrote it (each file >= 256 KiB once sent as
+# a delta, so fcpd's signature cache holds it). $HOST, $SSH_CONFIG and $ON_A (a prefix that runs
+# a command on the sending host) say where.
 sync_compare() {
-  local label=$1 source=$2 dest=$3 prepare=$4 rsync_a rsync_n fcp lit_a lit_n sent slash=
+  local label=$1 source=$2 dest=$3 prepare=$4 warm=$5 rsync_a rsync_n fcp fcp_warm lit_a lit_n sent sent_warm slash=
   [ -d "$source" ] && slash=/
   rsync_a=$(timed_sync "$source" "$dest" "$prepare" $ON_A rsync -a --stats -e "ssh -F $SSH_CONFIG" "$source$slash" "$HOST:$dest$slash")
   lit_a=$(rsync_literal)
@@ -557,26 +579,37 @@ sync_compare() {
   lit_n=$(rsync_literal)
   fcp=$(timed_sync "$source" "$dest" "$prepare" $ON_A $FCP --json ${slash:+-r} ${FCP_FLAGS:-} -F "$SSH_CONFIG" --fcpd-path "$FCPD" "$source$slash" "$HOST:$dest$slash")
   sent=$(fcp_sent)
+  fcp_warm=$(timed_sync "$source" "$dest" "$warm" $ON_A $FCP --json ${slash:+-r} ${FCP_FLAGS:-} -F "$SSH_CONFIG" --fcpd-path "$FCPD" "$source$slash" "$HOST:$dest$slash")
+  sent_warm=$(fcp_sent)
+  local cached
+  cached=$(find "$DATA/state/fcp/signatures" -type f 2>/dev/null | wc -l)
   echo "$label: rsync -a $rsync_a s (literal data ${lit_a:-?} B), rsync -a --no-whole-file $rsync_n s (literal data ${lit_n:-?} B)"
   echo "  fcp $fcp s = $(ratio "$fcp" "$rsync_a")x rsync -a, $(ratio "$fcp" "$rsync_n")x --no-whole-file;" \
     "bytes sent ${sent:-?} = $(ratio "${sent:-0}" "${lit_n:-0}")x rsync's literal data"
+  echo "  fcp, signature cache warm ($cached records): $fcp_warm s = $(ratio "$fcp_warm" "$rsync_a")x rsync -a, $(ratio "$fcp_warm" "$rsync_n")x --no-whole-file;" \
+    "bytes sent ${sent_warm:-?} = $(ratio "${sent_warm:-0}" "${lit_n:-0}")x rsync's literal data"
 }
 
 # The floor of a delta of one big file in fcp's shape, on this host, with nothing else: both
 # sides read and cut their version into blocks at once (the receiver's signature, the sender's
-# scan), then the receiver reads its old version again and writes the new one (cp).
+# scan), then the receiver reads its old version again and writes the new one (cp); with the
+# signature cache warm the sender's scan alone comes before that.
 delta_floor() {
-  local old=$1 new=$2 start scans end
+  local old=$1 new=$2 start scans scan_alone copied end
   start=$(date +%s.%N)
   node "$REPO/dist/bench/deltaFloor.js" "$old" >/dev/null & local receiver=$!
   node "$REPO/dist/bench/deltaFloor.js" "$new" >/dev/null
   wait "$receiver"
   scans=$(date +%s.%N)
+  node "$REPO/dist/bench/deltaFloor.js" "$new" >/dev/null
+  scan_alone=$(date +%s.%N)
   cp "$old" "$DATA/floor.out"
   end=$(date +%s.%N)
   rm -f "$DATA/floor.out"
-  echo "floor of one big file's delta: both sides scan $(python3 -c "print(f'{$scans-$start:.2f}')") s, then read old + write new" \
-    "$(python3 -c "print(f'{$end-$scans:.2f}')") s = $(python3 -c "print(f'{$end-$start:.2f}')") s"
+  copied=$(python3 -c "print(f'{$end-$scan_alone:.2f}')")
+  echo "floor of one big file's delta: both sides scan $(python3 -c "print(f'{$scans-$start:.2f}')") s, the sender's scan alone" \
+    "$(python3 -c "print(f'{$scan_alone-$scans:.2f}')") s, read old + write new $copied s: $(python3 -c "print(f'{$scans-$start+$copied:.2f}')") s," \
+    "warm $(python3 -c "print(f'{$scan_alone-$scans+$copied:.2f}')") s"
 }
 
 # The delta (issue 16) against rsync in the same run, over the loopback sshd (sync) or the emulated
@@ -600,10 +633,15 @@ sync_case() {
   make_changed
   make_sync_tree
   local old="mkdir -p $out && ln $DATA/big $out/big && touch -d 2020-01-01 $out/big"
-  sync_compare "in place ($(($(stat -c %s "$DATA/big") / 1048576)) MiB, 10 x 4 KiB rewritten)" "$DATA/inplace" "$out/big" "$old"
-  sync_compare "inserted (100 bytes near the start)" "$DATA/inserted" "$out/big" "$old"
-  sync_compare "tree, 1 % of files changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree0 $out/tree"
-  sync_compare "tree, nothing changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree1 $out/tree"
+  # The same old version as fcp leaves it: copied, touched and sent again (as a delta: fcpd then
+  # holds its signature), so that its mtime is the source's. (A copy: touching a link would touch
+  # the source too.)
+  local warm_big="mkdir -p $out && cp $DATA/big $out/big && touch -d 2019-01-01 $out/big && fcp_to $DATA/big $out/big"
+  local warm_tree="warm_tree $out/tree"
+  sync_compare "in place ($(($(stat -c %s "$DATA/big") / 1048576)) MiB, 10 x 4 KiB rewritten)" "$DATA/inplace" "$out/big" "$old" "$warm_big"
+  sync_compare "inserted (100 bytes near the start)" "$DATA/inserted" "$out/big" "$old" "$warm_big"
+  sync_compare "tree, 1 % of files changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree0 $out/tree" "$warm_tree"
+  sync_compare "tree, nothing changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree1 $out/tree" "mkdir -p $out && cp -al $DATA/tree1 $out/tree"
   rm -rf "$out"
   delta_floor "$DATA/big" "$DATA/inplace"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -48,6 +48,7 @@ export const PacketType = {
   HOLE: 0x2d,
   FILES_FROM: 0x2e,
   DEST_STATE: 0x31,
+  NEW_SIG: 0x33,
   TWO_WAY: 0x34,
   TWO_WAY_SIDE: 0x35,
 } as const;
@@ -162,10 +163,12 @@ export const Feature = {
   GROW: 0x80000,
   /** The sender announces its walk as it goes: FILE_COUNT may come again before DONE, for the files walked since (PROTOCOL.md §7.1). */
   STREAM: 0x40000,
+  /** With DELTA: the sender sends the blocks of each file it sent as a delta (NEW_SIG), for the receiver's signature cache (PROTOCOL.md §7.7). */
+  SIG_CACHE: 0x200000,
   /** fcp --watch --two-way: a pull may open fcpd's side of a two-way pair (TWO_WAY, TWO_WAY_SIDE): its record, its listing, its changes (PROTOCOL.md §7.12). */
   TWO_WAY: 0x400000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.TWO_WAY;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.TWO_WAY;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -244,6 +247,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.DATA_LOST,
   PacketType.CHUNK_ACK,
   PacketType.DELTA_SIG,
+  PacketType.NEW_SIG,
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,

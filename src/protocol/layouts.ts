@@ -156,6 +156,11 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('oldOffset', 'u64num', { max: MAX_FILE_SIZE }),
     f('entries', 'data', { min: DELTA_SIG_ENTRY_SIZE, max: MAX_SIG_ENTRIES * DELTA_SIG_ENTRY_SIZE }),
   ],
+  [PacketType.NEW_SIG]: [
+    f('fileId', 'u32'),
+    f('offset', 'u64num', { max: MAX_FILE_SIZE }),
+    f('entries', 'data', { min: DELTA_SIG_ENTRY_SIZE, max: MAX_SIG_ENTRIES * DELTA_SIG_ENTRY_SIZE }),
+  ],
   [PacketType.DELTA_COPY]: [
     f('fileId', 'u32'),
     f('offset', 'u64num', { max: MAX_FILE_SIZE }),

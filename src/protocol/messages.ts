@@ -89,6 +89,12 @@ export interface ChunkAckMessage { type: P['CHUNK_ACK']; connIndex: number; chun
  * these are its blocks from old_offset on, each length u32 and xxh64 u64 (PROTOCOL.md §7.7).
  */
 export interface DeltaSigMessage { type: P['DELTA_SIG']; fileId: number; oldOffset: number; entries: Buffer }
+/**
+ * S→R, control (feature SIG_CACHE): blocks of the new version of a file sent as a delta, as the
+ * sender cut it (entries as DELTA_SIG's), the first at `offset`: the receiver keeps them in its
+ * signature cache once the file is in place, for the next delta of that file.
+ */
+export interface NewSigMessage { type: P['NEW_SIG']; fileId: number; offset: number; entries: Buffer }
 /** S→R, data (feature DELTA): the `length` bytes of the file at `offset` are those of the old file at old_offset. */
 export interface DeltaCopyMessage { type: P['DELTA_COPY']; fileId: number; offset: number; oldOffset: number; length: number }
 /** S→R, data (feature SPARSE): the `length` bytes of the file at seq × DATA_UNIT are zeros; none of them travel. */
@@ -200,6 +206,7 @@ export type Message =
   | DataLostMessage
   | ChunkAckMessage
   | DeltaSigMessage
+  | NewSigMessage
   | DeltaCopyMessage
   | HoleMessage
   | BatchMessage

@@ -16,7 +16,7 @@
  */
 import { FcpError, wireFromCode } from '../errors';
 import { showName } from '../showName';
-import { DATA_FRAME_BYTES, DATA_UNIT, DIGEST_SIZE, FollowEvent, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
+import { DATA_FRAME_BYTES, DATA_UNIT, DELTA_MAX_BLOCK, DIGEST_SIZE, FollowEvent, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
 import type {
   ChunkKeptMessage,
   ChunksHeldMessage,
@@ -24,6 +24,7 @@ import type {
   DataMessage,
   DeltaCopyMessage,
   DeltaSigMessage,
+  NewSigMessage,
   EntryErrorMessage,
   FileDoneMessage,
   FileErrorMessage,
@@ -46,7 +47,7 @@ import { IdRanges } from './idRanges';
 import type { EntryKind, EntryScope } from './entryScope';
 import type { SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
-import { SignatureCollector, signatureLimit, signatureMessages } from '../delta/signature';
+import { newSignatureLimit, SignatureCollector, signatureLimit, signatureMessages } from '../delta/signature';
 import { FollowLedger } from '../follow/ledger';
 
 /** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
@@ -128,7 +129,11 @@ export interface WriteFileAction {
   data: Buffer;
 }
 /** Receiver: rename the verified file into place, apply mode and mtime, then call fileCommitted. */
-export interface CommitFileAction { type: 'commitFile'; fileId: number }
+/**
+ * `signature`: feature SIG_CACHE, the new file's blocks as the sender cut it (NEW_SIG), covering
+ * it whole: what the owner keeps in its signature cache once the file is in place.
+ */
+export interface CommitFileAction { type: 'commitFile'; fileId: number; signature?: readonly SignedBlock[] }
 /** Receiver: delete the temporary file of a file that FAILED. */
 /** keep: the file failed for want of space; its part file and journal stay for a rerun after space was freed to resume. */
 export interface DiscardFileAction { type: 'discardFile'; fileId: number; keep?: true }
@@ -438,6 +443,8 @@ interface IncomingFile {
   oldExtent: number | undefined;
   /** Blocks its DELTA_SIG described. */
   oldBlocks: number;
+  /** Feature SIG_CACHE: the new file's blocks (NEW_SIG) so far; created at the first NEW_SIG. */
+  newBlocks: SignatureCollector | undefined;
 }
 
 /** What is left of a failed file: enough to check the DATA that may still be on its way. */
@@ -516,6 +523,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated DELTA: a file may be described by its old version (DELTA_SIG) and come as DELTA_COPY and DATA. */
   private readonly delta: boolean;
 
+  /** The session negotiated SIG_CACHE: the sender sends the blocks of each file it sends as a delta (NEW_SIG). */
+  private readonly sigCache: boolean;
+
   /** The session negotiated FOLLOW: files in place may grow (APPEND), and FILE_COUNT may come again for more files. */
   private readonly follow: FollowLedger | undefined;
   /** The session negotiated SPARSE: a run of zeros in a chunk may come as HOLE, and DATA may then end at any DATA_UNIT boundary. */
@@ -523,8 +533,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated STREAM: FILE_COUNT may come again, for files the sender walked since. */
   private readonly stream: boolean;
 
-  /** hardLinks, owners, reconnect, resume, delta, follow, sparse, stream: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, FOLLOW, SPARSE, STREAM. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean }) {
+  /** hardLinks, owners, reconnect, resume, delta, sigCache, follow, sparse, stream: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE, FOLLOW, SPARSE, STREAM. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -533,6 +543,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.reconnect = opts.reconnect ?? false;
     this.resume = opts.resume ?? false;
     this.delta = opts.delta ?? false;
+    this.sigCache = this.delta && opts.sigCache === true;
     this.follow = opts.follow ? new FollowLedger() : undefined;
     this.sparse = opts.sparse ?? false;
     this.stream = opts.stream ?? false;
@@ -616,6 +627,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.CHUNK_KEPT:
         if (started && onControl && this.resume) return this.onChunkKept(message);
+        break;
+      case PacketType.NEW_SIG:
+        if (started && onControl && this.sigCache) return this.onNewSig(message);
         break;
       case PacketType.ERROR:
         return this.fail(peerError(message, this.peerName), false);
@@ -851,6 +865,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       held: undefined,
       oldExtent: undefined,
       oldBlocks: 0,
+      newBlocks: undefined,
     });
     return [{ type: 'createFile', fileId, path, perm, size, mtimeNs, digest: message.digest }];
   }
@@ -942,6 +957,22 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     // The sender had read every byte when it sent FILE_DONE: nothing of its own can fail after it.
     if (file.doneDigest !== undefined) return this.fail(protocolError(`FILE_ERROR after FILE_DONE for ${describe(file)}`));
     return this.failFile(file, peerError(message, this.peerName), false);
+  }
+
+  /**
+   * Feature SIG_CACHE: blocks of the new version of a file this side described by DELTA_SIG, before
+   * its FILE_DONE; kept for the signature cache once they cover the file and it is in place.
+   */
+  private onNewSig(message: NewSigMessage): readonly ReceiverAction[] {
+    const { fileId } = message;
+    const file = this.files.get(fileId);
+    if (file === undefined) return this.failedFiles.has(fileId) ? NO_ACTIONS : this.fail(this.notInProgress('NEW_SIG', fileId));
+    if (file.oldExtent === undefined) return this.fail(protocolError(`NEW_SIG for ${describe(file)}, which is not sent as a delta (this side sent no DELTA_SIG for it)`));
+    if (file.state === 'ANNOUNCED') return this.fail(protocolError(`NEW_SIG for ${describe(file)} before its FILE_READY`));
+    if (file.doneDigest !== undefined) return this.fail(protocolError(`NEW_SIG for ${describe(file)} after its FILE_DONE`));
+    file.newBlocks ??= new SignatureCollector(newSignatureLimit(file.size), DELTA_MAX_BLOCK, file.size);
+    const problem = file.newBlocks.add(message.offset, message.entries);
+    return problem === undefined ? NO_ACTIONS : this.fail(protocolError(`NEW_SIG for ${describe(file)}: ${problem}`));
   }
 
   /** The sender's data matched a chunk this side claimed: it is verified without being sent. */
@@ -1141,7 +1172,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       ), true);
     }
     file.state = 'COMMITTING';
-    return [{ type: 'commitFile', fileId: file.fileId }];
+    const signature = file.newBlocks?.extent === file.size ? file.newBlocks.blocks : undefined;
+    return [signature ? { type: 'commitFile', fileId: file.fileId, signature } : { type: 'commitFile', fileId: file.fileId }];
   }
 
   /** notifyPeer: send FILE_ERROR (clear when the failure is the sender's own FILE_ERROR). */
@@ -1534,7 +1566,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (file.claims) return this.fail(protocolError(`DELTA_SIG for file_id ${fileId}, whose chunks the receiver claimed by CHUNKS_HELD`));
     const first = file.signature === undefined;
     file.signature ??= new SignatureCollector(signatureLimit(file.size));
-    const problem = file.signature.add(message);
+    const problem = file.signature.add(message.oldOffset, message.entries);
     if (problem !== undefined) return this.fail(protocolError(`DELTA_SIG for file_id ${fileId}: ${problem}`));
     return first ? [{ type: 'signatureStarted', fileId }] : NO_ACTIONS;
   }

@@ -12,6 +12,7 @@ import { Block, BlockScanner, SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
 import { signatureLimit } from '../delta/signature';
 import { ChunkBuffers } from './memoryLink';
+import { FileIdentity, identityOf } from '../state/signatureCache';
 
 const read = promisify(fs.read);
 
@@ -127,6 +128,8 @@ export class ChunkAssembly {
 export interface OldVersion {
   path: Buffer;
   size: number;
+  /** What the signature cache knows the file by. */
+  identity: FileIdentity;
 }
 
 /**
@@ -136,8 +139,8 @@ export interface OldVersion {
  */
 export function oldVersion(path: Buffer, newSize: number): OldVersion | undefined {
   if (newSize < DELTA_MIN_FILE) return undefined;
-  const existing = fs.lstatSync(path, { throwIfNoEntry: false });
-  return existing?.isFile() && existing.size >= DELTA_MIN_BLOCK ? { path, size: existing.size } : undefined;
+  const identity = identityOf(path);
+  return identity && identity.size >= DELTA_MIN_BLOCK ? { path, size: Number(identity.size), identity } : undefined;
 }
 
 /**

@@ -25,6 +25,7 @@ import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { fileEvent, FollowedSummary, runSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
+import { FileIdentity, SignatureCache } from '../state/signatureCache';
 import type { PathFilter } from '../sync/filter';
 import { ChunkAssembly, oldVersion, readChunkWithCopies, signOldVersion } from './deltaFiles';
 import { compareRules, SyncOptions } from '../sync/options';
@@ -45,6 +46,10 @@ interface IncomingFile {
   warning?: string;
   /** Feature DELTA: the destination's old version of the file, which DELTA_SIG described and DELTA_COPY copies from. */
   old?: Buffer;
+  /** Feature DELTA: the old version's identity: its record in the signature cache goes when the file replaces it. */
+  oldIdentity?: FileIdentity;
+  /** Feature DELTA: the old version's DELTA_SIG came from the signature cache. */
+  signatureCached?: boolean;
 }
 
 const SLASH = 0x2f;
@@ -100,6 +105,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly deltaChunks: ChunkAssembly;
   /** Bytes of verified chunks taken from old versions of files (DELTA_COPY). */
   private bytesSaved = 0;
+  /** Feature DELTA: the signatures of files written as deltas before, which spare reading them again. */
+  private readonly signatures: SignatureCache | undefined;
   /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
   private bytesSent = 0;
   /**
@@ -134,6 +141,7 @@ export class ReceiveEngine extends TransferRun {
     this.compressed = (link.params.features & Feature.COMPRESS) !== 0;
     this.delta = (link.params.features & Feature.DELTA) !== 0;
     this.deltaChunks = new ChunkAssembly(link.params.chunkSize);
+    this.signatures = this.delta ? new SignatureCache(link.xxh) : undefined;
     this.quickCheck = (mode.flags & ModeFlag.IGNORE_TIMES) === 0 && (link.params.features & Feature.QUICK_CHECK) !== 0;
     const resume = (link.params.features & Feature.RESUME) !== 0;
     this.reuse = resume && (mode.flags & ModeFlag.NO_RESUME) === 0;
@@ -146,6 +154,7 @@ export class ReceiveEngine extends TransferRun {
       reconnect: this.reconnect,
       resume,
       delta: this.delta,
+      sigCache: (link.params.features & Feature.SIG_CACHE) !== 0,
       follow: (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0,
       sparse: (link.params.features & Feature.SPARSE) !== 0,
       stream: (link.params.features & Feature.STREAM) !== 0,
@@ -287,7 +296,7 @@ export class ReceiveEngine extends TransferRun {
           break;
         }
         case 'commitFile':
-          this.commitFile(action.fileId);
+          this.commitFile(action.fileId, action.signature);
           break;
         case 'discardFile':
           this.writer.discardFile(action.fileId, action.keep === true);
@@ -454,6 +463,14 @@ export class ReceiveEngine extends TransferRun {
     // A part file to resume has priority over a delta; a small or new file goes whole.
     const old = this.delta && resumed.held.size === 0 ? oldVersion(local, file.size) : undefined;
     if (!old) return this.apply(this.machine.fileCreated(fileId, resumed), 0);
+    file.oldIdentity = old.identity;
+    // The signature cache knows the old version as it is: its signature goes without reading it.
+    const cached = this.signatures?.lookup(old.identity);
+    if (cached) {
+      file.old = local;
+      file.signatureCached = true;
+      return this.apply(this.machine.fileCreated(fileId, resumed, cached), 0);
+    }
     // Feature DELTA: the old version's blocks go as DELTA_SIG as they are cut (the sender cuts its file meanwhile).
     const describe = (blocks: readonly SignedBlock[]): void =>
       this.guard(() => {
@@ -502,6 +519,9 @@ export class ReceiveEngine extends TransferRun {
       if (error) return this.guard(() => this.apply(this.machine.fileFailed(fileId, error), 0));
       if (result.ok) this.events.bytes?.(length);
       if (result.ok && copies) this.bytesSaved += copiedBytes(copies);
+      // A cached signature that misled the sender (the file changed behind an unchanged identity) is not used again.
+      const file = this.files.get(fileId);
+      if (!result.ok && copies && file?.signatureCached) this.signatures?.forget(file.oldIdentity!);
       this.guard(() => this.apply(this.machine.chunkWritten(fileId, seq, result.ok, result.hash), 0));
     }, holes);
   }
@@ -535,13 +555,17 @@ export class ReceiveEngine extends TransferRun {
     this.apply(this.machine.fileCommitted(fileId), 0);
   }
 
-  private commitFile(fileId: number): void {
+  /** signature: the new file's blocks (NEW_SIG), kept in the signature cache once the file is in place. */
+  private commitFile(fileId: number, signature: readonly SignedBlock[] | undefined): void {
     const file = this.files.get(fileId)!;
     try {
       this.writer.commitFile(fileId, file.perm, file.mtimeNs);
     } catch (err) {
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'finish', file.path)), 0);
     }
+    // The old version is gone: its record with it.
+    if (file.oldIdentity) this.signatures?.forget(file.oldIdentity);
+    if (signature) this.signatures?.store(this.destination.localPath(file.path), signature);
     this.apply(this.machine.fileCommitted(fileId), 0);
   }
 
@@ -549,6 +573,7 @@ export class ReceiveEngine extends TransferRun {
     // Before directory times are applied: a deletion changes its directory's mtime.
     this.sync?.deleteExtraneous((path, error) => this.apply(this.machine.entryFailed(path, error), 0));
     this.writer.finishDirectories((path, error) => this.apply(this.machine.entryFailed(path, error), 0));
+    this.signatures?.trim();
     this.apply(this.machine.finished(), 0);
   }
 

@@ -44,6 +44,7 @@ import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
 import { copiedBytes, Piece, piecesIn } from '../delta/plan';
+import { newSignatureMessages } from '../delta/signature';
 import { allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
 import { DigestsAhead } from '../sync/digestsAhead';
 import type { SyncOptions } from '../sync/options';
@@ -147,6 +148,8 @@ export class SendEngine extends TransferRun {
   private readonly compressing: boolean;
   /** The session negotiated DELTA: the receiver may describe old versions of files (DELTA_SIG). */
   private readonly deltaNegotiated: boolean;
+  /** The session negotiated SIG_CACHE: the blocks of each file sent as a delta go to the receiver too (NEW_SIG). */
+  private readonly sigCacheNegotiated: boolean;
   /** The session negotiated SPARSE: runs of zeros in files with holes go as HOLE. */
   private readonly sparseNegotiated: boolean;
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
@@ -233,6 +236,7 @@ export class SendEngine extends TransferRun {
     this.inlining = (link.params.features & Feature.INLINE) !== 0;
     this.compressing = (link.params.features & Feature.COMPRESS) !== 0;
     this.deltaNegotiated = (link.params.features & Feature.DELTA) !== 0;
+    this.sigCacheNegotiated = this.deltaNegotiated && (link.params.features & Feature.SIG_CACHE) !== 0;
     this.sparseNegotiated = (link.params.features & Feature.SPARSE) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
     this.linkEntries = removeSources ? [] : undefined;
@@ -751,6 +755,8 @@ export class SendEngine extends TransferRun {
       (scan) => {
         if (scan === undefined || this.over || file.failed) return;
         file.delta = planFile(scan, file.entry.size, signature);
+        // Before the file's FILE_DONE: the receiver keeps them for the next delta of the file.
+        if (this.sigCacheNegotiated) for (const message of newSignatureMessages(file.fileId, scan.blocks)) this.link.control.conn.send(message);
         this.queue(file);
       },
       (err: unknown) => this.guard(() => this.readFailed(file, err)),

@@ -17,7 +17,7 @@ import { attachData, livePushSession } from './helpers/hostilePeer';
 import { proxyLauncher, ProxyReport } from './helpers/proxy';
 import { describeRun, killAll, within } from './helpers/run';
 import { testBothLocalPaths } from './helpers/localPaths';
-import { TempDirs, useTempDirs } from './helpers/tmp';
+import { TempDirs, useTempDirs, useTempStateHome } from './helpers/tmp';
 
 jest.setTimeout(120_000);
 
@@ -25,6 +25,8 @@ const MiB = 1024 * 1024;
 const BASE_BYTES = 20 * MiB;
 const temp = useTempDirs();
 const shared = new TempDirs();
+// The receivers' signature caches stay out of the user's state.
+useTempStateHome();
 /** The new versions (the source tree) and the old ones (what each destination starts with). */
 let newTree = '';
 let oldTree = '';

@@ -78,6 +78,27 @@ export function useTempDirs(): TempDirs {
   return temp;
 }
 
+/**
+ * $XDG_STATE_HOME set to a fresh directory for each test of the calling file (fcpd processes it
+ * starts inherit it), so that state such as the signature cache stays out of the user's own; the
+ * getter gives the current one. Restored after each test.
+ */
+export function useTempStateHome(): () => string {
+  const temp = new TempDirs();
+  const saved = process.env.XDG_STATE_HOME;
+  let current = '';
+  beforeEach(() => {
+    current = temp.make('fcp-state-home');
+    process.env.XDG_STATE_HOME = current;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = saved;
+    temp.cleanup();
+  });
+  return () => current;
+}
+
 /** Runs mount(8); returns its error output, or undefined when it worked. */
 export function mount(args: string[]): string | undefined {
   const result = spawnSync('mount', args, { encoding: 'utf8' });

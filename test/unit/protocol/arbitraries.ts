@@ -212,6 +212,14 @@ export const messageArbitraries: ArbitraryByName = {
       .oneof({ weight: 20, arbitrary: fc.integer({ min: 1, max: 16 }) }, { weight: 1, arbitrary: fc.constant(MAX_SIG_ENTRIES) })
       .chain((count) => fixedBytes(count * DELTA_SIG_ENTRY_SIZE)),
   }),
+  NEW_SIG: fc.record({
+    type: fc.constant(PacketType.NEW_SIG),
+    fileId: u32,
+    offset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
+    entries: fc
+      .oneof({ weight: 20, arbitrary: fc.integer({ min: 1, max: 16 }) }, { weight: 1, arbitrary: fc.constant(MAX_SIG_ENTRIES) })
+      .chain((count) => fixedBytes(count * DELTA_SIG_ENTRY_SIZE)),
+  }),
   DELTA_COPY: fc.record({
     type: fc.constant(PacketType.DELTA_COPY),
     fileId: u32,

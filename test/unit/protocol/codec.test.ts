@@ -523,6 +523,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   DATA_LOST: [6, 6],
   CHUNK_ACK: [6, 6],
   DELTA_SIG: [24, 65508],
+  NEW_SIG: [24, 65508],
   DELTA_COPY: [24, 24],
   HOLE: [12, 12],
   FILE_ERROR: [6, 4102],

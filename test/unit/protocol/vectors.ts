@@ -117,6 +117,12 @@ export const VECTORS: readonly Vector[] = [
     oldOffset: 0,
     entries: Buffer.from('000100000123456789abcdef00008000fedcba9876543210', 'hex'),
   }),
+  plain('NEW_SIG (the new file\'s first two blocks)', {
+    type: PacketType.NEW_SIG,
+    fileId: 1,
+    offset: 0,
+    entries: Buffer.from('000100000123456789abcdef00008000fedcba9876543210', 'hex'),
+  }),
   plain('DELTA_COPY', { type: PacketType.DELTA_COPY, fileId: 1, offset: 73728, oldOffset: 65636, length: 40960 }),
   plain('HOLE', { type: PacketType.HOLE, fileId: 1, seq: 8, length: 16384 }),
   plain('FILE_ERROR', {

@@ -2,14 +2,16 @@
  * The delta between the two pure machines (PROTOCOL.md §7.7): the receiver's signature travels as
  * DELTA_SIG before FILE_READY and reaches the sender's sendFile whole; a chunk made of DELTA_COPY
  * and DATA ends in a writeChunk with its copies; and every bound a hostile peer could break, on
- * either side, is FCP_ERR_PROTOCOL (or FCP_ERR_UNEXPECTED_MESSAGE without DELTA negotiated).
+ * either side, is FCP_ERR_PROTOCOL (or FCP_ERR_UNEXPECTED_MESSAGE without DELTA negotiated). With
+ * SIG_CACHE the sender's blocks of the new file (NEW_SIG) reach the receiver's commit, within bounds.
  */
 import { DATA_UNIT, DELTA_MAX_BLOCK, DELTA_SIG_ENTRY_SIZE, DELTA_SIG_MAX_BLOCK, DELTA_SIG_UNIT, MAX_SIG_ENTRIES, MIN_CHUNK_SIZE, PacketType } from '../../../src/protocol/constants';
-import type { DeltaSigMessage, Message } from '../../../src/protocol/messages';
+import type { DeltaSigMessage, Message, NewSigMessage } from '../../../src/protocol/messages';
 import { EntryScope } from '../../../src/session/entryScope';
 import { TransferAction, TransferReceiver, TransferSender } from '../../../src/session/transfer';
 import type { SignedBlock } from '../../../src/delta/blocks';
-import { signatureLimit, signatureMessages } from '../../../src/delta/signature';
+import { newSignatureMessages, signatureLimit, signatureMessages } from '../../../src/delta/signature';
+import { singleChunkDigest } from '../../../src/session/digest';
 
 const CHUNK = MIN_CHUNK_SIZE;
 const SIZE = 4 * CHUNK;
@@ -148,5 +150,71 @@ describe('DELTA_COPY', () => {
     const receiver = readyReceiver(signed === 'signed' ? blocks(4) : []);
     const actions = messages.flatMap((m) => [...receiver.receive(1, m)]);
     expect(failureOf(actions)).toBe('FCP_ERR_PROTOCOL');
+  });
+});
+
+describe('NEW_SIG (feature SIG_CACHE)', () => {
+  const HASH = 77n;
+  const newBlocks = (count: number): SignedBlock[] => blocks(count, CHUNK / count);
+
+  /** A receiver (DELTA and, unless told, SIG_CACHE) of one file of one chunk, which it described by DELTA_SIG and answered FILE_READY. */
+  function describedReceiver(sigCache = true, signature = blocks(2)): TransferReceiver {
+    const receiver = new TransferReceiver({ chunkSize: CHUNK, peerName: 'sender', scope: new EntryScope({ recursive: false, singleRoot: true }), delta: true, sigCache });
+    receiver.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: CHUNK });
+    receiver.receive(0, { type: PacketType.FILE_INFO, fileId: 0, perm: 0o644, size: CHUNK, mtimeNs: MTIME, digest: Buffer.alloc(16), path: PATH });
+    receiver.fileCreated(0, { held: new Map(), stale: undefined }, signature);
+    return receiver;
+  }
+
+  /** The file's chunk whole, written, then FILE_DONE: the actions of each step, flattened. */
+  function complete(receiver: TransferReceiver): TransferAction[] {
+    return [
+      ...receiver.receive(1, { type: PacketType.DATA, fileId: 0, seq: 0, data: Buffer.alloc(CHUNK) }),
+      ...receiver.receive(1, { type: PacketType.CHUNK_SUM, fileId: 0, seq: 0, length: CHUNK, hash: HASH }),
+      ...receiver.chunkWritten(0, 0, true, HASH),
+      ...receiver.receive(0, { type: PacketType.FILE_DONE, fileId: 0, digest: singleChunkDigest(CHUNK, CHUNK, HASH) }),
+    ];
+  }
+
+  const commitOf = (actions: readonly TransferAction[]): unknown => {
+    const commit = actions.find((action) => action.type === 'commitFile');
+    return commit?.type === 'commitFile' ? { signature: commit.signature } : undefined;
+  };
+
+  test('the new file\'s blocks, in parts, reach the commit once they cover the file', () => {
+    const receiver = describedReceiver();
+    const signature = newBlocks(4);
+    const parts = newSignatureMessages(0, signature);
+    const split = [
+      { ...parts[0]!, entries: parts[0]!.entries.subarray(0, DELTA_SIG_ENTRY_SIZE) },
+      { ...parts[0]!, offset: CHUNK / 4, entries: parts[0]!.entries.subarray(DELTA_SIG_ENTRY_SIZE) },
+    ];
+    const actions = [...split.flatMap((m) => [...receiver.receive(0, m)]), ...complete(receiver)];
+    expect(failureOf(actions)).toBeUndefined();
+    expect(commitOf(actions)).toEqual({ signature });
+  });
+
+  test('blocks short of the file, or none, commit without a signature', () => {
+    const short = describedReceiver();
+    short.receive(0, newSignatureMessages(0, newBlocks(4).slice(0, 3))[0]!);
+    expect(commitOf(complete(short))).toEqual({ signature: undefined });
+    expect(commitOf(complete(describedReceiver()))).toEqual({ signature: undefined });
+  });
+
+  const newSig = (offset: number, entries: SignedBlock[]): NewSigMessage => ({ ...newSignatureMessages(0, entries)[0]!, offset });
+  test.each<[string, (receiver: TransferReceiver) => readonly TransferAction[], 'signed' | 'unsigned']>([
+    ['an offset that does not continue the blocks before', (r) => r.receive(0, newSig(100, newBlocks(4))), 'signed'],
+    ['a block over DELTA_MAX_BLOCK', (r) => r.receive(0, newSig(0, blocks(1, DELTA_MAX_BLOCK + 1))), 'signed'],
+    ['blocks past the file\'s size', (r) => r.receive(0, newSig(0, newBlocks(4).map((b) => ({ ...b, length: b.length + 1 })))), 'signed'],
+    ['entries that are not a whole number of 12 bytes', (r) => r.receive(0, { type: PacketType.NEW_SIG, fileId: 0, offset: 0, entries: Buffer.alloc(13) }), 'signed'],
+    ['NEW_SIG after FILE_DONE', (r) => [...complete(r), ...r.receive(0, newSig(0, newBlocks(4)))], 'signed'],
+    ['NEW_SIG for a file this side sent no DELTA_SIG for', (r) => r.receive(0, newSig(0, newBlocks(4))), 'unsigned'],
+    ['NEW_SIG for a file never announced', (r) => r.receive(0, { ...newSig(0, newBlocks(4)), fileId: 7 }), 'signed'],
+  ])('the receiver refuses %s with FCP_ERR_PROTOCOL', (_name, act, signed) => {
+    expect(failureOf(act(describedReceiver(true, signed === 'signed' ? blocks(2) : [])))).toBe('FCP_ERR_PROTOCOL');
+  });
+
+  test('without SIG_CACHE negotiated, NEW_SIG is FCP_ERR_UNEXPECTED_MESSAGE', () => {
+    expect(failureOf(describedReceiver(false).receive(0, newSig(0, newBlocks(4))))).toBe('FCP_ERR_UNEXPECTED_MESSAGE');
   });
 });

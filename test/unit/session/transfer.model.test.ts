@@ -248,6 +248,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   DATA_LOST: { type: PacketType.DATA_LOST, connIndex: 1, chunks: 0 },
   CHUNK_ACK: { type: PacketType.CHUNK_ACK, connIndex: 1, chunks: 0 },
   DELTA_SIG: { type: PacketType.DELTA_SIG, fileId: 0, oldOffset: 0, entries: Buffer.alloc(12) },
+  NEW_SIG: { type: PacketType.NEW_SIG, fileId: 0, offset: 0, entries: Buffer.alloc(12) },
   DELTA_COPY: { type: PacketType.DELTA_COPY, fileId: 0, offset: 0, oldOffset: 0, length: 1 },
   HOLE: { type: PacketType.HOLE, fileId: 0, seq: 0, length: 1 },
   FILE_ERROR: { type: PacketType.FILE_ERROR, fileId: 0, code: 30, message: 'gone' },
