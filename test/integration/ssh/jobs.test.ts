@@ -126,6 +126,8 @@ test('--background returns before the copy ends; --jobs and --job show its progr
   expect(text.stdout).toContain(id);
   expect(text.stdout).toContain('running');
 
+  // A verified chunk in the receiver's journal, so that the part file is resume state when the job stops.
+  await untilJournaled(path.join(work, 'remote', '.one.bin.fcp-part.journal'));
   const cancel = await fcp(['--cancel', id]);
   expectExit(cancel, 0);
   expect(cancel.stdout).toContain('cancelled');
@@ -238,9 +240,10 @@ test('--cancel --discard removes the partial files a job left at a local destina
 test('--cancel --discard removes the job\'s partial files at a remote destination (fcpd --discard-partials over SSH), and nothing else', async () => {
   const remoteDir = path.join(work, 'remote', 'discard');
   fs.mkdirSync(remoteDir);
-  // Another transfer's part file and a plain file beside the job's: both stay.
+  // Another transfer's resume state (written just now: days-old part files are swept as dead
+  // runs' leftovers) and a plain file beside the job's: both stay.
   const others = ['.other.bin.fcp-part', '.other.bin.fcp-part.journal', 'keep.txt'];
-  for (const name of others) writeFile(path.join(remoteDir, name), content(100, name), 0o600, 1);
+  for (const name of others) fs.writeFileSync(path.join(remoteDir, name), content(100, name), { mode: 0o600 });
   const { id } = await startJob([source, `${remote('discard')}/`]);
   await until(id, (job) => job.state === 'running', 'started');
   // A verified chunk, so that the receiver keeps its part file when the job stops: what is then
