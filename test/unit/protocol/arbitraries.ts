@@ -121,6 +121,11 @@ export const data = mostlySmall(
 type ArbitraryByName = { [N in PacketTypeName]: fc.Arbitrary<MessageOf<(typeof PacketType)[N]>> };
 
 /** One arbitrary per packet type; the mapped type makes a missing or mistyped one a compile error. */
+/** DELTA_SIG's and NEW_SIG's block lists: mostly short, sometimes the most a message holds. */
+const sigEntries = fc
+  .oneof({ weight: 20, arbitrary: fc.integer({ min: 1, max: 16 }) }, { weight: 1, arbitrary: fc.constant(MAX_SIG_ENTRIES) })
+  .chain((count) => fixedBytes(count * DELTA_SIG_ENTRY_SIZE));
+
 export const messageArbitraries: ArbitraryByName = {
   PUSH: fc.record({ type: fc.constant(PacketType.PUSH), path: userPath }),
   PULL: fc.record({ type: fc.constant(PacketType.PULL), paths: userPathList }),
@@ -208,17 +213,13 @@ export const messageArbitraries: ArbitraryByName = {
     type: fc.constant(PacketType.DELTA_SIG),
     fileId: u32,
     oldOffset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
-    entries: fc
-      .oneof({ weight: 20, arbitrary: fc.integer({ min: 1, max: 16 }) }, { weight: 1, arbitrary: fc.constant(MAX_SIG_ENTRIES) })
-      .chain((count) => fixedBytes(count * DELTA_SIG_ENTRY_SIZE)),
+    entries: sigEntries,
   }),
   NEW_SIG: fc.record({
     type: fc.constant(PacketType.NEW_SIG),
     fileId: u32,
     offset: fc.integer({ min: 0, max: MAX_FILE_SIZE }),
-    entries: fc
-      .oneof({ weight: 20, arbitrary: fc.integer({ min: 1, max: 16 }) }, { weight: 1, arbitrary: fc.constant(MAX_SIG_ENTRIES) })
-      .chain((count) => fixedBytes(count * DELTA_SIG_ENTRY_SIZE)),
+    entries: sigEntries,
   }),
   DELTA_COPY: fc.record({
     type: fc.constant(PacketType.DELTA_COPY),
