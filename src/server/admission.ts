@@ -29,7 +29,7 @@ export function openFileLimit(limits = '/proc/self/limits'): number | undefined 
  * unauthenticated connections can never take the descriptors that sessions, their files and the
  * listener need (at `ulimit -n 1024` the flood would otherwise meet EMFILE first).
  */
-export function preAuthTotal(limit = openFileLimit()): number {
+export function preAuthTotal(limit: number | undefined): number {
   return limit === undefined ? PREAUTH_TOTAL : Math.max(1, Math.min(PREAUTH_TOTAL, Math.floor(limit / 2)));
 }
 
@@ -39,7 +39,7 @@ export class PreAuthGate {
 
   constructor(
     private readonly perAddress = PREAUTH_PER_ADDRESS,
-    private readonly limit = preAuthTotal(),
+    private readonly limit = preAuthTotal(openFileLimit()),
   ) {}
 
   /** Counts a new connection from `address`; false (not counted) when either bound is reached. */

@@ -161,7 +161,7 @@ export async function runDaemon(options: { port: number; bind?: string; policy?:
   process.once('SIGINT', shutdown);
   log(`fcpd daemon: pid ${process.pid}, listening on ${address.address}:${address.port}, control ${paths.socket}`);
   if (logins) log(`daemon access (fcp://): ${logins.userCount} users from ${options.policy!.usersFile}`);
-  const preAuth = preAuthTotal();
+  const preAuth = preAuthTotal(openFileLimit());
   if (preAuth < PREAUTH_TOTAL) {
     log(`at most ${preAuth} unauthenticated connections held: half the open-file limit (${openFileLimit()}); raise it with ulimit -n for more`);
   }

@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PacketType } from '../../src/protocol';
-import { PREAUTH_PER_ADDRESS, preAuthTotal } from '../../src/server/admission';
+import { openFileLimit, PREAUTH_PER_ADDRESS, preAuthTotal } from '../../src/server/admission';
 import { HANDSHAKE_TIMEOUT_MS } from '../../src/timeouts';
 import { parseLoginKey } from '../../src/protocol/tokens';
 import { daemonSession, DaemonLogin } from './helpers/hostilePeer';
@@ -129,7 +129,7 @@ async function until(what: string, done: () => boolean, ms: number): Promise<voi
 }
 
 /** The daemon is started from this process, so it has the same open-file limit and so the same bound. */
-const PREAUTH_TOTAL = preAuthTotal();
+const PREAUTH_TOTAL = preAuthTotal(openFileLimit());
 
 test(`a flood that never authenticates, from several addresses: at most ${PREAUTH_PER_ADDRESS} held from one and ${PREAUTH_TOTAL} in all, the rest closed at once, the held ones by the handshake timeout; fcpd -d then serves a real copy`, async () => {
   // One address over its bound, the others at it: together over the total bound.
