@@ -383,17 +383,17 @@ export class FileWriter {
     });
   }
 
+  /** The file is open for chunks: announced and neither committed nor discarded. */
+  isOpen(fileId: number): boolean {
+    return this.files.has(fileId);
+  }
+
   /**
    * Checks the chunk's xxh64 and, when it matches, writes it at offset, then calls done with
    * the hash it computed (ok: false when it did not match). Chunks up to SYNC_WRITE_MAX are
    * written before this returns, larger ones in libuv's thread pool, within writeTimeoutMs.
    * With holes (feature SPARSE) `data` holds the bytes between them, and the holes are not written.
    */
-  /** The file is open for chunks: announced and neither committed nor discarded. */
-  isOpen(fileId: number): boolean {
-    return this.files.has(fileId);
-  }
-
   writeChunk(fileId: number, index: number, offset: number, data: Buffer[], expected: bigint, done: ChunkDone, holes?: readonly HolePiece[]): void {
     const file = this.fileOf(fileId);
     let total = 0;
