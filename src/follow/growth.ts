@@ -7,7 +7,7 @@
  * file (a 100 GB run on each poll). What an appending writer cannot do without showing it in the
  * stat is caught by the stat: a truncation (the size shrinks), a replacement (rename over it, or
  * delete and create: a new inode). What is left is a rewrite in place that ends no shorter than
- * before; the common ones (a program rewriting the file from its start, or redoing its last
+ * before (a truncation the file outgrew again before the poll is one); the common ones (a program rewriting the file from its start, or redoing its last
  * record) change its first or its last sent bytes, which are checked: the first span sent and
  * the last one. A rewrite of only the middle of a file that keeps both ends is not detected.
  */
