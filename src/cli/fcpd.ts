@@ -97,7 +97,7 @@ function program(): Command {
     .option('-v, --verbose', 'log connections and the session on stderr')
     .option('--partial-dir <dir>', '--serve: keep partial files and their journals in this directory (relative, without ..) under each destination directory; fcp passes its own', partialDir)
     .option('--reuse <seconds>', '--serve for fcp --watch: serve one session after another with the same secret (a round each), and exit once none has run for SECONDS; never handed to a daemon', reuseSeconds)
-    .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own'))
+    .addOption(timeoutOption('--serve: end the session after this many seconds without progress; fcp passes its own. -d: the same limit for every session the daemon serves, its login (handshake) included'))
     .version(version(), '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP);
 }
@@ -162,7 +162,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
   };
   // Resolved now: the daemon runs from the home directory.
   const config = options.config === undefined ? undefined : path.resolve(options.config);
-  const start = { port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, config, program: daemonProgram(argv) };
+  const start = { port: options.port ?? DEFAULT_DAEMON_PORT, bind: options.bind, config, timeoutMs: options.timeout, program: daemonProgram(argv) };
   let loaded: ReturnType<typeof loadFcpdPolicy>;
   try {
     // --stop and --status work whatever the policy file says: a broken one must not keep a daemon up.

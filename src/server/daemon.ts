@@ -95,7 +95,7 @@ export async function handToDaemon(secret: Buffer, nonce: Buffer, paths = daemon
 }
 
 /** fcpd -d: starts the daemon in the background unless one runs; returns what to tell the user. */
-export async function startDaemon(options: { port: number; bind?: string; config?: string; program: string }, paths = daemonPaths()): Promise<string> {
+export async function startDaemon(options: { port: number; bind?: string; config?: string; timeoutMs?: number; program: string }, paths = daemonPaths()): Promise<string> {
   ensurePrivateDir(paths.dir);
   const running = await askDaemon({ op: 'status' }, paths);
   if (running?.ok) return `fcpd daemon already running: pid ${running.pid}, port ${running.port}`;
@@ -106,6 +106,7 @@ export async function startDaemon(options: { port: number; bind?: string; config
     String(options.port),
     ...(options.bind ? ['--bind', options.bind] : []),
     ...(options.config ? ['--config', options.config] : []),
+    ...(options.timeoutMs !== undefined ? ['--timeout', String(options.timeoutMs / 1000)] : []),
   ];
   const { up, notes } = await startDetached(paths, 'fcpd daemon', args, async () => {
     const status = await askDaemon({ op: 'status' }, paths);
@@ -124,7 +125,7 @@ export async function stopDaemon(paths = daemonPaths()): Promise<string> {
 }
 
 /** The daemon process itself (fcpd --daemon-run): serves until asked to stop. */
-export async function runDaemon(options: { port: number; bind?: string; policy?: FcpdPolicy }, paths = daemonPaths()): Promise<void> {
+export async function runDaemon(options: { port: number; bind?: string; timeoutMs?: number; policy?: FcpdPolicy }, paths = daemonPaths()): Promise<void> {
   ensurePrivateDir(paths.dir);
   const log = (line: string): void => {
     // Escaped: nothing in the log can drive the terminal of whoever reads it.
@@ -135,7 +136,7 @@ export async function runDaemon(options: { port: number; bind?: string; policy?:
   const { SessionServer } = require('./sessionServer') as typeof SessionServerModule;
   const access = options.policy && new AccessPolicy(options.policy, log);
   const logins = options.policy && DaemonLogins.load(options.policy, log);
-  const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, access, logins, log });
+  const sessions = new SessionServer({ xxh: await loadXxhash(), bind: options.bind, port: options.port, access, logins, timeoutMs: options.timeoutMs, log });
   const address = await sessions.listen();
   const since = new Date().toISOString();
   const target: ControlTarget = {
