@@ -1,13 +1,15 @@
 /**
  * Loads a command's bundle (dist/fcp.js, dist/fcpd.js) with a V8 code cache, as Node 22's
  * module.enableCompileCache would: the bytecode of what a run compiled is kept in
- * ~/.cache/fcp/<name>.v8cache (XDG_CACHE_HOME honoured) and handed to V8 by the next run, which
- * then compiles almost nothing. The cache is used only for the same Node version and the same
+ * ~/.cache/fcp/<name>-<hash of the bundle's path>.v8cache (XDG_CACHE_HOME honoured; one per
+ * installed copy, so that two installs or checkouts run by one user do not replace each other's
+ * at every start) and handed to V8 by the next run, which then compiles almost nothing. The cache is used only for the same Node version and the same
  * bundle (its size and mtime: V8 itself checks little more than the source's length); anything
  * else, a cache V8 rejects, or one that cannot be read or written, costs only the compile.
  *
  * This file is not bundled: bin/ requires it from dist/src/cli, and it requires Node's modules only.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import Module from 'node:module';
 import * as os from 'node:os';
@@ -20,9 +22,10 @@ export interface Loaded {
   save(): void;
 }
 
-function cacheFile(name: string): string {
+function cacheFile(name: string, bundle: string): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'fcp', `${name}.v8cache`);
+  const copy = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
+  return path.join(base, 'fcp', `${name}-${copy}.v8cache`);
 }
 
 /** The cache's first line names what it was made from: Node's version and the bundle's size and mtime. */
@@ -55,7 +58,7 @@ function makeDirectory(dir: string): void {
 export function loadWithCodeCache(bundle: string, name: string): Loaded {
   const source = fs.readFileSync(bundle, 'utf8');
   const key = keyOf(bundle);
-  const cache = cacheFile(name);
+  const cache = cacheFile(name, bundle);
   const cachedData = readCache(cache, key);
   const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
   const loaded = new Module(bundle, require.main);

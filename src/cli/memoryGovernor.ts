@@ -14,6 +14,9 @@ export function startMemoryGovernor(): void {
   setFlagsFromString('--expose-gc');
   // A fresh context created after the flag is set has gc(); the main context was made before.
   const gc = runInNewContext('gc') as () => void;
+  // Set back at once (gc() stays): V8 stamps a code cache with a hash of its flags, and one made
+  // under --expose-gc is rejected by the next start (bin/'s codeCache.ts), which compiles it all again.
+  setFlagsFromString('--no-expose-gc');
   const timer = setInterval(() => {
     if (residentBytes() > RSS_THRESHOLD) gc();
   }, CHECK_MS);

@@ -20,19 +20,26 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function writeBundle(value: string): string {
-  const bundle = path.join(dir, 'bundle.js');
+function writeBundle(value: string, name = 'bundle.js'): string {
+  const bundle = path.join(dir, name);
   fs.writeFileSync(bundle, `exports.run = () => ${JSON.stringify(value)}; exports.dir = __dirname; exports.path = require('path').sep;`);
   return bundle;
 }
 
+/** The cache files written so far, by name. */
+function caches(): string[] {
+  const where = path.join(dir, 'cache', 'fcp');
+  return fs.existsSync(where) ? fs.readdirSync(where).sort() : [];
+}
+
 test('the cache written after a first load is what the next load of the same bundle gets; a changed bundle is loaded without it', () => {
   const bundle = writeBundle('one');
-  const cache = path.join(dir, 'cache', 'fcp', 'test.v8cache');
   const first = loadWithCodeCache(bundle, 'test');
   expect({ run: (first.exports.run as () => string)(), dir: (first.exports as unknown as { dir: string }).dir }).toEqual({ run: 'one', dir });
-  expect(fs.existsSync(cache)).toBe(false);
+  expect(caches()).toEqual([]);
   first.save();
+  expect(caches()).toEqual([expect.stringMatching(/^test-[0-9a-f]{16}\.v8cache$/)]);
+  const cache = path.join(dir, 'cache', 'fcp', caches()[0]!);
   const written = fs.readFileSync(cache);
   expect(written.toString('latin1').startsWith(`${process.version} `)).toBe(true);
 
@@ -46,6 +53,19 @@ test('the cache written after a first load is what the next load of the same bun
   expect((changed.exports.run as () => string)()).toBe('two, longer');
   changed.save();
   expect(fs.readFileSync(cache).equals(written)).toBe(false);
+});
+
+test('two copies of a bundle (two installs) keep a cache each: neither replaces the other\'s', () => {
+  const one = writeBundle('one', 'a.js');
+  const other = writeBundle('other', 'b.js');
+  loadWithCodeCache(one, 'test').save();
+  loadWithCodeCache(other, 'test').save();
+  const [first, second] = caches().map((name) => fs.readFileSync(path.join(dir, 'cache', 'fcp', name)));
+  expect(caches()).toHaveLength(2);
+  // Each load of either finds its own cache and has nothing to save.
+  loadWithCodeCache(one, 'test').save();
+  loadWithCodeCache(other, 'test').save();
+  expect(caches().map((name) => fs.readFileSync(path.join(dir, 'cache', 'fcp', name)))).toEqual([first, second]);
 });
 
 test('a cache directory that cannot be made costs nothing but the compile', () => {

@@ -1,0 +1,33 @@
+/**
+ * The commands' V8 code cache works across runs: a copy leaves a cache that the next start takes
+ * (and so has nothing to write). V8 stamps a cache with a hash of its flags: one made after fcp set
+ * --expose-gc (its memory governor) was rejected by every next start, which compiled the whole
+ * bundle again and wrote the cache again.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeRun, runFcp } from './helpers/run';
+import { useTempDirs } from './helpers/tmp';
+
+const temp = useTempDirs();
+
+test('the cache a copy leaves is taken by the next copy, which writes none', async () => {
+  const work = temp.make('fcp-code-cache');
+  const cacheHome = path.join(work, 'cache');
+  fs.writeFileSync(path.join(work, 'source'), 'one byte or a few');
+  const copy = async (name: string): Promise<void> => {
+    const run = await runFcp([path.join(work, 'source'), path.join(work, name)], { env: { XDG_CACHE_HOME: cacheHome } });
+    expect({ code: run.code, run: describeRun(run) }).toEqual({ code: 0, run: describeRun(run) });
+    expect(fs.readFileSync(path.join(work, name), 'utf8')).toBe('one byte or a few');
+  };
+  await copy('first');
+  const [cache, ...others] = fs.readdirSync(path.join(cacheHome, 'fcp')).filter((name) => name.startsWith('fcp-'));
+  expect(others).toEqual([]);
+  const file = path.join(cacheHome, 'fcp', cache!);
+  const written = fs.readFileSync(file);
+  // A cache the next start rejected would be written again, with other bytes (another run's code).
+  fs.utimesSync(file, new Date(0), new Date(0));
+  await copy('second');
+  expect(fs.statSync(file).mtimeMs).toBe(0);
+  expect(fs.readFileSync(file).equals(written)).toBe(true);
+});
