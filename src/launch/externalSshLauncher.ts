@@ -8,7 +8,7 @@ import { Duplex } from 'node:stream';
 import { dialTcp } from './dial';
 import type { Launcher, LaunchedServer } from './launcher';
 import { RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
-import { addressOnServer, directAddress, FAILED_EXIT_WAIT_MS } from './sshLauncher';
+import { addressOnServer, directAddress, stopRemoteFcpd } from './sshLauncher';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
 export interface ExternalSshOptions extends Omit<RemoteFcpdOptions, 'log'> {
@@ -45,7 +45,8 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
           return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, stop: () => child.kill() };
         },
       };
-      const { ready: listen, process, mode } = await startRemoteFcpd(shell, secret, { ...options, log });
+      const started = await startRemoteFcpd(shell, secret, { ...options, log });
+      const { ready: listen, mode } = started;
       const direct = directAddress(listen, undefined, options.hostName);
       return {
         name: `fcpd on ${options.destination}`,
@@ -63,8 +64,7 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
           notice: options.notice,
         }),
         async close(failed): Promise<void> {
-          if (failed) await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
-          process.stop();
+          await stopRemoteFcpd(started, failed, options.reuseS !== undefined);
         },
       };
     },

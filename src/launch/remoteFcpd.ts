@@ -45,6 +45,11 @@ export interface RemoteFcpd<T = Listen> {
   ready: T;
   process: RemoteProcess;
   mode: NonNullable<LaunchedServer['mode']>;
+  /**
+   * Ends the launch command and what it started (remoteReap.ts), bounded: an fcpd --serve --reuse
+   * would otherwise wait out its --reuse seconds after fcp --watch ended.
+   */
+  reap(): Promise<void>;
 }
 
 /** fcpd --serve for one session. */
@@ -96,7 +101,7 @@ export async function launchRemoteFcpd<T>(shell: RemoteShell, args: string[], ha
     try {
       const started = await reapOnInterrupt(reaper.reap, startFcpd(process, handOff, options.log, where, given, { timeoutMs: options.timeoutMs, exits, onRequest }));
       reaper.forget();
-      return { ...started, process, mode };
+      return { ...started, process, mode, reap: reaper.reap };
     } catch (err) {
       await reaper.reap();
       process.stop();

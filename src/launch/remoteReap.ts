@@ -64,7 +64,7 @@ export async function reapRemote(shell: RemoteShell, pid: number, log: (line: st
 export interface LaunchReaper {
   /** Ends the launch command: once its pid came (waited for, bounded), unless it has exited. Once. */
   reap(): Promise<void>;
-  /** The launch went well: stop reading for the pid. */
+  /** The launch went well: stop reading for the pid (it came before the ready line: reap still ends a reused fcpd later). */
   forget(): void;
 }
 

@@ -9,7 +9,7 @@ import type { ResolvedHost } from '../ssh/sshConfig';
 import { dialTcp } from './dial';
 import type { Listen } from './handoff';
 import type { Launcher, LaunchedServer } from './launcher';
-import { RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
+import { RemoteFcpd, RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
 export interface SshLaunchOptions extends Omit<RemoteFcpdOptions, 'log'> {
@@ -20,6 +20,17 @@ export interface SshLaunchOptions extends Omit<RemoteFcpdOptions, 'log'> {
 
 /** After a failed session, how long to wait for fcpd's last words. */
 export const FAILED_EXIT_WAIT_MS = 2000;
+
+/**
+ * Ends a remote fcpd's launch once fcp is done with it: after a failed session, fcpd's last words
+ * waited for a moment; a reused fcpd (fcp --watch) reaped, as it would wait out its --reuse seconds
+ * for a session that never comes.
+ */
+export async function stopRemoteFcpd({ process, reap }: Pick<RemoteFcpd, 'process' | 'reap'>, failed: boolean, reused: boolean): Promise<void> {
+  if (failed) await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
+  if (reused) await reap();
+  process.stop();
+}
 
 /** Addresses that mean "every address" in a listen line. */
 export const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0']);
@@ -51,7 +62,8 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
     async launch(secret, log): Promise<LaunchedServer> {
       const ssh = await connectSsh(options.host, options.ssh);
       try {
-        const { ready: listen, process, mode } = await startRemoteFcpd(execShell(ssh), secret, { ...options, log });
+        const started = await startRemoteFcpd(execShell(ssh), secret, { ...options, log });
+        const { ready: listen, mode } = started;
         const direct = directAddress(listen, ssh.reachedAddress, options.host.hostName);
         return {
           name: `fcpd on ${ssh.name}`,
@@ -66,8 +78,7 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
             notice: options.notice,
           }),
           async close(failed): Promise<void> {
-            if (failed) await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, FAILED_EXIT_WAIT_MS))]);
-            process.stop();
+            await stopRemoteFcpd(started, failed, options.reuseS !== undefined);
             ssh.close();
           },
         };

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { runNode as runProcess } from '../helpers/run';
 import type { RunResult } from '../helpers/run';
 import { killAll } from '../helpers/run';
-import { Sshd, startSshd } from './sshd';
+import { fcpdCommand, Sshd, startSshd } from './sshd';
 export { killAll };
 
 export const REPO = path.resolve(__dirname, '../../..');
@@ -325,6 +325,17 @@ export function processesWithArgument(arg: string): number[] {
     }
   }
   return pids;
+}
+
+/**
+ * fcpd under a name of its own (a link in `dir`): the --fcpd-path command that runs it on `sshd`,
+ * and its processes (node with the link as an argument of its own; fcp and the shell sshd runs
+ * have it only inside a longer argument), which no other test's runs are among.
+ */
+export function ownFcpd(sshd: Sshd, dir: string): { command: string; running(): number[] } {
+  const link = path.join(dir, unique('fcpd'));
+  fs.symlinkSync(FCPD, link);
+  return { command: fcpdCommand(sshd.stateDir, '', link), running: () => processesWithArgument(link) };
 }
 
 /** Every file below root as `name: content`, sorted (fcp's partial files of a transfer under way left out). */

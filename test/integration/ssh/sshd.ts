@@ -13,8 +13,8 @@ import type { HostBlock } from './harness';
 export const SSHD = '/usr/sbin/sshd';
 const REPO = path.resolve(__dirname, '../../..');
 /** How tests start fcpd on the "remote" host: this checkout's, with its own daemon state dir. */
-export function fcpdCommand(stateDir: string, extra = ''): string {
-  return `env XDG_STATE_HOME=${stateDir} ${process.execPath} ${path.join(REPO, 'bin', 'fcpd')}${extra ? ` ${extra}` : ''}`;
+export function fcpdCommand(stateDir: string, extra = '', program = path.join(REPO, 'bin', 'fcpd')): string {
+  return `env XDG_STATE_HOME=${stateDir} ${process.execPath} ${program}${extra ? ` ${extra}` : ''}`;
 }
 
 /**

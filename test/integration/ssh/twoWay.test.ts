@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { filesWithContent as files, useSshdWorkspace, waitFor } from './harness';
+import { filesWithContent as files, ownFcpd, useSshdWorkspace, waitFor } from './harness';
 import { spawnFcp } from '../helpers/run';
 import { fcpdCommand } from './sshd';
 
@@ -13,7 +13,7 @@ jest.setTimeout(120_000);
 
 const space = useSshdWorkspace('two-way');
 
-test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM ends it with exit 0', async () => {
+test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM ends it with exit 0, and its fcpd with it', async () => {
   const here = path.join(space.work, 'here');
   const there = path.join(space.work, 'there');
   fs.mkdirSync(here);
@@ -23,11 +23,13 @@ test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM
   fs.writeFileSync(path.join(there, 'c.txt'), 'c\n');
   const logins = (): number => space.sshd.log().split('\n').filter((line) => line.includes('Accepted publickey')).length;
   const before = logins();
-  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--watch', '--two-way', '--interval', '1', '--json', here, `${space.sshd.alias}:${there}`];
+  const fcpd = ownFcpd(space.sshd, space.work);
+  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpd.command, '--watch', '--two-way', '--interval', '1', '--json', here, `${space.sshd.alias}:${there}`];
   const fcp = spawnFcp(args, { env: space.env, cwd: space.work });
   const same = (): boolean => files(here).join() === files(there).join();
   try {
     await waitFor('the first round', () => same() && files(here).length === 3);
+    expect(fcpd.running()).toHaveLength(1);
     fs.writeFileSync(path.join(there, 'new-there.txt'), 'made there\n');
     fs.rmSync(path.join(there, 'c.txt'));
     fs.writeFileSync(path.join(here, 'new-here.txt'), 'made here\n');
@@ -47,6 +49,8 @@ test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM
   expect(files(here).filter((line) => line.startsWith('a.txt.conflict-'))).toEqual([expect.stringMatching(new RegExp(`^a\\.txt\\.conflict-${space.sshd.alias}-\\d{8}T\\d{6}Z: a edited there, longer\n$`))]);
   expect(fcp.records()).toContainEqual(expect.objectContaining({ event: 'conflict', path: 'a.txt', conflict: 'bothEdited' }));
   expect(logins() - before).toBe(1);
+  // fcpd --serve --reuse would have waited a minute for another round: it was ended with the watch.
+  expect(fcpd.running()).toEqual([]);
 });
 
 test('a change on the host is synced without waiting for --interval (fcpd reports it); a lost record here deletes nothing', async () => {
