@@ -4,7 +4,7 @@
  */
 import { FcpError } from '../errors';
 import { HASH_SIZE, HELLO_MAGIC, MAX_ACCOUNT_NAME_BYTES, MAX_PATH_BYTES } from './constants';
-import { Field, fixedWidth, variableBounds } from './layouts';
+import { Field, fixedWidth, PayloadBounds, VARIABLE_BOUNDS, variableBounds } from './layouts';
 import { checkEntryPath, checkUserPath } from './paths';
 
 const NUL = 0x00;
@@ -12,14 +12,16 @@ const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 
+/** The largest value of each unsigned integer kind (a field's own max may say less). */
+const UINT_LIMITS: Partial<Record<Field['kind'], number>> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff, u64num: Number.MAX_SAFE_INTEGER };
+
 export type FieldValue = number | bigint | Buffer | Buffer[] | string | undefined;
 
 function badField(typeName: string, field: Field, detail: string): FcpError {
   return new FcpError('FCP_ERR_BAD_FIELD', `${typeName}.${field.name} ${detail}`);
 }
 
-function checkByteLength(typeName: string, field: Field, length: number): void {
-  const bounds = variableBounds(field);
+function checkByteLength(typeName: string, field: Field, length: number, bounds: PayloadBounds = variableBounds(field)): void {
   if (length < bounds.min || length > bounds.max) {
     throw new FcpError(
       'FCP_ERR_BAD_LENGTH',
@@ -28,14 +30,14 @@ function checkByteLength(typeName: string, field: Field, length: number): void {
   }
 }
 
-/** Range and shape checks shared by reading and writing. */
+/** Range and shape checks shared by reading and writing (per field of every message: nothing allocated on the way). */
 function checkValue(typeName: string, field: Field, value: FieldValue): void {
   switch (field.kind) {
     case 'u8':
     case 'u16':
     case 'u32':
     case 'u64num': {
-      const limit = { u8: 0xff, u16: 0xffff, u32: 0xffffffff, u64num: Number.MAX_SAFE_INTEGER }[field.kind];
+      const limit = UINT_LIMITS[field.kind]!;
       const max = Math.min(field.max ?? limit, limit);
       const min = field.min ?? 0;
       if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -45,7 +47,8 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
     }
     case 'u64':
     case 'i64': {
-      const [min, max] = field.kind === 'u64' ? [0n, U64_MAX] : [I64_MIN, I64_MAX];
+      const min = field.kind === 'u64' ? 0n : I64_MIN;
+      const max = field.kind === 'u64' ? U64_MAX : I64_MAX;
       if (typeof value !== 'bigint' || value < min || value > max) {
         throw badField(typeName, field, `is ${String(value)}; allowed ${min}..${max}`);
       }
@@ -63,7 +66,7 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
       return;
     case 'entryPath':
     case 'entryPathPrefixed':
-      checkByteLength(typeName, { ...field, kind: 'entryPath' }, (value as Buffer).length);
+      checkByteLength(typeName, field, (value as Buffer).length, VARIABLE_BOUNDS.entryPath);
       checkEntryPath(value as Buffer);
       return;
     case 'userPath':

@@ -35,7 +35,7 @@ import { encodeCompressedData } from './compression';
 import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
-import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
+import { checkSource, grewWarning, sourceChanged, SourceState, sourceState, unchangedSinceWalk } from './sourceCheck';
 import { keptBecause, removeSource } from './sourceRemoval';
 import { fileEvent, runSummary, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
@@ -80,6 +80,15 @@ const batchEntriesLength = (length: number): number => 2 * BATCH_ENTRY_HEADER + 
 const INLINE_BURST = 1024 * 1024;
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
+
+/** Fills `data` from the start of the open file (synchronously: a small file); throws FCP_ERR_SOURCE_CHANGED when the file ends first. */
+function readStart(fd: number, data: Buffer, source: Buffer): void {
+  for (let filled = 0; filled < data.length; ) {
+    const bytesRead = fs.readSync(fd, data, filled, data.length - filled, filled);
+    if (bytesRead === 0) throw sourceChanged(source, 'shrank');
+    filled += bytesRead;
+  }
+}
 
 interface SendingFile {
   fileId: number;
@@ -181,8 +190,8 @@ export class SendEngine extends TransferRun {
   private readonly freeIndexes = new Set<number>();
   /** Lost data connections whose DATA_LOST has not come yet, with the deadline for it. */
   private readonly lossDeadlines = new Map<number, NodeJS.Timeout>();
-  /** Feature OWNERS: this machine's names for the ids, and the ids of the last OWNER sent ("uid:gid"). */
-  private readonly owners: { accounts: ReturnType<typeof loadAccounts>; last: string } | undefined;
+  /** Feature OWNERS: this machine's names for the ids, and the ids of the last OWNER sent (-1 before the first). */
+  private readonly owners: { accounts: ReturnType<typeof loadAccounts>; uid: number; gid: number } | undefined;
   /** --remove-source-files: entry paths (latin1) of the symlinks and links the receiver reported failed. */
   private readonly failedEntries: Set<string> | undefined;
 
@@ -241,7 +250,7 @@ export class SendEngine extends TransferRun {
     this.failedEntries = removeSources ? new Set() : undefined;
     this.linkEntries = removeSources ? [] : undefined;
     this.symlinkTargets = sync ? new Map() : undefined;
-    this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), last: '' } : undefined;
+    this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), uid: -1, gid: -1 } : undefined;
   }
 
   /**
@@ -501,9 +510,9 @@ export class SendEngine extends TransferRun {
   /** Feature OWNERS: an OWNER ahead of an entry whose ids differ from the last one's (it holds until the next). */
   private announceOwner(ids: EntryIds | undefined): void {
     if (!this.owners || !ids) return;
-    const key = `${ids.uid}:${ids.gid}`;
-    if (key === this.owners.last) return;
-    this.owners.last = key;
+    if (ids.uid === this.owners.uid && ids.gid === this.owners.gid) return;
+    this.owners.uid = ids.uid;
+    this.owners.gid = ids.gid;
     const { users, groups } = this.owners.accounts;
     this.apply(this.machine.announceOwner(ids.uid, ids.gid, users.nameOf(ids.uid), groups.nameOf(ids.gid)));
   }
@@ -561,18 +570,22 @@ export class SendEngine extends TransferRun {
     return this.symlinkTargets?.get(path.toString('latin1'));
   }
 
-  /** The first entry.size bytes of the file, or why they cannot be read (one that got shorter since the walk, or changed as it was read). */
+  /**
+   * The first entry.size bytes of the file, or why they cannot be read (one that got shorter since
+   * the walk, or changed as it was read). A file as the walk saw it is read and fstat'ed once; one
+   * that changed since is read again between two fstats, as larger files are (sourceCheck.ts).
+   */
   private readWhole(entry: FileEntry): Buffer | FcpError {
     const data = this.inlineBuffers.take(entry.size);
     let fd: number | undefined;
     try {
       fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
-      const opened = sourceState(fd);
-      for (let filled = 0; filled < data.length; ) {
-        const bytesRead = fs.readSync(fd, data, filled, data.length - filled, filled);
-        if (bytesRead === 0) throw sourceChanged(entry.source, 'shrank');
-        filled += bytesRead;
+      if (entry.walked) {
+        readStart(fd, data, entry.source);
+        if (unchangedSinceWalk(fd, entry.size, entry.mtimeNs, entry.walked)) return data;
       }
+      const opened = sourceState(fd);
+      readStart(fd, data, entry.source);
       if (checkSource(fd, opened, entry.source, entry.size).grew) this.grown.add(entry);
       return data;
     } catch (err) {
@@ -823,8 +836,7 @@ export class SendEngine extends TransferRun {
     this.staleNotices.delete(fileId);
     // What a followed file grew by while it was read is sent next (APPEND): no warning for it.
     const grew = entry !== undefined && this.grown.delete(entry) && !this.follower;
-    const warnings = error ? [] : [stale, ...(entry ? [grew ? grewWarning(entry.source, entry.size) : undefined, this.removeFileSource(entry, grew)] : [])];
-    const warning = warnings.filter((text) => text !== undefined).join('; ') || undefined;
+    const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined, entry && this.removeFileSource(entry, grew));
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
       const digest =
@@ -1179,6 +1191,13 @@ export class SendEngine extends TransferRun {
     file.failed = true;
     this.apply(this.machine.fileFailed(file.fileId, fsError(err, 'read', file.entry.source)));
   }
+}
+
+/** The warnings that are there, joined; undefined when none is (the usual case: nothing allocated per file). */
+function joinWarnings(...warnings: (string | undefined)[]): string | undefined {
+  let joined: string | undefined;
+  for (const text of warnings) if (text) joined = joined === undefined ? text : `${joined}; ${text}`;
+  return joined;
 }
 
 /** The first chunk index from `index` on that the receiver does not claim (chunkCount when none is left). */

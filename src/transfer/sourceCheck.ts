@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
+import type { WalkedFile } from './walk';
 
 export interface SourceState {
   size: bigint;
@@ -45,6 +46,16 @@ export function checkSource(fd: number, opened: SourceState, source: Buffer, siz
     throw sourceChanged(source, 'was modified');
   }
   return { grew };
+}
+
+/**
+ * Whether the open file, read whole, is still the one the walk's lstat saw: the same inode, size,
+ * mtime and ctime after the read mean that no write came between the walk and the end of the
+ * read, so one fstat checks a small file (the opening fstat of checkSource is not needed).
+ */
+export function unchangedSinceWalk(fd: number, size: number, mtimeNs: bigint, walked: WalkedFile): boolean {
+  const now = fs.fstatSync(fd, { bigint: true });
+  return now.ino === walked.ino && now.size === BigInt(size) && now.mtimeNs === mtimeNs && now.ctimeNs === walked.ctimeNs;
 }
 
 /** The warning for a file that grew while it was read: what was sent is its start. */

@@ -18,9 +18,12 @@ import type { ListedTree } from '../sync/filesFrom';
 /** Who owns an entry, by number (a walk of this machine's files records it; the SFTP walk does not). */
 export interface EntryIds { uid: number; gid: number }
 
+/** What the walk's lstat said of a file beyond its entry: the sender reads a small file as this one (sourceCheck.ts readAsWalked). */
+export interface WalkedFile { ctimeNs: bigint; ino: bigint }
+
 export type Entry =
   | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint; ids?: EntryIds }
-  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint; ids?: EntryIds }
+  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint; ids?: EntryIds; walked?: WalkedFile }
   | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint; ids?: EntryIds }
   /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size and mtime. */
   | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint };
@@ -370,7 +373,7 @@ export class WalkStream {
       }
       this.firstNames.set(id, path);
     }
-    this.found.push({ kind: 'file', path, source, size, ...meta });
+    this.found.push({ kind: 'file', path, source, size, ...meta, walked: { ctimeNs: stat.ctimeNs, ino: stat.ino } });
     this.fileCount++;
     this.totalBytes += size;
   }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fsError } from '../../../src/transfer/fsError';
-import { checkSource, sourceState } from '../../../src/transfer/sourceCheck';
+import { checkSource, sourceState, unchangedSinceWalk } from '../../../src/transfer/sourceCheck';
 
 const SIZE = 100_000;
 let dir: string;
@@ -58,6 +58,34 @@ test('longer at open than at the walk, then left alone: it grew', () => {
   fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, SIZE);
   const opened = sourceState(fd);
   expect(checkSource(fd, opened, source(), SIZE)).toEqual({ grew: true });
+});
+
+describe('unchangedSinceWalk: a small file checked against the walk\'s lstat with one fstat', () => {
+  const walked = (): { size: number; mtimeNs: bigint; walked: { ctimeNs: bigint; ino: bigint } } => {
+    const stat = fs.lstatSync(file, { bigint: true });
+    return { size: Number(stat.size), mtimeNs: stat.mtimeNs, walked: { ctimeNs: stat.ctimeNs, ino: stat.ino } };
+  };
+  const unchanged = (at: ReturnType<typeof walked>): boolean => unchangedSinceWalk(fd, at.size, at.mtimeNs, at.walked);
+
+  test('left alone since the walk: unchanged', () => {
+    expect(unchanged(walked())).toBe(true);
+  });
+
+  test.each([
+    ['written in place (same size)', () => fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, 0)],
+    ['appended to', () => fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, SIZE)],
+    ['truncated', () => fs.ftruncateSync(fd, SIZE - 1)],
+    ['touched (mtime)', () => fs.utimesSync(file, 2_000_000, 2_000_000)],
+  ])('%s since the walk: changed (the sender reads it again between two fstats)', (_name, change) => {
+    const at = walked();
+    change();
+    expect(unchanged(at)).toBe(false);
+  });
+
+  test('another file under the walked name (same size and times, another inode): changed', () => {
+    const at = walked();
+    expect(unchangedSinceWalk(fd, at.size, at.mtimeNs, { ...at.walked, ino: at.walked.ino + 1n })).toBe(false);
+  });
 });
 
 test.each([
