@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { loadXxhash } from '../src/protocol/xxhash';
+import { BlockScanner } from '../src/delta/blocks';
 import { scanBlocks } from '../src/transfer/deltaFiles';
 
 async function main(): Promise<void> {
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   if (!path) throw new Error('usage: node dist/bench/deltaFloor.js FILE');
   const xxh = await loadXxhash();
   const fd = fs.openSync(path, 'r');
-  const blocks = await scanBlocks(xxh, fd, fs.fstatSync(fd).size, Infinity, () => false);
+  const blocks = await scanBlocks(fd, fs.fstatSync(fd).size, new BlockScanner(xxh), () => false);
   console.log(`${blocks?.length ?? 0} blocks`);
 }
 

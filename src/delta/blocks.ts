@@ -17,23 +17,38 @@ export interface Block extends SignedBlock {
 }
 
 /** Fed a file's bytes in order, in pieces of any size; `end` gives its blocks. */
-export class BlockScanner {
+export interface FileScanner {
+  push(data: Uint8Array): void;
+  /** The blocks cut so far (the one in progress not yet). */
+  readonly closed: readonly Block[];
+  /** Every block, the last one (shorter than a cut would make it) included. */
+  end(): Block[];
+  /** The scan describes no more of the file: what follows is left out. */
+  readonly full: boolean;
+}
+
+/** The plain scan: every block cut by the content-defined chunker. */
+export class BlockScanner implements FileScanner {
   private readonly chunker = new ContentChunker();
   private readonly blocks: Block[] = [];
   /** The xxh64 of the block in progress, when part of it came in an earlier piece. */
   private hasher: ReturnType<XXHashAPI['create64']> | undefined;
-  /** Bytes fed so far. */
-  private offset = 0;
+  /** Where the next byte fed is in the file. */
+  private offset: number;
   /** Where the block in progress starts. */
-  private blockStart = 0;
+  private blockStart: number;
 
-  /** limit: blocks kept at most (the scan stops counting past it: `full` says so). */
+  /** limit: blocks kept at most (the scan stops counting past it: `full` says so); start: where in the file the first byte fed is, a block's start. */
   constructor(
     private readonly xxh: XXHashAPI,
     private readonly limit = Infinity,
-  ) {}
+    start = 0,
+  ) {
+    this.offset = start;
+    this.blockStart = start;
+  }
 
-  /** The limit of blocks is reached: what follows is not described. */
+  /** The limit of blocks is reached. */
   get full(): boolean {
     return this.blocks.length >= this.limit;
   }
@@ -52,12 +67,10 @@ export class BlockScanner {
     this.offset += data.length;
   }
 
-  /** The blocks cut so far (the one in progress not yet). */
   get closed(): readonly Block[] {
     return this.blocks;
   }
 
-  /** Every block, the last one (shorter than a cut would make it) included. */
   end(): Block[] {
     if (!this.full && this.offset > this.blockStart) this.close(this.offset, new Uint8Array(0));
     return this.blocks;

@@ -6,6 +6,7 @@
  */
 import { DATA_UNIT } from '../protocol/constants';
 import type { Block, SignedBlock } from './blocks';
+import { SignatureIndex } from './signatureIndex';
 
 /** `length` bytes of the new file at `at`: copied from the old file at `from`, or literal when `from` is undefined. */
 export interface Piece {
@@ -16,19 +17,6 @@ export interface Piece {
 
 /** A piece copied from the old file. */
 export type CopyPiece = Required<Piece>;
-
-/** Old-file offset of each signed block with that hash and length, the first one kept. */
-function indexSignature(signature: readonly SignedBlock[]): Map<bigint, { length: number; offset: number }[]> {
-  const index = new Map<bigint, { length: number; offset: number }[]>();
-  let offset = 0;
-  for (const { length, hash } of signature) {
-    const same = index.get(hash);
-    if (!same) index.set(hash, [{ length, offset }]);
-    else if (!same.some((block) => block.length === length)) same.push({ length, offset });
-    offset += length;
-  }
-  return index;
-}
 
 /** Appends a piece, merged into the last one when it continues it (literal after literal, copy after its old neighbour). */
 function append(pieces: Piece[], piece: Piece): void {
@@ -43,10 +31,10 @@ function append(pieces: Piece[], piece: Piece): void {
  * signature: a block whose length and hash the signature holds is copied, any other is literal.
  */
 export function planDelta(signature: readonly SignedBlock[], blocks: readonly Block[], size: number): Piece[] {
-  const index = indexSignature(signature);
+  const index = new SignatureIndex(signature);
   const matched: Piece[] = [];
   for (const block of blocks) {
-    const old = index.get(block.hash)?.find((candidate) => candidate.length === block.length);
+    const old = index.blocks[index.find(block.length, block.hash)];
     append(matched, old ? { at: block.offset, length: block.length, from: old.offset } : { at: block.offset, length: block.length });
   }
   return alignLiterals(matched, size);

@@ -149,9 +149,10 @@ export interface SendFileAction { type: 'sendFile'; fileId: number; claimed: Rea
 /**
  * Sender (feature DELTA): the first DELTA_SIG of a file came: the receiver is reading its old
  * version and describes it as it goes, so the file may be cut into blocks meanwhile (sendFile,
- * with the whole signature, follows FILE_READY).
+ * with the whole signature, follows FILE_READY). `signature`: its blocks so far, a list that grows
+ * as the next DELTA_SIG messages come (the scan follows it: guidedScan.ts).
  */
-export interface SignatureStartedAction { type: 'signatureStarted'; fileId: number }
+export interface SignatureStartedAction { type: 'signatureStarted'; fileId: number; signature: readonly SignedBlock[] }
 /**
  * Progress: `bytes` of a file were not sent, the receiver held them and the sender's data matched
  * (CHUNK_KEPT).
@@ -1568,7 +1569,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     file.signature ??= new SignatureCollector(signatureLimit(file.size));
     const problem = file.signature.add(message.oldOffset, message.entries);
     if (problem !== undefined) return this.fail(protocolError(`DELTA_SIG for file_id ${fileId}: ${problem}`));
-    return first ? [{ type: 'signatureStarted', fileId }] : NO_ACTIONS;
+    return first ? [{ type: 'signatureStarted', fileId, signature: file.signature.blocks }] : NO_ACTIONS;
   }
 
   private onPartialStale(message: PartialStaleMessage): readonly SenderAction[] {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { DELTA_MIN_BLOCK, DELTA_MIN_FILE } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly } from './fsError';
-import { Block, BlockScanner, SignedBlock } from '../delta/blocks';
+import { Block, BlockScanner, FileScanner, SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
 import { signatureLimit } from '../delta/signature';
 import { ChunkBuffers } from './memoryLink';
@@ -27,29 +27,40 @@ const ASSEMBLED_AT_ONCE = 8;
 const SCAN_READ = 4 * 1024 * 1024;
 
 /**
- * The blocks of the first `size` bytes of the open file `fd`, at most `limit` of them; stops early
- * (undefined) when `stop` says so, between reads. A file shorter than `size` gives the blocks of
- * what it has. `also` sees every byte read, in order; `progress` the blocks so far after each read.
+ * The blocks of the first `size` bytes of the open file `fd`, as `scanner` cuts them (it may stop
+ * early: `full`); stops early (undefined) when `stop` says so, between reads. A file shorter than
+ * `size` gives the blocks of what it has. `also` sees every byte read, in order; `progress` the
+ * blocks so far after each read. The next read is under way while a read's bytes are scanned.
  */
 export async function scanBlocks(
-  xxh: XXHashAPI,
   fd: number,
   size: number,
-  limit: number,
+  scanner: FileScanner,
   stop: () => boolean,
   also?: (data: Buffer) => void,
   progress?: (blocks: readonly Block[]) => void,
 ): Promise<Block[] | undefined> {
-  const scanner = new BlockScanner(xxh, limit);
-  const buffer = Buffer.allocUnsafe(Math.min(SCAN_READ, Math.max(1, size)));
-  for (let position = 0; position < size && !scanner.full; ) {
-    const { bytesRead } = await read(fd, buffer, 0, Math.min(buffer.length, size - position), position);
-    if (stop()) return undefined;
-    if (bytesRead === 0) break;
-    scanner.push(buffer.subarray(0, bytesRead));
-    also?.(buffer.subarray(0, bytesRead));
-    progress?.(scanner.closed);
-    position += bytesRead;
+  const length = Math.min(SCAN_READ, Math.max(1, size));
+  const buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)] as const;
+  const readAt = (position: number, turn: number): Promise<{ bytesRead: number }> | undefined =>
+    position < size ? read(fd, buffers[turn % 2]!, 0, Math.min(length, size - position), position) : undefined;
+  let pending = readAt(0, 0);
+  try {
+    for (let position = 0, turn = 0; pending && !scanner.full; turn++) {
+      const { bytesRead } = await pending;
+      pending = undefined;
+      if (stop()) return undefined;
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      pending = readAt(position, turn + 1);
+      const data = buffers[turn % 2]!.subarray(0, bytesRead);
+      scanner.push(data);
+      also?.(data);
+      progress?.(scanner.closed);
+    }
+  } finally {
+    // No read is left in flight on `fd` (its owner closes it once the scan is over).
+    await pending?.catch(() => undefined);
   }
   return scanner.end();
 }
@@ -157,7 +168,7 @@ export async function signOldVersion(xxh: XXHashAPI, old: OldVersion, newSize: n
   };
   try {
     fd = fs.openSync(old.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    const blocks = await scanBlocks(xxh, fd, old.size, signatureLimit(newSize), stop, undefined, describeNew);
+    const blocks = await scanBlocks(fd, old.size, new BlockScanner(xxh, signatureLimit(newSize)), stop, undefined, describeNew);
     if (blocks) describeNew(blocks);
   } catch {
     // Unreadable (or gone): the blocks described so far are all the sender gets.

@@ -8,6 +8,7 @@ import { DATA_FRAME_BYTES, DATA_HEADER_SIZE, DATA_UNIT, GCM_TAG_SIZE, HEADER_SIZ
 import type { ChunkSumMessage, DataMessage, DeltaCopyMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { Block, SignedBlock } from '../delta/blocks';
+import { GuidedScanner } from '../delta/guidedScan';
 import { Piece, planDelta } from '../delta/plan';
 import { scanBlocks } from './deltaFiles';
 
@@ -114,11 +115,12 @@ export interface FilePlan {
 /**
  * The blocks of the open file `fd` of `size` bytes and its chunks' hashes, worked out in one pass
  * (stopping early, undefined, when `stop` says so), so that no chunk is hashed again and only the
- * literal bytes of the plan are read again.
+ * literal bytes of the plan are read again. The receiver's `signature` (all of it, or as much as
+ * has come: it may grow meanwhile) guides the cutting (guidedScan.ts): the blocks are the same.
  */
-export async function scanFile(xxh: XXHashAPI, fd: number, size: number, chunkSize: number, stop: () => boolean): Promise<FileScan | undefined> {
+export async function scanFile(xxh: XXHashAPI, fd: number, size: number, chunkSize: number, signature: readonly SignedBlock[], stop: () => boolean): Promise<FileScan | undefined> {
   const chunks = new ChunkHasher(xxh, chunkSize);
-  const blocks = await scanBlocks(xxh, fd, size, Infinity, stop, (data) => chunks.push(data));
+  const blocks = await scanBlocks(fd, size, new GuidedScanner(xxh, signature), stop, (data) => chunks.push(data));
   // A file that shrank since it was announced fails when its chunks are read, as any other.
   return blocks && { blocks, chunkHashes: chunks.end() };
 }

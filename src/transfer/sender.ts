@@ -605,7 +605,7 @@ export class SendEngine extends TransferRun {
         case 'fail':
           return this.failed(action);
         case 'signatureStarted':
-          this.descriptors.take(() => this.scanEarly(action.fileId));
+          this.descriptors.take(() => this.scanEarly(action.fileId, action.signature));
           break;
         case 'sendFile': {
           // A file cut early holds its descriptor already.
@@ -763,7 +763,7 @@ export class SendEngine extends TransferRun {
    */
   private planDelta(file: SendingFile, signature: readonly SignedBlock[], early: Promise<FileScan | undefined> | undefined): void {
     const stop = (): boolean => this.over || file.failed;
-    const scanned = async (): Promise<FileScan | undefined> => (await early) ?? (stop() ? undefined : scanFile(this.link.xxh, file.fd, file.entry.size, this.chunkSize, stop));
+    const scanned = async (): Promise<FileScan | undefined> => (await early) ?? (stop() ? undefined : scanFile(this.link.xxh, file.fd, file.entry.size, this.chunkSize, signature, stop));
     scanned().then(
       (scan) => {
         if (scan === undefined || this.over || file.failed) return;
@@ -778,10 +778,11 @@ export class SendEngine extends TransferRun {
 
   /**
    * Feature DELTA: the receiver started describing its old version of a file: the file is opened
-   * (with a descriptor taken for it) and cut into blocks meanwhile, for openFile to take over.
+   * (with a descriptor taken for it) and cut into blocks meanwhile, following the `signature` as it
+   * comes, for openFile to take over.
    * Nothing is done for a file that is over or already open; an open that fails is left to openFile.
    */
-  private scanEarly(fileId: number): void {
+  private scanEarly(fileId: number, signature: readonly SignedBlock[]): void {
     const entry = this.announced.get(fileId);
     if (!entry || this.files.has(fileId)) return this.descriptors.budget.release();
     let fd: number | undefined;
@@ -791,7 +792,7 @@ export class SendEngine extends TransferRun {
         fd,
         opened: sourceState(fd),
         dropped: false,
-        scan: scanFile(this.link.xxh, fd, entry.size, this.chunkSize, () => this.over || early.dropped || !this.announced.has(fileId)).catch(() => undefined),
+        scan: scanFile(this.link.xxh, fd, entry.size, this.chunkSize, signature, () => this.over || early.dropped || !this.announced.has(fileId)).catch(() => undefined),
       };
       this.earlyScans.set(fileId, early);
     } catch {

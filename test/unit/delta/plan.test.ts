@@ -7,16 +7,12 @@ import { ContentChunker, MASK_EASY, MASK_HARD } from '../../../src/delta/chunker
 import { GEAR } from '../../../src/delta/gearScan';
 import { copiedBytes, Piece, piecesIn, planDelta } from '../../../src/delta/plan';
 import { signatureLimit } from '../../../src/delta/signature';
+import { apply, applyEdit, edit } from './deltaFixtures';
 
 let xxh: XXHashAPI;
 beforeAll(async () => {
   xxh = await loadXxhash();
 });
-
-/** What the receiver builds: copies from the old bytes, literals from the new. */
-function apply(pieces: readonly Piece[], oldBytes: Buffer, newBytes: Buffer): Buffer {
-  return Buffer.concat(pieces.map((piece) => (piece.from === undefined ? newBytes.subarray(piece.at, piece.at + piece.length) : oldBytes.subarray(piece.from, piece.from + piece.length))));
-}
 
 function plan(oldBytes: Buffer, newBytes: Buffer): Piece[] {
   return planDelta(blocksOf(xxh, oldBytes), blocksOf(xxh, newBytes), newBytes.length);
@@ -39,39 +35,6 @@ function expectWellFormed(pieces: readonly Piece[], size: number, oldSize: numbe
     at += piece.length;
   }
   expect(at).toBe(size);
-}
-
-type Edit =
-  | { kind: 'rewrite'; at: number; length: number }
-  | { kind: 'insert'; at: number; length: number }
-  | { kind: 'delete'; at: number; length: number }
-  | { kind: 'truncate'; at: number }
-  | { kind: 'append'; length: number };
-
-const edit: fc.Arbitrary<Edit> = fc.oneof(
-  fc.record({ kind: fc.constant('rewrite' as const), at: fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x), length: fc.integer({ min: 1, max: 40_000 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), length: fc.integer({ min: 1, max: 40_000 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), length: fc.integer({ min: 1, max: 40_000 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant('append' as const), length: fc.integer({ min: 1, max: 40_000 }) }),
-) as fc.Arbitrary<Edit>;
-
-function applyEdit(data: Buffer, change: Edit): Buffer {
-  if (change.kind === 'append') return Buffer.concat([data, randomBytes(change.length)]);
-  const at = Math.floor(change.at * data.length);
-  switch (change.kind) {
-    case 'rewrite': {
-      const copy = Buffer.from(data);
-      randomBytes(Math.min(change.length, data.length - at)).copy(copy, at);
-      return copy;
-    }
-    case 'insert':
-      return Buffer.concat([data.subarray(0, at), randomBytes(change.length), data.subarray(at)]);
-    case 'delete':
-      return Buffer.concat([data.subarray(0, at), data.subarray(at + change.length)]);
-    case 'truncate':
-      return data.subarray(0, at);
-  }
 }
 
 /** The cuts PROTOCOL.md §7.7 describes, byte by byte in plain JavaScript: what the WebAssembly loop must match. */
