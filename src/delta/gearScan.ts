@@ -75,11 +75,26 @@ interface WebAssemblyApi {
   Instance: new (module: object) => { exports: unknown };
 }
 
-const { Module, Instance } = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-const wasm = new Instance(new Module(MODULE)).exports as GearExports;
-const memory = new Uint8Array(wasm.memory.buffer);
-const gearWords = new DataView(wasm.memory.buffer);
-GEAR.forEach((word, byte) => gearWords.setUint32(byte * 4, word, true));
+interface Scanner {
+  wasm: GearExports;
+  memory: Uint8Array;
+}
+
+let scanner: Scanner | undefined;
+
+/**
+ * The module, compiled and given its table on the first scan: fcp and fcpd load this file at
+ * start-up, and most runs never scan (a 4 MiB memory and a compile saved).
+ */
+function loadScanner(): Scanner {
+  if (scanner) return scanner;
+  const { Module, Instance } = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+  const wasm = new Instance(new Module(MODULE)).exports as GearExports;
+  const gearWords = new DataView(wasm.memory.buffer);
+  GEAR.forEach((word, byte) => gearWords.setUint32(byte * 4, word, true));
+  scanner = { wasm, memory: new Uint8Array(wasm.memory.buffer) };
+  return scanner;
+}
 
 /** The gear hash where a scan stands. */
 export interface RollingHash {
@@ -91,6 +106,7 @@ export interface RollingHash {
  * byte where `hash & mask` is 0, or -1 when none is, with the hash at `end` left in `rolling`.
  */
 export function findCut(data: Uint8Array, from: number, end: number, rolling: RollingHash, mask: number): number {
+  const { wasm, memory } = loadScanner();
   let hash = rolling.hash;
   for (let at = from; at < end; at += WINDOW) {
     const stop = Math.min(end, at + WINDOW);

@@ -52,6 +52,15 @@ export interface RemoteFcpd<T = Listen> {
   reap(): Promise<void>;
 }
 
+/**
+ * Reads and hashes fcp's own fcpd (the launch script names its SHA-256), on the next turn of the
+ * event loop: called as the SSH login starts, it runs while the server's greeting is on its way
+ * instead of between the login and the exec.
+ */
+export function prepareLaunch(options: Pick<RemoteFcpdOptions, 'fcpdPath'>): void {
+  if (options.fcpdPath === undefined) setImmediate(() => localBundle(packageVersion()));
+}
+
 /** fcpd --serve for one session. */
 export function startRemoteFcpd(shell: RemoteShell, secret: Buffer, options: RemoteFcpdOptions): Promise<RemoteFcpd> {
   return launchRemoteFcpd(shell, serveArgs(options.timeoutMs, '--serve', options.partialDir, options.reuseS), serveHandOff(secret), options);

@@ -9,7 +9,7 @@ import type { ResolvedHost } from '../ssh/sshConfig';
 import { dialTcp } from './dial';
 import type { Listen } from './handoff';
 import type { Launcher, LaunchedServer } from './launcher';
-import { RemoteFcpd, RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
+import { prepareLaunch, RemoteFcpd, RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
 export interface SshLaunchOptions extends Omit<RemoteFcpdOptions, 'log'> {
@@ -60,6 +60,7 @@ export function execShell(ssh: SshConnection): RemoteShell {
 export function sshLauncher(options: SshLaunchOptions): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
+      prepareLaunch(options);
       const ssh = await connectSsh(options.host, options.ssh);
       try {
         const started = await startRemoteFcpd(execShell(ssh), secret, { ...options, log });
