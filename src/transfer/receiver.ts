@@ -31,6 +31,7 @@ import { ChunkAssembly, oldVersion, readChunkWithCopies, signOldVersion } from '
 import { compareRules, SyncOptions } from '../sync/options';
 import { FileOutcome, ReceiverSync } from '../sync/receiverSync';
 import { appendVerified } from './appendFile';
+import { DIGESTS_AT_ONCE, JobLimiter } from '../sync/fileDigest';
 import { followNoticeText } from '../follow/notices';
 
 
@@ -105,6 +106,13 @@ export class ReceiveEngine extends TransferRun {
   private readonly deltaChunks: ChunkAssembly;
   /** Bytes of verified chunks taken from old versions of files (DELTA_COPY). */
   private bytesSaved = 0;
+  /**
+   * Feature DELTA: the old versions read for DELTA_SIG, a few at a time (as many as --checksum
+   * digests: the thread pool's size). A window of announced files (up to 8,192) is created in one
+   * go; read all at once, each with a descriptor outside the open-file budget and a buffer of up to
+   * 4 MiB, a thousand of them held about 1 GiB and stalled the event loop past the idle timeout.
+   */
+  private readonly oldVersionReads = new JobLimiter(DIGESTS_AT_ONCE);
   /** Feature DELTA: the signatures of files written as deltas before, which spare reading them again. */
   private readonly signatures: SignatureCache | undefined;
   /** DATA and FILE_INLINE bytes received (DATA_Z's inflated). */
@@ -477,9 +485,12 @@ export class ReceiveEngine extends TransferRun {
         file.old = local;
         this.apply(this.machine.signaturePart(fileId, blocks), 0);
       });
-    void signOldVersion(this.link.xxh, old, file.size, () => this.over || !this.files.has(fileId), describe).then(() =>
-      this.guard(() => this.apply(this.machine.fileCreated(fileId, resumed), 0)),
-    );
+    const stop = (): boolean => this.over || !this.files.has(fileId);
+    // A file that failed (or a session that ended) while it waited for its turn is not read at all.
+    const sign = async (): Promise<void> => {
+      if (!stop()) await signOldVersion(this.link.xxh, old, file.size, stop, describe);
+    };
+    void this.oldVersionReads.run(sign).then(() => this.guard(() => this.apply(this.machine.fileCreated(fileId, resumed), 0)));
   }
 
   private writeChunk(connIndex: number, action: WriteChunkAction): void {
