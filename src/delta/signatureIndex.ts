@@ -13,8 +13,8 @@ export interface OldBlock extends SignedBlock {
 export class SignatureIndex {
   /** The blocks taken in so far, in order. */
   readonly blocks: OldBlock[] = [];
-  /** The position in `blocks` of the first block of each xxh64 and length. */
-  private readonly byHash = new Map<bigint, number[]>();
+  /** The position in `blocks` of the first block of each xxh64 and length (by length within a hash: a peer may send one hash at many lengths). */
+  private readonly byHash = new Map<bigint, Map<number, number>>();
   /** Bytes of the old file the blocks taken in cover. */
   private extent = 0;
 
@@ -29,13 +29,13 @@ export class SignatureIndex {
       this.blocks.push({ length, hash, offset: this.extent });
       this.extent += length;
       const same = this.byHash.get(hash);
-      if (!same) this.byHash.set(hash, [i]);
-      else if (!same.some((position) => this.blocks[position]!.length === length)) same.push(i);
+      if (!same) this.byHash.set(hash, new Map([[length, i]]));
+      else if (!same.has(length)) same.set(length, i);
     }
   }
 
   /** The position of the first old block of this length and xxh64, or -1. */
   find(length: number, hash: bigint): number {
-    return this.byHash.get(hash)?.find((position) => this.blocks[position]!.length === length) ?? -1;
+    return this.byHash.get(hash)?.get(length) ?? -1;
   }
 }
