@@ -25,8 +25,14 @@
 #      time) against -n 8, -n 16 and iperf3 -P 8; tuneloop: the default against -n 4/8 on loopback.
 #   9. perfile (loopback, not part of all): many small files pushed and pulled against tar | ssh and
 #      rsync, and a no-change re-sync against rsync -a, with CPU seconds (PROFILE=DIR: cpu profiles).
+#  10. startup (loopback; startupwan: the emulated WAN; neither part of all): start-up, round robin
+#      (every tool once per round, RUNS rounds, so that the load of a shared machine falls on all
+#      alike): `ssh true` (the floor scp shares: sshd, the login shell), scp, and fcp copying 1 byte,
+#      with its own fcpd from the host's cache (the default) and through --fcpd-path; on loopback
+#      also the no-change re-sync of perfile's 5,050 files against rsync -a. BASELINE=DIR adds the
+#      --fcpd-path rows of another built checkout (its fcpd given by path: both share the cache's name).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|all]
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|startup|startupwan|all]
 #   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down;
 #   FCP_FLAGS adds flags to fcp's sync runs, e.g. --delete to make them syncs, which announce small files instead of inlining them)
 set -euo pipefail
@@ -54,7 +60,8 @@ need() {
 
 cleanup() {
   [ -n "${SSHD_PID:-}" ] && kill "$SSHD_PID" 2>/dev/null || true
-  [ "$WHAT" != loopback ] && [ "$WHAT" != sftp ] && [ -x "$WAN" ] && bash "$WAN" down 2>/dev/null || true
+  # Only a case that brought the WAN up takes it down: it is shared (held under /tmp/wan.lock).
+  [ -n "${WAN_UP:-}" ] && bash "$WAN" down 2>/dev/null || true
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -312,6 +319,7 @@ wan_up() {
   [ -x "$WAN" ] || [ -f "$WAN" ] || { echo "bench: $WAN not found" >&2; exit 1; }
   local delay=${WAN_DELAY:-25} rate=${WAN_RATE:-1000} loss=${WAN_LOSS:-0}
   echo "== emulated WAN: $((2 * delay)) ms RTT, $rate Mbit/s, $loss% loss"
+  WAN_UP=1
   bash "$WAN" up "$delay" "$rate" "$loss"
   bash "$WAN" sshd >/dev/null
   local wd=${WAN_DIR:-/tmp/fcp-wan}
@@ -644,6 +652,19 @@ sync_case() {
   if [ "$where" = wan ]; then bash "$WAN" down; else kill "$SSHD_PID"; SSHD_PID=; fi
 }
 
+# The no-change re-sync's tree in $DATA/synced: 50 x 1 MiB and 5,000 x 4 KiB in 51 dirs.
+make_synced() {
+  python3 - "$DATA/synced" <<'PY'
+import os, sys
+root = sys.argv[1]
+for i in range(5050):
+    if i % 100 == 0:
+        os.makedirs(f"{root}/d{i // 100}")
+    with open(f"{root}/d{i // 100}/f{i % 100}", "wb") as out:
+        out.write(os.urandom(1 << 20 if i < 50 else 4096))
+PY
+}
+
 # Per-file cost (issues 14 and 16) over the loopback sshd, best of $RUNS with CPU seconds (client +
 # server: the sshd sessions, and fcpd): the 10,000 x 4 KiB tree and $PERFILE_MANY (default 100,000)
 # files of 512 bytes in 1,000 dirs, pushed and pulled by fcp, `tar c | ssh tar x` and
@@ -665,15 +686,7 @@ for i in range(count):
     with open(f"{root}/d{i // 100}/f{i % 100}", "wb") as out:
         out.write(os.urandom(512))
 PY
-  python3 - "$DATA/synced" <<'PY'
-import os, sys
-root = sys.argv[1]
-for i in range(5050):
-    if i % 100 == 0:
-        os.makedirs(f"{root}/d{i // 100}")
-    with open(f"{root}/d{i // 100}/f{i % 100}", "wb") as out:
-        out.write(os.urandom(1 << 20 if i < 50 else 4096))
-PY
+  make_synced
   CLEAN=$out
   for tree in tree many; do
     name="$(find "$DATA/$tree" -type f | wc -l) files of $(stat -c %s "$DATA/$tree/d0/f0") B"
@@ -704,9 +717,76 @@ perfile_fcp() {
   best_cpu $node "$1/bin/fcp" -q -r -F "$SSHD_DIR/config" --fcpd-path "$TIMED_FCPD $node $1/bin/fcpd" "$2" "$3"
 }
 
+# Round robin over "label=command" arguments, RUNS rounds, every command once per round (its
+# output discarded, $CLEAN removed before each run); prints "label median min" in seconds per line.
+round_robin() {
+  python3 - "$RUNS" "${CLEAN:-}" "$@" <<'PY'
+import shutil, statistics, subprocess, sys, time
+runs, clean, cases = int(sys.argv[1]), sys.argv[2], [a.split("=", 1) for a in sys.argv[3:]]
+times = {label: [] for label, _ in cases}
+for _ in range(runs):
+    for label, command in cases:
+        if clean: shutil.rmtree(clean, ignore_errors=True)
+        start = time.monotonic()
+        done = subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done.returncode:
+            sys.exit(f"bench: failed: {command}: {done.stderr.decode()[-300:]}")
+        times[label].append(time.monotonic() - start)
+for label, _ in cases:
+    print(label, f"{statistics.median(times[label]):.2f}", f"{min(times[label]):.2f}")
+PY
+}
+
+# Prints round_robin's lines as a table row each, with the median's ratio to the first line's.
+rr_table() {
+  awk 'NR == 1 {base = $2} {printf "  %-34s median %s s, min %s s, %.2fx %s\n", $1, $2, $3, $2 / base, first} NR == 1 {first = "(" $1 ")"}'
+}
+
+# Start-up, round robin: 1 byte by scp and fcp over $1 (an ssh_config Host in $2), with the floor
+# `ssh true`, the commands prefixed by $3 (the WAN's side a); then, when $4 is set, the no-change
+# re-sync of perfile's 5,050 files into $4 against rsync -a.
+startup_rounds() {
+  local host=$1 config=$2 on=$3 synced=$4 dir cases=()
+  local ssh="ssh -F $config"
+  # fcp's own fcpd into the host's cache (the default launch finds it there from then on).
+  $on $FCP -q -F "$config" "$DATA/one" "$host:$DATA/one.warm"
+  cases+=("ssh-true=$on $ssh $host true" "scp=$on scp -q -F $config $DATA/one $host:$DATA/one.scp"
+    "fcp=$on $FCP -q -F $config $DATA/one $host:$DATA/one.fcp")
+  for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
+    cases+=("fcp-fcpd-path:$(basename "$dir")=$on node $dir/bin/fcp -q -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/one $host:$DATA/one.$(basename "$dir")")
+  done
+  echo "1 byte, round robin of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg)):"
+  CLEAN= round_robin "${cases[@]}" | rr_table
+  [ -n "$synced" ] || return 0
+  cases=("rsync=$on rsync -a -e '$ssh' $DATA/synced/ $host:$synced/" "fcp=$on $FCP -q -r -F $config $DATA/synced/ $host:$synced/")
+  for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
+    cases+=("fcp-fcpd-path:$(basename "$dir")=$on node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/synced/ $host:$synced/")
+  done
+  echo "5,050 files (50 x 1 MiB, 5,000 x 4 KiB), no change, push, round robin of $RUNS:"
+  CLEAN= round_robin "${cases[@]}" | rr_table
+  diff -rq "$DATA/synced" "$synced" >&2 || echo "bench: the re-synced tree differs from its source" >&2
+  echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+startup_case() {
+  echo "== start-up over the loopback sshd"
+  loopback_sshd
+  make_synced
+  cp -a "$DATA/synced" "$DATA/out"
+  startup_rounds bench "$SSHD_DIR/config" "" "$DATA/out"
+  rm -rf "$DATA/out"
+  kill "$SSHD_PID"; SSHD_PID=
+}
+
+startup_wan() {
+  wan_up
+  startup_rounds wanb "$DATA/wanconfig" "bash $WAN a" ""
+  bash "$WAN" down
+}
+
 need iperf3 rsync python3
 [ -n "${NO_BUILD:-}" ] || npm run build >/dev/null
-if [ "$WHAT" = install ]; then head -c 1 /dev/urandom > "$DATA/one"; else make_data; fi
+case "$WHAT" in install | startup | startupwan) head -c 1 /dev/urandom > "$DATA/one" ;; *) make_data ;; esac
 case "$WHAT" in
   loopback) loopback ;;
   resume) ONLY_RESUME=1 loopback ;;
@@ -716,10 +796,12 @@ case "$WHAT" in
   cut) cut_case ;;
   sftp) sftp_case ;;
   perfile) perfile_case ;;
+  startup) startup_case ;;
+  startupwan) startup_wan ;;
   sync) sync_case loopback ;;
   syncwan) sync_case wan ;;
   tune) tune ;;
   tuneloop) tune_loopback ;;
   all) loopback; sftp_case; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|all]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|startup|startupwan|all]" >&2; exit 2 ;;
 esac

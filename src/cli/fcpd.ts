@@ -233,9 +233,13 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       log: sessionLog,
       // Under sshd, also say which of our addresses the client's SSH connection reached: the
       // client's first choice for direct data connections when fcpd listens on every address.
-      listening: (listenPort: number, address: string) => io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce })),
+      listening: (listenPort: number, address: string) => {
+        io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce }));
+        // The watchdog's thread (tens of ms of CPU to start) starts once the listen line is out,
+        // while it travels to fcp: up to here the main thread made no disk call.
+        startWatchdog({ program: 'fcpd', timeoutMs: options.timeout, json: false });
+      },
     };
-    startWatchdog({ program: 'fcpd', timeoutMs: options.timeout, json: false });
     if (options.reuse !== undefined) {
       await serveSessions({ ...serve, idleMs: options.reuse * 1000 });
       return ExitCode.OK;
