@@ -98,7 +98,15 @@ export function twoWayRoundRecord(report: TwoWayRoundReport): object {
     kind: report.kind,
     ...(error
       ? { error: { code: error.code, message: error.message }, retryInMs: report.retryInMs }
-      : { pushed: report.pushed, pulled: report.pulled, deletedHere: report.deletedHere, deletedThere: report.deletedThere, conflicts: report.conflicts.length }),
+      : {
+          pushed: report.pushed,
+          pulled: report.pulled,
+          deletedHere: report.deletedHere,
+          deletedThere: report.deletedThere,
+          renamedHere: report.renamedHere,
+          renamedThere: report.renamedThere,
+          conflicts: report.conflicts.length,
+        }),
   };
 }
 
@@ -111,7 +119,7 @@ function conflictLine({ path, conflict, copy }: ConflictReport): string {
 
 function twoWayRoundLine(report: TwoWayRoundReport): string {
   if (report.error) return `round ${report.round} (${report.kind}) failed: ${report.error.message}; trying again in ${(report.retryInMs ?? 0) / 1000} s`;
-  return `round ${report.round} (${report.kind}): ${report.pushed} sent, ${report.pulled} brought here, ${report.deletedThere} deleted there, ${report.deletedHere} deleted here, ${report.conflicts.length} conflicts`;
+  return `round ${report.round} (${report.kind}): ${report.pushed} sent, ${report.pulled} brought here, ${report.deletedThere} deleted there, ${report.deletedHere} deleted here, ${report.renamedThere} renamed there, ${report.renamedHere} renamed here, ${report.conflicts.length} conflicts`;
 }
 
 export async function runTwoWay(request: CopyOptions, intervalS: number, reporter: Reporter, json: boolean, stdout: NodeJS.WritableStream): Promise<number> {

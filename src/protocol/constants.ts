@@ -51,6 +51,7 @@ export const PacketType = {
   NEW_SIG: 0x33,
   TWO_WAY: 0x34,
   TWO_WAY_SIDE: 0x35,
+  TWO_WAY_MOVE: 0x36,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -167,8 +168,10 @@ export const Feature = {
   SIG_CACHE: 0x200000,
   /** fcp --watch --two-way: a pull may open fcpd's side of a two-way pair (TWO_WAY, TWO_WAY_SIDE): its record, its listing, its changes (PROTOCOL.md §7.12). */
   TWO_WAY: 0x400000,
+  /** With TWO_WAY: the side reports the renames it sees in its listing and makes the ones fcp asks for (TWO_WAY_MOVE, PROTOCOL.md §7.12). */
+  TWO_WAY_MOVES: 0x800000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.TWO_WAY;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.TWO_WAY | Feature.TWO_WAY_MOVES;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -344,6 +347,17 @@ export const TwoWaySideEvent = {
   LISTED: 3,
   /** Something changed in the side's directory since its last listing. */
   CHANGED: 4,
+} as const;
+/** TWO_WAY_MOVE.kind (PROTOCOL.md §7.12, feature TWO_WAY_MOVES). */
+export const TwoWayMoveKind = {
+  /** S→C, in a listing: the side's file `from` (recorded) is now `to` (the same inode, size and mtime). */
+  SEEN: 1,
+  /** C→S: rename `from` to `to`, if `from` is still as last listed and `to` is free. */
+  MAKE: 2,
+  /** S→C, answering MAKE in order: made. */
+  MADE: 3,
+  /** S→C, answering MAKE in order: not made (the file changed, the name is taken, ...); fcp moves the file instead. */
+  NOT_MADE: 4,
 } as const;
 /** TWO_WAY and TWO_WAY_SIDE digest: a sha256 (the version's content), or OPEN's pair id. */
 export const TWO_WAY_DIGEST_SIZE = 32;

@@ -196,6 +196,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.DEST_STATE]: [f('holds', 'u8', { max: 1 })],
   [PacketType.TWO_WAY]: [f('op', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
   [PacketType.TWO_WAY_SIDE]: [f('event', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
+  [PacketType.TWO_WAY_MOVE]: [f('kind', 'u8', { min: 1, max: 4 }), f('from', 'entryPathPrefixed'), f('to', 'entryPath')],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

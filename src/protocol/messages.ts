@@ -171,6 +171,8 @@ export interface FollowMessage { type: P['FOLLOW']; event: number; name: Buffer 
 export interface TwoWayMessage { type: P['TWO_WAY']; op: number; mode: number; size: number; mtimeNs: bigint; digest: Buffer; path: Buffer }
 /** S→C, control (feature TWO_WAY): what fcpd's side of a two-way pair holds and records (a TwoWaySideEvent). */
 export interface TwoWaySideMessage { type: P['TWO_WAY_SIDE']; event: number; mode: number; size: number; mtimeNs: bigint; digest: Buffer; path: Buffer }
+/** Control (feature TWO_WAY_MOVES, PROTOCOL.md §7.12): a rename a two-way side saw, or one fcp asks it to make, and its answer (a TwoWayMoveKind). */
+export interface TwoWayMoveMessage { type: P['TWO_WAY_MOVE']; kind: number; from: Buffer; to: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -224,6 +226,7 @@ export type Message =
   | FollowMessage
   | FilesFromMessage
   | TwoWayMessage
-  | TwoWaySideMessage;
+  | TwoWaySideMessage
+  | TwoWayMoveMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -4,13 +4,15 @@
  * (state/twoWayDb.ts, one per directory and pair), lists the side when asked (TWO_WAY LIST: every
  * file with its version, every record row, then LISTED), writes the rows fcp sends (RECORD,
  * FORGET), and watches the directory: the first change after a listing is reported at once
- * (CHANGED), so that fcp's next round comes without waiting for its --interval. The session has
- * no data connection; it lasts until fcp's DONE.
+ * (CHANGED), so that fcp's next round comes without waiting for its --interval. With feature
+ * TWO_WAY_MOVES its listing also reports the renames it saw, and it makes the renames fcp asks for
+ * (TWO_WAY_MOVE), each only of a file still as listed. The session has no data connection; it lasts
+ * until fcp's DONE.
  */
 import * as fs from 'node:fs';
 import { asFcpError, codeFromWire, FcpError, wireFromCode } from '../errors';
-import { PacketType, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
-import type { Message, TwoWayMessage } from '../protocol/messages';
+import { Feature, PacketType, TwoWayMoveKind, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
+import type { Message, TwoWayMessage, TwoWayMoveMessage } from '../protocol/messages';
 import { showName } from '../showName';
 import { sideDbFile } from '../state/twoWayDb';
 import type { PathFilter } from '../sync/filter';
@@ -82,11 +84,32 @@ export class TwoWaySideService {
     if (message.type === PacketType.KEEPALIVE) return;
     // fcp is done with the side.
     if (message.type === PacketType.DONE) return this.end(undefined);
+    if (message.type === PacketType.TWO_WAY_MOVE && this.moves()) return this.onMove(message);
     if (message.type === PacketType.ERROR) return this.end(new FcpError(codeFromWire(message.code), `fcp's two-way watch failed: ${message.message}`));
     if (message.type !== PacketType.TWO_WAY) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent ${message.type} in a two-way side's session`));
     // A copy: the message's buffers are views into a received frame.
     const request: TwoWayMessage = { ...message, digest: Buffer.from(message.digest), path: Buffer.from(message.path) };
     this.queue = this.queue.then(() => this.handle(request)).catch((err: unknown) => this.fail(asFcpError(err)));
+  }
+
+  /** fcp negotiated TWO_WAY_MOVES: renames are reported and made. */
+  private moves(): boolean {
+    return (this.control.established.params.features & Feature.TWO_WAY_MOVES) !== 0;
+  }
+
+  /** MAKE: the rename made (if the file is still as listed and the name free), answered in order. */
+  private onMove(message: TwoWayMoveMessage): void {
+    if (message.kind !== TwoWayMoveKind.MAKE) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY_MOVE ${message.kind}, where only MAKE may come`));
+    // Copies: the paths are views into a received frame.
+    const from = Buffer.from(message.from);
+    const to = Buffer.from(message.to);
+    this.queue = this.queue
+      .then(async () => {
+        if (this.over || !this.side) return;
+        const [made] = await this.side.rename([{ from: from.toString('latin1'), to: to.toString('latin1') }]);
+        this.control.conn.send({ type: PacketType.TWO_WAY_MOVE, kind: made ? TwoWayMoveKind.MADE : TwoWayMoveKind.NOT_MADE, from, to });
+      })
+      .catch((err: unknown) => this.fail(asFcpError(err)));
   }
 
   private async handle(request: TwoWayMessage): Promise<void> {
@@ -100,6 +123,9 @@ export class TwoWaySideService {
         const send = this.control.conn;
         for (const row of listing.records.values()) send.send(sideMessage(TwoWaySideEvent.RECORDED, row));
         for (const [path, file] of listing.files) send.send(sideMessage(TwoWaySideEvent.ENTRY, { path, ...file }));
+        if (this.moves()) {
+          for (const { from, to } of listing.moved) send.send({ type: PacketType.TWO_WAY_MOVE, kind: TwoWayMoveKind.SEEN, from: Buffer.from(from, 'latin1'), to: Buffer.from(to, 'latin1') });
+        }
         send.send(sideMessage(TwoWaySideEvent.LISTED, undefined, listing.complete ? 1 : 0));
         return;
       }

@@ -4,7 +4,8 @@
  * size and mtime then. Each side keeps its own, on its own host: fcp the record of the directory
  * on its machine, fcpd (or fcp, for a second directory on its machine) that of the other
  * (PROTOCOL.md §7.12). A file whose size and mtime are the recorded ones is the recorded version
- * without a read; a path recorded and missing was deleted on this side.
+ * without a read; a path recorded and missing was deleted on this side, or renamed: its device and
+ * inode (schema 3) found under an unrecorded name with the recorded size and mtime.
  *
  * A record belongs to one directory: it keeps the directory's device and inode, and a record
  * opened for another directory (the same path made anew, a copied state directory) is emptied,
@@ -42,6 +43,9 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO side SELECT path, hash, mode, here_size, here_mtime_us FROM synced;
    DROP TABLE synced;
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // 3: the file's device and inode when recorded (a rename is the same inode under a new name); rows before it have none.
+  `ALTER TABLE side ADD COLUMN dev INTEGER;
+   ALTER TABLE side ADD COLUMN ino INTEGER;`,
 ];
 export const TWO_WAY_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -68,6 +72,9 @@ export interface Recorded {
   /** This side's file then: size and mtime in microseconds (what a receiver sets, compare.ts sameTime). */
   size: number;
   mtimeUs: number;
+  /** This side's file then: its device and inode, when known (kept on its own host only, never sent). */
+  dev?: number;
+  ino?: number;
 }
 
 interface Row {
@@ -76,6 +83,8 @@ interface Row {
   mode: number;
   size: number;
   mtime_us: number;
+  dev: number | null;
+  ino: number | null;
 }
 
 /** fcp's record of the directory on its machine in the pair `here` and `there` (locations as given, local paths made absolute). */
@@ -155,7 +164,8 @@ export class TwoWayDb {
     return new Map(
       rows.map((row) => {
         const path = row.path.toString('latin1');
-        return [path, { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us }];
+        const inode = row.dev === null || row.ino === null ? {} : { dev: row.dev, ino: row.ino };
+        return [path, { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us, ...inode }];
       }),
     );
   }
@@ -163,11 +173,11 @@ export class TwoWayDb {
   /** Writes these paths and forgets those, in one transaction. */
   update(put: readonly Recorded[], forget: readonly string[] = []): void {
     if (put.length === 0 && forget.length === 0) return;
-    const insert = this.db.prepare('INSERT OR REPLACE INTO side VALUES (?, ?, ?, ?, ?)');
+    const insert = this.db.prepare('INSERT OR REPLACE INTO side (path, hash, mode, size, mtime_us, dev, ino) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const remove = this.db.prepare('DELETE FROM side WHERE path = ?');
     this.guarded(() =>
       this.db.transaction(() => {
-        for (const p of put) insert.run(Buffer.from(p.path, 'latin1'), p.hash, p.mode, p.size, p.mtimeUs);
+        for (const p of put) insert.run(Buffer.from(p.path, 'latin1'), p.hash, p.mode, p.size, p.mtimeUs, p.dev ?? null, p.ino ?? null);
         for (const path of forget) remove.run(Buffer.from(path, 'latin1'));
       })(),
     );

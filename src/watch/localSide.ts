@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import type { Recorded } from '../state/twoWayDb';
 import { TwoWayDb } from '../state/twoWayDb';
 import type { PathFilter } from '../sync/filter';
-import { listSide, SideListing } from './sideListing';
+import { FileState, listSide, SideListing, SideMove, walkedOf, under } from './sideListing';
+import { renameUnchanged } from './sideRename';
 import { EventSource, watchEvents } from './watcher';
 
 /** A side as a round uses it. */
@@ -19,11 +20,15 @@ export interface TwoWaySide {
   list(): Promise<SideListing>;
   /** Records what both sides hold now (each row with this side's size and mtime) and forgets paths neither holds. */
   record(put: readonly Recorded[], forget: readonly string[]): Promise<void>;
+  /** Renames files, each only if still as last listed and its new name free (sideRename.ts); which were made. */
+  rename(moves: readonly SideMove[]): Promise<boolean[]>;
   close(): Promise<void>;
 }
 
 export class LocalSide implements TwoWaySide {
   readonly host = os.hostname();
+  /** The files of the last listing: a rename is made only of a file still as listed. */
+  private listed: ReadonlyMap<string, FileState> = new Map();
 
   private constructor(
     private readonly root: Buffer,
@@ -52,12 +57,24 @@ export class LocalSide implements TwoWaySide {
     return this.db.pairId();
   }
 
-  list(): Promise<SideListing> {
-    return listSide(this.root, this.filter, this.db.all());
+  async list(): Promise<SideListing> {
+    const { listing, restamped } = await listSide(this.root, this.filter, this.db.all());
+    this.db.update(restamped);
+    this.listed = new Map(listing.files);
+    return listing;
   }
 
+  /** Each row with the device and inode of this side's file when it is the row's (its renames are told by them). */
   async record(put: readonly Recorded[], forget: readonly string[]): Promise<void> {
-    this.db.update(put, forget);
+    const stamped = put.map((row) => {
+      const file = walkedOf(under(this.root, row.path));
+      return file && file.size === row.size && file.mtimeUs === row.mtimeUs ? { ...row, dev: file.dev, ino: file.ino } : row;
+    });
+    this.db.update(stamped, forget);
+  }
+
+  async rename(moves: readonly SideMove[]): Promise<boolean[]> {
+    return moves.map((move) => renameUnchanged(this.root, move, this.listed.get(move.from)));
   }
 
   async close(): Promise<void> {

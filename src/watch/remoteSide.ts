@@ -3,12 +3,13 @@
  * §7.12): one session whose control connection stays open for as long as the link does. Its
  * PULL, preceded by TWO_WAY OPEN with the pair's id, names the directory; fcpd then lists the side
  * against its own record when asked, writes the rows it is sent, and says when the directory
- * changed (CHANGED), which wakes the watch.
+ * changed (CHANGED), which wakes the watch. With TWO_WAY_MOVES it also reports the renames its
+ * listing saw and makes the ones it is asked to (TWO_WAY_MOVE); without, it makes none.
  */
 import { randomBytes } from 'node:crypto';
 import { asFcpError, codeFromWire, FcpError } from '../errors';
-import { Feature, PacketType, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
-import type { Message } from '../protocol/messages';
+import { Feature, PacketType, TwoWayMoveKind, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
+import type { Message, TwoWayMoveMessage } from '../protocol/messages';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import { makeOffer } from '../session/params';
@@ -20,7 +21,7 @@ import { timeoutsFor } from '../timeouts';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake, takeOver } from '../wire/handshake';
 import type { TwoWaySide } from './localSide';
-import type { SideListing } from './sideListing';
+import type { SideListing, SideMove } from './sideListing';
 import { rowOf, twoWayMessage } from './sideWire';
 
 export interface RemoteSideOptions {
@@ -42,10 +43,14 @@ export class RemoteSide implements TwoWaySide {
   /** The listing under way: ENTRY and RECORDED gather here until LISTED. */
   private listing: { result: SideListing; resolve(listing: SideListing): void; reject(error: FcpError): void } | undefined;
   private failure: FcpError | undefined;
+  /** Renames asked for (TWO_WAY_MOVE MAKE), answered in order. */
+  private readonly renaming: { move: SideMove; answer(made: boolean): void; reject(error: FcpError): void }[] = [];
 
   private constructor(
     private readonly conn: FramedConnection,
     private readonly options: RemoteSideOptions,
+    /** fcpd makes renames and reports those it sees (feature TWO_WAY_MOVES). */
+    private readonly moves: boolean,
   ) {
     this.host = options.host;
   }
@@ -64,7 +69,7 @@ export class RemoteSide implements TwoWaySide {
           secret: server.secret ?? secret,
           nonce: randomBytes(32),
           peerName: server.name,
-          offer: { ...offered, features: offered.features | Feature.TWO_WAY },
+          offer: { ...offered, features: offered.features | Feature.TWO_WAY | Feature.TWO_WAY_MOVES },
           mode: { type: PacketType.MODE, flags: 0 },
           ...(options.filter.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
           twoWay: { ...twoWayMessage(TwoWayOp.OPEN), digest: options.pair },
@@ -73,7 +78,7 @@ export class RemoteSide implements TwoWaySide {
         }),
         { timeoutMs: handshakeMs, log: options.log },
       );
-      const side = new RemoteSide(conn, options);
+      const side = new RemoteSide(conn, options, (established.params.features & Feature.TWO_WAY_MOVES) !== 0);
       takeOver(conn, established, { message: (message) => side.onMessage(message), closed: (error) => side.onClosed(error) });
       return side;
     } catch (err) {
@@ -87,7 +92,7 @@ export class RemoteSide implements TwoWaySide {
     if (this.failure) return Promise.reject(this.failure);
     if (this.listing) return Promise.reject(new FcpError('FCP_ERR_INTERNAL', 'a two-way side was listed twice at once'));
     return new Promise((resolve, reject) => {
-      this.listing = { result: { files: new Map(), records: new Map(), complete: true }, resolve, reject };
+      this.listing = { result: { files: new Map(), records: new Map(), moved: [], complete: true }, resolve, reject };
       this.conn.send(twoWayMessage(TwoWayOp.LIST));
     });
   }
@@ -100,6 +105,20 @@ export class RemoteSide implements TwoWaySide {
     await this.conn.drain();
   }
 
+  /** Each asked of fcpd in order (TWO_WAY_MOVE MAKE) and answered (MADE, NOT_MADE); none made by an fcpd without TWO_WAY_MOVES. */
+  async rename(moves: readonly SideMove[]): Promise<boolean[]> {
+    if (this.failure) throw this.failure;
+    if (!this.moves) return moves.map(() => false);
+    const answers = moves.map(
+      (move) =>
+        new Promise<boolean>((answer, reject) => {
+          this.renaming.push({ move, answer, reject });
+          this.conn.send({ type: PacketType.TWO_WAY_MOVE, kind: TwoWayMoveKind.MAKE, from: Buffer.from(move.from, 'latin1'), to: Buffer.from(move.to, 'latin1') });
+        }),
+    );
+    return Promise.all(answers);
+  }
+
   async close(): Promise<void> {
     if (!this.failure) this.conn.send({ type: PacketType.DONE });
     this.failure ??= new FcpError('FCP_ERR_INTERNAL', 'the two-way side was closed');
@@ -110,6 +129,7 @@ export class RemoteSide implements TwoWaySide {
   private onMessage(message: Message): void {
     if (message.type === PacketType.KEEPALIVE) return;
     if (message.type === PacketType.ERROR) return this.fail(new FcpError(codeFromWire(message.code), `${this.options.host}: ${message.message}`));
+    if (message.type === PacketType.TWO_WAY_MOVE && this.moves) return this.onMove(message);
     if (message.type !== PacketType.TWO_WAY_SIDE) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent ${message.type} in a two-way side's session`));
     if (message.event === TwoWaySideEvent.CHANGED) return this.options.changed();
     const listing = this.listing;
@@ -128,6 +148,22 @@ export class RemoteSide implements TwoWaySide {
     }
   }
 
+  /** A rename the listing saw (SEEN), or fcpd's answer to the oldest MAKE. */
+  private onMove(message: TwoWayMoveMessage): void {
+    const move = { from: message.from.toString('latin1'), to: message.to.toString('latin1') };
+    if (message.kind === TwoWayMoveKind.SEEN) {
+      if (!this.listing) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', 'fcpd sent a rename (TWO_WAY_MOVE SEEN) outside a listing'));
+      this.listing.result.moved.push(move);
+      return;
+    }
+    const asked = this.renaming[0];
+    if ((message.kind !== TwoWayMoveKind.MADE && message.kind !== TwoWayMoveKind.NOT_MADE) || !asked || asked.move.from !== move.from || asked.move.to !== move.to) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent TWO_WAY_MOVE ${message.kind} that answers no rename asked for`));
+    }
+    this.renaming.shift();
+    asked.answer(message.kind === TwoWayMoveKind.MADE);
+  }
+
   private onClosed(error: FcpError | undefined): void {
     this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `fcpd on ${this.options.host} ended the two-way session`));
   }
@@ -138,5 +174,6 @@ export class RemoteSide implements TwoWaySide {
     this.conn.close(error);
     this.listing?.reject(error);
     this.listing = undefined;
+    for (const asked of this.renaming.splice(0)) asked.reject(error);
   }
 }

@@ -3,7 +3,9 @@
  * directory: latin1 spellings of the bytes, `/`-separated) with size, mtime and permission bits,
  * and each file's version: the recorded one when size and mtime are the recorded ones, else the
  * file's sha256, read here. The same code lists fcp's side and fcpd's (PROTOCOL.md §7.12), each
- * against its own record (state/twoWayDb.ts).
+ * against its own record (state/twoWayDb.ts). A recorded file gone from its name and found under
+ * an unrecorded one (the same device and inode, size and mtime: renames.ts) was renamed: the
+ * listing says so, and the file's version is the recorded one, not read again.
  */
 import * as fs from 'node:fs';
 import { asFcpError, FcpError } from '../errors';
@@ -12,6 +14,7 @@ import { showName } from '../showName';
 import type { Recorded } from '../state/twoWayDb';
 import { FilterRule, PathFilter } from '../sync/filter';
 import { hashFile } from '../track/folder';
+import { detectRenames, Stamp } from './renames';
 
 /** A file as a side holds it; mtime in microseconds (what a receiver sets: compare.ts sameTime). */
 export interface FileState {
@@ -23,10 +26,21 @@ export interface FileState {
 /** A file with its version's content digest (sha256, hex). */
 export type SideFile = FileState & { hash: string };
 
+/** A file as a walk finds it: its state, and its device and inode (renames are told by them). */
+export type WalkedFile = FileState & { dev: number; ino: number };
+
+/** A rename a side's listing saw (paths as in its listing). */
+export interface SideMove {
+  from: string;
+  to: string;
+}
+
 export interface SideListing {
   files: Map<string, SideFile>;
   /** The side's record: what it held at the last sync, by path. */
   records: Map<string, Recorded>;
+  /** Recorded files found under another name: each `to` is listed, each `from` is not. */
+  moved: SideMove[];
   /**
    * false: some entries could not be read (a directory, a file): a path missing from the listing
    * may be there still, and is not taken for deleted.
@@ -57,6 +71,12 @@ function stateOfStat(stat: fs.BigIntStats): FileState {
   return { size: Number(stat.size), mtimeUs: microseconds(stat.mtimeNs), mode: Number(stat.mode) & PERM_MASK };
 }
 
+/** A file's state with its device and inode now (undefined: no regular file there). */
+export function walkedOf(file: Buffer): WalkedFile | undefined {
+  const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  return stat?.isFile() ? { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) } : undefined;
+}
+
 /** A file's state now (undefined: no regular file there). */
 export function stateOf(file: Buffer): FileState | undefined {
   const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
@@ -67,8 +87,8 @@ export const sameState = (a: FileState | undefined, b: FileState | undefined): b
   a === undefined || b === undefined ? a === b : a.size === b.size && a.mtimeUs === b.mtimeUs && a.mode === b.mode;
 
 /** The regular files below `root` the filter leaves in (directories it excludes are not entered). */
-export function walkFiles(root: Buffer, filter: PathFilter): { files: Map<string, FileState>; complete: boolean } {
-  const found = { files: new Map<string, FileState>(), complete: true };
+export function walkFiles(root: Buffer, filter: PathFilter): { files: Map<string, WalkedFile>; complete: boolean } {
+  const found = { files: new Map<string, WalkedFile>(), complete: true };
   const visit = (rel: string): void => {
     let names: Buffer[];
     try {
@@ -85,7 +105,7 @@ export function walkFiles(root: Buffer, filter: PathFilter): { files: Map<string
       if (stat?.isDirectory()) {
         if (!filter.excludes(Buffer.from(path, 'latin1'), true)) visit(path);
       } else if (stat?.isFile() && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
-        found.files.set(path, stateOfStat(stat));
+        found.files.set(path, { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) });
       }
     }
   };
@@ -103,14 +123,36 @@ export async function digestOf(file: Buffer): Promise<string | undefined> {
   }
 }
 
-/** Lists a side: its files, each with its version (read when its stat is not the recorded one), and its record. */
-export async function listSide(root: Buffer, filter: PathFilter, records: Map<string, Recorded>): Promise<SideListing> {
+const stampOf = (file: { dev: number; ino: number; size: number; mtimeUs: number }): Stamp => ({ kind: 'file', dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeUs / 1000 });
+
+/** Recorded files (with their inodes) missing from the walk, found under names the record lacks. */
+export function movesOf(walked: ReadonlyMap<string, WalkedFile>, records: ReadonlyMap<string, Recorded>): SideMove[] {
+  const vanished = new Map<string, Stamp>();
+  for (const [path, row] of records) if (!walked.has(path) && row.dev !== undefined && row.ino !== undefined) vanished.set(path, stampOf({ ...row, dev: row.dev, ino: row.ino }));
+  const appeared = new Map<string, Stamp>();
+  for (const [path, file] of walked) if (!records.has(path)) appeared.set(path, stampOf(file));
+  return vanished.size === 0 ? [] : detectRenames(vanished, appeared).map(({ from, to }) => ({ from, to }));
+}
+
+/**
+ * Lists a side: its files, each with its version (read when its stat is not the recorded one), its
+ * record and its renames; and `restamped`, the record's rows whose file is the one recorded but
+ * under another inode or none known (written before schema 3, or after the file was renamed again):
+ * the side writes them, so that a later rename of the file is told.
+ */
+export async function listSide(root: Buffer, filter: PathFilter, records: Map<string, Recorded>): Promise<{ listing: SideListing; restamped: Recorded[] }> {
   const walked = walkFiles(root, filter);
-  const listing: SideListing = { files: new Map(), records, complete: walked.complete };
-  for (const [path, state] of walked.files) {
-    const recorded = records.get(path);
+  const moved = movesOf(walked.files, records);
+  const movedFrom = new Map(moved.map(({ from, to }) => [to, records.get(from)!]));
+  const listing: SideListing = { files: new Map(), records, moved, complete: walked.complete };
+  const restamped: Recorded[] = [];
+  for (const [path, { dev, ino, ...state }] of walked.files) {
+    // A renamed file is the version recorded under its old name.
+    const own = records.get(path);
+    const recorded = own ?? movedFrom.get(path);
     if (recorded && recorded.size === state.size && recorded.mtimeUs === state.mtimeUs) {
       listing.files.set(path, { ...state, hash: recorded.hash });
+      if (own && (own.dev !== dev || own.ino !== ino)) restamped.push({ ...own, dev, ino });
       continue;
     }
     let hash: string | undefined;
@@ -123,5 +165,5 @@ export async function listSide(root: Buffer, filter: PathFilter, records: Map<st
     // Gone since the walk: deleted, as far as this listing knows.
     if (hash !== undefined) listing.files.set(path, { ...state, hash });
   }
-  return listing;
+  return { listing, restamped };
 }

@@ -21,7 +21,7 @@ import { RemoteSide } from './remoteSide';
 import { sideFilter } from './sideListing';
 import { twoWaySides, withoutSlashes } from './twoWayArgs';
 import { Moves } from './twoWayMoves';
-import { runRound, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
+import { NOTHING_DONE, runRound, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
 import { checkInterval, isLinkFailure, SharedFcpd, Wakeup } from './watch';
 
 export type { ConflictReport, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
@@ -104,7 +104,7 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
         const error = asFcpError(err);
         if (kind === 'initial' && !isLinkFailure(error)) throw error;
         pending = 'reconnect';
-        options.onRound?.({ round, kind, pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, conflicts: [], error, retryInMs: retryMs });
+        options.onRound?.({ round, kind, ...NOTHING_DONE, conflicts: [], error, retryInMs: retryMs });
         log(`round ${round} failed (${error.message}); trying again in ${retryMs / 1000} s`);
         await dropLink();
         await wake.until(Date.now() + retryMs);

@@ -10,7 +10,8 @@
  * nothing and keeps both versions of a file that differs. So a side loses a version only to a
  * deletion or an edit both records vouch for.
  *
- * Order: pulls, deletions here, pushes, deletions there. A conflict (both sides edited a file)
+ * Order: renames (a rename one side saw, made on the other where it is the whole story:
+ * twoWayRenames.ts), pulls, deletions here, pushes, deletions there. A conflict (both sides edited a file)
  * brings the version there under `NAME.conflict-HOST-TIME` (conflictName.ts) and sends both: the
  * version here keeps the name. A file here that changed since the listing is neither overwritten
  * nor deleted (the next round sees it); a move's record is written after the move, so a round cut
@@ -24,6 +25,7 @@ import { conflictName } from './conflictName';
 import type { TwoWaySide } from './localSide';
 import { digestOf, FileState, sameState, SideFile, SideListing, stateOf, under } from './sideListing';
 import { deleteUnchanged, Moves } from './twoWayMoves';
+import { applyRename, renamesToMake, SideName } from './twoWayRenames';
 
 export type TwoWayRoundKind = 'initial' | 'changes' | 'rescan' | 'reconnect';
 
@@ -39,11 +41,13 @@ export interface ConflictReport {
 export interface TwoWayRoundReport {
   round: number;
   kind: TwoWayRoundKind;
-  /** Files sent there, brought here, deleted here, deleted there. */
+  /** Files sent there, brought here, deleted here, deleted there, renamed here and there (renames seen on the other side). */
   pushed: number;
   pulled: number;
   deletedHere: number;
   deletedThere: number;
+  renamedHere: number;
+  renamedThere: number;
   conflicts: ConflictReport[];
   /** The round failed on the link: what it had not done yet is done by the round after fcpd is back (in retryInMs). */
   error?: FcpError;
@@ -51,6 +55,9 @@ export interface TwoWayRoundReport {
 }
 
 export type RoundCounts = Omit<TwoWayRoundReport, 'round' | 'kind'>;
+
+/** A round that did nothing (one that failed before its first move, with its error). */
+export const NOTHING_DONE: RoundCounts = { pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0, conflicts: [] };
 
 /** The sides of a round: this machine's, the other one (here too, or on a host), and how files move between them. */
 export interface RoundSides {
@@ -87,14 +94,42 @@ async function recordBoth({ here, there }: RoundSides, hereRows: Recorded[], the
   await there.record(thereRows, forget);
 }
 
+/**
+ * The renames each side saw, made on the other side where they are the whole story: each one made
+ * is recorded on both sides (the new name, the old forgotten) and brought into both listings, which
+ * then call for nothing more of either name. The renames made on each side.
+ */
+async function makeRenames(sides: RoundSides, listings: Record<SideName, SideListing>): Promise<Record<SideName, number>> {
+  const planned = renamesToMake(listings.here, listings.there);
+  const made: Record<SideName, number> = { here: 0, there: 0 };
+  for (const [on, seen] of [['here', 'there'], ['there', 'here']] as const) {
+    const moves = planned.filter((rename) => rename.on === on);
+    if (moves.length === 0) continue;
+    const done = await sides[on].rename(moves);
+    const rows: Record<SideName, Recorded[]> = { here: [], there: [] };
+    const forget: string[] = [];
+    moves.forEach((move, i) => {
+      if (!done[i]) return;
+      const { madeOnRow, seenOnRow } = applyRename(move, listings[on], listings[seen]);
+      rows[on].push(madeOnRow);
+      rows[seen].push(seenOnRow);
+      forget.push(move.from);
+    });
+    await recordBoth(sides, rows.here, rows.there, forget);
+    made[on] = forget.length;
+  }
+  return made;
+}
+
 /** One round; rejects when a side or a move failed on the link (what was recorded stays). */
 export async function runRound(sides: RoundSides, at: Date): Promise<RoundCounts> {
   const { here, there, moves } = sides;
   const [mine, theirs] = await Promise.all([here.list(), there.list()]);
+  const renamed = await makeRenames(sides, { here: mine, there: theirs });
   const versions = versionsOf(mine, theirs);
   const plan = reconcileTwoWay(versions);
   const of = (kind: TwoWayAction['kind']): string[] => plan.filter((a) => a.kind === kind).map((a) => a.path);
-  const report: RoundCounts = { pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, conflicts: [] };
+  const report: RoundCounts = { ...NOTHING_DONE, conflicts: [], renamedHere: renamed.here, renamedThere: renamed.there };
   for (const action of plan) if (action.conflict === 'editOverDelete') report.conflicts.push({ path: action.path, conflict: action.conflict });
   const toThere = of('push');
   // Versions here of files only this round makes (conflict copies).

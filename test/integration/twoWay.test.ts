@@ -133,6 +133,48 @@ describe.each([
     expect(running.rounds.filter((round) => round.error)).toEqual([]);
   });
 
+  test('renames go as renames both ways (the file keeps its inode, no bytes sent); a rename on one side and an edit on the other both survive', async () => {
+    const a = temp.make('fcp-2way-a');
+    const b = temp.make('fcp-2way-b');
+    const big = Buffer.alloc(4 << 20, 'big file\n');
+    write(path.join(a, 'big.bin'), big.toString());
+    write(path.join(a, 'small.txt'), 'small\n');
+    write(path.join(a, 'x.txt'), 'x\n');
+    const inode = (file: string): number => fs.statSync(file).ino;
+    const running = startTwoWay(pairOf(a, b), path.join(temp.make('fcp-2way-state'), 'pair.db'));
+    try {
+      await waitFor('the first round', settledWith(a, b, { 'small.txt': 'small\n', 'x.txt': 'x\n' }));
+      // A whole round after the files settled: both records hold them, with their inodes.
+      const settled = running.rounds.length;
+      await waitFor('a round after the first', () => running.rounds.length > settled + 1);
+      const before = { big: inode(path.join(a, 'big.bin')), small: inode(path.join(b, 'small.txt')) };
+      const counted = running.rounds.length;
+      running.afterNextRound(() => {
+        // Renamed there into a new directory, renamed here; x.txt renamed here and edited there.
+        fs.mkdirSync(path.join(b, 'moved'));
+        fs.renameSync(path.join(b, 'big.bin'), path.join(b, 'moved', 'big.bin'));
+        fs.renameSync(path.join(a, 'small.txt'), path.join(a, 'small-renamed.txt'));
+        fs.renameSync(path.join(a, 'x.txt'), path.join(a, 'y.txt'));
+        fs.writeFileSync(path.join(b, 'x.txt'), 'x edited there\n');
+      });
+      await waitFor('the renames on both sides', settledWith(a, b, { 'small-renamed.txt': 'small\n', 'x.txt': 'x edited there\n', 'y.txt': 'x\n' }));
+      expect(Object.keys(filesOf(a)).sort()).toEqual(['moved/big.bin', 'small-renamed.txt', 'x.txt', 'y.txt']);
+      // Renamed in place on the other side: the same file, not a new copy of it.
+      expect(inode(path.join(a, 'moved', 'big.bin'))).toBe(before.big);
+      expect(inode(path.join(b, 'small-renamed.txt'))).toBe(before.small);
+      expect(fs.readFileSync(path.join(a, 'moved', 'big.bin')).equals(big)).toBe(true);
+      const after = running.rounds.slice(counted);
+      expect(after.reduce((sum, round) => sum + round.renamedHere, 0)).toBe(1);
+      expect(after.reduce((sum, round) => sum + round.renamedThere, 0)).toBe(1);
+      // Brought here: only x.txt's edit; sent there: only y.txt (x.txt renamed here while edited there).
+      expect(after.reduce((sum, round) => sum + round.pulled, 0)).toBe(1);
+      expect(after.reduce((sum, round) => sum + round.pushed, 0)).toBe(1);
+    } finally {
+      await running.stop();
+    }
+    expect(running.rounds.filter((round) => round.error)).toEqual([]);
+  });
+
   /** A run until both sides hold `first`, a stop, `meanwhile`, a second run until they hold `second`: the second run's first round. */
   async function runTwice(a: string, b: string, first: Record<string, string>, meanwhile: (stateFile: string) => void, second: Record<string, string>): Promise<TwoWayRoundReport> {
     const stateFile = path.join(temp.make('fcp-2way-state'), 'pair.db');

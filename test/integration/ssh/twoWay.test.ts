@@ -87,3 +87,34 @@ test('a change on the host is synced without waiting for --interval (fcpd report
   expect(files(there)).toEqual(files(here));
   expect(second.records().find((record) => record.event === 'round')).toMatchObject({ kind: 'initial', pushed: 1, pulled: 1, deletedHere: 0, deletedThere: 0 });
 });
+
+test('a big file renamed on the host arrives as a rename: nothing brought here, the file here keeps its inode', async () => {
+  const here = path.join(space.work, 'here-3');
+  const there = path.join(space.work, 'there-3');
+  fs.mkdirSync(here);
+  fs.mkdirSync(there);
+  const big = Buffer.alloc(16 << 20, 'sixteen MiB\n');
+  fs.writeFileSync(path.join(here, 'big.bin'), big);
+  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--watch', '--two-way', '--interval', '1', '--json', here, `${space.sshd.alias}:${there}`];
+  const fcp = spawnFcp(args, { env: space.env, cwd: space.work });
+  const rounds = (): Record<string, unknown>[] => fcp.records().filter((record) => record.event === 'round');
+  let counted = 0;
+  const inode = fs.statSync(path.join(here, 'big.bin')).ino;
+  try {
+    await waitFor('the first round', () => fs.existsSync(path.join(there, 'big.bin')) && rounds().length > 0);
+    // A round after the copy: both records hold the file (with its inode on the host).
+    const settled = rounds().length;
+    await waitFor('a round after the first', () => rounds().length > settled + 1);
+    counted = rounds().length;
+    fs.mkdirSync(path.join(there, 'archive'));
+    fs.renameSync(path.join(there, 'big.bin'), path.join(there, 'archive', 'big.bin'));
+    await waitFor('the rename here', () => fs.existsSync(path.join(here, 'archive', 'big.bin')) && !fs.existsSync(path.join(here, 'big.bin')));
+  } finally {
+    expect(await fcp.stop()).toEqual({ code: 0, stderr: '' });
+  }
+  expect(fs.statSync(path.join(here, 'archive', 'big.bin')).ino).toBe(inode);
+  expect(fs.readFileSync(path.join(here, 'archive', 'big.bin')).equals(big)).toBe(true);
+  const after = rounds().slice(counted);
+  const sum = (key: string): number => after.reduce((total, round) => total + (round[key] as number), 0);
+  expect({ renamedHere: sum('renamedHere'), pulled: sum('pulled'), pushed: sum('pushed'), deletedHere: sum('deletedHere') }).toEqual({ renamedHere: 1, pulled: 0, pushed: 0, deletedHere: 0 });
+});

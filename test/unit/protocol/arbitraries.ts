@@ -266,6 +266,7 @@ export const messageArbitraries: ArbitraryByName = {
   DEST_STATE: fc.record({ type: fc.constant(PacketType.DEST_STATE), holds: fc.integer({ min: 0, max: 1 }) }),
   TWO_WAY: fc.record({ type: fc.constant(PacketType.TWO_WAY), op: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
   TWO_WAY_SIDE: fc.record({ type: fc.constant(PacketType.TWO_WAY_SIDE), event: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
+  TWO_WAY_MOVE: fc.record({ type: fc.constant(PacketType.TWO_WAY_MOVE), kind: fc.integer({ min: 1, max: 4 }), from: entryPath, to: entryPath }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

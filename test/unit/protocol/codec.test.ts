@@ -544,6 +544,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   DEST_STATE: [1, 1],
   TWO_WAY: [51, 4147],
   TWO_WAY_SIDE: [51, 4147],
+  TWO_WAY_MOVE: [5, 8195],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

@@ -170,6 +170,7 @@ export const VECTORS: readonly Vector[] = [
   }),
   plain('TWO_WAY_SIDE (LISTED, whole)', { type: PacketType.TWO_WAY_SIDE, event: 3, mode: 1, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) }),
   plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
+  plain('TWO_WAY_MOVE (MAKE dir/a.txt to dir/b.txt)', { type: PacketType.TWO_WAY_MOVE, kind: 2, from: path('dir/a.txt'), to: path('dir/b.txt') }),
   plain('RENAME (src/a.txt to src/b.txt)', { type: PacketType.RENAME, from: path('src/a.txt'), to: path('src/b.txt') }),
   plain('APPEND (file 3 grew by "hello" at 5)', {
     type: PacketType.APPEND,

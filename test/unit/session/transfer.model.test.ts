@@ -269,6 +269,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   DEST_STATE: { type: PacketType.DEST_STATE, holds: 1 },
   TWO_WAY: { type: PacketType.TWO_WAY, op: 2, mode: 0, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) },
   TWO_WAY_SIDE: { type: PacketType.TWO_WAY_SIDE, event: 4, mode: 0, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) },
+  TWO_WAY_MOVE: { type: PacketType.TWO_WAY_MOVE, kind: 2, from: Buffer.from('a'), to: Buffer.from('b') },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 

@@ -33,6 +33,17 @@ test('paths survive a reopen, names of any bytes and microsecond times exactly; 
   again.close();
 });
 
+test('a row keeps its device and inode (schema 3), a row without them has none', () => {
+  const file = path.join(dir, 'pair.db');
+  const db = TwoWayDb.open(file, root, quiet);
+  db.update([{ ...recorded('a'), dev: 2049, ino: 2 ** 40 + 7 }, recorded('b')]);
+  db.close();
+  const again = TwoWayDb.open(file, root, quiet);
+  expect(again.all().get('a')).toEqual({ ...recorded('a'), dev: 2049, ino: 2 ** 40 + 7 });
+  expect(again.all().get('b')).toEqual(recorded('b'));
+  again.close();
+});
+
 test('a record opened for another directory under the same name is emptied, and says so', () => {
   const file = path.join(dir, 'pair.db');
   const db = TwoWayDb.open(file, root, quiet);
