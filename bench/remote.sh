@@ -47,7 +47,7 @@ DATA=$(mktemp -d /dev/shm/fcp-remote-bench-XXXX)
 FCP="node $REPO/bin/fcp"
 # fcpd keeps its state (the signature cache of the sync cases) in the bench's directory, removed at the end.
 FCPD="env XDG_STATE_HOME=$DATA/state node $REPO/bin/fcpd"
-# fcpd under /usr/bin/time, for the cases that count its CPU seconds (best_cpu)
+# fcpd under /usr/bin/time, for the cases that count its CPU seconds (median_cpu)
 TIMED_FCPD="/usr/bin/time -o $DATA/fcpd.cpu -f %U\ %S"
 
 need() {
@@ -665,7 +665,7 @@ for i in range(5050):
 PY
 }
 
-# Per-file cost (issues 14 and 16) over the loopback sshd, best of $RUNS with CPU seconds (client +
+# Per-file cost (issues 14 and 16) over the loopback sshd, median of $RUNS (the faster of 2) with CPU seconds (client +
 # server: the sshd sessions, and fcpd): the 10,000 x 4 KiB tree and $PERFILE_MANY (default 100,000)
 # files of 512 bytes in 1,000 dirs, pushed and pulled by fcp, `tar c | ssh tar x` and
 # `rsync -a -e ssh`; then a no-change re-sync of 50 x 1 MiB and 5,000 x 4 KiB against rsync -a, and
@@ -673,7 +673,7 @@ PY
 # another built checkout (before/after in one run); PROFILE=DIR runs fcp and fcpd with
 # node --cpu-prof into DIR (profiles of both sides).
 perfile_case() {
-  echo "== per-file cost over the loopback sshd, best of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "== per-file cost over the loopback sshd, median of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   loopback_sshd
   local out=$DATA/out ssh="ssh -F $SSHD_DIR/config" tree name fcps=("$REPO") fcp_dir
   [ -n "${BASELINE:-}" ] && fcps=("$BASELINE" "$REPO")
@@ -690,17 +690,17 @@ PY
   CLEAN=$out
   for tree in tree many; do
     name="$(find "$DATA/$tree" -type f | wc -l) files of $(stat -c %s "$DATA/$tree/d0/f0") B"
-    echo "$name, push: tar|ssh $(with_cpu "$(best_cpu sh -c "mkdir -p $out && tar -C $DATA/$tree -cf - . | $ssh bench tar -C $out -xf -")")," \
-      "rsync $(with_cpu "$(best_cpu rsync -a -e "$ssh" "$DATA/$tree/" "bench:$out/")")"
+    echo "$name, push: tar|ssh $(with_cpu "$(median_cpu sh -c "mkdir -p $out && tar -C $DATA/$tree -cf - . | $ssh bench tar -C $out -xf -")")," \
+      "rsync $(with_cpu "$(median_cpu rsync -a -e "$ssh" "$DATA/$tree/" "bench:$out/")")"
     for fcp_dir in "${fcps[@]}"; do echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/$tree/" "bench:$out/")")"; done
-    echo "$name, pull: tar|ssh $(with_cpu "$(best_cpu sh -c "mkdir -p $out && $ssh bench tar -C $DATA/$tree -cf - . | tar -C $out -xf -")")," \
-      "rsync $(with_cpu "$(best_cpu rsync -a -e "$ssh" "bench:$DATA/$tree/" "$out/")")"
+    echo "$name, pull: tar|ssh $(with_cpu "$(median_cpu sh -c "mkdir -p $out && $ssh bench tar -C $DATA/$tree -cf - . | tar -C $out -xf -")")," \
+      "rsync $(with_cpu "$(median_cpu rsync -a -e "$ssh" "bench:$DATA/$tree/" "$out/")")"
     for fcp_dir in "${fcps[@]}"; do echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "bench:$DATA/$tree/" "$out/")")"; done
   done
   # The re-sync: the destination is an exact copy (mtimes too) that every run leaves as it was.
   CLEAN=
   cp -a "$DATA/synced" "$out"
-  echo "5,050 files (50 x 1 MiB, 5,000 x 4 KiB), no change, push: rsync -a $(with_cpu "$(best_cpu rsync -a -e "$ssh" "$DATA/synced/" "bench:$out/")")"
+  echo "5,050 files (50 x 1 MiB, 5,000 x 4 KiB), no change, push: rsync -a $(with_cpu "$(median_cpu rsync -a -e "$ssh" "$DATA/synced/" "bench:$out/")")"
   for fcp_dir in "${fcps[@]}"; do
     echo "  fcp ($fcp_dir) $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/synced/" "bench:$out/")"), 1-byte copy $(with_cpu "$(perfile_fcp "$fcp_dir" "$DATA/one" "bench:$DATA/one.copy")")"
   done
@@ -710,11 +710,11 @@ PY
   kill "$SSHD_PID"; SSHD_PID=
 }
 
-# best_cpu of fcp from the checkout in $1 copying $2 to $3 (its fcpd timed; with PROFILE=DIR both profiled).
+# median_cpu of fcp from the checkout in $1 copying $2 to $3 (its fcpd timed; with PROFILE=DIR both profiled).
 perfile_fcp() {
   local node=node
   [ -n "${PROFILE:-}" ] && node="node --cpu-prof --cpu-prof-dir=$PROFILE"
-  best_cpu $node "$1/bin/fcp" -q -r -F "$SSHD_DIR/config" --fcpd-path "$TIMED_FCPD $node $1/bin/fcpd" "$2" "$3"
+  median_cpu $node "$1/bin/fcp" -q -r -F "$SSHD_DIR/config" --fcpd-path "$TIMED_FCPD $node $1/bin/fcpd" "$2" "$3"
 }
 
 # Round robin over "label=command" arguments, RUNS rounds, every command once per round (its

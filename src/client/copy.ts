@@ -19,6 +19,7 @@ import { requestScope } from '../session/entryScope';
 import { resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
 import { sourceName, streamSources, WALK_AHEAD, walkNarrowed, WalkStream } from '../transfer/walk';
+import { readAhead } from '../transfer/smallFile';
 import { narrowedFilter } from '../sync/narrow';
 import { listedPath, listedTree } from '../sync/filesFrom';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
@@ -452,9 +453,22 @@ function toFileEvent(event: FileEvent): Extract<CopyEvent, { type: 'file' }> {
   };
 }
 
-/** A push's first entries, walked while the login waits on the network; the rest is walked as the transfer announces. */
-async function walkAhead(walk: WalkStream): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
+/**
+ * A push's first entries, walked while the login waits on the network, and with `reads` their
+ * small files read until the launch settles (smallFile.ts); the rest is walked as the transfer
+ * announces. A sync or --follow announces every file with FILE_INFO: nothing is read ahead for it.
+ */
+async function walkAhead(walk: WalkStream, reads: boolean, launch: Promise<unknown>): Promise<void> {
+  if (reads) {
+    let launched = false;
+    const settled = (): void => {
+      launched = true;
+    };
+    launch.then(settled, settled);
+    await readAhead(walk, () => launched);
+  } else {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   walk.fill(WALK_AHEAD);
 }
 
@@ -817,10 +831,8 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   // loads (a refused connection fails within a tick) must not be an unhandled rejection.
   let launched: [LaunchedServer, typeof ClientSessionModule];
   try {
-    [launched] = await Promise.all([
-      Promise.all([launcherFor(remote, work.kind === 'push', options, log, timeoutMs).launch(secret, log), loadEngine()]),
-      work.kind === 'push' ? walkAhead(work.walk) : undefined,
-    ]);
+    const launch = Promise.all([launcherFor(remote, work.kind === 'push', options, log, timeoutMs).launch(secret, log), loadEngine()]);
+    [launched] = await Promise.all([launch, work.kind === 'push' ? walkAhead(work.walk, sync === undefined && !options.follow, launch) : undefined]);
   } catch (err) {
     // A host that cannot run fcpd is still reachable over SFTP, unless the user chose the launch.
     // --follow needs fcpd: over SFTP nothing would follow.

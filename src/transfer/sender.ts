@@ -35,7 +35,8 @@ import { encodeCompressedData } from './compression';
 import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
-import { checkSource, grewWarning, sourceChanged, SourceState, sourceState, unchangedSinceWalk } from './sourceCheck';
+import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
+import { readSmallFile } from './smallFile';
 import { keptBecause, removeSource } from './sourceRemoval';
 import { fileEvent, runSummary, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
@@ -81,14 +82,6 @@ const INLINE_BURST = 1024 * 1024;
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
-/** Fills `data` from the start of the open file (synchronously: a small file); throws FCP_ERR_SOURCE_CHANGED when the file ends first. */
-function readStart(fd: number, data: Buffer, source: Buffer): void {
-  for (let filled = 0; filled < data.length; ) {
-    const bytesRead = fs.readSync(fd, data, filled, data.length - filled, filled);
-    if (bytesRead === 0) throw sourceChanged(source, 'shrank');
-    filled += bytesRead;
-  }
-}
 
 interface SendingFile {
   fileId: number;
@@ -418,7 +411,8 @@ export class SendEngine extends TransferRun {
         this.readingInline = this.descriptors.budget.tryTake();
         if (!this.readingInline) return priming ? undefined : this.awaitDescriptor((use) => this.descriptors.take(use));
       }
-      const data = inline ? this.readWhole(entry) : undefined;
+      // What was read ahead for a file that is not going inline is dropped now rather than when the file is over.
+      const data = inline ? this.readWhole(entry) : (entry.readAhead = undefined);
       if (priming && (data === undefined || data instanceof FcpError)) return;
       if (outOfDescriptors(data)) {
         this.readingInline = false;
@@ -570,29 +564,13 @@ export class SendEngine extends TransferRun {
     return this.symlinkTargets?.get(path.toString('latin1'));
   }
 
-  /**
-   * The first entry.size bytes of the file, or why they cannot be read (one that got shorter since
-   * the walk, or changed as it was read). A file as the walk saw it is read and fstat'ed once; one
-   * that changed since is read again between two fstats, as larger files are (sourceCheck.ts).
-   */
+  /** The first entry.size bytes of the file (read now, or while the login waited), or why they cannot be read (smallFile.ts). */
   private readWhole(entry: FileEntry): Buffer | FcpError {
-    const data = this.inlineBuffers.take(entry.size);
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
-      if (entry.walked) {
-        readStart(fd, data, entry.source);
-        if (unchangedSinceWalk(fd, entry.size, entry.mtimeNs, entry.walked)) return data;
-      }
-      const opened = sourceState(fd);
-      readStart(fd, data, entry.source);
-      if (checkSource(fd, opened, entry.source, entry.size).grew) this.grown.add(entry);
-      return data;
-    } catch (err) {
-      return fsError(err, 'read', entry.source);
-    } finally {
-      if (fd !== undefined) closeQuietly(fd);
-    }
+    const read = entry.readAhead ?? readSmallFile(entry, this.inlineBuffers.take(entry.size));
+    entry.readAhead = undefined;
+    if (read instanceof FcpError) return read;
+    if (read.grew) this.grown.add(entry);
+    return read.data;
   }
 
   private apply(actions: readonly SenderAction[]): void {

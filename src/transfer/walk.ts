@@ -14,6 +14,7 @@ import { fsError } from './fsError';
 import { showName } from '../showName';
 import type { PathFilter } from '../sync/filter';
 import type { ListedTree } from '../sync/filesFrom';
+import type { SmallFileRead } from './smallFile';
 
 /** Who owns an entry, by number (a walk of this machine's files records it; the SFTP walk does not). */
 export interface EntryIds { uid: number; gid: number }
@@ -23,7 +24,18 @@ export interface WalkedFile { ctimeNs: bigint; ino: bigint }
 
 export type Entry =
   | { kind: 'dir'; path: Buffer; perm: number; mtimeNs: bigint; ids?: EntryIds }
-  | { kind: 'file'; path: Buffer; source: Buffer; perm: number; size: number; mtimeNs: bigint; ids?: EntryIds; walked?: WalkedFile }
+  | {
+      kind: 'file';
+      path: Buffer;
+      source: Buffer;
+      perm: number;
+      size: number;
+      mtimeNs: bigint;
+      ids?: EntryIds;
+      walked?: WalkedFile;
+      /** A small file read while a push's login waited (smallFile.ts readAhead), until it is announced. */
+      readAhead?: SmallFileRead;
+    }
   | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint; ids?: EntryIds }
   /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size and mtime. */
   | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint };
@@ -181,6 +193,11 @@ export class WalkStream {
   /** Entries found and not yet taken. */
   get buffered(): number {
     return this.found.length - this.head;
+  }
+
+  /** The entry `index` places after the next one, among those found and not yet taken. */
+  at(index: number): Entry | undefined {
+    return this.found[this.head + index];
   }
 
   /** The next entry, walking as far as it takes to find one; undefined once the walk is over. */
