@@ -65,21 +65,21 @@ export type MoveResult = TransferSummary;
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
 /**
- * Chunk buffers used again: a chunk's buffer is free once its writes are answered and its bytes
- * hashed, and a fresh megabyte per chunk kept the garbage collector at 8 % of a 1 GiB upload.
- * Shared memory, so that the digest thread reads a chunk where it is.
+ * Chunk memory used again: a chunk's is free once its writes are answered and its bytes hashed,
+ * and a fresh megabyte per chunk kept the garbage collector at 8 % of a 1 GiB upload. Each chunk
+ * has an ArrayBuffer of its own, so that it can be lent to the digest thread (digestThread.ts).
  */
 class ChunkBuffers {
-  private readonly free: SharedArrayBuffer[] = [];
+  private readonly free: ArrayBuffer[] = [];
 
-  /** `length` bytes (at most a chunk) of uninitialised memory. */
+  /** `length` bytes (at most a chunk) of uninitialised memory, starting an ArrayBuffer of its own. */
   take(length: number): Buffer {
-    const memory = this.free.pop() ?? new SharedArrayBuffer(SFTP_CHUNK_BYTES);
-    return Buffer.from(memory, 0, length);
+    return Buffer.from(this.free.pop() ?? new ArrayBuffer(SFTP_CHUNK_BYTES), 0, length);
   }
 
-  give(buffer: Buffer): void {
-    this.free.push(buffer.buffer as SharedArrayBuffer);
+  /** A chunk's memory, taken before (or come back from the digest thread). */
+  give(memory: ArrayBufferLike): void {
+    this.free.push(memory as ArrayBuffer);
   }
 }
 
@@ -230,7 +230,7 @@ class FileJob {
   }
 
   /**
-   * `bytes` goes back to the shared buffers once it is hashed (or at once when nothing is);
+   * `bytes`'s memory goes back to the chunk buffers once it is hashed (or at once when nothing is);
    * resolves when the chunks it let be hashed are, so that a worker does not run ahead of the
    * digest thread.
    */
@@ -238,7 +238,7 @@ class FileJob {
     const { buffers } = this.shared;
     this.written.add(index);
     while (this.written.has(this.firstUnwritten)) this.firstUnwritten++;
-    if (!this.moved) return buffers.give(bytes);
+    if (!this.moved) return buffers.give(bytes.buffer);
     this.unhashed.set(index, bytes);
     const inOrder: Buffer[] = [];
     for (let next = this.unhashed.get(this.hashedChunks); next; next = this.unhashed.get(this.hashedChunks)) {
@@ -247,7 +247,7 @@ class FileJob {
     }
     this.streamed?.feed(inOrder.length);
     const moved = this.moved;
-    await Promise.all(inOrder.map((chunk) => moved.update(chunk).then(() => buffers.give(chunk))));
+    await Promise.all(inOrder.map((chunk) => moved.update(chunk).then((memory) => buffers.give(memory))));
   }
 
   /** The hex digest of the file as `side` holds it at `path`: taken during the copy where it could be. */
@@ -435,7 +435,7 @@ export class Mover {
     // A failed read or write keeps its buffer: a request of it may still be answered into it.
     const got = await from.read(buffer, position);
     if (got !== buffer.length) {
-      buffers.give(buffer);
+      buffers.give(buffer.buffer);
       throw new FcpError('FCP_ERR_IO', `${job.entry.source.toString('utf8')} shrank while it was copied (${job.entry.size} bytes when the copy began)`, {
         hint: 'copy it again once it no longer changes',
       });

@@ -1,13 +1,15 @@
 /**
  * The digest thread hashes what it is lent, in order, per file: its digests are Node's of the same
- * bytes, however the files' chunks interleave, and it takes only whole shared chunks.
+ * bytes, however the files' chunks interleave; it takes only chunks that start an ArrayBuffer of
+ * their own, and gives each one's memory back as it was.
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { DigestThread } from '../../../src/sftp/digestThread';
 
-function shared(bytes: Uint8Array): Buffer {
-  const chunk = Buffer.from(new SharedArrayBuffer(Math.max(1, bytes.length)), 0, bytes.length);
+/** `bytes` in a chunk of memory of its own, as the mover's are, with room to spare. */
+function lent(bytes: Uint8Array): Buffer {
+  const chunk = Buffer.from(new ArrayBuffer(bytes.length + 16), 0, bytes.length);
   chunk.set(bytes);
   return chunk;
 }
@@ -22,7 +24,7 @@ describe('DigestThread', () => {
       fc.asyncProperty(fc.array(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 5 }), { minLength: 1, maxLength: 4 }), fc.constantFrom('blake2b512', 'sha256', 'md5'), async (files, algorithm) => {
         const hashes = files.map(() => thread.open(algorithm));
         const fed: Promise<unknown>[] = [];
-        for (let round = 0; round < 5; round++) files.forEach((chunks, file) => chunks[round] && fed.push(hashes[file]!.update(shared(chunks[round]!))));
+        for (let round = 0; round < 5; round++) files.forEach((chunks, file) => chunks[round] && fed.push(hashes[file]!.update(lent(chunks[round]!))));
         await Promise.all(fed);
         const digests = await Promise.all(hashes.map((hash) => hash.digest()));
         expect(digests).toEqual(files.map((chunks) => chunks.reduce((hash, chunk) => hash.update(chunk), createHash(algorithm)).digest('hex')));
@@ -31,10 +33,21 @@ describe('DigestThread', () => {
     );
   });
 
-  it('takes only whole chunks of shared memory', () => {
+  it('moves a chunk to the thread and gives its memory back unchanged', async () => {
     const hash = thread.open('sha256');
-    expect(() => hash.update(Buffer.from('not shared'))).toThrow(TypeError);
-    expect(() => hash.update(shared(Buffer.from('a slice')).subarray(1))).toThrow(TypeError);
+    const chunk = lent(Buffer.from('moved, not copied'));
+    const memory = await hash.update(chunk);
+    expect(chunk.length).toBe(0);
+    expect(memory.byteLength).toBe(17 + 16);
+    expect(Buffer.from(memory, 0, 17).toString()).toBe('moved, not copied');
+    await expect(hash.digest()).resolves.toBe(createHash('sha256').update('moved, not copied').digest('hex'));
+  });
+
+  it('takes only chunks that start memory of their own', () => {
+    const hash = thread.open('sha256');
+    expect(() => hash.update(lent(Buffer.from('a slice')).subarray(1))).toThrow(TypeError);
+    const shared = Buffer.from(new SharedArrayBuffer(8));
+    expect(() => hash.update(shared)).toThrow(TypeError);
   });
 
   it('fails what waits once it is closed, and what is asked after', async () => {
