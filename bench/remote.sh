@@ -10,8 +10,9 @@
 #      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run;
 #   5. sftp (loopback): fcp --sftp -n 1 and 4 (SFTP_SESSIONS) against scp, scp -O, and mscp where
 #      installed (else parallel sftp batches for the tree): 1 GiB pushed and pulled, the tree pushed,
-#      medians, each with its CPU seconds (client + sshd sessions), and the load average before and
-#      after (shared machines: CPU seconds hold where wall time does not; run it under chrt -r 50).
+#      medians, each with its CPU seconds (client + sshd sessions, and what they left running), and
+#      the load average before and after (shared machines: CPU seconds hold where wall time does
+#      not; run it under chrt -r 50); the 1 GiB floor: ssh2's fastPut/fastGet (bench/sftpFloor.ts).
 #   6. sync (loopback; syncwan: the same on the emulated WAN; neither part of all): the delta (issue
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
@@ -164,6 +165,9 @@ cut_case() {
 }
 
 # An sshd of our own on 127.0.0.1 for the loopback cases, with the ssh_config $SSHD_DIR/config (Host bench).
+# $1 = reap: the sshd is made a child subreaper first, so that what its sessions leave running
+# when the client hangs up (an SFTP client's sftp-server, a remote shell and its hashing) is
+# reaped by it and counted in sshd_cpu; otherwise init reaps them and their CPU seconds are lost.
 loopback_sshd() {
   SSHD_DIR=$DATA/sshd
   local dir=$SSHD_DIR port
@@ -183,7 +187,9 @@ StrictModes no
 UsePAM no
 Subsystem sftp /usr/lib/openssh/sftp-server
 CFG
-  /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/log" & SSHD_PID=$!
+  local reaper=()
+  [ "${1:-}" = reap ] && reaper=(python3 -c 'import ctypes, os, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])')
+  "${reaper[@]}" /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/log" & SSHD_PID=$!
   sleep 0.5
   cat > "$dir/config" <<CFG
 Host bench
@@ -283,17 +289,21 @@ with_cpu() {
 # Run it under `chrt -r 50` on a shared machine (the sshd it starts inherits the policy).
 sftp_case() {
   echo "== SFTP over the loopback sshd, median of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
-  loopback_sshd
-  local dir=$SSHD_DIR out=$DATA/out n fcp scp_big scp_pull scp_tree par_tree
+  loopback_sshd reap
+  local dir=$SSHD_DIR out=$DATA/out n fcp scp_big scp_pull scp_tree par_tree port floor
+  port=$(sed -n 's/^Port //p' "$dir/sshd_config")
+  floor="node $REPO/dist/bench/sftpFloor.js"
   CLEAN=$out
   scp_big=$(median_cpu scp -q -F "$dir/config" "$DATA/big" "bench:$out"); scp_big=$(with_cpu "$scp_big")
   echo "1 GiB push: scp $scp_big, scp -O $(with_cpu "$(median_cpu scp -q -O -F "$dir/config" "$DATA/big" "bench:$out")")"
+  echo "  floor, ssh2 fastPut with fcp's requests in flight: $(with_cpu "$(median_cpu $floor put "$port" "$dir/id" "$DATA/big" "$out")")"
   for n in ${SFTP_SESSIONS:-1 4}; do
     fcp=$(median_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "$DATA/big" "bench:$out")
     echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_big%% *}" "$fcp")x scp"
   done
   scp_pull=$(median_cpu scp -q -F "$dir/config" "bench:$DATA/big" "$out"); scp_pull=$(with_cpu "$scp_pull")
   echo "1 GiB pull: scp $scp_pull"
+  echo "  floor, ssh2 fastGet with fcp's requests in flight: $(with_cpu "$(median_cpu $floor get "$port" "$dir/id" "$out" "$DATA/big")")"
   for n in ${SFTP_SESSIONS:-1 4}; do
     fcp=$(median_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "bench:$DATA/big" "$out")
     echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_pull%% *}" "$fcp")x scp"

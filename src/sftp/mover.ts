@@ -29,7 +29,7 @@ import { HASH_TOOLS, RemoteHashTool } from './verification';
  * answers, the others' are in flight and the next one is read, so a session's pipe (64 requests
  * of 64 KiB, as ssh2's fastPut keeps) never drains between chunks.
  */
-const CHUNKS_PER_SESSION = 4;
+export const CHUNKS_PER_SESSION = 4;
 /**
  * Workers per session, each moving one chunk at a time: a small file is one chunk whose few
  * requests (open, write, close) wait on round trips, so many are in flight to keep a session busy.
