@@ -48,6 +48,7 @@ import { copiedBytes, Piece, piecesIn } from '../delta/plan';
 import { newSignatureMessages } from '../delta/signature';
 import { allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
 import { DigestsAhead } from '../sync/digestsAhead';
+import { DIGESTS_AT_ONCE, JobLimiter } from '../sync/fileDigest';
 import type { SyncOptions } from '../sync/options';
 import { SourceFollower } from '../follow/sourceFollower';
 import { followNoticeText } from '../follow/notices';
@@ -132,6 +133,12 @@ export class SendEngine extends TransferRun {
   private readonly announced = new Map<number, FileEntry>();
   /** Feature DELTA: files being cut into blocks before FILE_READY, by file_id; each holds a descriptor. */
   private readonly earlyScans = new Map<number, EarlyScan>();
+  /**
+   * Feature DELTA: files cut into blocks a few at a time, as the receiver reads its old versions:
+   * with their signatures cached, a whole window of files is ready at once, and each scan holds a
+   * buffer of up to 4 MiB (a thousand files of 1 MiB held about 500 MiB).
+   */
+  private readonly scans = new JobLimiter(DIGESTS_AT_ONCE);
   private filesAnnounced = 0;
   /** Files and bytes FILE_COUNT has counted so far (the walk's counts when it went out). */
   private readonly counted = { files: 0, bytes: 0 };
@@ -741,7 +748,7 @@ export class SendEngine extends TransferRun {
    */
   private planDelta(file: SendingFile, signature: readonly SignedBlock[], early: Promise<FileScan | undefined> | undefined): void {
     const stop = (): boolean => this.over || file.failed;
-    const scanned = async (): Promise<FileScan | undefined> => (await early) ?? (stop() ? undefined : scanFile(this.link.xxh, file.fd, file.entry.size, this.chunkSize, signature, stop));
+    const scanned = async (): Promise<FileScan | undefined> => (await early) ?? this.scanInTurn(file.fd, file.entry.size, signature, stop);
     scanned().then(
       (scan) => {
         if (scan === undefined || this.over || file.failed) return;
@@ -770,13 +777,18 @@ export class SendEngine extends TransferRun {
         fd,
         opened: sourceState(fd),
         dropped: false,
-        scan: scanFile(this.link.xxh, fd, entry.size, this.chunkSize, signature, () => this.over || early.dropped || !this.announced.has(fileId)).catch(() => undefined),
+        scan: this.scanInTurn(fd, entry.size, signature, () => this.over || early.dropped || !this.announced.has(fileId)).catch(() => undefined),
       };
       this.earlyScans.set(fileId, early);
     } catch {
       if (fd !== undefined) closeQuietly(fd);
       this.descriptors.budget.release();
     }
+  }
+
+  /** scanFile once a scan is free (undefined when `stop` says so by then): a few files at a time. */
+  private scanInTurn(fd: number, size: number, signature: readonly SignedBlock[], stop: () => boolean): Promise<FileScan | undefined> {
+    return this.scans.run(async () => (stop() ? undefined : scanFile(this.link.xxh, fd, size, this.chunkSize, signature, stop)));
   }
 
   /** Stops the early scan of a file, if any; its descriptor is closed once no read is in flight on it. */
