@@ -300,14 +300,23 @@ export class FramedConnection {
     this.wroteSinceTick = false;
     // A paused connection is quiet because we stopped reading it, not because the peer went away;
     // what it waits for has its own deadline (a disk write: FileWriter's write timeout).
-    if (!this.paused && Date.now() - this.lastReceived > this.idleMs) {
-      const seconds = Math.round(this.idleMs / 1000);
-      this.fail(
-        new FcpError('FCP_ERR_TIMEOUT', `${this.name}: nothing received for ${seconds} s`, {
-          hint: 'the peer stopped answering; check the network and the remote host',
-        }),
-        true,
-      );
+    if (this.silentTooLong()) {
+      // After a long synchronous turn of this process, timers run before the poll phase reads
+      // what the peer sent meanwhile: the verdict waits for that read (setImmediate runs after it).
+      setImmediate(() => {
+        if (this.ended || !this.silentTooLong()) return;
+        const seconds = Math.round(this.idleMs / 1000);
+        this.fail(
+          new FcpError('FCP_ERR_TIMEOUT', `${this.name}: nothing received for ${seconds} s`, {
+            hint: 'the peer stopped answering; check the network and the remote host',
+          }),
+          true,
+        );
+      });
     }
+  }
+
+  private silentTooLong(): boolean {
+    return !this.paused && Date.now() - this.lastReceived > this.idleMs;
   }
 }

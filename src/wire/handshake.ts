@@ -45,14 +45,21 @@ export function runHandshake(
   return new Promise((resolve, reject) => {
     const result: Partial<Established> & { early: Message[] } = { early: [] };
     let settled = false;
-    const timer = setTimeout(() => {
-      conn.fail(
-        new FcpError('FCP_ERR_TIMEOUT', `${conn.name}: handshake not finished within ${options.timeoutMs / 1000} s`, {
-          hint: 'the peer is not answering as fcp does; check that the port belongs to fcpd',
+    // The verdict waits for the poll phase (setImmediate runs after it), as the idle check does:
+    // after a long synchronous turn the peer's answer may be waiting unread.
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          conn.fail(
+            new FcpError('FCP_ERR_TIMEOUT', `${conn.name}: handshake not finished within ${options.timeoutMs / 1000} s`, {
+              hint: 'the peer is not answering as fcp does; check that the port belongs to fcpd',
+            }),
+            true,
+          );
         }),
-        true,
-      );
-    }, options.timeoutMs);
+      options.timeoutMs,
+    );
     timer.unref();
 
     const settle = (error?: FcpError): void => {

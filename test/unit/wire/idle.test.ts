@@ -5,11 +5,12 @@
  */
 import { Duplex } from 'node:stream';
 import type { FcpError } from '../../../src/errors';
+import { PacketType } from '../../../src/protocol';
 import { loadXxhash } from '../../../src/protocol/xxhash';
 import { FramedConnection } from '../../../src/wire/framedConnection';
 
 /** Two in-memory streams joined both ways; a stopped side writes nothing to the other (SIGSTOP). */
-function linkedPair(): { a: Duplex; b: Duplex; stop: (side: 'a' | 'b') => void } {
+function linkedPair(): { a: Duplex; b: Duplex; stop: (side: 'a' | 'b') => void; resume: (side: 'a' | 'b') => void } {
   const stopped = new Set<string>();
   const make = (name: string, other: () => Duplex): Duplex =>
     new Duplex({
@@ -21,7 +22,7 @@ function linkedPair(): { a: Duplex; b: Duplex; stop: (side: 'a' | 'b') => void }
     });
   const a: Duplex = make('a', () => b);
   const b: Duplex = make('b', () => a);
-  return { a, b, stop: (side) => stopped.add(side) };
+  return { a, b, stop: (side) => stopped.add(side), resume: (side) => stopped.delete(side) };
 }
 
 const SHORT_MS = 2000;
@@ -38,9 +39,15 @@ async function pass(ms: number): Promise<void> {
   }
 }
 
-async function connectedPair(): Promise<{ short: FramedConnection; long: FramedConnection; closed: (FcpError | undefined | 'open')[]; stop: (side: 'a' | 'b') => void }> {
+async function connectedPair(): Promise<{
+  short: FramedConnection;
+  long: FramedConnection;
+  closed: (FcpError | undefined | 'open')[];
+  stop: (side: 'a' | 'b') => void;
+  resume: (side: 'a' | 'b') => void;
+}> {
   const xxh = await loadXxhash();
-  const { a, b, stop } = linkedPair();
+  const { a, b, stop, resume } = linkedPair();
   const short = new FramedConnection(a, xxh, 'connection with --timeout 2', SHORT_MS);
   const long = new FramedConnection(b, xxh, 'peer with the default timeout', LONG_MS);
   const closed: (FcpError | undefined | 'open')[] = ['open', 'open'];
@@ -48,7 +55,7 @@ async function connectedPair(): Promise<{ short: FramedConnection; long: FramedC
   long.start({ message: () => undefined, closed: (error) => (closed[1] = error) });
   short.startKeepalive();
   long.startKeepalive();
-  return { short, long, closed, stop };
+  return { short, long, closed, stop, resume };
 }
 
 test('an idle but healthy session is not timed out: KEEPALIVE covers ten times the shorter timeout', async () => {
@@ -67,4 +74,17 @@ test('a peer that stops answering (SIGSTOP, a cut link): FCP_ERR_TIMEOUT naming 
     message: 'connection with --timeout 2: nothing received for 2 s',
   });
   expect(closed[1]).toBe('open');
+});
+
+test('bytes that came while this process was busy past the timeout are read before the verdict: no timeout', async () => {
+  const { long, closed, stop, resume } = await connectedPair();
+  stop('b');
+  // One long turn: every timer due in it fires at its end, the idle check first, before any read.
+  jest.advanceTimersByTime(SHORT_MS + 1000);
+  // What the peer sent meanwhile, waiting in the socket for the poll phase.
+  resume('b');
+  long.send({ type: PacketType.KEEPALIVE });
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(closed).toEqual(['open', 'open']);
 });
