@@ -158,6 +158,9 @@ describe.each([
         fs.writeFileSync(path.join(b, 'x.txt'), 'x edited there\n');
       });
       await waitFor('the renames on both sides', settledWith(a, b, { 'small-renamed.txt': 'small\n', 'x.txt': 'x edited there\n', 'y.txt': 'x\n' }));
+      // The files settle before the round that made them reports: counts are read after the next report.
+      const reported = running.rounds.length;
+      await waitFor('the round in progress to report', () => running.rounds.length > reported);
       expect(Object.keys(filesOf(a)).sort()).toEqual(['moved/big.bin', 'small-renamed.txt', 'x.txt', 'y.txt']);
       // Renamed in place on the other side: the same file, not a new copy of it.
       expect(inode(path.join(a, 'moved', 'big.bin'))).toBe(before.big);
@@ -249,6 +252,10 @@ test('an offline period with changes on both sides: kept, and reconciled once th
   const running = startTwoWay({ sources: [a], destination: `localhost:${b}`, launcher: counting.launcher, timeout: 5 }, path.join(temp.make('fcp-2way-state'), 'pair.db'));
   try {
     await waitFor('the first round', settledWith(a, b, { 'a.txt': 'a\n', 'b.txt': 'b\n', 'gone.txt': 'deleted in a while offline\n' }));
+    // Files settle before the round records them on both sides; a link cut between the two writes
+    // rightly makes the next round a first sync (nothing deleted). Cut it after a whole round.
+    const settled = running.rounds.length;
+    await waitFor('a whole round after the files settled', () => running.rounds.length > settled + 1);
     proxy.offline();
     await waitFor('a round failing on the cut link', () => running.rounds.some((round) => round.error !== undefined), 40_000);
     write(path.join(a, 'offline-a.txt'), 'made in a offline\n');
