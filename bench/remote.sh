@@ -12,7 +12,8 @@
 #      installed (else parallel sftp batches for the tree): 1 GiB pushed and pulled, the tree pushed,
 #      medians, each with its CPU seconds (client + sshd sessions, and what they left running), and
 #      the load average before and after (shared machines: CPU seconds hold where wall time does
-#      not; run it under chrt -r 50); the 1 GiB floor: ssh2's fastPut/fastGet (bench/sftpFloor.ts).
+#      not; run it under chrt -r 50); the 1 GiB floor: ssh2's fastPut/fastGet (bench/sftpFloor.ts);
+#      sftpwan (not part of all): the same against scp on the emulated WAN, wall time only.
 #   6. sync (loopback; syncwan: the same on the emulated WAN; neither part of all): the delta (issue
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
@@ -33,7 +34,7 @@
 #      also the no-change re-sync of perfile's 5,050 files against rsync -a. BASELINE=DIR adds the
 #      --fcpd-path rows of another built checkout (its fcpd given by path: both share the cache's name).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|startup|startupwan|all]
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|sftpwan|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|startup|startupwan|all]
 #   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down;
 #   FCP_FLAGS adds flags to fcp's sync runs, e.g. --delete to make them syncs, which announce small files instead of inlining them)
 set -euo pipefail
@@ -322,6 +323,34 @@ sftp_case() {
   fi
   echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   kill "$SSHD_PID"; SSHD_PID=
+}
+
+# SFTP mode on the emulated WAN (sftpwan, not part of all): the 1 GiB file pushed and pulled and
+# the tree pushed by scp and fcp --sftp -n N (SFTP_SESSIONS), best of RUNS, wall time only: on a
+# long link the window in flight decides, not the two cores the loopback case shares.
+sftp_wan() {
+  wan_up
+  local on="bash $WAN a" cfg=$DATA/wanconfig out=$DATA/wanout n scp_big scp_pull scp_tree fcp
+  CLEAN=$out
+  scp_big=$(best $on scp -q -F "$cfg" "$DATA/big" "wanb:$out")
+  echo "1 GiB push: scp $scp_big s"
+  for n in ${SFTP_SESSIONS:-1 4}; do
+    fcp=$(best $on $FCP -q --sftp -n "$n" -F "$cfg" "$DATA/big" "wanb:$out")
+    echo "  fcp --sftp -n $n: $fcp s = $(ratio "$scp_big" "$fcp")x scp"
+  done
+  scp_pull=$(best $on scp -q -F "$cfg" "wanb:$DATA/big" "$out")
+  echo "1 GiB pull: scp $scp_pull s"
+  for n in ${SFTP_SESSIONS:-1 4}; do
+    fcp=$(best $on $FCP -q --sftp -n "$n" -F "$cfg" "wanb:$DATA/big" "$out")
+    echo "  fcp --sftp -n $n: $fcp s = $(ratio "$scp_pull" "$fcp")x scp"
+  done
+  scp_tree=$(best $on scp -q -r -F "$cfg" "$DATA/tree" "wanb:$out")
+  echo "10,000 x 4 KiB push: scp -r $scp_tree s"
+  for n in ${SFTP_SESSIONS:-1 4}; do
+    fcp=$(best $on $FCP -q --sftp -n "$n" -r -F "$cfg" "$DATA/tree" "wanb:$out")
+    echo "  fcp --sftp -n $n: $fcp s = $(ratio "$scp_tree" "$fcp")x scp -r"
+  done
+  bash "$WAN" down
 }
 
 # The emulated WAN with an sshd on host B, and an ssh_config for it in $DATA/wanconfig.
@@ -805,6 +834,7 @@ case "$WHAT" in
   reconnect) reconnect ;;
   cut) cut_case ;;
   sftp) sftp_case ;;
+  sftpwan) sftp_wan ;;
   perfile) perfile_case ;;
   startup) startup_case ;;
   startupwan) startup_wan ;;
