@@ -13,7 +13,7 @@
 #      medians, each with its CPU seconds (client + sshd sessions, and what they left running), and
 #      the load average before and after (shared machines: CPU seconds hold where wall time does
 #      not; run it under chrt -r 50); the 1 GiB floor: ssh2's fastPut/fastGet (bench/sftpFloor.ts);
-#      sftpwan (not part of all): the same against scp on the emulated WAN, wall time only.
+#      sftpwan (not part of all): 1 GiB pushed and pulled against scp on the emulated WAN, wall time.
 #   6. sync (loopback; syncwan: the same on the emulated WAN; neither part of all): the delta (issue
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
