@@ -3,9 +3,10 @@
  * module.enableCompileCache would: the bytecode of what a run compiled is kept in
  * ~/.cache/fcp/<name>-<hash of the bundle's path>.v8cache (XDG_CACHE_HOME honoured; one per
  * installed copy, so that two installs or checkouts run by one user do not replace each other's
- * at every start) and handed to V8 by the next run, which then compiles almost nothing. The cache is used only for the same Node version and the same
- * bundle (its size and mtime: V8 itself checks little more than the source's length); anything
- * else, a cache V8 rejects, or one that cannot be read or written, costs only the compile.
+ * at every start) and handed to V8 by the next run, which then compiles almost nothing. The
+ * cache is used only for the same Node version and the same bundle (its size and mtime: V8
+ * itself checks little more than the source's length); anything else, a cache V8 rejects, or one
+ * that cannot be read or written, costs only the compile.
  *
  * This file is not bundled: bin/ requires it from dist/src/cli, and it requires Node's modules only.
  */

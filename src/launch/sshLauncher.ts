@@ -19,7 +19,7 @@ export interface SshLaunchOptions extends Omit<RemoteFcpdOptions, 'log'> {
 }
 
 /** After a failed session, how long to wait for fcpd's last words. */
-export const FAILED_EXIT_WAIT_MS = 2000;
+const FAILED_EXIT_WAIT_MS = 2000;
 
 /**
  * Ends a remote fcpd's launch once fcp is done with it: after a failed session, fcpd's last words

@@ -26,8 +26,8 @@ import { HASH_TOOLS, RemoteHashTool } from './verification';
 
 /**
  * A large file's chunks in flight per session: while the oldest chunk's requests wait for their
- * answers, the others' are in flight and the next one is read, so a session's pipe (64 requests
- * of 64 KiB, as ssh2's fastPut keeps) never drains between chunks.
+ * answers, the others' are in flight and the next one is read, so a session's pipe (4 MiB of
+ * requests, in pieces as large as the server takes: remoteFs.ts) never drains between chunks.
  */
 export const CHUNKS_PER_SESSION = 4;
 /**

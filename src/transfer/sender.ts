@@ -83,7 +83,6 @@ const INLINE_BURST = 1024 * 1024;
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
-
 interface SendingFile {
   fileId: number;
   entry: FileEntry;

@@ -19,7 +19,7 @@ import type { SmallFileRead } from './smallFile';
 /** Who owns an entry, by number (a walk of this machine's files records it; the SFTP walk does not). */
 export interface EntryIds { uid: number; gid: number }
 
-/** What the walk's lstat said of a file beyond its entry: the sender reads a small file as this one (sourceCheck.ts readAsWalked). */
+/** What the walk's lstat said of a file beyond its entry: the sender checks a small file it read against it (sourceCheck.ts unchangedSinceWalk). */
 export interface WalkedFile { ctimeNs: bigint; ino: bigint }
 
 export type Entry =
