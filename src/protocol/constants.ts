@@ -166,12 +166,14 @@ export const Feature = {
   STREAM: 0x40000,
   /** With DELTA: the sender sends the blocks of each file it sent as a delta (NEW_SIG), for the receiver's signature cache (PROTOCOL.md §7.7). */
   SIG_CACHE: 0x200000,
+  /** With DELTA: chunks of a file sent as a delta may come before its FILE_READY, while the receiver still sends its DELTA_SIG (PROTOCOL.md §7.7). */
+  DELTA_EARLY: 0x100000,
   /** fcp --watch --two-way: a pull may open fcpd's side of a two-way pair (TWO_WAY, TWO_WAY_SIDE): its record, its listing, its changes (PROTOCOL.md §7.12). */
   TWO_WAY: 0x400000,
   /** With TWO_WAY: the side reports the renames it sees in its listing and makes the ones fcp asks for (TWO_WAY_MOVE, PROTOCOL.md §7.12). */
   TWO_WAY_MOVES: 0x800000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.TWO_WAY | Feature.TWO_WAY_MOVES;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.DELTA_EARLY | Feature.TWO_WAY | Feature.TWO_WAY_MOVES;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

@@ -122,7 +122,7 @@ export function makeOffer(options: {
       (options.owners ? Feature.OWNERS : 0) |
       (options.compress ? Feature.COMPRESS : 0) |
       (options.filters ? Feature.FILTERS : 0) |
-      (options.delta ? Feature.DELTA | Feature.SIG_CACHE : 0) |
+      (options.delta ? Feature.DELTA | Feature.SIG_CACHE | Feature.DELTA_EARLY : 0) |
       (options.sync ? Feature.SYNC : 0) |
       (options.follow ? Feature.FOLLOW : 0) |
       (options.filesFrom ? Feature.FILES_FROM : 0) |

@@ -453,6 +453,8 @@ interface FailedFile {
   readonly size: number;
   /** FILE_READY was sent, so the sender may have sent DATA for it. */
   readonly created: boolean;
+  /** Feature DELTA_EARLY: DELTA_SIG was sent for it, so delta chunks may have come before FILE_READY. */
+  readonly early: boolean;
 }
 
 /** -H: a file that hard links may name, and the links that wait for it to be in place. */
@@ -527,6 +529,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated SIG_CACHE: the sender sends the blocks of each file it sends as a delta (NEW_SIG). */
   private readonly sigCache: boolean;
 
+  /** The session negotiated DELTA_EARLY: a file described by DELTA_SIG may get its chunks before FILE_READY. */
+  private readonly deltaEarly: boolean;
+
   /** The session negotiated FOLLOW: files in place may grow (APPEND), and FILE_COUNT may come again for more files. */
   private readonly follow: FollowLedger | undefined;
   /** The session negotiated SPARSE: a run of zeros in a chunk may come as HOLE, and DATA may then end at any DATA_UNIT boundary. */
@@ -534,8 +539,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** The session negotiated STREAM: FILE_COUNT may come again, for files the sender walked since. */
   private readonly stream: boolean;
 
-  /** hardLinks, owners, reconnect, resume, delta, sigCache, follow, sparse, stream: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE, FOLLOW, SPARSE, STREAM. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean }) {
+  /** hardLinks, owners, reconnect, resume, delta, sigCache, deltaEarly, follow, sparse, stream: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE, DELTA_EARLY, FOLLOW, SPARSE, STREAM. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -545,6 +550,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.resume = opts.resume ?? false;
     this.delta = opts.delta ?? false;
     this.sigCache = this.delta && opts.sigCache === true;
+    this.deltaEarly = this.delta && opts.deltaEarly === true;
     this.follow = opts.follow ? new FollowLedger() : undefined;
     this.sparse = opts.sparse ?? false;
     this.stream = opts.stream ?? false;
@@ -733,7 +739,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     const inlineSize = this.inlineFiles.get(fileId);
     if (inlineSize !== undefined) {
       this.inlineFiles.delete(fileId);
-      return this.settleFailed(fileId, inlineSize, false, error, true);
+      return this.settleFailed(fileId, inlineSize, false, false, error, true);
     }
     const file = this.files.get(fileId);
     if (file === undefined) throw internalError(`fileFailed(file_id ${fileId}) for a file not in progress`);
@@ -1096,11 +1102,16 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private dataFileSize(fileId: number): number | FcpError {
     const file = this.files.get(fileId);
     if (file !== undefined) {
-      return file.state === 'ANNOUNCED' ? protocolError(`DATA for ${describe(file)}, which is not ready`) : file.size;
+      return file.state === 'ANNOUNCED' && !this.takesEarlyChunks(file) ? protocolError(`DATA for ${describe(file)}, which is not ready`) : file.size;
     }
     const failed = this.failedFiles.get(fileId);
     if (failed === undefined) return this.notInProgress('DATA', fileId);
-    return failed.created ? failed.size : protocolError(`DATA for file_id ${fileId}, which failed before it was ready`);
+    return failed.created || failed.early ? failed.size : protocolError(`DATA for file_id ${fileId}, which failed before it was ready`);
+  }
+
+  /** Feature DELTA_EARLY: the file was described by DELTA_SIG, so its chunks may come before its FILE_READY. */
+  private takesEarlyChunks(file: IncomingFile): boolean {
+    return this.deltaEarly && file.oldExtent !== undefined;
   }
 
   /** Marks the chunk at `offset` as being received, or says why it may not come now. */
@@ -1180,12 +1191,12 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** notifyPeer: send FILE_ERROR (clear when the failure is the sender's own FILE_ERROR). */
   private failFile(file: IncomingFile, error: FcpError, notifyPeer: boolean): ReceiverAction[] {
     this.files.delete(file.fileId);
-    return this.settleFailed(file.fileId, file.size, file.state !== 'ANNOUNCED', error, notifyPeer);
+    return this.settleFailed(file.fileId, file.size, file.state !== 'ANNOUNCED', this.takesEarlyChunks(file), error, notifyPeer);
   }
 
-  /** created: the owner has a temporary file for it, to be discarded. */
-  private settleFailed(fileId: number, size: number, created: boolean, error: FcpError, notifyPeer: boolean): ReceiverAction[] {
-    this.failedFiles.set(fileId, { size, created });
+  /** created: the owner has a temporary file for it, to be discarded; early: delta chunks may have come for it before FILE_READY. */
+  private settleFailed(fileId: number, size: number, created: boolean, early: boolean, error: FcpError, notifyPeer: boolean): ReceiverAction[] {
+    this.failedFiles.set(fileId, { size, created, early });
     this.follow?.settled(fileId, undefined);
     this.filesFailed++;
     const actions: ReceiverAction[] = notifyPeer ? [fileError(fileId, error)] : [];
@@ -1245,6 +1256,8 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly resume: boolean;
   /** The session negotiated DELTA: the receiver may describe its old version of a file (DELTA_SIG). */
   private readonly delta: boolean;
+  /** The session negotiated DELTA_EARLY: chunks of a file described by DELTA_SIG may go before its FILE_READY (and be sent again). */
+  private readonly deltaEarly: boolean;
   /** A FILE_INFO went out: from then on the chunk size is fixed. */
   private fileInfoSent = false;
   private readonly files = new Map<number, OutgoingFile>();
@@ -1266,7 +1279,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   /** What its DEST_STATE said; undefined until it came. */
   private destHolds: boolean | undefined;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; stream?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; stream?: boolean }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
     this.follow = opts.follow ?? false;
@@ -1278,6 +1291,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.reconnect = opts.reconnect ?? false;
     this.resume = opts.resume ?? false;
     this.delta = opts.delta ?? false;
+    this.deltaEarly = this.delta && opts.deltaEarly === true;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -1583,7 +1597,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
     const file = this.files.get(fileId);
     if (file === undefined) return this.fail(this.notInProgress('RESEND', fileId));
-    if (file.state === 'ANNOUNCED') return this.fail(protocolError(`RESEND for file_id ${fileId}, which is not ready`));
+    if (file.state === 'ANNOUNCED' && !(this.deltaEarly && file.signature)) return this.fail(protocolError(`RESEND for file_id ${fileId}, which is not ready`));
     if (file.state === 'INLINE') return this.fail(protocolError(`RESEND for file_id ${fileId}, which was sent inline`));
     const offset = seq * DATA_UNIT;
     const chunkLength = chunkLengthAt(offset, file.size, this.chunkSize);

@@ -9,7 +9,7 @@ import type { ChunkSumMessage, DataMessage, DeltaCopyMessage } from '../protocol
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { Block, SignedBlock } from '../delta/blocks';
 import { GuidedScanner } from '../delta/guidedScan';
-import { Piece, planDelta } from '../delta/plan';
+import type { Piece } from '../delta/plan';
 import { scanBlocks } from './deltaFiles';
 
 /** DELTA_COPY's payload: file_id u32, offset u64, old_offset u64, length u32. */
@@ -102,14 +102,8 @@ class ChunkHasher {
 
 /** A file's blocks and the xxh64 of each of its chunks, from one read of it. */
 export interface FileScan {
-  blocks: Block[];
-  chunkHashes: bigint[];
-}
-
-/** A file's plan, and the xxh64 of each of its chunks as they were read for it. */
-export interface FilePlan {
-  pieces: Piece[];
-  chunkHashes: bigint[];
+  blocks: readonly Block[];
+  chunkHashes: readonly bigint[];
 }
 
 /**
@@ -117,15 +111,25 @@ export interface FilePlan {
  * (stopping early, undefined, when `stop` says so), so that no chunk is hashed again and only the
  * literal bytes of the plan are read again. The receiver's `signature` (all of it, or as much as
  * has come: it may grow meanwhile) guides the cutting (guidedScan.ts): the blocks are the same.
+ * `progress` sees the scan so far after each read (its lists grow as it goes on), and `covered`:
+ * the bytes from the start that its blocks and chunk hashes both describe.
  */
-export async function scanFile(xxh: XXHashAPI, fd: number, size: number, chunkSize: number, signature: readonly SignedBlock[], stop: () => boolean): Promise<FileScan | undefined> {
+export async function scanFile(
+  xxh: XXHashAPI,
+  fd: number,
+  size: number,
+  chunkSize: number,
+  signature: readonly SignedBlock[],
+  stop: () => boolean,
+  progress?: (scan: FileScan, covered: number) => void,
+): Promise<FileScan | undefined> {
   const chunks = new ChunkHasher(xxh, chunkSize);
-  const blocks = await scanBlocks(fd, size, new GuidedScanner(xxh, signature), stop, (data) => chunks.push(data));
+  const seen = progress && ((blocks: readonly Block[]) => {
+    const last = blocks[blocks.length - 1];
+    const covered = Math.min(last ? last.offset + last.length : 0, chunks.hashes.length * chunkSize);
+    progress({ blocks, chunkHashes: chunks.hashes }, covered);
+  });
+  const blocks = await scanBlocks(fd, size, new GuidedScanner(xxh, signature), stop, (data) => chunks.push(data), seen);
   // A file that shrank since it was announced fails when its chunks are read, as any other.
   return blocks && { blocks, chunkHashes: chunks.end() };
-}
-
-/** The sender's plan for a scanned file of `size` bytes against the receiver's `signature`. */
-export function planFile(scan: FileScan, size: number, signature: readonly SignedBlock[]): FilePlan {
-  return { pieces: planDelta(signature, scan.blocks, size), chunkHashes: scan.chunkHashes };
 }

@@ -163,6 +163,7 @@ export class ReceiveEngine extends TransferRun {
       resume,
       delta: this.delta,
       sigCache: (link.params.features & Feature.SIG_CACHE) !== 0,
+      deltaEarly: (link.params.features & Feature.DELTA_EARLY) !== 0,
       follow: (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0,
       sparse: (link.params.features & Feature.SPARSE) !== 0,
       stream: (link.params.features & Feature.STREAM) !== 0,

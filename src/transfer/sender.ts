@@ -44,9 +44,10 @@ import { WALK_AHEAD, type Entry, type EntryIds, type WalkStream } from './walk';
 import { loadAccounts } from './accounts';
 import { staleNotice } from '../state/partialFile';
 import type { SignedBlock } from '../delta/blocks';
-import { copiedBytes, Piece, piecesIn } from '../delta/plan';
+import { copiedBytes, Piece } from '../delta/plan';
 import { newSignatureMessages } from '../delta/signature';
-import { allLiteral, deltaChunkMessages, deltaRoom, FilePlan, FileScan, planFile, scanFile } from './deltaFrames';
+import { allLiteral, deltaChunkMessages, deltaRoom, FileScan, scanFile } from './deltaFrames';
+import { DeltaSending } from './deltaSending';
 import { DigestsAhead } from '../sync/digestsAhead';
 import { DIGESTS_AT_ONCE, JobLimiter } from '../sync/fileDigest';
 import type { SyncOptions } from '../sync/options';
@@ -90,7 +91,7 @@ interface SendingFile {
   /** Its size, mtime and ctime when opened: every read is checked against them (sourceCheck.ts). */
   opened: SourceState;
   chunkCount: number;
-  /** Chunks handed to a pump, in order. */
+  /** Chunks handed to a pump, in order (a file sent as a delta: in the order they are planned, `delta`). */
   nextChunk: number;
   chunksSent: number;
   digest: FileDigest;
@@ -100,13 +101,13 @@ interface SendingFile {
    * hashes them meanwhile and hands the ones that differ to the pumps.
    */
   claimed: ReadonlySet<number> | undefined;
-  /** Feature DELTA: the file as pieces copied from the receiver's old version or sent literally (its chunks resent go whole). */
-  delta: FilePlan | undefined;
+  /** Feature DELTA: the file as pieces copied from the receiver's old version or sent literally, planned chunk by chunk (its chunks resent go whole). */
+  delta: DeltaSending | undefined;
   /** Feature SPARSE: the file has holes (fewer blocks allocated than its size needs), so its chunks are scanned for zeros. */
   sparse: boolean;
 }
 
-/** Feature DELTA: a file cut into blocks while the receiver still describes its old version (from its first DELTA_SIG to FILE_READY). */
+/** Feature DELTA without DELTA_EARLY: a file cut into blocks while the receiver still describes its old version (from its first DELTA_SIG to FILE_READY). */
 interface EarlyScan {
   fd: number;
   opened: SourceState;
@@ -158,6 +159,8 @@ export class SendEngine extends TransferRun {
   private readonly deltaNegotiated: boolean;
   /** The session negotiated SIG_CACHE: the blocks of each file sent as a delta go to the receiver too (NEW_SIG). */
   private readonly sigCacheNegotiated: boolean;
+  /** The session negotiated DELTA_EARLY: a file's delta chunks go as they are planned, from its first DELTA_SIG on. */
+  private readonly deltaEarly: boolean;
   /** The session negotiated SPARSE: runs of zeros in files with holes go as HOLE. */
   private readonly sparseNegotiated: boolean;
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
@@ -229,6 +232,7 @@ export class SendEngine extends TransferRun {
       reconnect: this.reconnect,
       resume: (link.params.features & Feature.RESUME) !== 0,
       delta: (link.params.features & Feature.DELTA) !== 0,
+      deltaEarly: (link.params.features & Feature.DELTA_EARLY) !== 0,
       sync: sync !== undefined && (link.params.features & Feature.SYNC) !== 0,
       follow: following,
       destState: (link.params.features & Feature.DEST_STATE) !== 0,
@@ -245,6 +249,7 @@ export class SendEngine extends TransferRun {
     this.compressing = (link.params.features & Feature.COMPRESS) !== 0;
     this.deltaNegotiated = (link.params.features & Feature.DELTA) !== 0;
     this.sigCacheNegotiated = this.deltaNegotiated && (link.params.features & Feature.SIG_CACHE) !== 0;
+    this.deltaEarly = this.deltaNegotiated && (link.params.features & Feature.DELTA_EARLY) !== 0;
     this.sparseNegotiated = (link.params.features & Feature.SPARSE) !== 0;
     this.failedEntries = removeSources ? new Set() : undefined;
     this.linkEntries = removeSources ? [] : undefined;
@@ -589,9 +594,15 @@ export class SendEngine extends TransferRun {
         case 'fail':
           return this.failed(action);
         case 'signatureStarted':
-          this.descriptors.take(() => this.scanEarly(action.fileId, action.signature));
+          this.descriptors.take(() => (this.deltaEarly ? this.openDelta(action.fileId, action.signature) : this.scanEarly(action.fileId, action.signature)));
           break;
         case 'sendFile': {
+          // DELTA_EARLY: a file opened at its first DELTA_SIG, some of its chunks sent already.
+          const opened = this.files.get(action.fileId);
+          if (opened?.delta) {
+            this.deltaReady(opened);
+            break;
+          }
           // A file cut early holds its descriptor already.
           const early = this.earlyScans.get(action.fileId);
           this.earlyScans.delete(action.fileId);
@@ -661,6 +672,12 @@ export class SendEngine extends TransferRun {
     const entry = this.announced.get(fileId);
     // A file that waited for a descriptor may have failed meanwhile (the receiver's FILE_ERROR).
     if (!entry) return this.descriptors.budget.release();
+    // DELTA_EARLY: opened at its first DELTA_SIG while this waited for a descriptor.
+    const started = this.files.get(fileId);
+    if (started?.delta) {
+      this.descriptors.budget.release();
+      return this.deltaReady(started);
+    }
     // A scan that started while this waited for its descriptor is not needed.
     if (!early) this.dropEarlyScan(fileId);
     let fd: number | undefined = early?.fd;
@@ -735,29 +752,93 @@ export class SendEngine extends TransferRun {
     this.verifying = false;
   }
 
-  private queue(file: SendingFile): void {
-    this.sendQueue.push(file);
-    this.wakePumps();
-  }
-
   /**
-   * Feature DELTA: the file is read once for its blocks (or was, while the receiver described its
-   * old version: `early`), planned against the receiver's signature, then its chunks are queued.
-   * An early scan that stopped or failed is done again here, where a read error fails the file.
+   * Feature DELTA without DELTA_EARLY: the file is read once for its blocks (or was, while the
+   * receiver described its old version: `early`), then planned against the receiver's signature
+   * and its chunks queued. An early scan that stopped or failed is done again here, where a read
+   * error fails the file.
    */
   private planDelta(file: SendingFile, signature: readonly SignedBlock[], early: Promise<FileScan | undefined> | undefined): void {
     const stop = (): boolean => this.over || file.failed;
     const scanned = async (): Promise<FileScan | undefined> => (await early) ?? this.scanInTurn(file.fd, file.entry.size, signature, stop);
-    scanned().then(
-      (scan) => {
-        if (scan === undefined || this.over || file.failed) return;
-        file.delta = planFile(scan, file.entry.size, signature);
-        // Before the file's FILE_DONE: the receiver keeps them for the next delta of the file.
+    file.delta = new DeltaSending(file.entry.size, this.chunkSize, signature, this.scanOrFail(file, scanned()));
+    this.deltaReady(file);
+  }
+
+  /**
+   * Feature DELTA_EARLY: the receiver started describing its old version of a file: the file is
+   * opened (with a descriptor taken for it) and cut into blocks following the `signature` as it
+   * comes, and each chunk goes as soon as the scan and the signature settle its plan (regions.ts),
+   * while the receiver still reads its old version. Nothing is done for a file that is over or
+   * already open; an open that fails is left to openFile (FILE_READY).
+   */
+  private openDelta(fileId: number, signature: readonly SignedBlock[]): void {
+    const entry = this.announced.get(fileId);
+    if (!entry || this.files.has(fileId)) return this.descriptors.budget.release();
+    let fd: number | undefined;
+    let opened: SourceState;
+    try {
+      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+      opened = sourceState(fd);
+    } catch {
+      if (fd !== undefined) closeQuietly(fd);
+      return this.descriptors.budget.release();
+    }
+    const file: SendingFile = {
+      fileId,
+      entry,
+      fd,
+      opened,
+      chunkCount: chunkCount(entry.size, this.chunkSize),
+      nextChunk: 0,
+      chunksSent: 0,
+      digest: new FileDigest(entry.size, this.chunkSize),
+      failed: false,
+      claimed: undefined,
+      delta: undefined,
+      sparse: false,
+    };
+    const planned = (scan: FileScan, covered: number): void => this.guard(() => this.planMore(file, scan, covered));
+    const scan = this.scans.run(async () => (this.over || file.failed ? undefined : scanFile(this.link.xxh, fd, entry.size, this.chunkSize, signature, () => this.over || file.failed, planned)));
+    file.delta = new DeltaSending(entry.size, this.chunkSize, signature, this.scanOrFail(file, scan));
+    this.files.set(fileId, file);
+  }
+
+  /** The scan of a file sent as a delta; one that fails fails the file (undefined). */
+  private scanOrFail(file: SendingFile, scan: Promise<FileScan | undefined>): Promise<FileScan | undefined> {
+    return scan.catch((err: unknown) => {
+      this.guard(() => this.readFailed(file, err));
+      return undefined;
+    });
+  }
+
+  /**
+   * FILE_READY came for a file sent as a delta: the signature is whole. Once its scan is over, the
+   * new file's blocks go (NEW_SIG, before FILE_DONE) and the chunks not planned yet are; FILE_DONE
+   * follows the last chunk sent (here, when every one went before).
+   */
+  private deltaReady(file: SendingFile): void {
+    const delta = file.delta!;
+    void delta.scan.then((scan) =>
+      this.guard(() => {
+        if (scan === undefined || file.failed) return;
         if (this.sigCacheNegotiated) for (const message of newSignatureMessages(file.fileId, scan.blocks)) this.link.control.conn.send(message);
-        this.queue(file);
-      },
-      (err: unknown) => this.guard(() => this.readFailed(file, err)),
+        delta.whole = true;
+        this.planMore(file, scan, file.entry.size);
+        if (file.chunksSent === file.chunkCount) this.apply(this.machine.fileSent(file.fileId, file.digest.digest()));
+      }),
     );
+  }
+
+  /** The chunks of a delta file that the scan so far (`covered` bytes of it) settles go to the pumps. */
+  private planMore(file: SendingFile, scan: FileScan, covered: number): void {
+    const delta = file.delta!;
+    if (file.failed || delta.advance(scan, covered) === 0) return;
+    if (!delta.queued) {
+      delta.queued = true;
+      this.sendQueue.push(file);
+    }
+    this.wakePumps();
   }
 
   /**
@@ -856,6 +937,15 @@ export class SendEngine extends TransferRun {
   }
 
   private close(file: SendingFile): void {
+    // A delta file's scan may have a read in flight on its descriptor: it stops after it (the file failed, or the session is over).
+    if (file.delta) {
+      void file.delta.scan.then(() => this.closeNow(file));
+      return;
+    }
+    this.closeNow(file);
+  }
+
+  private closeNow(file: SendingFile): void {
     closeQuietly(file.fd);
     this.descriptors.budget.release();
   }
@@ -889,9 +979,14 @@ export class SendEngine extends TransferRun {
       const file = this.sendQueue[0];
       if (!file) return undefined;
       if (!file.failed && !this.fits(file, file.nextChunk, room, encoder)) return undefined;
-      const job = { file, index: file.nextChunk, resend: false };
-      file.nextChunk = unclaimedFrom(file, file.nextChunk + 1);
-      if (file.nextChunk === file.chunkCount || file.failed) this.sendQueue.shift();
+      const { delta } = file;
+      const job = { file, index: delta ? delta.take()! : file.nextChunk, resend: false };
+      if (!delta) file.nextChunk = unclaimedFrom(file, file.nextChunk + 1);
+      // A delta file leaves the queue when its planned chunks are taken; planMore queues it again.
+      if (file.failed || (delta ? !delta.hasReady : file.nextChunk === file.chunkCount)) {
+        this.sendQueue.shift();
+        if (delta) delta.queued = false;
+      }
       if (!file.failed) return job;
     }
   }
@@ -1135,9 +1230,8 @@ export class SendEngine extends TransferRun {
   private deltaPieces(job: ChunkJob): Piece[] | undefined {
     const { file, index } = job;
     if (!file.delta || job.resend) return undefined;
-    const start = index * this.chunkSize;
-    const pieces = piecesIn(file.delta.pieces, start, start + this.chunkLength(file, index));
-    return allLiteral(pieces) ? undefined : pieces;
+    const pieces = file.delta.piecesOf(index);
+    return pieces && !allLiteral(pieces) ? pieces : undefined;
   }
 
   /**
@@ -1156,7 +1250,7 @@ export class SendEngine extends TransferRun {
     }
     if (this.over || file.failed) return undefined;
     if (checkSource(file.fd, file.opened, file.entry.source, file.entry.size).grew) this.grown.add(file.entry);
-    return file.delta!.chunkHashes[index];
+    return file.delta!.chunkHash(index);
   }
 
   /** A delta chunk (its bytes go into `data` when it has literal ones), framed as DELTA_COPY and DATA (DATA_Z with -C) and CHUNK_SUM. */
@@ -1171,9 +1265,11 @@ export class SendEngine extends TransferRun {
   private chunkDone(job: ChunkJob, hash: bigint): void {
     const file = job.file;
     if (job.resend || file.failed) return;
+    file.delta?.sent(job.index);
     file.digest.add(job.index, hash);
     this.follower?.chunkSent(file.fileId, job.index, job.index === file.chunkCount - 1, this.chunkLength(file, job.index), hash);
-    if (++file.chunksSent === file.chunkCount) this.apply(this.machine.fileSent(file.fileId, file.digest.digest()));
+    // A delta file's chunks may all go before its FILE_READY: deltaReady sends FILE_DONE then.
+    if (++file.chunksSent === file.chunkCount && file.delta?.whole !== false) this.apply(this.machine.fileSent(file.fileId, file.digest.digest()));
   }
 
   private readFailed(file: SendingFile, err: unknown): void {
