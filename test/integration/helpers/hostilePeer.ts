@@ -15,7 +15,7 @@ import { loadXxhash } from '../../../src/protocol/xxhash';
 import { SessionServer } from '../../../src/server/sessionServer';
 import type { RequestAction } from '../../../src/session/connection';
 import { ClientConnection } from '../../../src/session/connection';
-import { PacketType } from '../../../src/protocol/constants';
+import { Feature, PacketType } from '../../../src/protocol/constants';
 import type { Message } from '../../../src/protocol/messages';
 import { makeOffer } from '../../../src/session/params';
 import { FramedConnection } from '../../../src/wire/framedConnection';
@@ -118,7 +118,7 @@ export async function hostilePush(walk: WalkResult, destination: string, flags: 
 export async function livePushSession(
   destination: string,
   connections: number,
-  features: { compress?: boolean; delta?: boolean } = {},
+  features: { compress?: boolean; delta?: boolean; deltaEarly?: boolean } = {},
 ): Promise<LiveSession> {
   const fcpd = await startFcpd({ secret: randomBytes(32), verbose: true });
   return { fcpd, ...(await openSession({ port: fcpd.port, secret: fcpd.secret }, { type: PacketType.PUSH, path: Buffer.from(destination) }, connections, features)) };
@@ -161,9 +161,12 @@ async function openSession(
   target: { port: number; secret: Buffer; login?: Buffer },
   request: Message,
   connections: number,
-  features: { compress?: boolean; delta?: boolean },
+  features: { compress?: boolean; delta?: boolean; deltaEarly?: boolean },
 ): Promise<PeerSession> {
   const { port, secret, login } = target;
+  const offer = makeOffer({ encrypt: true, connections, ...features });
+  // An older peer: DELTA without DELTA_EARLY.
+  if (features.deltaEarly === false) offer.features &= ~Feature.DELTA_EARLY;
   const control = new FramedConnection(await dial(port), await loadXxhash(), 'control connection to fcpd under test', 30_000);
   const established = await runHandshake(
     control,
@@ -172,7 +175,7 @@ async function openSession(
       secret,
       nonce: randomBytes(32),
       peerName: 'fcpd under test',
-      offer: makeOffer({ encrypt: true, connections, ...features }),
+      offer,
       mode: { type: PacketType.MODE, flags: 0 },
       request,
       ...(login ? { login } : {}),

@@ -12,6 +12,7 @@ import { TransferAction, TransferReceiver, TransferSender } from '../../../src/s
 import type { SignedBlock } from '../../../src/delta/blocks';
 import { newSignatureMessages, signatureLimit, signatureMessages } from '../../../src/delta/signature';
 import { singleChunkDigest } from '../../../src/session/digest';
+import { FcpError } from '../../../src/errors';
 
 const CHUNK = MIN_CHUNK_SIZE;
 const SIZE = 4 * CHUNK;
@@ -216,5 +217,71 @@ describe('NEW_SIG (feature SIG_CACHE)', () => {
 
   test('without SIG_CACHE negotiated, NEW_SIG is FCP_ERR_UNEXPECTED_MESSAGE', () => {
     expect(failureOf(describedReceiver(false).receive(0, newSig(0, newBlocks(4))))).toBe('FCP_ERR_UNEXPECTED_MESSAGE');
+  });
+});
+
+describe('chunks before FILE_READY (feature DELTA_EARLY)', () => {
+  /** A receiver that described the first `count` blocks of its old version and still reads it (no fileCreated yet). */
+  function signingReceiver(deltaEarly: boolean, count = 4): { receiver: TransferReceiver; messages: Message[] } {
+    const receiver = new TransferReceiver({ chunkSize: CHUNK, peerName: 'sender', scope: new EntryScope({ recursive: false, singleRoot: true }), delta: true, deltaEarly });
+    receiver.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: SIZE });
+    receiver.receive(0, { type: PacketType.FILE_INFO, fileId: 0, perm: 0o644, size: SIZE, mtimeNs: MTIME, digest: Buffer.alloc(16), path: PATH });
+    return { receiver, messages: sends(receiver.signaturePart(0, blocks(count))) };
+  }
+  const copy = (offset: number, oldOffset: number, length: number): Message => ({ type: PacketType.DELTA_COPY, fileId: 0, offset, oldOffset, length });
+  const sum = (offset: number, hash = 9n): Message => ({ type: PacketType.CHUNK_SUM, fileId: 0, seq: offset / DATA_UNIT, length: CHUNK, hash });
+
+  test('the receiver takes a chunk copied from what DELTA_SIG described so far, and asks for it again before FILE_READY if it fails', () => {
+    const { receiver, messages } = signingReceiver(true);
+    expect(messages.map((m) => m.type)).toEqual([PacketType.DELTA_SIG]);
+    const actions = [copy(0, 0, CHUNK), sum(0)].flatMap((m) => [...receiver.receive(1, m)]);
+    expect(failureOf(actions)).toBeUndefined();
+    const write = actions.find((action) => action.type === 'writeChunk');
+    expect(write?.type === 'writeChunk' && write.copies).toEqual([{ at: 0, from: 0, length: CHUNK }]);
+    expect(sends(receiver.chunkWritten(0, 0, false)).map((m) => m.type)).toEqual([PacketType.RESEND]);
+    // The signature goes on meanwhile, then FILE_READY.
+    expect(sends(receiver.signaturePart(0, blocks(2))).map((m) => m.type)).toEqual([PacketType.DELTA_SIG]);
+    expect(sends(receiver.fileCreated(0, { held: new Map(), stale: undefined })).map((m) => m.type)).toEqual([PacketType.FILE_READY]);
+  });
+
+  test.each<[string, boolean, Message[], string]>([
+    ['a copy from past the blocks described so far', true, [copy(0, 4 * DELTA_SIG_UNIT - 10, 11)], 'FCP_ERR_PROTOCOL'],
+    ['FILE_DONE before FILE_READY', true, [{ type: PacketType.FILE_DONE, fileId: 0, digest: Buffer.alloc(16) }], 'FCP_ERR_PROTOCOL'],
+    ['a chunk before FILE_READY without DELTA_EARLY negotiated', false, [copy(0, 0, CHUNK)], 'FCP_ERR_PROTOCOL'],
+  ])('the receiver refuses %s', (_name, deltaEarly, messages, code) => {
+    const { receiver } = signingReceiver(deltaEarly);
+    const actions = messages.flatMap((m) => [...receiver.receive(m.type === PacketType.FILE_DONE ? 0 : 1, m)]);
+    expect(failureOf(actions)).toBe(code);
+  });
+
+  test('the receiver still refuses a chunk before FILE_READY for a file it described by no DELTA_SIG', () => {
+    const receiver = new TransferReceiver({ chunkSize: CHUNK, peerName: 'sender', scope: new EntryScope({ recursive: false, singleRoot: true }), delta: true, deltaEarly: true });
+    receiver.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: SIZE });
+    receiver.receive(0, { type: PacketType.FILE_INFO, fileId: 0, perm: 0o644, size: SIZE, mtimeNs: MTIME, digest: Buffer.alloc(16), path: PATH });
+    expect(failureOf(receiver.receive(1, { type: PacketType.DATA, fileId: 0, seq: 0, data: Buffer.alloc(DATA_UNIT) }))).toBe('FCP_ERR_PROTOCOL');
+  });
+
+  test('a file that fails while it is signed drops the chunks still on their way, without a protocol error', () => {
+    const { receiver } = signingReceiver(true);
+    receiver.receive(1, copy(0, 0, DATA_UNIT));
+    receiver.fileFailed(0, new FcpError('FCP_ERR_IO', 'disk full'));
+    const actions = [copy(DATA_UNIT, 0, CHUNK - DATA_UNIT), sum(0), copy(CHUNK, 0, CHUNK)].flatMap((m) => [...receiver.receive(1, m)]);
+    expect(failureOf(actions)).toBeUndefined();
+  });
+
+  test('the sender takes a RESEND before FILE_READY for a file described by DELTA_SIG only with DELTA_EARLY', () => {
+    const resend: Message = { type: PacketType.RESEND, fileId: 0, seq: 0, length: CHUNK };
+    for (const deltaEarly of [true, false]) {
+      const sender = new TransferSender({ chunkSize: CHUNK, peerName: 'receiver', delta: true, deltaEarly });
+      sender.start(1, SIZE);
+      sender.announceFile(PATH, 0o644, SIZE, MTIME);
+      expect(sender.receive(signatureMessages(0, blocks(2))[0]!).map((action) => action.type)).toEqual(['signatureStarted']);
+      const actions = sender.receive(resend);
+      expect({ deltaEarly, failure: failureOf(actions), resent: actions.some((action) => action.type === 'resendChunk') }).toEqual({
+        deltaEarly,
+        failure: deltaEarly ? undefined : 'FCP_ERR_PROTOCOL',
+        resent: deltaEarly,
+      });
+    }
   });
 });
