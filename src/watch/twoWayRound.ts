@@ -289,7 +289,9 @@ export async function runRound(sides: RoundSides, at: Date): Promise<RoundCounts
   const byPath = new Map(versions.map((v) => [v.path, v]));
   const plan = keepDirsOfSurvivors(reconcileTwoWay(versions), versions);
   const report: RoundCounts = { ...NOTHING_DONE, conflicts: [...setAside], renamedHere: renamed.here, renamedThere: renamed.there };
-  for (const action of plan) if (action.conflict === 'editOverDelete') report.conflicts.push({ path: action.path, conflict: action.conflict });
+  // A path whose version was set aside now holds one version: that conflict is reported once, as settled above.
+  const setAsidePaths = new Set(setAside.map((c) => c.path));
+  for (const action of plan) if (action.conflict === 'editOverDelete' && !setAsidePaths.has(action.path)) report.conflicts.push({ path: action.path, conflict: action.conflict });
 
   const incoming: Record<SideName, Incoming[]> = { here: [], there: [] };
   for (const action of plan) {
