@@ -52,6 +52,8 @@ export const PacketType = {
   TWO_WAY: 0x34,
   TWO_WAY_SIDE: 0x35,
   TWO_WAY_MOVE: 0x36,
+  TWO_WAY_NODE: 0x38,
+  TWO_WAY_NODE_OP: 0x39,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -172,8 +174,10 @@ export const Feature = {
   TWO_WAY: 0x400000,
   /** With TWO_WAY: the side reports the renames it sees in its listing and makes the ones fcp asks for (TWO_WAY_MOVE, PROTOCOL.md §7.12). */
   TWO_WAY_MOVES: 0x800000,
+  /** With TWO_WAY: the side lists its directories and symlinks too (TWO_WAY_NODE) and makes and removes them (TWO_WAY_NODE_OP, PROTOCOL.md §7.12). */
+  TWO_WAY_TREE: 0x10000,
 } as const;
-export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.DELTA_EARLY | Feature.TWO_WAY | Feature.TWO_WAY_MOVES;
+export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.DELTA_EARLY | Feature.TWO_WAY | Feature.TWO_WAY_MOVES | Feature.TWO_WAY_TREE;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -361,6 +365,31 @@ export const TwoWayMoveKind = {
   /** S→C, answering MAKE in order: not made (the file changed, the name is taken, ...); fcp moves the file instead. */
   NOT_MADE: 4,
 } as const;
+/** TWO_WAY_NODE.event (PROTOCOL.md §7.12, feature TWO_WAY_TREE). */
+export const TwoWayNodeEvent = {
+  /** In a listing: a directory or symlink the side holds. */
+  ENTRY: 1,
+  /** In a listing: a directory or symlink the side's record holds. */
+  RECORDED: 2,
+} as const;
+/** TWO_WAY_NODE_OP.op (PROTOCOL.md §7.12, feature TWO_WAY_TREE). */
+export const TwoWayNodeOp = {
+  /** C→S: both sides hold this directory or symlink now (not answered). */
+  RECORD: 1,
+  /** C→S: make directory `path` if nothing is there. */
+  MKDIR: 2,
+  /** C→S: make symlink `path` to `target` if nothing is there. */
+  SYMLINK: 3,
+  /** C→S: remove `path` if it is still the listed version (`digest`): a directory only when empty. */
+  REMOVE: 4,
+  /** S→C, answering MKDIR, SYMLINK and REMOVE in order: made. */
+  MADE: 5,
+  /** S→C: not made (the name taken, the entry changed, a directory not empty, ...). */
+  NOT_MADE: 6,
+} as const;
+/** TWO_WAY_NODE and TWO_WAY_NODE_OP kind. */
+export const TwoWayNodeKind = { DIR: 1, SYMLINK: 2 } as const;
+
 /** TWO_WAY and TWO_WAY_SIDE digest: a sha256 (the version's content), or OPEN's pair id. */
 export const TWO_WAY_DIGEST_SIZE = 32;
 

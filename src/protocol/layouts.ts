@@ -90,6 +90,14 @@ const TWO_WAY_FIELDS: readonly Field[] = [
   f('path', 'data', { min: 0, max: MAX_PATH_BYTES }),
 ];
 
+/** TWO_WAY_NODE and TWO_WAY_NODE_OP after their event or op: a directory's or symlink's kind, digest, path and target (PROTOCOL.md §7.12). */
+const TWO_WAY_NODE_FIELDS: readonly Field[] = [
+  f('kind', 'u8', { min: 1, max: 2 }),
+  f('digest', 'fixed', { size: TWO_WAY_DIGEST_SIZE }),
+  f('path', 'entryPathPrefixed'),
+  f('target', 'data', { min: 0, max: MAX_PATH_BYTES }),
+];
+
 export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.PUSH]: [f('path', 'userPath')],
   [PacketType.PULL]: [f('paths', 'userPathList')],
@@ -197,6 +205,8 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.TWO_WAY]: [f('op', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
   [PacketType.TWO_WAY_SIDE]: [f('event', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
   [PacketType.TWO_WAY_MOVE]: [f('kind', 'u8', { min: 1, max: 4 }), f('from', 'entryPathPrefixed'), f('to', 'entryPath')],
+  [PacketType.TWO_WAY_NODE]: [f('event', 'u8', { min: 1, max: 2 }), ...TWO_WAY_NODE_FIELDS],
+  [PacketType.TWO_WAY_NODE_OP]: [f('op', 'u8', { min: 1, max: 6 }), ...TWO_WAY_NODE_FIELDS],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -173,6 +173,10 @@ export interface TwoWayMessage { type: P['TWO_WAY']; op: number; mode: number; s
 export interface TwoWaySideMessage { type: P['TWO_WAY_SIDE']; event: number; mode: number; size: number; mtimeNs: bigint; digest: Buffer; path: Buffer }
 /** Control (feature TWO_WAY_MOVES, PROTOCOL.md §7.12): a rename a two-way side saw, or one fcp asks it to make, and its answer (a TwoWayMoveKind). */
 export interface TwoWayMoveMessage { type: P['TWO_WAY_MOVE']; kind: number; from: Buffer; to: Buffer }
+/** S→C, control (feature TWO_WAY_TREE, PROTOCOL.md §7.12): a directory or symlink in a two-way side's listing (a TwoWayNodeEvent, a TwoWayNodeKind). */
+export interface TwoWayNodeMessage { type: P['TWO_WAY_NODE']; event: number; kind: number; digest: Buffer; path: Buffer; target: Buffer }
+/** Control (feature TWO_WAY_TREE): a directory or symlink fcp asks a two-way side to record, make or remove, and the side's answer (a TwoWayNodeOp). */
+export interface TwoWayNodeOpMessage { type: P['TWO_WAY_NODE_OP']; op: number; kind: number; digest: Buffer; path: Buffer; target: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -227,6 +231,8 @@ export type Message =
   | FilesFromMessage
   | TwoWayMessage
   | TwoWaySideMessage
-  | TwoWayMoveMessage;
+  | TwoWayMoveMessage
+  | TwoWayNodeMessage
+  | TwoWayNodeOpMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -6,13 +6,15 @@
  * FORGET), and watches the directory: the first change after a listing is reported at once
  * (CHANGED), so that fcp's next round comes without waiting for its --interval. With feature
  * TWO_WAY_MOVES its listing also reports the renames it saw, and it makes the renames fcp asks for
- * (TWO_WAY_MOVE), each only of a file still as listed. The session has no data connection; it lasts
- * until fcp's DONE.
+ * (TWO_WAY_MOVE), each only of a file still as listed. With TWO_WAY_TREE its listing holds
+ * directories and symlinks too (TWO_WAY_NODE), and it records, makes and removes them
+ * (TWO_WAY_NODE_OP, each only where safe: watch/nodeOps.ts). The session has no data connection; it
+ * lasts until fcp's DONE.
  */
 import * as fs from 'node:fs';
 import { asFcpError, codeFromWire, FcpError, wireFromCode } from '../errors';
-import { Feature, PacketType, TwoWayMoveKind, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
-import type { Message, TwoWayMessage, TwoWayMoveMessage } from '../protocol/messages';
+import { Feature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
+import type { Message, TwoWayMessage, TwoWayMoveMessage, TwoWayNodeOpMessage } from '../protocol/messages';
 import { showName } from '../showName';
 import { sideDbFile } from '../state/twoWayDb';
 import type { PathFilter } from '../sync/filter';
@@ -20,7 +22,9 @@ import type { LinkedConnection, TransferSummary } from '../transfer/link';
 import { takeOver } from '../wire/handshake';
 import { LocalSide } from '../watch/localSide';
 import { sideFilter } from '../watch/sideListing';
-import { pathOf, rowOf, sideMessage } from '../watch/sideWire';
+import { isNode } from '../watch/entryKinds';
+import type { NodeOp } from '../watch/nodeOps';
+import { nodeFields, nodeOf, pathOf, rowOf, sideMessage } from '../watch/sideWire';
 
 /** A two-way side's session: the directory (as the PULL resolved it) and the pair's id. */
 export interface SideWork {
@@ -31,6 +35,17 @@ export interface SideWork {
 }
 
 const NOTHING_SENT: TransferSummary = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesSent: 0, bytesResumed: 0, errors: [] };
+
+/** A TWO_WAY_NODE_OP's change (MKDIR, SYMLINK with a target, REMOVE of the listed version); any other op is FCP_ERR_UNEXPECTED_MESSAGE. */
+function nodeChange(op: number, node: { path: string; hash: string; target?: string }): NodeOp {
+  if (op === TwoWayNodeOp.MKDIR) return { op: 'mkdir', path: node.path };
+  if (op === TwoWayNodeOp.SYMLINK) {
+    if (node.target === undefined) throw new FcpError('FCP_ERR_BAD_FIELD', 'TWO_WAY_NODE_OP SYMLINK names no target');
+    return { op: 'symlink', path: node.path, target: node.target };
+  }
+  if (op === TwoWayNodeOp.REMOVE) return { op: 'remove', path: node.path, hash: node.hash };
+  throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY_NODE_OP ${op}, where only RECORD, MKDIR, SYMLINK and REMOVE may come`);
+}
 
 export class TwoWaySideService {
   private side: LocalSide | undefined;
@@ -85,6 +100,7 @@ export class TwoWaySideService {
     // fcp is done with the side.
     if (message.type === PacketType.DONE) return this.end(undefined);
     if (message.type === PacketType.TWO_WAY_MOVE && this.moves()) return this.onMove(message);
+    if (message.type === PacketType.TWO_WAY_NODE_OP && this.tree()) return this.onNodeOp(message);
     if (message.type === PacketType.ERROR) return this.end(new FcpError(codeFromWire(message.code), `fcp's two-way watch failed: ${message.message}`));
     if (message.type !== PacketType.TWO_WAY) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent ${message.type} in a two-way side's session`));
     // A copy: the message's buffers are views into a received frame.
@@ -95,6 +111,27 @@ export class TwoWaySideService {
   /** fcp negotiated TWO_WAY_MOVES: renames are reported and made. */
   private moves(): boolean {
     return (this.control.established.params.features & Feature.TWO_WAY_MOVES) !== 0;
+  }
+
+  /** fcp negotiated TWO_WAY_TREE: directories and symlinks are listed, recorded and made. */
+  private tree(): boolean {
+    return (this.control.established.params.features & Feature.TWO_WAY_TREE) !== 0;
+  }
+
+  /** RECORD: the row written; MKDIR, SYMLINK, REMOVE: the change made where safe, answered in order. */
+  private onNodeOp(message: TwoWayNodeOpMessage): void {
+    const request = { ...message, digest: Buffer.from(message.digest), path: Buffer.from(message.path), target: Buffer.from(message.target) };
+    this.queue = this.queue
+      .then(async () => {
+        const side = this.side;
+        if (this.over || !side) return;
+        const node = nodeOf(request);
+        if (request.op === TwoWayNodeOp.RECORD) return side.record([{ path: node.path, hash: node.hash, mode: node.mode, size: 0, mtimeUs: 0 }], []);
+        const change = nodeChange(request.op, node);
+        const [made] = await side.nodes([change]);
+        this.control.conn.send({ ...request, type: PacketType.TWO_WAY_NODE_OP, op: made ? TwoWayNodeOp.MADE : TwoWayNodeOp.NOT_MADE, target: Buffer.alloc(0) });
+      })
+      .catch((err: unknown) => this.fail(asFcpError(err)));
   }
 
   /** MAKE: the rename made (if the file is still as listed and the name free), answered in order. */
@@ -119,10 +156,14 @@ export class TwoWaySideService {
       case TwoWayOp.LIST: {
         // Changes from now on are news to the next listing.
         this.armed = true;
-        const listing = await side.list();
+        const listing = await side.list(this.tree());
         const send = this.control.conn;
-        for (const row of listing.records.values()) send.send(sideMessage(TwoWaySideEvent.RECORDED, row));
-        for (const [path, file] of listing.files) send.send(sideMessage(TwoWaySideEvent.ENTRY, { path, ...file }));
+        for (const row of listing.records.values()) {
+          send.send(isNode(row.mode) ? { type: PacketType.TWO_WAY_NODE, event: TwoWayNodeEvent.RECORDED, ...nodeFields(row.path, row) } : sideMessage(TwoWaySideEvent.RECORDED, row));
+        }
+        for (const [path, file] of listing.files) {
+          send.send(isNode(file.mode) ? { type: PacketType.TWO_WAY_NODE, event: TwoWayNodeEvent.ENTRY, ...nodeFields(path, file, file.target) } : sideMessage(TwoWaySideEvent.ENTRY, { path, ...file }));
+        }
         if (this.moves()) {
           for (const { from, to } of listing.moved) send.send({ type: PacketType.TWO_WAY_MOVE, kind: TwoWayMoveKind.SEEN, from: Buffer.from(from, 'latin1'), to: Buffer.from(to, 'latin1') });
         }

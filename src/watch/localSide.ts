@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import type { Recorded } from '../state/twoWayDb';
 import { TwoWayDb } from '../state/twoWayDb';
 import type { PathFilter } from '../sync/filter';
+import { makeNode, NodeOp } from './nodeOps';
 import { FileState, listSide, SideListing, SideMove, walkedOf, under } from './sideListing';
 import { renameUnchanged } from './sideRename';
 import { EventSource, watchEvents } from './watcher';
@@ -17,16 +18,22 @@ import { EventSource, watchEvents } from './watcher';
 export interface TwoWaySide {
   /** The host the side is on: a conflict's copy of its version is named after it. */
   readonly host: string;
-  list(): Promise<SideListing>;
+  /** The side lists and makes directories and symlinks (TWO_WAY_TREE, with a side on a host). */
+  readonly tree: boolean;
+  /** Lists the side; `tree`: directories and symlinks too (both sides must have `tree`). */
+  list(tree: boolean): Promise<SideListing>;
   /** Records what both sides hold now (each row with this side's size and mtime) and forgets paths neither holds. */
   record(put: readonly Recorded[], forget: readonly string[]): Promise<void>;
   /** Renames files, each only if still as last listed and its new name free (sideRename.ts); which were made. */
   rename(moves: readonly SideMove[]): Promise<boolean[]>;
+  /** Makes and removes directories and symlinks, in order, each only where safe (nodeOps.ts); which were made. */
+  nodes(changes: readonly NodeOp[]): Promise<boolean[]>;
   close(): Promise<void>;
 }
 
 export class LocalSide implements TwoWaySide {
   readonly host = os.hostname();
+  readonly tree = true;
   /** The files of the last listing: a rename is made only of a file still as listed. */
   private listed: ReadonlyMap<string, FileState> = new Map();
 
@@ -57,8 +64,8 @@ export class LocalSide implements TwoWaySide {
     return this.db.pairId();
   }
 
-  async list(): Promise<SideListing> {
-    const { listing, restamped } = await listSide(this.root, this.filter, this.db.all());
+  async list(tree: boolean): Promise<SideListing> {
+    const { listing, restamped } = await listSide(this.root, this.filter, this.db.all(), tree);
     this.db.update(restamped);
     this.listed = new Map(listing.files);
     return listing;
@@ -75,6 +82,10 @@ export class LocalSide implements TwoWaySide {
 
   async rename(moves: readonly SideMove[]): Promise<boolean[]> {
     return moves.map((move) => renameUnchanged(this.root, move, this.listed.get(move.from)));
+  }
+
+  async nodes(changes: readonly NodeOp[]): Promise<boolean[]> {
+    return changes.map((change) => makeNode(this.root, change));
   }
 
   async close(): Promise<void> {

@@ -4,12 +4,14 @@
  * PULL, preceded by TWO_WAY OPEN with the pair's id, names the directory; fcpd then lists the side
  * against its own record when asked, writes the rows it is sent, and says when the directory
  * changed (CHANGED), which wakes the watch. With TWO_WAY_MOVES it also reports the renames its
- * listing saw and makes the ones it is asked to (TWO_WAY_MOVE); without, it makes none.
+ * listing saw and makes the ones it is asked to (TWO_WAY_MOVE); without, it makes none. With
+ * TWO_WAY_TREE its listing holds directories and symlinks too (TWO_WAY_NODE), and it records, makes
+ * and removes them (TWO_WAY_NODE_OP); without, the pair syncs regular files only.
  */
 import { randomBytes } from 'node:crypto';
 import { asFcpError, codeFromWire, FcpError } from '../errors';
-import { Feature, PacketType, TwoWayMoveKind, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
-import type { Message, TwoWayMoveMessage } from '../protocol/messages';
+import { Feature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
+import type { Message, TwoWayMoveMessage, TwoWayNodeMessage, TwoWayNodeOpMessage } from '../protocol/messages';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import { makeOffer } from '../session/params';
@@ -20,9 +22,18 @@ import { filterRulesMessage } from '../sync/filterWire';
 import { timeoutsFor } from '../timeouts';
 import { FramedConnection } from '../wire/framedConnection';
 import { runHandshake, takeOver } from '../wire/handshake';
+import { DIR_HASH, DIR_MODE, isNode, LINK_MODE } from './entryKinds';
 import type { TwoWaySide } from './localSide';
+import type { NodeOp } from './nodeOps';
 import type { SideListing, SideMove } from './sideListing';
-import { rowOf, twoWayMessage } from './sideWire';
+import { nodeFields, nodeOf, rowOf, twoWayMessage } from './sideWire';
+
+/** A directory or symlink change, as TWO_WAY_NODE_OP asks for it. */
+function nodeOpMessage(change: NodeOp): TwoWayNodeOpMessage {
+  if (change.op === 'mkdir') return { type: PacketType.TWO_WAY_NODE_OP, op: TwoWayNodeOp.MKDIR, ...nodeFields(change.path, { hash: DIR_HASH, mode: DIR_MODE }) };
+  if (change.op === 'symlink') return { type: PacketType.TWO_WAY_NODE_OP, op: TwoWayNodeOp.SYMLINK, ...nodeFields(change.path, { hash: DIR_HASH, mode: LINK_MODE }, change.target) };
+  return { type: PacketType.TWO_WAY_NODE_OP, op: TwoWayNodeOp.REMOVE, ...nodeFields(change.path, { hash: change.hash, mode: change.hash === DIR_HASH ? DIR_MODE : LINK_MODE }) };
+}
 
 export interface RemoteSideOptions {
   /** The host, for conflict names; the directory there, as a user path. */
@@ -45,12 +56,16 @@ export class RemoteSide implements TwoWaySide {
   private failure: FcpError | undefined;
   /** Renames asked for (TWO_WAY_MOVE MAKE), answered in order. */
   private readonly renaming: { move: SideMove; answer(made: boolean): void; reject(error: FcpError): void }[] = [];
+  /** Directory and symlink changes asked for (TWO_WAY_NODE_OP), answered in order. */
+  private readonly changing: { path: string; answer(made: boolean): void; reject(error: FcpError): void }[] = [];
 
   private constructor(
     private readonly conn: FramedConnection,
     private readonly options: RemoteSideOptions,
     /** fcpd makes renames and reports those it sees (feature TWO_WAY_MOVES). */
     private readonly moves: boolean,
+    /** fcpd lists, records and makes directories and symlinks (feature TWO_WAY_TREE). */
+    readonly tree: boolean,
   ) {
     this.host = options.host;
   }
@@ -69,7 +84,7 @@ export class RemoteSide implements TwoWaySide {
           secret: server.secret ?? secret,
           nonce: randomBytes(32),
           peerName: server.name,
-          offer: { ...offered, features: offered.features | Feature.TWO_WAY | Feature.TWO_WAY_MOVES },
+          offer: { ...offered, features: offered.features | Feature.TWO_WAY | Feature.TWO_WAY_MOVES | Feature.TWO_WAY_TREE },
           mode: { type: PacketType.MODE, flags: 0 },
           ...(options.filter.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
           twoWay: { ...twoWayMessage(TwoWayOp.OPEN), digest: options.pair },
@@ -78,7 +93,8 @@ export class RemoteSide implements TwoWaySide {
         }),
         { timeoutMs: handshakeMs, log: options.log },
       );
-      const side = new RemoteSide(conn, options, (established.params.features & Feature.TWO_WAY_MOVES) !== 0);
+      const features = established.params.features;
+      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, (features & Feature.TWO_WAY_TREE) !== 0);
       takeOver(conn, established, { message: (message) => side.onMessage(message), closed: (error) => side.onClosed(error) });
       return side;
     } catch (err) {
@@ -88,6 +104,7 @@ export class RemoteSide implements TwoWaySide {
     }
   }
 
+  /** fcpd lists directories and symlinks exactly when TWO_WAY_TREE was agreed: `tree` is this side's own. */
   list(): Promise<SideListing> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.listing) return Promise.reject(new FcpError('FCP_ERR_INTERNAL', 'a two-way side was listed twice at once'));
@@ -100,7 +117,9 @@ export class RemoteSide implements TwoWaySide {
   /** Sent in order behind anything else; a row fcpd did not write (the link cut) leaves its record behind, which a round settles. */
   async record(put: readonly Recorded[], forget: readonly string[]): Promise<void> {
     if (this.failure) throw this.failure;
-    for (const row of put) this.conn.send(twoWayMessage(TwoWayOp.RECORD, row));
+    for (const row of put) {
+      this.conn.send(isNode(row.mode) ? { type: PacketType.TWO_WAY_NODE_OP, op: TwoWayNodeOp.RECORD, ...nodeFields(row.path, row) } : twoWayMessage(TwoWayOp.RECORD, row));
+    }
     for (const path of forget) this.conn.send(twoWayMessage(TwoWayOp.FORGET, path));
     await this.conn.drain();
   }
@@ -119,6 +138,20 @@ export class RemoteSide implements TwoWaySide {
     return Promise.all(answers);
   }
 
+  /** Each asked of fcpd in order (TWO_WAY_NODE_OP) and answered (MADE, NOT_MADE); none asked of an fcpd without TWO_WAY_TREE. */
+  async nodes(changes: readonly NodeOp[]): Promise<boolean[]> {
+    if (this.failure) throw this.failure;
+    if (!this.tree) return changes.map(() => false);
+    const answers = changes.map(
+      (change) =>
+        new Promise<boolean>((answer, reject) => {
+          this.changing.push({ path: change.path, answer, reject });
+          this.conn.send(nodeOpMessage(change));
+        }),
+    );
+    return Promise.all(answers);
+  }
+
   async close(): Promise<void> {
     if (!this.failure) this.conn.send({ type: PacketType.DONE });
     this.failure ??= new FcpError('FCP_ERR_INTERNAL', 'the two-way side was closed');
@@ -130,6 +163,8 @@ export class RemoteSide implements TwoWaySide {
     if (message.type === PacketType.KEEPALIVE) return;
     if (message.type === PacketType.ERROR) return this.fail(new FcpError(codeFromWire(message.code), `${this.options.host}: ${message.message}`));
     if (message.type === PacketType.TWO_WAY_MOVE && this.moves) return this.onMove(message);
+    if (message.type === PacketType.TWO_WAY_NODE && this.tree) return this.onNode(message);
+    if (message.type === PacketType.TWO_WAY_NODE_OP && this.tree) return this.onNodeAnswer(message);
     if (message.type !== PacketType.TWO_WAY_SIDE) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent ${message.type} in a two-way side's session`));
     if (message.event === TwoWaySideEvent.CHANGED) return this.options.changed();
     const listing = this.listing;
@@ -164,6 +199,28 @@ export class RemoteSide implements TwoWaySide {
     asked.answer(message.kind === TwoWayMoveKind.MADE);
   }
 
+  /** A directory or symlink in the listing under way: held (ENTRY) or recorded (RECORDED). */
+  private onNode(message: TwoWayNodeMessage): void {
+    if (!this.listing) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', 'fcpd sent a directory or symlink (TWO_WAY_NODE) outside a listing'));
+    try {
+      const node = nodeOf(message);
+      if (message.event === TwoWayNodeEvent.RECORDED) this.listing.result.records.set(node.path, { path: node.path, hash: node.hash, mode: node.mode, size: 0, mtimeUs: 0 });
+      else this.listing.result.files.set(node.path, node);
+    } catch (err) {
+      this.fail(asFcpError(err));
+    }
+  }
+
+  /** fcpd's answer to the oldest TWO_WAY_NODE_OP change. */
+  private onNodeAnswer(message: TwoWayNodeOpMessage): void {
+    const asked = this.changing[0];
+    if ((message.op !== TwoWayNodeOp.MADE && message.op !== TwoWayNodeOp.NOT_MADE) || !asked || asked.path !== message.path.toString('latin1')) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent TWO_WAY_NODE_OP ${message.op} that answers no change asked for`));
+    }
+    this.changing.shift();
+    asked.answer(message.op === TwoWayNodeOp.MADE);
+  }
+
   private onClosed(error: FcpError | undefined): void {
     this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `fcpd on ${this.options.host} ended the two-way session`));
   }
@@ -174,6 +231,6 @@ export class RemoteSide implements TwoWaySide {
     this.conn.close(error);
     this.listing?.reject(error);
     this.listing = undefined;
-    for (const asked of this.renaming.splice(0)) asked.reject(error);
+    for (const asked of [...this.renaming.splice(0), ...this.changing.splice(0)]) asked.reject(error);
   }
 }

@@ -2,7 +2,8 @@
  * A side of fcp --watch --two-way as the rounds see it: its regular files (by path relative to its
  * directory: latin1 spellings of the bytes, `/`-separated) with size, mtime and permission bits,
  * and each file's version: the recorded one when size and mtime are the recorded ones, else the
- * file's sha256, read here. The same code lists fcp's side and fcpd's (PROTOCOL.md §7.12), each
+ * file's sha256, read here. With `tree` (both sides speak TWO_WAY_TREE) its directories and
+ * symlinks too (entryKinds.ts: a directory's version is its existence, a symlink's its target). The same code lists fcp's side and fcpd's (PROTOCOL.md §7.12), each
  * against its own record (state/twoWayDb.ts). A recorded file gone from its name and found under
  * an unrecorded one (the same device and inode, size and mtime: renames.ts) was renamed: the
  * listing says so, and the file's version is the recorded one, not read again.
@@ -14,6 +15,7 @@ import { showName } from '../showName';
 import type { Recorded } from '../state/twoWayDb';
 import { FilterRule, PathFilter } from '../sync/filter';
 import { hashFile } from '../track/folder';
+import { DIR_STATE, isNode, linkState, linkVersionHash, NodeKind, nodeKindOf, DIR_HASH } from './entryKinds';
 import { detectRenames, Stamp } from './renames';
 
 /** A file as a side holds it; mtime in microseconds (what a receiver sets: compare.ts sameTime). */
@@ -23,8 +25,8 @@ export interface FileState {
   mode: number;
 }
 
-/** A file with its version's content digest (sha256, hex). */
-export type SideFile = FileState & { hash: string };
+/** An entry with its version's digest (a file's content sha256, hex; a symlink's target's); a symlink's target (latin1 spelling). */
+export type SideFile = FileState & { hash: string; target?: string };
 
 /** A file as a walk finds it: its state, and its device and inode (renames are told by them). */
 export type WalkedFile = FileState & { dev: number; ino: number };
@@ -67,27 +69,32 @@ export function under(root: Buffer, rel: string): Buffer {
   return rel.length === 0 ? root : Buffer.concat([root, SLASH, Buffer.from(rel, 'latin1')]);
 }
 
+/** An entry's state: a file's size, mtime and permission bits; a directory's or symlink's kind (and a symlink's target length). */
 function stateOfStat(stat: fs.BigIntStats): FileState {
+  if (stat.isDirectory()) return DIR_STATE;
+  if (stat.isSymbolicLink()) return linkState(Number(stat.size));
   return { size: Number(stat.size), mtimeUs: microseconds(stat.mtimeNs), mode: Number(stat.mode) & PERM_MASK };
 }
 
-/** A file's state with its device and inode now (undefined: no regular file there). */
+const listable = (stat: fs.BigIntStats | undefined): stat is fs.BigIntStats => !!stat && (stat.isFile() || stat.isDirectory() || stat.isSymbolicLink());
+
+/** An entry's state with its device and inode now (undefined: nothing a side lists there). */
 export function walkedOf(file: Buffer): WalkedFile | undefined {
   const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return stat?.isFile() ? { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) } : undefined;
+  return listable(stat) ? { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) } : undefined;
 }
 
-/** A file's state now (undefined: no regular file there). */
+/** An entry's state now, not following a symlink (undefined: nothing a side lists there). */
 export function stateOf(file: Buffer): FileState | undefined {
   const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return stat?.isFile() ? stateOfStat(stat) : undefined;
+  return listable(stat) ? stateOfStat(stat) : undefined;
 }
 
 export const sameState = (a: FileState | undefined, b: FileState | undefined): boolean =>
   a === undefined || b === undefined ? a === b : a.size === b.size && a.mtimeUs === b.mtimeUs && a.mode === b.mode;
 
-/** The regular files below `root` the filter leaves in (directories it excludes are not entered). */
-export function walkFiles(root: Buffer, filter: PathFilter): { files: Map<string, WalkedFile>; complete: boolean } {
+/** The regular files below `root` the filter leaves in (directories it excludes are not entered); with `tree`, its directories and symlinks too. */
+export function walkFiles(root: Buffer, filter: PathFilter, tree = false): { files: Map<string, WalkedFile>; complete: boolean } {
   const found = { files: new Map<string, WalkedFile>(), complete: true };
   const visit = (rel: string): void => {
     let names: Buffer[];
@@ -103,14 +110,27 @@ export function walkFiles(root: Buffer, filter: PathFilter): { files: Map<string
       const path = rel.length === 0 ? name.toString('latin1') : `${rel}/${name.toString('latin1')}`;
       const stat = fs.lstatSync(under(root, path), { bigint: true, throwIfNoEntry: false });
       if (stat?.isDirectory()) {
-        if (!filter.excludes(Buffer.from(path, 'latin1'), true)) visit(path);
-      } else if (stat?.isFile() && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
+        if (filter.excludes(Buffer.from(path, 'latin1'), true)) continue;
+        if (tree) found.files.set(path, { ...DIR_STATE, dev: Number(stat.dev), ino: Number(stat.ino) });
+        visit(path);
+      } else if ((stat?.isFile() || (tree && stat?.isSymbolicLink())) && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
         found.files.set(path, { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) });
       }
     }
   };
   visit('');
   return found;
+}
+
+/** A symlink as listed: its target read (never followed) and its version; undefined when it is gone. */
+async function linkEntry(root: Buffer, path: string, state: FileState): Promise<SideFile | undefined> {
+  let target: Buffer;
+  try {
+    target = fs.readlinkSync(under(root, path), { encoding: 'buffer' });
+  } catch {
+    return undefined;
+  }
+  return { ...state, size: target.length, hash: linkVersionHash(target), target: target.toString('latin1') };
 }
 
 /** The sha256 (hex) of a file; undefined when it is gone. */
@@ -123,7 +143,14 @@ export async function digestOf(file: Buffer): Promise<string | undefined> {
   }
 }
 
-const stampOf = (file: { dev: number; ino: number; size: number; mtimeUs: number }): Stamp => ({ kind: 'file', dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeUs / 1000 });
+const STAMP_KIND: Record<NodeKind | 'file', Stamp['kind']> = { file: 'file', dir: 'dir', symlink: 'symlink' };
+const stampOf = (file: { dev: number; ino: number; size: number; mtimeUs: number; mode: number }): Stamp => ({
+  kind: STAMP_KIND[nodeKindOf(file.mode) ?? 'file'],
+  dev: file.dev,
+  ino: file.ino,
+  size: file.size,
+  mtimeMs: file.mtimeUs / 1000,
+});
 
 /** Recorded files (with their inodes) missing from the walk, found under names the record lacks. */
 export function movesOf(walked: ReadonlyMap<string, WalkedFile>, records: ReadonlyMap<string, Recorded>): SideMove[] {
@@ -134,19 +161,42 @@ export function movesOf(walked: ReadonlyMap<string, WalkedFile>, records: Readon
   return vanished.size === 0 ? [] : detectRenames(vanished, appeared).map(({ from, to }) => ({ from, to }));
 }
 
+/** The recorded row each path a rename brought in was recorded under: a renamed directory's contents are their recorded selves below its new name. */
+function movedRows(moved: readonly SideMove[], records: ReadonlyMap<string, Recorded>): Map<string, Recorded> {
+  const rows = new Map<string, Recorded>();
+  for (const { from, to } of moved) {
+    rows.set(to, records.get(from)!);
+    if (!isNode(records.get(from)!.mode)) continue;
+    for (const [path, row] of records) if (path.startsWith(`${from}/`)) rows.set(to + path.slice(from.length), row);
+  }
+  return rows;
+}
+
 /**
- * Lists a side: its files, each with its version (read when its stat is not the recorded one), its
- * record and its renames; and `restamped`, the record's rows whose file is the one recorded but
- * under another inode or none known (written before schema 3, or after the file was renamed again):
- * the side writes them, so that a later rename of the file is told.
+ * Lists a side: its files (with `tree`, directories and symlinks too), each with its version (read
+ * when its stat is not the recorded one), its record and its renames; and `restamped`, the record's
+ * rows whose file is the one recorded but under another inode or none known (written before schema
+ * 3, or after the file was renamed again): the side writes them, so that a later rename is told.
+ * Without `tree` the record's rows of directories and symlinks are left out (a peer without
+ * TWO_WAY_TREE): they are neither listed nor taken for deleted.
  */
-export async function listSide(root: Buffer, filter: PathFilter, records: Map<string, Recorded>): Promise<{ listing: SideListing; restamped: Recorded[] }> {
-  const walked = walkFiles(root, filter);
+export async function listSide(root: Buffer, filter: PathFilter, allRecords: Map<string, Recorded>, tree = false): Promise<{ listing: SideListing; restamped: Recorded[] }> {
+  const walked = walkFiles(root, filter, tree);
+  const records = tree ? allRecords : new Map([...allRecords].filter(([, row]) => !isNode(row.mode)));
   const moved = movesOf(walked.files, records);
-  const movedFrom = new Map(moved.map(({ from, to }) => [to, records.get(from)!]));
+  const movedFrom = movedRows(moved, records);
   const listing: SideListing = { files: new Map(), records, moved, complete: walked.complete };
   const restamped: Recorded[] = [];
   for (const [path, { dev, ino, ...state }] of walked.files) {
+    const kind = nodeKindOf(state.mode);
+    if (kind) {
+      const node = kind === 'dir' ? { ...state, hash: DIR_HASH } : await linkEntry(root, path, state);
+      if (!node) continue;
+      listing.files.set(path, node);
+      const own = records.get(path);
+      if (own && own.mode === state.mode && (own.dev !== dev || own.ino !== ino)) restamped.push({ ...own, dev, ino });
+      continue;
+    }
     // A renamed file is the version recorded under its old name.
     const own = records.get(path);
     const recorded = own ?? movedFrom.get(path);

@@ -1,13 +1,13 @@
 /**
  * A rename fcp --watch --two-way makes in a side's directory on this machine (fcp's, or fcpd's for
- * the side it serves): only of a file still as last listed, to a free name, never through a
- * symlink. A rename is a shortcut: one that cannot be made leaves the file to be sent.
+ * the side it serves): only of an entry (a file, a directory, a symlink) still as last listed, to a
+ * free name, never through a symlink. A rename is a shortcut: one that cannot be made leaves the file to be sent.
  */
 import * as fs from 'node:fs';
 import { FileState, sameState, SideMove, stateOf, under } from './sideListing';
 
 /** Every directory on the way to `path` below `root` is a real directory (not a symlink); `make`: missing ones are made. */
-function realDirsOnTheWay(root: Buffer, path: string, make: boolean): boolean {
+export function realDirsOnTheWay(root: Buffer, path: string, make: boolean): boolean {
   const parts = path.split('/');
   for (let depth = 1; depth < parts.length; depth++) {
     const dir = under(root, parts.slice(0, depth).join('/'));

@@ -1,13 +1,16 @@
 /**
  * A file or a record row of a two-way side as TWO_WAY and TWO_WAY_SIDE carry it (PROTOCOL.md
  * §7.12): the version's sha256 as 32 bytes, the mtime in nanoseconds, the path checked as an entry
- * path before anything uses it.
+ * path before anything uses it; a directory or symlink as TWO_WAY_NODE and TWO_WAY_NODE_OP do
+ * (feature TWO_WAY_TREE): its kind, digest, path and target.
  */
 import { FcpError } from '../errors';
-import { PacketType, TWO_WAY_DIGEST_SIZE } from '../protocol/constants';
-import type { TwoWayMessage, TwoWaySideMessage } from '../protocol/messages';
+import { PacketType, TWO_WAY_DIGEST_SIZE, TwoWayNodeKind } from '../protocol/constants';
+import type { TwoWayMessage, TwoWayNodeMessage, TwoWaySideMessage } from '../protocol/messages';
 import { checkEntryPath } from '../protocol/paths';
 import type { Recorded } from '../state/twoWayDb';
+import { DIR_HASH, DIR_MODE, LINK_MODE, NodeKind, nodeKindOf } from './entryKinds';
+import type { SideFile } from './sideListing';
 
 /** What the two messages share. */
 type Fields = Omit<TwoWayMessage, 'type' | 'op'>;
@@ -45,4 +48,21 @@ export function rowOf(message: Fields, what: string): Recorded {
     size: message.size,
     mtimeUs: Number(message.mtimeNs / 1000n),
   };
+}
+
+/** A directory's or symlink's kind on the wire (TWO_WAY_NODE, TWO_WAY_NODE_OP), and back. */
+const NODE_KIND: Record<NodeKind, number> = { dir: TwoWayNodeKind.DIR, symlink: TwoWayNodeKind.SYMLINK };
+const modeOfKind = (kind: number): number => (kind === TwoWayNodeKind.DIR ? DIR_MODE : LINK_MODE);
+
+/** The fields of a directory's or symlink's row or entry (its version's digest; a symlink's target, latin1), as TWO_WAY_NODE and TWO_WAY_NODE_OP carry them. */
+export function nodeFields(path: string, version: { hash: string; mode: number }, target = ''): Omit<TwoWayNodeMessage, 'type' | 'event'> {
+  return { kind: NODE_KIND[nodeKindOf(version.mode)!], digest: Buffer.from(version.hash, 'hex'), path: Buffer.from(path, 'latin1'), target: Buffer.from(target, 'latin1') };
+}
+
+/** A directory's or symlink's entry (with its target) or row a TWO_WAY_NODE or TWO_WAY_NODE_OP carries (its path checked when decoded); nodes have no size or mtime. */
+export function nodeOf(message: Omit<TwoWayNodeMessage, 'type' | 'event'>): SideFile & Recorded {
+  const mode = modeOfKind(message.kind);
+  const hash = mode === DIR_MODE ? DIR_HASH : message.digest.toString('hex');
+  if (message.target.includes(0)) throw new FcpError('FCP_ERR_BAD_FIELD', 'a symlink target holds a NUL byte');
+  return { path: message.path.toString('latin1'), hash, mode, size: 0, mtimeUs: 0, ...(message.target.length > 0 ? { target: message.target.toString('latin1') } : {}) };
 }

@@ -11,21 +11,27 @@
  * deletion or an edit both records vouch for.
  *
  * Order: renames (a rename one side saw, made on the other where it is the whole story:
- * twoWayRenames.ts), pulls, deletions here, pushes, deletions there. A conflict (both sides edited a file)
- * brings the version there under `NAME.conflict-HOST-TIME` (conflictName.ts) and sends both: the
- * version here keeps the name. A file here that changed since the listing is neither overwritten
+ * twoWayRenames.ts; a directory's as one rename), versions set aside (a conflict involving a
+ * directory or symlink: twoWayTree.ts), then this side's changes and the other's: on each,
+ * removals (deletions, and entries of another kind than the one coming) deepest first, directories
+ * made shallowest first, symlinks, files. A conflict (both sides edited a file) brings the version
+ * there under `NAME.conflict-HOST-TIME` (conflictName.ts) and sends both: the version here keeps
+ * the name. A file here that changed since the listing is neither overwritten
  * nor deleted (the next round sees it); a move's record is written after the move, so a round cut
  * short leaves the records behind the files, never ahead.
  */
 import * as fs from 'node:fs';
 import type { FcpError } from '../errors';
 import type { Recorded } from '../state/twoWayDb';
-import { reconcileTwoWay, sameVersion, TwoWayAction, TwoWayConflict, Version, Versions } from '../track/reconcile';
+import { reconcileTwoWay, sameVersion, TwoWayConflict, Version, Versions } from '../track/reconcile';
 import { conflictName } from './conflictName';
+import { DIR_MODE, isNode } from './entryKinds';
 import type { TwoWaySide } from './localSide';
+import type { NodeOp } from './nodeOps';
 import { digestOf, FileState, sameState, SideFile, SideListing, stateOf, under } from './sideListing';
 import { deleteUnchanged, Moves } from './twoWayMoves';
-import { applyRename, renamesToMake, SideName } from './twoWayRenames';
+import { applyDirRename, applyRename, renamesToMake, SideName } from './twoWayRenames';
+import { deepestFirst, keepDirsOfSurvivors, kindOf, setAsidesToMake, shallowestFirst, targetOf } from './twoWayTree';
 
 export type TwoWayRoundKind = 'initial' | 'changes' | 'rescan' | 'reconnect';
 
@@ -41,7 +47,7 @@ export interface ConflictReport {
 export interface TwoWayRoundReport {
   round: number;
   kind: TwoWayRoundKind;
-  /** Files sent there, brought here, deleted here, deleted there, renamed here and there (renames seen on the other side). */
+  /** Entries (files, directories, symlinks) sent there, brought here, deleted here, deleted there, renamed here and there (renames seen on the other side). */
   pushed: number;
   pulled: number;
   deletedHere: number;
@@ -108,35 +114,195 @@ async function makeRenames(sides: RoundSides, listings: Record<SideName, SideLis
     const done = await sides[on].rename(moves);
     const rows: Record<SideName, Recorded[]> = { here: [], there: [] };
     const forget: string[] = [];
+    let count = 0;
     moves.forEach((move, i) => {
       if (!done[i]) return;
+      count++;
+      if (listings[on].files.get(move.from)?.mode === DIR_MODE) {
+        const dir = applyDirRename(move, listings[on], listings[seen]);
+        rows[on].push(...dir.madeOnRows);
+        rows[seen].push(...dir.seenOnRows);
+        forget.push(...dir.forget);
+        return;
+      }
       const { madeOnRow, seenOnRow } = applyRename(move, listings[on], listings[seen]);
       rows[on].push(madeOnRow);
       rows[seen].push(seenOnRow);
       forget.push(move.from);
     });
     await recordBoth(sides, rows.here, rows.there, forget);
-    made[on] = forget.length;
+    made[on] = count;
   }
   return made;
+}
+
+/** A conflict copy's name is free: in no listing or record, and nothing under it here. */
+function freeName(moves: Moves, listings: Record<SideName, SideListing>): (name: string) => boolean {
+  const { here, there } = listings;
+  return (name) => [here.files, there.files, here.records, there.records].some((map) => map.has(name)) || fs.existsSync(under(moves.here, name));
+}
+
+/**
+ * The conflicts that involve a directory or symlink, settled by renaming one version aside on its
+ * own side (twoWayTree.ts); each listing brought to it: the path holds the other version alone, the
+ * conflict name the renamed one (new to both records), which the plan then sends as any new path.
+ */
+async function makeSetAsides(sides: RoundSides, listings: Record<SideName, SideListing>, at: Date): Promise<ConflictReport[]> {
+  const taken = freeName(sides.moves, listings);
+  const made: string[] = [];
+  const planned = setAsidesToMake(versionsOf(listings.here, listings.there), (path, on) => {
+    const name = conflictName(path, sides[on].host, at, (n) => taken(n) || made.includes(n));
+    made.push(name);
+    return name;
+  });
+  const reports: ConflictReport[] = [];
+  for (const on of ['here', 'there'] as const) {
+    const moves = planned.filter((aside) => aside.on === on);
+    if (moves.length === 0) continue;
+    const done = await sides[on].rename(moves);
+    moves.forEach((move, i) => {
+      if (!done[i]) return;
+      const files = listings[on].files;
+      files.set(move.to, files.get(move.from)!);
+      files.delete(move.from);
+      reports.push({ path: move.from, conflict: 'bothEdited', copy: move.to });
+    });
+  }
+  return reports;
+}
+
+/** What one side is to hold after a round: each path's incoming version (null: deleted), and the extra files a conflict sends. */
+interface Incoming {
+  path: string;
+  version: Version | null;
+}
+
+/** Counts of what a side's changes made. */
+interface Carried {
+  placed: number;
+  deleted: number;
+}
+
+/**
+ * Carries out the changes to side `on`: removals (what goes, and what another kind replaces)
+ * deepest first, then directories, symlinks and files made; each recorded on both sides once made.
+ * `madeHere`: versions here of files this round made (conflict copies), sent there as well.
+ */
+async function carryOut(sides: RoundSides, on: SideName, listings: Record<SideName, SideListing>, incoming: Incoming[], madeHere: Map<string, SideFile>): Promise<Carried> {
+  const target = listings[on];
+  const source = listings[on === 'here' ? 'there' : 'here'];
+  const { moves } = sides;
+  const sourceFile = (path: string): SideFile | undefined => (on === 'there' ? madeHere.get(path) : undefined) ?? source.files.get(path);
+  // 1. Removals: files, then directories and symlinks deepest first.
+  const replaced = incoming.filter(({ path, version }) => {
+    const held = target.files.get(path);
+    if (!held) return false;
+    const kind = kindOf({ hash: held.hash, mode: held.mode });
+    return version === null || kind !== kindOf(version) || kind === 'symlink';
+  });
+  const removed = new Set<string>();
+  const files = replaced.filter(({ path }) => kindOf(target.files.get(path)!) === 'file').map(({ path }) => path);
+  if (files.length > 0) {
+    const gone = on === 'here' ? deleteUnchanged(moves.here, files, target.files) : await moves.deleteThere(files, target.files);
+    for (const path of gone) removed.add(path);
+  }
+  const nodes = deepestFirst(replaced.filter(({ path }) => kindOf(target.files.get(path)!) !== 'file').map(({ path }) => path));
+  const nodesDone = await sides[on].nodes(nodes.map((path): NodeOp => ({ op: 'remove', path, hash: target.files.get(path)!.hash })));
+  nodes.forEach((path, i) => nodesDone[i] && removed.add(path));
+  const deleted = incoming.filter(({ path, version }) => version === null && removed.has(path)).map(({ path }) => path);
+  await recordBoth(sides, [], [], deleted);
+  // What the side holds at each path now: as listed, or nothing once removed.
+  const heldNow = (path: string): FileState | undefined => (removed.has(path) ? undefined : target.files.get(path));
+  const free = (path: string): boolean => heldNow(path) === undefined;
+
+  // 2. Directories shallowest first, then symlinks.
+  const dirs = shallowestFirst(incoming.filter(({ path, version }) => kindOf(version) === 'dir' && free(path)).map(({ path }) => path));
+  const links = incoming.filter(({ path, version }) => kindOf(version) === 'symlink' && free(path) && source.files.get(path)?.target !== undefined).map(({ path }) => path);
+  const made: NodeOp[] = [...dirs.map((path): NodeOp => ({ op: 'mkdir', path })), ...links.map((path): NodeOp => ({ op: 'symlink', path, target: source.files.get(path)!.target! }))];
+  const madeDone = await sides[on].nodes(made);
+  const nodeRows = made.filter((_, i) => madeDone[i]).map(({ path }) => {
+    const entry = listed(source, path);
+    return row(path, entry, entry);
+  });
+  await recordBoth(sides, nodeRows, nodeRows);
+
+  // 3. Files: each only where the side still holds what it listed (a file changed since is the next round's).
+  const wanted = incoming.filter(({ path, version }) => kindOf(version) === 'file' && !isNode(heldNow(path)?.mode ?? 0));
+  const sent = on === 'here' ? await pullFiles(sides, listings, wanted, heldNow) : await pushFiles(sides, wanted, heldNow, sourceFile);
+  return { placed: nodeRows.length + sent, deleted: deleted.length };
+}
+
+const listed = (listing: SideListing, path: string): SideFile => listing.files.get(path)!;
+
+/** Files brought here (each only if the file here is still as listed: overwriting a change made since would lose it); how many were recorded. */
+async function pullFiles(sides: RoundSides, listings: Record<SideName, SideListing>, wanted: Incoming[], heldNow: (path: string) => FileState | undefined): Promise<number> {
+  const { moves } = sides;
+  const toHere = wanted.map(({ path }) => path).filter((path) => sameState(stateOf(under(moves.here, path)), heldNow(path)));
+  if (toHere.length === 0) return 0;
+  await moves.send(toHere, false);
+  const hereRows: Recorded[] = [];
+  const thereRows: Recorded[] = [];
+  for (const path of toHere) {
+    const now = stateOf(under(moves.here, path));
+    const file = listed(listings.there, path);
+    // Recorded only as the version listed: a file there changed since came newer, and the next round sees it.
+    if (!now || now.size !== file.size || now.mtimeUs !== file.mtimeUs || (await digestOf(under(moves.here, path))) !== file.hash) continue;
+    hereRows.push(row(path, file, now));
+    thereRows.push(row(path, file, file));
+  }
+  await recordBoth(sides, hereRows, thereRows);
+  return hereRows.length;
+}
+
+/** Files sent there (where that is a directory here too, each only if the file there is still as listed); how many. */
+async function pushFiles(
+  sides: RoundSides,
+  wanted: Incoming[],
+  heldNow: (path: string) => FileState | undefined,
+  sourceFile: (path: string) => SideFile | undefined,
+): Promise<number> {
+  const { moves } = sides;
+  const thereRoot = moves.thereRoot;
+  const paths = wanted.map(({ path }) => path);
+  const pushed = thereRoot ? paths.filter((path) => sameState(stateOf(under(thereRoot, path)), heldNow(path))) : paths;
+  if (pushed.length === 0 || !(await moves.send(pushed, true))) return 0;
+  const files = pushed.map((path) => [path, sourceFile(path)!] as const);
+  // The receiver keeps size and mtime: there, the file has the stat it has here.
+  const thereState = (path: string, file: SideFile): FileState => (thereRoot && stateOf(under(thereRoot, path))) || file;
+  await recordBoth(
+    sides,
+    files.map(([path, file]) => row(path, file, file)),
+    files.map(([path, file]) => row(path, file, thereState(path, file))),
+  );
+  return pushed.length;
 }
 
 /** One round; rejects when a side or a move failed on the link (what was recorded stays). */
 export async function runRound(sides: RoundSides, at: Date): Promise<RoundCounts> {
   const { here, there, moves } = sides;
-  const [mine, theirs] = await Promise.all([here.list(), there.list()]);
-  const renamed = await makeRenames(sides, { here: mine, there: theirs });
+  const tree = here.tree && there.tree;
+  const [mine, theirs] = await Promise.all([here.list(tree), there.list(tree)]);
+  const listings = { here: mine, there: theirs };
+  const renamed = await makeRenames(sides, listings);
+  const setAside = await makeSetAsides(sides, listings, at);
   const versions = versionsOf(mine, theirs);
-  const plan = reconcileTwoWay(versions);
-  const of = (kind: TwoWayAction['kind']): string[] => plan.filter((a) => a.kind === kind).map((a) => a.path);
-  const report: RoundCounts = { ...NOTHING_DONE, conflicts: [], renamedHere: renamed.here, renamedThere: renamed.there };
-  for (const action of plan) if (action.conflict === 'editOverDelete') report.conflicts.push({ path: action.path, conflict: action.conflict });
-  const toThere = of('push');
+  const byPath = new Map(versions.map((v) => [v.path, v]));
+  const plan = keepDirsOfSurvivors(reconcileTwoWay(versions), versions);
+  const report: RoundCounts = { ...NOTHING_DONE, conflicts: [...setAside], renamedHere: renamed.here, renamedThere: renamed.there };
+  // A path whose version was set aside now holds one version: that conflict is reported once, as settled above.
+  const setAsidePaths = new Set(setAside.map((c) => c.path));
+  for (const action of plan) if (action.conflict === 'editOverDelete' && !setAsidePaths.has(action.path)) report.conflicts.push({ path: action.path, conflict: action.conflict });
+
+  const incoming: Record<SideName, Incoming[]> = { here: [], there: [] };
+  for (const action of plan) {
+    const goes = targetOf(action, byPath.get(action.path)!);
+    if (goes) incoming[goes.on].push({ path: action.path, ...goes });
+  }
   // Versions here of files only this round makes (conflict copies).
   const madeHere = new Map<string, SideFile>();
-
-  for (const path of of('keepBoth')) {
-    const taken = (name: string): boolean => [mine.files, theirs.files, mine.records, theirs.records].some((map) => map.has(name)) || fs.existsSync(under(moves.here, name));
+  const taken = freeName(moves, listings);
+  // Both sides edited a file (a conflict with a directory or symlink was set aside above, or waits for the next round).
+  for (const { path } of plan.filter((a) => a.kind === 'keepBoth' && kindOf(byPath.get(a.path)!.local) === 'file' && kindOf(byPath.get(a.path)!.remote) === 'file')) {
     const name = conflictName(path, there.host, at, taken);
     await moves.bringAs(path, name);
     const copyFile = under(moves.here, name);
@@ -148,54 +314,18 @@ export async function runRound(sides: RoundSides, at: Date): Promise<RoundCounts
       fs.rmSync(copyFile, { force: true });
       continue;
     }
-    madeHere.set(name, { ...state, hash });
-    toThere.push(path, name);
+    const file = { ...state, hash };
+    madeHere.set(name, file);
+    incoming.there.push({ path, version: byPath.get(path)!.local }, { path: name, version: file });
     report.conflicts.push({ path, conflict: 'bothEdited', copy: name });
   }
 
-  // Brought here: each only if the file here is still as listed (overwriting a change made since would lose it).
-  const toHere = of('pull').filter((path) => sameState(stateOf(under(moves.here, path)), mine.files.get(path)));
-  if (toHere.length > 0) {
-    await moves.send(toHere, false);
-    const hereRows: Recorded[] = [];
-    const thereRows: Recorded[] = [];
-    for (const path of toHere) {
-      const now = stateOf(under(moves.here, path));
-      const listed = theirs.files.get(path)!;
-      // Recorded only as the version listed: a file there changed since came newer, and the next round sees it.
-      if (!now || now.size !== listed.size || now.mtimeUs !== listed.mtimeUs || (await digestOf(under(moves.here, path))) !== listed.hash) continue;
-      hereRows.push(row(path, listed, now));
-      thereRows.push(row(path, listed, listed));
-    }
-    await recordBoth(sides, hereRows, thereRows);
-    report.pulled = hereRows.length;
-  }
-
-  const deletedHere = deleteUnchanged(moves.here, of('deleteLocal'), mine.files);
-  await recordBoth(sides, [], [], deletedHere);
-  report.deletedHere = deletedHere.length;
-
-  // Sent there: where that is a directory here too, each only if the file there is still as listed.
-  const thereRoot = moves.thereRoot;
-  const pushed = thereRoot ? toThere.filter((path) => madeHere.has(path) || sameState(stateOf(under(thereRoot, path)), theirs.files.get(path))) : toThere;
-  if (pushed.length > 0 && (await moves.send(pushed, true))) {
-    const files = pushed.map((path) => [path, madeHere.get(path) ?? mine.files.get(path)!] as const);
-    // The receiver keeps size and mtime: there, the file has the stat it has here.
-    const thereState = (path: string, file: SideFile): FileState => (thereRoot && stateOf(under(thereRoot, path))) || file;
-    await recordBoth(
-      sides,
-      files.map(([path, file]) => row(path, file, file)),
-      files.map(([path, file]) => row(path, file, thereState(path, file))),
-    );
-    report.pushed = pushed.length;
-  }
-
-  const toDelete = of('deleteRemote');
-  if (toDelete.length > 0) {
-    const deleted = await moves.deleteThere(toDelete, theirs.files);
-    await recordBoth(sides, [], [], deleted);
-    report.deletedThere = deleted.length;
-  }
+  const toHere = await carryOut(sides, 'here', listings, incoming.here, madeHere);
+  report.pulled = toHere.placed;
+  report.deletedHere = toHere.deleted;
+  const toThere = await carryOut(sides, 'there', listings, incoming.there, madeHere);
+  report.pushed = toThere.placed;
+  report.deletedThere = toThere.deleted;
 
   // The same version on both sides: each record brought up to it (a touched file is not read again; a version both reached is the base).
   const hereRows: Recorded[] = [];

@@ -44,6 +44,16 @@ function twoWayFields() {
   };
 }
 
+/** TWO_WAY_NODE's and TWO_WAY_NODE_OP's fields after event or op: the path is an entry path (checked when decoded), the target bytes. */
+function twoWayNodeFields() {
+  return {
+    kind: fc.integer({ min: 1, max: 2 }),
+    digest: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffer.from(a)),
+    path: entryPath,
+    target: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  };
+}
+
 export const u8 = fc.integer({ min: 0, max: 0xff });
 export const u16 = fc.integer({ min: 0, max: 0xffff });
 export const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -267,6 +277,8 @@ export const messageArbitraries: ArbitraryByName = {
   TWO_WAY: fc.record({ type: fc.constant(PacketType.TWO_WAY), op: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
   TWO_WAY_SIDE: fc.record({ type: fc.constant(PacketType.TWO_WAY_SIDE), event: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
   TWO_WAY_MOVE: fc.record({ type: fc.constant(PacketType.TWO_WAY_MOVE), kind: fc.integer({ min: 1, max: 4 }), from: entryPath, to: entryPath }),
+  TWO_WAY_NODE: fc.record({ type: fc.constant(PacketType.TWO_WAY_NODE), event: fc.integer({ min: 1, max: 2 }), ...twoWayNodeFields() }),
+  TWO_WAY_NODE_OP: fc.record({ type: fc.constant(PacketType.TWO_WAY_NODE_OP), op: fc.integer({ min: 1, max: 6 }), ...twoWayNodeFields() }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

@@ -545,6 +545,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   TWO_WAY: [51, 4147],
   TWO_WAY_SIDE: [51, 4147],
   TWO_WAY_MOVE: [5, 8195],
+  TWO_WAY_NODE: [37, 8228],
+  TWO_WAY_NODE_OP: [37, 8228],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 

@@ -171,6 +171,15 @@ export const VECTORS: readonly Vector[] = [
   plain('TWO_WAY_SIDE (LISTED, whole)', { type: PacketType.TWO_WAY_SIDE, event: 3, mode: 1, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) }),
   plain('LOGIN (user alice)', { type: PacketType.LOGIN, user: path('alice') }),
   plain('TWO_WAY_MOVE (MAKE dir/a.txt to dir/b.txt)', { type: PacketType.TWO_WAY_MOVE, kind: 2, from: path('dir/a.txt'), to: path('dir/b.txt') }),
+  plain('TWO_WAY_NODE (ENTRY, symlink dir/l to ../a.txt)', {
+    type: PacketType.TWO_WAY_NODE,
+    event: 1,
+    kind: 2,
+    digest: Buffer.from('bc05b2ec3b800610bf381243345db160f4d6a32b9120e1397a29e670e7259ca4', 'hex'),
+    path: path('dir/l'),
+    target: path('../a.txt'), // sha256 of the target above
+  }),
+  plain('TWO_WAY_NODE_OP (MKDIR dir/sub)', { type: PacketType.TWO_WAY_NODE_OP, op: 2, kind: 1, digest: Buffer.alloc(32), path: path('dir/sub'), target: Buffer.alloc(0) }),
   plain('RENAME (src/a.txt to src/b.txt)', { type: PacketType.RENAME, from: path('src/a.txt'), to: path('src/b.txt') }),
   plain('APPEND (file 3 grew by "hello" at 5)', {
     type: PacketType.APPEND,
