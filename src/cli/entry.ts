@@ -5,6 +5,8 @@
  * reported, and waiting a round trip for the SSH and data connections to finish closing would
  * only add to its time. fcpd ends when nothing is left to do.
  */
+import { trace } from '../trace';
+
 export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFlushed: boolean, settled: () => void = () => {}): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -20,7 +22,9 @@ export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFl
     }
     let pending = 2;
     const flushed = (): void => {
-      if (--pending === 0) process.exit(code);
+      if (--pending > 0) return;
+      trace('exit');
+      process.exit(code);
     };
     process.stdout.write('', flushed);
     process.stderr.write('', flushed);

@@ -21,6 +21,7 @@ import { showText } from '../showName';
 import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
 import { partialDirBytes } from '../transfer/receiver';
+import { trace } from '../trace';
 import { EXIT_CODES_HELP } from './exitCodes';
 import { loadFcpdPolicy } from './fcpdConfig';
 import { catchEscapedErrors, errorText } from './lastResort';
@@ -210,6 +211,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       ended: () => new FcpError('FCP_ERR_USAGE', 'standard input ended before the session secret', { hint: 'fcpd --serve is started by fcp' }),
     });
     io.stdin.destroy();
+    trace('secret read');
     // The control connection's server nonce goes to fcp in the listen line, so that its first
     // packet can already authenticate (PROTOCOL.md §5.1).
     const nonce = randomBytes(NONCE_SIZE);
@@ -235,6 +237,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       // client's first choice for direct data connections when fcpd listens on every address.
       listening: (listenPort: number, address: string) => {
         io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce }));
+        trace('listen line written');
         // The watchdog's thread (tens of ms of CPU to start) starts once the listen line is out,
         // while it travels to fcp: up to here the main thread made no disk call.
         startWatchdog({ program: 'fcpd', timeoutMs: options.timeout, json: false });
@@ -245,6 +248,7 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       return ExitCode.OK;
     }
     const summary = await serveSession(serve);
+    trace('session done');
     if (options.verbose) {
       // maxRSS is in KiB: the peak shows that the memory bound held (PROTOCOL.md §5.2).
       const peak = Math.round(process.resourceUsage().maxRSS / 1024);

@@ -2,10 +2,12 @@
  * The fcpd command as npm run build bundles it into dist/fcpd.js, which bin/fcpd loads and which
  * runs on its own where fcp installed it on a host without fcpd (`node fcpd.js`).
  */
+import { trace } from '../trace';
 import { runCommand } from './entry';
 import { main } from './fcpd';
 
 export function run(settled?: () => void): void {
+  trace('bundle loaded');
   runCommand(main, false, settled);
 }
 

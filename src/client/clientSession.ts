@@ -26,6 +26,7 @@ import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
 import type { LinkedConnection } from '../transfer/link';
 import { FramedConnection } from '../wire/framedConnection';
+import { trace } from '../trace';
 import { runHandshake } from '../wire/handshake';
 import { RateLimiter, throttled } from '../wire/throttle';
 import { FollowOptions, followControl } from '../follow/followControl';
@@ -103,6 +104,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     const request: Message =
       work.kind === 'push' ? { type: PacketType.PUSH, path: work.destination } : { type: PacketType.PULL, paths: work.sources };
     const controlConn = await controlOpening;
+    trace('control connection connected');
     const handshake = runHandshake(
       controlConn,
       new ClientConnection({
@@ -145,6 +147,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
       sender.prime();
     }
     const control = await handshake;
+    trace('control handshake done');
     const params = control.params;
     link.control.established = control;
     link.params = params;
@@ -176,7 +179,9 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         connIndex,
         params,
       });
-      return { conn, established: await runHandshake(conn, machine, { timeoutMs: handshakeMs }) };
+      const established = await runHandshake(conn, machine, { timeoutMs: handshakeMs });
+      trace(`data connection ${connIndex} up`);
+      return { conn, established };
     };
     const reopens = new ReopenBudget(params.connections);
     link.reopen = (connIndex) => {
@@ -222,6 +227,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         })
       : undefined;
     const summary = await engine.run().finally(stopGrowing);
+    trace('transfer done');
     // A data connection still in its handshake when the transfer ended is not needed any more.
     for (const conn of opened) conn.close();
     return { summary, params, connections: link.dataOpened };

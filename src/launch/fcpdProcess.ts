@@ -6,6 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { FcpError } from '../errors';
 import { timeoutsFor } from '../timeouts';
+import { trace } from '../trace';
 import { Listen, parseListenLine, parsePidLine, parseVersionLine, secretLine } from './handoff';
 import { awaitLine, splitLines } from './lines';
 
@@ -95,6 +96,7 @@ export async function startFcpd<T>(
       streams.stdin.end(onRequest.bytes);
       onRequest.sent();
     } else if (parsePidLine(line) === undefined) log(`fcpd: ${line}`); // the pid is remoteReap.ts's
+    else trace('launch command started (its pid line)');
   };
   const endedEarly = new FcpError('FCP_ERR_CONNECT', `fcpd ${where} ended before its ${handOff.what}`);
   try {
@@ -104,6 +106,7 @@ export async function startFcpd<T>(
       other,
       ended: () => endedEarly,
     });
+    trace('fcpd listening (its listen line)');
     return version === undefined ? { ready } : { ready, version };
   } catch (err) {
     if (err !== endedEarly) throw err;

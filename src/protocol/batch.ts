@@ -24,13 +24,18 @@ export function batchEntriesLength(messages: readonly Message[]): number {
 
 /**
  * Writes messages (at least two, each BATCHABLE_TYPES) as BATCH entries at pos, where
- * batchEntriesLength(messages) bytes are free; returns the end.
+ * batchEntriesLength(messages) bytes are free (which checked each payload's length); returns the
+ * end. Each entry's header is written behind its payload, whose length is then known: the
+ * payload's length is not computed a second time (a no-change re-sync batches one FILE_INFO a file).
  */
 export function writeBatchEntries(messages: readonly Message[], buf: Buffer, pos: number): number {
   if (messages.length < 2) throw new FcpError('FCP_ERR_INTERNAL', `a BATCH carries at least two messages, not ${messages.length}`);
   for (const message of messages) {
     if (!BATCHABLE_TYPES.has(message.type)) throw new FcpError('FCP_ERR_INTERNAL', `${packetTypeName[message.type]} cannot travel in a BATCH`);
-    pos = writePayload(message, buf, writeEntryHeader(buf, pos, message.type, payloadLength(message)));
+    const start = pos + BATCH_ENTRY_HEADER;
+    const end = writePayload(message, buf, start);
+    writeEntryHeader(buf, pos, message.type, end - start);
+    pos = end;
   }
   return pos;
 }

@@ -52,9 +52,11 @@ export class FrameEncoder {
     return frame;
   }
 
-  /** One BATCH frame of messages, their entries written straight into it rather than copied there. */
-  encodeBatch(messages: readonly Message[]): Buffer {
-    const length = batchEntriesLength(messages);
+  /**
+   * One BATCH frame of messages, their entries written straight into it rather than copied there;
+   * `length` is batchEntriesLength(messages) when the caller has it already.
+   */
+  encodeBatch(messages: readonly Message[], length = batchEntriesLength(messages)): Buffer {
     const frame = Buffer.allocUnsafe(HEADER_SIZE + length + this.tagSize);
     writeBatchEntries(messages, frame, HEADER_SIZE);
     this.finishFrame(frame, 0, PacketType.BATCH, length);

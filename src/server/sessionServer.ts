@@ -40,6 +40,7 @@ import { showName } from '../showName';
 import { expandHome, expandSources } from './userPaths';
 import { applyRenames } from '../sync/renameEntries';
 import { SideWork, TwoWaySideService } from './twoWaySideService';
+import { trace } from '../trace';
 
 export interface SessionServerOptions {
   xxh: XXHashAPI;
@@ -247,6 +248,7 @@ export class SessionServer {
 
   private accept(socket: net.Socket): void {
     const peerName = peerOf(socket);
+    trace(`accepted ${peerName}`);
     const { xxh, log } = this.options;
     const address = socket.remoteAddress ?? '';
     if (!this.preAuth.admit(address)) {

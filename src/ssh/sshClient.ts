@@ -13,6 +13,7 @@ import { Duplex } from 'node:stream';
 import type { AuthenticationType, Client, ClientChannel } from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { FcpError } from '../errors';
+import { trace } from '../trace';
 import { ConnectTarget, connectError, socketConnectError, tcpConnect } from '../wire/tcpConnect';
 import { keyTypeOfBlob, loadKnownHosts, orderHostKeyAlgorithms, verifyHostKey } from './knownHosts';
 import type { Prompter } from './prompt';
@@ -222,6 +223,7 @@ function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext, greetingDe
       sock.removeListener('end', closedEarly);
     };
     client.once('ready', () => {
+      trace('SSH login done');
       settled = true;
       stopWatching();
       client.removeAllListeners('error');
@@ -262,6 +264,7 @@ function handshake(host: ResolvedHost, sock: Duplex, ctx: SshContext, greetingDe
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
         // The server has greeted: what follows may wait for the user (a new host key's question).
         clearTimeout(greetingTimer);
+        trace('SSH key exchange: host key received');
         const keyType = keyTypeOfBlob(key) ?? 'unknown';
         verifyHostKey({
           host: keyHost,
@@ -322,6 +325,7 @@ export async function connectSsh(host: ResolvedHost, ctx: SshContext): Promise<S
       await new Promise<void>((resolve) => process.nextTick(resolve));
       ssh2();
       const sock = await opening;
+      trace(`${via ? 'tunnel' : 'TCP'} connected to ${nameOf(hop)}`);
       ctx.log(`ssh: connecting to ${nameOf(hop)}${via ? ` through ${via.name}` : ''}`);
       const client = await handshake(hop, sock, ctx, greetingDeadline);
       clients.push(client);
@@ -339,11 +343,13 @@ export async function connectSsh(host: ResolvedHost, ctx: SshContext): Promise<S
     name,
     reachedAddress: sock instanceof net.Socket ? sock.remoteAddress : undefined,
     exec: (command) =>
-      new Promise((resolve, reject) =>
-        client.exec(command, (err, channel) =>
-          err ? reject(new FcpError('FCP_ERR_CONNECT', `ssh: ${name} refused to run ${command}: ${err.message}`, { cause: err })) : resolve(channel),
-        ),
-      ),
+      new Promise((resolve, reject) => {
+        trace('exec sent');
+        client.exec(command, (err, channel) => {
+          trace('exec accepted');
+          return err ? reject(new FcpError('FCP_ERR_CONNECT', `ssh: ${name} refused to run ${command}: ${err.message}`, { cause: err })) : resolve(channel);
+        });
+      }),
     forwardOut: (target, port) => forwardOut(client, target, port, name),
     close: () => {
       for (const c of clients.reverse()) c.end();

@@ -112,7 +112,7 @@ export class FramedConnection {
     let group: Message[] = [];
     let size = 0;
     const writeGroup = (): void => {
-      if (group.length > 0) this.write(group.length === 1 ? this.encoder.encode(group[0]!) : this.encoder.encodeBatch(group));
+      if (group.length > 0) this.write(group.length === 1 ? this.encoder.encode(group[0]!) : this.encoder.encodeBatch(group, size));
       group = [];
       size = 0;
     };
