@@ -7,7 +7,7 @@ import { externalSshLauncher } from '../launch/externalSshLauncher';
 import type { Launcher } from '../launch/launcher';
 import { sshLauncher } from '../launch/sshLauncher';
 import { ttyPrompter } from '../ssh/prompt';
-import type { SshContext } from '../ssh/sshClient';
+import type { SshConnection, SshContext } from '../ssh/sshClient';
 import { loadSshConfig, resolveHost, ResolvedHost } from '../ssh/sshConfig';
 import type { Location } from './location';
 
@@ -32,6 +32,12 @@ export interface SshOptions {
   tunnel?: boolean;
   /** --no-install (false): never copy fcp's own fcpd to a host that has Node.js but no fcpd. */
   install?: boolean;
+  /**
+   * Not an option of the command line: a connection with the built-in client already logged in to
+   * the remote location's host (fcp-track makes one for all of a command's steps). fcpd is started
+   * over it, and it is left open; the caller closes it.
+   */
+  connection?: SshConnection;
 }
 
 /** -o values as a map; "Key=Value" and "Key Value" are both ssh's syntax. */
@@ -115,5 +121,6 @@ export function remoteLauncher(
     partialDir,
     reuseS,
     notice,
+    connection: ssh.connection,
   });
 }

@@ -16,6 +16,11 @@ export interface SshLaunchOptions extends Omit<RemoteFcpdOptions, 'log'> {
   host: ResolvedHost;
   ssh: SshContext;
   forceTunnel: boolean;
+  /**
+   * A connection already logged in to `host` (fcp-track's, one for all of a push's steps): fcpd
+   * starts over it instead of a login of its own, and it stays open when fcpd is let go.
+   */
+  connection?: SshConnection;
 }
 
 /** After a failed session, how long to wait for fcpd's last words. */
@@ -61,7 +66,11 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       prepareLaunch(options);
-      const ssh = await connectSsh(options.host, options.ssh);
+      const shared = options.connection;
+      const ssh = shared ?? (await connectSsh(options.host, options.ssh));
+      const letGo = (): void => {
+        if (!shared) ssh.close();
+      };
       try {
         const started = await startRemoteFcpd(execShell(ssh), secret, { ...options, log });
         const { ready: listen, mode } = started;
@@ -80,11 +89,11 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
           }),
           async close(failed): Promise<void> {
             await stopRemoteFcpd(started, failed, options.reuseS !== undefined);
-            ssh.close();
+            letGo();
           },
         };
       } catch (err) {
-        ssh.close();
+        letGo();
         throw err;
       }
     },

@@ -10,8 +10,10 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { copy, CopyOptions } from '../client/copy';
 import { parseLocation } from '../client/location';
+import { sshLogin } from '../client/remoteLauncher';
 import { asFcpError, FcpError } from '../errors';
 import { showName } from '../showName';
+import { connectSsh, SshConnection } from '../ssh/sshClient';
 import { LOG_PATHS, LogEntry, TrackDb } from '../state/trackDb';
 import { deleteThere } from './deletions';
 import { takeLock } from './remoteLock';
@@ -38,6 +40,8 @@ interface Folder {
   root: string;
   config: TrackConfig;
   db: TrackDb;
+  /** While a push or pull runs: its one SSH login to the remote host, which each of its steps uses (loggedIn). */
+  connection?: SshConnection;
 }
 
 const who = (): string => `${os.userInfo().username}@${os.hostname()}`;
@@ -187,23 +191,43 @@ function remoteJoin(remote: string, rel: string): string {
   return `${remote.replace(/\/+$/, '')}/${rel}`;
 }
 
-function copyOptions(ctx: TrackContext, config: TrackConfig): Pick<CopyOptions, 'ssh' | 'bwlimit'> {
-  return { ssh: config.ssh, ...(ctx.bwlimit ? { bwlimit: ctx.bwlimit } : {}) };
+function copyOptions(ctx: TrackContext, folder: Folder): Pick<CopyOptions, 'ssh' | 'bwlimit'> {
+  const ssh = folder.connection ? { ...folder.config.ssh, connection: folder.connection } : folder.config.ssh;
+  return { ssh, ...(ctx.bwlimit ? { bwlimit: ctx.bwlimit } : {}) };
+}
+
+/**
+ * Runs `work` with one SSH login to the remote folder's host, made here and closed at the end:
+ * the lock's commands and each copy's fcpd (the record, the data, the deletions) go over it, where
+ * each used to log in again (most of a small push's time on a fast link).
+ */
+async function loggedIn<T>(folder: Folder, work: () => Promise<T>): Promise<T> {
+  const location = parseLocation(folder.config.remote);
+  // Not a folder over SSH (init refuses one): the copies report it as they did.
+  if (location.kind !== 'remote' || location.daemon) return work();
+  const { host, context } = sshLogin(location, folder.config.ssh, () => {});
+  folder.connection = await connectSsh(host, context);
+  try {
+    return await work();
+  } finally {
+    folder.connection.close();
+    folder.connection = undefined;
+  }
 }
 
 /**
  * A copy of files known to have changed: -I, since a change of the same size within the same
  * mtime tick would pass the quick check; the delta still sends only the blocks that differ.
  */
-function changedFiles(ctx: TrackContext, config: TrackConfig, source: string, destination: string, paths: readonly string[]): CopyOptions {
-  return { sources: [source], destination, filesFrom: [...paths], ignoreTimes: true, ...copyOptions(ctx, config) };
+function changedFiles(ctx: TrackContext, folder: Folder, source: string, destination: string, paths: readonly string[]): CopyOptions {
+  return { sources: [source], destination, filesFrom: [...paths], ignoreTimes: true, ...copyOptions(ctx, folder) };
 }
 
 /** The remote record (empty when the remote folder has none yet), its files also kept in the database. */
 async function fetchRecord(ctx: TrackContext, folder: Folder): Promise<RemoteRecord> {
   const dir = tempDir();
   try {
-    await copy({ sources: [remoteJoin(folder.config.remote, `${RECORD_DIR}/${RECORD_NAME}`)], destination: dir, ...copyOptions(ctx, folder.config) });
+    await copy({ sources: [remoteJoin(folder.config.remote, `${RECORD_DIR}/${RECORD_NAME}`)], destination: dir, ...copyOptions(ctx, folder) });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     if (asFcpError(err).code !== 'FCP_ERR_NOT_FOUND') throw err;
@@ -239,7 +263,7 @@ async function writeRecord(ctx: TrackContext, folder: Folder, record: RemoteReco
     fs.mkdirSync(nodePath.join(dir, RECORD_DIR));
     fs.writeFileSync(nodePath.join(dir, RECORD_DIR, RECORD_NAME), text);
     // fcp's receiver writes a temporary and renames it once verified: readers see the old record or the new one.
-    await copy(changedFiles(ctx, folder.config, dir, folder.config.remote, [`${RECORD_DIR}/${RECORD_NAME}`]));
+    await copy(changedFiles(ctx, folder, dir, folder.config.remote, [`${RECORD_DIR}/${RECORD_NAME}`]));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -379,16 +403,18 @@ async function readInto(ctx: TrackContext, root: string, local: LocalState, path
 }
 
 export async function push(ctx: TrackContext, options: { ours?: boolean }): Promise<SyncReport> {
-  return withFolder(ctx, async (folder) => {
-    // Held from reading the record to writing the next: two pushes never interleave.
-    const lock = await takeLock(folder.config, who());
-    try {
-      return await pushLocked(ctx, folder, options);
-    } finally {
-      // One that cannot be removed goes stale (remoteLock.ts) and is taken over then.
-      await lock.release().catch(() => undefined);
-    }
-  });
+  return withFolder(ctx, (folder) =>
+    loggedIn(folder, async () => {
+      // Held from reading the record to writing the next: two pushes never interleave.
+      const lock = await takeLock(folder.config, folder.connection!, who());
+      try {
+        return await pushLocked(ctx, folder, options);
+      } finally {
+        // One that cannot be removed goes stale (remoteLock.ts) and is taken over then.
+        await lock.release().catch(() => undefined);
+      }
+    }),
+  );
 }
 
 async function pushLocked(ctx: TrackContext, folder: Folder, options: { ours?: boolean }): Promise<SyncReport> {
@@ -403,11 +429,11 @@ async function pushLocked(ctx: TrackContext, folder: Folder, options: { ours?: b
   const settles = actions.filter((a) => a.kind === 'settle');
   let bytes = 0;
   if (sends.length > 0) {
-    const summary = await copy(changedFiles(ctx, config, root, config.remote, sends.map((a) => a.path)));
+    const summary = await copy(changedFiles(ctx, folder, root, config.remote, sends.map((a) => a.path)));
     if (summary.errors.length > 0) throw summary.errors[0]!;
     bytes = summary.bytesSent;
   }
-  if (deletes.length > 0) await deleteThere(root, config.remote, deletes.map((a) => a.path), copyOptions(ctx, config));
+  if (deletes.length > 0) await deleteThere(root, config.remote, deletes.map((a) => a.path), copyOptions(ctx, folder));
   const entry = logEntry('push', sends, deletes, bytes);
   const pushed = sends.map((a) => ({ path: a.path, version: a.result!, size: local.stats.get(a.path)?.size ?? 0 }));
   if (sends.length + deletes.length > 0) await writeRecord(ctx, folder, afterPush(record, config.clone, entry, pushed, deletes.map((a) => a.path)));
@@ -425,36 +451,38 @@ function othersPushes(record: RemoteRecord, folder: Folder): RemoteRecord['log']
 }
 
 export async function pull(ctx: TrackContext, options: { theirs?: boolean }): Promise<SyncReport> {
-  return withFolder(ctx, async (folder) => {
-    const { root, config, db } = folder;
-    const record = await fetchRecord(ctx, folder);
-    for (const e of othersPushes(record, folder)) {
-      ctx.out(`${e.at} ${e.who} pushed ${e.files} file${e.files === 1 ? '' : 's'}, deleted ${e.deleted} (${e.bytes} bytes): ${e.paths.join(', ')}`);
-    }
-    const local = await checkLocal(ctx, folder);
-    // A file here that is not tracked but is there: its content decides (the same: settled; else a conflict).
-    await readInto(ctx, root, local, Object.keys(record.files).filter((p) => !local.records.has(p)));
-    const actions = reconcile(versionsOf(local, db.remoteAgainstBase()), options.theirs ? 'theirs' : undefined);
-    const fetches = actions.filter((a) => a.kind === 'pull');
-    const deletes = actions.filter((a) => a.kind === 'deleteLocal');
-    const settles = actions.filter((a) => a.kind === 'settle');
-    let bytes = 0;
-    if (fetches.length > 0) {
-      const summary = await copy(changedFiles(ctx, config, config.remote, root, fetches.map((a) => a.path)));
-      if (summary.errors.length > 0) throw summary.errors[0]!;
-      bytes = summary.bytesSent;
-    }
-    // Read back: the chunk hashes diff compares later, and the content as it arrived.
-    const pulled = await readInto(ctx, root, local, fetches.map((a) => a.path));
-    for (const a of deletes) fs.rmSync(nodePath.join(root, a.path), { force: true });
-    db.update(syncedRecords([...fetches, ...settles], local, pulled), deletes.map((a) => a.path));
-    if (fetches.length + deletes.length > 0) db.addLog(logEntry('pull', fetches, deletes, bytes));
-    const latest = record.log.at(-1)?.at;
-    if (latest) db.setMeta(SEEN_LOG, latest);
-    const conflicts = actions.filter((a) => a.kind === 'conflict').map((a) => a.path);
-    const left = actions.filter((a) => a.kind === 'push' || a.kind === 'deleteRemote').length;
-    return { moved: fetches.map((a) => a.path), deleted: deletes.map((a) => a.path), conflicts, left, bytes };
-  });
+  return withFolder(ctx, (folder) => loggedIn(folder, () => pullLogged(ctx, folder, options)));
+}
+
+async function pullLogged(ctx: TrackContext, folder: Folder, options: { theirs?: boolean }): Promise<SyncReport> {
+  const { root, config, db } = folder;
+  const record = await fetchRecord(ctx, folder);
+  for (const e of othersPushes(record, folder)) {
+    ctx.out(`${e.at} ${e.who} pushed ${e.files} file${e.files === 1 ? '' : 's'}, deleted ${e.deleted} (${e.bytes} bytes): ${e.paths.join(', ')}`);
+  }
+  const local = await checkLocal(ctx, folder);
+  // A file here that is not tracked but is there: its content decides (the same: settled; else a conflict).
+  await readInto(ctx, root, local, Object.keys(record.files).filter((p) => !local.records.has(p)));
+  const actions = reconcile(versionsOf(local, db.remoteAgainstBase()), options.theirs ? 'theirs' : undefined);
+  const fetches = actions.filter((a) => a.kind === 'pull');
+  const deletes = actions.filter((a) => a.kind === 'deleteLocal');
+  const settles = actions.filter((a) => a.kind === 'settle');
+  let bytes = 0;
+  if (fetches.length > 0) {
+    const summary = await copy(changedFiles(ctx, folder, config.remote, root, fetches.map((a) => a.path)));
+    if (summary.errors.length > 0) throw summary.errors[0]!;
+    bytes = summary.bytesSent;
+  }
+  // Read back: the chunk hashes diff compares later, and the content as it arrived.
+  const pulled = await readInto(ctx, root, local, fetches.map((a) => a.path));
+  for (const a of deletes) fs.rmSync(nodePath.join(root, a.path), { force: true });
+  db.update(syncedRecords([...fetches, ...settles], local, pulled), deletes.map((a) => a.path));
+  if (fetches.length + deletes.length > 0) db.addLog(logEntry('pull', fetches, deletes, bytes));
+  const latest = record.log.at(-1)?.at;
+  if (latest) db.setMeta(SEEN_LOG, latest);
+  const conflicts = actions.filter((a) => a.kind === 'conflict').map((a) => a.path);
+  const left = actions.filter((a) => a.kind === 'push' || a.kind === 'deleteRemote').length;
+  return { moved: fetches.map((a) => a.path), deleted: deletes.map((a) => a.path), conflicts, left, bytes };
 }
 
 /** A push's or pull's report as lines, and its refusal of conflicts as the error to exit with. */

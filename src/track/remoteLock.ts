@@ -9,11 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { parseLocation } from '../client/location';
-import { sshLogin } from '../client/remoteLauncher';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
 import { runRemoteCommand, shellQuote } from '../ssh/remoteCommand';
-import { connectSsh, SshConnection } from '../ssh/sshClient';
+import type { SshConnection } from '../ssh/sshClient';
 import type { TrackConfig } from './folder';
 
 /** The holder rewrites the lock's time this often. */
@@ -78,36 +77,32 @@ export interface RemoteLock {
   release(): Promise<void>;
 }
 
-/** Takes the push lock of `config.remote`, or throws FCP_ERR_LOCKED naming who holds it. */
-export async function takeLock(config: TrackConfig, who: string, log: (line: string) => void = () => {}): Promise<RemoteLock> {
+/**
+ * Takes the push lock of `config.remote` with commands over `ssh` (a connection to its host, which
+ * the caller closes), or throws FCP_ERR_LOCKED naming who holds it.
+ */
+export async function takeLock(config: TrackConfig, ssh: SshConnection, who: string, log: (line: string) => void = () => {}): Promise<RemoteLock> {
   const location = parseLocation(config.remote);
   if (location.kind !== 'remote') throw new FcpError('FCP_ERR_USAGE', `${showName(config.remote)} is not a remote folder`);
-  const login = sshLogin(location, config.ssh, log);
-  const ssh = await connectSsh(login.host, login.context);
   const me = { who, host: os.hostname(), pid: process.pid, token: randomBytes(16).toString('hex') };
   const folder = shellQuote(location.path.toString('utf8') || '.');
   const run = async (script: string): Promise<string> => (await runRemoteCommand(ssh, `mkdir -p ${folder}/.fcp && cd ${folder} && ${script}`, LOCK_COMMAND_MS)).stdout;
   // The file, if its first line is still `line`: removed (a stale one), rewritten (a refresh).
   const ifStill = (line: string, then: string): string => `[ "$(head -n 1 ${LOCK_FILE} 2>/dev/null)" = ${shellQuote(line)} ] && ${then}`;
-  try {
-    for (let attempt = 0; ; attempt++) {
-      const answer = await run(`if (set -C; ${lockLine(me)} > ${LOCK_FILE}) 2>/dev/null; then echo taken; else date +%s; head -n 1 ${LOCK_FILE}; fi`);
-      const [first, line = ''] = answer.split('\n');
-      if (first === 'taken') break;
-      const now = Number(first);
-      const holder = parseHolder(line);
-      if (attempt > 0 || !holder || !isStale(holder, now, me.host)) throw lockedError(holder, now);
-      log(`taking over the stale push lock of ${holder.who} (pid ${holder.pid})`);
-      await run(ifStill(line, `rm -f ${LOCK_FILE}`));
-    }
-  } catch (err) {
-    ssh.close();
-    throw err;
+  for (let attempt = 0; ; attempt++) {
+    const answer = await run(`if (set -C; ${lockLine(me)} > ${LOCK_FILE}) 2>/dev/null; then echo taken; else date +%s; head -n 1 ${LOCK_FILE}; fi`);
+    const [first, line = ''] = answer.split('\n');
+    if (first === 'taken') break;
+    const now = Number(first);
+    const holder = parseHolder(line);
+    if (attempt > 0 || !holder || !isStale(holder, now, me.host)) throw lockedError(holder, now);
+    log(`taking over the stale push lock of ${holder.who} (pid ${holder.pid})`);
+    await run(ifStill(line, `rm -f ${LOCK_FILE}`));
   }
-  return heldLock(ssh, run, me);
+  return heldLock(run, me);
 }
 
-function heldLock(ssh: SshConnection, run: (script: string) => Promise<string>, me: Omit<LockHolder, 'at'>): RemoteLock {
+function heldLock(run: (script: string) => Promise<string>, me: Omit<LockHolder, 'at'>): RemoteLock {
   const mine = `grep -q ${shellQuote(`"token":"${me.token}"`)} ${LOCK_FILE}`;
   let refreshing = Promise.resolve('');
   const timer = setInterval(() => {
@@ -118,12 +113,8 @@ function heldLock(ssh: SshConnection, run: (script: string) => Promise<string>, 
   return {
     release: async () => {
       clearInterval(timer);
-      try {
-        await refreshing;
-        await run(`${mine} && rm -f ${LOCK_FILE}`);
-      } finally {
-        ssh.close();
-      }
+      await refreshing;
+      await run(`${mine} && rm -f ${LOCK_FILE}`);
     },
   };
 }

@@ -14,7 +14,7 @@ import { journaledBytes } from '../helpers/interrupt';
 import { childEnv, content, killAll, runNode, Run, sha256, show, tempDir } from './harness';
 import { fcpdCommand, Sshd, startSshd } from './sshd';
 
-// Each push or pull is several SSH logins (lock, record, data, record): minutes on a loaded machine.
+// Many fcp-track runs, each a process and (push, pull) an SSH login: minutes on a loaded machine.
 jest.setTimeout(900_000);
 
 const TRACK = path.resolve(__dirname, '../../../bin/fcp-track');
@@ -65,6 +65,8 @@ function write(root: string, rel: string, text: string): void {
 }
 
 const read = (root: string, rel: string): string => fs.readFileSync(path.join(root, rel), 'utf8');
+/** SSH logins the test sshd has accepted so far. */
+const logins = (): number => sshd.log().match(/Accepted publickey for /g)?.length ?? 0;
 const EMPTY = { new: [], modified: [], deleted: [], untracked: [], conflicting: [], incoming: [] };
 
 test('init records the remote and the connection options; add tracks what .fcpignore leaves', async () => {
@@ -80,8 +82,11 @@ test('init records the remote and the connection options; add tracks what .fcpig
   expect(await statusOf(cloneA)).toEqual({ ...EMPTY, new: ['.fcpignore', 'a.txt', 'dir/b.txt', 'dir/deep/c.bin'] });
 });
 
-test('push sends the tracked files and writes the remote record; log shows it', async () => {
+test('push sends the tracked files and writes the remote record, all over one SSH login; log shows it', async () => {
+  const before = logins();
   const run = await ok(cloneA, ['push']);
+  // The lock, the record read, the data, the record written and the lock released: one login.
+  expect(logins() - before).toBe(1);
   expect(run.stdout).toContain('pushed 4 files');
   expect(read(remote, 'dir/deep/c.bin')).toBe('x'.repeat(300_000));
   expect(fs.existsSync(path.join(remote, 'scratch.tmp'))).toBe(false);
@@ -99,7 +104,10 @@ test('push sends the tracked files and writes the remote record; log shows it', 
 
 test('init and pull in an empty folder make a clone', async () => {
   await ok(cloneB, ['init', '-F', sshd.sshConfig, '--fcpd-path', fcpdCommand(sshd.stateDir), `${sshd.alias}:${remote}`]);
+  const before = logins();
   const run = await ok(cloneB, ['pull']);
+  // The record read and the data: one login.
+  expect(logins() - before).toBe(1);
   expect(run.stdout).toMatch(/pushed 4 files/);
   for (const rel of ['a.txt', 'dir/b.txt', 'dir/deep/c.bin']) expect(read(cloneB, rel)).toBe(read(cloneA, rel));
   expect(await statusOf(cloneB)).toEqual(EMPTY);
@@ -210,7 +218,10 @@ test('rm deletes here and, at the next push, there; rm --cached keeps the file h
   expect(fs.existsSync(path.join(cloneA, 'a.txt'))).toBe(false);
   expect(read(cloneA, 'fresh.txt')).toBe('B again\n');
   expect(await statusOf(cloneA)).toEqual({ ...EMPTY, deleted: ['a.txt', 'fresh.txt'], untracked: ['fresh.txt'] });
+  const before = logins();
   expect((await ok(cloneA, ['push'])).stdout).toContain('deleted 2 there');
+  // The deletions too go over the push's one login.
+  expect(logins() - before).toBe(1);
   expect(fs.existsSync(path.join(remote, 'a.txt'))).toBe(false);
   expect(fs.existsSync(path.join(remote, 'fresh.txt'))).toBe(false);
   expect(fs.existsSync(path.join(remote, 'dir/deep/c.bin'))).toBe(true);
