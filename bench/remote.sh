@@ -27,6 +27,9 @@
 #      time) against -n 8, -n 16 and iperf3 -P 8; tuneloop: the default against -n 4/8 on loopback.
 #   9. perfile (loopback, not part of all): many small files pushed and pulled against tar | ssh and
 #      rsync, and a no-change re-sync against rsync -a, with CPU seconds (PROFILE=DIR: cpu profiles).
+#      perfilerr (loopback) and perfilewan (the emulated WAN, the 10,000-file tree only): the same
+#      trees pushed and pulled by tar | ssh, rsync and fcp round robin (medians; BASELINE=DIR adds
+#      another built checkout's fcp), neither part of all.
 #  10. startup (loopback; startupwan: the emulated WAN; neither part of all): start-up, round robin
 #      (every tool once per round, RUNS rounds, so that the load of a shared machine falls on all
 #      alike): `ssh true` (the floor scp shares: sshd, the login shell), scp, and fcp copying 1 byte,
@@ -34,7 +37,7 @@
 #      also the no-change re-sync of perfile's 5,050 files against rsync -a. BASELINE=DIR adds the
 #      --fcpd-path rows of another built checkout (its fcpd given by path: both share the cache's name).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
-# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|sftpwan|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|startup|startupwan|all]
+# Usage: bash bench/remote.sh [loopback|resume|cut|sftp|sftpwan|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|perfilerr|perfilewan|startup|startupwan|all]
 #   (WAN_DELAY, WAN_RATE, WAN_LOSS, RUNS, RESUME_REPEATS override; BIG_MIB, SYNC_MEDIUM, SYNC_SMALL scale the data down;
 #   FCP_FLAGS adds flags to fcp's sync runs, e.g. --delete to make them syncs, which announce small files instead of inlining them)
 set -euo pipefail
@@ -700,6 +703,19 @@ for i in range(5050):
 PY
 }
 
+# $PERFILE_MANY (default 100,000) files of 512 bytes in dirs of 100, in $DATA/many.
+make_many() {
+  python3 - "$DATA/many" "${PERFILE_MANY:-100000}" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    if i % 100 == 0:
+        os.makedirs(f"{root}/d{i // 100}")
+    with open(f"{root}/d{i // 100}/f{i % 100}", "wb") as out:
+        out.write(os.urandom(512))
+PY
+}
+
 # Per-file cost (issues 14 and 16) over the loopback sshd, median of $RUNS (the faster of 2) with CPU seconds (client +
 # server: the sshd sessions, and fcpd): the 10,000 x 4 KiB tree and $PERFILE_MANY (default 100,000)
 # files of 512 bytes in 1,000 dirs, pushed and pulled by fcp, `tar c | ssh tar x` and
@@ -712,15 +728,7 @@ perfile_case() {
   loopback_sshd
   local out=$DATA/out ssh="ssh -F $SSHD_DIR/config" tree name fcps=("$REPO") fcp_dir
   [ -n "${BASELINE:-}" ] && fcps=("$BASELINE" "$REPO")
-  python3 - "$DATA/many" "${PERFILE_MANY:-100000}" <<'PY'
-import os, sys
-root, count = sys.argv[1], int(sys.argv[2])
-for i in range(count):
-    if i % 100 == 0:
-        os.makedirs(f"{root}/d{i // 100}")
-    with open(f"{root}/d{i // 100}/f{i % 100}", "wb") as out:
-        out.write(os.urandom(512))
-PY
+  make_many
   make_synced
   CLEAN=$out
   for tree in tree many; do
@@ -750,6 +758,48 @@ perfile_fcp() {
   local node=node
   [ -n "${PROFILE:-}" ] && node="node --cpu-prof --cpu-prof-dir=$PROFILE"
   median_cpu $node "$1/bin/fcp" -q -r -F "$SSHD_DIR/config" --fcpd-path "$TIMED_FCPD $node $1/bin/fcpd" "$2" "$3"
+}
+
+# Per-file cost, round robin (issue 14): `tar c | ssh tar x`, `rsync -a -e ssh` and fcp (with
+# BASELINE=DIR also the fcp of that checkout, both with their fcpd given by path) once per round,
+# RUNS rounds, medians, for each tree named after $3 in $DATA pushed and pulled over $1 (an
+# ssh_config Host in $2), the commands prefixed by $ON (the WAN's side a); the last output checked.
+perfile_rounds() {
+  local host=$1 config=$2 tree dir out=$DATA/out cases
+  shift 2
+  local ssh="ssh -F $config"
+  for tree in "$@"; do
+    echo "$(find "$DATA/$tree" -type f | wc -l) files of $(stat -c %s "$DATA/$tree/d0/f0") B, push, round robin of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg)):"
+    cases=("tar=$ON sh -c 'tar -C $DATA/$tree -cf - . | $ssh $host \"mkdir -p $out && tar -C $out -xf -\"'" "rsync=$ON rsync -a -e '$ssh' $DATA/$tree/ $host:$out/")
+    for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
+      cases+=("fcp:$(basename "$dir")=$ON node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/$tree/ $host:$out/")
+    done
+    CLEAN=$out round_robin "${cases[@]}" | rr_table
+    diff -rq "$DATA/$tree" "$out" >&2 || echo "bench: the pushed tree differs from its source" >&2
+    echo "  pull, round robin of $RUNS:"
+    cases=("tar=$ON sh -c 'mkdir -p $out && $ssh $host tar -C $DATA/$tree -cf - . | tar -C $out -xf -'" "rsync=$ON rsync -a -e '$ssh' $host:$DATA/$tree/ $out/")
+    for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
+      cases+=("fcp:$(basename "$dir")=$ON node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $host:$DATA/$tree/ $out/")
+    done
+    CLEAN=$out round_robin "${cases[@]}" | rr_table
+    diff -rq "$DATA/$tree" "$out" >&2 || echo "bench: the pulled tree differs from its source" >&2
+    rm -rf "$out"
+  done
+  echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+perfile_rr() {
+  echo "== per-file cost over the loopback sshd, round robin"
+  loopback_sshd
+  make_many
+  ON= perfile_rounds bench "$SSHD_DIR/config" tree many
+  kill "$SSHD_PID"; SSHD_PID=
+}
+
+perfile_wan() {
+  wan_up
+  ON="bash $WAN a" perfile_rounds wanb "$DATA/wanconfig" tree
+  bash "$WAN" down
 }
 
 # Round robin over "label=command" arguments, RUNS rounds, every command once per round (its
@@ -832,6 +882,8 @@ case "$WHAT" in
   sftp) sftp_case ;;
   sftpwan) sftp_wan ;;
   perfile) perfile_case ;;
+  perfilerr) perfile_rr ;;
+  perfilewan) perfile_wan ;;
   startup) startup_case ;;
   startupwan) startup_wan ;;
   sync) sync_case loopback ;;
@@ -839,5 +891,5 @@ case "$WHAT" in
   tune) tune ;;
   tuneloop) tune_loopback ;;
   all) loopback; sftp_case; wan; install; reconnect ;;
-  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|startup|startupwan|all]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/remote.sh [loopback|resume|cut|sftp|wan|install|reconnect|sync|syncwan|tune|tuneloop|perfile|perfilerr|perfilewan|startup|startupwan|all]" >&2; exit 2 ;;
 esac

@@ -120,6 +120,22 @@ export const seconds = (ns: bigint): string => {
   return String(value + (value < 0 ? -5e-7 : 5e-7));
 };
 
+/** newDirectories' group when it is not known (owners are not kept): files there are given their owner. */
+const NO_GROUP = -1;
+/** S_ISGID, which Node's fs.constants leaves out. */
+const SET_GROUP_ID = 0o2000;
+/** The user files this process creates belong to. */
+const EUID = process.geteuid?.() ?? -1;
+
+/**
+ * The group a file created in the directory `dir` belongs to: the directory's own when it is
+ * set-group-ID (inherited from its parent at mkdir), else this process's.
+ */
+function groupOfNewFiles(dir: Buffer): number {
+  const stat = attempt('inspect', dir, () => fs.lstatSync(dir));
+  return stat.mode & SET_GROUP_ID ? stat.gid : (process.getegid?.() ?? NO_GROUP);
+}
+
 /** The process umask, read once (setting and restoring it is the only way to read it). */
 const UMASK = ((): number => {
   const mask = process.umask(0o022);
@@ -204,9 +220,10 @@ export class FileWriter {
   private readonly directories: DirectoryMeta[] = [];
   /**
    * Directories this writer made (mkdir succeeded, latin1 keys): nothing was in them before this
-   * session, so a file there needs no quick check and may be created under its final name.
+   * session, so a file there needs no quick check and may be created under its final name. Each
+   * holds the group a file created there gets when owners are kept (NO_GROUP otherwise).
    */
-  private readonly newDirectories = new Set<string>();
+  private readonly newDirectories = new Map<string, number>();
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
   private readonly discardWaiters: (() => void)[] = [];
@@ -236,14 +253,16 @@ export class FileWriter {
   }
 
   private makeDirectory(path: Buffer, perm: number, owner: FileOwner | undefined): void {
+    const key = path.toString('latin1');
+    let made = false;
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.
       fs.mkdirSync(path, { mode: perm | 0o700 });
-      this.newDirectories.add(path.toString('latin1'));
+      made = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', path);
       // Announced twice (two sources' contents into one destination): the second brings files onto the first's.
-      this.newDirectories.delete(path.toString('latin1'));
+      this.newDirectories.delete(key);
       const existing = attempt('inspect', path, () => fs.lstatSync(path));
       if (!existing.isDirectory()) {
         throw new FcpError('FCP_ERR_NOT_DIRECTORY', `cannot copy a directory onto ${showName(path)}: it exists and is not a directory`, {
@@ -253,6 +272,7 @@ export class FileWriter {
       attempt('make writable', path, () => fs.chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
     if (owner) attempt('change the owner of', path, () => fs.lchownSync(path, owner.uid, owner.gid));
+    if (made) this.newDirectories.set(key, owner ? groupOfNewFiles(path) : NO_GROUP);
   }
 
   /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
@@ -355,20 +375,29 @@ export class FileWriter {
 
   /** Whether `final` is in a directory this writer made, so that nothing was there before this session. */
   inNewDirectory(final: Buffer): boolean {
+    return this.newDirectoryGroup(final) !== undefined;
+  }
+
+  /** The group a file created at `final` gets, when it is in a directory this writer made (NO_GROUP: not known). */
+  private newDirectoryGroup(final: Buffer): number | undefined {
     const slash = final.lastIndexOf(SLASH);
-    return slash > 0 && this.newDirectories.has(final.toString('latin1', 0, slash));
+    return slash > 0 ? this.newDirectories.get(final.toString('latin1', 0, slash)) : undefined;
   }
 
   /**
    * A whole small file (FILE_INLINE): created under its temporary name, written, given its mode
    * and mtime and renamed into place in one go, so it holds no descriptor beyond this call. In a
    * directory this writer made it is created under its final name (O_EXCL: a rename and a name
-   * fewer per file); should something be there after all, it goes the temporary's way.
+   * fewer per file); should something be there after all, it goes the temporary's way. There a
+   * file that is to belong to this process's user and to the group the directory gives it has no
+   * fchown (root copying root's files: one call of five).
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
     onDisk('write', final, () => {
       this.orphans.sweep(final);
-      const file = (this.inNewDirectory(final) && openExclusive(final, final, perm, 0, owner, false)) || openTemporary(final, perm, 0, owner);
+      const group = this.newDirectoryGroup(final);
+      const created = group !== undefined && openExclusive(final, final, perm, 0, owner?.uid === EUID && owner.gid === group ? undefined : owner, false);
+      const file = created || openTemporary(final, perm, 0, owner);
       try {
         for (let written = 0; written < data.length; ) {
           const step = fs.writeSync(file.fd, data, written, data.length - written, written);

@@ -6,10 +6,11 @@ import { chunkHash, loadXxhash } from '../../../src/protocol/xxhash';
 import { FileWriter, ResumeRequest, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
 import { journaledBytes } from '../../integration/helpers/interrupt';
 
-// Renames counted (and done): a small file in a directory the writer made is created in place.
+// Renames and fchowns counted (and done): a small file in a directory the writer made is created
+// in place, and given an owner only when it did not get that one by being created.
 jest.mock('node:fs', () => {
   const actual = jest.requireActual<typeof import('node:fs')>('node:fs');
-  return { ...actual, renameSync: jest.fn(actual.renameSync) };
+  return { ...actual, renameSync: jest.fn(actual.renameSync), fchownSync: jest.fn(actual.fchownSync) };
 });
 
 /** A file that starts over (no partial state of an earlier run is used). */
@@ -121,6 +122,35 @@ describe('small files in a directory the writer made', () => {
     expect(rename).toHaveBeenCalledTimes(2);
     expect(fs.readFileSync(path.join(dir, 'old', 'f'), 'utf8')).toBe('after');
     expect(fs.readdirSync(path.join(dir, 'old'))).toEqual(['f']);
+  });
+
+  const asRoot = process.getuid?.() === 0 ? test : test.skip;
+  asRoot("as root, get no fchown when they belong to this process's user and the group the directory gives them", async () => {
+    const writer = new FileWriter(await loadXxhash(), () => undefined);
+    const own = { uid: process.geteuid!(), gid: process.getegid!() };
+    const other = own.gid === 1234 ? 2345 : 1234;
+    const ownerOf = (name: string): string => {
+      const stat = fs.statSync(path.join(dir, name));
+      return `${stat.uid}:${stat.gid}`;
+    };
+    const writeOwned = (name: string, gid: number): void =>
+      writer.writeFile(Buffer.from(path.join(dir, name)), Buffer.from(name), 0o640, mtimeNs, { uid: own.uid, gid });
+    writer.createDirectory(Buffer.from(path.join(dir, 'plain')), 0o755, mtimeNs, Buffer.from('plain'), own);
+    // A set-group-ID parent: a directory made in it inherits the bit, and its files its group whatever the process's.
+    fs.chownSync(dir, own.uid, other);
+    fs.chmodSync(dir, 0o2755);
+    writer.createDirectory(Buffer.from(path.join(dir, 'sgid')), 0o755, mtimeNs, Buffer.from('sgid'), { uid: own.uid, gid: other });
+    const fchown = (fs.fchownSync as unknown as jest.Mock).mockClear();
+    writeOwned('plain/own', own.gid);
+    writeOwned('sgid/directory-group', other);
+    expect(fchown).not.toHaveBeenCalled();
+    writeOwned('plain/other-group', other);
+    writeOwned('sgid/own-group', own.gid);
+    expect(fchown).toHaveBeenCalledTimes(2);
+    expect(ownerOf('plain/own')).toBe(`${own.uid}:${own.gid}`);
+    expect(ownerOf('sgid/directory-group')).toBe(`${own.uid}:${other}`);
+    expect(ownerOf('plain/other-group')).toBe(`${own.uid}:${other}`);
+    expect(ownerOf('sgid/own-group')).toBe(`${own.uid}:${own.gid}`);
   });
 
   test('replace a name taken after all (another writer) through a temporary, as anywhere else', async () => {
