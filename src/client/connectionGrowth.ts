@@ -4,11 +4,11 @@
  * tuner asks for, until it is done or the transfer ends.
  */
 import { FcpError } from '../errors';
-import { startTuning, TUNE_MIN_GAIN, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
+import { startTuning, TUNE_MIN_GAIN, TUNE_MIN_RATE, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
 
 /**
  * For tests only: `WINDOW_MS:MIN_GAIN` replaces the measuring window and the gain an addition
- * must bring (`50:-1` adds at every 50 ms window, whatever the goodput), so that a short copy on
+ * must bring (`50:-1` adds at every 50 ms window that moved a byte, whatever the goodput), so that a short copy on
  * loopback grows. Not a user setting: the defaults are what the benchmarks measured.
  */
 export const TEST_TUNER_ENV = 'FCP_TEST_TUNER';
@@ -49,7 +49,7 @@ export function forcedTuning(env: NodeJS.ProcessEnv = process.env): ForcedTuning
 export function growConnections(options: GrowthOptions): () => void {
   const { forced } = options;
   const window = forced ? forced.windowMs : windowMs(options.rttMs);
-  const limits: TunerLimits = { max: options.max, minGain: forced ? forced.minGain : TUNE_MIN_GAIN };
+  const limits: TunerLimits = { max: options.max, minGain: forced ? forced.minGain : TUNE_MIN_GAIN, minRate: forced ? 0 : TUNE_MIN_RATE };
   let state = startTuning(options.connections, limits);
   if (state.done) return () => undefined;
   let lastBytes = options.bytesMoved();

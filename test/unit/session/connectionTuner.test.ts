@@ -10,6 +10,7 @@ import {
   TUNE_INITIAL,
   TUNE_MAX_WINDOW_MS,
   TUNE_MIN_GAIN,
+  TUNE_MIN_RATE,
   TUNE_MIN_WINDOW_MS,
   TunerLimits,
   TunerState,
@@ -21,6 +22,7 @@ import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../../../src/protocol/constant
 const limitsArb: fc.Arbitrary<TunerLimits> = fc.record({
   max: fc.integer({ min: MIN_CONNECTIONS, max: MAX_CONNECTIONS }),
   minGain: fc.double({ min: 0, max: 2, noNaN: true }),
+  minRate: fc.constantFrom(0, TUNE_MIN_RATE),
 });
 /** Goodput of a window in bytes/s: nothing moved, or anything up to 10 GB/s. */
 const rateArb = fc.oneof(fc.constant(0), fc.double({ min: 1, max: 1e10, noNaN: true }));
@@ -56,7 +58,7 @@ describe('tuneStep', () => {
         for (const { before, rate, add } of run(initial, limits, rates)) {
           if (stalled) expect(add).toBe(0);
           // A measured window after an addition whose goodput did not grow enough.
-          if (before.settling === 0 && rate > 0 && before.before !== undefined && rate < before.before * (1 + limits.minGain)) {
+          if (before.settling === 0 && rate > 0 && rate >= limits.minRate && before.before !== undefined && rate < before.before * (1 + limits.minGain)) {
             expect(add).toBe(0);
             stalled = true;
           }
@@ -65,13 +67,14 @@ describe('tuneStep', () => {
     );
   });
 
-  it('adds only on a measured window that moved bytes, at most doubling', () => {
+  it('adds only on a measured window that moved at least minRate, at most doubling', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), limitsArb, fc.array(rateArb, { maxLength: 40 }), (initial, limits, rates) => {
         for (const { before, rate, add } of run(initial, limits, rates)) {
           if (add === 0) continue;
           expect(before.settling).toBe(0);
           expect(rate).toBeGreaterThan(0);
+          expect(rate).toBeGreaterThanOrEqual(limits.minRate);
           expect(add).toBeLessThanOrEqual(before.connections);
         }
       }),
@@ -81,7 +84,7 @@ describe('tuneStep', () => {
   it('grows to the maximum while goodput keeps growing with each addition', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), fc.integer({ min: 1, max: MAX_CONNECTIONS }), (initial, max) => {
-        const limits = { max, minGain: TUNE_MIN_GAIN };
+        const limits = { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE };
         let state = startTuning(Math.min(initial, max), limits);
         // Goodput proportional to the connections: every addition pays in full.
         for (let i = 0; i < 40 && !state.done; i++) state = tuneStep(state, state.connections * 1e6, limits).state;
@@ -91,8 +94,20 @@ describe('tuneStep', () => {
     );
   });
 
+  it('adds nothing for windows that moved only handshakes and keep-alives (a re-sync that sends no data)', () => {
+    const limits = { max: 8, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE };
+    let state = startTuning(4, limits);
+    // 4 data connections' handshakes (about 300 bytes each way) in a 300 ms window, then keep-alives.
+    for (const rate of [8000, 4000, 200, 200, 200, 200]) {
+      const step = tuneStep(state, rate, limits);
+      expect(step.add).toBe(0);
+      state = step.state;
+    }
+    expect(state).toEqual({ connections: 4, settling: 0, done: false });
+  });
+
   it('stops at the first addition that does not pay on a full link', () => {
-    const limits = { max: 32, minGain: TUNE_MIN_GAIN };
+    const limits = { max: 32, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE };
     // A link that carries 100 MB/s with 8 connections or more, 15 MB/s per connection below.
     const linkRate = (connections: number): number => Math.min(100e6, connections * 15e6);
     let state = startTuning(4, limits);
