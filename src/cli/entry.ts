@@ -1,6 +1,7 @@
 /**
  * How bin/fcp and bin/fcpd run a command's main: a reader that goes away (fcp --help | head) is
- * not an error, and `settled` runs once main has resolved (bin/ saves the V8 code cache then).
+ * not an error, and `settled` runs once main has resolved (bin/ saves the V8 code cache then, if
+ * it has no cache of this `kind` of run: src/cli/codeCache.ts).
  * fcp exits as soon as its output is flushed: once main resolves the copy is complete and
  * reported, and waiting a round trip for the SSH and data connections to finish closing would
  * only add to its time. fcpd ends when nothing is left to do.

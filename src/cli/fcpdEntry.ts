@@ -6,9 +6,10 @@ import { trace } from '../trace';
 import { runCommand } from './entry';
 import { main } from './fcpd';
 
-export function run(settled?: () => void): void {
+/** `settled(kind)`: bin/fcpd's code cache, saved after fcpd --serve as such (src/cli/codeCache.ts). */
+export function run(settled?: (kind: string) => void): void {
   trace('bundle loaded');
-  runCommand(main, false, settled);
+  runCommand(main, false, () => settled?.(process.argv.includes('--serve') ? 'serve' : ''));
 }
 
 // Run as a program (`node fcpd.js`), not loaded by bin/fcpd: in the bundle `module` is the

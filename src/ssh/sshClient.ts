@@ -51,9 +51,17 @@ export interface SshConnection {
  * bundled and in the code cache): they run while the first TCP handshake is under way
  * (connectSsh) rather than before it starts.
  */
+let ssh2Loaded = false;
+
 function ssh2(): typeof Ssh2 {
+  ssh2Loaded = true;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('ssh2') as typeof Ssh2;
+}
+
+/** Whether this process logged in over SSH (or began to): its V8 code cache is then an SSH run's (src/cli/codeCache.ts). */
+export function usedSsh(): boolean {
+  return ssh2Loaded;
 }
 
 function nameOf(host: ResolvedHost): string {

@@ -55,6 +55,31 @@ test('the cache written after a first load is what the next load of the same bun
   expect(fs.readFileSync(cache).equals(written)).toBe(false);
 });
 
+test('a run of a kind the cache was not written after writes it again, once, with both kinds', () => {
+  const bundle = writeBundle('one');
+  loadWithCodeCache(bundle, 'test').save();
+  const cache = path.join(dir, 'cache', 'fcp', caches()[0]!);
+  const header = (): string => fs.readFileSync(cache).toString('latin1').split('\n')[0]!;
+  expect(header().endsWith(' ')).toBe(true);
+
+  // A copy over SSH given the cache of a plain run: it writes the cache again, listing both kinds.
+  const overSsh = loadWithCodeCache(bundle, 'test');
+  expect((overSsh.exports.run as () => string)()).toBe('one');
+  overSsh.save('ssh');
+  expect(header().endsWith(' ,ssh')).toBe(true);
+  const bytes = fs.readFileSync(cache);
+
+  // From then on neither kind writes it.
+  loadWithCodeCache(bundle, 'test').save('ssh');
+  loadWithCodeCache(bundle, 'test').save();
+  expect(fs.readFileSync(cache).equals(bytes)).toBe(true);
+
+  // A cache whose kinds are not words is not used (and so written anew).
+  fs.writeFileSync(cache, Buffer.concat([Buffer.from(`${header().replace(/,ssh$/, ',s h')}\n`, 'latin1'), bytes.subarray(bytes.indexOf(0x0a) + 1)]));
+  loadWithCodeCache(bundle, 'test').save('ssh');
+  expect(header().endsWith(' ssh')).toBe(true);
+});
+
 test('two copies of a bundle (two installs) keep a cache each: neither replaces the other\'s', () => {
   const one = writeBundle('one', 'a.js');
   const other = writeBundle('other', 'b.js');
