@@ -18,8 +18,9 @@
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
 #      (the big file, 1,000 x 1 MiB, 10,000 x 4 KiB) with 1 % of its files changed, and re-synced
-#      unchanged; times, ratios, fcp's bytes sent against rsync's literal data, outputs checked;
-#      then the floor of the big file's delta in fcp's shape (both versions scanned at once, then
+#      unchanged; times, ratios, the 0.5x target, fcp's bytes sent against rsync's literal data,
+#      outputs checked; then the start-up floor on the same sshd (ssh true, ssh node -e 0, fcp's
+#      1-byte copy) and the floor of the big file's delta in fcp's shape (both versions scanned at once, then
 #      the old one read and the new one written, nothing else).
 #   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
 #      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
