@@ -18,8 +18,9 @@
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
 #      (the big file, 1,000 x 1 MiB, 10,000 x 4 KiB) with 1 % of its files changed, and re-synced
-#      unchanged; times, ratios, fcp's bytes sent against rsync's literal data, outputs checked;
-#      then the floor of the big file's delta in fcp's shape (both versions scanned at once, then
+#      unchanged; times, ratios, the 0.5x target, fcp's bytes sent against rsync's literal data,
+#      outputs checked; then the start-up floor on the same sshd (ssh true, ssh node -e 0, fcp's
+#      1-byte copy) and the floor of the big file's delta in fcp's shape (both versions scanned at once, then
 #      the old one read and the new one written, nothing else).
 #   7. cut (loopback, not part of all): 1 GiB with fcp -n 8 undisturbed and with one data connection
 #      killed (ss -K) at half the file by its progress, same run (reconnect's case without the WAN).
@@ -629,11 +630,23 @@ sync_compare() {
   sent_warm=$(fcp_sent)
   local cached
   cached=$(find "$DATA/state/fcp/signatures" -type f 2>/dev/null | wc -l)
-  echo "$label: rsync -a $rsync_a s (literal data ${lit_a:-?} B), rsync -a --no-whole-file $rsync_n s (literal data ${lit_n:-?} B)"
+  echo "$label: rsync -a $rsync_a s (literal data ${lit_a:-?} B), rsync -a --no-whole-file $rsync_n s (literal data ${lit_n:-?} B);" \
+    "0.5x target: $(python3 -c "print(f'{min($rsync_a, $rsync_n)/2:.2f}')") s"
   echo "  fcp $fcp s = $(ratio "$fcp" "$rsync_a")x rsync -a, $(ratio "$fcp" "$rsync_n")x --no-whole-file;" \
     "bytes sent ${sent:-?} = $(ratio "${sent:-0}" "${lit_n:-0}")x rsync's literal data"
   echo "  fcp, signature cache warm ($cached records): $fcp_warm s = $(ratio "$fcp_warm" "$rsync_a")x rsync -a, $(ratio "$fcp_warm" "$rsync_n")x --no-whole-file;" \
     "bytes sent ${sent_warm:-?} = $(ratio "${sent_warm:-0}" "${lit_n:-0}")x rsync's literal data"
+}
+
+# The start-up no delta work can remove, on the same sshd ($HOST, $SSH_CONFIG, $ON_A as
+# sync_compare's), best of RUNS: `ssh HOST true` (sshd, the login shell), `ssh HOST node -e 0`
+# (node's own start on the host besides) and fcp copying 1 byte (fcp's whole start-up and end).
+startup_floor() {
+  local dest=$1 ssh_true node_zero one CLEAN=
+  ssh_true=$(best $ON_A ssh -F "$SSH_CONFIG" "$HOST" true)
+  node_zero=$(best $ON_A ssh -F "$SSH_CONFIG" "$HOST" node -e 0)
+  one=$(best $ON_A $FCP -q -F "$SSH_CONFIG" --fcpd-path "$FCPD" "$DATA/one" "$HOST:$dest")
+  echo "start-up floor (best of $RUNS): ssh true $ssh_true s, ssh node -e 0 $node_zero s, fcp 1-byte copy $one s"
 }
 
 # The floor of a delta of one big file in fcp's shape, on this host, with nothing else: the
@@ -684,6 +697,9 @@ sync_case() {
   sync_compare "inserted (100 bytes near the start)" "$DATA/inserted" "$out/big" "$old" "$warm_big"
   sync_compare "tree, 1 % of files changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree0 $out/tree" "$warm_tree"
   sync_compare "tree, nothing changed" "$DATA/tree1" "$out/tree" "mkdir -p $out && cp -al $DATA/tree1 $out/tree" "mkdir -p $out && cp -al $DATA/tree1 $out/tree"
+  rm -rf "$out"
+  mkdir -p "$out"
+  startup_floor "$out/one"
   rm -rf "$out"
   delta_floor "$DATA/big" "$DATA/inplace"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -691,21 +691,8 @@ export class SendEngine extends TransferRun {
       this.descriptors.budget.release();
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'open', entry.source)));
     }
-    const file: SendingFile = {
-      fileId,
-      entry,
-      fd,
-      opened,
-      chunkCount: chunkCount(entry.size, this.chunkSize),
-      nextChunk: 0,
-      chunksSent: 0,
-      digest: new FileDigest(entry.size, this.chunkSize),
-      failed: false,
-      claimed,
-      delta: undefined,
-      // A file sent as a delta has no HOLE (PROTOCOL.md §7.3): its chunks are pieces of the plan.
-      sparse: this.sparseNegotiated && !signature && hasHoles(opened),
-    };
+    // A file sent as a delta has no HOLE (PROTOCOL.md §7.3): its chunks are pieces of the plan.
+    const file = this.sendingFile(fileId, entry, fd, opened, claimed, this.sparseNegotiated && !signature && hasHoles(opened));
     this.files.set(fileId, file);
     if (file.chunkCount === 0) return this.apply(this.machine.fileSent(fileId, file.digest.digest()));
     if (signature) return this.planDelta(file, signature, early?.scan);
@@ -716,6 +703,13 @@ export class SendEngine extends TransferRun {
       void this.verifyClaims();
     }
     this.wakePumps();
+  }
+
+  /** A file opened for sending, nothing of it sent yet. */
+  private sendingFile(fileId: number, entry: FileEntry, fd: number, opened: SourceState, claimed: ReadonlySet<number> | undefined, sparse: boolean): SendingFile {
+    const { chunkSize } = this;
+    const digest = new FileDigest(entry.size, chunkSize);
+    return { fileId, entry, fd, opened, chunkCount: chunkCount(entry.size, chunkSize), nextChunk: 0, chunksSent: 0, digest, failed: false, claimed, delta: undefined, sparse };
   }
 
   /**
@@ -784,22 +778,9 @@ export class SendEngine extends TransferRun {
       if (fd !== undefined) closeQuietly(fd);
       return this.descriptors.budget.release();
     }
-    const file: SendingFile = {
-      fileId,
-      entry,
-      fd,
-      opened,
-      chunkCount: chunkCount(entry.size, this.chunkSize),
-      nextChunk: 0,
-      chunksSent: 0,
-      digest: new FileDigest(entry.size, this.chunkSize),
-      failed: false,
-      claimed: undefined,
-      delta: undefined,
-      sparse: false,
-    };
+    const file = this.sendingFile(fileId, entry, fd, opened, undefined, false);
     const planned = (scan: FileScan, covered: number): void => this.guard(() => this.planMore(file, scan, covered));
-    const scan = this.scans.run(async () => (this.over || file.failed ? undefined : scanFile(this.link.xxh, fd, entry.size, this.chunkSize, signature, () => this.over || file.failed, planned)));
+    const scan = this.scanInTurn(fd, entry.size, signature, () => this.over || file.failed, planned);
     file.delta = new DeltaSending(entry.size, this.chunkSize, signature, this.scanOrFail(file, scan));
     this.files.set(fileId, file);
   }
@@ -867,8 +848,8 @@ export class SendEngine extends TransferRun {
   }
 
   /** scanFile once a scan is free (undefined when `stop` says so by then): a few files at a time. */
-  private scanInTurn(fd: number, size: number, signature: readonly SignedBlock[], stop: () => boolean): Promise<FileScan | undefined> {
-    return this.scans.run(async () => (stop() ? undefined : scanFile(this.link.xxh, fd, size, this.chunkSize, signature, stop)));
+  private scanInTurn(fd: number, size: number, signature: readonly SignedBlock[], stop: () => boolean, progress?: (scan: FileScan, covered: number) => void): Promise<FileScan | undefined> {
+    return this.scans.run(async () => (stop() ? undefined : scanFile(this.link.xxh, fd, size, this.chunkSize, signature, stop, progress)));
   }
 
   /** Stops the early scan of a file, if any; its descriptor is closed once no read is in flight on it. */
