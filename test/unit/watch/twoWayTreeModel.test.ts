@@ -129,7 +129,7 @@ test('files, directories and symlinks changed on both sides, with offline stretc
         await pair.close();
       }
     }),
-    { numRuns: 120 },
+    { numRuns: 80 },
   );
 });
 
