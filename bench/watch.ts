@@ -13,7 +13,8 @@
  *   a share of one core, per thread of fcp (is the watcher's thread idle?) and for its fcpd. One
  *   rescan pass (--interval BENCH_INTERVAL_S, default 60, in slices) and one keep-alive round fall
  *   in the window; with a BENCH_INTERVAL_S longer than the window, neither does: the cost of the
- *   watch itself.
+ *   watch itself. BENCH_TWO_WAY=1: the same of `fcp --watch --two-way` (its records under the
+ *   bench's own XDG_STATE_HOME here; fcpd's side record, over SSH, under the sshd user's, removed after).
  * Not a test: the machine has other work, so figures are indicative.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -35,6 +36,7 @@ const SETTLE_S = 10;
 const POLL_MS = 2;
 const WAIT_LIMIT_MS = 30_000;
 const CLOCK_TICKS = 100;
+const TWO_WAY = process.env.BENCH_TWO_WAY === '1';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -159,7 +161,11 @@ async function idle(link: 'local' | 'loopback'): Promise<void> {
   const where = ssh
     ? ['-F', ssh.sshConfig!, '--fcpd-path', [process.execPath, ...profiling, fcpd].join(' '), `${src}/`, `${ssh.host!}:${dst}`]
     : ['--via-fcpd', `${src}/`, dst];
-  const child = spawn(process.execPath, [...profiling, fcp, '--watch', '--json', '--interval', String(INTERVAL_S), ...where], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sideRecords = path.join(os.homedir(), '.local', 'state', 'fcp', 'two-way', 'sides');
+  const recordsBefore = new Set(fs.existsSync(sideRecords) ? fs.readdirSync(sideRecords) : []);
+  const mode = TWO_WAY ? ['--two-way'] : [];
+  const env = TWO_WAY ? { ...process.env, XDG_STATE_HOME: path.join(ROOT, 'xdg') } : process.env;
+  const child = spawn(process.execPath, [...profiling, fcp, '--watch', ...mode, '--json', '--interval', String(INTERVAL_S), ...where], { stdio: ['ignore', 'pipe', 'inherit'], env });
   // The other side: fcp's children (a local fcpd), or the sshd's (its session, fcpd).
   const sshdPid = ssh ? ssh.serverPid! : child.pid!;
   try {
@@ -183,7 +189,7 @@ async function idle(link: 'local' | 'loopback'): Promise<void> {
       [...now].map(([name, seconds]) => [name, seconds - (then.get(name) ?? 0)] as [string, number]).filter(([, seconds]) => seconds >= 0.005);
     const threads = used(after.threads, before.threads).map(([name, seconds]) => `${name} ${seconds.toFixed(2)}`).join(', ');
     const other = used(after.other, before.other);
-    console.log(`idle watch of ${FILES} files to ${ssh ? 'fcpd over SSH (loopback sshd)' : 'a local fcpd (--via-fcpd)'}, --interval ${INTERVAL_S} (initial sync ${initialS.toFixed(1)} s, ${rounds} rounds), over ${IDLE_S} s from ${SETTLE_S} s after it:`);
+    console.log(`idle ${TWO_WAY ? 'two-way ' : ''}watch of ${FILES} files to ${ssh ? 'fcpd over SSH (loopback sshd)' : 'a local fcpd (--via-fcpd)'}, --interval ${INTERVAL_S} (initial sync ${initialS.toFixed(1)} s, ${rounds} rounds), over ${IDLE_S} s from ${SETTLE_S} s after it:`);
     console.log(`  fcp ${share(after.fcp - before.fcp)} (threads, CPU s: ${threads})`);
     console.log(`  other side: ${other.map(([name, seconds]) => `${name} ${share(seconds)}`).join('; ') || 'nothing measurable'}`);
     console.log(`  load average ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (2 cores, shared)`);
@@ -191,6 +197,7 @@ async function idle(link: 'local' | 'loopback'): Promise<void> {
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('close', resolve)));
     ssh?.close();
+    if (TWO_WAY && fs.existsSync(sideRecords)) for (const name of fs.readdirSync(sideRecords)) if (!recordsBefore.has(name)) fs.rmSync(path.join(sideRecords, name), { force: true });
   }
 }
 

@@ -21,8 +21,8 @@ export const DIR_HASH = '0'.repeat(64);
 /** A directory's state as a side lists it: only its kind. */
 export const DIR_STATE: FileState = { size: 0, mtimeUs: 0, mode: DIR_MODE };
 
-/** A symlink's state: its kind and the length of its target (its version is the target: linkVersionHash). */
-export const linkState = (targetLength: number): FileState => ({ size: targetLength, mtimeUs: 0, mode: LINK_MODE });
+/** A symlink's state as a side lists it: only its kind (its version is its target: linkVersionHash, read each listing). */
+export const LINK_STATE: FileState = { size: 0, mtimeUs: 0, mode: LINK_MODE };
 
 /** What a mode's type bits name: a directory, a symlink, or (undefined) a regular file. */
 export function nodeKindOf(mode: number): NodeKind | undefined {

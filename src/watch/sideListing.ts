@@ -15,7 +15,7 @@ import { showName } from '../showName';
 import type { Recorded } from '../state/twoWayDb';
 import { FilterRule, PathFilter } from '../sync/filter';
 import { hashFile } from '../track/folder';
-import { DIR_STATE, isNode, linkState, linkVersionHash, NodeKind, nodeKindOf, DIR_HASH } from './entryKinds';
+import { DIR_HASH, DIR_STATE, isNode, LINK_STATE, linkVersionHash, NodeKind, nodeKindOf } from './entryKinds';
 import { detectRenames, Stamp } from './renames';
 
 /** A file as a side holds it; mtime in microseconds (what a receiver sets: compare.ts sameTime). */
@@ -69,10 +69,10 @@ export function under(root: Buffer, rel: string): Buffer {
   return rel.length === 0 ? root : Buffer.concat([root, SLASH, Buffer.from(rel, 'latin1')]);
 }
 
-/** An entry's state: a file's size, mtime and permission bits; a directory's or symlink's kind (and a symlink's target length). */
+/** An entry's state: a file's size, mtime and permission bits; a directory's or symlink's kind alone. */
 function stateOfStat(stat: fs.BigIntStats): FileState {
   if (stat.isDirectory()) return DIR_STATE;
-  if (stat.isSymbolicLink()) return linkState(Number(stat.size));
+  if (stat.isSymbolicLink()) return LINK_STATE;
   return { size: Number(stat.size), mtimeUs: microseconds(stat.mtimeNs), mode: Number(stat.mode) & PERM_MASK };
 }
 
@@ -130,7 +130,7 @@ async function linkEntry(root: Buffer, path: string, state: FileState): Promise<
   } catch {
     return undefined;
   }
-  return { ...state, size: target.length, hash: linkVersionHash(target), target: target.toString('latin1') };
+  return { ...state, hash: linkVersionHash(target), target: target.toString('latin1') };
 }
 
 /** The sha256 (hex) of a file; undefined when it is gone. */

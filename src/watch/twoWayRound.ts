@@ -296,7 +296,7 @@ export async function runRound(sides: RoundSides, at: Date): Promise<RoundCounts
   const incoming: Record<SideName, Incoming[]> = { here: [], there: [] };
   for (const action of plan) {
     const goes = targetOf(action, byPath.get(action.path)!);
-    if (goes) incoming[goes.on].push({ path: action.path, ...goes });
+    if (goes) incoming[goes.on].push({ path: action.path, version: goes.version });
   }
   // Versions here of files only this round makes (conflict copies).
   const madeHere = new Map<string, SideFile>();

@@ -13,6 +13,7 @@ import type { CopyOptions } from '../../src/client/copy';
 import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
 import { killAll, runFcp, spawnFcp } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
+import { treeOf } from './helpers/kindTree';
 import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
 
 jest.setTimeout(60_000);
@@ -130,6 +131,52 @@ describe.each([
     expect(files[copies[0]!]).toBe('c theirs, longer\n');
     const conflicts = running.rounds.flatMap((round) => round.conflicts);
     expect(conflicts).toEqual(expect.arrayContaining([{ path: 'c.txt', conflict: 'bothEdited', copy: copies[0] }, { path: 'e.txt', conflict: 'editOverDelete' }]));
+    expect(running.rounds.filter((round) => round.error)).toEqual([]);
+  });
+
+  test('directories and symlinks: empty ones made and deleted both ways, a directory renamed as one rename (its inode kept), links as links, a deleted directory keeps a file edited inside', async () => {
+    const a = temp.make('fcp-2way-a');
+    const b = temp.make('fcp-2way-b');
+    write(path.join(a, 'big', 'inner', 'f.txt'), 'f\n');
+    write(path.join(a, 'gone', 'edited.txt'), 'v1\n');
+    write(path.join(a, 'gone', 'other.txt'), 'other\n');
+    fs.mkdirSync(path.join(a, 'empty-a'));
+    fs.mkdirSync(path.join(b, 'empty-b', 'deeper'), { recursive: true });
+    fs.symlinkSync('big/inner/f.txt', path.join(a, 'link-a'));
+    fs.symlinkSync('/nowhere/outside', path.join(b, 'link-b'));
+    const same = (): boolean => JSON.stringify(treeOf(a)) === JSON.stringify(treeOf(b));
+    const running = startTwoWay(pairOf(a, b), path.join(temp.make('fcp-2way-state'), 'pair.db'));
+    try {
+      // Counts are read once the round that settled the trees has reported.
+      await waitFor('the first round', () => same() && treeOf(a)['link-b'] !== undefined && treeOf(b)['empty-a'] !== undefined && running.rounds.length > 0);
+      const inode = fs.statSync(path.join(b, 'big')).ino;
+      const sent = running.rounds.reduce((sum, round) => sum + round.pushed, 0);
+      running.afterNextRound(() => {
+        fs.renameSync(path.join(a, 'big'), path.join(a, 'renamed'));
+        fs.rmSync(path.join(b, 'empty-b'), { recursive: true });
+        fs.rmSync(path.join(a, 'gone'), { recursive: true });
+        fs.writeFileSync(path.join(b, 'gone', 'edited.txt'), 'v2 edited in b\n');
+        fs.unlinkSync(path.join(b, 'link-a'));
+        fs.symlinkSync('renamed/inner/f.txt', path.join(b, 'link-a'));
+        fs.unlinkSync(path.join(a, 'link-b'));
+      });
+      await waitFor('the changes on both sides', () => same() && treeOf(a)['renamed'] === 'dir' && treeOf(a)['link-b'] === undefined && treeOf(a)['link-a'] === 'link:renamed/inner/f.txt' && treeOf(a)['empty-b'] === undefined);
+      expect(fs.statSync(path.join(b, 'renamed')).ino).toBe(inode);
+      expect(running.rounds.reduce((sum, round) => sum + round.pushed, 0)).toBe(sent);
+    } finally {
+      await running.stop();
+    }
+    expect(treeOf(a)).toEqual({
+      'empty-a': 'dir',
+      gone: 'dir',
+      'gone/edited.txt': 'file:v2 edited in b\n',
+      'link-a': 'link:renamed/inner/f.txt',
+      renamed: 'dir',
+      'renamed/inner': 'dir',
+      'renamed/inner/f.txt': 'file:f\n',
+    });
+    expect(treeOf(b)).toEqual(treeOf(a));
+    expect(running.rounds.reduce((sum, round) => sum + round.renamedThere, 0)).toBe(1);
     expect(running.rounds.filter((round) => round.error)).toEqual([]);
   });
 

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { filesWithContent as files, ownFcpd, useSshdWorkspace, waitFor } from './harness';
+import { treeOf } from '../helpers/kindTree';
 import { spawnFcp } from '../helpers/run';
 import { fcpdCommand } from './sshd';
 
@@ -117,4 +118,52 @@ test('a big file renamed on the host arrives as a rename: nothing brought here, 
   const after = rounds().slice(counted);
   const sum = (key: string): number => after.reduce((total, round) => total + (round[key] as number), 0);
   expect({ renamedHere: sum('renamedHere'), pulled: sum('pulled'), pushed: sum('pushed'), deletedHere: sum('deletedHere') }).toEqual({ renamedHere: 1, pulled: 0, pushed: 0, deletedHere: 0 });
+});
+
+test('directories and symlinks over SSH: made both ways, a directory renamed on the host arrives as one rename, links as links, a deleted directory keeps a file edited inside', async () => {
+  const here = path.join(space.work, 'here-4');
+  const there = path.join(space.work, 'there-4');
+  fs.mkdirSync(path.join(here, 'tree', 'inner'), { recursive: true });
+  fs.writeFileSync(path.join(here, 'tree', 'inner', 'f.txt'), 'f\n');
+  fs.mkdirSync(path.join(here, 'gone'));
+  fs.writeFileSync(path.join(here, 'gone', 'edited.txt'), 'v1\n');
+  fs.mkdirSync(path.join(there, 'empty-there', 'deeper'), { recursive: true });
+  fs.symlinkSync('tree/inner/f.txt', path.join(here, 'link-here'));
+  fs.symlinkSync('/outside/the/tree', path.join(there, 'link-there'));
+  const args = ['-F', space.sshd.sshConfig, '--fcpd-path', fcpdCommand(space.sshd.stateDir), '--watch', '--two-way', '--interval', '1', '--json', here, `${space.sshd.alias}:${there}`];
+  const fcp = spawnFcp(args, { env: space.env, cwd: space.work });
+  const same = (): boolean => JSON.stringify(treeOf(here)) === JSON.stringify(treeOf(there));
+  const rounds = (): Record<string, unknown>[] => fcp.records().filter((record) => record.event === 'round');
+  let counted = 0;
+  let inode = 0;
+  try {
+    await waitFor('the first round', () => same() && treeOf(here)['empty-there/deeper'] === 'dir' && rounds().length > 0);
+    const settled = rounds().length;
+    await waitFor('a round after the first', () => rounds().length > settled + 1);
+    counted = rounds().length;
+    inode = fs.statSync(path.join(here, 'tree')).ino;
+    fs.renameSync(path.join(there, 'tree'), path.join(there, 'moved'));
+    fs.rmSync(path.join(there, 'gone'), { recursive: true });
+    fs.writeFileSync(path.join(here, 'gone', 'edited.txt'), 'v2 edited here\n');
+    fs.unlinkSync(path.join(there, 'link-here'));
+    fs.symlinkSync('moved/inner/f.txt', path.join(there, 'link-here'));
+    fs.rmSync(path.join(here, 'empty-there'), { recursive: true });
+    await waitFor('the changes on both sides', () => same() && treeOf(here)['moved'] === 'dir' && treeOf(here)['link-here'] === 'link:moved/inner/f.txt' && treeOf(there)['empty-there'] === undefined && treeOf(there)['gone/edited.txt'] !== undefined);
+  } finally {
+    expect(await fcp.stop()).toEqual({ code: 0, stderr: '' });
+  }
+  expect(treeOf(here)).toEqual({
+    gone: 'dir',
+    'gone/edited.txt': 'file:v2 edited here\n',
+    'link-here': 'link:moved/inner/f.txt',
+    'link-there': 'link:/outside/the/tree',
+    moved: 'dir',
+    'moved/inner': 'dir',
+    'moved/inner/f.txt': 'file:f\n',
+  });
+  expect(treeOf(there)).toEqual(treeOf(here));
+  // The directory here was renamed, not made anew and filled.
+  expect(fs.statSync(path.join(here, 'moved')).ino).toBe(inode);
+  const after = rounds().slice(counted);
+  expect(after.reduce((total, round) => total + (round.renamedHere as number), 0)).toBe(1);
 });

@@ -16,29 +16,11 @@ import { LocalSide } from '../../../src/watch/localSide';
 import { sideFilter } from '../../../src/watch/sideListing';
 import { Moves } from '../../../src/watch/twoWayMoves';
 import { RoundCounts, runRound } from '../../../src/watch/twoWayRound';
+import { Tree, treeOf } from '../../integration/helpers/kindTree';
 
 jest.setTimeout(240_000);
 
 type Side = 'a' | 'b';
-/** A tree as compared: each entry's kind and what it holds (a file's content, a symlink's target). */
-type Tree = Record<string, string>;
-
-function treeOf(root: string): Tree {
-  const out: Tree = {};
-  const visit = (rel: string): void => {
-    for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
-      const child = rel ? `${rel}/${entry.name}` : entry.name;
-      const full = path.join(root, child);
-      if (entry.isSymbolicLink()) out[child] = `link:${fs.readlinkSync(full)}`;
-      else if (entry.isDirectory()) {
-        out[child] = 'dir';
-        visit(child);
-      } else out[child] = `file:${fs.readFileSync(full, 'utf8')}`;
-    }
-  };
-  visit('');
-  return out;
-}
 
 interface Pair {
   roots: Record<Side, string>;
@@ -147,7 +129,7 @@ test('files, directories and symlinks changed on both sides, with offline stretc
         await pair.close();
       }
     }),
-    { numRuns: 120 },
+    { numRuns: 80 },
   );
 });
 
