@@ -263,8 +263,8 @@ export interface CopySummary {
   mode: CopyMode;
   /**
    * What was checked of each file: 'chunks' (fcpd: every chunk's digest, then the whole file's),
-   * for SFTP 'size', 'size+crc', 'size+blake2b', 'size+sha256' or 'size+md5' (a hash when the server can run one and --no-verify is not given), or 'none'
-   * (a local copy with --no-verify).
+   * for SFTP 'size', 'size+crc', 'size+blake2b', 'size+sha256' or 'size+md5' (a hash when the
+   * server can run one and --no-verify is not given), or 'none' (a local copy with --no-verify).
    */
   verification: 'chunks' | 'none' | SftpVerification;
   /**
