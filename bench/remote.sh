@@ -8,12 +8,10 @@
 #      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs);
 #   4. reconnect (on the WAN, 0.1 % loss unless WAN_LOSS says otherwise): iperf3 -P 8, then 1 GiB
 #      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run;
-#   5. sftp (loopback): fcp --sftp -n 1 and 4 (SFTP_SESSIONS) against scp, scp -O, and mscp where
-#      installed (else parallel sftp batches for the tree): 1 GiB pushed and pulled, the tree pushed,
-#      medians, each with its CPU seconds (client + sshd sessions, and what they left running), and
-#      the load average before and after (shared machines: CPU seconds hold where wall time does
-#      not; run it under chrt -r 50); the 1 GiB floor: ssh2's fastPut/fastGet (bench/sftpFloor.ts);
-#      sftpwan (not part of all): 1 GiB pushed and pulled against scp on the emulated WAN, wall time.
+#   5. sftp (loopback): fcp --sftp -n 1 and 4 (SFTP_SESSIONS) and -n 1 --no-verify against scp,
+#      round robin, medians: 1 GiB and the tree pushed and pulled, the load average before and after
+#      (run it under chrt -r 50); the 1 GiB floor: ssh2's fastPut/fastGet (bench/sftpFloor.ts);
+#      sftpwan (not part of all): the same on the emulated WAN, no floor, TREE_DIRS of the tree.
 #   6. sync (loopback; syncwan: the same on the emulated WAN; neither part of all): the delta (issue
 #      16) against rsync -a and rsync -a --no-whole-file in the same run, one run each: the big file
 #      with 10 regions of 4 KiB rewritten in place, with 100 bytes inserted near its start, and a tree
@@ -236,19 +234,6 @@ loopback() {
   kill "$SSHD_PID"; SSHD_PID=
 }
 
-# The 10,000-file tree as mscp would spread it, with stock tools: $1 sftp sessions at once, each
-# putting its share of the 100 directories in one batch (mscp itself splits single files too).
-parallel_sftp_tree() {
-  local sessions=$1 dir=$SSHD_DIR out=$DATA/out pids=() pid
-  mkdir -p "$out"
-  for s in $(seq 0 $((sessions - 1))); do
-    { for d in $(seq "$s" "$sessions" 99); do echo "put -r $DATA/tree/d$d $out/d$d"; done; } > "$DATA/batch$s"
-    sftp -q -F "$dir/config" -b "$DATA/batch$s" bench >/dev/null & pids+=($!)
-  done
-  for pid in "${pids[@]}"; do wait "$pid"; done
-  [ "$(find "$out" -type f | wc -l)" = 10000 ]
-}
-
 # CPU seconds the loopback sshd's finished sessions used (its reaped children: sshd, sftp-server, shells).
 sshd_cpu() { awk -v tick="$(getconf CLK_TCK)" '{print ($16 + $17) / tick}' "/proc/$SSHD_PID/stat"; }
 
@@ -287,70 +272,67 @@ with_cpu() {
   echo "$1 s (CPU $client + $server = $(python3 -c "print(f'{$client + $server:.2f}')") s)"
 }
 
-# SFTP mode (fcp --sftp, N SSH sessions; SFTP_SESSIONS lists the Ns) against scp (SFTP protocol
-# since OpenSSH 9.0; -O: the old scp protocol) and mscp where it is installed, else parallel sftp
-# batches for the tree: the 1 GiB file pushed and pulled, the tree pushed, medians of RUNS. Each
-# case also gives its CPU seconds: the client's (fcp, or scp and its ssh) and the sshd sessions'.
+# SFTP mode (fcp --sftp, N SSH sessions; SFTP_SESSIONS lists the Ns, default 1 and 4, plus -n 1
+# --no-verify) against scp (SFTP protocol since OpenSSH 9.0), round robin (every command once per
+# round, RUNS rounds, medians: the load of a shared machine falls on all alike), with the floor
+# beside: ssh2's own fastPut/fastGet with fcp's requests in flight and nothing else
+# (bench/sftpFloor.ts). The 1 GiB file and the tree (10,000 x 4 KiB; TREE_DIRS of its 100
+# directories on the WAN), pushed and pulled; each copy is compared with its source once.
 # Run it under `chrt -r 50` on a shared machine (the sshd it starts inherits the policy).
 sftp_case() {
-  echo "== SFTP over the loopback sshd, median of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "== SFTP over the loopback sshd, round robin of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   loopback_sshd reap
-  local dir=$SSHD_DIR out=$DATA/out n fcp scp_big scp_pull scp_tree par_tree port floor
-  port=$(sed -n 's/^Port //p' "$dir/sshd_config")
-  floor="node $REPO/dist/bench/sftpFloor.js"
-  CLEAN=$out
-  scp_big=$(median_cpu scp -q -F "$dir/config" "$DATA/big" "bench:$out"); scp_big=$(with_cpu "$scp_big")
-  echo "1 GiB push: scp $scp_big, scp -O $(with_cpu "$(median_cpu scp -q -O -F "$dir/config" "$DATA/big" "bench:$out")")"
-  echo "  floor, ssh2 fastPut with fcp's requests in flight: $(with_cpu "$(median_cpu $floor put "$port" "$dir/id" "$DATA/big" "$out")")"
-  for n in ${SFTP_SESSIONS:-1 4}; do
-    fcp=$(median_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "$DATA/big" "bench:$out")
-    echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_big%% *}" "$fcp")x scp"
-  done
-  scp_pull=$(median_cpu scp -q -F "$dir/config" "bench:$DATA/big" "$out"); scp_pull=$(with_cpu "$scp_pull")
-  echo "1 GiB pull: scp $scp_pull"
-  echo "  floor, ssh2 fastGet with fcp's requests in flight: $(with_cpu "$(median_cpu $floor get "$port" "$dir/id" "$out" "$DATA/big")")"
-  for n in ${SFTP_SESSIONS:-1 4}; do
-    fcp=$(median_cpu $FCP -q --sftp -n "$n" -F "$dir/config" "bench:$DATA/big" "$out")
-    echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_pull%% *}" "$fcp")x scp"
-  done
-  scp_tree=$(median_cpu scp -q -r -F "$dir/config" "$DATA/tree" "bench:$out"); scp_tree=$(with_cpu "$scp_tree")
-  par_tree=$(best parallel_sftp_tree 4)
-  echo "10,000 x 4 KiB push: scp -r $scp_tree, 4 parallel sftp batches $par_tree s (best of $RUNS)"
-  for n in ${SFTP_SESSIONS:-1 4}; do
-    fcp=$(median_cpu $FCP -q --sftp -n "$n" -r -F "$dir/config" "$DATA/tree" "bench:$out")
-    echo "  fcp --sftp -n $n: $(with_cpu "$fcp") = $(ratio "${scp_tree%% *}" "$fcp")x scp -r, $(ratio "$par_tree" "$fcp")x parallel sftp"
-  done
-  if command -v mscp >/dev/null; then
-    echo "  mscp: 1 GiB $(best mscp -q -F "$dir/config" "$DATA/big" "bench:$out") s, tree $(best mscp -q -F "$dir/config" "$DATA/tree" "bench:$out") s"
-  else
-    echo "  mscp: not installed here (not packaged for this distribution); the parallel sftp batches stand in for the tree"
-  fi
+  local port
+  port=$(sed -n 's/^Port //p' "$SSHD_DIR/sshd_config")
+  sftp_rounds bench "$SSHD_DIR/config" "" "node $REPO/dist/bench/sftpFloor.js" "$port $SSHD_DIR/id"
   echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   kill "$SSHD_PID"; SSHD_PID=
 }
 
-# SFTP mode on the emulated WAN (sftpwan, not part of all): the 1 GiB file pushed and pulled by
-# scp and fcp --sftp -n N (SFTP_SESSIONS), best of RUNS, wall time only: on a long link the window
-# in flight decides, not the two cores the loopback case shares. No tree: scp -r pays round trips
-# per file, and 10,000 files at 50 ms did not finish in minutes.
+# SFTP mode on the emulated WAN (sftpwan, not part of all): as sftp_case, without the floor (ssh2's
+# own window holds a one-session pull to 0.5-1 MB a round trip there: docs/BENCHMARKS.md), and
+# with TREE_DIRS (default 5) directories of the tree: scp -r pays round trips per file.
 sftp_wan() {
   wan_up
-  local on="bash $WAN a" cfg=$DATA/wanconfig out=$DATA/wanout
-  CLEAN=$out
-  sftp_wan_rows push "$DATA/big" "wanb:$out"
-  sftp_wan_rows pull "wanb:$DATA/big" "$out"
+  echo "== SFTP on the emulated WAN, round robin of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  TREE_DIRS=${TREE_DIRS:-5} sftp_rounds wanb "$DATA/wanconfig" "bash $WAN a" "" ""
+  echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   bash "$WAN" down
 }
 
-# One direction of sftp_wan: $1 names it, $2 and $3 are the source and the destination.
-sftp_wan_rows() {
-  local scp_time fcp n
-  scp_time=$(best $on scp -q -F "$cfg" "$2" "$3")
-  echo "1 GiB $1: scp $scp_time s"
-  for n in ${SFTP_SESSIONS:-1 4}; do
-    fcp=$(best $on $FCP -q --sftp -n "$n" -F "$cfg" "$2" "$3")
-    echo "  fcp --sftp -n $n: $fcp s = $(ratio "$scp_time" "$fcp")x scp"
-  done
+# The rounds of sftp_case and sftp_wan: host $1 in ssh_config $2, commands prefixed by $3, the floor
+# command $4 (none when empty) with its "PORT KEYFILE" $5.
+sftp_rounds() {
+  local host=$1 cfg=$2 on=$3 floor=$4 login=$5 out=$DATA/out tree=$DATA/tree n cases
+  if [ -n "${TREE_DIRS:-}" ]; then
+    tree=$DATA/subtree
+    mkdir -p "$tree"
+    for n in $(seq 0 $((TREE_DIRS - 1))); do cp -a "$DATA/tree/d$n" "$tree/"; done
+  fi
+  local files
+  files=$(find "$tree" -type f | wc -l)
+  CLEAN=$out
+  sftp_direction "${BIG_MIB:-1024} MiB push" "$DATA/big" "$host:$out" "${floor:+$floor put $login $DATA/big $out}" ""
+  sftp_direction "${BIG_MIB:-1024} MiB pull" "$host:$DATA/big" "$out" "${floor:+$floor get $login $out $DATA/big}" ""
+  sftp_direction "$files x 4 KiB push" "$tree" "$host:$out" "" -r
+  sftp_direction "$files x 4 KiB pull" "$host:$tree" "$out" "" -r
+}
+
+# One row group: scp, the floor ($4, when given), fcp --sftp -n N and -n 1 --no-verify, from $2 to
+# $3 with flags $5 (-r), round robin; then each fcp copy once more, compared with its source.
+sftp_direction() {
+  local what=$1 from=$2 to=$3 floor=$4 flags=$5 cases n local_out=$DATA/out
+  cases=("scp=$on scp -q $flags -F $cfg $from $to")
+  [ -n "$floor" ] && cases+=("floor-ssh2=$floor")
+  for n in ${SFTP_SESSIONS:-1 4}; do cases+=("fcp-n$n=$on $FCP -q --sftp -n $n $flags -F $cfg $from $to"); done
+  cases+=("fcp-n1-no-verify=$on $FCP -q --sftp -n 1 --no-verify $flags -F $cfg $from $to")
+  echo "$what, round robin of $RUNS:"
+  round_robin "${cases[@]}" | rr_table
+  rm -rf "$local_out"
+  $on $FCP -q --sftp $flags -F "$cfg" "$from" "$to"
+  if [ -n "$flags" ]; then diff -rq "${from#*:}" "$local_out/$(basename "$from")" >&2 || echo "bench: $what: the copy differs" >&2
+  else cmp "${from#*:}" "$local_out" >&2 || echo "bench: $what: the copy differs" >&2; fi
+  rm -rf "$local_out"
 }
 
 # The emulated WAN with an sshd on host B, and an ssh_config for it in $DATA/wanconfig.

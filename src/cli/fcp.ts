@@ -185,7 +185,7 @@ export function program(): Command {
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')
     .option('--via-fcpd', 'make a local copy through a local fcpd over loopback TCP, as a remote copy runs (default: in this process; --encrypt, -l and --bwlimit imply it)')
-    .option('--no-verify', 'local copies in this process: do not hash chunks (no per-chunk xxh64, no whole-file digest)')
+    .option('--no-verify', 'local copies in this process: do not hash chunks (no per-chunk xxh64, no whole-file digest); with --sftp: check sizes alone')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
     .option('-C, --compress', 'deflate chunk data on the wire where it shrinks (scp -C): pays on slow links with compressible files, costs CPU otherwise')

@@ -172,7 +172,8 @@ export interface CopyOptions {
   viaFcpd?: boolean;
   /**
    * false (--no-verify): a local copy in this process hashes nothing (no per-chunk xxh64, no
-   * whole-file digest in file events). Copies through fcpd always verify.
+   * whole-file digest in file events); a copy over SFTP (sftp: true) checks sizes alone, with no
+   * remote shell to hash. Copies through fcpd always verify.
    */
   verify?: boolean;
   /**
@@ -262,8 +263,8 @@ export interface CopySummary {
   mode: CopyMode;
   /**
    * What was checked of each file: 'chunks' (fcpd: every chunk's digest, then the whole file's),
-   * for SFTP 'size', 'size+blake2b', 'size+sha256' or 'size+md5' (a hash when the server can run one), or 'none'
-   * (a local copy with --no-verify).
+   * for SFTP 'size', 'size+crc', 'size+blake2b', 'size+sha256' or 'size+md5' (a hash when the
+   * server can run one and --no-verify is not given), or 'none' (a local copy with --no-verify).
    */
   verification: 'chunks' | 'none' | SftpVerification;
   /**
@@ -601,6 +602,7 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
       work,
       flags,
       walk: { recursive: options.recursive ?? false, followSymlinks: options.followSymlinks ?? false, filter: options.filter },
+      verify: options.verify !== false,
       events: report.events,
       log,
     });
@@ -804,9 +806,9 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
     throw new FcpError('FCP_ERR_USAGE', `cipher ${options.cipher} and no encryption were both asked for`, { hint: 'give one of -c and --no-encrypt' });
   }
   if (options.partialDir !== undefined) checkPartialDir(options.partialDir);
-  if (options.verify === false && ('between' in planned || !runsInProcess(planned, options))) {
-    throw new FcpError('FCP_ERR_USAGE', '--no-verify applies only to local copies made in this process', {
-      hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt',
+  if (options.verify === false && ('between' in planned || !(runsInProcess(planned, options) || options.sftp))) {
+    throw new FcpError('FCP_ERR_USAGE', '--no-verify applies only to local copies made in this process and to copies over SFTP (--sftp)', {
+      hint: 'leave out --no-verify (copies through fcpd always verify), or --via-fcpd and --encrypt; with --sftp it checks sizes alone',
     });
   }
   refuseDaemonMix(planned, options);

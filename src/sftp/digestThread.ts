@@ -9,20 +9,22 @@
  */
 import { Worker } from 'node:worker_threads';
 import { FcpError } from '../errors';
+import { CKSUM, cksumFactory } from './cksum';
 
 /**
  * The thread's code, as source: fcp runs bundled into one file (scripts/bundle.ts), so there is
- * no module of its own to load. Messages: [id, algorithm] opens a hash, [id, memory, length]
+ * no module of its own to load (cksum.ts's CRC comes as its source text). Messages: [id, algorithm] opens a hash, [id, memory, length]
  * feeds one (the memory transferred), [id] ends it; each gets one answer, in order: the memory
  * fed, transferred back, or the digest's hex.
  */
 const THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const newCksum = (${cksumFactory.toString()})();
 const hashes = new Map();
 parentPort.on('message', ([id, what, length]) => {
   if (typeof what === 'string') {
-    hashes.set(id, createHash(what));
+    hashes.set(id, what === ${JSON.stringify(CKSUM)} ? newCksum() : createHash(what));
     parentPort.postMessage(null);
   } else if (what !== undefined) {
     hashes.get(id).update(new Uint8Array(what, 0, length));
@@ -50,7 +52,7 @@ export class DigestThread {
   private nextId = 0;
   private failure: FcpError | undefined;
 
-  /** A new hash of `algorithm` (a Node name: blake2b512, sha256, md5). */
+  /** A new hash of `algorithm` (a Node name: blake2b512, sha256, md5; or CKSUM). */
   open(algorithm: string): ThreadedHash {
     const id = this.nextId++;
     void this.ask([id, algorithm]).catch(() => undefined);

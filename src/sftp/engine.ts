@@ -33,6 +33,8 @@ export interface SftpCopyOptions {
   /** MODE flags, as an fcpd session gets them. */
   flags: number;
   walk: WalkOptions;
+  /** false (--no-verify): sizes alone are checked, and no remote shell is started to hash. */
+  verify: boolean;
   events: TransferEvents;
   log(line: string): void;
 }
@@ -118,7 +120,7 @@ export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyRe
     const first = sessions[0]!;
     // The probe starts a shell (a login shell's rc files: a second and more on some hosts): the
     // copy starts without waiting for it.
-    const hash = remoteHash(shells, options.log);
+    const hash = options.verify ? remoteHash(shells, options.log) : undefined;
     const planned = await plan(options, first.fs);
     const files = planned.entries.filter((entry) => entry.kind === 'file');
     options.events.start?.(files.length, files.reduce((sum, file) => sum + (file.kind === 'file' ? file.size : 0), 0));

@@ -53,8 +53,11 @@ export interface MoveOptions {
   destinationPath(entryPath: Buffer): Buffer;
   /** SSH sessions, numbered from 0. */
   sessions: number;
-  /** The hash both sides compare, when both can compute it: the remote probe's answer, awaited only to verify. */
-  hash: Promise<RemoteHashTool | undefined>;
+  /**
+   * The hash both sides compare, when both can compute it: the remote probe's answer, awaited
+   * only to verify; undefined when none is to be compared (--no-verify: sizes alone).
+   */
+  hash: Promise<RemoteHashTool | undefined> | undefined;
   events: TransferEvents;
   log(line: string): void;
 }
@@ -87,8 +90,9 @@ class ChunkBuffers {
 class HashChoice {
   private answer: { tool: RemoteHashTool | undefined } | undefined;
 
-  constructor(probed: Promise<RemoteHashTool | undefined>) {
-    void probed.then((tool) => (this.answer = { tool }));
+  constructor(probed: Promise<RemoteHashTool | undefined> | undefined) {
+    if (probed) void probed.then((tool) => (this.answer = { tool }));
+    else this.answer = { tool: undefined };
   }
 
   /** The Node name of the hash to take of a file's bytes as they move; undefined: none will be compared. */
@@ -198,9 +202,9 @@ class FileJob {
       }
       if (this.entry.size >= STREAMED_DIGEST_MIN_BYTES) {
         if (!source.local) {
-          this.sourceDigest = hash.then((tool) => tool && source.hash(this.entry.source, tool, this.entry.size));
-          this.sourceDigest.catch(() => undefined);
-        } else if (this.moved) {
+          this.sourceDigest = hash?.then((tool) => tool && source.hash(this.entry.source, tool, this.entry.size));
+          this.sourceDigest?.catch(() => undefined);
+        } else if (this.moved && hash) {
           // Chunks hashed before the probe answered are told to the stream at once.
           void hash.then((tool) => {
             if (!tool || tool.tool.node !== this.movedAlgorithm || this.abandoned) return;

@@ -3,7 +3,7 @@
  * remote shell (remoteShell.ts). One exec per file cost an SSH channel, a shell start and a round
  * trip each (about 2 s a file on a loaded host), so files asked for while a command runs wait and
  * go together in the next one. A tool that takes -z hashes the whole batch in one process
- * (`b2sum -z -- a b ...`: a NUL-ended line per file it could read, its name unescaped, in order);
+ * (`cksum -z -- a b ...`: a NUL-ended line per file it could read, its name unescaped, in order);
  * one that does not is run once per file in a shell loop, each file on standard input, so that the
  * output is one line per file in order.
  */
@@ -12,7 +12,7 @@ import { showName } from '../showName';
 import { shellQuote } from '../ssh/remoteCommand';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { ShellRunner } from './remoteShell';
-import type { RemoteHashTool } from './verification';
+import { digestInLine, RemoteHashTool } from './verification';
 
 /** At most this many files in one command... */
 const MAX_BATCH_FILES = 256;
@@ -79,21 +79,21 @@ export class RemoteHasher {
 
   /** Each request's digest, or undefined where the output has none for it. */
   private digests(batch: Request[], stdout: string): (string | undefined)[] {
-    if (this.hashTool.zero) {
+    const { tool, zero } = this.hashTool;
+    if (zero) {
       // A file that could not be read has no line: a line belongs to the next request of its name.
       const lines = stdout.split('\0');
       let next = 0;
       return batch.map((request) => {
-        const digest = /^([0-9a-f]+) [ *]/.exec(lines[next] ?? '')?.[1];
-        if (!digest || lines[next]!.slice(digest.length + 2) !== argument(request.path)) return undefined;
-        next++;
+        const digest = digestInLine(tool, lines[next] ?? '', argument(request.path));
+        if (digest) next++;
         return digest;
       });
     }
     const lines = stdout.split('\n');
     // One line per file and a final newline; anything else cannot be matched to the files.
     if (lines.length !== batch.length + 1) return [];
-    return batch.map((_, index) => /^([0-9a-f]+) {1,2}-$/.exec(lines[index]!)?.[1]);
+    return batch.map((_, index) => digestInLine(tool, lines[index]!));
   }
 
   private async runBatch(batch: Request[]): Promise<void> {

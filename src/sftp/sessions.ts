@@ -19,7 +19,7 @@ import { SFTP_CHUNK_BYTES } from './resume';
  * reads could have moved 80. A larger window costs no memory: the server sends only answers to
  * requests, and every read's answer already has its buffer.
  */
-const RECEIVE_WINDOW_BYTES = 2 * CHUNKS_PER_SESSION * SFTP_CHUNK_BYTES;
+export const RECEIVE_WINDOW_BYTES = 2 * CHUNKS_PER_SESSION * SFTP_CHUNK_BYTES;
 
 export interface SftpSession {
   ssh: SshConnection;
@@ -59,7 +59,7 @@ function coalesceWrites(ssh: SshConnection): void {
  * hands each packet to the channel's push, then adjusts the window itself only when it is down to
  * 1 MiB, which this keeps it from reaching.
  */
-function widenReceiveWindow(ssh: SshConnection, sftp: SFTPWrapper): void {
+export function widenReceiveWindow(ssh: SshConnection, sftp: SFTPWrapper): void {
   const channel = sftp as unknown as { push(data: Buffer | null): unknown; incoming?: { window?: unknown }; outgoing?: { id?: unknown } };
   const protocol = (ssh.client as unknown as { _protocol?: { channelWindowAdjust?(id: number, amount: number): void } })._protocol;
   const { incoming, outgoing } = channel;

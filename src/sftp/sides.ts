@@ -4,11 +4,11 @@
  * bytes; the remote side speaks UTF-8 (SFTP v3 paths are strings in ssh2), which the engine
  * checks before a name gets here.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
 import { fsError } from '../transfer/fsError';
+import { localHash } from './cksum';
 import { SFTP_FAILURE } from './remoteFs';
 import { RemoteHasher } from './remoteHasher';
 import type { ShellPool } from './remoteShell';
@@ -102,7 +102,7 @@ export function localSide(): Side {
     remove: (path) => attempt('remove', path, () => fs.promises.unlink(path)),
     hash: (path, hashTool) =>
       attempt('read', path, async () => {
-        const hash = createHash(hashTool.tool.node);
+        const hash = localHash(hashTool.tool.node);
         const file = await fs.promises.open(path, 'r');
         try {
           for await (const chunk of file.createReadStream({ highWaterMark: HASH_READ_BYTES, autoClose: false })) hash.update(chunk as Buffer);

@@ -11,7 +11,7 @@ import { shellQuote } from '../ssh/remoteCommand';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { ShellPool, ShellStream } from './remoteShell';
 import { SFTP_CHUNK_BYTES } from './resume';
-import type { RemoteHashTool } from './verification';
+import { digestInLine, RemoteHashTool } from './verification';
 
 /** Files smaller than this are hashed after they are written, many per command (remoteHasher.ts). */
 export const STREAMED_DIGEST_MIN_BYTES = 64 * SFTP_CHUNK_BYTES;
@@ -30,7 +30,6 @@ const MAX_COMPLAINT = 200;
  */
 const line = (word: string | number): string => `: ${word}`;
 const END = 'end';
-const DIGEST_LINE = /(?:^|\n)([0-9a-f]+) {1,2}-\n?$/;
 
 /** What the loop prints when a read failed: the digest printed anyway is of part of the file. */
 const READ_FAILED = 'fcp-stream-failed';
@@ -55,9 +54,11 @@ export class StreamedDigest {
     this.stream = shells.stream(command(tool, path), `the streamed ${tool.tool.command} of ${path}`);
     this.digest = this.stream.output.then(
       (output) => {
-        const digest = DIGEST_LINE.exec(output);
-        this.complaint = (digest ? output.slice(0, digest.index) : output).slice(0, MAX_COMPLAINT);
-        return output.includes(READ_FAILED) ? undefined : digest?.[1];
+        // The tool's line for standard input ends the output; anything before it is a complaint.
+        const last = output.replace(/\n$/, '').lastIndexOf('\n') + 1;
+        const digest = digestInLine(tool.tool, output.slice(last).replace(/\n$/, ''));
+        this.complaint = (digest ? output.slice(0, last) : output).slice(0, MAX_COMPLAINT);
+        return output.includes(READ_FAILED) ? undefined : digest;
       },
       () => undefined,
     );

@@ -2,12 +2,13 @@
  * SFTP mode against a real OpenSSH server whose sessions have no Node.js on their PATH (SetEnv
  * PATH in its sshd_config): fcp finds no fcpd, finds no Node, says so in one line and copies over
  * SFTP; --sftp does it by choice. Trees go both ways identical (content, modes, links, empty
- * directories; mtimes to the second, all SFTP v3 carries), sizes and SHA-256 are verified, an
+ * directories; mtimes to the second, all SFTP v3 carries), sizes and cksum's CRC are verified
+ * (sizes alone with --no-verify), an
  * earlier run's temporary is continued, and errors are those of fcpd mode: -r missing, permission
  * denied (as nobody, whose sessions are internal-sftp only) and a full disk (a tmpfs), each named
  * with its file, the rest copied, exit 8.
  */
-import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { leftoverTemporaries } from '../helpers/compare';
@@ -34,7 +35,7 @@ beforeAll(async () => {
   const bin = path.join(work, 'bin');
   fs.mkdirSync(bin);
   // A shell and the basic tools every host has, and no Node.js.
-  for (const tool of ['sh', 'cut', 'dd', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
+  for (const tool of ['sh', 'cut', 'dd', 'cksum', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
   // sshd reads authorized keys as the user: nobody's copy must be where nobody can read it.
   const key = path.join(work, 'id_ed25519');
   const userKey = { file: key, pub: keygen(key) };
@@ -72,6 +73,9 @@ function expectSameTreeToTheSecond(copy: string, original: string): void {
   expect(toSeconds(snapshot(copy))).toEqual(toSeconds(snapshot(original)));
 }
 
+/** What cksum prints first for `bytes`: the digest SFTP mode compares. */
+const cksum = (bytes: Buffer): string => execFileSync('cksum', { input: bytes }).toString().split(' ')[0]!;
+
 function jsonRecords(stdout: string): { event: string; [key: string]: unknown }[] {
   return stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string });
 }
@@ -88,7 +92,7 @@ describe('a remote host without Node.js', () => {
     expect(leftoverTemporaries(dest)).toEqual([]);
   });
 
-  test('download of a tree with --json: same events as fcpd mode, summary says sftp and size+sha256', async () => {
+  test('download of a tree with --json: same events as fcpd mode, summary says sftp and size+crc', async () => {
     const dest = fresh('down');
     const run = await runFcp([...login(), '--json', '-r', at(tree), dest], { env });
     expectExit(run, 0);
@@ -99,8 +103,24 @@ describe('a remote host without Node.js', () => {
     const files = records.filter((r) => r.event === 'file');
     expect(files.map((r) => r.path).sort()).toEqual(['tree/big.bin', 'tree/empty', 'tree/run.sh', 'tree/secret', 'tree/sub dir/deeper/leaf', 'tree/sub dir/nested.dat']);
     const big = files.find((r) => r.path === 'tree/big.bin')!;
-    expect(big.digest).toBe(require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(tree, 'big.bin'))).digest('hex'));
-    expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 6, filesFailed: 0, mode: 'sftp', verification: 'size+sha256', connections: 3 });
+    expect(big.digest).toBe(cksum(fs.readFileSync(path.join(tree, 'big.bin'))));
+    expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 6, filesFailed: 0, mode: 'sftp', verification: 'size+crc', connections: 3 });
+  });
+
+  test('--sftp --no-verify: sizes alone, no digests, the tree identical', async () => {
+    const dest = fresh('noverify');
+    fs.mkdirSync(dest);
+    const run = await runFcp([...login(), '--sftp', '--no-verify', '--json', '-r', tree, at(dest)], { env });
+    expectExit(run, 0);
+    expectSameTreeToTheSecond(path.join(dest, 'tree'), tree);
+    const records = jsonRecords(run.stdout);
+    expect(records.filter((r) => r.event === 'file' && r.digest !== undefined)).toEqual([]);
+    expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 6, filesFailed: 0, mode: 'sftp', verification: 'size' });
+  });
+
+  test('--no-verify without --sftp, to a host: a usage error naming both ways it applies', async () => {
+    const run = await runFcp([...login(), '--no-verify', '-r', tree, at(fresh('noverify-refused'))], { env });
+    expectFailure(run, 2, 'FCP_ERR_USAGE', /--no-verify applies only to local copies made in this process and to copies over SFTP \(--sftp\)/);
   });
 
   test('without -r a directory is refused as in fcpd mode: FCP_ERR_IS_DIRECTORY, exit 4, nothing written', async () => {
@@ -141,7 +161,7 @@ describe('--sftp', () => {
       expect(run.stderr).not.toMatch(/hashing it again/);
     }
     const file = jsonRecords(push.stdout).find((record) => record.event === 'file');
-    expect(file?.digest).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(file?.digest).toBe(cksum(data));
     expect(fs.readFileSync(remote).equals(data)).toBe(true);
     expect(fs.readFileSync(back).equals(data)).toBe(true);
     expect(fs.statSync(back).mode & 0o777).toBe(0o640);

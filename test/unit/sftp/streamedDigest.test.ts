@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CKSUM, localHash } from '../../../src/sftp/cksum';
 import { ShellPool } from '../../../src/sftp/remoteShell';
 import { SFTP_CHUNK_BYTES } from '../../../src/sftp/resume';
 import { StreamedDigest } from '../../../src/sftp/streamedDigest';
@@ -54,6 +55,16 @@ describe('StreamedDigest', () => {
     expect(countLines()).toEqual([': 32\n', ': 9\n']);
     await expect(shells.run('echo still here', 'echo', 5000)).resolves.toBe('still here\n');
     expect(local.execs).toEqual(['exec sh']);
+  });
+
+  test("cksum's line, which names no file, gives its CRC", async () => {
+    const { name, data } = file(33, 5);
+    const crcTool = { tool: HASH_TOOLS.find((candidate) => candidate.name === 'crc')!, zero: true };
+    const stream = new StreamedDigest(shells, crcTool, name);
+    stream.feed(34);
+    const expected = localHash(CKSUM);
+    expected.update(data);
+    await expect(stream.finish(data.length)).resolves.toBe(expected.digest('hex'));
   });
 
   test('a digest of the chunks fed only, when the copy stops early', async () => {
