@@ -12,10 +12,19 @@ import type { CopyOptions } from '../../src/client/copy';
 import { RoundReport, watch } from '../../src/watch/watch';
 import { compareTrees } from './helpers/compare';
 import { killAll, spawnFcp } from './helpers/run';
-import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
+import { countingLauncher, toggleProxy, waitFor as waitWithin } from './helpers/watchLink';
 import { useTempDirs } from './helpers/tmp';
 
-jest.setTimeout(60_000);
+/**
+ * The bound of a wait for a round's outcome where how soon is not what a test checks: seconds
+ * here, but on a machine loaded many times over (the suite beside other builds) an initial sync
+ * alone took over 20 s. The waits end as soon as their condition holds.
+ */
+const SETTLE_MS = 90_000;
+const waitFor = (what: string, check: () => boolean, ms = SETTLE_MS): Promise<void> => waitWithin(what, check, ms);
+
+// A test waits for a few rounds, each bounded by SETTLE_MS.
+jest.setTimeout(300_000);
 
 /**
  * The real @parcel/watcher, whose events a test can hold back (what the events miss is the

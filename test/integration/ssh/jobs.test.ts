@@ -150,12 +150,35 @@ test('--background returns before the copy ends; --jobs and --job show its progr
   expect(sha256(path.join(work, 'remote', 'one.bin'))).toBe(sha256(source));
 });
 
+/** Waits until process `pid` is gone (a zombie counts as gone). */
+async function untilGone(pid: number, what: string): Promise<void> {
+  for (const deadline = Date.now() + WAIT_MS; isRunning(pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  if (isRunning(pid)) throw new Error(`${what} (pid ${pid}) is still running after ${WAIT_MS / 1000} s`);
+}
+
+/** Waits until a part file's lock is released: removed, or left by a process that is gone. */
+async function untilUnlocked(lock: string): Promise<void> {
+  const holder = (): number | undefined => {
+    try {
+      return Number.parseInt(fs.readFileSync(lock, 'utf8'), 10) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const held = (): boolean => fs.existsSync(lock) && (holder() === undefined || isRunning(holder()!));
+  for (const deadline = Date.now() + WAIT_MS; held() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  if (held()) throw new Error(`${lock} is still held (pid ${holder()}) after ${WAIT_MS / 1000} s`);
+}
+
 /**
  * Waits until the receiver's journal at `journal` vouches for a verified chunk: then its part file
  * is resume state, which the receiver keeps when the transfer stops (with none, it removes it).
+ * The file arriving whole first (`.NAME.fcp-part.journal` -> NAME) fails at once: the job ran out
+ * before it could be stopped mid-way, and no journal will come.
  */
 async function untilJournaled(journal: string, size = SIZE): Promise<void> {
   const xxh = await loadXxhash();
+  const whole = path.join(path.dirname(journal), path.basename(journal).replace(/^\.(.*)\.fcp-part\.journal$/, '$1'));
   // A journal being created has no header yet: nothing held.
   const held = (): number => {
     try {
@@ -164,18 +187,24 @@ async function untilJournaled(journal: string, size = SIZE): Promise<void> {
       return 0;
     }
   };
-  for (const deadline = Date.now() + WAIT_MS; held() === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+  for (const deadline = Date.now() + WAIT_MS; held() === 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    if (fs.existsSync(whole)) throw new Error(`${whole} arrived whole before a chunk was seen journaled: the job was not stopped mid-way`);
+  }
   expect(held()).toBeGreaterThan(0);
 }
 
 test('a runner killed with -9 mid-job is started again by fcp --jobs, and the job resumes and finishes', async () => {
   const { id, pid } = await startJob([shortSource, remote('two.bin')]);
   // Some chunks verified and in the receiver's journal (flushed every second), so that there is
-  // something to resume: what fcp has sent runs ahead of that by the chunks in flight.
-  await until(id, (job) => job.state === 'running', 'started');
+  // something to resume: what fcp has sent runs ahead of that by the chunks in flight. Watched
+  // from the start (a journal means the job runs): an fcp --job run per look would cost seconds
+  // of the few the job lasts on a loaded machine.
   await untilJournaled(path.join(work, 'remote', '.two.bin.fcp-part.journal'), SHORT_SIZE);
   process.kill(pid, 'SIGKILL');
-  for (const deadline = Date.now() + 10_000; isRunning(pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  await untilGone(pid, 'the killed runner');
+  // Its worker, losing the runner, stops; so does the fcpd receiving for it, whose lock on the part
+  // file must be gone for the next run to resume into it (a live holder's part file is left alone).
+  await untilUnlocked(path.join(work, 'remote', '.two.bin.fcp-part.lock'));
   const list = await fcp(['--jobs', '--json']);
   expectExit(list, 0);
   const restarted = runnerPid();
@@ -193,7 +222,8 @@ test('a job started from a shell that then exits (and is hung up on) still compl
   // No runner yet: the shell's fcp starts it.
   const old = runnerPid();
   if (old) process.kill(old, 'SIGTERM');
-  for (const deadline = Date.now() + 10_000; old && alive(old) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  // Zombie-aware: a runner's new parent may reap it late (or never, as PID 1 of some containers).
+  if (old) await untilGone(old, 'the runner stopped with SIGTERM');
   const fcpCommand = [process.execPath, path.join(REPO, 'bin', 'fcp'), '--background', '--json', ...explicitLogin(sshd), ...SLOW, shortSource, remote('three.bin')];
   const quoted = fcpCommand.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
   // The shell hangs up on its whole process group as it leaves, as a closing terminal does.
@@ -217,12 +247,16 @@ test('a job whose destination a running job writes waits queued; --max-jobs 1 qu
   await until(second.id, (job) => job.state === 'running', 'ran after the first');
   expectExit(await fcp(['--cancel', second.id]), 0);
 
+  // Only the third need last (4 s at SLOW) for the fourth to be seen queued behind it.
+  const tiny = path.join(work, 'tiny.bin');
+  writeFile(tiny, content(1000, 'jobs-test/tiny'), 0o644, 3);
   const third = await startJob(['--max-jobs', '1', small, remote('third.bin')]);
-  const fourth = await startJob(['--max-jobs', '1', small, remote('fourth.bin')]);
+  const fourth = await startJob(['--max-jobs', '1', tiny, remote('fourth.bin')]);
   await until(third.id, (job) => job.state === 'running', 'ran');
   expect((await getJob(fourth.id)).state).toBe('queued');
   await until(fourth.id, (job) => job.state === 'done', 'ran after the third');
-  expect(sha256(path.join(work, 'remote', 'fourth.bin'))).toBe(sha256(small));
+  expect((await getJob(third.id)).state).toBe('done');
+  expect(sha256(path.join(work, 'remote', 'fourth.bin'))).toBe(sha256(tiny));
 });
 
 test('--cancel --discard removes the partial files a job left at a local destination', async () => {

@@ -11,7 +11,16 @@ import * as path from 'node:path';
 import { childEnv, content, expectExit, expectFailure, expectSameTree, killAll, Run, runFcp, sha256, snapshot, tempDir, unique, writeFile, writeSshConfig } from './harness';
 import { aliasLogin, atAlias, fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
 
-jest.setTimeout(90_000);
+// A test is at most two fcp runs and a few local rsyncs: each run bounded by COPY_MS.
+jest.setTimeout(300_000);
+/** One fcp run's bound: a copy here takes seconds, but minutes on a machine loaded by other work. */
+const COPY_MS = 120_000;
+/**
+ * fcp's own --timeout for the copies over SSH, within COPY_MS: its default (30 s for the launch and
+ * for a relayed connection to arrive) ran out on a machine loaded twenty times over, and how fast
+ * is not what these tests check.
+ */
+const LOADED_TIMEOUT = ['--timeout', '100'];
 
 let sshd: Sshd;
 let home: string;
@@ -46,21 +55,21 @@ function copyArgs(direction: Direction, src: string, dest: string): { ssh: strin
   const fcpd = ['--fcpd-path', fcpdCommand(sshd.stateDir)];
   switch (direction) {
     case 'push':
-      return { ssh: viaAlias(), from: src, to: remote(dest) };
+      return { ssh: [...viaAlias(), ...LOADED_TIMEOUT], from: src, to: remote(dest) };
     case 'pull':
-      return { ssh: viaAlias(), from: remote(src), to: dest };
+      return { ssh: [...viaAlias(), ...LOADED_TIMEOUT], from: remote(src), to: dest };
     case 'local':
       return { ssh: [], from: src, to: dest };
     case 'direct':
     case 'relayed':
-      return { ssh: ['-F', twoHosts, ...fcpd, ...(direction === 'relayed' ? ['-3'] : [])], from: `host1:${src}`, to: `host2:${dest}` };
+      return { ssh: ['-F', twoHosts, ...fcpd, ...LOADED_TIMEOUT, ...(direction === 'relayed' ? ['-3'] : [])], from: `host1:${src}`, to: `host2:${dest}` };
   }
 }
 
 /** `fcp [options] src dest` in one direction; expects `exit`. */
 async function fcpCopy(direction: Direction, options: string[], src: string, dest: string, exit = 0): Promise<Run> {
   const { ssh, from, to } = copyArgs(direction, src, dest);
-  const run = await runFcp([...ssh, ...options, from, to], { env });
+  const run = await runFcp([...ssh, ...options, from, to], { env, timeoutMs: COPY_MS });
   expectExit(run, exit);
   return run;
 }
@@ -122,15 +131,21 @@ function linkedTree(): string {
 }
 
 describe('-H keeps hard links within the copy, as rsync -aH does', () => {
+  // rsync's answer for the tree every direction copies: the same each time, so made once.
+  let rsyncGroups: string[][];
+  beforeAll(() => {
+    const rsynced = freshDir('links-rsync');
+    execFileSync('rsync', ['-aH', linkedTree(), rsynced]);
+    rsyncGroups = linkGroups(path.join(rsynced, 'tree'));
+  });
+
   test.each(DIRECTIONS)('%s', async (direction) => {
     const tree = linkedTree();
     const dest = freshDir('links-dest');
     await fcpCopy(direction, ['-r', '-H'], tree, dest);
-    const rsynced = freshDir('links-rsync');
-    execFileSync('rsync', ['-aH', tree, rsynced]);
     const copied = path.join(dest, 'tree');
     expect(linkGroups(copied)).toEqual([['big', 'big-again', 'sub/big'], ['shared'], ['small', 'sub/small'], ['solo']]);
-    expect(linkGroups(copied)).toEqual(linkGroups(path.join(rsynced, 'tree')));
+    expect(linkGroups(copied)).toEqual(rsyncGroups);
     expect(contents(copied)).toEqual(contents(tree));
     expect(fs.statSync(path.join(copied, 'big')).nlink).toBe(3);
   });
@@ -180,10 +195,17 @@ function backupCase(): { tree: string; fcpDest: string; rsyncDest: string } {
 }
 
 describe('--backup renames what a copy replaces to NAME~ first, as rsync -b does', () => {
-  test.each(DIRECTIONS)('%s', async (direction) => {
-    const { tree, fcpDest, rsyncDest } = backupCase();
-    await fcpCopy(direction, ['-r', '--backup'], tree, fcpDest);
+  // rsync's answer for the case every direction copies: the same each time, so made once.
+  let rsyncListing: Record<string, string>;
+  beforeAll(() => {
+    const { tree, rsyncDest } = backupCase();
     execFileSync('rsync', ['-a', '--backup', tree, rsyncDest]);
+    rsyncListing = listing(path.join(rsyncDest, 'tree'));
+  });
+
+  test.each(DIRECTIONS)('%s', async (direction) => {
+    const { tree, fcpDest } = backupCase();
+    await fcpCopy(direction, ['-r', '--backup'], tree, fcpDest);
     expect(listing(path.join(fcpDest, 'tree'))).toEqual({
       changed: 'new content\n',
       'changed~': 'old content, longer\n',
@@ -192,7 +214,7 @@ describe('--backup renames what a copy replaces to NAME~ first, as rsync -b does
       new: 'brand new\n',
       same: 'same\n',
     });
-    expect(listing(path.join(fcpDest, 'tree'))).toEqual(listing(path.join(rsyncDest, 'tree')));
+    expect(listing(path.join(fcpDest, 'tree'))).toEqual(rsyncListing);
   });
 
   test('--suffix .bak names the backups; a rerun replaces nothing and backs nothing up', async () => {
@@ -241,9 +263,17 @@ function twin(tree: string): string {
 }
 
 describe('--remove-source-files removes each source file, symlink and link once it is in place, as rsync does', () => {
+  // What rsync -a (which sends the FIFO, -D) leaves of the tree every direction copies: the
+  // same each time, so made once.
+  let rsyncLeft: string[];
+  beforeAll(() => {
+    const rsyncTree = twin(removalTree());
+    execFileSync('rsync', ['-aH', '--no-D', '--remove-source-files', rsyncTree, freshDir('remove-rsync')]);
+    rsyncLeft = paths(rsyncTree);
+  });
+
   test.each(DIRECTIONS)('%s', async (direction) => {
     const tree = removalTree();
-    const rsyncTree = twin(tree);
     const before = listing(tree);
     const dest = freshDir('remove-dest');
     // The FIFO is skipped (exit 8, partial) and so stays; everything else that was sent goes.
@@ -251,9 +281,8 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(paths(tree)).toEqual(['sub/', 'sub/empty/', 'sub/fifo']);
     delete before['sub/fifo'];
     expect(listing(path.join(dest, 'tree'))).toEqual(before);
-    // rsync -a (which sends the FIFO, -D) leaves the same directories behind.
-    execFileSync('rsync', ['-aH', '--no-D', '--remove-source-files', rsyncTree, freshDir('remove-rsync')]);
-    expect(paths(rsyncTree)).toEqual(paths(tree));
+    // rsync leaves the same directories behind.
+    expect(rsyncLeft).toEqual(paths(tree));
   });
 
   test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
@@ -275,19 +304,34 @@ function toSeconds(entries: ReturnType<typeof snapshot>): Record<string, unknown
   return Object.fromEntries(Object.entries(entries).map(([name, entry]) => [name, { ...entry, mtimeUs: String(BigInt(entry.mtimeUs) / 1_000_000n) }]));
 }
 
+/** tree/: files and a directory of several modes and mtimes, all fixed. */
+function preserveTree(): string {
+  const tree = path.join(freshDir('preserve'), 'tree');
+  writeFile(path.join(tree, 'run.sh'), Buffer.from('#!/bin/sh\n'), 0o750, 0);
+  writeFile(path.join(tree, 'sub', 'private'), content(1024 * 1024 + 5, 'preserve'), 0o600, 1);
+  fs.chmodSync(path.join(tree, 'sub'), 0o711);
+  // Fixed directory mtimes too: every tree made by this is the same to the microsecond.
+  fs.utimesSync(path.join(tree, 'sub'), 1_333_333_333.5, 1_333_333_333.5);
+  fs.utimesSync(tree, 1_444_444_444.5, 1_444_444_444.5);
+  return tree;
+}
+
 describe('-p (scp) is accepted: modes and mtimes are kept with or without it, as scp -p keeps them', () => {
+  // scp -p's copy of the tree every direction copies (an SSH login each time): made once.
+  let scpCopy: Record<string, unknown>;
+  beforeAll(() => {
+    const scpDest = freshDir('preserve-scp');
+    execFileSync('scp', ['-F', sshd.sshConfig, '-r', '-p', preserveTree(), remote(scpDest)]);
+    scpCopy = toSeconds(snapshot(path.join(scpDest, 'tree')));
+  });
+
   test.each(DIRECTIONS)('%s', async (direction) => {
-    const tree = path.join(freshDir('preserve'), 'tree');
-    writeFile(path.join(tree, 'run.sh'), Buffer.from('#!/bin/sh\n'), 0o750, 0);
-    writeFile(path.join(tree, 'sub', 'private'), content(1024 * 1024 + 5, 'preserve'), 0o600, 1);
-    fs.chmodSync(path.join(tree, 'sub'), 0o711);
+    const tree = preserveTree();
     const dest = freshDir('preserve-dest');
     await fcpCopy(direction, ['-r', '-p'], tree, dest);
     expectSameTree(path.join(dest, 'tree'), tree);
     // scp -p keeps the same modes, and mtimes to the second (all its protocol carries).
-    const scpDest = freshDir('preserve-scp');
-    execFileSync('scp', ['-F', sshd.sshConfig, '-r', '-p', tree, remote(scpDest)]);
-    expect(toSeconds(snapshot(path.join(dest, 'tree')))).toEqual(toSeconds(snapshot(path.join(scpDest, 'tree'))));
+    expect(toSeconds(snapshot(path.join(dest, 'tree')))).toEqual(scpCopy);
   });
 });
 
@@ -316,16 +360,22 @@ function ownedTree(): string {
 
 const asRoot = process.getuid?.() === 0 ? describe : describe.skip;
 asRoot('as root, owners and groups are kept, as rsync -a keeps them', () => {
+  // rsync's answer for the tree every direction copies: the same each time, so made once.
+  let rsyncOwners: Record<string, string>;
+  beforeAll(() => {
+    const rsynced = freshDir('owners-rsync');
+    execFileSync('rsync', ['-a', ownedTree(), rsynced]);
+    rsyncOwners = owners(path.join(rsynced, 'tree'));
+  });
+
   test.each(DIRECTIONS)('%s', async (direction) => {
     const tree = ownedTree();
     const dest = freshDir('owners-dest');
     await fcpCopy(direction, ['-r'], tree, dest);
-    const rsynced = freshDir('owners-rsync');
-    execFileSync('rsync', ['-a', tree, rsynced]);
     const copied = path.join(dest, 'tree');
     const nobody = execFileSync('id', ['-u', 'nobody']).toString().trim();
     expect(owners(copied)).toMatchObject({ 'nobody-file': `${nobody}:${fs.statSync(path.join(tree, 'nobody-file')).gid}`, dir: '1234:2345', 'dir/numeric': '1234:2345', link: '4321:5432' });
-    expect(owners(copied)).toEqual(owners(path.join(rsynced, 'tree')));
+    expect(owners(copied)).toEqual(rsyncOwners);
     expect(owners(copied)['.']).toBeUndefined();
     // A chown clears setuid: the mode is applied after it.
     expect(fs.statSync(path.join(copied, 'setuid')).mode & 0o7777).toBe(0o4755);
