@@ -88,7 +88,8 @@ function mutate(root: string, m: Mutation): void {
     case 'add': {
       const dir = dirs[m.pick % dirs.length]!;
       const name = `n${m.pick % 97}`;
-      if (!fs.existsSync(path.join(dir, name))) write(path.join(dir, name), m.node);
+      // lstat, not existsSync: a dangling symlink already there is a name taken.
+      if (!fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false })) write(path.join(dir, name), m.node);
       return;
     }
     case 'remove':
