@@ -6,8 +6,8 @@
  * is written under a hidden temporary name (resume.ts), closed, and then, while the workers go on
  * with other files, its size (and, when both sides can, its hash) checked, its mode and mtime set,
  * and renamed into place. This machine's side of the hash is taken of the bytes as they are moved
- * (a whole file's, in order, on a thread of its own: digestThread.ts), so only the remote side
- * reads the file again. The copy does not wait for the probe of the remote hash tool (a login
+ * (a whole file's, in order, on a thread of its own unless the file is small: digestThread.ts), so
+ * only the remote side reads the file again. The copy does not wait for the probe of the remote hash tool (a login
  * shell, seconds on some hosts): until it answers, the tool most hosts have is assumed, and a file
  * hashed with another is read again to be hashed. Directory modes and mtimes are set last,
  * deepest first, so that writing into them does not change them. A file's failure is its own
@@ -18,7 +18,7 @@ import { showName } from '../showName';
 import type { FileEvent, TransferEvents, TransferSummary } from '../transfer/link';
 import type { Entry } from '../transfer/walk';
 import { hiddenTempPath } from '../transfer/fileWriter';
-import { DigestThread, ThreadedHash } from './digestThread';
+import { DigestThread, MovedHash } from './digestThread';
 import { mayResume, resumableTempPath, resumeOffset, SFTP_CHUNK_BYTES, WINDOW_CHUNKS } from './resume';
 import { STREAMED_DIGEST_MIN_BYTES, StreamedDigest } from './streamedDigest';
 import type { FileHandle, Side } from './sides';
@@ -138,7 +138,7 @@ class FileJob {
    * order (chunks written out of order wait in `unhashed`: at most one per worker), when the whole
    * file is moved in this run.
    */
-  private moved: ThreadedHash | undefined;
+  private moved: MovedHash | undefined;
   private movedAlgorithm: string | undefined;
   private readonly unhashed = new Map<number, Buffer>();
   private hashedChunks = 0;
@@ -197,7 +197,7 @@ class FileJob {
       const { hash, source, destination } = this.options;
       const algorithm = this.shared.hash.expected;
       if (algorithm && offset === 0) {
-        this.moved = this.shared.digests.open(algorithm);
+        this.moved = this.shared.digests.open(algorithm, this.entry.size);
         this.movedAlgorithm = algorithm;
       }
       if (this.entry.size >= STREAMED_DIGEST_MIN_BYTES) {
