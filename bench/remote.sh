@@ -767,20 +767,25 @@ perfile_rounds() {
   shift 2
   local ssh="ssh -F $config"
   for tree in "$@"; do
-    echo "$(find "$DATA/$tree" -type f | wc -l) files of $(stat -c %s "$DATA/$tree/d0/f0") B, push, round robin of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg)):"
-    cases=("tar=$ON sh -c 'tar -C $DATA/$tree -cf - . | $ssh $host \"mkdir -p $out && tar -C $out -xf -\"'" "rsync=$ON rsync -a -e '$ssh' $DATA/$tree/ $host:$out/")
-    for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
-      cases+=("fcp:$(basename "$dir")=$ON node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/$tree/ $host:$out/")
+    echo "$(find "$DATA/$tree" -type f | wc -l) files of $(stat -c %s "$DATA/$tree/d0/f0") B, round robin of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg)):"
+    local way from to
+    for way in push pull; do
+      # The same tools both ways: tar's two ends swap hosts, rsync's and fcp's SOURCE and DEST.
+      if [ "$way" = push ]; then
+        from=$DATA/$tree/ to=$host:$out/
+        cases=("tar=$ON sh -c 'tar -C $DATA/$tree -cf - . | $ssh $host \"mkdir -p $out && tar -C $out -xf -\"'")
+      else
+        from=$host:$DATA/$tree/ to=$out/
+        cases=("tar=$ON sh -c 'mkdir -p $out && $ssh $host tar -C $DATA/$tree -cf - . | tar -C $out -xf -'")
+      fi
+      cases+=("rsync=$ON rsync -a -e '$ssh' $from $to")
+      for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
+        cases+=("fcp:$(basename "$dir")=$ON node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $from $to")
+      done
+      echo "  $way:"
+      CLEAN=$out round_robin "${cases[@]}" | rr_table
+      diff -rq "$DATA/$tree" "$out" >&2 || echo "bench: the ${way}ed tree differs from its source" >&2
     done
-    CLEAN=$out round_robin "${cases[@]}" | rr_table
-    diff -rq "$DATA/$tree" "$out" >&2 || echo "bench: the pushed tree differs from its source" >&2
-    echo "  pull, round robin of $RUNS:"
-    cases=("tar=$ON sh -c 'mkdir -p $out && $ssh $host tar -C $DATA/$tree -cf - . | tar -C $out -xf -'" "rsync=$ON rsync -a -e '$ssh' $host:$DATA/$tree/ $out/")
-    for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
-      cases+=("fcp:$(basename "$dir")=$ON node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $host:$DATA/$tree/ $out/")
-    done
-    CLEAN=$out round_robin "${cases[@]}" | rr_table
-    diff -rq "$DATA/$tree" "$out" >&2 || echo "bench: the pulled tree differs from its source" >&2
     rm -rf "$out"
   done
   echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -11,12 +11,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy } from '../../src';
-import { codeFromWire, exitCodeFor, FcpErrorCode } from '../../src/errors';
+import { exitCodeFor, FcpErrorCode } from '../../src/errors';
 import { DELTA_MAX_BLOCK, DELTA_MIN_FILE, DELTA_SIG_ENTRY_SIZE, PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
-import { attachData, livePushSession } from './helpers/hostilePeer';
+import { attachData, livePushSession, pushOneFile } from './helpers/hostilePeer';
 import { proxyLauncher, ProxyReport } from './helpers/proxy';
-import { describeRun, killAll, within } from './helpers/run';
+import { describeRun, killAll } from './helpers/run';
 import { testBothLocalPaths } from './helpers/localPaths';
 import { TempDirs, useTempDirs, useTempStateHome } from './helpers/tmp';
 import { compareTrees } from './helpers/compare';
@@ -224,26 +224,13 @@ describe('a hostile sender', () => {
     const work = temp.make('fcp-delta-hostile');
     if (old) fs.writeFileSync(path.join(work, 'f'), old);
     const live = await livePushSession(work, 1, { delta });
-    const { fcpd, control } = live;
     const dataConn = await attachData(live);
-    const answered: string[] = [];
     let signed = 0;
-    const closed = new Promise<void>((resolve) =>
-      control.start({
-        message: (message) => {
-          if (message.type === PacketType.ERROR) answered.push(codeFromWire(message.code));
-          if (message.type === PacketType.DELTA_SIG) signed += message.entries.length / DELTA_SIG_ENTRY_SIZE;
-          if (message.type === PacketType.FILE_READY) for (const m of data) dataConn.send(m);
-        },
-        closed: () => resolve(),
-      }),
-    );
-    control.resume();
-    control.send({ type: PacketType.FILE_COUNT, count: 1, totalBytes: SIZE });
-    control.send({ type: PacketType.FILE_INFO, fileId: 0, perm: 0o644, size: SIZE, mtimeNs, digest: Buffer.alloc(16), path: Buffer.from('f') });
-    await within(closed, 30_000, 'fcpd closing the session');
-    const ended = await within(fcpd.exited, 15_000, 'fcpd exit');
-    return { answered, signed, ended, stderr: fcpd.stderr() };
+    const { answered, ended, stderr } = await pushOneFile(live, { size: SIZE, mtimeNs }, (message) => {
+      if (message.type === PacketType.DELTA_SIG) signed += message.entries.length / DELTA_SIG_ENTRY_SIZE;
+      if (message.type === PacketType.FILE_READY) for (const m of data) dataConn.send(m);
+    });
+    return { answered, signed, ended, stderr };
   }
 
   const cases: [string, Buffer | undefined, Message[], FcpErrorCode, boolean?][] = [

@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy } from '../../src';
-import { codeFromWire, exitCodeFor } from '../../src/errors';
+import { exitCodeFor } from '../../src/errors';
 import { Feature, PacketType } from '../../src/protocol';
 import type { Message } from '../../src/protocol/messages';
 import * as params from '../../src/session/params';
 import * as deltaFiles from '../../src/transfer/deltaFiles';
-import { attachData, livePushSession } from './helpers/hostilePeer';
+import { attachData, livePushSession, pushOneFile } from './helpers/hostilePeer';
 import { proxyLauncher } from './helpers/proxy';
-import { killAll, within } from './helpers/run';
+import { killAll } from './helpers/run';
 import { useTempDirs, useTempStateHome } from './helpers/tmp';
 
 jest.setTimeout(120_000);
@@ -129,31 +129,18 @@ describe('a hostile sender of early chunks', () => {
     const old = randomBytes(SIZE);
     fs.writeFileSync(path.join(work, 'f'), old);
     const live = await livePushSession(work, 1, { delta: true });
-    const { fcpd, control } = live;
     const dataConn = await attachData(live);
-    const answered: string[] = [];
     let sent = false;
-    const closed = new Promise<void>((resolve) =>
-      control.start({
-        message: (message) => {
-          if (message.type === PacketType.ERROR) answered.push(codeFromWire(message.code));
-          if (message.type !== PacketType.DELTA_SIG || sent) return;
-          sent = true;
-          for (const m of early) dataConn.send(m);
-          if (cut) setTimeout(() => {
-            dataConn.close();
-            control.close();
-          }, 200);
-        },
-        closed: () => resolve(),
-      }),
-    );
-    control.resume();
-    control.send({ type: PacketType.FILE_COUNT, count: 1, totalBytes: SIZE });
-    control.send({ type: PacketType.FILE_INFO, fileId: 0, perm: 0o644, size: SIZE, mtimeNs, digest: Buffer.alloc(16), path: Buffer.from('f') });
-    await within(closed, 30_000, 'fcpd closing the session');
-    const ended = await within(fcpd.exited, 15_000, 'fcpd exit');
-    return { answered, ended, stderr: fcpd.stderr(), old, now: fs.readFileSync(path.join(work, 'f')), left: fs.readdirSync(work) };
+    const { answered, ended, stderr } = await pushOneFile(live, { size: SIZE, mtimeNs }, (message) => {
+      if (message.type !== PacketType.DELTA_SIG || sent) return;
+      sent = true;
+      for (const m of early) dataConn.send(m);
+      if (cut) setTimeout(() => {
+        dataConn.close();
+        live.control.close();
+      }, 200);
+    });
+    return { answered, ended, stderr, old, now: fs.readFileSync(path.join(work, 'f')), left: fs.readdirSync(work) };
   }
 
   const copyOf = (offset: number, oldOffset: number, length: number): Message => ({ type: PacketType.DELTA_COPY, fileId: 0, offset, oldOffset, length });

@@ -22,6 +22,7 @@ import { FramedConnection } from '../../../src/wire/framedConnection';
 import { Established, runHandshake } from '../../../src/wire/handshake';
 import type { TransferSummary } from '../../../src/transfer/link';
 import { WalkStream, type Entry, type WalkResult } from '../../../src/transfer/walk';
+import { codeFromWire } from '../../../src/errors';
 import { dial, StartedFcpd, startFcpd, within } from './run';
 
 /** What a scripted file holds: its own entry path, so a planted file is recognised wherever it lands. */
@@ -142,6 +143,35 @@ export function daemonSession(daemon: DaemonLogin, request: Message, connections
 export interface PeerSession { port: number; secret: Buffer; control: FramedConnection; established: Established }
 /** One with an fcpd --serve of its own, which ends with the session. */
 export interface LiveSession extends PeerSession { fcpd: StartedFcpd }
+
+/**
+ * On a live push session: announces one file `f` of `size` bytes, hands each message fcpd sends
+ * on the control connection to `onMessage` (its ERRORs' codes are also collected in `answered`),
+ * and waits for fcpd to close the session and exit.
+ */
+export async function pushOneFile(
+  live: LiveSession,
+  file: { size: number; mtimeNs: bigint },
+  onMessage: (message: Message) => void,
+): Promise<{ answered: string[]; ended: Awaited<StartedFcpd['exited']>; stderr: string }> {
+  const { fcpd, control } = live;
+  const answered: string[] = [];
+  const closed = new Promise<void>((resolve) =>
+    control.start({
+      message: (message) => {
+        if (message.type === PacketType.ERROR) answered.push(codeFromWire(message.code));
+        onMessage(message);
+      },
+      closed: () => resolve(),
+    }),
+  );
+  control.resume();
+  control.send({ type: PacketType.FILE_COUNT, count: 1, totalBytes: file.size });
+  control.send({ type: PacketType.FILE_INFO, fileId: 0, perm: 0o644, size: file.size, mtimeNs: file.mtimeNs, digest: Buffer.alloc(16), path: Buffer.from('f') });
+  await within(closed, 30_000, 'fcpd closing the session');
+  const ended = await within(fcpd.exited, 15_000, 'fcpd exit');
+  return { answered, ended, stderr: fcpd.stderr() };
+}
 
 /** Attaches data connection 1 to a live session, reading and dropping what fcpd sends on it. */
 export async function attachData(live: PeerSession): Promise<FramedConnection> {
