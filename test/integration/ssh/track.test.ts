@@ -242,7 +242,10 @@ test('a corrupted database is reported, and repair rebuilds it from the folder a
 });
 
 test('two pushes at once: the second is refused with FCP_ERR_LOCKED naming the first, which completes', async () => {
-  const size = 8 * CHUNK;
+  // Only needs to outlast the look at its lock: stopped there (SIGSTOP) while the second push
+  // runs, instead of a copy long enough for a second push to fit into (8 s, and not always enough
+  // on a loaded machine).
+  const size = 4 * CHUNK;
   fs.writeFileSync(path.join(cloneA, 'slow.bin'), content(size, 'track/slow'));
   await ok(cloneA, ['add', 'slow.bin']);
   write(cloneB, 'b-only.txt', 'from B\n');
@@ -255,7 +258,15 @@ test('two pushes at once: the second is refused with FCP_ERR_LOCKED naming the f
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const holder = JSON.parse(read(remote, '.fcp/push.lock'));
-  const second = await track(cloneB, ['push']);
+  // The lock names the fcp-track process on this host that pushes.
+  expect(holder.pid).toBeGreaterThan(1);
+  process.kill(holder.pid, 'SIGSTOP');
+  let second: Run;
+  try {
+    second = await track(cloneB, ['push']);
+  } finally {
+    process.kill(holder.pid, 'SIGCONT');
+  }
   expect(second.code).toBe(4);
   expect(second.stderr).toMatch(/another push to this remote folder is under way: locked by \S+@\S+ \(pid \d+\).*FCP_ERR_LOCKED/s);
   expect(second.stderr).toContain(`${holder.who} (pid ${holder.pid})`);
