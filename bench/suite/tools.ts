@@ -22,6 +22,7 @@ const REPO = path.resolve(__dirname, '../../..');
 const NODE = process.execPath;
 const FCP = path.join(REPO, 'bin', 'fcp');
 const FLOOR_COPY = path.join(REPO, 'dist', 'bench', 'floorCopy.js');
+const LOCAL_FLOOR = path.join(REPO, 'dist', 'bench', 'localFloor.js');
 
 /** fcpd under GNU time, appending "user system maxRSS-KiB" to `log` when it exits. */
 export function timedFcpd(work: string, log: string): string {
@@ -38,6 +39,8 @@ function localTools(): Tool[] {
     { label: 'cp -a', role: 'baseline', command: (d, out) => ['cp', '-a', d.path, out] },
     { label: 'rsync -a', role: 'peer', command: (d, out) => ['rsync', '-a', d.path, `${out}/`] },
     { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
+    // What a copy in one Node process must call and hash, with nothing else (bench/localFloor.ts).
+    { label: 'floor: one Node process, its system calls and xxh64 alone', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, d.path, path.join(out, d.name)] },
     fcp('fcp (in one process)'),
     fcp('fcp --no-verify', '--no-verify'),
     fcp('fcp --via-fcpd', '--via-fcpd'),

@@ -24,6 +24,17 @@ import { halvesOfProcessBudget } from './openFileBudget';
  */
 const WAITING_HIGH_WATER = 4;
 
+/**
+ * The sender's pace in one process (TransferLink.walkAhead, inlineBurst): what it walks and reads
+ * ahead is handed to the receiver on the next turn, not across a network, so looking far ahead
+ * buys nothing. Walking 256 entries ahead instead of 4,096 and reading 256 KiB of small files a
+ * burst instead of 1 MiB took a sixth off the wall and CPU time of 10,000 × 4 KiB (docs/BENCHMARKS.md,
+ * "Local copies"); less than that gained nothing more. Not through the collector (its scavenges took
+ * as long, by --trace-gc): most likely a working set that stays in the CPU's caches.
+ */
+const LOCAL_WALK_AHEAD = 256;
+const LOCAL_INLINE_BURST = 256 * 1024;
+
 /** Marks where the other end closed, among the messages waiting to be delivered. */
 const PEER_CLOSED = Symbol('peer closed');
 
@@ -249,6 +260,8 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
     idleMs,
     log,
     descriptorBudget: budgets[end],
+    walkAhead: LOCAL_WALK_AHEAD,
+    inlineBurst: LOCAL_INLINE_BURST,
   });
   return {
     sender: side(0, 'the destination', xxh),

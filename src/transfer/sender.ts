@@ -166,6 +166,10 @@ export class SendEngine extends TransferRun {
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
+  /** Entries the walk finds ahead of the announcements (the link's, or WALK_AHEAD). */
+  private readonly walkAhead: number;
+  /** Bytes of small files read in one burst of announcing (the link's, or INLINE_BURST). */
+  private readonly inlineBurst: number;
   /** What the receiver's DEST_STATE said (feature DEST_STATE): whether its destination holds entries; undefined until it came. */
   private destinationHolds: boolean | undefined;
   /** xxh64 of files sent inline and not yet over, for their digest in file events. */
@@ -223,6 +227,8 @@ export class SendEngine extends TransferRun {
     // Following and --checksum's digests ahead need every entry: the walk is done whole for them.
     const listing = follow || sync?.checksum ? walk.whole() : undefined;
     this.chunkSize = link.params.chunkSize;
+    this.walkAhead = link.walkAhead ?? WALK_AHEAD;
+    this.inlineBurst = link.inlineBurst ?? INLINE_BURST;
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
     this.machine = new TransferSender({
       chunkSize: this.chunkSize,
@@ -265,7 +271,7 @@ export class SendEngine extends TransferRun {
    */
   prime(): void {
     // A first flight counts every file once: the server has not said yet whether it takes STREAM.
-    this.walk.fill(WALK_AHEAD);
+    this.walk.fill(this.walkAhead);
     if (!this.walk.complete) return;
     if (this.link.params.features & Feature.BATCH) this.link.control.conn.batchSends();
     this.guard(() => {
@@ -295,7 +301,7 @@ export class SendEngine extends TransferRun {
     this.started = true;
     this.digestsAhead?.start(this.chunkSize);
     // A peer without STREAM takes one FILE_COUNT: the walk is then done whole first.
-    if (this.link.params.features & Feature.STREAM) this.walk.fill(WALK_AHEAD);
+    if (this.link.params.features & Feature.STREAM) this.walk.fill(this.walkAhead);
     else this.walk.finish();
     this.counted.files = this.walk.fileCount;
     this.counted.bytes = this.walk.totalBytes;
@@ -306,7 +312,7 @@ export class SendEngine extends TransferRun {
   /** Feature STREAM: before a file FILE_COUNT has not counted, the walk goes ahead and the files it found are counted. */
   private countWalked(): void {
     if (this.filesAnnounced < this.counted.files) return;
-    this.walk.fill(WALK_AHEAD);
+    this.walk.fill(this.walkAhead);
     const files = this.walk.fileCount - this.counted.files;
     const bytes = this.walk.totalBytes - this.counted.bytes;
     this.counted.files = this.walk.fileCount;
@@ -417,7 +423,7 @@ export class SendEngine extends TransferRun {
       const digest = this.digestsAhead?.of(entry);
       if (digest === null) return;
       if (!(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
-      if (inlineBytes >= INLINE_BURST) return priming ? undefined : this.pauseAnnouncing();
+      if (inlineBytes >= this.inlineBurst) return priming ? undefined : this.pauseAnnouncing();
       if (inline && !this.readingInline) {
         this.readingInline = this.descriptors.budget.tryTake();
         if (!this.readingInline) return priming ? undefined : this.awaitDescriptor((use) => this.descriptors.take(use));
