@@ -1,11 +1,12 @@
 /**
- * npm run bench [-- CASE...] [--runs N] [--tools REGEX] [--docs]
+ * npm run bench [-- CASE...] [--runs N] [--tools REGEX [--no-baseline]] [--docs]
  *
  * Every tool of bench/suite/tools.ts on every link and data set, in the same run: CASE is a link
  * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed;
  * files200k and files1m, many tiny files, only when named); none means all of them. Each tool runs N times (3 by default), its output is checked against the
  * source first, and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
- * shown in docs/BENCHMARKS.md. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
+ * shown in docs/BENCHMARKS.md. --tools runs the baseline and the tools whose label it matches
+ * (--no-baseline: those alone), kept beside the link's full run. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
  * rewrites docs/BENCHMARKS.md from the results already kept.
  * Not a test: timings belong here, not in the test suite.
  */
@@ -21,21 +22,24 @@ import { timedFcpd, toolsFor, type Direction } from './suite/tools';
 interface Plan {
   cases: Map<LinkName, DataName[]>;
   runs: number;
-  tools: RegExp;
+  /** Set by --tools: only the baseline and these run. */
+  tools?: RegExp;
+  baseline: boolean;
   docsOnly: boolean;
 }
 
 function usage(message: string): never {
-  console.error(`bench: ${message}\nusage: npm run bench -- [LINK[:DATA]]... [--runs N] [--tools REGEX] [--docs]\n  LINK: ${LINK_NAMES.join(', ')}; DATA: ${DATA_NAMES.join(', ')} (all of them by default), ${MANY_FILES_NAMES.join(', ')}`);
+  console.error(`bench: ${message}\nusage: npm run bench -- [LINK[:DATA]]... [--runs N] [--tools REGEX [--no-baseline]] [--docs]\n  LINK: ${LINK_NAMES.join(', ')}; DATA: ${DATA_NAMES.join(', ')} (all of them by default), ${MANY_FILES_NAMES.join(', ')}`);
   process.exit(2);
 }
 
 function parse(args: string[]): Plan {
-  const plan: Plan = { cases: new Map(), runs: 3, tools: /./, docsOnly: false };
+  const plan: Plan = { cases: new Map(), runs: 3, baseline: true, docsOnly: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--runs') plan.runs = Number(args[++i]);
     else if (arg === '--tools') plan.tools = new RegExp(args[++i] ?? '');
+    else if (arg === '--no-baseline') plan.baseline = false;
     else if (arg === '--docs') plan.docsOnly = true;
     else {
       const [link, data] = arg.split(':') as [LinkName, DataName | undefined];
@@ -45,6 +49,7 @@ function parse(args: string[]): Plan {
     }
   }
   if (!Number.isInteger(plan.runs) || plan.runs < 1) usage('--runs takes a whole number of at least 1');
+  if (!plan.baseline && !plan.tools) usage('--no-baseline goes with --tools');
   if (plan.cases.size === 0) for (const link of LINK_NAMES) plan.cases.set(link, [...DATA_NAMES]);
   return plan;
 }
@@ -71,12 +76,12 @@ function main(): void {
     for (const [linkName, dataNames] of plan.cases) {
       const link = openLink(linkName, work);
       try {
-        const results = newResults(link, plan.runs, dataNames.every((name) => MANY_FILES_NAMES.includes(name)) ? 'many files' : undefined);
+        const results = newResults(link, plan.runs, dataNames.every((name) => MANY_FILES_NAMES.includes(name)) ? 'many files' : plan.tools ? 'selected tools' : undefined);
         const directions: Direction[] = link.host ? ['push', 'pull'] : ['local'];
         for (const name of dataNames) {
           const { set, digest } = dataSet(name);
           for (const direction of directions) {
-            const tools = toolsFor(link, direction, fcpdPath, set).filter((tool) => tool.role === 'baseline' || plan.tools.test(tool.label));
+            const tools = toolsFor(link, direction, fcpdPath, set).filter((tool) => !plan.tools || (tool.role === 'baseline' && plan.baseline) || plan.tools.test(tool.label));
             const result = {
               data: { name: set.name, title: set.title, bytes: set.bytes, files: set.files },
               direction,

@@ -22,6 +22,8 @@ const WAN_SCRIPT = path.resolve(__dirname, '../../../../shared/bench/wan/wan.sh'
 export const WAN_DIR = process.env.WAN_DIR ?? '/tmp/fcp-wan';
 export const WAN_HOST_B = '10.77.0.2';
 const IPERF_SECONDS = 10;
+/** wanlink's real-time (SCHED_RR) priority. */
+const WANLINK_PRIORITY = 50;
 
 export interface Link {
   name: LinkName;
@@ -103,20 +105,61 @@ function loopbackLink(work: string): Link {
   };
 }
 
-function iperf(streams: number): number {
-  execFileSync('bash', [WAN_SCRIPT, 'b', 'iperf3', '-s', '-D', '-1']);
-  spawnSync('sleep', ['0.3']);
-  const report = JSON.parse(execFileSync('bash', [WAN_SCRIPT, 'a', 'iperf3', '-J', '-c', WAN_HOST_B, '-P', String(streams), '-t', String(IPERF_SECONDS)], { encoding: 'utf8' })) as {
-    end: { sum_received: { bits_per_second: number } };
-  };
-  return report.end.sum_received.bits_per_second / 1e6;
+/** How often a client tries again while the iperf3 server in host B is still starting. */
+const IPERF_CONNECT_TRIES = 50;
+/** Each reference is the better of this many iperf3 runs: one stalled run on a loaded machine would flatter every tool. */
+const IPERF_REPEATS = 2;
+
+/** One iperf3 run from host A with `streams` streams (Mbit/s received), against the server already started in host B. */
+function iperfOnce(streams: number): number {
+  for (let tries = 0; ; tries++) {
+    const run = spawnSync('bash', [WAN_SCRIPT, 'a', 'iperf3', '-J', '-c', WAN_HOST_B, '-P', String(streams), '-t', String(IPERF_SECONDS)], { encoding: 'utf8' });
+    let report: { error?: string; end?: { sum_received?: { bits_per_second: number } } } = {};
+    try {
+      report = JSON.parse(run.stdout) as typeof report;
+    } catch {
+      // No report at all: the error is in stderr.
+    }
+    const received = report.end?.sum_received?.bits_per_second;
+    if (run.status === 0 && received !== undefined) return received / 1e6;
+    if (!/unable to connect|refused/i.test(report.error ?? '') || tries >= IPERF_CONNECT_TRIES) throw new Error(`iperf3 -P ${streams} failed: ${report.error ?? run.stderr}`);
+    spawnSync('sleep', ['0.1']);
+  }
+}
+
+/**
+ * What TCP carries on the link with 1 and 8 streams, from one iperf3 server in host B (a one-off
+ * server per run raced its own start: the client was refused, or measured a stall).
+ */
+function measureIperf(): { streams1: number; streams8: number } {
+  const pidFile = path.join(WAN_DIR, 'iperf3.pid');
+  execFileSync('bash', [WAN_SCRIPT, 'b', 'iperf3', '-s', '-D', '-I', pidFile]);
+  try {
+    const best = (streams: number) => Math.max(...Array.from({ length: IPERF_REPEATS }, () => iperfOnce(streams)));
+    return { streams1: best(1), streams8: best(8) };
+  } finally {
+    for (let tries = 0; tries < 20 && !fs.existsSync(pidFile); tries++) spawnSync('sleep', ['0.1']);
+    if (fs.existsSync(pidFile)) spawnSync('kill', [fs.readFileSync(pidFile, 'utf8').trim()]);
+  }
 }
 
 function wanLink(name: LinkName, work: string): Link {
   const [delay, rate, loss] = WAN_SHAPES[name]!;
   if (!fs.existsSync(WAN_SCRIPT)) throw new Error(`${WAN_SCRIPT} is missing`);
+  const down = () => execFileSync('bash', [WAN_SCRIPT, 'down'], { stdio: 'ignore' });
   execFileSync('bash', [WAN_SCRIPT, 'up', String(delay), String(rate), String(loss)], { stdio: 'ignore' });
-  execFileSync('bash', [WAN_SCRIPT, 'sshd'], { stdio: 'ignore' });
+  let iperf: Link['iperf'];
+  try {
+    // wanlink is the link itself: at normal priority on a loaded machine it stalls and adds delay
+    // no tool asked for, so it runs at real-time priority, above the tools it carries.
+    execFileSync('chrt', ['-r', '-p', String(WANLINK_PRIORITY), fs.readFileSync(path.join(WAN_DIR, 'wanlink.pid'), 'utf8').trim()]);
+    execFileSync('bash', [WAN_SCRIPT, 'sshd'], { stdio: 'ignore' });
+    iperf = measureIperf();
+  } catch (err) {
+    // The WAN is shared: a link that failed to open is not left up.
+    down();
+    throw err;
+  }
   const sshConfig = path.join(work, 'wanconfig');
   sshConfigFile(sshConfig, 'wanb', WAN_HOST_B, 22, path.join(WAN_DIR, 'id_ed25519'));
   const sshdPid = () => Number(fs.readFileSync(path.join(WAN_DIR, 'sshd.pid'), 'utf8'));
@@ -128,8 +171,8 @@ function wanLink(name: LinkName, work: string): Link {
     wrap: (c) => ['bash', WAN_SCRIPT, 'a', ...c],
     serverCpu: () => reapedCpu(sshdPid()),
     settle: () => waitForNoChildren(sshdPid()),
-    iperf: { streams1: iperf(1), streams8: iperf(8) },
-    close: () => execFileSync('bash', [WAN_SCRIPT, 'down'], { stdio: 'ignore' }),
+    iperf,
+    close: down,
   };
 }
 

@@ -21,8 +21,11 @@ export interface LinkResults {
   date: string;
   machine: { cpus: string; cores: number; memoryGiB: number; kernel: string; node: string };
   link: { name: LinkName; description: string; iperf?: Link['iperf'] };
-  /** 'many files': a run of MANY_FILES_NAMES only, kept and shown beside the link's other cases rather than instead of them. */
-  group?: 'many files';
+  /**
+   * Kept and shown beside the link's full run rather than instead of it: 'many files', a run of
+   * MANY_FILES_NAMES only; 'selected tools', a run of the tools --tools chose.
+   */
+  group?: 'many files' | 'selected tools';
   runs: number;
   loadAverage: { before: number; after?: number };
   cases: CaseResult[];
@@ -48,7 +51,7 @@ export function newResults(link: Link, runs: number, group?: LinkResults['group'
 
 export function saveResults(results: LinkResults): string {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = path.join(RESULTS_DIR, `${results.date.slice(0, 10)}-${results.link.name}${results.group ? '-many-files' : ''}.json`);
+  const file = path.join(RESULTS_DIR, `${results.date.slice(0, 10)}-${results.link.name}${results.group ? `-${results.group.replaceAll(' ', '-')}` : ''}.json`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 1)}\n`);
   return file;
 }

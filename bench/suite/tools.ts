@@ -47,7 +47,13 @@ function localTools(): Tool[] {
   ];
 }
 
-function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, many: boolean): Tool[] {
+/**
+ * Whether scp sits out: it pays round trips for every file (scp -r speaks SFTP), so many tiny
+ * files over any link, or a tree over a WAN, would take it hours; tar | ssh is the baseline there.
+ */
+const scpSitsOut = (link: Link, data: DataSet): boolean => data.many === true || (link.iperf !== undefined && data.directory);
+
+function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, noScp: boolean): Tool[] {
   const host = link.host!;
   const config = link.sshConfig!;
   const ssh = `ssh -F ${config}`;
@@ -63,10 +69,9 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, 
       ? `tar -C ${path.dirname(d.path)} -cf - ${d.name} | ${ssh} ${host} tar -C ${out} -xf -`
       : `${ssh} ${host} tar -C ${path.dirname(d.path)} -cf - ${d.name} | tar -C ${out} -xf -`;
   const tools: Tool[] = [
-    // Many tiny files: scp would take hours; tar | ssh is the baseline instead.
-    ...(many ? [] : [{ label: 'scp', role: 'baseline' as const, command: (d: DataSet, out: string) => ['scp', '-q', '-r', '-F', config, ...ends(d, out)] }]),
+    ...(noScp ? [] : [{ label: 'scp', role: 'baseline' as const, command: (d: DataSet, out: string) => ['scp', '-q', '-r', '-F', config, ...ends(d, out)] }]),
     { label: 'rsync -a -e ssh', role: 'peer', command: (d, out) => { const [from, to] = ends(d, out); return ['rsync', '-a', '-e', ssh, from, `${to}/`]; } },
-    { label: 'tar c | ssh tar x', role: many ? 'baseline' : 'peer', command: (d, out) => ['sh', '-c', tar(d, out)] },
+    { label: 'tar c | ssh tar x', role: noScp ? 'baseline' : 'peer', command: (d, out) => ['sh', '-c', tar(d, out)] },
     fcp('fcp (default: AES-256-GCM, connections tuned at run time)'),
     fcp('fcp --no-encrypt', '--no-encrypt'),
     fcp('fcp -n 1', '-n', '1'),
@@ -86,5 +91,5 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, 
 }
 
 export function toolsFor(link: Link, direction: Direction, fcpdPath: string, data: DataSet): Tool[] {
-  return direction === 'local' ? localTools() : networkTools(link, direction, fcpdPath, data.many === true);
+  return direction === 'local' ? localTools() : networkTools(link, direction, fcpdPath, scpSitsOut(link, data));
 }
