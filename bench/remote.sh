@@ -8,7 +8,8 @@
 #      into ~/.cache/fcp first (a host without fcpd), and with it already there (later runs);
 #   4. reconnect (on the WAN, 0.1 % loss unless WAN_LOSS says otherwise): iperf3 -P 8, then 1 GiB
 #      with fcp -n 8 undisturbed and with one data connection killed (ss -K) halfway, same run;
-#   5. sftp (loopback): fcp --sftp -n 1 and 4 (SFTP_SESSIONS) and -n 1 --no-verify against scp,
+#   5. sftp (loopback): fcp --sftp -n 1 and 4 (SFTP_SESSIONS), the default (sessions tuned while
+#      copying) and -n 1 --no-verify against scp,
 #      round robin, medians: 1 GiB and the tree pushed and pulled, the load average before and after
 #      (run it under chrt -r 50); the 1 GiB floor: ssh2's fastPut/fastGet (bench/sftpFloor.ts);
 #      sftpwan (not part of all): the same on the emulated WAN, no floor, TREE_DIRS of the tree.
@@ -318,13 +319,14 @@ sftp_rounds() {
   sftp_direction "$files x 4 KiB pull" "$host:$tree" "$out" "" -r
 }
 
-# One row group: scp, the floor ($4, when given), fcp --sftp -n N and -n 1 --no-verify, from $2 to
+# One row group: scp, the floor ($4, when given), fcp --sftp -n N, the default and -n 1 --no-verify, from $2 to
 # $3 with flags $5 (-r), round robin; then each fcp copy once more, compared with its source.
 sftp_direction() {
   local what=$1 from=$2 to=$3 floor=$4 flags=$5 cases n local_out=$DATA/out
   cases=("scp=$on scp -q $flags -F $cfg $from $to")
   [ -n "$floor" ] && cases+=("floor-ssh2=$floor")
   for n in ${SFTP_SESSIONS:-1 4}; do cases+=("fcp-n$n=$on $FCP -q --sftp -n $n $flags -F $cfg $from $to"); done
+  cases+=("fcp-default=$on $FCP -q --sftp $flags -F $cfg $from $to")
   cases+=("fcp-n1-no-verify=$on $FCP -q --sftp -n 1 --no-verify $flags -F $cfg $from $to")
   echo "$what, round robin of $RUNS:"
   round_robin "${cases[@]}" | rr_table

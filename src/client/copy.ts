@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
-import { Cipher, DEFAULT_CONNECTIONS, Feature, MAX_BACKUP_SUFFIX_BYTES, ModeFlag, PacketType } from '../protocol/constants';
+import { Cipher, Feature, MAX_BACKUP_SUFFIX_BYTES, ModeFlag, PacketType } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { SECRET_SIZE } from '../protocol/keys';
 import type * as LocalLauncherModule from '../launch/localLauncher';
@@ -13,6 +13,8 @@ import type { Launcher, LaunchedServer } from '../launch/launcher';
 import type * as RemoteInstallModule from '../launch/remoteInstall';
 import { makeOffer } from '../session/params';
 import { firstDials } from '../session/connectionTuner';
+import { forcedTuning } from './connectionGrowth';
+import { SFTP_INITIAL_SESSIONS } from '../sftp/sessionGrowth';
 import { showText } from '../showName';
 import { partialDirProblem } from '../state/partialFile';
 import { requestScope } from '../session/entryScope';
@@ -579,8 +581,9 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   if (options.ssh?.program || options.launcher) {
     throw new FcpError('FCP_ERR_USAGE', `${why}: SFTP mode needs fcp's built-in SSH client`, { hint: 'leave out -e/-S to copy over SFTP' });
   }
-  const connections = options.connections ?? DEFAULT_CONNECTIONS;
-  (options.notice ?? log)(`${why}: copying over SFTP (${connections} sessions)`);
+  // Left out, the count is tuned while the copy runs, from one session (src/sftp/sessionGrowth.ts).
+  const pinned = options.connections;
+  (options.notice ?? log)(`${why}: copying over SFTP (${pinned === undefined ? `sessions tuned from ${SFTP_INITIAL_SESSIONS}` : `${pinned} sessions`})`);
   if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
   if (options.hardLinks) log('sftp: hard links are copied as separate files (-H needs fcpd)');
   if (work.kind === 'pull' && work.filesFrom) throw new FcpError('FCP_ERR_USAGE', `${why}: a pull with --files-from needs fcpd on the remote host`, { hint: 'it needs Node.js 20+ there' });
@@ -593,12 +596,13 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   const { host, context } = sshLogin(remote, options.ssh ?? {}, log);
   const progress = new Progress();
   const started = Date.now();
-  const report = reporting(progress, options, connections, true);
+  const report = reporting(progress, options, pinned ?? SFTP_INITIAL_SESSIONS, true);
   try {
     const result = await sftp.copyOverSftp({
       host,
       context,
-      sessions: connections,
+      sessions: pinned,
+      forcedTuning: forcedTuning(),
       work,
       flags,
       walk: { recursive: options.recursive ?? false, followSymlinks: options.followSymlinks ?? false, filter: options.filter },

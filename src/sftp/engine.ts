@@ -17,7 +17,8 @@ import { Mover, MoveResult } from './mover';
 import type { RemoteFs } from './remoteFs';
 import { ShellPool } from './remoteShell';
 import { walkRemote } from './remoteWalk';
-import { closeSessions, openSessions } from './sessions';
+import { growSessions, SFTP_INITIAL_SESSIONS } from './sessionGrowth';
+import { closeSessions, openAnotherSession, openSessions, SftpSession } from './sessions';
 import { localSide, remoteSide } from './sides';
 import { remoteHash, Verification } from './verification';
 
@@ -28,7 +29,10 @@ const NEW_DIRECTORY_PERM = 0o777;
 export interface SftpCopyOptions {
   host: ResolvedHost;
   context: SshContext;
-  sessions: number;
+  /** Pinned (-n); undefined: tuned while the copy runs (sessionGrowth.ts). */
+  sessions: number | undefined;
+  /** FCP_TEST_TUNER's window and gain, for a tuned count. */
+  forcedTuning?: { windowMs: number; minGain: number };
   work: ClientWork;
   /** MODE flags, as an fcpd session gets them. */
   flags: number;
@@ -113,34 +117,71 @@ async function plan(options: SftpCopyOptions, fs: RemoteFs): Promise<{ entries: 
   return { entries: walk.entries, skipped: walk.skipped, destination: work.destination, push: false };
 }
 
+/** How long one SFTP request takes to be answered (ms): the round trip that sizes the tuner's window. */
+async function roundTrip(fs: RemoteFs): Promise<number> {
+  const started = Date.now();
+  await fs.stat('.').catch(() => undefined);
+  return Date.now() - started;
+}
+
 export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyResult> {
-  const sessions = await openSessions(options.host, options.context, options.sessions);
+  const tuned = options.sessions === undefined;
+  const sessions = await openSessions(options.host, options.context, options.sessions ?? SFTP_INITIAL_SESSIONS);
   const shells = new ShellPool(sessions.map((session) => session.ssh));
+  let ended = false;
+  let growth: { stop(): void } | undefined;
   try {
     const first = sessions[0]!;
     // The probe starts a shell (a login shell's rc files: a second and more on some hosts): the
     // copy starts without waiting for it.
     const hash = options.verify ? remoteHash(shells, options.log) : undefined;
+    const rtt = tuned ? roundTrip(first.fs) : undefined;
     const planned = await plan(options, first.fs);
     const files = planned.entries.filter((entry) => entry.kind === 'file');
     options.events.start?.(files.length, files.reduce((sum, file) => sum + (file.kind === 'file' ? file.size : 0), 0));
     for (const { path, error } of planned.skipped) options.events.entryFailed?.(path, error);
     const [local, remote] = [localSide(), remoteSide(sessions, shells)];
-    const result = await new Mover({
+    let moved = 0;
+    const events: TransferEvents = {
+      ...options.events,
+      bytes: (count) => {
+        moved += count;
+        options.events.bytes?.(count);
+      },
+    };
+    const mover = new Mover({
       source: planned.push ? local : remote,
       destination: planned.push ? remote : local,
       entries: planned.entries,
       destinationPath: (entryPath) => planned.destination.localPath(entryPath),
       sessions: sessions.length,
       hash,
-      events: options.events,
+      events,
       log: options.log,
-    }).run();
+    });
+    if (rtt) {
+      growth = growSessions({
+        sessions: sessions.length,
+        rttMs: await rtt,
+        bytesMoved: () => moved,
+        add: async () => {
+          const session: SftpSession = await openAnotherSession(options.host, options.context);
+          if (ended) return session.ssh.close();
+          sessions.push(session);
+          mover.addSession();
+        },
+        log: options.log,
+        forced: options.forcedTuning,
+      });
+    }
+    const result = await mover.run();
     result.entriesFailed += planned.skipped.length;
     result.errors.unshift(...planned.skipped.map((skip) => skip.error));
     const tool = await hash;
     return { ...result, sessions: sessions.length, verification: tool ? `size+${tool.tool.name}` : 'size' };
   } finally {
+    ended = true;
+    growth?.stop();
     shells.close();
     closeSessions(sessions);
   }

@@ -38,10 +38,13 @@ const WORKERS_PER_SESSION = 8;
 /** Files being written at once, per session: enough to keep sessions busy between small files. */
 const OPEN_FILES_PER_SESSION = 4;
 /**
- * Files written and closed but not yet verified and renamed: their hashes are asked for in
- * batches (remoteHasher.ts), so a batch can only be as large as this.
+ * Files written and closed but not yet verified and renamed. Their hashes are asked for in
+ * batches of up to 1,024 (remoteHasher.ts), one running while the next fills, and until the
+ * remote probe answers (its login shell: 7.5 s on the loaded bench host) none can be asked for at
+ * all: at 512 a 10,000-file push stood still for most of that wait. A file finishing holds no
+ * handle, only its names and a digest's state: a few hundred bytes.
  */
-const FILES_FINISHING = 512;
+const FILES_FINISHING = 8192;
 /** Errors that end the whole copy rather than one file. */
 const FATAL = new Set(['FCP_ERR_CONNECTION_LOST', 'FCP_ERR_TIMEOUT', 'FCP_ERR_CONNECT']);
 
@@ -51,7 +54,7 @@ export interface MoveOptions {
   entries: Entry[];
   /** Where an entry goes on the destination side. */
   destinationPath(entryPath: Buffer): Buffer;
-  /** SSH sessions, numbered from 0. */
+  /** SSH sessions at the start, numbered from 0 (addSession adds more). */
   sessions: number;
   /**
    * The hash both sides compare, when both can compute it: the remote probe's answer, awaited
@@ -101,11 +104,12 @@ class HashChoice {
   }
 }
 
-/** What a copy's files share: their chunks' memory, the digest thread, the hash to take. */
+/** What a copy's files share: their chunks' memory, the digest thread, the hash to take, the sessions moving them. */
 interface Shared {
   buffers: ChunkBuffers;
   digests: DigestThread;
   hash: HashChoice;
+  sessions: number;
 }
 
 const seconds = (mtimeNs: bigint): number => Number(mtimeNs / 1_000_000_000n);
@@ -172,7 +176,7 @@ class FileJob {
       !this.error &&
       !this.handedOut &&
       this.next < this.firstUnwritten + WINDOW_CHUNKS &&
-      this.inFlight < this.options.sessions * CHUNKS_PER_SESSION
+      this.inFlight < this.shared.sessions * CHUNKS_PER_SESSION
     );
   }
 
@@ -315,13 +319,16 @@ export class Mover {
   private wake: (() => void)[] = [];
   /** Files being verified and renamed (settle), each promise removing itself when done. */
   private readonly finishing = new Set<Promise<void>>();
+  /** The workers moving chunks, each removing itself when no chunk is left; sessions added later add theirs. */
+  private readonly workers = new Set<Promise<void>>();
+  private filesStarted = false;
   private fatal: FcpError | undefined;
   private readonly shared: Shared;
   private readonly result: MoveResult = { filesOk: 0, filesFailed: 0, entriesFailed: 0, bytes: 0, bytesSent: 0, bytesResumed: 0, errors: [] };
 
   constructor(private readonly options: MoveOptions) {
     this.files = options.entries.filter((entry): entry is FileEntry => entry.kind === 'file');
-    this.shared = { buffers: new ChunkBuffers(), digests: new DigestThread(), hash: new HashChoice(options.hash) };
+    this.shared = { buffers: new ChunkBuffers(), digests: new DigestThread(), hash: new HashChoice(options.hash), sessions: options.sessions };
   }
 
   async run(): Promise<MoveResult> {
@@ -348,14 +355,28 @@ export class Mover {
         await destination.rename(temp, final);
       });
     }
-    const { sessions } = this.options;
-    await Promise.all(Array.from({ length: sessions * WORKERS_PER_SESSION }, (_, worker) => this.worker(worker % sessions)));
+    this.filesStarted = true;
+    for (let session = 0; session < this.shared.sessions; session++) this.startWorkers(session);
+    while (this.workers.size > 0) await Promise.all(this.workers);
     while (this.finishing.size > 0) await Promise.all(this.finishing);
     if (this.fatal) throw this.fatal;
     for (const dir of dirs.reverse()) {
       await this.entryStep(dir.path, () => destination.setAttributes(destinationPath(dir.path), dir.perm, seconds(dir.mtimeNs)));
     }
     return this.result;
+  }
+
+  /** Session number `sessions` (the count so far) is open: its workers join in, now or once the files start moving. */
+  addSession(): void {
+    const session = this.shared.sessions++;
+    if (this.filesStarted) this.startWorkers(session);
+  }
+
+  private startWorkers(session: number): void {
+    for (let worker = 0; worker < WORKERS_PER_SESSION; worker++) {
+      const working: Promise<void> = this.worker(session).finally(() => this.workers.delete(working));
+      this.workers.add(working);
+    }
   }
 
   /** A directory or symlink step: its failure is an entry error; a lost session ends the copy. */
@@ -388,7 +409,7 @@ export class Mover {
         job.inFlight++;
         return { job, index: job.next++ };
       }
-      if (this.nextFile < this.files.length && this.active.length < this.options.sessions * OPEN_FILES_PER_SESSION && this.finishing.size < FILES_FINISHING) {
+      if (this.nextFile < this.files.length && this.active.length < this.shared.sessions * OPEN_FILES_PER_SESSION && this.finishing.size < FILES_FINISHING) {
         const started = new FileJob(this.files[this.nextFile++]!, this.options, this.shared);
         this.active.push(started);
         // Resuming moves the first chunk: prepare before handing one out.

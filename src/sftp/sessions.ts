@@ -103,6 +103,11 @@ async function openSession(ssh: SshConnection): Promise<SftpSession> {
   }
 }
 
+/** One more session, for a copy that grows (sessionGrowth.ts). */
+export async function openAnotherSession(host: ResolvedHost, context: SshContext): Promise<SftpSession> {
+  return openSession(await connectSsh(host, context));
+}
+
 /**
  * Opens `count` sessions: the first alone (a password or passphrase is asked once, a new host key
  * is accepted once), then the others together.

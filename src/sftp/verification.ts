@@ -5,9 +5,15 @@
  * their names in the output), then without (one process per file, busybox and old coreutils).
  */
 import { CKSUM } from './cksum';
+import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { ShellRunner } from './remoteShell';
 
-const PROBE_TIMEOUT_MS = 10_000;
+/**
+ * The probe's first command waits for the shell's login (the user's rc files), which took more
+ * than 10 s on the loaded bench host: the copy goes on meanwhile (mover.ts), so the probe may wait
+ * as long as any other command before sizes alone are checked.
+ */
+const PROBE_TIMEOUT_MS = IDLE_TIMEOUT_MS;
 
 export interface HashTool {
   /** The name in the summary's verification. */

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { localHash } from '../../../src/sftp/cksum';
-import { RemoteHasher } from '../../../src/sftp/remoteHasher';
+import { MAX_BATCH_FILES, RemoteHasher } from '../../../src/sftp/remoteHasher';
 import { RemoteShell } from '../../../src/sftp/remoteShell';
 import { HASH_TOOLS, remoteHash, RemoteHashTool } from '../../../src/sftp/verification';
 import { localConnection } from './localShell';
@@ -57,8 +57,8 @@ describe.each(MODES)('RemoteHasher, %s', (_mode, hashTool) => {
     // Relative names, as SFTP paths are: a lone '-' is a file, not standard input.
     const digests = await Promise.all(names.map((name, i) => hasher.hash(name, files[i]!.bytes.length)));
     expect(digests).toEqual(files.map(({ bytes }) => digest(hashTool, bytes)));
-    // The first request starts a command at once; the rest wait for it and go together, in the same shell.
-    expect(commands.length).toBe(2);
+    // Asked for together, they go in one command, in one shell.
+    expect(commands.length).toBe(1);
     expect(execs).toEqual(['exec sh']);
     expect(fs.existsSync(path.join(dir, 'pwned'))).toBe(false);
   });
@@ -82,24 +82,33 @@ describe.each(MODES)('RemoteHasher, %s', (_mode, hashTool) => {
     fs.writeFileSync(file, 'abc');
     const { shell, commands } = localShell();
     const hasher = new RemoteHasher(shell, hashTool);
-    const digests = await Promise.all(Array.from({ length: 600 }, () => hasher.hash(file, 3)));
+    const count = (hashTool.zero ? MAX_BATCH_FILES.zero : MAX_BATCH_FILES.perFile) + 100;
+    const digests = await Promise.all(Array.from({ length: count }, () => hasher.hash(file, 3)));
     expect(new Set(digests)).toEqual(new Set([digest(hashTool, 'abc')]));
-    // 1 at once, then the 599 waiting in batches of at most 256.
-    expect(commands.length).toBe(4);
-    // 600 processes for the tool that hashes a file per process, on a loaded machine.
+    // A full batch at once, then the 100 left.
+    expect(commands.length).toBe(2);
+    // 356 processes for the tool that hashes a file per process, on a loaded machine.
   }, 120_000);
 
   test('long names make smaller batches, so that a command and its output stay small', async () => {
     fs.writeFileSync(path.join(dir, 'f'), 'abc');
     const { shell, commands } = localShell(dir);
     const hasher = new RemoteHasher(shell, hashTool);
-    // 802 bytes a name: 40 fit in a batch's 32 KiB of names.
-    const long = `${'./'.repeat(400)}f`;
-    const digests = await Promise.all(Array.from({ length: 101 }, () => hasher.hash(long, 3)));
+    // 1,602 bytes a name: 40 fit in a batch's 64 KiB of names.
+    const long = `${'./'.repeat(800)}f`;
+    const digests = await Promise.all(Array.from({ length: 100 }, () => hasher.hash(long, 3)));
     expect(new Set(digests)).toEqual(new Set([digest(hashTool, 'abc')]));
-    // 1 at once, then 100 in batches of 40, 40 and 20.
-    expect(commands.length).toBe(4);
-    expect(Math.max(...commands.map((command) => command.length))).toBeLessThan(40 * 1024);
+    // Batches of 40, 40 and 20.
+    expect(commands.length).toBe(3);
+    expect(Math.max(...commands.map((command) => command.length))).toBeLessThan(72 * 1024);
+  });
+
+  test('files asked for one after another, each after the last one\'s answer, are not held longer than the linger', async () => {
+    fs.writeFileSync(path.join(dir, 'f'), 'abc');
+    const { shell, commands } = localShell(dir);
+    const hasher = new RemoteHasher(shell, hashTool);
+    for (let i = 0; i < 3; i++) expect(await hasher.hash('f', 3)).toBe(digest(hashTool, 'abc'));
+    expect(commands.length).toBe(3);
   });
 });
 
