@@ -54,6 +54,7 @@ export const PacketType = {
   TWO_WAY_MOVE: 0x36,
   TWO_WAY_NODE: 0x38,
   TWO_WAY_NODE_OP: 0x39,
+  TWO_WAY_SCOPE: 0x3a,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -178,6 +179,15 @@ export const Feature = {
   TWO_WAY_TREE: 0x10000,
 } as const;
 export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Feature.INLINE | Feature.QUICK_CHECK | Feature.RESUME | Feature.HARD_LINKS | Feature.OWNERS | Feature.RECONNECT | Feature.COMPRESS | Feature.FILTERS | Feature.DELTA | Feature.SYNC | Feature.RENAME | Feature.FOLLOW | Feature.SPARSE | Feature.FILES_FROM | Feature.DEST_STATE | Feature.STREAM | Feature.GROW | Feature.SIG_CACHE | Feature.DELTA_EARLY | Feature.TWO_WAY | Feature.TWO_WAY_MOVES | Feature.TWO_WAY_TREE;
+/**
+ * PARAMS.more_features bits (PROTOCOL.md §5.2): the second feature word, for the features after
+ * bit 23 of the first. Every bit of it is optional: a server answers the subset it supports.
+ */
+export const MoreFeature = {
+  /** With TWO_WAY_TREE: a listing may be narrowed to the paths either side saw change (TWO_WAY_SCOPE, PROTOCOL.md §7.12). */
+  TWO_WAY_NARROW: 0x1,
+} as const;
+export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -386,6 +396,15 @@ export const TwoWayNodeOp = {
   MADE: 5,
   /** S→C: not made (the name taken, the entry changed, a directory not empty, ...). */
   NOT_MADE: 6,
+} as const;
+/** TWO_WAY_SCOPE.event (PROTOCOL.md §7.12, more feature TWO_WAY_NARROW). */
+export const TwoWayScopeEvent = {
+  /** C→S: a path fcp's side saw change, for the next narrowed listing; S→C, before a narrowed listing's entries: a path fcpd's side saw change. */
+  PATH: 1,
+  /** C→S: list the side narrowed to the paths sent since the last listing and the side's own. */
+  LIST: 2,
+  /** S→C, instead of PATHs: this listing is whole (the side's events were lost, or too many paths changed). */
+  WHOLE: 3,
 } as const;
 /** TWO_WAY_NODE and TWO_WAY_NODE_OP kind. */
 export const TwoWayNodeKind = { DIR: 1, SYMLINK: 2 } as const;

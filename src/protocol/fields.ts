@@ -105,6 +105,10 @@ function checkValue(typeName: string, field: Field, value: FieldValue): void {
     case 'magic':
     case 'extension':
       return;
+    case 'optU32':
+      if (value === undefined) return;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) throw badField(typeName, field, `is ${String(value)}; allowed 0..4294967295`);
+      return;
   }
 }
 
@@ -123,6 +127,8 @@ export function fieldLength(field: Field, value: FieldValue): number {
       return Buffer.byteLength(value as string, 'utf8');
     case 'extension':
       return 0;
+    case 'optU32':
+      return value === undefined ? 0 : 4;
     case 'nameSuffix':
       return value === undefined ? 0 : (value as Buffer).length;
     default:
@@ -150,6 +156,8 @@ export function writeField(typeName: string, field: Field, value: FieldValue, bu
       return pos + HELLO_MAGIC.copy(buf, pos);
     case 'extension':
       return pos;
+    case 'optU32':
+      return value === undefined ? pos : buf.writeUInt32BE(value as number, pos);
     case 'nameSuffix':
       return value === undefined ? pos : pos + (value as Buffer).copy(buf, pos);
     case 'text':
@@ -223,6 +231,9 @@ export function readField(typeName: string, field: Field, payload: Buffer, pos: 
       return [undefined, pos + 4];
     case 'extension':
       return [undefined, payload.length];
+    case 'optU32':
+      // Absent rather than zero: a payload without it decodes as it did before the field existed.
+      return payload.length - pos >= 4 ? [payload.readUInt32BE(pos), pos + 4] : [undefined, pos];
     case 'nameSuffix':
       // Absent rather than empty: a MODE without it decodes as it did before the field existed.
       if (pos === payload.length) return [undefined, pos];

@@ -65,6 +65,8 @@ export type FieldKind =
   | 'hashes'
   /** rest of the payload: extension bytes a later version may add; ignored */
   | 'extension'
+  /** a u32 when at least 4 bytes remain, else absent (a field later builds append: PARAMS.more_features) */
+  | 'optU32'
   /** rest of the payload: bytes to append to a file name (no `/`, no NUL); absent when empty */
   | 'nameSuffix'
   /** u8 length, then that many bytes of a user or group name (no NUL); bounds include the u8 */
@@ -129,6 +131,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('minVersion', 'u16', { min: 1 }),
     f('maxVersion', 'u16', { min: 1 }),
     f('nonce', 'fixed', { size: NONCE_SIZE }),
+    f('moreFeatures', 'optU32'),
     f('extension', 'extension'),
   ],
   [PacketType.AUTH]: [f('keyId', 'fixed', { size: KEY_ID_SIZE }), f('mac', 'fixed', { size: MAC_SIZE })],
@@ -139,6 +142,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
     f('hashAlgs', 'u16'),
     f('cipher', 'u8'),
     f('features', 'u32'),
+    f('moreFeatures', 'optU32'),
   ],
   [PacketType.SYMLINK]: [f('mtimeNs', 'i64'), f('path', 'entryPathPrefixed'), f('target', 'linkTarget')],
   [PacketType.CHUNK_SUM]: [
@@ -207,6 +211,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.TWO_WAY_MOVE]: [f('kind', 'u8', { min: 1, max: 4 }), f('from', 'entryPathPrefixed'), f('to', 'entryPath')],
   [PacketType.TWO_WAY_NODE]: [f('event', 'u8', { min: 1, max: 2 }), ...TWO_WAY_NODE_FIELDS],
   [PacketType.TWO_WAY_NODE_OP]: [f('op', 'u8', { min: 1, max: 6 }), ...TWO_WAY_NODE_FIELDS],
+  [PacketType.TWO_WAY_SCOPE]: [f('event', 'u8', { min: 1, max: 3 }), f('path', 'data', { min: 0, max: MAX_PATH_BYTES })],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {
@@ -237,6 +242,7 @@ export const VARIABLE_BOUNDS: Partial<Record<FieldKind, PayloadBounds>> = {
   text: { min: 0, max: MAX_ERROR_MESSAGE_BYTES },
   hashes: { min: HASH_SIZE, max: MAX_HELD_HASHES * HASH_SIZE },
   extension: { min: 0, max: MAX_PAYLOAD },
+  optU32: { min: 0, max: 4 },
   nameSuffix: { min: 0, max: MAX_BACKUP_SUFFIX_BYTES },
   accountName: { min: 1, max: 1 + MAX_ACCOUNT_NAME_BYTES },
 };

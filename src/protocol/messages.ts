@@ -45,7 +45,8 @@ export interface DataMessage { type: P['DATA']; fileId: number; seq: number; dat
 export interface DataZMessage { type: P['DATA_Z']; fileId: number; seq: number; rawLength: number; data: Buffer }
 export interface DoneMessage { type: P['DONE'] }
 export interface ErrorMessage { type: P['ERROR']; code: number; message: string }
-export interface HelloMessage { type: P['HELLO']; minVersion: number; maxVersion: number; nonce: Buffer }
+/** moreFeatures: the client's offer of PARAMS.more_features on a control connection (PROTOCOL.md §5.2); absent from older builds' HELLOs. */
+export interface HelloMessage { type: P['HELLO']; minVersion: number; maxVersion: number; nonce: Buffer; moreFeatures?: number }
 export interface AuthMessage { type: P['AUTH']; keyId: Buffer; mac: Buffer }
 export interface AuthOkMessage { type: P['AUTH_OK']; mac: Buffer }
 export interface ParamsMessage {
@@ -55,6 +56,12 @@ export interface ParamsMessage {
   hashAlgs: number;
   cipher: number;
   features: number;
+  /**
+   * The second feature word (MoreFeature bits, PROTOCOL.md §5.2): in the offer it travels in the
+   * client's HELLO (an older server refuses a longer PARAMS), in the answer appended to PARAMS,
+   * and only when the offer had it. Absent: a peer without it.
+   */
+  moreFeatures?: number;
 }
 export interface SymlinkMessage { type: P['SYMLINK']; mtimeNs: bigint; path: Buffer; target: Buffer }
 export interface ChunkSumMessage { type: P['CHUNK_SUM']; fileId: number; seq: number; length: number; hash: bigint }
@@ -177,6 +184,8 @@ export interface TwoWayMoveMessage { type: P['TWO_WAY_MOVE']; kind: number; from
 export interface TwoWayNodeMessage { type: P['TWO_WAY_NODE']; event: number; kind: number; digest: Buffer; path: Buffer; target: Buffer }
 /** Control (feature TWO_WAY_TREE): a directory or symlink fcp asks a two-way side to record, make or remove, and the side's answer (a TwoWayNodeOp). */
 export interface TwoWayNodeOpMessage { type: P['TWO_WAY_NODE_OP']; op: number; kind: number; digest: Buffer; path: Buffer; target: Buffer }
+/** Control (more feature TWO_WAY_NARROW, PROTOCOL.md §7.12): a narrowed listing's scope and its asking (a TwoWayScopeEvent); `path` empty but with PATH. */
+export interface TwoWayScopeMessage { type: P['TWO_WAY_SCOPE']; event: number; path: Buffer }
 /** Entries (type u8, length u16, payload) of the control messages it carries: see batch.ts. */
 export interface BatchMessage { type: P['BATCH']; entries: Buffer }
 
@@ -233,6 +242,7 @@ export type Message =
   | TwoWaySideMessage
   | TwoWayMoveMessage
   | TwoWayNodeMessage
-  | TwoWayNodeOpMessage;
+  | TwoWayNodeOpMessage
+  | TwoWayScopeMessage;
 
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

@@ -26,7 +26,7 @@ import { pathsOfMessage } from '../sync/filesFrom';
 import { showName } from '../showName';
 import { AuthenticatedAction, FailAction, SealAction, send, SendAction, unexpected } from './actions';
 import { ConnectionMachine } from './machine';
-import { answerOffer, checkAnswer, sealedCoverage, ServerPolicy } from './params';
+import { answerOffer, checkAnswer, refuseParams, sealedCoverage, ServerPolicy } from './params';
 import { commonVersion, VersionRange, versionMismatch } from './version';
 
 const P = PacketType;
@@ -43,12 +43,22 @@ export interface FilesFromRequest { paths: Buffer[]; recursive: boolean }
 
 export type ConnectionAction = SendAction | SealAction | AuthenticatedAction | SessionCreatedAction | RequestAction | FailAction;
 
-function hello(versions: VersionRange, nonce: Buffer): HelloMessage {
-  return { type: P.HELLO, minVersion: versions.min, maxVersion: versions.max, nonce };
+function hello(versions: VersionRange, nonce: Buffer, moreFeatures?: number): HelloMessage {
+  return { type: P.HELLO, minVersion: versions.min, maxVersion: versions.max, nonce, ...(moreFeatures === undefined ? {} : { moreFeatures }) };
 }
 
 function range(message: HelloMessage): VersionRange {
   return { min: message.minVersion, max: message.maxVersion };
+}
+
+/**
+ * The PARAMS a client sends: its offer without the second feature word, which its HELLO carries.
+ * The MACs cover this PARAMS (an older server computes them over what it received); the answer's
+ * word is covered by server_mac, and a client takes no bit it did not offer.
+ */
+function withoutMoreFeatures(offer: ParamsMessage): ParamsMessage {
+  const { moreFeatures: _inHello, ...params } = offer;
+  return params;
 }
 
 /** The two seal actions of a connection once both sides hold the secret: ours out, theirs in. */
@@ -180,17 +190,18 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
   /** HELLO, PARAMS or ATTACH, AUTH (and on the control connection MODE and the request). */
   private open(serverNonce: Buffer): ConnectionAction[] {
     const o = this.options;
-    const ourHello = send(hello(this.versions, o.nonce));
     const control = o.role === 'control';
+    // The offer's second feature word goes in the HELLO: an older server refuses a PARAMS longer than it knows, and ignores a HELLO's extension.
+    const ourHello = send(hello(this.versions, o.nonce, control ? o.offer.moreFeatures : undefined));
     this.transcript = {
       serverNonce,
       clientNonce: o.nonce,
       sessionId: control ? CONTROL_SESSION_ID : o.sessionId,
       connIndex: control ? 0 : o.connIndex,
-      offer: control ? encodePayload(o.offer) : EMPTY,
+      offer: control ? encodePayload(withoutMoreFeatures(o.offer)) : EMPTY,
       accepted: EMPTY,
     };
-    const opening: Message = control ? o.offer : { type: P.ATTACH, sessionId: o.sessionId, connIndex: o.connIndex };
+    const opening: Message = control ? withoutMoreFeatures(o.offer) : { type: P.ATTACH, sessionId: o.sessionId, connIndex: o.connIndex };
     const auth: AuthMessage = { type: P.AUTH, keyId: keyIdOf(o.secret), mac: clientMac(o.secret, this.transcript) };
     const login: SendAction[] = control && o.login ? [send({ type: P.LOGIN, user: o.login })] : [];
     const actions: ConnectionAction[] = [ourHello, ...login, send(opening), send(auth)];
@@ -384,9 +395,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
       case P.HELLO:
         return this.onHello(message);
       case P.PARAMS:
-        this.offer = message;
-        this.state = 'AWAIT_AUTH';
-        return [];
+        return this.onParams(message);
       case P.ATTACH:
         return this.onAttach(message);
       case P.LOGIN:
@@ -479,6 +488,20 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
     );
   }
 
+  /** The offer: the PARAMS with the second feature word of the client's HELLO, when it had one (PROTOCOL.md §5.2). */
+  private onParams(message: ParamsMessage): ConnectionAction[] {
+    if (message.moreFeatures !== undefined) return this.fail(refuseParams('more_features came in PARAMS; a client offers it in its HELLO'));
+    const more = this.clientHello?.moreFeatures;
+    this.offer = more === undefined ? message : { ...message, moreFeatures: more };
+    this.state = 'AWAIT_AUTH';
+    return [];
+  }
+
+  /** The offer as the MACs cover it: the PARAMS payload as sent, without the HELLO's word (an older server cannot know of it). */
+  private offerPayload(): Buffer {
+    return encodePayload(withoutMoreFeatures(this.offer!));
+  }
+
   private transcript(sessionId: Buffer, connIndex: number, offer: Buffer, serverNonce = this.options.nonce): AuthTranscript {
     return { serverNonce, clientNonce: this.clientHello!.nonce, sessionId, connIndex, offer, accepted: EMPTY };
   }
@@ -495,7 +518,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   }
 
   private authControl(auth: AuthMessage): ConnectionAction[] {
-    const offer = encodePayload(this.offer!);
+    const offer = this.offerPayload();
     const launch = this.options.launchFor(auth.keyId);
     const secret = launch?.secret;
     // A client that read the launch's nonce used it; one that waited for our HELLO used that one.
@@ -510,7 +533,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   /** A daemon login's AUTH: the MAC proves the user's login key; unknown user and wrong key fail alike. */
   private authLogin(auth: AuthMessage): ConnectionAction[] {
     const { user, key } = this.login!;
-    const transcript = this.transcript(CONTROL_SESSION_ID, 0, encodePayload(this.offer!));
+    const transcript = this.transcript(CONTROL_SESSION_ID, 0, this.offerPayload());
     if (!key || !sameMac(auth.keyId, keyIdOf(key)) || !sameMac(auth.mac, clientMac(key, transcript))) return this.fail(loginFailure(user));
     return this.controlAuthenticated(key, transcript);
   }

@@ -15,6 +15,7 @@ import {
   PacketType,
   SealingCipher,
   SUPPORTED_FEATURES,
+  SUPPORTED_MORE_FEATURES,
   SUPPORTED_HASH_ALGS,
 } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
@@ -179,7 +180,8 @@ export function answerOffer(offer: ParamsMessage, policy: ServerPolicy = {}): Pa
         `${sizeText(smallest)} of the smallest one; try again when one of its transfers has ended`,
     );
   }
-  return { ...offer, ...shape, hashAlgs: lowestBit, features: offer.features & SUPPORTED_FEATURES };
+  const more = offer.moreFeatures === undefined ? {} : { moreFeatures: (offer.moreFeatures & SUPPORTED_MORE_FEATURES) >>> 0 };
+  return { ...offer, ...shape, hashAlgs: lowestBit, features: offer.features & SUPPORTED_FEATURES, ...more };
 }
 
 const isSingleBit = (value: number): boolean => value !== 0 && (value & (value - 1)) === 0;
@@ -195,6 +197,11 @@ export function checkAnswer(offer: ParamsMessage, answer: ParamsMessage): FcpErr
     [
       (answer.features & ~OPTIONAL_FEATURE_BITS) !== (offer.features & ~OPTIONAL_FEATURE_BITS) || (answer.features & ~offer.features) !== 0,
       `features ${hex(answer.features)} for an offer of ${hex(offer.features)}`,
+    ],
+    [
+      // Absent from an older server's answer: none of the word's features.
+      answer.moreFeatures !== undefined && (offer.moreFeatures === undefined || (answer.moreFeatures & ~offer.moreFeatures) !== 0),
+      `more_features ${answer.moreFeatures === undefined ? 'absent' : hex(answer.moreFeatures)} for an offer of ${offer.moreFeatures === undefined ? 'none' : hex(offer.moreFeatures)}`,
     ],
   ];
   const broken = rules.find(([isBroken]) => isBroken);

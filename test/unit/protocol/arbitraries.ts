@@ -178,7 +178,7 @@ export const messageArbitraries: ArbitraryByName = {
     minVersion: fc.integer({ min: 1, max: 0xffff }),
     maxVersion: fc.integer({ min: 1, max: 0xffff }),
     nonce: fixedBytes(NONCE_SIZE),
-  }),
+  }, { requiredKeys: ['type', 'minVersion', 'maxVersion', 'nonce'] }).chain((hello) => fc.option(u32, { nil: undefined }).map((more) => (more === undefined ? hello : { ...hello, moreFeatures: more }))),
   AUTH: fc.record({ type: fc.constant(PacketType.AUTH), keyId: fixedBytes(KEY_ID_SIZE), mac: fixedBytes(MAC_SIZE) }),
   AUTH_OK: fc.record({ type: fc.constant(PacketType.AUTH_OK), mac: fixedBytes(MAC_SIZE) }),
   PARAMS: fc.record({
@@ -188,7 +188,7 @@ export const messageArbitraries: ArbitraryByName = {
     hashAlgs: u16,
     cipher: u8,
     features: u32,
-  }),
+  }).chain((params) => fc.option(u32, { nil: undefined }).map((more) => (more === undefined ? params : { ...params, moreFeatures: more }))),
   SYMLINK: fc.record({ type: fc.constant(PacketType.SYMLINK), mtimeNs: i64, path: entryPath, target: userPath }),
   CHUNK_SUM: fc.record({
     type: fc.constant(PacketType.CHUNK_SUM),
@@ -279,6 +279,7 @@ export const messageArbitraries: ArbitraryByName = {
   TWO_WAY_MOVE: fc.record({ type: fc.constant(PacketType.TWO_WAY_MOVE), kind: fc.integer({ min: 1, max: 4 }), from: entryPath, to: entryPath }),
   TWO_WAY_NODE: fc.record({ type: fc.constant(PacketType.TWO_WAY_NODE), event: fc.integer({ min: 1, max: 2 }), ...twoWayNodeFields() }),
   TWO_WAY_NODE_OP: fc.record({ type: fc.constant(PacketType.TWO_WAY_NODE_OP), op: fc.integer({ min: 1, max: 6 }), ...twoWayNodeFields() }),
+  TWO_WAY_SCOPE: fc.record({ type: fc.constant(PacketType.TWO_WAY_SCOPE), event: fc.integer({ min: 1, max: 3 }), path: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

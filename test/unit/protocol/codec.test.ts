@@ -88,6 +88,8 @@ function rawPayload(message: Message): Buffer {
         return HELLO_MAGIC;
       case 'extension':
         return Buffer.alloc(0);
+      case 'optU32':
+        return value === undefined ? Buffer.alloc(0) : int(4, (b) => b.writeUInt32BE(value as number));
       case 'nameSuffix':
         return (value as Buffer | undefined) ?? Buffer.alloc(0);
       case 'accountName':
@@ -510,7 +512,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   HELLO: [40, 65535],
   AUTH: [48, 48],
   AUTH_OK: [32, 32],
-  PARAMS: [13, 13],
+  PARAMS: [13, 17],
   SYMLINK: [12, 8202],
   CHUNK_SUM: [20, 20],
   RESEND: [12, 12],
@@ -547,6 +549,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   TWO_WAY_MOVE: [5, 8195],
   TWO_WAY_NODE: [37, 8228],
   TWO_WAY_NODE_OP: [37, 8228],
+  TWO_WAY_SCOPE: [1, 4097],
 };
 const TYPE_NAMES = Object.keys(SPEC_BOUNDS) as PacketTypeName[];
 
@@ -716,11 +719,12 @@ describe('typed errors', () => {
     });
   });
 
-  it('HELLO ignores extension bytes after the nonce', () => {
+  it('HELLO ignores extension bytes after the nonce and more_features', () => {
     fc.assert(
       fc.property(messageArbitraries.HELLO, fc.uint8Array({ minLength: 1, maxLength: 64 }), (hello, extension) => {
-        const payload = Buffer.concat([rawPayload(hello), extension]);
-        expect(toPlain(parsePayload(PacketType.HELLO, payload))).toEqual(toPlain(hello));
+        const withMore = { ...hello, moreFeatures: hello.moreFeatures ?? 7 };
+        const payload = Buffer.concat([rawPayload(withMore), extension]);
+        expect(toPlain(parsePayload(PacketType.HELLO, payload))).toEqual(toPlain(withMore));
       }),
       { numRuns: numRuns(50) },
     );

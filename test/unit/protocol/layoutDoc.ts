@@ -27,6 +27,7 @@ const DESCRIPTIONS: Record<Field['kind'], string> = {
   data: 'bytes, to the end of the payload',
   hashes: 'u64 chunk hashes, to the end of the payload',
   extension: 'later versions\' fields, ignored, to the end of the payload',
+  optU32: 'u32, absent when the payload ends before it',
   accountName: 'u8 length, then that many bytes of a user or group name',
   nameSuffix: 'bytes to append to a name (no / or NUL), to the end of the payload; none but with BACKUP',
 };

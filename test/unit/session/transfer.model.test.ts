@@ -272,6 +272,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   TWO_WAY_MOVE: { type: PacketType.TWO_WAY_MOVE, kind: 2, from: Buffer.from('a'), to: Buffer.from('b') },
   TWO_WAY_NODE: { type: PacketType.TWO_WAY_NODE, event: 1, kind: 1, digest: Buffer.alloc(32), path: Buffer.from('a'), target: Buffer.alloc(0) },
   TWO_WAY_NODE_OP: { type: PacketType.TWO_WAY_NODE_OP, op: 2, kind: 1, digest: Buffer.alloc(32), path: Buffer.from('a'), target: Buffer.alloc(0) },
+  TWO_WAY_SCOPE: { type: PacketType.TWO_WAY_SCOPE, event: 2, path: Buffer.alloc(0) },
 };
 const ALL_MESSAGES: Message[] = Object.values(ONE_OF_EACH);
 
