@@ -227,7 +227,7 @@ export function program(): Command {
     .option('-e, --ssh <program>', 'start fcpd through this ssh program (default: the built-in SSH client)', argParser(nonEmpty))
     .option('--fcpd-path <command>', 'how to start fcpd on the remote host (default: fcpd on its PATH)', argParser(nonEmpty))
     .option('--tunnel', 'carry the data connections through SSH instead of direct TCP')
-    .option('--sftp', 'copy over SFTP on -n SSH sessions instead of fcpd (what fcp does when the remote host has no Node.js 20+)')
+    .option('--sftp', 'copy over SFTP on SSH sessions instead of fcpd (what fcp does when the remote host has no Node.js 20+); -n pins their count, otherwise it is tuned while copying')
     .option('--no-install', "never copy fcp's own fcpd into ~/.cache/fcp on a host that has Node.js 20+ but no fcpd")
     .option('-l, --limit <Kbit/s>', 'limit the bandwidth, in whole Kbit/s of 1024 bits (scp -l: 8 is 1 KiB/s)', argParser(scpLimit))
     .option('--bwlimit <rate>', 'limit the bandwidth, in KiB/s or with a K, M or G suffix (rsync --bwlimit; default: no limit)', argParser(bwlimit))

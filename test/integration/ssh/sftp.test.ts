@@ -20,6 +20,8 @@ import { keygen, Sshd, startSshd } from './sshd';
 jest.setTimeout(90_000);
 
 const NOTICE = /^fcp: no Node\.js 20\+ on 127\.0\.0\.1: copying over SFTP \(3 sessions\)$/m;
+/** A file with this in its name is given a wrong CRC by the server's cksum (see beforeAll). */
+const CORRUPT = 'corrupt-me';
 
 let sshd: Sshd;
 let home: string;
@@ -35,7 +37,10 @@ beforeAll(async () => {
   const bin = path.join(work, 'bin');
   fs.mkdirSync(bin);
   // A shell and the basic tools every host has, and no Node.js.
-  for (const tool of ['sh', 'cut', 'dd', 'cksum', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
+  for (const tool of ['sh', 'cut', 'dd', 'sha256sum', 'md5sum']) fs.symlinkSync(path.join('/usr/bin', tool), path.join(bin, tool));
+  // cksum, except that a file named with CORRUPT in its name gets another CRC: as if its bytes
+  // had changed between the two ends (only -z names files; the probe and streams read stdin).
+  fs.writeFileSync(path.join(bin, 'cksum'), `#!/bin/sh\n/usr/bin/cksum "$@" | /usr/bin/sed -z 's/^[0-9]*\\( [0-9]* .*${CORRUPT}[^/]*\\)$/1\\1/'\n`, { mode: 0o755 });
   // sshd reads authorized keys as the user: nobody's copy must be where nobody can read it.
   const key = path.join(work, 'id_ed25519');
   const userKey = { file: key, pub: keygen(key) };
@@ -185,6 +190,53 @@ describe('--sftp', () => {
     expect(fs.readFileSync(path.join(destDir, 'out')).equals(data)).toBe(true);
     expect(leftoverTemporaries(destDir)).toEqual([]);
   });
+});
+
+describe('verification and the session count', () => {
+  test('a file whose bytes differ at the other end fails with FCP_ERR_VERIFY, both ways, among files that arrive', async () => {
+    const source = fresh('corrupt-src');
+    fs.mkdirSync(source);
+    // Many small files around it: they are hashed in the same batches.
+    for (let i = 0; i < 300; i++) writeFile(path.join(source, `f${i}`), content(100 + i, `sftp-test/batch/${i}`), 0o644, 1_600_000_000);
+    writeFile(path.join(source, `${CORRUPT}.dat`), content(5000, 'sftp-test/corrupt'), 0o644, 1_600_000_000);
+    const remote = fresh('corrupt-remote');
+    fs.mkdirSync(remote);
+    const push = await runFcp([...login(), '--sftp', '--json', '-r', source, at(remote)], { env });
+    // The pull's source is a tree on the server whose cksum lies about one file.
+    const back = fresh('corrupt-back');
+    const pull = await runFcp([...login(), '--sftp', '--json', '-r', at(source), back], { env });
+    for (const [run, dest] of [[push, remote], [pull, back]] as const) {
+      expectExit(run, 8);
+      const records = jsonRecords(run.stdout);
+      const failed = records.filter((r) => r.event === 'file' && r.error);
+      expect(failed.map((r) => [r.path, (r.error as { code: string }).code])).toEqual([[`${path.basename(source)}/${CORRUPT}.dat`, 'FCP_ERR_VERIFY']]);
+      expect((failed[0]!.error as { message: string }).message).toMatch(/crc after the copy differs from the source's/);
+      expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 300, filesFailed: 1, verification: 'size+crc' });
+      const copied = path.join(dest, path.basename(source));
+      expect(fs.existsSync(path.join(copied, `${CORRUPT}.dat`))).toBe(false);
+      for (const i of [0, 150, 299]) expect(fs.readFileSync(path.join(copied, `f${i}`)).equals(fs.readFileSync(path.join(source, `f${i}`)))).toBe(true);
+      expect(leftoverTemporaries(dest)).toEqual([]);
+    }
+  });
+
+  test('without -n the session count is tuned: one session first, more while the copy runs (FCP_TEST_TUNER), the tree identical', async () => {
+    const source = fresh('tuned-src');
+    fs.mkdirSync(source);
+    for (let i = 0; i < 8; i++) writeFile(path.join(source, `part${i}`), content(2 * 1024 * 1024 + i, `sftp-test/tuned/${i}`), 0o600, 1_600_000_000);
+    const dest = fresh('tuned-dst');
+    fs.mkdirSync(dest);
+    const noPin = login().slice(0, -2);
+    // Every 50 ms window that moved a byte adds sessions, whatever the goodput.
+    const run = await runFcp([...noPin, '--sftp', '-v', '--json', '-r', source, at(dest)], { env: { ...env, FCP_TEST_TUNER: '50:-1' } });
+    expectExit(run, 0);
+    expect(run.stderr).toMatch(/^fcp: --sftp: copying over SFTP \(sessions tuned from 1\)$/m);
+    expect(run.stderr).toMatch(/sftp: \d+ MB\/s over 1 sessions: opening 1 more/);
+    const records = jsonRecords(run.stdout);
+    expect(records[0]).toMatchObject({ event: 'start', files: 8, connections: 1 });
+    expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 8, filesFailed: 0, verification: 'size+crc' });
+    expect(toSeconds(snapshot(path.join(dest, path.basename(source))))).toEqual(toSeconds(snapshot(source)));
+    // Each added session is a login: slow on a loaded machine.
+  }, 150_000);
 });
 
 describe(`errors, as ${nobody.name} (internal-sftp only: sizes are all it can verify)`, () => {
