@@ -8,11 +8,12 @@ const os = require('node:os');
 module.exports = {
   testEnvironment: 'node',
   // One worker per core, at least two. jest's default (cores - 1, for a busy main thread) is one
-  // worker on a 2-core machine, and one worker means every file in band, one after the other. The
-  // integration files spend most of their wall time waiting on the processes they start (sshd
-  // logins, fcp and fcpd start-up, throttled copies, timeouts they provoke), not on a core, and
-  // jest's main thread only collects results. jest starts the longest files first (its timings
-  // cache), so the two workers end close together.
+  // worker on a 2-core machine, and one worker means every file in band, one after the other,
+  // while jest's main thread only collects results. Many integration files mostly wait on the
+  // processes they start (sshd logins, throttled copies, timeouts they provoke: jobs.test used 37
+  // CPU s in its 80 s, rsyncOptions 38 in 64), so one file leaves a core idle. jest starts the
+  // longest files first (its timings cache; the largest files without one), so the two workers
+  // end close together.
   maxWorkers: Math.max(2, os.availableParallelism()),
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],

@@ -14,8 +14,10 @@ import { fcpdCommand, Sshd, sshdHost, startSshd } from './sshd';
 jest.setTimeout(90_000);
 
 const RELAY_NOTICE = /cannot reach host2 \(.*\): relaying the copy through this machine/;
-/** TEST-NET-1 (RFC 5737): an address no host here reaches. */
+/** TEST-NET-1 (RFC 5737): an address no host here reaches; a dial to it waits out its connect timeout. */
 const UNREACHABLE = '192.0.2.1';
+/** A loopback address fcpd is kept off (--bind 127.0.0.1): a dial to it is refused at once. */
+const REFUSING = '127.0.0.2';
 
 let sshd: Sshd;
 let work: string;
@@ -106,12 +108,19 @@ test("filters: host1's fcpd walks with the rules and the depth fcp handed it in 
   expect(fs.readdirSync(path.join(dest, 'sub dir', 'deeper'))).toEqual([]);
 });
 
-/** An fcpd whose listen line names an unreachable address (fcp itself still reaches it at 127.0.0.1), with its TMPDIR in `tmp`. */
-function unreachableFcpd(tmp = os.tmpdir()): string {
+/**
+ * An fcpd whose listen line names an address host1 cannot reach (fcp itself still reaches it at
+ * 127.0.0.1, where its SSH connection went), with its TMPDIR in `tmp`. `silent`: UNREACHABLE, so
+ * host1's fcpd waits out its connect timeout (4 s a copy), as behind a firewall that drops;
+ * `refusing`: fcpd listens on 127.0.0.1 only and the line names REFUSING, so the dial fails at
+ * once, for the tests about what the relay carries rather than how host1 fails to connect.
+ */
+function unreachableFcpd(tmp = os.tmpdir(), how: 'silent' | 'refusing' = 'silent'): string {
   const wrapper = path.join(work, unique('fcpd-unreachable.sh'));
+  const [named, bind] = how === 'silent' ? [UNREACHABLE, ''] : [REFUSING, ' --bind 127.0.0.1'];
   fs.writeFileSync(
     wrapper,
-    `#!/bin/sh\nTMPDIR=${tmp} ${fcpdCommand(sshd.stateDir)} "$@" | sed -u 's/^\\(FCPD-LISTEN [0-9]*\\) .* nonce=/\\1 ${UNREACHABLE} nonce=/'\n`,
+    `#!/bin/sh\nTMPDIR=${tmp} ${fcpdCommand(sshd.stateDir)} "$@"${bind} | sed -u 's/^\\(FCPD-LISTEN [0-9]*\\) .* nonce=/\\1 ${named} nonce=/'\n`,
     { mode: 0o755 },
   );
   return wrapper;
@@ -142,7 +151,7 @@ test('host1 cannot reach the address host2 gives: relayed through fcp automatica
 
 test('the relay carries a tree both ways without TCP forwarding, and leaves no socket behind on the source host', async () => {
   const relayTmp = tempDir('r2r-relay-tmp');
-  const wrapper = unreachableFcpd(relayTmp);
+  const wrapper = unreachableFcpd(relayTmp, 'refusing');
   const there = path.join(work, unique('there'));
   const out = await runFcp(['-F', config, '--fcpd-path', wrapper, '-r', `host1:${tree}/`, `host2:${there}`], { env });
   expectExit(out, 0);
