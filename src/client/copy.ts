@@ -611,6 +611,10 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
       log,
     });
     report.stop(true);
+    // Verification asked for and not had is said without -v: the copy is not what the user expects.
+    if (options.verify !== false && result.verification === 'size') {
+      (options.notice ?? log)(`sftp: no hash tool answered on ${remote.host}: only sizes were checked (-v says why)`);
+    }
     return summarize(result, started, { connections: result.sessions, encrypted: true, mode: 'sftp', verification: result.verification });
   } finally {
     report.stop(false);

@@ -14,7 +14,12 @@ import { isRunning } from './running';
 
 /** A control socket request or reply takes at most this long, each way. */
 export const CONTROL_TIMEOUT_MS = 5000;
-const START_TIMEOUT_MS = 10_000;
+/**
+ * How long a background process (fcpd -d, the jobs runner) may take to answer after it was started:
+ * a start that fails exits and is seen at once, so this bounds only a slow start, and a Node start
+ * on a loaded 2-core host took more than 10 s.
+ */
+const START_TIMEOUT_MS = 30_000;
 const START_POLL_MS = 100;
 /** Beside the pid file: held by the one process starting the background process. */
 const START_LOCK_SUFFIX = '.starting';
