@@ -29,8 +29,9 @@ const WAITING_HIGH_WATER = 4;
  * ahead is handed to the receiver on the next turn, not across a network, so looking far ahead
  * buys nothing. Walking 256 entries ahead instead of 4,096 and reading 256 KiB of small files a
  * burst instead of 1 MiB took a sixth off the wall and CPU time of 10,000 × 4 KiB (docs/BENCHMARKS.md,
- * "Local copies"); less than that gained nothing more. Not through the collector (its scavenges took
- * as long, by --trace-gc): most likely a working set that stays in the CPU's caches.
+ * "Local copies"), the collector's time unchanged (--trace-gc). The first count still goes 4,096
+ * ahead (sender.ts begin), so that a tree that size starts with its whole totals; with that, the
+ * gain on that tree was within the noise of a loaded machine: measure again on a quiet one.
  */
 const LOCAL_WALK_AHEAD = 256;
 const LOCAL_INLINE_BURST = 256 * 1024;

@@ -173,7 +173,7 @@ export class SendEngine extends TransferRun {
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
-  /** Entries the walk finds ahead of the announcements (the link's, or WALK_AHEAD). */
+  /** Entries the walk finds ahead of the announcements once the first count is out (the link's, or WALK_AHEAD). */
   private readonly walkAhead: number;
   /** Bytes of small files read in one burst of announcing (the link's, or INLINE_BURST). */
   private readonly inlineBurst: number;
@@ -280,7 +280,7 @@ export class SendEngine extends TransferRun {
    */
   prime(): void {
     // A first flight counts every file once: the server has not said yet whether it takes STREAM.
-    this.walk.fill(this.walkAhead);
+    this.walk.fill(WALK_AHEAD);
     if (!this.walk.complete) return;
     if (this.link.params.features & Feature.BATCH) this.link.control.conn.batchSends();
     this.guard(() => {
@@ -309,8 +309,10 @@ export class SendEngine extends TransferRun {
     if (this.started) return;
     this.started = true;
     this.digestsAhead?.start(this.chunkSize);
-    // A peer without STREAM takes one FILE_COUNT: the walk is then done whole first.
-    if (this.link.params.features & Feature.STREAM) this.walk.fill(this.walkAhead);
+    // A peer without STREAM takes one FILE_COUNT: the walk is then done whole first. The first
+    // count goes WALK_AHEAD ahead whatever the link's pace, so that a tree of up to that many
+    // entries starts with its whole totals.
+    if (this.link.params.features & Feature.STREAM) this.walk.fill(WALK_AHEAD);
     else this.walk.finish();
     this.counted.files = this.walk.fileCount;
     this.counted.bytes = this.walk.totalBytes;
