@@ -4,7 +4,7 @@
  * Every tool of bench/suite/tools.ts on every link and data set, in the same run: CASE is a link
  * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed;
  * files200k and files1m, many tiny files, only when named); none means all of them. Each tool runs N times (3 by default), its output is checked against the
- * source first, and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
+ * source first (round robin: one run of each tool per round), and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
  * shown in docs/BENCHMARKS.md. --tools runs the baseline and the tools whose label it matches
  * (--no-baseline: those alone), kept beside the link's full run. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
  * rewrites docs/BENCHMARKS.md from the results already kept.
@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DATA_NAMES, makeData, MANY_FILES_NAMES, treeDigest, type DataName, type DataSet } from './suite/data';
 import { LINK_NAMES, openLink, type LinkName } from './suite/links';
-import { measure } from './suite/measure';
+import { measureAll } from './suite/measure';
 import { newResults, printCase, saveResults, writeDocs } from './suite/report';
 import { timedFcpd, toolsFor, type Direction } from './suite/tools';
 
@@ -85,7 +85,7 @@ function main(): void {
             const result = {
               data: { name: set.name, title: set.title, bytes: set.bytes, files: set.files },
               direction,
-              tools: tools.map((tool) => measure(tool, { link, data: set, digest, out: path.join(work, 'out'), fcpdLog, runs: plan.runs })),
+              tools: measureAll(tools, { link, data: set, digest, out: path.join(work, 'out'), fcpdLog, runs: plan.runs }),
             };
             results.cases.push(result);
             printCase(result, results);

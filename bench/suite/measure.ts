@@ -1,5 +1,5 @@
 /**
- * Runs one tool RUNS times on one link and data set: the median wall-clock seconds and their
+ * Runs the tools RUNS times each, round robin, on one link and data set: the median wall-clock seconds and their
  * spread, CPU seconds of the client (the command and its children) and of the server (the ssh
  * server's sessions, fcpd among them), and peak RSS of the client and, for fcp, of fcpd. The
  * first run's output is compared with the source before any time is reported.
@@ -62,42 +62,69 @@ export interface MeasureContext {
   runs: number;
 }
 
-export function measure(tool: Tool, context: MeasureContext): Measurement {
-  const { link, data, out, fcpdLog, runs } = context;
+/** One tool's runs so far, kept between the rounds of measureAll. */
+interface Samples {
+  tool: Tool;
+  seconds: number[];
+  cpuClient: number[];
+  cpuServer: number[];
+  rssClientMb: number;
+  rssServerMb?: number;
+  error?: string;
+}
+
+/** One run of one tool, added to its samples; its output is checked on its first run. */
+function runOnce(samples: Samples, context: MeasureContext): void {
+  const { tool } = samples;
+  const { link, data, out, fcpdLog } = context;
   const timeFile = path.join(path.dirname(out), 'time.out');
-  const seconds: number[] = [];
-  const cpuClient: number[] = [];
-  const cpuServer: number[] = [];
-  const result: Measurement = { label: tool.label, role: tool.role, seconds: NaN, spread: [NaN, NaN], runs: seconds, cpuClient: NaN, rssClientMb: 0 };
-  for (let run = 0; run < runs; run++) {
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.mkdirSync(out, { recursive: true });
-    fs.rmSync(fcpdLog, { force: true });
-    const before = link.serverCpu();
-    const done = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...link.wrap(tool.command(data, out))], { encoding: 'utf8' });
-    link.settle();
-    const fcpd = fcpdUsage(fcpdLog, tool.role === 'fcp' && link.host !== undefined);
-    const after = link.serverCpu();
-    if (done.status !== 0) return { ...result, error: `exit ${done.status}: ${(done.stderr ?? '').trim().split('\n').slice(-2).join(' ')}` };
-    if (run === 0 && treeDigest(path.join(out, data.name)) !== context.digest) return { ...result, error: 'its output differs from the source' };
-    const [wall, user, system, rssKb] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-    seconds.push(wall!);
-    cpuClient.push(user! + system!);
-    if (before !== undefined && after !== undefined) {
-      // fcpd outlives the SSH session that started it when fcp closes the connection first: then
-      // no sshd reaps it and its CPU is not among the sessions', so it is added from its wrapper.
-      const sessions = after - before;
-      cpuServer.push(fcpd && fcpd.cpu > sessions ? sessions + fcpd.cpu : sessions);
-    }
-    result.rssClientMb = Math.max(result.rssClientMb, rssKb! / 1024);
-    if (fcpd) result.rssServerMb = Math.max(result.rssServerMb ?? 0, fcpd.rssMb);
-  }
   fs.rmSync(out, { recursive: true, force: true });
-  return {
-    ...result,
-    seconds: median(seconds),
-    spread: [Math.min(...seconds), Math.max(...seconds)],
-    cpuClient: median(cpuClient),
-    cpuServer: cpuServer.length === runs ? median(cpuServer) : undefined,
-  };
+  fs.mkdirSync(out, { recursive: true });
+  fs.rmSync(fcpdLog, { force: true });
+  const before = link.serverCpu();
+  const done = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...link.wrap(tool.command(data, out))], { encoding: 'utf8' });
+  link.settle();
+  const fcpd = fcpdUsage(fcpdLog, tool.role === 'fcp' && link.host !== undefined);
+  const after = link.serverCpu();
+  if (done.status !== 0) {
+    samples.error = `exit ${done.status}: ${(done.stderr ?? '').trim().split('\n').slice(-2).join(' ')}`;
+    return;
+  }
+  if (samples.seconds.length === 0 && treeDigest(path.join(out, data.name)) !== context.digest) {
+    samples.error = 'its output differs from the source';
+    return;
+  }
+  const [wall, user, system, rssKb] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  samples.seconds.push(wall!);
+  samples.cpuClient.push(user! + system!);
+  if (before !== undefined && after !== undefined) {
+    // fcpd outlives the SSH session that started it when fcp closes the connection first: then
+    // no sshd reaps it and its CPU is not among the sessions', so it is added from its wrapper.
+    const sessions = after - before;
+    samples.cpuServer.push(fcpd && fcpd.cpu > sessions ? sessions + fcpd.cpu : sessions);
+  }
+  samples.rssClientMb = Math.max(samples.rssClientMb, rssKb! / 1024);
+  if (fcpd) samples.rssServerMb = Math.max(samples.rssServerMb ?? 0, fcpd.rssMb);
+}
+
+/**
+ * Every tool `runs` times, round robin (one run of each tool per round), so that a slow spell
+ * of a shared machine falls on every tool alike rather than on whichever ran then. A tool that
+ * fails or whose output differs runs no more and gets no time.
+ */
+export function measureAll(tools: Tool[], context: MeasureContext): Measurement[] {
+  const all: Samples[] = tools.map((tool) => ({ tool, seconds: [], cpuClient: [], cpuServer: [], rssClientMb: 0 }));
+  for (let round = 0; round < context.runs; round++) for (const samples of all) if (!samples.error) runOnce(samples, context);
+  fs.rmSync(context.out, { recursive: true, force: true });
+  return all.map(({ tool, seconds, cpuClient, cpuServer, rssClientMb, rssServerMb, error }): Measurement => {
+    const result: Measurement = { label: tool.label, role: tool.role, seconds: NaN, spread: [NaN, NaN], runs: seconds, cpuClient: NaN, rssClientMb, rssServerMb };
+    if (error) return { ...result, error };
+    return {
+      ...result,
+      seconds: median(seconds),
+      spread: [Math.min(...seconds), Math.max(...seconds)],
+      cpuClient: median(cpuClient),
+      cpuServer: cpuServer.length === context.runs ? median(cpuServer) : undefined,
+    };
+  });
 }

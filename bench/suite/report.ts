@@ -27,6 +27,8 @@ export interface LinkResults {
    */
   group?: 'many files' | 'selected tools';
   runs: number;
+  /** What a reader of the tables must know about this run (shown under its heading). */
+  note?: string;
   loadAverage: { before: number; after?: number };
   cases: CaseResult[];
 }
@@ -102,6 +104,7 @@ function linkSection(links: LinkResults): string {
     `### ${links.link.name}${links.group ? `, ${links.group}` : ''}: ${links.link.description}`,
     '',
     `${links.date.slice(0, 16).replace('T', ' ')} UTC; ${links.machine.cores} × ${links.machine.cpus}, ${links.machine.memoryGiB} GiB, Linux ${links.machine.kernel}, Node ${links.machine.node}; median of ${links.runs} runs; ${load}.${iperf}`,
+    ...(links.note ? ['', links.note] : []),
     ...links.cases.flatMap((result) => ['', `#### ${caseTitle(result)}`, '', table(result, links)]),
   ].join('\n');
 }
