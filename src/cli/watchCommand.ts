@@ -96,6 +96,7 @@ export function twoWayRoundRecord(report: TwoWayRoundReport): object {
     event: 'round',
     round: report.round,
     kind: report.kind,
+    whole: report.whole,
     ...(error
       ? { error: { code: error.code, message: error.message }, retryInMs: report.retryInMs }
       : {

@@ -13,15 +13,16 @@
  */
 import * as fs from 'node:fs';
 import { asFcpError, codeFromWire, FcpError, wireFromCode } from '../errors';
-import { Feature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
-import type { Message, TwoWayMessage, TwoWayMoveMessage, TwoWayNodeOpMessage } from '../protocol/messages';
+import { Feature, MoreFeature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWayScopeEvent, TwoWaySideEvent } from '../protocol/constants';
+import type { Message, TwoWayMessage, TwoWayMoveMessage, TwoWayNodeOpMessage, TwoWayScopeMessage } from '../protocol/messages';
 import { showName } from '../showName';
 import { sideDbFile } from '../state/twoWayDb';
 import type { PathFilter } from '../sync/filter';
 import type { LinkedConnection, TransferSummary } from '../transfer/link';
 import { takeOver } from '../wire/handshake';
 import { LocalSide } from '../watch/localSide';
-import { sideFilter } from '../watch/sideListing';
+import { MAX_NARROWED_PATHS } from '../watch/constants';
+import { SideListing, sideFilter } from '../watch/sideListing';
 import { isNode } from '../watch/entryKinds';
 import type { NodeOp } from '../watch/nodeOps';
 import { nodeFields, nodeOf, pathOf, rowOf, sideMessage } from '../watch/sideWire';
@@ -55,6 +56,8 @@ export class TwoWaySideService {
   private queue: Promise<void> = Promise.resolve();
   private settle!: { resolve(summary: TransferSummary): void; reject(error: FcpError): void };
   private over = false;
+  /** The paths fcp sent for its next narrowed listing (TWO_WAY_SCOPE PATH); undefined once more than MAX_NARROWED_PATHS came: that listing is whole. */
+  private asked: Set<string> | undefined = new Set();
 
   constructor(
     private readonly control: LinkedConnection,
@@ -101,6 +104,7 @@ export class TwoWaySideService {
     if (message.type === PacketType.DONE) return this.end(undefined);
     if (message.type === PacketType.TWO_WAY_MOVE && this.moves()) return this.onMove(message);
     if (message.type === PacketType.TWO_WAY_NODE_OP && this.tree()) return this.onNodeOp(message);
+    if (message.type === PacketType.TWO_WAY_SCOPE && this.narrow()) return this.onScope(message);
     if (message.type === PacketType.ERROR) return this.end(new FcpError(codeFromWire(message.code), `fcp's two-way watch failed: ${message.message}`));
     if (message.type !== PacketType.TWO_WAY) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent ${message.type} in a two-way side's session`));
     // A copy: the message's buffers are views into a received frame.
@@ -111,6 +115,41 @@ export class TwoWaySideService {
   /** fcp negotiated TWO_WAY_MOVES: renames are reported and made. */
   private moves(): boolean {
     return (this.control.established.params.features & Feature.TWO_WAY_MOVES) !== 0;
+  }
+
+  /** fcp negotiated TWO_WAY_NARROW (with TWO_WAY_TREE): a listing may be narrowed (TWO_WAY_SCOPE). */
+  private narrow(): boolean {
+    return this.tree() && ((this.control.established.params.moreFeatures ?? 0) & MoreFeature.TWO_WAY_NARROW) !== 0;
+  }
+
+  /** PATH: one more path for the next narrowed listing; LIST: that listing, in order behind what came before. */
+  private onScope(message: TwoWayScopeMessage): void {
+    try {
+      if (message.event === TwoWayScopeEvent.PATH) {
+        const path = pathOf(message, 'TWO_WAY_SCOPE PATH');
+        this.asked?.add(path);
+        if (this.asked && this.asked.size > MAX_NARROWED_PATHS) this.asked = undefined;
+        return;
+      }
+      if (message.event !== TwoWayScopeEvent.LIST || message.path.length > 0) throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY_SCOPE ${message.event}${message.path.length > 0 ? ' with a path' : ''}, where only PATH and LIST (no path) may come`);
+    } catch (err) {
+      return this.fail(asFcpError(err));
+    }
+    const asked = this.asked;
+    this.asked = new Set();
+    this.queue = this.queue.then(() => this.listNarrowed(asked)).catch((err: unknown) => this.fail(asFcpError(err)));
+  }
+
+  /** A narrowed listing: WHOLE and the whole listing, or this side's own PATHs and the listing over them and fcp's. */
+  private async listNarrowed(asked: Set<string> | undefined): Promise<void> {
+    const side = this.side;
+    if (this.over || !side) return;
+    this.armed = true;
+    const { listing, scope } = await side.listNarrowed(true, asked ?? 'whole');
+    const send = this.control.conn;
+    if (scope === 'whole' || !asked) send.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.WHOLE, path: Buffer.alloc(0) });
+    else for (const path of scope) if (!asked.has(path)) send.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.PATH, path: Buffer.from(path, 'latin1') });
+    this.sendListing(listing);
   }
 
   /** fcp negotiated TWO_WAY_TREE: directories and symlinks are listed, recorded and made. */
@@ -156,18 +195,7 @@ export class TwoWaySideService {
       case TwoWayOp.LIST: {
         // Changes from now on are news to the next listing.
         this.armed = true;
-        const listing = await side.list(this.tree());
-        const send = this.control.conn;
-        for (const row of listing.records.values()) {
-          send.send(isNode(row.mode) ? { type: PacketType.TWO_WAY_NODE, event: TwoWayNodeEvent.RECORDED, ...nodeFields(row.path, row) } : sideMessage(TwoWaySideEvent.RECORDED, row));
-        }
-        for (const [path, file] of listing.files) {
-          send.send(isNode(file.mode) ? { type: PacketType.TWO_WAY_NODE, event: TwoWayNodeEvent.ENTRY, ...nodeFields(path, file, file.target) } : sideMessage(TwoWaySideEvent.ENTRY, { path, ...file }));
-        }
-        if (this.moves()) {
-          for (const { from, to } of listing.moved) send.send({ type: PacketType.TWO_WAY_MOVE, kind: TwoWayMoveKind.SEEN, from: Buffer.from(from, 'latin1'), to: Buffer.from(to, 'latin1') });
-        }
-        send.send(sideMessage(TwoWaySideEvent.LISTED, undefined, listing.complete ? 1 : 0));
+        this.sendListing(await side.list(this.tree()));
         return;
       }
       case TwoWayOp.RECORD:
@@ -177,6 +205,21 @@ export class TwoWaySideService {
       default:
         throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY ${request.op} in a side's session, where OPEN came already`);
     }
+  }
+
+  /** A listing's rows, entries and renames seen, then LISTED. */
+  private sendListing(listing: SideListing): void {
+    const send = this.control.conn;
+    for (const row of listing.records.values()) {
+      send.send(isNode(row.mode) ? { type: PacketType.TWO_WAY_NODE, event: TwoWayNodeEvent.RECORDED, ...nodeFields(row.path, row) } : sideMessage(TwoWaySideEvent.RECORDED, row));
+    }
+    for (const [path, file] of listing.files) {
+      send.send(isNode(file.mode) ? { type: PacketType.TWO_WAY_NODE, event: TwoWayNodeEvent.ENTRY, ...nodeFields(path, file, file.target) } : sideMessage(TwoWaySideEvent.ENTRY, { path, ...file }));
+    }
+    if (this.moves()) {
+      for (const { from, to } of listing.moved) send.send({ type: PacketType.TWO_WAY_MOVE, kind: TwoWayMoveKind.SEEN, from: Buffer.from(from, 'latin1'), to: Buffer.from(to, 'latin1') });
+    }
+    send.send(sideMessage(TwoWaySideEvent.LISTED, undefined, listing.complete ? 1 : 0));
   }
 
   private fail(error: FcpError): void {

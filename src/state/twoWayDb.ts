@@ -87,6 +87,16 @@ interface Row {
   ino: number | null;
 }
 
+function byPath(rows: readonly Row[]): Map<string, Recorded> {
+  return new Map(
+    rows.map((row) => {
+      const path = row.path.toString('latin1');
+      const inode = row.dev === null || row.ino === null ? {} : { dev: row.dev, ino: row.ino };
+      return [path, { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us, ...inode }];
+    }),
+  );
+}
+
 /** fcp's record of the directory on its machine in the pair `here` and `there` (locations as given, local paths made absolute). */
 export function twoWayDbFile(here: string, there: string, env: NodeJS.ProcessEnv = process.env): string {
   const id = createHash('sha256').update(here).update('\0').update(there).digest('hex').slice(0, 32);
@@ -160,14 +170,18 @@ export class TwoWayDb {
 
   /** Every recorded path, by path. */
   all(): Map<string, Recorded> {
-    const rows = this.guarded(() => this.db.prepare('SELECT * FROM side').all() as Row[]);
-    return new Map(
-      rows.map((row) => {
-        const path = row.path.toString('latin1');
-        const inode = row.dev === null || row.ino === null ? {} : { dev: row.dev, ino: row.ino };
-        return [path, { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us, ...inode }];
-      }),
-    );
+    return byPath(this.guarded(() => this.db.prepare('SELECT * FROM side').all() as Row[]));
+  }
+
+  /** The recorded paths that are one of `paths` or below one (a narrowed listing's rows), by path. */
+  within(paths: Iterable<string>): Map<string, Recorded> {
+    // Below `p`: from `p/` up to `p0` ('0' is the byte after '/'), as the BLOB keys compare.
+    const select = this.db.prepare('SELECT * FROM side WHERE path = ? OR (path >= ? AND path < ?)');
+    const rows: Row[] = [];
+    this.guarded(() => {
+      for (const path of paths) rows.push(...(select.all(Buffer.from(path, 'latin1'), Buffer.from(`${path}/`, 'latin1'), Buffer.from(`${path}0`, 'latin1')) as Row[]));
+    });
+    return byPath(rows);
   }
 
   /** Writes these paths and forgets those, in one transaction. */

@@ -35,6 +35,12 @@ export const MAX_RESCAN_SLICES = 600;
  */
 export const WHOLE_PASS_EVERY = 10;
 /**
+ * fcp --watch --two-way: every this many rescan rounds (one per --interval) one lists both sides
+ * whole; the others, and the rounds after changes, list only the paths events named. The first
+ * round, the first after the link came back, and one after a side's events were lost are whole too.
+ */
+export const WHOLE_ROUND_EVERY = WHOLE_PASS_EVERY;
+/**
  * A directory whose ctime was this close to the moment it was listed is listed again by the next
  * light pass: a change in the same tick of the file system's clock leaves the ctime as it was
  * (2 s: FAT's granularity; a Linux disk file system's is a few ms).

@@ -12,7 +12,11 @@ import type { PathFilter } from '../sync/filter';
 import { makeNode, NodeOp } from './nodeOps';
 import { FileState, listSide, SideListing, SideMove, walkedOf, under } from './sideListing';
 import { renameUnchanged } from './sideRename';
+import { ChangedPaths, Scope, unionScope } from './scope';
 import { EventSource, watchEvents } from './watcher';
+
+/** How a side hears of its file-system events (watcher.ts; a test's own). */
+export type WatchEvents = typeof watchEvents;
 
 /** A side as a round uses it. */
 export interface TwoWaySide {
@@ -20,8 +24,14 @@ export interface TwoWaySide {
   readonly host: string;
   /** The side lists and makes directories and symlinks (TWO_WAY_TREE, with a side on a host). */
   readonly tree: boolean;
-  /** Lists the side; `tree`: directories and symlinks too (both sides must have `tree`). */
+  /** Lists the side whole; `tree`: directories and symlinks too (both sides must have `tree`). */
   list(tree: boolean): Promise<SideListing>;
+  /**
+   * Lists the side narrowed to `asked` and the paths its own events named since its last listing
+   * (scope.ts), or whole when it must be (events lost, none, too many paths, a side that cannot
+   * narrow): the listing and the scope it covers.
+   */
+  listNarrowed(tree: boolean, asked: ReadonlySet<string>): Promise<{ listing: SideListing; scope: Scope }>;
   /** Records what both sides hold now (each row with this side's size and mtime) and forgets paths neither holds. */
   record(put: readonly Recorded[], forget: readonly string[]): Promise<void>;
   /** Renames files, each only if still as last listed and its new name free (sideRename.ts); which were made. */
@@ -36,23 +46,30 @@ export class LocalSide implements TwoWaySide {
   readonly tree = true;
   /** The files of the last listing: a rename is made only of a file still as listed. */
   private listed: ReadonlyMap<string, FileState> = new Map();
+  /** The paths events named since the last listing (whole, without events). */
+  private readonly changes = new ChangedPaths();
+  private events: EventSource | undefined;
 
   private constructor(
     private readonly root: Buffer,
     private readonly db: TwoWayDb,
     private readonly filter: PathFilter,
-    private readonly events: EventSource | undefined,
   ) {}
 
   /**
    * Opens the side of directory `root` with its record in `dbFile`; `changed` hears of every
    * file-system event below it (undefined: the caller lists it when it wants, fcp's rescans).
    */
-  static async open(root: Buffer, dbFile: string, filter: PathFilter, log: (line: string) => void, changed?: (path: Buffer) => void): Promise<LocalSide> {
+  static async open(root: Buffer, dbFile: string, filter: PathFilter, log: (line: string) => void, changed?: (path: Buffer) => void, events: WatchEvents = watchEvents): Promise<LocalSide> {
     const db = TwoWayDb.open(dbFile, root, log);
     try {
-      const events = changed && (await watchEvents(root, changed, log));
-      return new LocalSide(root, db, filter, events);
+      const side = new LocalSide(root, db, filter);
+      const heard = (path: Buffer): void => {
+        side.changes.add(path.toString('latin1'));
+        changed!(path);
+      };
+      side.events = changed && (await events(root, heard, log, () => side.changes.markLost()));
+      return side;
     } catch (err) {
       db.close();
       throw err;
@@ -65,7 +82,25 @@ export class LocalSide implements TwoWaySide {
   }
 
   async list(tree: boolean): Promise<SideListing> {
-    const { listing, restamped } = await listSide(this.root, this.filter, this.db.all(), tree);
+    this.takeChanges();
+    return this.listIn(tree, 'whole');
+  }
+
+  async listNarrowed(tree: boolean, asked: Scope): Promise<{ listing: SideListing; scope: Scope }> {
+    const scope = unionScope(this.takeChanges(), asked);
+    return { listing: await this.listIn(tree, scope), scope };
+  }
+
+  /** A listing begins: the paths events named since the last one, or whole (no events, or some lost); later events are the next listing's. */
+  takeChanges(): Scope {
+    const taken = this.changes.take();
+    return this.events ? taken : 'whole';
+  }
+
+  /** Lists the side over `scope` (its changes already taken). */
+  async listIn(tree: boolean, scope: Scope): Promise<SideListing> {
+    const records = scope === 'whole' ? this.db.all() : this.db.within(scope);
+    const { listing, restamped } = await listSide(this.root, this.filter, records, tree, scope);
     this.db.update(restamped);
     this.listed = new Map(listing.files);
     return listing;

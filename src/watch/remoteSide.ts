@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { asFcpError, codeFromWire, FcpError } from '../errors';
-import { Feature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWaySideEvent } from '../protocol/constants';
-import type { Message, TwoWayMoveMessage, TwoWayNodeMessage, TwoWayNodeOpMessage } from '../protocol/messages';
+import { Feature, MoreFeature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWayScopeEvent, TwoWaySideEvent } from '../protocol/constants';
+import type { Message, TwoWayMoveMessage, TwoWayNodeMessage, TwoWayNodeOpMessage, TwoWayScopeMessage } from '../protocol/messages';
 import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import { makeOffer } from '../session/params';
@@ -26,7 +26,9 @@ import { DIR_HASH, DIR_MODE, isNode, LINK_MODE } from './entryKinds';
 import type { TwoWaySide } from './localSide';
 import type { NodeOp } from './nodeOps';
 import type { SideListing, SideMove } from './sideListing';
-import { nodeFields, nodeOf, rowOf, twoWayMessage } from './sideWire';
+import { MAX_NARROWED_PATHS } from './constants';
+import type { Scope } from './scope';
+import { nodeFields, nodeOf, pathOf, rowOf, twoWayMessage } from './sideWire';
 
 /** A directory or symlink change, as TWO_WAY_NODE_OP asks for it. */
 function nodeOpMessage(change: NodeOp): TwoWayNodeOpMessage {
@@ -51,9 +53,11 @@ export interface RemoteSideOptions {
 
 export class RemoteSide implements TwoWaySide {
   readonly host: string;
-  /** The listing under way: ENTRY and RECORDED gather here until LISTED. */
-  private listing: { result: SideListing; resolve(listing: SideListing): void; reject(error: FcpError): void } | undefined;
+  /** The listing under way: ENTRY and RECORDED gather here until LISTED; a narrowed one's scope too (fcpd's PATHs, or WHOLE). */
+  private listing: { result: SideListing; scope?: Set<string> | 'whole'; resolve(listing: SideListing): void; reject(error: FcpError): void } | undefined;
   private failure: FcpError | undefined;
+  /** The scope of the last narrowed listing, as fcpd's PATHs and WHOLE made it. */
+  private listedScope: Scope | undefined;
   /** Renames asked for (TWO_WAY_MOVE MAKE), answered in order. */
   private readonly renaming: { move: SideMove; answer(made: boolean): void; reject(error: FcpError): void }[] = [];
   /** Directory and symlink changes asked for (TWO_WAY_NODE_OP), answered in order. */
@@ -66,6 +70,8 @@ export class RemoteSide implements TwoWaySide {
     private readonly moves: boolean,
     /** fcpd lists, records and makes directories and symlinks (feature TWO_WAY_TREE). */
     readonly tree: boolean,
+    /** fcpd narrows a listing to the paths either side saw change (more feature TWO_WAY_NARROW). */
+    private readonly narrow: boolean,
   ) {
     this.host = options.host;
   }
@@ -84,7 +90,7 @@ export class RemoteSide implements TwoWaySide {
           secret: server.secret ?? secret,
           nonce: randomBytes(32),
           peerName: server.name,
-          offer: { ...offered, features: offered.features | Feature.TWO_WAY | Feature.TWO_WAY_MOVES | Feature.TWO_WAY_TREE },
+          offer: { ...offered, features: offered.features | Feature.TWO_WAY | Feature.TWO_WAY_MOVES | Feature.TWO_WAY_TREE, moreFeatures: MoreFeature.TWO_WAY_NARROW },
           mode: { type: PacketType.MODE, flags: 0 },
           ...(options.filter.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
           twoWay: { ...twoWayMessage(TwoWayOp.OPEN), digest: options.pair },
@@ -93,8 +99,9 @@ export class RemoteSide implements TwoWaySide {
         }),
         { timeoutMs: handshakeMs, log: options.log },
       );
-      const features = established.params.features;
-      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, (features & Feature.TWO_WAY_TREE) !== 0);
+      const { features, moreFeatures = 0 } = established.params;
+      const tree = (features & Feature.TWO_WAY_TREE) !== 0;
+      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, tree, tree && (moreFeatures & MoreFeature.TWO_WAY_NARROW) !== 0);
       takeOver(conn, established, { message: (message) => side.onMessage(message), closed: (error) => side.onClosed(error) });
       return side;
     } catch (err) {
@@ -112,6 +119,20 @@ export class RemoteSide implements TwoWaySide {
       this.listing = { result: { files: new Map(), records: new Map(), moved: [], complete: true }, resolve, reject };
       this.conn.send(twoWayMessage(TwoWayOp.LIST));
     });
+  }
+
+  /** fcpd's listing over `asked` and the paths its events named (TWO_WAY_SCOPE); whole from an fcpd that cannot narrow, or says WHOLE. */
+  async listNarrowed(_tree: boolean, asked: ReadonlySet<string>): Promise<{ listing: SideListing; scope: Scope }> {
+    if (!this.narrow) return { listing: await this.list(), scope: 'whole' };
+    if (this.failure) throw this.failure;
+    if (this.listing) throw new FcpError('FCP_ERR_INTERNAL', 'a two-way side was listed twice at once');
+    const scope = new Set(asked);
+    const listing = await new Promise<SideListing>((resolve, reject) => {
+      this.listing = { result: { files: new Map(), records: new Map(), moved: [], complete: true }, scope, resolve, reject };
+      for (const path of asked) this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.PATH, path: Buffer.from(path, 'latin1') });
+      this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.LIST, path: Buffer.alloc(0) });
+    });
+    return { listing, scope: this.listedScope ?? 'whole' };
   }
 
   /** Sent in order behind anything else; a row fcpd did not write (the link cut) leaves its record behind, which a round settles. */
@@ -165,6 +186,7 @@ export class RemoteSide implements TwoWaySide {
     if (message.type === PacketType.TWO_WAY_MOVE && this.moves) return this.onMove(message);
     if (message.type === PacketType.TWO_WAY_NODE && this.tree) return this.onNode(message);
     if (message.type === PacketType.TWO_WAY_NODE_OP && this.tree) return this.onNodeAnswer(message);
+    if (message.type === PacketType.TWO_WAY_SCOPE && this.narrow) return this.onScope(message);
     if (message.type !== PacketType.TWO_WAY_SIDE) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent ${message.type} in a two-way side's session`));
     if (message.event === TwoWaySideEvent.CHANGED) return this.options.changed();
     const listing = this.listing;
@@ -172,12 +194,30 @@ export class RemoteSide implements TwoWaySide {
     try {
       if (message.event === TwoWaySideEvent.LISTED) {
         this.listing = undefined;
+        this.listedScope = listing.scope;
         listing.result.complete = message.mode === 1;
         return listing.resolve(listing.result);
       }
       const row = rowOf(message, `TWO_WAY_SIDE ${message.event}`);
       if (message.event === TwoWaySideEvent.RECORDED) listing.result.records.set(row.path, row);
       else listing.result.files.set(row.path, row);
+    } catch (err) {
+      this.fail(asFcpError(err));
+    }
+  }
+
+  /** Before a narrowed listing's entries: a path fcpd's events named (PATH, added to the scope), or WHOLE. */
+  private onScope(message: TwoWayScopeMessage): void {
+    const listing = this.listing;
+    if (!listing?.scope || message.event === TwoWayScopeEvent.LIST) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent TWO_WAY_SCOPE ${message.event} outside a narrowed listing`));
+    if (message.event === TwoWayScopeEvent.WHOLE) {
+      listing.scope = 'whole';
+      return;
+    }
+    if (listing.scope === 'whole') return;
+    try {
+      listing.scope.add(pathOf(message, 'TWO_WAY_SCOPE PATH'));
+      if (listing.scope.size > MAX_NARROWED_PATHS) throw new FcpError('FCP_ERR_BAD_FIELD', `fcpd sent more than ${MAX_NARROWED_PATHS} paths for a narrowed listing, where it lists whole`);
     } catch (err) {
       this.fail(asFcpError(err));
     }

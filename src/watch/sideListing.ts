@@ -17,6 +17,7 @@ import { FilterRule, PathFilter } from '../sync/filter';
 import { hashFile } from '../track/folder';
 import { DIR_HASH, DIR_STATE, isNode, LINK_STATE, linkVersionHash, NodeKind, nodeKindOf } from './entryKinds';
 import { detectRenames, Stamp } from './renames';
+import { Scope, topPaths } from './scope';
 
 /** A file as a side holds it; mtime in microseconds (what a receiver sets: compare.ts sameTime). */
 export interface FileState {
@@ -93,9 +94,31 @@ export function stateOf(file: Buffer): FileState | undefined {
 export const sameState = (a: FileState | undefined, b: FileState | undefined): boolean =>
   a === undefined || b === undefined ? a === b : a.size === b.size && a.mtimeUs === b.mtimeUs && a.mode === b.mode;
 
-/** The regular files below `root` the filter leaves in (directories it excludes are not entered); with `tree`, its directories and symlinks too. */
-export function walkFiles(root: Buffer, filter: PathFilter, tree = false): { files: Map<string, WalkedFile>; complete: boolean } {
+/** Every directory on the way to `path` (not `path` itself) is a real directory (lstat) the filter leaves in. */
+function onRealDirs(root: Buffer, path: string, filter: PathFilter): boolean {
+  for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1)) {
+    const dir = path.slice(0, slash);
+    if (!fs.lstatSync(under(root, dir), { throwIfNoEntry: false })?.isDirectory() || filter.excludes(Buffer.from(dir, 'latin1'), true)) return false;
+  }
+  return true;
+}
+
+/**
+ * The regular files below `root` the filter leaves in (directories it excludes are not entered); with `tree`, its directories and symlinks too.
+ * With a scope (a narrowed listing), only the entries at its paths and below them, each reached through real directories only.
+ */
+export function walkFiles(root: Buffer, filter: PathFilter, tree = false, scope: Scope = 'whole'): { files: Map<string, WalkedFile>; complete: boolean } {
   const found = { files: new Map<string, WalkedFile>(), complete: true };
+  /** The entry at `path` (stat'ed, not followed), and what is below it when it is a directory. */
+  const take = (path: string, stat: fs.BigIntStats | undefined): void => {
+    if (stat?.isDirectory()) {
+      if (filter.excludes(Buffer.from(path, 'latin1'), true)) return;
+      if (tree) found.files.set(path, { ...DIR_STATE, dev: Number(stat.dev), ino: Number(stat.ino) });
+      visit(path);
+    } else if ((stat?.isFile() || (tree && stat?.isSymbolicLink())) && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
+      found.files.set(path, { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) });
+    }
+  };
   const visit = (rel: string): void => {
     let names: Buffer[];
     try {
@@ -108,17 +131,18 @@ export function walkFiles(root: Buffer, filter: PathFilter, tree = false): { fil
     }
     for (const name of names) {
       const path = rel.length === 0 ? name.toString('latin1') : `${rel}/${name.toString('latin1')}`;
-      const stat = fs.lstatSync(under(root, path), { bigint: true, throwIfNoEntry: false });
-      if (stat?.isDirectory()) {
-        if (filter.excludes(Buffer.from(path, 'latin1'), true)) continue;
-        if (tree) found.files.set(path, { ...DIR_STATE, dev: Number(stat.dev), ino: Number(stat.ino) });
-        visit(path);
-      } else if ((stat?.isFile() || (tree && stat?.isSymbolicLink())) && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
-        found.files.set(path, { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) });
-      }
+      take(path, fs.lstatSync(under(root, path), { bigint: true, throwIfNoEntry: false }));
     }
   };
-  visit('');
+  if (scope === 'whole') {
+    visit('');
+    return found;
+  }
+  // The root must be there, as for a whole listing.
+  if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new FcpError('FCP_ERR_IO', `cannot read ${showName(root)}: not a directory`);
+  for (const path of topPaths(scope)) {
+    if (onRealDirs(root, path, filter)) take(path, fs.lstatSync(under(root, path), { bigint: true, throwIfNoEntry: false }));
+  }
   return found;
 }
 
@@ -178,10 +202,11 @@ function movedRows(moved: readonly SideMove[], records: ReadonlyMap<string, Reco
  * rows whose file is the one recorded but under another inode or none known (written before schema
  * 3, or after the file was renamed again): the side writes them, so that a later rename is told.
  * Without `tree` the record's rows of directories and symlinks are left out (a peer without
- * TWO_WAY_TREE): they are neither listed nor taken for deleted.
+ * TWO_WAY_TREE): they are neither listed nor taken for deleted. With a scope, `allRecords` are
+ * the rows within it, and only its paths are walked (a narrowed listing, scope.ts).
  */
-export async function listSide(root: Buffer, filter: PathFilter, allRecords: Map<string, Recorded>, tree = false): Promise<{ listing: SideListing; restamped: Recorded[] }> {
-  const walked = walkFiles(root, filter, tree);
+export async function listSide(root: Buffer, filter: PathFilter, allRecords: Map<string, Recorded>, tree = false, scope: Scope = 'whole'): Promise<{ listing: SideListing; restamped: Recorded[] }> {
+  const walked = walkFiles(root, filter, tree, scope);
   const records = tree ? allRecords : new Map([...allRecords].filter(([, row]) => !isNode(row.mode)));
   const moved = movesOf(walked.files, records);
   const movedFrom = movedRows(moved, records);

@@ -6,8 +6,10 @@
  * a round (twoWayRound.ts) lists both and carries out what they call for.
  *
  * Rounds come after changes (debounced): file-system events here, and for a side on a host its
- * fcpd's word that its directory changed; every --interval (a whole rescan, for what events
- * missed); and after the link came back (fcpd launched again after 1 s, 2 s, ... a minute).
+ * fcpd's word that its directory changed; every --interval (a rescan, whole every
+ * WHOLE_ROUND_EVERY-th time, for what events missed); and after the link came back (fcpd launched
+ * again after 1 s, 2 s, ... a minute). A round that is not whole lists only the paths either
+ * side's events named since its last listing (scope.ts), where both sides can.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -15,7 +17,7 @@ import { CopyOptions, launcherFor } from '../client/copy';
 import { asFcpError } from '../errors';
 import { sideDbFile, twoWayDbFile } from '../state/twoWayDb';
 import { ChangeBatcher } from './batcher';
-import { DEBOUNCE_MS, FCPD_IDLE_INTERVALS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS, MIN_FCPD_IDLE_S } from './constants';
+import { DEBOUNCE_MS, FCPD_IDLE_INTERVALS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS, MIN_FCPD_IDLE_S, WHOLE_ROUND_EVERY } from './constants';
 import { LocalSide, TwoWaySide } from './localSide';
 import { RemoteSide } from './remoteSide';
 import { sideFilter } from './sideListing';
@@ -78,6 +80,7 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
     }));
   };
   let round = 0;
+  let rescans = 0;
   let retryMs = FIRST_RETRY_MS;
   let nextRescan = Date.now() + options.intervalS * 1000;
   /** The next round runs at once: the first, and the first after the link came back. */
@@ -91,20 +94,22 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
         await wake.until(Math.min(nextRescan, due ?? Infinity));
         continue;
       }
-      // A round lists both sides whole: it covers every change made before it.
+      // A round covers every change its listings' events named (all of them, when whole).
       changes.take();
       if (kind === 'rescan' || pending) nextRescan = now + options.intervalS * 1000;
       round++;
+      // Whole: the first round, the first after the link came back, and every WHOLE_ROUND_EVERY-th rescan (for a change whose event was lost).
+      const whole = kind !== 'changes' && (kind !== 'rescan' || ++rescans % WHOLE_ROUND_EVERY === 0);
       try {
-        const done = await runRound({ here: hereSide, there: await thereSide(), moves }, new Date());
+        const done = await runRound({ here: hereSide, there: await thereSide(), moves }, new Date(), whole);
         pending = undefined;
         retryMs = FIRST_RETRY_MS;
-        options.onRound?.({ round, kind, ...done });
+        options.onRound?.({ round, kind, whole, ...done });
       } catch (err) {
         const error = asFcpError(err);
         if (kind === 'initial' && !isLinkFailure(error)) throw error;
         pending = 'reconnect';
-        options.onRound?.({ round, kind, ...NOTHING_DONE, conflicts: [], error, retryInMs: retryMs });
+        options.onRound?.({ round, kind, whole, ...NOTHING_DONE, conflicts: [], error, retryInMs: retryMs });
         log(`round ${round} failed (${error.message}); trying again in ${retryMs / 1000} s`);
         await dropLink();
         await wake.until(Date.now() + retryMs);

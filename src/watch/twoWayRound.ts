@@ -26,7 +26,7 @@ import type { Recorded } from '../state/twoWayDb';
 import { reconcileTwoWay, sameVersion, TwoWayConflict, Version, Versions } from '../track/reconcile';
 import { conflictName } from './conflictName';
 import { DIR_MODE, isNode } from './entryKinds';
-import type { TwoWaySide } from './localSide';
+import type { LocalSide, TwoWaySide } from './localSide';
 import type { NodeOp } from './nodeOps';
 import { digestOf, FileState, sameState, SideFile, SideListing, stateOf, under } from './sideListing';
 import { deleteUnchanged, Moves } from './twoWayMoves';
@@ -47,6 +47,8 @@ export interface ConflictReport {
 export interface TwoWayRoundReport {
   round: number;
   kind: TwoWayRoundKind;
+  /** Both sides were listed whole (else narrowed to the paths events named, where both sides could). */
+  whole: boolean;
   /** Entries (files, directories, symlinks) sent there, brought here, deleted here, deleted there, renamed here and there (renames seen on the other side). */
   pushed: number;
   pulled: number;
@@ -60,14 +62,14 @@ export interface TwoWayRoundReport {
   retryInMs?: number;
 }
 
-export type RoundCounts = Omit<TwoWayRoundReport, 'round' | 'kind'>;
+export type RoundCounts = Omit<TwoWayRoundReport, 'round' | 'kind' | 'whole'>;
 
 /** A round that did nothing (one that failed before its first move, with its error). */
 export const NOTHING_DONE: RoundCounts = { pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0, conflicts: [] };
 
 /** The sides of a round: this machine's, the other one (here too, or on a host), and how files move between them. */
 export interface RoundSides {
-  here: TwoWaySide;
+  here: LocalSide;
   there: TwoWaySide;
   moves: Moves;
 }
@@ -277,11 +279,23 @@ async function pushFiles(
   return pushed.length;
 }
 
-/** One round; rejects when a side or a move failed on the link (what was recorded stays). */
-export async function runRound(sides: RoundSides, at: Date): Promise<RoundCounts> {
+/**
+ * Both sides listed: whole, or narrowed to the paths either side's events named (scope.ts): the
+ * side there over the paths here and its own, then this side over the scope that came back (whole
+ * when the side there listed whole).
+ */
+async function listBoth({ here, there }: RoundSides, tree: boolean, whole: boolean): Promise<[SideListing, SideListing]> {
+  const mine = here.takeChanges();
+  if (whole || mine === 'whole') return Promise.all([here.listIn(tree, 'whole'), there.list(tree)]);
+  const theirs = await there.listNarrowed(tree, mine);
+  return [await here.listIn(tree, theirs.scope), theirs.listing];
+}
+
+/** One round (`whole`: both sides listed whole, else narrowed where they can be); rejects when a side or a move failed on the link (what was recorded stays). */
+export async function runRound(sides: RoundSides, at: Date, whole = true): Promise<RoundCounts> {
   const { here, there, moves } = sides;
   const tree = here.tree && there.tree;
-  const [mine, theirs] = await Promise.all([here.list(tree), there.list(tree)]);
+  const [mine, theirs] = await listBoth(sides, tree, whole);
   const listings = { here: mine, there: theirs };
   const renamed = await makeRenames(sides, listings);
   const setAside = await makeSetAsides(sides, listings, at);

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LocalSide } from '../../../src/watch/localSide';
+import { LocalSide, WatchEvents } from '../../../src/watch/localSide';
 import { sideFilter } from '../../../src/watch/sideListing';
 import { Moves } from '../../../src/watch/twoWayMoves';
 import { RoundCounts, runRound } from '../../../src/watch/twoWayRound';
@@ -25,22 +25,34 @@ type Side = 'a' | 'b';
 interface Pair {
   roots: Record<Side, string>;
   round(): Promise<RoundCounts>;
+  /** A round narrowed to the paths the sides' events named (heard), whole where a side must be. */
+  narrowed(): Promise<RoundCounts>;
+  /** A side's watcher names this path (relative). */
+  heard(side: Side, path: string): void;
   close(): Promise<void>;
 }
 
 let rounds = 0;
 async function openPair(): Promise<Pair> {
+  const hearing: Partial<Record<Side, (path: Buffer) => void>> = {};
+  /** A watcher the test speaks for: it hears exactly what heard() says. */
+  const eventsOf = (side: Side): WatchEvents => async (_root, changed) => {
+    hearing[side] = changed;
+    return { stop: async () => undefined };
+  };
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-2way-tree-'));
   const roots = { a: path.join(base, 'a'), b: path.join(base, 'b') };
   fs.mkdirSync(roots.a);
   fs.mkdirSync(roots.b);
   const filter = sideFilter(undefined);
-  const here = await LocalSide.open(Buffer.from(roots.a), path.join(base, 'a.db'), filter, () => undefined);
-  const there = await LocalSide.open(Buffer.from(roots.b), path.join(base, 'b.db'), filter, () => undefined);
+  const here = await LocalSide.open(Buffer.from(roots.a), path.join(base, 'a.db'), filter, () => undefined, () => undefined, eventsOf('a'));
+  const there = await LocalSide.open(Buffer.from(roots.b), path.join(base, 'b.db'), filter, () => undefined, () => undefined, eventsOf('b'));
   const moves = new Moves(Buffer.from(roots.a), Buffer.from(roots.b), Buffer.from(roots.b), { sources: [Buffer.from(roots.a)], destination: Buffer.from(roots.b), itemizeChanges: true }, undefined);
   return {
     roots,
     round: () => runRound({ here, there, moves }, new Date(Date.UTC(2026, 0, 1, 0, 0, rounds++ % 60))),
+    narrowed: () => runRound({ here, there, moves }, new Date(Date.UTC(2026, 0, 1, 0, 0, rounds++ % 60)), false),
+    heard: (side, p) => hearing[side]!(Buffer.from(p, 'latin1')),
     async close() {
       await here.close();
       await there.close();
@@ -72,6 +84,22 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 let written = 0;
+/** The path and every directory on the way to it. */
+const withParents = (p: string): string[] => p.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+
+/**
+ * Carries an operation out on a side's tree, and (unless `missed`) has the side's watcher hear
+ * what a file-system watcher names: the path (and a rename's new name) and directories made on the
+ * way, nothing else.
+ */
+function applyHeard(pair: Pair, o: Exclude<Op, { kind: 'round' }>, missed = false): void {
+  const named = [o.path, ...(o.kind === 'rename' ? [o.to] : [])].flatMap(withParents);
+  const absent = named.filter((p) => !fs.lstatSync(path.join(pair.roots[o.side], p), { throwIfNoEntry: false }));
+  apply(pair, o);
+  if (missed) return;
+  for (const p of new Set([o.path, ...(o.kind === 'rename' ? [o.to] : []), ...absent])) pair.heard(o.side, p);
+}
+
 /** Carries an operation out on a side's tree; one the tree does not allow (a parent that is a file, a name taken) is skipped. */
 function apply(pair: Pair, o: Exclude<Op, { kind: 'round' }>): void {
   const file = path.join(pair.roots[o.side], o.path);
@@ -101,10 +129,10 @@ function apply(pair: Pair, o: Exclude<Op, { kind: 'round' }>): void {
 /** A tree's file contents and link targets (each written once: a value found anywhere is that version kept). */
 const valuesOf = (tree: Tree): string[] => Object.values(tree).filter((value) => value !== 'dir');
 
-async function fullRound(pair: Pair, synced: Tree): Promise<Tree> {
+async function fullRound(pair: Pair, synced: Tree, narrowed = false): Promise<Tree> {
   const before = { a: treeOf(pair.roots.a), b: treeOf(pair.roots.b) };
   const unsynced = (['a', 'b'] as const).flatMap((side) => Object.entries(before[side]).filter(([p, value]) => synced[p] !== value).map(([, value]) => value));
-  await pair.round();
+  await (narrowed ? pair.narrowed() : pair.round());
   const after = { a: treeOf(pair.roots.a), b: treeOf(pair.roots.b) };
   expect(after.b).toEqual(after.a);
   const kept = new Set(valuesOf(after.a));
@@ -130,6 +158,48 @@ test('files, directories and symlinks changed on both sides, with offline stretc
       }
     }),
     { numRuns: 80 },
+  );
+});
+
+test('narrowed rounds (only the paths the events named listed) do what whole rounds do, when no event is missed', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 14 }), async (ops) => {
+      const pair = await openPair();
+      try {
+        // The first round is whole: nothing was heard before the watchers ran.
+        let synced = await fullRound(pair, {});
+        for (const o of ops) {
+          if (o.kind === 'round') synced = await fullRound(pair, synced, true);
+          else applyHeard(pair, o);
+        }
+        await fullRound(pair, synced, true);
+      } finally {
+        await pair.close();
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('a change whose event was missed is left by narrowed rounds and caught by the next whole one', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 10 }), fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), async (ops, misses) => {
+      const pair = await openPair();
+      try {
+        const synced = await fullRound(pair, {});
+        ops.forEach((o, i) => o.kind !== 'round' && applyHeard(pair, o, misses[i]));
+        const held = new Set([...valuesOf(treeOf(pair.roots.a)), ...valuesOf(treeOf(pair.roots.b))]);
+        await pair.narrowed();
+        // The narrowed round loses nothing either side held, heard or not.
+        const after = new Set([...valuesOf(treeOf(pair.roots.a)), ...valuesOf(treeOf(pair.roots.b))]);
+        for (const value of held) expect(after).toContain(value);
+        // The whole round after it makes both trees the same (fullRound's checks).
+        await fullRound(pair, synced);
+      } finally {
+        await pair.close();
+      }
+    }),
+    { numRuns: 40 },
   );
 });
 
@@ -221,5 +291,58 @@ describe('named cases', () => {
     expect(treeOf(pair.roots.b)).toEqual(tree);
     expect(tree).toMatchObject({ n: 'dir', 'n/inside': 'file:in' });
     expect(Object.values(tree)).toContain('file:a file');
+  });
+});
+
+describe('narrowed rounds, named cases', () => {
+  let pair: Pair;
+  beforeEach(async () => {
+    pair = await openPair();
+    fs.mkdirSync(path.join(pair.roots.a, 'd'));
+    fs.writeFileSync(path.join(pair.roots.a, 'd/f'), 'f');
+    fs.writeFileSync(path.join(pair.roots.a, 'g'), 'g');
+    await pair.round();
+  });
+  afterEach(() => pair.close());
+  const at = (side: Side, p: string): string => path.join(pair.roots[side], p);
+
+  test('creates, edits, deletes and a directory rename heard on either side sync in a narrowed round', async () => {
+    fs.writeFileSync(at('a', 'new'), 'new');
+    pair.heard('a', 'new');
+    fs.writeFileSync(at('b', 'g'), 'g edited there');
+    pair.heard('b', 'g');
+    fs.renameSync(at('b', 'd'), at('b', 'e'));
+    pair.heard('b', 'd');
+    pair.heard('b', 'e');
+    const done = await pair.narrowed();
+    expect(done).toMatchObject({ renamedHere: 1, conflicts: [] });
+    expect(treeOf(pair.roots.a)).toEqual({ e: 'dir', 'e/f': 'file:f', g: 'file:g edited there', new: 'file:new' });
+    expect(treeOf(pair.roots.b)).toEqual(treeOf(pair.roots.a));
+    fs.rmSync(at('a', 'new'));
+    pair.heard('a', 'new');
+    await pair.narrowed();
+    expect(treeOf(pair.roots.b)).toEqual({ e: 'dir', 'e/f': 'file:f', g: 'file:g edited there' });
+  });
+
+  test('a narrowed round leaves alone what no event named; the whole round catches it', async () => {
+    fs.writeFileSync(at('a', 'g'), 'g edited, event missed');
+    fs.writeFileSync(at('a', 'heard'), 'heard');
+    pair.heard('a', 'heard');
+    await pair.narrowed();
+    expect(treeOf(pair.roots.b)).toEqual({ d: 'dir', 'd/f': 'file:f', g: 'file:g', heard: 'file:heard' });
+    await pair.round();
+    expect(treeOf(pair.roots.b)).toEqual(treeOf(pair.roots.a));
+    expect(treeOf(pair.roots.b).g).toBe('file:g edited, event missed');
+  });
+
+  test('a scope path under a symlink is not followed', async () => {
+    fs.mkdirSync(path.join(path.dirname(pair.roots.a), 'outside'));
+    fs.writeFileSync(path.join(path.dirname(pair.roots.a), 'outside', 'secret'), 's');
+    fs.symlinkSync('../outside', at('a', 'l'));
+    pair.heard('a', 'l/secret');
+    pair.heard('a', 'l');
+    await pair.narrowed();
+    expect(treeOf(pair.roots.b)).toMatchObject({ l: 'link:../outside' });
+    expect(treeOf(pair.roots.b)).not.toHaveProperty('l/secret');
   });
 });
