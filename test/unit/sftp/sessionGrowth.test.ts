@@ -32,49 +32,42 @@ function copyAt(rate: (sessions: number) => number): { sessions: number; bytesMo
   return copy;
 }
 
+/** Tunes `copy` from one session, adding with `add`, until the tuner says where it stopped; its log lines. */
+async function tuneToTheEnd(copy: ReturnType<typeof copyAt>, add: () => Promise<void>): Promise<string[]> {
+  const logged: string[] = [];
+  const growth = growSessions({
+    sessions: 1,
+    rttMs: 0,
+    bytesMoved: () => copy.bytesMoved(),
+    add,
+    log: (line) => logged.push(line),
+    forced: { windowMs: 30, minGain: 0.2 },
+  });
+  try {
+    await until(() => logged.some((line) => line.startsWith('sftp: sessions tuned')));
+  } finally {
+    growth.stop();
+  }
+  return logged;
+}
+
 describe('growSessions', () => {
   test('while goodput grows, sessions double from one up to the maximum, each window measured after the added ones opened', async () => {
-    const logged: string[] = [];
     // Goodput proportional to the sessions open: every addition pays.
     const copy = copyAt((sessions) => sessions * 1e9);
-    const growth = growSessions({
-      sessions: 1,
-      rttMs: 0,
-      bytesMoved: () => copy.bytesMoved(),
-      add: async () => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        copy.added();
-      },
-      log: (line) => logged.push(line),
-      forced: { windowMs: 30, minGain: 0.2 },
+    const logged = await tuneToTheEnd(copy, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      copy.added();
     });
-    try {
-      await until(() => logged.some((line) => line.startsWith('sftp: sessions tuned')));
-    } finally {
-      growth.stop();
-    }
     expect(copy.sessions).toBe(SFTP_MAX_SESSIONS);
     expect(logged.filter((line) => /opening \d+ more/.test(line)).map((line) => /opening (\d+) more/.exec(line)![1])).toEqual(['1', '2', '4']);
     expect(logged[logged.length - 1]).toBe(`sftp: sessions tuned: ${SFTP_MAX_SESSIONS} of at most ${SFTP_MAX_SESSIONS}`);
   });
 
   test('an addition that does not raise goodput by the gain ends tuning there', async () => {
-    const logged: string[] = [];
     // The link is full with one session: more move no more.
     const copy = copyAt(() => 1e9);
-    const growth = growSessions({
-      sessions: 1,
-      rttMs: 0,
-      bytesMoved: () => copy.bytesMoved(),
-      add: async () => copy.added(),
-      log: (line) => logged.push(line),
-      forced: { windowMs: 30, minGain: 0.2 },
-    });
-    try {
-      await until(() => logged.some((line) => line.startsWith('sftp: sessions tuned')));
-    } finally {
-      growth.stop();
-    }
+    const logged = await tuneToTheEnd(copy, async () => copy.added());
     expect(copy.sessions).toBe(2);
     expect(logged[logged.length - 1]).toBe(`sftp: sessions tuned: 2 of at most ${SFTP_MAX_SESSIONS}`);
   });
