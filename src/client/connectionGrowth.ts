@@ -3,8 +3,9 @@
  * measures the goodput of the data connections over each window and opens the connections the
  * tuner asks for, until it is done or the transfer ends.
  */
+import { idleMeter } from '../cpuIdle';
 import { FcpError } from '../errors';
-import { startTuning, TUNE_MIN_GAIN, TUNE_MIN_RATE, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
+import { startTuning, TUNE_MIN_GAIN, TUNE_MIN_IDLE, TUNE_MIN_RATE, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
 
 /**
  * For tests only: `WINDOW_MS:MIN_GAIN` replaces the measuring window and the gain an addition
@@ -49,25 +50,28 @@ export function forcedTuning(env: NodeJS.ProcessEnv = process.env): ForcedTuning
 export function growConnections(options: GrowthOptions): () => void {
   const { forced } = options;
   const window = forced ? forced.windowMs : windowMs(options.rttMs);
-  const limits: TunerLimits = { max: options.max, minGain: forced ? forced.minGain : TUNE_MIN_GAIN, minRate: forced ? 0 : TUNE_MIN_RATE };
+  const limits: TunerLimits = { max: options.max, minGain: forced ? forced.minGain : TUNE_MIN_GAIN, minRate: forced ? 0 : TUNE_MIN_RATE, minIdle: forced ? 0 : TUNE_MIN_IDLE };
   let state = startTuning(options.connections, limits);
   if (state.done) return () => undefined;
   let lastBytes = options.bytesMoved();
   let lastAt = Date.now();
+  const idle = idleMeter();
   const timer = setInterval(() => {
     const bytes = options.bytesMoved();
     const now = Date.now();
     const rate = ((bytes - lastBytes) * 1000) / Math.max(1, now - lastAt);
     [lastBytes, lastAt] = [bytes, now];
-    const step = tuneStep(state, rate, limits);
+    const idleShare = idle();
+    const step = tuneStep(state, rate, limits, idleShare);
     state = step.state;
+    const measured = `${Math.round(rate / 1e6)} MB/s over ${state.connections - step.add} data connections, CPUs ${Math.round(idleShare * 100)} % idle`;
     if (step.add > 0) {
-      options.log(`${Math.round(rate / 1e6)} MB/s over ${state.connections - step.add} data connections: opening ${step.add} more`);
+      options.log(`${measured}: opening ${step.add} more`);
       options.add(step.add);
     }
     if (state.done) {
       clearInterval(timer);
-      options.log(`data connections tuned: ${state.connections} of at most ${limits.max}`);
+      options.log(`data connections tuned: ${state.connections} of at most ${limits.max} (${measured})`);
     }
   }, window);
   timer.unref();

@@ -8,7 +8,8 @@
  * sessions it added are open: a session's login (the remote user's rc files start its sftp-server)
  * can take longer than several windows.
  */
-import { startTuning, TUNE_MAX, TUNE_MIN_GAIN, TUNE_MIN_RATE, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
+import { idleMeter } from '../cpuIdle';
+import { startTuning, TUNE_MAX, TUNE_MIN_GAIN, TUNE_MIN_IDLE, TUNE_MIN_RATE, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
 
 /** Sessions an untuned SFTP copy starts with: one is scp's own shape, and the floor on a fast link. */
 export const SFTP_INITIAL_SESSIONS = 1;
@@ -36,7 +37,7 @@ export interface SessionGrowthOptions {
 export function growSessions(options: SessionGrowthOptions): { stop(): void } {
   const { forced } = options;
   const window = forced ? forced.windowMs : windowMs(options.rttMs);
-  const limits: TunerLimits = { max: SFTP_MAX_SESSIONS, minGain: forced ? forced.minGain : TUNE_MIN_GAIN, minRate: forced ? 0 : TUNE_MIN_RATE };
+  const limits: TunerLimits = { max: SFTP_MAX_SESSIONS, minGain: forced ? forced.minGain : TUNE_MIN_GAIN, minRate: forced ? 0 : TUNE_MIN_RATE, minIdle: forced ? 0 : TUNE_MIN_IDLE };
   let stopped = false;
   let wake: () => void = () => undefined;
   const pause = (ms: number) =>
@@ -51,13 +52,14 @@ export function growSessions(options: SessionGrowthOptions): { stop(): void } {
     let state = startTuning(options.sessions, limits);
     let lastBytes = options.bytesMoved();
     let lastAt = Date.now();
+    const idle = idleMeter();
     while (!state.done) {
       await pause(window);
       if (stopped) return;
       const bytes = options.bytesMoved();
       const now = Date.now();
       const rate = ((bytes - lastBytes) * 1000) / Math.max(1, now - lastAt);
-      const step = tuneStep(state, rate, limits);
+      const step = tuneStep(state, rate, limits, idle());
       state = step.state;
       if (step.add > 0) {
         options.log(`sftp: ${Math.round(rate / 1e6)} MB/s over ${state.connections - step.add} sessions: opening ${step.add} more`);
@@ -70,6 +72,7 @@ export function growSessions(options: SessionGrowthOptions): { stop(): void } {
         if (stopped) return;
       }
       [lastBytes, lastAt] = [options.bytesMoved(), Date.now()];
+      idle();
     }
     options.log(`sftp: sessions tuned: ${state.connections} of at most ${limits.max}`);
   })();

@@ -10,6 +10,7 @@ import {
   TUNE_INITIAL,
   TUNE_MAX_WINDOW_MS,
   TUNE_MIN_GAIN,
+  TUNE_MIN_IDLE,
   TUNE_MIN_RATE,
   TUNE_MIN_WINDOW_MS,
   TunerLimits,
@@ -23,6 +24,7 @@ const limitsArb: fc.Arbitrary<TunerLimits> = fc.record({
   max: fc.integer({ min: MIN_CONNECTIONS, max: MAX_CONNECTIONS }),
   minGain: fc.double({ min: 0, max: 2, noNaN: true }),
   minRate: fc.constantFrom(0, TUNE_MIN_RATE),
+  minIdle: fc.constantFrom(0, TUNE_MIN_IDLE),
 });
 /** Goodput of a window in bytes/s: nothing moved, or anything up to 10 GB/s. */
 const rateArb = fc.oneof(fc.constant(0), fc.double({ min: 1, max: 1e10, noNaN: true }));
@@ -84,7 +86,7 @@ describe('tuneStep', () => {
   it('grows to the maximum while goodput keeps growing with each addition', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), fc.integer({ min: 1, max: MAX_CONNECTIONS }), (initial, max) => {
-        const limits = { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE };
+        const limits = { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
         let state = startTuning(Math.min(initial, max), limits);
         // Goodput proportional to the connections: every addition pays in full.
         for (let i = 0; i < 40 && !state.done; i++) state = tuneStep(state, state.connections * 1e6, limits).state;
@@ -95,7 +97,7 @@ describe('tuneStep', () => {
   });
 
   it('adds nothing for windows that moved only handshakes and keep-alives (a re-sync that sends no data)', () => {
-    const limits = { max: 8, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE };
+    const limits = { max: 8, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
     let state = startTuning(4, limits);
     // 4 data connections' handshakes (about 300 bytes each way) in a 300 ms window, then keep-alives.
     for (const rate of [8000, 4000, 200, 200, 200, 200]) {
@@ -107,7 +109,7 @@ describe('tuneStep', () => {
   });
 
   it('stops at the first addition that does not pay on a full link', () => {
-    const limits = { max: 32, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE };
+    const limits = { max: 32, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
     // A link that carries 100 MB/s with 8 connections or more, 15 MB/s per connection below.
     const linkRate = (connections: number): number => Math.min(100e6, connections * 15e6);
     let state = startTuning(4, limits);
@@ -121,6 +123,44 @@ describe('tuneStep', () => {
     // 16 carry 100 MB/s too: stopped at 16, below the maximum.
     expect(added).toEqual([4, 8]);
     expect(state).toEqual({ connections: 16, before: 100e6, settling: 0, done: true });
+  });
+});
+
+describe('tuneStep and the CPUs', () => {
+  it('adds nothing once a measured window found the CPUs full, whatever comes after; with CPU to spare it adds as before', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: MAX_CONNECTIONS }),
+        limitsArb,
+        fc.array(fc.tuple(rateArb, fc.double({ min: 0, max: 1, noNaN: true })), { maxLength: 40 }),
+        (initial, limits, windows) => {
+          let state = startTuning(Math.min(initial, limits.max), limits);
+          let spare = startTuning(Math.min(initial, limits.max), limits);
+          let full = false;
+          for (const [rate, idle] of windows) {
+            const step = tuneStep(state, rate, limits, idle);
+            const measured = !state.done && state.settling === 0 && rate > 0 && rate >= limits.minRate;
+            if (full) expect(step.add).toBe(0);
+            if (measured && idle < limits.minIdle) {
+              expect(step).toEqual({ state: { ...state, done: true }, add: 0 });
+              full = true;
+            }
+            state = step.state;
+            // The same windows with every CPU idle decide as the tuner without the rule did.
+            spare = tuneStep(spare, rate, limits, 1).state;
+          }
+          if (!full) expect(state).toEqual(spare);
+        },
+      ),
+    );
+  });
+
+  it('stays at the first count on loopback, where the cores are the limit (both ends on one 2-core machine)', () => {
+    const limits = { max: 8, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
+    let state = startTuning(4, limits);
+    // Settling, then 1 GB/s with 3 % of the CPU time idle.
+    for (const rate of [900e6, 1e9]) state = tuneStep(state, rate, limits, 0.03).state;
+    expect(state).toEqual({ connections: 4, settling: 0, done: true });
   });
 });
 
