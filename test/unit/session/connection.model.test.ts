@@ -375,6 +375,8 @@ function serverHandles(m: ServerModel, message: Message): Outcome<ServerState> {
       if (!compatible(rangeOf(message), SPEC_VERSIONS)) return failed('FCP_ERR_VERSION');
       return { state: 'AWAIT_OPEN', actions: [], update: () => (m.clientNonce = message.nonce) };
     case P.PARAMS:
+      // §5.2: the second feature word is offered in the client's HELLO, never in PARAMS.
+      if (message.moreFeatures !== undefined) return failed('FCP_ERR_PARAMS');
       return { state: 'AWAIT_AUTH', actions: [], update: () => (m.offer = message) };
     case P.ATTACH: {
       const session = sessionOf(message.sessionId);
