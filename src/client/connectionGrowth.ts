@@ -5,7 +5,8 @@
  */
 import { idleMeter } from '../cpuIdle';
 import { FcpError } from '../errors';
-import { startTuning, TUNE_MIN_GAIN, TUNE_MIN_IDLE, TUNE_MIN_RATE, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
+import { ForcedTuning, startTuning, tunerLimits, tunerWindowMs, tuneStep } from '../session/connectionTuner';
+
 
 /**
  * For tests only: `WINDOW_MS:MIN_GAIN` replaces the measuring window and the gain an addition
@@ -13,11 +14,6 @@ import { startTuning, TUNE_MIN_GAIN, TUNE_MIN_IDLE, TUNE_MIN_RATE, TunerLimits, 
  * loopback grows. Not a user setting: the defaults are what the benchmarks measured.
  */
 export const TEST_TUNER_ENV = 'FCP_TEST_TUNER';
-
-export interface ForcedTuning {
-  windowMs: number;
-  minGain: number;
-}
 
 export interface GrowthOptions {
   /** Data connections open or being opened when tuning starts. */
@@ -49,8 +45,8 @@ export function forcedTuning(env: NodeJS.ProcessEnv = process.env): ForcedTuning
 /** Starts tuning; the returned function stops it (the transfer ended). */
 export function growConnections(options: GrowthOptions): () => void {
   const { forced } = options;
-  const window = forced ? forced.windowMs : windowMs(options.rttMs);
-  const limits: TunerLimits = { max: options.max, minGain: forced ? forced.minGain : TUNE_MIN_GAIN, minRate: forced ? 0 : TUNE_MIN_RATE, minIdle: forced ? 0 : TUNE_MIN_IDLE };
+  const window = tunerWindowMs(options.rttMs, forced);
+  const limits = tunerLimits(options.max, forced);
   let state = startTuning(options.connections, limits);
   if (state.done) return () => undefined;
   let lastBytes = options.bytesMoved();

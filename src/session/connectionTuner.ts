@@ -95,6 +95,25 @@ export function windowMs(rttMs: number): number {
   return Math.min(TUNE_MAX_WINDOW_MS, Math.max(TUNE_MIN_WINDOW_MS, TUNE_WINDOW_RTTS * Math.max(0, rttMs)));
 }
 
+/**
+ * What tests force in place of the measured window and gain (FCP_TEST_TUNER): with it, every
+ * window that moved a byte is measured and the CPUs' idle share is not asked.
+ */
+export interface ForcedTuning {
+  windowMs: number;
+  minGain: number;
+}
+
+/** The limits of a tuner that may grow to `max`, as measured or as a test forces them. */
+export function tunerLimits(max: number, forced?: ForcedTuning): TunerLimits {
+  return forced ? { max, minGain: forced.minGain, minRate: 0, minIdle: 0 } : { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
+}
+
+/** The measuring window for a round trip of rttMs, or the one a test forces. */
+export function tunerWindowMs(rttMs: number, forced?: ForcedTuning): number {
+  return forced ? forced.windowMs : windowMs(rttMs);
+}
+
 /** The tuner of a session that starts with `connections` data connections (they are ramping up). */
 export function startTuning(connections: number, limits: TunerLimits): TunerState {
   return { connections, settling: 1, done: connections >= limits.max };

@@ -18,6 +18,7 @@ import type { RemoteFs } from './remoteFs';
 import { ShellPool } from './remoteShell';
 import { walkRemote } from './remoteWalk';
 import { growSessions, SFTP_INITIAL_SESSIONS } from './sessionGrowth';
+import type { ForcedTuning } from '../session/connectionTuner';
 import { closeSessions, openAnotherSession, openSessions, SftpSession } from './sessions';
 import { localSide, remoteSide } from './sides';
 import { remoteHash, Verification } from './verification';
@@ -32,7 +33,7 @@ export interface SftpCopyOptions {
   /** Pinned (-n); undefined: tuned while the copy runs (sessionGrowth.ts). */
   sessions: number | undefined;
   /** FCP_TEST_TUNER's window and gain, for a tuned count. */
-  forcedTuning?: { windowMs: number; minGain: number };
+  forcedTuning?: ForcedTuning;
   work: ClientWork;
   /** MODE flags, as an fcpd session gets them. */
   flags: number;

@@ -9,7 +9,7 @@
  * can take longer than several windows.
  */
 import { idleMeter } from '../cpuIdle';
-import { startTuning, TUNE_MAX, TUNE_MIN_GAIN, TUNE_MIN_IDLE, TUNE_MIN_RATE, TunerLimits, tuneStep, windowMs } from '../session/connectionTuner';
+import { ForcedTuning, startTuning, TUNE_MAX, tunerLimits, tunerWindowMs, tuneStep } from '../session/connectionTuner';
 
 /** Sessions an untuned SFTP copy starts with: one is scp's own shape, and the floor on a fast link. */
 export const SFTP_INITIAL_SESSIONS = 1;
@@ -27,7 +27,7 @@ export interface SessionGrowthOptions {
   add(): Promise<void>;
   log(line: string): void;
   /** Replaces the window and the gain an addition must bring (tests: FCP_TEST_TUNER). */
-  forced?: { windowMs: number; minGain: number };
+  forced?: ForcedTuning;
 }
 
 /**
@@ -36,8 +36,8 @@ export interface SessionGrowthOptions {
  */
 export function growSessions(options: SessionGrowthOptions): { stop(): void } {
   const { forced } = options;
-  const window = forced ? forced.windowMs : windowMs(options.rttMs);
-  const limits: TunerLimits = { max: SFTP_MAX_SESSIONS, minGain: forced ? forced.minGain : TUNE_MIN_GAIN, minRate: forced ? 0 : TUNE_MIN_RATE, minIdle: forced ? 0 : TUNE_MIN_IDLE };
+  const window = tunerWindowMs(options.rttMs, forced);
+  const limits = tunerLimits(SFTP_MAX_SESSIONS, forced);
   let stopped = false;
   let wake: () => void = () => undefined;
   const pause = (ms: number) =>
