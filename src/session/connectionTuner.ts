@@ -30,7 +30,7 @@ export const TUNE_MIN_RATE = 256 * 1024;
 /**
  * The least share of the machine's CPU time that must have been idle over a window for the tuner
  * to add: below it the cores are the limit. On the 2-core bench host a 1 GiB copy with 4
- * connections left 7-10 % idle pushing and 10-15 % pulling over the loopback sshd, and 7-13 %
+ * connections left 7-9 % idle pushing and 10-15 % pulling over the loopback sshd, and 7-13 %
  * over the emulated 50 ms WAN (whose delay line runs on the same cores); 8 connections were slower
  * than 4 on loopback both ways and no faster on that WAN (11.53 s against 11.57 s).
  */
