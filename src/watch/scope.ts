@@ -10,13 +10,17 @@ import { MAX_NARROWED_PATHS } from './constants';
 /** What a listing of one side covers: everything, or the paths of a scope. */
 export type Scope = 'whole' | ReadonlySet<string>;
 
-/** Whether `path` is a scope path or below one. */
-export function inScope(path: string, scope: ReadonlySet<string>): boolean {
-  if (scope.has(path)) return true;
+/** Whether a directory above `path` is a scope path. */
+function belowOneOf(path: string, scope: ReadonlySet<string>): boolean {
   for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1)) {
     if (scope.has(path.slice(0, slash))) return true;
   }
   return false;
+}
+
+/** Whether `path` is a scope path or below one. */
+export function inScope(path: string, scope: ReadonlySet<string>): boolean {
+  return scope.has(path) || belowOneOf(path, scope);
 }
 
 /** The scope of paths `a` and `b` together; whole when either is, or when they hold more than MAX_NARROWED_PATHS. */
@@ -59,8 +63,5 @@ export class ChangedPaths {
 
 /** The scope's paths that no other of them is above: together they cover it, each once. */
 export function topPaths(scope: ReadonlySet<string>): string[] {
-  return [...scope].filter((path) => {
-    for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1)) if (scope.has(path.slice(0, slash))) return false;
-    return true;
-  });
+  return [...scope].filter((path) => !belowOneOf(path, scope));
 }
