@@ -342,6 +342,14 @@ export function ownFcpd(sshd: Sshd, dir: string): { command: string; running(): 
 export function filesWithContent(root: string): string[] {
   return (fs.readdirSync(root, { recursive: true, encoding: 'utf8' }) as string[])
     .filter((name) => !name.includes('.fcp-part') && fs.lstatSync(path.join(root, name), { throwIfNoEntry: false })?.isFile())
-    .map((name) => `${name}: ${fs.readFileSync(path.join(root, name), 'utf8')}`)
+    // A file renamed or removed since the listing (a watch still at work) is not there: left out.
+    .flatMap((name) => {
+      try {
+        return [`${name}: ${fs.readFileSync(path.join(root, name), 'utf8')}`];
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+    })
     .sort();
 }
