@@ -1,7 +1,7 @@
 /**
  * fcp --watch's batches, pure: changed paths (relative to the watched source, `/`-separated) come
  * in one by one from file-system events and rescans; a batch is due once no change came for the
- * debounce time, or the max delay after its first change, and is taken as the fewest paths that
+ * debounce time (or the longer quiet a change asked for), or the max delay after its first change, and is taken as the fewest paths that
  * cover it (a directory stands for everything below it). Times are given, never read.
  */
 
@@ -28,7 +28,8 @@ export class ChangeBatcher {
   /** Pending paths by their latin1 spelling (lossless for any bytes). */
   private readonly pending = new Set<string>();
   private firstAt: number | undefined;
-  private lastAt: number | undefined;
+  /** The batch waits at least until then: the latest change's time and the quiet it asked for. */
+  private quietUntil: number | undefined;
 
   constructor(
     private readonly debounceMs: number,
@@ -39,23 +40,24 @@ export class ChangeBatcher {
     return this.pending.size;
   }
 
-  add(path: Buffer, now: number): void {
+  /** A change at `now`; `quietMs`: how long no further change must come for the batch to be due (the debounce unless said). */
+  add(path: Buffer, now: number, quietMs = this.debounceMs): void {
     this.pending.add(path.toString('latin1'));
     this.firstAt ??= now;
-    this.lastAt = now;
+    this.quietUntil = Math.max(this.quietUntil ?? 0, now + quietMs);
   }
 
   /** When the batch is due (the time `now` is compared with), or undefined when nothing is pending. */
   dueAt(): number | undefined {
-    if (this.firstAt === undefined || this.lastAt === undefined) return undefined;
-    return Math.min(this.lastAt + this.debounceMs, this.firstAt + this.maxDelayMs);
+    if (this.firstAt === undefined || this.quietUntil === undefined) return undefined;
+    return Math.min(this.quietUntil, this.firstAt + this.maxDelayMs);
   }
 
   /** The pending paths, collapsed; the batcher is empty after. */
   take(): Buffer[] {
     const paths = collapse([...this.pending].map((path) => Buffer.from(path, 'latin1')));
     this.pending.clear();
-    this.firstAt = this.lastAt = undefined;
+    this.firstAt = this.quietUntil = undefined;
     return paths;
   }
 }

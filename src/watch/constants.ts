@@ -7,6 +7,12 @@ export const MIN_INTERVAL_S = 1;
 export const MAX_INTERVAL_S = 86_400;
 /** A round starts once no event came for this long (a burst of saves goes as one round). */
 export const DEBOUNCE_MS = 200;
+/**
+ * A change a rescan found while events are on waits this long for more: its event, or the event
+ * of the other name of the same rename, may still be held by @parcel/watcher (up to 500 ms, its
+ * debounce), and a rename whose two names went in different rounds would arrive as a copy.
+ */
+export const EVENTS_LATE_MS = 700;
 /** ...or at the latest this long after the first change of the batch (a steady stream still goes). */
 export const MAX_BATCH_DELAY_MS = 2_000;
 /** More changed paths than this in one batch: the round is a whole sync (its quick check skips what did not change). */

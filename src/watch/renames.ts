@@ -2,7 +2,9 @@
  * Renames seen by inode, pure: an entry that vanished from one name and one of the same kind,
  * device and inode (a file also of the same size and mtime: a rename changes neither) that
  * appeared under another name is one entry renamed. A renamed directory stands for what it holds:
- * the renames of its contents to the same names below the new name are left out.
+ * the renames of its contents to the same names below the new name are left out. The two names of
+ * one rename may be seen by different looks (an event names one, a rescan slice the other), so
+ * what the looks of a batch found is gathered (MoveLedger) before renames are paired.
  */
 import { isBelow } from './batcher';
 
@@ -54,4 +56,40 @@ export function detectRenames(vanished: ReadonlyMap<string, Stamp>, appeared: Re
           rename.from.slice(dir.from.length) === rename.to.slice(dir.to.length),
       ),
   );
+}
+
+/**
+ * What vanished and what appeared over the looks of one batch, as the destination will see it:
+ * an entry that appeared and vanished again within the batch was never there, and one that came
+ * back to the name it vanished from did not move.
+ */
+export class MoveLedger {
+  private readonly vanished = new Map<string, Stamp>();
+  private readonly appeared = new Map<string, Stamp>();
+
+  /** One look's findings, in the order they were made. */
+  note(vanished: ReadonlyMap<string, Stamp>, appeared: ReadonlyMap<string, Stamp>): void {
+    for (const [path, stamp] of vanished) this.vanish(path, stamp);
+    for (const [path, stamp] of appeared) this.appear(path, stamp);
+  }
+
+  private vanish(path: string, stamp: Stamp): void {
+    if (this.appeared.delete(path)) return;
+    // Vanished twice (it came back as another entry in between): the destination holds the first.
+    if (!this.vanished.has(path)) this.vanished.set(path, stamp);
+  }
+
+  private appear(path: string, stamp: Stamp): void {
+    const before = this.vanished.get(path);
+    if (before && identity(before) === identity(stamp)) this.vanished.delete(path);
+    else this.appeared.set(path, stamp);
+  }
+
+  /** The renames among what the batch found; the ledger is empty after. */
+  take(): Rename[] {
+    const renames = this.vanished.size === 0 ? [] : detectRenames(this.vanished, this.appeared);
+    this.vanished.clear();
+    this.appeared.clear();
+    return renames;
+  }
 }

@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import { PERM_MASK } from '../protocol/constants';
 import { RACY_CTIME_MS } from './constants';
-import { detectRenames, Rename, Stamp } from './renames';
+import type { Stamp } from './renames';
 
 /** What the snapshot holds of an entry; `seen` is the last look at its directory that found it. */
 type Entry = Stamp & { perm: number; seen: number };
@@ -49,7 +49,9 @@ export type Excluded = (path: Buffer, isDir: boolean) => boolean;
 export interface Changes {
   /** Paths whose entry appeared, vanished, or changed (a directory: its kind or permissions; what it holds is listed on its own). */
   changed: Buffer[];
-  renames: Rename[];
+  /** The entries that vanished and appeared, for renames (renames.ts' MoveLedger pairs them over a batch). */
+  vanished: ReadonlyMap<string, Stamp>;
+  appeared: ReadonlyMap<string, Stamp>;
 }
 
 /** What one look found, gathered until it is reported as Changes. */
@@ -60,7 +62,7 @@ class Found {
 
   changes(): Changes {
     const paths = [...this.changed, ...this.vanished.keys(), ...this.appeared.keys()];
-    return { changed: paths.map((path) => Buffer.from(path, 'latin1')), renames: detectRenames(this.vanished, this.appeared) };
+    return { changed: paths.map((path) => Buffer.from(path, 'latin1')), vanished: this.vanished, appeared: this.appeared };
   }
 }
 

@@ -22,6 +22,7 @@ import { showName } from '../showName';
 import { ChangeBatcher } from './batcher';
 import {
   DEBOUNCE_MS,
+  EVENTS_LATE_MS,
   FCPD_IDLE_INTERVALS,
   FIRST_RETRY_MS,
   MAX_BATCH_DELAY_MS,
@@ -34,7 +35,7 @@ import {
   RESCAN_SLICE_MS,
   WHOLE_PASS_EVERY,
 } from './constants';
-import type { Rename } from './renames';
+import { MoveLedger, Rename } from './renames';
 import { PassSchedule } from './passSchedule';
 import { TreeSnapshot } from './snapshot';
 import { EventSource, watchEvents } from './watcher';
@@ -283,8 +284,8 @@ class LocalSource {
   private readonly named = new ChangeBatcher(DEBOUNCE_MS, MAX_BATCH_DELAY_MS);
   private events: EventSource | undefined;
   private changed: () => void = () => undefined;
-  /** Renames seen since the last batch was taken. */
-  private renames: Rename[] = [];
+  /** What vanished and appeared since the last batch was taken, for its renames. */
+  private readonly moves = new MoveLedger();
   /** Which slices are rescanned whole. */
   private readonly passes: PassSchedule;
 
@@ -332,9 +333,11 @@ class LocalSource {
   rescan(): void {
     // Paths events named are settled first: what they changed is theirs, not something missed.
     this.settleNamed();
-    const { changed, renames } = this.snapshot.rescan(this.passes.next(this.events !== undefined));
-    for (const path of changed) this.batcher.add(path, Date.now());
-    this.renames.push(...renames);
+    const { changed, vanished, appeared } = this.snapshot.rescan(this.passes.next(this.events !== undefined));
+    // Found before its event, maybe: the batch waits for the events still on their way.
+    const quietMs = this.events ? EVENTS_LATE_MS : DEBOUNCE_MS;
+    for (const path of changed) this.batcher.add(path, Date.now(), quietMs);
+    this.moves.note(vanished, appeared);
     if (changed.length > 0) this.log(`rescan: ${changed.length} changes the events did not bring`);
   }
 
@@ -346,8 +349,7 @@ class LocalSource {
   /** The batch: the named paths looked at again, with what rescans found; renames among them. */
   take(): { paths: Buffer[]; renames: Rename[] } {
     this.settleNamed();
-    const renames = this.renames;
-    this.renames = [];
+    const renames = this.moves.take();
     for (const rename of renames) this.log(`renamed: ${showName(Buffer.from(rename.from, 'latin1'))} -> ${showName(Buffer.from(rename.to, 'latin1'))}`);
     return { paths: this.batcher.take(), renames };
   }
@@ -355,9 +357,9 @@ class LocalSource {
   /** The paths events named, looked at again: what changed there joins the batch. */
   private settleNamed(): void {
     if (this.named.size === 0) return;
-    const { changed, renames } = this.snapshot.refresh(this.named.take());
+    const { changed, vanished, appeared } = this.snapshot.refresh(this.named.take());
     for (const path of changed) this.batcher.add(path, Date.now());
-    this.renames.push(...renames);
+    this.moves.note(vanished, appeared);
   }
 
   async stop(): Promise<void> {

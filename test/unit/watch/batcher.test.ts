@@ -40,6 +40,16 @@ describe('ChangeBatcher', () => {
     );
   });
 
+  test('a change that asks for a longer quiet holds the batch that long, within the max delay', () => {
+    const batcher = new ChangeBatcher(200, 2000);
+    batcher.add(Buffer.from('a'), 1_000);
+    batcher.add(Buffer.from('b'), 1_100, 700);
+    batcher.add(Buffer.from('c'), 1_200);
+    expect(batcher.dueAt()).toBe(1_800);
+    batcher.add(Buffer.from('d'), 2_900, 700);
+    expect(batcher.dueAt()).toBe(3_000);
+  });
+
   test('take() empties it: nothing is due until the next change', () => {
     const batcher = new ChangeBatcher(200, 2000);
     expect(batcher.dueAt()).toBeUndefined();

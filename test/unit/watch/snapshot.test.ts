@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Changes, Excluded, PassKind, TreeSnapshot } from '../../../src/watch/snapshot';
+import { MoveLedger, Rename } from '../../../src/watch/renames';
+import { Excluded, PassKind, TreeSnapshot } from '../../../src/watch/snapshot';
 
 let root: string;
 beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-snapshot-'))));
@@ -26,15 +27,15 @@ function snapshot(slices = 1, excluded = none, racyMs?: number): TreeSnapshot {
 }
 
 /** Every slice of one pass, joined. */
-function pass(held: TreeSnapshot, kind: PassKind = 'whole'): { changed: string[]; renames: Changes['renames'] } {
+function pass(held: TreeSnapshot, kind: PassKind = 'whole'): { changed: string[]; renames: Rename[] } {
   const changed: string[] = [];
-  const renames: Changes['renames'] = [];
+  const moves = new MoveLedger();
   for (let i = 0; i < held.slices; i++) {
     const found = held.rescan(kind);
     changed.push(...found.changed.map((p) => p.toString('latin1')));
-    renames.push(...found.renames);
+    moves.note(found.vanished, found.appeared);
   }
-  return { changed: changed.sort(), renames };
+  return { changed: changed.sort(), renames: moves.take() };
 }
 
 /** Every path below the root on disk, relative. */
@@ -105,6 +106,22 @@ describe('TreeSnapshot', () => {
     // The work is spread: no slice holds every directory.
     expect(Math.max(...slices.map((slice) => slice.length))).toBeLessThan(12);
     expect(pass(held).changed).toEqual([]);
+  });
+
+  test('sliced: a file moved between directories of different slices is one rename over the pass', () => {
+    for (let i = 0; i < 8; i++) write(`s${i}/f`, `x${i}`);
+    const held = snapshot(4);
+    fs.renameSync(at('s0/f'), at('s7/moved'));
+    const moves = new MoveLedger();
+    const slicesFinding: number[] = [];
+    for (let i = 0; i < held.slices; i++) {
+      const found = held.rescan();
+      if (found.changed.length > 0) slicesFinding.push(i);
+      moves.note(found.vanished, found.appeared);
+    }
+    // The old name and the new one were found by two slices, and still paired.
+    expect(slicesFinding).toHaveLength(2);
+    expect(moves.take()).toEqual([{ from: 's0/f', to: 's7/moved', kind: 'file' }]);
   });
 
   test('refresh looks at the named paths only (and below a named directory), from the closest directory it holds', () => {
