@@ -97,6 +97,7 @@ export function twoWayRoundRecord(report: TwoWayRoundReport): object {
     round: report.round,
     kind: report.kind,
     whole: report.whole,
+    swept: report.swept,
     ...(error
       ? { error: { code: error.code, message: error.message }, retryInMs: report.retryInMs }
       : {

@@ -186,8 +186,10 @@ export const SUPPORTED_FEATURES = Feature.HEADER_CHKSUM | Feature.BATCH | Featur
 export const MoreFeature = {
   /** With TWO_WAY_TREE: a listing may be narrowed to the paths either side saw change (TWO_WAY_SCOPE, PROTOCOL.md §7.12). */
   TWO_WAY_NARROW: 0x1,
+  /** With TWO_WAY_NARROW: a narrowed listing may ask for a sweep (TWO_WAY_SCOPE SWEEP, PROTOCOL.md §7.12). */
+  TWO_WAY_SWEEP: 0x2,
 } as const;
-export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW;
+export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -405,6 +407,8 @@ export const TwoWayScopeEvent = {
   LIST: 2,
   /** S→C, instead of PATHs: this listing is whole (the side's events were lost, or too many paths changed). */
   WHOLE: 3,
+  /** C→S (more feature TWO_WAY_SWEEP): as LIST, the scope also holding every path where a walk finds the side differs from its record. */
+  SWEEP: 4,
 } as const;
 /** TWO_WAY_NODE and TWO_WAY_NODE_OP kind. */
 export const TwoWayNodeKind = { DIR: 1, SYMLINK: 2 } as const;

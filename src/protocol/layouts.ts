@@ -211,7 +211,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.TWO_WAY_MOVE]: [f('kind', 'u8', { min: 1, max: 4 }), f('from', 'entryPathPrefixed'), f('to', 'entryPath')],
   [PacketType.TWO_WAY_NODE]: [f('event', 'u8', { min: 1, max: 2 }), ...TWO_WAY_NODE_FIELDS],
   [PacketType.TWO_WAY_NODE_OP]: [f('op', 'u8', { min: 1, max: 6 }), ...TWO_WAY_NODE_FIELDS],
-  [PacketType.TWO_WAY_SCOPE]: [f('event', 'u8', { min: 1, max: 3 }), f('path', 'data', { min: 0, max: MAX_PATH_BYTES })],
+  [PacketType.TWO_WAY_SCOPE]: [f('event', 'u8', { min: 1, max: 4 }), f('path', 'data', { min: 0, max: MAX_PATH_BYTES })],
 };
 
 const FIXED_WIDTH: Partial<Record<FieldKind, number>> = {

@@ -122,7 +122,12 @@ export class TwoWaySideService {
     return this.tree() && ((this.control.established.params.moreFeatures ?? 0) & MoreFeature.TWO_WAY_NARROW) !== 0;
   }
 
-  /** PATH: one more path for the next narrowed listing; LIST: that listing, in order behind what came before. */
+  /** fcp negotiated TWO_WAY_SWEEP (with TWO_WAY_NARROW): a narrowed listing may come with a sweep. */
+  private sweep(): boolean {
+    return this.narrow() && ((this.control.established.params.moreFeatures ?? 0) & MoreFeature.TWO_WAY_SWEEP) !== 0;
+  }
+
+  /** PATH: one more path for the next narrowed listing; LIST (SWEEP): that listing (with a sweep), in order behind what came before. */
   private onScope(message: TwoWayScopeMessage): void {
     try {
       if (message.event === TwoWayScopeEvent.PATH) {
@@ -131,21 +136,25 @@ export class TwoWaySideService {
         if (this.asked && this.asked.size > MAX_NARROWED_PATHS) this.asked = undefined;
         return;
       }
-      if (message.event !== TwoWayScopeEvent.LIST || message.path.length > 0) throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY_SCOPE ${message.event}${message.path.length > 0 ? ' with a path' : ''}, where only PATH and LIST (no path) may come`);
+      const asking = message.event === TwoWayScopeEvent.LIST || (message.event === TwoWayScopeEvent.SWEEP && this.sweep());
+      if (!asking || message.path.length > 0) {
+        throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY_SCOPE ${message.event}${message.path.length > 0 ? ' with a path' : ''}, where only PATH and LIST${this.sweep() ? ' or SWEEP' : ''} (no path) may come`);
+      }
     } catch (err) {
       return this.fail(asFcpError(err));
     }
     const asked = this.asked;
     this.asked = new Set();
-    this.queue = this.queue.then(() => this.listNarrowed(asked)).catch((err: unknown) => this.fail(asFcpError(err)));
+    const sweep = message.event === TwoWayScopeEvent.SWEEP;
+    this.queue = this.queue.then(() => this.listNarrowed(asked, sweep)).catch((err: unknown) => this.fail(asFcpError(err)));
   }
 
-  /** A narrowed listing: WHOLE and the whole listing, or this side's own PATHs and the listing over them and fcp's. */
-  private async listNarrowed(asked: Set<string> | undefined): Promise<void> {
+  /** A narrowed listing (`sweep`: with a sweep of the side): WHOLE and the whole listing, or this side's own PATHs and the listing over them and fcp's. */
+  private async listNarrowed(asked: Set<string> | undefined, sweep: boolean): Promise<void> {
     const side = this.side;
     if (this.over || !side) return;
     this.armed = true;
-    const { listing, scope } = await side.listNarrowed(true, asked ?? 'whole');
+    const { listing, scope } = await side.listNarrowed(true, asked ?? 'whole', sweep);
     const send = this.control.conn;
     if (scope === 'whole' || !asked) send.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.WHOLE, path: Buffer.alloc(0) });
     else for (const path of scope) if (!asked.has(path)) send.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.PATH, path: Buffer.from(path, 'latin1') });

@@ -87,14 +87,14 @@ interface Row {
   ino: number | null;
 }
 
+function recordedOf(row: Row): Recorded {
+  const path = row.path.toString('latin1');
+  const inode = row.dev === null || row.ino === null ? {} : { dev: row.dev, ino: row.ino };
+  return { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us, ...inode };
+}
+
 function byPath(rows: readonly Row[]): Map<string, Recorded> {
-  return new Map(
-    rows.map((row) => {
-      const path = row.path.toString('latin1');
-      const inode = row.dev === null || row.ino === null ? {} : { dev: row.dev, ino: row.ino };
-      return [path, { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us, ...inode }];
-    }),
-  );
+  return new Map(rows.map((row) => [row.path.toString('latin1'), recordedOf(row)]));
 }
 
 /** fcp's record of the directory on its machine in the pair `here` and `there` (locations as given, local paths made absolute). */
@@ -171,6 +171,13 @@ export class TwoWayDb {
   /** Every recorded path, by path. */
   all(): Map<string, Recorded> {
     return byPath(this.guarded(() => this.db.prepare('SELECT * FROM side').all() as Row[]));
+  }
+
+  /** Every recorded path, one at a time (a sweep compares them with a walk without holding them all). */
+  eachRecorded(visit: (row: Recorded) => void): void {
+    this.guarded(() => {
+      for (const row of this.db.prepare('SELECT * FROM side').iterate() as IterableIterator<Row>) visit(recordedOf(row));
+    });
   }
 
   /** The recorded paths that are one of `paths` or below one (a narrowed listing's rows), by path. */

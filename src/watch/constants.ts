@@ -41,11 +41,13 @@ export const MAX_RESCAN_SLICES = 600;
  */
 export const WHOLE_PASS_EVERY = 10;
 /**
- * fcp --watch --two-way: every this many rescan rounds (one per --interval) one lists both sides
- * whole; the others, and the rounds after changes, list only the paths events named. The first
- * round, the first after the link came back, and one after a side's events were lost are whole too.
+ * fcp --watch --two-way: every this many rescan rounds (one per --interval) one sweeps both sides
+ * (each walked whole and compared with its own record: sweep.ts), for a change whose event was
+ * lost; the others, and the rounds after changes, list only the paths events named. A side whose
+ * events were lost sweeps at its next round; the first round and the first after the link came
+ * back list both sides whole.
  */
-export const WHOLE_ROUND_EVERY = WHOLE_PASS_EVERY;
+export const SWEEP_ROUND_EVERY = WHOLE_PASS_EVERY;
 /**
  * A directory whose ctime was this close to the moment it was listed is listed again by the next
  * light pass: a change in the same tick of the file system's clock leaves the ctime as it was

@@ -13,6 +13,7 @@ import { makeNode, NodeOp } from './nodeOps';
 import { FileState, listSide, SideListing, SideMove, walkedOf, under } from './sideListing';
 import { renameUnchanged } from './sideRename';
 import { ChangedPaths, Scope, unionScope } from './scope';
+import { sweepSide } from './sweep';
 import { EventSource, watchEvents } from './watcher';
 
 /** How a side hears of its file-system events (watcher.ts; a test's own). */
@@ -28,10 +29,11 @@ export interface TwoWaySide {
   list(tree: boolean): Promise<SideListing>;
   /**
    * Lists the side narrowed to `asked` and the paths its own events named since its last listing
-   * (scope.ts), or whole when it must be (events lost, none, too many paths, a side that cannot
-   * narrow): the listing and the scope it covers.
+   * (scope.ts), with `sweep` (or when its events may have been lost) also those where a walk finds
+   * it differs from its record (sweep.ts); or whole when it must be (too many paths, a side that
+   * cannot narrow, or sweep): the listing and the scope it covers.
    */
-  listNarrowed(tree: boolean, asked: ReadonlySet<string>): Promise<{ listing: SideListing; scope: Scope }>;
+  listNarrowed(tree: boolean, asked: ReadonlySet<string>, sweep: boolean): Promise<{ listing: SideListing; scope: Scope }>;
   /** Records what both sides hold now (each row with this side's size and mtime) and forgets paths neither holds. */
   record(put: readonly Recorded[], forget: readonly string[]): Promise<void>;
   /** Renames files, each only if still as last listed and its new name free (sideRename.ts); which were made. */
@@ -86,8 +88,9 @@ export class LocalSide implements TwoWaySide {
     return this.listIn(tree, 'whole');
   }
 
-  async listNarrowed(tree: boolean, asked: Scope): Promise<{ listing: SideListing; scope: Scope }> {
-    const scope = unionScope(this.takeChanges(), asked);
+  async listNarrowed(tree: boolean, asked: Scope, sweep: boolean): Promise<{ listing: SideListing; scope: Scope }> {
+    // Asked for whole (too many paths), it sweeps for nothing.
+    const scope = asked === 'whole' ? (this.takeChanges(), asked) : unionScope(this.ownScope(tree, sweep), asked);
     return { listing: await this.listIn(tree, scope), scope };
   }
 
@@ -95,6 +98,18 @@ export class LocalSide implements TwoWaySide {
   takeChanges(): Scope {
     const taken = this.changes.take();
     return this.events ? taken : 'whole';
+  }
+
+  /**
+   * A narrowed listing begins: the paths events named since the last one, and with `sweep`, or
+   * when they may not be all (no events, some lost), the paths a sweep finds differing from the
+   * record; whole when a sweep cannot tell (unreadable entries, too many paths, no `tree`).
+   */
+  ownScope(tree: boolean, sweep: boolean): Scope {
+    const named = this.takeChanges();
+    if (!sweep && named !== 'whole') return named;
+    if (!tree) return 'whole';
+    return unionScope(named === 'whole' ? new Set() : named, sweepSide(this.root, this.filter, (visit) => this.db.eachRecorded(visit)));
   }
 
   /** Lists the side over `scope` (its changes already taken). */

@@ -72,6 +72,8 @@ export class RemoteSide implements TwoWaySide {
     readonly tree: boolean,
     /** fcpd narrows a listing to the paths either side saw change (more feature TWO_WAY_NARROW). */
     private readonly narrow: boolean,
+    /** fcpd sweeps its side for a narrowed listing when asked (more feature TWO_WAY_SWEEP). */
+    private readonly sweep: boolean,
   ) {
     this.host = options.host;
   }
@@ -90,7 +92,7 @@ export class RemoteSide implements TwoWaySide {
           secret: server.secret ?? secret,
           nonce: randomBytes(32),
           peerName: server.name,
-          offer: { ...offered, features: offered.features | Feature.TWO_WAY | Feature.TWO_WAY_MOVES | Feature.TWO_WAY_TREE, moreFeatures: MoreFeature.TWO_WAY_NARROW },
+          offer: { ...offered, features: offered.features | Feature.TWO_WAY | Feature.TWO_WAY_MOVES | Feature.TWO_WAY_TREE, moreFeatures: MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP },
           mode: { type: PacketType.MODE, flags: 0 },
           ...(options.filter.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
           twoWay: { ...twoWayMessage(TwoWayOp.OPEN), digest: options.pair },
@@ -101,7 +103,8 @@ export class RemoteSide implements TwoWaySide {
       );
       const { features, moreFeatures = 0 } = established.params;
       const tree = (features & Feature.TWO_WAY_TREE) !== 0;
-      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, tree, tree && (moreFeatures & MoreFeature.TWO_WAY_NARROW) !== 0);
+      const narrow = tree && (moreFeatures & MoreFeature.TWO_WAY_NARROW) !== 0;
+      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, tree, narrow, narrow && (moreFeatures & MoreFeature.TWO_WAY_SWEEP) !== 0);
       takeOver(conn, established, { message: (message) => side.onMessage(message), closed: (error) => side.onClosed(error) });
       return side;
     } catch (err) {
@@ -121,16 +124,20 @@ export class RemoteSide implements TwoWaySide {
     });
   }
 
-  /** fcpd's listing over `asked` and the paths its events named (TWO_WAY_SCOPE); whole from an fcpd that cannot narrow, or says WHOLE. */
-  async listNarrowed(_tree: boolean, asked: ReadonlySet<string>): Promise<{ listing: SideListing; scope: Scope }> {
-    if (!this.narrow) return { listing: await this.list(), scope: 'whole' };
+  /**
+   * fcpd's listing over `asked` and the paths its events named (TWO_WAY_SCOPE LIST), with `sweep`
+   * also those its sweep found (SWEEP); whole from an fcpd that cannot narrow, or cannot sweep
+   * when asked to, or says WHOLE.
+   */
+  async listNarrowed(_tree: boolean, asked: ReadonlySet<string>, sweep: boolean): Promise<{ listing: SideListing; scope: Scope }> {
+    if (!this.narrow || (sweep && !this.sweep)) return { listing: await this.list(), scope: 'whole' };
     if (this.failure) throw this.failure;
     if (this.listing) throw new FcpError('FCP_ERR_INTERNAL', 'a two-way side was listed twice at once');
     const scope = new Set(asked);
     const listing = await new Promise<SideListing>((resolve, reject) => {
       this.listing = { result: { files: new Map(), records: new Map(), moved: [], complete: true }, scope, resolve, reject };
       for (const path of asked) this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.PATH, path: Buffer.from(path, 'latin1') });
-      this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.LIST, path: Buffer.alloc(0) });
+      this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: sweep ? TwoWayScopeEvent.SWEEP : TwoWayScopeEvent.LIST, path: Buffer.alloc(0) });
     });
     return { listing, scope: this.listedScope ?? 'whole' };
   }

@@ -6,10 +6,11 @@
  * a round (twoWayRound.ts) lists both and carries out what they call for.
  *
  * Rounds come after changes (debounced): file-system events here, and for a side on a host its
- * fcpd's word that its directory changed; every --interval (a rescan, whole every
- * WHOLE_ROUND_EVERY-th time, for what events missed); and after the link came back (fcpd launched
- * again after 1 s, 2 s, ... a minute). A round that is not whole lists only the paths either
- * side's events named since its last listing (scope.ts), where both sides can.
+ * fcpd's word that its directory changed; every --interval (a rescan, a sweep every
+ * SWEEP_ROUND_EVERY-th time, for what events missed: sweep.ts); and after the link came back (fcpd
+ * launched again after 1 s, 2 s, ... a minute). A round that is not whole lists only the paths
+ * either side's events named since its last listing (scope.ts), and with a sweep those where a
+ * side differs from its record, where both sides can.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -17,13 +18,13 @@ import { CopyOptions, launcherFor } from '../client/copy';
 import { asFcpError } from '../errors';
 import { sideDbFile, twoWayDbFile } from '../state/twoWayDb';
 import { ChangeBatcher } from './batcher';
-import { DEBOUNCE_MS, FCPD_IDLE_INTERVALS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS, MIN_FCPD_IDLE_S, WHOLE_ROUND_EVERY } from './constants';
+import { DEBOUNCE_MS, FCPD_IDLE_INTERVALS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS, MIN_FCPD_IDLE_S, SWEEP_ROUND_EVERY } from './constants';
 import { LocalSide, TwoWaySide } from './localSide';
 import { RemoteSide } from './remoteSide';
 import { sideFilter } from './sideListing';
 import { twoWaySides, withoutSlashes } from './twoWayArgs';
 import { Moves } from './twoWayMoves';
-import { NOTHING_DONE, runRound, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
+import { NOTHING_DONE, RoundListing, runRound, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
 import { checkInterval, isLinkFailure, SharedFcpd, Wakeup } from './watch';
 
 export type { ConflictReport, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
@@ -98,18 +99,19 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
       changes.take();
       if (kind === 'rescan' || pending) nextRescan = now + options.intervalS * 1000;
       round++;
-      // Whole: the first round, the first after the link came back, and every WHOLE_ROUND_EVERY-th rescan (for a change whose event was lost).
-      const whole = kind !== 'changes' && (kind !== 'rescan' || ++rescans % WHOLE_ROUND_EVERY === 0);
+      // Whole: the first round and the first after the link came back (the records may disagree); swept: every SWEEP_ROUND_EVERY-th rescan (for a change whose event was lost).
+      const how: RoundListing = kind === 'initial' || kind === 'reconnect' ? 'whole' : kind === 'rescan' && ++rescans % SWEEP_ROUND_EVERY === 0 ? 'swept' : 'narrowed';
+      const listed = { whole: how === 'whole', swept: how === 'swept' };
       try {
-        const done = await runRound({ here: hereSide, there: await thereSide(), moves }, new Date(), whole);
+        const done = await runRound({ here: hereSide, there: await thereSide(), moves }, new Date(), how);
         pending = undefined;
         retryMs = FIRST_RETRY_MS;
-        options.onRound?.({ round, kind, whole, ...done });
+        options.onRound?.({ round, kind, ...listed, ...done });
       } catch (err) {
         const error = asFcpError(err);
         if (kind === 'initial' && !isLinkFailure(error)) throw error;
         pending = 'reconnect';
-        options.onRound?.({ round, kind, whole, ...NOTHING_DONE, conflicts: [], error, retryInMs: retryMs });
+        options.onRound?.({ round, kind, ...listed, ...NOTHING_DONE, conflicts: [], error, retryInMs: retryMs });
         log(`round ${round} failed (${error.message}); trying again in ${retryMs / 1000} s`);
         await dropLink();
         await wake.until(Date.now() + retryMs);

@@ -47,8 +47,10 @@ export interface ConflictReport {
 export interface TwoWayRoundReport {
   round: number;
   kind: TwoWayRoundKind;
-  /** Both sides were listed whole (else narrowed to the paths events named, where both sides could). */
+  /** Both sides were to be listed whole (else narrowed to the paths events named, where both sides could). */
   whole: boolean;
+  /** Narrowed with a sweep: both sides walked whole and compared with their records (RoundListing). */
+  swept: boolean;
   /** Entries (files, directories, symlinks) sent there, brought here, deleted here, deleted there, renamed here and there (renames seen on the other side). */
   pushed: number;
   pulled: number;
@@ -62,7 +64,7 @@ export interface TwoWayRoundReport {
   retryInMs?: number;
 }
 
-export type RoundCounts = Omit<TwoWayRoundReport, 'round' | 'kind' | 'whole'>;
+export type RoundCounts = Omit<TwoWayRoundReport, 'round' | 'kind' | 'whole' | 'swept'>;
 
 /** A round that did nothing (one that failed before its first move, with its error). */
 export const NOTHING_DONE: RoundCounts = { pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0, conflicts: [] };
@@ -280,22 +282,32 @@ async function pushFiles(
 }
 
 /**
- * Both sides listed: whole, or narrowed to the paths either side's events named (scope.ts): the
- * side there over the paths here and its own, then this side over the scope that came back (whole
- * when the side there listed whole).
+ * How a round lists the sides: whole (every path, each side against its own record, and a
+ * decision over all of them: the first round, and the first after the link came back, when the
+ * two records may disagree); swept (each side walked whole and compared with its own record, the
+ * round narrowed to the paths that differ on either side and those events named: sweep.ts); or
+ * narrowed to the paths events named (scope.ts).
  */
-async function listBoth({ here, there }: RoundSides, tree: boolean, whole: boolean): Promise<[SideListing, SideListing]> {
-  const mine = here.takeChanges();
-  if (whole || mine === 'whole') return Promise.all([here.listIn(tree, 'whole'), there.list(tree)]);
-  const theirs = await there.listNarrowed(tree, mine);
+export type RoundListing = 'whole' | 'swept' | 'narrowed';
+
+/**
+ * Both sides listed: whole, or narrowed (to the paths events named, and with a sweep those that
+ * differ from the records): the side there over the paths here and its own, then this side over
+ * the scope that came back (whole when the side there listed whole).
+ */
+async function listBoth({ here, there }: RoundSides, tree: boolean, how: RoundListing): Promise<[SideListing, SideListing]> {
+  // A listing takes this side's events' paths, whatever it covers.
+  const mine = how === 'whole' ? (here.takeChanges(), 'whole') : here.ownScope(tree, how === 'swept');
+  if (mine === 'whole') return Promise.all([here.listIn(tree, 'whole'), there.list(tree)]);
+  const theirs = await there.listNarrowed(tree, mine, how === 'swept');
   return [await here.listIn(tree, theirs.scope), theirs.listing];
 }
 
-/** One round (`whole`: both sides listed whole, else narrowed where they can be); rejects when a side or a move failed on the link (what was recorded stays). */
-export async function runRound(sides: RoundSides, at: Date, whole = true): Promise<RoundCounts> {
+/** One round, its sides listed as `how` says where they can be; rejects when a side or a move failed on the link (what was recorded stays). */
+export async function runRound(sides: RoundSides, at: Date, how: RoundListing = 'whole'): Promise<RoundCounts> {
   const { here, there, moves } = sides;
   const tree = here.tree && there.tree;
-  const [mine, theirs] = await listBoth(sides, tree, whole);
+  const [mine, theirs] = await listBoth(sides, tree, how);
   const listings = { here: mine, there: theirs };
   const renamed = await makeRenames(sides, listings);
   const setAside = await makeSetAsides(sides, listings, at);

@@ -225,6 +225,37 @@ describe.each([
     expect(running.rounds.filter((round) => round.error)).toEqual([]);
   });
 
+  test('a change no event reports (written through a hard link from outside the tree, on either side) is found by the sweep of every 10th rescan, with no whole round after the first', async () => {
+    const a = temp.make('fcp-2way-a');
+    const b = temp.make('fcp-2way-b');
+    const outside = temp.make('fcp-2way-outside');
+    write(path.join(a, 'from-a.txt'), 'a\n');
+    write(path.join(b, 'from-b.txt'), 'b\n');
+    const running = startTwoWay(pairOf(a, b), path.join(temp.make('fcp-2way-state'), 'pair.db'));
+    let written = 0;
+    try {
+      await waitFor('the first round', settledWith(a, b, { 'from-a.txt': 'a\n', 'from-b.txt': 'b\n' }));
+      // The events of the files the first round made come after it, and their round lists those paths: past it.
+      const settled = running.rounds.length;
+      await waitFor('two rounds after the files settled', () => running.rounds.length > settled + 1);
+      // The inode's other name is outside both watched trees: a write through it is no event of theirs.
+      fs.linkSync(path.join(a, 'from-b.txt'), path.join(outside, 'here'));
+      fs.linkSync(path.join(b, 'from-a.txt'), path.join(outside, 'there'));
+      fs.writeFileSync(path.join(outside, 'here'), 'b edited unheard, here\n');
+      fs.writeFileSync(path.join(outside, 'there'), 'a edited unheard, there\n');
+      written = running.rounds.length;
+      await waitFor('the sweep', settledWith(a, b, { 'from-b.txt': 'b edited unheard, here\n', 'from-a.txt': 'a edited unheard, there\n' }), 40_000);
+    } finally {
+      await running.stop();
+    }
+    expect(running.rounds.filter((round) => round.error)).toEqual([]);
+    expect(running.rounds.filter((round) => round.whole).map((round) => round.kind)).toEqual(['initial']);
+    // The rounds after the writes: narrowed ones that found nothing, then the sweep that carried both edits.
+    const after = running.rounds.slice(written);
+    expect(after.filter((round) => !round.swept && round.pushed + round.pulled > 0)).toEqual([]);
+    expect(after.find((round) => round.swept)).toMatchObject({ kind: 'rescan', pushed: 1, pulled: 1, conflicts: [] });
+  });
+
   /** A run until both sides hold `first`, a stop, `meanwhile`, a second run until they hold `second`: the second run's first round. */
   async function runTwice(a: string, b: string, first: Record<string, string>, meanwhile: (stateFile: string) => void, second: Record<string, string>): Promise<TwoWayRoundReport> {
     const stateFile = path.join(temp.make('fcp-2way-state'), 'pair.db');

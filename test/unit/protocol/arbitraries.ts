@@ -279,7 +279,7 @@ export const messageArbitraries: ArbitraryByName = {
   TWO_WAY_MOVE: fc.record({ type: fc.constant(PacketType.TWO_WAY_MOVE), kind: fc.integer({ min: 1, max: 4 }), from: entryPath, to: entryPath }),
   TWO_WAY_NODE: fc.record({ type: fc.constant(PacketType.TWO_WAY_NODE), event: fc.integer({ min: 1, max: 2 }), ...twoWayNodeFields() }),
   TWO_WAY_NODE_OP: fc.record({ type: fc.constant(PacketType.TWO_WAY_NODE_OP), op: fc.integer({ min: 1, max: 6 }), ...twoWayNodeFields() }),
-  TWO_WAY_SCOPE: fc.record({ type: fc.constant(PacketType.TWO_WAY_SCOPE), event: fc.integer({ min: 1, max: 3 }), path: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) }),
+  TWO_WAY_SCOPE: fc.record({ type: fc.constant(PacketType.TWO_WAY_SCOPE), event: fc.integer({ min: 1, max: 4 }), path: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) }),
   // The codec carries a BATCH's entries as bytes; batch.test.ts checks what they hold.
   BATCH: fc.record({ type: fc.constant(PacketType.BATCH), entries: fc.uint8Array({ minLength: 6, maxLength: 300 }).map((a) => Buffer.from(a)) }),
 };

@@ -228,6 +228,7 @@ export const VECTORS: readonly Vector[] = [
   }),
   plain('TWO_WAY_SCOPE (PATH dir/a)', { type: PacketType.TWO_WAY_SCOPE, event: 1, path: path('dir/a') }),
   plain('TWO_WAY_SCOPE (LIST)', { type: PacketType.TWO_WAY_SCOPE, event: 2, path: Buffer.alloc(0) }),
+  plain('TWO_WAY_SCOPE (SWEEP)', { type: PacketType.TWO_WAY_SCOPE, event: 4, path: Buffer.alloc(0) }),
   plain('KEEPALIVE', { type: PacketType.KEEPALIVE }),
   plain('BATCH (FILE_READY 1, FILE_OK 0)', batchOf([
     { type: PacketType.FILE_READY, fileId: 1 },

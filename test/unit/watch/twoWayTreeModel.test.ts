@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { LocalSide, WatchEvents } from '../../../src/watch/localSide';
 import { sideFilter } from '../../../src/watch/sideListing';
 import { Moves } from '../../../src/watch/twoWayMoves';
-import { RoundCounts, runRound } from '../../../src/watch/twoWayRound';
+import { RoundCounts, RoundListing, runRound } from '../../../src/watch/twoWayRound';
 import { Tree, treeOf } from '../../integration/helpers/kindTree';
 
 jest.setTimeout(240_000);
@@ -24,9 +24,8 @@ type Side = 'a' | 'b';
 
 interface Pair {
   roots: Record<Side, string>;
-  round(): Promise<RoundCounts>;
-  /** A round narrowed to the paths the sides' events named (heard), whole where a side must be. */
-  narrowed(): Promise<RoundCounts>;
+  /** A round listed whole (the default), narrowed to the paths the sides' events named (heard), or swept (those and what differs from each side's record). */
+  round(how?: RoundListing): Promise<RoundCounts>;
   /** A side's watcher names this path (relative). */
   heard(side: Side, path: string): void;
   close(): Promise<void>;
@@ -50,8 +49,7 @@ async function openPair(): Promise<Pair> {
   const moves = new Moves(Buffer.from(roots.a), Buffer.from(roots.b), Buffer.from(roots.b), { sources: [Buffer.from(roots.a)], destination: Buffer.from(roots.b), itemizeChanges: true }, undefined);
   return {
     roots,
-    round: () => runRound({ here, there, moves }, new Date(Date.UTC(2026, 0, 1, 0, 0, rounds++ % 60))),
-    narrowed: () => runRound({ here, there, moves }, new Date(Date.UTC(2026, 0, 1, 0, 0, rounds++ % 60)), false),
+    round: (how) => runRound({ here, there, moves }, new Date(Date.UTC(2026, 0, 1, 0, 0, rounds++ % 60)), how),
     heard: (side, p) => hearing[side]!(Buffer.from(p, 'latin1')),
     async close() {
       await here.close();
@@ -87,6 +85,15 @@ let written = 0;
 /** The path and every directory on the way to it. */
 const withParents = (p: string): string[] => p.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
 
+/** Whether an entry is at `file` (not when a directory on the way is a file: ENOTDIR). */
+function entryAt(file: string): boolean {
+  try {
+    return fs.lstatSync(file, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Carries an operation out on a side's tree, and (unless `missed`) has the side's watcher hear
  * what a file-system watcher names: the path (and a rename's new name) and directories made on the
@@ -94,7 +101,7 @@ const withParents = (p: string): string[] => p.split('/').map((_, i, parts) => p
  */
 function applyHeard(pair: Pair, o: Exclude<Op, { kind: 'round' }>, missed = false): void {
   const named = [o.path, ...(o.kind === 'rename' ? [o.to] : [])].flatMap(withParents);
-  const absent = named.filter((p) => !fs.lstatSync(path.join(pair.roots[o.side], p), { throwIfNoEntry: false }));
+  const absent = named.filter((p) => !entryAt(path.join(pair.roots[o.side], p)));
   apply(pair, o);
   if (missed) return;
   for (const p of new Set([o.path, ...(o.kind === 'rename' ? [o.to] : []), ...absent])) pair.heard(o.side, p);
@@ -129,10 +136,10 @@ function apply(pair: Pair, o: Exclude<Op, { kind: 'round' }>): void {
 /** A tree's file contents and link targets (each written once: a value found anywhere is that version kept). */
 const valuesOf = (tree: Tree): string[] => Object.values(tree).filter((value) => value !== 'dir');
 
-async function fullRound(pair: Pair, synced: Tree, narrowed = false): Promise<Tree> {
+async function fullRound(pair: Pair, synced: Tree, how: RoundListing = 'whole'): Promise<Tree> {
   const before = { a: treeOf(pair.roots.a), b: treeOf(pair.roots.b) };
   const unsynced = (['a', 'b'] as const).flatMap((side) => Object.entries(before[side]).filter(([p, value]) => synced[p] !== value).map(([, value]) => value));
-  await (narrowed ? pair.narrowed() : pair.round());
+  await pair.round(how);
   const after = { a: treeOf(pair.roots.a), b: treeOf(pair.roots.b) };
   expect(after.b).toEqual(after.a);
   const kept = new Set(valuesOf(after.a));
@@ -169,10 +176,10 @@ test('narrowed rounds (only the paths the events named listed) do what whole rou
         // The first round is whole: nothing was heard before the watchers ran.
         let synced = await fullRound(pair, {});
         for (const o of ops) {
-          if (o.kind === 'round') synced = await fullRound(pair, synced, true);
+          if (o.kind === 'round') synced = await fullRound(pair, synced, 'narrowed');
           else applyHeard(pair, o);
         }
-        await fullRound(pair, synced, true);
+        await fullRound(pair, synced, 'narrowed');
       } finally {
         await pair.close();
       }
@@ -181,20 +188,20 @@ test('narrowed rounds (only the paths the events named listed) do what whole rou
   );
 });
 
-test('a change whose event was missed is left by narrowed rounds and caught by the next whole one', async () => {
+test('a change whose event was missed is left by narrowed rounds and caught by the next swept one, as a whole one would', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { maxLength: 10 }), fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), async (ops, misses) => {
+    fc.asyncProperty(fc.array(op, { maxLength: 10 }), fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), fc.boolean(), async (ops, misses, swept) => {
       const pair = await openPair();
       try {
         const synced = await fullRound(pair, {});
         ops.forEach((o, i) => o.kind !== 'round' && applyHeard(pair, o, misses[i]));
         const held = new Set([...valuesOf(treeOf(pair.roots.a)), ...valuesOf(treeOf(pair.roots.b))]);
-        await pair.narrowed();
+        await pair.round('narrowed');
         // The narrowed round loses nothing either side held, heard or not.
         const after = new Set([...valuesOf(treeOf(pair.roots.a)), ...valuesOf(treeOf(pair.roots.b))]);
         for (const value of held) expect(after).toContain(value);
-        // The whole round after it makes both trees the same (fullRound's checks).
-        await fullRound(pair, synced);
+        // The swept (or whole) round after it makes both trees the same, and a whole round then has nothing to do (fullRound's checks).
+        await fullRound(pair, synced, swept ? 'swept' : 'whole');
       } finally {
         await pair.close();
       }
@@ -314,13 +321,13 @@ describe('narrowed rounds, named cases', () => {
     fs.renameSync(at('b', 'd'), at('b', 'e'));
     pair.heard('b', 'd');
     pair.heard('b', 'e');
-    const done = await pair.narrowed();
+    const done = await pair.round('narrowed');
     expect(done).toMatchObject({ renamedHere: 1, conflicts: [] });
     expect(treeOf(pair.roots.a)).toEqual({ e: 'dir', 'e/f': 'file:f', g: 'file:g edited there', new: 'file:new' });
     expect(treeOf(pair.roots.b)).toEqual(treeOf(pair.roots.a));
     fs.rmSync(at('a', 'new'));
     pair.heard('a', 'new');
-    await pair.narrowed();
+    await pair.round('narrowed');
     expect(treeOf(pair.roots.b)).toEqual({ e: 'dir', 'e/f': 'file:f', g: 'file:g edited there' });
   });
 
@@ -328,11 +335,22 @@ describe('narrowed rounds, named cases', () => {
     fs.writeFileSync(at('a', 'g'), 'g edited, event missed');
     fs.writeFileSync(at('a', 'heard'), 'heard');
     pair.heard('a', 'heard');
-    await pair.narrowed();
+    await pair.round('narrowed');
     expect(treeOf(pair.roots.b)).toEqual({ d: 'dir', 'd/f': 'file:f', g: 'file:g', heard: 'file:heard' });
     await pair.round();
     expect(treeOf(pair.roots.b)).toEqual(treeOf(pair.roots.a));
     expect(treeOf(pair.roots.b).g).toBe('file:g edited, event missed');
+  });
+
+  test('a swept round finds what no event named, on either side, as a whole round would', async () => {
+    fs.writeFileSync(at('a', 'g'), 'g edited, event missed');
+    fs.renameSync(at('b', 'd/f'), at('b', 'd/f-renamed'));
+    fs.symlinkSync('target', at('b', 'l'));
+    const done = await pair.round('swept');
+    expect(done).toMatchObject({ renamedHere: 1, pushed: 1, pulled: 1, conflicts: [] });
+    expect(treeOf(pair.roots.a)).toEqual({ d: 'dir', 'd/f-renamed': 'file:f', g: 'file:g edited, event missed', l: 'link:target' });
+    expect(treeOf(pair.roots.b)).toEqual(treeOf(pair.roots.a));
+    expect(await pair.round()).toMatchObject({ pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0 });
   });
 
   test('a scope path under a symlink is not followed', async () => {
@@ -341,7 +359,7 @@ describe('narrowed rounds, named cases', () => {
     fs.symlinkSync('../outside', at('a', 'l'));
     pair.heard('a', 'l/secret');
     pair.heard('a', 'l');
-    await pair.narrowed();
+    await pair.round('narrowed');
     expect(treeOf(pair.roots.b)).toMatchObject({ l: 'link:../outside' });
     expect(treeOf(pair.roots.b)).not.toHaveProperty('l/secret');
   });
