@@ -19,7 +19,7 @@ import { operandBytes } from './rawArgv';
 import { FilterArg, filesFromFile, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
 import { runTwoWay, runWatch } from './watchCommand';
-import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S, SWEEP_ROUND_EVERY } from '../watch/constants';
+import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S, SWEEP_SLICES } from '../watch/constants';
 import { keepAllPartials } from '../state/partialFile';
 import { reapLaunching } from '../launch/remoteReap';
 import { newTokenText } from './newToken';
@@ -208,7 +208,7 @@ export function program(): Command {
     .option('--no-resume', 'discard partial files an interrupted run left and send every file whole (default: check the chunks they hold and send only the rest)')
     .option('--watch', 'sync, then keep syncing: changes are picked up from file-system events and rescans, and sent in rounds over one fcpd (README "Watching"); Ctrl-C or SIGTERM ends it (exit 0)')
     .option('--two-way', 'with --watch: keep A and B the same both ways (fcp --watch --two-way A B): changes and deletions of files, directories and symlinks on either side go to the other, an entry changed on both sides keeps both versions (NAME.conflict-HOST-TIME); a state database per pair (README "Two-way")')
-    .option('--interval <seconds>', `--watch: rescan the source every SECONDS, for changes the events missed; a remote source is only rescanned; --two-way: a round every SECONDS, both sides compared whole with their records every ${SWEEP_ROUND_EVERY}th (${MIN_INTERVAL_S}-${MAX_INTERVAL_S}, default ${DEFAULT_INTERVAL_S})`, argParser(wholeNumber(MIN_INTERVAL_S, MAX_INTERVAL_S)))
+    .option('--interval <seconds>', `--watch: rescan the source every SECONDS, for changes the events missed; a remote source is only rescanned; --two-way: a round every SECONDS, each sweeping a slice of both sides (compared with their records; all of them every ${SWEEP_SLICES} rounds) (${MIN_INTERVAL_S}-${MAX_INTERVAL_S}, default ${DEFAULT_INTERVAL_S})`, argParser(wholeNumber(MIN_INTERVAL_S, MAX_INTERVAL_S)))
     .option('--follow', 'after the copy, keep sending what the files grow by, files rewritten or truncated (again, as a delta) and new files in copied trees; a source that does not exist yet is waited for; Ctrl-C or SIGTERM stops it (exit 0)')
     .option('--follow-idle <seconds>', `with --follow: stop once nothing grew for this many seconds after the copy (1-${MAX_FOLLOW_IDLE_S})`, argParser(wholeNumber(1, MAX_FOLLOW_IDLE_S)))
     .option('--partial-dir <dir>', "keep partial files and their journals in DIR, relative to each destination file's directory (rsync's option; created 0700)")

@@ -173,11 +173,19 @@ export class TwoWayDb {
     return byPath(this.guarded(() => this.db.prepare('SELECT * FROM side').all() as Row[]));
   }
 
-  /** Every recorded path, one at a time (a sweep compares them with a walk without holding them all). */
-  eachRecorded(visit: (row: Recorded) => void): void {
+  /** Every recorded path from `lo` (inclusive) up to `hi` (exclusive) in byte order, either end open when undefined, one at a time (a sweep compares them with a walk without holding them all). */
+  eachRecorded(visit: (row: Recorded) => void, lo?: string, hi?: string): void {
+    const bounds = [...(lo === undefined ? [] : ['path >= ?']), ...(hi === undefined ? [] : ['path < ?'])];
+    const args = [lo, hi].filter((bound): bound is string => bound !== undefined).map((bound) => Buffer.from(bound, 'latin1'));
     this.guarded(() => {
-      for (const row of this.db.prepare('SELECT * FROM side').iterate() as IterableIterator<Row>) visit(recordedOf(row));
+      const select = this.db.prepare(`SELECT * FROM side${bounds.length > 0 ? ` WHERE ${bounds.join(' AND ')}` : ''}`);
+      for (const row of select.iterate(...args) as IterableIterator<Row>) visit(recordedOf(row));
     });
+  }
+
+  /** Every recorded path, in byte order. */
+  paths(): string[] {
+    return this.guarded(() => (this.db.prepare('SELECT path FROM side ORDER BY path').pluck().all() as Buffer[]).map((path) => path.toString('latin1')));
   }
 
   /** The recorded paths that are one of `paths` or below one (a narrowed listing's rows), by path. */

@@ -35,19 +35,21 @@ export const MIN_FCPD_IDLE_S = 60;
 export const RESCAN_SLICE_MS = 1_000;
 export const MAX_RESCAN_SLICES = 600;
 /**
- * Most rescan passes are light (a directory's entries are stat'ed only when its ctime moved:
- * added, removed and renamed entries); every this many passes one is whole (every entry stat'ed),
- * for a change in place whose file-system event was lost. Without events every pass is whole.
+ * Most rescan slices are light (a directory's entries are stat'ed only when its ctime moved:
+ * added, removed and renamed entries); each slice is whole (every entry stat'ed) once in this many
+ * passes, the slices taking turns (passSchedule.ts), for a change in place whose file-system event
+ * was lost. Without events every slice is whole.
  */
 export const WHOLE_PASS_EVERY = 10;
 /**
- * fcp --watch --two-way: every this many rescan rounds (one per --interval) one sweeps both sides
- * (each walked whole and compared with its own record: sweep.ts), for a change whose event was
- * lost; the others, and the rounds after changes, list only the paths events named. A side whose
- * events were lost sweeps at its next round; the first round and the first after the link came
- * back list both sides whole.
+ * fcp --watch --two-way: each rescan round (one per --interval) sweeps one of this many slices of
+ * each side's paths (each entry compared with the side's own record: sweep.ts), in turn, for a
+ * change whose event was lost: every path is swept once in this many intervals, and every minute
+ * of an idle watch costs about the same. The rounds after changes list only the paths events
+ * named. A side whose events were lost sweeps every path at its next round; the first round and
+ * the first after the link came back list both sides whole.
  */
-export const SWEEP_ROUND_EVERY = WHOLE_PASS_EVERY;
+export const SWEEP_SLICES = WHOLE_PASS_EVERY;
 /**
  * A directory whose ctime was this close to the moment it was listed is listed again by the next
  * light pass: a change in the same tick of the file system's clock leaves the ctime as it was

@@ -13,7 +13,9 @@ import { makeNode, NodeOp } from './nodeOps';
 import { FileState, listSide, SideListing, SideMove, walkedOf, under } from './sideListing';
 import { renameUnchanged } from './sideRename';
 import { ChangedPaths, Scope, unionScope } from './scope';
-import { sweepSide } from './sweep';
+import { SWEEP_SLICES } from './constants';
+import { EVERY_PATH } from './pathRange';
+import { sweepSide, SweepCycle } from './sweep';
 import { EventSource, watchEvents } from './watcher';
 
 /** How a side hears of its file-system events (watcher.ts; a test's own). */
@@ -51,6 +53,8 @@ export class LocalSide implements TwoWaySide {
   /** The paths events named since the last listing (whole, without events). */
   private readonly changes = new ChangedPaths();
   private events: EventSource | undefined;
+  /** The slices this side's sweeps take in turn. */
+  private readonly sweeps = new SweepCycle(SWEEP_SLICES);
 
   private constructor(
     private readonly root: Buffer,
@@ -101,15 +105,18 @@ export class LocalSide implements TwoWaySide {
   }
 
   /**
-   * A narrowed listing begins: the paths events named since the last one, and with `sweep`, or
-   * when they may not be all (no events, some lost), the paths a sweep finds differing from the
-   * record; whole when a sweep cannot tell (unreadable entries, too many paths, no `tree`).
+   * A narrowed listing begins: the paths events named since the last one, with `sweep` those the
+   * sweep of the cycle's next slice finds differing from the record, and when they may not be all
+   * (no events, some lost) those a sweep of every path finds; whole when a sweep cannot tell
+   * (unreadable entries, too many paths, no `tree`).
    */
   ownScope(tree: boolean, sweep: boolean): Scope {
     const named = this.takeChanges();
     if (!sweep && named !== 'whole') return named;
     if (!tree) return 'whole';
-    return unionScope(named === 'whole' ? new Set() : named, sweepSide(this.root, this.filter, (visit) => this.db.eachRecorded(visit)));
+    const range = named === 'whole' ? EVERY_PATH : this.sweeps.nextRange(() => this.db.paths());
+    const swept = sweepSide(this.root, this.filter, (visit, lo, hi) => this.db.eachRecorded(visit, lo, hi), range);
+    return unionScope(named === 'whole' ? new Set() : named, swept);
   }
 
   /** Lists the side over `scope` (its changes already taken). */

@@ -26,7 +26,7 @@ import { DIR_HASH, DIR_MODE, isNode, LINK_MODE } from './entryKinds';
 import type { TwoWaySide } from './localSide';
 import type { NodeOp } from './nodeOps';
 import type { SideListing, SideMove } from './sideListing';
-import { MAX_NARROWED_PATHS } from './constants';
+import { MAX_NARROWED_PATHS, SWEEP_SLICES } from './constants';
 import type { Scope } from './scope';
 import { nodeFields, nodeOf, pathOf, rowOf, twoWayMessage } from './sideWire';
 
@@ -58,6 +58,8 @@ export class RemoteSide implements TwoWaySide {
   private failure: FcpError | undefined;
   /** The scope of the last narrowed listing, as fcpd's PATHs and WHOLE made it. */
   private listedScope: Scope | undefined;
+  /** Sweeps asked of an fcpd that cannot sweep (every SWEEP_SLICES-th is a whole listing). */
+  private sweepsWithout = 0;
   /** Renames asked for (TWO_WAY_MOVE MAKE), answered in order. */
   private readonly renaming: { move: SideMove; answer(made: boolean): void; reject(error: FcpError): void }[] = [];
   /** Directory and symlink changes asked for (TWO_WAY_NODE_OP), answered in order. */
@@ -126,18 +128,20 @@ export class RemoteSide implements TwoWaySide {
 
   /**
    * fcpd's listing over `asked` and the paths its events named (TWO_WAY_SCOPE LIST), with `sweep`
-   * also those its sweep found (SWEEP); whole from an fcpd that cannot narrow, or cannot sweep
-   * when asked to, or says WHOLE.
+   * also those the sweep of its next slice found (SWEEP); whole from an fcpd that cannot narrow or
+   * says WHOLE. An fcpd that cannot sweep is listed whole at every SWEEP_SLICES-th sweep asked
+   * of it (so its paths are looked at as often), narrowed otherwise.
    */
   async listNarrowed(_tree: boolean, asked: ReadonlySet<string>, sweep: boolean): Promise<{ listing: SideListing; scope: Scope }> {
-    if (!this.narrow || (sweep && !this.sweep)) return { listing: await this.list(), scope: 'whole' };
+    const wholeForSweep = sweep && !this.sweep && ++this.sweepsWithout % SWEEP_SLICES === 0;
+    if (!this.narrow || wholeForSweep) return { listing: await this.list(), scope: 'whole' };
     if (this.failure) throw this.failure;
     if (this.listing) throw new FcpError('FCP_ERR_INTERNAL', 'a two-way side was listed twice at once');
     const scope = new Set(asked);
     const listing = await new Promise<SideListing>((resolve, reject) => {
       this.listing = { result: { files: new Map(), records: new Map(), moved: [], complete: true }, scope, resolve, reject };
       for (const path of asked) this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.PATH, path: Buffer.from(path, 'latin1') });
-      this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: sweep ? TwoWayScopeEvent.SWEEP : TwoWayScopeEvent.LIST, path: Buffer.alloc(0) });
+      this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: sweep && this.sweep ? TwoWayScopeEvent.SWEEP : TwoWayScopeEvent.LIST, path: Buffer.alloc(0) });
     });
     return { listing, scope: this.listedScope ?? 'whole' };
   }

@@ -17,6 +17,7 @@ import { FilterRule, PathFilter } from '../sync/filter';
 import { hashFile } from '../track/folder';
 import { DIR_HASH, DIR_STATE, isNode, LINK_STATE, linkVersionHash, NodeKind, nodeKindOf } from './entryKinds';
 import { detectRenames, Stamp } from './renames';
+import { EVERY_PATH, inRange, PathRange, reachesBelow } from './pathRange';
 import { Scope, topPaths } from './scope';
 
 /** A file as a side holds it; mtime in microseconds (what a receiver sets: compare.ts sameTime). */
@@ -106,16 +107,18 @@ function onRealDirs(root: Buffer, path: string, filter: PathFilter): boolean {
 /**
  * The regular files below `root` the filter leaves in (directories it excludes are not entered); with `tree`, its directories and symlinks too.
  * With a scope (a narrowed listing), only the entries at its paths and below them, each reached through real directories only.
+ * With a range (a whole walk's slice: pathRange.ts), only the entries whose paths are in it: nothing else is stat'ed, and a
+ * directory is entered only when something below it may be.
  */
-export function walkFiles(root: Buffer, filter: PathFilter, tree = false, scope: Scope = 'whole'): { files: Map<string, WalkedFile>; complete: boolean } {
+export function walkFiles(root: Buffer, filter: PathFilter, tree = false, scope: Scope = 'whole', range: PathRange = EVERY_PATH): { files: Map<string, WalkedFile>; complete: boolean } {
   const found = { files: new Map<string, WalkedFile>(), complete: true };
   /** The entry at `path` (stat'ed, not followed), and what is below it when it is a directory. */
   const take = (path: string, stat: fs.BigIntStats | undefined): void => {
     if (stat?.isDirectory()) {
       if (filter.excludes(Buffer.from(path, 'latin1'), true)) return;
-      if (tree) found.files.set(path, { ...DIR_STATE, dev: Number(stat.dev), ino: Number(stat.ino) });
-      visit(path);
-    } else if ((stat?.isFile() || (tree && stat?.isSymbolicLink())) && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
+      if (tree && inRange(path, range)) found.files.set(path, { ...DIR_STATE, dev: Number(stat.dev), ino: Number(stat.ino) });
+      if (reachesBelow(path, range)) visit(path);
+    } else if ((stat?.isFile() || (tree && stat?.isSymbolicLink())) && inRange(path, range) && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
       found.files.set(path, { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) });
     }
   };
@@ -131,7 +134,7 @@ export function walkFiles(root: Buffer, filter: PathFilter, tree = false, scope:
     }
     for (const name of names) {
       const path = rel.length === 0 ? name.toString('latin1') : `${rel}/${name.toString('latin1')}`;
-      take(path, fs.lstatSync(under(root, path), { bigint: true, throwIfNoEntry: false }));
+      if (inRange(path, range) || reachesBelow(path, range)) take(path, fs.lstatSync(under(root, path), { bigint: true, throwIfNoEntry: false }));
     }
   };
   if (scope === 'whole') {

@@ -8,9 +8,9 @@
  * pass is 100,000 lstats, 0.6 CPU s here, mostly in the kernel, and an interval is a minute). So
  * most passes are light: a directory is listed again, and what it holds stat'ed, only when its
  * ctime moved since it was last listed (an entry added, removed or renamed in it, or the directory
- * itself changed); what changes a file in place is the events' to report. A whole pass, which
- * stats every entry, still comes every few passes (the caller says which), for in-place changes
- * whose events were lost. Either way a pass compares each stat with the entry it holds in place
+ * itself changed); what changes a file in place is the events' to report. A whole look, which
+ * stats every entry, still comes for each slice every few passes (the caller says which), for
+ * in-place changes whose events were lost. Either way a pass compares each stat with the entry it holds in place
  * (no object is made for an entry that did not change), reuses one buffer for the paths it stats,
  * and is cut into slices: each directory belongs to one slice, and a pass runs one slice per tick,
  * so every directory is looked at once per pass at the same point of it, and the event loop is

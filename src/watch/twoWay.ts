@@ -6,11 +6,11 @@
  * a round (twoWayRound.ts) lists both and carries out what they call for.
  *
  * Rounds come after changes (debounced): file-system events here, and for a side on a host its
- * fcpd's word that its directory changed; every --interval (a rescan, a sweep every
- * SWEEP_ROUND_EVERY-th time, for what events missed: sweep.ts); and after the link came back (fcpd
- * launched again after 1 s, 2 s, ... a minute). A round that is not whole lists only the paths
- * either side's events named since its last listing (scope.ts), and with a sweep those where a
- * side differs from its record, where both sides can.
+ * fcpd's word that its directory changed; every --interval (a rescan, which sweeps a slice of
+ * each side for what events missed: sweep.ts); and after the link came back (fcpd launched again
+ * after 1 s, 2 s, ... a minute). A round that is not whole lists only the paths either side's
+ * events named since its last listing (scope.ts), and with a sweep those where a side differs
+ * from its record, where both sides can.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -18,7 +18,7 @@ import { CopyOptions, launcherFor } from '../client/copy';
 import { asFcpError } from '../errors';
 import { sideDbFile, twoWayDbFile } from '../state/twoWayDb';
 import { ChangeBatcher } from './batcher';
-import { DEBOUNCE_MS, FCPD_IDLE_INTERVALS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS, MIN_FCPD_IDLE_S, SWEEP_ROUND_EVERY } from './constants';
+import { DEBOUNCE_MS, FCPD_IDLE_INTERVALS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS, MIN_FCPD_IDLE_S } from './constants';
 import { LocalSide, TwoWaySide } from './localSide';
 import { RemoteSide } from './remoteSide';
 import { sideFilter } from './sideListing';
@@ -81,7 +81,6 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
     }));
   };
   let round = 0;
-  let rescans = 0;
   let retryMs = FIRST_RETRY_MS;
   let nextRescan = Date.now() + options.intervalS * 1000;
   /** The next round runs at once: the first, and the first after the link came back. */
@@ -99,8 +98,8 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
       changes.take();
       if (kind === 'rescan' || pending) nextRescan = now + options.intervalS * 1000;
       round++;
-      // Whole: the first round and the first after the link came back (the records may disagree); swept: every SWEEP_ROUND_EVERY-th rescan (for a change whose event was lost).
-      const how: RoundListing = kind === 'initial' || kind === 'reconnect' ? 'whole' : kind === 'rescan' && ++rescans % SWEEP_ROUND_EVERY === 0 ? 'swept' : 'narrowed';
+      // Whole: the first round and the first after the link came back (the records may disagree); a rescan sweeps the next slice of each side (for a change whose event was lost).
+      const how: RoundListing = kind === 'initial' || kind === 'reconnect' ? 'whole' : kind === 'rescan' ? 'swept' : 'narrowed';
       const listed = { whole: how === 'whole', swept: how === 'swept' };
       try {
         const done = await runRound({ here: hereSide, there: await thereSide(), moves }, new Date(), how);

@@ -10,7 +10,9 @@ import type { Recorded } from '../../../src/state/twoWayDb';
 import { MAX_NARROWED_PATHS } from '../../../src/watch/constants';
 import { DIR_HASH, linkVersionHash } from '../../../src/watch/entryKinds';
 import { sideFilter, walkFiles } from '../../../src/watch/sideListing';
-import { sweepSide } from '../../../src/watch/sweep';
+import { inRange, rangesOf } from '../../../src/watch/pathRange';
+import { topPaths } from '../../../src/watch/scope';
+import { sweepSide, SweepCycle } from '../../../src/watch/sweep';
 
 /** Directories whose listing fails as an unreadable one's does (tests run as root, who reads any). */
 const refuseToList = new Set<string>();
@@ -39,7 +41,10 @@ function recordNow(): Recorded[] {
   });
 }
 
-const sweep = (rows: Recorded[]): ReturnType<typeof sweepSide> => sweepSide(Buffer.from(root), filter, (visit) => rows.forEach(visit));
+/** The rows in a range, as TwoWayDb.eachRecorded gives them. */
+const rowsOf = (rows: Recorded[]) => (visit: (row: Recorded) => void, lo?: string, hi?: string): void =>
+  rows.filter((row) => inRange(row.path, { ...(lo === undefined ? {} : { lo }), ...(hi === undefined ? {} : { hi }) })).forEach(visit);
+const sweep = (rows: Recorded[]): ReturnType<typeof sweepSide> => sweepSide(Buffer.from(root), filter, rowsOf(rows));
 const sorted = (scope: ReturnType<typeof sweepSide>): string[] | 'whole' => (scope === 'whole' ? scope : [...scope].sort());
 
 beforeEach(() => {
@@ -73,6 +78,33 @@ test('names each path that differs from its record, and nothing else', () => {
   fs.mkdirSync(at('new-dir/deep'), { recursive: true });
   fs.writeFileSync(at('new-dir/deep/f'), 'n');
   expect(sorted(sweep(rows))).toEqual(['chmod', 'd/moved-here', 'dir-gone', 'edited', 'gone', 'link', 'moved', 'new-dir', 'replaced']);
+});
+
+test('the slices of a cycle find together what one sweep of every path finds, each walking only its own paths', () => {
+  const rows = recordNow();
+  fs.writeFileSync(at('edited'), 'edited again');
+  fs.rmSync(at('dir-gone'), { recursive: true });
+  fs.renameSync(at('moved'), at('d/moved-here'));
+  fs.mkdirSync(at('new-dir/deep'), { recursive: true });
+  fs.writeFileSync(at('new-dir/deep/f'), 'n');
+  const whole = sweep(rows);
+  const everything = [...walkFiles(Buffer.from(root), filter, true).files.keys()].sort();
+  for (const slices of [2, 3, 5, 10]) {
+    const cycle = new SweepCycle(slices);
+    const found = new Set<string>();
+    const walked: string[] = [];
+    const sorted = rows.map((row) => row.path).sort();
+    for (const range of rangesOf(sorted, slices)) {
+      expect(cycle.nextRange(() => sorted)).toEqual(range);
+      const part = sweepSide(Buffer.from(root), filter, rowsOf(rows), range);
+      expect(part).not.toBe('whole');
+      for (const path of part as Set<string>) found.add(path);
+      walked.push(...walkFiles(Buffer.from(root), filter, true, 'whole', range).files.keys());
+    }
+    expect(topPaths(found).sort()).toEqual([...(whole as Set<string>)].sort());
+    // Each entry is walked in exactly one slice.
+    expect(walked.sort()).toEqual(everything);
+  }
 });
 
 test('an entry of another kind under a recorded name differs', () => {
