@@ -14,6 +14,10 @@
  * and the cache lists the kinds it was written after: a run of a kind not listed writes it again,
  * with what it compiled added to what it was given (once a kind, not at every exit).
  *
+ * Each cache also names the bundle it belongs to, so that writing one removes those whose bundle is
+ * gone (an uninstalled copy, a removed checkout or temporary install: 0.5-1.1 MB each, which
+ * nothing else would ever remove).
+ *
  * This file is not bundled: bin/ requires it from dist/src/cli, and it requires Node's modules only.
  */
 import { createHash } from 'node:crypto';
@@ -40,7 +44,8 @@ function cacheFile(name: string, bundle: string): string {
 
 /**
  * The cache's first line names what it was made from: Node's version and the bundle's size and
- * mtime; then the kinds of run it was written after, comma-separated, and a newline.
+ * mtime; then the kinds of run it was written after, comma-separated, and a newline. Its second
+ * line is the bundle's path, in hex (any bytes), and a newline; the code cache follows.
  */
 function keyOf(file: string): string {
   const { size, mtimeMs } = fs.statSync(file);
@@ -59,11 +64,52 @@ function readCache(file: string, key: string): Cached | undefined {
   try {
     const bytes = fs.readFileSync(file);
     const newline = bytes.indexOf(0x0a, key.length);
-    if (newline < 0 || bytes.subarray(0, key.length).toString('latin1') !== key) return undefined;
+    const second = bytes.indexOf(0x0a, newline + 1);
+    if (newline < 0 || second < 0 || bytes.subarray(0, key.length).toString('latin1') !== key) return undefined;
     const kinds = bytes.subarray(key.length, newline).toString('latin1').split(',');
-    return kinds.every((kind) => KIND.test(kind)) ? { data: bytes.subarray(newline + 1), kinds } : undefined;
+    return kinds.every((kind) => KIND.test(kind)) ? { data: bytes.subarray(second + 1), kinds } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** How much of a cache file holds its two header lines (a path is at most 4 KiB, twice that in hex). */
+const HEADER_MAX = 9 * 1024;
+/** A temporary cache (`.v8cache.PID`) older than this was left by a run that died writing it. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** The bundle a cache file names (its second line), or undefined when it names none (written before caches did). */
+function ownerOf(file: string): string | undefined {
+  const head = Buffer.alloc(HEADER_MAX);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const read = fs.readSync(fd, head, 0, HEADER_MAX, 0);
+    const newline = head.indexOf(0x0a);
+    const second = head.indexOf(0x0a, newline + 1);
+    if (newline < 0 || second < 0 || second > read) return undefined;
+    const hex = head.subarray(newline + 1, second).toString('latin1');
+    return /^([0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex').toString() : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Removes the caches in `dir` whose bundle is gone or unnamed, and temporaries left by dead runs; `keep` is the one being written. */
+function removeOrphans(dir: string, keep: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    if (file === keep) continue;
+    try {
+      if (/\.v8cache\.\d+$/.test(name)) {
+        if (Date.now() - fs.statSync(file).mtimeMs > STALE_TEMP_MS) fs.unlinkSync(file);
+        continue;
+      }
+      if (!name.endsWith('.v8cache')) continue;
+      const owner = ownerOf(file);
+      if (owner === undefined || !fs.existsSync(owner)) fs.unlinkSync(file);
+    } catch {
+      // Another run removed or replaced it meanwhile: nothing to do.
+    }
   }
 }
 
@@ -99,8 +145,9 @@ export function loadWithCodeCache(bundle: string, name: string): Loaded {
       makeDirectory(path.dirname(cache));
       // Written aside and renamed: runs that start together never read half a cache.
       const temp = `${cache}.${process.pid}`;
-      fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${key}${kinds.join(',')}\n`, 'latin1'), script.createCachedData()]));
+      fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${key}${kinds.join(',')}\n${Buffer.from(bundle).toString('hex')}\n`, 'latin1'), script.createCachedData()]));
       fs.renameSync(temp, cache);
+      removeOrphans(path.dirname(cache), cache);
     } catch {
       // A read-only or full home costs the next run its compile, nothing else.
     }

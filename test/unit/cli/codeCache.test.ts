@@ -99,3 +99,34 @@ test('a cache directory that cannot be made costs nothing but the compile', () =
   expect(() => loaded.save()).not.toThrow();
   expect((loaded.exports.run as () => string)()).toBe('three');
 });
+
+test('writing a cache removes those whose bundle is gone or unnamed (an old format), and temporaries of dead runs; others stay', () => {
+  const kept = writeBundle('kept', 'kept.js');
+  const gone = writeBundle('gone', 'gone.js');
+  loadWithCodeCache(kept, 'test').save();
+  loadWithCodeCache(gone, 'test').save();
+  expect(caches()).toHaveLength(2);
+  const where = path.join(dir, 'cache', 'fcp');
+  fs.writeFileSync(path.join(where, 'test-0000000000000000.v8cache'), `${process.version} 1 2 \nnot hex\n`);
+  fs.writeFileSync(path.join(where, 'test-1111111111111111.v8cache.4242'), 'half written');
+  fs.utimesSync(path.join(where, 'test-1111111111111111.v8cache.4242'), new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
+  fs.writeFileSync(path.join(where, 'test-2222222222222222.v8cache.4343'), 'being written now');
+  fs.rmSync(gone);
+  const third = writeBundle('third', 'third.js');
+  loadWithCodeCache(third, 'test').save();
+  // The removed bundle's cache, the unnamed one and the old temporary went; the kept bundle's, the new one and a fresh temporary stay.
+  const after = caches();
+  expect(after.filter((name) => name.endsWith('.v8cache')).map((name) => readOwner(path.join(where, name))).sort()).toEqual([kept, third].sort());
+  expect(after.filter((name) => !name.endsWith('.v8cache'))).toEqual(['test-2222222222222222.v8cache.4343']);
+  // The kept bundle's cache still loads: nothing to save.
+  const keptCache = path.join(where, after.find((name) => name.endsWith('.v8cache') && readOwner(path.join(where, name)) === kept)!);
+  const bytes = fs.readFileSync(keptCache);
+  loadWithCodeCache(kept, 'test').save();
+  expect(fs.readFileSync(keptCache).equals(bytes)).toBe(true);
+});
+
+/** The bundle a cache file names on its second line. */
+function readOwner(file: string): string {
+  const lines = fs.readFileSync(file).toString('latin1').split('\n');
+  return Buffer.from(lines[1]!, 'hex').toString();
+}
