@@ -14,6 +14,7 @@ import { Established, takeOver } from '../wire/handshake';
 import type { MemoryConnection } from './memoryLink';
 import type { ItemReport } from '../sync/receiverSync';
 import { DescriptorLine, OpenFileBudget, openFileBudget } from './openFileBudget';
+import type { SliceArena } from './sliceArena';
 
 /** A connection over a byte stream (a socket, an SSH channel), or one end of an in-process pair (a local copy). */
 export type LinkConnection = FramedConnection | MemoryConnection;
@@ -54,6 +55,13 @@ export interface TransferLink {
    * refused), which the sender may then fill again. Unset when the bytes came over a connection.
    */
   returnChunk?(data: readonly Buffer[]): void;
+  /**
+   * In one process: the sender reads small files into slices of this arena, and the receiver
+   * gives each back (returnInline) once the file is written or failed, so that its blocks are
+   * filled again. Unset over a connection: the sender's own arena, whose blocks are never reused.
+   */
+  inlineBuffers?: SliceArena;
+  returnInline?(data: Buffer): void;
   /** The open-file budget this run takes descriptors from: the process's unless set (memoryLink.ts sets halves). */
   descriptorBudget?: OpenFileBudget;
   /** The sender's walk ahead of its announcements after its first FILE_COUNT, in entries: WALK_AHEAD unless set (memoryLink.ts sets less). */

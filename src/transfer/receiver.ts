@@ -538,8 +538,13 @@ export class ReceiveEngine extends TransferRun {
     }, holes);
   }
 
-  /** Writes a small file whole with a descriptor taken for it, given back before this returns. */
+  /** Writes a small file whole with a descriptor taken for it, given back before this returns (and its bytes, in one process). */
   private writeInline(action: WriteFileAction, owner: FileOwner | undefined): void {
+    if (this.writeInlineOnce(action, owner)) this.link.returnInline?.(action.data);
+  }
+
+  /** writeInline's work: false when it is to be tried again once a descriptor is free. */
+  private writeInlineOnce(action: WriteFileAction, owner: FileOwner | undefined): boolean {
     const { fileId, path, perm, mtimeNs, hash, data } = action;
     const local = this.destination.localPath(path);
     const digest = (): Buffer => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
@@ -558,13 +563,18 @@ export class ReceiveEngine extends TransferRun {
         : !this.unchanged(path, data.length, perm, mtimeNs, owner);
       if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
-      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.writeInline(action, owner));
+      if (outOfDescriptors(err)) {
+        this.descriptors.retry(() => this.writeInline(action, owner));
+        return false;
+      }
       this.descriptors.budget.release();
-      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
+      this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
+      return true;
     }
     this.descriptors.budget.release();
     this.events.bytes?.(data.length);
     this.apply(this.machine.fileCommitted(fileId), 0);
+    return true;
   }
 
   /** signature: the new file's blocks (NEW_SIG), kept in the signature cache once the file is in place. */
