@@ -81,22 +81,31 @@ export interface FileEvent {
 }
 
 /**
- * A file event whose digest is worked out only when read: for a small file that is a SHA-256 of
- * its own, and most readers (fcp without -v or --json) never look at it.
+ * A file event whose digest is worked out only when read (and then once). A class, its getter on
+ * the prototype: an object literal with a getter is built by a call into V8's runtime, 2-4 µs a
+ * file where this takes a tenth of that.
  */
+class LazyDigestFileEvent implements FileEvent {
+  private hex: string | undefined;
+
+  constructor(
+    readonly path: Buffer,
+    readonly size: number,
+    private readonly digestOf: () => Buffer,
+    readonly warning: string | undefined,
+  ) {}
+
+  readonly error: undefined = undefined;
+
+  get digest(): string {
+    return (this.hex ??= this.digestOf().toString('hex'));
+  }
+}
+
+/** A file's event: with a digest (worked out when read) when it ended OK and `digest` says how. */
 export function fileEvent(path: Buffer, size: number, error: FcpError | undefined, digest: (() => Buffer) | undefined, warning?: string): FileEvent {
   if (error || !digest) return { path, size, error, warning };
-  let hex: string | undefined;
-  // A getter in the literal, not defineProperty afterwards: objects keep one fast shape.
-  return {
-    path,
-    size,
-    error,
-    warning,
-    get digest(): string {
-      return (hex ??= digest().toString('hex'));
-    },
-  };
+  return new LazyDigestFileEvent(path, size, digest, warning);
 }
 
 export interface TransferEvents {
