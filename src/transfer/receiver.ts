@@ -383,9 +383,8 @@ export class ReceiveEngine extends TransferRun {
   }
 
   /** The quick check of an announced file: its destination holds it already. */
-  private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
+  private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined, local = this.destination.localPath(path)): boolean {
     if (!this.quickCheck) return false;
-    const local = this.destination.localPath(path);
     // In a directory this session made there is nothing to compare with: no lstat.
     if (this.writer.inNewDirectory(local)) return false;
     try {
@@ -560,7 +559,7 @@ export class ReceiveEngine extends TransferRun {
       }
       const needed = this.sync
         ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
-        : !this.unchanged(path, data.length, perm, mtimeNs, owner);
+        : !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
       if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
       if (outOfDescriptors(err)) {
