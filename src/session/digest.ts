@@ -7,6 +7,7 @@
  * before its turn waits in a map until the hashes before it are in. Memory therefore follows how
  * far out of order chunks arrive, not the size of the file.
  */
+import * as crypto from 'node:crypto';
 import { createHash, Hash } from 'node:crypto';
 import { FcpError } from '../errors';
 import { DIGEST_SIZE, HASH_SIZE } from '../protocol/constants';
@@ -101,10 +102,22 @@ export class FileDigest {
   }
 }
 
-/** The digest of a file of at most one chunk (FILE_INLINE) whose bytes hash to `hash`. */
+/**
+ * The digest of a file of at most one chunk (FILE_INLINE) whose bytes hash to `hash`: what
+ * FileDigest works out, its input hashed in one call (a file event of each small file reads it:
+ * a SHA-256 context fed three times cost 3-8 µs a file, one call a tenth of that).
+ */
 export function singleChunkDigest(size: number, chunkSize: number, hash: bigint): Buffer {
-  const digest = new FileDigest(size, chunkSize);
-  if (digest.chunks > 1) throw new FcpError('FCP_ERR_INTERNAL', `a file of ${size} bytes is more than one chunk of ${chunkSize}`);
-  if (digest.chunks === 1) digest.add(0, hash);
-  return digest.digest();
+  const chunks = chunkCount(size, chunkSize);
+  if (chunks > 1) throw new FcpError('FCP_ERR_INTERNAL', `a file of ${size} bytes is more than one chunk of ${chunkSize}`);
+  const input = Buffer.allocUnsafe(DIGEST_LABEL.length + scratch.length + chunks * HASH_SIZE);
+  DIGEST_LABEL.copy(input);
+  let at = input.writeBigUInt64BE(BigInt(size), DIGEST_LABEL.length);
+  at = input.writeUInt32BE(chunkSize, at);
+  if (chunks === 1) input.writeBigUInt64BE(hash, at);
+  return sha256(input).subarray(0, DIGEST_SIZE);
 }
+
+/** SHA-256 of `input` in one call: crypto.hash where Node has it (20.12 on), else a context. */
+const sha256: (input: Buffer) => Buffer =
+  typeof crypto.hash === 'function' ? (input) => crypto.hash('sha256', input, 'buffer') as unknown as Buffer : (input) => createHash('sha256').update(input).digest();

@@ -383,9 +383,8 @@ export class ReceiveEngine extends TransferRun {
   }
 
   /** The quick check of an announced file: its destination holds it already. */
-  private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
+  private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined, local = this.destination.localPath(path)): boolean {
     if (!this.quickCheck) return false;
-    const local = this.destination.localPath(path);
     // In a directory this session made there is nothing to compare with: no lstat.
     if (this.writer.inNewDirectory(local)) return false;
     try {
@@ -538,8 +537,13 @@ export class ReceiveEngine extends TransferRun {
     }, holes);
   }
 
-  /** Writes a small file whole with a descriptor taken for it, given back before this returns. */
+  /** Writes a small file whole with a descriptor taken for it, given back before this returns (and its bytes, in one process). */
   private writeInline(action: WriteFileAction, owner: FileOwner | undefined): void {
+    if (this.writeInlineOnce(action, owner)) this.link.returnInline?.(action.data);
+  }
+
+  /** writeInline's work: false when it is to be tried again once a descriptor is free. */
+  private writeInlineOnce(action: WriteFileAction, owner: FileOwner | undefined): boolean {
     const { fileId, path, perm, mtimeNs, hash, data } = action;
     const local = this.destination.localPath(path);
     const digest = (): Buffer => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
@@ -555,16 +559,21 @@ export class ReceiveEngine extends TransferRun {
       }
       const needed = this.sync
         ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
-        : !this.unchanged(path, data.length, perm, mtimeNs, owner);
+        : !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
       if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
-      if (outOfDescriptors(err)) return this.descriptors.retry(() => this.writeInline(action, owner));
+      if (outOfDescriptors(err)) {
+        this.descriptors.retry(() => this.writeInline(action, owner));
+        return false;
+      }
       this.descriptors.budget.release();
-      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
+      this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
+      return true;
     }
     this.descriptors.budget.release();
     this.events.bytes?.(data.length);
     this.apply(this.machine.fileCommitted(fileId), 0);
+    return true;
   }
 
   /** signature: the new file's blocks (NEW_SIG), kept in the signature cache once the file is in place. */

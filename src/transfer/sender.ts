@@ -172,7 +172,7 @@ export class SendEngine extends TransferRun {
   private readonly sparseNegotiated: boolean;
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
-  private readonly inlineBuffers = new SliceArena(4 * INLINE_BURST);
+  private readonly inlineBuffers: SliceArena;
   /** Entries the walk finds ahead of the announcements once the first count is out (the link's, or WALK_AHEAD). */
   private readonly walkAhead: number;
   /** Bytes of small files read in one burst of announcing (the link's, or INLINE_BURST). */
@@ -238,6 +238,7 @@ export class SendEngine extends TransferRun {
     this.chunkSize = link.params.chunkSize;
     this.walkAhead = link.walkAhead ?? WALK_AHEAD;
     this.inlineBurst = link.inlineBurst ?? INLINE_BURST;
+    this.inlineBuffers = link.inlineBuffers ?? new SliceArena(4 * INLINE_BURST);
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
     this.machine = new TransferSender({
       chunkSize: this.chunkSize,

@@ -1,25 +1,57 @@
 /**
  * Slices of large blocks for buffers that live about a tick (small files read for FILE_INLINE,
  * queued until the control connection writes its batch): one allocation per block rather than
- * one per file. A block is never handed out twice; the garbage collector frees it once no slice
- * of it is referenced any more.
+ * one per file. A block is never handed out twice while a slice of it may still be in use; the
+ * garbage collector frees it once no slice of it is referenced any more.
  */
 export class SliceArena {
   private block: Buffer;
   private used = 0;
+  /** Recycling arenas only: slices of each block taken and not given back yet. */
+  private readonly out: WeakMap<ArrayBufferLike, number> | undefined;
+  /** Recycling arenas only: blocks all of whose slices came back, to be filled again. */
+  private readonly spare: Buffer[] = [];
 
-  constructor(private readonly blockSize: number) {
-    this.block = Buffer.allocUnsafe(blockSize);
+  /**
+   * recycle: the user gives every slice back (give) once its bytes are no longer needed, so that
+   * a block whose slices all came back is filled again instead of a new one being allocated (in
+   * one process, where the receiver writes a small file from the very slice it was read into: a
+   * new block's pages cost a page fault each on their first touch, more than the read itself). A
+   * slice never given back only keeps its block from being filled again.
+   */
+  constructor(
+    private readonly blockSize: number,
+    recycle = false,
+  ) {
+    this.block = Buffer.allocUnsafeSlow(blockSize);
+    this.out = recycle ? new WeakMap() : undefined;
   }
 
   /** `size` bytes of uninitialised memory: the caller fills all of them. */
   take(size: number): Buffer {
     if (this.used + size > this.block.length) {
-      this.block = Buffer.allocUnsafe(Math.max(this.blockSize, size));
+      const full = this.block;
+      this.block = (size <= this.blockSize && this.spare.pop()) || Buffer.allocUnsafeSlow(Math.max(this.blockSize, size));
       this.used = 0;
+      if (this.out && !this.out.has(full.buffer) && this.spare.length < MAX_SPARE) this.spare.push(full);
     }
     const slice = this.block.subarray(this.used, this.used + size);
     this.used += size;
+    if (this.out) this.out.set(this.block.buffer, (this.out.get(this.block.buffer) ?? 0) + 1);
     return slice;
   }
+
+  /** A recycling arena's slice whose bytes are no longer needed (given back once). */
+  give(slice: Buffer): void {
+    const block = slice.buffer;
+    const left = this.out?.get(block);
+    if (left === undefined) return;
+    if (left > 1) return void this.out!.set(block, left - 1);
+    this.out!.delete(block);
+    // The block being filled goes on being filled; another waits among the spare ones.
+    if (block !== this.block.buffer && this.spare.length < MAX_SPARE) this.spare.push(Buffer.from(block, 0, this.blockSize));
+  }
 }
+
+/** Blocks kept for filling again, at most: more in flight at once are left to the garbage collector. */
+const MAX_SPARE = 4;

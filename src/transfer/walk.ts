@@ -83,6 +83,9 @@ const SLASH = Buffer.from('/');
  */
 export const WALK_AHEAD = 4096;
 
+/** Taken entries after which the walk's array drops their slots, once they are at least half of it. */
+const COMPACT_AFTER = 1024;
+
 /** What a file of this type is called when it is skipped (rsync skips them too). */
 function specialKind(stat: fs.BigIntStats): string {
   if (stat.isFIFO()) return 'a FIFO';
@@ -215,6 +218,11 @@ export class WalkStream {
     this.found[this.head++] = undefined as unknown as Entry;
     if (this.head === this.found.length) {
       this.found = [];
+      this.head = 0;
+    } else if (this.head >= COMPACT_AFTER && 2 * this.head >= this.found.length) {
+      // A sender that keeps the walk a window ahead never takes the last entry found: without this
+      // the array would keep a slot for every entry of the tree (8 MB for a million).
+      this.found = this.found.slice(this.head);
       this.head = 0;
     }
   }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { FcpError } from '../../../src/errors';
 import { MIN_CHUNK_SIZE } from '../../../src/protocol/constants';
-import { chunkCount, FileDigest } from '../../../src/session/digest';
+import { chunkCount, FileDigest, singleChunkDigest } from '../../../src/session/digest';
 import { numRuns } from '../protocol/fuzzRuns';
 
 /** The §8 formula written out directly, as the spec states it. */
@@ -137,5 +137,21 @@ describe('FileDigest', () => {
     expectFcpError(() => digest.digest(), 'FCP_ERR_INTERNAL');
     digest.add(1, 2n);
     expect(digest.digest()).toEqual(referenceDigest(3 * 65536, 65536, [1n, 2n, 3n]));
+  });
+});
+
+describe('singleChunkDigest', () => {
+  it('is the §8 digest of a file of no chunk or one chunk', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 * MIN_CHUNK_SIZE }), u64, (size, hash) => {
+        const chunkSize = 4 * MIN_CHUNK_SIZE;
+        expect(singleChunkDigest(size, chunkSize, hash)).toEqual(referenceDigest(size, chunkSize, size === 0 ? [] : [hash]));
+      }),
+      { numRuns: numRuns(200) },
+    );
+  });
+
+  it('refuses a file of more than one chunk', () => {
+    expect(() => singleChunkDigest(MIN_CHUNK_SIZE + 1, MIN_CHUNK_SIZE, 1n)).toThrow(FcpError);
   });
 });

@@ -60,6 +60,31 @@ test('taken one by one, walking at most `ahead` entries ahead, the entries are t
   );
 });
 
+test('a walk kept a window ahead past a thousand taken entries (its array is compacted) still yields every entry in order, each once', () => {
+  const big = path.join(root, 'big');
+  for (let d = 0; d < 3; d++) {
+    fs.mkdirSync(path.join(big, `d${d}`), { recursive: true });
+    for (let f = 0; f < 1200; f++) fs.writeFileSync(path.join(big, `d${d}`, `f${f}`), '');
+  }
+  const whole = walkSources([Buffer.from(big)], options);
+  for (const ahead of [1, 7, 256]) {
+    const walk = streamSources([Buffer.from(big)], options);
+    const taken: Entry[] = [];
+    for (;;) {
+      walk.fill(ahead);
+      // What at() shows is what peek() and take() give next.
+      const next = walk.at(0);
+      const entry = walk.peek();
+      if (!entry) break;
+      expect(entry).toBe(next);
+      walk.take();
+      taken.push(entry);
+    }
+    expect(taken).toHaveLength(1 + 3 * 1201);
+    expect(paths(taken)).toEqual(paths(whole.entries));
+  }
+});
+
 test('the counts grow with the walk and are final once it is complete', () => {
   const walk = streamSources([Buffer.from(src)], options);
   walk.fill(10);
