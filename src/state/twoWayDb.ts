@@ -183,9 +183,17 @@ export class TwoWayDb {
     });
   }
 
-  /** Every recorded path, in byte order. */
-  paths(): string[] {
-    return this.guarded(() => (this.db.prepare('SELECT path FROM side ORDER BY path').pluck().all() as Buffer[]).map((path) => path.toString('latin1')));
+  /** The recorded paths at these indexes of the record in byte order (ascending indexes; one past the end gives none). */
+  pathsAt(indexes: readonly number[]): string[] {
+    return this.guarded(() => {
+      const select = this.db.prepare('SELECT path FROM side ORDER BY path LIMIT 1 OFFSET ?').pluck();
+      return indexes.map((index) => select.get(index) as Buffer | undefined).filter((path): path is Buffer => path !== undefined).map((path) => path.toString('latin1'));
+    });
+  }
+
+  /** How many paths are recorded. */
+  count(): number {
+    return this.guarded(() => this.db.prepare('SELECT count(*) FROM side').pluck().get() as number);
   }
 
   /** The recorded paths that are one of `paths` or below one (a narrowed listing's rows), by path. */

@@ -114,7 +114,7 @@ export class LocalSide implements TwoWaySide {
     const named = this.takeChanges();
     if (!sweep && named !== 'whole') return named;
     if (!tree) return 'whole';
-    const range = named === 'whole' ? EVERY_PATH : this.sweeps.nextRange(() => this.db.paths());
+    const range = named === 'whole' ? EVERY_PATH : this.sweeps.nextRange(this.db);
     const swept = sweepSide(this.root, this.filter, (visit, lo, hi) => this.db.eachRecorded(visit, lo, hi), range);
     return unionScope(named === 'whole' ? new Set() : named, swept);
   }

@@ -27,12 +27,15 @@ export function reachesBelow(dir: string, range: PathRange): boolean {
 }
 
 /**
- * At most `slices` ranges that cover every path, each once, cut at paths of `sorted` (in byte
- * order) so that each holds about as many of them: the i-th starts at the
- * floor(i * length / slices)-th path (fewer ranges when there are fewer paths than slices).
+ * Where `slices` ranges of `count` sorted paths are cut so that each holds about as many: the
+ * i-th range (from 1) starts at the path of index floor(i * count / slices).
  */
-export function rangesOf(sorted: readonly string[], slices: number): PathRange[] {
-  const cuts = Array.from({ length: slices - 1 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / slices)]);
-  const bounds = [...new Set(cuts.filter((cut): cut is string => cut !== undefined && cut !== sorted[0]))];
+export function cutIndexes(count: number, slices: number): number[] {
+  return Array.from({ length: slices - 1 }, (_, i) => Math.floor(((i + 1) * count) / slices)).filter((index) => index > 0 && index < count);
+}
+
+/** The ranges between `cuts` (paths in byte order, the ones cutIndexes names): every path in one, the first and last open-ended. */
+export function rangesBetween(cuts: readonly string[]): PathRange[] {
+  const bounds = [...new Set(cuts)];
   return Array.from({ length: bounds.length + 1 }, (_, i) => ({ ...(i > 0 ? { lo: bounds[i - 1] } : {}), ...(i < bounds.length ? { hi: bounds[i] } : {}) }));
 }

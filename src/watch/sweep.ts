@@ -15,7 +15,7 @@ import type { Recorded } from '../state/twoWayDb';
 import type { PathFilter } from '../sync/filter';
 import { MAX_NARROWED_PATHS } from './constants';
 import { linkVersionHash, nodeKindOf } from './entryKinds';
-import { EVERY_PATH, PathRange, rangesOf } from './pathRange';
+import { cutIndexes, EVERY_PATH, PathRange, rangesBetween } from './pathRange';
 import { Scope, topPaths } from './scope';
 import { under, walkFiles, WalkedFile } from './sideListing';
 
@@ -63,10 +63,16 @@ export function sweepSide(root: Buffer, filter: PathFilter, records: RecordRows,
   return covering.length > MAX_NARROWED_PATHS ? 'whole' : new Set(covering);
 }
 
+/** What a sweep cycle asks of the record when it begins: how many paths, and those at given indexes in byte order (TwoWayDb). */
+export interface RecordCuts {
+  count(): number;
+  pathsAt(indexes: readonly number[]): string[];
+}
+
 /**
  * Which slice of a side's paths its next sweep looks at: `slices` slices a cycle, cut at the
- * record's paths when the cycle begins (rangesOf), so every path (recorded or new) is swept once
- * a cycle.
+ * record's paths when the cycle begins (cutIndexes: a few indexed lookups, not a read of every
+ * path), so every path (recorded or new) is swept once a cycle.
  */
 export class SweepCycle {
   private ranges: PathRange[] = [];
@@ -74,10 +80,9 @@ export class SweepCycle {
 
   constructor(private readonly slices: number) {}
 
-  /** The next slice; `sortedPaths` gives the record's paths (in byte order) when a cycle begins. */
-  nextRange(sortedPaths: () => readonly string[]): PathRange {
+  nextRange(record: RecordCuts): PathRange {
     if (this.next >= this.ranges.length) {
-      this.ranges = rangesOf(sortedPaths(), this.slices);
+      this.ranges = rangesBetween(record.pathsAt(cutIndexes(record.count(), this.slices)));
       this.next = 0;
     }
     return this.ranges[this.next++]!;

@@ -33,6 +33,25 @@ test('paths survive a reopen, names of any bytes and microsecond times exactly; 
   again.close();
 });
 
+test('a sweep\'s view: rows in a byte-order range, the count, and the paths at given indexes in byte order', () => {
+  const db = TwoWayDb.open(path.join(dir, 'state', 'pair.db'), root, quiet);
+  const names = ['a', 'a/b', 'a-b', 'a0', 'b', '\u00e9', 'z/y'];
+  db.update(names.map(recorded));
+  const byBytes = [...names].sort((x, y) => Buffer.compare(Buffer.from(x, 'latin1'), Buffer.from(y, 'latin1')));
+  expect(db.count()).toBe(names.length);
+  expect(db.pathsAt([0, 2, 5, 7])).toEqual([byBytes[0], byBytes[2], byBytes[5]]);
+  const inRange = (lo?: string, hi?: string): string[] => {
+    const seen: string[] = [];
+    db.eachRecorded((row) => seen.push(row.path), lo, hi);
+    return seen;
+  };
+  expect(inRange()).toEqual(byBytes);
+  expect(inRange('a-b', 'b')).toEqual(['a-b', 'a/b', 'a0']);
+  expect(inRange('b')).toEqual(['b', 'z/y', '\u00e9']);
+  expect(inRange(undefined, 'a/b')).toEqual(['a', 'a-b']);
+  db.close();
+});
+
 test('a row keeps its device and inode (schema 3), a row without them has none', () => {
   const file = path.join(dir, 'pair.db');
   const db = TwoWayDb.open(file, root, quiet);

@@ -1,6 +1,9 @@
 /** A sweep's slices of paths: ranges in byte order that cover every path once, and the walk's pruning test. */
 import fc from 'fast-check';
-import { inRange, rangesOf, reachesBelow } from '../../../src/watch/pathRange';
+import { cutIndexes, inRange, PathRange, rangesBetween, reachesBelow } from '../../../src/watch/pathRange';
+
+/** The ranges a sweep cycle cuts `sorted` (paths in byte order) into. */
+const rangesOf = (sorted: readonly string[], slices: number): PathRange[] => rangesBetween(cutIndexes(sorted.length, slices).map((index) => sorted[index]!));
 
 const name = fc.constantFrom('a', 'b', 'a.x', 'a-b', 'a0', 'c d', '\u00e9', 'z');
 const relPath = fc.array(name, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));

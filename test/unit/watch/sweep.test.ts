@@ -10,7 +10,7 @@ import type { Recorded } from '../../../src/state/twoWayDb';
 import { MAX_NARROWED_PATHS } from '../../../src/watch/constants';
 import { DIR_HASH, linkVersionHash } from '../../../src/watch/entryKinds';
 import { sideFilter, walkFiles } from '../../../src/watch/sideListing';
-import { inRange, rangesOf } from '../../../src/watch/pathRange';
+import { cutIndexes, inRange, PathRange, rangesBetween } from '../../../src/watch/pathRange';
 import { topPaths } from '../../../src/watch/scope';
 import { sweepSide, SweepCycle } from '../../../src/watch/sweep';
 
@@ -40,6 +40,9 @@ function recordNow(): Recorded[] {
     return { path: p, hash, mode: file.mode, size: file.size, mtimeUs: file.mtimeUs, dev: file.dev, ino: file.ino };
   });
 }
+
+/** The ranges a sweep cycle cuts `sorted` (paths in byte order) into. */
+const rangesOf = (sorted: readonly string[], slices: number): PathRange[] => rangesBetween(cutIndexes(sorted.length, slices).map((index) => sorted[index]!));
 
 /** The rows in a range, as TwoWayDb.eachRecorded gives them. */
 const rowsOf = (rows: Recorded[]) => (visit: (row: Recorded) => void, lo?: string, hi?: string): void =>
@@ -95,7 +98,7 @@ test('the slices of a cycle find together what one sweep of every path finds, ea
     const walked: string[] = [];
     const sorted = rows.map((row) => row.path).sort();
     for (const range of rangesOf(sorted, slices)) {
-      expect(cycle.nextRange(() => sorted)).toEqual(range);
+      expect(cycle.nextRange({ count: () => sorted.length, pathsAt: (indexes) => indexes.map((index) => sorted[index]!) })).toEqual(range);
       const part = sweepSide(Buffer.from(root), filter, rowsOf(rows), range);
       expect(part).not.toBe('whole');
       for (const path of part as Set<string>) found.add(path);
