@@ -178,8 +178,11 @@ export class TwoWayDb {
     const bounds = [...(lo === undefined ? [] : ['path >= ?']), ...(hi === undefined ? [] : ['path < ?'])];
     const args = [lo, hi].filter((bound): bound is string => bound !== undefined).map((bound) => Buffer.from(bound, 'latin1'));
     this.guarded(() => {
-      const select = this.db.prepare(`SELECT * FROM side${bounds.length > 0 ? ` WHERE ${bounds.join(' AND ')}` : ''}`);
-      for (const row of select.iterate(...args) as IterableIterator<Row>) visit(recordedOf(row));
+      // Rows as arrays: a sweep reads every row of its slice, and an object per row is garbage at once.
+      const select = this.db.prepare(`SELECT path, hash, mode, size, mtime_us, dev, ino FROM side${bounds.length > 0 ? ` WHERE ${bounds.join(' AND ')}` : ''}`).raw(true);
+      for (const [path, hash, mode, size, mtimeUs, dev, ino] of select.iterate(...args) as IterableIterator<[Buffer, string, number, number, number, number | null, number | null]>) {
+        visit(dev === null || ino === null ? { path: path.toString('latin1'), hash, mode, size, mtimeUs } : { path: path.toString('latin1'), hash, mode, size, mtimeUs, dev, ino });
+      }
     });
   }
 

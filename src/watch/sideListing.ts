@@ -80,10 +80,16 @@ function stateOfStat(stat: fs.BigIntStats): FileState {
 
 const listable = (stat: fs.BigIntStats | undefined): stat is fs.BigIntStats => !!stat && (stat.isFile() || stat.isDirectory() || stat.isSymbolicLink());
 
+/** An entry's state with its device and inode, as one object (a walk makes one for every entry). */
+function walkedOfStat(stat: fs.BigIntStats): WalkedFile {
+  const { size, mtimeUs, mode } = stateOfStat(stat);
+  return { size, mtimeUs, mode, dev: Number(stat.dev), ino: Number(stat.ino) };
+}
+
 /** An entry's state with its device and inode now (undefined: nothing a side lists there). */
 export function walkedOf(file: Buffer): WalkedFile | undefined {
   const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return listable(stat) ? { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) } : undefined;
+  return listable(stat) ? walkedOfStat(stat) : undefined;
 }
 
 /** An entry's state now, not following a symlink (undefined: nothing a side lists there). */
@@ -119,7 +125,7 @@ export function walkFiles(root: Buffer, filter: PathFilter, tree = false, scope:
       if (tree && inRange(path, range)) found.files.set(path, { ...DIR_STATE, dev: Number(stat.dev), ino: Number(stat.ino) });
       if (reachesBelow(path, range)) visit(path);
     } else if ((stat?.isFile() || (tree && stat?.isSymbolicLink())) && inRange(path, range) && !filter.excludes(Buffer.from(path, 'latin1'), false)) {
-      found.files.set(path, { ...stateOfStat(stat), dev: Number(stat.dev), ino: Number(stat.ino) });
+      found.files.set(path, walkedOfStat(stat));
     }
   };
   const visit = (rel: string): void => {
