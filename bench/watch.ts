@@ -206,6 +206,7 @@ async function idle(link: 'local' | 'loopback'): Promise<void> {
     if (minutes.length > 1) {
       const range = (values: number[]): string => `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)} CPU s (${((100 * Math.min(...values)) / MINUTE_S).toFixed(2)}-${((100 * Math.max(...values)) / MINUTE_S).toFixed(2)} %)`;
       console.log(`  each of ${minutes.length} whole minutes: fcp ${range(minutes.map((m) => m.fcp))}, other side ${range(minutes.map((m) => m.other))}`);
+      console.log(`  minute by minute, CPU s (fcp/other side): ${minutes.map((m) => `${m.fcp.toFixed(2)}/${m.other.toFixed(2)}`).join(' ')}`);
     }
     console.log(`  load average ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (2 cores, shared)`);
   } finally {
