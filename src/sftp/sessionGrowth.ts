@@ -53,16 +53,19 @@ export function growSessions(options: SessionGrowthOptions): { stop(): void } {
     let lastBytes = options.bytesMoved();
     let lastAt = Date.now();
     const idle = idleMeter();
+    let measured = 'nothing measured';
     while (!state.done) {
       await pause(window);
       if (stopped) return;
       const bytes = options.bytesMoved();
       const now = Date.now();
       const rate = ((bytes - lastBytes) * 1000) / Math.max(1, now - lastAt);
-      const step = tuneStep(state, rate, limits, idle());
+      const idleShare = idle();
+      const step = tuneStep(state, rate, limits, idleShare);
       state = step.state;
+      measured = `${Math.round(rate / 1e6)} MB/s over ${state.connections - step.add} sessions, CPUs ${Math.round(idleShare * 100)} % idle`;
       if (step.add > 0) {
-        options.log(`sftp: ${Math.round(rate / 1e6)} MB/s over ${state.connections - step.add} sessions: opening ${step.add} more`);
+        options.log(`sftp: ${measured}: opening ${step.add} more`);
         const opened = await Promise.allSettled(Array.from({ length: step.add }, () => options.add()));
         const failed = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected');
         if (failed && !stopped) {
@@ -74,7 +77,7 @@ export function growSessions(options: SessionGrowthOptions): { stop(): void } {
       [lastBytes, lastAt] = [options.bytesMoved(), Date.now()];
       idle();
     }
-    options.log(`sftp: sessions tuned: ${state.connections} of at most ${limits.max}`);
+    options.log(`sftp: sessions tuned: ${state.connections} of at most ${limits.max} (${measured})`);
   })();
   return {
     stop: () => {
