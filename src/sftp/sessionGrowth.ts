@@ -4,7 +4,9 @@
  * measuring windows whether to double it while goodput grows, up to TUNE_MAX. A fixed 4 lost on a
  * 2-core loopback (1 GiB 2.4x scp's time: four sshds, sftp-servers and logins, and four sessions'
  * ciphers in one Node thread, on the two cores that carry the copy) and won on a long link (4
- * windows of the server's 2 MiB): the tuner finds which it is. A window is measured only once the
+ * windows of the server's 2 MiB): the tuner finds which it is. On the long link it adds because
+ * each session is held by its window (goodput near sessions x window / round trip), even with the
+ * CPUs full: there an addition adds a window. A window is measured only once the
  * sessions it added are open: a session's login (the remote user's rc files start its sftp-server)
  * can take longer than several windows.
  */
@@ -21,6 +23,8 @@ export interface SessionGrowthOptions {
   sessions: number;
   /** A round trip to the server (ms), which sizes the measuring window. */
   rttMs: number;
+  /** The most one session keeps in flight (sessionWindowBytes): with rttMs, what a window-bound session carries. */
+  windowBytes: number;
   /** Bytes the copy moved so far. */
   bytesMoved(): number;
   /** Opens one more session and hands it to the copy. */
@@ -37,7 +41,7 @@ export interface SessionGrowthOptions {
 export function growSessions(options: SessionGrowthOptions): { stop(): void } {
   const { forced } = options;
   const window = tunerWindowMs(options.rttMs, forced);
-  const limits = tunerLimits(SFTP_MAX_SESSIONS, forced);
+  const limits = tunerLimits(SFTP_MAX_SESSIONS, forced, { bytes: options.windowBytes, rttMs: options.rttMs });
   let stopped = false;
   let wake: () => void = () => undefined;
   const pause = (ms: number) =>
