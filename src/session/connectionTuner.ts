@@ -7,9 +7,9 @@
  * only take memory. Nor does it add while the machine's CPUs were all but full over the window
  * (loopback: both ends on one machine): a connection carries more only where a CPU is free to
  * drive it. Where the most a connection keeps in flight is fixed (SFTP: the server's channel
- * window), a window whose goodput is near what the open connections' windows carry over the round
- * trip is window-bound, and an addition adds a window whatever the CPUs say. Pure: the client
- * session measures and dials; this decides.
+ * window), it adds only on a window whose goodput is near what the open connections' windows
+ * carry over the round trip (window-bound): an addition adds a window, whatever the CPUs say.
+ * Pure: the client session measures and dials; this decides.
  */
 import { Feature } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
@@ -74,7 +74,7 @@ export interface TunerLimits {
   minGain: number;
   /** The least goodput (bytes/s) a window must show to be measured at all (TUNE_MIN_RATE). */
   minRate: number;
-  /** The least idle share of the machine's CPUs over a window for an addition (TUNE_MIN_IDLE). */
+  /** The least idle share of the machine's CPUs over a window for an addition (TUNE_MIN_IDLE), where windowRate is not known. */
   minIdle: number;
   /**
    * Bytes/s one connection's window carries (the most it keeps in flight over the round trip),
@@ -161,19 +161,23 @@ export function windowBound(rate: number, connections: number, limits: TunerLimi
  * the machine's CPU time went unused: whether to add connections, and how many. Nothing is
  * decided on a window that is settling or moved less than minRate (the walk, a pause between
  * files, handshakes only): neither tells what the connections can carry. A measured window
- * after an addition that did not pay ends tuning. A window-bound window adds whatever the CPUs
- * say. Any other measured window with the CPUs full ends tuning where it is, except where the
- * window is known (windowRate): there it only adds nothing, for a copy's start (its logins, the
- * remote shell that hashes) fills the CPUs while its first session ramps up, and the windows
- * after it tell whether the window binds.
+ * after an addition that did not pay ends tuning. Where the window is known (windowRate), only a
+ * window-bound window adds, whatever the CPUs say, and any other adds nothing but ends nothing:
+ * the CPUs' idle share misleads there, for a copy's first second ramps up with CPU to spare (on
+ * loopback 35 % idle at 35-45 MB/s: the rule added a session, and two pushed 280 MB/s where one
+ * pushes 400) and a copy's start fills them (the logins, the shell that hashes) while one session
+ * on a long link is held by its window. Elsewhere a measured window with the CPUs full ends tuning
+ * where it is.
  */
 export function tuneStep(state: TunerState, rate: number, limits: TunerLimits, idle = 1): TunerStep {
   if (state.done) return { state, add: 0 };
   if (state.settling > 0) return { state: { ...state, settling: state.settling - 1 }, add: 0 };
   if (!(rate > 0) || rate < limits.minRate) return { state, add: 0 };
   if (state.before !== undefined && rate < state.before * (1 + limits.minGain)) return { state: { ...state, done: true }, add: 0 };
-  if (idle < limits.minIdle && !windowBound(rate, state.connections, limits)) {
-    return limits.windowRate === undefined ? { state: { ...state, done: true }, add: 0 } : { state, add: 0 };
+  if (limits.windowRate !== undefined) {
+    if (!windowBound(rate, state.connections, limits)) return { state, add: 0 };
+  } else if (idle < limits.minIdle) {
+    return { state: { ...state, done: true }, add: 0 };
   }
   const add = Math.max(0, Math.min(state.connections, limits.max - state.connections));
   const connections = state.connections + add;
