@@ -4,11 +4,11 @@
  * measuring windows whether to double it while goodput grows, up to TUNE_MAX. A fixed 4 lost on a
  * 2-core loopback (1 GiB 2.4x scp's time: four sshds, sftp-servers and logins, and four sessions'
  * ciphers in one Node thread, on the two cores that carry the copy) and won on a long link (4
- * windows of the server's 2 MiB): the tuner finds which it is. On the long link it adds because
- * each session is held by its window (goodput near sessions x window / round trip), even with the
- * CPUs full: there an addition adds a window. A window is measured only once the
- * sessions it added are open: a session's login (the remote user's rc files start its sftp-server)
- * can take longer than several windows.
+ * windows of the server's 2 MiB): the tuner finds which it is. It adds only while each session is
+ * held by its window (goodput near sessions x window / round trip), whatever the CPUs say: there
+ * an addition adds a window; on loopback no session is. A window is measured only once the
+ * sessions it added are open: a session's login (the remote user's rc files start its
+ * sftp-server) can take longer than several windows.
  */
 import { idleMeter } from '../cpuIdle';
 import { ForcedTuning, startTuning, TUNE_MAX, tunerLimits, tunerWindowMs, tuneStep } from '../session/connectionTuner';
