@@ -6,7 +6,10 @@
  * the first addition that did not pay: the link (or a CPU) is full, and more connections would
  * only take memory. Nor does it add while the machine's CPUs were all but full over the window
  * (loopback: both ends on one machine): a connection carries more only where a CPU is free to
- * drive it. Pure: the client session measures and dials; this decides.
+ * drive it. Where the most a connection keeps in flight is fixed (SFTP: the server's channel
+ * window), it adds only on a window whose goodput is near what the open connections' windows
+ * carry over the round trip (window-bound): an addition adds a window, whatever the CPUs say.
+ * Pure: the client session measures and dials; this decides.
  */
 import { Feature } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
@@ -36,6 +39,17 @@ export const TUNE_MIN_RATE = 256 * 1024;
  */
 export const TUNE_MIN_IDLE = 0.2;
 /**
+/**
+ * A window is window-bound when its goodput is at least this share of connections x windowRate.
+ * Measured on the emulated 50 ms WAN (2026-12-05, load 5-8, CPUs 0-1 % idle all along): one SFTP
+ * session pushed 38-40 MB/s against the 38 MB/s its server's 2 MiB window carries per round trip
+ * (the share: 1.0), and pulled 50-52 MB/s with 4 MiB of reads in flight (0.65: the link's
+ * serialization of 4 MiB, 34 ms at 1 Gbit/s, lengthens the round trip the reads wait); 4 sessions
+ * pushed 69-71 MB/s. On loopback a session's window carries gigabytes per second over its
+ * sub-millisecond round trip, a share of a few per cent.
+ */
+export const TUNE_WINDOW_BOUND_SHARE = 0.5;
+/**
  * What one TCP connection can keep in flight: Linux's default largest send buffer (tcp_wmem),
  * so a connection carries at most about this much per round trip.
  */
@@ -60,8 +74,14 @@ export interface TunerLimits {
   minGain: number;
   /** The least goodput (bytes/s) a window must show to be measured at all (TUNE_MIN_RATE). */
   minRate: number;
-  /** The least idle share of the machine's CPUs over a window for an addition (TUNE_MIN_IDLE). */
+  /** The least idle share of the machine's CPUs over a window for an addition (TUNE_MIN_IDLE), where windowRate is not known. */
   minIdle: number;
+  /**
+   * Bytes/s one connection's window carries (the most it keeps in flight over the round trip),
+   * where that is fixed (SFTP); undefined where TCP's own window grows with the link (fcpd's data
+   * connections): no window-bound rule.
+   */
+  windowRate?: number;
 }
 
 export interface TunerState {
@@ -104,9 +124,21 @@ export interface ForcedTuning {
   minGain: number;
 }
 
-/** The limits of a tuner that may grow to `max`, as measured or as a test forces them. */
-export function tunerLimits(max: number, forced?: ForcedTuning): TunerLimits {
-  return forced ? { max, minGain: forced.minGain, minRate: 0, minIdle: 0 } : { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
+/** A connection that keeps at most `bytes` in flight: its window, and the round trip (ms) measured. */
+export interface ConnectionWindow {
+  bytes: number;
+  rttMs: number;
+}
+
+/**
+ * The limits of a tuner that may grow to `max`, as measured or as a test forces them; `window`
+ * gives the window-bound rule its rate (none for a round trip too short to measure).
+ */
+export function tunerLimits(max: number, forced?: ForcedTuning, window?: ConnectionWindow): TunerLimits {
+  if (forced) return { max, minGain: forced.minGain, minRate: 0, minIdle: 0 };
+  const limits: TunerLimits = { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
+  if (window && window.rttMs > 0) limits.windowRate = (window.bytes * 1000) / window.rttMs;
+  return limits;
 }
 
 /** The measuring window for a round trip of rttMs, or the one a test forces. */
@@ -119,19 +151,34 @@ export function startTuning(connections: number, limits: TunerLimits): TunerStat
   return { connections, settling: 1, done: connections >= limits.max };
 }
 
+/** Whether `rate` over `connections` is near what their windows carry (TUNE_WINDOW_BOUND_SHARE). */
+export function windowBound(rate: number, connections: number, limits: TunerLimits): boolean {
+  return limits.windowRate !== undefined && rate >= TUNE_WINDOW_BOUND_SHARE * connections * limits.windowRate;
+}
+
 /**
  * One window passed, in which the data connections moved `rate` bytes/s while `idle` (0..1) of
  * the machine's CPU time went unused: whether to add connections, and how many. Nothing is
  * decided on a window that is settling or moved less than minRate (the walk, a pause between
- * files, handshakes only): neither tells what the connections can carry. A measured window with
- * the CPUs full ends tuning where it is.
+ * files, handshakes only): neither tells what the connections can carry. A measured window
+ * after an addition that did not pay ends tuning. Where the window is known (windowRate), only a
+ * window-bound window adds, whatever the CPUs say, and any other adds nothing but ends nothing:
+ * the CPUs' idle share misleads there, for a copy's first second ramps up with CPU to spare (on
+ * loopback 35 % idle at 35-45 MB/s: the rule added a session, and two pushed 280 MB/s where one
+ * pushes 400) and a copy's start fills them (the logins, the shell that hashes) while one session
+ * on a long link is held by its window. Elsewhere a measured window with the CPUs full ends tuning
+ * where it is.
  */
 export function tuneStep(state: TunerState, rate: number, limits: TunerLimits, idle = 1): TunerStep {
   if (state.done) return { state, add: 0 };
   if (state.settling > 0) return { state: { ...state, settling: state.settling - 1 }, add: 0 };
   if (!(rate > 0) || rate < limits.minRate) return { state, add: 0 };
-  if (idle < limits.minIdle) return { state: { ...state, done: true }, add: 0 };
   if (state.before !== undefined && rate < state.before * (1 + limits.minGain)) return { state: { ...state, done: true }, add: 0 };
+  if (limits.windowRate !== undefined) {
+    if (!windowBound(rate, state.connections, limits)) return { state, add: 0 };
+  } else if (idle < limits.minIdle) {
+    return { state: { ...state, done: true }, add: 0 };
+  }
   const add = Math.max(0, Math.min(state.connections, limits.max - state.connections));
   const connections = state.connections + add;
   return { state: { connections, before: rate, settling: 1, done: connections >= limits.max }, add };

@@ -19,7 +19,7 @@ import { ShellPool } from './remoteShell';
 import { walkRemote } from './remoteWalk';
 import { growSessions, SFTP_INITIAL_SESSIONS } from './sessionGrowth';
 import type { ForcedTuning } from '../session/connectionTuner';
-import { closeSessions, openAnotherSession, openSessions, SftpSession } from './sessions';
+import { closeSessions, openAnotherSession, openSessions, sessionWindowBytes, SftpSession } from './sessions';
 import { localSide, remoteSide } from './sides';
 import { remoteHash, Verification } from './verification';
 
@@ -118,11 +118,22 @@ async function plan(options: SftpCopyOptions, fs: RemoteFs): Promise<{ entries: 
   return { entries: walk.entries, skipped: walk.skipped, destination: work.destination, push: false };
 }
 
-/** How long one SFTP request takes to be answered (ms): the round trip that sizes the tuner's window. */
+/** Requests timed for the round trip: the quickest answer is the link's, not a busy moment's. */
+const RTT_PROBES = 3;
+
+/**
+ * How long one SFTP request takes to be answered (ms, the least of RTT_PROBES): the round trip
+ * that sizes the tuner's window and tells what a window-bound session carries. An answer late
+ * for a busy CPU would make a CPU-bound session on loopback look window-bound.
+ */
 async function roundTrip(fs: RemoteFs): Promise<number> {
-  const started = Date.now();
-  await fs.stat('.').catch(() => undefined);
-  return Date.now() - started;
+  let least = Infinity;
+  for (let probe = 0; probe < RTT_PROBES; probe++) {
+    const started = performance.now();
+    await fs.stat('.').catch(() => undefined);
+    least = Math.min(least, performance.now() - started);
+  }
+  return least;
 }
 
 export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyResult> {
@@ -164,6 +175,7 @@ export async function copyOverSftp(options: SftpCopyOptions): Promise<SftpCopyRe
       growth = growSessions({
         sessions: sessions.length,
         rttMs: await rtt,
+        windowBytes: sessionWindowBytes(planned.push),
         bytesMoved: () => moved,
         add: async () => {
           const session: SftpSession = await openAnotherSession(options.host, options.context);

@@ -21,6 +21,20 @@ import { SFTP_CHUNK_BYTES } from './resume';
  */
 export const RECEIVE_WINDOW_BYTES = 2 * CHUNKS_PER_SESSION * SFTP_CHUNK_BYTES;
 
+/**
+ * The window OpenSSH's sshd gives a session channel (CHAN_SES_WINDOW_DEFAULT: 64 packets of 32
+ * KiB): a push's session has at most this in flight, whatever more its writes ask for, so over a
+ * 50 ms round trip it carries about 40 MB/s. Another server's may differ; OpenSSH's is the one
+ * fcp meets where it falls back to SFTP.
+ */
+export const SERVER_WINDOW_BYTES = 2 * 1024 * 1024;
+
+/** The most one session keeps in flight: a push's writes are held by the server's window, a pull's by the reads it asks for at once. */
+export function sessionWindowBytes(push: boolean): number {
+  const asked = CHUNKS_PER_SESSION * SFTP_CHUNK_BYTES;
+  return push ? Math.min(asked, SERVER_WINDOW_BYTES) : asked;
+}
+
 export interface SftpSession {
   ssh: SshConnection;
   fs: RemoteFs;

@@ -230,7 +230,7 @@ describe('verification and the session count', () => {
     const run = await runFcp([...noPin, '--sftp', '-v', '--json', '-r', source, at(dest)], { env: { ...env, FCP_TEST_TUNER: '50:-1' } });
     expectExit(run, 0);
     expect(run.stderr).toMatch(/^fcp: --sftp: copying over SFTP \(sessions tuned from 1\)$/m);
-    expect(run.stderr).toMatch(/sftp: \d+ MB\/s over 1 sessions: opening 1 more/);
+    expect(run.stderr).toMatch(/sftp: \d+ MB\/s over 1 sessions, CPUs \d+ % idle: opening 1 more/);
     const records = jsonRecords(run.stdout);
     expect(records[0]).toMatchObject({ event: 'start', files: 8, connections: 1 });
     expect(records[records.length - 1]).toMatchObject({ event: 'summary', files: 8, filesFailed: 0, verification: 'size+crc' });

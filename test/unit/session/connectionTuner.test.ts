@@ -13,9 +13,13 @@ import {
   TUNE_MIN_IDLE,
   TUNE_MIN_RATE,
   TUNE_MIN_WINDOW_MS,
+  TUNE_WINDOW_BOUND_SHARE,
+  tunerLimits,
   TunerLimits,
   TunerState,
+  TunerStep,
   tuneStep,
+  windowBound,
   windowMs,
 } from '../../../src/session/connectionTuner';
 import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../../../src/protocol/constants';
@@ -161,6 +165,120 @@ describe('tuneStep and the CPUs', () => {
     // Settling, then 1 GB/s with 3 % of the CPU time idle.
     for (const rate of [900e6, 1e9]) state = tuneStep(state, rate, limits, 0.03).state;
     expect(state).toEqual({ connections: 4, settling: 0, done: true });
+  });
+});
+
+/** tuneStep as it was before the window-bound rule: the fcpd path (no windowRate) must decide as it did. */
+function tuneStepBefore(state: TunerState, rate: number, limits: TunerLimits, idle: number): TunerStep {
+  if (state.done) return { state, add: 0 };
+  if (state.settling > 0) return { state: { ...state, settling: state.settling - 1 }, add: 0 };
+  if (!(rate > 0) || rate < limits.minRate) return { state, add: 0 };
+  if (idle < limits.minIdle) return { state: { ...state, done: true }, add: 0 };
+  if (state.before !== undefined && rate < state.before * (1 + limits.minGain)) return { state: { ...state, done: true }, add: 0 };
+  const add = Math.max(0, Math.min(state.connections, limits.max - state.connections));
+  const connections = state.connections + add;
+  return { state: { connections, before: rate, settling: 1, done: connections >= limits.max }, add };
+}
+
+const idleArb = fc.double({ min: 0, max: 1, noNaN: true });
+/** What one connection's window carries: 2 MiB over 0.05 ms (loopback) to 500 ms. */
+const windowRateArb = fc.double({ min: 4e6, max: 4e10, noNaN: true });
+
+describe('tuneStep with a known window (SFTP)', () => {
+  it('without a window (the fcpd path) decides exactly as before the window-bound rule', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: MAX_CONNECTIONS }), limitsArb, fc.array(fc.tuple(rateArb, idleArb), { maxLength: 40 }), (initial, limits, windows) => {
+        let state = startTuning(Math.min(initial, limits.max), limits);
+        let before = state;
+        for (const [rate, idle] of windows) {
+          const step = tuneStep(state, rate, limits, idle);
+          const old = tuneStepBefore(before, rate, limits, idle);
+          expect(step).toEqual(old);
+          [state, before] = [step.state, old.state];
+        }
+      }),
+    );
+  });
+
+  it('a measured window-bound window adds whatever the CPUs say, unless the last addition did not pay', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: MAX_CONNECTIONS }),
+        limitsArb,
+        windowRateArb,
+        fc.array(fc.tuple(rateArb, idleArb), { maxLength: 40 }),
+        (initial, bare, windowRate, windows) => {
+          const limits = { ...bare, windowRate };
+          let state = startTuning(Math.min(initial, limits.max), limits);
+          for (const [rate, idle] of windows) {
+            const step = tuneStep(state, rate, limits, idle);
+            const measured = !state.done && state.settling === 0 && rate > 0 && rate >= limits.minRate;
+            const paid = state.before === undefined || rate >= state.before * (1 + limits.minGain);
+            if (measured && paid && windowBound(rate, state.connections, limits)) {
+              expect(step.add).toBe(Math.min(state.connections, limits.max - state.connections));
+            }
+            state = step.state;
+          }
+        },
+      ),
+    );
+  });
+
+  it('a window that is not window-bound adds nothing and does not end tuning, whatever the CPUs say', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: MAX_CONNECTIONS }),
+        limitsArb,
+        windowRateArb,
+        fc.array(fc.tuple(rateArb, idleArb), { maxLength: 40 }),
+        (initial, bare, windowRate, windows) => {
+          const limits = { ...bare, windowRate };
+          let state = startTuning(Math.min(initial, limits.max), limits);
+          for (const [rate, idle] of windows) {
+            const step = tuneStep(state, rate, limits, idle);
+            const measured = !state.done && state.settling === 0 && rate > 0 && rate >= limits.minRate;
+            const paid = state.before === undefined || rate >= state.before * (1 + limits.minGain);
+            if (measured && paid && !windowBound(rate, state.connections, limits)) {
+              expect(step).toEqual({ state, add: 0 });
+            }
+            expect(step.state.connections).toBeLessThanOrEqual(limits.max);
+            state = step.state;
+          }
+        },
+      ),
+    );
+  });
+
+  it('on the 50 ms WAN grows a push past one session with the CPUs full; on loopback stays at one, even with CPU to spare', () => {
+    const wan = tunerLimits(8, undefined, { bytes: 2 * 1024 * 1024, rttMs: 55 });
+    let state = startTuning(1, wan);
+    // Settling, the start (a login shell fills the CPUs, 3 MB/s), then one session at its window's 38 MB/s.
+    const steps = [0, 3e6, 37e6].map((rate) => {
+      const step = tuneStep(state, rate, wan, 0.02);
+      state = step.state;
+      return step.add;
+    });
+    expect(steps).toEqual([0, 0, 1]);
+    expect(state.connections).toBe(2);
+    // Loopback: the same window over 0.2 ms carries 10 GB/s; one session ramps up with CPU to spare
+    // (35 % idle at 45 MB/s: the CPU rule would have added), then pushes 400 MB/s with the CPUs full.
+    const loopback = tunerLimits(8, undefined, { bytes: 2 * 1024 * 1024, rttMs: 0.2 });
+    state = startTuning(1, loopback);
+    for (const [rate, idle] of [[0, 0], [45e6, 0.35], [120e6, 0.28], [400e6, 0.01], [390e6, 0.05], [410e6, 0]]) {
+      const step = tuneStep(state, rate!, loopback, idle);
+      expect(step.add).toBe(0);
+      state = step.state;
+    }
+    expect(state).toEqual({ connections: 1, settling: 0, done: false });
+  });
+
+  it('knows a window only from a measured round trip, never under FCP_TEST_TUNER', () => {
+    expect(tunerLimits(8).windowRate).toBeUndefined();
+    expect(tunerLimits(8, undefined, { bytes: 1e6, rttMs: 0 }).windowRate).toBeUndefined();
+    expect(tunerLimits(8, { windowMs: 30, minGain: 0 }, { bytes: 1e6, rttMs: 50 }).windowRate).toBeUndefined();
+    expect(tunerLimits(8, undefined, { bytes: 1e6, rttMs: 50 }).windowRate).toBe(2e7);
+    expect(windowBound(TUNE_WINDOW_BOUND_SHARE * 3 * 2e7, 3, { max: 8, minGain: 0, minRate: 0, minIdle: 0, windowRate: 2e7 })).toBe(true);
+    expect(windowBound(TUNE_WINDOW_BOUND_SHARE * 3 * 2e7 * 0.99, 3, { max: 8, minGain: 0, minRate: 0, minIdle: 0, windowRate: 2e7 })).toBe(false);
   });
 });
 

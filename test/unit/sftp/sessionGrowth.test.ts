@@ -1,4 +1,5 @@
 import { growSessions, SFTP_MAX_SESSIONS } from '../../../src/sftp/sessionGrowth';
+import { SERVER_WINDOW_BYTES } from '../../../src/sftp/sessions';
 
 /** Resolves once `check` holds, polling every 5 ms; fails the test after 10 s. */
 async function until(check: () => boolean): Promise<void> {
@@ -38,6 +39,7 @@ async function tuneToTheEnd(copy: ReturnType<typeof copyAt>, add: () => Promise<
   const growth = growSessions({
     sessions: 1,
     rttMs: 0,
+    windowBytes: SERVER_WINDOW_BYTES,
     bytesMoved: () => copy.bytesMoved(),
     add,
     log: (line) => logged.push(line),
@@ -61,7 +63,7 @@ describe('growSessions', () => {
     });
     expect(copy.sessions).toBe(SFTP_MAX_SESSIONS);
     expect(logged.filter((line) => /opening \d+ more/.test(line)).map((line) => /opening (\d+) more/.exec(line)![1])).toEqual(['1', '2', '4']);
-    expect(logged[logged.length - 1]).toBe(`sftp: sessions tuned: ${SFTP_MAX_SESSIONS} of at most ${SFTP_MAX_SESSIONS}`);
+    expect(logged[logged.length - 1]).toMatch(new RegExp(`^sftp: sessions tuned: ${SFTP_MAX_SESSIONS} of at most ${SFTP_MAX_SESSIONS} \\(\\d+ MB/s over 4 sessions, CPUs \\d+ % idle\\)$`));
   });
 
   test('an addition that does not raise goodput by the gain ends tuning there', async () => {
@@ -69,7 +71,7 @@ describe('growSessions', () => {
     const copy = copyAt(() => 1e9);
     const logged = await tuneToTheEnd(copy, async () => copy.added());
     expect(copy.sessions).toBe(2);
-    expect(logged[logged.length - 1]).toBe(`sftp: sessions tuned: 2 of at most ${SFTP_MAX_SESSIONS}`);
+    expect(logged[logged.length - 1]).toMatch(new RegExp(`^sftp: sessions tuned: 2 of at most ${SFTP_MAX_SESSIONS} \\(\\d+ MB/s over 2 sessions, CPUs \\d+ % idle\\)$`));
   });
 
   test('a session that cannot be opened stops the growth with a line saying so; stop() ends a window at once', async () => {
@@ -77,6 +79,7 @@ describe('growSessions', () => {
     const growth = growSessions({
       sessions: 1,
       rttMs: 0,
+    windowBytes: SERVER_WINDOW_BYTES,
       bytesMoved: () => Date.now() * 1000,
       add: async () => {
         throw new Error('MaxStartups');
@@ -87,7 +90,7 @@ describe('growSessions', () => {
     await until(() => logged.some((line) => line.includes('could not be opened')));
     expect(logged).toContain('sftp: another session could not be opened (MaxStartups); going on with those open');
     growth.stop();
-    const idle = growSessions({ sessions: 1, rttMs: 0, bytesMoved: () => 0, add: async () => undefined, log: (line) => logged.push(line), forced: { windowMs: 60_000, minGain: 0 } });
+    const idle = growSessions({ sessions: 1, rttMs: 0, windowBytes: SERVER_WINDOW_BYTES, bytesMoved: () => 0, add: async () => undefined, log: (line) => logged.push(line), forced: { windowMs: 60_000, minGain: 0 } });
     // A 60 s window: were stop() not to end it, jest would report an open handle past the test.
     idle.stop();
   });
