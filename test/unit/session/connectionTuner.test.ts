@@ -200,7 +200,8 @@ describe('tuneStep with a known window (SFTP)', () => {
     );
   });
 
-  it('a measured window-bound window adds whatever the CPUs say, unless the last addition did not pay', () => {
+  /** Tunes over arbitrary windows with a known session window, calling `check` for each window that is measured and follows an addition that paid (or none). */
+  function eachPaidWindow(check: (state: TunerState, step: TunerStep, bound: boolean, limits: TunerLimits) => void): void {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: MAX_CONNECTIONS }),
@@ -214,39 +215,25 @@ describe('tuneStep with a known window (SFTP)', () => {
             const step = tuneStep(state, rate, limits, idle);
             const measured = !state.done && state.settling === 0 && rate > 0 && rate >= limits.minRate;
             const paid = state.before === undefined || rate >= state.before * (1 + limits.minGain);
-            if (measured && paid && windowBound(rate, state.connections, limits)) {
-              expect(step.add).toBe(Math.min(state.connections, limits.max - state.connections));
-            }
-            state = step.state;
-          }
-        },
-      ),
-    );
-  });
-
-  it('a window that is not window-bound adds nothing and does not end tuning, whatever the CPUs say', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: MAX_CONNECTIONS }),
-        limitsArb,
-        windowRateArb,
-        fc.array(fc.tuple(rateArb, idleArb), { maxLength: 40 }),
-        (initial, bare, windowRate, windows) => {
-          const limits = { ...bare, windowRate };
-          let state = startTuning(Math.min(initial, limits.max), limits);
-          for (const [rate, idle] of windows) {
-            const step = tuneStep(state, rate, limits, idle);
-            const measured = !state.done && state.settling === 0 && rate > 0 && rate >= limits.minRate;
-            const paid = state.before === undefined || rate >= state.before * (1 + limits.minGain);
-            if (measured && paid && !windowBound(rate, state.connections, limits)) {
-              expect(step).toEqual({ state, add: 0 });
-            }
+            if (measured && paid) check(state, step, windowBound(rate, state.connections, limits), limits);
             expect(step.state.connections).toBeLessThanOrEqual(limits.max);
             state = step.state;
           }
         },
       ),
     );
+  }
+
+  it('a measured window-bound window adds whatever the CPUs say, unless the last addition did not pay', () => {
+    eachPaidWindow((state, step, bound, limits) => {
+      if (bound) expect(step.add).toBe(Math.min(state.connections, limits.max - state.connections));
+    });
+  });
+
+  it('a window that is not window-bound adds nothing and does not end tuning, whatever the CPUs say', () => {
+    eachPaidWindow((state, step, bound) => {
+      if (!bound) expect(step).toEqual({ state, add: 0 });
+    });
   });
 
   it('on the 50 ms WAN grows a push past one session with the CPUs full; on loopback stays at one, even with CPU to spare', () => {
