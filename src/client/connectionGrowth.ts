@@ -7,7 +7,6 @@ import { idleMeter } from '../cpuIdle';
 import { FcpError } from '../errors';
 import { ForcedTuning, startTuning, tunerLimits, tunerWindowMs, tuneStep } from '../session/connectionTuner';
 
-
 /**
  * For tests only: `WINDOW_MS:MIN_GAIN` replaces the measuring window and the gain an addition
  * must bring (`50:-1` adds at every 50 ms window that moved a byte, whatever the goodput), so that a short copy on

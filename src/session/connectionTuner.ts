@@ -39,7 +39,6 @@ export const TUNE_MIN_RATE = 256 * 1024;
  */
 export const TUNE_MIN_IDLE = 0.2;
 /**
-/**
  * A window is window-bound when its goodput is at least this share of connections x windowRate.
  * Measured on the emulated 50 ms WAN (2026-12-05, load 5-8, CPUs 0-1 % idle all along): one SFTP
  * session pushed 38-40 MB/s against the 38 MB/s its server's 2 MiB window carries per round trip

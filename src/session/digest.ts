@@ -7,8 +7,7 @@
  * before its turn waits in a map until the hashes before it are in. Memory therefore follows how
  * far out of order chunks arrive, not the size of the file.
  */
-import * as crypto from 'node:crypto';
-import { createHash, Hash } from 'node:crypto';
+import { createHash, Hash, hash } from 'node:crypto';
 import { FcpError } from '../errors';
 import { DIGEST_SIZE, HASH_SIZE } from '../protocol/constants';
 
@@ -120,4 +119,4 @@ export function singleChunkDigest(size: number, chunkSize: number, hash: bigint)
 
 /** SHA-256 of `input` in one call: crypto.hash where Node has it (20.12 on), else a context. */
 const sha256: (input: Buffer) => Buffer =
-  typeof crypto.hash === 'function' ? (input) => crypto.hash('sha256', input, 'buffer') as unknown as Buffer : (input) => createHash('sha256').update(input).digest();
+  typeof hash === 'function' ? (input) => hash('sha256', input, 'buffer') as unknown as Buffer : (input) => createHash('sha256').update(input).digest();

@@ -77,24 +77,17 @@ export interface Recorded {
   ino?: number;
 }
 
-interface Row {
-  path: Buffer;
-  hash: string;
-  mode: number;
-  size: number;
-  mtime_us: number;
-  dev: number | null;
-  ino: number | null;
-}
+/** A row as better-sqlite3 gives it in raw mode (arrays, not an object per row), in ROW_COLUMNS' order. */
+type Row = [path: Buffer, hash: string, mode: number, size: number, mtimeUs: number, dev: number | null, ino: number | null];
+const ROW_COLUMNS = 'path, hash, mode, size, mtime_us, dev, ino';
 
-function recordedOf(row: Row): Recorded {
-  const path = row.path.toString('latin1');
-  const inode = row.dev === null || row.ino === null ? {} : { dev: row.dev, ino: row.ino };
-  return { path, hash: row.hash, mode: row.mode, size: row.size, mtimeUs: row.mtime_us, ...inode };
+function recordedOf([path, hash, mode, size, mtimeUs, dev, ino]: Row): Recorded {
+  const text = path.toString('latin1');
+  return dev === null || ino === null ? { path: text, hash, mode, size, mtimeUs } : { path: text, hash, mode, size, mtimeUs, dev, ino };
 }
 
 function byPath(rows: readonly Row[]): Map<string, Recorded> {
-  return new Map(rows.map((row) => [row.path.toString('latin1'), recordedOf(row)]));
+  return new Map(rows.map(recordedOf).map((recorded) => [recorded.path, recorded]));
 }
 
 /** fcp's record of the directory on its machine in the pair `here` and `there` (locations as given, local paths made absolute). */
@@ -170,7 +163,7 @@ export class TwoWayDb {
 
   /** Every recorded path, by path. */
   all(): Map<string, Recorded> {
-    return byPath(this.guarded(() => this.db.prepare('SELECT * FROM side').all() as Row[]));
+    return byPath(this.guarded(() => this.db.prepare(`SELECT ${ROW_COLUMNS} FROM side`).raw(true).all() as Row[]));
   }
 
   /** Every recorded path from `lo` (inclusive) up to `hi` (exclusive) in byte order, either end open when undefined, one at a time (a sweep compares them with a walk without holding them all). */
@@ -178,11 +171,8 @@ export class TwoWayDb {
     const bounds = [...(lo === undefined ? [] : ['path >= ?']), ...(hi === undefined ? [] : ['path < ?'])];
     const args = [lo, hi].filter((bound): bound is string => bound !== undefined).map((bound) => Buffer.from(bound, 'latin1'));
     this.guarded(() => {
-      // Rows as arrays: a sweep reads every row of its slice, and an object per row is garbage at once.
-      const select = this.db.prepare(`SELECT path, hash, mode, size, mtime_us, dev, ino FROM side${bounds.length > 0 ? ` WHERE ${bounds.join(' AND ')}` : ''}`).raw(true);
-      for (const [path, hash, mode, size, mtimeUs, dev, ino] of select.iterate(...args) as IterableIterator<[Buffer, string, number, number, number, number | null, number | null]>) {
-        visit(dev === null || ino === null ? { path: path.toString('latin1'), hash, mode, size, mtimeUs } : { path: path.toString('latin1'), hash, mode, size, mtimeUs, dev, ino });
-      }
+      const select = this.db.prepare(`SELECT ${ROW_COLUMNS} FROM side${bounds.length > 0 ? ` WHERE ${bounds.join(' AND ')}` : ''}`).raw(true);
+      for (const row of select.iterate(...args) as IterableIterator<Row>) visit(recordedOf(row));
     });
   }
 
@@ -202,7 +192,7 @@ export class TwoWayDb {
   /** The recorded paths that are one of `paths` or below one (a narrowed listing's rows), by path. */
   within(paths: Iterable<string>): Map<string, Recorded> {
     // Below `p`: from `p/` up to `p0` ('0' is the byte after '/'), as the BLOB keys compare.
-    const select = this.db.prepare('SELECT * FROM side WHERE path = ? OR (path >= ? AND path < ?)');
+    const select = this.db.prepare(`SELECT ${ROW_COLUMNS} FROM side WHERE path = ? OR (path >= ? AND path < ?)`).raw(true);
     const rows: Row[] = [];
     this.guarded(() => {
       for (const path of paths) rows.push(...(select.all(Buffer.from(path, 'latin1'), Buffer.from(`${path}/`, 'latin1'), Buffer.from(`${path}0`, 'latin1')) as Row[]));
