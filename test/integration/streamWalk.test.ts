@@ -11,6 +11,8 @@ import { testBothLocalPaths } from './helpers/localPaths';
 import { describeRun, killAll } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 import { WALK_AHEAD } from '../../src/transfer/walk';
+import { READ_AHEAD_BYTES } from '../../src/transfer/smallFile';
+import { INLINE_MAX } from '../../src/protocol/constants';
 
 // A few seconds on an idle machine; minutes on a loaded one of two cores shared by many.
 jest.setTimeout(600_000);
@@ -25,13 +27,24 @@ const FILES_PER_DIR = 500;
  */
 const DIRS = Math.ceil((2 * WALK_AHEAD) / FILES_PER_DIR);
 const FILES = DIRS * FILES_PER_DIR + 1;
+/**
+ * The first directories' files are as large as files sent inline get, so that a push's read-ahead
+ * during a slow login (smallFile.ts readAhead: up to 16,384 entries, but READ_AHEAD_BYTES of small
+ * files) stops within them, far short of the window: a login that took seconds on a loaded machine
+ * otherwise let it walk the whole tree, and the first count was every file.
+ */
+const FULL_DIRS = Math.ceil(READ_AHEAD_BYTES / INLINE_MAX / FILES_PER_DIR);
 
 /** DIRS directories of FILES_PER_DIR small files (each its own content and mode), and one larger file at the end. */
 function buildTree(root: string): void {
   for (let d = 0; d < DIRS; d++) {
     const dir = path.join(root, `d${String(d).padStart(3, '0')}`);
     fs.mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < FILES_PER_DIR; f++) fs.writeFileSync(path.join(dir, `f${f}`), `${d}/${f}\n`, { mode: f % 2 ? 0o600 : 0o644 });
+    for (let f = 0; f < FILES_PER_DIR; f++) {
+      const name = `${d}/${f}\n`;
+      const content = d < FULL_DIRS ? Buffer.alloc(INLINE_MAX, name) : name;
+      fs.writeFileSync(path.join(dir, `f${f}`), content, { mode: f % 2 ? 0o600 : 0o644 });
+    }
   }
   fs.mkdirSync(path.join(root, 'zz'));
   fs.writeFileSync(path.join(root, 'zz', 'last.bin'), Buffer.alloc(300_000, 7));
