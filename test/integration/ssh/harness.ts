@@ -332,10 +332,13 @@ export function processesWithArgument(arg: string): number[] {
  * and its processes (node with the link as an argument of its own; fcp and the shell sshd runs
  * have it only inside a longer argument), which no other test's runs are among.
  */
-export function ownFcpd(sshd: Sshd, dir: string): { command: string; running(): number[] } {
+export function ownFcpd(sshd: Sshd, dir: string): { command: string; running(): number[]; ended(): Promise<void> } {
   const link = path.join(dir, unique('fcpd'));
   fs.symlinkSync(FCPD, link);
-  return { command: fcpdCommand(sshd.stateDir, '', link), running: () => processesWithArgument(link) };
+  const running = (): number[] => processesWithArgument(link);
+  // A signalled fcpd is gone once the kernel has run its exit, which a loaded machine delays:
+  // waited for, but far short of the minute a reused fcpd would wait for another round.
+  return { command: fcpdCommand(sshd.stateDir, '', link), running, ended: () => waitFor('fcpd to end', () => running().length === 0, 15_000) };
 }
 
 /** Every file below root as `name: content`, sorted (fcp's partial files of a transfer under way left out). */

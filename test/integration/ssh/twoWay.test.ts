@@ -51,7 +51,7 @@ test('one SSH login: files both ways, a deletion there, both edits kept; SIGTERM
   expect(fcp.records()).toContainEqual(expect.objectContaining({ event: 'conflict', path: 'a.txt', conflict: 'bothEdited' }));
   expect(logins() - before).toBe(1);
   // fcpd --serve --reuse would have waited a minute for another round: it was ended with the watch.
-  expect(fcpd.running()).toEqual([]);
+  await fcpd.ended();
 });
 
 test('a change on the host is synced without waiting for --interval (fcpd reports it); a lost record here deletes nothing', async () => {

@@ -41,5 +41,5 @@ test('one SSH login serves the initial sync and every round; SIGTERM ends it wit
   expect(rounds()).toBeGreaterThanOrEqual(3);
   expect(logins() - before).toBe(1);
   // fcpd --serve --reuse would have waited a minute for another round: it was ended with the watch.
-  expect(fcpd.running()).toEqual([]);
+  await fcpd.ended();
 });
