@@ -41,6 +41,8 @@ function localTools(): Tool[] {
     { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
     // What a copy in one Node process must call and hash, with nothing else (bench/localFloor.ts).
     { label: 'floor: one Node process, its system calls and xxh64 alone', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, d.path, path.join(out, d.name)] },
+    // The same calls on two threads: reads on the main thread, writes in a worker fed through shared memory.
+    { label: 'floor: the same, the writes in a worker thread', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, '--threads', d.path, path.join(out, d.name)] },
     fcp('fcp (in one process)'),
     // BASELINE=DIR: an older build of fcp (its own bin/fcp, built) measured in the same run, as bench/remote.sh takes it.
     ...(process.env.BASELINE ? [{ label: `fcp before (${process.env.BASELINE})`, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(process.env.BASELINE!, 'bin', 'fcp'), '-q', '-r', d.path, out] }] : []),

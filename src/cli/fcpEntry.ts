@@ -1,5 +1,5 @@
 /** The fcp command as npm run build bundles it into dist/fcp.js, which bin/fcp loads. */
-import { usedSsh } from '../ssh/sshClient';
+import { usedSsh } from '../ssh/ssh2Module';
 import { trace } from '../trace';
 import { runCommand } from './entry';
 import { main } from './fcp';

@@ -13,37 +13,13 @@ import type { JobInfo } from '../jobs/jobView';
 import { isRunning } from '../state/running';
 import { showJson, showText } from '../showName';
 import { formatBytes, formatDuration } from './format';
+import type { JobCommand, JobFlags } from './jobFlags';
 import { Reporter } from './reporter';
 
-/** Each job option, by its attribute in commander's options, as the user writes it. */
-const FLAGS = { background: '--background', jobs: '--jobs', job: '--job', attach: '--attach', cancel: '--cancel', retry: '--retry', checkLogin: '--check-login' } as const;
-export type JobCommand = keyof typeof FLAGS;
 /** How often --attach and --cancel look at the job's record. */
 const POLL_MS = 250;
 /** --cancel waits this long for the job's process to stop. */
 const CANCEL_WAIT_MS = 15_000;
-
-export interface JobFlags {
-  background?: boolean;
-  jobs?: boolean;
-  job?: string;
-  attach?: string;
-  cancel?: string;
-  discard?: boolean;
-  retry?: string;
-  checkLogin?: string;
-  json?: boolean;
-}
-
-/** The job option given, if any; two of them, or --discard without --cancel, are a usage error. */
-export function jobCommandOf(flags: JobFlags): JobCommand | undefined {
-  const given = (Object.keys(FLAGS) as JobCommand[]).filter((key) => flags[key] !== undefined && flags[key] !== false);
-  if (given.length > 1) {
-    throw new FcpError('FCP_ERR_USAGE', `${given.map((key) => FLAGS[key]).join(' and ')} were both given`, { hint: 'give one job option at a time' });
-  }
-  if (flags.discard && given[0] !== 'cancel') throw new FcpError('FCP_ERR_USAGE', '--discard goes with --cancel ID', { hint: 'fcp --cancel ID --discard' });
-  return given[0];
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

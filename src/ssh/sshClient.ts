@@ -11,10 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Duplex } from 'node:stream';
 import type { AuthenticationType, Client, ClientChannel } from 'ssh2';
-import type * as Ssh2 from 'ssh2';
 import { FcpError } from '../errors';
 import { trace } from '../trace';
 import { ConnectTarget, connectError, socketConnectError, tcpConnect } from '../wire/tcpConnect';
+import { ssh2 } from './ssh2Module';
 import { keyTypeOfBlob, loadKnownHosts, orderHostKeyAlgorithms, verifyHostKey } from './knownHosts';
 import type { Prompter } from './prompt';
 import type { JumpHop, ResolvedHost } from './sshConfig';
@@ -44,24 +44,6 @@ export interface SshConnection {
   /** A TCP connection from the SSH server's side to host:port, carried inside SSH. */
   forwardOut(host: string, port: number): Promise<Duplex>;
   close(): void;
-}
-
-/**
- * ssh2's modules take a while to run (65 ms from node_modules; less from dist/fcp.js, where it is
- * bundled and in the code cache): they run while the first TCP handshake is under way
- * (connectSsh) rather than before it starts.
- */
-let ssh2Loaded = false;
-
-function ssh2(): typeof Ssh2 {
-  ssh2Loaded = true;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('ssh2') as typeof Ssh2;
-}
-
-/** Whether this process logged in over SSH (or began to): its V8 code cache is then an SSH run's (src/cli/codeCache.ts). */
-export function usedSsh(): boolean {
-  return ssh2Loaded;
 }
 
 function nameOf(host: ResolvedHost): string {
