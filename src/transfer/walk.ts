@@ -141,9 +141,10 @@ function specialKind(stat: fs.BigIntStats): string {
 function join(dir: Buffer, name: Buffer | string): Buffer {
   if (typeof name !== 'string') return Buffer.concat([dir, SLASH, name]);
   const joined = Buffer.allocUnsafe(dir.length + 1 + name.length);
-  dir.copy(joined);
+  joined.set(dir);
   joined[dir.length] = 0x2f;
-  joined.write(name, dir.length + 1, 'latin1');
+  // By hand: Buffer.write's call into C++ cost more than the copy of a name of tens of bytes (2.7 % of a push's sender).
+  for (let i = 0, at = dir.length + 1; i < name.length; i++, at++) joined[at] = name.charCodeAt(i);
   return joined;
 }
 
