@@ -17,7 +17,7 @@ import { DATA_NAMES, makeData, MANY_FILES_NAMES, treeDigest, type DataName, type
 import { LINK_NAMES, openLink, type LinkName } from './suite/links';
 import { measureAll } from './suite/measure';
 import { newResults, printCase, saveResults, writeDocs } from './suite/report';
-import { timedFcpd, toolsFor, type Direction } from './suite/tools';
+import { FCPD_USAGE, timedFcpd, toolsFor, type Direction } from './suite/tools';
 
 interface Plan {
   cases: Map<LinkName, DataName[]>;
@@ -71,7 +71,7 @@ function main(): void {
       }
       return made;
     };
-    const fcpdLog = path.join(work, 'fcpd.usage');
+    const fcpdLog = path.join(work, FCPD_USAGE);
     const fcpdPath = timedFcpd(work, fcpdLog);
     for (const [linkName, dataNames] of plan.cases) {
       const link = openLink(linkName, work);

@@ -24,10 +24,13 @@ const FCP = path.join(REPO, 'bin', 'fcp');
 const FLOOR_COPY = path.join(REPO, 'dist', 'bench', 'floorCopy.js');
 const LOCAL_FLOOR = path.join(REPO, 'dist', 'bench', 'localFloor.js');
 
-/** fcpd under GNU time, appending "user system maxRSS-KiB" to `log` when it exits. */
-export function timedFcpd(work: string, log: string): string {
-  const wrapper = path.join(work, 'fcpd-timed');
-  fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o ${log} -f '%U %S %M' ${NODE} ${path.join(REPO, 'bin', 'fcpd')} "$@"\n`, { mode: 0o755 });
+/** The file, in the run's work directory, where the timed fcpds append their usage. */
+export const FCPD_USAGE = 'fcpd.usage';
+
+/** fcpd (of `repo`, this checkout by default) under GNU time, appending "user system maxRSS-KiB" to `log` when it exits. */
+export function timedFcpd(work: string, log: string, repo = REPO): string {
+  const wrapper = path.join(work, repo === REPO ? 'fcpd-timed' : 'fcpd-timed-baseline');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o ${log} -f '%U %S %M' ${NODE} ${path.join(repo, 'bin', 'fcpd')} "$@"\n`, { mode: 0o755 });
   return wrapper;
 }
 
@@ -68,6 +71,15 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, 
     role: 'fcp',
     command: (d, out) => [NODE, FCP, '-q', '-r', '-F', config, '--fcpd-path', fcpdPath, ...options, ...ends(d, out)],
   });
+  // BASELINE=DIR: an older build (its bin/fcp and, timed alike, its bin/fcpd) measured in the same run.
+  const baseline = process.env.BASELINE;
+  const before: Tool[] = baseline
+    ? [{
+        label: `fcp before (${baseline})`,
+        role: 'fcp',
+        command: (d, out) => [NODE, path.join(baseline, 'bin', 'fcp'), '-q', '-r', '-F', config, '--fcpd-path', timedFcpd(path.dirname(fcpdPath), path.join(path.dirname(fcpdPath), FCPD_USAGE), baseline), ...ends(d, out)],
+      }]
+    : [];
   const tar = (d: DataSet, out: string): string =>
     direction === 'push'
       ? `tar -C ${path.dirname(d.path)} -cf - ${d.name} | ${ssh} ${host} tar -C ${out} -xf -`
@@ -77,6 +89,7 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, 
     { label: 'rsync -a -e ssh', role: 'peer', command: (d, out) => { const [from, to] = ends(d, out); return ['rsync', '-a', '-e', ssh, from, `${to}/`]; } },
     { label: 'tar c | ssh tar x', role: noScp ? 'baseline' : 'peer', command: (d, out) => ['sh', '-c', tar(d, out)] },
     fcp('fcp (default: AES-256-GCM, connections tuned at run time)'),
+    ...before,
     fcp('fcp --no-encrypt', '--no-encrypt'),
     fcp('fcp -n 1', '-n', '1'),
     // The default before the tuning (issue 14).

@@ -237,7 +237,9 @@ export class SourceFollower {
       return this.sink.log(`follow: ${showName(entry.source)} is gone`);
     }
     this.sink.notice(RESYNC_EVENT[reason], entry.path);
-    this.sink.announceMore([{ ...entry, size: now.size, mtimeNs: now.mtimeNs }], true);
+    // Not a spread: a walked entry makes its paths when asked (walk.ts), they are no fields of its own.
+    const { path, source, perm, ids } = entry;
+    this.sink.announceMore([{ kind: 'file', path, source, perm, ids, size: now.size, mtimeNs: now.mtimeNs }], true);
   }
 
   /** Walks the sources again: what it finds that was never announced is announced now. */

@@ -49,6 +49,7 @@ import type { SignedBlock } from '../delta/blocks';
 import type { CopyPiece } from '../delta/plan';
 import { newSignatureLimit, SignatureCollector, signatureLimit, signatureMessages } from '../delta/signature';
 import { FollowLedger } from '../follow/ledger';
+import { FileIdMap } from './fileIds';
 
 /** Attempts at one chunk before its file fails with FCP_ERR_VERIFY (PROTOCOL.md §7.3, §12). */
 export const MAX_CHUNK_ATTEMPTS = 3;
@@ -494,10 +495,10 @@ function describe(file: IncomingFile): string {
 
 export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly chunkSize: number;
-  private readonly files = new Map<number, IncomingFile>();
+  private readonly files = new FileIdMap<IncomingFile>();
   private readonly failedFiles = new Map<number, FailedFile>();
   /** FILE_INLINE files the owner is writing: their sizes by file_id. */
-  private readonly inlineFiles = new Map<number, number>();
+  private readonly inlineFiles = new FileIdMap<number>();
   /**
    * Files answered with FILE_SAME: a FILE_ERROR of the sender's that crossed the answer is dropped.
    * Runs of ids, not one record per file: a rerun answers a whole tree so.
@@ -1260,7 +1261,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly deltaEarly: boolean;
   /** A FILE_INFO went out: from then on the chunk size is fixed. */
   private fileInfoSent = false;
-  private readonly files = new Map<number, OutgoingFile>();
+  private readonly files = new FileIdMap<OutgoingFile>();
   private readonly failedFiles = new Set<number>();
   /** FILE_INLINE files waiting for FILE_OK or FILE_ERROR, and their bytes. */
   private inlineFiles = 0;

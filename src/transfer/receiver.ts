@@ -12,6 +12,7 @@ import type { Message } from '../protocol/messages';
 import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
 import { singleChunkDigest } from '../session/digest';
 import type { EntryScope } from '../session/entryScope';
+import { FileIdMap } from '../session/fileIds';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
@@ -89,7 +90,7 @@ export function partialDirBytes(dir: string | undefined): Buffer | undefined {
 export class ReceiveEngine extends TransferRun {
   private readonly machine: TransferReceiver;
   private readonly writer: FileWriter;
-  private readonly files = new Map<number, IncomingFile>();
+  private readonly files = new FileIdMap<IncomingFile>();
   /** Directories that could not be created, by entry path (latin1): what is inside them fails. */
   private readonly failedDirectories = new Map<string, FcpError>();
   private readonly waitingWrites: number[];

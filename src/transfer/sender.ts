@@ -26,6 +26,7 @@ import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { OutstandingChunks } from '../session/dataLoss';
+import { FileIdMap } from '../session/fileIds';
 import { chunkCount, FileDigest, singleChunkDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
@@ -137,7 +138,7 @@ export class SendEngine extends TransferRun {
   private started = false;
   private readonly files = new Map<number, SendingFile>();
   /** Entries (by file_id) announced and not yet over. */
-  private readonly announced = new Map<number, FileEntry>();
+  private readonly announced = new FileIdMap<FileEntry>();
   /** Feature DELTA: files being cut into blocks before FILE_READY, by file_id; each holds a descriptor. */
   private readonly earlyScans = new Map<number, EarlyScan>();
   /**
@@ -180,7 +181,7 @@ export class SendEngine extends TransferRun {
   /** What the receiver's DEST_STATE said (feature DEST_STATE): whether its destination holds entries; undefined until it came. */
   private destinationHolds: boolean | undefined;
   /** xxh64 of files sent inline and not yet over, for their digest in file events. */
-  private readonly inlineHashes = new Map<number, bigint>();
+  private readonly inlineHashes = new FileIdMap<bigint>();
   /** Announcing waits for the control connection to take the last burst of inline files, or for a descriptor to read them. */
   private announcePaused = false;
   /** An announce() is set for the next turn of the event loop (announceSoon). */
