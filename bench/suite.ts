@@ -72,7 +72,7 @@ function main(): void {
       return made;
     };
     const fcpdLog = path.join(work, 'fcpd.usage');
-    const fcpdPath = timedFcpd(work, fcpdLog);
+    const fcpd = { ours: timedFcpd(work, fcpdLog), baseline: process.env.BASELINE ? timedFcpd(work, fcpdLog, process.env.BASELINE) : undefined };
     for (const [linkName, dataNames] of plan.cases) {
       const link = openLink(linkName, work);
       try {
@@ -81,7 +81,7 @@ function main(): void {
         for (const name of dataNames) {
           const { set, digest } = dataSet(name);
           for (const direction of directions) {
-            const tools = toolsFor(link, direction, fcpdPath, set).filter((tool) => !plan.tools || (tool.role === 'baseline' && plan.baseline) || plan.tools.test(tool.label));
+            const tools = toolsFor(link, direction, fcpd, set).filter((tool) => !plan.tools || (tool.role === 'baseline' && plan.baseline) || plan.tools.test(tool.label));
             const result = {
               data: { name: set.name, title: set.title, bytes: set.bytes, files: set.files },
               direction,
