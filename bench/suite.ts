@@ -17,7 +17,7 @@ import { DATA_NAMES, makeData, MANY_FILES_NAMES, treeDigest, type DataName, type
 import { LINK_NAMES, openLink, type LinkName } from './suite/links';
 import { measureAll } from './suite/measure';
 import { newResults, printCase, saveResults, writeDocs } from './suite/report';
-import { FCPD_USAGE, timedFcpd, toolsFor, type Direction } from './suite/tools';
+import { timedFcpd, toolsFor, type Direction } from './suite/tools';
 
 interface Plan {
   cases: Map<LinkName, DataName[]>;
@@ -71,8 +71,8 @@ function main(): void {
       }
       return made;
     };
-    const fcpdLog = path.join(work, FCPD_USAGE);
-    const fcpdPath = timedFcpd(work, fcpdLog);
+    const fcpdLog = path.join(work, 'fcpd.usage');
+    const fcpd = { ours: timedFcpd(work, fcpdLog), baseline: process.env.BASELINE ? timedFcpd(work, fcpdLog, process.env.BASELINE) : undefined };
     for (const [linkName, dataNames] of plan.cases) {
       const link = openLink(linkName, work);
       try {
@@ -81,7 +81,7 @@ function main(): void {
         for (const name of dataNames) {
           const { set, digest } = dataSet(name);
           for (const direction of directions) {
-            const tools = toolsFor(link, direction, fcpdPath, set).filter((tool) => !plan.tools || (tool.role === 'baseline' && plan.baseline) || plan.tools.test(tool.label));
+            const tools = toolsFor(link, direction, fcpd, set).filter((tool) => !plan.tools || (tool.role === 'baseline' && plan.baseline) || plan.tools.test(tool.label));
             const result = {
               data: { name: set.name, title: set.title, bytes: set.bytes, files: set.files },
               direction,

@@ -24,15 +24,22 @@ const FCP = path.join(REPO, 'bin', 'fcp');
 const FLOOR_COPY = path.join(REPO, 'dist', 'bench', 'floorCopy.js');
 const LOCAL_FLOOR = path.join(REPO, 'dist', 'bench', 'localFloor.js');
 
-/** The file, in the run's work directory, where the timed fcpds append their usage. */
-export const FCPD_USAGE = 'fcpd.usage';
-
-/** fcpd (of `repo`, this checkout by default) under GNU time, appending "user system maxRSS-KiB" to `log` when it exits. */
+/** fcpd (of `repo`: this checkout, or BASELINE's) under GNU time, appending "user system maxRSS-KiB" to `log` when it exits. */
 export function timedFcpd(work: string, log: string, repo = REPO): string {
   const wrapper = path.join(work, repo === REPO ? 'fcpd-timed' : 'fcpd-timed-baseline');
   fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o ${log} -f '%U %S %M' ${NODE} ${path.join(repo, 'bin', 'fcpd')} "$@"\n`, { mode: 0o755 });
   return wrapper;
 }
+
+/** The timed fcpd wrappers (timedFcpd) fcp's rows are given: this checkout's, and BASELINE's when set. */
+export interface FcpdPaths {
+  ours: string;
+  baseline?: string;
+}
+
+/** BASELINE=DIR: an older build of fcp (its own bin/fcp and bin/fcpd, built) measured in the same run, as bench/remote.sh takes it. */
+const BASELINE = process.env.BASELINE;
+const baselineLabel = `fcp before (${BASELINE})`;
 
 const floorKind = (data: DataSet) => (data.directory ? 'tree' : 'file');
 
@@ -47,8 +54,7 @@ function localTools(): Tool[] {
     // The same calls on two threads: reads on the main thread, writes in a worker fed through shared memory.
     { label: 'floor: the same, the writes in a worker thread', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, '--threads', d.path, path.join(out, d.name)] },
     fcp('fcp (in one process)'),
-    // BASELINE=DIR: an older build of fcp (its own bin/fcp, built) measured in the same run, as bench/remote.sh takes it.
-    ...(process.env.BASELINE ? [{ label: `fcp before (${process.env.BASELINE})`, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(process.env.BASELINE!, 'bin', 'fcp'), '-q', '-r', d.path, out] }] : []),
+    ...(BASELINE ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', d.path, out] }] : []),
     fcp('fcp --no-verify', '--no-verify'),
     fcp('fcp --via-fcpd', '--via-fcpd'),
   ];
@@ -60,7 +66,7 @@ function localTools(): Tool[] {
  */
 const scpSitsOut = (link: Link, data: DataSet): boolean => data.many === true || (link.iperf !== undefined && data.directory);
 
-function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, noScp: boolean): Tool[] {
+function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, noScp: boolean): Tool[] {
   const host = link.host!;
   const config = link.sshConfig!;
   const ssh = `ssh -F ${config}`;
@@ -69,17 +75,8 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, 
   const fcp = (label: string, ...options: string[]): Tool => ({
     label,
     role: 'fcp',
-    command: (d, out) => [NODE, FCP, '-q', '-r', '-F', config, '--fcpd-path', fcpdPath, ...options, ...ends(d, out)],
+    command: (d, out) => [NODE, FCP, '-q', '-r', '-F', config, '--fcpd-path', fcpd.ours, ...options, ...ends(d, out)],
   });
-  // BASELINE=DIR: an older build (its bin/fcp and, timed alike, its bin/fcpd) measured in the same run.
-  const baseline = process.env.BASELINE;
-  const before: Tool[] = baseline
-    ? [{
-        label: `fcp before (${baseline})`,
-        role: 'fcp',
-        command: (d, out) => [NODE, path.join(baseline, 'bin', 'fcp'), '-q', '-r', '-F', config, '--fcpd-path', timedFcpd(path.dirname(fcpdPath), path.join(path.dirname(fcpdPath), FCPD_USAGE), baseline), ...ends(d, out)],
-      }]
-    : [];
   const tar = (d: DataSet, out: string): string =>
     direction === 'push'
       ? `tar -C ${path.dirname(d.path)} -cf - ${d.name} | ${ssh} ${host} tar -C ${out} -xf -`
@@ -89,7 +86,10 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, 
     { label: 'rsync -a -e ssh', role: 'peer', command: (d, out) => { const [from, to] = ends(d, out); return ['rsync', '-a', '-e', ssh, from, `${to}/`]; } },
     { label: 'tar c | ssh tar x', role: noScp ? 'baseline' : 'peer', command: (d, out) => ['sh', '-c', tar(d, out)] },
     fcp('fcp (default: AES-256-GCM, connections tuned at run time)'),
-    ...before,
+    // Its fcpd is its own, under GNU time as ours, writing to the same log.
+    ...(BASELINE && fcpd.baseline
+      ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', '-F', config, '--fcpd-path', fcpd.baseline!, ...ends(d, out)] }]
+      : []),
     fcp('fcp --no-encrypt', '--no-encrypt'),
     fcp('fcp -n 1', '-n', '1'),
     // The default before the tuning (issue 14).
@@ -107,6 +107,6 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpdPath: string, 
   return tools;
 }
 
-export function toolsFor(link: Link, direction: Direction, fcpdPath: string, data: DataSet): Tool[] {
-  return direction === 'local' ? localTools() : networkTools(link, direction, fcpdPath, scpSitsOut(link, data));
+export function toolsFor(link: Link, direction: Direction, fcpd: FcpdPaths, data: DataSet): Tool[] {
+  return direction === 'local' ? localTools() : networkTools(link, direction, fcpd, scpSitsOut(link, data));
 }

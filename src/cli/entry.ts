@@ -2,11 +2,13 @@
  * How bin/fcp and bin/fcpd run a command's main: a reader that goes away (fcp --help | head) is
  * not an error, and `settled` runs once main has resolved (bin/ saves the V8 code cache then, if
  * it has no cache of this `kind` of run: src/cli/codeCache.ts).
+ * The command runs without incremental marking (gcFlags.ts), set back before `settled`.
  * fcp exits as soon as its output is flushed: once main resolves the copy is complete and
  * reported, and waiting a round trip for the SSH and data connections to finish closing would
  * only add to its time. fcpd ends when nothing is left to do.
  */
 import { trace } from '../trace';
+import { collectOldSpaceWhenFull, defaultMarking } from './gcFlags';
 
 export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFlushed: boolean, settled: () => void = () => {}): void {
   for (const stream of [process.stdout, process.stderr]) {
@@ -15,7 +17,9 @@ export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFl
       throw err;
     });
   }
+  collectOldSpaceWhenFull();
   void main(process.argv).then((code) => {
+    defaultMarking();
     settled();
     if (!exitWhenFlushed) {
       process.exitCode = code;

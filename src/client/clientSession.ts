@@ -96,7 +96,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   const dialStarted = Date.now();
   const controlOpening = open(`control connection to ${server.name}`);
   const rttMs = controlOpening.then(() => Date.now() - dialStarted, () => 0);
-  const dialled = Array.from({ length: firstDials(options.offer) }, (_, i) => open(`data connection ${i + 1} to ${server.name}`));
+  const dialled = Array.from({ length: firstDials(options.offer, server.sameHost) }, (_, i) => open(`data connection ${i + 1} to ${server.name}`));
   dialled.forEach((conn) => conn.catch(() => undefined));
   let following: ReturnType<typeof followControl> | undefined;
 
@@ -211,7 +211,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     };
     // A tuned session's round trip sizes its start.
     const rtt = await rttMs;
-    const first = grows ? initialConnections(rtt, params.connections) : params.connections;
+    const first = grows ? initialConnections(rtt, params.connections, server.sameHost) : params.connections;
     dialled.slice(0, params.connections).forEach((dial, i) => join(dial, i + 1));
     link.dataOpened = Math.min(dialled.length, params.connections);
     dialMore(first - link.dataOpened);

@@ -850,7 +850,7 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   }
   const [server, { runClientSession }] = launched;
   log(`launched ${server.name}`);
-  const report = reporting(progress, options, firstDials(offer), encrypt, flags);
+  const report = reporting(progress, options, firstDials(offer, server.sameHost), encrypt, flags);
   let failed = true;
   try {
     const { summary, params, connections } = await runClientSession({

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { dialTcp } from './dial';
-import type { Launcher, LaunchedServer } from './launcher';
+import { isLoopbackAddress, type Launcher, type LaunchedServer } from './launcher';
 import { RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
 import { addressOnServer, directAddress, stopRemoteFcpd } from './sshLauncher';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
@@ -52,6 +52,7 @@ export function externalSshLauncher(options: ExternalSshOptions): Launcher {
         name: `fcpd on ${options.destination}`,
         controlNonce: listen.nonce,
         mode,
+        sameHost: isLoopbackAddress(direct),
         connect: tunnelFallback({
           direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
           tunnel: async () => {

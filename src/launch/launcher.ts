@@ -31,6 +31,11 @@ export interface LaunchedServer {
    * which every session proves (not the one a later copy() made up).
    */
   readonly secret?: Buffer;
+  /**
+   * fcpd runs on this machine (a child of fcp, or reached at a loopback address): both ends of
+   * every connection share its CPUs, so a tuned session starts with fewer (connectionTuner.ts).
+   */
+  readonly sameHost?: boolean;
   /** Opens one new connection to fcpd (control or data). */
   connect(): Promise<Duplex>;
   /**
@@ -39,6 +44,11 @@ export interface LaunchedServer {
    * successful one it does not wait for fcpd's exit status, which would cost a round trip.
    */
   close(failed: boolean): Promise<void>;
+}
+
+/** Whether a dialled address is this machine's loopback (127.0.0.0/8, ::1, or 127.x mapped into IPv6). */
+export function isLoopbackAddress(address: string): boolean {
+  return /^(::ffff:)?127\./i.test(address) || address === '::1';
 }
 
 export interface Launcher {

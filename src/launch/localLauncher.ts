@@ -53,6 +53,7 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
       return {
         name: `fcpd on ${host}:${listen.port}`,
         controlNonce: listen.nonce,
+        sameHost: true,
         connect: () => dialTcp(host, listen.port, timeoutsFor(options.timeoutMs).launchMs),
         async close(): Promise<void> {
           // A local fcpd is this machine's child: waiting for it costs no round trip, and it must

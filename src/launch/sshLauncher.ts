@@ -8,7 +8,7 @@ import { connectSsh, SshConnection, SshContext } from '../ssh/sshClient';
 import type { ResolvedHost } from '../ssh/sshConfig';
 import { dialTcp } from './dial';
 import type { Listen } from './handoff';
-import type { Launcher, LaunchedServer } from './launcher';
+import { isLoopbackAddress, type Launcher, type LaunchedServer } from './launcher';
 import { prepareLaunch, RemoteFcpd, RemoteFcpdOptions, RemoteShell, startRemoteFcpd } from './remoteFcpd';
 import { DIRECT_CONNECT_TIMEOUT_MS, tunnelFallback } from './tunnelFallback';
 
@@ -80,6 +80,7 @@ export function sshLauncher(options: SshLaunchOptions): Launcher {
           controlNonce: listen.nonce,
           mode,
           listen,
+          sameHost: isLoopbackAddress(direct),
           connect: tunnelFallback({
             direct: () => dialTcp(direct, listen.port, DIRECT_CONNECT_TIMEOUT_MS),
             tunnel: () => ssh.forwardOut(addressOnServer(listen), listen.port),

@@ -17,6 +17,15 @@ import type { ParamsMessage } from '../protocol/messages';
 /** Data connections dialled with the control connection, before any round trip is known. */
 export const TUNE_INITIAL = 4;
 /**
+ * The same where fcpd runs on this machine (the launcher's sameHost: a local fcpd, or one reached
+ * at a loopback address): both ends of every connection share its CPUs, so on a machine with few
+ * cores a connection more is CPU, not throughput. On the 2-core bench host a 1 GiB copy over the
+ * loopback sshd ran faster with one connection than with four both ways (the lead's runs of
+ * 2026-12-05: push 3.24 s against 3.33, pull 3.76 against 4.52). The tuner still adds while the
+ * CPUs have room and the goodput grows.
+ */
+export const TUNE_SAME_HOST = 1;
+/**
  * The most data connections a tuned session may grow to (what the client offers in PARAMS): 16
  * ran slower than 8 on the emulated WAN at 50 and 200 ms RTT in the same runs (the tuner had grown
  * to 16 at 200 ms, 79 % of iperf3 -P 8; capped at 8, 105 %).
@@ -61,9 +70,12 @@ export const TUNE_WINDOW_RTTS = 6;
 export const TUNE_MIN_WINDOW_MS = 300;
 export const TUNE_MAX_WINDOW_MS = 2000;
 
-/** Data connections dialled with the control connection: TUNE_INITIAL for a tuned offer (GROW), else all it offers. */
-export function firstDials(offer: Pick<ParamsMessage, 'connections' | 'features'>): number {
-  return offer.features & Feature.GROW ? Math.min(TUNE_INITIAL, offer.connections) : offer.connections;
+/** The fewest data connections a tuned session starts with: TUNE_SAME_HOST where fcpd runs on this machine, else TUNE_INITIAL. */
+const leastStart = (sameHost: boolean): number => (sameHost ? TUNE_SAME_HOST : TUNE_INITIAL);
+
+/** Data connections dialled with the control connection: the least start for a tuned offer (GROW), else all it offers. */
+export function firstDials(offer: Pick<ParamsMessage, 'connections' | 'features'>, sameHost = false): number {
+  return offer.features & Feature.GROW ? Math.min(leastStart(sameHost), offer.connections) : offer.connections;
 }
 
 export interface TunerLimits {
@@ -102,11 +114,12 @@ export interface TunerStep {
 
 /**
  * Data connections worth opening at the start for a round trip of rttMs: enough windows in flight
- * to fill TUNE_REFERENCE_RATE, at least TUNE_INITIAL, at most max.
+ * to fill TUNE_REFERENCE_RATE, at least the least start (TUNE_INITIAL, or TUNE_SAME_HOST where
+ * fcpd runs on this machine), at most max.
  */
-export function initialConnections(rttMs: number, max: number): number {
+export function initialConnections(rttMs: number, max: number, sameHost = false): number {
   const filling = Math.ceil((TUNE_REFERENCE_RATE * Math.max(0, rttMs)) / 1000 / TUNE_WINDOW_BYTES);
-  return Math.min(max, Math.max(TUNE_INITIAL, filling));
+  return Math.min(max, Math.max(leastStart(sameHost), filling));
 }
 
 /** How long one measuring window lasts for a round trip of rttMs. */

@@ -117,6 +117,7 @@ export class SharedFcpd {
       login: server.login,
       secret: this.secret,
       controlNonce: first ? server.controlNonce : undefined,
+      sameHost: server.sameHost,
       connect: () => server.connect(),
       close: async () => undefined,
     };

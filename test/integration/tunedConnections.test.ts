@@ -3,11 +3,11 @@
  * it starts with when the tuner asks for them (forced here with FCP_TEST_TUNER: every 50 ms window
  * adds, whatever the goodput, since loopback goodput says nothing stable), and arrives whole; -n
  * pins the count. Through fcpd on loopback (--via-fcpd), slowed by --bwlimit so the copy lasts
- * several windows.
+ * several windows: fcpd runs on this machine, so a tuned copy starts with TUNE_SAME_HOST.
  */
 import * as path from 'node:path';
 import { TEST_TUNER_ENV } from '../../src/client/connectionGrowth';
-import { TUNE_INITIAL, TUNE_MAX } from '../../src/session/connectionTuner';
+import { TUNE_MAX, TUNE_SAME_HOST } from '../../src/session/connectionTuner';
 import { compareTrees } from './helpers/compare';
 import { describeRun, killAll, runFcp } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
@@ -39,22 +39,23 @@ test('without -n, the copy adds data connections while the tuner asks, and arriv
   const what = describeRun(result);
   expect({ exit: result.code, what }).toEqual({ exit: 0, what });
   expect(compareTrees(path.join(work, 'f'), path.join(work, 'g'))).toEqual([]);
-  expect(start?.connections).toBe(TUNE_INITIAL);
-  // Doubling from TUNE_INITIAL at the first measured window: 8 (TUNE_MAX).
+  expect(start?.connections).toBe(TUNE_SAME_HOST);
+  // Doubling from TUNE_SAME_HOST at every measured window, up to 8 (TUNE_MAX).
   expect(summary?.connections).toBe(TUNE_MAX);
-  expect(result.stderr).toMatch(new RegExp(`over ${TUNE_INITIAL} data connections, CPUs \\d+ % idle: opening ${TUNE_INITIAL} more`));
+  expect(result.stderr).toMatch(new RegExp(`over ${TUNE_SAME_HOST} data connections, CPUs \\d+ % idle: opening ${TUNE_SAME_HOST} more`));
+  expect(result.stderr).toMatch(new RegExp(`over ${TUNE_MAX / 2} data connections, CPUs \\d+ % idle: opening ${TUNE_MAX / 2} more`));
   expect(result.stderr).toContain(`up to ${TUNE_MAX} connections (tuned), chunk`);
 });
 
 test('fcpd does not wait for the connections a tuned session never opens, past its handshake timeout', async () => {
-  // The tuner never measures (a window longer than the copy): 4 of the 8 accepted connections for
+  // The tuner never measures (a window longer than the copy): 1 of the 8 accepted connections for
   // 3 s (12 MiB at 4 MiB/s), past fcpd's 2 s limit. Small chunks, so that the throttle does not hold
   // a KEEPALIVE behind seconds of queued data.
   const { work, result, summary } = await copyThroughFcpd(['--timeout', '2', '--chunk-size', '256K'], { [TEST_TUNER_ENV]: '600000:0' }, '4M');
   const what = describeRun(result);
   expect({ exit: result.code, what }).toEqual({ exit: 0, what });
   expect(compareTrees(path.join(work, 'f'), path.join(work, 'g'))).toEqual([]);
-  expect(summary?.connections).toBe(TUNE_INITIAL);
+  expect(summary?.connections).toBe(TUNE_SAME_HOST);
 });
 
 test('-n pins the count: no connection is added, whatever the tuner would say', async () => {

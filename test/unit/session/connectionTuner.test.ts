@@ -5,9 +5,11 @@
  */
 import fc from 'fast-check';
 import {
+  firstDials,
   initialConnections,
   startTuning,
   TUNE_INITIAL,
+  TUNE_SAME_HOST,
   TUNE_MAX_WINDOW_MS,
   TUNE_MIN_GAIN,
   TUNE_MIN_IDLE,
@@ -22,7 +24,7 @@ import {
   windowBound,
   windowMs,
 } from '../../../src/session/connectionTuner';
-import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../../../src/protocol/constants';
+import { Feature, MAX_CONNECTIONS, MIN_CONNECTIONS } from '../../../src/protocol/constants';
 
 const limitsArb: fc.Arbitrary<TunerLimits> = fc.record({
   max: fc.integer({ min: MIN_CONNECTIONS, max: MAX_CONNECTIONS }),
@@ -284,6 +286,26 @@ describe('initialConnections and windowMs', () => {
         expect(initialConnections(short, max)).toBeGreaterThanOrEqual(Math.min(TUNE_INITIAL, max));
       }),
     );
+  });
+
+  it('starts with TUNE_SAME_HOST where fcpd runs on this machine, more only for a round trip that needs them', () => {
+    expect(TUNE_SAME_HOST).toBeLessThan(TUNE_INITIAL);
+    expect(initialConnections(0, 16, true)).toBe(TUNE_SAME_HOST);
+    expect(initialConnections(0.2, 16, true)).toBe(TUNE_SAME_HOST);
+    expect(initialConnections(200, 16, true)).toBe(initialConnections(200, 16));
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.integer({ min: 1, max: MAX_CONNECTIONS }), (rtt, max) => {
+        expect(initialConnections(rtt, max, true)).toBeLessThanOrEqual(initialConnections(rtt, max));
+        expect(initialConnections(rtt, max, true)).toBeGreaterThanOrEqual(Math.min(TUNE_SAME_HOST, max));
+      }),
+    );
+  });
+
+  it('dials the least start with the control connection for a tuned offer, and every offered connection for a pinned one', () => {
+    const tuned = { connections: 8, features: Feature.GROW };
+    expect([firstDials(tuned), firstDials(tuned, true)]).toEqual([TUNE_INITIAL, TUNE_SAME_HOST]);
+    expect(firstDials({ connections: 3, features: 0 }, true)).toBe(3);
+    expect(firstDials({ connections: 1, features: Feature.GROW })).toBe(1);
   });
 
   it('keeps a window within its bounds', () => {
