@@ -220,7 +220,11 @@ export class RemoteSide implements TwoWaySide {
   /** Before a narrowed listing's entries: a path fcpd's events named (PATH, added to the scope), or WHOLE. */
   private onScope(message: TwoWayScopeMessage): void {
     const listing = this.listing;
-    if (!listing?.scope || message.event === TwoWayScopeEvent.LIST) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent TWO_WAY_SCOPE ${message.event} outside a narrowed listing`));
+    if (!listing?.scope) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent TWO_WAY_SCOPE ${message.event} outside a narrowed listing`));
+    // LIST and SWEEP are fcp's to send: one from fcpd is no path of its scope.
+    if (message.event !== TwoWayScopeEvent.PATH && message.event !== TwoWayScopeEvent.WHOLE) {
+      return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent TWO_WAY_SCOPE ${message.event} in a narrowed listing, where only PATH and WHOLE may come`));
+    }
     if (message.event === TwoWayScopeEvent.WHOLE) {
       listing.scope = 'whole';
       return;
