@@ -11,7 +11,8 @@
  *   still finds a change there that no event reported (the whole listings find it).
  * - TWO_WAY_SCOPE from fcpd that breaks the rules (SWEEP or LIST from the server, an unknown
  *   event, a path that escapes the side, more paths than a narrowed listing holds, a scope
- *   outside a narrowed listing) fails the listing with its error code.
+ *   outside a narrowed listing) fails the listing with its error code; in a watch, that round
+ *   fails, nothing is written outside either directory, and the side is opened again.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -283,4 +284,57 @@ describe.each([
     if (moreFeatures === NO_WORD) expect(new Set(asked)).toEqual(new Set(['LIST']));
     else expect(asked).toContain('SCOPE LIST');
   });
+});
+
+test('a hostile fcpd: a PATH that escapes the side fails that round (FCP_ERR_BAD_PATH), nothing is written outside either directory, and the next rounds sync as before', async () => {
+  const xxh = await loadXxhash();
+  const root = temp.make('fcp-2way-hostile');
+  const [a, b, outside] = ['a', 'b', 'outside'].map((name) => path.join(root, name)) as [string, string, string];
+  for (const dir of [a, b, outside]) fs.mkdirSync(dir);
+  write(path.join(a, 'a.txt'), 'a\n');
+  write(path.join(outside, 'victim.txt'), 'not the watch\'s\n');
+  let narrowed = false;
+  let lied = 0;
+  const { launcher, launches } = olderFcpdLauncher(
+    {
+      moreFeatures: (offered) => offered,
+      fromClient: (message) => void (askedOf(message)?.startsWith('SCOPE') && (narrowed = true)),
+      // The first narrowed listing's answer names paths outside the side.
+      fromServer: (message, frame) => {
+        if (!narrowed || lied > 0 || message.type !== PacketType.TWO_WAY_SIDE || message.event !== TwoWaySideEvent.LISTED) return undefined;
+        lied++;
+        return [scopeFrame(xxh, TwoWayScopeEvent.PATH, '../outside/victim.txt'), scopeFrame(xxh, TwoWayScopeEvent.PATH, '../outside'), frame];
+      },
+    },
+    true,
+  );
+  const rounds: TwoWayRoundReport[] = [];
+  const abort = new AbortController();
+  const ended = twoWay({
+    copy: { sources: [a], destination: `localhost:${b}`, launcher, encrypt: false },
+    intervalS: 1,
+    stateFile: path.join(temp.make('fcp-2way-hostile-state'), 'pair.db'),
+    signal: abort.signal,
+    onRound: (report) => rounds.push(report),
+  });
+  try {
+    await waitFor('the first round', () => fs.existsSync(path.join(b, 'a.txt')) && rounds.length > 0);
+    await waitFor('the lie and the round it failed', () => rounds.some((round) => round.error !== undefined));
+    write(path.join(a, 'after.txt'), 'after the lie\n');
+    write(path.join(b, 'there.txt'), 'made there\n');
+    await waitFor('the rounds after it', () => fs.existsSync(path.join(b, 'after.txt')) && fs.existsSync(path.join(a, 'there.txt')));
+  } finally {
+    abort.abort();
+    await ended;
+  }
+  expect(lied).toBe(1);
+  const failed = rounds.filter((round) => round.error);
+  expect(failed.map((round) => round.error!.code)).toEqual(['FCP_ERR_BAD_PATH']);
+  // The side was opened again (fcpd launched again) after the failed round, as after a lost link.
+  expect(launches()).toBeGreaterThanOrEqual(2);
+  expect(fs.readdirSync(root).sort()).toEqual(['a', 'b', 'outside']);
+  expect(fs.readdirSync(outside)).toEqual(['victim.txt']);
+  expect(fs.readFileSync(path.join(outside, 'victim.txt'), 'utf8')).toBe('not the watch\'s\n');
+  expect(Object.keys(filesOf(a)).sort()).toEqual(['a.txt', 'after.txt', 'there.txt']);
+  expect(filesOf(b)).toEqual(filesOf(a));
 });
