@@ -31,7 +31,9 @@ import { useTempDirs } from './helpers/tmp';
 import { olderFcpdLauncher, scopeFrame, SideLinkHooks } from './helpers/twoWayPeer';
 import { waitFor } from './helpers/watchLink';
 
-jest.setTimeout(90_000);
+jest.setTimeout(120_000);
+/** A deadline for a round that launches fcpd (seconds apart on a loaded 2-core machine). */
+const FIRST_MS = 40_000;
 
 const temp = useTempDirs();
 afterAll(killAll);
@@ -240,8 +242,8 @@ describe.each([
     });
     const same = (): boolean => JSON.stringify(filesOf(a)) === JSON.stringify(filesOf(b));
     /** Two rounds after the files are the same (the events of the round's own moves come after it, and their round lists those paths). */
-    const settle = async (what: string, check: () => boolean, ms?: number): Promise<void> => {
-      await waitFor(what, () => same() && check(), ms);
+    const settle = async (what: string, check: () => boolean): Promise<void> => {
+      await waitFor(what, () => same() && check(), FIRST_MS);
       const settled = rounds.length;
       await waitFor(`two rounds after ${what}`, () => rounds.length > settled + 1);
     };
@@ -276,9 +278,10 @@ describe.each([
     expect(files['many/new.txt']).toBe('new there\n|600|1600000400000');
     expect(rounds.filter(({ report }) => report.error)).toEqual([]);
     expect(rounds.flatMap(({ report }) => report.conflicts)).toEqual([]);
-    // The unheard change came with a whole listing of the side there (a rescan's, without a sweep there).
+    // The unheard change came with a whole listing of the side there: without the word any round's; without sweeps a rescan's (every 10th).
     const carried = rounds.slice(unheard).filter(({ report }) => report.pulled > 0);
-    expect(carried.map(({ report, asked: how }) => [report.kind, report.pulled, how])).toEqual([['rescan', 1, ['LIST']]]);
+    expect(carried.map(({ report, asked: how }) => [report.pulled, how])).toEqual([[1, ['LIST']]]);
+    if (moreFeatures === WITHOUT_SWEEP) expect(carried[0]!.report.kind).toBe('rescan');
     // Never a SWEEP; without the word, never a TWO_WAY_SCOPE at all.
     expect(asked).not.toContain('SCOPE SWEEP');
     if (moreFeatures === NO_WORD) expect(new Set(asked)).toEqual(new Set(['LIST']));
@@ -318,11 +321,11 @@ test('a hostile fcpd: a PATH that escapes the side fails that round (FCP_ERR_BAD
     onRound: (report) => rounds.push(report),
   });
   try {
-    await waitFor('the first round', () => fs.existsSync(path.join(b, 'a.txt')) && rounds.length > 0);
-    await waitFor('the lie and the round it failed', () => rounds.some((round) => round.error !== undefined));
+    await waitFor('the first round', () => fs.existsSync(path.join(b, 'a.txt')) && rounds.length > 0, FIRST_MS);
+    await waitFor('the lie and the round it failed', () => rounds.some((round) => round.error !== undefined), FIRST_MS);
     write(path.join(a, 'after.txt'), 'after the lie\n');
     write(path.join(b, 'there.txt'), 'made there\n');
-    await waitFor('the rounds after it', () => fs.existsSync(path.join(b, 'after.txt')) && fs.existsSync(path.join(a, 'there.txt')));
+    await waitFor('the rounds after it', () => fs.existsSync(path.join(b, 'after.txt')) && fs.existsSync(path.join(a, 'there.txt')), FIRST_MS);
   } finally {
     abort.abort();
     await ended;

@@ -187,14 +187,22 @@ export async function sideLinkProxy(upstream: () => Promise<Duplex>, hooks: Side
   };
 }
 
-/** Reads plain frames off a stream's chunks, calling `each` with each frame's bytes and message (BATCH: not sent on a side's session, so not taken apart). */
-function frames(xxh: XXHashAPI, each: (frame: Buffer, message: Message) => void): (chunk: Buffer) => void {
+/**
+ * Reads plain frames off a stream's chunks, calling `each` with each frame's bytes and message
+ * (BATCH: not sent on a side's session, so not taken apart); a stream that is not plain frames
+ * goes to `fail`.
+ */
+function frames(xxh: XXHashAPI, each: (frame: Buffer, message: Message) => void, fail: () => void): (chunk: Buffer) => void {
   const decoder = new FrameDecoder(xxh);
   return (chunk) => {
-    decoder.push(chunk);
-    for (let frame = decoder.next(); frame; frame = decoder.next()) {
-      const payload = Buffer.from(frame.payload);
-      each(plainFrame(xxh, frame.type, payload), parsePayload(frame.type, payload));
+    try {
+      decoder.push(chunk);
+      for (let frame = decoder.next(); frame; frame = decoder.next()) {
+        const payload = Buffer.from(frame.payload);
+        each(plainFrame(xxh, frame.type, payload), parsePayload(frame.type, payload));
+      }
+    } catch {
+      fail();
     }
   };
 }
@@ -202,12 +210,17 @@ function frames(xxh: XXHashAPI, each: (frame: Buffer, message: Message) => void)
 function link(xxh: XXHashAPI, client: Duplex, fcpd: Duplex, hooks: SideLinkHooks, plain: boolean): void {
   let head = Buffer.alloc(0);
   let side: boolean | undefined;
-  const toServer = frames(xxh, (_frame, message) => hooks.fromClient?.(message));
+  const cut = (): void => void (client.destroy(), fcpd.destroy());
+  const toServer = frames(xxh, (_frame, message) => hooks.fromClient?.(message), cut);
   // fcpd may speak first (its HELLO): on a plain link every frame of it is read, those of a side's session shown to the hooks.
-  const toClient = frames(xxh, (frame, message) => {
-    const instead = side ? hooks.fromServer?.(message, frame) : undefined;
-    for (const bytes of instead ?? [frame]) client.write(bytes);
-  });
+  const toClient = frames(
+    xxh,
+    (frame, message) => {
+      const instead = side ? hooks.fromServer?.(message, frame) : undefined;
+      for (const bytes of instead ?? [frame]) client.write(bytes);
+    },
+    cut,
+  );
   fcpd.on('data', (chunk: Buffer) => (plain ? toClient(chunk) : client.write(chunk)));
   client.on('data', (chunk: Buffer) => {
     if (side !== undefined) {
