@@ -27,7 +27,7 @@ import type { Scope } from '../../src/watch/scope';
 import { sideFilter } from '../../src/watch/sideListing';
 import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
 import { killAll } from './helpers/run';
-import { useTempDirs } from './helpers/tmp';
+import { TempDirs, useTempDirs } from './helpers/tmp';
 import { olderFcpdLauncher, scopeFrame, SideLinkHooks } from './helpers/twoWayPeer';
 import { waitFor } from './helpers/watchLink';
 
@@ -37,9 +37,15 @@ const FIRST_MS = 40_000;
 
 const temp = useTempDirs();
 afterAll(killAll);
+// Each side's record goes to its host's state directory: one for the whole file (fcpd is given it), removed after all tests.
+const stateDirs = new TempDirs();
 const stateHome = process.env.XDG_STATE_HOME;
-beforeAll(() => (process.env.XDG_STATE_HOME = temp.make('fcp-2way-older-xdg')));
-afterAll(() => (stateHome === undefined ? delete process.env.XDG_STATE_HOME : (process.env.XDG_STATE_HOME = stateHome)));
+beforeAll(() => (process.env.XDG_STATE_HOME = stateDirs.make('fcp-2way-older-xdg')));
+afterAll(() => {
+  if (stateHome === undefined) delete process.env.XDG_STATE_HOME;
+  else process.env.XDG_STATE_HOME = stateHome;
+  stateDirs.cleanup();
+});
 
 const WITHOUT_SWEEP = (offered: number): number => offered & ~MoreFeature.TWO_WAY_SWEEP;
 const WORD_ZERO = (): number => 0;

@@ -18,7 +18,7 @@ import { sideDbFile, TwoWayDb } from '../../src/state/twoWayDb';
 import { nodeFields, twoWayMessage } from '../../src/watch/sideWire';
 import { DIR_HASH, DIR_MODE } from '../../src/watch/entryKinds';
 import { killAll, startFcpd, StartedFcpd, within } from './helpers/run';
-import { useTempDirs } from './helpers/tmp';
+import { TempDirs, useTempDirs } from './helpers/tmp';
 import { treeOf } from './helpers/kindTree';
 import { SIDE_FEATURES, scopeFrame, SideSession, sideSession } from './helpers/twoWayPeer';
 
@@ -26,14 +26,19 @@ jest.setTimeout(60_000);
 
 const temp = useTempDirs();
 afterAll(killAll);
-// fcpd keeps the side's record under its XDG_STATE_HOME: this test's, given to every fcpd it starts.
+// fcpd keeps the side's record under its XDG_STATE_HOME: one for the whole file, given to every fcpd it starts, removed after all tests.
+const stateDirs = new TempDirs();
 const stateHome = process.env.XDG_STATE_HOME;
 let env: NodeJS.ProcessEnv;
 beforeAll(() => {
-  process.env.XDG_STATE_HOME = temp.make('fcp-2way-refusals-xdg');
+  process.env.XDG_STATE_HOME = stateDirs.make('fcp-2way-refusals-xdg');
   env = { ...process.env };
 });
-afterAll(() => (stateHome === undefined ? delete process.env.XDG_STATE_HOME : (process.env.XDG_STATE_HOME = stateHome)));
+afterAll(() => {
+  if (stateHome === undefined) delete process.env.XDG_STATE_HOME;
+  else process.env.XDG_STATE_HOME = stateHome;
+  stateDirs.cleanup();
+});
 
 const BOTH = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP;
 const LISTING_TYPES: ReadonlySet<number> = new Set([PacketType.TWO_WAY_SIDE, PacketType.TWO_WAY_NODE, PacketType.TWO_WAY_SCOPE, PacketType.TWO_WAY_MOVE]);
