@@ -22,6 +22,7 @@ import type { LinkedConnection, TransferSummary } from '../transfer/link';
 import { takeOver } from '../wire/handshake';
 import { LocalSide } from '../watch/localSide';
 import { MAX_NARROWED_PATHS } from '../watch/constants';
+import { clientScopeRefusal, ScopeParts } from '../watch/scopeRules';
 import { SideListing, sideFilter } from '../watch/sideListing';
 import { isNode } from '../watch/entryKinds';
 import type { NodeOp } from '../watch/nodeOps';
@@ -104,7 +105,7 @@ export class TwoWaySideService {
     if (message.type === PacketType.DONE) return this.end(undefined);
     if (message.type === PacketType.TWO_WAY_MOVE && this.moves()) return this.onMove(message);
     if (message.type === PacketType.TWO_WAY_NODE_OP && this.tree()) return this.onNodeOp(message);
-    if (message.type === PacketType.TWO_WAY_SCOPE && this.narrow()) return this.onScope(message);
+    if (message.type === PacketType.TWO_WAY_SCOPE) return this.onScope(message);
     if (message.type === PacketType.ERROR) return this.end(new FcpError(codeFromWire(message.code), `fcp's two-way watch failed: ${message.message}`));
     if (message.type !== PacketType.TWO_WAY) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent ${message.type} in a two-way side's session`));
     // A copy: the message's buffers are views into a received frame.
@@ -117,28 +118,23 @@ export class TwoWaySideService {
     return (this.control.established.params.features & Feature.TWO_WAY_MOVES) !== 0;
   }
 
-  /** fcp negotiated TWO_WAY_NARROW (with TWO_WAY_TREE): a listing may be narrowed (TWO_WAY_SCOPE). */
-  private narrow(): boolean {
-    return this.tree() && ((this.control.established.params.moreFeatures ?? 0) & MoreFeature.TWO_WAY_NARROW) !== 0;
-  }
-
-  /** fcp negotiated TWO_WAY_SWEEP (with TWO_WAY_NARROW): a narrowed listing may come with a sweep. */
-  private sweep(): boolean {
-    return this.narrow() && ((this.control.established.params.moreFeatures ?? 0) & MoreFeature.TWO_WAY_SWEEP) !== 0;
+  /** What fcp agreed on: narrowed listings (TWO_WAY_NARROW, with TWO_WAY_TREE), and sweeps in them (TWO_WAY_SWEEP). */
+  private scopeParts(): ScopeParts {
+    const more = this.control.established.params.moreFeatures ?? 0;
+    const narrow = this.tree() && (more & MoreFeature.TWO_WAY_NARROW) !== 0;
+    return { narrow, sweep: narrow && (more & MoreFeature.TWO_WAY_SWEEP) !== 0 };
   }
 
   /** PATH: one more path for the next narrowed listing; LIST (SWEEP): that listing (with a sweep), in order behind what came before. */
   private onScope(message: TwoWayScopeMessage): void {
     try {
+      const refusal = clientScopeRefusal(message.event, message.path.length > 0, this.scopeParts());
+      if (refusal) throw refusal;
       if (message.event === TwoWayScopeEvent.PATH) {
         const path = pathOf(message, 'TWO_WAY_SCOPE PATH');
         this.asked?.add(path);
         if (this.asked && this.asked.size > MAX_NARROWED_PATHS) this.asked = undefined;
         return;
-      }
-      const asking = message.event === TwoWayScopeEvent.LIST || (message.event === TwoWayScopeEvent.SWEEP && this.sweep());
-      if (!asking || message.path.length > 0) {
-        throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcp sent TWO_WAY_SCOPE ${message.event}${message.path.length > 0 ? ' with a path' : ''}, where only PATH and LIST${this.sweep() ? ' or SWEEP' : ''} (no path) may come`);
       }
     } catch (err) {
       return this.fail(asFcpError(err));

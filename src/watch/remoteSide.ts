@@ -26,8 +26,9 @@ import { DIR_HASH, DIR_MODE, isNode, LINK_MODE } from './entryKinds';
 import type { TwoWaySide } from './localSide';
 import type { NodeOp } from './nodeOps';
 import type { SideListing, SideMove } from './sideListing';
-import { MAX_NARROWED_PATHS, SWEEP_SLICES } from './constants';
+import { MAX_NARROWED_PATHS } from './constants';
 import type { Scope } from './scope';
+import { ListingAsks, ScopeParts, serverScopeRefusal } from './scopeRules';
 import { nodeFields, nodeOf, pathOf, rowOf, twoWayMessage } from './sideWire';
 
 /** A directory or symlink change, as TWO_WAY_NODE_OP asks for it. */
@@ -58,8 +59,8 @@ export class RemoteSide implements TwoWaySide {
   private failure: FcpError | undefined;
   /** The scope of the last narrowed listing, as fcpd's PATHs and WHOLE made it. */
   private listedScope: Scope | undefined;
-  /** Sweeps asked of an fcpd that cannot sweep (every SWEEP_SLICES-th is a whole listing). */
-  private sweepsWithout = 0;
+  /** How listings are asked of this fcpd, as far as it can narrow and sweep. */
+  private readonly asks: ListingAsks;
   /** Renames asked for (TWO_WAY_MOVE MAKE), answered in order. */
   private readonly renaming: { move: SideMove; answer(made: boolean): void; reject(error: FcpError): void }[] = [];
   /** Directory and symlink changes asked for (TWO_WAY_NODE_OP), answered in order. */
@@ -72,12 +73,11 @@ export class RemoteSide implements TwoWaySide {
     private readonly moves: boolean,
     /** fcpd lists, records and makes directories and symlinks (feature TWO_WAY_TREE). */
     readonly tree: boolean,
-    /** fcpd narrows a listing to the paths either side saw change (more feature TWO_WAY_NARROW). */
-    private readonly narrow: boolean,
-    /** fcpd sweeps its side for a narrowed listing when asked (more feature TWO_WAY_SWEEP). */
-    private readonly sweep: boolean,
+    /** fcpd narrows a listing to the paths either side saw change (more feature TWO_WAY_NARROW), and sweeps its side for one when asked (TWO_WAY_SWEEP). */
+    private readonly parts: ScopeParts,
   ) {
     this.host = options.host;
+    this.asks = new ListingAsks(parts);
   }
 
   /** Opens the side's session on `server` (a launched fcpd, proving `secret`). */
@@ -106,7 +106,7 @@ export class RemoteSide implements TwoWaySide {
       const { features, moreFeatures = 0 } = established.params;
       const tree = (features & Feature.TWO_WAY_TREE) !== 0;
       const narrow = tree && (moreFeatures & MoreFeature.TWO_WAY_NARROW) !== 0;
-      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, tree, narrow, narrow && (moreFeatures & MoreFeature.TWO_WAY_SWEEP) !== 0);
+      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, tree, { narrow, sweep: narrow && (moreFeatures & MoreFeature.TWO_WAY_SWEEP) !== 0 });
       takeOver(conn, established, { message: (message) => side.onMessage(message), closed: (error) => side.onClosed(error) });
       return side;
     } catch (err) {
@@ -130,18 +130,18 @@ export class RemoteSide implements TwoWaySide {
    * fcpd's listing over `asked` and the paths its events named (TWO_WAY_SCOPE LIST), with `sweep`
    * also those the sweep of its next slice found (SWEEP); whole from an fcpd that cannot narrow or
    * says WHOLE. An fcpd that cannot sweep is listed whole at every SWEEP_SLICES-th sweep asked
-   * of it (so its paths are looked at as often), narrowed otherwise.
+   * of it (so its paths are looked at as often), narrowed otherwise (ListingAsks).
    */
   async listNarrowed(_tree: boolean, asked: ReadonlySet<string>, sweep: boolean): Promise<{ listing: SideListing; scope: Scope }> {
-    const wholeForSweep = sweep && !this.sweep && ++this.sweepsWithout % SWEEP_SLICES === 0;
-    if (!this.narrow || wholeForSweep) return { listing: await this.list(), scope: 'whole' };
+    const ask = this.asks.next(sweep);
+    if (ask === 'whole') return { listing: await this.list(), scope: 'whole' };
     if (this.failure) throw this.failure;
     if (this.listing) throw new FcpError('FCP_ERR_INTERNAL', 'a two-way side was listed twice at once');
     const scope = new Set(asked);
     const listing = await new Promise<SideListing>((resolve, reject) => {
       this.listing = { result: { files: new Map(), records: new Map(), moved: [], complete: true }, scope, resolve, reject };
       for (const path of asked) this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: TwoWayScopeEvent.PATH, path: Buffer.from(path, 'latin1') });
-      this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: sweep && this.sweep ? TwoWayScopeEvent.SWEEP : TwoWayScopeEvent.LIST, path: Buffer.alloc(0) });
+      this.conn.send({ type: PacketType.TWO_WAY_SCOPE, event: ask === 'swept' ? TwoWayScopeEvent.SWEEP : TwoWayScopeEvent.LIST, path: Buffer.alloc(0) });
     });
     return { listing, scope: this.listedScope ?? 'whole' };
   }
@@ -197,7 +197,7 @@ export class RemoteSide implements TwoWaySide {
     if (message.type === PacketType.TWO_WAY_MOVE && this.moves) return this.onMove(message);
     if (message.type === PacketType.TWO_WAY_NODE && this.tree) return this.onNode(message);
     if (message.type === PacketType.TWO_WAY_NODE_OP && this.tree) return this.onNodeAnswer(message);
-    if (message.type === PacketType.TWO_WAY_SCOPE && this.narrow) return this.onScope(message);
+    if (message.type === PacketType.TWO_WAY_SCOPE && this.parts.narrow) return this.onScope(message);
     if (message.type !== PacketType.TWO_WAY_SIDE) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent ${message.type} in a two-way side's session`));
     if (message.event === TwoWaySideEvent.CHANGED) return this.options.changed();
     const listing = this.listing;
@@ -219,8 +219,9 @@ export class RemoteSide implements TwoWaySide {
 
   /** Before a narrowed listing's entries: a path fcpd's events named (PATH, added to the scope), or WHOLE. */
   private onScope(message: TwoWayScopeMessage): void {
-    const listing = this.listing;
-    if (!listing?.scope || message.event === TwoWayScopeEvent.LIST) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `fcpd sent TWO_WAY_SCOPE ${message.event} outside a narrowed listing`));
+    const refusal = serverScopeRefusal(message.event, this.listing?.scope !== undefined);
+    if (refusal) return this.fail(refusal);
+    const listing = this.listing as { scope: Set<string> | 'whole' };
     if (message.event === TwoWayScopeEvent.WHOLE) {
       listing.scope = 'whole';
       return;

@@ -139,7 +139,7 @@ export interface StartedFcpd {
 
 /** Starts bin/fcpd --serve by hand: secret on stdin, port from its FCPD-LISTEN line. */
 export function startFcpd(
-  options: { secret?: Buffer; verbose?: boolean; timeoutMs?: number; uid?: number; gid?: number; cwd?: string } = {},
+  options: { secret?: Buffer; verbose?: boolean; timeoutMs?: number; uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<StartedFcpd> {
   const secret = options.secret ?? randomBytes(32);
   const args = [FCPD_BIN, '--serve', '--bind', '127.0.0.1', ...(options.verbose ? ['-v'] : [])];
@@ -149,6 +149,8 @@ export function startFcpd(
     uid: options.uid,
     gid: options.gid,
     cwd: options.cwd,
+    // Without it, the environment jest's worker started with (a test's changes to process.env are not in it).
+    env: options.env,
   });
   live.add(child);
   let stderr = '';
