@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { CopyOptions } from '../../src/client/copy';
 import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
 import { killAll, runFcp, spawnFcp } from './helpers/run';
+import { regularFiles } from './helpers/compare';
 import { useTempDirs } from './helpers/tmp';
 import { treeOf } from './helpers/kindTree';
 import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
@@ -26,19 +27,7 @@ beforeAll(() => (process.env.XDG_STATE_HOME = temp.make('fcp-2way-xdg')));
 afterAll(() => (stateHome === undefined ? delete process.env.XDG_STATE_HOME : (process.env.XDG_STATE_HOME = stateHome)));
 
 /** Every regular file below `root` and its content (not fcp's partial files of a transfer under way). */
-function filesOf(root: string): Record<string, string> {
-  const found: Record<string, string> = {};
-  const visit = (rel: string): void => {
-    for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
-      const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.name.includes('.fcp-part')) continue;
-      if (entry.isDirectory()) visit(child);
-      else if (entry.isFile()) found[child] = fs.readFileSync(path.join(root, child), 'utf8');
-    }
-  };
-  visit('');
-  return found;
-}
+const filesOf = (root: string): Record<string, string> => regularFiles(root);
 
 function write(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -26,6 +26,7 @@ import { RemoteSide } from '../../src/watch/remoteSide';
 import type { Scope } from '../../src/watch/scope';
 import { sideFilter } from '../../src/watch/sideListing';
 import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
+import { regularFiles } from './helpers/compare';
 import { killAll } from './helpers/run';
 import { TempDirs, useTempDirs } from './helpers/tmp';
 import { olderFcpdLauncher, scopeFrame, SideLinkHooks } from './helpers/twoWayPeer';
@@ -194,20 +195,10 @@ describe('a RemoteSide refuses TWO_WAY_SCOPE from fcpd that breaks the rules', (
 
 /** Every regular file below `root`: content, permission bits, mtime to the millisecond. */
 function filesOf(root: string): Record<string, string> {
-  const found: Record<string, string> = {};
-  const visit = (rel: string): void => {
-    for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
-      const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.name.includes('.fcp-part')) continue;
-      if (entry.isDirectory()) visit(child);
-      else if (entry.isFile()) {
-        const stat = fs.statSync(path.join(root, child));
-        found[child] = `${fs.readFileSync(path.join(root, child), 'utf8')}|${(stat.mode & 0o7777).toString(8)}|${Math.floor(stat.mtimeMs)}`;
-      }
-    }
-  };
-  visit('');
-  return found;
+  return regularFiles(root, (file) => {
+    const stat = fs.statSync(file);
+    return `${fs.readFileSync(file, 'utf8')}|${(stat.mode & 0o7777).toString(8)}|${Math.floor(stat.mtimeMs)}`;
+  });
 }
 
 function write(file: string, text: string, mode = 0o644, mtimeS?: number): void {

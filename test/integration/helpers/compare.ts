@@ -275,3 +275,21 @@ export function wrongFiles(expectedRoot: PathLike, copied: PathLike): string[] {
   // The resume state of an interrupted run is not a file under a final name.
   return [...actual].filter(([rel, hash]) => expected.get(rel) !== hash && !resumeState(join(toBuf(copied), Buffer.from(rel, 'latin1')))).map(([rel]) => rel);
 }
+
+/**
+ * Every regular file below `root` by its path relative to it (fcp's partial files of a transfer
+ * under way left out), as `describe` shows it: its content by default.
+ */
+export function regularFiles(root: string, describe: (file: string) => string = (file) => fs.readFileSync(file, 'utf8')): Record<string, string> {
+  const found: Record<string, string> = {};
+  const visit = (rel: string): void => {
+    for (const entry of fs.readdirSync(`${root}/${rel}`, { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.name.includes('.fcp-part')) continue;
+      if (entry.isDirectory()) visit(child);
+      else if (entry.isFile()) found[child] = describe(`${root}/${child}`);
+    }
+  };
+  visit('');
+  return found;
+}
