@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { asFcpError, codeFromWire, FcpError, wireFromCode } from '../errors';
-import { Feature, MoreFeature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWayScopeEvent, TwoWaySideEvent } from '../protocol/constants';
+import { Feature, PacketType, TwoWayMoveKind, TwoWayNodeEvent, TwoWayNodeOp, TwoWayOp, TwoWayScopeEvent, TwoWaySideEvent } from '../protocol/constants';
 import type { Message, TwoWayMessage, TwoWayMoveMessage, TwoWayNodeOpMessage, TwoWayScopeMessage } from '../protocol/messages';
 import { showName } from '../showName';
 import { sideDbFile } from '../state/twoWayDb';
@@ -22,7 +22,7 @@ import type { LinkedConnection, TransferSummary } from '../transfer/link';
 import { takeOver } from '../wire/handshake';
 import { LocalSide } from '../watch/localSide';
 import { MAX_NARROWED_PATHS } from '../watch/constants';
-import { clientScopeRefusal, ScopeParts } from '../watch/scopeRules';
+import { agreedScopeParts, clientScopeRefusal, ScopeParts } from '../watch/scopeRules';
 import { SideListing, sideFilter } from '../watch/sideListing';
 import { isNode } from '../watch/entryKinds';
 import type { NodeOp } from '../watch/nodeOps';
@@ -120,9 +120,8 @@ export class TwoWaySideService {
 
   /** What fcp agreed on: narrowed listings (TWO_WAY_NARROW, with TWO_WAY_TREE), and sweeps in them (TWO_WAY_SWEEP). */
   private scopeParts(): ScopeParts {
-    const more = this.control.established.params.moreFeatures ?? 0;
-    const narrow = this.tree() && (more & MoreFeature.TWO_WAY_NARROW) !== 0;
-    return { narrow, sweep: narrow && (more & MoreFeature.TWO_WAY_SWEEP) !== 0 };
+    const { features, moreFeatures } = this.control.established.params;
+    return agreedScopeParts(features, moreFeatures);
   }
 
   /** PATH: one more path for the next narrowed listing; LIST (SWEEP): that listing (with a sweep), in order behind what came before. */

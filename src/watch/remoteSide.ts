@@ -28,7 +28,7 @@ import type { NodeOp } from './nodeOps';
 import type { SideListing, SideMove } from './sideListing';
 import { MAX_NARROWED_PATHS } from './constants';
 import type { Scope } from './scope';
-import { ListingAsks, ScopeParts, serverScopeRefusal } from './scopeRules';
+import { agreedScopeParts, ListingAsks, ScopeParts, serverScopeRefusal } from './scopeRules';
 import { nodeFields, nodeOf, pathOf, rowOf, twoWayMessage } from './sideWire';
 
 /** A directory or symlink change, as TWO_WAY_NODE_OP asks for it. */
@@ -103,10 +103,8 @@ export class RemoteSide implements TwoWaySide {
         }),
         { timeoutMs: handshakeMs, log: options.log },
       );
-      const { features, moreFeatures = 0 } = established.params;
-      const tree = (features & Feature.TWO_WAY_TREE) !== 0;
-      const narrow = tree && (moreFeatures & MoreFeature.TWO_WAY_NARROW) !== 0;
-      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, tree, { narrow, sweep: narrow && (moreFeatures & MoreFeature.TWO_WAY_SWEEP) !== 0 });
+      const { features, moreFeatures } = established.params;
+      const side = new RemoteSide(conn, options, (features & Feature.TWO_WAY_MOVES) !== 0, (features & Feature.TWO_WAY_TREE) !== 0, agreedScopeParts(features, moreFeatures));
       takeOver(conn, established, { message: (message) => side.onMessage(message), closed: (error) => side.onClosed(error) });
       return side;
     } catch (err) {

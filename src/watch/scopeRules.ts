@@ -5,13 +5,19 @@
  * (fcp) and server/twoWaySideService.ts (fcpd) act on them.
  */
 import { FcpError } from '../errors';
-import { TwoWayScopeEvent } from '../protocol/constants';
+import { Feature, MoreFeature, TwoWayScopeEvent } from '../protocol/constants';
 import { SWEEP_SLICES } from './constants';
 
 /** What a side's session agreed on: narrowed listings (TWO_WAY_NARROW, with TWO_WAY_TREE), and sweeps in them (TWO_WAY_SWEEP, with narrowed listings). */
 export interface ScopeParts {
   narrow: boolean;
   sweep: boolean;
+}
+
+/** The scope parts a session's agreed feature words give (PARAMS.features and more_features). */
+export function agreedScopeParts(features: number, moreFeatures = 0): ScopeParts {
+  const narrow = (features & Feature.TWO_WAY_TREE) !== 0 && (moreFeatures & MoreFeature.TWO_WAY_NARROW) !== 0;
+  return { narrow, sweep: narrow && (moreFeatures & MoreFeature.TWO_WAY_SWEEP) !== 0 };
 }
 
 /** How fcp asks for a listing: TWO_WAY LIST (whole), TWO_WAY_SCOPE LIST (narrowed), or TWO_WAY_SCOPE SWEEP (narrowed, with a sweep). */
