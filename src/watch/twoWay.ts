@@ -18,14 +18,14 @@ import { CopyOptions, launcherFor } from '../client/copy';
 import { asFcpError } from '../errors';
 import { sideDbFile, twoWayDbFile } from '../state/twoWayDb';
 import { ChangeBatcher } from './batcher';
-import { DEBOUNCE_MS, FCPD_IDLE_INTERVALS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS, MIN_FCPD_IDLE_S } from './constants';
+import { DEBOUNCE_MS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS } from './constants';
 import { LocalSide, TwoWaySide } from './localSide';
 import { RemoteSide } from './remoteSide';
 import { sideFilter } from './sideListing';
 import { twoWaySides, withoutSlashes } from './twoWayArgs';
 import { Moves } from './twoWayMoves';
 import { NOTHING_DONE, RoundListing, runRound, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
-import { checkInterval, isLinkFailure, SharedFcpd, Wakeup } from './watch';
+import { checkInterval, fcpdIdleSeconds, isLinkFailure, SharedFcpd, Wakeup } from './watch';
 
 export type { ConflictReport, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
 
@@ -46,8 +46,7 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
   const log = base.log ?? (() => undefined);
   const { here, there, thereSpec } = twoWaySides(base);
   const timeoutMs = base.timeout === undefined ? undefined : base.timeout * 1000;
-  const reuseS = Math.max(MIN_FCPD_IDLE_S, Math.ceil(options.intervalS * FCPD_IDLE_INTERVALS));
-  const fcpd = there.kind === 'remote' ? new SharedFcpd(base.launcher ?? launcherFor(there, true, base, log, timeoutMs, reuseS), log) : undefined;
+  const fcpd = there.kind === 'remote' ? new SharedFcpd(base.launcher ?? launcherFor(there, true, base, log, timeoutMs, fcpdIdleSeconds(options.intervalS)), log) : undefined;
   const thereRoot = there.kind === 'local' ? withoutSlashes(there.path) : undefined;
   const filter = sideFilter(base.filter);
   const moves = new Moves(here, thereSpec, thereRoot, base, fcpd);

@@ -83,6 +83,11 @@ export function checkInterval(intervalS: number): void {
   }
 }
 
+/** How long the watch's fcpd waits for its next session (fcpd --reuse), for rounds every `intervalS`. */
+export function fcpdIdleSeconds(intervalS: number): number {
+  return Math.max(MIN_FCPD_IDLE_S, Math.ceil(intervalS * FCPD_IDLE_INTERVALS));
+}
+
 /**
  * The fcpd every round uses: launched once, handed to each round's copy() as a launcher whose
  * server is this one (its control nonce only for the first session: fcpd takes it once).
@@ -150,8 +155,7 @@ export async function watch(options: WatchOptions): Promise<void> {
   // Every round is a sync (item events, the same placement every time), whatever options were given.
   const sync: CopyOptions = { ...base, recursive: true, itemizeChanges: true };
   const timeoutMs = base.timeout === undefined ? undefined : base.timeout * 1000;
-  const reuseS = Math.max(MIN_FCPD_IDLE_S, Math.ceil(options.intervalS * FCPD_IDLE_INTERVALS));
-  const fcpd = runsInProcess({ remote }, base) ? undefined : new SharedFcpd(base.launcher ?? launcherFor(remote, source.kind === 'local', base, log, timeoutMs, reuseS), log);
+  const fcpd = runsInProcess({ remote }, base) ? undefined : new SharedFcpd(base.launcher ?? launcherFor(remote, source.kind === 'local', base, log, timeoutMs, fcpdIdleSeconds(options.intervalS)), log);
   const local = source.kind === 'local' ? new LocalSource(source.path, options.intervalS, base, log) : undefined;
   await local?.start();
   const wake = new Wakeup();
