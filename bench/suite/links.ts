@@ -21,6 +21,10 @@ const WAN_SHAPES: Record<string, [number, number, number]> = {
 const WAN_SCRIPT = path.resolve(__dirname, '../../../../shared/bench/wan/wan.sh');
 export const WAN_DIR = process.env.WAN_DIR ?? '/tmp/fcp-wan';
 export const WAN_HOST_B = '10.77.0.2';
+/** The client's end of the WAN (wan.sh's host A) and the namespaces of both ends. */
+export const WAN_HOST_A = '10.77.0.1';
+export const WAN_NETNS_A = 'fcpA';
+export const WAN_NETNS_B = 'fcpB';
 const IPERF_SECONDS = 10;
 /** wanlink's real-time (SCHED_RR) priority. */
 const WANLINK_PRIORITY = 50;

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSet } from './data';
-import type { Link } from './links';
+import { WAN_HOST_A, WAN_HOST_B, WAN_NETNS_A, WAN_NETNS_B, type Link } from './links';
 
 export type Direction = 'push' | 'pull' | 'local';
 
@@ -107,6 +107,35 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, n
   return tools;
 }
 
+/** Connections of the WAN floors: as many as fcp's tuned count may grow to, and iperf3 -P 8's streams. */
+const WAN_FLOOR_CONNECTIONS = 8;
+
+/**
+ * The WAN's floors: two Node processes, one in each namespace, a file's contiguous ranges over
+ * WAN_FLOOR_CONNECTIONS connections, plain and sealed (bench/floorCopy.ts). The sender is where
+ * fcp's sender is (host A pushing, host B pulling). What no design of two Node processes on this
+ * machine's two cores, beside the delay line, beats: if it is short of iperf3 -P 8, so is fcp.
+ */
+function wanFloors(direction: 'push' | 'pull'): Tool[] {
+  const [senderNetns, receiverNetns, receiverHost] = direction === 'push' ? [undefined, WAN_NETNS_B, WAN_HOST_B] : [WAN_NETNS_B, WAN_NETNS_A, WAN_HOST_A];
+  const floor = (label: string, cipher: string): Tool => ({
+    label,
+    role: 'floor',
+    command: (d, out) => [
+      // Commands run in host A (link.wrap); a pull's sender moves to host B.
+      ...(senderNetns ? ['ip', 'netns', 'exec', senderNetns] : []),
+      NODE, FLOOR_COPY, 'file', d.path, path.join(out, d.name), cipher,
+      '--host', receiverHost, '--connections', String(WAN_FLOOR_CONNECTIONS), '--receiver-netns', receiverNetns,
+    ],
+  });
+  return [
+    floor(`floor: two Node processes across the WAN, ${WAN_FLOOR_CONNECTIONS} connections, plain`, 'plain'),
+    floor(`floor: two Node processes across the WAN, ${WAN_FLOOR_CONNECTIONS} connections, AES-256-GCM`, 'aes'),
+  ];
+}
+
 export function toolsFor(link: Link, direction: Direction, fcpd: FcpdPaths, data: DataSet): Tool[] {
-  return direction === 'local' ? localTools() : networkTools(link, direction, fcpd, scpSitsOut(link, data));
+  if (direction === 'local') return localTools();
+  // The WAN floors copy one file (a tree's floor is one connection, not what the WAN asks).
+  return [...networkTools(link, direction, fcpd, scpSitsOut(link, data)), ...(link.iperf && !data.directory ? wanFloors(direction) : [])];
 }
