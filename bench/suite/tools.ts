@@ -115,27 +115,33 @@ const WAN_FLOOR_CONNECTIONS = 8;
  * WAN_FLOOR_CONNECTIONS connections, plain and sealed (bench/floorCopy.ts). The sender is where
  * fcp's sender is (host A pushing, host B pulling). What no design of two Node processes on this
  * machine's two cores, beside the delay line, beats: if it is short of iperf3 -P 8, so is fcp.
+ * The third pays an SSH login and remote command first (`ssh HOST true`: the key exchange, the
+ * authentication, the remote user's shell and its rc files), as every tool that starts its peer
+ * over SSH must: the floor of that shape.
  */
-function wanFloors(direction: 'push' | 'pull'): Tool[] {
+function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
   const [senderNetns, receiverNetns, receiverHost] = direction === 'push' ? [undefined, WAN_NETNS_B, WAN_HOST_B] : [WAN_NETNS_B, WAN_NETNS_A, WAN_HOST_A];
-  const floor = (label: string, cipher: string): Tool => ({
-    label,
-    role: 'floor',
-    command: (d, out) => [
-      // Commands run in host A (link.wrap); a pull's sender moves to host B.
-      ...(senderNetns ? ['ip', 'netns', 'exec', senderNetns] : []),
-      NODE, FLOOR_COPY, 'file', d.path, path.join(out, d.name), cipher,
-      '--host', receiverHost, '--connections', String(WAN_FLOOR_CONNECTIONS), '--receiver-netns', receiverNetns,
-    ],
-  });
+  const floorCopy = (d: DataSet, out: string, cipher: string): string[] => [
+    // Commands run in host A (link.wrap); a pull's sender moves to host B.
+    ...(senderNetns ? ['ip', 'netns', 'exec', senderNetns] : []),
+    NODE, FLOOR_COPY, 'file', d.path, path.join(out, d.name), cipher,
+    '--host', receiverHost, '--connections', String(WAN_FLOOR_CONNECTIONS), '--receiver-netns', receiverNetns,
+  ];
+  const floor = (cipher: string, label: string): Tool => ({ label, role: 'floor', command: (d, out) => floorCopy(d, out, cipher) });
+  const across = `floor: two Node processes across the WAN, ${WAN_FLOOR_CONNECTIONS} connections`;
   return [
-    floor(`floor: two Node processes across the WAN, ${WAN_FLOOR_CONNECTIONS} connections, plain`, 'plain'),
-    floor(`floor: two Node processes across the WAN, ${WAN_FLOOR_CONNECTIONS} connections, AES-256-GCM`, 'aes'),
+    floor('plain', `${across}, plain`),
+    floor('aes', `${across}, AES-256-GCM`),
+    {
+      label: `${across}, AES-256-GCM, after an SSH login (ssh ${link.host} true)`,
+      role: 'floor',
+      command: (d, out) => ['sh', '-c', `ssh -F ${link.sshConfig!} ${link.host!} true && exec "$@"`, 'floor', ...floorCopy(d, out, 'aes')],
+    },
   ];
 }
 
 export function toolsFor(link: Link, direction: Direction, fcpd: FcpdPaths, data: DataSet): Tool[] {
   if (direction === 'local') return localTools();
   // The WAN floors copy one file (a tree's floor is one connection, not what the WAN asks).
-  return [...networkTools(link, direction, fcpd, scpSitsOut(link, data)), ...(link.iperf && !data.directory ? wanFloors(direction) : [])];
+  return [...networkTools(link, direction, fcpd, scpSitsOut(link, data)), ...(link.iperf && !data.directory ? wanFloors(link, direction) : [])];
 }
