@@ -117,7 +117,8 @@ const WAN_FLOOR_CONNECTIONS = 8;
  * machine's two cores, beside the delay line, beats: if it is short of iperf3 -P 8, so is fcp.
  * The third pays an SSH login and remote command first (`ssh HOST true`: the key exchange, the
  * authentication, the remote user's shell and its rc files), as every tool that starts its peer
- * over SSH must: the floor of that shape.
+ * over SSH must. Login and copy follow one another there, so it is not a strict floor: a tool may
+ * overlap part of its login with other work (fcp's 200 ms push was faster than it).
  */
 function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
   const [senderNetns, receiverNetns, receiverHost] = direction === 'push' ? [undefined, WAN_NETNS_B, WAN_HOST_B] : [WAN_NETNS_B, WAN_NETNS_A, WAN_HOST_A];
