@@ -5,12 +5,16 @@
  * names, no metadata: a sender that reads and writes raw bytes to sockets, a receiver that
  * writes them out. Whatever fcp adds is on top of this.
  *
- * Usage: floorCopy.js file|tree SRC DST [aes]
+ * Usage: floorCopy.js file|tree SRC DST [aes] [--host ADDRESS] [--connections N] [--receiver-netns NS]
  *   file: SRC split into CONNECTIONS contiguous ranges, one per connection, read in 1 MiB pieces
  *         and written at their offsets (positional reads and writes, as fcp does).
  *   tree: one connection; per file a header (kind u8, name length u16, size u32), the name and the
  *         bytes; the receiver creates directories and files as `cp -r` does (no mode or mtime).
  *   aes:  every byte also goes through AES-256-GCM on both sides (one stream per connection).
+ *   --host: the receiver listens at ADDRESS and the sender connects to it (127.0.0.1).
+ *   --connections: the file's connections (CONNECTIONS).
+ *   --receiver-netns: the receiver runs in network namespace NS (`ip netns exec`), so that the
+ *         bytes cross the emulated WAN between two namespaces (bench/suite/links.ts).
  */
 import { spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
@@ -19,6 +23,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 const CONNECTIONS = 4;
+const LOOPBACK = '127.0.0.1';
 const PIECE = 1024 * 1024;
 const SEAL_SLICE = 64 * 1024;
 const KEY = Buffer.alloc(32, 7);
@@ -26,6 +31,35 @@ const IV = Buffer.alloc(12, 1);
 const KIND_DIR = 1;
 const KIND_FILE = 2;
 const HEADER = 7;
+
+/** Where the bytes go: the receiver's address, the file's connection count, the receiver's namespace. */
+interface Route {
+  host: string;
+  connections: number;
+  netns?: string;
+}
+
+/** The --NAME VALUE options out of argv, and the positional arguments left. */
+function parseArgs(argv: string[]): { positional: string[]; route: Route; flags: string[] } {
+  const positional: string[] = [];
+  const flags: string[] = [];
+  const route: Route = { host: LOOPBACK, connections: CONNECTIONS };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const value = argv[++i];
+    if (value === undefined) fail(new Error(`${arg} needs a value`));
+    flags.push(arg, value);
+    if (arg === '--host') route.host = value;
+    else if (arg === '--connections' && Number(value) >= 1) route.connections = Math.floor(Number(value));
+    else if (arg === '--receiver-netns') route.netns = value;
+    else fail(new Error(`unknown option ${arg} ${value}`));
+  }
+  return { positional, route, flags };
+}
 
 type Transform = (data: Buffer) => Buffer;
 const identity: Transform = (data) => data;
@@ -60,8 +94,8 @@ function sendSealed(socket: net.Socket, data: Buffer, seal: Transform): Promise<
   return last;
 }
 
-async function sendRange(fd: number, start: number, end: number, port: number, aes: boolean): Promise<void> {
-  const socket = net.connect(port, '127.0.0.1');
+async function sendRange(fd: number, start: number, end: number, port: number, host: string, aes: boolean): Promise<void> {
+  const socket = net.connect(port, host);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const offset = Buffer.alloc(8);
   offset.writeBigUInt64BE(BigInt(start));
@@ -82,16 +116,16 @@ async function sendRange(fd: number, start: number, end: number, port: number, a
   socket.end();
 }
 
-async function sendFile(source: string, port: number, aes: boolean): Promise<void> {
+async function sendFile(source: string, port: number, route: Route, aes: boolean): Promise<void> {
   const fd = fs.openSync(source, 'r');
   const size = fs.fstatSync(fd).size;
-  const share = Math.ceil(size / CONNECTIONS);
-  const ranges = Array.from({ length: CONNECTIONS }, (_, i) => [i * share, Math.min(size, (i + 1) * share)] as const);
-  await Promise.all(ranges.map(([start, end]) => sendRange(fd, start, end, port, aes)));
+  const share = Math.ceil(size / route.connections);
+  const ranges = Array.from({ length: route.connections }, (_, i) => [i * share, Math.min(size, (i + 1) * share)] as const);
+  await Promise.all(ranges.map(([start, end]) => sendRange(fd, start, end, port, route.host, aes)));
 }
 
-async function sendTree(source: string, port: number, aes: boolean): Promise<void> {
-  const socket = net.connect(port, '127.0.0.1');
+async function sendTree(source: string, port: number, host: string, aes: boolean): Promise<void> {
+  const socket = net.connect(port, host);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const seal = encryptor(aes);
   const pending: Buffer[] = [];
@@ -199,8 +233,8 @@ function receiveTree(socket: net.Socket, destination: string, aes: boolean, done
   socket.on('end', done);
 }
 
-function receive(kind: string, destination: string, aes: boolean): void {
-  const connections = kind === 'file' ? CONNECTIONS : 1;
+function receive(kind: string, destination: string, route: Route, aes: boolean): void {
+  const connections = kind === 'file' ? route.connections : 1;
   const fd = kind === 'file' ? fs.openSync(destination, 'w') : -1;
   let finished = 0;
   const server = net.createServer((socket) => {
@@ -210,21 +244,22 @@ function receive(kind: string, destination: string, aes: boolean): void {
     if (kind === 'file') receiveFile(socket, fd, aes, done);
     else receiveTree(socket, destination, aes, done);
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
+  server.listen(0, route.host, () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
 }
 
 async function main(): Promise<void> {
-  const [kind, source, destination, cipher, role] = process.argv.slice(2);
+  const { positional, route, flags } = parseArgs(process.argv.slice(2));
+  const [kind, source, destination, cipher, role] = positional;
   const aes = cipher === 'aes';
-  if (role === 'receive') return receive(kind!, destination!, aes);
-  const child = spawn(process.execPath, [__filename, kind!, source!, destination!, cipher ?? 'plain', 'receive'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  if (role === 'receive') return receive(kind!, destination!, route, aes);
+  const receiver = [process.execPath, __filename, kind!, source!, destination!, cipher ?? 'plain', 'receive', ...flags];
+  const [command, ...args] = route.netns ? ['ip', 'netns', 'exec', route.netns, ...receiver] : receiver;
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout.once('data', (line: Buffer) => resolve(Number(line))));
   const exited = new Promise<void>((resolve, reject) =>
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`receiver exited with ${code}`)))),
   );
-  await (kind === 'file' ? sendFile(source!, port, aes) : sendTree(source!, port, aes));
+  await (kind === 'file' ? sendFile(source!, port, route, aes) : sendTree(source!, port, route.host, aes));
   await exited;
 }
 

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSet } from './data';
-import type { Link } from './links';
+import { WAN_HOST_A, WAN_HOST_B, WAN_NETNS_A, WAN_NETNS_B, type Link } from './links';
 
 export type Direction = 'push' | 'pull' | 'local';
 
@@ -107,6 +107,42 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, n
   return tools;
 }
 
+/** Connections of the WAN floors: as many as fcp's tuned count may grow to, and iperf3 -P 8's streams. */
+const WAN_FLOOR_CONNECTIONS = 8;
+
+/**
+ * The WAN's floors: two Node processes, one in each namespace, a file's contiguous ranges over
+ * WAN_FLOOR_CONNECTIONS connections, plain and sealed (bench/floorCopy.ts). The sender is where
+ * fcp's sender is (host A pushing, host B pulling). What no design of two Node processes on this
+ * machine's two cores, beside the delay line, beats: if it is short of iperf3 -P 8, so is fcp.
+ * The third pays an SSH login and remote command first (`ssh HOST true`: the key exchange, the
+ * authentication, the remote user's shell and its rc files), as every tool that starts its peer
+ * over SSH must. Login and copy follow one another there, so it is not a strict floor: a tool may
+ * overlap part of its login with other work (fcp's 200 ms push was faster than it).
+ */
+function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
+  const [senderNetns, receiverNetns, receiverHost] = direction === 'push' ? [undefined, WAN_NETNS_B, WAN_HOST_B] : [WAN_NETNS_B, WAN_NETNS_A, WAN_HOST_A];
+  const floorCopy = (d: DataSet, out: string, cipher: string): string[] => [
+    // Commands run in host A (link.wrap); a pull's sender moves to host B.
+    ...(senderNetns ? ['ip', 'netns', 'exec', senderNetns] : []),
+    NODE, FLOOR_COPY, 'file', d.path, path.join(out, d.name), cipher,
+    '--host', receiverHost, '--connections', String(WAN_FLOOR_CONNECTIONS), '--receiver-netns', receiverNetns,
+  ];
+  const floor = (cipher: string, label: string): Tool => ({ label, role: 'floor', command: (d, out) => floorCopy(d, out, cipher) });
+  const across = `floor: two Node processes across the WAN, ${WAN_FLOOR_CONNECTIONS} connections`;
+  return [
+    floor('plain', `${across}, plain`),
+    floor('aes', `${across}, AES-256-GCM`),
+    {
+      label: `${across}, AES-256-GCM, after an SSH login (ssh ${link.host} true)`,
+      role: 'floor',
+      command: (d, out) => ['sh', '-c', `ssh -F ${link.sshConfig!} ${link.host!} true && exec "$@"`, 'floor', ...floorCopy(d, out, 'aes')],
+    },
+  ];
+}
+
 export function toolsFor(link: Link, direction: Direction, fcpd: FcpdPaths, data: DataSet): Tool[] {
-  return direction === 'local' ? localTools() : networkTools(link, direction, fcpd, scpSitsOut(link, data));
+  if (direction === 'local') return localTools();
+  // The WAN floors copy one file (a tree's floor is one connection, not what the WAN asks).
+  return [...networkTools(link, direction, fcpd, scpSitsOut(link, data)), ...(link.iperf && !data.directory ? wanFloors(link, direction) : [])];
 }

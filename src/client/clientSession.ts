@@ -220,6 +220,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
           connections: first,
           max: params.connections,
           rttMs: rtt,
+          sameHost: server.sameHost === true,
           bytesMoved: () => opened.reduce((sum, conn) => (conn === controlConn ? sum : sum + conn.bytesMoved), 0),
           add: dialMore,
           log: options.log,

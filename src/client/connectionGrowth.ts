@@ -21,6 +21,8 @@ export interface GrowthOptions {
   max: number;
   /** Round trip measured when the control connection was dialled. */
   rttMs: number;
+  /** fcpd runs on this machine (the launcher's sameHost): both ends share its CPUs. */
+  sameHost: boolean;
   /** Bytes the data connections carried so far, all together. */
   bytesMoved(): number;
   /** Opens `count` more data connections. */
@@ -45,7 +47,7 @@ export function forcedTuning(env: NodeJS.ProcessEnv = process.env): ForcedTuning
 export function growConnections(options: GrowthOptions): () => void {
   const { forced } = options;
   const window = tunerWindowMs(options.rttMs, forced);
-  const limits = tunerLimits(options.max, forced);
+  const limits = tunerLimits(options.max, forced, undefined, options.sameHost);
   let state = startTuning(options.connections, limits);
   if (state.done) return () => undefined;
   let lastBytes = options.bytesMoved();

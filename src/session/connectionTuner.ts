@@ -4,9 +4,9 @@
  * measured, then, like TCP's slow start, twice as many each time the goodput measured over a
  * window grew enough with the last addition, up to the accepted maximum. Adding stops for good at
  * the first addition that did not pay: the link (or a CPU) is full, and more connections would
- * only take memory. Nor does it add while the machine's CPUs were all but full over the window
- * (loopback: both ends on one machine): a connection carries more only where a CPU is free to
- * drive it. Where the most a connection keeps in flight is fixed (SFTP: the server's channel
+ * only take memory. Where both ends share this machine's CPUs (loopback, a local fcpd), nor does
+ * it add while they were all but full over the window: a connection carries more only where a
+ * CPU is free to drive it. Where the most a connection keeps in flight is fixed (SFTP: the server's channel
  * window), it adds only on a window whose goodput is near what the open connections' windows
  * carry over the round trip (window-bound): an addition adds a window, whatever the CPUs say.
  * Pure: the client session measures and dials; this decides.
@@ -41,10 +41,13 @@ export const TUNE_MIN_GAIN = 0.2;
 export const TUNE_MIN_RATE = 256 * 1024;
 /**
  * The least share of the machine's CPU time that must have been idle over a window for the tuner
- * to add: below it the cores are the limit. On the 2-core bench host a 1 GiB copy with 4
- * connections left 7-9 % idle pushing and 10-15 % pulling over the loopback sshd, and 7-13 %
- * over the emulated 50 ms WAN (whose delay line runs on the same cores); 8 connections were slower
- * than 4 on loopback both ways and no faster on that WAN (11.53 s against 11.57 s).
+ * to add where both ends run on this machine: below it the cores are the limit. On the 2-core
+ * bench host a 1 GiB copy with 4 connections left 7-9 % idle pushing and 10-15 % pulling over the
+ * loopback sshd, and 8 connections were slower than 4 there both ways. To a peer on another host
+ * the rule is not asked: this machine's idle share says nothing of the link, and on the emulated
+ * 50 ms WAN (both namespaces and the delay line, which alone took 0.9 of a core, on these 2 cores)
+ * it held the default at 4 connections with the CPUs 5-20 % idle, where 8 pushed 1 GiB in 11.44 s
+ * against 12.61 s and pulled it in 11.46 s against 12.19 s (round robin of 3, 2026-12-05 20:40 UTC).
  */
 export const TUNE_MIN_IDLE = 0.2;
 /**
@@ -85,7 +88,7 @@ export interface TunerLimits {
   minGain: number;
   /** The least goodput (bytes/s) a window must show to be measured at all (TUNE_MIN_RATE). */
   minRate: number;
-  /** The least idle share of the machine's CPUs over a window for an addition (TUNE_MIN_IDLE), where windowRate is not known. */
+  /** The least idle share of the machine's CPUs over a window for an addition (TUNE_MIN_IDLE where both ends share them, else 0), where windowRate is not known. */
   minIdle: number;
   /**
    * Bytes/s one connection's window carries (the most it keeps in flight over the round trip),
@@ -144,11 +147,12 @@ export interface ConnectionWindow {
 
 /**
  * The limits of a tuner that may grow to `max`, as measured or as a test forces them; `window`
- * gives the window-bound rule its rate (none for a round trip too short to measure).
+ * gives the window-bound rule its rate (none for a round trip too short to measure); the CPU rule
+ * (TUNE_MIN_IDLE) holds where both ends share this machine's CPUs (`sharedCpus`).
  */
-export function tunerLimits(max: number, forced?: ForcedTuning, window?: ConnectionWindow): TunerLimits {
+export function tunerLimits(max: number, forced?: ForcedTuning, window?: ConnectionWindow, sharedCpus = true): TunerLimits {
   if (forced) return { max, minGain: forced.minGain, minRate: 0, minIdle: 0 };
-  const limits: TunerLimits = { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: TUNE_MIN_IDLE };
+  const limits: TunerLimits = { max, minGain: TUNE_MIN_GAIN, minRate: TUNE_MIN_RATE, minIdle: sharedCpus ? TUNE_MIN_IDLE : 0 };
   if (window && window.rttMs > 0) limits.windowRate = (window.bytes * 1000) / window.rttMs;
   return limits;
 }

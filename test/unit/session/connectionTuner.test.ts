@@ -168,6 +168,38 @@ describe('tuneStep and the CPUs', () => {
     for (const rate of [900e6, 1e9]) state = tuneStep(state, rate, limits, 0.03).state;
     expect(state).toEqual({ connections: 4, settling: 0, done: true });
   });
+
+  it('asks the CPUs only where both ends share them: to another host, windows with the CPUs full decide as with them idle', () => {
+    expect(tunerLimits(8).minIdle).toBe(TUNE_MIN_IDLE);
+    expect(tunerLimits(8, undefined, undefined, true).minIdle).toBe(TUNE_MIN_IDLE);
+    const remote = tunerLimits(8, undefined, undefined, false);
+    expect(remote.minIdle).toBe(0);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.tuple(rateArb, idleArb), { maxLength: 40 }), (initial, windows) => {
+        let state = startTuning(initial, remote);
+        let spare = startTuning(initial, remote);
+        for (const [rate, idle] of windows) {
+          state = tuneStep(state, rate, remote, idle).state;
+          spare = tuneStep(spare, rate, remote, 1).state;
+          expect(state).toEqual(spare);
+        }
+      }),
+    );
+    // The emulated 50 ms WAN (its delay line on the same 2 cores): settling, then 89 MB/s over 4
+    // connections with 7 % of the CPU time idle: to another host it doubles; sharing the CPUs it stays.
+    const wan = [
+      [40e6, 0.5],
+      [89e6, 0.07],
+    ] as const;
+    let state = startTuning(4, remote);
+    let shared = startTuning(4, tunerLimits(8));
+    for (const [rate, idle] of wan) {
+      state = tuneStep(state, rate, remote, idle).state;
+      shared = tuneStep(shared, rate, tunerLimits(8), idle).state;
+    }
+    expect(state.connections).toBe(8);
+    expect(shared).toEqual({ connections: 4, settling: 0, done: true });
+  });
 });
 
 /** tuneStep as it was before the window-bound rule: the fcpd path (no windowRate) must decide as it did. */
