@@ -66,7 +66,8 @@ function localTools(): Tool[] {
  */
 const scpSitsOut = (link: Link, data: DataSet): boolean => data.many === true || (link.iperf !== undefined && data.directory);
 
-function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, noScp: boolean): Tool[] {
+function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, data: DataSet): Tool[] {
+  const noScp = scpSitsOut(link, data);
   const host = link.host!;
   const config = link.sshConfig!;
   const ssh = `ssh -F ${config}`;
@@ -91,6 +92,9 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, n
       ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', '-F', config, '--fcpd-path', fcpd.baseline!, ...ends(d, out)] }]
       : []),
     fcp('fcp --no-encrypt', '--no-encrypt'),
+    // Each fcp row beside the floor of its own work: the verified floor rows below for the two above, the plain floors for these.
+    fcp('fcp --no-verify', '--no-verify'),
+    fcp('fcp --no-encrypt --no-verify', '--no-encrypt', '--no-verify'),
     fcp('fcp -n 1', '-n', '1'),
     // The default before the tuning (issue 14).
     fcp('fcp -n 4', '-n', '4'),
@@ -99,14 +103,19 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, n
   ];
   if (link.name === 'loopback') {
     // Two Node processes on this machine with nothing but sockets between them: the engine's shape.
-    tools.push(
-      { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
-      { label: 'floor: two Node processes, loopback TCP, AES-256-GCM', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), 'aes'] },
-    );
+    const floor = (label: string, flags: string): Tool => ({ label, role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), flags] });
+    tools.push(floor('floor: two Node processes, loopback TCP, plain', 'plain'), floor('floor: two Node processes, loopback TCP, AES-256-GCM', 'aes'));
+    // The same shape with what a verified copy adds (an xxh64 of every 1 MiB piece on both sides, checked): the floor of fcp's default and --no-encrypt.
+    if (!data.directory) {
+      tools.push(
+        floor('floor: two Node processes, loopback TCP, plain, xxh64 of every chunk', 'plain,verify'),
+        floor('floor: two Node processes, loopback TCP, AES-256-GCM, xxh64 of every chunk', 'aes,verify'),
+      );
+    }
   }
   return tools;
 }
 
 export function toolsFor(link: Link, direction: Direction, fcpd: FcpdPaths, data: DataSet): Tool[] {
-  return direction === 'local' ? localTools() : networkTools(link, direction, fcpd, scpSitsOut(link, data));
+  return direction === 'local' ? localTools() : networkTools(link, direction, fcpd, data);
 }
