@@ -92,9 +92,6 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
       ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', '-F', config, '--fcpd-path', fcpd.baseline!, ...ends(d, out)] }]
       : []),
     fcp('fcp --no-encrypt', '--no-encrypt'),
-    // Each fcp row beside the floor of its own work: the verified floor rows below for the two above, the plain floors for these.
-    fcp('fcp --no-verify', '--no-verify'),
-    fcp('fcp --no-encrypt --no-verify', '--no-encrypt', '--no-verify'),
     fcp('fcp -n 1', '-n', '1'),
     // The default before the tuning (issue 14).
     fcp('fcp -n 4', '-n', '4'),
