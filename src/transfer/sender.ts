@@ -1091,11 +1091,8 @@ export class SendEngine extends TransferRun {
       }
       // Sealed frames are always sent: skipping one would put the peer's GCM counter out of
       // step. The receiver drops data for a file that failed in the meantime.
-      // No wait for the socket to drain here: the next chunk is read and sealed into the other
-      // buffer while this one goes out (flushed[] bounds what waits to SEND_BUFFERS_PER_CONNECTION
-      // buffers). Waiting for the drain made each read start only once the receiver had taken
-      // the chunk before, so sender and receiver took turns instead of working at once.
       flushed[turn] = new Promise((resolve) => conn.write(buf.subarray(0, used), resolve));
+      await conn.drain();
     }
   }
 
