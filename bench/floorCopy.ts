@@ -5,22 +5,29 @@
  * names, no metadata: a sender that reads and writes raw bytes to sockets, a receiver that
  * writes them out. Whatever fcp adds is on top of this.
  *
- * Usage: floorCopy.js file|tree SRC DST [aes] [--host ADDRESS] [--connections N] [--receiver-netns NS]
- *   file: SRC split into CONNECTIONS contiguous ranges, one per connection, read in 1 MiB pieces
- *         and written at their offsets (positional reads and writes, as fcp does).
- *   tree: one connection; per file a header (kind u8, name length u16, size u32), the name and the
- *         bytes; the receiver creates directories and files as `cp -r` does (no mode or mtime).
- *   aes:  every byte also goes through AES-256-GCM on both sides (one stream per connection).
+ * Usage: floorCopy.js file|tree SRC DST [aes][,verify] [--host ADDRESS] [--connections N] [--receiver-netns NS]
+ *   file:   SRC split into CONNECTIONS contiguous ranges, one per connection, read in 1 MiB pieces
+ *           and written at their offsets (positional reads and writes, as fcp does).
+ *   tree:   one connection; per file a header (kind u8, name length u16, size u32), the name and the
+ *           bytes; the receiver creates directories and files as `cp -r` does (no mode or mtime).
+ *   aes:    every byte also goes through AES-256-GCM on both sides (one stream per connection).
+ *   verify: (file only) what a verified copy must add, and nothing else: each 1 MiB piece goes as
+ *           length u32, bytes, xxh64; the sender hashes the piece it read, the receiver hashes
+ *           what arrives (streamed, as the pieces come off the socket) and fails on a mismatch.
  *   --host: the receiver listens at ADDRESS and the sender connects to it (127.0.0.1).
  *   --connections: the file's connections (CONNECTIONS).
  *   --receiver-netns: the receiver runs in network namespace NS (`ip netns exec`), so that the
- *         bytes cross the emulated WAN between two namespaces (bench/suite/links.ts).
+ *           bytes cross the emulated WAN between two namespaces (bench/suite/links.ts).
  */
 import { spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import type { XXHashAPI } from 'xxhash-wasm' with { 'resolution-mode': 'import' };
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadXxhash = require('xxhash-wasm') as () => Promise<XXHashAPI>;
 
 const CONNECTIONS = 4;
 const LOOPBACK = '127.0.0.1';
@@ -31,6 +38,15 @@ const IV = Buffer.alloc(12, 1);
 const KIND_DIR = 1;
 const KIND_FILE = 2;
 const HEADER = 7;
+/** verify: a piece's length before its bytes, its xxh64 after them. */
+const PIECE_LENGTH = 4;
+const PIECE_HASH = 8;
+
+interface Options {
+  aes: boolean;
+  /** xxh64 of every piece on both sides, checked by the receiver; undefined without verify. */
+  xxh: XXHashAPI | undefined;
+}
 
 /** Where the bytes go: the receiver's address, the file's connection count, the receiver's namespace. */
 interface Route {
@@ -94,34 +110,42 @@ function sendSealed(socket: net.Socket, data: Buffer, seal: Transform): Promise<
   return last;
 }
 
-async function sendRange(fd: number, start: number, end: number, port: number, host: string, aes: boolean): Promise<void> {
+async function sendRange(fd: number, start: number, end: number, port: number, host: string, options: Options): Promise<void> {
+  const { aes, xxh } = options;
   const socket = net.connect(port, host);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const offset = Buffer.alloc(8);
   offset.writeBigUInt64BE(BigInt(start));
   const seal = encryptor(aes);
   await send(socket, seal(offset));
-  const buffers = [Buffer.allocUnsafe(PIECE), Buffer.allocUnsafe(PIECE)];
+  // With verify, a piece's buffer holds its length, its bytes and their hash, sent in one write.
+  const before = xxh ? PIECE_LENGTH : 0;
+  const after = xxh ? PIECE_HASH : 0;
+  const buffers = [Buffer.allocUnsafe(before + PIECE + after), Buffer.allocUnsafe(before + PIECE + after)];
   let writing: Promise<void> = Promise.resolve();
   for (let position = start, turn = 0; position < end; position += PIECE, turn ^= 1) {
     const length = Math.min(PIECE, end - position);
     const buffer = buffers[turn]!;
     const read = await new Promise<number>((resolve, reject) =>
-      fs.read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+      fs.read(fd, buffer, before, length, position, (err, n) => (err ? reject(err) : resolve(n))),
     );
+    if (xxh) {
+      buffer.writeUInt32BE(read, 0);
+      buffer.writeBigUInt64BE(xxh.h64Raw(buffer.subarray(before, before + read), 0n), before + read);
+    }
     await writing;
-    writing = sendSealed(socket, buffer.subarray(0, read), seal);
+    writing = sendSealed(socket, buffer.subarray(0, before + read + after), seal);
   }
   await writing;
   socket.end();
 }
 
-async function sendFile(source: string, port: number, route: Route, aes: boolean): Promise<void> {
+async function sendFile(source: string, port: number, route: Route, options: Options): Promise<void> {
   const fd = fs.openSync(source, 'r');
   const size = fs.fstatSync(fd).size;
   const share = Math.ceil(size / route.connections);
   const ranges = Array.from({ length: route.connections }, (_, i) => [i * share, Math.min(size, (i + 1) * share)] as const);
-  await Promise.all(ranges.map(([start, end]) => sendRange(fd, start, end, port, route.host, aes)));
+  await Promise.all(ranges.map(([start, end]) => sendRange(fd, start, end, port, route.host, options)));
 }
 
 async function sendTree(source: string, port: number, host: string, aes: boolean): Promise<void> {
@@ -165,8 +189,45 @@ async function sendTree(source: string, port: number, host: string, aes: boolean
   socket.end();
 }
 
-function receiveFile(socket: net.Socket, fd: number, aes: boolean, done: () => void): void {
-  const open = decryptor(aes);
+/**
+ * verify: cuts a range's stream into its pieces (length u32, bytes, xxh64), hashing the bytes as
+ * they come; calls `data` with the bytes to write (views of what arrived, never the length or hash).
+ */
+function pieceChecker(xxh: XXHashAPI, data: (bytes: Buffer) => void): (arrived: Buffer) => void {
+  const field = Buffer.alloc(PIECE_HASH);
+  let fieldAt = 0;
+  let left = -1;
+  let hasher = xxh.create64(0n);
+  return (arrived) => {
+    for (let at = 0; at < arrived.length; ) {
+      if (left > 0) {
+        const bytes = arrived.subarray(at, at + left);
+        hasher.update(bytes);
+        data(bytes);
+        left -= bytes.length;
+        at += bytes.length;
+        continue;
+      }
+      // A length (before a piece, left < 0) or a hash (after one, left === 0), perhaps split over reads.
+      const want = left < 0 ? PIECE_LENGTH : PIECE_HASH;
+      const taken = arrived.copy(field, fieldAt, at, at + want - fieldAt);
+      fieldAt += taken;
+      at += taken;
+      if (fieldAt < want) break;
+      fieldAt = 0;
+      if (left < 0) {
+        left = field.readUInt32BE(0);
+        continue;
+      }
+      if (field.readBigUInt64BE(0) !== hasher.digest()) fail(new Error('a piece does not hash to the xxh64 sent with it'));
+      hasher = xxh.create64(0n);
+      left = -1;
+    }
+  };
+}
+
+function receiveFile(socket: net.Socket, fd: number, options: Options, done: () => void): void {
+  const open = decryptor(options.aes);
   let position = -1;
   let head = Buffer.alloc(0);
   const queue: Buffer[] = [];
@@ -189,6 +250,10 @@ function receiveFile(socket: net.Socket, fd: number, aes: boolean, done: () => v
       drain();
     });
   };
+  const enqueue = (bytes: Buffer): void => {
+    queue.push(bytes);
+  };
+  const take = options.xxh ? pieceChecker(options.xxh, enqueue) : enqueue;
   socket.on('data', (data: Buffer) => {
     data = open(data);
     if (position < 0) {
@@ -197,7 +262,7 @@ function receiveFile(socket: net.Socket, fd: number, aes: boolean, done: () => v
       position = Number(head.readBigUInt64BE(0));
       data = head.subarray(8);
     }
-    queue.push(data);
+    take(data);
     if (queue.length > 16) socket.pause();
     drain();
   });
@@ -233,7 +298,7 @@ function receiveTree(socket: net.Socket, destination: string, aes: boolean, done
   socket.on('end', done);
 }
 
-function receive(kind: string, destination: string, route: Route, aes: boolean): void {
+function receive(kind: string, destination: string, route: Route, options: Options): void {
   const connections = kind === 'file' ? route.connections : 1;
   const fd = kind === 'file' ? fs.openSync(destination, 'w') : -1;
   let finished = 0;
@@ -241,25 +306,27 @@ function receive(kind: string, destination: string, route: Route, aes: boolean):
     const done = (): void => {
       if (++finished === connections) process.exit(0);
     };
-    if (kind === 'file') receiveFile(socket, fd, aes, done);
-    else receiveTree(socket, destination, aes, done);
+    if (kind === 'file') receiveFile(socket, fd, options, done);
+    else receiveTree(socket, destination, options.aes, done);
   });
   server.listen(0, route.host, () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
 }
 
 async function main(): Promise<void> {
   const { positional, route, flags } = parseArgs(process.argv.slice(2));
-  const [kind, source, destination, cipher, role] = positional;
-  const aes = cipher === 'aes';
-  if (role === 'receive') return receive(kind!, destination!, route, aes);
-  const receiver = [process.execPath, __filename, kind!, source!, destination!, cipher ?? 'plain', 'receive', ...flags];
+  const [kind, source, destination, words = 'plain', role] = positional;
+  const verify = words.split(',').includes('verify');
+  if (verify && kind !== 'file') fail(new Error('verify is for a file only'));
+  const options: Options = { aes: words.split(',').includes('aes'), xxh: verify ? await loadXxhash() : undefined };
+  if (role === 'receive') return receive(kind!, destination!, route, options);
+  const receiver = [process.execPath, __filename, kind!, source!, destination!, words, 'receive', ...flags];
   const [command, ...args] = route.netns ? ['ip', 'netns', 'exec', route.netns, ...receiver] : receiver;
   const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout.once('data', (line: Buffer) => resolve(Number(line))));
   const exited = new Promise<void>((resolve, reject) =>
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`receiver exited with ${code}`)))),
   );
-  await (kind === 'file' ? sendFile(source!, port, route, aes) : sendTree(source!, port, route.host, aes));
+  await (kind === 'file' ? sendFile(source!, port, route, options) : sendTree(source!, port, route.host, options.aes));
   await exited;
 }
 

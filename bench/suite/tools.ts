@@ -66,7 +66,8 @@ function localTools(): Tool[] {
  */
 const scpSitsOut = (link: Link, data: DataSet): boolean => data.many === true || (link.iperf !== undefined && data.directory);
 
-function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, noScp: boolean): Tool[] {
+function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, data: DataSet): Tool[] {
+  const noScp = scpSitsOut(link, data);
   const host = link.host!;
   const config = link.sshConfig!;
   const ssh = `ssh -F ${config}`;
@@ -99,12 +100,27 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, n
   ];
   if (link.name === 'loopback') {
     // Two Node processes on this machine with nothing but sockets between them: the engine's shape.
-    tools.push(
-      { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
-      { label: 'floor: two Node processes, loopback TCP, AES-256-GCM', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), 'aes'] },
-    );
+    const floor = (label: string, flags: string): Tool => ({ label, role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), flags] });
+    tools.push(floor('floor: two Node processes, loopback TCP, plain', 'plain'), floor('floor: two Node processes, loopback TCP, AES-256-GCM', 'aes'));
+    // The same shape with what a verified copy adds (an xxh64 of every 1 MiB piece on both sides, checked): the floor of fcp's default and --no-encrypt.
+    if (!data.directory) {
+      tools.push(
+        floor('floor: two Node processes, loopback TCP, plain, xxh64 of every chunk', 'plain,verify'),
+        floor('floor: two Node processes, loopback TCP, AES-256-GCM, xxh64 of every chunk', 'aes,verify'),
+        afterLogin(link, floor('floor: the same, after an SSH login', 'aes,verify')),
+      );
+    }
   }
   return tools;
+}
+
+/**
+ * `floor` after `ssh HOST true` (the key exchange, the authentication, the remote user's shell and
+ * its rc files), as every tool that starts its peer over SSH pays first. Login and copy follow one
+ * another there, so it is not a strict floor: a tool may overlap part of its login with other work.
+ */
+function afterLogin(link: Link, floor: Tool): Tool {
+  return { ...floor, command: (d, out) => ['sh', '-c', `ssh -F ${link.sshConfig!} ${link.host!} true && exec "$@"`, 'floor', ...floor.command(d, out)] };
 }
 
 /** Connections of the WAN floors: as many as fcp's tuned count may grow to, and iperf3 -P 8's streams. */
@@ -115,10 +131,7 @@ const WAN_FLOOR_CONNECTIONS = 8;
  * WAN_FLOOR_CONNECTIONS connections, plain and sealed (bench/floorCopy.ts). The sender is where
  * fcp's sender is (host A pushing, host B pulling). What no design of two Node processes on this
  * machine's two cores, beside the delay line, beats: if it is short of iperf3 -P 8, so is fcp.
- * The third pays an SSH login and remote command first (`ssh HOST true`: the key exchange, the
- * authentication, the remote user's shell and its rc files), as every tool that starts its peer
- * over SSH must. Login and copy follow one another there, so it is not a strict floor: a tool may
- * overlap part of its login with other work (fcp's 200 ms push was faster than it).
+ * The third pays an SSH login first (afterLogin; fcp's 200 ms push was faster than it).
  */
 function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
   const [senderNetns, receiverNetns, receiverHost] = direction === 'push' ? [undefined, WAN_NETNS_B, WAN_HOST_B] : [WAN_NETNS_B, WAN_NETNS_A, WAN_HOST_A];
@@ -133,16 +146,12 @@ function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
   return [
     floor('plain', `${across}, plain`),
     floor('aes', `${across}, AES-256-GCM`),
-    {
-      label: `${across}, AES-256-GCM, after an SSH login (ssh ${link.host} true)`,
-      role: 'floor',
-      command: (d, out) => ['sh', '-c', `ssh -F ${link.sshConfig!} ${link.host!} true && exec "$@"`, 'floor', ...floorCopy(d, out, 'aes')],
-    },
+    afterLogin(link, floor('aes', `${across}, AES-256-GCM, after an SSH login (ssh ${link.host} true)`)),
   ];
 }
 
 export function toolsFor(link: Link, direction: Direction, fcpd: FcpdPaths, data: DataSet): Tool[] {
   if (direction === 'local') return localTools();
   // The WAN floors copy one file (a tree's floor is one connection, not what the WAN asks).
-  return [...networkTools(link, direction, fcpd, scpSitsOut(link, data)), ...(link.iperf && !data.directory ? wanFloors(link, direction) : [])];
+  return [...networkTools(link, direction, fcpd, data), ...(link.iperf && !data.directory ? wanFloors(link, direction) : [])];
 }
