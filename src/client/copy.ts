@@ -441,8 +441,8 @@ export function launcherFor(remote: Plan['remote'], receivesThere: boolean, opti
  * reporter reads neither unless -v or --json asks: made for every file, they were a UTF-8 decoding
  * and a SHA-256 (a small file's digest, singleChunkDigest) a file, 4 % of fcp's profile receiving a
  * pull of 200,000 tiny files. Getters of a class, not of an object literal (which V8 builds
- * through its runtime, 2-4 us a file); a spread or structured clone of it leaves the getters
- * out (fcp's reporter writes --json's record field by field).
+ * through its runtime, 2-4 us a file). A spread or structured clone of it leaves the getters out
+ * (fcp's reporter writes --json's record field by field); JSON.stringify has them (toJSON).
  */
 class CopiedFileEvent {
   readonly type = 'file' as const;
@@ -465,6 +465,11 @@ class CopiedFileEvent {
 
   get digest(): string | undefined {
     return this.event.digest;
+  }
+
+  /** JSON.stringify of the event has every field, as when it was a plain object. */
+  toJSON(): object {
+    return { type: this.type, path: this.path, pathBytes: this.pathBytes, size: this.size, digest: this.digest, error: this.error, warning: this.warning };
   }
 }
 
