@@ -69,6 +69,8 @@ export class Reporter {
 
   event(event: CopyEvent): void {
     if (this.options.json) {
+      // A file event's text path and digest are getters, which a spread leaves out.
+      if (event.type === 'file') return this.json(fileRecord(event));
       // JSON has the path as text (`pathBytes: undefined` leaves the Buffer out of the record).
       const { type, ...fields } = event;
       return this.json({ event: type, ...fields, pathBytes: undefined });
@@ -171,4 +173,9 @@ export class Reporter {
     this.options.stderr.write('\r\x1b[K');
     this.lineShown = false;
   }
+}
+
+/** A file event as --json writes it: its path as text, not bytes, in the order it always had. */
+function fileRecord(event: Extract<CopyEvent, { type: 'file' }>): object {
+  return { event: 'file', path: event.path, size: event.size, digest: event.digest, error: event.error, warning: event.warning };
 }

@@ -77,6 +77,10 @@ describe('the mixed tree (boundary sizes, odd names, modes, old mtimes, symlinks
       const files = fileEvents(events);
       expect(files.filter((e) => e.error)).toEqual([]);
       expect(files).toHaveLength(tree.fileCount);
+      // A file's text path and digest are getters, worked out when read; JSON.stringify has them.
+      for (const file of files) {
+        expect(JSON.parse(JSON.stringify(file))).toMatchObject({ type: 'file', path: file.pathBytes.toString('utf8'), size: file.size, digest: expect.stringMatching(/^[0-9a-f]{32}$/) });
+      }
       expect(events[0]).toMatchObject({ type: 'start', files: tree.fileCount, bytes: tree.totalBytes });
     }
     // dst existed, so the tree lands in dst/<name>, and nothing else (no leftover temporaries).

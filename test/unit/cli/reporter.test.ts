@@ -112,6 +112,23 @@ describe('--json', () => {
     expect(stderr.text).toBe('');
   });
 
+  test("a file event's getters (copy() works its path and digest out when read) are in the record", () => {
+    const { r, stdout } = reporter({ json: true });
+    const event = Object.create(
+      {
+        get path() {
+          return 'd/lazy';
+        },
+        get digest() {
+          return 'fedcba9876543210fedcba9876543210';
+        },
+      },
+      { type: { value: 'file', enumerable: true }, pathBytes: { value: Buffer.from('d/lazy'), enumerable: true }, size: { value: 3, enumerable: true } },
+    ) as CopyEvent;
+    r.event(event);
+    expect(stdout.text).toBe('{"event":"file","path":"d/lazy","size":3,"digest":"fedcba9876543210fedcba9876543210"}\n');
+  });
+
   test('an error record escapes the same way', () => {
     const { r, stdout } = reporter({ json: true });
     r.error(new FcpError('FCP_ERR_IO', 'peer said \u2028\x7f'));
