@@ -394,6 +394,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       log: (line) => reporter.log(line),
       notice: (line) => reporter.notice(line),
       onEvent: (event) => reporter.event(event),
+      // The reporter shows a file's digest only with -v or --json.
+      fileDigests: !!(options.verbose || options.json),
       ...(following ? { follow: { idleSeconds: options.followIdle, signal: following.signal } } : {}),
     };
     if (options.watch && jobCommand !== undefined) throw new FcpError('FCP_ERR_USAGE', '--watch runs in the foreground, not as a background job', { hint: 'run fcp --watch under nohup or a service manager' });
