@@ -396,8 +396,9 @@ export class FileWriter {
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
     onDisk('write', final, () => {
-      this.orphans.sweep(final);
       const group = this.newDirectoryGroup(final);
+      // A directory this writer made held nothing before: no earlier run's temporaries to sweep there.
+      if (group === undefined) this.orphans.sweep(final);
       const created = group !== undefined && openExclusive(final, final, perm, 0, owner?.uid === EUID && owner.gid === group ? undefined : owner, false);
       const file = created || openTemporary(final, perm, 0, owner);
       try {
