@@ -5,8 +5,9 @@
  * entry reaches this; a file only ever goes into the destination or a directory this session
  * announced, so no entry is written through a symlink.
  */
-import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
+import { mkdirSync, opendirSync, statSync } from 'node:fs';
+import type { Dir, Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { FcpError } from '../errors';
 import { ModeFlag } from '../protocol/constants';
 import { fsError } from './fsError';
@@ -45,7 +46,7 @@ export function parentOfNewDestination(dest: Buffer, flags: number): Buffer {
       hint: 'with several sources, or a remote pattern (*, ?, [...]) that may match several, the destination must be an existing directory',
     });
   }
-  return Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
+  return Buffer.from(dirname(dest.toString('latin1')), 'latin1');
 }
 
 /**
@@ -56,7 +57,7 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
   if (flags & ModeFlag.CONTENTS) return contentsDestination(dest);
   let isDir = false;
   try {
-    isDir = fs.statSync(dest).isDirectory();
+    isDir = statSync(dest).isDirectory();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, 'access destination', dest);
   }
@@ -64,7 +65,7 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
     const parent = parentOfNewDestination(dest, flags);
     let parentIsDir = false;
     try {
-      parentIsDir = fs.statSync(parent).isDirectory();
+      parentIsDir = statSync(parent).isDirectory();
     } catch (err) {
       throw fsError(err, 'access the directory of destination', parent);
     }
@@ -98,9 +99,9 @@ export function stripSlashes(path: Buffer): Buffer {
  */
 function contentsDestination(given: Buffer): Destination {
   const dest = stripSlashes(given);
-  let stat: fs.Stats | undefined;
+  let stat: Stats | undefined;
   try {
-    stat = fs.statSync(dest, { throwIfNoEntry: false });
+    stat = statSync(dest, { throwIfNoEntry: false });
   } catch (err) {
     throw fsError(err, 'access destination', dest);
   }
@@ -108,8 +109,8 @@ function contentsDestination(given: Buffer): Destination {
     throw notDirectoryFor('contents', dest);
   }
   if (!stat) {
-    const parent = Buffer.from(nodePath.dirname(dest.toString('latin1')), 'latin1');
-    if (!fs.statSync(parent, { throwIfNoEntry: false })?.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} is not a directory`);
+    const parent = Buffer.from(dirname(dest.toString('latin1')), 'latin1');
+    if (!statSync(parent, { throwIfNoEntry: false })?.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(parent)} is not a directory`);
   }
   return destinationPaths(dest, false);
 }
@@ -127,13 +128,13 @@ function intoNewDirectory(dest: Buffer, asNewName: Destination): Destination {
       if (paths !== asNewName) return;
       if (create) {
         try {
-          fs.mkdirSync(dest);
+          mkdirSync(dest);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', dest);
         }
       }
       // A file in its place (it was there before the transfer): a directory cannot go under it, as rsync refuses.
-      if (fs.statSync(dest, { throwIfNoEntry: false })?.isDirectory() === false) {
+      if (statSync(dest, { throwIfNoEntry: false })?.isDirectory() === false) {
         throw notDirectoryFor('directory', dest);
       }
       paths = destinationPaths(dest, true);
@@ -165,12 +166,12 @@ export function destinationPaths(dest: Buffer, isDir: boolean): Destination {
  * be inspected counts as holding something: the files are then announced and checked one by one.
  */
 export function holdsEntries(root: Buffer): boolean {
-  let dir: fs.Dir | undefined;
+  let dir: Dir | undefined;
   try {
-    const stat = fs.statSync(root, { throwIfNoEntry: false });
+    const stat = statSync(root, { throwIfNoEntry: false });
     if (!stat) return false;
     if (!stat.isDirectory()) return true;
-    dir = fs.opendirSync(root);
+    dir = opendirSync(root);
     return dir.readSync() !== null;
   } catch {
     return true;

@@ -11,7 +11,8 @@
  * writeTimeoutMs. The synchronous calls run under onDisk (src/diskWatch.ts): should one never
  * return (a hung mount), the stall watchdog of fcp and fcpd names it and ends the run.
  */
-import * as fs from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writeSync, writev, writevSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly, fsError } from './fsError';
@@ -30,13 +31,13 @@ export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: 
 const writeNow: WriteStep = (fd, buffers, position, then) => {
   let written: number;
   try {
-    written = fs.writevSync(fd, buffers, position);
+    written = writevSync(fd, buffers, position);
   } catch (err) {
     return then(err as Error, 0);
   }
   then(null, written);
 };
-const writeInPool: WriteStep = (fd, buffers, position, then) => fs.writev(fd, buffers, position, then);
+const writeInPool: WriteStep = (fd, buffers, position, then) => writev(fd, buffers, position, then);
 
 /** Writes each run in turn. */
 function writeRuns(file: OpenFile, runs: readonly DataRun[], step: WriteStep, done: (err?: Error) => void, next = 0): void {
@@ -112,17 +113,18 @@ interface DirectoryMeta {
  * A time for Node's utimes from nanoseconds. libuv truncates toward zero to whole microseconds
  * and Node would take any negative number (before 1970) as "now", so: whole microseconds
  * (exact in a double), half a microsecond away from zero so truncation lands on the value, and
- * a numeric string, which Node passes through as it is. Exact for any time after 1901-12-13
- * (Node clamps earlier times to -2^31 s).
+ * for a time before 1970 a numeric string, which Node passes through as it is (a number
+ * otherwise: Node would parse the string back into it, 0.5-0.7 µs a file's futimes). Exact for
+ * any time after 1901-12-13 (Node clamps earlier times to -2^31 s).
  */
-export const seconds = (ns: bigint): string => {
+export const seconds = (ns: bigint): number | string => {
   const value = Number(ns / 1000n) / 1e6;
-  return String(value + (value < 0 ? -5e-7 : 5e-7));
+  return value < 0 ? String(value - 5e-7) : value + 5e-7;
 };
 
 /** newDirectories' group when it is not known (owners are not kept): files there are given their owner. */
 const NO_GROUP = -1;
-/** S_ISGID, which Node's fs.constants leaves out. */
+/** S_ISGID, which Node's constants leaves out. */
 const SET_GROUP_ID = 0o2000;
 /** The user files this process creates belong to. */
 const EUID = process.geteuid?.() ?? -1;
@@ -132,7 +134,7 @@ const EUID = process.geteuid?.() ?? -1;
  * set-group-ID (inherited from its parent at mkdir), else this process's.
  */
 function groupOfNewFiles(dir: Buffer): number {
-  const stat = attempt('inspect', dir, () => fs.lstatSync(dir));
+  const stat = attempt('inspect', dir, () => lstatSync(dir));
   return stat.mode & SET_GROUP_ID ? stat.gid : (process.getegid?.() ?? NO_GROUP);
 }
 
@@ -257,21 +259,21 @@ export class FileWriter {
     let made = false;
     try {
       // Owner rwx until the end, so the contents can be written whatever the final mode.
-      fs.mkdirSync(path, { mode: perm | 0o700 });
+      mkdirSync(path, { mode: perm | 0o700 });
       made = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', path);
       // Announced twice (two sources' contents into one destination): the second brings files onto the first's.
       this.newDirectories.delete(key);
-      const existing = attempt('inspect', path, () => fs.lstatSync(path));
+      const existing = attempt('inspect', path, () => lstatSync(path));
       if (!existing.isDirectory()) {
         throw new FcpError('FCP_ERR_NOT_DIRECTORY', `cannot copy a directory onto ${showName(path)}: it exists and is not a directory`, {
           hint: 'remove it or choose another destination',
         });
       }
-      attempt('make writable', path, () => fs.chmodSync(path, (existing.mode & 0o7777) | 0o700));
+      attempt('make writable', path, () => chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
-    if (owner) attempt('change the owner of', path, () => fs.lchownSync(path, owner.uid, owner.gid));
+    if (owner) attempt('change the owner of', path, () => lchownSync(path, owner.uid, owner.gid));
     if (made) this.newDirectories.set(key, owner ? groupOfNewFiles(path) : NO_GROUP);
   }
 
@@ -281,22 +283,22 @@ export class FileWriter {
   }
 
   private makeSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner: FileOwner | undefined): void {
-    if (lstatOrUndefined(path)?.isSymbolicLink() && attempt('read symlink', path, () => fs.readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
+    if (lstatOrUndefined(path)?.isSymbolicLink() && attempt('read symlink', path, () => readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
       attempt('set the owner and time of symlink', path, () => {
-        if (owner) fs.lchownSync(path, owner.uid, owner.gid);
-        fs.lutimesSync(path, Date.now() / 1000, seconds(mtimeNs));
+        if (owner) lchownSync(path, owner.uid, owner.gid);
+        lutimesSync(path, Date.now() / 1000, seconds(mtimeNs));
       });
       return;
     }
     this.orphans.sweep(path);
     const temp = tempPathFor(path);
     try {
-      fs.symlinkSync(target, temp);
-      if (owner) fs.lchownSync(temp, owner.uid, owner.gid);
-      fs.lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs));
+      symlinkSync(target, temp);
+      if (owner) lchownSync(temp, owner.uid, owner.gid);
+      lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs));
       replace(temp, path, this.backupSuffix);
     } catch (err) {
-      fs.rmSync(temp, { force: true });
+      rmSync(temp, { force: true });
       throw fsError(err, 'create symlink', path);
     }
   }
@@ -312,14 +314,14 @@ export class FileWriter {
 
   private makeHardlink(path: Buffer, target: Buffer): void {
     const existing = lstatOrUndefined(path);
-    if (existing && sameInode(existing, attempt('inspect', target, () => fs.lstatSync(target, { bigint: true })))) return;
+    if (existing && sameInode(existing, attempt('inspect', target, () => lstatSync(target, { bigint: true })))) return;
     this.orphans.sweep(path);
     const temp = tempPathFor(path);
     try {
-      fs.linkSync(target, temp);
+      linkSync(target, temp);
       replace(temp, path, this.backupSuffix);
     } catch (err) {
-      fs.rmSync(temp, { force: true });
+      rmSync(temp, { force: true });
       throw fsError(err, 'create hard link', path);
     }
   }
@@ -347,11 +349,11 @@ export class FileWriter {
       try {
         // Temporaries' names are cut to MAX_TEMP_STEM bytes: a longer name is looked up now, so that one
         // the file system cannot hold fails here (ENAMETOOLONG), not at the rename after all its data came.
-        if (final.length - final.lastIndexOf(SLASH) - 1 > MAX_TEMP_STEM) fs.lstatSync(final, { throwIfNoEntry: false });
+        if (final.length - final.lastIndexOf(SLASH) - 1 > MAX_TEMP_STEM) lstatSync(final, { throwIfNoEntry: false });
         this.orphans.sweep(final);
         partial = PartialFile.open(this.xxh, final, { header: resume.header, mode, reuse: resume.reuse, partialDir: this.partialDir });
         // A reused part file is sized too: a rename into place must never carry bytes past `size`.
-        if (partial && (preallocate || partial.held.size > 0)) fs.ftruncateSync(partial.fd, size);
+        if (partial && (preallocate || partial.held.size > 0)) ftruncateSync(partial.fd, size);
       } catch (err) {
         if (partial) {
           closeQuietly(partial.fd);
@@ -394,13 +396,14 @@ export class FileWriter {
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
     onDisk('write', final, () => {
-      this.orphans.sweep(final);
       const group = this.newDirectoryGroup(final);
+      // A directory this writer made held nothing before: no earlier run's temporaries to sweep there.
+      if (group === undefined) this.orphans.sweep(final);
       const created = group !== undefined && openExclusive(final, final, perm, 0, owner?.uid === EUID && owner.gid === group ? undefined : owner, false);
       const file = created || openTemporary(final, perm, 0, owner);
       try {
         for (let written = 0; written < data.length; ) {
-          const step = fs.writeSync(file.fd, data, written, data.length - written, written);
+          const step = writeSync(file.fd, data, written, data.length - written, written);
           if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showName(final)} made no progress`);
           written += step;
         }
@@ -472,7 +475,7 @@ export class FileWriter {
   private withHoles(file: OpenFile, runs: DataRun[], holes: readonly HolePiece[]): DataRun[] {
     const last = holes[holes.length - 1]!;
     // Only a file of one chunk is not sized at creation: this chunk ends where the file does.
-    if (!file.sized) attempt('extend', file.final, () => fs.ftruncateSync(file.fd, last.at + last.length));
+    if (!file.sized) attempt('extend', file.final, () => ftruncateSync(file.fd, last.at + last.length));
     if (file.fresh) return runs;
     const dirty = holes.filter((hole) => !attempt('read', file.final, () => zerosOnDisk(file.fd, hole)));
     return [...runs, ...dirty.map((hole) => ({ at: hole.at, buffers: zeroSlices(hole.length) }))];
@@ -540,8 +543,8 @@ export class FileWriter {
     for (const dir of deepestFirst) {
       try {
         onDisk('set mode and time of', dir.path, () => {
-          fs.chmodSync(dir.path, dir.perm);
-          fs.utimesSync(dir.path, Date.now() / 1000, seconds(dir.mtimeNs));
+          chmodSync(dir.path, dir.perm);
+          utimesSync(dir.path, Date.now() / 1000, seconds(dir.mtimeNs));
         });
       } catch (err) {
         failed(dir.entryPath, fsError(err, 'set mode and time of', dir.path));
@@ -575,7 +578,7 @@ export class FileWriter {
  * A regular file of `size` bytes whose mtime is `mtimeNs` to the microsecond, the precision with
  * which commit sets it (see `seconds`: truncated toward zero, as BigInt division truncates).
  */
-export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigint): boolean {
+export function isSameFile(existing: BigIntStats, size: number, mtimeNs: bigint): boolean {
   return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
 }
 
@@ -583,27 +586,27 @@ export function isSameFile(existing: fs.BigIntStats, size: number, mtimeNs: bigi
 function keepSame(final: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
   try {
     // Usually nothing is there yet: asked not to throw, lstat then costs no exception (ten thousand for a new tree).
-    const existing = fs.lstatSync(final, { bigint: true, throwIfNoEntry: false });
+    const existing = lstatSync(final, { bigint: true, throwIfNoEntry: false });
     if (!existing || !isSameFile(existing, size, mtimeNs)) return false;
     // A chown clears setuid and setgid: the mode is set after it.
     const chown = owner !== undefined && (existing.uid !== BigInt(owner.uid) || existing.gid !== BigInt(owner.gid));
-    if (chown) fs.lchownSync(final, owner.uid, owner.gid);
-    if (chown || Number(existing.mode & 0o7777n) !== perm) fs.chmodSync(final, perm);
+    if (chown) lchownSync(final, owner.uid, owner.gid);
+    if (chown || Number(existing.mode & 0o7777n) !== perm) chmodSync(final, perm);
     return true;
   } catch {
     return false;
   }
 }
 
-function lstatOrUndefined(path: Buffer): fs.BigIntStats | undefined {
+function lstatOrUndefined(path: Buffer): BigIntStats | undefined {
   try {
-    return fs.lstatSync(path, { bigint: true });
+    return lstatSync(path, { bigint: true });
   } catch {
     return undefined;
   }
 }
 
-function sameInode(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
+function sameInode(a: BigIntStats, b: BigIntStats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
@@ -621,12 +624,12 @@ function openExclusive(temp: Buffer, final: Buffer, perm: number, size: number, 
   const createdMode = creationMode(perm);
   let fd: number | undefined;
   try {
-    fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, createdMode);
-    if (size > 0) fs.ftruncateSync(fd, size);
+    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, createdMode);
+    if (size > 0) ftruncateSync(fd, size);
   } catch (err) {
     if (fd === undefined && !existing && (err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    if (fd !== undefined) fs.closeSync(fd);
-    if (fd !== undefined || temp !== final) fs.rmSync(temp, { force: true });
+    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined || temp !== final) rmSync(temp, { force: true });
     throw fsError(err, 'create', final);
   }
   return { fd, owner, createdMode, temp, final, writing: 0, discarded: false, partial: undefined, keep: false, fresh: true, sized: size > 0 };
@@ -640,10 +643,10 @@ function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buf
 function commitNow(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
   try {
     // Before the mode: a chown clears setuid and setgid, which creationMode never sets, so fchmod follows.
-    if (file.owner) fs.fchownSync(file.fd, file.owner.uid, file.owner.gid);
-    if (file.createdMode !== perm) fs.fchmodSync(file.fd, perm);
-    fs.futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
-    fs.closeSync(file.fd);
+    if (file.owner) fchownSync(file.fd, file.owner.uid, file.owner.gid);
+    if (file.createdMode !== perm) fchmodSync(file.fd, perm);
+    futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
+    closeSync(file.fd);
     if (file.temp !== file.final) replace(file.temp, file.final, backupSuffix);
   } catch (err) {
     removeFile(file);
@@ -659,15 +662,15 @@ function commitNow(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: 
 function replace(temp: Buffer, final: Buffer, backupSuffix: Buffer | undefined): void {
   if (backupSuffix) {
     const existing = lstatOrUndefined(final);
-    if (existing && !existing.isDirectory()) attempt('back up', final, () => fs.renameSync(final, Buffer.concat([final, backupSuffix])));
+    if (existing && !existing.isDirectory()) attempt('back up', final, () => renameSync(final, Buffer.concat([final, backupSuffix])));
   }
-  fs.renameSync(temp, final);
+  renameSync(temp, final);
 }
 
 function removeFile(file: OpenFile): void {
   closeQuietly(file.fd);
   if (file.partial) file.partial.remove();
-  else fs.rmSync(file.temp, { force: true });
+  else rmSync(file.temp, { force: true });
 }
 
 /** The buffers after their first `count` bytes. */

@@ -1,5 +1,5 @@
 /** File system failures as FcpErrors that name the operation, the path and what to do. */
-import * as fs from 'node:fs';
+import { closeSync } from 'node:fs';
 import { FcpError, FcpErrorCode } from '../errors';
 import { showName } from '../showName';
 
@@ -24,7 +24,7 @@ const BY_ERRNO: Record<string, [FcpErrorCode, string | undefined]> = {
 /** Closes a descriptor whose failure, if any, is already being reported (or that is already closed). */
 export function closeQuietly(fd: number): void {
   try {
-    fs.closeSync(fd);
+    closeSync(fd);
   } catch {
     // Nothing more to say about it.
   }

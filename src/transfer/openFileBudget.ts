@@ -10,7 +10,7 @@
  * this process holds none, after a short backoff; only if nothing frees up for IDLE_TIMEOUT_MS
  * do the waiting transfers fail, with an error that names the limit.
  */
-import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 
@@ -253,7 +253,7 @@ export function halvesOfProcessBudget(): [OpenFileBudget, OpenFileBudget] {
 
 function readLimits(): string | undefined {
   try {
-    return fs.readFileSync('/proc/self/limits', 'latin1');
+    return readFileSync('/proc/self/limits', 'latin1');
   } catch {
     return undefined;
   }

@@ -7,7 +7,7 @@
  * frames around it, add CHUNK_SUM, write it all as one Buffer. A large file's chunks spread
  * over every connection; small chunks stream back to back.
  */
-import * as fs from 'node:fs';
+import { constants, openSync, readv as readvCallback, readvSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { FcpError } from '../errors';
 import { writeEntryHeader } from '../protocol/batch';
@@ -57,7 +57,7 @@ import { followNoticeText } from '../follow/notices';
 import type { FollowSources } from '../follow/followWalk';
 import { hasHoles, sparseChunk, SparseChunkMessage } from './sparse';
 
-const readv = promisify(fs.readv);
+const readv = promisify(readvCallback);
 
 /**
  * Chunk reads up to this size are done at once on the main thread: for small files a trip
@@ -704,7 +704,7 @@ export class SendEngine extends TransferRun {
     let fd: number | undefined = early?.fd;
     let opened: SourceState;
     try {
-      fd ??= fs.openSync(entry.source, fs.constants.O_RDONLY);
+      fd ??= openSync(entry.source, constants.O_RDONLY);
       opened = early?.opened ?? sourceState(fd);
     } catch (err) {
       if (fd !== undefined) closeQuietly(fd);
@@ -793,7 +793,7 @@ export class SendEngine extends TransferRun {
     let fd: number | undefined;
     let opened: SourceState;
     try {
-      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+      fd = openSync(entry.source, constants.O_RDONLY);
       opened = sourceState(fd);
     } catch {
       if (fd !== undefined) closeQuietly(fd);
@@ -854,7 +854,7 @@ export class SendEngine extends TransferRun {
     if (!entry || this.files.has(fileId)) return this.descriptors.budget.release();
     let fd: number | undefined;
     try {
-      fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+      fd = openSync(entry.source, constants.O_RDONLY);
       const early: EarlyScan = {
         fd,
         opened: sourceState(fd),
@@ -1318,7 +1318,7 @@ async function readFully(file: SendingFile, slots: Buffer[], offset: number, len
   let position = offset;
   let left = length;
   while (pending.length > 0) {
-    const bytesRead = left <= SYNC_READ_MAX ? fs.readvSync(file.fd, pending, position) : (await readv(file.fd, pending, position)).bytesRead;
+    const bytesRead = left <= SYNC_READ_MAX ? readvSync(file.fd, pending, position) : (await readv(file.fd, pending, position)).bytesRead;
     left -= bytesRead;
     if (bytesRead === 0) throw sourceChanged(file.entry.source, 'shrank');
     position += bytesRead;

@@ -5,7 +5,7 @@
  * for most of a second, in which the first files' calls are made instead of later, between
  * announcements. What was read ahead is checked as a file read later is: against the walk's lstat.
  */
-import * as fs from 'node:fs';
+import { constants, openSync, readSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { INLINE_MAX } from '../protocol/constants';
 import { closeQuietly, fsError } from './fsError';
@@ -37,7 +37,7 @@ const READ_AHEAD_STEP = 32;
 /** Fills `data` from the start of the open file; throws FCP_ERR_SOURCE_CHANGED when the file ends first. */
 function readStart(fd: number, data: Buffer, source: Buffer): void {
   for (let filled = 0; filled < data.length; ) {
-    const bytesRead = fs.readSync(fd, data, filled, data.length - filled, filled);
+    const bytesRead = readSync(fd, data, filled, data.length - filled, filled);
     if (bytesRead === 0) throw sourceChanged(source, 'shrank');
     filled += bytesRead;
   }
@@ -52,7 +52,7 @@ function readStart(fd: number, data: Buffer, source: Buffer): void {
 export function readSmallFile(entry: FileEntry, data: Buffer): SmallFileRead | FcpError {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(entry.source, fs.constants.O_RDONLY);
+    fd = openSync(entry.source, constants.O_RDONLY);
     if (entry.walked) {
       readStart(fd, data, entry.source);
       if (unchangedSinceWalk(fd, entry.size, entry.mtimeNs, entry.walked)) return { data, grew: false };

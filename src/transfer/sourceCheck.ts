@@ -10,7 +10,7 @@
  * to have been appended to, as a log file is: its first `size` bytes, as announced, are sent, and
  * it is reported as changed while read (tar's "file changed as we read it").
  */
-import * as fs from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
 import type { WalkedFile } from './walk';
@@ -24,7 +24,7 @@ export interface SourceState {
 }
 
 export function sourceState(fd: number): SourceState {
-  const { size, mtimeNs, ctimeNs, blocks } = fs.fstatSync(fd, { bigint: true });
+  const { size, mtimeNs, ctimeNs, blocks } = fstatSync(fd, { bigint: true });
   return { size, mtimeNs, ctimeNs, blocks };
 }
 
@@ -54,7 +54,7 @@ export function checkSource(fd: number, opened: SourceState, source: Buffer, siz
  * read, so one fstat checks a small file (the opening fstat of checkSource is not needed).
  */
 export function unchangedSinceWalk(fd: number, size: number, mtimeNs: bigint, walked: WalkedFile): boolean {
-  const now = fs.fstatSync(fd, { bigint: true });
+  const now = fstatSync(fd, { bigint: true });
   return now.ino === walked.ino && now.size === BigInt(size) && now.mtimeNs === mtimeNs && now.ctimeNs === walked.ctimeNs;
 }
 

@@ -5,8 +5,9 @@
  * synchronous fs calls: the sender walks a few thousand entries at a time between
  * announcements, and lstatSync is several times faster than its promise form.
  */
-import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { basename } from 'node:path';
 import { FcpError } from '../errors';
 import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
@@ -129,7 +130,7 @@ export const WALK_AHEAD = 4096;
 const COMPACT_AFTER = 1024;
 
 /** What a file of this type is called when it is skipped (rsync skips them too). */
-function specialKind(stat: fs.BigIntStats): string {
+function specialKind(stat: BigIntStats): string {
   if (stat.isFIFO()) return 'a FIFO';
   if (stat.isSocket()) return 'a socket';
   if (stat.isCharacterDevice()) return 'a character device';
@@ -157,7 +158,7 @@ export function sourceName(source: Buffer): Buffer {
   if (name) return Buffer.from(name);
   let end = source.length;
   while (end > 1 && source[end - 1] === 0x2f) end--;
-  return Buffer.from(nodePath.basename(fs.realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
+  return Buffer.from(basename(realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
 }
 
 /** A directory whose children the walk is going through: the frames of a walk are the directories above the next entry. */
@@ -179,7 +180,7 @@ interface Frame {
 interface PendingSource {
   source: Buffer;
   name: Buffer;
-  stat: fs.BigIntStats;
+  stat: BigIntStats;
   /** The bytes of entry path above the transfer root the filter sees (filterRoot). */
   filterRoot: number;
   listed?: ListedTree;
@@ -344,7 +345,7 @@ export class WalkStream {
     const name = frame.names[frame.next++]!;
     const child = join(frame.source, name);
     const childPath = join(frame.path, name);
-    let childStat: fs.BigIntStats;
+    let childStat: BigIntStats;
     try {
       childStat = statOf(child, this.options.followSymlinks, 'read');
     } catch (err) {
@@ -367,7 +368,7 @@ export class WalkStream {
    * directory above listed paths is sent, then only its listed children. A listed path that is
    * missing is skipped with its error, as rsync does.
    */
-  private visitListed(source: Buffer, path: Buffer, stat: fs.BigIntStats, node: ListedTree): void {
+  private visitListed(source: Buffer, path: Buffer, stat: BigIntStats, node: ListedTree): void {
     if (node.listed && (this.options.recursive || !stat.isDirectory())) return this.visit(source, path, stat, 0);
     if (!stat.isDirectory()) {
       this.skip(path, new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: the paths listed below it are skipped`));
@@ -381,7 +382,7 @@ export class WalkStream {
   }
 
   /** Whether an entry is sent: not left out by the filter, not too long, not refused (those two skipped with their error). */
-  private admitted(source: Buffer, path: Buffer, stat: fs.BigIntStats): boolean {
+  private admitted(source: Buffer, path: Buffer, stat: BigIntStats): boolean {
     // Before anything that could report the entry: what the rules leave out is no failure.
     if (this.leftOut(path, stat.isDirectory())) return false;
     if (path.length > MAX_PATH_BYTES) {
@@ -403,14 +404,14 @@ export class WalkStream {
    * Records the entry at `source` (entry path `path`), found as `name` in `dir` when it was found in
    * a directory; a directory's children are walked by the steps that follow.
    */
-  private visit(source: Buffer, path: Buffer, stat: fs.BigIntStats, depth: number, dir?: Place, name?: string): void {
+  private visit(source: Buffer, path: Buffer, stat: BigIntStats, depth: number, dir?: Place, name?: string): void {
     if (!this.admitted(source, path, stat)) return;
     const perm = Number(stat.mode) & PERM_MASK;
     const mtimeNs = stat.mtimeNs;
     const ids = this.idsOf(stat);
     if (stat.isSymbolicLink()) {
       try {
-        this.found.push({ kind: 'symlink', path, source, target: fs.readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ids });
+        this.found.push({ kind: 'symlink', path, source, target: readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ids });
       } catch (err) {
         this.skip(path, fsError(err, 'read symlink', source));
       }
@@ -426,7 +427,7 @@ export class WalkStream {
       if (this.options.filter && !this.options.filter.descends(depth)) return;
       let names: string[];
       try {
-        names = fs.readdirSync(source, { encoding: 'latin1' }).sort();
+        names = readdirSync(source, { encoding: 'latin1' }).sort();
       } catch (err) {
         this.skip(path, fsError(err, 'read directory', source));
         return;
@@ -442,7 +443,7 @@ export class WalkStream {
    * The owner of an entry, as the entry before's object when it is the same owner (nearly always):
    * entries are held from the walk until the receiver answers, a window of thousands of them.
    */
-  private idsOf(stat: fs.BigIntStats): EntryIds {
+  private idsOf(stat: BigIntStats): EntryIds {
     const uid = Number(stat.uid);
     const gid = Number(stat.gid);
     const last = this.lastIds;
@@ -450,7 +451,7 @@ export class WalkStream {
     return (this.lastIds = { uid, gid });
   }
 
-  private visitFile(source: Buffer, path: Buffer, stat: fs.BigIntStats, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
+  private visitFile(source: Buffer, path: Buffer, stat: BigIntStats, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
     const size = Number(stat.size);
     if (size > MAX_FILE_SIZE) {
       this.skip(path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
@@ -480,7 +481,7 @@ export class WalkStream {
     this.found.push(entry);
   }
 
-  walkOne(source: Buffer, path: Buffer, stat: fs.BigIntStats, depth: number): void {
+  walkOne(source: Buffer, path: Buffer, stat: BigIntStats, depth: number): void {
     this.visit(source, path, stat, depth);
     while (this.frames.length > 0) this.step();
   }
@@ -511,9 +512,9 @@ export function streamSources(sources: Buffer[], options: WalkOptions): WalkStre
   return new WalkStream(sources, options);
 }
 
-function statOf(path: Buffer, follow: boolean, operation: string): fs.BigIntStats {
+function statOf(path: Buffer, follow: boolean, operation: string): BigIntStats {
   try {
-    return follow ? fs.statSync(path, { bigint: true }) : fs.lstatSync(path, { bigint: true });
+    return follow ? statSync(path, { bigint: true }) : lstatSync(path, { bigint: true });
   } catch (err) {
     throw fsError(err, operation, path);
   }
@@ -537,7 +538,7 @@ function filterRoot(source: Buffer, name: Buffer, isDirectory: boolean): number 
  */
 export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: WalkOptions): WalkResult {
   const name = sourceName(source);
-  const sourceStat = fs.statSync(source, { bigint: true, throwIfNoEntry: false });
+  const sourceStat = statSync(source, { bigint: true, throwIfNoEntry: false });
   const walk = new WalkStream([], options);
   walk.setFilterRoot(filterRoot(source, name, sourceStat?.isDirectory() ?? false));
   const announced = new Set<string>();
@@ -545,7 +546,7 @@ export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: 
   const announce = (local: Buffer, path: Buffer): boolean => {
     const key = path.toString('latin1');
     if (announced.has(key)) return true;
-    const stat = fs.statSync(local, { bigint: true, throwIfNoEntry: false });
+    const stat = statSync(local, { bigint: true, throwIfNoEntry: false });
     if (!stat?.isDirectory() || walk.leavesOut(path)) return false;
     announced.add(key);
     walk.addDirectory({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
@@ -564,8 +565,8 @@ export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: 
     }
     if (!reachable) continue;
     const last = parts[parts.length - 1]!;
-    const stat = fs.lstatSync(join(local, last), { bigint: true, throwIfNoEntry: false });
-    const followed = stat?.isSymbolicLink() && options.followSymlinks ? fs.statSync(join(local, last), { bigint: true, throwIfNoEntry: false }) : stat;
+    const stat = lstatSync(join(local, last), { bigint: true, throwIfNoEntry: false });
+    const followed = stat?.isSymbolicLink() && options.followSymlinks ? statSync(join(local, last), { bigint: true, throwIfNoEntry: false }) : stat;
     if (followed && !announced.has(join(path, last).toString('latin1'))) walk.walkOne(join(local, last), join(path, last), followed, parts.length);
   }
   return walk.result();
