@@ -16,6 +16,7 @@ import { regularFiles } from './helpers/compare';
 import { useTempDirs } from './helpers/tmp';
 import { treeOf } from './helpers/kindTree';
 import { countingLauncher, toggleProxy, waitFor } from './helpers/watchLink';
+import { startTwoWay } from './helpers/twoWayRun';
 
 jest.setTimeout(60_000);
 
@@ -32,40 +33,6 @@ const filesOf = (root: string): Record<string, string> => regularFiles(root);
 function write(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, text);
-}
-
-interface Running {
-  rounds: TwoWayRoundReport[];
-  /** Runs `change` right after the next round is reported (before another can start). */
-  afterNextRound(change: () => void): void;
-  stop(): Promise<void>;
-}
-
-function startTwoWay(copy: CopyOptions, stateFile: string): Running {
-  const rounds: TwoWayRoundReport[] = [];
-  let queued: (() => void) | undefined;
-  const abort = new AbortController();
-  const ended = twoWay({
-    copy,
-    intervalS: 1,
-    stateFile,
-    signal: abort.signal,
-    onRound: (report) => {
-      rounds.push(report);
-      const change = queued;
-      queued = undefined;
-      change?.();
-    },
-  });
-  ended.catch(() => undefined);
-  return {
-    rounds,
-    afterNextRound: (change) => (queued = change),
-    async stop() {
-      abort.abort();
-      await ended;
-    },
-  };
 }
 
 /** Both sides hold the same files, and these among them. */

@@ -25,12 +25,13 @@ import { SWEEP_SLICES } from '../../src/watch/constants';
 import { RemoteSide } from '../../src/watch/remoteSide';
 import type { Scope } from '../../src/watch/scope';
 import { sideFilter } from '../../src/watch/sideListing';
-import { TwoWayRoundReport, twoWay } from '../../src/watch/twoWay';
+import type { TwoWayRoundReport } from '../../src/watch/twoWay';
 import { regularFiles } from './helpers/compare';
 import { killAll } from './helpers/run';
 import { TempDirs, useTempDirs } from './helpers/tmp';
 import { olderFcpdLauncher, scopeFrame, SideLinkHooks } from './helpers/twoWayPeer';
 import { waitFor } from './helpers/watchLink';
+import { startTwoWay } from './helpers/twoWayRun';
 
 jest.setTimeout(120_000);
 /** A deadline for a round that launches fcpd (seconds apart on a loaded 2-core machine). */
@@ -226,16 +227,9 @@ describe.each([
     /** Each round's report, and how the side there was listed for it. */
     const rounds: { report: TwoWayRoundReport; asked: Asked[] }[] = [];
     let reported = 0;
-    const abort = new AbortController();
-    const ended = twoWay({
-      copy: { sources: [a], destination: `localhost:${b}`, launcher, encrypt: false },
-      intervalS: 1,
-      stateFile: path.join(temp.make('fcp-2way-older-state'), 'pair.db'),
-      signal: abort.signal,
-      onRound: (report) => {
-        rounds.push({ report, asked: asked.slice(reported) });
-        reported = asked.length;
-      },
+    const running = startTwoWay({ sources: [a], destination: `localhost:${b}`, launcher, encrypt: false }, path.join(temp.make('fcp-2way-older-state'), 'pair.db'), (report) => {
+      rounds.push({ report, asked: asked.slice(reported) });
+      reported = asked.length;
     });
     const same = (): boolean => JSON.stringify(filesOf(a)) === JSON.stringify(filesOf(b));
     /** Two rounds after the files are the same (the events of the round's own moves come after it, and their round lists those paths). */
@@ -264,8 +258,7 @@ describe.each([
       const pulled = rounds.length;
       await waitFor('the round that pulled it to report', () => rounds.length > pulled);
     } finally {
-      abort.abort();
-      await ended;
+      await running.stop();
     }
     const files = filesOf(a);
     expect(files).toEqual(filesOf(b));
@@ -308,15 +301,8 @@ test('a hostile fcpd: a PATH that escapes the side fails that round (FCP_ERR_BAD
     },
     true,
   );
-  const rounds: TwoWayRoundReport[] = [];
-  const abort = new AbortController();
-  const ended = twoWay({
-    copy: { sources: [a], destination: `localhost:${b}`, launcher, encrypt: false },
-    intervalS: 1,
-    stateFile: path.join(temp.make('fcp-2way-hostile-state'), 'pair.db'),
-    signal: abort.signal,
-    onRound: (report) => rounds.push(report),
-  });
+  const running = startTwoWay({ sources: [a], destination: `localhost:${b}`, launcher, encrypt: false }, path.join(temp.make('fcp-2way-hostile-state'), 'pair.db'));
+  const { rounds } = running;
   try {
     await waitFor('the first round', () => fs.existsSync(path.join(b, 'a.txt')) && rounds.length > 0, FIRST_MS);
     await waitFor('the lie and the round it failed', () => rounds.some((round) => round.error !== undefined), FIRST_MS);
@@ -324,8 +310,7 @@ test('a hostile fcpd: a PATH that escapes the side fails that round (FCP_ERR_BAD
     write(path.join(b, 'there.txt'), 'made there\n');
     await waitFor('the rounds after it', () => fs.existsSync(path.join(b, 'after.txt')) && fs.existsSync(path.join(a, 'there.txt')), FIRST_MS);
   } finally {
-    abort.abort();
-    await ended;
+    await running.stop();
   }
   expect(lied).toBe(1);
   const failed = rounds.filter((round) => round.error);
