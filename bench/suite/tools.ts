@@ -141,12 +141,12 @@ function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
     NODE, FLOOR_COPY, 'file', d.path, path.join(out, d.name), cipher,
     '--host', receiverHost, '--connections', String(WAN_FLOOR_CONNECTIONS), '--receiver-netns', receiverNetns,
   ];
-  const floor = (cipher: string, label: string): Tool => ({ label, role: 'floor', command: (d, out) => floorCopy(d, out, cipher) });
+  const floor = (label: string, cipher: string): Tool => ({ label, role: 'floor', command: (d, out) => floorCopy(d, out, cipher) });
   const across = `floor: two Node processes across the WAN, ${WAN_FLOOR_CONNECTIONS} connections`;
   return [
-    floor('plain', `${across}, plain`),
-    floor('aes', `${across}, AES-256-GCM`),
-    afterLogin(link, floor('aes', `${across}, AES-256-GCM, after an SSH login (ssh ${link.host} true)`)),
+    floor(`${across}, plain`, 'plain'),
+    floor(`${across}, AES-256-GCM`, 'aes'),
+    afterLogin(link, floor(`${across}, AES-256-GCM, after an SSH login (ssh ${link.host} true)`, 'aes')),
   ];
 }
 

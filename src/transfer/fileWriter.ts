@@ -124,7 +124,7 @@ export const seconds = (ns: bigint): number | string => {
 
 /** newDirectories' group when it is not known (owners are not kept): files there are given their owner. */
 const NO_GROUP = -1;
-/** S_ISGID, which Node's constants leaves out. */
+/** S_ISGID, which Node's fs.constants leaves out. */
 const SET_GROUP_ID = 0o2000;
 /** The user files this process creates belong to. */
 const EUID = process.geteuid?.() ?? -1;
