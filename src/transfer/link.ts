@@ -58,7 +58,8 @@ export interface TransferLink {
   /**
    * In one process: the sender reads small files into slices of this arena, and the receiver
    * gives each back (returnInline) once the file is written or failed, so that its blocks are
-   * filled again. Unset over a connection: the sender's own arena, whose blocks are never reused.
+   * filled again. Unset over a connection: the sender's own arena, whose slices it gives back once
+   * their FILE_INLINE is encoded.
    */
   inlineBuffers?: SliceArena;
   returnInline?(data: Buffer): void;

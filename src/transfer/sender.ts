@@ -31,7 +31,7 @@ import { chunkCount, FileDigest, singleChunkDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
 import { chunkHash } from '../protocol/xxhash';
-import type { FramedConnection } from '../wire/framedConnection';
+import { FramedConnection } from '../wire/framedConnection';
 import { encodeCompressedData } from './compression';
 import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
@@ -174,6 +174,13 @@ export class SendEngine extends TransferRun {
   /** The session negotiated INLINE: files up to INLINE_MAX go whole on the control connection. */
   private readonly inlining: boolean;
   private readonly inlineBuffers: SliceArena;
+  /**
+   * Over a connection: the slices of inlineBuffers read in this burst, given back once their
+   * FILE_INLINE is encoded, so that the arena fills its blocks again rather than new ones whose
+   * pages each cost a page fault on their first touch (one a 4 KiB file). Unset in one process,
+   * where the receiver gives them back (memoryLink.ts).
+   */
+  private readonly slicesRead: Buffer[] | undefined;
   /** Entries the walk finds ahead of the announcements once the first count is out (the link's, or WALK_AHEAD). */
   private readonly walkAhead: number;
   /** Bytes of small files read in one burst of announcing (the link's, or INLINE_BURST). */
@@ -239,7 +246,9 @@ export class SendEngine extends TransferRun {
     this.chunkSize = link.params.chunkSize;
     this.walkAhead = link.walkAhead ?? WALK_AHEAD;
     this.inlineBurst = link.inlineBurst ?? INLINE_BURST;
-    this.inlineBuffers = link.inlineBuffers ?? new SliceArena(4 * INLINE_BURST);
+    const recycling = !link.inlineBuffers && link.control.conn instanceof FramedConnection;
+    this.inlineBuffers = link.inlineBuffers ?? new SliceArena(4 * INLINE_BURST, recycling);
+    this.slicesRead = recycling ? [] : undefined;
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
     this.machine = new TransferSender({
       chunkSize: this.chunkSize,
@@ -417,7 +426,15 @@ export class SendEngine extends TransferRun {
         this.readingInline = false;
         this.descriptors.budget.release();
       }
+      if (this.slicesRead?.length) this.giveBackOnceEncoded(this.slicesRead.splice(0));
     }
+  }
+
+  /** The slices read in a burst, given back to the arena once the FILE_INLINE messages sent with them are encoded. */
+  private giveBackOnceEncoded(slices: readonly Buffer[]): void {
+    (this.link.control.conn as FramedConnection).afterEncoded(() => {
+      for (const slice of slices) this.inlineBuffers.give(slice);
+    });
   }
 
   private announceEntries(priming: boolean): void {
@@ -598,11 +615,17 @@ export class SendEngine extends TransferRun {
 
   /** The first entry.size bytes of the file (read now, or while the login waited), or why they cannot be read (smallFile.ts). */
   private readWhole(entry: FileEntry): Buffer | FcpError {
-    const read = entry.readAhead ?? readSmallFile(entry, this.inlineBuffers.take(entry.size));
+    const read = entry.readAhead ?? readSmallFile(entry, this.takeSlice(entry.size));
     entry.readAhead = undefined;
     if (read instanceof FcpError) return read;
     if (read.grew) this.grown.add(entry);
     return read.data;
+  }
+
+  private takeSlice(size: number): Buffer {
+    const slice = this.inlineBuffers.take(size);
+    this.slicesRead?.push(slice);
+    return slice;
   }
 
   private apply(actions: readonly SenderAction[]): void {

@@ -96,6 +96,16 @@ export class FramedConnection {
     return this.write(this.encoder.encode(message));
   }
 
+  /**
+   * Calls `encoded` once every message sent so far is encoded (its bytes copied into a frame), so
+   * that the Buffers it referenced may be filled again: now when none waits for this tick's flush,
+   * else right after that flush (a tick callback queued behind it).
+   */
+  afterEncoded(encoded: () => void): void {
+    if (this.queued.length === 0) encoded();
+    else process.nextTick(encoded);
+  }
+
   /** Accept BATCH frames of these types from the peer (a session that negotiated BATCH). */
   allowBatches(types: ReadonlySet<number>): void {
     this.batchTypes = types;

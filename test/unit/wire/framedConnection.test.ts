@@ -116,6 +116,26 @@ describe('BATCH', () => {
     expect(received.map(toPlainMessage)).toEqual(expected.map(toPlainMessage));
   });
 
+  test('afterEncoded runs once the queued messages are in a frame: a Buffer they held may then be filled again', async () => {
+    const { sender, received } = await batchingPair();
+    const data = Buffer.from('first file');
+    const inline = (fileId: number, bytes: Buffer): Message => ({ type: PacketType.FILE_INLINE, fileId, perm: 0o644, mtimeNs: 1n, hash: 2n, path: Buffer.from(`f${fileId}`), data: bytes });
+    sender.send(inline(0, data));
+    sender.send(inline(1, Buffer.from('second')));
+    const order: string[] = [];
+    sender.afterEncoded(() => {
+      order.push('encoded');
+      data.fill(0x78);
+    });
+    // Nothing queued: at once.
+    await nextTurn();
+    sender.afterEncoded(() => order.push('at once'));
+    order.push('after the call');
+    await nextTurn();
+    expect(order).toEqual(['encoded', 'at once', 'after the call']);
+    expect(received.map((m) => (m as { data: Buffer }).data.toString())).toEqual(['first file', 'second']);
+  });
+
   test('a BATCH where none was negotiated fails the connection with FCP_ERR_UNEXPECTED_MESSAGE', async () => {
     const xxh = await loadXxhash();
     const { a, b } = pipePair();
