@@ -84,6 +84,19 @@ export class FrameSealer {
     cipher.final();
     cipher.getAuthTag().copy(buf, start + plainLength);
   }
+
+  /**
+   * Seals `plain`, the payload of the frame whose header (flag and length, length counting the
+   * tag) is `header`, leaving `plain` as it was: the ciphertext and the tag, each a Buffer of its
+   * own, so that a payload encoded in a reused Buffer is neither copied back nor held.
+   */
+  sealApart(header: Buffer, plain: Buffer): [ciphertext: Buffer, tag: Buffer] {
+    const cipher = this.aead.seal(this.key, this.counter.next());
+    cipher.setAAD(additionalData(this.aad, header, 0), { plaintextLength: plain.length });
+    const ciphertext = cipher.update(plain);
+    cipher.final();
+    return [ciphertext, cipher.getAuthTag()];
+  }
 }
 
 export class FrameOpener {

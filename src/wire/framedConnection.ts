@@ -122,7 +122,9 @@ export class FramedConnection {
     let group: Message[] = [];
     let size = 0;
     const writeGroup = (): void => {
-      if (group.length > 0) this.write(group.length === 1 ? this.encoder.encode(group[0]!) : this.encoder.encodeBatch(group, size));
+      if (group.length === 1) this.write(this.encoder.encode(group[0]!));
+      // A sealed batch in pieces (header, ciphertext, tag): corked, they leave in one writev.
+      else if (group.length > 1) for (const piece of this.encoder.encodeBatchApart(group, size)) this.write(piece);
       group = [];
       size = 0;
     };
