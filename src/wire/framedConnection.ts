@@ -4,6 +4,7 @@
  * and turns stream trouble (close mid-frame, socket errors, silence) into FcpErrors. The stream
  * is injected (a TCP socket, an SSH channel, an in-memory pair in tests).
  */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { asFcpError, FcpError, wireFromCode } from '../errors';
 import { FrameDecoder } from '../protocol/frameDecoder';
@@ -45,6 +46,12 @@ export class FramedConnection {
   private batching = false;
   private batchTypes: ReadonlySet<number> | undefined;
   private readonly queued: Message[] = [];
+  /**
+   * A TCP socket gathers corked writes into one writev: a sealed batch goes out in pieces there
+   * (encodeBatchApart). Another stream (an SSH channel when the connection is tunnelled, the
+   * --bwlimit throttle) would send each piece on its own (an SSH packet each): it gets the frame whole.
+   */
+  private readonly gathersWrites: boolean;
   /** How the connection ended while no handlers were set, for the next ones. */
   private closedWith: { error: FcpError | undefined } | undefined;
 
@@ -57,6 +64,7 @@ export class FramedConnection {
     private readonly idleMs: number,
   ) {
     this.encoder = new FrameEncoder(xxh);
+    this.gathersWrites = stream instanceof Socket;
     this.decoder = new FrameDecoder(xxh);
     // Listening from the start: a dialled connection that waits for its handshake (data
     // connections wait for SESSION) may be reset meanwhile, and an 'error' nobody listens to
@@ -124,7 +132,8 @@ export class FramedConnection {
     const writeGroup = (): void => {
       if (group.length === 1) this.write(this.encoder.encode(group[0]!));
       // A sealed batch in pieces (header, ciphertext, tag): corked, they leave in one writev.
-      else if (group.length > 1) for (const piece of this.encoder.encodeBatchApart(group, size)) this.write(piece);
+      else if (group.length > 1 && this.gathersWrites) for (const piece of this.encoder.encodeBatchApart(group, size)) this.write(piece);
+      else if (group.length > 1) this.write(this.encoder.encodeBatch(group, size));
       group = [];
       size = 0;
     };

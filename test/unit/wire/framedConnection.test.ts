@@ -1,7 +1,8 @@
 /** FramedConnection over an in-memory stream: failures that happen before anyone listens. */
+import { AddressInfo, connect, createServer, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { FcpError } from '../../../src/errors';
-import { BATCHABLE_TYPES, PacketType } from '../../../src/protocol/constants';
+import { BATCHABLE_TYPES, ChksumCoverage, Cipher, PacketType } from '../../../src/protocol/constants';
 import { FrameDecoder } from '../../../src/protocol/frameDecoder';
 import { FrameEncoder } from '../../../src/protocol/frameEncoder';
 import type { Message } from '../../../src/protocol/messages';
@@ -134,6 +135,46 @@ describe('BATCH', () => {
     await nextTurn();
     expect(order).toEqual(['encoded', 'at once', 'after the call']);
     expect(received.map((m) => (m as { data: Buffer }).data.toString())).toEqual(['first file', 'second']);
+  });
+
+  test('a sealed batch goes to a TCP socket as header, ciphertext and tag (three corked writes), to another stream whole, and arrives the same', async () => {
+    const xxh = await loadXxhash();
+    const key = Buffer.alloc(32, 3);
+    const seal = (direction: 'in' | 'out') => ({ type: 'seal' as const, direction, cipher: Cipher.AES_256_GCM, key, coverage: ChksumCoverage.HEADER });
+    const messages = [0, 1, 2].map(fileOk);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+      const dialled = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      await new Promise((resolve) => dialled.once('connect', resolve));
+      const far = await accepted;
+      const writes = (stream: Duplex): Buffer[] => {
+        const seen: Buffer[] = [];
+        const write = stream.write.bind(stream) as (chunk: Buffer) => boolean;
+        stream.write = ((chunk: Buffer) => (seen.push(chunk), write(chunk))) as typeof stream.write;
+        return seen;
+      };
+      const { a, b } = pipePair();
+      for (const [stream, farEnd, pieces] of [[dialled, far, 3], [a, b, 1]] as const) {
+        const seen = writes(stream);
+        const sender = new FramedConnection(stream, xxh, 'control connection to test', 60_000);
+        const receiver = new FramedConnection(farEnd, xxh, 'client test', 60_000);
+        const received: Message[] = [];
+        const all = new Promise<void>((resolve) => receiver.start({ message: (m) => received.push(m) === messages.length && resolve(), closed: () => undefined }));
+        receiver.allowBatches(BATCHABLE_TYPES);
+        sender.seal(seal('out'));
+        receiver.seal(seal('in'));
+        sender.batchSends();
+        for (const message of messages) sender.send(message);
+        await all;
+        expect({ writes: seen.length, received }).toEqual({ writes: pieces, received: messages });
+        sender.close();
+        receiver.close();
+      }
+    } finally {
+      server.close();
+    }
   });
 
   test('a BATCH where none was negotiated fails the connection with FCP_ERR_UNEXPECTED_MESSAGE', async () => {
