@@ -9,36 +9,49 @@
  *
  * A process without a watchdog (the Node API, tests) runs the calls and records nothing.
  */
-import { showName } from './showName';
-
-/** Int32 slots of the shared state: the main thread's tick, whether it is in a disk operation, the text's length. */
+/**
+ * Int32 slots of the shared state: the main thread's tick, whether it is in a disk operation, the
+ * lengths of the operation's text and of the file's name.
+ */
 export const TICK = 0;
 export const BUSY = 1;
-export const TEXT_LENGTH = 2;
-/** Where the text starts, after the slots. */
-export const TEXT_OFFSET = 3 * Int32Array.BYTES_PER_ELEMENT;
-/** Longest text kept ("operation name"), in bytes: a longer one is cut. */
-export const MAX_TEXT = 1024;
+export const OPERATION_LENGTH = 2;
+export const NAME_LENGTH = 3;
+const SLOTS = 4;
+/** Where the operation's text starts, after the slots, and its longest (ours: a few words). */
+export const OPERATION_OFFSET = SLOTS * Int32Array.BYTES_PER_ELEMENT;
+export const MAX_OPERATION = 64;
+/**
+ * Where the file's name starts, and its longest: a longer one is cut. The name is kept as the raw
+ * bytes of the path (a copy, two per file): the watchdog escapes it (showName) only when it
+ * reports, rather than the main thread for every file in case a call sticks.
+ */
+export const NAME_OFFSET = OPERATION_OFFSET + MAX_OPERATION;
+export const MAX_NAME = 1024;
 /** The operation that FCP_TEST_HANG_DISK names never returns: a test's hung disk. */
 export const HANG_DISK_ENV = 'FCP_TEST_HANG_DISK';
 
 export interface DiskWatchState {
   slots: Int32Array;
-  text: Uint8Array;
+  /** The operation's text (UTF-8), and the name's bytes. */
+  operation: Buffer;
+  name: Uint8Array;
 }
 
 let shared: DiskWatchState | undefined;
 /** What the text holds now: set again only when the operation or the file changes. */
 let shownOperation = '';
 let shownPath: Buffer | undefined;
-let shownName = '';
-const encoder = new TextEncoder();
 let hangOn: string | undefined;
 
 /** Shared memory for the watchdog, recorded into from now on. */
 export function shareDiskWatch(): { buffer: SharedArrayBuffer; state: DiskWatchState } {
-  const buffer = new SharedArrayBuffer(TEXT_OFFSET + MAX_TEXT);
-  shared = { slots: new Int32Array(buffer, 0, TEXT_OFFSET / Int32Array.BYTES_PER_ELEMENT), text: new Uint8Array(buffer, TEXT_OFFSET, MAX_TEXT) };
+  const buffer = new SharedArrayBuffer(NAME_OFFSET + MAX_NAME);
+  shared = {
+    slots: new Int32Array(buffer, 0, SLOTS),
+    operation: Buffer.from(buffer, OPERATION_OFFSET, MAX_OPERATION),
+    name: new Uint8Array(buffer, NAME_OFFSET, MAX_NAME),
+  };
   hangOn = process.env[HANG_DISK_ENV] || undefined;
   return { buffer, state: shared };
 }
@@ -46,7 +59,8 @@ export function shareDiskWatch(): { buffer: SharedArrayBuffer; state: DiskWatchS
 /** Runs `call`, a synchronous file system call: `operation` (as fsError words it) on `path`. */
 export function onDisk<T>(operation: string, path: Buffer, call: () => T): T {
   if (!shared) return call();
-  if (operation !== shownOperation || path !== shownPath) record(shared, operation, path);
+  if (operation !== shownOperation) recordOperation(shared, operation);
+  if (path !== shownPath) recordName(shared, path);
   // Nested in another: that one is still under way when this one returns.
   const outer = Atomics.exchange(shared.slots, BUSY, 1);
   try {
@@ -57,13 +71,22 @@ export function onDisk<T>(operation: string, path: Buffer, call: () => T): T {
   }
 }
 
-function record(state: DiskWatchState, operation: string, path: Buffer): void {
-  // Several operations in turn on one file (create, write, finish) escape its name once.
-  if (path !== shownPath) shownName = showName(path);
+/** Each operation's text as UTF-8, cut to MAX_OPERATION (a few dozen fixed strings). */
+const operationBytes = new Map<string, Buffer>();
+
+function recordOperation(state: DiskWatchState, operation: string): void {
   shownOperation = operation;
+  let bytes = operationBytes.get(operation);
+  if (!bytes) operationBytes.set(operation, (bytes = Buffer.from(operation).subarray(0, MAX_OPERATION)));
+  state.operation.set(bytes);
+  Atomics.store(state.slots, OPERATION_LENGTH, bytes.length);
+}
+
+function recordName(state: DiskWatchState, path: Buffer): void {
   shownPath = path;
-  const { written } = encoder.encodeInto(`${operation} ${shownName}`, state.text);
-  Atomics.store(state.slots, TEXT_LENGTH, written);
+  const length = Math.min(path.length, MAX_NAME);
+  state.name.set(length === path.length ? path : path.subarray(0, length));
+  Atomics.store(state.slots, NAME_LENGTH, length);
 }
 
 /** Blocks the main thread for good, as a call into a disk that never answers does. */

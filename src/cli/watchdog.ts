@@ -22,8 +22,8 @@
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FcpError, exitCodeFor } from '../errors';
-import { BUSY, MAX_TEXT, shareDiskWatch, TEXT_LENGTH, TEXT_OFFSET, TICK } from '../diskWatch';
-import { showText } from '../showName';
+import { BUSY, MAX_NAME, MAX_OPERATION, NAME_LENGTH, NAME_OFFSET, OPERATION_LENGTH, OPERATION_OFFSET, shareDiskWatch, TICK } from '../diskWatch';
+import { escapeNames, showText } from '../showName';
 import { HEARTBEAT_MS, STALL_GRACE_MS, timeoutsFor } from '../timeouts';
 import { errorText } from './lastResort';
 import { errorRecord } from './reporter';
@@ -31,12 +31,17 @@ import { errorRecord } from './reporter';
 /** Stands in the prepared message for "operation file", which only the worker knows. */
 const PLACEHOLDER = '@OPERATION@';
 
-/** The worker: plain JavaScript, so that it runs the same from dist/ bundles and from ts-jest. */
+/**
+ * The worker: plain JavaScript, so that it runs the same from dist/ bundles and from ts-jest; it
+ * escapes the stuck call's file name with the source of escapeNames (src/showName.ts).
+ */
 const WORKER_SOURCE = `
 const { workerData: w } = require('node:worker_threads');
 const fs = require('node:fs');
-const slots = new Int32Array(w.buffer, 0, w.textOffset / 4);
-const text = new Uint8Array(w.buffer, w.textOffset, w.maxText);
+const { showName } = (${escapeNames.toString()})();
+const slots = new Int32Array(w.buffer, 0, w.slots);
+const operation = Buffer.from(w.buffer, w.operationOffset, w.maxOperation);
+const name = Buffer.from(w.buffer, w.nameOffset, w.maxName);
 let last = Atomics.load(slots, w.tick);
 let quiet = 0;
 setInterval(() => {
@@ -49,7 +54,8 @@ setInterval(() => {
   if (++quiet < w.quietChecks) return;
   let line = w.stuck;
   if (Atomics.load(slots, w.busy) === 1) {
-    const what = Buffer.from(text.subarray(0, Atomics.load(slots, w.textLength))).toString('utf8');
+    const file = showName(Buffer.from(name.subarray(0, Atomics.load(slots, w.nameLength))));
+    const what = operation.toString('utf8', 0, Atomics.load(slots, w.operationLength)) + ' ' + file;
     line = w.inOperation.replace(w.placeholder, w.json ? JSON.stringify(what).slice(1, -1) : what);
   }
   try {
@@ -114,11 +120,15 @@ export function startWatchdog(options: WatchdogOptions): void {
     eval: true,
     workerData: {
       buffer,
-      textOffset: TEXT_OFFSET,
-      maxText: MAX_TEXT,
+      slots: OPERATION_OFFSET / Int32Array.BYTES_PER_ELEMENT,
+      operationOffset: OPERATION_OFFSET,
+      maxOperation: MAX_OPERATION,
+      nameOffset: NAME_OFFSET,
+      maxName: MAX_NAME,
       tick: TICK,
       busy: BUSY,
-      textLength: TEXT_LENGTH,
+      operationLength: OPERATION_LENGTH,
+      nameLength: NAME_LENGTH,
       checkMs: HEARTBEAT_MS,
       quietChecks: Math.ceil((idleMs + STALL_GRACE_MS) / HEARTBEAT_MS),
       json: options.json,

@@ -152,12 +152,20 @@ export function destinationPaths(dest: Buffer, isDir: boolean): Destination {
     root: dest,
     isDirectory: isDir,
     localPath(entryPath: Buffer): Buffer {
-      if (isDir) return Buffer.concat([dirPrefix, entryPath], dirPrefix.length + entryPath.length);
+      if (isDir) return joined(dirPrefix, entryPath);
       // The one source becomes dest: its first component (one name for all, EntryScope's E4) is replaced.
       const firstSlash = entryPath.indexOf(SLASH);
-      return firstSlash < 0 ? dest : Buffer.concat([dest, entryPath.subarray(firstSlash)]);
+      return firstSlash < 0 ? dest : joined(dest, entryPath.subarray(firstSlash));
     },
   };
+}
+
+/** `a` then `b` in a new Buffer: made for every entry, where Buffer.concat's array and checks cost twice as much. */
+function joined(a: Buffer, b: Buffer): Buffer {
+  const path = Buffer.allocUnsafe(a.length + b.length);
+  path.set(a, 0);
+  path.set(b, a.length);
+  return path;
 }
 
 /**

@@ -226,6 +226,9 @@ export class FileWriter {
    * holds the group a file created there gets when owners are kept (NO_GROUP otherwise).
    */
   private readonly newDirectories = new Map<string, number>();
+  /** The path newDirectoryGroup answered last (by identity), and its answer; forgotten when newDirectories changes. */
+  private askedPath: Buffer | undefined;
+  private askedGroup: number | undefined;
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
   private readonly discardWaiters: (() => void)[] = [];
@@ -265,6 +268,7 @@ export class FileWriter {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', path);
       // Announced twice (two sources' contents into one destination): the second brings files onto the first's.
       this.newDirectories.delete(key);
+      this.askedPath = undefined;
       const existing = attempt('inspect', path, () => lstatSync(path));
       if (!existing.isDirectory()) {
         throw new FcpError('FCP_ERR_NOT_DIRECTORY', `cannot copy a directory onto ${showName(path)}: it exists and is not a directory`, {
@@ -274,7 +278,10 @@ export class FileWriter {
       attempt('make writable', path, () => chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
     if (owner) attempt('change the owner of', path, () => lchownSync(path, owner.uid, owner.gid));
-    if (made) this.newDirectories.set(key, owner ? groupOfNewFiles(path) : NO_GROUP);
+    if (made) {
+      this.newDirectories.set(key, owner ? groupOfNewFiles(path) : NO_GROUP);
+      this.askedPath = undefined;
+    }
   }
 
   /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
@@ -382,8 +389,12 @@ export class FileWriter {
 
   /** The group a file created at `final` gets, when it is in a directory this writer made (NO_GROUP: not known). */
   private newDirectoryGroup(final: Buffer): number | undefined {
+    // A small file's quick check and its write ask about the same path: one key string and lookup.
+    if (final === this.askedPath) return this.askedGroup;
     const slash = final.lastIndexOf(SLASH);
-    return slash > 0 ? this.newDirectories.get(final.toString('latin1', 0, slash)) : undefined;
+    this.askedPath = final;
+    this.askedGroup = slash > 0 ? this.newDirectories.get(final.toString('latin1', 0, slash)) : undefined;
+    return this.askedGroup;
   }
 
   /**

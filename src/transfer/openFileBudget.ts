@@ -47,8 +47,13 @@ export function budgetFor(limit: number): number {
 
 /** True for an error (or an FcpError caused by one) that says the process or system is out of descriptors. */
 export function outOfDescriptors(err: unknown): boolean {
-  const codes = [(err as NodeJS.ErrnoException)?.code, (err as { cause?: NodeJS.ErrnoException })?.cause?.code];
-  return codes.includes('EMFILE') || codes.includes('ENFILE');
+  // The sender asks it of every small file's bytes (a Buffer, or the error reading them gave).
+  if (typeof err !== 'object' || err === null || ArrayBuffer.isView(err)) return false;
+  return isOutOfDescriptors((err as NodeJS.ErrnoException).code) || isOutOfDescriptors((err as { cause?: NodeJS.ErrnoException }).cause?.code);
+}
+
+function isOutOfDescriptors(code: string | undefined): boolean {
+  return code === 'EMFILE' || code === 'ENFILE';
 }
 
 export interface Waiter {
@@ -108,7 +113,8 @@ export class OpenFileBudget {
     this.room = this.size;
     this.starvedSince = undefined;
     this.backoffMs = BACKOFF_MIN_MS;
-    this.grant();
+    // Once per file: the loop and its guard only when someone waits.
+    if (this.waiters.length > 0) this.grant();
   }
 
   /**

@@ -91,6 +91,12 @@ export class ReceiveEngine extends TransferRun {
   private readonly machine: TransferReceiver;
   private readonly writer: FileWriter;
   private readonly files = new FileIdMap<IncomingFile>();
+  /**
+   * The small file writeInlineOnce is writing, by id: it is settled (fileOk or fileFailed) within
+   * that call, so it takes no place in `files` (a set, a get and a delete fewer a file).
+   */
+  private inlineId = -1;
+  private inlineFile: IncomingFile | undefined;
   /** Directories that could not be created, by entry path (latin1): what is inside them fails. */
   private readonly failedDirectories = new Map<string, FcpError>();
   private readonly waitingWrites: number[];
@@ -548,7 +554,8 @@ export class ReceiveEngine extends TransferRun {
     const { fileId, path, perm, mtimeNs, hash, data } = action;
     const local = this.destination.localPath(path);
     const digest = (): Buffer => singleChunkDigest(data.length, this.link.params.chunkSize, hash);
-    this.files.set(fileId, { path, perm, size: data.length, mtimeNs, digest });
+    this.inlineId = fileId;
+    this.inlineFile = { path, perm, size: data.length, mtimeNs, digest };
     this.bytesSent += data.length;
     try {
       this.checkEntry(path);
@@ -600,10 +607,22 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private report(fileId: number, error: FcpError | undefined): void {
-    const file = this.files.get(fileId);
-    this.files.delete(fileId);
+    const file = this.settledFile(fileId);
     if (!file) return;
     if (error) this.errors.push(error);
     this.events.file?.(fileEvent(file.path, file.size, error, file.digest, error ? undefined : file.warning));
+  }
+
+  /** The file `fileId` is settled: it is no longer held. */
+  private settledFile(fileId: number): IncomingFile | undefined {
+    if (fileId === this.inlineId) {
+      const file = this.inlineFile;
+      this.inlineId = -1;
+      this.inlineFile = undefined;
+      return file;
+    }
+    const file = this.files.get(fileId);
+    this.files.delete(fileId);
+    return file;
   }
 }
