@@ -136,7 +136,8 @@ function makeDirectory(dir: string): void {
 }
 
 export function loadWithCodeCache(bundle: string, name: string): Loaded {
-  const source = fs.readFileSync(bundle, 'utf8');
+  // ASCII (scripts/bundle.ts checks): latin1 reads it without decoding, into a one-byte string.
+  const source = fs.readFileSync(bundle, 'latin1');
   const key = keyOf(bundle);
   const cache = cacheFile(name, bundle);
   const cached = readCache(cache, key);

@@ -77,7 +77,8 @@ export function shCommand(script: string): string {
  * code cache but its length, and a changed byte makes Node 20 abort (SIGTRAP), so a cache whose
  * hash does not match is never handed to V8. A missing, stale or corrupt cache, or one V8
  * rejects, costs the compile, and the run writes a new one once fcpd's work is done (aside,
- * renamed; fcp does not wait for it); a cache that cannot be written costs nothing more.
+ * renamed; fcp does not wait for it); a cache that cannot be written costs nothing more. The
+ * bundle is ASCII (scripts/bundle.ts checks), so it is read as latin1, without decoding.
  */
 const RUN_CACHED = [
   'function R(f,h,args){var fs=require("fs"),vm=require("vm"),M=require("module"),path=require("path"),crypto=require("crypto");f=path.resolve(f);var ',
@@ -85,7 +86,7 @@ const RUN_CACHED = [
   'e=fs.statSync(process.execPath),k=[process.version,process.arch,process.execPath.length,process.execPath,e.size,e.mtimeMs,h].join(" ")+" ";',
   'try{var b=fs.readFileSync(c),n=b.indexOf(10);',
   'if(n===k.length+64&&b.toString("latin1",0,k.length)===k&&b.toString("latin1",k.length,n)===sha(b.subarray(n+1)))d=b.subarray(n+1)}catch(x){}',
-  'var s=new vm.Script(M.wrap(fs.readFileSync(f,"utf8")),{filename:f,cachedData:d}),m=new M(f,null);m.filename=f;m.loaded=true;',
+  'var s=new vm.Script(M.wrap(fs.readFileSync(f,"latin1")),{filename:f,cachedData:d}),m=new M(f,null);m.filename=f;m.loaded=true;',
   'process.argv=[process.argv[0],f].concat(args);s.runInThisContext()(m.exports,M.createRequire(f),m,f,path.dirname(f));',
   'm.exports.run(function(){if(d!==undefined&&!s.cachedDataRejected)return;',
   'var t=path.dirname(f)+"/.fcpd.js.v8cache."+process.pid;try{var x=s.createCachedData();',
