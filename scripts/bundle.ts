@@ -21,7 +21,7 @@ const cli = path.join(root, 'dist', 'src', 'cli');
 /**
  * Without whitespace or comments (names kept, so that a stack trace still names its functions):
  * fcpd's bundle 0.76 MB instead of 1.18, and its start (read, compile, top level) 67-70 ms instead
- * of 88-92 (docs/BENCHMARKS.md "Start-up", fourth round). ASCII only: a bundle with a few
+ * of 88-92 (docs/BENCHMARKS.md "Start-up, second round"). ASCII only: a bundle with a few
  * non-ASCII bytes (§ and → in comments, 140 of them) was read as a two-byte string, 17-19 ms
  * for fcpd's instead of 6-8; bin/ and the launch read the bundles as latin1, which is what an
  * ASCII file reads as, at no cost of decoding (checkAscii makes sure).
