@@ -33,7 +33,9 @@
 #  10. startup (loopback; startupwan: the emulated WAN; neither part of all): start-up, round robin
 #      (every tool once per round, RUNS rounds, so that the load of a shared machine falls on all
 #      alike): `ssh true` (the floor scp shares: sshd, the login shell), scp, and fcp copying 1 byte,
-#      with its own fcpd from the host's cache (the default) and through --fcpd-path; on loopback
+#      with its own fcpd from the host's cache (the default, with its V8 code cache; and without
+#      it, as the launch ran it before), `ssh HOST fcpd --version` with and without the code
+#      cache, and through --fcpd-path; on loopback
 #      also the no-change re-sync of perfile's 5,050 files against rsync -a. BASELINE=DIR adds the
 #      --fcpd-path rows of another built checkout (its fcpd given by path: both share the cache's name).
 # Prints seconds and ratios. Needs root (sshd, network namespaces); installs iperf3 and rsync.
@@ -832,16 +834,39 @@ rr_table() {
   awk 'NR == 1 {base = $2} {printf "  %-34s median %s s, min %s s, %.2fx %s\n", $1, $2, $3, $2 / base, first} NR == 1 {first = "(" $1 ")"}'
 }
 
+# Two scripts that run the host's cached fcpd.js (~/.cache/fcp/<version>/fcpd.js, this build's)
+# with their arguments: fcpd-plain.sh as the launch script ran it before it had a code cache
+# (`node FILE`), fcpd-cached.sh as it runs it now (src/launch/remoteInstall.ts, RUN_CACHED_FCPD).
+fcpd_starters() {
+  node -e '
+const [repo, data] = process.argv.slice(1);
+const fs = require("fs");
+const install = require(repo + "/dist/src/launch/remoteInstall.js");
+const { shellQuote } = require(repo + "/dist/src/ssh/remoteCommand.js");
+const { packageVersion } = require(repo + "/dist/src/launch/packageRoot.js");
+const bundle = install.localBundle(packageVersion());
+const file = `"$HOME"/.cache/fcp/${shellQuote(bundle.version)}/fcpd.js`;
+fs.writeFileSync(data + "/fcpd-plain.sh", `exec node ${file} "$@"\n`);
+fs.writeFileSync(data + "/fcpd-cached.sh", `exec node -e ${shellQuote(install.RUN_CACHED_FCPD)} ${bundle.sha256} ${file} "$@"\n`);
+' "$REPO" "$DATA"
+}
+
 # Start-up, round robin: 1 byte by scp and fcp over $1 (an ssh_config Host in $2), with the floor
 # `ssh true`, the commands prefixed by $3 (the WAN's side a); then, when $4 is set, the no-change
 # re-sync of perfile's 5,050 files into $4 against rsync -a.
 startup_rounds() {
   local host=$1 config=$2 on=$3 synced=$4 dir cases=()
   local ssh="ssh -F $config"
-  # fcp's own fcpd into the host's cache (the default launch finds it there from then on).
+  # fcp's own fcpd into the host's cache (the default launch finds it there from then on), and
+  # the code cache its first session writes beside it once done (after fcp exited).
   $on $FCP -q -F "$config" "$DATA/one" "$host:$DATA/one.warm"
+  sleep 1
+  fcpd_starters
   cases+=("ssh-true=$on $ssh $host true" "scp=$on scp -q -F $config $DATA/one $host:$DATA/one.scp"
-    "fcp=$on $FCP -q -F $config $DATA/one $host:$DATA/one.fcp")
+    "fcp=$on $FCP -q -F $config $DATA/one $host:$DATA/one.fcp"
+    "fcp-no-code-cache=$on $FCP -q -F $config --fcpd-path 'sh $DATA/fcpd-plain.sh' $DATA/one $host:$DATA/one.nocache"
+    "ssh-fcpd-version=$on $ssh $host sh $DATA/fcpd-plain.sh --version"
+    "ssh-fcpd-version-code-cache=$on $ssh $host sh $DATA/fcpd-cached.sh --version")
   for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
     cases+=("fcp-fcpd-path:$(basename "$dir")=$on node $dir/bin/fcp -q -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/one $host:$DATA/one.$(basename "$dir")")
   done

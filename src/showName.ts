@@ -14,7 +14,7 @@ export interface NameEscapes {
 
 /**
  * Makes showName and showText. It refers to nothing outside its own body (but Buffer), because
- * the stall watchdog's worker (src/cli/watchdog.ts) runs its source text: the worker shows the
+ * the stall watchdog's worker (src/cli/watchdogThread.ts) runs its source text: the worker shows the
  * file of a stuck call as everything else shows a name, and the main thread records the raw bytes
  * of each file's name instead of escaping every one of them in case a call sticks.
  */

@@ -4,9 +4,11 @@
  * ~/.cache/fcp/<name>-<hash of the bundle's path>.v8cache (XDG_CACHE_HOME honoured; one per
  * installed copy, so that two installs or checkouts run by one user do not replace each other's
  * at every start) and handed to V8 by the next run, which then compiles almost nothing. The
- * cache is used only for the same Node version and the same bundle (its size and mtime: V8
- * itself checks little more than the source's length); anything else, a cache V8 rejects, or one
- * that cannot be read or written, costs only the compile.
+ * cache is used only for the same Node binary and the same bundle (its size and mtime: V8
+ * itself checks little more than the source's length), and only when its bytes have the SHA-256
+ * it was written with: V8 does not check them, and Node 20 aborts (SIGTRAP) on a code cache with
+ * a changed byte, which would have stopped every start until the file was removed by hand.
+ * Anything else, a cache V8 rejects, or one that cannot be read or written, costs only the compile.
  *
  * A cache holds what the runs that wrote it compiled: `fcp --version` compiles less than half of
  * what a copy over SSH does (a cache of 0.5 MB against 1.1 MB), and a copy given the smaller one
@@ -43,14 +45,20 @@ function cacheFile(name: string, bundle: string): string {
 }
 
 /**
- * The cache's first line names what it was made from: Node's version and the bundle's size and
- * mtime; then the kinds of run it was written after, comma-separated, and a newline. Its second
- * line is the bundle's path, in hex (any bytes), and a newline; the code cache follows.
+ * The cache's first line names what it was made from: Node's version, its binary (path, size and
+ * mtime) and the bundle's size and mtime; then the SHA-256 of the code cache, a space, the kinds
+ * of run it was written after, comma-separated, and a newline. Its second line is the bundle's
+ * path, in hex (any bytes), and a newline; the code cache follows.
  */
 function keyOf(file: string): string {
   const { size, mtimeMs } = fs.statSync(file);
-  return `${process.version} ${size} ${mtimeMs} `;
+  const node = fs.statSync(process.execPath);
+  return `${process.version} ${process.arch} ${process.execPath.length} ${process.execPath} ${node.size} ${node.mtimeMs} ${size} ${mtimeMs} `;
 }
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+/** The length of a SHA-256 in hex. */
+const HASH_CHARS = 64;
 
 /** Kinds are words (a cache whose list is not is not used): nothing in one can end the first line or split the list. */
 const KIND = /^[a-z0-9-]*$/;
@@ -65,9 +73,11 @@ function readCache(file: string, key: string): Cached | undefined {
     const bytes = fs.readFileSync(file);
     const newline = bytes.indexOf(0x0a, key.length);
     const second = bytes.indexOf(0x0a, newline + 1);
-    if (newline < 0 || second < 0 || bytes.subarray(0, key.length).toString('latin1') !== key) return undefined;
-    const kinds = bytes.subarray(key.length, newline).toString('latin1').split(',');
-    return kinds.every((kind) => KIND.test(kind)) ? { data: bytes.subarray(second + 1), kinds } : undefined;
+    if (newline < key.length + HASH_CHARS + 1 || second < 0 || bytes.toString('latin1', 0, key.length) !== key) return undefined;
+    const data = bytes.subarray(second + 1);
+    if (bytes.toString('latin1', key.length, key.length + HASH_CHARS + 1) !== `${sha256(data)} `) return undefined;
+    const kinds = bytes.toString('latin1', key.length + HASH_CHARS + 1, newline).split(',');
+    return kinds.every((kind) => KIND.test(kind)) ? { data, kinds } : undefined;
   } catch {
     return undefined;
   }
@@ -126,7 +136,8 @@ function makeDirectory(dir: string): void {
 }
 
 export function loadWithCodeCache(bundle: string, name: string): Loaded {
-  const source = fs.readFileSync(bundle, 'utf8');
+  // ASCII (scripts/bundle.ts checks): latin1 reads it without decoding, into a one-byte string.
+  const source = fs.readFileSync(bundle, 'latin1');
   const key = keyOf(bundle);
   const cache = cacheFile(name, bundle);
   const cached = readCache(cache, key);
@@ -145,7 +156,8 @@ export function loadWithCodeCache(bundle: string, name: string): Loaded {
       makeDirectory(path.dirname(cache));
       // Written aside and renamed: runs that start together never read half a cache.
       const temp = `${cache}.${process.pid}`;
-      fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${key}${kinds.join(',')}\n${Buffer.from(bundle).toString('hex')}\n`, 'latin1'), script.createCachedData()]));
+      const data = script.createCachedData();
+      fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${key}${sha256(data)} ${kinds.join(',')}\n${Buffer.from(bundle).toString('hex')}\n`, 'latin1'), data]));
       fs.renameSync(temp, cache);
       removeOrphans(path.dirname(cache), cache);
     } catch {

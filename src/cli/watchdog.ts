@@ -20,55 +20,17 @@
  * The commands start it; the library does not (it must never end the program that uses it).
  */
 import * as os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { FcpError, exitCodeFor } from '../errors';
 import { BUSY, MAX_NAME, MAX_OPERATION, NAME_LENGTH, NAME_OFFSET, OPERATION_LENGTH, OPERATION_OFFSET, shareDiskWatch, TICK } from '../diskWatch';
-import { escapeNames, showText } from '../showName';
+import { showText } from '../showName';
 import { HEARTBEAT_MS, STALL_GRACE_MS, timeoutsFor } from '../timeouts';
 import { errorText } from './lastResort';
 import { errorRecord } from './reporter';
+import { spawnWatchdogThread } from './watchdogThread';
 
 /** Stands in the prepared message for "operation file", which only the worker knows. */
 const PLACEHOLDER = '@OPERATION@';
-
-/**
- * The worker: plain JavaScript, so that it runs the same from dist/ bundles and from ts-jest; it
- * escapes the stuck call's file name with the source of escapeNames (src/showName.ts).
- */
-const WORKER_SOURCE = `
-const { workerData: w } = require('node:worker_threads');
-const fs = require('node:fs');
-const { showName } = (${escapeNames.toString()})();
-const slots = new Int32Array(w.buffer, 0, w.slots);
-const operation = Buffer.from(w.buffer, w.operationOffset, w.maxOperation);
-const name = Buffer.from(w.buffer, w.nameOffset, w.maxName);
-let last = Atomics.load(slots, w.tick);
-let quiet = 0;
-setInterval(() => {
-  const tick = Atomics.load(slots, w.tick);
-  if (tick !== last) {
-    last = tick;
-    quiet = 0;
-    return;
-  }
-  if (++quiet < w.quietChecks) return;
-  let line = w.stuck;
-  if (Atomics.load(slots, w.busy) === 1) {
-    const file = showName(Buffer.from(name.subarray(0, Atomics.load(slots, w.nameLength))));
-    const what = operation.toString('utf8', 0, Atomics.load(slots, w.operationLength)) + ' ' + file;
-    line = w.inOperation.replace(w.placeholder, w.json ? JSON.stringify(what).slice(1, -1) : what);
-  }
-  try {
-    fs.writeSync(w.fd, line);
-  } catch {}
-  try {
-    const { WASI } = require('node:wasi');
-    const wasi = new WASI({ version: 'preview1', returnOnExit: false });
-    wasi.start(new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(w.exitModule, 'base64')), wasi.getImportObject()));
-  } catch {}
-  process.kill(process.pid, 'SIGKILL');
-}, w.checkMs);
-`;
 
 /**
  * A WebAssembly module whose _start calls WASI's proc_exit(code): (import
@@ -100,6 +62,13 @@ export interface WatchdogOptions {
 }
 
 let started = false;
+/** The thread bin/fcp started before it loaded the bundle (watchdogThread.ts), not yet watching. */
+let early: Worker | undefined;
+
+/** Takes the watchdog's thread started early; startWatchdog uses it instead of starting one. */
+export function adoptWatchdogThread(thread: Worker): void {
+  early = thread;
+}
 
 /** Starts the watchdog (once per process). */
 export function startWatchdog(options: WatchdogOptions): void {
@@ -116,33 +85,27 @@ export function startWatchdog(options: WatchdogOptions): void {
   const { buffer, state } = shareDiskWatch();
   const heartbeat = setInterval(() => Atomics.add(state.slots, TICK, 1), HEARTBEAT_MS);
   heartbeat.unref();
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      buffer,
-      slots: OPERATION_OFFSET / Int32Array.BYTES_PER_ELEMENT,
-      operationOffset: OPERATION_OFFSET,
-      maxOperation: MAX_OPERATION,
-      nameOffset: NAME_OFFSET,
-      maxName: MAX_NAME,
-      tick: TICK,
-      busy: BUSY,
-      operationLength: OPERATION_LENGTH,
-      nameLength: NAME_LENGTH,
-      checkMs: HEARTBEAT_MS,
-      quietChecks: Math.ceil((idleMs + STALL_GRACE_MS) / HEARTBEAT_MS),
-      json: options.json,
-      fd: options.json ? 1 : 2,
-      placeholder: PLACEHOLDER,
-      inOperation: render(`cannot ${PLACEHOLDER} on ${host}: the disk did not answer within ${seconds} s`),
-      stuck: render(`no progress for ${seconds} s on ${host}: a system call did not return`),
-      exitModule: exitModule(exitCodeFor('FCP_ERR_TIMEOUT')).toString('base64'),
-    },
-    // A few MB: it holds a timer and a dozen strings.
-    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
-    stdout: true,
-    stderr: true,
+  const worker = early ?? spawnWatchdogThread();
+  early = undefined;
+  // Delivered to the thread even when this one is blocked from here on.
+  worker.postMessage({
+    buffer,
+    slots: OPERATION_OFFSET / Int32Array.BYTES_PER_ELEMENT,
+    operationOffset: OPERATION_OFFSET,
+    maxOperation: MAX_OPERATION,
+    nameOffset: NAME_OFFSET,
+    maxName: MAX_NAME,
+    tick: TICK,
+    busy: BUSY,
+    operationLength: OPERATION_LENGTH,
+    nameLength: NAME_LENGTH,
+    checkMs: HEARTBEAT_MS,
+    quietChecks: Math.ceil((idleMs + STALL_GRACE_MS) / HEARTBEAT_MS),
+    json: options.json,
+    fd: options.json ? 1 : 2,
+    placeholder: PLACEHOLDER,
+    inOperation: render(`cannot ${PLACEHOLDER} on ${host}: the disk did not answer within ${seconds} s`),
+    stuck: render(`no progress for ${seconds} s on ${host}: a system call did not return`),
+    exitModule: exitModule(exitCodeFor('FCP_ERR_TIMEOUT')).toString('base64'),
   });
-  worker.on('error', () => undefined);
-  worker.unref();
 }

@@ -7,6 +7,10 @@
  * check its SHA-256, write it into the cache (0700 directory, temporary name, renamed) and run it
  * in the same process. One exec either way: installing costs the bundle's bytes and little more,
  * and a host that has fcpd pays nothing.
+ *
+ * The cached fcpd runs with a V8 code cache beside it (fcpd.js.v8cache, RUN_CACHED below), as
+ * bin/fcpd does with src/cli/codeCache.ts: compiling the 1.1 MB bundle was about 0.1 s of every
+ * launch.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -65,6 +69,35 @@ export function shCommand(script: string): string {
 }
 
 /**
+ * Node code (plain ES2015, double quotes only) defining R(file, sha256, args), which runs the cached
+ * fcpd.js, whose SHA-256 the launch script checked, as `fcpd ARGS` with a V8 code cache kept
+ * beside it (FILE.v8cache, in the same 0700 directory: the same trust as the file). The cache's
+ * first line names what it was made from (Node's version, its binary's path, size and mtime,
+ * the bundle's SHA-256) and the SHA-256 of the code cache that follows: V8 checks little of a
+ * code cache but its length, and a changed byte makes Node 20 abort (SIGTRAP), so a cache whose
+ * hash does not match is never handed to V8. A missing, stale or corrupt cache, or one V8
+ * rejects, costs the compile, and the run writes a new one once fcpd's work is done (aside,
+ * renamed; fcp does not wait for it); a cache that cannot be written costs nothing more. The
+ * bundle is ASCII (scripts/bundle.ts checks), so it is read as latin1, without decoding.
+ */
+const RUN_CACHED = [
+  'function R(f,h,args){var fs=require("fs"),vm=require("vm"),M=require("module"),path=require("path"),crypto=require("crypto");f=path.resolve(f);var ',
+  'sha=function(x){return crypto.createHash("sha256").update(x).digest("hex")},c=f+".v8cache",d,',
+  'e=fs.statSync(process.execPath),k=[process.version,process.arch,process.execPath.length,process.execPath,e.size,e.mtimeMs,h].join(" ")+" ";',
+  'try{var b=fs.readFileSync(c),n=b.indexOf(10);',
+  'if(n===k.length+64&&b.toString("latin1",0,k.length)===k&&b.toString("latin1",k.length,n)===sha(b.subarray(n+1)))d=b.subarray(n+1)}catch(x){}',
+  'var s=new vm.Script(M.wrap(fs.readFileSync(f,"latin1")),{filename:f,cachedData:d}),m=new M(f,null);m.filename=f;m.loaded=true;',
+  'process.argv=[process.argv[0],f].concat(args);s.runInThisContext()(m.exports,M.createRequire(f),m,f,path.dirname(f));',
+  'm.exports.run(function(){if(d!==undefined&&!s.cachedDataRejected)return;',
+  'var t=path.dirname(f)+"/.fcpd.js.v8cache."+process.pid;try{var x=s.createCachedData();',
+  'fs.writeFileSync(t,Buffer.concat([Buffer.from(k+sha(x)+"\\n","latin1"),x]),{mode:384});fs.renameSync(t,c)}',
+  'catch(x){try{fs.unlinkSync(t)}catch(y){}}})}',
+].join('');
+
+/** Node code run as `node -e RUN_CACHED_FCPD SHA256 FILE ARGS...`: the cached fcpd with its code cache. */
+export const RUN_CACHED_FCPD = `${RUN_CACHED}var a=process.argv;R(a[2],a[1],a.slice(3))`;
+
+/**
  * Node code run as `node -e INSTALLER SECRET_LINE_BYTES BUNDLE_BYTES SHA256 FILE ARGS...`: reads the
  * secret line and the bundle from stdin (exactly their bytes, so nothing that follows is lost),
  * checks the bundle, caches it, puts the secret line back and runs fcpd in this process. Plain
@@ -80,8 +113,8 @@ const INSTALLER = [
   'if(crypto.createHash("sha256").update(d).digest("hex")!==a[3]){process.stderr.write("fcpd.js arrived with another SHA-256\\n");process.exit(2)}',
   'fs.mkdirSync(dir,{recursive:true,mode:448});fs.chmodSync(dir,448);var t=dir+"/.fcpd.js."+process.pid;',
   'fs.writeFileSync(t,d,{mode:384});fs.renameSync(t,f);',
-  // The bundle runs itself only as node's main module; here it is loaded by this script, so it is started.
-  'process.stdin.unshift(b.subarray(0,k));process.argv=[a[0],f].concat(a.slice(5));require(f).run()',
+  // Run as the cached bundle is, with the code cache its first run writes.
+  `process.stdin.unshift(b.subarray(0,k));${RUN_CACHED}R(f,a[3],a.slice(5))`,
 ].join('');
 
 /**
@@ -105,7 +138,7 @@ export function launchCommand(
       PRINT_PID,
       `f=${file}`,
       // Only shell builtins on this path: a host with the cache pays no extra process start.
-      `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node "$f" ${serve}; fi`,
+      `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node -e ${shellQuote(RUN_CACHED_FCPD)} ${bundle.sha256} "$f" ${serve}; fi`,
       ...(skipPath ? [] : [`command -v fcpd >/dev/null 2>&1 && exec fcpd ${serve}`]),
       `command -v node >/dev/null 2>&1 || exit ${LAUNCH_EXIT.NO_NODE}`,
       install ? installer : `${NODE_20} || exit ${LAUNCH_EXIT.NO_NODE}; exit ${LAUNCH_EXIT.NEEDS_FCPD}`,

@@ -31,3 +31,26 @@ test('the cache a copy leaves is taken by the next copy, which writes none', asy
   expect(fs.statSync(file).mtimeMs).toBe(0);
   expect(fs.readFileSync(file).equals(written)).toBe(true);
 });
+
+test('a cache with changed bytes is passed over and written again (V8 does not check them: Node 20 aborted on it)', async () => {
+  const work = temp.make('fcp-code-cache-spoilt');
+  const cacheHome = path.join(work, 'cache');
+  fs.writeFileSync(path.join(work, 'source'), 'a few bytes');
+  const copy = async (name: string): Promise<void> => {
+    const run = await runFcp([path.join(work, 'source'), path.join(work, name)], { env: { XDG_CACHE_HOME: cacheHome } });
+    expect({ code: run.code, signal: run.signal, run: describeRun(run) }).toEqual({ code: 0, signal: null, run: describeRun(run) });
+    expect(fs.readFileSync(path.join(work, name), 'utf8')).toBe('a few bytes');
+  };
+  await copy('first');
+  const [cache] = fs.readdirSync(path.join(cacheHome, 'fcp')).filter((name) => name.startsWith('fcp-'));
+  const file = path.join(cacheHome, 'fcp', cache!);
+  const good = fs.readFileSync(file);
+  const code = good.indexOf(0x0a, good.indexOf(0x0a) + 1) + 1;
+  const spoilt = Buffer.from(good);
+  for (let i = code + 200; i < spoilt.length; i += 997) spoilt[i]! ^= 0x5a;
+  fs.writeFileSync(file, spoilt);
+  await copy('second');
+  const rewritten = fs.readFileSync(file);
+  expect(rewritten.equals(spoilt)).toBe(false);
+  expect(rewritten.length).toBeGreaterThan(10_000);
+});

@@ -61,6 +61,14 @@ afterAll(async () => {
 
 const sha256 = (p: string): string => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 
+/** Waits (at most 20 s) until `done()`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 50) {
+    if (waited > 20_000) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 test('Node.js but no fcpd: installed into ~/.cache/fcp once, reused, replaced when its hash does not match', async () => {
   const { sshd, home } = await server(true);
   const cache = path.join(home, '.cache', 'fcp', version);
@@ -77,10 +85,23 @@ test('Node.js but no fcpd: installed into ~/.cache/fcp once, reused, replaced wh
   expect(first.stderr).toContain(INSTALLING);
   expect(sha256(cached)).toBe(sha256(BUNDLE));
   expect(fs.statSync(cache).mode & 0o777).toBe(0o700);
-  expect(fs.readdirSync(cache)).toEqual(['fcpd.js']);
+  // fcpd writes its V8 code cache beside it once its session is done, after fcp has exited.
+  const codeCache = path.join(cache, 'fcpd.js.v8cache');
+  await until(() => fs.existsSync(codeCache));
+  expect(fs.readdirSync(cache).sort()).toEqual(['fcpd.js', 'fcpd.js.v8cache']);
+  expect(fs.statSync(codeCache).mode & 0o777).toBe(0o600);
 
   const second = await upload();
   if (second.stderr !== '') throw new Error(`the second run should find fcpd in the cache, silently\n${show(second)}`);
+
+  // A corrupt code cache (a changed byte makes Node abort if V8 is given it) is passed over and written again.
+  const good = fs.readFileSync(codeCache);
+  const spoilt = Buffer.from(good);
+  for (let i = good.indexOf(0x0a) + 200; i < spoilt.length; i += 997) spoilt[i]! ^= 0x5a;
+  fs.writeFileSync(codeCache, spoilt, { mode: 0o600 });
+  const afterSpoilt = await upload();
+  if (afterSpoilt.stderr !== '') throw new Error(`a corrupt code cache should cost only its compile\n${show(afterSpoilt)}`);
+  await until(() => !fs.readFileSync(codeCache).equals(spoilt));
 
   fs.appendFileSync(cached, '\n// changed on the host\n');
   const third = await upload();
