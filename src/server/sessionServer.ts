@@ -332,8 +332,12 @@ export class SessionServer {
         const linked = { conn, established };
         if (established.role === 'control') {
           session.control = linked;
-          // The transfer starts at once; data connections join it as they arrive.
-          this.startTransfer(session);
+          // The transfer starts now, data connections joining it as they arrive; but on the next
+          // tick, behind the write of SESSION (held for this tick, framedConnection.ts): a pull's
+          // engine walks up to 4,096 entries before its first message, and SESSION went out only
+          // after that walk (60-90 ms at the 10,000-file tree), holding back the client's data
+          // connections and, from an older client, its DEST_STATE.
+          process.nextTick(() => this.startTransfer(session));
           return;
         }
         // Taken now, before another connection's AUTH is read (this runs as a microtask), so a
