@@ -122,16 +122,6 @@ type SessionRun = Pick<TransferRun, 'join' | 'abort'>;
 /** The session's client may open fewer data connections than PARAMS accepted, and add them as it goes (feature GROW). */
 const grows = (params: ParamsMessage): boolean => (params.features & Feature.GROW) !== 0;
 
-/**
- * Entries a pull's walk finds before its first FILE_COUNT (feature STREAM), rather than the
- * client's WALK_AHEAD: the client walks during its SSH login, fcpd only once SESSION is out, and
- * 4,096 lstat calls there held the first byte back 40-100 ms (the 10,000-file tree, FCP_TRACE)
- * while the link stood idle. 256 entries are a first burst of 4 KiB files (INLINE_BURST, 1 MiB);
- * the walk goes on as the files are announced, while the first bursts cross the WAN. The pulling
- * client's totals grow from there, as they do for any tree of more than WALK_AHEAD entries.
- */
-const PULL_FIRST_COUNT_AHEAD = 256;
-
 function peerOf(socket: net.Socket): string {
   const host = socket.remoteAddress?.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
   return `client ${host}:${socket.remotePort}`;
@@ -446,7 +436,6 @@ export class SessionServer {
 
   private startTransfer(session: Session): void {
     const link = {
-      ...(session.work.kind === 'pull' ? { firstCountAhead: PULL_FIRST_COUNT_AHEAD } : {}),
       control: session.control!,
       data: session.data,
       params: session.entry.params,
