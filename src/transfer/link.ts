@@ -69,12 +69,6 @@ export interface TransferLink {
   /** The sender's bytes of small files read per burst of announcing: the sender's INLINE_BURST unless set (memoryLink.ts sets less). */
   inlineBurst?: number;
   /**
-   * Feature STREAM: the entries the sender's walk finds before its first FILE_COUNT, WALK_AHEAD
-   * unless set (fcpd sending a pull sets fewer: there the walk stands between SESSION and the
-   * first byte on the wire).
-   */
-  firstCountAhead?: number;
-  /**
    * The receiver's DEST_STATE is already the sender's: a pulling client's offer of more feature
    * DEST_EMPTY was answered (PROTOCOL.md §7.4), so the receiver sends none.
    */
