@@ -76,7 +76,14 @@ function main(): void {
     for (const [linkName, dataNames] of plan.cases) {
       const link = openLink(linkName, work);
       try {
-        const results = newResults(link, plan.runs, dataNames.every((name) => MANY_FILES_NAMES.includes(name)) ? 'many files' : plan.tools ? 'selected tools' : undefined);
+        const group = dataNames.every((name) => MANY_FILES_NAMES.includes(name))
+          ? 'many files'
+          : plan.tools && dataNames.every((name) => name === 'tree')
+            ? 'selected tools, the 10,000-file tree'
+            : plan.tools
+              ? 'selected tools'
+              : undefined;
+        const results = newResults(link, plan.runs, group);
         const directions: Direction[] = link.host ? ['push', 'pull'] : ['local'];
         for (const name of dataNames) {
           const { set, digest } = dataSet(name);

@@ -13,6 +13,7 @@ import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import { ReopenBudget } from '../session/dataLoss';
 import { firstDials, initialConnections } from '../session/connectionTuner';
+import { destinationEmptyAgreed, offerForDestination } from '../session/params';
 import { forcedTuning, growConnections } from './connectionGrowth';
 import type { LaunchedServer } from '../launch/launcher';
 import type { PathFilter } from '../sync/filter';
@@ -21,6 +22,7 @@ import { filesFromMessages } from '../sync/filesFrom';
 import { CAUSE_WAIT_MS, timeoutsFor } from '../timeouts';
 import { stopAtFirstFailure } from '../transfer/link';
 import type { TransferEvents, TransferLink, TransferRun, TransferSummary } from '../transfer/link';
+import { holdsEntries } from '../transfer/destination';
 import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
@@ -78,6 +80,9 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   const xxh = await loadXxhash();
   const forced = forcedTuning();
   const { server, work } = options;
+  // A pull into a destination that holds nothing says so in its offer (more feature DEST_EMPTY):
+  // fcpd then sends small files inline right behind SESSION, a round trip before a DEST_STATE would reach it.
+  const offer = work.kind === 'pull' ? offerForDestination(options.offer, holdsEntries(work.destination.root)) : options.offer;
   const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
@@ -112,7 +117,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         secret,
         nonce: randomBytes(32),
         peerName: server.name,
-        offer: options.offer,
+        offer,
         mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
         ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
         sync: options.sync && syncMessage(options.sync),
@@ -126,9 +131,9 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     );
     // Until the server answers, the link holds what was offered and an empty handshake result.
     const link: TransferLink = {
-      control: { conn: controlConn, established: { role: 'control', params: options.offer, sessionId: NO_SESSION, connIndex: 0, early: [] } },
+      control: { conn: controlConn, established: { role: 'control', params: offer, sessionId: NO_SESSION, connIndex: 0, early: [] } },
       data: [],
-      params: options.offer,
+      params: offer,
       xxh,
       peerName: server.name,
       idleMs,
@@ -142,7 +147,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     const events = options.failFast ? stopAtFirstFailure(reported ?? {}, () => running) : reported;
     let sender: SendEngine | undefined;
     const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
-    if (work.kind === 'push' && server.controlNonce && options.offer.cipher !== Cipher.NONE) {
+    if (work.kind === 'push' && server.controlNonce && offer.cipher !== Cipher.NONE) {
       sender = running = new SendEngine(link, work.walk, events, removeSources, options.sync, work.follow);
       sender.prime();
     }
@@ -151,7 +156,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     const params = control.params;
     link.control.established = control;
     link.params = params;
-    const { offer } = options;
+    link.destStateKnown = work.kind === 'pull' && destinationEmptyAgreed(params);
     const lowered = params.chunkSize < offer.chunkSize || params.connections < offer.connections;
     // Without GROW (-n, or an fcpd that predates it) the server waits for every accepted data connection.
     const grows = (params.features & Feature.GROW) !== 0;

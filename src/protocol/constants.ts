@@ -188,8 +188,14 @@ export const MoreFeature = {
   TWO_WAY_NARROW: 0x1,
   /** With TWO_WAY_NARROW: a narrowed listing may ask for a sweep (TWO_WAY_SCOPE SWEEP, PROTOCOL.md §7.12). */
   TWO_WAY_SWEEP: 0x2,
+  /**
+   * With DEST_STATE, offered by a pulling client whose destination holds nothing: the answer says
+   * the server's sender takes it as that DEST_STATE(0), and the client sends none (PROTOCOL.md §7.4):
+   * small files go inline a round trip sooner.
+   */
+  DEST_EMPTY: 0x8,
 } as const;
-export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP;
+export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

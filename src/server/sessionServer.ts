@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { parse as parseUuid, v4 as uuidv4 } from 'uuid';
 import { FcpError } from '../errors';
-import { Feature, ModeFlag } from '../protocol/constants';
+import { Feature, ModeFlag, PacketType } from '../protocol/constants';
 import { keyIdOf } from '../protocol/keys';
 import type { ParamsMessage } from '../protocol/messages';
 import type { XXHashAPI } from '../protocol/xxhash';
@@ -18,7 +18,7 @@ import type { RequestAction, SessionEntry } from '../session/connection';
 import { ServerConnection } from '../session/connection';
 import { CHUNKS_PER_CONNECTION } from '../session/buffering';
 import { EntryScope, requestScope } from '../session/entryScope';
-import { describeShape, refuseParams, SERVER_MEMORY_BUDGET, ServerPolicy, SESSION_MEMORY_BUDGET, sessionMemory, sizeText } from '../session/params';
+import { describeShape, destinationEmptyAgreed, refuseParams, SERVER_MEMORY_BUDGET, ServerPolicy, SESSION_MEMORY_BUDGET, sessionMemory, sizeText } from '../session/params';
 import { Timeouts, timeoutsFor } from '../timeouts';
 import { Destination, resolveDestination } from '../transfer/destination';
 import { SyncOptions, syncOptionsOf } from '../sync/options';
@@ -332,8 +332,12 @@ export class SessionServer {
         const linked = { conn, established };
         if (established.role === 'control') {
           session.control = linked;
-          // The transfer starts at once; data connections join it as they arrive.
-          this.startTransfer(session);
+          // The transfer starts now, data connections joining it as they arrive; but on the next
+          // tick, behind the write of SESSION (held for this tick, framedConnection.ts): a pull's
+          // engine walks up to 4,096 entries before its first message, and SESSION went out only
+          // after that walk (60-90 ms at the 10,000-file tree), holding back the client's data
+          // connections and, from an older client, its DEST_STATE.
+          process.nextTick(() => this.startTransfer(session));
           return;
         }
         // Taken now, before another connection's AUTH is read (this runs as a microtask), so a
@@ -455,6 +459,8 @@ export class SessionServer {
       );
       return;
     }
+    // More feature DEST_EMPTY: a pulling client sends no DEST_STATE; its offer said what it would have.
+    if (work.kind !== 'push' && destinationEmptyAgreed(link.params)) session.control!.established.early.unshift({ type: PacketType.DEST_STATE, holds: 0 });
     const engine = work.kind === 'push' ? new ReceiveEngine(link, work.destination, work.scope, work, {}, partialDirBytes(this.options.partialDir)) : new SendEngine(link, work.walk, {}, work.removeSources, work.sync, work.follow);
     session.engine = engine;
     engine.run().then(

@@ -11,6 +11,7 @@ import {
   MAX_CONNECTIONS,
   MIN_CHUNK_SIZE,
   MIN_CONNECTIONS,
+  MoreFeature,
   OPTIONAL_FEATURE_BITS,
   PacketType,
   SealingCipher,
@@ -211,4 +212,19 @@ export function checkAnswer(offer: ParamsMessage, answer: ParamsMessage): FcpErr
 /** Checksum coverage of sealed frames under these parameters. */
 export function sealedCoverage(params: ParamsMessage): ChksumCoverageValue {
   return params.features & Feature.HEADER_CHKSUM ? ChksumCoverage.HEADER : ChksumCoverage.FULL;
+}
+
+/**
+ * More feature DEST_EMPTY (PROTOCOL.md §7.4), which only a pull uses: the pulling client's
+ * destination held nothing when it offered the bit, and the server answered it, so the sender
+ * takes that as DEST_STATE(0) and the receiver sends no DEST_STATE.
+ */
+export function destinationEmptyAgreed(params: ParamsMessage): boolean {
+  return (params.features & Feature.DEST_STATE) !== 0 && ((params.moreFeatures ?? 0) & MoreFeature.DEST_EMPTY) !== 0;
+}
+
+/** The offer of a pulling client whose destination `holds` nothing or something: with DEST_EMPTY in the first case, where DEST_STATE is offered. */
+export function offerForDestination(offer: ParamsMessage, holds: boolean): ParamsMessage {
+  if (holds || (offer.features & Feature.DEST_STATE) === 0) return offer;
+  return { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | MoreFeature.DEST_EMPTY) >>> 0 };
 }

@@ -69,6 +69,11 @@ export interface TransferLink {
   walkAhead?: number;
   /** The sender's bytes of small files read per burst of announcing: the sender's INLINE_BURST unless set (memoryLink.ts sets less). */
   inlineBurst?: number;
+  /**
+   * The receiver's DEST_STATE is already the sender's: a pulling client's offer of more feature
+   * DEST_EMPTY was answered (PROTOCOL.md §7.4), so the receiver sends none.
+   */
+  destStateKnown?: boolean;
 }
 
 export interface FileEvent {

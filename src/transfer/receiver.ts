@@ -204,7 +204,7 @@ export class ReceiveEngine extends TransferRun {
 
   run(): Promise<TransferSummary> {
     // Feature DEST_STATE: first, so that the sender inlines small files only where nothing is to be found (PROTOCOL.md §7.4).
-    if (this.link.params.features & Feature.DEST_STATE) {
+    if (this.link.params.features & Feature.DEST_STATE && !this.link.destStateKnown) {
       this.link.control.conn.send({ type: PacketType.DEST_STATE, holds: holdsEntries(this.destination.root) ? 1 : 0 });
     }
     this.attach();

@@ -11,6 +11,7 @@ import {
   MAX_CONNECTIONS,
   MIN_CHUNK_SIZE,
   MIN_CONNECTIONS,
+  MoreFeature,
   PacketType,
   ParamsMessage,
   SUPPORTED_FEATURES,
@@ -21,7 +22,9 @@ import {
   answerOffer,
   checkAnswer,
   describeShape,
+  destinationEmptyAgreed,
   makeOffer,
+  offerForDestination,
   sealedCoverage,
   ServerPolicy,
   SESSION_MEMORY_BUDGET,
@@ -261,5 +264,23 @@ describe('makeOffer and sealedCoverage', () => {
       features,
     });
     expect(sealedCoverage(offer)).toBe(coverage);
+  });
+});
+
+describe('more feature DEST_EMPTY (a pull into an empty destination)', () => {
+  const offer = makeOffer({ encrypt: true });
+  test('offered only where the destination holds nothing and DEST_STATE is offered', () => {
+    expect(offerForDestination(offer, false).moreFeatures).toBe(MoreFeature.DEST_EMPTY);
+    expect(offerForDestination(offer, true)).toBe(offer);
+    const withoutDestState = { ...offer, features: offer.features & ~Feature.DEST_STATE };
+    expect(offerForDestination(withoutDestState, false)).toBe(withoutDestState);
+    expect(offerForDestination({ ...offer, moreFeatures: MoreFeature.TWO_WAY_NARROW }, false).moreFeatures).toBe(MoreFeature.TWO_WAY_NARROW | MoreFeature.DEST_EMPTY);
+  });
+  test('answered by this build, and agreed only together with DEST_STATE', () => {
+    const answer = answerOffer(offerForDestination(offer, false)) as ParamsMessage;
+    expect(answer.moreFeatures).toBe(MoreFeature.DEST_EMPTY);
+    expect(destinationEmptyAgreed(answer)).toBe(true);
+    expect(destinationEmptyAgreed({ ...answer, features: answer.features & ~Feature.DEST_STATE })).toBe(false);
+    expect(destinationEmptyAgreed({ ...answer, moreFeatures: undefined })).toBe(false);
   });
 });
