@@ -20,14 +20,21 @@ const stat = fc.record({
   ctimeNs: fc.bigInt({ min: 0n, max: 3n }),
 });
 const span = fc.record({ offset: fc.nat({ max: 1000 }), length: fc.integer({ min: 1, max: 100 }), hash: fc.bigInt({ min: 0n, max: 5n }) });
-const followed: fc.Arbitrary<Followed> = fc.record({
-  size: fc.nat({ max: 1000 }),
-  ino: fc.bigInt({ min: 1n, max: 4n }),
-  mtimeNs: fc.bigInt({ min: -1n, max: 3n }),
-  ctimeNs: fc.bigInt({ min: -1n, max: 3n }),
-  head: fc.option(span, { nil: undefined }),
-  tail: fc.option(span, { nil: undefined }),
-});
+/** A tail where the head is is the same bytes sent once, so it has the head's hash (sentSpans checks it once). */
+const followed: fc.Arbitrary<Followed> = fc
+  .record({
+    size: fc.nat({ max: 1000 }),
+    ino: fc.bigInt({ min: 1n, max: 4n }),
+    mtimeNs: fc.bigInt({ min: -1n, max: 3n }),
+    ctimeNs: fc.bigInt({ min: -1n, max: 3n }),
+    head: fc.option(span, { nil: undefined }),
+    tail: fc.option(span, { nil: undefined }),
+  })
+  .map(({ head, tail, ...rest }) => ({
+    ...rest,
+    head,
+    tail: tail && head && tail.offset === head.offset && tail.length === head.length ? head : tail,
+  }));
 
 describe('observe', () => {
   test('a source that is gone is gone; another inode is a replacement; a shorter file was truncated', () => {
