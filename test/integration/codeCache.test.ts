@@ -11,15 +11,21 @@ import { useTempDirs } from './helpers/tmp';
 
 const temp = useTempDirs();
 
-test('the cache a copy leaves is taken by the next copy, which writes none', async () => {
-  const work = temp.make('fcp-code-cache');
+/** A work directory with a source file, and a copy of it that must end well (no signal) using the cache under `cacheHome`. */
+function copier(label: string, content: string): { cacheHome: string; copy(name: string): Promise<void> } {
+  const work = temp.make(label);
   const cacheHome = path.join(work, 'cache');
-  fs.writeFileSync(path.join(work, 'source'), 'one byte or a few');
+  fs.writeFileSync(path.join(work, 'source'), content);
   const copy = async (name: string): Promise<void> => {
     const run = await runFcp([path.join(work, 'source'), path.join(work, name)], { env: { XDG_CACHE_HOME: cacheHome } });
-    expect({ code: run.code, run: describeRun(run) }).toEqual({ code: 0, run: describeRun(run) });
-    expect(fs.readFileSync(path.join(work, name), 'utf8')).toBe('one byte or a few');
+    expect({ code: run.code, signal: run.signal, run: describeRun(run) }).toEqual({ code: 0, signal: null, run: describeRun(run) });
+    expect(fs.readFileSync(path.join(work, name), 'utf8')).toBe(content);
   };
+  return { cacheHome, copy };
+}
+
+test('the cache a copy leaves is taken by the next copy, which writes none', async () => {
+  const { cacheHome, copy } = copier('fcp-code-cache', 'one byte or a few');
   await copy('first');
   const [cache, ...others] = fs.readdirSync(path.join(cacheHome, 'fcp')).filter((name) => name.startsWith('fcp-'));
   expect(others).toEqual([]);
@@ -33,14 +39,7 @@ test('the cache a copy leaves is taken by the next copy, which writes none', asy
 });
 
 test('a cache with changed bytes is passed over and written again (V8 does not check them: Node 20 aborted on it)', async () => {
-  const work = temp.make('fcp-code-cache-spoilt');
-  const cacheHome = path.join(work, 'cache');
-  fs.writeFileSync(path.join(work, 'source'), 'a few bytes');
-  const copy = async (name: string): Promise<void> => {
-    const run = await runFcp([path.join(work, 'source'), path.join(work, name)], { env: { XDG_CACHE_HOME: cacheHome } });
-    expect({ code: run.code, signal: run.signal, run: describeRun(run) }).toEqual({ code: 0, signal: null, run: describeRun(run) });
-    expect(fs.readFileSync(path.join(work, name), 'utf8')).toBe('a few bytes');
-  };
+  const { cacheHome, copy } = copier('fcp-code-cache-spoilt', 'a few bytes');
   await copy('first');
   const [cache] = fs.readdirSync(path.join(cacheHome, 'fcp')).filter((name) => name.startsWith('fcp-'));
   const file = path.join(cacheHome, 'fcp', cache!);
