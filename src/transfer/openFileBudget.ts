@@ -47,9 +47,7 @@ export function budgetFor(limit: number): number {
 
 /** True for an error (or an FcpError caused by one) that says the process or system is out of descriptors. */
 export function outOfDescriptors(err: unknown): boolean {
-  // The sender asks it of every small file's bytes (a Buffer, or the error reading them gave).
-  if (typeof err !== 'object' || err === null || ArrayBuffer.isView(err)) return false;
-  return isOutOfDescriptors((err as NodeJS.ErrnoException).code) || isOutOfDescriptors((err as { cause?: NodeJS.ErrnoException }).cause?.code);
+  return isOutOfDescriptors((err as NodeJS.ErrnoException)?.code) || isOutOfDescriptors((err as { cause?: NodeJS.ErrnoException })?.cause?.code);
 }
 
 function isOutOfDescriptors(code: string | undefined): boolean {

@@ -462,7 +462,7 @@ export class SendEngine extends TransferRun {
       // What was read ahead for a file that is not going inline is dropped now rather than when the file is over.
       const data = inline ? this.readWhole(entry) : (entry.readAhead = undefined);
       if (priming && (data === undefined || data instanceof FcpError)) return;
-      if (outOfDescriptors(data)) {
+      if (data instanceof FcpError && outOfDescriptors(data)) {
         this.readingInline = false;
         return this.awaitDescriptor((use) => this.descriptors.retry(use));
       }
