@@ -5,11 +5,19 @@
  * names, no metadata: a sender that reads and writes raw bytes to sockets, a receiver that
  * writes them out. Whatever fcp adds is on top of this.
  *
- * Usage: floorCopy.js file|tree SRC DST [aes][,verify] [--host ADDRESS] [--connections N] [--receiver-netns NS]
+ * Usage: floorCopy.js file|tree SRC DST [aes][,verify][,meta] [--host ADDRESS] [--connections N] [--receiver-netns NS]
  *   file:   SRC split into CONNECTIONS contiguous ranges, one per connection, read in 1 MiB pieces
  *           and written at their offsets (positional reads and writes, as fcp does).
  *   tree:   one connection; per file a header (kind u8, name length u16, size u32), the name and the
  *           bytes; the receiver creates directories and files as `cp -r` does (no mode or mtime).
+ *   meta:   (tree only) the least a per-file copy that keeps metadata makes of each file, over the
+ *           same one connection: the sender lstats every entry (BigIntStats, for nanosecond mtimes,
+ *           as fcp's walk), opens, reads and closes a file, and writes a record (kind u8, name
+ *           length u16, size u32, mode u16, mtime seconds u32 and nanoseconds u32, the name, the
+ *           bytes) straight into a pooled batch; the receiver makes each directory and opens
+ *           (O_EXCL, the mode), writes, sets the mtime of (futimes) and closes each file. No
+ *           directory's own mode or mtime, no hashes, no checks: the floor of issue 14's many-file
+ *           tree (bench/suite's floor rows of the tree cases).
  *   aes:    every byte also goes through AES-256-GCM on both sides (one stream per connection).
  *   verify: (file only) what a verified copy must add, and nothing else: each 1 MiB piece goes as
  *           length u32, bytes, xxh64; the sender hashes the piece it read, the receiver hashes
@@ -44,6 +52,8 @@ const PIECE_HASH = 8;
 
 interface Options {
   aes: boolean;
+  /** tree: a per-file record with mode and mtime, and the calls that keep them (see meta above). */
+  meta: boolean;
   /** xxh64 of every piece on both sides, checked by the receiver; undefined without verify. */
   xxh: XXHashAPI | undefined;
 }
@@ -189,6 +199,105 @@ async function sendTree(source: string, port: number, host: string, aes: boolean
   socket.end();
 }
 
+/** meta: a record's header (kind u8, name length u16, size u32, mode u16, mtime s u32, mtime ns u32). */
+const META_HEADER = 17;
+/** meta: a batch of records is sent (and sealed) once it holds this much, as fcp's BATCH frames of 64 KiB. */
+const META_BATCH = 64 * 1024;
+/** meta: a file larger than this goes in a batch of its own (the floor is for small files; any size is copied). */
+const META_SMALL = 16 * 1024;
+
+/**
+ * meta: walks `source` (lstat of every entry), reading every file into the batch being filled
+ * (open, read, close), and sends each full batch while the next one fills: two batches take turns,
+ * so that no record is allocated and a batch is reused once the kernel took it.
+ */
+async function sendTreeMeta(source: string, port: number, host: string, aes: boolean): Promise<void> {
+  const socket = net.connect(port, host);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const seal = encryptor(aes);
+  const batches = [Buffer.allocUnsafeSlow(META_BATCH + META_HEADER + 4096 + META_SMALL), Buffer.allocUnsafeSlow(META_BATCH + META_HEADER + 4096 + META_SMALL)];
+  let turn = 0;
+  let filled = 0;
+  let sending: Promise<void> = Promise.resolve();
+  const flush = async (): Promise<void> => {
+    const batch = batches[turn]!.subarray(0, filled);
+    await sending;
+    sending = sendSealed(socket, batch, seal);
+    turn ^= 1;
+    filled = 0;
+  };
+  const record = async (kind: number, name: string, stat: fs.BigIntStats, full?: string): Promise<void> => {
+    const size = full === undefined ? 0 : Number(stat.size);
+    if (size > META_SMALL) return fail(new Error(`${full}: larger than the meta floor's ${META_SMALL} bytes`));
+    let batch = batches[turn]!;
+    const nameLength = Buffer.byteLength(name);
+    if (filled + META_HEADER + nameLength + size > META_BATCH) {
+      await flush();
+      batch = batches[turn]!;
+    }
+    batch.writeUInt8(kind, filled);
+    batch.writeUInt16BE(nameLength, filled + 1);
+    batch.writeUInt32BE(size, filled + 3);
+    batch.writeUInt16BE(Number(stat.mode) & 0o7777, filled + 7);
+    batch.writeUInt32BE(Number(stat.mtimeNs / 1_000_000_000n), filled + 9);
+    batch.writeUInt32BE(Number(stat.mtimeNs % 1_000_000_000n), filled + 13);
+    batch.write(name, filled + META_HEADER);
+    const at = filled + META_HEADER + nameLength;
+    if (full !== undefined) {
+      const fd = fs.openSync(full, fs.constants.O_RDONLY);
+      for (let got = 0; got < size; ) got += fs.readSync(fd, batch, at + got, size - got, got);
+      fs.closeSync(fd);
+    }
+    filled = at + size;
+  };
+  const walk = async (dir: string, relative: string, stat: fs.BigIntStats): Promise<void> => {
+    await record(KIND_DIR, relative, stat);
+    for (const name of fs.readdirSync(dir)) {
+      const full = `${dir}/${name}`;
+      const child = fs.lstatSync(full, { bigint: true });
+      const named = relative === '' ? name : `${relative}/${name}`;
+      if (child.isDirectory()) await walk(full, named, child);
+      else await record(KIND_FILE, named, child, full);
+    }
+  };
+  await walk(source, '', fs.lstatSync(source, { bigint: true }));
+  if (filled > 0) await flush();
+  await sending;
+  socket.end();
+}
+
+/** meta: makes each directory, and opens, writes, sets the mtime of and closes each file, as the records come. */
+function receiveTreeMeta(socket: net.Socket, destination: string, aes: boolean, done: () => void): void {
+  const open = decryptor(aes);
+  const create = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  let stash: Buffer = Buffer.alloc(0);
+  socket.on('data', (data: Buffer) => {
+    stash = stash.length === 0 ? open(data) : Buffer.concat([stash, open(data)]);
+    let at = 0;
+    while (stash.length - at >= META_HEADER) {
+      const nameLength = stash.readUInt16BE(at + 1);
+      const size = stash.readUInt32BE(at + 3);
+      const end = at + META_HEADER + nameLength + size;
+      if (end > stash.length) break;
+      // The top directory's name is empty: it is the destination itself.
+      const target = nameLength === 0 ? destination : `${destination}/${stash.toString('utf8', at + META_HEADER, at + META_HEADER + nameLength)}`;
+      const mode = stash.readUInt16BE(at + 7);
+      if (stash[at] === KIND_DIR) {
+        fs.mkdirSync(target, { mode });
+      } else {
+        const mtime = stash.readUInt32BE(at + 9) + stash.readUInt32BE(at + 13) / 1e9;
+        const fd = fs.openSync(target, create, mode);
+        for (let written = 0; written < size; ) written += fs.writeSync(fd, stash, at + META_HEADER + nameLength + written, size - written);
+        fs.futimesSync(fd, mtime, mtime);
+        fs.closeSync(fd);
+      }
+      at = end;
+    }
+    stash = stash.subarray(at);
+  });
+  socket.on('end', done);
+}
+
 /**
  * verify: cuts a range's stream into its pieces (length u32, bytes, xxh64), hashing the bytes as
  * they come; calls `data` with the bytes to write (views of what arrived, never the length or hash).
@@ -307,6 +416,7 @@ function receive(kind: string, destination: string, route: Route, options: Optio
       if (++finished === connections) process.exit(0);
     };
     if (kind === 'file') receiveFile(socket, fd, options, done);
+    else if (options.meta) receiveTreeMeta(socket, destination, options.aes, done);
     else receiveTree(socket, destination, options.aes, done);
   });
   server.listen(0, route.host, () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
@@ -317,7 +427,9 @@ async function main(): Promise<void> {
   const [kind, source, destination, words = 'plain', role] = positional;
   const verify = words.split(',').includes('verify');
   if (verify && kind !== 'file') fail(new Error('verify is for a file only'));
-  const options: Options = { aes: words.split(',').includes('aes'), xxh: verify ? await loadXxhash() : undefined };
+  const meta = words.split(',').includes('meta');
+  if (meta && kind !== 'tree') fail(new Error('meta is for a tree only'));
+  const options: Options = { aes: words.split(',').includes('aes'), meta, xxh: verify ? await loadXxhash() : undefined };
   if (role === 'receive') return receive(kind!, destination!, route, options);
   const receiver = [process.execPath, __filename, kind!, source!, destination!, words, 'receive', ...flags];
   const [command, ...args] = route.netns ? ['ip', 'netns', 'exec', route.netns, ...receiver] : receiver;
@@ -326,7 +438,9 @@ async function main(): Promise<void> {
   const exited = new Promise<void>((resolve, reject) =>
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`receiver exited with ${code}`)))),
   );
-  await (kind === 'file' ? sendFile(source!, port, route, options) : sendTree(source!, port, route.host, options.aes));
+  if (kind === 'file') await sendFile(source!, port, route, options);
+  else if (options.meta) await sendTreeMeta(source!, port, route.host, options.aes);
+  else await sendTree(source!, port, route.host, options.aes);
   await exited;
 }
 

@@ -102,6 +102,9 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
     // Two Node processes on this machine with nothing but sockets between them: the engine's shape.
     const floor = (label: string, flags: string): Tool => ({ label, role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), flags] });
     tools.push(floor('floor: two Node processes, loopback TCP, plain', 'plain'), floor('floor: two Node processes, loopback TCP, AES-256-GCM', 'aes'));
+    // A tree of small files: what two processes must do per file to keep its mode and nanosecond
+    // mtime (lstat, open, read, close; a record in a sealed batch; mkdir, open, write, futimes, close).
+    if (data.name === 'tree' || data.many) tools.push(floor('floor: two Node processes, loopback TCP, AES-256-GCM, per file lstat, mode and mtime', 'aes,meta'));
     // The same shape with what a verified copy adds (an xxh64 of every 1 MiB piece on both sides, checked): the floor of fcp's default and --no-encrypt.
     if (!data.directory) {
       tools.push(
