@@ -13,6 +13,7 @@
 import { fstatSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
+import { leanFstat } from './leanStat';
 import type { WalkedFile } from './walk';
 
 export interface SourceState {
@@ -51,11 +52,12 @@ export function checkSource(fd: number, opened: SourceState, source: Buffer, siz
 /**
  * Whether the open file, read whole, is still the one the walk's lstat saw: the same inode, size,
  * mtime and ctime after the read mean that no write came between the walk and the end of the
- * read, so one fstat checks a small file (the opening fstat of checkSource is not needed).
+ * read, so one fstat checks a small file (the opening fstat of checkSource is not needed). It is
+ * a LeanStat: a BigIntStats for every small file was a quarter of what the sender allocated for it.
  */
 export function unchangedSinceWalk(fd: number, size: number, mtimeNs: bigint, walked: WalkedFile): boolean {
-  const now = fstatSync(fd, { bigint: true });
-  return now.ino === walked.ino && now.size === BigInt(size) && now.mtimeNs === mtimeNs && now.ctimeNs === walked.ctimeNs;
+  const now = leanFstat(fd);
+  return now.ino === walked.ino && now.size === size && now.mtimeNs === mtimeNs && now.ctimeNs === walked.ctimeNs;
 }
 
 /** The warning for a file that grew while it was read: what was sent is its start. */

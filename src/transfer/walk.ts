@@ -6,12 +6,12 @@
  * announcements, and lstatSync is several times faster than its promise form.
  */
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import { basename } from 'node:path';
 import { FcpError } from '../errors';
 import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
 import { fsError } from './fsError';
+import { leanOf, leanStat, type LeanStat } from './leanStat';
 import { showName } from '../showName';
 import type { PathFilter } from '../sync/filter';
 import type { ListedTree } from '../sync/filesFrom';
@@ -130,7 +130,7 @@ export const WALK_AHEAD = 4096;
 const COMPACT_AFTER = 1024;
 
 /** What a file of this type is called when it is skipped (rsync skips them too). */
-function specialKind(stat: BigIntStats): string {
+function specialKind(stat: LeanStat): string {
   if (stat.isFIFO()) return 'a FIFO';
   if (stat.isSocket()) return 'a socket';
   if (stat.isCharacterDevice()) return 'a character device';
@@ -180,7 +180,7 @@ interface Frame {
 interface PendingSource {
   source: Buffer;
   name: Buffer;
-  stat: BigIntStats;
+  stat: LeanStat;
   /** The bytes of entry path above the transfer root the filter sees (filterRoot). */
   filterRoot: number;
   listed?: ListedTree;
@@ -345,7 +345,7 @@ export class WalkStream {
     const name = frame.names[frame.next++]!;
     const child = join(frame.source, name);
     const childPath = join(frame.path, name);
-    let childStat: BigIntStats;
+    let childStat: LeanStat;
     try {
       childStat = statOf(child, this.options.followSymlinks, 'read');
     } catch (err) {
@@ -368,21 +368,21 @@ export class WalkStream {
    * directory above listed paths is sent, then only its listed children. A listed path that is
    * missing is skipped with its error, as rsync does.
    */
-  private visitListed(source: Buffer, path: Buffer, stat: BigIntStats, node: ListedTree): void {
+  private visitListed(source: Buffer, path: Buffer, stat: LeanStat, node: ListedTree): void {
     if (node.listed && (this.options.recursive || !stat.isDirectory())) return this.visit(source, path, stat, 0);
     if (!stat.isDirectory()) {
       this.skip(path, new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: the paths listed below it are skipped`));
       return;
     }
     if (!this.admitted(source, path, stat)) return;
-    this.found.push({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
+    this.found.push({ kind: 'dir', path, perm: stat.mode & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: stat.uid, gid: stat.gid } });
     // A latin1 string's UTF-16 code units are its bytes: the default sort is bytewise.
     const names = [...node.children.keys()].sort();
     this.frames.push({ source, path, names, next: 0, depth: 0, listed: node });
   }
 
   /** Whether an entry is sent: not left out by the filter, not too long, not refused (those two skipped with their error). */
-  private admitted(source: Buffer, path: Buffer, stat: BigIntStats): boolean {
+  private admitted(source: Buffer, path: Buffer, stat: LeanStat): boolean {
     // Before anything that could report the entry: what the rules leave out is no failure.
     if (this.leftOut(path, stat.isDirectory())) return false;
     if (path.length > MAX_PATH_BYTES) {
@@ -404,9 +404,9 @@ export class WalkStream {
    * Records the entry at `source` (entry path `path`), found as `name` in `dir` when it was found in
    * a directory; a directory's children are walked by the steps that follow.
    */
-  private visit(source: Buffer, path: Buffer, stat: BigIntStats, depth: number, dir?: Place, name?: string): void {
+  private visit(source: Buffer, path: Buffer, stat: LeanStat, depth: number, dir?: Place, name?: string): void {
     if (!this.admitted(source, path, stat)) return;
-    const perm = Number(stat.mode) & PERM_MASK;
+    const perm = stat.mode & PERM_MASK;
     const mtimeNs = stat.mtimeNs;
     const ids = this.idsOf(stat);
     if (stat.isSymbolicLink()) {
@@ -443,21 +443,20 @@ export class WalkStream {
    * The owner of an entry, as the entry before's object when it is the same owner (nearly always):
    * entries are held from the walk until the receiver answers, a window of thousands of them.
    */
-  private idsOf(stat: BigIntStats): EntryIds {
-    const uid = Number(stat.uid);
-    const gid = Number(stat.gid);
+  private idsOf(stat: LeanStat): EntryIds {
+    const { uid, gid } = stat;
     const last = this.lastIds;
     if (last?.uid === uid && last.gid === gid) return last;
     return (this.lastIds = { uid, gid });
   }
 
-  private visitFile(source: Buffer, path: Buffer, stat: BigIntStats, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
-    const size = Number(stat.size);
+  private visitFile(source: Buffer, path: Buffer, stat: LeanStat, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
+    const size = stat.size;
     if (size > MAX_FILE_SIZE) {
       this.skip(path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
       return;
     }
-    if (this.firstNames && stat.nlink > 1n) {
+    if (this.firstNames && stat.nlink > 1) {
       const id = `${stat.dev}:${stat.ino}`;
       const first = this.firstNames.get(id);
       if (first) {
@@ -481,7 +480,7 @@ export class WalkStream {
     this.found.push(entry);
   }
 
-  walkOne(source: Buffer, path: Buffer, stat: BigIntStats, depth: number): void {
+  walkOne(source: Buffer, path: Buffer, stat: LeanStat, depth: number): void {
     this.visit(source, path, stat, depth);
     while (this.frames.length > 0) this.step();
   }
@@ -512,9 +511,9 @@ export function streamSources(sources: Buffer[], options: WalkOptions): WalkStre
   return new WalkStream(sources, options);
 }
 
-function statOf(path: Buffer, follow: boolean, operation: string): BigIntStats {
+function statOf(path: Buffer, follow: boolean, operation: string): LeanStat {
   try {
-    return follow ? statSync(path, { bigint: true }) : lstatSync(path, { bigint: true });
+    return leanStat(path, follow);
   } catch (err) {
     throw fsError(err, operation, path);
   }
@@ -567,7 +566,7 @@ export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: 
     const last = parts[parts.length - 1]!;
     const stat = lstatSync(join(local, last), { bigint: true, throwIfNoEntry: false });
     const followed = stat?.isSymbolicLink() && options.followSymlinks ? statSync(join(local, last), { bigint: true, throwIfNoEntry: false }) : stat;
-    if (followed && !announced.has(join(path, last).toString('latin1'))) walk.walkOne(join(local, last), join(path, last), followed, parts.length);
+    if (followed && !announced.has(join(path, last).toString('latin1'))) walk.walkOne(join(local, last), join(path, last), leanOf(followed), parts.length);
   }
   return walk.result();
 }

@@ -1,0 +1,145 @@
+/**
+ * lstat, stat and fstat as the walk and a small file's read check need them: a few fields with
+ * nanosecond times, from fewer objects than Node's BigIntStats. A BigIntStats holds 18 BigInts and
+ * 4 Dates that Node 20 makes at once; the sender made two for every file (the walk's lstat and the
+ * fstat after the read), half of the bytes it allocated for a 16-100 B file (about 2.9 of 5.8 KB,
+ * V8's sampling heap profiler, 100,000 files pushed; docs/BENCHMARKS.md "Per-file cost, sixth
+ * round"), all of it garbage for the collector to sweep.
+ *
+ * Node's fs binding (`process.binding('fs')`, the one lstatSync itself calls) writes a stat into a
+ * shared BigInt64Array and returns it; this module reads the fields it needs out of it. It is used
+ * only when the binding looks as Node 20 makes it and nothing checks fs calls (the permission
+ * model) or warns of process.binding (--pending-deprecation); otherwise, and for a path that holds
+ * a NUL byte (which lstatSync refuses), the same fields come from lstatSync, statSync and fstatSync.
+ * Errors are those of the fs calls (the binding throws them with their code, syscall and path).
+ */
+import { constants, fstatSync, lstatSync, statSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+
+const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK } = constants;
+
+/** Indexes into the binding's stat array (node's src/node_file.h FsStatsOffset). */
+const DEV = 0;
+const MODE = 1;
+const NLINK = 2;
+const UID = 3;
+const GID = 4;
+const INO = 7;
+const SIZE = 8;
+const BLOCKS = 9;
+const MTIME_SEC = 12;
+const MTIME_NSEC = 13;
+const CTIME_SEC = 14;
+const CTIME_NSEC = 15;
+/** Fields of the array (kFsStatsFieldsNumber): two stats' worth, the second for fs.watchFile. */
+const STAT_FIELDS = 18;
+
+const NS_PER_SECOND = 1_000_000_000n;
+
+/** What the walk and the read's check ask of a stat: type, mode, owner, links, size, identity and nanosecond times. */
+export class LeanStat {
+  constructor(
+    readonly mode: number,
+    readonly uid: number,
+    readonly gid: number,
+    readonly nlink: number,
+    readonly size: number,
+    readonly blocks: number,
+    readonly dev: bigint,
+    readonly ino: bigint,
+    readonly mtimeNs: bigint,
+    readonly ctimeNs: bigint,
+  ) {}
+
+  isDirectory(): boolean {
+    return (this.mode & S_IFMT) === S_IFDIR;
+  }
+
+  isFile(): boolean {
+    return (this.mode & S_IFMT) === S_IFREG;
+  }
+
+  isSymbolicLink(): boolean {
+    return (this.mode & S_IFMT) === S_IFLNK;
+  }
+
+  isFIFO(): boolean {
+    return (this.mode & S_IFMT) === S_IFIFO;
+  }
+
+  isSocket(): boolean {
+    return (this.mode & S_IFMT) === S_IFSOCK;
+  }
+
+  isCharacterDevice(): boolean {
+    return (this.mode & S_IFMT) === S_IFCHR;
+  }
+
+  isBlockDevice(): boolean {
+    return (this.mode & S_IFMT) === S_IFBLK;
+  }
+}
+
+/** A BigIntStats as a LeanStat: where the binding is not used, and for a stat made elsewhere. */
+export function leanOf(stat: BigIntStats): LeanStat {
+  return new LeanStat(Number(stat.mode), Number(stat.uid), Number(stat.gid), Number(stat.nlink), Number(stat.size), Number(stat.blocks), stat.dev, stat.ino, stat.mtimeNs, stat.ctimeNs);
+}
+
+function fromArray(values: BigInt64Array): LeanStat {
+  return new LeanStat(
+    Number(values[MODE]),
+    Number(values[UID]),
+    Number(values[GID]),
+    Number(values[NLINK]),
+    Number(values[SIZE]),
+    Number(values[BLOCKS]),
+    values[DEV]!,
+    values[INO]!,
+    values[MTIME_SEC]! * NS_PER_SECOND + values[MTIME_NSEC]!,
+    values[CTIME_SEC]! * NS_PER_SECOND + values[CTIME_NSEC]!,
+  );
+}
+
+/** The binding's calls this module makes, as Node 20 declares them (lib/fs.js: path or fd, bigint, no request, throwIfNoEntry). */
+interface StatBinding {
+  lstat(path: Buffer, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array | undefined;
+  stat(path: Buffer, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array | undefined;
+  fstat(fd: number, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array | undefined;
+  bigintStatValues: BigInt64Array;
+}
+
+/** The fs binding when it is safe to use as above; undefined otherwise. */
+function statBinding(): StatBinding | undefined {
+  const options = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  if ((process as { permission?: unknown }).permission !== undefined || /--pending-deprecation|--experimental-permission|--permission/.test(options)) return undefined;
+  try {
+    const binding = (process as unknown as { binding(name: string): Partial<StatBinding> }).binding('fs');
+    const { lstat, stat, fstat, bigintStatValues } = binding;
+    if (typeof lstat !== 'function' || typeof stat !== 'function' || typeof fstat !== 'function') return undefined;
+    // By its tag, not instanceof: a test runner's context has BigInt64Array of its own.
+    if (Object.prototype.toString.call(bigintStatValues) !== '[object BigInt64Array]' || bigintStatValues!.length !== 2 * STAT_FIELDS) return undefined;
+    return binding as StatBinding;
+  } catch {
+    return undefined;
+  }
+}
+
+const binding = statBinding();
+
+/** Whether the binding serves this path: lstatSync refuses a NUL byte, which the binding would read as the path's end. */
+const direct = (path: Buffer): boolean => binding !== undefined && !path.includes(0);
+
+/** lstat (follow: stat) of `path`; throws as lstatSync does. */
+export function leanStat(path: Buffer, follow: boolean): LeanStat {
+  if (!direct(path)) return leanOf(follow ? statSync(path, { bigint: true }) : lstatSync(path, { bigint: true }));
+  return fromArray((follow ? binding!.stat(path, true, undefined, true) : binding!.lstat(path, true, undefined, true))!);
+}
+
+/** fstat of an open descriptor; throws as fstatSync does. */
+export function leanFstat(fd: number): LeanStat {
+  if (binding === undefined) return leanOf(fstatSync(fd, { bigint: true }));
+  return fromArray(binding.fstat(fd, true, undefined, false)!);
+}
+
+/** Whether the binding is in use (the unit test checks both ways give the same fields). */
+export const usesBinding = binding !== undefined;
