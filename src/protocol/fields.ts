@@ -17,6 +17,30 @@ const UINT_LIMITS: Partial<Record<Field['kind'], number>> = { u8: 0xff, u16: 0xf
 
 export type FieldValue = number | bigint | Buffer | Buffer[] | string | undefined;
 
+/**
+ * 64-bit fields written without a BigInt made on the way: Buffer's writeBig(U)Int64BE splits the
+ * value with `&` and `>>` (three BigInts each), and a u64num went through BigInt() first; a small
+ * file's FILE_INLINE (its mtime and hash) made six of them, about 200 B of the 3.6 KB the
+ * sender allocated a 16-100 B file (docs/BENCHMARKS.md "Per-file cost, sixth round"). A store into
+ * a BigInt64Array takes the value's low 64 bits as they are (a u64 above 2^63 too).
+ */
+const scratch64 = new BigInt64Array(1);
+const scratchBytes = new Uint8Array(scratch64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO_32 = 2 ** 32;
+
+function write64(value: bigint, buf: Buffer, pos: number): number {
+  scratch64[0] = value;
+  for (let i = 0; i < 8; i++) buf[pos + i] = scratchBytes[LITTLE_ENDIAN ? 7 - i : i]!;
+  return pos + 8;
+}
+
+/** A whole number up to Number.MAX_SAFE_INTEGER (checked) as 8 bytes, big-endian. */
+function write64Number(value: number, buf: Buffer, pos: number): number {
+  buf.writeUInt32BE(Math.floor(value / TWO_32), pos);
+  return buf.writeUInt32BE(value >>> 0, pos + 4);
+}
+
 function badField(typeName: string, field: Field, detail: string): FcpError {
   return new FcpError('FCP_ERR_BAD_FIELD', `${typeName}.${field.name} ${detail}`);
 }
@@ -147,11 +171,10 @@ export function writeField(typeName: string, field: Field, value: FieldValue, bu
     case 'u32':
       return buf.writeUInt32BE(value as number, pos);
     case 'u64num':
-      return buf.writeBigUInt64BE(BigInt(value as number), pos);
+      return write64Number(value as number, buf, pos);
     case 'u64':
-      return buf.writeBigUInt64BE(value as bigint, pos);
     case 'i64':
-      return buf.writeBigInt64BE(value as bigint, pos);
+      return write64(value as bigint, buf, pos);
     case 'magic':
       return pos + HELLO_MAGIC.copy(buf, pos);
     case 'extension':
