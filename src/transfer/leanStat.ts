@@ -101,12 +101,28 @@ function fromArray(values: BigInt64Array): LeanStat {
 }
 
 /** The binding's calls this module makes, as Node 20 declares them (lib/fs.js: path or fd, bigint, no request, throwIfNoEntry). */
-interface StatBinding {
+export interface StatBinding {
   lstat(path: Buffer, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array | undefined;
   stat(path: Buffer, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array | undefined;
   fstat(fd: number, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array | undefined;
   bigintStatValues: BigInt64Array;
 }
+
+/**
+ * Whether the binding's array holds the fields where this module reads them: an internal layout
+ * another Node could order differently with the same length, which would give every file a wrong
+ * mtime without an error. Checked once at load against lstatSync of Node's own binary (a file
+ * every process can stat), every field compared.
+ */
+export function readsAsNodeDoes(binding: StatBinding): boolean {
+  const known = Buffer.from(process.execPath);
+  const values = binding.lstat(known, true, undefined, false);
+  if (values === undefined) return false;
+  return fieldsOf(fromArray(values)) === fieldsOf(leanOf(lstatSync(known, { bigint: true })));
+}
+
+/** Every field of a stat as one string, to compare two. */
+const fieldsOf = (stat: LeanStat): string => JSON.stringify({ ...stat }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
 
 /** The fs binding when it is safe to use as above; undefined otherwise. */
 function statBinding(): StatBinding | undefined {
@@ -118,7 +134,7 @@ function statBinding(): StatBinding | undefined {
     if (typeof lstat !== 'function' || typeof stat !== 'function' || typeof fstat !== 'function') return undefined;
     // By its tag, not instanceof: a test runner's context has BigInt64Array of its own.
     if (Object.prototype.toString.call(bigintStatValues) !== '[object BigInt64Array]' || bigintStatValues!.length !== 2 * STAT_FIELDS) return undefined;
-    return binding as StatBinding;
+    return readsAsNodeDoes(binding as StatBinding) ? (binding as StatBinding) : undefined;
   } catch {
     return undefined;
   }

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { leanFstat, leanOf, leanStat, usesBinding, type LeanStat } from '../../../src/transfer/leanStat';
+import { leanFstat, leanOf, leanStat, readsAsNodeDoes, usesBinding, type LeanStat, type StatBinding } from '../../../src/transfer/leanStat';
 
 let dir: string;
 
@@ -29,6 +29,14 @@ const fields = (stat: LeanStat) => ({
 
 test('the binding is in use on this Node (else the walk pays a BigIntStats a file again)', () => {
   expect(usesBinding).toBe(true);
+});
+
+test('a binding whose array holds the fields elsewhere is not used (a wrong mtime for every file otherwise)', () => {
+  const real = (process as unknown as { binding(name: string): StatBinding }).binding('fs');
+  const shifted = (values: BigInt64Array | undefined): BigInt64Array => BigInt64Array.from([...values!.slice(1), values![0]!]);
+  const moved: StatBinding = { ...real, lstat: (path, bigint, request, throwIfNoEntry) => shifted(real.lstat(path, bigint, request, throwIfNoEntry)) };
+  expect(readsAsNodeDoes(real)).toBe(true);
+  expect(readsAsNodeDoes(moved)).toBe(false);
 });
 
 test.each(['file', 'dir', 'link', 'second', '.'])('lstat and stat of %s: every field as lstatSync and statSync give it', (name) => {
