@@ -56,10 +56,27 @@ const ssh2InBundle: Plugin = {
     build.onLoad({ filter: /[\\/]ssh2[\\/]lib[\\/]http-agents\.js$/ }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
   },
 };
-const native = { external: ['cpu-features', ...sideNative], plugins: [ssh2InBundle] };
+/**
+ * commander requires node:child_process at load, for subcommands that are programs of their own
+ * (`git-foo` style), which none of fcp's commands has: 2-4 ms of every start, --version's too. In
+ * the bundles it is required when such a subcommand would run. The build fails should commander's
+ * line change, rather than bundle the eager require again unnoticed.
+ */
+const COMMANDER_EAGER = "const childProcess = require('node:child_process');";
+const lazyChildProcess: Plugin = {
+  name: 'commander-lazy-child-process',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      if (!source.includes(COMMANDER_EAGER)) throw new Error(`${args.path} no longer has "${COMMANDER_EAGER}": see lazyChildProcess in scripts/bundle.ts`);
+      return { contents: source.replace(COMMANDER_EAGER, "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };"), loader: 'js' };
+    });
+  },
+};
+const native = { external: ['cpu-features', ...sideNative], plugins: [ssh2InBundle, lazyChildProcess] };
 
 async function main(): Promise<void> {
-  await build({ ...common, entryPoints: [path.join(cli, 'fcpdEntry.js')], outfile: fcpd, define: { FCP_BUNDLED_VERSION: JSON.stringify(version) }, external: sideNative });
+  await build({ ...common, entryPoints: [path.join(cli, 'fcpdEntry.js')], outfile: fcpd, define: { FCP_BUNDLED_VERSION: JSON.stringify(version) }, external: sideNative, plugins: [lazyChildProcess] });
   fs.chmodSync(fcpd, 0o755);
   // Plugins need esbuild's asynchronous API.
   await build({ ...common, ...native, entryPoints: [path.join(cli, 'fcpEntry.js')], outfile: path.join(root, 'dist', 'fcp.js') });
