@@ -23,13 +23,14 @@ export const IDLE_TIMEOUT_MS = DEFAULT_TIMEOUT_S * 1000;
 /** fcpd's wait for its client, and fcp's wait for fcpd's listen line. */
 export const LAUNCH_TIMEOUT_MS = 30_000;
 /**
- * The least a launch waits, whatever --timeout says. --timeout is an idle limit (as rsync's); a
- * launch waits for a Node start and its bundle, which a loaded host takes seconds over without
- * anything being wrong (fcp --timeout 2 through a local fcpd failed so, "no listen line from
- * fcpd within 2 s", while the machine ran a build): the launch has its own floor, as ssh's
- * ConnectTimeout and rsync's --contimeout are apart from their idle limits.
+ * The least a launch waits, whatever --timeout says: the launch's default. --timeout is an idle
+ * limit (as rsync's); a launch waits for a Node start and its bundle, which a loaded host takes
+ * seconds over without anything being wrong (fcp --timeout 2 through a local fcpd failed so, "no
+ * listen line from fcpd within 2 s", while the machine ran a build; at load 18 on 2 cores a
+ * floor of 10 s was not enough either): the launch has its own bound, as ssh's ConnectTimeout and
+ * rsync's --contimeout are apart from their idle limits. A longer --timeout lengthens it.
  */
-export const MIN_LAUNCH_TIMEOUT_MS = 10_000;
+export const MIN_LAUNCH_TIMEOUT_MS = LAUNCH_TIMEOUT_MS;
 /**
  * Ending a remote launch that failed (src/launch/remoteReap.ts): the second command that signals
  * it, login included with an external ssh. Fixed: it runs on the way out, whatever --timeout says.

@@ -14,7 +14,7 @@ import { alive, childEnv, expectFailure, FCP, killAll, processesWithArgument, ru
 import { Sshd, startSshd } from './sshd';
 import { MIN_LAUNCH_TIMEOUT_MS } from '../../../src/timeouts';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 let sshd: Sshd;
 let work: string;
@@ -83,7 +83,7 @@ function hangingArgs(hanging: Hanging, extra: string[], args: (file: string) => 
 
 test.each(directions)('%s whose remote fcpd never starts listening: FCP_ERR_TIMEOUT (exit 7) naming the host after the launch bound (--timeout 3: its floor), no hang, the remote command ended', async (_what, extra, args) => {
   const hanging = hangingFcpd();
-  const run = await runFcp(hangingArgs(hanging, extra, args), { env, timeoutMs: 40_000 });
+  const run = await runFcp(hangingArgs(hanging, extra, args), { env, timeoutMs: MIN_LAUNCH_TIMEOUT_MS + 40_000 });
   const host = extra.length > 0 ? sshd.alias : `\\S+@127\\.0\\.0\\.1:${sshd.port}`;
   expectFailure(run, 7, 'FCP_ERR_TIMEOUT', new RegExp(`no listen line from fcpd on ${host} within ${MIN_LAUNCH_TIMEOUT_MS / 1000} s`));
   await expectEnded(hanging);
