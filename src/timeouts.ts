@@ -1,7 +1,8 @@
 /**
  * Every wait has a deadline; these are the defaults both fcp and fcpd use. `fcp --timeout
  * SECONDS` (and fcpd's, which fcp passes on when it launches it) sets the idle, handshake, launch
- * and disk limits at once: all of them are "this long without progress".
+ * and disk limits at once: all of them are "this long without progress"; the launch's never less
+ * than MIN_LAUNCH_TIMEOUT_MS.
  */
 
 /** The default of --timeout, in seconds. */
@@ -21,6 +22,15 @@ export const CAUSE_WAIT_MS = 1000;
 export const IDLE_TIMEOUT_MS = DEFAULT_TIMEOUT_S * 1000;
 /** fcpd's wait for its client, and fcp's wait for fcpd's listen line. */
 export const LAUNCH_TIMEOUT_MS = 30_000;
+/**
+ * The least a launch waits, whatever --timeout says: the launch's default. --timeout is an idle
+ * limit (as rsync's); a launch waits for a Node start and its bundle, which a loaded host takes
+ * seconds over without anything being wrong (fcp --timeout 2 through a local fcpd failed so, "no
+ * listen line from fcpd within 2 s", while the machine ran a build; at load 18 on 2 cores a
+ * floor of 10 s was not enough either): the launch has its own bound, as ssh's ConnectTimeout and
+ * rsync's --contimeout are apart from their idle limits. A longer --timeout lengthens it.
+ */
+export const MIN_LAUNCH_TIMEOUT_MS = LAUNCH_TIMEOUT_MS;
 /**
  * Ending a remote launch that failed (src/launch/remoteReap.ts): the second command that signals
  * it, login included with an external ssh. Fixed: it runs on the way out, whatever --timeout says.
@@ -52,7 +62,7 @@ export interface Timeouts {
 
 export function timeoutsFor(timeoutMs: number | undefined): Timeouts {
   if (timeoutMs === undefined) return { handshakeMs: HANDSHAKE_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS, launchMs: LAUNCH_TIMEOUT_MS };
-  return { handshakeMs: timeoutMs, idleMs: timeoutMs, launchMs: timeoutMs };
+  return { handshakeMs: timeoutMs, idleMs: timeoutMs, launchMs: Math.max(timeoutMs, MIN_LAUNCH_TIMEOUT_MS) };
 }
 
 /** Whether `seconds` is a --timeout fcp and fcpd accept. */

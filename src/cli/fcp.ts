@@ -18,6 +18,8 @@ import { startWatchdog } from './watchdog';
 import { operandBytes } from './rawArgv';
 import { FilterArg, filesFromFile, filterOf, filterOptions } from './filterOptions';
 import { version } from './version';
+import { MIN_LAUNCH_TIMEOUT_MS } from '../timeouts';
+import { loadXxhash } from '../protocol/xxhash';
 // What a copy does not run (--watch, --two-way, the job options, --new-token) is loaded when used:
 // a local copy then runs 137 of the bundle's modules at start-up instead of 194.
 import type * as WatchCommandModule from './watchCommand';
@@ -243,7 +245,7 @@ export function program(): Command {
     .option('-S <program>', 'the same as -e (scp -S)', argParser(nonEmpty))
     .option('-T', 'accepted for scp compatibility: fcp always checks the names a server sends')
     .option('-O', "accepted for scp compatibility: fcp speaks its own protocol (SFTP only with --sftp or without Node.js on the remote host)")
-    .addOption(timeoutOption('give up with exit 7 after this many seconds without progress: launch, handshake, a silent peer, a hung disk'))
+    .addOption(timeoutOption(`give up with exit 7 after this many seconds without progress: launch (at least ${MIN_LAUNCH_TIMEOUT_MS / 1000} s), handshake, a silent peer, a hung disk`))
     .option('--background', "hand the copy to your job runner and return at once, printing the job id and the runner's pid (--json: one record); the job survives the terminal")
     .option('--jobs', 'list the background jobs: state, progress, rate, ETA (--json: an array of objects, docs/job.schema.json)')
     .option('--job <id>', 'show one job: progress, or its summary and errors once finished (--json: one object)')
@@ -280,6 +282,9 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   const command = program();
   const ended = parseArgs(command, argv, io);
   if (ended !== undefined) return ended;
+  // The hash's WebAssembly compiles off the main thread while the options and settings are read
+  // and the copy planned, instead of being awaited after them (5-7 ms of a local copy).
+  loadXxhash().catch(() => undefined);
   const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
   const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, itemize: !!options.itemizeChanges, ...io });

@@ -20,6 +20,7 @@ import { serveSession, serveSessions } from '../server/serveSession';
 import { showText } from '../showName';
 import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
+import { loadXxhash } from '../protocol/xxhash';
 import { partialDirBytes } from '../transfer/receiver';
 import { trace } from '../trace';
 import { EXIT_CODES_HELP } from './exitCodes';
@@ -204,6 +205,9 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     io.stderr.write(`${showText(line)}\n`);
   };
   const sessionLog = options.verbose ? log : () => undefined;
+  // The hash's WebAssembly compiles off the main thread while the secret is read, rather than
+  // ahead of listening (serveSession awaits it before the listen line).
+  loadXxhash().catch(() => undefined);
   try {
     const secret = await awaitLine(io.stdin, (line) => parseSecretLine(line), {
       timeoutMs: timeoutsFor(options.timeout).launchMs,

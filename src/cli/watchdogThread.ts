@@ -8,9 +8,11 @@
  * keep the message from arriving). Until then it watches nothing.
  *
  * This file is not bundled for bin/fcp, which requires it from dist/src/cli: Node's modules and
- * src/showName.ts (which imports nothing) only.
+ * src/showName.ts (which imports nothing) only. node:worker_threads is loaded when a thread is
+ * started: the bundle has this file too, and fcp --version, --help and fcpd until its listen line
+ * start none.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { escapeNames } from '../showName';
 
 /**
@@ -57,6 +59,8 @@ parentPort.once('message', (w) => {
 
 /** Starts the watchdog's thread, idle until it is posted what to watch (watchdog.ts); it does not keep the process alive. */
 export function spawnWatchdogThread(): Worker {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     // A few MB: it holds a timer and a dozen strings.

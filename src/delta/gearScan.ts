@@ -7,8 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 
-/** GEAR[b]: the first 4 bytes, big-endian, of SHA-256 of the single byte b. */
-export const GEAR: Uint32Array = Uint32Array.from({ length: 256 }, (_, byte) => createHash('sha256').update(Buffer.of(byte)).digest().readUInt32BE(0));
+let gear: Uint32Array | undefined;
+/**
+ * GEAR[b]: the first 4 bytes, big-endian, of SHA-256 of the single byte b. Built on first use: 256
+ * hashes are 2 ms, and fcp and fcpd load this file at every start while most runs never scan.
+ */
+export function gearTable(): Uint32Array {
+  return (gear ??= Uint32Array.from({ length: 256 }, (_, byte) => createHash('sha256').update(Buffer.of(byte)).digest().readUInt32BE(0)));
+}
 
 /** Where the scanned bytes go in the module's memory (GEAR, 256 words, comes first). */
 const DATA_BASE = 1024;
@@ -91,7 +97,7 @@ function loadScanner(): Scanner {
   const { Module, Instance } = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
   const wasm = new Instance(new Module(MODULE)).exports as GearExports;
   const gearWords = new DataView(wasm.memory.buffer);
-  GEAR.forEach((word, byte) => gearWords.setUint32(byte * 4, word, true));
+  gearTable().forEach((word, byte) => gearWords.setUint32(byte * 4, word, true));
   scanner = { wasm, memory: new Uint8Array(wasm.memory.buffer) };
   return scanner;
 }

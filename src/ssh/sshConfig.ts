@@ -24,9 +24,18 @@ import type * as SshConfigLib from 'ssh-config' with { 'resolution-mode': 'impor
 import { FcpError } from '../errors';
 import { fsError } from '../transfer/fsError';
 
-// The package's `types` condition names its ES-module build, which a CommonJS file may import
-// only as types; `require` loads its identical CommonJS build.
-const { SSHConfig, LineType } = require('ssh-config') as typeof SshConfigLib;
+let sshConfigLib: typeof SshConfigLib | undefined;
+/**
+ * The ssh-config package, loaded when a config is first read: it loads node:child_process (for
+ * Match exec), 2-4 ms of every start of fcp (--version and a local copy too) and fcpd, which
+ * reach this file without reading any ssh_config. The package's `types` condition names its
+ * ES-module build, which a CommonJS file may import only as types; `require` loads its identical
+ * CommonJS build.
+ */
+function lib(): typeof SshConfigLib {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (sshConfigLib ??= require('ssh-config') as typeof SshConfigLib);
+}
 type ParsedConfig = SshConfigLib.SSHConfig;
 type ConfigLine = SshConfigLib.Line;
 /** Option values as the library computes them: repeatable and multi-word options as lists. */
@@ -142,7 +151,7 @@ interface IncludeSite {
 export function loadSshConfig(opts: LoadSshConfigOptions = {}): SshConfigSource {
   const home = opts.home ?? os.homedir();
   const filesRead: string[] = [];
-  const config = new SSHConfig();
+  const config = new (lib().SSHConfig)();
   for (const file of configFiles(opts, home)) {
     const text = readConfigFile(file.path, file.required);
     if (text === undefined) continue;
@@ -180,7 +189,7 @@ function readConfigFile(file: string, required: boolean): string | undefined {
 
 function parseConfig(text: string, source: string): ParsedConfig {
   try {
-    return SSHConfig.parse(text);
+    return lib().SSHConfig.parse(text);
   } catch (err) {
     throw new FcpError('FCP_ERR_USAGE', `cannot parse ssh config ${source}: ${(err as Error).message}`, { cause: err });
   }
@@ -293,7 +302,7 @@ function isRegularFile(file: string): boolean {
  */
 function canonicalizeKeywords(lines: ConfigLine[]): void {
   for (const line of lines) {
-    if (line.type !== LineType.DIRECTIVE) continue;
+    if (line.type !== lib().LineType.DIRECTIVE) continue;
     line.param = KEYWORDS.get(line.param.toLowerCase()) ?? line.param;
     if ('config' in line) canonicalizeKeywords(line.config);
   }
@@ -337,7 +346,7 @@ const DEFAULT_USER_KNOWN_HOSTS = ['~/.ssh/known_hosts', '~/.ssh/known_hosts2'];
 const DEFAULT_GLOBAL_KNOWN_HOSTS = ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
 
 export function resolveHost(source: SshConfigSource, opts: ResolveHostOptions): ResolvedHost {
-  const config = new SSHConfig();
+  const config = new (lib().SSHConfig)();
   // ssh reads its command line before any file, so with first-value-wins these take precedence.
   config.push(...commandLineLines(opts), ...source.config);
   const values = config.compute(opts.host, { matchExec: false });
@@ -357,7 +366,7 @@ function commandLineLines(opts: ResolveHostOptions): ConfigLine[] {
 
 /** A config line holding the value as is (a flag's value is not config syntax). */
 function literalLine(param: OptionName, value: string): ConfigLine {
-  return { type: LineType.DIRECTIVE, param, separator: ' ', value, before: '', after: '\n' };
+  return { type: lib().LineType.DIRECTIVE, param, separator: ' ', value, before: '', after: '\n' };
 }
 
 /** An -o option read as a config line, so that its quoting and lists mean what they do in a file. */

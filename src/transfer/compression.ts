@@ -4,14 +4,24 @@
  * any other as the plain DATA it always was. The receiver inflates DATA_Z back into the DATA it
  * stands for, so every check after it (CHUNK_SUM's hash included) sees the file's own bytes.
  */
-import * as zlib from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { FcpError } from '../errors';
 import { DATA_FRAME_BYTES, DATA_HEADER_SIZE, DATA_UNIT, DATA_Z_HEADER_SIZE, PacketType } from '../protocol/constants';
 import type { FrameEncoder } from '../protocol/frameEncoder';
 import type { DataMessage, DataZMessage } from '../protocol/messages';
 
-/** The fastest level: -C is for links slower than the CPU, and level 1 already takes most of text's redundancy. */
-const DEFLATE_OPTIONS: zlib.ZlibOptions = { level: zlib.constants.Z_BEST_SPEED };
+/**
+ * The fastest level (zlib's Z_BEST_SPEED, 1 in its API): -C is for links slower than the CPU, and
+ * level 1 already takes most of text's redundancy.
+ */
+const DEFLATE_OPTIONS: Zlib.ZlibOptions = { level: 1 };
+
+let zlibModule: typeof Zlib | undefined;
+/** node:zlib, loaded by the first frame deflated or inflated: a copy without -C never loads it (1-2 ms of every start of fcp and fcpd). */
+function zlib(): typeof Zlib {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (zlibModule ??= require('node:zlib') as typeof Zlib);
+}
 const UNITS_PER_FRAME = DATA_FRAME_BYTES / DATA_UNIT;
 
 /**
@@ -22,7 +32,7 @@ const UNITS_PER_FRAME = DATA_FRAME_BYTES / DATA_UNIT;
 export function encodeCompressedData(encoder: FrameEncoder, fileId: number, seq: number, data: Buffer, buf: Buffer, pos: number): number {
   for (let offset = 0; offset < data.length; offset += DATA_FRAME_BYTES, seq += UNITS_PER_FRAME) {
     const raw = data.subarray(offset, offset + DATA_FRAME_BYTES);
-    const deflated = zlib.deflateRawSync(raw, DEFLATE_OPTIONS);
+    const deflated = zlib().deflateRawSync(raw, DEFLATE_OPTIONS);
     // DATA_Z's raw_length field costs 4 bytes more than DATA's header: it must pay for them too.
     pos =
       DATA_Z_HEADER_SIZE + deflated.length < DATA_HEADER_SIZE + raw.length
@@ -42,7 +52,7 @@ export function inflateDataZ(message: DataZMessage): DataMessage {
   const where = `DATA_Z for file_id ${fileId} at offset ${seq * DATA_UNIT}`;
   let data: Buffer;
   try {
-    data = zlib.inflateRawSync(message.data, { maxOutputLength: rawLength });
+    data = zlib().inflateRawSync(message.data, { maxOutputLength: rawLength });
   } catch (err) {
     const tooLong = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
     throw new FcpError('FCP_ERR_PROTOCOL', `${where}: ${tooLong ? `inflates to more than its raw_length of ${rawLength} bytes` : `not a raw deflate stream (${(err as Error).message})`}`);

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeRun, killAll, runNode, ROOT } from './helpers/run';
+import { describeRun, killAll, runNode, runProgram, ROOT } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
 
 jest.setTimeout(60_000);
@@ -40,4 +40,38 @@ test('a local copy runs none of the modules of the commands it does not use, nor
   // It did copy in this process: the local path's modules ran.
   expect(loaded).toEqual(expect.arrayContaining(['cli/fcp.js', 'client/localCopy.js', 'transfer/receiver.js', 'cli/jobFlags.js']));
   expect(loaded.filter((file) => NOT_FOR_A_COPY.includes(file))).toEqual([]);
+});
+
+/** Records, at exit, which of Node's modules the process loaded (process.moduleLoadList), in the file it is given. */
+const BUILTINS_PRELOAD = `
+const out = process.env.FCP_TEST_BUILTINS_OUT;
+process.on('exit', () => {
+  const names = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+  require('node:fs').writeFileSync(out, JSON.stringify(names));
+});
+`;
+
+/** Node's modules that none of these runs uses, each 1-4 ms of a start when loaded anyway (docs/BENCHMARKS.md "Start-up, third round"). */
+const UNUSED_BUILTINS = ['zlib', 'child_process', 'perf_hooks'];
+
+test.each([
+  ['fcp --version', 'fcp', ['--version'], ['worker_threads']],
+  ['fcp --help', 'fcp', ['--help'], ['worker_threads']],
+  ['a local 1-byte copy', 'fcp', ['-q', 'SRC', 'DST'], []],
+  ['fcpd --version', 'fcpd', ['--version'], ['worker_threads']],
+])('%s through bin/ (the bundle) loads none of Node\'s modules it does not use', async (_what, program, given, alsoUnused) => {
+  const dir = temp.make();
+  const preload = path.join(dir, 'preload.js');
+  const out = path.join(dir, 'builtins.json');
+  fs.writeFileSync(preload, BUILTINS_PRELOAD);
+  fs.writeFileSync(path.join(dir, 'src'), 'x');
+  const args = given.map((arg) => (arg === 'SRC' ? path.join(dir, 'src') : arg === 'DST' ? path.join(dir, 'dst') : arg));
+  const result = await runProgram(process.execPath, ['--require', preload, path.join(ROOT, 'bin', program), ...args], { env: { ...process.env, FCP_TEST_BUILTINS_OUT: out } });
+  const what = describeRun(result);
+  expect({ code: result.code, what }).toEqual({ code: 0, what });
+  if (given.includes('DST')) expect(fs.readFileSync(path.join(dir, 'dst'), 'utf8')).toBe('x');
+  const loaded = JSON.parse(fs.readFileSync(out, 'utf8')) as string[];
+  // The check itself sees a module when it is loaded: node:fs and node:crypto (the code cache's hash) always are.
+  expect(loaded).toEqual(expect.arrayContaining(['fs', 'crypto']));
+  expect(loaded.filter((name) => [...UNUSED_BUILTINS, ...alsoUnused].includes(name))).toEqual([]);
 });

@@ -2,7 +2,7 @@
  * A remote command that starts but never says it listens (issue 12: every wait has a timeout,
  * launch included): `--fcpd-path` names a script on the test sshd's host that hangs, reading
  * nothing and printing nothing, with a child of its own. fcp must end with FCP_ERR_TIMEOUT (exit 7)
- * naming the host after --timeout, not hang, and leave nothing running on the remote side: a
+ * naming the host after the launch's bound (--timeout, never less than MIN_LAUNCH_TIMEOUT_MS), not hang, and leave nothing running on the remote side: a
  * command without a terminal gets no SIGHUP when its channel closes, so fcp ends its process group
  * through a second command (src/launch/remoteReap.ts). The same after Ctrl-C during the launch, and
  * through `-e ssh`. A never-speaking SSH server is connect.test.ts's.
@@ -12,8 +12,9 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { alive, childEnv, expectFailure, FCP, killAll, processesWithArgument, runFcp, tempDir, unique, waitFor } from './harness';
 import { Sshd, startSshd } from './sshd';
+import { MIN_LAUNCH_TIMEOUT_MS } from '../../../src/timeouts';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 let sshd: Sshd;
 let work: string;
@@ -80,11 +81,11 @@ function hangingArgs(hanging: Hanging, extra: string[], args: (file: string) => 
   return [...extra, '-F', sshd.sshConfig, '--timeout', '3', '--fcpd-path', hanging.script, ...args(file)];
 }
 
-test.each(directions)('%s whose remote fcpd never starts listening: FCP_ERR_TIMEOUT (exit 7) naming the host after --timeout, no hang, the remote command ended', async (_what, extra, args) => {
+test.each(directions)('%s whose remote fcpd never starts listening: FCP_ERR_TIMEOUT (exit 7) naming the host after the launch bound (--timeout 3: its floor), no hang, the remote command ended', async (_what, extra, args) => {
   const hanging = hangingFcpd();
-  const run = await runFcp(hangingArgs(hanging, extra, args), { env, timeoutMs: 40_000 });
+  const run = await runFcp(hangingArgs(hanging, extra, args), { env, timeoutMs: MIN_LAUNCH_TIMEOUT_MS + 40_000 });
   const host = extra.length > 0 ? sshd.alias : `\\S+@127\\.0\\.0\\.1:${sshd.port}`;
-  expectFailure(run, 7, 'FCP_ERR_TIMEOUT', new RegExp(`no listen line from fcpd on ${host} within 3 s`));
+  expectFailure(run, 7, 'FCP_ERR_TIMEOUT', new RegExp(`no listen line from fcpd on ${host} within ${MIN_LAUNCH_TIMEOUT_MS / 1000} s`));
   await expectEnded(hanging);
 });
 

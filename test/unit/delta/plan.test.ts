@@ -4,7 +4,7 @@ import { DATA_UNIT, DELTA_AVG_BLOCK, DELTA_MAX_BLOCK, DELTA_MIN_BLOCK, DELTA_SIG
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { BlockScanner, blocksOf } from '../../../src/delta/blocks';
 import { ContentChunker, MASK_EASY, MASK_HARD } from '../../../src/delta/chunker';
-import { GEAR } from '../../../src/delta/gearScan';
+import { gearTable } from '../../../src/delta/gearScan';
 import { copiedBytes, Piece, piecesIn, planDelta } from '../../../src/delta/plan';
 import { signatureLimit } from '../../../src/delta/signature';
 import { apply, applyEdit, edit } from './deltaFixtures';
@@ -39,12 +39,13 @@ function expectWellFormed(pieces: readonly Piece[], size: number, oldSize: numbe
 
 /** The cuts PROTOCOL.md §7.7 describes, byte by byte in plain JavaScript: what the WebAssembly loop must match. */
 function referenceCuts(data: Uint8Array): number[] {
+  const gear = gearTable();
   const cuts: number[] = [];
   let length = 0;
   let h = 0;
   data.forEach((byte, i) => {
     if (++length <= DELTA_MIN_BLOCK) return;
-    h = ((h << 1) + GEAR[byte]!) | 0;
+    h = ((h << 1) + gear[byte]!) | 0;
     if ((h & (length <= DELTA_AVG_BLOCK ? MASK_HARD : MASK_EASY)) === 0 || length === DELTA_MAX_BLOCK) {
       cuts.push(i + 1);
       length = 0;
