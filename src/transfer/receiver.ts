@@ -272,7 +272,9 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private apply(actions: readonly ReceiverAction[], connIndex: number): void {
-    for (const action of actions) {
+    // By index: for...of made an iterator each call (about 140 bytes a small file over the receiver's calls).
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i]!;
       if (this.over) return;
       switch (action.type) {
         case 'send':
