@@ -42,12 +42,12 @@ function refused(text: string, hint?: string): FcpError {
 
 
 /**
- * Whether `path` starts with `prefix`, `length` bytes long: compared byte by byte, which for the
- * few dozen bytes of a directory's path takes a tenth of a subarray and equals() (asked for every entry).
+ * Whether the first `length` bytes of `a` and `b` (both at least that long) are the same:
+ * compared byte by byte, which for the few dozen bytes of a directory's path takes a tenth of a
+ * subarray and equals(), or of a key string (asked for every entry).
  */
-function isPrefix(prefix: Buffer, path: Buffer, length: number): boolean {
-  if (prefix.length !== length) return false;
-  for (let i = 0; i < length; i++) if (prefix[i] !== path[i]) return false;
+export function sameStart(a: Uint8Array, b: Uint8Array, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -86,7 +86,7 @@ export class EntryScope {
 
   /** E2: an entry below the top level (its parent the bytes before `slash`) goes into a directory announced before it. */
   private parentProblem(path: Buffer, slash: number): FcpError | undefined {
-    if (this.lastParent !== undefined && isPrefix(this.lastParent, path, slash)) return undefined;
+    if (this.lastParent?.length === slash && sameStart(this.lastParent, path, slash)) return undefined;
     const parent = path.subarray(0, slash);
     if (!this.directories.has(parent.toString('latin1'))) {
       return refused(

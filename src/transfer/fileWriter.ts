@@ -24,6 +24,7 @@ import { PartialFile } from '../state/partialFile';
 import { OrphanSweeper } from '../state/orphanSweep';
 import type { HolePiece } from '../session/transfer';
 import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
+import { sameStart } from '../session/entryScope';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
 export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
@@ -226,8 +227,9 @@ export class FileWriter {
    * holds the group a file created there gets when owners are kept (NO_GROUP otherwise).
    */
   private readonly newDirectories = new Map<string, number>();
-  /** The path newDirectoryGroup answered last (by identity), and its answer; forgotten when newDirectories changes. */
+  /** The path newDirectoryGroup answered last, where its directory ends, and its answer; forgotten when newDirectories changes. */
   private askedPath: Buffer | undefined;
+  private askedSlash = -1;
   private askedGroup: number | undefined;
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
@@ -389,10 +391,17 @@ export class FileWriter {
 
   /** The group a file created at `final` gets, when it is in a directory this writer made (NO_GROUP: not known). */
   private newDirectoryGroup(final: Buffer): number | undefined {
-    // A small file's quick check and its write ask about the same path: one key string and lookup.
-    if (final === this.askedPath) return this.askedGroup;
+    // A small file's quick check and its write ask about the same path; files come directory by
+    // directory, so the next file is most often in the same one: a key string and a lookup a directory.
+    const asked = this.askedPath;
+    if (final === asked) return this.askedGroup;
     const slash = final.lastIndexOf(SLASH);
+    if (asked !== undefined && slash === this.askedSlash && sameStart(asked, final, slash)) {
+      this.askedPath = final;
+      return this.askedGroup;
+    }
     this.askedPath = final;
+    this.askedSlash = slash;
     this.askedGroup = slash > 0 ? this.newDirectories.get(final.toString('latin1', 0, slash)) : undefined;
     return this.askedGroup;
   }
