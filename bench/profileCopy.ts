@@ -3,21 +3,69 @@
  * SRC DST [in-process|plain|encrypt]`. in-process (the default) profiles fcp's own process; plain
  * and encrypt go through a local fcpd started with the same profiling flags, so DIR gets both
  * profiles. Print a profile's hot spots with scripts/cpuprofile-top.js.
+ *
+ * HEAP_PROFILE=FILE: V8's sampling heap profiler runs over the copy (every HEAP_INTERVAL bytes, 128
+ * unless set), counting the objects the collector freed too, which are most of what a file
+ * allocates; FILE gets the profile (.heapprofile, for Chrome's DevTools), and the bytes sampled a
+ * file are printed by the innermost function of fcp's own (dist/src) on each allocation's stack.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import type { HeapProfiler } from 'node:inspector';
 import { copy, localLauncher } from '../src';
 
 const [source, destination, shape = 'in-process'] = process.argv.slice(2);
 const profiling = process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'));
-copy({
-  sources: [source!],
-  destination: destination!,
-  recursive: true,
-  encrypt: shape === 'encrypt',
-  launcher: shape === 'in-process' ? undefined : localLauncher({ nodeArgs: profiling }),
-}).then(
-  (summary) => console.log(`${summary.files} files, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s (${summary.mode})`),
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  },
-);
+const heapProfile = process.env.HEAP_PROFILE;
+
+type HeapNode = HeapProfiler.SamplingHeapProfileNode;
+
+function post<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))));
+}
+
+/** Bytes sampled by the innermost frame of fcp's own code on each stack (Node's and V8's own frames count to their caller). */
+function byOwnFunction(head: HeapNode): Map<string, number> {
+  const sizes = new Map<string, number>();
+  const visit = (node: HeapNode, owner: string): void => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const own = /\/dist\/src\//.test(url) ? `${functionName || '(anonymous)'} ${url.replace(/.*\/dist\//, '')}:${lineNumber + 1}` : owner;
+    sizes.set(own, (sizes.get(own) ?? 0) + node.selfSize);
+    for (const child of node.children) visit(child, own);
+  };
+  visit(head, '(outside fcp)');
+  return sizes;
+}
+
+async function main(): Promise<void> {
+  const session = heapProfile ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await post(session, 'HeapProfiler.startSampling', {
+      samplingInterval: Number(process.env.HEAP_INTERVAL ?? 128),
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+  const summary = await copy({
+    sources: [source!],
+    destination: destination!,
+    recursive: true,
+    encrypt: shape === 'encrypt',
+    launcher: shape === 'in-process' ? undefined : localLauncher({ nodeArgs: profiling }),
+  });
+  console.log(`${summary.files} files, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s (${summary.mode})`);
+  if (!session) return;
+  const { profile } = await post<HeapProfiler.StopSamplingReturnType>(session, 'HeapProfiler.stopSampling');
+  writeFileSync(heapProfile!, JSON.stringify(profile));
+  const sizes = [...byOwnFunction(profile.head)].sort((a, b) => b[1] - a[1]);
+  const total = sizes.reduce((sum, [, size]) => sum + size, 0);
+  const perFile = (bytes: number): string => (bytes / Math.max(1, summary.files)).toFixed(0).padStart(7);
+  console.log(`${perFile(total)} B a file sampled, by the innermost function of fcp's own:`);
+  for (const [name, size] of sizes.slice(0, 40)) console.log(`${perFile(size)}  ${name}`);
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});

@@ -58,17 +58,32 @@ export function shareDiskWatch(): { buffer: SharedArrayBuffer; state: DiskWatchS
 
 /** Runs `call`, a synchronous file system call: `operation` (as fsError words it) on `path`. */
 export function onDisk<T>(operation: string, path: Buffer, call: () => T): T {
-  if (!shared) return call();
+  const outer = enterDisk(operation, path);
+  try {
+    return call();
+  } finally {
+    leaveDisk(outer);
+  }
+}
+
+/**
+ * onDisk without a function to call, for a path taken by every small file (no closure a call):
+ * the calls that follow are `operation` on `path` until leaveDisk, given what this returned, in a
+ * `finally`.
+ */
+export function enterDisk(operation: string, path: Buffer): number {
+  if (!shared) return 0;
   if (operation !== shownOperation) recordOperation(shared, operation);
   if (path !== shownPath) recordName(shared, path);
   // Nested in another: that one is still under way when this one returns.
   const outer = Atomics.exchange(shared.slots, BUSY, 1);
-  try {
-    if (operation === hangOn) hang();
-    return call();
-  } finally {
-    Atomics.store(shared.slots, BUSY, outer);
-  }
+  if (operation === hangOn) hang();
+  return outer;
+}
+
+/** The disk operation enterDisk began is over; `outer` is what enterDisk returned. */
+export function leaveDisk(outer: number): void {
+  if (shared) Atomics.store(shared.slots, BUSY, outer);
 }
 
 /** Each operation's text as UTF-8, cut to MAX_OPERATION (a few dozen fixed strings). */

@@ -41,6 +41,16 @@ function refused(text: string, hint?: string): FcpError {
 }
 
 
+/**
+ * Whether the first `length` bytes of `a` and `b` (both at least that long) are the same:
+ * compared byte by byte, which for the few dozen bytes of a directory's path takes a tenth of a
+ * subarray and equals(), or of a key string (asked for every entry).
+ */
+export function sameStart(a: Uint8Array, b: Uint8Array, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class EntryScope {
   /** Directories announced so far (latin1 keys: a lossless spelling of any bytes). */
   private readonly directories = new Set<string>();
@@ -68,15 +78,16 @@ export class EntryScope {
       return refused(`the peer sent directory ${showName(path)} in a transfer that is not recursive`, 'directories are copied only with -r');
     }
     const slash = path.lastIndexOf(SLASH);
-    const problem = slash < 0 ? this.topLevelProblem(kind, path) : this.parentProblem(path, path.subarray(0, slash));
+    const problem = slash < 0 ? this.topLevelProblem(kind, path) : this.parentProblem(path, slash);
     if (problem) return problem;
     if (kind === 'dir') this.directories.add(path.toString('latin1'));
     return undefined;
   }
 
-  /** E2: an entry below the top level goes into a directory announced before it. */
-  private parentProblem(path: Buffer, parent: Buffer): FcpError | undefined {
-    if (this.lastParent?.equals(parent)) return undefined;
+  /** E2: an entry below the top level (its parent the bytes before `slash`) goes into a directory announced before it. */
+  private parentProblem(path: Buffer, slash: number): FcpError | undefined {
+    if (this.lastParent?.length === slash && sameStart(this.lastParent, path, slash)) return undefined;
+    const parent = path.subarray(0, slash);
     if (!this.directories.has(parent.toString('latin1'))) {
       return refused(
         `the peer sent ${showName(path)}, but not its directory ${showName(parent)} before it`,

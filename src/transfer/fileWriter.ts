@@ -16,7 +16,7 @@ import type { BigIntStats } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { closeQuietly, fsError } from './fsError';
-import { onDisk } from '../diskWatch';
+import { enterDisk, leaveDisk, onDisk } from '../diskWatch';
 import { showName } from '../showName';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { JournalHeader } from '../state/chunkJournal';
@@ -24,6 +24,7 @@ import { PartialFile } from '../state/partialFile';
 import { OrphanSweeper } from '../state/orphanSweep';
 import type { HolePiece } from '../session/transfer';
 import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
+import { sameStart } from '../session/entryScope';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
 export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
@@ -226,8 +227,9 @@ export class FileWriter {
    * holds the group a file created there gets when owners are kept (NO_GROUP otherwise).
    */
   private readonly newDirectories = new Map<string, number>();
-  /** The path newDirectoryGroup answered last (by identity), and its answer; forgotten when newDirectories changes. */
+  /** The path newDirectoryGroup answered last, where its directory ends, and its answer; forgotten when newDirectories changes. */
   private askedPath: Buffer | undefined;
+  private askedSlash = -1;
   private askedGroup: number | undefined;
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
@@ -389,10 +391,17 @@ export class FileWriter {
 
   /** The group a file created at `final` gets, when it is in a directory this writer made (NO_GROUP: not known). */
   private newDirectoryGroup(final: Buffer): number | undefined {
-    // A small file's quick check and its write ask about the same path: one key string and lookup.
-    if (final === this.askedPath) return this.askedGroup;
+    // A small file's quick check and its write ask about the same path; files come directory by
+    // directory, so the next file is most often in the same one: a key string and a lookup a directory.
+    const asked = this.askedPath;
+    if (final === asked) return this.askedGroup;
     const slash = final.lastIndexOf(SLASH);
+    if (asked !== undefined && slash === this.askedSlash && sameStart(asked, final, slash)) {
+      this.askedPath = final;
+      return this.askedGroup;
+    }
     this.askedPath = final;
+    this.askedSlash = slash;
     this.askedGroup = slash > 0 ? this.newDirectories.get(final.toString('latin1', 0, slash)) : undefined;
     return this.askedGroup;
   }
@@ -406,24 +415,24 @@ export class FileWriter {
    * fchown (root copying root's files: one call of five).
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
-    onDisk('write', final, () => {
+    // Under the disk watch without a closure, and in place without an OpenFile: this runs for every small file.
+    const outer = enterDisk('write', final);
+    try {
       const group = this.newDirectoryGroup(final);
+      if (group !== undefined && createWhole(final, data, perm, mtimeNs, owner?.uid === EUID && owner.gid === group ? undefined : owner)) return;
       // A directory this writer made held nothing before: no earlier run's temporaries to sweep there.
       if (group === undefined) this.orphans.sweep(final);
-      const created = group !== undefined && openExclusive(final, final, perm, 0, owner?.uid === EUID && owner.gid === group ? undefined : owner, false);
-      const file = created || openTemporary(final, perm, 0, owner);
+      const file = openTemporary(final, perm, 0, owner);
       try {
-        for (let written = 0; written < data.length; ) {
-          const step = writeSync(file.fd, data, written, data.length - written, written);
-          if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showName(final)} made no progress`);
-          written += step;
-        }
+        writeWhole(file.fd, data, final);
       } catch (err) {
         removeFile(file);
         throw fsError(err, 'write', final);
       }
       commit(file, perm, mtimeNs, this.backupSuffix);
-    });
+    } finally {
+      leaveDisk(outer);
+    }
   }
 
   /** The file is open for chunks: announced and neither committed nor discarded. */
@@ -648,22 +657,73 @@ function openExclusive(temp: Buffer, final: Buffer, perm: number, size: number, 
 
 /** Applies mode and mtime, closes and renames the written file into place. */
 function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
-  onDisk('finish', file.final, () => commitNow(file, perm, mtimeNs, backupSuffix));
+  const outer = enterDisk('finish', file.final);
+  try {
+    commitNow(file, perm, mtimeNs, backupSuffix);
+  } finally {
+    leaveDisk(outer);
+  }
 }
 
 function commitNow(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
   try {
-    // Before the mode: a chown clears setuid and setgid, which creationMode never sets, so fchmod follows.
-    if (file.owner) fchownSync(file.fd, file.owner.uid, file.owner.gid);
-    if (file.createdMode !== perm) fchmodSync(file.fd, perm);
-    futimesSync(file.fd, Date.now() / 1000, seconds(mtimeNs));
-    closeSync(file.fd);
+    finishWritten(file.fd, file.owner, file.createdMode, perm, mtimeNs);
     if (file.temp !== file.final) replace(file.temp, file.final, backupSuffix);
   } catch (err) {
     removeFile(file);
     throw fsError(err, 'finish', file.final);
   }
   file.partial?.committed();
+}
+
+/** Gives the written file `fd` (created with `createdMode`) its owner, mode `perm` and mtime, and closes it. */
+function finishWritten(fd: number, owner: FileOwner | undefined, createdMode: number, perm: number, mtimeNs: bigint): void {
+  // Before the mode: a chown clears setuid and setgid, which creationMode never sets, so fchmod follows.
+  if (owner) fchownSync(fd, owner.uid, owner.gid);
+  if (createdMode !== perm) fchmodSync(fd, perm);
+  futimesSync(fd, Date.now() / 1000, seconds(mtimeNs));
+  closeSync(fd);
+}
+
+/** Writes all of `data` at the start of the file `fd`, which is to become `final`. */
+function writeWhole(fd: number, data: Buffer, final: Buffer): void {
+  for (let written = 0; written < data.length; ) {
+    const step = writeSync(fd, data, written, data.length - written, written);
+    if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showName(final)} made no progress`);
+    written += step;
+  }
+}
+
+/**
+ * A whole small file created under its final name (O_EXCL), written and finished: what
+ * openExclusive, the write and commit do for it, with no OpenFile. False when something is at
+ * `final` already (nothing was done); on an error nothing of it is left.
+ */
+function createWhole(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
+  const createdMode = creationMode(perm);
+  let fd: number;
+  try {
+    fd = openSync(final, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, createdMode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw fsError(err, 'create', final);
+  }
+  let operation = 'write';
+  try {
+    writeWhole(fd, data, final);
+    operation = 'finish';
+    const outer = enterDisk(operation, final);
+    try {
+      finishWritten(fd, owner, createdMode, perm, mtimeNs);
+    } finally {
+      leaveDisk(outer);
+    }
+  } catch (err) {
+    closeQuietly(fd);
+    rmSync(final, { force: true });
+    throw fsError(err, operation, final);
+  }
+  return true;
 }
 
 /**

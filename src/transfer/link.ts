@@ -227,7 +227,7 @@ export abstract class TransferRun {
     this.attached = true;
     if (params.features & Feature.BATCH) control.conn.batchSends();
     takeOver(control.conn, control.established, {
-      message: (message) => this.guard(() => this.onControl(message)),
+      message: (message) => this.guardedMessage(undefined, message),
       closed: (error) => this.onClosed(control.conn, error),
     });
     data.forEach((linked) => this.takeOverData(linked));
@@ -266,7 +266,7 @@ export abstract class TransferRun {
   private takeOverData(linked: LinkedConnection): void {
     const { conn, established } = linked;
     takeOver(conn, established, {
-      message: (message) => this.guard(() => this.onDataMessage(linked, message)),
+      message: (message) => this.guardedMessage(linked, message),
       closed: (error) => this.onDataClosed(linked, error),
     });
     this.dataReady(linked);
@@ -346,6 +346,20 @@ export abstract class TransferRun {
     // After our DONE the peer may close data connections before its DONE reaches us on control.
     if (this.doneSent && conn !== this.link.control.conn) return;
     this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `${conn.name} closed before the transfer ended`), true);
+  }
+
+  /**
+   * A message of data connection `linked` (undefined: the control connection), run as guard()
+   * runs a step, with no function made for it: a session takes several messages a file.
+   */
+  private guardedMessage(linked: LinkedConnection | undefined, message: Message): void {
+    if (this.over) return;
+    try {
+      if (linked) this.onDataMessage(linked, message);
+      else this.onControl(message);
+    } catch (err) {
+      this.fail(asFcpError(err));
+    }
   }
 
   /** Runs a step; an exception from it (a bug or an unexpected fs error) fails the session. */

@@ -206,9 +206,18 @@ export class DescriptorLine {
    * it opened nothing; one whose open found no descriptor calls retry() instead.
    */
   take(use: () => void): void {
-    if (this.uses.length === 0 && !this.waiting && this.budget.tryTake()) return use();
+    if (this.takeNow()) return use();
     this.uses.push(use);
     this.queue();
+  }
+
+  /**
+   * One descriptor taken now, when one is free and nobody waits (then true: the caller uses it
+   * and gives it back as take's use does); false leaves the line as it was. For a use made for
+   * every small file, which needs no function made for it when a descriptor is free.
+   */
+  takeNow(): boolean {
+    return this.uses.length === 0 && !this.waiting && this.budget.tryTake();
   }
 
   /** The use's open failed for want of descriptors: its descriptor goes back, and it runs again first. */

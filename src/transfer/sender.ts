@@ -629,7 +629,9 @@ export class SendEngine extends TransferRun {
   }
 
   private apply(actions: readonly SenderAction[]): void {
-    for (const action of actions) {
+    // By index: for...of made an iterator each call (as in the receiver's apply).
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i]!;
       if (this.over) return;
       switch (action.type) {
         case 'send':

@@ -7,10 +7,17 @@ import { FileWriter, ResumeRequest, SYNC_WRITE_MAX } from '../../../src/transfer
 import { journaledBytes } from '../../integration/helpers/interrupt';
 
 // Renames and fchowns counted (and done): a small file in a directory the writer made is created
-// in place, and given an owner only when it did not get that one by being created.
+// in place, and given an owner only when it did not get that one by being created. Its write and
+// futimes may be made to fail once.
 jest.mock('node:fs', () => {
   const actual = jest.requireActual<typeof import('node:fs')>('node:fs');
-  return { ...actual, renameSync: jest.fn(actual.renameSync), fchownSync: jest.fn(actual.fchownSync) };
+  return {
+    ...actual,
+    renameSync: jest.fn(actual.renameSync),
+    fchownSync: jest.fn(actual.fchownSync),
+    writeSync: jest.fn(actual.writeSync),
+    futimesSync: jest.fn(actual.futimesSync),
+  };
 });
 
 /** A file that starts over (no partial state of an earlier run is used). */
@@ -151,6 +158,21 @@ describe('small files in a directory the writer made', () => {
     expect(ownerOf('sgid/directory-group')).toBe(`${own.uid}:${other}`);
     expect(ownerOf('plain/other-group')).toBe(`${own.uid}:${other}`);
     expect(ownerOf('sgid/own-group')).toBe(`${own.uid}:${own.gid}`);
+  });
+
+  test.each([
+    ['write', fs.writeSync, 'ENOSPC', 'FCP_ERR_NO_SPACE'],
+    ['finish', fs.futimesSync, 'EIO', 'FCP_ERR_IO'],
+  ] as const)('that fail to %s leave nothing under their name, and say which step failed', async (step, call, errno, code) => {
+    const writer = new FileWriter(await loadXxhash(), () => undefined);
+    writer.createDirectory(Buffer.from(path.join(dir, 'new')), 0o755, mtimeNs, Buffer.from('new'));
+    (call as unknown as jest.Mock).mockImplementationOnce(() => {
+      throw Object.assign(new Error(`${errno}: it failed`), { code: errno });
+    });
+    expect(() => write(writer, 'new/f', 'lost')).toThrow(expect.objectContaining({ code, message: expect.stringContaining(`cannot ${step} `) }));
+    expect(fs.readdirSync(path.join(dir, 'new'))).toEqual([]);
+    write(writer, 'new/g', 'kept');
+    expect(fs.readFileSync(path.join(dir, 'new', 'g'), 'utf8')).toBe('kept');
   });
 
   test('replace a name taken after all (another writer) through a temporary, as anywhere else', async () => {
