@@ -78,10 +78,11 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
     role: 'fcp',
     command: (d, out) => [NODE, FCP, '-q', '-r', '-F', config, '--fcpd-path', fcpd.ours, ...options, ...ends(d, out)],
   });
-  const tar = (d: DataSet, out: string): string =>
+  // `first`: what the remote command runs before its tar (the floor's fcpd start).
+  const tar = (d: DataSet, out: string, first = ''): string =>
     direction === 'push'
-      ? `tar -C ${path.dirname(d.path)} -cf - ${d.name} | ${ssh} ${host} tar -C ${out} -xf -`
-      : `${ssh} ${host} tar -C ${path.dirname(d.path)} -cf - ${d.name} | tar -C ${out} -xf -`;
+      ? `tar -C ${path.dirname(d.path)} -cf - ${d.name} | ${ssh} ${host} ${remote(first, `tar -C ${out} -xf -`)}`
+      : `${ssh} ${host} ${remote(first, `tar -C ${path.dirname(d.path)} -cf - ${d.name}`)} | tar -C ${out} -xf -`;
   const tools: Tool[] = [
     ...(noScp ? [] : [{ label: 'scp', role: 'baseline' as const, command: (d: DataSet, out: string) => ['scp', '-q', '-r', '-F', config, ...ends(d, out)] }]),
     { label: 'rsync -a -e ssh', role: 'peer', command: (d, out) => { const [from, to] = ends(d, out); return ['rsync', '-a', '-e', ssh, from, `${to}/`]; } },
@@ -98,6 +99,8 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
     fcp('fcp -n 8', '-n', '8'),
     fcp('fcp -n 16', '-n', '16'),
   ];
+  // The tree's floor of fcp's shape: tar's own copy, plus what fcp cannot avoid before its first byte.
+  if (data.directory && !data.many) tools.push({ label: TREE_SHAPE_FLOOR, role: 'floor', command: (d, out) => ['bash', '-c', `${oneRoundTrip(ssh, host)} && ${tar(d, out, FCPD_START)}`] });
   if (link.name === 'loopback') {
     // Two Node processes on this machine with nothing but sockets between them: the engine's shape.
     const floor = (label: string, flags: string): Tool => ({ label, role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), flags] });
@@ -115,6 +118,22 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
     }
   }
   return tools;
+}
+
+const TREE_SHAPE_FLOOR = "floor: fcp's shape, tar c | ssh tar x with fcpd's start before tar and a TCP connect and one round trip first";
+/** fcpd's start as the remote command of fcp's launch runs it (Node, fcpd's bundle and its code cache), before the floor's tar. */
+const FCPD_START = `${NODE} ${path.join(REPO, 'bin', 'fcpd')} --version >/dev/null`;
+
+/** The remote command: `first`, then `command`, quoted for the remote shell. */
+const remote = (first: string, command: string): string => (first ? `'${first} && ${command}'` : command);
+
+/**
+ * A TCP connect to the host's sshd and one request and answer (bash's /dev/tcp: sshd sends its
+ * banner, reads a line that is no SSH identification, and closes), as fcp's control connection
+ * to fcpd costs before its first byte: two round trips on the link, none of an SSH login.
+ */
+function oneRoundTrip(ssh: string, host: string): string {
+  return `hp=$(${ssh} -G ${host} | awk '/^hostname /{h=$2} /^port /{p=$2} END{print h "/" p}') && exec 3<>/dev/tcp/$hp && printf 'x\\r\\n' >&3 && cat <&3 >/dev/null && exec 3<&-`;
 }
 
 /**
