@@ -5,14 +5,10 @@
  *   Node.js but no fcpd (README "Modes"), where it runs as `node fcpd.js`; but for the native ones a
  *   two-way side loads when it opens (better-sqlite3, @parcel/watcher): from node_modules, where
  *   fcp is installed;
- * - dist/fcp.js: fcp and its dependencies, but ssh2 and the native parts, which load from
- *   node_modules: ssh2's optional bindings (its crypto binding, and cpu-features, which picks its
- *   cipher order), better-sqlite3 and @parcel/watcher;
- * - dist/fcp-ssh2.js: ssh2 and its dependencies, which fcp.js loads when it first opens an SSH
- *   connection, with a code cache of its own (loading it from node_modules took about 65 ms of
- *   every copy over SSH; bundled and cached, it loads while the first TCP handshake is under way).
- *   Apart so that what never logs in (a local copy, --version, --help) does not read it: it was a
- *   third of fcp.js (0.45 of 1.37 MB), and a code cache written after a copy over SSH held it too;
+ * - dist/fcp.js: fcp and its dependencies, ssh2 included (loading it from node_modules took about
+ *   65 ms of every copy over SSH, on the way to the login; in the bundle it is in the V8 code
+ *   cache), but the native parts, which load from node_modules: ssh2's optional bindings (its
+ *   crypto binding, and cpu-features, which picks its cipher order), better-sqlite3 and @parcel/watcher;
  * - dist/fcp-track.js: fcp-track likewise (its status of 100,000 files has 2 s, start-up included).
  */
 import { build, Plugin } from 'esbuild';
@@ -77,20 +73,7 @@ const lazyChildProcess: Plugin = {
     });
   },
 };
-/** ssh2's bundle, beside fcp.js and fcp-track.js. */
-const SSH2_PART = 'fcp-ssh2.js';
-/** What fcp.js and fcp-track.js have for ssh2: the part, loaded through bin/'s code cache loader (dist/src/cli/codeCache.js). */
-const SSH2_LOADER = `module.exports = require('./src/cli/codeCache.js').loadPart(require('path').join(__dirname, ${JSON.stringify(SSH2_PART)}), 'fcp-ssh2');`;
-const ssh2Apart: Plugin = {
-  name: 'ssh2-apart',
-  setup(build) {
-    build.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'ssh2-apart' }));
-    build.onResolve({ filter: /^\.\/src\/cli\/codeCache\.js$/, namespace: 'ssh2-apart' }, (args) => ({ path: args.path, external: true }));
-    build.onLoad({ filter: /.*/, namespace: 'ssh2-apart' }, () => ({ contents: SSH2_LOADER, loader: 'js' }));
-  },
-};
-const nativeExternal = ['cpu-features', ...sideNative];
-const native = { external: nativeExternal, plugins: [ssh2Apart, lazyChildProcess] };
+const native = { external: ['cpu-features', ...sideNative], plugins: [ssh2InBundle, lazyChildProcess] };
 
 async function main(): Promise<void> {
   await build({ ...common, entryPoints: [path.join(cli, 'fcpdEntry.js')], outfile: fcpd, define: { FCP_BUNDLED_VERSION: JSON.stringify(version) }, external: sideNative, plugins: [lazyChildProcess] });
@@ -98,8 +81,7 @@ async function main(): Promise<void> {
   // Plugins need esbuild's asynchronous API.
   await build({ ...common, ...native, entryPoints: [path.join(cli, 'fcpEntry.js')], outfile: path.join(root, 'dist', 'fcp.js') });
   await build({ ...common, ...native, entryPoints: [path.join(cli, 'fcpTrackEntry.js')], outfile: path.join(root, 'dist', 'fcp-track.js') });
-  await build({ ...common, external: nativeExternal, plugins: [ssh2InBundle], stdin: { contents: "module.exports = require('ssh2');", resolveDir: root, sourcefile: 'fcp-ssh2-entry.js' }, outfile: path.join(root, 'dist', SSH2_PART) });
-  for (const name of ['fcpd.js', 'fcp.js', 'fcp-track.js', SSH2_PART]) checkAscii(path.join(root, 'dist', name));
+  for (const name of ['fcpd.js', 'fcp.js', 'fcp-track.js']) checkAscii(path.join(root, 'dist', name));
 }
 
 main().catch((err: unknown) => {

@@ -135,20 +135,6 @@ function makeDirectory(dir: string): void {
   }
 }
 
-/** The saves of the parts loaded so far (loadPart): the command's own save runs them. */
-const partSaves: Array<(kind: string) => void> = [];
-
-/**
- * A part of a command's code kept in a bundle of its own (dist/fcp-ssh2.js: ssh2, which a local
- * copy, --version and --help never run), loaded when first required, the same way and with a cache
- * of its own, which is saved when the command's is. Returns its exports.
- */
-export function loadPart(bundle: string, name: string): unknown {
-  const part = loadWithCodeCache(bundle, name);
-  partSaves.push(part.save);
-  return part.exports;
-}
-
 export function loadWithCodeCache(bundle: string, name: string): Loaded {
   // ASCII (scripts/bundle.ts checks): latin1 reads it without decoding, into a one-byte string.
   const source = fs.readFileSync(bundle, 'latin1');
@@ -162,7 +148,6 @@ export function loadWithCodeCache(bundle: string, name: string): Loaded {
   const load = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
   load(loaded.exports, Module.createRequire(bundle), loaded, bundle, path.dirname(bundle));
   const save = (kind = ''): void => {
-    for (const saveOf of partSaves.splice(0)) saveOf(kind);
     const used = cached !== undefined && !script.cachedDataRejected;
     if (used && cached.kinds.includes(kind)) return;
     const kinds = used ? [...cached.kinds, kind] : [kind];

@@ -27,7 +27,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'ut
 test('npm pack builds what it ships: prepack is the build, which bundles fcpd', () => {
   expect(manifest.scripts.prepack).toBe('npm run build');
   expect(manifest.scripts.build).toMatch(/tsc -p tsconfig\.build\.json && node dist\/scripts\/bundle\.js/);
-  expect(manifest.files).toEqual(expect.arrayContaining(['bin/', 'dist/src/', 'dist/fcpd.js', 'dist/fcp.js', 'dist/fcp-ssh2.js']));
+  expect(manifest.files).toEqual(expect.arrayContaining(['bin/', 'dist/src/', 'dist/fcpd.js']));
 });
 
 /**
@@ -58,8 +58,6 @@ test('npm install -g of the tarball gives a working fcp and fcpd', () => {
 
   const installed = path.join(prefix, 'lib', 'node_modules', manifest.name);
   expect(fs.statSync(path.join(installed, 'dist', 'fcpd.js')).mode & 0o111).not.toBe(0);
-  // ssh2's part of fcp (scripts/bundle.ts), which fcp.js loads when it first uses SSH, is shipped beside it.
-  expect(fs.statSync(path.join(installed, 'dist', 'fcp-ssh2.js')).size).toBeGreaterThan(0);
   for (const name of ['fcp', 'fcpd']) {
     const run = spawnSync(path.join(prefix, 'bin', name), ['--version'], { encoding: 'utf8' });
     expect({ name, status: run.status, stdout: run.stdout.trim() }).toEqual({ name, status: 0, stdout: `${manifest.version} (protocol 1..1)` });

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadPart, loadWithCodeCache } from '../../../src/cli/codeCache';
+import { loadWithCodeCache } from '../../../src/cli/codeCache';
 
 let dir: string;
 const saved = process.env.XDG_CACHE_HOME;
@@ -130,23 +130,3 @@ function readOwner(file: string): string {
   const lines = fs.readFileSync(file).toString('latin1').split('\n');
   return Buffer.from(lines[1]!, 'hex').toString();
 }
-
-test("a part loaded by a bundle (loadPart) gets a cache of its own, written when the bundle's save runs, then used", () => {
-  const bundle = writeBundle('main');
-  const partFile = writeBundle('part', 'part.js');
-  const first = loadWithCodeCache(bundle, 'test');
-  expect((loadPart(partFile, 'test-part') as { run(): string }).run()).toBe('part');
-  expect(caches()).toEqual([]);
-  first.save('ssh');
-  expect(caches()).toEqual([expect.stringMatching(/^test-[0-9a-f]{16}\.v8cache$/), expect.stringMatching(/^test-part-[0-9a-f]{16}\.v8cache$/)]);
-  const partCache = path.join(dir, 'cache', 'fcp', caches()[1]!);
-  const written = fs.readFileSync(partCache);
-  expect(written.toString('latin1').split('\n')[0]).toMatch(/ ssh$/);
-
-  // The next run: the part's cache is used (nothing to save), and a save without parts loaded leaves it.
-  const second = loadWithCodeCache(bundle, 'test');
-  expect((loadPart(partFile, 'test-part') as { run(): string }).run()).toBe('part');
-  second.save('ssh');
-  loadWithCodeCache(bundle, 'test').save('ssh');
-  expect(fs.readFileSync(partCache).equals(written)).toBe(true);
-});
