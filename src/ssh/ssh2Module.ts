@@ -1,6 +1,6 @@
 /**
  * ssh2, loaded when first needed. Its modules take a while to run (65 ms from node_modules; less
- * from dist/fcp-ssh2.js, the bundle of its own that dist/fcp.js loads with a code cache): they run while the first TCP
+ * from dist/fcp.js, where it is bundled and in the code cache): they run while the first TCP
  * handshake is under way (sshClient.ts connectSsh) rather than before it starts. Apart from
  * sshClient.ts so that fcp's entry can ask whether SSH was used without loading the SSH client
  * (and the child_process, net and stream modules it needs), which a local copy never uses.
