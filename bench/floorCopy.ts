@@ -266,36 +266,46 @@ async function sendTreeMeta(source: string, port: number, host: string, aes: boo
   socket.end();
 }
 
-/** meta: makes each directory, and opens, writes, sets the mtime of and closes each file, as the records come. */
-function receiveTreeMeta(socket: net.Socket, destination: string, aes: boolean, done: () => void): void {
+/**
+ * Calls `record` for each whole record of a tree's stream (kind u8, name length u16, size u32, then
+ * `header - 7` bytes of the format's own, the name, the bytes), as the records come; `done` at the end.
+ */
+function onRecords(socket: net.Socket, aes: boolean, header: number, record: (stash: Buffer, at: number, nameLength: number, size: number) => void, done: () => void): void {
   const open = decryptor(aes);
-  const create = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
   let stash: Buffer = Buffer.alloc(0);
   socket.on('data', (data: Buffer) => {
     stash = stash.length === 0 ? open(data) : Buffer.concat([stash, open(data)]);
     let at = 0;
-    while (stash.length - at >= META_HEADER) {
+    while (stash.length - at >= header) {
       const nameLength = stash.readUInt16BE(at + 1);
       const size = stash.readUInt32BE(at + 3);
-      const end = at + META_HEADER + nameLength + size;
+      const end = at + header + nameLength + size;
       if (end > stash.length) break;
-      // The top directory's name is empty: it is the destination itself.
-      const target = nameLength === 0 ? destination : `${destination}/${stash.toString('utf8', at + META_HEADER, at + META_HEADER + nameLength)}`;
-      const mode = stash.readUInt16BE(at + 7);
-      if (stash[at] === KIND_DIR) {
-        fs.mkdirSync(target, { mode });
-      } else {
-        const mtime = stash.readUInt32BE(at + 9) + stash.readUInt32BE(at + 13) / 1e9;
-        const fd = fs.openSync(target, create, mode);
-        for (let written = 0; written < size; ) written += fs.writeSync(fd, stash, at + META_HEADER + nameLength + written, size - written);
-        fs.futimesSync(fd, mtime, mtime);
-        fs.closeSync(fd);
-      }
+      record(stash, at, nameLength, size);
       at = end;
     }
     stash = stash.subarray(at);
   });
   socket.on('end', done);
+}
+
+/** meta: makes each directory, and opens, writes, sets the mtime of and closes each file, as the records come. */
+function receiveTreeMeta(socket: net.Socket, destination: string, aes: boolean, done: () => void): void {
+  const create = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  onRecords(socket, aes, META_HEADER, (stash, at, nameLength, size) => {
+    // The top directory's name is empty: it is the destination itself.
+    const target = nameLength === 0 ? destination : `${destination}/${stash.toString('utf8', at + META_HEADER, at + META_HEADER + nameLength)}`;
+    const mode = stash.readUInt16BE(at + 7);
+    if (stash[at] === KIND_DIR) {
+      fs.mkdirSync(target, { mode });
+    } else {
+      const mtime = stash.readUInt32BE(at + 9) + stash.readUInt32BE(at + 13) / 1e9;
+      const fd = fs.openSync(target, create, mode);
+      for (let written = 0; written < size; ) written += fs.writeSync(fd, stash, at + META_HEADER + nameLength + written, size - written);
+      fs.futimesSync(fd, mtime, mtime);
+      fs.closeSync(fd);
+    }
+  }, done);
 }
 
 /**
@@ -382,29 +392,16 @@ function receiveFile(socket: net.Socket, fd: number, options: Options, done: () 
 }
 
 function receiveTree(socket: net.Socket, destination: string, aes: boolean, done: () => void): void {
-  const open = decryptor(aes);
-  let stash: Buffer = Buffer.alloc(0);
-  socket.on('data', (data: Buffer) => {
-    stash = stash.length === 0 ? open(data) : Buffer.concat([stash, open(data)]);
-    let at = 0;
-    while (stash.length - at >= HEADER) {
-      const nameLength = stash.readUInt16BE(at + 1);
-      const size = stash.readUInt32BE(at + 3);
-      const end = at + HEADER + nameLength + size;
-      if (end > stash.length) break;
-      const target = path.join(destination, stash.toString('utf8', at + HEADER, at + HEADER + nameLength));
-      if (stash[at] === KIND_DIR) {
-        fs.mkdirSync(target, { recursive: true });
-      } else {
-        const fd = fs.openSync(target, 'w');
-        fs.writeSync(fd, stash, at + HEADER + nameLength, size);
-        fs.closeSync(fd);
-      }
-      at = end;
+  onRecords(socket, aes, HEADER, (stash, at, nameLength, size) => {
+    const target = path.join(destination, stash.toString('utf8', at + HEADER, at + HEADER + nameLength));
+    if (stash[at] === KIND_DIR) {
+      fs.mkdirSync(target, { recursive: true });
+    } else {
+      const fd = fs.openSync(target, 'w');
+      fs.writeSync(fd, stash, at + HEADER + nameLength, size);
+      fs.closeSync(fd);
     }
-    stash = stash.subarray(at);
-  });
-  socket.on('end', done);
+  }, done);
 }
 
 function receive(kind: string, destination: string, route: Route, options: Options): void {

@@ -51,32 +51,36 @@ export class LeanStat {
     readonly ctimeNs: bigint,
   ) {}
 
+  private isOfType(type: number): boolean {
+    return (this.mode & S_IFMT) === type;
+  }
+
   isDirectory(): boolean {
-    return (this.mode & S_IFMT) === S_IFDIR;
+    return this.isOfType(S_IFDIR);
   }
 
   isFile(): boolean {
-    return (this.mode & S_IFMT) === S_IFREG;
+    return this.isOfType(S_IFREG);
   }
 
   isSymbolicLink(): boolean {
-    return (this.mode & S_IFMT) === S_IFLNK;
+    return this.isOfType(S_IFLNK);
   }
 
   isFIFO(): boolean {
-    return (this.mode & S_IFMT) === S_IFIFO;
+    return this.isOfType(S_IFIFO);
   }
 
   isSocket(): boolean {
-    return (this.mode & S_IFMT) === S_IFSOCK;
+    return this.isOfType(S_IFSOCK);
   }
 
   isCharacterDevice(): boolean {
-    return (this.mode & S_IFMT) === S_IFCHR;
+    return this.isOfType(S_IFCHR);
   }
 
   isBlockDevice(): boolean {
-    return (this.mode & S_IFMT) === S_IFBLK;
+    return this.isOfType(S_IFBLK);
   }
 }
 
