@@ -46,6 +46,8 @@ const MIGRATIONS: readonly string[] = [
   // 3: the file's device and inode when recorded (a rename is the same inode under a new name); rows before it have none.
   `ALTER TABLE side ADD COLUMN dev INTEGER;
    ALTER TABLE side ADD COLUMN ino INTEGER;`,
+  // 4: rows by inode: a narrowed listing finds the recorded name of an entry renamed from outside its scope.
+  `CREATE INDEX side_inode ON side (ino);`,
 ];
 export const TWO_WAY_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -198,6 +200,11 @@ export class TwoWayDb {
       for (const path of paths) rows.push(...(select.all(Buffer.from(path, 'latin1'), Buffer.from(`${path}/`, 'latin1'), Buffer.from(`${path}0`, 'latin1')) as Row[]));
     });
     return byPath(rows);
+  }
+
+  /** The rows recorded with this device and inode (one, or none; more for hard links). */
+  recordedAs(dev: number, ino: number): Recorded[] {
+    return this.guarded(() => (this.db.prepare(`SELECT ${ROW_COLUMNS} FROM side WHERE ino = ? AND dev = ?`).raw(true).all(ino, dev) as Row[]).map(recordedOf));
   }
 
   /** Writes these paths and forgets those, in one transaction. */

@@ -10,7 +10,7 @@ import type { Recorded } from '../state/twoWayDb';
 import { TwoWayDb } from '../state/twoWayDb';
 import type { PathFilter } from '../sync/filter';
 import { makeNode, NodeOp } from './nodeOps';
-import { FileState, listSide, SideListing, SideMove, walkedOf, under } from './sideListing';
+import { FileState, listSide, renameOrigins, SideListing, SideMove, walkedOf, under, walkFiles } from './sideListing';
 import { renameUnchanged } from './sideRename';
 import { ChangedPaths, Scope, unionScope } from './scope';
 import { SWEEP_SLICES } from './constants';
@@ -89,13 +89,12 @@ export class LocalSide implements TwoWaySide {
 
   async list(tree: boolean): Promise<SideListing> {
     this.takeChanges();
-    return this.listIn(tree, 'whole');
+    return (await this.listIn(tree, 'whole')).listing;
   }
 
   async listNarrowed(tree: boolean, asked: Scope, sweep: boolean): Promise<{ listing: SideListing; scope: Scope }> {
     // Asked for whole (too many paths), it sweeps for nothing.
-    const scope = asked === 'whole' ? (this.takeChanges(), asked) : unionScope(this.ownScope(tree, sweep), asked);
-    return { listing: await this.listIn(tree, scope), scope };
+    return this.listIn(tree, asked === 'whole' ? (this.takeChanges(), asked) : unionScope(this.ownScope(tree, sweep), asked));
   }
 
   /** A listing begins: the paths events named since the last one, or whole (no events, or some lost); later events are the next listing's. */
@@ -119,13 +118,25 @@ export class LocalSide implements TwoWaySide {
     return unionScope(named === 'whole' ? new Set() : named, swept);
   }
 
-  /** Lists the side over `scope` (its changes already taken). */
-  async listIn(tree: boolean, scope: Scope): Promise<SideListing> {
-    const records = scope === 'whole' ? this.db.all() : this.db.within(scope);
-    const { listing, restamped } = await listSide(this.root, this.filter, records, tree, scope);
+  /**
+   * Lists the side over `scope` (its changes already taken), and over the old names of renames
+   * into it from outside it (renameOrigins): the listing and the scope it covers (`scope` itself
+   * when nothing was added).
+   */
+  async listIn(tree: boolean, scope: Scope): Promise<{ listing: SideListing; scope: Scope }> {
+    const recordsIn = (covered: Scope): Map<string, Recorded> => (covered === 'whole' ? this.db.all() : this.db.within(covered));
+    let walked = walkFiles(this.root, this.filter, tree, scope);
+    let records = recordsIn(scope);
+    const origins = scope === 'whole' ? [] : renameOrigins(walked.files, records, scope, (dev, ino) => this.db.recordedAs(dev, ino));
+    if (origins.length > 0) {
+      scope = unionScope(scope, new Set(origins));
+      walked = walkFiles(this.root, this.filter, tree, scope);
+      records = recordsIn(scope);
+    }
+    const { listing, restamped } = await listSide(this.root, this.filter, records, tree, scope, walked);
     this.db.update(restamped);
     this.listed = new Map(listing.files);
-    return listing;
+    return { listing, scope };
   }
 
   /** Each row with the device and inode of this side's file when it is the row's (its renames are told by them). */

@@ -30,6 +30,9 @@ function identity(stamp: Stamp): string {
   return `${stamp.kind}:${stamp.dev}:${stamp.ino}${same}`;
 }
 
+/** Whether two stamps are one entry by the rule above (the same kind, device and inode; a file's size and mtime too). */
+export const sameEntry = (a: Stamp, b: Stamp): boolean => identity(a) === identity(b);
+
 export function detectRenames(vanished: ReadonlyMap<string, Stamp>, appeared: ReadonlyMap<string, Stamp>): Rename[] {
   const gone = new Map<string, string>();
   for (const [path, stamp] of vanished) {

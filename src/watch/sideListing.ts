@@ -16,9 +16,9 @@ import type { Recorded } from '../state/twoWayDb';
 import { FilterRule, PathFilter } from '../sync/filter';
 import { hashFile } from '../track/folder';
 import { DIR_HASH, DIR_STATE, isNode, LINK_STATE, linkVersionHash, NodeKind, nodeKindOf } from './entryKinds';
-import { detectRenames, Stamp } from './renames';
+import { detectRenames, sameEntry, Stamp } from './renames';
 import { EVERY_PATH, inRange, PathRange, reachesBelow } from './pathRange';
-import { Scope, topPaths } from './scope';
+import { inScope, Scope, topPaths } from './scope';
 
 /** A file as a side holds it; mtime in microseconds (what a receiver sets: compare.ts sameTime). */
 export interface FileState {
@@ -194,6 +194,25 @@ export function movesOf(walked: ReadonlyMap<string, WalkedFile>, records: Readon
   return vanished.size === 0 ? [] : detectRenames(vanished, appeared).map(({ from, to }) => ({ from, to }));
 }
 
+/**
+ * The recorded paths outside a narrowed walk's scope whose entry the walk found under an unrecorded
+ * name in it (renames.ts: the same kind, device and inode; a file's size and mtime too): renames
+ * whose old name no event of this listing named. The events of one rename can fall in two rounds
+ * (a directory made and named in one, an entry moved into it before the round walked it), so a
+ * listing takes these paths in rather than see a new file, and the old name's deletion next round.
+ * `recordedAs`: the record's rows of a device and inode.
+ */
+export function renameOrigins(walked: ReadonlyMap<string, WalkedFile>, records: ReadonlyMap<string, Recorded>, scope: ReadonlySet<string>, recordedAs: (dev: number, ino: number) => readonly Recorded[]): string[] {
+  const origins: string[] = [];
+  for (const [path, file] of walked) {
+    if (records.has(path)) continue;
+    for (const row of recordedAs(file.dev, file.ino)) {
+      if (!inScope(row.path, scope) && sameEntry(stampOf({ ...row, dev: file.dev, ino: file.ino }), stampOf(file))) origins.push(row.path);
+    }
+  }
+  return origins;
+}
+
 /** The recorded row each path a rename brought in was recorded under: a renamed directory's contents are their recorded selves below its new name. */
 function movedRows(moved: readonly SideMove[], records: ReadonlyMap<string, Recorded>): Map<string, Recorded> {
   const rows = new Map<string, Recorded>();
@@ -212,10 +231,10 @@ function movedRows(moved: readonly SideMove[], records: ReadonlyMap<string, Reco
  * 3, or after the file was renamed again): the side writes them, so that a later rename is told.
  * Without `tree` the record's rows of directories and symlinks are left out (a peer without
  * TWO_WAY_TREE): they are neither listed nor taken for deleted. With a scope, `allRecords` are
- * the rows within it, and only its paths are walked (a narrowed listing, scope.ts).
+ * the rows within it, and only its paths are walked (a narrowed listing, scope.ts); `walked`: that
+ * walk, when the caller made it already.
  */
-export async function listSide(root: Buffer, filter: PathFilter, allRecords: Map<string, Recorded>, tree = false, scope: Scope = 'whole'): Promise<{ listing: SideListing; restamped: Recorded[] }> {
-  const walked = walkFiles(root, filter, tree, scope);
+export async function listSide(root: Buffer, filter: PathFilter, allRecords: Map<string, Recorded>, tree = false, scope: Scope = 'whole', walked = walkFiles(root, filter, tree, scope)): Promise<{ listing: SideListing; restamped: Recorded[] }> {
   const records = tree ? allRecords : new Map([...allRecords].filter(([, row]) => !isNode(row.mode)));
   const moved = movesOf(walked.files, records);
   const movedFrom = movedRows(moved, records);

@@ -293,14 +293,21 @@ export type RoundListing = 'whole' | 'swept' | 'narrowed';
 /**
  * Both sides listed: whole, or narrowed (to the paths events named, and with a sweep those that
  * differ from the records): the side there over the paths here and its own, then this side over
- * the scope that came back (whole when the side there listed whole).
+ * the scope that came back (whole when the side there listed whole). When this side's listing took
+ * in more (the old name of a rename into the scope), the side there is listed again over that, and
+ * so on: each time the scope grows, up to whole.
  */
 async function listBoth({ here, there }: RoundSides, tree: boolean, how: RoundListing): Promise<[SideListing, SideListing]> {
   // A listing takes this side's events' paths, whatever it covers.
   const mine = how === 'whole' ? (here.takeChanges(), 'whole') : here.ownScope(tree, how === 'swept');
-  if (mine === 'whole') return Promise.all([here.listIn(tree, 'whole'), there.list(tree)]);
-  const theirs = await there.listNarrowed(tree, mine, how === 'swept');
-  return [await here.listIn(tree, theirs.scope), theirs.listing];
+  if (mine === 'whole') return Promise.all([here.listIn(tree, 'whole').then(({ listing }) => listing), there.list(tree)]);
+  let theirs = await there.listNarrowed(tree, mine, how === 'swept');
+  for (;;) {
+    const ours = await here.listIn(tree, theirs.scope);
+    if (ours.scope === theirs.scope) return [ours.listing, theirs.listing];
+    if (ours.scope === 'whole') return [ours.listing, await there.list(tree)];
+    theirs = await there.listNarrowed(tree, ours.scope, false);
+  }
 }
 
 /** One round, its sides listed as `how` says where they can be; rejects when a side or a move failed on the link (what was recorded stays). */

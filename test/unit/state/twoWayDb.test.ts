@@ -63,6 +63,14 @@ test('a row keeps its device and inode (schema 3), a row without them has none',
   again.close();
 });
 
+test('rows are found by device and inode (schema 4: a rename from outside a narrowed listing)', () => {
+  const db = TwoWayDb.open(path.join(dir, 'pair.db'), root, quiet);
+  db.update([{ ...recorded('a'), dev: 2049, ino: 7 }, { ...recorded('b'), dev: 2050, ino: 7 }, { ...recorded('c'), dev: 2049, ino: 8 }, recorded('d')]);
+  expect(db.recordedAs(2049, 7)).toEqual([{ ...recorded('a'), dev: 2049, ino: 7 }]);
+  expect(db.recordedAs(2049, 9)).toEqual([]);
+  db.close();
+});
+
 test('a record opened for another directory under the same name is emptied, and says so', () => {
   const file = path.join(dir, 'pair.db');
   const db = TwoWayDb.open(file, root, quiet);

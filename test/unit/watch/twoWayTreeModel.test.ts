@@ -357,6 +357,22 @@ describe('narrowed rounds, named cases', () => {
     expect(await pair.round()).toMatchObject({ pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0 });
   });
 
+  test.each(['a', 'b'] as const)('a rename on %s from a name no event of the round named (into a directory made and named just before) is made as a rename on the other side', async (side) => {
+    const other: Side = side === 'a' ? 'b' : 'a';
+    const inode = fs.statSync(at(other, 'g')).ino;
+    fs.mkdirSync(at(side, 'archive'));
+    pair.heard(side, 'archive');
+    fs.renameSync(at(side, 'g'), at(side, 'archive/g'));
+    const done = await pair.round('narrowed');
+    expect(done).toMatchObject({ pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: side === 'b' ? 1 : 0, renamedThere: side === 'a' ? 1 : 0, conflicts: [] });
+    expect(treeOf(pair.roots[other])).toEqual({ archive: 'dir', 'archive/g': 'file:g', d: 'dir', 'd/f': 'file:f' });
+    expect(treeOf(pair.roots[side])).toEqual(treeOf(pair.roots[other]));
+    expect(fs.statSync(at(other, 'archive/g')).ino).toBe(inode);
+    // The old name's event comes a round late: nothing is left to do.
+    pair.heard(side, 'g');
+    expect(await pair.round('narrowed')).toMatchObject({ pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0 });
+  });
+
   test('a scope path under a symlink is not followed', async () => {
     fs.mkdirSync(path.join(path.dirname(pair.roots.a), 'outside'));
     fs.writeFileSync(path.join(path.dirname(pair.roots.a), 'outside', 'secret'), 's');
