@@ -3,7 +3,7 @@
  * copy must make, from one Node process, with nothing else: no walk stream, no protocol machines,
  * no messages between a sender and a receiver, no events, no journals, no checks.
  *
- * Usage: localFloor.js [--threads] SRC DST (DST must not exist; SRC a file or a directory)
+ * Usage: localFloor.js [--threads | --lean | --binding | --copy-file] SRC DST (DST must not exist; SRC a file or a directory)
  *   A file of at most SMALL_MAX bytes is done as fcp does one, on the main thread with synchronous
  *   calls: lstat (the walk), open, read, fstat, close the source; xxh64 of its bytes; open the
  *   destination (O_EXCL), write, futimes, close. A larger file goes as fcp's chunks do: STREAMS
@@ -17,6 +17,18 @@
  *   records of each full slot, in order. The hand-over is an Atomics.store and notify a slot, and
  *   the wait of the side that ran ahead; both threads print where their time went (stderr, with
  *   FLOOR_TIMES=1). A large file drains the ring and is copied on the main thread, as above.
+ *
+ * Cheaper calls for a small file, each keeping what fcp keeps (content, mode, nanosecond mtime, an
+ * xxh64 of the bytes; issue 14's seventh round, docs/BENCHMARKS.md "Local copies"):
+ * --lean       the lstat and fstat from Node's fs binding into its shared array, as fcp's leanStat
+ *              takes them (no BigIntStats and Dates a file); the other calls as above.
+ * --binding    every call of a small file (lstat, open, read, fstat, close; open, write, futimes,
+ *              close) straight to Node's fs binding: none of fs's argument checks and wrappers, the
+ *              least JavaScript a Node process can put around the same system calls.
+ * --copy-file  the kernel copies the bytes (fs.copyFileSync, COPYFILE_EXCL: libuv's open, fstat,
+ *              open, fchmod, copy_file_range, close, close), the source is read for its xxh64
+ *              (open, read, close), the mtime set by path (utimensat): fewer bytes through user
+ *              space, more calls.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,25 +43,105 @@ const read = promisify(fs.read);
 const write = promisify(fs.write);
 
 const small = Buffer.allocUnsafeSlow(SMALL_MAX);
+const seconds = (ns: bigint): number => Number(ns) / 1e9;
 
-function copySmall(xxh: XXHashAPI, source: string, target: string, stat: fs.BigIntStats): void {
-  const size = Number(stat.size);
+/** How a small file's calls are made: Node's fs functions, or its binding (--lean: the stats only; --binding: every call), or --copy-file. */
+type Calls = 'fs' | 'lean' | 'binding' | 'copy-file';
+
+/** What the floor needs of a stat: type and permission bits, size, times in seconds. */
+interface FloorStat {
+  mode: number;
+  size: number;
+  atime: number;
+  mtime: number;
+}
+
+/** Node 20's fs binding, as lib/fs.js calls it for the synchronous functions (bench only: an internal interface). */
+interface FsBinding {
+  lstat(path: string, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array;
+  fstat(fd: number, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array;
+  open(path: string, flags: number, mode: number): number;
+  read(fd: number, buffer: Buffer, offset: number, length: number, position: number): number;
+  writeBuffer(fd: number, buffer: Buffer, offset: number, length: number, position: number, request: undefined, context: { errno?: number }): number;
+  futimes(fd: number, atime: number, mtime: number): void;
+  close(fd: number): void;
+}
+
+const binding = (process as unknown as { binding(name: string): FsBinding }).binding('fs');
+
+/** The binding's stat array (node's src/node_file.h FsStatsOffset). */
+const MODE = 1;
+const SIZE = 8;
+const ATIME_SEC = 10;
+const MTIME_SEC = 12;
+
+const fromArray = (values: BigInt64Array): FloorStat => ({
+  mode: Number(values[MODE]),
+  size: Number(values[SIZE]),
+  atime: Number(values[ATIME_SEC]) + Number(values[ATIME_SEC + 1]) / 1e9,
+  mtime: Number(values[MTIME_SEC]) + Number(values[MTIME_SEC + 1]) / 1e9,
+});
+
+function floorStat(calls: Calls, source: string): FloorStat {
+  if (calls === 'lean' || calls === 'binding') return fromArray(binding.lstat(source, true, undefined, true));
+  const stat = fs.lstatSync(source, { bigint: true });
+  return { mode: Number(stat.mode), size: Number(stat.size), atime: seconds(stat.atimeNs), mtime: seconds(stat.mtimeNs) };
+}
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, S_IFMT, S_IFDIR, S_IFLNK } = fs.constants;
+const CREATE = O_WRONLY | O_CREAT | O_EXCL;
+
+/** --binding: the calls of copySmall, each straight to the binding. */
+function copySmallBound(xxh: XXHashAPI, source: string, target: string, stat: FloorStat): void {
+  const size = stat.size;
   const data = small.subarray(0, size);
-  const input = fs.openSync(source, fs.constants.O_RDONLY);
-  for (let filled = 0; filled < size; ) filled += fs.readSync(input, data, filled, size - filled, filled);
-  fs.fstatSync(input, { bigint: true });
+  const input = binding.open(source, O_RDONLY, 0);
+  for (let filled = 0; filled < size; ) filled += binding.read(input, data, filled, size - filled, filled);
+  binding.fstat(input, true, undefined, false);
+  binding.close(input);
+  xxh.h64Raw(data);
+  const output = binding.open(target, CREATE, stat.mode & 0o7777);
+  const context: { errno?: number } = {};
+  for (let written = 0; written < size; ) {
+    written += binding.writeBuffer(output, data, written, size - written, written, undefined, context);
+    if (context.errno !== undefined) throw new Error(`write of ${target} failed (errno ${context.errno})`);
+  }
+  binding.futimes(output, stat.atime, stat.mtime);
+  binding.close(output);
+}
+
+/** --copy-file: the kernel copies (mode included), the source is read for its hash, the mtime set by path. */
+function copySmallByKernel(xxh: XXHashAPI, source: string, target: string, stat: FloorStat): void {
+  const data = small.subarray(0, stat.size);
+  const input = fs.openSync(source, O_RDONLY);
+  for (let filled = 0; filled < stat.size; ) filled += fs.readSync(input, data, filled, stat.size - filled, filled);
   fs.closeSync(input);
   xxh.h64Raw(data);
-  const output = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, Number(stat.mode) & 0o7777);
+  fs.copyFileSync(source, target, fs.constants.COPYFILE_EXCL);
+  fs.utimesSync(target, stat.atime, stat.mtime);
+}
+
+function copySmall(calls: Calls, xxh: XXHashAPI, source: string, target: string, stat: FloorStat): void {
+  if (calls === 'binding') return copySmallBound(xxh, source, target, stat);
+  if (calls === 'copy-file') return copySmallByKernel(xxh, source, target, stat);
+  const size = stat.size;
+  const data = small.subarray(0, size);
+  const input = fs.openSync(source, O_RDONLY);
+  for (let filled = 0; filled < size; ) filled += fs.readSync(input, data, filled, size - filled, filled);
+  if (calls === 'lean') binding.fstat(input, true, undefined, false);
+  else fs.fstatSync(input, { bigint: true });
+  fs.closeSync(input);
+  xxh.h64Raw(data);
+  const output = fs.openSync(target, CREATE, stat.mode & 0o7777);
   for (let written = 0; written < size; ) written += fs.writeSync(output, data, written, size - written, written);
   fs.futimesSync(output, stat.atime, stat.mtime);
   fs.closeSync(output);
 }
 
-async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: fs.BigIntStats): Promise<void> {
-  const size = Number(stat.size);
-  const input = fs.openSync(source, fs.constants.O_RDONLY);
-  const output = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, Number(stat.mode) & 0o7777);
+async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: FloorStat): Promise<void> {
+  const size = stat.size;
+  const input = fs.openSync(source, O_RDONLY);
+  const output = fs.openSync(target, CREATE, stat.mode & 0o7777);
   let next = 0;
   const pump = async (): Promise<void> => {
     const buffer = Buffer.allocUnsafeSlow(CHUNK);
@@ -68,17 +160,18 @@ async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: f
   fs.closeSync(input);
 }
 
-async function copyEntry(xxh: XXHashAPI, source: string, target: string): Promise<void> {
-  const stat = fs.lstatSync(source, { bigint: true });
-  if (stat.isDirectory()) {
+async function copyEntry(calls: Calls, xxh: XXHashAPI, source: string, target: string): Promise<void> {
+  const stat = floorStat(calls, source);
+  const type = stat.mode & S_IFMT;
+  if (type === S_IFDIR) {
     fs.mkdirSync(target, { mode: 0o700 });
-    for (const name of fs.readdirSync(source)) await copyEntry(xxh, path.join(source, name), path.join(target, name));
-    fs.chmodSync(target, Number(stat.mode) & 0o7777);
+    for (const name of fs.readdirSync(source)) await copyEntry(calls, xxh, path.join(source, name), path.join(target, name));
+    fs.chmodSync(target, stat.mode & 0o7777);
     fs.utimesSync(target, stat.atime, stat.mtime);
-  } else if (stat.isSymbolicLink()) {
+  } else if (type === S_IFLNK) {
     fs.symlinkSync(fs.readlinkSync(source), target);
   } else if (stat.size <= SMALL_MAX) {
-    copySmall(xxh, source, target, stat);
+    copySmall(calls, xxh, source, target, stat);
   } else {
     await copyLarge(xxh, source, target, stat);
   }
@@ -186,16 +279,14 @@ class RingWriter extends Ring {
   }
 }
 
-const seconds = (ns: bigint): number => Number(ns) / 1e9;
-
 interface Times { read: number; hash: number; walk: number }
 
-function readInto(ring: RingWriter, xxh: XXHashAPI, source: string, target: string, stat: fs.BigIntStats, times: Times): void {
-  const size = Number(stat.size);
+function readInto(ring: RingWriter, xxh: XXHashAPI, source: string, target: string, stat: FloorStat, times: Times): void {
+  const size = stat.size;
   const name = Buffer.from(target);
   const started = now() - ring.waited;
   const offset = ring.reserve(name.length + size);
-  const at = ring.head(offset, Kind.File, name, Number(stat.mode) & 0o7777, seconds(stat.atimeNs), seconds(stat.mtimeNs), size);
+  const at = ring.head(offset, Kind.File, name, stat.mode & 0o7777, stat.atime, stat.mtime, size);
   const packed = now();
   // Time spent waiting for a free slot is counted apart (ring.waited).
   ring.packing += packed - started - ring.waited;
@@ -212,16 +303,17 @@ function readInto(ring: RingWriter, xxh: XXHashAPI, source: string, target: stri
 
 async function walkInto(ring: RingWriter, xxh: XXHashAPI, source: string, target: string, times: Times): Promise<void> {
   let started = now();
-  const stat = fs.lstatSync(source, { bigint: true });
+  const stat = floorStat('fs', source);
+  const type = stat.mode & S_IFMT;
   times.walk += now() - started;
-  if (stat.isDirectory()) {
+  if (type === S_IFDIR) {
     ring.record(Kind.Mkdir, Buffer.from(target));
     started = now();
     const names = fs.readdirSync(source);
     times.walk += now() - started;
     for (const name of names) await walkInto(ring, xxh, path.join(source, name), path.join(target, name), times);
-    ring.record(Kind.DirMeta, Buffer.from(target), Number(stat.mode) & 0o7777, seconds(stat.atimeNs), seconds(stat.mtimeNs));
-  } else if (stat.isSymbolicLink()) {
+    ring.record(Kind.DirMeta, Buffer.from(target), stat.mode & 0o7777, stat.atime, stat.mtime);
+  } else if (type === S_IFLNK) {
     ring.record(Kind.Symlink, Buffer.from(target), 0, 0, 0, Buffer.from(fs.readlinkSync(source)));
   } else if (stat.size <= SMALL_MAX) {
     readInto(ring, xxh, source, target, stat, times);
@@ -312,14 +404,16 @@ function writerThread(): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const threads = args[0] === '--threads';
-  const [source, target] = threads ? args.slice(1) : args;
-  if (!source || !target) throw new Error('usage: localFloor.js [--threads] SRC DST');
+  const shape = args[0]?.startsWith('--') ? args.shift()!.slice(2) : 'fs';
+  const [source, target] = args;
+  if (!source || !target || !['fs', 'threads', 'lean', 'binding', 'copy-file'].includes(shape)) {
+    throw new Error('usage: localFloor.js [--threads | --lean | --binding | --copy-file] SRC DST');
+  }
   // As fcp sizes it for a local copy: a read and a write per stream.
   process.env.UV_THREADPOOL_SIZE ??= String(2 * STREAMS);
   const xxh = await loadXxhash();
-  if (threads) await copyThreaded(xxh, source, target);
-  else await copyEntry(xxh, source, target);
+  if (shape === 'threads') await copyThreaded(xxh, source, target);
+  else await copyEntry(shape as Calls, xxh, source, target);
 }
 
 if (isMainThread) {

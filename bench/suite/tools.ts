@@ -53,6 +53,8 @@ function localTools(): Tool[] {
     { label: 'floor: one Node process, its system calls and xxh64 alone', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, d.path, path.join(out, d.name)] },
     // The same calls on two threads: reads on the main thread, writes in a worker fed through shared memory.
     { label: 'floor: the same, the writes in a worker thread', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, '--threads', d.path, path.join(out, d.name)] },
+    // The same calls with the least JavaScript around them: each straight to Node's fs binding (localFloor --binding).
+    { label: "floor: the same calls, each straight to Node's fs binding", role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, '--binding', d.path, path.join(out, d.name)] },
     fcp('fcp (in one process)'),
     ...(BASELINE ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', d.path, out] }] : []),
     fcp('fcp --no-verify', '--no-verify'),
