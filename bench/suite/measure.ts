@@ -2,15 +2,13 @@
  * Runs the tools RUNS times each, round robin, on one link and data set: the median wall-clock seconds and their
  * spread, CPU seconds of the client (the command and its children) and of the server (the ssh
  * server's sessions, fcpd among them), and peak RSS of the client and, for fcp, of fcpd. The
- * first run's output is compared with the source before any time is reported. Each run also
- * gets the machine's pace while it ran (pace.ts), so that a slow stretch of a shared VM shows.
+ * first run's output is compared with the source before any time is reported.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { treeDigest, type DataSet } from './data';
 import type { Link } from './links';
-import { startPace } from './pace';
 import type { Tool } from './tools';
 
 export interface Measurement {
@@ -26,8 +24,6 @@ export interface Measurement {
   /** Largest peak RSS (MB) of one client process, and of fcpd. */
   rssClientMb: number;
   rssServerMb?: number;
-  /** Each run's pace (pace.ts: µs of the samplers' loop, higher on a slower stretch), in the order of `runs`. */
-  pace: (number | undefined)[];
   /** Why the tool has no time: it failed, or its output differs from the source. */
   error?: string;
 }
@@ -74,7 +70,6 @@ interface Samples {
   cpuServer: number[];
   rssClientMb: number;
   rssServerMb?: number;
-  pace: (number | undefined)[];
   error?: string;
 }
 
@@ -87,9 +82,7 @@ function runOnce(samples: Samples, context: MeasureContext): void {
   fs.mkdirSync(out, { recursive: true });
   fs.rmSync(fcpdLog, { force: true });
   const before = link.serverCpu();
-  const pace = startPace(path.dirname(out));
   const done = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...link.wrap(tool.command(data, out))], { encoding: 'utf8' });
-  const paceOfRun = pace.stop();
   link.settle();
   const fcpd = fcpdUsage(fcpdLog, tool.role === 'fcp' && link.host !== undefined);
   const after = link.serverCpu();
@@ -103,7 +96,6 @@ function runOnce(samples: Samples, context: MeasureContext): void {
   }
   const [wall, user, system, rssKb] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   samples.seconds.push(wall!);
-  samples.pace.push(paceOfRun);
   samples.cpuClient.push(user! + system!);
   if (before !== undefined && after !== undefined) {
     // fcpd outlives the SSH session that started it when fcp closes the connection first: then
@@ -121,11 +113,11 @@ function runOnce(samples: Samples, context: MeasureContext): void {
  * fails or whose output differs runs no more and gets no time.
  */
 export function measureAll(tools: Tool[], context: MeasureContext): Measurement[] {
-  const all: Samples[] = tools.map((tool) => ({ tool, seconds: [], cpuClient: [], cpuServer: [], rssClientMb: 0, pace: [] }));
+  const all: Samples[] = tools.map((tool) => ({ tool, seconds: [], cpuClient: [], cpuServer: [], rssClientMb: 0 }));
   for (let round = 0; round < context.runs; round++) for (const samples of all) if (!samples.error) runOnce(samples, context);
   fs.rmSync(context.out, { recursive: true, force: true });
-  return all.map(({ tool, seconds, cpuClient, cpuServer, rssClientMb, rssServerMb, pace, error }): Measurement => {
-    const result: Measurement = { label: tool.label, role: tool.role, seconds: NaN, spread: [NaN, NaN], runs: seconds, cpuClient: NaN, rssClientMb, rssServerMb, pace };
+  return all.map(({ tool, seconds, cpuClient, cpuServer, rssClientMb, rssServerMb, error }): Measurement => {
+    const result: Measurement = { label: tool.label, role: tool.role, seconds: NaN, spread: [NaN, NaN], runs: seconds, cpuClient: NaN, rssClientMb, rssServerMb };
     if (error) return { ...result, error };
     return {
       ...result,

@@ -65,14 +65,11 @@ export function saveResults(results: LinkResults): string {
 
 const fixed = (value: number | undefined, digits = 2): string => (value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits));
 
-/** Each run's pace (measure.ts), in the order the runs were made: which of them fell into a slow stretch of the machine. */
-const paces = (tool: Measurement): string => (tool.pace?.length ? tool.pace.map((pace) => fixed(pace, 0)).join(' / ') : '–');
-
-/** The rows of one case: time, spread, ratio to the baseline, CPU, rate on a WAN, peak RSS, the machine's pace. */
+/** The rows of one case: time, spread, ratio to the baseline, CPU, rate on a WAN, peak RSS. */
 function rows(result: CaseResult, iperf: Link['iperf']): string[][] {
   const baseline = result.tools.find((tool) => tool.role === 'baseline');
   return result.tools.map((tool) => {
-    if (tool.error) return [tool.label, `failed: ${tool.error}`, '', '', '', '', '', ''];
+    if (tool.error) return [tool.label, `failed: ${tool.error}`, '', '', '', '', ''];
     const cpu = tool.cpuClient + (tool.cpuServer ?? 0);
     const mbits = (result.data.bytes * 8) / 1e6 / tool.seconds;
     return [
@@ -83,14 +80,13 @@ function rows(result: CaseResult, iperf: Link['iperf']): string[][] {
       fixed(cpu / (result.data.bytes / GIB), 1),
       iperf ? `${mbits.toFixed(0)} = ${((100 * mbits) / iperf.streams8).toFixed(0)} %` : `${mbits.toFixed(0)}`,
       `${fixed(tool.rssClientMb, 0)} / ${fixed(tool.rssServerMb, 0)}`,
-      paces(tool),
     ];
   });
 }
 
 function table(result: CaseResult, links: LinkResults): string {
   const baseline = result.tools.find((tool) => tool.role === 'baseline')?.label ?? 'the baseline';
-  const head = ['tool', 'seconds, median (spread)', `× ${baseline}`, 'CPU s client + server', 'CPU s/GiB', links.link.iperf ? 'Mbit/s = % of iperf3 -P 8' : 'Mbit/s', 'peak RSS MB client / fcpd', 'machine pace µs, each run'];
+  const head = ['tool', 'seconds, median (spread)', `× ${baseline}`, 'CPU s client + server', 'CPU s/GiB', links.link.iperf ? 'Mbit/s = % of iperf3 -P 8' : 'Mbit/s', 'peak RSS MB client / fcpd'];
   const body = rows(result, links.link.iperf);
   // A label such as `tar c | ssh tar x` holds the column separator.
   const line = (cells: string[]): string => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
