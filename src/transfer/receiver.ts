@@ -10,7 +10,6 @@ import { FcpError } from '../errors';
 import { DATA_UNIT, Feature, FollowEvent, ModeFlag, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
 import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
-import { singleChunkDigest } from '../session/digest';
 import type { EntryScope } from '../session/entryScope';
 import { FileIdMap } from '../session/fileIds';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
@@ -23,7 +22,7 @@ import { inflateDataZ } from './compression';
 import { fsError } from './fsError';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
-import { FileEvent, fileEvent, FollowedSummary, runSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, FollowedSummary, singleChunkFileEvent, runSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { staleNotice } from '../state/partialFile';
 import { FileIdentity, SignatureCache } from '../state/signatureCache';
 import type { PathFilter } from '../sync/filter';
@@ -634,27 +633,6 @@ export class ReceiveEngine extends TransferRun {
     this.inlinePath = undefined;
     if (error) this.errors.push(error);
     if (!this.events.file) return;
-    this.events.file(error ? fileEvent(path, this.inlineSize, error, undefined) : new InlineFileEvent(path, this.inlineSize, this.link.params.chunkSize, this.inlineHash));
-  }
-}
-
-/**
- * A small file's event, its digest worked out from the file's one hash when read (as
- * LazyDigestFileEvent's is from a function): nothing made for it but the event itself.
- */
-class InlineFileEvent implements FileEvent {
-  private hex: string | undefined;
-  readonly error: undefined = undefined;
-  readonly warning: undefined = undefined;
-
-  constructor(
-    readonly path: Buffer,
-    readonly size: number,
-    private readonly chunkSize: number,
-    private readonly hash: bigint,
-  ) {}
-
-  get digest(): string {
-    return (this.hex ??= singleChunkDigest(this.size, this.chunkSize, this.hash).toString('hex'));
+    this.events.file(error ? fileEvent(path, this.inlineSize, error, undefined) : singleChunkFileEvent(path, this.inlineSize, this.link.params.chunkSize, this.inlineHash));
   }
 }

@@ -27,7 +27,7 @@ import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
-import { chunkCount, FileDigest, singleChunkDigest } from '../session/digest';
+import { chunkCount, FileDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
 import { chunkHash } from '../protocol/xxhash';
@@ -39,7 +39,7 @@ import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { readSmallFile } from './smallFile';
 import { keptBecause, removeSource } from './sourceRemoval';
-import { fileEvent, runSummary, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, runSummary, singleChunkFileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
 import { WALK_AHEAD, type Entry, type EntryIds, type WalkStream } from './walk';
 import { loadAccounts } from './accounts';
@@ -937,9 +937,11 @@ export class SendEngine extends TransferRun {
     const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined, entry && this.removeFileSource(entry, grew));
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
-      const digest =
-        inlineHash !== undefined ? () => singleChunkDigest(entry.size, this.chunkSize, inlineHash) : file ? () => file.digest.digest() : undefined;
-      this.events.file(fileEvent(entry.path, entry.size, error, digest, warning));
+      const event =
+        inlineHash !== undefined && !error
+          ? singleChunkFileEvent(entry.path, entry.size, this.chunkSize, inlineHash, warning)
+          : fileEvent(entry.path, entry.size, error, file ? () => file.digest.digest() : undefined, warning);
+      this.events.file(event);
     }
     this.announceSoon();
   }
