@@ -659,19 +659,13 @@ function openExclusive(temp: Buffer, final: Buffer, perm: number, size: number, 
 function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
   const outer = enterDisk('finish', file.final);
   try {
-    commitNow(file, perm, mtimeNs, backupSuffix);
-  } finally {
-    leaveDisk(outer);
-  }
-}
-
-function commitNow(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buffer | undefined): void {
-  try {
     finishWritten(file.fd, file.owner, file.createdMode, perm, mtimeNs);
     if (file.temp !== file.final) replace(file.temp, file.final, backupSuffix);
   } catch (err) {
     removeFile(file);
     throw fsError(err, 'finish', file.final);
+  } finally {
+    leaveDisk(outer);
   }
   file.partial?.committed();
 }
