@@ -111,6 +111,9 @@ function identityOf(root: Buffer): string {
 }
 
 export class TwoWayDb {
+  /** recordedAs's statement, once asked. */
+  private byInode: Database.Statement | undefined;
+
   private constructor(
     private readonly db: Database.Database,
     private readonly file: string,
@@ -202,9 +205,12 @@ export class TwoWayDb {
     return byPath(rows);
   }
 
-  /** The rows recorded with this device and inode (one, or none; more for hard links). */
+  /** The rows recorded with this device and inode (one, or none; more for hard links). Asked for every new entry of a narrowed listing: prepared once. */
   recordedAs(dev: number, ino: number): Recorded[] {
-    return this.guarded(() => (this.db.prepare(`SELECT ${ROW_COLUMNS} FROM side WHERE ino = ? AND dev = ?`).raw(true).all(ino, dev) as Row[]).map(recordedOf));
+    return this.guarded(() => {
+      this.byInode ??= this.db.prepare(`SELECT ${ROW_COLUMNS} FROM side WHERE ino = ? AND dev = ?`).raw(true);
+      return (this.byInode.all(ino, dev) as Row[]).map(recordedOf);
+    });
   }
 
   /** Writes these paths and forgets those, in one transaction. */
