@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { runNode as runProcess } from '../helpers/run';
+import { runNode as runProcess, runProgram } from '../helpers/run';
 import type { RunResult } from '../helpers/run';
 import { killAll } from '../helpers/run';
 import { fcpdCommand, Sshd, startSshd } from './sshd';
@@ -57,9 +57,14 @@ export function runFcp(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: 
   return runNode(FCP, args, options);
 }
 
-/** fcpd run locally (fcpd -d, --status, --stop): its process group is not killed afterwards. */
-export function runFcpd(args: string[], options: { env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Run> {
-  return runNode(FCPD, args, options);
+/**
+ * fcpd run locally (fcpd -d, --status, --stop): its process group is not killed afterwards.
+ * `openFiles` starts it with that open-file limit (prlimit: Node cannot set its own).
+ */
+export async function runFcpd(args: string[], options: { env: NodeJS.ProcessEnv; timeoutMs?: number; openFiles?: number }): Promise<Run> {
+  if (options.openFiles === undefined) return runNode(FCPD, args, options);
+  const run = await runProgram('prlimit', [`--nofile=${options.openFiles}`, process.execPath, FCPD, ...args], { ...options, timeoutMs: options.timeoutMs ?? 45_000, keepGroup: true });
+  return { ...run, args: [path.basename(FCPD), ...args] };
 }
 
 /** For assertion messages: what ran and everything it said. */
