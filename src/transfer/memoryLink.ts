@@ -73,12 +73,31 @@ export class ChunkBuffers {
 }
 
 /**
- * The xxh64 the sender sent with each chunk and small file, by the very view of its bytes that
- * went over (a DATA's data, a FILE_INLINE's data): a pooled buffer is refilled only once the
- * receiver gave it back, and a fresh view is made for each fill, so a view's bytes are still the
- * ones its hash was worked out over.
+ * The xxh64 the sender worked out over each view of bytes it hashed whole (a small file read
+ * whole, a chunk; a chunk's is set again as it is sent), by that very view, which is what goes
+ * over (a FILE_INLINE's data, a DATA's data): a pooled buffer is refilled only once the receiver
+ * gave it back, and a fresh view is made for each fill, so a view's bytes are still the ones its
+ * hash was worked out over.
  */
 type SentHashes = WeakMap<Uint8Array, bigint>;
+
+/**
+ * The sender's hash in one process: xxh64 that keeps what it works out by the view hashed. So
+ * send() need not look at what it hands over: a check of each message's type there read the
+ * type of a dozen shapes of message, and each shape that first came after send (and the sender's
+ * apply, which inlines it) was optimized threw that code away (docs/BENCHMARKS.md, "Local
+ * copies", eighth round).
+ */
+function keepingHashes(xxh: XXHashAPI, sent: SentHashes): XXHashAPI {
+  return {
+    ...xxh,
+    h64Raw: (input, seed = 0n) => {
+      const hash = xxh.h64Raw(input, seed);
+      if (seed === 0n) sent.set(input, hash);
+      return hash;
+    },
+  };
+}
 
 /**
  * The receiver's hash in one process: for bytes the sender hashed and handed over as they are,
@@ -124,7 +143,6 @@ export class MemoryConnection {
 
   send(message: Message): boolean {
     if (this.ended) return false;
-    if (message.type === PacketType.FILE_INLINE) this.sent.set(message.data, message.hash);
     this.peer.arrive(message);
     return !this.peer.full;
   }
@@ -273,7 +291,7 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
     inlineBurst: LOCAL_INLINE_BURST,
   });
   return {
-    sender: { ...side(0, 'the destination', xxh), inlineBuffers },
+    sender: { ...side(0, 'the destination', keepingHashes(xxh, sent)), inlineBuffers },
     receiver: { ...side(1, 'the source side', hashingOnce(xxh, sent)), returnChunk: (data) => buffers.give(data), returnInline: (data) => inlineBuffers.give(data) },
   };
 }

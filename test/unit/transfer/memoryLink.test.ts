@@ -105,3 +105,20 @@ test("the receiver's hash of a chunk handed over is the sender's; other bytes ar
   expect(links.sender.xxh.h64Raw(data, 0n)).toBe(real);
   expect(links.receiver.params.cipher).toBe(0);
 });
+
+test("the receiver's hash of a small file's bytes the sender hashed is the sender's, without hashing them again", async () => {
+  const real = await loadXxhash();
+  let hashed = 0;
+  const xxh = { ...real, h64Raw: (input: Uint8Array, seed?: bigint) => (hashed++, real.h64Raw(input, seed)) };
+  const links = memoryLinks(makeOffer({ encrypt: false, connections: 1 }), xxh, 1000, () => undefined);
+  const data = Buffer.alloc(100, 3);
+  const hash = links.sender.xxh.h64Raw(data, 0n);
+  expect(hash).toBe(real.h64Raw(data, 0n));
+  hashed = 0;
+  expect(links.receiver.xxh.h64Raw(data, 0n)).toBe(hash);
+  expect(hashed).toBe(0);
+  // Another view of the same bytes, and a seeded hash, are worked out.
+  expect(links.receiver.xxh.h64Raw(data.subarray(0), 0n)).toBe(hash);
+  expect(links.receiver.xxh.h64Raw(data, 5n)).toBe(real.h64Raw(data, 5n));
+  expect(hashed).toBe(2);
+});
