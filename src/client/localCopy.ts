@@ -13,6 +13,7 @@ import { loadXxhash, XXHashAPI } from '../protocol/xxhash';
 import { requestScope } from '../session/entryScope';
 import { answerOffer } from '../session/params';
 import { timeoutsFor } from '../timeouts';
+import { trace } from '../trace';
 import { resolveDestination } from '../transfer/destination';
 import { applyRenames } from '../sync/renameEntries';
 import type { RenameMessage } from '../protocol/messages';
@@ -73,6 +74,7 @@ function withoutDigests(events: TransferEvents): TransferEvents {
 
 export async function copyInProcess(options: LocalCopyOptions): Promise<{ summary: TransferSummary; params: ParamsMessage }> {
   const { work, flags } = options;
+  trace('local copy started');
   // Sized before the first request reaches the pool, which starts with the first one (the fcp
   // command makes none before this; an embedding program that did keeps its own size).
   // Connections in memory are never lost: no chunk acknowledgements to keep (feature RECONNECT).
@@ -102,6 +104,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   following?.attach(() => sender.stopFollowing());
   // The sender's outcome is the copy's (as for a push); the receiver's run is awaited so that its
   // temporaries are gone and its files settled before copy() returns.
+  trace('local copy: engines set up');
   const received = receiver.run().catch(() => undefined);
   // No socket keeps the event loop alive here, and the engines' own deadlines (a descriptor that
   // never frees up, a disk write that never ends) are unreferenced timers: this one holds the
@@ -113,5 +116,6 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
     following?.dispose();
     await received;
     clearInterval(alive);
+    trace('local copy: transfer done');
   }
 }
