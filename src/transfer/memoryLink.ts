@@ -30,16 +30,9 @@ const WAITING_HIGH_WATER = 4;
  * ahead is handed to the receiver on the next turn, not across a network, so looking far ahead
  * buys nothing. Walking 256 entries ahead instead of 4,096 and reading 256 KiB of small files a
  * burst instead of 1 MiB took a sixth off the wall and CPU time of 10,000 × 4 KiB (docs/BENCHMARKS.md,
- * "Local copies"), the collector's time unchanged (--trace-gc).
- *
- * The first count goes no further ahead (TransferLink.firstCountAhead), so a tree of more than
- * 256 entries starts with partial totals that grow (as any tree over WALK_AHEAD's does over a
- * network). Counted 4,096 ahead, a larger tree's second FILE_COUNT came after 4,096 files, when the
- * engines' per-file functions were optimized: the first to run the path of a later count (the
- * receiver's onControl and its machine's receive, its apply's `counted`), it threw away the
- * optimized code of half a dozen of them, compiled again (10,000 × 4 KiB: 102 TurboFan compiles
- * and 18 deoptimizations against 81 and 11, each left at the end; docs/BENCHMARKS.md, "Local
- * copies", eighth round). Counted from the start, that path is warm before anything is optimized.
+ * "Local copies"), the collector's time unchanged (--trace-gc). The first count still goes 4,096
+ * ahead (sender.ts begin), so that a tree that size starts with its whole totals; with that, the
+ * gain on that tree was within the noise of a loaded machine: measure again on a quiet one.
  */
 const LOCAL_WALK_AHEAD = 256;
 const LOCAL_INLINE_BURST = 256 * 1024;
@@ -294,7 +287,6 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
     idleMs,
     log,
     descriptorBudget: budgets[end],
-    firstCountAhead: LOCAL_WALK_AHEAD,
     walkAhead: LOCAL_WALK_AHEAD,
     inlineBurst: LOCAL_INLINE_BURST,
   });
