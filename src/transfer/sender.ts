@@ -321,9 +321,9 @@ export class SendEngine extends TransferRun {
     this.started = true;
     this.digestsAhead?.start(this.chunkSize);
     // A peer without STREAM takes one FILE_COUNT: the walk is then done whole first. The first
-    // count goes WALK_AHEAD ahead unless the link says (the memory link: link.ts firstCountAhead),
-    // so that a tree of up to that many entries starts with its whole totals.
-    if (this.link.params.features & Feature.STREAM) this.walk.fill(this.link.firstCountAhead ?? WALK_AHEAD);
+    // count goes WALK_AHEAD ahead whatever the link's pace, so that a tree of up to that many
+    // entries starts with its whole totals.
+    if (this.link.params.features & Feature.STREAM) this.walk.fill(WALK_AHEAD);
     else this.walk.finish();
     this.counted.files = this.walk.fileCount;
     this.counted.bytes = this.walk.totalBytes;
