@@ -66,8 +66,6 @@ export interface TransferLink {
   returnInline?(data: Buffer): void;
   /** The open-file budget this run takes descriptors from: the process's unless set (memoryLink.ts sets halves). */
   descriptorBudget?: OpenFileBudget;
-  /** The sender's walk ahead of its first FILE_COUNT (feature STREAM), in entries: WALK_AHEAD unless set (memoryLink.ts sets less). */
-  firstCountAhead?: number;
   /** The sender's walk ahead of its announcements after its first FILE_COUNT, in entries: WALK_AHEAD unless set (memoryLink.ts sets less). */
   walkAhead?: number;
   /** The sender's bytes of small files read per burst of announcing: the sender's INLINE_BURST unless set (memoryLink.ts sets less). */
