@@ -63,11 +63,8 @@ export function spawnWatchdogThread(): Worker {
   const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    // No resourceLimits: it holds a timer and a dozen strings, and the process's memory grows by
-    // the same 3 MB without them; but a worker given any, whatever their sizes, starts slower
-    // (about 10 ms more CPU here; the same collections run), and process.exit waits for a worker
-    // still starting: a local 1-byte copy took 208 ms without them against 244 with
-    // (docs/BENCHMARKS.md "Start-up, fifth round").
+    // A few MB: it holds a timer and a dozen strings.
+    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
     stdout: true,
     stderr: true,
   });
