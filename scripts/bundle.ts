@@ -57,20 +57,42 @@ const ssh2InBundle: Plugin = {
   },
 };
 /**
- * commander requires node:child_process at load, for subcommands that are programs of their own
- * (`git-foo` style), which none of fcp's commands has: 2-4 ms of every start, --version's too. In
- * the bundles it is required when such a subcommand would run. The build fails should commander's
- * line change, rather than bundle the eager require again unnoticed.
+ * Packages that require node:child_process at load, for what fcp rarely or never does: commander
+ * for subcommands that are programs of their own (`git-foo` style), which none of fcp's commands
+ * has (2-4 ms of every start, --version's too); ssh-config for `Match exec` and its lookup of a
+ * canonical name (CanonicalizeHostname), which only some ssh_config files have, and ssh2's agent
+ * module for Pageant, an agent of Windows (with dgram and the socket list it loads, 1.5-7 ms of
+ * every copy over SSH, before its TCP connection and during its key exchange). In the bundles
+ * node:child_process is required when one of them would run a program. The build fails should
+ * such a line change, rather than bundle the eager require again unnoticed.
  */
-const COMMANDER_EAGER = "const childProcess = require('node:child_process');";
+const EAGER_CHILD_PROCESS = [
+  {
+    file: /[\\/]commander[\\/]lib[\\/]command\.js$/,
+    eager: "const childProcess = require('node:child_process');",
+    lazy: "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+  },
+  {
+    file: /[\\/]ssh-config[\\/]dist[\\/]ssh-config\.js$/,
+    eager: 'const node_child_process_1 = require("node:child_process");',
+    lazy: 'const node_child_process_1 = { spawnSync: (...args) => require("node:child_process").spawnSync(...args) };',
+  },
+  {
+    file: /[\\/]ssh2[\\/]lib[\\/]agent\.js$/,
+    eager: "const { execFile, spawn } = require('child_process');",
+    lazy: "const execFile = (...args) => require('child_process').execFile(...args); const spawn = (...args) => require('child_process').spawn(...args);",
+  },
+];
 const lazyChildProcess: Plugin = {
-  name: 'commander-lazy-child-process',
+  name: 'lazy-child-process',
   setup(build) {
-    build.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
-      const source = fs.readFileSync(args.path, 'utf8');
-      if (!source.includes(COMMANDER_EAGER)) throw new Error(`${args.path} no longer has "${COMMANDER_EAGER}": see lazyChildProcess in scripts/bundle.ts`);
-      return { contents: source.replace(COMMANDER_EAGER, "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };"), loader: 'js' };
-    });
+    for (const { file, eager, lazy } of EAGER_CHILD_PROCESS) {
+      build.onLoad({ filter: file }, (args) => {
+        const source = fs.readFileSync(args.path, 'utf8');
+        if (!source.includes(eager)) throw new Error(`${args.path} no longer has '${eager}': see lazyChildProcess in scripts/bundle.ts`);
+        return { contents: source.replace(eager, lazy), loader: 'js' };
+      });
+    }
   },
 };
 const native = { external: ['cpu-features', ...sideNative], plugins: [ssh2InBundle, lazyChildProcess] };

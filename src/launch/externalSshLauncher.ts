@@ -3,7 +3,6 @@
  * (certificates, GSSAPI, ControlMaster). The same hand-off over the child's stdio; data
  * connections go straight to the address fcpd reports, or through `PROGRAM -W host:port`.
  */
-import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { dialTcp } from './dial';
 import { isLoopbackAddress, type Launcher, type LaunchedServer } from './launcher';
@@ -25,6 +24,9 @@ export interface ExternalSshOptions extends Omit<RemoteFcpdOptions, 'log'> {
 function runSsh(options: ExternalSshOptions, extra: string[], command?: string) {
   const [program, ...leading] = options.program;
   const args = [...leading, ...options.args, ...extra, '--', options.destination, ...(command ? [command] : [])];
+  // Loaded here, for -e only: fcp's own SSH client is what most copies log in with.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => {
     child.once('close', (code) => resolve(code));

@@ -4,7 +4,6 @@
  * (agent, identity files, keyboard-interactive, password), prompts only on a TTY and never in
  * BatchMode, and errors that say which host and what to do.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -82,6 +81,10 @@ function sshTarget(host: ResolvedHost): ConnectTarget {
 
 /** ProxyCommand: the SSH connection runs over the command's stdin and stdout, as in ssh. */
 function proxyCommandSocket(command: string, ctx: SshContext): Duplex {
+  // node:child_process (with dgram and the socket list it loads) only for a ProxyCommand: not on
+  // every login's path before the TCP connection.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.on('data', (chunk: Buffer) => ctx.log(`ProxyCommand: ${chunk.toString('utf8').trimEnd()}`));
   return Duplex.from({ readable: child.stdout, writable: child.stdin });

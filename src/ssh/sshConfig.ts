@@ -26,9 +26,10 @@ import { fsError } from '../transfer/fsError';
 
 let sshConfigLib: typeof SshConfigLib | undefined;
 /**
- * The ssh-config package, loaded when a config is first read: it loads node:child_process (for
- * Match exec), 2-4 ms of every start of fcp (--version and a local copy too) and fcpd, which
- * reach this file without reading any ssh_config. The package's `types` condition names its
+ * The ssh-config package, loaded when a config is first read: 2-4 ms of every start of fcp
+ * (--version and a local copy too) and fcpd, which reach this file without reading any
+ * ssh_config, when it still loaded node:child_process at its top (for Match exec; in the bundles
+ * that require is lazy now: scripts/bundle.ts). The package's `types` condition names its
  * ES-module build, which a CommonJS file may import only as types; `require` loads its identical
  * CommonJS build.
  */

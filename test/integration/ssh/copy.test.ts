@@ -107,6 +107,31 @@ describe('through an ssh_config Host alias (-F)', () => {
   });
 });
 
+/** Records, at exit, which of Node's modules the process loaded, in FCP_TEST_BUILTINS_OUT. */
+const BUILTINS_PRELOAD = `
+process.on('exit', () => {
+  const names = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+  require('node:fs').writeFileSync(process.env.FCP_TEST_BUILTINS_OUT, JSON.stringify(names));
+});
+`;
+
+test('an upload by fcp\'s own SSH client loads no node:child_process (ssh2, ssh-config and commander require it when they run a program)', async () => {
+  const dir = fresh('builtins');
+  fs.mkdirSync(dir);
+  const preload = path.join(dir, 'preload.js');
+  const out = path.join(dir, 'builtins.json');
+  fs.writeFileSync(preload, BUILTINS_PRELOAD);
+  fs.writeFileSync(path.join(dir, 'one'), 'x');
+  const target = path.join(remote, unique('one-up'));
+  const run = await runFcp([...viaAlias(), path.join(dir, 'one'), at(target)], { env: { ...env, NODE_OPTIONS: `--require ${preload}`, FCP_TEST_BUILTINS_OUT: out } });
+  expectQuietSuccess(run);
+  expect(fs.readFileSync(target, 'utf8')).toBe('x');
+  const loaded = JSON.parse(fs.readFileSync(out, 'utf8')) as string[];
+  // The check sees what loads: the SSH client's crypto and the socket did.
+  expect(loaded).toEqual(expect.arrayContaining(['crypto', 'net']));
+  expect(loaded.filter((name) => ['child_process', 'dgram'].includes(name))).toEqual([]);
+});
+
 describe('mtimes to the microsecond (README: "mtime (to the microsecond)")', () => {
   test('assorted microsecond mtimes survive an upload and a download', async () => {
     const dir = fresh('usec');
