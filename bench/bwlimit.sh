@@ -12,7 +12,7 @@ REPO=$(pwd)
 LIMITS=${LIMITS:-10M 25M 50M 100M}
 SIZE_MIB=${SIZE_MIB:-200}
 WORK=$(mktemp -d /dev/shm/fcp-bwlimit-bench-XXXX)
-FCP="node $REPO/bin/fcp"
+FCP="$REPO/bin/fcp"
 PORT=${PORT:-17623}
 # The daemon's state apart from fcp's: a local copy's fcpd --serve would hand its session to a
 # daemon it finds in its own state directory, and this one serves only its module.

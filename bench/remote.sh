@@ -51,7 +51,8 @@ RUNS=${RUNS:-2}
 # resume: how many times the whole resume case (1-byte, full runs, kill, rerun) is measured.
 RESUME_REPEATS=${RESUME_REPEATS:-1}
 DATA=$(mktemp -d /dev/shm/fcp-remote-bench-XXXX)
-FCP="node $REPO/bin/fcp"
+# fcp as a user runs it (its shell line keeps Node from reading NODE_EXTRA_CA_CERTS: bin/fcp).
+FCP="$REPO/bin/fcp"
 # fcpd keeps its state (the signature cache of the sync cases) in the bench's directory, removed at the end.
 FCPD="env XDG_STATE_HOME=$DATA/state node $REPO/bin/fcpd"
 # fcpd under /usr/bin/time, for the cases that count its CPU seconds (median_cpu)
@@ -757,9 +758,9 @@ perfile_case() {
 
 # median_cpu of fcp from the checkout in $1 copying $2 to $3 (its fcpd timed; with PROFILE=DIR both profiled).
 perfile_fcp() {
-  local node=node
-  [ -n "${PROFILE:-}" ] && node="node --cpu-prof --cpu-prof-dir=$PROFILE"
-  median_cpu $node "$1/bin/fcp" -q -r -F "$SSHD_DIR/config" --fcpd-path "$TIMED_FCPD $node $1/bin/fcpd" "$2" "$3"
+  local node=node fcp="$1/bin/fcp"
+  [ -n "${PROFILE:-}" ] && node="node --cpu-prof --cpu-prof-dir=$PROFILE" && fcp="$node $fcp"
+  median_cpu $fcp -q -r -F "$SSHD_DIR/config" --fcpd-path "$TIMED_FCPD $node $1/bin/fcpd" "$2" "$3"
 }
 
 # Per-file cost, round robin (issue 14): `tar c | ssh tar x`, `rsync -a -e ssh` and fcp (with
@@ -784,7 +785,7 @@ perfile_rounds() {
       fi
       cases+=("rsync=$ON rsync -a -e '$ssh' $from $to")
       for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
-        cases+=("fcp:$(basename "$dir")=$ON node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $from $to")
+        cases+=("fcp:$(basename "$dir")=$ON $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $from $to")
       done
       echo "  $way:"
       CLEAN=$out round_robin "${cases[@]}" | rr_table
@@ -868,14 +869,14 @@ startup_rounds() {
     "ssh-fcpd-version=$on $ssh $host sh $DATA/fcpd-plain.sh --version"
     "ssh-fcpd-version-code-cache=$on $ssh $host sh $DATA/fcpd-cached.sh --version")
   for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
-    cases+=("fcp-fcpd-path:$(basename "$dir")=$on node $dir/bin/fcp -q -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/one $host:$DATA/one.$(basename "$dir")")
+    cases+=("fcp-fcpd-path:$(basename "$dir")=$on $dir/bin/fcp -q -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/one $host:$DATA/one.$(basename "$dir")")
   done
   echo "1 byte, round robin of $RUNS (load average before: $(cut -d' ' -f1-3 /proc/loadavg)):"
   CLEAN= round_robin "${cases[@]}" | rr_table
   [ -n "$synced" ] || return 0
   cases=("rsync=$on rsync -a -e '$ssh' $DATA/synced/ $host:$synced/" "fcp=$on $FCP -q -r -F $config $DATA/synced/ $host:$synced/")
   for dir in ${BASELINE:+"$BASELINE"} "$REPO"; do
-    cases+=("fcp-fcpd-path:$(basename "$dir")=$on node $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/synced/ $host:$synced/")
+    cases+=("fcp-fcpd-path:$(basename "$dir")=$on $dir/bin/fcp -q -r -F $config --fcpd-path 'node $dir/bin/fcpd' $DATA/synced/ $host:$synced/")
   done
   echo "5,050 files (50 x 1 MiB, 5,000 x 4 KiB), no change, push, round robin of $RUNS:"
   CLEAN= round_robin "${cases[@]}" | rr_table

@@ -20,6 +20,11 @@ export interface Tool {
 
 const REPO = path.resolve(__dirname, '../../..');
 const NODE = process.execPath;
+/**
+ * Node for a floor row, the least a Node process needs: without the certificates
+ * NODE_EXTRA_CA_CERTS names, which Node reads at every start and fcp does not (bin/fcp).
+ */
+const FLOOR_NODE = ['env', '-u', 'NODE_EXTRA_CA_CERTS', NODE];
 const FCP = path.join(REPO, 'bin', 'fcp');
 const FLOOR_COPY = path.join(REPO, 'dist', 'bench', 'floorCopy.js');
 const LOCAL_FLOOR = path.join(REPO, 'dist', 'bench', 'localFloor.js');
@@ -44,19 +49,19 @@ const baselineLabel = `fcp before (${BASELINE})`;
 const floorKind = (data: DataSet) => (data.directory ? 'tree' : 'file');
 
 function localTools(): Tool[] {
-  const fcp = (label: string, ...options: string[]): Tool => ({ label, role: 'fcp', command: (d, out) => [NODE, FCP, '-q', '-r', ...options, d.path, out] });
+  const fcp = (label: string, ...options: string[]): Tool => ({ label, role: 'fcp', command: (d, out) => [FCP, '-q', '-r', ...options, d.path, out] });
   return [
     { label: 'cp -a', role: 'baseline', command: (d, out) => ['cp', '-a', d.path, out] },
     { label: 'rsync -a', role: 'peer', command: (d, out) => ['rsync', '-a', d.path, `${out}/`] },
-    { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
+    { label: 'floor: two Node processes, loopback TCP, plain', role: 'floor', command: (d, out) => [...FLOOR_NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name)] },
     // What a copy in one Node process must call and hash, with nothing else (bench/localFloor.ts).
-    { label: 'floor: one Node process, its system calls and xxh64 alone', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, d.path, path.join(out, d.name)] },
+    { label: 'floor: one Node process, its system calls and xxh64 alone', role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, d.path, path.join(out, d.name)] },
     // The same calls on two threads: reads on the main thread, writes in a worker fed through shared memory.
-    { label: 'floor: the same, the writes in a worker thread', role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, '--threads', d.path, path.join(out, d.name)] },
+    { label: 'floor: the same, the writes in a worker thread', role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--threads', d.path, path.join(out, d.name)] },
     // The same calls with the least JavaScript around them: each straight to Node's fs binding (localFloor --binding).
-    { label: "floor: the same calls, each straight to Node's fs binding", role: 'floor', command: (d, out) => [NODE, LOCAL_FLOOR, '--binding', d.path, path.join(out, d.name)] },
+    { label: "floor: the same calls, each straight to Node's fs binding", role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--binding', d.path, path.join(out, d.name)] },
     fcp('fcp (in one process)'),
-    ...(BASELINE ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', d.path, out] }] : []),
+    ...(BASELINE ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', d.path, out] }] : []),
     fcp('fcp --no-verify', '--no-verify'),
     fcp('fcp --via-fcpd', '--via-fcpd'),
   ];
@@ -78,7 +83,7 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
   const fcp = (label: string, ...options: string[]): Tool => ({
     label,
     role: 'fcp',
-    command: (d, out) => [NODE, FCP, '-q', '-r', '-F', config, '--fcpd-path', fcpd.ours, ...options, ...ends(d, out)],
+    command: (d, out) => [FCP, '-q', '-r', '-F', config, '--fcpd-path', fcpd.ours, ...options, ...ends(d, out)],
   });
   // `first`: what the remote command runs before its tar (the floor's fcpd start).
   const tar = (d: DataSet, out: string, first = ''): string =>
@@ -92,7 +97,7 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
     fcp('fcp (default: AES-256-GCM, connections tuned at run time)'),
     // Its fcpd is its own, under GNU time as ours, writing to the same log.
     ...(BASELINE && fcpd.baseline
-      ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [NODE, path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', '-F', config, '--fcpd-path', fcpd.baseline!, ...ends(d, out)] }]
+      ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', '-F', config, '--fcpd-path', fcpd.baseline!, ...ends(d, out)] }]
       : []),
     fcp('fcp --no-encrypt', '--no-encrypt'),
     fcp('fcp -n 1', '-n', '1'),
@@ -105,7 +110,7 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
   if (data.directory && !data.many) tools.push({ label: TREE_SHAPE_FLOOR, role: 'floor', command: (d, out) => ['bash', '-c', `${oneRoundTrip(ssh, host)} && ${tar(d, out, FCPD_START)}`] });
   if (link.name === 'loopback') {
     // Two Node processes on this machine with nothing but sockets between them: the engine's shape.
-    const floor = (label: string, flags: string): Tool => ({ label, role: 'floor', command: (d, out) => [NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), flags] });
+    const floor = (label: string, flags: string): Tool => ({ label, role: 'floor', command: (d, out) => [...FLOOR_NODE, FLOOR_COPY, floorKind(d), d.path, path.join(out, d.name), flags] });
     tools.push(floor('floor: two Node processes, loopback TCP, plain', 'plain'), floor('floor: two Node processes, loopback TCP, AES-256-GCM', 'aes'));
     // A tree of small files: what two processes must do per file to keep its mode and nanosecond
     // mtime (lstat, open, read, close; a record in a sealed batch; mkdir, open, write, futimes, close).
@@ -162,7 +167,7 @@ function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
   const floorCopy = (d: DataSet, out: string, cipher: string): string[] => [
     // Commands run in host A (link.wrap); a pull's sender moves to host B.
     ...(senderNetns ? ['ip', 'netns', 'exec', senderNetns] : []),
-    NODE, FLOOR_COPY, 'file', d.path, path.join(out, d.name), cipher,
+    ...FLOOR_NODE, FLOOR_COPY, 'file', d.path, path.join(out, d.name), cipher,
     '--host', receiverHost, '--connections', String(WAN_FLOOR_CONNECTIONS), '--receiver-netns', receiverNetns,
   ];
   const floor = (label: string, cipher: string): Tool => ({ label, role: 'floor', command: (d, out) => floorCopy(d, out, cipher) });

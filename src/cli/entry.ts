@@ -10,7 +10,15 @@
 import { trace } from '../trace';
 import { collectOldSpaceWhenFull, defaultMarking } from './gcFlags';
 
+/** Where bin/'s shell line keeps NODE_EXTRA_CA_CERTS while Node starts. */
+export const CA_CERTS_ASIDE = 'FCP_NODE_EXTRA_CA_CERTS';
+
 export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFlushed: boolean, settled: () => void = () => {}): void {
+  const caCerts = process.env[CA_CERTS_ASIDE];
+  if (caCerts !== undefined) {
+    process.env.NODE_EXTRA_CA_CERTS = caCerts;
+    delete process.env[CA_CERTS_ASIDE];
+  }
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);

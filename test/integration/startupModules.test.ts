@@ -75,3 +75,31 @@ test.each([
   expect(loaded).toEqual(expect.arrayContaining(['fs', 'crypto']));
   expect(loaded.filter((name) => [...UNUSED_BUILTINS, ...alsoUnused].includes(name))).toEqual([]);
 });
+
+test.each([
+  ['fcp', ['--version']],
+  ['fcpd', ['--version']],
+  ['fcp-track', ['--version']],
+])('%s run as a program does not make Node read NODE_EXTRA_CA_CERTS at its start', async (program, args) => {
+  const missing = path.join(temp.make(), 'missing-ca.pem');
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: missing };
+  // Node that reads the name says so for a file that is not there: the check can see it.
+  const plain = await runProgram(process.execPath, ['-e', '0'], { env });
+  expect(plain.stderr).toContain('Ignoring extra certs');
+  const result = await runProgram(path.join(ROOT, 'bin', program), args, { env });
+  const what = describeRun(result);
+  expect({ code: result.code, stderr: result.stderr, what }).toEqual({ code: 0, stderr: '', what });
+});
+
+test('what fcp starts (here the -e program) gets NODE_EXTRA_CA_CERTS as it was', async () => {
+  const dir = temp.make();
+  const seen = path.join(dir, 'seen');
+  const ssh = path.join(dir, 'fake-ssh');
+  fs.writeFileSync(ssh, `#!/bin/sh\nprintf '%s|%s' "$NODE_EXTRA_CA_CERTS" "\${FCP_NODE_EXTRA_CA_CERTS-unset}" > ${seen}\nexit 255\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'src'), 'x');
+  const missing = path.join(dir, 'missing-ca.pem');
+  const result = await runProgram(path.join(ROOT, 'bin', 'fcp'), ['-e', ssh, path.join(dir, 'src'), 'somehost:dst'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: missing } });
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).not.toContain('Ignoring extra certs');
+  expect(fs.readFileSync(seen, 'utf8')).toBe(`${missing}|unset`);
+});
