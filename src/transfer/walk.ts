@@ -100,7 +100,7 @@ interface Place {
  * generation, where it stays until a full collection): it keeps its name and its directory, and
  * makes its two paths when asked (a short-lived Buffer each, which dies young), rather than
  * holding both (two Buffers that a million-file push promoted 35 MB of per 200,000 files). The
- * walk's lstat that a small file's read is checked against is held here too (`walked`).
+ * walk's stat (its lstat, or the fstat of a file it opened) that a small file's read is checked against is held here too (`walked`).
  */
 class FileInDirectory implements WalkedFile {
   readonly kind = 'file' as const;
