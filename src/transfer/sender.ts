@@ -37,7 +37,7 @@ import { closeQuietly, fsError } from './fsError';
 import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
-import { readSmallFile } from './smallFile';
+import { openFileReader, readSmallFile } from './smallFile';
 import { keptBecause, removeSource } from './sourceRemoval';
 import { fileEvent, runSummary, singleChunkFileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
@@ -82,6 +82,12 @@ const batchEntriesLength = (length: number): number => 2 * BATCH_ENTRY_HEADER + 
  * chance to write them: the window of files bounds memory, this bounds the time between writes.
  */
 const INLINE_BURST = 1024 * 1024;
+/**
+ * Bytes of small files the walk reads as it finds them (WalkStream.readWhileWalking) and holds
+ * until they are announced, at most, in bursts: two, so that the next burst's files are read
+ * while this one's go out; a tree of tiny files has its whole walk-ahead read (4,096 files).
+ */
+const WALK_READ_BURSTS = 2;
 /**
  * Small files read for FILE_INLINE in one go, at most, whatever their bytes: 1 MiB of tiny files
  * is the whole inline window (16,384 files, near a second of work), and while it runs the event
@@ -241,6 +247,8 @@ export class SendEngine extends TransferRun {
   ) {
     super(link);
     const following = follow !== undefined && (link.params.features & Feature.FOLLOW) !== 0;
+    // What a push's login read ahead with is not this sender's (readWhileWalking again below).
+    walk.readWhileWalking(undefined, 0);
     // Following and --checksum's digests ahead need every entry: the walk is done whole for them.
     const listing = follow || sync?.checksum ? walk.whole() : undefined;
     this.chunkSize = link.params.chunkSize;
@@ -281,6 +289,9 @@ export class SendEngine extends TransferRun {
     this.linkEntries = removeSources ? [] : undefined;
     this.symlinkTargets = sync ? new Map() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), uid: -1, gid: -1 } : undefined;
+    // Small files go inline: the walk reads them as it finds them, into this arena's slices, given
+    // back once encoded (readWhole). Not in one process, whose receiver gives its slices back.
+    if (recycling && this.inlining && !sync) walk.readWhileWalking(openFileReader((size) => this.inlineBuffers.take(size)), WALK_READ_BURSTS * this.inlineBurst);
   }
 
   /**
@@ -615,7 +626,10 @@ export class SendEngine extends TransferRun {
 
   /** The first entry.size bytes of the file (read now, or while the login waited), or why they cannot be read (smallFile.ts). */
   private readWhole(entry: FileEntry): Buffer | FcpError {
-    const read = entry.readAhead ?? readSmallFile(entry, this.takeSlice(entry.size));
+    const ahead = entry.readAhead;
+    // A slice the walk read into is this arena's like one taken now (or a login's, which give ignores).
+    if (ahead) this.slicesRead?.push(ahead.data);
+    const read = ahead ?? readSmallFile(entry, this.takeSlice(entry.size));
     entry.readAhead = undefined;
     if (read instanceof FcpError) return read;
     if (read.grew) this.grown.add(entry);
@@ -690,6 +704,8 @@ export class SendEngine extends TransferRun {
           break;
         case 'destState':
           this.destinationHolds = action.holds;
+          // Files that will not go inline are not read ahead.
+          if (action.holds) this.walk.readWhileWalking(undefined, 0);
           // It may come ahead of run()'s start (with SESSION): run() announces then.
           if (this.started) this.announce();
           break;

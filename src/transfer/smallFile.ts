@@ -1,17 +1,18 @@
 /**
- * Reading a small file whole (FILE_INLINE), and reading small files ahead while a push's login
- * waits on the network. A small file costs its sender about five system calls (the walk's lstat,
- * open, read, fstat, close); the login (SSH handshakes, fcpd starting) leaves this process idle
- * for most of a second, in which the first files' calls are made instead of later, between
- * announcements. What was read ahead is checked as a file read later is: against the walk's lstat.
+ * Reading a small file whole (FILE_INLINE), as the walk finds it or when it is announced, and
+ * reading small files ahead while a push's login waits on the network. A small file costs its
+ * sender five system calls: open, fstat (the walk's stat of it), read, fstat (the check that no
+ * write came since), close; read when announced, the walk's lstat, open, read, fstat, close, two
+ * lookups of its path. The login (SSH handshakes, fcpd starting) leaves this process idle for
+ * most of a second, in which the first files' calls are made instead of later, between
+ * announcements. What was read ahead is checked as a file read later is: against the walk's stat.
  */
 import { constants, openSync, readSync } from 'node:fs';
 import { FcpError } from '../errors';
-import { INLINE_MAX } from '../protocol/constants';
 import { closeQuietly, fsError } from './fsError';
 import { SliceArena } from './sliceArena';
 import { checkSource, sourceChanged, sourceState, unchangedSinceWalk } from './sourceCheck';
-import type { Entry, WalkStream } from './walk';
+import type { Entry, OpenFileReader, WalkStream } from './walk';
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
@@ -45,14 +46,27 @@ function readStart(fd: number, data: Buffer, source: Buffer): void {
 
 /**
  * The first entry.size bytes of the file into `data`, or why they cannot be read (one that got
- * shorter since the walk, or changed as it was read). A file as the walk saw it is read and
- * fstat'ed once; one that changed since is read again between two fstats, as larger files are
- * (sourceCheck.ts).
+ * shorter since the walk, or changed as it was read).
  */
 export function readSmallFile(entry: FileEntry, data: Buffer): SmallFileRead | FcpError {
   let fd: number | undefined;
   try {
     fd = openSync(entry.source, constants.O_RDONLY);
+    return readOpenFile(fd, entry, data);
+  } catch (err) {
+    return fsError(err, 'read', entry.source);
+  } finally {
+    if (fd !== undefined) closeQuietly(fd);
+  }
+}
+
+/**
+ * readSmallFile's read of the file open at `fd`. A file as the walk saw it is read and fstat'ed
+ * once; one that changed since is read again between two fstats, as larger files are
+ * (sourceCheck.ts).
+ */
+function readOpenFile(fd: number, entry: FileEntry, data: Buffer): SmallFileRead | FcpError {
+  try {
     if (entry.walked) {
       readStart(fd, data, entry.source);
       if (unchangedSinceWalk(fd, entry.size, entry.mtimeNs, entry.walked)) return { data, grew: false };
@@ -62,32 +76,33 @@ export function readSmallFile(entry: FileEntry, data: Buffer): SmallFileRead | F
     return { data, grew: checkSource(fd, opened, entry.source, entry.size).grew };
   } catch (err) {
     return fsError(err, 'read', entry.source);
-  } finally {
-    if (fd !== undefined) closeQuietly(fd);
   }
 }
 
 /**
- * Walks ahead and reads the small files found into their entries (`readAhead`), a step at a time,
- * until `stopped()` says the login is over or the bounds are reached. A file that cannot be read
- * is left to be read (and reported) when it is announced.
+ * How the walk reads a small file it found and has open (WalkStream.readWhileWalking), into a
+ * slice `take` gives; a file that cannot be read is left to be read (and reported) when it is
+ * announced.
+ */
+export function openFileReader(take: (size: number) => Buffer): OpenFileReader {
+  return (fd, entry) => {
+    const read = readOpenFile(fd, entry, take(entry.size));
+    return read instanceof FcpError ? undefined : read;
+  };
+}
+
+/**
+ * Walks ahead and reads the small files found into their entries (readWhileWalking), a step at a
+ * time, until `stopped()` says the login is over or the bounds are reached. The sender reads on
+ * as it walks with its own buffers once it runs (sender.ts).
  */
 export async function readAhead(walk: WalkStream, stopped: () => boolean): Promise<void> {
   const buffers = new SliceArena(READ_AHEAD_BYTES / 4);
-  let bytes = 0;
-  let next = 0;
+  walk.readWhileWalking(openFileReader((size) => buffers.take(size)), READ_AHEAD_BYTES);
   for (;;) {
     await new Promise((resolve) => setImmediate(resolve));
     if (stopped()) return;
-    walk.fill(Math.min(READ_AHEAD_FILES, next + READ_AHEAD_STEP));
-    const end = walk.buffered;
-    for (; next < end && bytes < READ_AHEAD_BYTES; next++) {
-      const entry = walk.at(next);
-      if (entry?.kind !== 'file' || entry.size > INLINE_MAX) continue;
-      const read = readSmallFile(entry, buffers.take(entry.size));
-      if (!(read instanceof FcpError)) entry.readAhead = read;
-      bytes += entry.size;
-    }
-    if (next < end || end >= READ_AHEAD_FILES || walk.complete) return;
+    walk.fill(Math.min(READ_AHEAD_FILES, walk.buffered + READ_AHEAD_STEP));
+    if (walk.buffered >= READ_AHEAD_FILES || walk.heldBytes >= READ_AHEAD_BYTES || walk.complete) return;
   }
 }

@@ -5,13 +5,13 @@
  * synchronous fs calls: the sender walks a few thousand entries at a time between
  * announcements, and lstatSync is several times faster than its promise form.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { constants, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FcpError } from '../errors';
-import { MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
+import { INLINE_MAX, MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
-import { fsError } from './fsError';
-import { leanOf, leanStat, type LeanStat } from './leanStat';
+import { closeQuietly, fsError } from './fsError';
+import { leanFstat, leanOf, leanStat, type LeanStat } from './leanStat';
 import { showName } from '../showName';
 import type { PathFilter } from '../sync/filter';
 import type { ListedTree } from '../sync/filesFrom';
@@ -40,6 +40,17 @@ export type Entry =
   | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint; ids?: EntryIds }
   /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size and mtime. */
   | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint };
+
+type FileEntry = Extract<Entry, { kind: 'file' }>;
+
+/**
+ * Reads a small file the walk found and holds open (its entry made from an fstat of it) into its
+ * entry's readAhead: undefined when it cannot (it is then read when announced, and reported then).
+ */
+export type OpenFileReader = (fd: number, entry: FileEntry) => SmallFileRead | undefined;
+
+/** How a file the directory's listing says is regular is opened to be stat'ed and read: never following a link, never waiting on a FIFO put in its place since. */
+const OPEN_LISTED_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export interface WalkOptions {
   recursive: boolean;
@@ -89,11 +100,13 @@ interface Place {
  * generation, where it stays until a full collection): it keeps its name and its directory, and
  * makes its two paths when asked (a short-lived Buffer each, which dies young), rather than
  * holding both (two Buffers that a million-file push promoted 35 MB of per 200,000 files). The
- * walk's lstat that a small file's read is checked against is held here too (`walked`).
+ * walk's stat (its lstat, or the fstat of a file it opened) that a small file's read is checked against is held here too (`walked`).
  */
 class FileInDirectory implements WalkedFile {
   readonly kind = 'file' as const;
   readAhead: SmallFileRead | undefined = undefined;
+  /** Bytes the walk read into readAhead, counted in WalkStream.heldBytes until the entry is taken. */
+  heldBytes = 0;
 
   constructor(
     private readonly dir: Place,
@@ -167,6 +180,8 @@ interface Frame {
   path: Buffer;
   /** The children's names (their bytes as latin1 strings), sorted bytewise; `next` indexes the next one to visit. */
   names: string[];
+  /** Those of the names the listing did not say are regular files (directories, links, others, unknown): the others are opened and read as they are walked (readWhileWalking). */
+  others?: Set<string>;
   next: number;
   /** Levels below the source named on the command line (--max-depth) of the children. */
   depth: number;
@@ -217,6 +232,11 @@ export class WalkStream {
   private lastIds: EntryIds | undefined;
   /** A full listing (listing(), whole()): taken entries stay in `found`, which is the listing's array. */
   private keeps: boolean;
+  /** Reads small files as they are walked (readWhileWalking), while heldBytes is under readBound. */
+  private reader: OpenFileReader | undefined;
+  private readBound = 0;
+  /** Bytes of small files read into entries found and not yet taken. */
+  heldBytes = 0;
 
   constructor(sources: readonly Buffer[], private readonly options: WalkOptions, listing?: WalkResult) {
     this.firstNames = options.hardLinks ? new Map() : undefined;
@@ -261,8 +281,22 @@ export class WalkStream {
     return this.found[this.head];
   }
 
+  /**
+   * From now on reads each small regular file it finds in a directory (a listing with types says
+   * which names are regular files) as it finds it, while the bytes read into entries not taken yet
+   * are under `bound`: the file is opened, its fstat is the walk's stat of it, and it is read and
+   * checked there (`reader`), so that its path is looked up once, not twice (the lstat, then the
+   * open when it is announced). None: stat first, read when announced.
+   */
+  readWhileWalking(reader: OpenFileReader | undefined, bound: number): void {
+    this.reader = reader;
+    this.readBound = bound;
+  }
+
   /** Takes the entry peek() returned: the walk holds it no longer. */
   take(): void {
+    const taken = this.found[this.head];
+    if (taken instanceof FileInDirectory) this.heldBytes -= taken.heldBytes;
     if (this.keeps) {
       this.head++;
       return;
@@ -345,6 +379,7 @@ export class WalkStream {
     const name = frame.names[frame.next++]!;
     const child = join(frame.source, name);
     const childPath = join(frame.path, name);
+    if (this.reader && frame.others && !frame.others.has(name) && this.heldBytes < this.readBound && this.visitOpened(child, childPath, frame, name)) return true;
     let childStat: LeanStat;
     try {
       childStat = statOf(child, this.options.followSymlinks, 'read');
@@ -374,7 +409,7 @@ export class WalkStream {
       this.skip(path, new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: the paths listed below it are skipped`));
       return;
     }
-    if (!this.admitted(source, path, stat)) return;
+    if (!this.admitted(source, path, true, false)) return;
     this.found.push({ kind: 'dir', path, perm: stat.mode & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: stat.uid, gid: stat.gid } });
     // A latin1 string's UTF-16 code units are its bytes: the default sort is bytewise.
     const names = [...node.children.keys()].sort();
@@ -382,14 +417,14 @@ export class WalkStream {
   }
 
   /** Whether an entry is sent: not left out by the filter, not too long, not refused (those two skipped with their error). */
-  private admitted(source: Buffer, path: Buffer, stat: LeanStat): boolean {
+  private admitted(source: Buffer, path: Buffer, isDirectory: boolean, isLink: boolean): boolean {
     // Before anything that could report the entry: what the rules leave out is no failure.
-    if (this.leftOut(path, stat.isDirectory())) return false;
+    if (this.leftOut(path, isDirectory)) return false;
     if (path.length > MAX_PATH_BYTES) {
       this.skip(path, new FcpError('FCP_ERR_BAD_PATH', `${showName(source)}: path longer than ${MAX_PATH_BYTES} bytes; skipped`));
       return false;
     }
-    const refusal = this.options.refuse?.(source, path, stat.isSymbolicLink());
+    const refusal = this.options.refuse?.(source, path, isLink);
     if (refusal) this.skip(path, refusal);
     return refusal === undefined;
   }
@@ -405,7 +440,7 @@ export class WalkStream {
    * a directory; a directory's children are walked by the steps that follow.
    */
   private visit(source: Buffer, path: Buffer, stat: LeanStat, depth: number, dir?: Place, name?: string): void {
-    if (!this.admitted(source, path, stat)) return;
+    if (!this.admitted(source, path, stat.isDirectory(), stat.isSymbolicLink())) return;
     const perm = stat.mode & PERM_MASK;
     const mtimeNs = stat.mtimeNs;
     const ids = this.idsOf(stat);
@@ -426,16 +461,63 @@ export class WalkStream {
       this.found.push({ kind: 'dir', path, perm, mtimeNs, ids });
       if (this.options.filter && !this.options.filter.descends(depth)) return;
       let names: string[];
+      const others = new Set<string>();
       try {
-        names = readdirSync(source, { encoding: 'latin1' }).sort();
+        const listing = readdirSync(source, { encoding: 'latin1', withFileTypes: true });
+        names = new Array<string>(listing.length);
+        for (let i = 0; i < listing.length; i++) {
+          const child = listing[i]!;
+          names[i] = child.name;
+          if (!child.isFile()) others.add(child.name);
+        }
+        names.sort();
       } catch (err) {
         this.skip(path, fsError(err, 'read directory', source));
         return;
       }
       this.ancestors.add(id);
-      this.frames.push({ source, path, names, next: 0, depth: depth + 1, id });
+      this.frames.push({ source, path, names, others, next: 0, depth: depth + 1, id });
     } else {
       this.skip(path, new FcpError('FCP_ERR_IO', `${showName(source)} is ${specialKind(stat)}; skipped`));
+    }
+  }
+
+  /**
+   * A child the directory's listing says is a regular file, while the walk reads as it goes
+   * (readWhileWalking): opened, its fstat in place of the lstat, and if small read and checked
+   * before it is closed. False when it must be stat'ed the usual way (it cannot be opened, or it
+   * is no longer a regular file), which then says what is wrong with it.
+   */
+  private visitOpened(source: Buffer, path: Buffer, dir: Place, name: string): boolean {
+    // What visit() asks first, of a regular file: one left out or refused is not opened.
+    if (!this.admitted(source, path, false, false)) return true;
+    let fd: number;
+    try {
+      fd = openSync(source, OPEN_LISTED_FILE);
+    } catch {
+      return false;
+    }
+    try {
+      let stat: LeanStat;
+      try {
+        stat = leanFstat(fd);
+      } catch {
+        return false;
+      }
+      if (!stat.isFile()) return false;
+      const found = this.found.length;
+      this.visitFile(source, path, stat, { perm: stat.mode & PERM_MASK, mtimeNs: stat.mtimeNs, ids: this.idsOf(stat) }, dir, name);
+      const entry = this.found[found];
+      if (entry instanceof FileInDirectory && entry.size <= INLINE_MAX && this.heldBytes + entry.size <= this.readBound) {
+        entry.readAhead = this.reader!(fd, entry);
+        if (entry.readAhead) {
+          entry.heldBytes = entry.size;
+          this.heldBytes += entry.size;
+        }
+      }
+      return true;
+    } finally {
+      closeQuietly(fd);
     }
   }
 
