@@ -8,9 +8,9 @@ import { Field, fixedWidth, PayloadBounds, VARIABLE_BOUNDS, variableBounds } fro
 import { checkEntryPath, checkUserPath } from './paths';
 
 const NUL = 0x00;
-const U64_MAX = (1n << 64n) - 1n;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
+export const U64_MAX = (1n << 64n) - 1n;
+export const I64_MIN = -(1n << 63n);
+export const I64_MAX = (1n << 63n) - 1n;
 
 /** The largest value of each unsigned integer kind (a field's own max may say less). */
 const UINT_LIMITS: Partial<Record<Field['kind'], number>> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff, u64num: Number.MAX_SAFE_INTEGER };
@@ -29,7 +29,7 @@ const scratchBytes = new Uint8Array(scratch64.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_32 = 2 ** 32;
 
-function write64(value: bigint, buf: Buffer, pos: number): number {
+export function write64(value: bigint, buf: Buffer, pos: number): number {
   scratch64[0] = value;
   for (let i = 0; i < 8; i++) buf[pos + i] = scratchBytes[LITTLE_ENDIAN ? 7 - i : i]!;
   return pos + 8;

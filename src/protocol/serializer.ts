@@ -1,11 +1,24 @@
 /** Typed messages to payload bytes, walking the same layouts as the parser. */
 import { FcpError } from '../errors';
-import { INLINE_MAX, MAX_PATH_BYTES, MAX_PAYLOAD, PacketType, packetTypeName } from './constants';
-import { fieldLength, FieldValue, writeField } from './fields';
+import { INLINE_MAX, MAX_PATH_BYTES, MAX_PAYLOAD, PacketType, packetTypeName, PERM_MASK } from './constants';
+import { fieldLength, FieldValue, I64_MAX, I64_MIN, U64_MAX, write64, writeField } from './fields';
 import { LAYOUTS } from './layouts';
 import type { FileInlineMessage, Message } from './messages';
 import { unknownType } from './parser';
 import { checkEntryPath } from './paths';
+
+/** fileId, perm, mtimeNs, hash and the path's length: the bytes before the path. */
+const INLINE_HEAD = 4 + 2 + 8 + 8 + 2;
+
+/** Whether a FILE_INLINE passes its layout's checks (the path's own, checkEntryPath, throws as the layout's does). */
+function inlineFits(message: FileInlineMessage): boolean {
+  const { fileId, perm, mtimeNs, hash, path, data } = message;
+  if (!(Number.isInteger(fileId) && fileId >= 0 && fileId <= 0xffffffff && Number.isInteger(perm) && perm >= 0 && perm <= PERM_MASK)) return false;
+  if (!(typeof mtimeNs === 'bigint' && mtimeNs >= I64_MIN && mtimeNs <= I64_MAX && typeof hash === 'bigint' && hash >= 0n && hash <= U64_MAX)) return false;
+  if (!(Buffer.isBuffer(path) && path.length >= 1 && path.length <= MAX_PATH_BYTES && Buffer.isBuffer(data) && data.length <= INLINE_MAX)) return false;
+  checkEntryPath(path);
+  return true;
+}
 
 /**
  * FILE_INLINE, a small file's one message, written field by field without the layout walk: the
@@ -14,37 +27,12 @@ import { checkEntryPath } from './paths';
  * sender (docs/BENCHMARKS.md "Per-file cost, eighth round"). The same checks as the layout's
  * (fields.ts checkValue): a message that fails one goes the generic way, which throws its error.
  */
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
-const U64_MAX = (1n << 64n) - 1n;
-const PERM_MAX = 0o7777;
-/** fileId, perm, mtimeNs, hash and the path's length: the bytes before the path. */
-const INLINE_HEAD = 4 + 2 + 8 + 8 + 2;
-const scratch64 = new BigInt64Array(2);
-const scratchBytes = new Uint8Array(scratch64.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Whether a FILE_INLINE passes its layout's checks (the path's own, checkEntryPath, throws as the layout's does). */
-function inlineFits(message: FileInlineMessage): boolean {
-  const { fileId, perm, mtimeNs, hash, path, data } = message;
-  if (!(Number.isInteger(fileId) && fileId >= 0 && fileId <= 0xffffffff && Number.isInteger(perm) && perm >= 0 && perm <= PERM_MAX)) return false;
-  if (!(typeof mtimeNs === 'bigint' && mtimeNs >= I64_MIN && mtimeNs <= I64_MAX && typeof hash === 'bigint' && hash >= 0n && hash <= U64_MAX)) return false;
-  if (!(Buffer.isBuffer(path) && path.length >= 1 && path.length <= MAX_PATH_BYTES && Buffer.isBuffer(data) && data.length <= INLINE_MAX)) return false;
-  checkEntryPath(path);
-  return true;
-}
-
 function writeFileInline(message: FileInlineMessage, buf: Buffer, pos: number): number {
   const { path, data } = message;
   buf.writeUInt32BE(message.fileId, pos);
   buf.writeUInt16BE(message.perm, pos + 4);
-  scratch64[0] = message.mtimeNs;
-  // A u64 above 2^63 is stored as its low 64 bits, which are its bytes (as fields.ts write64).
-  scratch64[1] = message.hash;
-  for (let i = 0; i < 8; i++) {
-    buf[pos + 6 + i] = scratchBytes[LITTLE_ENDIAN ? 7 - i : i]!;
-    buf[pos + 14 + i] = scratchBytes[LITTLE_ENDIAN ? 15 - i : 8 + i]!;
-  }
+  write64(message.mtimeNs, buf, pos + 6);
+  write64(message.hash, buf, pos + 14);
   buf.writeUInt16BE(path.length, pos + 22);
   pos += INLINE_HEAD;
   pos += path.copy(buf, pos);
