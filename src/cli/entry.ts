@@ -11,7 +11,7 @@ import { trace } from '../trace';
 import { collectOldSpaceWhenFull, defaultMarking } from './gcFlags';
 
 /** Where bin/'s shell line keeps NODE_EXTRA_CA_CERTS while Node starts. */
-export const CA_CERTS_ASIDE = 'FCP_NODE_EXTRA_CA_CERTS';
+const CA_CERTS_ASIDE = 'FCP_NODE_EXTRA_CA_CERTS';
 
 export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFlushed: boolean, settled: () => void = () => {}): void {
   const caCerts = process.env[CA_CERTS_ASIDE];
