@@ -9,7 +9,7 @@ import type { SyncOptions } from '../sync/options';
 import { FcpError } from '../errors';
 import { Feature, ModeFlag } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
-import { loadXxhash } from '../protocol/xxhash';
+import { loadXxhash, XXHashAPI } from '../protocol/xxhash';
 import { requestScope } from '../session/entryScope';
 import { answerOffer } from '../session/params';
 import { timeoutsFor } from '../timeouts';
@@ -18,10 +18,7 @@ import { resolveDestination } from '../transfer/destination';
 import { applyRenames } from '../sync/renameEntries';
 import type { RenameMessage } from '../protocol/messages';
 import { fileEvent, stopAtFirstFailure, TransferEvents, TransferSummary } from '../transfer/link';
-import { memoryCarrier, memoryLinks, senderLink, unhashed } from '../transfer/memoryLink';
-import { SharedBuffers } from '../transfer/threadLink';
-import { filterRulesMessage } from '../sync/filterWire';
-import { startReceiveThread } from './receiveThread';
+import { memoryLinks } from '../transfer/memoryLink';
 import { partialDirBytes, ReceiveEngine } from '../transfer/receiver';
 import { SendEngine } from '../transfer/sender';
 import type { ClientWork } from '../transfer/work';
@@ -58,6 +55,18 @@ const KEEP_ALIVE_MS = 60_000;
 /** libuv's thread pool for one process that both reads and writes: a read and a write per stream. */
 const threadsFor = (streams: number): number => Math.max(4, 2 * streams);
 
+/**
+ * Hashes that are all zero, for --no-verify: the engines still compare them (and agree), so the
+ * copy takes the one code path, minus the cost of hashing every byte twice.
+ */
+function unhashed(xxh: XXHashAPI): XXHashAPI {
+  const zero: ReturnType<XXHashAPI['create64']> = {
+    update: () => zero,
+    digest: () => 0n,
+  };
+  return { ...xxh, h64: () => 0n, h64Raw: () => 0n, create64: () => zero };
+}
+
 /** File events without a digest: with --no-verify there is none worth showing. */
 function withoutDigests(events: TransferEvents): TransferEvents {
   return { ...events, file: events.file && ((event) => events.file!(fileEvent(event.path, event.size, event.error, undefined, event.warning))) };
@@ -72,40 +81,15 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   const answer = answerOffer({ ...options.offer, features: options.offer.features & ~Feature.RECONNECT });
   if (answer instanceof FcpError) throw answer;
   process.env.UV_THREADPOOL_SIZE ??= String(threadsFor(answer.connections));
+  const xxh = await loadXxhash();
   const destination = resolveDestination(work.destination, flags);
   const scope = requestScope(flags, destination.isDirectory);
-  const idleMs = timeoutsFor(options.timeoutMs).idleMs;
-  const threaded = process.env.FCP_LOCAL_THREAD !== '0';
-  const shared = threaded ? new SharedBuffers() : undefined;
-  const carrier = memoryCarrier(answer, shared?.allocate);
-  const thread =
-    shared &&
-    startReceiveThread(
-      {
-        params: carrier.params,
-        idleMs,
-        verify: options.verify,
-        destination: work.destination,
-        flags,
-        backupSuffix: options.backupSuffix,
-        filterRules: options.filter && filterRulesMessage(options.filter),
-        sync: options.sync,
-        partialDir: options.partialDir,
-        windows: carrier.pairs.map((_, i) => (i === 0 ? 4096 : 16)),
-      },
-      carrier,
-      shared,
-      options.events?.item,
-      options.log,
-    );
   if (options.renames && !options.sync?.dryRun) applyRenames(destination, options.renames, options.log);
-  const xxh = await loadXxhash();
-  const hasher = options.verify ? xxh : unhashed(xxh);
-  const links = thread ? { sender: senderLink(carrier, hasher, idleMs, options.log), receiver: undefined } : memoryLinks(answer, hasher, idleMs, options.log);
+  const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);
   options.log(`copying in this process: ${answer.connections} streams of ${answer.chunkSize} byte chunks${options.verify ? '' : ', not verified'}`);
 
   const mode = { flags, backupSuffix: options.backupSuffix, filter: options.filter, sync: options.sync };
-  const receiver = links.receiver && new ReceiveEngine(links.receiver, destination, scope, mode, { item: options.events?.item }, partialDirBytes(options.partialDir));
+  const receiver = new ReceiveEngine(links.receiver, destination, scope, mode, { item: options.events?.item }, partialDirBytes(options.partialDir));
   const following = options.follow && followControl(options.follow, options.events ?? {});
   const reported = following ? following.events : (options.events ?? {});
   const events = options.verify ? reported : withoutDigests(reported);
@@ -121,7 +105,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   // The sender's outcome is the copy's (as for a push); the receiver's run is awaited so that its
   // temporaries are gone and its files settled before copy() returns.
   trace('local copy: engines set up');
-  const received = thread ? thread.ended : receiver!.run().catch(() => undefined);
+  const received = receiver.run().catch(() => undefined);
   // No socket keeps the event loop alive here, and the engines' own deadlines (a descriptor that
   // never frees up, a disk write that never ends) are unreferenced timers: this one holds the
   // process until the copy settles, so a wait ends in its timeout error rather than an exit 0.

@@ -139,18 +139,9 @@ function groupOfNewFiles(dir: Buffer): number {
   return stat.mode & SET_GROUP_ID ? stat.gid : (process.getegid?.() ?? NO_GROUP);
 }
 
-/**
- * The process umask, read once (setting and restoring it is the only way to read it). A worker
- * thread (a local copy's receiving side) may not set it (ERR_WORKER_UNSUPPORTED_OPERATION): there
- * Node reads it without a change. No import of worker_threads to tell: fcpd's start would load it.
- */
+/** The process umask, read once (setting and restoring it is the only way to read it). */
 const UMASK = ((): number => {
-  let mask: number;
-  try {
-    mask = process.umask(0o022);
-  } catch {
-    return process.umask();
-  }
+  const mask = process.umask(0o022);
   process.umask(mask);
   return mask;
 })();

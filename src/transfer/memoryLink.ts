@@ -56,15 +56,12 @@ export class ChunkBuffers {
   private readonly free: Buffer[] = [];
   private readonly lent = new WeakSet<ArrayBufferLike>();
 
-  /** allocate: a memory block of its own (never a slice of Node's shared pool), or one shared with the receiving thread. */
-  constructor(
-    private readonly chunkSize: number,
-    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow,
-  ) {}
+  constructor(private readonly chunkSize: number) {}
 
   /** `length` bytes (at most the chunk size) of a buffer lent until `give` returns it. */
   take(length: number): Buffer {
-    const whole = this.free.pop() ?? this.allocate(this.chunkSize);
+    // allocUnsafeSlow: a memory block of its own, never a slice of Node's shared pool.
+    const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
     this.lent.add(whole.buffer);
     return whole.subarray(0, length);
   }
@@ -82,7 +79,7 @@ export class ChunkBuffers {
  * gave it back, and a fresh view is made for each fill, so a view's bytes are still the ones its
  * hash was worked out over.
  */
-export type SentHashes = WeakMap<Uint8Array, bigint>;
+type SentHashes = WeakMap<Uint8Array, bigint>;
 
 /**
  * The sender's hash in one process: xxh64 that keeps what it works out by the view hashed. So
@@ -108,18 +105,6 @@ function keepingHashes(xxh: XXHashAPI, sent: SentHashes): XXHashAPI {
  */
 function hashingOnce(xxh: XXHashAPI, sent: SentHashes): XXHashAPI {
   return { ...xxh, h64Raw: (input, seed = 0n) => (seed === 0n ? sent.get(input) : undefined) ?? xxh.h64Raw(input, seed) };
-}
-
-/**
- * Hashes that are all zero, for --no-verify: the engines still compare them (and agree), so the
- * copy takes the one code path, minus the cost of hashing every byte twice.
- */
-export function unhashed(xxh: XXHashAPI): XXHashAPI {
-  const zero: ReturnType<XXHashAPI['create64']> = {
-    update: () => zero,
-    digest: () => 0n,
-  };
-  return { ...xxh, h64: () => 0n, h64Raw: () => 0n, create64: () => zero };
 }
 
 /** One end of an in-memory connection: what the engines use of a FramedConnection. */
@@ -181,11 +166,6 @@ export class MemoryConnection {
 
   get isOpen(): boolean {
     return !this.ended;
-  }
-
-  /** Messages this end sent that the other end has not delivered to its handlers yet. */
-  get undelivered(): number {
-    return this.peer.waiting.length - this.peer.delivered;
   }
 
   /** Messages are delivered once per turn of the event loop already, a batch of them at a time. */
@@ -281,71 +261,37 @@ export interface MemoryLinks {
 }
 
 /**
- * What the two engines of a local copy share: the pairs (pairs[0] the control connection, then
- * the data connections; [0] of each the sender's end, [1] the receiver's), the buffers chunks and
- * small files are read into, and the sender's hashes of them.
+ * The two links of a copy in one process: a control pair and `params.connections` data pairs.
+ * Nothing is sealed (params.cipher becomes NONE). `xxh` is what both engines hash chunks with.
  */
-export interface MemoryCarrier {
-  params: ParamsMessage;
-  pairs: [MemoryConnection, MemoryConnection][];
-  buffers: ChunkBuffers;
-  inlineBuffers: SliceArena;
-  sent: SentHashes;
-}
-
-/**
- * Pairs of ends for a control connection and `params.connections` data connections. Nothing is
- * sealed (params.cipher becomes NONE). allocate: where chunk and small-file buffers come from.
- */
-export function memoryCarrier(params: ParamsMessage, allocate?: (size: number) => Buffer): MemoryCarrier {
+export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: number, log: (line: string) => void): MemoryLinks {
   const shared = { ...params, cipher: Cipher.NONE };
-  const buffers = new ChunkBuffers(shared.chunkSize, allocate);
-  const inlineBuffers = new SliceArena(LOCAL_INLINE_BLOCK, true, allocate);
+  const buffers = new ChunkBuffers(shared.chunkSize);
+  const inlineBuffers = new SliceArena(LOCAL_INLINE_BLOCK, true);
   const sent: SentHashes = new WeakMap();
+  const sessionId = Buffer.alloc(SESSION_ID_SIZE);
+  const linked = (conn: MemoryConnection, role: 'control' | 'data', connIndex: number): LinkedConnection => ({
+    conn,
+    established: { role, params: shared, sessionId, connIndex, early: [] },
+  });
   const pairs = Array.from({ length: shared.connections + 1 }, (_, i) =>
     MemoryConnection.pair(i === 0 ? ['reader of the sources', 'writer of the destination'] : [`reader ${i}`, `writer ${i}`], buffers, sent),
   );
-  return { params: shared, pairs, buffers, inlineBuffers, sent };
-}
-
-const SESSION_ID = Buffer.alloc(SESSION_ID_SIZE);
-
-/** One engine's link over the ends `end` of the carrier's pairs, with half of the process's open-file budget. */
-function linkOver(carrier: MemoryCarrier, end: 0 | 1, peerName: string, hasher: XXHashAPI, idleMs: number, log: (line: string) => void): TransferLink {
-  const linked = (conn: MemoryConnection, role: 'control' | 'data', connIndex: number): LinkedConnection => ({
-    conn,
-    established: { role, params: carrier.params, sessionId: SESSION_ID, connIndex, early: [] },
-  });
-  return {
-    control: linked(carrier.pairs[0]![end], 'control', 0),
-    data: carrier.pairs.slice(1).map((pair, i) => linked(pair[end], 'data', i + 1)),
-    params: carrier.params,
+  const budgets = halvesOfProcessBudget();
+  const side = (end: 0 | 1, peerName: string, hasher: XXHashAPI): TransferLink => ({
+    control: linked(pairs[0]![end], 'control', 0),
+    data: pairs.slice(1).map((pair, i) => linked(pair[end], 'data', i + 1)),
+    params: shared,
     xxh: hasher,
     peerName,
     idleMs,
     log,
-    descriptorBudget: halvesOfProcessBudget()[end],
+    descriptorBudget: budgets[end],
     walkAhead: LOCAL_WALK_AHEAD,
     inlineBurst: LOCAL_INLINE_BURST,
-  };
-}
-
-/** The sending engine's link: its ends [0], the carrier's buffers to read into, each xxh64 kept. */
-export function senderLink(carrier: MemoryCarrier, xxh: XXHashAPI, idleMs: number, log: (line: string) => void): TransferLink {
-  return { ...linkOver(carrier, 0, 'the destination', keepingHashes(xxh, carrier.sent), idleMs, log), inlineBuffers: carrier.inlineBuffers };
-}
-
-/** The receiving engine's link: its ends [1], the sender's hashes taken for its bytes, the buffers given back to the carrier. */
-export function receiverLink(carrier: MemoryCarrier, xxh: XXHashAPI, idleMs: number, log: (line: string) => void): TransferLink {
+  });
   return {
-    ...linkOver(carrier, 1, 'the source side', hashingOnce(xxh, carrier.sent), idleMs, log),
-    returnChunk: (data) => carrier.buffers.give(data),
-    returnInline: (data) => carrier.inlineBuffers.give(data),
+    sender: { ...side(0, 'the destination', keepingHashes(xxh, sent)), inlineBuffers },
+    receiver: { ...side(1, 'the source side', hashingOnce(xxh, sent)), returnChunk: (data) => buffers.give(data), returnInline: (data) => inlineBuffers.give(data) },
   };
-}
-
-/** The two links of a copy in one process: `xxh` is what both engines hash chunks with. */
-export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: number, log: (line: string) => void): MemoryLinks {
-  const carrier = memoryCarrier(params);
-  return { sender: senderLink(carrier, xxh, idleMs, log), receiver: receiverLink(carrier, xxh, idleMs, log) };
 }

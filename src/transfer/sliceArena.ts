@@ -22,10 +22,8 @@ export class SliceArena {
   constructor(
     private readonly blockSize: number,
     recycle = false,
-    /** Where blocks come from: their own memory (allocUnsafeSlow), or shared with a thread that writes from them (threadLink.ts). */
-    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow,
   ) {
-    this.block = allocate(blockSize);
+    this.block = Buffer.allocUnsafeSlow(blockSize);
     this.out = recycle ? new WeakMap() : undefined;
   }
 
@@ -33,7 +31,7 @@ export class SliceArena {
   take(size: number): Buffer {
     if (this.used + size > this.block.length) {
       const full = this.block;
-      this.block = (size <= this.blockSize && this.spare.pop()) || this.allocate(Math.max(this.blockSize, size));
+      this.block = (size <= this.blockSize && this.spare.pop()) || Buffer.allocUnsafeSlow(Math.max(this.blockSize, size));
       this.used = 0;
       if (this.out && !this.out.has(full.buffer) && this.spare.length < MAX_SPARE) this.spare.push(full);
     }
