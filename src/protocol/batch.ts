@@ -7,7 +7,7 @@ import { FcpError } from '../errors';
 import { BATCH_ENTRY_HEADER, BATCHABLE_TYPES, PacketType, packetTypeName } from './constants';
 import { payloadBounds } from './layouts';
 import type { BatchMessage, Message } from './messages';
-import { parsePayload } from './parser';
+import { parseAt } from './parser';
 import { payloadLength, writePayload } from './serializer';
 
 /** Bytes a message takes as a batch entry. */
@@ -72,7 +72,7 @@ export function unbatch(batch: BatchMessage, allowed: ReadonlySet<number> = BATC
     }
     const start = pos + BATCH_ENTRY_HEADER;
     if (start + length > entries.length) throw badBatch(`entry ${messages.length} declares ${length} bytes and only ${entries.length - start} are left`);
-    messages.push(parsePayload(type, entries.subarray(start, start + length)));
+    messages.push(parseAt(type, entries, start, start + length));
     pos = start + length;
   }
   if (messages.length < 2) throw badBatch(`it carries ${messages.length} message${messages.length === 1 ? '' : 's'}; a BATCH carries at least two`);

@@ -19,7 +19,7 @@ import {
 } from './constants';
 import { checksumOfParts, coveredPayload } from './chksum';
 import { FrameOpener, Sealing } from './frameCipher';
-import { payloadBounds, PayloadBounds } from './layouts';
+import { payloadBounds } from './layouts';
 import { unknownType } from './parser';
 import type { XXHashAPI } from './xxhash';
 
@@ -43,7 +43,6 @@ export interface PiecesFrame {
 }
 
 const NOTHING = Buffer.alloc(0);
-const boundsByType: (PayloadBounds | undefined)[] = Array.from({ length: 256 }, (_, type) => payloadBounds(type));
 
 export class FrameDecoder {
   private coverage: ChksumCoverageValue = ChksumCoverage.FULL;
@@ -119,7 +118,7 @@ export class FrameDecoder {
     this.copyOut(header, HEADER_SIZE);
     const type = header[0]!;
     const length = header.readUInt16BE(LENGTH_OFFSET);
-    const bounds = boundsByType[type];
+    const bounds = payloadBounds(type);
     if (!bounds) throw unknownType(type);
     const plainLength = length - this.tagSize;
     if (plainLength < bounds.min || plainLength > bounds.max) {

@@ -251,7 +251,17 @@ export function variableBounds(field: Field): PayloadBounds {
   return field.kind === 'data' ? { min: field.min ?? 0, max: field.max ?? MAX_PAYLOAD } : VARIABLE_BOUNDS[field.kind]!;
 }
 
-export function payloadBounds(type: number): PayloadBounds | undefined {
+/**
+ * A payload's length bounds for its type (undefined: an unknown type), worked out once a type:
+ * a BATCH's entries are checked one by one, and a 16-100 B file is one entry on each side (its
+ * FILE_INLINE, its FILE_OK), where the walk over its fields and two objects made each time cost
+ * about as much as reading the entry (docs/BENCHMARKS.md "Per-file cost, ninth round").
+ */
+export function payloadBounds(type: number): Readonly<PayloadBounds> | undefined {
+  return BOUNDS_BY_TYPE[type];
+}
+
+function boundsOf(type: number): PayloadBounds | undefined {
   const layout = LAYOUTS[type];
   if (!layout) return undefined;
   let min = 0;
@@ -269,3 +279,6 @@ export function payloadBounds(type: number): PayloadBounds | undefined {
   }
   return { min, max: Math.min(max, MAX_PAYLOAD) };
 }
+
+/** Every byte's bounds as a frame or BATCH entry type (payloadBounds). */
+const BOUNDS_BY_TYPE: readonly (PayloadBounds | undefined)[] = Array.from({ length: 256 }, (_, type) => boundsOf(type));

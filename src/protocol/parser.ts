@@ -1,9 +1,45 @@
 /** Payload bytes to typed messages. Buffers in the result are views into the payload. */
 import { FcpError } from '../errors';
-import { DATA_HEADER_SIZE, PacketType, packetTypeName } from './constants';
-import { readField, FieldValue } from './fields';
+import { DATA_HEADER_SIZE, INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, PacketType, packetTypeName, PERM_MASK } from './constants';
+import { read64, readField, FieldValue } from './fields';
 import { LAYOUTS } from './layouts';
-import type { DataMessage, Message } from './messages';
+import type { DataMessage, FileInlineMessage, FileOkMessage, Message } from './messages';
+import { checkEntryPath } from './paths';
+
+/**
+ * The payload of `type` at buf[start, end): a small file's two messages (its FILE_INLINE, and the
+ * FILE_OK that answers it) read field by field, the rest through their layouts (parsePayload).
+ * Both sides meet one of each a 16-100 B file; the layout walk made a [value, next] pair a field,
+ * grew the message a property at a time through a store that sees every field's name (V8's
+ * megamorphic inline caches), and a BATCH entry was cut out first (docs/BENCHMARKS.md "Per-file
+ * cost, ninth round"). The same checks as the layouts': a payload that fails one goes the layout's
+ * way, which throws its error.
+ */
+export function parseAt(type: number, buf: Buffer, start: number, end: number): Message {
+  if (type === PacketType.FILE_INLINE) return readFileInline(buf, start, end) ?? parsePayload(type, buf.subarray(start, end));
+  if (type === PacketType.FILE_OK && end - start === 4) return { type, fileId: buf.readUInt32BE(start) } satisfies FileOkMessage;
+  return parsePayload(type, buf.subarray(start, end));
+}
+
+/** FILE_INLINE at buf[start, end), when its lengths and perm are within the layout's bounds; a bad path throws as the layout's check does. */
+function readFileInline(buf: Buffer, start: number, end: number): FileInlineMessage | undefined {
+  const pathStart = start + INLINE_HEAD;
+  if (pathStart > end) return undefined;
+  const perm = buf.readUInt16BE(start + 4);
+  const pathEnd = pathStart + buf.readUInt16BE(pathStart - 2);
+  if (perm > PERM_MASK || pathEnd === pathStart || pathEnd > end || pathEnd - pathStart > MAX_PATH_BYTES || end - pathEnd > INLINE_MAX) return undefined;
+  const path = buf.subarray(pathStart, pathEnd);
+  checkEntryPath(path);
+  return {
+    type: PacketType.FILE_INLINE,
+    fileId: buf.readUInt32BE(start),
+    perm,
+    mtimeNs: read64(buf, start + 6, true),
+    hash: read64(buf, start + 14, false),
+    path,
+    data: buf.subarray(pathEnd, end),
+  };
+}
 
 export function parsePayload(type: number, payload: Buffer): Message {
   const layout = LAYOUTS[type];

@@ -1,14 +1,11 @@
 /** Typed messages to payload bytes, walking the same layouts as the parser. */
 import { FcpError } from '../errors';
-import { INLINE_MAX, MAX_PATH_BYTES, MAX_PAYLOAD, PacketType, packetTypeName, PERM_MASK } from './constants';
+import { INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, MAX_PAYLOAD, PacketType, packetTypeName, PERM_MASK } from './constants';
 import { fieldLength, FieldValue, I64_MAX, I64_MIN, U64_MAX, write64, writeField } from './fields';
 import { LAYOUTS } from './layouts';
 import type { FileInlineMessage, Message } from './messages';
 import { unknownType } from './parser';
 import { checkEntryPath } from './paths';
-
-/** fileId, perm, mtimeNs, hash and the path's length: the bytes before the path. */
-const INLINE_HEAD = 4 + 2 + 8 + 8 + 2;
 
 /** Whether a FILE_INLINE passes its layout's checks (the path's own, checkEntryPath, throws as the layout's does). */
 function inlineFits(message: FileInlineMessage): boolean {
@@ -39,6 +36,9 @@ function writeFileInline(message: FileInlineMessage, buf: Buffer, pos: number): 
   return pos + data.copy(buf, pos);
 }
 
+/** FILE_OK's payload: its fileId. */
+const FILE_OK_LENGTH = 4;
+
 function layoutOf(message: Message) {
   const layout = LAYOUTS[message.type];
   if (!layout) throw unknownType(message.type);
@@ -52,6 +52,7 @@ function valueOf(message: Message, name: string): FieldValue {
 export function payloadLength(message: Message): number {
   let length = 0;
   if (message.type === PacketType.FILE_INLINE) length = INLINE_HEAD + message.path.length + message.data.length;
+  else if (message.type === PacketType.FILE_OK) length = FILE_OK_LENGTH;
   else for (const field of layoutOf(message)) length += fieldLength(field, valueOf(message, field.name));
   if (length > MAX_PAYLOAD) {
     throw new FcpError(
@@ -65,6 +66,10 @@ export function payloadLength(message: Message): number {
 /** Writes the payload at pos (room for payloadLength(message) bytes); returns the end position. */
 export function writePayload(message: Message, buf: Buffer, pos: number): number {
   if (message.type === PacketType.FILE_INLINE && inlineFits(message)) return writeFileInline(message, buf, pos);
+  // FILE_OK, the answer to every small file: its one field (a u32) checked as the layout checks it.
+  if (message.type === PacketType.FILE_OK && Number.isInteger(message.fileId) && message.fileId >= 0 && message.fileId <= 0xffffffff) {
+    return buf.writeUInt32BE(message.fileId, pos);
+  }
   const typeName = packetTypeName[message.type]!;
   for (const field of layoutOf(message)) pos = writeField(typeName, field, valueOf(message, field.name), buf, pos);
   return pos;

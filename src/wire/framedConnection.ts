@@ -10,7 +10,7 @@ import { asFcpError, FcpError, wireFromCode } from '../errors';
 import { FrameDecoder } from '../protocol/frameDecoder';
 import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
-import { parseDataPieces, parsePayload } from '../protocol/parser';
+import { parseAt, parseDataPieces } from '../protocol/parser';
 import { batchEntryLength, unbatch } from '../protocol/batch';
 import { BATCH_ROOM, BATCHABLE_TYPES, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
@@ -257,7 +257,7 @@ export class FramedConnection {
       this.decoder.push(slice);
       // Nothing more is decoded once the connection ended or went deaf: the next frame may be sealed with a key never set.
       for (let raw = this.decoder.nextPieces(); raw; raw = this.ended || this.deaf ? undefined : this.decoder.nextPieces()) {
-        const message = 'pieces' in raw ? parseDataPieces(raw.pieces) : parsePayload(raw.type, raw.payload);
+        const message = 'pieces' in raw ? parseDataPieces(raw.pieces) : parseAt(raw.type, raw.payload, 0, raw.payload.length);
         if (message.type !== PacketType.BATCH) {
           this.handlers!.message(message);
           continue;

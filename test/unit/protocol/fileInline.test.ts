@@ -1,13 +1,14 @@
 /**
- * FILE_INLINE written without the layout walk (serializer.ts): the bytes the walk writes for
- * every message the layout admits, and the walk's own errors for every one it refuses.
+ * FILE_INLINE written and read without the layout walk (serializer.ts, parser.ts parseAt), and
+ * FILE_OK, its answer: the bytes the walk writes for every message the layout admits, the walk's
+ * own errors for every one it refuses, and the walk's message or error for any payload read.
  */
 import fc from 'fast-check';
 import { INLINE_MAX, MAX_PATH_BYTES, PacketType } from '../../../src/protocol/constants';
-import { writeField } from '../../../src/protocol/fields';
+import { read64, writeField } from '../../../src/protocol/fields';
 import { LAYOUTS } from '../../../src/protocol/layouts';
-import type { FileInlineMessage } from '../../../src/protocol/messages';
-import { parsePayload } from '../../../src/protocol/parser';
+import type { FileInlineMessage, FileOkMessage, Message } from '../../../src/protocol/messages';
+import { parseAt, parsePayload } from '../../../src/protocol/parser';
 import { payloadLength, writePayload } from '../../../src/protocol/serializer';
 import { messageArbitraries } from './arbitraries';
 
@@ -73,4 +74,94 @@ test.each([
   const bad = message(fields as Partial<FileInlineMessage>);
   const buf = Buffer.alloc(MAX_PATH_BYTES + INLINE_MAX + 64);
   expect(() => writePayload(bad, buf, 0)).toThrow(expect.objectContaining({ code }));
+});
+
+/** The layout walk's message for a payload (parsePayload walks every type's layout), or its error. */
+function walkedRead(type: number, payload: Buffer): Message | { error: string; code: string } {
+  try {
+    return parsePayload(type, payload);
+  } catch (err) {
+    return { error: (err as Error).message, code: (err as { code: string }).code };
+  }
+}
+
+/** parseAt's message for the payload, read where it lies inside a larger buffer, or its error. */
+function readAt(type: number, payload: Buffer): Message | { error: string; code: string } {
+  const buf = Buffer.concat([Buffer.from([0xee, 0xee, 0xee]), payload, Buffer.from([0xee])]);
+  try {
+    return parseAt(type, buf, 3, 3 + payload.length);
+  } catch (err) {
+    return { error: (err as Error).message, code: (err as { code: string }).code };
+  }
+}
+
+describe('read without the walk', () => {
+  test('every message the layout admits reads back as itself', () => {
+    fc.assert(
+      fc.property(inline, (m) => {
+        const bytes = written(m).subarray(1, -1);
+        expect(readAt(PacketType.FILE_INLINE, bytes)).toEqual(m);
+      }),
+    );
+  });
+
+  test('any payload: the walk\'s message or the walk\'s error', () => {
+    // Valid payloads with bytes changed, cut or added: lengths, perm, path bytes ('.', '/', NUL) and the rest.
+    const mutated = fc
+      .tuple(inline, fc.array(fc.tuple(fc.nat(), fc.constantFrom(0, 0x2e, 0x2f, 0xff, 0x10)), { maxLength: 4 }), fc.integer({ min: -3, max: 3 }))
+      .map(([m, changes, resize]) => {
+        const bytes = Buffer.from(written(m).subarray(1, -1));
+        for (const [at, byte] of changes) bytes[at % bytes.length] = byte;
+        return resize < 0 ? bytes.subarray(0, Math.max(0, bytes.length + resize)) : Buffer.concat([bytes, Buffer.alloc(resize, 0x61)]);
+      });
+    fc.assert(
+      fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a))), (payload) => {
+        expect(readAt(PacketType.FILE_INLINE, payload)).toEqual(walkedRead(PacketType.FILE_INLINE, payload));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test.each([
+    ['a perm above 0o7777', (b: Buffer) => b.writeUInt16BE(0o10000, 4)],
+    ['an empty path', (b: Buffer) => b.writeUInt16BE(0, 22)],
+    ['a path longer than the payload', (b: Buffer) => b.writeUInt16BE(0xffff, 22)],
+    ['a path with ..', (b: Buffer) => b.write('../', 24, 'latin1')],
+  ])('%s: the walk\'s error', (_name, spoil) => {
+    const payload = Buffer.from(written(message({ path: Buffer.from('dir/file') })).subarray(1, -1));
+    spoil(payload);
+    const walked = walkedRead(PacketType.FILE_INLINE, payload);
+    expect(walked).toHaveProperty('error');
+    expect(readAt(PacketType.FILE_INLINE, payload)).toEqual(walked);
+  });
+
+  test('FILE_OK: the walk\'s bytes, message and errors', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.uint8Array({ maxLength: 6 }), (fileId, junk) => {
+        const ok: FileOkMessage = { type: PacketType.FILE_OK, fileId };
+        const buf = Buffer.alloc(6, 0xee);
+        expect(payloadLength(ok)).toBe(4);
+        expect(writePayload(ok, buf, 1)).toBe(5);
+        const walkedBuf = Buffer.alloc(6, 0xee);
+        writeField('FILE_OK', LAYOUTS[PacketType.FILE_OK]![0]!, fileId, walkedBuf, 1);
+        expect(buf).toEqual(walkedBuf);
+        expect(readAt(PacketType.FILE_OK, buf.subarray(1, 5))).toEqual(ok);
+        expect(readAt(PacketType.FILE_OK, Buffer.from(junk))).toEqual(walkedRead(PacketType.FILE_OK, Buffer.from(junk)));
+      }),
+    );
+    for (const fileId of [-1, 1.5, 2 ** 32]) {
+      expect(() => writePayload({ type: PacketType.FILE_OK, fileId }, Buffer.alloc(8), 0)).toThrow(expect.objectContaining({ code: 'FCP_ERR_BAD_FIELD' }));
+    }
+  });
+
+  test('read64: Buffer\'s readBigInt64BE and readBigUInt64BE', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 8, maxLength: 16 }), fc.nat(8), (bytes, at) => {
+        const buf = Buffer.from(bytes);
+        const pos = Math.min(at, buf.length - 8);
+        expect(read64(buf, pos, true)).toBe(buf.readBigInt64BE(pos));
+        expect(read64(buf, pos, false)).toBe(buf.readBigUInt64BE(pos));
+      }),
+    );
+  });
 });
