@@ -14,7 +14,6 @@
 import { build, Plugin } from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUNDLE_HEAD, BUNDLE_TAIL } from '../src/cli/codeCache';
 
 const root = path.resolve(__dirname, '..', '..');
 const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -97,15 +96,13 @@ const lazyChildProcess: Plugin = {
   },
 };
 const native = { external: ['cpu-features', ...sideNative], plugins: [ssh2InBundle, lazyChildProcess] };
-/** bin/fcp and bin/fcp-track load these bundles only through src/cli/codeCache.ts, which compiles them as read when wrapped so. */
-const wrapped = { banner: { js: BUNDLE_HEAD }, footer: { js: BUNDLE_TAIL } };
 
 async function main(): Promise<void> {
   await build({ ...common, entryPoints: [path.join(cli, 'fcpdEntry.js')], outfile: fcpd, define: { FCP_BUNDLED_VERSION: JSON.stringify(version) }, external: sideNative, plugins: [lazyChildProcess] });
   fs.chmodSync(fcpd, 0o755);
   // Plugins need esbuild's asynchronous API.
-  await build({ ...common, ...native, ...wrapped, entryPoints: [path.join(cli, 'fcpEntry.js')], outfile: path.join(root, 'dist', 'fcp.js') });
-  await build({ ...common, ...native, ...wrapped, entryPoints: [path.join(cli, 'fcpTrackEntry.js')], outfile: path.join(root, 'dist', 'fcp-track.js') });
+  await build({ ...common, ...native, entryPoints: [path.join(cli, 'fcpEntry.js')], outfile: path.join(root, 'dist', 'fcp.js') });
+  await build({ ...common, ...native, entryPoints: [path.join(cli, 'fcpTrackEntry.js')], outfile: path.join(root, 'dist', 'fcp-track.js') });
   for (const name of ['fcpd.js', 'fcp.js', 'fcp-track.js']) checkAscii(path.join(root, 'dist', name));
 }
 

@@ -6,7 +6,6 @@
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUNDLE_HEAD, BUNDLE_TAIL } from '../../src/cli/codeCache';
 import { ROOT } from './helpers/run';
 
 const BUNDLES = ['fcp.js', 'fcp-track.js'].map((name) => path.join(ROOT, 'dist', name));
@@ -20,11 +19,4 @@ test.each(BUNDLES)('%s requires ssh2\'s crypto binding from ssh2\'s package, whe
   expect(required).not.toContain('ssh2');
   // Its HTTP agents are left out: they would load Node's http, https and tls at every start.
   expect(required.filter((name) => ['http', 'https', 'tls'].includes(name))).toEqual([]);
-});
-
-test.each(BUNDLES)('%s is wrapped as the loader compiles it, so that V8 takes the string as read (no joined copy)', (bundle) => {
-  const text = fs.readFileSync(bundle, 'latin1');
-  expect(text.startsWith(BUNDLE_HEAD)).toBe(true);
-  expect(text.trimEnd().endsWith(BUNDLE_TAIL)).toBe(true);
-  expect(text.slice(BUNDLE_HEAD.length).trimStart().startsWith('"use strict";')).toBe(true);
 });
