@@ -31,6 +31,14 @@ import { JobCommand, jobCommandOf, JobFlags } from './jobFlags';
 import type * as JobsCommandModule from './jobsCommand';
 import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
 
+/**
+ * Whether this process's main started a copy: its V8 code cache is then a copy's (src/cli/codeCache.ts).
+ * A cache written after `fcp --version` holds half of what a copy compiles, and copies given it
+ * compiled the rest at every start (5 ms of a 1-byte local copy): a copy writes it again, once.
+ */
+let copyStarted = false;
+export const startedCopy = (): boolean => copyStarted;
+
 /** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
 const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -415,6 +423,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       const { runTwoWay, runWatch } = require('./watchCommand') as typeof WatchCommandModule;
       return await (options.twoWay ? runTwoWay : runWatch)(request, settings.interval.value as number, reporter, !!options.json, io.stdout);
     }
+    copyStarted = true;
     const summary = await copy(request);
     reporter.summary(summary);
     return transferExitCode(summary.files, summary.errors);

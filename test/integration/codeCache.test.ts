@@ -53,3 +53,18 @@ test('a cache with changed bytes is passed over and written again (V8 does not c
   expect(rewritten.equals(spoilt)).toBe(false);
   expect(rewritten.length).toBeGreaterThan(10_000);
 });
+
+test('a cache first written by fcp --version is written again by the first copy, with what a copy compiles, and then kept', async () => {
+  const { cacheHome, copy } = copier('fcp-code-cache-version-first', 'a byte');
+  const version = await runFcp(['--version'], { env: { XDG_CACHE_HOME: cacheHome } });
+  expect(version.code).toBe(0);
+  const [cache] = fs.readdirSync(path.join(cacheHome, 'fcp')).filter((name) => name.startsWith('fcp-'));
+  const file = path.join(cacheHome, 'fcp', cache!);
+  const versions = fs.readFileSync(file);
+  await copy('first');
+  const copies = fs.readFileSync(file);
+  expect(copies.length).toBeGreaterThan(versions.length);
+  fs.utimesSync(file, new Date(0), new Date(0));
+  await copy('second');
+  expect(fs.statSync(file).mtimeMs).toBe(0);
+});

@@ -130,3 +130,12 @@ function readOwner(file: string): string {
   const lines = fs.readFileSync(file).toString('latin1').split('\n');
   return Buffer.from(lines[1]!, 'hex').toString();
 }
+
+test('a bundle runs as a module would: its own exports, module, require, file and directory, and its lines where they are in the file', () => {
+  const bundle = path.join(dir, 'lines.js');
+  fs.writeFileSync(bundle, '"use strict";\nmodule.exports.run = () => new Error("here").stack;\nexports.file = __filename;\nexports.sep = require("path").sep;\nexports.strict = (function () { return this; })() === undefined;\n');
+  const loaded = loadWithCodeCache(bundle, 'test');
+  const exports = loaded.exports as unknown as { run(): string; file: string; sep: string; strict: boolean };
+  expect({ file: exports.file, sep: exports.sep, strict: exports.strict }).toEqual({ file: bundle, sep: path.sep, strict: true });
+  expect(exports.run().split('\n')[1]).toContain(`${bundle}:2:`);
+});
