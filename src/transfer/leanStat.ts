@@ -89,14 +89,31 @@ export function leanOf(stat: BigIntStats): LeanStat {
   return new LeanStat(Number(stat.mode), Number(stat.uid), Number(stat.gid), Number(stat.nlink), Number(stat.size), Number(stat.blocks), stat.dev, stat.ino, stat.mtimeNs, stat.ctimeNs);
 }
 
+/** The binding's array as 32-bit halves (little-endian, which readsAsNodeDoes confirms), and the array they alias. */
+let halves: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+let halvesOf: BigInt64Array | undefined;
+
+/**
+ * Field `index` of `values` as a Number, without the BigInt that reading a BigInt64Array element
+ * makes (16 B of garbage each; six a stat): exact for the values below 2^53 these fields hold, as
+ * Number() of the BigInt is.
+ */
+function numberAt(values: BigInt64Array, index: number): number {
+  if (halvesOf !== values) {
+    halves = new Uint32Array(values.buffer, values.byteOffset, 2 * values.length);
+    halvesOf = values;
+  }
+  return halves[2 * index]! + halves[2 * index + 1]! * 2 ** 32;
+}
+
 function fromArray(values: BigInt64Array): LeanStat {
   return new LeanStat(
-    Number(values[MODE]),
-    Number(values[UID]),
-    Number(values[GID]),
-    Number(values[NLINK]),
-    Number(values[SIZE]),
-    Number(values[BLOCKS]),
+    numberAt(values, MODE),
+    numberAt(values, UID),
+    numberAt(values, GID),
+    numberAt(values, NLINK),
+    numberAt(values, SIZE),
+    numberAt(values, BLOCKS),
     values[DEV]!,
     values[INO]!,
     values[MTIME_SEC]! * NS_PER_SECOND + values[MTIME_NSEC]!,

@@ -35,11 +35,15 @@ export const READ_AHEAD_BYTES = 8 * 1024 * 1024;
  */
 const READ_AHEAD_STEP = 32;
 
-/** Fills `data` from the start of the open file; throws FCP_ERR_SOURCE_CHANGED when the file ends first. */
-function readStart(fd: number, data: Buffer, source: Buffer): void {
+/**
+ * Fills `data` from the start of the open file; throws FCP_ERR_SOURCE_CHANGED when the file ends
+ * first. The entry, not its path: a file walked in a directory joins its path when asked
+ * (walk.ts FileInDirectory): a Buffer a file, made only for the error (87 B a file sampled).
+ */
+function readStart(fd: number, data: Buffer, entry: FileEntry): void {
   for (let filled = 0; filled < data.length; ) {
     const bytesRead = readSync(fd, data, filled, data.length - filled, filled);
-    if (bytesRead === 0) throw sourceChanged(source, 'shrank');
+    if (bytesRead === 0) throw sourceChanged(entry.source, 'shrank');
     filled += bytesRead;
   }
 }
@@ -68,11 +72,11 @@ export function readSmallFile(entry: FileEntry, data: Buffer): SmallFileRead | F
 function readOpenFile(fd: number, entry: FileEntry, data: Buffer): SmallFileRead | FcpError {
   try {
     if (entry.walked) {
-      readStart(fd, data, entry.source);
+      readStart(fd, data, entry);
       if (unchangedSinceWalk(fd, entry.size, entry.mtimeNs, entry.walked)) return { data, grew: false };
     }
     const opened = sourceState(fd);
-    readStart(fd, data, entry.source);
+    readStart(fd, data, entry);
     return { data, grew: checkSource(fd, opened, entry.source, entry.size).grew };
   } catch (err) {
     return fsError(err, 'read', entry.source);

@@ -44,6 +44,30 @@ test.each(['file', 'dir', 'link', 'second', '.'])('lstat and stat of %s: every f
   expect(fields(leanStat(at(name), true))).toEqual(fields(leanOf(fs.statSync(at(name), { bigint: true }))));
 });
 
+test('fields above 32 bits (a sparse file of 5 GiB, an owner above 2^31 where this user may chown): as lstatSync and fstatSync give them', () => {
+  const file = path.join(dir, 'large');
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, 5 * 2 ** 30 + 3);
+  const owner = 3_000_000_123;
+  let chowned = false;
+  try {
+    fs.chownSync(file, owner, owner);
+    chowned = true;
+  } catch {
+    // Not root: the size alone has an upper half.
+  }
+  const stat = leanStat(Buffer.from(file), false);
+  expect(fields(stat)).toEqual(fields(leanOf(fs.lstatSync(file, { bigint: true }))));
+  expect(stat.size).toBe(5 * 2 ** 30 + 3);
+  if (chowned) expect([stat.uid, stat.gid]).toEqual([owner, owner]);
+  const fd = fs.openSync(file, 'r');
+  try {
+    expect(fields(leanFstat(fd))).toEqual(fields(leanOf(fs.fstatSync(fd, { bigint: true }))));
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
 test('a file: its type, mode, size, links and nanosecond mtime', () => {
   const stat = leanStat(at('file'), false);
   const big = fs.lstatSync(at('file'), { bigint: true });
