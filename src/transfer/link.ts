@@ -68,12 +68,6 @@ export interface TransferLink {
   descriptorBudget?: OpenFileBudget;
   /** The sender's walk ahead of its announcements after its first FILE_COUNT, in entries: WALK_AHEAD unless set (memoryLink.ts sets less). */
   walkAhead?: number;
-  /**
-   * Feature STREAM: the most files one FILE_COUNT tells the receiver of, from the first on; the
-   * user's totals (events start, counted) still hold all the walk found (WALK_AHEAD ahead at the
-   * start). Unbounded unless set (memoryLink.ts sets it).
-   */
-  countPiece?: number;
   /** The sender's bytes of small files read per burst of announcing: the sender's INLINE_BURST unless set (memoryLink.ts sets less). */
   inlineBurst?: number;
   /**

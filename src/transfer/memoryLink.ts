@@ -32,8 +32,7 @@ const WAITING_HIGH_WATER = 4;
  * burst instead of 1 MiB took a sixth off the wall and CPU time of 10,000 × 4 KiB (docs/BENCHMARKS.md,
  * "Local copies"), the collector's time unchanged (--trace-gc). The first count still goes 4,096
  * ahead (sender.ts begin), so that a tree that size starts with its whole totals; with that, the
- * gain on that tree was within the noise of a loaded machine: measure again on a quiet one. The
- * receiver is told of those files in pieces of the walk ahead (countPiece): see sender.ts nextPiece.
+ * gain on that tree was within the noise of a loaded machine: measure again on a quiet one.
  */
 const LOCAL_WALK_AHEAD = 256;
 const LOCAL_INLINE_BURST = 256 * 1024;
@@ -289,7 +288,6 @@ export function memoryLinks(params: ParamsMessage, xxh: XXHashAPI, idleMs: numbe
     log,
     descriptorBudget: budgets[end],
     walkAhead: LOCAL_WALK_AHEAD,
-    countPiece: LOCAL_WALK_AHEAD,
     inlineBurst: LOCAL_INLINE_BURST,
   });
   return {

@@ -164,12 +164,8 @@ export class SendEngine extends TransferRun {
    */
   private readonly scans = new JobLimiter(DIGESTS_AT_ONCE);
   private filesAnnounced = 0;
-  /** Files and bytes the user's totals hold (events start, counted): the walk's counts when they were taken. */
+  /** Files and bytes FILE_COUNT has counted so far (the walk's counts when it went out). */
   private readonly counted = { files: 0, bytes: 0 };
-  /** Files and bytes FILE_COUNT has told the receiver of: the counted ones, in pieces of at most countPiece files. */
-  private readonly told = { files: 0, bytes: 0 };
-  /** The most files one FILE_COUNT tells of (the link's, or all that are counted). */
-  private readonly countPiece: number;
   /** Files whose chunks are being handed out, oldest first; resends go ahead of them. */
   private readonly sendQueue: SendingFile[] = [];
   private readonly resendQueue: ChunkJob[] = [];
@@ -267,7 +263,6 @@ export class SendEngine extends TransferRun {
     const listing = follow || sync?.checksum ? walk.whole() : undefined;
     this.chunkSize = link.params.chunkSize;
     this.walkAhead = link.walkAhead ?? WALK_AHEAD;
-    this.countPiece = (link.params.features & Feature.STREAM) !== 0 ? (link.countPiece ?? Infinity) : Infinity;
     this.inlineBurst = link.inlineBurst ?? INLINE_BURST;
     const recycling = !link.inlineBuffers && link.control.conn instanceof FramedConnection;
     this.inlineBuffers = link.inlineBuffers ?? new SliceArena(4 * INLINE_BURST, recycling);
@@ -348,62 +343,25 @@ export class SendEngine extends TransferRun {
     this.digestsAhead?.start(this.chunkSize);
     // A peer without STREAM takes one FILE_COUNT: the walk is then done whole first. The first
     // count goes WALK_AHEAD ahead whatever the link's pace, so that a tree of up to that many
-    // entries starts with its whole totals; the receiver may be told of them in pieces (nextPiece).
+    // entries starts with its whole totals.
     if (this.link.params.features & Feature.STREAM) this.walk.fill(WALK_AHEAD);
     else this.walk.finish();
     this.counted.files = this.walk.fileCount;
     this.counted.bytes = this.walk.totalBytes;
     this.events.start?.(this.counted.files, this.counted.bytes);
-    const { files, bytes } = this.nextPiece(undefined);
-    this.apply(this.machine.start(files, bytes));
+    this.apply(this.machine.start(this.counted.files, this.counted.bytes));
   }
 
-  /**
-   * Feature STREAM: before a file FILE_COUNT has not told of (`taken`, just taken from the walk),
-   * the next piece of the counted files is told; once every counted file is, the walk goes ahead
-   * and the files it found are counted first.
-   */
-  private countWalked(taken: FileEntry): void {
-    if (this.filesAnnounced < this.told.files) return;
-    if (this.told.files === this.counted.files) {
-      this.walk.fill(this.walkAhead);
-      const files = this.walk.fileCount - this.counted.files;
-      const bytes = this.walk.totalBytes - this.counted.bytes;
-      this.counted.files = this.walk.fileCount;
-      this.counted.bytes = this.walk.totalBytes;
-      this.events.counted?.(files, bytes);
-    }
-    const { files, bytes } = this.nextPiece(taken);
+  /** Feature STREAM: before a file FILE_COUNT has not counted, the walk goes ahead and the files it found are counted. */
+  private countWalked(): void {
+    if (this.filesAnnounced < this.counted.files) return;
+    this.walk.fill(this.walkAhead);
+    const files = this.walk.fileCount - this.counted.files;
+    const bytes = this.walk.totalBytes - this.counted.bytes;
+    this.counted.files = this.walk.fileCount;
+    this.counted.bytes = this.walk.totalBytes;
+    this.events.counted?.(files, bytes);
     this.apply(this.machine.countMore(files, bytes));
-  }
-
-  /**
-   * The counted files FILE_COUNT has not told of, at most countPiece of them: `taken` (the next
-   * to announce, already taken from the walk) and the files after it the walk holds. Told in
-   * pieces, counts come among the files from the start of a copy in one process, while the JIT
-   * collects its feedback: one only after 4,096 entries threw away code already optimized
-   * (docs/BENCHMARKS.md, the tree's tenth round).
-   */
-  private nextPiece(taken: FileEntry | undefined): { files: number; bytes: number } {
-    let files = this.counted.files - this.told.files;
-    let bytes = this.counted.bytes - this.told.bytes;
-    if (files > this.countPiece) {
-      files = 0;
-      bytes = 0;
-      if (taken) {
-        files = 1;
-        bytes = taken.size;
-      }
-      for (let i = 0; files < this.countPiece; i++) {
-        const entry = this.walk.at(i)!;
-        if (entry.kind !== 'file') continue;
-        files++;
-        bytes += entry.size;
-      }
-    }
-    this.told.files += files;
-    this.told.bytes += bytes;
-    return { files, bytes };
   }
 
   protected override dataReady(linked: LinkedConnection): void {
@@ -530,7 +488,7 @@ export class SendEngine extends TransferRun {
         return this.awaitDescriptor((use) => this.descriptors.retry(use));
       }
       this.walk.take();
-      this.countWalked(entry);
+      this.countWalked();
       // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
       const fileId = this.filesAnnounced++;
       this.announced.set(fileId, entry);
@@ -598,9 +556,6 @@ export class SendEngine extends TransferRun {
         this.events.grew?.(files.length, bytes);
         this.counted.files += files.length;
         this.counted.bytes += bytes;
-        // Following starts once every walked file is announced, so told of: these go whole.
-        this.told.files += files.length;
-        this.told.bytes += bytes;
         this.apply(this.machine.countMore(files.length, bytes));
         this.walk.entries!.push(...entries);
         this.announce();
