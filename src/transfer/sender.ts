@@ -137,16 +137,6 @@ interface ChunkJob {
   resend: boolean;
 }
 
-/**
- * Drops what was read ahead for `entry`, writing the field only when something was: a field no
- * code wrote since the entry was made is a constant to V8, and the first write of one threw away
- * the walk's code optimized while it went 4,096 entries ahead (docs/BENCHMARKS.md, the tree's tenth round).
- */
-function dropReadAhead(entry: FileEntry): undefined {
-  if (entry.readAhead !== undefined) entry.readAhead = undefined;
-  return undefined;
-}
-
 export class SendEngine extends TransferRun {
   private readonly machine: TransferSender;
   private chunkSize: number;
@@ -481,7 +471,7 @@ export class SendEngine extends TransferRun {
         if (!this.readingInline) return priming ? undefined : this.awaitDescriptor((use) => this.descriptors.take(use));
       }
       // What was read ahead for a file that is not going inline is dropped now rather than when the file is over.
-      const data = inline ? this.readWhole(entry) : dropReadAhead(entry);
+      const data = inline ? this.readWhole(entry) : (entry.readAhead = undefined);
       if (priming && (data === undefined || data instanceof FcpError)) return;
       if (data instanceof FcpError && outOfDescriptors(data)) {
         this.readingInline = false;
@@ -640,7 +630,7 @@ export class SendEngine extends TransferRun {
     // A slice the walk read into is this arena's like one taken now (or a login's, which give ignores).
     if (ahead) this.slicesRead?.push(ahead.data);
     const read = ahead ?? readSmallFile(entry, this.takeSlice(entry.size));
-    dropReadAhead(entry);
+    entry.readAhead = undefined;
     if (read instanceof FcpError) return read;
     if (read.grew) this.grown.add(entry);
     return read.data;

@@ -296,8 +296,7 @@ export class WalkStream {
   /** Takes the entry peek() returned: the walk holds it no longer. */
   take(): void {
     const taken = this.found[this.head];
-    // Written only when it changes, as sender.ts dropReadAhead does and for the same reason.
-    if (taken instanceof FileInDirectory && taken.heldBytes !== 0) this.heldBytes -= taken.heldBytes;
+    if (taken instanceof FileInDirectory) this.heldBytes -= taken.heldBytes;
     if (this.keeps) {
       this.head++;
       return;
@@ -311,9 +310,7 @@ export class WalkStream {
     } else if (this.head >= COMPACT_AFTER && 2 * this.head >= this.found.length) {
       // A sender that keeps the walk a window ahead never takes the last entry found: without this
       // the array would keep a slot for every entry of the tree (8 MB for a million).
-      // In place, as above: the array the walk's optimized code holds stays the one it pushes to.
-      this.found.copyWithin(0, this.head);
-      this.found.length -= this.head;
+      this.found = this.found.slice(this.head);
       this.head = 0;
     }
   }
