@@ -303,9 +303,7 @@ export class WalkStream {
     }
     this.found[this.head++] = undefined as unknown as Entry;
     if (this.head === this.found.length) {
-      // Emptied in place: a new [] has another map (of small integers, until an entry goes in),
-      // and peek's optimized code threw itself away on it mid-copy (docs/BENCHMARKS.md, the tree's tenth round).
-      this.found.length = 0;
+      this.found = [];
       this.head = 0;
     } else if (this.head >= COMPACT_AFTER && 2 * this.head >= this.found.length) {
       // A sender that keeps the walk a window ahead never takes the last entry found: without this
