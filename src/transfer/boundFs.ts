@@ -1,8 +1,9 @@
 /**
  * A small file's calls (open, a positional read or write, futimes) straight to Node's fs binding,
  * without the argument checks and wrappers of openSync, readSync, writeSync and futimesSync: about
- * 0.5 µs a call (bench/localFloor.ts --binding), and a small file costs its sender an open and a
- * read and its receiver an open, a write and a futimes (200,000 files: a million calls).
+ * 0.1 µs a call (bench/localFloor.ts --lean against --binding), and a small file costs its sender
+ * an open and a read and its receiver an open, a write and a futimes (200,000 files: a million
+ * calls; docs/BENCHMARKS.md "Per-file cost, eleventh round").
  *
  * The callers' arguments are their own (a descriptor they opened, a range inside their buffer, a
  * time from `seconds`), which the fs functions would only check again. The binding's conventions
