@@ -11,10 +11,11 @@
  * writeTimeoutMs. The synchronous calls run under onDisk (src/diskWatch.ts): should one never
  * return (a hung mount), the stall watchdog of fcp and fcpd names it and ends the run.
  */
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writeSync, writev, writevSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
+import { futimesBound, openBound, writeAt } from './boundFs';
 import { closeQuietly, fsError } from './fsError';
 import { enterDisk, leaveDisk, onDisk } from '../diskWatch';
 import { showName } from '../showName';
@@ -644,7 +645,7 @@ function openExclusive(temp: Buffer, final: Buffer, perm: number, size: number, 
   const createdMode = creationMode(perm);
   let fd: number | undefined;
   try {
-    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, createdMode);
+    fd = openBound(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, createdMode);
     if (size > 0) ftruncateSync(fd, size);
   } catch (err) {
     if (fd === undefined && !existing && (err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
@@ -675,14 +676,14 @@ function finishWritten(fd: number, owner: FileOwner | undefined, createdMode: nu
   // Before the mode: a chown clears setuid and setgid, which creationMode never sets, so fchmod follows.
   if (owner) fchownSync(fd, owner.uid, owner.gid);
   if (createdMode !== perm) fchmodSync(fd, perm);
-  futimesSync(fd, Date.now() / 1000, seconds(mtimeNs));
+  futimesBound(fd, Date.now() / 1000, seconds(mtimeNs));
   closeSync(fd);
 }
 
 /** Writes all of `data` at the start of the file `fd`, which is to become `final`. */
 function writeWhole(fd: number, data: Buffer, final: Buffer): void {
   for (let written = 0; written < data.length; ) {
-    const step = writeSync(fd, data, written, data.length - written, written);
+    const step = writeAt(fd, data, written, data.length - written, written);
     if (step === 0) throw new FcpError('FCP_ERR_IO', `write of ${showName(final)} made no progress`);
     written += step;
   }
@@ -697,7 +698,7 @@ function createWhole(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint,
   const createdMode = creationMode(perm);
   let fd: number;
   try {
-    fd = openSync(final, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, createdMode);
+    fd = openBound(final, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, createdMode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw fsError(err, 'create', final);

@@ -15,6 +15,7 @@
  */
 import { constants, fstatSync, lstatSync, statSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { unwatchedFsBinding } from './fsBinding';
 
 const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK } = constants;
 
@@ -147,14 +148,13 @@ const fieldsOf = (stat: LeanStat): string => JSON.stringify({ ...stat }, (_key, 
 
 /** The fs binding when it is safe to use as above; undefined otherwise. */
 function statBinding(): StatBinding | undefined {
-  const options = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  if ((process as { permission?: unknown }).permission !== undefined || /--pending-deprecation|--experimental-permission|--permission/.test(options)) return undefined;
+  const binding = unwatchedFsBinding<StatBinding>();
+  if (binding === undefined) return undefined;
+  const { lstat, stat, fstat, bigintStatValues } = binding;
+  if (typeof lstat !== 'function' || typeof stat !== 'function' || typeof fstat !== 'function') return undefined;
+  // By its tag, not instanceof: a test runner's context has BigInt64Array of its own.
+  if (Object.prototype.toString.call(bigintStatValues) !== '[object BigInt64Array]' || bigintStatValues!.length !== 2 * STAT_FIELDS) return undefined;
   try {
-    const binding = (process as unknown as { binding(name: string): Partial<StatBinding> }).binding('fs');
-    const { lstat, stat, fstat, bigintStatValues } = binding;
-    if (typeof lstat !== 'function' || typeof stat !== 'function' || typeof fstat !== 'function') return undefined;
-    // By its tag, not instanceof: a test runner's context has BigInt64Array of its own.
-    if (Object.prototype.toString.call(bigintStatValues) !== '[object BigInt64Array]' || bigintStatValues!.length !== 2 * STAT_FIELDS) return undefined;
     return readsAsNodeDoes(binding as StatBinding) ? (binding as StatBinding) : undefined;
   } catch {
     return undefined;

@@ -7,8 +7,9 @@
  * most of a second, in which the first files' calls are made instead of later, between
  * announcements. What was read ahead is checked as a file read later is: against the walk's stat.
  */
-import { constants, openSync, readSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { FcpError } from '../errors';
+import { openBound, readAt } from './boundFs';
 import { closeQuietly, fsError } from './fsError';
 import { SliceArena } from './sliceArena';
 import { checkSource, sourceChanged, sourceState, unchangedSinceWalk } from './sourceCheck';
@@ -42,7 +43,7 @@ const READ_AHEAD_STEP = 32;
  */
 function readStart(fd: number, data: Buffer, entry: FileEntry): void {
   for (let filled = 0; filled < data.length; ) {
-    const bytesRead = readSync(fd, data, filled, data.length - filled, filled);
+    const bytesRead = readAt(fd, data, filled, data.length - filled, filled);
     if (bytesRead === 0) throw sourceChanged(entry.source, 'shrank');
     filled += bytesRead;
   }
@@ -55,7 +56,7 @@ function readStart(fd: number, data: Buffer, entry: FileEntry): void {
 export function readSmallFile(entry: FileEntry, data: Buffer): SmallFileRead | FcpError {
   let fd: number | undefined;
   try {
-    fd = openSync(entry.source, constants.O_RDONLY);
+    fd = openBound(entry.source, constants.O_RDONLY);
     return readOpenFile(fd, entry, data);
   } catch (err) {
     return fsError(err, 'read', entry.source);

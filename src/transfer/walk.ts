@@ -5,11 +5,12 @@
  * synchronous fs calls: the sender walks a few thousand entries at a time between
  * announcements, and lstatSync is several times faster than its promise form.
  */
-import { constants, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { constants, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FcpError } from '../errors';
 import { INLINE_MAX, MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
+import { openBound } from './boundFs';
 import { closeQuietly, fsError } from './fsError';
 import { leanFstat, leanOf, leanStat, type LeanStat } from './leanStat';
 import { showName } from '../showName';
@@ -493,7 +494,7 @@ export class WalkStream {
     if (!this.admitted(source, path, false, false)) return true;
     let fd: number;
     try {
-      fd = openSync(source, OPEN_LISTED_FILE);
+      fd = openBound(source, OPEN_LISTED_FILE);
     } catch {
       return false;
     }

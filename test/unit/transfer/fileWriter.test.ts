@@ -3,21 +3,24 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chunkHash, loadXxhash } from '../../../src/protocol/xxhash';
+import * as boundFs from '../../../src/transfer/boundFs';
 import { FileWriter, ResumeRequest, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
 import { journaledBytes } from '../../integration/helpers/interrupt';
 
 // Renames and fchowns counted (and done): a small file in a directory the writer made is created
 // in place, and given an owner only when it did not get that one by being created. Its write and
-// futimes may be made to fail once.
+// futimes (boundFs.ts) may be made to fail once.
 jest.mock('node:fs', () => {
   const actual = jest.requireActual<typeof import('node:fs')>('node:fs');
   return {
     ...actual,
     renameSync: jest.fn(actual.renameSync),
     fchownSync: jest.fn(actual.fchownSync),
-    writeSync: jest.fn(actual.writeSync),
-    futimesSync: jest.fn(actual.futimesSync),
   };
+});
+jest.mock('../../../src/transfer/boundFs', () => {
+  const actual = jest.requireActual<typeof import('../../../src/transfer/boundFs')>('../../../src/transfer/boundFs');
+  return { ...actual, writeAt: jest.fn(actual.writeAt), futimesBound: jest.fn(actual.futimesBound) };
 });
 
 /** A file that starts over (no partial state of an earlier run is used). */
@@ -161,8 +164,8 @@ describe('small files in a directory the writer made', () => {
   });
 
   test.each([
-    ['write', fs.writeSync, 'ENOSPC', 'FCP_ERR_NO_SPACE'],
-    ['finish', fs.futimesSync, 'EIO', 'FCP_ERR_IO'],
+    ['write', boundFs.writeAt, 'ENOSPC', 'FCP_ERR_NO_SPACE'],
+    ['finish', boundFs.futimesBound, 'EIO', 'FCP_ERR_IO'],
   ] as const)('that fail to %s leave nothing under their name, and say which step failed', async (step, call, errno, code) => {
     const writer = new FileWriter(await loadXxhash(), () => undefined);
     writer.createDirectory(Buffer.from(path.join(dir, 'new')), 0o755, mtimeNs, Buffer.from('new'));
