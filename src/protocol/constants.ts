@@ -255,6 +255,9 @@ export const INLINE_MAX = 16 * 1024;
 /** FILE_INLINE's fileId, perm, mtimeNs, hash and the path's length: the bytes before the path. */
 export const INLINE_HEAD = 4 + 2 + 8 + 8 + 2;
 
+/** FILE_OK's payload: its fileId (u32). */
+export const FILE_OK_LENGTH = 4;
+
 /**
  * What a BATCH may carry on the control connection: its messages once the transfer runs. Entry:
  * type u8 | length u16 | payload. At least two entries (one message needs no batch).

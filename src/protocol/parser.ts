@@ -1,6 +1,6 @@
 /** Payload bytes to typed messages. Buffers in the result are views into the payload. */
 import { FcpError } from '../errors';
-import { DATA_HEADER_SIZE, INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, PacketType, packetTypeName, PERM_MASK } from './constants';
+import { DATA_HEADER_SIZE, FILE_OK_LENGTH, INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, PacketType, packetTypeName, PERM_MASK } from './constants';
 import { read64, readField, FieldValue } from './fields';
 import { LAYOUTS } from './layouts';
 import type { DataMessage, FileInlineMessage, FileOkMessage, Message } from './messages';
@@ -17,7 +17,7 @@ import { checkEntryPath } from './paths';
  */
 export function parseAt(type: number, buf: Buffer, start: number, end: number): Message {
   if (type === PacketType.FILE_INLINE) return readFileInline(buf, start, end) ?? parsePayload(type, buf.subarray(start, end));
-  if (type === PacketType.FILE_OK && end - start === 4) return { type, fileId: buf.readUInt32BE(start) } satisfies FileOkMessage;
+  if (type === PacketType.FILE_OK && end - start === FILE_OK_LENGTH) return { type, fileId: buf.readUInt32BE(start) } satisfies FileOkMessage;
   return parsePayload(type, buf.subarray(start, end));
 }
 

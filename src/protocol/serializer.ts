@@ -1,6 +1,6 @@
 /** Typed messages to payload bytes, walking the same layouts as the parser. */
 import { FcpError } from '../errors';
-import { INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, MAX_PAYLOAD, PacketType, packetTypeName, PERM_MASK } from './constants';
+import { FILE_OK_LENGTH, INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, MAX_PAYLOAD, PacketType, packetTypeName, PERM_MASK } from './constants';
 import { fieldLength, FieldValue, I64_MAX, I64_MIN, U64_MAX, write64, writeField } from './fields';
 import { LAYOUTS } from './layouts';
 import type { FileInlineMessage, Message } from './messages';
@@ -35,9 +35,6 @@ function writeFileInline(message: FileInlineMessage, buf: Buffer, pos: number): 
   pos += path.copy(buf, pos);
   return pos + data.copy(buf, pos);
 }
-
-/** FILE_OK's payload: its fileId. */
-const FILE_OK_LENGTH = 4;
 
 function layoutOf(message: Message) {
   const layout = LAYOUTS[message.type];
