@@ -282,8 +282,6 @@ const pullAnswer: fc.Arbitrary<Message> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ message: A.FILE_READY, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, fileId })) },
   { weight: 3, arbitrary: fc.record({ message: A.RESEND, fileId: pulledId, seq: nearSeq }).map(({ message, fileId, seq }): Message => ({ ...message, fileId, seq })) },
   { weight: 1, arbitrary: fc.record({ message: A.FILE_OK, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, fileId })) },
-  // A run from a pulled id, within the last file_id (a run past it is refused as it is written).
-  { weight: 1, arbitrary: fc.record({ message: A.FILES_OK, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, firstFileId: Math.min(fileId, 0xffffffff - message.count + 1) })) },
   { weight: 1, arbitrary: fc.record({ message: A.FILE_ERROR, fileId: pulledId }).map(({ message, fileId }): Message => ({ ...message, fileId })) },
   { weight: 1, arbitrary: A.ENTRY_ERROR },
   { weight: 1, arbitrary: A.DONE },

@@ -47,7 +47,6 @@ export const PacketType = {
   FOLLOW: 0x2b,
   HOLE: 0x2d,
   FILES_FROM: 0x2e,
-  FILES_OK: 0x2f,
   DEST_STATE: 0x31,
   NEW_SIG: 0x33,
   TWO_WAY: 0x34,
@@ -195,13 +194,8 @@ export const MoreFeature = {
    * small files go inline a round trip sooner.
    */
   DEST_EMPTY: 0x8,
-  /**
-   * The receiver may answer a run of files that are each OK with one FILES_OK instead of a FILE_OK
-   * each (PROTOCOL.md §7.4): every small file's answer otherwise costs a message on both sides.
-   */
-  FILES_OK: 0x4,
 } as const;
-export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.FILES_OK;
+export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -263,12 +257,6 @@ export const INLINE_HEAD = 4 + 2 + 8 + 8 + 2;
 
 /** FILE_OK's payload: its fileId (u32). */
 export const FILE_OK_LENGTH = 4;
-/** FILES_OK's payload: first_file_id u32, count u16. */
-export const FILES_OK_LENGTH = 6;
-/** Files one FILES_OK settles at most (its count is a u16); a longer run goes as several. */
-export const MAX_FILES_OK_RUN = 0xffff;
-/** The largest file_id (a u32): a FILES_OK's run may not go past it. */
-export const MAX_FILE_ID = 0xffffffff;
 
 /**
  * What a BATCH may carry on the control connection: its messages once the transfer runs. Entry:
@@ -285,7 +273,6 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.RESEND,
   PacketType.FILE_DONE,
   PacketType.FILE_OK,
-  PacketType.FILES_OK,
   PacketType.FILE_SAME,
   PacketType.CHUNKS_HELD,
   PacketType.CHUNK_KEPT,

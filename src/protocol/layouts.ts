@@ -154,7 +154,6 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.RESEND]: [f('fileId', 'u32'), f('seq', 'u32'), f('length', 'u32', { min: 1, max: MAX_CHUNK_SIZE })],
   [PacketType.FILE_DONE]: [f('fileId', 'u32'), f('digest', 'fixed', { size: DIGEST_SIZE })],
   [PacketType.FILE_OK]: [f('fileId', 'u32')],
-  [PacketType.FILES_OK]: [f('firstFileId', 'u32'), f('count', 'u16', { min: 1 })],
   [PacketType.FILE_ERROR]: [f('fileId', 'u32'), f('code', 'u16'), f('message', 'text')],
   [PacketType.BATCH]: [f('entries', 'data', { min: 2 * BATCH_ENTRY_HEADER })],
   [PacketType.KEEPALIVE]: [],

@@ -68,11 +68,6 @@ export interface ChunkSumMessage { type: P['CHUNK_SUM']; fileId: number; seq: nu
 export interface ResendMessage { type: P['RESEND']; fileId: number; seq: number; length: number }
 export interface FileDoneMessage { type: P['FILE_DONE']; fileId: number; digest: Buffer }
 export interface FileOkMessage { type: P['FILE_OK']; fileId: number }
-/**
- * R→S, control (more feature FILES_OK): files firstFileId .. firstFileId + count - 1 are each OK,
- * as if a FILE_OK had come for each in that order; count 1..65535, the last id at most 0xffffffff.
- */
-export interface FilesOkMessage { type: P['FILES_OK']; firstFileId: number; count: number }
 export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code: number; message: string }
 /**
  * R→S, control: answers a FILE_INFO (feature QUICK_CHECK): the destination already holds a regular
@@ -217,7 +212,6 @@ export type Message =
   | ResendMessage
   | FileDoneMessage
   | FileOkMessage
-  | FilesOkMessage
   | FileErrorMessage
   | KeepaliveMessage
   | FileSameMessage

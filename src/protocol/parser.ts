@@ -1,9 +1,9 @@
 /** Payload bytes to typed messages. Buffers in the result are views into the payload. */
 import { FcpError } from '../errors';
-import { DATA_HEADER_SIZE, FILE_OK_LENGTH, INLINE_HEAD, INLINE_MAX, MAX_FILE_ID, MAX_PATH_BYTES, PacketType, packetTypeName, PERM_MASK } from './constants';
+import { DATA_HEADER_SIZE, FILE_OK_LENGTH, INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, PacketType, packetTypeName, PERM_MASK } from './constants';
 import { read64, readField, FieldValue } from './fields';
 import { LAYOUTS } from './layouts';
-import type { DataMessage, FileInlineMessage, FileOkMessage, FilesOkMessage, Message } from './messages';
+import type { DataMessage, FileInlineMessage, FileOkMessage, Message } from './messages';
 import { checkEntryPath } from './paths';
 
 /**
@@ -18,22 +18,7 @@ import { checkEntryPath } from './paths';
 export function parseAt(type: number, buf: Buffer, start: number, end: number): Message {
   if (type === PacketType.FILE_INLINE) return readFileInline(buf, start, end) ?? parsePayload(type, buf.subarray(start, end));
   if (type === PacketType.FILE_OK && end - start === FILE_OK_LENGTH) return { type, fileId: buf.readUInt32BE(start) } satisfies FileOkMessage;
-  const message = parsePayload(type, buf.subarray(start, end));
-  if (message.type === PacketType.FILES_OK) checkFilesOkRun(message);
-  return message;
-}
-
-/**
- * A FILES_OK's run ends at a file_id (a u32): its fields each fit their layout, but together they
- * may name ids past the last one, which no file has (FCP_ERR_BAD_FIELD, as a field out of range).
- */
-export function checkFilesOkRun(message: FilesOkMessage): void {
-  if (message.firstFileId + message.count - 1 > MAX_FILE_ID) {
-    throw new FcpError(
-      'FCP_ERR_BAD_FIELD',
-      `FILES_OK.count ${message.count} from file_id ${message.firstFileId} runs past the last file_id ${MAX_FILE_ID}`,
-    );
-  }
+  return parsePayload(type, buf.subarray(start, end));
 }
 
 /** FILE_INLINE at buf[start, end), when its lengths and perm are within the layout's bounds; a bad path throws as the layout's check does. */

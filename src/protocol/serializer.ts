@@ -4,7 +4,7 @@ import { FILE_OK_LENGTH, INLINE_HEAD, INLINE_MAX, MAX_PATH_BYTES, MAX_PAYLOAD, P
 import { fieldLength, FieldValue, I64_MAX, I64_MIN, U64_MAX, write64, writeField } from './fields';
 import { LAYOUTS } from './layouts';
 import type { FileInlineMessage, Message } from './messages';
-import { checkFilesOkRun, unknownType } from './parser';
+import { unknownType } from './parser';
 import { checkEntryPath } from './paths';
 
 /** Whether a FILE_INLINE passes its layout's checks (the path's own, checkEntryPath, throws as the layout's does). */
@@ -67,7 +67,6 @@ export function writePayload(message: Message, buf: Buffer, pos: number): number
   if (message.type === PacketType.FILE_OK && Number.isInteger(message.fileId) && message.fileId >= 0 && message.fileId <= 0xffffffff) {
     return buf.writeUInt32BE(message.fileId, pos);
   }
-  if (message.type === PacketType.FILES_OK) checkFilesOkRun(message);
   const typeName = packetTypeName[message.type]!;
   for (const field of layoutOf(message)) pos = writeField(typeName, field, valueOf(message, field.name), buf, pos);
   return pos;

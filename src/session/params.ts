@@ -129,8 +129,6 @@ export function makeOffer(options: {
       (options.follow ? Feature.FOLLOW : 0) |
       (options.filesFrom ? Feature.FILES_FROM : 0) |
       (tune ? Feature.GROW : 0),
-    // Offered in the HELLO (PROTOCOL.md §5.2): an older fcpd ignores it and answers FILE_OK a file.
-    moreFeatures: MoreFeature.FILES_OK,
   };
 }
 
@@ -223,11 +221,6 @@ export function sealedCoverage(params: ParamsMessage): ChksumCoverageValue {
  */
 export function destinationEmptyAgreed(params: ParamsMessage): boolean {
   return (params.features & Feature.DEST_STATE) !== 0 && ((params.moreFeatures ?? 0) & MoreFeature.DEST_EMPTY) !== 0;
-}
-
-/** More feature FILES_OK (PROTOCOL.md §7.4): the receiver may answer a run of files with one FILES_OK. */
-export function okRunsAgreed(params: ParamsMessage): boolean {
-  return ((params.moreFeatures ?? 0) & MoreFeature.FILES_OK) !== 0;
 }
 
 /** The offer of a pulling client whose destination `holds` nothing or something: with DEST_EMPTY in the first case, where DEST_STATE is offered. */

@@ -16,7 +16,7 @@
  */
 import { FcpError, wireFromCode } from '../errors';
 import { showName } from '../showName';
-import { DATA_FRAME_BYTES, DATA_UNIT, DELTA_MAX_BLOCK, DIGEST_SIZE, FollowEvent, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_FILE_ID, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
+import { DATA_FRAME_BYTES, DATA_UNIT, DELTA_MAX_BLOCK, DIGEST_SIZE, FollowEvent, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
 import type {
   ChunkKeptMessage,
   ChunksHeldMessage,
@@ -31,7 +31,6 @@ import type {
   FileInfoMessage,
   FileInlineMessage,
   FileOkMessage,
-  FilesOkMessage,
   FileReadyMessage,
   FileSameMessage,
   HardlinkMessage,
@@ -1252,8 +1251,6 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly windowFiles: number;
   /** The session negotiated QUICK_CHECK: the receiver may answer FILE_INFO with FILE_SAME. */
   private readonly quickCheck: boolean;
-  /** The session negotiated more feature FILES_OK: the receiver may answer a run of files with one FILES_OK. */
-  private readonly okRuns: boolean;
   /** The session negotiated RECONNECT: the receiver acknowledges chunks per connection and reports lost ones. */
   private readonly reconnect: boolean;
   /** The session negotiated RESUME: the receiver may claim chunks it holds (CHUNKS_HELD, PARTIAL_STALE). */
@@ -1283,7 +1280,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   /** What its DEST_STATE said; undefined until it came. */
   private destHolds: boolean | undefined;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; okRuns?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; stream?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; stream?: boolean }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
     this.follow = opts.follow ?? false;
@@ -1292,7 +1289,6 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.chunkSize = opts.chunkSize;
     this.windowFiles = opts.windowFiles ?? DEFAULT_WINDOW_FILES;
     this.quickCheck = opts.quickCheck ?? false;
-    this.okRuns = opts.okRuns ?? false;
     this.reconnect = opts.reconnect ?? false;
     this.resume = opts.resume ?? false;
     this.delta = opts.delta ?? false;
@@ -1483,9 +1479,6 @@ export class TransferSender extends TransferMachine<SenderState> {
       case PacketType.FILE_OK:
         if (exchanging) return this.onFileOk(message);
         break;
-      case PacketType.FILES_OK:
-        if (exchanging && this.okRuns) return this.onFilesOk(message);
-        break;
       case PacketType.FILE_SAME:
         if (exchanging && this.quickCheck) return this.onFileSame(message);
         break;
@@ -1630,31 +1623,6 @@ export class TransferSender extends TransferMachine<SenderState> {
 
   private onFileOk(message: FileOkMessage): readonly SenderAction[] {
     const { fileId } = message;
-    return this.settleAcknowledged(fileId) ?? [{ type: 'fileOk', fileId }];
-  }
-
-  /**
-   * FILES_OK: each file of the run settled in order as its FILE_OK would settle it, with the same
-   * checks and errors (the files before a failing one are OK, as they would be one by one). A run
-   * longer than the window, which no receiver could have owed, is refused before any file.
-   */
-  private onFilesOk(message: FilesOkMessage): readonly SenderAction[] {
-    const { firstFileId, count } = message;
-    const most = this.windowFiles + INLINE_WINDOW_FILES;
-    if (!Number.isInteger(count) || count < 1 || count > most || firstFileId + count - 1 > MAX_FILE_ID) {
-      return this.fail(protocolError(`FILES_OK for ${count} files from file_id ${firstFileId}: a run is 1 to ${most} files (the window), ending at a file_id`));
-    }
-    const actions: SenderAction[] = [];
-    for (let fileId = firstFileId; fileId < firstFileId + count; fileId++) {
-      const failure = this.settleAcknowledged(fileId);
-      if (failure) return actions.concat(failure);
-      actions.push({ type: 'fileOk', fileId });
-    }
-    return actions;
-  }
-
-  /** Settles a file the receiver said is OK (FILE_OK, or one of a FILES_OK's run); the failure when it may not be. */
-  private settleAcknowledged(fileId: number): FailAction[] | undefined {
     const file = this.files.get(fileId);
     if (file?.state !== 'SENT' && file?.state !== 'INLINE') {
       if (file !== undefined) return this.fail(protocolError(`FILE_OK for file_id ${fileId} before its FILE_DONE`));
@@ -1664,7 +1632,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.forget(fileId, file);
     this.filesOk++;
     this.bytesOk += file.size;
-    return undefined;
+    return [{ type: 'fileOk', fileId }];
   }
 
   /** The receiver's quick check found the file at the destination: OK with nothing sent. */

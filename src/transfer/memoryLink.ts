@@ -171,9 +171,6 @@ export class MemoryConnection {
   /** Messages are delivered once per turn of the event loop already, a batch of them at a time. */
   batchSends(): void {}
 
-  /** A FILE_OK here is an object handed over, not a message encoded and read: a run of them would save nothing to speak of. */
-  sendOkRuns(): void {}
-
   /** Resolves when the other end has taken what was waiting for it, or when this end is over. */
   drain(): Promise<void> {
     if (this.ended || !this.peer.full) return Promise.resolve();

@@ -12,7 +12,6 @@ import type { Message } from '../protocol/messages';
 import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
 import type { EntryScope } from '../session/entryScope';
 import { FileIdMap } from '../session/fileIds';
-import { okRunsAgreed } from '../session/params';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
@@ -209,7 +208,6 @@ export class ReceiveEngine extends TransferRun {
     if (this.link.params.features & Feature.DEST_STATE && !this.link.destStateKnown) {
       this.link.control.conn.send({ type: PacketType.DEST_STATE, holds: holdsEntries(this.destination.root) ? 1 : 0 });
     }
-    if (okRunsAgreed(this.link.params)) this.link.control.conn.sendOkRuns();
     this.attach();
     return this.done;
   }

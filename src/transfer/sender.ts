@@ -27,7 +27,6 @@ import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
-import { okRunsAgreed } from '../session/params';
 import { chunkCount, FileDigest } from '../session/digest';
 import { SenderAction, TransferSender } from '../session/transfer';
 import type { FrameEncoder } from '../protocol/frameEncoder';
@@ -264,7 +263,6 @@ export class SendEngine extends TransferRun {
       windowFiles: this.descriptors.budget.size,
       peerName: link.peerName,
       quickCheck: (link.params.features & Feature.QUICK_CHECK) !== 0,
-      okRuns: okRunsAgreed(link.params),
       reconnect: this.reconnect,
       resume: (link.params.features & Feature.RESUME) !== 0,
       delta: (link.params.features & Feature.DELTA) !== 0,

@@ -12,7 +12,6 @@ import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
 import { parseAt, parseDataPieces } from '../protocol/parser';
 import { batchEntryLength, unbatch } from '../protocol/batch';
-import { filesOk, okRunLength } from '../protocol/okRuns';
 import { BATCH_ROOM, BATCHABLE_TYPES, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
@@ -47,8 +46,6 @@ export class FramedConnection {
   private batching = false;
   private batchTypes: ReadonlySet<number> | undefined;
   private readonly queued: Message[] = [];
-  /** More feature FILES_OK: FILE_OKs of consecutive file_ids queued together go as one FILES_OK. */
-  private okRuns = false;
   /**
    * A TCP socket gathers corked writes into one writev: a sealed batch goes out in pieces there
    * (encodeBatchApart). Another stream (an SSH channel when the connection is tunnelled, the
@@ -127,15 +124,6 @@ export class FramedConnection {
     this.batching = true;
   }
 
-  /**
-   * From now on (a receiver in a session that negotiated more feature FILES_OK), the FILE_OKs of
-   * consecutive file_ids that wait for the same flush go as one FILES_OK: nothing waits longer
-   * than it would have, and what breaks a run (another message, a gap) starts the next one.
-   */
-  sendOkRuns(): void {
-    this.okRuns = true;
-  }
-
   /** Writes the queued messages: alone when one, else as few BATCH frames as hold them. */
   private flushQueued(): void {
     const messages = this.queued.splice(0);
@@ -149,11 +137,7 @@ export class FramedConnection {
       group = [];
       size = 0;
     };
-    for (let i = 0; i < messages.length; ) {
-      let message = messages[i]!;
-      const run = this.okRuns ? okRunLength(messages, i) : 0;
-      if (run > 1 && message.type === PacketType.FILE_OK) message = filesOk(message.fileId, run);
-      i += Math.max(run, 1);
+    for (const message of messages) {
       const entry = batchEntryLength(message);
       if (size + entry > BATCH_ROOM) writeGroup();
       group.push(message);

@@ -55,8 +55,7 @@ test('into an empty destination: the bit is offered and answered, no DEST_STATE 
   const work = temp.make('fcp-dest-empty');
   smallTree(work);
   const { summary, seen } = await pull(work, (offered) => offered);
-  // With FILES_OK, which every offer carries (PROTOCOL.md §7.4).
-  expect(seen.offered).toEqual([MoreFeature.FILES_OK | MoreFeature.DEST_EMPTY]);
+  expect(seen.offered).toEqual([MoreFeature.DEST_EMPTY]);
   expect(seen.destStates).toEqual([]);
   // Inline: each file's bytes crossed once, none was announced and then found there.
   expect(summary.bytesSent).toBe(summary.bytes);
@@ -67,18 +66,18 @@ test('an fcpd that does not answer the bit (an older one) gets the DEST_STATE it
   const work = temp.make('fcp-dest-empty');
   smallTree(work);
   const { summary, seen } = await pull(work, () => undefined);
-  expect(seen.offered).toEqual([MoreFeature.FILES_OK | MoreFeature.DEST_EMPTY]);
+  expect(seen.offered).toEqual([MoreFeature.DEST_EMPTY]);
   expect(seen.destStates).toEqual([0]);
   expect(summary.bytesSent).toBe(summary.bytes);
 });
 
-test('into a destination that holds something: no DEST_EMPTY is offered, and a rerun sends no byte', async () => {
+test('into a destination that holds something: no bit is offered, and a rerun sends no byte', async () => {
   const work = temp.make('fcp-dest-empty');
   smallTree(work);
   await pull(work, (offered) => offered);
   const { summary, seen } = await pull(work, (offered) => offered);
-  // The word without DEST_EMPTY: FILES_OK alone.
-  expect(seen.offered).toEqual([MoreFeature.FILES_OK]);
+  // No word at all: the proxy sees an older client's 40-byte HELLO, so its hook is not asked.
+  expect(seen.offered).toEqual([]);
   expect(summary.bytesSent).toBe(0);
   expect(summary.bytesResumed).toBe(summary.bytes);
 });

@@ -205,10 +205,6 @@ export const messageArbitraries: ArbitraryByName = {
   }),
   FILE_DONE: fc.record({ type: fc.constant(PacketType.FILE_DONE), fileId: u32, digest: fixedBytes(DIGEST_SIZE) }),
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
-  // A run that ends at a file_id: the first id is moved down when the count would go past the last.
-  FILES_OK: fc
-    .record({ first: u32, count: fc.integer({ min: 1, max: 0xffff }) })
-    .map(({ first, count }) => ({ type: PacketType.FILES_OK, firstFileId: Math.min(first, 0xffffffff - count + 1), count })),
   FILE_SAME: fc.record({ type: fc.constant(PacketType.FILE_SAME), fileId: u32 }),
   CHUNKS_HELD: fc.record({
     type: fc.constant(PacketType.CHUNKS_HELD),

@@ -518,7 +518,6 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   RESEND: [12, 12],
   FILE_DONE: [20, 20],
   FILE_OK: [4, 4],
-  FILES_OK: [6, 6],
   FILE_SAME: [4, 4],
   CHUNKS_HELD: [16, 65512],
   CHUNK_KEPT: [8, 8],

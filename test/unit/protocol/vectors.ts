@@ -101,7 +101,6 @@ export const VECTORS: readonly Vector[] = [
   plain('RESEND', { type: PacketType.RESEND, fileId: 1, seq: 0, length: 16 }),
   plain('FILE_DONE', { type: PacketType.FILE_DONE, fileId: 1, digest: fill(DIGEST_SIZE, 0x66) }),
   plain('FILE_OK', { type: PacketType.FILE_OK, fileId: 1 }),
-  plain('FILES_OK (files 1 to 3)', { type: PacketType.FILES_OK, firstFileId: 1, count: 3 }),
   plain('FILE_SAME', { type: PacketType.FILE_SAME, fileId: 1 }),
   plain('CHUNKS_HELD (chunks 4 and 5)', {
     type: PacketType.CHUNKS_HELD,

@@ -381,9 +381,9 @@ describe('launch nonce (the control connection authenticates in its first packet
     expect([pump.clientMachine.state, pump.serverMachine.state]).toEqual(['ESTABLISHED', 'ESTABLISHED']);
     expect([pump.client.failure, pump.server.failure]).toEqual([undefined, undefined]);
     expect(pump.server.received.slice(3)).toEqual([MODE, { type: P.PUSH, path: DEST }]);
-    // The MAC is over the launch's nonce, not the one in the server's HELLO, and the PARAMS as sent (13 bytes: the offered word went in the HELLO).
+    // The MAC is over the launch's nonce, not the one in the server's HELLO.
     const auth = pump.client.sent.find((m) => m.type === P.AUTH) as AuthMessage;
-    const transcript = { serverNonce: LAUNCH_NONCE, clientNonce: CLIENT_NONCE, sessionId: CONTROL_SESSION_ID, connIndex: 0, offer: encodePayload(pump.client.sent.find((m) => m.type === P.PARAMS)!), accepted: Buffer.alloc(0) };
+    const transcript = { serverNonce: LAUNCH_NONCE, clientNonce: CLIENT_NONCE, sessionId: CONTROL_SESSION_ID, connIndex: 0, offer: encodePayload(offer), accepted: Buffer.alloc(0) };
     expect(auth.mac.equals(clientMac(SECRET, transcript))).toBe(true);
   });
 

@@ -13,8 +13,7 @@ import { answerOffer, checkAnswer, makeOffer } from '../../../src/session/params
 import { numRuns } from '../protocol/fuzzRuns';
 import { controlHandshake, Pump, PumpOptions } from './pump';
 
-/** An offer without the word, as an older client makes (this build's makeOffer offers FILES_OK). */
-const { moreFeatures: _offered, ...BASE } = makeOffer({ encrypt: true, connections: 1 });
+const BASE = makeOffer({ encrypt: true, connections: 1 });
 const NEW_OFFER: ParamsMessage = { ...BASE, moreFeatures: MoreFeature.TWO_WAY_NARROW };
 const handshake = (offer: ParamsMessage, options: PumpOptions = {}): Promise<Pump> =>
   controlHandshake({ offer, mode: { type: PacketType.MODE, flags: 0 }, request: { type: PacketType.PULL, paths: [Buffer.from('/srv')] } }, options);

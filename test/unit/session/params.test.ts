@@ -262,7 +262,6 @@ describe('makeOffer and sealedCoverage', () => {
       hashAlgs: SUPPORTED_HASH_ALGS,
       cipher,
       features,
-      moreFeatures: MoreFeature.FILES_OK,
     });
     expect(sealedCoverage(offer)).toBe(coverage);
   });
@@ -271,7 +270,7 @@ describe('makeOffer and sealedCoverage', () => {
 describe('more feature DEST_EMPTY (a pull into an empty destination)', () => {
   const offer = makeOffer({ encrypt: true });
   test('offered only where the destination holds nothing and DEST_STATE is offered', () => {
-    expect(offerForDestination(offer, false).moreFeatures).toBe(MoreFeature.FILES_OK | MoreFeature.DEST_EMPTY);
+    expect(offerForDestination(offer, false).moreFeatures).toBe(MoreFeature.DEST_EMPTY);
     expect(offerForDestination(offer, true)).toBe(offer);
     const withoutDestState = { ...offer, features: offer.features & ~Feature.DEST_STATE };
     expect(offerForDestination(withoutDestState, false)).toBe(withoutDestState);
@@ -279,7 +278,7 @@ describe('more feature DEST_EMPTY (a pull into an empty destination)', () => {
   });
   test('answered by this build, and agreed only together with DEST_STATE', () => {
     const answer = answerOffer(offerForDestination(offer, false)) as ParamsMessage;
-    expect(answer.moreFeatures).toBe(MoreFeature.FILES_OK | MoreFeature.DEST_EMPTY);
+    expect(answer.moreFeatures).toBe(MoreFeature.DEST_EMPTY);
     expect(destinationEmptyAgreed(answer)).toBe(true);
     expect(destinationEmptyAgreed({ ...answer, features: answer.features & ~Feature.DEST_STATE })).toBe(false);
     expect(destinationEmptyAgreed({ ...answer, moreFeatures: undefined })).toBe(false);

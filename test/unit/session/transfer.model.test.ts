@@ -241,7 +241,6 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   RESEND: { type: PacketType.RESEND, fileId: 0, seq: 0, length: 1 },
   FILE_DONE: { type: PacketType.FILE_DONE, fileId: 0, digest: BAD_DIGEST },
   FILE_OK: { type: PacketType.FILE_OK, fileId: 0 },
-  FILES_OK: { type: PacketType.FILES_OK, firstFileId: 0, count: 1 },
   FILE_SAME: { type: PacketType.FILE_SAME, fileId: 0 },
   CHUNKS_HELD: { type: PacketType.CHUNKS_HELD, fileId: 0, firstIndex: 0, hashes: Buffer.alloc(8) },
   CHUNK_KEPT: { type: PacketType.CHUNK_KEPT, fileId: 0, index: 0 },

@@ -177,39 +177,6 @@ describe('BATCH', () => {
     }
   });
 
-  test('with more feature FILES_OK, FILE_OKs of consecutive ids queued together go as FILES_OK; what breaks a run starts the next', async () => {
-    const { sender, received } = await batchingPair();
-    sender.sendOkRuns();
-    const fileError: Message = { type: PacketType.FILE_ERROR, fileId: 4, code: 2, message: 'gone' };
-    const same: Message = { type: PacketType.FILE_SAME, fileId: 10 };
-    for (const message of [fileOk(1), fileOk(2), fileOk(3), fileError, fileOk(5), fileOk(7), fileOk(8), same, fileOk(11), fileOk(11), fileOk(12)]) sender.send(message);
-    await nextTurn();
-    const run = (firstFileId: number, count: number): Message => ({ type: PacketType.FILES_OK, firstFileId, count });
-    expect(received).toEqual([run(1, 3), fileError, fileOk(5), run(7, 2), same, fileOk(11), run(11, 2)]);
-    // A FILE_OK alone in its flush stays a FILE_OK; nothing waits for a run to grow.
-    sender.send(fileOk(13));
-    await nextTurn();
-    expect(received.at(-1)).toEqual(fileOk(13));
-  });
-
-  test('a run longer than a FILES_OK holds (65535) goes as several, in order', async () => {
-    const { sender, received } = await batchingPair();
-    sender.sendOkRuns();
-    for (let id = 0; id < 70_000; id++) sender.send(fileOk(id));
-    await nextTurn();
-    expect(received).toEqual([
-      { type: PacketType.FILES_OK, firstFileId: 0, count: 65_535 },
-      { type: PacketType.FILES_OK, firstFileId: 65_535, count: 70_000 - 65_535 },
-    ]);
-  });
-
-  test('without FILES_OK negotiated, FILE_OKs go one by one as before', async () => {
-    const { sender, received } = await batchingPair();
-    for (let id = 0; id < 3; id++) sender.send(fileOk(id));
-    await nextTurn();
-    expect(received).toEqual([0, 1, 2].map(fileOk));
-  });
-
   test('a BATCH where none was negotiated fails the connection with FCP_ERR_UNEXPECTED_MESSAGE', async () => {
     const xxh = await loadXxhash();
     const { a, b } = pipePair();
