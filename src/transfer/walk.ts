@@ -5,12 +5,12 @@
  * synchronous fs calls: the sender walks a few thousand entries at a time between
  * announcements, and lstatSync is several times faster than its promise form.
  */
-import { constants, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { constants, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FcpError } from '../errors';
 import { INLINE_MAX, MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
-import { openBound } from './boundFs';
+import { openBound, readdirTyped } from './boundFs';
 import { closeQuietly, fsError } from './fsError';
 import { leanFstat, leanOf, leanStat, type LeanStat } from './leanStat';
 import { showName } from '../showName';
@@ -464,13 +464,9 @@ export class WalkStream {
       let names: string[];
       const others = new Set<string>();
       try {
-        const listing = readdirSync(source, { encoding: 'latin1', withFileTypes: true });
-        names = new Array<string>(listing.length);
-        for (let i = 0; i < listing.length; i++) {
-          const child = listing[i]!;
-          names[i] = child.name;
-          if (!child.isFile()) others.add(child.name);
-        }
+        let isFile: boolean[];
+        ({ names, isFile } = readdirTyped(source));
+        for (let i = 0; i < names.length; i++) if (!isFile[i]) others.add(names[i]!);
         names.sort();
       } catch (err) {
         this.skip(path, fsError(err, 'read directory', source));
