@@ -238,9 +238,15 @@ export class WalkStream {
   private readBound = 0;
   /** Bytes of small files read into entries found and not yet taken. */
   heldBytes = 0;
+  /**
+   * Something reads an entry's path as the entry is walked (the filter, fcpd's policy, -H's first
+   * names): a file opened as found (visitOpened) is walked without it otherwise, one Buffer a file fewer.
+   */
+  private readonly readsEntryPaths: boolean;
 
   constructor(sources: readonly Buffer[], private readonly options: WalkOptions, listing?: WalkResult) {
     this.firstNames = options.hardLinks ? new Map() : undefined;
+    this.readsEntryPaths = options.filter !== undefined || options.refuse !== undefined || options.hardLinks === true;
     this.keeps = listing !== undefined;
     if (listing) {
       this.found = listing.entries;
@@ -379,8 +385,8 @@ export class WalkStream {
     }
     const name = frame.names[frame.next++]!;
     const child = join(frame.source, name);
+    if (this.reader && frame.others && !frame.others.has(name) && this.heldBytes < this.readBound && this.visitOpened(child, frame, name)) return true;
     const childPath = join(frame.path, name);
-    if (this.reader && frame.others && !frame.others.has(name) && this.heldBytes < this.readBound && this.visitOpened(child, childPath, frame, name)) return true;
     let childStat: LeanStat;
     try {
       childStat = statOf(child, this.options.followSymlinks, 'read');
@@ -485,9 +491,11 @@ export class WalkStream {
    * before it is closed. False when it must be stat'ed the usual way (it cannot be opened, or it
    * is no longer a regular file), which then says what is wrong with it.
    */
-  private visitOpened(source: Buffer, path: Buffer, dir: Place, name: string): boolean {
-    // What visit() asks first, of a regular file: one left out or refused is not opened.
-    if (!this.admitted(source, path, false, false)) return true;
+  private visitOpened(source: Buffer, dir: Place, name: string): boolean {
+    // The entry path only where something reads it as the file is walked: FileInDirectory makes it when it is sent.
+    const path = this.readsEntryPaths || dir.path.length + 1 + name.length > MAX_PATH_BYTES ? join(dir.path, name) : undefined;
+    // What visit() asks first, of a regular file: one left out, refused or too long is not opened.
+    if (path !== undefined && !this.admitted(source, path, false, false)) return true;
     let fd: number;
     try {
       fd = openBound(source, OPEN_LISTED_FILE);
@@ -529,26 +537,36 @@ export class WalkStream {
     return (this.lastIds = { uid, gid });
   }
 
-  private visitFile(source: Buffer, path: Buffer, stat: LeanStat, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
+  /** An entry's path: `path`, or joined for a file found in `dir` as `name` and walked without it (visitOpened). */
+  private entryPath(path: Buffer | undefined, dir: Place | undefined, name: string | undefined): Buffer {
+    return path ?? join(dir!.path, name!);
+  }
+
+  /**
+   * Records a regular file. `path` is its entry path, which a file found in a directory (`dir`,
+   * `name`) is walked without unless something reads it (readsEntryPaths): joined here only to
+   * report it.
+   */
+  private visitFile(source: Buffer, path: Buffer | undefined, stat: LeanStat, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
     const size = stat.size;
     if (size > MAX_FILE_SIZE) {
-      this.skip(path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
+      this.skip(this.entryPath(path, dir, name), new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
       return;
     }
     if (this.firstNames && stat.nlink > 1) {
       const id = `${stat.dev}:${stat.ino}`;
       const first = this.firstNames.get(id);
       if (first) {
-        this.found.push({ kind: 'hardlink', path, source, target: first, size, mtimeNs: meta.mtimeNs });
+        this.found.push({ kind: 'hardlink', path: this.entryPath(path, dir, name), source, target: first, size, mtimeNs: meta.mtimeNs });
         return;
       }
-      this.firstNames.set(id, path);
+      this.firstNames.set(id, this.entryPath(path, dir, name));
     }
     const { perm, mtimeNs, ids } = meta;
     this.found.push(
       dir && name !== undefined
         ? new FileInDirectory(dir, name, perm, size, mtimeNs, ids, stat.ctimeNs, stat.ino)
-        : { kind: 'file', path, source, size, perm, mtimeNs, ids, walked: { ctimeNs: stat.ctimeNs, ino: stat.ino }, readAhead: undefined },
+        : { kind: 'file', path: this.entryPath(path, dir, name), source, size, perm, mtimeNs, ids, walked: { ctimeNs: stat.ctimeNs, ino: stat.ino }, readAhead: undefined },
     );
     this.fileCount++;
     this.totalBytes += size;
