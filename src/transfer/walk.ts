@@ -101,9 +101,12 @@ interface Place {
  * generation, where it stays until a full collection): it keeps its name and its directory, and
  * makes its two paths when asked (a short-lived Buffer each, which dies young), rather than
  * holding both (two Buffers that a million-file push promoted 35 MB of per 200,000 files). The
- * walk's stat (its lstat, or the fstat of a file it opened) that a small file's read is checked against is held here too (`walked`).
+ * walk's stat (its lstat, or the fstat of a file it opened) that a small file's read is checked
+ * against is held here too (`walked`), until the walk has read the file: a file read as it was
+ * found then holds none of it in flight (its two BigInts die young instead of being copied by
+ * the scavenges and promoted with the entry).
  */
-class FileInDirectory implements WalkedFile {
+class FileInDirectory {
   readonly kind = 'file' as const;
   readAhead: SmallFileRead | undefined = undefined;
   /** Bytes the walk read into readAhead, counted in WalkStream.heldBytes until the entry is taken. */
@@ -116,8 +119,7 @@ class FileInDirectory implements WalkedFile {
     readonly size: number,
     readonly mtimeNs: bigint,
     readonly ids: EntryIds,
-    readonly ctimeNs: bigint,
-    readonly ino: bigint,
+    public walked: WalkedFile | undefined,
   ) {}
 
   get path(): Buffer {
@@ -126,10 +128,6 @@ class FileInDirectory implements WalkedFile {
 
   get source(): Buffer {
     return join(this.dir.source, this.name);
-  }
-
-  get walked(): WalkedFile {
-    return this;
   }
 }
 
@@ -518,6 +516,8 @@ export class WalkStream {
         if (entry.readAhead) {
           entry.heldBytes = entry.size;
           this.heldBytes += entry.size;
+          // Read and checked: what it was checked against is not needed again.
+          entry.walked = undefined;
         }
       }
       return true;
@@ -565,7 +565,7 @@ export class WalkStream {
     const { perm, mtimeNs, ids } = meta;
     this.found.push(
       dir && name !== undefined
-        ? new FileInDirectory(dir, name, perm, size, mtimeNs, ids, stat.ctimeNs, stat.ino)
+        ? new FileInDirectory(dir, name, perm, size, mtimeNs, ids, { ctimeNs: stat.ctimeNs, ino: stat.ino })
         : { kind: 'file', path: this.entryPath(path, dir, name), source, size, perm, mtimeNs, ids, walked: { ctimeNs: stat.ctimeNs, ino: stat.ino }, readAhead: undefined },
     );
     this.fileCount++;
