@@ -509,9 +509,11 @@ export class WalkStream {
       }
       if (!stat.isFile()) return false;
       const found = this.found.length;
-      this.visitFile(source, path, stat, { perm: stat.mode & PERM_MASK, mtimeNs: stat.mtimeNs, ids: this.idsOf(stat) }, dir, name);
+      // A file read right away is checked against this very fstat (leanStat.ts fstatStillMatches): its `walked` until read.
+      const readsNow = stat.size <= INLINE_MAX && this.heldBytes + stat.size <= this.readBound;
+      this.visitFile(source, path, stat, { perm: stat.mode & PERM_MASK, mtimeNs: stat.mtimeNs, ids: this.idsOf(stat), walked: readsNow ? stat : undefined }, dir, name);
       const entry = this.found[found];
-      if (entry instanceof FileInDirectory && entry.size <= INLINE_MAX && this.heldBytes + entry.size <= this.readBound) {
+      if (readsNow && entry instanceof FileInDirectory) {
         entry.readAhead = this.reader!(fd, entry);
         if (entry.readAhead) {
           entry.heldBytes = entry.size;
@@ -547,7 +549,7 @@ export class WalkStream {
    * `name`) is walked without unless something reads it (readsEntryPaths): joined here only to
    * report it.
    */
-  private visitFile(source: Buffer, path: Buffer | undefined, stat: LeanStat, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
+  private visitFile(source: Buffer, path: Buffer | undefined, stat: LeanStat, meta: { perm: number; mtimeNs: bigint; ids: EntryIds; walked?: WalkedFile }, dir?: Place, name?: string): void {
     const size = stat.size;
     if (size > MAX_FILE_SIZE) {
       this.skip(this.entryPath(path, dir, name), new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
@@ -563,10 +565,11 @@ export class WalkStream {
       this.firstNames.set(id, this.entryPath(path, dir, name));
     }
     const { perm, mtimeNs, ids } = meta;
+    const walked = meta.walked ?? { ctimeNs: stat.ctimeNs, ino: stat.ino };
     this.found.push(
       dir && name !== undefined
-        ? new FileInDirectory(dir, name, perm, size, mtimeNs, ids, { ctimeNs: stat.ctimeNs, ino: stat.ino })
-        : { kind: 'file', path: this.entryPath(path, dir, name), source, size, perm, mtimeNs, ids, walked: { ctimeNs: stat.ctimeNs, ino: stat.ino }, readAhead: undefined },
+        ? new FileInDirectory(dir, name, perm, size, mtimeNs, ids, walked)
+        : { kind: 'file', path: this.entryPath(path, dir, name), source, size, perm, mtimeNs, ids, walked, readAhead: undefined },
     );
     this.fileCount++;
     this.totalBytes += size;
