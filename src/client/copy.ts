@@ -566,7 +566,7 @@ function reporting(
       },
       file(event) {
         progress.filesDone++;
-        progress.currentPath = event.path;
+        progress.lastFile = event;
         if (options.onEvent) emit(new CopiedFileEvent(event));
       },
       notice(text) {

@@ -22,8 +22,11 @@ export class Progress {
   bytesTotal = 0;
   filesDone = 0;
   filesTotal = 0;
-  /** The last file done, as on disk: decoded only when a snapshot is taken, not once per file. */
-  currentPath: Buffer | undefined;
+  /**
+   * The last file done (its event): its path, as on disk, read and decoded only when a snapshot is
+   * taken, not once per file (a sender's event joins it when read: transfer/link.ts).
+   */
+  lastFile: { readonly path: Buffer } | undefined;
   private readonly started = Date.now();
   /** [time, bytesDone] samples inside the rate window. */
   private readonly samples: [number, number][] = [[Date.now(), 0]];
@@ -41,7 +44,7 @@ export class Progress {
       filesTotal: this.filesTotal,
       rate,
       etaSeconds: rate > 0 ? Math.max(0, (this.bytesTotal - this.bytesDone) / rate) : undefined,
-      currentFile: this.currentPath?.toString('utf8'),
+      currentFile: this.lastFile?.path.toString('utf8'),
       elapsedSeconds: (now - this.started) / 1000,
     };
   }

@@ -3,7 +3,9 @@
  * without the argument checks and wrappers of openSync, readSync, writeSync and futimesSync: about
  * 0.1 µs a call (bench/localFloor.ts --lean against --binding), and a small file costs its sender
  * an open and a read and its receiver an open, a write and a futimes (200,000 files: a million
- * calls; docs/BENCHMARKS.md "Per-file cost, eleventh round").
+ * calls; docs/BENCHMARKS.md "Per-file cost, eleventh round"). And the walk's listing of a
+ * directory with types, as the binding's two arrays (names, types) rather than readdirSync's
+ * Dirent a name (docs/BENCHMARKS.md "Per-file cost, twelfth round").
  *
  * The callers' arguments are their own (a descriptor they opened, a range inside their buffer, a
  * time from `seconds`), which the fs functions would only check again. The binding's conventions
@@ -15,7 +17,7 @@
  * the fs functions refuse), the fs functions. Errors are theirs either way: code, errno, syscall,
  * path and message.
  */
-import { futimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { constants, futimesSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { unwatchedFsBinding } from './fsBinding';
 
@@ -31,11 +33,15 @@ interface CallBinding {
   read(fd: number, buffer: Buffer, offset: number, length: number, position: number): number;
   writeBuffer(fd: number, buffer: Buffer, offset: number, length: number, position: number, request: undefined, context: WriteContext): number;
   futimes(fd: number, atime: number, mtime: number): void;
+  readdir(path: Buffer, encoding: 'latin1', withFileTypes: true): [string[], number[]];
 }
 
 /** The Node whose binding's conventions this module follows (checked in v20.20.2). */
 const CHECKED_MAJOR = 20;
 const CHECKED_MINOR = 20;
+
+/** The type a listing gives a regular file (libuv's UV_DIRENT_FILE, which Node's fs.constants holds but its types do not declare). */
+const DIRENT_FILE = (constants as { UV_DIRENT_FILE?: number }).UV_DIRENT_FILE ?? 1;
 
 /** openSync's mode when none is given. */
 const DEFAULT_MODE = 0o666;
@@ -45,8 +51,8 @@ function callBinding(): CallBinding | undefined {
   if (major !== CHECKED_MAJOR || minor! < CHECKED_MINOR) return undefined;
   const binding = unwatchedFsBinding<CallBinding>();
   if (binding === undefined) return undefined;
-  const { open, read, writeBuffer, futimes } = binding;
-  return [open, read, writeBuffer, futimes].every((call) => typeof call === 'function') ? (binding as CallBinding) : undefined;
+  const { open, read, writeBuffer, futimes, readdir } = binding;
+  return [open, read, writeBuffer, futimes, readdir].every((call) => typeof call === 'function') ? (binding as CallBinding) : undefined;
 }
 
 const binding = callBinding();
@@ -101,4 +107,26 @@ const isPlainTime = (time: number | string): time is number => typeof time === '
 export function futimesBound(fd: number, atime: number | string, mtime: number | string): void {
   if (binding === undefined || !isPlainTime(atime) || !isPlainTime(mtime)) return futimesSync(fd, atime, mtime);
   binding.futimes(fd, atime, mtime);
+}
+
+/** A directory's names (their bytes as latin1 strings) and, by the same index, whether each is a regular file as the listing says (d_type). */
+export interface TypedListing {
+  names: string[];
+  isFile: boolean[];
+}
+
+/**
+ * readdirSync(path, { encoding: 'latin1', withFileTypes: true }) as names and their types: the
+ * binding's two arrays, without a Dirent a name. A type the listing does not know (DT_UNKNOWN,
+ * which readdirSync's Dirents lstat) is not a regular file here: the caller stats those.
+ */
+export function readdirTyped(path: Buffer): TypedListing {
+  if (binding === undefined || path.includes(0)) {
+    const dirents = readdirSync(path, { encoding: 'latin1', withFileTypes: true });
+    return { names: dirents.map((dirent) => dirent.name), isFile: dirents.map((dirent) => dirent.isFile()) };
+  }
+  const [names, types] = binding.readdir(path, 'latin1', true);
+  const isFile = new Array<boolean>(types.length);
+  for (let i = 0; i < types.length; i++) isFile[i] = types[i] === DIRENT_FILE;
+  return { names, isFile };
 }

@@ -95,9 +95,9 @@ export interface FileEvent {
 abstract class DigestOnReadEvent implements FileEvent {
   private hex: string | undefined;
   readonly error: undefined = undefined;
+  abstract readonly path: Buffer;
 
   constructor(
-    readonly path: Buffer,
     readonly size: number,
     readonly warning: string | undefined,
   ) {}
@@ -111,8 +111,8 @@ abstract class DigestOnReadEvent implements FileEvent {
 
 /** Its digest from a function (a file of several chunks: its FileDigest). */
 class LazyDigestFileEvent extends DigestOnReadEvent {
-  constructor(path: Buffer, size: number, private readonly digestOf: () => Buffer, warning: string | undefined) {
-    super(path, size, warning);
+  constructor(readonly path: Buffer, size: number, private readonly digestOf: () => Buffer, warning: string | undefined) {
+    super(size, warning);
   }
 
   protected digestBytes(): Buffer {
@@ -121,13 +121,33 @@ class LazyDigestFileEvent extends DigestOnReadEvent {
 }
 
 /** A file of one chunk (sent inline): its digest from that chunk's hash, with nothing made for it but the event. */
-class SingleChunkFileEvent extends DigestOnReadEvent {
-  constructor(path: Buffer, size: number, private readonly chunkSize: number, private readonly hash: bigint, warning: string | undefined) {
-    super(path, size, warning);
+abstract class OneChunkFileEvent extends DigestOnReadEvent {
+  constructor(size: number, private readonly chunkSize: number, private readonly hash: bigint, warning: string | undefined) {
+    super(size, warning);
   }
 
   protected digestBytes(): Buffer {
     return singleChunkDigest(this.size, this.chunkSize, this.hash);
+  }
+}
+
+class SingleChunkFileEvent extends OneChunkFileEvent {
+  constructor(readonly path: Buffer, size: number, chunkSize: number, hash: bigint, warning: string | undefined) {
+    super(size, chunkSize, hash, warning);
+  }
+}
+
+/**
+ * The sender's, its path from the entry when read: a file walked in a directory joins it then
+ * (walk.ts FileInDirectory), so a file no one asks the path of costs no Buffer for it.
+ */
+class SentEntryFileEvent extends OneChunkFileEvent {
+  constructor(private readonly entry: { readonly path: Buffer }, size: number, chunkSize: number, hash: bigint, warning: string | undefined) {
+    super(size, chunkSize, hash, warning);
+  }
+
+  get path(): Buffer {
+    return this.entry.path;
   }
 }
 
@@ -140,6 +160,11 @@ export function fileEvent(path: Buffer, size: number, error: FcpError | undefine
 /** A file of one chunk that ended OK: its digest from the chunk's xxh64 `hash` when read. */
 export function singleChunkFileEvent(path: Buffer, size: number, chunkSize: number, hash: bigint, warning?: string): FileEvent {
   return new SingleChunkFileEvent(path, size, chunkSize, hash, warning);
+}
+
+/** singleChunkFileEvent of a sent entry: its path read from the entry when the event's is. */
+export function sentEntryFileEvent(entry: { readonly path: Buffer }, size: number, chunkSize: number, hash: bigint, warning?: string): FileEvent {
+  return new SentEntryFileEvent(entry, size, chunkSize, hash, warning);
 }
 
 export interface TransferEvents {

@@ -39,7 +39,7 @@ import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { openFileReader, readSmallFile } from './smallFile';
 import { keptBecause, removeSource } from './sourceRemoval';
-import { fileEvent, runSummary, singleChunkFileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
+import { fileEvent, runSummary, sentEntryFileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
 import { WALK_AHEAD, type Entry, type EntryIds, type WalkStream } from './walk';
 import { loadAccounts } from './accounts';
@@ -955,7 +955,7 @@ export class SendEngine extends TransferRun {
     if (entry && this.events.file) {
       const event =
         inlineHash !== undefined && !error
-          ? singleChunkFileEvent(entry.path, entry.size, this.chunkSize, inlineHash, warning)
+          ? sentEntryFileEvent(entry, entry.size, this.chunkSize, inlineHash, warning)
           : fileEvent(entry.path, entry.size, error, file ? () => file.digest.digest() : undefined, warning);
       this.events.file(event);
     }

@@ -7,7 +7,14 @@
 export class SliceArena {
   private block: Buffer;
   private used = 0;
-  /** Recycling arenas only: slices of each block taken and not given back yet. */
+  /** Recycling arenas only: slices of the block being filled taken and not given back yet. */
+  private blockOut = 0;
+  /**
+   * Recycling arenas only: the same for each block filled before, while any of its slices are out.
+   * Weak: a block one of whose slices is never given back is left to the collector. The block
+   * being filled is counted apart (blockOut), so that a small file's slice, taken and given back
+   * in the same block, costs no lookup here (four a file were 200-350 ns of it).
+   */
   private readonly out: WeakMap<ArrayBufferLike, number> | undefined;
   /** Recycling arenas only: blocks all of whose slices came back, to be filled again. */
   private readonly spare: Buffer[] = [];
@@ -33,23 +40,28 @@ export class SliceArena {
       const full = this.block;
       this.block = (size <= this.blockSize && this.spare.pop()) || Buffer.allocUnsafeSlow(Math.max(this.blockSize, size));
       this.used = 0;
-      if (this.out && !this.out.has(full.buffer) && this.spare.length < MAX_SPARE) this.spare.push(full);
+      if (this.out && this.blockOut > 0) this.out.set(full.buffer, this.blockOut);
+      else if (this.out && this.spare.length < MAX_SPARE) this.spare.push(full);
+      this.blockOut = 0;
     }
     const slice = this.block.subarray(this.used, this.used + size);
     this.used += size;
-    if (this.out) this.out.set(this.block.buffer, (this.out.get(this.block.buffer) ?? 0) + 1);
+    if (this.out) this.blockOut++;
     return slice;
   }
 
   /** A recycling arena's slice whose bytes are no longer needed (given back once). */
   give(slice: Buffer): void {
     const block = slice.buffer;
-    const left = this.out?.get(block);
+    if (!this.out) return;
+    // The block being filled goes on being filled.
+    if (block === this.block.buffer) return void this.blockOut--;
+    const left = this.out.get(block);
     if (left === undefined) return;
-    if (left > 1) return void this.out!.set(block, left - 1);
-    this.out!.delete(block);
-    // The block being filled goes on being filled; another waits among the spare ones.
-    if (block !== this.block.buffer && this.spare.length < MAX_SPARE) this.spare.push(Buffer.from(block, 0, this.blockSize));
+    if (left > 1) return void this.out.set(block, left - 1);
+    this.out.delete(block);
+    // Another block than the one being filled: it waits among the spare ones.
+    if (this.spare.length < MAX_SPARE) this.spare.push(Buffer.from(block, 0, this.blockSize));
   }
 }
 

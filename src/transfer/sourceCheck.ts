@@ -13,7 +13,7 @@
 import { fstatSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
-import { leanFstat } from './leanStat';
+import { fstatStillMatches, leanFstat } from './leanStat';
 import type { WalkedFile } from './walk';
 
 export interface SourceState {
@@ -56,6 +56,9 @@ export function checkSource(fd: number, opened: SourceState, source: Buffer, siz
  * a LeanStat: a BigIntStats for every small file was a quarter of what the sender allocated for it.
  */
 export function unchangedSinceWalk(fd: number, size: number, mtimeNs: bigint, walked: WalkedFile): boolean {
+  // The walk's own fstat of a file it reads as it finds it (walked is that LeanStat): no LeanStat made.
+  const matches = fstatStillMatches(fd, walked);
+  if (matches !== undefined) return matches;
   const now = leanFstat(fd);
   return now.ino === walked.ino && now.size === size && now.mtimeNs === mtimeNs && now.ctimeNs === walked.ctimeNs;
 }

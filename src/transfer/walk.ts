@@ -5,12 +5,12 @@
  * synchronous fs calls: the sender walks a few thousand entries at a time between
  * announcements, and lstatSync is several times faster than its promise form.
  */
-import { constants, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { constants, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FcpError } from '../errors';
 import { INLINE_MAX, MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
 import { requestedName } from '../protocol/paths';
-import { openBound } from './boundFs';
+import { openBound, readdirTyped } from './boundFs';
 import { closeQuietly, fsError } from './fsError';
 import { leanFstat, leanOf, leanStat, type LeanStat } from './leanStat';
 import { showName } from '../showName';
@@ -101,9 +101,12 @@ interface Place {
  * generation, where it stays until a full collection): it keeps its name and its directory, and
  * makes its two paths when asked (a short-lived Buffer each, which dies young), rather than
  * holding both (two Buffers that a million-file push promoted 35 MB of per 200,000 files). The
- * walk's stat (its lstat, or the fstat of a file it opened) that a small file's read is checked against is held here too (`walked`).
+ * walk's stat (its lstat, or the fstat of a file it opened) that a small file's read is checked
+ * against is held here too (`walked`), until the walk has read the file: a file read as it was
+ * found then holds none of it in flight (its two BigInts die young instead of being copied by
+ * the scavenges and promoted with the entry).
  */
-class FileInDirectory implements WalkedFile {
+class FileInDirectory {
   readonly kind = 'file' as const;
   readAhead: SmallFileRead | undefined = undefined;
   /** Bytes the walk read into readAhead, counted in WalkStream.heldBytes until the entry is taken. */
@@ -116,8 +119,7 @@ class FileInDirectory implements WalkedFile {
     readonly size: number,
     readonly mtimeNs: bigint,
     readonly ids: EntryIds,
-    readonly ctimeNs: bigint,
-    readonly ino: bigint,
+    public walked: WalkedFile | undefined,
   ) {}
 
   get path(): Buffer {
@@ -126,10 +128,6 @@ class FileInDirectory implements WalkedFile {
 
   get source(): Buffer {
     return join(this.dir.source, this.name);
-  }
-
-  get walked(): WalkedFile {
-    return this;
   }
 }
 
@@ -238,9 +236,15 @@ export class WalkStream {
   private readBound = 0;
   /** Bytes of small files read into entries found and not yet taken. */
   heldBytes = 0;
+  /**
+   * Something reads an entry's path as the entry is walked (the filter, fcpd's policy, -H's first
+   * names): a file opened as found (visitOpened) is walked without it otherwise, one Buffer a file fewer.
+   */
+  private readonly readsEntryPaths: boolean;
 
   constructor(sources: readonly Buffer[], private readonly options: WalkOptions, listing?: WalkResult) {
     this.firstNames = options.hardLinks ? new Map() : undefined;
+    this.readsEntryPaths = options.filter !== undefined || options.refuse !== undefined || options.hardLinks === true;
     this.keeps = listing !== undefined;
     if (listing) {
       this.found = listing.entries;
@@ -379,8 +383,8 @@ export class WalkStream {
     }
     const name = frame.names[frame.next++]!;
     const child = join(frame.source, name);
+    if (this.reader && frame.others && !frame.others.has(name) && this.heldBytes < this.readBound && this.visitOpened(child, frame, name)) return true;
     const childPath = join(frame.path, name);
-    if (this.reader && frame.others && !frame.others.has(name) && this.heldBytes < this.readBound && this.visitOpened(child, childPath, frame, name)) return true;
     let childStat: LeanStat;
     try {
       childStat = statOf(child, this.options.followSymlinks, 'read');
@@ -464,13 +468,9 @@ export class WalkStream {
       let names: string[];
       const others = new Set<string>();
       try {
-        const listing = readdirSync(source, { encoding: 'latin1', withFileTypes: true });
-        names = new Array<string>(listing.length);
-        for (let i = 0; i < listing.length; i++) {
-          const child = listing[i]!;
-          names[i] = child.name;
-          if (!child.isFile()) others.add(child.name);
-        }
+        let isFile: boolean[];
+        ({ names, isFile } = readdirTyped(source));
+        for (let i = 0; i < names.length; i++) if (!isFile[i]) others.add(names[i]!);
         names.sort();
       } catch (err) {
         this.skip(path, fsError(err, 'read directory', source));
@@ -489,9 +489,11 @@ export class WalkStream {
    * before it is closed. False when it must be stat'ed the usual way (it cannot be opened, or it
    * is no longer a regular file), which then says what is wrong with it.
    */
-  private visitOpened(source: Buffer, path: Buffer, dir: Place, name: string): boolean {
-    // What visit() asks first, of a regular file: one left out or refused is not opened.
-    if (!this.admitted(source, path, false, false)) return true;
+  private visitOpened(source: Buffer, dir: Place, name: string): boolean {
+    // The entry path only where something reads it as the file is walked: FileInDirectory makes it when it is sent.
+    const path = this.readsEntryPaths || dir.path.length + 1 + name.length > MAX_PATH_BYTES ? join(dir.path, name) : undefined;
+    // What visit() asks first, of a regular file: one left out, refused or too long is not opened.
+    if (path !== undefined && !this.admitted(source, path, false, false)) return true;
     let fd: number;
     try {
       fd = openBound(source, OPEN_LISTED_FILE);
@@ -507,13 +509,17 @@ export class WalkStream {
       }
       if (!stat.isFile()) return false;
       const found = this.found.length;
-      this.visitFile(source, path, stat, { perm: stat.mode & PERM_MASK, mtimeNs: stat.mtimeNs, ids: this.idsOf(stat) }, dir, name);
+      // A file read right away is checked against this very fstat (leanStat.ts fstatStillMatches): its `walked` until read.
+      const readsNow = stat.size <= INLINE_MAX && this.heldBytes + stat.size <= this.readBound;
+      this.visitFile(source, path, stat, { perm: stat.mode & PERM_MASK, mtimeNs: stat.mtimeNs, ids: this.idsOf(stat), walked: readsNow ? stat : undefined }, dir, name);
       const entry = this.found[found];
-      if (entry instanceof FileInDirectory && entry.size <= INLINE_MAX && this.heldBytes + entry.size <= this.readBound) {
+      if (readsNow && entry instanceof FileInDirectory) {
         entry.readAhead = this.reader!(fd, entry);
         if (entry.readAhead) {
           entry.heldBytes = entry.size;
           this.heldBytes += entry.size;
+          // Read and checked: what it was checked against is not needed again.
+          entry.walked = undefined;
         }
       }
       return true;
@@ -533,26 +539,37 @@ export class WalkStream {
     return (this.lastIds = { uid, gid });
   }
 
-  private visitFile(source: Buffer, path: Buffer, stat: LeanStat, meta: { perm: number; mtimeNs: bigint; ids: EntryIds }, dir?: Place, name?: string): void {
+  /** An entry's path: `path`, or joined for a file found in `dir` as `name` and walked without it (visitOpened). */
+  private entryPath(path: Buffer | undefined, dir: Place | undefined, name: string | undefined): Buffer {
+    return path ?? join(dir!.path, name!);
+  }
+
+  /**
+   * Records a regular file. `path` is its entry path, which a file found in a directory (`dir`,
+   * `name`) is walked without unless something reads it (readsEntryPaths): joined here only to
+   * report it.
+   */
+  private visitFile(source: Buffer, path: Buffer | undefined, stat: LeanStat, meta: { perm: number; mtimeNs: bigint; ids: EntryIds; walked?: WalkedFile }, dir?: Place, name?: string): void {
     const size = stat.size;
     if (size > MAX_FILE_SIZE) {
-      this.skip(path, new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
+      this.skip(this.entryPath(path, dir, name), new FcpError('FCP_ERR_IO', `${showName(source)} is larger than fcp's 32 TiB limit; skipped`));
       return;
     }
     if (this.firstNames && stat.nlink > 1) {
       const id = `${stat.dev}:${stat.ino}`;
       const first = this.firstNames.get(id);
       if (first) {
-        this.found.push({ kind: 'hardlink', path, source, target: first, size, mtimeNs: meta.mtimeNs });
+        this.found.push({ kind: 'hardlink', path: this.entryPath(path, dir, name), source, target: first, size, mtimeNs: meta.mtimeNs });
         return;
       }
-      this.firstNames.set(id, path);
+      this.firstNames.set(id, this.entryPath(path, dir, name));
     }
     const { perm, mtimeNs, ids } = meta;
+    const walked = meta.walked ?? { ctimeNs: stat.ctimeNs, ino: stat.ino };
     this.found.push(
       dir && name !== undefined
-        ? new FileInDirectory(dir, name, perm, size, mtimeNs, ids, stat.ctimeNs, stat.ino)
-        : { kind: 'file', path, source, size, perm, mtimeNs, ids, walked: { ctimeNs: stat.ctimeNs, ino: stat.ino }, readAhead: undefined },
+        ? new FileInDirectory(dir, name, perm, size, mtimeNs, ids, walked)
+        : { kind: 'file', path: this.entryPath(path, dir, name), source, size, perm, mtimeNs, ids, walked, readAhead: undefined },
     );
     this.fileCount++;
     this.totalBytes += size;

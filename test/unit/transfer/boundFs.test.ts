@@ -157,3 +157,24 @@ test('a path with a NUL byte is refused as openSync refuses it, never cut at the
   const withNul = Buffer.concat([at('exists'), Buffer.from([0]), Buffer.from('x')]);
   expect(sameError((calls) => calls.openBound(withNul, O_RDONLY))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
 });
+
+test('a listing with types: the names readdirSync gives, regular files told from the rest, names that are not UTF-8 as their bytes', () => {
+  const listed = at('listed');
+  fs.mkdirSync(listed);
+  fs.writeFileSync(path.join(listed.toString(), 'file'), 'x');
+  fs.mkdirSync(path.join(listed.toString(), 'dir'));
+  fs.symlinkSync('file', path.join(listed.toString(), 'link'));
+  const latin1 = Buffer.concat([listed, Buffer.from('/caf\xe9', 'latin1')]);
+  fs.writeFileSync(latin1, 'y');
+  const expected = new Map([['file', true], ['dir', false], ['link', false], ['caf\xe9', true]]);
+  for (const calls of [bound, fallback]) {
+    const { names, isFile } = calls.readdirTyped(listed);
+    expect(new Map(names.map((name, i) => [name, isFile[i]]))).toEqual(expected);
+  }
+});
+
+test('ENOENT and ENOTDIR from a listing: the errors of readdirSync', () => {
+  expect(sameError((calls) => calls.readdirTyped(at('missing-dir')))).toMatchObject({ code: 'ENOENT', syscall: 'scandir', path: path.join(dir, 'missing-dir') });
+  fs.writeFileSync(at('not-a-dir'), 'x');
+  expect(sameError((calls) => calls.readdirTyped(at('not-a-dir')))).toMatchObject({ code: 'ENOTDIR', syscall: 'scandir' });
+});

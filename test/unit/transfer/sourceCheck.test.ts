@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fsError } from '../../../src/transfer/fsError';
+import { fstatStillMatches, leanFstat, usesBinding, type LeanStat } from '../../../src/transfer/leanStat';
 import { checkSource, sourceState, unchangedSinceWalk } from '../../../src/transfer/sourceCheck';
 
 const SIZE = 100_000;
@@ -85,6 +86,37 @@ describe('unchangedSinceWalk: a small file checked against the walk\'s lstat wit
   test('another file under the walked name (same size and times, another inode): changed', () => {
     const at = walked();
     expect(unchangedSinceWalk(fd, at.size, at.mtimeNs, { ...at.walked, ino: at.walked.ino + 1n })).toBe(false);
+  });
+});
+
+describe('unchangedSinceWalk against the walk\'s own fstat, the last one taken (compared word by word)', () => {
+  const walkedNow = (): LeanStat => leanFstat(fd);
+  const unchanged = (stat: LeanStat): boolean => unchangedSinceWalk(fd, stat.size, stat.mtimeNs, stat);
+
+  test('left alone since: unchanged, and compared without a LeanStat', () => {
+    const stat = walkedNow();
+    expect(fstatStillMatches(fd, stat)).toBe(usesBinding ? true : undefined);
+    expect(unchanged(stat)).toBe(true);
+  });
+
+  test.each([
+    ['written in place (same size)', () => fs.writeSync(fd, Buffer.alloc(10, 0x63), 0, 10, 0)],
+    ['appended to', () => fs.writeSync(fd, Buffer.alloc(10, 0x63), 0, 10, SIZE)],
+    ['truncated', () => fs.ftruncateSync(fd, SIZE - 1)],
+    ['touched (mtime)', () => fs.utimesSync(file, 3_000_000, 3_000_000.5)],
+  ])('%s since: changed', (_name, change) => {
+    const stat = walkedNow();
+    change();
+    expect(unchanged(stat)).toBe(false);
+  });
+
+  test('a stat that is not the last fstat taken is compared by its fields, as before', () => {
+    const stat = walkedNow();
+    leanFstat(fd);
+    expect(fstatStillMatches(fd, stat)).toBeUndefined();
+    expect(unchanged(stat)).toBe(true);
+    fs.writeSync(fd, Buffer.alloc(10, 0x64), 0, 10, 0);
+    expect(unchanged(stat)).toBe(false);
   });
 });
 

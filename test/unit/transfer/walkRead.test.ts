@@ -68,13 +68,17 @@ const described = (entry: Entry): unknown => {
 test('the entries of a walk that does not read, each small regular file carrying its bytes', () => {
   const plain = walked();
   const reading = walked(reader, 1 << 20);
-  expect(reading.entries.map(described)).toEqual(plain.entries.map(described));
+  // A file read as it was found no longer holds the walk's stat it was checked against (walked).
+  const readFiles = new Set(reading.entries.filter((entry) => entry.kind === 'file' && entry.readAhead !== undefined).map((entry) => entry.path.toString()));
+  const withoutCheck = (entry: Entry): unknown => (readFiles.has(entry.path.toString()) ? { ...(described(entry) as object), ino: undefined, ctimeNs: undefined } : described(entry));
+  expect(reading.entries.map(described)).toEqual(plain.entries.map(withoutCheck));
   for (const entry of reading.entries) {
     if (entry.kind !== 'file') continue;
     const source = entry.source.toString();
     if (entry.size > INLINE_MAX) expect(entry.readAhead).toBeUndefined();
     else expect(entry.readAhead).toEqual({ data: fs.readFileSync(source), grew: false });
   }
+  expect(readFiles.size).toBeGreaterThan(20);
   expect(plain.entries.some((entry) => entry.kind === 'file' && entry.readAhead !== undefined)).toBe(false);
   // The FIFO is skipped as before (never opened: the walk does not hang on it), the symlink stays one.
   expect(reading.entries.find((entry) => entry.path.toString() === 'src/link')?.kind).toBe('symlink');
