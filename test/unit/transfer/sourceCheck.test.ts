@@ -61,6 +61,14 @@ test('longer at open than at the walk, then left alone: it grew', () => {
   expect(checkSource(fd, opened, source(), SIZE)).toEqual({ grew: true });
 });
 
+/** The ways the open file can change after a stat: its bytes (written as `byte`), its size, its mtime (set to `time`). */
+const changes = (byte: number, time: number): [string, () => void][] => [
+  ['written in place (same size)', () => fs.writeSync(fd, Buffer.alloc(10, byte), 0, 10, 0)],
+  ['appended to', () => fs.writeSync(fd, Buffer.alloc(10, byte), 0, 10, SIZE)],
+  ['truncated', () => fs.ftruncateSync(fd, SIZE - 1)],
+  ['touched (mtime)', () => fs.utimesSync(file, time, time)],
+];
+
 describe('unchangedSinceWalk: a small file checked against the walk\'s lstat with one fstat', () => {
   const walked = (): { size: number; mtimeNs: bigint; walked: { ctimeNs: bigint; ino: bigint } } => {
     const stat = fs.lstatSync(file, { bigint: true });
@@ -72,12 +80,7 @@ describe('unchangedSinceWalk: a small file checked against the walk\'s lstat wit
     expect(unchanged(walked())).toBe(true);
   });
 
-  test.each([
-    ['written in place (same size)', () => fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, 0)],
-    ['appended to', () => fs.writeSync(fd, Buffer.alloc(10, 0x62), 0, 10, SIZE)],
-    ['truncated', () => fs.ftruncateSync(fd, SIZE - 1)],
-    ['touched (mtime)', () => fs.utimesSync(file, 2_000_000, 2_000_000)],
-  ])('%s since the walk: changed (the sender reads it again between two fstats)', (_name, change) => {
+  test.each(changes(0x62, 2_000_000))('%s since the walk: changed (the sender reads it again between two fstats)', (_name, change) => {
     const at = walked();
     change();
     expect(unchanged(at)).toBe(false);
@@ -99,12 +102,7 @@ describe('unchangedSinceWalk against the walk\'s own fstat, the last one taken (
     expect(unchanged(stat)).toBe(true);
   });
 
-  test.each([
-    ['written in place (same size)', () => fs.writeSync(fd, Buffer.alloc(10, 0x63), 0, 10, 0)],
-    ['appended to', () => fs.writeSync(fd, Buffer.alloc(10, 0x63), 0, 10, SIZE)],
-    ['truncated', () => fs.ftruncateSync(fd, SIZE - 1)],
-    ['touched (mtime)', () => fs.utimesSync(file, 3_000_000, 3_000_000.5)],
-  ])('%s since: changed', (_name, change) => {
+  test.each(changes(0x63, 3_000_000))('%s since: changed', (_name, change) => {
     const stat = walkedNow();
     change();
     expect(unchanged(stat)).toBe(false);
