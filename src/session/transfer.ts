@@ -1233,11 +1233,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 /** IDLE → ANNOUNCING (after start) → DONE_SENT (after finish) → CLOSED (the receiver's DONE). */
 type SenderState = 'IDLE' | 'ANNOUNCING' | 'DONE_SENT' | 'CLOSED';
 
-/** A file announced and not yet OK or FAILED. */
+/** A file announced with FILE_INFO and not yet OK or FAILED. */
 interface OutgoingFile {
   readonly size: number;
-  /** ANNOUNCED: FILE_INFO sent; READY: FILE_READY came; SENT: FILE_DONE sent; INLINE: FILE_INLINE sent. */
-  state: 'ANNOUNCED' | 'READY' | 'SENT' | 'INLINE';
+  /** ANNOUNCED: FILE_INFO sent; READY: FILE_READY came; SENT: FILE_DONE sent. */
+  state: 'ANNOUNCED' | 'READY' | 'SENT';
   /** RESENDs received by chunk index; created at the first RESEND. */
   resends: Map<number, number> | undefined;
   /** Chunks the receiver holds (CHUNKS_HELD) and their hashes, not yet read; created at the first CHUNKS_HELD. */
@@ -1262,10 +1262,13 @@ export class TransferSender extends TransferMachine<SenderState> {
   /** A FILE_INFO went out: from then on the chunk size is fixed. */
   private fileInfoSent = false;
   private readonly files = new FileIdMap<OutgoingFile>();
-  private readonly failedFiles = new Set<number>();
-  /** FILE_INLINE files waiting for FILE_OK or FILE_ERROR, and their bytes. */
-  private inlineFiles = 0;
+  /**
+   * FILE_INLINE files waiting for FILE_OK or FILE_ERROR: their sizes by file_id, and no record
+   * each (thousands are in flight, and a record each was copied by every scavenge), then their bytes.
+   */
+  private readonly inlineFiles = new FileIdMap<number>();
   private inlineBytes = 0;
+  private readonly failedFiles = new Set<number>();
 
   /** The session is a sync (feature SYNC, a SYNC message sent): a receiving fcpd reports its changes with ITEM. */
   private readonly sync: boolean;
@@ -1297,12 +1300,12 @@ export class TransferSender extends TransferMachine<SenderState> {
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
   get canAnnounce(): boolean {
-    return this.state === 'ANNOUNCING' && this.files.size - this.inlineFiles < this.windowFiles;
+    return this.state === 'ANNOUNCING' && this.files.size < this.windowFiles;
   }
 
   /** A FILE_INLINE of `size` bytes may go now: it keeps the unacknowledged ones within INLINE_WINDOW_FILES and INLINE_WINDOW_BYTES. */
   canSendInline(size: number): boolean {
-    return this.state === 'ANNOUNCING' && this.inlineFiles < INLINE_WINDOW_FILES && (this.inlineBytes === 0 || this.inlineBytes + size <= INLINE_WINDOW_BYTES);
+    return this.state === 'ANNOUNCING' && this.inlineFiles.size < INLINE_WINDOW_FILES && (this.inlineBytes === 0 || this.inlineBytes + size <= INLINE_WINDOW_BYTES);
   }
 
   start(count: number, totalBytes: number): readonly SenderAction[] {
@@ -1362,28 +1365,36 @@ export class TransferSender extends TransferMachine<SenderState> {
    */
   announceFile(path: Buffer, perm: number, size: number, mtimeNs: bigint, digest: Buffer = ZERO_DIGEST): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
-    const fileId = this.admit('announceFile', path, size, 'ANNOUNCED');
+    const fileId = this.admit('announceFile', path, size);
+    this.files.set(fileId, { size, state: 'ANNOUNCED', resends: undefined, claims: undefined, signature: undefined });
     this.fileInfoSent = true;
     return [send({ type: PacketType.FILE_INFO, fileId, perm, size, mtimeNs, digest, path })];
   }
 
   /** Sends the next file whole (FILE_INLINE): data is all of it, hash its xxh64. */
   sendInline(path: Buffer, perm: number, mtimeNs: bigint, data: Buffer, hash: bigint): readonly SenderAction[] {
-    if (this.state === 'FAILED') return NO_ACTIONS;
-    const fileId = this.admit('sendInline', path, data.length, 'INLINE');
-    this.inlineFiles++;
+    const message = this.inlineMessage(path, perm, mtimeNs, data, hash);
+    return message ? [send(message)] : NO_ACTIONS;
+  }
+
+  /**
+   * sendInline's one action, its FILE_INLINE, alone (undefined once FAILED): for an owner that
+   * sends it at once, without an action and an array a small file.
+   */
+  inlineMessage(path: Buffer, perm: number, mtimeNs: bigint, data: Buffer, hash: bigint): FileInlineMessage | undefined {
+    if (this.state === 'FAILED') return undefined;
+    const fileId = this.admit('sendInline', path, data.length);
+    this.inlineFiles.set(fileId, data.length);
     this.inlineBytes += data.length;
-    return [send({ type: PacketType.FILE_INLINE, fileId, perm, mtimeNs, hash, path, data })];
+    return { type: PacketType.FILE_INLINE, fileId, perm, mtimeNs, hash, path, data };
   }
 
   /** Takes the next file_id for a file of `size` bytes that FILE_COUNT still has room for. */
-  private admit(what: string, path: Buffer, size: number, state: OutgoingFile['state']): number {
+  private admit(what: string, path: Buffer, size: number): number {
     this.requireAnnouncing(what);
     const problem = this.announcementProblem(size);
     if (problem !== undefined) throw internalError(`${what}(${showName(path)}): ${problem}`);
-    const fileId = this.recordAnnouncement(size);
-    this.files.set(fileId, { size, state, resends: undefined, claims: undefined, signature: undefined });
-    return fileId;
+    return this.recordAnnouncement(size);
   }
 
   /** Every chunk of the file was sent; digest is its whole-file digest. */
@@ -1417,7 +1428,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   fileFailed(fileId: number, error: FcpError): readonly SenderAction[] {
     if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
     const file = this.files.get(fileId);
-    if (file === undefined || file.state === 'SENT' || file.state === 'INLINE') {
+    if (file === undefined || file.state === 'SENT') {
       throw internalError(`fileFailed(file_id ${fileId}) for a file that is not being read`);
     }
     this.settleFailed(fileId);
@@ -1438,7 +1449,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   append(fileId: number, offset: number, mtimeNs: bigint, hash: bigint, data: Buffer): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
     this.requireFollowing('append');
-    if (this.files.has(fileId) || this.failedFiles.has(fileId) || fileId >= this.nextFileId) throw internalError(`append(file_id ${fileId}) for a file that is not OK`);
+    if (this.files.has(fileId) || this.inlineFiles.has(fileId) || this.failedFiles.has(fileId) || fileId >= this.nextFileId) throw internalError(`append(file_id ${fileId}) for a file that is not OK`);
     return [send({ type: PacketType.APPEND, fileId, offset, mtimeNs, hash, data })];
   }
 
@@ -1516,7 +1527,7 @@ export class TransferSender extends TransferMachine<SenderState> {
         if (exchanging && this.follow && message.event === FollowEvent.STOP) return this.state === 'ANNOUNCING' ? [{ type: 'followStop' }] : NO_ACTIONS;
         break;
       case PacketType.DONE:
-        if (this.state === 'DONE_SENT' && this.files.size === 0) {
+        if (this.state === 'DONE_SENT' && this.inFlight === 0) {
           this.state = 'CLOSED';
           return [this.summary()];
         }
@@ -1526,8 +1537,13 @@ export class TransferSender extends TransferMachine<SenderState> {
       case PacketType.KEEPALIVE:
         return NO_ACTIONS;
     }
-    const open = this.state === 'DONE_SENT' ? ` with ${this.files.size} files not acknowledged` : '';
+    const open = this.state === 'DONE_SENT' ? ` with ${this.inFlight} files not acknowledged` : '';
     return this.fail(unexpected(message, `${this.state}${open}`));
+  }
+
+  /** Files announced and not yet OK or FAILED. */
+  private get inFlight(): number {
+    return this.files.size + this.inlineFiles.size;
   }
 
   private requireAnnouncing(what: string): void {
@@ -1542,8 +1558,9 @@ export class TransferSender extends TransferMachine<SenderState> {
       return [{ type: 'sendFile', fileId, claimed: file.claims && new Set(file.claims.keys()), signature: file.signature?.blocks }];
     }
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
+    if (this.inlineFiles.has(fileId)) return this.fail(protocolError(`FILE_READY for file_id ${fileId}, which was sent inline`));
     if (file === undefined) return this.fail(this.notInProgress('FILE_READY', fileId));
-    return this.fail(protocolError(file.state === 'INLINE' ? `FILE_READY for file_id ${fileId}, which was sent inline` : `FILE_READY twice for file_id ${fileId}`));
+    return this.fail(protocolError(`FILE_READY twice for file_id ${fileId}`));
   }
 
   /** A file announced with FILE_INFO and not ready yet, for a message that may come only then; else the failure. */
@@ -1551,8 +1568,9 @@ export class TransferSender extends TransferMachine<SenderState> {
     const file = this.files.get(fileId);
     if (file?.state === 'ANNOUNCED') return file;
     if (this.failedFiles.has(fileId)) return undefined;
+    if (this.inlineFiles.has(fileId)) return this.fail(protocolError(`${what} for file_id ${fileId}, which was sent inline`));
     if (file === undefined) return this.fail(this.notInProgress(what, fileId));
-    return this.fail(protocolError(`${what} for file_id ${fileId}, which ${file.state === 'INLINE' ? 'was sent inline' : 'is ready'}`));
+    return this.fail(protocolError(`${what} for file_id ${fileId}, which is ready`));
   }
 
   /** The receiver holds these chunks of a file it has not answered FILE_READY for yet. */
@@ -1596,10 +1614,10 @@ export class TransferSender extends TransferMachine<SenderState> {
   private onResend(message: ResendMessage): readonly SenderAction[] {
     const { fileId, seq, length } = message;
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
+    if (this.inlineFiles.has(fileId)) return this.fail(protocolError(`RESEND for file_id ${fileId}, which was sent inline`));
     const file = this.files.get(fileId);
     if (file === undefined) return this.fail(this.notInProgress('RESEND', fileId));
     if (file.state === 'ANNOUNCED' && !(this.deltaEarly && file.signature)) return this.fail(protocolError(`RESEND for file_id ${fileId}, which is not ready`));
-    if (file.state === 'INLINE') return this.fail(protocolError(`RESEND for file_id ${fileId}, which was sent inline`));
     const offset = seq * DATA_UNIT;
     const chunkLength = chunkLengthAt(offset, file.size, this.chunkSize);
     if (chunkLength === 0 || length !== chunkLength) {
@@ -1623,15 +1641,22 @@ export class TransferSender extends TransferMachine<SenderState> {
 
   private onFileOk(message: FileOkMessage): readonly SenderAction[] {
     const { fileId } = message;
+    const inlineSize = this.inlineFiles.get(fileId);
+    if (inlineSize !== undefined) return this.settledOk(fileId, inlineSize);
     const file = this.files.get(fileId);
-    if (file?.state !== 'SENT' && file?.state !== 'INLINE') {
+    if (file?.state !== 'SENT') {
       if (file !== undefined) return this.fail(protocolError(`FILE_OK for file_id ${fileId} before its FILE_DONE`));
       const failed = this.failedFiles.has(fileId);
       return this.fail(failed ? protocolError(`FILE_OK for file_id ${fileId}, which failed`) : this.notInProgress('FILE_OK', fileId));
     }
-    this.forget(fileId, file);
+    return this.settledOk(fileId, file.size);
+  }
+
+  /** FILE_OK for a file of `size` bytes sent whole. */
+  private settledOk(fileId: number, size: number): readonly SenderAction[] {
+    this.forget(fileId);
     this.filesOk++;
-    this.bytesOk += file.size;
+    this.bytesOk += size;
     return [{ type: 'fileOk', fileId }];
   }
 
@@ -1641,7 +1666,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     // Undefined: a FILE_ERROR of ours for a file we could not read crossed the receiver's FILE_SAME.
     const file = this.announcedFile('FILE_SAME', fileId);
     if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
-    this.forget(fileId, file);
+    this.forget(fileId);
     this.filesOk++;
     this.bytesOk += file.size;
     this.bytesResumed += file.size;
@@ -1652,22 +1677,25 @@ export class TransferSender extends TransferMachine<SenderState> {
   private onFileError(message: FileErrorMessage): readonly SenderAction[] {
     const { fileId } = message;
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
-    if (!this.files.has(fileId)) return this.fail(this.notInProgress('FILE_ERROR', fileId));
+    if (!this.files.has(fileId) && !this.inlineFiles.has(fileId)) return this.fail(this.notInProgress('FILE_ERROR', fileId));
     this.settleFailed(fileId);
     return [{ type: 'fileFailed', fileId, error: peerError(message, this.peerName) }];
   }
 
   private settleFailed(fileId: number): void {
-    this.forget(fileId, this.files.get(fileId)!);
+    this.forget(fileId);
     this.failedFiles.add(fileId);
     this.filesFailed++;
   }
 
   /** The file is settled: it leaves the window it was counted in. */
-  private forget(fileId: number, file: OutgoingFile): void {
-    this.files.delete(fileId);
-    if (file.state !== 'INLINE') return;
-    this.inlineFiles--;
-    this.inlineBytes -= file.size;
+  private forget(fileId: number): void {
+    const inlineSize = this.inlineFiles.get(fileId);
+    if (inlineSize === undefined) {
+      this.files.delete(fileId);
+      return;
+    }
+    this.inlineFiles.delete(fileId);
+    this.inlineBytes -= inlineSize;
   }
 }

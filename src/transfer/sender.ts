@@ -612,7 +612,8 @@ export class SendEngine extends TransferRun {
     this.follower?.chunkSent(fileId, 0, true, data.length, hash);
     this.events.bytes?.(data.length);
     this.bytesSent += data.length;
-    this.apply(this.machine.sendInline(entry.path, entry.perm, entry.mtimeNs, data, hash));
+    const message = this.machine.inlineMessage(entry.path, entry.perm, entry.mtimeNs, data, hash);
+    if (message && !this.over) this.link.control.conn.send(message);
   }
 
   /**

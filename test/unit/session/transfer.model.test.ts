@@ -1694,6 +1694,15 @@ describe('FILE_INLINE', () => {
     expectInternal(() => inlineSender().fileSent(0, BAD_DIGEST));
   });
 
+  it('sender gives its FILE_INLINE alone to an owner that sends it itself, and refuses FILE_SAME for it', () => {
+    const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver', quickCheck: true });
+    sender.start(2, 2 * data.length);
+    expect(sender.inlineMessage(pathOf(0), PERM, MTIME, data, 7n)).toEqual({ type: PacketType.FILE_INLINE, fileId: 0, perm: PERM, mtimeNs: MTIME, hash: 7n, path: pathOf(0), data });
+    expect(sender.canAnnounce).toBe(true);
+    expectActions(sender.receive({ type: PacketType.FILE_SAME, fileId: 0 }), [failure('FCP_ERR_PROTOCOL')]);
+    expect(sender.inlineMessage(pathOf(1), PERM, MTIME, data, 7n)).toBeUndefined();
+  });
+
   it('sender bounds inline files by bytes in flight, not by the file window, and FILE_COUNT bounds them too', () => {
     const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, windowFiles: 1, peerName: 'receiver' });
     const big = Buffer.alloc(INLINE_MAX);
