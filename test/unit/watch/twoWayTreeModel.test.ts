@@ -181,9 +181,11 @@ test('narrowed rounds (only the paths the events named listed) do what whole rou
         // The first round is whole: nothing was heard before the watchers ran.
         let synced = await fullRound(pair, {});
         let late: (() => void)[] = [];
-        for (const o of ops) {
+        for (const [i, o] of ops.entries()) {
           if (o.kind !== 'round') {
-            applyHeard(pair, o, false, oldNamesLate ? late : undefined);
+            // Events come in order: an old name is late only when the rename is the last change before the round (what follows it would be late too).
+            const lastBeforeRound = i === ops.length - 1 || ops[i + 1].kind === 'round';
+            applyHeard(pair, o, false, oldNamesLate && lastBeforeRound ? late : undefined);
             continue;
           }
           synced = await fullRound(pair, synced, 'narrowed');
@@ -380,6 +382,19 @@ describe('narrowed rounds, named cases', () => {
     expect(fs.statSync(at(other, 'archive/g')).ino).toBe(inode);
     // The old name's event comes a round late: nothing is left to do.
     pair.heard(side, 'g');
+    expect(await pair.round('narrowed')).toMatchObject({ pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0 });
+  });
+
+  test.each(['a', 'b'] as const)('a rename on %s onto a recorded name (that entry moved away first), the old name heard a round late, is made on the other side', async (side) => {
+    const other: Side = side === 'a' ? 'b' : 'a';
+    fs.renameSync(at(side, 'g'), at(side, 'g-moved'));
+    pair.heard(side, 'g-moved');
+    fs.renameSync(at(side, 'd'), at(side, 'g'));
+    pair.heard(side, 'g');
+    await pair.round('narrowed');
+    expect(treeOf(pair.roots[other])).toEqual({ g: 'dir', 'g/f': 'file:f', 'g-moved': 'file:g' });
+    expect(treeOf(pair.roots[side])).toEqual(treeOf(pair.roots[other]));
+    pair.heard(side, 'd');
     expect(await pair.round('narrowed')).toMatchObject({ pushed: 0, pulled: 0, deletedHere: 0, deletedThere: 0, renamedHere: 0, renamedThere: 0 });
   });
 
