@@ -5,19 +5,22 @@
  * names, no metadata: a sender that reads and writes raw bytes to sockets, a receiver that
  * writes them out. Whatever fcp adds is on top of this.
  *
- * Usage: floorCopy.js file|tree SRC DST [aes][,verify][,meta] [--host ADDRESS] [--connections N] [--receiver-netns NS]
+ * Usage: floorCopy.js file|tree SRC DST [aes][,verify][,meta][,check] [--host ADDRESS] [--connections N] [--receiver-netns NS]
  *   file:   SRC split into CONNECTIONS contiguous ranges, one per connection, read in 1 MiB pieces
  *           and written at their offsets (positional reads and writes, as fcp does).
  *   tree:   one connection; per file a header (kind u8, name length u16, size u32), the name and the
  *           bytes; the receiver creates directories and files as `cp -r` does (no mode or mtime).
  *   meta:   (tree only) the least a per-file copy that keeps metadata makes of each file, over the
- *           same one connection: the sender lstats every entry (BigIntStats, for nanosecond mtimes,
- *           as fcp's walk), opens, reads and closes a file, and writes a record (kind u8, name
- *           length u16, size u32, mode u16, mtime seconds u32 and nanoseconds u32, the name, the
- *           bytes) straight into a pooled batch; the receiver makes each directory and opens
+ *           same one connection: the sender lstats every entry (into the fs binding's array, for
+ *           nanosecond mtimes without BigIntStats, as fcp's walk), opens, reads and closes a file,
+ *           and writes a record (kind u8, name length u16, size u32, mode u16, mtime seconds u32
+ *           and nanoseconds u32, the name, the bytes) straight into a pooled batch; the receiver makes each directory and opens
  *           (O_EXCL, the mode), writes, sets the mtime of (futimes) and closes each file. No
  *           directory's own mode or mtime, no hashes, no checks: the floor of issue 14's many-file
  *           tree (bench/suite's floor rows of the tree cases).
+ *   check:  (meta only) the sender also fstats each file after its read and fails when the inode,
+ *           size, mtime or ctime differ from its lstat: the check that no write came while it was
+ *           read, which fcp and tar both make (a file's fifth call).
  *   aes:    every byte also goes through AES-256-GCM on both sides (one stream per connection).
  *   verify: (file only) what a verified copy must add, and nothing else: each 1 MiB piece goes as
  *           length u32, bytes, xxh64; the sender hashes the piece it read, the receiver hashes
@@ -33,6 +36,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { XXHashAPI } from 'xxhash-wasm' with { 'resolution-mode': 'import' };
+import { binding, STAT } from './fsBinding';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadXxhash = require('xxhash-wasm') as () => Promise<XXHashAPI>;
@@ -54,6 +58,8 @@ interface Options {
   aes: boolean;
   /** tree: a per-file record with mode and mtime, and the calls that keep them (see meta above). */
   meta: boolean;
+  /** meta: an fstat after each file's read, compared with its lstat (see check above). */
+  check: boolean;
   /** xxh64 of every piece on both sides, checked by the receiver; undefined without verify. */
   xxh: XXHashAPI | undefined;
 }
@@ -207,11 +213,43 @@ const META_BATCH = 64 * 1024;
 const META_SMALL = 16 * 1024;
 
 /**
- * meta: walks `source` (lstat of every entry), reading every file into the batch being filled
- * (open, read, close), and sends each full batch while the next one fills: two batches take turns,
- * so that no record is allocated and a batch is reused once the kernel took it.
+ * meta: what the floor keeps of an entry's stat, read out of the fs binding's shared array (the
+ * seconds and nanoseconds apart, exact as doubles), as fcp's leanStat does: no BigIntStats, no Dates.
  */
-async function sendTreeMeta(source: string, port: number, host: string, aes: boolean): Promise<void> {
+interface MetaStat {
+  mode: number;
+  size: number;
+  ino: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+const metaStat = (values: Float64Array): MetaStat => ({
+  mode: values[STAT.MODE]!,
+  size: values[STAT.SIZE]!,
+  ino: values[STAT.INO]!,
+  mtimeSec: values[STAT.MTIME_SEC]!,
+  mtimeNsec: values[STAT.MTIME_SEC + 1]!,
+  ctimeSec: values[STAT.CTIME_SEC]!,
+  ctimeNsec: values[STAT.CTIME_SEC + 1]!,
+});
+
+/** check: whether the file open at `fd` is still what `stat` saw (inode, size, mtime, ctime). */
+function unchanged(fd: number, stat: MetaStat): boolean {
+  const now = binding.fstat(fd, false, undefined, true);
+  return now[STAT.INO] === stat.ino && now[STAT.SIZE] === stat.size && now[STAT.MTIME_SEC] === stat.mtimeSec && now[STAT.MTIME_SEC + 1] === stat.mtimeNsec && now[STAT.CTIME_SEC] === stat.ctimeSec && now[STAT.CTIME_SEC + 1] === stat.ctimeNsec;
+}
+
+const leanLstat = (file: string): MetaStat => metaStat(binding.lstat(file, false, undefined, true));
+
+/**
+ * meta: walks `source` (lstat of every entry), reading every file into the batch being filled
+ * (open, read, with `check` an fstat, close), and sends each full batch while the next one fills:
+ * two batches take turns, so that no record is allocated and a batch is reused once the kernel took it.
+ */
+async function sendTreeMeta(source: string, port: number, host: string, aes: boolean, check: boolean): Promise<void> {
   const socket = net.connect(port, host);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const seal = encryptor(aes);
@@ -226,8 +264,8 @@ async function sendTreeMeta(source: string, port: number, host: string, aes: boo
     turn ^= 1;
     filled = 0;
   };
-  const record = async (kind: number, name: string, stat: fs.BigIntStats, full?: string): Promise<void> => {
-    const size = full === undefined ? 0 : Number(stat.size);
+  const record = async (kind: number, name: string, stat: MetaStat, full?: string): Promise<void> => {
+    const size = full === undefined ? 0 : stat.size;
     if (size > META_SMALL) return fail(new Error(`${full}: larger than the meta floor's ${META_SMALL} bytes`));
     let batch = batches[turn]!;
     const nameLength = Buffer.byteLength(name);
@@ -238,29 +276,30 @@ async function sendTreeMeta(source: string, port: number, host: string, aes: boo
     batch.writeUInt8(kind, filled);
     batch.writeUInt16BE(nameLength, filled + 1);
     batch.writeUInt32BE(size, filled + 3);
-    batch.writeUInt16BE(Number(stat.mode) & 0o7777, filled + 7);
-    batch.writeUInt32BE(Number(stat.mtimeNs / 1_000_000_000n), filled + 9);
-    batch.writeUInt32BE(Number(stat.mtimeNs % 1_000_000_000n), filled + 13);
+    batch.writeUInt16BE(stat.mode & 0o7777, filled + 7);
+    batch.writeUInt32BE(stat.mtimeSec, filled + 9);
+    batch.writeUInt32BE(stat.mtimeNsec, filled + 13);
     batch.write(name, filled + META_HEADER);
     const at = filled + META_HEADER + nameLength;
     if (full !== undefined) {
       const fd = fs.openSync(full, fs.constants.O_RDONLY);
       for (let got = 0; got < size; ) got += fs.readSync(fd, batch, at + got, size - got, got);
+      if (check && !unchanged(fd, stat)) fail(new Error(`${full}: changed as it was read`));
       fs.closeSync(fd);
     }
     filled = at + size;
   };
-  const walk = async (dir: string, relative: string, stat: fs.BigIntStats): Promise<void> => {
+  const walk = async (dir: string, relative: string, stat: MetaStat): Promise<void> => {
     await record(KIND_DIR, relative, stat);
     for (const name of fs.readdirSync(dir)) {
       const full = `${dir}/${name}`;
-      const child = fs.lstatSync(full, { bigint: true });
+      const child = leanLstat(full);
       const named = relative === '' ? name : `${relative}/${name}`;
-      if (child.isDirectory()) await walk(full, named, child);
+      if ((child.mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR) await walk(full, named, child);
       else await record(KIND_FILE, named, child, full);
     }
   };
-  await walk(source, '', fs.lstatSync(source, { bigint: true }));
+  await walk(source, '', leanLstat(source));
   if (filled > 0) await flush();
   await sending;
   socket.end();
@@ -426,7 +465,9 @@ async function main(): Promise<void> {
   if (verify && kind !== 'file') fail(new Error('verify is for a file only'));
   const meta = words.split(',').includes('meta');
   if (meta && kind !== 'tree') fail(new Error('meta is for a tree only'));
-  const options: Options = { aes: words.split(',').includes('aes'), meta, xxh: verify ? await loadXxhash() : undefined };
+  const check = words.split(',').includes('check');
+  if (check && !meta) fail(new Error('check is for meta only'));
+  const options: Options = { aes: words.split(',').includes('aes'), meta, check, xxh: verify ? await loadXxhash() : undefined };
   if (role === 'receive') return receive(kind!, destination!, route, options);
   const receiver = [process.execPath, __filename, kind!, source!, destination!, words, 'receive', ...flags];
   const [command, ...args] = route.netns ? ['ip', 'netns', 'exec', route.netns, ...receiver] : receiver;
@@ -436,7 +477,7 @@ async function main(): Promise<void> {
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`receiver exited with ${code}`)))),
   );
   if (kind === 'file') await sendFile(source!, port, route, options);
-  else if (options.meta) await sendTreeMeta(source!, port, route.host, options.aes);
+  else if (options.meta) await sendTreeMeta(source!, port, route.host, options.aes, options.check);
   else await sendTree(source!, port, route.host, options.aes);
   await exited;
 }

@@ -35,6 +35,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadXxhash, XXHashAPI } from '../src/protocol/xxhash';
+import { binding, STAT } from './fsBinding';
 
 const SMALL_MAX = 16 * 1024;
 const STREAMS = 4;
@@ -56,30 +57,11 @@ interface FloorStat {
   mtime: number;
 }
 
-/** Node 20's fs binding, as lib/fs.js calls it for the synchronous functions (bench only: an internal interface). */
-interface FsBinding {
-  lstat(path: string, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array;
-  fstat(fd: number, bigint: true, request: undefined, throwIfNoEntry: boolean): BigInt64Array;
-  open(path: string, flags: number, mode: number): number;
-  read(fd: number, buffer: Buffer, offset: number, length: number, position: number): number;
-  writeBuffer(fd: number, buffer: Buffer, offset: number, length: number, position: number, request: undefined, context: { errno?: number }): number;
-  futimes(fd: number, atime: number, mtime: number): void;
-  close(fd: number): void;
-}
-
-const binding = (process as unknown as { binding(name: string): FsBinding }).binding('fs');
-
-/** The binding's stat array (node's src/node_file.h FsStatsOffset). */
-const MODE = 1;
-const SIZE = 8;
-const ATIME_SEC = 10;
-const MTIME_SEC = 12;
-
 const fromArray = (values: BigInt64Array): FloorStat => ({
-  mode: Number(values[MODE]),
-  size: Number(values[SIZE]),
-  atime: Number(values[ATIME_SEC]) + Number(values[ATIME_SEC + 1]) / 1e9,
-  mtime: Number(values[MTIME_SEC]) + Number(values[MTIME_SEC + 1]) / 1e9,
+  mode: Number(values[STAT.MODE]),
+  size: Number(values[STAT.SIZE]),
+  atime: Number(values[STAT.ATIME_SEC]) + Number(values[STAT.ATIME_SEC + 1]) / 1e9,
+  mtime: Number(values[STAT.MTIME_SEC]) + Number(values[STAT.MTIME_SEC + 1]) / 1e9,
 });
 
 function floorStat(calls: Calls, source: string): FloorStat {

@@ -115,6 +115,9 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
     // A tree of small files: what two processes must do per file to keep its mode and nanosecond
     // mtime (lstat, open, read, close; a record in a sealed batch; mkdir, open, write, futimes, close).
     if (data.name === 'tree' || data.many) tools.push(floor('floor: two Node processes, loopback TCP, AES-256-GCM, per file lstat, mode and mtime', 'aes,meta'));
+    // Many files in fcp's shape: what its launch costs before the first byte (the login, the remote
+    // shell, fcpd's start), then the same per-file floor with the fstat that checks each read.
+    if (data.many) tools.push(afterLogin(link, floor(MANY_FILES_SHAPE_FLOOR, 'aes,meta,check'), FCPD_START));
     // The same shape with what a verified copy adds (an xxh64 of every 1 MiB piece on both sides, checked): the floor of fcp's default and --no-encrypt.
     if (!data.directory) {
       tools.push(
@@ -128,6 +131,7 @@ function networkTools(link: Link, direction: 'push' | 'pull', fcpd: FcpdPaths, d
 }
 
 const TREE_SHAPE_FLOOR = "floor: fcp's shape, tar c | ssh tar x with fcpd's start before tar and a TCP connect and one round trip first";
+const MANY_FILES_SHAPE_FLOOR = "floor: fcp's shape, an SSH login that starts fcpd's bundle, then the per-file floor with the fstat that checks each read";
 /** fcpd's start as the remote command of fcp's launch runs it (Node, fcpd's bundle and its code cache), before the floor's tar. */
 const FCPD_START = `${NODE} ${path.join(REPO, 'bin', 'fcpd')} --version >/dev/null`;
 
@@ -145,11 +149,12 @@ function oneRoundTrip(ssh: string, host: string): string {
 
 /**
  * `floor` after `ssh HOST true` (the key exchange, the authentication, the remote user's shell and
- * its rc files), as every tool that starts its peer over SSH pays first. Login and copy follow one
- * another there, so it is not a strict floor: a tool may overlap part of its login with other work.
+ * its rc files), as every tool that starts its peer over SSH pays first, or after `ssh HOST
+ * remoteCommand` (fcpd's start: what fcp's launch waits for). Login and copy follow one another
+ * there, so it is not a strict floor: a tool may overlap part of its login with other work.
  */
-function afterLogin(link: Link, floor: Tool): Tool {
-  return { ...floor, command: (d, out) => ['sh', '-c', `ssh -F ${link.sshConfig!} ${link.host!} true && exec "$@"`, 'floor', ...floor.command(d, out)] };
+function afterLogin(link: Link, floor: Tool, remoteCommand = 'true'): Tool {
+  return { ...floor, command: (d, out) => ['sh', '-c', `ssh -F ${link.sshConfig!} ${link.host!} '${remoteCommand}' && exec "$@"`, 'floor', ...floor.command(d, out)] };
 }
 
 /** Connections of the WAN floors: as many as fcp's tuned count may grow to, and iperf3 -P 8's streams. */
