@@ -14,10 +14,10 @@
  *           same one connection: the sender lstats every entry (into the fs binding's array, for
  *           nanosecond mtimes without BigIntStats, as fcp's walk), opens, reads and closes a file,
  *           and writes a record (kind u8, name length u16, size u32, mode u16, mtime seconds u32
- *           and nanoseconds u32, the name, the bytes) straight into a pooled batch; the receiver makes each directory and opens
- *           (O_EXCL, the mode), writes, sets the mtime of (futimes) and closes each file. No
- *           directory's own mode or mtime, no hashes, no checks: the floor of issue 14's many-file
- *           tree (bench/suite's floor rows of the tree cases).
+ *           and nanoseconds u32, the name, the bytes) straight into a pooled batch; the receiver
+ *           makes each directory and opens (O_EXCL, the mode), writes, sets the mtime of (futimes)
+ *           and closes each file. No directory's own mode or mtime, no hashes, no checks: the
+ *           floor of issue 14's many-file tree (bench/suite's floor rows of the tree cases).
  *   check:  (meta only) the sender also fstats each file after its read and fails when the inode,
  *           size, mtime or ctime differ from its lstat: the check that no write came while it was
  *           read, which fcp and tar both make (a file's fifth call).

@@ -197,9 +197,10 @@ export function movesOf(walked: ReadonlyMap<string, WalkedFile>, records: Readon
 /**
  * The recorded paths outside a narrowed walk's scope whose entry the walk found under another name
  * in it, unrecorded or recorded for another entry (renames.ts: the same kind, device and inode; a
- * file's size and mtime too): renames whose old name no event of this listing named. The events of one rename can fall in two rounds
- * (a directory made and named in one, an entry moved into it before the round walked it), so a
- * listing takes these paths in rather than see a new file, and the old name's deletion next round.
+ * file's size and mtime too): renames whose old name no event of this listing named. The events
+ * of one rename can fall in two rounds (a directory made and named in one, an entry moved into it
+ * before the round walked it), so a listing takes these paths in rather than see a new file, and
+ * the old name's deletion next round.
  * `recordedAs`: the record's rows of a device and inode.
  */
 export function renameOrigins(walked: ReadonlyMap<string, WalkedFile>, records: ReadonlyMap<string, Recorded>, scope: ReadonlySet<string>, recordedAs: (dev: number, ino: number) => readonly Recorded[]): string[] {
