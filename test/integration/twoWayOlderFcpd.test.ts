@@ -234,7 +234,11 @@ describe.each([
     const same = (): boolean => JSON.stringify(filesOf(a)) === JSON.stringify(filesOf(b));
     /** Two rounds after the files are the same (the events of the round's own moves come after it, and their round lists those paths). */
     const settle = async (what: string, check: () => boolean): Promise<void> => {
-      await waitFor(what, () => same() && check(), FIRST_MS);
+      await waitFor(what, () => same() && check(), FIRST_MS).catch((err: Error) => {
+        // What the rounds did, so that a miss on a loaded machine says why.
+        const told = rounds.map(({ report, asked: how }) => `${report.round} ${report.kind} ${how.join('+')} +${report.pushed}/-${report.pulled}${report.error ? ` ${report.error.code} ${report.error.message}` : ''}`);
+        throw new Error(`${err.message}; rounds: ${told.join('; ') || 'none'}`);
+      });
       const settled = rounds.length;
       await waitFor(`two rounds after ${what}`, () => rounds.length > settled + 1);
     };
