@@ -13,7 +13,7 @@ import { loadXxhash } from '../protocol/xxhash';
 import { ClientConnection } from '../session/connection';
 import { ReopenBudget } from '../session/dataLoss';
 import { firstDials, initialConnections } from '../session/connectionTuner';
-import { destinationEmptyAgreed, offerForDestination } from '../session/params';
+import { destinationEmptyAgreed, transferOffer } from '../session/params';
 import { forcedTuning, growConnections } from './connectionGrowth';
 import type { LaunchedServer } from '../launch/launcher';
 import type { PathFilter } from '../sync/filter';
@@ -82,7 +82,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   const { server, work } = options;
   // A pull into a destination that holds nothing says so in its offer (more feature DEST_EMPTY):
   // fcpd then sends small files inline right behind SESSION, a round trip before a DEST_STATE would reach it.
-  const offer = work.kind === 'pull' ? offerForDestination(options.offer, holdsEntries(work.destination.root)) : options.offer;
+  const offer = transferOffer(options.offer, work.kind === 'pull' && !holdsEntries(work.destination.root));
   const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];

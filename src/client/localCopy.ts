@@ -11,7 +11,7 @@ import { Feature, ModeFlag } from '../protocol/constants';
 import type { ParamsMessage } from '../protocol/messages';
 import { loadXxhash, XXHashAPI } from '../protocol/xxhash';
 import { requestScope } from '../session/entryScope';
-import { answerOffer } from '../session/params';
+import { answerOffer, transferOffer } from '../session/params';
 import { timeoutsFor } from '../timeouts';
 import { trace } from '../trace';
 import { resolveDestination } from '../transfer/destination';
@@ -78,7 +78,8 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   // Sized before the first request reaches the pool, which starts with the first one (the fcp
   // command makes none before this; an embedding program that did keeps its own size).
   // Connections in memory are never lost: no chunk acknowledgements to keep (feature RECONNECT).
-  const answer = answerOffer({ ...options.offer, features: options.offer.features & ~Feature.RECONNECT });
+  const offer = transferOffer(options.offer, false);
+  const answer = answerOffer({ ...offer, features: offer.features & ~Feature.RECONNECT });
   if (answer instanceof FcpError) throw answer;
   process.env.UV_THREADPOOL_SIZE ??= String(threadsFor(answer.connections));
   const xxh = await loadXxhash();

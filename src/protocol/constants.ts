@@ -47,6 +47,7 @@ export const PacketType = {
   FOLLOW: 0x2b,
   HOLE: 0x2d,
   FILES_FROM: 0x2e,
+  DIR_STATE: 0x2f,
   DEST_STATE: 0x31,
   NEW_SIG: 0x33,
   TWO_WAY: 0x34,
@@ -194,8 +195,14 @@ export const MoreFeature = {
    * small files go inline a round trip sooner.
    */
   DEST_EMPTY: 0x8,
+  /**
+   * With DEST_STATE: after DEST_STATE(1) the receiver answers each top-level directory with
+   * DIR_STATE, whether it made it now (nothing was there), so that the sender sends the small files
+   * below a new one inline all the same (PROTOCOL.md §7.4).
+   */
+  DIR_STATE: 0x10,
 } as const;
-export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY;
+export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

@@ -157,6 +157,12 @@ export interface FilesFromMessage { type: P['FILES_FROM']; recursive: number; pa
  */
 export interface DestStateMessage { type: P['DEST_STATE']; holds: number }
 /**
+ * R→S, control (more feature DIR_STATE), after the receiver's DEST_STATE(1): one for each
+ * top-level DIR_INFO, in their order, once the directory is placed: holds 0 when the receiver
+ * made it now (nothing was there), 1 otherwise.
+ */
+export interface DirStateMessage { type: P['DIR_STATE']; holds: number; path: Buffer }
+/**
  * C→S, control, between HELLO and PARAMS: a client of fcpd's daemon access (fcp://) logs in as
  * `user`; AUTH then proves the key derived from that user's token (PROTOCOL.md §5.4).
  */
@@ -232,6 +238,7 @@ export type Message =
   | OwnerMessage
   | SyncMessage
   | DestStateMessage
+  | DirStateMessage
   | ItemMessage
   | FilterRulesMessage
   | LoginMessage

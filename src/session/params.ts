@@ -223,8 +223,20 @@ export function destinationEmptyAgreed(params: ParamsMessage): boolean {
   return (params.features & Feature.DEST_STATE) !== 0 && ((params.moreFeatures ?? 0) & MoreFeature.DEST_EMPTY) !== 0;
 }
 
-/** The offer of a pulling client whose destination `holds` nothing or something: with DEST_EMPTY in the first case, where DEST_STATE is offered. */
-export function offerForDestination(offer: ParamsMessage, holds: boolean): ParamsMessage {
-  if (holds || (offer.features & Feature.DEST_STATE) === 0) return offer;
-  return { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | MoreFeature.DEST_EMPTY) >>> 0 };
+/**
+ * More feature DIR_STATE (PROTOCOL.md §7.4): after DEST_STATE(1) the receiver answers each
+ * top-level DIR_INFO with DIR_STATE, and small files below one it made now go inline.
+ */
+export function directoryStateAgreed(params: ParamsMessage): boolean {
+  return (params.features & Feature.DEST_STATE) !== 0 && ((params.moreFeatures ?? 0) & MoreFeature.DIR_STATE) !== 0;
+}
+
+/**
+ * A transfer's offer, where it offers DEST_STATE: with more feature DIR_STATE, and with DEST_EMPTY
+ * when it is a pull into a destination that holds nothing (`pullIntoEmpty`).
+ */
+export function transferOffer(offer: ParamsMessage, pullIntoEmpty: boolean): ParamsMessage {
+  if ((offer.features & Feature.DEST_STATE) === 0) return offer;
+  const more = MoreFeature.DIR_STATE | (pullIntoEmpty ? MoreFeature.DEST_EMPTY : 0);
+  return { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | more) >>> 0 };
 }

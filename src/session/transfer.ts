@@ -204,6 +204,8 @@ export interface CountedAction { type: 'counted'; files: number; bytes: number }
 export interface FollowStopAction { type: 'followStop' }
 /** Sender (feature DEST_STATE): the receiver's destination holds entries, or is empty (DEST_STATE). */
 export interface DestStateAction { type: 'destState'; holds: boolean }
+/** Sender (more feature DIR_STATE): the receiver made the top-level directory `path` now (holds false), or found it (DIR_STATE). */
+export interface DirStateAction { type: 'dirState'; path: Buffer; holds: boolean }
 export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number; filesSame: number }
 
 export type ReceiverAction =
@@ -244,11 +246,13 @@ export type SenderAction =
   | EntryFailedAction
   | FollowStopAction
   | DestStateAction
+  | DirStateAction
   | CompleteAction;
 export type TransferAction = ReceiverAction | SenderAction;
 
 /** What most events return; shared so that the DATA path allocates nothing. */
 const NO_ACTIONS: readonly never[] = Object.freeze([]);
+const SLASH = 0x2f;
 /**
  * Failures after which a file's verified chunks are worth keeping: once space is freed, the same
  * command resumes it (ENOSPC and EDQUOT). After any other failure resuming is pointless (the data
@@ -1282,10 +1286,15 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly destState: boolean;
   /** What its DEST_STATE said; undefined until it came. */
   private destHolds: boolean | undefined;
+  /** More feature DIR_STATE: after DEST_STATE(1) the receiver answers each top-level DIR_INFO. */
+  private readonly dirState: boolean;
+  /** Top-level directories announced whose DIR_STATE may come and has not, in their order. */
+  private readonly landingsUnanswered: Buffer[] = [];
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; stream?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; dirState?: boolean; stream?: boolean }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
+    this.dirState = this.destState && opts.dirState === true;
     this.follow = opts.follow ?? false;
     this.stream = opts.stream ?? false;
     this.sync = opts.sync ?? false;
@@ -1320,6 +1329,8 @@ export class TransferSender extends TransferMachine<SenderState> {
   announceDir(path: Buffer, perm: number, mtimeNs: bigint): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
     this.requireAnnouncing('announceDir');
+    // A DIR_STATE answers it unless the receiver says (or said) that its destination holds nothing.
+    if (this.dirState && this.destHolds !== false && path.indexOf(SLASH) < 0) this.landingsUnanswered.push(path);
     return [send({ type: PacketType.DIR_INFO, perm, mtimeNs, path })];
   }
 
@@ -1521,7 +1532,14 @@ export class TransferSender extends TransferMachine<SenderState> {
         if (!this.destState || this.state === 'CLOSED') break;
         if (this.destHolds !== undefined) return this.fail(protocolError(`DEST_STATE twice from ${this.peerName}`));
         this.destHolds = message.holds === 1;
+        if (!this.destHolds) this.landingsUnanswered.length = 0;
         return [{ type: 'destState', holds: this.destHolds }];
+      case PacketType.DIR_STATE: {
+        if (!this.dirState || this.state === 'CLOSED') break;
+        const asked = this.destHolds === true ? this.landingsUnanswered.shift() : undefined;
+        if (!asked?.equals(message.path)) return this.fail(protocolError(`DIR_STATE for ${showName(message.path)} from ${this.peerName}, where ${asked ? `one for ${showName(asked)}` : 'none'} was due`));
+        return [{ type: 'dirState', path: asked, holds: message.holds === 1 }];
+      }
       case PacketType.FOLLOW:
         // A STOP that crossed this side's DONE asks for what is happening already.
         if (exchanging && this.follow && message.event === FollowEvent.STOP) return this.state === 'ANNOUNCING' ? [{ type: 'followStop' }] : NO_ACTIONS;

@@ -385,6 +385,11 @@ export class FileWriter {
     });
   }
 
+  /** Whether this writer made the directory `path` (nothing was there before this session). */
+  madeDirectory(path: Buffer): boolean {
+    return this.newDirectories.has(path.toString('latin1'));
+  }
+
   /** Whether `final` is in a directory this writer made, so that nothing was there before this session. */
   inNewDirectory(final: Buffer): boolean {
     return this.newDirectoryGroup(final) !== undefined;

@@ -15,6 +15,7 @@ import { FileIdMap } from '../session/fileIds';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
+import { directoryStateAgreed } from '../session/params';
 import { Destination, holdsEntries } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
@@ -104,6 +105,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly errors: FcpError[] = [];
   /** Answer FILE_SAME for files the destination holds already (PROTOCOL.md §7.5). */
   private readonly quickCheck: boolean;
+  /** More feature DIR_STATE: this side said DEST_STATE(1) and answers each top-level DIR_INFO (PROTOCOL.md §7.4). */
+  private answersLandings = false;
   /** Claim the chunks an interrupted run left (PROTOCOL.md §7.5): RESUME negotiated, and no --no-resume. */
   private readonly reuse: boolean;
   /** The session negotiated COMPRESS (-C): DATA_Z may come in place of DATA. */
@@ -206,7 +209,9 @@ export class ReceiveEngine extends TransferRun {
   run(): Promise<TransferSummary> {
     // Feature DEST_STATE: first, so that the sender inlines small files only where nothing is to be found (PROTOCOL.md §7.4).
     if (this.link.params.features & Feature.DEST_STATE && !this.link.destStateKnown) {
-      this.link.control.conn.send({ type: PacketType.DEST_STATE, holds: holdsEntries(this.destination.root) ? 1 : 0 });
+      const holds = holdsEntries(this.destination.root);
+      this.link.control.conn.send({ type: PacketType.DEST_STATE, holds: holds ? 1 : 0 });
+      this.answersLandings = holds && directoryStateAgreed(this.link.params);
     }
     this.attach();
     return this.done;
@@ -424,8 +429,15 @@ export class ReceiveEngine extends TransferRun {
   }
 
   private createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
-    if (path.indexOf(SLASH) < 0) this.destination.topLevelDirectory?.(!this.sync?.dryRun);
+    const topLevel = path.indexOf(SLASH) < 0;
+    if (topLevel) this.destination.topLevelDirectory?.(!this.sync?.dryRun);
     const local = this.destination.localPath(path);
+    this.placeDirectory(path, local, perm, mtimeNs);
+    // More feature DIR_STATE: whether the small files below may go inline.
+    if (topLevel && this.answersLandings) this.link.control.conn.send({ type: PacketType.DIR_STATE, holds: this.writer.madeDirectory(local) ? 0 : 1, path });
+  }
+
+  private placeDirectory(path: Buffer, local: Buffer, perm: number, mtimeNs: bigint): void {
     try {
       this.checkEntry(path);
       if (this.sync && !this.sync.directory(path, local, { kind: 'dir', size: 0, mtimeNs, perm }, this.owner)) return;

@@ -25,6 +25,7 @@ import {
 import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
+import { directoryStateAgreed } from '../session/params';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
 import { chunkCount, FileDigest } from '../session/digest';
@@ -95,6 +96,7 @@ const WALK_READ_BURSTS = 2;
  * 200,000-file push grew its old space by 50 MB in one such stretch).
  */
 const INLINE_BURST_FILES = 1024;
+const SLASH = 0x2f;
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
@@ -193,6 +195,16 @@ export class SendEngine extends TransferRun {
   private readonly inlineBurst: number;
   /** What the receiver's DEST_STATE said (feature DEST_STATE): whether its destination holds entries; undefined until it came. */
   private destinationHolds: boolean | undefined;
+  /**
+   * More feature DIR_STATE: the last top-level directory announced, and whether the receiver made
+   * it now (its DIR_STATE; undefined until that came): small files below a new one go inline.
+   */
+  private landing: { path: Buffer; made: boolean | undefined } | undefined;
+  private readonly dirStateAgreed: boolean;
+  /** Announcing waits for DEST_STATE or DIR_STATE: the deadline for it (a peer that keeps the link alive and never says would hold the copy forever). */
+  private destinationWordDeadline: NodeJS.Timeout | undefined;
+  /** Small files are read as the walk finds them (over a connection, when they may go inline). */
+  private readonly readsAhead: boolean;
   /** xxh64 of files sent inline and not yet over, for their digest in file events. */
   private readonly inlineHashes = new FileIdMap<bigint>();
   /** Announcing waits for the control connection to take the last burst of inline files, or for a descriptor to read them. */
@@ -257,6 +269,7 @@ export class SendEngine extends TransferRun {
     const recycling = !link.inlineBuffers && link.control.conn instanceof FramedConnection;
     this.inlineBuffers = link.inlineBuffers ?? new SliceArena(4 * INLINE_BURST, recycling);
     this.slicesRead = recycling ? [] : undefined;
+    this.dirStateAgreed = directoryStateAgreed(link.params);
     // A file in the window holds a descriptor once it is ready, so the window is the process's budget.
     this.machine = new TransferSender({
       chunkSize: this.chunkSize,
@@ -270,6 +283,7 @@ export class SendEngine extends TransferRun {
       sync: sync !== undefined && (link.params.features & Feature.SYNC) !== 0,
       follow: following,
       destState: (link.params.features & Feature.DEST_STATE) !== 0,
+      dirState: this.dirStateAgreed,
       stream: (link.params.features & Feature.STREAM) !== 0,
     });
     if (following) {
@@ -291,7 +305,15 @@ export class SendEngine extends TransferRun {
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), uid: -1, gid: -1 } : undefined;
     // Small files go inline: the walk reads them as it finds them, into this arena's slices, given
     // back once encoded (readWhole). Not in one process, whose receiver gives its slices back.
-    if (recycling && this.inlining && !sync) walk.readWhileWalking(openFileReader((size) => this.inlineBuffers.take(size)), WALK_READ_BURSTS * this.inlineBurst);
+    this.readsAhead = recycling && this.inlining && !sync;
+    this.readSmallFilesAhead(true);
+  }
+
+  /** Whether the walk reads small files as it finds them: only while they may go inline (readsAhead). */
+  private readSmallFilesAhead(on: boolean): void {
+    if (!this.readsAhead) return;
+    if (on) this.walk.readWhileWalking(openFileReader((size) => this.inlineBuffers.take(size)), WALK_READ_BURSTS * this.inlineBurst);
+    else this.walk.readWhileWalking(undefined, 0);
   }
 
   /**
@@ -418,6 +440,7 @@ export class SendEngine extends TransferRun {
     void this.follower?.stop();
     this.wakePumps();
     for (const deadline of this.lossDeadlines.values()) clearTimeout(deadline);
+    this.destinationWordCame();
     for (const file of this.files.values()) this.close(file);
     this.files.clear();
     for (const fileId of [...this.earlyScans.keys()]) this.dropEarlyScan(fileId);
@@ -459,9 +482,9 @@ export class SendEngine extends TransferRun {
         this.apply(this.announceOther(entry));
         continue;
       }
-      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX && this.destinationHolds !== true;
-      // Feature DEST_STATE: a small file waits for the receiver to say whether it may go inline; DEST_STATE announces on.
-      if (inline && this.destinationHolds === undefined && (this.link.params.features & Feature.DEST_STATE) !== 0) return;
+      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX && this.mayInline(entry.path);
+      // A small file waits for the receiver to say whether it may go inline; DEST_STATE or DIR_STATE announces on.
+      if (inline === undefined) return this.awaitDestinationWord();
       const digest = this.digestsAhead?.of(entry);
       if (digest === null) return;
       if (!(inline ? this.machine.canSendInline(entry.size) : this.machine.canAnnounce)) return;
@@ -498,6 +521,35 @@ export class SendEngine extends TransferRun {
     for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
     this.doneSent = true;
     this.apply(this.machine.finish());
+  }
+
+  /** Starts the deadline for the DEST_STATE or DIR_STATE announcing waits for: twice the idle limit, as for a lost connection's report. */
+  private awaitDestinationWord(): void {
+    if (this.destinationWordDeadline) return;
+    const limitMs = 2 * this.link.idleMs;
+    this.destinationWordDeadline = setTimeout(() => this.fail(new FcpError(
+      'FCP_ERR_TIMEOUT',
+      `${this.link.peerName} did not say within ${limitMs / 1000} s whether its destination holds what the next small files would land on (${this.destinationHolds === undefined ? 'DEST_STATE' : 'DIR_STATE'})`,
+    )), limitMs);
+    this.destinationWordDeadline.unref();
+  }
+
+  private destinationWordCame(): void {
+    clearTimeout(this.destinationWordDeadline);
+    this.destinationWordDeadline = undefined;
+  }
+
+  /**
+   * Feature DEST_STATE (PROTOCOL.md §7.4): a small file at `path` goes inline into a destination
+   * that holds nothing, or below a top-level directory the receiver made now (more feature
+   * DIR_STATE); undefined while the receiver has not said.
+   */
+  private mayInline(path: Buffer): boolean | undefined {
+    if ((this.link.params.features & Feature.DEST_STATE) === 0 || this.destinationHolds === false) return true;
+    if (this.destinationHolds === undefined) return undefined;
+    const landing = this.landing;
+    if (landing === undefined || path[landing.path.length] !== SLASH || path.compare(landing.path, 0, landing.path.length, 0, landing.path.length) !== 0) return false;
+    return landing.made;
   }
 
   /** --follow: DONE waits until following has stopped; the first time all entries are out (not in a first flight), following starts. */
@@ -576,6 +628,7 @@ export class SendEngine extends TransferRun {
     if (entry.kind === 'symlink') this.symlinkTargets?.set(entry.path.toString('latin1'), entry.target);
     switch (entry.kind) {
       case 'dir':
+        if (this.dirStateAgreed && entry.path.indexOf(SLASH) < 0) this.landing = { path: entry.path, made: undefined };
         return this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs);
       case 'symlink':
         return this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs);
@@ -705,9 +758,18 @@ export class SendEngine extends TransferRun {
           break;
         case 'destState':
           this.destinationHolds = action.holds;
+          this.destinationWordCame();
           // Files that will not go inline are not read ahead.
-          if (action.holds) this.walk.readWhileWalking(undefined, 0);
+          if (action.holds) this.readSmallFilesAhead(false);
           // It may come ahead of run()'s start (with SESSION): run() announces then.
+          if (this.started) this.announce();
+          break;
+        case 'dirState':
+          // Only the last top-level directory's answer decides anything: announcing waits for it.
+          if (this.landing?.path !== action.path) break;
+          this.destinationWordCame();
+          this.landing.made = !action.holds;
+          this.readSmallFilesAhead(this.landing.made);
           if (this.started) this.announce();
           break;
         case 'entryFailed':

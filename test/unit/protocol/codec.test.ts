@@ -544,6 +544,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FOLLOW: [1, 4097],
   FILES_FROM: [2, 65515],
   DEST_STATE: [1, 1],
+  DIR_STATE: [2, 4097],
   TWO_WAY: [51, 4147],
   TWO_WAY_SIDE: [51, 4147],
   TWO_WAY_MOVE: [5, 8195],

@@ -160,6 +160,7 @@ export const VECTORS: readonly Vector[] = [
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
   plain('FILES_FROM (not recursive; a/b.txt, c)', { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt\0c', 'latin1') }),
   plain('DEST_STATE (the destination holds entries)', { type: PacketType.DEST_STATE, holds: 1 }),
+  plain('DIR_STATE (the top-level directory dir was made now)', { type: PacketType.DIR_STATE, holds: 0, path: path('dir') }),
   plain('TWO_WAY (RECORD dir/a.txt: 5 bytes, 0644)', {
     type: PacketType.TWO_WAY,
     op: 3,

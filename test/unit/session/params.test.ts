@@ -23,8 +23,9 @@ import {
   checkAnswer,
   describeShape,
   destinationEmptyAgreed,
+  directoryStateAgreed,
   makeOffer,
-  offerForDestination,
+  transferOffer,
   sealedCoverage,
   ServerPolicy,
   SESSION_MEMORY_BUDGET,
@@ -267,20 +268,24 @@ describe('makeOffer and sealedCoverage', () => {
   });
 });
 
-describe('more feature DEST_EMPTY (a pull into an empty destination)', () => {
+describe('more features DIR_STATE (every transfer) and DEST_EMPTY (a pull into an empty destination)', () => {
   const offer = makeOffer({ encrypt: true });
-  test('offered only where the destination holds nothing and DEST_STATE is offered', () => {
-    expect(offerForDestination(offer, false).moreFeatures).toBe(MoreFeature.DEST_EMPTY);
-    expect(offerForDestination(offer, true)).toBe(offer);
+  test('DIR_STATE offered with DEST_STATE; DEST_EMPTY only where the destination holds nothing too', () => {
+    expect(transferOffer(offer, false).moreFeatures).toBe(MoreFeature.DIR_STATE);
+    expect(transferOffer(offer, true).moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY);
     const withoutDestState = { ...offer, features: offer.features & ~Feature.DEST_STATE };
-    expect(offerForDestination(withoutDestState, false)).toBe(withoutDestState);
-    expect(offerForDestination({ ...offer, moreFeatures: MoreFeature.TWO_WAY_NARROW }, false).moreFeatures).toBe(MoreFeature.TWO_WAY_NARROW | MoreFeature.DEST_EMPTY);
+    expect(transferOffer(withoutDestState, true)).toBe(withoutDestState);
+    expect(transferOffer({ ...offer, moreFeatures: MoreFeature.TWO_WAY_NARROW }, true).moreFeatures).toBe(MoreFeature.TWO_WAY_NARROW | MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY);
   });
   test('answered by this build, and agreed only together with DEST_STATE', () => {
-    const answer = answerOffer(offerForDestination(offer, false)) as ParamsMessage;
-    expect(answer.moreFeatures).toBe(MoreFeature.DEST_EMPTY);
-    expect(destinationEmptyAgreed(answer)).toBe(true);
-    expect(destinationEmptyAgreed({ ...answer, features: answer.features & ~Feature.DEST_STATE })).toBe(false);
-    expect(destinationEmptyAgreed({ ...answer, moreFeatures: undefined })).toBe(false);
+    const answer = answerOffer(transferOffer(offer, true)) as ParamsMessage;
+    expect(answer.moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY);
+    for (const agreed of [destinationEmptyAgreed, directoryStateAgreed]) {
+      expect(agreed(answer)).toBe(true);
+      expect(agreed({ ...answer, features: answer.features & ~Feature.DEST_STATE })).toBe(false);
+      expect(agreed({ ...answer, moreFeatures: undefined })).toBe(false);
+    }
+    expect(directoryStateAgreed(answerOffer(transferOffer(offer, false)) as ParamsMessage)).toBe(true);
+    expect(destinationEmptyAgreed(answerOffer(transferOffer(offer, false)) as ParamsMessage)).toBe(false);
   });
 });

@@ -267,6 +267,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FOLLOW: { type: PacketType.FOLLOW, event: 5, name: Buffer.alloc(0) },
   FILES_FROM: { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt') },
   DEST_STATE: { type: PacketType.DEST_STATE, holds: 1 },
+  DIR_STATE: { type: PacketType.DIR_STATE, holds: 0, path: pathOf(0) },
   TWO_WAY: { type: PacketType.TWO_WAY, op: 2, mode: 0, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) },
   TWO_WAY_SIDE: { type: PacketType.TWO_WAY_SIDE, event: 4, mode: 0, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) },
   TWO_WAY_MOVE: { type: PacketType.TWO_WAY_MOVE, kind: 2, from: Buffer.from('a'), to: Buffer.from('b') },

@@ -1,7 +1,8 @@
 /**
  * Feature DEST_STATE (PROTOCOL.md §7.4): the receiver says first whether its destination holds
- * anything; small files go inline (FILE_INLINE) only into one that holds nothing, and otherwise
- * are announced (FILE_INFO), so that the quick check answers FILE_SAME and no byte is sent again.
+ * anything; small files go inline (FILE_INLINE) only into one that holds nothing, or (more feature
+ * DIR_STATE) below a top-level directory the receiver made now, and otherwise are announced
+ * (FILE_INFO), so that the quick check answers FILE_SAME and no byte is sent again.
  * Run through the in-process copy, with every message the two engines exchange recorded.
  */
 import * as fs from 'node:fs';
@@ -37,15 +38,15 @@ function makeTree(): void {
   fs.mkdirSync(path.join(work, 'dst'));
 }
 
-/** `fcp -r src dst` in this process (dst/src, rsync's placement); the summary and the types of the messages sent, in order. */
-async function copyTree(features = makeOffer({ encrypt: false }).features): Promise<{ bytesSent: number; filesSame: number; sent: Message[] }> {
+/** `fcp -r SOURCES dst` in this process (dst/src, rsync's placement; `sources` below work); the summary and the messages sent, in order. */
+async function copyTree(features = makeOffer({ encrypt: false }).features, sources = ['src'], files = SMALL_FILES): Promise<{ bytesSent: number; filesSame: number; sent: Message[] }> {
   const sent: Message[] = [];
   const send = MemoryConnection.prototype.send;
   jest.spyOn(MemoryConnection.prototype, 'send').mockImplementation(function (this: MemoryConnection, message: Message) {
     sent.push(message);
     return send.call(this, message);
   });
-  const walk = streamSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
+  const walk = streamSources(sources.map((source) => Buffer.from(path.join(work, source))), { recursive: true, followSymlinks: false });
   const { summary } = await copyInProcess({
     work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
     flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
@@ -54,18 +55,24 @@ async function copyTree(features = makeOffer({ encrypt: false }).features): Prom
     log: () => undefined,
   });
   jest.restoreAllMocks();
-  expect(summary).toMatchObject({ filesOk: SMALL_FILES, filesFailed: 0 });
+  expect(summary).toMatchObject({ filesOk: files, filesFailed: 0 });
   return { bytesSent: summary.bytesSent, filesSame: summary.filesSame ?? 0, sent };
 }
 
 const count = (messages: readonly Message[], type: number): number => messages.filter((m) => m.type === type).length;
 
-function expectSameTree(): void {
+function expectSameTree(source = 'src'): void {
   for (let i = 0; i < SMALL_FILES; i++) {
     const name = path.join(`d${i % 2}`, `f${i}`);
-    expect(fs.readFileSync(path.join(work, 'dst', 'src', name))).toEqual(fs.readFileSync(path.join(work, 'src', name)));
+    const copy = path.join(work, 'dst', source, name);
+    const original = path.join(work, source, name);
+    expect(fs.readFileSync(copy)).toEqual(fs.readFileSync(original));
+    expect(Math.floor(fs.statSync(copy).mtimeMs)).toBe(Math.floor(fs.statSync(original).mtimeMs));
   }
 }
+
+const dirStates = (messages: readonly Message[]): unknown[] =>
+  messages.filter((m) => m.type === PacketType.DIR_STATE).map((m) => m.type === PacketType.DIR_STATE && [m.holds, m.path.toString()]);
 
 test('into an empty destination small files go inline; a rerun announces them and sends none again', async () => {
   makeTree();
@@ -77,6 +84,7 @@ test('into an empty destination small files go inline; a rerun announces them an
 
   const rerun = await copyTree();
   expect(rerun.sent.filter((m) => m.type === PacketType.DEST_STATE)).toEqual([{ type: PacketType.DEST_STATE, holds: 1 }]);
+  expect(dirStates(rerun.sent)).toEqual([[1, 'src']]);
   expect(count(rerun.sent, PacketType.FILE_INLINE)).toBe(0);
   expect(count(rerun.sent, PacketType.FILE_SAME)).toBe(SMALL_FILES);
   expect(rerun).toMatchObject({ bytesSent: 0, filesSame: SMALL_FILES });
@@ -91,6 +99,53 @@ test('a changed small file is sent again, through FILE_INFO, into a destination 
   const rerun = await copyTree();
   expect(rerun).toMatchObject({ bytesSent: 'changed'.length, filesSame: SMALL_FILES - 1 });
   expect(count(rerun.sent, PacketType.FILE_INLINE)).toBe(0);
+  expectSameTree();
+});
+
+test('into a destination that holds something else, a new top-level directory gets its small files inline (DIR_STATE 0)', async () => {
+  makeTree();
+  fs.writeFileSync(path.join(work, 'dst', 'unrelated'), 'x');
+  const first = await copyTree();
+  expect(first.sent.filter((m) => m.type === PacketType.DEST_STATE)).toEqual([{ type: PacketType.DEST_STATE, holds: 1 }]);
+  expect(dirStates(first.sent)).toEqual([[0, 'src']]);
+  expect(count(first.sent, PacketType.FILE_INLINE)).toBe(SMALL_FILES);
+  expect(count(first.sent, PacketType.FILE_INFO)).toBe(0);
+  expectSameTree();
+  expect(fs.readFileSync(path.join(work, 'dst', 'unrelated'), 'utf8')).toBe('x');
+});
+
+test('two top-level directories, one there already and one new: FILE_INFO (and FILE_SAME) below the first, inline below the second', async () => {
+  makeTree();
+  await copyTree();
+  fs.cpSync(path.join(work, 'src'), path.join(work, 'copy'), { recursive: true, preserveTimestamps: true });
+  const both = await copyTree(undefined, ['src', 'copy'], 2 * SMALL_FILES);
+  expect(dirStates(both.sent)).toEqual([[1, 'src'], [0, 'copy']]);
+  expect(count(both.sent, PacketType.FILE_SAME)).toBe(SMALL_FILES);
+  expect(count(both.sent, PacketType.FILE_INLINE)).toBe(SMALL_FILES);
+  expect(both.sent.filter((m) => m.type === PacketType.FILE_INLINE).every((m) => m.type === PacketType.FILE_INLINE && m.path.toString().startsWith('copy/'))).toBe(true);
+  expectSameTree('src');
+  expectSameTree('copy');
+});
+
+test('a top-level file into a destination that holds something is announced, and a name there that is not a directory ends the copy', async () => {
+  makeTree();
+  fs.writeFileSync(path.join(work, 'dst', 'unrelated'), 'x');
+  fs.writeFileSync(path.join(work, 'top.txt'), 'top');
+  const sent = await copyTree(undefined, ['top.txt'], 1);
+  expect(dirStates(sent.sent)).toEqual([]);
+  expect(count(sent.sent, PacketType.FILE_INFO)).toBe(1);
+  expect(fs.readFileSync(path.join(work, 'dst', 'top.txt'), 'utf8')).toBe('top');
+});
+
+test('without DIR_STATE (an fcpd before it) a holding destination gets every small file announced', async () => {
+  makeTree();
+  fs.writeFileSync(path.join(work, 'dst', 'unrelated'), 'x');
+  const answer = jest.requireActual<typeof import('../../../src/session/params')>('../../../src/session/params');
+  jest.spyOn(answer, 'transferOffer').mockImplementation((offer) => offer);
+  const first = await copyTree();
+  expect(dirStates(first.sent)).toEqual([]);
+  expect(count(first.sent, PacketType.FILE_INLINE)).toBe(0);
+  expect(count(first.sent, PacketType.FILE_INFO)).toBe(SMALL_FILES);
   expectSameTree();
 });
 
@@ -121,6 +176,42 @@ function failure(actions: readonly SenderAction[]): string | undefined {
   const failed = actions.find((action) => action.type === 'fail');
   return failed?.type === 'fail' ? failed.error.code : undefined;
 }
+
+test('the sender takes DIR_STATE only for the top-level directories it announced after DEST_STATE(1) or before it, in their order', () => {
+  const announcing = (): TransferSender => {
+    const sender = new TransferSender({ chunkSize: 1 << 20, peerName: 'receiver', destState: true, dirState: true });
+    sender.start(0, 0);
+    return sender;
+  };
+  const dirState = (holds: number, name: string): Message => ({ type: PacketType.DIR_STATE, holds, path: Buffer.from(name) });
+  const sender = announcing();
+  sender.announceDir(Buffer.from('a'), 0o755, 0n);
+  sender.announceDir(Buffer.from('a/sub'), 0o755, 0n);
+  expect(sender.receive({ type: PacketType.DEST_STATE, holds: 1 })).toEqual([{ type: 'destState', holds: true }]);
+  sender.announceDir(Buffer.from('b'), 0o755, 0n);
+  expect(sender.receive(dirState(0, 'a'))).toEqual([{ type: 'dirState', path: Buffer.from('a'), holds: false }]);
+  expect(sender.receive(dirState(1, 'b'))).toEqual([{ type: 'dirState', path: Buffer.from('b'), holds: true }]);
+  // None due any more, or another than the one due, or one for a subdirectory.
+  expect(failure(sender.receive(dirState(0, 'b')))).toBe('FCP_ERR_PROTOCOL');
+  const wrong = announcing();
+  wrong.receive({ type: PacketType.DEST_STATE, holds: 1 });
+  wrong.announceDir(Buffer.from('a'), 0o755, 0n);
+  expect(failure(wrong.receive(dirState(0, 'a/sub')))).toBe('FCP_ERR_PROTOCOL');
+  // After DEST_STATE(0) no directory is answered; before DEST_STATE none may be.
+  const empty = announcing();
+  empty.announceDir(Buffer.from('a'), 0o755, 0n);
+  empty.receive({ type: PacketType.DEST_STATE, holds: 0 });
+  expect(failure(empty.receive(dirState(0, 'a')))).toBe('FCP_ERR_PROTOCOL');
+  const early = announcing();
+  early.announceDir(Buffer.from('a'), 0o755, 0n);
+  expect(failure(early.receive(dirState(0, 'a')))).toBe('FCP_ERR_PROTOCOL');
+  // Without the more feature it is a message out of place.
+  const without = new TransferSender({ chunkSize: 1 << 20, peerName: 'receiver', destState: true });
+  without.start(0, 0);
+  without.receive({ type: PacketType.DEST_STATE, holds: 1 });
+  without.announceDir(Buffer.from('a'), 0o755, 0n);
+  expect(failure(without.receive(dirState(0, 'a')))).toBe('FCP_ERR_UNEXPECTED_MESSAGE');
+});
 
 test('the sender takes one DEST_STATE, in a session that negotiated it', () => {
   const sender = new TransferSender({ chunkSize: 1 << 20, peerName: 'receiver', destState: true });
