@@ -1,8 +1,9 @@
 /**
  * The tools `npm run bench` compares, as command lines for a link, a data set and a direction.
- * Every tool copies the data set's top entry INTO an existing output directory, so that every
- * output lands at out/NAME and is checked the same way. fcp's fcpd runs under GNU time (a wrapper
- * given as --fcpd-path) so that its CPU and peak RSS are known too.
+ * Every tool copies the data set's top entry INTO an existing output directory (which holds one
+ * unrelated file: measure.ts), so that every output lands at out/NAME and is checked the same way.
+ * fcp's fcpd runs under GNU time (a wrapper given as --fcpd-path) so that its CPU and peak RSS are
+ * known too.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
