@@ -1532,7 +1532,6 @@ export class TransferSender extends TransferMachine<SenderState> {
         if (!this.destState || this.state === 'CLOSED') break;
         if (this.destHolds !== undefined) return this.fail(protocolError(`DEST_STATE twice from ${this.peerName}`));
         this.destHolds = message.holds === 1;
-        if (!this.destHolds) this.landingsUnanswered.length = 0;
         return [{ type: 'destState', holds: this.destHolds }];
       case PacketType.DIR_STATE: {
         if (!this.dirState || this.state === 'CLOSED') break;

@@ -5,6 +5,7 @@
  * (FILE_INFO), so that the quick check answers FILE_SAME and no byte is sent again.
  * Run through the in-process copy, with every message the two engines exchange recorded.
  */
+import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -211,6 +212,48 @@ test('the sender takes DIR_STATE only for the top-level directories it announced
   without.receive({ type: PacketType.DEST_STATE, holds: 1 });
   without.announceDir(Buffer.from('a'), 0o755, 0n);
   expect(failure(without.receive(dirState(0, 'a')))).toBe('FCP_ERR_UNEXPECTED_MESSAGE');
+});
+
+test('property: the sender takes a DIR_STATE exactly when it is the next one due (a model of the rule)', () => {
+  const names = ['a', 'b', 'a/x', 'b/y/z'];
+  // An answer names one of the names, or (name undefined) the one due next, so that runs go on past legal answers.
+  type Step = { op: 'dir'; name: string } | { op: 'dest'; holds: number } | { op: 'answer'; holds: number; name: string | undefined };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({ op: fc.constant('dir' as const), name: fc.constantFrom(...names) }),
+    fc.record({ op: fc.constant('dest' as const), holds: fc.integer({ min: 0, max: 1 }) }),
+    fc.record({ op: fc.constant('answer' as const), holds: fc.integer({ min: 0, max: 1 }), name: fc.option(fc.constantFrom(...names), { nil: undefined }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 30, size: 'max' }), (steps) => {
+      const sender = new TransferSender({ chunkSize: 1 << 20, peerName: 'receiver', destState: true, dirState: true });
+      sender.start(0, 0);
+      // The model: what DEST_STATE said, and the top-level directories whose DIR_STATE is due, in order.
+      let holds: boolean | undefined;
+      const due: string[] = [];
+      for (const s of steps) {
+        if (s.op === 'answer') s.name ??= due[0] ?? 'a';
+        if (s.op === 'dir') {
+          sender.announceDir(Buffer.from(s.name), 0o755, 0n);
+          if (holds !== false && !s.name.includes('/')) due.push(s.name);
+          continue;
+        }
+        const actions = sender.receive(s.op === 'dest' ? { type: PacketType.DEST_STATE, holds: s.holds } : { type: PacketType.DIR_STATE, holds: s.holds, path: Buffer.from(s.name!) });
+        const legal = s.op === 'dest' ? holds === undefined : holds === true && due[0] === s.name;
+        if (!legal) {
+          expect(failure(actions)).toBe('FCP_ERR_PROTOCOL');
+          return;
+        }
+        if (s.op === 'dest') {
+          holds = s.holds === 1;
+          if (!holds) due.length = 0;
+          expect(actions).toEqual([{ type: 'destState', holds }]);
+        } else {
+          due.shift();
+          expect(actions).toEqual([{ type: 'dirState', path: Buffer.from(s.name!), holds: s.holds === 1 }]);
+        }
+      }
+    }),
+  );
 });
 
 test('the sender takes one DEST_STATE, in a session that negotiated it', () => {
