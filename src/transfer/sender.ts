@@ -523,6 +523,12 @@ export class SendEngine extends TransferRun {
     this.apply(this.machine.finish());
   }
 
+  /** A top-level directory announced (more feature DIR_STATE): what is below it waits for its DIR_STATE, and is not read ahead until that says it is new. */
+  private newLanding(path: Buffer): void {
+    this.landing = { path, made: undefined };
+    if (this.destinationHolds === true) this.readSmallFilesAhead(false);
+  }
+
   /** Starts the deadline for the DEST_STATE or DIR_STATE announcing waits for: twice the idle limit, as for a lost connection's report. */
   private awaitDestinationWord(): void {
     if (this.destinationWordDeadline) return;
@@ -628,7 +634,7 @@ export class SendEngine extends TransferRun {
     if (entry.kind === 'symlink') this.symlinkTargets?.set(entry.path.toString('latin1'), entry.target);
     switch (entry.kind) {
       case 'dir':
-        if (this.dirStateAgreed && entry.path.indexOf(SLASH) < 0) this.landing = { path: entry.path, made: undefined };
+        if (this.dirStateAgreed && entry.path.indexOf(SLASH) < 0) this.newLanding(entry.path);
         return this.machine.announceDir(entry.path, entry.perm, entry.mtimeNs);
       case 'symlink':
         return this.machine.announceSymlink(entry.path, entry.target, entry.mtimeNs);
