@@ -2,7 +2,7 @@
  * npm run bench [-- CASE...] [--runs N] [--tools REGEX [--no-baseline]] [--docs]
  *
  * Every tool of bench/suite/tools.ts on every link and data set, in the same run: CASE is a link
- * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed;
+ * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed, midfiles;
  * files200k and files1m, many tiny files, only when named); none means all of them. Each tool runs N times (3 by default), its output is checked against the
  * source first (round robin: one run of each tool per round), and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
  * shown in docs/BENCHMARKS.md. --tools runs the baseline and the tools whose label it matches

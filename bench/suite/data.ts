@@ -10,9 +10,9 @@ import * as path from 'node:path';
 export const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 
-export type DataName = 'big' | 'tree' | 'mixed' | 'files200k' | 'files1m';
+export type DataName = 'big' | 'tree' | 'mixed' | 'midfiles' | 'files200k' | 'files1m';
 /** What every link copies when no data set is named. */
-export const DATA_NAMES: readonly DataName[] = ['big', 'tree', 'mixed'];
+export const DATA_NAMES: readonly DataName[] = ['big', 'tree', 'mixed', 'midfiles'];
 /**
  * Many tiny files (issue 14's memory case: peak RSS must not grow with the tree), run only when
  * named: scp would take hours over them, so `tar c | ssh tar x` is their baseline.
@@ -48,6 +48,29 @@ function smallFiles(root: string): void {
   }
 }
 
+/**
+ * Files too large to go inline and small enough to be one chunk (16 KiB < size <= 1 MiB, the
+ * default chunk size): each is announced with FILE_INFO and costs the receiver a temporary of its
+ * own, a FILE_READY round trip and a commit (docs/BENCHMARKS.md, sixteenth round).
+ */
+const MID_FILES = 1000;
+const MID_DIRS = 10;
+const MID_BYTES = [16 * 1024 + 1, 200 * 1024];
+
+function midFiles(root: string): number {
+  let bytes = 0;
+  for (let d = 0; d < MID_DIRS; d++) {
+    const dir = path.join(root, `d${d}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < MID_FILES / MID_DIRS; f++) {
+      const size = MID_BYTES[0]! + randomInt(MID_BYTES[1]! - MID_BYTES[0]! + 1);
+      randomFile(path.join(dir, `f${f}`), size);
+      bytes += size;
+    }
+  }
+  return bytes;
+}
+
 /** `files` files of 16–100 random bytes in 1,000 directories. */
 function tinyFiles(root: string, files: number): number {
   let bytes = 0;
@@ -79,6 +102,8 @@ export function makeData(name: DataName, sourceDir: string): DataSet {
       smallFiles(path.join(top, 'small'));
       return { name, title: 'mixed 1 GiB tree (512 MiB + 100 × 4 MiB + 10,000 × 4 KiB)', path: top, bytes: 912 * MIB + 10_000 * 4096, files: 10_101, directory: true };
     }
+    case 'midfiles':
+      return { name, title: '1,000 × 16–200 KiB in 10 dirs', path: top, bytes: midFiles(top), files: MID_FILES, directory: true };
     case 'files200k':
     case 'files1m': {
       const files = name === 'files200k' ? 200_000 : 1_000_000;

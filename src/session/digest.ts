@@ -18,6 +18,13 @@ const DIGEST_LABEL = Buffer.from('fcp1 digest', 'latin1');
  */
 const scratch = Buffer.allocUnsafe(8 + 4);
 
+/** singleChunkDigest's input for an empty file and for one of one chunk, labelled: each is hashed before it is written again. */
+const digestInputs = [0, 1].map((chunks) => {
+  const input = Buffer.allocUnsafe(DIGEST_LABEL.length + scratch.length + chunks * HASH_SIZE);
+  DIGEST_LABEL.copy(input);
+  return input;
+});
+
 /** Number of chunks of a file: the last one may be shorter, an empty file has none. */
 export function chunkCount(size: number, chunkSize: number): number {
   return Math.ceil(size / chunkSize);
@@ -54,6 +61,12 @@ export class FileDigest {
       throw new FcpError('FCP_ERR_PROTOCOL', `chunk ${index} is outside a file of ${this.chunks} chunks`);
     }
     if (this.has(index)) throw new FcpError('FCP_ERR_PROTOCOL', `chunk ${index} was hashed twice`);
+    if (this.chunks === 1) {
+      // A file of one chunk (announced with FILE_INFO: over 16 KiB, up to the chunk size): one call, no SHA-256 context.
+      this.result = singleChunkDigest(this.size, this.chunkSize, hash);
+      this.next = 1;
+      return;
+    }
     if (index !== this.next) {
       (this.early ??= new Map()).set(index, hash);
       return;
@@ -109,8 +122,7 @@ export class FileDigest {
 export function singleChunkDigest(size: number, chunkSize: number, hash: bigint): Buffer {
   const chunks = chunkCount(size, chunkSize);
   if (chunks > 1) throw new FcpError('FCP_ERR_INTERNAL', `a file of ${size} bytes is more than one chunk of ${chunkSize}`);
-  const input = Buffer.allocUnsafe(DIGEST_LABEL.length + scratch.length + chunks * HASH_SIZE);
-  DIGEST_LABEL.copy(input);
+  const input = digestInputs[chunks]!;
   let at = input.writeBigUInt64BE(BigInt(size), DIGEST_LABEL.length);
   at = input.writeUInt32BE(chunkSize, at);
   if (chunks === 1) input.writeBigUInt64BE(hash, at);

@@ -17,7 +17,7 @@
  */
 import * as fs from 'node:fs';
 import { discardPaths, newTally, PARTIAL_NAME } from './discardPartials';
-import { partCompanions } from './partialFile';
+import { partCompanions, partialPaths } from './partialFile';
 import { isRunning } from './running';
 
 /** A part file whose journal has not been written for this many days is no longer resume state. */
@@ -36,6 +36,8 @@ export interface SweepRules {
 
 export class OrphanSweeper {
   private readonly swept = new Set<string>();
+  /** Part files the sweeps left as resume state (latin1 paths): usually none. */
+  private readonly keptParts = new Set<string>();
   /** The directory of the last entry: most entries come after another of the same directory. */
   private lastDir = Buffer.alloc(0);
 
@@ -73,6 +75,25 @@ export class OrphanSweeper {
     for (const part of parts) {
       const paths = partCompanions(Buffer.concat([dir, Buffer.from(part, 'latin1')]));
       if (this.rules.discardPartials || !this.isResumeState(paths.part, paths.journal)) discardPaths(paths, newTally());
+      else this.keptParts.add(paths.part.toString('latin1'));
+    }
+  }
+
+  /**
+   * `final` (swept before) is in place, written without partial state (a file of one chunk): the
+   * resume state an earlier run left for it, which no run would use now, goes, unless a running
+   * process holds its lock.
+   */
+  dropPartOf(final: Buffer): void {
+    if (this.keptParts.size === 0) return;
+    const paths = partialPaths(final, this.rules.partialDir);
+    if (!this.keptParts.delete(paths.part.toString('latin1'))) return;
+    try {
+      discardPaths(paths, newTally());
+      // Emptied, a --partial-dir goes, as when a part file in it is committed.
+      if (paths.dir) fs.rmdirSync(paths.dir);
+    } catch {
+      // The file is in place: state that cannot be removed now goes by a later sweep's rules; a directory still used stays.
     }
   }
 

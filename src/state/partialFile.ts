@@ -28,6 +28,7 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import { StaleReason } from '../protocol/constants';
 import { showName } from '../showName';
 import { takePidLock } from './pidLock';
+import { unlinkIfPresent } from './unlinkIfPresent';
 import {
   encodeHeader,
   headerCheck,
@@ -158,7 +159,7 @@ export class PartialFile {
     try {
       return new PartialFile(xxh, paths, options);
     } catch (err) {
-      fs.rmSync(paths.lock, { force: true });
+      unlinkIfPresent(paths.lock);
       throw err;
     }
   }
@@ -240,14 +241,14 @@ export class PartialFile {
   /** The file failed (or is not to be resumed): its part file and journal go. */
   remove(): void {
     this.close();
-    fs.rmSync(this.paths.part, { force: true });
-    fs.rmSync(this.paths.journal, { force: true });
+    unlinkIfPresent(this.paths.part);
+    unlinkIfPresent(this.paths.journal);
   }
 
   /** The caller has renamed the part file into place (closing fd first): the journal goes. */
   committed(): void {
     this.close();
-    fs.rmSync(this.paths.journal, { force: true });
+    unlinkIfPresent(this.paths.journal);
     if (this.paths.dir) {
       try {
         fs.rmdirSync(this.paths.dir);
@@ -263,7 +264,7 @@ export class PartialFile {
     open.delete(this);
     clearTimeout(this.flushTimer);
     // The data descriptor is the writer's to close (after its last write has landed).
-    fs.rmSync(this.paths.lock, { force: true });
+    unlinkIfPresent(this.paths.lock);
   }
 
   /** Writes the pending records behind an fdatasync of the data they claim, in the thread pool. */

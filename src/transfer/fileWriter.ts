@@ -11,7 +11,7 @@
  * writeTimeoutMs. The synchronous calls run under onDisk (src/diskWatch.ts): should one never
  * return (a hung mount), the stall watchdog of fcp and fcpd names it and ends the run.
  */
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
@@ -23,6 +23,7 @@ import { IDLE_TIMEOUT_MS } from '../timeouts';
 import type { JournalHeader } from '../state/chunkJournal';
 import { PartialFile } from '../state/partialFile';
 import { OrphanSweeper } from '../state/orphanSweep';
+import { unlinkIfPresent } from '../state/unlinkIfPresent';
 import type { HolePiece } from '../session/transfer';
 import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
 import { sameStart } from '../session/entryScope';
@@ -232,6 +233,9 @@ export class FileWriter {
   private askedPath: Buffer | undefined;
   private askedSlash = -1;
   private askedGroup: number | undefined;
+  /** The directory existingDirectoryGroup answered last, and its answer. */
+  private groupDirectory: Buffer | undefined;
+  private groupOfDirectory = NO_GROUP;
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
   private readonly discardWaiters: (() => void)[] = [];
@@ -347,23 +351,34 @@ export class FileWriter {
   }
 
   /**
-   * Creates the file's part file (its temporary, kept between runs with a journal of its verified
-   * chunks), reusing an earlier run's when `resume` allows; a file of more than one chunk is sized
-   * at once (ftruncate). Another process writing the same file right now holds the part file: this
-   * one then writes a private temporary and keeps no journal.
+   * Creates the temporary the file is written to. A file of one chunk (size <= the chunk size)
+   * gets a private one: an interrupted run loses at most that chunk, which a journal would not
+   * save, so it has no part file, journal or lock (PROTOCOL.md §7.5); it is removed when the run
+   * ends without it, and renamed into place when verified. A longer file gets its part file (kept
+   * between runs with a journal of its verified chunks), reusing an earlier run's when `resume`
+   * allows, sized at once (ftruncate); should another process be writing that file right now,
+   * it gets a private temporary too and keeps no journal.
    */
-  createFile(fileId: number, final: Buffer, size: number, perm: number, preallocate: boolean, resume: ResumeRequest, owner?: FileOwner): Resumed {
+  createFile(fileId: number, final: Buffer, size: number, perm: number, resume: ResumeRequest, owner?: FileOwner): Resumed {
     return onDisk('create', final, () => {
+      // Temporaries' names are cut to MAX_TEMP_STEM bytes: a longer name is looked up now, so that one
+      // the file system cannot hold fails here (ENAMETOOLONG), not at the rename after all its data came.
+      try {
+        if (final.length - final.lastIndexOf(SLASH) - 1 > MAX_TEMP_STEM) lstatSync(final, { throwIfNoEntry: false });
+        this.orphans.sweep(final);
+      } catch (err) {
+        throw fsError(err, 'create', final);
+      }
+      if (size <= resume.header.chunkSize) {
+        this.files.set(fileId, openTemporary(final, perm, 0, this.ownerToGive(final, owner)));
+        return NOTHING_RESUMED;
+      }
       const mode = creationMode(perm);
       let partial: PartialFile | undefined;
       try {
-        // Temporaries' names are cut to MAX_TEMP_STEM bytes: a longer name is looked up now, so that one
-        // the file system cannot hold fails here (ENAMETOOLONG), not at the rename after all its data came.
-        if (final.length - final.lastIndexOf(SLASH) - 1 > MAX_TEMP_STEM) lstatSync(final, { throwIfNoEntry: false });
-        this.orphans.sweep(final);
         partial = PartialFile.open(this.xxh, final, { header: resume.header, mode, reuse: resume.reuse, partialDir: this.partialDir });
         // A reused part file is sized too: a rename into place must never carry bytes past `size`.
-        if (partial && (preallocate || partial.held.size > 0)) ftruncateSync(partial.fd, size);
+        if (partial) ftruncateSync(partial.fd, size);
       } catch (err) {
         if (partial) {
           closeQuietly(partial.fd);
@@ -372,14 +387,14 @@ export class FileWriter {
         throw fsError(err, 'create', final);
       }
       if (!partial) {
-        this.files.set(fileId, openTemporary(final, perm, preallocate ? size : 0, owner));
+        this.files.set(fileId, openTemporary(final, perm, size, owner));
         return NOTHING_RESUMED;
       }
       // A part file may have been there already, with another mode: commit always sets it.
       const reused = partial.held.size > 0;
       this.files.set(fileId, {
         fd: partial.fd, owner, createdMode: -1, temp: partial.part, final, writing: 0, discarded: false, partial, keep: false,
-        fresh: !reused, sized: preallocate || reused,
+        fresh: !reused, sized: true,
       });
       return partial;
     });
@@ -388,6 +403,34 @@ export class FileWriter {
   /** Whether this writer made the directory `path` (nothing was there before this session). */
   madeDirectory(path: Buffer): boolean {
     return this.newDirectories.has(path.toString('latin1'));
+  }
+
+  /**
+   * The owner a file this process creates at `final` must still be given: none when it gets that
+   * one by being created (this process's user, and the group its directory gives: root copying
+   * root's files, where the fchown would be one call of a small file's five).
+   */
+  private ownerToGive(final: Buffer, owner: FileOwner | undefined): FileOwner | undefined {
+    if (owner === undefined || owner.uid !== EUID) return owner;
+    const known = this.newDirectoryGroup(final);
+    return owner.gid === (known === undefined || known === NO_GROUP ? this.existingDirectoryGroup(final) : known) ? undefined : owner;
+  }
+
+  /** The group a file created at `final`, in a directory this writer did not make, gets (NO_GROUP: not known); the last directory's is kept. */
+  private existingDirectoryGroup(final: Buffer): number {
+    const slash = final.lastIndexOf(SLASH);
+    const last = this.groupDirectory;
+    if (last && slash === last.length && sameStart(last, final, slash)) return this.groupOfDirectory;
+    const dir = slash > 0 ? final.subarray(0, slash) : Buffer.from(slash === 0 ? '/' : '.');
+    this.groupDirectory = slash >= 0 ? Buffer.from(final.subarray(0, slash)) : Buffer.alloc(0);
+    try {
+      // stat, not lstat: the destination itself may be a symlink to its directory.
+      const stat = statSync(dir);
+      this.groupOfDirectory = stat.mode & SET_GROUP_ID ? stat.gid : (process.getegid?.() ?? NO_GROUP);
+    } catch {
+      this.groupOfDirectory = NO_GROUP;
+    }
+    return this.groupOfDirectory;
   }
 
   /** Whether `final` is in a directory this writer made, so that nothing was there before this session. */
@@ -519,6 +562,7 @@ export class FileWriter {
     this.files.delete(fileId);
     try {
       commit(file, perm, mtimeNs, this.backupSuffix);
+      if (!file.partial) onDisk('finish', file.final, () => this.orphans.dropPartOf(file.final));
     } finally {
       this.closed();
     }
@@ -741,7 +785,7 @@ function replace(temp: Buffer, final: Buffer, backupSuffix: Buffer | undefined):
 function removeFile(file: OpenFile): void {
   closeQuietly(file.fd);
   if (file.partial) file.partial.remove();
-  else rmSync(file.temp, { force: true });
+  else unlinkIfPresent(file.temp);
 }
 
 /** The buffers after their first `count` bytes. */

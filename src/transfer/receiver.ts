@@ -485,7 +485,7 @@ export class ReceiveEngine extends TransferRun {
     let resumed: Resumed;
     try {
       this.checkEntry(file.path);
-      resumed = this.writer.createFile(fileId, local, file.size, file.perm, file.size > chunkSize, {
+      resumed = this.writer.createFile(fileId, local, file.size, file.perm, {
         header: { size: file.size, mtimeNs: file.mtimeNs, chunkSize },
         reuse: this.reuse,
       }, file.owner);

@@ -10,23 +10,25 @@
  * to have been appended to, as a log file is: its first `size` bytes, as announced, are sent, and
  * it is reported as changed while read (tar's "file changed as we read it").
  */
-import { fstatSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { showName } from '../showName';
 import { fstatStillMatches, leanFstat } from './leanStat';
 import type { WalkedFile } from './walk';
 
 export interface SourceState {
-  size: bigint;
+  size: number;
   mtimeNs: bigint;
   ctimeNs: bigint;
   /** Allocated 512-byte units: fewer than the size needs means the file has holes (sparse.ts). */
-  blocks: bigint;
+  blocks: number;
 }
 
+/**
+ * The open file's state, through the fs binding (leanStat.ts): fstatSync's BigIntStats made four
+ * Dates and twenty BigInts for it, twice for every file read in chunks (about 4 µs a file).
+ */
 export function sourceState(fd: number): SourceState {
-  const { size, mtimeNs, ctimeNs, blocks } = fstatSync(fd, { bigint: true });
-  return { size, mtimeNs, ctimeNs, blocks };
+  return leanFstat(fd);
 }
 
 export function sourceChanged(source: Buffer, how: string): FcpError {
@@ -41,8 +43,8 @@ export function sourceChanged(source: Buffer, how: string): FcpError {
  */
 export function checkSource(fd: number, opened: SourceState, source: Buffer, size: number): { grew: boolean } {
   const now = sourceState(fd);
-  if (now.size < BigInt(size)) throw sourceChanged(source, 'shrank');
-  const grew = now.size > BigInt(size);
+  if (now.size < size) throw sourceChanged(source, 'shrank');
+  const grew = now.size > size;
   if (now.size === opened.size && (now.mtimeNs !== opened.mtimeNs || now.ctimeNs !== opened.ctimeNs)) {
     throw sourceChanged(source, 'was modified');
   }

@@ -230,6 +230,23 @@ describe('partial state left by an interrupted run', () => {
     expect(sha256File(path.join(dest, 'big'))).toBe(sha256File(big));
   });
 
+  test.each([[[]], [['--partial-dir', '.partial']]])('a file now of one chunk (%j): what an earlier run left for it is not used, and goes', async (option) => {
+    const work = temp.make('fcp-resume');
+    const src = path.join(work, 'src');
+    fs.mkdirSync(src);
+    fs.mkdirSync(path.join(work, 'dst'));
+    const dest = path.join(work, 'dst', 'src');
+    const small = makeFile(src, 'small', CHUNK - 5);
+    const state = option.length > 0 ? path.join(dest, '.partial') : dest;
+    interruptedState(small, state, [0], new Map(), 'small');
+    const { summary, files } = await fcp(work, ...option);
+    expect(summary).toMatchObject({ bytesSent: CHUNK - 5, bytesResumed: 0 });
+    expect(files[0]?.warning).toBeUndefined();
+    expectCopied(work);
+    // Emptied, a --partial-dir goes too.
+    if (option.length > 0) expect(fs.existsSync(state)).toBe(false);
+  });
+
   test('a pull (fcp receives) resumes the same way', async () => {
     const work = temp.make('fcp-resume');
     const { src, big, dest } = source(work);
@@ -348,6 +365,28 @@ test('a tree killed midway: the rerun skips the files done (quick check), resume
   const journaled = names.reduce((sum, name) => sum + journaledBytes(work, each, name), 0);
   const { summary } = await fcp(work);
   expect({ bytesSent: summary.bytesSent, bytesResumed: summary.bytesResumed }).toEqual({ bytesSent: KILL_SIZE - done - journaled, bytesResumed: done + journaled });
+  expectCopied(work);
+});
+
+test.each(['fcp', 'fcpd'] as const)('a tree of one-chunk files, %s killed midway: no journal, nothing half-written under a final name, the rest sent whole', async (victim) => {
+  const work = temp.make('fcp-resume-onechunk');
+  fs.mkdirSync(path.join(work, 'src'));
+  fs.mkdirSync(path.join(work, 'dst'));
+  const names = [...Array(32).keys()].map((i) => `f${i}`);
+  const each = CHUNK - 100;
+  for (const name of names) makeFile(path.join(work, 'src'), name, each);
+  const killed = await interrupt(work, (names.length * each) / 2, victim);
+  if (victim === 'fcp') expect(await exits(killed.fcpd, 10_000)).toBe(true);
+  const dest = path.join(work, 'dst', 'src');
+  const left = fs.readdirSync(dest);
+  expect(left.filter((name) => name.includes('.fcp-part'))).toEqual([]);
+  // fcpd killed: its private temporaries stay, for the rerun's sweep; fcp killed: its fcpd removed them.
+  if (victim === 'fcp') expect(left.filter((name) => name.includes('.fcp-'))).toEqual([]);
+  const done = names.filter((name) => left.includes(name));
+  for (const name of done) expect(sha256File(path.join(dest, name))).toBe(sha256File(path.join(work, 'src', name)));
+  expect(done.length).toBeLessThan(names.length);
+  const { summary } = await fcp(work);
+  expect({ bytesSent: summary.bytesSent, bytesResumed: summary.bytesResumed }).toEqual({ bytesSent: (names.length - done.length) * each, bytesResumed: done.length * each });
   expectCopied(work);
 });
 

@@ -38,7 +38,7 @@ test('discarded() waits for the writes in flight of a discarded file, then its t
   const writer = new FileWriter(xxh, () => closed++);
   const chunks = 8;
   const size = chunks * 4 * SYNC_WRITE_MAX;
-  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, true, fresh(size, 4 * SYNC_WRITE_MAX));
+  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, fresh(size, 4 * SYNC_WRITE_MAX));
   const chunk = Buffer.alloc(4 * SYNC_WRITE_MAX, 7);
   const hash = chunkHash(xxh, [chunk]);
   const written: boolean[] = [];
@@ -54,7 +54,7 @@ test('discarded() waits for the writes in flight of a discarded file, then its t
 
 test('discarded() resolves at once when nothing is in flight', async () => {
   const writer = new FileWriter(await loadXxhash(), () => undefined);
-  writer.createFile(0, Buffer.from(path.join(dir, 'f')), 10, 0o644, false, fresh(10, 65536));
+  writer.createFile(0, Buffer.from(path.join(dir, 'f')), 10, 0o644, fresh(10, 65536));
   writer.discardFile(0);
   await writer.discarded();
   expect(fs.readdirSync(dir)).toEqual([]);
@@ -66,7 +66,7 @@ test('a file discarded with keep (no space) keeps its part file and a journal of
   const chunks = 4;
   const chunkSize = 4 * SYNC_WRITE_MAX;
   const size = chunks * chunkSize;
-  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, true, fresh(size, chunkSize));
+  writer.createFile(0, Buffer.from(path.join(dir, 'big')), size, 0o644, fresh(size, chunkSize));
   const chunk = Buffer.alloc(chunkSize, 9);
   const hash = chunkHash(xxh, [chunk]);
   for (let i = 0; i < chunks; i++) writer.writeChunk(0, i, i * chunkSize, [chunk], hash, () => undefined);
@@ -86,7 +86,7 @@ test('a chunk cut short by a partial write when its file fails (a full disk) is 
   };
   const writer = new FileWriter(xxh, () => undefined, { poolWrite: halfWrite });
   const chunkSize = 4 * SYNC_WRITE_MAX;
-  writer.createFile(0, Buffer.from(path.join(dir, 'big')), 2 * chunkSize, 0o644, true, fresh(2 * chunkSize, chunkSize));
+  writer.createFile(0, Buffer.from(path.join(dir, 'big')), 2 * chunkSize, 0o644, fresh(2 * chunkSize, chunkSize));
   const chunk = Buffer.alloc(chunkSize, 5);
   let outcome: string | undefined;
   writer.writeChunk(0, 0, 0, [chunk], chunkHash(xxh, [chunk]), (error) => (outcome = error?.code ?? 'ok'));
@@ -188,4 +188,70 @@ describe('small files in a directory the writer made', () => {
     expect(fs.readFileSync(path.join(dir, 'new', 'f'), 'utf8')).toBe('ours');
     expect(fs.readdirSync(path.join(dir, 'new'))).toEqual(['f']);
   });
+});
+
+describe('a file of one chunk (announced with FILE_INFO)', () => {
+  const mtimeNs = 1_600_000_000_123_456_000n;
+  // Up to SYNC_WRITE_MAX: the chunk is written before writeChunk returns.
+  const chunkSize = SYNC_WRITE_MAX;
+  const body = Buffer.alloc(chunkSize - 3, 4);
+  /** Creates dir/name as a file of one chunk and writes its chunk; the writer. */
+  const written = async (name: string, owner?: { uid: number; gid: number }): Promise<FileWriter> => {
+    const xxh = await loadXxhash();
+    const writer = new FileWriter(xxh, () => undefined);
+    expect(writer.createFile(0, Buffer.from(path.join(dir, name)), body.length, 0o640, fresh(body.length, chunkSize), owner)).toEqual({ held: new Map(), stale: undefined });
+    writer.writeChunk(0, 0, 0, [body], chunkHash(xxh, [body]), () => undefined);
+    return writer;
+  };
+  const privateTemp = /^\.f\.fcp-[0-9a-z]+-[0-9a-z]+$/;
+
+  test('is written to a private temporary, with no part file, journal or lock, and appears under its name only at commit', async () => {
+    const writer = await written('f');
+    const names = fs.readdirSync(dir);
+    expect(names).toEqual([expect.stringMatching(privateTemp)]);
+    writer.commitFile(0, 0o640, mtimeNs);
+    expect(fs.readdirSync(dir)).toEqual(['f']);
+    const stat = fs.statSync(path.join(dir, 'f'), { bigint: true });
+    expect(fs.readFileSync(path.join(dir, 'f')).equals(body)).toBe(true);
+    expect(Number(stat.mode & 0o777n)).toBe(0o640);
+    expect(stat.mtimeNs / 1000n).toBe(mtimeNs / 1000n);
+  });
+
+  test('an interrupted session (keepAll) leaves nothing of it: no journal to resume, nothing under its name', async () => {
+    const writer = await written('f');
+    writer.keepAll();
+    await writer.discarded();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  test('what an earlier run left for it (a part file and a journal) is not used, and goes once it is in place', async () => {
+    for (const left of ['.f.fcp-part', '.f.fcp-part.journal']) fs.writeFileSync(path.join(dir, left), 'x');
+    // Fresh: the journal is written now, so the sweep keeps it as resume state.
+    const writer = await written('f');
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.f.fcp-part')).sort()).toEqual(['.f.fcp-part', '.f.fcp-part.journal']);
+    writer.commitFile(0, 0o640, mtimeNs);
+    expect(fs.readdirSync(dir)).toEqual(['f']);
+  });
+
+  const asRoot = process.getuid?.() === 0 ? test : test.skip;
+  asRoot("as root, gets no fchown in an existing directory when it is to belong to this process's user and group", async () => {
+    const own = { uid: process.geteuid!(), gid: process.getegid!() };
+    const fchown = (fs.fchownSync as unknown as jest.Mock).mockClear();
+    (await written('f', own)).commitFile(0, 0o640, mtimeNs);
+    expect(fchown).not.toHaveBeenCalled();
+    const other = own.gid === 1234 ? 2345 : 1234;
+    fs.rmSync(path.join(dir, 'f'));
+    (await written('f', { uid: own.uid, gid: other })).commitFile(0, 0o640, mtimeNs);
+    expect(fchown).toHaveBeenCalledTimes(1);
+    expect(fs.statSync(path.join(dir, 'f')).gid).toBe(other);
+  });
+});
+
+test('a file of more than one chunk still has its part file, journal and lock', async () => {
+  const writer = new FileWriter(await loadXxhash(), () => undefined);
+  const chunkSize = 4 * SYNC_WRITE_MAX;
+  writer.createFile(0, Buffer.from(path.join(dir, 'f')), chunkSize + 1, 0o644, fresh(chunkSize + 1, chunkSize));
+  expect(fs.readdirSync(dir).sort()).toEqual(['.f.fcp-part', '.f.fcp-part.journal', '.f.fcp-part.lock']);
+  writer.discardFile(0);
+  await writer.discarded();
 });

@@ -18,7 +18,7 @@ async function writeOneChunk(poolWrite: WriteStep): Promise<{ error: FcpError | 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcp-writer-'));
   const writer = new FileWriter(xxh, () => undefined, { writeTimeoutMs: WRITE_TIMEOUT_MS, poolWrite });
   const size = chunk[0]!.length;
-  writer.createFile(1, Buffer.from(path.join(dir, 'f')), size, 0o644, false, { header: { size, mtimeNs: 0n, chunkSize: 1 << 20 }, reuse: false });
+  writer.createFile(1, Buffer.from(path.join(dir, 'f')), size, 0o644, { header: { size, mtimeNs: 0n, chunkSize: 1 << 20 }, reuse: false });
   return new Promise((resolve) =>
     writer.writeChunk(1, 0, 0, chunk, chunkHash(xxh, chunk), (error, result) => {
       writer.discardFile(1);
