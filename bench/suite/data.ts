@@ -57,29 +57,15 @@ const MID_FILES = 1000;
 const MID_DIRS = 10;
 const MID_BYTES = [16 * 1024 + 1, 200 * 1024];
 
-function midFiles(root: string): number {
+/** `files` files of random sizes in `[min, max]` bytes, spread evenly over `dirs` directories; their bytes. */
+function randomSizedFiles(root: string, files: number, dirs: number, [min, max]: readonly number[]): number {
   let bytes = 0;
-  for (let d = 0; d < MID_DIRS; d++) {
+  for (let d = 0; d < dirs; d++) {
     const dir = path.join(root, `d${d}`);
     fs.mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < MID_FILES / MID_DIRS; f++) {
-      const size = MID_BYTES[0]! + randomInt(MID_BYTES[1]! - MID_BYTES[0]! + 1);
+    for (let f = 0; f < files / dirs; f++) {
+      const size = min! + randomInt(max! - min! + 1);
       randomFile(path.join(dir, `f${f}`), size);
-      bytes += size;
-    }
-  }
-  return bytes;
-}
-
-/** `files` files of 16–100 random bytes in 1,000 directories. */
-function tinyFiles(root: string, files: number): number {
-  let bytes = 0;
-  for (let d = 0; d < MANY_FILES_DIRS; d++) {
-    const dir = path.join(root, `d${d}`);
-    fs.mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < files / MANY_FILES_DIRS; f++) {
-      const size = TINY_BYTES[0]! + randomInt(TINY_BYTES[1]! - TINY_BYTES[0]! + 1);
-      fs.writeFileSync(path.join(dir, `f${f}`), randomBytes(size));
       bytes += size;
     }
   }
@@ -103,12 +89,12 @@ export function makeData(name: DataName, sourceDir: string): DataSet {
       return { name, title: 'mixed 1 GiB tree (512 MiB + 100 × 4 MiB + 10,000 × 4 KiB)', path: top, bytes: 912 * MIB + 10_000 * 4096, files: 10_101, directory: true };
     }
     case 'midfiles':
-      return { name, title: '1,000 × 16–200 KiB in 10 dirs', path: top, bytes: midFiles(top), files: MID_FILES, directory: true };
+      return { name, title: '1,000 × 16–200 KiB in 10 dirs', path: top, bytes: randomSizedFiles(top, MID_FILES, MID_DIRS, MID_BYTES), files: MID_FILES, directory: true };
     case 'files200k':
     case 'files1m': {
       const files = name === 'files200k' ? 200_000 : 1_000_000;
       const title = `${files.toLocaleString('en-US')} × 16–100 B in 1,000 dirs`;
-      return { name, title, path: top, bytes: tinyFiles(top, files), files, directory: true, many: true };
+      return { name, title, path: top, bytes: randomSizedFiles(top, files, MANY_FILES_DIRS, TINY_BYTES), files, directory: true, many: true };
     }
   }
 }
