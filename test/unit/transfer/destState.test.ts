@@ -67,7 +67,8 @@ function expectSameTree(source = 'src'): void {
     const name = path.join(`d${i % 2}`, `f${i}`);
     const copy = path.join(work, 'dst', source, name);
     const original = path.join(work, source, name);
-    expect(fs.readFileSync(copy)).toEqual(fs.readFileSync(original));
+    // As text: jest compares a Buffer index by index (2 s for these 40 files).
+    expect(fs.readFileSync(copy).toString('base64')).toBe(fs.readFileSync(original).toString('base64'));
     expect(Math.floor(fs.statSync(copy).mtimeMs)).toBe(Math.floor(fs.statSync(original).mtimeMs));
   }
 }
