@@ -137,8 +137,12 @@ const EUID = process.geteuid?.() ?? -1;
  * set-group-ID (inherited from its parent at mkdir), else this process's.
  */
 function groupOfNewFiles(dir: Buffer): number {
-  const stat = attempt('inspect', dir, () => lstatSync(dir));
-  return stat.mode & SET_GROUP_ID ? stat.gid : (process.getegid?.() ?? NO_GROUP);
+  return groupGivenBy(attempt('inspect', dir, () => lstatSync(dir)));
+}
+
+/** The group a file created in a directory of this mode and group belongs to (groupOfNewFiles). */
+function groupGivenBy(dir: { mode: number; gid: number }): number {
+  return dir.mode & SET_GROUP_ID ? dir.gid : (process.getegid?.() ?? NO_GROUP);
 }
 
 /** The process umask, read once (setting and restoring it is the only way to read it). */
@@ -425,8 +429,7 @@ export class FileWriter {
     this.groupDirectory = slash >= 0 ? Buffer.from(final.subarray(0, slash)) : Buffer.alloc(0);
     try {
       // stat, not lstat: the destination itself may be a symlink to its directory.
-      const stat = statSync(dir);
-      this.groupOfDirectory = stat.mode & SET_GROUP_ID ? stat.gid : (process.getegid?.() ?? NO_GROUP);
+      this.groupOfDirectory = groupGivenBy(statSync(dir));
     } catch {
       this.groupOfDirectory = NO_GROUP;
     }
@@ -459,19 +462,20 @@ export class FileWriter {
    * A whole small file (FILE_INLINE): created under its temporary name, written, given its mode
    * and mtime and renamed into place in one go, so it holds no descriptor beyond this call. In a
    * directory this writer made it is created under its final name (O_EXCL: a rename and a name
-   * fewer per file); should something be there after all, it goes the temporary's way. There a
-   * file that is to belong to this process's user and to the group the directory gives it has no
-   * fchown (root copying root's files: one call of five).
+   * fewer per file); should something be there after all, it goes the temporary's way. A file
+   * that is to belong to this process's user and to the group its directory gives it has no
+   * fchown (ownerToGive: root copying root's files, one call of five).
    */
   writeFile(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner?: FileOwner): void {
     // Under the disk watch without a closure, and in place without an OpenFile: this runs for every small file.
     const outer = enterDisk('write', final);
     try {
       const group = this.newDirectoryGroup(final);
-      if (group !== undefined && createWhole(final, data, perm, mtimeNs, owner?.uid === EUID && owner.gid === group ? undefined : owner)) return;
+      const toGive = this.ownerToGive(final, owner);
+      if (group !== undefined && createWhole(final, data, perm, mtimeNs, toGive)) return;
       // A directory this writer made held nothing before: no earlier run's temporaries to sweep there.
       if (group === undefined) this.orphans.sweep(final);
-      const file = openTemporary(final, perm, 0, owner);
+      const file = openTemporary(final, perm, 0, toGive);
       try {
         writeWhole(file.fd, data, final);
       } catch (err) {

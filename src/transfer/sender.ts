@@ -25,6 +25,7 @@ import {
 import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
+import { sameStart } from '../session/entryScope';
 import { directoryStateAgreed } from '../session/params';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
@@ -554,7 +555,7 @@ export class SendEngine extends TransferRun {
     if ((this.link.params.features & Feature.DEST_STATE) === 0 || this.destinationHolds === false) return true;
     if (this.destinationHolds === undefined) return undefined;
     const landing = this.landing;
-    if (landing === undefined || path[landing.path.length] !== SLASH || path.compare(landing.path, 0, landing.path.length, 0, landing.path.length) !== 0) return false;
+    if (landing === undefined || path[landing.path.length] !== SLASH || !sameStart(path, landing.path, landing.path.length)) return false;
     return landing.made;
   }
 
