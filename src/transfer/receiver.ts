@@ -564,45 +564,57 @@ export class ReceiveEngine extends TransferRun {
     }, holes);
   }
 
-  /** Writes a small file whole with a descriptor taken for it, given back before this returns (and its bytes, in one process). */
-  private writeInline(action: WriteFileAction, owner: FileOwner | undefined): void {
-    if (this.writeInlineOnce(action, owner)) this.link.returnInline?.(action.data);
+  /**
+   * Writes a small file whole with a descriptor taken for it, given back before this returns (and
+   * its bytes, in one process). `needed`: whether it is to be written, decided already (a write
+   * tried again once a descriptor is free: the checks and the sync's decision, which reports an
+   * item, are made once).
+   */
+  private writeInline(action: WriteFileAction, owner: FileOwner | undefined, needed?: boolean): void {
+    if (this.writeInlineOnce(action, owner, needed)) this.link.returnInline?.(action.data);
   }
 
   /** writeInline's work: false when it is to be tried again once a descriptor is free. */
-  private writeInlineOnce(action: WriteFileAction, owner: FileOwner | undefined): boolean {
+  private writeInlineOnce(action: WriteFileAction, owner: FileOwner | undefined, needed: boolean | undefined): boolean {
     const { fileId, path, perm, mtimeNs, hash, data } = action;
     const local = this.destination.localPath(path);
     this.inlineId = fileId;
     this.inlinePath = path;
     this.inlineSize = data.length;
     this.inlineHash = hash;
-    this.bytesSent += data.length;
+    let failure: FcpError | undefined;
     try {
-      this.checkEntry(path);
-      // chunkHash of one part, without its array.
-      const actual = this.link.xxh.h64Raw(data, 0n);
-      if (actual !== hash) {
-        throw new FcpError('FCP_ERR_VERIFY', `${showName(local)}: its bytes hash to xxh64 ${actual.toString(16)}, the sender's to ${hash.toString(16)}`, {
-          hint: 'the sender read something other than it hashed; copy it again',
-        });
+      if (needed === undefined) {
+        this.checkEntry(path);
+        // chunkHash of one part, without its array.
+        const actual = this.link.xxh.h64Raw(data, 0n);
+        if (actual !== hash) {
+          throw new FcpError('FCP_ERR_VERIFY', `${showName(local)}: its bytes hash to xxh64 ${actual.toString(16)}, the sender's to ${hash.toString(16)}`, {
+            hint: 'the sender read something other than it hashed; copy it again',
+          });
+        }
+        needed = this.sync
+          ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
+          : !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
       }
-      const needed = this.sync
-        ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
-        : !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
       if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
+      // Tried again once a descriptor is free; its bytes are counted then, once.
       if (outOfDescriptors(err)) {
-        this.descriptors.retry(() => this.writeInline(action, owner));
+        const decided = needed;
+        this.descriptors.retry(() => this.writeInline(action, owner, decided));
         return false;
       }
-      this.descriptors.budget.release();
-      this.apply(this.machine.fileFailed(fileId, fsError(err, 'write', local)), 0);
-      return true;
+      failure = fsError(err, 'write', local);
     }
     this.descriptors.budget.release();
-    this.events.bytes?.(data.length);
-    this.apply(this.machine.fileCommitted(fileId), 0);
+    this.bytesSent += data.length;
+    if (failure) {
+      this.apply(this.machine.fileFailed(fileId, failure), 0);
+    } else {
+      this.events.bytes?.(data.length);
+      this.apply(this.machine.fileCommitted(fileId), 0);
+    }
     return true;
   }
 
