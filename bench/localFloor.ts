@@ -28,7 +28,9 @@
  * --copy-file  the kernel copies the bytes (fs.copyFileSync, COPYFILE_EXCL: libuv's open, fstat,
  *              open, fchmod, copy_file_range, close, close), the source is read for its xxh64
  *              (open, read, close), the mtime set by path (utimensat): fewer bytes through user
- *              space, more calls.
+ *              space, more calls. A larger file likewise: fs.copyFile in libuv's pool while
+ *              STREAMS pumps read the source a CHUNK at a time and hash it, as verification needs
+ *              its bytes in memory once (the floor of a verified copy that lets the kernel write).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,6 +44,7 @@ const STREAMS = 4;
 const CHUNK = 1024 * 1024;
 const read = promisify(fs.read);
 const write = promisify(fs.write);
+const copyFile = promisify(fs.copyFile);
 
 const small = Buffer.allocUnsafeSlow(SMALL_MAX);
 const seconds = (ns: bigint): number => Number(ns) / 1e9;
@@ -142,6 +145,26 @@ async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: F
   fs.closeSync(input);
 }
 
+/** --copy-file for a larger file: the kernel's copy in the pool, beside the source read and hashed a chunk at a time. */
+async function copyLargeByKernel(xxh: XXHashAPI, source: string, target: string, stat: FloorStat): Promise<void> {
+  const size = stat.size;
+  const input = fs.openSync(source, O_RDONLY);
+  let next = 0;
+  const hashing = async (): Promise<void> => {
+    const buffer = Buffer.allocUnsafeSlow(CHUNK);
+    for (let offset = next; offset < size; offset = next) {
+      next += CHUNK;
+      const length = Math.min(CHUNK, size - offset);
+      const piece = buffer.subarray(0, length);
+      for (let filled = 0; filled < length; ) filled += (await read(input, piece, filled, length - filled, offset + filled)).bytesRead;
+      xxh.h64Raw(piece);
+    }
+  };
+  await Promise.all([copyFile(source, target, fs.constants.COPYFILE_EXCL), ...Array.from({ length: STREAMS }, hashing)]);
+  fs.closeSync(input);
+  fs.utimesSync(target, stat.atime, stat.mtime);
+}
+
 async function copyEntry(calls: Calls, xxh: XXHashAPI, source: string, target: string): Promise<void> {
   const stat = floorStat(calls, source);
   const type = stat.mode & S_IFMT;
@@ -154,6 +177,8 @@ async function copyEntry(calls: Calls, xxh: XXHashAPI, source: string, target: s
     fs.symlinkSync(fs.readlinkSync(source), target);
   } else if (stat.size <= SMALL_MAX) {
     copySmall(calls, xxh, source, target, stat);
+  } else if (calls === 'copy-file') {
+    await copyLargeByKernel(xxh, source, target, stat);
   } else {
     await copyLarge(xxh, source, target, stat);
   }

@@ -61,6 +61,8 @@ function localTools(): Tool[] {
     { label: 'floor: the same, the writes in a worker thread', role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--threads', d.path, path.join(out, d.name)] },
     // The same calls with the least JavaScript around them: each straight to Node's fs binding (localFloor --binding).
     { label: "floor: the same calls, each straight to Node's fs binding", role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--binding', d.path, path.join(out, d.name)] },
+    // The kernel writes the copy (copy_file_range), the source read and hashed beside it (localFloor --copy-file).
+    { label: 'floor: the kernel copies (fs.copyFile), the source read for its xxh64 beside it', role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--copy-file', d.path, path.join(out, d.name)] },
     fcp('fcp (in one process)'),
     ...(BASELINE ? [{ label: baselineLabel, role: 'fcp' as const, command: (d: DataSet, out: string) => [path.join(BASELINE, 'bin', 'fcp'), '-q', '-r', d.path, out] }] : []),
     fcp('fcp --no-verify', '--no-verify'),
