@@ -123,10 +123,11 @@ function copySmall(calls: Calls, xxh: XXHashAPI, source: string, target: string,
   fs.closeSync(output);
 }
 
-async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: FloorStat): Promise<void> {
-  const size = stat.size;
-  const input = fs.openSync(source, O_RDONLY);
-  const output = fs.openSync(target, CREATE, stat.mode & 0o7777);
+/**
+ * STREAMS pumps over the file open at `input`, each reading a CHUNK at a time with a positional
+ * read through libuv's pool and hashing it; `output`, when given, gets each piece at its offset.
+ */
+async function readAndHash(xxh: XXHashAPI, input: number, size: number, output?: number): Promise<void> {
   let next = 0;
   const pump = async (): Promise<void> => {
     const buffer = Buffer.allocUnsafeSlow(CHUNK);
@@ -136,10 +137,17 @@ async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: F
       const piece = buffer.subarray(0, length);
       for (let filled = 0; filled < length; ) filled += (await read(input, piece, filled, length - filled, offset + filled)).bytesRead;
       xxh.h64Raw(piece);
+      if (output === undefined) continue;
       for (let written = 0; written < length; ) written += (await write(output, piece, written, length - written, offset + written)).bytesWritten;
     }
   };
   await Promise.all(Array.from({ length: STREAMS }, pump));
+}
+
+async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: FloorStat): Promise<void> {
+  const input = fs.openSync(source, O_RDONLY);
+  const output = fs.openSync(target, CREATE, stat.mode & 0o7777);
+  await readAndHash(xxh, input, stat.size, output);
   fs.futimesSync(output, stat.atime, stat.mtime);
   fs.closeSync(output);
   fs.closeSync(input);
@@ -147,20 +155,8 @@ async function copyLarge(xxh: XXHashAPI, source: string, target: string, stat: F
 
 /** --copy-file for a larger file: the kernel's copy in the pool, beside the source read and hashed a chunk at a time. */
 async function copyLargeByKernel(xxh: XXHashAPI, source: string, target: string, stat: FloorStat): Promise<void> {
-  const size = stat.size;
   const input = fs.openSync(source, O_RDONLY);
-  let next = 0;
-  const hashing = async (): Promise<void> => {
-    const buffer = Buffer.allocUnsafeSlow(CHUNK);
-    for (let offset = next; offset < size; offset = next) {
-      next += CHUNK;
-      const length = Math.min(CHUNK, size - offset);
-      const piece = buffer.subarray(0, length);
-      for (let filled = 0; filled < length; ) filled += (await read(input, piece, filled, length - filled, offset + filled)).bytesRead;
-      xxh.h64Raw(piece);
-    }
-  };
-  await Promise.all([copyFile(source, target, fs.constants.COPYFILE_EXCL), ...Array.from({ length: STREAMS }, hashing)]);
+  await Promise.all([copyFile(source, target, fs.constants.COPYFILE_EXCL), readAndHash(xxh, input, stat.size)]);
   fs.closeSync(input);
   fs.utimesSync(target, stat.atime, stat.mtime);
 }
