@@ -3,7 +3,7 @@
  * copy must make, from one Node process, with nothing else: no walk stream, no protocol machines,
  * no messages between a sender and a receiver, no events, no journals, no checks.
  *
- * Usage: localFloor.js [--threads | --lean | --binding | --copy-file] SRC DST (DST must not exist; SRC a file or a directory)
+ * Usage: localFloor.js [--in-fcp] [--threads | --lean | --binding | --copy-file] SRC DST (DST must not exist; SRC a file or a directory)
  *   A file of at most SMALL_MAX bytes is done as fcp does one, on the main thread with synchronous
  *   calls: lstat (the walk), open, read, fstat, close the source; xxh64 of its bytes; open the
  *   destination (O_EXCL), write, futimes, close. A larger file goes as fcp's chunks do: STREAMS
@@ -31,6 +31,11 @@
  *              space, more calls. A larger file likewise: fs.copyFile in libuv's pool while
  *              STREAMS pumps read the source a CHUNK at a time and hash it, as verification needs
  *              its bytes in memory once (the floor of a verified copy that lets the kernel write).
+ *
+ * --in-fcp     first loads fcp's bundle as bin/fcp does (dist/fcp.js with fcp's code cache), then
+ *              copies as the shape after it says: the floor of fcp's shape, a Node process that
+ *              holds fcp's code. Its command line, watchdog thread and engines are left out, so it
+ *              is a lower bound of what fcp's start adds.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -405,13 +410,22 @@ function writerThread(): void {
   parentPort!.postMessage({ calls, records, waited: ring.waited, ready });
 }
 
+/** --in-fcp: fcp's bundle loaded as bin/fcp loads it (this file runs from dist/bench/), its command not run. */
+function loadFcp(): void {
+  const dist = path.join(__dirname, '..');
+  const { loadWithCodeCache } = require(path.join(dist, 'src', 'cli', 'codeCache.js')) as typeof import('../src/cli/codeCache');
+  loadWithCodeCache(path.join(dist, 'fcp.js'), 'fcp');
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  const inFcp = args[0] === '--in-fcp' && args.shift() !== undefined;
   const shape = args[0]?.startsWith('--') ? args.shift()!.slice(2) : 'fs';
   const [source, target] = args;
   if (!source || !target || !['fs', 'threads', 'lean', 'binding', 'copy-file'].includes(shape)) {
-    throw new Error('usage: localFloor.js [--threads | --lean | --binding | --copy-file] SRC DST');
+    throw new Error('usage: localFloor.js [--in-fcp] [--threads | --lean | --binding | --copy-file] SRC DST');
   }
+  if (inFcp) loadFcp();
   // As fcp sizes it for a local copy: a read and a write per stream.
   process.env.UV_THREADPOOL_SIZE ??= String(2 * STREAMS);
   const xxh = await loadXxhash();
