@@ -202,7 +202,9 @@ export class SendEngine extends TransferRun {
    */
   private landing: { path: Buffer; made: boolean | undefined } | undefined;
   private readonly dirStateAgreed: boolean;
-  /** Announcing waits for DEST_STATE or DIR_STATE: the deadline for it (a peer that keeps the link alive and never says would hold the copy forever). */
+  /** Announcing waits for DEST_STATE or DIR_STATE (awaitDestinationWord). */
+  private awaitingWord = false;
+  /** The deadline for it, once running (a peer that keeps the link alive and never says would hold the copy forever). */
   private destinationWordDeadline: NodeJS.Timeout | undefined;
   /** Small files are read as the walk finds them (over a connection, when they may go inline). */
   private readonly readsAhead: boolean;
@@ -530,9 +532,24 @@ export class SendEngine extends TransferRun {
     if (this.destinationHolds === true) this.readSmallFilesAhead(false);
   }
 
-  /** Starts the deadline for the DEST_STATE or DIR_STATE announcing waits for: twice the idle limit, as for a lost connection's report. */
+  /**
+   * Announcing waits for DEST_STATE or DIR_STATE. The receiver says only once it has taken what was
+   * queued ahead of the question (a tree's directories, a burst of inline files), which a limited
+   * link may take longer than any limit to carry: the deadline starts once that has left this side.
+   */
   private awaitDestinationWord(): void {
-    if (this.destinationWordDeadline) return;
+    if (this.awaitingWord) return;
+    this.awaitingWord = true;
+    // As pauseAnnouncing: what was sent this tick is written to the connection first.
+    setImmediate(() => {
+      void this.link.control.conn.drain().then(() => {
+        if (this.awaitingWord && !this.destinationWordDeadline && !this.over) this.startWordDeadline();
+      });
+    });
+  }
+
+  /** Twice the idle limit, as for a lost connection's report. */
+  private startWordDeadline(): void {
     const limitMs = 2 * this.link.idleMs;
     this.destinationWordDeadline = setTimeout(() => this.fail(new FcpError(
       'FCP_ERR_TIMEOUT',
@@ -542,6 +559,7 @@ export class SendEngine extends TransferRun {
   }
 
   private destinationWordCame(): void {
+    this.awaitingWord = false;
     clearTimeout(this.destinationWordDeadline);
     this.destinationWordDeadline = undefined;
   }

@@ -1,0 +1,137 @@
+/**
+ * Yesterday's two features at their edges, through bin/fcp (and a local fcpd where a limit needs one):
+ *
+ * - More feature DIR_STATE (PROTOCOL.md §7.4): on a limited link the sender's wait for a
+ *   top-level directory's DIR_STATE outlasts what it queued ahead of that DIR_INFO (inline files,
+ *   directories), and the copy still ends whole.
+ * - A file of at most one chunk is written to a private temporary (no part file, journal or lock)
+ *   renamed into place once verified: at the chunk size and a byte over it, empty, replacing
+ *   read-only files with --backup/--suffix, with --partial-dir, with hard links (-H); contents,
+ *   modes, mtimes, summaries right and no temporary left.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeRun, killAll, runFcp, RunResult } from './helpers/run';
+import { leftoverTemporaries } from './helpers/compare';
+import { useTempDirs } from './helpers/tmp';
+import { makeFile } from './helpers/tree';
+
+jest.setTimeout(60_000);
+const temp = useTempDirs();
+afterAll(killAll);
+
+type JsonRecord = Record<string, unknown> & { event: string };
+
+/** The run's summary record, after checking that it exited 0 and printed nothing on stderr. */
+function summaryOf(result: RunResult): JsonRecord {
+  const what = describeRun(result);
+  expect({ code: result.code, stderr: result.stderr, what }).toEqual({ code: 0, stderr: '', what });
+  const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonRecord);
+  return lines.find((r) => r.event === 'summary')!;
+}
+
+/** `copied` holds what `original` holds: bytes (as text: jest compares a Buffer index by index), mode and mtime. */
+function expectSameFile(original: string, copied: string): void {
+  expect(fs.readFileSync(copied).toString('hex')).toBe(fs.readFileSync(original).toString('hex'));
+  const [a, b] = [fs.statSync(original), fs.statSync(copied)];
+  expect((b.mode & 0o7777).toString(8)).toBe((a.mode & 0o7777).toString(8));
+  expect(Math.floor(b.mtimeMs)).toBe(Math.floor(a.mtimeMs));
+}
+
+/** Every name under `root` that starts with a dot: what a copy leaves of its temporaries and part files. */
+function dotNames(root: string): string[] {
+  return (fs.readdirSync(root, { recursive: true }) as string[]).filter((name) => path.basename(name).startsWith('.'));
+}
+
+/** About 1 MiB of small files below work/a: sent inline (a new directory), in bursts of about that much. */
+function inlineBurst(work: string): void {
+  for (let i = 0; i < 100; i++) makeFile(path.join(work, 'a'), `f${i}`, 10_000);
+}
+
+/** About 1.3 MB of DIR_INFO below work/a: 45 chains of 15 directories with names of 240 bytes, no file. */
+function directoryChains(work: string): void {
+  for (let chain = 0; chain < 45; chain++) {
+    const names = [...Array(15).keys()].map((level) => `${level}`.padEnd(240, 'x'));
+    fs.mkdirSync(path.join(work, 'a', `c${chain}`, ...names), { recursive: true });
+  }
+}
+
+test.each([
+  ['a burst of inline files', inlineBurst, 100],
+  ["a tree's directories", directoryChains, 0],
+])('--bwlimit into a destination that holds something: the wait for a new directory\'s DIR_STATE outlasts %s queued ahead of its DIR_INFO', async (_, fill, filesBelowA) => {
+  const work = temp.make('fcp-dirstate-bwlimit');
+  for (const dir of ['a', 'b', 'dst']) fs.mkdirSync(path.join(work, dir));
+  fill(work);
+  for (let i = 0; i < 5; i++) makeFile(path.join(work, 'b'), `g${i}`, 100);
+  fs.writeFileSync(path.join(work, 'dst', 'unrelated'), 'x');
+  // At 192 KiB/s what is queued ahead of b takes 5-7 s to cross; with --timeout 2 the wait for b's DIR_STATE had a deadline of 4 s.
+  const result = await runFcp(['-r', '--json', '--bwlimit', '192K', '--timeout', '2', 'a', 'b', 'dst'], { cwd: work });
+  expect(summaryOf(result)).toMatchObject({ files: filesBelowA + 5, filesFailed: 0, bytesSent: filesBelowA * 10_000 + 5 * 100 });
+  for (let i = 0; i < filesBelowA; i++) expectSameFile(path.join(work, 'a', `f${i}`), path.join(work, 'dst', 'a', `f${i}`));
+  for (let i = 0; i < 5; i++) expectSameFile(path.join(work, 'b', `g${i}`), path.join(work, 'dst', 'b', `g${i}`));
+  expect(fs.readdirSync(path.join(work, 'dst', 'a')).length).toBe(filesBelowA || 45);
+  expect(leftoverTemporaries(path.join(work, 'dst'))).toEqual([]);
+});
+
+describe('files of one chunk (--chunk-size 64K) replacing what the destination holds', () => {
+  const CHUNK_64K = 64 * 1024;
+  const SIZES: Record<string, number> = { empty: 0, small: 100, mid: 20_000, exact: CHUNK_64K, over: CHUNK_64K + 1 };
+
+  /** work/src with a file of each size (modes and mtimes of their own), work/dst/src with other read-only versions of them. */
+  function tree(work: string): void {
+    fs.mkdirSync(path.join(work, 'src'));
+    fs.mkdirSync(path.join(work, 'dst', 'src'), { recursive: true });
+    for (const [name, size] of Object.entries(SIZES)) {
+      makeFile(path.join(work, 'src'), name, size, { mode: name === 'mid' ? 0o600 : 0o640, mtime: '2012-03-04T05:06:07.5Z' });
+      makeFile(path.join(work, 'dst', 'src'), name, 7, { mode: 0o444, mtime: '2001-01-01T00:00:00Z' });
+    }
+  }
+  const bytesOf = (sizes: Record<string, number>): number => Object.values(sizes).reduce((a, b) => a + b, 0);
+
+  test.each([
+    ['--backup --suffix .bak', ['--backup', '--suffix', '.bak']],
+    ['--partial-dir', ['--partial-dir', '.fcp-partial']],
+  ])('%s: each file replaced whole (content, mode, mtime), no temporary left; a rerun sends nothing', async (_, options) => {
+    const work = temp.make('fcp-onechunk');
+    tree(work);
+    const before = Object.fromEntries(Object.keys(SIZES).map((name) => [name, fs.readFileSync(path.join(work, 'dst', 'src', name)).toString('hex')]));
+    const args = ['-r', '--json', '--chunk-size', '64K', ...options, 'src', 'dst'];
+    const first = summaryOf(await runFcp(args, { cwd: work }));
+    expect(first).toMatchObject({ files: 5, filesFailed: 0, bytesSent: bytesOf(SIZES), bytesResumed: 0 });
+    for (const name of Object.keys(SIZES)) expectSameFile(path.join(work, 'src', name), path.join(work, 'dst', 'src', name));
+    const backups = options.includes('--backup');
+    const expected = Object.keys(SIZES).flatMap((name) => (backups ? [name, `${name}.bak`] : [name]));
+    expect(fs.readdirSync(path.join(work, 'dst', 'src')).sort()).toEqual(expected.sort());
+    if (backups) {
+      for (const name of Object.keys(SIZES)) {
+        const backup = path.join(work, 'dst', 'src', `${name}.bak`);
+        expect(fs.readFileSync(backup).toString('hex')).toBe(before[name]);
+        expect((fs.statSync(backup).mode & 0o777).toString(8)).toBe('444');
+      }
+    }
+    expect(dotNames(path.join(work, 'dst'))).toEqual([]);
+    const rerun = summaryOf(await runFcp(args, { cwd: work }));
+    expect(rerun).toMatchObject({ files: 5, filesFailed: 0, bytesSent: 0, filesSkipped: 5 });
+    expect(dotNames(path.join(work, 'dst'))).toEqual([]);
+  });
+
+  test('-H: hard links among files of one chunk are kept, one name replacing an unrelated file there', async () => {
+    const work = temp.make('fcp-onechunk-links');
+    fs.mkdirSync(path.join(work, 'src', 'x'), { recursive: true });
+    fs.mkdirSync(path.join(work, 'src', 'y'));
+    const mid = makeFile(path.join(work, 'src', 'x'), 'mid', 30_000, { mode: 0o600 });
+    fs.linkSync(mid, path.join(work, 'src', 'y', 'mid-link'));
+    const exact = makeFile(path.join(work, 'src', 'x'), 'exact', CHUNK_64K);
+    fs.linkSync(exact, path.join(work, 'src', 'x', 'exact-link'));
+    fs.mkdirSync(path.join(work, 'dst', 'src', 'y'), { recursive: true });
+    makeFile(path.join(work, 'dst', 'src', 'y'), 'mid-link', 5, { mode: 0o444 });
+    const first = summaryOf(await runFcp(['-r', '-H', '--json', '--chunk-size', '64K', 'src', 'dst'], { cwd: work }));
+    expect(first).toMatchObject({ filesFailed: 0, bytesSent: 30_000 + CHUNK_64K });
+    const copied = (name: string): fs.Stats => fs.statSync(path.join(work, 'dst', 'src', name));
+    expect(copied('y/mid-link').ino).toBe(copied('x/mid').ino);
+    expect(copied('x/exact-link').ino).toBe(copied('x/exact').ino);
+    for (const name of ['x/mid', 'y/mid-link', 'x/exact', 'x/exact-link']) expectSameFile(path.join(work, 'src', name), path.join(work, 'dst', 'src', name));
+    expect(dotNames(path.join(work, 'dst'))).toEqual([]);
+  });
+});
