@@ -16,6 +16,7 @@ import { FcpError } from '../../../src/errors';
 import { PacketType } from '../../../src/protocol/constants';
 import type { Message } from '../../../src/protocol/messages';
 import { PathFilter } from '../../../src/sync/filter';
+import { FileWriter } from '../../../src/transfer/fileWriter';
 import { MemoryConnection } from '../../../src/transfer/memoryLink';
 
 let work: string;
@@ -146,19 +147,22 @@ describe('syncs into a destination that holds something', () => {
     put('dst/src/old/extra', 'only at the destination');
   }
 
-  test('--dry-run: every change listed, nothing written, no small file sent', async () => {
+  test('--dry-run: every change listed, nothing written (a new top-level directory is not made: DIR_STATE 1), no small file sent', async () => {
     tree();
+    put('fresh/f', 'fresh');
     const before = fs.readdirSync(at('dst'), { recursive: true }).sort();
-    const { summary, sent, items } = await run(['src'], { dryRun: true, delete: true, itemizeChanges: true });
-    expect(dirStates(sent)).toEqual([[1, 'src']]);
+    const { summary, sent, items } = await run(['src', 'fresh'], { dryRun: true, delete: true, itemizeChanges: true });
+    expect(dirStates(sent)).toEqual([[1, 'src'], [1, 'fresh']]);
     expect(pathsOf(sent, PacketType.FILE_INLINE)).toEqual([]);
     expect(items.sort()).toEqual([
       '*deleting   src/old/extra',
       '.d..t...... src/',
       '.d..t...... src/old/',
+      '>f+++++++++ fresh/f',
       '>f+++++++++ src/new/deeper/n2',
       '>f+++++++++ src/new/n1',
       '>f.stp..... src/old/changed',
+      'cd+++++++++ fresh/',
       'cd+++++++++ src/new/',
       'cd+++++++++ src/new/deeper/',
     ]);
@@ -224,5 +228,51 @@ test('--files-from with paths several levels deep: the source directory lands on
   expect(pathsOf(sent, PacketType.FILE_INLINE)).toEqual([]);
   for (const name of ['p/q/r/deep', 'p/top', 's/t/u']) expectSameFile(`src/${name}`, `dst/${name}`);
   expect(fs.readFileSync(at('dst/p/mine'), 'utf8')).toBe('mine');
+  expect(leftovers()).toEqual([]);
+});
+
+test('a top-level directory the receiver cannot make (EACCES) ends the copy with FCP_ERR_PERMISSION, not a wait for its DIR_STATE; the one before it is whole', async () => {
+  holdingDestination();
+  put('a/f', 'a');
+  put('b/g', 'b');
+  // As root mkdir is never refused: the writer is.
+  const refused = at('dst', 'b');
+  const { createDirectory } = FileWriter.prototype;
+  const spy = jest.spyOn(FileWriter.prototype, 'createDirectory').mockImplementation(function (this: FileWriter, ...args: Parameters<FileWriter['createDirectory']>) {
+    if (args[0].toString() === refused) throw Object.assign(new Error(`EACCES: permission denied, mkdir '${refused}'`), { code: 'EACCES', path: refused });
+    return createDirectory.apply(this, args);
+  });
+  const started = Date.now();
+  const failure = await run(['a', 'b'], { timeout: 2 }).catch((err: unknown) => err);
+  spy.mockRestore();
+  expect(failure).toBeInstanceOf(FcpError);
+  expect((failure as FcpError).code).toBe('FCP_ERR_PERMISSION');
+  expect((failure as FcpError).message).toContain(refused);
+  expect(Date.now() - started).toBeLessThan(2000);
+  expectSameFile('a/f', 'dst/a/f');
+  expect(fs.readdirSync(at('dst')).sort()).toEqual(['a', 'unrelated']);
+  expect(leftovers()).toEqual([]);
+});
+
+test('a directory below a new top-level one that cannot be made (EACCES): its small files fail with its error, the rest go inline and land', async () => {
+  holdingDestination();
+  put('a/ok', 'ok');
+  put('a/locked/f1', 'one');
+  put('a/locked/deeper/f2', 'two');
+  put('a/z/after', 'after');
+  const refused = at('dst', 'a', 'locked');
+  const { createDirectory } = FileWriter.prototype;
+  jest.spyOn(FileWriter.prototype, 'createDirectory').mockImplementation(function (this: FileWriter, ...args: Parameters<FileWriter['createDirectory']>) {
+    if (args[0].toString() === refused) throw Object.assign(new Error(`EACCES: permission denied, mkdir '${refused}'`), { code: 'EACCES', path: refused });
+    return createDirectory.apply(this, args);
+  });
+  const { summary, sent } = await run(['a']);
+  expect(summary).toMatchObject({ files: 2, filesFailed: 2, entriesFailed: 2 });
+  expect(summary.errors.map((error) => error.code)).toEqual(Array(4).fill('FCP_ERR_PERMISSION'));
+  expect(dirStates(sent)).toEqual([[0, 'a']]);
+  expect(pathsOf(sent, PacketType.FILE_INLINE)).toEqual(['a/locked/deeper/f2', 'a/locked/f1', 'a/ok', 'a/z/after']);
+  expectSameFile('a/ok', 'dst/a/ok');
+  expectSameFile('a/z/after', 'dst/a/z/after');
+  expect(fs.readdirSync(at('dst', 'a')).sort()).toEqual(['ok', 'z']);
   expect(leftovers()).toEqual([]);
 });
