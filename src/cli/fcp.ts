@@ -25,6 +25,7 @@ import { loadXxhash } from '../protocol/xxhash';
 import type * as WatchCommandModule from './watchCommand';
 import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S, SWEEP_SLICES } from '../watch/constants';
 import { keepAllPartials } from '../state/partialFile';
+import { removeOpenTemporaries } from '../state/openTemporaries';
 import { reapLaunching } from '../launch/remoteReap';
 import type * as NewTokenModule from './newToken';
 import { JobCommand, jobCommandOf, JobFlags } from './jobFlags';
@@ -55,6 +56,7 @@ function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortControl
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const exit = (): void => {
       keepAllPartials();
+      removeOpenTemporaries();
       stderr.write(`fcp: interrupted (${signal}); partial files are kept: run the same command again to resume\n`);
       // A remote fcpd not listening yet would outlive fcp (remoteReap.ts); a second Ctrl-C does not wait for that.
       void reapLaunching().finally(() => process.exit(SIGNAL_EXIT[signal]));

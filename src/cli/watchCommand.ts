@@ -8,6 +8,7 @@ import { ExitCode } from '../errors';
 import { showJson, showName } from '../showName';
 import { reapLaunching } from '../launch/remoteReap';
 import { keepAllPartials } from '../state/partialFile';
+import { removeOpenTemporaries } from '../state/openTemporaries';
 import { ConflictReport, TwoWayRoundReport, twoWay } from '../watch/twoWay';
 import { RoundReport, watch } from '../watch/watch';
 import type { Reporter } from './reporter';
@@ -53,6 +54,7 @@ function stopOnSignals(reporter: Reporter): AbortSignal {
       stop.abort();
       setTimeout(() => {
         keepAllPartials();
+        removeOpenTemporaries();
         // A launch still under way would leave its remote command running (remoteReap.ts).
         void reapLaunching().finally(() => process.exit(ExitCode.OK));
       }, STOP_WAIT_MS).unref();

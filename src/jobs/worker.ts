@@ -7,6 +7,7 @@
 import { copy, CopySummary } from '../client/copy';
 import { asFcpError } from '../errors';
 import { keepAllPartials } from '../state/partialFile';
+import { removeOpenTemporaries } from '../state/openTemporaries';
 import type { JobProgress, JobSummary } from './jobStore';
 import { JobSpec, toCopyOptions } from './jobSpec';
 
@@ -19,6 +20,7 @@ const send = (message: WorkerMessage): Promise<void> => new Promise((resolve) =>
 
 function stopKeepingPartials(code: number): void {
   keepAllPartials();
+  removeOpenTemporaries();
   process.exit(code);
 }
 

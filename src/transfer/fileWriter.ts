@@ -24,6 +24,7 @@ import type { JournalHeader } from '../state/chunkJournal';
 import { PartialFile } from '../state/partialFile';
 import { OrphanSweeper } from '../state/orphanSweep';
 import { unlinkIfPresent } from '../state/unlinkIfPresent';
+import { forgetTemporary, holdTemporary } from '../state/openTemporaries';
 import type { HolePiece } from '../session/transfer';
 import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
 import { sameStart } from '../session/entryScope';
@@ -374,7 +375,7 @@ export class FileWriter {
         throw fsError(err, 'create', final);
       }
       if (size <= resume.header.chunkSize) {
-        this.files.set(fileId, openTemporary(final, perm, 0, this.ownerToGive(final, owner)));
+        this.files.set(fileId, heldOpen(openTemporary(final, perm, 0, this.ownerToGive(final, owner))));
         return NOTHING_RESUMED;
       }
       const mode = creationMode(perm);
@@ -391,7 +392,7 @@ export class FileWriter {
         throw fsError(err, 'create', final);
       }
       if (!partial) {
-        this.files.set(fileId, openTemporary(final, perm, size, owner));
+        this.files.set(fileId, heldOpen(openTemporary(final, perm, size, owner)));
         return NOTHING_RESUMED;
       }
       // A part file may have been there already, with another mode: commit always sets it.
@@ -684,6 +685,12 @@ function sameInode(a: BigIntStats, b: BigIntStats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
+/** A private temporary written across calls: an interrupted process removes it (openTemporaries.ts) until commit or removeFile. */
+function heldOpen(file: OpenFile): OpenFile {
+  holdTemporary(file.temp);
+  return file;
+}
+
 /** Opens a new private temporary file beside `final`, sized to `size` bytes when that is not 0. */
 function openTemporary(final: Buffer, perm: number, size: number, owner: FileOwner | undefined): OpenFile {
   return openExclusive(tempPathFor(final), final, perm, size, owner, true)!;
@@ -715,6 +722,7 @@ function commit(file: OpenFile, perm: number, mtimeNs: bigint, backupSuffix: Buf
   try {
     finishWritten(file.fd, file.owner, file.createdMode, perm, mtimeNs);
     if (file.temp !== file.final) replace(file.temp, file.final, backupSuffix);
+    if (!file.partial) forgetTemporary(file.temp);
   } catch (err) {
     removeFile(file);
     throw fsError(err, 'finish', file.final);
@@ -789,7 +797,10 @@ function replace(temp: Buffer, final: Buffer, backupSuffix: Buffer | undefined):
 function removeFile(file: OpenFile): void {
   closeQuietly(file.fd);
   if (file.partial) file.partial.remove();
-  else unlinkIfPresent(file.temp);
+  else {
+    unlinkIfPresent(file.temp);
+    forgetTemporary(file.temp);
+  }
 }
 
 /** The buffers after their first `count` bytes. */

@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeRun, killAll, runFcp, RunResult } from './helpers/run';
+import { describeRun, killAll, runFcp, RunResult, spawnFcp } from './helpers/run';
 import { leftoverTemporaries } from './helpers/compare';
 import { useTempDirs } from './helpers/tmp';
 import { makeFile } from './helpers/tree';
@@ -134,4 +134,30 @@ describe('files of one chunk (--chunk-size 64K) replacing what the destination h
     for (const name of ['x/mid', 'y/mid-link', 'x/exact', 'x/exact-link']) expectSameFile(path.join(work, 'src', name), path.join(work, 'dst', 'src', name));
     expect(dotNames(path.join(work, 'dst'))).toEqual([]);
   });
+});
+
+test('SIGTERM to a copy in fcp\'s own process: the temporaries of the files of one chunk being written go with it (exit 143); the rerun completes', async () => {
+  const work = temp.make('fcp-onechunk-interrupted');
+  const src = path.join(work, 'src');
+  fs.mkdirSync(src);
+  fs.mkdirSync(path.join(work, 'dst'));
+  // Enough files of one chunk (64 KiB) that the copy is still writing some when the signal comes.
+  const body = Buffer.alloc(60_000, 7);
+  for (let i = 0; i < 3000; i++) {
+    body.writeUInt32BE(i);
+    fs.writeFileSync(path.join(src, `f${i}`), body);
+  }
+  const dest = path.join(work, 'dst', 'src');
+  const running = spawnFcp(['-r', '-q', '--chunk-size', '64K', 'src', 'dst'], { cwd: work });
+  const writing = (): boolean => fs.existsSync(dest) && fs.readdirSync(dest).some((name) => name.includes('.fcp-'));
+  for (const started = Date.now(); !writing() && Date.now() - started < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 2));
+  const { code, stderr } = await running.stop();
+  expect({ code, stderr }).toEqual({ code: 143, stderr: 'fcp: interrupted (SIGTERM); partial files are kept: run the same command again to resume\n' });
+  expect(dotNames(path.join(work, 'dst'))).toEqual([]);
+  const left = fs.readdirSync(dest).length;
+  expect(left).toBeLessThan(3000);
+  const rerun = summaryOf(await runFcp(['-r', '--json', '--chunk-size', '64K', 'src', 'dst'], { cwd: work }));
+  expect(rerun).toMatchObject({ files: 3000, filesFailed: 0, filesSkipped: left, bytesSent: (3000 - left) * 60_000 });
+  for (const i of [0, 1499, 2999]) expectSameFile(path.join(src, `f${i}`), path.join(dest, `f${i}`));
+  expect(dotNames(path.join(work, 'dst'))).toEqual([]);
 });

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { chunkHash, loadXxhash } from '../../../src/protocol/xxhash';
 import * as boundFs from '../../../src/transfer/boundFs';
 import { FileWriter, ResumeRequest, SYNC_WRITE_MAX } from '../../../src/transfer/fileWriter';
+import { removeOpenTemporaries } from '../../../src/state/openTemporaries';
 import { journaledBytes } from '../../integration/helpers/interrupt';
 
 // Renames and fchowns counted (and done): a small file in a directory the writer made is created
@@ -231,6 +232,19 @@ describe('a file of one chunk (announced with FILE_INFO)', () => {
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('.f.fcp-part')).sort()).toEqual(['.f.fcp-part', '.f.fcp-part.journal']);
     writer.commitFile(0, 0o640, mtimeNs);
     expect(fs.readdirSync(dir)).toEqual(['f']);
+  });
+
+  test('an interrupted process (Ctrl-C: removeOpenTemporaries) removes the temporaries of those being written, and nothing committed', async () => {
+    const done = await written('done');
+    done.commitFile(0, 0o640, mtimeNs);
+    const writers = [await written('f'), await written('g')];
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.'))).toHaveLength(2);
+    removeOpenTemporaries();
+    expect(fs.readdirSync(dir)).toEqual(['done']);
+    // A session that ends after all finds nothing left to remove.
+    for (const writer of writers) writer.keepAll();
+    await Promise.all(writers.map((writer) => writer.discarded()));
+    expect(fs.readdirSync(dir)).toEqual(['done']);
   });
 
   const asRoot = process.getuid?.() === 0 ? test : test.skip;
