@@ -161,3 +161,39 @@ test('SIGTERM to a copy in fcp\'s own process: the temporaries of the files of o
   for (const i of [0, 1499, 2999]) expectSameFile(path.join(src, `f${i}`), path.join(dest, `f${i}`));
   expect(dotNames(path.join(work, 'dst'))).toEqual([]);
 });
+
+const asRoot = process.getuid?.() === 0 ? test : test.skip;
+asRoot('as root, owners kept (--numeric-ids) for files of one chunk and small ones, in a new top-level directory and in a set-group-id one that is there', async () => {
+  const work = temp.make('fcp-onechunk-owners');
+  // Each owner: another user's, root's with another group, and root's own.
+  const owners: [string, number, number][] = [['theirs', 1234, 1234], ['group', 0, 1234], ['root', 0, 0], ['dirs', 0, 4321]];
+  for (const top of ['new', 'old']) {
+    fs.mkdirSync(path.join(work, top));
+    for (const [name, uid, gid] of owners) {
+      for (const [kind, size] of [['small', 100], ['mid', 40_000]] as const) {
+        const file = makeFile(path.join(work, top), `${name}-${kind}`, size, { mode: 0o640 });
+        fs.chownSync(file, uid, gid);
+      }
+    }
+  }
+  // old and its copy there: set-group-id, of a group none of the files has, so that a file created there gets it.
+  fs.mkdirSync(path.join(work, 'dst', 'old'), { recursive: true });
+  for (const dir of [path.join(work, 'old'), path.join(work, 'dst', 'old')]) {
+    fs.chownSync(dir, 0, 4321);
+    fs.chmodSync(dir, 0o2775);
+  }
+  const summary = summaryOf(await runFcp(['-r', '--json', '--numeric-ids', '--chunk-size', '64K', 'new', 'old', 'dst'], { cwd: work }));
+  expect(summary).toMatchObject({ files: 16, filesFailed: 0 });
+  expect(fs.statSync(path.join(work, 'dst', 'old')).gid).toBe(4321);
+  for (const top of ['new', 'old']) {
+    for (const [name, uid, gid] of owners) {
+      for (const kind of ['small', 'mid']) {
+        const copied = path.join(work, 'dst', top, `${name}-${kind}`);
+        expectSameFile(path.join(work, top, `${name}-${kind}`), copied);
+        const stat = fs.statSync(copied);
+        expect(`${top}/${name}-${kind} ${stat.uid}:${stat.gid}`).toBe(`${top}/${name}-${kind} ${uid}:${gid}`);
+      }
+    }
+  }
+  expect(dotNames(path.join(work, 'dst'))).toEqual([]);
+});
