@@ -1,11 +1,12 @@
 /**
  * More feature DIR_STATE (PROTOCOL.md §7.4) at its edges, as users of scp and rsync meet them: the
- * same top-level name from two sources (--backup), a destination whose landing is a symlink to a
- * directory, a source that is a file beside a directory, syncs (--delete, --dry-run, -u,
- * --ignore-existing, --checksum), filters and --files-from into a destination that holds
- * something. Small files go inline only below a top-level directory the receiver made now, and
- * whatever went which way the tree ends the same: contents, modes, mtimes, no temporaries left.
- * Run in this process (copy() makes a local copy there), every message the engines exchange recorded.
+ * same top-level name from two sources (--backup), a landing that is a symlink to a directory or a
+ * file at the destination, a top-level directory that cannot be made, a source that is a file
+ * beside a directory, syncs (--delete, --dry-run, -u, --ignore-existing, --checksum), filters and
+ * --files-from into a destination that holds something. Small files go inline only below a
+ * top-level directory the receiver made now, and whatever went which way the tree ends the same:
+ * contents, modes, mtimes, no temporaries left. Run in this process (copy() makes a local copy
+ * there), every message the engines exchange recorded.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -132,6 +133,17 @@ test('a landing that is a symlink to a directory at the destination is not copie
   expect(fs.readlinkSync(at('dst', 'src'))).toBe('../elsewhere');
   expect(fs.readdirSync(at('elsewhere'))).toEqual(['f']);
   expect(fs.readFileSync(at('elsewhere', 'f'), 'utf8')).toBe('old');
+});
+
+test('a landing that is a file at the destination (--backup): FCP_ERR_NOT_DIRECTORY, the file left as it was, nothing below written', async () => {
+  put('src/f', 'new');
+  put('dst/src', 'a file', 0o600);
+  const failure = await run(['src'], { backup: true }).catch((err: unknown) => err);
+  expect(failure).toBeInstanceOf(FcpError);
+  expect((failure as FcpError).code).toBe('FCP_ERR_NOT_DIRECTORY');
+  expect(fs.readdirSync(at('dst'))).toEqual(['src']);
+  expect(fs.readFileSync(at('dst', 'src'), 'utf8')).toBe('a file');
+  expect(Math.floor(fs.statSync(at('dst', 'src')).mtimeMs)).toBe(OLD.getTime());
 });
 
 describe('syncs into a destination that holds something', () => {
