@@ -202,8 +202,9 @@ export class SendEngine extends TransferRun {
    */
   private landing: { path: Buffer; made: boolean | undefined } | undefined;
   private readonly dirStateAgreed: boolean;
-  /** Announcing waits for DEST_STATE or DIR_STATE (awaitDestinationWord). */
+  /** Announcing waits for DEST_STATE or DIR_STATE (awaitDestinationWord); which wait, counted, so that an earlier one's drain starts no later one's deadline. */
   private awaitingWord = false;
+  private wordWaits = 0;
   /** The deadline for it, once running (a peer that keeps the link alive and never says would hold the copy forever). */
   private destinationWordDeadline: NodeJS.Timeout | undefined;
   /** Small files are read as the walk finds them (over a connection, when they may go inline). */
@@ -540,10 +541,11 @@ export class SendEngine extends TransferRun {
   private awaitDestinationWord(): void {
     if (this.awaitingWord) return;
     this.awaitingWord = true;
+    const wait = ++this.wordWaits;
     // As pauseAnnouncing: what was sent this tick is written to the connection first.
     setImmediate(() => {
       void this.link.control.conn.drain().then(() => {
-        if (this.awaitingWord && !this.destinationWordDeadline && !this.over) this.startWordDeadline();
+        if (this.awaitingWord && wait === this.wordWaits && !this.over) this.startWordDeadline();
       });
     });
   }
