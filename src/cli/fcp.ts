@@ -186,7 +186,7 @@ export function program(): Command {
     .description(
       'Copy files and trees over N parallel, authenticated and encrypted connections. ' +
         'Mode, mtime and symlinks are preserved; files appear under their final names only once verified. ' +
-        'Sources are placed as rsync places them, not scp: `fcp -r src/ dst` copies the contents of src into dst, ' +
+        'Sources are placed as rsync places them, not scp: `fcp -r src/ dst` (or src/.) copies the contents of src into dst, ' +
         '`fcp -r src dst` copies src itself into dst/src, dst being created if missing: run again, a copy converges and never nests.',
     )
     .argument(

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { FcpError } from '../errors';
 import { Cipher, Feature, MAX_BACKUP_SUFFIX_BYTES, ModeFlag, PacketType } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
+import { namesContents } from '../protocol/paths';
 import { SECRET_SIZE } from '../protocol/keys';
 import type * as LocalLauncherModule from '../launch/localLauncher';
 import type { Launcher, LaunchedServer } from '../launch/launcher';
@@ -311,16 +312,16 @@ function backupSuffixOf(options: CopyOptions): Buffer | undefined {
 
 
 /**
- * Where sources go (PROTOCOL.md §7.2), rsync's rule: given with a trailing slash, a directory's
- * contents go into the destination (CONTENTS); without, a recursive copy places the directory
+ * Where sources go (PROTOCOL.md §7.2), rsync's rule: given with a trailing slash (or as `dir/.`,
+ * namesContents), a directory's contents go into the destination (CONTENTS); without, a recursive copy places the directory
  * under the destination, created if missing (INTO_DIR). Either form run again converges on the
  * same tree (scp's rule, a missing destination becoming the copy, nests `dst/src` on the second
  * run). One form per run: mixing them is a usage error.
  */
 function placementFlags(sources: Location[], recursive: boolean): number {
-  const slashed = sources.filter((source) => source.path.length > 1 && source.path[source.path.length - 1] === SLASH).length;
+  const slashed = sources.filter((source) => namesContents(source.path)).length;
   if (slashed > 0 && slashed < sources.length) {
-    throw new FcpError('FCP_ERR_USAGE', 'some sources end with / (copy their contents) and some do not (copy the directory itself)', {
+    throw new FcpError('FCP_ERR_USAGE', 'some sources end with / or /. (copy their contents) and some do not (copy the directory itself)', {
       hint: 'copy the two kinds in separate runs',
     });
   }
@@ -798,8 +799,7 @@ function narrowing(options: CopyOptions): PathFilter | undefined {
   const source = parseLocation(options.sources[0]!);
   if (source.kind !== 'local') return undefined;
   // A source `src/` stands for the transfer root; `src` is the directory src in it.
-  const contents = source.path.length > 1 && source.path[source.path.length - 1] === SLASH;
-  return narrowedFilter(options.filter, contents ? Buffer.alloc(0) : sourceName(source.path), options.narrowTo);
+  return narrowedFilter(options.filter, namesContents(source.path) ? Buffer.alloc(0) : sourceName(source.path), options.narrowTo);
 }
 
 /** A narrowed push's renames as RENAMEs: entry paths under the walk's top-level entry. */

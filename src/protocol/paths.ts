@@ -39,6 +39,18 @@ export function checkUserPath(path: Buffer, what: string): void {
 }
 
 /**
+ * Whether a source stands for a directory's contents rather than the directory itself (rsync's
+ * rule, PROTOCOL.md §7.2): a trailing slash (`dir/`), or a last component `.` or `..` (`dir/.`,
+ * `.`), which has no name of its own to create at the destination (rsync, cp -r and scp all copy
+ * what `src/.` holds). A path of one slash is not: it is the root directory itself.
+ */
+export function namesContents(source: Buffer): boolean {
+  if (source.length > 1 && source[source.length - 1] === SLASH) return true;
+  const last = source.subarray(source.lastIndexOf(SLASH) + 1);
+  return last.length > 0 && last.length <= 2 && last.every((byte) => byte === DOT);
+}
+
+/**
  * The name a source path is sent under (PROTOCOL.md §7.2: an entry path's first component is the
  * source's last component), when the path alone tells it; undefined when only the sender's file
  * system does: `.`, `..`, a path of slashes, or `~`/`~user` alone (the server's home directory).

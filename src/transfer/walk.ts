@@ -9,7 +9,7 @@ import { constants, lstatSync, readlinkSync, realpathSync, statSync } from 'node
 import { basename } from 'node:path';
 import { FcpError } from '../errors';
 import { INLINE_MAX, MAX_FILE_SIZE, MAX_PATH_BYTES, PERM_MASK } from '../protocol/constants';
-import { requestedName } from '../protocol/paths';
+import { namesContents, requestedName } from '../protocol/paths';
 import { openBound, readdirTyped } from './boundFs';
 import { closeQuietly, fsError } from './fsError';
 import { leanFstat, leanOf, leanStat, type LeanStat } from './leanStat';
@@ -620,12 +620,12 @@ function statOf(path: Buffer, follow: boolean, operation: string): LeanStat {
 }
 
 /**
- * rsync's transfer root, where a filter's leading `/` anchors: a source written `dir/` is its
- * contents, so the filter sees `x` for dir/x; any other source, the directory holding it (`dir/x`).
+ * rsync's transfer root, where a filter's leading `/` anchors: a source written `dir/` (or `dir/.`)
+ * is its contents, so the filter sees `x` for dir/x; any other source, the directory holding it (`dir/x`).
  * The bytes of entry path above it.
  */
 function filterRoot(source: Buffer, name: Buffer, isDirectory: boolean): number {
-  return isDirectory && source.length > 1 && source[source.length - 1] === 0x2f ? name.length + 1 : 0;
+  return isDirectory && namesContents(source) ? name.length + 1 : 0;
 }
 
 /**

@@ -149,17 +149,19 @@ test.each([
   expect(await fcpListings(args)).toEqual(sameEverywhere(expected));
 }, 60_000);
 
-// A source written src/ is its contents: rsync's transfer root moves into it, and a leading /
-// anchors there (src/a.txt is /a.txt), on the sending side as on the side that deletes.
-test.each([
-  ['an anchored name at the top of the contents', ['--exclude', '/a.txt']],
-  ['an anchored path with the name of the source matches nothing', ['--exclude', '/src/a.txt']],
-  ['include one anchored subtree, exclude the rest', ['--include', '/docs/***', '--exclude', '*']],
-  ['an anchored directory-only pattern', ['--exclude', '/deep/']],
-])('a trailing-slash source, %s: fcp leaves what rsync leaves', async (_name, args) => {
-  const expected = rsync(args, `${src}/`);
-  expect(await fcpListings(args, undefined, `${src}/`)).toEqual(sameEverywhere(expected));
-}, 60_000);
+// A source written src/ (or src/.) is its contents: rsync's transfer root moves into it, and a
+// leading / anchors there (src/a.txt is /a.txt), on the sending side as on the side that deletes.
+describe.each(['/', '/.'])('a source written src%s', (ending) => {
+  test.each([
+    ['an anchored name at the top of the contents', ['--exclude', '/a.txt']],
+    ['an anchored path with the name of the source matches nothing', ['--exclude', '/src/a.txt']],
+    ['include one anchored subtree, exclude the rest', ['--include', '/docs/***', '--exclude', '*']],
+    ['an anchored directory-only pattern', ['--exclude', '/deep/']],
+  ])('%s: fcp leaves what rsync leaves', async (_name, args) => {
+    const expected = rsync(args, `${src}${ending}`);
+    expect(await fcpListings(args, undefined, `${src}${ending}`)).toEqual(sameEverywhere(expected));
+  }, 60_000);
+});
 
 test.each([0, 1, 2])('--max-depth %d leaves what rsync leaves when it excludes everything deeper', async (depth) => {
   // Depth N below src is what the anchored /src/*/.../* (N + 1 stars) pattern excludes in rsync.

@@ -1,7 +1,7 @@
 /**
  * Where `fcp -r` puts its sources (README "Where sources go", PROTOCOL.md §7.2), case by case
  * against rsync -r on the same trees: a destination missing, an existing directory or an existing
- * file; sources with and without a trailing slash, one or several, directories and files; a
+ * file; sources with and without a trailing slash (or as `a/.`), one or several, directories and files; a
  * destination with and without one. fcp does what rsync does, and a second run changes nothing
  * (it converges, never nests), except where README says it refuses: a missing destination that
  * several sources, or a destination written `dst/`, would need created (FCP_ERR_NOT_DIRECTORY).
@@ -20,7 +20,8 @@ const temp = useTempDirs();
 afterAll(() => killAll());
 
 type DestState = 'missing' | 'dir' | 'file';
-const SOURCES = [['a'], ['a/'], ['a', 'b'], ['a/', 'b/'], ['f1'], ['f1', 'f2']];
+// `a/.` is `a/` (rsync, cp -r and scp copy what it holds: the `.` has no name to create).
+const SOURCES = [['a'], ['a/'], ['a/.'], ['a', 'b'], ['a/', 'b/'], ['a/.', 'b/.'], ['f1'], ['f1', 'f2']];
 const STATES: DestState[] = ['missing', 'dir', 'file'];
 const CASES = SOURCES.flatMap((sources) => STATES.flatMap((state) => ['dst', 'dst/'].map((dest) => ({ sources, state, dest }))));
 
@@ -28,7 +29,7 @@ const hasRsync = spawnSync('rsync', ['--version']).status === 0;
 
 /** The cases README lists as fcp refusing what rsync does: creating a missing destination for several sources, or for `dst/`. */
 function refusedByFcp(sources: string[], state: DestState, dest: string): boolean {
-  const contents = sources[0]!.endsWith('/');
+  const contents = sources[0]!.endsWith('/') || sources[0]!.endsWith('/.');
   return state === 'missing' && !contents && (sources.length > 1 || dest.endsWith('/'));
 }
 

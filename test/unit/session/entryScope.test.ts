@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { ModeFlag } from '../../../src/protocol/constants';
 import { isGlob, matchGlob } from '../../../src/protocol/glob';
-import { requestedName } from '../../../src/protocol/paths';
+import { namesContents, requestedName } from '../../../src/protocol/paths';
 import { EntryKind, EntryScope, requestScope, ScopeOptions } from '../../../src/session/entryScope';
 import { numRuns } from '../protocol/fuzzRuns';
 
@@ -135,4 +135,24 @@ test.each([
   ['~bob/', undefined],
 ])('requestedName(%j) is %j', (source, name) => {
   expect(requestedName(Buffer.from(source))?.toString()).toBe(name);
+});
+
+// rsync's rule (README "Where sources go"): the contents, where the source has no name of its own to create.
+test.each([
+  ['dir/', true],
+  ['dir//', true],
+  ['dir/.', true],
+  ['dir/..', true],
+  ['.', true],
+  ['..', true],
+  ['~/', true],
+  ['dir', false],
+  ['dir/.b', false],
+  ['x/...', false],
+  ['a.', false],
+  ['/', false],
+  ['~', false],
+  ['', false],
+])('namesContents(%j) is %j', (source, contents) => {
+  expect(namesContents(Buffer.from(source))).toBe(contents);
 });
