@@ -11,7 +11,7 @@
  * writeTimeoutMs. The synchronous calls run under onDisk (src/diskWatch.ts): should one never
  * return (a hung mount), the stall watchdog of fcp and fcpd names it and ends the run.
  */
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
@@ -126,25 +126,8 @@ export const seconds = (ns: bigint): number | string => {
   return value < 0 ? String(value - 5e-7) : value + 5e-7;
 };
 
-/** newDirectories' group when it is not known (owners are not kept): files there are given their owner. */
-const NO_GROUP = -1;
-/** S_ISGID, which Node's fs.constants leaves out. */
-const SET_GROUP_ID = 0o2000;
 /** The user files this process creates belong to. */
 const EUID = process.geteuid?.() ?? -1;
-
-/**
- * The group a file created in the directory `dir` belongs to: the directory's own when it is
- * set-group-ID (inherited from its parent at mkdir), else this process's.
- */
-function groupOfNewFiles(dir: Buffer): number {
-  return groupGivenBy(attempt('inspect', dir, () => lstatSync(dir)));
-}
-
-/** The group a file created in a directory of this mode and group belongs to (groupOfNewFiles). */
-function groupGivenBy(dir: { mode: number; gid: number }): number {
-  return dir.mode & SET_GROUP_ID ? dir.gid : (process.getegid?.() ?? NO_GROUP);
-}
 
 /** The process umask, read once (setting and restoring it is the only way to read it). */
 const UMASK = ((): number => {
@@ -230,17 +213,23 @@ export class FileWriter {
   private readonly directories: DirectoryMeta[] = [];
   /**
    * Directories this writer made (mkdir succeeded, latin1 keys): nothing was in them before this
-   * session, so a file there needs no quick check and may be created under its final name. Each
-   * holds the group a file created there gets when owners are kept (NO_GROUP otherwise).
+   * session, so a file there needs no quick check and may be created under its final name.
    */
-  private readonly newDirectories = new Map<string, number>();
-  /** The path newDirectoryGroup answered last, where its directory ends, and its answer; forgotten when newDirectories changes. */
+  private readonly newDirectories = new Set<string>();
+  /** The path inNewDirectory answered last, where its directory ends, and its answer; forgotten when newDirectories changes. */
   private askedPath: Buffer | undefined;
   private askedSlash = -1;
-  private askedGroup: number | undefined;
-  /** The directory existingDirectoryGroup answered last, and its answer. */
-  private groupDirectory: Buffer | undefined;
-  private groupOfDirectory = NO_GROUP;
+  private askedNew = false;
+  /**
+   * The group a file created in a directory gets (latin1 keys), as the first file this writer
+   * created there showed (fstat before its fchown), when owners are kept: it depends on the
+   * directory's set-group-ID bit, its group and the file system's rule (BSD's, or a Linux mount
+   * with grpid, gives the directory's group; System V's the creator's), so it is seen, not guessed.
+   */
+  private readonly createdGroups = new Map<string, number>();
+  /** The directory groupSeen answered last (its bytes), and its answer. */
+  private seenDirectory: Buffer | undefined;
+  private seenGroup: number | undefined;
   /** Discarded files whose last write is still in flight: each is removed when that write lands. */
   private discarding = 0;
   private readonly discardWaiters: (() => void)[] = [];
@@ -289,9 +278,13 @@ export class FileWriter {
       }
       attempt('make writable', path, () => chmodSync(path, (existing.mode & 0o7777) | 0o700));
     }
-    if (owner) attempt('change the owner of', path, () => lchownSync(path, owner.uid, owner.gid));
+    if (owner) {
+      attempt('change the owner of', path, () => lchownSync(path, owner.uid, owner.gid));
+      // Its group may have changed, and with it what files created in it get.
+      this.forgetGroupSeen(key);
+    }
     if (made) {
-      this.newDirectories.set(key, owner ? groupOfNewFiles(path) : NO_GROUP);
+      this.newDirectories.add(key);
       this.askedPath = undefined;
     }
   }
@@ -375,7 +368,15 @@ export class FileWriter {
         throw fsError(err, 'create', final);
       }
       if (size <= resume.header.chunkSize) {
-        this.files.set(fileId, heldOpen(openTemporary(final, perm, 0, this.ownerToGive(final, owner))));
+        const see = this.toSeeGroup(final, owner);
+        const file = heldOpen(openTemporary(final, perm, 0, this.ownerToGive(final, owner)));
+        try {
+          if (see) file.owner = this.seeGroup(final, file.fd, owner);
+        } catch (err) {
+          removeFile(file);
+          throw fsError(err, 'inspect', final);
+        }
+        this.files.set(fileId, file);
         return NOTHING_RESUMED;
       }
       const mode = creationMode(perm);
@@ -412,51 +413,62 @@ export class FileWriter {
 
   /**
    * The owner a file this process creates at `final` must still be given: none when it gets that
-   * one by being created (this process's user, and the group its directory gives: root copying
-   * root's files, where the fchown would be one call of a small file's five).
+   * one by being created (this process's user, and the group files created in its directory were
+   * seen to get: root copying root's files, where the fchown would be one call of a small file's
+   * five). The first file created in a directory shows that group (seeGroup) before its owner is
+   * decided; where none has yet, the owner is given.
    */
   private ownerToGive(final: Buffer, owner: FileOwner | undefined): FileOwner | undefined {
     if (owner === undefined || owner.uid !== EUID) return owner;
-    const known = this.newDirectoryGroup(final);
-    return owner.gid === (known === undefined || known === NO_GROUP ? this.existingDirectoryGroup(final) : known) ? undefined : owner;
+    return this.groupSeen(final) === owner.gid ? undefined : owner;
   }
 
-  /** The group a file created at `final`, in a directory this writer did not make, gets (NO_GROUP: not known); the last directory's is kept. */
-  private existingDirectoryGroup(final: Buffer): number {
+  /** Whether a file created at `final` with `owner` is to show the group its directory gives (groupSeen does not know it yet). */
+  private toSeeGroup(final: Buffer, owner: FileOwner | undefined): boolean {
+    return owner !== undefined && owner.uid === EUID && this.groupSeen(final) === undefined;
+  }
+
+  /** The group a file created at `final` gets, as seen on an earlier one in its directory; the last directory's is kept. */
+  private groupSeen(final: Buffer): number | undefined {
     const slash = final.lastIndexOf(SLASH);
-    const last = this.groupDirectory;
-    if (last && slash === last.length && sameStart(last, final, slash)) return this.groupOfDirectory;
-    const dir = slash > 0 ? final.subarray(0, slash) : Buffer.from(slash === 0 ? '/' : '.');
-    this.groupDirectory = slash >= 0 ? Buffer.from(final.subarray(0, slash)) : Buffer.alloc(0);
-    try {
-      // stat, not lstat: the destination itself may be a symlink to its directory.
-      this.groupOfDirectory = groupGivenBy(statSync(dir));
-    } catch {
-      this.groupOfDirectory = NO_GROUP;
+    const last = this.seenDirectory;
+    if (last && slash === last.length && sameStart(last, final, slash)) return this.seenGroup;
+    const group = this.createdGroups.get(final.toString('latin1', 0, Math.max(slash, 0)));
+    // Remembered only once known: the first files of a directory are not yet.
+    if (group !== undefined) {
+      this.seenDirectory = Buffer.from(final.subarray(0, Math.max(slash, 0)));
+      this.seenGroup = group;
     }
-    return this.groupOfDirectory;
+    return group;
+  }
+
+  /** The file `fd` was just created at `final`, before any fchown: its group is what its directory gives. Returns the owner it still needs. */
+  private seeGroup(final: Buffer, fd: number, owner: FileOwner | undefined): FileOwner | undefined {
+    const slash = final.lastIndexOf(SLASH);
+    this.createdGroups.set(final.toString('latin1', 0, Math.max(slash, 0)), fstatSync(fd).gid);
+    return this.ownerToGive(final, owner);
+  }
+
+  private forgetGroupSeen(directory: string): void {
+    this.createdGroups.delete(directory);
+    this.seenDirectory = undefined;
   }
 
   /** Whether `final` is in a directory this writer made, so that nothing was there before this session. */
   inNewDirectory(final: Buffer): boolean {
-    return this.newDirectoryGroup(final) !== undefined;
-  }
-
-  /** The group a file created at `final` gets, when it is in a directory this writer made (NO_GROUP: not known). */
-  private newDirectoryGroup(final: Buffer): number | undefined {
     // A small file's quick check and its write ask about the same path; files come directory by
     // directory, so the next file is most often in the same one: a key string and a lookup a directory.
     const asked = this.askedPath;
-    if (final === asked) return this.askedGroup;
+    if (final === asked) return this.askedNew;
     const slash = final.lastIndexOf(SLASH);
     if (asked !== undefined && slash === this.askedSlash && sameStart(asked, final, slash)) {
       this.askedPath = final;
-      return this.askedGroup;
+      return this.askedNew;
     }
     this.askedPath = final;
     this.askedSlash = slash;
-    this.askedGroup = slash > 0 ? this.newDirectories.get(final.toString('latin1', 0, slash)) : undefined;
-    return this.askedGroup;
+    this.askedNew = slash > 0 && this.newDirectories.has(final.toString('latin1', 0, slash));
+    return this.askedNew;
   }
 
   /**
@@ -471,13 +483,16 @@ export class FileWriter {
     // Under the disk watch without a closure, and in place without an OpenFile: this runs for every small file.
     const outer = enterDisk('write', final);
     try {
-      const group = this.newDirectoryGroup(final);
+      const fresh = this.inNewDirectory(final);
       const toGive = this.ownerToGive(final, owner);
-      if (group !== undefined && createWhole(final, data, perm, mtimeNs, toGive)) return;
+      // The first file of a directory shows the group files created there get (once per directory), and then the owner it still needs.
+      const see = this.toSeeGroup(final, owner) ? (fd: number): FileOwner | undefined => this.seeGroup(final, fd, owner) : undefined;
+      if (fresh && createWhole(final, data, perm, mtimeNs, toGive, see)) return;
       // A directory this writer made held nothing before: no earlier run's temporaries to sweep there.
-      if (group === undefined) this.orphans.sweep(final);
+      if (!fresh) this.orphans.sweep(final);
       const file = openTemporary(final, perm, 0, toGive);
       try {
+        if (see) file.owner = see(file.fd);
         writeWhole(file.fd, data, final);
       } catch (err) {
         removeFile(file);
@@ -753,9 +768,10 @@ function writeWhole(fd: number, data: Buffer, final: Buffer): void {
 /**
  * A whole small file created under its final name (O_EXCL), written and finished: what
  * openExclusive, the write and commit do for it, with no OpenFile. False when something is at
- * `final` already (nothing was done); on an error nothing of it is left.
+ * `final` already (nothing was done); on an error nothing of it is left. `see`: the writer's look
+ * at the group a new file gets in its directory, answering the owner still to give.
  */
-function createWhole(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
+function createWhole(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner: FileOwner | undefined, see: ((fd: number) => FileOwner | undefined) | undefined): boolean {
   const createdMode = creationMode(perm);
   let fd: number;
   try {
@@ -766,6 +782,8 @@ function createWhole(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint,
   }
   let operation = 'write';
   try {
+    // The first file of its directory: the owner it needs is known once its group is seen.
+    if (see) owner = see(fd);
     writeWhole(fd, data, final);
     operation = 'finish';
     const outer = enterDisk(operation, final);
