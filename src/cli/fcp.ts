@@ -195,7 +195,7 @@ export function program(): Command {
         'no SSH: README "Daemon access"); remote paths may start with ~ or ~user, and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
     )
     .option('-r, --recursive', 'copy directories and their contents')
-    .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}); default: tuned while copying, a few and more while throughput grows, up to ${TUNE_MAX} (${DEFAULT_CONNECTIONS} streams in a local copy); fcpd may lower it`, argParser(connectionCount))
+    .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}); default: tuned while copying, a few and more while throughput grows, up to ${TUNE_MAX} (in a local copy one stream a CPU, 2 to ${DEFAULT_CONNECTIONS}); fcpd may lower it`, argParser(connectionCount))
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', argParser(chunkSize))
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
     .option('--no-encrypt', 'do not encrypt (trusted networks); connections are still authenticated')

@@ -4,8 +4,9 @@
  * and reports progress events.
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { FcpError } from '../errors';
-import { Cipher, Feature, MAX_BACKUP_SUFFIX_BYTES, ModeFlag, PacketType } from '../protocol/constants';
+import { Cipher, DEFAULT_CONNECTIONS, Feature, MAX_BACKUP_SUFFIX_BYTES, ModeFlag, PacketType } from '../protocol/constants';
 import { hasGlob } from '../protocol/glob';
 import { namesContents } from '../protocol/paths';
 import { SECRET_SIZE } from '../protocol/keys';
@@ -122,7 +123,7 @@ export interface CopyOptions {
    * destination directory (rsync's option), instead of beside each file. Downloads and local copies.
    */
   partialDir?: string;
-  /** Data connections, 1..64; left out, tuned while the transfer runs (4 streams in one process, 4 between two remote hosts). */
+  /** Data connections, 1..64; left out, tuned while the transfer runs (in one process one stream a CPU, 2 to 4; 4 between two remote hosts). */
   connections?: number;
   /** Chunk size in bytes, a power of two from 64 KiB to 64 MiB (default 1 MiB). */
   chunkSize?: number;
@@ -739,6 +740,14 @@ function refuseDaemonMix(planned: Plan | BetweenPlan, options: CopyOptions): voi
 }
 
 /**
+ * The streams of a copy in this process that -n does not pin: one a CPU, from 2 to
+ * DEFAULT_CONNECTIONS. Each is a read and a write in libuv's pool beside the main thread's hashing,
+ * so on two cores four of them contend: 1 GiB on tmpfs took 0.60 s with 2 streams against 0.64 with
+ * 4 (8 rounds, docs/BENCHMARKS.md "Local copies", eleventh round); 1,000 files of 16-200 KiB the same.
+ */
+const streamsInProcess = (): number => Math.min(DEFAULT_CONNECTIONS, Math.max(2, availableParallelism()));
+
+/**
  * receivesHere: this process is the receiver (a pull, a local copy in one process), not an fcpd.
  * crossesNetwork: a host is involved, so changed files go as a delta unless -W says otherwise.
  */
@@ -844,8 +853,8 @@ export async function copy(given: CopyOptions): Promise<CopySummary> {
   const encrypt = options.encrypt ?? (remote !== undefined || options.cipher !== undefined);
   const inProcess = runsInProcess(planned, options);
   const renames = renameMessages(options, planned);
-  // Connections are tuned where there are connections: not in one process.
-  const offered = offerFor(options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined, work.kind === 'pull' && work.filesFrom !== undefined, !inProcess);
+  // Connections are tuned where there are connections: not in one process, whose streams follow the CPUs.
+  const offered = offerFor(inProcess ? { ...options, connections: options.connections ?? streamsInProcess() } : options, encrypt, work.kind === 'pull' || inProcess, remote !== undefined, sync !== undefined, work.kind === 'pull' && work.filesFrom !== undefined, !inProcess);
   const offer = renames ? { ...offered, features: offered.features | Feature.RENAME } : offered;
   if (inProcess) return copyLocally(planned, options, offer, backupSuffix, log, timeoutMs, sync);
   const secret = randomBytes(SECRET_SIZE);
