@@ -10,7 +10,7 @@ import { TUNE_MAX } from '../session/connectionTuner';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
 import { argParser, bwlimit, chunkSize, collect, connectionCount, deletionCount, nonEmpty, scpLimit, sshPort, wholeNumber } from './optionValues';
 import { Reporter } from './reporter';
-import { EXIT_CODES_HELP } from './exitCodes';
+import { EXIT_CODES_HELP, SIGNAL_EXIT } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
 import { parseArgs, timeoutOption } from './parseArgs';
@@ -39,9 +39,6 @@ import { KEEP_JOBS_DAYS_LIMIT, MAX_JOBS_LIMIT } from '../jobs/runnerControl';
  */
 let copyStarted = false;
 export const startedCopy = (): boolean => copyStarted;
-
-/** Exit codes of an interrupted fcp: 128 + the signal's number, as shells report it. */
-const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /** --follow-idle: whole seconds, at most what a timer takes (2^31 - 1 ms). */
 const MAX_FOLLOW_IDLE_S = 2_147_483;

@@ -18,12 +18,13 @@ import { discardJobPartials } from '../server/discardJob';
 import { AccessPolicy } from '../server/policy';
 import { serveSession, serveSessions } from '../server/serveSession';
 import { showText } from '../showName';
+import { removeOpenTemporaries } from '../state/openTemporaries';
 import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
 import { loadXxhash } from '../protocol/xxhash';
 import { partialDirBytes } from '../transfer/receiver';
 import { trace } from '../trace';
-import { EXIT_CODES_HELP } from './exitCodes';
+import { EXIT_CODES_HELP, SIGNAL_EXIT } from './exitCodes';
 import { loadFcpdPolicy } from './fcpdConfig';
 import { catchEscapedErrors, errorText } from './lastResort';
 import { startMemoryGovernor } from './memoryGovernor';
@@ -205,6 +206,14 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     io.stderr.write(`${showText(line)}\n`);
   };
   const sessionLog = options.verbose ? log : () => undefined;
+  // Stopped (fcp's Ctrl-C reaches a local fcpd too), the session ends where it is: part files stay
+  // for the next run to resume, and the private temporaries of files of one chunk go, as fcp's own.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      removeOpenTemporaries();
+      process.exit(SIGNAL_EXIT[signal]);
+    });
+  }
   // The hash's WebAssembly compiles off the main thread while the secret is read, rather than
   // ahead of listening (serveSession awaits it before the listen line).
   loadXxhash().catch(() => undefined);

@@ -163,6 +163,51 @@ test('SIGTERM to a copy in fcp\'s own process: the temporaries of the files of o
   expect(dotNames(path.join(work, 'dst'))).toEqual([]);
 });
 
+/** The pid of the fcpd --serve whose parent (the fcp that started it) runs in `cwd`, if one runs. */
+function fcpdStartedIn(cwd: string): number | undefined {
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const command = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      if (!command.includes('fcpd') || !command.includes('--serve')) continue;
+      const parent = fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]!;
+      if (fs.readlinkSync(`/proc/${parent}/cwd`) === cwd) return Number(pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+test('SIGTERM to the fcpd receiving a push: the temporaries of the files of one chunk it was writing go with it; the rerun completes', async () => {
+  const work = temp.make('fcp-onechunk-fcpd-stopped');
+  const src = path.join(work, 'src');
+  fs.mkdirSync(src);
+  fs.mkdirSync(path.join(work, 'dst'));
+  const body = Buffer.alloc(60_000, 9);
+  for (let i = 0; i < 3000; i++) {
+    body.writeUInt32BE(i);
+    fs.writeFileSync(path.join(src, `f${i}`), body);
+  }
+  const dest = path.join(work, 'dst', 'src');
+  const running = spawnFcp(['-r', '-q', '--via-fcpd', '--chunk-size', '64K', 'src', 'dst'], { cwd: work });
+  const writing = (): boolean => fs.existsSync(dest) && fs.readdirSync(dest).some((name) => name.includes('.fcp-'));
+  for (const started = Date.now(); !writing() && Date.now() - started < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 2));
+  const fcpd = fcpdStartedIn(work);
+  expect(fcpd).toBeDefined();
+  process.kill(fcpd!, 'SIGTERM');
+  const { code } = await running.stop();
+  // fcp saw its fcpd go (or was stopped itself a moment later): not a success either way.
+  expect(code).not.toBe(0);
+  // fcpd takes the signal once its event loop turns (it may be writing a burst of files): its end is awaited.
+  for (const started = Date.now(); fs.existsSync(`/proc/${fcpd}`) && Date.now() - started < 10_000; ) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(fs.existsSync(`/proc/${fcpd}`)).toBe(false);
+  expect(dotNames(path.join(work, 'dst'))).toEqual([]);
+  const rerun = summaryOf(await runFcp(['-r', '--json', '--chunk-size', '64K', 'src', 'dst'], { cwd: work }));
+  expect(rerun).toMatchObject({ files: 3000, filesFailed: 0 });
+  for (const i of [0, 1499, 2999]) expectSameFile(path.join(src, `f${i}`), path.join(dest, `f${i}`));
+  expect(dotNames(path.join(work, 'dst'))).toEqual([]);
+});
+
 const root = process.getuid?.() === 0;
 /** A test that needs root; under another user it is reported as not run, not skipped in silence. */
 const asRoot = (name: string, body: () => Promise<void>): void =>
