@@ -137,21 +137,30 @@ describe('files of one chunk (--chunk-size 64K) replacing what the destination h
   });
 });
 
-test('SIGTERM to a copy in fcp\'s own process: the temporaries of the files of one chunk being written go with it (exit 143); the rerun completes', async () => {
-  const work = temp.make('fcp-onechunk-interrupted');
+/**
+ * work/src with enough files of one chunk (64 KiB) that a copy of it is still writing some when a
+ * signal comes, and an empty work/dst; `fcp -r ARGS src dst` started there, once it has some
+ * temporaries written: where the copy goes (work/dst/src) and the running fcp.
+ */
+async function copyStoppable(label: string, args: string[]): Promise<{ work: string; src: string; dest: string; running: ReturnType<typeof spawnFcp> }> {
+  const work = temp.make(label);
   const src = path.join(work, 'src');
   fs.mkdirSync(src);
   fs.mkdirSync(path.join(work, 'dst'));
-  // Enough files of one chunk (64 KiB) that the copy is still writing some when the signal comes.
   const body = Buffer.alloc(60_000, 7);
   for (let i = 0; i < 3000; i++) {
     body.writeUInt32BE(i);
     fs.writeFileSync(path.join(src, `f${i}`), body);
   }
   const dest = path.join(work, 'dst', 'src');
-  const running = spawnFcp(['-r', '-q', '--chunk-size', '64K', 'src', 'dst'], { cwd: work });
+  const running = spawnFcp(['-r', '-q', ...args, '--chunk-size', '64K', 'src', 'dst'], { cwd: work });
   const writing = (): boolean => fs.existsSync(dest) && fs.readdirSync(dest).some((name) => name.includes('.fcp-'));
   for (const started = Date.now(); !writing() && Date.now() - started < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 2));
+  return { work, src, dest, running };
+}
+
+test('SIGTERM to a copy in fcp\'s own process: the temporaries of the files of one chunk being written go with it (exit 143); the rerun completes', async () => {
+  const { work, src, dest, running } = await copyStoppable('fcp-onechunk-interrupted', []);
   const { code, stderr } = await running.stop();
   expect({ code, stderr }).toEqual({ code: 143, stderr: 'fcp: interrupted (SIGTERM); partial files are kept: run the same command again to resume\n' });
   expect(dotNames(path.join(work, 'dst'))).toEqual([]);
@@ -179,19 +188,7 @@ function fcpdStartedIn(cwd: string): number | undefined {
 }
 
 test('SIGTERM to the fcpd receiving a push: the temporaries of the files of one chunk it was writing go with it; the rerun completes', async () => {
-  const work = temp.make('fcp-onechunk-fcpd-stopped');
-  const src = path.join(work, 'src');
-  fs.mkdirSync(src);
-  fs.mkdirSync(path.join(work, 'dst'));
-  const body = Buffer.alloc(60_000, 9);
-  for (let i = 0; i < 3000; i++) {
-    body.writeUInt32BE(i);
-    fs.writeFileSync(path.join(src, `f${i}`), body);
-  }
-  const dest = path.join(work, 'dst', 'src');
-  const running = spawnFcp(['-r', '-q', '--via-fcpd', '--chunk-size', '64K', 'src', 'dst'], { cwd: work });
-  const writing = (): boolean => fs.existsSync(dest) && fs.readdirSync(dest).some((name) => name.includes('.fcp-'));
-  for (const started = Date.now(); !writing() && Date.now() - started < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 2));
+  const { work, src, dest, running } = await copyStoppable('fcp-onechunk-fcpd-stopped', ['--via-fcpd']);
   const fcpd = fcpdStartedIn(work);
   expect(fcpd).toBeDefined();
   process.kill(fcpd!, 'SIGTERM');
