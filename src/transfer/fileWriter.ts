@@ -428,24 +428,27 @@ export class FileWriter {
     return owner !== undefined && owner.uid === EUID && this.groupSeen(final) === undefined;
   }
 
-  /** The group a file created at `final` gets, as seen on an earlier one in its directory; the last directory's is kept. */
+  /**
+   * The group a file created at `final` gets, as seen on an earlier one in its directory (undefined:
+   * none yet); the last directory's answer is kept, so that the calls for one file and the next
+   * files of its directory compare bytes rather than look it up.
+   */
   private groupSeen(final: Buffer): number | undefined {
     const slash = final.lastIndexOf(SLASH);
     const last = this.seenDirectory;
     if (last && slash === last.length && sameStart(last, final, slash)) return this.seenGroup;
-    const group = this.createdGroups.get(final.toString('latin1', 0, Math.max(slash, 0)));
-    // Remembered only once known: the first files of a directory are not yet.
-    if (group !== undefined) {
-      this.seenDirectory = Buffer.from(final.subarray(0, Math.max(slash, 0)));
-      this.seenGroup = group;
-    }
-    return group;
+    const end = Math.max(slash, 0);
+    this.seenDirectory = Buffer.from(final.subarray(0, end));
+    this.seenGroup = this.createdGroups.get(final.toString('latin1', 0, end));
+    return this.seenGroup;
   }
 
   /** The file `fd` was just created at `final`, before any fchown: its group is what its directory gives. Returns the owner it still needs. */
   private seeGroup(final: Buffer, fd: number, owner: FileOwner | undefined): FileOwner | undefined {
-    const slash = final.lastIndexOf(SLASH);
-    this.createdGroups.set(final.toString('latin1', 0, Math.max(slash, 0)), fstatSync(fd).gid);
+    // groupSeen leaves `final`'s directory as the one answered last.
+    this.groupSeen(final);
+    this.seenGroup = fstatSync(fd).gid;
+    this.createdGroups.set(this.seenDirectory!.toString('latin1'), this.seenGroup);
     return this.ownerToGive(final, owner);
   }
 
