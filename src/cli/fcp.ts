@@ -24,8 +24,7 @@ import { loadXxhash } from '../protocol/xxhash';
 // a local copy then runs 137 of the bundle's modules at start-up instead of 194.
 import type * as WatchCommandModule from './watchCommand';
 import { DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S, SWEEP_SLICES } from '../watch/constants';
-import { keepAllPartials } from '../state/partialFile';
-import { removeOpenTemporaries } from '../state/openTemporaries';
+import { leaveForNextRun } from '../state/interrupted';
 import { reapLaunching } from '../launch/remoteReap';
 import type * as NewTokenModule from './newToken';
 import { JobCommand, jobCommandOf, JobFlags } from './jobFlags';
@@ -52,8 +51,7 @@ const MAX_FOLLOW_IDLE_S = 2_147_483;
 function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortController): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const exit = (): void => {
-      keepAllPartials();
-      removeOpenTemporaries();
+      leaveForNextRun();
       stderr.write(`fcp: interrupted (${signal}); partial files are kept: run the same command again to resume\n`);
       // A remote fcpd not listening yet would outlive fcp (remoteReap.ts); a second Ctrl-C does not wait for that.
       void reapLaunching().finally(() => process.exit(SIGNAL_EXIT[signal]));

@@ -18,7 +18,7 @@ import { discardJobPartials } from '../server/discardJob';
 import { AccessPolicy } from '../server/policy';
 import { serveSession, serveSessions } from '../server/serveSession';
 import { showText } from '../showName';
-import { removeOpenTemporaries } from '../state/openTemporaries';
+import { leaveForNextRun } from '../state/interrupted';
 import { partialDirProblem } from '../state/partialFile';
 import { timeoutsFor } from '../timeouts';
 import { loadXxhash } from '../protocol/xxhash';
@@ -206,11 +206,10 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     io.stderr.write(`${showText(line)}\n`);
   };
   const sessionLog = options.verbose ? log : () => undefined;
-  // Stopped (fcp's Ctrl-C reaches a local fcpd too), the session ends where it is: part files stay
-  // for the next run to resume, and the private temporaries of files of one chunk go, as fcp's own.
+  // Stopped (fcp's Ctrl-C reaches a local fcpd too), the session ends where it is, as fcp's own does.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      removeOpenTemporaries();
+      leaveForNextRun();
       process.exit(SIGNAL_EXIT[signal]);
     });
   }

@@ -7,8 +7,7 @@ import type { CopyEvent, CopyOptions } from '../client/copy';
 import { ExitCode } from '../errors';
 import { showJson, showName } from '../showName';
 import { reapLaunching } from '../launch/remoteReap';
-import { keepAllPartials } from '../state/partialFile';
-import { removeOpenTemporaries } from '../state/openTemporaries';
+import { leaveForNextRun } from '../state/interrupted';
 import { ConflictReport, TwoWayRoundReport, twoWay } from '../watch/twoWay';
 import { RoundReport, watch } from '../watch/watch';
 import type { Reporter } from './reporter';
@@ -53,8 +52,7 @@ function stopOnSignals(reporter: Reporter): AbortSignal {
       reporter.log(`${signal}: the watch ends once the round under way is over`);
       stop.abort();
       setTimeout(() => {
-        keepAllPartials();
-        removeOpenTemporaries();
+        leaveForNextRun();
         // A launch still under way would leave its remote command running (remoteReap.ts).
         void reapLaunching().finally(() => process.exit(ExitCode.OK));
       }, STOP_WAIT_MS).unref();

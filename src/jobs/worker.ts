@@ -6,8 +6,7 @@
  */
 import { copy, CopySummary } from '../client/copy';
 import { asFcpError } from '../errors';
-import { keepAllPartials } from '../state/partialFile';
-import { removeOpenTemporaries } from '../state/openTemporaries';
+import { leaveForNextRun } from '../state/interrupted';
 import type { JobProgress, JobSummary } from './jobStore';
 import { JobSpec, toCopyOptions } from './jobSpec';
 
@@ -19,8 +18,7 @@ export type WorkerMessage = { type: 'progress'; progress: JobProgress } | { type
 const send = (message: WorkerMessage): Promise<void> => new Promise((resolve) => (process.send ? process.send(message, undefined, {}, () => resolve()) : resolve()));
 
 function stopKeepingPartials(code: number): void {
-  keepAllPartials();
-  removeOpenTemporaries();
+  leaveForNextRun();
   process.exit(code);
 }
 

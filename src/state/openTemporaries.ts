@@ -19,7 +19,7 @@ export function forgetTemporary(temp: Buffer): void {
 }
 
 /**
- * Ctrl-C or SIGTERM, as the process exits at once (beside keepAllPartials): the names of the
+ * Ctrl-C or SIGTERM, as the process exits at once (leaveForNextRun, interrupted.ts): the names of the
  * private temporaries being written go. Their descriptors are left to the exit, since a write may
  * be in flight on one; what cannot be removed now is swept by the next run into that directory.
  */

@@ -302,7 +302,7 @@ export class PartialFile {
   }
 }
 
-/** Keeps every partial file of this process (flushed, for the next run): an interrupted fcp calls it on its way out. */
+/** Keeps every partial file of this process (flushed, for the next run): an interrupted process calls it on its way out (interrupted.ts). */
 export function keepAllPartials(): void {
   for (const partial of [...open]) partial.keep();
 }
