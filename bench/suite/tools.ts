@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { NODE_FLAGS } from '../../src/nodeFlags';
 import type { DataSet } from './data';
 import { WAN_HOST_A, WAN_HOST_B, WAN_NETNS_A, WAN_NETNS_B, type Link } from './links';
 
@@ -61,8 +62,8 @@ function localTools(): Tool[] {
     { label: 'floor: the same, the writes in a worker thread', role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--threads', d.path, path.join(out, d.name)] },
     // The same calls with the least JavaScript around them: each straight to Node's fs binding (localFloor --binding).
     { label: "floor: the same calls, each straight to Node's fs binding", role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--binding', d.path, path.join(out, d.name)] },
-    // The same calls in a process that first loads fcp's code as bin/fcp does: a lower bound of fcp's shape (localFloor --in-fcp).
-    { label: "floor of fcp's shape: fcp's code loaded, then the calls straight to the binding", role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--in-fcp', '--binding', d.path, path.join(out, d.name)] },
+    // The same calls in a process that first loads fcp's code as bin/fcp does, with its Node flags: a lower bound of fcp's shape (localFloor --in-fcp).
+    { label: "floor of fcp's shape: fcp's code loaded, then the calls straight to the binding", role: 'floor', command: (d, out) => [...FLOOR_NODE, ...NODE_FLAGS, LOCAL_FLOOR, '--in-fcp', '--binding', d.path, path.join(out, d.name)] },
     // The kernel writes the copy (copy_file_range), the source read and hashed beside it (localFloor --copy-file).
     { label: 'floor: the kernel copies (fs.copyFile), the source read for its xxh64 beside it', role: 'floor', command: (d, out) => [...FLOOR_NODE, LOCAL_FLOOR, '--copy-file', d.path, path.join(out, d.name)] },
     fcp('fcp (in one process)'),

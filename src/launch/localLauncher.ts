@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { NODE_FLAGS } from '../nodeFlags';
 import { timeoutsFor } from '../timeouts';
 import { dialTcp } from './dial';
 import { serveHandOff, startFcpd } from './fcpdProcess';
@@ -39,7 +40,7 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const program = options.fcpdPath ?? path.join(packageRoot(), 'bin', 'fcpd');
-      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs, '--serve', options.partialDir, options.reuseS), '--bind', bind], {
+      const child = spawn(process.execPath, [...NODE_FLAGS, ...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs, '--serve', options.partialDir, options.reuseS), '--bind', bind], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: fcpdEnvironment(),
       });

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { NODE_FLAGS } from '../nodeFlags';
 import { shellQuote } from '../ssh/remoteCommand';
 import { PRINT_PID } from './handoff';
 import { packageRoot } from './packageRoot';
@@ -64,6 +65,9 @@ function cachedFile(version: string): string {
 const HASH_OF_F = 'h=$(sha256sum "$f" 2>/dev/null || shasum -a 256 "$f" 2>/dev/null); h=${h%% *}';
 /** The oldest Node.js fcpd runs on. */
 export const MIN_NODE_MAJOR = 20;
+
+/** Node as it runs the fcpd fcp installs or keeps in its cache (src/nodeFlags.ts). */
+const FCPD_NODE = ['node', ...NODE_FLAGS].join(' ');
 
 const NODE_20 = `command -v node >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0] < ${MIN_NODE_MAJOR}))' 2>/dev/null`;
 
@@ -136,13 +140,13 @@ export function launchCommand(
   skipPath = false,
 ): string {
   const file = cachedFile(bundle.version);
-  const installer = `echo ${SEND_BUNDLE}; exec node -e ${shellQuote(INSTALLER)} ${secretLineBytes} ${bundle.bytes.length} ${bundle.sha256} "$f" ${serve}`;
+  const installer = `echo ${SEND_BUNDLE}; exec ${FCPD_NODE} -e ${shellQuote(INSTALLER)} ${secretLineBytes} ${bundle.bytes.length} ${bundle.sha256} "$f" ${serve}`;
   return shCommand(
     [
       PRINT_PID,
       `f=${file}`,
       // Only shell builtins on this path: a host with the cache pays no extra process start.
-      `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec node -e ${shellQuote(RUN_CACHED_FCPD)} ${bundle.sha256} "$f" ${serve}; fi`,
+      `if [ -f "$f" ] && command -v node >/dev/null 2>&1; then ${HASH_OF_F}; [ "$h" = ${bundle.sha256} ] && exec ${FCPD_NODE} -e ${shellQuote(RUN_CACHED_FCPD)} ${bundle.sha256} "$f" ${serve}; fi`,
       ...(skipPath ? [] : [`command -v fcpd >/dev/null 2>&1 && exec fcpd ${serve}`]),
       `command -v node >/dev/null 2>&1 || exit ${LAUNCH_EXIT.NO_NODE}`,
       install ? installer : `${NODE_20} || exit ${LAUNCH_EXIT.NO_NODE}; exit ${LAUNCH_EXIT.NEEDS_FCPD}`,

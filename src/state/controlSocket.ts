@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FcpError } from '../errors';
+import { NODE_FLAGS } from '../nodeFlags';
 import { takePidLock } from './pidLock';
 import { isRunning } from './running';
 
@@ -137,10 +138,11 @@ function refuseLivePid(paths: BackgroundPaths, what: string): string[] {
 }
 
 /**
- * Starts `node args...` detached (its own session, output to the log, cwd the home directory)
- * and waits until `isUp` sees it answer; returns that answer and notes on a stale pid file. One
- * starter at a time (an O_EXCL lock file beside the pid file): fcp runs started at the same
- * instant wait for the one process the first of them starts, rather than each starting its own.
+ * Starts `node args...` (with fcp's Node flags, src/nodeFlags.ts) detached (its own session,
+ * output to the log, cwd the home directory) and waits until `isUp` sees it answer; returns that
+ * answer and notes on a stale pid file. One starter at a time (an O_EXCL lock file beside the pid
+ * file): fcp runs started at the same instant wait for the one process the first of them starts,
+ * rather than each starting its own.
  */
 export async function startDetached<T>(paths: BackgroundPaths, what: string, args: string[], isUp: () => Promise<T | undefined>): Promise<{ up: T; notes: string[] }> {
   const lock = `${paths.pid}${START_LOCK_SUFFIX}`;
@@ -174,7 +176,7 @@ async function spawnDetached<T>(paths: BackgroundPaths, what: string, args: stri
   // Required here: node:child_process is 2-4 ms of every fcp start that never starts a job runner.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: os.homedir() });
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...args], { detached: true, stdio: ['ignore', logFd, logFd], cwd: os.homedir() });
   fs.closeSync(logFd);
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
