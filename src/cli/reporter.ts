@@ -13,6 +13,7 @@ import { cutMiddle, formatBytes, formatDuration } from './format';
 import { DELETING_ITEM } from '../sync/compare';
 import { itemLine } from '../sync/itemize';
 
+const SLASH = 0x2f;
 /** Fewer columns than this left for the current file's name: the name is left out. */
 const MIN_NAME_COLUMNS = 12;
 /** What the summary line calls the summary's `connections` when they are not TCP connections. */
@@ -40,6 +41,12 @@ export class Reporter {
   private lastFile: Buffer | undefined;
   /** Error messages already shown per file, so the summary does not repeat them. */
   private readonly shown = new Set<string>();
+  /**
+   * The errors shown for entries other than files (a directory that could not be created), by the
+   * entry's path: what is below it and fails with the same error is not shown again, as rsync
+   * reports a failed directory once and skips its contents. The summary counts them all.
+   */
+  private readonly shownForEntry = new Map<string, string>();
 
   constructor(private readonly options: ReporterOptions) {}
 
@@ -84,11 +91,22 @@ export class Reporter {
       // With -q the error is left to the summary and the exit code; it is never shown as ok.
       if (this.options.quiet) return;
       this.shown.add(event.error.message);
+      if (this.shownAbove(event.pathBytes, event.error.message)) return;
+      if (event.type === 'entryError') this.shownForEntry.set(event.pathBytes.toString('latin1'), event.error.message);
       this.say(`${showName(event.pathBytes)}: ${event.error.message} (${event.error.code})`);
     } else if (event.type === 'file' && this.options.verbose) {
       // Only here: the digest of a small file is worked out when it is read.
       this.log(`${showName(event.pathBytes)}: ${formatBytes(event.size)} ok${event.digest ? `, digest ${event.digest}` : ''}`);
     }
+  }
+
+  /** Whether `message` was shown for an entry that `path` is below. */
+  private shownAbove(path: Buffer, message: string): boolean {
+    if (this.shownForEntry.size === 0) return false;
+    for (let slash = path.lastIndexOf(SLASH); slash > 0; slash = path.lastIndexOf(SLASH, slash - 1)) {
+      if (this.shownForEntry.get(path.toString('latin1', 0, slash)) === message) return true;
+    }
+    return false;
   }
 
   /** A sync's change: `%i name` with --itemize-changes, the name alone with -v (rsync -v's list). */

@@ -69,6 +69,11 @@ function entryPathOf(message: Message): Buffer | undefined {
   }
 }
 
+/** A directory's error as it is reported: it says that what is below it is not copied either (rsync: "Skipping any contents"). */
+function contentsNotCopied(error: FcpError): FcpError {
+  return new FcpError(error.code, `${error.message}; nothing below it is copied`, { hint: error.hint, cause: error.cause });
+}
+
 /** What the request's MODE asks of the receiver: its flags, and with BACKUP the suffix of backups. */
 export interface ReceiveMode {
   flags: number;
@@ -422,10 +427,15 @@ export class ReceiveEngine extends TransferRun {
   private checkEntry(entryPath: Buffer): void {
     const refusal = this.destination.refusal?.(this.destination.localPath(entryPath), entryPath);
     if (refusal) throw refusal;
-    if (this.failedDirectories.size === 0) return;
-    const slash = entryPath.lastIndexOf(SLASH);
-    const failure = slash < 0 ? undefined : this.failedDirectories.get(entryPath.subarray(0, slash).toString('latin1'));
+    const failure = this.directoryFailure(entryPath);
     if (failure) throw failure;
+  }
+
+  /** The error of the directory `entryPath` is in, when that directory could not be created. */
+  private directoryFailure(entryPath: Buffer): FcpError | undefined {
+    if (this.failedDirectories.size === 0) return undefined;
+    const slash = entryPath.lastIndexOf(SLASH);
+    return slash < 0 ? undefined : this.failedDirectories.get(entryPath.subarray(0, slash).toString('latin1'));
   }
 
   private createDirectory(path: Buffer, perm: number, mtimeNs: bigint): void {
@@ -443,10 +453,11 @@ export class ReceiveEngine extends TransferRun {
       if (this.sync && !this.sync.directory(path, local, { kind: 'dir', size: 0, mtimeNs, perm }, this.owner)) return;
       this.writer.createDirectory(local, perm, mtimeNs, path, this.owner);
     } catch (err) {
-      const error = fsError(err, 'create directory', local);
-      // Without its top directory nothing of the transfer can be placed: that ends the session.
-      if (path.indexOf(SLASH) < 0) throw error;
-      // Entries inside a subdirectory that could not be created fail with its error; the session goes on.
+      // Entries inside a directory that could not be created fail with its error, and the session
+      // goes on, a top-level directory's too: the other sources are copied, as rsync goes on (exit
+      // 23). Those below one that failed carry its error as it is, which the reporter shows once.
+      const inherited = this.directoryFailure(path);
+      const error = inherited !== undefined && err === inherited ? inherited : contentsNotCopied(fsError(err, 'create directory', local));
       this.failedDirectories.set(path.toString('latin1'), error);
       this.apply(this.machine.entryFailed(path, error), 0);
     }

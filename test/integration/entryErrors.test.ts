@@ -66,6 +66,33 @@ testBothLocalPaths('a symlink the receiver cannot create (a directory in its pla
   expect(errorCodes(plain.stderr)).toEqual(['FCP_ERR_IS_DIRECTORY']);
 });
 
+testBothLocalPaths('a directory that lands on a file (top-level or below): one line each, its contents not copied, the other source copied; exit 8, or 4 when nothing was', async (runFcp) => {
+  const work = temp.make('fcp-entry');
+  for (const name of ['f1', 'f2']) fileIn(path.join(work, 'src', 'sub'), name, 100);
+  fileIn(path.join(work, 'other', 'deep'), 'g', 100);
+  fileIn(path.join(work, 'other'), 'h', 100);
+  fs.mkdirSync(path.join(work, 'D', 'other'), { recursive: true });
+  fs.writeFileSync(path.join(work, 'D', 'src'), 'a file where src would land');
+  fs.writeFileSync(path.join(work, 'D', 'other', 'deep'), 'a file where other/deep would land');
+  const both = await runFcp(['-r', 'src', 'other', 'D/'], { cwd: work });
+  const what = describeRun(both);
+  expect({ exit: both.code, what }).toEqual({ exit: 8, what });
+  expect(stackLines(both.stderr)).toEqual([]);
+  // rsync reports a directory it cannot make once and skips its contents; so does fcp.
+  const lines = both.stderr.split('\n').filter(Boolean);
+  expect(lines.map((line) => line.split(':')[1]!.trim())).toEqual(['src', 'other/deep']);
+  expect(lines.every((line) => line.endsWith('it exists and is not a directory; nothing below it is copied (FCP_ERR_NOT_DIRECTORY)'))).toBe(true);
+  expect(fs.readFileSync(path.join(work, 'D', 'src'), 'utf8')).toBe('a file where src would land');
+  expect(fs.readFileSync(path.join(work, 'D', 'other', 'deep'), 'utf8')).toBe('a file where other/deep would land');
+  expect(compareTrees(path.join(work, 'other', 'h'), path.join(work, 'D', 'other', 'h'))).toEqual([]);
+  const json = summaryOf(await runFcp(['-r', '--json', 'src', 'other', 'D/'], { cwd: work }));
+  expect(json).toMatchObject({ files: 1, filesFailed: 3, entriesFailed: 3 });
+  // Only the source that cannot land: nothing copied, the failure's own exit code.
+  const alone = await runFcp(['-r', 'src', 'D/'], { cwd: work });
+  expect(alone.code).toBe(4);
+  expect(errorCodes(alone.stderr)).toEqual(['FCP_ERR_NOT_DIRECTORY']);
+});
+
 testBothLocalPaths('a FIFO in a pushed tree is skipped with a reason: exit 8, the rest copied', async (runFcp) => {
   const work = temp.make('fcp-entry');
   fileIn(path.join(work, 'src'), 'f', 20_000);

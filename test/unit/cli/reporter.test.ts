@@ -219,3 +219,32 @@ describe('the progress line and the summary line on a terminal', () => {
     }
   });
 });
+
+describe('a directory that could not be created', () => {
+  const DIR_ERROR = { code: 'FCP_ERR_NOT_DIRECTORY', message: 'cannot copy a directory onto /d/src: it exists and is not a directory; nothing below it is copied' };
+  const entryError = (name: string, error = DIR_ERROR): CopyEvent => ({ type: 'entryError', path: name, pathBytes: Buffer.from(name), error });
+  const failedFile = (name: string, error = DIR_ERROR): CopyEvent => ({ type: 'file', path: name, pathBytes: Buffer.from(name), size: 1, error });
+
+  test('is shown once: what is below it with its error is not, what fails otherwise is; --json keeps every record', () => {
+    const { r, stderr } = reporter();
+    const other = { code: 'FCP_ERR_IO', message: 'cannot read src2/x' };
+    for (const event of [entryError('src'), failedFile('src/f'), entryError('src/sub'), failedFile('src/sub/g'), failedFile('src2/x', other), failedFile('srcx/f'), failedFile('src2/y', DIR_ERROR)]) r.event(event);
+    expect(stderr.text).toBe(
+      `fcp: src: ${DIR_ERROR.message} (FCP_ERR_NOT_DIRECTORY)\n` +
+        'fcp: src2/x: cannot read src2/x (FCP_ERR_IO)\n' +
+        // Not below src (a name that only starts the same), and one below another entry: shown.
+        `fcp: srcx/f: ${DIR_ERROR.message} (FCP_ERR_NOT_DIRECTORY)\n` +
+        `fcp: src2/y: ${DIR_ERROR.message} (FCP_ERR_NOT_DIRECTORY)\n`,
+    );
+    const json = reporter({ json: true });
+    for (const event of [entryError('src'), failedFile('src/f')]) json.r.event(event);
+    expect(json.stdout.text.split('\n').filter(Boolean).map((line) => JSON.parse(line).path)).toEqual(['src', 'src/f']);
+  });
+
+  test('an entry below it that fails with an error of its own is shown', () => {
+    const { r, stderr } = reporter();
+    r.event(entryError('src'));
+    r.event(failedFile('src/f', { code: 'FCP_ERR_POLICY', message: 'refused by policy' }));
+    expect(stderr.text.split('\n').filter(Boolean)).toHaveLength(2);
+  });
+});

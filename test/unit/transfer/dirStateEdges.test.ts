@@ -122,28 +122,33 @@ test('a source file beside a directory into a destination holding that file: the
   expect(leftovers()).toEqual([]);
 });
 
-test('a landing that is a symlink to a directory at the destination is not copied through: FCP_ERR_NOT_DIRECTORY, nothing written where it points', async () => {
+test('a landing that is a symlink to a directory at the destination is not copied through: it and its file fail with FCP_ERR_NOT_DIRECTORY, nothing written where it points', async () => {
   put('src/f', 'new');
   put('elsewhere/f', 'old');
   fs.mkdirSync(at('dst'));
   fs.symlinkSync('../elsewhere', at('dst', 'src'));
-  const failure = await run(['src']).catch((err: unknown) => err);
-  expect(failure).toBeInstanceOf(FcpError);
-  expect((failure as FcpError).code).toBe('FCP_ERR_NOT_DIRECTORY');
+  const { summary } = await run(['src']);
+  expect(summary).toMatchObject({ files: 0, filesFailed: 1, entriesFailed: 1 });
+  expect(summary.errors.map((error) => error.code)).toEqual(['FCP_ERR_NOT_DIRECTORY', 'FCP_ERR_NOT_DIRECTORY']);
+  expect(summary.errors[0]!.message).toMatch(/it exists and is not a directory; nothing below it is copied$/);
   expect(fs.readlinkSync(at('dst', 'src'))).toBe('../elsewhere');
   expect(fs.readdirSync(at('elsewhere'))).toEqual(['f']);
   expect(fs.readFileSync(at('elsewhere', 'f'), 'utf8')).toBe('old');
+  expect(leftovers()).toEqual([]);
 });
 
-test('a landing that is a file at the destination (--backup): FCP_ERR_NOT_DIRECTORY, the file left as it was, nothing below written', async () => {
+test('a landing that is a file at the destination (--backup): FCP_ERR_NOT_DIRECTORY for it and what is below, the file left as it was, the other source copied', async () => {
   put('src/f', 'new');
+  put('other/g', 'g');
   put('dst/src', 'a file', 0o600);
-  const failure = await run(['src'], { backup: true }).catch((err: unknown) => err);
-  expect(failure).toBeInstanceOf(FcpError);
-  expect((failure as FcpError).code).toBe('FCP_ERR_NOT_DIRECTORY');
-  expect(fs.readdirSync(at('dst'))).toEqual(['src']);
+  const { summary } = await run(['src', 'other'], { backup: true });
+  expect(summary).toMatchObject({ files: 1, filesFailed: 1, entriesFailed: 1 });
+  expect(summary.errors.map((error) => error.code)).toEqual(['FCP_ERR_NOT_DIRECTORY', 'FCP_ERR_NOT_DIRECTORY']);
+  expect(fs.readdirSync(at('dst')).sort()).toEqual(['other', 'src']);
   expect(fs.readFileSync(at('dst', 'src'), 'utf8')).toBe('a file');
   expect(Math.floor(fs.statSync(at('dst', 'src')).mtimeMs)).toBe(OLD.getTime());
+  expectSameFile('other/g', 'dst/other/g');
+  expect(leftovers()).toEqual([]);
 });
 
 describe('syncs into a destination that holds something', () => {
@@ -252,20 +257,26 @@ function refuseMkdir(refused: string): void {
   });
 }
 
-test('a top-level directory the receiver cannot make (EACCES) ends the copy with FCP_ERR_PERMISSION, not a wait for its DIR_STATE; the one before it is whole', async () => {
+test('a top-level directory the receiver cannot make (EACCES) fails with FCP_ERR_PERMISSION, what is below it with it, and the copy goes on: the sources before and after it are whole', async () => {
   holdingDestination();
   put('a/f', 'a');
   put('b/g', 'b');
+  put('b/sub/h', 'h');
+  put('c/i', 'c');
   const refused = at('dst', 'b');
   refuseMkdir(refused);
-  // A wait for b's DIR_STATE would end in FCP_ERR_TIMEOUT (twice this 2 s limit), not this error.
-  const failure = await run(['a', 'b'], { timeout: 2 }).catch((err: unknown) => err);
+  // A wait for b's DIR_STATE would end in FCP_ERR_TIMEOUT (twice this 2 s limit).
+  const { summary, sent } = await run(['a', 'b', 'c'], { timeout: 2 });
   jest.restoreAllMocks();
-  expect(failure).toBeInstanceOf(FcpError);
-  expect((failure as FcpError).code).toBe('FCP_ERR_PERMISSION');
-  expect((failure as FcpError).message).toContain(refused);
+  expect(summary).toMatchObject({ files: 2, filesFailed: 2, entriesFailed: 2 });
+  expect(summary.errors.map((error) => error.code)).toEqual(Array(4).fill('FCP_ERR_PERMISSION'));
+  // b and everything below it carry b's one error.
+  expect(new Set(summary.errors.map((error) => error.message))).toEqual(new Set([expect.stringContaining(refused)]));
+  expect(summary.errors[0]!.message).toMatch(/; nothing below it is copied$/);
+  expect(dirStates(sent)).toEqual([[0, 'a'], [1, 'b'], [0, 'c']]);
   expectSameFile('a/f', 'dst/a/f');
-  expect(fs.readdirSync(at('dst')).sort()).toEqual(['a', 'unrelated']);
+  expectSameFile('c/i', 'dst/c/i');
+  expect(fs.readdirSync(at('dst')).sort()).toEqual(['a', 'c', 'unrelated']);
   expect(leftovers()).toEqual([]);
 });
 
