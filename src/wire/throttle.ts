@@ -6,26 +6,35 @@
  */
 import { Duplex } from 'node:stream';
 
-/** A throttled write moves at most this much at once. */
-export const THROTTLE_SLICE_BYTES = 64 * 1024;
+/**
+ * A throttled write moves at most a tenth of a second's worth at once, within these bounds. Every
+ * connection draws from one bucket, so a slice taken is a wait for all: at scp -l 256 (32 KiB/s)
+ * a 64 KiB slice held the handshake of a connection opened behind it for two seconds, past a
+ * `--timeout 2`; a tenth of a second's worth keeps what waits behind one slice short.
+ */
+export const MAX_THROTTLE_SLICE_BYTES = 64 * 1024;
+export const MIN_THROTTLE_SLICE_BYTES = 1024;
 
-/** What `throttled` draws from: how many ms to wait before `bytes` move. */
+/** What `throttled` draws from: how many ms to wait before `bytes` move, and how much to move at once. */
 export interface Limiter {
   reserve(bytes: number, now?: number): number;
+  readonly sliceBytes: number;
 }
 
-/** A token bucket: `bytesPerSecond` on average, bursts of up to a tenth of a second's worth. */
+/** A token bucket: `bytesPerSecond` on average, bursts of up to a tenth of a second's worth (a slice at least). */
 export class RateLimiter implements Limiter {
   private available: number;
   private readonly burst: number;
+  readonly sliceBytes: number;
 
   constructor(
     private readonly bytesPerSecond: number,
     /** When the bucket starts full, in ms (Date.now() by default; tests pass their own clock). */
     private last = Date.now(),
   ) {
-    // At least one full DATA frame fits a burst, so a low limit still moves whole frames.
-    this.burst = Math.max(64 * 1024, bytesPerSecond / 10);
+    const tenth = Math.floor(bytesPerSecond / 10);
+    this.sliceBytes = Math.min(MAX_THROTTLE_SLICE_BYTES, Math.max(MIN_THROTTLE_SLICE_BYTES, tenth));
+    this.burst = Math.max(this.sliceBytes, tenth);
     this.available = this.burst;
   }
 
@@ -49,6 +58,11 @@ export class Limiters implements Limiter {
     if (limiter) this.parts.push(limiter);
   }
 
+  /** The smallest of the parts' slices (the largest there is without any). */
+  get sliceBytes(): number {
+    return this.parts.reduce((slice, part) => Math.min(slice, part.sliceBytes), MAX_THROTTLE_SLICE_BYTES);
+  }
+
   reserve(bytes: number, now = Date.now()): number {
     return this.parts.reduce((wait, part) => Math.max(wait, part.reserve(bytes, now)), 0);
   }
@@ -56,20 +70,51 @@ export class Limiters implements Limiter {
 
 /** `inner` with every byte in either direction drawn from `limiter`. */
 export function throttled(inner: Duplex, limiter: Limiter): Duplex {
+  /** The next slice read, waiting for the limit. */
   let held: NodeJS.Timeout | undefined;
   /** The next slice of a write, waiting for the limit. */
   let pacing: NodeJS.Timeout | undefined;
   let wanted = true;
+  /**
+   * What was read and is not passed on yet: a chunk read (up to 64 KiB) goes on a slice at a time,
+   * as writes do, so that it does not put the shared bucket a whole chunk in debt at once.
+   */
+  let unread: Buffer | undefined;
+  let ended = false;
+  /** inner closed: outer is destroyed once what was read has been passed on. */
+  let closed = false;
+  const passOn = (): void => {
+    while (unread !== undefined && wanted && !held) {
+      const size = Math.min(unread.length, limiter.sliceBytes);
+      const slice = size === unread.length ? unread : unread.subarray(0, size);
+      unread = slice === unread ? undefined : unread.subarray(size);
+      wanted = outer.push(slice);
+      const wait = limiter.reserve(size);
+      if (wait > 0) {
+        held = setTimeout(() => {
+          held = undefined;
+          passOn();
+        }, wait);
+      }
+    }
+    if (unread !== undefined) return;
+    if (ended) {
+      ended = false;
+      outer.push(null);
+    }
+    if (closed) outer.destroy();
+    else if (wanted && !held) inner.resume();
+  };
   const outer = new Duplex({
     read() {
       wanted = true;
-      if (!held) inner.resume();
+      passOn();
     },
     write(chunk: Buffer, _encoding, callback) {
       // A frame moves in slices, each when the limit allows: a whole 1 MiB frame waiting
       // seconds under a low limit would look to the peer like a dead connection (--timeout).
       const sendFrom = (offset: number): void => {
-        const end = Math.min(chunk.length, offset + THROTTLE_SLICE_BYTES);
+        const end = Math.min(chunk.length, offset + limiter.sliceBytes);
         const slice = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
         const go = (): void => {
           if (end === chunk.length) inner.write(slice, callback);
@@ -92,18 +137,18 @@ export function throttled(inner: Duplex, limiter: Limiter): Duplex {
     },
   });
   inner.on('data', (chunk: Buffer) => {
-    wanted = outer.push(chunk);
-    const wait = limiter.reserve(chunk.length);
-    if (!wanted || wait > 0) inner.pause();
-    if (wait > 0) {
-      held = setTimeout(() => {
-        held = undefined;
-        if (wanted) inner.resume();
-      }, wait);
-    }
+    inner.pause();
+    unread = chunk;
+    passOn();
   });
-  inner.on('end', () => outer.push(null));
+  inner.on('end', () => {
+    ended = true;
+    passOn();
+  });
   inner.on('error', (error) => outer.destroy(error));
-  inner.on('close', () => outer.destroy());
+  inner.on('close', () => {
+    closed = true;
+    if (unread === undefined) outer.destroy();
+  });
   return outer;
 }

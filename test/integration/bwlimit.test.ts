@@ -41,6 +41,16 @@ test('a limit below one frame per --timeout does not look like a dead connection
   expect(compareTrees(path.join(work, 'f'), path.join(work, 'g'))).toEqual([]);
 });
 
+test('scp -l 256 (32 KiB/s) with --timeout 2 over four connections: the handshake of every connection gets through, the copy completes', async () => {
+  const work = temp.make('fcp-bwlimit');
+  makeFile(work, 'f', 160 * 1024);
+  // One bucket for all connections: a connection that opens behind a 64 KiB slice waited 2 s for its handshake.
+  const result = await runFcp(['--via-fcpd', '-n', '4', '-l', '256', '--timeout', '2', '--chunk-size', '64K', 'f', 'g'], { cwd: work });
+  const what = describeRun(result);
+  expect({ exit: result.code, what }).toEqual({ exit: 0, what });
+  expect(compareTrees(path.join(work, 'f'), path.join(work, 'g'))).toEqual([]);
+});
+
 test('-l and --bwlimit together, and rates that are not rates: usage errors', async () => {
   const work = temp.make('fcp-bwlimit');
   fs.writeFileSync(path.join(work, 'f'), 'x');

@@ -13,7 +13,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { copy } from '../../../src';
 import type { CopyOptions, CopySummary } from '../../../src/client/copy';
-import { FcpError } from '../../../src/errors';
 import { PacketType } from '../../../src/protocol/constants';
 import type { Message } from '../../../src/protocol/messages';
 import { PathFilter } from '../../../src/sync/filter';

@@ -1,7 +1,7 @@
 /** The bandwidth limit's token bucket, and a throttled stream that still carries every byte in order. */
 import { Duplex, PassThrough } from 'node:stream';
 import fc from 'fast-check';
-import { RateLimiter, THROTTLE_SLICE_BYTES, throttled } from '../../../src/wire/throttle';
+import { Limiters, MAX_THROTTLE_SLICE_BYTES, MIN_THROTTLE_SLICE_BYTES, RateLimiter, throttled } from '../../../src/wire/throttle';
 
 describe('RateLimiter', () => {
   test('lets a burst through, then makes the average rate hold', () => {
@@ -21,11 +21,32 @@ describe('RateLimiter', () => {
         let now = 0;
         for (const size of sizes) now += limiter.reserve(size, now);
         const total = sizes.reduce((a, b) => a + b, 0);
-        const burst = Math.max(64 * 1024, rate / 10);
+        const burst = Math.max(limiter.sliceBytes, rate / 10);
         // Everything past the first burst took at least its time at the rate (1 ms of rounding per reservation).
         expect(now + sizes.length).toBeGreaterThanOrEqual(((total - burst) * 1000) / rate);
       }),
     );
+  });
+});
+
+describe('slices', () => {
+  test('a tenth of a second\'s worth, from 1 KiB to 64 KiB; several limits move at the smallest slice', () => {
+    expect(new RateLimiter(32 * 1024).sliceBytes).toBe(3276);
+    expect(new RateLimiter(1024).sliceBytes).toBe(MIN_THROTTLE_SLICE_BYTES);
+    expect(new RateLimiter(100 * 1024 * 1024).sliceBytes).toBe(MAX_THROTTLE_SLICE_BYTES);
+    const both = new Limiters();
+    expect(both.sliceBytes).toBe(MAX_THROTTLE_SLICE_BYTES);
+    both.add(new RateLimiter(10 * 1024 * 1024));
+    both.add(new RateLimiter(64 * 1024));
+    expect(both.sliceBytes).toBe(6553);
+  });
+
+  test('at 32 KiB/s, what waits behind a slice taken waits a tenth of a second, not the 2 s a 64 KiB slice made it', () => {
+    const limiter = new RateLimiter(32 * 1024, 0);
+    expect(limiter.reserve(limiter.sliceBytes, 0)).toBe(0);
+    expect(limiter.reserve(limiter.sliceBytes, 0)).toBe(100);
+    // A handshake's few hundred bytes, asked for at the same moment.
+    expect(limiter.reserve(300, 0)).toBeLessThanOrEqual(110);
   });
 });
 
@@ -44,11 +65,29 @@ describe('throttled', () => {
     const [near, far] = pair(1024 * 1024);
     const first = new Promise<number>((resolve) => far.once('data', (chunk: Buffer) => resolve(chunk.length)));
     const written = new Promise((resolve) => near.write(Buffer.alloc(1024 * 1024), resolve));
-    expect(await first).toBeLessThanOrEqual(THROTTLE_SLICE_BYTES);
+    expect(await first).toBeLessThanOrEqual(new RateLimiter(1024 * 1024).sliceBytes);
     far.resume();
     await written;
     near.end();
     await new Promise((resolve) => far.on('end', resolve));
+  });
+
+  test('a large read is passed on in slices too, every byte in order, and the end after the last', async () => {
+    const rate = 4 * 1024 * 1024;
+    const [near, far] = pair(rate);
+    const chunks: number[] = [];
+    const received: Buffer[] = [];
+    near.on('data', (chunk: Buffer) => {
+      chunks.push(chunk.length);
+      received.push(chunk);
+    });
+    const ended = new Promise((resolve) => near.on('end', resolve));
+    const sent = Buffer.alloc(3 * 64 * 1024).map((_, i) => i % 253);
+    far.write(sent);
+    far.end();
+    await ended;
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(new RateLimiter(rate).sliceBytes);
+    expect(Buffer.concat(received).equals(sent)).toBe(true);
   });
 
   test('delivers every byte in order both ways, and ends', async () => {
