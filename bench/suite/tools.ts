@@ -31,10 +31,14 @@ const FCP = path.join(REPO, 'bin', 'fcp');
 const FLOOR_COPY = path.join(REPO, 'dist', 'bench', 'floorCopy.js');
 const LOCAL_FLOOR = path.join(REPO, 'dist', 'bench', 'localFloor.js');
 
-/** fcpd (of `repo`: this checkout, or BASELINE's) under GNU time, appending "user system maxRSS-KiB" to `log` when it exits. */
+/**
+ * fcpd (of `repo`: this checkout, or BASELINE's) under GNU time, appending "user system maxRSS-KiB"
+ * to `log` when it exits. bin/fcpd is run as the program it is, so that its shell line starts Node
+ * with that build's flags (src/nodeFlags.ts); it execs node, which time then measures.
+ */
 export function timedFcpd(work: string, log: string, repo = REPO): string {
   const wrapper = path.join(work, repo === REPO ? 'fcpd-timed' : 'fcpd-timed-baseline');
-  fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o ${log} -f '%U %S %M' ${NODE} ${path.join(repo, 'bin', 'fcpd')} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o ${log} -f '%U %S %M' ${path.join(repo, 'bin', 'fcpd')} "$@"\n`, { mode: 0o755 });
   return wrapper;
 }
 
