@@ -29,13 +29,20 @@ const IPERF_SECONDS = 10;
 /** wanlink's real-time (SCHED_RR) priority. */
 const WANLINK_PRIORITY = 50;
 /**
- * The WAN sshd's, inherited by every session it starts (the server side of scp, rsync, tar and
- * fcpd): that of the tools themselves (`chrt -r 50`). At normal priority the server side alone
- * waited for the other engineers' builds: fcp's remote command took 0.55 s from the exec to its
- * first line at load 2.5 and 2.1 s at load 10 (FCP_TRACE, 2026-12-05), while the floors' receivers,
- * children of the timed command, ran at real-time priority.
+ * The WAN sshd's priority is the bench's own, inherited by every session it starts (the server
+ * side of scp, rsync, tar and fcpd): real-time when the bench runs under `chrt -r N`, as the runs
+ * did until 2026-12-06, normal otherwise. At normal priority under a real-time bench the server
+ * side alone waited for the other engineers' builds: fcp's remote command took 0.55 s from the
+ * exec to its first line at load 2.5 and 2.1 s at load 10 (FCP_TRACE, 2026-12-05), while the
+ * floors' receivers, children of the timed command, ran at real-time priority. Without chrt
+ * (docs/BENCHMARKS.md, Scheduling) both sides run as users run them.
  */
-const SERVER_PRIORITY = 50;
+function ownRealtimePriority(): number | undefined {
+  const shown = execFileSync('chrt', ['-p', String(process.pid)], { encoding: 'utf8' });
+  if (!/SCHED_(RR|FIFO)/.test(shown)) return undefined;
+  const priority = /scheduling priority: (\d+)/.exec(shown)?.[1];
+  return priority === undefined ? undefined : Number(priority);
+}
 
 export interface Link {
   name: LinkName;
@@ -166,7 +173,8 @@ function wanLink(name: LinkName, work: string): Link {
     // no tool asked for, so it runs at real-time priority, above the tools it carries.
     execFileSync('chrt', ['-r', '-p', String(WANLINK_PRIORITY), fs.readFileSync(path.join(WAN_DIR, 'wanlink.pid'), 'utf8').trim()]);
     execFileSync('bash', [WAN_SCRIPT, 'sshd'], { stdio: 'ignore' });
-    execFileSync('chrt', ['-r', '-p', String(SERVER_PRIORITY), fs.readFileSync(path.join(WAN_DIR, 'sshd.pid'), 'utf8').trim()]);
+    const serverPriority = ownRealtimePriority();
+    if (serverPriority !== undefined) execFileSync('chrt', ['-r', '-p', String(serverPriority), fs.readFileSync(path.join(WAN_DIR, 'sshd.pid'), 'utf8').trim()]);
     iperf = measureIperf();
   } catch (err) {
     // The WAN is shared: a link that failed to open is not left up.
