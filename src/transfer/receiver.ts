@@ -456,8 +456,7 @@ export class ReceiveEngine extends TransferRun {
       // Entries inside a directory that could not be created fail with its error, and the session
       // goes on, a top-level directory's too: the other sources are copied, as rsync goes on (exit
       // 23). Those below one that failed carry its error as it is, which the reporter shows once.
-      const inherited = this.directoryFailure(path);
-      const error = inherited !== undefined && err === inherited ? inherited : contentsNotCopied(fsError(err, 'create directory', local));
+      const error = err instanceof FcpError && err === this.directoryFailure(path) ? err : contentsNotCopied(fsError(err, 'create directory', local));
       this.failedDirectories.set(path.toString('latin1'), error);
       this.apply(this.machine.entryFailed(path, error), 0);
     }
