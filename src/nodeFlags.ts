@@ -7,7 +7,7 @@
  * work) one fewer than the CPUs, at least one, where Node starts four whatever the machine. fcp's
  * main thread makes its small files' system calls itself, so it is what bounds a copy of many
  * files; on two CPUs, four compiler threads compiling fcp's per-file path in a fresh process took
- * their share of its core from it: 10,000 × 4 KiB copied locally in 0.318 s against 0.360 (15
+ * their share of its core from it: 10,000 × 4 KiB copied locally in 0.318 s against 0.360 (11
  * alternated runs, docs/BENCHMARKS.md "Local copies, twelfth round"). With one CPU left to them the
  * compiles finish later but no longer stop the copy. V8's flags are not changed, so the code
  * caches stay valid.
