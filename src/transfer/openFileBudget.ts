@@ -10,7 +10,7 @@
  * this process holds none, after a short backoff; only if nothing frees up for IDLE_TIMEOUT_MS
  * do the waiting transfers fail, with an error that names the limit.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { IDLE_TIMEOUT_MS } from '../timeouts';
 
@@ -19,13 +19,15 @@ const FALLBACK_LIMIT = 256;
 /** More files in flight than this buys nothing measurable (10,000 files over a 50 ms WAN). */
 const MOST = 8192;
 /**
- * Descriptors kept for what is not a file. Node holds about 20 of its own (epoll, eventfds,
- * signal pipe, stdio, the xxhash module), a session 2 to 9 sockets (control and data
- * connections), fcpd its listening socket, the daemon its log and control socket, fcp its SSH
- * connection; a daemon's concurrent sessions need more, hence an eighth of the limit, at least
- * 64. Under a tiny limit (below 128) the reserve is half of it, so files still get some.
+ * Descriptors kept for what is opened later and is not a file: a session's 2 to 9 sockets
+ * (control and data connections), fcpd's listening socket, the daemon's log and control socket,
+ * fcp's SSH connection, a walk's directories; a daemon's concurrent sessions need more, hence an
+ * eighth of the limit, at least 40. What is open when the budget is sized (Node's own 20 or so:
+ * epoll, eventfds, signal pipe, stdio, the watchdog's thread; and whatever the parent left open
+ * to this process) is counted, not guessed. Under a tiny limit the reserve is half of what is
+ * left, so files still get some.
  */
-const RESERVE_MIN = 64;
+const RESERVE_MIN = 40;
 const RESERVE_SHARE = 8;
 /** Waits before another open is tried when an open failed for want of descriptors and none is held. */
 const BACKOFF_MIN_MS = 10;
@@ -38,11 +40,15 @@ export function softLimitFrom(limits: string | undefined): number | undefined {
   return soft === 'unlimited' ? Infinity : Number(soft);
 }
 
-/** Descriptors for files under a soft limit: the limit less the reserve, at least 1, at most MOST. */
-export function budgetFor(limit: number): number {
+/**
+ * Descriptors for files under a soft limit with `open` descriptors open already: what is left less
+ * the reserve, at least 1, at most MOST.
+ */
+export function budgetFor(limit: number, open = 0): number {
   if (limit === Infinity) return MOST;
-  const reserve = Math.min(Math.ceil(limit / 2), Math.max(RESERVE_MIN, Math.ceil(limit / RESERVE_SHARE)));
-  return Math.max(1, Math.min(MOST, limit - reserve));
+  const left = limit - open;
+  const reserve = Math.min(Math.ceil(left / 2), Math.max(RESERVE_MIN, Math.ceil(limit / RESERVE_SHARE)));
+  return Math.max(1, Math.min(MOST, left - reserve));
 }
 
 /** True for an error (or an FcpError caused by one) that says the process or system is out of descriptors. */
@@ -244,11 +250,16 @@ export class DescriptorLine {
 
 let processBudget: OpenFileBudget | undefined;
 
-/** This process's budget, sized once from its soft limit (/proc/self/limits). */
+/**
+ * This process's budget, sized once from its soft limit (/proc/self/limits) and the descriptors
+ * it holds then (/proc/self/fd): a parent that leaves 30 of its own open to fcp under a limit of
+ * 64 left too few for a budget sized from the limit alone, and the two engines of a copy in one
+ * process each held half of descriptors that were not there (a 30 s stall, then FCP_ERR_IO).
+ */
 export function openFileBudget(): OpenFileBudget {
   if (!processBudget) {
     const limit = softLimitFrom(readLimits()) ?? FALLBACK_LIMIT;
-    processBudget = new OpenFileBudget(budgetFor(limit), limit);
+    processBudget = new OpenFileBudget(budgetFor(limit, openDescriptors()), limit);
   }
   return processBudget;
 }
@@ -262,6 +273,16 @@ export function halvesOfProcessBudget(): [OpenFileBudget, OpenFileBudget] {
   const whole = openFileBudget();
   const half = (): OpenFileBudget => new OpenFileBudget(Math.max(1, Math.floor(whole.size / 2)), whole.limit);
   return [half(), half()];
+}
+
+/** Descriptors this process holds now, 0 where /proc/self/fd cannot be read (not Linux). */
+function openDescriptors(): number {
+  try {
+    // Less the one readdirSync holds on /proc/self/fd while it reads it.
+    return Math.max(0, readdirSync('/proc/self/fd').length - 1);
+  } catch {
+    return 0;
+  }
 }
 
 function readLimits(): string | undefined {

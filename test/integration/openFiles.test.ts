@@ -2,7 +2,9 @@
  * fcp (a local copy in one process, and with the fcpd it starts) under small open-file limits (`ulimit -n`): a
  * process's transfers share one budget of descriptors below its limit, so files wait for a
  * descriptor instead of failing with EMFILE (as 1,269 of 1,500 did at 256 before), and nothing
- * crashes. Both sides run under the limit here; test/integration/ssh/openFiles.test.ts has a
+ * crashes. The budget is what the limit leaves beside the descriptors open when it is sized: a
+ * parent that leaves 28 of its own open under a limit of 64 stalled the copy for 30 s and failed it
+ * (FCP_ERR_IO) when it was sized from the limit alone. Both sides run under the limit here; test/integration/ssh/openFiles.test.ts has a
  * limited fcpd facing an unlimited fcp, pulls, and a standing daemon.
  */
 import * as path from 'node:path';
@@ -28,10 +30,17 @@ afterAll(() => {
 });
 
 // In one process the two engines share fcp's limit; --via-fcpd puts each under its own.
-const CASES = [256, 64].flatMap((openFiles) => LOCAL_PATHS.map(([label, option]) => [openFiles, label, option] as const));
-test.each(CASES)('3,000 files copied under ulimit -n %i (%s) arrive complete', async (openFiles, _label, option) => {
+const LIMITS: [openFiles: number, inherited: number][] = [
+  [256, 0],
+  [64, 0],
+  [64, 28],
+];
+const CASES = LIMITS.flatMap(([openFiles, inherited]) => LOCAL_PATHS.map(([label, option]) => [openFiles, inherited, label, option] as const));
+test.each(CASES)('3,000 files copied under ulimit -n %i, %i descriptors left open by the parent (%s), arrive complete', async (openFiles, inherited, _label, option) => {
   const dst = path.join(temp.make('fcp-openfiles-dst'), 'copy');
-  const run = await runNode(LIMITED, [FCP_BIN, ...option, '-r', `${source}/`, dst], { env: { FCP_TEST_OPEN_FILES: String(openFiles) } });
+  const env = { FCP_TEST_OPEN_FILES: String(openFiles), FCP_TEST_INHERITED_FILES: String(inherited) };
+  // Past the budget's 30 s stall, so that a copy out of descriptors shows its error rather than a kill.
+  const run = await runNode(LIMITED, [FCP_BIN, ...option, '-r', `${source}/`, dst], { env, timeoutMs: 50_000 });
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
   expect(compareTrees(source, dst)).toEqual([]);
 });
