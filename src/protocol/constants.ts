@@ -197,8 +197,8 @@ export const MoreFeature = {
   DEST_EMPTY: 0x8,
   /**
    * With DEST_STATE: after DEST_STATE(1) the receiver answers each top-level directory with
-   * DIR_STATE, whether it made it now (nothing was there), so that the sender sends the small files
-   * below a new one inline all the same (PROTOCOL.md §7.4).
+   * DIR_STATE, whether nothing is below it (made now, or found empty), so that the sender sends the
+   * small files below a new one inline all the same (PROTOCOL.md §7.4).
    */
   DIR_STATE: 0x10,
 } as const;

@@ -158,8 +158,8 @@ export interface FilesFromMessage { type: P['FILES_FROM']; recursive: number; pa
 export interface DestStateMessage { type: P['DEST_STATE']; holds: number }
 /**
  * R→S, control (more feature DIR_STATE), after the receiver's DEST_STATE(1): one for each
- * top-level DIR_INFO, in their order, once the directory is placed: holds 0 when the receiver
- * made it now (nothing was there), 1 otherwise.
+ * top-level DIR_INFO, in their order, once the directory is placed: holds 0 when nothing is below
+ * it (the receiver made it now, or found it empty), 1 otherwise.
  */
 export interface DirStateMessage { type: P['DIR_STATE']; holds: number; path: Buffer }
 /**

@@ -11,8 +11,8 @@
  * writeTimeoutMs. The synchronous calls run under onDisk (src/diskWatch.ts): should one never
  * return (a hung mount), the stall watchdog of fcp and fcpd names it and ends the run.
  */
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, opendirSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
+import type { BigIntStats, Dir } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { futimesBound, openBound, writeAt } from './boundFs';
@@ -268,7 +268,7 @@ export class FileWriter {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, 'create directory', path);
       // Announced twice (two sources' contents into one destination): the second brings files onto the first's.
-      this.newDirectories.delete(key);
+      const announcedBefore = this.newDirectories.delete(key);
       this.askedPath = undefined;
       const existing = attempt('inspect', path, () => lstatSync(path));
       if (!existing.isDirectory()) {
@@ -277,6 +277,8 @@ export class FileWriter {
         });
       }
       attempt('make writable', path, () => chmodSync(path, (existing.mode & 0o7777) | 0o700));
+      // A directory made empty beforehand (mkdir -p dest/dir, then the copy) holds nothing to compare with either.
+      made = !announcedBefore && isEmptyDirectory(path);
     }
     if (owner) {
       attempt('change the owner of', path, () => lchownSync(path, owner.uid, owner.gid));
@@ -673,6 +675,19 @@ export class FileWriter {
  */
 export function isSameFile(existing: BigIntStats, size: number, mtimeNs: bigint): boolean {
   return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
+}
+
+/** Whether the directory `path` holds no entry (one getdents); false when it cannot be read. */
+function isEmptyDirectory(path: Buffer): boolean {
+  let dir: Dir | undefined;
+  try {
+    dir = opendirSync(path);
+    return dir.readSync() === null;
+  } catch {
+    return false;
+  } finally {
+    dir?.closeSync();
+  }
 }
 
 /** keepIfSame's work: true when `final` is that file already (its mode set to `perm`). */

@@ -116,6 +116,27 @@ test('into a destination that holds something else, a new top-level directory ge
   expect(fs.readFileSync(path.join(work, 'dst', 'unrelated'), 'utf8')).toBe('x');
 });
 
+test('a top-level directory that is there and empty (mkdir -p dst/src, then the copy) gets its small files inline (DIR_STATE 0)', async () => {
+  makeTree();
+  fs.mkdirSync(path.join(work, 'dst', 'src'));
+  const first = await copyTree();
+  expect(first.sent.filter((m) => m.type === PacketType.DEST_STATE)).toEqual([{ type: PacketType.DEST_STATE, holds: 1 }]);
+  expect(dirStates(first.sent)).toEqual([[0, 'src']]);
+  expect(count(first.sent, PacketType.FILE_INLINE)).toBe(SMALL_FILES);
+  expect(count(first.sent, PacketType.FILE_INFO)).toBe(0);
+  expectSameTree();
+});
+
+test('a top-level directory that holds only an empty directory is not empty: its files are announced (DIR_STATE 1)', async () => {
+  makeTree();
+  fs.mkdirSync(path.join(work, 'dst', 'src', 'd0'), { recursive: true });
+  const first = await copyTree();
+  expect(dirStates(first.sent)).toEqual([[1, 'src']]);
+  expect(count(first.sent, PacketType.FILE_INLINE)).toBe(0);
+  expect(count(first.sent, PacketType.FILE_INFO)).toBe(SMALL_FILES);
+  expectSameTree();
+});
+
 test('two top-level directories, one there already and one new: FILE_INFO (and FILE_SAME) below the first, inline below the second', async () => {
   makeTree();
   await copyTree();

@@ -135,6 +135,24 @@ describe('small files in a directory the writer made', () => {
     expect(fs.readdirSync(path.join(dir, 'old'))).toEqual(['f']);
   });
 
+  test('in an empty directory that was there are created under their final name too; one whose name is taken meanwhile replaces it through a temporary', async () => {
+    const writer = new FileWriter(await loadXxhash(), () => undefined);
+    fs.mkdirSync(path.join(dir, 'empty'), { mode: 0o500 });
+    writer.createDirectory(Buffer.from(path.join(dir, 'empty')), 0o755, mtimeNs, Buffer.from('empty'));
+    expect(writer.madeDirectory(Buffer.from(path.join(dir, 'empty')))).toBe(true);
+    expect(writer.inNewDirectory(Buffer.from(path.join(dir, 'empty', 'f')))).toBe(true);
+    // Made writable for the copy, as any directory that was there.
+    expect(fs.statSync(path.join(dir, 'empty')).mode & 0o700).toBe(0o700);
+    fs.writeFileSync(path.join(dir, 'empty', 'taken'), 'someone else');
+    const rename = renames();
+    write(writer, 'empty/f', 'new');
+    expect(rename).not.toHaveBeenCalled();
+    write(writer, 'empty/taken', 'ours');
+    expect(rename).toHaveBeenCalledTimes(1);
+    expect(fs.readdirSync(path.join(dir, 'empty')).sort()).toEqual(['f', 'taken']);
+    expect(fs.readFileSync(path.join(dir, 'empty', 'taken'), 'utf8')).toBe('ours');
+  });
+
   const asRoot = process.getuid?.() === 0 ? test : test.skip;
   asRoot("as root, get no fchown when they belong to this process's user and the group the directory gives them", async () => {
     const writer = new FileWriter(await loadXxhash(), () => undefined);
