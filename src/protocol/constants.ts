@@ -48,6 +48,8 @@ export const PacketType = {
   HOLE: 0x2d,
   FILES_FROM: 0x2e,
   DIR_STATE: 0x2f,
+  FILE_WANT: 0x30,
+  FILE_WHOLE: 0x32,
   DEST_STATE: 0x31,
   NEW_SIG: 0x33,
   TWO_WAY: 0x34,
@@ -201,8 +203,14 @@ export const MoreFeature = {
    * small files below a new one inline all the same (PROTOCOL.md §7.4).
    */
   DIR_STATE: 0x10,
+  /**
+   * With INLINE: the receiver may answer the FILE_INFO of a small file it does not hold with
+   * FILE_WANT, and the sender sends the file whole on the control connection (FILE_WHOLE) rather
+   * than through FILE_READY, DATA and FILE_DONE (PROTOCOL.md §7.4).
+   */
+  FILE_WANT: 0x20,
 } as const;
-export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE;
+export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -262,8 +270,12 @@ export const INLINE_MAX = 16 * 1024;
 /** FILE_INLINE's fileId, perm, mtimeNs, hash and the path's length: the bytes before the path. */
 export const INLINE_HEAD = 4 + 2 + 8 + 8 + 2;
 
-/** FILE_OK's payload: its fileId (u32). */
+/** FILE_OK's payload: its fileId (u32), as FILE_READY's, FILE_SAME's and FILE_WANT's. */
 export const FILE_OK_LENGTH = 4;
+/** FILE_INFO's fileId, perm, size, mtimeNs and digest: the bytes before the path. */
+export const FILE_INFO_HEAD = 4 + 2 + 8 + 8 + DIGEST_SIZE;
+/** FILE_WHOLE's fileId and hash: the bytes before the data. */
+export const FILE_WHOLE_HEAD = 4 + 8;
 
 /**
  * What a BATCH may carry on the control connection: its messages once the transfer runs. Entry:
@@ -291,6 +303,8 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_ERROR,
   PacketType.KEEPALIVE,
   PacketType.FILE_INLINE,
+  PacketType.FILE_WANT,
+  PacketType.FILE_WHOLE,
   PacketType.ENTRY_ERROR,
   PacketType.HARDLINK,
   PacketType.OWNER,

@@ -207,6 +207,8 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.FILES_FROM]: [f('recursive', 'u8', { max: 1 }), f('paths', 'data', { min: 1, max: MAX_FILES_FROM_BYTES })],
   [PacketType.DEST_STATE]: [f('holds', 'u8', { max: 1 })],
   [PacketType.DIR_STATE]: [f('holds', 'u8', { max: 1 }), f('path', 'entryPath')],
+  [PacketType.FILE_WANT]: [f('fileId', 'u32')],
+  [PacketType.FILE_WHOLE]: [f('fileId', 'u32'), f('hash', 'u64'), f('data', 'data', { min: 0, max: INLINE_MAX })],
   [PacketType.TWO_WAY]: [f('op', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
   [PacketType.TWO_WAY_SIDE]: [f('event', 'u8', { min: 1, max: 4 }), ...TWO_WAY_FIELDS],
   [PacketType.TWO_WAY_MOVE]: [f('kind', 'u8', { min: 1, max: 4 }), f('from', 'entryPathPrefixed'), f('to', 'entryPath')],

@@ -163,6 +163,13 @@ export interface DestStateMessage { type: P['DEST_STATE']; holds: number }
  */
 export interface DirStateMessage { type: P['DIR_STATE']; holds: number; path: Buffer }
 /**
+ * R→S, control (more feature FILE_WANT): instead of FILE_READY, the receiver asks for a small file
+ * it announced with FILE_INFO and does not hold to come whole, as FILE_WHOLE.
+ */
+export interface FileWantMessage { type: P['FILE_WANT']; fileId: number }
+/** S→R, control (more feature FILE_WANT): the answer to FILE_WANT, the whole file; hash is the xxh64 of data. */
+export interface FileWholeMessage { type: P['FILE_WHOLE']; fileId: number; hash: bigint; data: Buffer }
+/**
  * C→S, control, between HELLO and PARAMS: a client of fcpd's daemon access (fcp://) logs in as
  * `user`; AUTH then proves the key derived from that user's token (PROTOCOL.md §5.4).
  */
@@ -239,6 +246,8 @@ export type Message =
   | SyncMessage
   | DestStateMessage
   | DirStateMessage
+  | FileWantMessage
+  | FileWholeMessage
   | ItemMessage
   | FilterRulesMessage
   | LoginMessage

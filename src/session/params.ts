@@ -232,11 +232,21 @@ export function directoryStateAgreed(params: ParamsMessage): boolean {
 }
 
 /**
- * A transfer's offer, where it offers DEST_STATE: with more feature DIR_STATE, and with DEST_EMPTY
- * when it is a pull into a destination that holds nothing (`pullIntoEmpty`).
+ * More feature FILE_WANT (PROTOCOL.md §7.4): the receiver may ask for a small file it announced
+ * with FILE_INFO to come whole (FILE_WANT, FILE_WHOLE) in place of FILE_READY, DATA and FILE_DONE.
+ */
+export function fileWantAgreed(params: ParamsMessage): boolean {
+  return (params.features & Feature.INLINE) !== 0 && ((params.moreFeatures ?? 0) & MoreFeature.FILE_WANT) !== 0;
+}
+
+/**
+ * A transfer's offer: with more feature FILE_WANT where it offers INLINE; where it offers
+ * DEST_STATE, with DIR_STATE, and with DEST_EMPTY when it is a pull into a destination that holds
+ * nothing (`pullIntoEmpty`).
  */
 export function transferOffer(offer: ParamsMessage, pullIntoEmpty: boolean): ParamsMessage {
-  if ((offer.features & Feature.DEST_STATE) === 0) return offer;
-  const more = MoreFeature.DIR_STATE | (pullIntoEmpty ? MoreFeature.DEST_EMPTY : 0);
-  return { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | more) >>> 0 };
+  const inline = (offer.features & Feature.INLINE) !== 0 ? MoreFeature.FILE_WANT : 0;
+  const landing = (offer.features & Feature.DEST_STATE) === 0 ? 0 : MoreFeature.DIR_STATE | (pullIntoEmpty ? MoreFeature.DEST_EMPTY : 0);
+  const more = inline | landing;
+  return more === 0 ? offer : { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | more) >>> 0 };
 }

@@ -16,7 +16,7 @@
  */
 import { FcpError, wireFromCode } from '../errors';
 import { showName } from '../showName';
-import { DATA_FRAME_BYTES, DATA_UNIT, DELTA_MAX_BLOCK, DIGEST_SIZE, FollowEvent, HASH_SIZE, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
+import { DATA_FRAME_BYTES, DATA_UNIT, DELTA_MAX_BLOCK, DIGEST_SIZE, FollowEvent, HASH_SIZE, INLINE_MAX, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
 import type {
   ChunkKeptMessage,
   ChunksHeldMessage,
@@ -33,6 +33,8 @@ import type {
   FileOkMessage,
   FileReadyMessage,
   FileSameMessage,
+  FileWantMessage,
+  FileWholeMessage,
   HardlinkMessage,
   HoleMessage,
   Message,
@@ -129,8 +131,14 @@ export interface WriteFileAction {
   hash: bigint;
   data: Buffer;
 }
-/** Receiver: rename the verified file into place, apply mode and mtime, then call fileCommitted. */
 /**
+ * Receiver (more feature FILE_WANT): the small file it asked for whole came (FILE_WHOLE). Check data
+ * against hash and write it as a FILE_INLINE's, with the path, mode, mtime and owner of its
+ * FILE_INFO, then call fileCommitted or fileFailed.
+ */
+export interface WriteWantedAction { type: 'writeWanted'; fileId: number; hash: bigint; data: Buffer }
+/**
+ * Receiver: rename the verified file into place, apply mode and mtime, then call fileCommitted.
  * `signature`: feature SIG_CACHE, the new file's blocks as the sender cut it (NEW_SIG), covering
  * it whole: what the owner keeps in its signature cache once the file is in place.
  */
@@ -147,6 +155,8 @@ export interface FinishAction { type: 'finish' }
  * version of the file (DELTA_SIG, feature DELTA), in order: the file is sent as a delta against them.
  */
 export interface SendFileAction { type: 'sendFile'; fileId: number; claimed: ReadonlySet<number> | undefined; signature: readonly SignedBlock[] | undefined }
+/** Sender (more feature FILE_WANT): FILE_WANT came; read the file whole and send wholeMessage's FILE_WHOLE, or call fileFailed. */
+export interface SendWholeAction { type: 'sendWhole'; fileId: number }
 /**
  * Sender (feature DELTA): the first DELTA_SIG of a file came: the receiver is reading its old
  * version and describes it as it goes, so the file may be cut into blocks meanwhile (sendFile,
@@ -218,6 +228,7 @@ export type ReceiverAction =
   | CreateFileAction
   | WriteChunkAction
   | WriteFileAction
+  | WriteWantedAction
   | CommitFileAction
   | DiscardFileAction
   | FinishAction
@@ -234,6 +245,7 @@ export type SenderAction =
   | SendAction
   | FailAction
   | SendFileAction
+  | SendWholeAction
   | SignatureStartedAction
   | ResendChunkAction
   | ChunksAckedAction
@@ -501,8 +513,10 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly chunkSize: number;
   private readonly files = new FileIdMap<IncomingFile>();
   private readonly failedFiles = new Map<number, FailedFile>();
-  /** FILE_INLINE files the owner is writing: their sizes by file_id. */
+  /** FILE_INLINE files, and FILE_WHOLE ones, the owner is writing: their sizes by file_id. */
   private readonly inlineFiles = new FileIdMap<number>();
+  /** Files asked for whole (FILE_WANT) whose FILE_WHOLE has not come: their sizes by file_id. */
+  private readonly wantedFiles = new FileIdMap<number>();
   /**
    * Files answered with FILE_SAME: a FILE_ERROR of the sender's that crossed the answer is dropped.
    * Runs of ids, not one record per file: a rerun answers a whole tree so.
@@ -543,9 +557,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly sparse: boolean;
   /** The session negotiated STREAM: FILE_COUNT may come again, for files the sender walked since. */
   private readonly stream: boolean;
+  /** The session negotiated more feature FILE_WANT: a small file may be asked for whole (FILE_WANT), and come as FILE_WHOLE. */
+  readonly fileWant: boolean;
 
-  /** hardLinks, owners, reconnect, resume, delta, sigCache, deltaEarly, follow, sparse, stream: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE, DELTA_EARLY, FOLLOW, SPARSE, STREAM. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean }) {
+  /** hardLinks, owners, reconnect, resume, delta, sigCache, deltaEarly, follow, sparse, stream, fileWant: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE, DELTA_EARLY, FOLLOW, SPARSE, STREAM, FILE_WANT. */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean; fileWant?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -559,6 +575,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.follow = opts.follow ? new FollowLedger() : undefined;
     this.sparse = opts.sparse ?? false;
     this.stream = opts.stream ?? false;
+    this.fileWant = opts.fileWant ?? false;
   }
 
   /**
@@ -630,6 +647,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.FILE_DONE:
         if (started && onControl) return this.onFileDone(message);
+        break;
+      case PacketType.FILE_WHOLE:
+        if (started && onControl && this.fileWant) return this.onFileWhole(message);
         break;
       case PacketType.FILE_ERROR:
         if (started && onControl) return this.onFileError(message);
@@ -720,7 +740,20 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   /** Records held of files that are not failed: those in flight, and the runs of FILE_SAME answers. Settled files hold none each (a test seam). */
   get fileRecords(): number {
-    return this.files.size + this.inlineFiles.size + this.sameFiles.runs;
+    return this.files.size + this.inlineFiles.size + this.wantedFiles.size + this.sameFiles.runs;
+  }
+
+  /**
+   * Instead of creating it (more feature FILE_WANT): `fileId`, a small file the destination does not
+   * hold, is asked for whole (FILE_WANT); FILE_WHOLE brings it, to be written as a FILE_INLINE's.
+   */
+  fileWanted(fileId: number): readonly ReceiverAction[] {
+    if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
+    const file = this.files.get(fileId);
+    if (!this.fileWant || file?.state !== 'ANNOUNCED' || file.size > INLINE_MAX) throw internalError(`fileWanted(file_id ${fileId}) for a file that cannot be asked for whole`);
+    this.files.delete(fileId);
+    this.wantedFiles.set(fileId, file.size);
+    return [send({ type: PacketType.FILE_WANT, fileId })];
   }
 
   /**
@@ -962,6 +995,12 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   private onFileError(message: FileErrorMessage): readonly ReceiverAction[] {
     const file = this.files.get(message.fileId);
+    const wantedSize = file === undefined ? this.wantedFiles.get(message.fileId) : undefined;
+    if (wantedSize !== undefined) {
+      // The sender could not read a file asked for whole: nothing of it was created here.
+      this.wantedFiles.delete(message.fileId);
+      return this.settleFailed(message.fileId, wantedSize, false, false, peerError(message, this.peerName), false);
+    }
     if (file === undefined) {
       const crossed = this.failedFiles.has(message.fileId) || this.sameFiles.has(message.fileId);
       return crossed ? NO_ACTIONS : this.fail(this.notInProgress('FILE_ERROR', message.fileId));
@@ -969,6 +1008,20 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     // The sender had read every byte when it sent FILE_DONE: nothing of its own can fail after it.
     if (file.doneDigest !== undefined) return this.fail(protocolError(`FILE_ERROR after FILE_DONE for ${describe(file)}`));
     return this.failFile(file, peerError(message, this.peerName), false);
+  }
+
+  /** More feature FILE_WANT: the small file this side asked for whole. */
+  private onFileWhole(message: FileWholeMessage): readonly ReceiverAction[] {
+    const { fileId, hash, data } = message;
+    const size = this.wantedFiles.get(fileId);
+    if (size === undefined) {
+      const file = this.files.get(fileId);
+      return this.fail(file ? protocolError(`FILE_WHOLE for ${describe(file)}, which this side did not ask for whole`) : this.notInProgress('FILE_WHOLE', fileId));
+    }
+    if (data.length !== size) return this.fail(protocolError(`FILE_WHOLE for file_id ${fileId} carries ${data.length} bytes, where its FILE_INFO said ${size}`));
+    this.wantedFiles.delete(fileId);
+    this.inlineFiles.set(fileId, size);
+    return [{ type: 'writeWanted', fileId, hash, data }];
   }
 
   /**
@@ -1234,14 +1287,22 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
 // ─── Sender ──────────────────────────────────────────────────────────────────────────────────
 
+/** A file the receiver asked for whole (more feature FILE_WANT). */
+function wanted(file: OutgoingFile): boolean {
+  return file.state === 'WANTED' || file.state === 'WHOLE';
+}
+
 /** IDLE → ANNOUNCING (after start) → DONE_SENT (after finish) → CLOSED (the receiver's DONE). */
 type SenderState = 'IDLE' | 'ANNOUNCING' | 'DONE_SENT' | 'CLOSED';
 
 /** A file announced with FILE_INFO and not yet OK or FAILED. */
 interface OutgoingFile {
   readonly size: number;
-  /** ANNOUNCED: FILE_INFO sent; READY: FILE_READY came; SENT: FILE_DONE sent. */
-  state: 'ANNOUNCED' | 'READY' | 'SENT';
+  /**
+   * ANNOUNCED: FILE_INFO sent; READY: FILE_READY came; SENT: FILE_DONE sent; WANTED: FILE_WANT
+   * came (more feature FILE_WANT), the owner reads it whole; WHOLE: FILE_WHOLE sent.
+   */
+  state: 'ANNOUNCED' | 'READY' | 'SENT' | 'WANTED' | 'WHOLE';
   /** RESENDs received by chunk index; created at the first RESEND. */
   resends: Map<number, number> | undefined;
   /** Chunks the receiver holds (CHUNKS_HELD) and their hashes, not yet read; created at the first CHUNKS_HELD. */
@@ -1290,8 +1351,10 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly dirState: boolean;
   /** Top-level directories announced whose DIR_STATE may come and has not, in their order. */
   private readonly landingsUnanswered: Buffer[] = [];
+  /** More feature FILE_WANT: the receiver may ask for a small announced file whole (FILE_WANT). */
+  private readonly fileWant: boolean;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; dirState?: boolean; stream?: boolean }) {
+  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; dirState?: boolean; stream?: boolean; fileWant?: boolean }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
     this.dirState = this.destState && opts.dirState === true;
@@ -1305,6 +1368,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.resume = opts.resume ?? false;
     this.delta = opts.delta ?? false;
     this.deltaEarly = this.delta && opts.deltaEarly === true;
+    this.fileWant = opts.fileWant ?? false;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -1408,6 +1472,18 @@ export class TransferSender extends TransferMachine<SenderState> {
     return this.recordAnnouncement(size);
   }
 
+  /**
+   * The file FILE_WANT asked for, read whole (`hash` its xxh64): its FILE_WHOLE, or undefined once
+   * FAILED, for an owner that sends it at once, as inlineMessage.
+   */
+  wholeMessage(fileId: number, data: Buffer, hash: bigint): FileWholeMessage | undefined {
+    if (this.state === 'FAILED') return undefined;
+    const file = this.files.get(fileId);
+    if (file?.state !== 'WANTED' || data.length !== file.size) throw internalError(`wholeMessage(file_id ${fileId}) for a file not asked for whole, or of another size`);
+    file.state = 'WHOLE';
+    return { type: PacketType.FILE_WHOLE, fileId, hash, data };
+  }
+
   /** Every chunk of the file was sent; digest is its whole-file digest. */
   fileSent(fileId: number, digest: Buffer): readonly SenderAction[] {
     if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
@@ -1439,7 +1515,7 @@ export class TransferSender extends TransferMachine<SenderState> {
   fileFailed(fileId: number, error: FcpError): readonly SenderAction[] {
     if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
     const file = this.files.get(fileId);
-    if (file === undefined || file.state === 'SENT') {
+    if (file === undefined || file.state === 'SENT' || file.state === 'WHOLE') {
       throw internalError(`fileFailed(file_id ${fileId}) for a file that is not being read`);
     }
     this.settleFailed(fileId);
@@ -1494,6 +1570,9 @@ export class TransferSender extends TransferMachine<SenderState> {
     switch (message.type) {
       case PacketType.FILE_READY:
         if (exchanging) return this.onFileReady(message);
+        break;
+      case PacketType.FILE_WANT:
+        if (exchanging && this.fileWant) return this.onFileWant(message);
         break;
       case PacketType.RESEND:
         if (exchanging) return this.onResend(message);
@@ -1577,7 +1656,18 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (this.failedFiles.has(fileId)) return NO_ACTIONS;
     if (this.inlineFiles.has(fileId)) return this.fail(protocolError(`FILE_READY for file_id ${fileId}, which was sent inline`));
     if (file === undefined) return this.fail(this.notInProgress('FILE_READY', fileId));
-    return this.fail(protocolError(`FILE_READY twice for file_id ${fileId}`));
+    return this.fail(protocolError(wanted(file) ? `FILE_READY for file_id ${fileId}, which was asked for whole` : `FILE_READY twice for file_id ${fileId}`));
+  }
+
+  /** More feature FILE_WANT: the receiver asks for a small file it does not hold to come whole. */
+  private onFileWant(message: FileWantMessage): readonly SenderAction[] {
+    const { fileId } = message;
+    const file = this.announcedFile('FILE_WANT', fileId);
+    if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
+    if (file.size > INLINE_MAX) return this.fail(protocolError(`FILE_WANT for file_id ${fileId} of ${file.size} bytes: only files of at most ${INLINE_MAX} come whole`));
+    if (file.claims || file.signature) return this.fail(protocolError(`FILE_WANT for file_id ${fileId}, which the receiver described already (CHUNKS_HELD or DELTA_SIG)`));
+    file.state = 'WANTED';
+    return [{ type: 'sendWhole', fileId }];
   }
 
   /** A file announced with FILE_INFO and not ready yet, for a message that may come only then; else the failure. */
@@ -1587,7 +1677,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     if (this.failedFiles.has(fileId)) return undefined;
     if (this.inlineFiles.has(fileId)) return this.fail(protocolError(`${what} for file_id ${fileId}, which was sent inline`));
     if (file === undefined) return this.fail(this.notInProgress(what, fileId));
-    return this.fail(protocolError(`${what} for file_id ${fileId}, which is ready`));
+    return this.fail(protocolError(`${what} for file_id ${fileId}, which ${wanted(file) ? 'was asked for whole' : 'is ready'}`));
   }
 
   /** The receiver holds these chunks of a file it has not answered FILE_READY for yet. */
@@ -1635,6 +1725,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     const file = this.files.get(fileId);
     if (file === undefined) return this.fail(this.notInProgress('RESEND', fileId));
     if (file.state === 'ANNOUNCED' && !(this.deltaEarly && file.signature)) return this.fail(protocolError(`RESEND for file_id ${fileId}, which is not ready`));
+    if (wanted(file)) return this.fail(protocolError(`RESEND for file_id ${fileId}, which was asked for whole`));
     const offset = seq * DATA_UNIT;
     const chunkLength = chunkLengthAt(offset, file.size, this.chunkSize);
     if (chunkLength === 0 || length !== chunkLength) {
@@ -1661,8 +1752,8 @@ export class TransferSender extends TransferMachine<SenderState> {
     const inlineSize = this.inlineFiles.get(fileId);
     if (inlineSize !== undefined) return this.settledOk(fileId, inlineSize);
     const file = this.files.get(fileId);
-    if (file?.state !== 'SENT') {
-      if (file !== undefined) return this.fail(protocolError(`FILE_OK for file_id ${fileId} before its FILE_DONE`));
+    if (file?.state !== 'SENT' && file?.state !== 'WHOLE') {
+      if (file !== undefined) return this.fail(protocolError(`FILE_OK for file_id ${fileId} before its ${wanted(file) ? 'FILE_WHOLE' : 'FILE_DONE'}`));
       const failed = this.failedFiles.has(fileId);
       return this.fail(failed ? protocolError(`FILE_OK for file_id ${fileId}, which failed`) : this.notInProgress('FILE_OK', fileId));
     }

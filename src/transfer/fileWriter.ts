@@ -504,6 +504,8 @@ export class FileWriter {
         throw fsError(err, 'write', final);
       }
       commit(file, perm, mtimeNs, this.backupSuffix);
+      // Sent whole into a directory that was there (FILE_WANT): an earlier run's part file of it is of no use now.
+      this.orphans.dropPartOf(final);
     } finally {
       leaveDisk(outer);
     }

@@ -7,7 +7,7 @@
  * stays bounded whatever the file sizes; TCP then slows the sender down.
  */
 import { FcpError } from '../errors';
-import { DATA_UNIT, Feature, FollowEvent, ModeFlag, PacketType } from '../protocol/constants';
+import { DATA_UNIT, Feature, FollowEvent, INLINE_MAX, ModeFlag, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
 import { RECEIVE_PAUSE_AT, RECEIVE_RESUME_AT } from '../session/buffering';
 import type { EntryScope } from '../session/entryScope';
@@ -15,7 +15,7 @@ import { FileIdMap } from '../session/fileIds';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
-import { directoryStateAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed } from '../session/params';
 import { Destination, holdsEntries } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
@@ -183,6 +183,7 @@ export class ReceiveEngine extends TransferRun {
       follow: (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0,
       sparse: (link.params.features & Feature.SPARSE) !== 0,
       stream: (link.params.features & Feature.STREAM) !== 0,
+      fileWant: fileWantAgreed(link.params),
     });
     this.followed = (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0 ? { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 } : undefined;
     const root = process.getuid?.() === 0;
@@ -313,6 +314,11 @@ export class ReceiveEngine extends TransferRun {
             this.apply(this.machine.fileSame(action.fileId), 0);
             break;
           }
+          // More feature FILE_WANT: a small file comes whole on the control connection, and holds no descriptor meanwhile.
+          if (this.machine.fileWant && action.size <= INLINE_MAX && !this.followed) {
+            this.apply(this.machine.fileWanted(action.fileId), 0);
+            break;
+          }
           // With the process's open-file budget spent, FILE_READY waits until a descriptor is free.
           this.descriptors.take(() => this.createFile(action.fileId));
           break;
@@ -327,6 +333,15 @@ export class ReceiveEngine extends TransferRun {
           }
           const owner = this.owner;
           this.descriptors.take(() => this.writeInline(action, owner));
+          break;
+        }
+        case 'writeWanted': {
+          // Written as a FILE_INLINE's, settled within writeInline (reportInline): the record goes now.
+          const file = this.files.get(action.fileId)!;
+          this.files.delete(action.fileId);
+          const write: WriteFileAction = { type: 'writeFile', fileId: action.fileId, path: file.path, perm: file.perm, mtimeNs: file.mtimeNs, hash: action.hash, data: action.data };
+          if (this.descriptors.takeNow()) this.writeInline(write, file.owner, true);
+          else this.descriptors.take(() => this.writeInline(write, file.owner, true));
           break;
         }
         case 'commitFile':
@@ -576,16 +591,17 @@ export class ReceiveEngine extends TransferRun {
 
   /**
    * Writes a small file whole with a descriptor taken for it, given back before this returns (and
-   * its bytes, in one process). `needed`: whether it is to be written, decided already (a write
-   * tried again once a descriptor is free: the checks and the sync's decision, which reports an
-   * item, are made once).
+   * its bytes, in one process). `needed`: whether it is to be written, decided already (a file
+   * asked for whole; a write tried again once a descriptor is free: the sync's decision, which
+   * reports an item, is made once). `checked`: its entry and bytes were checked already (a write
+   * tried again).
    */
-  private writeInline(action: WriteFileAction, owner: FileOwner | undefined, needed?: boolean): void {
-    if (this.writeInlineOnce(action, owner, needed)) this.link.returnInline?.(action.data);
+  private writeInline(action: WriteFileAction, owner: FileOwner | undefined, needed?: boolean, checked = false): void {
+    if (this.writeInlineOnce(action, owner, needed, checked)) this.link.returnInline?.(action.data);
   }
 
   /** writeInline's work: false when it is to be tried again once a descriptor is free. */
-  private writeInlineOnce(action: WriteFileAction, owner: FileOwner | undefined, needed: boolean | undefined): boolean {
+  private writeInlineOnce(action: WriteFileAction, owner: FileOwner | undefined, needed: boolean | undefined, checked: boolean): boolean {
     const { fileId, path, perm, mtimeNs, hash, data } = action;
     const local = this.destination.localPath(path);
     this.inlineId = fileId;
@@ -594,7 +610,7 @@ export class ReceiveEngine extends TransferRun {
     this.inlineHash = hash;
     let failure: FcpError | undefined;
     try {
-      if (needed === undefined) {
+      if (!checked) {
         this.checkEntry(path);
         // chunkHash of one part, without its array.
         const actual = this.link.xxh.h64Raw(data, 0n);
@@ -603,16 +619,16 @@ export class ReceiveEngine extends TransferRun {
             hint: 'the sender read something other than it hashed; copy it again',
           });
         }
-        needed = this.sync
-          ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
-          : !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
       }
+      needed ??= this.sync
+        ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
+        : !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
       if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
       // Tried again once a descriptor is free; its bytes are counted then, once.
       if (outOfDescriptors(err)) {
         const decided = needed;
-        this.descriptors.retry(() => this.writeInline(action, owner, decided));
+        this.descriptors.retry(() => this.writeInline(action, owner, decided, true));
         return false;
       }
       failure = fsError(err, 'write', local);

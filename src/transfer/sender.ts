@@ -26,7 +26,7 @@ import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { sameStart } from '../session/entryScope';
-import { directoryStateAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed } from '../session/params';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
 import { chunkCount, FileDigest } from '../session/digest';
@@ -190,6 +190,8 @@ export class SendEngine extends TransferRun {
    * where the receiver gives them back (memoryLink.ts).
    */
   private readonly slicesRead: Buffer[] | undefined;
+  /** More feature FILE_WANT: the slices of the FILE_WHOLE messages sent in this tick, given back together once encoded. */
+  private readonly slicesSentWhole: Buffer[] = [];
   /** Entries the walk finds ahead of the announcements once the first count is out (the link's, or WALK_AHEAD). */
   private readonly walkAhead: number;
   /** Bytes of small files read in one burst of announcing (the link's, or INLINE_BURST). */
@@ -289,6 +291,7 @@ export class SendEngine extends TransferRun {
       destState: (link.params.features & Feature.DEST_STATE) !== 0,
       dirState: this.dirStateAgreed,
       stream: (link.params.features & Feature.STREAM) !== 0,
+      fileWant: fileWantAgreed(link.params),
     });
     if (following) {
       this.followMissing = follow.missing;
@@ -469,9 +472,9 @@ export class SendEngine extends TransferRun {
   }
 
   /** The slices read in a burst, given back to the arena once the FILE_INLINE messages sent with them are encoded. */
-  private giveBackOnceEncoded(slices: readonly Buffer[]): void {
+  private giveBackOnceEncoded(slices: Buffer[]): void {
     (this.link.control.conn as FramedConnection).afterEncoded(() => {
-      for (const slice of slices) this.inlineBuffers.give(slice);
+      for (const slice of slices.splice(0)) this.inlineBuffers.give(slice);
     });
   }
 
@@ -687,13 +690,44 @@ export class SendEngine extends TransferRun {
 
   /** Sends a small file, read whole, as FILE_INLINE. */
   private sendInline(fileId: number, entry: FileEntry, data: Buffer): void {
+    const hash = this.wholeFileSent(fileId, data);
+    const message = this.machine.inlineMessage(entry.path, entry.perm, entry.mtimeNs, data, hash);
+    if (message && !this.over) this.link.control.conn.send(message);
+  }
+
+  /**
+   * More feature FILE_WANT: reads a small file the receiver asked for whole, with a descriptor
+   * taken for it and given back before this returns, and sends it as FILE_WHOLE.
+   */
+  private sendWhole(fileId: number): void {
+    const entry = this.announced.get(fileId);
+    if (!entry || this.over) return this.descriptors.budget.release();
+    const slice = this.inlineBuffers.take(entry.size);
+    const read = readSmallFile(entry, slice);
+    if (read instanceof FcpError && outOfDescriptors(read)) {
+      this.inlineBuffers.give(slice);
+      return this.descriptors.retry(() => this.sendWhole(fileId));
+    }
+    this.descriptors.budget.release();
+    if (read instanceof FcpError) {
+      this.inlineBuffers.give(slice);
+      return this.apply(this.machine.fileFailed(fileId, read));
+    }
+    if (read.grew) this.grown.add(entry);
+    const message = this.machine.wholeMessage(fileId, read.data, this.wholeFileSent(fileId, read.data));
+    if (message) this.link.control.conn.send(message);
+    // As a burst's slices, once for all those of this tick (in one process the receiver gives them back once written).
+    if (this.slicesRead && this.slicesSentWhole.push(slice) === 1) this.giveBackOnceEncoded(this.slicesSentWhole);
+  }
+
+  /** A small file's bytes go whole (FILE_INLINE, FILE_WHOLE): counted, and followed. Returns their xxh64. */
+  private wholeFileSent(fileId: number, data: Buffer): bigint {
     const hash = chunkHash(this.link.xxh, [data]);
     if (this.events.file) this.inlineHashes.set(fileId, hash);
     this.follower?.chunkSent(fileId, 0, true, data.length, hash);
     this.events.bytes?.(data.length);
     this.bytesSent += data.length;
-    const message = this.machine.inlineMessage(entry.path, entry.perm, entry.mtimeNs, data, hash);
-    if (message && !this.over) this.link.control.conn.send(message);
+    return hash;
   }
 
   /**
@@ -751,6 +785,11 @@ export class SendEngine extends TransferRun {
           else this.descriptors.take(() => this.openFile(action.fileId, action.claimed, action.signature));
           break;
         }
+        case 'sendWhole':
+          // A descriptor free at once (the common case): no function made for the use.
+          if (this.descriptors.takeNow()) this.sendWhole(action.fileId);
+          else this.descriptors.take(() => this.sendWhole(action.fileId));
+          break;
         case 'chunkKept':
           this.events.bytes?.(action.bytes);
           break;

@@ -275,6 +275,16 @@ export const messageArbitraries: ArbitraryByName = {
   FILES_FROM: fc.record({ type: fc.constant(PacketType.FILES_FROM), recursive: fc.integer({ min: 0, max: 1 }), paths: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)) }),
   DEST_STATE: fc.record({ type: fc.constant(PacketType.DEST_STATE), holds: fc.integer({ min: 0, max: 1 }) }),
   DIR_STATE: fc.record({ type: fc.constant(PacketType.DIR_STATE), holds: fc.integer({ min: 0, max: 1 }), path: entryPath }),
+  FILE_WANT: fc.record({ type: fc.constant(PacketType.FILE_WANT), fileId: u32 }),
+  FILE_WHOLE: fc.record({
+    type: fc.constant(PacketType.FILE_WHOLE),
+    fileId: u32,
+    hash: u64,
+    data: mostlySmall(
+      fc.uint8Array({ minLength: 0, maxLength: 64 }).map((a) => Buffer.from(a)),
+      fc.uint8Array({ minLength: 1, maxLength: 64 }).map((head) => tile(head, INLINE_MAX)),
+    ),
+  }),
   TWO_WAY: fc.record({ type: fc.constant(PacketType.TWO_WAY), op: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
   TWO_WAY_SIDE: fc.record({ type: fc.constant(PacketType.TWO_WAY_SIDE), event: fc.integer({ min: 1, max: 4 }), ...twoWayFields() }),
   TWO_WAY_MOVE: fc.record({ type: fc.constant(PacketType.TWO_WAY_MOVE), kind: fc.integer({ min: 1, max: 4 }), from: entryPath, to: entryPath }),

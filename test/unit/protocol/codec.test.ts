@@ -545,6 +545,8 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILES_FROM: [2, 65515],
   DEST_STATE: [1, 1],
   DIR_STATE: [2, 4097],
+  FILE_WANT: [4, 4],
+  FILE_WHOLE: [12, 16396],
   TWO_WAY: [51, 4147],
   TWO_WAY_SIDE: [51, 4147],
   TWO_WAY_MOVE: [5, 8195],

@@ -161,6 +161,8 @@ export const VECTORS: readonly Vector[] = [
   plain('FILES_FROM (not recursive; a/b.txt, c)', { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt\0c', 'latin1') }),
   plain('DEST_STATE (the destination holds entries)', { type: PacketType.DEST_STATE, holds: 1 }),
   plain('DIR_STATE (the top-level directory dir was made now)', { type: PacketType.DIR_STATE, holds: 0, path: path('dir') }),
+  plain('FILE_WANT (file_id 7, to come whole)', { type: PacketType.FILE_WANT, fileId: 7 }),
+  plain('FILE_WHOLE (file_id 7: hello)', { type: PacketType.FILE_WHOLE, fileId: 7, hash: 0x26c7827d889f6da3n, data: path('hello') }),
   plain('TWO_WAY (RECORD dir/a.txt: 5 bytes, 0644)', {
     type: PacketType.TWO_WAY,
     op: 3,

@@ -26,6 +26,7 @@ import {
   directoryStateAgreed,
   makeOffer,
   transferOffer,
+  fileWantAgreed,
   sealedCoverage,
   ServerPolicy,
   SESSION_MEMORY_BUDGET,
@@ -268,23 +269,29 @@ describe('makeOffer and sealedCoverage', () => {
   });
 });
 
-describe('more features DIR_STATE (every transfer) and DEST_EMPTY (a pull into an empty destination)', () => {
+describe('more features DIR_STATE (every transfer), DEST_EMPTY (a pull into an empty destination) and FILE_WANT (with INLINE)', () => {
   const offer = makeOffer({ encrypt: true });
-  test('DIR_STATE offered with DEST_STATE; DEST_EMPTY only where the destination holds nothing too', () => {
-    expect(transferOffer(offer, false).moreFeatures).toBe(MoreFeature.DIR_STATE);
-    expect(transferOffer(offer, true).moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY);
+  const WANT = MoreFeature.FILE_WANT;
+  test('DIR_STATE offered with DEST_STATE; DEST_EMPTY only where the destination holds nothing too; FILE_WANT with INLINE', () => {
+    expect(transferOffer(offer, false).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
+    expect(transferOffer(offer, true).moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
     const withoutDestState = { ...offer, features: offer.features & ~Feature.DEST_STATE };
-    expect(transferOffer(withoutDestState, true)).toBe(withoutDestState);
-    expect(transferOffer({ ...offer, moreFeatures: MoreFeature.TWO_WAY_NARROW }, true).moreFeatures).toBe(MoreFeature.TWO_WAY_NARROW | MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY);
+    expect(transferOffer(withoutDestState, true).moreFeatures).toBe(WANT);
+    const withoutEither = { ...withoutDestState, features: withoutDestState.features & ~Feature.INLINE };
+    expect(transferOffer(withoutEither, true)).toBe(withoutEither);
+    expect(transferOffer({ ...offer, moreFeatures: MoreFeature.TWO_WAY_NARROW }, true).moreFeatures).toBe(MoreFeature.TWO_WAY_NARROW | MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
   });
-  test('answered by this build, and agreed only together with DEST_STATE', () => {
+  test('answered by this build, and agreed only together with DEST_STATE (FILE_WANT with INLINE)', () => {
     const answer = answerOffer(transferOffer(offer, true)) as ParamsMessage;
-    expect(answer.moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY);
+    expect(answer.moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
     for (const agreed of [destinationEmptyAgreed, directoryStateAgreed]) {
       expect(agreed(answer)).toBe(true);
       expect(agreed({ ...answer, features: answer.features & ~Feature.DEST_STATE })).toBe(false);
       expect(agreed({ ...answer, moreFeatures: undefined })).toBe(false);
     }
+    expect(fileWantAgreed(answer)).toBe(true);
+    expect(fileWantAgreed({ ...answer, features: answer.features & ~Feature.INLINE })).toBe(false);
+    expect(fileWantAgreed({ ...answer, moreFeatures: MoreFeature.DIR_STATE })).toBe(false);
     expect(directoryStateAgreed(answerOffer(transferOffer(offer, false)) as ParamsMessage)).toBe(true);
     expect(destinationEmptyAgreed(answerOffer(transferOffer(offer, false)) as ParamsMessage)).toBe(false);
   });

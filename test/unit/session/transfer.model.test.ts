@@ -268,6 +268,8 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILES_FROM: { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt') },
   DEST_STATE: { type: PacketType.DEST_STATE, holds: 1 },
   DIR_STATE: { type: PacketType.DIR_STATE, holds: 0, path: pathOf(0) },
+  FILE_WANT: { type: PacketType.FILE_WANT, fileId: 0 },
+  FILE_WHOLE: { type: PacketType.FILE_WHOLE, fileId: 0, hash: 0n, data: Buffer.alloc(0) },
   TWO_WAY: { type: PacketType.TWO_WAY, op: 2, mode: 0, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) },
   TWO_WAY_SIDE: { type: PacketType.TWO_WAY_SIDE, event: 4, mode: 0, size: 0, mtimeNs: 0n, digest: Buffer.alloc(32), path: Buffer.alloc(0) },
   TWO_WAY_MOVE: { type: PacketType.TWO_WAY_MOVE, kind: 2, from: Buffer.from('a'), to: Buffer.from('b') },

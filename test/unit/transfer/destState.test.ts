@@ -127,13 +127,60 @@ test('a top-level directory that is there and empty (mkdir -p dst/src, then the 
   expectSameTree();
 });
 
-test('a top-level directory that holds only an empty directory is not empty: its files are announced (DIR_STATE 1)', async () => {
+test('a top-level directory that holds only an empty directory is not empty: its files are announced (DIR_STATE 1), and come whole when asked for (FILE_WANT)', async () => {
   makeTree();
   fs.mkdirSync(path.join(work, 'dst', 'src', 'd0'), { recursive: true });
   const first = await copyTree();
   expect(dirStates(first.sent)).toEqual([[1, 'src']]);
   expect(count(first.sent, PacketType.FILE_INLINE)).toBe(0);
   expect(count(first.sent, PacketType.FILE_INFO)).toBe(SMALL_FILES);
+  expect(count(first.sent, PacketType.FILE_WANT)).toBe(SMALL_FILES);
+  expect(count(first.sent, PacketType.FILE_WHOLE)).toBe(SMALL_FILES);
+  expect(count(first.sent, PacketType.FILE_READY)).toBe(0);
+  expectSameTree();
+  const rerun = await copyTree();
+  expect(count(rerun.sent, PacketType.FILE_WANT)).toBe(0);
+  expect(rerun).toMatchObject({ bytesSent: 0, filesSame: SMALL_FILES });
+});
+
+test('a small file asked for whole that the sender can no longer read fails with its error; the others arrive', async () => {
+  makeTree();
+  fs.mkdirSync(path.join(work, 'dst', 'src', 'd0'), { recursive: true });
+  const gone = path.join(work, 'src', 'd1', 'f1');
+  const receive = TransferSender.prototype.receive;
+  jest.spyOn(TransferSender.prototype, 'receive').mockImplementation(function (this: TransferSender, message: Message) {
+    // Removed between its FILE_INFO and its read: when the first FILE_WANT comes.
+    if (message.type === PacketType.FILE_WANT && fs.existsSync(gone)) fs.rmSync(gone);
+    return receive.call(this, message);
+  });
+  const sent: Message[] = [];
+  const send = MemoryConnection.prototype.send;
+  jest.spyOn(MemoryConnection.prototype, 'send').mockImplementation(function (this: MemoryConnection, message: Message) {
+    sent.push(message);
+    return send.call(this, message);
+  });
+  const walk = streamSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
+  const { summary } = await copyInProcess({
+    work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
+    flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
+    offer: makeOffer({ encrypt: false }),
+    verify: true,
+    log: () => undefined,
+  });
+  expect(summary).toMatchObject({ filesOk: SMALL_FILES - 1, filesFailed: 1 });
+  expect(sent.filter((m) => m.type === PacketType.FILE_ERROR).map((m) => m.type === PacketType.FILE_ERROR && m.message.includes('d1/f1'))).toEqual([true]);
+  expect(fs.existsSync(path.join(work, 'dst', 'src', 'd1', 'f1'))).toBe(false);
+  expect(fs.readdirSync(path.join(work, 'dst', 'src', 'd1')).filter((name) => name.startsWith('.'))).toEqual([]);
+});
+
+test('without FILE_WANT (an fcpd before it) the small files of a holding landing go through FILE_READY', async () => {
+  makeTree();
+  fs.mkdirSync(path.join(work, 'dst', 'src', 'd0'), { recursive: true });
+  const params = jest.requireActual<typeof import('../../../src/session/params')>('../../../src/session/params');
+  jest.spyOn(params, 'fileWantAgreed').mockReturnValue(false);
+  const first = await copyTree();
+  expect(count(first.sent, PacketType.FILE_WANT)).toBe(0);
+  expect(count(first.sent, PacketType.FILE_READY)).toBe(SMALL_FILES);
   expectSameTree();
 });
 
