@@ -31,7 +31,8 @@ const temp = useTempDirs();
 afterAll(killAll);
 
 const FILES = 120;
-const BOTH = MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY;
+/** What a pull into an empty destination offers: DIR_STATE and DEST_EMPTY (with DEST_STATE), and FILE_WANT (with INLINE). */
+const BOTH = MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | MoreFeature.FILE_WANT;
 
 /** work/src: FILES small files (sent inline into an empty destination) in a few directories; work/dst, empty. */
 function smallTree(work: string): void {
@@ -108,7 +109,7 @@ describe.each([
     smallTree(work);
     fs.writeFileSync(path.join(work, 'dst', 'unrelated'), 'not the copy\'s\n');
     const first = await transfer(work, (offered) => offered, push);
-    expect(first.seen.offered).toEqual([MoreFeature.DIR_STATE]);
+    expect(first.seen.offered).toEqual([MoreFeature.DIR_STATE | MoreFeature.FILE_WANT]);
     expect(ofType(receiverSent(first.seen), PacketType.DEST_STATE)).toEqual([{ type: PacketType.DEST_STATE, holds: 1 }]);
     expect(dirStates(receiverSent(first.seen))).toEqual([[0, 'src']]);
     expect(ofType(senderSent(first.seen), PacketType.FILE_INLINE)).toHaveLength(FILES);
@@ -133,7 +134,23 @@ describe.each([
     expect(dirStates([...seen.fromClient, ...seen.fromServer])).toEqual([]);
     expect(ofType(senderSent(seen), PacketType.FILE_INLINE)).toEqual([]);
     expect(ofType(senderSent(seen), PacketType.FILE_INFO)).toHaveLength(FILES);
+    // FILE_WANT: each announced file the destination lacks is asked for and comes whole, none through FILE_READY.
+    expect(ofType(receiverSent(seen), PacketType.FILE_WANT)).toHaveLength(FILES);
+    expect(ofType(senderSent(seen), PacketType.FILE_WHOLE)).toHaveLength(FILES);
+    expect(ofType(receiverSent(seen), PacketType.FILE_READY)).toEqual([]);
     expect(summary.bytesSent).toBe(summary.bytes);
+    expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst', 'src'))).toEqual([]);
+  });
+
+  test('an fcpd without DIR_STATE and FILE_WANT (an older one): every small file announced and sent through FILE_READY', async () => {
+    const work = temp.make('fcp-dir-state');
+    smallTree(work);
+    fs.writeFileSync(path.join(work, 'dst', 'unrelated'), 'x');
+    const { summary, seen } = await transfer(work, (offered) => offered & ~(MoreFeature.DIR_STATE | MoreFeature.FILE_WANT), push);
+    expect(ofType(receiverSent(seen), PacketType.FILE_WANT)).toEqual([]);
+    expect(ofType(receiverSent(seen), PacketType.FILE_READY)).toHaveLength(FILES);
+    expect(summary.bytesSent).toBe(summary.bytes);
+    expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst', 'src'))).toEqual([]);
   });
 });
 
