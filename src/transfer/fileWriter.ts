@@ -16,6 +16,7 @@ import type { BigIntStats, Dir } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { futimesBound, openBound, writeAt } from './boundFs';
+import { leanLstatIfAny, type LeanStat } from './leanStat';
 import { closeQuietly, fsError } from './fsError';
 import { enterDisk, leaveDisk, onDisk } from '../diskWatch';
 import { showName } from '../showName';
@@ -675,8 +676,8 @@ export class FileWriter {
  * A regular file of `size` bytes whose mtime is `mtimeNs` to the microsecond, the precision with
  * which commit sets it (see `seconds`: truncated toward zero, as BigInt division truncates).
  */
-export function isSameFile(existing: BigIntStats, size: number, mtimeNs: bigint): boolean {
-  return existing.isFile() && existing.size === BigInt(size) && existing.mtimeNs / 1000n === mtimeNs / 1000n;
+export function isSameFile(existing: LeanStat, size: number, mtimeNs: bigint): boolean {
+  return existing.isFile() && existing.size === size && existing.mtimeNs / 1000n === mtimeNs / 1000n;
 }
 
 /** Whether the directory `path` holds no entry (one getdents); false when it cannot be read. */
@@ -695,13 +696,14 @@ function isEmptyDirectory(path: Buffer): boolean {
 /** keepIfSame's work: true when `final` is that file already (its mode set to `perm`). */
 function keepSame(final: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
   try {
-    // Usually nothing is there yet: asked not to throw, lstat then costs no exception (ten thousand for a new tree).
-    const existing = lstatSync(final, { bigint: true, throwIfNoEntry: false });
+    // Usually nothing is there yet: asked not to throw, lstat then costs no exception (ten thousand
+    // for a new tree); the binding's fields alone, not a BigIntStats of 18 BigInts and 4 Dates.
+    const existing = leanLstatIfAny(final);
     if (!existing || !isSameFile(existing, size, mtimeNs)) return false;
     // A chown clears setuid and setgid: the mode is set after it.
-    const chown = owner !== undefined && (existing.uid !== BigInt(owner.uid) || existing.gid !== BigInt(owner.gid));
+    const chown = owner !== undefined && (existing.uid !== owner.uid || existing.gid !== owner.gid);
     if (chown) lchownSync(final, owner.uid, owner.gid);
-    if (chown || Number(existing.mode & 0o7777n) !== perm) chmodSync(final, perm);
+    if (chown || (existing.mode & 0o7777) !== perm) chmodSync(final, perm);
     return true;
   } catch {
     return false;

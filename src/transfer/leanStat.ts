@@ -178,6 +178,16 @@ export function leanStat(path: Buffer, follow: boolean): LeanStat {
   return fromArray((follow ? binding!.stat(path, true, undefined, true) : binding!.lstat(path, true, undefined, true))!);
 }
 
+/** lstat of `path`, or undefined when nothing is there (no exception made for it: the quick check of every new file asks). */
+export function leanLstatIfAny(path: Buffer): LeanStat | undefined {
+  if (!direct(path)) {
+    const stat = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    return stat && leanOf(stat);
+  }
+  const values = binding!.lstat(path, true, undefined, false);
+  return values && fromArray(values);
+}
+
 /** The fields that say a file is still the one a stat saw: its inode, size, mtime and ctime. */
 const IDENTITY_FIELDS = [INO, SIZE, MTIME_SEC, MTIME_NSEC, CTIME_SEC, CTIME_NSEC];
 /** The last leanFstat through the binding, and its IDENTITY_FIELDS as the array's 32-bit words. */
