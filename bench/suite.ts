@@ -3,7 +3,8 @@
  *
  * Every tool of bench/suite/tools.ts on every link and data set, in the same run: CASE is a link
  * (local, loopback, wan50, wan200, wan50-loss, wan200-loss) or LINK:DATA (DATA: big, tree, mixed, midfiles;
- * files200k and files1m, many tiny files, only when named); none means all of them. Each tool runs N times (3 by default), its output is checked against the
+ * files200k and files1m, many tiny files, and treeSome and treeAgain, the tree into a landing that
+ * holds part or all of it, only when named); none means all of them. Each tool runs N times (3 by default), its output is checked against the
  * source first (round robin: one run of each tool per round), and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
  * shown in docs/BENCHMARKS.md. --tools runs the baseline and the tools whose label it matches
  * (--no-baseline: those alone), kept beside the link's full run. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
@@ -13,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DATA_NAMES, makeData, MANY_FILES_NAMES, treeDigest, type DataName, type DataSet } from './suite/data';
+import { DATA_NAMES, LANDING_NAMES, makeData, MANY_FILES_NAMES, treeDigest, type DataName, type DataSet } from './suite/data';
 import { LINK_NAMES, openLink, type LinkName } from './suite/links';
 import { measureAll } from './suite/measure';
 import { newResults, printCase, saveResults, writeDocs } from './suite/report';
@@ -29,7 +30,7 @@ interface Plan {
 }
 
 function usage(message: string): never {
-  console.error(`bench: ${message}\nusage: npm run bench -- [LINK[:DATA]]... [--runs N] [--tools REGEX [--no-baseline]] [--docs]\n  LINK: ${LINK_NAMES.join(', ')}; DATA: ${DATA_NAMES.join(', ')} (all of them by default), ${MANY_FILES_NAMES.join(', ')}`);
+  console.error(`bench: ${message}\nusage: npm run bench -- [LINK[:DATA]]... [--runs N] [--tools REGEX [--no-baseline]] [--docs]\n  LINK: ${LINK_NAMES.join(', ')}; DATA: ${DATA_NAMES.join(', ')} (all of them by default), ${MANY_FILES_NAMES.join(', ')}, ${LANDING_NAMES.join(', ')}`);
   process.exit(2);
 }
 
@@ -44,7 +45,7 @@ function parse(args: string[]): Plan {
     else {
       const [link, data] = arg.split(':') as [LinkName, DataName | undefined];
       if (!LINK_NAMES.includes(link)) usage(`unknown link ${arg}`);
-      if (data !== undefined && !DATA_NAMES.includes(data) && !MANY_FILES_NAMES.includes(data)) usage(`unknown data set ${arg}`);
+      if (data !== undefined && !DATA_NAMES.includes(data) && !MANY_FILES_NAMES.includes(data) && !LANDING_NAMES.includes(data)) usage(`unknown data set ${arg}`);
       plan.cases.set(link, [...(plan.cases.get(link) ?? []), ...(data ? [data] : DATA_NAMES)]);
     }
   }
@@ -78,7 +79,9 @@ function main(): void {
       try {
         const group = dataNames.every((name) => MANY_FILES_NAMES.includes(name))
           ? 'many files'
-          : plan.tools && dataNames.every((name) => name === 'tree')
+          : dataNames.every((name) => LANDING_NAMES.includes(name))
+            ? 'landings'
+            : plan.tools && dataNames.every((name) => name === 'tree')
             ? 'selected tools, the 10,000-file tree'
             : plan.tools
               ? 'selected tools'

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 export const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 
-export type DataName = 'big' | 'tree' | 'mixed' | 'midfiles' | 'files200k' | 'files1m';
+export type DataName = 'big' | 'tree' | 'mixed' | 'midfiles' | 'files200k' | 'files1m' | 'treeSome' | 'treeAgain';
 /** What every link copies when no data set is named. */
 export const DATA_NAMES: readonly DataName[] = ['big', 'tree', 'mixed', 'midfiles'];
 /**
@@ -18,6 +18,12 @@ export const DATA_NAMES: readonly DataName[] = ['big', 'tree', 'mixed', 'midfile
  * named: scp would take hours over them, so `tar c | ssh tar x` is their baseline.
  */
 export const MANY_FILES_NAMES: readonly DataName[] = ['files200k', 'files1m'];
+/**
+ * The 10,000-file tree copied where its landing is there already (run only when named): holding
+ * its first directory (an interrupted copy run again: every other file is compared and sent), or
+ * all of it (run again with nothing changed: every file compared, none sent). rsync's own case.
+ */
+export const LANDING_NAMES: readonly DataName[] = ['treeSome', 'treeAgain'];
 const MANY_FILES_DIRS = 1000;
 const TINY_BYTES = [16, 100];
 
@@ -32,6 +38,8 @@ export interface DataSet {
   directory: boolean;
   /** One of MANY_FILES_NAMES. */
   many?: boolean;
+  /** One of LANDING_NAMES: what of the source its landing (out/NAME) holds before each run, copied with cp -a. */
+  landing?: 'first directory' | 'all';
 }
 
 function randomFile(file: string, bytes: number): void {
@@ -87,6 +95,13 @@ export function makeData(name: DataName, sourceDir: string): DataSet {
       for (let i = 0; i < 100; i++) randomFile(path.join(top, 'large', `m${i}`), 4 * MIB);
       smallFiles(path.join(top, 'small'));
       return { name, title: 'mixed 1 GiB tree (512 MiB + 100 × 4 MiB + 10,000 × 4 KiB)', path: top, bytes: 912 * MIB + 10_000 * 4096, files: 10_101, directory: true };
+    }
+    case 'treeSome':
+    case 'treeAgain': {
+      smallFiles(top);
+      const landing = name === 'treeSome' ? 'first directory' : 'all';
+      const title = name === 'treeSome' ? '10,000 × 4 KiB, its first 100 there (a copy run again)' : '10,000 × 4 KiB, all there (nothing changed)';
+      return { name, title, path: top, bytes: 10_000 * 4096, files: 10_000, directory: true, landing };
     }
     case 'midfiles':
       return { name, title: '1,000 × 16–200 KiB in 10 dirs', path: top, bytes: randomSizedFiles(top, MID_FILES, MID_DIRS, MID_BYTES), files: MID_FILES, directory: true };

@@ -4,7 +4,7 @@
  * server's sessions, fcpd among them), and peak RSS of the client and, for fcp, of fcpd. The
  * first run's output is compared with the source before any time is reported.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { treeDigest, type DataSet } from './data';
@@ -76,6 +76,13 @@ interface Samples {
 /** The unrelated file every run's output directory holds before the copy. */
 const HELD_ENTRY = '.profile';
 
+/** What a landing data set's output holds before the copy: its first directory, or all of it (cp -a: modes and mtimes kept, so that a quick check finds them). */
+function prepareLanding(data: DataSet, landing: string): void {
+  if (data.landing === 'all') return void execFileSync('cp', ['-a', data.path, landing]);
+  fs.mkdirSync(landing);
+  execFileSync('cp', ['-a', path.join(data.path, 'd0'), landing]);
+}
+
 /** One run of one tool, added to its samples; its output is checked on its first run. */
 function runOnce(samples: Samples, context: MeasureContext): void {
   const { tool } = samples;
@@ -86,6 +93,7 @@ function runOnce(samples: Samples, context: MeasureContext): void {
   // The output directory holds something else, as a home directory does (`fcp -r dir host:`):
   // into an empty one the receiver says so (DEST_STATE 0), a path users take less often.
   fs.writeFileSync(path.join(out, HELD_ENTRY), '');
+  if (data.landing) prepareLanding(data, path.join(out, data.name));
   fs.rmSync(fcpdLog, { force: true });
   const before = link.serverCpu();
   const done = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...link.wrap(tool.command(data, out))], { encoding: 'utf8' });

@@ -195,7 +195,8 @@ function wanFloors(link: Link, direction: 'push' | 'pull'): Tool[] {
 }
 
 export function toolsFor(link: Link, direction: Direction, fcpd: FcpdPaths, data: DataSet): Tool[] {
-  if (direction === 'local') return localTools();
   // The WAN floors copy one file (a tree's floor is one connection, not what the WAN asks).
-  return [...networkTools(link, direction, fcpd, data), ...(link.iperf && !data.directory ? wanFloors(link, direction) : [])];
+  const tools = direction === 'local' ? localTools() : [...networkTools(link, direction, fcpd, data), ...(link.iperf && !data.directory ? wanFloors(link, direction) : [])];
+  // The floors write every file: into a landing that holds them they are no floor of comparing.
+  return data.landing ? tools.filter((tool) => tool.role !== 'floor') : tools;
 }
