@@ -314,13 +314,7 @@ export class ReceiveEngine extends TransferRun {
             this.apply(this.machine.fileSame(action.fileId), 0);
             break;
           }
-          // More feature FILE_WANT: a small file comes whole on the control connection, and holds no descriptor meanwhile.
-          if (this.machine.fileWant && action.size <= INLINE_MAX && !this.followed) {
-            this.apply(this.machine.fileWanted(action.fileId), 0);
-            break;
-          }
-          // With the process's open-file budget spent, FILE_READY waits until a descriptor is free.
-          this.descriptors.take(() => this.createFile(action.fileId));
+          this.fetch(action.fileId, action.size, action.path);
           break;
         case 'writeChunk':
           this.writeChunk(connIndex, action);
@@ -405,7 +399,7 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(file.path);
     const settle = (outcome: FileOutcome): void => {
       if (outcome === 'same') this.apply(this.machine.fileSame(fileId), 0);
-      else this.descriptors.take(() => this.createFile(fileId));
+      else this.fetch(fileId, file.size, file.path);
     };
     let outcome: FileOutcome | Promise<FileOutcome>;
     try {
@@ -420,6 +414,27 @@ export class ReceiveEngine extends TransferRun {
       (decided) => this.guard(() => settle(decided)),
       (err: unknown) => this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'compare', local)), 0)),
     );
+  }
+
+  /**
+   * An announced file the destination is to get: a small one is asked for whole (more feature
+   * FILE_WANT), to come on the control connection with no descriptor held meanwhile; any other is
+   * created, and its FILE_READY waits for a descriptor while the process's budget is spent.
+   */
+  private fetch(fileId: number, size: number, path: Buffer): void {
+    if (this.machine.fileWant && size <= INLINE_MAX && !this.followed && this.admits(path)) return this.apply(this.machine.fileWanted(fileId), 0);
+    // createFile fails one the destination refuses, or whose directory failed, before any byte is sent.
+    this.descriptors.take(() => this.createFile(fileId));
+  }
+
+  /** Whether an entry may be written: checkEntry finds nothing against it. */
+  private admits(path: Buffer): boolean {
+    try {
+      this.checkEntry(path);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The quick check of an announced file: its destination holds it already. */

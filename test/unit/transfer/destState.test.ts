@@ -2,7 +2,8 @@
  * Feature DEST_STATE (PROTOCOL.md §7.4): the receiver says first whether its destination holds
  * anything; small files go inline (FILE_INLINE) only into one that holds nothing, or (more feature
  * DIR_STATE) below a top-level directory the receiver made now, and otherwise are announced
- * (FILE_INFO), so that the quick check answers FILE_SAME and no byte is sent again.
+ * (FILE_INFO), so that the quick check answers FILE_SAME and no byte is sent again; one it lacks
+ * is asked for whole (more feature FILE_WANT), in a copy and in a sync alike.
  * Run through the in-process copy, with every message the two engines exchange recorded.
  */
 import fc from 'fast-check';
@@ -17,6 +18,7 @@ import { SenderAction, TransferSender } from '../../../src/session/transfer';
 import { holdsEntries } from '../../../src/transfer/destination';
 import { MemoryConnection } from '../../../src/transfer/memoryLink';
 import { streamSources } from '../../../src/transfer/walk';
+import { NO_SYNC } from '../../../src/sync/options';
 
 const SMALL_FILES = 40;
 
@@ -171,6 +173,36 @@ test('a small file asked for whole that the sender can no longer read fails with
   expect(sent.filter((m) => m.type === PacketType.FILE_ERROR).map((m) => m.type === PacketType.FILE_ERROR && m.message.includes('d1/f1'))).toEqual([true]);
   expect(fs.existsSync(path.join(work, 'dst', 'src', 'd1', 'f1'))).toBe(false);
   expect(fs.readdirSync(path.join(work, 'dst', 'src', 'd1')).filter((name) => name.startsWith('.'))).toEqual([]);
+});
+
+test.each([
+  ['a sync (--delete) asks for the small files it decided to send, and deletes what the source lacks', false],
+  ['a dry run of it asks for none and changes nothing', true],
+])('%s', async (_name, dryRun) => {
+  makeTree();
+  fs.mkdirSync(path.join(work, 'dst', 'src', 'd0'), { recursive: true });
+  fs.writeFileSync(path.join(work, 'dst', 'src', 'd0', 'extra'), 'not in the source');
+  const sent: Message[] = [];
+  const send = MemoryConnection.prototype.send;
+  jest.spyOn(MemoryConnection.prototype, 'send').mockImplementation(function (this: MemoryConnection, message: Message) {
+    sent.push(message);
+    return send.call(this, message);
+  });
+  const walk = streamSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
+  const { summary } = await copyInProcess({
+    work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
+    flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
+    offer: makeOffer({ encrypt: false }),
+    sync: { ...NO_SYNC, delete: true, dryRun },
+    verify: true,
+    log: () => undefined,
+  });
+  expect(summary).toMatchObject({ filesOk: SMALL_FILES, filesFailed: 0 });
+  expect(count(sent, PacketType.FILE_WANT)).toBe(dryRun ? 0 : SMALL_FILES);
+  expect(count(sent, PacketType.FILE_READY)).toBe(0);
+  expect(fs.existsSync(path.join(work, 'dst', 'src', 'd0', 'extra'))).toBe(dryRun);
+  if (dryRun) expect(fs.readdirSync(path.join(work, 'dst', 'src', 'd0'))).toEqual(['extra']);
+  else expectSameTree();
 });
 
 test('without FILE_WANT (an fcpd before it) the small files of a holding landing go through FILE_READY', async () => {
