@@ -7,25 +7,11 @@ import fc from 'fast-check';
 import { INLINE_MAX, MAX_PATH_BYTES, PacketType } from '../../../src/protocol/constants';
 import { read64, writeField } from '../../../src/protocol/fields';
 import { LAYOUTS } from '../../../src/protocol/layouts';
-import type { FileInlineMessage, FileOkMessage, Message } from '../../../src/protocol/messages';
-import { parseAt, parsePayload } from '../../../src/protocol/parser';
+import type { FileInlineMessage, FileOkMessage } from '../../../src/protocol/messages';
+import { parsePayload } from '../../../src/protocol/parser';
 import { payloadLength, writePayload } from '../../../src/protocol/serializer';
 import { messageArbitraries } from './arbitraries';
-
-/** The layout walk's bytes for the message, as writePayload wrote every type before. */
-function walked(message: FileInlineMessage): Buffer {
-  const buf = Buffer.alloc(payloadLength(message) + 2, 0xee);
-  let pos = 1;
-  for (const field of LAYOUTS[PacketType.FILE_INLINE]!) pos = writeField('FILE_INLINE', field, (message as unknown as Record<string, never>)[field.name], buf, pos);
-  expect(pos).toBe(buf.length - 1);
-  return buf;
-}
-
-function written(message: FileInlineMessage): Buffer {
-  const buf = Buffer.alloc(payloadLength(message) + 2, 0xee);
-  expect(writePayload(message, buf, 1)).toBe(buf.length - 1);
-  return buf;
-}
+import { readAt, walked, walkedRead, written } from './layoutWalk';
 
 const inline = messageArbitraries.FILE_INLINE as fc.Arbitrary<FileInlineMessage>;
 const message = (fields: Partial<FileInlineMessage>): FileInlineMessage => ({
@@ -75,25 +61,6 @@ test.each([
   const buf = Buffer.alloc(MAX_PATH_BYTES + INLINE_MAX + 64);
   expect(() => writePayload(bad, buf, 0)).toThrow(expect.objectContaining({ code }));
 });
-
-/** The layout walk's message for a payload (parsePayload walks every type's layout), or its error. */
-function walkedRead(type: number, payload: Buffer): Message | { error: string; code: string } {
-  try {
-    return parsePayload(type, payload);
-  } catch (err) {
-    return { error: (err as Error).message, code: (err as { code: string }).code };
-  }
-}
-
-/** parseAt's message for the payload, read where it lies inside a larger buffer, or its error. */
-function readAt(type: number, payload: Buffer): Message | { error: string; code: string } {
-  const buf = Buffer.concat([Buffer.from([0xee, 0xee, 0xee]), payload, Buffer.from([0xee])]);
-  try {
-    return parseAt(type, buf, 3, 3 + payload.length);
-  } catch (err) {
-    return { error: (err as Error).message, code: (err as { code: string }).code };
-  }
-}
 
 describe('read without the walk', () => {
   test('every message the layout admits reads back as itself', () => {

@@ -7,14 +7,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { copyInProcess } from '../../../src/client/localCopy';
-import { ModeFlag } from '../../../src/protocol/constants';
-import { makeOffer } from '../../../src/session/params';
 import { NO_SYNC } from '../../../src/sync/options';
 import { FileWriter } from '../../../src/transfer/fileWriter';
 import type { TransferSummary } from '../../../src/transfer/link';
 import { ReceiveEngine } from '../../../src/transfer/receiver';
-import { streamSources } from '../../../src/transfer/walk';
+import { pushInProcess } from './pushInProcess';
 
 const FILES = 12;
 /** Writes that fail for want of descriptors before the rest go through. */
@@ -48,7 +45,7 @@ test.each([
   ['a sync (--delete)', true],
 ])('files opened again after EMFILE, %s: whole, their bytes counted once, each change reported once', async (_, sync) => {
   const bytes = makeTree();
-  // The first opens of a small file (written whole) or of a file's temporary (a sync announces every file) find no descriptor.
+  // The first opens of a small file (written whole, inline or asked for with FILE_WANT) find no descriptor.
   let failures = 0;
   const outOfDescriptors = (): boolean => {
     if (failures === FAILED_WRITES) return false;
@@ -73,15 +70,9 @@ test.each([
   });
   const items: string[] = [];
 
-  const walk = streamSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
-  const { summary } = await copyInProcess({
-    work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
-    flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
-    offer: makeOffer({ encrypt: false }),
-    verify: true,
+  const { summary } = await pushInProcess(work, {
     sync: sync ? { ...NO_SYNC, delete: true } : undefined,
     events: { item: (item) => items.push(`${item.item} ${item.path.toString()}`) },
-    log: () => undefined,
   });
 
   expect(failures).toBe(FAILED_WRITES);

@@ -10,15 +10,13 @@ import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { copyInProcess } from '../../../src/client/localCopy';
-import { Feature, INLINE_MAX, ModeFlag, PacketType } from '../../../src/protocol/constants';
+import { Feature, INLINE_MAX, PacketType } from '../../../src/protocol/constants';
 import type { Message } from '../../../src/protocol/messages';
 import { makeOffer } from '../../../src/session/params';
 import { SenderAction, TransferSender } from '../../../src/session/transfer';
 import { holdsEntries } from '../../../src/transfer/destination';
-import { MemoryConnection } from '../../../src/transfer/memoryLink';
-import { streamSources } from '../../../src/transfer/walk';
 import { NO_SYNC } from '../../../src/sync/options';
+import { pushInProcess, recordSent } from './pushInProcess';
 
 const SMALL_FILES = 40;
 
@@ -43,20 +41,8 @@ function makeTree(): void {
 
 /** `fcp -r SOURCES dst` in this process (dst/src, rsync's placement; `sources` below work); the summary and the messages sent, in order. */
 async function copyTree(features = makeOffer({ encrypt: false }).features, sources = ['src'], files = SMALL_FILES): Promise<{ bytesSent: number; filesSame: number; sent: Message[] }> {
-  const sent: Message[] = [];
-  const send = MemoryConnection.prototype.send;
-  jest.spyOn(MemoryConnection.prototype, 'send').mockImplementation(function (this: MemoryConnection, message: Message) {
-    sent.push(message);
-    return send.call(this, message);
-  });
-  const walk = streamSources(sources.map((source) => Buffer.from(path.join(work, source))), { recursive: true, followSymlinks: false });
-  const { summary } = await copyInProcess({
-    work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
-    flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
-    offer: { ...makeOffer({ encrypt: false }), features },
-    verify: true,
-    log: () => undefined,
-  });
+  const sent = recordSent();
+  const { summary } = await pushInProcess(work, { offer: { ...makeOffer({ encrypt: false }), features } }, sources);
   jest.restoreAllMocks();
   expect(summary).toMatchObject({ filesOk: files, filesFailed: 0 });
   return { bytesSent: summary.bytesSent, filesSame: summary.filesSame ?? 0, sent };
@@ -106,27 +92,19 @@ test('a changed small file is sent again, through FILE_INFO, into a destination 
   expectSameTree();
 });
 
-test('into a destination that holds something else, a new top-level directory gets its small files inline (DIR_STATE 0)', async () => {
+test.each([
+  ['into a destination that holds something else, a new top-level directory', (dst: string) => fs.writeFileSync(path.join(dst, 'unrelated'), 'x')],
+  ['a top-level directory that is there and empty (mkdir -p dst/src, then the copy)', (dst: string) => fs.mkdirSync(path.join(dst, 'src'))],
+])('%s gets its small files inline (DIR_STATE 0)', async (_name, prepare) => {
   makeTree();
-  fs.writeFileSync(path.join(work, 'dst', 'unrelated'), 'x');
+  prepare(path.join(work, 'dst'));
   const first = await copyTree();
   expect(first.sent.filter((m) => m.type === PacketType.DEST_STATE)).toEqual([{ type: PacketType.DEST_STATE, holds: 1 }]);
   expect(dirStates(first.sent)).toEqual([[0, 'src']]);
   expect(count(first.sent, PacketType.FILE_INLINE)).toBe(SMALL_FILES);
   expect(count(first.sent, PacketType.FILE_INFO)).toBe(0);
   expectSameTree();
-  expect(fs.readFileSync(path.join(work, 'dst', 'unrelated'), 'utf8')).toBe('x');
-});
-
-test('a top-level directory that is there and empty (mkdir -p dst/src, then the copy) gets its small files inline (DIR_STATE 0)', async () => {
-  makeTree();
-  fs.mkdirSync(path.join(work, 'dst', 'src'));
-  const first = await copyTree();
-  expect(first.sent.filter((m) => m.type === PacketType.DEST_STATE)).toEqual([{ type: PacketType.DEST_STATE, holds: 1 }]);
-  expect(dirStates(first.sent)).toEqual([[0, 'src']]);
-  expect(count(first.sent, PacketType.FILE_INLINE)).toBe(SMALL_FILES);
-  expect(count(first.sent, PacketType.FILE_INFO)).toBe(0);
-  expectSameTree();
+  if (fs.existsSync(path.join(work, 'dst', 'unrelated'))) expect(fs.readFileSync(path.join(work, 'dst', 'unrelated'), 'utf8')).toBe('x');
 });
 
 test('a top-level directory that holds only an empty directory is not empty: its files are announced (DIR_STATE 1), and come whole when asked for (FILE_WANT)', async () => {
@@ -155,20 +133,8 @@ test('a small file asked for whole that the sender can no longer read fails with
     if (message.type === PacketType.FILE_WANT && fs.existsSync(gone)) fs.rmSync(gone);
     return receive.call(this, message);
   });
-  const sent: Message[] = [];
-  const send = MemoryConnection.prototype.send;
-  jest.spyOn(MemoryConnection.prototype, 'send').mockImplementation(function (this: MemoryConnection, message: Message) {
-    sent.push(message);
-    return send.call(this, message);
-  });
-  const walk = streamSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
-  const { summary } = await copyInProcess({
-    work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
-    flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
-    offer: makeOffer({ encrypt: false }),
-    verify: true,
-    log: () => undefined,
-  });
+  const sent = recordSent();
+  const { summary } = await pushInProcess(work);
   expect(summary).toMatchObject({ filesOk: SMALL_FILES - 1, filesFailed: 1 });
   expect(sent.filter((m) => m.type === PacketType.FILE_ERROR).map((m) => m.type === PacketType.FILE_ERROR && m.message.includes('d1/f1'))).toEqual([true]);
   expect(fs.existsSync(path.join(work, 'dst', 'src', 'd1', 'f1'))).toBe(false);
@@ -182,21 +148,8 @@ test.each([
   makeTree();
   fs.mkdirSync(path.join(work, 'dst', 'src', 'd0'), { recursive: true });
   fs.writeFileSync(path.join(work, 'dst', 'src', 'd0', 'extra'), 'not in the source');
-  const sent: Message[] = [];
-  const send = MemoryConnection.prototype.send;
-  jest.spyOn(MemoryConnection.prototype, 'send').mockImplementation(function (this: MemoryConnection, message: Message) {
-    sent.push(message);
-    return send.call(this, message);
-  });
-  const walk = streamSources([Buffer.from(path.join(work, 'src'))], { recursive: true, followSymlinks: false });
-  const { summary } = await copyInProcess({
-    work: { kind: 'push', destination: Buffer.from(path.join(work, 'dst')), walk },
-    flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR,
-    offer: makeOffer({ encrypt: false }),
-    sync: { ...NO_SYNC, delete: true, dryRun },
-    verify: true,
-    log: () => undefined,
-  });
+  const sent = recordSent();
+  const { summary } = await pushInProcess(work, { sync: { ...NO_SYNC, delete: true, dryRun } });
   expect(summary).toMatchObject({ filesOk: SMALL_FILES, filesFailed: 0 });
   expect(count(sent, PacketType.FILE_WANT)).toBe(dryRun ? 0 : SMALL_FILES);
   expect(count(sent, PacketType.FILE_READY)).toBe(0);
