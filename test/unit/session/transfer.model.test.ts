@@ -4,7 +4,8 @@
  * commit, DONE, ...) against a small model that predicts every action; two runs in three also
  * commit one violation, which must fail the machine with the right code. Runs that did not fail
  * are then driven to CLOSED. A last property connects a TransferSender and a TransferReceiver
- * through an in-memory driver that plays both owners.
+ * through an in-memory driver that plays both owners (small files inline, asked for whole with
+ * FILE_WANT, or announced and sent in chunks).
  */
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
@@ -1399,6 +1400,8 @@ interface LoopFile {
   corruptTimes: number;
   /** Sent whole as FILE_INLINE when it is small enough (a damaged one then fails, with no resend). */
   inline: boolean;
+  /** Not inline: asked for whole (FILE_WANT, FILE_WHOLE) when it is small enough, as inline files fail. */
+  wanted: boolean;
 }
 interface LoopPlan { chunkSize: number; connections: number; windowFiles: number; seed: number; files: LoopFile[] }
 
@@ -1422,6 +1425,7 @@ const loopPlan: fc.Arbitrary<LoopPlan> = fc.constantFrom(MIN_CHUNK_SIZE, 2 * MIN
         corruptChunk: fc.nat(),
         corruptTimes: fc.constantFrom(0, 0, 0, 1, 2, MAX_CHUNK_ATTEMPTS),
         inline: fc.boolean(),
+        wanted: fc.boolean(),
       }),
       { maxLength: 6 },
     ),
@@ -1429,9 +1433,10 @@ const loopPlan: fc.Arbitrary<LoopPlan> = fc.constantFrom(MIN_CHUNK_SIZE, 2 * MIN
 );
 
 const sentInline = (file: LoopFile): boolean => file.inline && file.size <= INLINE_MAX;
+const askedWhole = (file: LoopFile): boolean => !sentInline(file) && file.wanted && file.size <= INLINE_MAX;
 
 function expectedOk(file: LoopFile): boolean {
-  if (sentInline(file)) return !file.createFails && file.readFailsAfter === undefined && (file.corruptTimes === 0 || file.size === 0);
+  if (sentInline(file) || askedWhole(file)) return !file.createFails && file.readFailsAfter === undefined && (file.corruptTimes === 0 || file.size === 0);
   const verifyFails = file.corruptTimes >= MAX_CHUNK_ATTEMPTS && file.size > 0;
   return !file.createFails && file.readFailsAfter === undefined && !file.badDigest && !verifyFails;
 }
@@ -1445,8 +1450,8 @@ function expectedOk(file: LoopFile): boolean {
 function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; receiver?: CompleteAction } {
   const { chunkSize, connections, files } = plan;
   const random = mulberry32(plan.seed);
-  const sender = new TransferSender({ chunkSize, windowFiles: plan.windowFiles, peerName: 'receiver' });
-  const receiver = new TransferReceiver({ chunkSize, peerName: 'sender', scope: anyScope() });
+  const sender = new TransferSender({ chunkSize, windowFiles: plan.windowFiles, peerName: 'receiver', fileWant: true });
+  const receiver = new TransferReceiver({ chunkSize, peerName: 'sender', scope: anyScope(), fileWant: true });
   const toReceiver: Message[] = [];
   const toSender: Message[] = [];
   const dataLinks: Message[][] = Array.from({ length: connections }, () => []);
@@ -1518,12 +1523,27 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
     return sender.sendInline(pathOf(fileId), PERM, MTIME, data, hash);
   }
 
+  /** The owner's answer to FILE_WANT: FILE_WHOLE (damaged on the way as an inline file would be), or FILE_ERROR when it cannot read it. */
+  function sendWhole(fileId: number): void {
+    const { size, readFailsAfter, corruptTimes } = files[fileId]!;
+    if (readFailsAfter !== undefined) return onSender(sender.fileFailed(fileId, new FcpError('FCP_ERR_IO', `EIO reading file_id ${fileId}`)));
+    let data = contentOf(fileId);
+    const hash = xxh.h64Raw(data);
+    if (corruptTimes > 0 && size > 0) {
+      data = Buffer.from(data);
+      data[0]! ^= 0xff;
+    }
+    const message = sender.wholeMessage(fileId, data, hash);
+    if (message) toReceiver.push(message);
+  }
+
   function onSender(actions: readonly SenderAction[]): void {
     for (const action of actions) {
       switch (action.type) {
         case 'send': toReceiver.push(action.message); break;
         case 'fail': throw new Error(`sender failed: ${action.error.message}`);
         case 'sendFile': senderWork.push(() => sendFile(action.fileId)); break;
+        case 'sendWhole': senderWork.push(() => sendWhole(action.fileId)); break;
         case 'resendChunk':
           senderWork.push(() => {
             if (!senderDropped.has(action.fileId)) sendChunk(action.fileId, (action.seq * DATA_UNIT) / chunkSize);
@@ -1553,7 +1573,9 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
         case 'fail': throw new Error(`receiver failed: ${action.error.message}`);
         case 'createFile':
           receiverWork.push(() => {
-            if (files[action.fileId]!.createFails) {
+            if (askedWhole(files[action.fileId]!)) {
+              onReceiver(receiver.fileWanted(action.fileId));
+            } else if (files[action.fileId]!.createFails) {
               onReceiver(receiver.fileFailed(action.fileId, new FcpError('FCP_ERR_PERMISSION', 'EACCES')));
             } else {
               written.set(action.fileId, Buffer.alloc(action.size));
@@ -1563,6 +1585,7 @@ function loopback(plan: LoopPlan, xxh: XXHashAPI): { sender?: CompleteAction; re
           break;
         case 'writeChunk': receiverWork.push(() => writeChunk(action)); break;
         case 'writeFile':
+        case 'writeWanted':
           receiverWork.push(() => {
             if (files[action.fileId]!.createFails) {
               onReceiver(receiver.fileFailed(action.fileId, new FcpError('FCP_ERR_PERMISSION', 'EACCES')));
