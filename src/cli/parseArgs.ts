@@ -17,9 +17,10 @@ export function parseArgs(command: Command, argv: string[], io: { stdout: NodeJS
     writeOut: (s) => io.stdout.write(s),
     // A bad argument is quoted back: with any control character in it escaped.
     writeErr: (s) => io.stderr.write(showText(s)),
-    // Usage errors carry their stable code like every other error fcp shows.
+    // Usage errors carry their stable code, and the program's name in place of commander's
+    // "error:", like every other error fcp shows ("fcp: unknown option ...", as scp's "scp: ...").
     outputError: (s, write) => {
-      if (!json) return write(`${s.trimEnd()} (FCP_ERR_USAGE)\n`);
+      if (!json) return write(`${s.trimEnd().replace(/^error: /, `${command.name()}: `)} (FCP_ERR_USAGE)\n`);
       const error = new FcpError('FCP_ERR_USAGE', s.trim().replace(/^error: /, ''), { hint: `${command.name()} --help shows the options` });
       io.stdout.write(`${JSON.stringify(errorRecord(error))}\n`);
     },

@@ -135,6 +135,8 @@ describe('usage errors: exit 2, a message, no stack trace, nothing written', () 
     expect({ code: result.code, what }).toEqual({ code: 2, what });
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toContain('FCP_ERR_USAGE');
+    // Commander's own errors as fcp's: the program's name first, not "error:".
+    expect(result.stderr).toMatch(/^fcp: /);
     expect(stackLines(result.stderr)).toEqual([]);
     expect(fs.readdirSync(work)).toEqual(['a']);
   });
