@@ -7,8 +7,21 @@
  * reported, and waiting a round trip for the SSH and data connections to finish closing would
  * only add to its time. fcpd ends when nothing is left to do.
  */
+import * as path from 'node:path';
+import { asFcpError, FcpError } from '../errors';
 import { trace } from '../trace';
+import { noDescriptorsError, outOfDescriptors } from '../transfer/openFileBudget';
 import { collectOldSpaceWhenFull, defaultMarking } from './gcFlags';
+
+/**
+ * What fails before main can report it (its reporter not made yet): said as every error is, not
+ * as Node's stack trace. Out of descriptors, a process cannot even read its own package.json.
+ */
+function failedToStart(err: unknown): number {
+  const error: FcpError = outOfDescriptors(err) ? noDescriptorsError('cannot start', err as NodeJS.ErrnoException) : asFcpError(err);
+  process.stderr.write(`${path.basename(process.argv[1] ?? 'fcp')}: ${error.describe()}\n`);
+  return error.exitCode;
+}
 
 /** Where bin/'s shell line keeps NODE_EXTRA_CA_CERTS while Node starts. */
 const CA_CERTS_ASIDE = 'FCP_NODE_EXTRA_CA_CERTS';
@@ -26,7 +39,7 @@ export function runCommand(main: (argv: string[]) => Promise<number>, exitWhenFl
     });
   }
   collectOldSpaceWhenFull();
-  void main(process.argv).then((code) => {
+  void main(process.argv).catch(failedToStart).then((code) => {
     defaultMarking();
     settled();
     if (!exitWhenFlushed) {

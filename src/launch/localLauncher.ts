@@ -2,9 +2,11 @@
  * Starts fcpd as a local child process (copies with no remote host, and tests): the same
  * hand-off as over SSH, the secret on fcpd's stdin and its port on stdout.
  */
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { FcpError } from '../errors';
 import { NODE_FLAGS } from '../nodeFlags';
+import { noDescriptorsError, outOfDescriptors } from '../transfer/openFileBudget';
 import { timeoutsFor } from '../timeouts';
 import { dialTcp } from './dial';
 import { serveHandOff, startFcpd } from './fcpdProcess';
@@ -35,6 +37,16 @@ function fcpdEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** Why `child` did not start. */
+function spawnFailure(child: ChildProcess, program: string): Promise<FcpError> {
+  return new Promise((resolve) =>
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      const what = `cannot start fcpd (${program})`;
+      resolve(outOfDescriptors(err) ? noDescriptorsError(what, err) : new FcpError('FCP_ERR_CONNECT', `${what}: ${err.message}`, { cause: err }));
+    }),
+  );
+}
+
 export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   const bind = options.bind ?? '127.0.0.1';
   return {
@@ -44,6 +56,8 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: fcpdEnvironment(),
       });
+      // A spawn that made no process (no descriptors left for its pipes) has no stdio; its error comes on the next tick.
+      if (child.pid === undefined) throw await spawnFailure(child, program);
       const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       child.once('error', (err) => log(`fcpd: could not start ${program}: ${err.message}`));
       const { ready: listen } = await startFcpd({ ...child, exited }, serveHandOff(secret), log, 'on this machine', program, { timeoutMs: options.timeoutMs }).catch((err) => {

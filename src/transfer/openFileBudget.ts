@@ -51,6 +51,14 @@ export function budgetFor(limit: number, open = 0): number {
   return Math.max(1, Math.min(MOST, left - reserve));
 }
 
+/** What a user out of descriptors can do. */
+const RAISE_LIMIT_HINT = 'raise the open-file limit (ulimit -n) of fcp and fcpd, or run fewer copies at once';
+
+/** The error of `what`, which failed for want of descriptors (EMFILE, ENFILE): said so, with what to do. */
+export function noDescriptorsError(what: string, err: NodeJS.ErrnoException): FcpError {
+  return new FcpError('FCP_ERR_IO', `${what}: out of file descriptors (${err.code})`, { hint: RAISE_LIMIT_HINT, cause: err });
+}
+
 /** True for an error (or an FcpError caused by one) that says the process or system is out of descriptors. */
 export function outOfDescriptors(err: unknown): boolean {
   return isOutOfDescriptors((err as NodeJS.ErrnoException)?.code) || isOutOfDescriptors((err as { cause?: NodeJS.ErrnoException })?.cause?.code);
@@ -149,9 +157,7 @@ export class OpenFileBudget {
 
   private failWaiters(): void {
     const seconds = Math.round(this.stallTimeoutMs / 1000);
-    const error = new FcpError('FCP_ERR_IO', `out of file descriptors: no file could be opened for ${seconds} s (open-file limit ${this.limit})`, {
-      hint: 'raise the open-file limit (ulimit -n) of fcp and fcpd, or run fewer copies at once',
-    });
+    const error = new FcpError('FCP_ERR_IO', `out of file descriptors: no file could be opened for ${seconds} s (open-file limit ${this.limit})`, { hint: RAISE_LIMIT_HINT });
     this.room = this.size;
     this.starvedSince = undefined;
     this.backoffMs = BACKOFF_MIN_MS;
