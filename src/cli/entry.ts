@@ -12,6 +12,7 @@ import { asFcpError, FcpError } from '../errors';
 import { trace } from '../trace';
 import { noDescriptorsError, outOfDescriptors } from '../transfer/openFileBudget';
 import { collectOldSpaceWhenFull, defaultMarking } from './gcFlags';
+import { errorText } from './lastResort';
 
 /**
  * What fails before main can report it (its reporter not made yet): said as every error is, not
@@ -19,7 +20,7 @@ import { collectOldSpaceWhenFull, defaultMarking } from './gcFlags';
  */
 function failedToStart(err: unknown): number {
   const error: FcpError = outOfDescriptors(err) ? noDescriptorsError('cannot start', err as NodeJS.ErrnoException) : asFcpError(err);
-  process.stderr.write(`${path.basename(process.argv[1] ?? 'fcp')}: ${error.describe()}\n`);
+  process.stderr.write(errorText(path.basename(process.argv[1] ?? 'fcp'), error, false));
   return error.exitCode;
 }
 
