@@ -2,7 +2,7 @@
  * Starts fcpd as a local child process (copies with no remote host, and tests): the same
  * hand-off as over SSH, the secret on fcpd's stdin and its port on stdout.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { FcpError } from '../errors';
 import { NODE_FLAGS } from '../nodeFlags';
@@ -47,17 +47,32 @@ function spawnFailure(child: ChildProcess, program: string): Promise<FcpError> {
   );
 }
 
+/** Tries of a spawn that found no descriptors for its pipes, and the wait before the first retry (doubled each time). */
+const SPAWN_TRIES = 6;
+const SPAWN_RETRY_MS = 25;
+
+/**
+ * fcpd started as a child. A spawn that made no process (no descriptors left for its pipes) has no
+ * stdio, and its error comes on the next tick. Out of descriptors it is tried again a few times,
+ * as the open-file budget waits: the walk's descriptors are held for a moment each (0.8 s in all).
+ */
+async function spawnFcpd(args: string[], program: string): Promise<ChildProcessWithoutNullStreams> {
+  for (let tried = 1; ; tried++) {
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: fcpdEnvironment() });
+    if (child.pid !== undefined) return child;
+    const failure = await spawnFailure(child, program);
+    if (tried === SPAWN_TRIES || !outOfDescriptors(failure.cause)) throw failure;
+    await new Promise((resolve) => setTimeout(resolve, SPAWN_RETRY_MS * 2 ** (tried - 1)));
+  }
+}
+
 export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
   const bind = options.bind ?? '127.0.0.1';
   return {
     async launch(secret, log): Promise<LaunchedServer> {
       const program = options.fcpdPath ?? path.join(packageRoot(), 'bin', 'fcpd');
-      const child = spawn(process.execPath, [...NODE_FLAGS, ...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs, '--serve', options.partialDir, options.reuseS), '--bind', bind], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: fcpdEnvironment(),
-      });
-      // A spawn that made no process (no descriptors left for its pipes) has no stdio; its error comes on the next tick.
-      if (child.pid === undefined) throw await spawnFailure(child, program);
+      const args = [...NODE_FLAGS, ...(options.nodeArgs ?? []), program, ...serveArgs(options.timeoutMs, '--serve', options.partialDir, options.reuseS), '--bind', bind];
+      const child = await spawnFcpd(args, program);
       const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       child.once('error', (err) => log(`fcpd: could not start ${program}: ${err.message}`));
       const { ready: listen } = await startFcpd({ ...child, exited }, serveHandOff(secret), log, 'on this machine', program, { timeoutMs: options.timeoutMs }).catch((err) => {
