@@ -30,12 +30,12 @@ afterAll(() => {
 });
 
 // In one process the two engines share fcp's limit; --via-fcpd puts each under its own, and fcp
-// needs a few more for fcpd's pipes and the connections: 20 left open leave it room, 28 may not.
+// needs more for fcpd's pipes and the connections: with descriptors left open by the parent (a CI
+// runner may leave its own besides these) whether those are left is not for a test to assume.
 const LIMITS: [openFiles: number, inherited: number, paths: string[]][] = [
   [256, 0, ['in one process', 'via fcpd']],
   [64, 0, ['in one process', 'via fcpd']],
   [64, 28, ['in one process']],
-  [64, 20, ['via fcpd']],
 ];
 const CASES = LIMITS.flatMap(([openFiles, inherited, paths]) => LOCAL_PATHS.filter(([label]) => paths.includes(label)).map(([label, option]) => [openFiles, inherited, label, option] as const));
 test.each(CASES)('3,000 files copied under ulimit -n %i, %i descriptors left open by the parent (%s), arrive complete', async (openFiles, inherited, _label, option) => {
