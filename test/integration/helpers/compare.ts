@@ -276,18 +276,28 @@ export function wrongFiles(expectedRoot: PathLike, copied: PathLike): string[] {
   return [...actual].filter(([rel, hash]) => expected.get(rel) !== hash && !resumeState(join(toBuf(copied), Buffer.from(rel, 'latin1')))).map(([rel]) => rel);
 }
 
+/** fcp's files of a transfer under way: partial files (`.NAME.fcp-part...`) and temporaries (`.NAME.fcp-PID-N`). */
+const UNDER_WAY = /^\..*\.fcp-(part|[0-9a-z]+-[0-9a-z]+$)/;
+
 /**
- * Every regular file below `root` by its path relative to it (fcp's partial files of a transfer
- * under way left out), as `describe` shows it: its content by default.
+ * Every regular file below `root` by its path relative to it, as `describe` shows it: its content
+ * by default. fcp's files of a transfer under way are left out, and so is a file renamed or removed
+ * between the listing and the reading (a transfer may be running).
  */
 export function regularFiles(root: string, describe: (file: string) => string = (file) => fs.readFileSync(file, 'utf8')): Record<string, string> {
   const found: Record<string, string> = {};
   const visit = (rel: string): void => {
     for (const entry of fs.readdirSync(`${root}/${rel}`, { withFileTypes: true })) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.name.includes('.fcp-part')) continue;
+      if (UNDER_WAY.test(entry.name)) continue;
       if (entry.isDirectory()) visit(child);
-      else if (entry.isFile()) found[child] = describe(`${root}/${child}`);
+      else if (entry.isFile()) {
+        try {
+          found[child] = describe(`${root}/${child}`);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
     }
   };
   visit('');
