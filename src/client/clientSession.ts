@@ -81,8 +81,11 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   const forced = forcedTuning();
   const { server, work } = options;
   // A pull into a destination that holds nothing says so in its offer (more feature DEST_EMPTY):
-  // fcpd then sends small files inline right behind SESSION, a round trip before a DEST_STATE would reach it.
-  const offer = transferOffer(options.offer, work.kind === 'pull' && !holdsEntries(work.destination.root));
+  // fcpd then sends small files inline right behind SESSION, a round trip before a DEST_STATE would
+  // reach it. One that removes its sources asks to hear when fcpd is done removing (SOURCES_REMOVED).
+  const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
+  const pull = work.kind === 'pull' ? { intoEmpty: !holdsEntries(work.destination.root), removesSources: removeSources } : undefined;
+  const offer = transferOffer(options.offer, pull);
   const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
@@ -146,7 +149,6 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
     const reported = following ? following.events : options.events;
     const events = options.failFast ? stopAtFirstFailure(reported ?? {}, () => running) : reported;
     let sender: SendEngine | undefined;
-    const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
     if (work.kind === 'push' && server.controlNonce && offer.cipher !== Cipher.NONE) {
       sender = running = new SendEngine(link, work.walk, events, removeSources, options.sync, work.follow);
       sender.prime();

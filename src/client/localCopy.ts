@@ -78,7 +78,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   // Sized before the first request reaches the pool, which starts with the first one (the fcp
   // command makes none before this; an embedding program that did keeps its own size).
   // Connections in memory are never lost: no chunk acknowledgements to keep (feature RECONNECT).
-  const offer = transferOffer(options.offer, false);
+  const offer = transferOffer(options.offer);
   const answer = answerOffer({ ...offer, features: offer.features & ~Feature.RECONNECT });
   if (answer instanceof FcpError) throw answer;
   process.env.UV_THREADPOOL_SIZE ??= String(threadsFor(answer.connections));

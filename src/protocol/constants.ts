@@ -209,8 +209,15 @@ export const MoreFeature = {
    * than through FILE_READY, DATA and FILE_DONE (PROTOCOL.md §7.4).
    */
   FILE_WANT: 0x20,
+  /**
+   * With MODE's REMOVE_SOURCE, offered by a pulling client: the sender answers the receiver's DONE
+   * with a DONE of its own once every source it removes is removed, and the receiver ends only at
+   * it, so that fcp does not exit while fcpd still removes (PROTOCOL.md §7.1).
+   */
+  SOURCES_REMOVED: 0x40,
 } as const;
-export const SUPPORTED_MORE_FEATURES = MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT;
+export const SUPPORTED_MORE_FEATURES =
+  MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT | MoreFeature.SOURCES_REMOVED;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

@@ -240,13 +240,29 @@ export function fileWantAgreed(params: ParamsMessage): boolean {
 }
 
 /**
+ * More feature SOURCES_REMOVED (PROTOCOL.md §7.1): in a session with MODE's REMOVE_SOURCE, the
+ * sender answers the receiver's DONE with DONE once its removals are done, and the receiver ends at that DONE.
+ */
+export function sourcesRemovedAgreed(params: ParamsMessage): boolean {
+  return ((params.moreFeatures ?? 0) & MoreFeature.SOURCES_REMOVED) !== 0;
+}
+
+/** What a pull's offer says of it: its destination holds nothing; its sources are removed (--remove-source-files). */
+export interface PullOffer {
+  intoEmpty: boolean;
+  removesSources: boolean;
+}
+
+/**
  * A transfer's offer: with more feature FILE_WANT where it offers INLINE; where it offers
  * DEST_STATE, with DIR_STATE, and with DEST_EMPTY when it is a pull into a destination that holds
- * nothing (`pullIntoEmpty`).
+ * nothing; with SOURCES_REMOVED when it is a pull that removes its sources (the pushing client
+ * removes its own, and ends only after).
  */
-export function transferOffer(offer: ParamsMessage, pullIntoEmpty: boolean): ParamsMessage {
+export function transferOffer(offer: ParamsMessage, pull?: PullOffer): ParamsMessage {
   const inline = (offer.features & Feature.INLINE) !== 0 ? MoreFeature.FILE_WANT : 0;
-  const landing = (offer.features & Feature.DEST_STATE) === 0 ? 0 : MoreFeature.DIR_STATE | (pullIntoEmpty ? MoreFeature.DEST_EMPTY : 0);
-  const more = inline | landing;
+  const landing = (offer.features & Feature.DEST_STATE) === 0 ? 0 : MoreFeature.DIR_STATE | (pull?.intoEmpty ? MoreFeature.DEST_EMPTY : 0);
+  const removal = pull?.removesSources ? MoreFeature.SOURCES_REMOVED : 0;
+  const more = inline | landing | removal;
   return more === 0 ? offer : { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | more) >>> 0 };
 }

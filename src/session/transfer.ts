@@ -216,6 +216,11 @@ export interface FollowStopAction { type: 'followStop' }
 export interface DestStateAction { type: 'destState'; holds: boolean }
 /** Sender (more feature DIR_STATE): the receiver made the top-level directory `path` now (holds false), or found it (DIR_STATE). */
 export interface DirStateAction { type: 'dirState'; path: Buffer; holds: boolean }
+/**
+ * Sender (--remove-source-files): the receiver's DONE is in: every entry it did not report is in
+ * place, so the symlinks and other names of linked files sent go now (files went at their FILE_OK).
+ */
+export interface RemoveSourcesAction { type: 'removeSources' }
 export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number; filesSame: number }
 
 export type ReceiverAction =
@@ -257,6 +262,7 @@ export type SenderAction =
   | FileFailedAction
   | EntryFailedAction
   | FollowStopAction
+  | RemoveSourcesAction
   | DestStateAction
   | DirStateAction
   | CompleteAction;
@@ -426,9 +432,11 @@ abstract class TransferMachine<S extends string> {
 
 /**
  * AWAIT_FILE_COUNT → RECEIVING (entries are announced) → SENDER_DONE (the sender's DONE is in,
- * files are still open) → FINISHING (every file settled, `finish` asked for) → CLOSED.
+ * files are still open) → FINISHING (every file settled, `finish` asked for) → CLOSED, by way of
+ * AWAIT_REMOVALS (this side's DONE is out, the sender's second is due) under more feature
+ * SOURCES_REMOVED.
  */
-type ReceiverState = 'AWAIT_FILE_COUNT' | 'RECEIVING' | 'SENDER_DONE' | 'FINISHING' | 'CLOSED';
+type ReceiverState = 'AWAIT_FILE_COUNT' | 'RECEIVING' | 'SENDER_DONE' | 'FINISHING' | 'AWAIT_REMOVALS' | 'CLOSED';
 
 /** A chunk between its first DATA and its verification. */
 interface ChunkProgress {
@@ -559,9 +567,15 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly stream: boolean;
   /** The session negotiated more feature FILE_WANT: a small file may be asked for whole (FILE_WANT), and come as FILE_WHOLE. */
   readonly fileWant: boolean;
+  /** More feature SOURCES_REMOVED with REMOVE_SOURCE: after this side's DONE the sender's second DONE ends the session. */
+  private readonly awaitRemovals: boolean;
 
-  /** hardLinks, owners, reconnect, resume, delta, sigCache, deltaEarly, follow, sparse, stream, fileWant: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE, DELTA_EARLY, FOLLOW, SPARSE, STREAM, FILE_WANT. */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean; fileWant?: boolean }) {
+  /**
+   * hardLinks, owners, reconnect, resume, delta, sigCache, deltaEarly, follow, sparse, stream,
+   * fileWant: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE,
+   * DELTA_EARLY, FOLLOW, SPARSE, STREAM, FILE_WANT. awaitRemovals: SOURCES_REMOVED with REMOVE_SOURCE.
+   */
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean; fileWant?: boolean; awaitRemovals?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -576,6 +590,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.sparse = opts.sparse ?? false;
     this.stream = opts.stream ?? false;
     this.fileWant = opts.fileWant ?? false;
+    this.awaitRemovals = opts.awaitRemovals ?? false;
   }
 
   /**
@@ -644,6 +659,11 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.DONE:
         if (this.announcing(onControl)) return this.onDone();
+        // SOURCES_REMOVED: the sender's second DONE, after its removals.
+        if (onControl && this.state === 'AWAIT_REMOVALS') {
+          this.state = 'CLOSED';
+          return [this.summary()];
+        }
         break;
       case PacketType.FILE_DONE:
         if (started && onControl) return this.onFileDone(message);
@@ -678,7 +698,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
    * whole on another connection, and the sender hears how many whole chunks arrived on it.
    */
   connectionLost(connIndex: number): readonly ReceiverAction[] {
-    if (this.state === 'FAILED' || this.state === 'CLOSED') return NO_ACTIONS;
+    if (this.state === 'FAILED' || this.state === 'CLOSED' || this.state === 'AWAIT_REMOVALS') return NO_ACTIONS;
     if (!this.reconnect) throw internalError('connectionLost() in a session without RECONNECT');
     const link = this.link(connIndex);
     const progress = link.progress;
@@ -835,16 +855,21 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
    */
   entryFailed(path: Buffer, error: FcpError): readonly ReceiverAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
-    if (this.state === 'AWAIT_FILE_COUNT' || this.state === 'CLOSED') throw internalError(`entryFailed() in state ${this.state}`);
+    if (this.state === 'AWAIT_FILE_COUNT' || this.state === 'AWAIT_REMOVALS' || this.state === 'CLOSED') throw internalError(`entryFailed() in state ${this.state}`);
     return this.entryFailedHere(path, error);
   }
 
-  /** The owner applied directory metadata after a finish action. */
+  /** The owner applied directory metadata after a finish action: DONE, and the end, or (SOURCES_REMOVED) the wait for the sender's. */
   finished(): readonly ReceiverAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
     if (this.state !== 'FINISHING') throw internalError(`finished() in state ${this.state}`);
+    const done = send({ type: PacketType.DONE });
+    if (this.awaitRemovals) {
+      this.state = 'AWAIT_REMOVALS';
+      return [done];
+    }
     this.state = 'CLOSED';
-    return [send({ type: PacketType.DONE }), this.summary()];
+    return [done, this.summary()];
   }
 
   /** Fails the session when `path` is not something the request covers. */
@@ -1353,8 +1378,29 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly landingsUnanswered: Buffer[] = [];
   /** More feature FILE_WANT: the receiver may ask for a small announced file whole (FILE_WANT). */
   private readonly fileWant: boolean;
+  /** --remove-source-files (MODE's REMOVE_SOURCE): sources go as the receiver takes them. */
+  private readonly removeSources: boolean;
+  /** More feature SOURCES_REMOVED with REMOVE_SOURCE: the receiver's DONE is answered with DONE once the sources are removed. */
+  private readonly confirmRemovals: boolean;
 
-  constructor(opts: { chunkSize: number; windowFiles?: number; peerName: string; quickCheck?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; deltaEarly?: boolean; sync?: boolean; follow?: boolean; destState?: boolean; dirState?: boolean; stream?: boolean; fileWant?: boolean }) {
+  constructor(opts: {
+    chunkSize: number;
+    windowFiles?: number;
+    peerName: string;
+    quickCheck?: boolean;
+    reconnect?: boolean;
+    resume?: boolean;
+    delta?: boolean;
+    deltaEarly?: boolean;
+    sync?: boolean;
+    follow?: boolean;
+    destState?: boolean;
+    dirState?: boolean;
+    stream?: boolean;
+    fileWant?: boolean;
+    removeSources?: boolean;
+    confirmRemovals?: boolean;
+  }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
     this.dirState = this.destState && opts.dirState === true;
@@ -1369,6 +1415,8 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.delta = opts.delta ?? false;
     this.deltaEarly = this.delta && opts.deltaEarly === true;
     this.fileWant = opts.fileWant ?? false;
+    this.removeSources = opts.removeSources ?? false;
+    this.confirmRemovals = this.removeSources && opts.confirmRemovals === true;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -1625,7 +1673,7 @@ export class TransferSender extends TransferMachine<SenderState> {
       case PacketType.DONE:
         if (this.state === 'DONE_SENT' && this.inFlight === 0) {
           this.state = 'CLOSED';
-          return [this.summary()];
+          return this.closing();
         }
         break;
       case PacketType.ERROR:
@@ -1635,6 +1683,13 @@ export class TransferSender extends TransferMachine<SenderState> {
     }
     const open = this.state === 'DONE_SENT' ? ` with ${this.inFlight} files not acknowledged` : '';
     return this.fail(unexpected(message, `${this.state}${open}`));
+  }
+
+  /** The receiver's DONE is in: the last sources go, and (SOURCES_REMOVED) the receiver hears that they went. */
+  private closing(): readonly SenderAction[] {
+    if (!this.removeSources) return [this.summary()];
+    const removals: SenderAction = { type: 'removeSources' };
+    return this.confirmRemovals ? [removals, send({ type: PacketType.DONE }), this.summary()] : [removals, this.summary()];
   }
 
   /** Files announced and not yet OK or FAILED. */

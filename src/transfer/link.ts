@@ -246,8 +246,6 @@ export function runSummary(action: CompleteAction, bytesSent: number, bytesSaved
 export abstract class TransferRun {
   readonly done: Promise<TransferSummary>;
   protected over = false;
-  /** Set once this side has sent its DONE: from then on a peer closing data connections is normal. */
-  protected doneSent = false;
   /** The session negotiated RECONNECT: a lost data connection costs its chunks in flight, not the session. */
   protected readonly reconnect: boolean;
   /** Data connections counted as lost: their close events, late or caused by this side, are not news. */
@@ -325,6 +323,9 @@ export abstract class TransferRun {
     this.dataReady(linked);
   }
 
+  /** A peer closing a data connection is normal now: the DONE that says why is on its way, or (receiver) ours is out. */
+  protected abstract peerMayCloseData(): boolean;
+
   /** A data connection can carry frames now (the sender starts a pump on it). */
   protected dataReady(_linked: LinkedConnection): void {}
 
@@ -387,7 +388,7 @@ export abstract class TransferRun {
   }
 
   private onDataClosed({ conn, established }: LinkedConnection, error: FcpError | undefined): void {
-    if (this.over || this.lostConnections.has(conn)) return;
+    if (this.over || this.lostConnections.has(conn) || this.peerMayCloseData()) return;
     if (!this.reconnect) return this.onClosed(conn, error);
     this.lostConnections.add(conn);
     this.link.log(`${error?.message ?? `${conn.name} closed`}: its chunks in flight go over the other connections`);
@@ -396,8 +397,6 @@ export abstract class TransferRun {
 
   private onClosed(conn: LinkConnection, error: FcpError | undefined): void {
     if (this.over) return;
-    // After our DONE the peer may close data connections before its DONE reaches us on control.
-    if (this.doneSent && conn !== this.link.control.conn) return;
     this.fail(error ?? new FcpError('FCP_ERR_CONNECTION_LOST', `${conn.name} closed before the transfer ended`), true);
   }
 

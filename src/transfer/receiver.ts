@@ -15,7 +15,7 @@ import { FileIdMap } from '../session/fileIds';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
-import { directoryStateAgreed, fileWantAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed, sourcesRemovedAgreed } from '../session/params';
 import { Destination, holdsEntries } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
@@ -147,6 +147,8 @@ export class ReceiveEngine extends TransferRun {
   private readonly followed: FollowedSummary | undefined;
   private followStopAsked = false;
   private started = false;
+  /** Our DONE, which comes last, is out. */
+  private doneSent = false;
 
   /**
    * mode: the request's MODE; its IGNORE_TIMES (-I) turns the quick check off, as does a session
@@ -184,6 +186,7 @@ export class ReceiveEngine extends TransferRun {
       sparse: (link.params.features & Feature.SPARSE) !== 0,
       stream: (link.params.features & Feature.STREAM) !== 0,
       fileWant: fileWantAgreed(link.params),
+      awaitRemovals: (mode.flags & ModeFlag.REMOVE_SOURCE) !== 0 && sourcesRemovedAgreed(link.params),
     });
     this.followed = (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0 ? { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 } : undefined;
     const root = process.getuid?.() === 0;
@@ -265,6 +268,11 @@ export class ReceiveEngine extends TransferRun {
   }
 
   /** The sender hears what arrived on the lost connection; on the server its index is free for a replacement. */
+  /** Our DONE is out: nothing more comes on data connections, and the sender closes them. */
+  protected peerMayCloseData(): boolean {
+    return this.doneSent;
+  }
+
   protected dataLost(connIndex: number): void {
     this.waitingWrites[connIndex] = 0;
     this.apply(this.machine.connectionLost(connIndex), 0);
@@ -387,7 +395,6 @@ export class ReceiveEngine extends TransferRun {
           this.events.counted?.(action.files, action.bytes);
           break;
         case 'complete':
-          this.doneSent = true;
           return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.followed));
       }
     }
@@ -678,6 +685,8 @@ export class ReceiveEngine extends TransferRun {
     this.sync?.deleteExtraneous((path, error) => this.apply(this.machine.entryFailed(path, error), 0));
     this.writer.finishDirectories((path, error) => this.apply(this.machine.entryFailed(path, error), 0));
     this.signatures?.trim();
+    // Our DONE goes now: the sender may close data connections before the end (SOURCES_REMOVED: its own DONE).
+    this.doneSent = true;
     this.apply(this.machine.finished(), 0);
   }
 

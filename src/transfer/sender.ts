@@ -26,7 +26,7 @@ import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { sameStart } from '../session/entryScope';
-import { directoryStateAgreed, fileWantAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed, sourcesRemovedAgreed } from '../session/params';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
 import { chunkCount, FileDigest } from '../session/digest';
@@ -211,6 +211,8 @@ export class SendEngine extends TransferRun {
   private destinationWordDeadline: NodeJS.Timeout | undefined;
   /** Small files are read as the walk finds them (over a connection, when they may go inline). */
   private readonly readsAhead: boolean;
+  /** Every entry is announced and DONE sent; files may still be moving on the data connections. */
+  private announcedAll = false;
   /** xxh64 of files sent inline and not yet over, for their digest in file events. */
   private readonly inlineHashes = new FileIdMap<bigint>();
   /** Announcing waits for the control connection to take the last burst of inline files, or for a descriptor to read them. */
@@ -292,6 +294,8 @@ export class SendEngine extends TransferRun {
       dirState: this.dirStateAgreed,
       stream: (link.params.features & Feature.STREAM) !== 0,
       fileWant: fileWantAgreed(link.params),
+      removeSources,
+      confirmRemovals: sourcesRemovedAgreed(link.params),
     });
     if (following) {
       this.followMissing = follow.missing;
@@ -396,6 +400,15 @@ export class SendEngine extends TransferRun {
    * notices too (the connection closed, or went silent past its idle limit), so a report that
    * does not come within twice that limit means the session is lost.
    */
+  /**
+   * Our DONE is out: once its files are over the receiver closes data connections, and their close
+   * may overtake the last FILE_OK and DONE on control (which still end the session, or its idle
+   * timeout). With RECONNECT a lost one is news still: its chunks in flight go again.
+   */
+  protected peerMayCloseData(): boolean {
+    return this.announcedAll && !this.reconnect;
+  }
+
   protected dataLost(connIndex: number): void {
     this.wakePumps();
     const limitMs = 2 * this.link.idleMs;
@@ -522,11 +535,11 @@ export class SendEngine extends TransferRun {
         inlineFiles++;
       }
     }
-    if (entry !== undefined || this.doneSent || this.over) return;
+    if (entry !== undefined || this.announcedAll || this.over) return;
     if (this.holdsDone(priming)) return;
     // What the walk skipped is reported before DONE, so that the receiver counts it too.
     for (const { path, error } of this.walk.skipped) this.apply(this.machine.skipEntry(path, error));
-    this.doneSent = true;
+    this.announcedAll = true;
     this.apply(this.machine.finish());
   }
 
@@ -843,8 +856,10 @@ export class SendEngine extends TransferRun {
           this.failedEntries?.add(action.path.toString('latin1'));
           this.events.entryFailed?.(action.path, action.error);
           break;
-        case 'complete':
+        case 'removeSources':
           this.removeLinkSources();
+          break;
+        case 'complete':
           return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.follower && this.followed));
       }
     }

@@ -285,6 +285,21 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(rsyncLeft).toEqual(paths(tree));
   });
 
+  // fcp's exit says the sources are gone: where fcpd removes them (a pull, a copy between hosts), it
+  // waits for fcpd to say so. 5,000 symlinks take fcpd long enough (its last removals follow the
+  // receiver's DONE) that an fcp which did not wait left most of them behind.
+  test.each(DIRECTIONS)('%s: the sources are gone when fcp exits (5,000 symlinks)', async (direction) => {
+    const tree = path.join(freshDir('remove-many'), 'tree');
+    fs.mkdirSync(tree);
+    fs.writeFileSync(path.join(tree, 'target'), 'target\n');
+    for (let i = 0; i < 5000; i++) fs.symlinkSync('target', path.join(tree, `link-${i}`));
+    const dest = freshDir('remove-many-dest');
+    await fcpCopy(direction, ['-r', '--remove-source-files'], tree, dest);
+    expect(paths(tree)).toEqual([]);
+    expect(fs.readdirSync(path.join(dest, 'tree')).length).toBe(5001);
+    expect(fs.readlinkSync(path.join(dest, 'tree', 'link-4999'))).toBe('target');
+  });
+
   test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
     const tree = removalTree();
     fs.rmSync(path.join(tree, 'sub', 'fifo'));

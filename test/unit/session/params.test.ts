@@ -26,6 +26,7 @@ import {
   directoryStateAgreed,
   makeOffer,
   transferOffer,
+  sourcesRemovedAgreed,
   fileWantAgreed,
   sealedCoverage,
   ServerPolicy,
@@ -269,20 +270,22 @@ describe('makeOffer and sealedCoverage', () => {
   });
 });
 
-describe('more features DIR_STATE (every transfer), DEST_EMPTY (a pull into an empty destination) and FILE_WANT (with INLINE)', () => {
+describe('more features DIR_STATE (every transfer), DEST_EMPTY (a pull into an empty destination), FILE_WANT (with INLINE) and SOURCES_REMOVED (a pull that removes its sources)', () => {
   const offer = makeOffer({ encrypt: true });
   const WANT = MoreFeature.FILE_WANT;
+  const intoEmpty = { intoEmpty: true, removesSources: false };
+  const intoHolding = { intoEmpty: false, removesSources: false };
   test('DIR_STATE offered with DEST_STATE; DEST_EMPTY only where the destination holds nothing too; FILE_WANT with INLINE', () => {
-    expect(transferOffer(offer, false).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
-    expect(transferOffer(offer, true).moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
+    expect(transferOffer(offer, intoHolding).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
+    expect(transferOffer(offer, intoEmpty).moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
     const withoutDestState = { ...offer, features: offer.features & ~Feature.DEST_STATE };
-    expect(transferOffer(withoutDestState, true).moreFeatures).toBe(WANT);
+    expect(transferOffer(withoutDestState, intoEmpty).moreFeatures).toBe(WANT);
     const withoutEither = { ...withoutDestState, features: withoutDestState.features & ~Feature.INLINE };
-    expect(transferOffer(withoutEither, true)).toBe(withoutEither);
-    expect(transferOffer({ ...offer, moreFeatures: MoreFeature.TWO_WAY_NARROW }, true).moreFeatures).toBe(MoreFeature.TWO_WAY_NARROW | MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
+    expect(transferOffer(withoutEither, intoEmpty)).toBe(withoutEither);
+    expect(transferOffer({ ...offer, moreFeatures: MoreFeature.TWO_WAY_NARROW }, intoEmpty).moreFeatures).toBe(MoreFeature.TWO_WAY_NARROW | MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
   });
   test('answered by this build, and agreed only together with DEST_STATE (FILE_WANT with INLINE)', () => {
-    const answer = answerOffer(transferOffer(offer, true)) as ParamsMessage;
+    const answer = answerOffer(transferOffer(offer, intoEmpty)) as ParamsMessage;
     expect(answer.moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
     for (const agreed of [destinationEmptyAgreed, directoryStateAgreed]) {
       expect(agreed(answer)).toBe(true);
@@ -292,7 +295,16 @@ describe('more features DIR_STATE (every transfer), DEST_EMPTY (a pull into an e
     expect(fileWantAgreed(answer)).toBe(true);
     expect(fileWantAgreed({ ...answer, features: answer.features & ~Feature.INLINE })).toBe(false);
     expect(fileWantAgreed({ ...answer, moreFeatures: MoreFeature.DIR_STATE })).toBe(false);
-    expect(directoryStateAgreed(answerOffer(transferOffer(offer, false)) as ParamsMessage)).toBe(true);
-    expect(destinationEmptyAgreed(answerOffer(transferOffer(offer, false)) as ParamsMessage)).toBe(false);
+    expect(directoryStateAgreed(answerOffer(transferOffer(offer, intoHolding)) as ParamsMessage)).toBe(true);
+    expect(destinationEmptyAgreed(answerOffer(transferOffer(offer, intoHolding)) as ParamsMessage)).toBe(false);
+  });
+  test('SOURCES_REMOVED offered only by a pull that removes its sources, and answered', () => {
+    expect(transferOffer(offer).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
+    const removing = transferOffer(offer, { intoEmpty: false, removesSources: true });
+    expect(removing.moreFeatures).toBe(MoreFeature.DIR_STATE | WANT | MoreFeature.SOURCES_REMOVED);
+    const answer = answerOffer(removing) as ParamsMessage;
+    expect(answer.moreFeatures! & MoreFeature.SOURCES_REMOVED).toBe(MoreFeature.SOURCES_REMOVED);
+    expect(sourcesRemovedAgreed(answer)).toBe(true);
+    expect(sourcesRemovedAgreed({ ...answer, moreFeatures: undefined })).toBe(false);
   });
 });

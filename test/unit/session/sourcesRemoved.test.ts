@@ -1,0 +1,61 @@
+/**
+ * The end of a session that removes its sources (MODE's REMOVE_SOURCE), between the two pure
+ * machines (PROTOCOL.md §7.1): the sender removes the last sources when the receiver's DONE is in;
+ * under more feature SOURCES_REMOVED it then answers with a DONE of its own, and the receiver ends
+ * only at that DONE.
+ */
+import { MIN_CHUNK_SIZE, PacketType } from '../../../src/protocol/constants';
+import type { Message } from '../../../src/protocol/messages';
+import { EntryScope } from '../../../src/session/entryScope';
+import { TransferAction, TransferReceiver, TransferSender } from '../../../src/session/transfer';
+
+const sends = (actions: readonly TransferAction[]): Message[] => actions.flatMap((action) => (action.type === 'send' ? [action.message] : []));
+/** Each action's type; a send's by its message: 'DONE' for a DONE. */
+const kinds = (actions: readonly TransferAction[]): string[] => actions.map((action) => (action.type !== 'send' ? action.type : action.message.type === PacketType.DONE ? 'DONE' : `send ${action.message.type}`));
+const DONE: Message = { type: PacketType.DONE };
+
+/** Both machines with nothing announced, the sender's DONE taken and the receiver asked to finish. */
+function atTheEnd(opts: { removeSources: boolean; confirmRemovals: boolean; awaitRemovals: boolean }): { sender: TransferSender; receiver: TransferReceiver } {
+  const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver', reconnect: true, removeSources: opts.removeSources, confirmRemovals: opts.confirmRemovals });
+  const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: new EntryScope({ recursive: true, singleRoot: true }), reconnect: true, awaitRemovals: opts.awaitRemovals });
+  for (const message of [...sends(sender.start(0, 0)), ...sends(sender.finish())]) receiver.receive(0, message);
+  return { sender, receiver };
+}
+
+test('SOURCES_REMOVED: the sender removes, then says DONE; the receiver completes only at that DONE', () => {
+  const { sender, receiver } = atTheEnd({ removeSources: true, confirmRemovals: true, awaitRemovals: true });
+  const finished = receiver.finished();
+  expect(kinds(finished)).toEqual(['DONE']);
+  // Its data connections closing now is no news, and costs nothing.
+  expect(receiver.connectionLost(1)).toEqual([]);
+  const closing = sender.receive(DONE);
+  expect(kinds(closing)).toEqual(['removeSources', 'DONE', 'complete']);
+  expect(kinds(receiver.receive(0, sends(closing)[0]!))).toEqual(['complete']);
+});
+
+test('SOURCES_REMOVED: anything but DONE or KEEPALIVE while the receiver waits for it is refused', () => {
+  const { receiver } = atTheEnd({ removeSources: true, confirmRemovals: true, awaitRemovals: true });
+  receiver.finished();
+  expect(receiver.receive(0, { type: PacketType.KEEPALIVE })).toEqual([]);
+  const refused = receiver.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: 1 });
+  expect(refused).toMatchObject([{ type: 'fail', error: { code: 'FCP_ERR_UNEXPECTED_MESSAGE' } }]);
+  expect(refused[0]!.type === 'fail' && refused[0]!.error.message).toMatch(/AWAIT_REMOVALS/);
+});
+
+test('a DONE on a data connection does not end the wait', () => {
+  const { receiver } = atTheEnd({ removeSources: true, confirmRemovals: true, awaitRemovals: true });
+  receiver.finished();
+  expect(kinds(receiver.receive(1, DONE))).toEqual(['fail']);
+});
+
+test('without SOURCES_REMOVED the sender removes and completes, and the receiver completes at its own DONE', () => {
+  const { sender, receiver } = atTheEnd({ removeSources: true, confirmRemovals: false, awaitRemovals: false });
+  expect(kinds(receiver.finished())).toEqual(['DONE', 'complete']);
+  expect(kinds(sender.receive(DONE))).toEqual(['removeSources', 'complete']);
+});
+
+test('a session that removes nothing ends as always, whatever was agreed', () => {
+  const { sender, receiver } = atTheEnd({ removeSources: false, confirmRemovals: true, awaitRemovals: false });
+  expect(kinds(receiver.finished())).toEqual(['DONE', 'complete']);
+  expect(kinds(sender.receive(DONE))).toEqual(['complete']);
+});
