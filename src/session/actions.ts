@@ -8,8 +8,12 @@ import { packetTypeName } from '../protocol/constants';
 import type { ChksumCoverageValue, SealingCipher } from '../protocol/constants';
 import type { ErrorMessage, Message, ParamsMessage } from '../protocol/messages';
 
-/** Send a message on the connection the machine belongs to (for transfer machines: the control connection). */
-export interface SendAction { type: 'send'; message: Message }
+/**
+ * Send a message on the connection the machine belongs to (for transfer machines: the control
+ * connection). `mayWait`: an answer to what came in, which may wait for the answers to the rest of
+ * what came in the same turn of the event loop, to go in one frame with them (framedConnection.ts).
+ */
+export interface SendAction { type: 'send'; message: Message; mayWait?: true }
 
 /**
  * The session or connection cannot go on. When notifyPeer is set the owner sends
@@ -38,6 +42,11 @@ export interface AuthenticatedAction {
 
 export function send(message: Message): SendAction {
   return { type: 'send', message };
+}
+
+/** An answer that may wait for the others of this turn of the event loop (SendAction's mayWait). */
+export function sendAnswer(message: Message): SendAction {
+  return { type: 'send', message, mayWait: true };
 }
 
 export function fail(error: FcpError, notifyPeer = true): FailAction {

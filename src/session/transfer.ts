@@ -42,7 +42,7 @@ import type {
   ResendMessage,
   AppendMessage,
 } from '../protocol/messages';
-import { fail, FailAction, peerError, send, SendAction, unexpected } from './actions';
+import { fail, FailAction, peerError, send, SendAction, sendAnswer, unexpected } from './actions';
 import { ACK_EVERY } from './dataLoss';
 import { chunkCount, FileDigest } from './digest';
 import { IdRanges } from './idRanges';
@@ -773,7 +773,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     if (!this.fileWant || file?.state !== 'ANNOUNCED' || file.size > INLINE_MAX) throw internalError(`fileWanted(file_id ${fileId}) for a file that cannot be asked for whole`);
     this.files.delete(fileId);
     this.wantedFiles.set(fileId, file.size);
-    return [send({ type: PacketType.FILE_WANT, fileId })];
+    return [sendAnswer({ type: PacketType.FILE_WANT, fileId })];
   }
 
   /**
@@ -1295,7 +1295,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.bytesOk += size;
     this.follow?.settled(fileId, size);
     const ok: FileOkAction = answer === PacketType.FILE_SAME ? { type: 'fileOk', fileId, same: true } : { type: 'fileOk', fileId };
-    const actions: ReceiverAction[] = [send({ type: answer, fileId }), ok];
+    const actions: ReceiverAction[] = [sendAnswer({ type: answer, fileId }), ok];
     this.settleLinks(fileId, 'ok', actions);
     return this.finishIfSettled(actions);
   }

@@ -296,7 +296,7 @@ export class ReceiveEngine extends TransferRun {
       if (this.over) return;
       switch (action.type) {
         case 'send':
-          this.link.control.conn.send(action.message);
+          this.link.control.conn.send(action.message, action.mayWait);
           break;
         case 'fail':
           return this.failed(action);

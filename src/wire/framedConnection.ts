@@ -42,10 +42,14 @@ export class FramedConnection {
   /** Writes within one tick are corked into one syscall (many small control frames). */
   private corked = false;
   private handlers: FramedConnectionEvents | undefined;
-  /** Batching (PROTOCOL.md §4, BATCH): messages waiting for this tick's flush. */
+  /** Batching (PROTOCOL.md §4, BATCH): messages waiting for this tick's flush, or (all of them may wait) for the end of this turn of the event loop. */
   private batching = false;
   private batchTypes: ReadonlySet<number> | undefined;
   private readonly queued: Message[] = [];
+  /** A flush is planned for the end of this tick. */
+  private flushPlanned = false;
+  /** The flush of messages that may wait, at the end of this turn of the event loop, unless one is planned sooner. */
+  private turnFlush: NodeJS.Immediate | undefined;
   /**
    * A TCP socket gathers corked writes into one writev: a sealed batch goes out in pieces there
    * (encodeBatchApart). Another stream (an SSH channel when the connection is tunnelled, the
@@ -94,14 +98,38 @@ export class FramedConnection {
     this.ticker.unref();
   }
 
-  /** Encodes and writes one message; false when the stream wants the writer to wait for drain(). */
-  send(message: Message): boolean {
+  /**
+   * Encodes and writes one message; false when the stream wants the writer to wait for drain().
+   * `mayWait` (a batched session only): an answer to what came in, which may wait for the end of
+   * this turn of the event loop (setImmediate runs after every read the poll found ready) and go
+   * in one frame with the answers to the rest: never later than the turn that read its question.
+   */
+  send(message: Message, mayWait = false): boolean {
     if (this.batching && BATCHABLE_TYPES.has(message.type)) {
-      if (this.queued.push(message) === 1) process.nextTick(() => this.flushQueued());
+      this.queued.push(message);
+      if (mayWait) this.flushAfterTurn();
+      else this.flushThisTick();
       return !this.stream.writableNeedDrain;
     }
     this.flushQueued();
     return this.write(this.encoder.encode(message));
+  }
+
+  private flushThisTick(): void {
+    if (this.flushPlanned) return;
+    this.flushPlanned = true;
+    process.nextTick(() => {
+      this.flushPlanned = false;
+      this.flushQueued();
+    });
+  }
+
+  private flushAfterTurn(): void {
+    if (this.flushPlanned || this.turnFlush) return;
+    this.turnFlush = setImmediate(() => {
+      this.turnFlush = undefined;
+      this.flushQueued();
+    });
   }
 
   /**
@@ -110,8 +138,9 @@ export class FramedConnection {
    * else right after that flush (a tick callback queued behind it).
    */
   afterEncoded(encoded: () => void): void {
-    if (this.queued.length === 0) encoded();
-    else process.nextTick(encoded);
+    if (this.queued.length === 0) return encoded();
+    this.flushThisTick();
+    process.nextTick(encoded);
   }
 
   /** Accept BATCH frames of these types from the peer (a session that negotiated BATCH). */
@@ -126,6 +155,8 @@ export class FramedConnection {
 
   /** Writes the queued messages: alone when one, else as few BATCH frames as hold them. */
   private flushQueued(): void {
+    clearImmediate(this.turnFlush);
+    this.turnFlush = undefined;
     const messages = this.queued.splice(0);
     let group: Message[] = [];
     let size = 0;

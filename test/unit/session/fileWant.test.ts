@@ -57,6 +57,20 @@ test('FILE_WANT, FILE_WHOLE, written as an inline file, FILE_OK: both sides sett
   expect(summary).toMatchObject([{ type: 'complete', filesOk: 1, filesFailed: 0, bytes: DATA.length }]);
 });
 
+test('the answers to a file (FILE_WANT, FILE_OK of a FILE_WHOLE or FILE_INLINE file) may wait for the end of the turn', () => {
+  const { sender, receiver } = announced();
+  const answer = (fileId: number, type: number): TransferAction => ({ type: 'send', message: { type, fileId } as Message, mayWait: true });
+  expect(receiver.fileWanted(0)).toEqual([answer(0, PacketType.FILE_WANT)]);
+  sender.receive({ type: PacketType.FILE_WANT, fileId: 0 });
+  receiver.receive(0, sender.wholeMessage(0, DATA, HASH)!);
+  expect(receiver.fileCommitted(0).find((action) => action.type === 'send')).toEqual(answer(0, PacketType.FILE_OK));
+  const inline = machines();
+  for (const message of sends(inline.sender.start(1, DATA.length))) inline.receiver.receive(0, message);
+  const sent = sends(inline.sender.sendInline(PATH, 0o644, MTIME, DATA, HASH));
+  expect(inline.receiver.receive(0, sent[0]!).map((action) => action.type)).toEqual(['writeFile']);
+  expect(inline.receiver.fileCommitted(0).find((action) => action.type === 'send')).toEqual(answer(0, PacketType.FILE_OK));
+});
+
 test('a file the sender cannot read fails on both sides with its FILE_ERROR; nothing was created for it', () => {
   const { sender, receiver } = announced();
   sender.receive(sends(receiver.fileWanted(0))[0]!);

@@ -177,6 +177,74 @@ describe('BATCH', () => {
     }
   });
 
+  describe('answers that may wait for the end of the turn (FILE_OK, FILE_SAME, FILE_WANT)', () => {
+    /** The end of this turn of the event loop and the tick after it (where corked writes leave). */
+    const turnEnds = async (): Promise<void> => {
+      await nextTurn();
+      await new Promise((resolve) => process.nextTick(resolve));
+    };
+
+    test('the answers of one turn wait past its ticks and go together in one frame', async () => {
+      const { sender, sent, received } = await batchingPair();
+      sender.send(fileOk(0), true);
+      await new Promise((resolve) => process.nextTick(resolve));
+      sender.send({ type: PacketType.FILE_SAME, fileId: 1 }, true);
+      sender.send({ type: PacketType.FILE_WANT, fileId: 2 }, true);
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(sent).toEqual([]);
+      await turnEnds();
+      expect(await framesIn(sent)).toEqual([PacketType.BATCH]);
+      expect(received).toEqual([fileOk(0), { type: PacketType.FILE_SAME, fileId: 1 }, { type: PacketType.FILE_WANT, fileId: 2 }]);
+      // The next turn's answer goes in its own frame.
+      sender.send(fileOk(3), true);
+      await turnEnds();
+      expect(await framesIn(sent)).toEqual([PacketType.BATCH, PacketType.FILE_OK]);
+    });
+
+    test('a send that may not wait takes those waiting along, in order, this tick', async () => {
+      const { sender, sent, received } = await batchingPair();
+      sender.send(fileOk(0), true);
+      sender.send(fileOk(1), true);
+      sender.send({ type: PacketType.FILE_READY, fileId: 2 });
+      sender.send(fileOk(3), true);
+      await new Promise((resolve) => process.nextTick(resolve));
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(await framesIn(sent)).toEqual([PacketType.BATCH]);
+      expect(received).toEqual([fileOk(0), fileOk(1), { type: PacketType.FILE_READY, fileId: 2 }, fileOk(3)]);
+      // A message that is never batched sends them first too.
+      sender.send(fileOk(4), true);
+      sender.send({ type: PacketType.PUSH, path: Buffer.from('/x') });
+      await turnEnds();
+      expect(received.slice(4).map((m) => m.type)).toEqual([PacketType.FILE_OK, PacketType.PUSH]);
+    });
+
+    test('closing sends what waits; nothing is left to fire after', async () => {
+      const { sender, received } = await batchingPair();
+      sender.send(fileOk(0), true);
+      sender.close();
+      await turnEnds();
+      expect(received).toEqual([fileOk(0)]);
+    });
+
+    test('afterEncoded does not wait for the turn: what waits is encoded first, this tick', async () => {
+      const { sender, sent } = await batchingPair();
+      sender.send(fileOk(0), true);
+      const encoded = new Promise<number>((resolve) => sender.afterEncoded(() => resolve(sender.bytesMoved)));
+      expect(await encoded).toBeGreaterThan(0);
+      await turnEnds();
+      expect(await framesIn(sent)).toEqual([PacketType.FILE_OK]);
+    });
+
+    test('without batching an answer goes at once', async () => {
+      const xxh = await loadXxhash();
+      const { a, sent } = pipePair();
+      const sender = new FramedConnection(a, xxh, 'control connection to test', 60_000);
+      sender.send(fileOk(0), true);
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(await framesIn(sent)).toEqual([PacketType.FILE_OK]);
+    });
+  });
+
   test('a BATCH where none was negotiated fails the connection with FCP_ERR_UNEXPECTED_MESSAGE', async () => {
     const xxh = await loadXxhash();
     const { a, b } = pipePair();
