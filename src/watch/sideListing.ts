@@ -54,8 +54,13 @@ export interface SideListing {
 
 const SLASH = Buffer.from('/');
 
-/** What no side lists: an interrupted transfer's partial files and their journals and locks (state/partialFile.ts). */
-const PARTIAL_RULES: readonly FilterRule[] = [{ kind: 'exclude', pattern: Buffer.from('.*.fcp-part') }, { kind: 'exclude', pattern: Buffer.from('.*.fcp-part.*') }];
+/**
+ * What no side lists: an interrupted transfer's partial files and their journals and locks
+ * (state/partialFile.ts), and the temporaries a transfer writes a file under before it renames it
+ * into place (`.NAME.fcp-PID-N`, fileWriter.ts; `.NAME.fcp-sftp-...` over SFTP): a listing taken
+ * while the other direction wrote would send one back, to be deleted on the next round.
+ */
+const PARTIAL_RULES: readonly FilterRule[] = ['.*.fcp-part', '.*.fcp-part.*', '.*.fcp-*-*'].map((pattern) => ({ kind: 'exclude', pattern: Buffer.from(pattern) }));
 
 /** The user's filters, after the rules that keep partial files out of every listing. */
 export function sideFilter(user: PathFilter | undefined): PathFilter {
