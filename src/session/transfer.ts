@@ -69,6 +69,12 @@ export const INLINE_WINDOW_BYTES = 64 * 1024 * 1024;
  * Enough for about 80,000 files a second over a 200 ms round trip.
  */
 export const INLINE_WINDOW_FILES = 16 * 1024;
+/**
+ * Answers (FILE_OK, FILE_SAME, FILE_WANT) that wait for the end of their turn of the event loop,
+ * at most: a turn reads up to 32 socket reads, some 20,000 tiny inline files, more than the
+ * sender's inline window, which would then wait for the whole turn. A sixteenth of that window.
+ */
+export const ANSWERS_WAITING_MAX = INLINE_WINDOW_FILES / 16;
 
 /** Receiver: create a directory (its mode and mtime are applied at `finish`, deepest first). */
 export interface CreateDirAction { type: 'createDir'; path: Buffer; perm: number; mtimeNs: bigint }

@@ -15,6 +15,7 @@ import { batchEntryLength, unbatch } from '../protocol/batch';
 import { BATCH_ROOM, BATCHABLE_TYPES, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
+import { ANSWERS_WAITING_MAX } from '../session/transfer';
 import { KEEPALIVE_INTERVAL_MS } from '../timeouts';
 
 export interface FramedConnectionEvents {
@@ -102,12 +103,13 @@ export class FramedConnection {
    * Encodes and writes one message; false when the stream wants the writer to wait for drain().
    * `mayWait` (a batched session only): an answer to what came in, which may wait for the end of
    * this turn of the event loop (setImmediate runs after every read the poll found ready) and go
-   * in one frame with the answers to the rest: never later than the turn that read its question.
+   * in one frame with the answers to the rest: never later than the turn that read its question,
+   * and no more than ANSWERS_WAITING_MAX of them (a turn may read tens of thousands of tiny files).
    */
   send(message: Message, mayWait = false): boolean {
     if (this.batching && BATCHABLE_TYPES.has(message.type)) {
       this.queued.push(message);
-      if (mayWait) this.flushAfterTurn();
+      if (mayWait && this.queued.length < ANSWERS_WAITING_MAX) this.flushAfterTurn();
       else this.flushThisTick();
       return !this.stream.writableNeedDrain;
     }

@@ -7,6 +7,7 @@ import { FrameDecoder } from '../../../src/protocol/frameDecoder';
 import { FrameEncoder } from '../../../src/protocol/frameEncoder';
 import type { Message } from '../../../src/protocol/messages';
 import { loadXxhash } from '../../../src/protocol/xxhash';
+import { ANSWERS_WAITING_MAX, INLINE_WINDOW_FILES } from '../../../src/session/transfer';
 import { FramedConnection } from '../../../src/wire/framedConnection';
 
 function idleStream(): Duplex {
@@ -216,6 +217,19 @@ describe('BATCH', () => {
       sender.send({ type: PacketType.PUSH, path: Buffer.from('/x') });
       await turnEnds();
       expect(received.slice(4).map((m) => m.type)).toEqual([PacketType.FILE_OK, PacketType.PUSH]);
+    });
+
+    test(`no more than ${ANSWERS_WAITING_MAX} wait: a turn of tiny files does not hold the sender's inline window (${INLINE_WINDOW_FILES})`, async () => {
+      expect(ANSWERS_WAITING_MAX * 4).toBeLessThanOrEqual(INLINE_WINDOW_FILES);
+      const { sender, received } = await batchingPair();
+      for (let id = 0; id < ANSWERS_WAITING_MAX - 1; id++) sender.send(fileOk(id), true);
+      await new Promise((resolve) => process.nextTick(resolve));
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(received.length).toBe(0);
+      sender.send(fileOk(ANSWERS_WAITING_MAX - 1), true);
+      await new Promise((resolve) => process.nextTick(resolve));
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(received.length).toBe(ANSWERS_WAITING_MAX);
     });
 
     test('closing sends what waits; nothing is left to fire after', async () => {
