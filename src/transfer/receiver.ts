@@ -267,12 +267,12 @@ export class ReceiveEngine extends TransferRun {
     this.apply(this.machine.receive(connIndex, message), connIndex);
   }
 
-  /** The sender hears what arrived on the lost connection; on the server its index is free for a replacement. */
   /** Our DONE is out: nothing more comes on data connections, and the sender closes them. */
   protected peerMayCloseData(): boolean {
     return this.doneSent;
   }
 
+  /** The sender hears what arrived on the lost connection; on the server its index is free for a replacement. */
   protected dataLost(connIndex: number): void {
     this.waitingWrites[connIndex] = 0;
     this.apply(this.machine.connectionLost(connIndex), 0);

@@ -396,11 +396,6 @@ export class SendEngine extends TransferRun {
   }
 
   /**
-   * This side noticed the loss: the receiver's DATA_LOST will say which chunks arrived. It
-   * notices too (the connection closed, or went silent past its idle limit), so a report that
-   * does not come within twice that limit means the session is lost.
-   */
-  /**
    * Our DONE is out: once its files are over the receiver closes data connections, and their close
    * may overtake the last FILE_OK and DONE on control (which still end the session, or its idle
    * timeout). With RECONNECT a lost one is news still: its chunks in flight go again.
@@ -409,6 +404,11 @@ export class SendEngine extends TransferRun {
     return this.announcedAll && !this.reconnect;
   }
 
+  /**
+   * This side noticed the loss: the receiver's DATA_LOST will say which chunks arrived. It
+   * notices too (the connection closed, or went silent past its idle limit), so a report that
+   * does not come within twice that limit means the session is lost.
+   */
   protected dataLost(connIndex: number): void {
     this.wakePumps();
     const limitMs = 2 * this.link.idleMs;
