@@ -447,13 +447,8 @@ export class ReceiveEngine extends TransferRun {
   /** The quick check of an announced file: its destination holds it already. */
   private unchanged(path: Buffer, size: number, perm: number, mtimeNs: bigint, owner: FileOwner | undefined, local = this.destination.localPath(path)): boolean {
     if (!this.quickCheck) return false;
-    // In a directory this session made there is nothing to compare with: no lstat.
-    if (this.writer.inNewDirectory(local)) return false;
-    try {
-      this.checkEntry(path);
-    } catch {
-      return false;
-    }
+    // In a directory this session made there is nothing to compare with, and an entry refused is not kept: no lstat.
+    if (this.writer.inNewDirectory(local) || !this.admits(path)) return false;
     return this.writer.keepIfSame(local, size, perm, mtimeNs, owner);
   }
 
