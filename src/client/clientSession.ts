@@ -186,7 +186,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         connIndex,
         params,
       });
-      const established = await runHandshake(conn, machine, { timeoutMs: handshakeMs });
+      const established = await runHandshake(conn, machine, { timeoutMs: handshakeMs, log: options.log });
       trace(`data connection ${connIndex} up`);
       return { conn, established };
     };

@@ -16,6 +16,8 @@ export interface Sealing {
 
 interface Aead {
   name: string;
+  /** node:crypto's name of it, as the opening threads create it (src/wire/openingThreads.ts). */
+  algorithm: 'aes-256-gcm' | 'chacha20-poly1305';
   seal(key: Buffer, nonce: Buffer): CipherGCM | CipherChaCha20Poly1305;
   open(key: Buffer, nonce: Buffer): DecipherGCM | DecipherChaCha20Poly1305;
 }
@@ -24,32 +26,77 @@ const TAG = { authTagLength: GCM_TAG_SIZE } as const;
 const AEADS: Record<SealingCipher, Aead> = {
   [Cipher.AES_256_GCM]: {
     name: 'AES-256-GCM',
+    algorithm: 'aes-256-gcm',
     seal: (key, nonce) => createCipheriv('aes-256-gcm', key, nonce, TAG),
     open: (key, nonce) => createDecipheriv('aes-256-gcm', key, nonce, TAG),
   },
   [Cipher.CHACHA20_POLY1305]: {
     name: 'ChaCha20-Poly1305',
+    algorithm: 'chacha20-poly1305',
     seal: (key, nonce) => createCipheriv('chacha20-poly1305', key, nonce, TAG),
     open: (key, nonce) => createDecipheriv('chacha20-poly1305', key, nonce, TAG),
   },
 };
-/** 2^32 frames per counter half: the high word counts wraps of the low word. */
-const LOW_WORD = 0x1_0000_0000;
 
-class FrameCounter {
-  private low = 0;
-  private high = 0;
+/**
+ * A direction's count of frames, the nonce of each. Self-contained (it names nothing outside its
+ * own body but Buffer): the opening threads run its source (src/wire/openingThreads.ts), so
+ * that a connection's count goes on there exactly as here.
+ */
+export class FrameCounter {
+  /** 2^32 frames per counter half: the high word counts wraps of the low word. */
+  static readonly LOW_WORD = 0x1_0000_0000;
   readonly nonce = Buffer.alloc(12);
+  constructor(
+    private low = 0,
+    private high = 0,
+  ) {}
+
   /** The 12-byte nonce for the next frame (4 zero bytes, then the u64 count); advances the count. */
   next(): Buffer {
     this.nonce.writeUInt32BE(this.high, 4);
     this.nonce.writeUInt32BE(this.low, 8);
-    if (++this.low === LOW_WORD) {
+    if (++this.low === FrameCounter.LOW_WORD) {
       this.low = 0;
       this.high++;
     }
     return this.nonce;
   }
+
+  /** Where the count stands, to go on with elsewhere (new FrameCounter(low, high)). */
+  get words(): [low: number, high: number] {
+    return [this.low, this.high];
+  }
+}
+
+/**
+ * Opens a sealed payload (ciphertext ‖ tag, in pieces) with `decipher` (made with the frame's
+ * nonce) and `aad`: its plaintext in pieces, none of them empty, or undefined when the tag does
+ * not match. Self-contained, as FrameCounter: the opening threads run its source.
+ */
+export function openSealed(decipher: DecipherGCM | DecipherChaCha20Poly1305, aad: Buffer, sealed: readonly Buffer[], tagLength: number): Buffer[] | undefined {
+  let tagAt = 0;
+  for (const piece of sealed) tagAt += piece.length;
+  tagAt -= tagLength;
+  decipher.setAAD(aad, { plaintextLength: Math.max(0, tagAt) });
+  const plaintext: Buffer[] = [];
+  const tagParts: Buffer[] = [];
+  for (const piece of sealed) {
+    const cipherBytes = Math.max(0, Math.min(piece.length, tagAt));
+    if (cipherBytes > 0) {
+      const out = decipher.update(piece.subarray(0, cipherBytes));
+      if (out.length > 0) plaintext.push(out);
+    }
+    if (cipherBytes < piece.length) tagParts.push(piece.subarray(cipherBytes));
+    tagAt -= cipherBytes;
+  }
+  decipher.setAuthTag(tagParts.length === 1 ? tagParts[0]! : Buffer.concat(tagParts));
+  try {
+    decipher.final();
+  } catch {
+    return undefined;
+  }
+  return plaintext;
 }
 
 /** flag ‖ length, the 3 bytes of additional data, from a frame header at pos. */
@@ -100,12 +147,12 @@ export class FrameSealer {
 }
 
 export class FrameOpener {
-  private readonly counter = new FrameCounter();
+  readonly counter = new FrameCounter();
   private readonly aad = Buffer.alloc(3);
   private readonly aead: Aead;
   private readonly key: Buffer;
 
-  constructor(sealing: Sealing) {
+  constructor(readonly sealing: Sealing) {
     this.aead = AEADS[sealing.cipher];
     this.key = sealing.key;
   }
@@ -119,32 +166,23 @@ export class FrameOpener {
 
   /** The same for a sealed payload in pieces: the plaintext in pieces, none of them empty. */
   openPieces(header: Buffer, sealed: Buffer[]): Buffer[] {
-    const type = header[0]!;
     const decipher = this.aead.open(this.key, this.counter.next());
-    let tagAt = sealed.reduce((total, piece) => total + piece.length, 0) - GCM_TAG_SIZE;
-    decipher.setAAD(additionalData(this.aad, header, 0), { plaintextLength: Math.max(0, tagAt) });
-    const plaintext: Buffer[] = [];
-    const tagParts: Buffer[] = [];
-    for (const piece of sealed) {
-      const cipherBytes = Math.max(0, Math.min(piece.length, tagAt));
-      if (cipherBytes > 0) {
-        const out = decipher.update(piece.subarray(0, cipherBytes));
-        if (out.length > 0) plaintext.push(out);
-      }
-      if (cipherBytes < piece.length) tagParts.push(piece.subarray(cipherBytes));
-      tagAt -= cipherBytes;
-    }
-    decipher.setAuthTag(tagParts.length === 1 ? tagParts[0]! : Buffer.concat(tagParts));
-    try {
-      decipher.final();
-    } catch (cause) {
-      throw new FcpError('FCP_ERR_DECRYPT', `${packetTypeName[type] ?? 'a'} frame failed authentication (${this.aead.name} tag)`, {
-        cause,
-        hint: 'the frame was altered, replayed or reordered on the way; the connection is closed',
-      });
-    }
+    const plaintext = openSealed(decipher, additionalData(this.aad, header, 0), sealed, GCM_TAG_SIZE);
+    if (!plaintext) throw frameNotAuthentic(header[0]!, this.sealing.cipher);
     return plaintext;
   }
+}
+
+/** A frame whose tag did not match (FCP_ERR_DECRYPT): here or in an opening thread. */
+export function frameNotAuthentic(type: number, cipher: SealingCipher): FcpError {
+  return new FcpError('FCP_ERR_DECRYPT', `${packetTypeName[type] ?? 'a'} frame failed authentication (${AEADS[cipher].name} tag)`, {
+    hint: 'the frame was altered, replayed or reordered on the way; the connection is closed',
+  });
+}
+
+/** node:crypto's name of a sealing cipher (the opening threads create their deciphers by it). */
+export function cipherAlgorithm(cipher: SealingCipher): string {
+  return AEADS[cipher].algorithm;
 }
 
 /** "AES-256-GCM", "ChaCha20-Poly1305"; undefined for NONE (or a number that names no cipher). */

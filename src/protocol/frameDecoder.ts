@@ -42,11 +42,28 @@ export interface PiecesFrame {
   pieces: Buffer[];
 }
 
+/**
+ * From nextPieces() once the opening was handed off (handOffOpening): a frame as it came, checked
+ * but not opened, its payload (ciphertext ‖ tag) as views of pushed input.
+ */
+export interface SealedFrame {
+  type: number;
+  sealed: Buffer[];
+}
+
+/** What handOffOpening hands over: the sealing and where the count of frames stands. */
+export interface OpeningHandOff {
+  sealing: Sealing;
+  count: [low: number, high: number];
+}
+
 const NOTHING = Buffer.alloc(0);
 
 export class FrameDecoder {
   private coverage: ChksumCoverageValue = ChksumCoverage.FULL;
   private opener: FrameOpener | undefined;
+  /** Sealed payloads are returned unopened, for whoever took the opening over. */
+  private openedElsewhere = false;
   private tagSize = 0;
 
   private readonly slices: Buffer[] = [];
@@ -68,6 +85,19 @@ export class FrameDecoder {
     this.coverage = coverage;
   }
 
+  /**
+   * From the next frame on, sealed payloads are not opened here: nextPieces returns each frame as
+   * a SealedFrame, in order, for whoever goes on with the returned sealing and count (an opening
+   * thread, src/wire/openingThreads.ts). Undefined, and nothing changes, while frames are not sealed.
+   */
+  handOffOpening(): OpeningHandOff | undefined {
+    if (!this.opener) return undefined;
+    const handOff: OpeningHandOff = { sealing: this.opener.sealing, count: this.opener.counter.words };
+    this.opener = undefined;
+    this.openedElsewhere = true;
+    return handOff;
+  }
+
   /** Bytes received and not yet returned as frames. */
   get pending(): number {
     return this.buffered;
@@ -82,15 +112,23 @@ export class FrameDecoder {
 
   /** The next whole frame, or undefined until more bytes arrive. Throws FcpError on a bad frame. */
   next(): RawFrame | undefined {
+    if (this.openedElsewhere) throw new FcpError('FCP_ERR_INTERNAL', 'frames are opened elsewhere: read them with nextSealed');
     return this.attempt(false) as RawFrame | undefined;
   }
 
   /** next(), but a DATA payload spanning pushed slices comes as pieces. */
   nextPieces(): RawFrame | PiecesFrame | undefined {
-    return this.attempt(true);
+    if (this.openedElsewhere) throw new FcpError('FCP_ERR_INTERNAL', 'frames are opened elsewhere: read them with nextSealed');
+    return this.attempt(true) as RawFrame | PiecesFrame | undefined;
   }
 
-  private attempt(dataPieces: boolean): RawFrame | PiecesFrame | undefined {
+  /** After handOffOpening: the next whole frame, checked and still sealed, or undefined until more bytes arrive. */
+  nextSealed(): SealedFrame | undefined {
+    if (!this.openedElsewhere) throw new FcpError('FCP_ERR_INTERNAL', 'frames are opened here: read them with nextPieces');
+    return this.attempt(true) as SealedFrame | undefined;
+  }
+
+  private attempt(dataPieces: boolean): RawFrame | PiecesFrame | SealedFrame | undefined {
     if (this.failure) throw this.failure;
     if (this.buffered < HEADER_SIZE) return undefined;
     try {
@@ -113,7 +151,7 @@ export class FrameDecoder {
     }
   }
 
-  private take(dataPieces: boolean): RawFrame | PiecesFrame | undefined {
+  private take(dataPieces: boolean): RawFrame | PiecesFrame | SealedFrame | undefined {
     const header = this.header;
     this.copyOut(header, HEADER_SIZE);
     const type = header[0]!;
@@ -134,7 +172,11 @@ export class FrameDecoder {
     if (this.buffered < HEADER_SIZE + length) return undefined;
 
     this.consume(HEADER_SIZE);
-    if (dataPieces && type === PacketType.DATA && !this.inFirstSlice(length)) return this.takePieces(type, expected, header, length);
+    if (this.openedElsewhere) return { type, sealed: this.checkedPieces(type, expected, header, length) };
+    if (dataPieces && type === PacketType.DATA && !this.inFirstSlice(length)) {
+      const pieces = this.checkedPieces(type, expected, header, length);
+      return { type, pieces: this.opener ? this.opener.openPieces(header, pieces) : pieces };
+    }
     const payload = this.readPayload(length);
     if (this.coverage === ChksumCoverage.FULL) this.verify(type, expected, header, payload.subarray(0, coveredPayload(type, length, this.coverage)));
     return { type, payload: this.opener ? this.opener.open(header, payload) : payload };
@@ -151,7 +193,8 @@ export class FrameDecoder {
     }
   }
 
-  private takePieces(type: number, expected: number, header: Buffer, length: number): PiecesFrame {
+  /** The payload of `length` bytes as views of the slices, its covered start checked, consumed. */
+  private checkedPieces(type: number, expected: number, header: Buffer, length: number): Buffer[] {
     if (this.coverage === ChksumCoverage.FULL) {
       const covered = this.dataHead.subarray(0, coveredPayload(type, length, this.coverage));
       this.copyOut(covered, covered.length);
@@ -166,7 +209,7 @@ export class FrameDecoder {
       left -= end - offset;
     }
     this.consume(length);
-    return { type, pieces: this.opener ? this.opener.openPieces(header, pieces) : pieces };
+    return pieces;
   }
 
   private inFirstSlice(length: number): boolean {

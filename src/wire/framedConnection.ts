@@ -7,7 +7,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { asFcpError, FcpError, wireFromCode } from '../errors';
-import { FrameDecoder } from '../protocol/frameDecoder';
+import { FrameDecoder, PiecesFrame, RawFrame, SealedFrame } from '../protocol/frameDecoder';
 import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
 import { parseAt, parseDataPieces } from '../protocol/parser';
@@ -17,6 +17,10 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
 import { ANSWERS_WAITING_MAX } from '../session/transfer';
 import { KEEPALIVE_INTERVAL_MS } from '../timeouts';
+import { OPENING_BATCH_BYTES, OpeningStream, openingStream } from './openingThreads';
+
+/** Sealed bytes a connection may have at its opening thread before it stops reading the socket. */
+const OPENING_IN_FLIGHT_MAX = 8 * 1024 * 1024;
 
 export interface FramedConnectionEvents {
   /** A whole message arrived; seal actions applied inside this call affect the next frame. */
@@ -59,6 +63,19 @@ export class FramedConnection {
   private readonly gathersWrites: boolean;
   /** How the connection ended while no handlers were set, for the next ones. */
   private closedWith: { error: FcpError | undefined } | undefined;
+  /** Where sealed frames are opened once openInThread found a thread: in order, off the main thread. */
+  private opening: OpeningStream | undefined;
+  /** Settles once every frame sent to the opening thread so far was handed to the handlers. */
+  private delivered: Promise<void> = Promise.resolve();
+  private openingBytes = 0;
+  /** Sealed frames read since the last batch went to the opening thread, for the next one. */
+  private unopened: SealedFrame[] = [];
+  private unopenedBytes = 0;
+  private batchPlanned: NodeJS.Immediate | undefined;
+  /** Batches at the opening thread: while one is, what is read waits to go with the next. */
+  private batchesOut = 0;
+  /** The socket is paused because OPENING_IN_FLIGHT_MAX bytes wait at the opening thread. */
+  private heldForOpening = false;
 
   constructor(
     private readonly stream: Duplex,
@@ -75,7 +92,8 @@ export class FramedConnection {
     // connections wait for SESSION) may be reset meanwhile, and an 'error' nobody listens to
     // would end the process. What happened is reported to the handlers start() is given.
     stream.on('error', (err: Error) => this.finish(this.lost(err)));
-    stream.on('close', () => this.finish(this.ended ? undefined : this.lost()));
+    // Frames read before the close are handed over first, as they are without an opening thread.
+    stream.on('close', () => this.afterOpened(() => this.finish(this.ended ? undefined : this.lost())));
   }
 
   /**
@@ -240,6 +258,16 @@ export class FramedConnection {
     (action.direction === 'in' ? this.decoder : this.encoder).setSealing(action, action.coverage);
   }
 
+  /**
+   * From the next frame on, sealed payloads are opened in one of the process's opening threads
+   * (openingThreads.ts), when it runs any; the frames still reach the handlers in order. True
+   * when they are.
+   */
+  openInThread(): boolean {
+    if (!this.opening && !this.ended) this.opening = openingStream(() => this.decoder.handOffOpening(), this.idleMs);
+    return this.opening !== undefined;
+  }
+
   /** Stop reading (receiver flow control) or read on. */
   pause(): void {
     this.paused = true;
@@ -258,7 +286,7 @@ export class FramedConnection {
   resume(): void {
     this.paused = false;
     this.lastReceived = Date.now();
-    this.stream.resume();
+    if (!this.heldForOpening) this.stream.resume();
   }
 
   /** Tells the peer why, when it can still read it, then closes. */
@@ -275,6 +303,7 @@ export class FramedConnection {
     if (this.ended) return;
     this.flushQueued();
     this.ended = true;
+    this.opening?.end();
     clearInterval(this.ticker);
     this.stream.end();
     // A peer that never reads would hold the socket open: destroy after a grace period.
@@ -289,24 +318,103 @@ export class FramedConnection {
     try {
       this.decoder.push(slice);
       // Nothing more is decoded once the connection ended or went deaf: the next frame may be sealed with a key never set.
-      for (let raw = this.decoder.nextPieces(); raw; raw = this.ended || this.deaf ? undefined : this.decoder.nextPieces()) {
-        const message = 'pieces' in raw ? parseDataPieces(raw.pieces) : parseAt(raw.type, raw.payload, 0, raw.payload.length);
-        if (message.type !== PacketType.BATCH) {
-          this.handlers!.message(message);
+      while (!this.ended && !this.deaf) {
+        // A handler may have handed the opening to a thread (openInThread) at the frame before.
+        if (this.opening) {
+          const frame = this.decoder.nextSealed();
+          if (!frame) break;
+          this.unopened.push(frame);
+          for (const piece of frame.sealed) this.unopenedBytes += piece.length;
           continue;
         }
-        if (!this.batchTypes) {
-          throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', 'BATCH on a connection that did not negotiate it');
-        }
-        for (const inner of unbatch(message, this.batchTypes)) {
-          if (this.ended) break;
-          this.handlers!.message(inner);
-        }
+        const raw = this.decoder.nextPieces();
+        if (!raw) break;
+        this.dispatch(parsed(raw));
       }
     } catch (err) {
-      const error = asFcpError(err, this.name);
-      this.fail(new FcpError(error.code, `${this.name}: ${error.message}`, { cause: error, hint: error.hint }), true);
+      return this.failedReading(err);
     }
+    // A turn of the event loop reads about one 64 KiB read a connection, and a message to the
+    // thread costs 10-30 µs: while a batch is out the frames read gather for the next one, sent
+    // when it is back or once it holds OPENING_BATCH_BYTES; with none out, at the end of the turn.
+    if (this.unopenedBytes >= OPENING_BATCH_BYTES) this.openElsewhere();
+    else if (this.unopened.length > 0 && this.batchesOut === 0) this.batchPlanned ??= setImmediate(() => this.openElsewhere());
+  }
+
+  /** One message to the handlers; a BATCH as the messages it holds. */
+  private dispatch(message: Message): void {
+    if (message.type !== PacketType.BATCH) return this.handlers!.message(message);
+    if (!this.batchTypes) {
+      throw new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', 'BATCH on a connection that did not negotiate it');
+    }
+    for (const inner of unbatch(message, this.batchTypes)) {
+      if (this.ended) break;
+      this.handlers!.message(inner);
+    }
+  }
+
+  /** The frames read so far, to the opening thread; handed to the handlers in order once opened. */
+  private openElsewhere(): void {
+    clearImmediate(this.batchPlanned);
+    this.batchPlanned = undefined;
+    const frames = this.unopened;
+    const bytes = this.unopenedBytes;
+    if (frames.length === 0 || this.ended) return;
+    this.unopened = [];
+    this.unopenedBytes = 0;
+    this.openingBytes += bytes;
+    if (this.openingBytes > OPENING_IN_FLIGHT_MAX && !this.heldForOpening) {
+      this.heldForOpening = true;
+      this.stream.pause();
+    }
+    const opened = this.opening!.open(frames);
+    this.batchesOut++;
+    // Also why a failure of it is not unhandled while it waits for its turn below.
+    const back = (): void => {
+      if (--this.batchesOut === 0 && this.unopened.length > 0) this.openElsewhere();
+    };
+    opened.then(back, back);
+    this.delivered = this.delivered
+      .then(() => opened)
+      .then(
+        ({ plaintexts, failed }) => {
+          this.openedBytes(bytes);
+          try {
+            for (let i = 0; i < plaintexts.length && !this.ended && !this.deaf; i++) {
+              const plain = plaintexts[i]!;
+              this.dispatch(parseAt(frames[i]!.type, plain, 0, plain.length));
+            }
+          } catch (err) {
+            return this.failedReading(err);
+          }
+          if (failed && !this.ended) this.failedReading(failed);
+        },
+        (err: unknown) => {
+          this.openedBytes(bytes);
+          if (!this.ended) this.failedReading(err);
+        },
+      );
+  }
+
+  /** `bytes` came back from the opening thread: the socket is read again once half the room is free. */
+  private openedBytes(bytes: number): void {
+    this.openingBytes -= bytes;
+    if (!this.heldForOpening || this.openingBytes > OPENING_IN_FLIGHT_MAX / 2) return;
+    this.heldForOpening = false;
+    if (!this.paused && !this.deaf && !this.ended) this.stream.resume();
+  }
+
+  /** Runs `then` once every frame read has reached the handlers (at once without an opening thread). */
+  private afterOpened(then: () => void): void {
+    if (!this.opening) return then();
+    this.openElsewhere();
+    void this.delivered.then(then);
+  }
+
+  /** A frame that could not be read ends the connection, the peer told why. */
+  private failedReading(err: unknown): void {
+    const error = asFcpError(err, this.name);
+    this.fail(new FcpError(error.code, `${this.name}: ${error.message}`, { cause: error, hint: error.hint }), true);
   }
 
   /**
@@ -323,7 +431,7 @@ export class FramedConnection {
     } catch (err) {
       where = (err as Error).message;
     }
-    this.finish(this.lost(undefined, where));
+    this.afterOpened(() => this.finish(this.lost(undefined, where)));
   }
 
   private lost(cause?: Error, where?: string): FcpError {
@@ -337,6 +445,7 @@ export class FramedConnection {
   private finish(error: FcpError | undefined): void {
     if (this.ended) return;
     this.ended = true;
+    this.opening?.end();
     clearInterval(this.ticker);
     this.stream.destroy();
     this.notifyClosed(error);
@@ -373,4 +482,9 @@ export class FramedConnection {
   private silentTooLong(): boolean {
     return !this.paused && Date.now() - this.lastReceived > this.idleMs;
   }
+}
+
+/** A frame as the message it carries. */
+function parsed(raw: RawFrame | PiecesFrame): Message {
+  return 'pieces' in raw ? parseDataPieces(raw.pieces) : parseAt(raw.type, raw.payload, 0, raw.payload.length);
 }

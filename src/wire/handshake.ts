@@ -97,8 +97,9 @@ export function runHandshake(
           }
           case 'authenticated':
             Object.assign(result, { role: action.role, params: action.params, sessionId: action.sessionId, connIndex: action.connIndex });
-            options.log?.(`${conn.name}: authenticated (${action.role})`);
             conn.startKeepalive();
+            // A data connection's frames are opened on another core where the process has cores to spare.
+            options.log?.(`${conn.name}: authenticated (${action.role})${action.role === 'data' && conn.openInThread() ? ', its frames opened in a thread' : ''}`);
             // The peer may batch control messages, or small chunks, from its first transfer message on.
             if (action.params.features & Feature.BATCH) conn.allowBatches(action.role === 'control' ? BATCHABLE_TYPES : DATA_BATCHABLE_TYPES);
             break;
