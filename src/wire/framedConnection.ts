@@ -312,7 +312,8 @@ export class FramedConnection {
   }
 
   private onData(slice: Buffer): void {
-    if (this.deaf) return;
+    // Once ended (or deaf) nothing is decoded: what the peer still sends is dropped, not kept.
+    if (this.deaf || this.ended) return;
     this.lastReceived = Date.now();
     this.moved += slice.length;
     try {
