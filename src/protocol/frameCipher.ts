@@ -16,7 +16,7 @@ export interface Sealing {
 
 interface Aead {
   name: string;
-  /** node:crypto's name of it, as the opening threads create it (src/wire/openingThreads.ts). */
+  /** node:crypto's name of it, as the crypto threads create it (src/wire/cryptoThreads.ts). */
   algorithm: 'aes-256-gcm' | 'chacha20-poly1305';
   seal(key: Buffer, nonce: Buffer): CipherGCM | CipherChaCha20Poly1305;
   open(key: Buffer, nonce: Buffer): DecipherGCM | DecipherChaCha20Poly1305;
@@ -40,7 +40,7 @@ const AEADS: Record<SealingCipher, Aead> = {
 
 /**
  * A direction's count of frames, the nonce of each. Self-contained (it names nothing outside its
- * own body but Buffer): the opening threads run its source (src/wire/openingThreads.ts), so
+ * own body but Buffer): the crypto threads run its source (src/wire/cryptoThreads.ts), so
  * that a connection's count goes on there exactly as here.
  */
 export class FrameCounter {
@@ -72,7 +72,7 @@ export class FrameCounter {
 /**
  * Opens a sealed payload (ciphertext ‖ tag, in pieces) with `decipher` (made with the frame's
  * nonce) and `aad`: its plaintext in pieces, none of them empty, or undefined when the tag does
- * not match. Self-contained, as FrameCounter: the opening threads run its source.
+ * not match. Self-contained, as FrameCounter: the crypto threads run its source.
  */
 export function openSealed(decipher: DecipherGCM | DecipherChaCha20Poly1305, aad: Buffer, sealed: readonly Buffer[], tagLength: number): Buffer[] | undefined {
   let tagAt = 0;
@@ -99,6 +99,25 @@ export function openSealed(decipher: DecipherGCM | DecipherChaCha20Poly1305, aad
   return plaintext;
 }
 
+/** A direction's sealing and where its count of frames stands: what a crypto thread goes on with. */
+export interface CipherHandOff {
+  sealing: Sealing;
+  count: [low: number, high: number];
+}
+
+/**
+ * Seals in place the `plainLength` bytes of buf at start with `cipher` (made with the frame's
+ * nonce) and `aad`, and writes the tag after them. Self-contained, as FrameCounter: the crypto
+ * threads run its source.
+ */
+export function sealInPlace(cipher: CipherGCM | CipherChaCha20Poly1305, aad: Buffer, buf: Buffer, start: number, plainLength: number): void {
+  cipher.setAAD(aad, { plaintextLength: plainLength });
+  const ciphertext = cipher.update(buf.subarray(start, start + plainLength));
+  ciphertext.copy(buf, start);
+  cipher.final();
+  cipher.getAuthTag().copy(buf, start + plainLength);
+}
+
 /** flag ‖ length, the 3 bytes of additional data, from a frame header at pos. */
 function additionalData(aad: Buffer, buf: Buffer, pos: number): Buffer {
   aad[0] = buf[pos]!;
@@ -108,12 +127,12 @@ function additionalData(aad: Buffer, buf: Buffer, pos: number): Buffer {
 }
 
 export class FrameSealer {
-  private readonly counter = new FrameCounter();
+  readonly counter = new FrameCounter();
   private readonly aad = Buffer.alloc(3);
   private readonly aead: Aead;
   private readonly key: Buffer;
 
-  constructor(sealing: Sealing) {
+  constructor(readonly sealing: Sealing) {
     this.aead = AEADS[sealing.cipher];
     this.key = sealing.key;
   }
@@ -123,13 +142,7 @@ export class FrameSealer {
    * length counting the tag) is already written, and writes the tag after the ciphertext.
    */
   seal(buf: Buffer, pos: number, plainLength: number): void {
-    const cipher = this.aead.seal(this.key, this.counter.next());
-    cipher.setAAD(additionalData(this.aad, buf, pos), { plaintextLength: plainLength });
-    const start = pos + HEADER_SIZE;
-    const ciphertext = cipher.update(buf.subarray(start, start + plainLength));
-    ciphertext.copy(buf, start);
-    cipher.final();
-    cipher.getAuthTag().copy(buf, start + plainLength);
+    sealInPlace(this.aead.seal(this.key, this.counter.next()), additionalData(this.aad, buf, pos), buf, pos + HEADER_SIZE, plainLength);
   }
 
   /**
@@ -173,14 +186,14 @@ export class FrameOpener {
   }
 }
 
-/** A frame whose tag did not match (FCP_ERR_DECRYPT): here or in an opening thread. */
+/** A frame whose tag did not match (FCP_ERR_DECRYPT): here or in a crypto thread. */
 export function frameNotAuthentic(type: number, cipher: SealingCipher): FcpError {
   return new FcpError('FCP_ERR_DECRYPT', `${packetTypeName[type] ?? 'a'} frame failed authentication (${AEADS[cipher].name} tag)`, {
     hint: 'the frame was altered, replayed or reordered on the way; the connection is closed',
   });
 }
 
-/** node:crypto's name of a sealing cipher (the opening threads create their deciphers by it). */
+/** node:crypto's name of a sealing cipher (the crypto threads create their ciphers by it). */
 export function cipherAlgorithm(cipher: SealingCipher): string {
   return AEADS[cipher].algorithm;
 }

@@ -18,7 +18,7 @@ import {
   packetTypeName,
 } from './constants';
 import { checksumOfParts, coveredPayload } from './chksum';
-import { FrameOpener, Sealing } from './frameCipher';
+import { CipherHandOff, FrameOpener, Sealing } from './frameCipher';
 import { payloadBounds } from './layouts';
 import { unknownType } from './parser';
 import type { XXHashAPI } from './xxhash';
@@ -49,12 +49,6 @@ export interface PiecesFrame {
 export interface SealedFrame {
   type: number;
   sealed: Buffer[];
-}
-
-/** What handOffOpening hands over: the sealing and where the count of frames stands. */
-export interface OpeningHandOff {
-  sealing: Sealing;
-  count: [low: number, high: number];
 }
 
 const NOTHING = Buffer.alloc(0);
@@ -88,11 +82,11 @@ export class FrameDecoder {
   /**
    * From the next frame on, sealed payloads are not opened here: nextPieces returns each frame as
    * a SealedFrame, in order, for whoever goes on with the returned sealing and count (an opening
-   * thread, src/wire/openingThreads.ts). Undefined, and nothing changes, while frames are not sealed.
+   * thread, src/wire/cryptoThreads.ts). Undefined, and nothing changes, while frames are not sealed.
    */
-  handOffOpening(): OpeningHandOff | undefined {
+  handOffOpening(): CipherHandOff | undefined {
     if (!this.opener) return undefined;
-    const handOff: OpeningHandOff = { sealing: this.opener.sealing, count: this.opener.counter.words };
+    const handOff: CipherHandOff = { sealing: this.opener.sealing, count: this.opener.counter.words };
     this.opener = undefined;
     this.openedElsewhere = true;
     return handOff;

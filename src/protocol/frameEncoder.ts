@@ -19,7 +19,7 @@ import {
 } from './constants';
 import { batchEntriesLength, writeBatchEntries } from './batch';
 import { checksumOfFrame } from './chksum';
-import { FrameSealer, Sealing } from './frameCipher';
+import { CipherHandOff, FrameSealer, Sealing } from './frameCipher';
 import type { Message } from './messages';
 import { payloadLength, writePayload } from './serializer';
 import type { XXHashAPI } from './xxhash';
@@ -41,6 +41,21 @@ export class FrameEncoder {
     this.sealer = sealing && new FrameSealer(sealing);
     this.tagSize = sealing ? GCM_TAG_SIZE : 0;
     this.coverage = coverage;
+  }
+
+  /**
+   * From the next frame on, frames are written whole but not sealed: each payload stays
+   * plaintext, with room for its tag after it, for whoever goes on with the returned sealing and
+   * count (a crypto thread, src/wire/cryptoThreads.ts) to seal in order before they are sent.
+   * Only where the checksum covers the header alone, which sealing does not change; undefined,
+   * and nothing changes, otherwise.
+   */
+  handOffSealing(): CipherHandOff | undefined {
+    if (!this.sealer || this.coverage !== ChksumCoverage.HEADER) return undefined;
+    const handOff: CipherHandOff = { sealing: this.sealer.sealing, count: this.sealer.counter.words };
+    // tagSize stays: frames keep their sealed length and layout.
+    this.sealer = undefined;
+    return handOff;
   }
 
   frameLength(message: Message): number {

@@ -17,10 +17,13 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
 import { ANSWERS_WAITING_MAX } from '../session/transfer';
 import { KEEPALIVE_INTERVAL_MS } from '../timeouts';
-import { OPENING_BATCH_BYTES, OpeningStream, openingStream } from './openingThreads';
+import { CRYPTO_BATCH_BYTES, OpeningStream, openingStream, SealingStream, sealingStream } from './cryptoThreads';
 
-/** Sealed bytes a connection may have at its opening thread before it stops reading the socket. */
-const OPENING_IN_FLIGHT_MAX = 8 * 1024 * 1024;
+/**
+ * Bytes a connection may have at its crypto threads: read and not yet opened before it stops
+ * reading the socket, written and not yet on the socket before drain() waits.
+ */
+const CRYPTO_IN_FLIGHT_MAX = 8 * 1024 * 1024;
 
 export interface FramedConnectionEvents {
   /** A whole message arrived; seal actions applied inside this call affect the next frame. */
@@ -74,8 +77,20 @@ export class FramedConnection {
   private batchPlanned: NodeJS.Immediate | undefined;
   /** Batches at the opening thread: while one is, what is read waits to go with the next. */
   private batchesOut = 0;
-  /** The socket is paused because OPENING_IN_FLIGHT_MAX bytes wait at the opening thread. */
+  /** The socket is paused because CRYPTO_IN_FLIGHT_MAX bytes wait at the opening thread. */
   private heldForOpening = false;
+  /** Where written frames are sealed once sealInThread found a thread: in order, off the main thread. */
+  private sealing: SealingStream | undefined;
+  /** Frames written since the last batch went to the sealing thread, and what to call once they are on the socket. */
+  private unsealed: Buffer[] = [];
+  private unsealedBytes = 0;
+  private unsealedFlushed: ((err?: Error | null) => void)[] = [];
+  private sealPlanned = false;
+  /** Bytes written and not yet handed to the socket (at the sealing thread or waiting to go there). */
+  private sealingBytes = 0;
+  /** Settles once every batch sent to the sealing thread so far was handed to the socket. */
+  private sealedWritten: Promise<void> = Promise.resolve();
+  private readonly drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly stream: Duplex,
@@ -197,7 +212,10 @@ export class FramedConnection {
     writeGroup();
   }
 
-  /** Writes bytes already encoded with this connection's encoder (batches of DATA frames). */
+  /**
+   * Writes bytes already encoded with this connection's encoder (batches of DATA frames), whole
+   * frames; `bytes` must stay as they are until onFlushed is called.
+   */
   write(bytes: Buffer, onFlushed?: (err?: Error | null) => void): boolean {
     if (this.ended) {
       onFlushed?.();
@@ -205,6 +223,7 @@ export class FramedConnection {
     }
     this.wroteSinceTick = true;
     this.moved += bytes.length;
+    if (this.sealing) return this.sealElsewhere(bytes, onFlushed);
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
@@ -242,7 +261,9 @@ export class FramedConnection {
 
   /** Resolves when the stream can take more, or when the connection ends. */
   drain(): Promise<void> {
-    if (this.ended || !this.stream.writableNeedDrain) return Promise.resolve();
+    // With a sealing thread, what waits there or for the socket (written() counts the socket's share too).
+    if (this.sealing && !this.ended && this.sealingBytes >= CRYPTO_IN_FLIGHT_MAX) return new Promise((resolve) => this.drainWaiters.push(resolve));
+    if (this.ended || this.sealing || !this.stream.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         this.stream.off('drain', done);
@@ -259,13 +280,23 @@ export class FramedConnection {
   }
 
   /**
-   * From the next frame on, sealed payloads are opened in one of the process's opening threads
-   * (openingThreads.ts), when it runs any; the frames still reach the handlers in order. True
+   * From the next frame on, sealed payloads are opened in one of the process's crypto threads
+   * (cryptoThreads.ts), when it runs any; the frames still reach the handlers in order. True
    * when they are.
    */
   openInThread(): boolean {
     if (!this.opening && !this.ended) this.opening = openingStream(() => this.decoder.handOffOpening(), this.idleMs);
     return this.opening !== undefined;
+  }
+
+  /**
+   * From now on, frames written are sealed in one of the process's crypto threads
+   * (cryptoThreads.ts), when it runs any, and reach the socket in the order written. True when
+   * they are.
+   */
+  sealInThread(): boolean {
+    if (!this.sealing && !this.ended) this.sealing = sealingStream(() => this.encoder.handOffSealing(), this.idleMs);
+    return this.sealing !== undefined;
   }
 
   /** Stop reading (receiver flow control) or read on. */
@@ -305,7 +336,18 @@ export class FramedConnection {
     this.ended = true;
     this.opening?.end();
     clearInterval(this.ticker);
-    this.stream.end();
+    this.wakeDrainers();
+    if (this.sealing) {
+      // What was written goes out sealed first.
+      this.sendToSeal();
+      const sealing = this.sealing;
+      void this.sealedWritten.then(() => {
+        sealing.end();
+        this.stream.end();
+      });
+    } else {
+      this.stream.end();
+    }
     // A peer that never reads would hold the socket open: destroy after a grace period.
     setTimeout(() => this.stream.destroy(), 5000).unref();
     this.notifyClosed(error);
@@ -338,7 +380,7 @@ export class FramedConnection {
     // A turn of the event loop reads about one 64 KiB read a connection, and a message to the
     // thread costs 10-30 µs: while a batch is out the frames read gather for the next one, sent
     // when it is back or once it holds OPENING_BATCH_BYTES; with none out, at the end of the turn.
-    if (this.unopenedBytes >= OPENING_BATCH_BYTES) this.openElsewhere();
+    if (this.unopenedBytes >= CRYPTO_BATCH_BYTES) this.openElsewhere();
     else if (this.unopened.length > 0 && this.batchesOut === 0) this.batchPlanned ??= setImmediate(() => this.openElsewhere());
   }
 
@@ -354,6 +396,63 @@ export class FramedConnection {
     }
   }
 
+  /** Frames written, to be sealed in the sealing thread: in the next batch, which goes at the end of this tick or once full. */
+  private sealElsewhere(bytes: Buffer, onFlushed: ((err?: Error | null) => void) | undefined): boolean {
+    this.unsealed.push(bytes);
+    this.unsealedBytes += bytes.length;
+    this.sealingBytes += bytes.length;
+    if (onFlushed) this.unsealedFlushed.push(onFlushed);
+    if (this.unsealedBytes >= CRYPTO_BATCH_BYTES) this.sendToSeal();
+    else if (!this.sealPlanned) {
+      this.sealPlanned = true;
+      process.nextTick(() => this.sendToSeal());
+    }
+    return this.sealingBytes < CRYPTO_IN_FLIGHT_MAX;
+  }
+
+  /** The frames written so far, to the sealing thread; then to the socket in order. */
+  private sendToSeal(): void {
+    this.sealPlanned = false;
+    const frames = this.unsealed;
+    const total = this.unsealedBytes;
+    const flushed = this.unsealedFlushed;
+    if (frames.length === 0) return;
+    this.unsealed = [];
+    this.unsealedBytes = 0;
+    this.unsealedFlushed = [];
+    const sealing = this.sealing!;
+    const sealed = sealing.seal(frames, total);
+    const settled = (err?: Error | null): void => {
+      this.sealingBytes -= total;
+      this.wakeDrainers();
+      for (const callback of flushed) callback(err);
+    };
+    // Also why a failure of it is not unhandled while it waits for its turn below.
+    sealed.catch(() => undefined);
+    this.sealedWritten = this.sealedWritten
+      .then(() => sealed)
+      .then(
+        (bytes) => {
+          if (this.stream.destroyed) return settled();
+          this.stream.write(bytes, (err) => {
+            sealing.written(bytes);
+            settled(err);
+          });
+        },
+        (err: unknown) => {
+          settled();
+          // The peer cannot be told: nothing more can be sealed for it.
+          this.finish(asFcpError(err, this.name));
+        },
+      );
+  }
+
+  /** drain()'s waiters go on once what waits for the sealing thread and the socket is below the bound (or the connection ended). */
+  private wakeDrainers(): void {
+    if (!this.ended && this.sealingBytes >= CRYPTO_IN_FLIGHT_MAX) return;
+    for (const wake of this.drainWaiters.splice(0)) wake();
+  }
+
   /** The frames read so far, to the opening thread; handed to the handlers in order once opened. */
   private openElsewhere(): void {
     clearImmediate(this.batchPlanned);
@@ -364,7 +463,7 @@ export class FramedConnection {
     this.unopened = [];
     this.unopenedBytes = 0;
     this.openingBytes += bytes;
-    if (this.openingBytes > OPENING_IN_FLIGHT_MAX && !this.heldForOpening) {
+    if (this.openingBytes > CRYPTO_IN_FLIGHT_MAX && !this.heldForOpening) {
       this.heldForOpening = true;
       this.stream.pause();
     }
@@ -400,7 +499,7 @@ export class FramedConnection {
   /** `bytes` came back from the opening thread: the socket is read again once half the room is free. */
   private openedBytes(bytes: number): void {
     this.openingBytes -= bytes;
-    if (!this.heldForOpening || this.openingBytes > OPENING_IN_FLIGHT_MAX / 2) return;
+    if (!this.heldForOpening || this.openingBytes > CRYPTO_IN_FLIGHT_MAX / 2) return;
     this.heldForOpening = false;
     if (!this.paused && !this.deaf && !this.ended) this.stream.resume();
   }
@@ -447,6 +546,8 @@ export class FramedConnection {
     if (this.ended) return;
     this.ended = true;
     this.opening?.end();
+    this.sealing?.end();
+    this.wakeDrainers();
     clearInterval(this.ticker);
     this.stream.destroy();
     this.notifyClosed(error);

@@ -98,8 +98,7 @@ export function runHandshake(
           case 'authenticated':
             Object.assign(result, { role: action.role, params: action.params, sessionId: action.sessionId, connIndex: action.connIndex });
             conn.startKeepalive();
-            // A data connection's frames are opened on another core where the process has cores to spare.
-            options.log?.(`${conn.name}: authenticated (${action.role})${action.role === 'data' && conn.openInThread() ? ', its frames opened in a thread' : ''}`);
+            options.log?.(`${conn.name}: authenticated (${action.role})${action.role === 'data' ? inThreads(conn) : ''}`);
             // The peer may batch control messages, or small chunks, from its first transfer message on.
             if (action.params.features & Feature.BATCH) conn.allowBatches(action.role === 'control' ? BATCHABLE_TYPES : DATA_BATCHABLE_TYPES);
             break;
@@ -153,4 +152,15 @@ export function takeOver(
   for (const message of established.early.splice(0)) handlers.message(message);
   if (established.closedEarly !== undefined) handlers.closed(established.closedEarly ?? undefined);
   else conn.resume();
+}
+
+/**
+ * A data connection's frames are sealed and opened on other cores where the process has cores
+ * to spare (cryptoThreads.ts): what -v says of it.
+ */
+function inThreads(conn: FramedConnection): string {
+  const sealed = conn.sealInThread();
+  const opened = conn.openInThread();
+  if (!sealed && !opened) return '';
+  return `, its frames ${sealed && opened ? 'sealed and opened' : sealed ? 'sealed' : 'opened'} in threads`;
 }

@@ -3,7 +3,7 @@
  * through an ssh_config Host alias and through explicit -P/-i/-o options, relative and `host:`
  * remote paths, the fallback to SSH-carried data connections when direct TCP is refused,
  * --tunnel, the external ssh client (-e ssh), fcpd missing on the remote host, fcpd's errors
- * reaching the user, -v, and frames opened in threads (FCP_CRYPTO_THREADS). Two remote sides:
+ * reaching the user, -v, and frames sealed and opened in threads (FCP_CRYPTO_THREADS). Two remote sides:
  * remoteToRemote.test.ts.
  *
  * The "remote" host is this machine, so remote paths are local temporary directories, and the
@@ -107,16 +107,16 @@ describe('through an ssh_config Host alias (-F)', () => {
     expectSameTree(down, tree, run);
   });
 
-  test('frames opened in threads on both sides (FCP_CRYPTO_THREADS=2): a file over 4 connections up and down, a tree; -v says so', async () => {
+  test('frames sealed and opened in threads on both sides (FCP_CRYPTO_THREADS=2): a file over 4 connections up and down, a tree; -v says so', async () => {
     const threaded = { ...env, FCP_CRYPTO_THREADS: '2' };
     const options = ['-F', sshd.sshConfig, '--fcpd-path', `env FCP_CRYPTO_THREADS=2 ${fcpd('-v')}`, '-v', '-n', '4', '--chunk-size', '64K'];
-    /** The data connections fcp (or fcpd, its lines relayed) authenticated, each as it says it opens frames. */
+    /** The data connections fcp (or fcpd, its lines relayed) authenticated, each as it says it seals and opens frames. */
     const dataConnections = (stderr: string, side: 'fcp' | 'fcpd'): string[] =>
       stderr.split('\n').filter((line) => /: authenticated \(data\)/.test(line) && line.startsWith('fcp: fcpd: ') === (side === 'fcpd'));
     // A connection still in its handshake when the last chunk went is closed unused: not always all four.
     const openedInThreads = (lines: string[]): void => {
       expect(lines.length).toBeGreaterThan(0);
-      for (const line of lines) expect(line).toMatch(/: authenticated \(data\), its frames opened in a thread$/);
+      for (const line of lines) expect(line).toMatch(/: authenticated \(data\), its frames sealed and opened in threads$/);
     };
     const target = path.join(remote, unique('threads-up.bin'));
     const up = await runFcp([...options, file, at(target)], { env: threaded });

@@ -1,7 +1,7 @@
 /**
- * Sealed frames opened in threads (src/wire/openingThreads.ts): a connection hands its opening
- * over at a frame, and every later frame still reaches the handlers in order, as it was sent, or
- * the connection fails as it would have on the main thread.
+ * Frames sealed and opened in threads (src/wire/cryptoThreads.ts): a connection hands its opening
+ * (or sealing) over at a frame, and every later frame still reaches the handlers (or the peer)
+ * in order, as it was sent, or the connection fails as it would have on the main thread.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Duplex } from 'node:stream';
@@ -14,7 +14,7 @@ import type { Message } from '../../../src/protocol/messages';
 import { parseDataPieces } from '../../../src/protocol/parser';
 import { loadXxhash, XXHashAPI } from '../../../src/protocol/xxhash';
 import { FramedConnection } from '../../../src/wire/framedConnection';
-import { openingThreadCount } from '../../../src/wire/openingThreads';
+import { cryptoThreadCount } from '../../../src/wire/cryptoThreads';
 
 // The process's threads are counted once, at the first connection that asks for one.
 process.env.FCP_CRYPTO_THREADS = '2';
@@ -26,6 +26,19 @@ beforeAll(async () => {
 
 function idleStream(): Duplex {
   return new Duplex({ read() {}, write(_chunk, _encoding, done) { done(); } });
+}
+
+/** A stream that keeps what is written to it. */
+function recordingStream(): { stream: Duplex; written: Buffer[] } {
+  const written: Buffer[] = [];
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      written.push(Buffer.from(chunk));
+      done();
+    },
+  });
+  return { stream, written };
 }
 
 /** DATA of every size class (one byte, a few KiB, a full frame) between FILE_OKs, `count` messages. */
@@ -156,10 +169,78 @@ test("the decoder's hand-off: later frames come sealed, and open with the count 
 });
 
 test('the thread count: FCP_CRYPTO_THREADS when set, else two fewer than the CPUs, none below four, at most four', () => {
-  expect([1, 2, 3, 4, 6, 16].map((cpus) => openingThreadCount({}, cpus))).toEqual([0, 0, 0, 2, 4, 4]);
-  expect(openingThreadCount({ FCP_CRYPTO_THREADS: '0' }, 16)).toBe(0);
-  expect(openingThreadCount({ FCP_CRYPTO_THREADS: '3' }, 2)).toBe(3);
+  expect([1, 2, 3, 4, 6, 16].map((cpus) => cryptoThreadCount({}, cpus))).toEqual([0, 0, 0, 2, 4, 4]);
+  expect(cryptoThreadCount({ FCP_CRYPTO_THREADS: '0' }, 16)).toBe(0);
+  expect(cryptoThreadCount({ FCP_CRYPTO_THREADS: '3' }, 2)).toBe(3);
   for (const bad of ['-1', 'two', '1.5', '65']) {
-    expect(() => openingThreadCount({ FCP_CRYPTO_THREADS: bad }, 8)).toThrow(expect.objectContaining({ code: 'FCP_ERR_USAGE' }));
+    expect(() => cryptoThreadCount({ FCP_CRYPTO_THREADS: bad }, 8)).toThrow(expect.objectContaining({ code: 'FCP_ERR_USAGE' }));
   }
+});
+
+describe('sealing', () => {
+  /** Decodes what a connection wrote, opened with `key` from the first frame. */
+  function decoded(written: Buffer[], key: Buffer): object[] {
+    const decoder = new FrameDecoder(xxh);
+    decoder.setSealing({ cipher: Cipher.AES_256_GCM, key }, ChksumCoverage.HEADER);
+    decoder.push(Buffer.concat(written));
+    const out: object[] = [];
+    for (let raw = decoder.nextPieces(); raw; raw = decoder.nextPieces()) {
+      out.push(whole('pieces' in raw ? parseDataPieces(raw.pieces) : raw.type === PacketType.DATA ? parseDataPieces([raw.payload]) : { type: raw.type, fileId: raw.payload.readUInt32BE(0) } as Message));
+    }
+    expect(decoder.pending).toBe(0);
+    return out;
+  }
+
+  /** A connection that seals from its first frame, on the main thread until it hands its sealing over. */
+  function sender(key: Buffer): { conn: FramedConnection; written: Buffer[] } {
+    const { stream, written } = recordingStream();
+    const conn = new FramedConnection(stream, xxh, 'data connection 1 to test', 60_000);
+    conn.seal({ type: 'seal', direction: 'out', cipher: Cipher.AES_256_GCM, key, coverage: ChksumCoverage.HEADER });
+    conn.start({ message: () => undefined, closed: () => undefined });
+    return { conn, written };
+  }
+
+  test('frames written after the hand-off reach the peer sealed in order, messages and runs of DATA alike, each write called back once out', async () => {
+    const key = randomBytes(32);
+    const { conn, written } = sender(key);
+    const sent = messages(200);
+    conn.send(sent[0]!);
+    expect(conn.sealInThread()).toBe(true);
+    const flushed: number[] = [];
+    for (let i = 1; i < sent.length; i++) {
+      // Every fifth message in a buffer of its own encoded by the connection's encoder, as the pumps write DATA.
+      if (i % 5 === 0) conn.write(conn.encoder.encode(sent[i]!), () => flushed.push(i));
+      else conn.send(sent[i]!);
+    }
+    await conn.drain();
+    await new Promise<void>((resolve) => conn.write(conn.encoder.encode({ type: PacketType.FILE_OK, fileId: 9_999 }), () => resolve()));
+    expect(decoded(written, key)).toEqual([...sent, { type: PacketType.FILE_OK, fileId: 9_999 }].map(whole));
+    expect(flushed).toEqual(sent.map((_, i) => i).filter((i) => i > 0 && i % 5 === 0));
+  });
+
+  test('drain() waits while 8 MiB wait for the thread or the socket; close() sends everything written first', async () => {
+    const key = randomBytes(32);
+    const { conn, written } = sender(key);
+    expect(conn.sealInThread()).toBe(true);
+    const frame = { type: PacketType.DATA, fileId: 1, seq: 0, data: randomBytes(DATA_FRAME_BYTES) } as const;
+    const run = Buffer.concat(Array.from({ length: 64 }, () => conn.encoder.encode(frame)));
+    let ready = true;
+    for (let i = 0; i < 4 && ready; i++) ready = conn.write(Buffer.from(run));
+    expect(ready).toBe(false);
+    await conn.drain();
+    conn.send({ type: PacketType.FILE_OK, fileId: 7 });
+    conn.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const got = decoded(written, key);
+    expect(got).toHaveLength(64 * 3 + 1);
+    expect(got[got.length - 1]).toEqual({ type: PacketType.FILE_OK, fileId: 7 });
+  });
+
+  test('a connection whose checksum covers whole frames keeps its sealing (the thread would change what it covers)', () => {
+    const encoder = new FrameEncoder(xxh);
+    encoder.setSealing({ cipher: Cipher.AES_256_GCM, key: randomBytes(32) }, ChksumCoverage.FULL);
+    expect(encoder.handOffSealing()).toBeUndefined();
+    encoder.setSealing(undefined, ChksumCoverage.HEADER);
+    expect(encoder.handOffSealing()).toBeUndefined();
+  });
 });
