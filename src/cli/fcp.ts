@@ -5,6 +5,7 @@ import { parseLocation } from '../client/location';
 import { echoJson, echoText } from '../config/echo';
 import { CIPHER_CHOICES, cipherOption } from './cipherOption';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
+import { cryptoThreadCount } from '../wire/cryptoThreads';
 import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { TUNE_MAX } from '../session/connectionTuner';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
@@ -319,6 +320,13 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   }
   if (options.cipher === 'none' && options.encrypt === true) {
     reporter.error(new FcpError('FCP_ERR_USAGE', '-c none and --encrypt were both given', { hint: 'give one of them' }));
+    return ExitCode.USAGE;
+  }
+  try {
+    // FCP_CRYPTO_THREADS is read when the first data connection is up: a bad value is told now.
+    cryptoThreadCount();
+  } catch (err) {
+    reporter.error(asFcpError(err));
     return ExitCode.USAGE;
   }
   if (options.newToken) {

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { asFcpError, ExitCode, FcpError, transferExitCode } from '../errors';
+import { cryptoThreadCount } from '../wire/cryptoThreads';
 import { NONCE_SIZE } from '../protocol/constants';
 import type { Readable } from 'node:stream';
 import type * as ConnectPushModule from '../client/connectPush';
@@ -180,6 +181,8 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
     }
     // Everything else reads it first: a mistake in it stops a start, before anything runs.
     loaded = loadFcpdPolicy(process.env, config);
+    // As is FCP_CRYPTO_THREADS, read when the first data connection is up.
+    cryptoThreadCount();
     if (options.echoConfig) {
       const input = { program: 'fcpd', ...loaded };
       io.stdout.write(options.json ? `${JSON.stringify(echoJson(input))}\n` : echoText(input));

@@ -100,7 +100,9 @@ export function cryptoThreadCount(env: NodeJS.ProcessEnv = process.env, cpus = a
   const set = env[ENV];
   if (set === undefined || set === '') return cpus >= CPUS_KEPT + 2 ? Math.min(cpus - CPUS_KEPT, MOST_THREADS) : 0;
   if (!/^\d+$/.test(set) || Number(set) > 64) {
-    throw new FcpError('FCP_ERR_USAGE', `${ENV} must be a number of threads from 0 to 64, not "${set}"`);
+    throw new FcpError('FCP_ERR_USAGE', `${ENV} must be a number of threads from 0 to 64, not "${set}"`, {
+      hint: `set it to 0 to seal and open frames on the main thread, or unset it to count the threads from the CPUs`,
+    });
   }
   return Number(set);
 }
@@ -148,12 +150,20 @@ let threads: CryptoThread[] | undefined;
 let nextThread = 0;
 let nextStream = 0;
 
-/** The next thread in turn, the threads started at the first call; undefined when this process runs none. */
+/**
+ * The next thread in turn, the threads started at the first call; undefined when this process
+ * runs none. Threads that could not be started (a worker refused: out of memory, say) are done
+ * without: the main thread seals and opens, as it does without any.
+ */
 function nextCryptoThread(): CryptoThread | undefined {
   if (!threads) {
     const count = cryptoThreadCount();
     threads = [];
-    for (let i = 0; i < count; i++) threads.push(new CryptoThread());
+    try {
+      for (let i = 0; i < count; i++) threads.push(new CryptoThread());
+    } catch {
+      // Those started serve; none started, none used.
+    }
   }
   return threads.length === 0 ? undefined : threads[nextThread++ % threads.length];
 }

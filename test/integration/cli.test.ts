@@ -142,6 +142,19 @@ describe('usage errors: exit 2, a message, no stack trace, nothing written', () 
   });
 });
 
+test.each(['two', '65', '-1'])('FCP_CRYPTO_THREADS=%s: fcp and fcpd stop at once with exit 2 and FCP_ERR_USAGE, nothing written', async (value) => {
+  const work = temp.make('fcp-cli');
+  fs.writeFileSync(path.join(work, 'a'), 'a');
+  const env = { FCP_CRYPTO_THREADS: value };
+  for (const result of [await runFcp(['a', 'b'], { cwd: work, env }), await runNode(FCPD_BIN, ['--serve'], { cwd: work, env })]) {
+    const what = describeRun(result);
+    expect({ code: result.code, what }).toEqual({ code: 2, what });
+    expect(result.stderr).toMatch(new RegExp(`^fcpd?: FCP_CRYPTO_THREADS must be a number of threads from 0 to 64, not "${value}" \\(FCP_ERR_USAGE\\)`));
+    expect(stackLines(result.stderr)).toEqual([]);
+  }
+  expect(fs.readdirSync(work)).toEqual(['a']);
+});
+
 describe('usage errors with --json (first or last): exit 2, one JSON error record on stdout, nothing on stderr', () => {
   test.each(USAGE_ERRORS)('%s', async (_label, args, message) => {
     const work = temp.make('fcp-cli');
