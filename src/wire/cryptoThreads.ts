@@ -18,7 +18,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { FcpError } from '../errors';
-import { GCM_TAG_SIZE } from '../protocol/constants';
+import { GCM_TAG_SIZE, HEADER_SIZE, LENGTH_OFFSET } from '../protocol/constants';
 import { CipherHandOff, cipherAlgorithm, FrameCounter, frameNotAuthentic, openSealed, sealInPlace } from '../protocol/frameCipher';
 import type { SealedFrame } from '../protocol/frameDecoder';
 
@@ -58,12 +58,12 @@ parentPort.on('message', (m) => {
     // Whole frames back to back, each header written, each payload plaintext with room for its tag.
     const bytes = Buffer.from(m.bytes, 0, m.length);
     for (let at = 0; at < m.length; ) {
-      const length = bytes.readUInt16BE(at + 5);
+      const length = bytes.readUInt16BE(at + ${LENGTH_OFFSET});
       aad[0] = bytes[at];
       aad.writeUInt16BE(length, 1);
       const cipher = createCipheriv(s.algorithm, s.key, s.counter.next(), { authTagLength: m.tagLength });
-      sealInPlace(cipher, aad, bytes, at + 7, length - m.tagLength);
-      at += 7 + length;
+      sealInPlace(cipher, aad, bytes, at + ${HEADER_SIZE}, length - m.tagLength);
+      at += ${HEADER_SIZE} + length;
     }
     return parentPort.postMessage({ stream: m.stream, id: m.id, bytes: m.bytes }, [m.bytes]);
   }

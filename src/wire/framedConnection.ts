@@ -379,7 +379,7 @@ export class FramedConnection {
     }
     // A turn of the event loop reads about one 64 KiB read a connection, and a message to the
     // thread costs 10-30 µs: while a batch is out the frames read gather for the next one, sent
-    // when it is back or once it holds OPENING_BATCH_BYTES; with none out, at the end of the turn.
+    // when it is back or once it holds CRYPTO_BATCH_BYTES; with none out, at the end of the turn.
     if (this.unopenedBytes >= CRYPTO_BATCH_BYTES) this.openElsewhere();
     else if (this.unopened.length > 0 && this.batchesOut === 0) this.batchPlanned ??= setImmediate(() => this.openElsewhere());
   }

@@ -95,13 +95,16 @@ export function runHandshake(
             }, holdMs).unref();
             return;
           }
-          case 'authenticated':
+          case 'authenticated': {
             Object.assign(result, { role: action.role, params: action.params, sessionId: action.sessionId, connIndex: action.connIndex });
             conn.startKeepalive();
-            options.log?.(`${conn.name}: authenticated (${action.role})${action.role === 'data' ? inThreads(conn) : ''}`);
+            // Handed over whether or not anyone logs it.
+            const threads = action.role === 'data' ? cryptoInThreads(conn) : '';
+            options.log?.(`${conn.name}: authenticated (${action.role})${threads}`);
             // The peer may batch control messages, or small chunks, from its first transfer message on.
             if (action.params.features & Feature.BATCH) conn.allowBatches(action.role === 'control' ? BATCHABLE_TYPES : DATA_BATCHABLE_TYPES);
             break;
+          }
           case 'sessionCreated':
             result.sessionId = action.sessionId;
             break;
@@ -155,10 +158,10 @@ export function takeOver(
 }
 
 /**
- * A data connection's frames are sealed and opened on other cores where the process has cores
- * to spare (cryptoThreads.ts): what -v says of it.
+ * Hands a data connection's sealing and opening to the process's crypto threads where it has
+ * cores to spare (cryptoThreads.ts); returns what -v says of it.
  */
-function inThreads(conn: FramedConnection): string {
+function cryptoInThreads(conn: FramedConnection): string {
   const sealed = conn.sealInThread();
   const opened = conn.openInThread();
   if (!sealed && !opened) return '';
