@@ -42,7 +42,8 @@ let shared: DiskWatchState | undefined;
 /** What the text holds now: set again only when the operation or the file changes. */
 let shownOperation = '';
 let shownPath: Buffer | undefined;
-let hangOn: string | undefined;
+/** A test's hung disk hangs whether or not a watchdog watches yet (fcpd starts its own late). */
+const hangOn = process.env[HANG_DISK_ENV] || undefined;
 
 /** Shared memory for the watchdog, recorded into from now on. */
 export function shareDiskWatch(): { buffer: SharedArrayBuffer; state: DiskWatchState } {
@@ -52,7 +53,6 @@ export function shareDiskWatch(): { buffer: SharedArrayBuffer; state: DiskWatchS
     operation: Buffer.from(buffer, OPERATION_OFFSET, MAX_OPERATION),
     name: new Uint8Array(buffer, NAME_OFFSET, MAX_NAME),
   };
-  hangOn = process.env[HANG_DISK_ENV] || undefined;
   return { buffer, state: shared };
 }
 
@@ -72,7 +72,10 @@ export function onDisk<T>(operation: string, path: Buffer, call: () => T): T {
  * `finally`.
  */
 export function enterDisk(operation: string, path: Buffer): number {
-  if (!shared) return 0;
+  if (!shared) {
+    if (operation === hangOn) hang();
+    return 0;
+  }
   if (operation !== shownOperation) recordOperation(shared, operation);
   if (path !== shownPath) recordName(shared, path);
   // Nested in another: that one is still under way when this one returns.

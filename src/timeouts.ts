@@ -46,6 +46,15 @@ export const KEEPALIVE_INTERVAL_MS = 1000;
 /** How often the main thread ticks for the stall watchdog, and how often the watchdog looks (src/cli/watchdog.ts). */
 export const HEARTBEAT_MS = 500;
 /**
+ * How long fcpd serves a session before it starts its stall watchdog's thread. A worker thread
+ * costs 25-50 ms of CPU to start, Node's own bootstrap whatever it runs (3-4 % of a sub-second
+ * copy where both sides share two cores: the loopback tree, 0.740 s against 0.726 deferred). The
+ * session's fcp watches fcpd all along and reports a silent fcpd first (STALL_GRACE_MS); the
+ * thread ends a stuck fcpd. A session stuck before this is reported as ever, and its fcpd ends
+ * when the stuck call returns, as it would without a thread.
+ */
+export const FCPD_WATCHDOG_DEFER_MS = 1000;
+/**
  * A process whose main thread is stuck (a disk call that never returns) ends itself this long
  * after its idle timeout: its peer, which has heard nothing since, reports its own FCP_ERR_TIMEOUT
  * first (it looks each KEEPALIVE_INTERVAL_MS), so that the copy ends with exit 7 whichever side

@@ -21,7 +21,7 @@ import { serveSession, serveSessions } from '../server/serveSession';
 import { showText } from '../showName';
 import { leaveForNextRun } from '../state/interrupted';
 import { partialDirProblem } from '../state/partialFile';
-import { timeoutsFor } from '../timeouts';
+import { FCPD_WATCHDOG_DEFER_MS, timeoutsFor } from '../timeouts';
 import { loadXxhash } from '../protocol/xxhash';
 import { partialDirBytes } from '../transfer/receiver';
 import { trace } from '../trace';
@@ -253,9 +253,9 @@ export async function main(argv: string[], io = { stdin: process.stdin, stdout: 
       listening: (listenPort: number, address: string) => {
         io.stdout.write(listenLine({ port: listenPort, address, reached: sshServerAddress(), nonce }));
         trace('listen line written');
-        // The watchdog's thread (tens of ms of CPU to start) starts once the listen line is out,
-        // while it travels to fcp: up to here the main thread made no disk call.
-        startWatchdog({ program: 'fcpd', timeoutMs: options.timeout, json: false });
+        // Up to here the main thread made no disk call; a session shorter than
+        // FCPD_WATCHDOG_DEFER_MS never pays for the watchdog's thread.
+        setTimeout(() => startWatchdog({ program: 'fcpd', timeoutMs: options.timeout, json: false }), FCPD_WATCHDOG_DEFER_MS).unref();
       },
     };
     if (options.reuse !== undefined) {

@@ -47,6 +47,11 @@ function spawnFailure(child: ChildProcess, program: string): Promise<FcpError> {
   );
 }
 
+/** How long a session's fcpd has to end by itself after a session that did not fail, before it is ended (SIGTERM). */
+const FCPD_EXIT_WAIT_MS = 10_000;
+/** After SIGTERM, before SIGKILL. */
+const KILL_GRACE_MS = 2000;
+
 /** Tries of a spawn that found no descriptors for its pipes, and the wait before the first retry (doubled each time). */
 const SPAWN_TRIES = 6;
 const SPAWN_RETRY_MS = 25;
@@ -85,14 +90,21 @@ export function localLauncher(options: LocalLauncherOptions = {}): Launcher {
         controlNonce: listen.nonce,
         sameHost: true,
         connect: () => dialTcp(host, listen.port, timeoutsFor(options.timeoutMs).launchMs),
-        async close(): Promise<void> {
+        async close(failed): Promise<void> {
           // A local fcpd is this machine's child: waiting for it costs no round trip, and it must
-          // not outlive fcp.
-          // fcpd exits by itself once the session ends; give it a moment, then make sure. A
-          // reused one would wait for its next session: it goes at once.
-          const timer = setTimeout(() => child.kill(), options.reuseS === undefined ? 10_000 : 0);
-          await exited;
-          clearTimeout(timer);
+          // not outlive fcp. It exits by itself once the session ends; give it a moment, then
+          // make sure: a moment less after a failed session (it may have failed for being
+          // stuck). A reused one would wait for its next session: it goes at once.
+          const waitMs = options.reuseS !== undefined ? 0 : failed ? KILL_GRACE_MS : FCPD_EXIT_WAIT_MS;
+          const timers = [
+            setTimeout(() => child.kill(), waitMs),
+            // One stuck in a disk call never runs its SIGTERM handler.
+            setTimeout(() => child.kill('SIGKILL'), waitMs + KILL_GRACE_MS),
+          ];
+          // A call that holds off even SIGKILL (an uninterruptible disk) is not waited for.
+          const gaveUp = new Promise<void>((resolve) => timers.push(setTimeout(resolve, waitMs + 2 * KILL_GRACE_MS)));
+          await Promise.race([exited, gaveUp]);
+          for (const timer of timers) clearTimeout(timer);
         },
       };
     },

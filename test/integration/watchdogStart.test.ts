@@ -3,14 +3,18 @@
  * thread was started: by startWatchdog (fcpd), or before the bundle loaded and handed over
  * (bin/fcp: src/cli/watchdogThread.ts), in which case what to watch arrives by message, after
  * the thread started and right before the main thread blocks for good. Also: an early thread
- * that is never handed anything does not keep the process alive.
+ * that is never handed anything does not keep the process alive; fcpd, which starts its thread
+ * once a session has run FCPD_WATCHDOG_DEFER_MS, ends itself when its disk stops answering later.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { copy, isFcpError, Launcher } from '../../src';
 import { HANG_DISK_ENV } from '../../src/diskWatch';
-import { describeRun, killAll, ROOT, runNode } from './helpers/run';
+import { FCPD_WATCHDOG_DEFER_MS } from '../../src/timeouts';
+import { describeRun, handLauncher, killAll, ROOT, runNode, within } from './helpers/run';
 import { useTempDirs } from './helpers/tmp';
+import { writeRandomFile } from './helpers/tree';
 
 jest.setTimeout(60_000);
 const temp = useTempDirs();
@@ -53,4 +57,30 @@ test('an early thread never handed anything does not keep the process alive', as
   fs.writeFileSync(script, `require(${JSON.stringify(path.join(CLI, 'watchdogThread.js'))}).spawnWatchdogThread(); setTimeout(() => process.stdout.write('done'), 100);`);
   const run = await runNode(script, [], { timeoutMs: 30_000 });
   expect({ code: run.code, stdout: run.stdout, timedOut: run.timedOut }).toEqual({ code: 0, stdout: 'done', timedOut: false });
+});
+
+test('fcpd whose disk stops answering after its watchdog started: fcp reports the silence, fcpd ends itself with exit 7 naming the file', async () => {
+  const work = temp.make('fcp-watchdog');
+  const file = path.join(work, 'big');
+  const size = 4 * 1024 * 1024;
+  writeRandomFile(file, size);
+  const dst = path.join(work, 'dst');
+  fs.mkdirSync(dst);
+  // Committing the file never returns; at this rate it comes twice the deferral after the session began.
+  const bwlimit = Math.floor(size / ((2 * FCPD_WATCHDOG_DEFER_MS) / 1000));
+  const hand = handLauncher({ env: { [HANG_DISK_ENV]: 'finish' }, args: ['--timeout', '2'] });
+  let fcpdEnded: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const launcher: Launcher = {
+    async launch(secret, log) {
+      const server = await hand.launcher.launch(secret, log);
+      return { ...server, close: async () => void (fcpdEnded = await within(hand.started()!.exited, 30_000, 'fcpd ending itself')) };
+    },
+  };
+  const error = await copy({ sources: [file], destination: `localhost:${dst}`, timeout: 2, bwlimit, launcher }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(isFcpError(error) && { code: error.code, exitCode: error.exitCode }).toEqual({ code: 'FCP_ERR_TIMEOUT', exitCode: 7 });
+  expect(fcpdEnded).toEqual({ code: 7, signal: null });
+  expect(hand.started()!.stderr()).toContain(`fcpd: cannot finish ${path.join(dst, 'big')} on ${os.hostname()}: the disk did not answer within 2 s (FCP_ERR_TIMEOUT)\n`);
 });

@@ -139,10 +139,10 @@ export interface StartedFcpd {
 
 /** Starts bin/fcpd --serve by hand: secret on stdin, port from its FCPD-LISTEN line. */
 export function startFcpd(
-  options: { secret?: Buffer; verbose?: boolean; timeoutMs?: number; uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { secret?: Buffer; verbose?: boolean; timeoutMs?: number; uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {},
 ): Promise<StartedFcpd> {
   const secret = options.secret ?? randomBytes(32);
-  const args = [FCPD_BIN, '--serve', '--bind', '127.0.0.1', ...(options.verbose ? ['-v'] : [])];
+  const args = [FCPD_BIN, '--serve', '--bind', '127.0.0.1', ...(options.verbose ? ['-v'] : []), ...(options.args ?? [])];
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -220,12 +220,13 @@ export function dial(port: number, host = '127.0.0.1'): Promise<Duplex> {
  * user, or act on it before the session starts: `beforeSession`).
  */
 export function handLauncher(
-  options: { uid?: number; gid?: number; verbose?: boolean; beforeSession?: (fcpd: StartedFcpd) => Promise<void> } = {},
+  options: { uid?: number; gid?: number; verbose?: boolean; env?: NodeJS.ProcessEnv; args?: string[]; beforeSession?: (fcpd: StartedFcpd) => Promise<void> } = {},
 ): { launcher: Launcher; started: () => StartedFcpd | undefined } {
   let fcpd: StartedFcpd | undefined;
   const launcher: Launcher = {
     async launch(secret) {
-      fcpd = await startFcpd({ secret, uid: options.uid, gid: options.gid, verbose: options.verbose, cwd: '/' });
+      const env = options.env && { ...process.env, ...options.env };
+      fcpd = await startFcpd({ secret, uid: options.uid, gid: options.gid, verbose: options.verbose, cwd: '/', env, args: options.args });
       const server = fcpd;
       await options.beforeSession?.(server);
       // No controlNonce: sessions through this launcher take the path of a client that waits for
