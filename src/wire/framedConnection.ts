@@ -7,7 +7,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { asFcpError, FcpError, wireFromCode } from '../errors';
-import { FrameDecoder, PiecesFrame, RawFrame, SealedFrame } from '../protocol/frameDecoder';
+import { FrameDecoder, PiecesFrame, RawFrame } from '../protocol/frameDecoder';
 import { FrameEncoder } from '../protocol/frameEncoder';
 import type { Message } from '../protocol/messages';
 import { parseAt, parseDataPieces } from '../protocol/parser';
@@ -17,13 +17,8 @@ import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
 import { ANSWERS_WAITING_MAX } from '../session/transfer';
 import { KEEPALIVE_INTERVAL_MS } from '../timeouts';
-import { CRYPTO_BATCH_BYTES, OpeningStream, openingStream, SealingStream, sealingStream } from './cryptoThreads';
-
-/**
- * Bytes a connection may have at its crypto threads: read and not yet opened before it stops
- * reading the socket, written and not yet on the socket before drain() waits.
- */
-const CRYPTO_IN_FLIGHT_MAX = 8 * 1024 * 1024;
+import { openingStream, sealingStream } from './cryptoThreads';
+import { ThreadedOpening, ThreadedSealing } from './threadedFrames';
 
 export interface FramedConnectionEvents {
   /** A whole message arrived; seal actions applied inside this call affect the next frame. */
@@ -67,30 +62,9 @@ export class FramedConnection {
   /** How the connection ended while no handlers were set, for the next ones. */
   private closedWith: { error: FcpError | undefined } | undefined;
   /** Where sealed frames are opened once openInThread found a thread: in order, off the main thread. */
-  private opening: OpeningStream | undefined;
-  /** Settles once every frame sent to the opening thread so far was handed to the handlers. */
-  private delivered: Promise<void> = Promise.resolve();
-  private openingBytes = 0;
-  /** Sealed frames read since the last batch went to the opening thread, for the next one. */
-  private unopened: SealedFrame[] = [];
-  private unopenedBytes = 0;
-  private batchPlanned: NodeJS.Immediate | undefined;
-  /** Batches at the opening thread: while one is, what is read waits to go with the next. */
-  private batchesOut = 0;
-  /** The socket is paused because CRYPTO_IN_FLIGHT_MAX bytes wait at the opening thread. */
-  private heldForOpening = false;
+  private opening: ThreadedOpening | undefined;
   /** Where written frames are sealed once sealInThread found a thread: in order, off the main thread. */
-  private sealing: SealingStream | undefined;
-  /** Frames written since the last batch went to the sealing thread, and what to call once they are on the socket. */
-  private unsealed: Buffer[] = [];
-  private unsealedBytes = 0;
-  private unsealedFlushed: ((err?: Error | null) => void)[] = [];
-  private sealPlanned = false;
-  /** Bytes written and not yet handed to the socket (at the sealing thread or waiting to go there). */
-  private sealingBytes = 0;
-  /** Settles once every batch sent to the sealing thread so far was handed to the socket. */
-  private sealedWritten: Promise<void> = Promise.resolve();
-  private readonly drainWaiters: (() => void)[] = [];
+  private sealing: ThreadedSealing | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -223,7 +197,7 @@ export class FramedConnection {
     }
     this.wroteSinceTick = true;
     this.moved += bytes.length;
-    if (this.sealing) return this.sealElsewhere(bytes, onFlushed);
+    if (this.sealing) return this.sealing.write(bytes, onFlushed);
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
@@ -261,8 +235,8 @@ export class FramedConnection {
 
   /** Resolves when the stream can take more, or when the connection ends. */
   drain(): Promise<void> {
-    // With a sealing thread, what waits there or for the socket (written() counts the socket's share too).
-    if (this.sealing && !this.ended && this.sealingBytes >= CRYPTO_IN_FLIGHT_MAX) return new Promise((resolve) => this.drainWaiters.push(resolve));
+    // With a sealing thread, what waits there or for the socket.
+    if (this.sealing && !this.ended) return this.sealing.room();
     if (this.ended || this.sealing || !this.stream.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
@@ -285,7 +259,20 @@ export class FramedConnection {
    * when they are.
    */
   openInThread(): boolean {
-    if (!this.opening && !this.ended) this.opening = openingStream(() => this.decoder.handOffOpening(), this.idleMs);
+    if (this.opening || this.ended) return this.opening !== undefined;
+    const thread = openingStream(() => this.decoder.handOffOpening(), this.idleMs);
+    this.opening =
+      thread &&
+      new ThreadedOpening(thread, {
+        accepting: () => !this.ended && !this.deaf,
+        ended: () => this.ended,
+        deliver: (frame, plaintext) => this.dispatch(parseAt(frame.type, plaintext, 0, plaintext.length)),
+        failed: (err) => this.failedReading(err),
+        holdReading: () => this.stream.pause(),
+        readAgain: () => {
+          if (!this.paused && !this.deaf && !this.ended) this.stream.resume();
+        },
+      });
     return this.opening !== undefined;
   }
 
@@ -295,7 +282,9 @@ export class FramedConnection {
    * they are.
    */
   sealInThread(): boolean {
-    if (!this.sealing && !this.ended) this.sealing = sealingStream(() => this.encoder.handOffSealing(), this.idleMs);
+    if (this.sealing || this.ended) return this.sealing !== undefined;
+    const thread = sealingStream(() => this.encoder.handOffSealing(), this.idleMs);
+    this.sealing = thread && new ThreadedSealing(thread, this.stream, this.name, (error) => this.finish(error));
     return this.sealing !== undefined;
   }
 
@@ -317,7 +306,7 @@ export class FramedConnection {
   resume(): void {
     this.paused = false;
     this.lastReceived = Date.now();
-    if (!this.heldForOpening) this.stream.resume();
+    if (!this.opening?.holdsReading) this.stream.resume();
   }
 
   /** Tells the peer why, when it can still read it, then closes. */
@@ -336,15 +325,10 @@ export class FramedConnection {
     this.ended = true;
     this.opening?.end();
     clearInterval(this.ticker);
-    this.wakeDrainers();
     if (this.sealing) {
-      // What was written goes out sealed first.
-      this.sendToSeal();
-      const sealing = this.sealing;
-      void this.sealedWritten.then(() => {
-        sealing.end();
-        this.stream.end();
-      });
+      // What was written goes out sealed first; drain() waits no more.
+      this.sealing.release();
+      this.sealing.endAfterWritten();
     } else {
       this.stream.end();
     }
@@ -366,8 +350,7 @@ export class FramedConnection {
         if (this.opening) {
           const frame = this.decoder.nextSealed();
           if (!frame) break;
-          this.unopened.push(frame);
-          for (const piece of frame.sealed) this.unopenedBytes += piece.length;
+          this.opening.add(frame);
           continue;
         }
         const raw = this.decoder.nextPieces();
@@ -377,11 +360,7 @@ export class FramedConnection {
     } catch (err) {
       return this.failedReading(err);
     }
-    // A turn of the event loop reads about one 64 KiB read a connection, and a message to the
-    // thread costs 10-30 µs: while a batch is out the frames read gather for the next one, sent
-    // when it is back or once it holds CRYPTO_BATCH_BYTES; with none out, at the end of the turn.
-    if (this.unopenedBytes >= CRYPTO_BATCH_BYTES) this.openElsewhere();
-    else if (this.unopened.length > 0 && this.batchesOut === 0) this.batchPlanned ??= setImmediate(() => this.openElsewhere());
+    this.opening?.afterRead();
   }
 
   /** One message to the handlers; a BATCH as the messages it holds. */
@@ -396,119 +375,10 @@ export class FramedConnection {
     }
   }
 
-  /** Frames written, to be sealed in the sealing thread: in the next batch, which goes at the end of this tick or once full. */
-  private sealElsewhere(bytes: Buffer, onFlushed: ((err?: Error | null) => void) | undefined): boolean {
-    this.unsealed.push(bytes);
-    this.unsealedBytes += bytes.length;
-    this.sealingBytes += bytes.length;
-    if (onFlushed) this.unsealedFlushed.push(onFlushed);
-    if (this.unsealedBytes >= CRYPTO_BATCH_BYTES) this.sendToSeal();
-    else if (!this.sealPlanned) {
-      this.sealPlanned = true;
-      process.nextTick(() => this.sendToSeal());
-    }
-    return this.sealingBytes < CRYPTO_IN_FLIGHT_MAX;
-  }
-
-  /** The frames written so far, to the sealing thread; then to the socket in order. */
-  private sendToSeal(): void {
-    this.sealPlanned = false;
-    const frames = this.unsealed;
-    const total = this.unsealedBytes;
-    const flushed = this.unsealedFlushed;
-    if (frames.length === 0) return;
-    this.unsealed = [];
-    this.unsealedBytes = 0;
-    this.unsealedFlushed = [];
-    const sealing = this.sealing!;
-    const sealed = sealing.seal(frames, total);
-    const settled = (err?: Error | null): void => {
-      this.sealingBytes -= total;
-      this.wakeDrainers();
-      for (const callback of flushed) callback(err);
-    };
-    // Also why a failure of it is not unhandled while it waits for its turn below.
-    sealed.catch(() => undefined);
-    this.sealedWritten = this.sealedWritten
-      .then(() => sealed)
-      .then(
-        (bytes) => {
-          if (this.stream.destroyed) return settled();
-          this.stream.write(bytes, (err) => {
-            sealing.written(bytes);
-            settled(err);
-          });
-        },
-        (err: unknown) => {
-          settled();
-          // The peer cannot be told: nothing more can be sealed for it.
-          this.finish(asFcpError(err, this.name));
-        },
-      );
-  }
-
-  /** drain()'s waiters go on once what waits for the sealing thread and the socket is below the bound (or the connection ended). */
-  private wakeDrainers(): void {
-    if (!this.ended && this.sealingBytes >= CRYPTO_IN_FLIGHT_MAX) return;
-    for (const wake of this.drainWaiters.splice(0)) wake();
-  }
-
-  /** The frames read so far, to the opening thread; handed to the handlers in order once opened. */
-  private openElsewhere(): void {
-    clearImmediate(this.batchPlanned);
-    this.batchPlanned = undefined;
-    const frames = this.unopened;
-    const bytes = this.unopenedBytes;
-    if (frames.length === 0 || this.ended) return;
-    this.unopened = [];
-    this.unopenedBytes = 0;
-    this.openingBytes += bytes;
-    if (this.openingBytes > CRYPTO_IN_FLIGHT_MAX && !this.heldForOpening) {
-      this.heldForOpening = true;
-      this.stream.pause();
-    }
-    const opened = this.opening!.open(frames);
-    this.batchesOut++;
-    // Also why a failure of it is not unhandled while it waits for its turn below.
-    const back = (): void => {
-      if (--this.batchesOut === 0 && this.unopened.length > 0) this.openElsewhere();
-    };
-    opened.then(back, back);
-    this.delivered = this.delivered
-      .then(() => opened)
-      .then(
-        ({ plaintexts, failed }) => {
-          this.openedBytes(bytes);
-          try {
-            for (let i = 0; i < plaintexts.length && !this.ended && !this.deaf; i++) {
-              const plain = plaintexts[i]!;
-              this.dispatch(parseAt(frames[i]!.type, plain, 0, plain.length));
-            }
-          } catch (err) {
-            return this.failedReading(err);
-          }
-          if (failed && !this.ended) this.failedReading(failed);
-        },
-        (err: unknown) => {
-          this.openedBytes(bytes);
-          if (!this.ended) this.failedReading(err);
-        },
-      );
-  }
-
-  /** `bytes` came back from the opening thread: the socket is read again once half the room is free. */
-  private openedBytes(bytes: number): void {
-    this.openingBytes -= bytes;
-    if (!this.heldForOpening || this.openingBytes > CRYPTO_IN_FLIGHT_MAX / 2) return;
-    this.heldForOpening = false;
-    if (!this.paused && !this.deaf && !this.ended) this.stream.resume();
-  }
-
   /** Runs `then` once every frame read has reached the handlers (at once without an opening thread). */
   private afterOpened(then: () => void): void {
     if (!this.opening) return then();
-    this.openElsewhere();
-    void this.delivered.then(then);
+    this.opening.afterOpened(then);
   }
 
   /** A frame that could not be read ends the connection, the peer told why. */
@@ -547,7 +417,6 @@ export class FramedConnection {
     this.ended = true;
     this.opening?.end();
     this.sealing?.end();
-    this.wakeDrainers();
     clearInterval(this.ticker);
     this.stream.destroy();
     this.notifyClosed(error);
