@@ -189,6 +189,37 @@ describe('unusable destinations', () => {
     expect(snapshotDiff(before, snapshot(work))).toEqual([]);
   });
 
+  testBothLocalPaths('a directory copied onto a destination symlink: FCP_ERR_NOT_DIRECTORY, exit 4, the link and what it points to untouched', async (runFcp) => {
+    const work = temp.make('fcp-bad');
+    buildSmallTree(work, 'src');
+    fs.mkdirSync(path.join(work, 'dst'));
+    fs.mkdirSync(path.join(work, 'elsewhere'));
+    fs.symlinkSync('../elsewhere', path.join(work, 'dst', 'src'));
+    const before = snapshot(work);
+    const result = await runFcp(['-r', 'src', 'dst/'], { cwd: work });
+    expectFailure(result, [4], 'FCP_ERR_NOT_DIRECTORY', ['src']);
+    expect(snapshotDiff(before, snapshot(work))).toEqual([]);
+  });
+
+  testBothLocalPaths('a file copied onto a destination symlink replaces the link, never what it points to; a sync replaces a link with the directory copied onto it', async (runFcp) => {
+    const work = temp.make('fcp-bad');
+    const file = makeFile(work, 'f', 1000);
+    const target = makeFile(work, 'target', 10);
+    const targetBefore = fs.readFileSync(target);
+    buildSmallTree(work, 'src');
+    fs.mkdirSync(path.join(work, 'dst'));
+    fs.mkdirSync(path.join(work, 'elsewhere'));
+    fs.symlinkSync('../target', path.join(work, 'dst', 'f'));
+    fs.symlinkSync('../elsewhere', path.join(work, 'dst', 'src'));
+    const copied = await runFcp(['f', 'dst/'], { cwd: work });
+    const synced = await runFcp(['-r', '--delete', 'src', 'dst/'], { cwd: work });
+    expect({ copied: copied.code, synced: synced.code, stderr: copied.stderr + synced.stderr }).toEqual({ copied: 0, synced: 0, stderr: '' });
+    expect({ file: fs.lstatSync(path.join(work, 'dst', 'f')).isFile(), dir: fs.lstatSync(path.join(work, 'dst', 'src')).isDirectory() }).toEqual({ file: true, dir: true });
+    expect(fs.readFileSync(path.join(work, 'dst', 'f')).equals(fs.readFileSync(file))).toBe(true);
+    expect(compareTrees(path.join(work, 'src'), path.join(work, 'dst', 'src'))).toEqual([]);
+    expect({ target: fs.readFileSync(target).equals(targetBefore), elsewhere: fs.readdirSync(path.join(work, 'elsewhere')) }).toEqual({ target: true, elsewhere: [] });
+  });
+
   test('push of a tree onto a remote file (Node API): FCP_ERR_NOT_DIRECTORY, the file untouched', async () => {
     const work = temp.make('fcp-bad');
     buildSmallTree(work, 'src');
