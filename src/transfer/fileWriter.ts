@@ -291,8 +291,10 @@ export class FileWriter {
           hint: 'remove it or choose another destination',
         });
       }
+      // Ours with owner rwx is writable as it is; another's is chmod'ed still, which says at once
+      // (EPERM) when this process may not write in it.
       const mode = existing.mode & 0o7777;
-      if ((mode & 0o700) !== 0o700) attempt('make writable', path, () => chmodSync(path, mode | 0o700));
+      if (existing.uid !== EUID || (mode & 0o700) !== 0o700) attempt('make writable', path, () => chmodSync(path, mode | 0o700));
       // A directory made empty beforehand (mkdir -p dest/dir, then the copy) holds nothing to compare with either.
       if (!announcedBefore) this.unsettledDirectories.add(key);
     }
