@@ -12,18 +12,8 @@
  * started: the bundle has this file too, and fcp --version, --help and fcpd until its listen line
  * start none.
  */
-import { readdirSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { escapeNames } from '../showName';
-
-/**
- * The thread's nice value, the lowest priority: it wakes twice a second to compare a number, but
- * its start (Node's bootstrap, 25-50 ms of CPU) falls while fcp loads and logs in, when sshd and
- * fcpd start on the other core if they share the host; at nice 19 it takes what they leave (the
- * loopback tree pushed in 0.685 s against 0.696; a local copy the same). Stuck, the main thread
- * takes no CPU, so the watchdog still runs.
- */
-const WATCHDOG_NICE = 19;
 
 /**
  * The worker: plain JavaScript, so that it runs the same from dist/ bundles and from ts-jest; it
@@ -71,7 +61,6 @@ parentPort.once('message', (w) => {
 export function spawnWatchdogThread(): Worker {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
-  const threadsBefore = threadIds();
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     // A few MB: it holds a timer and a dozen strings.
@@ -81,31 +70,5 @@ export function spawnWatchdogThread(): Worker {
   });
   worker.on('error', () => undefined);
   worker.unref();
-  lowerPriority(threadsBefore);
   return worker;
-}
-
-/**
- * Gives the thread `new Worker` made (synchronously: the one id not there before) the lowest
- * priority. On Linux a thread has an id of its own (/proc/self/task), and setpriority on it sets
- * that thread's alone; elsewhere, or should more than one thread have appeared, nothing changes.
- */
-function lowerPriority(threadsBefore: string[] | undefined): void {
-  const added = threadsBefore && threadIds()?.filter((id) => !threadsBefore.includes(id));
-  if (added?.length !== 1) return;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    (require('node:os') as typeof import('node:os')).setPriority(Number(added[0]), WATCHDOG_NICE);
-  } catch {
-    // Not allowed here: the thread keeps the process's priority.
-  }
-}
-
-/** The ids of this process's threads, where the system lists them. */
-function threadIds(): string[] | undefined {
-  try {
-    return readdirSync('/proc/self/task');
-  } catch {
-    return undefined;
-  }
 }

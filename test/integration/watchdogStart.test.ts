@@ -3,7 +3,7 @@
  * thread was started: by startWatchdog (fcpd), or before the bundle loaded and handed over
  * (bin/fcp: src/cli/watchdogThread.ts), in which case what to watch arrives by message, after
  * the thread started and right before the main thread blocks for good. Also: an early thread
- * that is never handed anything does not keep the process alive; the thread runs at nice 19; fcpd, which starts its thread
+ * that is never handed anything does not keep the process alive; fcpd, which starts its thread
  * once a session has run FCPD_WATCHDOG_DEFER_MS, ends itself when its disk stops answering later.
  */
 import * as fs from 'node:fs';
@@ -57,19 +57,6 @@ test('an early thread never handed anything does not keep the process alive', as
   fs.writeFileSync(script, `require(${JSON.stringify(path.join(CLI, 'watchdogThread.js'))}).spawnWatchdogThread(); setTimeout(() => process.stdout.write('done'), 100);`);
   const run = await runNode(script, [], { timeoutMs: 30_000 });
   expect({ code: run.code, stdout: run.stdout, timedOut: run.timedOut }).toEqual({ code: 0, stdout: 'done', timedOut: false });
-});
-
-test('the thread runs at the lowest priority, the rest of the process at its own', async () => {
-  const script = path.join(temp.make('fcp-watchdog'), 'nice.js');
-  fs.writeFileSync(
-    script,
-    `require(${JSON.stringify(path.join(CLI, 'watchdogThread.js'))}).spawnWatchdogThread();
-const os = require('node:os');
-const nice = require('node:fs').readdirSync('/proc/self/task').map((id) => os.getPriority(Number(id)));
-process.stdout.write(JSON.stringify({ lowest: nice.filter((n) => n === 19).length, others: nice.filter((n) => n !== 19 && n !== os.getPriority(process.pid)).length }));`,
-  );
-  const run = await runNode(script, [], { timeoutMs: 30_000 });
-  expect(JSON.parse(run.stdout)).toEqual({ lowest: 1, others: 0 });
 });
 
 test('fcpd whose disk stops answering after its watchdog started: fcp reports the silence, fcpd ends itself with exit 7 naming the file', async () => {
