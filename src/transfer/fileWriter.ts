@@ -12,11 +12,11 @@
  * return (a hung mount), the stall watchdog of fcp and fcpd names it and ends the run.
  */
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, opendirSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writev, writevSync } from 'node:fs';
-import type { BigIntStats, Dir } from 'node:fs';
+import type { Dir } from 'node:fs';
 import { FcpError } from '../errors';
 import { chunkHash, XXHashAPI } from '../protocol/xxhash';
 import { futimesBound, openBound, writeAt } from './boundFs';
-import { leanLstatIfAny, type LeanStat } from './leanStat';
+import { leanLstatIfAny, leanStat, type LeanStat } from './leanStat';
 import { closeQuietly, fsError } from './fsError';
 import { enterDisk, leaveDisk, onDisk } from '../diskWatch';
 import { showName } from '../showName';
@@ -271,7 +271,7 @@ export class FileWriter {
     let made = false;
     // Looked at first: on a rerun it is there, and a mkdir that fails costs Node an Error with its
     // stack (40-75 µs against an lstat's few). An lstat that fails leaves it to mkdir to say why.
-    let existing = onDisk('inspect', path, () => lstatIfReadable(path));
+    let existing = onDisk('inspect', path, () => lstatOrUndefined(path));
     if (!existing) {
       try {
         // Owner rwx until the end, so the contents can be written whatever the final mode.
@@ -346,7 +346,7 @@ export class FileWriter {
 
   private makeHardlink(path: Buffer, target: Buffer): void {
     const existing = lstatOrUndefined(path);
-    if (existing && sameInode(existing, attempt('inspect', target, () => lstatSync(target, { bigint: true })))) return;
+    if (existing && sameInode(existing, attempt('inspect', target, () => leanStat(target, false)))) return;
     this.orphans.sweep(path);
     const temp = tempPathFor(path);
     try {
@@ -747,8 +747,8 @@ function keepSame(final: Buffer, size: number, perm: number, mtimeNs: bigint, ow
   }
 }
 
-/** leanLstatIfAny, or undefined when the lstat fails too. */
-function lstatIfReadable(path: Buffer): LeanStat | undefined {
+/** The lstat of `path`, or undefined when nothing is there or the lstat fails. */
+function lstatOrUndefined(path: Buffer): LeanStat | undefined {
   try {
     return leanLstatIfAny(path);
   } catch {
@@ -756,15 +756,7 @@ function lstatIfReadable(path: Buffer): LeanStat | undefined {
   }
 }
 
-function lstatOrUndefined(path: Buffer): BigIntStats | undefined {
-  try {
-    return lstatSync(path, { bigint: true });
-  } catch {
-    return undefined;
-  }
-}
-
-function sameInode(a: BigIntStats, b: BigIntStats): boolean {
+function sameInode(a: LeanStat, b: LeanStat): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
