@@ -429,7 +429,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       return await (options.twoWay ? runTwoWay : runWatch)(request, settings.interval.value as number, reporter, !!options.json, io.stdout);
     }
     copyStarted = true;
-    const summary = await copy(request);
+    const summary = await copy({ ...request, fileEvents: reporter.wantsFileEvents });
     reporter.summary(summary);
     return transferExitCode(summary.files, summary.errors);
   } catch (err) {

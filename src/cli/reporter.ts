@@ -50,6 +50,14 @@ export class Reporter {
 
   constructor(private readonly options: ReporterOptions) {}
 
+  /**
+   * Whether event() uses a file's own event or a progress record: not with -q alone, which shows
+   * a failed file's error in the summary and nothing of the others (fcp's copy then asks for none).
+   */
+  get wantsFileEvents(): boolean {
+    return this.options.json || this.options.verbose || !this.options.quiet;
+  }
+
   private get showProgressLine(): boolean {
     return !this.options.quiet && !this.options.json && this.options.stderr.isTTY === true;
   }

@@ -164,6 +164,13 @@ export interface CopyOptions {
   notice?: (line: string) => void;
   onEvent?: (event: CopyEvent) => void;
   /**
+   * false: onEvent gets no 'file' event for each file and no 'progress' records, for a caller that
+   * shows only the summary (fcp -q): a copy of many small files then spends nothing on each file's
+   * event, on either side (the engines build none). 'start', 'item' and 'entryError' events come
+   * as ever, and a failed file's error is in the summary. Default true.
+   */
+  fileEvents?: boolean;
+  /**
    * -3: between two remote hosts, relay the data through this machine even when the source host
    * could reach the destination host itself (fcp does so by itself when it cannot).
    */
@@ -539,6 +546,7 @@ function reporting(
   flags = 0,
 ): { events: TransferEvents; stop(final: boolean): void; deleted(): number } {
   const emit = options.onEvent ?? (() => undefined);
+  const fileEvents = options.fileEvents !== false;
   let deleted = 0;
   // Progress events come only once the session has said how much there is (after 'start').
   let ticker: NodeJS.Timeout | undefined;
@@ -548,7 +556,7 @@ function reporting(
         progress.filesTotal = files;
         progress.bytesTotal = bytes;
         emit({ type: 'start', files, bytes, connections, encrypted });
-        if (ticker) return;
+        if (ticker || !fileEvents) return;
         // A first progress record at once, as scp draws its meter from the start: a copy shorter than one interval still shows one.
         const tick = (): void => emit({ type: 'progress', ...progress.snapshot() });
         tick();
@@ -566,11 +574,14 @@ function reporting(
         progress.filesTotal += files;
         progress.bytesTotal += bytes;
       },
-      file(event) {
-        progress.filesDone++;
-        progress.lastFile = event;
-        if (options.onEvent) emit(new CopiedFileEvent(event));
-      },
+      // None at all, rather than one that does nothing: the engines build a file's event only for a handler.
+      file: fileEvents
+        ? (event) => {
+            progress.filesDone++;
+            progress.lastFile = event;
+            if (options.onEvent) emit(new CopiedFileEvent(event));
+          }
+        : undefined,
       notice(text) {
         (options.notice ?? options.log)?.(text);
       },

@@ -8,7 +8,7 @@ import type { CopyOptions } from '../client/copy';
 import { parseLocation, showLocation } from '../client/location';
 
 /** copy()'s options that a job can carry: everything but callbacks and a launcher. */
-export type JobOptions = Omit<CopyOptions, 'launcher' | 'log' | 'notice' | 'onEvent' | 'progressIntervalMs'>;
+export type JobOptions = Omit<CopyOptions, 'launcher' | 'log' | 'notice' | 'onEvent' | 'fileEvents' | 'progressIntervalMs'>;
 
 type StoredOptions = Omit<JobOptions, 'sources' | 'destination' | 'backupSuffix'>;
 

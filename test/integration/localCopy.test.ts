@@ -105,3 +105,21 @@ test('Node API: a local copy runs in this process unless viaFcpd; events come in
     expect(compareTrees(tree.root, path.join(destination, path.basename(tree.root)))).toEqual([]);
   }
 });
+
+test('Node API: fileEvents false (fcp -q) gives no file or progress events, the same copy and summary, and a failed file in the summary', async () => {
+  const work = temp.make('fcp-local');
+  const tree = buildMixedTree(work, 'src');
+  for (const viaFcpd of [false, true]) {
+    const destination = path.join(work, `dst-${viaFcpd}`);
+    // A directory where a small file is to land: that file fails, the others are copied.
+    fs.mkdirSync(path.join(destination, 'src', 'modes', 'f0600', 'inside'), { recursive: true });
+    const events: CopyEvent[] = [];
+    const summary = await copy({ sources: [tree.root], destination, recursive: true, viaFcpd, progressIntervalMs: 1, fileEvents: false, onEvent: (e) => events.push(e) });
+    expect(events.filter((e) => e.type === 'file' || e.type === 'progress')).toEqual([]);
+    expect(events[0]).toMatchObject({ type: 'start', files: tree.fileCount, bytes: tree.totalBytes });
+    expect({ files: summary.files, filesFailed: summary.filesFailed, bytes: summary.bytes }).toEqual({ files: tree.fileCount - 1, filesFailed: 1, bytes: tree.totalBytes - 600 });
+    expect(summary.errors).toHaveLength(1);
+    expect(summary.errors[0]!.message).toContain('f0600');
+    expect(compareTrees(tree.root, path.join(destination, 'src'))).toEqual([expect.stringContaining('modes/f0600')]);
+  }
+});
