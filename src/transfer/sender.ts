@@ -524,8 +524,9 @@ export class SendEngine extends TransferRun {
       this.countWalked();
       // file_ids are 0, 1, 2, ... in announcement order (PROTOCOL.md §7.1).
       const fileId = this.filesAnnounced++;
-      this.announced.set(fileId, entry);
-      if (data === undefined || data instanceof FcpError) {
+      const sendsInline = data !== undefined && !(data instanceof FcpError);
+      if (!sendsInline || this.readsSentEntries(entry)) this.announced.set(fileId, entry);
+      if (!sendsInline) {
         // A small file that cannot be read is announced and failed as a larger one would be.
         this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs, digest));
         if (data) this.apply(this.machine.fileFailed(fileId, data));
@@ -699,6 +700,16 @@ export class SendEngine extends TransferRun {
       this.readingInline = true;
       this.announce();
     });
+  }
+
+  /**
+   * Whether a small file's entry is read once it went inline: for its file event, --follow,
+   * --remove-source-files, or the warning of a file that grew while it was read. Otherwise it is
+   * not held (`announced`) until its FILE_OK: the window of inline files in flight (16,384) then
+   * holds no object of theirs for the scavenges to copy again and again and promote.
+   */
+  private readsSentEntries(entry: FileEntry): boolean {
+    return this.events.file !== undefined || this.follower !== undefined || this.removeSources || this.grown.has(entry);
   }
 
   /** Sends a small file, read whole, as FILE_INLINE. */
@@ -1089,7 +1100,8 @@ export class SendEngine extends TransferRun {
     }
     const inlineHash = this.inlineHashes.get(fileId);
     if (inlineHash !== undefined) this.inlineHashes.delete(fileId);
-    if (entry && error) this.errors.push(error);
+    // A file sent inline may have no entry held (readsSentEntries): its error counts all the same.
+    if (error) this.errors.push(error);
     const stale = this.staleNotices.get(fileId);
     this.staleNotices.delete(fileId);
     // What a followed file grew by while it was read is sent next (APPEND): no warning for it.

@@ -106,6 +106,27 @@ test('Node API: a local copy runs in this process unless viaFcpd; events come in
   }
 });
 
+test('small files sent inline that fail at the receiver are in the errors of the summary, with file events or without', async () => {
+  const work = temp.make('fcp-local');
+  // Entry paths that fit the source but not the destination, which lies deeper: the directories
+  // past 4,095 bytes cannot be made there (ENAMETOOLONG), and the small files in them fail.
+  const deep = path.join(work, 'src', ...Array.from({ length: 18 }, (_, i) => `${i}`.padEnd(200, 'd')));
+  fs.mkdirSync(deep, { recursive: true });
+  for (const name of ['one', 'two', 'three']) fs.writeFileSync(path.join(deep, name), name);
+  fs.writeFileSync(path.join(work, 'src', 'fits'), 'fits');
+  for (const viaFcpd of [false, true]) {
+    for (const fileEvents of [true, false]) {
+      const destination = path.join(work, `dst-${viaFcpd}-${fileEvents}`, 'x'.repeat(250), 'y'.repeat(250));
+      fs.mkdirSync(destination, { recursive: true });
+      const summary = await copy({ sources: [path.join(work, 'src')], destination, recursive: true, viaFcpd, fileEvents });
+      expect({ files: summary.files, filesFailed: summary.filesFailed }).toEqual({ files: 1, filesFailed: 3 });
+      expect(summary.errors).toHaveLength(summary.filesFailed + summary.entriesFailed);
+      expect(summary.errors.every((error) => error.code === 'FCP_ERR_BAD_PATH' || error.code === 'FCP_ERR_IO')).toBe(true);
+      expect(fs.readFileSync(path.join(destination, 'src', 'fits'), 'utf8')).toBe('fits');
+    }
+  }
+});
+
 test('Node API: fileEvents false (fcp -q) gives no file or progress events, the same copy and summary, and a failed file in the summary', async () => {
   const work = temp.make('fcp-local');
   const tree = buildMixedTree(work, 'src');
