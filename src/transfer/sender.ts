@@ -146,7 +146,7 @@ export class SendEngine extends TransferRun {
   /** FILE_COUNT went out (in a first flight, or when run() began). */
   private started = false;
   private readonly files = new Map<number, SendingFile>();
-  /** Entries (by file_id) announced and not yet over. */
+  /** Entries (by file_id) announced and not yet over; a small file sent inline only when something reads it later (readsSentEntries). */
   private readonly announced = new FileIdMap<FileEntry>();
   /** Feature DELTA: files being cut into blocks before FILE_READY, by file_id; each holds a descriptor. */
   private readonly earlyScans = new Map<number, EarlyScan>();
