@@ -7,7 +7,7 @@
  * holds part or all of it, only when named); none means all of them. Each tool runs N times (3 by default), its output is checked against the
  * source first (round robin: one run of each tool per round), and the median, spread, CPU seconds and peak RSS are kept in bench/results/ and
  * shown in docs/BENCHMARKS.md. --tools runs the baseline and the tools whose label it matches
- * (--no-baseline: those alone), kept beside the link's full run. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
+ * (--no-baseline: those alone), kept beside the link's full run, as a run of some of a link's data sets is. The WAN links need root (../shared/bench/wan/wan.sh). --docs only
  * rewrites docs/BENCHMARKS.md from the results already kept.
  * Not a test: timings belong here, not in the test suite.
  */
@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { DATA_NAMES, LANDING_NAMES, makeData, MANY_FILES_NAMES, treeDigest, type DataName, type DataSet } from './suite/data';
 import { LINK_NAMES, openLink, type LinkName } from './suite/links';
 import { measureAll } from './suite/measure';
-import { newResults, printCase, saveResults, writeDocs } from './suite/report';
+import { newResults, printCase, saveResults, writeDocs, type LinkResults } from './suite/report';
 import { timedFcpd, toolsFor, type Direction } from './suite/tools';
 
 interface Plan {
@@ -55,6 +55,18 @@ function parse(args: string[]): Plan {
   return plan;
 }
 
+/**
+ * The group a link's results are kept under: a run of some of its data sets (LINK:DATA) or of some
+ * tools (--tools) is kept beside the link's full run, never in its place (a run of the tree alone
+ * once replaced the loopback link's 1 GiB tables).
+ */
+function groupOf(dataNames: readonly DataName[], selectsTools: boolean): LinkResults['group'] {
+  if (dataNames.every((name) => MANY_FILES_NAMES.includes(name))) return 'many files';
+  if (dataNames.every((name) => LANDING_NAMES.includes(name))) return 'landings';
+  if (!selectsTools && DATA_NAMES.every((name) => dataNames.includes(name))) return undefined;
+  return dataNames.every((name) => name === 'tree') ? 'selected tools, the 10,000-file tree' : 'selected tools';
+}
+
 function main(): void {
   const plan = parse(process.argv.slice(2));
   if (plan.docsOnly) return writeDocs();
@@ -77,16 +89,7 @@ function main(): void {
     for (const [linkName, dataNames] of plan.cases) {
       const link = openLink(linkName, work);
       try {
-        const group = dataNames.every((name) => MANY_FILES_NAMES.includes(name))
-          ? 'many files'
-          : dataNames.every((name) => LANDING_NAMES.includes(name))
-            ? 'landings'
-            : plan.tools && dataNames.every((name) => name === 'tree')
-            ? 'selected tools, the 10,000-file tree'
-            : plan.tools
-              ? 'selected tools'
-              : undefined;
-        const results = newResults(link, plan.runs, group);
+        const results = newResults(link, plan.runs, groupOf(dataNames, plan.tools !== undefined));
         const directions: Direction[] = link.host ? ['push', 'pull'] : ['local'];
         for (const name of dataNames) {
           const { set, digest } = dataSet(name);

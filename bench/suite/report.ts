@@ -23,9 +23,9 @@ export interface LinkResults {
   link: { name: LinkName; description: string; iperf?: Link['iperf'] };
   /**
    * Kept and shown beside the link's full run rather than instead of it: 'many files', a run of
-   * MANY_FILES_NAMES only; 'landings', of LANDING_NAMES only; 'selected tools', a run of the tools --tools chose; 'selected tools,
-   * the 10,000-file tree', such a run of the tree alone (issue 14's WAN tree), which would
-   * otherwise replace the link's other selected tools.
+   * MANY_FILES_NAMES only; 'landings', of LANDING_NAMES only; 'selected tools', a run of the tools --tools chose
+   * or of some of the link's data sets; 'selected tools, the 10,000-file tree', such a run of the
+   * tree alone (issue 14's WAN tree), which would otherwise replace the link's other selected tools.
    */
   group?: keyof typeof GROUP_FILES;
   runs: number;
