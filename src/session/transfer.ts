@@ -461,10 +461,13 @@ interface IncomingFile {
   readonly size: number;
   /** ANNOUNCED: being created; READY: FILE_READY sent; COMMITTING: the owner renames it into place. */
   state: 'ANNOUNCED' | 'READY' | 'COMMITTING';
-  /** Hashes of the verified chunks. */
-  readonly digest: FileDigest;
-  /** Chunks that started but are not verified yet, by chunk index. */
-  readonly chunks: Map<number, ChunkProgress>;
+  /**
+   * Hashes of the verified chunks, and the chunks that started but are not verified yet, by chunk
+   * index: made when the first chunk is (digestOf, claimChunk). Most announced files of a rerun
+   * are found in place (FILE_SAME) and need neither.
+   */
+  digest: FileDigest | undefined;
+  chunks: Map<number, ChunkProgress> | undefined;
   /** FILE_INFO's digest: zero when the sender sends it in FILE_DONE only. */
   readonly announcedDigest: Buffer;
   /** FILE_DONE's digest, once it came. */
@@ -710,7 +713,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     const progress = link.progress;
     if (progress !== undefined) {
       // A first copy is forgotten; a resent one waits for its next copy, as after its RESEND.
-      if (progress.attempts === 0) this.files.get(link.fileId)?.chunks.delete(link.start / this.chunkSize);
+      if (progress.attempts === 0) this.files.get(link.fileId)?.chunks?.delete(link.start / this.chunkSize);
       else progress.phase = 'resend';
     }
     const chunks = link.chunks;
@@ -819,13 +822,13 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     const file = this.files.get(fileId);
     const offset = seq * DATA_UNIT;
     const index = offset / this.chunkSize;
-    const progress = file?.chunks.get(index);
+    const progress = file?.chunks?.get(index);
     if (file === undefined || progress === undefined || progress.phase !== 'writing') {
       throw internalError(`chunkWritten(file_id ${fileId}, seq ${seq}) for a chunk that is not being written`);
     }
     if (ok) {
-      file.chunks.delete(index);
-      file.digest.add(index, progress.hash);
+      file.chunks?.delete(index);
+      this.digestOf(file).add(index, progress.hash);
       return this.commitIfVerified(file);
     }
     if (progress.attempts < MAX_CHUNK_ATTEMPTS) {
@@ -934,8 +937,8 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       path,
       size,
       state: 'ANNOUNCED',
-      digest: new FileDigest(size, this.chunkSize),
-      chunks: new Map(),
+      digest: undefined,
+      chunks: undefined,
       announcedDigest: message.digest,
       doneDigest: undefined,
       held: undefined,
@@ -1081,7 +1084,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
       return this.fail(protocolError(`CHUNK_KEPT for chunk ${index} of ${describe(file)}, which this side does not hold`));
     }
     file.held!.delete(index);
-    file.digest.add(index, hash);
+    this.digestOf(file).add(index, hash);
     const bytes = chunkLengthAt(index * this.chunkSize, file.size, this.chunkSize);
     this.bytesResumed += bytes;
     const kept: ReceiverAction = { type: 'chunkKept', fileId, bytes };
@@ -1206,15 +1209,15 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   /** Marks the chunk at `offset` as being received, or says why it may not come now. */
   private claimChunk(file: IncomingFile, offset: number): ChunkProgress | FcpError {
     const index = offset / this.chunkSize;
-    if (file.digest.has(index)) {
+    if (file.digest?.has(index)) {
       return protocolError(`the chunk at offset ${offset} of ${describe(file)} was already verified`);
     }
-    const progress = file.chunks.get(index);
+    const progress = file.chunks?.get(index);
     if (progress === undefined) {
       // A chunk this side claimed comes because the sender's data differs: the claim is void.
       file.held?.delete(index);
       const first: ChunkProgress = { attempts: 0, phase: 'receiving', hash: 0n };
-      file.chunks.set(index, first);
+      (file.chunks ??= new Map()).set(index, first);
       return first;
     }
     if (progress.phase !== 'resend') {
@@ -1261,10 +1264,15 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return ack ? [write, ack] : [write];
   }
 
+  /** The hashes of `file`'s verified chunks, made at the first. */
+  private digestOf(file: IncomingFile): FileDigest {
+    return (file.digest ??= new FileDigest(file.size, this.chunkSize));
+  }
+
   /** Commits `file` once FILE_DONE is in and every chunk is verified, or fails it on a digest mismatch. */
   private commitIfVerified(file: IncomingFile): readonly ReceiverAction[] {
-    if (file.doneDigest === undefined || !file.digest.complete) return NO_ACTIONS;
-    const digest = file.digest.digest();
+    if (file.doneDigest === undefined || !this.digestOf(file).complete) return NO_ACTIONS;
+    const digest = this.digestOf(file).digest();
     if (!digest.equals(file.doneDigest)) {
       return this.failFile(file, new FcpError(
         'FCP_ERR_VERIFY',
