@@ -112,6 +112,8 @@ interface DirectoryMeta {
   mtimeNs: bigint;
   /** As the peer named it (a copy: received paths are views into frames). */
   entryPath: Buffer;
+  /** It was there already with this mode and mtime, and this writer changed neither (makeDirectory). */
+  wasAsAnnounced: boolean;
 }
 
 /**
@@ -262,11 +264,12 @@ export class FileWriter {
 
   /** `entryPath` names the directory to the peer should applying its metadata fail at the end. */
   createDirectory(path: Buffer, perm: number, mtimeNs: bigint, entryPath: Buffer, owner?: FileOwner): void {
-    onDisk('create directory', path, () => this.makeDirectory(path, perm, owner));
-    this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath) });
+    const wasAsAnnounced = onDisk('create directory', path, () => this.makeDirectory(path, perm, mtimeNs, owner));
+    this.directories.push({ path, perm, mtimeNs, entryPath: Buffer.from(entryPath), wasAsAnnounced });
   }
 
-  private makeDirectory(path: Buffer, perm: number, owner: FileOwner | undefined): void {
+  /** Makes the directory, or takes the one there; says whether that one already had `perm`, `mtimeNs` and `owner`, and kept them. */
+  private makeDirectory(path: Buffer, perm: number, mtimeNs: bigint, owner: FileOwner | undefined): boolean {
     const key = path.toString('latin1');
     let made = false;
     // Looked at first: on a rerun it is there, and a mkdir that fails costs Node an Error with its
@@ -294,19 +297,25 @@ export class FileWriter {
       // Ours with owner rwx is writable as it is; another's is chmod'ed still, which says at once
       // (EPERM) when this process may not write in it.
       const mode = existing.mode & 0o7777;
-      if (existing.uid !== EUID || (mode & 0o700) !== 0o700) attempt('make writable', path, () => chmodSync(path, mode | 0o700));
+      if (existing.uid !== EUID || (mode & 0o700) !== 0o700) {
+        attempt('make writable', path, () => chmodSync(path, mode | 0o700));
+        existing = undefined;
+      }
       // A directory made empty beforehand (mkdir -p dest/dir, then the copy) holds nothing to compare with either.
       if (!announcedBefore) this.unsettledDirectories.add(key);
     }
-    if (owner) {
+    // A rerun finds its owner right: no chown, which would move its ctime for nothing.
+    if (owner && !(existing && existing.uid === owner.uid && existing.gid === owner.gid)) {
       attempt('change the owner of', path, () => lchownSync(path, owner.uid, owner.gid));
       // Its group may have changed, and with it what files created in it get.
       this.forgetGroupSeen(key);
+      existing = undefined;
     }
     if (made) {
       this.newDirectories.add(key);
       this.askedPath = undefined;
     }
+    return existing !== undefined && hasModeAndTime(existing, perm, mtimeNs);
   }
 
   /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
@@ -678,6 +687,9 @@ export class FileWriter {
     for (const dir of deepestFirst) {
       try {
         onDisk('set mode and time of', dir.path, () => {
+          // One that was as announced and still is (nothing written in it: a rerun) is left alone,
+          // as rsync leaves it: its atime and ctime stay, and it costs an lstat, not two calls.
+          if (dir.wasAsAnnounced && hasModeAndTime(lstatOrUndefined(dir.path), dir.perm, dir.mtimeNs)) return;
           chmodSync(dir.path, dir.perm);
           utimesSync(dir.path, Date.now() / 1000, seconds(dir.mtimeNs));
         });
@@ -714,7 +726,15 @@ export class FileWriter {
  * which commit sets it (see `seconds`: truncated toward zero, as BigInt division truncates).
  */
 export function isSameFile(existing: LeanStat, size: number, mtimeNs: bigint): boolean {
-  return existing.isFile() && existing.size === size && existing.mtimeNs / 1000n === mtimeNs / 1000n;
+  return existing.isFile() && existing.size === size && sameMicrosecond(existing.mtimeNs, mtimeNs);
+}
+
+/** Two mtimes equal to the microsecond, the precision with which commit and finishDirectories set one. */
+const sameMicrosecond = (a: bigint, b: bigint): boolean => a / 1000n === b / 1000n;
+
+/** A directory with mode `perm` and mtime `mtimeNs`, as finishDirectories would set them. */
+function hasModeAndTime(stat: LeanStat | undefined, perm: number, mtimeNs: bigint): boolean {
+  return stat !== undefined && stat.isDirectory() && (stat.mode & 0o7777) === perm && sameMicrosecond(stat.mtimeNs, mtimeNs);
 }
 
 /** Whether the directory `path` holds no entry (one getdents); false when it cannot be read. */

@@ -155,3 +155,41 @@ test('a pull of a tree of small files, run again, sends no byte', async () => {
   expect(await copy(options)).toMatchObject({ files: SMALL_COUNT, filesFailed: 0, bytesSent: 0, bytesResumed: first.bytes });
   expectCopied(work);
 });
+
+/** A directory's ctime, mode and mtime, in nanoseconds where they have them. */
+function dirState(dir: string): { ctimeNs: bigint; mode: number; mtimeNs: bigint } {
+  const stat = fs.statSync(dir, { bigint: true });
+  return { ctimeNs: stat.ctimeNs, mode: Number(stat.mode), mtimeNs: stat.mtimeNs };
+}
+
+testBothLocalPaths('a rerun leaves a directory that is as the source has it alone (its ctime stays), and sets one that is not, or that it wrote into', async (runFcp) => {
+  const work = temp.make('fcp-quick');
+  const src = source(work);
+  fs.mkdirSync(path.join(src, 'sub'), { mode: 0o750 });
+  makeFile(path.join(src, 'sub'), 'inner', SMALL);
+  fs.mkdirSync(path.join(src, 'other'));
+  makeFile(path.join(src, 'other'), 'kept', SMALL);
+  for (const dir of [src, path.join(src, 'sub'), path.join(src, 'other')]) fs.utimesSync(dir, new Date('2020-02-02T02:02:02.123Z'), new Date('2020-02-02T02:02:02.123Z'));
+  await fcp(runFcp, work);
+  expectCopied(work);
+  const dst = path.join(work, 'dst', 'src');
+  const before = dirState(path.join(dst, 'other'));
+  const subBefore = dirState(path.join(dst, 'sub'));
+  // The ctime moves on any change: one that comes is the rerun's doing. A file changes in sub, and other's mode.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  makeFile(path.join(dst, 'sub'), 'inner', SMALL, { mtime: '2011-01-01T00:00:00Z' });
+  fs.chmodSync(path.join(dst, 'other'), 0o700);
+  const otherChanged = dirState(path.join(dst, 'other'));
+  await fcp(runFcp, work);
+  expectCopied(work);
+  expect(dirState(path.join(dst, 'other'))).toMatchObject({ mode: before.mode, mtimeNs: before.mtimeNs });
+  expect(dirState(path.join(dst, 'other')).ctimeNs).not.toBe(otherChanged.ctimeNs);
+  expect(dirState(path.join(dst, 'sub')).mtimeNs).toBe(subBefore.mtimeNs);
+
+  // Nothing changed now: no directory is touched.
+  const settled = [dst, path.join(dst, 'sub'), path.join(dst, 'other')].map(dirState);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: 0 });
+  expect([dst, path.join(dst, 'sub'), path.join(dst, 'other')].map(dirState)).toEqual(settled);
+  expectCopied(work);
+});
