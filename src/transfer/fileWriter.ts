@@ -324,10 +324,13 @@ export class FileWriter {
   }
 
   private makeSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner: FileOwner | undefined): void {
-    if (lstatOrUndefined(path)?.isSymbolicLink() && attempt('read symlink', path, () => readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
+    const existing = lstatOrUndefined(path);
+    if (existing?.isSymbolicLink() && attempt('read symlink', path, () => readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
+      // What it has already is not set again (a rerun): its ctime and atime stay, as rsync leaves them.
+      const chown = owner !== undefined && (existing.uid !== owner.uid || existing.gid !== owner.gid);
       attempt('set the owner and time of symlink', path, () => {
-        if (owner) lchownSync(path, owner.uid, owner.gid);
-        lutimesSync(path, Date.now() / 1000, seconds(mtimeNs));
+        if (chown) lchownSync(path, owner.uid, owner.gid);
+        if (!sameMicrosecond(existing.mtimeNs, mtimeNs)) lutimesSync(path, Date.now() / 1000, seconds(mtimeNs));
       });
       return;
     }

@@ -162,9 +162,11 @@ function dirState(dir: string): { ctimeNs: bigint; mode: number; mtimeNs: bigint
   return { ctimeNs: stat.ctimeNs, mode: Number(stat.mode), mtimeNs: stat.mtimeNs };
 }
 
-testBothLocalPaths('a rerun leaves a directory that is as the source has it alone (its ctime stays), and sets one that is not, or that it wrote into', async (runFcp) => {
+testBothLocalPaths('a rerun leaves a directory or symlink that is as the source has it alone (its ctime stays), and sets one that is not, or that it wrote into', async (runFcp) => {
   const work = temp.make('fcp-quick');
   const src = source(work);
+  fs.symlinkSync('small', path.join(src, 'link'));
+  fs.lutimesSync(path.join(src, 'link'), new Date('2019-09-09T09:09:09.5Z'), new Date('2019-09-09T09:09:09.5Z'));
   fs.mkdirSync(path.join(src, 'sub'), { mode: 0o750 });
   makeFile(path.join(src, 'sub'), 'inner', SMALL);
   fs.mkdirSync(path.join(src, 'other'));
@@ -186,10 +188,16 @@ testBothLocalPaths('a rerun leaves a directory that is as the source has it alon
   expect(dirState(path.join(dst, 'other')).ctimeNs).not.toBe(otherChanged.ctimeNs);
   expect(dirState(path.join(dst, 'sub')).mtimeNs).toBe(subBefore.mtimeNs);
 
-  // Nothing changed now: no directory is touched.
+  // Nothing changed now: no directory, and not the symlink, is touched.
+  const linkState = (): bigint[] => {
+    const stat = fs.lstatSync(path.join(dst, 'link'), { bigint: true });
+    return [stat.ctimeNs, stat.mtimeNs];
+  };
   const settled = [dst, path.join(dst, 'sub'), path.join(dst, 'other')].map(dirState);
+  const link = linkState();
   await new Promise((resolve) => setTimeout(resolve, 20));
   expect(await fcp(runFcp, work)).toMatchObject({ bytesSent: 0 });
   expect([dst, path.join(dst, 'sub'), path.join(dst, 'other')].map(dirState)).toEqual(settled);
+  expect(linkState()).toEqual(link);
   expectCopied(work);
 });
