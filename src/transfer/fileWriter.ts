@@ -112,7 +112,7 @@ interface DirectoryMeta {
   mtimeNs: bigint;
   /** As the peer named it (a copy: received paths are views into frames). */
   entryPath: Buffer;
-  /** It was there already with this mode and mtime, and this writer changed neither (makeDirectory). */
+  /** It was there already with this mode, mtime and owner, and this writer changed none of them (makeDirectory). */
   wasAsAnnounced: boolean;
 }
 
@@ -324,6 +324,9 @@ export class FileWriter {
   }
 
   private makeSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner: FileOwner | undefined): void {
+    // In a directory this writer made nothing can be there: the link is made under its final name
+    // (no lstat, temporary or rename: two calls of five), as a small file is.
+    if (this.inNewDirectory(path) && this.symlinkAt(path, target, mtimeNs, owner, path, true)) return;
     const existing = lstatOrUndefined(path);
     if (existing?.isSymbolicLink() && attempt('read symlink', path, () => readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
       // What it has already is not set again (a rerun): its ctime and atime stay, as rsync leaves them.
@@ -336,15 +339,37 @@ export class FileWriter {
     }
     this.orphans.sweep(path);
     const temp = tempPathFor(path);
+    this.symlinkAt(temp, target, mtimeNs, owner, path, false);
     try {
-      symlinkSync(target, temp);
-      if (owner) lchownSync(temp, owner.uid, owner.gid);
-      lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs));
       replace(temp, path, this.backupSuffix);
     } catch (err) {
       rmSync(temp, { force: true });
       throw fsError(err, 'create symlink', path);
     }
+  }
+
+  /**
+   * Makes the symlink `at` (`path` or its temporary) with its owner and mtime, or throws as the
+   * creation of `path` with nothing left at `at`. `inPlace`: something at `at` after all is not
+   * an error but false, nothing made (the caller then takes the temporary's way).
+   */
+  private symlinkAt(at: Buffer, target: Buffer, mtimeNs: bigint, owner: FileOwner | undefined, path: Buffer, inPlace: boolean): boolean {
+    try {
+      symlinkSync(target, at);
+    } catch (err) {
+      if (inPlace && (err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw fsError(err, 'create symlink', path);
+    }
+    try {
+      // Made by this process in this directory: it needs no chown when files made here showed the owner it wants.
+      const give = this.ownerToGive(path, owner);
+      if (give) lchownSync(at, give.uid, give.gid);
+      lutimesSync(at, Date.now() / 1000, seconds(mtimeNs));
+    } catch (err) {
+      rmSync(at, { force: true });
+      throw fsError(err, 'create symlink', path);
+    }
+    return true;
   }
 
   /**
