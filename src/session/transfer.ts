@@ -1271,8 +1271,9 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
 
   /** Commits `file` once FILE_DONE is in and every chunk is verified, or fails it on a digest mismatch. */
   private commitIfVerified(file: IncomingFile): readonly ReceiverAction[] {
-    if (file.doneDigest === undefined || !this.digestOf(file).complete) return NO_ACTIONS;
-    const digest = this.digestOf(file).digest();
+    const hashes = this.digestOf(file);
+    if (file.doneDigest === undefined || !hashes.complete) return NO_ACTIONS;
+    const digest = hashes.digest();
     if (!digest.equals(file.doneDigest)) {
       return this.failFile(file, new FcpError(
         'FCP_ERR_VERIFY',

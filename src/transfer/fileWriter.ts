@@ -285,6 +285,8 @@ export class FileWriter {
         existing = attempt('inspect', path, () => leanLstatIfAny(path));
       }
     }
+    // Found there and left as it was (no chmod, no chown): finishDirectories may leave it alone too.
+    let keptAsFound = existing !== undefined;
     if (existing) {
       // Announced twice (two sources' contents into one destination): the second brings files onto the first's.
       const announcedBefore = this.newDirectories.delete(key);
@@ -299,7 +301,7 @@ export class FileWriter {
       const mode = existing.mode & 0o7777;
       if (existing.uid !== EUID || (mode & 0o700) !== 0o700) {
         attempt('make writable', path, () => chmodSync(path, mode | 0o700));
-        existing = undefined;
+        keptAsFound = false;
       }
       // A directory made empty beforehand (mkdir -p dest/dir, then the copy) holds nothing to compare with either.
       if (!announcedBefore) this.unsettledDirectories.add(key);
@@ -309,13 +311,13 @@ export class FileWriter {
       attempt('change the owner of', path, () => lchownSync(path, owner.uid, owner.gid));
       // Its group may have changed, and with it what files created in it get.
       this.forgetGroupSeen(key);
-      existing = undefined;
+      keptAsFound = false;
     }
     if (made) {
       this.newDirectories.add(key);
       this.askedPath = undefined;
     }
-    return existing !== undefined && hasModeAndTime(existing, perm, mtimeNs);
+    return keptAsFound && hasModeAndTime(existing, perm, mtimeNs);
   }
 
   /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
