@@ -110,8 +110,12 @@ export async function startFcpd<T>(
     return version === undefined ? { ready } : { ready, version };
   } catch (err) {
     if (err !== endedEarly) throw err;
-    // stdout ended first: the exit code (and stderr, which may still be arriving) say why.
-    const code = await Promise.race([streams.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000))]);
+    // stdout ended first: the exit code (and stderr, which may still be arriving) say why. It comes
+    // with the channel's end, which a loaded host may send seconds later (a 2 s limit here once
+    // took "no Node.js there" for a failed start, and so skipped the SFTP fallback): the launch's
+    // own limit bounds the wait.
+    let limit: NodeJS.Timeout | undefined;
+    const code = await Promise.race([streams.exited, new Promise<undefined>((resolve) => (limit = setTimeout(resolve, timeoutsFor(options.timeoutMs).launchMs, undefined)))]).finally(() => clearTimeout(limit));
     const said = tail.length ? `: ${tail.join(' | ')}` : '';
     const meaning = code === null || code === undefined ? undefined : options.exits?.[code];
     if (meaning) throw meaning();

@@ -56,7 +56,11 @@ export function execShell(ssh: SshConnection): RemoteShell {
     name: ssh.name,
     async run(command) {
       const channel = await ssh.exec(command);
-      const exited = new Promise<number | null>((resolve) => channel.once('exit', (code: number | null) => resolve(code)));
+      // The exit status comes before the channel closes; a channel closed without one ends the wait too.
+      const exited = new Promise<number | null>((resolve) => {
+        channel.once('exit', (code: number | null) => resolve(code));
+        channel.once('close', () => resolve(null));
+      });
       return { stdin: channel, stdout: channel, stderr: channel.stderr, exited, stop: () => channel.close() };
     },
   };
