@@ -37,11 +37,16 @@ export const MIN_LAUNCH_TIMEOUT_MS = LAUNCH_TIMEOUT_MS;
  */
 export const REMOTE_REAP_TIMEOUT_MS = 5000;
 /**
- * A connection that wrote nothing for this long sends KEEPALIVE, and its idle check runs this
- * often. Fixed, not a fraction of our own timeout: the peer's timeout may be shorter (each side
- * sets its own), and at MIN_TIMEOUT_S it still hears from us twice.
+ * The longest a healthy connection goes without writing: it ticks twice in this time and sends
+ * KEEPALIVE at a tick when it wrote nothing since the one before (a write just after a tick is
+ * followed by one within two ticks), and its idle check runs at each tick. Fixed, not a fraction
+ * of our own timeout: the peer's timeout may be shorter (each side sets its own), and at
+ * MIN_TIMEOUT_S it still hears from us twice. (Ticking at this interval let a write just after a
+ * tick be the last for two intervals, all of a peer's --timeout 2.)
  */
 export const KEEPALIVE_INTERVAL_MS = 1000;
+/** How often a connection ticks: see KEEPALIVE_INTERVAL_MS. */
+export const CONNECTION_TICK_MS = KEEPALIVE_INTERVAL_MS / 2;
 
 /** How often the main thread ticks for the stall watchdog, and how often the watchdog looks (src/cli/watchdog.ts). */
 export const HEARTBEAT_MS = 500;
@@ -57,7 +62,7 @@ export const FCPD_WATCHDOG_DEFER_MS = 1000;
 /**
  * A process whose main thread is stuck (a disk call that never returns) ends itself this long
  * after its idle timeout: its peer, which has heard nothing since, reports its own FCP_ERR_TIMEOUT
- * first (it looks each KEEPALIVE_INTERVAL_MS), so that the copy ends with exit 7 whichever side
+ * first (it looks each CONNECTION_TICK_MS), so that the copy ends with exit 7 whichever side
  * hung, never with a lost connection that depends on timing.
  */
 export const STALL_GRACE_MS = 2 * KEEPALIVE_INTERVAL_MS;

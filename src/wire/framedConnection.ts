@@ -16,7 +16,7 @@ import { BATCH_ROOM, BATCHABLE_TYPES, PacketType } from '../protocol/constants';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { SealAction } from '../session/actions';
 import { ANSWERS_WAITING_MAX } from '../session/transfer';
-import { KEEPALIVE_INTERVAL_MS } from '../timeouts';
+import { CONNECTION_TICK_MS } from '../timeouts';
 import { openingStream, sealingStream } from './cryptoThreads';
 import { ThreadedOpening, ThreadedSealing } from './threadedFrames';
 
@@ -102,7 +102,7 @@ export class FramedConnection {
     this.started = true;
     this.stream.on('data', (slice: Buffer) => this.onData(slice));
     this.stream.on('end', () => this.onEnd());
-    this.ticker = setInterval(() => this.tick(), Math.min(KEEPALIVE_INTERVAL_MS, Math.max(10, this.idleMs / 4)));
+    this.ticker = setInterval(() => this.tick(), Math.min(CONNECTION_TICK_MS, Math.max(10, this.idleMs / 4)));
     this.ticker.unref();
   }
 
@@ -210,8 +210,9 @@ export class FramedConnection {
   }
 
   /**
-   * Once authenticated (KEEPALIVE is refused before), send KEEPALIVE whenever nothing else was
-   * written for a tick (KEEPALIVE_INTERVAL_MS), so a quiet but healthy connection never times out.
+   * Once authenticated (KEEPALIVE is refused before), send KEEPALIVE at a tick when nothing else
+   * was written since the one before, so that a quiet but healthy connection writes at least every
+   * KEEPALIVE_INTERVAL_MS and never times out.
    */
   startKeepalive(): void {
     this.keepalive = true;

@@ -8,6 +8,7 @@ import type { FcpError } from '../../../src/errors';
 import { PacketType } from '../../../src/protocol';
 import { loadXxhash } from '../../../src/protocol/xxhash';
 import { FramedConnection } from '../../../src/wire/framedConnection';
+import { KEEPALIVE_INTERVAL_MS } from '../../../src/timeouts';
 
 /** Two in-memory streams joined both ways; a stopped side writes nothing to the other (SIGSTOP). */
 function linkedPair(): { a: Duplex; b: Duplex; stop: (side: 'a' | 'b') => void; resume: (side: 'a' | 'b') => void } {
@@ -87,4 +88,26 @@ test('bytes that came while this process was busy past the timeout are read befo
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setImmediate(resolve));
   expect(closed).toEqual(['open', 'open']);
+});
+
+test('a quiet connection writes at least every KEEPALIVE_INTERVAL_MS, even after a write just past a tick', async () => {
+  const xxh = await loadXxhash();
+  const { a, b } = linkedPair();
+  const writes: number[] = [];
+  const peer = new FramedConnection(a, xxh, 'peer with --timeout 2', SHORT_MS);
+  peer.start({ message: () => void writes.push(Date.now()), closed: () => undefined });
+  const quiet = new FramedConnection(b, xxh, 'quiet connection with the default timeout', LONG_MS);
+  quiet.start({ message: () => undefined, closed: () => undefined });
+  quiet.startKeepalive();
+  await pass(KEEPALIVE_INTERVAL_MS);
+  // Just past a tick: the next tick sees a write since the one before and sends nothing.
+  jest.advanceTimersByTime(10);
+  quiet.send({ type: PacketType.FILE_OK, fileId: 1 });
+  for (let step = 0; step < 100; step++) {
+    jest.advanceTimersByTime(50);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const gaps = writes.slice(1).map((at, i) => at - writes[i]!);
+  expect(writes.length).toBeGreaterThan(4);
+  expect(Math.max(...gaps)).toBeLessThanOrEqual(KEEPALIVE_INTERVAL_MS);
 });
