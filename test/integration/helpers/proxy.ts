@@ -1,6 +1,7 @@
 /**
  * An in-test TCP proxy on 127.0.0.1 between a client and fcpd. It tells connections apart by the
- * client's first frames and can, on ONE chosen connection, at a chosen byte of one direction:
+ * client's first frames and can, on ONE chosen connection (or the first data connection to get
+ * there), at a chosen byte of one direction:
  * cut it (FIN or RST), stall it (stop forwarding, keep it open), delay the rest of the stream, or
  * corrupt one byte. It can also hold data connections back and record what clients sent.
  * proxyLauncher wraps it round a real local fcpd for copy(); startProxy serves any upstream.
@@ -29,9 +30,10 @@ export interface FaultPlan {
   /**
    * Which connection: 0 the control connection, n data connection n. The proxy tells them apart
    * by the frame after the client's HELLO (PARAMS, or ATTACH with its connection index), not by
-   * the order they were accepted in, which is a race.
+   * the order they were accepted in, which is a race. 'anyData': whichever data connection
+   * reaches the byte first (how much each carries is up to the pumps that share the chunks).
    */
-  connection: number;
+  connection: number | 'anyData';
   /** 'toServer': the client→fcpd stream; 'toClient': fcpd→client. */
   direction: Direction;
   /** Byte position in that stream, counted from its first byte: bytes before it pass untouched. */
@@ -119,7 +121,8 @@ class Tap {
 
   faultOf(direction: Direction): FaultPlan | undefined {
     const fault = this.plan.fault;
-    if (!fault || fault.connection !== this.index || fault.direction !== direction) return undefined;
+    if (!fault || fault.direction !== direction || this.index === undefined) return undefined;
+    if (fault.connection === 'anyData' ? this.index === 0 : fault.connection !== this.index) return undefined;
     return fault.repeat || this.faultedHere || !this.report.faulted ? fault : undefined;
   }
 
