@@ -502,7 +502,9 @@ export class SendEngine extends TransferRun {
         this.apply(this.announceOther(entry));
         continue;
       }
-      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX && this.mayInline(entry.path);
+      // A file found in a directory makes its entry path when asked (walk.ts FileInDirectory): asked once here.
+      const path = entry.path;
+      const inline = this.inlining && !this.sync && entry.size <= INLINE_MAX && this.mayInline(path);
       // A small file waits for the receiver to say whether it may go inline; DEST_STATE or DIR_STATE announces on.
       if (inline === undefined) return this.awaitDestinationWord();
       const digest = this.digestsAhead?.of(entry);
@@ -528,10 +530,10 @@ export class SendEngine extends TransferRun {
       if (!sendsInline || this.readsSentEntries(entry)) this.announced.set(fileId, entry);
       if (!sendsInline) {
         // A small file that cannot be read is announced and failed as a larger one would be.
-        this.apply(this.machine.announceFile(entry.path, entry.perm, entry.size, entry.mtimeNs, digest));
+        this.apply(this.machine.announceFile(path, entry.perm, entry.size, entry.mtimeNs, digest));
         if (data) this.apply(this.machine.fileFailed(fileId, data));
       } else {
-        this.sendInline(fileId, entry, data);
+        this.sendInline(fileId, entry, data, path);
         inlineBytes += entry.size;
         inlineFiles++;
       }
@@ -712,10 +714,10 @@ export class SendEngine extends TransferRun {
     return this.events.file !== undefined || this.follower !== undefined || this.removeSources || this.grown.has(entry);
   }
 
-  /** Sends a small file, read whole, as FILE_INLINE. */
-  private sendInline(fileId: number, entry: FileEntry, data: Buffer): void {
+  /** Sends small file `entry` (entry path `path`), read whole into `data`, as FILE_INLINE. */
+  private sendInline(fileId: number, entry: FileEntry, data: Buffer, path: Buffer): void {
     const hash = this.wholeFileSent(fileId, data);
-    const message = this.machine.inlineMessage(entry.path, entry.perm, entry.mtimeNs, data, hash);
+    const message = this.machine.inlineMessage(path, entry.perm, entry.mtimeNs, data, hash);
     if (message && !this.over) this.link.control.conn.send(message);
   }
 
