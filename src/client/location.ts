@@ -1,7 +1,8 @@
 /**
  * scp-style locations: `[user@]host:path` and `[user@][ipv6]:path` are remote, as is `host:`
  * (the remote home); everything else is local, including a path with a ':' after a '/'
- * (./a:b) or a leading ':', as scp decides. Paths stay bytes: a name need not be UTF-8.
+ * (./a:b) or a leading ':', as scp decides. An empty argument is refused, as cp, scp and rsync
+ * refuse it. Paths stay bytes: a name need not be UTF-8.
  * `fcp://[user@]host[:port]/MODULE[/PATH]` is a module of a standing fcpd reached without SSH
  * (daemon access): remote too, its path `MODULE/PATH` as fcpd takes it.
  */
@@ -35,6 +36,8 @@ const asBytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
 export function parseLocation(spec: string | Buffer): Location {
   const raw = typeof spec === 'string' ? Buffer.from(spec) : spec;
+  // cp, scp and rsync refuse it too; taken as a path it would be the working directory (a copy of a file onto itself).
+  if (raw.length === 0) throw new FcpError('FCP_ERR_USAGE', 'an empty argument names no file', { hint: 'write . for the current directory' });
   if (raw.toString('latin1').startsWith(DAEMON_SCHEME)) return parseDaemonUrl(raw.toString('latin1'));
   const match = REMOTE.exec(raw.toString('latin1'));
   if (!match) return { kind: 'local', path: raw };

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copy, isFcpError, localLauncher } from '../../src';
 import { compareTrees, leftoverTemporaries, snapshot, snapshotDiff } from './helpers/compare';
-import { describeRun, errorCodes, handLauncher, killAll, RunOptions, RunResult, stackLines, unprivilegedUser } from './helpers/run';
+import { describeRun, errorCodes, handLauncher, killAll, runFcp, RunOptions, RunResult, stackLines, unprivilegedUser } from './helpers/run';
 import { testBothLocalPaths } from './helpers/localPaths';
 import { chownTree, isRoot, mount, useTempDirs } from './helpers/tmp';
 import { buildSmallTree, makeFile, TreeBuilder } from './helpers/tree';
@@ -40,6 +40,20 @@ function asUnprivileged(work: string): RunOptions {
   chownTree(work, user.uid, user.gid);
   return { cwd: work, uid: user.uid, gid: user.gid };
 }
+
+describe('an empty argument', () => {
+  test.each([
+    ['as the destination', ['present', '']],
+    ['as a source', ['', 'dst']],
+  ])('%s: FCP_ERR_USAGE, exit 2, nothing written (not the working directory)', async (_where, args) => {
+    const work = temp.make('fcp-bad');
+    makeFile(work, 'present', 1000);
+    const before = snapshot(work);
+    const result = await runFcp(args, { cwd: work });
+    expectFailure(result, [2], 'FCP_ERR_USAGE', ['an empty argument names no file']);
+    expect(snapshotDiff(before, snapshot(work))).toEqual([]);
+  });
+});
 
 describe('missing source', () => {
   testBothLocalPaths('fcp missing dst: FCP_ERR_NOT_FOUND, exit 4, nothing written', async (runFcp) => {

@@ -18,3 +18,9 @@ test('fcp://[user@]host[:port]/MODULE[/PATH] is a daemon location; its module ro
 test.each(['fcp://host', 'fcp://host/', 'fcp://host:99999/pub', 'fcp://host:x/pub'])('%s is a usage error', (spec) => {
   expect(() => parseLocation(spec)).toThrow(expect.objectContaining({ code: 'FCP_ERR_USAGE' }));
 });
+
+test('an empty argument is a usage error, not the working directory', () => {
+  expect(() => parseLocation('')).toThrow(expect.objectContaining({ code: 'FCP_ERR_USAGE', message: 'an empty argument names no file' }));
+  expect(() => parseLocation(Buffer.alloc(0))).toThrow(expect.objectContaining({ code: 'FCP_ERR_USAGE' }));
+  expect(parseLocation('h:')).toEqual({ kind: 'remote', host: 'h', path: Buffer.alloc(0) });
+});
