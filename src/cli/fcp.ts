@@ -93,6 +93,8 @@ interface FcpOptions extends SyncFlags, JobFlags {
   /** --no-install: false. */
   install?: boolean;
   recursive?: boolean;
+  /** -a: rsync's archive mode, which is -r here. */
+  archive?: boolean;
   connections?: number;
   chunkSize?: number;
   encrypt?: boolean;
@@ -191,6 +193,7 @@ export function program(): Command {
         'no SSH: README "Daemon access"); remote paths may start with ~ or ~user, and remote sources may hold patterns (*, ?, [...]), expanded by fcpd without a shell',
     )
     .option('-r, --recursive', 'copy directories and their contents')
+    .option('-a, --archive', "the same as -r (rsync -a): fcp always keeps modes, times, symlinks and, as root, owners (rsync -a's devices and special files are skipped)")
     .option('-n, --connections <n>', `data connections (${MIN_CONNECTIONS}-${MAX_CONNECTIONS}); default: tuned while copying, a few and more while throughput grows, up to ${TUNE_MAX} (in a local copy one stream a CPU, 2 to ${DEFAULT_CONNECTIONS}); fcpd may lower it`, argParser(connectionCount))
     .option('--chunk-size <size>', 'unit of scheduling and verification, 64K-64M (default 1M; fcpd may lower it to bound its memory)', argParser(chunkSize))
     .option('--encrypt', 'encrypt even a local copy (default: on when a network is crossed)')
@@ -200,6 +203,7 @@ export function program(): Command {
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
     .option('-C, --compress', 'deflate chunk data on the wire where it shrinks (scp -C): pays on slow links with compressible files, costs CPU otherwise')
+    .option('-z', 'the same as -C (rsync -z)')
     .option('-W, --whole-file', 'send changed files whole (default for a local copy, as rsync)')
     .option('--no-whole-file', 'send a changed file the destination holds an older version of as a delta: only the blocks that differ (default when a host is involved)')
     .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
@@ -364,7 +368,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     const request: CopyOptions = {
       sources: paths.slice(0, -1),
       destination: paths[paths.length - 1]!,
-      recursive: options.recursive,
+      recursive: options.recursive || options.archive,
       followSymlinks: settings.dereference.value as boolean,
       hardLinks: settings.hard_links.value as boolean,
       compress: settings.compress.value as boolean,

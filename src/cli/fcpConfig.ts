@@ -112,7 +112,10 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   // --filter on the command line goes into the rules in order (filterOf); this key adds the config's after them.
   filter: [],
   hard_links: [['hardLinks', () => '--hard-links']],
-  compress: [['compress', () => '--compress']],
+  compress: [
+    ['compress', () => '--compress'],
+    ['z', () => '-z'],
+  ],
   whole_file: [['wholeFile', (on) => (on ? '--whole-file' : '--no-whole-file')]],
   backup: [['backup', () => '--backup']],
   suffix: [['suffix', () => '--suffix']],

@@ -93,10 +93,20 @@ test('-v logs the session on stderr and still copies', async () => {
   expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
 });
 
+test("rsync's habits: -a copies a tree as -r does, -z turns compression on as -C does", async () => {
+  const work = temp.make('fcp-cli');
+  const tree = buildSmallTree(work, 'src');
+  const result = await runFcp(['-aqz', 'src', 'dst'], { cwd: work });
+  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
+  const echo = await runFcp(['--echo-config', '-z'], { cwd: work });
+  expect(echo.stdout).toMatch(/^compress = true +# flag -z$/m);
+});
+
 test('--help lists the options and the exit codes (exit 0)', async () => {
   const result = await runFcp(['--help']);
   expect(result.code).toBe(0);
-  for (const option of ['-r, --recursive', '-n, --connections', '--chunk-size', '--encrypt', '--no-encrypt', '--via-fcpd', '--no-verify', '-L, --dereference', '-q, --quiet', '-v, --verbose', '--json', '--timeout', '--version', '--help']) {
+  for (const option of ['-r, --recursive', '-a, --archive', '-n, --connections', '--chunk-size', '--encrypt', '--no-encrypt', '--via-fcpd', '--no-verify', '-L, --dereference', '-q, --quiet', '-v, --verbose', '--json', '--timeout', '--version', '--help']) {
     expect(result.stdout).toContain(option);
   }
   expect(result.stdout).toMatch(/Exit codes:/);
