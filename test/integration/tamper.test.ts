@@ -57,7 +57,8 @@ const FLIP = { kind: 'corrupt' } as const;
 
 const CASES: Case[] = [];
 for (const encrypt of [false, true]) {
-  // Client → fcpd bytes of data connection 1 in a push: DATA and CHUNK_SUM frames.
+  // Client → fcpd bytes of a data connection in a push (the first to reach the byte: under load one
+  // of the two may carry little): DATA and CHUNK_SUM frames.
   for (const [where, position] of [
     ['first DATA payload', 5_000],
     ['a DATA frame header', 57_359 + 130],
@@ -65,11 +66,11 @@ for (const encrypt of [false, true]) {
     ['second chunk', 1_500_003],
     ['third chunk', 2_700_017],
   ] as const) {
-    CASES.push([`push, data connection 1 toward fcpd, ${where} (byte ${position}), ${encrypt ? 'encrypted' : 'not encrypted'}`, 'push', encrypt, { connection: 1, direction: 'toServer', at: position, fault: FLIP }]);
+    CASES.push([`push, a data connection toward fcpd, ${where} (byte ${position}), ${encrypt ? 'encrypted' : 'not encrypted'}`, 'push', encrypt, { connection: 'anyData', direction: 'toServer', at: position, fault: FLIP }]);
   }
   // fcpd → client bytes of a data connection in a pull.
   for (const position of [9_000, 1_234_567]) {
-    CASES.push([`pull, data connection 1 toward the client, byte ${position}, ${encrypt ? 'encrypted' : 'not encrypted'}`, 'pull', encrypt, { connection: 1, direction: 'toClient', at: position, fault: FLIP }]);
+    CASES.push([`pull, a data connection toward the client, byte ${position}, ${encrypt ? 'encrypted' : 'not encrypted'}`, 'pull', encrypt, { connection: 'anyData', direction: 'toClient', at: position, fault: FLIP }]);
   }
   // The control connection (file list, acknowledgements) toward fcpd in a push.
   CASES.push([`push, control connection toward fcpd, byte 300, ${encrypt ? 'encrypted' : 'not encrypted'}`, 'push', encrypt, { connection: 0, direction: 'toServer', at: 300, fault: FLIP }]);
