@@ -35,6 +35,7 @@ export const FCP_SCHEMA = {
   max_depth: textKey(maxDepth, same),
   filter: listKey(checkConfiguredRule),
   hard_links: switchKey,
+  one_file_system: switchKey,
   compress: switchKey,
   whole_file: switchKey,
   backup: switchKey,
@@ -74,6 +75,7 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   max_depth: undefined,
   filter: [],
   hard_links: false,
+  one_file_system: false,
   compress: false,
   whole_file: undefined,
   backup: false,
@@ -112,6 +114,7 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   // --filter on the command line goes into the rules in order (filterOf); this key adds the config's after them.
   filter: [],
   hard_links: [['hardLinks', () => '--hard-links']],
+  one_file_system: [['oneFileSystem', () => '--one-file-system']],
   compress: [
     ['compress', () => '--compress'],
     ['z', () => '-z'],

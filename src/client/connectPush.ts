@@ -131,6 +131,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
     const walk = streamSources(expandSources(order.sources), {
       recursive: (order.flags & ModeFlag.RECURSIVE) !== 0,
       followSymlinks: (order.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0,
+      oneFileSystem: (order.flags & ModeFlag.ONE_FILE_SYSTEM) !== 0,
       hardLinks: order.hardLinks,
       filter: order.filter,
     });

@@ -62,6 +62,8 @@ export interface CopyOptions {
   followSymlinks?: boolean;
   /** -H: files linked to each other within the copy are linked to each other at the destination too. */
   hardLinks?: boolean;
+  /** -x: a directory on another file system than its source's is copied empty, not entered (rsync -x). */
+  oneFileSystem?: boolean;
   /** -C: chunk data that deflates smaller crosses the network deflated (feature COMPRESS; not in a copy made in this process). */
   compress?: boolean;
   /**
@@ -383,6 +385,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
   const flags =
     placementOf(options) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
+    (options.oneFileSystem ? ModeFlag.ONE_FILE_SYSTEM : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (options.backup ? ModeFlag.BACKUP : 0) |
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
@@ -414,6 +417,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     recursive: options.recursive ?? false,
     followSymlinks: options.followSymlinks ?? false,
     hardLinks: options.hardLinks ?? false,
+    oneFileSystem: options.oneFileSystem ?? false,
     filter: options.filter,
     listed: listed && listedTree(listed),
   };
@@ -617,6 +621,8 @@ async function copyOverSftp(planned: Plan, options: CopyOptions, why: string, lo
   if (options.bwlimit !== undefined) log('sftp: the bandwidth limit applies only to fcpd connections');
   if (options.hardLinks) log('sftp: hard links are copied as separate files (-H needs fcpd)');
   if (work.kind === 'pull' && work.filesFrom) throw new FcpError('FCP_ERR_USAGE', `${why}: a pull with --files-from needs fcpd on the remote host`, { hint: 'it needs Node.js 20+ there' });
+  // SFTP tells no device numbers: where one file system ends cannot be seen from here.
+  if (work.kind === 'pull' && options.oneFileSystem) throw new FcpError('FCP_ERR_USAGE', `${why}: a pull with -x needs fcpd on the remote host`, { hint: 'it needs Node.js 20+ there' });
   const needsFcpd = options.backup ? '--backup' : options.removeSourceFiles ? '--remove-source-files' : undefined;
   if (needsFcpd) throw new FcpError('FCP_ERR_USAGE', `${why}: ${needsFcpd} is not available over SFTP`, { hint: 'it needs fcpd (Node.js 20+) on the remote host' });
   // eslint-disable-next-line @typescript-eslint/no-require-imports

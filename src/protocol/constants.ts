@@ -347,6 +347,8 @@ export const ModeFlag = {
   INTO_DIR: 0x200,
   /** --follow on a pull: fcpd's sender follows its sources after the copy (feature FOLLOW, PROTOCOL.md §7.10). */
   FOLLOW: 0x400,
+  /** -x: the sender's walk does not enter a directory on another file system than its source's. */
+  ONE_FILE_SYSTEM: 0x800,
 } as const;
 export const KNOWN_MODE_FLAGS =
   ModeFlag.RECURSIVE |
@@ -359,7 +361,8 @@ export const KNOWN_MODE_FLAGS =
   ModeFlag.NUMERIC_IDS |
   ModeFlag.CONTENTS |
   ModeFlag.INTO_DIR |
-  ModeFlag.FOLLOW;
+  ModeFlag.FOLLOW |
+  ModeFlag.ONE_FILE_SYSTEM;
 
 /** SYNC.flags bits (PROTOCOL.md §7.8). */
 export const SyncFlag = {

@@ -146,6 +146,7 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
   }
   const recursive = (request.flags & ModeFlag.RECURSIVE) !== 0;
   const followSymlinks = (request.flags & ModeFlag.FOLLOW_SYMLINKS) !== 0;
+  const oneFileSystem = (request.flags & ModeFlag.ONE_FILE_SYSTEM) !== 0;
   const hardLinks = (params.features & Feature.HARD_LINKS) !== 0;
   const removeSources = (request.flags & ModeFlag.REMOVE_SOURCE) !== 0;
   const sources = expandSources(request.paths);
@@ -155,7 +156,7 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
   };
   const { filter, filesFrom } = request;
   // --files-from: MODE's RECURSIVE admits the directories above listed paths; FILES_FROM says whether listed ones come whole.
-  const walkOptions = { recursive: filesFrom ? filesFrom.recursive : recursive, followSymlinks, hardLinks, refuse: paths?.walkRefusal, filter, listed: filesFrom && listedTree(filesFrom.paths) };
+  const walkOptions = { recursive: filesFrom ? filesFrom.recursive : recursive, followSymlinks, oneFileSystem, hardLinks, refuse: paths?.walkRefusal, filter, listed: filesFrom && listedTree(filesFrom.paths) };
   // --follow (with the feature): a source that does not exist yet is waited for, and checked when it appears.
   if ((request.flags & ModeFlag.FOLLOW) !== 0 && (params.features & Feature.FOLLOW) !== 0) {
     const { walk, follow } = followedSources(sources, walkOptions, check);

@@ -61,6 +61,8 @@ export interface WalkOptions {
   refuse?: (source: Buffer, path: Buffer, isLink: boolean) => FcpError | undefined;
   /** -H: a file with several links reached again is a hardlink entry to the first name it was walked under. */
   hardLinks?: boolean;
+  /** -x: a directory on another file system than its source's is sent, not entered (rsync -x: a mount point arrives empty). */
+  oneFileSystem?: boolean;
   /** --exclude/--include and --max-depth: entries it leaves out are not sent, excluded directories not read. */
   filter?: PathFilter;
   /**
@@ -227,6 +229,8 @@ export class WalkStream {
   private readonly firstNames: Map<string, Buffer> | undefined;
   /** The bytes of entry path above the transfer root the filter sees, for the source being walked. */
   private filterRoot = 0;
+  /** -x: the device of the source being walked; a directory on another is not entered. */
+  private sourceDevice: bigint | undefined;
   /** The owner of the entry walked last (idsOf). */
   private lastIds: EntryIds | undefined;
   /** A full listing (listing(), whole()): taken entries stay in `found`, which is the listing's array. */
@@ -372,6 +376,7 @@ export class WalkStream {
       const next = this.pending.shift();
       if (!next) return false;
       this.filterRoot = next.filterRoot;
+      this.sourceDevice = next.stat.dev;
       if (next.listed) this.visitListed(next.source, next.name, next.stat, next.listed);
       else this.visit(next.source, next.name, next.stat, 0);
       return true;
@@ -465,6 +470,7 @@ export class WalkStream {
       }
       this.found.push({ kind: 'dir', path, perm, mtimeNs, ids });
       if (this.options.filter && !this.options.filter.descends(depth)) return;
+      if (!this.entersDevice(stat.dev)) return;
       let names: string[];
       const others = new Set<string>();
       try {
@@ -585,6 +591,16 @@ export class WalkStream {
     while (this.frames.length > 0) this.step();
   }
 
+  /** Whether the walk enters a directory on device `dev`: not another file system than its source's with -x. */
+  entersDevice(dev: bigint): boolean {
+    return !this.options.oneFileSystem || this.sourceDevice === undefined || dev === this.sourceDevice;
+  }
+
+  /** The device of the source walked from now on (walkNarrowed: its one source). */
+  setSourceDevice(dev: bigint | undefined): void {
+    this.sourceDevice = dev;
+  }
+
   /** Whether the filter leaves out the directory at entry path `path` (walkNarrowed). */
   leavesOut(path: Buffer): boolean {
     return this.leftOut(path, true);
@@ -640,13 +656,14 @@ export function walkNarrowed(source: Buffer, paths: readonly Buffer[], options: 
   const sourceStat = statSync(source, { bigint: true, throwIfNoEntry: false });
   const walk = new WalkStream([], options);
   walk.setFilterRoot(filterRoot(source, name, sourceStat?.isDirectory() ?? false));
+  walk.setSourceDevice(sourceStat?.dev);
   const announced = new Set<string>();
   /** Announces directory `rel` (entry path `path`) once; false when it is not a directory the walk may enter. */
   const announce = (local: Buffer, path: Buffer): boolean => {
     const key = path.toString('latin1');
     if (announced.has(key)) return true;
     const stat = statSync(local, { bigint: true, throwIfNoEntry: false });
-    if (!stat?.isDirectory() || walk.leavesOut(path)) return false;
+    if (!stat?.isDirectory() || walk.leavesOut(path) || !walk.entersDevice(stat.dev)) return false;
     announced.add(key);
     walk.addDirectory({ kind: 'dir', path, perm: Number(stat.mode) & PERM_MASK, mtimeNs: stat.mtimeNs, ids: { uid: Number(stat.uid), gid: Number(stat.gid) } });
     return true;

@@ -22,6 +22,7 @@ const REFUSED: readonly [keyof CopyOptions, string, string][] = [
   ['backup', '--backup', 'a conflict keeps both versions with --two-way'],
   ['follow', '--follow', '--watch and --follow are two ways of keeping up'],
   ['sftp', '--sftp', '--two-way runs over fcpd'],
+  ['oneFileSystem', '--one-file-system', '--two-way syncs what each side holds below its directory'],
 ];
 
 function usage(message: string, hint: string): FcpError {

@@ -145,6 +145,13 @@ describe('--sftp', () => {
     expect(fs.readFileSync(dest).equals(fs.readFileSync(path.join(tree, 'big.bin')))).toBe(true);
   });
 
+  test('a pull with -x: a usage error (SFTP gives no device numbers), nothing written', async () => {
+    const dest = fresh('one-fs');
+    const run = await runFcp([...login(), '--sftp', '-r', '-x', at(tree), dest], { env });
+    expectFailure(run, 2, 'FCP_ERR_USAGE', /a pull with -x needs fcpd on the remote host/);
+    expect(fs.existsSync(dest)).toBe(false);
+  });
+
   test('a pull walks the remote tree with --exclude, reading no excluded directory', async () => {
     const dest = fresh('filtered');
     const run = await runFcp([...login(), '--sftp', '-r', '--exclude', 'sub dir/', '--exclude', '*.sh', at(tree), dest], { env });
