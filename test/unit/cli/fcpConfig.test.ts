@@ -23,6 +23,14 @@ describe('the keys never drift from the options', () => {
     for (const option of withDefault) expect(Object.keys(FCP_SCHEMA)).toContain(keyOf(option.long!));
   });
 
+  test("every option --help lists is in README's tables under its short and its long name", () => {
+    const inCode = (flag: string): boolean => new RegExp(`\`[^\`\n]*${flag.replace(/[-]/g, '\\-')}(?![\\w-])[^\`\n]*\``).test(README);
+    const missing = options
+      .filter((option) => option.long !== '--help' && option.long !== '--version')
+      .flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined && !inCode(flag)));
+    expect(missing).toEqual([]);
+  });
+
   test('every config key is an option, and README lists it', () => {
     const longNames = new Set(options.map((option) => keyOf(option.long ?? '')));
     for (const key of Object.keys(FCP_SCHEMA)) {
