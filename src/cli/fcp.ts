@@ -120,6 +120,8 @@ interface FcpOptions extends SyncFlags, JobFlags {
   filesFrom?: string;
   preserve?: boolean;
   quiet?: boolean;
+  /** --progress: the progress line also without a terminal. */
+  progress?: boolean;
   verbose?: boolean;
   json?: boolean;
   failFast?: boolean;
@@ -233,6 +235,8 @@ export function program(): Command {
     .option('--files-from <file>', "copy only the paths FILE lists (- for standard input), relative to the one source directory, each to the same path under DEST with the directories above it (rsync's; blank lines and # or ; comments skipped; a listed directory's contents only with -r; not with --delete)")
     .option('-p, --preserve', 'accepted for scp compatibility: modes and times are always preserved')
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
+    .option('--progress', 'show the progress line also when stderr is not a terminal (on one it is always shown; rsync --progress)')
+    .option('--partial', 'accepted for rsync compatibility: partial files are always kept and continued by the next run (--no-resume discards them)')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
@@ -299,7 +303,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   loadXxhash().catch(() => undefined);
   const paths = operandBytes(command.args, argv);
   const options = command.opts<FcpOptions>();
-  const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, itemize: !!options.itemizeChanges, ...io });
+  const reporter = new Reporter({ json: !!options.json, quiet: !!options.quiet, verbose: !!options.verbose, itemize: !!options.itemizeChanges, progress: !!options.progress, ...io });
   catchEscapedErrors((error) => reporter.error(error));
   let jobCommand: JobCommand | undefined;
   try {

@@ -2,7 +2,9 @@
  * What fcp shows while it copies: a progress line on a TTY's stderr (redrawn a few times a
  * second, as wide as the terminal, with the file being copied), replaced at the end by one summary
  * line; JSON lines on stdout with --json; per-file lines with -v. Without a terminal (scripts)
- * a successful copy prints nothing unless -v.
+ * a successful copy prints nothing unless -v, or --progress (rsync's), which draws the line there
+ * too: redrawn after a carriage return as rsync's, blanks for the ends of longer lines, and ended
+ * with a newline before anything else is said.
  * File names are shown with showName, and every line passes showText: nothing but the
  * progress line's own redraw can drive the terminal.
  */
@@ -26,6 +28,8 @@ export interface ReporterOptions {
   verbose: boolean;
   /** --itemize-changes: one `%i name` line per change on stdout, as rsync prints them. */
   itemize?: boolean;
+  /** --progress: the progress line also when stderr is not a terminal. */
+  progress?: boolean;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
 }
@@ -37,6 +41,8 @@ export function errorRecord(error: FcpError): object {
 
 export class Reporter {
   private lineShown = false;
+  /** Characters of the progress line drawn last where stderr is not a terminal (its blanks' count when redrawn shorter). */
+  private drawnWidth = 0;
   /** The name of the file that ended last, as its bytes (for the progress line: names need not be UTF-8). */
   private lastFile: Buffer | undefined;
   /** Error messages already shown per file, so the summary does not repeat them. */
@@ -59,7 +65,7 @@ export class Reporter {
   }
 
   private get showProgressLine(): boolean {
-    return !this.options.quiet && !this.options.json && this.options.stderr.isTTY === true;
+    return !this.options.quiet && !this.options.json && (this.options.stderr.isTTY === true || this.options.progress === true);
   }
 
   private json(record: object): void {
@@ -190,13 +196,21 @@ export class Reporter {
     const width = (this.options.stderr.columns || 80) - 1;
     const room = width - figures.length - 2;
     const name = this.lastFile && room >= MIN_NAME_COLUMNS ? `  ${cutMiddle(showName(this.lastFile), room)}` : '';
-    this.options.stderr.write(`\r${Array.from(figures + name).slice(0, width).join('')}\x1b[K`);
+    const text = Array.from(figures + name).slice(0, width).join('');
+    if (this.options.stderr.isTTY) this.options.stderr.write(`\r${text}\x1b[K`);
+    else {
+      const length = Array.from(text).length;
+      this.options.stderr.write(`\r${text}${' '.repeat(Math.max(0, this.drawnWidth - length))}`);
+      this.drawnWidth = length;
+    }
     this.lineShown = true;
   }
 
   private clearLine(): void {
     if (!this.lineShown) return;
-    this.options.stderr.write('\r\x1b[K');
+    // Elsewhere than on a terminal the last figures stay, on a line of their own.
+    this.options.stderr.write(this.options.stderr.isTTY ? '\r\x1b[K' : '\n');
+    this.drawnWidth = 0;
     this.lineShown = false;
   }
 }

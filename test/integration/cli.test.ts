@@ -103,6 +103,22 @@ test("rsync's habits: -a copies a tree as -r does, -z turns compression on as -C
   expect(echo.stdout).toMatch(/^compress = true +# flag -z$/m);
 });
 
+test('--progress draws the progress line without a terminal too, then the summary; --partial is accepted', async () => {
+  const work = temp.make('fcp-cli');
+  const tree = buildSmallTree(work, 'src');
+  const plain = await runFcp(['-r', 'src', 'quiet-dst'], { cwd: work });
+  expect({ code: plain.code, stderr: plain.stderr }).toEqual({ code: 0, stderr: '' });
+  const result = await runFcp(['--progress', '--partial', '-r', 'src', 'dst'], { cwd: work });
+  expect(result.code).toBe(0);
+  // At least the first and the last drawing, each after a carriage return; the last stays on its line.
+  const drawn = result.stderr.split('\n')[0]!.split('\r').filter((text) => text !== '');
+  expect(drawn.length).toBeGreaterThanOrEqual(2);
+  expect(drawn[drawn.length - 1]).toMatch(new RegExp(`100% .* files ${tree.fileCount}/${tree.fileCount}`));
+  expect(result.stderr).not.toContain('\x1b');
+  expect(result.stderr.split('\n')[1]).toMatch(new RegExp(`^fcp: ${tree.fileCount} files, .* in [0-9.]+ s`));
+  expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
+});
+
 test('--help lists the options and the exit codes (exit 0)', async () => {
   const result = await runFcp(['--help']);
   expect(result.code).toBe(0);
