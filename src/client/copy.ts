@@ -391,7 +391,6 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (options.noResume ? ModeFlag.NO_RESUME : 0) |
-    (options.noResume ? ModeFlag.NO_RESUME : 0) |
     (options.follow ? ModeFlag.FOLLOW : 0) |
     // rsync's placement of listed paths: relative to the source directory, under the destination, with the directories above them.
     (listed ? ModeFlag.CONTENTS | ModeFlag.RECURSIVE : 0);
