@@ -196,12 +196,12 @@ export class Reporter {
     const width = (this.options.stderr.columns || 80) - 1;
     const room = width - figures.length - 2;
     const name = this.lastFile && room >= MIN_NAME_COLUMNS ? `  ${cutMiddle(showName(this.lastFile), room)}` : '';
-    const text = Array.from(figures + name).slice(0, width).join('');
+    const shown = Array.from(figures + name).slice(0, width);
+    const text = shown.join('');
     if (this.options.stderr.isTTY) this.options.stderr.write(`\r${text}\x1b[K`);
     else {
-      const length = Array.from(text).length;
-      this.options.stderr.write(`\r${text}${' '.repeat(Math.max(0, this.drawnWidth - length))}`);
-      this.drawnWidth = length;
+      this.options.stderr.write(`\r${text}${' '.repeat(Math.max(0, this.drawnWidth - shown.length))}`);
+      this.drawnWidth = shown.length;
     }
     this.lineShown = true;
   }
