@@ -237,6 +237,7 @@ export function program(): Command {
     .option('--fail-fast', 'stop at the first file that fails (default: copy the others, list the failures, exit 8)')
     .option('--progress', 'show the progress line also when stderr is not a terminal (on one it is always shown; rsync --progress)')
     .option('--partial', 'accepted for rsync compatibility: partial files are always kept and continued by the next run (--no-resume discards them)')
+    .option('-h, --human-readable', 'accepted for rsync compatibility (rsync -avh): sizes and rates are always shown with units; -h alone, as in rsync, shows this help')
     .option('-q, --quiet', 'no progress line, summary line or notices; errors are listed at the end (and the exit code tells)')
     .option('-v, --verbose', 'log the handshake, the parameters and each file')
     .option('--json', 'JSON lines on stdout: start, progress, each file with its digest, summary')
@@ -276,6 +277,7 @@ export function program(): Command {
     .option('--echo-config', 'print the settings a copy with [HOST] would use, each with where it came from (--json: one object), and exit')
     .option('--new-token', "print a new token for daemon access (fcp://), with the line for fcp's secrets file and the one for fcpd's users file, and exit")
     .version(version(), '-V, --version')
+    .helpOption('--help', 'display help for command')
     .addHelpText('after', CONFIG_HELP + EXIT_CODES_HELP)
     .showHelpAfterError('(fcp --help shows the options)');
 }
@@ -296,7 +298,9 @@ function encryption(settings: FcpSettings, remote: boolean): { encrypt?: boolean
  */
 export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const command = program();
-  const ended = parseArgs(command, argv, io);
+  // rsync's rule for -h: alone it asks for the help; with anything else it is --human-readable,
+  // so that `fcp -avh src dst` copies (it printed the help and exited 0 without copying).
+  const ended = parseArgs(command, argv.length === 3 && argv[2] === '-h' ? [...argv.slice(0, 2), '--help'] : argv, io);
   if (ended !== undefined) return ended;
   // The hash's WebAssembly compiles off the main thread while the options and settings are read
   // and the copy planned, instead of being awaited after them (5-7 ms of a local copy).

@@ -76,7 +76,7 @@ function reuseSeconds(value: string): number {
   return n;
 }
 
-function program(): Command {
+export function program(): Command {
   return new Command('fcpd')
     .description(
       'The fcp server. fcp starts it (locally, or on the remote host) as `fcpd --serve`, ' +

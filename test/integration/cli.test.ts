@@ -103,6 +103,24 @@ test("rsync's habits: -a copies a tree as -r does, -z turns compression on as -C
   expect(echo.stdout).toMatch(/^compress = true +# flag -z$/m);
 });
 
+test("-h is rsync's: with a copy's arguments it is --human-readable and the copy runs (rsync -avh); alone it is the help", async () => {
+  const work = temp.make('fcp-cli');
+  const tree = buildSmallTree(work, 'src');
+  const result = await runFcp(['-avh', 'src', 'dst'], { cwd: work });
+  expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 0, stdout: expect.not.stringContaining('Usage:') });
+  expect(compareTrees(tree.root, path.join(work, 'dst', 'src'))).toEqual([]);
+  const long = await runFcp(['--human-readable', '-q', '-r', 'src', 'dst2'], { cwd: work });
+  expect({ code: long.code, stderr: long.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(compareTrees(tree.root, path.join(work, 'dst2', 'src'))).toEqual([]);
+  const help = await runFcp(['-h']);
+  expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(help.stdout).toMatch(/^Usage: fcp \[options\] SOURCE\.\.\. DEST/);
+  // With no copy to run, -h among other options is a usage error, not the help.
+  const noPaths = await runFcp(['-h', '-q']);
+  expect(noPaths.code).toBe(2);
+  expect(noPaths.stderr).toMatch(/missing arguments.*FCP_ERR_USAGE/);
+});
+
 test('--progress draws the progress line without a terminal too, then the summary; --partial is accepted', async () => {
   const work = temp.make('fcp-cli');
   const tree = buildSmallTree(work, 'src');

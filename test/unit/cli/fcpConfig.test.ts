@@ -7,6 +7,7 @@ import { parse } from '../../../src/config/toml';
 import { echoJson, echoText } from '../../../src/config/echo';
 import { FCP_SCHEMA, FcpKey, loadFcpSettings } from '../../../src/cli/fcpConfig';
 import { program } from '../../../src/cli/fcp';
+import { program as fcpdProgram } from '../../../src/cli/fcpd';
 import type { FcpError } from '../../../src/errors';
 
 const README = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
@@ -23,12 +24,13 @@ describe('the keys never drift from the options', () => {
     for (const option of withDefault) expect(Object.keys(FCP_SCHEMA)).toContain(keyOf(option.long!));
   });
 
-  test("every option --help lists is in README's tables under its short and its long name", () => {
+  test("every option fcp's and fcpd's --help list is in README's tables under its short and its long name", () => {
     const inCode = (flag: string): boolean => new RegExp(`\`[^\`\n]*${flag.replace(/[-]/g, '\\-')}(?![\\w-])[^\`\n]*\``).test(README);
-    const missing = options
-      .filter((option) => option.long !== '--help' && option.long !== '--version')
-      .flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined && !inCode(flag)));
-    expect(missing).toEqual([]);
+    const missing = (command: typeof options): string[] =>
+      command
+        .filter((option) => option.long !== '--help' && option.long !== '--version')
+        .flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined && !inCode(flag)));
+    expect({ fcp: missing(options), fcpd: missing(fcpdProgram().options) }).toEqual({ fcp: [], fcpd: [] });
   });
 
   test('every config key is an option, and README lists it', () => {
