@@ -61,6 +61,7 @@ function parse(args: string[]): Plan {
  * once replaced the loopback link's 1 GiB tables).
  */
 function groupOf(dataNames: readonly DataName[], selectsTools: boolean): LinkResults['group'] {
+  if (dataNames.length === 1 && dataNames[0] === 'files1m') return 'a million files';
   if (dataNames.every((name) => MANY_FILES_NAMES.includes(name))) return 'many files';
   if (dataNames.every((name) => LANDING_NAMES.includes(name))) return 'landings';
   if (!selectsTools && DATA_NAMES.every((name) => dataNames.includes(name))) return undefined;
