@@ -6,7 +6,6 @@
  * (the daemon). Connections that fail to authenticate are refused and logged, nothing more.
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { parse as parseUuid, v4 as uuidv4 } from 'uuid';
 import { FcpError } from '../errors';
@@ -40,6 +39,7 @@ import { showName } from '../showName';
 import { expandHome, expandSources } from './userPaths';
 import { applyRenames } from '../sync/renameEntries';
 import { SideWork, TwoWaySideService } from './twoWaySideService';
+import { checkSideRoot } from '../watch/localSide';
 import { trace } from '../trace';
 
 export interface SessionServerOptions {
@@ -169,11 +169,11 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
 
 /** fcp --watch --two-way opens the one directory its PULL names as a side (PROTOCOL.md §7.12). */
 function sideWork(sources: Buffer[], pair: Buffer, filter: PathFilter | undefined): SideWork {
-  const root = sources.length === 1 ? sources[0]! : undefined;
-  if (!root || !fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+  if (sources.length !== 1) {
     throw new FcpError('FCP_ERR_NOT_DIRECTORY', `a two-way side is one directory: ${sources.map((source) => showName(source)).join(', ')} is not`);
   }
-  return { kind: 'side', root, pair, filter };
+  checkSideRoot(sources[0]!);
+  return { kind: 'side', root: sources[0]!, pair, filter };
 }
 
 export class SessionServer {

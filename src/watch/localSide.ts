@@ -5,6 +5,7 @@
  * opened (server/twoWaySideService.ts), and fcp reaches it through remoteSide.ts. Both answer the
  * rounds the same way: TwoWaySide.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Recorded } from '../state/twoWayDb';
 import { TwoWayDb } from '../state/twoWayDb';
@@ -17,6 +18,25 @@ import { SWEEP_SLICES } from './constants';
 import { EVERY_PATH } from './pathRange';
 import { sweepSide, SweepCycle } from './sweep';
 import { EventSource, watchEvents } from './watcher';
+import { FcpError } from '../errors';
+import { fsError } from '../transfer/fsError';
+import { showName } from '../showName';
+
+/**
+ * A two-way side is one existing directory (PROTOCOL.md §7.12): anything else is refused before
+ * its record is opened, here as by fcpd, with FCP_ERR_NOT_DIRECTORY.
+ */
+export function checkSideRoot(root: Buffer): void {
+  let isDirectory = false;
+  try {
+    isDirectory = fs.statSync(root, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw fsError(err, 'access', root);
+  }
+  if (!isDirectory) {
+    throw new FcpError('FCP_ERR_NOT_DIRECTORY', `a two-way side is one directory: ${showName(root)} is not`, { hint: 'give two existing directories: make a new side with mkdir first' });
+  }
+}
 
 /** How a side hears of its file-system events (watcher.ts; a test's own). */
 export type WatchEvents = typeof watchEvents;

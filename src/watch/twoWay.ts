@@ -19,7 +19,7 @@ import { asFcpError } from '../errors';
 import { sideDbFile, twoWayDbFile } from '../state/twoWayDb';
 import { ChangeBatcher } from './batcher';
 import { DEBOUNCE_MS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS } from './constants';
-import { LocalSide, TwoWaySide } from './localSide';
+import { checkSideRoot, LocalSide, TwoWaySide } from './localSide';
 import { RemoteSide } from './remoteSide';
 import { sideFilter } from './sideListing';
 import { twoWaySides, withoutSlashes } from './twoWayArgs';
@@ -45,6 +45,9 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
   const base: CopyOptions = { ...options.copy, itemizeChanges: true };
   const log = base.log ?? (() => undefined);
   const { here, there, thereSpec } = twoWaySides(base);
+  // Both local roots are checked before either record is opened; a remote one by its fcpd.
+  checkSideRoot(here);
+  if (there.kind === 'local') checkSideRoot(withoutSlashes(there.path));
   const timeoutMs = base.timeout === undefined ? undefined : base.timeout * 1000;
   const fcpd = there.kind === 'remote' ? new SharedFcpd(base.launcher ?? launcherFor(there, true, base, log, timeoutMs, fcpdIdleSeconds(options.intervalS)), log) : undefined;
   const thereRoot = there.kind === 'local' ? withoutSlashes(there.path) : undefined;

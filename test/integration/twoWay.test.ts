@@ -352,3 +352,18 @@ test('--two-way without --watch, or with options it has no use for, is a usage e
   expect(fs.readdirSync(a)).toEqual([]);
   expect(fs.readdirSync(b)).toEqual([]);
 });
+
+test('a side that is not an existing directory is FCP_ERR_NOT_DIRECTORY (exit 4), here or on the host, and nothing is made', async () => {
+  const work = temp.make('fcp-2way-missing');
+  const a = path.join(work, 'a');
+  fs.mkdirSync(a);
+  fs.writeFileSync(path.join(work, 'file'), 'x');
+  for (const [first, second] of [[a, path.join(work, 'missing')], [path.join(work, 'missing'), a], [a, path.join(work, 'file')]]) {
+    const run = await runFcp(['--watch', '--two-way', first!, second!]);
+    expect({ first, second, code: run.code, stderr: run.stderr }).toMatchObject({ first, second, code: 4, stderr: expect.stringMatching(/a two-way side is one directory: .* is not \(FCP_ERR_NOT_DIRECTORY\)/) });
+  }
+  const onHost = twoWay({ copy: { sources: [a], destination: `localhost:${path.join(work, 'missing')}`, launcher: countingLauncher().launcher }, intervalS: 60, signal: new AbortController().signal });
+  await expect(onHost).rejects.toMatchObject({ code: 'FCP_ERR_NOT_DIRECTORY', message: expect.stringContaining('a two-way side is one directory') });
+  expect(fs.readdirSync(work).sort()).toEqual(['a', 'file']);
+  expect(fs.readdirSync(a)).toEqual([]);
+});
