@@ -101,6 +101,7 @@ interface FcpOptions extends SyncFlags, JobFlags {
   dereference?: boolean;
   hardLinks?: boolean;
   oneFileSystem?: boolean;
+  mkpath?: boolean;
   compress?: boolean;
   wholeFile?: boolean;
   backup?: boolean;
@@ -205,6 +206,7 @@ export function program(): Command {
     .option('--no-verify', 'local copies in this process: do not hash chunks (no per-chunk xxh64, no whole-file digest); with --sftp: check sizes alone')
     .option('-L, --dereference', 'copy what symlinks inside trees point to instead of the links (symlinks named as sources are always followed)')
     .option('-H, --hard-links', 'keep hard links: files linked to each other within the copy are linked at the destination too (rsync -H)')
+    .option('--mkpath', "make the destination's missing directories first, as mkdir -p (rsync --mkpath): DEST itself when written with a trailing / (or with several sources), else the directory DEST is in")
     .option('-x, --one-file-system', 'do not enter a directory on another file system than its source (rsync -x): a mount point is copied as an empty directory')
     .option('-C, --compress', 'deflate chunk data on the wire where it shrinks (scp -C): pays on slow links with compressible files, costs CPU otherwise')
     .option('-z', 'the same as -C (rsync -z)')
@@ -382,6 +384,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       followSymlinks: settings.dereference.value as boolean,
       hardLinks: settings.hard_links.value as boolean,
       oneFileSystem: settings.one_file_system.value as boolean,
+      mkpath: settings.mkpath.value as boolean,
       compress: settings.compress.value as boolean,
       wholeFile: settings.whole_file.value as boolean | undefined,
       backup: settings.backup.value as boolean,

@@ -36,6 +36,7 @@ export const FCP_SCHEMA = {
   filter: listKey(checkConfiguredRule),
   hard_links: switchKey,
   one_file_system: switchKey,
+  mkpath: switchKey,
   compress: switchKey,
   whole_file: switchKey,
   backup: switchKey,
@@ -76,6 +77,7 @@ const DEFAULTS: Record<FcpKey, unknown> = {
   filter: [],
   hard_links: false,
   one_file_system: false,
+  mkpath: false,
   compress: false,
   whole_file: undefined,
   backup: false,
@@ -115,6 +117,7 @@ const FLAGS: Record<FcpKey, [attribute: string, flag: (value: unknown) => string
   filter: [],
   hard_links: [['hardLinks', () => '--hard-links']],
   one_file_system: [['oneFileSystem', () => '--one-file-system']],
+  mkpath: [['mkpath', () => '--mkpath']],
   compress: [
     ['compress', () => '--compress'],
     ['z', () => '-z'],

@@ -64,6 +64,8 @@ export interface CopyOptions {
   hardLinks?: boolean;
   /** -x: a directory on another file system than its source's is copied empty, not entered (rsync -x). */
   oneFileSystem?: boolean;
+  /** --mkpath: the receiver first makes the destination's missing directories, as mkdir -p (rsync --mkpath). */
+  mkpath?: boolean;
   /** -C: chunk data that deflates smaller crosses the network deflated (feature COMPRESS; not in a copy made in this process). */
   compress?: boolean;
   /**
@@ -386,6 +388,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     placementOf(options) |
     (options.followSymlinks ? ModeFlag.FOLLOW_SYMLINKS : 0) |
     (options.oneFileSystem ? ModeFlag.ONE_FILE_SYSTEM : 0) |
+    (options.mkpath ? ModeFlag.MKPATH : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (options.backup ? ModeFlag.BACKUP : 0) |
     (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
@@ -405,7 +408,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     }
     if (dest.kind === 'remote' && listed) throw new FcpError('FCP_ERR_USAGE', '--files-from copies to or from this machine, not between two remote hosts');
     if (dest.kind === 'remote') return { between: { source: first, sources: remoteSources.map((s) => orHome(s.path)), destination: dest }, flags };
-    const destination = resolveDestination(dest.path, flags);
+    const destination = resolveDestination(dest.path, flags, options.dryRun);
     const pulled = remoteSources.map((s) => orHome(s.path));
     // The server's entries are checked against what was asked for: it names nothing else (PROTOCOL.md §7.2).
     const scope = requestScope(flags, destination.isDirectory, pulled);

@@ -83,7 +83,7 @@ export async function copyInProcess(options: LocalCopyOptions): Promise<{ summar
   if (answer instanceof FcpError) throw answer;
   process.env.UV_THREADPOOL_SIZE ??= String(threadsFor(answer.connections));
   const xxh = await loadXxhash();
-  const destination = resolveDestination(work.destination, flags);
+  const destination = resolveDestination(work.destination, flags, options.sync?.dryRun);
   const scope = requestScope(flags, destination.isDirectory);
   if (options.renames && !options.sync?.dryRun) applyRenames(destination, options.renames, options.log);
   const links = memoryLinks(answer, options.verify ? xxh : unhashed(xxh), timeoutsFor(options.timeoutMs).idleMs, options.log);

@@ -349,6 +349,8 @@ export const ModeFlag = {
   FOLLOW: 0x400,
   /** -x: the sender's walk does not enter a directory on another file system than its source's. */
   ONE_FILE_SYSTEM: 0x800,
+  /** --mkpath: the receiver first makes the destination's missing directories (mkdir -p), as rsync --mkpath. */
+  MKPATH: 0x1000,
 } as const;
 export const KNOWN_MODE_FLAGS =
   ModeFlag.RECURSIVE |
@@ -362,7 +364,8 @@ export const KNOWN_MODE_FLAGS =
   ModeFlag.CONTENTS |
   ModeFlag.INTO_DIR |
   ModeFlag.FOLLOW |
-  ModeFlag.ONE_FILE_SYSTEM;
+  ModeFlag.ONE_FILE_SYSTEM |
+  ModeFlag.MKPATH;
 
 /** SYNC.flags bits (PROTOCOL.md §7.8). */
 export const SyncFlag = {

@@ -26,7 +26,8 @@ export async function discardJobPartials(order: DiscardOrder, partialDir: Buffer
   if (refusal) throw refusal;
   let destination: Destination;
   try {
-    destination = resolveDestination(target, order.flags);
+    // Where the job wrote: what --mkpath would have made is not made for a discard.
+    destination = resolveDestination(target, order.flags & ~ModeFlag.MKPATH);
   } catch {
     // No destination the job could have written into: nothing of it is there.
     return newTally();

@@ -138,7 +138,7 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
     const target = expandHome(request.paths[0]!);
     const refusal = paths?.pushRefusal(realPath(target));
     if (refusal) throw refusal;
-    const destination = { ...resolveDestination(target, request.flags), refusal: paths?.entryRefusal };
+    const destination = { ...resolveDestination(target, request.flags, sync?.dryRun), refusal: paths?.entryRefusal };
     const { flags, backupSuffix, filter } = request;
     if (request.renames && !sync?.dryRun) applyRenames(destination, request.renames, () => undefined);
     // The client hears of every change this side makes (ITEM): it is the one that prints them.

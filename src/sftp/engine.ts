@@ -10,6 +10,7 @@ import type { ResolvedHost } from '../ssh/sshConfig';
 import { showName } from '../showName';
 import { ModeFlag } from '../protocol/constants';
 import { destinationPaths, Destination, notDirectoryFor, parentOfNewDestination, stripSlashes } from '../transfer/destination';
+import { ancestors, checkNamesToMake, directoryToMake, pathsBelow } from '../transfer/makePath';
 import type { TransferEvents } from '../transfer/link';
 import type { Entry, SkippedEntry, WalkOptions, WalkResult } from '../transfer/walk';
 import type { ClientWork } from '../transfer/work';
@@ -82,8 +83,24 @@ function hasTopDirectory(entries: Entry[]): boolean {
   return entries.some((entry) => entry.kind === 'dir' && !entry.path.includes(SLASH));
 }
 
+/** --mkpath on the remote host: the directories the destination lacks, made as transfer/makePath.ts makes them locally. */
+async function makeRemoteDirectories(fs: RemoteFs, target: string): Promise<void> {
+  for (const { path, below } of ancestors(Buffer.from(target))) {
+    const stat = await fs.stat(path.toString('utf8')).catch((err: FcpError) => {
+      if (err.code !== 'FCP_ERR_NOT_FOUND') throw err;
+      return undefined;
+    });
+    if (!stat) continue;
+    if (!stat.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `--mkpath: ${showName(path)} on ${fs.host} is not a directory`);
+    checkNamesToMake(Buffer.from(target), below);
+    for (const made of pathsBelow(path, below)) await fs.mkdir(made.toString('utf8'), NEW_DIRECTORY_PERM);
+    return;
+  }
+}
+
 /** Where a push's entries go on the remote host: MODE's placement as fcpd's receiver applies it (transfer/destination.ts, PROTOCOL.md §7.2). */
 async function remoteDestination(fs: RemoteFs, typed: Buffer, flags: number, topDirectory: boolean): Promise<Destination> {
+  if (flags & ModeFlag.MKPATH) await makeRemoteDirectories(fs, directoryToMake(Buffer.from(sftpPath(typed.toString('utf8'))), flags).toString('utf8'));
   const contents = (flags & ModeFlag.CONTENTS) !== 0;
   const dest = sftpPath((contents ? stripSlashes(typed) : typed).toString('utf8'));
   const stat = await fs.stat(dest).catch((err: FcpError) => {

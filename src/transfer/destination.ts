@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { FcpError } from '../errors';
 import { ModeFlag } from '../protocol/constants';
 import { fsError } from './fsError';
+import { directoryToMake, makeDirectories } from './makePath';
 import { showName } from '../showName';
 
 const SLASH = 0x2f;
@@ -51,9 +52,15 @@ export function parentOfNewDestination(dest: Buffer, flags: number): Buffer {
 
 /**
  * Resolves the destination of a transfer before any entry arrives. `flags` are MODE flags;
- * DEST_IS_DIR (several sources, or a pattern) requires an existing directory.
+ * DEST_IS_DIR (several sources, or a pattern) requires an existing directory. With MKPATH the
+ * directories the destination lacks are made first (makePath.ts); a dry run makes none and
+ * places the entries as if they were there.
  */
-export function resolveDestination(dest: Buffer, flags: number): Destination {
+export function resolveDestination(dest: Buffer, flags: number, dryRun = false): Destination {
+  if (flags & ModeFlag.MKPATH) {
+    const made = makeDirectories(directoryToMake(dest, flags), dryRun);
+    if (dryRun && made.length > 0) return unmadeDestination(dest, flags);
+  }
   if (flags & ModeFlag.CONTENTS) return contentsDestination(dest);
   let isDir = false;
   try {
@@ -74,6 +81,14 @@ export function resolveDestination(dest: Buffer, flags: number): Destination {
   const paths = destinationPaths(dest, isDir);
   if (isDir || !(flags & ModeFlag.INTO_DIR)) return paths;
   return intoNewDirectory(dest, paths);
+}
+
+/** A dry run's destination whose directories --mkpath would make: as it would be placed once they were. */
+function unmadeDestination(dest: Buffer, flags: number): Destination {
+  if (flags & ModeFlag.CONTENTS) return destinationPaths(stripSlashes(dest), false);
+  const isDir = dest[dest.length - 1] === SLASH || (flags & ModeFlag.DEST_IS_DIR) !== 0;
+  const paths = destinationPaths(dest, isDir);
+  return isDir || !(flags & ModeFlag.INTO_DIR) ? paths : intoNewDirectory(dest, paths);
 }
 
 /**

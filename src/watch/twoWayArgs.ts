@@ -23,6 +23,7 @@ const REFUSED: readonly [keyof CopyOptions, string, string][] = [
   ['follow', '--follow', '--watch and --follow are two ways of keeping up'],
   ['sftp', '--sftp', '--two-way runs over fcpd'],
   ['oneFileSystem', '--one-file-system', '--two-way syncs what each side holds below its directory'],
+  ['mkpath', '--mkpath', 'both sides of --two-way are directories that exist'],
 ];
 
 function usage(message: string, hint: string): FcpError {

@@ -343,7 +343,7 @@ test('--two-way without --watch, or with options it has no use for, is a usage e
   const b = temp.make('fcp-2way-b');
   const alone = await runFcp(['--two-way', a, b]);
   expect({ code: alone.code, stderr: alone.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining('--two-way is a mode of --watch') });
-  for (const option of ['--delete', '--dry-run', '--one-file-system']) {
+  for (const option of ['--delete', '--dry-run', '--one-file-system', '--mkpath']) {
     const refused = await runFcp(['--watch', '--two-way', option, a, b]);
     expect({ option, code: refused.code, stderr: refused.stderr }).toMatchObject({ option, code: 2, stderr: expect.stringContaining(`${option} and --two-way were both given`) });
   }

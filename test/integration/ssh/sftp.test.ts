@@ -145,6 +145,19 @@ describe('--sftp', () => {
     expect(fs.readFileSync(dest).equals(fs.readFileSync(path.join(tree, 'big.bin')))).toBe(true);
   });
 
+  test('--mkpath: the missing directories are made over SFTP (a file renamed into a/b/c, a tree into a/b/c/); a .. among them is refused', async () => {
+    const base = fresh('mkpath');
+    const file = await runFcp([...login(), '--sftp', '--mkpath', path.join(tree, 'big.bin'), at(path.join(base, 'a/b/c'))], { env });
+    expectExit(file, 0);
+    expect(fs.readFileSync(path.join(base, 'a/b/c')).equals(fs.readFileSync(path.join(tree, 'big.bin')))).toBe(true);
+    const dir = await runFcp([...login(), '--sftp', '--mkpath', '-r', tree, at(path.join(base, 'x/y/z/'))], { env });
+    expectExit(dir, 0);
+    expectSameTreeToTheSecond(path.join(base, 'x/y/z/tree'), tree);
+    const up = await runFcp([...login(), '--sftp', '--mkpath', path.join(tree, 'big.bin'), at(`${base}/new/../out/f`)], { env });
+    expectFailure(up, 2, 'FCP_ERR_USAGE', /--mkpath: .* has \. or \.\. among the directories it would make/);
+    expect(fs.readdirSync(base).sort()).toEqual(['a', 'x']);
+  });
+
   test('a pull with -x: a usage error (SFTP gives no device numbers), nothing written', async () => {
     const dest = fresh('one-fs');
     const run = await runFcp([...login(), '--sftp', '-r', '-x', at(tree), dest], { env });
