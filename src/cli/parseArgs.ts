@@ -13,20 +13,25 @@ import { errorRecord } from './reporter';
  */
 export function parseArgs(command: Command, argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): ExitCodeValue | undefined {
   const json = command.options.some((option) => option.long === '--json') && argv.slice(2).includes('--json');
-  command.exitOverride().configureOutput({
-    writeOut: (s) => io.stdout.write(s),
-    // A bad argument is quoted back: with any control character in it escaped.
-    writeErr: (s) => io.stderr.write(showText(s)),
-    // Usage errors carry their stable code, and the program's name in place of commander's
-    // "error:", like every other error fcp shows ("fcp: unknown option ...", as scp's "scp: ...").
-    outputError: (s, write) => {
-      if (!json) return write(`${s.trimEnd().replace(/^error: /, `${command.name()}: `)} (FCP_ERR_USAGE)\n`);
-      const error = new FcpError('FCP_ERR_USAGE', s.trim().replace(/^error: /, ''), { hint: `${command.name()} --help shows the options` });
-      io.stdout.write(`${JSON.stringify(errorRecord(error))}\n`);
-    },
-  });
-  // The JSON record carries the pointer to --help; nothing goes to stderr.
-  if (json) command.showHelpAfterError(false);
+  // Subcommands (fcp-track's) too: commander copies these settings only into commands made after them.
+  const configure = (each: Command): void => {
+    each.exitOverride().configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      // A bad argument is quoted back: with any control character in it escaped.
+      writeErr: (s) => io.stderr.write(showText(s)),
+      // Usage errors carry their stable code, and the program's name in place of commander's
+      // "error:", like every other error fcp shows ("fcp: unknown option ...", as scp's "scp: ...").
+      outputError: (s, write) => {
+        if (!json) return write(`${s.trimEnd().replace(/^error: /, `${command.name()}: `)} (FCP_ERR_USAGE)\n`);
+        const error = new FcpError('FCP_ERR_USAGE', s.trim().replace(/^error: /, ''), { hint: `${command.name()} --help shows the options` });
+        io.stdout.write(`${JSON.stringify(errorRecord(error))}\n`);
+      },
+    });
+    // The JSON record carries the pointer to --help; nothing goes to stderr.
+    if (json) each.showHelpAfterError(false);
+    each.commands.forEach(configure);
+  };
+  configure(command);
   try {
     command.parse(argv);
     return undefined;

@@ -284,3 +284,15 @@ test('outside a tracked folder every command is a usage error', async () => {
   expect(run.code).toBe(2);
   expect(run.stderr).toMatch(/not in a tracked folder.*FCP_ERR_NOT_TRACKED/);
 });
+
+test("a subcommand's bad arguments are usage errors as fcp's are: the program's name, FCP_ERR_USAGE, exit 2", async () => {
+  for (const [args, message] of [
+    [['add'], "missing required argument 'paths'"],
+    [['init'], "missing required argument 'remote'"],
+    [['status', '--bogus'], "unknown option '--bogus'"],
+    [['push', '--bwlimit', '0'], "option '--bwlimit <rate>' argument '0' is invalid"],
+  ] as const) {
+    const run = await track(work, [...args]);
+    expect({ args, code: run.code, first: run.stderr.split('\n')[0] }).toEqual({ args, code: 2, first: expect.stringMatching(new RegExp(`^fcp-track: ${message.replace(/[()[\]<>.*+?^$|\\]/g, '\\$&')}.* \\(FCP_ERR_USAGE\\)$`)) });
+  }
+});
