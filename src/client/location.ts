@@ -42,6 +42,10 @@ export function parseLocation(spec: string | Buffer): Location {
   const match = REMOTE.exec(raw.toString('latin1'));
   if (!match) return { kind: 'local', path: raw };
   const [, user, rawHost, path] = match;
+  // `user@:path`, `@host:path`: a part is missing, and the rest would be looked up as a host name ("u@").
+  if (rawHost!.includes('@')) {
+    throw new FcpError('FCP_ERR_USAGE', `${showName(raw)}: ${rawHost!.endsWith('@') ? 'no host after the @' : 'a host name holds no @'}`, { hint: 'write [user@]host:path' });
+  }
   const host = asBytes(rawHost!.startsWith('[') ? rawHost!.slice(1, -1) : rawHost!).toString('utf8');
   const remote = { kind: 'remote' as const, host, path: asBytes(path!) };
   return user === undefined ? remote : { ...remote, user: asBytes(user).toString('utf8') };

@@ -24,3 +24,12 @@ test('an empty argument is a usage error, not the working directory', () => {
   expect(() => parseLocation(Buffer.alloc(0))).toThrow(expect.objectContaining({ code: 'FCP_ERR_USAGE' }));
   expect(parseLocation('h:')).toEqual({ kind: 'remote', host: 'h', path: Buffer.alloc(0) });
 });
+
+test.each([
+  ['u@:x', 'no host after the @'],
+  ['@host:x', 'a host name holds no @'],
+  ['a@b@c:x', 'a host name holds no @'],
+])('%s names no host it could reach: a usage error', (spec, why) => {
+  expect(() => parseLocation(spec)).toThrow(expect.objectContaining({ code: 'FCP_ERR_USAGE', message: `${spec}: ${why}` }));
+  expect(parseLocation('u@h:x')).toEqual({ kind: 'remote', user: 'u', host: 'h', path: Buffer.from('x') });
+});
