@@ -391,7 +391,8 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     (options.mkpath ? ModeFlag.MKPATH : 0) |
     (options.ignoreTimes ? ModeFlag.IGNORE_TIMES : 0) |
     (options.backup ? ModeFlag.BACKUP : 0) |
-    (options.removeSourceFiles ? ModeFlag.REMOVE_SOURCE : 0) |
+    // A dry run removes no source: the peer is not asked to.
+    (options.removeSourceFiles && !options.dryRun ? ModeFlag.REMOVE_SOURCE : 0) |
     (options.numericIds ? ModeFlag.NUMERIC_IDS : 0) |
     (options.noResume ? ModeFlag.NO_RESUME : 0) |
     (options.follow ? ModeFlag.FOLLOW : 0) |

@@ -250,6 +250,8 @@ export class SendEngine extends TransferRun {
   private readonly follower: SourceFollower | undefined;
   private followState: 'copying' | 'following' | 'stopping' | 'stopped' = 'copying';
   private readonly followMissing: Buffer[] = [];
+  /** --remove-source-files outside a dry run: sources are removed once in place. */
+  private readonly removing: boolean;
   /** What following sent: APPENDs and their bytes, files sent again, files new since the walk. */
   private readonly followed = { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 };
 
@@ -261,7 +263,7 @@ export class SendEngine extends TransferRun {
     link: TransferLink,
     private readonly walk: WalkStream,
     private readonly events: TransferEvents = {},
-    private readonly removeSources = false,
+    removeSources = false,
     private readonly sync?: SyncOptions,
     follow?: FollowSources,
   ) {
@@ -310,8 +312,11 @@ export class SendEngine extends TransferRun {
     this.sigCacheNegotiated = this.deltaNegotiated && (link.params.features & Feature.SIG_CACHE) !== 0;
     this.deltaEarly = this.deltaNegotiated && (link.params.features & Feature.DELTA_EARLY) !== 0;
     this.sparseNegotiated = (link.params.features & Feature.SPARSE) !== 0;
-    this.failedEntries = removeSources ? new Set() : undefined;
-    this.linkEntries = removeSources ? [] : undefined;
+    // A dry run removes nothing; the protocol's part of --remove-source-files (the DONE that says
+    // removals are over) still runs as the peer asked, so that its wait ends.
+    this.removing = removeSources && !sync?.dryRun;
+    this.failedEntries = this.removing ? new Set() : undefined;
+    this.linkEntries = this.removing ? [] : undefined;
     this.symlinkTargets = sync ? new Map() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), uid: -1, gid: -1 } : undefined;
     // Small files go inline: the walk reads them as it finds them, into this arena's slices, given
@@ -711,7 +716,7 @@ export class SendEngine extends TransferRun {
    * holds no object of theirs for the scavenges to copy again and again and promote.
    */
   private readsSentEntries(entry: FileEntry): boolean {
-    return this.events.file !== undefined || this.follower !== undefined || this.removeSources || this.grown.has(entry);
+    return this.events.file !== undefined || this.follower !== undefined || this.removing || this.grown.has(entry);
   }
 
   /** Sends small file `entry` (entry path `path`), read whole into `data`, as FILE_INLINE. */
@@ -1135,7 +1140,7 @@ export class SendEngine extends TransferRun {
 
   /** --remove-source-files: the source of a file that is in place, unless it grew while it was read; why it was kept, if it was. */
   private removeFileSource(entry: FileEntry, grew: boolean): string | undefined {
-    if (!this.removeSources) return undefined;
+    if (!this.removing) return undefined;
     return grew ? keptBecause(entry.source, 'it grew while it was read') : removeSource(entry);
   }
 

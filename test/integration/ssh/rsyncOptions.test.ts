@@ -300,6 +300,17 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(fs.readlinkSync(path.join(dest, 'tree', 'link-4999'))).toBe('target');
   });
 
+  // As rsync -n: a dry run removes nothing (it removed every source, FILE_SAME standing for each file).
+  test.each(['push', 'pull', 'local'] as const)('%s: with --dry-run no source is removed and nothing is copied', async (direction) => {
+    const tree = removalTree();
+    fs.rmSync(path.join(tree, 'sub', 'fifo'));
+    const before = listing(tree);
+    const dest = freshDir('remove-dry');
+    await fcpCopy(direction, ['-r', '-H', '--remove-source-files', '--dry-run'], tree, dest);
+    expect(listing(tree)).toEqual(before);
+    expect(fs.readdirSync(dest)).toEqual([]);
+  });
+
   test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
     const tree = removalTree();
     fs.rmSync(path.join(tree, 'sub', 'fifo'));
