@@ -252,6 +252,8 @@ export class SendEngine extends TransferRun {
   private readonly followMissing: Buffer[] = [];
   /** --remove-source-files outside a dry run: sources are removed once in place. */
   private readonly removing: boolean;
+  /** -u or --ignore-existing with --remove-source-files: a file not sent, a symlink or a link keeps its source. */
+  private readonly keepsSkipped: boolean;
   /** What following sent: APPENDs and their bytes, files sent again, files new since the walk. */
   private readonly followed = { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 };
 
@@ -315,8 +317,11 @@ export class SendEngine extends TransferRun {
     // A dry run removes nothing; the protocol's part of --remove-source-files (the DONE that says
     // removals are over) still runs as the peer asked, so that its wait ends.
     this.removing = removeSources && !sync?.dryRun;
+    // The receiver reports what -u and --ignore-existing leave as it reports what is already the
+    // same (FILE_SAME; nothing at all for a symlink or link): only files sent lose their source.
+    this.keepsSkipped = sync?.update === true || sync?.ignoreExisting === true;
     this.failedEntries = this.removing ? new Set() : undefined;
-    this.linkEntries = this.removing ? [] : undefined;
+    this.linkEntries = this.removing && !this.keepsSkipped ? [] : undefined;
     this.symlinkTargets = sync ? new Map() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), uid: -1, gid: -1 } : undefined;
     // Small files go inline: the walk reads them as it finds them, into this arena's slices, given
@@ -844,7 +849,7 @@ export class SendEngine extends TransferRun {
         case 'fileOk':
           if (action.same) this.events.bytes?.(this.announced.get(action.fileId)!.size);
           this.followSettled(action.fileId, true, action.same === true);
-          this.fileOver(action.fileId, undefined);
+          this.fileOver(action.fileId, undefined, action.same === true);
           break;
         case 'fileFailed':
           this.followSettled(action.fileId, false, false);
@@ -1095,7 +1100,7 @@ export class SendEngine extends TransferRun {
     this.wakePumps();
   }
 
-  private fileOver(fileId: number, error: FcpError | undefined): void {
+  private fileOver(fileId: number, error: FcpError | undefined, same = false): void {
     const entry = this.announced.get(fileId);
     this.announced.delete(fileId);
     this.dropEarlyScan(fileId);
@@ -1113,7 +1118,7 @@ export class SendEngine extends TransferRun {
     this.staleNotices.delete(fileId);
     // What a followed file grew by while it was read is sent next (APPEND): no warning for it.
     const grew = entry !== undefined && this.grown.delete(entry) && !this.follower;
-    const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined, entry && this.removeFileSource(entry, grew));
+    const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined, entry && this.removeFileSource(entry, grew, same));
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
       const event =
@@ -1138,9 +1143,14 @@ export class SendEngine extends TransferRun {
     });
   }
 
-  /** --remove-source-files: the source of a file that is in place, unless it grew while it was read; why it was kept, if it was. */
-  private removeFileSource(entry: FileEntry, grew: boolean): string | undefined {
-    if (!this.removing) return undefined;
+  /**
+   * --remove-source-files: the source of a file that is in place, unless it grew while it was
+   * read; why it was kept, if it was. Under -u or --ignore-existing, a file the receiver did not
+   * need (`same`) may be one those options left while the destination holds another version:
+   * its source stays (as rsync keeps what those options skip).
+   */
+  private removeFileSource(entry: FileEntry, grew: boolean, same: boolean): string | undefined {
+    if (!this.removing || (same && this.keepsSkipped)) return undefined;
     return grew ? keptBecause(entry.source, 'it grew while it was read') : removeSource(entry);
   }
 

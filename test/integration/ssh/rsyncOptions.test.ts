@@ -311,6 +311,38 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(fs.readdirSync(dest)).toEqual([]);
   });
 
+  // As rsync: what -u and --ignore-existing leave keeps its source (it was removed, the destination
+  // keeping its other version: the source's content was then nowhere).
+  test.each(['push', 'pull', 'local'] as const)('%s: with -u or --ignore-existing, what they leave keeps its source; what is sent loses it', async (direction) => {
+    const tree = path.join(freshDir('remove-skip'), 'tree');
+    const dest = freshDir('remove-skip-dest');
+    const at = (root: string, name: string): string => path.join(root, name);
+    fs.mkdirSync(path.join(dest, 'tree'));
+    fs.mkdirSync(tree);
+    fs.writeFileSync(at(tree, 'older'), 'the source, older\n');
+    fs.utimesSync(at(tree, 'older'), 1_500_000_000, 1_500_000_000);
+    fs.writeFileSync(at(dest, 'tree/older'), 'the destination, newer\n');
+    fs.writeFileSync(at(tree, 'newer'), 'the source, newer\n');
+    fs.writeFileSync(at(dest, 'tree/newer'), 'the destination, older\n');
+    fs.utimesSync(at(dest, 'tree/newer'), 1_500_000_000, 1_500_000_000);
+    fs.writeFileSync(at(tree, 'new'), 'not at the destination\n');
+    await fcpCopy(direction, ['-r', '-u', '--remove-source-files'], tree, dest);
+    expect(fs.readdirSync(tree)).toEqual(['older']);
+    expect(fs.readFileSync(at(dest, 'tree/older'), 'utf8')).toBe('the destination, newer\n');
+    expect(fs.readFileSync(at(dest, 'tree/newer'), 'utf8')).toBe('the source, newer\n');
+    fs.writeFileSync(at(tree, 'fresh'), 'not at the destination either\n');
+    fs.writeFileSync(at(tree, 'new'), 'another version of new\n');
+    fs.symlinkSync('older', at(tree, 'link'));
+    fs.symlinkSync('elsewhere', at(dest, 'tree/link'));
+    await fcpCopy(direction, ['-r', '--ignore-existing', '--remove-source-files'], tree, dest);
+    expect(fs.readdirSync(tree).sort()).toEqual(['link', 'new', 'older']);
+    expect(fs.readFileSync(at(dest, 'tree/fresh'), 'utf8')).toBe('not at the destination either\n');
+    expect(fs.readFileSync(at(dest, 'tree/new'), 'utf8')).toBe('not at the destination\n');
+    expect(fs.readFileSync(at(tree, 'new'), 'utf8')).toBe('another version of new\n');
+    expect(fs.readlinkSync(at(dest, 'tree/link'))).toBe('elsewhere');
+    expect(fs.readFileSync(at(tree, 'older'), 'utf8')).toBe('the source, older\n');
+  });
+
   test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
     const tree = removalTree();
     fs.rmSync(path.join(tree, 'sub', 'fifo'));
