@@ -17,10 +17,10 @@ import { makeOffer } from '../session/params';
 import { firstDials } from '../session/connectionTuner';
 import { forcedTuning } from './connectionGrowth';
 import { SFTP_INITIAL_SESSIONS } from '../sftp/sessionGrowth';
-import { showText } from '../showName';
+import { showName, showText } from '../showName';
 import { partialDirProblem } from '../state/partialFile';
 import { requestScope } from '../session/entryScope';
-import { resolveDestination } from '../transfer/destination';
+import { landsOnItself, resolveDestination } from '../transfer/destination';
 import type { FileEvent } from '../transfer/link';
 import { sourceName, streamSources, WALK_AHEAD, walkNarrowed, WalkStream } from '../transfer/walk';
 import { readAhead } from '../transfer/smallFile';
@@ -430,11 +430,21 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
   // The walk goes on as the transfer announces; --follow and a watch's narrowed round walk first.
   const walk = followed ? WalkStream.listing(followed.walk) : options.narrowTo ? WalkStream.listing(walkNarrowed(sources[0]!.path, options.narrowTo, walkOptions)) : streamSources(paths, walkOptions);
   const follow = followed?.follow;
+  if (dest.kind === 'local' && options.removeSourceFiles) refuseLandingOnItself(paths, dest.path, flags);
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk, follow }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
   // an absolute path (joined as bytes, so that a trailing slash and a name that is not UTF-8 survive).
   const local = dest.path[0] === SLASH ? dest.path : Buffer.concat([Buffer.from(`${process.cwd()}/`), dest.path]);
   return { work: { kind: 'push', destination: local, walk, follow }, flags, remote: undefined };
+}
+
+/** --remove-source-files on this machine: a source that lands on itself would lose its one copy. */
+function refuseLandingOnItself(sources: readonly Buffer[], dest: Buffer, flags: number): void {
+  const itself = sources.find((source) => landsOnItself(source, dest, flags));
+  if (itself === undefined) return;
+  throw new FcpError('FCP_ERR_USAGE', `--remove-source-files: ${showName(itself)} would be copied onto itself at ${showName(dest)}, and then removed`, {
+    hint: 'give a destination other than where the source already is',
+  });
 }
 
 /** How fcpd is started for a copy to or from `remote` (a local fcpd without one); `reuseS`: for fcp --watch, fcpd --serve --reuse. */

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, opendirSync, statSync } from 'node:fs';
 import type { Dir, Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { FcpError } from '../errors';
 import { ModeFlag } from '../protocol/constants';
 import { fsError } from './fsError';
@@ -81,6 +81,28 @@ export function resolveDestination(dest: Buffer, flags: number, dryRun = false):
   const paths = destinationPaths(dest, isDir);
   if (isDir || !(flags & ModeFlag.INTO_DIR)) return paths;
   return intoNewDirectory(dest, paths);
+}
+
+/**
+ * Whether a source on this machine would land on itself under a destination on this machine:
+ * the same file or directory (device and inode, through any symlink), as `fcp f f` or `fcp -r
+ * dir/ dir` place it. Nothing would be copied, and --remove-source-files would remove the one copy.
+ */
+export function landsOnItself(source: Buffer, dest: Buffer, flags: number): boolean {
+  const identity = (path: Buffer): string | undefined => {
+    try {
+      const stat = statSync(path, { bigint: true, throwIfNoEntry: false });
+      return stat && `${stat.dev}:${stat.ino}`;
+    } catch {
+      return undefined;
+    }
+  };
+  const own = identity(source);
+  if (own === undefined) return false;
+  if (flags & ModeFlag.CONTENTS) return identity(dest) === own;
+  const into = statSync(dest, { throwIfNoEntry: false })?.isDirectory() === true;
+  const name = Buffer.from(basename(stripSlashes(source).toString('latin1')), 'latin1');
+  return identity(into ? Buffer.concat([stripSlashes(dest), Buffer.from('/'), name]) : dest) === own;
 }
 
 /** A dry run's destination whose directories --mkpath would make: as it would be placed once they were. */

@@ -2,8 +2,8 @@
  * --remove-source-files, as rsync has it: the sender removes each source file, symlink and other
  * name of a hard-linked file once the receiver has it in place (verified, or found the same by
  * the quick check); never a directory, never an entry that failed, and never one that is no
- * longer what was sent (another type, size or mtime than when it was walked, or a file that grew
- * while it was read).
+ * longer what was sent (another type, size, mtime or inode than when it was walked, or a file that
+ * grew while it was read).
  */
 import * as fs from 'node:fs';
 import { fsError } from './fsError';
@@ -35,5 +35,8 @@ export function keptBecause(source: Buffer, why: string): string {
 
 function isAsWalked(entry: RemovableEntry, stat: fs.BigIntStats): boolean {
   if (stat.mtimeNs !== entry.mtimeNs) return false;
+  // Another inode under the name: a file put in its place, such as the copy itself renamed over it
+  // when the destination is the source (its mtime set to the microsecond may equal the source's).
+  if (entry.kind === 'file' && entry.walked && stat.ino !== entry.walked.ino) return false;
   return entry.kind === 'symlink' ? stat.isSymbolicLink() : stat.isFile() && stat.size === BigInt(entry.size);
 }

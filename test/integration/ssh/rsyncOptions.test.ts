@@ -343,6 +343,20 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(fs.readFileSync(at(tree, 'older'), 'utf8')).toBe('the source, older\n');
   });
 
+  // Each of these removed the only copy: the "copy" found the file already there (FILE_SAME) and the sender removed it.
+  test.each([[[] as string[]], [['--via-fcpd']]])('a source that would land on itself is refused, nothing removed (%j)', async (extra) => {
+    const root = freshDir('remove-self');
+    const src = path.join(root, 'src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'f'), 'the one copy\n');
+    fs.symlinkSync('src', path.join(root, 'alias'));
+    for (const args of [['src/f', 'src/f'], ['src/f', 'src/'], ['-r', 'src/', 'src'], ['src/f', 'alias/f'], ['-r', 'src', '.']]) {
+      const run = await runFcp([...extra, '--remove-source-files', ...args], { env, cwd: root });
+      expect({ args, code: run.code, stderr: run.stderr }).toMatchObject({ args, code: 2, stderr: expect.stringContaining('would be copied onto itself') });
+      expect(fs.readFileSync(path.join(src, 'f'), 'utf8')).toBe('the one copy\n');
+    }
+  });
+
   test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
     const tree = removalTree();
     fs.rmSync(path.join(tree, 'sub', 'fifo'));

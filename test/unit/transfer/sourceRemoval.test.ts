@@ -20,6 +20,8 @@ function walked(): Map<string, Parameters<typeof removeSource>[0]> {
 beforeEach(() => {
   fs.mkdirSync(path.join(dir, 'tree'));
   fs.writeFileSync(path.join(dir, 'tree', 'file'), 'content\n');
+  // A whole second: a file put in its place can have the very same mtime.
+  fs.utimesSync(path.join(dir, 'tree', 'file'), 1_600_000_000, 1_600_000_000);
   fs.linkSync(path.join(dir, 'tree', 'file'), path.join(dir, 'tree', 'other-name'));
   fs.symlinkSync('file', path.join(dir, 'tree', 'link'));
 });
@@ -34,6 +36,15 @@ test.each([
   ['written again (another mtime)', (file: string) => fs.utimesSync(file, 1, 1)],
   ['grown', (file: string) => fs.appendFileSync(file, 'more')],
   ['replaced by a directory', (file: string) => (fs.rmSync(file), fs.mkdirSync(file))],
+  // The copy renamed over its own source (destination = source): same size and mtime, another inode.
+  [
+    'replaced by another file of the same size and mtime',
+    (file: string) => {
+      fs.writeFileSync(`${file}.new`, fs.readFileSync(file));
+      fs.utimesSync(`${file}.new`, 1_600_000_000, 1_600_000_000);
+      fs.renameSync(`${file}.new`, file);
+    },
+  ],
 ])('a file %s since the walk is kept, and the reason is given', (_how, change) => {
   const entries = walked();
   const file = path.join(dir, 'tree', 'file');
