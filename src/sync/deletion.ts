@@ -97,14 +97,29 @@ function readNames(dir: Buffer): Buffer[] {
   return [...others, ...dirs].reverse().map((entry) => entry.name);
 }
 
-/** Removes one planned entry: the name itself, never what a symlink points to. */
-export function removeEntry(deletion: Deletion): void {
+/**
+ * Removes one planned entry: the name itself, never what a symlink points to. With --backup
+ * (`backupSuffix`) a file or symlink is renamed to its backup name instead, as rsync -b deletes,
+ * and a directory that keeps such backups stays: false, it was not removed.
+ */
+export function removeEntry(deletion: Deletion, backupSuffix?: Buffer): boolean {
   try {
-    if (deletion.isDir) fs.rmdirSync(deletion.local);
-    else fs.unlinkSync(deletion.local);
+    if (!deletion.isDir) {
+      if (backupSuffix) fs.renameSync(deletion.local, Buffer.concat([deletion.local, backupSuffix]));
+      else fs.unlinkSync(deletion.local);
+    } else {
+      fs.rmdirSync(deletion.local);
+    }
+    return true;
   } catch (err) {
+    if (backupSuffix && deletion.isDir && (err as NodeJS.ErrnoException).code === 'ENOTEMPTY') return false;
     throw fsError(err, 'delete', deletion.local);
   }
+}
+
+/** --backup with --delete: backups (names ending in the suffix) are not deleted, as rsync adds `P *SUFFIX` then. */
+export function isBackupName(relPath: string, backupSuffix: Buffer): boolean {
+  return relPath.endsWith(backupSuffix.toString('latin1'));
 }
 
 /** --max-delete: the error for a plan of `planned` deletions when only `max` are allowed. */

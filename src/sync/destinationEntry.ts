@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import { PERM_MASK } from '../protocol/constants';
 import type { FileOwner } from '../transfer/fileWriter';
 import { seconds } from '../transfer/fileWriter';
+import { FcpError } from '../errors';
+import { showName } from '../showName';
 import { fsError } from '../transfer/fsError';
 import type { FoundEntry, ListedEntry } from './compare';
 
@@ -53,14 +55,36 @@ export function applyMetadata(local: Buffer, listed: ListedEntry, existing: Insp
 }
 
 /**
- * Removes what is at `local` so that an entry of another type can take its place: a directory
- * with everything in it (symlinks inside are removed as links, never followed), anything else
- * renamed to its backup name with --backup, else unlinked.
+ * Why what is at `local` may not make way for an entry of another type, or undefined when it may
+ * (rsync's rule): anything but a directory may; a directory when it is empty, or, with --delete
+ * (`deletes`) and without --backup (which would lose what is in it), whatever it holds.
  */
-export function removeForReplacement(local: Buffer, existing: FoundEntry, backupSuffix: Buffer | undefined): void {
+export function replacementRefusal(local: Buffer, existing: FoundEntry, backupSuffix: Buffer | undefined, deletes: boolean): FcpError | undefined {
+  if (existing.kind !== 'dir' || (deletes && !backupSuffix)) return undefined;
+  let names: string[];
   try {
-    if (existing.kind === 'dir') fs.rmSync(local, { recursive: true, force: true });
-    else if (backupSuffix) fs.renameSync(local, Buffer.concat([local, backupSuffix]));
+    names = fs.readdirSync(local);
+  } catch (err) {
+    return fsError(err, 'read directory', local);
+  }
+  if (names.length === 0) return undefined;
+  return new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(local)} is a directory that is not empty: an entry of another type does not replace it ${deletes ? 'with --backup' : 'without --delete'}`, {
+    hint: deletes ? 'with --backup, move or remove the directory first' : 'rsync refuses it too; with --delete it goes, with everything in it',
+  });
+}
+
+/**
+ * Removes what is at `local` so that an entry of another type can take its place, once
+ * replacementRefusal allowed it: a directory with everything in it (`deletes`: symlinks inside are
+ * removed as links, never followed) or empty, anything else renamed to its backup name with
+ * --backup, else unlinked.
+ */
+export function removeForReplacement(local: Buffer, existing: FoundEntry, backupSuffix: Buffer | undefined, deletes: boolean): void {
+  try {
+    if (existing.kind === 'dir') {
+      if (deletes && !backupSuffix) fs.rmSync(local, { recursive: true, force: true });
+      else fs.rmdirSync(local);
+    } else if (backupSuffix) fs.renameSync(local, Buffer.concat([local, backupSuffix]));
     else fs.unlinkSync(local);
   } catch (err) {
     throw fsError(err, 'replace', local);

@@ -7,9 +7,9 @@
 import { FcpError } from '../errors';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FileOwner } from '../transfer/fileWriter';
-import { decide, DELETING_ITEM, CompareRules, EntryKind, ListedEntry } from './compare';
-import { applyMetadata, inspect, Inspected, removeForReplacement } from './destinationEntry';
-import { contentsOf, maxDeleteError, removeEntry } from './deletion';
+import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, ListedEntry } from './compare';
+import { applyMetadata, inspect, Inspected, removeForReplacement, replacementRefusal } from './destinationEntry';
+import { contentsOf, isBackupName, maxDeleteError, removeEntry } from './deletion';
 import { DeletionListing } from './deletionListing';
 import { digestOfFile, DIGESTS_AT_ONCE, JobLimiter } from './fileDigest';
 import { relativeName } from './itemize';
@@ -43,6 +43,12 @@ export interface ReceiverSyncOptions {
 /** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
 export type FileOutcome = 'send' | 'same';
 
+/** What --delete leaves: what the filters exclude, and with --backup the backups it made before. */
+function keeping(protect: ReceiverSyncOptions['protect'], backupSuffix: Buffer | undefined): ReceiverSyncOptions['protect'] {
+  if (!backupSuffix) return protect;
+  return (relPath, isDir) => isBackupName(relPath, backupSuffix) || (protect?.(relPath, isDir) ?? false);
+}
+
 export class ReceiverSync {
   /** --delete: what the listing announced, directory by directory; none without --delete, which alone needs it. */
   private readonly deletions: DeletionListing | undefined;
@@ -55,7 +61,7 @@ export class ReceiverSync {
     this.deletions = sync.delete
       ? new DeletionListing({
           relative: (entry) => relativeName(entry, contents).toString('latin1'),
-          protect: sync.deleteExcluded ? undefined : options.protect,
+          protect: sync.deleteExcluded ? undefined : keeping(options.protect, options.backupSuffix),
           partialDir,
         })
       : undefined;
@@ -97,7 +103,7 @@ export class ReceiverSync {
     this.deletions?.scan(entry, local);
     if (this.dryRun) return false;
     // What is in the way is a file or symlink (never a directory: that is the same type).
-    if (decision.action === 'send' && decision.replace) removeForReplacement(local, found!.found, this.options.backupSuffix);
+    if (decision.action === 'send' && decision.replace) removeForReplacement(local, found!.found, this.options.backupSuffix, this.deletes);
     else if (found && owner) applyMetadata(local, listed, found, owner);
     return true;
   }
@@ -108,12 +114,12 @@ export class ReceiverSync {
     const decision = decide(listed, found?.found, this.options.rules);
     if (decision.action === 'skip' || decision.action === 'digest') return false;
     const directoryInTheWay = decision.action === 'send' && decision.replace && found!.found.kind === 'dir';
-    if (directoryInTheWay) this.reportContents(entry, local);
+    if (directoryInTheWay) this.makeWay(entry, local, found!.found);
     if (decision.action !== 'keep') this.report(decision.item, entry, 'symlink', listed.target);
     if (this.dryRun) return false;
     if (decision.action === 'send') {
       // A file or symlink in the way is replaced by the rename into place (with its backup).
-      if (directoryInTheWay) removeForReplacement(local, found!.found, undefined);
+      if (directoryInTheWay) removeForReplacement(local, found!.found, this.options.backupSuffix, this.deletes);
       return true;
     }
     if (decision.action === 'metadata' || owner) applyMetadata(local, listed, found!, owner);
@@ -145,11 +151,11 @@ export class ReceiverSync {
       case 'digest':
         throw new FcpError('FCP_ERR_INTERNAL', 'a digest decision after the digests were compared');
       case 'send':
-        if (decision.replace && found!.found.kind === 'dir') this.reportContents(entry, local);
+        if (decision.replace && found!.found.kind === 'dir') this.makeWay(entry, local, found!.found);
         this.report(decision.item, entry, 'file');
         if (this.dryRun) return 'same';
         // A directory in the way goes first; a file or symlink is replaced by the rename into place (with its backup).
-        if (decision.replace && found!.found.kind === 'dir') removeForReplacement(local, found!.found, undefined);
+        if (decision.replace && found!.found.kind === 'dir') removeForReplacement(local, found!.found, this.options.backupSuffix, this.deletes);
         return 'send';
       case 'metadata':
         this.report(decision.item, entry, 'file');
@@ -172,7 +178,8 @@ export class ReceiverSync {
     const allowed = Math.min(plan.length, sync.maxDelete ?? plan.length);
     for (const deletion of plan.slice(0, allowed)) {
       try {
-        if (!this.dryRun) removeEntry(deletion);
+        // A directory that keeps the backups of what was in it stays, and is not reported deleted.
+        if (!this.dryRun && !removeEntry(deletion, this.options.backupSuffix)) continue;
       } catch (err) {
         failed(deletion.entry, err as FcpError);
         continue;
@@ -180,6 +187,21 @@ export class ReceiverSync {
       this.options.report({ item: DELETING_ITEM, path: deletion.entry, isDir: deletion.isDir });
     }
     if (allowed < plan.length) failed(plan[allowed]!.entry, maxDeleteError(plan.length, allowed));
+  }
+
+  /** --delete is on: a directory in an entry's way goes with what it holds (rsync's rule). */
+  private get deletes(): boolean {
+    return this.options.sync.delete;
+  }
+
+  /**
+   * A directory an entry of another type is to replace: refused (the entry fails) unless it may
+   * go, a dry run's as the run's; else its contents reported deleted, as rsync lists them.
+   */
+  private makeWay(entry: Buffer, local: Buffer, found: FoundEntry): void {
+    const refusal = replacementRefusal(local, found, this.options.backupSuffix, this.deletes);
+    if (refusal) throw refusal;
+    this.reportContents(entry, local);
   }
 
   /** A directory an entry of another type replaces: its contents are reported deleted, as rsync lists them. */

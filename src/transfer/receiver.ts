@@ -408,13 +408,18 @@ export class ReceiveEngine extends TransferRun {
       if (outcome === 'same') this.apply(this.machine.fileSame(fileId), 0);
       else this.fetch(fileId, file.size, file.path);
     };
-    let outcome: FileOutcome | Promise<FileOutcome>;
     try {
       this.checkEntry(file.path);
-      outcome = this.sync!.file(file.path, local, { kind: 'file', size: file.size, mtimeNs: file.mtimeNs, perm: file.perm }, Buffer.from(digest), file.owner);
     } catch {
       // createFile meets the same problem and fails the file with it.
-      outcome = 'send';
+      return settle('send');
+    }
+    let outcome: FileOutcome | Promise<FileOutcome>;
+    try {
+      outcome = this.sync!.file(file.path, local, { kind: 'file', size: file.size, mtimeNs: file.mtimeNs, perm: file.perm }, Buffer.from(digest), file.owner);
+    } catch (err) {
+      // What is there cannot be inspected, or may not make way (a directory that is not empty): no data is asked for.
+      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'compare', local)), 0);
     }
     if (typeof outcome === 'string') return settle(outcome);
     outcome.then(

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { copy, localLauncher } from '../../src';
 import type { CopyOptions, CopySummary } from '../../src/client/copy';
-import { compareTrees, snapshot, snapshotDiff } from './helpers/compare';
+import { compareTrees, regularFiles, snapshot, snapshotDiff } from './helpers/compare';
 import { describeRun, errorCodes, killAll, runFcp } from './helpers/run';
 import { testBothLocalPaths } from './helpers/localPaths';
 import { useTempDirs } from './helpers/tmp';
@@ -202,6 +202,58 @@ describe('--delete stays inside the destination', () => {
     expect({ code: result.code, what: describeRun(result) }).toEqual({ code: 8, what: describeRun(result) });
     expect(errorCodes(result.stderr)).toContain('FCP_ERR_MAX_DELETE');
     expect(fs.readdirSync(path.join(work, 'dst')).length).toBe(2);
+  });
+});
+
+describe("what a sync removes at the destination, rsync's way", () => {
+  /** dst/x: a directory holding a file, where src has a file x; dst/e: an empty directory where src has a file e. */
+  function inTheWay(work: string): { src: string; dst: string } {
+    const src = path.join(work, 'src');
+    const dst = path.join(work, 'dst');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'x'), 'a file\n');
+    fs.writeFileSync(path.join(src, 'e'), 'another\n');
+    fs.mkdirSync(path.join(dst, 'x'), { recursive: true });
+    fs.writeFileSync(path.join(dst, 'x', 'precious'), 'kept\n');
+    fs.mkdirSync(path.join(dst, 'e'));
+    return { src, dst };
+  }
+
+  // It was removed with everything in it as soon as any sync option was given (--checksum, -u, even --itemize-changes).
+  test.each(WAYS)('a directory that is not empty does not make way for a file without --delete, nor with --backup; an empty one does (%s)', async (way) => {
+    for (const extra of [{ delete: false, checksum: true }, { delete: false, itemizeChanges: true }, { delete: true, backup: true }, { delete: false, dryRun: true }]) {
+      const { src, dst } = inTheWay(temp.make('fcp-sync-way'));
+      const summary = await sync(way, src, dst, extra);
+      expect({ extra, failed: summary.errors.map((e) => [e.code, e.message.replace(/.*\//, '')]) }).toEqual({
+        extra,
+        failed: [['FCP_ERR_IS_DIRECTORY', `x is a directory that is not empty: an entry of another type does not replace it ${extra.delete ? 'with --backup' : 'without --delete'}`]],
+      });
+      expect(fs.readFileSync(path.join(dst, 'x', 'precious'), 'utf8')).toBe('kept\n');
+      if (!extra.dryRun) expect(fs.readFileSync(path.join(dst, 'e'), 'utf8')).toBe('another\n');
+    }
+    const { src, dst } = inTheWay(temp.make('fcp-sync-way'));
+    const summary = await sync(way, src, dst);
+    expect(summary.errors).toEqual([]);
+    expect(fs.readFileSync(path.join(dst, 'x'), 'utf8')).toBe('a file\n');
+  });
+
+  test.each(WAYS)('--delete --backup renames what it deletes to its backup name, keeps the directories that hold backups, and deletes no backup later (%s)', async (way) => {
+    const work = temp.make('fcp-sync-backup');
+    const src = path.join(work, 'src');
+    const dst = path.join(work, 'dst');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'a'), 'a\n');
+    fs.mkdirSync(path.join(dst, 'old', 'deeper'), { recursive: true });
+    fs.mkdirSync(path.join(dst, 'empty'));
+    fs.writeFileSync(path.join(dst, 'gone'), 'gone\n');
+    fs.writeFileSync(path.join(dst, 'old', 'in'), 'in\n');
+    fs.writeFileSync(path.join(dst, 'old', 'deeper', 'z'), 'z\n');
+    for (let run = 0; run < 2; run++) {
+      const summary = await sync(way, src, dst, { backup: true, itemizeChanges: true });
+      expect(summary.errors).toEqual([]);
+      expect(regularFiles(dst)).toEqual({ a: 'a\n', 'gone~': 'gone\n', 'old/in~': 'in\n', 'old/deeper/z~': 'z\n' });
+      expect(fs.existsSync(path.join(dst, 'empty'))).toBe(false);
+    }
   });
 });
 
