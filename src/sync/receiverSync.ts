@@ -38,6 +38,11 @@ export interface ReceiverSyncOptions {
   report(item: ItemReport): void;
   /** Filters' keep-hook for --delete: excluded entries are kept unless --delete-excluded. */
   protect?: (relPath: string, isDir: boolean) => boolean;
+  /**
+   * --max-depth: whether the listing names what the directory at this entry path holds. One past
+   * the depth is sent without its contents, and --delete leaves what it holds alone.
+   */
+  listsContents?: (entry: Buffer) => boolean;
 }
 
 /** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
@@ -100,7 +105,7 @@ export class ReceiverSync {
     const decision = decide(listed, found?.found, this.options.rules);
     if (decision.action === 'skip' || decision.action === 'digest') return false;
     if (decision.action !== 'keep') this.report(decision.item, entry, 'dir');
-    this.deletions?.scan(entry, local);
+    if (this.options.listsContents?.(entry) !== false) this.deletions?.scan(entry, local);
     if (this.dryRun) return false;
     // What is in the way is a file or symlink (never a directory: that is the same type).
     if (decision.action === 'send' && decision.replace) removeForReplacement(local, found!.found, this.options.backupSuffix, this.deletes);

@@ -208,6 +208,8 @@ export class ReceiveEngine extends TransferRun {
       chunkSize: link.params.chunkSize,
       partialDir,
       protect: mode.filter?.active ? (relPath, isDir) => mode.filter!.excludes(relPath, isDir) : undefined,
+      // An entry path's depth below its source is its count of slashes (its first component is the source).
+      listsContents: mode.filter?.maxDepth === undefined ? undefined : (entry) => mode.filter!.descends(slashesIn(entry)),
       report: (item) => {
         this.events.item?.(item);
         if (mode.reportItems) this.link.control.conn.send({ type: PacketType.ITEM, item: Buffer.from(item.item, 'latin1'), isDir: item.isDir ? 1 : 0, path: item.path });
@@ -709,4 +711,10 @@ export class ReceiveEngine extends TransferRun {
     if (!this.events.file) return;
     this.events.file(error ? fileEvent(path, this.inlineSize, error, undefined) : singleChunkFileEvent(path, this.inlineSize, this.link.params.chunkSize, this.inlineHash));
   }
+}
+
+function slashesIn(path: Buffer): number {
+  let count = 0;
+  for (let at = path.indexOf(SLASH); at >= 0; at = path.indexOf(SLASH, at + 1)) count++;
+  return count;
 }

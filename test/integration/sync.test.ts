@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { copy, localLauncher } from '../../src';
+import { PathFilter } from '../../src/sync/filter';
 import type { CopyOptions, CopySummary } from '../../src/client/copy';
 import { compareTrees, regularFiles, snapshot, snapshotDiff } from './helpers/compare';
 import { describeRun, errorCodes, killAll, runFcp } from './helpers/run';
@@ -235,6 +236,23 @@ describe("what a sync removes at the destination, rsync's way", () => {
     const summary = await sync(way, src, dst);
     expect(summary.errors).toEqual([]);
     expect(fs.readFileSync(path.join(dst, 'x'), 'utf8')).toBe('a file\n');
+  });
+
+  // It deleted everything below the depth: the directories there come without their contents.
+  test.each(WAYS)('--delete --max-depth 1 deletes only where the listing went: below the depth nothing (%s)', async (way) => {
+    const work = temp.make('fcp-sync-depth');
+    const src = path.join(work, 'src');
+    const dst = path.join(work, 'dst');
+    fs.mkdirSync(path.join(src, 'sub', 'deep'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'a'), 'a\n');
+    fs.writeFileSync(path.join(src, 'sub', 's'), 's\n');
+    fs.writeFileSync(path.join(src, 'sub', 'deep', 'd'), 'd\n');
+    await sync(way, src, dst);
+    fs.writeFileSync(path.join(dst, 'extra'), 'extra\n');
+    fs.writeFileSync(path.join(dst, 'sub', 'only-here'), 'only here\n');
+    const summary = await sync(way, src, dst, { filter: new PathFilter([], 1) });
+    expect({ errors: summary.errors, deleted: summary.filesDeleted }).toEqual({ errors: [], deleted: 1 });
+    expect(regularFiles(dst)).toEqual({ a: 'a\n', 'sub/s': 's\n', 'sub/deep/d': 'd\n', 'sub/only-here': 'only here\n' });
   });
 
   test.each(WAYS)('--delete --backup renames what it deletes to its backup name, keeps the directories that hold backups, and deletes no backup later (%s)', async (way) => {
