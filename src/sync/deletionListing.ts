@@ -32,8 +32,15 @@ export class DeletionListing {
   /** An entry of a directory already closed: the listing broke pre-order and no plan can be trusted. */
   private misplaced: Buffer | undefined;
 
-  /** `scope` without its directories and listing, which this gives per directory. */
-  constructor(private readonly scope: Omit<DeletionScope, 'directories' | 'listed'>) {}
+  /**
+   * `scope` without its directories and listing, which this gives per directory. `leavesEmpty`:
+   * a directory announced with nothing in it is not gone through (-x: a mount point the sender
+   * did not enter is announced so, and its contents at the destination are not extraneous).
+   */
+  constructor(
+    private readonly scope: Omit<DeletionScope, 'directories' | 'listed'>,
+    private readonly leavesEmpty = false,
+  ) {}
 
   /** Names held for directories still open: what the listing costs (a test seam). */
   get heldNames(): number {
@@ -89,7 +96,7 @@ export class DeletionListing {
   private close(dir: OpenDirectory): void {
     this.closed.add(dir.key);
     const scanned = dir.scanned;
-    if (!scanned || this.failure !== undefined || this.misplaced) return;
+    if (!scanned || this.failure !== undefined || this.misplaced || (this.leavesEmpty && dir.names.size === 0)) return;
     try {
       this.plans[scanned.order] = planDeletions({ ...this.scope, directories: [scanned], listed: (entry) => dir.names.has(entry.toString('latin1')) });
     } catch (err) {

@@ -43,6 +43,12 @@ export interface ReceiverSyncOptions {
    * the depth is sent without its contents, and --delete leaves what it holds alone.
    */
   listsContents?: (entry: Buffer) => boolean;
+  /**
+   * MODE's ONE_FILE_SYSTEM (-x): a mount point the sender did not enter is announced as an empty
+   * directory, which the receiver cannot tell from one that is empty: --delete leaves what any
+   * directory announced empty holds (safe: extraneous entries below an empty source directory stay).
+   */
+  leavesEmpty?: boolean;
 }
 
 /** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
@@ -68,7 +74,7 @@ export class ReceiverSync {
           relative: (entry) => relativeName(entry, contents).toString('latin1'),
           protect: sync.deleteExcluded ? undefined : keeping(options.protect, options.backupSuffix),
           partialDir,
-        })
+        }, options.leavesEmpty)
       : undefined;
   }
 

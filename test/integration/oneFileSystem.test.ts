@@ -95,3 +95,23 @@ test("a watch round's narrowed walk does not enter the other file system either"
   expect(walked(true)).toEqual(['src', 'src/plain', 'src/plain/below.txt']);
   expect(walked(false)).toEqual(['src', 'src/mnt', 'src/mnt/deep', 'src/mnt/deep/deeper.txt', 'src/mnt/inner.txt', 'src/plain', 'src/plain/below.txt']);
 });
+
+// The mount point comes as an empty directory: --delete took that for its contents and deleted
+// the destination's copy of the mounted tree.
+describe.each([
+  ['a copy in this process', false],
+  ['a pull from fcpd', true],
+])('-x --delete, %s: what the destination holds below a mount point stays', (_how, pull) => {
+  test('the mounted tree copied before stays; an extra file beside it goes', async () => {
+    const work = treeWithMount();
+    const source = path.join(work, 'src');
+    const dst = path.join(work, 'dst');
+    const run = (options: { oneFileSystem: boolean; delete?: boolean }) =>
+      copy({ sources: [pull ? `localhost:${source}/` : `${source}/`], destination: dst, recursive: true, ...options, ...(pull ? { launcher: localLauncher() } : {}) });
+    await run({ oneFileSystem: false });
+    fs.writeFileSync(path.join(dst, 'extra'), 'extra\n');
+    const summary = await run({ oneFileSystem: true, delete: true });
+    expect({ errors: summary.errors, deleted: summary.filesDeleted }).toEqual({ errors: [], deleted: 1 });
+    expect(listing(dst)).toEqual(WHOLE);
+  });
+});
