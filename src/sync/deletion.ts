@@ -23,6 +23,8 @@ export interface DeletionScope {
   protect?: (relPath: string, isDir: boolean) => boolean;
   /** --partial-dir's first component: where partial files of this and later runs wait. */
   partialDir?: Buffer;
+  /** -x: a directory on another file system than the one scanned is not gone into, so it stays, as rsync -x deletes. */
+  oneFileSystem?: boolean;
 }
 
 export interface Deletion {
@@ -33,6 +35,10 @@ export interface Deletion {
 
 function isDirectory(local: Buffer): boolean {
   return fs.lstatSync(local, { throwIfNoEntry: false })?.isDirectory() === true;
+}
+
+function deviceOf(local: Buffer): number | undefined {
+  return fs.lstatSync(local, { throwIfNoEntry: false })?.dev;
 }
 
 function ownName(name: Buffer, partialDir: Buffer | undefined): boolean {
@@ -49,23 +55,28 @@ export function planDeletions(scope: DeletionScope): Deletion[] {
   const partialName = slash < 0 ? scope.partialDir : scope.partialDir!.subarray(0, slash);
   for (const dir of scope.directories) {
     if (!isDirectory(dir.local)) continue;
+    const device = scope.oneFileSystem ? deviceOf(dir.local) : undefined;
     for (const name of readNames(dir.local)) {
       if (ownName(name, partialName)) continue;
       const entry = Buffer.concat([dir.entry, SLASH, name]);
-      if (!scope.listed(entry)) collect(scope, Buffer.concat([dir.local, SLASH, name]), entry, plan);
+      if (!scope.listed(entry)) collect(scope, Buffer.concat([dir.local, SLASH, name]), entry, plan, device);
     }
   }
   return plan;
 }
 
-/** Adds `local` and what it holds to the plan; false when something in it is protected (so it stays). */
-function collect(scope: DeletionScope, local: Buffer, entry: Buffer, plan: Deletion[]): boolean {
+/**
+ * Adds `local` and what it holds to the plan; false when something in it is protected, or it is a
+ * directory on another device than `device` (-x), so that it stays.
+ */
+function collect(scope: DeletionScope, local: Buffer, entry: Buffer, plan: Deletion[], device?: number): boolean {
   const isDir = isDirectory(local);
   if (scope.protect?.(scope.relative(entry), isDir)) return false;
+  if (isDir && device !== undefined && deviceOf(local) !== device) return false;
   let whole = true;
   if (isDir) {
     for (const name of readNames(local)) {
-      whole = collect(scope, Buffer.concat([local, SLASH, name]), Buffer.concat([entry, SLASH, name]), plan) && whole;
+      whole = collect(scope, Buffer.concat([local, SLASH, name]), Buffer.concat([entry, SLASH, name]), plan, device) && whole;
     }
   }
   if (whole) plan.push({ local, entry, isDir });

@@ -44,11 +44,12 @@ export interface ReceiverSyncOptions {
    */
   listsContents?: (entry: Buffer) => boolean;
   /**
-   * MODE's ONE_FILE_SYSTEM (-x): a mount point the sender did not enter is announced as an empty
-   * directory, which the receiver cannot tell from one that is empty: --delete leaves what any
-   * directory announced empty holds (safe: extraneous entries below an empty source directory stay).
+   * MODE's ONE_FILE_SYSTEM (-x), for --delete: a mount point the sender did not enter is announced
+   * as an empty directory, which the receiver cannot tell from one that is empty, so what any
+   * directory announced empty holds stays (safe: extraneous entries below an empty source
+   * directory stay too); and no extraneous directory on another file system is gone into.
    */
-  leavesEmpty?: boolean;
+  oneFileSystem?: boolean;
 }
 
 /** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
@@ -74,7 +75,8 @@ export class ReceiverSync {
           relative: (entry) => relativeName(entry, contents).toString('latin1'),
           protect: sync.deleteExcluded ? undefined : keeping(options.protect, options.backupSuffix),
           partialDir,
-        }, options.leavesEmpty)
+          oneFileSystem: options.oneFileSystem,
+        }, options.oneFileSystem)
       : undefined;
   }
 

@@ -210,7 +210,7 @@ export class ReceiveEngine extends TransferRun {
       protect: mode.filter?.active ? (relPath, isDir) => mode.filter!.excludes(relPath, isDir) : undefined,
       // An entry path's depth below its source is its count of slashes (its first component is the source).
       listsContents: mode.filter?.maxDepth === undefined ? undefined : (entry) => mode.filter!.descends(slashesIn(entry)),
-      leavesEmpty: (mode.flags & ModeFlag.ONE_FILE_SYSTEM) !== 0,
+      oneFileSystem: (mode.flags & ModeFlag.ONE_FILE_SYSTEM) !== 0,
       report: (item) => {
         this.events.item?.(item);
         if (mode.reportItems) this.link.control.conn.send({ type: PacketType.ITEM, item: Buffer.from(item.item, 'latin1'), isDir: item.isDir ? 1 : 0, path: item.path });

@@ -115,3 +115,21 @@ describe.each([
     expect(listing(dst)).toEqual(WHOLE);
   });
 });
+
+test('-x --delete does not go into another file system at the destination either: a mounted directory the source lacks stays, with what it holds', async () => {
+  const work = temp.make('fcp-one-fs-dest');
+  const src = path.join(work, 'src');
+  const dst = path.join(work, 'dst');
+  fs.mkdirSync(src);
+  makeFile(src, 'a', 10);
+  const mnt = path.join(dst, 'mounted');
+  fs.mkdirSync(mnt, { recursive: true });
+  const problem = mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+  if (problem) throw new Error(`cannot mount a tmpfs (run the tests as root): ${problem}`);
+  temp.mounted(mnt);
+  makeFile(mnt, 'precious', 20);
+  fs.writeFileSync(path.join(dst, 'extra'), 'extra\n');
+  const summary = await copy({ sources: [`${src}/`], destination: dst, recursive: true, delete: true, oneFileSystem: true });
+  expect({ errors: summary.errors, deleted: summary.filesDeleted }).toEqual({ errors: [], deleted: 1 });
+  expect(listing(dst)).toEqual(['a', 'mounted', 'mounted/precious']);
+});
