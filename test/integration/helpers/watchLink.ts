@@ -9,10 +9,22 @@ import { localLauncher } from '../../../src';
 import type { Launcher, LaunchedServer } from '../../../src/launch/launcher';
 import { dial } from './run';
 
-/** Polls `check` until it holds; fails with `what` after `ms`. */
+/**
+ * Polls `check` until it holds; fails with `what` after `ms`. A check that reads a tree while a
+ * sync is changing it can meet a name removed between its listing and its read (ENOENT, ENOTDIR):
+ * that is "not yet", not a failure.
+ */
 export async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  const holds = (): boolean => {
+    try {
+      return check();
+    } catch (err) {
+      if (['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return false;
+      throw err;
+    }
+  };
+  while (!holds()) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
