@@ -425,12 +425,12 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     listed: listed && listedTree(listed),
   };
   const paths = sources.map((s) => s.path);
+  if (dest.kind === 'local' && options.removeSourceFiles) refuseLandingOnItself(paths, dest.path, flags);
   // --follow waits for a source that does not exist yet instead of failing on it.
   const followed = options.follow ? followedSources(paths, walkOptions) : undefined;
   // The walk goes on as the transfer announces; --follow and a watch's narrowed round walk first.
   const walk = followed ? WalkStream.listing(followed.walk) : options.narrowTo ? WalkStream.listing(walkNarrowed(sources[0]!.path, options.narrowTo, walkOptions)) : streamSources(paths, walkOptions);
   const follow = followed?.follow;
-  if (dest.kind === 'local' && options.removeSourceFiles) refuseLandingOnItself(paths, dest.path, flags);
   if (dest.kind === 'remote') return { work: { kind: 'push', destination: orHome(dest.path), walk, follow }, flags, remote: dest };
   // A local copy: the local fcpd resolves the destination the same way a remote one would, from
   // an absolute path (joined as bytes, so that a trailing slash and a name that is not UTF-8 survive).

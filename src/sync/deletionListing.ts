@@ -33,14 +33,11 @@ export class DeletionListing {
   private misplaced: Buffer | undefined;
 
   /**
-   * `scope` without its directories and listing, which this gives per directory. `leavesEmpty`:
-   * a directory announced with nothing in it is not gone through (-x: a mount point the sender
-   * did not enter is announced so, and its contents at the destination are not extraneous).
+   * `scope` without its directories and listing, which this gives per directory. With its
+   * oneFileSystem (-x) a directory announced with nothing in it is not gone through: a mount point
+   * the sender did not enter is announced so, and its contents at the destination are not extraneous.
    */
-  constructor(
-    private readonly scope: Omit<DeletionScope, 'directories' | 'listed'>,
-    private readonly leavesEmpty = false,
-  ) {}
+  constructor(private readonly scope: Omit<DeletionScope, 'directories' | 'listed'>) {}
 
   /** Names held for directories still open: what the listing costs (a test seam). */
   get heldNames(): number {
@@ -96,7 +93,7 @@ export class DeletionListing {
   private close(dir: OpenDirectory): void {
     this.closed.add(dir.key);
     const scanned = dir.scanned;
-    if (!scanned || this.failure !== undefined || this.misplaced || (this.leavesEmpty && dir.names.size === 0)) return;
+    if (!scanned || this.failure !== undefined || this.misplaced || (this.scope.oneFileSystem && dir.names.size === 0)) return;
     try {
       this.plans[scanned.order] = planDeletions({ ...this.scope, directories: [scanned], listed: (entry) => dir.names.has(entry.toString('latin1')) });
     } catch (err) {

@@ -76,7 +76,7 @@ export class ReceiverSync {
           protect: sync.deleteExcluded ? undefined : keeping(options.protect, options.backupSuffix),
           partialDir,
           oneFileSystem: options.oneFileSystem,
-        }, options.oneFileSystem)
+        })
       : undefined;
   }
 

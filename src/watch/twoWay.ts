@@ -45,12 +45,12 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
   const base: CopyOptions = { ...options.copy, itemizeChanges: true };
   const log = base.log ?? (() => undefined);
   const { here, there, thereSpec } = twoWaySides(base);
+  const thereRoot = there.kind === 'local' ? withoutSlashes(there.path) : undefined;
   // Both local roots are checked before either record is opened; a remote one by its fcpd.
   checkSideRoot(here);
-  if (there.kind === 'local') checkSideRoot(withoutSlashes(there.path));
+  if (thereRoot) checkSideRoot(thereRoot);
   const timeoutMs = base.timeout === undefined ? undefined : base.timeout * 1000;
   const fcpd = there.kind === 'remote' ? new SharedFcpd(base.launcher ?? launcherFor(there, true, base, log, timeoutMs, fcpdIdleSeconds(options.intervalS)), log) : undefined;
-  const thereRoot = there.kind === 'local' ? withoutSlashes(there.path) : undefined;
   const filter = sideFilter(base.filter);
   const moves = new Moves(here, thereSpec, thereRoot, base, fcpd);
   const wake = new Wakeup();
