@@ -214,7 +214,7 @@ export function program(): Command {
     .option('--no-whole-file', 'send a changed file the destination holds an older version of as a delta: only the blocks that differ (default when a host is involved)')
     .option('-b, --backup', 'rename each destination file (or symlink) the copy replaces to its name + suffix first (rsync --backup)')
     .option('--suffix <suffix>', 'the suffix of --backup (default ~; no /)')
-    .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read; never directories (rsync)')
+    .option('--remove-source-files', 'remove each source file, symlink and hard link once it is in place at the destination, unless it changed since it was read or is the destination itself; never directories (rsync)')
     .option('--numeric-ids', 'keep owners and groups by number, not by name (owners are kept when the receiving side runs as root, as rsync -a)')
     .option('-I, --ignore-times', 'send every file, even one the destination already has with the same size and mtime')
     .option('--checksum', 'sync: a file of the same size is left when its whole-file digest matches (both sides read and digest; no data sent for it)')

@@ -84,8 +84,8 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   // fcpd then sends small files inline right behind SESSION, a round trip before a DEST_STATE would
   // reach it. One that removes its sources asks to hear when fcpd is done removing (SOURCES_REMOVED).
   const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
-  const pull = work.kind === 'pull' ? { intoEmpty: !holdsEntries(work.destination.root), removesSources: removeSources } : undefined;
-  const offer = transferOffer(options.offer, pull);
+  const pull = work.kind === 'pull';
+  const offer = transferOffer(options.offer, { pull, intoEmpty: pull && !holdsEntries(work.destination.root), removesSources: removeSources });
   const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];

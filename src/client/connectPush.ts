@@ -134,6 +134,7 @@ export async function runConnectPush(order: ConnectOrder, emit: (event: RelayEve
       oneFileSystem: (order.flags & ModeFlag.ONE_FILE_SYSTEM) !== 0,
       hardLinks: order.hardLinks,
       filter: order.filter,
+      keepsInodes: (order.flags & ModeFlag.REMOVE_SOURCE) !== 0,
     });
     const encrypt = order.cipher !== Cipher.NONE;
     const offer = makeOffer({

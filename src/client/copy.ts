@@ -423,6 +423,7 @@ function plan(options: CopyOptions): Plan | BetweenPlan {
     oneFileSystem: options.oneFileSystem ?? false,
     filter: options.filter,
     listed: listed && listedTree(listed),
+    keepsInodes: options.removeSourceFiles ?? false,
   };
   const paths = sources.map((s) => s.path);
   if (dest.kind === 'local' && options.removeSourceFiles) refuseLandingOnItself(paths, dest.path, flags);

@@ -58,6 +58,7 @@ export const PacketType = {
   TWO_WAY_NODE: 0x38,
   TWO_WAY_NODE_OP: 0x39,
   TWO_WAY_SCOPE: 0x3a,
+  FILE_SAME_INODE: 0x3b,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -215,9 +216,15 @@ export const MoreFeature = {
    * it, so that fcp does not exit while fcpd still removes (PROTOCOL.md §7.1).
    */
   SOURCES_REMOVED: 0x40,
+  /**
+   * With MODE's REMOVE_SOURCE, offered by a client that removes its sources: the receiver answers
+   * FILE_SAME_INODE in place of FILE_SAME, naming the destination's inode, so that a sender on the
+   * same host keeps a source that is its own destination (PROTOCOL.md §7.5).
+   */
+  SAME_INODE: 0x80,
 } as const;
 export const SUPPORTED_MORE_FEATURES =
-  MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT | MoreFeature.SOURCES_REMOVED;
+  MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT | MoreFeature.SOURCES_REMOVED | MoreFeature.SAME_INODE;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -300,6 +307,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_DONE,
   PacketType.FILE_OK,
   PacketType.FILE_SAME,
+  PacketType.FILE_SAME_INODE,
   PacketType.CHUNKS_HELD,
   PacketType.CHUNK_KEPT,
   PacketType.PARTIAL_STALE,

@@ -75,6 +75,12 @@ export interface FileErrorMessage { type: P['FILE_ERROR']; fileId: number; code:
  */
 export interface FileSameMessage { type: P['FILE_SAME']; fileId: number }
 /**
+ * R→S, control, in place of FILE_SAME (more feature SAME_INODE, with MODE's REMOVE_SOURCE): the
+ * same answer, with the destination file's inode tag (PROTOCOL.md §7.5), by which a sender on the
+ * same host tells a destination that is its source itself.
+ */
+export interface FileSameInodeMessage { type: P['FILE_SAME_INODE']; fileId: number; inodeTag: bigint }
+/**
  * R→S, control, before FILE_READY (feature RESUME): the receiver holds chunks first_index,
  * first_index + 1, ... of a partly received file, with these xxh64 hashes (u64 each, big-endian).
  */
@@ -228,6 +234,7 @@ export type Message =
   | FileErrorMessage
   | KeepaliveMessage
   | FileSameMessage
+  | FileSameInodeMessage
   | ChunksHeldMessage
   | ChunkKeptMessage
   | PartialStaleMessage

@@ -156,7 +156,7 @@ function prepare(request: RequestAction, params: ParamsMessage, access?: AccessP
   };
   const { filter, filesFrom } = request;
   // --files-from: MODE's RECURSIVE admits the directories above listed paths; FILES_FROM says whether listed ones come whole.
-  const walkOptions = { recursive: filesFrom ? filesFrom.recursive : recursive, followSymlinks, oneFileSystem, hardLinks, refuse: paths?.walkRefusal, filter, listed: filesFrom && listedTree(filesFrom.paths) };
+  const walkOptions = { recursive: filesFrom ? filesFrom.recursive : recursive, followSymlinks, oneFileSystem, hardLinks, refuse: paths?.walkRefusal, filter, listed: filesFrom && listedTree(filesFrom.paths), keepsInodes: removeSources };
   // --follow (with the feature): a source that does not exist yet is waited for, and checked when it appears.
   if ((request.flags & ModeFlag.FOLLOW) !== 0 && (params.features & Feature.FOLLOW) !== 0) {
     const { walk, follow } = followedSources(sources, walkOptions, check);

@@ -247,8 +247,17 @@ export function sourcesRemovedAgreed(params: ParamsMessage): boolean {
   return ((params.moreFeatures ?? 0) & MoreFeature.SOURCES_REMOVED) !== 0;
 }
 
-/** What a pull's offer says of it: its destination holds nothing; its sources are removed (--remove-source-files). */
-export interface PullOffer {
+/**
+ * More feature SAME_INODE (PROTOCOL.md §7.5): in a session with MODE's REMOVE_SOURCE, the receiver
+ * answers FILE_SAME_INODE in place of FILE_SAME.
+ */
+export function sameInodeAgreed(params: ParamsMessage): boolean {
+  return ((params.moreFeatures ?? 0) & MoreFeature.SAME_INODE) !== 0;
+}
+
+/** What a transfer's offer says of it: a pull's destination holds nothing; its sources are removed (--remove-source-files). */
+export interface TransferFacts {
+  pull: boolean;
   intoEmpty: boolean;
   removesSources: boolean;
 }
@@ -256,13 +265,13 @@ export interface PullOffer {
 /**
  * A transfer's offer: with more feature FILE_WANT where it offers INLINE; where it offers
  * DEST_STATE, with DIR_STATE, and with DEST_EMPTY when it is a pull into a destination that holds
- * nothing; with SOURCES_REMOVED when it is a pull that removes its sources (the pushing client
- * removes its own, and ends only after).
+ * nothing; when it removes its sources, with SAME_INODE, and with SOURCES_REMOVED for a pull (the
+ * pushing client removes its own, and ends only after).
  */
-export function transferOffer(offer: ParamsMessage, pull?: PullOffer): ParamsMessage {
+export function transferOffer(offer: ParamsMessage, facts?: TransferFacts): ParamsMessage {
   const inline = (offer.features & Feature.INLINE) !== 0 ? MoreFeature.FILE_WANT : 0;
-  const landing = (offer.features & Feature.DEST_STATE) === 0 ? 0 : MoreFeature.DIR_STATE | (pull?.intoEmpty ? MoreFeature.DEST_EMPTY : 0);
-  const removal = pull?.removesSources ? MoreFeature.SOURCES_REMOVED : 0;
+  const landing = (offer.features & Feature.DEST_STATE) === 0 ? 0 : MoreFeature.DIR_STATE | (facts?.pull && facts.intoEmpty ? MoreFeature.DEST_EMPTY : 0);
+  const removal = !facts?.removesSources ? 0 : MoreFeature.SAME_INODE | (facts.pull ? MoreFeature.SOURCES_REMOVED : 0);
   const more = inline | landing | removal;
   return more === 0 ? offer : { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | more) >>> 0 };
 }

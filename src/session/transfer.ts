@@ -32,7 +32,6 @@ import type {
   FileInlineMessage,
   FileOkMessage,
   FileReadyMessage,
-  FileSameMessage,
   FileWantMessage,
   FileWholeMessage,
   HardlinkMessage,
@@ -193,8 +192,11 @@ export interface ChunksAckedAction { type: 'chunksAcked'; connIndex: number; chu
  * send the others again, answer with the same DATA_LOST, and give up the index.
  */
 export interface DataLostAction { type: 'dataLost'; connIndex: number; chunks: number }
-/** Progress: the file is verified and in place; same: the destination held it already (FILE_SAME), nothing was sent. */
-export interface FileOkAction { type: 'fileOk'; fileId: number; same?: true }
+/**
+ * Progress: the file is verified and in place; same: the destination held it already (FILE_SAME),
+ * nothing was sent; inodeTag: the destination file's (FILE_SAME_INODE), which a sender compares with its source's.
+ */
+export interface FileOkAction { type: 'fileOk'; fileId: number; same?: true; inodeTag?: bigint }
 /** Progress: the file failed (this side's error, or the peer's FILE_ERROR). */
 export interface FileFailedAction { type: 'fileFailed'; fileId: number; error: FcpError }
 /**
@@ -578,13 +580,16 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   readonly fileWant: boolean;
   /** More feature SOURCES_REMOVED with REMOVE_SOURCE: after this side's DONE the sender's second DONE ends the session. */
   private readonly awaitRemovals: boolean;
+  /** More feature SAME_INODE with REMOVE_SOURCE: FILE_SAME_INODE, with the destination's inode tag, in place of FILE_SAME. */
+  readonly sameInode: boolean;
 
   /**
    * hardLinks, owners, reconnect, resume, delta, sigCache, deltaEarly, follow, sparse, stream,
    * fileWant: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE,
    * DELTA_EARLY, FOLLOW, SPARSE, STREAM, FILE_WANT. awaitRemovals: SOURCES_REMOVED with REMOVE_SOURCE.
+   * sameInode: SAME_INODE with REMOVE_SOURCE.
    */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean; fileWant?: boolean; awaitRemovals?: boolean }) {
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean; fileWant?: boolean; awaitRemovals?: boolean; sameInode?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -600,6 +605,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.stream = opts.stream ?? false;
     this.fileWant = opts.fileWant ?? false;
     this.awaitRemovals = opts.awaitRemovals ?? false;
+    this.sameInode = opts.sameInode ?? false;
   }
 
   /**
@@ -789,15 +795,17 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
    * Instead of creating it: the destination already holds `fileId` (the quick check, PROTOCOL.md
    * §7.5). The file is OK at once, with FILE_SAME instead of FILE_READY, and no data will come.
    */
-  fileSame(fileId: number): readonly ReceiverAction[] {
+  fileSame(fileId: number, inodeTag?: bigint): readonly ReceiverAction[] {
     if (this.state === 'FAILED' || this.failedFiles.has(fileId)) return NO_ACTIONS;
     const file = this.files.get(fileId);
     if (file?.state !== 'ANNOUNCED') throw internalError(`fileSame(file_id ${fileId}) for a file that is not being created`);
+    if ((inodeTag !== undefined) !== this.sameInode) throw internalError(`fileSame(file_id ${fileId}) ${this.sameInode ? 'without' : 'with'} an inode tag`);
     this.files.delete(fileId);
     this.sameFiles.add(fileId);
     this.bytesResumed += file.size;
     this.filesSame++;
-    return this.settleOk(fileId, file.size, PacketType.FILE_SAME);
+    const answer: Message = inodeTag === undefined ? { type: PacketType.FILE_SAME, fileId } : { type: PacketType.FILE_SAME_INODE, fileId, inodeTag };
+    return this.settleOk(fileId, file.size, answer);
   }
 
   /** The owner could not create, write or commit `fileId`. */
@@ -1304,13 +1312,13 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     return this.finishIfSettled(actions);
   }
 
-  /** answer: FILE_OK, or FILE_SAME for a file the destination already held. */
-  private settleOk(fileId: number, size: number, answer: typeof PacketType.FILE_OK | typeof PacketType.FILE_SAME = PacketType.FILE_OK): ReceiverAction[] {
+  /** same: the FILE_SAME (or FILE_SAME_INODE) answering a file the destination already held; FILE_OK otherwise. */
+  private settleOk(fileId: number, size: number, same?: Message): ReceiverAction[] {
     this.filesOk++;
     this.bytesOk += size;
     this.follow?.settled(fileId, size);
-    const ok: FileOkAction = answer === PacketType.FILE_SAME ? { type: 'fileOk', fileId, same: true } : { type: 'fileOk', fileId };
-    const actions: ReceiverAction[] = [sendAnswer({ type: answer, fileId }), ok];
+    const ok: FileOkAction = same ? { type: 'fileOk', fileId, same: true } : { type: 'fileOk', fileId };
+    const actions: ReceiverAction[] = [sendAnswer(same ?? { type: PacketType.FILE_OK, fileId }), ok];
     this.settleLinks(fileId, 'ok', actions);
     return this.finishIfSettled(actions);
   }
@@ -1397,6 +1405,8 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly removeSources: boolean;
   /** More feature SOURCES_REMOVED with REMOVE_SOURCE: the receiver's DONE is answered with DONE once the sources are removed. */
   private readonly confirmRemovals: boolean;
+  /** More feature SAME_INODE with REMOVE_SOURCE: the receiver answers FILE_SAME_INODE, never FILE_SAME. */
+  private readonly sameInode: boolean;
 
   constructor(opts: {
     chunkSize: number;
@@ -1415,6 +1425,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     fileWant?: boolean;
     removeSources?: boolean;
     confirmRemovals?: boolean;
+    sameInode?: boolean;
   }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
@@ -1432,6 +1443,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.fileWant = opts.fileWant ?? false;
     this.removeSources = opts.removeSources ?? false;
     this.confirmRemovals = this.removeSources && opts.confirmRemovals === true;
+    this.sameInode = this.removeSources && opts.sameInode === true;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -1644,7 +1656,10 @@ export class TransferSender extends TransferMachine<SenderState> {
         if (exchanging) return this.onFileOk(message);
         break;
       case PacketType.FILE_SAME:
-        if (exchanging && this.quickCheck) return this.onFileSame(message);
+        if (exchanging && this.quickCheck && !this.sameInode) return this.onFileSame(message.fileId);
+        break;
+      case PacketType.FILE_SAME_INODE:
+        if (exchanging && this.quickCheck && this.sameInode) return this.onFileSame(message.fileId, message.inodeTag);
         break;
       case PacketType.CHUNKS_HELD:
         if (exchanging && this.resume) return this.onChunksHeld(message);
@@ -1838,18 +1853,17 @@ export class TransferSender extends TransferMachine<SenderState> {
     return [{ type: 'fileOk', fileId }];
   }
 
-  /** The receiver's quick check found the file at the destination: OK with nothing sent. */
-  private onFileSame(message: FileSameMessage): readonly SenderAction[] {
-    const { fileId } = message;
+  /** The receiver's quick check found the file at the destination: OK with nothing sent; inodeTag: the destination's (FILE_SAME_INODE). */
+  private onFileSame(fileId: number, inodeTag?: bigint): readonly SenderAction[] {
     // Undefined: a FILE_ERROR of ours for a file we could not read crossed the receiver's FILE_SAME.
-    const file = this.announcedFile('FILE_SAME', fileId);
+    const file = this.announcedFile(inodeTag === undefined ? 'FILE_SAME' : 'FILE_SAME_INODE', fileId);
     if (file === undefined || Array.isArray(file)) return file ?? NO_ACTIONS;
     this.forget(fileId);
     this.filesOk++;
     this.bytesOk += file.size;
     this.bytesResumed += file.size;
     this.filesSame++;
-    return [{ type: 'fileOk', fileId, same: true }];
+    return [inodeTag === undefined ? { type: 'fileOk', fileId, same: true } : { type: 'fileOk', fileId, same: true, inodeTag }];
   }
 
   private onFileError(message: FileErrorMessage): readonly SenderAction[] {

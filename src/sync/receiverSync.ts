@@ -50,6 +50,8 @@ export interface ReceiverSyncOptions {
    * directory stay too); and no extraneous directory on another file system is gone into.
    */
   oneFileSystem?: boolean;
+  /** A symlink already as listed is made again, not kept (FileWriterOptions.renewsSymlinks: a sender that removes its sources checks its inode). */
+  renewsSymlinks?: boolean;
 }
 
 /** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
@@ -135,17 +137,22 @@ export class ReceiverSync {
       if (directoryInTheWay) removeForReplacement(local, found!.found, this.options.backupSuffix, this.deletes);
       return true;
     }
+    // Kept or given its metadata: a symlink as listed, which the writer makes again when told to.
+    if (this.options.renewsSymlinks) return true;
     if (decision.action === 'metadata' || owner) applyMetadata(local, listed, found!, owner);
     return false;
   }
 
   /**
    * FILE_INFO or FILE_INLINE: whether its data is needed. `digest` is FILE_INFO's (--checksum
-   * compares it with the destination's, a promise then).
+   * compares it with the destination's, a promise then). `renews`: a file that is there with this
+   * data is written again, not kept (a FILE_INLINE to a sender that removes its sources, which
+   * checks each source's inode: one that is its own destination is then not removed as the copy).
    */
-  file(entry: Buffer, local: Buffer, listed: ListedEntry, digest: Buffer | undefined, owner: FileOwner | undefined): FileOutcome | Promise<FileOutcome> {
+  file(entry: Buffer, local: Buffer, listed: ListedEntry, digest: Buffer | undefined, owner: FileOwner | undefined, renews = false): FileOutcome | Promise<FileOutcome> {
     const found = inspect(local);
     const decision = decide(listed, found?.found, this.options.rules);
+    if (renews && !this.dryRun && (decision.action === 'keep' || decision.action === 'metadata')) return 'send';
     if (decision.action !== 'digest') return this.settleFile(entry, local, listed, found, owner, decision);
     if (digest === undefined || digest.every((byte) => byte === ZERO_DIGEST_BYTE)) {
       return this.settleFile(entry, local, listed, found, owner, decide(listed, found?.found, this.options.rules, false));

@@ -191,6 +191,12 @@ export interface FileWriterOptions {
   partialDir?: Buffer;
   /** --no-resume: the orphan sweep (src/state/orphanSweep.ts) removes part files no running process writes. */
   discardPartials?: boolean;
+  /**
+   * A sender that removes its sources checks each symlink's inode first (more feature SAME_INODE):
+   * a symlink that is there already with the target is made again, not kept, so that one which is
+   * its own source (the same host) is not removed as if it were the copy.
+   */
+  renewsSymlinks?: boolean;
 }
 
 /** How createFile treats partial state an earlier run left (PROTOCOL.md §7.5). */
@@ -246,6 +252,7 @@ export class FileWriter {
   private readonly writeTimeoutMs: number;
   private readonly poolWrite: WriteStep;
   private readonly backupSuffix: Buffer | undefined;
+  private readonly renewsSymlinks: boolean;
   private readonly partialDir: Buffer | undefined;
   private readonly orphans: OrphanSweeper;
 
@@ -258,6 +265,7 @@ export class FileWriter {
     this.writeTimeoutMs = options.writeTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.poolWrite = options.poolWrite ?? writeInPool;
     this.backupSuffix = options.backupSuffix;
+    this.renewsSymlinks = options.renewsSymlinks ?? false;
     this.partialDir = options.partialDir;
     this.orphans = new OrphanSweeper({ discardPartials: options.discardPartials ?? false, partialDir: options.partialDir });
   }
@@ -320,7 +328,7 @@ export class FileWriter {
     return keptAsFound && hasModeAndTime(existing, perm, mtimeNs);
   }
 
-  /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep. */
+  /** A symlink that is there already with this target is kept (given the mtime), so --backup has nothing to keep; with renewsSymlinks it is made again. */
   createSymlink(path: Buffer, target: Buffer, mtimeNs: bigint, owner?: FileOwner): void {
     onDisk('create symlink', path, () => this.makeSymlink(path, target, mtimeNs, owner));
   }
@@ -330,7 +338,8 @@ export class FileWriter {
     // (no lstat, temporary or rename: two calls of five), as a small file is.
     if (this.inNewDirectory(path) && this.symlinkAt(path, target, mtimeNs, owner, path, true)) return;
     const existing = lstatOrUndefined(path);
-    if (existing?.isSymbolicLink() && attempt('read symlink', path, () => readlinkSync(path, { encoding: 'buffer' })).equals(target)) {
+    const same = existing?.isSymbolicLink() === true && attempt('read symlink', path, () => readlinkSync(path, { encoding: 'buffer' })).equals(target);
+    if (same && !this.renewsSymlinks) {
       // What it has already is not set again (a rerun): its ctime and atime stay, as rsync leaves them.
       const chown = owner !== undefined && (existing.uid !== owner.uid || existing.gid !== owner.gid);
       attempt('set the owner and time of symlink', path, () => {
@@ -343,7 +352,8 @@ export class FileWriter {
     const temp = tempPathFor(path);
     this.symlinkAt(temp, target, mtimeNs, owner, path, false);
     try {
-      replace(temp, path, this.backupSuffix);
+      // One made again in place of the same link keeps no backup of it.
+      replace(temp, path, same ? undefined : this.backupSuffix);
     } catch (err) {
       rmSync(temp, { force: true });
       throw fsError(err, 'create symlink', path);

@@ -6,6 +6,7 @@
  * Flow control: a data connection that has too many chunk writes waiting is paused, so memory
  * stays bounded whatever the file sizes; TCP then slows the sender down.
  */
+import { lstatSync } from 'node:fs';
 import { FcpError } from '../errors';
 import { DATA_UNIT, Feature, FollowEvent, INLINE_MAX, ModeFlag, PacketType } from '../protocol/constants';
 import type { Message } from '../protocol/messages';
@@ -15,12 +16,13 @@ import { FileIdMap } from '../session/fileIds';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
-import { directoryStateAgreed, fileWantAgreed, sourcesRemovedAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed, sameInodeAgreed, sourcesRemovedAgreed } from '../session/params';
 import { Destination, holdsEntries } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
 import { inflateDataZ } from './compression';
 import { fsError } from './fsError';
+import { inodeTag } from './inodeTag';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { fileEvent, FollowedSummary, singleChunkFileEvent, runSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
@@ -187,6 +189,7 @@ export class ReceiveEngine extends TransferRun {
       stream: (link.params.features & Feature.STREAM) !== 0,
       fileWant: fileWantAgreed(link.params),
       awaitRemovals: (mode.flags & ModeFlag.REMOVE_SOURCE) !== 0 && sourcesRemovedAgreed(link.params),
+      sameInode: (mode.flags & ModeFlag.REMOVE_SOURCE) !== 0 && sameInodeAgreed(link.params),
     });
     this.followed = (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0 ? { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 } : undefined;
     const root = process.getuid?.() === 0;
@@ -197,6 +200,7 @@ export class ReceiveEngine extends TransferRun {
       backupSuffix: mode.flags & ModeFlag.BACKUP ? mode.backupSuffix : undefined,
       partialDir,
       discardPartials: (mode.flags & ModeFlag.NO_RESUME) !== 0,
+      renewsSymlinks: this.machine.sameInode,
     });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
     this.sync = mode.sync && new ReceiverSync({
@@ -211,6 +215,7 @@ export class ReceiveEngine extends TransferRun {
       // An entry path's depth below its source is its count of slashes (its first component is the source).
       listsContents: mode.filter?.maxDepth === undefined ? undefined : (entry) => mode.filter!.descends(slashesIn(entry)),
       oneFileSystem: (mode.flags & ModeFlag.ONE_FILE_SYSTEM) !== 0,
+      renewsSymlinks: this.machine.sameInode,
       report: (item) => {
         this.events.item?.(item);
         if (mode.reportItems) this.link.control.conn.send({ type: PacketType.ITEM, item: Buffer.from(item.item, 'latin1'), isDir: item.isDir ? 1 : 0, path: item.path });
@@ -322,7 +327,7 @@ export class ReceiveEngine extends TransferRun {
             break;
           }
           if (this.unchanged(action.path, action.size, action.perm, action.mtimeNs, this.owner)) {
-            this.apply(this.machine.fileSame(action.fileId), 0);
+            this.settleSame(action.fileId, this.destination.localPath(action.path));
             break;
           }
           this.fetch(action.fileId, action.size, action.path);
@@ -408,7 +413,7 @@ export class ReceiveEngine extends TransferRun {
     const file = this.files.get(fileId)!;
     const local = this.destination.localPath(file.path);
     const settle = (outcome: FileOutcome): void => {
-      if (outcome === 'same') this.apply(this.machine.fileSame(fileId), 0);
+      if (outcome === 'same') this.settleSame(fileId, local);
       else this.fetch(fileId, file.size, file.path);
     };
     try {
@@ -429,6 +434,23 @@ export class ReceiveEngine extends TransferRun {
       (decided) => this.guard(() => settle(decided)),
       (err: unknown) => this.guard(() => this.apply(this.machine.fileFailed(fileId, fsError(err, 'compare', local)), 0)),
     );
+  }
+
+  /**
+   * The destination holds the file (FILE_SAME), or, when the sender removes its sources and asked
+   * for the tag (more feature SAME_INODE), FILE_SAME_INODE with the inode tag of `local`: a sender
+   * on this host keeps a source that is this very file. One the receiver can no longer inspect fails.
+   */
+  private settleSame(fileId: number, local: Buffer): void {
+    if (!this.machine.sameInode) return this.apply(this.machine.fileSame(fileId), 0);
+    let tag: bigint;
+    try {
+      const stat = lstatSync(local, { bigint: true });
+      tag = inodeTag(stat.dev, stat.ino);
+    } catch (err) {
+      return this.apply(this.machine.fileFailed(fileId, fsError(err, 'inspect', local)), 0);
+    }
+    this.apply(this.machine.fileSame(fileId, tag), 0);
   }
 
   /**
@@ -645,9 +667,12 @@ export class ReceiveEngine extends TransferRun {
           });
         }
       }
+      // A sender that removes its sources (SAME_INODE) checks each one's inode: an unchanged file is
+      // written again, not left as it is, so that one which is its own source is not removed as the copy.
+      const renews = this.machine.sameInode;
       needed ??= this.sync
-        ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner) === 'send'
-        : !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
+        ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner, renews) === 'send'
+        : renews || !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
       if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
       // Tried again once a descriptor is free; its bytes are counted then, once.

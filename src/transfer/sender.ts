@@ -26,7 +26,7 @@ import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { sameStart } from '../session/entryScope';
-import { directoryStateAgreed, fileWantAgreed, sourcesRemovedAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed, sameInodeAgreed, sourcesRemovedAgreed } from '../session/params';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
 import { chunkCount, FileDigest } from '../session/digest';
@@ -40,7 +40,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { openFileReader, readSmallFile } from './smallFile';
-import { keptBecause, removeSource } from './sourceRemoval';
+import { IS_ITS_DESTINATION, isItsDestination, keptBecause, NAME_OF_OWN_DESTINATION, removeSource } from './sourceRemoval';
 import { fileEvent, runSummary, sentEntryFileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
 import { WALK_AHEAD, type Entry, type EntryIds, type WalkStream } from './walk';
@@ -254,6 +254,8 @@ export class SendEngine extends TransferRun {
   private readonly removing: boolean;
   /** -u or --ignore-existing with --remove-source-files: a file not sent, a symlink or a link keeps its source. */
   private readonly keepsSkipped: boolean;
+  /** --remove-source-files: the entry paths (latin1) of source files that were their own destination (more feature SAME_INODE). */
+  private readonly ownDestinations = new Set<string>();
   /** What following sent: APPENDs and their bytes, files sent again, files new since the walk. */
   private readonly followed = { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 };
 
@@ -300,6 +302,7 @@ export class SendEngine extends TransferRun {
       fileWant: fileWantAgreed(link.params),
       removeSources,
       confirmRemovals: sourcesRemovedAgreed(link.params),
+      sameInode: sameInodeAgreed(link.params),
     });
     if (following) {
       this.followMissing = follow.missing;
@@ -849,7 +852,7 @@ export class SendEngine extends TransferRun {
         case 'fileOk':
           if (action.same) this.events.bytes?.(this.announced.get(action.fileId)!.size);
           this.followSettled(action.fileId, true, action.same === true);
-          this.fileOver(action.fileId, undefined, action.same === true);
+          this.fileOver(action.fileId, undefined, action.same === true, action.inodeTag);
           break;
         case 'fileFailed':
           this.followSettled(action.fileId, false, false);
@@ -1100,7 +1103,8 @@ export class SendEngine extends TransferRun {
     this.wakePumps();
   }
 
-  private fileOver(fileId: number, error: FcpError | undefined, same = false): void {
+  /** same: the receiver held the file already (FILE_SAME); inodeTag: its tag of that file (FILE_SAME_INODE). */
+  private fileOver(fileId: number, error: FcpError | undefined, same = false, inodeTag?: bigint): void {
     const entry = this.announced.get(fileId);
     this.announced.delete(fileId);
     this.dropEarlyScan(fileId);
@@ -1118,7 +1122,7 @@ export class SendEngine extends TransferRun {
     this.staleNotices.delete(fileId);
     // What a followed file grew by while it was read is sent next (APPEND): no warning for it.
     const grew = entry !== undefined && this.grown.delete(entry) && !this.follower;
-    const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined, entry && this.removeFileSource(entry, grew, same));
+    const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined, entry && this.removeFileSource(entry, grew, same, inodeTag));
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
       const event =
@@ -1147,11 +1151,17 @@ export class SendEngine extends TransferRun {
    * --remove-source-files: the source of a file that is in place, unless it grew while it was
    * read; why it was kept, if it was. Under -u or --ignore-existing, a file the receiver did not
    * need (`same`) may be one those options left while the destination holds another version:
-   * its source stays (as rsync keeps what those options skip).
+   * its source stays (as rsync keeps what those options skip). A source that is its own
+   * destination (inodeTag, on this host) stays, and so do its other names (removeLinkSources).
    */
-  private removeFileSource(entry: FileEntry, grew: boolean, same: boolean): string | undefined {
+  private removeFileSource(entry: FileEntry, grew: boolean, same: boolean, inodeTag: bigint | undefined): string | undefined {
     if (!this.removing || (same && this.keepsSkipped)) return undefined;
-    return grew ? keptBecause(entry.source, 'it grew while it was read') : removeSource(entry);
+    if (grew) return keptBecause(entry.source, 'it grew while it was read');
+    if (inodeTag !== undefined && isItsDestination(entry.source, inodeTag)) {
+      this.ownDestinations.add(entry.path.toString('latin1'));
+      return keptBecause(entry.source, IS_ITS_DESTINATION);
+    }
+    return removeSource(entry);
   }
 
   /**
@@ -1162,8 +1172,12 @@ export class SendEngine extends TransferRun {
     if (!this.failedEntries || !this.linkEntries) return;
     for (const entry of this.linkEntries) {
       if (entry.kind === 'dir' || this.failedEntries.has(entry.path.toString('latin1'))) continue;
-      const kept = removeSource(entry);
-      if (kept) this.link.log(kept);
+      // A receiver that found a file the same leaves its other names as they are: where the file
+      // was its own destination, they are their own too. (A symlink is made again: its inode tells.)
+      const linksOwnDestination = entry.kind === 'hardlink' && this.ownDestinations.has(entry.target.toString('latin1'));
+      const kept = linksOwnDestination ? keptBecause(entry.source, NAME_OF_OWN_DESTINATION) : removeSource(entry);
+      // A file's warning goes with its event; a link has none: the user is told as --follow tells.
+      if (kept) (this.events.notice ?? this.link.log.bind(this.link))(kept);
     }
   }
 

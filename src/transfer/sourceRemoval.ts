@@ -3,14 +3,31 @@
  * name of a hard-linked file once the receiver has it in place (verified, or found the same by
  * the quick check); never a directory, never an entry that failed, and never one that is no
  * longer what was sent (another type, size, mtime or inode than when it was walked, or a file that
- * grew while it was read).
+ * grew while it was read), nor one that is its own destination: the receiver's inode tag of a file
+ * it found the same equals the source's (on this host, over SSH; PROTOCOL.md §7.5).
  */
 import * as fs from 'node:fs';
 import { fsError } from './fsError';
+import { inodeTag } from './inodeTag';
 import { showName } from '../showName';
 import type { Entry } from './walk';
 
 export type RemovableEntry = Exclude<Entry, { kind: 'dir' }>;
+
+/** Why a source that is its own destination is kept. */
+export const IS_ITS_DESTINATION = 'it is the destination itself (the same file, on this host)';
+/** Why another name of such a file is kept. */
+export const NAME_OF_OWN_DESTINATION = 'the file it names is its own destination (on this host), and so is this name';
+
+/** Whether the source is the file whose inode tag the receiver sent (FILE_SAME_INODE); one that cannot be inspected is removed by no one. */
+export function isItsDestination(source: Buffer, destinationTag: bigint): boolean {
+  try {
+    const stat = fs.lstatSync(source, { bigint: true });
+    return inodeTag(stat.dev, stat.ino) === destinationTag;
+  } catch {
+    return false;
+  }
+}
 
 /** Removes the source of an entry that is in place at the destination; returns why it was kept, or undefined when it is gone. */
 export function removeSource(entry: RemovableEntry): string | undefined {
@@ -20,7 +37,7 @@ export function removeSource(entry: RemovableEntry): string | undefined {
   } catch (err) {
     return keptBecause(entry.source, fsError(err, 'inspect', entry.source).message);
   }
-  if (!isAsWalked(entry, stat)) return keptBecause(entry.source, 'it is not what was read (a symlink that was followed, or its type, size or mtime changed)');
+  if (!isAsWalked(entry, stat)) return keptBecause(entry.source, 'it is not what was read (a symlink that was followed, or its type, size, mtime or inode changed)');
   try {
     fs.unlinkSync(entry.source);
   } catch (err) {
@@ -37,6 +54,7 @@ function isAsWalked(entry: RemovableEntry, stat: fs.BigIntStats): boolean {
   if (stat.mtimeNs !== entry.mtimeNs) return false;
   // Another inode under the name: a file put in its place, such as the copy itself renamed over it
   // when the destination is the source (its mtime set to the microsecond may equal the source's).
-  if (entry.kind === 'file' && entry.walked && stat.ino !== entry.walked.ino) return false;
+  const walkedIno = entry.kind === 'file' ? entry.walked?.ino : entry.ino;
+  if (walkedIno !== undefined && stat.ino !== walkedIno) return false;
   return entry.kind === 'symlink' ? stat.isSymbolicLink() : stat.isFile() && stat.size === BigInt(entry.size);
 }

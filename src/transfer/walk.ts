@@ -38,9 +38,10 @@ export type Entry =
       /** A small file read while a push's login waited (smallFile.ts readAhead), until it is announced. */
       readAhead?: SmallFileRead;
     }
-  | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint; ids?: EntryIds }
-  /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size and mtime. */
-  | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint };
+  /** ino: the link's own, when walked here, which --remove-source-files checks before it removes the source. */
+  | { kind: 'symlink'; path: Buffer; source: Buffer; target: Buffer; mtimeNs: bigint; ino?: bigint; ids?: EntryIds }
+  /** -H: another name of the file walked earlier as `target` (both entry paths), of that file's size, mtime and inode. */
+  | { kind: 'hardlink'; path: Buffer; source: Buffer; target: Buffer; size: number; mtimeNs: bigint; ino?: bigint };
 
 type FileEntry = Extract<Entry, { kind: 'file' }>;
 
@@ -70,6 +71,11 @@ export interface WalkOptions {
    * them; `recursive` then says whether a listed directory is sent with its contents.
    */
   listed?: ListedTree;
+  /**
+   * --remove-source-files: a file read as it was found keeps the stat it was checked against,
+   * whose inode the removal checks (a copy renamed over its own source has the same size and mtime).
+   */
+  keepsInodes?: boolean;
 }
 
 export interface WalkResult {
@@ -456,7 +462,7 @@ export class WalkStream {
     const ids = this.idsOf(stat);
     if (stat.isSymbolicLink()) {
       try {
-        this.found.push({ kind: 'symlink', path, source, target: readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ids });
+        this.found.push({ kind: 'symlink', path, source, target: readlinkSync(source, { encoding: 'buffer' }), mtimeNs, ino: stat.ino, ids });
       } catch (err) {
         this.skip(path, fsError(err, 'read symlink', source));
       }
@@ -524,8 +530,8 @@ export class WalkStream {
         if (entry.readAhead) {
           entry.heldBytes = entry.size;
           this.heldBytes += entry.size;
-          // Read and checked: what it was checked against is not needed again.
-          entry.walked = undefined;
+          // Read and checked: what it was checked against is not needed again, but for a removal.
+          if (!this.options.keepsInodes) entry.walked = undefined;
         }
       }
       return true;
@@ -565,7 +571,7 @@ export class WalkStream {
       const id = `${stat.dev}:${stat.ino}`;
       const first = this.firstNames.get(id);
       if (first) {
-        this.found.push({ kind: 'hardlink', path: this.entryPath(path, dir, name), source, target: first, size, mtimeNs: meta.mtimeNs });
+        this.found.push({ kind: 'hardlink', path: this.entryPath(path, dir, name), source, target: first, size, mtimeNs: meta.mtimeNs, ino: stat.ino });
         return;
       }
       this.firstNames.set(id, this.entryPath(path, dir, name));

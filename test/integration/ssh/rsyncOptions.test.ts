@@ -357,6 +357,30 @@ describe('--remove-source-files removes each source file, symlink and link once 
     }
   });
 
+  // Over SSH to this very host the destination is the source itself: found the same (FILE_SAME) or
+  // sent and renamed over it (-I), every file, symlink and link was removed, and the tree was gone.
+  // The receiver's inode tags (more feature SAME_INODE) and the walk's inodes keep them now.
+  test.each(['push', 'pull', 'direct', 'relayed'] as const)('%s: a tree copied onto itself on this host keeps every source', async (direction) => {
+    // Sync options need fcpd on one side and this machine on the other.
+    const syncing = direction === 'push' || direction === 'pull' ? [['-a', '--checksum', '--delete']] : [];
+    for (const options of [[], ['-I'], ['-H'], ['-H', '-I'], ...syncing]) {
+      const tree = removalTree();
+      fs.rmSync(path.join(tree, 'sub', 'fifo'));
+      // Small files the walk reads as it finds them (it lets go of their stat once read, but for a removal).
+      fs.mkdirSync(path.join(tree, 'sub', 'deeper'));
+      for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(tree, 'sub', 'deeper', `f${i}`), `small ${i}\n`);
+      const before = listing(tree);
+      // Files found the same are left as they are; a symlink is made again (its inode tells the sender).
+      const fileInodes = (): Record<string, number> => Object.fromEntries(['big', 'sub/small', 'sub/small-link'].map((name) => [name, fs.lstatSync(path.join(tree, name)).ino]));
+      const inodes = fileInodes();
+      const run = await fcpCopy(direction, ['-r', '--remove-source-files', ...options], tree, path.dirname(tree));
+      expect({ options, listing: listing(tree) }).toEqual({ options, listing: before });
+      // Found the same (kept as it is) or sent again (a new file under the name): warned of where fcp is the sender.
+      if (direction === 'push') expect(run.stderr).toMatch(/big was not removed \(--remove-source-files\): it is (the destination itself|not what was read)/);
+      if (options.length === 0) expect(fileInodes()).toEqual(inodes);
+    }
+  });
+
   test('a file that failed at the destination stays; a file the destination already held is removed', async () => {
     const tree = removalTree();
     fs.rmSync(path.join(tree, 'sub', 'fifo'));

@@ -206,6 +206,7 @@ export const messageArbitraries: ArbitraryByName = {
   FILE_DONE: fc.record({ type: fc.constant(PacketType.FILE_DONE), fileId: u32, digest: fixedBytes(DIGEST_SIZE) }),
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
   FILE_SAME: fc.record({ type: fc.constant(PacketType.FILE_SAME), fileId: u32 }),
+  FILE_SAME_INODE: fc.record({ type: fc.constant(PacketType.FILE_SAME_INODE), fileId: u32, inodeTag: u64 }),
   CHUNKS_HELD: fc.record({
     type: fc.constant(PacketType.CHUNKS_HELD),
     fileId: u32,

@@ -519,6 +519,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILE_DONE: [20, 20],
   FILE_OK: [4, 4],
   FILE_SAME: [4, 4],
+  FILE_SAME_INODE: [12, 12],
   CHUNKS_HELD: [16, 65512],
   CHUNK_KEPT: [8, 8],
   PARTIAL_STALE: [5, 5],

@@ -102,6 +102,7 @@ export const VECTORS: readonly Vector[] = [
   plain('FILE_DONE', { type: PacketType.FILE_DONE, fileId: 1, digest: fill(DIGEST_SIZE, 0x66) }),
   plain('FILE_OK', { type: PacketType.FILE_OK, fileId: 1 }),
   plain('FILE_SAME', { type: PacketType.FILE_SAME, fileId: 1 }),
+  plain('FILE_SAME_INODE', { type: PacketType.FILE_SAME_INODE, fileId: 1, inodeTag: 0x0123456789abcdefn }),
   plain('CHUNKS_HELD (chunks 4 and 5)', {
     type: PacketType.CHUNKS_HELD,
     fileId: 1,

@@ -26,6 +26,7 @@ import {
   directoryStateAgreed,
   makeOffer,
   transferOffer,
+  sameInodeAgreed,
   sourcesRemovedAgreed,
   fileWantAgreed,
   sealedCoverage,
@@ -273,8 +274,8 @@ describe('makeOffer and sealedCoverage', () => {
 describe('more features DIR_STATE (every transfer), DEST_EMPTY (a pull into an empty destination), FILE_WANT (with INLINE) and SOURCES_REMOVED (a pull that removes its sources)', () => {
   const offer = makeOffer({ encrypt: true });
   const WANT = MoreFeature.FILE_WANT;
-  const intoEmpty = { intoEmpty: true, removesSources: false };
-  const intoHolding = { intoEmpty: false, removesSources: false };
+  const intoEmpty = { pull: true, intoEmpty: true, removesSources: false };
+  const intoHolding = { pull: true, intoEmpty: false, removesSources: false };
   test('DIR_STATE offered with DEST_STATE; DEST_EMPTY only where the destination holds nothing too; FILE_WANT with INLINE', () => {
     expect(transferOffer(offer, intoHolding).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
     expect(transferOffer(offer, intoEmpty).moreFeatures).toBe(MoreFeature.DIR_STATE | MoreFeature.DEST_EMPTY | WANT);
@@ -298,13 +299,18 @@ describe('more features DIR_STATE (every transfer), DEST_EMPTY (a pull into an e
     expect(directoryStateAgreed(answerOffer(transferOffer(offer, intoHolding)) as ParamsMessage)).toBe(true);
     expect(destinationEmptyAgreed(answerOffer(transferOffer(offer, intoHolding)) as ParamsMessage)).toBe(false);
   });
-  test('SOURCES_REMOVED offered only by a pull that removes its sources, and answered', () => {
+  test('SOURCES_REMOVED offered only by a pull that removes its sources, SAME_INODE by any transfer that does, and answered', () => {
+    const SAME = MoreFeature.SAME_INODE;
     expect(transferOffer(offer).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
-    const removing = transferOffer(offer, { intoEmpty: false, removesSources: true });
-    expect(removing.moreFeatures).toBe(MoreFeature.DIR_STATE | WANT | MoreFeature.SOURCES_REMOVED);
+    expect(transferOffer(offer, { pull: false, intoEmpty: false, removesSources: false }).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
+    expect(transferOffer(offer, { pull: false, intoEmpty: true, removesSources: true }).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT | SAME);
+    const removing = transferOffer(offer, { pull: true, intoEmpty: false, removesSources: true });
+    expect(removing.moreFeatures).toBe(MoreFeature.DIR_STATE | WANT | MoreFeature.SOURCES_REMOVED | SAME);
     const answer = answerOffer(removing) as ParamsMessage;
-    expect(answer.moreFeatures! & MoreFeature.SOURCES_REMOVED).toBe(MoreFeature.SOURCES_REMOVED);
+    expect(answer.moreFeatures! & (MoreFeature.SOURCES_REMOVED | SAME)).toBe(MoreFeature.SOURCES_REMOVED | SAME);
     expect(sourcesRemovedAgreed(answer)).toBe(true);
+    expect(sameInodeAgreed(answer)).toBe(true);
     expect(sourcesRemovedAgreed({ ...answer, moreFeatures: undefined })).toBe(false);
+    expect(sameInodeAgreed({ ...answer, moreFeatures: undefined })).toBe(false);
   });
 });

@@ -243,6 +243,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILE_DONE: { type: PacketType.FILE_DONE, fileId: 0, digest: BAD_DIGEST },
   FILE_OK: { type: PacketType.FILE_OK, fileId: 0 },
   FILE_SAME: { type: PacketType.FILE_SAME, fileId: 0 },
+  FILE_SAME_INODE: { type: PacketType.FILE_SAME_INODE, fileId: 0, inodeTag: 0n },
   CHUNKS_HELD: { type: PacketType.CHUNKS_HELD, fileId: 0, firstIndex: 0, hashes: Buffer.alloc(8) },
   CHUNK_KEPT: { type: PacketType.CHUNK_KEPT, fileId: 0, index: 0 },
   PARTIAL_STALE: { type: PacketType.PARTIAL_STALE, fileId: 0, reason: 1 },
@@ -1349,6 +1350,42 @@ describe('TransferSender', () => {
     sender.start(1, 5);
     sender.announceFile(pathOf(0), PERM, 5, MTIME);
     expectActions(sender.receive({ type: PacketType.FILE_SAME, fileId: 0 }), [failure('FCP_ERR_UNEXPECTED_MESSAGE')]);
+  });
+
+  describe('more feature SAME_INODE (§7.5)', () => {
+    const TAG = 0x0123456789abcdefn;
+    function announcing(opts: { quickCheck?: boolean; removeSources?: boolean; sameInode?: boolean }): TransferSender {
+      const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver', quickCheck: true, ...opts });
+      sender.start(1, 5);
+      sender.announceFile(pathOf(0), PERM, 5, MTIME);
+      return sender;
+    }
+
+    it('a sender removing its sources takes FILE_SAME_INODE, with its tag, and refuses FILE_SAME', () => {
+      expectActions(announcing({ removeSources: true, sameInode: true }).receive({ type: PacketType.FILE_SAME_INODE, fileId: 0, inodeTag: TAG }), [
+        { type: 'fileOk', fileId: 0, same: true, inodeTag: TAG },
+      ]);
+      expectActions(announcing({ removeSources: true, sameInode: true }).receive({ type: PacketType.FILE_SAME, fileId: 0 }), [failure('FCP_ERR_UNEXPECTED_MESSAGE')]);
+    });
+
+    it('FILE_SAME_INODE is refused without SAME_INODE, without REMOVE_SOURCE and without QUICK_CHECK', () => {
+      for (const opts of [{ removeSources: true }, { sameInode: true }, { quickCheck: false, removeSources: true, sameInode: true }]) {
+        expectActions(announcing(opts).receive({ type: PacketType.FILE_SAME_INODE, fileId: 0, inodeTag: TAG }), [failure('FCP_ERR_UNEXPECTED_MESSAGE')]);
+      }
+    });
+
+    it('a receiver answers FILE_SAME_INODE exactly when the session agreed it, and the tag must match that', () => {
+      const receiver = (sameInode: boolean): TransferReceiver => {
+        const machine = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: anyScope(), sameInode });
+        machine.receive(0, { type: PacketType.FILE_COUNT, count: 1, totalBytes: 5 });
+        machine.receive(0, fileInfo(0, 5));
+        return machine;
+      };
+      expectActions(receiver(true).fileSame(0, TAG), [sent('FILE_SAME_INODE', { fileId: 0, inodeTag: TAG }), { type: 'fileOk', fileId: 0, same: true }]);
+      expectActions(receiver(false).fileSame(0), [sent('FILE_SAME', { fileId: 0 }), { type: 'fileOk', fileId: 0, same: true }]);
+      expectInternal(() => receiver(true).fileSame(0));
+      expectInternal(() => receiver(false).fileSame(0, TAG));
+    });
   });
 
   it('announces up to DEFAULT_WINDOW_FILES (at least 256) unacknowledged files by default', () => {

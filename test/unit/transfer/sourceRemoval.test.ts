@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { removeSource } from '../../../src/transfer/sourceRemoval';
+import { inodeTag } from '../../../src/transfer/inodeTag';
+import { isItsDestination, removeSource } from '../../../src/transfer/sourceRemoval';
 import { walkSources } from '../../../src/transfer/walk';
 
 let dir: string;
@@ -57,4 +58,27 @@ test('a source that is gone already is reported, not thrown', () => {
   const entries = walked();
   fs.rmSync(path.join(dir, 'tree', 'link'));
   expect(removeSource(entries.get('tree/link')!)).toMatch(/was not removed.*no such file/i);
+});
+
+// Made again by a receiver on this host whose destination is the source (it renews a symlink for
+// a sender that removes its sources), or linked again to a copy: another inode under the name.
+test.each([
+  ['tree/link', (at: string) => (fs.symlinkSync('file', `${at}.new`), fs.renameSync(`${at}.new`, at))],
+  ['tree/other-name', (at: string) => (fs.copyFileSync(at, `${at}.new`), fs.renameSync(`${at}.new`, at))],
+])('%s made again since the walk, with the same target or content, is kept', (name, remake) => {
+  const entries = walked();
+  const at = path.join(dir, name);
+  const mtime = fs.lstatSync(at).mtime;
+  remake(at);
+  fs.lutimesSync(at, mtime, mtime);
+  expect(removeSource(entries.get(name)!)).toMatch(/was not removed \(--remove-source-files\): it is not what was read/);
+  expect(fs.existsSync(at)).toBe(true);
+});
+
+test('isItsDestination: the source whose inode tag the receiver sent, on this host', () => {
+  const file = path.join(dir, 'tree', 'file');
+  const stat = fs.statSync(file, { bigint: true });
+  expect(isItsDestination(Buffer.from(file), inodeTag(stat.dev, stat.ino))).toBe(true);
+  expect(isItsDestination(Buffer.from(file), inodeTag(stat.dev, stat.ino + 1n))).toBe(false);
+  expect(isItsDestination(Buffer.from(path.join(dir, 'gone')), inodeTag(stat.dev, stat.ino))).toBe(false);
 });

@@ -36,8 +36,8 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const options: WalkOptions = { recursive: true, followSymlinks: false, filter: new PathFilter([{ kind: 'exclude', pattern: Buffer.from('excluded') }]) };
 
 /** Every entry of the walk, taken one by one with `ahead` found ahead; what the reader was called with; the most bytes held. */
-function walked(reader?: OpenFileReader, bound = 0, ahead = 4): { entries: Entry[]; opened: string[]; mostHeld: number; heldAfter: number } {
-  const walk = streamSources([Buffer.from(src)], options);
+function walked(reader?: OpenFileReader, bound = 0, ahead = 4, more: Partial<WalkOptions> = {}): { entries: Entry[]; opened: string[]; mostHeld: number; heldAfter: number } {
+  const walk = streamSources([Buffer.from(src)], { ...options, ...more });
   const opened: string[] = [];
   if (reader) {
     walk.readWhileWalking((fd, entry) => {
@@ -83,6 +83,17 @@ test('the entries of a walk that does not read, each small regular file carrying
   // The FIFO is skipped as before (never opened: the walk does not hang on it), the symlink stays one.
   expect(reading.entries.find((entry) => entry.path.toString() === 'src/link')?.kind).toBe('symlink');
   expect(reading.entries.some((entry) => entry.path.toString() === 'src/pipe')).toBe(false);
+});
+
+// --remove-source-files checks a source's inode before it removes it: a copy renamed over its own
+// source (fcp -I to this host) has its size and mtime, and the walk's inode is what tells them apart.
+test('with keepsInodes a file read as it was found keeps the stat it was checked against', () => {
+  const plain = walked();
+  const keeping = walked(reader, 1 << 20, 4, { keepsInodes: true });
+  expect(keeping.entries.filter((entry) => entry.kind === 'file' && entry.readAhead !== undefined).length).toBeGreaterThan(20);
+  expect(keeping.entries.map(described)).toEqual(plain.entries.map(described));
+  const link = keeping.entries.find((entry) => entry.path.toString() === 'src/link');
+  expect(link?.kind === 'symlink' && link.ino).toBe(BigInt(fs.lstatSync(path.join(src, 'link')).ino));
 });
 
 test('only small regular files are opened: not the symlink, the FIFO, the excluded file or the large one', () => {
