@@ -2,7 +2,7 @@
  * The remote digest of a large file an SFTP push writes, taken while it is written instead of
  * after: hashing 1 GiB there took a second more, with every byte already sent. A loop in one of
  * the copy's remote shells (remoteShell.ts: a shell nothing else waits for, so a one-file push
- * starts no second login shell) opens the file and waits; each time the chunks written in order
+ * starts no second login shell) waits, opening the file at its first count; each time the chunks written in order
  * grow, fcp tells it how many more to read (a line with a count), and `dd` feeds them, from where
  * the last one stopped, to the hash tool. The line that ends the loop leaves the tool to print
  * the digest of exactly the chunks fcp hashed on its side.
@@ -34,10 +34,15 @@ const END = 'end';
 /** What the loop prints when a read failed: the digest printed anyway is of part of the file. */
 const READ_FAILED = 'fcp-stream-failed';
 
-/** No digest at all without the file or dd; a failed read says so, and the digest printed anyway is not used. */
+/**
+ * No digest at all without dd; a file that cannot be opened or read says so, and the digest
+ * printed anyway is not used. The file is opened at the first count, not at the start: the loop
+ * can start before the file's first write has created it (it did, under load: "cannot open").
+ */
 function command(tool: RemoteHashTool, path: string): string {
-  const read = `dd bs=${SFTP_CHUNK_BYTES} count="$n" <&3 2>/dev/null || { echo ${READ_FAILED} >&2; exit 1; }`;
-  const script = `exec 3<"$1" || exit 1; command -v dd >/dev/null || exit 1; while read _ n && [ "$n" != ${END} ]; do ${read}; done | ${tool.tool.command}`;
+  const failed = `{ echo ${READ_FAILED} >&2; exit 1; }`;
+  const read = `{ [ -n "$open" ] || { command exec 3<"$1" && open=1; } || ${failed}; } && dd bs=${SFTP_CHUNK_BYTES} count="$n" <&3 2>/dev/null || ${failed}`;
+  const script = `command -v dd >/dev/null || exit 1; open=; while read _ n && [ "$n" != ${END} ]; do ${read}; done | ${tool.tool.command}`;
   return `sh -c ${shellQuote(script)} sh ${shellQuote(path)}`;
 }
 
