@@ -29,7 +29,6 @@ import { forgetTemporary, holdTemporary } from '../state/openTemporaries';
 import type { HolePiece } from '../session/transfer';
 import { DataRun, laidOutHash, layOut, zeroSlices, zerosOnDisk } from './sparse';
 import { sameStart } from '../session/entryScope';
-import { CREATION_THREAD_AFTER, CreationFailure, CreationThread } from './creationThread';
 
 export type ChunkDone = (error: FcpError | undefined, result: { ok: boolean; hash: bigint }) => void;
 export type WriteStep = (fd: number, buffers: Buffer[], position: number, then: (err: Error | null, written: number) => void) => void;
@@ -198,14 +197,6 @@ export interface FileWriterOptions {
    * its own source (the same host) is not removed as if it were the copy.
    */
   renewsSymlinks?: boolean;
-  /**
-   * Small files written whole into directories this writer made go to a creation thread
-   * (creationThread.ts) once a tree has passed CREATION_THREAD_AFTER of them: the outcome of each
-   * one handed over (writeFileAway) comes here, with writeFile's error if it failed.
-   */
-  writtenAway?: (token: number, error: FcpError | undefined) => void;
-  /** The creation thread did not answer within writeTimeoutMs (a hung disk): the session ends with this. */
-  creationStalled?: (error: FcpError) => void;
 }
 
 /** How createFile treats partial state an earlier run left (PROTOCOL.md §7.5). */
@@ -262,11 +253,6 @@ export class FileWriter {
   private readonly poolWrite: WriteStep;
   private readonly backupSuffix: Buffer | undefined;
   private readonly renewsSymlinks: boolean;
-  private readonly writtenAway: FileWriterOptions['writtenAway'];
-  private readonly creationStalled: FileWriterOptions['creationStalled'];
-  /** Files offered to writeFileAway before the creation thread starts. */
-  private wholeFilesOffered = 0;
-  private creations: CreationThread | undefined;
   private readonly partialDir: Buffer | undefined;
   private readonly orphans: OrphanSweeper;
 
@@ -280,8 +266,6 @@ export class FileWriter {
     this.poolWrite = options.poolWrite ?? writeInPool;
     this.backupSuffix = options.backupSuffix;
     this.renewsSymlinks = options.renewsSymlinks ?? false;
-    this.writtenAway = options.writtenAway;
-    this.creationStalled = options.creationStalled;
     this.partialDir = options.partialDir;
     this.orphans = new OrphanSweeper({ discardPartials: options.discardPartials ?? false, partialDir: options.partialDir });
   }
@@ -612,47 +596,6 @@ export class FileWriter {
     } finally {
       leaveDisk(outer);
     }
-  }
-
-  /**
-   * writeFile by the creation thread, for a file it can make as createWhole would (in a directory
-   * this writer made, with no owner to give, an mtime from 1970 on), once the tree has passed
-   * CREATION_THREAD_AFTER such offers and while the thread takes more: true when it was handed
-   * over (its outcome comes to writtenAway with `token`), false when the caller is to call writeFile.
-   */
-  writeFileAway(final: Buffer, data: Buffer, perm: number, mtimeNs: bigint, owner: FileOwner | undefined, token: number): boolean {
-    if (this.writtenAway === undefined) return false;
-    if (this.creations === undefined ? ++this.wholeFilesOffered <= CREATION_THREAD_AFTER : !this.creations.takes) return false;
-    if (!this.inNewOrEmptyDirectory(final) || this.ownerToGive(final, owner) !== undefined || this.toSeeGroup(final, owner)) return false;
-    const mtime = seconds(mtimeNs);
-    if (typeof mtime !== 'number') return false;
-    this.creations ??= new CreationThread((...created) => this.createdAway(...created), (error) => this.creationStalled?.(error), this.writeTimeoutMs);
-    this.creations.create(final, data, creationMode(perm), perm, mtime, token);
-    return true;
-  }
-
-  /** Files handed to the creation thread and not yet reported. */
-  get filesAway(): number {
-    return this.creations?.pending ?? 0;
-  }
-
-  /** Stops the creation thread once what it is making is made (within DISCARD_WAIT_MS). */
-  stopCreating(): Promise<void> {
-    return this.creations?.finish(DISCARD_WAIT_MS) ?? Promise.resolve();
-  }
-
-  private createdAway(token: number, failure: CreationFailure | undefined, final: Buffer, data: Buffer, perm: number, mtime: number): void {
-    if (failure === undefined) return this.writtenAway!(token, undefined);
-    if (failure.operation !== 'create' || failure.error.code !== 'EEXIST') return this.writtenAway!(token, fsError(failure.error, failure.operation, final));
-    // Something is at the name after all: the temporary's way, as writeFile takes it. The path is
-    // a view into the thread's batch, which the writer must not keep (askedPath). The mtime back
-    // in nanoseconds: whole microseconds, as libuv truncates `seconds`'s half a microsecond above.
-    try {
-      this.writeFile(Buffer.from(final), data, perm, BigInt(Math.floor(mtime * 1e6)) * 1000n);
-    } catch (err) {
-      return this.writtenAway!(token, fsError(err, 'write', final));
-    }
-    this.writtenAway!(token, undefined);
   }
 
   /** The file is open for chunks: announced and neither committed nor discarded. */

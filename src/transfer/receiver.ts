@@ -106,8 +106,6 @@ export class ReceiveEngine extends TransferRun {
   private inlinePath: Buffer | undefined;
   private inlineSize = 0;
   private inlineHash = 0n;
-  /** Small files the creation thread is making (fileWriter.ts writeFileAway): what their events need. */
-  private readonly filesAway = new FileIdMap<{ path: Buffer; size: number; hash: bigint }>();
   /** Directories that could not be created, by entry path (latin1): what is inside them fails. */
   private readonly failedDirectories = new Map<string, FcpError>();
   private readonly waitingWrites: number[];
@@ -203,8 +201,6 @@ export class ReceiveEngine extends TransferRun {
       partialDir,
       discardPartials: (mode.flags & ModeFlag.NO_RESUME) !== 0,
       renewsSymlinks: this.machine.sameInode,
-      writtenAway: (fileId, error) => this.guard(() => this.writtenAway(fileId, error)),
-      creationStalled: (error) => this.guard(() => this.fail(error)),
     });
     this.waitingWrites = new Array<number>(link.params.connections + 1).fill(0);
     this.sync = mode.sync && new ReceiverSync({
@@ -294,11 +290,11 @@ export class ReceiveEngine extends TransferRun {
   /** An interrupted session keeps every partly received file, with its journal, for a rerun to resume. */
   protected async cleanUp(): Promise<void> {
     this.writer.keepAll();
-    await Promise.all([this.writer.discarded(), this.writer.stopCreating()]);
+    await this.writer.discarded();
   }
 
   protected override filesSettled(): Promise<void> {
-    return Promise.all([this.writer.discarded(), this.writer.stopCreating()]).then(() => undefined);
+    return this.writer.discarded();
   }
 
   private apply(actions: readonly ReceiverAction[], connIndex: number): void {
@@ -677,14 +673,6 @@ export class ReceiveEngine extends TransferRun {
       needed ??= this.sync
         ? this.sync.file(path, local, { kind: 'file', size: data.length, mtimeNs, perm }, undefined, owner, renews) === 'send'
         : renews || !this.unchanged(path, data.length, perm, mtimeNs, owner, local);
-      if (needed && this.writer.writeFileAway(local, data, perm, mtimeNs, owner, fileId)) {
-        // Settled when the creation thread has made it (writtenAway); its bytes were copied.
-        // The path may be a view into a frame read again: kept as a copy where an event will name it.
-        this.filesAway.set(fileId, { path: this.events.file ? Buffer.from(path) : path, size: data.length, hash });
-        this.descriptors.budget.release();
-        this.bytesSent += data.length;
-        return true;
-      }
       if (needed) this.writer.writeFile(local, data, perm, mtimeNs, owner);
     } catch (err) {
       // Tried again once a descriptor is free; its bytes are counted then, once.
@@ -704,25 +692,6 @@ export class ReceiveEngine extends TransferRun {
       this.apply(this.machine.fileCommitted(fileId), 0);
     }
     return true;
-  }
-
-  /** A small file the creation thread made, or could not: settled as writeInlineOnce settles one it wrote. */
-  private writtenAway(fileId: number, error: FcpError | undefined): void {
-    const file = this.filesAway.get(fileId)!;
-    this.filesAway.delete(fileId);
-    this.inlineId = fileId;
-    this.inlinePath = file.path;
-    this.inlineSize = file.size;
-    this.inlineHash = file.hash;
-    if (error) {
-      this.apply(this.machine.fileFailed(fileId, error), 0);
-    } else {
-      this.events.bytes?.(file.size);
-      this.apply(this.machine.fileCommitted(fileId), 0);
-    }
-    // A session that failed meanwhile reports nothing of it.
-    this.inlineId = -1;
-    this.inlinePath = undefined;
   }
 
   /** signature: the new file's blocks (NEW_SIG), kept in the signature cache once the file is in place. */
