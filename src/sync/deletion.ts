@@ -33,12 +33,9 @@ export interface Deletion {
   isDir: boolean;
 }
 
-function isDirectory(local: Buffer): boolean {
-  return fs.lstatSync(local, { throwIfNoEntry: false })?.isDirectory() === true;
-}
-
-function deviceOf(local: Buffer): number | undefined {
-  return fs.lstatSync(local, { throwIfNoEntry: false })?.dev;
+/** What is at `local` (never following a symlink), or undefined when nothing is: one lstat gives the type and, for -x, the device. */
+function lstatOf(local: Buffer): fs.Stats | undefined {
+  return fs.lstatSync(local, { throwIfNoEntry: false });
 }
 
 function ownName(name: Buffer, partialDir: Buffer | undefined): boolean {
@@ -54,8 +51,9 @@ export function planDeletions(scope: DeletionScope): Deletion[] {
   const slash = scope.partialDir?.indexOf(SLASH) ?? -1;
   const partialName = slash < 0 ? scope.partialDir : scope.partialDir!.subarray(0, slash);
   for (const dir of scope.directories) {
-    if (!isDirectory(dir.local)) continue;
-    const device = scope.oneFileSystem ? deviceOf(dir.local) : undefined;
+    const stat = lstatOf(dir.local);
+    if (!stat?.isDirectory()) continue;
+    const device = scope.oneFileSystem ? stat.dev : undefined;
     for (const name of readNames(dir.local)) {
       if (ownName(name, partialName)) continue;
       const entry = Buffer.concat([dir.entry, SLASH, name]);
@@ -70,9 +68,10 @@ export function planDeletions(scope: DeletionScope): Deletion[] {
  * directory on another device than `device` (-x), so that it stays.
  */
 function collect(scope: DeletionScope, local: Buffer, entry: Buffer, plan: Deletion[], device?: number): boolean {
-  const isDir = isDirectory(local);
+  const stat = lstatOf(local);
+  const isDir = stat?.isDirectory() === true;
   if (scope.protect?.(scope.relative(entry), isDir)) return false;
-  if (isDir && device !== undefined && deviceOf(local) !== device) return false;
+  if (isDir && device !== undefined && stat!.dev !== device) return false;
   let whole = true;
   if (isDir) {
     for (const name of readNames(local)) {
