@@ -66,11 +66,12 @@ test.each([
   ['tree/link', (at: string) => (fs.symlinkSync('file', `${at}.new`), fs.renameSync(`${at}.new`, at))],
   ['tree/other-name', (at: string) => (fs.copyFileSync(at, `${at}.new`), fs.renameSync(`${at}.new`, at))],
 ])('%s made again since the walk, with the same target or content, is kept', (name, remake) => {
-  const entries = walked();
   const at = path.join(dir, name);
-  const mtime = fs.lstatSync(at).mtime;
+  // A whole second, set again exactly: only the inode tells the new one from the walked one.
+  fs.lutimesSync(at, 1_600_000_000, 1_600_000_000);
+  const entries = walked();
   remake(at);
-  fs.lutimesSync(at, mtime, mtime);
+  fs.lutimesSync(at, 1_600_000_000, 1_600_000_000);
   expect(removeSource(entries.get(name)!)).toMatch(/was not removed \(--remove-source-files\): it is not what was read/);
   expect(fs.existsSync(at)).toBe(true);
 });
