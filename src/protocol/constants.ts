@@ -59,6 +59,7 @@ export const PacketType = {
   TWO_WAY_NODE_OP: 0x39,
   TWO_WAY_SCOPE: 0x3a,
   FILE_SAME_INODE: 0x3b,
+  SOURCE_KEPT: 0x3c,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -222,9 +223,15 @@ export const MoreFeature = {
    * same host keeps a source that is its own destination (PROTOCOL.md §7.5).
    */
   SAME_INODE: 0x80,
+  /**
+   * With MODE's REMOVE_SOURCE, offered by a pulling client: the sender tells the receiver each
+   * source it keeps (SOURCE_KEPT), so that the user who asked for the move hears of what did not
+   * move, as a pushing client tells of its own (PROTOCOL.md §7.1).
+   */
+  SOURCE_KEPT: 0x100,
 } as const;
 export const SUPPORTED_MORE_FEATURES =
-  MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT | MoreFeature.SOURCES_REMOVED | MoreFeature.SAME_INODE;
+  MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT | MoreFeature.SOURCES_REMOVED | MoreFeature.SAME_INODE | MoreFeature.SOURCE_KEPT;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**
@@ -308,6 +315,7 @@ export const BATCHABLE_TYPES: ReadonlySet<number> = new Set([
   PacketType.FILE_OK,
   PacketType.FILE_SAME,
   PacketType.FILE_SAME_INODE,
+  PacketType.SOURCE_KEPT,
   PacketType.CHUNKS_HELD,
   PacketType.CHUNK_KEPT,
   PacketType.PARTIAL_STALE,

@@ -255,6 +255,14 @@ export function sameInodeAgreed(params: ParamsMessage): boolean {
   return ((params.moreFeatures ?? 0) & MoreFeature.SAME_INODE) !== 0;
 }
 
+/**
+ * More feature SOURCE_KEPT (PROTOCOL.md §7.1): in a session with MODE's REMOVE_SOURCE, the sender
+ * tells the receiver each source it keeps (SOURCE_KEPT).
+ */
+export function sourceKeptAgreed(params: ParamsMessage): boolean {
+  return ((params.moreFeatures ?? 0) & MoreFeature.SOURCE_KEPT) !== 0;
+}
+
 /** What a transfer's offer says of it: a pull's destination holds nothing; its sources are removed (--remove-source-files). */
 export interface TransferFacts {
   pull: boolean;
@@ -265,13 +273,13 @@ export interface TransferFacts {
 /**
  * A transfer's offer: with more feature FILE_WANT where it offers INLINE; where it offers
  * DEST_STATE, with DIR_STATE, and with DEST_EMPTY when it is a pull into a destination that holds
- * nothing; when it removes its sources, with SAME_INODE, and with SOURCES_REMOVED for a pull (the
- * pushing client removes its own, and ends only after).
+ * nothing; when it removes its sources, with SAME_INODE, and for a pull with SOURCES_REMOVED and
+ * SOURCE_KEPT (the pushing client removes its own, ends only after, and tells of what it kept).
  */
 export function transferOffer(offer: ParamsMessage, facts?: TransferFacts): ParamsMessage {
   const inline = (offer.features & Feature.INLINE) !== 0 ? MoreFeature.FILE_WANT : 0;
   const landing = (offer.features & Feature.DEST_STATE) === 0 ? 0 : MoreFeature.DIR_STATE | (facts?.pull && facts.intoEmpty ? MoreFeature.DEST_EMPTY : 0);
-  const removal = !facts?.removesSources ? 0 : MoreFeature.SAME_INODE | (facts.pull ? MoreFeature.SOURCES_REMOVED : 0);
+  const removal = !facts?.removesSources ? 0 : MoreFeature.SAME_INODE | (facts.pull ? MoreFeature.SOURCES_REMOVED | MoreFeature.SOURCE_KEPT : 0);
   const more = inline | landing | removal;
   return more === 0 ? offer : { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | more) >>> 0 };
 }

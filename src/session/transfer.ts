@@ -226,9 +226,12 @@ export interface DestStateAction { type: 'destState'; holds: boolean }
 export interface DirStateAction { type: 'dirState'; path: Buffer; holds: boolean }
 /**
  * Sender (--remove-source-files): the receiver's DONE is in: every entry it did not report is in
- * place, so the symlinks and other names of linked files sent go now (files went at their FILE_OK).
+ * place, so the symlinks and other names of linked files sent go now (files went at their FILE_OK);
+ * the owner then calls removalsOver().
  */
 export interface RemoveSourcesAction { type: 'removeSources' }
+/** Receiver (more feature SOURCE_KEPT): the sender kept the source of `path`, for the reason it gives (SOURCE_KEPT). */
+export interface SourceKeptAction { type: 'sourceKept'; path: Buffer; why: string }
 export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number; filesSame: number }
 
 export type ReceiverAction =
@@ -252,6 +255,7 @@ export type ReceiverAction =
   | EntryFailedAction
   | AppendFileAction
   | FollowNoticeAction
+  | SourceKeptAction
   | CountedAction
   | CompleteAction;
 export type SenderAction =
@@ -582,14 +586,17 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
   private readonly awaitRemovals: boolean;
   /** More feature SAME_INODE with REMOVE_SOURCE: FILE_SAME_INODE, with the destination's inode tag, in place of FILE_SAME. */
   readonly sameInode: boolean;
+  /** More feature SOURCE_KEPT with SOURCES_REMOVED and REMOVE_SOURCE: the sender names each source it keeps (SOURCE_KEPT). */
+  private readonly keptReported: boolean;
 
   /**
    * hardLinks, owners, reconnect, resume, delta, sigCache, deltaEarly, follow, sparse, stream,
    * fileWant: the session negotiated HARD_LINKS, OWNERS, RECONNECT, RESUME, DELTA, SIG_CACHE,
    * DELTA_EARLY, FOLLOW, SPARSE, STREAM, FILE_WANT. awaitRemovals: SOURCES_REMOVED with REMOVE_SOURCE.
-   * sameInode: SAME_INODE with REMOVE_SOURCE.
+   * sameInode: SAME_INODE with REMOVE_SOURCE. keptReported: SOURCE_KEPT (with awaitRemovals only:
+   * the last sources kept are told between this side's DONE and the sender's).
    */
-  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean; fileWant?: boolean; awaitRemovals?: boolean; sameInode?: boolean }) {
+  constructor(opts: { chunkSize: number; peerName: string; scope: EntryScope; hardLinks?: boolean; owners?: boolean; reconnect?: boolean; resume?: boolean; delta?: boolean; sigCache?: boolean; deltaEarly?: boolean; follow?: boolean; sparse?: boolean; stream?: boolean; fileWant?: boolean; awaitRemovals?: boolean; sameInode?: boolean; keptReported?: boolean }) {
     super('AWAIT_FILE_COUNT', opts.peerName);
     this.chunkSize = opts.chunkSize;
     this.scope = opts.scope;
@@ -606,6 +613,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
     this.fileWant = opts.fileWant ?? false;
     this.awaitRemovals = opts.awaitRemovals ?? false;
     this.sameInode = opts.sameInode ?? false;
+    this.keptReported = this.awaitRemovals && opts.keptReported === true;
   }
 
   /**
@@ -671,6 +679,10 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.ENTRY_ERROR:
         if (this.announcing(onControl)) return this.entryFailedThere(message);
+        break;
+      case PacketType.SOURCE_KEPT:
+        // Files' sources go at their FILE_OK, the links' after this side's DONE, before the sender's.
+        if (this.keptReported && onControl && started && this.state !== 'CLOSED') return [{ type: 'sourceKept', path: message.path, why: message.message }];
         break;
       case PacketType.DONE:
         if (this.announcing(onControl)) return this.onDone();
@@ -1340,8 +1352,11 @@ function wanted(file: OutgoingFile): boolean {
   return file.state === 'WANTED' || file.state === 'WHOLE';
 }
 
-/** IDLE → ANNOUNCING (after start) → DONE_SENT (after finish) → CLOSED (the receiver's DONE). */
-type SenderState = 'IDLE' | 'ANNOUNCING' | 'DONE_SENT' | 'CLOSED';
+/**
+ * IDLE → ANNOUNCING (after start) → DONE_SENT (after finish) → CLOSED (the receiver's DONE), by way
+ * of REMOVING (the last sources going, until removalsOver) with MODE's REMOVE_SOURCE.
+ */
+type SenderState = 'IDLE' | 'ANNOUNCING' | 'DONE_SENT' | 'REMOVING' | 'CLOSED';
 
 /** A file announced with FILE_INFO and not yet OK or FAILED. */
 interface OutgoingFile {
@@ -1407,6 +1422,8 @@ export class TransferSender extends TransferMachine<SenderState> {
   private readonly confirmRemovals: boolean;
   /** More feature SAME_INODE with REMOVE_SOURCE: the receiver answers FILE_SAME_INODE, never FILE_SAME. */
   private readonly sameInode: boolean;
+  /** More feature SOURCE_KEPT with SOURCES_REMOVED and REMOVE_SOURCE: each source kept is told (sourceKept). */
+  private readonly reportsKept: boolean;
 
   constructor(opts: {
     chunkSize: number;
@@ -1426,6 +1443,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     removeSources?: boolean;
     confirmRemovals?: boolean;
     sameInode?: boolean;
+    reportsKept?: boolean;
   }) {
     super('IDLE', opts.peerName);
     this.destState = opts.destState ?? false;
@@ -1444,6 +1462,7 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.removeSources = opts.removeSources ?? false;
     this.confirmRemovals = this.removeSources && opts.confirmRemovals === true;
     this.sameInode = this.removeSources && opts.sameInode === true;
+    this.reportsKept = this.confirmRemovals && opts.reportsKept === true;
   }
 
   /** Another FILE_INFO may go now: fewer than windowFiles of them are waiting for FILE_OK or FILE_ERROR. */
@@ -1627,6 +1646,24 @@ export class TransferSender extends TransferMachine<SenderState> {
     this.requireAnnouncing(what);
   }
 
+  /**
+   * --remove-source-files kept the source of `path` (it changed, or is its own destination, ...):
+   * SOURCE_KEPT tells the receiver why where the session agreed it, and nothing goes otherwise.
+   */
+  sourceKept(path: Buffer, why: string): readonly SenderAction[] {
+    if (this.state === 'FAILED' || !this.reportsKept) return NO_ACTIONS;
+    if (this.state !== 'ANNOUNCING' && this.state !== 'DONE_SENT' && this.state !== 'REMOVING') throw internalError(`sourceKept() in state ${this.state}`);
+    return [send({ type: PacketType.SOURCE_KEPT, path, message: wireText(why) })];
+  }
+
+  /** The last sources are removed (or kept, and told): (SOURCES_REMOVED) the receiver hears it, and the session is over. */
+  removalsOver(): readonly SenderAction[] {
+    if (this.state === 'FAILED') return NO_ACTIONS;
+    if (this.state !== 'REMOVING') throw internalError(`removalsOver() in state ${this.state}`);
+    this.state = 'CLOSED';
+    return this.confirmRemovals ? [send({ type: PacketType.DONE }), this.summary()] : [this.summary()];
+  }
+
   /** The DONE after the last announcement. */
   finish(): readonly SenderAction[] {
     if (this.state === 'FAILED') return NO_ACTIONS;
@@ -1686,12 +1723,12 @@ export class TransferSender extends TransferMachine<SenderState> {
         if (exchanging && this.reconnect) return [{ type: 'dataLost', connIndex: message.connIndex, chunks: message.chunks }];
         break;
       case PacketType.DEST_STATE:
-        if (!this.destState || this.state === 'CLOSED') break;
+        if (!this.destState || this.state === 'CLOSED' || this.state === 'REMOVING') break;
         if (this.destHolds !== undefined) return this.fail(protocolError(`DEST_STATE twice from ${this.peerName}`));
         this.destHolds = message.holds === 1;
         return [{ type: 'destState', holds: this.destHolds }];
       case PacketType.DIR_STATE: {
-        if (!this.dirState || this.state === 'CLOSED') break;
+        if (!this.dirState || this.state === 'CLOSED' || this.state === 'REMOVING') break;
         const asked = this.destHolds === true ? this.landingsUnanswered.shift() : undefined;
         if (!asked?.equals(message.path)) return this.fail(protocolError(`DIR_STATE for ${showName(message.path)} from ${this.peerName}, where ${asked ? `one for ${showName(asked)}` : 'none'} was due`));
         return [{ type: 'dirState', path: asked, holds: message.holds === 1 }];
@@ -1701,10 +1738,7 @@ export class TransferSender extends TransferMachine<SenderState> {
         if (exchanging && this.follow && message.event === FollowEvent.STOP) return this.state === 'ANNOUNCING' ? [{ type: 'followStop' }] : NO_ACTIONS;
         break;
       case PacketType.DONE:
-        if (this.state === 'DONE_SENT' && this.inFlight === 0) {
-          this.state = 'CLOSED';
-          return this.closing();
-        }
+        if (this.state === 'DONE_SENT' && this.inFlight === 0) return this.closing();
         break;
       case PacketType.ERROR:
         return this.fail(peerError(message, this.peerName), false);
@@ -1715,11 +1749,14 @@ export class TransferSender extends TransferMachine<SenderState> {
     return this.fail(unexpected(message, `${this.state}${open}`));
   }
 
-  /** The receiver's DONE is in: the last sources go, and (SOURCES_REMOVED) the receiver hears that they went. */
+  /** The receiver's DONE is in: the session is over, or the last sources go first (removalsOver). */
   private closing(): readonly SenderAction[] {
-    if (!this.removeSources) return [this.summary()];
-    const removals: SenderAction = { type: 'removeSources' };
-    return this.confirmRemovals ? [removals, send({ type: PacketType.DONE }), this.summary()] : [removals, this.summary()];
+    if (!this.removeSources) {
+      this.state = 'CLOSED';
+      return [this.summary()];
+    }
+    this.state = 'REMOVING';
+    return [{ type: 'removeSources' }];
   }
 
   /** Files announced and not yet OK or FAILED. */

@@ -16,7 +16,7 @@ import { FileIdMap } from '../session/fileIds';
 import { ReceiverAction, TransferReceiver, WriteChunkAction, WriteFileAction } from '../session/transfer';
 import { copiedBytes } from '../delta/plan';
 import type { SignedBlock } from '../delta/blocks';
-import { directoryStateAgreed, fileWantAgreed, sameInodeAgreed, sourcesRemovedAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed, sameInodeAgreed, sourceKeptAgreed, sourcesRemovedAgreed } from '../session/params';
 import { Destination, holdsEntries } from './destination';
 import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
@@ -190,6 +190,7 @@ export class ReceiveEngine extends TransferRun {
       fileWant: fileWantAgreed(link.params),
       awaitRemovals: (mode.flags & ModeFlag.REMOVE_SOURCE) !== 0 && sourcesRemovedAgreed(link.params),
       sameInode: (mode.flags & ModeFlag.REMOVE_SOURCE) !== 0 && sameInodeAgreed(link.params),
+      keptReported: (mode.flags & ModeFlag.REMOVE_SOURCE) !== 0 && sourceKeptAgreed(link.params),
     });
     this.followed = (link.params.features & Feature.FOLLOW) !== 0 && (mode.flags & ModeFlag.FOLLOW) !== 0 ? { appends: 0, appendedBytes: 0, resent: 0, newFiles: 0 } : undefined;
     const root = process.getuid?.() === 0;
@@ -395,6 +396,13 @@ export class ReceiveEngine extends TransferRun {
             this.followed!.resent++;
             this.followed!.newFiles--;
           }
+          this.link.log(text);
+          this.events.notice?.(text);
+          break;
+        }
+        case 'sourceKept': {
+          // A pull's: the user who asked for the move hears what did not move (a push's sender tells it itself).
+          const text = `${showName(action.path)}: ${this.link.peerName} did not remove its source (--remove-source-files): ${action.why}`;
           this.link.log(text);
           this.events.notice?.(text);
           break;

@@ -26,7 +26,7 @@ import { writePayload } from '../protocol/serializer';
 import type { Message } from '../protocol/messages';
 import { SEND_BUFFERS_PER_CONNECTION } from '../session/buffering';
 import { sameStart } from '../session/entryScope';
-import { directoryStateAgreed, fileWantAgreed, sameInodeAgreed, sourcesRemovedAgreed } from '../session/params';
+import { directoryStateAgreed, fileWantAgreed, sameInodeAgreed, sourceKeptAgreed, sourcesRemovedAgreed } from '../session/params';
 import { OutstandingChunks } from '../session/dataLoss';
 import { FileIdMap } from '../session/fileIds';
 import { chunkCount, FileDigest } from '../session/digest';
@@ -40,7 +40,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { openFileReader, readSmallFile } from './smallFile';
-import { IS_ITS_DESTINATION, isItsDestination, keptBecause, NAME_OF_OWN_DESTINATION, removeSource } from './sourceRemoval';
+import { IS_ITS_DESTINATION, isItsDestination, keptBecause, NAME_OF_OWN_DESTINATION, type RemovableEntry, removeSource } from './sourceRemoval';
 import { fileEvent, runSummary, sentEntryFileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
 import { WALK_AHEAD, type Entry, type EntryIds, type WalkStream } from './walk';
@@ -303,6 +303,7 @@ export class SendEngine extends TransferRun {
       removeSources,
       confirmRemovals: sourcesRemovedAgreed(link.params),
       sameInode: sameInodeAgreed(link.params),
+      reportsKept: sourceKeptAgreed(link.params),
     });
     if (following) {
       this.followMissing = follow.missing;
@@ -884,6 +885,7 @@ export class SendEngine extends TransferRun {
           break;
         case 'removeSources':
           this.removeLinkSources();
+          this.apply(this.machine.removalsOver());
           break;
         case 'complete':
           return this.complete(runSummary(action, this.bytesSent, this.bytesSaved, this.errors, this.follower && this.followed));
@@ -1156,12 +1158,19 @@ export class SendEngine extends TransferRun {
    */
   private removeFileSource(entry: FileEntry, grew: boolean, same: boolean, inodeTag: bigint | undefined): string | undefined {
     if (!this.removing || (same && this.keepsSkipped)) return undefined;
-    if (grew) return keptBecause(entry.source, 'it grew while it was read');
-    if (inodeTag !== undefined && isItsDestination(entry.source, inodeTag)) {
+    let why: string | undefined;
+    if (grew) why = 'it grew while it was read';
+    else if (inodeTag !== undefined && isItsDestination(entry.source, inodeTag)) {
       this.ownDestinations.add(entry.path.toString('latin1'));
-      return keptBecause(entry.source, IS_ITS_DESTINATION);
-    }
-    return removeSource(entry);
+      why = IS_ITS_DESTINATION;
+    } else why = removeSource(entry);
+    return why === undefined ? undefined : this.keptSource(entry, why);
+  }
+
+  /** A source --remove-source-files kept: the receiver hears why where it asked to (SOURCE_KEPT, a pull's); the user's text. */
+  private keptSource(entry: RemovableEntry, why: string): string {
+    this.apply(this.machine.sourceKept(entry.path, why));
+    return keptBecause(entry.source, why);
   }
 
   /**
@@ -1175,9 +1184,9 @@ export class SendEngine extends TransferRun {
       // A receiver that found a file the same leaves its other names as they are: where the file
       // was its own destination, they are their own too. (A symlink is made again: its inode tells.)
       const linksOwnDestination = entry.kind === 'hardlink' && this.ownDestinations.has(entry.target.toString('latin1'));
-      const kept = linksOwnDestination ? keptBecause(entry.source, NAME_OF_OWN_DESTINATION) : removeSource(entry);
+      const why = linksOwnDestination ? NAME_OF_OWN_DESTINATION : removeSource(entry);
       // A file's warning goes with its event; a link has none: the user is told as --follow tells.
-      if (kept) (this.events.notice ?? this.link.log.bind(this.link))(kept);
+      if (why !== undefined) (this.events.notice ?? this.link.log.bind(this.link))(this.keptSource(entry, why));
     }
   }
 

@@ -29,23 +29,24 @@ export function isItsDestination(source: Buffer, destinationTag: bigint): boolea
   }
 }
 
-/** Removes the source of an entry that is in place at the destination; returns why it was kept, or undefined when it is gone. */
+/** Removes the source of an entry that is in place at the destination; returns why it was kept (keptBecause's `why`), or undefined when it is gone. */
 export function removeSource(entry: RemovableEntry): string | undefined {
   let stat: fs.BigIntStats;
   try {
     stat = fs.lstatSync(entry.source, { bigint: true });
   } catch (err) {
-    return keptBecause(entry.source, fsError(err, 'inspect', entry.source).message);
+    return fsError(err, 'inspect', entry.source).message;
   }
-  if (!isAsWalked(entry, stat)) return keptBecause(entry.source, 'it is not what was read (a symlink that was followed, or its type, size, mtime or inode changed)');
+  if (!isAsWalked(entry, stat)) return 'it is not what was read (a symlink that was followed, or its type, size, mtime or inode changed)';
   try {
     fs.unlinkSync(entry.source);
   } catch (err) {
-    return keptBecause(entry.source, fsError(err, 'remove', entry.source).message);
+    return fsError(err, 'remove', entry.source).message;
   }
   return undefined;
 }
 
+/** What the user is told of a source kept, and why. */
 export function keptBecause(source: Buffer, why: string): string {
   return `${showName(source)} was not removed (--remove-source-files): ${why}`;
 }

@@ -375,8 +375,14 @@ describe('--remove-source-files removes each source file, symlink and link once 
       const inodes = fileInodes();
       const run = await fcpCopy(direction, ['-r', '--remove-source-files', ...options], tree, path.dirname(tree));
       expect({ options, listing: listing(tree) }).toEqual({ options, listing: before });
-      // Found the same (kept as it is) or sent again (a new file under the name): warned of where fcp is the sender.
+      // Found the same (kept as it is) or sent again (a new file under the name): warned of where fcp
+      // is the sender, and on a pull by fcpd (SOURCE_KEPT): a file's source is kept as files go, the
+      // symlink's (made again) among the last, before fcpd's DONE.
       if (direction === 'push') expect(run.stderr).toMatch(/big was not removed \(--remove-source-files\): it is (the destination itself|not what was read)/);
+      if (direction === 'pull') {
+        expect(run.stderr).toMatch(/tree\/big: fcpd on \S+ did not remove its source \(--remove-source-files\): it is (the destination itself|not what was read)/);
+        expect(run.stderr).toMatch(/tree\/link: fcpd on \S+ did not remove its source \(--remove-source-files\): it is not what was read/);
+      }
       if (options.length === 0) expect(fileInodes()).toEqual(inodes);
     }
   });

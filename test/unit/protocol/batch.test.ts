@@ -76,7 +76,7 @@ test('encodeBatchApart gives the same bytes as encodeBatch, frame after frame, i
 
 test('only the control messages of a running transfer can travel in a BATCH', () => {
   expect([...BATCHABLE_TYPES].map((t) => packetTypeName[t]).sort()).toEqual(
-    ['APPEND', 'FOLLOW', 'CHUNK_ACK', 'CHUNK_KEPT', 'CHUNKS_HELD', 'DATA_LOST', 'DELTA_SIG', 'DIR_INFO', 'DONE', 'ENTRY_ERROR', 'ERROR', 'FILE_COUNT', 'FILE_DONE', 'FILE_ERROR', 'FILE_INFO', 'FILE_INLINE', 'FILE_OK', 'FILE_READY', 'FILE_SAME', 'FILE_SAME_INODE', 'FILE_WANT', 'FILE_WHOLE', 'HARDLINK', 'ITEM', 'KEEPALIVE', 'NEW_SIG', 'OWNER', 'PARTIAL_STALE', 'RESEND', 'SYMLINK'].sort(),
+    ['APPEND', 'FOLLOW', 'CHUNK_ACK', 'CHUNK_KEPT', 'CHUNKS_HELD', 'DATA_LOST', 'DELTA_SIG', 'DIR_INFO', 'DONE', 'ENTRY_ERROR', 'ERROR', 'FILE_COUNT', 'FILE_DONE', 'FILE_ERROR', 'FILE_INFO', 'FILE_INLINE', 'FILE_OK', 'FILE_READY', 'FILE_SAME', 'FILE_SAME_INODE', 'FILE_WANT', 'FILE_WHOLE', 'HARDLINK', 'ITEM', 'KEEPALIVE', 'NEW_SIG', 'OWNER', 'PARTIAL_STALE', 'RESEND', 'SOURCE_KEPT', 'SYMLINK'].sort(),
   );
   expect(() => batchOf([{ type: PacketType.KEEPALIVE }, { type: PacketType.DATA, fileId: 0, seq: 0, data: Buffer.alloc(1) }])).toThrow(/DATA cannot travel in a BATCH/);
   expect(() => batchOf([{ type: PacketType.KEEPALIVE }])).toThrow(/at least two/);

@@ -27,6 +27,7 @@ import {
   makeOffer,
   transferOffer,
   sameInodeAgreed,
+  sourceKeptAgreed,
   sourcesRemovedAgreed,
   fileWantAgreed,
   sealedCoverage,
@@ -299,18 +300,21 @@ describe('more features DIR_STATE (every transfer), DEST_EMPTY (a pull into an e
     expect(directoryStateAgreed(answerOffer(transferOffer(offer, intoHolding)) as ParamsMessage)).toBe(true);
     expect(destinationEmptyAgreed(answerOffer(transferOffer(offer, intoHolding)) as ParamsMessage)).toBe(false);
   });
-  test('SOURCES_REMOVED offered only by a pull that removes its sources, SAME_INODE by any transfer that does, and answered', () => {
+  test('SOURCES_REMOVED and SOURCE_KEPT offered only by a pull that removes its sources, SAME_INODE by any transfer that does, and answered', () => {
     const SAME = MoreFeature.SAME_INODE;
+    const PULLS = MoreFeature.SOURCES_REMOVED | MoreFeature.SOURCE_KEPT;
     expect(transferOffer(offer).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
     expect(transferOffer(offer, { pull: false, intoEmpty: false, removesSources: false }).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT);
     expect(transferOffer(offer, { pull: false, intoEmpty: true, removesSources: true }).moreFeatures).toBe(MoreFeature.DIR_STATE | WANT | SAME);
     const removing = transferOffer(offer, { pull: true, intoEmpty: false, removesSources: true });
-    expect(removing.moreFeatures).toBe(MoreFeature.DIR_STATE | WANT | MoreFeature.SOURCES_REMOVED | SAME);
+    expect(removing.moreFeatures).toBe(MoreFeature.DIR_STATE | WANT | PULLS | SAME);
     const answer = answerOffer(removing) as ParamsMessage;
-    expect(answer.moreFeatures! & (MoreFeature.SOURCES_REMOVED | SAME)).toBe(MoreFeature.SOURCES_REMOVED | SAME);
+    expect(answer.moreFeatures! & (PULLS | SAME)).toBe(PULLS | SAME);
     expect(sourcesRemovedAgreed(answer)).toBe(true);
     expect(sameInodeAgreed(answer)).toBe(true);
+    expect(sourceKeptAgreed(answer)).toBe(true);
     expect(sourcesRemovedAgreed({ ...answer, moreFeatures: undefined })).toBe(false);
     expect(sameInodeAgreed({ ...answer, moreFeatures: undefined })).toBe(false);
+    expect(sourceKeptAgreed({ ...answer, moreFeatures: MoreFeature.SOURCES_REMOVED })).toBe(false);
   });
 });

@@ -50,14 +50,14 @@ test.each([
   const entries = walked();
   const file = path.join(dir, 'tree', 'file');
   change(file);
-  expect(removeSource(entries.get('tree/file')!)).toMatch(/tree\/file was not removed \(--remove-source-files\): it is not what was read/);
+  expect(removeSource(entries.get('tree/file')!)).toMatch(/^it is not what was read/);
   expect(fs.existsSync(file)).toBe(true);
 });
 
 test('a source that is gone already is reported, not thrown', () => {
   const entries = walked();
   fs.rmSync(path.join(dir, 'tree', 'link'));
-  expect(removeSource(entries.get('tree/link')!)).toMatch(/was not removed.*no such file/i);
+  expect(removeSource(entries.get('tree/link')!)).toMatch(/tree\/link.*no such file/i);
 });
 
 // Made again by a receiver on this host whose destination is the source (it renews a symlink for
@@ -72,7 +72,7 @@ test.each([
   const entries = walked();
   remake(at);
   fs.lutimesSync(at, 1_600_000_000, 1_600_000_000);
-  expect(removeSource(entries.get(name)!)).toMatch(/was not removed \(--remove-source-files\): it is not what was read/);
+  expect(removeSource(entries.get(name)!)).toMatch(/^it is not what was read/);
   expect(fs.existsSync(at)).toBe(true);
 });
 
