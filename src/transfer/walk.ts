@@ -176,9 +176,14 @@ function join(dir: Buffer, name: Buffer | string): Buffer {
 export function sourceName(source: Buffer): Buffer {
   const name = requestedName(source);
   if (name) return Buffer.from(name);
+  return Buffer.from(basename(realpathSync(source.length > 0 ? withoutTrailingSlashes(source) : SLASH)));
+}
+
+/** `dir/` as `dir` (and `/` as it is): what the walk joins names to, so that they read `dir/a`, not `dir//a`. */
+export function withoutTrailingSlashes(source: Buffer): Buffer {
   let end = source.length;
   while (end > 1 && source[end - 1] === 0x2f) end--;
-  return Buffer.from(basename(realpathSync(end > 0 ? source.subarray(0, end) : SLASH)));
+  return end === source.length ? source : source.subarray(0, end);
 }
 
 /** A directory whose children the walk is going through: the frames of a walk are the directories above the next entry. */
@@ -367,12 +372,13 @@ export class WalkStream {
     if (options.listed) {
       if (!stat.isDirectory()) throw new FcpError('FCP_ERR_NOT_DIRECTORY', `${showName(source)} is not a directory: --files-from lists paths below one`);
       // The listed paths are relative to the source: so is the transfer root, as in rsync.
-      return { source, name, stat, filterRoot: name.length + 1, listed: options.listed };
+      return { source: withoutTrailingSlashes(source), name, stat, filterRoot: name.length + 1, listed: options.listed };
     }
     if (stat.isDirectory() && !options.recursive) {
       throw new FcpError('FCP_ERR_IS_DIRECTORY', `${showName(source)} is a directory`, { hint: 'use -r to copy directories' });
     }
-    return { source, name, stat, filterRoot: filterRoot(source, name, stat.isDirectory()) };
+    // The trailing slash has said what it says (filterRoot; the CONTENTS placement was read before).
+    return { source: withoutTrailingSlashes(source), name, stat, filterRoot: filterRoot(source, name, stat.isDirectory()) };
   }
 
   /** One step of the walk: the next source, the next child of the innermost directory, or leaving it; false when there is nothing left. */

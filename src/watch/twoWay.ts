@@ -17,12 +17,13 @@ import * as nodePath from 'node:path';
 import { CopyOptions, launcherFor } from '../client/copy';
 import { asFcpError } from '../errors';
 import { sideDbFile, twoWayDbFile } from '../state/twoWayDb';
+import { withoutTrailingSlashes } from '../transfer/walk';
 import { ChangeBatcher } from './batcher';
 import { DEBOUNCE_MS, FIRST_RETRY_MS, MAX_BATCH_DELAY_MS, MAX_RETRY_MS } from './constants';
 import { checkSideRoot, LocalSide, TwoWaySide } from './localSide';
 import { RemoteSide } from './remoteSide';
 import { sideFilter } from './sideListing';
-import { twoWaySides, withoutSlashes } from './twoWayArgs';
+import { twoWaySides } from './twoWayArgs';
 import { Moves } from './twoWayMoves';
 import { NOTHING_DONE, RoundListing, runRound, TwoWayRoundKind, TwoWayRoundReport } from './twoWayRound';
 import { checkInterval, fcpdIdleSeconds, isLinkFailure, SharedFcpd, Wakeup } from './watch';
@@ -45,7 +46,7 @@ export async function twoWay(options: TwoWayOptions): Promise<void> {
   const base: CopyOptions = { ...options.copy, itemizeChanges: true };
   const log = base.log ?? (() => undefined);
   const { here, there, thereSpec } = twoWaySides(base);
-  const thereRoot = there.kind === 'local' ? withoutSlashes(there.path) : undefined;
+  const thereRoot = there.kind === 'local' ? withoutTrailingSlashes(there.path) : undefined;
   // Both local roots are checked before either record is opened; a remote one by its fcpd.
   checkSideRoot(here);
   if (thereRoot) checkSideRoot(thereRoot);

@@ -5,6 +5,7 @@
 import { CopyOptions } from '../client/copy';
 import { Location, parseLocation } from '../client/location';
 import { FcpError } from '../errors';
+import { withoutTrailingSlashes } from '../transfer/walk';
 
 /** Options a two-way sync has no use for, with why: each is a usage error. */
 const REFUSED: readonly [keyof CopyOptions, string, string][] = [
@@ -30,17 +31,10 @@ function usage(message: string, hint: string): FcpError {
   return new FcpError('FCP_ERR_USAGE', message, { hint });
 }
 
-/** A path without its trailing slashes (`/` itself kept). */
-export function withoutSlashes(path: Buffer): Buffer {
-  let end = path.length;
-  while (end > 1 && path[end - 1] === 0x2f) end--;
-  return path.subarray(0, end);
-}
-
 /** The spec of a location without trailing slashes (a remote's as given, its path's slashes stripped). */
 function specOf(spec: string | Buffer, location: Location): Buffer {
   const raw = typeof spec === 'string' ? Buffer.from(spec) : spec;
-  return raw.subarray(0, raw.length - (location.path.length - withoutSlashes(location.path).length));
+  return raw.subarray(0, raw.length - (location.path.length - withoutTrailingSlashes(location.path).length));
 }
 
 /** The checks of fcp --watch --two-way's arguments; the two sides (here on this machine). */
@@ -54,5 +48,5 @@ export function twoWaySides(options: CopyOptions): { here: Buffer; there: Locati
   if (a.kind === 'remote' && b.kind === 'remote') throw usage('--two-way syncs this machine with one host', 'run it on one of the two hosts instead');
   // A keeps the name in a conflict when it is here; with A on a host, B (here) does.
   const [here, there, thereGiven] = a.kind === 'local' ? [a, b, options.destination] : [b, a, options.sources[0]!];
-  return { here: withoutSlashes(here.path), there, thereSpec: specOf(thereGiven, there) };
+  return { here: withoutTrailingSlashes(here.path), there, thereSpec: specOf(thereGiven, there) };
 }

@@ -108,3 +108,14 @@ test('a missing source fails when the walk is made, before anything is walked', 
   expect(() => streamSources([Buffer.from(path.join(root, 'missing'))], options)).toThrow(expect.objectContaining({ code: 'FCP_ERR_NOT_FOUND' }));
   expect(() => streamSources([Buffer.from(src)], { ...options, recursive: false })).toThrow(expect.objectContaining({ code: 'FCP_ERR_IS_DIRECTORY' }));
 });
+
+test('a source named with trailing slashes gives its entries sources without a doubled slash, and the same entries', () => {
+  const sources = (entries: readonly Entry[]): string[] => entries.filter((entry) => entry.kind !== 'dir').map((entry) => (entry as { source: Buffer }).source.toString());
+  const plain = walkSources([Buffer.from(src)], options).entries;
+  for (const written of [`${src}/`, `${src}///`]) {
+    const entries = walkSources([Buffer.from(written)], options).entries;
+    expect(paths(entries)).toEqual(paths(plain));
+    expect(sources(entries)).toEqual(sources(plain));
+    expect(sources(entries).filter((source) => source.includes('//'))).toEqual([]);
+  }
+});
