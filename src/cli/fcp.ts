@@ -71,9 +71,11 @@ function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortControl
 
 
 /** The sync options: commander's attributes are copy()'s names. */
-type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;
+type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'existing' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;
 
 interface FcpOptions extends SyncFlags, JobFlags {
+  /** rsync's other name of --existing. */
+  ignoreNonExisting?: boolean;
   port?: number;
   identity?: string[];
   /** -F: the ssh_config file. */
@@ -221,6 +223,8 @@ export function program(): Command {
     .option('--size-only', 'sync: a file of the same size is left, whatever its mtime (its mtime is updated)')
     .option('-u, --update', 'sync: leave files that are newer at the destination')
     .option('--ignore-existing', 'sync: leave anything already at the destination')
+    .option('--existing', 'sync: create nothing new at the destination, only update what is there (rsync; also --ignore-non-existing)')
+    .option('--ignore-non-existing', 'the same as --existing')
     .option('--delete', 'sync: delete destination entries the source lacks, inside the copied directories only (never through a symlink)')
     .option('--delete-excluded', 'sync: also delete what the filters exclude (implies --delete)')
     .option('--max-delete <n>', 'sync: delete at most N entries; more to delete is an error (FCP_ERR_MAX_DELETE, exit 8)', argParser(deletionCount))
@@ -396,6 +400,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       sizeOnly: options.sizeOnly,
       update: options.update,
       ignoreExisting: options.ignoreExisting,
+      existing: (options.existing ?? false) || (options.ignoreNonExisting ?? false),
       delete: options.delete,
       deleteExcluded: options.deleteExcluded,
       maxDelete: options.maxDelete,

@@ -392,6 +392,8 @@ export const SyncFlag = {
   DELETE: 0x10,
   DELETE_EXCLUDED: 0x20,
   DRY_RUN: 0x40,
+  /** --existing: nothing that is not at the destination yet is created there. */
+  EXISTING: 0x80,
 } as const;
 /** FOLLOW.event (PROTOCOL.md §7.10). */
 export const FollowEvent = {

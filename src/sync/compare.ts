@@ -40,14 +40,16 @@ export interface CompareRules {
   update: boolean;
   /** --ignore-existing: anything already at the destination is left as it is. */
   ignoreExisting: boolean;
+  /** --existing (--ignore-non-existing): nothing is created where nothing is; what is there is judged as ever. */
+  existing: boolean;
 }
 
-export const QUICK_CHECK: CompareRules = { ignoreTimes: false, sizeOnly: false, checksum: false, update: false, ignoreExisting: false };
+export const QUICK_CHECK: CompareRules = { ignoreTimes: false, sizeOnly: false, checksum: false, update: false, ignoreExisting: false, existing: false };
 
 /**
  * send: create or replace the entry (a file's data is sent); replace: a different type is there
  * and goes first. metadata: the data is the same, apply the listed mode and mtime. keep: nothing
- * to do. skip: left as it is by -u or --ignore-existing. digest (--checksum, a file of the same
+ * to do. skip: left as it is (-u, --ignore-existing), or not created (--existing). digest (--checksum, a file of the same
  * size): compare whole-file digests, then decide again with `sameContent`.
  */
 export type Decision =
@@ -85,7 +87,7 @@ export const DELETING_ITEM = '*deleting  ';
  * there). `sameContent` is the answer to a `digest` decision: whether the whole-file digests match.
  */
 export function decide(listed: ListedEntry, found: FoundEntry | undefined, rules: CompareRules, sameContent?: boolean): Decision {
-  if (found === undefined) return { action: 'send', replace: false, item: newItemString(listed.kind) };
+  if (found === undefined) return rules.existing ? { action: 'skip' } : { action: 'send', replace: false, item: newItemString(listed.kind) };
   if (found.kind !== listed.kind) {
     // -u keeps a newer file over anything; rsync replaces other types (and --ignore-existing keeps anything).
     if (rules.ignoreExisting) return { action: 'skip' };

@@ -13,6 +13,8 @@ export interface SyncOptions {
   sizeOnly: boolean;
   update: boolean;
   ignoreExisting: boolean;
+  /** --existing: nothing new is created at the destination. */
+  existing: boolean;
   /** --delete: destination entries the source lacks are removed, inside the copied tree only. */
   delete: boolean;
   /** --delete-excluded: entries the filters exclude are deleted too. */
@@ -28,6 +30,7 @@ export const NO_SYNC: SyncOptions = {
   sizeOnly: false,
   update: false,
   ignoreExisting: false,
+  existing: false,
   delete: false,
   deleteExcluded: false,
   maxDelete: undefined,
@@ -45,6 +48,7 @@ const FLAG_OF: [keyof SyncOptions, number][] = [
   ['delete', SyncFlag.DELETE],
   ['deleteExcluded', SyncFlag.DELETE_EXCLUDED],
   ['dryRun', SyncFlag.DRY_RUN],
+  ['existing', SyncFlag.EXISTING],
 ];
 
 export function syncMessage(options: SyncOptions): SyncMessage {
@@ -56,7 +60,9 @@ export function syncMessage(options: SyncOptions): SyncMessage {
 /** The options a SYNC message carries; unknown flag bits or contradictory modes are FCP_ERR_PARAMS. */
 export function syncOptionsOf(message: SyncMessage): SyncOptions {
   const known = FLAG_OF.reduce((all, [, bit]) => all | bit, 0);
-  if ((message.flags & ~known) !== 0) throw new FcpError('FCP_ERR_PARAMS', `SYNC has unknown flag bits 0x${message.flags.toString(16)}`);
+  if ((message.flags & ~known) !== 0) {
+    throw new FcpError('FCP_ERR_PARAMS', `SYNC has unknown flag bits 0x${message.flags.toString(16)}`, { hint: 'an option of the sync is newer than this fcpd: update fcp on this host' });
+  }
   const options = { ...NO_SYNC, maxDelete: message.maxDelete === NO_LIMIT ? undefined : message.maxDelete };
   for (const [key, bit] of FLAG_OF) (options as Record<string, unknown>)[key] = (message.flags & bit) !== 0;
   checkSyncOptions(options);
@@ -76,5 +82,6 @@ export function compareRules(modeFlags: number, options: SyncOptions): CompareRu
     checksum: options.checksum,
     update: options.update,
     ignoreExisting: options.ignoreExisting,
+    existing: options.existing,
   };
 }

@@ -5,6 +5,7 @@
  * directories the listing announced. The receiving engine asks it before it creates anything.
  */
 import { FcpError } from '../errors';
+import { showName } from '../showName';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FileOwner } from '../transfer/fileWriter';
 import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, ListedEntry } from './compare';
@@ -52,6 +53,8 @@ export interface ReceiverSyncOptions {
   oneFileSystem?: boolean;
   /** A symlink already as listed is made again, not kept (FileWriterOptions.renewsSymlinks: a sender that removes its sources checks its inode). */
   renewsSymlinks?: boolean;
+  /** -H (HARD_LINKS): other names of a file may come, linked to it (hardlink, leftFile). */
+  hardLinks?: boolean;
 }
 
 /** What to do with an announced file: send it, or settle it with FILE_SAME (the same data, or skipped, or a dry run). */
@@ -69,6 +72,12 @@ export class ReceiverSync {
   private readonly digests = new JobLimiter(DIGESTS_AT_ONCE);
   /** The sender skipped entries (ENTRY_ERROR): as rsync after an I/O error, nothing is deleted. */
   private senderSkipped = false;
+  /**
+   * -H with -u, --ignore-existing or --existing: the files those options left as they are (entry
+   * paths, latin1). What the destination holds there is not the source's data, so no other name
+   * may be linked to it. Kept only where links can come.
+   */
+  private readonly left: Set<string> | undefined;
 
   constructor(private readonly options: ReceiverSyncOptions) {
     const { sync, contents, partialDir } = options;
@@ -80,6 +89,8 @@ export class ReceiverSync {
           oneFileSystem: options.oneFileSystem,
         })
       : undefined;
+    const { update, ignoreExisting, existing } = options.rules;
+    this.left = options.hardLinks && (update || ignoreExisting || existing) ? new Set() : undefined;
   }
 
   /** --delete: names held for the directories still being announced (a test seam). */
@@ -104,9 +115,28 @@ export class ReceiverSync {
     this.deletions?.entry(entry, isDir);
   }
 
-  /** A hard link: created by the writer (it changes nothing in a dry run). */
-  hardlink(): boolean {
-    return !this.dryRun;
+  /**
+   * A hard link at `local`: created by the writer, but not in a dry run, nor where --existing finds
+   * nothing or --ignore-existing finds something (rsync's rules for any name).
+   */
+  hardlink(local: Buffer): boolean {
+    if (this.dryRun) return false;
+    const { existing, ignoreExisting } = this.options.rules;
+    if (!existing && !ignoreExisting) return true;
+    const there = inspect(local) !== undefined;
+    return existing ? there && !ignoreExisting : !there;
+  }
+
+  /**
+   * Why no other name may be linked to the file at entry path `target`: -u, --ignore-existing or
+   * --existing left it as it is, so its data there is not the source's (rsync sends such a name's
+   * data instead; fcp has only the link to make, and refuses it). Undefined when it may.
+   */
+  linkRefusal(path: Buffer, target: Buffer): FcpError | undefined {
+    if (!this.left?.has(target.toString('latin1'))) return undefined;
+    return new FcpError('FCP_ERR_CONFLICT', `${showName(path)} is not linked: ${showName(target)}, the file it names, was left as it is by -u, --ignore-existing or --existing, so its data at the destination is not the source's`, {
+      hint: 'copy this name without -H, or sync without that option',
+    });
   }
 
   /** DIR_INFO: true when the writer is to create the directory (or take the one there). */
@@ -167,6 +197,7 @@ export class ReceiverSync {
   private settleFile(entry: Buffer, local: Buffer, listed: ListedEntry, found: Inspected | undefined, owner: FileOwner | undefined, decision: ReturnType<typeof decide>): FileOutcome {
     switch (decision.action) {
       case 'skip':
+        this.left?.add(entry.toString('latin1'));
         return 'same';
       case 'digest':
         throw new FcpError('FCP_ERR_INTERNAL', 'a digest decision after the digests were compared');

@@ -217,6 +217,7 @@ export class ReceiveEngine extends TransferRun {
       listsContents: mode.filter?.maxDepth === undefined ? undefined : (entry) => mode.filter!.descends(slashesIn(entry)),
       oneFileSystem: (mode.flags & ModeFlag.ONE_FILE_SYSTEM) !== 0,
       renewsSymlinks: this.machine.sameInode,
+      hardLinks: (link.params.features & Feature.HARD_LINKS) !== 0,
       report: (item) => {
         this.events.item?.(item);
         if (mode.reportItems) this.link.control.conn.send({ type: PacketType.ITEM, item: Buffer.from(item.item, 'latin1'), isDir: item.isDir ? 1 : 0, path: item.path });
@@ -548,7 +549,9 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
-      if (this.sync && !this.sync.hardlink()) return;
+      if (this.sync && !this.sync.hardlink(local)) return;
+      const refusal = this.sync?.linkRefusal(path, target);
+      if (refusal) throw refusal;
       this.writer.createHardlink(local, this.destination.localPath(target));
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create hard link', local)), 0);

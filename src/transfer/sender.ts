@@ -323,7 +323,7 @@ export class SendEngine extends TransferRun {
     this.removing = removeSources && !sync?.dryRun;
     // The receiver reports what -u and --ignore-existing leave as it reports what is already the
     // same (FILE_SAME; nothing at all for a symlink or link): only files sent lose their source.
-    this.keepsSkipped = sync?.update === true || sync?.ignoreExisting === true;
+    this.keepsSkipped = sync?.update === true || sync?.ignoreExisting === true || sync?.existing === true;
     this.failedEntries = this.removing ? new Set() : undefined;
     this.linkEntries = this.removing && !this.keepsSkipped ? [] : undefined;
     this.symlinkTargets = sync ? new Map() : undefined;

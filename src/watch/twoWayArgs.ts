@@ -16,6 +16,7 @@ const REFUSED: readonly [keyof CopyOptions, string, string][] = [
   ['filesFrom', '--files-from', '--two-way syncs whole directories'],
   ['update', '--update', 'a conflict keeps both versions with --two-way'],
   ['ignoreExisting', '--ignore-existing', 'a conflict keeps both versions with --two-way'],
+  ['existing', '--existing', 'what one side lacks is what --two-way gives it'],
   ['sizeOnly', '--size-only', '--two-way compares files by their digests'],
   ['checksum', '--checksum', '--two-way compares files by their digests'],
   ['ignoreTimes', '--ignore-times', '--two-way sends changed files whatever their times'],

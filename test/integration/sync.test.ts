@@ -402,3 +402,57 @@ describe('--checksum', () => {
     expect(compareTrees(src, dst)).toEqual([]);
   });
 });
+
+describe('--existing creates nothing and updates what is there, --ignore-existing the other way round, hard links too, as rsync -aH', () => {
+  test.each([
+    [['--existing'], '--existing'],
+    [['--ignore-non-existing', '--via-fcpd'], '--existing'],
+    [['--ignore-existing'], '--ignore-existing'],
+    [['--ignore-existing', '--via-fcpd'], '--ignore-existing'],
+  ])('%j', async (options, rsyncOption) => {
+    const work = temp.make('fcp-sync');
+    const src = path.join(work, 'src');
+    const [ours, theirs] = [path.join(work, 'fcp'), path.join(work, 'rsync')];
+    baseTree(src);
+    // New at the source: a file, a directory with a file, a symlink, and two more names of a file.
+    fs.writeFileSync(path.join(src, 'new'), 'new');
+    fs.mkdirSync(path.join(src, 'newdir'));
+    fs.writeFileSync(path.join(src, 'newdir', 'inside'), 'inside');
+    fs.symlinkSync('f', path.join(src, 'newlink'));
+    fs.linkSync(path.join(src, 'f'), path.join(src, 'f-again'));
+    fs.linkSync(path.join(src, 'f'), path.join(src, 'f-third'));
+    for (const dst of [ours, theirs]) {
+      baseTree(dst);
+      // What is there changes: other data and mtime, another mode.
+      fs.writeFileSync(path.join(dst, 'f'), 'old');
+      fs.chmodSync(path.join(dst, 'd', 'inner'), 0o600);
+      // A name of the linked file that is there, as a file of its own.
+      fs.writeFileSync(path.join(dst, 'f-again'), 'other');
+      for (const p of ['f', 'f-again', 'd/inner', '.']) fs.utimesSync(path.join(dst, p), 1_400_000_000, 1_400_000_000);
+    }
+    for (const p of ['new', 'newdir/inside', 'newdir', 'newlink', 'f', '.']) fs.lutimesSync(path.join(src, p), 1_550_000_000, 1_550_000_000);
+    const rsync = spawnSync('rsync', ['-aH', rsyncOption, '--itemize-changes', `${src}/`, `${theirs}/`], { encoding: 'utf8' });
+    expect(rsync.status).toBe(0);
+    const fcp = await runFcp([...options, '-r', '-H', '--itemize-changes', `${src}/`, ours]);
+    if (rsyncOption === '--existing') {
+      expect({ code: fcp.code, stderr: fcp.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(snapshot(ours)).toEqual(snapshot(theirs));
+      expect(fs.readdirSync(ours).sort()).toEqual(['d', 'f', 'f-again', 'l']);
+      expect(fs.readFileSync(path.join(ours, 'f'), 'utf8')).toBe('content');
+    } else {
+      // f was left with its old data: f-third, new here, cannot be linked to it. rsync sends its
+      // data; fcp has only a link to make, and refuses it (exit 8) rather than link it to old data.
+      expect(fcp.code).toBe(8);
+      expect(fcp.stderr).toMatch(/f-third is not linked: src\/f, the file it names, was left as it is .*FCP_ERR_CONFLICT/);
+      // f-again is there: --ignore-existing leaves that name as it is, without a word.
+      expect(fcp.stderr).not.toMatch(/f-again/);
+      const withoutThird = (dir: string): Map<string, string> => new Map([...snapshot(dir)].filter(([name]) => name !== '"f-third"' && name !== '.'));
+      expect(withoutThird(ours)).toEqual(withoutThird(theirs));
+      expect(fs.readdirSync(ours).sort()).toEqual(['d', 'f', 'f-again', 'l', 'new', 'newdir', 'newlink']);
+      expect(fs.readFileSync(path.join(ours, 'f'), 'utf8')).toBe('old');
+    }
+    // fcp itemizes no hard link (rsync's `hf... name => target` lines), nor f-third it refused: the rest is rsync's.
+    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '' && !line.startsWith('h') && !line.endsWith(' f-third')).sort();
+    expect(lines(fcp.stdout)).toEqual(lines(rsync.stdout));
+  });
+});

@@ -10,7 +10,7 @@ const time = fc.bigInt({ min: 0n, max: 4_000_000_000n * 1_000_000_000n }).map((n
 const target = fc.constantFrom('a', 'b', '../c').map((t) => Buffer.from(t));
 const entry = fc.record({ kind, size: fc.integer({ min: 0, max: 3 }), mtimeNs: time, perm: fc.constantFrom(0o644, 0o600, 0o755), target });
 const found = fc.option(fc.record({ kind: fc.constantFrom<FoundEntry['kind']>('file', 'dir', 'symlink', 'other'), size: fc.integer({ min: 0, max: 3 }), mtimeNs: time, perm: fc.constantFrom(0o644, 0o600, 0o755), target }), { nil: undefined });
-const rules = fc.record({ ignoreTimes: fc.constant(false), sizeOnly: fc.boolean(), checksum: fc.boolean(), update: fc.boolean(), ignoreExisting: fc.boolean() }).filter((r) => !(r.sizeOnly && r.checksum));
+const rules = fc.record({ ignoreTimes: fc.constant(false), sizeOnly: fc.boolean(), checksum: fc.boolean(), update: fc.boolean(), ignoreExisting: fc.boolean(), existing: fc.boolean() }).filter((r) => !(r.sizeOnly && r.checksum));
 
 /** What the destination holds once the decision is acted on (the data of a file sent is the source's). */
 function acted(listed: ListedEntry, there: FoundEntry | undefined, rules: CompareRules, sameContent: boolean): { after: FoundEntry | undefined; sameContent: boolean } {
@@ -35,7 +35,7 @@ describe('decide', () => {
         const { after, sameContent } = acted(listed, there, r, same);
         const again = decide(listed, after, r, sameContent);
         expect(['keep', 'skip']).toContain(again.action);
-        if (!r.update && !r.ignoreExisting) expect(again.action).toBe('keep');
+        if (!r.update && !r.ignoreExisting && !(r.existing && after === undefined)) expect(again.action).toBe('keep');
       }),
     );
   });
@@ -52,10 +52,10 @@ describe('decide', () => {
     );
   });
 
-  test('nothing there: sent; --ignore-existing leaves anything that is there, -u a newer file', () => {
+  test('nothing there: sent (with --existing, skipped); --ignore-existing leaves anything that is there, -u a newer file', () => {
     fc.assert(
       fc.property(entry, rules, (listed, r) => {
-        expect(decide(listed, undefined, r)).toMatchObject({ action: 'send', replace: false });
+        expect(decide(listed, undefined, r)).toMatchObject(r.existing ? { action: 'skip' } : { action: 'send', replace: false });
       }),
     );
     const file: ListedEntry = { kind: 'file', size: 1, mtimeNs: 1_000_000n, perm: 0o644 };
@@ -64,6 +64,15 @@ describe('decide', () => {
     expect(decide(file, { ...newer, mtimeNs: 0n }, { ...QUICK_CHECK, update: true }).action).toBe('send');
     expect(decide(file, newer, { ...QUICK_CHECK, ignoreExisting: true })).toEqual({ action: 'skip' });
     expect(decide({ ...file, kind: 'dir' }, { ...newer, kind: 'dir' }, { ...QUICK_CHECK, ignoreExisting: true }).action).toBe('metadata');
+  });
+
+  test('--existing judges what is there as without it: only what is not there is left out', () => {
+    fc.assert(
+      fc.property(entry, found, rules, fc.boolean(), (listed, there, r, same) => {
+        fc.pre(there !== undefined);
+        expect(decide(listed, there, { ...r, existing: true }, same)).toEqual(decide(listed, there, { ...r, existing: false }, same));
+      }),
+    );
   });
 
   test('--checksum asks for digests only for a file of the same size; -I sends whatever is there', () => {

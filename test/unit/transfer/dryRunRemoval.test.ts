@@ -19,7 +19,7 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
 test('REMOVE_SOURCE with a dry run: every source stays, nothing is written', async () => {
-  const sync = { checksum: false, sizeOnly: false, update: false, ignoreExisting: false, delete: false, deleteExcluded: false, maxDelete: undefined, dryRun: true };
+  const sync = { checksum: false, sizeOnly: false, update: false, ignoreExisting: false, existing: false, delete: false, deleteExcluded: false, maxDelete: undefined, dryRun: true };
   const { summary } = await pushInProcess(work, { flags: ModeFlag.RECURSIVE | ModeFlag.INTO_DIR | ModeFlag.REMOVE_SOURCE, sync });
   expect(summary.errors).toEqual([]);
   expect(fs.readdirSync(path.join(work, 'src')).sort()).toEqual(['link', 'small', 'sub']);
