@@ -14,7 +14,8 @@ Exit codes:
      every data connection, was lost (wherever the stream was cut; one lost
      data connection is replaced)
   7  timeout: a peer stopped answering
-  8  partial transfer: some files were copied and some failed (each is reported)
+  8  partial transfer: some files were copied and some failed (each is reported),
+     or --remove-source-files kept a source (each is named; rsync exits 23)
   9  internal error (a bug: please report it; FCP_DEBUG=1 shows where)
   130, 143  interrupted (SIGINT: Ctrl-C, SIGTERM): partial files are kept,
      and running the same command again resumes them`;

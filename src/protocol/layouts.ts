@@ -159,7 +159,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.KEEPALIVE]: [],
   [PacketType.FILE_SAME]: [f('fileId', 'u32')],
   [PacketType.FILE_SAME_INODE]: [f('fileId', 'u32'), f('inodeTag', 'u64')],
-  [PacketType.SOURCE_KEPT]: [f('path', 'entryPathPrefixed'), f('message', 'text')],
+  [PacketType.SOURCE_KEPT]: [f('code', 'u16'), f('path', 'entryPathPrefixed'), f('message', 'text')],
   [PacketType.CHUNKS_HELD]: [f('fileId', 'u32'), f('firstIndex', 'u32'), f('hashes', 'hashes')],
   [PacketType.CHUNK_KEPT]: [f('fileId', 'u32'), f('index', 'u32')],
   [PacketType.PARTIAL_STALE]: [f('fileId', 'u32'), f('reason', 'u8', { min: 1, max: 2 })],

@@ -82,9 +82,10 @@ export interface FileSameMessage { type: P['FILE_SAME']; fileId: number }
 export interface FileSameInodeMessage { type: P['FILE_SAME_INODE']; fileId: number; inodeTag: bigint }
 /**
  * S→R, control (more feature SOURCE_KEPT, with MODE's REMOVE_SOURCE): the sender kept the source
- * of this entry, which is in place at the receiver, and says why (PROTOCOL.md §7.1).
+ * of this entry, which is in place at the receiver, and says why, with the error code of why
+ * (PROTOCOL.md §7.1).
  */
-export interface SourceKeptMessage { type: P['SOURCE_KEPT']; path: Buffer; message: string }
+export interface SourceKeptMessage { type: P['SOURCE_KEPT']; code: number; path: Buffer; message: string }
 /**
  * R→S, control, before FILE_READY (feature RESUME): the receiver holds chunks first_index,
  * first_index + 1, ... of a partly received file, with these xxh64 hashes (u64 each, big-endian).

@@ -14,7 +14,7 @@
  * written, finish() before every file is announced) throw FCP_ERR_INTERNAL. Owner calls about a
  * file that has FAILED in the meantime are no-ops, since the owner's work races the peer.
  */
-import { FcpError, wireFromCode } from '../errors';
+import { codeFromWire, FcpError, FcpErrorCode, wireFromCode } from '../errors';
 import { showName } from '../showName';
 import { DATA_FRAME_BYTES, DATA_UNIT, DELTA_MAX_BLOCK, DIGEST_SIZE, FollowEvent, HASH_SIZE, INLINE_MAX, MAX_ERROR_MESSAGE_BYTES, MAX_HELD_HASHES, PacketType } from '../protocol/constants';
 import type {
@@ -230,8 +230,8 @@ export interface DirStateAction { type: 'dirState'; path: Buffer; holds: boolean
  * the owner then calls removalsOver().
  */
 export interface RemoveSourcesAction { type: 'removeSources' }
-/** Receiver (more feature SOURCE_KEPT): the sender kept the source of `path`, for the reason it gives (SOURCE_KEPT). */
-export interface SourceKeptAction { type: 'sourceKept'; path: Buffer; why: string }
+/** Receiver (more feature SOURCE_KEPT): the sender kept the source of `path`, for the reason it gives, of that code (SOURCE_KEPT). */
+export interface SourceKeptAction { type: 'sourceKept'; path: Buffer; code: FcpErrorCode; why: string }
 export interface CompleteAction { type: 'complete'; filesOk: number; filesFailed: number; entriesFailed: number; bytes: number; bytesResumed: number; filesSame: number }
 
 export type ReceiverAction =
@@ -682,7 +682,7 @@ export class TransferReceiver extends TransferMachine<ReceiverState> {
         break;
       case PacketType.SOURCE_KEPT:
         // Files' sources go at their FILE_OK, the links' after this side's DONE, before the sender's.
-        if (this.keptReported && onControl && started && this.state !== 'CLOSED') return [{ type: 'sourceKept', path: message.path, why: message.message }];
+        if (this.keptReported && onControl && started && this.state !== 'CLOSED') return [{ type: 'sourceKept', path: message.path, code: codeFromWire(message.code), why: message.message }];
         break;
       case PacketType.DONE:
         if (this.announcing(onControl)) return this.onDone();
@@ -1650,10 +1650,10 @@ export class TransferSender extends TransferMachine<SenderState> {
    * --remove-source-files kept the source of `path` (it changed, or is its own destination, ...):
    * SOURCE_KEPT tells the receiver why where the session agreed it, and nothing goes otherwise.
    */
-  sourceKept(path: Buffer, why: string): readonly SenderAction[] {
+  sourceKept(path: Buffer, code: FcpErrorCode, why: string): readonly SenderAction[] {
     if (this.state === 'FAILED' || !this.reportsKept) return NO_ACTIONS;
     if (this.state !== 'ANNOUNCING' && this.state !== 'DONE_SENT' && this.state !== 'REMOVING') throw internalError(`sourceKept() in state ${this.state}`);
-    return [send({ type: PacketType.SOURCE_KEPT, path, message: wireText(why) })];
+    return [send({ type: PacketType.SOURCE_KEPT, code: wireFromCode(code), path, message: wireText(why) })];
   }
 
   /** The last sources are removed (or kept, and told): (SOURCES_REMOVED) the receiver hears it, and the session is over. */

@@ -402,10 +402,12 @@ export class ReceiveEngine extends TransferRun {
           break;
         }
         case 'sourceKept': {
-          // A pull's: the user who asked for the move hears what did not move (a push's sender tells it itself).
-          const text = `${showName(action.path)}: ${this.link.peerName} did not remove its source (--remove-source-files): ${action.why}`;
-          this.link.log(text);
-          this.events.notice?.(text);
+          // A pull's: the user who asked for the move hears what did not move, and the copy is
+          // partial (a push's sender counts and tells it itself).
+          const error = new FcpError(action.code, `${this.link.peerName} did not remove its source (--remove-source-files): ${action.why}`);
+          this.errors.push(error);
+          if (this.events.entryFailed) this.events.entryFailed(action.path, error);
+          else this.link.log(`${showName(action.path)}: ${error.message}`);
           break;
         }
         case 'counted':

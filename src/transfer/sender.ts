@@ -40,7 +40,7 @@ import { outOfDescriptors } from './openFileBudget';
 import { SliceArena } from './sliceArena';
 import { checkSource, grewWarning, sourceChanged, SourceState, sourceState } from './sourceCheck';
 import { openFileReader, readSmallFile } from './smallFile';
-import { IS_ITS_DESTINATION, isItsDestination, keptBecause, NAME_OF_OWN_DESTINATION, type RemovableEntry, removeSource } from './sourceRemoval';
+import { GREW, IS_ITS_DESTINATION, isItsDestination, keptError, type KeptSource, NAME_OF_OWN_DESTINATION, type RemovableEntry, removeSource } from './sourceRemoval';
 import { fileEvent, runSummary, sentEntryFileEvent, LinkConnection, LinkedConnection, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
 import { MemoryConnection } from './memoryLink';
 import { WALK_AHEAD, type Entry, type EntryIds, type WalkStream } from './walk';
@@ -1124,7 +1124,7 @@ export class SendEngine extends TransferRun {
     this.staleNotices.delete(fileId);
     // What a followed file grew by while it was read is sent next (APPEND): no warning for it.
     const grew = entry !== undefined && this.grown.delete(entry) && !this.follower;
-    const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined, entry && this.removeFileSource(entry, grew, same, inodeTag));
+    const warning = error ? undefined : joinWarnings(stale, entry && grew ? grewWarning(entry.source, entry.size) : undefined);
     if (warning) this.link.log(warning);
     if (entry && this.events.file) {
       const event =
@@ -1133,6 +1133,7 @@ export class SendEngine extends TransferRun {
           : fileEvent(entry.path, entry.size, error, file ? () => file.digest.digest() : undefined, warning);
       this.events.file(event);
     }
+    if (entry && !error) this.removeFileSource(entry, grew, same, inodeTag);
     this.announceSoon();
   }
 
@@ -1151,26 +1152,33 @@ export class SendEngine extends TransferRun {
 
   /**
    * --remove-source-files: the source of a file that is in place, unless it grew while it was
-   * read; why it was kept, if it was. Under -u or --ignore-existing, a file the receiver did not
+   * read (keptSource tells why one is kept). Under -u or --ignore-existing, a file the receiver did not
    * need (`same`) may be one those options left while the destination holds another version:
    * its source stays (as rsync keeps what those options skip). A source that is its own
    * destination (inodeTag, on this host) stays, and so do its other names (removeLinkSources).
    */
-  private removeFileSource(entry: FileEntry, grew: boolean, same: boolean, inodeTag: bigint | undefined): string | undefined {
-    if (!this.removing || (same && this.keepsSkipped)) return undefined;
-    let why: string | undefined;
-    if (grew) why = 'it grew while it was read';
+  private removeFileSource(entry: FileEntry, grew: boolean, same: boolean, inodeTag: bigint | undefined): void {
+    if (!this.removing || (same && this.keepsSkipped)) return;
+    let kept: KeptSource | undefined;
+    if (grew) kept = GREW;
     else if (inodeTag !== undefined && isItsDestination(entry.source, inodeTag)) {
       this.ownDestinations.add(entry.path.toString('latin1'));
-      why = IS_ITS_DESTINATION;
-    } else why = removeSource(entry);
-    return why === undefined ? undefined : this.keptSource(entry, why);
+      kept = IS_ITS_DESTINATION;
+    } else kept = removeSource(entry);
+    if (kept) this.keptSource(entry, kept);
   }
 
-  /** A source --remove-source-files kept: the receiver hears why where it asked to (SOURCE_KEPT, a pull's); the user's text. */
-  private keptSource(entry: RemovableEntry, why: string): string {
-    this.apply(this.machine.sourceKept(entry.path, why));
-    return keptBecause(entry.source, why);
+  /**
+   * A source --remove-source-files kept: an error of the run, not of the entry, which is in place
+   * (the copy is partial, as rsync exits 23), told as an entry's (fcpd's log where no one shows
+   * them), and the receiver hears why where it asked to (SOURCE_KEPT, a pull's).
+   */
+  private keptSource(entry: RemovableEntry, kept: KeptSource): void {
+    const error = keptError(entry.source, kept);
+    this.errors.push(error);
+    if (this.events.entryFailed) this.events.entryFailed(entry.path, error);
+    else this.link.log(error.message);
+    this.apply(this.machine.sourceKept(entry.path, kept.code, kept.why));
   }
 
   /**
@@ -1184,9 +1192,8 @@ export class SendEngine extends TransferRun {
       // A receiver that found a file the same leaves its other names as they are: where the file
       // was its own destination, they are their own too. (A symlink is made again: its inode tells.)
       const linksOwnDestination = entry.kind === 'hardlink' && this.ownDestinations.has(entry.target.toString('latin1'));
-      const why = linksOwnDestination ? NAME_OF_OWN_DESTINATION : removeSource(entry);
-      // A file's warning goes with its event; a link has none: the user is told as --follow tells.
-      if (why !== undefined) (this.events.notice ?? this.link.log.bind(this.link))(this.keptSource(entry, why));
+      const kept = linksOwnDestination ? NAME_OF_OWN_DESTINATION : removeSource(entry);
+      if (kept) this.keptSource(entry, kept);
     }
   }
 

@@ -7,6 +7,7 @@
  * it found the same equals the source's (on this host, over SSH; PROTOCOL.md §7.5).
  */
 import * as fs from 'node:fs';
+import { FcpError, type FcpErrorCode } from '../errors';
 import { fsError } from './fsError';
 import { inodeTag } from './inodeTag';
 import { showName } from '../showName';
@@ -14,10 +15,19 @@ import type { Entry } from './walk';
 
 export type RemovableEntry = Exclude<Entry, { kind: 'dir' }>;
 
-/** Why a source that is its own destination is kept. */
-export const IS_ITS_DESTINATION = 'it is the destination itself (the same file, on this host)';
-/** Why another name of such a file is kept. */
-export const NAME_OF_OWN_DESTINATION = 'the file it names is its own destination (on this host), and so is this name';
+/** Why a source was kept, and the code of that reason: what the user is told, and what the summary counts (the copy is partial, as rsync's exit 23). */
+export interface KeptSource {
+  code: FcpErrorCode;
+  why: string;
+}
+
+/** A source that is its own destination. */
+export const IS_ITS_DESTINATION: KeptSource = { code: 'FCP_ERR_CONFLICT', why: 'it is the destination itself (the same file, on this host)' };
+/** Another name of such a file. */
+export const NAME_OF_OWN_DESTINATION: KeptSource = { code: 'FCP_ERR_CONFLICT', why: 'the file it names is its own destination (on this host), and so is this name' };
+/** A file that grew while it was read: the destination has less than the source now holds. */
+export const GREW: KeptSource = { code: 'FCP_ERR_SOURCE_CHANGED', why: 'it grew while it was read' };
+const CHANGED: KeptSource = { code: 'FCP_ERR_SOURCE_CHANGED', why: 'it is not what was read (a symlink that was followed, or its type, size, mtime or inode changed)' };
 
 /** Whether the source is the file whose inode tag the receiver sent (FILE_SAME_INODE); one that cannot be inspected is removed by no one. */
 export function isItsDestination(source: Buffer, destinationTag: bigint): boolean {
@@ -29,26 +39,44 @@ export function isItsDestination(source: Buffer, destinationTag: bigint): boolea
   }
 }
 
-/** Removes the source of an entry that is in place at the destination; returns why it was kept (keptBecause's `why`), or undefined when it is gone. */
-export function removeSource(entry: RemovableEntry): string | undefined {
+/**
+ * Removes the source of an entry that is in place at the destination; returns why it was kept,
+ * or undefined when it is gone (one that was gone already too, as rsync's "sender file already
+ * removed": what the move was for is done).
+ */
+export function removeSource(entry: RemovableEntry): KeptSource | undefined {
   let stat: fs.BigIntStats;
   try {
     stat = fs.lstatSync(entry.source, { bigint: true });
   } catch (err) {
-    return fsError(err, 'inspect', entry.source).message;
+    return gone(err) ? undefined : failedTo('inspect', entry.source, err);
   }
-  if (!isAsWalked(entry, stat)) return 'it is not what was read (a symlink that was followed, or its type, size, mtime or inode changed)';
+  if (!isAsWalked(entry, stat)) return CHANGED;
   try {
     fs.unlinkSync(entry.source);
   } catch (err) {
-    return fsError(err, 'remove', entry.source).message;
+    return gone(err) ? undefined : failedTo('remove', entry.source, err);
   }
   return undefined;
+}
+
+function gone(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+function failedTo(operation: string, source: Buffer, err: unknown): KeptSource {
+  const error = fsError(err, operation, source);
+  return { code: error.code, why: error.message };
 }
 
 /** What the user is told of a source kept, and why. */
 export function keptBecause(source: Buffer, why: string): string {
   return `${showName(source)} was not removed (--remove-source-files): ${why}`;
+}
+
+/** A source kept, as the summary counts it (the copy is partial). */
+export function keptError(source: Buffer, kept: KeptSource): FcpError {
+  return new FcpError(kept.code, keptBecause(source, kept.why));
 }
 
 function isAsWalked(entry: RemovableEntry, stat: fs.BigIntStats): boolean {

@@ -207,7 +207,7 @@ export const messageArbitraries: ArbitraryByName = {
   FILE_OK: fc.record({ type: fc.constant(PacketType.FILE_OK), fileId: u32 }),
   FILE_SAME: fc.record({ type: fc.constant(PacketType.FILE_SAME), fileId: u32 }),
   FILE_SAME_INODE: fc.record({ type: fc.constant(PacketType.FILE_SAME_INODE), fileId: u32, inodeTag: u64 }),
-  SOURCE_KEPT: fc.record({ type: fc.constant(PacketType.SOURCE_KEPT), path: entryPath, message: text }),
+  SOURCE_KEPT: fc.record({ type: fc.constant(PacketType.SOURCE_KEPT), code: u16, path: entryPath, message: text }),
   CHUNKS_HELD: fc.record({
     type: fc.constant(PacketType.CHUNKS_HELD),
     fileId: u32,

@@ -520,7 +520,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   FILE_OK: [4, 4],
   FILE_SAME: [4, 4],
   FILE_SAME_INODE: [12, 12],
-  SOURCE_KEPT: [3, 8194],
+  SOURCE_KEPT: [5, 8196],
   CHUNKS_HELD: [16, 65512],
   CHUNK_KEPT: [8, 8],
   PARTIAL_STALE: [5, 5],
@@ -566,7 +566,7 @@ const entryPathCarriers = (path: Buffer): Message[] => [
   { type: PacketType.SYMLINK, mtimeNs: 0n, path, target: bytes('t') },
   { type: PacketType.FILE_INLINE, fileId: 1, perm: 0o644, mtimeNs: 0n, hash: 0n, path, data: bytes('x') },
   { type: PacketType.ENTRY_ERROR, code: 35, path, message: 'x' },
-  { type: PacketType.SOURCE_KEPT, path, message: 'x' },
+  { type: PacketType.SOURCE_KEPT, code: 35, path, message: 'x' },
   { type: PacketType.HARDLINK, path, target: bytes('t') },
   { type: PacketType.HARDLINK, path: bytes('t'), target: path },
 ];

@@ -103,7 +103,12 @@ export const VECTORS: readonly Vector[] = [
   plain('FILE_OK', { type: PacketType.FILE_OK, fileId: 1 }),
   plain('FILE_SAME', { type: PacketType.FILE_SAME, fileId: 1 }),
   plain('FILE_SAME_INODE', { type: PacketType.FILE_SAME_INODE, fileId: 1, inodeTag: 0x0123456789abcdefn }),
-  plain('SOURCE_KEPT (a source that grew while it was read)', { type: PacketType.SOURCE_KEPT, path: path('dir/a.txt'), message: 'it grew while it was read' }),
+  plain('SOURCE_KEPT (a source that grew while it was read)', {
+    type: PacketType.SOURCE_KEPT,
+    code: wireFromCode('FCP_ERR_SOURCE_CHANGED'),
+    path: path('dir/a.txt'),
+    message: 'it grew while it was read',
+  }),
   plain('CHUNKS_HELD (chunks 4 and 5)', {
     type: PacketType.CHUNKS_HELD,
     fileId: 1,

@@ -4,6 +4,7 @@
  * under more feature SOURCES_REMOVED it then answers with a DONE of its own, and the receiver ends
  * only at that DONE; under SOURCE_KEPT it names each source it keeps, before that DONE.
  */
+import { wireFromCode } from '../../../src/errors';
 import { MIN_CHUNK_SIZE, PacketType } from '../../../src/protocol/constants';
 import type { Message } from '../../../src/protocol/messages';
 import { EntryScope } from '../../../src/session/entryScope';
@@ -66,32 +67,32 @@ test('removalsOver() only while the last sources go', () => {
 });
 
 const PATH = Buffer.from('d/a');
-const KEPT: Message = { type: PacketType.SOURCE_KEPT, path: PATH, message: 'it grew while it was read' };
+const KEPT: Message = { type: PacketType.SOURCE_KEPT, code: wireFromCode('FCP_ERR_SOURCE_CHANGED'), path: PATH, message: 'it grew while it was read' };
 
 test('SOURCE_KEPT: a source kept while files go, and one kept among the last, reach the receiver before the sender\'s DONE', () => {
   const sender = new TransferSender({ chunkSize: MIN_CHUNK_SIZE, peerName: 'receiver', removeSources: true, confirmRemovals: true, reportsKept: true });
   const receiver = new TransferReceiver({ chunkSize: MIN_CHUNK_SIZE, peerName: 'sender', scope: new EntryScope({ recursive: true, singleRoot: true }), awaitRemovals: true, keptReported: true });
   receiver.receive(0, sends(sender.start(0, 0))[0]!);
-  const whileAnnouncing = sends(sender.sourceKept(PATH, 'it grew while it was read'));
+  const whileAnnouncing = sends(sender.sourceKept(PATH, 'FCP_ERR_SOURCE_CHANGED', 'it grew while it was read'));
   expect(whileAnnouncing).toEqual([KEPT]);
-  expect(receiver.receive(0, whileAnnouncing[0]!)).toEqual([{ type: 'sourceKept', path: PATH, why: 'it grew while it was read' }]);
+  expect(receiver.receive(0, whileAnnouncing[0]!)).toEqual([{ type: 'sourceKept', path: PATH, code: 'FCP_ERR_SOURCE_CHANGED', why: 'it grew while it was read' }]);
   receiver.receive(0, sends(sender.finish())[0]!);
   // DONE_SENT: a file's FILE_OK may still come, and its source be kept.
-  expect(sends(sender.sourceKept(PATH, 'x'))).toHaveLength(1);
+  expect(sends(sender.sourceKept(PATH, 'FCP_ERR_IO', 'x'))).toHaveLength(1);
   expect(kinds(receiver.finished())).toEqual(['DONE']);
   expect(kinds(sender.receive(DONE))).toEqual(['removeSources']);
-  const last = sends(sender.sourceKept(PATH, 'it is not what was read'));
-  expect(receiver.receive(0, last[0]!)).toEqual([{ type: 'sourceKept', path: PATH, why: 'it is not what was read' }]);
+  const last = sends(sender.sourceKept(PATH, 'FCP_ERR_CONFLICT', 'it is the destination itself'));
+  expect(receiver.receive(0, last[0]!)).toEqual([{ type: 'sourceKept', path: PATH, code: 'FCP_ERR_CONFLICT', why: 'it is the destination itself' }]);
   expect(kinds(receiver.receive(0, sends(sender.removalsOver())[0]!))).toEqual(['complete']);
   // After the end nothing more is told, and nothing more is taken.
-  expect(() => sender.sourceKept(PATH, 'x')).toThrow(/in state CLOSED/);
+  expect(() => sender.sourceKept(PATH, 'FCP_ERR_IO', 'x')).toThrow(/in state CLOSED/);
   expect(kinds(receiver.receive(0, KEPT))).toEqual(['fail']);
 });
 
 test('SOURCE_KEPT: without the feature (or without SOURCES_REMOVED) the sender sends none and the receiver refuses one', () => {
   for (const opts of [{ keptReported: false, confirmRemovals: true, awaitRemovals: true }, { keptReported: true, confirmRemovals: false, awaitRemovals: false }]) {
     const { sender, receiver } = atTheEnd({ removeSources: true, ...opts });
-    expect(sender.sourceKept(PATH, 'x')).toEqual([]);
+    expect(sender.sourceKept(PATH, 'FCP_ERR_IO', 'x')).toEqual([]);
     const refused = receiver.receive(0, KEPT);
     expect(refused).toMatchObject([{ type: 'fail', error: { code: 'FCP_ERR_UNEXPECTED_MESSAGE' } }]);
   }

@@ -244,7 +244,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   FILE_OK: { type: PacketType.FILE_OK, fileId: 0 },
   FILE_SAME: { type: PacketType.FILE_SAME, fileId: 0 },
   FILE_SAME_INODE: { type: PacketType.FILE_SAME_INODE, fileId: 0, inodeTag: 0n },
-  SOURCE_KEPT: { type: PacketType.SOURCE_KEPT, path: pathOf(0), message: 'kept' },
+  SOURCE_KEPT: { type: PacketType.SOURCE_KEPT, code: 35, path: pathOf(0), message: 'kept' },
   CHUNKS_HELD: { type: PacketType.CHUNKS_HELD, fileId: 0, firstIndex: 0, hashes: Buffer.alloc(8) },
   CHUNK_KEPT: { type: PacketType.CHUNK_KEPT, fileId: 0, index: 0 },
   PARTIAL_STALE: { type: PacketType.PARTIAL_STALE, fileId: 0, reason: 1 },

@@ -50,14 +50,20 @@ test.each([
   const entries = walked();
   const file = path.join(dir, 'tree', 'file');
   change(file);
-  expect(removeSource(entries.get('tree/file')!)).toMatch(/^it is not what was read/);
+  expect(removeSource(entries.get('tree/file')!)).toEqual({ code: 'FCP_ERR_SOURCE_CHANGED', why: expect.stringMatching(/^it is not what was read/) });
   expect(fs.existsSync(file)).toBe(true);
 });
 
-test('a source that is gone already is reported, not thrown', () => {
+test('a source that is gone already counts as removed (rsync: "sender file already removed"); one that cannot be inspected is kept, with why', () => {
   const entries = walked();
   fs.rmSync(path.join(dir, 'tree', 'link'));
-  expect(removeSource(entries.get('tree/link')!)).toMatch(/tree\/link.*no such file/i);
+  expect(removeSource(entries.get('tree/link')!)).toBeUndefined();
+  // A file in its directory's place: the lstat fails with ENOTDIR, which is not a source gone.
+  fs.renameSync(path.join(dir, 'tree'), path.join(dir, 'moved'));
+  fs.writeFileSync(path.join(dir, 'tree'), 'not a directory');
+  expect(removeSource(entries.get('tree/file')!)).toEqual({ code: expect.stringMatching(/^FCP_ERR_/), why: expect.stringMatching(/cannot inspect .*tree\/file/) });
+  fs.rmSync(path.join(dir, 'tree'));
+  fs.renameSync(path.join(dir, 'moved'), path.join(dir, 'tree'));
 });
 
 // Made again by a receiver on this host whose destination is the source (it renews a symlink for
@@ -72,7 +78,7 @@ test.each([
   const entries = walked();
   remake(at);
   fs.lutimesSync(at, 1_600_000_000, 1_600_000_000);
-  expect(removeSource(entries.get(name)!)).toMatch(/^it is not what was read/);
+  expect(removeSource(entries.get(name)!)).toEqual({ code: 'FCP_ERR_SOURCE_CHANGED', why: expect.stringMatching(/^it is not what was read/) });
   expect(fs.existsSync(at)).toBe(true);
 });
 
