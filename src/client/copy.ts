@@ -44,7 +44,7 @@ import type { TransferEvents, TransferSummary } from '../transfer/link';
 import type { SshOptions } from './remoteLauncher';
 import type { PathFilter } from '../sync/filter';
 import { DELETING_ITEM } from '../sync/compare';
-import { listedName } from '../sync/itemize';
+import { isHardlinkItem, listedName, relativeName } from '../sync/itemize';
 import { checkSyncOptions, SyncOptions } from '../sync/options';
 import type { FollowOptions } from '../follow/followControl';
 import { followedSources } from '../follow/followWalk';
@@ -249,7 +249,8 @@ export type CopyEvent =
   /**
    * A sync changed (in a dry run: would change) an entry: rsync's `%i` (`>f.st......`,
    * `*deleting  `), and the name as rsync lists it (relative to the transfer root, a directory
-   * with a trailing /), with a symlink's target when this side knows it.
+   * with a trailing /), with a symlink's target when this side knows it, or (`hf...`) the name of
+   * the file a hard link names.
    */
   | { type: 'item'; item: string; name: string; pathBytes: Buffer; isDir: boolean; target?: string };
 
@@ -611,8 +612,11 @@ function reporting(
       },
       item({ item, path, isDir, target }) {
         if (item === DELETING_ITEM) deleted++;
-        const name = listedName(path, (flags & ModeFlag.CONTENTS) !== 0, isDir);
-        emit({ type: 'item', item, name, pathBytes: path, isDir, ...(target ? { target: target.toString('utf8') } : {}) });
+        const contents = (flags & ModeFlag.CONTENTS) !== 0;
+        const name = listedName(path, contents, isDir);
+        // A hard link's target is the entry path of its file: named as the link is.
+        const shown = target && isHardlinkItem(item) ? relativeName(target, contents) : target;
+        emit({ type: 'item', item, name, pathBytes: path, isDir, ...(shown ? { target: shown.toString('utf8') } : {}) });
       },
     },
     deleted: () => deleted,

@@ -79,6 +79,17 @@ export function newItemString(kind: EntryKind): string {
   return `${kind === 'file' ? '>' : 'c'}${TYPE_LETTER[kind]}${ALL_NEW}`;
 }
 
+/**
+ * rsync's `%i` for a hard link to be made at a name (-H): `hf+++++++++` where no file is, none
+ * where the name is that file already (sameFile), else what differs from `file`, the one it will
+ * name, at the destination (undefined in a dry run that did not make it: all new then too).
+ */
+export function hardlinkItem(found: FoundEntry | undefined, file: FoundEntry | undefined, sameFile: boolean): string | undefined {
+  if (sameFile) return undefined;
+  if (found?.kind !== 'file' || file === undefined) return `hf${ALL_NEW}`;
+  return itemString('h', 'file', { s: found.size !== file.size, t: !sameTime(found.mtimeNs, file.mtimeNs), p: found.perm !== file.perm });
+}
+
 /** rsync's `%i` of a deletion: `*deleting` in the 11 columns. */
 export const DELETING_ITEM = '*deleting  ';
 

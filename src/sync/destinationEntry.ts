@@ -16,6 +16,9 @@ export interface Inspected {
   found: FoundEntry;
   uid: number;
   gid: number;
+  /** Which file (with dev): two names of one file have the same. */
+  ino: bigint;
+  dev: bigint;
 }
 
 /** What is at `local`, or undefined when nothing is (or a parent is not a directory). */
@@ -34,6 +37,8 @@ export function inspect(local: Buffer): Inspected | undefined {
     found: { kind, size: Number(stat.size), mtimeNs: stat.mtimeNs, perm: Number(stat.mode) & PERM_MASK, target },
     uid: Number(stat.uid),
     gid: Number(stat.gid),
+    ino: stat.ino,
+    dev: stat.dev,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * How a sync names what it changed, as rsync does: entry paths relative to the transfer root
  * (for `src/` the contents of src, for `src` src itself), directories with a trailing `/`, the
- * root of a `src/` transfer as `./`, and an itemized line `%i name` (` -> target` for a symlink).
+ * root of a `src/` transfer as `./`, and an itemized line `%i name` (` -> target` for a symlink,
+ * ` => file` for a hard link).
  */
 import { showName } from '../showName';
 
@@ -20,7 +21,13 @@ export function listedName(entry: Buffer, contents: boolean, isDir: boolean): st
   return isDir ? `${name}/` : name;
 }
 
-/** One line of --itemize-changes. */
+/** One line of --itemize-changes: a symlink's target after `->`, a hard link's file after `=>`. */
 export function itemLine(item: string, name: string, target?: Buffer): string {
-  return target === undefined ? `${item} ${name}` : `${item} ${name} -> ${showName(target)}`;
+  if (target === undefined) return `${item} ${name}`;
+  return `${item} ${name} ${isHardlinkItem(item) ? '=>' : '->'} ${showName(target)}`;
+}
+
+/** rsync's `%i` of a hard link: its first letter `h`. */
+export function isHardlinkItem(item: string): boolean {
+  return item.startsWith('h');
 }

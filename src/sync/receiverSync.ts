@@ -8,7 +8,7 @@ import { FcpError } from '../errors';
 import { showName } from '../showName';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FileOwner } from '../transfer/fileWriter';
-import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, ListedEntry } from './compare';
+import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, hardlinkItem, ListedEntry } from './compare';
 import { applyMetadata, inspect, Inspected, removeForReplacement, replacementRefusal } from './destinationEntry';
 import { contentsOf, isBackupName, maxDeleteError, removeEntry } from './deletion';
 import { DeletionListing } from './deletionListing';
@@ -116,15 +116,22 @@ export class ReceiverSync {
   }
 
   /**
-   * A hard link at `local`: created by the writer, but not in a dry run, nor where --existing finds
-   * nothing or --ignore-existing finds something (rsync's rules for any name).
+   * A hard link `entry` (at `local`) to the file at entry path `target` (at `targetLocal`): made by
+   * the writer, but not in a dry run, nor where --existing finds nothing or --ignore-existing finds
+   * something (rsync's rules for any name), and never to a file the sync left (linkRefusal's
+   * error, thrown); itemized as rsync does (`hf+++++++++ name => target`).
    */
-  hardlink(local: Buffer): boolean {
-    if (this.dryRun) return false;
+  hardlink(entry: Buffer, local: Buffer, target: Buffer, targetLocal: Buffer): boolean {
+    const found = inspect(local);
     const { existing, ignoreExisting } = this.options.rules;
-    if (!existing && !ignoreExisting) return true;
-    const there = inspect(local) !== undefined;
-    return existing ? there && !ignoreExisting : !there;
+    if ((existing && !found) || (ignoreExisting && found)) return false;
+    const refusal = this.linkRefusal(entry, target);
+    if (refusal) throw refusal;
+    const file = inspect(targetLocal);
+    const sameFile = found !== undefined && file !== undefined && found.ino === file.ino && found.dev === file.dev;
+    const item = hardlinkItem(found?.found, file?.found, sameFile);
+    if (item) this.report(item, entry, 'file', target);
+    return !this.dryRun;
   }
 
   /**
@@ -132,7 +139,7 @@ export class ReceiverSync {
    * --existing left it as it is, so its data there is not the source's (rsync sends such a name's
    * data instead; fcp has only the link to make, and refuses it). Undefined when it may.
    */
-  linkRefusal(path: Buffer, target: Buffer): FcpError | undefined {
+  private linkRefusal(path: Buffer, target: Buffer): FcpError | undefined {
     if (!this.left?.has(target.toString('latin1'))) return undefined;
     return new FcpError('FCP_ERR_CONFLICT', `${showName(path)} is not linked: ${showName(target)}, the file it names, was left as it is by -u, --ignore-existing or --existing, so its data at the destination is not the source's`, {
       hint: 'copy this name without -H, or sync without that option',

@@ -551,10 +551,9 @@ export class ReceiveEngine extends TransferRun {
     const local = this.destination.localPath(path);
     try {
       this.checkEntry(path);
-      if (this.sync && !this.sync.hardlink(local)) return;
-      const refusal = this.sync?.linkRefusal(path, target);
-      if (refusal) throw refusal;
-      this.writer.createHardlink(local, this.destination.localPath(target));
+      const targetLocal = this.destination.localPath(target);
+      if (this.sync && !this.sync.hardlink(path, local, target, targetLocal)) return;
+      this.writer.createHardlink(local, targetLocal);
     } catch (err) {
       this.apply(this.machine.entryFailed(path, fsError(err, 'create hard link', local)), 0);
     }

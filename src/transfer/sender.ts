@@ -229,8 +229,8 @@ export class SendEngine extends TransferRun {
   private bytesSent = 0;
   /** Bytes of chunks the receiver took from its old version of their file (DELTA_COPY). */
   private bytesSaved = 0;
-  /** A sync: each announced symlink's target by its entry path (latin1), for the ITEM lines that name it. */
-  private readonly symlinkTargets: Map<string, Buffer> | undefined;
+  /** A sync: each announced symlink's target and hard link's file, by entry path (latin1), for the ITEM lines that name them. */
+  private readonly itemTargets: Map<string, Buffer> | undefined;
   /** --remove-source-files: the symlinks and other names of linked files announced, removed once the receiver is done. */
   private readonly linkEntries: Exclude<Entry, FileEntry>[] | undefined;
   /** Feature RECONNECT: by data connection index, the chunks written on it and not acknowledged. */
@@ -326,7 +326,7 @@ export class SendEngine extends TransferRun {
     this.keepsSkipped = sync?.update === true || sync?.ignoreExisting === true || sync?.existing === true;
     this.failedEntries = this.removing ? new Set() : undefined;
     this.linkEntries = this.removing && !this.keepsSkipped ? [] : undefined;
-    this.symlinkTargets = sync ? new Map() : undefined;
+    this.itemTargets = sync ? new Map() : undefined;
     this.owners = link.params.features & Feature.OWNERS ? { accounts: loadAccounts(), uid: -1, gid: -1 } : undefined;
     // Small files go inline: the walk reads them as it finds them, into this arena's slices, given
     // back once encoded (readWhole). Not in one process, whose receiver gives its slices back.
@@ -685,7 +685,7 @@ export class SendEngine extends TransferRun {
 
   private announceOther(entry: Exclude<Entry, FileEntry>): readonly SenderAction[] {
     if (entry.kind !== 'dir') this.linkEntries?.push(entry);
-    if (entry.kind === 'symlink') this.symlinkTargets?.set(entry.path.toString('latin1'), entry.target);
+    if (entry.kind === 'symlink' || entry.kind === 'hardlink') this.itemTargets?.set(entry.path.toString('latin1'), entry.target);
     switch (entry.kind) {
       case 'dir':
         if (this.dirStateAgreed && entry.path.indexOf(SLASH) < 0) this.newLanding(entry.path);
@@ -771,12 +771,12 @@ export class SendEngine extends TransferRun {
   }
 
   /**
-   * The target of the symlink an ITEM line names (`cL+++++++++ link -> target`, as rsync prints
-   * it): ITEM carries no target, and the walk holds it.
+   * The target of the symlink or hard link an ITEM line names (`cL+++++++++ link -> target`,
+   * `hf+++++++++ name => file`, as rsync prints them): ITEM carries no target, and the walk holds it.
    */
-  private symlinkTarget(item: string, path: Buffer): Buffer | undefined {
-    if (item[1] !== 'L') return undefined;
-    return this.symlinkTargets?.get(path.toString('latin1'));
+  private itemTarget(item: string, path: Buffer): Buffer | undefined {
+    if (item[1] !== 'L' && item[0] !== 'h') return undefined;
+    return this.itemTargets?.get(path.toString('latin1'));
   }
 
   /** The first entry.size bytes of the file (read now, or while the login waited), or why they cannot be read (smallFile.ts). */
@@ -845,7 +845,7 @@ export class SendEngine extends TransferRun {
           this.onChunksAcked(action.connIndex, action.chunks);
           break;
         case 'item':
-          this.events.item?.({ item: action.item, path: action.path, isDir: action.isDir, target: this.symlinkTarget(action.item, action.path) });
+          this.events.item?.({ item: action.item, path: action.path, isDir: action.isDir, target: this.itemTarget(action.item, action.path) });
           break;
         case 'dataLost':
           this.onDataLost(action.connIndex, action.chunks);

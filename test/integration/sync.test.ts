@@ -451,8 +451,40 @@ describe('--existing creates nothing and updates what is there, --ignore-existin
       expect(fs.readdirSync(ours).sort()).toEqual(['d', 'f', 'f-again', 'l', 'new', 'newdir', 'newlink']);
       expect(fs.readFileSync(path.join(ours, 'f'), 'utf8')).toBe('old');
     }
-    // fcp itemizes no hard link (rsync's `hf... name => target` lines), nor f-third it refused: the rest is rsync's.
-    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '' && !line.startsWith('h') && !line.endsWith(' f-third')).sort();
+    // Hard links too (`hf.st...... f-again => f`); not f-third, which fcp refused.
+    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '' && !line.endsWith(' f-third')).sort();
     expect(lines(fcp.stdout)).toEqual(lines(rsync.stdout));
+  });
+});
+
+describe('-H: hard links are itemized as rsync -aH --itemize-changes lists them', () => {
+  test.each([[[] as string[]], [['--via-fcpd']]])('%j', async (options) => {
+    const work = temp.make('fcp-sync');
+    const src = path.join(work, 'src');
+    const [ours, theirs] = [path.join(work, 'fcp'), path.join(work, 'rsync')];
+    baseTree(src);
+    fs.linkSync(path.join(src, 'f'), path.join(src, 'f-again'));
+    fs.linkSync(path.join(src, 'd', 'inner'), path.join(src, 'inner-again'));
+    fs.mkdirSync(ours);
+    fs.mkdirSync(theirs);
+    // rsync sends the last name of a group and links the others to it, fcp the first: a new group's
+    // lines (`>f+++++++++ a`, `hf+++++++++ b => a`) are compared as the group made.
+    const groups = [['f', 'f-again'], ['d/inner', 'inner-again']];
+    const made = (line: string): string => {
+      const name = /^(?:>f|hf)\+{9} (.*?)(?: => .*)?$/.exec(line)?.[1];
+      const group = groups.find((names) => names.includes(name ?? ''));
+      return group ? `a new file, named ${group.join(' and ')}` : line;
+    };
+    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '').map(made).sort();
+    // Into nothing, then again (every link is there: no line), as rsync.
+    for (const round of ['first', 'again']) {
+      const rsync = spawnSync('rsync', ['-aH', '--itemize-changes', `${src}/`, `${theirs}/`], { encoding: 'utf8' });
+      expect(rsync.status).toBe(0);
+      const fcp = await runFcp([...options, '-r', '-H', '--itemize-changes', `${src}/`, ours]);
+      expect({ round, code: fcp.code, stderr: fcp.stderr }).toEqual({ round, code: 0, stderr: '' });
+      expect({ round, lines: lines(fcp.stdout) }).toEqual({ round, lines: lines(rsync.stdout) });
+      if (round === 'first') expect(fcp.stdout.split('\n')).toEqual(expect.arrayContaining(['hf+++++++++ f-again => f', 'hf+++++++++ inner-again => d/inner']));
+    }
+    expect(fs.statSync(path.join(ours, 'f-again')).ino).toBe(fs.statSync(path.join(ours, 'f')).ino);
   });
 });

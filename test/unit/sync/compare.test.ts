@@ -3,7 +3,7 @@
  * converges (deciding again keeps it), the options mean what rsync's do, and items are rsync's %i.
  */
 import fc from 'fast-check';
-import { decide, CompareRules, FoundEntry, ListedEntry, QUICK_CHECK, EntryKind } from '../../../src/sync/compare';
+import { decide, CompareRules, FoundEntry, hardlinkItem, ListedEntry, QUICK_CHECK, EntryKind } from '../../../src/sync/compare';
 
 const kind = fc.constantFrom<EntryKind>('file', 'dir', 'symlink');
 const time = fc.bigInt({ min: 0n, max: 4_000_000_000n * 1_000_000_000n }).map((ns) => (ns / 1000n) * 1000n);
@@ -102,5 +102,19 @@ describe('decide', () => {
   ])('%s', (_name, listed, there, item) => {
     const decision = decide(listed, there, QUICK_CHECK);
     expect('item' in decision ? decision.item : undefined).toBe(item);
+  });
+});
+
+describe('hardlinkItem', () => {
+  const file: FoundEntry = { kind: 'file', size: 7, mtimeNs: 1_550_000_000_000_000_000n, perm: 0o644 };
+  test('rsync\'s %i of a hard link: new where no file is, none where the name is that file, else what differs from it', () => {
+    expect(hardlinkItem(undefined, file, false)).toBe('hf+++++++++');
+    expect(hardlinkItem({ ...file, kind: 'symlink' }, file, false)).toBe('hf+++++++++');
+    expect(hardlinkItem(file, file, true)).toBeUndefined();
+    expect(hardlinkItem(file, file, false)).toBe('hf.........');
+    expect(hardlinkItem({ ...file, size: 5, mtimeNs: 1n }, file, false)).toBe('hf.st......');
+    expect(hardlinkItem({ ...file, perm: 0o600 }, file, false)).toBe('hf...p.....');
+    // A dry run that did not make the file it names: as new.
+    expect(hardlinkItem(file, undefined, false)).toBe('hf+++++++++');
   });
 });
