@@ -9,7 +9,7 @@ import { cryptoThreadCount } from '../wire/cryptoThreads';
 import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
 import { TUNE_MAX } from '../session/connectionTuner';
 import { commandLineLayer, FcpSettings, loadFcpSettings } from './fcpConfig';
-import { argParser, bwlimit, chunkSize, collect, connectionCount, deletionCount, nonEmpty, scpLimit, sshPort, wholeNumber } from './optionValues';
+import { argParser, bwlimit, chunkSize, collect, connectionCount, deletionCount, fileSizeLimit, nonEmpty, scpLimit, sshPort, wholeNumber } from './optionValues';
 import { Reporter } from './reporter';
 import { EXIT_CODES_HELP, SIGNAL_EXIT } from './exitCodes';
 import { catchEscapedErrors } from './lastResort';
@@ -71,7 +71,7 @@ function exitOnInterrupt(stderr: NodeJS.WritableStream, following?: AbortControl
 
 
 /** The sync options: commander's attributes are copy()'s names. */
-type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'existing' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;
+type SyncFlags = Pick<CopyOptions, 'checksum' | 'sizeOnly' | 'update' | 'ignoreExisting' | 'existing' | 'minSize' | 'maxSize' | 'delete' | 'deleteExcluded' | 'maxDelete' | 'dryRun' | 'itemizeChanges'>;
 
 interface FcpOptions extends SyncFlags, JobFlags {
   /** rsync's other name of --existing. */
@@ -225,6 +225,8 @@ export function program(): Command {
     .option('--ignore-existing', 'sync: leave anything already at the destination')
     .option('--existing', 'sync: create nothing new at the destination, only update what is there (rsync; also --ignore-non-existing)')
     .option('--ignore-non-existing', 'the same as --existing')
+    .option('--min-size <size>', "sync: leave files smaller than SIZE (rsync's units: 100k, 1.5M, 2GB, 1g-1)", argParser(fileSizeLimit))
+    .option('--max-size <size>', "sync: leave files larger than SIZE (rsync's units; 0: only empty files)", argParser(fileSizeLimit))
     .option('--delete', 'sync: delete destination entries the source lacks, inside the copied directories only (never through a symlink)')
     .option('--delete-excluded', 'sync: also delete what the filters exclude (implies --delete)')
     .option('--max-delete <n>', 'sync: delete at most N entries; more to delete is an error (FCP_ERR_MAX_DELETE, exit 8)', argParser(deletionCount))
@@ -401,6 +403,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       update: options.update,
       ignoreExisting: options.ignoreExisting,
       existing: (options.existing ?? false) || (options.ignoreNonExisting ?? false),
+      minSize: options.minSize,
+      maxSize: options.maxSize,
       delete: options.delete,
       deleteExcluded: options.deleteExcluded,
       maxDelete: options.maxDelete,

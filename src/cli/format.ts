@@ -44,6 +44,25 @@ export function parseRate(text: string): number | undefined {
   return bytes > 0 ? bytes : undefined;
 }
 
+const RSYNC_UNITS: Readonly<Record<string, number>> = { b: 0, k: 1, m: 2, g: 3, t: 4, p: 5 };
+
+/**
+ * rsync's SIZE (--min-size, --max-size): a number, a fraction allowed, with an optional unit
+ * (b bytes; k, m, g, t, p of 1024, or of 1000 as KB, MB...; KiB as K), and an optional +1 or -1
+ * byte: "1.5mb-1" is 1499999, "2g+1" 2147483649. Undefined when it is not one (a fraction of a
+ * byte included).
+ */
+export function parseRsyncSize(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d*)?|\.\d+)(?:([bkmgtp])(i?b)?)?([+-]1)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const [, number, unit = 'b', suffix, offset] = match;
+  const base = suffix !== undefined && suffix.toLowerCase() === 'b' && unit.toLowerCase() !== 'b' ? 1000 : 1024;
+  const scaled = Number(number) * base ** RSYNC_UNITS[unit.toLowerCase()]!;
+  const bytes = scaled + (offset === undefined ? 0 : Number(offset));
+  // Whole bytes only: "1.5" or "0.3k" is not a size.
+  return Number.isSafeInteger(scaled) && Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
+}
+
 /** "1M", "256k", "4MiB", "65536" → bytes; undefined when it is not a size. */
 export function parseSize(text: string): number | undefined {
   const match = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(text.trim());

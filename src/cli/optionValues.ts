@@ -3,10 +3,10 @@
  * and config files. Each parser throws an Error that says what the value must be.
  */
 import { InvalidArgumentError } from 'commander';
-import { MAX_CONNECTIONS, MIN_CONNECTIONS } from '../protocol/constants';
+import { MAX_CONNECTIONS, MAX_FILE_SIZE, MIN_CONNECTIONS } from '../protocol/constants';
 import { isChunkSize } from '../session/params';
 import { isTimeoutSeconds, MAX_TIMEOUT_S, MIN_TIMEOUT_S } from '../timeouts';
-import { parseRate, parseSize } from './format';
+import { parseRate, parseRsyncSize, parseSize } from './format';
 
 export function connectionCount(value: string): number {
   const n = Number(value);
@@ -14,6 +14,13 @@ export function connectionCount(value: string): number {
     throw new Error(`must be a whole number from ${MIN_CONNECTIONS} to ${MAX_CONNECTIONS}`);
   }
   return n;
+}
+
+/** --min-size, --max-size: a file size as rsync reads one ("100k", "1.5mb-1", "2g+1"). */
+export function fileSizeLimit(value: string): number {
+  const bytes = parseRsyncSize(value);
+  if (bytes === undefined || bytes > MAX_FILE_SIZE) throw new Error(`must be a size in bytes up to ${MAX_FILE_SIZE}, with an optional unit as rsync reads one (100k, 1.5M, 2GB, 1g-1)`);
+  return bytes;
 }
 
 /** --max-delete: a count of deletions (what SYNC's u32 carries, its top value meaning none). */

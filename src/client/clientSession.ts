@@ -3,7 +3,7 @@
  * N data connections in parallel, then the transfer engine for our role: sender for a push,
  * receiver for a pull.
  */
-import { SyncOptions, syncMessage } from '../sync/options';
+import { sizeLimitsMessage, SyncOptions, syncMessage } from '../sync/options';
 import { randomBytes } from 'node:crypto';
 import { asFcpError, FcpError } from '../errors';
 import { Cipher, Feature, ModeFlag, PacketType, SESSION_ID_SIZE } from '../protocol/constants';
@@ -85,7 +85,8 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
   // reach it. One that removes its sources asks to hear when fcpd is done removing (SOURCES_REMOVED).
   const removeSources = (options.flags & ModeFlag.REMOVE_SOURCE) !== 0;
   const pull = work.kind === 'pull';
-  const offer = transferOffer(options.offer, { pull, intoEmpty: pull && !holdsEntries(work.destination.root), removesSources: removeSources });
+  const sizeLimits = options.sync && sizeLimitsMessage(options.sync);
+  const offer = transferOffer(options.offer, { pull, intoEmpty: pull && !holdsEntries(work.destination.root), removesSources: removeSources, sizeLimits: sizeLimits !== undefined });
   const secret = server.login?.key ?? server.secret ?? options.secret;
   const { idleMs, handshakeMs } = timeoutsFor(options.timeoutMs);
   const opened: FramedConnection[] = [];
@@ -124,6 +125,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<C
         mode: { type: PacketType.MODE, flags: options.flags, ...(options.backupSuffix ? { backupSuffix: options.backupSuffix } : {}) },
         ...(options.filter?.active ? { filterRules: filterRulesMessage(options.filter) } : {}),
         sync: options.sync && syncMessage(options.sync),
+        sizeLimits,
         renames: options.renames,
         filesFrom: work.kind === 'pull' && work.filesFrom ? filesFromMessages(work.filesFrom.paths, work.filesFrom.recursive) : undefined,
         request,

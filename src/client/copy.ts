@@ -102,6 +102,9 @@ export interface CopyOptions {
   ignoreExisting?: boolean;
   /** --existing (--ignore-non-existing): nothing that is not at the destination yet is created there. */
   existing?: boolean;
+  /** --min-size, --max-size (bytes): files smaller or larger are left, as rsync leaves them. */
+  minSize?: number;
+  maxSize?: number;
   /** --delete: destination entries the source lacks are removed, inside the copied directories only. */
   delete?: boolean;
   /** --delete-excluded: entries the filters exclude are deleted at the destination too (implies delete). */
@@ -353,7 +356,7 @@ export function placementOf(options: Pick<CopyOptions, 'sources' | 'recursive'>)
 
 /** The sync a copy asks for, or undefined for a plain copy (no sync option given). */
 export function syncOf(options: CopyOptions): SyncOptions | undefined {
-  const asked = [options.checksum, options.sizeOnly, options.update, options.ignoreExisting, options.existing, options.delete, options.deleteExcluded, options.dryRun, options.itemizeChanges];
+  const asked = [options.checksum, options.sizeOnly, options.update, options.ignoreExisting, options.existing, options.minSize !== undefined, options.maxSize !== undefined, options.delete, options.deleteExcluded, options.dryRun, options.itemizeChanges];
   if (!asked.some(Boolean) && options.maxDelete === undefined) return undefined;
   if (options.maxDelete !== undefined && !(Number.isInteger(options.maxDelete) && options.maxDelete >= 0 && options.maxDelete < 0xffffffff)) {
     throw new FcpError('FCP_ERR_USAGE', `--max-delete ${options.maxDelete}: must be a whole number from 0 to ${0xffffffff - 1}`);
@@ -364,6 +367,8 @@ export function syncOf(options: CopyOptions): SyncOptions | undefined {
     update: options.update ?? false,
     ignoreExisting: options.ignoreExisting ?? false,
     existing: options.existing ?? false,
+    minSize: options.minSize,
+    maxSize: options.maxSize,
     delete: (options.delete ?? false) || (options.deleteExcluded ?? false),
     deleteExcluded: options.deleteExcluded ?? false,
     maxDelete: options.maxDelete,

@@ -60,6 +60,7 @@ export const PacketType = {
   TWO_WAY_SCOPE: 0x3a,
   FILE_SAME_INODE: 0x3b,
   SOURCE_KEPT: 0x3c,
+  SIZE_LIMITS: 0x3d,
 } as const;
 export type PacketTypeName = keyof typeof PacketType;
 export type PacketTypeValue = (typeof PacketType)[PacketTypeName];
@@ -229,9 +230,14 @@ export const MoreFeature = {
    * move, as a pushing client tells of its own (PROTOCOL.md §7.1).
    */
   SOURCE_KEPT: 0x100,
+  /**
+   * With SYNC: the client may send SIZE_LIMITS after it (--min-size, --max-size), which the
+   * receiver applies and the sender heeds for --remove-source-files (PROTOCOL.md §7.8).
+   */
+  SIZE_LIMITS: 0x200,
 } as const;
 export const SUPPORTED_MORE_FEATURES =
-  MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT | MoreFeature.SOURCES_REMOVED | MoreFeature.SAME_INODE | MoreFeature.SOURCE_KEPT;
+  MoreFeature.TWO_WAY_NARROW | MoreFeature.TWO_WAY_SWEEP | MoreFeature.DEST_EMPTY | MoreFeature.DIR_STATE | MoreFeature.FILE_WANT | MoreFeature.SOURCES_REMOVED | MoreFeature.SAME_INODE | MoreFeature.SOURCE_KEPT | MoreFeature.SIZE_LIMITS;
 /** RENAME: at most this many in one session (more is FCP_ERR_BAD_FIELD). */
 export const MAX_RENAMES = 1000;
 /**

@@ -194,6 +194,7 @@ export const LAYOUTS: Readonly<Record<number, readonly Field[]>> = {
   [PacketType.HARDLINK]: [f('path', 'entryPathPrefixed'), f('target', 'entryPath')],
   [PacketType.OWNER]: [f('uid', 'u32'), f('gid', 'u32'), f('user', 'accountName'), f('group', 'accountName')],
   [PacketType.SYNC]: [f('flags', 'u32'), f('maxDelete', 'u32')],
+  [PacketType.SIZE_LIMITS]: [f('minSize', 'u64num', { max: MAX_FILE_SIZE }), f('maxSize', 'u64num', { max: MAX_FILE_SIZE })],
   [PacketType.ITEM]: [f('item', 'fixed', { size: ITEM_SIZE }), f('isDir', 'u8', { max: 1 }), f('path', 'entryPath')],
   [PacketType.FILTER_RULES]: [f('maxDepth', 'u32'), f('rules', 'data', { min: 0, max: MAX_FILTER_RULES_BYTES })],
   [PacketType.LOGIN]: [f('user', 'accountName')],

@@ -151,6 +151,11 @@ export interface RenameMessage { type: P['RENAME']; from: Buffer; to: Buffer }
 export interface OwnerMessage { type: P['OWNER']; uid: number; gid: number; user: Buffer; group: Buffer }
 /** C→S, control (feature SYNC), between MODE and the request: the sync options (PROTOCOL.md §7.8). */
 export interface SyncMessage { type: P['SYNC']; flags: number; maxDelete: number }
+/**
+ * C→S, control, after SYNC (more feature SIZE_LIMITS): --min-size and --max-size, files smaller or
+ * larger are left (0 and MAX_FILE_SIZE for none) (PROTOCOL.md §7.8).
+ */
+export interface SizeLimitsMessage { type: P['SIZE_LIMITS']; minSize: number; maxSize: number }
 /** R→S, control (feature SYNC, a receiving fcpd of a sync): one change at the destination, in rsync's `%i`. */
 export interface ItemMessage { type: P['ITEM']; item: Buffer; isDir: number; path: Buffer }
 /**
@@ -242,6 +247,7 @@ export type Message =
   | FileSameMessage
   | FileSameInodeMessage
   | SourceKeptMessage
+  | SizeLimitsMessage
   | ChunksHeldMessage
   | ChunkKeptMessage
   | PartialStaleMessage

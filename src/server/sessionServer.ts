@@ -133,7 +133,7 @@ function peerOf(socket: net.Socket): string {
  */
 function prepare(request: RequestAction, params: ParamsMessage, access?: AccessPolicy): SessionWork {
   const paths = access?.checksPaths ? access : undefined;
-  const sync = request.sync && syncOptionsOf(request.sync);
+  const sync = request.sync && syncOptionsOf(request.sync, request.sizeLimits);
   if (request.kind === 'push') {
     const target = expandHome(request.paths[0]!);
     const refusal = paths?.pushRefusal(realPath(target));

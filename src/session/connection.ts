@@ -4,7 +4,7 @@
  * Nonces and the secret come in through the options, so the machines stay pure and replayable.
  */
 import { asFcpError, FcpError, wireFromCode } from '../errors';
-import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_FILES_FROM_PATHS, MAX_RENAMES, ModeFlag, PacketType, SealingCipher, SESSION_ID_SIZE, TwoWayOp, VERSION_RANGE } from '../protocol/constants';
+import { Cipher, Feature, KNOWN_MODE_FLAGS, MAX_FILES_FROM_PATHS, MAX_RENAMES, ModeFlag, MoreFeature, PacketType, SealingCipher, SESSION_ID_SIZE, TwoWayOp, VERSION_RANGE } from '../protocol/constants';
 import { clientMac, frameKeys, keyIdOf, sameMac, serverMac, AuthTranscript } from '../protocol/keys';
 import type {
   AttachMessage,
@@ -17,6 +17,7 @@ import type {
   ParamsMessage,
   SyncMessage,
   RenameMessage,
+  SizeLimitsMessage,
   TwoWayMessage,
 } from '../protocol/messages';
 import { encodePayload } from '../protocol/serializer';
@@ -35,8 +36,8 @@ const EMPTY = Buffer.alloc(0);
 
 export interface SessionCreatedAction { type: 'sessionCreated'; sessionId: Buffer }
 /** Server: the client asks for a transfer; answer with accept(sessionId) or refuse(error). */
-/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; renames: a push's RENAMEs; filesFrom: a pull's FILES_FROM paths; twoWayPair: a pull that opens a two-way side, the pair's id (TWO_WAY OPEN). */
-export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; renames?: RenameMessage[]; filesFrom?: FilesFromRequest; twoWayPair?: Buffer }
+/** backupSuffix: MODE's, with BACKUP in flags; filter: FILTER_RULES', when the client sent them; sync: SYNC's; sizeLimits: SIZE_LIMITS'; renames: a push's RENAMEs; filesFrom: a pull's FILES_FROM paths; twoWayPair: a pull that opens a two-way side, the pair's id (TWO_WAY OPEN). */
+export interface RequestAction { type: 'request'; kind: 'push' | 'pull'; paths: Buffer[]; flags: number; backupSuffix?: Buffer; filter?: PathFilter; sync?: SyncMessage; sizeLimits?: SizeLimitsMessage; renames?: RenameMessage[]; filesFrom?: FilesFromRequest; twoWayPair?: Buffer }
 
 /** --files-from as a pull asks for it: the listed paths (checked), and whether listed directories come with their contents. */
 export interface FilesFromRequest { paths: Buffer[]; recursive: boolean }
@@ -104,6 +105,8 @@ export type ClientConnectionOptions = ClientCommon &
         filterRules?: FilterRulesMessage;
         /** A sync's options (feature SYNC), sent between MODE and the request. */
         sync?: SyncMessage;
+        /** --min-size, --max-size (more feature SIZE_LIMITS), sent after SYNC. */
+        sizeLimits?: SizeLimitsMessage;
         /** A push's renames (feature RENAME, fcp --watch), sent between SYNC and the request. */
         renames?: RenameMessage[];
         /** A pull's --files-from (feature FILES_FROM), sent between MODE and the request. */
@@ -210,7 +213,7 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
     const params = control ? o.offer : o.params;
     actions.push(...sealing(params, 'out', frameKeys(o.secret, this.transcript).clientToServer));
     if (control) {
-      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.renames ?? []).map(send), ...(o.filesFrom ?? []).map(send), ...(o.twoWay ? [send(o.twoWay)] : []), send(o.request));
+      actions.push(send(o.mode), ...(o.filterRules ? [send(o.filterRules)] : []), ...(o.sync ? [send(o.sync)] : []), ...(o.sizeLimits ? [send(o.sizeLimits)] : []), ...(o.renames ?? []).map(send), ...(o.filesFrom ?? []).map(send), ...(o.twoWay ? [send(o.twoWay)] : []), send(o.request));
       this.state = 'AWAIT_PARAMS';
     } else {
       this.accepted = o.params;
@@ -228,6 +231,13 @@ export class ClientConnection extends ConnectionMachine<ClientState, ConnectionA
       return this.fail(
         new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --exclude, --include or --max-depth (feature FILTERS): it would send everything`, {
           hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or copy without filters',
+        }),
+      );
+    }
+    if (o.sizeLimits && ((answer.moreFeatures ?? 0) & MoreFeature.SIZE_LIMITS) === 0) {
+      return this.fail(
+        new FcpError('FCP_ERR_PARAMS', `${this.peerName} does not support --min-size or --max-size (more feature SIZE_LIMITS): it would copy every size`, {
+          hint: 'let fcp install its own fcpd there (leave out --fcpd-path), or sync without them',
         }),
       );
     }
@@ -333,7 +343,7 @@ const SERVER_ALLOWED: Record<ServerState, readonly Message['type'][]> = {
   AWAIT_PARAMS: [P.PARAMS],
   AWAIT_AUTH: [P.AUTH],
   AWAIT_MODE: [P.MODE],
-  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.RENAME, P.FILES_FROM, P.TWO_WAY, P.PUSH, P.PULL],
+  AWAIT_REQUEST: [P.FILTER_RULES, P.SYNC, P.SIZE_LIMITS, P.RENAME, P.FILES_FROM, P.TWO_WAY, P.PUSH, P.PULL],
   AWAIT_ACCEPT: [],
   ESTABLISHED: [],
 };
@@ -351,6 +361,7 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
   /** Daemon access: who logs in, and that user's login key (undefined: no such user). */
   private login: { user: Buffer; key: Buffer | undefined } | undefined;
   private sync: SyncMessage | undefined;
+  private sizeLimits: SizeLimitsMessage | undefined;
   private readonly renames: RenameMessage[] = [];
   private filesFrom: FilesFromRequest | undefined;
   private twoWayPair: Buffer | undefined;
@@ -412,6 +423,11 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         if (this.sync || !this.offer || (this.offer.features & Feature.SYNC) === 0) return this.fail(unexpected(message, 'AWAIT_REQUEST'));
         this.sync = message;
         return [];
+      case P.SIZE_LIMITS:
+        // Once, after SYNC, in a session that agreed SIZE_LIMITS (fcpd answers every bit it knows).
+        if (!this.sync || this.sizeLimits || ((this.offer?.moreFeatures ?? 0) & MoreFeature.SIZE_LIMITS) === 0) return this.fail(unexpected(message, 'AWAIT_REQUEST'));
+        this.sizeLimits = message;
+        return [];
       case P.RENAME:
         return this.onRename(message);
       case P.FILES_FROM:
@@ -422,12 +438,12 @@ export class ServerConnection extends ConnectionMachine<ServerState, ConnectionA
         if (this.twoWayPair) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent TWO_WAY before a PUSH: a two-way side is opened by a PULL`));
         if (this.filesFrom) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent FILES_FROM before a PUSH: the client walks its own list`));
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, ...(this.renames.length > 0 ? { renames: this.renames } : {}) }];
+        return [{ type: 'request', kind: 'push', paths: [message.path], flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, sizeLimits: this.sizeLimits, ...(this.renames.length > 0 ? { renames: this.renames } : {}) }];
       case P.PULL:
         // Renames are the receiver's to make: in a pull that is the client itself.
         if (this.renames.length > 0) return this.fail(new FcpError('FCP_ERR_UNEXPECTED_MESSAGE', `${this.peerName} sent RENAME before a PULL`));
         this.state = 'AWAIT_ACCEPT';
-        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, filesFrom: this.filesFrom, ...(this.twoWayPair ? { twoWayPair: this.twoWayPair } : {}) }];
+        return [{ type: 'request', kind: 'pull', paths: message.paths, flags: this.flags, backupSuffix: this.backupSuffix, filter: this.filter, sync: this.sync, sizeLimits: this.sizeLimits, filesFrom: this.filesFrom, ...(this.twoWayPair ? { twoWayPair: this.twoWayPair } : {}) }];
       default:
         return [];
     }

@@ -263,23 +263,25 @@ export function sourceKeptAgreed(params: ParamsMessage): boolean {
   return ((params.moreFeatures ?? 0) & MoreFeature.SOURCE_KEPT) !== 0;
 }
 
-/** What a transfer's offer says of it: a pull's destination holds nothing; its sources are removed (--remove-source-files). */
+/** What a transfer's offer says of it: a pull's destination holds nothing; its sources are removed (--remove-source-files); it sends SIZE_LIMITS. */
 export interface TransferFacts {
   pull: boolean;
   intoEmpty: boolean;
   removesSources: boolean;
+  sizeLimits?: boolean;
 }
 
 /**
  * A transfer's offer: with more feature FILE_WANT where it offers INLINE; where it offers
  * DEST_STATE, with DIR_STATE, and with DEST_EMPTY when it is a pull into a destination that holds
  * nothing; when it removes its sources, with SAME_INODE, and for a pull with SOURCES_REMOVED and
- * SOURCE_KEPT (the pushing client removes its own, ends only after, and tells of what it kept).
+ * SOURCE_KEPT (the pushing client removes its own, ends only after, and tells of what it kept);
+ * with SIZE_LIMITS when it sends them.
  */
 export function transferOffer(offer: ParamsMessage, facts?: TransferFacts): ParamsMessage {
   const inline = (offer.features & Feature.INLINE) !== 0 ? MoreFeature.FILE_WANT : 0;
   const landing = (offer.features & Feature.DEST_STATE) === 0 ? 0 : MoreFeature.DIR_STATE | (facts?.pull && facts.intoEmpty ? MoreFeature.DEST_EMPTY : 0);
   const removal = !facts?.removesSources ? 0 : MoreFeature.SAME_INODE | (facts.pull ? MoreFeature.SOURCES_REMOVED | MoreFeature.SOURCE_KEPT : 0);
-  const more = inline | landing | removal;
+  const more = inline | landing | removal | (facts?.sizeLimits ? MoreFeature.SIZE_LIMITS : 0);
   return more === 0 ? offer : { ...offer, moreFeatures: ((offer.moreFeatures ?? 0) | more) >>> 0 };
 }

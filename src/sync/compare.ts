@@ -42,6 +42,9 @@ export interface CompareRules {
   ignoreExisting: boolean;
   /** --existing (--ignore-non-existing): nothing is created where nothing is; what is there is judged as ever. */
   existing: boolean;
+  /** --min-size, --max-size: a file outside them is left, whatever is at the destination. */
+  minSize?: number;
+  maxSize?: number;
 }
 
 export const QUICK_CHECK: CompareRules = { ignoreTimes: false, sizeOnly: false, checksum: false, update: false, ignoreExisting: false, existing: false };
@@ -49,7 +52,8 @@ export const QUICK_CHECK: CompareRules = { ignoreTimes: false, sizeOnly: false, 
 /**
  * send: create or replace the entry (a file's data is sent); replace: a different type is there
  * and goes first. metadata: the data is the same, apply the listed mode and mtime. keep: nothing
- * to do. skip: left as it is (-u, --ignore-existing), or not created (--existing). digest (--checksum, a file of the same
+ * to do. skip: left as it is (-u, --ignore-existing, --min-size, --max-size), or not created
+ * (--existing). digest (--checksum, a file of the same
  * size): compare whole-file digests, then decide again with `sameContent`.
  */
 export type Decision =
@@ -62,6 +66,11 @@ export type Decision =
 const TYPE_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 'L' };
 /** The attribute columns of a new entry: rsync's `+++++++++`. */
 const ALL_NEW = '+++++++++';
+
+/** A file of `size` bytes is one --min-size or --max-size leave out. */
+export function outsideSizes(size: number, rules: Pick<CompareRules, 'minSize' | 'maxSize'>): boolean {
+  return (rules.minSize !== undefined && size < rules.minSize) || (rules.maxSize !== undefined && size > rules.maxSize);
+}
 
 /** The same mtime, to the microsecond: what a receiver sets (PROTOCOL.md §7.2). */
 export function sameTime(a: bigint, b: bigint): boolean {
@@ -98,6 +107,7 @@ export const DELETING_ITEM = '*deleting  ';
  * there). `sameContent` is the answer to a `digest` decision: whether the whole-file digests match.
  */
 export function decide(listed: ListedEntry, found: FoundEntry | undefined, rules: CompareRules, sameContent?: boolean): Decision {
+  if (listed.kind === 'file' && outsideSizes(listed.size, rules)) return { action: 'skip' };
   if (found === undefined) return rules.existing ? { action: 'skip' } : { action: 'send', replace: false, item: newItemString(listed.kind) };
   if (found.kind !== listed.kind) {
     // -u keeps a newer file over anything; rsync replaces other types (and --ignore-existing keeps anything).

@@ -3,8 +3,8 @@
  * whether destination entries the source lacks are deleted, all carried by the SYNC message.
  */
 import { FcpError } from '../errors';
-import { ModeFlag, PacketType, SyncFlag } from '../protocol/constants';
-import type { SyncMessage } from '../protocol/messages';
+import { MAX_FILE_SIZE, ModeFlag, PacketType, SyncFlag } from '../protocol/constants';
+import type { SizeLimitsMessage, SyncMessage } from '../protocol/messages';
 import type { CompareRules } from './compare';
 
 export interface SyncOptions {
@@ -15,6 +15,9 @@ export interface SyncOptions {
   ignoreExisting: boolean;
   /** --existing: nothing new is created at the destination. */
   existing: boolean;
+  /** --min-size, --max-size: files smaller or larger are left (SIZE_LIMITS). */
+  minSize?: number;
+  maxSize?: number;
   /** --delete: destination entries the source lacks are removed, inside the copied tree only. */
   delete: boolean;
   /** --delete-excluded: entries the filters exclude are deleted too. */
@@ -57,14 +60,25 @@ export function syncMessage(options: SyncOptions): SyncMessage {
   return { type: PacketType.SYNC, flags, maxDelete: options.maxDelete ?? NO_LIMIT };
 }
 
-/** The options a SYNC message carries; unknown flag bits or contradictory modes are FCP_ERR_PARAMS. */
-export function syncOptionsOf(message: SyncMessage): SyncOptions {
+/** --min-size and --max-size as SIZE_LIMITS carries them; undefined without either. */
+export function sizeLimitsMessage(options: SyncOptions): SizeLimitsMessage | undefined {
+  if (options.minSize === undefined && options.maxSize === undefined) return undefined;
+  return { type: PacketType.SIZE_LIMITS, minSize: options.minSize ?? 0, maxSize: options.maxSize ?? MAX_FILE_SIZE };
+}
+
+/**
+ * The options a SYNC message carries, with SIZE_LIMITS' when it came; unknown flag bits or
+ * contradictory modes are FCP_ERR_PARAMS.
+ */
+export function syncOptionsOf(message: SyncMessage, limits?: SizeLimitsMessage): SyncOptions {
   const known = FLAG_OF.reduce((all, [, bit]) => all | bit, 0);
   if ((message.flags & ~known) !== 0) {
     throw new FcpError('FCP_ERR_PARAMS', `SYNC has unknown flag bits 0x${message.flags.toString(16)}`, { hint: 'an option of the sync is newer than this fcpd: update fcp on this host' });
   }
   const options = { ...NO_SYNC, maxDelete: message.maxDelete === NO_LIMIT ? undefined : message.maxDelete };
   for (const [key, bit] of FLAG_OF) (options as Record<string, unknown>)[key] = (message.flags & bit) !== 0;
+  if (limits && limits.minSize > 0) options.minSize = limits.minSize;
+  if (limits && limits.maxSize < MAX_FILE_SIZE) options.maxSize = limits.maxSize;
   checkSyncOptions(options);
   return options;
 }
@@ -83,5 +97,7 @@ export function compareRules(modeFlags: number, options: SyncOptions): CompareRu
     update: options.update,
     ignoreExisting: options.ignoreExisting,
     existing: options.existing,
+    minSize: options.minSize,
+    maxSize: options.maxSize,
   };
 }

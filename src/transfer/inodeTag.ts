@@ -26,6 +26,12 @@ function kernelIdentity(): Buffer {
   return bootId;
 }
 
+/**
+ * The tag of a file a sync left where nothing is (--existing, --min-size, --max-size): it names
+ * no file (a real tag is 0 once in 2^64), and the sender of such a sync keeps what it left anyway.
+ */
+export const NO_FILE_TAG = 0n;
+
 /** The first 8 bytes, big-endian, of SHA-256(domain ‖ boot id ‖ dev u64 ‖ ino u64). */
 export function inodeTag(dev: bigint, ino: bigint): bigint {
   const ids = Buffer.allocUnsafe(16);

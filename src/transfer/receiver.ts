@@ -22,7 +22,7 @@ import { FileOwner, FileWriter, Resumed } from './fileWriter';
 import { loadAccounts, localIds } from './accounts';
 import { inflateDataZ } from './compression';
 import { fsError } from './fsError';
-import { inodeTag } from './inodeTag';
+import { inodeTag, NO_FILE_TAG } from './inodeTag';
 import { showName } from '../showName';
 import { outOfDescriptors } from './openFileBudget';
 import { fileEvent, FollowedSummary, singleChunkFileEvent, runSummary, TransferEvents, TransferLink, TransferRun, TransferSummary } from './link';
@@ -450,14 +450,15 @@ export class ReceiveEngine extends TransferRun {
   /**
    * The destination holds the file (FILE_SAME), or, when the sender removes its sources and asked
    * for the tag (more feature SAME_INODE), FILE_SAME_INODE with the inode tag of `local`: a sender
-   * on this host keeps a source that is this very file. One the receiver can no longer inspect fails.
+   * on this host keeps a source that is this very file. One the receiver can no longer inspect
+   * fails; where a sync left the file and nothing is there, the tag names no file.
    */
   private settleSame(fileId: number, local: Buffer): void {
     if (!this.machine.sameInode) return this.apply(this.machine.fileSame(fileId), 0);
     let tag: bigint;
     try {
-      const stat = lstatSync(local, { bigint: true });
-      tag = inodeTag(stat.dev, stat.ino);
+      const stat = lstatSync(local, { bigint: true, throwIfNoEntry: false });
+      tag = stat ? inodeTag(stat.dev, stat.ino) : NO_FILE_TAG;
     } catch (err) {
       return this.apply(this.machine.fileFailed(fileId, fsError(err, 'inspect', local)), 0);
     }

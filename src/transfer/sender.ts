@@ -321,9 +321,10 @@ export class SendEngine extends TransferRun {
     // A dry run removes nothing; the protocol's part of --remove-source-files (the DONE that says
     // removals are over) still runs as the peer asked, so that its wait ends.
     this.removing = removeSources && !sync?.dryRun;
-    // The receiver reports what -u and --ignore-existing leave as it reports what is already the
-    // same (FILE_SAME; nothing at all for a symlink or link): only files sent lose their source.
-    this.keepsSkipped = sync?.update === true || sync?.ignoreExisting === true || sync?.existing === true;
+    // The receiver reports what -u, --ignore-existing, --existing, --min-size and --max-size leave
+    // as it reports what is already the same (FILE_SAME; nothing at all for a symlink or link):
+    // only files sent lose their source.
+    this.keepsSkipped = sync !== undefined && (sync.update || sync.ignoreExisting || sync.existing || sync.minSize !== undefined || sync.maxSize !== undefined);
     this.failedEntries = this.removing ? new Set() : undefined;
     this.linkEntries = this.removing && !this.keepsSkipped ? [] : undefined;
     this.itemTargets = sync ? new Map() : undefined;

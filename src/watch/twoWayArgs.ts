@@ -17,6 +17,8 @@ const REFUSED: readonly [keyof CopyOptions, string, string][] = [
   ['update', '--update', 'a conflict keeps both versions with --two-way'],
   ['ignoreExisting', '--ignore-existing', 'a conflict keeps both versions with --two-way'],
   ['existing', '--existing', 'what one side lacks is what --two-way gives it'],
+  ['minSize', '--min-size', '--two-way syncs every file of both sides'],
+  ['maxSize', '--max-size', '--two-way syncs every file of both sides'],
   ['sizeOnly', '--size-only', '--two-way compares files by their digests'],
   ['checksum', '--checksum', '--two-way compares files by their digests'],
   ['ignoreTimes', '--ignore-times', '--two-way sends changed files whatever their times'],

@@ -488,3 +488,39 @@ describe('-H: hard links are itemized as rsync -aH --itemize-changes lists them'
     expect(fs.statSync(path.join(ours, 'f-again')).ino).toBe(fs.statSync(path.join(ours, 'f')).ino);
   });
 });
+
+describe('--min-size and --max-size leave files outside them, and --delete keeps them, as rsync -a', () => {
+  test.each([[[] as string[]], [['--via-fcpd']]])('%j', async (options) => {
+    const work = temp.make('fcp-sync');
+    const src = path.join(work, 'src');
+    const [ours, theirs] = [path.join(work, 'fcp'), path.join(work, 'rsync')];
+    fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
+    const sizes: Record<string, number> = { empty: 0, tiny: 10, 'sub/mid': 2048, exact: 4096, big: 5000, 'sub/huge': 70_000 };
+    for (const [name, size] of Object.entries(sizes)) fs.writeFileSync(path.join(src, name), fill(size, size % 251));
+    for (const dst of [ours, theirs]) {
+      fs.mkdirSync(path.join(dst, 'sub'), { recursive: true });
+      // At the destination, other versions of a file each limit leaves: --delete must keep them.
+      fs.writeFileSync(path.join(dst, 'tiny'), 'old tiny');
+      fs.writeFileSync(path.join(dst, 'sub', 'huge'), 'old huge');
+      for (const p of ['.', 'sub', 'tiny', 'sub/huge']) fs.utimesSync(path.join(dst, p), 1_400_000_000, 1_400_000_000);
+    }
+    for (const p of [...Object.keys(sizes), 'sub', '.']) fs.utimesSync(path.join(src, p), 1_550_000_000, 1_550_000_000);
+    const limits = ['--min-size', '2k', '--max-size', '4k'];
+    const rsync = spawnSync('rsync', ['-a', '--delete', '--itemize-changes', ...limits, `${src}/`, `${theirs}/`], { encoding: 'utf8' });
+    expect(rsync.status).toBe(0);
+    const fcp = await runFcp([...options, '-r', '--delete', '--itemize-changes', ...limits, `${src}/`, ours]);
+    expect({ code: fcp.code, stderr: fcp.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(snapshot(ours)).toEqual(snapshot(theirs));
+    expect(fs.readdirSync(ours).sort()).toEqual(['exact', 'sub', 'tiny']);
+    expect(fs.readFileSync(path.join(ours, 'sub', 'huge'), 'utf8')).toBe('old huge');
+    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '').sort();
+    expect(lines(fcp.stdout)).toEqual(lines(rsync.stdout));
+  });
+
+  test('a size that is not one is a usage error', async () => {
+    const work = temp.make('fcp-sync');
+    const run = await runFcp(['-r', '--max-size', '1.5', work, path.join(work, 'dst')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--max-size.*rsync/);
+  });
+});

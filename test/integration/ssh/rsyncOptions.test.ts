@@ -313,7 +313,7 @@ describe('--remove-source-files removes each source file, symlink and link once 
 
   // As rsync: what -u and --ignore-existing leave keeps its source (it was removed, the destination
   // keeping its other version: the source's content was then nowhere).
-  test.each(['push', 'pull', 'local'] as const)('%s: with -u or --ignore-existing, what they leave keeps its source; what is sent loses it', async (direction) => {
+  test.each(['push', 'pull', 'local'] as const)('%s: with -u, --ignore-existing, --max-size or --existing, what they leave keeps its source; what is sent loses it', async (direction) => {
     const tree = path.join(freshDir('remove-skip'), 'tree');
     const dest = freshDir('remove-skip-dest');
     const at = (root: string, name: string): string => path.join(root, name);
@@ -341,6 +341,23 @@ describe('--remove-source-files removes each source file, symlink and link once 
     expect(fs.readFileSync(at(tree, 'new'), 'utf8')).toBe('another version of new\n');
     expect(fs.readlinkSync(at(dest, 'tree/link'))).toBe('elsewhere');
     expect(fs.readFileSync(at(tree, 'older'), 'utf8')).toBe('the source, older\n');
+    // --max-size leaves a larger file, which is nowhere else: on a pull the sender is fcpd, which
+    // must hear the limit (SIZE_LIMITS) to keep it.
+    fs.rmSync(at(tree, 'link'));
+    fs.writeFileSync(at(tree, 'large'), 'more than the limit of twenty bytes\n');
+    fs.writeFileSync(at(tree, 'small'), 'under it\n');
+    await fcpCopy(direction, ['-r', '--max-size', '20', '--remove-source-files'], tree, dest);
+    // `new` (23 bytes) is over the limit too; `older` (18) is sent now.
+    expect(fs.readdirSync(tree).sort()).toEqual(['large', 'new']);
+    expect(fs.existsSync(at(dest, 'tree/large'))).toBe(false);
+    expect(fs.readFileSync(at(dest, 'tree/older'), 'utf8')).toBe('the source, older\n');
+    expect(fs.readFileSync(at(dest, 'tree/small'), 'utf8')).toBe('under it\n');
+    // --existing leaves what the destination lacks: over SSH its answer names no file there (SAME_INODE).
+    fs.writeFileSync(at(tree, 'new'), 'yet another version\n');
+    await fcpCopy(direction, ['-r', '--existing', '--remove-source-files'], tree, dest);
+    expect(fs.readdirSync(tree).sort()).toEqual(['large']);
+    expect(fs.existsSync(at(dest, 'tree/large'))).toBe(false);
+    expect(fs.readFileSync(at(dest, 'tree/new'), 'utf8')).toBe('yet another version\n');
   });
 
   // Each of these removed the only copy: the "copy" found the file already there (FILE_SAME) and the sender removed it.

@@ -259,6 +259,7 @@ export const messageArbitraries: ArbitraryByName = {
   HARDLINK: fc.record({ type: fc.constant(PacketType.HARDLINK), path: entryPath, target: entryPath }),
   OWNER: fc.record({ type: fc.constant(PacketType.OWNER), uid: u32, gid: u32, user: accountName, group: accountName }),
   SYNC: fc.record({ type: fc.constant(PacketType.SYNC), flags: u32, maxDelete: u32 }),
+  SIZE_LIMITS: fc.record({ type: fc.constant(PacketType.SIZE_LIMITS), minSize: fc.integer({ min: 0, max: MAX_FILE_SIZE }), maxSize: fc.integer({ min: 0, max: MAX_FILE_SIZE }) }),
   ITEM: fc.record({ type: fc.constant(PacketType.ITEM), item: fc.uint8Array({ minLength: 11, maxLength: 11 }).map((a) => Buffer.from(a)), isDir: fc.integer({ min: 0, max: 1 }), path: entryPath }),
   // The codec carries the rules as bytes; test/unit/sync/filterWire.test.ts checks what they hold.
   FILTER_RULES: fc.record({ type: fc.constant(PacketType.FILTER_RULES), maxDepth: u32, rules: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) }),

@@ -538,6 +538,7 @@ const SPEC_BOUNDS: Record<PacketTypeName, [number, number]> = {
   HARDLINK: [4, 8194],
   OWNER: [10, 520],
   SYNC: [8, 8],
+  SIZE_LIMITS: [16, 16],
   ITEM: [13, 4108],
   FILTER_RULES: [4, 65519],
   LOGIN: [1, 256],

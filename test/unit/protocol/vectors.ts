@@ -163,6 +163,7 @@ export const VECTORS: readonly Vector[] = [
   plain('HARDLINK (a second name of dir/a.txt)', { type: PacketType.HARDLINK, path: path('dir/b.txt'), target: path('dir/a.txt') }),
   plain('OWNER (nobody:nogroup)', { type: PacketType.OWNER, uid: 65534, gid: 65534, user: path('nobody'), group: path('nogroup') }),
   plain('SYNC (--delete --checksum, no --max-delete)', { type: PacketType.SYNC, flags: 0x11, maxDelete: 0xffffffff }),
+  plain('SIZE_LIMITS (--max-size 1M, no --min-size)', { type: PacketType.SIZE_LIMITS, minSize: 0, maxSize: 1048576 }),
   plain('ITEM (>f.st...... dir/a)', { type: PacketType.ITEM, item: path('>f.st......'), isDir: 0, path: path('dir/a') }),
   plain('FILTER_RULES (max depth 2; + keep/***, - *.tmp)', { type: PacketType.FILTER_RULES, maxDepth: 2, rules: Buffer.from('+ keep/***\0- *.tmp', 'latin1') }),
   plain('FILES_FROM (not recursive; a/b.txt, c)', { type: PacketType.FILES_FROM, recursive: 0, paths: Buffer.from('a/b.txt\0c', 'latin1') }),

@@ -262,6 +262,7 @@ const ONE_OF_EACH: { [N in PacketTypeName]: MessageOf<(typeof PacketType)[N]> } 
   HARDLINK: { type: PacketType.HARDLINK, path: pathOf(1), target: pathOf(0) },
   OWNER: { type: PacketType.OWNER, uid: 0, gid: 0, user: Buffer.from('root'), group: Buffer.from('root') },
   SYNC: { type: PacketType.SYNC, flags: 0, maxDelete: 0 },
+  SIZE_LIMITS: { type: PacketType.SIZE_LIMITS, minSize: 0, maxSize: 0 },
   ITEM: { type: PacketType.ITEM, item: Buffer.from('>f+++++++++'), isDir: 0, path: pathOf(0) },
   FILTER_RULES: { type: PacketType.FILTER_RULES, maxDepth: 1, rules: Buffer.from('- *.tmp') },
   LOGIN: { type: PacketType.LOGIN, user: Buffer.from('alice') },

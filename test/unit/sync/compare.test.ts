@@ -75,6 +75,16 @@ describe('decide', () => {
     );
   });
 
+  test('--min-size and --max-size leave a file outside them whatever is there, and nothing else', () => {
+    fc.assert(
+      fc.property(entry, found, rules, fc.boolean(), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 }), (listed, there, r, same, minSize, maxSize) => {
+        const limited = decide(listed, there, { ...r, minSize, maxSize }, same);
+        const outside = listed.kind === 'file' && (listed.size < minSize || listed.size > maxSize);
+        expect(limited).toEqual(outside ? { action: 'skip' } : decide(listed, there, r, same));
+      }),
+    );
+  });
+
   test('--checksum asks for digests only for a file of the same size; -I sends whatever is there', () => {
     const file: ListedEntry = { kind: 'file', size: 5, mtimeNs: 1_000_000n, perm: 0o644 };
     const checksum = { ...QUICK_CHECK, checksum: true };
