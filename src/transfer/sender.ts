@@ -1153,8 +1153,9 @@ export class SendEngine extends TransferRun {
 
   /**
    * --remove-source-files: the source of a file that is in place, unless it grew while it was
-   * read (keptSource tells why one is kept). Under -u or --ignore-existing, a file the receiver did not
-   * need (`same`) may be one those options left while the destination holds another version:
+   * read (keptSource tells why one is kept). Under -u, --ignore-existing, --existing, --min-size or
+   * --max-size, a file the receiver did not need (`same`) may be one those options left (the
+   * destination holding another version, or none):
    * its source stays (as rsync keeps what those options skip). A source that is its own
    * destination (inodeTag, on this host) stays, and so do its other names (removeLinkSources).
    */
