@@ -8,7 +8,7 @@ import { FcpError } from '../errors';
 import { showName } from '../showName';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FileOwner } from '../transfer/fileWriter';
-import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, hardlinkItem, ListedEntry } from './compare';
+import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, hardlinkItem, ListedEntry, outsideSizes } from './compare';
 import { applyMetadata, inspect, Inspected, removeForReplacement, replacementRefusal } from './destinationEntry';
 import { contentsOf, isBackupName, maxDeleteError, removeEntry } from './deletion';
 import { DeletionListing } from './deletionListing';
@@ -53,7 +53,7 @@ export interface ReceiverSyncOptions {
   oneFileSystem?: boolean;
   /** A symlink already as listed is made again, not kept (FileWriterOptions.renewsSymlinks: a sender that removes its sources checks its inode). */
   renewsSymlinks?: boolean;
-  /** -H (HARD_LINKS): other names of a file may come, linked to it (hardlink, leftFile). */
+  /** -H (HARD_LINKS): other names of a file may come, linked to it (hardlink). */
   hardLinks?: boolean;
 }
 
@@ -73,11 +73,12 @@ export class ReceiverSync {
   /** The sender skipped entries (ENTRY_ERROR): as rsync after an I/O error, nothing is deleted. */
   private senderSkipped = false;
   /**
-   * -H with -u, --ignore-existing or --existing: the files those options left as they are (entry
-   * paths, latin1). What the destination holds there is not the source's data, so no other name
-   * may be linked to it. Kept only where links can come.
+   * -H with an option that leaves files: the files left, by entry path (latin1), and whether the
+   * size limits left them (their other names are of the same size, so left too) or -u,
+   * --ignore-existing or --existing (what the destination holds there is not the source's data, so
+   * no other name may be linked to it). Kept only where links can come.
    */
-  private readonly left: Set<string> | undefined;
+  private readonly left: Map<string, 'size' | 'kept'> | undefined;
 
   constructor(private readonly options: ReceiverSyncOptions) {
     const { sync, contents, partialDir } = options;
@@ -89,8 +90,8 @@ export class ReceiverSync {
           oneFileSystem: options.oneFileSystem,
         })
       : undefined;
-    const { update, ignoreExisting, existing } = options.rules;
-    this.left = options.hardLinks && (update || ignoreExisting || existing) ? new Set() : undefined;
+    const { update, ignoreExisting, existing, minSize, maxSize } = options.rules;
+    this.left = options.hardLinks && (update || ignoreExisting || existing || minSize !== undefined || maxSize !== undefined) ? new Map() : undefined;
   }
 
   /** --delete: names held for the directories still being announced (a test seam). */
@@ -118,13 +119,15 @@ export class ReceiverSync {
   /**
    * A hard link `entry` (at `local`) to the file at entry path `target` (at `targetLocal`): made by
    * the writer, but not in a dry run, nor where --existing finds nothing or --ignore-existing finds
-   * something (rsync's rules for any name), and never to a file the sync left (linkRefusal's
-   * error, thrown); itemized as rsync does (`hf+++++++++ name => target`).
+   * something (rsync's rules for any name), nor for a file the size limits left, and never to a
+   * file another option left (linkRefusal's error, thrown); itemized as rsync does
+   * (`hf+++++++++ name => target`).
    */
   hardlink(entry: Buffer, local: Buffer, target: Buffer, targetLocal: Buffer): boolean {
     const found = inspect(local);
     const { existing, ignoreExisting } = this.options.rules;
     if ((existing && !found) || (ignoreExisting && found)) return false;
+    if (this.left?.get(target.toString('latin1')) === 'size') return false;
     const refusal = this.linkRefusal(entry, target);
     if (refusal) throw refusal;
     const file = inspect(targetLocal);
@@ -140,7 +143,7 @@ export class ReceiverSync {
    * data instead; fcp has only the link to make, and refuses it). Undefined when it may.
    */
   private linkRefusal(path: Buffer, target: Buffer): FcpError | undefined {
-    if (!this.left?.has(target.toString('latin1'))) return undefined;
+    if (this.left?.get(target.toString('latin1')) !== 'kept') return undefined;
     return new FcpError('FCP_ERR_CONFLICT', `${showName(path)} is not linked: ${showName(target)}, the file it names, was left as it is by -u, --ignore-existing or --existing, so its data at the destination is not the source's`, {
       hint: 'copy this name without -H, or sync without that option',
     });
@@ -204,7 +207,7 @@ export class ReceiverSync {
   private settleFile(entry: Buffer, local: Buffer, listed: ListedEntry, found: Inspected | undefined, owner: FileOwner | undefined, decision: ReturnType<typeof decide>): FileOutcome {
     switch (decision.action) {
       case 'skip':
-        this.left?.add(entry.toString('latin1'));
+        this.left?.set(entry.toString('latin1'), outsideSizes(listed.size, this.options.rules) ? 'size' : 'kept');
         return 'same';
       case 'digest':
         throw new FcpError('FCP_ERR_INTERNAL', 'a digest decision after the digests were compared');

@@ -497,6 +497,9 @@ describe('--min-size and --max-size leave files outside them, and --delete keeps
     fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
     const sizes: Record<string, number> = { empty: 0, tiny: 10, 'sub/mid': 2048, exact: 4096, big: 5000, 'sub/huge': 70_000 };
     for (const [name, size] of Object.entries(sizes)) fs.writeFileSync(path.join(src, name), fill(size, size % 251));
+    // Other names of a file the limits leave (left too) and of one they let through (linked), for -H.
+    fs.linkSync(path.join(src, 'big'), path.join(src, 'big-again'));
+    fs.linkSync(path.join(src, 'exact'), path.join(src, 'exact-again'));
     for (const dst of [ours, theirs]) {
       fs.mkdirSync(path.join(dst, 'sub'), { recursive: true });
       // At the destination, other versions of a file each limit leaves: --delete must keep them.
@@ -506,14 +509,17 @@ describe('--min-size and --max-size leave files outside them, and --delete keeps
     }
     for (const p of [...Object.keys(sizes), 'sub', '.']) fs.utimesSync(path.join(src, p), 1_550_000_000, 1_550_000_000);
     const limits = ['--min-size', '2k', '--max-size', '4k'];
-    const rsync = spawnSync('rsync', ['-a', '--delete', '--itemize-changes', ...limits, `${src}/`, `${theirs}/`], { encoding: 'utf8' });
+    const rsync = spawnSync('rsync', ['-aH', '--delete', '--itemize-changes', ...limits, `${src}/`, `${theirs}/`], { encoding: 'utf8' });
     expect(rsync.status).toBe(0);
-    const fcp = await runFcp([...options, '-r', '--delete', '--itemize-changes', ...limits, `${src}/`, ours]);
+    const fcp = await runFcp([...options, '-r', '-H', '--delete', '--itemize-changes', ...limits, `${src}/`, ours]);
     expect({ code: fcp.code, stderr: fcp.stderr }).toEqual({ code: 0, stderr: '' });
     expect(snapshot(ours)).toEqual(snapshot(theirs));
-    expect(fs.readdirSync(ours).sort()).toEqual(['exact', 'sub', 'tiny']);
+    expect(fs.readdirSync(ours).sort()).toEqual(['exact', 'exact-again', 'sub', 'tiny']);
+    expect(fs.statSync(path.join(ours, 'exact-again')).ino).toBe(fs.statSync(path.join(ours, 'exact')).ino);
     expect(fs.readFileSync(path.join(ours, 'sub', 'huge'), 'utf8')).toBe('old huge');
-    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '').sort();
+    // rsync sends the last name of a group, fcp the first: the group's two lines as the group made.
+    const made = (line: string): string => (/^(?:>f|hf)\+{9} exact(-again)?( => .*)?$/.test(line) ? 'a new file, named exact and exact-again' : line);
+    const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '').map(made).sort();
     expect(lines(fcp.stdout)).toEqual(lines(rsync.stdout));
   });
 
