@@ -67,6 +67,11 @@ const TYPE_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: '
 /** The attribute columns of a new entry: rsync's `+++++++++`. */
 const ALL_NEW = '+++++++++';
 
+/** Whether these rules may leave a file as it is (decide's `skip`): -u, --ignore-existing, --existing, --min-size, --max-size. */
+export function leavesFiles(rules: Pick<CompareRules, 'update' | 'ignoreExisting' | 'existing' | 'minSize' | 'maxSize'>): boolean {
+  return rules.update || rules.ignoreExisting || rules.existing || rules.minSize !== undefined || rules.maxSize !== undefined;
+}
+
 /** A file of `size` bytes is one --min-size or --max-size leave out. */
 export function outsideSizes(size: number, rules: Pick<CompareRules, 'minSize' | 'maxSize'>): boolean {
   return (rules.minSize !== undefined && size < rules.minSize) || (rules.maxSize !== undefined && size > rules.maxSize);

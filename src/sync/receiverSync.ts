@@ -8,7 +8,7 @@ import { FcpError } from '../errors';
 import { showName } from '../showName';
 import type { XXHashAPI } from '../protocol/xxhash';
 import type { FileOwner } from '../transfer/fileWriter';
-import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, hardlinkItem, ListedEntry, outsideSizes } from './compare';
+import { decide, DELETING_ITEM, CompareRules, EntryKind, FoundEntry, hardlinkItem, leavesFiles, ListedEntry, outsideSizes } from './compare';
 import { applyMetadata, inspect, Inspected, removeForReplacement, replacementRefusal } from './destinationEntry';
 import { contentsOf, isBackupName, maxDeleteError, removeEntry } from './deletion';
 import { DeletionListing } from './deletionListing';
@@ -90,8 +90,7 @@ export class ReceiverSync {
           oneFileSystem: options.oneFileSystem,
         })
       : undefined;
-    const { update, ignoreExisting, existing, minSize, maxSize } = options.rules;
-    this.left = options.hardLinks && (update || ignoreExisting || existing || minSize !== undefined || maxSize !== undefined) ? new Map() : undefined;
+    this.left = options.hardLinks && leavesFiles(options.rules) ? new Map() : undefined;
   }
 
   /** --delete: names held for the directories still being announced (a test seam). */

@@ -54,6 +54,8 @@ import { DeltaSending } from './deltaSending';
 import { DigestsAhead } from '../sync/digestsAhead';
 import { DIGESTS_AT_ONCE, JobLimiter } from '../sync/fileDigest';
 import type { SyncOptions } from '../sync/options';
+import { leavesFiles } from '../sync/compare';
+import { isHardlinkItem } from '../sync/itemize';
 import { SourceFollower } from '../follow/sourceFollower';
 import { followNoticeText } from '../follow/notices';
 import type { FollowSources } from '../follow/followWalk';
@@ -324,7 +326,7 @@ export class SendEngine extends TransferRun {
     // The receiver reports what -u, --ignore-existing, --existing, --min-size and --max-size leave
     // as it reports what is already the same (FILE_SAME; nothing at all for a symlink or link):
     // only files sent lose their source.
-    this.keepsSkipped = sync !== undefined && (sync.update || sync.ignoreExisting || sync.existing || sync.minSize !== undefined || sync.maxSize !== undefined);
+    this.keepsSkipped = sync !== undefined && leavesFiles(sync);
     this.failedEntries = this.removing ? new Set() : undefined;
     this.linkEntries = this.removing && !this.keepsSkipped ? [] : undefined;
     this.itemTargets = sync ? new Map() : undefined;
@@ -776,7 +778,7 @@ export class SendEngine extends TransferRun {
    * `hf+++++++++ name => file`, as rsync prints them): ITEM carries no target, and the walk holds it.
    */
   private itemTarget(item: string, path: Buffer): Buffer | undefined {
-    if (item[1] !== 'L' && item[0] !== 'h') return undefined;
+    if (item[1] !== 'L' && !isHardlinkItem(item)) return undefined;
     return this.itemTargets?.get(path.toString('latin1'));
   }
 

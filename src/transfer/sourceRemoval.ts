@@ -69,14 +69,9 @@ function failedTo(operation: string, source: Buffer, err: unknown): KeptSource {
   return { code: error.code, why: error.message };
 }
 
-/** What the user is told of a source kept, and why. */
-export function keptBecause(source: Buffer, why: string): string {
-  return `${showName(source)} was not removed (--remove-source-files): ${why}`;
-}
-
-/** A source kept, as the summary counts it (the copy is partial). */
+/** A source kept, as the user is told and the summary counts it (the copy is partial). */
 export function keptError(source: Buffer, kept: KeptSource): FcpError {
-  return new FcpError(kept.code, keptBecause(source, kept.why));
+  return new FcpError(kept.code, `${showName(source)} was not removed (--remove-source-files): ${kept.why}`);
 }
 
 function isAsWalked(entry: RemovableEntry, stat: fs.BigIntStats): boolean {
